@@ -1,0 +1,33 @@
+// Small string helpers shared by every module.  Pure functions, no syscalls.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace crunlite {
+
+// Splits on every `sep`; "a,,b" gives {"a","","b"}; "" gives {""}.
+std::vector<std::string> split(std::string_view s, char sep);
+std::string join(const std::vector<std::string>& parts, std::string_view sep);
+
+// Parses a whole decimal string; nullopt on empty input, junk or overflow.
+std::optional<int64_t> parse_int(std::string_view s);
+std::optional<uint64_t> parse_uint(std::string_view s);
+
+// Quotes a value for messages: `value`.
+std::string quote(std::string_view s);
+
+// Current UTC time as RFC3339 with nanoseconds ("2026-11-22T10:00:00.123456789Z"),
+// the form runc uses for `created` and log lines.
+std::string rfc3339_utc_now();
+
+// Reads a whole file; throws Error naming the path.
+std::string read_file(const std::string& path);
+
+// Writes `data` to an existing file (O_WRONLY|O_TRUNC); throws Error naming the path.
+void write_file(const std::string& path, std::string_view data);
+
+}  // namespace crunlite

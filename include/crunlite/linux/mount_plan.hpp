@@ -1,0 +1,70 @@
+// Mount planning: config.json mounts and devices -> a list of concrete mount
+// operations.  Pure (no syscalls), so unit tests check plans without privilege;
+// linux/rootfs.hpp applies a plan (plan, then apply, as bubblewrap does).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crunlite/spec/config.hpp"
+
+namespace crunlite::linux {
+
+enum class MountKind {
+    Bind,        // bind/rbind of a host path
+    Filesystem,  // a new filesystem instance (proc, tmpfs, sysfs, devpts, mqueue, ...)
+    Cgroup,      // "cgroup" type: cgroup2 when possible, else a read-only rbind of the host's
+};
+
+// What to do when the kernel refuses a new filesystem instance in a user
+// namespace that does not own the relevant namespace (crun does the same).
+enum class MountFallback {
+    None,
+    BindHost,     // EPERM: rbind the same path from the host (sysfs, mqueue)
+    DropGid,      // EINVAL: devpts without its gid= option (gid 5 unmapped rootless)
+};
+
+struct MountOp {
+    MountKind kind = MountKind::Filesystem;
+    std::string source;       // bind: absolute host path; fs: source name ("proc", "tmpfs")
+    std::string destination;  // absolute path inside the rootfs
+    std::string fstype;
+    unsigned long flags = 0;          // flags of the first mount(2) call
+    unsigned long remount_flags = 0;  // bind only: flags applied by a MS_REMOUNT|MS_BIND; 0 = none
+    std::string data;
+    std::vector<unsigned long> propagation;  // MS_SHARED / MS_SLAVE / ... (| MS_REC), in order
+    uint64_t attr_set = 0, attr_clr = 0;     // recursive attributes (rro, rnosuid, ...) via mount_setattr
+    MountFallback fallback = MountFallback::None;
+};
+
+struct DeviceNode {
+    std::string path;   // absolute, inside the container ("/dev/null")
+    char type = 'c';    // 'c', 'b', 'p' ('u' is treated as 'c')
+    int64_t major = 0, minor = 0;
+    uint32_t mode = 0666;
+    uint32_t uid = 0, gid = 0;
+};
+
+struct MountPlanInput {
+    std::string bundle;      // absolute; relative root.path and bind sources resolve against it
+    bool can_mknod = true;   // false in a user namespace: bind host device nodes instead
+};
+
+struct MountPlan {
+    std::string rootfs;                     // absolute host path of the root filesystem
+    unsigned long root_propagation = 0;     // applied to "/" first (MS_SLAVE|MS_REC by default)
+    unsigned long final_root_propagation = 0;  // linux.rootfsPropagation, applied after pivot_root; 0 = none
+    std::vector<MountOp> mounts;
+    bool setup_dev = true;                  // /dev not bind-mounted: create nodes and symlinks
+    bool mknod = true;                      // create nodes with mknod (else bind host nodes)
+    std::vector<DeviceNode> devices;        // default devices then linux.devices
+};
+
+// The devices every container gets (null, zero, full, random, urandom, tty).
+const std::vector<DeviceNode>& default_devices();
+
+// Throws Error naming the mount (`mounts[2].destination`) on a bad entry.
+MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input);
+
+}  // namespace crunlite::linux

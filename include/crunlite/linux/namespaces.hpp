@@ -1,0 +1,23 @@
+// Namespace helpers.  Run in the container's stage-1 process (see process/launcher.hpp).
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "crunlite/spec/config.hpp"
+
+namespace crunlite::linux {
+
+// CLONE_NEW* flag of an OCI namespace type ("network" -> CLONE_NEWNET); throws
+// Error naming the type when it is unknown.
+int clone_flag(const std::string& type);
+
+// OR of the CLONE_NEW* flags of the namespaces in `namespaces` that have no path
+// (i.e. are to be created).
+int new_namespace_flags(const std::vector<spec::Namespace>& namespaces);
+
+// setns() into every namespace that has a path, user namespace first (joining
+// it changes which other namespaces we may join).  Throws Error naming the path.
+void join_namespaces(const std::vector<spec::Namespace>& namespaces);
+
+}  // namespace crunlite::linux

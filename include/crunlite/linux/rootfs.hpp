@@ -1,0 +1,25 @@
+// Root filesystem setup of a container.  Runs in stage-2, inside the container's
+// new mount namespace, with the bundle as working directory.
+//
+//   prepare_rootfs: make "/" a slave (mount events never reach the host), bind
+//                   the rootfs onto itself, apply the mount plan (config mounts,
+//                   /dev nodes and symlinks) with every target resolved inside the
+//                   rootfs, then pivot_root (or MS_MOVE + chroot with no_pivot).
+//   finish_rootfs:  after the pivot: rootfsPropagation, root.readonly,
+//                   maskedPaths, readonlyPaths.
+#pragma once
+
+#include <string>
+
+#include "crunlite/linux/mount_plan.hpp"
+#include "crunlite/spec/config.hpp"
+
+namespace crunlite::linux {
+
+void prepare_rootfs(const MountPlan& plan, bool no_pivot);
+void finish_rootfs(const spec::Config& config, const MountPlan& plan);
+
+// Sets hostname/domainname and writes linux.sysctl through the container's /proc.
+void apply_uts_and_sysctl(const spec::Config& config);
+
+}  // namespace crunlite::linux

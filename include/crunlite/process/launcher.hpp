@@ -1,0 +1,68 @@
+// Launching a container's init process.  Runs in the runtime parent.
+//
+// Process tree (why two stages: joining namespaces by path must happen before a
+// new user namespace is created, and a new pid namespace only applies to
+// children of the process that unshares it):
+//
+//   runtime parent ──fork──> stage-1: setns(paths) → unshare(USER) → [parent writes
+//        ▲                           id maps] → unshare(other new namespaces) →
+//        │                           timens offsets → clone(CLONE_PARENT) → exit
+//        └── child of parent ─ stage-2 (pid 1 of a new pid ns): wait for Go →
+//                                    unshare(CGROUP) → rootfs → pivot_root →
+//                                    process attributes → Ready → block on
+//                                    exec.fifo → execve(process.args)
+//
+// CLONE_PARENT makes stage-2 a direct child of the runtime parent, so it stays a
+// descendant of whoever called us (containerd's shim and conmon are subreapers
+// and wait for exactly this pid).
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+#include <vector>
+
+#include "crunlite/linux/seccomp.hpp"
+#include "crunlite/process/sync.hpp"
+#include "crunlite/spec/config.hpp"
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::process {
+
+// How the parent writes one id map (uid or gid) for the new user namespace.
+struct IdMapAction {
+    bool use_helper = false;           // run newuidmap/newgidmap (unprivileged, several ranges)
+    std::vector<spec::IdMapping> mappings;
+    bool deny_setgroups = false;       // gid map only: write "deny" to /proc/PID/setgroups first
+};
+
+struct LaunchRequest {
+    const spec::Config* config = nullptr;  // validated; process must be present
+    std::string bundle;                    // absolute; relative paths resolve against it
+    std::string fifo_path;                 // exec.fifo, created by the caller
+    bool no_pivot = false;
+    bool can_mknod = true;                 // false: bind-mount host devices instead of mknod
+    bool new_userns = false;               // config asks for a new user namespace
+    IdMapAction uid_map, gid_map;          // used when new_userns
+    int preserve_fds = 0;                  // fds 3..3+N-1 stay open in the container
+    std::vector<std::string> extra_env;    // appended to process.env (LISTEN_FDS, ...)
+    const linux::SeccompFilter* seccomp = nullptr;  // built by the caller; loaded by the init
+};
+
+struct Launched {
+    pid_t pid = 0;           // container init, in the caller's pid namespace
+    sys::UniqueFd pidfd;     // pidfd of `pid`
+    SyncSocket sync;         // EOF once the init execs (see sync.hpp)
+};
+
+// Starts the container init and returns once it is fully set up and blocked on
+// exec.fifo (state "created").  On failure every process it started is killed
+// and reaped, and the Error names the step that failed.
+Launched launch(const LaunchRequest& request);
+
+// Releases a created container: writes the byte its init waits for on
+// exec.fifo, then removes the fifo.  Throws Error(ESRCH, "container not running")
+// style errors when no init is waiting.
+void release_fifo(const std::string& fifo_path);
+
+}  // namespace crunlite::process

@@ -1,0 +1,54 @@
+// SyncSocket: the typed message channel between the runtime parent and the
+// container's setup processes (a SOCK_SEQPACKET socketpair, so one send is one
+// message).  The protocol is strictly sequential:
+//
+//   stage-1 -> parent  MapRequest   (after unshare(CLONE_NEWUSER); parent writes uid/gid maps)
+//   parent  -> stage-1 MapDone
+//   stage-1 -> parent  Pid          (payload: stage-2 pid, decimal; stage-1 then exits)
+//   parent  -> stage-2 Go           (after the parent has recorded/placed the pid)
+//   stage-2 -> parent  Ready        (rootfs and process set up; now blocked on exec.fifo)
+//   any child -> parent Error       (payload: errno, ' ', message; the sender then _exit()s)
+//
+// The socket is close-on-exec, so when the container process execs the parent
+// reads EOF; an exec failure after start is reported as an Error first.
+#pragma once
+
+#include <string>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::process {
+
+enum class MsgType : char { MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', Ready = 'R', Error = 'E' };
+
+struct Message {
+    MsgType type;
+    std::string payload;
+};
+
+class SyncSocket {
+public:
+    SyncSocket() = default;
+    explicit SyncSocket(sys::UniqueFd fd) : fd_(std::move(fd)) {}
+
+    // Creates a connected pair; first end for the parent, second for the child.
+    static std::pair<SyncSocket, SyncSocket> make_pair();
+
+    void send(MsgType type, const std::string& payload = {}) const;
+    // Sends an Error message carrying `e`; never throws (used on the way to _exit).
+    void send_error(const crunlite::Error& e) const noexcept;
+    // Receives one message; returns false on EOF (peer closed).  Throws on errors.
+    bool receive(Message& out) const;
+    // Receives one message and requires it to be `type`; an Error message is
+    // rethrown as the Error it carries, EOF is reported as `what` ending early.
+    std::string expect(MsgType type, const std::string& what) const;
+
+    int fd() const { return fd_.get(); }
+    void close() { fd_.reset(); }
+
+private:
+    sys::UniqueFd fd_;
+};
+
+}  // namespace crunlite::process

@@ -1,0 +1,25 @@
+// Deciding the container's user namespace and how its id maps get written.
+// Runs in the runtime parent before launch; reads /etc/subuid and /etc/subgid.
+#pragma once
+
+#include "crunlite/process/launcher.hpp"
+#include "crunlite/spec/config.hpp"
+
+namespace crunlite::runtime {
+
+struct UserNamespacePlan {
+    bool new_userns = false;
+    process::IdMapAction uid_map, gid_map;
+};
+
+// Rootless callers (euid != 0) whose config has no user namespace get one, as
+// crun does: a single mapping of the caller to 0, or, when the process needs
+// other ids (user.uid, gid, additionalGids) and /etc/subuid+subgid give the
+// caller ranges, 0 -> caller plus 1.. -> the first range.  The namespace and
+// mappings are added to `config`.  For a new user namespace, the maps are
+// written directly when we are real root or the map is just ourselves,
+// otherwise through newuidmap/newgidmap.  Throws Error naming the mapping that
+// the caller may not use.
+UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless);
+
+}  // namespace crunlite::runtime

@@ -1,0 +1,225 @@
+// Typed model of an OCI runtime-spec 1.2 config.json (Linux parts).
+// Pure data: no syscalls.  Parsed by spec/parse.hpp, checked by spec/validate.hpp.
+// Optional JSON fields are std::optional (or empty containers) so "absent" and
+// "zero" stay distinguishable where the spec gives them different meanings.
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace crunlite::spec {
+
+struct IdMapping {
+    uint32_t container_id = 0;
+    uint32_t host_id = 0;
+    uint32_t size = 0;
+};
+
+struct User {
+    uint32_t uid = 0;
+    uint32_t gid = 0;
+    std::optional<uint32_t> umask;
+    std::vector<uint32_t> additional_gids;
+};
+
+struct Rlimit {
+    std::string type;  // "RLIMIT_NOFILE"
+    uint64_t soft = 0;
+    uint64_t hard = 0;
+};
+
+struct Capabilities {
+    std::vector<std::string> bounding, effective, inheritable, permitted, ambient;
+};
+
+struct ConsoleSize {
+    uint32_t height = 0;
+    uint32_t width = 0;
+};
+
+struct Process {
+    bool terminal = false;
+    std::optional<ConsoleSize> console_size;
+    User user;
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::string cwd;
+    std::optional<Capabilities> capabilities;
+    std::vector<Rlimit> rlimits;
+    bool no_new_privileges = false;
+    std::string apparmor_profile;
+    std::optional<int> oom_score_adj;
+    std::string selinux_label;
+};
+
+struct Root {
+    std::string path;
+    bool readonly = false;
+};
+
+struct Mount {
+    std::string destination;
+    std::string type;
+    std::string source;
+    std::vector<std::string> options;
+    std::vector<IdMapping> uid_mappings;  // idmapped mounts (parsed; not applied yet)
+    std::vector<IdMapping> gid_mappings;
+};
+
+struct Hook {
+    std::string path;
+    std::vector<std::string> args;
+    std::vector<std::string> env;
+    std::optional<int> timeout;  // seconds, > 0
+};
+
+struct Hooks {
+    std::vector<Hook> prestart, create_runtime, create_container, start_container, poststart, poststop;
+};
+
+struct Namespace {
+    std::string type;  // pid network mount ipc uts user cgroup time
+    std::string path;  // empty: create a new one
+};
+
+struct Device {
+    std::string type;  // c b u p
+    std::string path;
+    int64_t major = 0;
+    int64_t minor = 0;
+    std::optional<uint32_t> file_mode;
+    std::optional<uint32_t> uid;
+    std::optional<uint32_t> gid;
+};
+
+struct DeviceCgroup {
+    bool allow = false;
+    std::string type;  // "a" when absent
+    std::optional<int64_t> major;
+    std::optional<int64_t> minor;
+    std::string access;
+};
+
+struct ThrottleDevice {
+    int64_t major = 0;
+    int64_t minor = 0;
+    uint64_t rate = 0;
+};
+
+struct WeightDevice {
+    int64_t major = 0;
+    int64_t minor = 0;
+    std::optional<uint16_t> weight;
+    std::optional<uint16_t> leaf_weight;
+};
+
+struct HugepageLimit {
+    std::string page_size;
+    uint64_t limit = 0;
+};
+
+struct Resources {
+    std::vector<DeviceCgroup> devices;
+    struct Memory {
+        std::optional<int64_t> limit, reservation, swap, kernel, kernel_tcp;
+        std::optional<uint64_t> swappiness;
+        std::optional<bool> disable_oom_killer, use_hierarchy, check_before_update;
+    };
+    std::optional<Memory> memory;
+    struct Cpu {
+        std::optional<uint64_t> shares, period, realtime_period, burst;
+        std::optional<int64_t> quota, realtime_runtime, idle;
+        std::string cpus, mems;
+    };
+    std::optional<Cpu> cpu;
+    std::optional<int64_t> pids_limit;
+    struct BlockIO {
+        std::optional<uint16_t> weight, leaf_weight;
+        std::vector<WeightDevice> weight_device;
+        std::vector<ThrottleDevice> throttle_read_bps, throttle_write_bps, throttle_read_iops,
+            throttle_write_iops;
+    };
+    std::optional<BlockIO> block_io;
+    std::vector<HugepageLimit> hugepage_limits;
+    struct Network {
+        std::optional<uint32_t> class_id;
+        std::vector<std::pair<std::string, uint32_t>> priorities;
+    };
+    std::optional<Network> network;
+    std::map<std::string, std::string> unified;
+};
+
+struct SeccompArg {
+    uint32_t index = 0;
+    uint64_t value = 0;
+    uint64_t value_two = 0;
+    std::string op;  // SCMP_CMP_EQ ...
+};
+
+struct SeccompSyscall {
+    std::vector<std::string> names;
+    std::string action;
+    std::optional<uint32_t> errno_ret;
+    std::vector<SeccompArg> args;
+};
+
+struct Seccomp {
+    std::string default_action;
+    std::optional<uint32_t> default_errno_ret;
+    std::vector<std::string> architectures;
+    std::vector<std::string> flags;
+    std::string listener_path;
+    std::string listener_metadata;
+    std::vector<SeccompSyscall> syscalls;
+};
+
+struct TimeOffset {
+    int64_t secs = 0;
+    uint32_t nanosecs = 0;
+};
+
+struct Personality {
+    std::string domain;  // LINUX or LINUX32
+    std::vector<std::string> flags;
+};
+
+struct Linux {
+    std::vector<Namespace> namespaces;
+    std::vector<IdMapping> uid_mappings;
+    std::vector<IdMapping> gid_mappings;
+    std::map<std::string, std::string> sysctl;
+    std::optional<Resources> resources;
+    std::string cgroups_path;
+    std::string rootfs_propagation;
+    std::vector<std::string> masked_paths;
+    std::vector<std::string> readonly_paths;
+    std::vector<Device> devices;
+    std::optional<Seccomp> seccomp;
+    std::optional<Personality> personality;
+    std::map<std::string, TimeOffset> time_offsets;  // "monotonic", "boottime"
+    std::string mount_label;
+
+    // The namespace entry of `type`, or nullptr when the config does not list it.
+    const Namespace* find_namespace(const std::string& type) const {
+        for (const auto& ns : namespaces)
+            if (ns.type == type) return &ns;
+        return nullptr;
+    }
+};
+
+struct Config {
+    std::string oci_version;
+    std::optional<Process> process;
+    Root root;
+    std::string hostname;
+    std::string domainname;
+    std::vector<Mount> mounts;
+    Hooks hooks;
+    std::map<std::string, std::string> annotations;
+    std::optional<Linux> linux;  // needs cpp_std=c++20: gnu++20 predefines `linux` as a macro
+};
+
+}  // namespace crunlite::spec

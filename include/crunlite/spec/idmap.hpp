@@ -1,0 +1,44 @@
+// /etc/subuid-style ranges and the plan for writing a user namespace's id map.
+// Pure: the caller reads the files and applies the plan (process/launcher).
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "crunlite/spec/config.hpp"
+
+namespace crunlite::spec {
+
+struct SubIdRange {
+    uint32_t start = 0;
+    uint32_t count = 0;
+};
+
+// Lines "name:start:count" whose name is `user_name` or the decimal `uid`.
+// Comments, blank and malformed lines are skipped.
+std::vector<SubIdRange> parse_subid_file(std::string_view content, const std::string& user_name, uint32_t uid);
+
+struct IdMapPlan {
+    bool use_helper = false;      // newuidmap/newgidmap (setuid helpers) must write it
+    bool deny_setgroups = false;  // unprivileged direct write: "deny" setgroups first (gid map)
+};
+
+// How to write `requested` for a caller whose own id is `host_id`:
+//  - privileged (real root): written directly, any mapping;
+//  - exactly {0 or any -> host_id, size 1}: written directly by the caller, with
+//    setgroups denied (the kernel requires it for an unprivileged gid map);
+//  - otherwise every host range must lie within host_id or the caller's
+//    subordinate ranges, and newuidmap/newgidmap write it.
+// Throws Error(EPERM) naming the mapping index and `file`:
+//   "[1]: host IDs 300000-300009 are not in /etc/subuid ranges of user tester"
+IdMapPlan plan_id_mappings(const std::vector<IdMapping>& requested, uint32_t host_id,
+                           const std::vector<SubIdRange>& ranges, bool privileged, const std::string& user_name,
+                           const std::string& file);
+
+// The mapping a rootless container gets when its config has none (as crun and
+// podman do): 0 -> host_id, then 1.. -> the first subordinate range.
+std::vector<IdMapping> default_rootless_mappings(uint32_t host_id, const std::vector<SubIdRange>& ranges);
+
+}  // namespace crunlite::spec

@@ -1,0 +1,85 @@
+// Container state directory: <root>/<id>/ holding
+//   state.json   what `state` reports plus private fields (written atomically:
+//                temp file + rename, so readers never see half a file)
+//   exec.fifo    exists from create until start (runc's convention): the blocked
+//                container init holds it open for reading and execs once `start`
+//                writes one byte
+//   exit         exit status recorded by the monitor of a detached container
+// The directory itself is created with mkdir(2), which is atomic: of two
+// concurrent `create` of one ID exactly one wins.  Mutating verbs hold an flock
+// on the directory.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::state {
+
+enum class Status { Creating, Created, Running, Paused, Stopped };
+const char* status_name(Status s);
+
+struct State {
+    std::string id;
+    pid_t pid = 0;
+    uint64_t start_time = 0;  // /proc/PID/stat field 22, guards against pid reuse
+    std::string bundle;
+    std::string rootfs;
+    std::string created;  // RFC3339 with nanoseconds
+    std::string owner;
+    std::map<std::string, std::string> annotations;
+    std::string config_path;  // config.json used at create time
+    pid_t monitor_pid = 0;    // run --detach monitor, 0 when none
+    bool pid_namespace = true;   // container has its own pid namespace
+    bool rootless = false;
+};
+
+// Validates an ID like runc: [A-Za-z0-9_+.-]+, not "." or "..".
+void validate_id(const std::string& id);
+
+class Store {
+public:
+    explicit Store(std::string root) : root_(std::move(root)) {}
+
+    const std::string& root() const { return root_; }
+    std::string dir(const std::string& id) const { return root_ + "/" + id; }
+    std::string fifo_path(const std::string& id) const { return dir(id) + "/exec.fifo"; }
+
+    // Creates <root> (0700) if needed and <root>/<id>; throws Error
+    // "container with given ID already exists" (EEXIST) when it exists.
+    void create_dir(const std::string& id) const;
+    // Removes <root>/<id> and everything in it; missing is fine.
+    void remove(const std::string& id) const;
+    bool exists(const std::string& id) const;
+
+    // Throws Error(ENOENT, "container does not exist") when there is no state.
+    State load(const std::string& id) const;
+    void save(const State& st) const;
+
+    // IDs of all containers with a state.json, sorted.
+    std::vector<std::string> list() const;
+
+    // Exclusive lock on the container directory, held while the returned fd lives.
+    sys::UniqueFd lock(const std::string& id) const;
+
+    // Exit status recorded by a monitor, if any.
+    std::optional<int> exit_status(const std::string& id) const;
+    void record_exit_status(const std::string& id, int status) const;
+
+    // Current status: Stopped when the process is gone, a zombie, or a different
+    // process now holds the pid; Created while exec.fifo exists; else Running.
+    Status status(const State& st) const;
+
+private:
+    std::string root_;
+};
+
+// Serializes the public OCI state (ociVersion, id, status, pid, bundle, ...).
+std::string oci_state_json(const State& st, Status status, bool pretty);
+
+}  // namespace crunlite::state

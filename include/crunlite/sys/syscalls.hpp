@@ -1,0 +1,54 @@
+// The only place crun-lite wraps raw Linux syscalls that glibc 2.36 lacks, plus
+// fd-relative path helpers.  Every function throws crunlite::Error (errno +
+// context naming the path) on failure unless it says otherwise.
+#pragma once
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::sys {
+
+// "/proc/self/fd/N": a path that names exactly the object behind `fd`, used to
+// hand fd-resolved targets to path-based calls such as mount(2).
+std::string fd_path(int fd);
+
+// openat2(2) with RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS: `path` (absolute or
+// relative) is resolved as if `root_fd` were "/", so a symlink inside a rootfs can
+// never lead outside it.  O_CLOEXEC is always added.
+UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mode = 0);
+
+// Creates every missing directory of `path` inside `root_fd` (like mkdir -p,
+// each component resolved in-root) and returns an O_PATH fd of the last one.
+UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode);
+
+// Ensures a regular file exists at `path` inside `root_fd` (parents created) and
+// returns an O_PATH fd of it; an existing entry of any type is kept as is.
+UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode);
+
+int pivot_root(const char* new_root, const char* put_old);
+int pidfd_open(pid_t pid, unsigned flags);
+int pidfd_send_signal(int pidfd, int sig);
+int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
+                  uint64_t propagation);
+int close_range_cloexec(unsigned first);
+
+// Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat) and
+// its state letter; returns false when the process does not exist.  Together with
+// the pid, the start time identifies a process across pid reuse.
+struct ProcStat {
+    uint64_t start_time = 0;
+    char state = '?';
+    pid_t ppid = 0;
+};
+bool read_proc_stat(pid_t pid, ProcStat& out);
+
+// True when this process is in the initial user namespace (uid_map is the
+// identity over the whole range).  A euid-0 process outside it (rootless podman)
+// cannot mknod devices or mount sysfs without owning a network namespace.
+bool in_initial_userns();
+
+}  // namespace crunlite::sys

@@ -1,0 +1,92 @@
+#include "crunlite/base/strings.hpp"
+
+#include <charconv>
+#include <cstdio>
+#include <ctime>
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "crunlite/base/error.hpp"
+
+namespace crunlite {
+
+std::vector<std::string> split(std::string_view s, char sep) {
+    std::vector<std::string> out;
+    size_t start = 0;
+    for (;;) {
+        size_t pos = s.find(sep, start);
+        if (pos == std::string_view::npos) {
+            out.emplace_back(s.substr(start));
+            return out;
+        }
+        out.emplace_back(s.substr(start, pos - start));
+        start = pos + 1;
+    }
+}
+
+std::string join(const std::vector<std::string>& parts, std::string_view sep) {
+    std::string out;
+    for (size_t i = 0; i < parts.size(); ++i) {
+        if (i) out += sep;
+        out += parts[i];
+    }
+    return out;
+}
+
+template <typename T>
+static std::optional<T> parse_number(std::string_view s) {
+    T value{};
+    if (s.empty()) return std::nullopt;
+    auto [ptr, ec] = std::from_chars(s.data(), s.data() + s.size(), value);
+    if (ec != std::errc() || ptr != s.data() + s.size()) return std::nullopt;
+    return value;
+}
+
+std::optional<int64_t> parse_int(std::string_view s) { return parse_number<int64_t>(s); }
+std::optional<uint64_t> parse_uint(std::string_view s) { return parse_number<uint64_t>(s); }
+
+std::string quote(std::string_view s) { return "`" + std::string(s) + "`"; }
+
+std::string rfc3339_utc_now() {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    struct tm tm;
+    ::gmtime_r(&ts.tv_sec, &tm);
+    char buf[64];
+    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%S", &tm);
+    char out[96];
+    std::snprintf(out, sizeof out, "%s.%09ldZ", buf, static_cast<long>(ts.tv_nsec));
+    return out;
+}
+
+std::string read_file(const std::string& path) {
+    int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + quote(path));
+    std::string out;
+    char buf[8192];
+    for (;;) {
+        ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            int err = errno;
+            ::close(fd);
+            throw sys_error(err, "read " + quote(path));
+        }
+        if (n == 0) break;
+        out.append(buf, static_cast<size_t>(n));
+    }
+    ::close(fd);
+    return out;
+}
+
+void write_file(const std::string& path, std::string_view data) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_TRUNC | O_CLOEXEC);
+    if (fd < 0) throw_errno("open " + quote(path));
+    ssize_t n = ::write(fd, data.data(), data.size());
+    int err = errno;
+    ::close(fd);
+    if (n < 0) throw sys_error(err, "write " + quote(path));
+    if (static_cast<size_t>(n) != data.size()) throw Error(EIO, "write " + quote(path) + ": short write");
+}
+
+}  // namespace crunlite

@@ -1,0 +1,55 @@
+#include <iostream>
+
+#include "../command.hpp"
+#include "crunlite/base/error.hpp"
+
+namespace crunlite::cli {
+
+runtime::Context Global::context() const {
+    if (cgroup_manager == "systemd")
+        throw Error(ENOTSUP, "systemd cgroup manager requested, but crun-lite manages cgroups without systemd only; "
+                             "use --cgroup-manager cgroupfs or disabled");
+    return runtime::make_context(root_flag, rootless, cgroup_manager);
+}
+
+const std::vector<Command>& commands() {
+    static const std::vector<Command> table = {
+        {"create", "create a container", cmd_create},
+        {"start", "start a created container", cmd_start},
+        {"run", "create and start a container", cmd_run},
+        {"state", "print the state of a container", cmd_state},
+        {"kill", "send a signal to the container's init process", cmd_kill},
+        {"delete", "delete a container and its resources", cmd_delete},
+        {"list", "list containers", cmd_list},
+        {"spec", "write a new config.json", cmd_spec},
+        {"features", "print the features this runtime supports", cmd_features},
+    };
+    return table;
+}
+
+po::variables_map parse_args(const std::string& verb, const std::string& usage, const po::options_description& visible,
+                             const po::options_description& hidden, const po::positional_options_description& pos,
+                             const std::vector<std::string>& args) {
+    po::options_description all;
+    all.add(visible).add(hidden);
+    all.add_options()("help,h", "show help");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+        if (vm.count("help")) {
+            std::cout << "Usage: crun-lite " << usage << "\n\n" << visible << "\n";
+            throw HelpShown{};
+        }
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw Error(EINVAL, verb + ": " + e.what());
+    }
+    return vm;
+}
+
+std::string require_id(const po::variables_map& vm, const std::string& verb) {
+    if (!vm.count("id")) throw Error(EINVAL, verb + ": \"" + verb + "\" requires a container id argument");
+    return vm["id"].as<std::string>();
+}
+
+}  // namespace crunlite::cli

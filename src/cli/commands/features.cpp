@@ -1,0 +1,72 @@
+#include <sys/capability.h>
+
+#include <iostream>
+
+#include "../command.hpp"
+#include "crunlite/json/json.hpp"
+#include "crunlite/linux/seccomp.hpp"
+#include "crunlite/spec/mount_options.hpp"
+#include "crunlite_build_config.h"
+
+namespace crunlite::cli {
+
+// Reports what this build really implements (runtime-spec features.md); a
+// field flips to true only when the code behind it exists and is tested.
+int cmd_features(const Global&, const std::vector<std::string>& args) {
+    po::options_description opts("Options"), hidden;
+    po::positional_options_description pos;
+    parse_args("features", "features", opts, hidden, pos, args);
+
+    json::Writer w(true);
+    w.begin_object();
+    w.key("ociVersionMin").string("1.0.0");
+    w.key("ociVersionMax").string(CRUNLITE_SPEC_VERSION);
+    w.key("hooks").begin_array().end_array();
+    w.key("mountOptions").begin_array();
+    for (const auto& name : spec::known_mount_options()) w.string(name);
+    w.end_array();
+    w.key("linux").begin_object();
+    w.key("namespaces").begin_array();
+    for (const char* ns : {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}) w.string(ns);
+    w.end_array();
+    w.key("capabilities").begin_array();
+    for (cap_value_t c = 0; c <= cap_max_bits() - 1; ++c) {
+        char* name = cap_to_name(c);
+        std::string upper = name;
+        cap_free(name);
+        for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+        if (upper.rfind("CAP_", 0) == 0) w.string(upper);
+    }
+    w.end_array();
+    w.key("cgroup").begin_object();
+    for (const char* k : {"v1", "v2", "systemd", "systemdUser", "rdma"}) w.key(k).boolean(false);
+    w.end_object();
+    w.key("seccomp").begin_object();
+    w.key("enabled").boolean(true);
+    auto list = [&](const char* key, const std::vector<std::string>& values) {
+        w.key(key).begin_array();
+        for (const auto& v : values) w.string(v);
+        w.end_array();
+    };
+    list("actions", linux::seccomp_actions());
+    list("operators", linux::seccomp_operators());
+    list("archs", linux::seccomp_architectures());
+    list("supportedFlags", linux::seccomp_flags());
+    w.end_object();
+    w.key("apparmor").begin_object().key("enabled").boolean(false).end_object();
+    w.key("selinux").begin_object().key("enabled").boolean(false).end_object();
+    w.key("intelRdt").begin_object().key("enabled").boolean(false).end_object();
+    w.key("mountExtensions").begin_object();
+    w.key("idmap").begin_object().key("enabled").boolean(false).end_object();
+    w.end_object();
+    w.end_object();
+    w.key("annotations").begin_object();
+    w.key("io.github.crun-lite.version").string(CRUNLITE_VERSION);
+    w.key("io.github.crun-lite.commit").string(CRUNLITE_COMMIT);
+    w.end_object();
+    w.end_object();
+    std::cout << w.result() << "\n";
+    return 0;
+}
+
+}  // namespace crunlite::cli

@@ -1,0 +1,15 @@
+#include "../command.hpp"
+
+namespace crunlite::cli {
+
+int cmd_start(const Global& g, const std::vector<std::string>& args) {
+    po::options_description opts("Options"), hidden;
+    hidden.add_options()("id", po::value<std::string>());
+    po::positional_options_description pos;
+    pos.add("id", 1);
+    auto vm = parse_args("start", "start CONTAINER_ID", opts, hidden, pos, args);
+    runtime::start(g.context(), require_id(vm, "start"));
+    return 0;
+}
+
+}  // namespace crunlite::cli

@@ -1,0 +1,17 @@
+#include <iostream>
+
+#include "../command.hpp"
+
+namespace crunlite::cli {
+
+int cmd_state(const Global& g, const std::vector<std::string>& args) {
+    po::options_description opts("Options"), hidden;
+    hidden.add_options()("id", po::value<std::string>());
+    po::positional_options_description pos;
+    pos.add("id", 1);
+    auto vm = parse_args("state", "state CONTAINER_ID", opts, hidden, pos, args);
+    std::cout << runtime::state_json(g.context(), require_id(vm, "state")) << "\n";
+    return 0;
+}
+
+}  // namespace crunlite::cli

@@ -1,0 +1,114 @@
+// crun-lite: entry point.  Splits argv into global options and a verb (runc's
+// grammar: `crun-lite [global options] VERB [verb options] [args]`), configures
+// logging and dispatches.  Errors end here: printed once, exit status 1.
+#include <unistd.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "command.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite_build_config.h"
+
+#include <seccomp.h>
+
+namespace crunlite::cli {
+namespace {
+
+// Global options that take a value, so "--root X" is not mistaken for the verb.
+bool takes_value(const std::string& opt) {
+    static const char* const kValued[] = {"--root", "--log", "--log-format", "--rootless", "--cgroup-manager", "--criu"};
+    for (const char* v : kValued)
+        if (opt == v) return true;
+    return false;
+}
+
+void print_version() {
+    const struct scmp_version* v = seccomp_version();
+    std::cout << "crun-lite version " << CRUNLITE_VERSION << "\n"
+              << "commit: " << CRUNLITE_COMMIT << "\n"
+              << "spec: " << CRUNLITE_SPEC_VERSION << "\n"
+              << "libseccomp: " << v->major << "." << v->minor << "." << v->micro << "\n";
+}
+
+void print_usage(const po::options_description& globals) {
+    std::cout << "Usage: crun-lite [global options] COMMAND [command options] [arguments]\n\n"
+                 "A rootless OCI container runtime with runc's command line.\n\nCommands:\n";
+    for (const auto& c : commands()) std::cout << "  " << c.name << std::string(12 - std::strlen(c.name), ' ') << c.summary << "\n";
+    std::cout << "\n" << globals << "\nRun 'crun-lite COMMAND --help' for a command's options.\n";
+}
+
+int main_impl(int argc, char** argv) {
+    std::vector<std::string> global_args, verb_args;
+    std::string verb;
+    for (int i = 1; i < argc; ++i) {
+        std::string a = argv[i];
+        if (verb.empty() && a.size() > 1 && a[0] == '-') {
+            global_args.push_back(a);
+            if (takes_value(a) && i + 1 < argc) global_args.push_back(argv[++i]);
+        } else if (verb.empty()) {
+            verb = a;
+        } else {
+            verb_args.push_back(a);
+        }
+    }
+
+    Global g;
+    std::string log_file, log_format = "text";
+    po::options_description globals("Global options");
+    globals.add_options()
+        ("help,h", "show this help")
+        ("version,v", "print the version")
+        ("debug", po::bool_switch(&g.debug), "enable debug logging")
+        ("log", po::value(&log_file), "log file (default: stderr)")
+        ("log-format", po::value(&log_format), "log format: text or json")
+        ("root", po::value(&g.root_flag), "state directory (default /run/crun-lite, or $XDG_RUNTIME_DIR/crun-lite rootless)")
+        ("systemd-cgroup", po::bool_switch(&g.systemd_cgroup), "manage cgroups with systemd")
+        ("cgroup-manager", po::value(&g.cgroup_manager), "cgroupfs, systemd or disabled")
+        ("rootless", po::value(&g.rootless), "auto, true or false")
+        ("criu", po::value<std::string>(), "accepted for runc compatibility; checkpointing is not supported");
+    po::variables_map vm;
+    try {
+        po::store(po::command_line_parser(global_args).options(globals).run(), vm);
+        po::notify(vm);
+    } catch (const po::error& e) {
+        throw Error(EINVAL, e.what());
+    }
+    if (log_format != "text" && log_format != "json")
+        throw Error(EINVAL, "invalid log-format " + log_format + ": want text or json");
+    log::configure(log_file, log_format == "json" ? log::Format::Json : log::Format::Text, g.debug);
+    if (vm.count("version")) {
+        print_version();
+        return 0;
+    }
+    if (vm.count("help") || verb.empty()) {
+        print_usage(globals);
+        return verb.empty() && !vm.count("help") ? 1 : 0;
+    }
+    if (g.cgroup_manager != "cgroupfs" && g.cgroup_manager != "systemd" && g.cgroup_manager != "disabled")
+        throw Error(EINVAL, "invalid --cgroup-manager " + g.cgroup_manager + ": want cgroupfs, systemd or disabled");
+    if (g.systemd_cgroup) g.cgroup_manager = "systemd";
+    for (const auto& c : commands())
+        if (verb == c.name) return c.run(g, verb_args);
+    throw Error(EINVAL, "unknown command " + verb);
+}
+
+}  // namespace
+}  // namespace crunlite::cli
+
+int main(int argc, char** argv) {
+    try {
+        return crunlite::cli::main_impl(argc, argv);
+    } catch (const crunlite::cli::HelpShown&) {
+        return 0;
+    } catch (const crunlite::Error& e) {
+        crunlite::log::error(e.message());
+        // runc prints the final error on stderr even when logging to a file.
+        if (crunlite::log::logging_to_file()) std::cerr << "crun-lite: " << e.message() << "\n";
+        return 1;
+    } catch (const std::exception& e) {
+        crunlite::log::error(e.what());
+        return 1;
+    }
+}

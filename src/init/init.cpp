@@ -1,0 +1,187 @@
+// crun-lite-init: a tiny PID 1 for containers.
+//
+//   crun-lite-init [-g] [-t SECONDS] [--] COMMAND [ARGS...]
+//
+// Runs COMMAND as its only child and then, until that child exits:
+//   - forwards every signal it receives (standard and real-time, except
+//     SIGCHLD and the unblockable ones) to the child, or with -g to the child's
+//     process group;
+//   - reaps every zombie that is reparented to it (it is PID 1, or a subreaper
+//     when it is not).
+// When the child exits, it drains the rest: SIGTERM to every remaining process
+// it can see, a bounded wait (-t, default 2 s), then SIGKILL; and exits with the
+// child's status, or 128+N when the child died of signal N.
+// The child starts with an empty signal mask and default dispositions, in its
+// own process group, which takes over the terminal when stdin is one.
+//
+// A separate static binary (it is bind-mounted into containers whose images
+// have no libc we could rely on), so it uses only libc.
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+[[noreturn]] void usage(const char* msg) {
+    std::fprintf(stderr, "crun-lite-init: %s\nusage: crun-lite-init [-g] [-t SECONDS] [--] COMMAND [ARGS...]\n", msg);
+    std::exit(125);
+}
+
+int status_to_code(int status) { return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status); }
+
+// Reaps every exited child; returns the child's status when it is among them.
+bool reap(pid_t child, int* child_status) {
+    bool child_done = false;
+    int status;
+    pid_t pid;
+    while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+        if (pid == child) {
+            *child_status = status;
+            child_done = true;
+        }
+    }
+    return child_done;
+}
+
+// Appends the children of `pid` (all its threads) and, recursively, theirs.
+void collect_descendants(pid_t pid, pid_t* out, int* count, int max) {
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/%d/task/%d/children", pid, pid);
+    int fd = ::open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) return;
+    char buf[4096];
+    ssize_t n = ::read(fd, buf, sizeof buf - 1);
+    ::close(fd);
+    if (n <= 0) return;
+    buf[n] = 0;
+    for (char* p = buf; *p && *count < max;) {
+        char* end;
+        long v = std::strtol(p, &end, 10);
+        if (end == p) break;
+        out[(*count)++] = static_cast<pid_t>(v);
+        collect_descendants(static_cast<pid_t>(v), out, count, max);
+        p = end;
+    }
+}
+
+// Signals what is left of the container.  As PID 1 of a pid namespace,
+// kill(-1) reaches exactly the namespace.  Otherwise (a subreaper in someone
+// else's namespace) kill(-1) would reach the whole host: only our own
+// descendants are signalled.  Returns false when nobody was left.
+bool signal_rest(int sig) {
+    if (::getpid() == 1) return !(::kill(-1, sig) < 0 && errno == ESRCH);
+    pid_t pids[4096];
+    int count = 0;
+    collect_descendants(::getpid(), pids, &count, 4096);
+    for (int k = 0; k < count; ++k) ::kill(pids[k], sig);
+    return count > 0;
+}
+
+// SIGTERM everyone left, wait up to `grace_seconds` for them, then SIGKILL.
+void drain(int grace_seconds) {
+    if (!signal_rest(SIGTERM)) return;
+    struct timespec deadline;
+    ::clock_gettime(CLOCK_MONOTONIC, &deadline);
+    deadline.tv_sec += grace_seconds;
+    for (;;) {
+        while (::waitpid(-1, nullptr, WNOHANG) > 0) {}
+        if (!signal_rest(0)) return;  // nobody left
+        struct timespec now;
+        ::clock_gettime(CLOCK_MONOTONIC, &now);
+        if (now.tv_sec > deadline.tv_sec || (now.tv_sec == deadline.tv_sec && now.tv_nsec >= deadline.tv_nsec)) break;
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        ::nanosleep(&pause, nullptr);
+    }
+    signal_rest(SIGKILL);
+    while (::waitpid(-1, nullptr, 0) > 0) {}
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    bool group = false;
+    int grace = 2;
+    int i = 1;
+    for (; i < argc && argv[i][0] == '-'; ++i) {
+        if (std::strcmp(argv[i], "--") == 0) {
+            ++i;
+            break;
+        } else if (std::strcmp(argv[i], "-g") == 0) {
+            group = true;
+        } else if (std::strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
+            char* end;
+            long v = std::strtol(argv[++i], &end, 10);
+            if (*end || v < 0 || v > 3600) usage("-t wants seconds from 0 to 3600");
+            grace = static_cast<int>(v);
+        } else {
+            usage("unknown option");
+        }
+    }
+    if (i >= argc) usage("no command");
+
+    // When not PID 1 of a pid namespace, orphans must still come to us.
+    if (::getpid() != 1) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+
+    sigset_t all, old;
+    sigfillset(&all);
+    ::sigprocmask(SIG_BLOCK, &all, &old);
+    int sfd = ::signalfd(-1, &all, SFD_CLOEXEC);
+    if (sfd < 0) {
+        std::perror("crun-lite-init: signalfd");
+        return 125;
+    }
+
+    bool tty = ::isatty(STDIN_FILENO);
+    pid_t child = ::fork();
+    if (child < 0) {
+        std::perror("crun-lite-init: fork");
+        return 125;
+    }
+    if (child == 0) {
+        ::setpgid(0, 0);
+        if (tty) {
+            // Take the terminal for our new group (SIGTTOU is blocked here).
+            ::tcsetpgrp(STDIN_FILENO, ::getpid());
+        }
+        for (int sig = 1; sig < NSIG; ++sig)
+            if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::execvp(argv[i], argv + i);
+        std::fprintf(stderr, "crun-lite-init: exec %s: %s\n", argv[i], std::strerror(errno));
+        ::_exit(errno == ENOENT ? 127 : 126);
+    }
+    ::setpgid(child, child);  // also from here: no race with the first signal
+
+    int child_status = 0;
+    for (;;) {
+        struct signalfd_siginfo si;
+        ssize_t n = ::read(sfd, &si, sizeof si);
+        if (n != sizeof si) {
+            if (n < 0 && errno == EINTR) continue;
+            std::perror("crun-lite-init: read signalfd");
+            return 125;
+        }
+        int sig = static_cast<int>(si.ssi_signo);
+        if (sig == SIGCHLD) {
+            if (reap(child, &child_status)) break;
+            continue;
+        }
+        // Terminal job-control stops of ourselves are not forwarded.
+        if (sig == SIGTTIN || sig == SIGTTOU) continue;
+        ::kill(group ? -child : child, sig);
+    }
+    drain(grace);
+    return status_to_code(child_status);
+}

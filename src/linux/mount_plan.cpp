@@ -1,0 +1,115 @@
+#include "crunlite/linux/mount_plan.hpp"
+
+#include <sys/mount.h>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/spec/mount_options.hpp"
+
+namespace crunlite::linux {
+namespace {
+
+std::string absolute(const std::string& path, const std::string& base) {
+    if (path.empty() || path[0] == '/') return path;
+    return base + "/" + path;
+}
+
+// Flags that only a MS_REMOUNT can apply to a bind mount.
+constexpr unsigned long kBindRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
+                                           MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
+
+unsigned long propagation_flag(const std::string& name) {
+    if (name == "shared") return MS_SHARED;
+    if (name == "rshared") return MS_SHARED | MS_REC;
+    if (name == "slave") return MS_SLAVE;
+    if (name == "rslave") return MS_SLAVE | MS_REC;
+    if (name == "private") return MS_PRIVATE;
+    if (name == "rprivate") return MS_PRIVATE | MS_REC;
+    if (name == "unbindable") return MS_UNBINDABLE;
+    if (name == "runbindable") return MS_UNBINDABLE | MS_REC;
+    return 0;
+}
+
+}  // namespace
+
+const std::vector<DeviceNode>& default_devices() {
+    static const std::vector<DeviceNode> devices = {
+        {"/dev/null", 'c', 1, 3, 0666, 0, 0},    {"/dev/zero", 'c', 1, 5, 0666, 0, 0},
+        {"/dev/full", 'c', 1, 7, 0666, 0, 0},    {"/dev/random", 'c', 1, 8, 0666, 0, 0},
+        {"/dev/urandom", 'c', 1, 9, 0666, 0, 0}, {"/dev/tty", 'c', 5, 0, 0666, 0, 0},
+    };
+    return devices;
+}
+
+MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
+    MountPlan plan;
+    plan.rootfs = absolute(config.root.path, input.bundle);
+    plan.mknod = input.can_mknod;
+
+    // "/" becomes a slave first so nothing we mount propagates back to the host;
+    // a private rootfsPropagation asks for no propagation in either direction.
+    std::string root_prop = config.linux ? config.linux->rootfs_propagation : "";
+    unsigned long wanted = propagation_flag(root_prop);
+    plan.root_propagation = (wanted & MS_PRIVATE) ? (MS_PRIVATE | MS_REC) : (MS_SLAVE | MS_REC);
+    plan.final_root_propagation = wanted;
+
+    for (size_t i = 0; i < config.mounts.size(); ++i) {
+        const spec::Mount& m = config.mounts[i];
+        std::string where = "mounts[" + std::to_string(i) + "]";
+        if (m.destination.empty()) throw Error(EINVAL, where + ".destination: must not be empty");
+        spec::MountOptions opts =
+            with_context(where + ".options", [&] { return spec::parse_mount_options(m.options); });
+        MountOp op;
+        op.destination = m.destination[0] == '/' ? m.destination : "/" + m.destination;
+        op.propagation = opts.propagation;
+        op.attr_set = opts.attr_set;
+        op.attr_clr = opts.attr_clr;
+        op.data = opts.data;
+        if (m.type == "bind" || opts.bind) {
+            op.kind = MountKind::Bind;
+            op.source = absolute(m.source, input.bundle);
+            if (op.source.empty()) throw Error(EINVAL, where + ".source: a bind mount needs a source");
+            op.flags = MS_BIND | (opts.recursive ? MS_REC : 0);
+            // mount(2) ignores every flag but MS_REC on a new bind; the rest needs a remount.
+            op.remount_flags = opts.flags & kBindRemountable;
+            if (op.remount_flags) op.remount_flags |= MS_BIND | MS_REMOUNT;
+            if (op.destination == "/dev") plan.setup_dev = false;
+        } else if (m.type == "cgroup" || m.type == "cgroup2") {
+            op.kind = MountKind::Cgroup;
+            op.source = "cgroup";
+            op.fstype = "cgroup2";
+            op.flags = opts.flags;
+            op.data.clear();
+        } else {
+            if (m.type.empty()) throw Error(EINVAL, where + ".type: must be set for a non-bind mount");
+            op.kind = MountKind::Filesystem;
+            op.fstype = m.type;
+            op.source = m.source.empty() ? m.type : m.source;
+            op.flags = opts.flags;
+            if (m.type == "sysfs" || m.type == "mqueue") op.fallback = MountFallback::BindHost;
+            if (m.type == "devpts" && op.data.find("gid=") != std::string::npos) op.fallback = MountFallback::DropGid;
+        }
+        plan.mounts.push_back(std::move(op));
+    }
+
+    if (plan.setup_dev) {
+        plan.devices = default_devices();
+        if (config.linux) {
+            for (size_t i = 0; i < config.linux->devices.size(); ++i) {
+                const spec::Device& d = config.linux->devices[i];
+                std::string where = "linux.devices[" + std::to_string(i) + "]";
+                if (d.path.empty() || d.path[0] != '/') throw Error(EINVAL, where + ".path: must be absolute");
+                DeviceNode node{d.path, d.type == "u" ? 'c' : (d.type.empty() ? 'c' : d.type[0]), d.major, d.minor,
+                                d.file_mode.value_or(0666) & 07777, d.uid.value_or(0), d.gid.value_or(0)};
+                // A config entry replaces a default device of the same path.
+                bool replaced = false;
+                for (auto& existing : plan.devices)
+                    if (existing.path == node.path) existing = node, replaced = true;
+                if (!replaced) plan.devices.push_back(node);
+            }
+        }
+    }
+    return plan;
+}
+
+}  // namespace crunlite::linux

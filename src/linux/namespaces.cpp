@@ -1,0 +1,45 @@
+#include "crunlite/linux/namespaces.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::linux {
+
+int clone_flag(const std::string& type) {
+    if (type == "pid") return CLONE_NEWPID;
+    if (type == "network") return CLONE_NEWNET;
+    if (type == "mount") return CLONE_NEWNS;
+    if (type == "ipc") return CLONE_NEWIPC;
+    if (type == "uts") return CLONE_NEWUTS;
+    if (type == "user") return CLONE_NEWUSER;
+    if (type == "cgroup") return CLONE_NEWCGROUP;
+    if (type == "time") return CLONE_NEWTIME;
+    throw Error(EINVAL, "unknown namespace type " + quote(type));
+}
+
+int new_namespace_flags(const std::vector<spec::Namespace>& namespaces) {
+    int flags = 0;
+    for (const auto& ns : namespaces)
+        if (ns.path.empty()) flags |= clone_flag(ns.type);
+    return flags;
+}
+
+static void join_one(const spec::Namespace& ns) {
+    sys::UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open " + ns.type + " namespace " + quote(ns.path));
+    if (::setns(fd.get(), clone_flag(ns.type)) < 0) throw_errno("join " + ns.type + " namespace " + quote(ns.path));
+}
+
+void join_namespaces(const std::vector<spec::Namespace>& namespaces) {
+    for (const auto& ns : namespaces)
+        if (!ns.path.empty() && ns.type == "user") join_one(ns);
+    for (const auto& ns : namespaces)
+        if (!ns.path.empty() && ns.type != "user") join_one(ns);
+}
+
+}  // namespace crunlite::linux

@@ -1,0 +1,179 @@
+#include "crunlite/linux/process_setup.hpp"
+
+#include <fcntl.h>
+#include <grp.h>
+#include <sys/capability.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <memory>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+
+namespace crunlite::linux {
+
+namespace {
+
+struct RlimitName {
+    const char* name;
+    int resource;
+};
+
+constexpr RlimitName kRlimits[] = {
+    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_CPU", RLIMIT_CPU},
+    {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_FSIZE", RLIMIT_FSIZE},       {"RLIMIT_LOCKS", RLIMIT_LOCKS},
+    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
+    {"RLIMIT_NOFILE", RLIMIT_NOFILE},   {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_RSS", RLIMIT_RSS},
+    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
+    {"RLIMIT_STACK", RLIMIT_STACK},
+};
+
+struct CapDeleter {
+    void operator()(cap_t c) const { cap_free(c); }
+};
+using CapPtr = std::unique_ptr<std::remove_pointer_t<cap_t>, CapDeleter>;
+
+std::string limit_text(rlim_t v) { return v == RLIM_INFINITY ? "unlimited" : std::to_string(v); }
+
+// Capability names to numbers, skipping ones this kernel does not know (as runc
+// does: a newer profile must still run on an older kernel).
+std::vector<cap_value_t> cap_values(const std::vector<std::string>& names, const char* set) {
+    std::vector<cap_value_t> out;
+    for (const auto& name : names) {
+        std::string lower = name;
+        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        cap_value_t value;
+        if (lower.rfind("cap_", 0) != 0 || cap_from_name(lower.c_str(), &value) < 0)
+            throw Error(EINVAL, std::string("process.capabilities.") + set + ": unknown capability " + quote(name));
+        if (value > cap_max_bits() - 1) {
+            log::debug("capability " + name + " is not known to this kernel; skipped");
+            continue;
+        }
+        out.push_back(value);
+    }
+    return out;
+}
+
+bool contains(const std::vector<cap_value_t>& v, cap_value_t c) { return std::find(v.begin(), v.end(), c) != v.end(); }
+
+}  // namespace
+
+int rlimit_resource(const std::string& name) {
+    for (const auto& r : kRlimits)
+        if (name == r.name) return r.resource;
+    return -1;
+}
+
+void set_rlimits(const std::vector<spec::Rlimit>& rlimits) {
+    for (const auto& rl : rlimits) {
+        int resource = rlimit_resource(rl.type);
+        if (resource < 0) throw Error(EINVAL, "process.rlimits: unknown rlimit " + quote(rl.type));
+        struct rlimit current;
+        check(::getrlimit(resource, &current), "getrlimit " + rl.type);
+        struct rlimit wanted = {static_cast<rlim_t>(rl.soft), static_cast<rlim_t>(rl.hard)};
+        if (::setrlimit(resource, &wanted) < 0) {
+            if (errno == EPERM && wanted.rlim_max > current.rlim_max)
+                throw Error(EPERM, "setrlimit " + rl.type + ": hard limit " + limit_text(wanted.rlim_max) +
+                                       " is above the current hard limit " + limit_text(current.rlim_max) +
+                                       " (raising it needs CAP_SYS_RESOURCE)");
+            throw_errno("setrlimit " + rl.type);
+        }
+    }
+}
+
+void set_oom_score_adj(int value) {
+    with_context("set oom_score_adj to " + std::to_string(value),
+                 [&] { write_file("/proc/self/oom_score_adj", std::to_string(value)); });
+}
+
+std::string find_executable(const std::string& arg0, const std::vector<std::string>& env) {
+    auto is_executable = [](const std::string& path, int& err) {
+        struct stat st;
+        if (::stat(path.c_str(), &st) < 0) {
+            err = errno;
+            return false;
+        }
+        if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
+            err = EACCES;
+            return false;
+        }
+        return true;
+    };
+    int err = 0;
+    if (arg0.find('/') != std::string::npos) {
+        if (!is_executable(arg0, err))
+            throw sys_error(err, "exec: \"" + arg0 + "\": stat " + arg0);
+        return arg0;
+    }
+    std::string path_var = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+    for (const auto& e : env)
+        if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);
+    for (const auto& dir : split(path_var, ':')) {
+        std::string candidate = (dir.empty() ? "." : dir) + "/" + arg0;
+        if (is_executable(candidate, err)) return candidate;
+    }
+    throw Error(ENOENT, "exec: \"" + arg0 + "\": executable file not found in $PATH");
+}
+
+void set_user_and_capabilities(const spec::User& user, const spec::Capabilities* caps, bool setgroups_allowed) {
+    std::vector<cap_value_t> bounding, effective, permitted, inheritable, ambient;
+    if (caps) {
+        bounding = cap_values(caps->bounding, "bounding");
+        effective = cap_values(caps->effective, "effective");
+        permitted = cap_values(caps->permitted, "permitted");
+        inheritable = cap_values(caps->inheritable, "inheritable");
+        ambient = cap_values(caps->ambient, "ambient");
+        // 1. The bounding set can only shrink, and only while we hold CAP_SETPCAP.
+        for (cap_value_t c = 0; c <= cap_max_bits() - 1; ++c)
+            if (!contains(bounding, c) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+                throw_errno("drop capability " + std::string(cap_to_name(c)) + " from the bounding set");
+        // 2. Keep the permitted set across the uid change below.
+        check(::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl PR_SET_KEEPCAPS");
+    }
+    // 3. Groups before gid before uid: after setresuid we may no longer change them.
+    if (setgroups_allowed) {
+        std::vector<gid_t> groups(user.additional_gids.begin(), user.additional_gids.end());
+        check(::setgroups(groups.size(), groups.data()), "setgroups");
+    } else if (!user.additional_gids.empty()) {
+        throw Error(EPERM, "process.user.additionalGids: setgroups is denied in this user namespace "
+                           "(a single-id mapping); configure a gid mapping with newgidmap");
+    }
+    if (::setresgid(user.gid, user.gid, user.gid) < 0) throw_errno("setgid " + std::to_string(user.gid));
+    if (::setresuid(user.uid, user.uid, user.uid) < 0) throw_errno("setuid " + std::to_string(user.uid));
+    if (!caps) return;
+    check(::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "prctl PR_SET_KEEPCAPS");
+    // 4. Exactly the configured permitted/effective/inheritable sets.
+    CapPtr state(cap_init());
+    if (!state) throw_errno("cap_init");
+    auto set_flag = [&](const std::vector<cap_value_t>& values, cap_flag_t flag) {
+        if (!values.empty() && cap_set_flag(state.get(), flag, static_cast<int>(values.size()), values.data(), CAP_SET) < 0)
+            throw_errno("cap_set_flag");
+    };
+    set_flag(permitted, CAP_PERMITTED);
+    set_flag(effective, CAP_EFFECTIVE);
+    set_flag(inheritable, CAP_INHERITABLE);
+    if (cap_set_proc(state.get()) < 0) throw_errno("set process capabilities");
+    // 5. Ambient capabilities (each must be permitted and inheritable).
+    check(::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities");
+    for (cap_value_t c : ambient)
+        if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
+            throw_errno("raise ambient capability " + std::string(cap_to_name(c)));
+}
+
+void exec_process(const std::string& path, const std::vector<std::string>& args, const std::vector<std::string>& env) {
+    std::vector<char*> argv, envp;
+    for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
+    argv.push_back(nullptr);
+    for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
+    envp.push_back(nullptr);
+    ::execve(path.c_str(), argv.data(), envp.data());
+    throw_errno("exec " + quote(path));
+}
+
+}  // namespace crunlite::linux

@@ -1,0 +1,236 @@
+#include "crunlite/linux/rootfs.hpp"
+
+#include <fcntl.h>
+#include <linux/mount.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/sys/syscalls.hpp"
+
+namespace crunlite::linux {
+namespace {
+
+// Mount flags of the mount at `path` that a user namespace may not clear:
+// when they are set on the underlying mount, every remount has to repeat them.
+unsigned long locked_flags(const std::string& path) {
+    struct statvfs st;
+    if (::statvfs(path.c_str(), &st) < 0) return 0;
+    unsigned long out = 0;
+    if (st.f_flag & ST_RDONLY) out |= MS_RDONLY;
+    if (st.f_flag & ST_NOSUID) out |= MS_NOSUID;
+    if (st.f_flag & ST_NODEV) out |= MS_NODEV;
+    if (st.f_flag & ST_NOEXEC) out |= MS_NOEXEC;
+    if (st.f_flag & ST_NOATIME) out |= MS_NOATIME;
+    if (st.f_flag & ST_NODIRATIME) out |= MS_NODIRATIME;
+    if (st.f_flag & ST_RELATIME) out |= MS_RELATIME;
+    return out;
+}
+
+// MS_REMOUNT|MS_BIND of `path`; in a user namespace retried with the locked flags.
+void remount_bind(const std::string& path, unsigned long flags, const std::string& what) {
+    if (::mount(nullptr, path.c_str(), nullptr, flags, nullptr) == 0) return;
+    if (errno != EPERM) throw_errno("remount " + what);
+    unsigned long locked = locked_flags(path);
+    // The atime flags are one mode: keep the locked one rather than adding a second.
+    if (locked & (MS_NOATIME | MS_RELATIME)) flags &= ~(MS_NOATIME | MS_RELATIME | MS_STRICTATIME);
+    if (::mount(nullptr, path.c_str(), nullptr, flags | locked, nullptr) < 0) throw_errno("remount " + what);
+}
+
+bool is_directory(const std::string& host_path) {
+    struct stat st;
+    return ::stat(host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
+}
+
+// Mounts `op` at its destination inside `root_fd`.
+void apply_mount(int root_fd, const MountOp& op) {
+    std::string what = quote(op.destination);
+    bool dir_target = op.kind != MountKind::Bind || is_directory(op.source);
+    sys::UniqueFd target = dir_target ? sys::mkdir_all_in_root(root_fd, op.destination, 0755)
+                                      : sys::touch_in_root(root_fd, op.destination, 0644);
+    std::string target_path = sys::fd_path(target.get());
+
+    auto mount_fs = [&](const std::string& data) {
+        return ::mount(op.source.c_str(), target_path.c_str(), op.fstype.c_str(), op.flags,
+                       data.empty() ? nullptr : data.c_str());
+    };
+    auto bind_host = [&](const std::string& host_path, unsigned long extra) {
+        if (::mount(host_path.c_str(), target_path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+            throw_errno("bind " + quote(host_path) + " on " + what);
+        sys::UniqueFd top = sys::open_in_root(root_fd, op.destination, O_PATH);
+        unsigned long flags = (op.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | extra;
+        if (flags) remount_bind(sys::fd_path(top.get()), flags | MS_BIND | MS_REMOUNT, what);
+    };
+
+    switch (op.kind) {
+        case MountKind::Bind:
+            if (::mount(op.source.c_str(), target_path.c_str(), nullptr, op.flags, nullptr) < 0)
+                throw_errno("bind " + quote(op.source) + " on " + what);
+            break;
+        case MountKind::Cgroup:
+            // cgroup2 needs our own cgroup namespace (or real root); otherwise
+            // show the host's hierarchy read-only, as crun does rootless.
+            if (mount_fs("") < 0) {
+                log::debug("mount cgroup2 on " + what + ": " + std::strerror(errno) + "; binding the host's");
+                bind_host("/sys/fs/cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC);
+                return;
+            }
+            break;
+        case MountKind::Filesystem:
+            if (mount_fs(op.data) == 0) break;
+            if (op.fallback == MountFallback::BindHost && (errno == EPERM || errno == EBUSY)) {
+                log::debug("mount " + op.fstype + " on " + what + ": " + std::strerror(errno) + "; binding the host's");
+                bind_host(op.destination, MS_NOSUID | MS_NODEV | MS_NOEXEC);
+                return;
+            }
+            if (op.fallback == MountFallback::DropGid && errno == EINVAL) {
+                std::vector<std::string> kept;
+                for (auto& o : split(op.data, ','))
+                    if (o.rfind("gid=", 0) != 0) kept.push_back(o);
+                if (mount_fs(join(kept, ",")) == 0) break;
+            }
+            throw_errno("mount " + op.fstype + " on " + what);
+    }
+
+    // Later steps act on the new mount, so re-resolve: the old fd names the covered directory.
+    sys::UniqueFd top = sys::open_in_root(root_fd, op.destination, O_PATH);
+    std::string top_path = sys::fd_path(top.get());
+    if (op.remount_flags) remount_bind(top_path, op.remount_flags, what);
+    if (op.attr_set || op.attr_clr) {
+        if (sys::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, op.attr_set, op.attr_clr, 0) < 0)
+            throw_errno("set recursive mount attributes on " + what);
+    }
+    for (unsigned long prop : op.propagation)
+        if (::mount(nullptr, top_path.c_str(), nullptr, prop, nullptr) < 0)
+            throw_errno("set propagation of " + what);
+}
+
+void create_device(int root_fd, const DeviceNode& dev, bool mknod) {
+    std::string what = "device " + quote(dev.path);
+    if (!mknod) {
+        // In a user namespace mknod is refused: bind the host's node instead.
+        sys::UniqueFd target = sys::touch_in_root(root_fd, dev.path, 0644);
+        if (::mount(dev.path.c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
+            throw_errno("bind host " + what);
+        return;
+    }
+    size_t slash = dev.path.rfind('/');
+    sys::UniqueFd parent = sys::mkdir_all_in_root(root_fd, dev.path.substr(0, slash == 0 ? 1 : slash), 0755);
+    // O_PATH fds cannot be used with mknodat; open the directory for real.
+    sys::UniqueFd dir(::openat(parent.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+    if (!dir) throw_errno("open parent of " + what);
+    std::string name = dev.path.substr(slash + 1);
+    mode_t type = dev.type == 'b' ? S_IFBLK : dev.type == 'p' ? S_IFIFO : S_IFCHR;
+    dev_t rdev = makedev(static_cast<unsigned>(dev.major), static_cast<unsigned>(dev.minor));
+    ::unlinkat(dir.get(), name.c_str(), 0);
+    if (::mknodat(dir.get(), name.c_str(), type | (dev.mode & 07777), rdev) < 0) throw_errno("mknod " + what);
+    // mknod applies the umask; set the exact mode and owner.
+    if (::fchmodat(dir.get(), name.c_str(), dev.mode & 07777, 0) < 0) throw_errno("chmod " + what);
+    if (::fchownat(dir.get(), name.c_str(), dev.uid, dev.gid, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("chown " + what);
+}
+
+void create_dev_symlinks(int root_fd) {
+    sys::UniqueFd dev_path = sys::mkdir_all_in_root(root_fd, "/dev", 0755);
+    sys::UniqueFd dev(::openat(dev_path.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+    if (!dev) throw_errno("open /dev in rootfs");
+    const std::pair<const char*, const char*> links[] = {
+        {"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
+        {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
+    };
+    for (auto [target, name] : links) {
+        if (std::string(name) == "ptmx") ::unlinkat(dev.get(), name, 0);
+        if (::symlinkat(target, dev.get(), name) < 0 && errno != EEXIST)
+            throw_errno(std::string("symlink /dev/") + name);
+    }
+    if (::access("/proc/kcore", F_OK) == 0 && ::symlinkat("/proc/kcore", dev.get(), "core") < 0 && errno != EEXIST)
+        throw_errno("symlink /dev/core");
+}
+
+void pivot(const std::string& rootfs, bool no_pivot) {
+    if (::chdir(rootfs.c_str()) < 0) throw_errno("chdir to rootfs " + quote(rootfs));
+    if (no_pivot) {
+        if (::mount(rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) throw_errno("move rootfs to /");
+        if (::chroot(".") < 0) throw_errno("chroot");
+    } else {
+        // pivot_root(".", ".") stacks the old root on top of the new one; it is
+        // then detached without ever needing a directory inside the rootfs.
+        if (sys::pivot_root(".", ".") < 0) throw_errno("pivot_root " + quote(rootfs));
+        // Slave first, so the unmount below never propagates to the host.
+        if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) throw_errno("make old root slave");
+        if (::umount2(".", MNT_DETACH) < 0) throw_errno("detach old root");
+    }
+    if (::chdir("/") < 0) throw_errno("chdir /");
+}
+
+void mask_path(const std::string& path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) < 0) {
+        if (errno == ENOENT) return;
+        throw_errno("stat masked path " + quote(path));
+    }
+    int rc = S_ISDIR(st.st_mode) ? ::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, "size=0k")
+                                 : ::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr);
+    if (rc < 0) throw_errno("mask " + quote(path));
+}
+
+void make_readonly(const std::string& path) {
+    if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+        if (errno == ENOENT) return;
+        throw_errno("bind readonly path " + quote(path));
+    }
+    remount_bind(path, MS_BIND | MS_REMOUNT | MS_RDONLY, "readonly path " + quote(path));
+}
+
+}  // namespace
+
+void prepare_rootfs(const MountPlan& plan, bool no_pivot) {
+    // 1. No mount event of ours may reach the host's namespace.
+    if (::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0) throw_errno("set propagation of /");
+    // 2. The rootfs must be a mount point for pivot_root.
+    if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+        throw_errno("bind rootfs " + quote(plan.rootfs));
+    sys::UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw_errno("open rootfs " + quote(plan.rootfs));
+    // 3. Config mounts, in order, each target resolved inside the rootfs.
+    for (const auto& op : plan.mounts) apply_mount(root.get(), op);
+    // 4. /dev nodes and symlinks, unless /dev is the host's.
+    if (plan.setup_dev) {
+        for (const auto& dev : plan.devices) create_device(root.get(), dev, plan.mknod);
+        create_dev_symlinks(root.get());
+    }
+    // 5. Switch root.
+    pivot(plan.rootfs, no_pivot);
+}
+
+void finish_rootfs(const spec::Config& config, const MountPlan& plan) {
+    if (plan.final_root_propagation && ::mount(nullptr, "/", nullptr, plan.final_root_propagation, nullptr) < 0)
+        throw_errno("set rootfsPropagation of /");
+    if (config.linux) {
+        for (const auto& p : config.linux->masked_paths) mask_path(p);
+        for (const auto& p : config.linux->readonly_paths) make_readonly(p);
+    }
+    if (config.root.readonly) remount_bind("/", MS_BIND | MS_REMOUNT | MS_RDONLY, "root read-only");
+}
+
+void apply_uts_and_sysctl(const spec::Config& config) {
+    if (!config.hostname.empty() && ::sethostname(config.hostname.data(), config.hostname.size()) < 0)
+        throw_errno("set hostname " + quote(config.hostname));
+    if (!config.domainname.empty() && ::setdomainname(config.domainname.data(), config.domainname.size()) < 0)
+        throw_errno("set domainname " + quote(config.domainname));
+    if (!config.linux) return;
+    for (const auto& [key, value] : config.linux->sysctl) {
+        std::string path = "/proc/sys/" + key;
+        std::replace(path.begin() + 10, path.end(), '.', '/');
+        with_context("linux.sysctl " + quote(key), [&] { write_file(path, value); });
+    }
+}
+
+}  // namespace crunlite::linux

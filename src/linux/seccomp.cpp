@@ -1,0 +1,153 @@
+#include "crunlite/linux/seccomp.hpp"
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <cstring>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+
+namespace crunlite::linux {
+namespace {
+
+uint32_t action_value(const std::string& name, std::optional<uint32_t> errno_ret, const std::string& where) {
+    // runc's default errno for SCMP_ACT_ERRNO / SCMP_ACT_TRACE without errnoRet is EPERM.
+    uint32_t err = errno_ret.value_or(EPERM);
+    if (name == "SCMP_ACT_KILL" || name == "SCMP_ACT_KILL_THREAD") return SCMP_ACT_KILL_THREAD;
+    if (name == "SCMP_ACT_KILL_PROCESS") return SCMP_ACT_KILL_PROCESS;
+    if (name == "SCMP_ACT_TRAP") return SCMP_ACT_TRAP;
+    if (name == "SCMP_ACT_ERRNO") return SCMP_ACT_ERRNO(err);
+    if (name == "SCMP_ACT_TRACE") return SCMP_ACT_TRACE(err);
+    if (name == "SCMP_ACT_ALLOW") return SCMP_ACT_ALLOW;
+    if (name == "SCMP_ACT_LOG") return SCMP_ACT_LOG;
+    if (name == "SCMP_ACT_NOTIFY")
+        throw Error(ENOTSUP, where + ": SCMP_ACT_NOTIFY (seccomp user notification) is not supported yet");
+    throw Error(EINVAL, where + ": unknown action " + quote(name));
+}
+
+scmp_compare operator_value(const std::string& op, const std::string& where) {
+    if (op == "SCMP_CMP_NE") return SCMP_CMP_NE;
+    if (op == "SCMP_CMP_LT") return SCMP_CMP_LT;
+    if (op == "SCMP_CMP_LE") return SCMP_CMP_LE;
+    if (op == "SCMP_CMP_EQ") return SCMP_CMP_EQ;
+    if (op == "SCMP_CMP_GE") return SCMP_CMP_GE;
+    if (op == "SCMP_CMP_GT") return SCMP_CMP_GT;
+    if (op == "SCMP_CMP_MASKED_EQ") return SCMP_CMP_MASKED_EQ;
+    throw Error(EINVAL, where + ": unknown operator " + quote(op));
+}
+
+// "SCMP_ARCH_X86_64" -> the token libseccomp resolves ("x86_64").
+uint32_t arch_value(const std::string& name, const std::string& where) {
+    std::string token = name.rfind("SCMP_ARCH_", 0) == 0 ? name.substr(10) : name;
+    std::transform(token.begin(), token.end(), token.begin(), [](unsigned char c) { return std::tolower(c); });
+    uint32_t arch = seccomp_arch_resolve_name(token.c_str());
+    if (arch == 0) throw Error(EINVAL, where + ": unknown architecture " + quote(name));
+    return arch;
+}
+
+void check_rc(int rc, const std::string& what) {
+    if (rc < 0) throw sys_error(-rc, what);
+}
+
+}  // namespace
+
+SeccompFilter build_filter(const spec::Seccomp& sc) {
+    const std::string base = "linux.seccomp";
+    if (!sc.listener_path.empty())
+        throw Error(ENOTSUP, base + ".listenerPath: seccomp user notification is not supported yet");
+    uint32_t default_action = action_value(sc.default_action, sc.default_errno_ret, base + ".defaultAction");
+    SeccompFilter filter(seccomp_init(default_action));
+    if (!filter) throw Error(EINVAL, base + ": seccomp_init failed");
+    scmp_filter_ctx ctx = filter.get();
+
+    for (size_t i = 0; i < sc.architectures.size(); ++i) {
+        std::string where = base + ".architectures[" + std::to_string(i) + "]";
+        int rc = seccomp_arch_add(ctx, arch_value(sc.architectures[i], where));
+        if (rc < 0 && rc != -EEXIST) throw sys_error(-rc, where);
+    }
+    for (size_t i = 0; i < sc.flags.size(); ++i) {
+        const std::string& flag = sc.flags[i];
+        std::string where = base + ".flags[" + std::to_string(i) + "]";
+        if (flag == "SECCOMP_FILTER_FLAG_LOG")
+            check_rc(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1), where);
+        else if (flag == "SECCOMP_FILTER_FLAG_SPEC_ALLOW")
+            check_rc(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1), where);
+        else if (flag == "SECCOMP_FILTER_FLAG_TSYNC")
+            check_rc(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1), where);
+        else
+            throw Error(EINVAL, where + ": unsupported flag " + quote(flag));
+    }
+
+    for (size_t i = 0; i < sc.syscalls.size(); ++i) {
+        const spec::SeccompSyscall& rule = sc.syscalls[i];
+        std::string where = base + ".syscalls[" + std::to_string(i) + "]";
+        uint32_t action = action_value(rule.action, rule.errno_ret, where + ".action");
+        // A rule whose action is the default changes nothing (libseccomp refuses it).
+        if (action == default_action) continue;
+        std::vector<scmp_arg_cmp> cmps;
+        bool shared_index = false;
+        for (size_t j = 0; j < rule.args.size(); ++j) {
+            const spec::SeccompArg& a = rule.args[j];
+            std::string awhere = where + ".args[" + std::to_string(j) + "]";
+            if (a.index > 5) throw Error(EINVAL, awhere + ".index: must be 0..5");
+            scmp_compare op = operator_value(a.op, awhere + ".op");
+            for (const auto& prev : cmps)
+                if (prev.arg == a.index) shared_index = true;
+            cmps.push_back({a.index, op, a.value, a.value_two});
+        }
+        for (const auto& name : rule.names) {
+            int nr = seccomp_syscall_resolve_name(name.c_str());
+            if (nr == __NR_SCMP_ERROR) {
+                log::debug("seccomp: unknown syscall " + quote(name) + " skipped");
+                continue;
+            }
+            std::string what = where + ": add rule for " + quote(name);
+            // Several conditions on one argument cannot be AND-ed by the kernel
+            // filter; like runc, each becomes its own rule (an OR).
+            if (shared_index) {
+                for (const auto& c : cmps) check_rc(seccomp_rule_add_array(ctx, action, nr, 1, &c), what);
+            } else {
+                check_rc(seccomp_rule_add_array(ctx, action, nr, static_cast<unsigned>(cmps.size()), cmps.data()), what);
+            }
+        }
+    }
+    return filter;
+}
+
+void load_filter(const SeccompFilter& filter) {
+    int rc = seccomp_load(filter.get());
+    if (rc < 0) throw sys_error(-rc, "load seccomp filter");
+}
+
+const std::vector<std::string>& seccomp_actions() {
+    static const std::vector<std::string> v = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
+                                               "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP", "SCMP_ACT_TRACE"};
+    return v;
+}
+
+const std::vector<std::string>& seccomp_operators() {
+    static const std::vector<std::string> v = {"SCMP_CMP_EQ", "SCMP_CMP_GE", "SCMP_CMP_GT", "SCMP_CMP_LE",
+                                               "SCMP_CMP_LT", "SCMP_CMP_MASKED_EQ", "SCMP_CMP_NE"};
+    return v;
+}
+
+const std::vector<std::string>& seccomp_flags() {
+    static const std::vector<std::string> v = {"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                                               "SECCOMP_FILTER_FLAG_TSYNC"};
+    return v;
+}
+
+std::vector<std::string> seccomp_architectures() {
+    std::vector<std::string> out;
+    for (const char* a : {"X86", "X86_64", "X32", "ARM", "AARCH64", "MIPS", "MIPS64", "MIPS64N32", "MIPSEL", "MIPSEL64",
+                          "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "RISCV64"}) {
+        std::string token = a;
+        std::transform(token.begin(), token.end(), token.begin(), [](unsigned char c) { return std::tolower(c); });
+        if (seccomp_arch_resolve_name(token.c_str()) != 0) out.push_back(std::string("SCMP_ARCH_") + a);
+    }
+    return out;
+}
+
+}  // namespace crunlite::linux

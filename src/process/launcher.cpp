@@ -1,0 +1,264 @@
+#include "crunlite/process/launcher.hpp"
+
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <cstring>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/linux/mount_plan.hpp"
+#include "crunlite/linux/namespaces.hpp"
+#include "crunlite/linux/process_setup.hpp"
+#include "crunlite/linux/rootfs.hpp"
+#include "crunlite/sys/syscalls.hpp"
+
+namespace crunlite::process {
+namespace {
+
+std::string format_mappings(const std::vector<spec::IdMapping>& maps) {
+    std::string out;
+    for (const auto& m : maps)
+        out += std::to_string(m.container_id) + " " + std::to_string(m.host_id) + " " + std::to_string(m.size) + "\n";
+    return out;
+}
+
+// Runs newuidmap/newgidmap PID triples...; its stderr becomes part of the error.
+void run_map_helper(const char* helper, pid_t pid, const std::vector<spec::IdMapping>& maps) {
+    std::vector<std::string> args = {helper, std::to_string(pid)};
+    for (const auto& m : maps) {
+        args.push_back(std::to_string(m.container_id));
+        args.push_back(std::to_string(m.host_id));
+        args.push_back(std::to_string(m.size));
+    }
+    int err_pipe[2];
+    check(::pipe2(err_pipe, O_CLOEXEC), "pipe");
+    pid_t child = ::fork();
+    if (child < 0) throw_errno(std::string("fork ") + helper);
+    if (child == 0) {
+        ::dup2(err_pipe[1], STDERR_FILENO);
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execvp(helper, argv.data());
+        ::dprintf(STDERR_FILENO, "exec %s: %s", helper, std::strerror(errno));
+        ::_exit(127);
+    }
+    ::close(err_pipe[1]);
+    std::string output;
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(err_pipe[0], buf, sizeof buf)) > 0) output.append(buf, static_cast<size_t>(n));
+    ::close(err_pipe[0]);
+    int status = 0;
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+        while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+        throw Error(EPERM, std::string(helper) + " " + join(args, " ").substr(std::strlen(helper) + 1) +
+                               " failed: " + (output.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : output));
+    }
+}
+
+void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid) {
+    std::string proc = "/proc/" + std::to_string(pid);
+    if (action.use_helper) {
+        run_map_helper(is_gid ? "newgidmap" : "newuidmap", pid, action.mappings);
+        return;
+    }
+    if (is_gid && action.deny_setgroups) write_file(proc + "/setgroups", "deny");
+    std::string file = proc + (is_gid ? "/gid_map" : "/uid_map");
+    with_context(std::string("write ") + (is_gid ? "gid" : "uid") + " mappings",
+                 [&] { write_file(file, format_mappings(action.mappings)); });
+}
+
+void write_time_offsets(const spec::Config& config) {
+    std::string text;
+    for (const auto& [clock, off] : config.linux->time_offsets)
+        text += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
+    if (!text.empty())
+        with_context("write linux.timeOffsets", [&] { write_file("/proc/self/timens_offsets", text); });
+}
+
+// The container starts with default dispositions and nothing blocked, whatever
+// the caller ignored or blocked (shells ignore SIGINT for background jobs).
+void reset_signals() {
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+}
+
+// Reports an error to the parent and exits: the only way out of a child stage.
+[[noreturn]] void child_fail(const SyncSocket& sync, const Error& e) {
+    sync.send_error(e);
+    ::_exit(1);
+}
+
+// Stage-2: the container init.  Never returns (exec or _exit).
+[[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
+    try {
+        const spec::Config& config = *req.config;
+        const spec::Process& proc = *config.process;
+        const spec::Linux& lnx = *config.linux;
+        sync.expect(MsgType::Go, "container start");
+        // Die with the runtime if it is killed before the container is created.
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        const spec::Namespace* cgroup_ns = lnx.find_namespace("cgroup");
+        if (cgroup_ns && cgroup_ns->path.empty()) check(::unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
+        ::setsid();
+        check(::chdir(req.bundle.c_str()), "chdir to bundle " + quote(req.bundle));
+
+        linux::MountPlanInput input;
+        input.bundle = req.bundle;
+        input.can_mknod = req.can_mknod;
+        linux::MountPlan plan = linux::plan_mounts(config, input);
+        if (proc.oom_score_adj) linux::set_oom_score_adj(*proc.oom_score_adj);
+        linux::prepare_rootfs(plan, req.no_pivot);
+        linux::finish_rootfs(config, plan);
+        linux::apply_uts_and_sysctl(config);
+
+        linux::set_rlimits(proc.rlimits);
+        std::vector<std::string> env = proc.env;
+        env.insert(env.end(), req.extra_env.begin(), req.extra_env.end());
+        bool setgroups_allowed = !(req.new_userns && req.gid_map.deny_setgroups);
+        if (!req.new_userns && lnx.find_namespace("user") == nullptr) setgroups_allowed = true;
+        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
+        // while we still have it.  Otherwise load it last, right before execve.
+        if (req.seccomp && !proc.no_new_privileges) linux::load_filter(*req.seccomp);
+        linux::set_user_and_capabilities(proc.user, proc.capabilities ? &*proc.capabilities : nullptr,
+                                         setgroups_allowed);
+        ::umask(proc.user.umask.value_or(022));
+        if (::chdir(proc.cwd.c_str()) < 0) throw_errno("chdir to cwd " + quote(proc.cwd));
+        std::string exe = linux::find_executable(proc.args.at(0), env);
+        if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
+        // Everything we opened (fifo, sync socket, ...) closes at exec; only
+        // stdio and the preserved fds reach the container process.
+        check(sys::close_range_cloexec(3 + static_cast<unsigned>(req.preserve_fds)), "close_range");
+        if (req.preserve_fds > 0) {
+            for (int fd = 3; fd < 3 + req.preserve_fds; ++fd) {
+                int fl = ::fcntl(fd, F_GETFD);
+                if (fl >= 0) ::fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+            }
+        }
+        ::prctl(PR_SET_PDEATHSIG, 0);
+        reset_signals();
+        sync.send(MsgType::Ready);
+
+        // Blocked until `start` writes one byte to exec.fifo.
+        char byte;
+        ssize_t n;
+        while ((n = ::read(fifo_fd, &byte, 1)) < 0 && errno == EINTR) {}
+        if (n != 1) throw Error(EPIPE, "wait for start: exec.fifo closed");
+        if (req.seccomp && proc.no_new_privileges) linux::load_filter(*req.seccomp);
+        linux::exec_process(exe, proc.args, env);
+    } catch (const Error& e) {
+        child_fail(sync, e);
+    } catch (const std::exception& e) {
+        child_fail(sync, Error(e.what()));
+    }
+}
+
+// Stage-1: namespaces.  Never returns.
+[[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
+    try {
+        const spec::Linux& lnx = *req.config->linux;
+        linux::join_namespaces(lnx.namespaces);
+        int flags = linux::new_namespace_flags(lnx.namespaces);
+        if (flags & CLONE_NEWUSER) {
+            check(::unshare(CLONE_NEWUSER), "unshare user namespace");
+            sync.send(MsgType::MapRequest);
+            sync.expect(MsgType::MapDone, "user namespace mapping");
+            check(::setresgid(0, 0, 0), "setgid 0 in the user namespace");
+            check(::setresuid(0, 0, 0), "setuid 0 in the user namespace");
+        }
+        // The cgroup namespace is unshared by stage-2 once it sits in its cgroup.
+        int rest = flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP);
+        if (rest) check(::unshare(rest), "unshare namespaces");
+        if (flags & CLONE_NEWTIME) write_time_offsets(*req.config);
+        // A fork that makes stage-2 our sibling: the runtime parent's child.
+        long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+        if (pid < 0) throw_errno("clone container init");
+        if (pid == 0) {
+            stage2(req, sync, fifo_fd);
+        }
+        sync.send(MsgType::Pid, std::to_string(pid));
+        ::_exit(0);
+    } catch (const Error& e) {
+        child_fail(sync, e);
+    } catch (const std::exception& e) {
+        child_fail(sync, Error(e.what()));
+    }
+}
+
+void kill_and_reap(pid_t pid) {
+    if (pid <= 0) return;
+    ::kill(pid, SIGKILL);
+    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+}
+
+}  // namespace
+
+Launched launch(const LaunchRequest& req) {
+    // The fifo is opened here, by the parent, because the container's init may
+    // no longer be allowed to open it by the time it runs (other uid, other root).
+    // O_RDWR never blocks; the init reads from it and so blocks until `start`.
+    sys::UniqueFd fifo(::open(req.fifo_path.c_str(), O_RDWR | O_CLOEXEC));
+    if (!fifo) throw_errno("open " + quote(req.fifo_path));
+    auto [parent_end, child_end] = SyncSocket::make_pair();
+
+    pid_t stage1_pid = ::fork();
+    if (stage1_pid < 0) throw_errno("fork");
+    if (stage1_pid == 0) {
+        parent_end.close();
+        stage1(req, child_end, fifo.get());
+    }
+    child_end.close();
+    pid_t init_pid = 0;
+    try {
+        if (req.new_userns) {
+            parent_end.expect(MsgType::MapRequest, "create user namespace");
+            // gid first: setgroups must be denied before an unprivileged gid_map.
+            write_id_map(stage1_pid, req.gid_map, true);
+            write_id_map(stage1_pid, req.uid_map, false);
+            parent_end.send(MsgType::MapDone);
+        }
+        std::string pid_text = parent_end.expect(MsgType::Pid, "create namespaces");
+        init_pid = static_cast<pid_t>(parse_int(pid_text).value_or(0));
+        while (::waitpid(stage1_pid, nullptr, 0) < 0 && errno == EINTR) {}
+        stage1_pid = 0;
+        Launched out;
+        out.pid = init_pid;
+        out.pidfd = sys::UniqueFd(sys::pidfd_open(init_pid, 0));
+        if (!out.pidfd) throw_errno("pidfd_open container init");
+        parent_end.send(MsgType::Go);
+        parent_end.expect(MsgType::Ready, "set up container");
+        out.sync = std::move(parent_end);
+        return out;
+    } catch (const Error& e) {
+        kill_and_reap(stage1_pid);
+        kill_and_reap(init_pid);
+        throw;
+    }
+}
+
+void release_fifo(const std::string& fifo_path) {
+    // O_NONBLOCK: with no reader (the init died) open fails with ENXIO instead of hanging.
+    sys::UniqueFd fd(::open(fifo_path.c_str(), O_WRONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENXIO || errno == ENOENT) throw Error(ESRCH, "container not running");
+        throw_errno("open " + quote(fifo_path));
+    }
+    if (::write(fd.get(), "0", 1) != 1) throw_errno("write " + quote(fifo_path));
+    ::unlink(fifo_path.c_str());
+}
+
+}  // namespace crunlite::process

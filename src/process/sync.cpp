@@ -1,0 +1,57 @@
+#include "crunlite/process/sync.hpp"
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "crunlite/base/strings.hpp"
+
+namespace crunlite::process {
+
+std::pair<SyncSocket, SyncSocket> SyncSocket::make_pair() {
+    int fds[2];
+    check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, fds), "socketpair");
+    return {SyncSocket(sys::UniqueFd(fds[0])), SyncSocket(sys::UniqueFd(fds[1]))};
+}
+
+void SyncSocket::send(MsgType type, const std::string& payload) const {
+    std::string msg(1, static_cast<char>(type));
+    msg += payload;
+    for (;;) {
+        ssize_t n = ::send(fd_.get(), msg.data(), msg.size(), MSG_NOSIGNAL);
+        if (n >= 0) return;
+        if (errno != EINTR) throw_errno("send sync message");
+    }
+}
+
+void SyncSocket::send_error(const crunlite::Error& e) const noexcept {
+    std::string msg(1, static_cast<char>(MsgType::Error));
+    msg += std::to_string(e.code()) + " " + e.message();
+    [[maybe_unused]] ssize_t n = ::send(fd_.get(), msg.data(), msg.size(), MSG_NOSIGNAL);
+}
+
+bool SyncSocket::receive(Message& out) const {
+    char buf[65536];
+    for (;;) {
+        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("receive sync message");
+        if (n == 0) return false;
+        out.type = static_cast<MsgType>(buf[0]);
+        out.payload.assign(buf + 1, static_cast<size_t>(n - 1));
+        return true;
+    }
+}
+
+std::string SyncSocket::expect(MsgType type, const std::string& what) const {
+    Message msg;
+    if (!receive(msg)) throw crunlite::Error(EPIPE, what + ": container setup process exited early");
+    if (msg.type == MsgType::Error) {
+        size_t sp = msg.payload.find(' ');
+        int code = static_cast<int>(parse_int(msg.payload.substr(0, sp)).value_or(0));
+        throw crunlite::Error(code, sp == std::string::npos ? msg.payload : msg.payload.substr(sp + 1));
+    }
+    if (msg.type != type) throw crunlite::Error(EPROTO, what + ": unexpected sync message");
+    return msg.payload;
+}
+
+}  // namespace crunlite::process

@@ -1,0 +1,462 @@
+#include "crunlite/runtime/container.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pwd.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cstdlib>
+#include <cstring>
+#include <optional>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/process/launcher.hpp"
+#include "crunlite/runtime/user_namespace.hpp"
+#include "crunlite/spec/parse.hpp"
+#include "crunlite/spec/validate.hpp"
+#include "crunlite/sys/syscalls.hpp"
+
+namespace crunlite::runtime {
+namespace {
+
+std::string absolute_path(const std::string& path) {
+    if (!path.empty() && path[0] == '/') return path;
+    char buf[4096];
+    if (!::getcwd(buf, sizeof buf)) throw_errno("getcwd");
+    return path.empty() || path == "." ? std::string(buf) : std::string(buf) + "/" + path;
+}
+
+// Writes `pid` to `path` atomically (temp file + rename), as runc does, so a
+// reader polling for the file never sees it empty.
+void write_pid_file(const std::string& path, pid_t pid) {
+    std::string abs = absolute_path(path);
+    std::string tmp = abs + ".tmp-crun-lite";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) throw_errno("create pid file " + quote(path));
+    std::string text = std::to_string(pid);
+    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), abs.c_str()) < 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw sys_error(err, "write pid file " + quote(path));
+    }
+}
+
+// Everything `create` made; undone by the destructor unless committed.
+class CreateTransaction {
+public:
+    CreateTransaction(const state::Store& store, std::string id) : store_(store), id_(std::move(id)) {}
+    ~CreateTransaction() {
+        if (committed_) return;
+        if (pid_ > 0) {
+            ::kill(pid_, SIGKILL);
+            while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {}
+        }
+        if (own_dir_) store_.remove(id_);
+    }
+    void own_dir() { own_dir_ = true; }
+    void own_pid(pid_t pid) { pid_ = pid; }
+    void commit() { committed_ = true; }
+
+private:
+    const state::Store& store_;
+    std::string id_;
+    bool own_dir_ = false;
+    pid_t pid_ = 0;
+    bool committed_ = false;
+};
+
+struct Created {
+    process::Launched launched;
+    state::State st;
+};
+
+// The common part of create and run: parse, validate, make the state dir,
+// launch the init and record the state.  On failure nothing is left behind.
+Created create_container(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid) {
+    state::validate_id(opts.id);
+    state::Store store(ctx.root);
+    std::string bundle = absolute_path(opts.bundle.empty() ? "." : opts.bundle);
+    std::string config_path = opts.config_file.empty() ? bundle + "/config.json" : absolute_path(opts.config_file);
+
+    std::string text = with_context("read config", [&] { return read_file(config_path); });
+    spec::Config config = spec::parse_config(text, config_path);
+    spec::validate(config, config_path);
+    if (!config.process) throw Error(EINVAL, config_path + ": process: required to create a container");
+    if (!config.linux) config.linux.emplace();
+    if (!config.linux->find_namespace("mount"))
+        throw Error(EINVAL, config_path + ": linux.namespaces: a mount namespace is required");
+    if (config.process->terminal && opts.console_socket.empty())
+        throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
+    if (config.process->terminal)
+        throw Error(ENOTSUP, config_path + ": process.terminal: terminals are not supported yet");
+
+    process::LaunchRequest req;
+    UserNamespacePlan userns = plan_user_namespace(config, ctx.rootless);
+    req.new_userns = userns.new_userns;
+    req.uid_map = userns.uid_map;
+    req.gid_map = userns.gid_map;
+    req.can_mknod = !ctx.rootless && !userns.new_userns && !config.linux->find_namespace("user");
+    linux::SeccompFilter seccomp;
+    if (config.linux->seccomp) {
+        seccomp = with_context(config_path, [&] { return linux::build_filter(*config.linux->seccomp); });
+        req.seccomp = &seccomp;
+    }
+    req.config = &config;
+    req.bundle = bundle;
+    req.no_pivot = opts.no_pivot;
+    req.preserve_fds = opts.preserve_fds;
+    // systemd socket activation: LISTEN_FDS fds come first, as runc passes them.
+    if (const char* listen = std::getenv("LISTEN_FDS")) {
+        int n = static_cast<int>(parse_int(listen).value_or(0));
+        if (n > 0) {
+            req.preserve_fds += n;
+            req.extra_env = {"LISTEN_FDS=" + std::to_string(n), "LISTEN_PID=1"};
+        }
+    }
+
+    CreateTransaction tx(store, opts.id);
+    store.create_dir(opts.id);
+    tx.own_dir();
+    req.fifo_path = store.fifo_path(opts.id);
+    if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
+
+    process::Launched launched = with_context("unable to start container process", [&] { return process::launch(req); });
+    tx.own_pid(launched.pid);
+
+    state::State st;
+    st.id = opts.id;
+    st.pid = launched.pid;
+    sys::ProcStat ps;
+    if (!sys::read_proc_stat(launched.pid, ps)) throw Error(ESRCH, "container init exited during create");
+    st.start_time = ps.start_time;
+    st.bundle = bundle;
+    st.rootfs = config.root.path[0] == '/' ? config.root.path : bundle + "/" + config.root.path;
+    st.created = rfc3339_utc_now();
+    if (struct passwd* pw = ::getpwuid(::geteuid())) st.owner = pw->pw_name;
+    st.annotations = config.annotations;
+    st.config_path = config_path;
+    st.monitor_pid = monitor_pid;
+    st.pid_namespace = config.linux->find_namespace("pid") != nullptr;
+    st.rootless = ctx.rootless;
+    store.save(st);
+    if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, launched.pid);
+    tx.commit();
+    return {std::move(launched), std::move(st)};
+}
+
+// Waits for the container init while forwarding signals to it, reaping any
+// orphan that reaches us (we are a subreaper).  Returns the shell-style status.
+int wait_forwarding_signals(const process::Launched& c) {
+    sigset_t all;
+    sigfillset(&all);
+    sigset_t old;
+    ::sigprocmask(SIG_BLOCK, &all, &old);
+    sys::UniqueFd sfd(::signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sfd) throw_errno("signalfd");
+    int exit_code = -1;
+    while (exit_code < 0) {
+        struct pollfd fds[2] = {{sfd.get(), POLLIN, 0}, {c.pidfd.get(), POLLIN, 0}};
+        if (::poll(fds, 2, -1) < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("poll");
+        }
+        struct signalfd_siginfo si;
+        while (::read(sfd.get(), &si, sizeof si) == sizeof si) {
+            int sig = static_cast<int>(si.ssi_signo);
+            if (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH) continue;
+            sys::pidfd_send_signal(c.pidfd.get(), sig);
+        }
+        int status;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid != c.pid) continue;
+            exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+    }
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return exit_code;
+}
+
+// After the init exited: an exec failure is reported on the sync socket.
+void report_exec_failure(const process::SyncSocket& sync) {
+    int fl = ::fcntl(sync.fd(), F_GETFL);
+    ::fcntl(sync.fd(), F_SETFL, fl | O_NONBLOCK);
+    process::Message msg;
+    try {
+        if (sync.receive(msg) && msg.type == process::MsgType::Error) {
+            size_t sp = msg.payload.find(' ');
+            log::error("unable to start container process: " + msg.payload.substr(sp == std::string::npos ? 0 : sp + 1));
+        }
+    } catch (const Error&) {
+        // EAGAIN: nothing was reported; the process exec'd and exited normally.
+    }
+}
+
+pid_t live_pid(const state::Store& store, const state::State& st, state::Status& status) {
+    status = store.status(st);
+    return status == state::Status::Stopped ? 0 : st.pid;
+}
+
+// Signals every process of the container: with its own pid namespace, every
+// process whose pid namespace is the init's; otherwise the init's descendants.
+void signal_all(const state::State& st, int sig) {
+    std::string init_ns;
+    char buf[128];
+    ssize_t n = ::readlink(("/proc/" + std::to_string(st.pid) + "/ns/pid").c_str(), buf, sizeof buf);
+    if (n > 0) init_ns.assign(buf, static_cast<size_t>(n));
+    std::vector<pid_t> targets;
+    std::vector<std::pair<pid_t, pid_t>> parent_of;
+    if (DIR* d = ::opendir("/proc")) {
+        while (struct dirent* e = ::readdir(d)) {
+            auto pid = parse_int(e->d_name);
+            if (!pid) continue;
+            sys::ProcStat ps;
+            if (!sys::read_proc_stat(static_cast<pid_t>(*pid), ps)) continue;
+            parent_of.emplace_back(static_cast<pid_t>(*pid), ps.ppid);
+            if (st.pid_namespace) {
+                ssize_t m = ::readlink(("/proc/" + std::to_string(*pid) + "/ns/pid").c_str(), buf, sizeof buf);
+                if (m > 0 && std::string(buf, static_cast<size_t>(m)) == init_ns) targets.push_back(static_cast<pid_t>(*pid));
+            }
+        }
+        ::closedir(d);
+    }
+    if (!st.pid_namespace) {
+        targets.push_back(st.pid);
+        for (size_t i = 0; i < targets.size(); ++i)
+            for (auto [pid, ppid] : parent_of)
+                if (ppid == targets[i]) targets.push_back(pid);
+    }
+    for (pid_t pid : targets) ::kill(pid, sig);
+}
+
+// Kills the init with SIGKILL and waits (bounded) until it is gone.
+void kill_and_wait(const state::Store& store, const state::State& st) {
+    sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
+    if (!pidfd) return;
+    if (store.status(st) == state::Status::Stopped) return;  // pid reused by someone else
+    signal_all(st, SIGKILL);
+    sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+    struct pollfd pfd = {pidfd.get(), POLLIN, 0};
+    // The init may remain a zombie of another parent: then liveness ends at exit.
+    for (int i = 0; i < 100 && store.status(st) != state::Status::Stopped; ++i) ::poll(&pfd, 1, 100);
+}
+
+}  // namespace
+
+std::string default_root() {
+    if (::geteuid() == 0 && sys::in_initial_userns()) return "/run/crun-lite";
+    if (const char* xdg = std::getenv("XDG_RUNTIME_DIR"); xdg && *xdg) return std::string(xdg) + "/crun-lite";
+    return "/tmp/crun-lite-" + std::to_string(::geteuid());
+}
+
+Context make_context(const std::string& root_flag, const std::string& rootless_flag, const std::string& cgroup_manager) {
+    Context ctx;
+    ctx.root = root_flag.empty() ? default_root() : root_flag;
+    if (rootless_flag == "true")
+        ctx.rootless = true;
+    else if (rootless_flag == "false")
+        ctx.rootless = false;
+    else if (rootless_flag == "auto" || rootless_flag.empty())
+        ctx.rootless = ::geteuid() != 0 || !sys::in_initial_userns();
+    else
+        throw Error(EINVAL, "invalid --rootless value " + quote(rootless_flag) + ": want auto, true or false");
+    ctx.cgroup_manager = cgroup_manager;
+    return ctx;
+}
+
+void create(const Context& ctx, const CreateOptions& opts) { create_container(ctx, opts, 0); }
+
+void start(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    sys::UniqueFd lock = store.lock(id);
+    state::State st = store.load(id);
+    switch (store.status(st)) {
+        case state::Status::Created: break;
+        case state::Status::Stopped: throw Error(EINVAL, "cannot start a container that has stopped");
+        default: throw Error(EINVAL, "cannot start an already running container");
+    }
+    process::release_fifo(store.fifo_path(id));
+}
+
+int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
+    state::Store store(ctx.root);
+    if (!detach) {
+        // Orphans of the container (without a pid namespace) come to us to be reaped.
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        Created c = create_container(ctx, opts, 0);
+        process::release_fifo(store.fifo_path(opts.id));
+        int code = wait_forwarding_signals(c.launched);
+        report_exec_failure(c.launched.sync);
+        if (!keep) store.remove(opts.id);
+        return code;
+    }
+    // Detached: a monitor process becomes the container's parent, reaps it (and
+    // its orphans: it is a subreaper) and records the exit status, because PID 1
+    // on these hosts does not reap.  We wait for its verdict on a pipe.
+    int pipefd[2];
+    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
+    pid_t monitor = ::fork();
+    if (monitor < 0) throw_errno("fork monitor");
+    if (monitor > 0) {
+        ::close(pipefd[1]);
+        std::string verdict;
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) verdict.append(buf, static_cast<size_t>(n));
+        ::close(pipefd[0]);
+        if (verdict == "ok") return 0;
+        size_t sp = verdict.find(' ');
+        int code = static_cast<int>(parse_int(verdict.substr(0, sp)).value_or(EIO));
+        throw Error(code, sp == std::string::npos ? "monitor exited before the container started" : verdict.substr(sp + 1));
+    }
+    ::close(pipefd[0]);
+    sys::UniqueFd verdict(pipefd[1]);
+    int code = 0;
+    try {
+        ::setsid();
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        Created c = create_container(ctx, opts, ::getpid());
+        process::release_fifo(store.fifo_path(opts.id));
+        [[maybe_unused]] ssize_t w = ::write(verdict.get(), "ok", 2);
+        verdict.reset();
+        // The container keeps the caller's stdio; the monitor must not hold it open.
+        int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
+        int status;
+        pid_t pid;
+        for (;;) {
+            pid = ::waitpid(-1, &status, 0);
+            if (pid < 0) {
+                if (errno == EINTR) continue;
+                break;  // ECHILD: nothing left to reap
+            }
+            if (pid == c.launched.pid)
+                store.record_exit_status(opts.id, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        }
+    } catch (const Error& e) {
+        std::string msg = std::to_string(e.code()) + " " + e.message();
+        [[maybe_unused]] ssize_t w = ::write(verdict.get(), msg.data(), msg.size());
+        code = 1;
+    }
+    ::_exit(code);
+}
+
+int parse_signal(const std::string& text) {
+    if (auto n = parse_int(text)) {
+        if (*n <= 0 || *n > SIGRTMAX) throw Error(EINVAL, "invalid signal " + quote(text));
+        return static_cast<int>(*n);
+    }
+    std::string name = text;
+    for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    if (name.rfind("SIG", 0) == 0) name = name.substr(3);
+    for (int sig = 1; sig < NSIG; ++sig) {
+        const char* abbrev = sigabbrev_np(sig);
+        if (abbrev && name == abbrev) return sig;
+    }
+    // Real-time signals: RTMIN, RTMIN+N, RTMAX, RTMAX-N.
+    if (name.rfind("RTMIN", 0) == 0 || name.rfind("RTMAX", 0) == 0) {
+        bool min = name.compare(0, 5, "RTMIN") == 0;
+        std::string off = name.substr(5);
+        std::optional<int64_t> delta = 0;
+        if (!off.empty()) {
+            char sign = off[0];
+            delta = parse_int(off.substr(1));
+            if (!delta || sign != (min ? '+' : '-')) delta.reset();
+            else if (!min) delta = -*delta;
+        }
+        if (delta) {
+            int64_t sig = (min ? SIGRTMIN : SIGRTMAX) + *delta;
+            if (sig >= SIGRTMIN && sig <= SIGRTMAX) return static_cast<int>(sig);
+        }
+    }
+    throw Error(EINVAL, "unknown signal " + quote(text));
+}
+
+void kill(const Context& ctx, const std::string& id, const std::string& signal, bool all) {
+    int sig = parse_signal(signal);
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    state::Status status;
+    if (!live_pid(store, st, status)) throw Error(ESRCH, "container not running");
+    sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
+    if (!pidfd || store.status(st) == state::Status::Stopped) throw Error(ESRCH, "container not running");
+    if (all) signal_all(st, sig);
+    if (sys::pidfd_send_signal(pidfd.get(), sig) < 0 && !(all && errno == ESRCH)) throw_errno("kill container init");
+}
+
+void remove(const Context& ctx, const std::string& id, bool force) {
+    state::Store store(ctx.root);
+    if (!store.exists(id)) throw Error(ENOENT, "container does not exist");
+    sys::UniqueFd lock = store.lock(id);
+    state::State st = store.load(id);
+    state::Status status = store.status(st);
+    if (status == state::Status::Running || status == state::Status::Paused) {
+        if (!force)
+            throw Error(EBUSY, "cannot delete container " + id + " that is not stopped: " + state::status_name(status));
+    }
+    if (status != state::Status::Stopped) kill_and_wait(store, st);
+    store.remove(id);
+}
+
+std::string state_json(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    return state::oci_state_json(st, store.status(st), true);
+}
+
+std::string list(const Context& ctx, const std::string& format, bool quiet) {
+    state::Store store(ctx.root);
+    std::vector<std::pair<state::State, state::Status>> rows;
+    for (const auto& id : store.list()) {
+        try {
+            state::State st = store.load(id);
+            rows.emplace_back(st, store.status(st));
+        } catch (const Error&) {
+            // Being created or deleted right now: not listed.
+        }
+    }
+    std::string out;
+    if (quiet) {
+        for (auto& [st, status] : rows) out += st.id + "\n";
+        return out;
+    }
+    if (format == "json") {
+        out = "[";
+        for (size_t i = 0; i < rows.size(); ++i) {
+            if (i) out += ",";
+            out += state::oci_state_json(rows[i].first, rows[i].second, false);
+        }
+        return out + "]\n";
+    }
+    if (format != "table" && !format.empty()) throw Error(EINVAL, "invalid format option " + quote(format));
+    std::vector<std::vector<std::string>> table = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
+    for (auto& [st, status] : rows)
+        table.push_back({st.id, std::to_string(status == state::Status::Stopped ? 0 : st.pid), state::status_name(status),
+                         st.bundle, st.created, st.owner});
+    std::vector<size_t> width(6, 0);
+    for (auto& row : table)
+        for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+    for (auto& row : table) {
+        std::string line;
+        for (size_t i = 0; i < row.size(); ++i) {
+            line += row[i];
+            if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 4, ' ');
+        }
+        out += line + "\n";
+    }
+    return out;
+}
+
+}  // namespace crunlite::runtime

@@ -1,0 +1,109 @@
+#include "crunlite/spec/default_spec.hpp"
+
+#include <vector>
+
+#include "crunlite/json/json.hpp"
+
+namespace crunlite::spec {
+namespace {
+
+void strings(json::Writer& w, const std::vector<std::string>& values) {
+    w.begin_array();
+    for (const auto& v : values) w.string(v);
+    w.end_array();
+}
+
+void mount(json::Writer& w, const char* dest, const char* type, const char* source, const std::vector<std::string>& opts) {
+    w.begin_object();
+    w.key("destination").string(dest);
+    w.key("type").string(type);
+    w.key("source").string(source);
+    w.key("options");
+    strings(w, opts);
+    w.end_object();
+}
+
+void mapping(json::Writer& w, uint32_t host) {
+    w.begin_array().begin_object();
+    w.key("containerID").integer(0);
+    w.key("hostID").integer(host);
+    w.key("size").integer(1);
+    w.end_object().end_array();
+}
+
+}  // namespace
+
+std::string default_spec_json(bool rootless, uint32_t uid, uint32_t gid) {
+    const std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
+    json::Writer w(true);
+    w.begin_object();
+    w.key("ociVersion").string("1.2.0");
+
+    w.key("process").begin_object();
+    w.key("terminal").boolean(true);
+    w.key("user").begin_object().key("uid").integer(0).key("gid").integer(0).end_object();
+    w.key("args");
+    strings(w, {"sh"});
+    w.key("env");
+    strings(w, {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"});
+    w.key("cwd").string("/");
+    w.key("capabilities").begin_object();
+    for (const char* set : {"bounding", "effective", "permitted"}) {
+        w.key(set);
+        strings(w, caps);
+    }
+    w.end_object();
+    w.key("rlimits").begin_array().begin_object();
+    w.key("type").string("RLIMIT_NOFILE").key("hard").integer(1024).key("soft").integer(1024);
+    w.end_object().end_array();
+    w.key("noNewPrivileges").boolean(true);
+    w.end_object();
+
+    w.key("root").begin_object().key("path").string("rootfs").key("readonly").boolean(true).end_object();
+    w.key("hostname").string("crun-lite");
+
+    w.key("mounts").begin_array();
+    mount(w, "/proc", "proc", "proc", {});
+    mount(w, "/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"});
+    if (rootless)  // gid 5 (tty) is not mapped in a single-id user namespace
+        mount(w, "/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"});
+    else
+        mount(w, "/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"});
+    mount(w, "/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"});
+    mount(w, "/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"});
+    if (rootless)  // sysfs needs a network namespace we own; bind the host's read-only
+        mount(w, "/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"});
+    else
+        mount(w, "/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"});
+    mount(w, "/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"});
+    w.end_array();
+
+    w.key("linux").begin_object();
+    if (rootless) {
+        w.key("uidMappings");
+        mapping(w, uid);
+        w.key("gidMappings");
+        mapping(w, gid);
+    } else {
+        w.key("resources").begin_object().key("devices").begin_array();
+        w.begin_object().key("allow").boolean(false).key("access").string("rwm").end_object();
+        w.end_array().end_object();
+    }
+    w.key("namespaces").begin_array();
+    std::vector<std::string> ns = {"pid", "ipc", "uts", "mount", "cgroup"};
+    if (rootless) ns.push_back("user");
+    else ns.insert(ns.begin() + 1, "network");
+    for (const auto& t : ns) w.begin_object().key("type").string(t).end_object();
+    w.end_array();
+    w.key("maskedPaths");
+    strings(w, {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
+                "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"});
+    w.key("readonlyPaths");
+    strings(w, {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
+    w.end_object();
+
+    w.end_object();
+    return w.result() + "\n";
+}
+
+}  // namespace crunlite::spec

@@ -1,0 +1,146 @@
+#include "crunlite/spec/validate.hpp"
+
+#include <set>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+
+namespace crunlite::spec {
+namespace {
+
+const std::set<std::string> kNamespaceTypes = {"pid", "network", "mount", "ipc", "uts", "user", "cgroup", "time"};
+const std::set<std::string> kRlimits = {
+    "RLIMIT_AS",     "RLIMIT_CORE",   "RLIMIT_CPU",  "RLIMIT_DATA",   "RLIMIT_FSIZE",      "RLIMIT_LOCKS",
+    "RLIMIT_MEMLOCK", "RLIMIT_MSGQUEUE", "RLIMIT_NICE", "RLIMIT_NOFILE", "RLIMIT_NPROC", "RLIMIT_RSS",
+    "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK"};
+const std::set<std::string> kPropagations = {"",      "shared",   "slave",      "private",    "unbindable",
+                                             "rshared", "rslave", "rprivate", "runbindable"};
+
+class Checker {
+public:
+    Checker(const Config& c, const std::string& source) : c_(c), source_(source) {}
+
+    [[noreturn]] void fail(const std::string& path, const std::string& msg) const {
+        throw Error(EINVAL, source_ + ": " + path + ": " + msg);
+    }
+
+    bool new_ns(const std::string& type) const {
+        if (!c_.linux) return false;
+        const Namespace* ns = c_.linux->find_namespace(type);
+        return ns && ns->path.empty();
+    }
+    bool has_ns(const std::string& type) const { return c_.linux && c_.linux->find_namespace(type); }
+
+    void run() {
+        check_version();
+        if (c_.root.path.empty()) fail("root.path", "must not be empty");
+        if (c_.process) check_process(*c_.process, "process");
+        for (size_t i = 0; i < c_.mounts.size(); ++i)
+            if (c_.mounts[i].destination.empty())
+                fail("mounts[" + std::to_string(i) + "].destination", "must not be empty");
+        if (!c_.hostname.empty() && !new_ns("uts")) fail("hostname", "needs a new uts namespace");
+        if (!c_.domainname.empty() && !new_ns("uts")) fail("domainname", "needs a new uts namespace");
+        if (c_.linux) check_linux(*c_.linux);
+    }
+
+private:
+    void check_version() {
+        if (c_.oci_version.empty()) fail("ociVersion", "must be set");
+        if (c_.oci_version[0] != '1' || (c_.oci_version.size() > 1 && c_.oci_version[1] != '.'))
+            fail("ociVersion", "unsupported version " + quote(c_.oci_version) + ": want 1.x");
+    }
+
+    void check_process(const Process& p, const std::string& at) {
+        if (p.args.empty()) fail(at + ".args", "must not be empty");
+        if (p.cwd.empty() || p.cwd[0] != '/') fail(at + ".cwd", "must be an absolute path, got " + quote(p.cwd));
+        std::set<std::string> seen;
+        for (size_t i = 0; i < p.rlimits.size(); ++i) {
+            const Rlimit& r = p.rlimits[i];
+            std::string where = at + ".rlimits[" + std::to_string(i) + "]";
+            if (!kRlimits.count(r.type)) fail(where + ".type", "unknown rlimit " + quote(r.type));
+            if (!seen.insert(r.type).second) fail(where + ".type", "duplicate rlimit " + r.type);
+            if (r.soft > r.hard) fail(where, "soft limit " + std::to_string(r.soft) + " is above hard limit " + std::to_string(r.hard));
+        }
+        if (p.oom_score_adj && (*p.oom_score_adj < -1000 || *p.oom_score_adj > 1000))
+            fail(at + ".oomScoreAdj", "must be within -1000..1000");
+        for (size_t i = 0; i < p.env.size(); ++i)
+            if (p.env[i].find('=') == std::string::npos)
+                fail(at + ".env[" + std::to_string(i) + "]", "must be KEY=VALUE, got " + quote(p.env[i]));
+    }
+
+    void check_mappings(const std::vector<IdMapping>& maps, const std::string& at) {
+        for (size_t i = 0; i < maps.size(); ++i) {
+            std::string where = at + "[" + std::to_string(i) + "]";
+            if (maps[i].size == 0) fail(where + ".size", "must be > 0");
+            if (uint64_t(maps[i].container_id) + maps[i].size > (uint64_t(1) << 32))
+                fail(where, "containerID + size overflows 32 bits");
+            if (uint64_t(maps[i].host_id) + maps[i].size > (uint64_t(1) << 32))
+                fail(where, "hostID + size overflows 32 bits");
+            for (size_t j = 0; j < i; ++j) {
+                bool overlap = maps[i].container_id < maps[j].container_id + maps[j].size &&
+                               maps[j].container_id < maps[i].container_id + maps[i].size;
+                if (overlap) fail(where, "container IDs overlap " + at + "[" + std::to_string(j) + "]");
+            }
+        }
+    }
+
+    void check_linux(const Linux& l) {
+        std::set<std::string> seen;
+        for (size_t i = 0; i < l.namespaces.size(); ++i) {
+            std::string where = "linux.namespaces[" + std::to_string(i) + "]";
+            const std::string& t = l.namespaces[i].type;
+            if (!kNamespaceTypes.count(t)) fail(where + ".type", "unknown namespace type " + quote(t));
+            if (!seen.insert(t).second) fail(where + ".type", "duplicate namespace " + quote(t));
+        }
+        check_mappings(l.uid_mappings, "linux.uidMappings");
+        check_mappings(l.gid_mappings, "linux.gidMappings");
+        bool userns = new_ns("user");
+        if (!userns && (!l.uid_mappings.empty() || !l.gid_mappings.empty()))
+            fail(l.uid_mappings.empty() ? "linux.gidMappings" : "linux.uidMappings",
+                 "id mappings need a new user namespace");
+        if (userns && (l.uid_mappings.empty() != l.gid_mappings.empty()))
+            fail(l.uid_mappings.empty() ? "linux.uidMappings" : "linux.gidMappings",
+                 "a user namespace needs both uid and gid mappings");
+        if (!kPropagations.count(l.rootfs_propagation))
+            fail("linux.rootfsPropagation", "unknown propagation " + quote(l.rootfs_propagation));
+        for (const auto& [clock, off] : l.time_offsets) {
+            if (clock != "monotonic" && clock != "boottime")
+                fail("linux.timeOffsets." + clock, "unknown clock: want monotonic or boottime");
+            if (off.nanosecs >= 1000000000u) fail("linux.timeOffsets." + clock + ".nanosecs", "must be < 1000000000");
+        }
+        if (!l.time_offsets.empty() && !new_ns("time")) fail("linux.timeOffsets", "needs a new time namespace");
+        for (const auto& [key, value] : l.sysctl) check_sysctl(key);
+        for (size_t i = 0; i < l.devices.size(); ++i) {
+            std::string where = "linux.devices[" + std::to_string(i) + "]";
+            const std::string& t = l.devices[i].type;
+            if (t != "c" && t != "b" && t != "u" && t != "p") fail(where + ".type", "must be c, b, u or p, got " + quote(t));
+        }
+    }
+
+    // Like runc: a sysctl is allowed only when the container has its own
+    // instance of the namespace that sysctl belongs to.
+    void check_sysctl(const std::string& key) {
+        std::string where = "linux.sysctl." + key;
+        static const std::set<std::string> kIpc = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                                   "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
+                                                   "kernel.shm_rmid_forced"};
+        if (kIpc.count(key) || key.rfind("fs.mqueue.", 0) == 0) {
+            if (!new_ns("ipc")) fail(where, "needs a new ipc namespace");
+        } else if (key.rfind("net.", 0) == 0) {
+            if (!has_ns("network")) fail(where, "needs a network namespace");
+        } else if (key == "kernel.hostname" || key == "kernel.domainname") {
+            if (!new_ns("uts")) fail(where, "needs a new uts namespace");
+        } else {
+            fail(where, "not namespaced: it would change the host");
+        }
+    }
+
+    const Config& c_;
+    const std::string& source_;
+};
+
+}  // namespace
+
+void validate(const Config& config, const std::string& source) { Checker(config, source).run(); }
+
+}  // namespace crunlite::spec

@@ -1,0 +1,221 @@
+#include "crunlite/state/store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/json/json.hpp"
+#include "crunlite/sys/syscalls.hpp"
+#include "crunlite_build_config.h"
+
+namespace crunlite::state {
+namespace {
+
+// Removes a directory tree below `dirfd` without following symlinks.
+void remove_tree_at(int dirfd, const char* name) {
+    int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOTDIR || errno == ELOOP) ::unlinkat(dirfd, name, 0);
+        return;
+    }
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        ::close(fd);
+        return;
+    }
+    while (struct dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n == "." || n == "..") continue;
+        if (e->d_type == DT_DIR)
+            remove_tree_at(::dirfd(d), e->d_name);
+        else
+            ::unlinkat(::dirfd(d), e->d_name, 0);
+    }
+    ::closedir(d);
+    ::unlinkat(dirfd, name, AT_REMOVEDIR);
+}
+
+void write_atomically(const std::string& path, const std::string& data) {
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (fd < 0) throw_errno("create " + quote(tmp));
+    bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) < 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw sys_error(err, "write " + quote(path));
+    }
+}
+
+}  // namespace
+
+const char* status_name(Status s) {
+    switch (s) {
+        case Status::Creating: return "creating";
+        case Status::Created: return "created";
+        case Status::Running: return "running";
+        case Status::Paused: return "paused";
+        case Status::Stopped: return "stopped";
+    }
+    return "unknown";
+}
+
+void validate_id(const std::string& id) {
+    bool ok = !id.empty() && id != "." && id != ".." && id.size() <= 1024;
+    for (char c : id)
+        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '-' || c == '.')) ok = false;
+    if (!ok) throw Error(EINVAL, "invalid id format: " + id);
+}
+
+void Store::create_dir(const std::string& id) const {
+    // The root may be shared by several users' containers only when it is ours.
+    if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) {
+        // Create missing parents (e.g. $XDG_RUNTIME_DIR/crun-lite's parent exists; --root a/b/c may not).
+        std::string partial;
+        for (const auto& part : split(root_, '/')) {
+            if (part.empty()) continue;
+            partial += "/" + part;
+            if (::mkdir(partial.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create state root " + quote(partial));
+        }
+    }
+    if (::mkdir(dir(id).c_str(), 0700) < 0) {
+        if (errno == EEXIST) throw Error(EEXIST, "container with given ID already exists");
+        throw_errno("create state directory " + quote(dir(id)));
+    }
+}
+
+void Store::remove(const std::string& id) const {
+    int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return;
+    remove_tree_at(fd, id.c_str());
+    ::close(fd);
+}
+
+bool Store::exists(const std::string& id) const {
+    struct stat st;
+    return ::stat((dir(id) + "/state.json").c_str(), &st) == 0;
+}
+
+State Store::load(const std::string& id) const {
+    validate_id(id);
+    std::string text;
+    try {
+        text = read_file(dir(id) + "/state.json");
+    } catch (const Error& e) {
+        if (e.code() == ENOENT || e.code() == ENOTDIR) throw Error(ENOENT, "container does not exist");
+        throw;
+    }
+    json::Document doc = json::parse(text, dir(id) + "/state.json");
+    json::Value v = doc.root();
+    State st;
+    st.id = v.get_string("id");
+    st.pid = static_cast<pid_t>(v.get_int64("pid"));
+    st.start_time = v.get_uint64("start_time");
+    st.bundle = v.get_string("bundle");
+    st.rootfs = v.get_string_or("rootfs", "");
+    st.created = v.get_string("created");
+    st.owner = v.get_string_or("owner", "");
+    st.annotations = v.get_string_map_or("annotations");
+    st.config_path = v.get_string("config_path");
+    st.monitor_pid = static_cast<pid_t>(v.get_int64_or("monitor_pid", 0));
+    st.pid_namespace = v.get_bool_or("pid_namespace", true);
+    st.rootless = v.get_bool_or("rootless", false);
+    return st;
+}
+
+void Store::save(const State& st) const {
+    json::Writer w(false);
+    w.begin_object();
+    w.key("id").string(st.id);
+    w.key("pid").integer(st.pid);
+    w.key("start_time").uinteger(st.start_time);
+    w.key("bundle").string(st.bundle);
+    w.key("rootfs").string(st.rootfs);
+    w.key("created").string(st.created);
+    w.key("owner").string(st.owner);
+    w.key("annotations").begin_object();
+    for (const auto& [k, val] : st.annotations) w.key(k).string(val);
+    w.end_object();
+    w.key("config_path").string(st.config_path);
+    w.key("monitor_pid").integer(st.monitor_pid);
+    w.key("pid_namespace").boolean(st.pid_namespace);
+    w.key("rootless").boolean(st.rootless);
+    w.end_object();
+    write_atomically(dir(st.id) + "/state.json", w.result());
+}
+
+std::vector<std::string> Store::list() const {
+    std::vector<std::string> ids;
+    DIR* d = ::opendir(root_.c_str());
+    if (!d) return ids;
+    while (struct dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != ".." && exists(n)) ids.push_back(n);
+    }
+    ::closedir(d);
+    std::sort(ids.begin(), ids.end());
+    return ids;
+}
+
+sys::UniqueFd Store::lock(const std::string& id) const {
+    validate_id(id);
+    sys::UniqueFd fd(::open(dir(id).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) throw Error(ENOENT, "container does not exist");
+        throw_errno("open state directory " + quote(dir(id)));
+    }
+    while (::flock(fd.get(), LOCK_EX) < 0)
+        if (errno != EINTR) throw_errno("lock state directory " + quote(dir(id)));
+    return fd;
+}
+
+std::optional<int> Store::exit_status(const std::string& id) const {
+    try {
+        return static_cast<int>(parse_int(read_file(dir(id) + "/exit")).value_or(-1));
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+void Store::record_exit_status(const std::string& id, int status) const {
+    write_atomically(dir(id) + "/exit", std::to_string(status));
+}
+
+Status Store::status(const State& st) const {
+    sys::ProcStat ps;
+    if (st.pid <= 0 || !sys::read_proc_stat(st.pid, ps) || ps.start_time != st.start_time || ps.state == 'Z' ||
+        ps.state == 'X')
+        return Status::Stopped;
+    struct stat sb;
+    if (::stat(fifo_path(st.id).c_str(), &sb) == 0) return Status::Created;
+    return Status::Running;
+}
+
+std::string oci_state_json(const State& st, Status status, bool pretty) {
+    json::Writer w(pretty);
+    w.begin_object();
+    w.key("ociVersion").string(CRUNLITE_SPEC_VERSION);
+    w.key("id").string(st.id);
+    w.key("pid").integer(status == Status::Stopped ? 0 : st.pid);
+    w.key("status").string(status_name(status));
+    w.key("bundle").string(st.bundle);
+    w.key("rootfs").string(st.rootfs);
+    w.key("created").string(st.created);
+    w.key("owner").string(st.owner);
+    if (!st.annotations.empty()) {
+        w.key("annotations").begin_object();
+        for (const auto& [k, v] : st.annotations) w.key(k).string(v);
+        w.end_object();
+    }
+    w.end_object();
+    return w.result();
+}
+
+}  // namespace crunlite::state

@@ -1,0 +1,128 @@
+#include "crunlite/sys/syscalls.hpp"
+
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+
+namespace crunlite::sys {
+
+std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mode) {
+    struct open_how how;
+    std::memset(&how, 0, sizeof how);
+    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+    how.mode = (flags & O_CREAT) ? mode : 0;
+    how.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS;
+    const char* p = path.empty() ? "." : path.c_str();
+    for (;;) {
+        long fd = ::syscall(SYS_openat2, root_fd, p, &how, sizeof how);
+        if (fd >= 0) return UniqueFd(static_cast<int>(fd));
+        // EAGAIN: a concurrent rename raced the in-root resolution; retry.
+        if (errno == EAGAIN || errno == EINTR) continue;
+        throw_errno("open " + quote(path) + " in rootfs");
+    }
+}
+
+// Splits "a/b/c" into the parent part "a/b" and the last name "c".
+static std::pair<std::string, std::string> split_last(const std::string& path) {
+    std::string p = path;
+    while (p.size() > 1 && p.back() == '/') p.pop_back();
+    size_t pos = p.rfind('/');
+    if (pos == std::string::npos) return {".", p};
+    return {pos == 0 ? "/" : p.substr(0, pos), p.substr(pos + 1)};
+}
+
+UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode) {
+    try {
+        return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+    } catch (const Error& e) {
+        if (e.code() != ENOENT) throw;
+    }
+    auto [parent, name] = split_last(path);
+    if (name.empty() || name == "." || name == "..")
+        throw Error(EINVAL, "mkdir " + quote(path) + " in rootfs: invalid path");
+    UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, mode);
+    // mkdirat() on a single name never follows a symlink in that last component.
+    if (::mkdirat(parent_fd.get(), name.c_str(), mode) < 0 && errno != EEXIST)
+        throw_errno("mkdir " + quote(path) + " in rootfs");
+    return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
+}
+
+UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode) {
+    try {
+        return open_in_root(root_fd, path, O_PATH);
+    } catch (const Error& e) {
+        if (e.code() != ENOENT) throw;
+    }
+    auto [parent, name] = split_last(path);
+    UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, 0755);
+    int fd = ::openat(parent_fd.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
+    if (fd < 0 && errno != EEXIST) throw_errno("create " + quote(path) + " in rootfs");
+    if (fd >= 0) ::close(fd);
+    return open_in_root(root_fd, path, O_PATH);
+}
+
+int pivot_root(const char* new_root, const char* put_old) {
+    return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
+}
+
+int pidfd_open(pid_t pid, unsigned flags) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags)); }
+
+int pidfd_send_signal(int pidfd, int sig) {
+    return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
+                  uint64_t propagation) {
+    struct {
+        uint64_t attr_set, attr_clr, propagation, userns_fd;
+    } attr = {attr_set, attr_clr, propagation, 0};
+    return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof attr));
+}
+
+int close_range_cloexec(unsigned first) {
+    constexpr unsigned kCloseRangeCloexec = 1U << 2;  // CLOSE_RANGE_CLOEXEC
+    return static_cast<int>(::syscall(SYS_close_range, first, ~0U, kCloseRangeCloexec));
+}
+
+bool read_proc_stat(pid_t pid, ProcStat& out) {
+    std::string content;
+    try {
+        content = read_file("/proc/" + std::to_string(pid) + "/stat");
+    } catch (const Error&) {
+        return false;
+    }
+    // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
+    size_t pos = content.rfind(')');
+    if (pos == std::string::npos || pos + 2 >= content.size()) return false;
+    auto fields = split(content.substr(pos + 2), ' ');
+    // fields[0] is field 3 (state); field N is fields[N - 3].
+    if (fields.size() < 20) return false;
+    out.state = fields[0].empty() ? '?' : fields[0][0];
+    out.ppid = static_cast<pid_t>(parse_int(fields[1]).value_or(0));
+    out.start_time = parse_uint(fields[19]).value_or(0);
+    return true;
+}
+
+bool in_initial_userns() {
+    try {
+        auto fields = split(read_file("/proc/self/uid_map"), ' ');
+        std::vector<std::string> words;
+        for (auto& f : fields)
+            if (!f.empty()) words.push_back(f);
+        return words.size() >= 3 && words[0] == "0" && words[1] == "0" &&
+               words[2].rfind("4294967295", 0) == 0;
+    } catch (const Error&) {
+        return true;
+    }
+}
+
+}  // namespace crunlite::sys

@@ -1,0 +1,125 @@
+#include <sys/mount.h>
+
+#include <catch2/catch.hpp>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/linux/mount_plan.hpp"
+
+using namespace crunlite;
+
+namespace {
+
+spec::Config base_config() {
+    spec::Config c;
+    c.oci_version = "1.2.0";
+    c.root.path = "rootfs";
+    c.linux.emplace();
+    return c;
+}
+
+linux::MountPlanInput input(bool mknod = true) {
+    linux::MountPlanInput in;
+    in.bundle = "/b";
+    in.can_mknod = mknod;
+    return in;
+}
+
+}  // namespace
+
+TEST_CASE("rootfs path resolves against the bundle; / becomes a slave by default", "[mount_plan]") {
+    auto plan = linux::plan_mounts(base_config(), input());
+    CHECK(plan.rootfs == "/b/rootfs");
+    CHECK(plan.root_propagation == (MS_SLAVE | MS_REC));
+    CHECK(plan.final_root_propagation == 0);
+    auto c = base_config();
+    c.root.path = "/abs/root";
+    c.linux->rootfs_propagation = "rprivate";
+    plan = linux::plan_mounts(c, input());
+    CHECK(plan.rootfs == "/abs/root");
+    CHECK(plan.root_propagation == (MS_PRIVATE | MS_REC));
+    CHECK(plan.final_root_propagation == (MS_PRIVATE | MS_REC));
+}
+
+TEST_CASE("bind mounts: recursion, remount flags, relative sources", "[mount_plan]") {
+    auto c = base_config();
+    c.mounts.push_back({"/data", "bind", "hostdir", {"rbind", "ro", "nosuid"}, {}, {}});
+    c.mounts.push_back({"/etc/x", "none", "/etc/hosts", {"bind"}, {}, {}});
+    auto plan = linux::plan_mounts(c, input());
+    REQUIRE(plan.mounts.size() == 2);
+    const auto& a = plan.mounts[0];
+    CHECK(a.kind == linux::MountKind::Bind);
+    CHECK(a.source == "/b/hostdir");
+    CHECK(a.flags == (MS_BIND | MS_REC));
+    CHECK(a.remount_flags == (MS_BIND | MS_REMOUNT | MS_RDONLY | MS_NOSUID));
+    const auto& b = plan.mounts[1];
+    CHECK(b.kind == linux::MountKind::Bind);
+    CHECK(b.flags == MS_BIND);
+    CHECK(b.remount_flags == 0);
+}
+
+TEST_CASE("filesystem mounts keep flags and data, with fallbacks where the kernel may refuse", "[mount_plan]") {
+    auto c = base_config();
+    c.mounts.push_back({"/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"}, {}, {}});
+    c.mounts.push_back({"/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"}, {}, {}});
+    c.mounts.push_back({"/dev/pts", "devpts", "devpts", {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620", "gid=5"}, {}, {}});
+    c.mounts.push_back({"/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"}, {}, {}});
+    c.mounts.push_back({"/sys/fs/cgroup", "cgroup", "cgroup", {"ro"}, {}, {}});
+    auto plan = linux::plan_mounts(c, input());
+    REQUIRE(plan.mounts.size() == 5);
+    CHECK(plan.mounts[0].kind == linux::MountKind::Filesystem);
+    CHECK(plan.mounts[0].flags == (MS_NOSUID | MS_STRICTATIME));
+    CHECK(plan.mounts[0].data == "mode=755,size=65536k");
+    CHECK(plan.mounts[0].fallback == linux::MountFallback::None);
+    CHECK(plan.mounts[1].flags == (MS_NOSUID | MS_NOEXEC | MS_NODEV | MS_RDONLY));
+    CHECK(plan.mounts[1].fallback == linux::MountFallback::BindHost);
+    CHECK(plan.mounts[2].fallback == linux::MountFallback::DropGid);
+    CHECK(plan.mounts[2].data == "newinstance,ptmxmode=0666,mode=0620,gid=5");
+    CHECK(plan.mounts[3].fallback == linux::MountFallback::BindHost);
+    CHECK(plan.mounts[4].kind == linux::MountKind::Cgroup);
+    CHECK(plan.mounts[4].fstype == "cgroup2");
+    CHECK(plan.mounts[4].flags == MS_RDONLY);
+}
+
+TEST_CASE("propagation and recursive attributes are separate steps", "[mount_plan]") {
+    auto c = base_config();
+    c.mounts.push_back({"/m", "bind", "/src", {"rbind", "rshared", "rro"}, {}, {}});
+    auto plan = linux::plan_mounts(c, input());
+    REQUIRE(plan.mounts.size() == 1);
+    REQUIRE(plan.mounts[0].propagation.size() == 1);
+    CHECK(plan.mounts[0].propagation[0] == (MS_SHARED | MS_REC));
+    CHECK(plan.mounts[0].attr_set != 0);
+    CHECK(plan.mounts[0].remount_flags == 0);
+}
+
+TEST_CASE("devices: defaults, config additions and replacements; host /dev disables setup", "[mount_plan]") {
+    auto c = base_config();
+    c.linux->devices.push_back({"c", "/dev/fuse", 10, 229, 0600, 0, 0});
+    c.linux->devices.push_back({"c", "/dev/null", 1, 3, 0600, 0, 0});
+    auto plan = linux::plan_mounts(c, input(false));
+    CHECK(plan.setup_dev);
+    CHECK_FALSE(plan.mknod);
+    REQUIRE(plan.devices.size() == linux::default_devices().size() + 1);
+    CHECK(plan.devices[0].path == "/dev/null");
+    CHECK(plan.devices[0].mode == 0600);
+    CHECK(plan.devices.back().path == "/dev/fuse");
+    CHECK(plan.devices.back().major == 10);
+
+    c.mounts.push_back({"/dev", "bind", "/dev", {"rbind"}, {}, {}});
+    plan = linux::plan_mounts(c, input());
+    CHECK_FALSE(plan.setup_dev);
+    CHECK(plan.devices.empty());
+}
+
+TEST_CASE("bad mounts name the entry", "[mount_plan]") {
+    auto c = base_config();
+    c.mounts.push_back({"/ok", "tmpfs", "tmpfs", {}, {}, {}});
+    c.mounts.push_back({"", "tmpfs", "tmpfs", {}, {}, {}});
+    REQUIRE_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("mounts[1].destination"));
+    c.mounts[1] = {"/x", "bind", "", {"bind"}, {}, {}};
+    REQUIRE_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("mounts[1].source"));
+    c.mounts[1] = {"/x", "", "", {}, {}, {}};
+    REQUIRE_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("mounts[1].type"));
+    c.linux->devices.push_back({"c", "dev/rel", 1, 1, {}, {}, {}});
+    c.mounts.pop_back();
+    REQUIRE_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("linux.devices[0].path"));
+}
