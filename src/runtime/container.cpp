@@ -204,6 +204,19 @@ void report_exec_failure(const process::SyncSocket& sync) {
     }
 }
 
+// Records the init's exit status under the state lock: a concurrent `delete`
+// holds the lock while it removes the directory, and after it there is no
+// container left to record for.
+void record_exit(const state::Store& store, const std::string& id, int status) {
+    try {
+        sys::UniqueFd lock = store.lock(id);
+        if (store.exists(id))
+            store.record_exit_status(id, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    } catch (const Error&) {
+        // Deleted meanwhile.
+    }
+}
+
 pid_t live_pid(const state::Store& store, const state::State& st, state::Status& status) {
     status = store.status(st);
     return status == state::Status::Stopped ? 0 : st.pid;
@@ -342,8 +355,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
                 if (errno == EINTR) continue;
                 break;  // ECHILD: nothing left to reap
             }
-            if (pid == c.launched.pid)
-                store.record_exit_status(opts.id, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            if (pid == c.launched.pid) record_exit(store, opts.id, status);
         }
     } catch (const Error& e) {
         std::string msg = std::to_string(e.code()) + " " + e.message();
