@@ -3,7 +3,9 @@
 #include <fcntl.h>
 #include <grp.h>
 #include <sys/capability.h>
+#include <sys/personality.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -164,6 +166,30 @@ void set_user_and_capabilities(const spec::User& user, const spec::Capabilities*
     for (cap_value_t c : ambient)
         if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
             throw_errno("raise ambient capability " + std::string(cap_to_name(c)));
+}
+
+void set_personality(const spec::Personality& p) {
+    unsigned long domain;
+    if (p.domain == "LINUX")
+        domain = PER_LINUX;
+    else if (p.domain == "LINUX32")
+        domain = PER_LINUX32;
+    else
+        throw Error(EINVAL, "linux.personality.domain: unsupported " + quote(p.domain) + ": want LINUX or LINUX32");
+    if (!p.flags.empty()) throw Error(EINVAL, "linux.personality.flags: no flags are defined by the runtime spec");
+    if (::personality(domain) < 0) throw_errno("set personality " + p.domain);
+}
+
+void join_session_keyring(const std::string& container_id) {
+    constexpr long kJoinSessionKeyring = 1;  // KEYCTL_JOIN_SESSION_KEYRING
+    std::string name = "_ses." + container_id;
+    if (::syscall(SYS_keyctl, kJoinSessionKeyring, name.c_str(), 0, 0, 0) < 0) {
+        if (errno == ENOSYS) {
+            log::debug("no kernel keyring support: session keyring not created");
+            return;
+        }
+        throw_errno("join session keyring " + quote(name));
+    }
 }
 
 void exec_process(const std::string& path, const std::vector<std::string>& args, const std::vector<std::string>& env) {

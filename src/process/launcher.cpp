@@ -126,6 +126,8 @@ void reset_signals() {
         linux::finish_rootfs(config, plan);
         linux::apply_uts_and_sysctl(config);
 
+        if (lnx.personality) linux::set_personality(*lnx.personality);
+        if (req.new_keyring) linux::join_session_keyring(req.container_id);
         linux::set_rlimits(proc.rlimits);
         std::vector<std::string> env = proc.env;
         env.insert(env.end(), req.extra_env.begin(), req.extra_env.end());

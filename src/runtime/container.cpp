@@ -115,7 +115,9 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     }
     req.config = &config;
     req.bundle = bundle;
+    req.container_id = opts.id;
     req.no_pivot = opts.no_pivot;
+    req.new_keyring = !opts.no_new_keyring;
     req.preserve_fds = opts.preserve_fds;
     // systemd socket activation: LISTEN_FDS fds come first, as runc passes them.
     if (const char* listen = std::getenv("LISTEN_FDS")) {

@@ -33,6 +33,13 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
 // user namespace whose setgroups file says "deny" (single-id rootless mapping).
 void set_user_and_capabilities(const spec::User& user, const spec::Capabilities* caps, bool setgroups_allowed);
 
+// linux.personality: LINUX or LINUX32 (the spec defines no flags yet).
+void set_personality(const spec::Personality& p);
+
+// A new session keyring "_ses.<id>" (as runc), so containers do not share the
+// caller's keys.  Skipped where the kernel has no keyrings (ENOSYS).
+void join_session_keyring(const std::string& container_id);
+
 [[noreturn]] void exec_process(const std::string& path, const std::vector<std::string>& args,
                                const std::vector<std::string>& env);
 

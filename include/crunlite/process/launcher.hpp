@@ -40,7 +40,9 @@ struct LaunchRequest {
     const spec::Config* config = nullptr;  // validated; process must be present
     std::string bundle;                    // absolute; relative paths resolve against it
     std::string fifo_path;                 // exec.fifo, created by the caller
+    std::string container_id;
     bool no_pivot = false;
+    bool new_keyring = true;               // false: --no-new-keyring
     bool can_mknod = true;                 // false: bind-mount host devices instead of mknod
     bool new_userns = false;               // config asks for a new user namespace
     IdMapAction uid_map, gid_map;          // used when new_userns
