@@ -1,16 +1,22 @@
-// JSON for crun-lite, on yajl 2.
+// JSON for crun-lite, on yajl 2.1.  Pure: no syscalls.
 //
-// parse(): yajl's tree parser plus what the OCI documents need and yajl does not
-// do: duplicate keys are rejected, input size and nesting depth are capped, and
-// every error names the source file and the JSON path ("config.json:
-// linux.uidMappings[0].size: expected an unsigned 32-bit integer").
+// parse(): strict JSON (no comments, no trailing garbage) plus what the OCI
+// documents need and yajl_tree does not do: duplicate keys are rejected, input
+// size and nesting depth are capped, and every error names the source and the
+// JSON path ("config.json: linux.uidMappings[1]: duplicate key \"size\"").
 //
-// Value: a read-only view into a parsed Document that knows its own path, so
-// typed getters report exactly where a document is wrong.  Views are valid while
-// their Document lives.
+// Value: a read-only view into a parsed Document that knows its own path, so the
+// typed getters report exactly where a document is wrong ("config.json:
+// process.user.uid: expected an unsigned 32-bit integer, got 1.5").  Views are
+// valid while their Document lives.  A JSON null counts as an absent member,
+// as Go's encoding/json (runc) treats it.
 //
 // Writer: yajl_gen in RAII.  Solidus is never escaped ("/run", not "\/run"),
-// matching runc, whose output hooks and tools compare textually.
+// matching runc, whose output tools compare textually.  Invalid UTF-8 in
+// strings is replaced by U+FFFD (as Go does) so the output is always JSON that
+// parse() accepts.
+//
+// Every error is crunlite::Error with code EINVAL (ENOMEM for allocation).
 #pragma once
 
 #include <yajl/yajl_gen.h>
@@ -22,85 +28,123 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <type_traits>
+#include <utility>
 #include <vector>
 
 namespace crunlite::json {
 
 constexpr size_t kMaxInputSize = 16 * 1024 * 1024;
+// Containers nested deeper than this are refused (the root object is level 1).
+// runtime-spec documents need about 6; the cap keeps recursion bounded.
 constexpr int kMaxDepth = 64;
 
 struct TreeDeleter {
     void operator()(yajl_val v) const { yajl_tree_free(v); }
 };
+using TreePtr = std::unique_ptr<std::remove_pointer_t<yajl_val>, TreeDeleter>;
 
 class Value {
 public:
-    Value(yajl_val v, std::string source, std::string path) : v_(v), source_(std::move(source)), path_(std::move(path)) {}
+    Value(yajl_val v, std::string source, std::string path)
+        : v_(v), source_(std::move(source)), path_(std::move(path)) {}
 
+    // "linux.uidMappings[1]"; empty for the document root.
     const std::string& path() const { return path_; }
+    const std::string& source() const { return source_; }
     bool is_null() const { return !v_ || YAJL_IS_NULL(v_); }
     bool is_object() const { return v_ && YAJL_IS_OBJECT(v_); }
     bool is_array() const { return v_ && YAJL_IS_ARRAY(v_); }
     bool is_string() const { return v_ && YAJL_IS_STRING(v_); }
+    bool is_number() const { return v_ && YAJL_IS_NUMBER(v_); }
+    bool is_bool() const { return v_ && (YAJL_IS_TRUE(v_) || YAJL_IS_FALSE(v_)); }
+    // "an object", "a string", "null", ... for messages.
+    std::string kind() const;
 
-    // Throws Error(EINVAL) "source: path: message".
+    // Throws Error(EINVAL) "source: path: message" ("source: message" at the root).
     [[noreturn]] void fail(const std::string& message) const;
+    // Throws unless this is an object: "path: expected an object, got an array".
+    void require_object() const;
 
-    // Object members.  has() is false for absent keys; a JSON null counts as absent.
+    // Object members; each throws unless this is an object.  has() is false for
+    // an absent key and for a key whose value is null.
     bool has(const char* key) const;
-    Value at(const char* key) const;             // required member
+    Value at(const char* key) const;  // required member: "path.key: required field is missing"
     std::optional<Value> find(const char* key) const;
-    std::vector<std::pair<std::string, Value>> members() const;  // requires an object
-    // Array elements (requires an array).
+    std::vector<std::pair<std::string, Value>> members() const;
+    // Array elements (throws unless this is an array).
     std::vector<Value> elements() const;
 
-    // Typed conversions of this value.
+    // Typed conversions.  Integers must be written as integers ("1", not "1.0"
+    // or "1e0") and fit the type; otherwise "expected an unsigned 32-bit integer,
+    // got 1.5".  uint64 values above INT64_MAX are read from yajl's number text.
     std::string as_string() const;
     bool as_bool() const;
     int64_t as_int64() const;
+    int32_t as_int32() const;
     uint64_t as_uint64() const;
     uint32_t as_uint32() const;
-    int32_t as_int32() const;
     uint16_t as_uint16() const;
     std::vector<std::string> as_string_array() const;
-    std::map<std::string, std::string> as_string_map() const;
+    std::map<std::string, std::string> as_string_map() const;  // object of strings
 
-    // Member shortcuts: required, or with a default when absent.
+    // Required members.
     std::string get_string(const char* key) const { return at(key).as_string(); }
-    std::string get_string_or(const char* key, const std::string& dflt) const;
+    bool get_bool(const char* key) const { return at(key).as_bool(); }
     int64_t get_int64(const char* key) const { return at(key).as_int64(); }
-    int64_t get_int64_or(const char* key, int64_t dflt) const;
+    int32_t get_int32(const char* key) const { return at(key).as_int32(); }
     uint64_t get_uint64(const char* key) const { return at(key).as_uint64(); }
+    uint32_t get_uint32(const char* key) const { return at(key).as_uint32(); }
+
+    // Members with a default when absent (or null).
+    std::string get_string_or(const char* key, const std::string& dflt) const;
+    int64_t get_int64_or(const char* key, int64_t dflt) const;
     bool get_bool_or(const char* key, bool dflt) const;
-    std::vector<std::string> get_string_array_or(const char* key) const;
-    std::map<std::string, std::string> get_string_map_or(const char* key) const;
+    std::vector<std::string> get_string_array_or(const char* key) const;          // default {}
+    std::map<std::string, std::string> get_string_map_or(const char* key) const;  // default {}
+
+    // Optional members: nullopt when absent (or null), an error when mistyped.
+    std::optional<std::string> find_string(const char* key) const;
+    std::optional<bool> find_bool(const char* key) const;
+    std::optional<int64_t> find_int64(const char* key) const;
+    std::optional<int32_t> find_int32(const char* key) const;
+    std::optional<uint64_t> find_uint64(const char* key) const;
+    std::optional<uint32_t> find_uint32(const char* key) const;
+    std::optional<uint16_t> find_uint16(const char* key) const;
 
 private:
-    std::string member_path(const char* key) const;
-    void require_object() const;
+    std::string member_path(std::string_view key) const;
+    // Reads an integer number: {negative, magnitude}; fails with "expected <what>".
+    std::pair<bool, uint64_t> integer_parts(const char* what) const;
 
     yajl_val v_;
     std::string source_;
     std::string path_;
 };
 
+// Owns a parsed tree.  Move-only.
 class Document {
 public:
-    Document(std::unique_ptr<std::remove_pointer_t<yajl_val>, TreeDeleter> tree, std::string source)
-        : tree_(std::move(tree)), source_(std::move(source)) {}
+    Document(TreePtr tree, std::string source) : tree_(std::move(tree)), source_(std::move(source)) {}
     Value root() const { return Value(tree_.get(), source_, ""); }
+    const std::string& source() const { return source_; }
 
 private:
-    std::unique_ptr<std::remove_pointer_t<yajl_val>, TreeDeleter> tree_;
+    TreePtr tree_;
     std::string source_;
 };
 
 // Parses `text`; `source` names it in errors (a file path, "stdin").  Throws
-// Error(EINVAL) on syntax errors, duplicate keys, oversize input, deep nesting.
+// Error(EINVAL) on: input above kMaxInputSize, NUL bytes, syntax errors
+// ("source: invalid JSON at line 3, column 7: <yajl's message>"), containers
+// nested deeper than kMaxDepth and duplicate keys, the last two naming the path.
 Document parse(std::string_view text, const std::string& source);
 
+// Builds a JSON text.  Calls must form a valid document (keys only inside
+// objects, balanced begin/end); a wrong sequence throws Error(EINVAL).
 class Writer {
 public:
+    // pretty: newline and two-space indentation per level.
     explicit Writer(bool pretty);
     ~Writer();
     Writer(const Writer&) = delete;
@@ -117,7 +161,11 @@ public:
     Writer& boolean(bool v);
     Writer& null();
 
-    // The document so far (complete once every container is closed).
+    // Convenience: an array of strings.
+    Writer& string_array(const std::vector<std::string>& values);
+
+    // The document so far (complete once every container is closed), without a
+    // trailing newline.
     std::string result() const;
 
 private:

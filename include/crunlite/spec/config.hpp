@@ -2,6 +2,8 @@
 // Pure data: no syscalls.  Parsed by spec/parse.hpp, checked by spec/validate.hpp.
 // Optional JSON fields are std::optional (or empty containers) so "absent" and
 // "zero" stay distinguishable where the spec gives them different meanings.
+// Every struct compares memberwise with == (unit tests compare parsed results).
+// JSON names follow runtime-spec specs-go.
 #pragma once
 
 #include <cstdint>
@@ -16,6 +18,7 @@ struct IdMapping {
     uint32_t container_id = 0;
     uint32_t host_id = 0;
     uint32_t size = 0;
+    bool operator==(const IdMapping&) const = default;
 };
 
 struct User {
@@ -23,21 +26,25 @@ struct User {
     uint32_t gid = 0;
     std::optional<uint32_t> umask;
     std::vector<uint32_t> additional_gids;
+    bool operator==(const User&) const = default;
 };
 
 struct Rlimit {
     std::string type;  // "RLIMIT_NOFILE"
     uint64_t soft = 0;
     uint64_t hard = 0;
+    bool operator==(const Rlimit&) const = default;
 };
 
 struct Capabilities {
     std::vector<std::string> bounding, effective, inheritable, permitted, ambient;
+    bool operator==(const Capabilities&) const = default;
 };
 
 struct ConsoleSize {
     uint32_t height = 0;
     uint32_t width = 0;
+    bool operator==(const ConsoleSize&) const = default;
 };
 
 struct Process {
@@ -53,11 +60,13 @@ struct Process {
     std::string apparmor_profile;
     std::optional<int> oom_score_adj;
     std::string selinux_label;
+    bool operator==(const Process&) const = default;
 };
 
 struct Root {
     std::string path;
     bool readonly = false;
+    bool operator==(const Root&) const = default;
 };
 
 struct Mount {
@@ -67,6 +76,7 @@ struct Mount {
     std::vector<std::string> options;
     std::vector<IdMapping> uid_mappings;  // idmapped mounts (parsed; not applied yet)
     std::vector<IdMapping> gid_mappings;
+    bool operator==(const Mount&) const = default;
 };
 
 struct Hook {
@@ -74,15 +84,18 @@ struct Hook {
     std::vector<std::string> args;
     std::vector<std::string> env;
     std::optional<int> timeout;  // seconds, > 0
+    bool operator==(const Hook&) const = default;
 };
 
 struct Hooks {
     std::vector<Hook> prestart, create_runtime, create_container, start_container, poststart, poststop;
+    bool operator==(const Hooks&) const = default;
 };
 
 struct Namespace {
     std::string type;  // pid network mount ipc uts user cgroup time
     std::string path;  // empty: create a new one
+    bool operator==(const Namespace&) const = default;
 };
 
 struct Device {
@@ -93,6 +106,7 @@ struct Device {
     std::optional<uint32_t> file_mode;
     std::optional<uint32_t> uid;
     std::optional<uint32_t> gid;
+    bool operator==(const Device&) const = default;
 };
 
 struct DeviceCgroup {
@@ -101,12 +115,14 @@ struct DeviceCgroup {
     std::optional<int64_t> major;
     std::optional<int64_t> minor;
     std::string access;
+    bool operator==(const DeviceCgroup&) const = default;
 };
 
 struct ThrottleDevice {
     int64_t major = 0;
     int64_t minor = 0;
     uint64_t rate = 0;
+    bool operator==(const ThrottleDevice&) const = default;
 };
 
 struct WeightDevice {
@@ -114,11 +130,13 @@ struct WeightDevice {
     int64_t minor = 0;
     std::optional<uint16_t> weight;
     std::optional<uint16_t> leaf_weight;
+    bool operator==(const WeightDevice&) const = default;
 };
 
 struct HugepageLimit {
     std::string page_size;
     uint64_t limit = 0;
+    bool operator==(const HugepageLimit&) const = default;
 };
 
 struct Resources {
@@ -127,12 +145,14 @@ struct Resources {
         std::optional<int64_t> limit, reservation, swap, kernel, kernel_tcp;
         std::optional<uint64_t> swappiness;
         std::optional<bool> disable_oom_killer, use_hierarchy, check_before_update;
+        bool operator==(const Memory&) const = default;
     };
     std::optional<Memory> memory;
     struct Cpu {
         std::optional<uint64_t> shares, period, realtime_period, burst;
         std::optional<int64_t> quota, realtime_runtime, idle;
         std::string cpus, mems;
+        bool operator==(const Cpu&) const = default;
     };
     std::optional<Cpu> cpu;
     std::optional<int64_t> pids_limit;
@@ -141,15 +161,18 @@ struct Resources {
         std::vector<WeightDevice> weight_device;
         std::vector<ThrottleDevice> throttle_read_bps, throttle_write_bps, throttle_read_iops,
             throttle_write_iops;
+        bool operator==(const BlockIO&) const = default;
     };
     std::optional<BlockIO> block_io;
     std::vector<HugepageLimit> hugepage_limits;
     struct Network {
         std::optional<uint32_t> class_id;
         std::vector<std::pair<std::string, uint32_t>> priorities;
+        bool operator==(const Network&) const = default;
     };
     std::optional<Network> network;
     std::map<std::string, std::string> unified;
+    bool operator==(const Resources&) const = default;
 };
 
 struct SeccompArg {
@@ -157,6 +180,7 @@ struct SeccompArg {
     uint64_t value = 0;
     uint64_t value_two = 0;
     std::string op;  // SCMP_CMP_EQ ...
+    bool operator==(const SeccompArg&) const = default;
 };
 
 struct SeccompSyscall {
@@ -164,6 +188,7 @@ struct SeccompSyscall {
     std::string action;
     std::optional<uint32_t> errno_ret;
     std::vector<SeccompArg> args;
+    bool operator==(const SeccompSyscall&) const = default;
 };
 
 struct Seccomp {
@@ -174,16 +199,19 @@ struct Seccomp {
     std::string listener_path;
     std::string listener_metadata;
     std::vector<SeccompSyscall> syscalls;
+    bool operator==(const Seccomp&) const = default;
 };
 
 struct TimeOffset {
     int64_t secs = 0;
     uint32_t nanosecs = 0;
+    bool operator==(const TimeOffset&) const = default;
 };
 
 struct Personality {
     std::string domain;  // LINUX or LINUX32
     std::vector<std::string> flags;
+    bool operator==(const Personality&) const = default;
 };
 
 struct Linux {
@@ -208,6 +236,7 @@ struct Linux {
             if (ns.type == type) return &ns;
         return nullptr;
     }
+    bool operator==(const Linux&) const = default;
 };
 
 struct Config {
@@ -220,6 +249,7 @@ struct Config {
     Hooks hooks;
     std::map<std::string, std::string> annotations;
     std::optional<Linux> linux;  // needs cpp_std=c++20: gnu++20 predefines `linux` as a macro
+    bool operator==(const Config&) const = default;
 };
 
 }  // namespace crunlite::spec

@@ -1,8 +1,16 @@
-// config.json (and its parts) -> the typed model of spec/config.hpp.
-// Unknown keys are ignored (the spec allows extensions); a known key with the
-// wrong type is an Error(EINVAL) naming the source and JSON path:
-//   "/b/config.json: process.user.uid: expected an unsigned 32-bit integer, got a string"
-// Duplicate keys anywhere are rejected (json::parse).
+// config.json (runtime-spec 1.2) -> spec::Config.  Pure: no syscalls.
+//
+// Parsing checks syntax and types only; semantic rules (absolute paths, known
+// namespace types, ...) are spec/validate.hpp's job.  Rules:
+//   - JSON per json::parse: duplicate keys, oversize input and deep nesting are errors;
+//   - unknown keys are ignored (the spec allows extensions; Windows/Solaris/VM
+//     sections, process.scheduler, linux.intelRdt, ... are not modelled);
+//   - null is the same as an absent member;
+//   - a member of the wrong type is an error naming its path, and so is a
+//     missing member the schema requires (root.path, linux.uidMappings[].size, ...);
+//   - integers must be integers and fit the model's type (uint32 uid, int64
+//     memory limit, uint64 rlimit up to 18446744073709551615).
+// Every function throws crunlite::Error(EINVAL) "source: json.path: what is wrong".
 #pragma once
 
 #include <string>
@@ -12,12 +20,14 @@
 
 namespace crunlite::spec {
 
+// A whole config.json; `source` names it in errors ("/b/config.json").
 Config parse_config(std::string_view text, const std::string& source);
 
-// `exec --process FILE`: an OCI process object on its own.
+// A process object alone (`exec --process FILE`); paths have no "process." prefix.
 Process parse_process(std::string_view text, const std::string& source);
 
-// `update --resources FILE|-`: a LinuxResources object on its own.
+// A linux.resources object alone (`update --resources FILE`); paths are relative
+// to it ("memory.limit").
 Resources parse_resources(std::string_view text, const std::string& source);
 
 }  // namespace crunlite::spec

@@ -1,0 +1,52 @@
+#include <catch2/catch.hpp>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/json/json.hpp"
+
+using namespace crunlite;
+
+TEST_CASE("duplicate keys are rejected at any depth, naming the path", "[json]") {
+    CHECK_THROWS_WITH(json::parse(R"({"a":1,"a":2})", "f.json"), "f.json: duplicate key \"a\"");
+    CHECK_THROWS_WITH(json::parse(R"({"linux":{"uidMappings":[{"size":1,"size":2}]}})", "c.json"),
+                      "c.json: linux.uidMappings[0]: duplicate key \"size\"");
+    CHECK_NOTHROW(json::parse(R"({"a":{"x":1},"b":{"x":1}})", "f"));
+}
+
+TEST_CASE("syntax errors, depth and size caps", "[json]") {
+    CHECK_THROWS_WITH(json::parse("{\"a\":", "f"), Catch::StartsWith("f: invalid JSON"));
+    std::string deep(70, '[');
+    deep += std::string(70, ']');
+    CHECK_THROWS_WITH(json::parse(deep, "f"), Catch::Contains("nesting deeper than 64"));
+    std::string big(json::kMaxInputSize + 1, ' ');
+    CHECK_THROWS_WITH(json::parse(big, "f"), Catch::Contains("larger than"));
+}
+
+TEST_CASE("typed getters name the path and check ranges", "[json]") {
+    auto doc = json::parse(R"({"u":{"uid":1.5,"big":18446744073709551615,"neg":-1,"s":"x","n":70000,"i":-5}})", "c");
+    auto u = doc.root().at("u");
+    CHECK_THROWS_WITH(u.at("uid").as_uint32(), "c: u.uid: expected an unsigned 32-bit integer, got 1.5");
+    CHECK(u.at("big").as_uint64() == 18446744073709551615ULL);
+    CHECK_THROWS_WITH(u.at("big").as_int64(), "c: u.big: expected a 64-bit integer, got 18446744073709551615");
+    CHECK_THROWS_WITH(u.at("neg").as_uint32(), "c: u.neg: expected an unsigned 32-bit integer, got -1");
+    CHECK_THROWS_WITH(u.at("s").as_bool(), "c: u.s: expected a boolean, got a string");
+    CHECK_THROWS_WITH(u.at("n").as_uint16(), Catch::Contains("unsigned 16-bit"));
+    CHECK(u.at("i").as_int32() == -5);
+    CHECK_THROWS_WITH(u.at("missing"), "c: u.missing: required field is missing");
+    CHECK(u.get_string_or("missing", "d") == "d");
+    CHECK_THROWS_WITH(doc.root().at("u").at("s").elements(), "c: u.s: expected an array, got a string");
+}
+
+TEST_CASE("null members count as absent", "[json]") {
+    auto doc = json::parse(R"({"a":null})", "f");
+    CHECK_FALSE(doc.root().has("a"));
+}
+
+TEST_CASE("writer: compact, pretty, no escaped solidus", "[json]") {
+    json::Writer w(false);
+    w.begin_object().key("path").string("/run/x").key("n").integer(-3).key("u").uinteger(18446744073709551615ULL);
+    w.key("b").boolean(true).key("z").null().key("a").begin_array().string("q\"").end_array().end_object();
+    CHECK(w.result() == R"({"path":"/run/x","n":-3,"u":18446744073709551615,"b":true,"z":null,"a":["q\""]})");
+    json::Writer p(true);
+    p.begin_object().key("a").integer(1).end_object();
+    CHECK(p.result() == "{\n  \"a\": 1\n}");
+}

@@ -1,0 +1,35 @@
+#include <catch2/catch.hpp>
+
+#include "crunlite/spec/default_spec.hpp"
+#include "crunlite/spec/parse.hpp"
+#include "crunlite/spec/validate.hpp"
+
+using namespace crunlite;
+
+TEST_CASE("the default spec parses and validates", "[default_spec]") {
+    auto c = spec::parse_config(spec::default_spec_json(false, 0, 0), "spec");
+    CHECK_NOTHROW(spec::validate(c, "spec"));
+    CHECK(c.process->terminal);
+    CHECK(c.root.path == "rootfs");
+    CHECK(c.linux->find_namespace("network"));
+    CHECK_FALSE(c.linux->find_namespace("user"));
+    CHECK(c.linux->resources->devices.size() == 1);
+    bool gid5 = false;
+    for (const auto& m : c.mounts)
+        for (const auto& o : m.options) gid5 = gid5 || o == "gid=5";
+    CHECK(gid5);
+}
+
+TEST_CASE("the rootless spec maps the caller and avoids what needs privilege", "[default_spec]") {
+    auto c = spec::parse_config(spec::default_spec_json(true, 1234, 5678), "spec");
+    CHECK_NOTHROW(spec::validate(c, "spec"));
+    REQUIRE(c.linux->find_namespace("user"));
+    CHECK_FALSE(c.linux->find_namespace("network"));
+    CHECK(c.linux->uid_mappings[0].host_id == 1234);
+    CHECK(c.linux->gid_mappings[0].host_id == 5678);
+    CHECK_FALSE(c.linux->resources);
+    for (const auto& m : c.mounts) {
+        for (const auto& o : m.options) CHECK(o != "gid=5");
+        if (m.destination == "/sys") CHECK(m.type == "none");
+    }
+}

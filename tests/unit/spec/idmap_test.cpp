@@ -1,0 +1,61 @@
+#include <catch2/catch.hpp>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/spec/idmap.hpp"
+
+using namespace crunlite::spec;
+
+TEST_CASE("subid files: by name or uid, junk skipped", "[idmap]") {
+    std::string content =
+        "# comment\n\ntester:100000:65536\nother:200000:10\n1001:300000:5\nbroken:line\ntester:x:1\ntester:5:0\n"
+        "tester:4294967295:2\n";
+    auto r = parse_subid_file(content, "tester", 1001);
+    REQUIRE(r.size() == 2);
+    CHECK(r[0].start == 100000);
+    CHECK(r[0].count == 65536);
+    CHECK(r[1].start == 300000);
+    CHECK(r[1].count == 5);
+    CHECK(parse_subid_file(content, "nobody", 9).empty());
+}
+
+TEST_CASE("mapping plans", "[idmap]") {
+    std::vector<SubIdRange> ranges = {{100000, 65536}};
+    SECTION("privileged callers write anything directly") {
+        auto p = plan_id_mappings({{0, 5000, 10}}, 0, {}, true, "root", "/etc/subuid");
+        CHECK_FALSE(p.use_helper);
+        CHECK_FALSE(p.deny_setgroups);
+    }
+    SECTION("a single mapping of ourselves is written directly with setgroups denied") {
+        auto p = plan_id_mappings({{0, 1001, 1}}, 1001, ranges, false, "tester", "/etc/subuid");
+        CHECK_FALSE(p.use_helper);
+        CHECK(p.deny_setgroups);
+    }
+    SECTION("ourselves plus a subordinate range needs the helper") {
+        auto p = plan_id_mappings({{0, 1001, 1}, {1, 100000, 65536}}, 1001, ranges, false, "tester", "/etc/subuid");
+        CHECK(p.use_helper);
+    }
+    SECTION("a range spanning ourselves and an adjacent subordinate range is allowed") {
+        auto p = plan_id_mappings({{0, 99999, 2}}, 99999, ranges, false, "tester", "/etc/subuid");
+        CHECK(p.use_helper);
+    }
+    SECTION("ids outside the ranges are refused, naming the mapping and file") {
+        CHECK_THROWS_WITH(plan_id_mappings({{0, 1001, 1}, {1, 200000, 10}}, 1001, ranges, false, "tester", "/etc/subuid"),
+                          "[1]: host IDs 200000-200009 are not in /etc/subuid ranges of user tester");
+        CHECK_THROWS_WITH(plan_id_mappings({{0, 100000, 65537}}, 1001, ranges, false, "tester", "/etc/subgid"),
+                          Catch::Contains("host IDs 100000-165536"));
+        CHECK_THROWS_WITH(plan_id_mappings({{0, 0, 1}}, 1001, {}, false, "", "/etc/subuid"),
+                          Catch::Contains("ranges of user 1001"));
+    }
+}
+
+TEST_CASE("default rootless mappings", "[idmap]") {
+    auto m = default_rootless_mappings(1001, {{100000, 65536}, {500000, 10}});
+    REQUIRE(m.size() == 2);
+    CHECK(m[0].container_id == 0);
+    CHECK(m[0].host_id == 1001);
+    CHECK(m[0].size == 1);
+    CHECK(m[1].container_id == 1);
+    CHECK(m[1].host_id == 100000);
+    CHECK(m[1].size == 65536);
+    CHECK(default_rootless_mappings(1001, {}).size() == 1);
+}
