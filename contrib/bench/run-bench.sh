@@ -12,13 +12,14 @@
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
-build=$(cd "${1:-$here/build}" && pwd)
+build=$(realpath -m "${1:-$here/build}")
 runs=${2:-100}
 bench_user=${BENCH_USER:-crlbench}
 
 [ "$(id -u)" = 0 ] || { echo "run-bench.sh: run as root (it creates the user $bench_user)" >&2; exit 1; }
+BUILD=$build "$here/contrib/setup-deps.sh" --bench
 for tool in hyperfine runc crun busybox unshare runuser; do
-    command -v "$tool" >/dev/null || { echo "run-bench.sh: $tool not found (contrib/setup-deps.sh installs it)" >&2; exit 1; }
+    command -v "$tool" >/dev/null || { echo "run-bench.sh: $tool not found (contrib/setup-deps.sh --bench installs it)" >&2; exit 1; }
 done
 crunlite=$build/src/cli/crun-lite
 [ -x "$crunlite" ] || { echo "run-bench.sh: $crunlite not built" >&2; exit 1; }

@@ -45,6 +45,7 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
     MountPlan plan;
     plan.rootfs = absolute(config.root.path, input.bundle);
     plan.mknod = input.can_mknod;
+    if (config.process) plan.cwd = config.process->cwd;
 
     // "/" becomes a slave first so nothing we mount propagates back to the host;
     // a private rootfsPropagation asks for no propagation in either direction.
@@ -86,7 +87,9 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
             op.fstype = m.type;
             op.source = m.source.empty() ? m.type : m.source;
             op.flags = opts.flags;
-            if (m.type == "sysfs" || m.type == "mqueue") op.fallback = MountFallback::BindHost;
+            // Where the kernel refuses a fresh instance (a user namespace that does not
+            // own the net/ipc/pid namespace), bind the host's, as crun does.
+            if (m.type == "sysfs" || m.type == "mqueue" || m.type == "proc") op.fallback = MountFallback::BindHost;
             if (m.type == "devpts" && op.data.find("gid=") != std::string::npos) op.fallback = MountFallback::DropGid;
         }
         plan.mounts.push_back(std::move(op));

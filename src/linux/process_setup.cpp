@@ -144,7 +144,8 @@ void set_user_and_capabilities(const spec::User& user, const spec::Capabilities*
         check(::setgroups(groups.size(), groups.data()), "setgroups");
     } else if (!user.additional_gids.empty()) {
         throw Error(EPERM, "process.user.additionalGids: setgroups is denied in this user namespace "
-                           "(a single-id mapping); configure a gid mapping with newgidmap");
+                           "(a single-id mapping, or a joined namespace that denies it); "
+                           "configure a gid mapping with newgidmap");
     }
     if (::setresgid(user.gid, user.gid, user.gid) < 0) throw_errno("setgid " + std::to_string(user.gid));
     if (::setresuid(user.uid, user.uid, user.uid) < 0) throw_errno("setuid " + std::to_string(user.uid));

@@ -162,9 +162,11 @@ void pivot(const std::string& rootfs, bool no_pivot) {
     } else {
         // pivot_root(".", ".") stacks the old root on top of the new one; it is
         // then detached without ever needing a directory inside the rootfs.
+        // The old root is already rslave or rprivate (step 1 of prepare_rootfs), so
+        // detaching it cannot propagate to the host.  (runc makes "." rslave here
+        // again, but mount(2) resolves "." to the new root, not the old one on top
+        // of it, which would undo the container's own rshared mounts.)
         if (sys::pivot_root(".", ".") < 0) throw_errno("pivot_root " + quote(rootfs));
-        // Slave first, so the unmount below never propagates to the host.
-        if (::mount(nullptr, ".", nullptr, MS_SLAVE | MS_REC, nullptr) < 0) throw_errno("make old root slave");
         if (::umount2(".", MNT_DETACH) < 0) throw_errno("detach old root");
     }
     if (::chdir("/") < 0) throw_errno("chdir /");
@@ -206,7 +208,10 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot) {
         for (const auto& dev : plan.devices) create_device(root.get(), dev, plan.mknod);
         create_dev_symlinks(root.get());
     }
-    // 5. Switch root.
+    // 5. The working directory, inside whatever mounts now cover its path.
+    if (!plan.cwd.empty())
+        with_context("process.cwd " + quote(plan.cwd), [&] { sys::mkdir_all_in_root(root.get(), plan.cwd, 0755); });
+    // 6. Switch root.
     pivot(plan.rootfs, no_pivot);
 }
 

@@ -122,6 +122,9 @@ void reset_signals() {
         input.can_mknod = req.can_mknod;
         linux::MountPlan plan = linux::plan_mounts(config, input);
         if (proc.oom_score_adj) linux::set_oom_score_adj(*proc.oom_score_adj);
+        // Whoever made our user namespace (we, or the owner of a joined one) may
+        // have denied setgroups; ask the kernel while the host's /proc is visible.
+        bool setgroups_allowed = read_file("/proc/self/setgroups").rfind("deny", 0) != 0;
         linux::prepare_rootfs(plan, req.no_pivot);
         linux::finish_rootfs(config, plan);
         linux::apply_uts_and_sysctl(config);
@@ -131,8 +134,6 @@ void reset_signals() {
         linux::set_rlimits(proc.rlimits);
         std::vector<std::string> env = proc.env;
         env.insert(env.end(), req.extra_env.begin(), req.extra_env.end());
-        bool setgroups_allowed = !(req.new_userns && req.gid_map.deny_setgroups);
-        if (!req.new_userns && lnx.find_namespace("user") == nullptr) setgroups_allowed = true;
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
         // while we still have it.  Otherwise load it last, right before execve.
         if (req.seccomp && !proc.no_new_privileges) linux::load_filter(*req.seccomp);

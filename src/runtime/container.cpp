@@ -93,6 +93,8 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     std::string text = with_context("read config", [&] { return read_file(config_path); });
     spec::Config config = spec::parse_config(text, config_path);
     spec::validate(config, config_path);
+    log::debug("container " + opts.id + ": config " + config_path + ", rootless " +
+               (ctx.rootless ? "yes" : "no") + ", state " + store.dir(opts.id));
     if (!config.process) throw Error(EINVAL, config_path + ": process: required to create a container");
     if (!config.linux) config.linux.emplace();
     if (!config.linux->find_namespace("mount"))
@@ -108,6 +110,9 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     req.uid_map = userns.uid_map;
     req.gid_map = userns.gid_map;
     req.can_mknod = !ctx.rootless && !userns.new_userns && !config.linux->find_namespace("user");
+    if (userns.new_userns)
+        log::debug(std::string("new user namespace; ids mapped ") +
+                   (userns.uid_map.use_helper ? "by newuidmap/newgidmap" : "directly (a single id)"));
     linux::SeccompFilter seccomp;
     if (config.linux->seccomp) {
         seccomp = with_context(config_path, [&] { return linux::build_filter(*config.linux->seccomp); });
@@ -136,6 +141,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
 
     process::Launched launched = with_context("unable to start container process", [&] { return process::launch(req); });
     tx.own_pid(launched.pid);
+    log::debug("container " + opts.id + ": init pid " + std::to_string(launched.pid) + ", blocked on exec.fifo");
 
     state::State st;
     st.id = opts.id;
@@ -302,6 +308,7 @@ void start(const Context& ctx, const std::string& id) {
         case state::Status::Stopped: throw Error(EINVAL, "cannot start a container that has stopped");
         default: throw Error(EINVAL, "cannot start an already running container");
     }
+    log::debug("container " + id + ": releasing init pid " + std::to_string(st.pid));
     process::release_fifo(store.fifo_path(id));
 }
 

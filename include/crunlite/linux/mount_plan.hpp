@@ -21,7 +21,7 @@ enum class MountKind {
 // namespace that does not own the relevant namespace (crun does the same).
 enum class MountFallback {
     None,
-    BindHost,     // EPERM: rbind the same path from the host (sysfs, mqueue)
+    BindHost,     // EPERM: rbind the same path from the host (sysfs, mqueue, proc)
     DropGid,      // EINVAL: devpts without its gid= option (gid 5 unmapped rootless)
 };
 
@@ -59,6 +59,7 @@ struct MountPlan {
     bool setup_dev = true;                  // /dev not bind-mounted: create nodes and symlinks
     bool mknod = true;                      // create nodes with mknod (else bind host nodes)
     std::vector<DeviceNode> devices;        // default devices then linux.devices
+    std::string cwd;                        // process.cwd: created (0755) if missing, as runc does
 };
 
 // The devices every container gets (null, zero, full, random, urandom, tty).

@@ -1,0 +1,47 @@
+#!/bin/bash
+# Installs crun-lite's build and test dependencies (Debian 12 packages) when run as
+# root, then configures and builds the tree into $BUILD (default: <repo>/build).
+# Used by contrib/demo.sh, contrib/test.sh and (with --bench) contrib/bench/run-bench.sh;
+# safe to run again.
+set -euo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+build=${BUILD:-$repo/build}
+
+packages=(
+    # build
+    meson ninja-build g++ pkg-config git
+    libseccomp-dev libcap-dev libyajl-dev libboost-program-options-dev catch2
+    # tests and demo: a static busybox for the rootfs, newuidmap/newgidmap, the harness
+    busybox-static uidmap python3 util-linux passwd
+)
+
+# --bench: also what contrib/bench/run-bench.sh compares against.
+[[ ${1:-} == --bench ]] && packages+=(hyperfine runc crun)
+
+missing=()
+for p in "${packages[@]}"; do
+    dpkg-query -W -f='${Status}\n' "$p" 2>/dev/null | grep -q '^install ok installed' || missing+=("$p")
+done
+if ((${#missing[@]})); then
+    if [[ $(id -u) -ne 0 ]]; then
+        echo "setup-deps: missing packages ${missing[*]}; run as root to install them" >&2
+        exit 1
+    fi
+    echo "setup-deps: installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -qq
+    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+quiet() {  # runs a command, showing its output only when it fails
+    local out
+    if ! out=$("$@" 2>&1); then
+        echo "$out" >&2
+        echo "setup-deps: failed: $*" >&2
+        exit 1
+    fi
+}
+[[ -f $build/build.ninja ]] || quiet meson setup "$build" "$repo" --buildtype=debugoptimized
+quiet ninja -C "$build"
+echo "setup-deps: built $build/src/cli/crun-lite"

@@ -1,0 +1,45 @@
+#!/bin/bash
+# Sets up (packages, build) and runs every test: the Catch2 unit tests, then each
+# integration test file as root and as an unprivileged user.  Run as root on a
+# Debian 12 machine.  Prints "N passed, N failed, N skipped" last; exits 1 if any
+# test failed.  Extra arguments are passed to the integration files (e.g. -k kill).
+set -uo pipefail
+
+repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+export BUILD=${BUILD:-$repo/build}
+"$repo/contrib/setup-deps.sh" || exit 1
+export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe
+
+passed=0 failed=0 skipped=0
+
+echo "== unit tests"
+unit=$BUILD/tests/unit/unit_tests
+total=$("$unit" --list-test-names-only | grep -c .)
+"$unit"
+rc=$?  # Catch2 exits with the number of failed test cases
+passed=$((passed + total - rc)) failed=$((failed + rc))
+
+modes=(root user)
+[[ $(id -u) -eq 0 ]] || modes=(user)
+for file in "$repo"/tests/integration/test_*.py; do
+    for mode in "${modes[@]}"; do
+        echo "== $(basename "$file") --as $mode"
+        log=$(mktemp)
+        python3 "$file" --as "$mode" "$@" | tee "$log"
+        rc=${PIPESTATUS[0]}
+        read -r p f s < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$log" | tail -n1)
+        rm -f "$log"
+        if [[ -z ${p:-} ]]; then  # the file died before its summary
+            echo "!! $(basename "$file") --as $mode exited $rc without a summary"
+            p=0 f=1 s=0
+        elif ((rc == 77 && p + f + s == 0)); then  # the whole file was skipped
+            s=$(python3 "$file" --list "$@" | grep -c .)
+        elif ((rc != 0 && rc != 77 && f == 0)); then
+            f=1
+        fi
+        passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+    done
+done
+
+echo "$passed passed, $failed failed, $skipped skipped"
+((failed == 0))

@@ -1,0 +1,955 @@
+"""Shared helpers for the crun-lite integration tests (Python 3 stdlib only).
+
+A test file defines functions named ``test_*`` taking one argument, the
+:class:`Harness`, and ends with ``harness.main(globals())``.  Every file runs in
+one of two modes, chosen with ``--as root|user``:
+
+* ``root``: the tests run as root and drive the runtime as root.
+* ``user``: when started as root, the harness makes sure the unprivileged
+  user ``crltest`` exists with /etc/subuid and /etc/subgid ranges, creates a
+  private temporary directory (also used as XDG_RUNTIME_DIR and HOME) owned by
+  that user, and re-executes the same test file as that user.  When started by
+  an unprivileged user it simply runs as that user.
+
+The binary under test is ``$CRUNLITE_BIN`` (default: the newest
+``build*/src/cli/crun-lite`` of the source tree); the static probe is
+``$CRUNLITE_PROBE`` (default: ``build*/tests/fixtures/probe``).  The runtime
+state root is always a private temporary directory given with ``--root``.
+
+The process running the tests is a child subreaper, so containers that outlive
+the runtime invocation that started them are re-parented to it; the harness
+reaps them and, after every test, deletes every container left in its state
+root and checks that no descendant process survived.
+
+Exit status: 0 all run tests passed, 1 a test failed, 77 skipped (with the
+reason printed).  The last line printed is ``N passed, N failed, N skipped``.
+"""
+
+import argparse
+import ctypes
+import fcntl
+import json
+import os
+import pwd
+import shutil
+import signal
+import stat
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import traceback
+
+SKIP_RC = 77
+TEST_USER = os.environ.get("CRUNLITE_TEST_USER", "crltest")
+SUBID_START = int(os.environ.get("CRUNLITE_TEST_SUBID_START", "200000"))
+SUBID_COUNT = 65536
+SYSTEM_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+CONTAINER_PATH = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+BUSYBOX = os.environ.get("CRUNLITE_BUSYBOX", "/bin/busybox")
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+# The capability set runc's default spec grants; used for every test container.
+DEFAULT_CAPS = [
+    "CAP_AUDIT_WRITE", "CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
+    "CAP_MKNOD", "CAP_NET_BIND_SERVICE", "CAP_NET_RAW", "CAP_SETFCAP", "CAP_SETGID",
+    "CAP_SETPCAP", "CAP_SETUID", "CAP_SYS_CHROOT",
+]
+CAP_NUMBERS = {
+    "CAP_CHOWN": 0, "CAP_DAC_OVERRIDE": 1, "CAP_DAC_READ_SEARCH": 2, "CAP_FOWNER": 3,
+    "CAP_FSETID": 4, "CAP_KILL": 5, "CAP_SETGID": 6, "CAP_SETUID": 7, "CAP_SETPCAP": 8,
+    "CAP_LINUX_IMMUTABLE": 9, "CAP_NET_BIND_SERVICE": 10, "CAP_NET_BROADCAST": 11,
+    "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_IPC_LOCK": 14, "CAP_IPC_OWNER": 15,
+    "CAP_SYS_MODULE": 16, "CAP_SYS_RAWIO": 17, "CAP_SYS_CHROOT": 18, "CAP_SYS_PTRACE": 19,
+    "CAP_SYS_PACCT": 20, "CAP_SYS_ADMIN": 21, "CAP_SYS_BOOT": 22, "CAP_SYS_NICE": 23,
+    "CAP_SYS_RESOURCE": 24, "CAP_SYS_TIME": 25, "CAP_SYS_TTY_CONFIG": 26, "CAP_MKNOD": 27,
+    "CAP_LEASE": 28, "CAP_AUDIT_WRITE": 29, "CAP_AUDIT_CONTROL": 30, "CAP_SETFCAP": 31,
+    "CAP_MAC_OVERRIDE": 32, "CAP_MAC_ADMIN": 33, "CAP_SYSLOG": 34, "CAP_WAKE_ALARM": 35,
+    "CAP_BLOCK_SUSPEND": 36, "CAP_AUDIT_READ": 37, "CAP_PERFMON": 38, "CAP_BPF": 39,
+    "CAP_CHECKPOINT_RESTORE": 40,
+}
+
+
+def cap_mask(names):
+    """The /proc/PID/status hex mask for a list of capability names."""
+    mask = 0
+    for n in names:
+        mask |= 1 << CAP_NUMBERS[n]
+    return mask
+
+
+class Skip(Exception):
+    """Raised by a test (or the harness) to skip with a reason."""
+
+
+class Failure(AssertionError):
+    """A test assertion failed."""
+
+
+def skip(reason):
+    raise Skip(reason)
+
+
+def check(cond, msg):
+    if not cond:
+        raise Failure(msg)
+
+
+def check_eq(got, want, what):
+    if got != want:
+        raise Failure(f"{what}: got {got!r}, want {want!r}")
+
+
+def check_in(needle, haystack, what):
+    if needle not in haystack:
+        raise Failure(f"{what}: {needle!r} not found in {haystack!r}")
+
+
+def log(msg):
+    print(msg, flush=True)
+
+
+# --------------------------------------------------------------------------------------------
+# Process helpers (subreaper, reaping, descendants)
+
+PR_SET_CHILD_SUBREAPER = 36
+_libc = ctypes.CDLL(None, use_errno=True)
+
+
+def set_child_subreaper():
+    if _libc.prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, "prctl(PR_SET_CHILD_SUBREAPER)")
+
+
+def _proc_stat(pid):
+    """(state, ppid) of pid, or None if it is gone."""
+    try:
+        with open(f"/proc/{pid}/stat", "rb") as f:
+            data = f.read().decode("utf-8", "replace")
+    except OSError:
+        return None
+    rest = data[data.rfind(")") + 2:].split()
+    return rest[0], int(rest[1])
+
+
+def _all_pids():
+    return [int(d) for d in os.listdir("/proc") if d.isdigit()]
+
+
+def children_of(pid):
+    out = []
+    for p in _all_pids():
+        st = _proc_stat(p)
+        if st and st[1] == pid:
+            out.append(p)
+    return out
+
+
+def descendants(root_pid=None):
+    """Every live process below root_pid (default: this process)."""
+    root_pid = root_pid or os.getpid()
+    parent = {}
+    for p in _all_pids():
+        st = _proc_stat(p)
+        if st:
+            parent[p] = st[1]
+    out = []
+    for p in parent:
+        q, hops = p, 0
+        while q in parent and q not in (0, 1) and hops < 512:
+            q = parent[q]
+            hops += 1
+            if q == root_pid:
+                out.append(p)
+                break
+    return sorted(out)
+
+
+# Popen objects currently waited for by their owners: the reaper must leave them alone,
+# otherwise subprocess would lose the exit status.
+_tracked = set()
+
+
+def reap():
+    """Reap zombie children that nobody tracks (containers re-parented to us)."""
+    reaped = []
+    for p in children_of(os.getpid()):
+        if p in _tracked:
+            continue
+        st = _proc_stat(p)
+        if st and st[0] in ("Z", "X"):
+            try:
+                os.waitpid(p, os.WNOHANG)
+                reaped.append(p)
+            except ChildProcessError:
+                pass
+    return reaped
+
+
+def proc_cmdline(pid):
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            return [a.decode("utf-8", "replace") for a in f.read().split(b"\0") if a]
+    except OSError:
+        return []
+
+
+def pid_alive(pid):
+    st = _proc_stat(pid)
+    return st is not None and st[0] not in ("Z", "X")
+
+
+def wait_until(pred, timeout=10.0, interval=0.05):
+    deadline = time.monotonic() + timeout
+    while True:
+        v = pred()
+        if v:
+            return v
+        if time.monotonic() > deadline:
+            return v
+        time.sleep(interval)
+
+
+def read_mountinfo():
+    """Set of (mount point, fstype, source) of this process's mount namespace."""
+    out = set()
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            parts = line.split()
+            dash = parts.index("-")
+            unesc = lambda s: s.encode().decode("unicode_escape")  # noqa: E731 (\040 etc.)
+            out.add((unesc(parts[4]), parts[dash + 1], unesc(parts[dash + 2])))
+    return out
+
+
+def safe_rmtree(path):
+    """rm -rf that never crosses into another mount (a leaked bind mount must not be emptied)."""
+    try:
+        top = os.lstat(path)
+    except FileNotFoundError:
+        return True
+    ok = True
+
+    def rec(p):
+        nonlocal ok
+        try:
+            entries = os.listdir(p)
+        except OSError:
+            ok = False
+            return
+        for e in entries:
+            c = os.path.join(p, e)
+            try:
+                st = os.lstat(c)
+            except OSError:
+                continue
+            if stat.S_ISDIR(st.st_mode):
+                if st.st_dev != top.st_dev:
+                    log(f"# warning: {c} is a mount point; left in place")
+                    ok = False
+                    continue
+                try:
+                    os.chmod(c, 0o700)
+                except OSError:
+                    pass
+                rec(c)
+                try:
+                    os.rmdir(c)
+                except OSError:
+                    ok = False
+            else:
+                try:
+                    os.unlink(c)
+                except OSError:
+                    ok = False
+
+    rec(path)
+    try:
+        os.rmdir(path)
+    except OSError:
+        ok = False
+    return ok
+
+
+def is_static_elf(path):
+    """True if path is an ELF file without a PT_INTERP program header."""
+    try:
+        with open(path, "rb") as f:
+            hdr = f.read(64)
+            if hdr[:4] != b"\x7fELF" or hdr[4] != 2:
+                return False
+            phoff, = struct.unpack_from("<Q", hdr, 32)
+            phentsize, phnum = struct.unpack_from("<HH", hdr, 54)
+            f.seek(phoff)
+            ph = f.read(phentsize * phnum)
+        for i in range(phnum):
+            ptype, = struct.unpack_from("<I", ph, i * phentsize)
+            if ptype == 3:  # PT_INTERP
+                return False
+        return True
+    except OSError:
+        return False
+
+
+# --------------------------------------------------------------------------------------------
+# Command results
+
+
+class Result:
+    def __init__(self, argv, rc, out, err, duration):
+        self.argv, self.rc, self.out, self.err, self.duration = argv, rc, out, err, duration
+
+    @property
+    def ok(self):
+        return self.rc == 0
+
+    def json(self):
+        try:
+            return json.loads(self.out)
+        except ValueError as e:
+            raise Failure(f"output of {' '.join(self.argv)} is not JSON ({e}): {self.out!r}")
+
+    def __repr__(self):
+        return (f"$ {' '.join(self.argv)}\n  -> rc={self.rc} ({self.duration:.2f}s)\n"
+                f"  stdout: {self.out[-2000:]!r}\n  stderr: {self.err[-2000:]!r}")
+
+
+# --------------------------------------------------------------------------------------------
+# Bundles
+
+
+class Bundle:
+    """A bundle directory: rootfs (busybox + /probe) and a config dict saved as config.json."""
+
+    def __init__(self, harness, path, config):
+        self.h = harness
+        self.path = path
+        self.rootfs = os.path.join(path, "rootfs")
+        self.config = config
+
+    @property
+    def process(self):
+        return self.config["process"]
+
+    @property
+    def linux(self):
+        return self.config.setdefault("linux", {})
+
+    def save(self):
+        with open(os.path.join(self.path, "config.json"), "w") as f:
+            json.dump(self.config, f, indent=2)
+        return self
+
+    def set_args(self, *args):
+        self.process["args"] = list(args)
+        return self
+
+    def add_mount(self, destination, type_, source, options=None):
+        m = {"destination": destination, "type": type_, "source": source}
+        if options is not None:
+            m["options"] = list(options)
+        self.config["mounts"].append(m)
+        return m
+
+    def remove_mount(self, destination):
+        self.config["mounts"] = [m for m in self.config["mounts"]
+                                 if m["destination"] != destination]
+
+    def namespaces(self):
+        return [n["type"] for n in self.linux.get("namespaces", [])]
+
+    def set_namespace(self, type_, path=None):
+        ns = [n for n in self.linux.get("namespaces", []) if n["type"] != type_]
+        entry = {"type": type_}
+        if path:
+            entry["path"] = path
+        ns.append(entry)
+        self.linux["namespaces"] = ns
+
+    def remove_namespace(self, type_):
+        self.linux["namespaces"] = [n for n in self.linux.get("namespaces", [])
+                                    if n["type"] != type_]
+
+
+def default_config(rootless, uid, gid, args):
+    """An OCI config for a busybox+probe rootfs close to what `runc spec` produces."""
+    devpts_opts = ["nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"]
+    if not rootless:
+        devpts_opts.append("gid=5")
+    cfg = {
+        "ociVersion": "1.0.2",
+        "process": {
+            "terminal": False,
+            "user": {"uid": 0, "gid": 0},
+            "args": list(args),
+            "env": [CONTAINER_PATH, "TERM=xterm"],
+            "cwd": "/",
+            "capabilities": {k: list(DEFAULT_CAPS) for k in ("bounding", "effective", "permitted")},
+            "rlimits": [{"type": "RLIMIT_NOFILE", "hard": 1024, "soft": 1024}],
+            "noNewPrivileges": True,
+        },
+        "root": {"path": "rootfs", "readonly": False},
+        "hostname": "crltest",
+        "mounts": [
+            {"destination": "/proc", "type": "proc", "source": "proc"},
+            {"destination": "/dev", "type": "tmpfs", "source": "tmpfs",
+             "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
+            {"destination": "/dev/pts", "type": "devpts", "source": "devpts",
+             "options": devpts_opts},
+            {"destination": "/dev/shm", "type": "tmpfs", "source": "shm",
+             "options": ["nosuid", "noexec", "nodev", "mode=1777", "size=65536k"]},
+            {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue",
+             "options": ["nosuid", "noexec", "nodev"]},
+            {"destination": "/sys", "type": "sysfs", "source": "sysfs",
+             "options": ["nosuid", "noexec", "nodev", "ro"]},
+        ],
+        "linux": {
+            "namespaces": [{"type": t} for t in ("pid", "network", "ipc", "uts", "mount")],
+        },
+    }
+    if rootless:
+        cfg["linux"]["namespaces"].append({"type": "user"})
+        cfg["linux"]["uidMappings"] = [{"containerID": 0, "hostID": uid, "size": 1}]
+        cfg["linux"]["gidMappings"] = [{"containerID": 0, "hostID": gid, "size": 1}]
+    return cfg
+
+
+# --------------------------------------------------------------------------------------------
+# The harness
+
+
+class Harness:
+    def __init__(self, mode, binary, probe, tmp, verbose=False):
+        self.mode = mode
+        self.rootless = mode == "user"
+        self.bin = binary
+        self.probe = probe
+        self.tmp = tmp
+        self.verbose = verbose
+        self.root = os.path.join(tmp, "state")
+        os.makedirs(self.root, mode=0o700, exist_ok=True)
+        self.uid, self.gid = os.getuid(), os.getgid()
+        self.history = []
+        self._counter = 0
+        self._template = None
+        self.bin_name = os.path.basename(binary)
+        self.is_runc = self.bin_name == "runc"
+        self.is_crun = self.bin_name == "crun"
+        self.subuid = self._own_subid_range("/etc/subuid", self.uid)
+        self.subgid = self._own_subid_range("/etc/subgid", self.uid)
+
+    # ---- naming ----------------------------------------------------------------------------
+
+    def new_id(self, prefix="c"):
+        self._counter += 1
+        return f"crlt-{prefix}-{os.getpid()}-{self._counter}"
+
+    def mkdtemp(self, prefix="d"):
+        return tempfile.mkdtemp(prefix=prefix + "-", dir=self.tmp)
+
+    # ---- running the runtime ---------------------------------------------------------------
+
+    def cmd(self, argv, timeout=60, stdin=None, pass_fds=(), env=None, cwd=None, input=None,
+            stdout_path=None):
+        """Run argv with stdout/stderr captured through files (never pipes, so a container that
+        inherits them cannot keep us waiting). stdout_path names the stdout file, so the output
+        of a detached container can be read later. Returns a Result; never raises on rc != 0."""
+        out_f = open(stdout_path, "w+b") if stdout_path else tempfile.TemporaryFile(dir=self.tmp)
+        err_f = tempfile.TemporaryFile(dir=self.tmp)
+        if input is not None:
+            stdin = subprocess.PIPE
+        elif stdin is None:
+            stdin = subprocess.DEVNULL
+        start = time.monotonic()
+        p = subprocess.Popen(argv, stdin=stdin, stdout=out_f, stderr=err_f, pass_fds=pass_fds,
+                             env=env, cwd=cwd, start_new_session=False)
+        _tracked.add(p.pid)
+        try:
+            try:
+                if input is not None:
+                    p.communicate(input.encode(), timeout=timeout)
+                else:
+                    p.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                p.kill()
+                p.wait()
+                res = self._result(argv, -999, out_f, err_f, start)
+                self.history.append(res)
+                raise Failure(f"timed out after {timeout}s: {' '.join(argv)}\n{res!r}")
+        finally:
+            _tracked.discard(p.pid)
+        res = self._result(argv, p.returncode, out_f, err_f, start)
+        self.history.append(res)
+        if self.verbose:
+            log(repr(res))
+        reap()
+        return res
+
+    @staticmethod
+    def _result(argv, rc, out_f, err_f, start):
+        out_f.seek(0)
+        err_f.seek(0)
+        out = out_f.read().decode("utf-8", "replace")
+        err = err_f.read().decode("utf-8", "replace")
+        out_f.close()
+        err_f.close()
+        return Result(argv, rc, out, err, time.monotonic() - start)
+
+    def rt_argv(self, *args, root=True, global_args=()):
+        argv = [self.bin]
+        if root:
+            argv += ["--root", self.root]
+        argv += list(global_args)
+        argv += [str(a) for a in args]
+        return argv
+
+    def rt(self, *args, timeout=60, root=True, global_args=(), **kw):
+        """Run the runtime: `BIN --root ROOT [global_args] args...`."""
+        return self.cmd(self.rt_argv(*args, root=root, global_args=global_args), timeout=timeout,
+                        **kw)
+
+    def rt_ok(self, *args, **kw):
+        r = self.rt(*args, **kw)
+        if r.rc != 0:
+            raise Failure(f"command failed\n{r!r}")
+        return r
+
+    def rt_fail(self, *args, expect=None, **kw):
+        """Run and require a non-zero exit; expect, if given, must appear in stderr+stdout."""
+        r = self.rt(*args, **kw)
+        if r.rc == 0:
+            raise Failure(f"command unexpectedly succeeded\n{r!r}")
+        if expect is not None and expect.lower() not in (r.err + r.out).lower():
+            raise Failure(f"error message lacks {expect!r}\n{r!r}")
+        return r
+
+    def spawn(self, argv, **kw):
+        """Popen with output to files; the caller must call finish()."""
+        out_f = tempfile.TemporaryFile(dir=self.tmp)
+        err_f = tempfile.TemporaryFile(dir=self.tmp)
+        kw.setdefault("stdin", subprocess.DEVNULL)
+        p = subprocess.Popen(argv, stdout=out_f, stderr=err_f, **kw)
+        _tracked.add(p.pid)
+        p._crlt = (argv, out_f, err_f, time.monotonic())
+        return p
+
+    def finish(self, p, timeout=60):
+        argv, out_f, err_f, start = p._crlt
+        try:
+            p.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            p.kill()
+            p.wait()
+            _tracked.discard(p.pid)
+            raise Failure(f"timed out after {timeout}s: {' '.join(argv)}")
+        _tracked.discard(p.pid)
+        res = self._result(argv, p.returncode, out_f, err_f, start)
+        self.history.append(res)
+        reap()
+        return res
+
+    # ---- bundles ---------------------------------------------------------------------------
+
+    def _build_template(self):
+        """One rootfs per test file; bundles hard-link its files (cheap and private)."""
+        t = os.path.join(self.tmp, "rootfs-template")
+        os.makedirs(t)
+        for d in ("bin", "sbin", "usr/bin", "usr/sbin", "proc", "sys", "dev", "etc", "root",
+                  "home", "var", "run", "mnt", "opt"):
+            os.makedirs(os.path.join(t, d), exist_ok=True)
+        os.makedirs(os.path.join(t, "tmp"))
+        os.chmod(os.path.join(t, "tmp"), 0o1777)
+        self._copy(BUSYBOX, os.path.join(t, "bin", "busybox"))
+        self._copy(self.probe, os.path.join(t, "probe"))
+        with open(os.path.join(t, "etc", "passwd"), "w") as f:
+            f.write("root:x:0:0:root:/root:/bin/sh\n"
+                    "tester:x:1000:1000:tester:/home:/bin/sh\n"
+                    "nobody:x:65534:65534:nobody:/nonexistent:/bin/false\n")
+        with open(os.path.join(t, "etc", "group"), "w") as f:
+            f.write("root:x:0:\ntty:x:5:\ntester:x:1000:\nnogroup:x:65534:\n")
+        with open(os.path.join(t, "etc", "hosts"), "w") as f:
+            f.write("127.0.0.1 localhost\n")
+        self._template = t
+        r = subprocess.run([BUSYBOX, "--list-full"], capture_output=True, text=True, check=True)
+        self._applets = [a for a in r.stdout.split() if a and a != "bin/busybox"]
+
+    @staticmethod
+    def _copy(src, dst):
+        with open(src, "rb") as i, open(dst, "wb") as o:
+            while True:
+                b = i.read(1 << 20)
+                if not b:
+                    break
+                o.write(b)
+        os.chmod(dst, 0o755)
+
+    def bundle(self, args=None, name="b"):
+        """A fresh bundle whose process runs `args` (default: probe report)."""
+        if self._template is None:
+            self._build_template()
+        path = self.mkdtemp(name)
+        os.chmod(path, 0o755)
+        rootfs = os.path.join(path, "rootfs")
+        for dirpath, dirnames, filenames in os.walk(self._template):
+            rel = os.path.relpath(dirpath, self._template)
+            dst = os.path.normpath(os.path.join(rootfs, rel))
+            os.makedirs(dst, exist_ok=True)
+            os.chmod(dst, os.stat(dirpath).st_mode & 0o7777)
+            for fn in filenames:
+                s, d = os.path.join(dirpath, fn), os.path.join(dst, fn)
+                if fn in ("busybox", "probe"):
+                    os.link(s, d)
+                else:
+                    self._copy(s, d)
+                    os.chmod(d, 0o644)
+        for a in self._applets:
+            link = os.path.join(rootfs, a)
+            if not os.path.lexists(link):
+                os.makedirs(os.path.dirname(link), exist_ok=True)
+                os.symlink("/bin/busybox", link)
+        cfg = default_config(self.rootless, self.uid, self.gid,
+                             args if args is not None else ["/probe", "report"])
+        b = Bundle(self, path, cfg)
+        b.save()
+        return b
+
+    # ---- common operations -----------------------------------------------------------------
+
+    def run_bundle(self, bundle, cid=None, extra=(), timeout=60, **kw):
+        """Foreground `run --bundle B ID`; returns the Result (the container is gone after)."""
+        bundle.save()
+        cid = cid or self.new_id("run")
+        return self.rt("run", "--bundle", bundle.path, *extra, cid, timeout=timeout, **kw)
+
+    def report(self, bundle, sysctls=(), extra=(), **kw):
+        """Run the bundle with `probe report` and return the parsed report."""
+        args = ["/probe", "report"]
+        for s in sysctls:
+            args += ["--sysctl", s]
+        bundle.process["args"] = args
+        r = self.run_bundle(bundle, extra=extra, **kw)
+        if r.rc != 0:
+            raise Failure(f"probe report failed\n{r!r}")
+        return r.json()
+
+    def create(self, bundle, cid=None, extra=(), **kw):
+        bundle.save()
+        cid = cid or self.new_id("create")
+        self.rt_ok("create", "--bundle", bundle.path, *extra, cid, **kw)
+        return cid
+
+    def state(self, cid):
+        r = self.rt("state", cid)
+        if r.rc != 0:
+            raise Failure(f"state {cid} failed\n{r!r}")
+        return r.json()
+
+    def wait_status(self, cid, status, timeout=10):
+        last = {}
+
+        def pred():
+            nonlocal last
+            r = self.rt("state", cid)
+            if r.rc != 0:
+                return False
+            last = r.json()
+            return last.get("status") == status
+
+        if not wait_until(pred, timeout, 0.1):
+            raise Failure(f"container {cid} never reached {status!r}; last state {last}")
+        return last
+
+    def container_ids(self):
+        r = self.rt("list", "-q")
+        return [l.strip() for l in r.out.splitlines() if l.strip()] if r.rc == 0 else []
+
+    def cleanup_containers(self):
+        """delete --force every container in our state root; returns the ids found."""
+        ids = self.container_ids()
+        for cid in ids:
+            self.rt("delete", "--force", cid, timeout=30)
+        # Fallback when the runtime cannot list: remove what it left by pid.
+        if os.path.isdir(self.root):
+            for cid in os.listdir(self.root):
+                p = os.path.join(self.root, cid)
+                if os.path.isdir(p):
+                    self.rt("delete", "--force", cid, timeout=30)
+        reap()
+        return ids
+
+    def mounts_mentioning(self, text):
+        return {m for m in read_mountinfo() if text in m[0] or text in m[2]}
+
+    # ---- host-side identity helpers -------------------------------------------------------
+
+    @staticmethod
+    def _own_subid_range(path, ident):
+        """(start, count) of the first range of the current user in /etc/subuid or /etc/subgid."""
+        names = {str(ident)}
+        try:
+            names.add(pwd.getpwuid(os.getuid()).pw_name)
+        except KeyError:
+            pass
+        try:
+            with open(path) as f:
+                for line in f:
+                    parts = line.strip().split(":")
+                    if len(parts) == 3 and parts[0] in names:
+                        return int(parts[1]), int(parts[2])
+        except (OSError, ValueError):
+            pass
+        return None
+
+
+# --------------------------------------------------------------------------------------------
+# Locating things, preparing the unprivileged user
+
+
+def _newest(candidates):
+    existing = [c for c in candidates if os.path.isfile(c) and os.access(c, os.X_OK)]
+    if not existing:
+        return None
+    return max(existing, key=os.path.getmtime)
+
+
+def find_binary():
+    b = os.environ.get("CRUNLITE_BIN")
+    if b:
+        return os.path.abspath(b) if os.sep in b else (_which(b) or b)
+    import glob
+    return _newest(glob.glob(os.path.join(REPO_ROOT, "build*", "src", "cli", "crun-lite")))
+
+
+def find_probe():
+    p = os.environ.get("CRUNLITE_PROBE")
+    if p:
+        return os.path.abspath(p)
+    import glob
+    return _newest(glob.glob(os.path.join(REPO_ROOT, "build*", "tests", "fixtures", "probe")))
+
+
+def _which(name):
+    for d in (os.environ.get("PATH") or SYSTEM_PATH).split(":"):
+        c = os.path.join(d, name)
+        if os.path.isfile(c) and os.access(c, os.X_OK):
+            return c
+    return None
+
+
+def _ensure_subid(path, user, start, count):
+    with open(path, "a+") as f:
+        fcntl.flock(f, fcntl.LOCK_EX)
+        f.seek(0)
+        for line in f:
+            if line.split(":")[0] == user:
+                return
+        f.seek(0, os.SEEK_END)
+        f.write(f"{user}:{start}:{count}\n")
+
+
+def ensure_test_user():
+    """Create TEST_USER and its sub-id ranges if missing (root only). Returns the pwd entry."""
+    lock_path = "/run/lock/crltest-setup.lock" if os.path.isdir("/run/lock") else "/tmp/.crltest.lock"
+    with open(lock_path, "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            pw = pwd.getpwnam(TEST_USER)
+        except KeyError:
+            useradd = _which("useradd") or "/usr/sbin/useradd"
+            r = subprocess.run([useradd, "--no-create-home", "--home-dir", "/nonexistent",
+                                "--shell", "/bin/sh", "--user-group", TEST_USER],
+                               capture_output=True, text=True)
+            if r.returncode != 0:
+                raise Skip(f"cannot create user {TEST_USER}: {r.stderr.strip()}")
+            pw = pwd.getpwnam(TEST_USER)
+        _ensure_subid("/etc/subuid", TEST_USER, SUBID_START, SUBID_COUNT)
+        _ensure_subid("/etc/subgid", TEST_USER, SUBID_START, SUBID_COUNT)
+        return pw
+
+
+def _userns_works():
+    unshare = _which("unshare")
+    if not unshare:
+        return False, "unshare(1) not found"
+    r = subprocess.run([unshare, "--user", "--map-root-user", "true"], capture_output=True,
+                       text=True)
+    if r.returncode != 0:
+        return False, f"unprivileged user namespaces do not work: {r.stderr.strip()}"
+    return True, ""
+
+
+def _reexec_as_user(argv_rest, binary, probe):
+    """Root side of `--as user`: prepare the user and a private dir, run the file as the user."""
+    try:
+        pw = ensure_test_user()
+    except Skip as e:
+        log(f"SKIP: {e}")
+        print("0 passed, 0 failed, 0 skipped")
+        return SKIP_RC
+    tmp = tempfile.mkdtemp(prefix="crltest-user-", dir="/tmp")
+    os.chmod(tmp, 0o700)
+    os.chown(tmp, pw.pw_uid, pw.pw_gid)
+    xdg = os.path.join(tmp, "xdg")
+    os.mkdir(xdg, 0o700)
+    os.chown(xdg, pw.pw_uid, pw.pw_gid)
+    # The source tree and build may live where the user cannot read (/root): give it
+    # copies of the binary, the probe and the test files in its own directory.
+    own = os.path.join(tmp, "under-test")
+    os.mkdir(own, 0o755)
+    copies = {}
+    for src in (binary, probe, os.path.abspath(sys.argv[0]), os.path.abspath(__file__)):
+        dst = os.path.join(own, os.path.basename(src))
+        shutil.copy2(src, dst)
+        copies[src] = dst
+    python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
+    env = {
+        "PATH": SYSTEM_PATH, "HOME": tmp, "USER": pw.pw_name, "LOGNAME": pw.pw_name,
+        "XDG_RUNTIME_DIR": xdg, "LANG": "C.UTF-8", "TMPDIR": tmp,
+        "CRUNLITE_BIN": copies[binary], "CRUNLITE_PROBE": copies[probe], "CRUNLITE_TEST_TMP": tmp,
+    }
+    for k, v in os.environ.items():
+        if k.startswith("CRUNLITE_") and k not in env:
+            env[k] = v
+    argv = [python, copies[os.path.abspath(sys.argv[0])], "--as", "user"] + argv_rest
+    try:
+        p = subprocess.Popen(argv, env=env, cwd=tmp, user=pw.pw_uid, group=pw.pw_gid,
+                             extra_groups=[])
+        try:
+            rc = p.wait()
+        except KeyboardInterrupt:
+            p.send_signal(signal.SIGINT)
+            rc = p.wait()
+    finally:
+        mounted = [m for m in read_mountinfo() if m[0].startswith(tmp)]
+        if mounted:
+            log(f"# warning: mounts left under {tmp}: {mounted}")
+        if os.environ.get("CRUNLITE_KEEP_TMP"):
+            log(f"# kept {tmp}")
+        else:
+            safe_rmtree(tmp)
+    return rc
+
+
+# --------------------------------------------------------------------------------------------
+# Runner
+
+
+def main(test_globals):
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--as", dest="mode", choices=("root", "user"), default="root")
+    ap.add_argument("-k", dest="pattern", action="append", default=[],
+                    help="run only tests whose name contains this (repeatable)")
+    ap.add_argument("-v", "--verbose", action="store_true", help="print every command")
+    ap.add_argument("--list", action="store_true")
+    opts = ap.parse_args()
+    passthrough = sum((["-k", k] for k in opts.pattern), []) + (["-v"] if opts.verbose else [])
+
+    tests = [(n, f) for n, f in test_globals.items() if n.startswith("test_") and callable(f)]
+    if opts.pattern:
+        tests = [(n, f) for n, f in tests if any(k in n for k in opts.pattern)]
+    if opts.list:
+        for n, _ in tests:
+            print(n)
+        return sys.exit(0)
+
+    def bail(reason):
+        log(f"SKIP: {reason}")
+        print("0 passed, 0 failed, 0 skipped", flush=True)
+        sys.exit(SKIP_RC)
+
+    binary, probe = find_binary(), find_probe()
+    if not binary or not os.path.isfile(binary):
+        bail(f"runtime binary not found (set CRUNLITE_BIN or build it): {binary}")
+    if not probe or not os.path.isfile(probe):
+        bail(f"probe not found (set CRUNLITE_PROBE or build tests/fixtures): {probe}")
+    if not is_static_elf(BUSYBOX):
+        bail(f"{BUSYBOX} missing or not static (install busybox-static)")
+    if not is_static_elf(probe):
+        bail(f"{probe} is not a static executable")
+
+    euid = os.geteuid()
+    if opts.mode == "root" and euid != 0:
+        bail("--as root needs root")
+    if opts.mode == "user" and euid == 0:
+        ok, why = _userns_works()
+        if not ok:
+            bail(why)
+        sys.stdout.flush()
+        sys.exit(_reexec_as_user(passthrough, binary, probe))
+
+    if opts.mode == "user":
+        ok, why = _userns_works()
+        if not ok:
+            bail(why)
+        for path in (binary, probe):
+            if not os.access(path, os.X_OK):
+                bail(f"{path} is not executable by uid {euid}")
+
+    set_child_subreaper()
+    owned_tmp = os.environ.get("CRUNLITE_TEST_TMP")
+    base = tempfile.mkdtemp(prefix="crltest-", dir=owned_tmp or "/tmp")
+    os.chmod(base, 0o755)
+    h = Harness(opts.mode, binary, probe, base, verbose=opts.verbose)
+    log(f"# {os.path.basename(sys.argv[0])} --as {opts.mode}: binary {binary}, probe {probe}, "
+        f"uid {os.getuid()}, tmp {base}")
+
+    passed = failed = skipped = 0
+    for name, fn in tests:
+        h.history = []
+        mounts_before = read_mountinfo()
+        t0 = time.monotonic()
+        status, detail = "ok", ""
+        try:
+            fn(h)
+        except Skip as e:
+            status, detail = "skip", str(e)
+        except Failure as e:
+            status, detail = "FAIL", str(e)
+        except Exception:  # a bug in the test or an unexpected runtime behaviour
+            status, detail = "FAIL", traceback.format_exc()
+        # Cleanup after every test: containers, leftover processes, leftover mounts.
+        try:
+            left = h.cleanup_containers()
+        except Failure as e:
+            left = [f"<cleanup failed: {e}>"]
+        stray = wait_until(lambda: not (reap() or descendants()), 5) or descendants()
+        stray = [] if stray is True else stray
+        new_mounts = {m for m in read_mountinfo() - mounts_before if base in m[0] or base in m[2]}
+        if status == "ok" and (stray or new_mounts):
+            status = "FAIL"
+            detail = (f"leftovers after the test: processes {[(p, proc_cmdline(p)) for p in stray]}"
+                      f", mounts {sorted(new_mounts)}")
+        for p in stray:  # our own descendants: stop them so the next test starts clean
+            try:
+                os.kill(p, signal.SIGKILL)
+            except OSError:
+                pass
+        wait_until(lambda: not (reap() or descendants()), 5)
+        dt = time.monotonic() - t0
+        if status == "ok":
+            passed += 1
+            log(f"ok      {name} ({dt:.1f}s)")
+        elif status == "skip":
+            skipped += 1
+            log(f"skip    {name}: {detail}")
+        else:
+            failed += 1
+            log(f"FAIL    {name} ({dt:.1f}s)\n    " + detail.replace("\n", "\n    "))
+            if left:
+                log(f"    containers left behind: {left}")
+            if h.history:
+                log("    last commands:")
+                for r in h.history[-4:]:
+                    log("      " + repr(r).replace("\n", "\n      "))
+    if os.environ.get("CRUNLITE_KEEP_TMP"):
+        log(f"# kept {base}")
+    else:
+        safe_rmtree(base)
+    print(f"{passed} passed, {failed} failed, {skipped} skipped", flush=True)
+    if failed:
+        sys.exit(1)
+    if passed == 0 and skipped > 0:
+        sys.exit(SKIP_RC)
+    sys.exit(0)

@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+"""Command-line surface: help, global flags, `spec`, `run --config`, and the config
+fields that are easiest to observe from the command line (personality, time
+offsets, session keyring), plus running where rootless podman runs us: as uid 0
+of a user namespace, with a config that asks for none."""
+
+import json
+import os
+import shutil
+
+import harness
+from harness import check, check_eq, check_in, skip
+
+COMMANDS = ("create", "start", "run", "state", "kill", "delete", "list", "spec", "features")
+
+
+def test_help_every_command(h):
+    r = h.rt_ok("--help", root=False)
+    for c in COMMANDS:
+        check_in(f"  {c} ", r.out, "global --help lists the command")
+        rc = h.rt_ok(c, "--help", root=False)
+        check_in(f"Usage: {h.bin_name} {c}", rc.out, f"{c} --help")
+    h.rt_fail("no-such-verb", expect="unknown command no-such-verb", root=False)
+    h.rt_fail("run", "--no-such-flag", "x", expect="--no-such-flag")
+    h.rt_fail("state", expect="requires a container id")
+    h.rt_fail("kill", "a", "TERM", "extra", expect="too many")
+
+
+def test_global_flag_values(h):
+    h.rt_fail("list", global_args=["--log-format", "xml"], expect="log-format")
+    h.rt_fail("list", global_args=["--rootless", "maybe"], expect="--rootless")
+    h.rt_fail("list", global_args=["--cgroup-manager", "cgroupv3"], expect="--cgroup-manager")
+    for flags in (["--rootless", "auto"], ["--cgroup-manager", "cgroupfs"],
+                  ["--cgroup-manager", "disabled"]):
+        h.rt_ok("list", global_args=flags)
+    # podman passes --cgroup-manager disabled together with run; it must simply work.
+    b = h.bundle(["/probe", "exit", "0"])
+    r = h.rt("--cgroup-manager", "disabled", "run", "--bundle", b.path, h.new_id(), root=True)
+    check_eq(r.rc, 0, f"run with --cgroup-manager disabled\n{r!r}")
+
+
+def test_systemd_cgroup_refused_clearly(h):
+    b = h.bundle(["/probe", "exit", "0"])
+    for flags in (["--systemd-cgroup"], ["--cgroup-manager", "systemd"]):
+        r = h.rt("run", "--bundle", b.path, h.new_id(), global_args=flags)
+        check(r.rc != 0, f"{flags} must fail: systemd is not supported\n{r!r}")
+        check_in("systemd", r.err, "the error names systemd")
+    check_eq(h.container_ids(), [], "nothing left after the refusal")
+
+
+def test_debug_log_file_text_and_json(h):
+    b = h.bundle(["/probe", "exit", "0"])
+    log_txt = os.path.join(h.tmp, "debug.log")
+    h.rt_ok("run", "--bundle", b.path, h.new_id(), global_args=["--debug", "--log", log_txt])
+    lines = open(log_txt).read().splitlines()
+    check(any("debug" in l and "init pid" in l for l in lines), f"debug lines in {lines}")
+    log_json = os.path.join(h.tmp, "debug.json")
+    h.rt_ok("run", "--bundle", b.path, h.new_id(),
+            global_args=["--debug", "--log", log_json, "--log-format", "json"])
+    objs = [json.loads(l) for l in open(log_json).read().splitlines()]
+    check(objs, "json log is not empty")
+    for o in objs:
+        check_eq(sorted(o), ["level", "msg", "time"], f"json log keys of {o}")
+    # Without --debug nothing is logged for a good run.
+    quiet = os.path.join(h.tmp, "quiet.log")
+    h.rt_ok("run", "--bundle", b.path, h.new_id(), global_args=["--log", quiet])
+    check_eq(open(quiet).read(), "", "log without --debug")
+
+
+def test_spec_writes_a_runnable_config(h):
+    d = h.mkdtemp("spec")
+    args = ["spec", "--rootless"] if h.rootless else ["spec"]
+    h.cmd(h.rt_argv(*args, root=False), cwd=d)
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    ns = [n["type"] for n in cfg["linux"]["namespaces"]]
+    check_eq(cfg["root"]["path"], "rootfs", "root.path")
+    check_eq(cfg["process"]["args"], ["sh"], "process.args")
+    if h.rootless:
+        check_in("user", ns, "rootless spec has a user namespace")
+        check("network" not in ns, "rootless spec shares the network namespace")
+        check_eq(cfg["linux"]["uidMappings"][0]["hostID"], h.uid, "uid mapped to the caller")
+    else:
+        check("user" not in ns, "root spec has no user namespace")
+    # A second spec in the same place is refused with runc's message.
+    r = h.cmd(h.rt_argv(*args, root=False), cwd=d)
+    check(r.rc != 0, "spec over an existing config.json must fail")
+    check_in("config.json exists. Remove it first", r.err, "spec error")
+    # --bundle writes elsewhere; the result runs our rootfs with only args changed.
+    b = h.bundle()
+    os.unlink(os.path.join(b.path, "config.json"))
+    h.rt_ok(*args, "--bundle", b.path, root=False)
+    cfg = json.load(open(os.path.join(b.path, "config.json")))
+    cfg["process"]["terminal"] = False
+    cfg["process"]["args"] = ["/probe", "report"]
+    with open(os.path.join(b.path, "config.json"), "w") as f:
+        json.dump(cfg, f)
+    r = h.rt("run", "--bundle", b.path, h.new_id())
+    check_eq(r.rc, 0, f"the spec config runs\n{r!r}")
+    check_eq(r.json()["uid"], 0, "uid inside")
+
+
+def test_run_config_flag(h):
+    b = h.bundle(["/probe", "exit", "3"])
+    other = os.path.join(h.tmp, "other-config.json")
+    cfg = dict(b.config)
+    cfg["process"] = dict(cfg["process"], args=["/probe", "exit", "5"])
+    with open(other, "w") as f:
+        json.dump(cfg, f)
+    r = h.rt("run", "--bundle", b.path, "--config", other, h.new_id())
+    check_eq(r.rc, 5, f"--config file used instead of bundle/config.json\n{r!r}")
+    r = h.rt("run", "--bundle", b.path, "--config", other + ".missing", h.new_id())
+    check(r.rc != 0 and "other-config.json.missing" in r.err, f"missing --config file named\n{r!r}")
+
+
+def test_personality(h):
+    b = h.bundle(["sh", "-c", "uname -m"])
+    b.linux["personality"] = {"domain": "LINUX32"}
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    machine = os.uname().machine
+    if machine == "x86_64":
+        check_eq(r.out.strip(), "i686", "uname -m under LINUX32")
+    elif machine == "aarch64":
+        check_eq(r.out.strip(), "armv8l", "uname -m under LINUX32")
+    b.linux["personality"] = {"domain": "LINUX64"}
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="personality")
+
+
+def test_time_namespace_offsets(h):
+    if not os.path.exists("/proc/self/ns/time"):
+        skip("kernel without time namespaces")
+    b = h.bundle(["/probe", "cat", "/proc/self/timens_offsets"])
+    b.set_namespace("time")
+    b.linux["timeOffsets"] = {"monotonic": {"secs": 86400, "nanosecs": 7},
+                              "boottime": {"secs": -5}}
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    offs = {l.split()[0]: l.split()[1:] for l in r.out.splitlines()}
+    check_eq(offs.get("monotonic"), ["86400", "7"], "monotonic offset")
+    check_eq(offs.get("boottime"), ["-5", "0"], "boottime offset")
+    # Offsets without a time namespace are a config error.
+    b.remove_namespace("time")
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="timeOffsets")
+
+
+def test_session_keyring(h):
+    if not os.path.exists("/proc/keys"):
+        skip("kernel without /proc/keys")
+    cid = h.new_id("keys")
+    b = h.bundle(["sh", "-c", "cat /proc/keys"])
+    r = h.run_bundle(b, cid=cid)
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    check_in(f"_ses.{cid}", r.out, "a session keyring named after the container")
+    r = h.run_bundle(b, cid=h.new_id("nokeys"), extra=["--no-new-keyring"])
+    check_eq(r.rc, 0, f"run --no-new-keyring\n{r!r}")
+    check("_ses.crlt-nokeys" not in r.out, f"--no-new-keyring made no keyring:\n{r.out}")
+
+
+def test_uid0_in_a_user_namespace_without_userns_in_config(h):
+    """Rootless podman runs the runtime as uid 0 of its own user namespace and sends a
+    config without a user namespace; everything must work from there."""
+    unshare = shutil.which("unshare")
+    if not unshare:
+        skip("unshare(1) not installed")
+    b = h.bundle()
+    b.remove_namespace("user")
+    b.linux.pop("uidMappings", None)
+    b.linux.pop("gidMappings", None)
+    for m in b.config["mounts"]:
+        if m["type"] == "devpts":
+            m["options"] = [o for o in m["options"] if not o.startswith("gid=")]
+    b.save()
+    inner_root = os.path.join(h.tmp, "inner-state")
+    argv = [unshare, "--user", "--map-root-user", "--"] + [h.bin, "--root", inner_root, "run",
+                                                          "--bundle", b.path, h.new_id("nested")]
+    r = h.cmd(argv)
+    check_eq(r.rc, 0, f"run as uid 0 of a user namespace\n{r!r}")
+    rep = r.json()
+    check_eq(rep["uid"], 0, "uid inside")
+    check_eq(rep["pid"], 1, "own pid namespace")
+    check(os.path.exists(os.path.join(inner_root)) and not os.listdir(inner_root),
+          f"state removed after run: {os.listdir(inner_root)}")
+
+
+if __name__ == "__main__":
+    harness.main(globals())

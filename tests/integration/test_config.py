@@ -1,0 +1,574 @@
+#!/usr/bin/env python3
+"""Each config.json field, observed from inside the container by `probe report`.
+
+Run: test_config.py --as root|user [-k NAME] [-v]   (see harness.py)
+"""
+
+import os
+import resource
+import shutil
+import subprocess
+import sys
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+import harness  # noqa: E402
+from harness import Failure, check, check_eq, check_in, skip, wait_until  # noqa: E402
+
+
+def _mount(report, target):
+    """The last (top-most) mount entry at target in a probe report, or None."""
+    found = [m for m in report["mounts"] if m["target"] == target]
+    return found[-1] if found else None
+
+
+def _opts(m):
+    return set(m["options"].split(",")) | set(m["super_options"].split(","))
+
+
+def _multi_mapping(h, b):
+    """Give the bundle a userns where container ids 0..65535 are all mapped, or skip.
+
+    Rootless: 0 -> the caller, 1..65535 -> the caller's /etc/subuid range (needs newuidmap).
+    Root: 0..65535 -> a fixed high host range (no helper needed)."""
+    if h.rootless:
+        if not (shutil.which("newuidmap") and shutil.which("newgidmap")):
+            skip("newuidmap/newgidmap not installed")
+        if not h.subuid or not h.subgid:
+            skip(f"no /etc/subuid or /etc/subgid range for uid {h.uid}")
+        n = min(h.subuid[1], h.subgid[1], 65535)
+        uids = [{"containerID": 0, "hostID": h.uid, "size": 1},
+                {"containerID": 1, "hostID": h.subuid[0], "size": n}]
+        gids = [{"containerID": 0, "hostID": h.gid, "size": 1},
+                {"containerID": 1, "hostID": h.subgid[0], "size": n}]
+    else:
+        uids = [{"containerID": 0, "hostID": 400000, "size": 65536}]
+        gids = [{"containerID": 0, "hostID": 400000, "size": 65536}]
+        # Host root owns the rootfs; make it usable by the mapped root.
+        os.chown(b.rootfs, 400000, 400000)
+        os.chown(os.path.join(b.rootfs, "tmp"), 400000, 400000)
+    b.set_namespace("user")
+    b.linux["uidMappings"] = uids
+    b.linux["gidMappings"] = gids
+    return uids, gids
+
+
+def _map_lines(text):
+    return [tuple(int(x) for x in line.split()) for line in text.splitlines() if line.strip()]
+
+
+# ---- process ----------------------------------------------------------------------------------
+
+
+def test_args_env_cwd(h):
+    b = h.bundle()
+    env = [harness.CONTAINER_PATH, "FOO=bar baz", "EMPTY=", "QUOTE=a\"b'c", "HOME=/root"]
+    b.process["env"] = env
+    b.process["cwd"] = "/tmp"
+    r = h.report(b)
+    check_eq(r["cwd"], "/tmp", "cwd")
+    check_eq(sorted(r["env"]), sorted(env), "environment")
+
+    b.process["args"] = ["/probe", "env-get", "FOO"]
+    out = h.run_bundle(b)
+    check_eq((out.rc, out.out), (0, "bar baz\n"), "probe env-get FOO")
+
+
+def test_args_path_lookup_and_argv(h):
+    b = h.bundle(["sh", "-c", 'echo "$0|$1|$2"', "zero", "one two", ""])
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out), (0, "zero|one two|\n"), "argv passed verbatim, args[0] via PATH")
+
+
+def test_cwd_created_when_missing(h):
+    b = h.bundle()
+    b.process["cwd"] = "/made/by/runtime"
+    r = h.run_bundle(b)
+    if r.rc != 0:
+        raise Failure(f"a missing cwd should be created (as runc and crun do)\n{r!r}")
+    check_eq(r.json()["cwd"], "/made/by/runtime", "cwd")
+
+
+def test_user_uid_gid_groups(h):
+    b = h.bundle()
+    if h.rootless:
+        _multi_mapping(h, b)
+    b.process["user"] = {"uid": 1000, "gid": 1001, "additionalGids": [5, 2000]}
+    r = h.report(b)
+    check_eq((r["uid"], r["euid"]), (1000, 1000), "uid/euid")
+    check_eq((r["gid"], r["egid"]), (1001, 1001), "gid/egid")
+    check_eq(sorted(set(r["groups"]) - {1001}), [5, 2000], "supplementary groups")
+    check_eq(r["caps"]["CapEff"], "0000000000000000", "CapEff of a non-root user without ambient")
+
+
+def test_user_root_in_container_with_single_mapping(h):
+    if not h.rootless:
+        skip("rootless only")
+    b = h.bundle()
+    r = h.report(b)
+    check_eq((r["uid"], r["gid"], r["euid"]), (0, 0, 0), "ids inside")
+    check_eq(_map_lines(r["uid_map"]), [(0, h.uid, 1)], "uid_map")
+    check_eq(_map_lines(r["gid_map"]), [(0, h.gid, 1)], "gid_map")
+
+
+def test_umask(h):
+    b = h.bundle()
+    check_eq(h.report(b)["umask"], 0o022, "default umask")
+    b.process["user"]["umask"] = 0o027
+    check_eq(h.report(b)["umask"], 0o027, "umask from config")
+
+
+def test_rlimits(h):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    b = h.bundle()
+    want_hard = min(hard, 4096) if hard != resource.RLIM_INFINITY else 4096
+    b.process["rlimits"] = [
+        {"type": "RLIMIT_NOFILE", "soft": 512, "hard": want_hard},
+        {"type": "RLIMIT_CORE", "soft": 0, "hard": 0},
+        {"type": "RLIMIT_NPROC", "soft": 4000, "hard": 5000},
+    ]
+    r = h.report(b)
+    check_eq(r["rlimits"]["RLIMIT_NOFILE"], {"soft": 512, "hard": want_hard}, "RLIMIT_NOFILE")
+    check_eq(r["rlimits"]["RLIMIT_CORE"], {"soft": 0, "hard": 0}, "RLIMIT_CORE")
+    check_eq(r["rlimits"]["RLIMIT_NPROC"], {"soft": 4000, "hard": 5000}, "RLIMIT_NPROC")
+
+
+def test_rlimit_above_hard_limit_fails(h):
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        skip("RLIMIT_NOFILE hard limit is unlimited")
+    try:  # with CAP_SYS_RESOURCE the raise would be legal: nothing to test then
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard + 1))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (soft, hard))
+        skip("this process may raise RLIMIT_NOFILE (CAP_SYS_RESOURCE)")
+    except (ValueError, OSError):
+        pass
+    b = h.bundle()
+    b.process["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": hard + 1000, "hard": hard + 1000}]
+    r = h.rt_fail("run", "--bundle", b.save().path, h.new_id("rlim"))
+    check_in("RLIMIT_NOFILE", r.err + r.out, "error naming the limit")
+
+
+def test_oom_score_adj(h):
+    with open("/proc/self/oom_score_adj") as f:
+        current = int(f.read())
+    b = h.bundle()
+    want = min(current + 100, 1000)
+    b.process["oomScoreAdj"] = want
+    check_eq(h.report(b)["oom_score_adj"], want, "oom_score_adj")
+    b.process["oomScoreAdj"] = current
+    check_eq(h.report(b)["oom_score_adj"], current, "oom_score_adj equal to the caller's")
+
+
+def test_capabilities(h):
+    b = h.bundle()
+    r = h.report(b)
+    want = f"{harness.cap_mask(harness.DEFAULT_CAPS):016x}"
+    check_eq(r["caps"]["CapEff"], want, "default CapEff")
+    check_eq(r["caps"]["CapPrm"], want, "default CapPrm")
+    check_eq(r["caps"]["CapBnd"], want, "default CapBnd")
+    check_eq(r["caps"]["CapAmb"], "0000000000000000", "default CapAmb")
+
+    caps = ["CAP_CHOWN", "CAP_KILL"]
+    b.process["capabilities"] = {k: list(caps) for k in ("bounding", "effective", "permitted")}
+    r = h.report(b)
+    want = f"{harness.cap_mask(caps):016x}"
+    for k in ("CapEff", "CapPrm", "CapBnd"):
+        check_eq(r["caps"][k], want, f"reduced {k}")
+
+
+def test_ambient_capabilities(h):
+    b = h.bundle()
+    if h.rootless:
+        _multi_mapping(h, b)
+    caps = ["CAP_NET_BIND_SERVICE"]
+    b.process["user"] = {"uid": 1000, "gid": 1000}
+    b.process["capabilities"] = {k: list(caps) for k in
+                                 ("bounding", "effective", "permitted", "inheritable", "ambient")}
+    r = h.report(b)
+    want = f"{harness.cap_mask(caps):016x}"
+    check_eq(r["uid"], 1000, "uid")
+    for k in ("CapAmb", "CapEff", "CapInh", "CapPrm"):
+        check_eq(r["caps"][k], want, k)
+
+
+def test_no_new_privileges(h):
+    b = h.bundle()
+    b.process["noNewPrivileges"] = True
+    check_eq(h.report(b)["no_new_privs"], 1, "NoNewPrivs with noNewPrivileges=true")
+    b.process["noNewPrivileges"] = False
+    check_eq(h.report(b)["no_new_privs"], 0, "NoNewPrivs with noNewPrivileges=false")
+
+
+def test_stdio_inherited(h):
+    b = h.bundle(["sh", "-c", "echo to-stdout; echo to-stderr >&2; cat"])
+    r = h.run_bundle(b, input="from-stdin\n")
+    check_eq(r.rc, 0, "exit status")
+    check_eq(r.out, "to-stdout\nfrom-stdin\n", "stdout through the caller's pipe")
+    check_in("to-stderr", r.err, "stderr through the caller's pipe")
+    check_eq(h.report(b)["isatty"], [False, False, False], "no tty without terminal=true")
+
+
+# ---- hostname / namespaces ------------------------------------------------------------------
+
+
+def test_hostname_domainname(h):
+    b = h.bundle()
+    b.config["hostname"] = "crl-host"
+    b.config["domainname"] = "crl.example"
+    r = h.report(b)
+    check_eq(r["hostname"], "crl-host", "hostname")
+    check_eq(r["domainname"], "crl.example", "domainname")
+
+
+def _host_ns():
+    out = {}
+    for n in os.listdir("/proc/self/ns"):
+        link = os.readlink(f"/proc/self/ns/{n}")
+        out[n] = int(link[link.index("[") + 1:-1])
+    return out
+
+
+def test_namespaces_new_and_shared(h):
+    host = _host_ns()
+    b = h.bundle()
+    b.set_namespace("cgroup")
+    r = h.report(b)
+    for n in ("pid", "net", "ipc", "uts", "mnt", "cgroup"):
+        check(r["namespaces"][n] != host[n], f"{n} namespace must be new")
+    check_eq(r["pid"], 1, "pid in a new pid namespace")
+    if h.rootless:
+        check(r["namespaces"]["user"] != host["user"], "user namespace must be new")
+    else:
+        check_eq(r["namespaces"]["user"], host["user"], "user namespace shared")
+
+    for t in ("network", "ipc", "uts", "cgroup", "pid"):
+        b.remove_namespace(t)
+    b.remove_mount("/sys")  # sysfs needs its own netns when rootless
+    if h.rootless and not os.path.isdir("/dev/mqueue"):
+        b.remove_mount("/dev/mqueue")  # mqueue needs its own ipcns (or the host's to bind)
+    b.add_mount("/sys", "bind", "/sys", ["rbind", "nosuid", "noexec", "nodev", "ro"])
+    del b.config["hostname"]
+    r = h.report(b)
+    for n in ("net", "ipc", "uts", "cgroup", "pid"):
+        check_eq(r["namespaces"][n], host[n], f"{n} namespace shared with the host")
+    check(r["namespaces"]["mnt"] != host["mnt"], "mount namespace still new")
+    check(r["pid"] > 1, "pid in the host pid namespace")
+
+
+def test_namespace_join_by_path(h):
+    unshare = shutil.which("unshare")
+    if not unshare:
+        skip("unshare(1) not installed")
+    argv = [unshare, "--net", "--uts"]
+    if h.rootless:
+        argv = [unshare, "--user", "--map-root-user", "--net", "--uts"]
+    # The target: a process of ours in fresh net+uts namespaces (rootless: also a userns).
+    target = subprocess.Popen(argv + ["sh", "-c", "hostname joined-target; exec sleep 120"],
+                              stdin=subprocess.DEVNULL)
+    try:
+        def ready():
+            try:
+                return (os.readlink(f"/proc/{target.pid}/ns/net") != os.readlink("/proc/self/ns/net")
+                        and harness.proc_cmdline(target.pid)[:1] == ["sleep"])
+            except OSError:
+                return False
+        check(wait_until(ready, 10), "unshare target did not start")
+        tns = {n: os.readlink(f"/proc/{target.pid}/ns/{n}") for n in ("net", "uts", "user")}
+        b = h.bundle()
+        b.set_namespace("network", f"/proc/{target.pid}/ns/net")
+        b.set_namespace("uts", f"/proc/{target.pid}/ns/uts")
+        del b.config["hostname"]
+        if h.rootless:
+            # A joined user namespace brings its own mappings (as with runc).
+            b.set_namespace("user", f"/proc/{target.pid}/ns/user")
+            b.linux.pop("uidMappings", None)
+            b.linux.pop("gidMappings", None)
+        r = h.report(b)
+        for n, key in (("net", "net"), ("uts", "uts")):
+            want = int(tns[n][tns[n].index("[") + 1:-1])
+            check_eq(r["namespaces"][key], want, f"joined {n} namespace inode")
+        check_eq(r["hostname"], "joined-target", "hostname of the joined uts namespace")
+    finally:
+        target.kill()
+        target.wait()
+
+
+def test_uid_gid_mappings(h):
+    b = h.bundle()
+    uids, gids = _multi_mapping(h, b)
+    r = h.report(b)
+    check_eq((r["uid"], r["gid"]), (0, 0), "ids inside the user namespace")
+    want_u = [(m["containerID"], m["hostID"], m["size"]) for m in uids]
+    want_g = [(m["containerID"], m["hostID"], m["size"]) for m in gids]
+    check_eq(_map_lines(r["uid_map"]), want_u, "uid_map")
+    check_eq(_map_lines(r["gid_map"]), want_g, "gid_map")
+    # A mapped non-root id can own files: chown inside works across the whole range.
+    b.process["args"] = ["sh", "-c", "touch /tmp/f && chown 1234:4321 /tmp/f && stat -c %u:%g /tmp/f"]
+    res = h.run_bundle(b)
+    check_eq((res.rc, res.out.strip()), (0, "1234:4321"), "chown to a mapped id")
+    st = os.stat(os.path.join(b.rootfs, "tmp", "f"))
+    host_uid = [hid + 1234 - cid for cid, hid, n in want_u if cid <= 1234 < cid + n][0]
+    check_eq(st.st_uid, host_uid, "host owner of the chowned file")
+
+
+# ---- root filesystem and mounts -------------------------------------------------------------
+
+
+def test_readonly_root(h):
+    b = h.bundle()
+    b.config["root"]["readonly"] = True
+    r = h.report(b)
+    check_in("ro", _mount(r, "/")["options"].split(","), "options of /")
+    b.process["args"] = ["/probe", "write", "/newfile", "x"]
+    res = h.run_bundle(b)
+    check(res.rc == 1 and "EROFS" in res.err, f"write to a read-only root\n{res!r}")
+    b.process["args"] = ["/probe", "write", "/dev/shm/ok", "x"]
+    check_eq(h.run_bundle(b).rc, 0, "write to a tmpfs below a read-only root")
+    check(not os.path.exists(os.path.join(b.rootfs, "newfile")), "file created on the host")
+
+
+def test_mount_tmpfs_options(h):
+    b = h.bundle()
+    b.add_mount("/mnt/t", "tmpfs", "tmpfs", ["size=1m", "mode=0700", "nosuid", "nodev"])
+    r = h.report(b)
+    m = _mount(r, "/mnt/t")
+    check(m is not None, "tmpfs at /mnt/t missing")
+    check_eq(m["fstype"], "tmpfs", "fstype")
+    opts = _opts(m)
+    for o in ("size=1024k", "mode=700", "nosuid", "nodev"):
+        check_in(o, opts, "tmpfs options")
+    b.process["args"] = ["/probe", "stat", "/mnt/t"]
+    st = h.run_bundle(b).json()[0]
+    check_eq((st["type"], st["mode"]), ("dir", 0o700), "tmpfs root mode")
+
+
+def test_mount_bind_rw_ro(h):
+    host_dir = h.mkdtemp("share")
+    os.chmod(host_dir, 0o777)
+    with open(os.path.join(host_dir, "hello"), "w") as f:
+        f.write("from-host\n")
+    b = h.bundle()
+    b.add_mount("/mnt/rw", "bind", host_dir, ["bind"])
+    b.add_mount("/mnt/ro", "bind", host_dir, ["bind", "ro"])
+    b.add_mount("/mnt/rb", "none", host_dir, ["rbind", "nosuid"])
+    b.process["args"] = ["sh", "-c", "cat /mnt/rw/hello /mnt/ro/hello /mnt/rb/hello;"
+                         " /probe write /mnt/rw/out from-container;"
+                         " /probe write /mnt/ro/no x; echo rc=$?"]
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"container exit status\n{r!r}")
+    check_eq(r.out, "from-host\n" * 3 + "rc=1\n", "bind mount contents")
+    check_in("EROFS", r.err, "write into a ro bind")
+    with open(os.path.join(host_dir, "out")) as f:
+        check_eq(f.read(), "from-container", "write through the rw bind")
+    check(not os.path.exists(os.path.join(host_dir, "no")), "write through the ro bind")
+    rep = h.report(b)
+    check_in("ro", _mount(rep, "/mnt/ro")["options"].split(","), "ro bind options")
+    check_in("nosuid", _mount(rep, "/mnt/rb")["options"].split(","), "rbind nosuid")
+    # Binding a single file.
+    b2 = h.bundle(["/probe", "cat", "/etc/crl-file"])
+    b2.add_mount("/etc/crl-file", "bind", os.path.join(host_dir, "hello"), ["bind", "ro"])
+    r = h.run_bundle(b2)
+    check_eq((r.rc, r.out), (0, "from-host\n"), "file bind mount")
+
+
+def test_mount_rbind_recursive(h):
+    """rbind carries sub-mounts, bind does not. Uses a private mount namespace (root only)."""
+    if h.rootless:
+        skip("needs a private mount namespace with a real tmpfs sub-mount (root)")
+    unshare = shutil.which("unshare")
+    if not unshare:
+        skip("unshare(1) not installed")
+    src = h.mkdtemp("rsrc")
+    os.mkdir(os.path.join(src, "sub"))
+    b = h.bundle(["sh", "-c", "ls /mnt/r/sub; echo --; ls /mnt/b/sub"])
+    b.add_mount("/mnt/r", "bind", src, ["rbind"])
+    b.add_mount("/mnt/b", "bind", src, ["bind"])
+    b.save()
+    script = (f'mount -t tmpfs crl-sub "{src}/sub" && echo x > "{src}/sub/inner" && '
+              f'exec "$@"')
+    argv = [unshare, "-m", "--propagation", "private", "sh", "-c", script, "sh"]
+    argv += h.rt_argv("run", "--bundle", b.path, h.new_id("rbind"))
+    r = h.cmd(argv, timeout=60)
+    check_eq(r.rc, 0, f"run inside a private mount namespace\n{r!r}")
+    check_eq(r.out, "inner\n--\n", "rbind shows the sub-mount, bind does not")
+
+
+def test_mount_proc_sys_devpts_mqueue(h):
+    b = h.bundle()
+    r = h.report(b)
+    for target, fstype in (("/proc", "proc"), ("/sys", "sysfs"), ("/dev", "tmpfs"),
+                           ("/dev/pts", "devpts"), ("/dev/shm", "tmpfs"),
+                           ("/dev/mqueue", "mqueue")):
+        m = _mount(r, target)
+        check(m is not None, f"no mount at {target}")
+        check_eq(m["fstype"], fstype, f"fstype at {target}")
+    check_in("ro", _mount(r, "/sys")["options"].split(","), "/sys is read-only")
+    pts = _opts(_mount(r, "/dev/pts"))
+    check_in("ptmxmode=666", pts, "devpts ptmxmode")
+    check_in("mode=620", pts, "devpts mode")
+    # tmpfs lists mode= only when it differs from 1777, so look at the directory itself.
+    shm = h.run_bundle(h.bundle(["/probe", "stat", "/dev/shm"])).json()[0]
+    check_eq(shm["mode"] & 0o7777, 0o1777, "/dev/shm mode")
+    # proc shows the container's pid namespace.
+    b.process["args"] = ["/probe", "cat", "/proc/1/cmdline"]
+    out = h.run_bundle(b)
+    check_eq(out.out, "/probe\0cat\0/proc/1/cmdline\0", "/proc/1 is the container process")
+
+
+def test_sysfs_without_netns(h):
+    """Without a network namespace: root mounts sysfs; rootless must rbind /sys (runc's spec)."""
+    b = h.bundle()
+    b.remove_namespace("network")
+    if h.rootless:
+        b.remove_mount("/sys")
+        b.add_mount("/sys", "none", "/sys", ["rbind", "nosuid", "noexec", "nodev", "ro"])
+    r = h.report(b)
+    m = _mount(r, "/sys")
+    check(m is not None and m["fstype"] == "sysfs", f"/sys mount: {m}")
+    b.process["args"] = ["/probe", "stat", "/sys/kernel", "/sys/class/net/lo"]
+    st = h.run_bundle(b).json()
+    check_eq(st[0].get("type"), "dir", "/sys/kernel")
+    check(st[1].get("type") == "symlink", f"/sys/class/net/lo: {st[1]}")
+
+
+def test_mount_propagation_flags(h):
+    share = h.mkdtemp("prop")
+    b = h.bundle()
+    b.add_mount("/mnt/priv", "bind", share, ["rbind", "rprivate"])
+    b.add_mount("/mnt/shared", "bind", share, ["rbind", "rshared"])
+    b.add_mount("/mnt/slave", "bind", share, ["rbind", "rslave"])
+    b.add_mount("/mnt/unbind", "bind", share, ["bind", "runbindable"])
+    b.linux["rootfsPropagation"] = "private"
+    r = h.report(b)
+    opt = {t: _mount(r, t)["optional"] for t in ("/mnt/priv", "/mnt/shared", "/mnt/slave",
+                                                   "/mnt/unbind")}
+    check(not opt["/mnt/priv"], f"rprivate mount optional fields {opt['/mnt/priv']}")
+    check(any(o.startswith("shared:") for o in opt["/mnt/shared"]), f"rshared: {opt}")
+    check(not any(o.startswith("shared:") for o in opt["/mnt/slave"]), f"rslave: {opt}")
+    check_in("unbindable", opt["/mnt/unbind"], "runbindable")
+
+
+def test_dev(h):
+    b = h.bundle(["/probe", "stat", "/dev/null", "/dev/zero", "/dev/full", "/dev/random",
+                  "/dev/urandom", "/dev/tty", "/dev/ptmx", "/dev/fd", "/dev/stdin",
+                  "/dev/stdout", "/dev/stderr", "/dev/pts/ptmx", "/dev/shm", "/dev/mqueue"])
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"probe stat\n{r!r}")
+    st = {e["path"]: e for e in r.json()}
+    for name, (maj, mnr) in {"null": (1, 3), "zero": (1, 5), "full": (1, 7), "random": (1, 8),
+                             "urandom": (1, 9), "tty": (5, 0)}.items():
+        e = st[f"/dev/{name}"]
+        check_eq((e.get("type"), e.get("major"), e.get("minor")), ("char", maj, mnr),
+                 f"/dev/{name}")
+        check_eq(e["mode"] & 0o666, 0o666, f"/dev/{name} mode")
+    for path, target in (("/dev/ptmx", "pts/ptmx"), ("/dev/fd", "/proc/self/fd"),
+                         ("/dev/stdin", "/proc/self/fd/0"), ("/dev/stdout", "/proc/self/fd/1"),
+                         ("/dev/stderr", "/proc/self/fd/2")):
+        check_eq((st[path].get("type"), st[path].get("target")), ("symlink", target), path)
+    check_eq((st["/dev/pts/ptmx"].get("type"), st["/dev/pts/ptmx"].get("major")), ("char", 5),
+             "/dev/pts/ptmx")
+    b.process["args"] = ["sh", "-c", "/probe write /dev/null x && head -c 4 /dev/zero | wc -c"
+                         " && /probe cat /dev/fd/0 </dev/null && echo ok"]
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out), (0, "4\nok\n"), "/dev/null writable, /dev/zero readable")
+
+
+def test_masked_and_readonly_paths(h):
+    b = h.bundle()
+    # /proc/kcore exists only on some kernels; /proc/timer_list is always there.
+    b.linux["maskedPaths"] = ["/proc/kcore", "/proc/timer_list", "/sys/firmware", "/proc/crl-missing"]
+    b.linux["readonlyPaths"] = ["/proc/sys", "/proc/sysrq-trigger"]
+    b.process["args"] = ["sh", "-c",
+                         "wc -c </proc/timer_list; ls -A /sys/firmware | wc -l;"
+                         " /probe write /proc/sys/kernel/hostname x; echo rc=$?"]
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"exit status\n{r!r}")
+    check_eq(r.out.split(), ["0", "0", "rc=1"], "masked kcore empty, /sys/firmware empty, "
+                                                 "/proc/sys read-only")
+    check(("EROFS" in r.err) or ("EACCES" in r.err), f"write to /proc/sys error: {r.err!r}")
+    rep = h.report(b)
+    check_in("ro", _mount(rep, "/proc/sys")["options"].split(","), "/proc/sys options")
+
+
+def test_sysctl(h):
+    b = h.bundle()
+    b.linux["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    want = {"net.ipv4.ip_forward": "1"}
+    if not h.rootless:
+        b.linux["sysctl"]["kernel.domainname"] = "crl.sysctl"
+        want["kernel.domainname"] = "crl.sysctl"
+    r = h.report(b, sysctls=sorted(want))
+    check_eq(r["sysctl"], want, "sysctl values inside")
+    if not h.rootless:
+        check_eq(r["domainname"], "crl.sysctl", "domainname set through kernel.domainname")
+    # A net sysctl without a network namespace is refused.
+    b2 = h.bundle()
+    b2.remove_namespace("network")
+    b2.remove_mount("/sys")
+    b2.linux["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    h.rt_fail("run", "--bundle", b2.save().path, h.new_id("sysctlnonet"))
+
+
+def _run_with_fds(h, b, cid, extra, env_listen=False):
+    """Run the runtime from `sh` with fds 3 and 4 open on two files (optionally LISTEN_FDS)."""
+    f3, f4 = os.path.join(b.path, "fd3"), os.path.join(b.path, "fd4")
+    for p in (f3, f4):
+        with open(p, "w") as f:
+            f.write(os.path.basename(p))
+    prefix = "LISTEN_FDS=2 LISTEN_PID=$$ " if env_listen else ""
+    script = f'exec 3<"{f3}" 4<"{f4}"; {prefix}exec "$@"'
+    argv = ["/bin/sh", "-c", script, "sh"] + h.rt_argv("run", *extra, "--bundle", b.path, cid)
+    return h.cmd(argv, timeout=60)
+
+
+def test_preserve_fds(h):
+    b = h.bundle()
+    b.save()
+    r = _run_with_fds(h, b, h.new_id("nofds"), [])
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    check_eq(r.json()["fds"], [0, 1, 2], "fds without --preserve-fds")
+
+    r = _run_with_fds(h, b, h.new_id("fds"), ["--preserve-fds", "2"])
+    check_eq(r.rc, 0, f"run --preserve-fds 2\n{r!r}")
+    check_eq(r.json()["fds"], [0, 1, 2, 3, 4], "fds with --preserve-fds 2")
+
+    b.process["args"] = ["sh", "-c", "/probe cat /proc/self/fd/3; echo; /probe cat /proc/self/fd/4"]
+    b.save()
+    r = _run_with_fds(h, b, h.new_id("fdsc"), ["--preserve-fds", "2"])
+    check_eq((r.rc, r.out), (0, "fd3\nfd4"), "contents read through preserved fds")
+
+
+def test_listen_fds(h):
+    b = h.bundle(["/probe", "listen-fds"])
+    b.save()
+    r = _run_with_fds(h, b, h.new_id("listen"), [], env_listen=True)
+    check_eq(r.rc, 0, f"run with LISTEN_FDS\n{r!r}")
+    got = r.json()
+    check_eq(got["LISTEN_FDS"], "2", "LISTEN_FDS")
+    check_eq(got["pid_matches"], True, f"LISTEN_PID names the container process: {got}")
+    check_eq(got["open"], [True, True], "fds 3 and 4 open")
+
+
+def test_no_pivot(h):
+    if h.rootless:
+        skip("--no-pivot is exercised as root")
+    b = h.bundle()
+    r = h.report(b, extra=["--no-pivot"])
+    check_eq(r["uid"], 0, "uid")
+    check(_mount(r, "/") is not None, "a root mount is visible")
+    check_eq(r["cwd"], "/", "cwd")
+    b.process["args"] = ["/probe", "stat", "/probe"]
+    check_eq(h.run_bundle(b, extra=["--no-pivot"]).json()[0]["type"], "file", "rootfs content")
+
+
+def test_caller_env_does_not_leak(h):
+    """The caller's environment does not reach the container; only process.env does."""
+    b = h.bundle()
+    env = dict(os.environ, CRLT_SECRET="leak")
+    r = h.run_bundle(b, env=env)
+    check_eq(r.rc, 0, "run")
+    check(not any(e.startswith("CRLT_SECRET=") for e in r.json()["env"]), "caller env leaked")
+
+
+if __name__ == "__main__":
+    harness.main(globals())
