@@ -4,6 +4,7 @@
 Run: test_config.py --as root|user [-k NAME] [-v]   (see harness.py)
 """
 
+import json
 import os
 import resource
 import shutil
@@ -471,6 +472,63 @@ def test_dev(h):
                          " && /probe cat /dev/fd/0 </dev/null && echo ok"]
     r = h.run_bundle(b)
     check_eq((r.rc, r.out), (0, "4\nok\n"), "/dev/null writable, /dev/zero readable")
+
+
+def test_linux_devices(h):
+    if h.rootless:
+        # No mknod in a user namespace: the host's node is bind-mounted at the same path.
+        if not os.path.exists("/dev/kmsg"):
+            skip("host has no /dev/kmsg to bind")
+        dev = {"path": "/dev/kmsg", "type": "c", "major": 1, "minor": 11}
+        want = ("char", 1, 11)
+    else:
+        dev = {"path": "/dev/crl/null2", "type": "c", "major": 1, "minor": 3,
+               "fileMode": 0o620, "uid": 1000, "gid": 5}
+        want = ("char", 1, 3)
+    b = h.bundle(["/probe", "stat", dev["path"]])
+    b.linux["devices"] = [dev]
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"probe stat\n{r!r}")
+    st = r.json()[0]
+    check_eq((st.get("type"), st.get("major"), st.get("minor")), want, dev["path"])
+    if not h.rootless:
+        check_eq((st["mode"] & 0o7777, st["uid"], st["gid"]), (0o620, 1000, 5),
+                 "fileMode/uid/gid of the node")
+    # A device whose host node does not exist (rootless) or of a bad type is an error.
+    bad = {"path": "/dev/crl-none", "type": "c", "major": 1, "minor": 3} if h.rootless else \
+        {"path": "dev/relative", "type": "c", "major": 1, "minor": 3}
+    b.linux["devices"] = [bad]
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="crl-none" if h.rootless else
+              "linux.devices[0].path")
+
+
+def test_rootfs_propagation(h):
+    for prop, shared in (("shared", True), ("rshared", True), ("private", False),
+                         ("slave", False)):
+        b = h.bundle()
+        b.linux["rootfsPropagation"] = prop
+        root = _mount(h.report(b), "/")
+        check_eq(any(o.startswith("shared:") for o in root["optional"]), shared,
+                 f"rootfsPropagation {prop}: optional fields of / {root['optional']}")
+
+
+def test_seccomp_from_config(h):
+    b = h.bundle(["sh", "-c", "mkdir /tmp/blocked; echo rc=$?; /probe report"])
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [{"names": ["mkdir", "mkdirat"], "action": "SCMP_ACT_ERRNO",
+                      "errnoRet": 38}],
+    }
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    first, report = r.out.split("\n", 1)
+    check_eq(first, "rc=1", "mkdir is refused")
+    check_in("not implemented", r.err.lower(), "the configured errno (ENOSYS)")
+    check_eq(json.loads(report)["seccomp"], 2, "Seccomp mode 2 (filter)")
+    b.linux["seccomp"]["syscalls"][0]["action"] = "SCMP_ACT_NOPE"
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="SCMP_ACT_NOPE")
 
 
 def test_masked_and_readonly_paths(h):
