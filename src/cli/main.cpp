@@ -9,6 +9,7 @@
 #include "command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
+#include "crunlite/process/self_clone.hpp"
 #include "crunlite_build_config.h"
 
 #include <seccomp.h>
@@ -53,6 +54,10 @@ int main_impl(int argc, char** argv) {
             verb_args.push_back(a);
         }
     }
+
+    // Verbs that put a process into a container run from a sealed copy of this
+    // binary (see process/self_clone.hpp); the others stay as fast as they are.
+    if (verb == "create" || verb == "run") process::ensure_sealed_self(argv);
 
     Global g;
     std::string log_file, log_format = "text";

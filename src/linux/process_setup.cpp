@@ -94,6 +94,15 @@ void set_oom_score_adj(int value) {
                  [&] { write_file("/proc/self/oom_score_adj", std::to_string(value)); });
 }
 
+void enter_cwd(const std::string& cwd) {
+    if (::chdir(cwd.c_str()) < 0) throw_errno("chdir to cwd " + quote(cwd));
+    // A cwd reached through a leaked host fd ("/proc/self/fd/7") lies outside
+    // our root; the kernel then reports it as unreachable (CVE-2024-21626).
+    char buf[PATH_MAX];
+    if (::getcwd(buf, sizeof buf) == nullptr)
+        throw Error(errno == ENOENT ? EPERM : errno, "cwd " + quote(cwd) + " is outside the container's root");
+}
+
 std::string find_executable(const std::string& arg0, const std::vector<std::string>& env) {
     auto is_executable = [](const std::string& path, int& err) {
         struct stat st;

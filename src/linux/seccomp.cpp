@@ -1,6 +1,12 @@
 #include "crunlite/linux/seccomp.hpp"
 
+#include <linux/seccomp.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <memory>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
@@ -8,9 +14,13 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::linux {
 namespace {
+
+// Linux 5.19; older kernel headers lack the name.
+constexpr unsigned kFlagWaitKillableRecv = 1U << 5;
 
 uint32_t action_value(const std::string& name, std::optional<uint32_t> errno_ret, const std::string& where) {
     // runc's default errno for SCMP_ACT_ERRNO / SCMP_ACT_TRACE without errnoRet is EPERM.
@@ -22,8 +32,7 @@ uint32_t action_value(const std::string& name, std::optional<uint32_t> errno_ret
     if (name == "SCMP_ACT_TRACE") return SCMP_ACT_TRACE(err);
     if (name == "SCMP_ACT_ALLOW") return SCMP_ACT_ALLOW;
     if (name == "SCMP_ACT_LOG") return SCMP_ACT_LOG;
-    if (name == "SCMP_ACT_NOTIFY")
-        throw Error(ENOTSUP, where + ": SCMP_ACT_NOTIFY (seccomp user notification) is not supported yet");
+    if (name == "SCMP_ACT_NOTIFY") return SCMP_ACT_NOTIFY;
     throw Error(EINVAL, where + ": unknown action " + quote(name));
 }
 
@@ -51,34 +60,47 @@ void check_rc(int rc, const std::string& what) {
     if (rc < 0) throw sys_error(-rc, what);
 }
 
+unsigned flag_value(const std::string& flag, const std::string& where) {
+    if (flag == "SECCOMP_FILTER_FLAG_TSYNC") return SECCOMP_FILTER_FLAG_TSYNC;
+    if (flag == "SECCOMP_FILTER_FLAG_LOG") return SECCOMP_FILTER_FLAG_LOG;
+    if (flag == "SECCOMP_FILTER_FLAG_SPEC_ALLOW") return SECCOMP_FILTER_FLAG_SPEC_ALLOW;
+    if (flag == "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV") return kFlagWaitKillableRecv;
+    throw Error(EINVAL, where + ": unsupported flag " + quote(flag));
+}
+
+// The BPF program libseccomp generated, read back through a memfd (libseccomp
+// 2.5 exports only to an fd).
+std::vector<sock_filter> export_bpf(scmp_filter_ctx ctx) {
+    sys::UniqueFd mem(static_cast<int>(::syscall(SYS_memfd_create, "seccomp-bpf", MFD_CLOEXEC)));
+    if (!mem) throw_errno("memfd_create for the seccomp program");
+    check_rc(seccomp_export_bpf(ctx, mem.get()), "export seccomp program");
+    off_t size = ::lseek(mem.get(), 0, SEEK_END);
+    if (size <= 0 || size % static_cast<off_t>(sizeof(sock_filter)) != 0)
+        throw Error(EINVAL, "export seccomp program: unexpected size " + std::to_string(size));
+    std::vector<sock_filter> bpf(static_cast<size_t>(size) / sizeof(sock_filter));
+    if (::pread(mem.get(), bpf.data(), static_cast<size_t>(size), 0) != size) throw_errno("read seccomp program");
+    return bpf;
+}
+
 }  // namespace
 
-SeccompFilter build_filter(const spec::Seccomp& sc) {
+SeccompProgram build_filter(const spec::Seccomp& sc) {
     const std::string base = "linux.seccomp";
-    if (!sc.listener_path.empty())
-        throw Error(ENOTSUP, base + ".listenerPath: seccomp user notification is not supported yet");
     uint32_t default_action = action_value(sc.default_action, sc.default_errno_ret, base + ".defaultAction");
-    SeccompFilter filter(seccomp_init(default_action));
+    if (default_action == SCMP_ACT_NOTIFY)
+        throw Error(EINVAL, base + ".defaultAction: SCMP_ACT_NOTIFY cannot be the default action");
+    std::unique_ptr<void, void (*)(scmp_filter_ctx)> filter(seccomp_init(default_action), seccomp_release);
     if (!filter) throw Error(EINVAL, base + ": seccomp_init failed");
     scmp_filter_ctx ctx = filter.get();
+    SeccompProgram program;
 
     for (size_t i = 0; i < sc.architectures.size(); ++i) {
         std::string where = base + ".architectures[" + std::to_string(i) + "]";
         int rc = seccomp_arch_add(ctx, arch_value(sc.architectures[i], where));
         if (rc < 0 && rc != -EEXIST) throw sys_error(-rc, where);
     }
-    for (size_t i = 0; i < sc.flags.size(); ++i) {
-        const std::string& flag = sc.flags[i];
-        std::string where = base + ".flags[" + std::to_string(i) + "]";
-        if (flag == "SECCOMP_FILTER_FLAG_LOG")
-            check_rc(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_LOG, 1), where);
-        else if (flag == "SECCOMP_FILTER_FLAG_SPEC_ALLOW")
-            check_rc(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_SSB, 1), where);
-        else if (flag == "SECCOMP_FILTER_FLAG_TSYNC")
-            check_rc(seccomp_attr_set(ctx, SCMP_FLTATR_CTL_TSYNC, 1), where);
-        else
-            throw Error(EINVAL, where + ": unsupported flag " + quote(flag));
-    }
+    for (size_t i = 0; i < sc.flags.size(); ++i)
+        program.flags |= flag_value(sc.flags[i], base + ".flags[" + std::to_string(i) + "]");
 
     for (size_t i = 0; i < sc.syscalls.size(); ++i) {
         const spec::SeccompSyscall& rule = sc.syscalls[i];
@@ -86,6 +108,15 @@ SeccompFilter build_filter(const spec::Seccomp& sc) {
         uint32_t action = action_value(rule.action, rule.errno_ret, where + ".action");
         // A rule whose action is the default changes nothing (libseccomp refuses it).
         if (action == default_action) continue;
+        if (action == SCMP_ACT_NOTIFY) {
+            if (sc.listener_path.empty())
+                throw Error(EINVAL, where + ".action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+            // The init passes the listener fd to us with sendmsg right after
+            // loading: a notified sendmsg would wait for a supervisor that has no fd yet.
+            if (std::find(rule.names.begin(), rule.names.end(), "sendmsg") != rule.names.end())
+                throw Error(EINVAL, where + ": SCMP_ACT_NOTIFY on sendmsg would block the runtime");
+            program.notify = true;
+        }
         std::vector<scmp_arg_cmp> cmps;
         bool shared_index = false;
         for (size_t j = 0; j < rule.args.size(); ++j) {
@@ -113,17 +144,26 @@ SeccompFilter build_filter(const spec::Seccomp& sc) {
             }
         }
     }
-    return filter;
+    if (!sc.listener_path.empty() && !program.notify)
+        throw Error(EINVAL, base + ".listenerPath: set, but no rule uses SCMP_ACT_NOTIFY");
+    program.bpf = export_bpf(ctx);
+    return program;
 }
 
-void load_filter(const SeccompFilter& filter) {
-    int rc = seccomp_load(filter.get());
-    if (rc < 0) throw sys_error(-rc, "load seccomp filter");
+sys::UniqueFd load_filter(const SeccompProgram& program) {
+    sock_fprog prog{static_cast<unsigned short>(program.bpf.size()), const_cast<sock_filter*>(program.bpf.data())};
+    unsigned flags = program.flags | (program.notify ? SECCOMP_FILTER_FLAG_NEW_LISTENER : 0);
+    long rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags, &prog);
+    if (rc < 0 && errno == EINVAL && (flags & kFlagWaitKillableRecv))  // kernel before 5.19
+        rc = ::syscall(SYS_seccomp, SECCOMP_SET_MODE_FILTER, flags & ~kFlagWaitKillableRecv, &prog);
+    if (rc < 0) throw_errno("load seccomp filter");
+    return sys::UniqueFd(program.notify ? static_cast<int>(rc) : -1);
 }
 
 const std::vector<std::string>& seccomp_actions() {
     static const std::vector<std::string> v = {"SCMP_ACT_ALLOW", "SCMP_ACT_ERRNO", "SCMP_ACT_KILL", "SCMP_ACT_KILL_PROCESS",
-                                               "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_TRAP", "SCMP_ACT_TRACE"};
+                                               "SCMP_ACT_KILL_THREAD", "SCMP_ACT_LOG", "SCMP_ACT_NOTIFY", "SCMP_ACT_TRAP",
+                                               "SCMP_ACT_TRACE"};
     return v;
 }
 
@@ -135,7 +175,7 @@ const std::vector<std::string>& seccomp_operators() {
 
 const std::vector<std::string>& seccomp_flags() {
     static const std::vector<std::string> v = {"SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
-                                               "SECCOMP_FILTER_FLAG_TSYNC"};
+                                               "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"};
     return v;
 }
 

@@ -4,7 +4,9 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/un.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -15,6 +17,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/json/json.hpp"
 #include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/linux/namespaces.hpp"
 #include "crunlite/linux/process_setup.hpp"
@@ -121,7 +124,6 @@ void reset_signals() {
         input.bundle = req.bundle;
         input.can_mknod = req.can_mknod;
         linux::MountPlan plan = linux::plan_mounts(config, input);
-        if (proc.oom_score_adj) linux::set_oom_score_adj(*proc.oom_score_adj);
         // Whoever made our user namespace (we, or the owner of a joined one) may
         // have denied setgroups; ask the kernel while the host's /proc is visible.
         bool setgroups_allowed = read_file("/proc/self/setgroups").rfind("deny", 0) != 0;
@@ -134,15 +136,23 @@ void reset_signals() {
         linux::set_rlimits(proc.rlimits);
         std::vector<std::string> env = proc.env;
         env.insert(env.end(), req.extra_env.begin(), req.extra_env.end());
+        // Loads the seccomp filter; a NOTIFY listener goes to the parent at once,
+        // since any notified call we make from now on waits for its supervisor.
+        auto load_seccomp = [&] {
+            sys::UniqueFd listener = linux::load_filter(*req.seccomp);
+            if (listener) sync.send_fd(MsgType::SeccompFd, listener.get());
+        };
         // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-        // while we still have it.  Otherwise load it last, right before execve.
-        if (req.seccomp && !proc.no_new_privileges) linux::load_filter(*req.seccomp);
+        // while we still have it.  Otherwise load it last, right before execve,
+        // or, with a listener, before Ready so that `create` can pass it on.
+        if (req.seccomp && !proc.no_new_privileges) load_seccomp();
         linux::set_user_and_capabilities(proc.user, proc.capabilities ? &*proc.capabilities : nullptr,
                                          setgroups_allowed);
         ::umask(proc.user.umask.value_or(022));
-        if (::chdir(proc.cwd.c_str()) < 0) throw_errno("chdir to cwd " + quote(proc.cwd));
+        linux::enter_cwd(proc.cwd);
         std::string exe = linux::find_executable(proc.args.at(0), env);
         if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
+        if (req.seccomp && proc.no_new_privileges && req.seccomp->notify) load_seccomp();
         // Everything we opened (fifo, sync socket, ...) closes at exec; only
         // stdio and the preserved fds reach the container process.
         check(sys::close_range_cloexec(3 + static_cast<unsigned>(req.preserve_fds)), "close_range");
@@ -161,7 +171,7 @@ void reset_signals() {
         ssize_t n;
         while ((n = ::read(fifo_fd, &byte, 1)) < 0 && errno == EINTR) {}
         if (n != 1) throw Error(EPIPE, "wait for start: exec.fifo closed");
-        if (req.seccomp && proc.no_new_privileges) linux::load_filter(*req.seccomp);
+        if (req.seccomp && proc.no_new_privileges && !req.seccomp->notify) linux::load_filter(*req.seccomp);
         linux::exec_process(exe, proc.args, env);
     } catch (const Error& e) {
         child_fail(sync, e);
@@ -174,6 +184,9 @@ void reset_signals() {
 [[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
     try {
         const spec::Linux& lnx = *req.config->linux;
+        // Inherited by the init; set here because once the init is non-dumpable
+        // (below) its /proc/self files belong to the host's root.
+        if (auto adj = req.config->process->oom_score_adj) linux::set_oom_score_adj(*adj);
         linux::join_namespaces(lnx.namespaces);
         int flags = linux::new_namespace_flags(lnx.namespaces);
         if (flags & CLONE_NEWUSER) {
@@ -187,6 +200,13 @@ void reset_signals() {
         int rest = flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP);
         if (rest) check(::unshare(rest), "unshare namespaces");
         if (flags & CLONE_NEWTIME) write_time_offsets(*req.config);
+        // From here on our processes may share namespaces with container
+        // processes: make them non-dumpable, so no container process can open
+        // /proc/<pid>/exe, /proc/<pid>/fd or /proc/<pid>/mem of the runtime
+        // (CVE-2019-5736, CVE-2024-21626 classes).  execve resets this for the
+        // container process.  (The parent wrote our id maps above, which
+        // needs us dumpable.)
+        check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
         // A fork that makes stage-2 our sibling: the runtime parent's child.
         long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
         if (pid < 0) throw_errno("clone container init");
@@ -200,6 +220,42 @@ void reset_signals() {
     } catch (const std::exception& e) {
         child_fail(sync, Error(e.what()));
     }
+}
+
+// Connects to linux.seccomp.listenerPath and sends the container process state
+// with the listener fd attached (runtime-spec config-linux "listenerPath").
+void send_seccomp_listener(const LaunchRequest& req, pid_t init_pid, int listener) {
+    const spec::Config& config = *req.config;
+    const spec::Seccomp& sc = *config.linux->seccomp;
+    std::string where = "linux.seccomp.listenerPath " + quote(sc.listener_path);
+    json::Writer w(false);
+    w.begin_object();
+    w.key("ociVersion").string(config.oci_version);
+    w.key("fds").string_array({"seccompFd"});
+    w.key("pid").integer(init_pid);
+    w.key("metadata").string(sc.listener_metadata);
+    w.key("state").begin_object();
+    w.key("ociVersion").string(config.oci_version);
+    w.key("id").string(req.container_id);
+    w.key("status").string("creating");
+    w.key("pid").integer(init_pid);
+    w.key("bundle").string(req.bundle);
+    w.key("annotations").begin_object();
+    for (const auto& [k, v] : config.annotations) w.key(k).string(v);
+    w.end_object();
+    w.end_object();
+    w.end_object();
+    std::string text = w.result();
+
+    sys::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+    if (!sock) throw_errno("socket for " + where);
+    sockaddr_un addr{};
+    addr.sun_family = AF_UNIX;
+    if (sc.listener_path.size() >= sizeof addr.sun_path) throw Error(ENAMETOOLONG, where + ": path too long");
+    std::memcpy(addr.sun_path, sc.listener_path.c_str(), sc.listener_path.size() + 1);
+    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) throw_errno("connect to " + where);
+    if (sys::send_with_fd(sock.get(), text.data(), text.size(), listener) != static_cast<ssize_t>(text.size()))
+        throw_errno("send the seccomp listener to " + where);
 }
 
 void kill_and_reap(pid_t pid) {
@@ -243,6 +299,10 @@ Launched launch(const LaunchRequest& req) {
         out.pidfd = sys::UniqueFd(sys::pidfd_open(init_pid, 0));
         if (!out.pidfd) throw_errno("pidfd_open container init");
         parent_end.send(MsgType::Go);
+        if (req.seccomp && req.seccomp->notify) {
+            sys::UniqueFd listener = parent_end.expect_fd(MsgType::SeccompFd, "load seccomp filter");
+            send_seccomp_listener(req, init_pid, listener.get());
+        }
         parent_end.expect(MsgType::Ready, "set up container");
         out.sync = std::move(parent_end);
         return out;

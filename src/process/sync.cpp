@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::process {
 
@@ -23,6 +24,11 @@ void SyncSocket::send(MsgType type, const std::string& payload) const {
     }
 }
 
+void SyncSocket::send_fd(MsgType type, int fd) const {
+    char t = static_cast<char>(type);
+    if (sys::send_with_fd(fd_.get(), &t, 1, fd) < 0) throw_errno("send sync message with an fd");
+}
+
 void SyncSocket::send_error(const crunlite::Error& e) const noexcept {
     std::string msg(1, static_cast<char>(MsgType::Error));
     msg += std::to_string(e.code()) + " " + e.message();
@@ -31,18 +37,25 @@ void SyncSocket::send_error(const crunlite::Error& e) const noexcept {
 
 bool SyncSocket::receive(Message& out) const {
     char buf[65536];
-    for (;;) {
-        ssize_t n = ::recv(fd_.get(), buf, sizeof buf, 0);
-        if (n < 0 && errno == EINTR) continue;
-        if (n < 0) throw_errno("receive sync message");
-        if (n == 0) return false;
-        out.type = static_cast<MsgType>(buf[0]);
-        out.payload.assign(buf + 1, static_cast<size_t>(n - 1));
-        return true;
-    }
+    ssize_t n = sys::recv_with_fd(fd_.get(), buf, sizeof buf, out.fd);
+    if (n < 0) throw_errno("receive sync message");
+    if (n == 0) return false;
+    out.type = static_cast<MsgType>(buf[0]);
+    out.payload.assign(buf + 1, static_cast<size_t>(n - 1));
+    return true;
 }
 
 std::string SyncSocket::expect(MsgType type, const std::string& what) const {
+    return expect_message(type, what).payload;
+}
+
+sys::UniqueFd SyncSocket::expect_fd(MsgType type, const std::string& what) const {
+    Message msg = expect_message(type, what);
+    if (!msg.fd) throw crunlite::Error(EPROTO, what + ": sync message without its fd");
+    return std::move(msg.fd);
+}
+
+Message SyncSocket::expect_message(MsgType type, const std::string& what) const {
     Message msg;
     if (!receive(msg)) throw crunlite::Error(EPIPE, what + ": container setup process exited early");
     if (msg.type == MsgType::Error) {
@@ -51,7 +64,7 @@ std::string SyncSocket::expect(MsgType type, const std::string& what) const {
         throw crunlite::Error(code, sp == std::string::npos ? msg.payload : msg.payload.substr(sp + 1));
     }
     if (msg.type != type) throw crunlite::Error(EPROTO, what + ": unexpected sync message");
-    return msg.payload;
+    return msg;
 }
 
 }  // namespace crunlite::process

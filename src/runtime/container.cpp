@@ -103,6 +103,14 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
         throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
     if (config.process->terminal)
         throw Error(ENOTSUP, config_path + ": process.terminal: terminals are not supported yet");
+    // Accepted like runc on a host without the LSM, but said out loud: the
+    // container runs without the profile/label (`features` reports both disabled).
+    if (!config.process->apparmor_profile.empty())
+        log::warn(config_path + ": process.apparmorProfile " + quote(config.process->apparmor_profile) +
+                  " not applied: crun-lite does not support AppArmor");
+    if (!config.process->selinux_label.empty())
+        log::warn(config_path + ": process.selinuxLabel " + quote(config.process->selinux_label) +
+                  " not applied: crun-lite does not support SELinux");
 
     process::LaunchRequest req;
     UserNamespacePlan userns = plan_user_namespace(config, ctx.rootless);
@@ -113,7 +121,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     if (userns.new_userns)
         log::debug(std::string("new user namespace; ids mapped ") +
                    (userns.uid_map.use_helper ? "by newuidmap/newgidmap" : "directly (a single id)"));
-    linux::SeccompFilter seccomp;
+    linux::SeccompProgram seccomp;
     if (config.linux->seccomp) {
         seccomp = with_context(config_path, [&] { return linux::build_filter(*config.linux->seccomp); });
         req.seccomp = &seccomp;

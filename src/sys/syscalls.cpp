@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
+#include <sys/socket.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -91,6 +92,50 @@ int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set
 int close_range_cloexec(unsigned first) {
     constexpr unsigned kCloseRangeCloexec = 1U << 2;  // CLOSE_RANGE_CLOEXEC
     return static_cast<int>(::syscall(SYS_close_range, first, ~0U, kCloseRangeCloexec));
+}
+
+namespace {
+
+// A one-iovec msghdr with room for one SCM_RIGHTS fd.
+struct FdMessage {
+    iovec iov;
+    alignas(cmsghdr) char control[CMSG_SPACE(sizeof(int))] = {};
+    msghdr msg{};
+    FdMessage(void* data, size_t len) : iov{data, len} {
+        msg.msg_iov = &iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control;
+        msg.msg_controllen = sizeof control;
+    }
+};
+
+}  // namespace
+
+ssize_t send_with_fd(int sock, const void* data, size_t len, int fd) {
+    FdMessage m(const_cast<void*>(data), len);
+    cmsghdr* c = CMSG_FIRSTHDR(&m.msg);
+    c->cmsg_level = SOL_SOCKET;
+    c->cmsg_type = SCM_RIGHTS;
+    c->cmsg_len = CMSG_LEN(sizeof(int));
+    std::memcpy(CMSG_DATA(c), &fd, sizeof fd);
+    ssize_t n;
+    while ((n = ::sendmsg(sock, &m.msg, MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+    return n;
+}
+
+ssize_t recv_with_fd(int sock, void* buf, size_t len, UniqueFd& fd) {
+    FdMessage m(buf, len);
+    ssize_t n;
+    while ((n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+    if (n < 0) return n;
+    for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c; c = CMSG_NXTHDR(&m.msg, c)) {
+        if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+            int received;
+            std::memcpy(&received, CMSG_DATA(c), sizeof received);
+            fd.reset(received);
+        }
+    }
+    return n;
 }
 
 bool read_proc_stat(pid_t pid, ProcStat& out) {

@@ -22,6 +22,10 @@ void set_rlimits(const std::vector<spec::Rlimit>& rlimits);
 
 void set_oom_score_adj(int value);
 
+// chdir(process.cwd), refusing a directory outside the current root (one
+// reached through a leaked fd such as "/proc/self/fd/7").
+void enter_cwd(const std::string& cwd);
+
 // Resolves process.args[0] like runc: a name with '/' is used as is (it must
 // exist), otherwise it is searched in PATH taken from `env`.  Errors use runc's
 // wording ("exec: \"x\": executable file not found in $PATH"), which callers match.

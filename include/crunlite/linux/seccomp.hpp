@@ -1,34 +1,46 @@
 // Seccomp filters from linux.seccomp, built with libseccomp.
 //
-// build_filter() only compiles (no kernel state changes, so it can run and be
-// tested anywhere); load_filter() installs it and runs in the container's
-// stage-2 process as late as possible: right before execve when
-// noNewPrivileges is set, otherwise before the uid switch (loading a filter
-// without no_new_privs needs CAP_SYS_ADMIN).
+// build_filter() compiles the rules with libseccomp and exports the BPF program
+// (no kernel state changes, so it runs in the runtime parent and can be tested
+// anywhere).  load_filter() installs the program with seccomp(2) itself rather
+// than seccomp_load(): that lets us pass every SECCOMP_FILTER_FLAG_* the config
+// asks for (libseccomp 2.5 knows no WAIT_KILLABLE_RECV), get the listener fd of
+// SCMP_ACT_NOTIFY rules, and never set no_new_privs behind the config's back
+// (seccomp_load does by default).
+//
+// The init loads it as late as possible: right before execve when
+// noNewPrivileges is set, otherwise before the uid switch (without
+// no_new_privs, loading needs CAP_SYS_ADMIN).  With NOTIFY rules it loads before
+// reporting Ready, so the listener fd can reach listenerPath during `create`.
 #pragma once
 
+#include <linux/filter.h>
 #include <seccomp.h>
 
-#include <memory>
 #include <string>
 #include <vector>
 
 #include "crunlite/spec/config.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::linux {
 
-struct SeccompDeleter {
-    void operator()(scmp_filter_ctx ctx) const { seccomp_release(ctx); }
+struct SeccompProgram {
+    std::vector<sock_filter> bpf;
+    unsigned flags = 0;   // SECCOMP_FILTER_FLAG_* from linux.seccomp.flags
+    bool notify = false;  // some rule is SCMP_ACT_NOTIFY: load with NEW_LISTENER
 };
-using SeccompFilter = std::unique_ptr<void, SeccompDeleter>;
 
 // Throws Error naming the JSON path of a bad action, architecture, flag or
 // operator (`linux.seccomp.syscalls[3].args[0].op: unknown operator "X"`).
 // Syscall names this libseccomp/kernel does not know are skipped with a debug
 // line, as runc does.
-SeccompFilter build_filter(const spec::Seccomp& seccomp);
+SeccompProgram build_filter(const spec::Seccomp& seccomp);
 
-void load_filter(const SeccompFilter& filter);
+// Installs the program in the calling thread.  Returns the listener fd when the
+// program has NOTIFY rules, else an empty UniqueFd.  WAIT_KILLABLE_RECV is
+// dropped on kernels that refuse it (before 5.19).
+sys::UniqueFd load_filter(const SeccompProgram& program);
 
 // Names accepted by build_filter, for `features`.
 const std::vector<std::string>& seccomp_actions();

@@ -15,6 +15,10 @@
 // CLONE_PARENT makes stage-2 a direct child of the runtime parent, so it stays a
 // descendant of whoever called us (containerd's shim and conmon are subreapers
 // and wait for exactly this pid).
+//
+// With SCMP_ACT_NOTIFY rules the init sends the seccomp listener fd to the
+// parent, which passes it on to linux.seccomp.listenerPath together with the
+// container state (runtime-spec "ContainerProcessState"), as runc does.
 #pragma once
 
 #include <sys/types.h>
@@ -48,7 +52,7 @@ struct LaunchRequest {
     IdMapAction uid_map, gid_map;          // used when new_userns
     int preserve_fds = 0;                  // fds 3..3+N-1 stay open in the container
     std::vector<std::string> extra_env;    // appended to process.env (LISTEN_FDS, ...)
-    const linux::SeccompFilter* seccomp = nullptr;  // built by the caller; loaded by the init
+    const linux::SeccompProgram* seccomp = nullptr;  // built by the caller; loaded by the init
 };
 
 struct Launched {

@@ -6,6 +6,7 @@
 //   parent  -> stage-1 MapDone
 //   stage-1 -> parent  Pid          (payload: stage-2 pid, decimal; stage-1 then exits)
 //   parent  -> stage-2 Go           (after the parent has recorded/placed the pid)
+//   stage-2 -> parent  SeccompFd    (only with SCMP_ACT_NOTIFY rules: the listener fd attached)
 //   stage-2 -> parent  Ready        (rootfs and process set up; now blocked on exec.fifo)
 //   any child -> parent Error       (payload: errno, ' ', message; the sender then _exit()s)
 //
@@ -20,11 +21,14 @@
 
 namespace crunlite::process {
 
-enum class MsgType : char { MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', Ready = 'R', Error = 'E' };
+enum class MsgType : char {
+    MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', SeccompFd = 'S', Ready = 'R', Error = 'E'
+};
 
 struct Message {
     MsgType type;
     std::string payload;
+    sys::UniqueFd fd;  // an fd that came with the message, if any
 };
 
 class SyncSocket {
@@ -36,6 +40,8 @@ public:
     static std::pair<SyncSocket, SyncSocket> make_pair();
 
     void send(MsgType type, const std::string& payload = {}) const;
+    // Sends a message with `fd` attached (SCM_RIGHTS).
+    void send_fd(MsgType type, int fd) const;
     // Sends an Error message carrying `e`; never throws (used on the way to _exit).
     void send_error(const crunlite::Error& e) const noexcept;
     // Receives one message; returns false on EOF (peer closed).  Throws on errors.
@@ -43,11 +49,14 @@ public:
     // Receives one message and requires it to be `type`; an Error message is
     // rethrown as the Error it carries, EOF is reported as `what` ending early.
     std::string expect(MsgType type, const std::string& what) const;
+    // expect() for a message that carries an fd; returns the fd.
+    sys::UniqueFd expect_fd(MsgType type, const std::string& what) const;
 
     int fd() const { return fd_.get(); }
     void close() { fd_.reset(); }
 
 private:
+    Message expect_message(MsgType type, const std::string& what) const;
     sys::UniqueFd fd_;
 };
 

@@ -36,6 +36,13 @@ int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set
                   uint64_t propagation);
 int close_range_cloexec(unsigned first);
 
+// sendmsg(2) of `data` with `fd` attached as SCM_RIGHTS (MSG_NOSIGNAL, retried on
+// EINTR).  Returns the bytes sent or -1 with errno set.
+ssize_t send_with_fd(int sock, const void* data, size_t len, int fd);
+// recvmsg(2) into buf; an fd that came with the message is stored in `fd`
+// (close-on-exec).  Returns the bytes received (0 at EOF) or -1 with errno set.
+ssize_t recv_with_fd(int sock, void* buf, size_t len, UniqueFd& fd);
+
 // Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat) and
 // its state letter; returns false when the process does not exist.  Together with
 // the pid, the start time identifies a process across pid reuse.

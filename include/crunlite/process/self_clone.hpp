@@ -1,0 +1,22 @@
+// Protection of the runtime binary against CVE-2019-5736-style overwrites.
+//
+// The container's init runs our code until its final execve.  If process.args
+// resolves to /proc/self/exe (a symlink, or a `#!/proc/self/exe` script), the
+// kernel executes *this binary* as the container process, and a container
+// process could later open it through /proc/<pid>/exe and write it on the host.
+// So every command that puts a process into a container first re-executes the
+// runtime from a sealed memfd copy: what the container can reach through
+// /proc/<pid>/exe is then an anonymous, unwritable file.
+//
+// Only the loadable part of the ELF file is copied (program headers, code,
+// data; not debug sections), which keeps the copy small even for debug builds.
+#pragma once
+
+namespace crunlite::process {
+
+// Returns if the running image already is a sealed copy; otherwise copies it
+// into a sealed memfd and execs that with the same argv and environment (does
+// not return).  Throws Error when /proc/self/exe cannot be read or copied.
+void ensure_sealed_self(char** argv);
+
+}  // namespace crunlite::process

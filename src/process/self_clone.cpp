@@ -1,0 +1,75 @@
+#include "crunlite/process/self_clone.hpp"
+
+#include <elf.h>
+#include <fcntl.h>
+#include <linux/memfd.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/sys/fd.hpp"
+
+#ifndef MFD_EXEC
+#define MFD_EXEC 0x0010U  // Linux 6.3: needed where vm.memfd_noexec forbids exec by default
+#endif
+
+extern char** environ;
+
+namespace crunlite::process {
+namespace {
+
+constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+
+// Bytes of the ELF file the loaders need: up to the end of the furthest
+// segment described by a program header (PT_LOAD covers code and data; the
+// others lie inside it).  Section headers and debug info come after and are
+// left out.  Falls back to the whole file for anything unexpected.
+off_t loadable_size(int fd, off_t file_size) {
+    Elf64_Ehdr eh;
+    if (::pread(fd, &eh, sizeof eh, 0) != static_cast<ssize_t>(sizeof eh) || std::memcmp(eh.e_ident, ELFMAG, SELFMAG) != 0 ||
+        eh.e_ident[EI_CLASS] != ELFCLASS64 || eh.e_phentsize != sizeof(Elf64_Phdr))
+        return file_size;
+    off_t end = static_cast<off_t>(eh.e_phoff + uint64_t{eh.e_phnum} * sizeof(Elf64_Phdr));
+    for (unsigned i = 0; i < eh.e_phnum; ++i) {
+        Elf64_Phdr ph;
+        off_t at = static_cast<off_t>(eh.e_phoff + i * sizeof ph);
+        if (::pread(fd, &ph, sizeof ph, at) != static_cast<ssize_t>(sizeof ph)) return file_size;
+        end = std::max(end, static_cast<off_t>(ph.p_offset + ph.p_filesz));
+    }
+    return std::min(end, file_size);
+}
+
+}  // namespace
+
+void ensure_sealed_self(char** argv) {
+    sys::UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+    if (!self) throw_errno("open /proc/self/exe");
+    int seals = ::fcntl(self.get(), F_GET_SEALS);
+    if (seals >= 0 && (seals & kSeals) == kSeals) return;  // already running from our copy
+
+    struct stat st;
+    if (::fstat(self.get(), &st) < 0) throw_errno("stat /proc/self/exe");
+    off_t size = loadable_size(self.get(), st.st_size);
+
+    int mfd = static_cast<int>(::syscall(SYS_memfd_create, "crun-lite", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC));
+    if (mfd < 0 && errno == EINVAL)  // kernels before 6.3 do not know MFD_EXEC
+        mfd = static_cast<int>(::syscall(SYS_memfd_create, "crun-lite", MFD_CLOEXEC | MFD_ALLOW_SEALING));
+    sys::UniqueFd copy(mfd);
+    if (!copy) throw_errno("memfd_create for the sealed runtime copy");
+    for (off_t done = 0; done < size;) {
+        ssize_t n = ::sendfile(copy.get(), self.get(), &done, static_cast<size_t>(size - done));
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) throw_errno("copy /proc/self/exe into a memfd");
+    }
+    if (::fcntl(copy.get(), F_ADD_SEALS, kSeals) < 0) throw_errno("seal the runtime copy");
+    ::syscall(SYS_execveat, copy.get(), "", argv, environ, AT_EMPTY_PATH);
+    throw_errno("exec the sealed runtime copy");
+}
+
+}  // namespace crunlite::process

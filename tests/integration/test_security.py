@@ -1,0 +1,315 @@
+#!/usr/bin/env python3
+"""Confinement: seccomp (config rules, the default profile, user notification),
+capabilities, and the runtime's self-protection (sealed binary, non-dumpable init,
+no host fds or host cwd reaching the container)."""
+
+import array
+import json
+import os
+import socket
+import threading
+
+import harness
+from harness import check, check_eq, check_in, skip
+
+ENOSYS = 38
+
+
+def _try(h, b, *ops, extra=()):
+    """Run `probe try OPS` in the bundle; returns {op: "OK" | errno name}."""
+    b.process["args"] = ["/probe", "try", *ops]
+    r = h.run_bundle(b, extra=extra)
+    check_eq(r.rc, 0, f"probe try\n{r!r}")
+    return dict(line.split(" ", 1) for line in r.out.splitlines())
+
+
+def _default_seccomp(h):
+    """linux.seccomp of `crun-lite spec` (the built-in default profile)."""
+    d = h.mkdtemp("spec")
+    args = ["spec", "--rootless"] if h.rootless else ["spec"]
+    h.cmd(h.rt_argv(*args, root=False), cwd=d)
+    cfg = json.load(open(os.path.join(d, "config.json")))
+    check("seccomp" in cfg.get("linux", {}), "`spec` writes the default seccomp profile")
+    return cfg["linux"]["seccomp"]
+
+
+def test_seccomp_errno_default_and_configured(h):
+    b = h.bundle()
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "syscalls": [
+            {"names": ["unshare"], "action": "SCMP_ACT_ERRNO"},                  # runc: EPERM
+            {"names": ["keyctl"], "action": "SCMP_ACT_ERRNO", "errnoRet": ENOSYS},
+            {"names": ["no_such_syscall_crlt"], "action": "SCMP_ACT_ERRNO"},     # skipped
+        ],
+    }
+    got = _try(h, b, "unshare-mnt", "keyctl-join", "chmod-plain")
+    check_eq(got, {"unshare-mnt": "EPERM", "keyctl-join": "ENOSYS", "chmod-plain": "OK"},
+             "blocked calls get their errno, others work")
+
+
+def test_seccomp_argument_rule(h):
+    # chmod with the setuid bit is refused (masked-eq on the mode), plain chmod works.
+    rules = [{"names": [name], "action": "SCMP_ACT_ERRNO",
+              "args": [{"index": idx, "value": 0o4000, "valueTwo": 0o4000,
+                        "op": "SCMP_CMP_MASKED_EQ"}]}
+             for name, idx in (("chmod", 1), ("fchmod", 1), ("fchmodat", 2))]
+    b = h.bundle()
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "syscalls": rules}
+    got = _try(h, b, "chmod-plain", "chmod-setuid")
+    check_eq(got, {"chmod-plain": "OK", "chmod-setuid": "EPERM"}, "masked-eq argument rule")
+
+
+def test_seccomp_errors_name_the_rule(h):
+    b = h.bundle()
+    for bad, expect in (
+            ({"defaultAction": "SCMP_ACT_BOGUS"}, "linux.seccomp.defaultAction"),
+            ({"defaultAction": "SCMP_ACT_ALLOW", "architectures": ["SCMP_ARCH_PDP11"]},
+             "linux.seccomp.architectures[0]"),
+            ({"defaultAction": "SCMP_ACT_ALLOW", "flags": ["SECCOMP_FILTER_FLAG_BOGUS"]},
+             "linux.seccomp.flags[0]"),
+            ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["read"], "action": "SCMP_ACT_ERRNO",
+                 "args": [{"index": 0, "value": 1, "op": "SCMP_CMP_SOMETIMES"}]}]},
+             "linux.seccomp.syscalls[0].args[0].op"),
+            ({"defaultAction": "SCMP_ACT_ALLOW", "syscalls": [
+                {"names": ["mkdir"], "action": "SCMP_ACT_NOTIFY"}]},
+             "listenerPath")):
+        b.linux["seccomp"] = bad
+        b.save()
+        h.rt_fail("run", "--bundle", b.path, h.new_id(), expect=expect)
+    check_eq(h.container_ids(), [], "nothing left behind")
+
+
+def test_seccomp_flags(h):
+    b = h.bundle()
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "flags": ["SECCOMP_FILTER_FLAG_LOG", "SECCOMP_FILTER_FLAG_SPEC_ALLOW",
+                  "SECCOMP_FILTER_FLAG_TSYNC", "SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV"],
+        "syscalls": [{"names": ["unshare"], "action": "SCMP_ACT_ERRNO"}],
+    }
+    check_eq(_try(h, b, "unshare-mnt"), {"unshare-mnt": "EPERM"}, "filter with every flag")
+
+
+def test_default_profile(h):
+    b = h.bundle()
+    b.linux["seccomp"] = _default_seccomp(h)
+    ops = ["unshare-user", "unshare-mnt", "mount-tmpfs", "keyctl-join", "ptrace-1",
+           "personality-bad", "clone-newns", "chmod-plain"]
+    got = _try(h, b, *ops)
+    for op in ops[:-1]:
+        check(got[op] != "OK", f"default profile must block {op}: {got}")
+    check_eq(got["chmod-plain"], "OK", "ordinary calls work")
+    check_eq(got["keyctl-join"], "EPERM", "blocked calls get EPERM")
+    # A busybox shell with pipes, subshells and forks still works.
+    b.process["args"] = ["sh", "-c", "echo hi | tr a-z A-Z; (ls / | wc -l) >/dev/null; "
+                                     "/probe report >/tmp/r && grep -c seccomp /tmp/r"]
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out), (0, "HI\n1\n"), f"shell under the default profile\n{r!r}")
+    b.process["args"] = ["/probe", "report"]
+    check_eq(h.report(b)["seccomp"], 2, "Seccomp mode 2")
+
+
+def test_seccomp_notify_listener(h):
+    """SCMP_ACT_NOTIFY: the listener fd and the state reach listenerPath during create."""
+    d = h.mkdtemp("notify")
+    path = os.path.join(d, "agent.sock")
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(1)
+    srv.settimeout(30)
+    received = {}
+
+    def agent():
+        try:
+            conn, _ = srv.accept()
+            fds = array.array("i")
+            msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(4 * fds.itemsize))
+            for level, typ, data in anc:
+                if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                    fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+            received["state"] = json.loads(msg)
+            received["fds"] = list(fds)
+            received["fdinfo"] = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
+            for fd in fds:
+                os.close(fd)  # closing the listener makes notified calls fail with ENOSYS
+            conn.close()
+        except Exception as e:  # reported by the test below
+            received["error"] = repr(e)
+
+    t = threading.Thread(target=agent, daemon=True)
+    t.start()
+    try:
+        b = h.bundle()
+        b.config["annotations"] = {"org.example": "notify"}
+        b.linux["seccomp"] = {
+            "defaultAction": "SCMP_ACT_ALLOW",
+            "listenerPath": path,
+            "listenerMetadata": "crlt-meta",
+            "syscalls": [{"names": ["unshare"], "action": "SCMP_ACT_NOTIFY"}],
+        }
+        cid = h.new_id("notify")
+        b.process["args"] = ["/probe", "try", "unshare-mnt", "chmod-plain"]
+        r = h.run_bundle(b, cid=cid)
+        t.join(10)
+        check("error" not in received, f"agent: {received.get('error')}")
+        check_eq(r.rc, 0, f"run\n{r!r}")
+        st = received["state"]
+        check_eq(st["fds"], ["seccompFd"], "fds names")
+        check_eq(st["metadata"], "crlt-meta", "metadata")
+        check_eq(st["state"]["id"], cid, "state.id")
+        check_eq(st["state"]["status"], "creating", "state.status")
+        check_eq(st["state"]["annotations"], {"org.example": "notify"}, "state.annotations")
+        check(st["pid"] > 0 and st["state"]["pid"] == st["pid"], f"pid in {st}")
+        check_eq(len(received["fds"]), 1, "one fd attached")
+        check_in("seccomp notify", received["fdinfo"][0], "the fd is a seccomp listener")
+        # With the listener closed by the agent, notified calls fail, others work.
+        got = dict(line.split(" ", 1) for line in r.out.splitlines())
+        check_eq(got["chmod-plain"], "OK", "unfiltered call")
+        check(got["unshare-mnt"] != "OK", f"notified call without a supervisor: {got}")
+    finally:
+        srv.close()
+
+
+def test_capability_sets_exact(h):
+    b = h.bundle()
+    sets = {"bounding": ["CAP_CHOWN", "CAP_KILL", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE"],
+            "permitted": ["CAP_CHOWN", "CAP_KILL", "CAP_NET_BIND_SERVICE"],
+            "effective": ["CAP_KILL"],
+            "inheritable": ["CAP_CHOWN", "CAP_NET_BIND_SERVICE"],
+            "ambient": ["CAP_NET_BIND_SERVICE"]}
+    b.process["capabilities"] = sets
+    r = h.report(b)
+    for key, name in (("CapBnd", "bounding"), ("CapPrm", "permitted"), ("CapInh", "inheritable"),
+                      ("CapAmb", "ambient")):
+        check_eq(r["caps"][key], f"{harness.cap_mask(sets[name]):016x}", key)
+    # uid 0 execs with its whole permitted set effective (capabilities(7): root's
+    # "file effective bit"), as under runc; no_new_privs keeps permitted as set.
+    check_eq(r["caps"]["CapEff"], f"{harness.cap_mask(sets['permitted']):016x}", "CapEff of uid 0")
+    # An unknown capability is an error naming it.
+    b.process["capabilities"]["effective"] = ["CAP_KILL", "CAP_FLY"]
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="CAP_FLY")
+
+
+def test_non_root_user_keeps_exactly_its_caps(h):
+    b = h.bundle()
+    if h.rootless:
+        if not h.subuid:
+            skip("no /etc/subuid range for this user")
+        b.linux["uidMappings"] = [{"containerID": 0, "hostID": h.uid, "size": 1},
+                                  {"containerID": 1, "hostID": h.subuid[0], "size": 65535}]
+        b.linux["gidMappings"] = [{"containerID": 0, "hostID": h.gid, "size": 1},
+                                  {"containerID": 1, "hostID": h.subgid[0], "size": 65535}]
+    b.process["user"] = {"uid": 1000, "gid": 1000}
+    kill = f"{harness.cap_mask(['CAP_KILL']):016x}"
+    b.process["capabilities"] = {"bounding": ["CAP_KILL", "CAP_CHOWN"], "permitted": ["CAP_KILL"],
+                                 "effective": ["CAP_KILL"], "inheritable": ["CAP_KILL"],
+                                 "ambient": ["CAP_KILL"]}
+    r = h.report(b)
+    check_eq((r["uid"], r["euid"]), (1000, 1000), "uid")
+    check_eq(r["caps"]["CapBnd"], f"{harness.cap_mask(['CAP_KILL', 'CAP_CHOWN']):016x}", "CapBnd")
+    for k in ("CapPrm", "CapEff", "CapInh", "CapAmb"):
+        check_eq(r["caps"][k], kill, f"{k} of uid 1000 across setuid and exec")
+    # Without ambient, exec of a file without file capabilities leaves a non-root
+    # user nothing (capabilities(7)); kept caps must not leak past that.
+    b.process["capabilities"]["ambient"] = []
+    r = h.report(b)
+    for k in ("CapPrm", "CapEff", "CapAmb"):
+        check_eq(r["caps"][k], "0000000000000000", f"{k} without ambient")
+    # No capabilities configured: a non-root user ends with none.
+    del b.process["capabilities"]
+    r = h.report(b)
+    for k in ("CapPrm", "CapEff", "CapAmb"):
+        check_eq(r["caps"][k], "0000000000000000", f"{k} without capabilities")
+
+
+def test_init_runs_from_a_sealed_non_dumpable_copy(h):
+    """While `create` holds the init, /proc/<init>/exe is a sealed memfd, and a
+    process without CAP_SYS_PTRACE cannot even open it (non-dumpable)."""
+    b = h.bundle(["/probe", "exit", "0"])
+    cid = h.create(b)
+    pid = h.state(cid)["pid"]
+    with open(f"/proc/{pid}/status") as f:
+        status = dict(l.split(":", 1) for l in f.read().splitlines() if ":" in l)
+    try:
+        target = os.readlink(f"/proc/{pid}/exe")
+    except PermissionError:
+        target = None
+    if h.rootless:
+        check(target is None, f"/proc/{pid}/exe readable by the container's owner: {target}")
+        try:
+            open(f"/proc/{pid}/exe", "rb").close()
+            raise harness.Failure("opened /proc/<init>/exe of a non-dumpable init")
+        except PermissionError:
+            pass
+    else:
+        check(target and target.startswith("/memfd:crun-lite"), f"init exe is {target}")
+        try:
+            fd = os.open(f"/proc/{pid}/exe", os.O_WRONLY)
+            try:
+                os.write(fd, b"x")
+                raise harness.Failure("wrote to the runtime image through /proc/<init>/exe")
+            finally:
+                os.close(fd)
+        except OSError:
+            pass
+    check_in("memfd:crun-lite", status["Name"], "init name while created")
+    h.rt_ok("delete", "--force", cid)
+
+
+def test_exec_of_proc_self_exe_reaches_only_the_copy(h):
+    """process.args = /proc/self/exe (the CVE-2019-5736 entry point) runs the sealed copy."""
+    b = h.bundle(["/proc/self/exe", "--version"])
+    r = h.run_bundle(b)
+    # The runtime is dynamically linked and the busybox rootfs has no ld.so, so
+    # the exec itself fails; with a loader present it would run the memfd copy.
+    if r.rc == 0:
+        check_in("version", r.out, "the runtime ran as the container process")
+    else:
+        check_in("exec `/proc/self/exe`", r.err, f"exec of the runtime refused\n{r!r}")
+    # From inside, as container root: /proc/self/exe and /proc/1/exe cannot be written.
+    b.process["args"] = ["/probe", "try", "write-self-exe", "write-1-exe"]
+    r = h.run_bundle(b)
+    got = dict(line.split(" ", 1) for line in r.out.splitlines())
+    check(got["write-self-exe"] != "OK" and got["write-1-exe"] != "OK", f"writes: {got}")
+
+
+def test_only_stdio_and_preserved_fds(h):
+    b = h.bundle(["sh", "-c", "ls /proc/self/fd"])
+    r = h.run_bundle(b)
+    # ls itself opens one fd for the directory listing.
+    fds = sorted(int(x) for x in r.out.split())
+    check_eq(fds[:3], [0, 1, 2], "stdio")
+    check(len(fds) <= 4, f"only stdio (and ls's own directory fd) open: {fds}")
+
+
+def test_cwd_through_a_host_fd_is_refused(h):
+    """CVE-2024-21626: cwd /proc/self/fd/N naming a host directory must not work."""
+    host_dir = h.mkdtemp("hostdir")
+    b = h.bundle(["/probe", "report"])
+    b.process["cwd"] = "/proc/self/fd/3"
+    b.save()
+    # fd 3 of the runtime: a host directory, handed on with --preserve-fds 1.
+    argv = ["sh", "-c", 'exec 3<"$0"; exec "$@"', host_dir]
+    argv += h.rt_argv("run", "--preserve-fds", "1", "--bundle", b.path, h.new_id("cwd"))
+    r = h.cmd(argv)
+    check(r.rc != 0, f"a cwd on the host must be refused\n{r!r}")
+    check_in("process.cwd `/proc/self/fd/3`", r.err, "error names the cwd")
+
+
+def test_apparmor_selinux_fields_accepted(h):
+    b = h.bundle(["/probe", "exit", "0"])
+    b.process["apparmorProfile"] = "crlt-profile"
+    b.process["selinuxLabel"] = "system_u:system_r:container_t:s0"
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"run with apparmor/selinux fields\n{r!r}")
+    check_in("apparmor", r.err.lower(), "a warning says the profile is not applied")
+    feats = json.loads(h.rt_ok("features", root=False).out)
+    check_eq(feats["linux"]["apparmor"]["enabled"], False, "features: apparmor")
+    check_eq(feats["linux"]["selinux"]["enabled"], False, "features: selinux")
+
+
+if __name__ == "__main__":
+    harness.main(globals())
