@@ -3,7 +3,6 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <pwd.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -160,7 +159,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     st.bundle = bundle;
     st.rootfs = config.root.path[0] == '/' ? config.root.path : bundle + "/" + config.root.path;
     st.created = rfc3339_utc_now();
-    if (struct passwd* pw = ::getpwuid(::geteuid())) st.owner = pw->pw_name;
+    st.owner = user_name_of(::geteuid());
     st.annotations = config.annotations;
     st.config_path = config_path;
     st.monitor_pid = monitor_pid;

@@ -1,6 +1,5 @@
 #include "crunlite/runtime/user_namespace.hpp"
 
-#include <pwd.h>
 #include <unistd.h>
 
 #include "crunlite/base/error.hpp"
@@ -39,14 +38,23 @@ process::IdMapAction to_action(const spec::IdMapPlan& plan, const std::vector<sp
 
 }  // namespace
 
+std::string user_name_of(uint32_t uid) {
+    std::string passwd;
+    try {
+        passwd = read_file("/etc/passwd");
+    } catch (const Error&) {
+        // no /etc/passwd: fall back to the number
+    }
+    return spec::passwd_user_name(passwd, uid);
+}
+
 UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless) {
     UserNamespacePlan out;
     spec::Linux& lnx = *config.linux;
     const spec::Namespace* userns = lnx.find_namespace("user");
     uid_t euid = ::geteuid();
     gid_t egid = ::getegid();
-    std::string user_name;
-    if (struct passwd* pw = ::getpwuid(euid)) user_name = pw->pw_name;
+    std::string user_name = user_name_of(euid);
 
     if (!userns) {
         // Real root, or root inside someone else's user namespace (rootless

@@ -24,6 +24,15 @@ std::vector<SubIdRange> parse_subid_file(std::string_view content, const std::st
     return out;
 }
 
+std::string passwd_user_name(std::string_view content, uint32_t uid) {
+    std::string uid_text = std::to_string(uid);
+    for (const auto& line : split(content, '\n')) {
+        auto fields = split(line, ':');
+        if (fields.size() >= 3 && fields[2] == uid_text && !fields[0].empty()) return fields[0];
+    }
+    return uid_text;
+}
+
 IdMapPlan plan_id_mappings(const std::vector<IdMapping>& requested, uint32_t host_id,
                            const std::vector<SubIdRange>& ranges, bool privileged, const std::string& user_name,
                            const std::string& file) {

@@ -22,4 +22,7 @@ struct UserNamespacePlan {
 // the caller may not use.
 UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless);
 
+// The user name of `uid` from /etc/passwd (the decimal uid when absent).
+std::string user_name_of(uint32_t uid);
+
 }  // namespace crunlite::runtime

@@ -20,6 +20,11 @@ struct SubIdRange {
 // Comments, blank and malformed lines are skipped.
 std::vector<SubIdRange> parse_subid_file(std::string_view content, const std::string& user_name, uint32_t uid);
 
+// The name of `uid` in /etc/passwd-format `content`, or the decimal uid when it
+// has no entry.  (Read directly, as runc does: the binary is static, and glibc's
+// NSS cannot be used from a static binary.)
+std::string passwd_user_name(std::string_view content, uint32_t uid);
+
 struct IdMapPlan {
     bool use_helper = false;      // newuidmap/newgidmap (setuid helpers) must write it
     bool deny_setgroups = false;  // unprivileged direct write: "deny" setgroups first (gid map)

@@ -59,3 +59,11 @@ TEST_CASE("default rootless mappings", "[idmap]") {
     CHECK(m[1].size == 65536);
     CHECK(default_rootless_mappings(1001, {}).size() == 1);
 }
+
+TEST_CASE("user names come from passwd content, else the number", "[idmap]") {
+    const char* passwd = "root:x:0:0:root:/root:/bin/bash\n#x:x:5:5\nalice:x:1000:1000::/home/alice:/bin/sh\n";
+    CHECK(passwd_user_name(passwd, 0) == "root");
+    CHECK(passwd_user_name(passwd, 1000) == "alice");
+    CHECK(passwd_user_name(passwd, 1001) == "1001");
+    CHECK(passwd_user_name("", 7) == "7");
+}
