@@ -89,4 +89,17 @@ void write_file(const std::string& path, std::string_view data) {
     if (static_cast<size_t>(n) != data.size()) throw Error(EIO, "write " + quote(path) + ": short write");
 }
 
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode, const std::string& tmp_suffix) {
+    std::string tmp = path + tmp_suffix;
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) throw_errno("create " + quote(tmp));
+    bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
+    ::close(fd);
+    if (!ok || ::rename(tmp.c_str(), path.c_str()) < 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw sys_error(err, "write " + quote(path));
+    }
+}
+
 }  // namespace crunlite

@@ -47,6 +47,7 @@ std::string require_id(const po::variables_map& vm, const std::string& verb);
 
 int cmd_create(const Global&, const std::vector<std::string>&);
 int cmd_start(const Global&, const std::vector<std::string>&);
+int cmd_exec(const Global&, const std::vector<std::string>&);
 int cmd_run(const Global&, const std::vector<std::string>&);
 int cmd_state(const Global&, const std::vector<std::string>&);
 int cmd_kill(const Global&, const std::vector<std::string>&);

@@ -57,7 +57,7 @@ int main_impl(int argc, char** argv) {
 
     // Verbs that put a process into a container run from a sealed copy of this
     // binary (see process/self_clone.hpp); the others stay as fast as they are.
-    if (verb == "create" || verb == "run") process::ensure_sealed_self(argv);
+    if (verb == "create" || verb == "run" || verb == "exec") process::ensure_sealed_self(argv);
 
     Global g;
     std::string log_file, log_format = "text";

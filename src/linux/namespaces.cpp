@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "crunlite/base/error.hpp"
@@ -40,6 +41,25 @@ void join_namespaces(const std::vector<spec::Namespace>& namespaces) {
         if (!ns.path.empty() && ns.type == "user") join_one(ns);
     for (const auto& ns : namespaces)
         if (!ns.path.empty() && ns.type != "user") join_one(ns);
+}
+
+int differing_namespaces(pid_t pid) {
+    static const std::pair<const char*, int> kinds[] = {
+        {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},     {"pid", CLONE_NEWPID},       {"ipc", CLONE_NEWIPC},
+        {"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},    {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
+    };
+    int flags = 0;
+    std::string proc = "/proc/" + std::to_string(pid) + "/ns/";
+    for (auto [name, flag] : kinds) {
+        struct stat theirs, ours;
+        if (::stat((proc + name).c_str(), &theirs) < 0) {
+            if (errno == ENOENT) continue;  // kernel without this namespace type
+            throw_errno("stat " + proc + name);
+        }
+        if (::stat((std::string("/proc/self/ns/") + name).c_str(), &ours) < 0) throw_errno(std::string("stat /proc/self/ns/") + name);
+        if (theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev) flags |= flag;
+    }
+    return flags;
 }
 
 }  // namespace crunlite::linux

@@ -22,6 +22,7 @@
 #include "crunlite/linux/namespaces.hpp"
 #include "crunlite/linux/process_setup.hpp"
 #include "crunlite/linux/rootfs.hpp"
+#include "crunlite/linux/terminal.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::process {
@@ -100,15 +101,81 @@ void reset_signals() {
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
 }
 
-// Reports an error to the parent and exits: the only way out of a child stage.
-[[noreturn]] void child_fail(const SyncSocket& sync, const Error& e) {
-    sync.send_error(e);
+// Runs a child stage: `body` ends in exec or _exit; any error it throws is
+// reported to the parent, then the child exits.  The only way out of a stage.
+template <typename Body>
+[[noreturn]] void child_main(const SyncSocket& sync, Body body) {
+    try {
+        body();
+    } catch (const Error& e) {
+        sync.send_error(e);
+    } catch (const std::exception& e) {
+        sync.send_error(Error(e.what()));
+    }
     ::_exit(1);
 }
 
+// What every container process does last, after its namespaces and root are in
+// place: terminal, rlimits, seccomp, user and capabilities, cwd, no_new_privs and
+// fds.  Returns the executable to exec.  Shared by the init (stage2) and `exec`.
+struct FinalProcess {
+    std::string exe;
+    std::vector<std::string> env;
+};
+
+FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgram* seccomp,
+                            const SyncSocket& sync, bool setgroups_allowed, int preserve_fds,
+                            const std::vector<std::string>& extra_env) {
+    FinalProcess out;
+    out.env = proc.env;
+    out.env.insert(out.env.end(), extra_env.begin(), extra_env.end());
+    // The pty comes from the container's devpts; its master goes to the parent.
+    if (proc.terminal) {
+        sys::UniqueFd master = linux::setup_terminal(proc.user.uid, proc.user.gid, proc.console_size);
+        sync.send_fd(MsgType::Pty, master.get());
+    }
+    linux::set_rlimits(proc.rlimits);
+    // Loads the seccomp filter; a NOTIFY listener goes to the parent at once,
+    // since any notified call we make from now on waits for its supervisor.
+    auto load_seccomp = [&] {
+        sys::UniqueFd listener = linux::load_filter(*seccomp);
+        if (listener) sync.send_fd(MsgType::SeccompFd, listener.get());
+    };
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while
+    // we still have it.  Otherwise load it last, right before execve (the
+    // caller does), or, with a listener, before Ready so `create` can pass it on.
+    if (seccomp && !proc.no_new_privileges) load_seccomp();
+    linux::set_user_and_capabilities(proc.user, proc.capabilities ? &*proc.capabilities : nullptr, setgroups_allowed);
+    ::umask(proc.user.umask.value_or(022));
+    linux::enter_cwd(proc.cwd);
+    out.exe = linux::find_executable(proc.args.at(0), out.env);
+    if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
+    if (seccomp && proc.no_new_privileges && seccomp->notify) load_seccomp();
+    // Everything we opened (fifo, sync socket, ...) closes at exec; only stdio
+    // and the preserved fds reach the container process.
+    check(sys::close_range_cloexec(3 + static_cast<unsigned>(preserve_fds)), "close_range");
+    for (int fd = 3; fd < 3 + preserve_fds; ++fd) {
+        int fl = ::fcntl(fd, F_GETFD);
+        if (fl >= 0) ::fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
+    }
+    ::prctl(PR_SET_PDEATHSIG, 0);
+    reset_signals();
+    return out;
+}
+
+// The seccomp filter not loaded by finish_process is loaded right before execve.
+[[noreturn]] void exec_final(const spec::Process& proc, const linux::SeccompProgram* seccomp, const FinalProcess& fp) {
+    if (seccomp && proc.no_new_privileges && !seccomp->notify) linux::load_filter(*seccomp);
+    linux::exec_process(fp.exe, proc.args, fp.env);
+}
+
+// Whoever made our user namespace (we, or the owner of a joined one) may have
+// denied setgroups; ask the kernel (while a /proc is visible).
+bool setgroups_allowed() { return read_file("/proc/self/setgroups").rfind("deny", 0) != 0; }
+
 // Stage-2: the container init.  Never returns (exec or _exit).
 [[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
-    try {
+    child_main(sync, [&] {
         const spec::Config& config = *req.config;
         const spec::Process& proc = *config.process;
         const spec::Linux& lnx = *config.linux;
@@ -124,46 +191,14 @@ void reset_signals() {
         input.bundle = req.bundle;
         input.can_mknod = req.can_mknod;
         linux::MountPlan plan = linux::plan_mounts(config, input);
-        // Whoever made our user namespace (we, or the owner of a joined one) may
-        // have denied setgroups; ask the kernel while the host's /proc is visible.
-        bool setgroups_allowed = read_file("/proc/self/setgroups").rfind("deny", 0) != 0;
+        bool may_setgroups = setgroups_allowed();
         linux::prepare_rootfs(plan, req.no_pivot);
         linux::finish_rootfs(config, plan);
         linux::apply_uts_and_sysctl(config);
 
         if (lnx.personality) linux::set_personality(*lnx.personality);
         if (req.new_keyring) linux::join_session_keyring(req.container_id);
-        linux::set_rlimits(proc.rlimits);
-        std::vector<std::string> env = proc.env;
-        env.insert(env.end(), req.extra_env.begin(), req.extra_env.end());
-        // Loads the seccomp filter; a NOTIFY listener goes to the parent at once,
-        // since any notified call we make from now on waits for its supervisor.
-        auto load_seccomp = [&] {
-            sys::UniqueFd listener = linux::load_filter(*req.seccomp);
-            if (listener) sync.send_fd(MsgType::SeccompFd, listener.get());
-        };
-        // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it
-        // while we still have it.  Otherwise load it last, right before execve,
-        // or, with a listener, before Ready so that `create` can pass it on.
-        if (req.seccomp && !proc.no_new_privileges) load_seccomp();
-        linux::set_user_and_capabilities(proc.user, proc.capabilities ? &*proc.capabilities : nullptr,
-                                         setgroups_allowed);
-        ::umask(proc.user.umask.value_or(022));
-        linux::enter_cwd(proc.cwd);
-        std::string exe = linux::find_executable(proc.args.at(0), env);
-        if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
-        if (req.seccomp && proc.no_new_privileges && req.seccomp->notify) load_seccomp();
-        // Everything we opened (fifo, sync socket, ...) closes at exec; only
-        // stdio and the preserved fds reach the container process.
-        check(sys::close_range_cloexec(3 + static_cast<unsigned>(req.preserve_fds)), "close_range");
-        if (req.preserve_fds > 0) {
-            for (int fd = 3; fd < 3 + req.preserve_fds; ++fd) {
-                int fl = ::fcntl(fd, F_GETFD);
-                if (fl >= 0) ::fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
-            }
-        }
-        ::prctl(PR_SET_PDEATHSIG, 0);
-        reset_signals();
+        FinalProcess fp = finish_process(proc, req.seccomp, sync, may_setgroups, req.preserve_fds, req.extra_env);
         sync.send(MsgType::Ready);
 
         // Blocked until `start` writes one byte to exec.fifo.
@@ -171,18 +206,65 @@ void reset_signals() {
         ssize_t n;
         while ((n = ::read(fifo_fd, &byte, 1)) < 0 && errno == EINTR) {}
         if (n != 1) throw Error(EPIPE, "wait for start: exec.fifo closed");
-        if (req.seccomp && proc.no_new_privileges && !req.seccomp->notify) linux::load_filter(*req.seccomp);
-        linux::exec_process(exe, proc.args, env);
-    } catch (const Error& e) {
-        child_fail(sync, e);
-    } catch (const std::exception& e) {
-        child_fail(sync, Error(e.what()));
-    }
+        exec_final(proc, req.seccomp, fp);
+    });
+}
+
+// `exec`, stage-2: already in every namespace of the container (pid included:
+// we are a child of the process that joined it).  Never returns.
+[[noreturn]] void exec_stage2(const ExecRequest& req, const SyncSocket& sync) {
+    child_main(sync, [&] {
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (req.detach) {
+            // Fork once more and leave: the orphan's new parent is then the reaper
+            // of the container's pid namespace (its init), not whoever reaps for
+            // the `exec` command, so no zombie is left on hosts whose PID 1 does
+            // not reap.  The parent learns the process through a pidfd.
+            // The child waits on `gate` until our Pid message is out, so its own
+            // messages (Pty, ...) cannot overtake it.
+            int gate[2];
+            check(::pipe2(gate, O_CLOEXEC), "pipe");
+            pid_t child = ::fork();
+            if (child < 0) throw_errno("fork exec process");
+            if (child > 0) {
+                sys::UniqueFd pidfd(sys::pidfd_open(child, 0));
+                if (!pidfd) throw_errno("pidfd_open exec process");
+                sync.send_fd(MsgType::Pid, pidfd.get());
+                [[maybe_unused]] ssize_t w = ::write(gate[1], "g", 1);
+                ::_exit(0);
+            }
+            ::close(gate[1]);
+            char byte;
+            ssize_t n;
+            while ((n = ::read(gate[0], &byte, 1)) < 0 && errno == EINTR) {}
+            if (n != 1) ::_exit(1);  // our parent failed and reported it
+            ::close(gate[0]);
+        }
+        ::setsid();
+        FinalProcess fp = finish_process(*req.process, req.seccomp, sync, setgroups_allowed(), req.preserve_fds, {});
+        exec_final(*req.process, req.seccomp, fp);
+    });
+}
+
+// `exec`, stage-1: joins the init's namespaces through its pidfd (one setns for
+// all, so the kernel orders user namespace first), then forks stage-2 as a
+// sibling (CLONE_PARENT), which lands in the container's pid namespace.
+[[noreturn]] void exec_stage1(const ExecRequest& req, const SyncSocket& sync) {
+    child_main(sync, [&] {
+        check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+        int flags = linux::differing_namespaces(req.init_pid);
+        if (flags && ::setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
+        long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+        if (pid < 0) throw_errno("clone exec process");
+        if (pid == 0) exec_stage2(req, sync);
+        sync.send(MsgType::Pid, std::to_string(pid));
+        ::_exit(0);
+    });
 }
 
 // Stage-1: namespaces.  Never returns.
 [[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
-    try {
+    child_main(sync, [&] {
         const spec::Linux& lnx = *req.config->linux;
         // Inherited by the init; set here because once the init is non-dumpable
         // (below) its /proc/self files belong to the host's root.
@@ -215,17 +297,13 @@ void reset_signals() {
         }
         sync.send(MsgType::Pid, std::to_string(pid));
         ::_exit(0);
-    } catch (const Error& e) {
-        child_fail(sync, e);
-    } catch (const std::exception& e) {
-        child_fail(sync, Error(e.what()));
-    }
+    });
 }
 
 // Connects to linux.seccomp.listenerPath and sends the container process state
 // with the listener fd attached (runtime-spec config-linux "listenerPath").
-void send_seccomp_listener(const LaunchRequest& req, pid_t init_pid, int listener) {
-    const spec::Config& config = *req.config;
+void send_seccomp_listener(const spec::Config& config, const std::string& id, const std::string& bundle,
+                           pid_t init_pid, int listener) {
     const spec::Seccomp& sc = *config.linux->seccomp;
     std::string where = "linux.seccomp.listenerPath " + quote(sc.listener_path);
     json::Writer w(false);
@@ -236,10 +314,10 @@ void send_seccomp_listener(const LaunchRequest& req, pid_t init_pid, int listene
     w.key("metadata").string(sc.listener_metadata);
     w.key("state").begin_object();
     w.key("ociVersion").string(config.oci_version);
-    w.key("id").string(req.container_id);
+    w.key("id").string(id);
     w.key("status").string("creating");
     w.key("pid").integer(init_pid);
-    w.key("bundle").string(req.bundle);
+    w.key("bundle").string(bundle);
     w.key("annotations").begin_object();
     for (const auto& [k, v] : config.annotations) w.key(k).string(v);
     w.end_object();
@@ -256,6 +334,21 @@ void send_seccomp_listener(const LaunchRequest& req, pid_t init_pid, int listene
     if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) throw_errno("connect to " + where);
     if (sys::send_with_fd(sock.get(), text.data(), text.size(), listener) != static_cast<ssize_t>(text.size()))
         throw_errno("send the seccomp listener to " + where);
+}
+
+// The fds a container process sends before it is ready, in this order: the pty
+// master (process.terminal), then the seccomp listener (NOTIFY rules), which
+// goes to `on_listener` at once.  Returns the pty master, if any.
+template <typename OnListener>
+sys::UniqueFd receive_setup_fds(const SyncSocket& sync, const spec::Process& proc, const linux::SeccompProgram* seccomp,
+                                OnListener on_listener) {
+    sys::UniqueFd master;
+    if (proc.terminal) master = sync.expect_fd(MsgType::Pty, "set up the terminal");
+    if (seccomp && seccomp->notify) {
+        sys::UniqueFd listener = sync.expect_fd(MsgType::SeccompFd, "load seccomp filter");
+        on_listener(listener.get());
+    }
+    return master;
 }
 
 void kill_and_reap(pid_t pid) {
@@ -299,16 +392,58 @@ Launched launch(const LaunchRequest& req) {
         out.pidfd = sys::UniqueFd(sys::pidfd_open(init_pid, 0));
         if (!out.pidfd) throw_errno("pidfd_open container init");
         parent_end.send(MsgType::Go);
-        if (req.seccomp && req.seccomp->notify) {
-            sys::UniqueFd listener = parent_end.expect_fd(MsgType::SeccompFd, "load seccomp filter");
-            send_seccomp_listener(req, init_pid, listener.get());
-        }
+        out.pty_master = receive_setup_fds(parent_end, *req.config->process, req.seccomp, [&](int listener) {
+            send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);
+        });
         parent_end.expect(MsgType::Ready, "set up container");
         out.sync = std::move(parent_end);
         return out;
     } catch (const Error& e) {
         kill_and_reap(stage1_pid);
         kill_and_reap(init_pid);
+        throw;
+    }
+}
+
+Launched launch_exec(const ExecRequest& req) {
+    auto [parent_end, child_end] = SyncSocket::make_pair();
+    pid_t stage1_pid = ::fork();
+    if (stage1_pid < 0) throw_errno("fork");
+    if (stage1_pid == 0) {
+        parent_end.close();
+        exec_stage1(req, child_end);
+    }
+    child_end.close();
+    pid_t pid = 0;
+    try {
+        std::string pid_text = parent_end.expect(MsgType::Pid, "join the container");
+        pid = static_cast<pid_t>(parse_int(pid_text).value_or(0));
+        while (::waitpid(stage1_pid, nullptr, 0) < 0 && errno == EINTR) {}
+        stage1_pid = 0;
+        Launched out;
+        if (req.detach) {
+            // Stage-2 forked the real process and exits (see exec_stage2).
+            out.pidfd = parent_end.expect_fd(MsgType::Pid, "start the detached process");
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+            pid = sys::pidfd_pid(out.pidfd.get());
+        } else {
+            out.pidfd = sys::UniqueFd(sys::pidfd_open(pid, 0));
+            if (!out.pidfd) throw_errno("pidfd_open exec process");
+        }
+        out.pid = pid;
+        out.pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
+            send_seccomp_listener(*req.config, req.container_id, req.bundle, req.init_pid, listener);
+        });
+        // The socket closes when the process execs; before that it may report an error.
+        Message msg;
+        if (parent_end.receive(msg)) {
+            if (msg.type == MsgType::Error) parent_end.rethrow(msg);
+            throw Error(EPROTO, "exec: unexpected sync message");
+        }
+        return out;
+    } catch (const Error& e) {
+        kill_and_reap(stage1_pid);
+        kill_and_reap(pid);  // with --detach: stage-2; the process itself dies of its error
         throw;
     }
 }

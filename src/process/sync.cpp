@@ -55,14 +55,16 @@ sys::UniqueFd SyncSocket::expect_fd(MsgType type, const std::string& what) const
     return std::move(msg.fd);
 }
 
+void SyncSocket::rethrow(const Message& error) {
+    size_t sp = error.payload.find(' ');
+    int code = static_cast<int>(parse_int(error.payload.substr(0, sp)).value_or(0));
+    throw crunlite::Error(code, sp == std::string::npos ? error.payload : error.payload.substr(sp + 1));
+}
+
 Message SyncSocket::expect_message(MsgType type, const std::string& what) const {
     Message msg;
     if (!receive(msg)) throw crunlite::Error(EPIPE, what + ": container setup process exited early");
-    if (msg.type == MsgType::Error) {
-        size_t sp = msg.payload.find(' ');
-        int code = static_cast<int>(parse_int(msg.payload.substr(0, sp)).value_or(0));
-        throw crunlite::Error(code, sp == std::string::npos ? msg.payload : msg.payload.substr(sp + 1));
-    }
+    if (msg.type == MsgType::Error) rethrow(msg);
     if (msg.type != type) throw crunlite::Error(EPROTO, what + ": unexpected sync message");
     return msg;
 }

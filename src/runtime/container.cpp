@@ -24,33 +24,15 @@
 #include "crunlite/spec/parse.hpp"
 #include "crunlite/spec/validate.hpp"
 #include "crunlite/sys/syscalls.hpp"
+#include "internal.hpp"
 
 namespace crunlite::runtime {
 namespace {
 
-std::string absolute_path(const std::string& path) {
-    if (!path.empty() && path[0] == '/') return path;
-    char buf[4096];
-    if (!::getcwd(buf, sizeof buf)) throw_errno("getcwd");
-    return path.empty() || path == "." ? std::string(buf) : std::string(buf) + "/" + path;
-}
-
-// Writes `pid` to `path` atomically (temp file + rename), as runc does, so a
-// reader polling for the file never sees it empty.
-void write_pid_file(const std::string& path, pid_t pid) {
-    std::string abs = absolute_path(path);
-    std::string tmp = abs + ".tmp-crun-lite";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd < 0) throw_errno("create pid file " + quote(path));
-    std::string text = std::to_string(pid);
-    bool ok = ::write(fd, text.data(), text.size()) == static_cast<ssize_t>(text.size());
-    ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), abs.c_str()) < 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw sys_error(err, "write pid file " + quote(path));
-    }
-}
+using detail::absolute_path;
+using detail::report_exec_failure;
+using detail::wait_forwarding_signals;
+using detail::write_pid_file;
 
 // Everything `create` made; undone by the destructor unless committed.
 class CreateTransaction {
@@ -83,7 +65,7 @@ struct Created {
 
 // The common part of create and run: parse, validate, make the state dir,
 // launch the init and record the state.  On failure nothing is left behind.
-Created create_container(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid) {
+Created create_container(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid, bool foreground = false) {
     state::validate_id(opts.id);
     state::Store store(ctx.root);
     std::string bundle = absolute_path(opts.bundle.empty() ? "." : opts.bundle);
@@ -98,10 +80,11 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     if (!config.linux) config.linux.emplace();
     if (!config.linux->find_namespace("mount"))
         throw Error(EINVAL, config_path + ": linux.namespaces: a mount namespace is required");
-    if (config.process->terminal && opts.console_socket.empty())
+    // runc's rules and words: a pty needs someone to hold its master.
+    if (config.process->terminal && opts.console_socket.empty() && !foreground)
         throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
-    if (config.process->terminal)
-        throw Error(ENOTSUP, config_path + ": process.terminal: terminals are not supported yet");
+    if (!config.process->terminal && !opts.console_socket.empty())
+        throw Error(EINVAL, "cannot use console socket if crun-lite will not allocate tty");
     // Accepted like runc on a host without the LSM, but said out loud: the
     // container runs without the profile/label (`features` reports both disabled).
     if (!config.process->apparmor_profile.empty())
@@ -148,6 +131,10 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
 
     process::Launched launched = with_context("unable to start container process", [&] { return process::launch(req); });
     tx.own_pid(launched.pid);
+    if (launched.pty_master && !opts.console_socket.empty()) {
+        linux::send_to_console_socket(opts.console_socket, launched.pty_master.get());
+        launched.pty_master.reset();
+    }
     log::debug("container " + opts.id + ": init pid " + std::to_string(launched.pid) + ", blocked on exec.fifo");
 
     state::State st;
@@ -169,54 +156,6 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, launched.pid);
     tx.commit();
     return {std::move(launched), std::move(st)};
-}
-
-// Waits for the container init while forwarding signals to it, reaping any
-// orphan that reaches us (we are a subreaper).  Returns the shell-style status.
-int wait_forwarding_signals(const process::Launched& c) {
-    sigset_t all;
-    sigfillset(&all);
-    sigset_t old;
-    ::sigprocmask(SIG_BLOCK, &all, &old);
-    sys::UniqueFd sfd(::signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK));
-    if (!sfd) throw_errno("signalfd");
-    int exit_code = -1;
-    while (exit_code < 0) {
-        struct pollfd fds[2] = {{sfd.get(), POLLIN, 0}, {c.pidfd.get(), POLLIN, 0}};
-        if (::poll(fds, 2, -1) < 0) {
-            if (errno == EINTR) continue;
-            throw_errno("poll");
-        }
-        struct signalfd_siginfo si;
-        while (::read(sfd.get(), &si, sizeof si) == sizeof si) {
-            int sig = static_cast<int>(si.ssi_signo);
-            if (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH) continue;
-            sys::pidfd_send_signal(c.pidfd.get(), sig);
-        }
-        int status;
-        pid_t pid;
-        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-            if (pid != c.pid) continue;
-            exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        }
-    }
-    ::sigprocmask(SIG_SETMASK, &old, nullptr);
-    return exit_code;
-}
-
-// After the init exited: an exec failure is reported on the sync socket.
-void report_exec_failure(const process::SyncSocket& sync) {
-    int fl = ::fcntl(sync.fd(), F_GETFL);
-    ::fcntl(sync.fd(), F_SETFL, fl | O_NONBLOCK);
-    process::Message msg;
-    try {
-        if (sync.receive(msg) && msg.type == process::MsgType::Error) {
-            size_t sp = msg.payload.find(' ');
-            log::error("unable to start container process: " + msg.payload.substr(sp == std::string::npos ? 0 : sp + 1));
-        }
-    } catch (const Error&) {
-        // EAGAIN: nothing was reported; the process exec'd and exited normally.
-    }
 }
 
 // Records the init's exit status under the state lock: a concurrent `delete`
@@ -324,9 +263,12 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
     if (!detach) {
         // Orphans of the container (without a pid namespace) come to us to be reaped.
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-        Created c = create_container(ctx, opts, 0);
+        Created c = create_container(ctx, opts, 0, true);
+        std::optional<linux::TerminalProxy> tty;
+        if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
         process::release_fifo(store.fifo_path(opts.id));
-        int code = wait_forwarding_signals(c.launched);
+        int code = wait_forwarding_signals(c.launched, tty ? &*tty : nullptr);
+        tty.reset();  // the host terminal leaves raw mode before we print anything
         report_exec_failure(c.launched.sync);
         if (!keep) store.remove(opts.id);
         return code;

@@ -41,19 +41,6 @@ void remove_tree_at(int dirfd, const char* name) {
     ::unlinkat(dirfd, name, AT_REMOVEDIR);
 }
 
-void write_atomically(const std::string& path, const std::string& data) {
-    std::string tmp = path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-    if (fd < 0) throw_errno("create " + quote(tmp));
-    bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-    ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) < 0) {
-        int err = errno;
-        ::unlink(tmp.c_str());
-        throw sys_error(err, "write " + quote(path));
-    }
-}
-
 }  // namespace
 
 const char* status_name(Status s) {
@@ -148,7 +135,7 @@ void Store::save(const State& st) const {
     w.key("pid_namespace").boolean(st.pid_namespace);
     w.key("rootless").boolean(st.rootless);
     w.end_object();
-    write_atomically(dir(st.id) + "/state.json", w.result());
+    write_file_atomic(dir(st.id) + "/state.json", w.result(), 0600);
 }
 
 std::vector<std::string> Store::list() const {
@@ -185,7 +172,7 @@ std::optional<int> Store::exit_status(const std::string& id) const {
 }
 
 void Store::record_exit_status(const std::string& id, int status) const {
-    write_atomically(dir(id) + "/exit", std::to_string(status));
+    write_file_atomic(dir(id) + "/exit", std::to_string(status), 0600);
 }
 
 Status Store::status(const State& st) const {

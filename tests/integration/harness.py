@@ -416,6 +416,53 @@ def default_config(rootless, uid, gid, args):
     return cfg
 
 
+class FdReceiver:
+    """A unix socket at `path` that accepts one connection in the background and keeps
+    its message and the fds sent with it (SCM_RIGHTS): what a console socket or a
+    seccomp agent receives from the runtime.  result() waits and returns (data, fds).
+    With close=True the fds are closed on receipt (what they were is in self.fdinfo)."""
+
+    def __init__(self, path, timeout=20, close=False):
+        import array
+        import socket
+        import threading
+        self.path = path
+        self.fdinfo = []
+        self._got = {}
+        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        srv.bind(path)
+        srv.listen(1)
+        srv.settimeout(timeout)
+
+        def accept():
+            try:
+                conn, _ = srv.accept()
+                fds = array.array("i")
+                msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16 * fds.itemsize))
+                for level, typ, data in anc:
+                    if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+                        fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+                self._got["data"], self._got["fds"] = msg, list(fds)
+                self.fdinfo = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
+                if close:
+                    for fd in fds:
+                        os.close(fd)
+                conn.close()
+            except Exception as e:  # reported by result()
+                self._got["error"] = repr(e)
+            finally:
+                srv.close()
+
+        self._thread = threading.Thread(target=accept, daemon=True)
+        self._thread.start()
+
+    def result(self, timeout=20):
+        self._thread.join(timeout)
+        if "error" in self._got or "fds" not in self._got:
+            raise Failure(f"nothing received on {self.path}: {self._got}")
+        return self._got["data"], self._got["fds"]
+
+
 # --------------------------------------------------------------------------------------------
 # The harness
 
@@ -434,6 +481,7 @@ class Harness:
         self.history = []
         self._counter = 0
         self._template = None
+        self.init = find_init()  # crun-lite-init, when built: /init in every rootfs
         self.bin_name = os.path.basename(binary)
         self.is_runc = self.bin_name == "runc"
         self.is_crun = self.bin_name == "crun"
@@ -563,6 +611,8 @@ class Harness:
         os.chmod(os.path.join(t, "tmp"), 0o1777)
         self._copy(BUSYBOX, os.path.join(t, "bin", "busybox"))
         self._copy(self.probe, os.path.join(t, "probe"))
+        if self.init:
+            self._copy(self.init, os.path.join(t, "init"))
         with open(os.path.join(t, "etc", "passwd"), "w") as f:
             f.write("root:x:0:0:root:/root:/bin/sh\n"
                     "tester:x:1000:1000:tester:/home:/bin/sh\n"
@@ -599,7 +649,7 @@ class Harness:
             os.chmod(dst, os.stat(dirpath).st_mode & 0o7777)
             for fn in filenames:
                 s, d = os.path.join(dirpath, fn), os.path.join(dst, fn)
-                if fn in ("busybox", "probe"):
+                if fn in ("busybox", "probe", "init"):
                     os.link(s, d)
                 else:
                     self._copy(s, d)
@@ -722,6 +772,15 @@ def find_binary():
     return _newest(glob.glob(os.path.join(REPO_ROOT, "build*", "src", "cli", "crun-lite")))
 
 
+def find_init():
+    """crun-lite-init (static), copied into every test rootfs as /init when found."""
+    p = os.environ.get("CRUNLITE_INIT")
+    if p:
+        return os.path.abspath(p)
+    import glob
+    return _newest(glob.glob(os.path.join(REPO_ROOT, "build*", "src", "init", "crun-lite-init")))
+
+
 def find_probe():
     p = os.environ.get("CRUNLITE_PROBE")
     if p:
@@ -799,7 +858,8 @@ def _reexec_as_user(argv_rest, binary, probe):
     own = os.path.join(tmp, "under-test")
     os.mkdir(own, 0o755)
     copies = {}
-    for src in (binary, probe, os.path.abspath(sys.argv[0]), os.path.abspath(__file__)):
+    init = find_init()
+    for src in (binary, probe, os.path.abspath(sys.argv[0]), os.path.abspath(__file__)) + ((init,) if init else ()):
         dst = os.path.join(own, os.path.basename(src))
         shutil.copy2(src, dst)
         copies[src] = dst
@@ -809,6 +869,8 @@ def _reexec_as_user(argv_rest, binary, probe):
         "XDG_RUNTIME_DIR": xdg, "LANG": "C.UTF-8", "TMPDIR": tmp,
         "CRUNLITE_BIN": copies[binary], "CRUNLITE_PROBE": copies[probe], "CRUNLITE_TEST_TMP": tmp,
     }
+    if init:
+        env["CRUNLITE_INIT"] = copies[init]
     for k, v in os.environ.items():
         if k.startswith("CRUNLITE_") and k not in env:
             env[k] = v

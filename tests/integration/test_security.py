@@ -3,11 +3,8 @@
 capabilities, and the runtime's self-protection (sealed binary, non-dumpable init,
 no host fds or host cwd reaching the container)."""
 
-import array
 import json
 import os
-import socket
-import threading
 
 import harness
 from harness import check, check_eq, check_in, skip
@@ -113,63 +110,35 @@ def test_default_profile(h):
 
 def test_seccomp_notify_listener(h):
     """SCMP_ACT_NOTIFY: the listener fd and the state reach listenerPath during create."""
-    d = h.mkdtemp("notify")
-    path = os.path.join(d, "agent.sock")
-    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    srv.bind(path)
-    srv.listen(1)
-    srv.settimeout(30)
-    received = {}
-
-    def agent():
-        try:
-            conn, _ = srv.accept()
-            fds = array.array("i")
-            msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(4 * fds.itemsize))
-            for level, typ, data in anc:
-                if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                    fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
-            received["state"] = json.loads(msg)
-            received["fds"] = list(fds)
-            received["fdinfo"] = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
-            for fd in fds:
-                os.close(fd)  # closing the listener makes notified calls fail with ENOSYS
-            conn.close()
-        except Exception as e:  # reported by the test below
-            received["error"] = repr(e)
-
-    t = threading.Thread(target=agent, daemon=True)
-    t.start()
-    try:
-        b = h.bundle()
-        b.config["annotations"] = {"org.example": "notify"}
-        b.linux["seccomp"] = {
-            "defaultAction": "SCMP_ACT_ALLOW",
-            "listenerPath": path,
-            "listenerMetadata": "crlt-meta",
-            "syscalls": [{"names": ["unshare"], "action": "SCMP_ACT_NOTIFY"}],
-        }
-        cid = h.new_id("notify")
-        b.process["args"] = ["/probe", "try", "unshare-mnt", "chmod-plain"]
-        r = h.run_bundle(b, cid=cid)
-        t.join(10)
-        check("error" not in received, f"agent: {received.get('error')}")
-        check_eq(r.rc, 0, f"run\n{r!r}")
-        st = received["state"]
-        check_eq(st["fds"], ["seccompFd"], "fds names")
-        check_eq(st["metadata"], "crlt-meta", "metadata")
-        check_eq(st["state"]["id"], cid, "state.id")
-        check_eq(st["state"]["status"], "creating", "state.status")
-        check_eq(st["state"]["annotations"], {"org.example": "notify"}, "state.annotations")
-        check(st["pid"] > 0 and st["state"]["pid"] == st["pid"], f"pid in {st}")
-        check_eq(len(received["fds"]), 1, "one fd attached")
-        check_in("seccomp notify", received["fdinfo"][0], "the fd is a seccomp listener")
-        # With the listener closed by the agent, notified calls fail, others work.
-        got = dict(line.split(" ", 1) for line in r.out.splitlines())
-        check_eq(got["chmod-plain"], "OK", "unfiltered call")
-        check(got["unshare-mnt"] != "OK", f"notified call without a supervisor: {got}")
-    finally:
-        srv.close()
+    # The agent closes the listener at once: notified calls then fail with ENOSYS.
+    agent = harness.FdReceiver(os.path.join(h.mkdtemp("notify"), "agent.sock"), close=True)
+    path = agent.path
+    b = h.bundle()
+    b.config["annotations"] = {"org.example": "notify"}
+    b.linux["seccomp"] = {
+        "defaultAction": "SCMP_ACT_ALLOW",
+        "listenerPath": path,
+        "listenerMetadata": "crlt-meta",
+        "syscalls": [{"names": ["unshare"], "action": "SCMP_ACT_NOTIFY"}],
+    }
+    cid = h.new_id("notify")
+    b.process["args"] = ["/probe", "try", "unshare-mnt", "chmod-plain"]
+    r = h.run_bundle(b, cid=cid)
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    data, fds = agent.result()
+    st = json.loads(data)
+    check_eq(st["fds"], ["seccompFd"], "fds names")
+    check_eq(st["metadata"], "crlt-meta", "metadata")
+    check_eq(st["state"]["id"], cid, "state.id")
+    check_eq(st["state"]["status"], "creating", "state.status")
+    check_eq(st["state"]["annotations"], {"org.example": "notify"}, "state.annotations")
+    check(st["pid"] > 0 and st["state"]["pid"] == st["pid"], f"pid in {st}")
+    check_eq(len(fds), 1, "one fd attached")
+    check_in("seccomp notify", agent.fdinfo[0], "the fd is a seccomp listener")
+    # With the listener closed by the agent, notified calls fail, others work.
+    got = dict(line.split(" ", 1) for line in r.out.splitlines())
+    check_eq(got["chmod-plain"], "OK", "unfiltered call")
+    check(got["unshare-mnt"] != "OK", f"notified call without a supervisor: {got}")
 
 
 def test_capability_sets_exact(h):

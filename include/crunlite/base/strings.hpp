@@ -1,6 +1,8 @@
 // Small string helpers shared by every module.  Pure functions, no syscalls.
 #pragma once
 
+#include <sys/types.h>
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -29,5 +31,10 @@ std::string read_file(const std::string& path);
 
 // Writes `data` to an existing file (O_WRONLY|O_TRUNC); throws Error naming the path.
 void write_file(const std::string& path, std::string_view data);
+
+// Replaces `path` with `data` atomically: written to "<path><tmp_suffix>" with
+// `mode`, then renamed over it, so readers never see a partial file.
+void write_file_atomic(const std::string& path, std::string_view data, mode_t mode,
+                       const std::string& tmp_suffix = ".tmp");
 
 }  // namespace crunlite

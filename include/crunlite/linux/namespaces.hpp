@@ -1,6 +1,8 @@
 // Namespace helpers.  Run in the container's stage-1 process (see process/launcher.hpp).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
@@ -19,5 +21,9 @@ int new_namespace_flags(const std::vector<spec::Namespace>& namespaces);
 // setns() into every namespace that has a path, user namespace first (joining
 // it changes which other namespaces we may join).  Throws Error naming the path.
 void join_namespaces(const std::vector<spec::Namespace>& namespaces);
+
+// CLONE_NEW* flags of the namespaces of `pid` that differ from ours (user,
+// mount, pid, ipc, uts, net, cgroup, time): what `exec` must join.
+int differing_namespaces(pid_t pid);
 
 }  // namespace crunlite::linux

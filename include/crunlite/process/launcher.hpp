@@ -56,15 +56,34 @@ struct LaunchRequest {
 };
 
 struct Launched {
-    pid_t pid = 0;           // container init, in the caller's pid namespace
+    pid_t pid = 0;           // container init (or exec process), in the caller's pid namespace
     sys::UniqueFd pidfd;     // pidfd of `pid`
     SyncSocket sync;         // EOF once the init execs (see sync.hpp)
+    sys::UniqueFd pty_master;  // with process.terminal: the master of the process's pty
+};
+
+// `exec`: a new process in a running container.
+struct ExecRequest {
+    const spec::Config* config = nullptr;    // the container's (for seccomp listener state)
+    const spec::Process* process = nullptr;  // what to run; validated
+    const linux::SeccompProgram* seccomp = nullptr;
+    std::string container_id;
+    std::string bundle;
+    pid_t init_pid = 0;                      // the container's init...
+    int init_pidfd = -1;                     // ...and its pidfd, checked by the caller
+    int preserve_fds = 0;
+    bool detach = false;                     // the process is reparented to the container's init
 };
 
 // Starts the container init and returns once it is fully set up and blocked on
 // exec.fifo (state "created").  On failure every process it started is killed
 // and reaped, and the Error names the step that failed.
 Launched launch(const LaunchRequest& request);
+
+// Joins every namespace of the init that differs from ours, then starts
+// `process` there as our child (like runc exec).  Returns once it has exec'd;
+// an exec failure is thrown.  The caller waits for it (or not: --detach).
+Launched launch_exec(const ExecRequest& request);
 
 // Releases a created container: writes the byte its init waits for on
 // exec.fifo, then removes the fifo.  Throws Error(ESRCH, "container not running")

@@ -6,6 +6,7 @@
 //   parent  -> stage-1 MapDone
 //   stage-1 -> parent  Pid          (payload: stage-2 pid, decimal; stage-1 then exits)
 //   parent  -> stage-2 Go           (after the parent has recorded/placed the pid)
+//   stage-2 -> parent  Pty          (only with process.terminal: the pty master attached)
 //   stage-2 -> parent  SeccompFd    (only with SCMP_ACT_NOTIFY rules: the listener fd attached)
 //   stage-2 -> parent  Ready        (rootfs and process set up; now blocked on exec.fifo)
 //   any child -> parent Error       (payload: errno, ' ', message; the sender then _exit()s)
@@ -22,7 +23,7 @@
 namespace crunlite::process {
 
 enum class MsgType : char {
-    MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', SeccompFd = 'S', Ready = 'R', Error = 'E'
+    MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', Pty = 'T', SeccompFd = 'S', Ready = 'R', Error = 'E'
 };
 
 struct Message {
@@ -51,6 +52,8 @@ public:
     std::string expect(MsgType type, const std::string& what) const;
     // expect() for a message that carries an fd; returns the fd.
     sys::UniqueFd expect_fd(MsgType type, const std::string& what) const;
+    // Throws the Error an Error message carries.
+    [[noreturn]] static void rethrow(const Message& error);
 
     int fd() const { return fd_.get(); }
     void close() { fd_.reset(); }

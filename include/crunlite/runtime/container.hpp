@@ -7,6 +7,7 @@
 #include <string>
 #include <vector>
 
+#include "crunlite/spec/config.hpp"
 #include "crunlite/state/store.hpp"
 
 namespace crunlite::runtime {
@@ -48,6 +49,33 @@ void remove(const Context& ctx, const std::string& id, bool force);
 std::string state_json(const Context& ctx, const std::string& id);
 // list: table, json or ids only.
 std::string list(const Context& ctx, const std::string& format, bool quiet);
+
+struct ExecOptions {
+    std::string id;
+    std::string process_file;                 // --process: an OCI process JSON (replaces the rest)
+    std::vector<std::string> args;            // command and arguments
+    std::vector<std::string> env;             // --env KEY=VALUE, added to the container's env
+    std::string cwd;                          // --cwd
+    std::string user;                         // --user UID[:GID]
+    std::vector<std::string> additional_gids;  // --additional-gids
+    std::vector<std::string> caps;            // --cap: added to bounding/effective/permitted
+    std::string apparmor;                     // --apparmor (warned: not supported)
+    bool tty = false;
+    bool detach = false;
+    bool no_new_privs = false;
+    bool ignore_paused = false;
+    std::string pid_file;
+    std::string console_socket;
+    int preserve_fds = 0;
+};
+
+// exec: runs a new process in the container's namespaces with the container's
+// process settings (or --process).  Returns its exit code, or 0 with --detach.
+int exec(const Context& ctx, const ExecOptions& opts);
+
+// The process `exec` runs: the container's process with opts applied, or the
+// --process file.  Pure apart from reading that file; exposed for tests.
+spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& opts);
 
 // Signal number from "TERM", "SIGTERM", "15"; throws Error for an unknown name.
 int parse_signal(const std::string& text);

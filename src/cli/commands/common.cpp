@@ -16,6 +16,7 @@ const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"create", "create a container", cmd_create},
         {"start", "start a created container", cmd_start},
+        {"exec", "run a new process inside a running container", cmd_exec},
         {"run", "create and start a container", cmd_run},
         {"state", "print the state of a container", cmd_state},
         {"kill", "send a signal to the container's init process", cmd_kill},

@@ -43,15 +43,13 @@ int cmd_features(const Global&, const std::vector<std::string>& args) {
     w.end_object();
     w.key("seccomp").begin_object();
     w.key("enabled").boolean(true);
-    auto list = [&](const char* key, const std::vector<std::string>& values) {
-        w.key(key).begin_array();
-        for (const auto& v : values) w.string(v);
-        w.end_array();
-    };
-    list("actions", linux::seccomp_actions());
-    list("operators", linux::seccomp_operators());
-    list("archs", linux::seccomp_architectures());
-    list("supportedFlags", linux::seccomp_flags());
+    w.key("actions").string_array(linux::seccomp_actions());
+    w.key("operators").string_array(linux::seccomp_operators());
+    w.key("archs").string_array(linux::seccomp_architectures());
+    // We load filters with seccomp(2) ourselves, so every flag we know is passed
+    // through (WAIT_KILLABLE_RECV is dropped on kernels before 5.19).
+    w.key("knownFlags").string_array(linux::seccomp_flags());
+    w.key("supportedFlags").string_array(linux::seccomp_flags());
     w.end_object();
     w.key("apparmor").begin_object().key("enabled").boolean(false).end_object();
     w.key("selinux").begin_object().key("enabled").boolean(false).end_object();

@@ -1,0 +1,53 @@
+#include "../command.hpp"
+#include "crunlite/base/error.hpp"
+
+namespace crunlite::cli {
+
+int cmd_exec(const Global& g, const std::vector<std::string>& args) {
+    runtime::ExecOptions o;
+    po::options_description opts("Options");
+    opts.add_options()
+        ("process,p", po::value(&o.process_file), "path to an OCI process.json (replaces the options below)")
+        ("env,e", po::value(&o.env)->composing(), "set an environment variable KEY=VALUE (repeatable)")
+        ("cwd", po::value(&o.cwd), "working directory inside the container")
+        ("user,u", po::value(&o.user), "UID[:GID] to run as")
+        ("additional-gids,g", po::value(&o.additional_gids)->composing(), "additional group id (repeatable)")
+        ("cap,c", po::value(&o.caps)->composing(), "add a capability (repeatable)")
+        ("tty,t", po::bool_switch(&o.tty), "allocate a pseudo-terminal")
+        ("detach,d", po::bool_switch(&o.detach), "do not wait for the process")
+        ("pid-file", po::value(&o.pid_file), "write the process's pid to this file")
+        ("console-socket", po::value(&o.console_socket), "unix socket that receives the pty master fd")
+        ("preserve-fds", po::value(&o.preserve_fds), "pass N extra fds (3..3+N-1) to the process")
+        ("no-new-privs", po::bool_switch(&o.no_new_privs), "set no_new_privs for the process")
+        ("apparmor", po::value(&o.apparmor), "AppArmor profile (not supported: warned)")
+        ("process-label", po::value<std::string>(), "SELinux label (not supported: ignored)")
+        ("ignore-paused", po::bool_switch(&o.ignore_paused), "exec even if the container is paused")
+        ("cgroup", po::value<std::vector<std::string>>()->composing(), "accepted for runc compatibility");
+    // Like runc: options end at the container id; everything after it is the
+    // command, even words that look like options ("exec ID ls -la").
+    std::vector<std::string> own;
+    size_t i = 0;
+    for (; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--") {
+            ++i;
+            break;
+        }
+        if (a.empty() || a[0] != '-') break;
+        own.push_back(a);
+        // The next word is this option's value unless the value is attached
+        // ("--env=X", "-eX") or the option takes none.
+        bool is_long = a.size() > 1 && a[1] == '-';
+        bool attached = is_long ? a.find('=') != std::string::npos : a.size() > 2;
+        std::string name = is_long ? a.substr(2, a.find('=') - 2) : a.substr(0, 2);
+        const po::option_description* d = opts.find_nothrow(name, false);
+        if (d && d->semantic()->max_tokens() > 0 && !attached && i + 1 < args.size()) own.push_back(args[++i]);
+    }
+    parse_args("exec", "exec [options] CONTAINER_ID COMMAND [ARG...]", opts, {}, {}, own);
+    if (i >= args.size()) throw Error(EINVAL, "exec: \"exec\" requires a container id argument");
+    o.id = args[i];
+    o.args.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+    return runtime::exec(g.context(), o);
+}
+
+}  // namespace crunlite::cli

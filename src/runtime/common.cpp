@@ -1,0 +1,85 @@
+#include "internal.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/sys/syscalls.hpp"
+
+namespace crunlite::runtime::detail {
+
+std::string absolute_path(const std::string& path) {
+    if (!path.empty() && path[0] == '/') return path;
+    char buf[4096];
+    if (!::getcwd(buf, sizeof buf)) throw_errno("getcwd");
+    return path.empty() || path == "." ? std::string(buf) : std::string(buf) + "/" + path;
+}
+
+// Writes `pid` to `path` atomically (temp file + rename), as runc does, so a
+// reader polling for the file never sees it empty.
+void write_pid_file(const std::string& path, pid_t pid) {
+    with_context("pid file " + quote(path),
+                 [&] { write_file_atomic(absolute_path(path), std::to_string(pid), 0644, ".tmp-crun-lite"); });
+}
+
+int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tty) {
+    sigset_t all;
+    sigfillset(&all);
+    sigset_t old;
+    ::sigprocmask(SIG_BLOCK, &all, &old);
+    sys::UniqueFd sfd(::signalfd(-1, &all, SFD_CLOEXEC | SFD_NONBLOCK));
+    if (!sfd) throw_errno("signalfd");
+    bool tty_open = tty != nullptr;
+    int exit_code = -1;
+    while (exit_code < 0) {
+        pollfd fds[4] = {{sfd.get(), POLLIN, 0},
+                         {c.pidfd.get(), POLLIN, 0},
+                         {tty_open ? tty->master() : -1, POLLIN, 0},
+                         {tty_open && tty->stdin_open() ? STDIN_FILENO : -1, POLLIN, 0}};
+        if (::poll(fds, 4, -1) < 0) {
+            if (errno == EINTR) continue;
+            throw_errno("poll");
+        }
+        if (fds[2].revents) tty_open = tty->pump_output();
+        if (fds[3].revents) tty->pump_input();
+        signalfd_siginfo si;
+        while (::read(sfd.get(), &si, sizeof si) == sizeof si) {
+            int sig = static_cast<int>(si.ssi_signo);
+            if (sig == SIGWINCH && tty) tty->resize();
+            if (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH) continue;
+            sys::pidfd_send_signal(c.pidfd.get(), sig);
+        }
+        int status;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid != c.pid) continue;
+            exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        }
+    }
+    if (tty_open) tty->drain();
+    ::sigprocmask(SIG_SETMASK, &old, nullptr);
+    return exit_code;
+}
+
+// After the init exited: an exec failure is reported on the sync socket.
+void report_exec_failure(const process::SyncSocket& sync) {
+    int fl = ::fcntl(sync.fd(), F_GETFL);
+    ::fcntl(sync.fd(), F_SETFL, fl | O_NONBLOCK);
+    process::Message msg;
+    try {
+        if (sync.receive(msg) && msg.type == process::MsgType::Error) {
+            size_t sp = msg.payload.find(' ');
+            log::error("unable to start container process: " + msg.payload.substr(sp == std::string::npos ? 0 : sp + 1));
+        }
+    } catch (const Error&) {
+        // EAGAIN: nothing was reported; the process exec'd and exited normally.
+    }
+}
+
+}  // namespace crunlite::runtime::detail

@@ -1,0 +1,145 @@
+// `exec`: a new process inside a running container (runc's `exec`).
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <optional>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/linux/seccomp.hpp"
+#include "crunlite/linux/terminal.hpp"
+#include "crunlite/process/launcher.hpp"
+#include "crunlite/runtime/container.hpp"
+#include "crunlite/spec/parse.hpp"
+#include "crunlite/sys/syscalls.hpp"
+#include "internal.hpp"
+
+namespace crunlite::runtime {
+namespace {
+
+uint32_t parse_id(const std::string& text, const std::string& what) {
+    auto v = parse_uint(text);
+    if (!v || *v > UINT32_MAX) throw Error(EINVAL, what + ": " + quote(text) + " is not a numeric id");
+    return static_cast<uint32_t>(*v);
+}
+
+// Replaces or adds KEY=VALUE entries, keeping the first position of each key
+// (runc: a later value for a key wins).
+void merge_env(std::vector<std::string>& env, const std::vector<std::string>& extra) {
+    for (const auto& kv : extra) {
+        std::string key = kv.substr(0, kv.find('='));
+        auto same = std::find_if(env.begin(), env.end(), [&](const std::string& e) {
+            return e.compare(0, key.size(), key) == 0 && (e.size() == key.size() || e[key.size()] == '=');
+        });
+        if (same != env.end()) *same = kv;
+        else env.push_back(kv);
+    }
+}
+
+}  // namespace
+
+spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& o) {
+    if (!o.process_file.empty()) {
+        std::string text = with_context("read --process", [&] { return read_file(o.process_file); });
+        spec::Process p = spec::parse_process(text, o.process_file);
+        if (p.args.empty()) throw Error(EINVAL, o.process_file + ": args: must not be empty");
+        if (p.cwd.empty() || p.cwd[0] != '/') throw Error(EINVAL, o.process_file + ": cwd: must be an absolute path");
+        if (o.tty) p.terminal = true;
+        return p;
+    }
+    if (o.args.empty()) throw Error(EINVAL, "exec: a command is required unless --process is given");
+    spec::Process p = base;
+    p.args = o.args;
+    p.terminal = o.tty;
+    merge_env(p.env, o.env);
+    if (!o.cwd.empty()) {
+        if (o.cwd[0] != '/') throw Error(EINVAL, "--cwd " + quote(o.cwd) + ": must be an absolute path");
+        p.cwd = o.cwd;
+    }
+    if (!o.user.empty()) {
+        size_t colon = o.user.find(':');
+        p.user.uid = parse_id(o.user.substr(0, colon), "--user");
+        if (colon != std::string::npos) p.user.gid = parse_id(o.user.substr(colon + 1), "--user");
+    }
+    if (!o.additional_gids.empty()) {
+        p.user.additional_gids.clear();
+        for (const auto& g : o.additional_gids) p.user.additional_gids.push_back(parse_id(g, "--additional-gids"));
+    }
+    if (!o.caps.empty()) {
+        if (!p.capabilities) p.capabilities.emplace();
+        auto& c = *p.capabilities;
+        for (const auto& cap : o.caps) {
+            c.bounding.push_back(cap);
+            c.effective.push_back(cap);
+            c.permitted.push_back(cap);
+            // Ambient needs the cap inheritable; as runc, only when the spec uses inheritable.
+            if (!c.inheritable.empty()) c.ambient.push_back(cap);
+        }
+    }
+    if (o.no_new_privs) p.no_new_privileges = true;
+    if (!o.apparmor.empty()) p.apparmor_profile = o.apparmor;
+    return p;
+}
+
+int exec(const Context& ctx, const ExecOptions& o) {
+    state::Store store(ctx.root);
+    state::State st = store.load(o.id);
+    switch (store.status(st)) {
+        case state::Status::Stopped: throw Error(EINVAL, "cannot exec in a stopped container");
+        case state::Status::Paused:
+            if (!o.ignore_paused)
+                throw Error(EINVAL, "cannot exec in a paused container (use --ignore-paused to override)");
+            break;
+        default: break;
+    }
+    if (o.tty && o.detach && o.console_socket.empty())
+        throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
+    if (!o.tty && !o.console_socket.empty())
+        throw Error(EINVAL, "cannot use console socket if crun-lite will not allocate tty");
+
+    std::string text = with_context("read config", [&] { return read_file(st.config_path); });
+    spec::Config config = spec::parse_config(text, st.config_path);
+    if (!config.process || !config.linux) throw Error(EINVAL, st.config_path + ": process and linux are required");
+    spec::Process process = exec_process_spec(*config.process, o);
+    if (!process.apparmor_profile.empty())
+        log::warn("exec: apparmor profile " + quote(process.apparmor_profile) +
+                  " not applied: crun-lite does not support AppArmor");
+
+    linux::SeccompProgram seccomp;
+    process::ExecRequest req;
+    if (config.linux->seccomp) {
+        seccomp = with_context(st.config_path, [&] { return linux::build_filter(*config.linux->seccomp); });
+        req.seccomp = &seccomp;
+    }
+    // The pidfd pins the init; checking the state after opening it rules out pid reuse.
+    sys::UniqueFd init_pidfd(sys::pidfd_open(st.pid, 0));
+    if (!init_pidfd || store.status(st) == state::Status::Stopped) throw Error(EINVAL, "cannot exec in a stopped container");
+    req.config = &config;
+    req.process = &process;
+    req.container_id = o.id;
+    req.bundle = st.bundle;
+    req.init_pid = st.pid;
+    req.init_pidfd = init_pidfd.get();
+    req.preserve_fds = o.preserve_fds;
+    req.detach = o.detach;
+
+    // Orphans of the exec'd process (without a pid namespace) come to us to be reaped.
+    if (!o.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    process::Launched launched = with_context("exec failed: unable to start container process", [&] { return process::launch_exec(req); });
+    if (!o.pid_file.empty()) detail::write_pid_file(o.pid_file, launched.pid);
+    if (launched.pty_master && !o.console_socket.empty()) {
+        linux::send_to_console_socket(o.console_socket, launched.pty_master.get());
+        launched.pty_master.reset();
+    }
+    // Detached: the process is already a child of the container's init (see
+    // launch_exec), which reaps it.
+    if (o.detach) return 0;
+    std::optional<linux::TerminalProxy> tty;
+    if (launched.pty_master) tty.emplace(std::move(launched.pty_master));
+    return detail::wait_forwarding_signals(launched, tty ? &*tty : nullptr);
+}
+
+}  // namespace crunlite::runtime

@@ -1,0 +1,28 @@
+// Helpers shared by the runtime's translation units (container.cpp, exec.cpp).
+// Not part of the public interface.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "crunlite/linux/terminal.hpp"
+#include "crunlite/process/launcher.hpp"
+
+namespace crunlite::runtime::detail {
+
+// `path` made absolute against the current directory.
+std::string absolute_path(const std::string& path);
+
+// Writes `pid` to `path` atomically (temp file + rename), as runc does.
+void write_pid_file(const std::string& path, pid_t pid);
+
+// Waits for `c` (our child) while forwarding every signal to it and reaping any
+// orphan that reaches us (we are a subreaper); with `tty`, also proxies the
+// terminal.  Returns the shell-style status (128+n for a signal).
+int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tty = nullptr);
+
+// After the process exited: logs an exec failure it reported, if any.
+void report_exec_failure(const process::SyncSocket& sync);
+
+}  // namespace crunlite::runtime::detail

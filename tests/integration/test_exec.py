@@ -1,0 +1,215 @@
+#!/usr/bin/env python3
+"""`exec` and terminals: what containerd, podman and healthchecks drive."""
+
+import fcntl
+import json
+import os
+import pty
+import select
+import struct
+import termios
+import time
+
+import harness
+from harness import check, check_eq, check_in, skip, wait_until
+
+
+def _running(h, args=None):
+    """A detached container whose init is crun-lite-init running `probe sleep 60`."""
+    if not h.init:
+        skip("crun-lite-init not built")
+    b = h.bundle(args or ["/init", "/probe", "sleep", "60"])
+    cid = h.new_id("exec")
+    h.rt_ok("run", "--detach", "--bundle", b.path, cid)
+    h.wait_status(cid, "running")
+    return b, cid
+
+
+def _ns_inodes(pid):
+    out = {}
+    for n in ("mnt", "pid", "net", "ipc", "uts", "user", "cgroup"):
+        st = os.stat(f"/proc/{pid}/ns/{n}")
+        out[n] = st.st_ino
+    return out
+
+
+def test_exec_joins_namespaces_and_applies_process(h):
+    b, cid = _running(h)
+    init = h.state(cid)["pid"]
+    want = _ns_inodes(init)
+    r = h.rt("exec", "--env", "EXTRA=1", "-e", "PATH=/bin:/usr/bin", "--cwd", "/tmp", cid,
+             "/probe", "report")
+    check_eq(r.rc, 0, f"exec\n{r!r}")
+    rep = r.json()
+    for n in ("mnt", "pid", "net", "ipc", "uts", "user"):
+        check_eq(rep["namespaces"][n], want[n], f"{n} namespace of the exec'd process")
+    check(rep["pid"] > 1, "a new pid in the container's pid namespace")
+    check_eq(rep["cwd"], "/tmp", "--cwd")
+    check_in("EXTRA=1", rep["env"], "--env added")
+    check_in("PATH=/bin:/usr/bin", rep["env"], "--env replaces a variable")
+    check_eq(sum(1 for e in rep["env"] if e.startswith("PATH=")), 1, "one PATH")
+    check_eq(rep["hostname"], "crltest", "the container's uts namespace")
+    check_eq(rep["no_new_privs"], 1, "noNewPrivileges from the container's process")
+
+
+def test_exec_user_and_exit_status(h):
+    b, cid = _running(h)
+    if h.rootless:
+        # A single-id mapping: only uid 0 exists inside.
+        r = h.rt("exec", "--user", "0:0", cid, "/probe", "report")
+        check_eq((r.rc, r.json()["uid"]), (0, 0), f"exec --user 0:0\n{r!r}")
+    else:
+        r = h.rt("exec", "--user", "1000:1000", "--additional-gids", "5", cid, "/probe", "report")
+        rep = r.json()
+        check_eq((rep["uid"], rep["gid"], rep["groups"]), (1000, 1000, [5]), "exec --user/--additional-gids")
+    r = h.rt("exec", cid, "sh", "-c", "exit 7")
+    check_eq(r.rc, 7, f"exit status propagated\n{r!r}")
+    r = h.rt("exec", cid, "/probe", "kill-self", "TERM")
+    check_eq(r.rc, 128 + 15, "death by signal as 128+n")
+    # Words after the command are the command's, even when they look like options.
+    r = h.rt("exec", cid, "/probe", "env-get", "-e")
+    check(r.rc != 0 or r.out == "", f"-e went to the command\n{r!r}")
+    r = h.rt("exec", cid, "ls", "-d", "/tmp")
+    check_eq((r.rc, r.out), (0, "/tmp\n"), "ls -d /tmp inside")
+
+
+def test_exec_process_file_and_caps(h):
+    b, cid = _running(h)
+    proc = dict(b.config["process"])
+    proc["args"] = ["/probe", "report"]
+    proc["env"] = ["PATH=/bin", "FROM_FILE=yes"]
+    proc["cwd"] = "/"
+    proc["capabilities"] = {k: ["CAP_KILL"] for k in ("bounding", "effective", "permitted")}
+    path = os.path.join(h.tmp, "process.json")
+    with open(path, "w") as f:
+        json.dump(proc, f)
+    rep = h.rt_ok("exec", "--process", path, cid).json()
+    check_in("FROM_FILE=yes", rep["env"], "env from --process")
+    check_eq(rep["caps"]["CapEff"], f"{harness.cap_mask(['CAP_KILL']):016x}", "caps from --process")
+    rep = h.rt_ok("exec", "--cap", "CAP_SYS_ADMIN", cid, "/probe", "report").json()
+    want = harness.cap_mask(harness.DEFAULT_CAPS + ["CAP_SYS_ADMIN"])
+    check_eq(rep["caps"]["CapEff"], f"{want:016x}", "--cap adds to the container's caps")
+    with open(path, "w") as f:
+        f.write('{"args": []}')
+    h.rt_fail("exec", "--process", path, cid, expect="args")
+
+
+def test_exec_errors(h):
+    h.rt_fail("exec", "nosuch", "true", expect="container does not exist")
+    b, cid = _running(h)
+    h.rt_fail("exec", cid, "/no/such/binary", expect="no such file or directory")
+    h.rt_fail("exec", cid, "nosuchcmd", expect="executable file not found in $PATH")
+    h.rt_fail("exec", cid, expect="command is required")
+    h.rt_fail("exec", "--tty", "--detach", cid, "true", expect="console socket")
+    h.rt_ok("kill", cid, "KILL")
+    h.wait_status(cid, "stopped")
+    h.rt_fail("exec", cid, "true", expect="cannot exec in a stopped container")
+
+
+def test_exec_detach_pid_file_and_no_zombie(h):
+    b, cid = _running(h)
+    pid_file = os.path.join(h.tmp, "exec.pid")
+    r = h.rt("exec", "--detach", "--pid-file", pid_file, cid, "/probe", "sleep", "0.3")
+    check_eq(r.rc, 0, f"exec --detach\n{r!r}")
+    pid = int(open(pid_file).read())
+    check(harness.pid_alive(pid), "the detached process runs")
+    # It ends; the container's init (crun-lite-init) reaps it: no zombie anywhere.
+    def gone():
+        return not os.path.exists(f"/proc/{pid}")
+    check(wait_until(gone, 10), f"exec'd process {pid} left a zombie")
+
+
+def _console_socket(h):
+    """A listening console socket; returns (path, fetch) where fetch() returns the master fd."""
+    recv = harness.FdReceiver(os.path.join(h.mkdtemp("console"), "console.sock"))
+
+    def fetch():
+        _, fds = recv.result()
+        check_eq(len(fds), 1, "one fd on the console socket")
+        return fds[0]
+    return recv.path, fetch
+
+
+def _talk(master, send, until, timeout=10):
+    """Writes `send` to the pty master and reads until `until` appears."""
+    os.write(master, send)
+    out = b""
+    end = time.monotonic() + timeout
+    while until not in out and time.monotonic() < end:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if r:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:
+                break
+            if not chunk:
+                break
+            out += chunk
+    return out
+
+
+def test_exec_tty_with_console_socket(h):
+    b, cid = _running(h)
+    path, fetch = _console_socket(h)
+    r = h.rt("exec", "--tty", "--detach", "--console-socket", path, cid, "sh")
+    check_eq(r.rc, 0, f"exec --tty --console-socket\n{r!r}")
+    master = fetch()
+    try:
+        out = _talk(master, b"tty; echo mark-$((40+2))\n", b"mark-42")
+        check_in(b"mark-42", out, "the shell on the pty ran a command")
+        check_in(b"/dev/pts/", out, "stdin is a pty of the container's devpts")
+        _talk(master, b"exit\n", b"\xff", timeout=1)
+    finally:
+        os.close(master)
+
+
+def test_create_with_terminal_and_console_socket(h):
+    if not h.init:
+        skip("crun-lite-init not built")
+    b = h.bundle(["sh"])
+    b.process["terminal"] = True
+    b.process["consoleSize"] = {"height": 33, "width": 111}
+    b.save()
+    path, fetch = _console_socket(h)
+    cid = h.new_id("tty")
+    h.rt_ok("create", "--console-socket", path, "--bundle", b.path, cid)
+    master = fetch()
+    try:
+        h.rt_ok("start", cid)
+        out = _talk(master, b"stty size; echo done-$((1+1))\n", b"done-2")
+        check_in(b"33 111", out, "process.consoleSize applied")
+        _talk(master, b"exit\n", b"\xff", timeout=1)
+    finally:
+        os.close(master)
+    h.wait_status(cid, "stopped")
+    # Without a console socket, create refuses (someone must hold the master).
+    h.rt_fail("create", "--bundle", b.path, h.new_id("tty"), expect="console socket")
+    b.process["terminal"] = False
+    b.save()
+    h.rt_fail("create", "--console-socket", path, "--bundle", b.path, h.new_id("tty"),
+              expect="will not allocate tty")
+
+
+def test_run_foreground_terminal_proxy(h):
+    """`run` with terminal: true and no console socket proxies our own terminal."""
+    b = h.bundle(["sh", "-c", "stty size; tty; read line; echo got-$line; exit 3"])
+    b.process["terminal"] = True
+    b.save()
+    argv = h.rt_argv("run", "--bundle", b.path, h.new_id("proxy"))
+    pid, master = pty.fork()
+    if pid == 0:
+        fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 99, 0, 0))
+        os.execv(h.bin, argv)
+    try:
+        out = _talk(master, b"", b"/dev/pts/", timeout=10)
+        out += _talk(master, b"hello\r", b"got-hello", timeout=10)
+        check_in(b"24 99", out, "window size mirrored into the container's pty")
+        check_in(b"got-hello", out, "input reached the process")
+    finally:
+        _, status = os.waitpid(pid, 0)
+        os.close(master)
+    check_eq(os.waitstatus_to_exitcode(status), 3, "exit status through the proxy")
+
+
+if __name__ == "__main__":
+    harness.main(globals())
