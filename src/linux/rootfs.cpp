@@ -193,7 +193,7 @@ void make_readonly(const std::string& path) {
 
 }  // namespace
 
-void prepare_rootfs(const MountPlan& plan, bool no_pivot) {
+void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot) {
     // 1. No mount event of ours may reach the host's namespace.
     if (::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0) throw_errno("set propagation of /");
     // 2. The rootfs must be a mount point for pivot_root.
@@ -211,6 +211,7 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot) {
     // 5. The working directory, inside whatever mounts now cover its path.
     if (!plan.cwd.empty())
         with_context("process.cwd " + quote(plan.cwd), [&] { sys::mkdir_all_in_root(root.get(), plan.cwd, 0755); });
+    if (before_pivot) before_pivot();
     // 6. Switch root.
     pivot(plan.rootfs, no_pivot);
 }

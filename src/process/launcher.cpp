@@ -18,6 +18,7 @@
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
+#include "crunlite/process/hooks.hpp"
 #include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/linux/namespaces.hpp"
 #include "crunlite/linux/process_setup.hpp"
@@ -192,7 +193,17 @@ bool setgroups_allowed() { return read_file("/proc/self/setgroups").rfind("deny"
         input.can_mknod = req.can_mknod;
         linux::MountPlan plan = linux::plan_mounts(config, input);
         bool may_setgroups = setgroups_allowed();
-        linux::prepare_rootfs(plan, req.no_pivot);
+        // Hooks: the parent runs prestart/createRuntime while we wait, then we run
+        // createContainer in our namespaces, with the host's paths still reachable.
+        std::string created_state;
+        auto hooks = [&] {
+            sync.send(MsgType::Hooks);
+            std::string states = sync.expect(MsgType::HooksDone, "run createRuntime hooks");
+            size_t nl = states.find('\n');
+            created_state = states.substr(nl + 1);
+            run_hooks(config.hooks.create_container, "createContainer", states.substr(0, nl));
+        };
+        linux::prepare_rootfs(plan, req.no_pivot, req.runtime_hooks ? std::function<void()>(hooks) : nullptr);
         linux::finish_rootfs(config, plan);
         linux::apply_uts_and_sysctl(config);
 
@@ -206,6 +217,7 @@ bool setgroups_allowed() { return read_file("/proc/self/setgroups").rfind("deny"
         ssize_t n;
         while ((n = ::read(fifo_fd, &byte, 1)) < 0 && errno == EINTR) {}
         if (n != 1) throw Error(EPIPE, "wait for start: exec.fifo closed");
+        run_hooks(config.hooks.start_container, "startContainer", created_state);
         exec_final(proc, req.seccomp, fp);
     });
 }
@@ -392,6 +404,11 @@ Launched launch(const LaunchRequest& req) {
         out.pidfd = sys::UniqueFd(sys::pidfd_open(init_pid, 0));
         if (!out.pidfd) throw_errno("pidfd_open container init");
         parent_end.send(MsgType::Go);
+        if (req.runtime_hooks) {
+            parent_end.expect(MsgType::Hooks, "set up mounts");
+            auto [creating, created] = req.runtime_hooks(init_pid);
+            parent_end.send(MsgType::HooksDone, creating + "\n" + created);
+        }
         out.pty_master = receive_setup_fds(parent_end, *req.config->process, req.seccomp, [&](int listener) {
             send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);
         });

@@ -19,6 +19,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/process/hooks.hpp"
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/parse.hpp"
@@ -61,6 +62,7 @@ private:
 struct Created {
     process::Launched launched;
     state::State st;
+    spec::Hooks hooks;
 };
 
 // The common part of create and run: parse, validate, make the state dir,
@@ -123,6 +125,30 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
         }
     }
 
+    state::State st;
+    st.id = opts.id;
+    st.bundle = bundle;
+    st.rootfs = config.root.path[0] == '/' ? config.root.path : bundle + "/" + config.root.path;
+    st.created = rfc3339_utc_now();
+    st.owner = user_name_of(::geteuid());
+    st.annotations = config.annotations;
+    st.config_path = config_path;
+    st.monitor_pid = monitor_pid;
+    st.pid_namespace = config.linux->find_namespace("pid") != nullptr;
+    st.rootless = ctx.rootless;
+    const spec::Hooks& hooks = config.hooks;
+    if (!hooks.prestart.empty() || !hooks.create_runtime.empty() || !hooks.create_container.empty() ||
+        !hooks.start_container.empty()) {
+        req.runtime_hooks = [&](pid_t pid) {
+            state::State s = st;
+            s.pid = pid;
+            std::string creating = state::oci_state_json(s, state::Status::Creating, false);
+            process::run_hooks(hooks.prestart, "prestart", creating);
+            process::run_hooks(hooks.create_runtime, "createRuntime", creating);
+            return std::pair(creating, state::oci_state_json(s, state::Status::Created, false));
+        };
+    }
+
     CreateTransaction tx(store, opts.id);
     store.create_dir(opts.id);
     tx.own_dir();
@@ -137,25 +163,50 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     }
     log::debug("container " + opts.id + ": init pid " + std::to_string(launched.pid) + ", blocked on exec.fifo");
 
-    state::State st;
-    st.id = opts.id;
     st.pid = launched.pid;
     sys::ProcStat ps;
     if (!sys::read_proc_stat(launched.pid, ps)) throw Error(ESRCH, "container init exited during create");
     st.start_time = ps.start_time;
-    st.bundle = bundle;
-    st.rootfs = config.root.path[0] == '/' ? config.root.path : bundle + "/" + config.root.path;
-    st.created = rfc3339_utc_now();
-    st.owner = user_name_of(::geteuid());
-    st.annotations = config.annotations;
-    st.config_path = config_path;
-    st.monitor_pid = monitor_pid;
-    st.pid_namespace = config.linux->find_namespace("pid") != nullptr;
-    st.rootless = ctx.rootless;
     store.save(st);
     if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, launched.pid);
     tx.commit();
-    return {std::move(launched), std::move(st)};
+    return {std::move(launched), std::move(st), config.hooks};
+}
+
+// The hooks of a container's config.json; none when it cannot be read any more
+// (the bundle was removed before `delete`).
+spec::Hooks config_hooks(const state::State& st) {
+    try {
+        return spec::parse_config(read_file(st.config_path), st.config_path).hooks;
+    } catch (const Error& e) {
+        log::debug("hooks of " + st.id + " not run: " + e.message());
+        return {};
+    }
+}
+
+// poststart and poststop: a failure is a warning and the lifecycle goes on
+// (runtime-spec config.md "Hooks").
+void run_hooks_warning(const std::vector<spec::Hook>& hooks, const char* kind, const state::State& st,
+                       state::Status status) {
+    if (hooks.empty()) return;
+    try {
+        process::run_hooks(hooks, kind, state::oci_state_json(st, status, false));
+    } catch (const Error& e) {
+        log::warn(e.message());
+    }
+}
+
+// Releases a created container and runs its poststart hooks.
+void start_created(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststart) {
+    log::debug("container " + st.id + ": releasing init pid " + std::to_string(st.pid));
+    process::release_fifo(store.fifo_path(st.id));
+    run_hooks_warning(poststart, "poststart", st, state::Status::Running);
+}
+
+// Deletes the container's state and runs its poststop hooks.
+void remove_stopped(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststop) {
+    store.remove(st.id);
+    run_hooks_warning(poststop, "poststop", st, state::Status::Stopped);
 }
 
 // Records the init's exit status under the state lock: a concurrent `delete`
@@ -254,8 +305,7 @@ void start(const Context& ctx, const std::string& id) {
         case state::Status::Stopped: throw Error(EINVAL, "cannot start a container that has stopped");
         default: throw Error(EINVAL, "cannot start an already running container");
     }
-    log::debug("container " + id + ": releasing init pid " + std::to_string(st.pid));
-    process::release_fifo(store.fifo_path(id));
+    start_created(store, st, config_hooks(st).poststart);
 }
 
 int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
@@ -266,11 +316,11 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
         Created c = create_container(ctx, opts, 0, true);
         std::optional<linux::TerminalProxy> tty;
         if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
-        process::release_fifo(store.fifo_path(opts.id));
+        start_created(store, c.st, c.hooks.poststart);
         int code = wait_forwarding_signals(c.launched, tty ? &*tty : nullptr);
         tty.reset();  // the host terminal leaves raw mode before we print anything
         report_exec_failure(c.launched.sync);
-        if (!keep) store.remove(opts.id);
+        if (!keep) remove_stopped(store, c.st, c.hooks.poststop);
         return code;
     }
     // Detached: a monitor process becomes the container's parent, reaps it (and
@@ -299,7 +349,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
         ::setsid();
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
         Created c = create_container(ctx, opts, ::getpid());
-        process::release_fifo(store.fifo_path(opts.id));
+        start_created(store, c.st, c.hooks.poststart);
         [[maybe_unused]] ssize_t w = ::write(verdict.get(), "ok", 2);
         verdict.reset();
         // The container keeps the caller's stdio; the monitor must not hold it open.
@@ -377,7 +427,7 @@ void remove(const Context& ctx, const std::string& id, bool force) {
             throw Error(EBUSY, "cannot delete container " + id + " that is not stopped: " + state::status_name(status));
     }
     if (status != state::Status::Stopped) kill_and_wait(store, st);
-    store.remove(id);
+    remove_stopped(store, st, config_hooks(st).poststop);
 }
 
 std::string state_json(const Context& ctx, const std::string& id) {

@@ -9,6 +9,8 @@
 //                   maskedPaths, readonlyPaths.
 #pragma once
 
+#include <functional>
+
 #include <string>
 
 #include "crunlite/linux/mount_plan.hpp"
@@ -16,7 +18,9 @@
 
 namespace crunlite::linux {
 
-void prepare_rootfs(const MountPlan& plan, bool no_pivot);
+// `before_pivot`, if set, runs after every mount and device is in place and
+// before the root is switched (where OCI createRuntime/createContainer hooks run).
+void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot = {});
 void finish_rootfs(const spec::Config& config, const MountPlan& plan);
 
 // Sets hostname/domainname and writes linux.sysctl through the container's /proc.

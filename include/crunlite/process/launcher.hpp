@@ -8,9 +8,11 @@
 //        ▲                           id maps] → unshare(other new namespaces) →
 //        │                           timens offsets → clone(CLONE_PARENT) → exit
 //        └── child of parent ─ stage-2 (pid 1 of a new pid ns): wait for Go →
-//                                    unshare(CGROUP) → rootfs → pivot_root →
-//                                    process attributes → Ready → block on
-//                                    exec.fifo → execve(process.args)
+//                                    unshare(CGROUP) → mounts → [Hooks: parent
+//                                    runs prestart/createRuntime; we run
+//                                    createContainer] → pivot_root → process
+//                                    attributes → Ready → block on exec.fifo →
+//                                    [startContainer hooks] → execve(process.args)
 //
 // CLONE_PARENT makes stage-2 a direct child of the runtime parent, so it stays a
 // descendant of whoever called us (containerd's shim and conmon are subreapers
@@ -23,7 +25,9 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crunlite/linux/seccomp.hpp"
@@ -53,6 +57,12 @@ struct LaunchRequest {
     int preserve_fds = 0;                  // fds 3..3+N-1 stay open in the container
     std::vector<std::string> extra_env;    // appended to process.env (LISTEN_FDS, ...)
     const linux::SeccompProgram* seccomp = nullptr;  // built by the caller; loaded by the init
+    // OCI hooks.  When set, the init stops after its mounts, before pivot_root,
+    // and the parent calls this with the init's pid: it runs the prestart and
+    // createRuntime hooks and returns the state JSON that the init then gives
+    // to the createContainer hooks (right away) and the startContainer hooks
+    // (after `start`, before exec): {creating, created} states.
+    std::function<std::pair<std::string, std::string>(pid_t)> runtime_hooks;
 };
 
 struct Launched {

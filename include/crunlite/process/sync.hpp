@@ -6,6 +6,8 @@
 //   parent  -> stage-1 MapDone
 //   stage-1 -> parent  Pid          (payload: stage-2 pid, decimal; stage-1 then exits)
 //   parent  -> stage-2 Go           (after the parent has recorded/placed the pid)
+//   stage-2 -> parent  Hooks        (only with hooks: mounts done, before pivot_root)
+//   parent  -> stage-2 HooksDone    (payload: the creating and created state JSON, '\n'-separated)
 //   stage-2 -> parent  Pty          (only with process.terminal: the pty master attached)
 //   stage-2 -> parent  SeccompFd    (only with SCMP_ACT_NOTIFY rules: the listener fd attached)
 //   stage-2 -> parent  Ready        (rootfs and process set up; now blocked on exec.fifo)
@@ -23,7 +25,8 @@
 namespace crunlite::process {
 
 enum class MsgType : char {
-    MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', Pty = 'T', SeccompFd = 'S', Ready = 'R', Error = 'E'
+    MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', Hooks = 'H', HooksDone = 'h', Pty = 'T', SeccompFd = 'S',
+    Ready = 'R', Error = 'E'
 };
 
 struct Message {

@@ -21,10 +21,9 @@ int cmd_features(const Global&, const std::vector<std::string>& args) {
     w.begin_object();
     w.key("ociVersionMin").string("1.0.0");
     w.key("ociVersionMax").string(CRUNLITE_SPEC_VERSION);
-    w.key("hooks").begin_array().end_array();
-    w.key("mountOptions").begin_array();
-    for (const auto& name : spec::known_mount_options()) w.string(name);
-    w.end_array();
+    w.key("hooks").string_array(
+        {"prestart", "createRuntime", "createContainer", "startContainer", "poststart", "poststop"});
+    w.key("mountOptions").string_array(spec::known_mount_options());
     w.key("linux").begin_object();
     w.key("namespaces").begin_array();
     for (const char* ns : {"cgroup", "ipc", "mount", "network", "pid", "time", "user", "uts"}) w.string(ns);

@@ -1,0 +1,165 @@
+#include "crunlite/process/hooks.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cstring>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/syscalls.hpp"
+
+namespace crunlite::process {
+namespace {
+
+constexpr size_t kCaptureLimit = 64 * 1024;
+
+struct Pipe {
+    sys::UniqueFd read, write;
+};
+
+Pipe make_pipe() {
+    int fds[2];
+    check(::pipe2(fds, O_CLOEXEC), "pipe for hook");
+    return {sys::UniqueFd(fds[0]), sys::UniqueFd(fds[1])};
+}
+
+int64_t now_ms() {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
+}
+
+// Child side, between fork and exec: async-signal-safe calls only.  An exec
+// failure is reported as errno through `report`.
+[[noreturn]] void exec_hook(char* const* argv, char* const* envp, const char* path, int in, int out, int err,
+                            int report) {
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::signal(SIGPIPE, SIG_DFL);
+    ::setpgid(0, 0);  // its own group, so a timeout kills what it started too
+    if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
+        int e = errno;
+        [[maybe_unused]] ssize_t w = ::write(report, &e, sizeof e);
+        ::_exit(127);
+    }
+    ::execve(path, argv, envp);
+    int e = errno;
+    [[maybe_unused]] ssize_t w = ::write(report, &e, sizeof e);
+    ::_exit(127);
+}
+
+// Reads what is available from `fd` into `into` (bounded); closes `fd` at EOF.
+// Returns true when it read something.
+bool collect(sys::UniqueFd& fd, std::string& into) {
+    char buf[4096];
+    ssize_t r = ::read(fd.get(), buf, sizeof buf);
+    if (r > 0) {
+        if (into.size() < kCaptureLimit) into.append(buf, static_cast<size_t>(r));
+        return true;
+    }
+    if (r == 0 || (errno != EAGAIN && errno != EINTR)) fd.reset();
+    return false;
+}
+
+// Runs one hook; throws an Error without context on failure.
+void run_one(const spec::Hook& hook, const std::string& state) {
+    std::vector<std::string> args = hook.args.empty() ? std::vector<std::string>{hook.path} : hook.args;
+    std::vector<char*> argv, envp;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    std::vector<std::string> env = hook.env;
+    for (auto& e : env) envp.push_back(e.data());
+    envp.push_back(nullptr);
+
+    Pipe in = make_pipe(), out = make_pipe(), err = make_pipe(), report = make_pipe();
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("fork");
+    if (pid == 0)
+        exec_hook(argv.data(), envp.data(), hook.path.c_str(), in.read.get(), out.write.get(), err.write.get(),
+                  report.write.get());
+
+    // From here the child is killed and reaped on every way out.
+    struct Reaper {
+        pid_t pid;
+        ~Reaper() {
+            if (pid <= 0) return;
+            ::kill(-pid, SIGKILL);
+            ::kill(pid, SIGKILL);
+            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+        }
+    } reaper{pid};
+    in.read.reset();
+    out.write.reset();
+    err.write.reset();
+    report.write.reset();
+
+    int exec_errno = 0;
+    if (::read(report.read.get(), &exec_errno, sizeof exec_errno) == sizeof exec_errno)
+        throw sys_error(exec_errno, "exec");
+
+    sys::UniqueFd pidfd(sys::pidfd_open(pid, 0));
+    if (!pidfd) throw_errno("pidfd_open hook");
+    for (int fd : {in.write.get(), out.read.get(), err.read.get()}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
+
+    // Feed stdin, collect stdout/stderr, until the hook exits (or times out).
+    size_t written = 0;
+    std::string captured[2];
+    int64_t deadline = hook.timeout ? now_ms() + int64_t{*hook.timeout} * 1000 : -1;
+    bool exited = false;
+    while (!exited) {
+        if (written == state.size()) in.write.reset();  // EOF for the hook
+        pollfd fds[4] = {{pidfd.get(), POLLIN, 0},
+                         {in.write ? in.write.get() : -1, POLLOUT, 0},
+                         {out.read ? out.read.get() : -1, POLLIN, 0},
+                         {err.read ? err.read.get() : -1, POLLIN, 0}};
+        int wait_ms = deadline < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - now_ms()));
+        int n = ::poll(fds, 4, wait_ms);
+        if (n < 0 && errno != EINTR) throw_errno("poll hook");
+        if (n == 0) throw Error(ETIMEDOUT, "timed out after " + std::to_string(*hook.timeout) + "s");
+        if (fds[1].revents) {
+            ssize_t w = ::write(in.write.get(), state.data() + written, state.size() - written);
+            if (w > 0) written += static_cast<size_t>(w);
+            else if (errno != EAGAIN && errno != EINTR) in.write.reset();  // EPIPE: it does not read stdin
+        }
+        for (int i = 0; i < 2; ++i)
+            if (fds[2 + i].revents) collect(i == 0 ? out.read : err.read, captured[i]);
+        exited = fds[0].revents & POLLIN;
+    }
+    // Whatever it wrote just before exiting.
+    for (int i = 0; i < 2; ++i)
+        while ((i == 0 ? out.read : err.read) && collect(i == 0 ? out.read : err.read, captured[i])) {}
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    reaper.pid = 0;
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
+    std::string what = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
+                                         : std::string("killed by signal ") + sigabbrev_np(WTERMSIG(status));
+    std::string output = captured[1].empty() ? captured[0] : captured[1];
+    while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
+    throw Error(ECANCELED, output.empty() ? what : what + ": " + output);
+}
+
+}  // namespace
+
+void run_hooks(const std::vector<spec::Hook>& hooks, const std::string& kind, const std::string& state_json) {
+    // A hook that does not read its stdin must not kill us with SIGPIPE.
+    struct sigaction ignore{}, old{};
+    ignore.sa_handler = SIG_IGN;
+    ::sigaction(SIGPIPE, &ignore, &old);
+    struct Restore {
+        struct sigaction old;
+        ~Restore() { ::sigaction(SIGPIPE, &old, nullptr); }
+    } restore{old};
+    for (size_t i = 0; i < hooks.size(); ++i)
+        with_context(kind + " hook #" + std::to_string(i) + " (" + quote(hooks[i].path) + ")",
+                     [&] { run_one(hooks[i], state_json); });
+}
+
+}  // namespace crunlite::process
