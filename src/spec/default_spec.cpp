@@ -3,6 +3,7 @@
 #include <vector>
 
 #include "crunlite/json/json.hpp"
+#include "crunlite/spec/seccomp_profile.hpp"
 
 namespace crunlite::spec {
 namespace {
@@ -33,8 +34,37 @@ void mapping(json::Writer& w, uint32_t host) {
 
 }  // namespace
 
-std::string default_spec_json(bool rootless, uint32_t uid, uint32_t gid) {
-    const std::vector<std::string> caps = {"CAP_AUDIT_WRITE", "CAP_KILL", "CAP_NET_BIND_SERVICE"};
+void write_seccomp(json::Writer& w, const Seccomp& sc) {
+    w.begin_object();
+    w.key("defaultAction").string(sc.default_action);
+    if (sc.default_errno_ret) w.key("defaultErrnoRet").integer(*sc.default_errno_ret);
+    if (!sc.architectures.empty()) w.key("architectures").string_array(sc.architectures);
+    if (!sc.flags.empty()) w.key("flags").string_array(sc.flags);
+    if (!sc.listener_path.empty()) w.key("listenerPath").string(sc.listener_path);
+    if (!sc.listener_metadata.empty()) w.key("listenerMetadata").string(sc.listener_metadata);
+    w.key("syscalls").begin_array();
+    for (const auto& s : sc.syscalls) {
+        w.begin_object();
+        w.key("names").string_array(s.names);
+        w.key("action").string(s.action);
+        if (s.errno_ret) w.key("errnoRet").integer(*s.errno_ret);
+        if (!s.args.empty()) {
+            w.key("args").begin_array();
+            for (const auto& a : s.args) {
+                w.begin_object().key("index").integer(a.index).key("value").integer(a.value);
+                if (a.value_two) w.key("valueTwo").integer(a.value_two);
+                w.key("op").string(a.op).end_object();
+            }
+            w.end_array();
+        }
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+}
+
+std::string default_spec_json(bool rootless, uint32_t uid, uint32_t gid, const Seccomp* seccomp) {
+    const std::vector<std::string> caps = default_capabilities();
     json::Writer w(true);
     w.begin_object();
     w.key("ociVersion").string("1.2.0");
@@ -100,6 +130,10 @@ std::string default_spec_json(bool rootless, uint32_t uid, uint32_t gid) {
                 "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"});
     w.key("readonlyPaths");
     strings(w, {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
+    if (seccomp) {
+        w.key("seccomp");
+        write_seccomp(w, *seccomp);
+    }
     w.end_object();
 
     w.end_object();

@@ -1,12 +1,17 @@
 #include <fcntl.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <iostream>
+#include <optional>
 
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/base/log.hpp"
 #include "crunlite/spec/default_spec.hpp"
+#include "crunlite/spec/seccomp_profile.hpp"
 
 namespace crunlite::cli {
 
@@ -20,7 +25,21 @@ int cmd_spec(const Global&, const std::vector<std::string>& args) {
     po::positional_options_description pos;
     parse_args("spec", "spec [options]", opts, hidden, pos, args);
     std::string path = bundle + "/config.json";
-    std::string text = spec::default_spec_json(rootless, ::geteuid(), ::getegid());
+    // The default seccomp profile, resolved for this machine and the default caps.
+    std::optional<spec::Seccomp> seccomp;
+    struct utsname uts;
+    ::uname(&uts);
+    try {
+        spec::ProfileTarget target = spec::profile_target(uts.machine);
+        unsigned major = 0, minor = 0;
+        std::sscanf(uts.release, "%u.%u", &major, &minor);
+        target.kernel = {static_cast<int>(major), static_cast<int>(minor)};
+        target.capabilities = spec::default_capabilities();
+        seccomp = spec::resolve_seccomp_profile(spec::default_seccomp_profile_json(), "profiles/seccomp.json", target);
+    } catch (const Error& e) {
+        log::warn("spec: no seccomp profile: " + e.message());
+    }
+    std::string text = spec::default_spec_json(rootless, ::geteuid(), ::getegid(), seccomp ? &*seccomp : nullptr);
     // O_EXCL: never overwrite a config the user wrote (runc refuses too).
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {

@@ -2,6 +2,7 @@
 
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/spec/parse.hpp"
+#include "crunlite/spec/seccomp_profile.hpp"
 #include "crunlite/spec/validate.hpp"
 
 using namespace crunlite;
@@ -32,4 +33,19 @@ TEST_CASE("the rootless spec maps the caller and avoids what needs privilege", "
         for (const auto& o : m.options) CHECK(o != "gid=5");
         if (m.destination == "/sys") CHECK(m.type == "none");
     }
+}
+
+TEST_CASE("the spec carries the default caps and the seccomp profile it is given", "[default_spec]") {
+    auto c = spec::parse_config(spec::default_spec_json(false, 0, 0), "spec");
+    CHECK(c.process->capabilities->bounding == spec::default_capabilities());
+    CHECK(c.process->capabilities->effective == spec::default_capabilities());
+    CHECK_FALSE(c.linux->seccomp);
+
+    spec::ProfileTarget t = spec::profile_target("x86_64");
+    t.capabilities = spec::default_capabilities();
+    t.kernel = {6, 1};
+    spec::Seccomp sc = spec::resolve_seccomp_profile(spec::default_seccomp_profile_json(), "p", t);
+    auto with = spec::parse_config(spec::default_spec_json(true, 1, 1, &sc), "spec");
+    REQUIRE(with.linux->seccomp);
+    CHECK(*with.linux->seccomp == sc);  // written and read back unchanged
 }
