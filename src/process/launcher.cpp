@@ -19,6 +19,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/process/hooks.hpp"
+#include "crunlite/process/spawn.hpp"
 #include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/linux/namespaces.hpp"
 #include "crunlite/linux/process_setup.hpp"
@@ -44,32 +45,10 @@ void run_map_helper(const char* helper, pid_t pid, const std::vector<spec::IdMap
         args.push_back(std::to_string(m.host_id));
         args.push_back(std::to_string(m.size));
     }
-    int err_pipe[2];
-    check(::pipe2(err_pipe, O_CLOEXEC), "pipe");
-    pid_t child = ::fork();
-    if (child < 0) throw_errno(std::string("fork ") + helper);
-    if (child == 0) {
-        ::dup2(err_pipe[1], STDERR_FILENO);
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execvp(helper, argv.data());
-        ::dprintf(STDERR_FILENO, "exec %s: %s", helper, std::strerror(errno));
-        ::_exit(127);
-    }
-    ::close(err_pipe[1]);
-    std::string output;
-    char buf[1024];
-    ssize_t n;
-    while ((n = ::read(err_pipe[0], buf, sizeof buf)) > 0) output.append(buf, static_cast<size_t>(n));
-    ::close(err_pipe[0]);
-    int status = 0;
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-        while (!output.empty() && (output.back() == '\n' || output.back() == ' ')) output.pop_back();
-        throw Error(EPERM, std::string(helper) + " " + join(args, " ").substr(std::strlen(helper) + 1) +
-                               " failed: " + (output.empty() ? "exit status " + std::to_string(WEXITSTATUS(status)) : output));
-    }
+    Captured r = run_capturing(args, STDERR_FILENO);
+    if (!r.ok())
+        throw Error(EPERM, join(args, " ") + " failed: " +
+                               (r.output.empty() ? "exit status " + std::to_string(WEXITSTATUS(r.status)) : r.output));
 }
 
 void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid) {
@@ -174,6 +153,14 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
 // denied setgroups; ask the kernel (while a /proc is visible).
 bool setgroups_allowed() { return read_file("/proc/self/setgroups").rfind("deny", 0) != 0; }
 
+// Moves the calling process into each cgroup (writing "0" to cgroup.procs means
+// "me"); its children are born there.  Done before any namespace changes, while
+// the host's cgroup filesystem and our own credentials apply.
+void enter_cgroups(const std::vector<std::string>& dirs) {
+    for (const auto& d : dirs)
+        with_context("enter cgroup " + quote(d), [&] { write_file(d + "/cgroup.procs", "0"); });
+}
+
 // Stage-2: the container init.  Never returns (exec or _exit).
 [[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
     child_main(sync, [&] {
@@ -264,6 +251,7 @@ bool setgroups_allowed() { return read_file("/proc/self/setgroups").rfind("deny"
 [[noreturn]] void exec_stage1(const ExecRequest& req, const SyncSocket& sync) {
     child_main(sync, [&] {
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+        enter_cgroups(req.cgroup_dirs);
         int flags = linux::differing_namespaces(req.init_pid);
         if (flags && ::setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
         long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
@@ -281,6 +269,7 @@ bool setgroups_allowed() { return read_file("/proc/self/setgroups").rfind("deny"
         // Inherited by the init; set here because once the init is non-dumpable
         // (below) its /proc/self files belong to the host's root.
         if (auto adj = req.config->process->oom_score_adj) linux::set_oom_score_adj(*adj);
+        enter_cgroups(req.cgroup_dirs);
         linux::join_namespaces(lnx.namespaces);
         int flags = linux::new_namespace_flags(lnx.namespaces);
         if (flags & CLONE_NEWUSER) {

@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
+
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
@@ -80,6 +82,22 @@ void report_exec_failure(const process::SyncSocket& sync) {
     } catch (const Error&) {
         // EAGAIN: nothing was reported; the process exec'd and exited normally.
     }
+}
+
+cgroup::Paths cgroup_paths(const state::State& st) { return cgroup::Paths{st.cgroup_unified, st.cgroup_v1}; }
+
+std::vector<std::string> cgroup_dirs(const cgroup::Paths& paths) {
+    std::vector<std::string> dirs;
+    if (!paths.unified.empty()) dirs.push_back(paths.unified);
+    for (const auto& [c, d] : paths.v1)
+        if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
+    return dirs;
+}
+
+state::Status live_status(const state::Store& store, const state::State& st) {
+    state::Status s = store.status(st);
+    if (s == state::Status::Running && cgroup::frozen(cgroup_paths(st))) return state::Status::Paused;
+    return s;
 }
 
 }  // namespace crunlite::runtime::detail

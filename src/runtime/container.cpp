@@ -19,6 +19,9 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/cgroup/layout.hpp"
+#include "crunlite/cgroup/manager.hpp"
+#include "crunlite/cgroup/resources.hpp"
 #include "crunlite/process/hooks.hpp"
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
@@ -45,9 +48,11 @@ public:
             ::kill(pid_, SIGKILL);
             while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {}
         }
+        cgroup::destroy(cgroup_);
         if (own_dir_) store_.remove(id_);
     }
     void own_dir() { own_dir_ = true; }
+    void own_cgroup(const cgroup::Paths& paths) { cgroup_ = paths; }
     void own_pid(pid_t pid) { pid_ = pid; }
     void commit() { committed_ = true; }
 
@@ -56,6 +61,7 @@ private:
     std::string id_;
     bool own_dir_ = false;
     pid_t pid_ = 0;
+    cgroup::Paths cgroup_;
     bool committed_ = false;
 };
 
@@ -64,6 +70,44 @@ struct Created {
     state::State st;
     spec::Hooks hooks;
 };
+
+// Creates and configures the container's cgroups (none with --cgroup-manager
+// disabled).  Root must get every limit it asks for; rootless, the limits of
+// controllers not delegated to us are dropped with a warning (podman does the same).
+cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, const std::string& config_path,
+                            const std::string& id) {
+    if (ctx.cgroup_manager == "disabled") return {};
+    cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
+    cgroup::Paths paths = with_context(config_path, [&] { return cgroup::plan_paths(layout, config.linux->cgroups_path, id); });
+    std::vector<cgroup::Write> writes;
+    if (const auto& r = config.linux->resources) {
+        writes = with_context(config_path, [&] {
+            return cgroup::plan_resources(*r, [&](const std::string& c) { return cgroup::v2_has(layout, c); });
+        });
+        if (!r->devices.empty()) log::debug("linux.resources.devices: device cgroup rules are not applied");
+    }
+    std::vector<cgroup::Write> kept;
+    for (const auto& w : writes) {
+        bool have = w.v2 ? !paths.unified.empty() : paths.v1.count(w.controller) > 0;
+        if (have) kept.push_back(w);
+        else if (ctx.rootless)
+            log::warn(config_path + ": linux.resources: " + w.file + " not applied: the " + w.controller +
+                      " cgroup controller is not delegated to this user");
+        else
+            throw Error(ENOTSUP, config_path + ": linux.resources: " + w.file + ": no " + w.controller + " cgroup here");
+    }
+    if (paths.empty()) {
+        log::debug("no writable cgroup: the container runs in the caller's cgroup");
+        return paths;
+    }
+    try {
+        cgroup::create(paths, kept);
+    } catch (...) {
+        cgroup::destroy(paths);
+        throw;
+    }
+    return paths;
+}
 
 // The common part of create and run: parse, validate, make the state dir,
 // launch the init and record the state.  On failure nothing is left behind.
@@ -152,6 +196,11 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     CreateTransaction tx(store, opts.id);
     store.create_dir(opts.id);
     tx.own_dir();
+    cgroup::Paths cg = setup_cgroups(ctx, config, config_path, opts.id);
+    tx.own_cgroup(cg);
+    req.cgroup_dirs = detail::cgroup_dirs(cg);
+    st.cgroup_unified = cg.unified;
+    st.cgroup_v1 = cg.v1;
     req.fifo_path = store.fifo_path(opts.id);
     if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
 
@@ -259,12 +308,20 @@ void signal_all(const state::State& st, int sig) {
     for (pid_t pid : targets) ::kill(pid, sig);
 }
 
+// Signals every process of the container: through its cgroup when it has one
+// (a frozen one included), else by scanning its pid namespace.
+void signal_everything(const state::State& st, int sig) {
+    cgroup::Paths cg = detail::cgroup_paths(st);
+    if (!cg.empty()) cgroup::kill_all(cg, sig);
+    else signal_all(st, sig);
+}
+
 // Kills the init with SIGKILL and waits (bounded) until it is gone.
 void kill_and_wait(const state::Store& store, const state::State& st) {
     sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
     if (!pidfd) return;
     if (store.status(st) == state::Status::Stopped) return;  // pid reused by someone else
-    signal_all(st, SIGKILL);
+    signal_everything(st, SIGKILL);
     sys::pidfd_send_signal(pidfd.get(), SIGKILL);
     struct pollfd pfd = {pidfd.get(), POLLIN, 0};
     // The init may remain a zombie of another parent: then liveness ends at exit.
@@ -320,7 +377,10 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
         int code = wait_forwarding_signals(c.launched, tty ? &*tty : nullptr);
         tty.reset();  // the host terminal leaves raw mode before we print anything
         report_exec_failure(c.launched.sync);
-        if (!keep) remove_stopped(store, c.st, c.hooks.poststop);
+        if (!keep) {
+            cgroup::destroy(detail::cgroup_paths(c.st));
+            remove_stopped(store, c.st, c.hooks.poststop);
+        }
         return code;
     }
     // Detached: a monitor process becomes the container's parent, reaps it (and
@@ -412,7 +472,7 @@ void kill(const Context& ctx, const std::string& id, const std::string& signal, 
     if (!live_pid(store, st, status)) throw Error(ESRCH, "container not running");
     sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
     if (!pidfd || store.status(st) == state::Status::Stopped) throw Error(ESRCH, "container not running");
-    if (all) signal_all(st, sig);
+    if (all) signal_everything(st, sig);
     if (sys::pidfd_send_signal(pidfd.get(), sig) < 0 && !(all && errno == ESRCH)) throw_errno("kill container init");
 }
 
@@ -421,19 +481,60 @@ void remove(const Context& ctx, const std::string& id, bool force) {
     if (!store.exists(id)) throw Error(ENOENT, "container does not exist");
     sys::UniqueFd lock = store.lock(id);
     state::State st = store.load(id);
-    state::Status status = store.status(st);
+    state::Status status = detail::live_status(store, st);
     if (status == state::Status::Running || status == state::Status::Paused) {
         if (!force)
             throw Error(EBUSY, "cannot delete container " + id + " that is not stopped: " + state::status_name(status));
     }
     if (status != state::Status::Stopped) kill_and_wait(store, st);
+    cgroup::destroy(detail::cgroup_paths(st));
     remove_stopped(store, st, config_hooks(st).poststop);
+}
+
+namespace {
+
+// The container's cgroups, which pause/resume/ps need.
+cgroup::Paths require_cgroup(const state::State& st) {
+    cgroup::Paths cg = detail::cgroup_paths(st);
+    if (cg.empty())
+        throw Error(ENOTSUP, "container " + st.id + " has no cgroup (--cgroup-manager disabled, or rootless "
+                             "without a delegated cgroup)");
+    return cg;
+}
+
+}  // namespace
+
+void pause(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    sys::UniqueFd lock = store.lock(id);
+    state::State st = store.load(id);
+    state::Status status = detail::live_status(store, st);
+    if (status == state::Status::Paused) throw Error(EINVAL, "container already paused");
+    if (status != state::Status::Running) throw Error(EINVAL, "container not running");
+    cgroup::freeze(require_cgroup(st), true);
+}
+
+void resume(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    sys::UniqueFd lock = store.lock(id);
+    state::State st = store.load(id);
+    if (detail::live_status(store, st) != state::Status::Paused) throw Error(EINVAL, "container not paused");
+    cgroup::freeze(require_cgroup(st), false);
+}
+
+std::vector<int> container_pids(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    if (store.status(st) == state::Status::Stopped) return {};
+    std::vector<int> out;
+    for (pid_t p : cgroup::pids(require_cgroup(st))) out.push_back(p);
+    return out;
 }
 
 std::string state_json(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
-    return state::oci_state_json(st, store.status(st), true);
+    return state::oci_state_json(st, detail::live_status(store, st), true);
 }
 
 std::string list(const Context& ctx, const std::string& format, bool quiet) {
@@ -442,7 +543,7 @@ std::string list(const Context& ctx, const std::string& format, bool quiet) {
     for (const auto& id : store.list()) {
         try {
             state::State st = store.load(id);
-            rows.emplace_back(st, store.status(st));
+            rows.emplace_back(st, detail::live_status(store, st));
         } catch (const Error&) {
             // Being created or deleted right now: not listed.
         }

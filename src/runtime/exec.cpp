@@ -87,7 +87,7 @@ spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& o)
 int exec(const Context& ctx, const ExecOptions& o) {
     state::Store store(ctx.root);
     state::State st = store.load(o.id);
-    switch (store.status(st)) {
+    switch (detail::live_status(store, st)) {
         case state::Status::Stopped: throw Error(EINVAL, "cannot exec in a stopped container");
         case state::Status::Paused:
             if (!o.ignore_paused)
@@ -125,6 +125,7 @@ int exec(const Context& ctx, const ExecOptions& o) {
     req.init_pidfd = init_pidfd.get();
     req.preserve_fds = o.preserve_fds;
     req.detach = o.detach;
+    req.cgroup_dirs = detail::cgroup_dirs(detail::cgroup_paths(st));
 
     // Orphans of the exec'd process (without a pid namespace) come to us to be reaped.
     if (!o.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -6,8 +6,10 @@
 
 #include <string>
 
+#include "crunlite/cgroup/manager.hpp"
 #include "crunlite/linux/terminal.hpp"
 #include "crunlite/process/launcher.hpp"
+#include "crunlite/state/store.hpp"
 
 namespace crunlite::runtime::detail {
 
@@ -24,5 +26,12 @@ int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tt
 
 // After the process exited: logs an exec failure it reported, if any.
 void report_exec_failure(const process::SyncSocket& sync);
+
+// The container's cgroups as recorded in its state, and all their directories.
+cgroup::Paths cgroup_paths(const state::State& st);
+std::vector<std::string> cgroup_dirs(const cgroup::Paths& paths);
+
+// The store's status, refined: a running container whose cgroup is frozen is paused.
+state::Status live_status(const state::Store& store, const state::State& st);
 
 }  // namespace crunlite::runtime::detail

@@ -114,6 +114,8 @@ State Store::load(const std::string& id) const {
     st.monitor_pid = static_cast<pid_t>(v.get_int64_or("monitor_pid", 0));
     st.pid_namespace = v.get_bool_or("pid_namespace", true);
     st.rootless = v.get_bool_or("rootless", false);
+    st.cgroup_unified = v.get_string_or("cgroup_unified", "");
+    st.cgroup_v1 = v.get_string_map_or("cgroup_v1");
     return st;
 }
 
@@ -134,6 +136,10 @@ void Store::save(const State& st) const {
     w.key("monitor_pid").integer(st.monitor_pid);
     w.key("pid_namespace").boolean(st.pid_namespace);
     w.key("rootless").boolean(st.rootless);
+    w.key("cgroup_unified").string(st.cgroup_unified);
+    w.key("cgroup_v1").begin_object();
+    for (const auto& [k, val] : st.cgroup_v1) w.key(k).string(val);
+    w.end_object();
     w.end_object();
     write_file_atomic(dir(st.id) + "/state.json", w.result(), 0600);
 }

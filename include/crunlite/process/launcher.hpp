@@ -63,6 +63,9 @@ struct LaunchRequest {
     // to the createContainer hooks (right away) and the startContainer hooks
     // (after `start`, before exec): {creating, created} states.
     std::function<std::pair<std::string, std::string>(pid_t)> runtime_hooks;
+    // Cgroup directories (created and configured by the caller) that stage-1
+    // enters first thing, so the init and everything it starts begin inside.
+    std::vector<std::string> cgroup_dirs;
 };
 
 struct Launched {
@@ -83,6 +86,7 @@ struct ExecRequest {
     int init_pidfd = -1;                     // ...and its pidfd, checked by the caller
     int preserve_fds = 0;
     bool detach = false;                     // the process is reparented to the container's init
+    std::vector<std::string> cgroup_dirs;    // the container's cgroups, entered before joining it
 };
 
 // Starts the container init and returns once it is fully set up and blocked on

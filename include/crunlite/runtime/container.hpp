@@ -77,6 +77,13 @@ int exec(const Context& ctx, const ExecOptions& opts);
 // --process file.  Pure apart from reading that file; exposed for tests.
 spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& opts);
 
+// pause/resume: freeze or thaw every process of the container (its cgroup).
+void pause(const Context& ctx, const std::string& id);
+void resume(const Context& ctx, const std::string& id);
+
+// ps: the pids in the container's cgroup (host pid namespace).
+std::vector<int> container_pids(const Context& ctx, const std::string& id);
+
 // Signal number from "TERM", "SIGTERM", "15"; throws Error for an unknown name.
 int parse_signal(const std::string& text);
 

@@ -37,6 +37,10 @@ struct State {
     pid_t monitor_pid = 0;    // run --detach monitor, 0 when none
     bool pid_namespace = true;   // container has its own pid namespace
     bool rootless = false;
+    // The container's cgroup directories (empty: none): the v2 one and, on
+    // hybrid/v1 hosts, controller -> directory.
+    std::string cgroup_unified;
+    std::map<std::string, std::string> cgroup_v1;
 };
 
 // Validates an ID like runc: [A-Za-z0-9_+.-]+, not "." or "..".

@@ -38,7 +38,9 @@ int cmd_features(const Global&, const std::vector<std::string>& args) {
     }
     w.end_array();
     w.key("cgroup").begin_object();
-    for (const char* k : {"v1", "v2", "systemd", "systemdUser", "rdma"}) w.key(k).boolean(false);
+    // v1 controllers are used on hybrid hosts; no systemd driver, no rdma controller.
+    w.key("v1").boolean(true).key("v2").boolean(true);
+    for (const char* k : {"systemd", "systemdUser", "rdma"}) w.key(k).boolean(false);
     w.end_object();
     w.key("seccomp").begin_object();
     w.key("enabled").boolean(true);

@@ -1,0 +1,59 @@
+// The container's cgroups on disk: create, configure, enter, freeze, list,
+// kill, remove.  Paths are plain directories, so the functions work on any root
+// a test gives them.
+#pragma once
+
+#include <sys/types.h>
+
+#include <map>
+#include <string>
+#include <vector>
+
+#include "crunlite/cgroup/layout.hpp"
+#include "crunlite/cgroup/resources.hpp"
+
+namespace crunlite::cgroup {
+
+// One directory per hierarchy the container lives in (co-mounted v1
+// controllers share a directory).  Empty: the container has no cgroup.
+struct Paths {
+    std::string unified;                   // "/sys/fs/cgroup/unified/c1", or ""
+    std::map<std::string, std::string> v1;  // "memory" -> "/sys/fs/cgroup/memory/.../c1"
+    bool empty() const { return unified.empty() && v1.empty(); }
+};
+
+// Where the container's cgroups go.  Hierarchies whose parent directory we
+// cannot write (rootless without delegation) are left out.
+Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const std::string& id);
+
+// True when `controller` can be used on the v2 side of `layout` (listed in the
+// unified root's cgroup.controllers).
+bool v2_has(const Layout& layout, const std::string& controller);
+
+// Creates the directories (v1 cpuset gets its parent's cpus/mems, v2 parents
+// get the controllers the writes need in cgroup.subtree_control) and applies
+// `writes`.  Throws Error naming the file; the caller removes on failure.
+void create(const Paths& paths, const std::vector<Write>& writes);
+
+// Applies writes to existing cgroups (`update`).
+void apply(const Paths& paths, const std::vector<Write>& writes);
+
+// Moves `pid` into every cgroup of `paths`.
+void enter(const Paths& paths, pid_t pid);
+
+// Freezes or thaws (v2 cgroup.freeze, else the v1 freezer) and waits until done.
+// Throws Error(ENOTSUP) when the container has no freezer.
+void freeze(const Paths& paths, bool frozen);
+bool frozen(const Paths& paths);
+
+// Every pid in the container's cgroup (v2 if present, else a v1 hierarchy).
+std::vector<pid_t> pids(const Paths& paths);
+
+// Signals every process (v2 cgroup.kill for SIGKILL when available).
+void kill_all(const Paths& paths, int sig);
+
+// Kills what is left, thaws, and removes every directory (retrying while the
+// kernel still holds exiting tasks).  Missing directories are fine.
+void destroy(const Paths& paths);
+
+}  // namespace crunlite::cgroup

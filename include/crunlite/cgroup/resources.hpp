@@ -1,0 +1,32 @@
+// linux.resources -> cgroup file writes.  Pure (unit-tested); the manager
+// performs the writes.  Each controller is written through the hierarchy that
+// owns it: cgroup v2 names when `on_v2(controller)` says so, else cgroup v1's
+// (memory.limit_in_bytes, cpu.cfs_quota_us, ...), which is how limits are really
+// enforced on hybrid hosts.
+#pragma once
+
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "crunlite/spec/config.hpp"
+
+namespace crunlite::cgroup {
+
+struct Write {
+    std::string controller;  // "memory", "cpu", ...: which hierarchy (v1) or "" for v2 core files
+    bool v2 = true;
+    std::string file;        // "memory.max"
+    std::string value;       // "67108864"
+    bool operator==(const Write&) const = default;
+};
+
+// v2 controller names: "memory", "pids", "cpu", "cpuset", "io", "hugetlb".  v1
+// uses "blkio" for "io".  Throws Error(EINVAL) naming the field for values that
+// cannot be expressed (e.g. memory.swap below memory.limit).
+std::vector<Write> plan_resources(const spec::Resources& r, const std::function<bool(const std::string&)>& on_v2);
+
+// cpu.shares (v1, 2..262144) -> cpu.weight (v2, 1..10000), as runc and crun convert.
+uint64_t shares_to_weight(uint64_t shares);
+
+}  // namespace crunlite::cgroup

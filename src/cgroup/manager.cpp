@@ -1,0 +1,202 @@
+#include "crunlite/cgroup/manager.hpp"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstring>
+#include <set>
+#include <thread>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+
+namespace crunlite::cgroup {
+namespace {
+
+std::string parent_of(const std::string& dir) { return dir.substr(0, dir.rfind('/')); }
+
+bool writable_dir(const std::string& dir) { return ::access(dir.c_str(), W_OK) == 0; }
+
+// The first existing ancestor of `dir` (the one mkdir -p would start from).
+std::string existing_ancestor(std::string dir) {
+    while (!dir.empty() && ::access(dir.c_str(), F_OK) != 0) dir = parent_of(dir);
+    return dir;
+}
+
+std::string trim(std::string s) {
+    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+    return s;
+}
+
+void write_in(const std::string& dir, const std::string& file, const std::string& value) {
+    with_context("cgroup " + quote(dir + "/" + file), [&] { write_file(dir + "/" + file, value); });
+}
+
+// mkdir -p below an existing ancestor; returns the directories it created,
+// outermost first.
+std::vector<std::string> make_dirs(const std::string& dir) {
+    std::vector<std::string> created;
+    std::string base = existing_ancestor(dir);
+    for (size_t at = base.size(); at < dir.size();) {
+        size_t next = dir.find('/', at + 1);
+        std::string d = dir.substr(0, next == std::string::npos ? dir.size() : next);
+        if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("create cgroup " + quote(d));
+        created.push_back(d);
+        at = d.size();
+    }
+    return created;
+}
+
+std::set<std::string> unified_controllers_needed(const std::vector<Write>& writes) {
+    std::set<std::string> out;
+    for (const auto& w : writes)
+        if (w.v2 && !w.controller.empty()) out.insert(w.controller);
+    return out;
+}
+
+const std::string& dir_for(const Paths& p, const Write& w) {
+    if (w.v2) return p.unified;
+    auto it = p.v1.find(w.controller);
+    if (it == p.v1.end())
+        throw Error(ENOTSUP, "cgroup controller " + w.controller + " is not available to this container");
+    return it->second;
+}
+
+}  // namespace
+
+bool v2_has(const Layout& layout, const std::string& controller) {
+    if (!layout.has_unified) return false;
+    try {
+        auto list = split(trim(read_file(layout.unified.mount + "/cgroup.controllers")), ' ');
+        return std::find(list.begin(), list.end(), controller) != list.end();
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const std::string& id) {
+    Paths p;
+    auto place = [&](const Hierarchy& h) -> std::string {
+        std::string dir = h.mount + container_path(cgroups_path, id, h.own);
+        return writable_dir(existing_ancestor(parent_of(dir))) ? dir : "";
+    };
+    if (layout.has_unified) p.unified = place(layout.unified);
+    for (const auto& [controller, h] : layout.v1) {
+        std::string dir = place(h);
+        if (!dir.empty()) p.v1[controller] = dir;
+    }
+    return p;
+}
+
+void create(const Paths& paths, const std::vector<Write>& writes) {
+    if (!paths.unified.empty()) {
+        // Controllers must be enabled in the subtree_control of every parent,
+        // from the first existing ancestor down to the container's parent.
+        std::string top = existing_ancestor(paths.unified);
+        std::vector<std::string> chain = {top == paths.unified ? parent_of(top) : top};
+        for (const auto& d : make_dirs(paths.unified))
+            if (d != paths.unified) chain.push_back(d);
+        std::string enable;
+        for (const auto& c : unified_controllers_needed(writes)) enable += (enable.empty() ? "+" : " +") + c;
+        if (!enable.empty())
+            for (const auto& d : chain) write_in(d, "cgroup.subtree_control", enable);
+    }
+    std::set<std::string> done;
+    for (const auto& [controller, dir] : paths.v1) {
+        if (!done.insert(dir).second) continue;  // co-mounted controllers share a directory
+        for (const auto& d : make_dirs(dir)) {
+            // A new v1 cpuset starts empty and refuses tasks: inherit the parent's.
+            if (controller == "cpuset")
+                for (const char* f : {"cpuset.cpus", "cpuset.mems"})
+                    if (trim(read_file(d + "/" + f)).empty()) write_in(d, f, trim(read_file(parent_of(d) + "/" + f)));
+        }
+    }
+    apply(paths, writes);
+}
+
+void apply(const Paths& paths, const std::vector<Write>& writes) {
+    for (const auto& w : writes) write_in(dir_for(paths, w), w.file, w.value);
+}
+
+void enter(const Paths& paths, pid_t pid) {
+    std::set<std::string> dirs(paths.unified.empty() ? std::set<std::string>{} : std::set<std::string>{paths.unified});
+    for (const auto& [c, d] : paths.v1) dirs.insert(d);
+    for (const auto& d : dirs) write_in(d, "cgroup.procs", std::to_string(pid));
+}
+
+bool frozen(const Paths& paths) {
+    try {
+        if (!paths.unified.empty()) {
+            std::string events = read_file(paths.unified + "/cgroup.events");
+            return events.find("frozen 1") != std::string::npos;
+        }
+        if (auto it = paths.v1.find("freezer"); it != paths.v1.end())
+            return trim(read_file(it->second + "/freezer.state")) == "FROZEN";
+    } catch (const Error&) {
+    }
+    return false;
+}
+
+void freeze(const Paths& paths, bool freeze_it) {
+    if (!paths.unified.empty() && ::access((paths.unified + "/cgroup.freeze").c_str(), F_OK) == 0)
+        write_in(paths.unified, "cgroup.freeze", freeze_it ? "1" : "0");
+    else if (auto it = paths.v1.find("freezer"); it != paths.v1.end())
+        write_in(it->second, "freezer.state", freeze_it ? "FROZEN" : "THAWED");
+    else
+        throw Error(ENOTSUP, "the container has no freezer cgroup");
+    for (int i = 0; i < 200 && frozen(paths) != freeze_it; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    if (frozen(paths) != freeze_it) throw Error(EBUSY, freeze_it ? "freezing timed out" : "thawing timed out");
+}
+
+std::vector<pid_t> pids(const Paths& paths) {
+    std::string dir = paths.unified;
+    if (dir.empty() && !paths.v1.empty()) {
+        auto it = paths.v1.find("pids");
+        dir = it != paths.v1.end() ? it->second : paths.v1.begin()->second;
+    }
+    std::vector<pid_t> out;
+    if (dir.empty()) return out;
+    for (const auto& line : split(read_file(dir + "/cgroup.procs"), '\n'))
+        if (auto n = parse_int(line)) out.push_back(static_cast<pid_t>(*n));
+    return out;
+}
+
+void kill_all(const Paths& paths, int sig) {
+    if (sig == SIGKILL && !paths.unified.empty() && ::access((paths.unified + "/cgroup.kill").c_str(), F_OK) == 0) {
+        write_in(paths.unified, "cgroup.kill", "1");
+        return;
+    }
+    for (pid_t p : pids(paths)) ::kill(p, sig);
+}
+
+void destroy(const Paths& paths) {
+    if (paths.empty()) return;
+    try {
+        if (!pids(paths).empty()) {
+            kill_all(paths, SIGKILL);
+            if (frozen(paths)) freeze(paths, false);  // frozen tasks cannot die
+        }
+    } catch (const Error& e) {
+        log::debug("cgroup cleanup: " + e.message());
+    }
+    std::set<std::string> dirs;
+    if (!paths.unified.empty()) dirs.insert(paths.unified);
+    for (const auto& [c, d] : paths.v1) dirs.insert(d);
+    for (const auto& d : dirs) {
+        // rmdir fails with EBUSY until exiting tasks are gone.
+        for (int i = 0; i < 200; ++i) {
+            if (::rmdir(d.c_str()) == 0 || errno == ENOENT) break;
+            if (errno != EBUSY) {
+                log::warn("remove cgroup " + quote(d) + ": " + std::strerror(errno));
+                break;
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(5));
+        }
+    }
+}
+
+}  // namespace crunlite::cgroup

@@ -1,0 +1,171 @@
+#!/usr/bin/env python3
+"""Cgroups on this hybrid host (cgroup2 at /sys/fs/cgroup/unified, controllers on
+v1): limits really enforced, pause/resume, kill --all, ps, cleanup.  Every
+container cgroup is nested beneath the test process's own cgroups (the default
+relative cgroupsPath) and removed by delete."""
+
+import json
+import os
+import time
+
+import harness
+from harness import check, check_eq, check_in, skip, wait_until
+
+
+def _cgroup_lines(pid):
+    with open(f"/proc/{pid}/cgroup") as f:
+        return dict((l.split(":", 2)[1], l.split(":", 2)[2]) for l in f.read().splitlines())
+
+
+def _needs_cgroups(h):
+    if h.rootless:
+        skip("this host delegates no cgroup to unprivileged users (covered by test_rootless_*)")
+
+
+def _detached(h, args, resources=None):
+    b = h.bundle(args)
+    if resources:
+        b.linux["resources"] = resources
+    b.save()
+    cid = h.new_id("cg")
+    h.rt_ok("run", "--detach", "--bundle", b.path, cid)
+    return b, cid, h.state(cid)["pid"]
+
+
+def test_container_gets_nested_cgroups_and_delete_removes_them(h):
+    _needs_cgroups(h)
+    own = _cgroup_lines(os.getpid())
+    b, cid, pid = _detached(h, ["/probe", "sleep", "30"])
+    theirs = _cgroup_lines(pid)
+    for ctrl, path in theirs.items():
+        if ctrl.startswith("name="):
+            continue
+        base = own[ctrl].rstrip("/")
+        check_eq(path, f"{base}/{cid}", f"cgroup of {ctrl or 'cgroup2'} nested beneath ours")
+    h.rt_ok("delete", "--force", cid)
+    for ctrl, path in theirs.items():
+        mount = "/sys/fs/cgroup/unified" if ctrl == "" else f"/sys/fs/cgroup/{ctrl.split(',')[0]}"
+        if os.path.isdir(mount) and not ctrl.startswith("name="):
+            check(not os.path.exists(mount + path), f"{mount + path} removed by delete")
+
+
+def test_memory_limit_oom_kills(h):
+    _needs_cgroups(h)
+    b = h.bundle(["/probe", "alloc", "200"])
+    b.linux["resources"] = {"memory": {"limit": 32 * 1024 * 1024}}
+    r = h.run_bundle(b)
+    check_eq(r.rc, 128 + 9, f"allocating 200 MiB under a 32 MiB limit is OOM-killed\n{r!r}")
+    check("allocated 40" not in r.out, f"it got past the limit: {r.out!r}")
+    b.linux["resources"] = {"memory": {"limit": 256 * 1024 * 1024}}
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"200 MiB fits under 256 MiB\n{r!r}")
+
+
+def test_pids_limit_stops_forks(h):
+    _needs_cgroups(h)
+    b = h.bundle(["/probe", "fork", "50"])
+    b.linux["resources"] = {"pids": {"limit": 10}}
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"probe fork\n{r!r}")
+    forked = int(r.out.split()[-1])
+    check(forked < 10, f"pids.max 10 allowed {forked} forks")
+
+
+def test_cpu_and_other_limits_are_written(h):
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["/probe", "sleep", "30"],
+                            {"cpu": {"shares": 512, "quota": 50000, "period": 100000},
+                             "pids": {"limit": 33}})
+    cg = _cgroup_lines(pid)
+    cpu_ctrl = next(c for c in cg if "cpu" in c.split(",") and c != "cpuset")
+    cpu_dir = "/sys/fs/cgroup/" + cpu_ctrl.split(",")[0] + cg[cpu_ctrl]
+    check_eq(open(cpu_dir + "/cpu.shares").read().strip(), "512", "cpu.shares")
+    check_eq(open(cpu_dir + "/cpu.cfs_quota_us").read().strip(), "50000", "cpu.cfs_quota_us")
+    check_eq(open("/sys/fs/cgroup/pids" + cg["pids"] + "/pids.max").read().strip(), "33", "pids.max")
+
+
+def test_pause_resume(h):
+    _needs_cgroups(h)
+    script = "i=0; while :; do i=$((i+1)); echo $i > /tmp/count; sleep 0.05; done"
+    b, cid, pid = _detached(h, ["sh", "-c", script])
+    count = os.path.join(b.path, "rootfs", "tmp", "count")
+    check(wait_until(lambda: os.path.exists(count), 10), "counter started")
+    h.rt_ok("pause", cid)
+    check_eq(h.state(cid)["status"], "paused", "state after pause")
+    a = open(count).read()
+    time.sleep(0.4)
+    check_eq(open(count).read(), a, "nothing runs while paused")
+    h.rt_fail("pause", cid, expect="already paused")
+    h.rt_fail("exec", cid, "true", expect="paused")
+    h.rt_ok("resume", cid)
+    check_eq(h.state(cid)["status"], "running", "state after resume")
+    check(wait_until(lambda: open(count).read() != a, 5), "it runs again after resume")
+    h.rt_fail("resume", cid, expect="not paused")
+    # A paused container can still be deleted with --force.
+    h.rt_ok("pause", cid)
+    h.rt_ok("delete", "--force", cid)
+
+
+def test_kill_all_and_ps(h):
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["sh", "-c", "sleep 100 & sleep 100 & wait"])
+    check(wait_until(lambda: len(h.rt_ok("ps", "--format", "json", cid).json()) == 3, 10),
+          "ps lists the shell and both sleeps")
+    pids = h.rt_ok("ps", "--format", "json", cid).json()
+    check_in(pid, pids, "the init is listed")
+    table = h.rt_ok("ps", cid).out.splitlines()
+    check_in("PID", table[0], "ps table header")
+    check_eq(len(table), 4, f"ps table: header and 3 processes: {table}")
+    # An exec'd process joins the container's cgroup.
+    h.rt_ok("exec", "--detach", "--pid-file", os.path.join(h.tmp, "e.pid"), cid, "sleep", "100")
+    epid = int(open(os.path.join(h.tmp, "e.pid")).read())
+    check(wait_until(lambda: epid in h.rt_ok("ps", "--format", "json", cid).json(), 5), "exec'd pid in ps")
+    h.rt_ok("kill", "--all", cid, "KILL")
+    check(wait_until(lambda: h.state(cid)["status"] == "stopped", 10), "stopped after kill --all")
+    for p in pids + [epid]:
+        check(wait_until(lambda: not harness.pid_alive(p) or _zombie(p), 5), f"pid {p} gone")
+
+
+def _zombie(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+def test_cgroup_manager_disabled(h):
+    own = _cgroup_lines(os.getpid())
+    b = h.bundle(["/probe", "sleep", "30"])
+    cid = h.new_id("nocg")
+    h.rt_ok("--cgroup-manager", "disabled", "run", "--detach", "--bundle", b.path, cid, root=True)
+    pid = h.state(cid)["pid"]
+    check_eq(_cgroup_lines(pid), own, "no cgroup of its own with --cgroup-manager disabled")
+    h.rt_fail("pause", cid, expect="has no cgroup")
+
+
+def test_rootless_without_delegation(h):
+    if not h.rootless:
+        skip("rootless only")
+    own = _cgroup_lines(os.getpid())
+    b = h.bundle(["/probe", "exit", "0"])
+    b.linux["resources"] = {"memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 50}}
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"runs without a cgroup\n{r!r}")
+    check_in("not delegated", r.err, "a clear warning that the limits are not applied")
+    b2, cid, pid = _detached(h, ["/probe", "sleep", "30"])
+    check_eq(_cgroup_lines(pid), own, "in our own cgroup")
+    h.rt_fail("pause", cid, expect="has no cgroup")
+
+
+def test_bad_resources_fail_cleanly(h):
+    _needs_cgroups(h)
+    b = h.bundle(["/probe", "exit", "0"])
+    b.linux["resources"] = {"memory": {"limit": 64 << 20, "swap": 32 << 20}, "unified": {"bogus": "1"}}
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id("badres"), expect="linux.resources")
+    check_eq(h.container_ids(), [], "nothing left")
+
+
+if __name__ == "__main__":
+    harness.main(globals())
