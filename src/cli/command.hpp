@@ -45,6 +45,10 @@ po::variables_map parse_args(const std::string& verb, const std::string& usage, 
 // The required ID argument, with runc's message when missing.
 std::string require_id(const po::variables_map& vm, const std::string& verb);
 
+// parse_args for the common "VERB [options] CONTAINER_ID" shape; sets `id`.
+po::variables_map parse_id_args(const std::string& verb, const po::options_description& opts,
+                                const std::vector<std::string>& args, std::string& id);
+
 int cmd_create(const Global&, const std::vector<std::string>&);
 int cmd_start(const Global&, const std::vector<std::string>&);
 int cmd_exec(const Global&, const std::vector<std::string>&);
@@ -55,6 +59,8 @@ int cmd_delete(const Global&, const std::vector<std::string>&);
 int cmd_pause(const Global&, const std::vector<std::string>&);
 int cmd_resume(const Global&, const std::vector<std::string>&);
 int cmd_ps(const Global&, const std::vector<std::string>&);
+int cmd_update(const Global&, const std::vector<std::string>&);
+int cmd_events(const Global&, const std::vector<std::string>&);
 int cmd_list(const Global&, const std::vector<std::string>&);
 int cmd_spec(const Global&, const std::vector<std::string>&);
 int cmd_features(const Global&, const std::vector<std::string>&);

@@ -84,7 +84,14 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
         writes = with_context(config_path, [&] {
             return cgroup::plan_resources(*r, [&](const std::string& c) { return cgroup::v2_has(layout, c); });
         });
-        if (!r->devices.empty()) log::debug("linux.resources.devices: device cgroup rules are not applied");
+        // Device rules: the v1 devices controller (hybrid/v1 hosts).  A v2-only host
+        // would need an eBPF program, which crun-lite does not load yet.
+        if (!r->devices.empty()) {
+            if (layout.v1.count("devices"))
+                for (auto& w : cgroup::plan_device_rules(r->devices, config.linux->devices)) writes.push_back(w);
+            else
+                log::debug("linux.resources.devices: not applied (cgroup v2 device control needs eBPF)");
+        }
     }
     std::vector<cgroup::Write> kept;
     for (const auto& w : writes) {
@@ -520,6 +527,24 @@ void resume(const Context& ctx, const std::string& id) {
     state::State st = store.load(id);
     if (detail::live_status(store, st) != state::Status::Paused) throw Error(EINVAL, "container not paused");
     cgroup::freeze(require_cgroup(st), false);
+}
+
+void update(const Context& ctx, const std::string& id, const spec::Resources& resources) {
+    state::Store store(ctx.root);
+    sys::UniqueFd lock = store.lock(id);
+    state::State st = store.load(id);
+    if (store.status(st) == state::Status::Stopped) throw Error(EINVAL, "container not running");
+    cgroup::Paths cg = require_cgroup(st);
+    cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
+    auto writes = cgroup::plan_resources(resources, [&](const std::string& c) { return cgroup::v2_has(layout, c); });
+    cgroup::apply(cg, writes);
+}
+
+std::string stats_json(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    if (store.status(st) == state::Status::Stopped) throw Error(EINVAL, "container not running");
+    return cgroup::stats_json(require_cgroup(st), id);
 }
 
 std::vector<int> container_pids(const Context& ctx, const std::string& id) {

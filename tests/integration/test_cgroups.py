@@ -134,6 +134,61 @@ def _zombie(pid):
         return True
 
 
+def test_update_changes_live_limits(h):
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["/probe", "sleep", "30"], {"pids": {"limit": 50}})
+    cg = _cgroup_lines(pid)
+    pids_max = "/sys/fs/cgroup/pids" + cg["pids"] + "/pids.max"
+    mem_limit = "/sys/fs/cgroup/memory" + cg["memory"] + "/memory.limit_in_bytes"
+    h.rt_ok("update", "--pids-limit", "7", "--memory", "64m", "--cpu-share", "256", cid)
+    check_eq(open(pids_max).read().strip(), "7", "pids.max after update")
+    check_eq(open(mem_limit).read().strip(), str(64 << 20), "memory limit after update")
+    res = os.path.join(h.tmp, "res.json")
+    with open(res, "w") as f:
+        json.dump({"pids": {"limit": 9}}, f)
+    h.rt_ok("update", "--resources", res, cid)
+    check_eq(open(pids_max).read().strip(), "9", "pids.max from --resources")
+    r = h.rt("update", "--resources", "-", cid, input='{"pids": {"limit": 11}}')
+    check_eq(r.rc, 0, f"update --resources -\n{r!r}")
+    check_eq(open(pids_max).read().strip(), "11", "pids.max from stdin")
+    h.rt_fail("update", "--memory", "lots", cid, expect="--memory")
+    with open(res, "w") as f:
+        f.write('{"pids": {"limit": "many"}}')
+    h.rt_fail("update", "--resources", res, cid, expect="pids.limit")
+    # A live limit is really enforced: with pids.max 3, forks fail.
+    h.rt_ok("update", "--pids-limit", "3", cid)
+    r = h.rt("exec", cid, "/probe", "fork", "10")
+    check(r.rc != 0 or int(r.out.split()[-1]) < 3, f"forks under the updated limit\n{r!r}")
+
+
+def test_events_stats(h):
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["/probe", "sleep", "30"], {"pids": {"limit": 40}})
+    ev = h.rt_ok("events", "--stats", cid).json()
+    check_eq((ev["type"], ev["id"]), ("stats", cid), "event header")
+    check_eq(ev["data"]["pids"], {"current": 1, "limit": 40}, "pids stats")
+    check(ev["data"]["memory"]["usage"]["usage"] > 0, f"memory usage in {ev}")
+    check("total" in ev["data"]["cpu"]["usage"], f"cpu usage in {ev}")
+
+
+def test_device_rules(h):
+    _needs_cgroups(h)
+    if not os.path.exists("/dev/loop0"):
+        skip("no loop devices on this host")
+    # An unbound loop device opens and reads 0 bytes: only the cgroup can refuse it.
+    script = ("mknod /tmp/loop b 7 0 && head -c1 /tmp/loop >/dev/null; echo loop=$?; "
+              "echo x > /dev/null; echo null=$?; head -c1 /dev/urandom >/dev/null; echo urandom=$?")
+    b = h.bundle(["sh", "-c", script])
+    b.linux["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    r = h.run_bundle(b)
+    check_eq(r.out.split(), ["loop=1", "null=0", "urandom=0"],
+             f"deny-all config: b 7:0 refused, the default devices work\n{r!r}")
+    check_in("Operation not permitted", r.err, "refused by the device cgroup")
+    b.linux["resources"]["devices"].append({"allow": True, "type": "b", "major": 7, "minor": 0, "access": "rm"})
+    r = h.run_bundle(b)
+    check_eq(r.out.split()[0], "loop=0", f"an allow rule for b 7:0 rm\n{r!r}")
+
+
 def test_cgroup_manager_disabled(h):
     own = _cgroup_lines(os.getpid())
     b = h.bundle(["/probe", "sleep", "30"])

@@ -52,6 +52,10 @@ std::vector<pid_t> pids(const Paths& paths);
 // Signals every process (v2 cgroup.kill for SIGKILL when available).
 void kill_all(const Paths& paths, int sig);
 
+// runc's stats event ({"type":"stats","id":ID,"data":{cpu, memory, pids}}) read
+// from whichever hierarchy holds each controller; missing files are left out.
+std::string stats_json(const Paths& paths, const std::string& id);
+
 // Kills what is left, thaws, and removes every directory (retrying while the
 // kernel still holds exiting tasks).  Missing directories are fine.
 void destroy(const Paths& paths);

@@ -26,6 +26,13 @@ struct Write {
 // cannot be expressed (e.g. memory.swap below memory.limit).
 std::vector<Write> plan_resources(const spec::Resources& r, const std::function<bool(const std::string&)>& on_v2);
 
+// Device access rules for the v1 devices controller, in order: the configured
+// linux.resources.devices, then an allow rule for every device the container is
+// given (the defaults /dev/null, zero, full, random, urandom, tty, ptmx and the
+// pts, plus linux.devices), as runc does, so a "deny all" config still works.
+std::vector<Write> plan_device_rules(const std::vector<spec::DeviceCgroup>& rules,
+                                     const std::vector<spec::Device>& devices);
+
 // cpu.shares (v1, 2..262144) -> cpu.weight (v2, 1..10000), as runc and crun convert.
 uint64_t shares_to_weight(uint64_t shares);
 

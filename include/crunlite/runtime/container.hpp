@@ -81,6 +81,12 @@ spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& op
 void pause(const Context& ctx, const std::string& id);
 void resume(const Context& ctx, const std::string& id);
 
+// update: applies `resources` to the container's cgroups (only the fields set).
+void update(const Context& ctx, const std::string& id, const spec::Resources& resources);
+
+// events --stats: one JSON stats object (runc's "stats" event) of the container.
+std::string stats_json(const Context& ctx, const std::string& id);
+
 // ps: the pids in the container's cgroup (host pid namespace).
 std::vector<int> container_pids(const Context& ctx, const std::string& id);
 

@@ -24,6 +24,8 @@ const std::vector<Command>& commands() {
         {"pause", "freeze every process of a container", cmd_pause},
         {"resume", "thaw a paused container", cmd_resume},
         {"ps", "list the processes of a container", cmd_ps},
+        {"update", "change the resource limits of a container", cmd_update},
+        {"events", "print resource usage statistics of a container", cmd_events},
         {"list", "list containers", cmd_list},
         {"spec", "write a new config.json", cmd_spec},
         {"features", "print the features this runtime supports", cmd_features},
@@ -54,6 +56,17 @@ po::variables_map parse_args(const std::string& verb, const std::string& usage, 
 std::string require_id(const po::variables_map& vm, const std::string& verb) {
     if (!vm.count("id")) throw Error(EINVAL, verb + ": \"" + verb + "\" requires a container id argument");
     return vm["id"].as<std::string>();
+}
+
+po::variables_map parse_id_args(const std::string& verb, const po::options_description& opts,
+                                const std::vector<std::string>& args, std::string& id) {
+    po::options_description hidden;
+    hidden.add_options()("id", po::value<std::string>());
+    po::positional_options_description pos;
+    pos.add("id", 1);
+    po::variables_map vm = parse_args(verb, verb + " [options] CONTAINER_ID", opts, hidden, pos, args);
+    id = require_id(vm, verb);
+    return vm;
 }
 
 }  // namespace crunlite::cli

@@ -16,11 +16,9 @@ namespace {
 
 // Parses "VERB [--help] ID" and returns ID.
 std::string only_id(const std::string& verb, const std::vector<std::string>& args) {
-    po::options_description opts("Options"), hidden;
-    hidden.add_options()("id", po::value<std::string>());
-    po::positional_options_description pos;
-    pos.add("id", 1);
-    return require_id(parse_args(verb, verb + " CONTAINER_ID", opts, hidden, pos, args), verb);
+    std::string id;
+    parse_id_args(verb, po::options_description("Options"), args, id);
+    return id;
 }
 
 // Output of `ps ARGS` (run directly, no shell).

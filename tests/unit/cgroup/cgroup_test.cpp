@@ -123,3 +123,18 @@ TEST_CASE("resources that cannot be expressed are errors naming the field", "[cg
     u.unified = {{"../../etc", "x"}};
     CHECK_THROWS_WITH(plan_resources(u, [](const std::string&) { return true; }), Catch::Contains("invalid key"));
 }
+
+TEST_CASE("device rules: configured ones first, then the devices the container is given", "[cgroup]") {
+    std::vector<spec::DeviceCgroup> rules = {{false, "", std::nullopt, std::nullopt, "rwm"},
+                                             {true, "b", 7, std::nullopt, "r"}};
+    std::vector<spec::Device> devices = {{"c", "/dev/fuse", 10, 229, std::nullopt, std::nullopt, std::nullopt}};
+    auto w = plan_device_rules(rules, devices);
+    REQUIRE(w.size() == 2 + 7 + 1 + 1);
+    CHECK(w[0] == Write{"devices", false, "devices.deny", "a"});
+    CHECK(w[1] == Write{"devices", false, "devices.allow", "b 7:* r"});
+    CHECK(w[2] == Write{"devices", false, "devices.allow", "c 1:3 rwm"});
+    CHECK(w[9] == Write{"devices", false, "devices.allow", "c 136:* rwm"});
+    CHECK(w[10] == Write{"devices", false, "devices.allow", "c 10:229 rwm"});
+    rules[1].type = "x";
+    CHECK_THROWS_WITH(plan_device_rules(rules, {}), Catch::Contains("linux.resources.devices[1].type"));
+}

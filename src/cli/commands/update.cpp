@@ -1,0 +1,128 @@
+// update and events: live resources of a running container.
+#include <unistd.h>
+
+#include <chrono>
+#include <iostream>
+#include <thread>
+
+#include "../command.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/spec/parse.hpp"
+
+namespace crunlite::cli {
+namespace {
+
+// "64m", "1G", "512k", "1048576" -> bytes (runc accepts the same suffixes); "-1" stays -1.
+int64_t parse_bytes(const std::string& flag, const std::string& text) {
+    std::string t = text;
+    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (!t.empty() && t.back() == 'b') t.pop_back();
+    int64_t mult = 1;
+    if (!t.empty() && (t.back() == 'k' || t.back() == 'm' || t.back() == 'g')) {
+        mult = t.back() == 'k' ? 1LL << 10 : t.back() == 'm' ? 1LL << 20 : 1LL << 30;
+        t.pop_back();
+    }
+    auto v = parse_int(t);
+    if (!v) throw Error(EINVAL, "update: invalid value for --" + flag + ": " + quote(text));
+    return *v < 0 ? -1 : *v * mult;
+}
+
+// "5s", "500ms", "2" (seconds).
+std::chrono::milliseconds parse_interval(const std::string& text) {
+    std::string t = text;
+    int64_t mult = 1000;
+    if (t.size() > 2 && t.substr(t.size() - 2) == "ms") mult = 1, t.resize(t.size() - 2);
+    else if (!t.empty() && t.back() == 's') t.pop_back();
+    auto v = parse_uint(t);
+    if (!v || *v == 0) throw Error(EINVAL, "events: invalid --interval " + quote(text));
+    return std::chrono::milliseconds(static_cast<int64_t>(*v) * mult);
+}
+
+}  // namespace
+
+int cmd_update(const Global& g, const std::vector<std::string>& args) {
+    std::string resources_file, memory, reservation, swap, cpus, mems;
+    int64_t pids = 0, quota = 0, rt_runtime = 0;
+    uint64_t period = 0, shares = 0, rt_period = 0;
+    uint16_t blkio_weight = 0;
+    po::options_description opts("Options");
+    opts.add_options()
+        ("resources,r", po::value(&resources_file), "a JSON LinuxResources file, or - for stdin")
+        ("memory", po::value(&memory), "memory limit (bytes, or with k/m/g)")
+        ("memory-reservation", po::value(&reservation), "memory soft limit")
+        ("memory-swap", po::value(&swap), "memory plus swap limit; -1: unlimited")
+        ("pids-limit", po::value(&pids), "maximum number of processes")
+        ("cpu-period", po::value(&period), "CFS period in microseconds")
+        ("cpu-quota", po::value(&quota), "CFS quota in microseconds per period")
+        ("cpu-share", po::value(&shares), "CPU shares (relative weight)")
+        ("cpu-rt-period", po::value(&rt_period), "realtime period in microseconds")
+        ("cpu-rt-runtime", po::value(&rt_runtime), "realtime runtime in microseconds")
+        ("cpuset-cpus", po::value(&cpus), "CPUs allowed (0-3, 0,1)")
+        ("cpuset-mems", po::value(&mems), "memory nodes allowed")
+        ("blkio-weight", po::value(&blkio_weight), "block IO weight (10-1000)");
+    std::string id;
+    auto vm = parse_id_args("update", opts, args, id);
+
+    spec::Resources r;
+    if (!resources_file.empty()) {
+        std::string text;
+        if (resources_file == "-") {
+            text.assign(std::istreambuf_iterator<char>(std::cin), {});
+        } else {
+            text = with_context("read --resources", [&] { return read_file(resources_file); });
+        }
+        r = spec::parse_resources(text, resources_file == "-" ? "stdin" : resources_file);
+    }
+    auto memory_part = [&]() -> spec::Resources::Memory& {
+        if (!r.memory) r.memory.emplace();
+        return *r.memory;
+    };
+    auto cpu_part = [&]() -> spec::Resources::Cpu& {
+        if (!r.cpu) r.cpu.emplace();
+        return *r.cpu;
+    };
+    if (vm.count("memory")) memory_part().limit = parse_bytes("memory", memory);
+    if (vm.count("memory-reservation")) memory_part().reservation = parse_bytes("memory-reservation", reservation);
+    if (vm.count("memory-swap")) memory_part().swap = parse_bytes("memory-swap", swap);
+    if (vm.count("pids-limit")) r.pids_limit = pids;
+    if (vm.count("cpu-period")) cpu_part().period = period;
+    if (vm.count("cpu-quota")) cpu_part().quota = quota;
+    if (vm.count("cpu-share")) cpu_part().shares = shares;
+    if (vm.count("cpu-rt-period")) cpu_part().realtime_period = rt_period;
+    if (vm.count("cpu-rt-runtime")) cpu_part().realtime_runtime = rt_runtime;
+    if (vm.count("cpuset-cpus")) cpu_part().cpus = cpus;
+    if (vm.count("cpuset-mems")) cpu_part().mems = mems;
+    if (vm.count("blkio-weight")) {
+        r.block_io.emplace();
+        r.block_io->weight = blkio_weight;
+    }
+    runtime::update(g.context(), id, r);
+    return 0;
+}
+
+int cmd_events(const Global& g, const std::vector<std::string>& args) {
+    bool stats = false;
+    std::string interval = "5s";
+    po::options_description opts("Options");
+    opts.add_options()
+        ("stats", po::bool_switch(&stats), "print one stats object and exit")
+        ("interval", po::value(&interval), "time between stats objects (default 5s)");
+    std::string id;
+    parse_id_args("events", opts, args, id);
+    auto every = parse_interval(interval);
+    runtime::Context ctx = g.context();
+    for (;;) {
+        std::cout << runtime::stats_json(ctx, id) << std::endl;
+        if (stats) return 0;
+        std::this_thread::sleep_for(every);
+        // Ends, like runc, when the container is gone or stopped.
+        try {
+            runtime::stats_json(ctx, id);
+        } catch (const Error&) {
+            return 0;
+        }
+    }
+}
+
+}  // namespace crunlite::cli
