@@ -87,7 +87,9 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
         // Device rules: the v1 devices controller (hybrid/v1 hosts).  A v2-only host
         // would need an eBPF program, which crun-lite does not load yet.
         if (!r->devices.empty()) {
-            if (layout.v1.count("devices"))
+            if (ctx.rootless)  // the devices controller needs CAP_SYS_ADMIN; crun skips too
+                log::debug("linux.resources.devices: not applied rootless");
+            else if (layout.v1.count("devices"))
                 for (auto& w : cgroup::plan_device_rules(r->devices, config.linux->devices)) writes.push_back(w);
             else
                 log::debug("linux.resources.devices: not applied (cgroup v2 device control needs eBPF)");

@@ -839,6 +839,66 @@ def _userns_works():
     return True, ""
 
 
+# A test file that sets this runs its `--as user` pass inside cgroups delegated to
+# the test user (created beneath our own, chowned to it), like systemd's user@.service
+# delegation.  Others run without, as an unprivileged user usually does here.
+DELEGATE_CGROUPS = False
+
+# Files of a cgroup directory its delegate must own (cgroup v2 delegation rules;
+# the v1 equivalents are owned along with the directory's other files).
+_DELEGATED_FILES = ("cgroup.procs", "cgroup.threads", "cgroup.subtree_control", "tasks")
+
+
+def delegate_cgroups(pw, name):
+    """Creates NAME beneath our own cgroup in every hierarchy and hands it to pw."""
+    made = []
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f.read().splitlines():
+            _, ctrls, path = line.split(":", 2)
+            own[ctrls] = path
+    for m in read_mountinfo_full():
+        fstype, mount, opts = m
+        if fstype == "cgroup2":
+            key = ""
+        elif fstype == "cgroup":
+            ctrls = [o for o in opts.split(",") if o not in ("rw", "ro") and not o.startswith("name=")
+                     and o not in ("nosuid", "nodev", "noexec", "relatime", "clone_children")]
+            key = next((k for k in own if k and set(k.split(",")) == set(ctrls)), None)
+            if key is None:
+                continue
+        else:
+            continue
+        d = os.path.join(mount + own.get(key, "/"), name)
+        try:
+            os.mkdir(d)
+        except OSError as e:
+            log(f"# cannot delegate {d}: {e}")
+            continue
+        if fstype == "cgroup" and "cpuset" in key.split(","):
+            for f in ("cpuset.cpus", "cpuset.mems"):
+                with open(os.path.join(os.path.dirname(d), f)) as src, open(os.path.join(d, f), "w") as dst:
+                    dst.write(src.read())
+        os.chown(d, pw.pw_uid, pw.pw_gid)
+        for f in os.listdir(d):
+            if fstype == "cgroup" or f in _DELEGATED_FILES:
+                os.chown(os.path.join(d, f), pw.pw_uid, pw.pw_gid)
+        made.append(d)
+    return made
+
+
+def read_mountinfo_full():
+    """(fstype, mount point, super options) of every mount."""
+    out = []
+    with open("/proc/self/mountinfo") as f:
+        for line in f:
+            left, _, right = line.partition(" - ")
+            l, r = left.split(), right.split()
+            if len(l) >= 5 and len(r) >= 3:
+                out.append((r[0], l[4], r[2]))
+    return out
+
+
 def _reexec_as_user(argv_rest, binary, probe):
     """Root side of `--as user`: prepare the user and a private dir, run the file as the user."""
     try:
@@ -875,15 +935,32 @@ def _reexec_as_user(argv_rest, binary, probe):
         if k.startswith("CRUNLITE_") and k not in env:
             env[k] = v
     argv = [python, copies[os.path.abspath(sys.argv[0])], "--as", "user"] + argv_rest
+    delegated = delegate_cgroups(pw, f"crltest-{os.getpid()}") if DELEGATE_CGROUPS else []
+    if delegated:
+        env["CRUNLITE_DELEGATED"] = "1"
+
+    def become_user():
+        # As root, still: start inside the delegated cgroups, then drop to the user.
+        for d in delegated:
+            with open(os.path.join(d, "cgroup.procs"), "w") as f:
+                f.write("0")
+        os.setgroups([])
+        os.setgid(pw.pw_gid)
+        os.setuid(pw.pw_uid)
+
     try:
-        p = subprocess.Popen(argv, env=env, cwd=tmp, user=pw.pw_uid, group=pw.pw_gid,
-                             extra_groups=[])
+        p = subprocess.Popen(argv, env=env, cwd=tmp, preexec_fn=become_user)
         try:
             rc = p.wait()
         except KeyboardInterrupt:
             p.send_signal(signal.SIGINT)
             rc = p.wait()
     finally:
+        for d in sorted(delegated, key=len, reverse=True):
+            try:
+                os.rmdir(d)
+            except OSError as e:
+                log(f"# warning: cannot remove delegated cgroup {d}: {e}")
         mounted = [m for m in read_mountinfo() if m[0].startswith(tmp)]
         if mounted:
             log(f"# warning: mounts left under {tmp}: {mounted}")

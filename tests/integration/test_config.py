@@ -628,5 +628,25 @@ def test_caller_env_does_not_leak(h):
     check(not any(e.startswith("CRLT_SECRET=") for e in r.json()["env"]), "caller env leaked")
 
 
+def test_rootless_limits_without_delegated_cgroup(h):
+    """No cgroup is delegated to the user: the container runs in the caller's cgroup,
+    resource limits are dropped with a clear warning, pause says why it cannot."""
+    if not h.rootless:
+        skip("rootless only")
+    def cgroups(pid):
+        with open(f"/proc/{pid}/cgroup") as f:
+            return f.read()
+    b = h.bundle(["/probe", "exit", "0"])
+    b.linux["resources"] = {"memory": {"limit": 64 * 1024 * 1024}, "pids": {"limit": 50}}
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"runs without a cgroup\n{r!r}")
+    check_in("not delegated", r.err, "a clear warning that the limits are not applied")
+    b2 = h.bundle(["/probe", "sleep", "30"])
+    cid = h.new_id("nocg")
+    h.rt_ok("run", "--detach", "--bundle", b2.path, cid)
+    check_eq(cgroups(h.state(cid)["pid"]), cgroups(os.getpid()), "in our own cgroup")
+    h.rt_fail("pause", cid, expect="has no cgroup")
+
+
 if __name__ == "__main__":
     harness.main(globals())
