@@ -111,32 +111,34 @@ std::vector<Write> plan_resources(const spec::Resources& r, const std::function<
     return out;
 }
 
-std::vector<Write> plan_device_rules(const std::vector<spec::DeviceCgroup>& rules,
-                                     const std::vector<spec::Device>& devices) {
-    auto rule = [](bool allow, const std::string& type, std::optional<int64_t> major, std::optional<int64_t> minor,
-                   const std::string& access) {
-        std::string t = type.empty() ? "a" : type;
-        std::string spec = t == "a" ? "a" : t + " " + (major ? std::to_string(*major) : "*") + ":" +
-                                                (minor ? std::to_string(*minor) : "*") + " " +
-                                                (access.empty() ? "rwm" : access);
-        return Write{"devices", false, allow ? "devices.allow" : "devices.deny", spec};
-    };
-    std::vector<Write> out;
+std::vector<spec::DeviceCgroup> effective_device_rules(const std::vector<spec::DeviceCgroup>& rules,
+                                                       const std::vector<spec::Device>& devices) {
+    std::vector<spec::DeviceCgroup> out;
     for (size_t i = 0; i < rules.size(); ++i) {
         const auto& r = rules[i];
         if (!r.type.empty() && r.type != "a" && r.type != "c" && r.type != "b")
             throw Error(EINVAL, "linux.resources.devices[" + std::to_string(i) + "].type: must be a, c or b");
-        out.push_back(rule(r.allow, r.type, r.major, r.minor, r.access));
+        out.push_back(r);
     }
-    static const struct {
-        char type;
-        int64_t major, minor;
-    } kDefault[] = {{'c', 1, 3}, {'c', 1, 5}, {'c', 1, 7}, {'c', 1, 8}, {'c', 1, 9}, {'c', 5, 0}, {'c', 5, 2}};
-    for (const auto& d : kDefault) out.push_back(rule(true, std::string(1, d.type), d.major, d.minor, "rwm"));
-    out.push_back(rule(true, "c", 136, std::nullopt, "rwm"));  // /dev/pts/*
+    static const int64_t kDefault[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 2}};
+    for (const auto& d : kDefault) out.push_back({true, "c", d[0], d[1], "rwm"});
+    out.push_back({true, "c", 136, std::nullopt, "rwm"});  // /dev/pts/*
     for (const auto& d : devices)
         if (d.type == "c" || d.type == "b" || d.type == "u")
-            out.push_back(rule(true, d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"));
+            out.push_back({true, d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"});
+    return out;
+}
+
+std::vector<Write> plan_device_rules(const std::vector<spec::DeviceCgroup>& rules,
+                                     const std::vector<spec::Device>& devices) {
+    std::vector<Write> out;
+    for (const auto& r : effective_device_rules(rules, devices)) {
+        std::string t = r.type.empty() ? "a" : r.type;
+        std::string spec = t == "a" ? "a" : t + " " + (r.major ? std::to_string(*r.major) : "*") + ":" +
+                                                (r.minor ? std::to_string(*r.minor) : "*") + " " +
+                                                (r.access.empty() ? "rwm" : r.access);
+        out.push_back(Write{"devices", false, r.allow ? "devices.allow" : "devices.deny", spec});
+    }
     return out;
 }
 

@@ -19,6 +19,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/cgroup/device_bpf.hpp"
 #include "crunlite/cgroup/layout.hpp"
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/cgroup/resources.hpp"
@@ -80,19 +81,21 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
     cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
     cgroup::Paths paths = with_context(config_path, [&] { return cgroup::plan_paths(layout, config.linux->cgroups_path, id); });
     std::vector<cgroup::Write> writes;
+    std::vector<cgroup::BpfInsn> device_program;
     if (const auto& r = config.linux->resources) {
         writes = with_context(config_path, [&] {
             return cgroup::plan_resources(*r, [&](const std::string& c) { return cgroup::v2_has(layout, c); });
         });
-        // Device rules: the v1 devices controller (hybrid/v1 hosts).  A v2-only host
-        // would need an eBPF program, which crun-lite does not load yet.
+        // Device rules: the v1 devices controller where there is one, else an
+        // eBPF program on the v2 cgroup.  Both need privileges: crun skips them
+        // rootless, and so do we.
         if (!r->devices.empty()) {
-            if (ctx.rootless)  // the devices controller needs CAP_SYS_ADMIN; crun skips too
+            if (ctx.rootless)
                 log::debug("linux.resources.devices: not applied rootless");
             else if (layout.v1.count("devices"))
                 for (auto& w : cgroup::plan_device_rules(r->devices, config.linux->devices)) writes.push_back(w);
             else
-                log::debug("linux.resources.devices: not applied (cgroup v2 device control needs eBPF)");
+                device_program = cgroup::device_program(cgroup::effective_device_rules(r->devices, config.linux->devices));
         }
     }
     std::vector<cgroup::Write> kept;
@@ -109,8 +112,11 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
         log::debug("no writable cgroup: the container runs in the caller's cgroup");
         return paths;
     }
+    if (!device_program.empty() && paths.unified.empty())
+        throw Error(ENOTSUP, config_path + ": linux.resources.devices: no cgroup to attach the device program to");
     try {
         cgroup::create(paths, kept);
+        if (!device_program.empty()) cgroup::attach_device_program(paths.unified, device_program);
     } catch (...) {
         cgroup::destroy(paths);
         throw;

@@ -6,6 +6,7 @@ relative cgroupsPath) and removed by delete."""
 
 import json
 import os
+import shutil
 import time
 
 import harness
@@ -194,6 +195,33 @@ def test_device_rules(h):
     b.linux["resources"]["devices"].append({"allow": True, "type": "b", "major": 7, "minor": 0, "access": "rm"})
     r = h.run_bundle(b)
     check_eq(r.out.split()[0], "loop=0", f"an allow rule for b 7:0 rm\n{r!r}")
+
+
+def test_device_rules_on_a_pure_v2_host(h):
+    """Where cgroup v2 is all there is, device rules become an eBPF program.  Emulated in
+    a private mount namespace that sees only a cgroup2 mount at /sys/fs/cgroup."""
+    if h.rootless:
+        skip("device programs need privileges (skipped rootless, see test_device_rules)")
+    if not os.path.exists("/dev/loop0"):
+        skip("no loop devices on this host")
+    unshare = shutil.which("unshare")
+    if not unshare:
+        skip("unshare(1) not installed")
+    script = ("mknod /tmp/loop b 7 0 && head -c1 /tmp/loop >/dev/null; echo loop=$?; "
+              "echo x > /dev/null; echo null=$?; cat /proc/self/cgroup | tail -1")
+    b = h.bundle(["sh", "-c", script])
+    b.linux["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
+    b.set_namespace("cgroup")
+    b.save()
+    cid = h.new_id("v2dev")
+    pure_v2 = ("umount -l /sys/fs/cgroup && mount -t cgroup2 none /sys/fs/cgroup && exec \"$@\"")
+    r = h.cmd([unshare, "-m", "--propagation", "private", "sh", "-c", pure_v2, "sh"] +
+              h.rt_argv("run", "--bundle", b.path, cid))
+    check_eq(r.rc, 0, f"run on a cgroup2-only view\n{r!r}")
+    out = r.out.split()
+    check_eq(out[:2], ["loop=1", "null=0"], f"the eBPF program refuses b 7:0, allows /dev/null\n{r!r}")
+    check_eq(out[2], "0::/", "the container sits in its own cgroup namespace root")
+    check(not os.path.exists(f"/sys/fs/cgroup/unified/{cid}"), "its v2 cgroup is removed")
 
 
 def test_cgroup_manager_disabled(h):

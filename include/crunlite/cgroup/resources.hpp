@@ -33,6 +33,11 @@ std::vector<Write> plan_resources(const spec::Resources& r, const std::function<
 std::vector<Write> plan_device_rules(const std::vector<spec::DeviceCgroup>& rules,
                                      const std::vector<spec::Device>& devices);
 
+// The same rule list as data: what plan_device_rules writes, and what the
+// cgroup v2 device program (device_bpf.hpp) enforces.
+std::vector<spec::DeviceCgroup> effective_device_rules(const std::vector<spec::DeviceCgroup>& rules,
+                                                       const std::vector<spec::Device>& devices);
+
 // cpu.shares (v1, 2..262144) -> cpu.weight (v2, 1..10000), as runc and crun convert.
 uint64_t shares_to_weight(uint64_t shares);
 
