@@ -191,8 +191,9 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
             run_hooks(config.hooks.create_container, "createContainer", states.substr(0, nl));
         };
         linux::prepare_rootfs(plan, req.no_pivot, req.runtime_hooks ? std::function<void()>(hooks) : nullptr);
-        linux::finish_rootfs(config, plan);
+        // sysctls go through /proc/sys, before readonlyPaths makes it read-only (as runc).
         linux::apply_uts_and_sysctl(config);
+        linux::finish_rootfs(config, plan);
 
         if (lnx.personality) linux::set_personality(*lnx.personality);
         if (req.new_keyring) linux::join_session_keyring(req.container_id);
@@ -214,31 +215,6 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
 [[noreturn]] void exec_stage2(const ExecRequest& req, const SyncSocket& sync) {
     child_main(sync, [&] {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        if (req.detach) {
-            // Fork once more and leave: the orphan's new parent is then the reaper
-            // of the container's pid namespace (its init), not whoever reaps for
-            // the `exec` command, so no zombie is left on hosts whose PID 1 does
-            // not reap.  The parent learns the process through a pidfd.
-            // The child waits on `gate` until our Pid message is out, so its own
-            // messages (Pty, ...) cannot overtake it.
-            int gate[2];
-            check(::pipe2(gate, O_CLOEXEC), "pipe");
-            pid_t child = ::fork();
-            if (child < 0) throw_errno("fork exec process");
-            if (child > 0) {
-                sys::UniqueFd pidfd(sys::pidfd_open(child, 0));
-                if (!pidfd) throw_errno("pidfd_open exec process");
-                sync.send_fd(MsgType::Pid, pidfd.get());
-                [[maybe_unused]] ssize_t w = ::write(gate[1], "g", 1);
-                ::_exit(0);
-            }
-            ::close(gate[1]);
-            char byte;
-            ssize_t n;
-            while ((n = ::read(gate[0], &byte, 1)) < 0 && errno == EINTR) {}
-            if (n != 1) ::_exit(1);  // our parent failed and reported it
-            ::close(gate[0]);
-        }
         ::setsid();
         FinalProcess fp = finish_process(*req.process, req.seccomp, sync, setgroups_allowed(), req.preserve_fds, {});
         exec_final(*req.process, req.seccomp, fp);
@@ -427,16 +403,9 @@ Launched launch_exec(const ExecRequest& req) {
         while (::waitpid(stage1_pid, nullptr, 0) < 0 && errno == EINTR) {}
         stage1_pid = 0;
         Launched out;
-        if (req.detach) {
-            // Stage-2 forked the real process and exits (see exec_stage2).
-            out.pidfd = parent_end.expect_fd(MsgType::Pid, "start the detached process");
-            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
-            pid = sys::pidfd_pid(out.pidfd.get());
-        } else {
-            out.pidfd = sys::UniqueFd(sys::pidfd_open(pid, 0));
-            if (!out.pidfd) throw_errno("pidfd_open exec process");
-        }
         out.pid = pid;
+        out.pidfd = sys::UniqueFd(sys::pidfd_open(pid, 0));
+        if (!out.pidfd) throw_errno("pidfd_open exec process");
         out.pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
             send_seccomp_listener(*req.config, req.container_id, req.bundle, req.init_pid, listener);
         });
@@ -449,7 +418,7 @@ Launched launch_exec(const ExecRequest& req) {
         return out;
     } catch (const Error& e) {
         kill_and_reap(stage1_pid);
-        kill_and_reap(pid);  // with --detach: stage-2; the process itself dies of its error
+        kill_and_reap(pid);
         throw;
     }
 }

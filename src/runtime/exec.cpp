@@ -124,7 +124,6 @@ int exec(const Context& ctx, const ExecOptions& o) {
     req.init_pid = st.pid;
     req.init_pidfd = init_pidfd.get();
     req.preserve_fds = o.preserve_fds;
-    req.detach = o.detach;
     req.cgroup_dirs = detail::cgroup_dirs(detail::cgroup_paths(st));
 
     // Orphans of the exec'd process (without a pid namespace) come to us to be reaped.
@@ -135,8 +134,8 @@ int exec(const Context& ctx, const ExecOptions& o) {
         linux::send_to_console_socket(o.console_socket, launched.pty_master.get());
         launched.pty_master.reset();
     }
-    // Detached: the process is already a child of the container's init (see
-    // launch_exec), which reaps it.
+    // Detached: when we exit, the process goes to our caller's subreaper (conmon,
+    // the containerd shim), which waits for it, as with runc.
     if (o.detach) return 0;
     std::optional<linux::TerminalProxy> tty;
     if (launched.pty_master) tty.emplace(std::move(launched.pty_master));

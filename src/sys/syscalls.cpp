@@ -81,15 +81,6 @@ int pidfd_send_signal(int pidfd, int sig) {
     return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
 }
 
-pid_t pidfd_pid(int pidfd) {
-    std::string info = read_file("/proc/self/fdinfo/" + std::to_string(pidfd));
-    size_t at = info.find("\nPid:\t");
-    auto pid = at == std::string::npos ? std::nullopt : parse_int(info.substr(at + 6, info.find('\n', at + 1) - at - 6));
-    // -1: exited; 0: not in our pid namespace.
-    if (!pid || *pid <= 0) throw Error(ESRCH, "pidfd names no process visible here");
-    return static_cast<pid_t>(*pid);
-}
-
 int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
                   uint64_t propagation) {
     struct {

@@ -551,6 +551,8 @@ def test_masked_and_readonly_paths(h):
 def test_sysctl(h):
     b = h.bundle()
     b.linux["sysctl"] = {"net.ipv4.ip_forward": "1"}
+    # Written before readonlyPaths makes /proc/sys read-only (podman sends both).
+    b.linux["readonlyPaths"] = ["/proc/sys"]
     want = {"net.ipv4.ip_forward": "1"}
     if not h.rootless:
         b.linux["sysctl"]["kernel.domainname"] = "crl.sysctl"

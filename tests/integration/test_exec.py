@@ -113,8 +113,12 @@ def test_exec_detach_pid_file_and_no_zombie(h):
     check_eq(r.rc, 0, f"exec --detach\n{r!r}")
     pid = int(open(pid_file).read())
     check(harness.pid_alive(pid), "the detached process runs")
-    # It ends; the container's init (crun-lite-init) reaps it: no zombie anywhere.
+    # As with runc, it now belongs to our subreaper (conmon, the containerd shim:
+    # here the harness), which learns its exit status and reaps it: no zombie.
+    check_eq(harness._proc_stat(pid)[1], os.getpid(), "the detached process is handed to our subreaper")
+
     def gone():
+        harness.reap()
         return not os.path.exists(f"/proc/{pid}")
     check(wait_until(gone, 10), f"exec'd process {pid} left a zombie")
 

@@ -85,7 +85,6 @@ struct ExecRequest {
     pid_t init_pid = 0;                      // the container's init...
     int init_pidfd = -1;                     // ...and its pidfd, checked by the caller
     int preserve_fds = 0;
-    bool detach = false;                     // the process is reparented to the container's init
     std::vector<std::string> cgroup_dirs;    // the container's cgroups, entered before joining it
 };
 
@@ -96,7 +95,9 @@ Launched launch(const LaunchRequest& request);
 
 // Joins every namespace of the init that differs from ours, then starts
 // `process` there as our child (like runc exec).  Returns once it has exec'd;
-// an exec failure is thrown.  The caller waits for it (or not: --detach).
+// an exec failure is thrown.  The caller waits for it, or with --detach leaves
+// it to its own subreaper (conmon and containerd's shim wait for exactly this
+// pid to learn its exit status, so it must not be handed to anyone else).
 Launched launch_exec(const ExecRequest& request);
 
 // Releases a created container: writes the byte its init waits for on

@@ -32,9 +32,6 @@ UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode);
 int pivot_root(const char* new_root, const char* put_old);
 int pidfd_open(pid_t pid, unsigned flags);
 int pidfd_send_signal(int pidfd, int sig);
-// The pid (in our pid namespace) of the process behind `pidfd`; throws when it
-// has exited or is not visible to us.
-pid_t pidfd_pid(int pidfd);
 int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
                   uint64_t propagation);
 int close_range_cloexec(unsigned first);
