@@ -17,7 +17,13 @@ packages=(
 )
 
 # --bench: also what contrib/bench/run-bench.sh compares against.
-[[ ${1:-} == --bench ]] && packages+=(hyperfine runc crun)
+# --podman: podman and what it needs, for tests/integration/test_podman.py.
+for arg in "$@"; do
+    case $arg in
+        --bench) packages+=(hyperfine runc crun) ;;
+        --podman) packages+=(podman conmon catatonit) ;;
+    esac
+done
 
 missing=()
 for p in "${packages[@]}"; do

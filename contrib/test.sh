@@ -7,7 +7,8 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILD=${BUILD:-$repo/build}
-"$repo/contrib/setup-deps.sh" || exit 1
+# --podman: the podman integration tests drive the real podman (installed here).
+"$repo/contrib/setup-deps.sh" --podman || exit 1
 export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe
 
 passed=0 failed=0 skipped=0

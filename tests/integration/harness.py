@@ -482,6 +482,7 @@ class Harness:
         self._counter = 0
         self._template = None
         self.init = find_init()  # crun-lite-init, when built: /init in every rootfs
+        self.cleanup_paths = []  # removed after each test (things outside self.tmp)
         self.bin_name = os.path.basename(binary)
         self.is_runc = self.bin_name == "runc"
         self.is_crun = self.bin_name == "crun"
@@ -931,6 +932,10 @@ def _reexec_as_user(argv_rest, binary, probe):
     }
     if init:
         env["CRUNLITE_INIT"] = copies[init]
+    podman_conf = os.path.join(REPO_ROOT, "contrib", "podman", "containers.conf")
+    if os.path.exists(podman_conf):
+        env["CRUNLITE_PODMAN_CONF"] = os.path.join(own, "containers.conf")
+        shutil.copy2(podman_conf, env["CRUNLITE_PODMAN_CONF"])
     for k, v in os.environ.items():
         if k.startswith("CRUNLITE_") and k not in env:
             env[k] = v
@@ -1053,6 +1058,9 @@ def main(test_globals):
             left = h.cleanup_containers()
         except Failure as e:
             left = [f"<cleanup failed: {e}>"]
+        for p in h.cleanup_paths:
+            safe_rmtree(p)
+        h.cleanup_paths = []
         stray = wait_until(lambda: not (reap() or descendants()), 5) or descendants()
         stray = [] if stray is True else stray
         new_mounts = {m for m in read_mountinfo() - mounts_before if base in m[0] or base in m[2]}

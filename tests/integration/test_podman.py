@@ -1,0 +1,150 @@
+#!/usr/bin/env python3
+"""podman driving crun-lite (`podman --runtime crun-lite`), as root and rootless: the
+way most people will meet it.  The image is a busybox rootfs imported with
+`podman import`; podman's storage lives in the test's temporary directory."""
+
+import os
+import shutil
+import tarfile
+import tempfile
+
+import harness
+from harness import check, check_eq, check_in, skip
+
+# This host allows no CAP_SYS_RESOURCE: podman's default nofile limit (1048576 as
+# root) cannot be raised to, so the tests pass limits the host allows.
+ULIMITS = ["--ulimit", "nofile=1024:1024", "--ulimit", "nproc=1000:1000"]
+
+
+class Podman:
+    def __init__(self, h):
+        self.h = h
+        self.bin = shutil.which("podman")
+        if not self.bin:
+            skip("podman is not installed (contrib/setup-deps.sh --podman installs it)")
+        base = h.mkdtemp("podman")
+        # podman refuses a runroot path longer than 50 characters.
+        runroot = tempfile.mkdtemp(prefix="crlp-", dir="/tmp")
+        h.cleanup_paths.append(runroot)
+        # contrib/podman/containers.conf, pointed at the binary under test.
+        conf = os.path.join(base, "containers.conf")
+        snippet = os.environ.get("CRUNLITE_PODMAN_CONF") or os.path.join(
+            harness.REPO_ROOT, "contrib", "podman", "containers.conf")
+        with open(snippet) as src:
+            text = src.read()
+        with open(conf, "w") as f:
+            f.write(text.replace('crun-lite = ["/usr/local/bin/crun-lite", "/usr/bin/crun-lite"]',
+                                 f'crun-lite = ["{h.bin}"]'))
+        self.env = dict(os.environ, CONTAINERS_CONF=conf)
+        self.base = base
+        # vfs storage: no overlay mounts in the host's namespace (tests never touch
+        # global mounts); the image is small.
+        self.args = [self.bin, "--root", f"{base}/storage", "--runroot", runroot, "--storage-driver", "vfs",
+                     "--tmpdir", f"{base}/tmp", "--cgroup-manager", "cgroupfs",
+                     "--events-backend", "file", "--runtime", "crun-lite"]
+        if h.rootless:
+            # No slirp4netns needed for these tests; state of conmon etc. stays in our tmp.
+            self.net = ["--network", "none"]
+        else:
+            self.net = []
+        self._import(base)
+
+    def _import(self, base):
+        rootfs = os.path.join(base, "rootfs")
+        os.makedirs(os.path.join(rootfs, "bin"))
+        for d in ("proc", "sys", "dev", "etc", "tmp"):
+            os.makedirs(os.path.join(rootfs, d))
+        shutil.copy2(harness.BUSYBOX, os.path.join(rootfs, "bin", "busybox"))
+        for applet in ("sh", "echo", "id", "cat", "sleep", "ps", "true", "tty", "hostname"):
+            os.symlink("busybox", os.path.join(rootfs, "bin", applet))
+        shutil.copy2(self.h.probe, os.path.join(rootfs, "probe"))
+        with open(os.path.join(rootfs, "etc", "passwd"), "w") as f:
+            f.write("root:x:0:0:root:/:/bin/sh\n")
+        tar = os.path.join(base, "rootfs.tar")
+        with tarfile.open(tar, "w") as t:
+            t.add(rootfs, arcname=".")
+        r = self.run("import", tar, "localhost/crlt-bb:latest")
+        check_eq(r.rc, 0, f"podman import\n{r!r}")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        # Rootless podman keeps a pause process (catatonit) holding its user
+        # namespace; ours is the one whose pid file is in our directories.
+        for d in (os.path.join(self.base, "tmp"), os.path.join(os.environ.get("XDG_RUNTIME_DIR", "/nonexistent"), "libpod", "tmp")):
+            pid_file = os.path.join(d, "pause.pid")
+            try:
+                pid = int(open(pid_file).read())
+                if harness.proc_cmdline(pid)[:1] == ["catatonit"]:
+                    os.kill(pid, 9)
+            except (OSError, ValueError):
+                pass
+        return False
+
+    def run(self, *args, timeout=120):
+        return self.h.cmd(self.args + list(args), timeout=timeout, env=self.env)
+
+    def ok(self, *args, timeout=120):
+        r = self.run(*args, timeout=timeout)
+        if r.rc != 0:
+            raise harness.Failure(f"podman {' '.join(args)} failed\n{r!r}")
+        return r
+
+
+def test_podman_run(h):
+    with Podman(h) as p:
+        _test_podman_run(h, p)
+
+
+def _test_podman_run(h, p):
+    r = p.ok("run", "--rm", *p.net, *ULIMITS, "localhost/crlt-bb", "sh", "-c",
+             "echo hello-from-podman; id -u; cat /proc/self/uid_map | wc -l")
+    lines = r.out.split()
+    check_eq(lines[:2], ["hello-from-podman", "0"], "output of a podman run")
+    r = p.run("run", "--rm", *p.net, *ULIMITS, "localhost/crlt-bb", "sh", "-c", "exit 7")
+    check_eq(r.rc, 7, f"exit status through podman\n{r!r}")
+    r = p.run("run", "--rm", *p.net, *ULIMITS, "localhost/crlt-bb", "/no/such/program")
+    check(r.rc != 0, "a failing start fails podman run")
+    check_in("no such file or directory", r.err.lower(), "crun-lite's error reaches the user")
+
+
+def test_podman_detached_exec_pause_update_stop(h):
+    with Podman(h) as p:
+        _test_podman_detached_exec_pause_update_stop(h, p)
+
+
+def _test_podman_detached_exec_pause_update_stop(h, p):
+    name = h.new_id("pod")
+    p.ok("run", "-d", "--name", name, *p.net, *ULIMITS, "localhost/crlt-bb", "sleep", "1000")
+    try:
+        r = p.ok("exec", name, "sh", "-c", "echo exec-ok; ps -o pid,args | grep -c sleep")
+        check_in("exec-ok", r.out, "podman exec output")
+        r = p.run("exec", name, "sh", "-c", "exit 3")
+        check_eq(r.rc, 3, f"podman exec exit status\n{r!r}")
+        r = p.ok("exec", "-t", name, "tty")
+        check_in("/dev/pts/", r.out, "podman exec -t gets a pty")
+        if not h.rootless:
+            p.ok("pause", name)
+            check_in("paused", p.ok("inspect", "--format", "{{.State.Status}}", name).out, "paused")
+            p.ok("unpause", name)
+            check_in("running", p.ok("inspect", "--format", "{{.State.Status}}", name).out, "running")
+            p.ok("update", "--memory", "64m", name)
+        p.ok("kill", name)
+    finally:
+        p.run("rm", "-f", name)
+
+
+def test_podman_cgroups_disabled(h):
+    with Podman(h) as p:
+        _test_podman_cgroups_disabled(h, p)
+
+
+def _test_podman_cgroups_disabled(h, p):
+    r = p.ok("run", "--rm", "--cgroups=disabled", *p.net, *ULIMITS, "localhost/crlt-bb",
+             "echo", "no-cgroups")
+    check_in("no-cgroups", r.out, "--cgroups=disabled")
+
+
+if __name__ == "__main__":
+    harness.main(globals())
