@@ -150,8 +150,15 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
 }
 
 // Whoever made our user namespace (we, or the owner of a joined one) may have
-// denied setgroups; ask the kernel (while a /proc is visible).
-bool setgroups_allowed() { return read_file("/proc/self/setgroups").rfind("deny", 0) != 0; }
+// denied setgroups; ask the kernel.  Without a /proc to ask (`exec` into a
+// container that mounts none), assume allowed: setgroups then says otherwise.
+bool setgroups_allowed() {
+    try {
+        return read_file("/proc/self/setgroups").rfind("deny", 0) != 0;
+    } catch (const Error&) {
+        return true;
+    }
+}
 
 // Moves the calling process into each cgroup (writing "0" to cgroup.procs means
 // "me"); its children are born there.  Done before any namespace changes, while
