@@ -17,11 +17,12 @@ packages=(
 )
 
 # --bench: also what contrib/bench/run-bench.sh compares against.
-# --podman: podman and what it needs, for tests/integration/test_podman.py.
+# --podman, --containerd: the real tools test_podman.py and test_containerd.py drive.
 for arg in "$@"; do
     case $arg in
         --bench) packages+=(hyperfine runc crun) ;;
         --podman) packages+=(podman conmon catatonit) ;;
+        --containerd) packages+=(containerd) ;;
     esac
 done
 

@@ -1,0 +1,159 @@
+#!/usr/bin/env python3
+"""containerd driving crun-lite (`ctr run --runc-binary crun-lite`): a private containerd
+(own config, root, state and socket in the test's directory, inside a private mount
+namespace so the shim's rootfs mounts never reach the host), an OCI image archive
+made by the test, and the task verbs a shim sends to its runtime."""
+
+import hashlib
+import io
+import json
+import os
+import shutil
+import subprocess
+import tarfile
+import time
+
+import harness
+from harness import check, check_eq, check_in, skip, wait_until
+
+
+def _blob(layout, data):
+    digest = hashlib.sha256(data).hexdigest()
+    path = os.path.join(layout, "blobs", "sha256", digest)
+    with open(path, "wb") as f:
+        f.write(data)
+    return {"digest": "sha256:" + digest, "size": len(data)}
+
+
+def make_oci_archive(h, path, ref):
+    """An OCI image archive with one layer: busybox + the probe."""
+    layout = h.mkdtemp("oci")
+    os.makedirs(os.path.join(layout, "blobs", "sha256"))
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        def add_dir(name):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            t.addfile(ti)
+        for d in ("bin", "proc", "sys", "dev", "etc", "tmp"):
+            add_dir(d)
+        t.add(harness.BUSYBOX, "bin/busybox")
+        t.add(h.probe, "probe")
+        for applet in ("sh", "echo", "id", "sleep", "cat", "hostname"):
+            ti = tarfile.TarInfo("bin/" + applet)
+            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
+            t.addfile(ti)
+    layer = buf.getvalue()
+    layer_desc = _blob(layout, layer)
+    config = {"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
+              "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+              "rootfs": {"type": "layers", "diff_ids": [layer_desc["digest"]]}}
+    config_desc = _blob(layout, json.dumps(config).encode())
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": dict(config_desc, mediaType="application/vnd.oci.image.config.v1+json"),
+                "layers": [dict(layer_desc, mediaType="application/vnd.oci.image.layer.v1.tar")]}
+    manifest_desc = _blob(layout, json.dumps(manifest).encode())
+    index = {"schemaVersion": 2, "manifests": [dict(manifest_desc,
+             mediaType="application/vnd.oci.image.manifest.v1+json",
+             annotations={"org.opencontainers.image.ref.name": ref})]}
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump(index, f)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    with tarfile.open(path, "w") as t:
+        t.add(layout, arcname=".")
+
+
+class Containerd:
+    def __init__(self, h):
+        if h.rootless:
+            skip("containerd runs as root here (rootless containerd needs RootlessKit)")
+        for tool in ("containerd", "ctr", "unshare"):
+            if not shutil.which(tool):
+                skip(f"{tool} is not installed (contrib/setup-deps.sh --containerd installs it)")
+        self.h = h
+        base = h.mkdtemp("ctrd")
+        self.sock = os.path.join(base, "c.sock")
+        conf = os.path.join(base, "config.toml")
+        with open(conf, "w") as f:
+            f.write(f'version = 2\nroot = "{base}/root"\nstate = "{base}/state"\n'
+                    f'[grpc]\n  address = "{self.sock}"\n'
+                    '[plugins."io.containerd.internal.v1.opt"]\n'
+                    f'  path = "{base}/opt"\n')
+        self.log = open(os.path.join(base, "containerd.log"), "w")
+        self.proc = subprocess.Popen(["unshare", "-m", "--propagation", "private", "containerd",
+                                      "--config", conf], stdout=self.log, stderr=self.log)
+        check(wait_until(lambda: os.path.exists(self.sock), 20), "containerd started")
+        archive = os.path.join(base, "image.tar")
+        make_oci_archive(h, archive, "crlt")
+        self.ok("image", "import", "--snapshotter", "native", "--base-name", "localhost/crlt-bb", archive)
+        self.image = "localhost/crlt-bb:crlt"
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        for t in self.ctr("task", "ls", "-q").out.split():
+            self.ctr("task", "kill", "-s", "KILL", t)
+            self.ctr("task", "rm", "-f", t)
+        for c in self.ctr("container", "ls", "-q").out.split():
+            self.ctr("container", "rm", c)
+        self.proc.terminate()
+        try:
+            self.proc.wait(20)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        # Shims are re-parented to us (a subreaper): stop any left.
+        for pid in harness.descendants():
+            if harness.proc_cmdline(pid)[:1] and "containerd-shim" in harness.proc_cmdline(pid)[0]:
+                os.kill(pid, 9)
+        self.log.close()
+        return False
+
+    def ctr(self, *args, timeout=60):
+        return self.h.cmd(["ctr", "-a", self.sock] + list(args), timeout=timeout)
+
+    def ok(self, *args, timeout=60):
+        r = self.ctr(*args, timeout=timeout)
+        if r.rc != 0:
+            raise harness.Failure(f"ctr {' '.join(args)} failed\n{r!r}")
+        return r
+
+    def run_args(self, *more):
+        return ["run", "--snapshotter", "native", "--runc-binary", self.h.bin, *more]
+
+
+def test_ctr_run_and_exit_status(h):
+    with Containerd(h) as c:
+        r = c.ok(*c.run_args("--rm", c.image, h.new_id("ctr"), "sh", "-c", "echo hello-ctr; id -u"))
+        check_eq(r.out.split(), ["hello-ctr", "0"], "ctr run output")
+        r = c.ctr(*c.run_args("--rm", c.image, h.new_id("ctr"), "sh", "-c", "exit 4"))
+        check_eq(r.rc, 4, f"exit status reaches ctr\n{r!r}")
+        r = c.ok(*c.run_args("--rm", "--net-host", c.image, h.new_id("ctr"), "/probe", "report"))
+        check_eq(r.json()["namespaces"]["net"], os.stat("/proc/self/ns/net").st_ino, "--net-host")
+        r = c.ok(*c.run_args("--rm", "--seccomp", c.image, h.new_id("ctr"), "/probe", "report"))
+        check_eq(r.json()["seccomp"], 2, "--seccomp loads containerd's default profile")
+
+
+def test_ctr_task_verbs(h):
+    with Containerd(h) as c:
+        name = h.new_id("ctrtask")
+        c.ok(*c.run_args("-d", c.image, name, "sleep", "1000"))
+        check(wait_until(lambda: "RUNNING" in c.ctr("task", "ls").out, 10), "task running")
+        r = c.ctr("task", "exec", "--exec-id", "e1", name, "sh", "-c", "echo exec-ok; exit 6")
+        check_eq((r.rc, r.out.strip()), (6, "exec-ok"), f"ctr task exec\n{r!r}")
+        check_eq(len(c.ok("task", "ps", name).out.strip().splitlines()), 2, "ctr task ps: one process")
+        c.ok("task", "pause", name)
+        check_in("PAUSED", c.ok("task", "ls").out, "paused")
+        c.ok("task", "resume", name)
+        check_in("RUNNING", c.ok("task", "ls").out, "resumed")
+        check_in("memory", c.ok("task", "metrics", name).out, "metrics from the container's cgroup")
+        c.ok("task", "kill", "-a", "-s", "KILL", name)
+        check(wait_until(lambda: "STOPPED" in c.ctr("task", "ls").out, 10), "stopped after kill -a")
+        c.ok("task", "rm", name)
+        c.ok("container", "rm", name)
+
+
+if __name__ == "__main__":
+    harness.main(globals())
