@@ -1,0 +1,318 @@
+#include "crunlite/image/layer.hpp"
+
+#include <archive.h>
+#include <archive_entry.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <linux/openat2.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstring>
+#include <memory>
+#include <vector>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::image {
+namespace {
+
+// The components of an entry name: "./a//b/" -> {a, b}; refuses "..", absolute
+// names and overlong paths.
+std::vector<std::string> components(const std::string& name, size_t max_path) {
+    if (name.size() > max_path) throw Error(ENAMETOOLONG, "path longer than " + std::to_string(max_path));
+    if (!name.empty() && name[0] == '/') throw Error(EINVAL, "absolute path");
+    std::vector<std::string> out;
+    for (auto& part : split(name, '/')) {
+        if (part.empty() || part == ".") continue;
+        if (part == "..") throw Error(EINVAL, "path leaves the layer");
+        out.push_back(part);
+    }
+    return out;
+}
+
+// openat2 beneath `dir` without following any symlink.
+int open_beneath(int dir, const std::string& name, int flags) {
+    open_how how{};
+    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    return static_cast<int>(::syscall(SYS_openat2, dir, name.c_str(), &how, sizeof how));
+}
+
+// The directory holding the entry: every parent component is a real directory
+// of the layer (created if missing), never a symlink.
+sys::UniqueFd parent_dir(int root, const std::vector<std::string>& parts) {
+    sys::UniqueFd dir(::fcntl(root, F_DUPFD_CLOEXEC, 0));
+    for (size_t i = 0; i + 1 < parts.size(); ++i) {
+        if (::mkdirat(dir.get(), parts[i].c_str(), 0755) < 0 && errno != EEXIST)
+            throw_errno("create parent " + quote(parts[i]));
+        sys::UniqueFd next(open_beneath(dir.get(), parts[i], O_RDONLY | O_DIRECTORY));
+        if (!next) {
+            if (errno == ELOOP) throw Error(ELOOP, "a parent (" + quote(parts[i]) + ") is a symbolic link");
+            if (errno == ENOTDIR) throw Error(ENOTDIR, "a parent (" + quote(parts[i]) + ") is not a directory");
+            throw_errno("open parent " + quote(parts[i]));
+        }
+        dir = std::move(next);
+    }
+    return dir;
+}
+
+void remove_tree_at(int dir, const std::string& name);
+
+// Removes whatever `name` is in `dir` (a directory with its contents).
+void remove_entry(int dir, const std::string& name) {
+    if (::unlinkat(dir, name.c_str(), 0) == 0 || errno == ENOENT) return;
+    if (errno == EISDIR || errno == EPERM) remove_tree_at(dir, name);
+    else throw_errno("replace " + quote(name));
+}
+
+void remove_tree_at(int dir, const std::string& name) {
+    sys::UniqueFd d(open_beneath(dir, name, O_RDONLY | O_DIRECTORY));
+    if (!d) throw_errno("open " + quote(name) + " to replace it");
+    std::unique_ptr<DIR, int (*)(DIR*)> list(::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0)), ::closedir);
+    if (!list) throw_errno("list " + quote(name));
+    while (dirent* e = ::readdir(list.get())) {
+        std::string n = e->d_name;
+        if (n != "." && n != "..") remove_entry(d.get(), n);
+    }
+    if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) < 0) throw_errno("remove " + quote(name));
+}
+
+// Image xattrs in overlayfs's namespaces are escaped so they stay plain data.
+std::string escaped_xattr(const std::string& name) {
+    for (const char* prefix : {"trusted.overlay.", "user.overlay."})
+        if (name.rfind(prefix, 0) == 0) return prefix + std::string("overlay.") + name.substr(std::strlen(prefix));
+    return name;
+}
+
+struct DirTimes {
+    std::vector<std::string> parts;
+    timespec times[2];
+};
+
+class Unpacker {
+public:
+    Unpacker(int root, const UnpackOptions& o) : root_(root), o_(o) {}
+
+    void entry(archive* a, archive_entry* e, UnpackStats& stats) {
+        std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
+        with_context("entry " + quote(name), [&] { unpack(a, e, name, stats); });
+    }
+
+    // Directory times last: creating children changed them.
+    void finish() {
+        for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
+            sys::UniqueFd d = it->parts.empty() ? sys::UniqueFd(::fcntl(root_, F_DUPFD_CLOEXEC, 0))
+                                                : open_existing(it->parts, O_RDONLY | O_DIRECTORY);
+            if (d) ::futimens(d.get(), it->times);
+        }
+    }
+
+private:
+    sys::UniqueFd open_existing(const std::vector<std::string>& parts, int flags) {
+        sys::UniqueFd parent = parent_dir(root_, parts);
+        return sys::UniqueFd(open_beneath(parent.get(), parts.back(), flags));
+    }
+
+    void unpack(archive* a, archive_entry* e, const std::string& name, UnpackStats& stats) {
+        if (++stats.entries > o_.limits.max_entries)
+            throw Error(EFBIG, "more than " + std::to_string(o_.limits.max_entries) + " entries");
+        std::vector<std::string> parts = components(name, o_.limits.max_path);
+        mode_t type = archive_entry_filetype(e);
+        const char* hardlink = archive_entry_hardlink(e);
+        if (parts.empty()) {
+            // The layer root itself: only a directory may describe it.
+            if (hardlink || type != AE_IFDIR) throw Error(EINVAL, "the layer root cannot be replaced");
+            set_dir_times(parts, e);
+            return;
+        }
+        sys::UniqueFd dir = parent_dir(root_, parts);
+        const std::string& base = parts.back();
+
+        if (base.rfind(".wh.", 0) == 0) {
+            whiteout(dir.get(), base);
+            return;
+        }
+        if (hardlink) {
+            link(dir.get(), base, hardlink);
+            return;
+        }
+        if (type == AE_IFDIR) {
+            struct stat st;
+            if (::fstatat(dir.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+                remove_entry(dir.get(), base);
+            if (::mkdirat(dir.get(), base.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("mkdir");
+            sys::UniqueFd d(open_beneath(dir.get(), base, O_RDONLY | O_DIRECTORY));
+            if (!d) throw_errno("open directory");
+            metadata(d.get(), e);
+            set_dir_times(parts, e);
+            return;
+        }
+        remove_entry(dir.get(), base);
+        switch (type) {
+            case AE_IFREG: regular(a, e, dir.get(), base, stats); break;
+            case AE_IFLNK:
+                if (::symlinkat(archive_entry_symlink(e), dir.get(), base.c_str()) < 0) throw_errno("symlink");
+                if (!o_.rootless &&
+                    ::fchownat(dir.get(), base.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
+                               static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) < 0)
+                    throw_errno("chown symlink");
+                break;
+            case AE_IFIFO:
+            case AE_IFCHR:
+            case AE_IFBLK: special(e, dir.get(), base, type); break;
+            default: throw Error(EINVAL, "unsupported entry type " + std::to_string(type));
+        }
+    }
+
+    void regular(archive* a, archive_entry* e, int dir, const std::string& base, UnpackStats& stats) {
+        uint64_t size = static_cast<uint64_t>(archive_entry_size(e));
+        if (stats.bytes + size > o_.limits.max_bytes)
+            throw Error(EFBIG, "the layer is larger than " + std::to_string(o_.limits.max_bytes) + " bytes");
+        stats.bytes += size;
+        sys::UniqueFd f(::openat(dir, base.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
+        if (!f) throw_errno("create");
+        const void* buf;
+        size_t len;
+        la_int64_t offset;
+        int r;
+        while ((r = archive_read_data_block(a, &buf, &len, &offset)) == ARCHIVE_OK) {
+            for (size_t done = 0; done < len;) {
+                ssize_t n = ::pwrite(f.get(), static_cast<const char*>(buf) + done, len - done, offset + static_cast<off_t>(done));
+                if (n < 0) throw_errno("write");
+                done += static_cast<size_t>(n);
+            }
+        }
+        if (r != ARCHIVE_EOF) throw Error(EIO, std::string("read data: ") + archive_error_string(a));
+        if (::ftruncate(f.get(), static_cast<off_t>(size)) < 0) throw_errno("truncate");  // sparse tails
+        metadata(f.get(), e);
+        timespec times[2] = {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
+                             {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
+        ::futimens(f.get(), times);
+    }
+
+    void special(archive_entry* e, int dir, const std::string& base, mode_t type) {
+        if (o_.rootless && type != AE_IFIFO) {
+            log::debug(o_.name + ": device node " + quote(base) + " skipped rootless");
+            return;
+        }
+        mode_t kind = type == AE_IFIFO ? S_IFIFO : type == AE_IFCHR ? S_IFCHR : S_IFBLK;
+        dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
+        if (::mknodat(dir, base.c_str(), kind | 0600, dev) < 0) throw_errno("mknod");
+        sys::UniqueFd f(open_beneath(dir, base, O_PATH));
+        if (!f) throw_errno("open node");
+        std::string path = "/proc/self/fd/" + std::to_string(f.get());
+        if (!o_.rootless &&
+            ::chown(path.c_str(), static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))) < 0)
+            throw_errno("chown node");
+        if (::chmod(path.c_str(), archive_entry_perm(e)) < 0) throw_errno("chmod node");
+    }
+
+    void whiteout(int dir, const std::string& base) {
+        if (base == ".wh..wh..opq") {
+            const char* key = o_.rootless ? "user.overlay.opaque" : "trusted.overlay.opaque";
+            if (::fsetxattr(dir, key, "y", 1, 0) < 0) throw_errno(std::string("set ") + key);
+            return;
+        }
+        std::string target = base.substr(4);
+        if (target.empty() || target == "." || target == "..") throw Error(EINVAL, "invalid whiteout");
+        remove_entry(dir, target);
+        if (::mknodat(dir, target.c_str(), S_IFCHR | 0, makedev(0, 0)) < 0) throw_errno("create whiteout");
+    }
+
+    void link(int dir, const std::string& base, const char* target_name) {
+        std::vector<std::string> target = with_context("hard link target " + quote(target_name),
+                                                       [&] { return components(target_name, o_.limits.max_path); });
+        if (target.empty()) throw Error(EINVAL, "hard link to the layer root");
+        sys::UniqueFd t = with_context("hard link target " + quote(target_name),
+                                       [&] { return open_existing(target, O_PATH | O_NOFOLLOW); });
+        if (!t) throw Error(ENOENT, "hard link target " + quote(target_name) + " is not in the layer");
+        struct stat st;
+        if (::fstat(t.get(), &st) < 0) throw_errno("stat hard link target");
+        if (S_ISDIR(st.st_mode)) throw Error(EPERM, "hard link to a directory");
+        remove_entry(dir, base);
+        std::string path = "/proc/self/fd/" + std::to_string(t.get());
+        if (::linkat(AT_FDCWD, path.c_str(), dir, base.c_str(), AT_SYMLINK_FOLLOW) < 0) throw_errno("link");
+    }
+
+    // Owner, then mode (chown clears setuid bits), xattrs.
+    void metadata(int fd, archive_entry* e) {
+        if (!o_.rootless &&
+            ::fchown(fd, static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))) < 0)
+            throw_errno("chown");
+        if (::fchmod(fd, archive_entry_perm(e)) < 0) throw_errno("chmod");
+        const char* xname;
+        const void* value;
+        size_t size;
+        for (archive_entry_xattr_reset(e); archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK;) {
+            if (size > o_.limits.max_xattr) throw Error(EFBIG, "xattr " + quote(xname) + " too large");
+            std::string n = escaped_xattr(xname);
+            if (::fsetxattr(fd, n.c_str(), value, size, 0) < 0) {
+                // trusted.* needs privileges, security.* may be refused: not fatal rootless.
+                if (o_.rootless && (errno == EPERM || errno == ENOTSUP)) continue;
+                throw_errno("set xattr " + quote(n));
+            }
+        }
+    }
+
+    void set_dir_times(const std::vector<std::string>& parts, archive_entry* e) {
+        DirTimes t{parts, {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
+                           {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}}};
+        dirs_.push_back(std::move(t));
+    }
+
+    int root_;
+    const UnpackOptions& o_;
+    std::vector<DirTimes> dirs_;
+};
+
+struct ReadContext {
+    const ReadFn* read = nullptr;
+    std::vector<char> buf = std::vector<char>(128 * 1024);
+    std::string error;
+};
+
+la_ssize_t read_callback(archive*, void* data, const void** out) {
+    auto* ctx = static_cast<ReadContext*>(data);
+    try {
+        *out = ctx->buf.data();
+        return static_cast<la_ssize_t>((*ctx->read)(ctx->buf.data(), ctx->buf.size()));
+    } catch (const Error& e) {
+        ctx->error = e.message();
+        return -1;
+    }
+}
+
+}  // namespace
+
+UnpackStats unpack_layer(int root_fd, const ReadFn& read, const UnpackOptions& o) {
+    return with_context(o.name.empty() ? std::string("layer") : o.name, [&] {
+        std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
+        if (!a) throw Error(ENOMEM, "archive_read_new");
+        archive_read_support_format_tar(a.get());
+        archive_read_support_format_gnutar(a.get());
+        ReadContext ctx;
+        ctx.read = &read;
+        auto invalid = [&] {
+            return Error(EIO, "not a valid tar stream: " +
+                                  (ctx.error.empty() ? std::string(archive_error_string(a.get())) : ctx.error));
+        };
+        if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) throw invalid();
+        UnpackStats stats;
+        Unpacker u(root_fd, o);
+        archive_entry* e;
+        int r;
+        while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) u.entry(a.get(), e, stats);
+        if (r != ARCHIVE_EOF) throw invalid();
+        u.finish();
+        return stats;
+    });
+}
+
+}  // namespace crunlite::image

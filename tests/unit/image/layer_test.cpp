@@ -1,0 +1,211 @@
+// unpack_layer on tar streams written by a tiny ustar writer below.  Runs as root
+// (ownership, whiteout nodes, trusted.* xattrs) or, unprivileged, in rootless mode.
+#include <catch2/catch.hpp>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/xattr.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <vector>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/image/layer.hpp"
+#include "crunlite/sys/fd.hpp"
+
+using namespace crunlite;
+
+namespace {
+
+struct Entry {
+    Entry(std::string n, char t = '0', std::string d = "", std::string l = "", unsigned m = 0644, unsigned u = 0,
+          unsigned g = 0)
+        : name(std::move(n)), type(t), data(std::move(d)), link(std::move(l)), mode(m), uid(u), gid(g) {}
+    std::string name;
+    char type;  // 0 file, 1 hardlink, 2 symlink, 3 char, 5 dir, 6 fifo
+    std::string data;
+    std::string link;
+    unsigned mode;
+    unsigned uid, gid;
+    std::vector<std::pair<std::string, std::string>> xattrs;  // as PAX SCHILY.xattr records
+};
+
+// A zero-padded octal field of `width` bytes (the last one NUL), as ustar wants.
+void octal(char* at, size_t width, unsigned long long v) {
+    for (size_t i = width - 1; i-- > 0; v >>= 3) at[i] = static_cast<char>('0' + (v & 7));
+    at[width - 1] = '\0';
+}
+
+std::string header(const std::string& name, char type, size_t size, const Entry& e) {
+    std::string h(512, '\0');
+    std::memcpy(&h[0], name.data(), std::min<size_t>(name.size(), 100));
+    octal(&h[100], 8, e.mode);
+    octal(&h[108], 8, e.uid);
+    octal(&h[116], 8, e.gid);
+    octal(&h[124], 12, size);
+    octal(&h[136], 12, 1700000000);
+    h[156] = type;
+    std::memcpy(&h[157], e.link.data(), std::min<size_t>(e.link.size(), 100));
+    std::memcpy(&h[257], "ustar\0" "00", 8);
+    std::memset(&h[148], ' ', 8);
+    unsigned sum = 0;
+    for (unsigned char c : h) sum += c;
+    octal(&h[148], 7, sum);
+    return h;
+}
+
+std::string padded(const std::string& data) { return data + std::string((512 - data.size() % 512) % 512, '\0'); }
+
+std::string tar(const std::vector<Entry>& entries) {
+    std::string out;
+    for (const auto& e : entries) {
+        if (!e.xattrs.empty()) {
+            std::string records;
+            for (const auto& [k, v] : e.xattrs) {
+                std::string body = " SCHILY.xattr." + k + "=" + v + "\n";
+                size_t len = body.size() + 2;
+                while (std::to_string(len).size() + body.size() != len) len = std::to_string(len).size() + body.size();
+                records += std::to_string(len) + body;
+            }
+            out += header("PaxHeaders/" + e.name, 'x', records.size(), e) + padded(records);
+        }
+        out += header(e.name, e.type, e.type == '0' ? e.data.size() : 0, e) + (e.type == '0' ? padded(e.data) : "");
+    }
+    return out + std::string(1024, '\0');
+}
+
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char t[] = "/tmp/crl-layer-XXXXXX";
+        path = ::mkdtemp(t);
+        ::mkdir((path + "/layer").c_str(), 0755);
+    }
+    ~TempDir() { std::system(("rm -rf " + path).c_str()); }
+    std::string at(const std::string& p) const { return path + "/layer/" + p; }
+};
+
+image::UnpackStats unpack(const TempDir& d, const std::string& stream, image::LayerLimits limits = {}) {
+    sys::UniqueFd root(::open((d.path + "/layer").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    size_t pos = 0;
+    image::UnpackOptions o;
+    o.rootless = ::geteuid() != 0;
+    o.limits = limits;
+    o.name = "layer test";
+    return image::unpack_layer(root.get(), [&](void* buf, size_t len) {
+        size_t n = std::min(len, stream.size() - pos);
+        std::memcpy(buf, stream.data() + pos, n);
+        pos += n;
+        return n;
+    }, o);
+}
+
+struct stat lstat_of(const std::string& p) {
+    struct stat st {};
+    REQUIRE(::lstat(p.c_str(), &st) == 0);
+    return st;
+}
+
+std::string read_link(const std::string& p) {
+    char buf[4096];
+    ssize_t n = ::readlink(p.c_str(), buf, sizeof buf);
+    return n < 0 ? "" : std::string(buf, size_t(n));
+}
+
+}  // namespace
+
+TEST_CASE("files, directories, symlinks, hard links and metadata", "[layer]") {
+    TempDir d;
+    Entry suid{"usr/bin/su", '0', "#!/bin/sh\n", "", 04755};
+    Entry owned{"home/app/data", '0', "x", "", 0600, 1001, 1001};
+    auto s = unpack(d, tar({{"./", '5', "", "", 0755},
+                            {"usr/", '5', "", "", 0755},
+                            {"usr/bin/", '5', "", "", 0755},
+                            suid,
+                            {"home/app/", '5', "", "", 0750, 1001, 1001},
+                            owned,
+                            {"etc/abs-link", '2', "", "/usr/bin/su", 0777},
+                            {"usr/bin/su2", '1', "", "usr/bin/su", 0755}}));
+    CHECK(s.entries == 8);
+    CHECK(lstat_of(d.at("usr/bin/su")).st_size == 10);
+    CHECK(read_link(d.at("etc/abs-link")) == "/usr/bin/su");  // verbatim, not resolved
+    CHECK(lstat_of(d.at("usr/bin/su2")).st_ino == lstat_of(d.at("usr/bin/su")).st_ino);
+    if (::geteuid() == 0) {
+        CHECK((lstat_of(d.at("usr/bin/su")).st_mode & 07777) == 04755);  // setuid kept after chown
+        CHECK(lstat_of(d.at("home/app/data")).st_uid == 1001);
+        CHECK((lstat_of(d.at("home/app")).st_mode & 07777) == 0750);
+    }
+    CHECK(lstat_of(d.at("usr/bin/su")).st_mtime == 1700000000);
+    CHECK(lstat_of(d.at("usr")).st_mtime == 1700000000);  // directory times set last
+}
+
+TEST_CASE("whiteouts and opaque directories become overlayfs's", "[layer]") {
+    TempDir d;
+    unpack(d, tar({{"gone-file", '0', "old"}, {"dir/", '5', "", "", 0755}, {"dir/.wh..wh..opq", '0', ""},
+                   {".wh.gone-file", '0', ""}}));
+    struct stat st = lstat_of(d.at("gone-file"));
+    CHECK(S_ISCHR(st.st_mode));
+    CHECK(st.st_rdev == makedev(0, 0));
+    char v[8] = {};
+    const char* key = ::geteuid() == 0 ? "trusted.overlay.opaque" : "user.overlay.opaque";
+    CHECK(::getxattr(d.at("dir").c_str(), key, v, sizeof v) == 1);
+    CHECK(v[0] == 'y');
+    CHECK(::access(d.at("dir/.wh..wh..opq").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("image xattrs cannot forge overlay metadata", "[layer]") {
+    if (::geteuid() != 0) return;  // trusted.* needs root
+    TempDir d;
+    Entry e{"f", '0', "x"};
+    e.xattrs = {{"trusted.overlay.opaque", "y"}, {"user.note", "kept"}};
+    unpack(d, tar({e}));
+    char v[16] = {};
+    CHECK(::getxattr(d.at("f").c_str(), "trusted.overlay.opaque", v, sizeof v) < 0);
+    CHECK(::getxattr(d.at("f").c_str(), "trusted.overlay.overlay.opaque", v, sizeof v) == 1);
+    CHECK(::getxattr(d.at("f").c_str(), "user.note", v, sizeof v) == 4);
+}
+
+TEST_CASE("hostile layers are refused and write nothing outside", "[layer]") {
+    struct Case {
+        const char* what;
+        std::vector<Entry> entries;
+        const char* message;
+    };
+    std::vector<Case> cases = {
+        {"dot-dot", {{"../escaped", '0', "x"}}, "entry `../escaped`: path leaves the layer"},
+        {"absolute", {{"/etc/escaped", '0', "x"}}, "entry `/etc/escaped`: absolute path"},
+        {"write through a symlink", {{"link", '2', "", "/tmp"}, {"link/escaped", '0', "x"}},
+         "entry `link/escaped`: a parent (`link`) is a symbolic link"},
+        {"whiteout through a symlink", {{"link", '2', "", ".."}, {"link/.wh.escaped", '0', ""}},
+         "a parent (`link`) is a symbolic link"},
+        {"hard link outside", {{"shadow", '1', "", "/etc/shadow"}}, "hard link target `/etc/shadow`: absolute path"},
+        {"hard link up", {{"shadow", '1', "", "../../etc/shadow"}}, "path leaves the layer"},
+        {"hard link to a directory", {{"d/", '5', "", "", 0755}, {"h", '1', "", "d"}}, "hard link to a directory"},
+        {"root replaced by a symlink", {{".", '2', "", "/"}}, "the layer root cannot be replaced"},
+    };
+    for (const auto& c : cases) {
+        INFO(c.what);
+        TempDir d;
+        CHECK_THROWS_WITH(unpack(d, tar(c.entries)), Catch::Contains(c.message));
+        CHECK(::access((d.path + "/escaped").c_str(), F_OK) != 0);
+        CHECK(::access("/tmp/escaped", F_OK) != 0);
+        CHECK(::access("/etc/escaped", F_OK) != 0);
+    }
+}
+
+TEST_CASE("limits stop tar bombs; garbage is not a layer", "[layer]") {
+    TempDir d;
+    std::vector<Entry> many;
+    for (int i = 0; i < 20; ++i) many.push_back({"f" + std::to_string(i), '0', "x"});
+    image::LayerLimits few;
+    few.max_entries = 10;
+    CHECK_THROWS_WITH(unpack(d, tar(many), few), Catch::Contains("more than 10 entries"));
+    image::LayerLimits small;
+    small.max_bytes = 100;
+    CHECK_THROWS_WITH(unpack(d, tar({{"big", '0', std::string(1000, 'x')}}), small),
+                      Catch::Contains("larger than 100 bytes"));
+    CHECK_THROWS_WITH(unpack(d, std::string(2048, 'z')), Catch::Contains("not a valid tar stream"));
+}
