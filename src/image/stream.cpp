@@ -1,0 +1,200 @@
+#include "crunlite/image/stream.hpp"
+
+#include <openssl/evp.h>
+#include <unistd.h>
+#include <zlib.h>
+#include <zstd.h>
+
+#include <cstring>
+#include <vector>
+
+#include "crunlite/base/error.hpp"
+
+namespace crunlite::image {
+namespace {
+
+enum class Kind { None, Gzip, Zstd };
+
+class Sha256 {
+public:
+    Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
+        if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw Error(ENOMEM, "sha256 init");
+    }
+    void update(const void* p, size_t n) {
+        if (n) EVP_DigestUpdate(ctx_.get(), p, n);
+        size_ += n;
+    }
+    // The digest so far (a copy of the context is finalised).
+    std::string hex() const {
+        std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> copy(EVP_MD_CTX_new(), EVP_MD_CTX_free);
+        unsigned char md[EVP_MAX_MD_SIZE];
+        unsigned len = 0;
+        EVP_MD_CTX_copy_ex(copy.get(), ctx_.get());
+        EVP_DigestFinal_ex(copy.get(), md, &len);
+        static const char* digits = "0123456789abcdef";
+        std::string out = "sha256:";
+        for (unsigned i = 0; i < len; ++i) {
+            out += digits[md[i] >> 4];
+            out += digits[md[i] & 15];
+        }
+        return out;
+    }
+    uint64_t size() const { return size_; }
+
+private:
+    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
+    uint64_t size_ = 0;
+};
+
+}  // namespace
+
+struct LayerStream::Impl {
+    int fd;
+    std::string name;
+    Kind kind = Kind::None;
+    bool sniffed = false, input_eof = false, done = false;
+    std::vector<unsigned char> in = std::vector<unsigned char>(256 * 1024);
+    size_t in_pos = 0, in_len = 0;
+    Sha256 compressed, uncompressed;
+    z_stream z{};
+    bool z_ready = false, z_member_done = false;
+    ZSTD_DStream* zstd = nullptr;
+    bool zstd_frame_done = false;
+
+    ~Impl() {
+        if (z_ready) inflateEnd(&z);
+        if (zstd) ZSTD_freeDStream(zstd);
+    }
+
+    [[noreturn]] void fail(const std::string& what) { throw Error(EINVAL, name + ": " + what); }
+
+    // Refills `in` when it is used up; false at the end of the file.
+    bool fill() {
+        if (in_pos < in_len) return true;
+        if (input_eof) return false;
+        ssize_t n;
+        while ((n = ::read(fd, in.data(), in.size())) < 0 && errno == EINTR) {}
+        if (n < 0) throw_errno(name + ": read");
+        in_pos = 0;
+        in_len = static_cast<size_t>(n);
+        compressed.update(in.data(), in_len);
+        if (n == 0) input_eof = true;
+        return n > 0;
+    }
+
+    void sniff() {
+        sniffed = true;
+        // Fill until 4 bytes are buffered or the file ends.
+        while (in_len - in_pos < 4 && !input_eof) {
+            if (in_pos > 0) {
+                std::memmove(in.data(), in.data() + in_pos, in_len - in_pos);
+                in_len -= in_pos;
+                in_pos = 0;
+            }
+            ssize_t n;
+            while ((n = ::read(fd, in.data() + in_len, in.size() - in_len)) < 0 && errno == EINTR) {}
+            if (n < 0) throw_errno(name + ": read");
+            compressed.update(in.data() + in_len, static_cast<size_t>(n));
+            if (n == 0) input_eof = true;
+            in_len += static_cast<size_t>(n);
+        }
+        const unsigned char* p = in.data() + in_pos;
+        size_t avail = in_len - in_pos;
+        if (avail >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
+            kind = Kind::Gzip;
+            if (inflateInit2(&z, 15 + 16) != Z_OK) fail("gzip init");
+            z_ready = true;
+        } else if (avail >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd) {
+            kind = Kind::Zstd;
+            zstd = ZSTD_createDStream();
+            if (!zstd) throw Error(ENOMEM, "zstd init");
+            ZSTD_DCtx_setParameter(zstd, ZSTD_d_windowLogMax, 27);  // 128 MiB: bounded memory
+        }
+    }
+
+    size_t read(unsigned char* out, size_t len) {
+        if (!sniffed) sniff();
+        if (done || len == 0) return 0;
+        size_t n = 0;
+        switch (kind) {
+            case Kind::None:
+                if (!fill()) break;
+                n = std::min(len, in_len - in_pos);
+                std::memcpy(out, in.data() + in_pos, n);
+                in_pos += n;
+                break;
+            case Kind::Gzip: n = read_gzip(out, len); break;
+            case Kind::Zstd: n = read_zstd(out, len); break;
+        }
+        if (n == 0) done = true;
+        uncompressed.update(out, n);
+        return n;
+    }
+
+    size_t read_gzip(unsigned char* out, size_t len) {
+        for (;;) {
+            if (z_member_done) {
+                // Another member may follow (pigz, concatenated streams); else the end.
+                if (!fill()) return 0;
+                inflateReset(&z);
+                z_member_done = false;
+            }
+            if (!fill()) fail("truncated gzip stream");
+            z.next_in = in.data() + in_pos;
+            z.avail_in = static_cast<uInt>(in_len - in_pos);
+            z.next_out = out;
+            z.avail_out = static_cast<uInt>(len);
+            int r = inflate(&z, Z_NO_FLUSH);
+            in_pos = in_len - z.avail_in;
+            size_t n = len - z.avail_out;
+            if (r == Z_STREAM_END) z_member_done = true;
+            else if (r != Z_OK && r != Z_BUF_ERROR) fail(std::string("corrupt gzip stream: ") + (z.msg ? z.msg : "error"));
+            if (n > 0) return n;
+        }
+    }
+
+    size_t read_zstd(unsigned char* out, size_t len) {
+        for (;;) {
+            if (!fill()) {
+                if (!zstd_frame_done) fail("truncated zstd stream");
+                return 0;
+            }
+            ZSTD_inBuffer ib{in.data() + in_pos, in_len - in_pos, 0};
+            ZSTD_outBuffer ob{out, len, 0};
+            size_t r = ZSTD_decompressStream(zstd, &ob, &ib);
+            in_pos += ib.pos;
+            if (ZSTD_isError(r)) fail(std::string("corrupt zstd stream: ") + ZSTD_getErrorName(r));
+            zstd_frame_done = r == 0;  // 0: a frame ended and everything was flushed
+            if (ob.pos > 0) return ob.pos;
+        }
+    }
+};
+
+LayerStream::LayerStream(int fd, std::string name) : impl_(std::make_unique<Impl>()) {
+    impl_->fd = fd;
+    impl_->name = std::move(name);
+}
+LayerStream::~LayerStream() = default;
+
+size_t LayerStream::read(void* buf, size_t len) { return impl_->read(static_cast<unsigned char*>(buf), len); }
+
+void LayerStream::drain() {
+    std::vector<unsigned char> sink(64 * 1024);
+    while (read(sink.data(), sink.size()) > 0) {}
+    // Bytes after the compressed data (trailing garbage) still count for the digest.
+    while (impl_->fill()) impl_->in_pos = impl_->in_len;
+}
+
+std::string LayerStream::compressed_digest() const { return impl_->compressed.hex(); }
+std::string LayerStream::diff_id() const { return impl_->uncompressed.hex(); }
+uint64_t LayerStream::compressed_size() const { return impl_->compressed.size(); }
+uint64_t LayerStream::uncompressed_size() const { return impl_->uncompressed.size(); }
+const char* LayerStream::compression() const {
+    return impl_->kind == Kind::Gzip ? "gzip" : impl_->kind == Kind::Zstd ? "zstd" : "none";
+}
+
+void check_digest(const std::string& name, const std::string& what, const std::string& got, const std::string& want) {
+    if (got != want) throw Error(EINVAL, name + ": " + what + " mismatch: got " + got + ", want " + want);
+}
+
+}  // namespace crunlite::image
