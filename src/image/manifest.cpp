@@ -1,0 +1,130 @@
+#include "crunlite/image/manifest.hpp"
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/json/json.hpp"
+
+namespace crunlite::image {
+namespace {
+
+std::string checked_digest(const json::Value& v) {
+    std::string d = v.as_string();
+    bool ok = d.size() == 7 + 64 && d.rfind("sha256:", 0) == 0 &&
+              d.find_first_not_of("0123456789abcdef", 7) == std::string::npos;
+    if (!ok) v.fail("expected a sha256 digest (\"sha256:\" and 64 lower-case hex digits), got " + quote(d));
+    return d;
+}
+
+Descriptor read_descriptor(const json::Value& v) {
+    Descriptor d;
+    d.media_type = v.get_string_or("mediaType", "");
+    d.digest = checked_digest(v.at("digest"));
+    d.size = v.get_int64("size");
+    if (d.size < 0) v.at("size").fail("must not be negative");
+    d.annotations = v.get_string_map_or("annotations");
+    if (auto p = v.find("platform"))
+        d.platform = Platform{p->get_string("os"), p->get_string("architecture"), p->get_string_or("variant", "")};
+    return d;
+}
+
+bool is_attestation(const Descriptor& d) {
+    auto it = d.annotations.find("vnd.docker.reference.type");
+    if (it != d.annotations.end() && it->second == "attestation-manifest") return true;
+    return d.platform && d.platform->os == "unknown" && d.platform->architecture == "unknown";
+}
+
+// Reads a Go duration in nanoseconds as Docker stores it (an integer).
+int64_t nanoseconds(const json::Value& hc, const char* key) { return hc.get_int64_or(key, 0); }
+
+}  // namespace
+
+bool is_index(const std::string& mt) {
+    return mt == "application/vnd.oci.image.index.v1+json" ||
+           mt == "application/vnd.docker.distribution.manifest.list.v2+json";
+}
+
+std::vector<Descriptor> parse_index(std::string_view text, const std::string& source) {
+    json::Document doc = json::parse(text, source);
+    std::vector<Descriptor> out;
+    for (const auto& m : doc.root().at("manifests").elements()) out.push_back(read_descriptor(m));
+    return out;
+}
+
+Descriptor select_manifest(const std::vector<Descriptor>& entries, const Platform& want, const std::string& source) {
+    std::vector<const Descriptor*> candidates;
+    for (const auto& d : entries)
+        if (!is_attestation(d)) candidates.push_back(&d);
+    for (const auto* d : candidates) {
+        if (!d->platform) continue;
+        const Platform& p = *d->platform;
+        bool variant_ok = p.variant.empty() || want.variant.empty() || p.variant == want.variant;
+        if (p.os == want.os && p.architecture == want.architecture && variant_ok) return *d;
+    }
+    if (candidates.size() == 1 && !candidates[0]->platform) return *candidates[0];
+    std::string offered;
+    for (const auto* d : candidates)
+        offered += (offered.empty() ? "" : ", ") +
+                   (d->platform ? d->platform->os + "/" + d->platform->architecture : std::string("no platform"));
+    throw Error(ENOENT, source + ": no image for " + want.os + "/" + want.architecture +
+                            (offered.empty() ? " (the index lists none)" : " (it has: " + offered + ")"));
+}
+
+Manifest parse_manifest(std::string_view text, const std::string& source) {
+    json::Document doc = json::parse(text, source);
+    json::Value root = doc.root();
+    Manifest m;
+    m.config = read_descriptor(root.at("config"));
+    for (const auto& l : root.at("layers").elements()) m.layers.push_back(read_descriptor(l));
+    return m;
+}
+
+ImageConfig parse_image_config(std::string_view text, const std::string& source) {
+    json::Document doc = json::parse(text, source);
+    json::Value root = doc.root();
+    ImageConfig c;
+    c.platform = Platform{root.get_string_or("os", ""), root.get_string_or("architecture", ""),
+                          root.get_string_or("variant", "")};
+    if (auto rootfs = root.find("rootfs"))
+        for (const auto& d : rootfs->at("diff_ids").elements()) c.diff_ids.push_back(checked_digest(d));
+    if (auto cfg = root.find("config")) {
+        c.user = cfg->get_string_or("User", "");
+        c.working_dir = cfg->get_string_or("WorkingDir", "");
+        c.stop_signal = cfg->get_string_or("StopSignal", "");
+        c.env = cfg->get_string_array_or("Env");
+        c.entrypoint = cfg->get_string_array_or("Entrypoint");
+        c.cmd = cfg->get_string_array_or("Cmd");
+        c.labels = cfg->get_string_map_or("Labels");
+        if (auto ports = cfg->find("ExposedPorts"))
+            for (const auto& [k, v] : ports->members()) c.exposed_ports.push_back(k);
+        if (auto vols = cfg->find("Volumes"))
+            for (const auto& [k, v] : vols->members()) c.volumes.push_back(k);
+        if (auto hc = cfg->find("Healthcheck")) {
+            Healthcheck h;
+            h.test = hc->get_string_array_or("Test");
+            h.interval_ns = nanoseconds(*hc, "Interval");
+            h.timeout_ns = nanoseconds(*hc, "Timeout");
+            h.start_period_ns = nanoseconds(*hc, "StartPeriod");
+            h.start_interval_ns = nanoseconds(*hc, "StartInterval");
+            h.retries = static_cast<int>(hc->get_int64_or("Retries", 0));
+            for (const char* k : {"Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"})
+                if (hc->get_int64_or(k, 0) < 0) hc->at(k).fail("must not be negative");
+            c.healthcheck = h;
+        }
+    }
+    return c;
+}
+
+std::vector<DockerArchiveImage> parse_docker_manifest(std::string_view text, const std::string& source) {
+    json::Document doc = json::parse(text, source);
+    std::vector<DockerArchiveImage> out;
+    for (const auto& e : doc.root().elements()) {
+        DockerArchiveImage i;
+        i.config = e.get_string("Config");
+        i.repo_tags = e.get_string_array_or("RepoTags");
+        i.layers = e.at("Layers").as_string_array();
+        out.push_back(std::move(i));
+    }
+    return out;
+}
+
+}  // namespace crunlite::image
