@@ -335,6 +335,20 @@ sys::UniqueFd receive_setup_fds(const SyncSocket& sync, const spec::Process& pro
     return master;
 }
 
+// Stage-1 reports the pid of the process it cloned (our child, by CLONE_PARENT)
+// and exits: reap stage-1, pin the child with a pidfd.  `child` is set first,
+// so the caller can kill it if this throws.
+Launched take_child(const SyncSocket& sync, pid_t& stage1, pid_t& child, const std::string& what) {
+    child = static_cast<pid_t>(parse_int(sync.expect(MsgType::Pid, what)).value_or(0));
+    while (::waitpid(stage1, nullptr, 0) < 0 && errno == EINTR) {}
+    stage1 = 0;
+    Launched out;
+    out.pid = child;
+    out.pidfd = sys::UniqueFd(sys::pidfd_open(child, 0));
+    if (!out.pidfd) throw_errno("pidfd_open " + std::to_string(child));
+    return out;
+}
+
 void kill_and_reap(pid_t pid) {
     if (pid <= 0) return;
     ::kill(pid, SIGKILL);
@@ -367,14 +381,7 @@ Launched launch(const LaunchRequest& req) {
             write_id_map(stage1_pid, req.uid_map, false);
             parent_end.send(MsgType::MapDone);
         }
-        std::string pid_text = parent_end.expect(MsgType::Pid, "create namespaces");
-        init_pid = static_cast<pid_t>(parse_int(pid_text).value_or(0));
-        while (::waitpid(stage1_pid, nullptr, 0) < 0 && errno == EINTR) {}
-        stage1_pid = 0;
-        Launched out;
-        out.pid = init_pid;
-        out.pidfd = sys::UniqueFd(sys::pidfd_open(init_pid, 0));
-        if (!out.pidfd) throw_errno("pidfd_open container init");
+        Launched out = take_child(parent_end, stage1_pid, init_pid, "create namespaces");
         parent_end.send(MsgType::Go);
         if (req.runtime_hooks) {
             parent_end.expect(MsgType::Hooks, "set up mounts");
@@ -405,14 +412,7 @@ Launched launch_exec(const ExecRequest& req) {
     child_end.close();
     pid_t pid = 0;
     try {
-        std::string pid_text = parent_end.expect(MsgType::Pid, "join the container");
-        pid = static_cast<pid_t>(parse_int(pid_text).value_or(0));
-        while (::waitpid(stage1_pid, nullptr, 0) < 0 && errno == EINTR) {}
-        stage1_pid = 0;
-        Launched out;
-        out.pid = pid;
-        out.pidfd = sys::UniqueFd(sys::pidfd_open(pid, 0));
-        if (!out.pidfd) throw_errno("pidfd_open exec process");
+        Launched out = take_child(parent_end, stage1_pid, pid, "join the container");
         out.pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
             send_seccomp_listener(*req.config, req.container_id, req.bundle, req.init_pid, listener);
         });
