@@ -224,7 +224,13 @@ def test_init_runs_from_a_sealed_non_dumpable_copy(h):
                 os.close(fd)
         except OSError:
             pass
-    check_in("memfd:crun-lite", status["Name"], "init name while created")
+    st = os.stat(h.bin)
+    if h.rootless and st.st_uid == 0 and not st.st_mode & 0o022:
+        # Root's binary run by a user: nothing the container runs as can write it,
+        # so no copy is made (self_clone.cpp); the init is still non-dumpable.
+        check("memfd" not in status["Name"], f"no copy needed: {status['Name']}")
+    else:
+        check_in("memfd:crun-lite", status["Name"], "init name while created")
     h.rt_ok("delete", "--force", cid)
 
 

@@ -8,6 +8,9 @@
 // runtime from a sealed memfd copy: what the container can reach through
 // /proc/<pid>/exe is then an anonymous, unwritable file.
 //
+// Not needed, and skipped, when an unprivileged user runs a root-owned binary
+// that only root can write (see self_clone.cpp).
+//
 // Only the loadable part of the ELF file is copied (program headers, code,
 // data; not debug sections), which keeps the copy small even for debug builds.
 #pragma once
