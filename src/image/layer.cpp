@@ -98,7 +98,9 @@ struct DirTimes {
 
 class Unpacker {
 public:
-    Unpacker(int root, const UnpackOptions& o) : root_(root), o_(o) {}
+    // `read_error`: what the read callback caught, which libarchive cannot carry.
+    Unpacker(int root, const UnpackOptions& o, const std::string& read_error)
+        : root_(root), o_(o), read_error_(read_error) {}
 
     void entry(archive* a, archive_entry* e, UnpackStats& stats) {
         std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
@@ -189,7 +191,7 @@ private:
                 done += static_cast<size_t>(n);
             }
         }
-        if (r != ARCHIVE_EOF) throw Error(EIO, std::string("read data: ") + archive_error_string(a));
+        if (r != ARCHIVE_EOF) throw Error(EIO, "read data: " + archive_error(a));
         if (::ftruncate(f.get(), static_cast<off_t>(size)) < 0) throw_errno("truncate");  // sparse tails
         metadata(f.get(), e);
         timespec times[2] = {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
@@ -267,8 +269,15 @@ private:
         dirs_.push_back(std::move(t));
     }
 
+    std::string archive_error(archive* a) const {
+        if (!read_error_.empty()) return read_error_;
+        const char* e = archive_error_string(a);
+        return e ? e : "unknown error";
+    }
+
     int root_;
     const UnpackOptions& o_;
+    const std::string& read_error_;
     std::vector<DirTimes> dirs_;
 };
 
@@ -300,12 +309,14 @@ UnpackStats unpack_layer(int root_fd, const ReadFn& read, const UnpackOptions& o
         ReadContext ctx;
         ctx.read = &read;
         auto invalid = [&] {
-            return Error(EIO, "not a valid tar stream: " +
-                                  (ctx.error.empty() ? std::string(archive_error_string(a.get())) : ctx.error));
+            // A read error (corrupt compression, I/O) is reported as itself.
+            if (!ctx.error.empty()) return Error(EIO, ctx.error);
+            const char* e = archive_error_string(a.get());
+            return Error(EIO, std::string("not a valid tar stream: ") + (e ? e : "unknown error"));
         };
         if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) throw invalid();
         UnpackStats stats;
-        Unpacker u(root_fd, o);
+        Unpacker u(root_fd, o, ctx.error);
         archive_entry* e;
         int r;
         while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) u.entry(a.get(), e, stats);

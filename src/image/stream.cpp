@@ -193,6 +193,12 @@ const char* LayerStream::compression() const {
     return impl_->kind == Kind::Gzip ? "gzip" : impl_->kind == Kind::Zstd ? "zstd" : "none";
 }
 
+std::string sha256_digest(std::string_view data) {
+    Sha256 h;
+    h.update(data.data(), data.size());
+    return h.hex();
+}
+
 void check_digest(const std::string& name, const std::string& what, const std::string& got, const std::string& want) {
     if (got != want) throw Error(EINVAL, name + ": " + what + " mismatch: got " + got + ", want " + want);
 }

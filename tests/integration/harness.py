@@ -37,6 +37,7 @@ import stat
 import struct
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 import traceback
@@ -752,6 +753,107 @@ class Harness:
         except (OSError, ValueError):
             pass
         return None
+
+
+# --------------------------------------------------------------------------------------------
+# Image archives made by the tests (OCI layout and docker-archive)
+
+
+def busybox_layer(h):
+    """Adds a busybox + probe root filesystem to a tarfile."""
+    def add(t):
+        for d in ("bin", "proc", "sys", "dev", "etc", "tmp"):
+            ti = tarfile.TarInfo(d)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            t.addfile(ti)
+        t.add(BUSYBOX, "bin/busybox")
+        t.add(h.probe, "probe")
+        for applet in ("sh", "echo", "id", "sleep", "cat", "hostname", "ls", "wget"):
+            ti = tarfile.TarInfo("bin/" + applet)
+            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
+            t.addfile(ti)
+    return add
+
+
+def _tar_bytes(add):
+    import io
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w") as t:
+        add(t)
+    return buf.getvalue()
+
+
+def _blob(layout, data):
+    import hashlib
+    digest = hashlib.sha256(data).hexdigest()
+    with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+        f.write(data)
+    return {"digest": "sha256:" + digest, "size": len(data)}
+
+
+def make_oci_archive(h, path, ref, layers=None, config=None, compress=False, tamper=None):
+    """An OCI image archive at `path` (or an OCI layout directory when path ends in "/").
+    `layers`: callables that add entries to a tarfile, bottom first (default: busybox_layer);
+    `config`: the image config's "config" object; `compress`: gzip the layers; `tamper`: a
+    callable run on the layout before it is archived."""
+    import gzip
+    import hashlib
+    layout = path.rstrip("/") if path.endswith("/") else h.mkdtemp("oci")
+    os.makedirs(os.path.join(layout, "blobs", "sha256"), exist_ok=True)
+    descs, diff_ids = [], []
+    for add in layers or [busybox_layer(h)]:
+        raw = _tar_bytes(add)
+        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+        d = _blob(layout, gzip.compress(raw) if compress else raw)
+        d["mediaType"] = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if compress else "")
+        descs.append(d)
+    cfg = {"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
+           "config": config or {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+           "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    config_desc = _blob(layout, json.dumps(cfg).encode())
+    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "config": dict(config_desc, mediaType="application/vnd.oci.image.config.v1+json"),
+                "layers": descs}
+    manifest_desc = _blob(layout, json.dumps(manifest).encode())
+    index = {"schemaVersion": 2, "manifests": [dict(manifest_desc,
+             mediaType="application/vnd.oci.image.manifest.v1+json",
+             annotations={"org.opencontainers.image.ref.name": ref})]}
+    with open(os.path.join(layout, "index.json"), "w") as f:
+        json.dump(index, f)
+    with open(os.path.join(layout, "oci-layout"), "w") as f:
+        json.dump({"imageLayoutVersion": "1.0.0"}, f)
+    if tamper:
+        tamper(layout, descs)
+    if not path.endswith("/"):
+        with tarfile.open(path, "w") as t:
+            t.add(layout, arcname=".")
+    return cfg
+
+
+def make_docker_archive(h, path, repo_tag, layers=None, config=None):
+    """A `docker save` archive of the pre-25 kind: manifest.json, <hex>.json, <id>/layer.tar."""
+    import hashlib
+    d = h.mkdtemp("docker")
+    entries, diff_ids = [], []
+    for i, add in enumerate(layers or [busybox_layer(h)]):
+        raw = _tar_bytes(add)
+        diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
+        os.makedirs(os.path.join(d, f"l{i}"))
+        with open(os.path.join(d, f"l{i}", "layer.tar"), "wb") as f:
+            f.write(raw)
+        entries.append(f"l{i}/layer.tar")
+    cfg = {"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
+           "config": config or {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
+           "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    data = json.dumps(cfg).encode()
+    name = hashlib.sha256(data).hexdigest() + ".json"
+    with open(os.path.join(d, name), "wb") as f:
+        f.write(data)
+    with open(os.path.join(d, "manifest.json"), "w") as f:
+        json.dump([{"Config": name, "RepoTags": [repo_tag], "Layers": entries}], f)
+    with tarfile.open(path, "w") as t:
+        t.add(d, arcname=".")
+    return cfg
 
 
 # --------------------------------------------------------------------------------------------

@@ -4,64 +4,14 @@
 namespace so the shim's rootfs mounts never reach the host), an OCI image archive
 made by the test, and the task verbs a shim sends to its runtime."""
 
-import hashlib
-import io
 import json
 import os
 import shutil
 import subprocess
-import tarfile
 import time
 
 import harness
 from harness import check, check_eq, check_in, skip, wait_until
-
-
-def _blob(layout, data):
-    digest = hashlib.sha256(data).hexdigest()
-    path = os.path.join(layout, "blobs", "sha256", digest)
-    with open(path, "wb") as f:
-        f.write(data)
-    return {"digest": "sha256:" + digest, "size": len(data)}
-
-
-def make_oci_archive(h, path, ref):
-    """An OCI image archive with one layer: busybox + the probe."""
-    layout = h.mkdtemp("oci")
-    os.makedirs(os.path.join(layout, "blobs", "sha256"))
-    buf = io.BytesIO()
-    with tarfile.open(fileobj=buf, mode="w") as t:
-        def add_dir(name):
-            ti = tarfile.TarInfo(name)
-            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
-            t.addfile(ti)
-        for d in ("bin", "proc", "sys", "dev", "etc", "tmp"):
-            add_dir(d)
-        t.add(harness.BUSYBOX, "bin/busybox")
-        t.add(h.probe, "probe")
-        for applet in ("sh", "echo", "id", "sleep", "cat", "hostname"):
-            ti = tarfile.TarInfo("bin/" + applet)
-            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
-            t.addfile(ti)
-    layer = buf.getvalue()
-    layer_desc = _blob(layout, layer)
-    config = {"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
-              "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
-              "rootfs": {"type": "layers", "diff_ids": [layer_desc["digest"]]}}
-    config_desc = _blob(layout, json.dumps(config).encode())
-    manifest = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-                "config": dict(config_desc, mediaType="application/vnd.oci.image.config.v1+json"),
-                "layers": [dict(layer_desc, mediaType="application/vnd.oci.image.layer.v1.tar")]}
-    manifest_desc = _blob(layout, json.dumps(manifest).encode())
-    index = {"schemaVersion": 2, "manifests": [dict(manifest_desc,
-             mediaType="application/vnd.oci.image.manifest.v1+json",
-             annotations={"org.opencontainers.image.ref.name": ref})]}
-    with open(os.path.join(layout, "index.json"), "w") as f:
-        json.dump(index, f)
-    with open(os.path.join(layout, "oci-layout"), "w") as f:
-        json.dump({"imageLayoutVersion": "1.0.0"}, f)
-    with tarfile.open(path, "w") as t:
-        t.add(layout, arcname=".")
 
 
 class Containerd:
@@ -85,7 +35,7 @@ class Containerd:
                                       "--config", conf], stdout=self.log, stderr=self.log)
         check(wait_until(lambda: os.path.exists(self.sock), 20), "containerd started")
         archive = os.path.join(base, "image.tar")
-        make_oci_archive(h, archive, "crlt")
+        harness.make_oci_archive(h, archive, "crlt")
         self.ok("image", "import", "--snapshotter", "native", "--base-name", "localhost/crlt-bb", archive)
         self.image = "localhost/crlt-bb:crlt"
 

@@ -8,6 +8,7 @@
 #include <cstdint>
 #include <memory>
 #include <string>
+#include <string_view>
 
 namespace crunlite::image {
 
@@ -38,6 +39,9 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
+
+// "sha256:<hex>" of `data`.
+std::string sha256_digest(std::string_view data);
 
 // Throws Error(EINVAL) "layer x: digest mismatch: got A, want B" (or the size).
 void check_digest(const std::string& name, const std::string& what, const std::string& got, const std::string& want);

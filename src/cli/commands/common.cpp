@@ -36,6 +36,7 @@ const std::vector<Command>& commands() {
         {"events", "print resource usage statistics of a container", cmd_events},
         {"list", "list containers", cmd_list},
         {"spec", "write a new config.json", cmd_spec},
+        {"image", "load, list, inspect and remove images", cmd_image},
         {"features", "print the features this runtime supports", cmd_features},
     };
     return table;

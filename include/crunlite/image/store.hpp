@@ -1,0 +1,70 @@
+// The image store: images are configs + manifests that reference layers, each
+// layer unpacked once into its own directory keyed by its chain id
+// (image-spec config.md), shared by every image that has it.
+//
+//   <root>/lock                       flock: imports, removals and prunes take turns
+//   <root>/layers/<chain>/diff/       the unpacked layer (an overlay lower dir)
+//   <root>/layers/<chain>/layer.json  {"diff_id", "parent", "size"}
+//   <root>/images/<id>/config.json    the image config blob (id = its sha256)
+//   <root>/images/<id>/image.json     {"names", "layers": [chain ids], "source"}
+//   <root>/tmp/                       work in progress; never read as a layer
+//
+// A layer directory appears (rename) only once it is complete and verified, so
+// a crash mid-unpack leaves at most something in tmp/, which prune removes.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "crunlite/image/manifest.hpp"
+
+namespace crunlite::image {
+
+// The image architecture of this build ("amd64", "arm64").
+std::string host_arch();
+
+// /var/lib/crun-lite as root; $XDG_DATA_HOME/crun-lite (default ~/.local/share) rootless.
+std::string default_store_root(bool rootless);
+
+struct StoredImage {
+    std::string id;                  // "sha256:<hex>" of the config
+    std::vector<std::string> names;  // "app:latest"
+    std::vector<std::string> layers;  // chain ids, bottom first
+    uint64_t size = 0;               // unpacked bytes of all layers
+    std::string config_json;         // the config blob
+};
+
+class Store {
+public:
+    Store(std::string root, bool rootless);
+
+    // Imports from "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE[:TAG]" or a
+    // bare path whose format is sniffed.  `name` ("app:1.0") overrides the archive's own.
+    // Returns the image; a second load of the same image unpacks nothing.
+    StoredImage load(const std::string& source, const std::string& name);
+
+    std::vector<StoredImage> list() const;
+    // By name ("app", "app:1.0"), id, or unique id prefix (at least 4 hex digits).
+    StoredImage inspect(const std::string& ref) const;
+    // Drops the image (all its names) and the layers no other image uses.
+    void remove(const std::string& ref);
+    // Removes images without names, layers no image uses, and leftovers in tmp/.
+    void prune();
+
+    std::string layer_dir(const std::string& chain_id) const;
+    const std::string& root() const { return root_; }
+
+private:
+    std::string root_;
+    bool rootless_;
+};
+
+// "app" -> "app:latest"; keeps a given tag or digest.
+std::string normalize_name(const std::string& name);
+
+// The chain id of layers with these diff_ids (image-spec): chain(1) = diff(1),
+// chain(n) = sha256(chain(n-1) + " " + diff(n)).
+std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids);
+
+}  // namespace crunlite::image

@@ -1,0 +1,113 @@
+// crun-lite image load|import|ls|inspect|rm|prune: the image store.
+#include <unistd.h>
+
+#include <iostream>
+
+#include "../command.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/image/store.hpp"
+#include "crunlite/json/json.hpp"
+
+namespace crunlite::cli {
+namespace {
+
+std::string human_size(uint64_t bytes) {
+    const char* units[] = {"B", "kB", "MB", "GB", "TB"};
+    double v = static_cast<double>(bytes);
+    int u = 0;
+    while (v >= 1000 && u < 4) v /= 1000, ++u;
+    char buf[32];
+    std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+    return buf;
+}
+
+void write_image(json::Writer& w, const image::StoredImage& img) {
+    w.begin_object();
+    w.key("id").string(img.id);
+    w.key("names").string_array(img.names);
+    w.key("layers").string_array(img.layers);
+    w.key("size").uinteger(img.size);
+    w.end_object();
+}
+
+}  // namespace
+
+int cmd_image(const Global& g, const std::vector<std::string>& args) {
+    if (args.empty() || args[0] == "--help" || args[0] == "-h") {
+        std::cout << "Usage: crun-lite image COMMAND [options]\n\nCommands:\n"
+                     "  load SRC      import an image (oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+                     "                docker-archive:FILE[:TAG], or a path); also `import`\n"
+                     "  ls            list images\n"
+                     "  inspect REF   print an image's config JSON\n"
+                     "  rm REF        remove an image and the layers no other image uses\n"
+                     "  prune         remove unnamed images, unused layers and leftovers\n\n"
+                     "Every command takes --store DIR (default /var/lib/crun-lite, or\n"
+                     "$XDG_DATA_HOME/crun-lite rootless).\n";
+        return args.empty() ? 1 : 0;
+    }
+    std::string verb = args[0] == "import" ? "load" : args[0];
+    std::vector<std::string> rest(args.begin() + 1, args.end());
+    std::string store_dir, name, format = "table";
+    bool quiet = false;
+    po::options_description opts("Options"), hidden;
+    opts.add_options()("store", po::value(&store_dir), "image store directory");
+    if (verb == "load")
+        opts.add_options()("name", po::value(&name), "NAME:TAG to give the image")(
+            "quiet,q", po::bool_switch(&quiet), "print only the image id")(
+            "format", po::value(&format), "table or json");
+    if (verb == "ls") opts.add_options()("format", po::value(&format), "table or json")("quiet,q", po::bool_switch(&quiet), "ids only");
+    hidden.add_options()("ref", po::value<std::string>());
+    po::positional_options_description pos;
+    if (verb != "ls" && verb != "prune") pos.add("ref", 1);
+    std::string usage = "image " + verb + " [options]" + (pos.max_total_count() ? " REF" : "");
+    auto vm = parse_args("image " + verb, usage, opts, hidden, pos, rest);
+    if (pos.max_total_count() && !vm.count("ref")) throw Error(EINVAL, "image " + verb + ": an image is required");
+    if (verb != "load" && verb != "ls" && verb != "inspect" && verb != "rm" && verb != "prune")
+        throw Error(EINVAL, "image: unknown command " + verb);
+
+    runtime::Context ctx = g.context();
+    image::Store store(store_dir.empty() ? image::default_store_root(ctx.rootless) : store_dir, ctx.rootless);
+    if (verb == "load") {
+        image::StoredImage img = store.load(vm["ref"].as<std::string>(), name);
+        if (format == "json") {
+            json::Writer w(false);
+            write_image(w, img);
+            std::cout << w.result() << "\n";
+        } else if (quiet) {
+            std::cout << img.id << "\n";
+        } else {
+            std::cout << "Loaded image " << (img.names.empty() ? img.id : join(img.names, ", ")) << " (" << img.id
+                      << ", " << img.layers.size() << " layers, " << human_size(img.size) << ")\n";
+        }
+    } else if (verb == "ls") {
+        auto images = store.list();
+        if (format == "json") {
+            json::Writer w(false);
+            w.begin_array();
+            for (const auto& img : images) write_image(w, img);
+            w.end_array();
+            std::cout << w.result() << "\n";
+        } else {
+            if (!quiet) std::printf("%-40s %-14s %8s  %s\n", "NAME", "ID", "LAYERS", "SIZE");
+            for (const auto& img : images) {
+                if (quiet) {
+                    std::cout << img.id << "\n";
+                    continue;
+                }
+                std::string names = img.names.empty() ? "<none>" : join(img.names, ",");
+                std::printf("%-40s %-14s %8zu  %s\n", names.c_str(), img.id.substr(7, 12).c_str(), img.layers.size(),
+                            human_size(img.size).c_str());
+            }
+        }
+    } else if (verb == "inspect") {
+        std::cout << store.inspect(vm["ref"].as<std::string>()).config_json << "\n";
+    } else if (verb == "rm") {
+        store.remove(vm["ref"].as<std::string>());
+    } else {
+        store.prune();
+    }
+    return 0;
+}
+
+}  // namespace crunlite::cli

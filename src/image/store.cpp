@@ -1,0 +1,405 @@
+#include "crunlite/image/store.hpp"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <cstring>
+#include <map>
+#include <set>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/image/layer.hpp"
+#include "crunlite/image/stream.hpp"
+#include "crunlite/json/json.hpp"
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::image {
+namespace {
+
+std::string hex_of(const std::string& digest) { return digest.substr(digest.find(':') + 1); }
+
+void make_dir(const std::string& path, mode_t mode) {
+    if (::mkdir(path.c_str(), mode) < 0 && errno != EEXIST) throw_errno("create " + quote(path));
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+std::vector<std::string> list_dir(const std::string& dir) {
+    std::vector<std::string> out;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d))
+            if (std::string n = e->d_name; n != "." && n != "..") out.push_back(n);
+        ::closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
+}
+
+void remove_tree(const std::string& path) {
+    struct stat st;
+    if (::lstat(path.c_str(), &st) < 0) return;
+    if (S_ISDIR(st.st_mode)) {
+        ::chmod(path.c_str(), 0700);  // layer dirs may be read-only
+        for (const auto& n : list_dir(path)) remove_tree(path + "/" + n);
+        ::rmdir(path.c_str());
+    } else {
+        ::unlink(path.c_str());
+    }
+}
+
+// A directory under tmp/ that is removed unless kept.
+class TempDir {
+public:
+    explicit TempDir(const std::string& tmp_root) {
+        std::string t = tmp_root + "/work-XXXXXX";
+        if (!::mkdtemp(t.data())) throw_errno("create a work directory in " + quote(tmp_root));
+        path_ = t;
+    }
+    ~TempDir() {
+        if (!path_.empty()) remove_tree(path_);
+    }
+    const std::string& path() const { return path_; }
+    void release() { path_.clear(); }
+
+private:
+    std::string path_;
+};
+
+sys::UniqueFd open_dir(const std::string& path) {
+    sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw_errno("open " + quote(path));
+    return fd;
+}
+
+// A blob of the layout being imported, by digest or by path inside it.
+std::string blob_path(const std::string& layout, const std::string& digest) {
+    if (digest.find(':') == std::string::npos) return layout + "/" + digest;  // docker-archive path
+    return layout + "/blobs/sha256/" + hex_of(digest);
+}
+
+// What an import needs, whatever the source format.
+struct Plan {
+    std::string config_json;
+    std::vector<std::string> layer_blobs;           // paths
+    std::vector<std::optional<Descriptor>> layer_descs;  // OCI: digest and size to check
+    std::vector<std::string> names;
+};
+
+std::string read_blob(const std::string& path, const std::optional<Descriptor>& d) {
+    std::string text = read_file(path);
+    if (d) {
+        check_digest("blob " + d->digest, "digest", sha256_digest(text), d->digest);
+        if (static_cast<int64_t>(text.size()) != d->size)
+            throw Error(EINVAL, "blob " + d->digest + ": size " + std::to_string(text.size()) + ", want " +
+                                    std::to_string(d->size));
+    }
+    return text;
+}
+
+// OCI image layout: index.json -> (nested indexes) -> manifest -> config, layers.
+Plan plan_oci(const std::string& layout, const std::string& tag) {
+    Descriptor chosen;
+    std::vector<Descriptor> entries = parse_index(read_file(layout + "/index.json"), "index.json");
+    std::vector<std::string> names;
+    if (!tag.empty()) {
+        auto it = std::find_if(entries.begin(), entries.end(), [&](const Descriptor& d) {
+            auto a = d.annotations.find("org.opencontainers.image.ref.name");
+            return a != d.annotations.end() && a->second == tag;
+        });
+        if (it == entries.end()) throw Error(ENOENT, "index.json: no image tagged " + quote(tag));
+        chosen = *it;
+    } else {
+        chosen = select_manifest(entries, Platform{"linux", host_arch(), ""}, "index.json");
+    }
+    for (const auto& [k, v] : chosen.annotations)
+        if (k == "io.containerd.image.name" || k == "org.opencontainers.image.ref.name") names.push_back(v);
+    // Nested indexes (buildx, multi-platform) down to one manifest.
+    for (int depth = 0; is_index(chosen.media_type); ++depth) {
+        if (depth > 8) throw Error(ELOOP, "index.json: indexes nested too deeply");
+        std::string text = read_blob(blob_path(layout, chosen.digest), chosen);
+        chosen = select_manifest(parse_index(text, chosen.digest), Platform{"linux", host_arch(), ""}, chosen.digest);
+    }
+    Manifest m = parse_manifest(read_blob(blob_path(layout, chosen.digest), chosen), chosen.digest);
+    Plan p;
+    p.config_json = read_blob(blob_path(layout, m.config.digest), m.config);
+    for (const auto& l : m.layers) {
+        p.layer_blobs.push_back(blob_path(layout, l.digest));
+        p.layer_descs.push_back(l);
+    }
+    for (const auto& n : names)
+        if (n.find(':') != std::string::npos || n.find('/') != std::string::npos) p.names.push_back(n);
+    return p;
+}
+
+// docker save: manifest.json names the config and the layer tars by path.
+Plan plan_docker(const std::string& dir, const std::string& tag) {
+    auto images = parse_docker_manifest(read_file(dir + "/manifest.json"), "manifest.json");
+    if (images.empty()) throw Error(ENOENT, "manifest.json: no image in the archive");
+    const DockerArchiveImage* img = &images[0];
+    if (!tag.empty()) {
+        auto it = std::find_if(images.begin(), images.end(), [&](const DockerArchiveImage& i) {
+            return std::find(i.repo_tags.begin(), i.repo_tags.end(), tag) != i.repo_tags.end();
+        });
+        if (it == images.end()) throw Error(ENOENT, "manifest.json: no image tagged " + quote(tag));
+        img = &*it;
+    }
+    for (const auto& path : img->layers)
+        if (path.find("..") != std::string::npos || path.empty() || path[0] == '/')
+            throw Error(EINVAL, "manifest.json: layer path " + quote(path) + " leaves the archive");
+    Plan p;
+    p.config_json = read_file(dir + "/" + img->config);
+    // The config file is named by its digest in both archive generations.
+    std::string want = hex_of(sha256_digest(p.config_json));
+    if (img->config.find(want) == std::string::npos)
+        throw Error(EINVAL, "manifest.json: config " + quote(img->config) + " does not match its digest " + want);
+    for (const auto& l : img->layers) {
+        p.layer_blobs.push_back(dir + "/" + l);
+        p.layer_descs.push_back(std::nullopt);  // verified through the config's diff_ids
+    }
+    p.names = img->repo_tags;
+    return p;
+}
+
+// Unpacks an archive's outer tar (the blobs) into `dir`, with the same safety.
+void unpack_archive(const std::string& file, const std::string& dir) {
+    sys::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) throw_errno("open " + quote(file));
+    LayerStream s(fd.get(), file);
+    sys::UniqueFd root = open_dir(dir);
+    UnpackOptions o;
+    o.rootless = true;  // blobs only: no owners, no devices
+    o.name = file;
+    unpack_layer(root.get(), [&](void* b, size_t n) { return s.read(b, n); }, o);
+}
+
+std::string write_json_image(const std::vector<std::string>& names, const std::vector<std::string>& layers,
+                             const std::string& source) {
+    json::Writer w(true);
+    w.begin_object();
+    w.key("names").string_array(names);
+    w.key("layers").string_array(layers);
+    w.key("source").string(source);
+    w.end_object();
+    return w.result() + "\n";
+}
+
+}  // namespace
+
+std::string host_arch() {
+#if defined(__x86_64__)
+    return "amd64";
+#elif defined(__aarch64__)
+    return "arm64";
+#else
+    return "unknown";
+#endif
+}
+
+std::string default_store_root(bool rootless) {
+    if (!rootless) return "/var/lib/crun-lite";
+    if (const char* x = std::getenv("XDG_DATA_HOME"); x && *x) return std::string(x) + "/crun-lite";
+    const char* home = std::getenv("HOME");
+    if (!home || !*home) throw Error(EINVAL, "neither XDG_DATA_HOME nor HOME is set: no place for the image store");
+    return std::string(home) + "/.local/share/crun-lite";
+}
+
+std::string normalize_name(const std::string& name) {
+    size_t slash = name.rfind('/');
+    size_t colon = name.rfind(':');
+    bool has_tag = colon != std::string::npos && (slash == std::string::npos || colon > slash);
+    return has_tag || name.find('@') != std::string::npos ? name : name + ":latest";
+}
+
+std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids) {
+    std::vector<std::string> out;
+    for (const auto& d : diff_ids) out.push_back(out.empty() ? d : sha256_digest(out.back() + " " + d));
+    return out;
+}
+
+Store::Store(std::string root, bool rootless) : root_(std::move(root)), rootless_(rootless) {
+    std::string parent = root_.substr(0, root_.rfind('/'));
+    if (!parent.empty() && !exists(parent)) {
+        // Create missing parents (~/.local/share) as mkdir -p would.
+        std::string acc;
+        for (const auto& part : split(parent, '/'))
+            if (!part.empty()) make_dir(acc += "/" + part, 0755);
+    }
+    make_dir(root_, 0700);
+    for (const char* d : {"/layers", "/images", "/tmp"}) make_dir(root_ + d, 0700);
+}
+
+std::string Store::layer_dir(const std::string& chain_id) const { return root_ + "/layers/" + hex_of(chain_id) + "/diff"; }
+
+namespace {
+
+// Holds the store's lock for its lifetime.
+class StoreLock {
+public:
+    explicit StoreLock(const std::string& root) : fd_(::open((root + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
+        if (!fd_) throw_errno("open " + quote(root + "/lock"));
+        while (::flock(fd_.get(), LOCK_EX) < 0)
+            if (errno != EINTR) throw_errno("lock the image store");
+    }
+
+private:
+    sys::UniqueFd fd_;
+};
+
+}  // namespace
+
+StoredImage Store::load(const std::string& source, const std::string& name) {
+    StoreLock lock(root_);
+    // transport:path[:tag]
+    std::string transport, path = source, tag;
+    for (const char* t : {"oci-archive:", "docker-archive:", "oci:"})
+        if (source.rfind(t, 0) == 0) {
+            transport = std::string(t, std::strlen(t) - 1);
+            path = source.substr(std::strlen(t));
+        }
+    if (size_t colon = path.rfind(':'); colon != std::string::npos && !exists(path)) {
+        tag = path.substr(colon + 1);
+        path = path.substr(0, colon);
+    }
+    struct stat st;
+    if (::stat(path.c_str(), &st) < 0) throw_errno("image source " + quote(path));
+    TempDir work(root_ + "/tmp");
+    std::string layout = path;
+    if (!S_ISDIR(st.st_mode)) {
+        layout = work.path() + "/archive";
+        make_dir(layout, 0700);
+        with_context(quote(path), [&] { unpack_archive(path, layout); });
+    }
+    if (transport.empty())  // sniff
+        transport = exists(layout + "/index.json") && !exists(layout + "/manifest.json") ? "oci"
+                    : exists(layout + "/manifest.json")                                ? "docker-archive"
+                                                                                        : "";
+    if (transport.empty()) throw Error(EINVAL, quote(path) + ": neither an OCI layout nor a docker archive");
+    Plan plan = with_context(quote(path), [&] {
+        return transport == "docker-archive" ? plan_docker(layout, tag) : plan_oci(layout, tag);
+    });
+    ImageConfig config = parse_image_config(plan.config_json, "image config");
+    if (config.diff_ids.size() != plan.layer_blobs.size())
+        throw Error(EINVAL, quote(path) + ": the config lists " + std::to_string(config.diff_ids.size()) +
+                                " layers, the manifest " + std::to_string(plan.layer_blobs.size()));
+    std::vector<std::string> chains = chain_ids(config.diff_ids);
+
+    for (size_t i = 0; i < chains.size(); ++i) {
+        std::string dest = root_ + "/layers/" + hex_of(chains[i]);
+        if (exists(dest)) continue;  // shared with an image we have
+        std::string what = "layer " + (plan.layer_descs[i] ? plan.layer_descs[i]->digest : plan.layer_blobs[i]);
+        TempDir tmp(root_ + "/tmp");
+        make_dir(tmp.path() + "/diff", 0755);
+        sys::UniqueFd blob(::open(plan.layer_blobs[i].c_str(), O_RDONLY | O_CLOEXEC));
+        if (!blob) throw_errno(what);
+        LayerStream stream(blob.get(), what);
+        sys::UniqueFd diff = open_dir(tmp.path() + "/diff");
+        UnpackOptions o;
+        o.rootless = rootless_;
+        o.name = what;
+        UnpackStats stats = unpack_layer(diff.get(), [&](void* b, size_t n) { return stream.read(b, n); }, o);
+        stream.drain();
+        if (const auto& d = plan.layer_descs[i]) {
+            check_digest(what, "digest", stream.compressed_digest(), d->digest);
+            if (stream.compressed_size() != static_cast<uint64_t>(d->size))
+                throw Error(EINVAL, what + ": size " + std::to_string(stream.compressed_size()) + ", want " +
+                                        std::to_string(d->size));
+        }
+        check_digest(what, "diff_id", stream.diff_id(), config.diff_ids[i]);
+        json::Writer w(true);
+        w.begin_object().key("diff_id").string(config.diff_ids[i]);
+        w.key("parent").string(i ? chains[i - 1] : "").key("size").uinteger(stats.bytes).end_object();
+        write_file_atomic(tmp.path() + "/layer.json", w.result() + "\n", 0600);
+        if (::rename(tmp.path().c_str(), dest.c_str()) < 0) throw_errno("store " + what);
+        tmp.release();
+    }
+
+    std::string id = sha256_digest(plan.config_json);
+    std::string dir = root_ + "/images/" + hex_of(id);
+    std::vector<std::string> names = name.empty() ? plan.names : std::vector<std::string>{name};
+    for (auto& n : names) n = normalize_name(n);
+    // A name belongs to one image: take it from any other.
+    for (const auto& other : list()) {
+        if (other.id == id) {
+            for (const auto& n : other.names)
+                if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
+            continue;
+        }
+        std::vector<std::string> kept;
+        for (const auto& n : other.names)
+            if (std::find(names.begin(), names.end(), n) == names.end()) kept.push_back(n);
+        if (kept.size() != other.names.size())
+            write_file_atomic(root_ + "/images/" + hex_of(other.id) + "/image.json",
+                              write_json_image(kept, other.layers, ""), 0600);
+    }
+    make_dir(dir, 0700);
+    write_file_atomic(dir + "/config.json", plan.config_json, 0600);
+    write_file_atomic(dir + "/image.json", write_json_image(names, chains, source), 0600);
+    return inspect(id);
+}
+
+std::vector<StoredImage> Store::list() const {
+    std::vector<StoredImage> out;
+    for (const auto& hex : list_dir(root_ + "/images")) {
+        std::string dir = root_ + "/images/" + hex;
+        if (!exists(dir + "/image.json")) continue;
+        json::Document doc = json::parse(read_file(dir + "/image.json"), dir + "/image.json");
+        StoredImage img;
+        img.id = "sha256:" + hex;
+        img.names = doc.root().get_string_array_or("names");
+        img.layers = doc.root().get_string_array_or("layers");
+        img.config_json = read_file(dir + "/config.json");
+        for (const auto& c : img.layers) {
+            std::string info = root_ + "/layers/" + hex_of(c) + "/layer.json";
+            if (exists(info)) img.size += json::parse(read_file(info), info).root().get_uint64("size");
+        }
+        out.push_back(std::move(img));
+    }
+    return out;
+}
+
+StoredImage Store::inspect(const std::string& ref) const {
+    std::string want = normalize_name(ref);
+    std::string hex = ref.rfind("sha256:", 0) == 0 ? ref.substr(7) : ref;
+    std::vector<StoredImage> matches;
+    for (auto& img : list()) {
+        bool by_name = std::find(img.names.begin(), img.names.end(), want) != img.names.end();
+        bool by_id = hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string::npos &&
+                     hex_of(img.id).rfind(hex, 0) == 0;
+        if (by_name) return img;
+        if (by_id) matches.push_back(std::move(img));
+    }
+    if (matches.size() == 1) return matches[0];
+    if (matches.size() > 1) throw Error(EINVAL, "image " + quote(ref) + " is ambiguous");
+    throw Error(ENOENT, "image " + quote(ref) + " is not in the store");
+}
+
+void Store::remove(const std::string& ref) {
+    StoreLock lock(root_);
+    StoredImage img = inspect(ref);
+    remove_tree(root_ + "/images/" + hex_of(img.id));
+    std::set<std::string> used;
+    for (const auto& other : list()) used.insert(other.layers.begin(), other.layers.end());
+    for (const auto& c : img.layers)
+        if (!used.count(c)) remove_tree(root_ + "/layers/" + hex_of(c));
+}
+
+void Store::prune() {
+    StoreLock lock(root_);
+    for (const auto& img : list())
+        if (img.names.empty()) remove_tree(root_ + "/images/" + hex_of(img.id));
+    std::set<std::string> used;
+    for (const auto& img : list())
+        for (const auto& c : img.layers) used.insert(hex_of(c));
+    for (const auto& hex : list_dir(root_ + "/layers"))
+        if (!used.count(hex)) remove_tree(root_ + "/layers/" + hex);
+    for (const auto& t : list_dir(root_ + "/tmp")) remove_tree(root_ + "/tmp/" + t);
+}
+
+}  // namespace crunlite::image

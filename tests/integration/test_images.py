@@ -1,0 +1,175 @@
+#!/usr/bin/env python3
+"""`crun-lite image`: archives made by the test loaded into a private store, checked
+layer by layer; hostile or corrupt archives refused with nothing kept."""
+
+import json
+import os
+import tarfile
+
+import harness
+from harness import check, check_eq, check_in
+
+
+def _store(h):
+    """A store of this test's own (one per test function)."""
+    if getattr(h, "_store_for", None) != h.history:
+        h._store_for, h._store = h.history, h.mkdtemp("store")
+    return h._store
+
+
+def _image(h, *args):
+    return h.rt("image", args[0], "--store", _store(h), *args[1:], root=False)
+
+
+def _layer_dirs(h):
+    d = os.path.join(_store(h), "layers")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def _entries(*specs):
+    """A layer from (name, kind, data) tuples; kind: file, dir, symlink, link."""
+    def add(t):
+        for name, kind, data in specs:
+            ti = tarfile.TarInfo(name)
+            if kind == "dir":
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(ti)
+            elif kind == "symlink":
+                ti.type, ti.linkname = tarfile.SYMTYPE, data
+                t.addfile(ti)
+            elif kind == "link":
+                ti.type, ti.linkname = tarfile.LNKTYPE, data
+                t.addfile(ti)
+            else:
+                import io
+                raw = data.encode()
+                ti.size, ti.mode = len(raw), 0o644
+                t.addfile(ti, io.BytesIO(raw))
+    return add
+
+
+def test_load_oci_archive_ls_inspect_rm(h):
+    archive = os.path.join(h.tmp, "app.tar")
+    cfg = {"User": "app", "Cmd": ["sh"], "Env": ["PATH=/bin"],
+           "Healthcheck": {"Test": ["CMD-SHELL", "true"], "Interval": 1000000000, "Retries": 2}}
+    harness.make_oci_archive(h, archive, "1.0", compress=True, config=cfg,
+                             layers=[harness.busybox_layer(h),
+                                     _entries(("app", "dir", ""), ("app/index.js", "file", "console.log(1)\n"))])
+    r = _image(h, "load", "--name", "example/app:1.0", "--format", "json", archive)
+    check_eq(r.rc, 0, f"image load\n{r!r}")
+    loaded = r.json()
+    check_eq(loaded["names"], ["example/app:1.0"], "name")
+    check_eq(len(loaded["layers"]), 2, "two layers")
+    layers = _layer_dirs(h)
+    check_eq(len(layers), 2, "two layer directories")
+    top = os.path.join(_store(h), "layers", loaded["layers"][1].split(":")[1], "diff")
+    check_eq(open(os.path.join(top, "app", "index.js")).read(), "console.log(1)\n", "file content in the layer")
+    ls = json.loads(_image(h, "ls", "--format", "json").out)
+    check_eq([i["names"] for i in ls], [["example/app:1.0"]], "image ls")
+    table = _image(h, "ls").out
+    check_in("example/app:1.0", table, "image ls table")
+    conf = json.loads(_image(h, "inspect", "example/app:1.0").out)
+    check_eq(conf["config"]["User"], "app", "inspect: the config")
+    check_eq(conf["config"]["Healthcheck"]["Retries"], 2, "inspect keeps the Healthcheck")
+    check_eq(json.loads(_image(h, "inspect", loaded["id"][7:19]).out), conf, "inspect by id prefix")
+    # A second load unpacks nothing.
+    mtimes = [os.stat(os.path.join(_store(h), "layers", l)).st_mtime_ns for l in layers]
+    r = _image(h, "load", "-q", archive)
+    check_eq(r.out.strip(), loaded["id"], "same image id")
+    check_eq([os.stat(os.path.join(_store(h), "layers", l)).st_mtime_ns for l in layers], mtimes,
+             "layers untouched by the second load")
+    h.rt("image", "rm", "--store", _store(h), "example/app:1.0", root=False)
+    check_eq(json.loads(_image(h, "ls", "--format", "json").out) == [] or
+             all("example/app:1.0" not in i["names"] for i in json.loads(_image(h, "ls", "--format", "json").out)),
+             True, "name gone after rm")
+
+
+def test_layers_shared_and_refcounted(h):
+    base = harness.busybox_layer(h)
+    a, b = os.path.join(h.tmp, "a.tar"), os.path.join(h.tmp, "b.tar")
+    harness.make_oci_archive(h, a, "a", layers=[base, _entries(("a", "file", "a"))])
+    harness.make_oci_archive(h, b, "b", layers=[base, _entries(("b", "file", "b"))])
+    _image(h, "load", "--name", "a", a)
+    _image(h, "load", "--name", "b", b)
+    check_eq(len(_layer_dirs(h)), 3, "the shared base layer is stored once")
+    h.rt("image", "rm", "--store", _store(h), "a", root=False)
+    check_eq(len(_layer_dirs(h)), 2, "rm keeps the layer b still uses")
+    h.rt("image", "rm", "--store", _store(h), "b", root=False)
+    check_eq(_layer_dirs(h), [], "no layer left")
+
+
+def test_whiteouts_across_layers(h):
+    archive = os.path.join(h.tmp, "wh.tar")
+    harness.make_oci_archive(h, archive, "wh", layers=[
+        _entries(("etc", "dir", ""), ("etc/old", "file", "x"), ("opaque", "dir", ""), ("opaque/in", "file", "y")),
+        _entries(("etc/.wh.old", "file", ""), ("opaque/.wh..wh..opq", "file", ""), ("opaque/new", "file", "z"))])
+    r = _image(h, "load", "--format", "json", archive)
+    check_eq(r.rc, 0, f"load\n{r!r}")
+    top = os.path.join(_store(h), "layers", r.json()["layers"][1].split(":")[1], "diff")
+    st = os.lstat(os.path.join(top, "etc", "old"))
+    check(os.major(st.st_rdev) == 0 and os.minor(st.st_rdev) == 0 and (st.st_mode & 0o170000) == 0o020000,
+          "a whiteout device in the upper layer")
+    key = "user.overlay.opaque" if h.rootless else "trusted.overlay.opaque"
+    check_eq(os.getxattr(os.path.join(top, "opaque"), key), b"y", "opaque directory")
+
+
+def test_docker_archive(h):
+    archive = os.path.join(h.tmp, "docker.tar")
+    harness.make_docker_archive(h, archive, "legacy/app:2")
+    r = _image(h, "load", "--format", "json", f"docker-archive:{archive}")
+    check_eq(r.rc, 0, f"docker-archive load\n{r!r}")
+    check_eq(r.json()["names"], ["legacy/app:2"], "RepoTags become the name")
+    r = _image(h, "load", "--format", "json", archive)  # sniffed
+    check_eq(r.rc, 0, f"sniffed docker archive\n{r!r}")
+
+
+def test_oci_layout_directory(h):
+    layout = os.path.join(h.tmp, "layout") + "/"
+    os.makedirs(layout)
+    harness.make_oci_archive(h, layout, "v1")
+    r = _image(h, "load", "--format", "json", f"oci:{layout.rstrip('/')}:v1")
+    check_eq(r.rc, 0, f"oci: layout\n{r!r}")
+
+
+def _refused(h, archive, expect):
+    r = _image(h, "load", archive)
+    check(r.rc != 0, f"load must fail\n{r!r}")
+    check_in(expect, r.err, "error names what is wrong")
+    check_eq(_layer_dirs(h), [], "no layer kept")
+    check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left in tmp/")
+    check_eq(json.loads(_image(h, "ls", "--format", "json").out), [], "no image kept")
+
+
+def test_hostile_and_corrupt_archives(h):
+    bad = os.path.join(h.tmp, "bad.tar")
+    harness.make_oci_archive(h, bad, "x", layers=[_entries(("../escape", "file", "x"))])
+    _refused(h, bad, "path leaves the layer")
+    harness.make_oci_archive(h, bad, "x", layers=[_entries(("link", "symlink", "/tmp"), ("link/escape", "file", "x"))])
+    _refused(h, bad, "is a symbolic link")
+    harness.make_oci_archive(h, bad, "x", layers=[_entries(("shadow", "link", "/etc/shadow"))])
+    _refused(h, bad, "hard link target")
+
+    def wrong_digest(layout, descs):
+        blob = os.path.join(layout, "blobs", "sha256", descs[0]["digest"].split(":")[1])
+        with open(blob, "ab") as f:
+            f.write(b"\0" * 512)
+    harness.make_oci_archive(h, bad, "x", tamper=wrong_digest)
+    _refused(h, bad, "digest mismatch")
+
+    def truncate(layout, descs):
+        blob = os.path.join(layout, "blobs", "sha256", descs[0]["digest"].split(":")[1])
+        os.truncate(blob, descs[0]["size"] // 2)
+    harness.make_oci_archive(h, bad, "x", compress=True, tamper=truncate)
+    _refused(h, bad, "truncated gzip stream")
+
+    def duplicate_key(layout, descs):
+        with open(os.path.join(layout, "index.json")) as f:
+            text = f.read()
+        with open(os.path.join(layout, "index.json"), "w") as f:
+            f.write(text[:-1] + ', "schemaVersion": 2}')
+    harness.make_oci_archive(h, bad, "x", tamper=duplicate_key)
+    _refused(h, bad, "duplicate key")
+
+
+if __name__ == "__main__":
+    harness.main(globals())
