@@ -161,7 +161,7 @@ private:
             case AE_IFREG: regular(a, e, dir.get(), base, stats); break;
             case AE_IFLNK:
                 if (::symlinkat(archive_entry_symlink(e), dir.get(), base.c_str()) < 0) throw_errno("symlink");
-                if (!o_.rootless &&
+                if (o_.set_owners &&
                     ::fchownat(dir.get(), base.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
                                static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) < 0)
                     throw_errno("chown symlink");
@@ -200,8 +200,8 @@ private:
     }
 
     void special(archive_entry* e, int dir, const std::string& base, mode_t type) {
-        if (o_.rootless && type != AE_IFIFO) {
-            log::debug(o_.name + ": device node " + quote(base) + " skipped rootless");
+        if (!o_.device_nodes && type != AE_IFIFO) {
+            log::debug(o_.name + ": device node " + quote(base) + " skipped (no devices in a user namespace)");
             return;
         }
         mode_t kind = type == AE_IFIFO ? S_IFIFO : type == AE_IFCHR ? S_IFCHR : S_IFBLK;
@@ -210,7 +210,7 @@ private:
         sys::UniqueFd f(open_beneath(dir, base, O_PATH));
         if (!f) throw_errno("open node");
         std::string path = "/proc/self/fd/" + std::to_string(f.get());
-        if (!o_.rootless &&
+        if (o_.set_owners &&
             ::chown(path.c_str(), static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))) < 0)
             throw_errno("chown node");
         if (::chmod(path.c_str(), archive_entry_perm(e)) < 0) throw_errno("chmod node");
@@ -218,7 +218,7 @@ private:
 
     void whiteout(int dir, const std::string& base) {
         if (base == ".wh..wh..opq") {
-            const char* key = o_.rootless ? "user.overlay.opaque" : "trusted.overlay.opaque";
+            const char* key = o_.user_xattrs ? "user.overlay.opaque" : "trusted.overlay.opaque";
             if (::fsetxattr(dir, key, "y", 1, 0) < 0) throw_errno(std::string("set ") + key);
             return;
         }
@@ -245,9 +245,13 @@ private:
 
     // Owner, then mode (chown clears setuid bits), xattrs.
     void metadata(int fd, archive_entry* e) {
-        if (!o_.rootless &&
-            ::fchown(fd, static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))) < 0)
+        if (o_.set_owners &&
+            ::fchown(fd, static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))) < 0) {
+            if (errno == EINVAL)  // not mapped in our user namespace
+                throw Error(EINVAL, "owner " + std::to_string(archive_entry_uid(e)) + ":" +
+                                        std::to_string(archive_entry_gid(e)) + " is not mapped (needs a larger subordinate id range)");
             throw_errno("chown");
+        }
         if (::fchmod(fd, archive_entry_perm(e)) < 0) throw_errno("chmod");
         const char* xname;
         const void* value;
@@ -256,8 +260,8 @@ private:
             if (size > o_.limits.max_xattr) throw Error(EFBIG, "xattr " + quote(xname) + " too large");
             std::string n = escaped_xattr(xname);
             if (::fsetxattr(fd, n.c_str(), value, size, 0) < 0) {
-                // trusted.* needs privileges, security.* may be refused: not fatal rootless.
-                if (o_.rootless && (errno == EPERM || errno == ENOTSUP)) continue;
+                // trusted.* needs real root, security.* may be refused: not fatal then.
+                if ((!o_.device_nodes || o_.user_xattrs) && (errno == EPERM || errno == ENOTSUP)) continue;
                 throw_errno("set xattr " + quote(n));
             }
         }

@@ -173,19 +173,19 @@ void unpack_archive(const std::string& file, const std::string& dir) {
     if (!fd) throw_errno("open " + quote(file));
     LayerStream s(fd.get(), file);
     sys::UniqueFd root = open_dir(dir);
-    UnpackOptions o;
-    o.rootless = true;  // blobs only: no owners, no devices
+    UnpackOptions o = UnpackOptions::unprivileged();  // blobs only: no owners, no devices
     o.name = file;
     unpack_layer(root.get(), [&](void* b, size_t n) { return s.read(b, n); }, o);
 }
 
 std::string write_json_image(const std::vector<std::string>& names, const std::vector<std::string>& layers,
-                             const std::string& source) {
+                             const std::string& source, const std::string& owners) {
     json::Writer w(true);
     w.begin_object();
     w.key("names").string_array(names);
     w.key("layers").string_array(layers);
     w.key("source").string(source);
+    w.key("owners").string(owners);
     w.end_object();
     return w.result() + "\n";
 }
@@ -223,7 +223,7 @@ std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids) {
     return out;
 }
 
-Store::Store(std::string root, bool rootless) : root_(std::move(root)), rootless_(rootless) {
+Store::Store(std::string root, const UnpackOptions& unpack) : root_(std::move(root)), unpack_(unpack) {
     std::string parent = root_.substr(0, root_.rfind('/'));
     if (!parent.empty() && !exists(parent)) {
         // Create missing parents (~/.local/share) as mkdir -p would.
@@ -300,8 +300,7 @@ StoredImage Store::load(const std::string& source, const std::string& name) {
         if (!blob) throw_errno(what);
         LayerStream stream(blob.get(), what);
         sys::UniqueFd diff = open_dir(tmp.path() + "/diff");
-        UnpackOptions o;
-        o.rootless = rootless_;
+        UnpackOptions o = unpack_;
         o.name = what;
         UnpackStats stats = unpack_layer(diff.get(), [&](void* b, size_t n) { return stream.read(b, n); }, o);
         stream.drain();
@@ -336,11 +335,12 @@ StoredImage Store::load(const std::string& source, const std::string& name) {
             if (std::find(names.begin(), names.end(), n) == names.end()) kept.push_back(n);
         if (kept.size() != other.names.size())
             write_file_atomic(root_ + "/images/" + hex_of(other.id) + "/image.json",
-                              write_json_image(kept, other.layers, ""), 0600);
+                              write_json_image(kept, other.layers, "", other.owners), 0600);
     }
     make_dir(dir, 0700);
     write_file_atomic(dir + "/config.json", plan.config_json, 0600);
-    write_file_atomic(dir + "/image.json", write_json_image(names, chains, source), 0600);
+    write_file_atomic(dir + "/image.json",
+                      write_json_image(names, chains, source, unpack_.set_owners ? "image" : "caller"), 0600);
     return inspect(id);
 }
 
@@ -354,6 +354,7 @@ std::vector<StoredImage> Store::list() const {
         img.id = "sha256:" + hex;
         img.names = doc.root().get_string_array_or("names");
         img.layers = doc.root().get_string_array_or("layers");
+        img.owners = doc.root().get_string_or("owners", "image");
         img.config_json = read_file(dir + "/config.json");
         for (const auto& c : img.layers) {
             std::string info = root_ + "/layers/" + hex_of(c) + "/layer.json";

@@ -51,17 +51,6 @@ void run_map_helper(const char* helper, pid_t pid, const std::vector<spec::IdMap
                                (r.output.empty() ? "exit status " + std::to_string(WEXITSTATUS(r.status)) : r.output));
 }
 
-void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid) {
-    std::string proc = "/proc/" + std::to_string(pid);
-    if (action.use_helper) {
-        run_map_helper(is_gid ? "newgidmap" : "newuidmap", pid, action.mappings);
-        return;
-    }
-    if (is_gid && action.deny_setgroups) write_file(proc + "/setgroups", "deny");
-    std::string file = proc + (is_gid ? "/gid_map" : "/uid_map");
-    with_context(std::string("write ") + (is_gid ? "gid" : "uid") + " mappings",
-                 [&] { write_file(file, format_mappings(action.mappings)); });
-}
 
 void write_time_offsets(const spec::Config& config) {
     std::string text;
@@ -356,6 +345,18 @@ void kill_and_reap(pid_t pid) {
 }
 
 }  // namespace
+
+void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid) {
+    std::string proc = "/proc/" + std::to_string(pid);
+    if (action.use_helper) {
+        run_map_helper(is_gid ? "newgidmap" : "newuidmap", pid, action.mappings);
+        return;
+    }
+    if (is_gid && action.deny_setgroups) write_file(proc + "/setgroups", "deny");
+    std::string file = proc + (is_gid ? "/gid_map" : "/uid_map");
+    with_context(std::string("write ") + (is_gid ? "gid" : "uid") + " mappings",
+                 [&] { write_file(file, format_mappings(action.mappings)); });
+}
 
 Launched launch(const LaunchRequest& req) {
     // The fifo is opened here, by the parent, because the container's init may

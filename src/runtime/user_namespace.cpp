@@ -1,11 +1,16 @@
 #include "crunlite/runtime/user_namespace.hpp"
 
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/spec/idmap.hpp"
+#include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::runtime {
@@ -37,6 +42,76 @@ process::IdMapAction to_action(const spec::IdMapPlan& plan, const std::vector<sp
 }
 
 }  // namespace
+
+bool run_in_rootless_userns(const std::function<void()>& body) {
+    uid_t euid = ::geteuid();
+    gid_t egid = ::getegid();
+    std::string user = user_name_of(euid);
+    auto subuids = read_subids("/etc/subuid", user, euid);
+    auto subgids = read_subids("/etc/subgid", user, euid);
+    if (subuids.empty() || subgids.empty()) return false;
+    process::IdMapAction uid_map{true, spec::default_rootless_mappings(euid, subuids), false};
+    process::IdMapAction gid_map{true, spec::default_rootless_mappings(egid, subgids), false};
+
+    int to_child[2], from_child[2];
+    check(::pipe2(to_child, O_CLOEXEC), "pipe");
+    check(::pipe2(from_child, O_CLOEXEC), "pipe");
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("fork");
+    if (pid == 0) {
+        ::close(to_child[1]);
+        ::close(from_child[0]);
+        std::string message;
+        try {
+            check(::unshare(CLONE_NEWUSER), "unshare user namespace");
+            char c = 'u';
+            if (::write(from_child[1], &c, 1) != 1) ::_exit(1);
+            if (::read(to_child[0], &c, 1) != 1) ::_exit(1);  // maps written
+            check(::setresgid(0, 0, 0), "setgid 0 in the user namespace");
+            check(::setresuid(0, 0, 0), "setuid 0 in the user namespace");
+            body();
+            ::_exit(0);
+        } catch (const Error& e) {
+            message = std::to_string(e.code()) + " " + e.message();
+        } catch (const std::exception& e) {
+            message = "5 " + std::string(e.what());
+        }
+        [[maybe_unused]] ssize_t w = ::write(from_child[1], message.data(), message.size());
+        ::_exit(1);
+    }
+    ::close(to_child[0]);
+    ::close(from_child[1]);
+    sys::UniqueFd to(to_child[1]), from(from_child[0]);
+    auto reap = [&] {
+        int status = 0;
+        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        return status;
+    };
+    char c;
+    if (::read(from.get(), &c, 1) != 1) {
+        reap();
+        throw Error(EPERM, "could not create a user namespace for the import");
+    }
+    try {
+        process::write_id_map(pid, gid_map, true);
+        process::write_id_map(pid, uid_map, false);
+    } catch (...) {
+        ::kill(pid, SIGKILL);
+        reap();
+        throw;
+    }
+    if (::write(to.get(), "g", 1) != 1) throw_errno("start the import");
+    to.reset();
+    std::string message;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(from.get(), buf, sizeof buf)) > 0) message.append(buf, static_cast<size_t>(n));
+    int status = reap();
+    if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
+    size_t sp = message.find(' ');
+    if (message.empty()) throw Error(EIO, "the import in a user namespace failed (status " + std::to_string(status) + ")");
+    throw Error(static_cast<int>(parse_int(message.substr(0, sp)).value_or(EIO)), message.substr(sp + 1));
+}
 
 std::string user_name_of(uint32_t uid) {
     std::string passwd;

@@ -44,6 +44,10 @@ def _entries(*specs):
                 import io
                 raw = data.encode()
                 ti.size, ti.mode = len(raw), 0o644
+                if kind == "suid":
+                    ti.mode = 0o4755
+                if kind == "owned":
+                    ti.uid = ti.gid = 1001
                 t.addfile(ti, io.BytesIO(raw))
     return add
 
@@ -129,6 +133,31 @@ def test_oci_layout_directory(h):
     harness.make_oci_archive(h, layout, "v1")
     r = _image(h, "load", "--format", "json", f"oci:{layout.rstrip('/')}:v1")
     check_eq(r.rc, 0, f"oci: layout\n{r!r}")
+
+
+def test_owners_and_modes_survive(h):
+    """uid 1001 stays uid 1001 (root) or the matching subordinate id (rootless, imported
+    inside a user namespace with the same mapping a rootless container gets)."""
+    archive = os.path.join(h.tmp, "own.tar")
+    harness.make_oci_archive(h, archive, "own", layers=[
+        _entries(("app", "dir", ""), ("app/data", "owned", "x"), ("bin", "dir", ""), ("bin/tool", "suid", "y"))])
+    r = _image(h, "load", "--format", "json", archive)
+    check_eq(r.rc, 0, f"load\n{r!r}")
+    top = os.path.join(_store(h), "layers", r.json()["layers"][0].split(":")[1], "diff")
+    if h.rootless:
+        if not h.subuid:
+            check_eq(r.json()["owners"], "caller", "without subordinate ids the files are the caller's")
+            return
+        want_uid = h.subuid[0] + 1000  # container uid 1 is the first subordinate id
+        check_eq(r.json()["owners"], "image", "owners kept through the user namespace")
+        check_eq(os.lstat(os.path.join(top, "app", "data")).st_uid, want_uid,
+                 "uid 1001 of the layer is the matching subordinate uid")
+    else:
+        check_eq(os.lstat(os.path.join(top, "app", "data")).st_uid, 1001, "uid 1001 kept")
+    check_eq(os.lstat(os.path.join(top, "bin", "tool")).st_mode & 0o7777, 0o4755, "setuid mode kept")
+    r = h.rt("image", "rm", "--store", _store(h), r.json()["id"], root=False)
+    check_eq(r.rc, 0, f"rm of mapped-owner layers\n{r!r}")
+    check_eq(_layer_dirs(h), [], "layers removed")
 
 
 def _refused(h, archive, expect):

@@ -35,9 +35,20 @@ struct LayerLimits {
 };
 
 struct UnpackOptions {
-    bool rootless = false;  // no chown, no device nodes (skipped with a debug line), user.overlay.* xattrs
+    bool set_owners = true;    // chown entries: as root, or in a user namespace that maps the ids
+    bool device_nodes = true;  // create char/block nodes (never in a user namespace: skipped, debug line)
+    bool user_xattrs = false;  // overlay metadata as user.overlay.* (rootless overlay, -o userxattr)
     LayerLimits limits;
-    std::string name;       // names the layer in errors ("layer sha256:ab12...")
+    std::string name;          // names the layer in errors ("layer sha256:ab12...")
+
+    // The options for an unprivileged caller: no owners (they would all be the
+    // caller's anyway), no devices, user xattrs.
+    static UnpackOptions unprivileged() {
+        UnpackOptions o;
+        o.set_owners = o.device_nodes = false;
+        o.user_xattrs = true;
+        return o;
+    }
 };
 
 struct UnpackStats {

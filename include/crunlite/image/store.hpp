@@ -6,7 +6,9 @@
 //   <root>/layers/<chain>/diff/       the unpacked layer (an overlay lower dir)
 //   <root>/layers/<chain>/layer.json  {"diff_id", "parent", "size"}
 //   <root>/images/<id>/config.json    the image config blob (id = its sha256)
-//   <root>/images/<id>/image.json     {"names", "layers": [chain ids], "source"}
+//   <root>/images/<id>/image.json     {"names", "layers": [chain ids], "source", "owners"}
+//                                     owners: "image" (files owned as in the layers) or
+//                                     "caller" (an unprivileged import without subordinate ids)
 //   <root>/tmp/                       work in progress; never read as a layer
 //
 // A layer directory appears (rename) only once it is complete and verified, so
@@ -17,6 +19,7 @@
 #include <string>
 #include <vector>
 
+#include "crunlite/image/layer.hpp"
 #include "crunlite/image/manifest.hpp"
 
 namespace crunlite::image {
@@ -32,12 +35,15 @@ struct StoredImage {
     std::vector<std::string> names;  // "app:latest"
     std::vector<std::string> layers;  // chain ids, bottom first
     uint64_t size = 0;               // unpacked bytes of all layers
+    std::string owners = "image";    // "image" or "caller" (see image.json above)
     std::string config_json;         // the config blob
 };
 
 class Store {
 public:
-    Store(std::string root, bool rootless);
+    // `unpack`: how layers are written (owners, devices, xattr namespace); see
+    // runtime/image.cpp for how an unprivileged user gets real owners.
+    Store(std::string root, const UnpackOptions& unpack);
 
     // Imports from "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE[:TAG]" or a
     // bare path whose format is sniffed.  `name` ("app:1.0") overrides the archive's own.
@@ -57,7 +63,7 @@ public:
 
 private:
     std::string root_;
-    bool rootless_;
+    UnpackOptions unpack_;
 };
 
 // "app" -> "app:latest"; keeps a given tag or digest.

@@ -44,6 +44,10 @@ struct IdMapAction {
     bool deny_setgroups = false;       // gid map only: write "deny" to /proc/PID/setgroups first
 };
 
+// Writes one id map of process `pid`'s new user namespace (newuidmap/newgidmap
+// when `action.use_helper`).  Throws Error with the helper's own message.
+void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid);
+
 struct LaunchRequest {
     const spec::Config* config = nullptr;  // validated; process must be present
     std::string bundle;                    // absolute; relative paths resolve against it

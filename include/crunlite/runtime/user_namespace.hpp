@@ -2,6 +2,8 @@
 // Runs in the runtime parent before launch; reads /etc/subuid and /etc/subgid.
 #pragma once
 
+#include <functional>
+
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/spec/config.hpp"
 
@@ -21,6 +23,13 @@ struct UserNamespacePlan {
 // otherwise through newuidmap/newgidmap.  Throws Error naming the mapping that
 // the caller may not use.
 UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless);
+
+// Runs `body` in a child process inside a new user namespace that maps ids
+// 0..65536 to the caller and its /etc/subuid and /etc/subgid ranges (the mapping
+// rootless containers get), as uid and gid 0 there, so files it creates can have
+// the owners an image gives them.  Returns false, running nothing, when the
+// caller has no subordinate ranges.  An Error thrown by `body` is rethrown here.
+bool run_in_rootless_userns(const std::function<void()>& body);
 
 // The user name of `uid` from /etc/passwd (the decimal uid when absent).
 std::string user_name_of(uint32_t uid);

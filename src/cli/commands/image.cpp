@@ -8,6 +8,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
+#include "crunlite/runtime/user_namespace.hpp"
 
 namespace crunlite::cli {
 namespace {
@@ -28,7 +29,30 @@ void write_image(json::Writer& w, const image::StoredImage& img) {
     w.key("names").string_array(img.names);
     w.key("layers").string_array(img.layers);
     w.key("size").uinteger(img.size);
+    w.key("owners").string(img.owners);
     w.end_object();
+}
+
+void print_list(const std::vector<image::StoredImage>& images, const std::string& format, bool quiet) {
+    if (format == "json") {
+        json::Writer w(false);
+        w.begin_array();
+        for (const auto& img : images) write_image(w, img);
+        w.end_array();
+        std::cout << w.result() << "\n";
+        return;
+    }
+    if (!quiet) std::printf("%-40s %-14s %8s  %s\n", "NAME", "ID", "LAYERS", "SIZE");
+    for (const auto& img : images) {
+        if (quiet) {
+            std::cout << img.id << "\n";
+            continue;
+        }
+        std::string names = img.names.empty() ? "<none>" : join(img.names, ",");
+        std::printf("%-40s %-14s %8zu  %s\n", names.c_str(), img.id.substr(7, 12).c_str(), img.layers.size(),
+                    human_size(img.size).c_str());
+    }
+    std::fflush(stdout);
 }
 
 }  // namespace
@@ -67,46 +91,44 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
         throw Error(EINVAL, "image: unknown command " + verb);
 
     runtime::Context ctx = g.context();
-    image::Store store(store_dir.empty() ? image::default_store_root(ctx.rootless) : store_dir, ctx.rootless);
-    if (verb == "load") {
-        image::StoredImage img = store.load(vm["ref"].as<std::string>(), name);
-        if (format == "json") {
-            json::Writer w(false);
-            write_image(w, img);
-            std::cout << w.result() << "\n";
-        } else if (quiet) {
-            std::cout << img.id << "\n";
-        } else {
-            std::cout << "Loaded image " << (img.names.empty() ? img.id : join(img.names, ", ")) << " (" << img.id
-                      << ", " << img.layers.size() << " layers, " << human_size(img.size) << ")\n";
-        }
-    } else if (verb == "ls") {
-        auto images = store.list();
-        if (format == "json") {
-            json::Writer w(false);
-            w.begin_array();
-            for (const auto& img : images) write_image(w, img);
-            w.end_array();
-            std::cout << w.result() << "\n";
-        } else {
-            if (!quiet) std::printf("%-40s %-14s %8s  %s\n", "NAME", "ID", "LAYERS", "SIZE");
-            for (const auto& img : images) {
-                if (quiet) {
-                    std::cout << img.id << "\n";
-                    continue;
-                }
-                std::string names = img.names.empty() ? "<none>" : join(img.names, ",");
-                std::printf("%-40s %-14s %8zu  %s\n", names.c_str(), img.id.substr(7, 12).c_str(), img.layers.size(),
-                            human_size(img.size).c_str());
+    std::string root = store_dir.empty() ? image::default_store_root(ctx.rootless) : store_dir;
+    auto work = [&](const image::UnpackOptions& unpack) {
+        image::Store store(root, unpack);
+        if (verb == "load") {
+            image::StoredImage img = store.load(vm["ref"].as<std::string>(), name);
+            if (format == "json") {
+                json::Writer w(false);
+                write_image(w, img);
+                std::cout << w.result() << "\n";
+            } else if (quiet) {
+                std::cout << img.id << "\n";
+            } else {
+                std::cout << "Loaded image " << (img.names.empty() ? img.id : join(img.names, ", ")) << " (" << img.id
+                          << ", " << img.layers.size() << " layers, " << human_size(img.size) << ")\n";
             }
+        } else if (verb == "ls") {
+            print_list(store.list(), format, quiet);
+        } else if (verb == "inspect") {
+            std::cout << store.inspect(vm["ref"].as<std::string>()).config_json << "\n";
+        } else if (verb == "rm") {
+            store.remove(vm["ref"].as<std::string>());
+        } else {
+            store.prune();
         }
-    } else if (verb == "inspect") {
-        std::cout << store.inspect(vm["ref"].as<std::string>()).config_json << "\n";
-    } else if (verb == "rm") {
-        store.remove(vm["ref"].as<std::string>());
-    } else {
-        store.prune();
+        std::cout.flush();
+    };
+    if (!ctx.rootless) {
+        work(image::UnpackOptions{});
+        return 0;
     }
+    // Unprivileged: inside a user namespace with our subordinate ids, layer files
+    // get the owners the image gives them (uid 1001 stays distinct from root), and
+    // only there can the store be cleaned up again.  Without subordinate ids,
+    // everything belongs to us and the image is recorded as such.
+    image::UnpackOptions mapped;
+    mapped.device_nodes = false;
+    mapped.user_xattrs = true;
+    if (!runtime::run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
     return 0;
 }
 

@@ -91,8 +91,7 @@ struct TempDir {
 image::UnpackStats unpack(const TempDir& d, const std::string& stream, image::LayerLimits limits = {}) {
     sys::UniqueFd root(::open((d.path + "/layer").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     size_t pos = 0;
-    image::UnpackOptions o;
-    o.rootless = ::geteuid() != 0;
+    image::UnpackOptions o = ::geteuid() == 0 ? image::UnpackOptions{} : image::UnpackOptions::unprivileged();
     o.limits = limits;
     o.name = "layer test";
     return image::unpack_layer(root.get(), [&](void* buf, size_t len) {
