@@ -127,6 +127,64 @@ def test_docker_archive(h):
     check_eq(r.rc, 0, f"sniffed docker archive\n{r!r}")
 
 
+def test_docker25_archive_and_nested_index(h):
+    """Docker >= 25 saves an OCI layout plus manifest.json; buildx writes nested indexes."""
+    import hashlib
+
+    def docker25(layout, descs):
+        with open(os.path.join(layout, "index.json")) as f:
+            manifest_digest = json.load(f)["manifests"][0]["digest"].split(":")[1]
+        with open(os.path.join(layout, "blobs", "sha256", manifest_digest)) as f:
+            m = json.load(f)
+        with open(os.path.join(layout, "manifest.json"), "w") as f:
+            json.dump([{"Config": "blobs/sha256/" + m["config"]["digest"].split(":")[1],
+                        "RepoTags": ["new/docker:25"],
+                        "Layers": ["blobs/sha256/" + l["digest"].split(":")[1] for l in m["layers"]]}], f)
+    archive = os.path.join(h.tmp, "d25.tar")
+    harness.make_oci_archive(h, archive, "x", tamper=docker25)
+    r = _image(h, "load", "--format", "json", archive)
+    check_eq((r.rc, r.json()["names"] if r.rc == 0 else None), (0, ["new/docker:25"]), f"docker 25 archive\n{r!r}")
+
+    def nest(layout, descs):
+        with open(os.path.join(layout, "index.json")) as f:
+            index = json.load(f)
+        inner = {"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+json",
+                 "manifests": [dict(index["manifests"][0], platform={
+                     "os": "linux", "architecture": "amd64" if os.uname().machine == "x86_64" else "arm64"}),
+                     {"mediaType": "application/vnd.oci.image.manifest.v1+json",
+                      "digest": index["manifests"][0]["digest"], "size": index["manifests"][0]["size"],
+                      "platform": {"os": "unknown", "architecture": "unknown"},
+                      "annotations": {"vnd.docker.reference.type": "attestation-manifest"}}]}
+        data = json.dumps(inner).encode()
+        digest = hashlib.sha256(data).hexdigest()
+        with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+            f.write(data)
+        index["manifests"] = [{"mediaType": "application/vnd.oci.image.index.v1+json",
+                               "digest": "sha256:" + digest, "size": len(data)}]
+        with open(os.path.join(layout, "index.json"), "w") as f:
+            json.dump(index, f)
+    archive = os.path.join(h.tmp, "nested.tar")
+    harness.make_oci_archive(h, archive, "x", tamper=nest)
+    r = _image(h, "load", "--format", "json", "--name", "nested:1", archive)
+    check_eq(r.rc, 0, f"nested index\n{r!r}")
+
+
+def test_concurrent_imports_share_a_layer(h):
+    base = harness.busybox_layer(h)
+    archives = []
+    for i in range(3):
+        a = os.path.join(h.tmp, f"c{i}.tar")
+        harness.make_oci_archive(h, a, "c", layers=[base, _entries((f"f{i}", "file", str(i)))])
+        archives.append(a)
+    procs = [h.spawn(h.rt_argv("image", "load", "--store", _store(h), "--name", f"c{i}", a, root=False))
+             for i, a in enumerate(archives)]
+    for p in procs:
+        r = h.finish(p)
+        check_eq(r.rc, 0, f"concurrent load\n{r!r}")
+    check_eq(len(_layer_dirs(h)), 4, "the shared layer once, plus one each")
+    check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "nothing left in tmp/")
+
+
 def test_oci_layout_directory(h):
     layout = os.path.join(h.tmp, "layout") + "/"
     os.makedirs(layout)
