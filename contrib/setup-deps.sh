@@ -21,7 +21,7 @@ packages=(
 # --podman, --containerd: the real tools test_podman.py and test_containerd.py drive.
 for arg in "$@"; do
     case $arg in
-        --bench) packages+=(hyperfine runc crun) ;;
+        --bench) packages+=(hyperfine runc crun umoci) ;;
         --podman) packages+=(podman conmon catatonit) ;;
         --containerd) packages+=(containerd) ;;
     esac
