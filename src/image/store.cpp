@@ -254,7 +254,7 @@ private:
 
 }  // namespace
 
-StoredImage Store::load(const std::string& source, const std::string& name) {
+StoredImage Store::load(const std::string& source, const std::string& name, const Progress& progress) {
     StoreLock lock(root_);
     // transport:path[:tag]
     std::string transport, path = source, tag;
@@ -292,8 +292,12 @@ StoredImage Store::load(const std::string& source, const std::string& name) {
 
     for (size_t i = 0; i < chains.size(); ++i) {
         std::string dest = root_ + "/layers/" + hex_of(chains[i]);
-        if (exists(dest)) continue;  // shared with an image we have
         std::string what = "layer " + (plan.layer_descs[i] ? plan.layer_descs[i]->digest : plan.layer_blobs[i]);
+        uint64_t size = plan.layer_descs[i] ? static_cast<uint64_t>(plan.layer_descs[i]->size) : 0;
+        if (exists(dest)) {  // shared with an image we have
+            if (progress.done) progress.done(config.diff_ids[i], size, true);
+            continue;
+        }
         TempDir tmp(root_ + "/tmp");
         make_dir(tmp.path() + "/diff", 0755);
         sys::UniqueFd blob(::open(plan.layer_blobs[i].c_str(), O_RDONLY | O_CLOEXEC));
@@ -302,7 +306,11 @@ StoredImage Store::load(const std::string& source, const std::string& name) {
         sys::UniqueFd diff = open_dir(tmp.path() + "/diff");
         UnpackOptions o = unpack_;
         o.name = what;
-        UnpackStats stats = unpack_layer(diff.get(), [&](void* b, size_t n) { return stream.read(b, n); }, o);
+        UnpackStats stats = unpack_layer(diff.get(), [&](void* b, size_t n) {
+            size_t got = stream.read(b, n);
+            if (progress.reading) progress.reading(config.diff_ids[i], stream.compressed_size(), size);
+            return got;
+        }, o);
         stream.drain();
         if (const auto& d = plan.layer_descs[i]) {
             check_digest(what, "digest", stream.compressed_digest(), d->digest);
@@ -317,6 +325,7 @@ StoredImage Store::load(const std::string& source, const std::string& name) {
         write_file_atomic(tmp.path() + "/layer.json", w.result() + "\n", 0600);
         if (::rename(tmp.path().c_str(), dest.c_str()) < 0) throw_errno("store " + what);
         tmp.release();
+        if (progress.done) progress.done(config.diff_ids[i], stream.compressed_size(), false);
     }
 
     std::string id = sha256_digest(plan.config_json);

@@ -185,6 +185,41 @@ def test_concurrent_imports_share_a_layer(h):
     check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "nothing left in tmp/")
 
 
+def _on_a_terminal(h, argv):
+    """Runs argv with stdio on a pty; returns (exit status, everything it wrote)."""
+    import pty
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    out = b""
+    while True:
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        out += chunk
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+
+def test_progress_on_a_terminal(h):
+    archive = os.path.join(h.tmp, "prog.tar")
+    cfg = harness.make_oci_archive(h, archive, "p", compress=True)
+    diff = cfg["rootfs"]["diff_ids"][0][:19]
+    argv = h.rt_argv("image", "load", "--store", _store(h), archive, root=False)
+    rc, out = _on_a_terminal(h, argv)
+    check_eq(rc, 0, f"load on a terminal: {out!r}")
+    check_in(f"{diff}  done, ", out, "a finished line per layer")
+    check_in("Loaded image", out, "the summary")
+    rc, out = _on_a_terminal(h, argv)
+    check_in(f"{diff}  already present", out, "second load: nothing to unpack")
+    rc, out = _on_a_terminal(h, h.rt_argv("image", "load", "--store", _store(h), "-q", archive, root=False))
+    check(diff not in out, f"--quiet prints no progress: {out!r}")
+
+
 def test_oci_layout_directory(h):
     layout = os.path.join(h.tmp, "layout") + "/"
     os.makedirs(layout)

@@ -16,6 +16,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -48,7 +49,14 @@ public:
     // Imports from "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE[:TAG]" or a
     // bare path whose format is sniffed.  `name` ("app:1.0") overrides the archive's own.
     // Returns the image; a second load of the same image unpacks nothing.
-    StoredImage load(const std::string& source, const std::string& name);
+    // `progress`, if set, hears about each layer as it is read: bytes of the blob
+    // read so far and its size (0 when unknown); `done` once it is stored (or was
+    // already there, with `skipped`).
+    struct Progress {
+        std::function<void(const std::string& layer, uint64_t read, uint64_t size)> reading;
+        std::function<void(const std::string& layer, uint64_t size, bool skipped)> done;
+    };
+    StoredImage load(const std::string& source, const std::string& name, const Progress& progress = {});
 
     std::vector<StoredImage> list() const;
     // By name ("app", "app:1.0"), id, or unique id prefix (at least 4 hex digits).

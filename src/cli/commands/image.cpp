@@ -1,7 +1,10 @@
 // crun-lite image load|import|ls|inspect|rm|prune: the image store.
 #include <unistd.h>
 
+#include <chrono>
+#include <cstdio>
 #include <iostream>
+#include <memory>
 
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
@@ -31,6 +34,33 @@ void write_image(json::Writer& w, const image::StoredImage& img) {
     w.key("size").uinteger(img.size);
     w.key("owners").string(img.owners);
     w.end_object();
+}
+
+// On a terminal: one line per layer, redrawn at most every 100 ms while it is
+// read ("sha256:3f1c2a9b7e00  12.3 MB / 45.6 MB  34.5 MB/s").
+image::Store::Progress terminal_progress() {
+    struct State {
+        std::chrono::steady_clock::time_point start, last;
+    };
+    auto st = std::make_shared<State>();
+    image::Store::Progress p;
+    p.reading = [st](const std::string& layer, uint64_t read, uint64_t size) {
+        auto now = std::chrono::steady_clock::now();
+        if (read == 0 || st->start == std::chrono::steady_clock::time_point{}) st->start = now;
+        if (now - st->last < std::chrono::milliseconds(100)) return;
+        st->last = now;
+        double secs = std::chrono::duration<double>(now - st->start).count();
+        std::string rate = secs > 0 ? human_size(static_cast<uint64_t>(static_cast<double>(read) / secs)) + "/s" : "";
+        std::fprintf(stderr, "\r%.19s  %s%s  %s\033[K", layer.c_str(), human_size(read).c_str(),
+                     size ? (" / " + human_size(size)).c_str() : "", rate.c_str());
+        std::fflush(stderr);
+    };
+    p.done = [st](const std::string& layer, uint64_t size, bool skipped) {
+        std::fprintf(stderr, "\r%.19s  %s\033[K\n", layer.c_str(),
+                     skipped ? "already present" : ("done, " + human_size(size)).c_str());
+        st->start = {};
+    };
+    return p;
 }
 
 void print_list(const std::vector<image::StoredImage>& images, const std::string& format, bool quiet) {
@@ -95,7 +125,9 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     auto work = [&](const image::UnpackOptions& unpack) {
         image::Store store(root, unpack);
         if (verb == "load") {
-            image::StoredImage img = store.load(vm["ref"].as<std::string>(), name);
+            bool show = !quiet && format != "json" && ::isatty(STDERR_FILENO);
+            image::StoredImage img =
+                store.load(vm["ref"].as<std::string>(), name, show ? terminal_progress() : image::Store::Progress{});
             if (format == "json") {
                 json::Writer w(false);
                 write_image(w, img);
