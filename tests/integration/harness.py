@@ -213,6 +213,26 @@ def wait_until(pred, timeout=10.0, interval=0.05):
         time.sleep(interval)
 
 
+def read_pty(master, until=None, timeout=10.0):
+    """Reads a pty master until `until` (bytes) appears, the other side hangs up, or
+    the timeout passes; returns what was read."""
+    import select
+    out = b""
+    end = time.monotonic() + timeout
+    while (until is None or until not in out) and time.monotonic() < end:
+        r, _, _ = select.select([master], [], [], 0.2)
+        if not r:
+            continue
+        try:
+            chunk = os.read(master, 4096)
+        except OSError:  # EIO: every slave closed
+            break
+        if not chunk:
+            break
+        out += chunk
+    return out
+
+
 def read_mountinfo():
     """Set of (mount point, fstype, source) of this process's mount namespace."""
     out = set()

@@ -5,7 +5,6 @@ import fcntl
 import json
 import os
 import pty
-import select
 import struct
 import termios
 import time
@@ -137,19 +136,7 @@ def _console_socket(h):
 def _talk(master, send, until, timeout=10):
     """Writes `send` to the pty master and reads until `until` appears."""
     os.write(master, send)
-    out = b""
-    end = time.monotonic() + timeout
-    while until not in out and time.monotonic() < end:
-        r, _, _ = select.select([master], [], [], 0.2)
-        if r:
-            try:
-                chunk = os.read(master, 4096)
-            except OSError:
-                break
-            if not chunk:
-                break
-            out += chunk
-    return out
+    return harness.read_pty(master, until, timeout)
 
 
 def test_exec_tty_with_console_socket(h):

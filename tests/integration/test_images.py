@@ -191,15 +191,7 @@ def _on_a_terminal(h, argv):
     pid, master = pty.fork()
     if pid == 0:
         os.execv(argv[0], argv)
-    out = b""
-    while True:
-        try:
-            chunk = os.read(master, 4096)
-        except OSError:
-            break
-        if not chunk:
-            break
-        out += chunk
+    out = harness.read_pty(master, timeout=60)
     _, status = os.waitpid(pid, 0)
     os.close(master)
     return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
