@@ -7,7 +7,6 @@ import os
 import pty
 import struct
 import termios
-import time
 
 import harness
 from harness import check, check_eq, check_in, skip, wait_until

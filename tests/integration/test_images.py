@@ -197,6 +197,37 @@ def _on_a_terminal(h, argv):
     return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
 
 
+def test_layers_stack_through_a_real_overlay(h):
+    """The layer directories are what overlayfs expects: mounted (in a private mount
+    namespace; rootless: in a user namespace, with userxattr), whiteouts hide, opaque
+    directories hide what is below, upper files win."""
+    import shutil
+    unshare = shutil.which("unshare")
+    if not unshare:
+        harness.skip("unshare(1) not installed")
+    archive = os.path.join(h.tmp, "ov.tar")
+    harness.make_oci_archive(h, archive, "ov", layers=[
+        _entries(("etc", "dir", ""), ("etc/old", "file", "old"), ("etc/keep", "file", "v1"),
+                 ("opaque", "dir", ""), ("opaque/in", "file", "y")),
+        _entries(("etc/.wh.old", "file", ""), ("etc/keep", "file", "v2"),
+                 ("opaque/.wh..wh..opq", "file", ""), ("opaque/new", "file", "z"))])
+    r = _image(h, "load", "--format", "json", archive)
+    check_eq(r.rc, 0, f"load\n{r!r}")
+    lowers = ":".join(os.path.join(_store(h), "layers", c.split(":")[1], "diff")
+                      for c in reversed(r.json()["layers"]))
+    merged = h.mkdtemp("merged")
+    opts = f"lowerdir={lowers}" + (",userxattr" if h.rootless else "")
+    script = f'mount -t overlay overlay -o {opts} {merged} && ls {merged}/etc && ls {merged}/opaque && cat {merged}/etc/keep'
+    argv = [unshare, "-m", "--propagation", "private"]
+    if h.rootless:
+        argv = [unshare, "--user", "--map-root-user", "-m", "--propagation", "private"]
+    r = h.cmd(argv + ["sh", "-c", script])
+    if r.rc != 0 and h.rootless and "permission denied" in r.err.lower():
+        harness.skip(f"this kernel refuses overlay in a user namespace: {r.err.strip()}")
+    check_eq(r.rc, 0, f"overlay mount\n{r!r}")
+    check_eq(r.out.split(), ["keep", "new", "v2"], "etc/old whited out, opaque/in hidden, etc/keep from the top")
+
+
 def test_progress_on_a_terminal(h):
     archive = os.path.join(h.tmp, "prog.tar")
     cfg = harness.make_oci_archive(h, archive, "p", compress=True)
@@ -245,8 +276,8 @@ def test_owners_and_modes_survive(h):
     check_eq(_layer_dirs(h), [], "layers removed")
 
 
-def _refused(h, archive, expect):
-    r = _image(h, "load", archive)
+def _refused(h, archive, expect, *flags):
+    r = _image(h, "load", *flags, archive)
     check(r.rc != 0, f"load must fail\n{r!r}")
     check_in(expect, r.err, "error names what is wrong")
     check_eq(_layer_dirs(h), [], "no layer kept")
@@ -283,6 +314,12 @@ def test_hostile_and_corrupt_archives(h):
             f.write(text[:-1] + ', "schemaVersion": 2}')
     harness.make_oci_archive(h, bad, "x", tamper=duplicate_key)
     _refused(h, bad, "duplicate key")
+
+    bomb = [(f"f{i}", "file", "x") for i in range(50)]
+    harness.make_oci_archive(h, bad, "x", layers=[_entries(*bomb)])
+    _refused(h, bad, "more than 20 entries", "--max-entries", "20")
+    harness.make_oci_archive(h, bad, "x", layers=[_entries(("big", "file", "x" * 4096))])
+    _refused(h, bad, "larger than 1024 bytes", "--max-layer-size", "1k")
 
 
 if __name__ == "__main__":

@@ -26,6 +26,20 @@ std::string human_size(uint64_t bytes) {
     return buf;
 }
 
+// "512m", "64g", "1048576" -> bytes.
+uint64_t parse_size(const std::string& flag, const std::string& text) {
+    std::string t = text;
+    uint64_t mult = 1;
+    char last = t.empty() ? '\0' : static_cast<char>(std::tolower(static_cast<unsigned char>(t.back())));
+    if (last == 'k' || last == 'm' || last == 'g' || last == 't') {
+        mult = last == 'k' ? 1ULL << 10 : last == 'm' ? 1ULL << 20 : last == 'g' ? 1ULL << 30 : 1ULL << 40;
+        t.pop_back();
+    }
+    auto v = parse_uint(t);
+    if (!v || *v == 0) throw Error(EINVAL, flag + ": invalid size " + quote(text));
+    return *v * mult;
+}
+
 void write_image(json::Writer& w, const image::StoredImage& img) {
     w.begin_object();
     w.key("id").string(img.id);
@@ -106,10 +120,14 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     bool quiet = false;
     po::options_description opts("Options"), hidden;
     opts.add_options()("store", po::value(&store_dir), "image store directory");
+    std::string max_size;
+    uint64_t max_entries = 0;
     if (verb == "load")
         opts.add_options()("name", po::value(&name), "NAME:TAG to give the image")(
             "quiet,q", po::bool_switch(&quiet), "print only the image id")(
-            "format", po::value(&format), "table or json");
+            "format", po::value(&format), "table or json")(
+            "max-layer-size", po::value(&max_size), "refuse a layer whose files add up to more (default 64g)")(
+            "max-entries", po::value(&max_entries), "refuse a layer with more entries (default 1000000)");
     if (verb == "ls") opts.add_options()("format", po::value(&format), "table or json")("quiet,q", po::bool_switch(&quiet), "ids only");
     hidden.add_options()("ref", po::value<std::string>());
     po::positional_options_description pos;
@@ -122,8 +140,14 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
 
     runtime::Context ctx = g.context();
     std::string root = store_dir.empty() ? image::default_store_root(ctx.rootless) : store_dir;
+    // Limits against tar bombs, applied to every layer.
+    auto limited = [&](image::UnpackOptions o) {
+        if (max_entries) o.limits.max_entries = max_entries;
+        if (!max_size.empty()) o.limits.max_bytes = parse_size("--max-layer-size", max_size);
+        return o;
+    };
     auto work = [&](const image::UnpackOptions& unpack) {
-        image::Store store(root, unpack);
+        image::Store store(root, limited(unpack));
         if (verb == "load") {
             bool show = !quiet && format != "json" && ::isatty(STDERR_FILENO);
             image::StoredImage img =
