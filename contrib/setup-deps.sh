@@ -14,7 +14,7 @@ packages=(
     libseccomp-dev libcap-dev libyajl-dev libboost-program-options-dev catch2
     libarchive-dev zlib1g-dev libzstd-dev libssl-dev
     # tests and demo: a static busybox for the rootfs, newuidmap/newgidmap, the harness
-    busybox-static uidmap python3 util-linux passwd
+    busybox-static uidmap python3 util-linux passwd zstd
 )
 
 # --bench: also what contrib/bench/run-bench.sh compares against.

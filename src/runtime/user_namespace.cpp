@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -63,6 +64,7 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
         ::close(from_child[0]);
         std::string message;
         try {
+            ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the work dies with whoever asked for it
             check(::unshare(CLONE_NEWUSER), "unshare user namespace");
             char c = 'u';
             if (::write(from_child[1], &c, 1) != 1) ::_exit(1);

@@ -814,7 +814,8 @@ def _blob(layout, data):
 def make_oci_archive(h, path, ref, layers=None, config=None, compress=False, tamper=None):
     """An OCI image archive at `path` (or an OCI layout directory when path ends in "/").
     `layers`: callables that add entries to a tarfile, bottom first (default: busybox_layer);
-    `config`: the image config's "config" object; `compress`: gzip the layers; `tamper`: a
+    `config`: the image config's "config" object; `compress`: True (gzip) or "zstd";
+    `tamper`: a
     callable run on the layout before it is archived."""
     import gzip
     import hashlib
@@ -824,8 +825,13 @@ def make_oci_archive(h, path, ref, layers=None, config=None, compress=False, tam
     for add in layers or [busybox_layer(h)]:
         raw = _tar_bytes(add)
         diff_ids.append("sha256:" + hashlib.sha256(raw).hexdigest())
-        d = _blob(layout, gzip.compress(raw) if compress else raw)
-        d["mediaType"] = "application/vnd.oci.image.layer.v1.tar" + ("+gzip" if compress else "")
+        if compress == "zstd":
+            data = subprocess.run(["zstd", "-q", "-c"], input=raw, stdout=subprocess.PIPE, check=True).stdout
+        else:
+            data = gzip.compress(raw) if compress else raw
+        d = _blob(layout, data)
+        d["mediaType"] = "application/vnd.oci.image.layer.v1.tar" + (
+            "+zstd" if compress == "zstd" else "+gzip" if compress else "")
         descs.append(d)
     cfg = {"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
            "config": config or {"Env": ["PATH=/bin"], "Cmd": ["sh"]},

@@ -117,6 +117,19 @@ def test_whiteouts_across_layers(h):
     check_eq(os.getxattr(os.path.join(top, "opaque"), key), b"y", "opaque directory")
 
 
+def test_zstd_and_plain_layers(h):
+    import shutil
+    if not shutil.which("zstd"):
+        harness.skip("zstd(1) not installed: zstd layers are covered by the unit tests")
+    archive = os.path.join(h.tmp, "zstd.tar")
+    harness.make_oci_archive(h, archive, "z", compress="zstd",
+                             layers=[harness.busybox_layer(h), _entries(("z", "file", "zstd-layer"))])
+    r = _image(h, "load", "--format", "json", archive)
+    check_eq(r.rc, 0, f"zstd layers\n{r!r}")
+    top = os.path.join(_store(h), "layers", r.json()["layers"][1].split(":")[1], "diff")
+    check_eq(open(os.path.join(top, "z")).read(), "zstd-layer", "zstd layer content")
+
+
 def test_docker_archive(h):
     archive = os.path.join(h.tmp, "docker.tar")
     harness.make_docker_archive(h, archive, "legacy/app:2")
@@ -226,6 +239,27 @@ def test_layers_stack_through_a_real_overlay(h):
         harness.skip(f"this kernel refuses overlay in a user namespace: {r.err.strip()}")
     check_eq(r.rc, 0, f"overlay mount\n{r!r}")
     check_eq(r.out.split(), ["keep", "new", "v2"], "etc/old whited out, opaque/in hidden, etc/keep from the top")
+
+
+def test_a_killed_import_leaves_no_half_layer(h):
+    import signal
+    archive = os.path.join(h.tmp, "big.tar")
+    big = [(f"data/f{i}", "file", "x" * (1 << 20)) for i in range(40)]
+    harness.make_oci_archive(h, archive, "big", compress=True, layers=[_entries(("data", "dir", ""), *big)])
+    p = h.spawn(h.rt_argv("image", "load", "--store", _store(h), archive, root=False))
+    harness.wait_until(lambda: os.path.isdir(os.path.join(_store(h), "tmp")) and
+                       os.listdir(os.path.join(_store(h), "tmp")), 10, 0.005)
+    os.kill(p.pid, signal.SIGKILL)
+    h.finish(p)
+    for layer in _layer_dirs(h):  # whatever made it is complete
+        info = os.path.join(_store(h), "layers", layer, "layer.json")
+        check(os.path.exists(info), f"layer {layer} without its layer.json")
+    r = _image(h, "load", "--format", "json", archive)
+    check_eq(r.rc, 0, f"a later load works\n{r!r}")
+    check_eq(len(os.listdir(os.path.join(_store(h), "layers", r.json()["layers"][0].split(":")[1], "diff", "data"))),
+             40, "the layer is whole")
+    check_eq(_image(h, "prune").rc, 0, "prune")
+    check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "prune removed the killed import's work")
 
 
 def test_progress_on_a_terminal(h):
