@@ -18,12 +18,13 @@ packages=(
 )
 
 # --bench: also what contrib/bench/run-bench.sh compares against.
-# --podman, --containerd: the real tools test_podman.py and test_containerd.py drive.
+# --podman, --containerd, --buildah: the real tools the integration tests drive.
 for arg in "$@"; do
     case $arg in
         --bench) packages+=(hyperfine runc crun umoci) ;;
         --podman) packages+=(podman conmon catatonit) ;;
         --containerd) packages+=(containerd) ;;
+        --buildah) packages+=(buildah) ;;
     esac
 done
 

@@ -7,8 +7,8 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILD=${BUILD:-$repo/build}
-# The podman and containerd tests drive the real tools, installed here.
-"$repo/contrib/setup-deps.sh" --podman --containerd || exit 1
+# The podman, containerd and buildah tests drive the real tools, installed here.
+"$repo/contrib/setup-deps.sh" --podman --containerd --buildah || exit 1
 export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe
 
 passed=0 failed=0 skipped=0

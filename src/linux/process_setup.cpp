@@ -171,11 +171,19 @@ void set_user_and_capabilities(const spec::User& user, const spec::Capabilities*
     set_flag(effective, CAP_EFFECTIVE);
     set_flag(inheritable, CAP_INHERITABLE);
     if (cap_set_proc(state.get()) < 0) throw_errno("set process capabilities");
-    // 5. Ambient capabilities (each must be permitted and inheritable).
+    // 5. Ambient capabilities.  The kernel raises only those that are also
+    // permitted and inheritable; buildah and others list ambient caps without
+    // inheritable ones, so, like runc and crun, the rest is a warning.
     check(::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities");
     for (cap_value_t c : ambient)
-        if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0)
-            throw_errno("raise ambient capability " + std::string(cap_to_name(c)));
+        if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
+            if (errno != EPERM) throw_errno("raise ambient capability " + std::string(cap_to_name(c)));
+            // For uid 0 ambient caps change nothing (exec gives root its permitted set).
+            std::string msg = "process.capabilities.ambient: " + std::string(cap_to_name(c)) +
+                              " not raised: it is not both permitted and inheritable";
+            if (user.uid == 0) log::debug(msg);
+            else log::warn(msg);
+        }
 }
 
 void set_personality(const spec::Personality& p) {
