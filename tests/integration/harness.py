@@ -1060,10 +1060,13 @@ def _reexec_as_user(argv_rest, binary, probe):
     }
     if init:
         env["CRUNLITE_INIT"] = copies[init]
-    podman_conf = os.path.join(REPO_ROOT, "contrib", "podman", "containers.conf")
-    if os.path.exists(podman_conf):
-        env["CRUNLITE_PODMAN_CONF"] = os.path.join(own, "containers.conf")
-        shutil.copy2(podman_conf, env["CRUNLITE_PODMAN_CONF"])
+    # contrib files some tests use, where the user can read them.
+    for var, rel in (("CRUNLITE_PODMAN_CONF", "contrib/podman/containers.conf"),
+                     ("CRUNLITE_COMPLETION", "contrib/completion/crun-lite.bash")):
+        src = os.path.join(REPO_ROOT, rel)
+        if os.path.exists(src):
+            env[var] = os.path.join(own, os.path.basename(rel))
+            shutil.copy2(src, env[var])
     for k, v in os.environ.items():
         if k.startswith("CRUNLITE_") and k not in env:
             env[k] = v

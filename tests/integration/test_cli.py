@@ -184,5 +184,28 @@ def test_uid0_in_a_user_namespace_without_userns_in_config(h):
           f"state removed after run: {os.listdir(inner_root)}")
 
 
+def test_bash_completion(h):
+    """contrib/completion/crun-lite.bash completes verbs, options and container ids."""
+    script = os.environ.get("CRUNLITE_COMPLETION") or os.path.join(
+        harness.REPO_ROOT, "contrib", "completion", "crun-lite.bash")
+    bindir = h.mkdtemp("bin")
+    os.symlink(h.bin, os.path.join(bindir, "crun-lite"))
+    b = h.bundle(["/probe", "sleep", "30"])
+    cid = h.new_id("compl")
+    h.rt_ok("run", "--detach", "--bundle", b.path, cid)
+
+    def complete(*words):
+        line = " ".join(f"'{w}'" for w in words)
+        r = h.cmd(["bash", "-c", f'source "{script}"; COMP_WORDS=({line}); COMP_CWORD={len(words) - 1}; '
+                                  '_crun_lite; printf "%s\\n" "${COMPREPLY[@]}"'],
+                  env=dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "")))
+        check_eq(r.rc, 0, f"completion\n{r!r}")
+        return sorted(r.out.split())
+    check_eq(complete("crun-lite", "st"), ["start", "state"], "verbs")
+    check_eq(complete("crun-lite", "--ro"), ["--root", "--rootless"], "global options")
+    check_eq(complete("crun-lite", "kill", "--a"), ["--all"], "verb options")
+    check_eq(complete("crun-lite", "--root", h.root, "kill", "crlt-compl"), [cid], "container ids")
+
+
 if __name__ == "__main__":
     harness.main(globals())
