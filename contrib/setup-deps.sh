@@ -10,7 +10,7 @@ build=${BUILD:-$repo/build}
 
 packages=(
     # build
-    meson ninja-build g++ pkg-config git
+    meson ninja-build g++ pkg-config git scdoc
     libseccomp-dev libcap-dev libyajl-dev libboost-program-options-dev catch2
     libarchive-dev zlib1g-dev libzstd-dev libssl-dev
     # tests and demo: a static busybox for the rootfs, newuidmap/newgidmap, the harness

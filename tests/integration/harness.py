@@ -1062,7 +1062,8 @@ def _reexec_as_user(argv_rest, binary, probe):
         env["CRUNLITE_INIT"] = copies[init]
     # contrib files some tests use, where the user can read them.
     for var, rel in (("CRUNLITE_PODMAN_CONF", "contrib/podman/containers.conf"),
-                     ("CRUNLITE_COMPLETION", "contrib/completion/crun-lite.bash")):
+                     ("CRUNLITE_COMPLETION", "contrib/completion/crun-lite.bash"),
+                     ("CRUNLITE_MAN", "man/crun-lite.1.scd")):
         src = os.path.join(REPO_ROOT, rel)
         if os.path.exists(src):
             env[var] = os.path.join(own, os.path.basename(rel))

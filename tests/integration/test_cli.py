@@ -184,6 +184,20 @@ def test_uid0_in_a_user_namespace_without_userns_in_config(h):
           f"state removed after run: {os.listdir(inner_root)}")
 
 
+def test_man_page_matches_help(h):
+    """man/crun-lite.1.scd documents every command and global option --help lists."""
+    import re
+    page = open(os.environ.get("CRUNLITE_MAN") or os.path.join(harness.REPO_ROOT, "man", "crun-lite.1.scd")).read()
+    top = h.rt_ok("--help", root=False).out
+    verbs = re.findall(r"^  (\w+) ", top.split("Commands:")[1].split("Global options:")[0], re.M)
+    check(len(verbs) >= 15, f"verbs in --help: {verbs}")
+    for v in verbs:
+        check_in(f"*{v}*", page, f"the man page documents {v}")
+    for opt in re.findall(r"(--[a-z-]+)", top.split("Global options:")[1]):
+        if opt != "--criu":  # accepted for runc compatibility only
+            check_in(f"*{opt}*", page, f"the man page documents {opt}")
+
+
 def test_bash_completion(h):
     """contrib/completion/crun-lite.bash completes verbs, options and container ids."""
     script = os.environ.get("CRUNLITE_COMPLETION") or os.path.join(
