@@ -2,7 +2,6 @@
 
 #include <archive.h>
 #include <archive_entry.h>
-#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -19,6 +18,7 @@
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::image {
 namespace {
@@ -63,25 +63,9 @@ sys::UniqueFd parent_dir(int root, const std::vector<std::string>& parts) {
     return dir;
 }
 
-void remove_tree_at(int dir, const std::string& name);
-
 // Removes whatever `name` is in `dir` (a directory with its contents).
 void remove_entry(int dir, const std::string& name) {
-    if (::unlinkat(dir, name.c_str(), 0) == 0 || errno == ENOENT) return;
-    if (errno == EISDIR || errno == EPERM) remove_tree_at(dir, name);
-    else throw_errno("replace " + quote(name));
-}
-
-void remove_tree_at(int dir, const std::string& name) {
-    sys::UniqueFd d(open_beneath(dir, name, O_RDONLY | O_DIRECTORY));
-    if (!d) throw_errno("open " + quote(name) + " to replace it");
-    std::unique_ptr<DIR, int (*)(DIR*)> list(::fdopendir(::fcntl(d.get(), F_DUPFD_CLOEXEC, 0)), ::closedir);
-    if (!list) throw_errno("list " + quote(name));
-    while (dirent* e = ::readdir(list.get())) {
-        std::string n = e->d_name;
-        if (n != "." && n != "..") remove_entry(d.get(), n);
-    }
-    if (::unlinkat(dir, name.c_str(), AT_REMOVEDIR) < 0) throw_errno("remove " + quote(name));
+    if (sys::remove_tree_at(dir, name) < 0) throw_errno("replace " + quote(name));
 }
 
 // Image xattrs in overlayfs's namespaces are escaped so they stay plain data.

@@ -19,6 +19,7 @@
 #include "crunlite/image/stream.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::image {
 namespace {
@@ -42,16 +43,11 @@ std::vector<std::string> list_dir(const std::string& dir) {
     return out;
 }
 
+// Best effort, as before any of it is read again: a leftover is prune's to take.
 void remove_tree(const std::string& path) {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) < 0) return;
-    if (S_ISDIR(st.st_mode)) {
-        ::chmod(path.c_str(), 0700);  // layer dirs may be read-only
-        for (const auto& n : list_dir(path)) remove_tree(path + "/" + n);
-        ::rmdir(path.c_str());
-    } else {
-        ::unlink(path.c_str());
-    }
+    size_t slash = path.rfind('/');
+    sys::UniqueFd parent(::open(path.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (parent) sys::remove_tree_at(parent.get(), path.substr(slash + 1));
 }
 
 // A directory under tmp/ that is removed unless kept.

@@ -17,30 +17,6 @@
 namespace crunlite::state {
 namespace {
 
-// Removes a directory tree below `dirfd` without following symlinks.
-void remove_tree_at(int dirfd, const char* name) {
-    int fd = ::openat(dirfd, name, O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
-    if (fd < 0) {
-        if (errno == ENOTDIR || errno == ELOOP) ::unlinkat(dirfd, name, 0);
-        return;
-    }
-    DIR* d = ::fdopendir(fd);
-    if (!d) {
-        ::close(fd);
-        return;
-    }
-    while (struct dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n == "." || n == "..") continue;
-        if (e->d_type == DT_DIR)
-            remove_tree_at(::dirfd(d), e->d_name);
-        else
-            ::unlinkat(::dirfd(d), e->d_name, 0);
-    }
-    ::closedir(d);
-    ::unlinkat(dirfd, name, AT_REMOVEDIR);
-}
-
 }  // namespace
 
 const char* status_name(Status s) {
@@ -81,7 +57,7 @@ void Store::create_dir(const std::string& id) const {
 void Store::remove(const std::string& id) const {
     int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
-    remove_tree_at(fd, id.c_str());
+    sys::remove_tree_at(fd, id);
     ::close(fd);
 }
 

@@ -1,5 +1,6 @@
 #include "crunlite/sys/syscalls.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
 #include <sys/stat.h>
@@ -69,6 +70,37 @@ UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode) {
     if (fd < 0 && errno != EEXIST) throw_errno("create " + quote(path) + " in rootfs");
     if (fd >= 0) ::close(fd);
     return open_in_root(root_fd, path, O_PATH);
+}
+
+int remove_tree_at(int dirfd, const std::string& name) {
+    if (::unlinkat(dirfd, name.c_str(), 0) == 0 || errno == ENOENT) return 0;
+    // Linux says EISDIR for a directory; EPERM may be one too (or an immutable file).
+    if (errno != EISDIR && errno != EPERM) return -1;
+    int unlink_errno = errno;
+    int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOTDIR || errno == ELOOP) errno = unlink_errno;  // it was not a directory
+        return -1;
+    }
+    ::fchmod(fd, 0700);  // best effort: only the owner may, and only it needs to
+    DIR* d = ::fdopendir(fd);
+    if (!d) {
+        int e = errno;
+        ::close(fd);
+        errno = e;
+        return -1;
+    }
+    int failed = 0;
+    while (dirent* e = ::readdir(d)) {
+        std::string n = e->d_name;
+        if (n != "." && n != ".." && remove_tree_at(::dirfd(d), n) < 0 && !failed) failed = errno;
+    }
+    ::closedir(d);
+    if (failed) {
+        errno = failed;
+        return -1;
+    }
+    return ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
 }
 
 int pivot_root(const char* new_root, const char* put_old) {

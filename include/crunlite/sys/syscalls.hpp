@@ -29,6 +29,12 @@ UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode);
 // returns an O_PATH fd of it; an existing entry of any type is kept as is.
 UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode);
 
+// Removes `name` in `dirfd` and, when it is a directory, everything below it.
+// Each level is opened relative to its parent with O_NOFOLLOW, so no symlink is
+// ever followed; directories are made writable first (read-only image layers).
+// A missing `name` is success.  Returns 0, or -1 with errno of the first failure.
+int remove_tree_at(int dirfd, const std::string& name);
+
 int pivot_root(const char* new_root, const char* put_old);
 int pidfd_open(pid_t pid, unsigned flags);
 int pidfd_send_signal(int pidfd, int sig);
