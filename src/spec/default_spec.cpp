@@ -8,19 +8,12 @@
 namespace crunlite::spec {
 namespace {
 
-void strings(json::Writer& w, const std::vector<std::string>& values) {
-    w.begin_array();
-    for (const auto& v : values) w.string(v);
-    w.end_array();
-}
-
 void mount(json::Writer& w, const char* dest, const char* type, const char* source, const std::vector<std::string>& opts) {
     w.begin_object();
     w.key("destination").string(dest);
     w.key("type").string(type);
     w.key("source").string(source);
-    w.key("options");
-    strings(w, opts);
+    w.key("options").string_array(opts);
     w.end_object();
 }
 
@@ -72,15 +65,12 @@ std::string default_spec_json(bool rootless, uint32_t uid, uint32_t gid, const S
     w.key("process").begin_object();
     w.key("terminal").boolean(true);
     w.key("user").begin_object().key("uid").integer(0).key("gid").integer(0).end_object();
-    w.key("args");
-    strings(w, {"sh"});
-    w.key("env");
-    strings(w, {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"});
+    w.key("args").string_array({"sh"});
+    w.key("env").string_array({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "TERM=xterm"});
     w.key("cwd").string("/");
     w.key("capabilities").begin_object();
     for (const char* set : {"bounding", "effective", "permitted"}) {
-        w.key(set);
-        strings(w, caps);
+        w.key(set).string_array(caps);
     }
     w.end_object();
     w.key("rlimits").begin_array().begin_object();
@@ -125,11 +115,10 @@ std::string default_spec_json(bool rootless, uint32_t uid, uint32_t gid, const S
     else ns.insert(ns.begin() + 1, "network");
     for (const auto& t : ns) w.begin_object().key("type").string(t).end_object();
     w.end_array();
-    w.key("maskedPaths");
-    strings(w, {"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats", "/proc/timer_list",
-                "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware", "/proc/scsi"});
-    w.key("readonlyPaths");
-    strings(w, {"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
+    w.key("maskedPaths").string_array({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                                       "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                                       "/proc/scsi"});
+    w.key("readonlyPaths").string_array({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
     if (seccomp) {
         w.key("seccomp");
         write_seccomp(w, *seccomp);
