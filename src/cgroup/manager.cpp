@@ -68,13 +68,13 @@ const std::string& dir_for(const Paths& p, const Write& w) {
 
 }  // namespace
 
-bool v2_has(const Layout& layout, const std::string& controller) {
-    if (!layout.has_unified) return false;
+std::set<std::string> v2_controllers(const Layout& layout) {
+    if (!layout.has_unified) return {};
     try {
         auto list = split(trim(read_file(layout.unified.mount + "/cgroup.controllers")), ' ');
-        return std::find(list.begin(), list.end(), controller) != list.end();
+        return {list.begin(), list.end()};
     } catch (const Error&) {
-        return false;
+        return {};
     }
 }
 

@@ -84,7 +84,8 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
     std::vector<cgroup::BpfInsn> device_program;
     if (const auto& r = config.linux->resources) {
         writes = with_context(config_path, [&] {
-            return cgroup::plan_resources(*r, [&](const std::string& c) { return cgroup::v2_has(layout, c); });
+            auto v2 = cgroup::v2_controllers(layout);
+            return cgroup::plan_resources(*r, [&](const std::string& c) { return v2.count(c) > 0; });
         });
         // Device rules: the v1 devices controller where there is one, else an
         // eBPF program on the v2 cgroup.  Both need privileges: crun skips them
@@ -544,7 +545,8 @@ void update(const Context& ctx, const std::string& id, const spec::Resources& re
     if (store.status(st) == state::Status::Stopped) throw Error(EINVAL, "container not running");
     cgroup::Paths cg = require_cgroup(st);
     cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
-    auto writes = cgroup::plan_resources(resources, [&](const std::string& c) { return cgroup::v2_has(layout, c); });
+    auto v2 = cgroup::v2_controllers(layout);
+    auto writes = cgroup::plan_resources(resources, [&](const std::string& c) { return v2.count(c) > 0; });
     cgroup::apply(cg, writes);
 }
 

@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -26,9 +27,9 @@ struct Paths {
 // cannot write (rootless without delegation) are left out.
 Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const std::string& id);
 
-// True when `controller` can be used on the v2 side of `layout` (listed in the
-// unified root's cgroup.controllers).
-bool v2_has(const Layout& layout, const std::string& controller);
+// The controllers usable on the v2 side of `layout` (the unified root's
+// cgroup.controllers), read once; empty without a unified hierarchy.
+std::set<std::string> v2_controllers(const Layout& layout);
 
 // Creates the directories (v1 cpuset gets its parent's cpus/mems, v2 parents
 // get the controllers the writes need in cgroup.subtree_control) and applies
