@@ -42,6 +42,13 @@ static std::optional<T> parse_number(std::string_view s) {
     return value;
 }
 
+std::string trim(std::string_view s) {
+    auto space = [](char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; };
+    while (!s.empty() && space(s.front())) s.remove_prefix(1);
+    while (!s.empty() && space(s.back())) s.remove_suffix(1);
+    return std::string(s);
+}
+
 std::optional<int64_t> parse_int(std::string_view s) { return parse_number<int64_t>(s); }
 std::optional<uint64_t> parse_uint(std::string_view s) { return parse_number<uint64_t>(s); }
 

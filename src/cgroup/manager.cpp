@@ -27,11 +27,6 @@ std::string existing_ancestor(std::string dir) {
     return dir;
 }
 
-std::string trim(std::string s) {
-    while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
-    return s;
-}
-
 void write_in(const std::string& dir, const std::string& file, const std::string& value) {
     with_context("cgroup " + quote(dir + "/" + file), [&] { write_file(dir + "/" + file, value); });
 }

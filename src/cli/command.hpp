@@ -49,10 +49,25 @@ std::string require_id(const po::variables_map& vm, const std::string& verb);
 po::variables_map parse_id_args(const std::string& verb, const po::options_description& opts,
                                 const std::vector<std::string>& args, std::string& id);
 
+// "64m", "1G", "512k", "2t", "1048576" (an optional trailing "b") -> bytes, as
+// runc and docker take them; a negative number is -1 ("unlimited").  Throws
+// Error(EINVAL) naming `what` ("update: --memory").
+int64_t parse_size(const std::string& what, const std::string& text);
+
+// Splits `args` where options end: at "--" or at the first word that is not
+// an option or an option's value (runc's rule for "exec ID ls -la").  The
+// options go to `own`; returns the index of the first remaining word.
+size_t split_options(const po::options_description& opts, const std::vector<std::string>& args,
+                     std::vector<std::string>& own);
+
 int cmd_create(const Global&, const std::vector<std::string>&);
 int cmd_start(const Global&, const std::vector<std::string>&);
 int cmd_exec(const Global&, const std::vector<std::string>&);
 int cmd_run(const Global&, const std::vector<std::string>&);
+int cmd_stop(const Global&, const std::vector<std::string>&);
+int cmd_logs(const Global&, const std::vector<std::string>&);
+int cmd_inspect(const Global&, const std::vector<std::string>&);
+int cmd_healthcheck(const Global&, const std::vector<std::string>&);
 int cmd_state(const Global&, const std::vector<std::string>&);
 int cmd_kill(const Global&, const std::vector<std::string>&);
 int cmd_delete(const Global&, const std::vector<std::string>&);

@@ -386,9 +386,25 @@ StoredImage Store::inspect(const std::string& ref) const {
     throw Error(ENOENT, "image " + quote(ref) + " is not in the store");
 }
 
+std::map<std::string, std::string> Store::images_in_use() const {
+    std::map<std::string, std::string> out;
+    std::string dir = root_ + "/containers";
+    for (const auto& c : list_dir(dir)) {
+        try {
+            out.emplace(trim(read_file(dir + "/" + c + "/image")), c);
+        } catch (const Error&) {
+            // Being created or removed.
+        }
+    }
+    return out;
+}
+
 void Store::remove(const std::string& ref) {
     StoreLock lock(root_);
     StoredImage img = inspect(ref);
+    auto in_use = images_in_use();
+    if (auto it = in_use.find(img.id); it != in_use.end())
+        throw Error(EBUSY, "image " + quote(ref) + " is in use by container " + it->second);
     remove_tree(root_ + "/images/" + hex_of(img.id));
     std::set<std::string> used;
     for (const auto& other : list()) used.insert(other.layers.begin(), other.layers.end());
@@ -398,8 +414,9 @@ void Store::remove(const std::string& ref) {
 
 void Store::prune() {
     StoreLock lock(root_);
+    auto in_use = images_in_use();
     for (const auto& img : list())
-        if (img.names.empty()) remove_tree(root_ + "/images/" + hex_of(img.id));
+        if (img.names.empty() && !in_use.count(img.id)) remove_tree(root_ + "/images/" + hex_of(img.id));
     std::set<std::string> used;
     for (const auto& img : list())
         for (const auto& c : img.layers) used.insert(hex_of(c));

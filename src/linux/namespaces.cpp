@@ -1,9 +1,14 @@
 #include "crunlite/linux/namespaces.hpp"
 
 #include <fcntl.h>
+#include <net/if.h>
 #include <sched.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
@@ -60,6 +65,17 @@ int differing_namespaces(pid_t pid) {
         if (theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev) flags |= flag;
     }
     return flags;
+}
+
+void bring_up_loopback() {
+    sys::UniqueFd sock(::socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0));
+    if (!sock) throw_errno("socket for the loopback interface");
+    struct ifreq ifr = {};
+    std::strncpy(ifr.ifr_name, "lo", IFNAMSIZ - 1);
+    if (::ioctl(sock.get(), SIOCGIFFLAGS, &ifr) < 0) throw_errno("get flags of lo");
+    if (ifr.ifr_flags & IFF_UP) return;
+    ifr.ifr_flags |= IFF_UP | IFF_RUNNING;
+    if (::ioctl(sock.get(), SIOCSIFFLAGS, &ifr) < 0) throw_errno("bring up lo");
 }
 
 }  // namespace crunlite::linux

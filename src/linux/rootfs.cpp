@@ -196,9 +196,14 @@ void make_readonly(const std::string& path) {
 void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot) {
     // 1. No mount event of ours may reach the host's namespace.
     if (::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0) throw_errno("set propagation of /");
-    // 2. The rootfs must be a mount point for pivot_root.
-    if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+    // 2. The rootfs must be a mount point for pivot_root: an image's overlay,
+    //    or root.path bound onto itself.
+    if (!plan.rootfs_overlay.empty()) {
+        if (::mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) < 0)
+            throw_errno("mount overlay on " + quote(plan.rootfs) + " (" + plan.rootfs_overlay + ")");
+    } else if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
         throw_errno("bind rootfs " + quote(plan.rootfs));
+    }
     sys::UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw_errno("open rootfs " + quote(plan.rootfs));
     // 3. Config mounts, in order, each target resolved inside the rootfs.

@@ -166,6 +166,14 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         sync.expect(MsgType::Go, "container start");
         // Die with the runtime if it is killed before the container is created.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        if (req.want_namespace_fds) {
+            // We are not dumpable, so the parent cannot open our /proc/PID/ns.
+            for (auto [path, type] : {std::pair{"/proc/self/ns/net", MsgType::NetNs}, {"/proc/self/ns/user", MsgType::UserNs}}) {
+                sys::UniqueFd fd(::open(path, O_RDONLY | O_CLOEXEC));
+                if (!fd) throw_errno(std::string("open ") + path);
+                sync.send_fd(type, fd.get());
+            }
+        }
         const spec::Namespace* cgroup_ns = lnx.find_namespace("cgroup");
         if (cgroup_ns && cgroup_ns->path.empty()) check(::unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
         ::setsid();
@@ -254,6 +262,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         // The cgroup namespace is unshared by stage-2 once it sits in its cgroup.
         int rest = flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP);
         if (rest) check(::unshare(rest), "unshare namespaces");
+        if (rest & CLONE_NEWNET) linux::bring_up_loopback();
         if (flags & CLONE_NEWTIME) write_time_offsets(*req.config);
         // From here on our processes may share namespaces with container
         // processes: make them non-dumpable, so no container process can open
@@ -384,6 +393,10 @@ Launched launch(const LaunchRequest& req) {
         }
         Launched out = take_child(parent_end, stage1_pid, init_pid, "create namespaces");
         parent_end.send(MsgType::Go);
+        if (req.want_namespace_fds) {
+            out.netns = parent_end.expect_fd(MsgType::NetNs, "open namespaces");
+            out.userns = parent_end.expect_fd(MsgType::UserNs, "open namespaces");
+        }
         if (req.runtime_hooks) {
             parent_end.expect(MsgType::Hooks, "set up mounts");
             auto [creating, created] = req.runtime_hooks(init_pid);

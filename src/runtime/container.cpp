@@ -8,6 +8,7 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -127,7 +128,8 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
 
 // The common part of create and run: parse, validate, make the state dir,
 // launch the init and record the state.  On failure nothing is left behind.
-Created create_container(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid, bool foreground = false) {
+Created create_container(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid, bool foreground = false,
+                         bool namespace_fds = false) {
     state::validate_id(opts.id);
     state::Store store(ctx.root);
     std::string bundle = absolute_path(opts.bundle.empty() ? "." : opts.bundle);
@@ -174,6 +176,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     req.bundle = bundle;
     req.container_id = opts.id;
     req.no_pivot = opts.no_pivot;
+    req.want_namespace_fds = namespace_fds;
     req.new_keyring = !opts.no_new_keyring;
     req.preserve_fds = opts.preserve_fds;
     // systemd socket activation: LISTEN_FDS fds come first, as runc passes them.
@@ -272,6 +275,7 @@ void start_created(const state::Store& store, const state::State& st, const std:
 void remove_stopped(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststop) {
     store.remove(st.id);
     run_hooks_warning(poststop, "poststop", st, state::Status::Stopped);
+    detail::remove_owned_bundle(st);
 }
 
 // Records the init's exit status under the state lock: a concurrent `delete`
@@ -381,12 +385,92 @@ void start(const Context& ctx, const std::string& id) {
     start_created(store, st, config_hooks(st).poststart);
 }
 
-int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
+namespace {
+
+// Releases the container after a failed `created` hook: it never ran.
+void abandon(const state::Store& store, Created& c) {
+    kill_and_wait(store, c.st);
+    while (::waitpid(c.launched.pid, nullptr, 0) < 0 && errno == EINTR) {}  // our child: no zombie left
+    cgroup::destroy(detail::cgroup_paths(c.st));
+    store.remove(c.st.id);
+}
+
+Created create_and_hook(const Context& ctx, const CreateOptions& opts, pid_t monitor, bool foreground,
+                        const RunHooks& hooks) {
+    Created c = create_container(ctx, opts, monitor, foreground, static_cast<bool>(hooks.created));
+    if (hooks.created) {
+        try {
+            hooks.created(c.launched.pid, c.launched.netns.get(), c.launched.userns.get());
+            c.launched.netns.reset();
+            c.launched.userns.reset();
+        } catch (...) {
+            abandon(state::Store(ctx.root), c);
+            throw;
+        }
+    }
+    return c;
+}
+
+// The detached monitor's life after start: reap (it is a subreaper, and PID 1
+// here does not reap), record the init's exit status, call the tick when due,
+// and once the init is gone, delete it unless `keep`, then wait for the rest.
+void monitor_loop(const Context& ctx, Created& c, bool keep, const RunHooks& hooks) {
+    state::Store store(ctx.root);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    sys::UniqueFd sfd(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+    auto now_ms = [] {
+        struct timespec ts;
+        ::clock_gettime(CLOCK_MONOTONIC, &ts);
+        return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+    };
+    int64_t due = hooks.tick && hooks.first_tick_ms >= 0 ? now_ms() + hooks.first_tick_ms : -1;
+    bool init_done = false;
+    for (;;) {
+        int status;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid != c.launched.pid) continue;
+            record_exit(store, c.st.id, status);
+            init_done = true;
+            if (!keep) {
+                try {
+                    sys::UniqueFd lock = store.lock(c.st.id);
+                    if (store.exists(c.st.id)) {
+                        cgroup::destroy(detail::cgroup_paths(c.st));
+                        remove_stopped(store, c.st, c.hooks.poststop);
+                    }
+                } catch (const Error& e) {
+                    log::debug("container " + c.st.id + " not removed after exit: " + e.message());
+                }
+            }
+            if (hooks.exited) hooks.exited();
+        }
+        if (pid < 0 && errno == ECHILD) break;  // nothing left to reap
+        if (!init_done && due >= 0 && now_ms() >= due) {
+            int64_t next = hooks.tick();
+            due = next < 0 ? -1 : now_ms() + next;
+            continue;
+        }
+        struct pollfd pfd = {sfd.get(), POLLIN, 0};
+        int timeout = init_done || due < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, due - now_ms()));
+        if (::poll(&pfd, 1, timeout) > 0) {
+            struct signalfd_siginfo si;
+            while (::read(sfd.get(), &si, sizeof si) > 0) {}
+        }
+    }
+}
+
+}  // namespace
+
+int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, const RunHooks& hooks) {
     state::Store store(ctx.root);
     if (!detach) {
         // Orphans of the container (without a pid namespace) come to us to be reaped.
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-        Created c = create_container(ctx, opts, 0, true);
+        Created c = create_and_hook(ctx, opts, 0, true, hooks);
         std::optional<linux::TerminalProxy> tty;
         if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
         start_created(store, c.st, c.hooks.poststart);
@@ -397,6 +481,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
             cgroup::destroy(detail::cgroup_paths(c.st));
             remove_stopped(store, c.st, c.hooks.poststop);
         }
+        if (hooks.exited) hooks.exited();
         return code;
     }
     // Detached: a monitor process becomes the container's parent, reaps it (and
@@ -414,6 +499,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
         while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0) verdict.append(buf, static_cast<size_t>(n));
         ::close(pipefd[0]);
         if (verdict == "ok") return 0;
+        while (::waitpid(monitor, nullptr, 0) < 0 && errno == EINTR) {}  // it exits after a failure
         size_t sp = verdict.find(' ');
         int code = static_cast<int>(parse_int(verdict.substr(0, sp)).value_or(EIO));
         throw Error(code, sp == std::string::npos ? "monitor exited before the container started" : verdict.substr(sp + 1));
@@ -424,23 +510,24 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep) {
     try {
         ::setsid();
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-        Created c = create_container(ctx, opts, ::getpid());
+        // The container gets the log file as stdout/stderr; the monitor keeps
+        // nothing of the caller's stdio open (our own messages go to the log too).
+        int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (!hooks.log_path.empty()) {
+            int log = ::open(hooks.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (log < 0) throw_errno("open log " + quote(hooks.log_path));
+            ::dup2(devnull, 0);
+            ::dup2(log, 1);
+            ::dup2(log, 2);
+            ::close(log);
+        }
+        Created c = create_and_hook(ctx, opts, ::getpid(), false, hooks);
         start_created(store, c.st, c.hooks.poststart);
         [[maybe_unused]] ssize_t w = ::write(verdict.get(), "ok", 2);
         verdict.reset();
-        // The container keeps the caller's stdio; the monitor must not hold it open.
-        int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
-        for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
-        int status;
-        pid_t pid;
-        for (;;) {
-            pid = ::waitpid(-1, &status, 0);
-            if (pid < 0) {
-                if (errno == EINTR) continue;
-                break;  // ECHILD: nothing left to reap
-            }
-            if (pid == c.launched.pid) record_exit(store, opts.id, status);
-        }
+        if (hooks.log_path.empty())
+            for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
+        monitor_loop(ctx, c, keep, hooks);
     } catch (const Error& e) {
         std::string msg = std::to_string(e.code()) + " " + e.message();
         [[maybe_unused]] ssize_t w = ::write(verdict.get(), msg.data(), msg.size());

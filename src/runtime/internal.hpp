@@ -34,4 +34,8 @@ std::vector<std::string> cgroup_dirs(const cgroup::Paths& paths);
 // The store's status, refined: a running container whose cgroup is frozen is paused.
 state::Status live_status(const state::Store& store, const state::State& st);
 
+// Removes the bundle of an image container (`run --image` made it, with the
+// container's upper dir) once the container is deleted; nothing for others.
+void remove_owned_bundle(const state::State& st);
+
 }  // namespace crunlite::runtime::detail

@@ -44,15 +44,21 @@ process::IdMapAction to_action(const spec::IdMapPlan& plan, const std::vector<sp
 
 }  // namespace
 
-bool run_in_rootless_userns(const std::function<void()>& body) {
+RootlessMappings rootless_mappings() {
     uid_t euid = ::geteuid();
     gid_t egid = ::getegid();
     std::string user = user_name_of(euid);
     auto subuids = read_subids("/etc/subuid", user, euid);
     auto subgids = read_subids("/etc/subgid", user, euid);
-    if (subuids.empty() || subgids.empty()) return false;
-    process::IdMapAction uid_map{true, spec::default_rootless_mappings(euid, subuids), false};
-    process::IdMapAction gid_map{true, spec::default_rootless_mappings(egid, subgids), false};
+    if (subuids.empty() || subgids.empty()) return {};
+    return {spec::default_rootless_mappings(euid, subuids), spec::default_rootless_mappings(egid, subgids)};
+}
+
+bool run_in_rootless_userns(const std::function<void()>& body) {
+    RootlessMappings maps = rootless_mappings();
+    if (maps.uid.empty()) return false;
+    process::IdMapAction uid_map{true, maps.uid, false};
+    process::IdMapAction gid_map{true, maps.gid, false};
 
     int to_child[2], from_child[2];
     check(::pipe2(to_child, O_CLOEXEC), "pipe");

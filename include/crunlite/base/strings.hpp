@@ -14,6 +14,8 @@ namespace crunlite {
 // Splits on every `sep`; "a,,b" gives {"a","","b"}; "" gives {""}.
 std::vector<std::string> split(std::string_view s, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
+// Without leading and trailing whitespace.
+std::string trim(std::string_view s);
 
 // Parses a whole decimal string; nullopt on empty input, junk or overflow.
 std::optional<int64_t> parse_int(std::string_view s);

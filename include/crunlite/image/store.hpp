@@ -10,6 +10,8 @@
 //                                     owners: "image" (files owned as in the layers) or
 //                                     "caller" (an unprivileged import without subordinate ids)
 //   <root>/tmp/                       work in progress; never read as a layer
+//   <root>/containers/<id>/image      the image id a container (run --image) uses:
+//                                     rm refuses such images, prune keeps them
 //
 // A layer directory appears (rename) only once it is complete and verified, so
 // a crash mid-unpack leaves at most something in tmp/, which prune removes.
@@ -17,6 +19,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -67,6 +70,8 @@ public:
     void prune();
 
     std::string layer_dir(const std::string& chain_id) const;
+    // Image id -> a container using it (containers/<id>/image).
+    std::map<std::string, std::string> images_in_use() const;
     const std::string& root() const { return root_; }
 
 private:

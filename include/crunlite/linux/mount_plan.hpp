@@ -51,8 +51,15 @@ struct MountPlanInput {
     bool can_mknod = true;   // false in a user namespace: bind host device nodes instead
 };
 
+// The annotation with which a config asks for an overlay mounted on root.path
+// (in the container's mount namespace, so it needs no cleanup): its value is
+// the overlay's options, "lowerdir=A:B,upperdir=U,workdir=W[,userxattr]" with
+// absolute paths.  `run --image` writes it; crun-lite's own extension.
+inline constexpr const char* kRootfsOverlayAnnotation = "org.crun-lite.rootfs.overlay";
+
 struct MountPlan {
     std::string rootfs;                     // absolute host path of the root filesystem
+    std::string rootfs_overlay;             // overlay options (see above), or "": bind root.path
     unsigned long root_propagation = 0;     // applied to "/" first (MS_SLAVE|MS_REC by default)
     unsigned long final_root_propagation = 0;  // linux.rootfsPropagation, applied after pivot_root; 0 = none
     std::vector<MountOp> mounts;

@@ -22,6 +22,11 @@ int new_namespace_flags(const std::vector<spec::Namespace>& namespaces);
 // it changes which other namespaces we may join).  Throws Error naming the path.
 void join_namespaces(const std::vector<spec::Namespace>& namespaces);
 
+// Sets "lo" up in a network namespace we just created (as crun does; runc
+// leaves it to the caller): without it even 127.0.0.1 is unreachable in a
+// container with --network none, healthchecks included.
+void bring_up_loopback();
+
 // CLONE_NEW* flags of the namespaces of `pid` that differ from ours (user,
 // mount, pid, ipc, uts, net, cgroup, time): what `exec` must join.
 int differing_namespaces(pid_t pid);

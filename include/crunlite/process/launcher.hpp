@@ -57,6 +57,7 @@ struct LaunchRequest {
     bool new_keyring = true;               // false: --no-new-keyring
     bool can_mknod = true;                 // false: bind-mount host devices instead of mknod
     bool new_userns = false;               // config asks for a new user namespace
+    bool want_namespace_fds = false;       // Launched gets netns/userns (slirp4netns needs them)
     IdMapAction uid_map, gid_map;          // used when new_userns
     int preserve_fds = 0;                  // fds 3..3+N-1 stay open in the container
     std::vector<std::string> extra_env;    // appended to process.env (LISTEN_FDS, ...)
@@ -77,6 +78,7 @@ struct Launched {
     sys::UniqueFd pidfd;     // pidfd of `pid`
     SyncSocket sync;         // EOF once the init execs (see sync.hpp)
     sys::UniqueFd pty_master;  // with process.terminal: the master of the process's pty
+    sys::UniqueFd netns, userns;  // with want_namespace_fds: the init's namespaces
 };
 
 // `exec`: a new process in a running container.

@@ -6,6 +6,7 @@
 //   parent  -> stage-1 MapDone
 //   stage-1 -> parent  Pid          (payload: stage-2 pid, decimal; stage-1 then exits)
 //   parent  -> stage-2 Go           (after the parent has recorded/placed the pid)
+//   stage-2 -> parent  NetNs, UserNs (only when asked: its namespace fds attached)
 //   stage-2 -> parent  Hooks        (only with hooks: mounts done, before pivot_root)
 //   parent  -> stage-2 HooksDone    (payload: the creating and created state JSON, '\n'-separated)
 //   stage-2 -> parent  Pty          (only with process.terminal: the pty master attached)
@@ -26,7 +27,7 @@ namespace crunlite::process {
 
 enum class MsgType : char {
     MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', Hooks = 'H', HooksDone = 'h', Pty = 'T', SeccompFd = 'S',
-    Ready = 'R', Error = 'E'
+    Ready = 'R', Error = 'E', NetNs = 'N', UserNs = 'U'
 };
 
 struct Message {

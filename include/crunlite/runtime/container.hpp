@@ -4,6 +4,7 @@
 // it ("container does not exist", "container not running", ...).
 #pragma once
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -38,9 +39,30 @@ struct CreateOptions {
 void create(const Context& ctx, const CreateOptions& opts);
 // start: releases a created container.
 void start(const Context& ctx, const std::string& id);
+// What `run --image` adds around a run (all optional).
+struct RunHooks {
+    // Detached: the container's stdout and stderr go to this file (appended),
+    // stdin is /dev/null; empty: the caller's stdio, as runc does.
+    std::string log_path;
+    // After create, before start, with the init's pid and fds of its network
+    // and user namespaces (network setup).  Throwing aborts the run and
+    // removes the container.
+    std::function<void(pid_t, int netns, int userns)> created;
+    // Detached: the monitor calls this `first_tick_ms` after start, then after
+    // as many ms as it returns (< 0: never again), until the container exits
+    // (healthchecks).  It may fork and wait for its own children.
+    std::function<int64_t()> tick;
+    int64_t first_tick_ms = -1;
+    // After the container exited and its status was recorded (and, unless keep,
+    // it was deleted): releases what `created` set up.
+    std::function<void()> exited;
+};
+
 // run: create + start; without detach waits, forwards signals and returns the
-// exit code (128+n for a signal), deleting the container unless keep.
-int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep);
+// exit code (128+n for a signal), deleting the container unless keep.  Detached,
+// a monitor process reaps the container and records its exit status; with
+// !keep it deletes the container once it exits.
+int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, const RunHooks& hooks = {});
 // kill: `signal` by name (TERM, SIGTERM) or number.
 void kill(const Context& ctx, const std::string& id, const std::string& signal, bool all);
 // delete: force kills a running container first.

@@ -24,6 +24,14 @@ struct UserNamespacePlan {
 // the caller may not use.
 UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless);
 
+// The mapping rootless containers and image unpacking use: ids 0..65536 to the
+// caller and its first /etc/subuid and /etc/subgid ranges; empty when the
+// caller has none.
+struct RootlessMappings {
+    std::vector<spec::IdMapping> uid, gid;
+};
+RootlessMappings rootless_mappings();
+
 // Runs `body` in a child process inside a new user namespace that maps ids
 // 0..65536 to the caller and its /etc/subuid and /etc/subgid ranges (the mapping
 // rootless containers get), as uid and gid 0 there, so files it creates can have

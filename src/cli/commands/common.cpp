@@ -1,9 +1,12 @@
 #include <unistd.h>
 
+#include <climits>
 #include <iostream>
+#include <string_view>
 
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
 
 namespace crunlite::cli {
 
@@ -35,6 +38,10 @@ const std::vector<Command>& commands() {
         {"update", "change the resource limits of a container", cmd_update},
         {"events", "print resource usage statistics of a container", cmd_events},
         {"list", "list containers", cmd_list},
+        {"stop", "stop a container: its stop signal, then SIGKILL", cmd_stop},
+        {"logs", "print the output of a detached image container", cmd_logs},
+        {"inspect", "print state, health and config of an image container", cmd_inspect},
+        {"healthcheck", "run an image container's healthcheck now", cmd_healthcheck},
         {"spec", "write a new config.json", cmd_spec},
         {"image", "load, list, inspect and remove images", cmd_image},
         {"features", "print the features this runtime supports", cmd_features},
@@ -76,6 +83,39 @@ po::variables_map parse_id_args(const std::string& verb, const po::options_descr
     po::variables_map vm = parse_args(verb, verb + " [options] CONTAINER_ID", opts, hidden, pos, args);
     id = require_id(vm, verb);
     return vm;
+}
+
+int64_t parse_size(const std::string& what, const std::string& text) {
+    std::string t = text;
+    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    if (t.size() > 1 && t.back() == 'b') t.pop_back();
+    int64_t mult = 1;
+    if (!t.empty() && std::string_view("kmgt").find(t.back()) != std::string_view::npos) {
+        mult = int64_t{1} << (10 * (1 + std::string_view("kmgt").find(t.back())));
+        t.pop_back();
+    }
+    auto v = parse_int(t);
+    if (!v || (*v > 0 && *v > INT64_MAX / mult)) throw Error(EINVAL, what + ": invalid size " + quote(text));
+    return *v < 0 ? -1 : *v * mult;
+}
+
+size_t split_options(const po::options_description& opts, const std::vector<std::string>& args,
+                     std::vector<std::string>& own) {
+    size_t i = 0;
+    for (; i < args.size(); ++i) {
+        const std::string& a = args[i];
+        if (a == "--") return i + 1;
+        if (a.empty() || a[0] != '-' || a == "-") break;
+        own.push_back(a);
+        // The next word is this option's value unless the value is attached
+        // ("--env=X", "-eX") or the option needs none.
+        bool is_long = a.size() > 1 && a[1] == '-';
+        bool attached = is_long ? a.find('=') != std::string::npos : a.size() > 2;
+        std::string name = is_long ? a.substr(2, a.find('=') - 2) : a.substr(0, 2);  // short names keep their dash
+        const po::option_description* d = opts.find_nothrow(name, false);
+        if (d && d->semantic()->min_tokens() > 0 && !attached && i + 1 < args.size()) own.push_back(args[++i]);
+    }
+    return i;
 }
 
 }  // namespace crunlite::cli

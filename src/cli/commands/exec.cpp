@@ -26,23 +26,7 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
     // Like runc: options end at the container id; everything after it is the
     // command, even words that look like options ("exec ID ls -la").
     std::vector<std::string> own;
-    size_t i = 0;
-    for (; i < args.size(); ++i) {
-        const std::string& a = args[i];
-        if (a == "--") {
-            ++i;
-            break;
-        }
-        if (a.empty() || a[0] != '-') break;
-        own.push_back(a);
-        // The next word is this option's value unless the value is attached
-        // ("--env=X", "-eX") or the option takes none.
-        bool is_long = a.size() > 1 && a[1] == '-';
-        bool attached = is_long ? a.find('=') != std::string::npos : a.size() > 2;
-        std::string name = is_long ? a.substr(2, a.find('=') - 2) : a.substr(0, 2);
-        const po::option_description* d = opts.find_nothrow(name, false);
-        if (d && d->semantic()->max_tokens() > 0 && !attached && i + 1 < args.size()) own.push_back(args[++i]);
-    }
+    size_t i = split_options(opts, args, own);
     parse_args("exec", "exec [options] CONTAINER_ID COMMAND [ARG...]", opts, {}, {}, own);
     if (i >= args.size()) throw Error(EINVAL, "exec: \"exec\" requires a container id argument");
     o.id = args[i];

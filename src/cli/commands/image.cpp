@@ -11,7 +11,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
-#include "crunlite/runtime/user_namespace.hpp"
+#include "crunlite/runtime/image_run.hpp"
 
 namespace crunlite::cli {
 namespace {
@@ -24,20 +24,6 @@ std::string human_size(uint64_t bytes) {
     char buf[32];
     std::snprintf(buf, sizeof buf, u ? "%.1f %s" : "%.0f %s", v, units[u]);
     return buf;
-}
-
-// "512m", "64g", "1048576" -> bytes.
-uint64_t parse_size(const std::string& flag, const std::string& text) {
-    std::string t = text;
-    uint64_t mult = 1;
-    char last = t.empty() ? '\0' : static_cast<char>(std::tolower(static_cast<unsigned char>(t.back())));
-    if (last == 'k' || last == 'm' || last == 'g' || last == 't') {
-        mult = last == 'k' ? 1ULL << 10 : last == 'm' ? 1ULL << 20 : last == 'g' ? 1ULL << 30 : 1ULL << 40;
-        t.pop_back();
-    }
-    auto v = parse_uint(t);
-    if (!v || *v == 0) throw Error(EINVAL, flag + ": invalid size " + quote(text));
-    return *v * mult;
 }
 
 void write_image(json::Writer& w, const image::StoredImage& img) {
@@ -141,13 +127,14 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     runtime::Context ctx = g.context();
     std::string root = store_dir.empty() ? image::default_store_root(ctx.rootless) : store_dir;
     // Limits against tar bombs, applied to every layer.
-    auto limited = [&](image::UnpackOptions o) {
-        if (max_entries) o.limits.max_entries = max_entries;
-        if (!max_size.empty()) o.limits.max_bytes = parse_size("--max-layer-size", max_size);
-        return o;
-    };
-    auto work = [&](const image::UnpackOptions& unpack) {
-        image::Store store(root, limited(unpack));
+    image::LayerLimits limits;
+    if (max_entries) limits.max_entries = max_entries;
+    if (!max_size.empty()) {
+        int64_t bytes = parse_size("--max-layer-size", max_size);
+        if (bytes <= 0) throw Error(EINVAL, "--max-layer-size: must be positive");
+        limits.max_bytes = static_cast<uint64_t>(bytes);
+    }
+    runtime::with_image_store(ctx, root, limits, [&](image::Store& store) {
         if (verb == "load") {
             bool show = !quiet && format != "json" && ::isatty(STDERR_FILENO);
             image::StoredImage img =
@@ -172,19 +159,7 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
             store.prune();
         }
         std::cout.flush();
-    };
-    if (!ctx.rootless) {
-        work(image::UnpackOptions{});
-        return 0;
-    }
-    // Unprivileged: inside a user namespace with our subordinate ids, layer files
-    // get the owners the image gives them (uid 1001 stays distinct from root), and
-    // only there can the store be cleaned up again.  Without subordinate ids,
-    // everything belongs to us and the image is recorded as such.
-    image::UnpackOptions mapped;
-    mapped.device_nodes = false;
-    mapped.user_xattrs = true;
-    if (!runtime::run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
+    });
     return 0;
 }
 

@@ -1,25 +1,188 @@
+// run and create: from a bundle (runc's grammar) or, with --image, from an image.
+#include <iostream>
+
 #include "../command.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/runtime/image_run.hpp"
+#include "crunlite/runtime/image_spec.hpp"
 
 namespace crunlite::cli {
+namespace {
 
-void add_create_options(po::options_description& opts, runtime::CreateOptions& o);
+// Options shared by create and run.
+void add_create_options(po::options_description& opts, runtime::CreateOptions& o) {
+    opts.add_options()
+        ("bundle,b", po::value(&o.bundle), "path to the bundle directory (default: current directory)")
+        ("pid-file", po::value(&o.pid_file), "write the container's init pid to this file")
+        ("console-socket", po::value(&o.console_socket), "unix socket that receives the pty master fd")
+        ("no-pivot", po::bool_switch(&o.no_pivot), "use MS_MOVE + chroot instead of pivot_root")
+        ("no-new-keyring", po::bool_switch(&o.no_new_keyring), "do not create a new session keyring")
+        ("preserve-fds", po::value(&o.preserve_fds), "pass N extra fds (3..3+N-1) to the container");
+}
+
+struct ImageFlags {
+    runtime::ImageRunOptions o;
+    std::string name, memory, user, workdir, entrypoint, hostname, cpus, wait_healthy;
+    std::vector<std::string> security_opts;
+    bool no_init = false, init = false;
+    std::string health_cmd, health_interval, health_timeout, health_start_period, health_start_interval;
+    int health_retries = 0;
+};
+
+void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
+    auto& o = f.o;
+    opts.add_options()
+        ("image", po::value(&o.image), "run an image: a stored name or id, or docker-archive:FILE, oci-archive:FILE, oci:DIR")
+        ("store", po::value(&o.store_root), "image store (default /var/lib/crun-lite, rootless $XDG_DATA_HOME/crun-lite)")
+        ("name", po::value(&f.name), "container id (instead of the first argument)")
+        ("env,e", po::value(&o.env)->composing(), "set KEY=VALUE, or pass KEY from our environment (repeatable)")
+        ("env-file", po::value(&o.env_files)->composing(), "read KEY=VALUE lines from a file (repeatable)")
+        ("user,u", po::value(&f.user), "USER[:GROUP] (name or id) instead of the image's USER")
+        ("workdir,w", po::value(&f.workdir), "working directory instead of the image's WORKDIR")
+        ("entrypoint", po::value(&f.entrypoint), "replace the image's ENTRYPOINT (and its CMD)")
+        ("volume,v", po::value(&o.volumes)->composing(), "bind SRC:DST[:ro] into the container (repeatable)")
+        ("read-only", po::bool_switch(&o.read_only), "mount the root filesystem read-only")
+        ("memory,m", po::value(&f.memory), "memory limit (e.g. 256m)")
+        ("pids-limit", po::value(&o.pids_limit), "maximum number of processes")
+        ("cpus", po::value(&f.cpus), "CPU limit (e.g. 1.5)")
+        ("cap-add", po::value(&o.cap_add)->composing(), "add a capability, or ALL (repeatable)")
+        ("cap-drop", po::value(&o.cap_drop)->composing(), "drop a capability, or ALL (repeatable)")
+        ("security-opt", po::value(&f.security_opts)->composing(), "seccomp=FILE or seccomp=unconfined")
+        ("hostname", po::value(&f.hostname), "container host name (default: the id's first 12 characters)")
+        ("init", po::bool_switch(&f.init), "run crun-lite-init as PID 1 (the default with --image)")
+        ("no-init", po::bool_switch(&f.no_init), "run the command itself as PID 1")
+        ("init-path", po::value(&o.init_path), "the crun-lite-init binary to inject")
+        ("tty,t", po::bool_switch(&o.tty), "allocate a pseudo-terminal")
+        ("network", po::value(&o.network), "none, host or slirp4netns (default: slirp4netns rootless when installed, else none)")
+        ("publish,p", po::value(&o.publish)->composing(), "[IP:]HOST:CONTAINER[/tcp|udp] through slirp4netns (repeatable)")
+        ("health-cmd", po::value(&f.health_cmd), "healthcheck command (run with /bin/sh -c)")
+        ("health-interval", po::value(&f.health_interval), "time between probes (e.g. 30s)")
+        ("health-timeout", po::value(&f.health_timeout), "a probe running longer fails")
+        ("health-start-period", po::value(&f.health_start_period), "failures in this first period do not count")
+        ("health-start-interval", po::value(&f.health_start_interval), "time between probes in the start period")
+        ("health-retries", po::value(&f.health_retries), "consecutive failures that make it unhealthy")
+        ("no-healthcheck", po::bool_switch(&o.health.disable), "disable the image's healthcheck");
+    if (run)
+        opts.add_options()
+            ("rm", po::bool_switch(&o.remove), "delete the container (and its files) when it exits")
+            ("wait-healthy", po::value(&f.wait_healthy)->implicit_value("60s"),
+             "with -d: return once the container is healthy (0), or fail when it is unhealthy or TIMEOUT (default 60s) passes");
+}
+
+// Fills f.o from the parsed flags; `rest` is what followed the options: the
+// id (unless --name) and the command.
+void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vector<std::string> rest,
+                          const std::string& verb) {
+    auto& o = f.o;
+    if (!f.name.empty()) {
+        o.id = f.name;
+    } else {
+        if (rest.empty()) throw Error(EINVAL, verb + ": \"" + verb + "\" requires a container id argument (or --name)");
+        o.id = rest.front();
+        rest.erase(rest.begin());
+    }
+    o.args = rest;
+    if (vm.count("user")) o.user = f.user;
+    if (vm.count("workdir")) o.workdir = f.workdir;
+    if (vm.count("entrypoint")) o.entrypoint = f.entrypoint;
+    if (vm.count("hostname")) o.hostname = f.hostname;
+    if (f.init && f.no_init) throw Error(EINVAL, verb + ": --init and --no-init conflict");
+    o.init = !f.no_init;
+    if (!f.memory.empty()) {
+        o.memory = parse_size(verb + ": --memory", f.memory);
+        if (o.memory <= 0) throw Error(EINVAL, verb + ": --memory must be positive");
+    }
+    if (!f.cpus.empty()) {
+        try {
+            size_t used = 0;
+            o.cpus = std::stod(f.cpus, &used);
+            if (used != f.cpus.size() || o.cpus <= 0) throw std::invalid_argument("");
+        } catch (const std::exception&) {
+            throw Error(EINVAL, verb + ": --cpus: invalid value " + quote(f.cpus));
+        }
+    }
+    for (const auto& s : f.security_opts) {
+        if (s.rfind("seccomp=", 0) == 0) o.seccomp = s.substr(8);
+        else if (s == "no-new-privileges" || s == "no-new-privileges:true") continue;  // always set
+        else throw Error(EINVAL, verb + ": --security-opt " + quote(s) + ": only seccomp=FILE|unconfined is supported");
+        if (o.seccomp.empty()) throw Error(EINVAL, verb + ": --security-opt seccomp= needs a file or unconfined");
+    }
+    auto& h = o.health;
+    if (vm.count("health-cmd")) h.cmd = f.health_cmd;
+    auto duration = [&](const char* flag, const std::string& text, std::optional<int64_t>& out) {
+        if (vm.count(flag)) out = runtime::parse_duration(text, verb + ": --" + flag);
+    };
+    duration("health-interval", f.health_interval, h.interval_ns);
+    duration("health-timeout", f.health_timeout, h.timeout_ns);
+    duration("health-start-period", f.health_start_period, h.start_period_ns);
+    duration("health-start-interval", f.health_start_interval, h.start_interval_ns);
+    if (vm.count("health-retries")) h.retries = f.health_retries;
+    if (h.disable && (h.cmd || h.interval_ns || h.timeout_ns || h.retries))
+        throw Error(EINVAL, verb + ": --no-healthcheck conflicts with the --health-* options");
+}
+
+// Parses a run/create command line; returns true for an image run (then `f`
+// is filled), false for a bundle (then `vm` has the bundle options).
+bool parse_run_args(const std::string& verb, const std::vector<std::string>& args, po::options_description& opts,
+                    ImageFlags& f, runtime::CreateOptions& bundle_opts) {
+    std::vector<std::string> own;
+    size_t i = split_options(opts, args, own);
+    std::vector<std::string> rest(args.begin() + static_cast<long>(i), args.end());
+    std::string usage = verb + " [options] CONTAINER_ID\n       crun-lite " + verb +
+                        " --image IMAGE [options] CONTAINER_ID|--name ID [COMMAND [ARG...]]";
+    auto vm = parse_args(verb, usage, opts, {}, {}, own);
+    if (vm.count("image")) {
+        if (!bundle_opts.bundle.empty() || !bundle_opts.console_socket.empty())
+            throw Error(EINVAL, verb + ": --image conflicts with --bundle and --console-socket");
+        f.o.pid_file = bundle_opts.pid_file;
+        finish_image_options(f, vm, rest, verb);
+        return true;
+    }
+    for (const char* flag : {"name", "store", "env", "env-file", "user", "workdir", "entrypoint", "volume", "publish",
+                             "health-cmd", "wait-healthy", "rm", "tty", "network"})
+        if (vm.count(flag) && !vm[flag].defaulted()) throw Error(EINVAL, verb + ": --" + std::string(flag) + " needs --image");
+    if (rest.empty()) throw Error(EINVAL, verb + ": \"" + verb + "\" requires a container id argument");
+    if (rest.size() > 1) throw Error(EINVAL, verb + ": unexpected argument " + quote(rest[1]) + " (a command needs --image)");
+    bundle_opts.id = rest[0];
+    return false;
+}
+
+}  // namespace
+
+int cmd_create(const Global& g, const std::vector<std::string>& args) {
+    runtime::CreateOptions o;
+    ImageFlags f;
+    po::options_description opts("Options"), image_opts("Image options (with --image)");
+    add_create_options(opts, o);
+    add_image_options(image_opts, f, false);
+    opts.add(image_opts);
+    if (parse_run_args("create", args, opts, f, o)) runtime::create_from_image(g.context(), f.o);
+    else runtime::create(g.context(), o);
+    return 0;
+}
 
 int cmd_run(const Global& g, const std::vector<std::string>& args) {
     runtime::CreateOptions o;
+    ImageFlags f;
     bool detach = false, keep = false;
-    po::options_description opts("Options");
+    po::options_description opts("Options"), image_opts("Image options (with --image)");
     add_create_options(opts, o);
     opts.add_options()
         ("detach,d", po::bool_switch(&detach), "detach from the container's process")
-        ("keep", po::bool_switch(&keep), "do not delete the container after it exits")
+        ("keep", po::bool_switch(&keep), "do not delete the container after it exits (bundles)")
         ("config", po::value(&o.config_file), "path to the config file (default: BUNDLE/config.json)");
-    po::options_description hidden;
-    hidden.add_options()("id", po::value(&o.id));
-    po::positional_options_description pos;
-    pos.add("id", 1);
-    auto vm = parse_args("run", "run [options] CONTAINER_ID", opts, hidden, pos, args);
-    o.id = require_id(vm, "run");
-    return runtime::run(g.context(), o, detach, keep);
+    add_image_options(image_opts, f, true);
+    opts.add(image_opts);
+    // runc: a detached container stays until `delete`; --keep is for the foreground.
+    if (!parse_run_args("run", args, opts, f, o)) return runtime::run(g.context(), o, detach, keep || detach);
+    if (!f.wait_healthy.empty() && !detach) throw Error(EINVAL, "run: --wait-healthy needs -d");
+    f.o.detach = detach;
+    runtime::Context ctx = g.context();
+    int code = runtime::run_image(ctx, f.o);
+    if (detach && !f.wait_healthy.empty())
+        return runtime::wait_healthy(ctx, f.o.id, runtime::parse_duration(f.wait_healthy, "run: --wait-healthy"));
+    return code;
 }
 
 }  // namespace crunlite::cli

@@ -39,7 +39,12 @@ int cmd_spec(const Global&, const std::vector<std::string>& args) {
     } catch (const Error& e) {
         log::warn("spec: no seccomp profile: " + e.message());
     }
-    std::string text = spec::default_spec_json(rootless, ::geteuid(), ::getegid(), seccomp ? &*seccomp : nullptr);
+    spec::SpecOptions so;
+    so.rootless = rootless;
+    so.caller_uid = ::geteuid();
+    so.caller_gid = ::getegid();
+    so.seccomp = seccomp;
+    std::string text = spec::default_spec_json(so);
     // O_EXCL: never overwrite a config the user wrote (runc refuses too).
     int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0) {

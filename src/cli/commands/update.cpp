@@ -8,38 +8,10 @@
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/runtime/image_spec.hpp"
 #include "crunlite/spec/parse.hpp"
 
 namespace crunlite::cli {
-namespace {
-
-// "64m", "1G", "512k", "1048576" -> bytes (runc accepts the same suffixes); "-1" stays -1.
-int64_t parse_bytes(const std::string& flag, const std::string& text) {
-    std::string t = text;
-    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    if (!t.empty() && t.back() == 'b') t.pop_back();
-    int64_t mult = 1;
-    if (!t.empty() && (t.back() == 'k' || t.back() == 'm' || t.back() == 'g')) {
-        mult = t.back() == 'k' ? 1LL << 10 : t.back() == 'm' ? 1LL << 20 : 1LL << 30;
-        t.pop_back();
-    }
-    auto v = parse_int(t);
-    if (!v) throw Error(EINVAL, "update: invalid value for --" + flag + ": " + quote(text));
-    return *v < 0 ? -1 : *v * mult;
-}
-
-// "5s", "500ms", "2" (seconds).
-std::chrono::milliseconds parse_interval(const std::string& text) {
-    std::string t = text;
-    int64_t mult = 1000;
-    if (t.size() > 2 && t.substr(t.size() - 2) == "ms") mult = 1, t.resize(t.size() - 2);
-    else if (!t.empty() && t.back() == 's') t.pop_back();
-    auto v = parse_uint(t);
-    if (!v || *v == 0) throw Error(EINVAL, "events: invalid --interval " + quote(text));
-    return std::chrono::milliseconds(static_cast<int64_t>(*v) * mult);
-}
-
-}  // namespace
 
 int cmd_update(const Global& g, const std::vector<std::string>& args) {
     std::string resources_file, memory, reservation, swap, cpus, mems;
@@ -82,9 +54,9 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
         if (!r.cpu) r.cpu.emplace();
         return *r.cpu;
     };
-    if (vm.count("memory")) memory_part().limit = parse_bytes("memory", memory);
-    if (vm.count("memory-reservation")) memory_part().reservation = parse_bytes("memory-reservation", reservation);
-    if (vm.count("memory-swap")) memory_part().swap = parse_bytes("memory-swap", swap);
+    if (vm.count("memory")) memory_part().limit = parse_size("update: --memory", memory);
+    if (vm.count("memory-reservation")) memory_part().reservation = parse_size("update: --memory-reservation", reservation);
+    if (vm.count("memory-swap")) memory_part().swap = parse_size("update: --memory-swap", swap);
     if (vm.count("pids-limit")) r.pids_limit = pids;
     if (vm.count("cpu-period")) cpu_part().period = period;
     if (vm.count("cpu-quota")) cpu_part().quota = quota;
@@ -110,7 +82,8 @@ int cmd_events(const Global& g, const std::vector<std::string>& args) {
         ("interval", po::value(&interval), "time between stats objects (default 5s)");
     std::string id;
     parse_id_args("events", opts, args, id);
-    auto every = parse_interval(interval);
+    std::chrono::nanoseconds every(runtime::parse_duration(interval, "events: --interval"));
+    if (every.count() <= 0) throw Error(EINVAL, "events: --interval must be positive");
     runtime::Context ctx = g.context();
     for (;;) {
         std::cout << runtime::stats_json(ctx, id) << std::endl;

@@ -7,8 +7,19 @@
 
 using namespace crunlite;
 
+namespace {
+std::string spec_json(bool rootless, uint32_t uid, uint32_t gid, const spec::Seccomp* sc = nullptr) {
+    spec::SpecOptions o;
+    o.rootless = rootless;
+    o.caller_uid = uid;
+    o.caller_gid = gid;
+    if (sc) o.seccomp = *sc;
+    return spec::default_spec_json(o);
+}
+}  // namespace
+
 TEST_CASE("the default spec parses and validates", "[default_spec]") {
-    auto c = spec::parse_config(spec::default_spec_json(false, 0, 0), "spec");
+    auto c = spec::parse_config(spec_json(false, 0, 0), "spec");
     CHECK_NOTHROW(spec::validate(c, "spec"));
     CHECK(c.process->terminal);
     CHECK(c.root.path == "rootfs");
@@ -22,7 +33,7 @@ TEST_CASE("the default spec parses and validates", "[default_spec]") {
 }
 
 TEST_CASE("the rootless spec maps the caller and avoids what needs privilege", "[default_spec]") {
-    auto c = spec::parse_config(spec::default_spec_json(true, 1234, 5678), "spec");
+    auto c = spec::parse_config(spec_json(true, 1234, 5678), "spec");
     CHECK_NOTHROW(spec::validate(c, "spec"));
     REQUIRE(c.linux->find_namespace("user"));
     CHECK_FALSE(c.linux->find_namespace("network"));
@@ -36,7 +47,7 @@ TEST_CASE("the rootless spec maps the caller and avoids what needs privilege", "
 }
 
 TEST_CASE("the spec carries the default caps and the seccomp profile it is given", "[default_spec]") {
-    auto c = spec::parse_config(spec::default_spec_json(false, 0, 0), "spec");
+    auto c = spec::parse_config(spec_json(false, 0, 0), "spec");
     CHECK(c.process->capabilities->bounding == spec::default_capabilities());
     CHECK(c.process->capabilities->effective == spec::default_capabilities());
     CHECK_FALSE(c.linux->seccomp);
@@ -45,7 +56,7 @@ TEST_CASE("the spec carries the default caps and the seccomp profile it is given
     t.capabilities = spec::default_capabilities();
     t.kernel = {6, 1};
     spec::Seccomp sc = spec::resolve_seccomp_profile(spec::default_seccomp_profile_json(), "p", t);
-    auto with = spec::parse_config(spec::default_spec_json(true, 1, 1, &sc), "spec");
+    auto with = spec::parse_config(spec_json(true, 1, 1, &sc), "spec");
     REQUIRE(with.linux->seccomp);
     CHECK(*with.linux->seccomp == sc);  // written and read back unchanged
 }

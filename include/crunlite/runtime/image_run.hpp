@@ -1,0 +1,89 @@
+// `run --image` / `create --image`: a container of an image's runtime stage.
+//
+// The container lives in <image store>/containers/<id>/, its bundle:
+//   config.json   generated from the image config and the flags (image_spec.hpp)
+//   rootfs/       where the overlay of the image's layers (read-only lower
+//                 dirs shared with every container of the image) and upper/,
+//                 work/ is mounted, inside the container's mount namespace
+//                 only (annotation org.crun-lite.rootfs.overlay): nothing to
+//                 unmount on the host, ever
+//   hosts, hostname, resolv.conf   bind-mounted over /etc/...
+//   app.json      what the runtime verbs need later: image, stop signal,
+//                 healthcheck, network
+//   ctr.log       stdout+stderr of a detached container (`logs`)
+//   health.json   healthcheck status (health.hpp)
+// `delete` (and --rm) removes the directory with the container.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crunlite/image/store.hpp"
+#include "crunlite/runtime/container.hpp"
+#include "crunlite/runtime/health.hpp"
+
+namespace crunlite::runtime {
+
+// The annotation marking an image container; its value is the image id.
+inline constexpr const char* kImageAnnotation = "org.crun-lite.image";
+
+struct ImageRunOptions {
+    std::string image;       // stored name/id, or an archive (docker-archive:F, oci-archive:F, oci:DIR, a file)
+    std::string store_root;  // default image::default_store_root
+    std::string id;          // container id
+    bool detach = false, remove = false, tty = false;
+    std::vector<std::string> env, env_files, volumes, cap_add, cap_drop, publish;
+    std::optional<std::string> user, workdir, entrypoint, hostname;
+    std::vector<std::string> args;  // after the image: replaces Cmd
+    bool read_only = false;
+    int64_t memory = 0, pids_limit = 0;
+    double cpus = 0;
+    std::string seccomp;            // "": the default profile; "unconfined"; or a profile file
+    bool init = true;
+    std::string init_path;          // default: find_init()
+    std::string network;            // none | host | slirp4netns; "": slirp4netns rootless if installed, else none
+    HealthOverrides health;
+    std::string pid_file;
+};
+
+// Creates (create) or runs (run) the container; returns run's exit code.
+// On any failure nothing is left: no container dir, state, cgroup or process.
+void create_from_image(const Context& ctx, const ImageRunOptions& opts);
+int run_image(const Context& ctx, const ImageRunOptions& opts);
+
+// stop: the image's StopSignal (default SIGTERM), then SIGKILL after `timeout_s`.
+void stop(const Context& ctx, const std::string& id, int timeout_s);
+
+// logs: the detached container's captured output; with `follow`, keeps
+// printing until the container stops.
+void logs(const Context& ctx, const std::string& id, bool follow);
+
+// inspect: {"Id","State":{...,"Health"},"Image","Bundle","Config":<config.json>}.
+std::string inspect_json(const Context& ctx, const std::string& id);
+
+// The health status of an image container ("" without a healthcheck).
+std::optional<HealthState> health_of(const Context& ctx, const std::string& id);
+
+// healthcheck run: one probe now.  0 healthy, 1 unhealthy; throws when the
+// container has no healthcheck or is not running.
+int healthcheck_run(const Context& ctx, const std::string& id);
+
+// Waits until the container is healthy (0) or unhealthy, stopped, or
+// `timeout_ns` passed (1, printing why and the last probe's output).
+int wait_healthy(const Context& ctx, const std::string& id, int64_t timeout_ns);
+
+// Runs `body` with the image store at `root` opened as the caller may write
+// it: root directly.  Unprivileged, inside a user namespace with the caller's
+// subordinate ids (run_in_rootless_userns), so layer files get the owners the
+// image gives them (uid 1001 stays distinct from root) and only there can the
+// store be cleaned up again; without subordinate ids, directly, with every
+// file the caller's (recorded as owners "caller").
+void with_image_store(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
+                      const std::function<void(image::Store&)>& body);
+
+// crun-lite-init: $CRUNLITE_INIT, the installed libexec copy, or the build tree's.
+std::string find_init();
+
+}  // namespace crunlite::runtime

@@ -1,0 +1,67 @@
+// From an image config (image-spec config.md, conversion.md) and `run --image`
+// flags to the pieces of an OCI config.  Pure: the caller reads the container's
+// /etc/passwd and /etc/group (in the image's layers, never via getpwnam).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crunlite/image/manifest.hpp"
+
+namespace crunlite::runtime {
+
+struct ContainerUser {
+    uint32_t uid = 0, gid = 0;
+    std::vector<uint32_t> additional_gids;  // groups of /etc/group that list the user by name
+    std::string home = "/";                 // from its passwd entry
+};
+
+// Resolves "USER[:GROUP]" (names or numbers; "" is root) against the
+// container's passwd and group files (nullopt: the image has none), with
+// Docker's rules: a user name must exist ("unable to find user nextjs: no
+// matching entries in passwd file"), a numeric uid need not (gid 0 then, unless
+// its entry says otherwise), an explicit group replaces the primary one and the
+// supplementary groups.  Throws Error(EINVAL) naming what was not found.
+ContainerUser resolve_user(const std::string& user, const std::optional<std::string>& passwd,
+                           const std::optional<std::string>& group);
+
+// process.args: (--entrypoint or Entrypoint) + (args after the image, or Cmd
+// when none are given).  --entrypoint resets Cmd, as Docker does.  Throws
+// Error(EINVAL) when both end up empty.
+std::vector<std::string> process_args(const image::ImageConfig& config, const std::optional<std::string>& entrypoint,
+                                      const std::vector<std::string>& args);
+
+// process.env: PATH default, then HOSTNAME and HOME, then the image's Env, then
+// `overrides` (--env-file lines, then -e), later entries replacing earlier ones
+// of the same name in place.  "-e NAME" without "=" takes NAME from `host_env`
+// (dropped when unset there), as docker run does.
+std::vector<std::string> merge_env(const std::vector<std::string>& image_env, const std::vector<std::string>& overrides,
+                                   const std::string& hostname, const std::string& home,
+                                   const std::vector<std::string>& host_env);
+
+// --env-file content: KEY=VALUE lines, "#" comments and blank lines skipped,
+// a line with no "=" is a name taken from the host environment.  Throws
+// Error(EINVAL) "FILE:LINE: ..." for an invalid name.
+std::vector<std::string> parse_env_file(const std::string& content, const std::string& file);
+
+struct VolumeSpec {
+    std::string source, destination;
+    bool readonly = false;
+};
+// -v SRC:DST[:ro|rw] (SRC absolute or relative to `cwd`, DST absolute).
+VolumeSpec parse_volume(const std::string& text, const std::string& cwd);
+
+// Capability names for --cap-add/--cap-drop: "net_raw", "CAP_NET_RAW" or "ALL".
+// `base` is the default set; returns the resulting set, sorted.  Throws
+// Error(EINVAL) for an unknown name.
+std::vector<std::string> adjust_capabilities(const std::vector<std::string>& base, const std::vector<std::string>& add,
+                                             const std::vector<std::string>& drop);
+
+// Go-style durations as Docker prints and takes them: "30s", "1m30s", "500ms",
+// "1h"; a bare number is seconds.  Nanoseconds; throws Error(EINVAL) naming
+// `flag` for anything else or a negative value.
+int64_t parse_duration(const std::string& text, const std::string& flag);
+
+}  // namespace crunlite::runtime

@@ -1,0 +1,55 @@
+// stop, logs, inspect, healthcheck: the verbs of image containers (run --image).
+#include <iostream>
+
+#include "../command.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/runtime/image_run.hpp"
+
+namespace crunlite::cli {
+
+int cmd_stop(const Global& g, const std::vector<std::string>& args) {
+    int timeout = 10;
+    po::options_description opts("Options");
+    opts.add_options()("time,t", po::value(&timeout), "seconds to wait after the stop signal before SIGKILL (default 10)");
+    std::string id;
+    parse_id_args("stop", opts, args, id);
+    if (timeout < 0) throw Error(EINVAL, "stop: --time must not be negative");
+    runtime::stop(g.context(), id, timeout);
+    return 0;
+}
+
+int cmd_logs(const Global& g, const std::vector<std::string>& args) {
+    bool follow = false;
+    po::options_description opts("Options");
+    opts.add_options()("follow,f", po::bool_switch(&follow), "keep printing until the container stops");
+    std::string id;
+    parse_id_args("logs", opts, args, id);
+    runtime::logs(g.context(), id, follow);
+    return 0;
+}
+
+int cmd_inspect(const Global& g, const std::vector<std::string>& args) {
+    po::options_description opts("Options");
+    std::string id;
+    parse_id_args("inspect", opts, args, id);
+    std::cout << runtime::inspect_json(g.context(), id) << std::endl;
+    return 0;
+}
+
+// Exit codes as podman's: 0 healthy, 1 unhealthy, 125 an error (main's).
+int cmd_healthcheck(const Global& g, const std::vector<std::string>& args) {
+    if (args.empty() || args[0] != "run") {
+        std::cout << "Usage: crun-lite healthcheck run CONTAINER_ID\n\n"
+                     "Runs the container's healthcheck once now and records the result.\n"
+                     "Exits 0 when healthy, 1 when unhealthy (printing the probe's output), 125 on errors.\n";
+        if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) return 0;
+        throw Error(EINVAL, "healthcheck: unknown command" + (args.empty() ? std::string() : " " + quote(args[0])));
+    }
+    po::options_description opts("Options");
+    std::string id;
+    parse_id_args("healthcheck run", opts, std::vector<std::string>(args.begin() + 1, args.end()), id);
+    return runtime::healthcheck_run(g.context(), id);
+}
+
+}  // namespace crunlite::cli

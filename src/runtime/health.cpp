@@ -1,0 +1,218 @@
+#include "crunlite/runtime/health.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/file.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/json/json.hpp"
+
+namespace crunlite::runtime {
+namespace {
+
+constexpr size_t kMaxOutput = 4096;
+constexpr size_t kMaxLog = 5;
+
+int64_t monotonic_ms() {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
+}
+
+int64_t realtime_ns() {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+// Runs `test` in the container through `exec` in a child process, whose
+// output comes back on a pipe; past the timeout the child gets SIGTERM (which
+// exec forwards to the probe), then SIGKILL.
+ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthConfig& config) {
+    ProbeResult r;
+    r.start = rfc3339_utc_now();
+    int pipefd[2];
+    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
+    pid_t child = ::fork();
+    if (child < 0) throw_errno("fork healthcheck");
+    if (child == 0) {
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        ::dup2(devnull, 0);
+        ::dup2(pipefd[1], 1);
+        ::dup2(pipefd[1], 2);
+        int code = 125;
+        try {
+            ExecOptions opts;
+            opts.id = id;
+            opts.args = config.test;
+            code = exec(ctx, opts);
+        } catch (const Error& e) {
+            ::dprintf(2, "healthcheck: %s\n", e.message().c_str());
+        }
+        ::_exit(code);
+    }
+    ::close(pipefd[1]);
+    sys::UniqueFd out(pipefd[0]);
+    ::fcntl(out.get(), F_SETFL, O_NONBLOCK);
+    int64_t deadline = monotonic_ms() + config.timeout_ns / 1'000'000;
+    bool timed_out = false;
+    for (;;) {
+        int64_t left = deadline - monotonic_ms();
+        if (left <= 0) {
+            timed_out = true;
+            break;
+        }
+        struct pollfd pfd = {out.get(), POLLIN, 0};
+        if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
+        char buf[4096];
+        ssize_t n = ::read(out.get(), buf, sizeof buf);
+        if (n == 0) break;
+        if (n > 0 && r.output.size() < kMaxOutput)
+            r.output.append(buf, std::min(static_cast<size_t>(n), kMaxOutput - r.output.size()));
+    }
+    int status = 0;
+    if (timed_out) {
+        ::kill(child, SIGTERM);
+        for (int i = 0; i < 20 && ::waitpid(child, &status, WNOHANG) == 0; ++i) ::usleep(50'000);
+        if (::waitpid(child, &status, WNOHANG) == 0) {
+            ::kill(child, SIGKILL);
+            ::waitpid(child, &status, 0);
+        }
+        r.exit_code = -1;
+        r.output = "Health check exceeded timeout (" + std::to_string(config.timeout_ns / 1'000'000'000) + "s)";
+    } else {
+        while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+        r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    }
+    r.end = rfc3339_utc_now();
+    return r;
+}
+
+}  // namespace
+
+std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck>& image,
+                                          const HealthOverrides& o) {
+    if (o.disable) return std::nullopt;
+    HealthConfig c;
+    std::vector<std::string> test;
+    if (image) {
+        test = image->test;
+        if (image->interval_ns > 0) c.interval_ns = image->interval_ns;
+        if (image->timeout_ns > 0) c.timeout_ns = image->timeout_ns;
+        if (image->start_period_ns > 0) c.start_period_ns = image->start_period_ns;
+        if (image->start_interval_ns > 0) c.start_interval_ns = image->start_interval_ns;
+        if (image->retries > 0) c.retries = image->retries;
+    }
+    if (o.cmd) test = {"CMD-SHELL", *o.cmd};
+    if (o.interval_ns) c.interval_ns = *o.interval_ns;
+    if (o.timeout_ns) c.timeout_ns = *o.timeout_ns;
+    if (o.start_period_ns) c.start_period_ns = *o.start_period_ns;
+    if (o.start_interval_ns) c.start_interval_ns = *o.start_interval_ns;
+    if (o.retries) c.retries = *o.retries;
+    if (test.empty() || test[0] == "NONE") return std::nullopt;
+    if (test[0] == "CMD-SHELL") {
+        if (test.size() != 2) throw Error(EINVAL, "Healthcheck.Test: CMD-SHELL takes exactly one command string");
+        c.test = {"/bin/sh", "-c", test[1]};
+    } else if (test[0] == "CMD") {
+        if (test.size() < 2) throw Error(EINVAL, "Healthcheck.Test: CMD needs a command");
+        c.test.assign(test.begin() + 1, test.end());
+    } else {
+        throw Error(EINVAL, "Healthcheck.Test: unknown form " + quote(test[0]) + " (want CMD, CMD-SHELL or NONE)");
+    }
+    if (c.interval_ns < 1'000'000 || c.timeout_ns < 1'000'000 || c.start_interval_ns < 1'000'000)
+        throw Error(EINVAL, "healthcheck: interval, timeout and start interval must be at least 1ms");
+    if (c.retries < 1) throw Error(EINVAL, "healthcheck: retries must be at least 1");
+    return c;
+}
+
+void record_probe(HealthState& state, const HealthConfig& config, const ProbeResult& result, bool in_start_period) {
+    state.log.push_back(result);
+    while (state.log.size() > kMaxLog) state.log.pop_front();
+    if (result.exit_code == 0) {
+        state.status = "healthy";
+        state.failing_streak = 0;
+        return;
+    }
+    // Docker: failures in the start period do not count until the first success.
+    if (in_start_period && state.status == "starting") return;
+    if (++state.failing_streak >= config.retries) state.status = "unhealthy";
+}
+
+int64_t next_probe_delay(const HealthState& state, const HealthConfig& config, bool in_start_period) {
+    return in_start_period && state.status == "starting" ? config.start_interval_ns : config.interval_ns;
+}
+
+std::string health_json(const HealthState& s) {
+    json::Writer w(false);
+    w.begin_object();
+    w.key("Status").string(s.status);
+    w.key("FailingStreak").integer(s.failing_streak);
+    w.key("Log").begin_array();
+    for (const auto& r : s.log) {
+        w.begin_object();
+        w.key("Start").string(r.start).key("End").string(r.end);
+        w.key("ExitCode").integer(r.exit_code).key("Output").string(r.output);
+        w.end_object();
+    }
+    w.end_array();
+    w.end_object();
+    return w.result();
+}
+
+HealthState parse_health_json(const std::string& text, const std::string& source) {
+    json::Document doc = json::parse(text, source);
+    json::Value root = doc.root();
+    HealthState s;
+    s.status = root.get_string("Status");
+    s.failing_streak = root.get_int32("FailingStreak");
+    for (const auto& e : root.at("Log").elements())
+        s.log.push_back({e.get_string("Start"), e.get_string("End"), e.get_int32("ExitCode"), e.get_string("Output")});
+    return s;
+}
+
+std::string health_config_json(const HealthConfig& c) {
+    json::Writer w(false);
+    w.begin_object();
+    w.key("Test").string_array(c.test);
+    w.key("Interval").integer(c.interval_ns).key("Timeout").integer(c.timeout_ns);
+    w.key("StartPeriod").integer(c.start_period_ns).key("StartInterval").integer(c.start_interval_ns);
+    w.key("Retries").integer(c.retries);
+    w.end_object();
+    return w.result();
+}
+
+HealthConfig parse_health_config(const json::Value& root) {
+    HealthConfig c;
+    c.test = root.at("Test").as_string_array();
+    c.interval_ns = root.get_int64("Interval");
+    c.timeout_ns = root.get_int64("Timeout");
+    c.start_period_ns = root.get_int64("StartPeriod");
+    c.start_interval_ns = root.get_int64("StartInterval");
+    c.retries = root.get_int32("Retries");
+    return c;
+}
+
+HealthState probe_and_record(const Context& ctx, const std::string& id, const std::string& bundle,
+                             const HealthConfig& config, int64_t started_ns) {
+    ProbeResult result = run_probe(ctx, id, config);
+    bool in_start = realtime_ns() - started_ns < config.start_period_ns;
+    std::string path = bundle + "/health.json";
+    sys::UniqueFd lock(::open((bundle + "/health.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock) throw_errno("open " + quote(bundle + "/health.lock"));
+    while (::flock(lock.get(), LOCK_EX) < 0 && errno == EINTR) {}
+    HealthState state;
+    if (::access(path.c_str(), F_OK) == 0) state = parse_health_json(read_file(path), path);
+    record_probe(state, config, result, in_start);
+    write_file_atomic(path, health_json(state), 0644);
+    return state;
+}
+
+}  // namespace crunlite::runtime

@@ -1,0 +1,666 @@
+#include "crunlite/runtime/image_run.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <sys/un.h>
+#include <sys/utsname.h>
+#include <sys/wait.h>
+#include <sys/xattr.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <iostream>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/image/store.hpp"
+#include "crunlite/json/json.hpp"
+#include "crunlite/linux/mount_plan.hpp"
+#include "crunlite/runtime/image_spec.hpp"
+#include "crunlite/runtime/user_namespace.hpp"
+#include "crunlite/spec/default_spec.hpp"
+#include "crunlite/spec/seccomp_profile.hpp"
+#include "crunlite/sys/syscalls.hpp"
+#include "crunlite_build_config.h"
+#include "internal.hpp"
+
+extern char** environ;
+
+namespace crunlite::runtime {
+namespace {
+
+constexpr const char* kInitInContainer = "/run/crun-lite-init";
+constexpr const char* kSlirpGuestAddr = "10.0.2.100";
+
+int64_t realtime_ns() {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
+}
+
+bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
+
+bool find_program(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    for (const auto& dir : split(path ? path : "/usr/local/bin:/usr/bin:/bin", ':'))
+        if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
+    return false;
+}
+
+std::string containers_dir(const std::string& store_root) { return store_root + "/containers"; }
+
+// What the later verbs need to know about an image container (app.json).
+struct App {
+    std::string image;        // image id
+    std::string stop_signal;  // "" = SIGTERM
+    std::optional<HealthConfig> health;
+    int64_t started_ns = 0;
+    std::string network;
+};
+
+std::string app_json(const App& a) {
+    json::Writer w(false);
+    w.begin_object();
+    w.key("image").string(a.image);
+    w.key("stopSignal").string(a.stop_signal);
+    w.key("started").integer(a.started_ns);
+    w.key("network").string(a.network);
+    w.end_object();
+    std::string out = w.result();
+    if (a.health) out.insert(out.size() - 1, ",\"healthcheck\":" + health_config_json(*a.health));
+    return out;
+}
+
+App parse_app(const std::string& path) {
+    json::Document doc = json::parse(read_file(path), path);
+    json::Value root = doc.root();
+    App a;
+    a.image = root.get_string("image");
+    a.stop_signal = root.get_string("stopSignal");
+    a.started_ns = root.get_int64("started");
+    a.network = root.get_string("network");
+    if (auto h = root.find("healthcheck")) a.health = parse_health_config(*h);
+    return a;
+}
+
+// The image container `id`: its state and app.json.  Throws for a container
+// that was not made from an image.
+struct ImageContainer {
+    state::State st;
+    App app;
+};
+ImageContainer load_image_container(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    ImageContainer c{store.load(id), {}};
+    if (!c.st.annotations.count(kImageAnnotation))
+        throw Error(EINVAL, "container " + id + " was not created from an image (run --image)");
+    c.app = parse_app(c.st.bundle + "/app.json");
+    return c;
+}
+
+bool is_archive_ref(const std::string& ref) {
+    for (const char* prefix : {"docker-archive:", "oci-archive:", "oci:"})
+        if (ref.rfind(prefix, 0) == 0) return true;
+    struct stat st;
+    return ref.find('/') != std::string::npos && ::stat(ref.c_str(), &st) == 0;
+}
+
+// The stored image for `ref`, importing an archive first (its layers are
+// unpacked once and shared by later runs).
+image::StoredImage find_image(const Context& ctx, const std::string& store_root, const std::string& ref) {
+    image::Store store(store_root, image::UnpackOptions{});
+    if (!is_archive_ref(ref)) return store.inspect(ref);
+    // The import may run in a user namespace child: its result comes back as the id.
+    int pipefd[2];
+    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
+    sys::UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+    with_image_store(ctx, store_root, image::LayerLimits{}, [&](image::Store& s) {
+        std::string id = s.load(ref, "").id;
+        [[maybe_unused]] ssize_t n = ::write(wr.get(), id.data(), id.size());
+    });
+    wr.reset();
+    std::string id;
+    char buf[128];
+    ssize_t n;
+    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) id.append(buf, static_cast<size_t>(n));
+    return store.inspect(id);
+}
+
+// A file of the image as the container will see it: the topmost layer that
+// has it wins; a whiteout or an opaque parent directory above ends the search.
+// Read with openat2(RESOLVE_IN_ROOT) inside each layer, never following a
+// symlink out of it.
+std::optional<std::string> read_image_file(const image::Store& store, const image::StoredImage& img,
+                                           const std::string& path) {
+    std::string dir = path.substr(0, path.rfind('/'));
+    std::string base = path.substr(path.rfind('/') + 1);
+    for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) {
+        std::string layer = store.layer_dir(*it);
+        sys::UniqueFd root(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) throw_errno("open layer " + quote(layer));
+        struct stat st;
+        std::string full = layer + path;
+        if (::lstat(full.c_str(), &st) == 0) {
+            if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) return std::nullopt;  // whiteout
+            sys::UniqueFd fd = sys::open_in_root(root.get(), path, O_RDONLY);
+            return read_file(sys::fd_path(fd.get()));
+        }
+        // An opaque directory hides everything below it.
+        char v;
+        std::string d = layer + dir;
+        if (::lgetxattr(d.c_str(), "user.overlay.opaque", &v, 1) == 1 ||
+            ::lgetxattr(d.c_str(), "trusted.overlay.opaque", &v, 1) == 1)
+            return std::nullopt;
+        (void)base;
+    }
+    return std::nullopt;
+}
+
+spec::Seccomp host_profile(std::string_view profile, const std::string& source, const std::vector<std::string>& caps) {
+    struct utsname uts;
+    ::uname(&uts);
+    spec::ProfileTarget target = spec::profile_target(uts.machine);
+    unsigned major = 0, minor = 0;
+    std::sscanf(uts.release, "%u.%u", &major, &minor);
+    target.kernel = {static_cast<int>(major), static_cast<int>(minor)};
+    target.capabilities = caps;
+    return spec::resolve_seccomp_profile(profile, source, target);
+}
+
+std::string resolve_network(const ImageRunOptions& o, bool rootless) {
+    if (!o.network.empty()) {
+        if (o.network != "none" && o.network != "host" && o.network != "slirp4netns")
+            throw Error(EINVAL, "--network: unknown mode " + quote(o.network) + " (want none, host or slirp4netns)");
+        if (o.network == "slirp4netns" && !find_program("slirp4netns"))
+            throw Error(ENOENT, "--network slirp4netns: slirp4netns is not installed");
+        return o.network;
+    }
+    if (rootless && find_program("slirp4netns")) return "slirp4netns";
+    if (!o.publish.empty()) throw Error(EINVAL, "-p needs --network slirp4netns (slirp4netns is not installed)");
+    if (rootless) log::info("slirp4netns is not installed: the container has no network (--network none)");
+    return "none";
+}
+
+struct PortMap {
+    std::string proto = "tcp";
+    int host = 0, container = 0;
+    std::string host_addr = "0.0.0.0";
+};
+
+// -p [IP:]HOST:CONTAINER[/tcp|udp]
+PortMap parse_port(const std::string& text) {
+    PortMap p;
+    std::string t = text;
+    if (size_t slash = t.find('/'); slash != std::string::npos) {
+        p.proto = t.substr(slash + 1);
+        t.resize(slash);
+        if (p.proto != "tcp" && p.proto != "udp") throw Error(EINVAL, "-p " + quote(text) + ": protocol must be tcp or udp");
+    }
+    auto parts = split(t, ':');
+    if (parts.size() == 3) {
+        p.host_addr = parts[0];
+        parts.erase(parts.begin());
+    }
+    auto port = [&](const std::string& s) {
+        auto v = parse_uint(s);
+        if (!v || *v == 0 || *v > 65535) throw Error(EINVAL, "-p " + quote(text) + ": invalid port " + quote(s));
+        return static_cast<int>(*v);
+    };
+    if (parts.size() != 2) throw Error(EINVAL, "-p " + quote(text) + ": want [IP:]HOST_PORT:CONTAINER_PORT[/PROTO]");
+    p.host = port(parts[0]);
+    p.container = port(parts[1]);
+    return p;
+}
+
+// Starts slirp4netns for the container's network namespace and publishes the
+// ports through its API socket.  It exits when `exit_fd` (kept by us) closes.
+struct Slirp {
+    pid_t pid = 0;
+    sys::UniqueFd exit_fd;
+};
+Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundle, const std::vector<PortMap>& ports) {
+    int exit_pipe[2], ready_pipe[2];
+    check(::pipe2(exit_pipe, O_CLOEXEC), "pipe");
+    check(::pipe2(ready_pipe, O_CLOEXEC), "pipe");
+    sys::UniqueFd exit_r(exit_pipe[0]), exit_w(exit_pipe[1]), ready_r(ready_pipe[0]), ready_w(ready_pipe[1]);
+    std::string api = bundle + "/slirp.sock";
+    ::unlink(api.c_str());
+    // The namespaces come as fds 5 and 6 (the init is not dumpable, so its
+    // /proc/PID/ns cannot be opened by path, by slirp4netns or us).
+    std::vector<std::string> args = {"slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
+                                     "--api-socket", api, "--exit-fd", "3", "--ready-fd", "4", "--netns-type=path"};
+    if (rootless) args.push_back("--userns-path=/proc/self/fd/6");
+    args.push_back("/proc/self/fd/5");
+    args.push_back("tap0");
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("fork slirp4netns");
+    std::string log_path = bundle + "/slirp4netns.log";
+    if (pid == 0) {
+        // Moved out of the way first: the fds we dup onto may be the sources.
+        int from[] = {exit_r.get(), ready_w.get(), netns, userns};
+        for (int& fd : from) fd = ::fcntl(fd, F_DUPFD, 10);
+        for (int i = 0; i < 4; ++i) ::dup2(from[i], 3 + i);
+        int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (log >= 0) {
+            ::dup2(log, 1);
+            ::dup2(log, 2);
+        }
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execvp(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ready_w.reset();
+    exit_r.reset();
+    Slirp s{pid, std::move(exit_w)};
+    char c;
+    if (::read(ready_r.get(), &c, 1) != 1) {
+        s.exit_fd.reset();
+        ::waitpid(pid, nullptr, 0);
+        s.pid = 0;
+        std::string why;
+        try {
+            why = trim(read_file(log_path));
+        } catch (const Error&) {
+        }
+        throw Error(EIO, "slirp4netns failed to set up the network" + (why.empty() ? "" : ": " + why) +
+                             (rootless ? " (rootless it needs /dev/net/tun with mode 0666)" : ""));
+    }
+    for (const auto& p : ports) {
+        json::Writer w(false);
+        w.begin_object().key("execute").string("add_hostfwd").key("arguments").begin_object();
+        w.key("proto").string(p.proto).key("host_addr").string(p.host_addr);
+        w.key("host_port").integer(p.host).key("guest_addr").string(kSlirpGuestAddr).key("guest_port").integer(p.container);
+        w.end_object().end_object();
+        sys::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        struct sockaddr_un addr = {};
+        addr.sun_family = AF_UNIX;
+        if (api.size() >= sizeof addr.sun_path) throw Error(ENAMETOOLONG, "slirp4netns API socket path too long: " + api);
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", api.c_str());
+        if (::connect(sock.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0)
+            throw_errno("connect to slirp4netns API " + quote(api));
+        std::string req = w.result();
+        if (::write(sock.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size())) throw_errno("slirp4netns API");
+        ::shutdown(sock.get(), SHUT_WR);
+        std::string reply;
+        char buf[512];
+        ssize_t n;
+        while ((n = ::read(sock.get(), buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
+        if (reply.find("\"error\"") != std::string::npos || reply.find("\"return\"") == std::string::npos)
+            throw Error(EADDRINUSE, "-p " + std::to_string(p.host) + ":" + std::to_string(p.container) +
+                                        ": slirp4netns refused: " + trim(reply));
+    }
+    return s;
+}
+
+// Removes a container directory; rootless, files the container wrote belong
+// to subordinate ids, so the removal runs in a user namespace that maps them.
+void remove_container_dir(const std::string& dir) {
+    std::string parent = dir.substr(0, dir.rfind('/')), name = dir.substr(dir.rfind('/') + 1);
+    auto remove = [&] {
+        sys::UniqueFd p(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (p) sys::remove_tree_at(p.get(), name);
+    };
+    if (::geteuid() != 0 && run_in_rootless_userns(remove)) return;
+    remove();
+}
+
+struct Prepared {
+    std::string dir;  // the bundle
+    App app;
+    std::vector<PortMap> ports;
+};
+
+// Writes the bundle of a new image container; see image_run.hpp for its files.
+Prepared prepare(const Context& ctx, const ImageRunOptions& o) {
+    state::validate_id(o.id);
+    std::string store_root = o.store_root.empty() ? image::default_store_root(ctx.rootless) : o.store_root;
+    image::StoredImage img = find_image(ctx, store_root, o.image);
+    image::Store store(store_root, image::UnpackOptions{});
+    image::ImageConfig ic = image::parse_image_config(img.config_json, "image " + img.id + " config");
+
+    Prepared p;
+    p.app.image = img.id;
+    p.app.stop_signal = ic.stop_signal;
+    p.app.network = resolve_network(o, ctx.rootless);
+    p.app.health = health_config(ic.healthcheck, o.health);
+    for (const auto& text : o.publish) p.ports.push_back(parse_port(text));
+    if (!p.ports.empty() && p.app.network != "slirp4netns")
+        throw Error(EINVAL, "-p needs --network slirp4netns (the network is " + p.app.network + ")");
+    if (!p.app.stop_signal.empty()) parse_signal(p.app.stop_signal);
+
+    // 1. The process: user from the image's own passwd/group, args, env, cwd.
+    ContainerUser user = resolve_user(o.user.value_or(ic.user), read_image_file(store, img, "/etc/passwd"),
+                                      read_image_file(store, img, "/etc/group"));
+    spec::SpecOptions s;
+    s.rootless = ctx.rootless;
+    s.caller_uid = ::geteuid();
+    s.caller_gid = ::getegid();
+    if (ctx.rootless) {
+        RootlessMappings maps = rootless_mappings();
+        s.uid_mappings = maps.uid;
+        s.gid_mappings = maps.gid;
+        if (maps.uid.empty() && (user.uid != 0 || user.gid != 0))
+            throw Error(EPERM, "user " + std::to_string(user.uid) + ":" + std::to_string(user.gid) +
+                                   " needs subordinate ids: add a range for " + user_name_of(::geteuid()) +
+                                   " to /etc/subuid and /etc/subgid");
+    }
+    s.terminal = o.tty;
+    s.uid = user.uid;
+    s.gid = user.gid;
+    s.additional_gids = user.additional_gids;
+    s.hostname = o.hostname.value_or(o.id.substr(0, 12));
+    std::vector<std::string> overrides;
+    for (const auto& f : o.env_files) {
+        auto lines = parse_env_file(with_context("--env-file", [&] { return read_file(f); }), f);
+        overrides.insert(overrides.end(), lines.begin(), lines.end());
+    }
+    overrides.insert(overrides.end(), o.env.begin(), o.env.end());
+    std::vector<std::string> host_env;
+    for (char** e = environ; *e; ++e) host_env.emplace_back(*e);
+    s.env = merge_env(ic.env, overrides, s.hostname, user.home, host_env);
+    if (o.tty) s.env.push_back("TERM=xterm");
+    s.args = process_args(ic, o.entrypoint, o.args);
+    s.cwd = o.workdir.value_or(ic.working_dir.empty() ? "/" : ic.working_dir);
+    if (s.cwd[0] != '/') throw Error(EINVAL, "--workdir " + quote(s.cwd) + ": must be absolute");
+
+    // 2. Confinement: capabilities (a non-root user keeps them only in the
+    //    bounding set, as Docker does), the seccomp profile for them, limits.
+    auto caps = adjust_capabilities(spec::default_capabilities(), o.cap_add, o.cap_drop);
+    s.capabilities = caps;
+    s.bounding_only = user.uid != 0;
+    if (o.seccomp.empty())
+        s.seccomp = host_profile(spec::default_seccomp_profile_json(), "profiles/seccomp.json", caps);
+    else if (o.seccomp != "unconfined")
+        s.seccomp = host_profile(with_context("--security-opt seccomp", [&] { return read_file(o.seccomp); }),
+                                 o.seccomp, caps);
+    s.memory_limit = o.memory;
+    s.pids_limit = o.pids_limit;
+    if (o.cpus < 0) throw Error(EINVAL, "--cpus: must not be negative");
+    s.cpu_quota = static_cast<int64_t>(std::llround(o.cpus * 100000));
+    s.network_namespace = p.app.network != "host";
+    s.root_readonly = o.read_only;
+
+    // 3. The directory: overlay dirs, /etc files, the init.
+    std::string parent = containers_dir(store_root);
+    ::mkdir(store_root.c_str(), 0700);
+    ::mkdir(parent.c_str(), 0700);
+    p.dir = parent + "/" + o.id;
+    if (::mkdir(p.dir.c_str(), 0700) < 0) {
+        if (errno == EEXIST) throw Error(EEXIST, "container with given ID already exists");
+        throw_errno("create " + quote(p.dir));
+    }
+    try {
+        for (const char* sub : {"rootfs", "upper", "work"})
+            if (::mkdir((p.dir + "/" + sub).c_str(), 0755) < 0) throw_errno("create " + quote(p.dir + "/" + sub));
+        ::chmod(p.dir.c_str(), 0711);  // the user namespace's root must reach rootfs/ and upper/
+        std::vector<std::string> lower;
+        for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) lower.push_back(store.layer_dir(*it));
+        if (lower.empty()) {  // overlay wants a lower dir; an image without layers has an empty root
+            ::mkdir((p.dir + "/empty").c_str(), 0755);
+            lower.push_back(p.dir + "/empty");
+        }
+        std::string overlay = "lowerdir=" + join(lower, ":") + ",upperdir=" + p.dir + "/upper,workdir=" + p.dir + "/work";
+        if (ctx.rootless) overlay += ",userxattr";
+        s.annotations[linux::kRootfsOverlayAnnotation] = overlay;
+        s.annotations[kImageAnnotation] = img.id;
+        if (!ic.stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = ic.stop_signal;
+        if (!ic.exposed_ports.empty())
+            s.annotations["org.opencontainers.image.exposedPorts"] = join(ic.exposed_ports, ",");
+        for (const auto& [k, v] : ic.labels) s.annotations.emplace(k, v);
+
+        std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+        hosts += std::string(p.app.network == "slirp4netns" ? kSlirpGuestAddr : "127.0.1.1") + "\t" + s.hostname + "\n";
+        write_file_atomic(p.dir + "/hosts", hosts, 0644);
+        write_file_atomic(p.dir + "/hostname", s.hostname + "\n", 0644);
+        std::string resolv = p.app.network == "slirp4netns" ? "nameserver 10.0.2.3\n" : "";
+        if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
+        write_file_atomic(p.dir + "/resolv.conf", resolv, 0644);
+        for (const char* f : {"hosts", "hostname", "resolv.conf"})
+            s.extra_mounts.push_back({std::string("/etc/") + f, "bind", p.dir + "/" + f, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
+        for (const auto& v : ic.volumes)
+            s.extra_mounts.push_back({v, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}, {}, {}});
+        std::string cwd = detail::absolute_path(".");
+        for (const auto& text : o.volumes) {
+            VolumeSpec v = parse_volume(text, cwd);
+            if (!exists(v.source)) throw Error(ENOENT, "volume " + quote(text) + ": " + v.source + ": no such file or directory");
+            std::vector<std::string> opts = {"rbind"};
+            if (v.readonly) opts.push_back("ro");
+            s.extra_mounts.push_back({v.destination, "bind", v.source, opts, {}, {}});
+        }
+        if (o.init) {
+            std::string init = o.init_path.empty() ? find_init() : o.init_path;
+            if (!exists(init)) throw Error(ENOENT, "--init: " + init + ": no such file or directory");
+            s.extra_mounts.push_back({kInitInContainer, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
+            s.args.insert(s.args.begin(), {kInitInContainer, "--"});
+        }
+        write_file_atomic(p.dir + "/image", img.id + "\n", 0644);  // the store keeps the image while we use it
+        write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
+        p.app.started_ns = realtime_ns();
+        write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);
+    } catch (...) {
+        remove_container_dir(p.dir);
+        throw;
+    }
+    return p;
+}
+
+CreateOptions create_options(const ImageRunOptions& o, const Prepared& p) {
+    CreateOptions c;
+    c.id = o.id;
+    c.bundle = p.dir;
+    c.pid_file = o.pid_file;
+    return c;
+}
+
+}  // namespace
+
+namespace detail {
+void remove_owned_bundle(const state::State& st) {
+    if (!st.annotations.count(kImageAnnotation) || !exists(st.bundle + "/app.json")) return;
+    remove_container_dir(st.bundle);
+}
+}  // namespace detail
+
+void with_image_store(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
+                         const std::function<void(image::Store&)>& body) {
+    auto work = [&](image::UnpackOptions unpack) {
+        unpack.limits = limits;
+        image::Store store(root, unpack);
+        body(store);
+    };
+    if (!ctx.rootless) return work(image::UnpackOptions{});
+    image::UnpackOptions mapped;
+    mapped.device_nodes = false;
+    mapped.user_xattrs = true;
+    if (!run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
+}
+
+std::string find_init() {
+    if (const char* env = std::getenv("CRUNLITE_INIT"); env && *env) return env;
+    std::string installed = std::string(CRUNLITE_LIBEXECDIR) + "/crun-lite-init";
+    if (exists(installed)) return installed;
+    return CRUNLITE_BUILD_INIT;
+}
+
+void create_from_image(const Context& ctx, const ImageRunOptions& o) {
+    if (o.remove) throw Error(EINVAL, "create: --rm only applies to run");
+    Prepared p = prepare(ctx, o);
+    try {
+        create(ctx, create_options(o, p));
+    } catch (...) {
+        remove_container_dir(p.dir);
+        throw;
+    }
+}
+
+int run_image(const Context& ctx, const ImageRunOptions& o) {
+    Prepared p = prepare(ctx, o);
+    RunHooks hooks;
+    auto slirp = std::make_shared<Slirp>();
+    if (p.app.network == "slirp4netns") {
+        hooks.created = [&, slirp](pid_t, int netns, int userns) {
+            *slirp = start_slirp(netns, userns, ctx.rootless, p.dir, p.ports);
+        };
+        hooks.exited = [slirp] {
+            slirp->exit_fd.reset();  // slirp4netns exits; the monitor reaps it
+            if (slirp->pid > 0) ::waitpid(slirp->pid, nullptr, 0);
+        };
+    }
+    if (o.detach) {
+        hooks.log_path = p.dir + "/ctr.log";
+        if (p.app.health) {
+            HealthConfig hc = *p.app.health;
+            int64_t started = p.app.started_ns;
+            std::string id = o.id, dir = p.dir;
+            HealthState first;
+            bool in_start = hc.start_period_ns > 0;
+            hooks.first_tick_ms = next_probe_delay(first, hc, in_start) / 1'000'000;
+            hooks.tick = [&ctx, hc, started, id, dir]() -> int64_t {
+                try {
+                    HealthState st = probe_and_record(ctx, id, dir, hc, started);
+                    return next_probe_delay(st, hc, realtime_ns() - started < hc.start_period_ns) / 1'000'000;
+                } catch (const Error& e) {
+                    log::warn("healthcheck of " + id + ": " + e.message());
+                    return hc.interval_ns / 1'000'000;
+                }
+            };
+        }
+    }
+    try {
+        return run(ctx, create_options(o, p), o.detach, !o.remove, hooks);
+    } catch (...) {
+        if (!state::Store(ctx.root).exists(o.id)) remove_container_dir(p.dir);
+        throw;
+    }
+}
+
+void stop(const Context& ctx, const std::string& id, int timeout_s) {
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    if (store.status(st) == state::Status::Stopped) return;
+    std::string sig = "SIGTERM";
+    if (auto it = st.annotations.find("org.opencontainers.image.stopSignal"); it != st.annotations.end()) sig = it->second;
+    kill(ctx, id, sig, false);
+    for (int i = 0; i < timeout_s * 10; ++i) {
+        if (!store.exists(id) || store.status(st) == state::Status::Stopped) return;
+        ::usleep(100'000);
+    }
+    log::debug("stop " + id + ": still running after " + std::to_string(timeout_s) + "s, sending SIGKILL");
+    kill(ctx, id, "SIGKILL", true);
+    for (int i = 0; i < 100; ++i) {
+        if (!store.exists(id) || store.status(st) == state::Status::Stopped) return;
+        ::usleep(100'000);
+    }
+    throw Error(ETIMEDOUT, "container " + id + " did not stop after SIGKILL");
+}
+
+void logs(const Context& ctx, const std::string& id, bool follow) {
+    state::Store store(ctx.root);
+    ImageContainer c = load_image_container(ctx, id);
+    std::string path = c.st.bundle + "/ctr.log";
+    sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) {
+        if (errno == ENOENT) throw Error(ENOENT, "container " + id + " has no log (it was not run detached)");
+        throw_errno("open " + quote(path));
+    }
+    char buf[65536];
+    for (;;) {
+        ssize_t n;
+        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) std::cout.write(buf, n);
+        std::cout.flush();
+        if (!follow || !store.exists(id) || store.status(c.st) == state::Status::Stopped) {
+            while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) std::cout.write(buf, n);
+            std::cout.flush();
+            return;
+        }
+        ::usleep(100'000);
+    }
+}
+
+std::optional<HealthState> health_of(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    if (!st.annotations.count(kImageAnnotation)) return std::nullopt;
+    std::string path = st.bundle + "/health.json";
+    if (exists(path)) return parse_health_json(read_file(path), path);
+    App app = parse_app(st.bundle + "/app.json");
+    if (!app.health) return std::nullopt;
+    return HealthState{};
+}
+
+std::string inspect_json(const Context& ctx, const std::string& id) {
+    ImageContainer c = load_image_container(ctx, id);
+    state::Store store(ctx.root);
+    state::Status status = detail::live_status(store, c.st);
+    json::Writer w(false);
+    w.begin_object();
+    w.key("Status").string(state::status_name(status));
+    w.key("Pid").integer(status == state::Status::Stopped ? 0 : c.st.pid);
+    if (auto code = store.exit_status(id)) w.key("ExitCode").integer(*code);
+    w.end_object();
+    std::string state_obj = w.result();
+    if (auto h = health_of(ctx, id)) state_obj.insert(state_obj.size() - 1, ",\"Health\":" + health_json(*h));
+    json::Writer head(false);
+    head.begin_object();
+    head.key("Id").string(id).key("Created").string(c.st.created).key("Image").string(c.app.image);
+    head.key("Bundle").string(c.st.bundle).key("Network").string(c.app.network);
+    head.end_object();
+    std::string out = head.result();
+    out.pop_back();
+    out += ",\"State\":" + state_obj;
+    if (c.app.health) out += ",\"Healthcheck\":" + health_config_json(*c.app.health);
+    out += ",\"Config\":" + trim(read_file(c.st.config_path)) + "}";
+    return out;
+}
+
+int healthcheck_run(const Context& ctx, const std::string& id) {
+    ImageContainer c = load_image_container(ctx, id);
+    if (!c.app.health) throw Error(EINVAL, "container " + id + " has no healthcheck");
+    if (state::Store(ctx.root).status(c.st) != state::Status::Running) throw Error(EINVAL, "container not running");
+    HealthState st = probe_and_record(ctx, id, c.st.bundle, *c.app.health, c.app.started_ns);
+    const ProbeResult& last = st.log.back();
+    if (last.exit_code == 0) return 0;
+    if (!last.output.empty()) std::cout << last.output << (last.output.back() == '\n' ? "" : "\n");
+    return 1;
+}
+
+int wait_healthy(const Context& ctx, const std::string& id, int64_t timeout_ns) {
+    ImageContainer c = load_image_container(ctx, id);
+    if (!c.app.health) throw Error(EINVAL, "--wait-healthy: container " + id + " has no healthcheck");
+    state::Store store(ctx.root);
+    int64_t deadline = realtime_ns() + timeout_ns;
+    auto last_output = [&](const HealthState& h) {
+        if (h.log.empty()) return std::string();
+        const ProbeResult& r = h.log.back();
+        return "\nlast probe (exit " + std::to_string(r.exit_code) + "): " + r.output;
+    };
+    for (;;) {
+        std::optional<HealthState> h = health_of(ctx, id);
+        if (h && h->status == "healthy") return 0;
+        if (h && h->status == "unhealthy") {
+            std::cerr << "container " << id << " is unhealthy" << last_output(*h) << "\n";
+            return 1;
+        }
+        if (!store.exists(id) || store.status(c.st) == state::Status::Stopped) {
+            std::cerr << "container " << id << " exited before it became healthy" << (h ? last_output(*h) : "") << "\n";
+            return 1;
+        }
+        if (realtime_ns() >= deadline) {
+            std::cerr << "container " << id << " not healthy after " << timeout_ns / 1'000'000'000 << "s"
+                      << (h ? last_output(*h) : "") << "\n";
+            return 1;
+        }
+        ::usleep(100'000);
+    }
+}
+
+}  // namespace crunlite::runtime

@@ -1,0 +1,250 @@
+#include "crunlite/runtime/image_spec.hpp"
+
+#include <sys/capability.h>
+
+#include <algorithm>
+#include <cctype>
+#include <set>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+
+namespace crunlite::runtime {
+namespace {
+
+// The colon-separated fields of each non-comment line of a passwd/group file.
+std::vector<std::vector<std::string>> entries(const std::string& content) {
+    std::vector<std::vector<std::string>> out;
+    for (const auto& line : split(content, '\n')) {
+        if (line.empty() || line[0] == '#') continue;
+        out.push_back(split(line, ':'));
+    }
+    return out;
+}
+
+std::optional<uint32_t> id_number(const std::string& text) {
+    auto v = parse_uint(text);
+    if (!v || *v > 0xFFFFFFFEu) return std::nullopt;
+    return static_cast<uint32_t>(*v);
+}
+
+std::string env_name(const std::string& entry) { return entry.substr(0, entry.find('=')); }
+
+bool valid_env_name(const std::string& name) {
+    return !name.empty() && std::none_of(name.begin(), name.end(), [](char c) {
+        return c == '=' || c == '\0' || std::isspace(static_cast<unsigned char>(c));
+    });
+}
+
+// Sets `entry` in `env`, replacing an entry of the same name in place.
+void set_env(std::vector<std::string>& env, const std::string& entry) {
+    std::string name = env_name(entry);
+    for (auto& e : env)
+        if (env_name(e) == name) {
+            e = entry;
+            return;
+        }
+    env.push_back(entry);
+}
+
+std::string cap_name(const std::string& text) {
+    std::string up;
+    for (char c : text) up += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    if (up == "ALL") return up;
+    if (up.rfind("CAP_", 0) != 0) up = "CAP_" + up;
+    std::string lower;
+    for (char c : up) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    cap_value_t v;
+    if (cap_from_name(lower.c_str(), &v) < 0) throw Error(EINVAL, "unknown capability " + quote(text));
+    return up;
+}
+
+std::vector<std::string> all_capabilities() {
+    std::vector<std::string> out;
+    for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v) {
+        char* name = cap_to_name(v);
+        if (!name) continue;
+        std::string n = name;
+        cap_free(name);
+        for (auto& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+        if (n.rfind("CAP_", 0) == 0) out.push_back(n);
+    }
+    return out;
+}
+
+}  // namespace
+
+ContainerUser resolve_user(const std::string& user, const std::optional<std::string>& passwd,
+                           const std::optional<std::string>& group) {
+    std::string name = user, group_name;
+    if (size_t colon = user.find(':'); colon != std::string::npos) {
+        name = user.substr(0, colon);
+        group_name = user.substr(colon + 1);
+        if (group_name.empty()) throw Error(EINVAL, "invalid user " + quote(user) + ": empty group");
+    }
+    if (name.empty()) name = "0";
+    ContainerUser out;
+    // The user: a passwd entry by name, or by number (optional for a number).
+    std::string user_name;
+    std::optional<uint32_t> number = id_number(name);
+    bool found = false;
+    if (passwd) {
+        for (const auto& f : entries(*passwd)) {
+            if (f.size() < 7) continue;
+            bool match = number ? id_number(f[2]) == number : f[0] == name;
+            if (!match) continue;
+            auto uid = id_number(f[2]);
+            auto gid = id_number(f[3]);
+            if (!uid || !gid) continue;
+            out.uid = *uid;
+            out.gid = *gid;
+            out.home = f[5].empty() ? "/" : f[5];
+            user_name = f[0];
+            found = true;
+            break;
+        }
+    }
+    if (!found) {
+        if (!number) throw Error(EINVAL, "unable to find user " + name + ": no matching entries in passwd file");
+        out.uid = *number;
+    }
+    // Its groups: an explicit one replaces primary and supplementary groups.
+    auto groups = group ? entries(*group) : std::vector<std::vector<std::string>>{};
+    if (!group_name.empty()) {
+        if (auto gid = id_number(group_name)) {
+            out.gid = *gid;
+            return out;
+        }
+        for (const auto& f : groups) {
+            if (f.size() < 3 || f[0] != group_name) continue;
+            if (auto gid = id_number(f[2])) {
+                out.gid = *gid;
+                return out;
+            }
+        }
+        throw Error(EINVAL, "unable to find group " + group_name + ": no matching entries in group file");
+    }
+    if (user_name.empty()) return out;
+    std::set<uint32_t> extra;
+    for (const auto& f : groups) {
+        if (f.size() < 4) continue;
+        auto members = split(f[3], ',');
+        auto gid = id_number(f[2]);
+        if (gid && *gid != out.gid && std::find(members.begin(), members.end(), user_name) != members.end())
+            extra.insert(*gid);
+    }
+    out.additional_gids.assign(extra.begin(), extra.end());
+    return out;
+}
+
+std::vector<std::string> process_args(const image::ImageConfig& config, const std::optional<std::string>& entrypoint,
+                                      const std::vector<std::string>& args) {
+    std::vector<std::string> out;
+    if (entrypoint) {
+        if (!entrypoint->empty()) out.push_back(*entrypoint);
+    } else {
+        out = config.entrypoint;
+    }
+    const std::vector<std::string>& tail = !args.empty() || entrypoint ? args : config.cmd;
+    out.insert(out.end(), tail.begin(), tail.end());
+    if (out.empty()) throw Error(EINVAL, "no command: the image has no Entrypoint or Cmd and none was given");
+    return out;
+}
+
+std::vector<std::string> merge_env(const std::vector<std::string>& image_env, const std::vector<std::string>& overrides,
+                                   const std::string& hostname, const std::string& home,
+                                   const std::vector<std::string>& host_env) {
+    std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                                    "HOSTNAME=" + hostname, "HOME=" + home};
+    for (const auto& e : image_env) set_env(env, e);
+    for (const auto& e : overrides) {
+        if (e.find('=') != std::string::npos) {
+            set_env(env, e);
+            continue;
+        }
+        for (const auto& h : host_env)
+            if (env_name(h) == e && h.size() > e.size()) set_env(env, h);
+    }
+    return env;
+}
+
+std::vector<std::string> parse_env_file(const std::string& content, const std::string& file) {
+    std::vector<std::string> out;
+    size_t n = 0;
+    for (auto line : split(content, '\n')) {
+        ++n;
+        if (!line.empty() && line.back() == '\r') line.pop_back();
+        std::string t = trim(line);
+        if (t.empty() || t[0] == '#') continue;
+        std::string name = env_name(line);
+        if (!valid_env_name(name))
+            throw Error(EINVAL, file + ":" + std::to_string(n) + ": invalid variable name " + quote(name));
+        out.push_back(line.find('=') == std::string::npos ? t : line);
+    }
+    return out;
+}
+
+VolumeSpec parse_volume(const std::string& text, const std::string& cwd) {
+    auto parts = split(text, ':');
+    VolumeSpec v;
+    if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
+        throw Error(EINVAL, "invalid volume " + quote(text) + ": want SRC:DST[:ro|rw]");
+    v.source = parts[0][0] == '/' ? parts[0] : cwd + "/" + parts[0];
+    v.destination = parts[1];
+    if (v.destination[0] != '/') throw Error(EINVAL, "invalid volume " + quote(text) + ": destination must be absolute");
+    if (parts.size() == 3) {
+        if (parts[2] == "ro") v.readonly = true;
+        else if (parts[2] != "rw")
+            throw Error(EINVAL, "invalid volume " + quote(text) + ": unknown option " + quote(parts[2]));
+    }
+    return v;
+}
+
+std::vector<std::string> adjust_capabilities(const std::vector<std::string>& base, const std::vector<std::string>& add,
+                                             const std::vector<std::string>& drop) {
+    std::set<std::string> caps(base.begin(), base.end());
+    for (const auto& d : drop) {
+        std::string n = cap_name(d);
+        if (n == "ALL") caps.clear();
+        else caps.erase(n);
+    }
+    for (const auto& a : add) {
+        std::string n = cap_name(a);
+        if (n == "ALL") {
+            auto all = all_capabilities();
+            caps.insert(all.begin(), all.end());
+        } else {
+            caps.insert(n);
+        }
+    }
+    return {caps.begin(), caps.end()};
+}
+
+int64_t parse_duration(const std::string& text, const std::string& flag) {
+    auto bad = [&] { return Error(EINVAL, flag + ": invalid duration " + quote(text) + " (e.g. 30s, 1m30s, 500ms)"); };
+    if (text.empty()) throw bad();
+    if (auto secs = parse_uint(text)) return static_cast<int64_t>(*secs) * 1'000'000'000;
+    int64_t total = 0;
+    size_t i = 0;
+    while (i < text.size()) {
+        size_t start = i;
+        while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+        if (i == start) throw bad();
+        double value = 0;
+        try {
+            value = std::stod(text.substr(start, i - start));
+        } catch (const std::exception&) {
+            throw bad();
+        }
+        size_t unit_start = i;
+        while (i < text.size() && std::isalpha(static_cast<unsigned char>(text[i]))) ++i;
+        std::string unit = text.substr(unit_start, i - unit_start);
+        double scale = unit == "ns" ? 1 : unit == "us" ? 1e3 : unit == "ms" ? 1e6 : unit == "s" ? 1e9
+                     : unit == "m" ? 60e9 : unit == "h" ? 3600e9 : -1;
+        if (scale < 0) throw bad();
+        total += static_cast<int64_t>(value * scale);
+    }
+    return total;
+}
+
+}  // namespace crunlite::runtime
