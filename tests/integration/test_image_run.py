@@ -1,0 +1,316 @@
+#!/usr/bin/env python3
+"""`run --image`: containers of an image made by the test (a docker-archive of busybox,
+the probe and a passwd/group layer), as root and as an unprivileged user: the config the
+image gives (USER, Env, WorkingDir, Entrypoint/Cmd) and the flags that override it, the
+init as PID 1, stop, logs, inspect, healthchecks, port publishing, and clean failures."""
+
+import json
+import os
+import socket
+import time
+import urllib.request
+
+import harness
+from harness import check, check_eq, check_in
+
+PASSWD = ("root:x:0:0:root:/root:/bin/sh\n"
+          "app:x:1001:1001:app:/home/app:/bin/sh\n")
+GROUP = "root:x:0:\napp:x:1001:\nextra:x:2000:app\n"
+
+
+def _files(*specs, applets=()):
+    """A layer from (name, content) files, (name/, None) directories and busybox applets."""
+    def add(t):
+        import io
+        import tarfile
+        for applet in applets:
+            ti = tarfile.TarInfo("bin/" + applet)
+            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
+            t.addfile(ti)
+        for name, content in specs:
+            ti = tarfile.TarInfo(name.rstrip("/"))
+            if content is None:
+                ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(ti)
+            else:
+                raw = content.encode()
+                ti.size, ti.mode = len(raw), 0o644
+                t.addfile(ti, io.BytesIO(raw))
+    return add
+
+
+def _archive(h, config, extra_layers=()):
+    """A docker-archive of busybox + probe + /etc/passwd, /etc/group with `config`."""
+    path = os.path.join(h.mkdtemp("img"), "app.tar")
+    layers = [harness.busybox_layer(h), _files(("etc/passwd", PASSWD), ("etc/group", GROUP),
+                                                  applets=("touch", "grep", "rm", "true"))] + list(extra_layers)
+    harness.make_docker_archive(h, path, "example/app:1.0", layers=layers, config=config)
+    os.chmod(os.path.dirname(path), 0o755)
+    return path
+
+
+def _store(h):
+    if getattr(h, "_store_for", None) != h.history:
+        h._store_for, h._store = h.history, h.mkdtemp("store")
+    return h._store
+
+
+def _run(h, archive, *args, **kw):
+    """crun-lite run --image docker-archive:ARCHIVE --store S --network none ARGS."""
+    net = () if any(a.startswith("--network") for a in args) else ("--network", "none")
+    return h.rt("run", "--image", "docker-archive:" + archive, "--store", _store(h), *net, *args, **kw)
+
+
+def _containers_left(h):
+    d = os.path.join(_store(h), "containers")
+    return sorted(os.listdir(d)) if os.path.isdir(d) else []
+
+
+def _inspect(h, cid):
+    return h.rt_ok("inspect", cid).json()
+
+
+def _wait_health(h, cid, status, timeout=20):
+    last = {}
+
+    def reached():
+        nonlocal last
+        last = _inspect(h, cid)["State"].get("Health", {})
+        return last.get("Status") == status
+    check(harness.wait_until(reached, timeout=timeout), f"health never became {status}: {last}")
+    return last
+
+
+BASE = {"User": "app", "Env": ["PATH=/bin", "A=image", "B=image"], "WorkingDir": "/work",
+        "Cmd": ["sh", "-c", "echo default"]}
+
+
+def test_image_user_env_workdir_and_overrides(h):
+    archive = _archive(h, BASE)
+    cid = h.new_id("img")
+    r = _run(h, archive, "--rm", "-e", "B=cli", "-e", "C=cli", cid,
+             "sh", "-c", "echo $(id -u):$(id -g):$(id -G); pwd; echo $A $B $C $HOME $HOSTNAME")
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    lines = r.out.split("\n")
+    check_eq(lines[0], "1001:1001:1001 2000", "USER by name: uid, gid and the supplementary group")
+    check_eq(lines[1], "/work", "WorkingDir created and used")
+    check_eq(lines[2], f"image cli cli /home/app {cid[:12]}", "env: image < -e; HOME from passwd; HOSTNAME")
+    check_eq(_containers_left(h), [], "--rm removed the container's directory")
+    check_eq(h.container_ids(), [], "--rm removed the state")
+    # USER by uid:gid, and the image's Cmd when no command is given.
+    r = _run(h, archive, "--rm", "-u", "4242:4343", cid, "sh", "-c", "echo $(id -u):$(id -g) $HOME")
+    check_eq(r.out.strip(), "4242:4343 /", "numeric user without a passwd entry")
+    r = _run(h, archive, "--rm", "-u", "root", "-w", "/tmp", cid)
+    check_eq(r.out.strip(), "default", "the image's Cmd")
+
+
+def test_unknown_user_and_bad_flags_leave_nothing(h):
+    archive = _archive(h, dict(BASE, User="nobody"))
+    cid = h.new_id("img")
+    r = _run(h, archive, cid)
+    check(r.rc != 0, f"unknown user must fail\n{r!r}")
+    check_in("unable to find user nobody", r.err, "the error names the user")
+    for args, words in ((["-u", "app:nogroup"], "unable to find group nogroup"),
+                        (["-v", "/nonexistent-dir:/x"], "/nonexistent-dir"),
+                        (["-p", "99999:1"], "invalid port"),
+                        (["--security-opt", "apparmor=x"], "seccomp="),
+                        (["--memory", "lots"], "--memory"),
+                        (["--health-interval", "soon"], "--health-interval")):
+        r = _run(h, archive, *args, cid) if args[0] == "-u" else _run(h, archive, "-u", "app", *args, cid)
+        check(r.rc != 0, f"{args} must fail\n{r!r}")
+        check_in(words, r.err, f"the error for {args}")
+    r = h.rt("run", "--image", "no-such-image", "--store", _store(h), cid)
+    check_in("is not in the store", r.err, "unknown image")
+    check_eq(_containers_left(h), [], "no container directory left")
+    check_eq(h.container_ids(), [], "no state left")
+
+
+def test_entrypoint_and_cmd(h):
+    archive = _archive(h, dict(BASE, User="", Entrypoint=["echo", "ep"], Cmd=["cmd"]))
+    cid = h.new_id("img")
+    check_eq(_run(h, archive, "--rm", cid).out.strip(), "ep cmd", "Entrypoint + Cmd")
+    check_eq(_run(h, archive, "--rm", cid, "x", "y").out.strip(), "ep x y", "arguments replace Cmd")
+    check_eq(_run(h, archive, "--rm", "--entrypoint", "sh", cid, "-c", "echo over").out.strip(), "over",
+             "--entrypoint replaces both")
+
+
+def test_volume_read_only_and_confinement(h):
+    archive = _archive(h, BASE)
+    data = h.mkdtemp("data")
+    os.chmod(data, 0o755)  # readable by the image's user
+    with open(os.path.join(data, "f"), "w") as f:
+        f.write("host data")
+    os.chmod(os.path.join(data, "f"), 0o644)
+    cid = h.new_id("img")
+    r = _run(h, archive, "--rm", "--read-only", "-v", f"{data}:/data:ro", cid, "sh", "-c",
+             "cat /data/f; echo; touch /data/x 2>/dev/null && echo data-writable; "
+             "touch /work/x 2>/dev/null && echo root-writable; grep -E '^(CapEff|NoNewPrivs|Seccomp):' /proc/self/status")
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    check_in("host data", r.out, "the volume")
+    check("writable" not in r.out, f"read-only volume and root\n{r.out}")
+    status = dict(line.split(":\t") for line in r.out.split("\n")[1:] if ":\t" in line)
+    check_eq(status.get("CapEff"), "0000000000000000", "a non-root user has no effective capabilities")
+    check_eq(status.get("NoNewPrivs"), "1", "no_new_privs")
+    check_eq(status.get("Seccomp"), "2", "the default seccomp profile applies")
+    r = _run(h, archive, "--rm", "-u", "0", "--security-opt", "seccomp=unconfined", "--cap-drop", "ALL",
+             "--cap-add", "chown", cid, "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status")
+    status = dict(line.split(":\t") for line in r.out.split("\n") if ":\t" in line)
+    check_eq(status.get("CapEff"), "0000000000000001", "--cap-drop ALL --cap-add chown")
+    check_eq(status.get("Seccomp"), "0", "seccomp=unconfined")
+    r = _run(h, archive, "--rm", "--memory", "64m", "--pids-limit", "50", cid, "true")
+    check_eq(r.rc, 0, f"limits are accepted (applied where cgroups allow)\n{r!r}")
+
+
+def test_init_forwards_sigterm_and_reaps_orphans(h):
+    # The subshell leaves an orphan that exits later: only a reaping PID 1 collects it.
+    cmd = ["sh", "-c", "(sleep 0.3 &); exec /probe sleep 3600"]
+    archive = _archive(h, dict(BASE, User="", Cmd=cmd))
+
+    def zombies(init):
+        return [p for p in harness.descendants(init) if (harness._proc_stat(p) or ("gone",))[0] == "Z"]
+
+    plain = h.new_id("img")
+    _run(h, archive, "-d", "--no-init", plain)
+    pid1 = _inspect(h, plain)["State"]["Pid"]
+    check(harness.wait_until(lambda: zombies(pid1), timeout=10), "without the init the orphan stays a zombie")
+    h.rt_ok("delete", "--force", plain)
+
+    cid = h.new_id("img")
+    r = _run(h, archive, "-d", cid)
+    check_eq(r.rc, 0, f"run -d\n{r!r}")
+    init = _inspect(h, cid)["State"]["Pid"]
+    check_eq(harness.proc_cmdline(init)[:2], ["/run/crun-lite-init", "--"], "crun-lite-init is PID 1")
+    time.sleep(1)
+    check_eq(zombies(init), [], "the init reaped the orphan")
+    t0 = time.monotonic()
+    h.rt_ok("stop", cid)
+    check(time.monotonic() - t0 < 5, "SIGTERM reached the probe through the init (no SIGKILL wait)")
+    final = _inspect(h, cid)["State"]
+    check_eq(final["Status"], "stopped", "stopped")
+    check_eq(final.get("ExitCode"), 143, "exit status 128+SIGTERM kept")
+    h.rt_ok("delete", cid)
+    check_eq(_containers_left(h), [], "delete removed the container's directory")
+
+
+def test_stop_escalates_to_sigkill(h):
+    archive = _archive(h, dict(BASE, User=""))
+    cid = h.new_id("img")
+    _run(h, archive, "-d", "--no-init", cid, "sh", "-c", "trap '' TERM; while :; do sleep 1; done")
+    t0 = time.monotonic()
+    h.rt_ok("stop", "-t", "1", cid)
+    took = time.monotonic() - t0
+    check(1 <= took < 8, f"stop waited the timeout, then killed ({took:.1f}s)")
+    check_eq(_inspect(h, cid)["State"].get("ExitCode"), 137, "killed by SIGKILL")
+
+
+def test_logs_capture_detached_output(h):
+    archive = _archive(h, BASE)
+    cid = h.new_id("img")
+    _run(h, archive, "-d", cid, "sh", "-c", "echo to-stdout; echo to-stderr >&2")
+    h.wait_status(cid, "stopped")
+    out = h.rt_ok("logs", cid).out
+    check_in("to-stdout", out, "stdout in the log")
+    check_in("to-stderr", out, "stderr in the log")
+    r = h.rt("logs", "no-such-container")
+    check_in("does not exist", r.err, "logs of an unknown container")
+
+
+def test_healthcheck_transitions_and_timeout(h):
+    health = {"Test": ["CMD-SHELL", "cat /tmp/ok"], "Interval": 200_000_000, "Timeout": 2_000_000_000,
+              "StartPeriod": 60_000_000_000, "StartInterval": 200_000_000, "Retries": 2}
+    archive = _archive(h, dict(BASE, User="", Healthcheck=health, Cmd=["sleep", "3600"]))
+    cid = h.new_id("img")
+    _run(h, archive, "-d", cid)
+    time.sleep(1)
+    check_eq(_inspect(h, cid)["State"]["Health"]["Status"], "starting",
+             "failures in the start period do not count")
+    h.rt_ok("exec", cid, "sh", "-c", "echo fine > /tmp/ok")
+    hs = _wait_health(h, cid, "healthy")
+    check_eq(hs["Log"][-1]["Output"].strip(), "fine", "the probe's output is kept")
+    check_eq(hs["Log"][-1]["ExitCode"], 0, "exit code 0")
+    check_eq(h.rt("healthcheck", "run", cid).rc, 0, "healthcheck run: healthy")
+    h.rt_ok("exec", cid, "rm", "/tmp/ok")
+    hs = _wait_health(h, cid, "unhealthy")
+    check(hs["FailingStreak"] >= 2, f"FailingStreak counts after the first success: {hs}")
+    check(len(hs["Log"]) <= 5, "at most 5 results kept")
+    r = h.rt("healthcheck", "run", cid)
+    check_eq(r.rc, 1, f"healthcheck run: unhealthy\n{r!r}")
+    check_in("No such file", r.out, "healthcheck run prints the probe's output")
+    check_eq(h.rt_ok("state", cid).json()["status"], "running", "state")
+    h.rt_ok("delete", "--force", cid)
+    # A probe running past its timeout fails.
+    r = _run(h, archive, "-d", "--health-cmd", "sleep 10", "--health-timeout", "300ms", "--health-retries", "1",
+             "--health-start-period", "0s", cid)
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    hs = _wait_health(h, cid, "unhealthy")
+    check_in("exceeded timeout", hs["Log"][-1]["Output"], "timeout in the log")
+    check_eq(hs["Log"][-1]["ExitCode"], -1, "a timed-out probe")
+
+
+def test_wait_healthy(h):
+    archive = _archive(h, dict(BASE, Cmd=["sleep", "3600"]))
+    cid = h.new_id("img")
+    t0 = time.monotonic()
+    r = _run(h, archive, "-d", "--health-cmd", "echo broken-probe >&2; exit 1", "--health-interval", "200ms",
+             "--health-retries", "2", "--wait-healthy=30s", cid)
+    check_eq(r.rc, 1, f"--wait-healthy fails for an unhealthy container\n{r!r}")
+    check(time.monotonic() - t0 < 15, "it fails fast, not at the timeout")
+    check_in("broken-probe", r.err, "with the probe's output")
+    h.rt_ok("delete", "--force", cid)
+    r = _run(h, archive, "-d", "--health-cmd", "true", "--health-interval", "200ms", "--wait-healthy", cid)
+    check_eq(r.rc, 0, f"--wait-healthy returns once healthy\n{r!r}")
+    check_eq(_inspect(h, cid)["State"]["Health"]["Status"], "healthy", "inspect says healthy")
+    r = _run(h, archive, "-d", "--no-healthcheck", "--wait-healthy", h.new_id("img"))
+    check(r.rc != 0 and "no healthcheck" in r.err, f"--wait-healthy without a healthcheck\n{r!r}")
+
+
+def test_image_in_use_is_kept(h):
+    archive = _archive(h, dict(BASE, Cmd=["sleep", "3600"]))
+    cid = h.new_id("img")
+    _run(h, archive, "-d", cid)
+    r = h.rt("image", "rm", "--store", _store(h), "example/app:1.0", root=False)
+    check(r.rc != 0, f"image rm of an image in use must fail\n{r!r}")
+    check_in(cid, r.err, "the error names the container")
+    h.rt_ok("delete", "--force", cid)
+    h.rt_ok("image", "rm", "--store", _store(h), "example/app:1.0", root=False)
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_publish_port_through_slirp4netns(h):
+    if not harness._which("slirp4netns"):
+        harness.skip("slirp4netns is not installed")
+    if os.geteuid() != 0 and not os.access("/dev/net/tun", os.R_OK | os.W_OK):
+        harness.skip("/dev/net/tun is not usable by unprivileged users (mode 0666 needed for slirp4netns)")
+    www = _files(("www/", None), ("www/index.html", "served by busybox httpd\n"))
+    archive = _archive(h, dict(BASE, User="", Cmd=["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]),
+                       extra_layers=[www])
+    port = _free_port()
+    cid = h.new_id("img")
+    r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", f"127.0.0.1:{port}:8080", cid)
+    check_eq(r.rc, 0, f"run -p\n{r!r}")
+    body = ""
+
+    def served():
+        nonlocal body
+        try:
+            body = urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2).read().decode()
+            return True
+        except OSError:
+            return False
+    check(harness.wait_until(served, timeout=15), "the published port answers")
+    check_eq(body, "served by busybox httpd\n", "HTTP through the published port")
+    hosts = h.rt_ok("exec", cid, "cat", "/etc/hosts", "/etc/resolv.conf").out
+    check_in(f"10.0.2.100\t{cid[:12]}", hosts, "/etc/hosts names the container")
+    check_in("nameserver 10.0.2.3", hosts, "resolv.conf points at slirp4netns's DNS")
+    h.rt_ok("stop", cid)
+    h.rt_ok("delete", cid)
+    check_eq(_containers_left(h), [], "nothing left")
+
+
+if __name__ == "__main__":
+    harness.main(globals())
