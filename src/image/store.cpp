@@ -374,8 +374,15 @@ StoredImage Store::inspect(const std::string& ref) const {
     std::string want = normalize_name(ref);
     std::string hex = ref.rfind("sha256:", 0) == 0 ? ref.substr(7) : ref;
     std::vector<StoredImage> matches;
+    // A short name also finds the image under the registries buildah/podman/docker
+    // write into archives ("app:1" is "localhost/app:1" or "docker.io/library/app:1").
+    auto named = [&](const StoredImage& img) {
+        for (const char* prefix : {"", "localhost/", "docker.io/", "docker.io/library/"})
+            if (std::find(img.names.begin(), img.names.end(), prefix + want) != img.names.end()) return true;
+        return false;
+    };
     for (auto& img : list()) {
-        bool by_name = std::find(img.names.begin(), img.names.end(), want) != img.names.end();
+        bool by_name = named(img);
         bool by_id = hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string::npos &&
                      hex_of(img.id).rfind(hex, 0) == 0;
         if (by_name) return img;

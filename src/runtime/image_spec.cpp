@@ -15,7 +15,8 @@ namespace {
 // The colon-separated fields of each non-comment line of a passwd/group file.
 std::vector<std::vector<std::string>> entries(const std::string& content) {
     std::vector<std::vector<std::string>> out;
-    for (const auto& line : split(content, '\n')) {
+    for (auto line : split(content, '\n')) {
+        if (!line.empty() && line.back() == '\r') line.pop_back();
         if (line.empty() || line[0] == '#') continue;
         out.push_back(split(line, ':'));
     }
@@ -171,15 +172,17 @@ std::vector<std::string> merge_env(const std::vector<std::string>& image_env, co
 std::vector<std::string> parse_env_file(const std::string& content, const std::string& file) {
     std::vector<std::string> out;
     size_t n = 0;
-    for (auto line : split(content, '\n')) {
+    for (const auto& raw : split(content, '\n')) {
         ++n;
+        // Leading whitespace goes (as docker does); the value keeps the rest.
+        std::string line = raw;
+        line.erase(0, line.find_first_not_of(" \t"));
         if (!line.empty() && line.back() == '\r') line.pop_back();
-        std::string t = trim(line);
-        if (t.empty() || t[0] == '#') continue;
+        if (trim(line).empty() || line[0] == '#') continue;
         std::string name = env_name(line);
         if (!valid_env_name(name))
             throw Error(EINVAL, file + ":" + std::to_string(n) + ": invalid variable name " + quote(name));
-        out.push_back(line.find('=') == std::string::npos ? t : line);
+        out.push_back(line.find('=') == std::string::npos ? trim(line) : line);
     }
     return out;
 }
@@ -202,34 +205,40 @@ VolumeSpec parse_volume(const std::string& text, const std::string& cwd) {
 
 std::vector<std::string> adjust_capabilities(const std::vector<std::string>& base, const std::vector<std::string>& add,
                                              const std::vector<std::string>& drop) {
-    std::set<std::string> caps(base.begin(), base.end());
-    for (const auto& d : drop) {
-        std::string n = cap_name(d);
-        if (n == "ALL") caps.clear();
-        else caps.erase(n);
+    // Docker's order: --cap-add ALL starts from everything and drops apply;
+    // --cap-drop ALL starts from nothing and adds apply; else base + add - drop.
+    std::vector<std::string> adds, drops;
+    for (const auto& a : add) adds.push_back(cap_name(a));
+    for (const auto& d : drop) drops.push_back(cap_name(d));
+    auto has_all = [](const std::vector<std::string>& v) { return std::find(v.begin(), v.end(), "ALL") != v.end(); };
+    std::set<std::string> caps;
+    if (has_all(adds)) {
+        auto all = all_capabilities();
+        caps.insert(all.begin(), all.end());
+    } else if (!has_all(drops)) {
+        caps.insert(base.begin(), base.end());
     }
-    for (const auto& a : add) {
-        std::string n = cap_name(a);
-        if (n == "ALL") {
-            auto all = all_capabilities();
-            caps.insert(all.begin(), all.end());
-        } else {
-            caps.insert(n);
-        }
-    }
+    if (!has_all(adds))
+        for (const auto& a : adds) caps.insert(a);
+    if (!has_all(drops))
+        for (const auto& d : drops) caps.erase(d);
     return {caps.begin(), caps.end()};
 }
 
 int64_t parse_duration(const std::string& text, const std::string& flag) {
     auto bad = [&] { return Error(EINVAL, flag + ": invalid duration " + quote(text) + " (e.g. 30s, 1m30s, 500ms)"); };
     if (text.empty()) throw bad();
-    if (auto secs = parse_uint(text)) return static_cast<int64_t>(*secs) * 1'000'000'000;
+    if (auto secs = parse_uint(text)) {
+        if (*secs > 9'000'000'000) throw bad();
+        return static_cast<int64_t>(*secs) * 1'000'000'000;
+    }
     int64_t total = 0;
     size_t i = 0;
     while (i < text.size()) {
         size_t start = i;
         while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
-        if (i == start) throw bad();
+        if (i == start || std::count(text.begin() + static_cast<long>(start), text.begin() + static_cast<long>(i), '.') > 1)
+            throw bad();
         double value = 0;
         try {
             value = std::stod(text.substr(start, i - start));
@@ -242,7 +251,10 @@ int64_t parse_duration(const std::string& text, const std::string& flag) {
         double scale = unit == "ns" ? 1 : unit == "us" ? 1e3 : unit == "ms" ? 1e6 : unit == "s" ? 1e9
                      : unit == "m" ? 60e9 : unit == "h" ? 3600e9 : -1;
         if (scale < 0) throw bad();
-        total += static_cast<int64_t>(value * scale);
+        // Past ~292 years an int64 of nanoseconds overflows: refuse, never wrap.
+        double ns = value * scale;
+        if (ns >= 9.2e18 - static_cast<double>(total)) throw bad();
+        total += static_cast<int64_t>(ns);
     }
     return total;
 }

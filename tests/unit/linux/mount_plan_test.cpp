@@ -123,3 +123,52 @@ TEST_CASE("bad mounts name the entry", "[mount_plan]") {
     c.mounts.pop_back();
     REQUIRE_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("linux.devices[0].path"));
 }
+
+TEST_CASE("the rootfs overlay annotation is copied to the plan; without it the root is bound", "[mount_plan]") {
+    auto plain = linux::plan_mounts(base_config(), input());
+    CHECK(plain.rootfs_overlay.empty());
+
+    auto c = base_config();
+    const std::string opts = "lowerdir=/img/l2:/img/l1,upperdir=/run/c/upper,workdir=/run/c/work";
+    c.annotations[linux::kRootfsOverlayAnnotation] = opts;
+    auto plan = linux::plan_mounts(c, input());
+    CHECK(plan.rootfs_overlay == opts);
+    CHECK(plan.rootfs == "/b/rootfs");
+
+    c.annotations[linux::kRootfsOverlayAnnotation] = opts + ",userxattr";
+    CHECK(linux::plan_mounts(c, input()).rootfs_overlay == opts + ",userxattr");
+    // Order does not matter; a single lower layer is fine.
+    c.annotations[linux::kRootfsOverlayAnnotation] = "workdir=/w,lowerdir=/a,upperdir=/u";
+    CHECK(linux::plan_mounts(c, input()).rootfs_overlay == "workdir=/w,lowerdir=/a,upperdir=/u");
+    // Other annotations are left alone.
+    auto other = base_config();
+    other.annotations["org.example.overlay"] = "xino=on";
+    CHECK(linux::plan_mounts(other, input()).rootfs_overlay.empty());
+}
+
+TEST_CASE("a rootfs overlay annotation with missing, relative or extra options is refused", "[mount_plan]") {
+    const std::string name = linux::kRootfsOverlayAnnotation;
+    for (const char* bad : {
+             "",                                                 // nothing
+             "lowerdir=/a,upperdir=/u",                          // no workdir
+             "upperdir=/u,workdir=/w",                           // no lowerdir
+             "lowerdir=/a,workdir=/w",                           // no upperdir
+             "lowerdir=a,upperdir=/u,workdir=/w",                // relative lower
+             "lowerdir=/a:b,upperdir=/u,workdir=/w",             // one relative lower of two
+             "lowerdir=/a::/b,upperdir=/u,workdir=/w",           // an empty lower
+             "lowerdir=/a,upperdir=u,workdir=/w",                // relative upper
+             "lowerdir=/a,upperdir=/u,workdir=",                 // empty work
+             "lowerdir=/a,upperdir=/u,workdir=/w,xino=on",       // an unknown option
+             "lowerdir=/a,upperdir=/u,workdir=/w,,metacopy=on",  // smuggled after an empty one
+             "lowerdir=/a,upperdir=/u,workdir=/w,metacopy=on",   // smuggled
+             "lowerdir=/a,upperdir=/u,upperdir=/v,workdir=/w",   // given twice
+             "lowerdir=/a,upperdir=/u,workdir=/w,lowerdir=/b",   // given twice
+             "lowerdir,upperdir=/u,workdir=/w",                  // no value
+         }) {
+        INFO("annotation value \"" << bad << '"');
+        auto c = base_config();
+        c.annotations[name] = bad;
+        CHECK_THROWS_AS(linux::plan_mounts(c, input()), Error);
+        CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains(name));
+    }
+}

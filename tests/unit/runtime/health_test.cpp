@@ -1,0 +1,331 @@
+#include <catch2/catch.hpp>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/json/json.hpp"
+#include "crunlite/runtime/health.hpp"
+
+using namespace crunlite;
+using runtime::health_config;
+using runtime::HealthConfig;
+using runtime::HealthOverrides;
+using runtime::HealthState;
+using runtime::ProbeResult;
+using runtime::record_probe;
+
+namespace {
+
+using Strings = std::vector<std::string>;
+constexpr int64_t kSecond = 1'000'000'000;
+
+image::Healthcheck check_of(Strings test) {
+    image::Healthcheck h;
+    h.test = std::move(test);
+    return h;
+}
+
+ProbeResult probe(int exit_code, std::string output = "") {
+    ProbeResult r;
+    r.start = "2024-05-01T10:00:00Z";
+    r.end = "2024-05-01T10:00:01Z";
+    r.exit_code = exit_code;
+    r.output = std::move(output);
+    return r;
+}
+
+HealthConfig config_with_retries(int retries) {
+    HealthConfig c;
+    c.test = {"/bin/true"};
+    c.retries = retries;
+    c.start_period_ns = 60 * kSecond;
+    return c;
+}
+
+}  // namespace
+
+// health_config
+
+TEST_CASE("an image healthcheck with zero fields gets Docker's defaults", "[health]") {
+    auto c = health_config(check_of({"CMD", "curl", "-f", "http://localhost/"}), {});
+    REQUIRE(c);
+    CHECK(c->test == Strings{"curl", "-f", "http://localhost/"});
+    CHECK(c->interval_ns == 30 * kSecond);
+    CHECK(c->timeout_ns == 30 * kSecond);
+    CHECK(c->start_period_ns == 0);
+    CHECK(c->start_interval_ns == 5 * kSecond);
+    CHECK(c->retries == 3);
+}
+
+TEST_CASE("the image's non-zero healthcheck fields are kept", "[health]") {
+    image::Healthcheck h = check_of({"CMD", "/healthz"});
+    h.interval_ns = 10 * kSecond;
+    h.timeout_ns = 2 * kSecond;
+    h.start_period_ns = 40 * kSecond;
+    h.start_interval_ns = 1 * kSecond;
+    h.retries = 7;
+    auto c = health_config(h, {});
+    REQUIRE(c);
+    CHECK(c->test == Strings{"/healthz"});
+    CHECK(c->interval_ns == 10 * kSecond);
+    CHECK(c->timeout_ns == 2 * kSecond);
+    CHECK(c->start_period_ns == 40 * kSecond);
+    CHECK(c->start_interval_ns == 1 * kSecond);
+    CHECK(c->retries == 7);
+}
+
+TEST_CASE("CMD-SHELL runs through /bin/sh -c; CMD is exec'd without its marker", "[health]") {
+    auto shell = health_config(check_of({"CMD-SHELL", "curl -f http://localhost/ || exit 1"}), {});
+    REQUIRE(shell);
+    CHECK(shell->test == Strings{"/bin/sh", "-c", "curl -f http://localhost/ || exit 1"});
+    auto exec = health_config(check_of({"CMD", "pg_isready", "-U", "postgres"}), {});
+    REQUIRE(exec);
+    CHECK(exec->test == Strings{"pg_isready", "-U", "postgres"});
+}
+
+TEST_CASE("NONE, no healthcheck and --no-healthcheck mean no healthcheck", "[health]") {
+    CHECK_FALSE(health_config(check_of({"NONE"}), {}));
+    CHECK_FALSE(health_config(std::nullopt, {}));
+    CHECK_FALSE(health_config(check_of({}), {}));
+    HealthOverrides off;
+    off.disable = true;
+    CHECK_FALSE(health_config(check_of({"CMD", "/healthz"}), off));
+    off.cmd = "true";  // --no-healthcheck wins over --health-cmd
+    CHECK_FALSE(health_config(std::nullopt, off));
+}
+
+TEST_CASE("--health-* flags replace the image's fields; --health-cmd is CMD-SHELL", "[health]") {
+    image::Healthcheck h = check_of({"CMD", "/healthz"});
+    h.interval_ns = 10 * kSecond;
+    h.retries = 7;
+    HealthOverrides o;
+    o.cmd = "wget -q -O- http://localhost:3000/ready";
+    o.interval_ns = 5 * kSecond;
+    o.timeout_ns = 3 * kSecond;
+    o.start_period_ns = 20 * kSecond;
+    o.start_interval_ns = 500'000'000;
+    o.retries = 2;
+    auto c = health_config(h, o);
+    REQUIRE(c);
+    CHECK(c->test == Strings{"/bin/sh", "-c", "wget -q -O- http://localhost:3000/ready"});
+    CHECK(c->interval_ns == 5 * kSecond);
+    CHECK(c->timeout_ns == 3 * kSecond);
+    CHECK(c->start_period_ns == 20 * kSecond);
+    CHECK(c->start_interval_ns == 500'000'000);
+    CHECK(c->retries == 2);
+
+    // Only the flags given change anything.
+    HealthOverrides some;
+    some.timeout_ns = 4 * kSecond;
+    c = health_config(h, some);
+    REQUIRE(c);
+    CHECK(c->test == Strings{"/healthz"});
+    CHECK(c->interval_ns == 10 * kSecond);
+    CHECK(c->timeout_ns == 4 * kSecond);
+    CHECK(c->retries == 7);
+}
+
+TEST_CASE("--health-cmd gives a healthcheck to an image without one, or with NONE", "[health]") {
+    HealthOverrides o;
+    o.cmd = "test -f /tmp/ready";
+    auto c = health_config(std::nullopt, o);
+    REQUIRE(c);
+    CHECK(c->test == Strings{"/bin/sh", "-c", "test -f /tmp/ready"});
+    CHECK(c->interval_ns == 30 * kSecond);
+    CHECK(c->retries == 3);
+    c = health_config(check_of({"NONE"}), o);
+    REQUIRE(c);
+    CHECK(c->test == Strings{"/bin/sh", "-c", "test -f /tmp/ready"});
+}
+
+TEST_CASE("malformed healthchecks are errors", "[health]") {
+    CHECK_THROWS_WITH(health_config(check_of({"CMD"}), {}), Catch::Contains("Healthcheck.Test"));
+    CHECK_THROWS_WITH(health_config(check_of({"CMD-SHELL"}), {}), Catch::Contains("Healthcheck.Test"));
+    CHECK_THROWS_WITH(health_config(check_of({"CMD-SHELL", "a", "b"}), {}), Catch::Contains("Healthcheck.Test"));
+    CHECK_THROWS_WITH(health_config(check_of({"curl", "-f", "x"}), {}), Catch::Contains("curl"));
+    CHECK_THROWS_AS(health_config(check_of({"cmd", "x"}), {}), Error);  // the form is case-sensitive
+
+    HealthOverrides zero_retries;
+    zero_retries.retries = 0;
+    CHECK_THROWS_AS(health_config(check_of({"CMD", "x"}), zero_retries), Error);
+    HealthOverrides tiny_interval;
+    tiny_interval.interval_ns = 1000;  // 1us: below the 1ms minimum
+    CHECK_THROWS_AS(health_config(check_of({"CMD", "x"}), tiny_interval), Error);
+    HealthOverrides tiny_timeout;
+    tiny_timeout.timeout_ns = 0;
+    CHECK_THROWS_AS(health_config(check_of({"CMD", "x"}), tiny_timeout), Error);
+}
+
+// record_probe
+
+TEST_CASE("a successful probe makes the container healthy and resets the streak", "[health]") {
+    auto c = config_with_retries(3);
+    HealthState s;
+    CHECK(s.status == "starting");
+    s.failing_streak = 2;
+    record_probe(s, c, probe(0, "ok"), false);
+    CHECK(s.status == "healthy");
+    CHECK(s.failing_streak == 0);
+    REQUIRE(s.log.size() == 1);
+    CHECK(s.log.back().output == "ok");
+    CHECK(s.log.back().exit_code == 0);
+}
+
+TEST_CASE("failures inside the start period do not count while starting", "[health]") {
+    auto c = config_with_retries(1);
+    HealthState s;
+    for (int i = 0; i < 4; ++i) record_probe(s, c, probe(1), true);
+    CHECK(s.status == "starting");
+    CHECK(s.failing_streak == 0);
+    CHECK(s.log.size() == 4);  // logged all the same
+
+    // Past the start period the first failure counts.
+    record_probe(s, c, probe(1), false);
+    CHECK(s.status == "unhealthy");
+    CHECK(s.failing_streak == 1);
+}
+
+TEST_CASE("after a success, failures inside the start period count", "[health]") {
+    auto c = config_with_retries(2);
+    HealthState s;
+    record_probe(s, c, probe(0), true);
+    CHECK(s.status == "healthy");
+    record_probe(s, c, probe(1), true);
+    CHECK(s.status == "healthy");
+    CHECK(s.failing_streak == 1);
+    record_probe(s, c, probe(-1, "Health check exceeded timeout (30s)"), true);
+    CHECK(s.status == "unhealthy");
+    CHECK(s.failing_streak == 2);
+}
+
+TEST_CASE("`retries` consecutive failures make the container unhealthy; one success heals it", "[health]") {
+    auto c = config_with_retries(3);
+    HealthState s;
+    record_probe(s, c, probe(0), false);
+    record_probe(s, c, probe(1), false);
+    record_probe(s, c, probe(2), false);
+    CHECK(s.status == "healthy");
+    CHECK(s.failing_streak == 2);
+    record_probe(s, c, probe(0), false);  // breaks the streak
+    CHECK(s.failing_streak == 0);
+    record_probe(s, c, probe(1), false);
+    record_probe(s, c, probe(1), false);
+    CHECK(s.status == "healthy");
+    record_probe(s, c, probe(137), false);
+    CHECK(s.status == "unhealthy");
+    CHECK(s.failing_streak == 3);
+    record_probe(s, c, probe(1), false);  // stays unhealthy, streak grows
+    CHECK(s.status == "unhealthy");
+    CHECK(s.failing_streak == 4);
+    record_probe(s, c, probe(0), false);
+    CHECK(s.status == "healthy");
+    CHECK(s.failing_streak == 0);
+}
+
+TEST_CASE("the probe log keeps only the last 5 results", "[health]") {
+    auto c = config_with_retries(100);
+    HealthState s;
+    for (int i = 1; i <= 8; ++i) record_probe(s, c, probe(i, "probe " + std::to_string(i)), false);
+    REQUIRE(s.log.size() == 5);
+    CHECK(s.log.front().output == "probe 4");
+    CHECK(s.log.front().exit_code == 4);
+    CHECK(s.log.back().output == "probe 8");
+    CHECK(s.failing_streak == 8);
+}
+
+// next_probe_delay
+
+TEST_CASE("probes come every start interval while starting in the start period, else every interval", "[health]") {
+    HealthConfig c;
+    c.interval_ns = 30 * kSecond;
+    c.start_interval_ns = 2 * kSecond;
+    c.start_period_ns = 60 * kSecond;
+    HealthState s;
+    CHECK(runtime::next_probe_delay(s, c, true) == 2 * kSecond);
+    CHECK(runtime::next_probe_delay(s, c, false) == 30 * kSecond);
+    s.status = "healthy";
+    CHECK(runtime::next_probe_delay(s, c, true) == 30 * kSecond);
+    s.status = "unhealthy";
+    CHECK(runtime::next_probe_delay(s, c, true) == 30 * kSecond);
+}
+
+// health.json and the stored config
+
+TEST_CASE("health state survives health_json and parse_health_json", "[health]") {
+    HealthState s;
+    s.status = "unhealthy";
+    s.failing_streak = 4;
+    s.log.push_back(probe(0, "ok\n"));
+    s.log.push_back(probe(1, "line \"one\"\nline\ttwo \\ /path \x01"));
+    s.log.push_back(probe(-1, "Health check exceeded timeout (30s)"));
+    s.log.push_back(probe(2, ""));
+    auto back = runtime::parse_health_json(runtime::health_json(s), "health.json");
+    CHECK(back.status == s.status);
+    CHECK(back.failing_streak == s.failing_streak);
+    REQUIRE(back.log.size() == s.log.size());
+    for (size_t i = 0; i < s.log.size(); ++i) {
+        CHECK(back.log[i].start == s.log[i].start);
+        CHECK(back.log[i].end == s.log[i].end);
+        CHECK(back.log[i].exit_code == s.log[i].exit_code);
+        CHECK(back.log[i].output == s.log[i].output);
+    }
+
+    HealthState fresh;
+    auto empty = runtime::parse_health_json(runtime::health_json(fresh), "health.json");
+    CHECK(empty.status == "starting");
+    CHECK(empty.failing_streak == 0);
+    CHECK(empty.log.empty());
+}
+
+TEST_CASE("probe output that is not UTF-8 still gives a health.json that parses", "[health]") {
+    // The output is cut at 4096 bytes, possibly inside a character.
+    HealthState s;
+    s.log.push_back(probe(1, "caf\xc3"));
+    s.log.push_back(probe(1, "\xff\xfe binary"));
+    HealthState back;
+    REQUIRE_NOTHROW(back = runtime::parse_health_json(runtime::health_json(s), "health.json"));
+    REQUIRE(back.log.size() == 2);
+    CHECK(back.log[0].output.rfind("caf", 0) == 0);
+    CHECK(back.log[1].output.find(" binary") != std::string::npos);
+}
+
+TEST_CASE("a bad health.json is an error naming its source", "[health]") {
+    CHECK_THROWS_WITH(runtime::parse_health_json("{", "/b/health.json"), Catch::Contains("/b/health.json"));
+    CHECK_THROWS_WITH(runtime::parse_health_json(R"({"Status":"healthy","Log":[]})", "/b/health.json"),
+                      Catch::Contains("FailingStreak"));
+}
+
+TEST_CASE("the health config survives health_config_json and parse_health_config", "[health]") {
+    HealthConfig c;
+    c.test = {"/bin/sh", "-c", "curl -f \"http://localhost:8080/\" || exit 1"};
+    c.interval_ns = 15 * kSecond;
+    c.timeout_ns = 2'500'000'000;
+    c.start_period_ns = 120 * kSecond;
+    c.start_interval_ns = 750'000'000;
+    c.retries = 9;
+    json::Document doc = json::parse(runtime::health_config_json(c), "health-config");
+    HealthConfig back = runtime::parse_health_config(doc.root());
+    CHECK(back.test == c.test);
+    CHECK(back.interval_ns == c.interval_ns);
+    CHECK(back.timeout_ns == c.timeout_ns);
+    CHECK(back.start_period_ns == c.start_period_ns);
+    CHECK(back.start_interval_ns == c.start_interval_ns);
+    CHECK(back.retries == c.retries);
+
+    // The defaults too, and a config from health_config.
+    auto from_image = health_config(check_of({"CMD", "/healthz", "--quick"}), {});
+    REQUIRE(from_image);
+    json::Document doc2 = json::parse(runtime::health_config_json(*from_image), "health-config");
+    HealthConfig back2 = runtime::parse_health_config(doc2.root());
+    CHECK(back2.test == from_image->test);
+    CHECK(back2.interval_ns == 30 * kSecond);
+    CHECK(back2.start_interval_ns == 5 * kSecond);
+    CHECK(back2.retries == 3);
+}
+
+TEST_CASE("a stored health config with a missing or mistyped field is an error", "[health]") {
+    json::Document missing = json::parse(R"({"Test":["x"],"Interval":1,"Timeout":1,"StartPeriod":0,"StartInterval":1})",
+                                         "cfg");
+    CHECK_THROWS_WITH(runtime::parse_health_config(missing.root()), Catch::Contains("Retries"));
+    json::Document mistyped = json::parse(
+        R"({"Test":"x","Interval":1,"Timeout":1,"StartPeriod":0,"StartInterval":1,"Retries":3})", "cfg");
+    CHECK_THROWS_WITH(runtime::parse_health_config(mistyped.root()), Catch::Contains("Test"));
+}

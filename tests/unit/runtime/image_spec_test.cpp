@@ -1,0 +1,379 @@
+#include <algorithm>
+
+#include <catch2/catch.hpp>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/runtime/image_spec.hpp"
+
+using namespace crunlite;
+using runtime::adjust_capabilities;
+using runtime::merge_env;
+using runtime::parse_duration;
+using runtime::parse_env_file;
+using runtime::parse_volume;
+using runtime::process_args;
+using runtime::resolve_user;
+
+namespace {
+
+using Strings = std::vector<std::string>;
+using Gids = std::vector<uint32_t>;
+
+// An image's /etc/passwd, with the noise real files have.
+const std::string kPasswd =
+    "root:x:0:0:root:/root:/bin/sh\n"
+    "# a comment line\n"
+    "daemon:x:1:1:daemon:/usr/sbin:/usr/sbin/nologin\n"
+    "\n"
+    "a malformed line\n"
+    "evil:x:notanumber:0::/home/evil:/bin/sh\n"
+    "nextjs:x:1001:1001::/home/nextjs:/bin/sh\n"
+    "nohome:x:1002:1002:::/bin/sh\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n";
+
+// Its /etc/group: nextjs is listed in nodejs (its primary group), audio, wheel
+// and wheel2 (the same gid as wheel); "nextjsx" and "other" are other users.
+const std::string kGroup =
+    "root:x:0:\n"
+    "# a comment line\n"
+    "nodejs:x:1001:nextjs\n"
+    "\n"
+    "malformed\n"
+    "audio:x:29:other,nextjs\n"
+    "wheel:x:10:root,nextjs\n"
+    "wheel2:x:10:nextjs\n"
+    "video:x:44:other\n"
+    "staff:x:50:nextjsx\n"
+    "web:x:2000:\n";
+
+const std::string kPath = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
+
+}  // namespace
+
+// resolve_user
+
+TEST_CASE("an empty user is root, with root's passwd entry", "[image_spec][user]") {
+    auto u = resolve_user("", kPasswd, kGroup);
+    CHECK(u.uid == 0);
+    CHECK(u.gid == 0);
+    CHECK(u.home == "/root");
+    CHECK(u.additional_gids == Gids{10});  // wheel lists root
+}
+
+TEST_CASE("a user name takes uid, gid, home and the groups that list it from the image", "[image_spec][user]") {
+    auto u = resolve_user("nextjs", kPasswd, kGroup);
+    CHECK(u.uid == 1001);
+    CHECK(u.gid == 1001);
+    CHECK(u.home == "/home/nextjs");
+    // Sorted, unique, without the primary gid (nodejs lists it too), and not
+    // the groups of "nextjsx" or "other".
+    CHECK(u.additional_gids == Gids{10, 29});
+}
+
+TEST_CASE("a numeric user found in passwd takes its entry", "[image_spec][user]") {
+    auto u = resolve_user("1001", kPasswd, kGroup);
+    CHECK(u.uid == 1001);
+    CHECK(u.gid == 1001);
+    CHECK(u.home == "/home/nextjs");
+    CHECK(u.additional_gids == Gids{10, 29});
+}
+
+TEST_CASE("a numeric user not in passwd runs with gid 0 and home /", "[image_spec][user]") {
+    auto u = resolve_user("4242", kPasswd, kGroup);
+    CHECK(u.uid == 4242);
+    CHECK(u.gid == 0);
+    CHECK(u.home == "/");
+    CHECK(u.additional_gids.empty());
+}
+
+TEST_CASE("a passwd entry with an empty home directory gets /", "[image_spec][user]") {
+    auto u = resolve_user("nohome", kPasswd, kGroup);
+    CHECK(u.uid == 1002);
+    CHECK(u.gid == 1002);
+    CHECK(u.home == "/");
+}
+
+TEST_CASE("an explicit group by name replaces the primary and supplementary groups", "[image_spec][user]") {
+    auto u = resolve_user("nextjs:web", kPasswd, kGroup);
+    CHECK(u.uid == 1001);
+    CHECK(u.gid == 2000);
+    CHECK(u.home == "/home/nextjs");
+    CHECK(u.additional_gids.empty());
+
+    u = resolve_user("nextjs:nodejs", kPasswd, kGroup);
+    CHECK(u.uid == 1001);
+    CHECK(u.gid == 1001);
+    CHECK(u.additional_gids.empty());
+}
+
+TEST_CASE("an explicit numeric group need not exist in the group file", "[image_spec][user]") {
+    auto u = resolve_user("1001:1234", kPasswd, kGroup);
+    CHECK(u.uid == 1001);
+    CHECK(u.gid == 1234);
+    CHECK(u.home == "/home/nextjs");
+    CHECK(u.additional_gids.empty());
+
+    u = resolve_user("4242:4343", std::nullopt, std::nullopt);
+    CHECK(u.uid == 4242);
+    CHECK(u.gid == 4343);
+    CHECK(u.home == "/");
+}
+
+TEST_CASE("an unknown user name is an error naming the user", "[image_spec][user]") {
+    CHECK_THROWS_AS(resolve_user("nobody-here", kPasswd, kGroup), Error);
+    CHECK_THROWS_WITH(resolve_user("nobody-here", kPasswd, kGroup),
+                      Catch::Contains("unable to find user nobody-here"));
+    // A line that does not parse does not make its name a user.
+    CHECK_THROWS_WITH(resolve_user("evil", kPasswd, kGroup), Catch::Contains("unable to find user evil"));
+    // Nor does a comment.
+    CHECK_THROWS_WITH(resolve_user("#", kPasswd, kGroup), Catch::Contains("unable to find user"));
+}
+
+TEST_CASE("an unknown group name is an error naming the group", "[image_spec][user]") {
+    CHECK_THROWS_AS(resolve_user("nextjs:nogroup", kPasswd, kGroup), Error);
+    CHECK_THROWS_WITH(resolve_user("nextjs:nogroup", kPasswd, kGroup), Catch::Contains("nogroup"));
+    // No group file at all: a group name cannot be found either.
+    CHECK_THROWS_WITH(resolve_user("nextjs:web", kPasswd, std::nullopt), Catch::Contains("web"));
+}
+
+TEST_CASE("without a passwd file only numeric users resolve", "[image_spec][user]") {
+    CHECK_THROWS_WITH(resolve_user("nextjs", std::nullopt, kGroup), Catch::Contains("unable to find user nextjs"));
+    auto u = resolve_user("1000", std::nullopt, std::nullopt);
+    CHECK(u.uid == 1000);
+    CHECK(u.gid == 0);
+    CHECK(u.home == "/");
+    CHECK(u.additional_gids.empty());
+    u = resolve_user("", std::nullopt, std::nullopt);
+    CHECK(u.uid == 0);
+    CHECK(u.gid == 0);
+    CHECK(u.home == "/");
+}
+
+TEST_CASE("a user with an empty group part is an error", "[image_spec][user]") {
+    CHECK_THROWS_AS(resolve_user("nextjs:", kPasswd, kGroup), Error);
+    CHECK_THROWS_WITH(resolve_user("nextjs:", kPasswd, kGroup), Catch::Contains("nextjs:"));
+    CHECK_THROWS_AS(resolve_user("1001:", kPasswd, kGroup), Error);
+}
+
+// process_args
+
+TEST_CASE("process args are the image's Entrypoint followed by its Cmd", "[image_spec][args]") {
+    image::ImageConfig c;
+    c.entrypoint = {"docker-entrypoint.sh"};
+    c.cmd = {"node", "server.js"};
+    CHECK(process_args(c, std::nullopt, {}) == Strings{"docker-entrypoint.sh", "node", "server.js"});
+
+    image::ImageConfig cmd_only;
+    cmd_only.cmd = {"sh", "-c", "echo hi"};
+    CHECK(process_args(cmd_only, std::nullopt, {}) == Strings{"sh", "-c", "echo hi"});
+
+    image::ImageConfig entry_only;
+    entry_only.entrypoint = {"/app", "--serve"};
+    CHECK(process_args(entry_only, std::nullopt, {}) == Strings{"/app", "--serve"});
+}
+
+TEST_CASE("args after the image replace Cmd but keep Entrypoint", "[image_spec][args]") {
+    image::ImageConfig c;
+    c.entrypoint = {"docker-entrypoint.sh"};
+    c.cmd = {"node", "server.js"};
+    CHECK(process_args(c, std::nullopt, {"bash", "-l"}) == Strings{"docker-entrypoint.sh", "bash", "-l"});
+}
+
+TEST_CASE("--entrypoint replaces Entrypoint and drops Cmd", "[image_spec][args]") {
+    image::ImageConfig c;
+    c.entrypoint = {"docker-entrypoint.sh"};
+    c.cmd = {"node", "server.js"};
+    CHECK(process_args(c, std::string("/bin/sh"), {}) == Strings{"/bin/sh"});
+    CHECK(process_args(c, std::string("/bin/sh"), {"-c", "id"}) == Strings{"/bin/sh", "-c", "id"});
+}
+
+TEST_CASE("an empty --entrypoint with args runs just the args", "[image_spec][args]") {
+    image::ImageConfig c;
+    c.entrypoint = {"docker-entrypoint.sh"};
+    c.cmd = {"node", "server.js"};
+    CHECK(process_args(c, std::string(""), {"id", "-u"}) == Strings{"id", "-u"});
+}
+
+TEST_CASE("no command at all is an error", "[image_spec][args]") {
+    image::ImageConfig none;
+    CHECK_THROWS_AS(process_args(none, std::nullopt, {}), Error);
+    CHECK_THROWS_AS(process_args(none, std::string(""), {}), Error);
+    image::ImageConfig c;
+    c.entrypoint = {"docker-entrypoint.sh"};
+    c.cmd = {"node"};
+    CHECK_THROWS_AS(process_args(c, std::string(""), {}), Error);  // --entrypoint "" drops Cmd too
+}
+
+// merge_env
+
+TEST_CASE("the environment starts with PATH, HOSTNAME and HOME", "[image_spec][env]") {
+    CHECK(merge_env({}, {}, "web", "/home/nextjs", {}) == Strings{kPath, "HOSTNAME=web", "HOME=/home/nextjs"});
+}
+
+TEST_CASE("the image's Env overrides the defaults in place and appends the rest", "[image_spec][env]") {
+    auto env = merge_env({"NODE_ENV=production", "PATH=/app/bin:/usr/bin", "HOME=/srv"}, {}, "web", "/root", {});
+    CHECK(env == Strings{"PATH=/app/bin:/usr/bin", "HOSTNAME=web", "HOME=/srv", "NODE_ENV=production"});
+}
+
+TEST_CASE("-e overrides the image's Env in place, in order", "[image_spec][env]") {
+    auto env = merge_env({"A=1", "B=2", "C=3"}, {"B=two", "D=4", "A=one", "D=four"}, "h", "/", {});
+    CHECK(env == Strings{kPath, "HOSTNAME=h", "HOME=/", "A=one", "B=two", "C=3", "D=four"});
+    // A value may hold "=" and be empty.
+    env = merge_env({}, {"X=a=b", "Y="}, "h", "/", {});
+    CHECK(env == Strings{kPath, "HOSTNAME=h", "HOME=/", "X=a=b", "Y="});
+}
+
+TEST_CASE("-e NAME takes the value from the host environment, or nothing when unset there", "[image_spec][env]") {
+    Strings host = {"TOKEN=s3cret", "TOKENX=no", "EMPTY=", "SHELL=/bin/bash"};
+    auto env = merge_env({"A=1"}, {"TOKEN", "MISSING", "EMPTY"}, "h", "/", host);
+    CHECK(env == Strings{kPath, "HOSTNAME=h", "HOME=/", "A=1", "TOKEN=s3cret", "EMPTY="});
+    // It replaces the image's value in place.
+    env = merge_env({"TOKEN=image", "B=2"}, {"TOKEN"}, "h", "/", host);
+    CHECK(env == Strings{kPath, "HOSTNAME=h", "HOME=/", "TOKEN=s3cret", "B=2"});
+}
+
+// parse_env_file
+
+TEST_CASE("an env file skips comments and blank lines and handles CRLF", "[image_spec][env]") {
+    std::string content =
+        "# settings\n"
+        "\n"
+        "FOO=bar\r\n"
+        "   \n"
+        "  # indented comment\n"
+        "PASSTHROUGH\n"
+        "EMPTY=\n"
+        "URL=http://x/?a=b\r\n"
+        "SPACED=a b  \n";
+    CHECK(parse_env_file(content, "app.env") ==
+          Strings{"FOO=bar", "PASSTHROUGH", "EMPTY=", "URL=http://x/?a=b", "SPACED=a b  "});
+    CHECK(parse_env_file("", "empty.env").empty());
+    CHECK(parse_env_file("LAST=1", "nonl.env") == Strings{"LAST=1"});
+}
+
+TEST_CASE("an invalid name in an env file is an error naming FILE:LINE", "[image_spec][env]") {
+    CHECK_THROWS_AS(parse_env_file("OK=1\nBAD NAME=x\n", "app.env"), Error);
+    CHECK_THROWS_WITH(parse_env_file("OK=1\nBAD NAME=x\n", "app.env"), Catch::Contains("app.env:2"));
+    CHECK_THROWS_WITH(parse_env_file("# c\n\nOK=1\n=value\n", "app.env"), Catch::Contains("app.env:4"));
+    CHECK_THROWS_WITH(parse_env_file("A\tB=1\n", "tabs.env"), Catch::Contains("tabs.env:1"));
+}
+
+TEST_CASE("an indented KEY=VALUE line in an env file is accepted, as Docker does", "[image_spec][env]") {
+    CHECK(parse_env_file("  FOO=bar\n\tBAZ=1\n", "app.env") == Strings{"FOO=bar", "BAZ=1"});
+}
+
+// parse_volume
+
+TEST_CASE("volumes: absolute and relative sources, ro and rw", "[image_spec][volume]") {
+    auto v = parse_volume("/a:/b", "/home/me");
+    CHECK(v.source == "/a");
+    CHECK(v.destination == "/b");
+    CHECK_FALSE(v.readonly);
+
+    v = parse_volume("rel:/b", "/home/me");
+    CHECK(v.source == "/home/me/rel");
+    CHECK(v.destination == "/b");
+
+    v = parse_volume("/data:/srv/data:ro", "/");
+    CHECK(v.source == "/data");
+    CHECK(v.destination == "/srv/data");
+    CHECK(v.readonly);
+
+    v = parse_volume("/data:/srv/data:rw", "/");
+    CHECK_FALSE(v.readonly);
+}
+
+TEST_CASE("bad volumes are errors naming the volume", "[image_spec][volume]") {
+    CHECK_THROWS_WITH(parse_volume("/a:/b:rx", "/"), Catch::Contains("/a:/b:rx"));
+    CHECK_THROWS_WITH(parse_volume("/a:/b:rx", "/"), Catch::Contains("rx"));
+    CHECK_THROWS_WITH(parse_volume("/a:b", "/"), Catch::Contains("absolute"));
+    CHECK_THROWS_AS(parse_volume("/a:/b:ro:extra", "/"), Error);
+    CHECK_THROWS_AS(parse_volume("/a", "/"), Error);
+    CHECK_THROWS_AS(parse_volume(":/b", "/"), Error);
+    CHECK_THROWS_AS(parse_volume("/a:", "/"), Error);
+    CHECK_THROWS_AS(parse_volume("", "/"), Error);
+}
+
+// adjust_capabilities
+
+TEST_CASE("--cap-add takes names with or without CAP_, in any case; the result is sorted", "[image_spec][caps]") {
+    Strings base = {"CAP_NET_RAW", "CAP_CHOWN"};
+    auto caps = adjust_capabilities(base, {"net_admin", "CAP_SYS_PTRACE"}, {});
+    CHECK(caps == Strings{"CAP_CHOWN", "CAP_NET_ADMIN", "CAP_NET_RAW", "CAP_SYS_PTRACE"});
+    // Adding one already there keeps a single copy.
+    CHECK(adjust_capabilities(base, {"Chown"}, {}) == Strings{"CAP_CHOWN", "CAP_NET_RAW"});
+    CHECK(adjust_capabilities(base, {}, {}) == Strings{"CAP_CHOWN", "CAP_NET_RAW"});
+}
+
+TEST_CASE("--cap-drop removes from the default set; ALL empties it before additions", "[image_spec][caps]") {
+    Strings base = {"CAP_CHOWN", "CAP_NET_RAW", "CAP_SETUID"};
+    CHECK(adjust_capabilities(base, {}, {"net_raw"}) == Strings{"CAP_CHOWN", "CAP_SETUID"});
+    CHECK(adjust_capabilities(base, {}, {"ALL"}).empty());
+    CHECK(adjust_capabilities(base, {"net_bind_service"}, {"ALL"}) == Strings{"CAP_NET_BIND_SERVICE"});
+    CHECK(adjust_capabilities(base, {"CAP_CHOWN"}, {"all"}) == Strings{"CAP_CHOWN"});
+    // Dropping one that is not there is fine.
+    CHECK(adjust_capabilities(base, {}, {"SYS_ADMIN"}) == base);
+}
+
+TEST_CASE("--cap-add ALL adds every capability", "[image_spec][caps]") {
+    auto caps = adjust_capabilities({"CAP_CHOWN"}, {"ALL"}, {});
+    CHECK(std::is_sorted(caps.begin(), caps.end()));
+    CHECK(std::adjacent_find(caps.begin(), caps.end()) == caps.end());
+    CHECK(std::count(caps.begin(), caps.end(), "CAP_SYS_ADMIN") == 1);
+    CHECK(std::count(caps.begin(), caps.end(), "CAP_CHOWN") == 1);
+    CHECK(std::count(caps.begin(), caps.end(), "CAP_NET_ADMIN") == 1);
+    CHECK(caps.size() >= 38);  // Linux 3.x already had 37 (0..36), 4.x 38
+    for (const auto& c : caps) CHECK(c.rfind("CAP_", 0) == 0);
+}
+
+TEST_CASE("--cap-add ALL with --cap-drop keeps every capability but the dropped ones", "[image_spec][caps]") {
+    auto caps = adjust_capabilities({"CAP_CHOWN"}, {"ALL"}, {"MKNOD", "net_raw"});
+    CHECK(std::count(caps.begin(), caps.end(), "CAP_SYS_ADMIN") == 1);
+    CHECK(std::count(caps.begin(), caps.end(), "CAP_MKNOD") == 0);
+    CHECK(std::count(caps.begin(), caps.end(), "CAP_NET_RAW") == 0);
+}
+
+TEST_CASE("durations that overflow or have two dots are errors", "[image_spec][duration]") {
+    for (const char* text : {"10000000000", "18446744073", "3000000h", "99999999999h", "1.2.3s"})
+        CHECK_THROWS_AS(parse_duration(text, "--health-interval"), Error);
+}
+
+TEST_CASE("passwd and group files with CRLF line endings", "[image_spec][user]") {
+    auto u = resolve_user("app", std::string("app:x:1001:1001::/home/app:/bin/sh\r\n"), std::string("g:x:7:app\r\n"));
+    CHECK(u.uid == 1001);
+    CHECK(u.home == "/home/app");
+    CHECK(u.additional_gids == std::vector<uint32_t>{7});
+}
+
+TEST_CASE("an unknown capability is an error naming it", "[image_spec][caps]") {
+    CHECK_THROWS_AS(adjust_capabilities({}, {"CAP_FLY"}, {}), Error);
+    CHECK_THROWS_WITH(adjust_capabilities({}, {"CAP_FLY"}, {}), Catch::Contains("CAP_FLY"));
+    CHECK_THROWS_WITH(adjust_capabilities({}, {}, {"teleport"}), Catch::Contains("teleport"));
+    CHECK_THROWS_AS(adjust_capabilities({}, {"12"}, {}), Error);  // numbers are not names
+    CHECK_THROWS_AS(adjust_capabilities({}, {""}, {}), Error);
+}
+
+// parse_duration
+
+TEST_CASE("durations in Go syntax, and bare numbers as seconds", "[image_spec][duration]") {
+    constexpr int64_t s = 1'000'000'000;
+    CHECK(parse_duration("30s", "--health-interval") == 30 * s);
+    CHECK(parse_duration("1m30s", "--health-interval") == 90 * s);
+    CHECK(parse_duration("500ms", "--health-interval") == 500'000'000);
+    CHECK(parse_duration("1h", "--health-interval") == 3600 * s);
+    CHECK(parse_duration("1.5s", "--health-interval") == 1'500'000'000);
+    CHECK(parse_duration("2", "--health-interval") == 2 * s);
+    CHECK(parse_duration("0", "--health-interval") == 0);
+    CHECK(parse_duration("0s", "--health-interval") == 0);
+    CHECK(parse_duration("1h2m3s", "--health-interval") == 3723 * s);
+    CHECK(parse_duration("250us", "--health-interval") == 250'000);
+    CHECK(parse_duration("7ns", "--health-interval") == 7);
+}
+
+TEST_CASE("bad durations are errors naming the flag", "[image_spec][duration]") {
+    for (const char* bad : {"", "abc", "5x", "-1s", "s", "1m30", "1 s", "+1s", "1S"}) {
+        INFO("duration " << '"' << bad << '"');
+        CHECK_THROWS_AS(parse_duration(bad, "--health-timeout"), Error);
+        CHECK_THROWS_WITH(parse_duration(bad, "--health-timeout"), Catch::Contains("--health-timeout"));
+    }
+}
