@@ -15,16 +15,25 @@ packages=(
     libarchive-dev zlib1g-dev libzstd-dev libssl-dev
     # tests and demo: a static busybox for the rootfs, newuidmap/newgidmap, the harness
     busybox-static uidmap python3 util-linux passwd zstd
+    # run --image networking (rootless default) and port publishing
+    slirp4netns
 )
 
 # --bench: also what contrib/bench/run-bench.sh compares against.
 # --podman, --containerd, --buildah: the real tools the integration tests drive.
+# --demo: what contrib/demo.sh needs besides.
 for arg in "$@"; do
     case $arg in
         --bench) packages+=(hyperfine runc crun umoci) ;;
         --podman) packages+=(podman conmon catatonit) ;;
         --containerd) packages+=(containerd) ;;
         --buildah) packages+=(buildah) ;;
+        # The image demo: buildah builds it, curl asks it;
+        # node and npm come from Debian unless the machine has them already.
+        --demo)
+            packages+=(buildah curl)
+            command -v node >/dev/null && command -v npm >/dev/null || packages+=(nodejs npm)
+            ;;
     esac
 done
 

@@ -8,10 +8,29 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILD=${BUILD:-$repo/build}
 # The podman, containerd and buildah tests drive the real tools, installed here.
-"$repo/contrib/setup-deps.sh" --podman --containerd --buildah || exit 1
+"$repo/contrib/setup-deps.sh" --podman --containerd --buildah --demo || exit 1
 export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe
+# Rootless slirp4netns (run --image -p, podman) opens /dev/net/tun: Debian's default
+# mode is 0666, some machines have 0600.
+[[ $(id -u) -ne 0 || $(stat -c %a /dev/net/tun 2>/dev/null) == 666 ]] || chmod 0666 /dev/net/tun 2>/dev/null || true
 
 passed=0 failed=0 skipped=0
+
+# The demo image (tests/integration/test_demo.py), built once for both modes; its RUN
+# steps go through the crun-lite under test.
+if [[ $(id -u) -eq 0 && -z ${CRUNLITE_DEMO_ARCHIVE:-} ]]; then
+    demo_dir=$(mktemp -d /tmp/crun-lite-demo-image.XXXXXX)
+    trap 'rm -rf "$demo_dir"' EXIT
+    chmod 0755 "$demo_dir"
+    echo "== building the demo image"
+    if "$repo/contrib/demo/build-image.sh" "$demo_dir/app.tar" "$CRUNLITE_BIN" >"$demo_dir/build.log" 2>&1; then
+        chmod 0644 "$demo_dir/app.tar"
+        export CRUNLITE_DEMO_ARCHIVE=$demo_dir/app.tar
+    else
+        echo "!! the demo image did not build (test_demo.py builds it again and reports):"
+        tail -n 20 "$demo_dir/build.log"
+    fi
+fi
 
 echo "== unit tests"
 unit=$BUILD/tests/unit/unit_tests
