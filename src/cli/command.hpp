@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "crunlite/base/error.hpp"
 #include "crunlite/runtime/container.hpp"
 
 namespace crunlite::cli {
@@ -59,6 +60,10 @@ int64_t parse_size(const std::string& what, const std::string& text);
 // options go to `own`; returns the index of the first remaining word.
 size_t split_options(const po::options_description& opts, const std::vector<std::string>& args,
                      std::vector<std::string>& own);
+
+// Logs `e` as the final error (also on stderr when logging to a file, as runc
+// does) and returns `exit_code`.
+int report_error(const Error& e, int exit_code);
 
 int cmd_create(const Global&, const std::vector<std::string>&);
 int cmd_start(const Global&, const std::vector<std::string>&);

@@ -108,10 +108,7 @@ int main(int argc, char** argv) {
     } catch (const crunlite::cli::HelpShown&) {
         return 0;
     } catch (const crunlite::Error& e) {
-        crunlite::log::error(e.message());
-        // runc prints the final error on stderr even when logging to a file.
-        if (crunlite::log::logging_to_file()) std::cerr << "crun-lite: " << e.message() << "\n";
-        return 1;
+        return crunlite::cli::report_error(e, 1);
     } catch (const std::exception& e) {
         crunlite::log::error(e.what());
         return 1;

@@ -203,6 +203,30 @@ def test_stop_escalates_to_sigkill(h):
     check_eq(_inspect(h, cid)["State"].get("ExitCode"), 137, "killed by SIGKILL")
 
 
+def test_stop_signal_from_image_and_create_start(h):
+    # StopSignal SIGUSR1: the shell's trap answers it with exit 7.
+    cmd = ["sh", "-c", "trap 'exit 7' USR1; while :; do sleep 0.1; done"]
+    archive = _archive(h, dict(BASE, User="", StopSignal="SIGUSR1", Cmd=cmd))
+    cid = h.new_id("img")
+    r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none",
+             "--no-init", cid)
+    check_eq(r.rc, 0, f"create --image\n{r!r}")
+    check_eq(h.rt_ok("state", cid).json()["status"], "created", "created, waiting for start")
+    check_eq(h.rt_ok("inspect", cid).json()["Config"]["annotations"]["org.opencontainers.image.stopSignal"],
+             "SIGUSR1", "StopSignal as an annotation")
+    h.rt_ok("start", cid)
+    h.wait_status(cid, "running")
+    # Without a monitor (create/start, as runc) the exit status is the caller's to reap;
+    # the harness is a subreaper, so the container stops promptly.
+    t0 = time.monotonic()
+    h.rt_ok("stop", "-t", "5", cid)
+    check(time.monotonic() - t0 < 4, "the image's StopSignal stopped it (no SIGKILL wait)")
+    h.rt_ok("delete", cid)
+    check_eq(_containers_left(h), [], "nothing left")
+    r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--rm", cid)
+    check(r.rc != 0 and "--rm" in r.err, f"create --rm is refused\n{r!r}")
+
+
 def test_logs_capture_detached_output(h):
     archive = _archive(h, BASE)
     cid = h.new_id("img")
@@ -213,6 +237,11 @@ def test_logs_capture_detached_output(h):
     check_in("to-stderr", out, "stderr in the log")
     r = h.rt("logs", "no-such-container")
     check_in("does not exist", r.err, "logs of an unknown container")
+    # --follow prints what comes and returns when the container stops.
+    follow = h.new_id("img")
+    _run(h, archive, "-d", follow, "sh", "-c", "echo first; sleep 1; echo second")
+    r = h.rt("logs", "-f", follow, timeout=20)
+    check_eq(r.out.split(), ["first", "second"], "logs -f until the container stopped")
 
 
 def test_healthcheck_transitions_and_timeout(h):
@@ -260,8 +289,11 @@ def test_wait_healthy(h):
     r = _run(h, archive, "-d", "--health-cmd", "true", "--health-interval", "200ms", "--wait-healthy", cid)
     check_eq(r.rc, 0, f"--wait-healthy returns once healthy\n{r!r}")
     check_eq(_inspect(h, cid)["State"]["Health"]["Status"], "healthy", "inspect says healthy")
-    r = _run(h, archive, "-d", "--no-healthcheck", "--wait-healthy", h.new_id("img"))
+    none = h.new_id("img")
+    r = _run(h, archive, "-d", "--no-healthcheck", "--wait-healthy", none)
     check(r.rc != 0 and "no healthcheck" in r.err, f"--wait-healthy without a healthcheck\n{r!r}")
+    r = h.rt("healthcheck", "run", none)
+    check_eq(r.rc, 125, f"healthcheck run without a healthcheck is an error (125, as podman)\n{r!r}")
 
 
 def test_image_in_use_is_kept(h):

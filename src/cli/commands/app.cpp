@@ -48,8 +48,12 @@ int cmd_healthcheck(const Global& g, const std::vector<std::string>& args) {
     }
     po::options_description opts("Options");
     std::string id;
-    parse_id_args("healthcheck run", opts, std::vector<std::string>(args.begin() + 1, args.end()), id);
-    return runtime::healthcheck_run(g.context(), id);
+    try {
+        parse_id_args("healthcheck run", opts, std::vector<std::string>(args.begin() + 1, args.end()), id);
+        return runtime::healthcheck_run(g.context(), id);
+    } catch (const Error& e) {
+        return report_error(e, 125);
+    }
 }
 
 }  // namespace crunlite::cli

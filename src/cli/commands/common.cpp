@@ -6,6 +6,7 @@
 
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 
 namespace crunlite::cli {
@@ -83,6 +84,12 @@ po::variables_map parse_id_args(const std::string& verb, const po::options_descr
     po::variables_map vm = parse_args(verb, verb + " [options] CONTAINER_ID", opts, hidden, pos, args);
     id = require_id(vm, verb);
     return vm;
+}
+
+int report_error(const Error& e, int exit_code) {
+    log::error(e.message());
+    if (log::logging_to_file()) std::cerr << "crun-lite: " << e.message() << "\n";
+    return exit_code;
 }
 
 int64_t parse_size(const std::string& what, const std::string& text) {
