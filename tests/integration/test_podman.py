@@ -146,5 +146,49 @@ def _test_podman_cgroups_disabled(h, p):
     check_in("no-cgroups", r.out, "--cgroups=disabled")
 
 
+def test_podman_init_healthcheck_publish_stop(h):
+    if not shutil.which("slirp4netns"):
+        skip("slirp4netns is not installed")
+    if h.rootless and not os.access("/dev/net/tun", os.R_OK | os.W_OK):
+        skip("/dev/net/tun is not usable by unprivileged users (mode 0666 needed for slirp4netns)")
+    with Podman(h) as p:
+        _test_podman_init_healthcheck_publish_stop(h, p)
+
+
+def _test_podman_init_healthcheck_publish_stop(h, p):
+    import socket
+    import time
+    import urllib.request
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    name = h.new_id("pod")
+    # --health-interval disable: no systemd timers here; `healthcheck run` probes on demand.
+    p.ok("run", "-d", "--name", name, "--init", "--network", "slirp4netns", "-p", f"127.0.0.1:{port}:8080",
+         "--health-cmd", "cat /tmp/ok", "--health-interval", "disable", *ULIMITS,
+         "localhost/crlt-bb", "busybox", "httpd", "-f", "-p", "8080", "-h", "/etc")
+    try:
+        pid1 = p.ok("exec", name, "cat", "/proc/1/cmdline").out.split("\0")[0]
+        check_in("init", pid1, "podman --init puts its init first")
+        body = ""
+        for _ in range(50):
+            try:
+                body = urllib.request.urlopen(f"http://127.0.0.1:{port}/passwd", timeout=2).read().decode()
+                break
+            except OSError:
+                time.sleep(0.2)
+        check_in("root:x:0:0", body, "HTTP through podman's published port")
+        r = p.run("healthcheck", "run", name)
+        check(r.rc != 0, f"healthcheck run: unhealthy before /tmp/ok exists\n{r!r}")
+        p.ok("exec", name, "sh", "-c", "echo ok > /tmp/ok")
+        p.ok("healthcheck", "run", name)
+        t0 = time.monotonic()
+        p.ok("stop", "-t", "5", name)
+        check(time.monotonic() - t0 < 5, "podman stop: the init passed SIGTERM on")
+        check_in("exited", p.ok("inspect", "--format", "{{.State.Status}}", name).out, "stopped")
+    finally:
+        p.run("rm", "-f", name)
+
+
 if __name__ == "__main__":
     harness.main(globals())
