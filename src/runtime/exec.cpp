@@ -95,15 +95,16 @@ int exec(const Context& ctx, const ExecOptions& o) {
             break;
         default: break;
     }
-    if (o.tty && o.detach && o.console_socket.empty())
-        throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
-    if (!o.tty && !o.console_socket.empty())
-        throw Error(EINVAL, "cannot use console socket if crun-lite will not allocate tty");
-
     std::string text = with_context("read config", [&] { return read_file(st.config_path); });
     spec::Config config = spec::parse_config(text, st.config_path);
     if (!config.process || !config.linux) throw Error(EINVAL, st.config_path + ": process and linux are required");
     spec::Process process = exec_process_spec(*config.process, o);
+    // The terminal is --tty's, or with --process the file's (containerd's shim
+    // sends `--process F --console-socket S` with "terminal": true in F).
+    if (process.terminal && o.detach && o.console_socket.empty())
+        throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
+    if (!process.terminal && !o.console_socket.empty())
+        throw Error(EINVAL, "cannot use console socket if crun-lite will not allocate tty");
     if (!process.apparmor_profile.empty())
         log::warn("exec: apparmor profile " + quote(process.apparmor_profile) +
                   " not applied: crun-lite does not support AppArmor");

@@ -105,5 +105,41 @@ def test_ctr_task_verbs(h):
         c.ok("container", "rm", name)
 
 
+def _on_pty(h, argv, until, timeout=30):
+    """Runs argv with a new pty as its terminal (ctr -t needs one); returns (rc, output)."""
+    master, slave = os.openpty()
+    p = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    try:
+        out = harness.read_pty(master, until=until, timeout=timeout)
+        rc = p.wait(timeout)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            p.wait()
+        os.close(master)
+    return rc, out.decode(errors="replace")
+
+
+def test_ctr_tty_run_and_exec(h):
+    with Containerd(h) as c:
+        rc, out = _on_pty(h, ["ctr", "-a", c.sock, *c.run_args("-t", "--rm", c.image, h.new_id("ctr"), "sh", "-c",
+                                                                 "tty; echo pty-run-ok")], b"pty-run-ok")
+        check_eq(rc, 0, f"ctr run -t\n{out}")
+        check_in("/dev/pts/", out, "ctr run -t: the process has a pty (console socket)")
+        check_in("pty-run-ok", out, "its output comes through the pty")
+        name = h.new_id("ctrtty")
+        c.ok(*c.run_args("-d", c.image, name, "sleep", "1000"))
+        check(wait_until(lambda: "RUNNING" in c.ctr("task", "ls").out, 10), "task running")
+        rc, out = _on_pty(h, ["ctr", "-a", c.sock, "task", "exec", "-t", "--exec-id", "t1", name, "sh", "-c",
+                              "tty; echo pty-exec-ok"], b"pty-exec-ok")
+        check_eq(rc, 0, f"ctr task exec -t\n{out}")
+        check_in("/dev/pts/", out, "ctr task exec -t: a pty")
+        c.ok("task", "kill", "-s", "KILL", name)
+        check(wait_until(lambda: "STOPPED" in c.ctr("task", "ls").out, 10), "stopped")
+        c.ok("task", "rm", name)
+        c.ok("container", "rm", name)
+
+
 if __name__ == "__main__":
     harness.main(globals())
