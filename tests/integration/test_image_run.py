@@ -192,6 +192,33 @@ def test_init_forwards_sigterm_and_reaps_orphans(h):
     check_eq(_containers_left(h), [], "delete removed the container's directory")
 
 
+def test_init_signals_status_mask_and_drain(h):
+    archive = _archive(h, dict(BASE, User=""))
+    cid = h.new_id("img")
+    # Every forwardable signal reaches the child, real-time ones included (37 = SIGRTMIN+3).
+    script = ("trap 'echo got-usr1' USR1; trap 'echo got-rt' 37; trap 'echo got-hup' HUP; "
+              "grep -E '^Sig(Blk|Ign):' /proc/self/status; echo ready; while :; do sleep 0.1; done")
+    _run(h, archive, "-d", cid, "sh", "-c", script)
+    check(harness.wait_until(lambda: "ready" in h.rt_ok("logs", cid).out, 10), "the child started")
+    log = h.rt_ok("logs", cid).out
+    check_in("SigBlk:\t0000000000000000", log, "the child starts with an empty signal mask")
+    check_in("SigIgn:\t0000000000000000", log, "and default dispositions")
+    for sig, word in (("USR1", "got-usr1"), ("RTMIN+3", "got-rt"), ("HUP", "got-hup")):
+        h.rt_ok("kill", cid, sig)
+        check(harness.wait_until(lambda: word in h.rt_ok("logs", cid).out, 10), f"SIG{sig} forwarded")
+    h.rt_ok("kill", cid, "KILL")
+    h.wait_status(cid, "stopped")
+    h.rt_ok("delete", cid)
+    # The child's status is the container's; a leftover that ignores SIGTERM is
+    # killed after the init's grace period (2 s) instead of keeping it alive.
+    t0 = time.monotonic()
+    r = _run(h, archive, "--rm", cid, "sh", "-c", "(trap '' TERM; sleep 100) & sleep 0.2; exit 3")
+    check_eq(r.rc, 3, f"the child's exit status\n{r!r}")
+    check(time.monotonic() - t0 < 8, "the init drained the leftover (SIGTERM, wait, SIGKILL)")
+    r = _run(h, archive, "--rm", cid, "sh", "-c", "kill -SEGV $$")
+    check_eq(r.rc, 128 + 11, f"a child killed by a signal: 128+n\n{r!r}")
+
+
 def test_stop_escalates_to_sigkill(h):
     archive = _archive(h, dict(BASE, User=""))
     cid = h.new_id("img")
@@ -242,6 +269,11 @@ def test_logs_capture_detached_output(h):
     _run(h, archive, "-d", follow, "sh", "-c", "echo first; sleep 1; echo second")
     r = h.rt("logs", "-f", follow, timeout=20)
     check_eq(r.out.split(), ["first", "second"], "logs -f until the container stopped")
+    # Detached with --rm: the monitor deletes the container and its files after the exit.
+    gone = h.new_id("img")
+    _run(h, archive, "-d", "--rm", gone, "sleep", "0.3")
+    check(harness.wait_until(lambda: gone not in h.container_ids() and gone not in _containers_left(h), 10),
+          "run -d --rm: the container and its directory are removed once it exits")
 
 
 def test_healthcheck_transitions_and_timeout(h):

@@ -1,0 +1,51 @@
+#!/usr/bin/env bash
+# Image-run benchmark: N sequential "run an image's container to completion" of
+# /bin/true in a busybox image, as root, measured in the same run with hyperfine:
+#   crun-lite run --rm --image IMG --network none ID true
+#   podman run --rm --network none IMG true        (runtime runc, then crun-lite)
+# podman is the tool people use for this; it gets vfs storage (no overlay mounts in
+# the host's namespace; the image is 1 MB, so the copy costs little) and the
+# ulimits this host allows.  crun-lite gets the same image imported into its store.
+# Prints ms per container and crun-lite's ratio to each.
+#
+# Usage (as root): contrib/bench/image-run-bench.sh [BUILD_DIR] [RUNS]
+set -euo pipefail
+
+here=$(cd "$(dirname "$0")/../.." && pwd)
+build=$(realpath -m "${1:-$here/build}")
+runs=${2:-30}
+[ "$(id -u)" = 0 ] || { echo "image-run-bench.sh: run as root" >&2; exit 1; }
+BUILD=$build "$here/contrib/setup-deps.sh" --bench --podman
+crunlite=$build/src/cli/crun-lite
+work=$(mktemp -d /tmp/crun-lite-ibench.XXXXXX)
+runroot=$(mktemp -d /tmp/crlb-XXXXXX)  # podman wants a short runroot path
+trap 'rm -rf "$work" "$runroot"' EXIT
+
+mkdir -p "$work/rootfs/bin" "$work/rootfs/"{proc,sys,dev,tmp,etc}
+cp "$(command -v busybox)" "$work/rootfs/bin/busybox"
+for a in sh true; do ln -s busybox "$work/rootfs/bin/$a"; done
+echo "root:x:0:0:root:/:/bin/sh" >"$work/rootfs/etc/passwd"
+tar -C "$work/rootfs" -cf "$work/rootfs.tar" .
+
+podman=(podman --root "$work/podman" --runroot "$runroot" --storage-driver vfs --tmpdir "$work/ptmp"
+        --cgroup-manager cgroupfs --events-backend file)
+"${podman[@]}" import -q "$work/rootfs.tar" localhost/bench-bb:latest >/dev/null
+"${podman[@]}" save -q --format docker-archive -o "$work/bb.tar" localhost/bench-bb:latest
+"$crunlite" image load -q --store "$work/store" --name bench-bb "docker-archive:$work/bb.tar" >/dev/null
+
+ulimits="--ulimit nofile=1024:1024 --ulimit nproc=1000:1000"
+hyperfine --style basic --runs "$runs" --warmup 3 --export-json "$work/result.json" \
+  -n crun-lite "$crunlite --root $work/state run --rm --image bench-bb --store $work/store --network none b true" \
+  -n podman-runc "${podman[*]} --runtime runc run --rm --network none $ulimits localhost/bench-bb true" \
+  -n podman-crun-lite "${podman[*]} --runtime $crunlite run --rm --network none $ulimits localhost/bench-bb true"
+
+python3 - "$work/result.json" <<'PY'
+import json, sys
+res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+ms = {n: r["mean"] * 1000 for n, r in res.items()}
+sd = {n: r["stddev"] * 1000 for n, r in res.items()}
+print()
+for n in ms:
+    ratio = "" if n == "crun-lite" else f"  crun-lite/{n} = {ms['crun-lite'] / ms[n]:.2f}"
+    print(f"{n:18s} {ms[n]:7.1f} ms ± {sd[n]:.1f}{ratio}")
+PY
