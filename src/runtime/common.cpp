@@ -7,11 +7,17 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <sys/stat.h>
+
 #include <algorithm>
+#include <cstring>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/image/stream.hpp"
+#include "crunlite/json/json.hpp"
+#include "crunlite/spec/default_spec.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::runtime::detail {
@@ -98,6 +104,50 @@ state::Status live_status(const state::Store& store, const state::State& st) {
     state::Status s = store.status(st);
     if (s == state::Status::Running && cgroup::frozen(cgroup_paths(st))) return state::Status::Paused;
     return s;
+}
+
+linux::SeccompProgram seccomp_program(const std::string& state_root, const spec::Seccomp& seccomp,
+                                      const std::string& where) {
+    json::Writer w(false);
+    spec::write_seccomp(w, seccomp);
+    const scmp_version* v = seccomp_version();
+    std::string key = image::sha256_digest(w.result() + "\n" + std::to_string(v->major) + "." +
+                                           std::to_string(v->minor) + "." + std::to_string(v->micro) + " " +
+                                           std::to_string(seccomp_arch_native()));
+    std::string dir = state_root + "/@seccomp-cache", path = dir + "/" + key.substr(7);
+    // File: flags (u32), notify (u8), then the program.
+    struct Header {
+        uint32_t flags;
+        uint8_t notify;
+    };
+    try {
+        std::string data = read_file(path);
+        size_t body = data.size() - sizeof(Header);
+        if (data.size() > sizeof(Header) && body % sizeof(sock_filter) == 0) {
+            Header h;
+            std::memcpy(&h, data.data(), sizeof h);
+            linux::SeccompProgram p;
+            p.flags = h.flags;
+            p.notify = h.notify != 0;
+            p.bpf.resize(body / sizeof(sock_filter));
+            std::memcpy(p.bpf.data(), data.data() + sizeof h, body);
+            return p;
+        }
+    } catch (const Error&) {
+        // Not cached yet.
+    }
+    linux::SeccompProgram p = with_context(where, [&] { return linux::build_filter(seccomp); });
+    try {
+        ::mkdir(state_root.c_str(), 0700);
+        ::mkdir(dir.c_str(), 0700);
+        Header h{p.flags, static_cast<uint8_t>(p.notify)};
+        std::string data(reinterpret_cast<const char*>(&h), sizeof h);
+        data.append(reinterpret_cast<const char*>(p.bpf.data()), p.bpf.size() * sizeof(sock_filter));
+        write_file_atomic(path, data, 0600, ".tmp" + std::to_string(::getpid()));
+    } catch (const Error& e) {
+        log::debug("seccomp program not cached: " + e.message());
+    }
+    return p;
 }
 
 }  // namespace crunlite::runtime::detail

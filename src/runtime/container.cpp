@@ -169,7 +169,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
                    (userns.uid_map.use_helper ? "by newuidmap/newgidmap" : "directly (a single id)"));
     linux::SeccompProgram seccomp;
     if (config.linux->seccomp) {
-        seccomp = with_context(config_path, [&] { return linux::build_filter(*config.linux->seccomp); });
+        seccomp = detail::seccomp_program(ctx.root, *config.linux->seccomp, config_path);
         req.seccomp = &seccomp;
     }
     req.config = &config;

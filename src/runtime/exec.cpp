@@ -112,7 +112,7 @@ int exec(const Context& ctx, const ExecOptions& o) {
     linux::SeccompProgram seccomp;
     process::ExecRequest req;
     if (config.linux->seccomp) {
-        seccomp = with_context(st.config_path, [&] { return linux::build_filter(*config.linux->seccomp); });
+        seccomp = detail::seccomp_program(ctx.root, *config.linux->seccomp, st.config_path);
         req.seccomp = &seccomp;
     }
     // The pidfd pins the init; checking the state after opening it rules out pid reuse.

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "crunlite/cgroup/manager.hpp"
+#include "crunlite/linux/seccomp.hpp"
 #include "crunlite/linux/terminal.hpp"
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/state/store.hpp"
@@ -33,6 +34,16 @@ std::vector<std::string> cgroup_dirs(const cgroup::Paths& paths);
 
 // The store's status, refined: a running container whose cgroup is frozen is paused.
 state::Status live_status(const state::Store& store, const state::State& st);
+
+// The BPF program of `seccomp`, from the cache in <state root>/@seccomp-cache/
+// when an identical profile was compiled before (libseccomp's compile of the
+// default profile costs ~15 ms, most of a container start), else compiled and
+// cached.  Keyed by the sha256 of the profile as written back, libseccomp's
+// version and the native architecture.  "@" cannot start a container id, so the
+// directory never collides with one; it is as private as the state itself.
+// `where` names the config for errors.
+linux::SeccompProgram seccomp_program(const std::string& state_root, const spec::Seccomp& seccomp,
+                                      const std::string& where);
 
 // Removes the bundle of an image container (`run --image` made it, with the
 // container's upper dir) once the container is deleted; nothing for others.

@@ -5,6 +5,7 @@ no host fds or host cwd reaching the container)."""
 
 import json
 import os
+import shutil
 
 import harness
 from harness import check, check_eq, check_in, skip
@@ -43,6 +44,25 @@ def test_seccomp_errno_default_and_configured(h):
     got = _try(h, b, "unshare-mnt", "keyctl-join", "chmod-plain")
     check_eq(got, {"unshare-mnt": "EPERM", "keyctl-join": "ENOSYS", "chmod-plain": "OK"},
              "blocked calls get their errno, others work")
+
+
+def test_seccomp_program_cache(h):
+    """The compiled program is cached per profile in <root>/@seccomp-cache and reused."""
+    cache = os.path.join(h.root, "@seccomp-cache")
+    shutil.rmtree(cache, ignore_errors=True)
+    b = h.bundle()
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                          "syscalls": [{"names": ["unshare"], "action": "SCMP_ACT_ERRNO"}]}
+    check_eq(_try(h, b, "unshare-mnt"), {"unshare-mnt": "EPERM"}, "first run: compiled")
+    files = os.listdir(cache)
+    check_eq(len(files), 1, "one cached program")
+    check_eq(os.stat(os.path.join(cache, files[0])).st_mode & 0o777, 0o600, "private to the state owner")
+    check_eq(_try(h, b, "unshare-mnt"), {"unshare-mnt": "EPERM"}, "second run: from the cache, same effect")
+    check_eq(os.listdir(cache), files, "the same entry is reused")
+    b.linux["seccomp"]["syscalls"][0]["errnoRet"] = ENOSYS
+    check_eq(_try(h, b, "unshare-mnt"), {"unshare-mnt": "ENOSYS"}, "another profile is another entry")
+    check_eq(len(os.listdir(cache)), 2, "two cached programs")
+    check_eq(h.container_ids(), [], "the cache is not a container")
 
 
 def test_seccomp_argument_rule(h):
