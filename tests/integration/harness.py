@@ -1068,6 +1068,11 @@ def _reexec_as_user(argv_rest, binary, probe):
         if os.path.exists(src):
             env[var] = os.path.join(own, os.path.basename(rel))
             shutil.copy2(src, env[var])
+    # The man page sources (one per command), as a directory.
+    man_dir = os.path.join(REPO_ROOT, "man")
+    if os.path.isdir(man_dir):
+        env["CRUNLITE_MAN_DIR"] = os.path.join(own, "man")
+        shutil.copytree(man_dir, env["CRUNLITE_MAN_DIR"])
     for k, v in os.environ.items():
         if k.startswith("CRUNLITE_") and k not in env:
             env[k] = v

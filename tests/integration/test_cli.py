@@ -7,6 +7,7 @@ of a user namespace, with a config that asks for none."""
 import json
 import os
 import shutil
+import subprocess
 
 import harness
 from harness import check, check_eq, check_in, skip
@@ -196,6 +197,59 @@ def test_man_page_matches_help(h):
     for opt in re.findall(r"(--[a-z-]+)", top.split("Global options:")[1]):
         if opt != "--criu":  # accepted for runc compatibility only
             check_in(f"*{opt}*", page, f"the man page documents {opt}")
+
+
+def _help_options(text):
+    """The options a --help text lists, long and short: lines "  -b [ --bundle ] arg" or
+    "  --pid-file arg" (descriptions wrapped onto more deeply indented lines are skipped)."""
+    import re
+    longs, shorts = [], []
+    for m in re.finditer(r"^  (?:(-[A-Za-z0-9]) \[ )?(--[a-z][a-z0-9-]*)", text, re.M):
+        if m.group(1):
+            shorts.append(m.group(1))
+        longs.append(m.group(2))
+    return longs, shorts
+
+
+def test_man_page_per_command(h):
+    """man/crun-lite-VERB.1.scd exists for every command --help lists, is valid scdoc, is built
+    and installed by man/meson.build, is listed in crun-lite(1)'s SEE ALSO, and documents every
+    option (long and short) of `VERB --help` (for image: of each image subcommand) as *--opt*."""
+    import re
+    man_dir = os.environ.get("CRUNLITE_MAN_DIR") or os.path.join(harness.REPO_ROOT, "man")
+    main_page = open(os.path.join(man_dir, "crun-lite.1.scd")).read()
+    see_also = main_page.split("# SEE ALSO")[-1]
+    meson = open(os.path.join(man_dir, "meson.build")).read()
+    scdoc = shutil.which("scdoc")
+    top = h.rt_ok("--help", root=False).out
+    verbs = re.findall(r"^  (\w+) ", top.split("Commands:")[1].split("Global options:")[0], re.M)
+    check(len(verbs) >= 15, f"verbs in --help: {verbs}")
+    for v in verbs:
+        path = os.path.join(man_dir, f"crun-lite-{v}.1.scd")
+        check(os.path.isfile(path), f"{v}: a man page {path}")
+        page = open(path).read()
+        check(page.startswith(f"crun-lite-{v}(1)\n"), f"{path}: the title is crun-lite-{v}(1)")
+        for section in ("NAME", "SYNOPSIS", "DESCRIPTION", "OPTIONS", "EXIT STATUS", "SEE ALSO"):
+            check_in(f"\n# {section}\n", page, f"{path}: section {section}")
+        check_in(f"*{v}*", page.split("# SYNOPSIS")[1].split("# DESCRIPTION")[0], f"{path}: synopsis of {v}")
+        check_in(f"*crun-lite-{v}*(1)", see_also, f"crun-lite.1.scd SEE ALSO lists crun-lite-{v}(1)")
+        check_in(f"'{v}'", meson, f"man/meson.build builds crun-lite-{v}.1")
+        if scdoc:
+            with open(path) as f:
+                r = subprocess.run([scdoc], stdin=f, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+            check_eq(r.returncode, 0, f"scdoc < {path}: {r.stderr}")
+        helps = [h.rt_ok(v, "--help", root=False).out]
+        if v == "image":
+            helps += [h.rt_ok("image", sub, "--help", root=False).out
+                      for sub in ("load", "import", "ls", "inspect", "rm", "prune")]
+        elif v == "healthcheck":
+            helps.append(h.rt_ok("healthcheck", "run", "--help", root=False).out)
+        for text in helps:
+            longs, shorts = _help_options(text)
+            for opt in longs + shorts:
+                check(f"*{opt}*" in page, f"{path} does not document *{opt}* (from `{v} ... --help`)")
+    # The checks above must see options: run --help lists dozens.
+    check(len(_help_options(h.rt_ok("run", "--help", root=False).out)[0]) > 30, "run --help options parsed")
 
 
 def test_bash_completion(h):
