@@ -581,7 +581,13 @@ void kill(const Context& ctx, const std::string& id, const std::string& signal, 
 
 void remove(const Context& ctx, const std::string& id, bool force) {
     state::Store store(ctx.root);
-    if (!store.exists(id)) throw Error(ENOENT, "container does not exist");
+    if (!store.exists(id)) {
+        // runc: --force succeeds, removing what an aborted create may have left.
+        if (!force) throw Error(ENOENT, "container does not exist");
+        state::validate_id(id);
+        store.remove(id);
+        return;
+    }
     sys::UniqueFd lock = store.lock(id);
     state::State st = store.load(id);
     state::Status status = detail::live_status(store, st);

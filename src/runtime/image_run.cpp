@@ -174,18 +174,24 @@ spec::Seccomp host_profile(std::string_view profile, const std::string& source, 
     return spec::resolve_seccomp_profile(profile, source, target);
 }
 
-std::string resolve_network(const ImageRunOptions& o, bool rootless) {
-    if (!o.network.empty()) {
-        if (o.network != "none" && o.network != "host" && o.network != "slirp4netns")
-            throw Error(EINVAL, "--network: unknown mode " + quote(o.network) + " (want none, host or slirp4netns)");
-        if (o.network == "slirp4netns" && !find_program("slirp4netns"))
-            throw Error(ENOENT, "--network slirp4netns: slirp4netns is not installed");
-        return o.network;
-    }
-    if (rootless && find_program("slirp4netns")) return "slirp4netns";
-    if (!o.publish.empty()) throw Error(EINVAL, "-p needs --network slirp4netns (slirp4netns is not installed)");
-    if (rootless) log::info("slirp4netns is not installed: the container has no network (--network none)");
-    return "none";
+// The network mode: as given, else slirp4netns when ports are published or the
+// caller is rootless (and it is installed), else none.  `create` has no monitor
+// to keep slirp4netns alive, so it offers none and host only.
+std::string resolve_network(const ImageRunOptions& o, bool rootless, bool creating) {
+    bool have_slirp = find_program("slirp4netns");
+    std::string mode = o.network;
+    if (mode.empty()) mode = have_slirp && !creating && (rootless || !o.publish.empty()) ? "slirp4netns" : "none";
+    if (mode != "none" && mode != "host" && mode != "slirp4netns")
+        throw Error(EINVAL, "--network: unknown mode " + quote(mode) + " (want none, host or slirp4netns)");
+    if ((mode == "slirp4netns" || !o.publish.empty()) && creating)
+        throw Error(EINVAL, "create --image: --network slirp4netns and -p need `run` (its monitor keeps slirp4netns)");
+    if (mode == "slirp4netns" && !have_slirp) throw Error(ENOENT, "--network slirp4netns: slirp4netns is not installed");
+    if (!o.publish.empty() && mode != "slirp4netns")
+        throw Error(EINVAL, std::string("-p needs --network slirp4netns") +
+                                (have_slirp ? " (the network is " + mode + ")" : ", and slirp4netns is not installed"));
+    if (rootless && mode == "none" && o.network.empty() && !creating)
+        log::info("slirp4netns is not installed: the container has no network (--network none)");
+    return mode;
 }
 
 struct PortMap {
@@ -320,7 +326,7 @@ struct Prepared {
 };
 
 // Writes the bundle of a new image container; see image_run.hpp for its files.
-Prepared prepare(const Context& ctx, const ImageRunOptions& o) {
+Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
     state::validate_id(o.id);
     std::string store_root = o.store_root.empty() ? image::default_store_root(ctx.rootless) : o.store_root;
     image::StoredImage img = find_image(ctx, store_root, o.image);
@@ -330,11 +336,11 @@ Prepared prepare(const Context& ctx, const ImageRunOptions& o) {
     Prepared p;
     p.app.image = img.id;
     p.app.stop_signal = ic.stop_signal;
-    p.app.network = resolve_network(o, ctx.rootless);
-    p.app.health = health_config(ic.healthcheck, o.health);
     for (const auto& text : o.publish) p.ports.push_back(parse_port(text));
-    if (!p.ports.empty() && p.app.network != "slirp4netns")
-        throw Error(EINVAL, "-p needs --network slirp4netns (the network is " + p.app.network + ")");
+    p.app.network = resolve_network(o, ctx.rootless, creating);
+    p.app.health = health_config(ic.healthcheck, o.health);
+    if (o.require_healthcheck && !p.app.health)
+        throw Error(EINVAL, "--wait-healthy: the image has no healthcheck (and no --health-cmd was given)");
     if (!p.app.stop_signal.empty()) parse_signal(p.app.stop_signal);
 
     // 1. The process: user from the image's own passwd/group, args, env, cwd.
@@ -493,7 +499,7 @@ std::string find_init() {
 
 void create_from_image(const Context& ctx, const ImageRunOptions& o) {
     if (o.remove) throw Error(EINVAL, "create: --rm only applies to run");
-    Prepared p = prepare(ctx, o);
+    Prepared p = prepare(ctx, o, true);
     try {
         create(ctx, create_options(o, p));
     } catch (...) {
@@ -503,7 +509,7 @@ void create_from_image(const Context& ctx, const ImageRunOptions& o) {
 }
 
 int run_image(const Context& ctx, const ImageRunOptions& o) {
-    Prepared p = prepare(ctx, o);
+    Prepared p = prepare(ctx, o, false);
     RunHooks hooks;
     auto slirp = std::make_shared<Slirp>();
     if (p.app.network == "slirp4netns") {

@@ -117,6 +117,9 @@ def test_kill_all_and_ps(h):
     table = h.rt_ok("ps", cid).out.splitlines()
     check_in("PID", table[0], "ps table header")
     check_eq(len(table), 4, f"ps table: header and 3 processes: {table}")
+    # As runc: words after the id go to ps.
+    custom = h.rt_ok("ps", cid, "-o", "pid,comm").out.splitlines()
+    check_eq(custom[0].split(), ["PID", "COMMAND"], f"ps options after the id reach ps: {custom}")
     # An exec'd process joins the container's cgroup.
     h.rt_ok("exec", "--detach", "--pid-file", os.path.join(h.tmp, "e.pid"), cid, "sleep", "100")
     epid = int(open(os.path.join(h.tmp, "e.pid")).read())

@@ -210,6 +210,11 @@ def test_kill_errors(h):
 
 def test_delete_running_needs_force(h):
     h.rt_fail("delete", h.new_id("ghost"), expect="does not exist")
+    # runc: --force of a missing container succeeds, removing what an aborted create left.
+    ghost = h.new_id("ghost")
+    os.makedirs(os.path.join(h.root, ghost))
+    h.rt_ok("delete", "--force", ghost)
+    check(not os.path.exists(os.path.join(h.root, ghost)), "the leftover directory is gone")
     b = h.bundle(["/bin/sleep", "300"])  # ignores SIGTERM as PID 1: --force must use SIGKILL
     cid = h.new_id("delrun")
     h.rt_ok("run", "--detach", "--bundle", b.path, cid)

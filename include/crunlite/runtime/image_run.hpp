@@ -45,6 +45,7 @@ struct ImageRunOptions {
     std::string init_path;          // default: find_init()
     std::string network;            // none | host | slirp4netns; "": slirp4netns rootless if installed, else none
     HealthOverrides health;
+    bool require_healthcheck = false;  // --wait-healthy: refuse before starting when there is none
     std::string pid_file;
 };
 

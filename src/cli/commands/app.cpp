@@ -44,7 +44,8 @@ int cmd_healthcheck(const Global& g, const std::vector<std::string>& args) {
                      "Runs the container's healthcheck once now and records the result.\n"
                      "Exits 0 when healthy, 1 when unhealthy (printing the probe's output), 125 on errors.\n";
         if (!args.empty() && (args[0] == "--help" || args[0] == "-h")) return 0;
-        throw Error(EINVAL, "healthcheck: unknown command" + (args.empty() ? std::string() : " " + quote(args[0])));
+        return report_error(Error(EINVAL, "healthcheck: unknown command" + (args.empty() ? std::string() : " " + quote(args[0]))),
+                            125);
     }
     po::options_description opts("Options");
     std::string id;

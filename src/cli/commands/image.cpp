@@ -101,6 +101,8 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
         return args.empty() ? 1 : 0;
     }
     std::string verb = args[0] == "import" ? "load" : args[0];
+    if (verb != "load" && verb != "ls" && verb != "inspect" && verb != "rm" && verb != "prune")
+        throw Error(EINVAL, "image: unknown command " + quote(args[0]) + " (want load, import, ls, inspect, rm or prune)");
     std::vector<std::string> rest(args.begin() + 1, args.end());
     std::string store_dir, name, format = "table";
     bool quiet = false;
@@ -118,11 +120,10 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     hidden.add_options()("ref", po::value<std::string>());
     po::positional_options_description pos;
     if (verb != "ls" && verb != "prune") pos.add("ref", 1);
-    std::string usage = "image " + verb + " [options]" + (pos.max_total_count() ? " REF" : "");
+    std::string usage = "image " + args[0] + " [options]" + (verb == "load" ? " SRC" : pos.max_total_count() ? " REF" : "");
     auto vm = parse_args("image " + verb, usage, opts, hidden, pos, rest);
     if (pos.max_total_count() && !vm.count("ref")) throw Error(EINVAL, "image " + verb + ": an image is required");
-    if (verb != "load" && verb != "ls" && verb != "inspect" && verb != "rm" && verb != "prune")
-        throw Error(EINVAL, "image: unknown command " + verb);
+    if (format != "table" && format != "json") throw Error(EINVAL, "image " + verb + ": invalid format " + quote(format) + ": want table or json");
 
     runtime::Context ctx = g.context();
     std::string root = store_dir.empty() ? image::default_store_root(ctx.rootless) : store_dir;

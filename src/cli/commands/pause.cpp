@@ -46,11 +46,13 @@ int cmd_ps(const Global& g, const std::vector<std::string>& args) {
     std::string format = "table";
     po::options_description opts("Options"), hidden;
     opts.add_options()("format,f", po::value(&format), "table (ps output of the container's processes) or json (pids)");
-    hidden.add_options()("id", po::value<std::string>())("ps-args", po::value<std::vector<std::string>>());
-    po::positional_options_description pos;
-    pos.add("id", 1).add("ps-args", -1);
-    auto vm = parse_args("ps", "ps [options] CONTAINER_ID [ps options]", opts, hidden, pos, args);
-    std::vector<int> pids = runtime::container_pids(g.context(), require_id(vm, "ps"));
+    // As runc: options end at the id; what follows goes to ps ("ps ID -ef").
+    std::vector<std::string> own;
+    size_t i = split_options(opts, args, own);
+    parse_args("ps", "ps [options] CONTAINER_ID [ps options]", opts, hidden, {}, own);
+    if (i >= args.size()) throw Error(EINVAL, "ps: \"ps\" requires a container id argument");
+    std::vector<int> pids = runtime::container_pids(g.context(), args[i]);
+    std::vector<std::string> given(args.begin() + static_cast<long>(i) + 1, args.end());
     if (format == "json") {
         std::cout << "[";
         for (size_t i = 0; i < pids.size(); ++i) std::cout << (i ? "," : "") << pids[i];
@@ -59,7 +61,7 @@ int cmd_ps(const Global& g, const std::vector<std::string>& args) {
     }
     if (format != "table") throw Error(EINVAL, "ps: invalid format " + quote(format) + ": want table or json");
     // As runc: run ps (default -ef) and keep the header and the lines of our pids.
-    auto ps_args = vm.count("ps-args") ? vm["ps-args"].as<std::vector<std::string>>() : std::vector<std::string>{"-ef"};
+    auto ps_args = given.empty() ? std::vector<std::string>{"-ef"} : given;
     std::istringstream lines(run_ps(ps_args));
     std::string line;
     std::getline(lines, line);

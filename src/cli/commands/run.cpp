@@ -1,5 +1,6 @@
 // run and create: from a bundle (runc's grammar) or, with --image, from an image.
 #include <iostream>
+#include <set>
 
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
@@ -41,7 +42,7 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("user,u", po::value(&f.user), "USER[:GROUP] (name or id) instead of the image's USER")
         ("workdir,w", po::value(&f.workdir), "working directory instead of the image's WORKDIR")
         ("entrypoint", po::value(&f.entrypoint), "replace the image's ENTRYPOINT (and its CMD)")
-        ("volume,v", po::value(&o.volumes)->composing(), "bind SRC:DST[:ro] into the container (repeatable)")
+        ("volume,v", po::value(&o.volumes)->composing(), "bind SRC:DST[:ro|rw] into the container (repeatable)")
         ("read-only", po::bool_switch(&o.read_only), "mount the root filesystem read-only")
         ("memory,m", po::value(&f.memory), "memory limit (e.g. 256m)")
         ("pids-limit", po::value(&o.pids_limit), "maximum number of processes")
@@ -118,14 +119,27 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     duration("health-start-period", f.health_start_period, h.start_period_ns);
     duration("health-start-interval", f.health_start_interval, h.start_interval_ns);
     if (vm.count("health-retries")) h.retries = f.health_retries;
-    if (h.disable && (h.cmd || h.interval_ns || h.timeout_ns || h.retries))
+    if (h.disable && (h.cmd || h.interval_ns || h.timeout_ns || h.start_period_ns || h.start_interval_ns || h.retries))
         throw Error(EINVAL, verb + ": --no-healthcheck conflicts with the --health-* options");
 }
 
+// True when `vm` has any option of `opts` that the user gave (not defaulted).
+std::string given_option(const po::variables_map& vm, const po::options_description& opts) {
+    for (const auto& o : opts.options()) {
+        const std::string& name = o->long_name();
+        if (name != "image" && vm.count(name) && !vm[name].defaulted()) return name;
+    }
+    return "";
+}
+
 // Parses a run/create command line; returns true for an image run (then `f`
-// is filled), false for a bundle (then `vm` has the bundle options).
-bool parse_run_args(const std::string& verb, const std::vector<std::string>& args, po::options_description& opts,
+// is filled), false for a bundle (then `bundle_opts`).  Options of the other
+// form are errors, never silently dropped.
+bool parse_run_args(const std::string& verb, const std::vector<std::string>& args,
+                    const po::options_description& bundle_desc, const po::options_description& image_desc,
                     ImageFlags& f, runtime::CreateOptions& bundle_opts) {
+    po::options_description opts("Options");
+    opts.add(bundle_desc).add(image_desc);
     std::vector<std::string> own;
     size_t i = split_options(opts, args, own);
     std::vector<std::string> rest(args.begin() + static_cast<long>(i), args.end());
@@ -133,15 +147,18 @@ bool parse_run_args(const std::string& verb, const std::vector<std::string>& arg
                         " --image IMAGE [options] CONTAINER_ID|--name ID [COMMAND [ARG...]]";
     auto vm = parse_args(verb, usage, opts, {}, {}, own);
     if (vm.count("image")) {
-        if (!bundle_opts.bundle.empty() || !bundle_opts.console_socket.empty())
-            throw Error(EINVAL, verb + ": --image conflicts with --bundle and --console-socket");
+        static const std::set<std::string> shared = {"pid-file", "detach"};
+        for (const auto& o : bundle_desc.options()) {
+            const std::string& name = o->long_name();
+            if (!shared.count(name) && vm.count(name) && !vm[name].defaulted())
+                throw Error(EINVAL, verb + ": --" + name + " applies to bundles, not to --image");
+        }
         f.o.pid_file = bundle_opts.pid_file;
         finish_image_options(f, vm, rest, verb);
         return true;
     }
-    for (const char* flag : {"name", "store", "env", "env-file", "user", "workdir", "entrypoint", "volume", "publish",
-                             "health-cmd", "wait-healthy", "rm", "tty", "network"})
-        if (vm.count(flag) && !vm[flag].defaulted()) throw Error(EINVAL, verb + ": --" + std::string(flag) + " needs --image");
+    if (std::string name = given_option(vm, image_desc); !name.empty())
+        throw Error(EINVAL, verb + ": --" + name + " needs --image");
     if (rest.empty()) throw Error(EINVAL, verb + ": \"" + verb + "\" requires a container id argument");
     if (rest.size() > 1) throw Error(EINVAL, verb + ": unexpected argument " + quote(rest[1]) + " (a command needs --image)");
     bundle_opts.id = rest[0];
@@ -156,8 +173,7 @@ int cmd_create(const Global& g, const std::vector<std::string>& args) {
     po::options_description opts("Options"), image_opts("Image options (with --image)");
     add_create_options(opts, o);
     add_image_options(image_opts, f, false);
-    opts.add(image_opts);
-    if (parse_run_args("create", args, opts, f, o)) runtime::create_from_image(g.context(), f.o);
+    if (parse_run_args("create", args, opts, image_opts, f, o)) runtime::create_from_image(g.context(), f.o);
     else runtime::create(g.context(), o);
     return 0;
 }
@@ -173,11 +189,14 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
         ("keep", po::bool_switch(&keep), "do not delete the container after it exits (bundles)")
         ("config", po::value(&o.config_file), "path to the config file (default: BUNDLE/config.json)");
     add_image_options(image_opts, f, true);
-    opts.add(image_opts);
     // runc: a detached container stays until `delete`; --keep is for the foreground.
-    if (!parse_run_args("run", args, opts, f, o)) return runtime::run(g.context(), o, detach, keep || detach);
+    if (!parse_run_args("run", args, opts, image_opts, f, o)) return runtime::run(g.context(), o, detach, keep || detach);
     if (!f.wait_healthy.empty() && !detach) throw Error(EINVAL, "run: --wait-healthy needs -d");
+    // A detached pty needs someone holding its master (runc: --console-socket); an
+    // image run's monitor captures output to its log instead.
+    if (f.o.tty && detach) throw Error(EINVAL, "run: -t with -d is not supported for --image (the log captures the output)");
     f.o.detach = detach;
+    f.o.require_healthcheck = !f.wait_healthy.empty();
     runtime::Context ctx = g.context();
     int code = runtime::run_image(ctx, f.o);
     if (detach && !f.wait_healthy.empty())

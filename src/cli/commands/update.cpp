@@ -65,6 +65,8 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
     if (vm.count("cpu-rt-runtime")) cpu_part().realtime_runtime = rt_runtime;
     if (vm.count("cpuset-cpus")) cpu_part().cpus = cpus;
     if (vm.count("cpuset-mems")) cpu_part().mems = mems;
+    if (vm.count("blkio-weight") && (blkio_weight < 10 || blkio_weight > 1000))
+        throw Error(EINVAL, "update: --blkio-weight must be 10..1000");
     if (vm.count("blkio-weight")) {
         r.block_io.emplace();
         r.block_io->weight = blkio_weight;
