@@ -50,6 +50,18 @@ def test_buildah_multistage_build(h):
     check_eq(r.json()["names"], ["localhost/crlt-multi:1"], "the tag buildah gave it")
     conf = json.loads(h.rt("image", "inspect", "--store", store, "localhost/crlt-multi:1", root=False).out)
     check_eq(conf["config"]["Cmd"], ["cat", "/msg"], "CMD of the runtime stage")
+    # ...and runs: build, archive, run, all through crun-lite.
+    r = h.rt("run", "--rm", "--image", "localhost/crlt-multi:1", "--store", store, "--network", "none",
+             h.new_id("built"))
+    check_eq((r.rc, r.out.strip()), (0, "built-by-crun-lite"), f"run --image of the built image\n{r!r}")
+    # --network host: the RUN step sees the host's interfaces.
+    with open(os.path.join(ctx, "Containerfile"), "w") as f:
+        f.write("FROM localhost/crlt-base:latest\nRUN echo ifaces: $(ls /sys/class/net)\n")
+    r = h.cmd(b + ["bud", "--isolation", "oci", "--runtime", h.bin, "--network", "host",
+                   "-t", "localhost/crlt-net:1", ctx], timeout=300)
+    check_eq(r.rc, 0, f"buildah bud --network host through crun-lite\n{r!r}")
+    line = next((l for l in r.out.splitlines() if l.startswith("ifaces:")), "")
+    check_eq(sorted(line.split()[1:]), sorted(os.listdir("/sys/class/net")), "the host's network interfaces")
 
 
 if __name__ == "__main__":
