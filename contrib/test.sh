@@ -10,9 +10,11 @@ export BUILD=${BUILD:-$repo/build}
 # The podman, containerd and buildah tests drive the real tools, installed here.
 "$repo/contrib/setup-deps.sh" --podman --containerd --buildah --demo || exit 1
 export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe
-# Rootless slirp4netns (run --image -p, podman) opens /dev/net/tun: Debian's default
-# mode is 0666, some machines have 0600.
-[[ $(id -u) -ne 0 || $(stat -c %a /dev/net/tun 2>/dev/null) == 666 ]] || chmod 0666 /dev/net/tun 2>/dev/null || true
+# Rootless slirp4netns (run --image -p, podman) opens /dev/net/tun and fuse-overlayfs
+# /dev/fuse: Debian's default mode for both is 0666, some machines have 0600.
+for dev in /dev/net/tun /dev/fuse; do
+    [[ $(id -u) -ne 0 || $(stat -c %a "$dev" 2>/dev/null) == 666 ]] || chmod 0666 "$dev" 2>/dev/null || true
+done
 
 passed=0 failed=0 skipped=0
 

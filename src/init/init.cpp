@@ -16,6 +16,7 @@
 //
 // A separate static binary (it is bind-mounted into containers whose images
 // have no libc we could rely on), so it uses only libc.
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -77,9 +78,25 @@ void collect_descendants(pid_t pid, pid_t* out, int* count, int max) {
 // Signals what is left of the container.  As PID 1 of a pid namespace,
 // kill(-1) reaches exactly the namespace.  Otherwise (a subreaper in someone
 // else's namespace) kill(-1) would reach the whole host: only our own
-// descendants are signalled.  Returns false when nobody was left.
+// descendants are signalled.  Returns false when nobody we may signal was left.
 bool signal_rest(int sig) {
-    if (::getpid() == 1) return !(::kill(-1, sig) < 0 && errno == ESRCH);
+    if (::getpid() == 1) {
+        // Each process of /proc on its own: kill(-1) reports success even when
+        // every target refused (EPERM), and a process we may not signal (another
+        // user's, such as the root filesystem's fuse-overlayfs when we run as the
+        // image's user) must not hold us: the kernel kills it once we exit.
+        DIR* proc = ::opendir("/proc");
+        if (!proc) return !(::kill(-1, sig) < 0 && errno == ESRCH);
+        bool any = false;
+        while (struct dirent* e = ::readdir(proc)) {
+            char* end;
+            long pid = std::strtol(e->d_name, &end, 10);
+            if (*end || pid <= 1) continue;
+            if (::kill(static_cast<pid_t>(pid), sig) == 0) any = true;
+        }
+        ::closedir(proc);
+        return any;
+    }
     pid_t pids[4096];
     int count = 0;
     collect_descendants(::getpid(), pids, &count, 4096);
@@ -103,7 +120,13 @@ void drain(int grace_seconds) {
         ::nanosleep(&pause, nullptr);
     }
     signal_rest(SIGKILL);
-    while (::waitpid(-1, nullptr, 0) > 0) {}
+    // Bounded too: a process we may not signal (another user's, e.g. the root
+    // filesystem's fuse-overlayfs when we run as the image's user) would keep a
+    // blocking wait forever.  As PID 1, our exit makes the kernel kill the rest.
+    for (int i = 0; i < 50 && ::waitpid(-1, nullptr, WNOHANG) >= 0; ++i) {
+        struct timespec pause = {0, 20 * 1000 * 1000};
+        ::nanosleep(&pause, nullptr);
+    }
 }
 
 }  // namespace

@@ -43,22 +43,33 @@ const std::vector<DeviceNode>& default_devices() {
 
 // Only the options we document, with absolute paths: the annotation must not
 // smuggle other overlay options (or a comma-separated extra) into mount(2).
-static std::string checked_overlay_options(const std::string& value) {
+// Returns the kernel's options (driver= is ours) and sets `driver`.
+static std::string checked_overlay_options(const std::string& value, OverlayDriver& driver) {
     std::string where = std::string("annotations[") + quote(kRootfsOverlayAnnotation) + "]";
-    bool lower = false, upper = false, work = false;
+    bool lower = false, upper = false, work = false, driver_seen = false;
+    std::vector<std::string> kernel;
     for (const auto& opt : split(value, ',')) {
-        if (opt == "userxattr") continue;
+        if (opt == "userxattr") {
+            kernel.push_back(opt);
+            continue;
+        }
         size_t eq = opt.find('=');
         std::string key = opt.substr(0, eq), val = eq == std::string::npos ? "" : opt.substr(eq + 1);
+        if (key == "driver" && !driver_seen && (val == "native" || val == "fuse" || val == "auto")) {
+            driver_seen = true;
+            driver = val == "native" ? OverlayDriver::Native : val == "fuse" ? OverlayDriver::Fuse : OverlayDriver::Auto;
+            continue;
+        }
         bool* seen = key == "lowerdir" ? &lower : key == "upperdir" ? &upper : key == "workdir" ? &work : nullptr;
         if (!seen || *seen) throw Error(EINVAL, where + ": unexpected option " + quote(opt));
         *seen = true;
         auto paths = key == "lowerdir" ? split(val, ':') : std::vector<std::string>{val};
         for (const auto& path : paths)
             if (path.empty() || path[0] != '/') throw Error(EINVAL, where + ": " + key + " must be absolute paths");
+        kernel.push_back(opt);
     }
     if (!lower || !upper || !work) throw Error(EINVAL, where + ": lowerdir, upperdir and workdir are required");
-    return value;
+    return join(kernel, ",");
 }
 
 MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
@@ -67,7 +78,7 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
     plan.mknod = input.can_mknod;
     if (config.process) plan.cwd = config.process->cwd;
     if (auto it = config.annotations.find(kRootfsOverlayAnnotation); it != config.annotations.end())
-        plan.rootfs_overlay = checked_overlay_options(it->second);
+        plan.rootfs_overlay = checked_overlay_options(it->second, plan.overlay_driver);
 
     // "/" becomes a slave first so nothing we mount propagates back to the host;
     // a private rootfsPropagation asks for no propagation in either direction.

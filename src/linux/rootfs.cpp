@@ -1,11 +1,13 @@
 #include "crunlite/linux/rootfs.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -191,6 +193,86 @@ void make_readonly(const std::string& path) {
     remount_bind(path, MS_BIND | MS_REMOUNT | MS_RDONLY, "readonly path " + quote(path));
 }
 
+// fuse-overlayfs from PATH, or "".
+std::string find_fuse_overlayfs() {
+    const char* path = std::getenv("PATH");
+    for (const auto& dir : split(path ? path : "/usr/local/bin:/usr/bin:/bin", ':')) {
+        std::string candidate = dir + "/fuse-overlayfs";
+        if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return "";
+}
+
+// Mounts fuse-overlayfs on the rootfs.  We make the FUSE mount ourselves (with
+// an fd of /dev/fuse) and hand the fd to fuse-overlayfs as "/dev/fd/N", which
+// libfuse serves without mounting anything.  The daemon runs in a mount
+// namespace of its own: pivot_root moves every process of our namespace whose
+// root is the old "/" onto the new root, which is the daemon's own mount (its
+// next absolute lookup would wait on itself), and detaching the old root would
+// take its /proc away.  A copy of the tree keeps both.  It daemonizes once it
+// serves: the daemon stays in the container's pid namespace (a child of its
+// init, like any orphan there) until the container ends.  Its messages come
+// back through a pipe, which the daemon closes (it redirects its stdio).
+void mount_fuse_overlay(const MountPlan& plan) {
+    std::string program = find_fuse_overlayfs();
+    if (program.empty()) throw Error(ENOENT, "fuse-overlayfs is not installed");
+    // The kernel's userxattr has no meaning to fuse-overlayfs (it reads user.overlay.* itself).
+    std::vector<std::string> opts;
+    for (const auto& o : split(plan.rootfs_overlay, ','))
+        if (o != "userxattr") opts.push_back(o);
+    std::string options = join(opts, ",");
+
+    sys::UniqueFd fuse(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
+    if (!fuse) throw_errno("open /dev/fuse");
+    std::string data = "fd=" + std::to_string(fuse.get()) + ",rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions";
+    if (::mount("fuse-overlayfs", plan.rootfs.c_str(), "fuse.fuse-overlayfs", MS_NODEV, data.c_str()) < 0)
+        throw_errno("mount fuse on " + quote(plan.rootfs));
+
+    int pipefd[2];
+    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
+    std::string mountpoint = "/dev/fd/" + std::to_string(fuse.get());
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("fork fuse-overlayfs");
+    if (pid == 0) {
+        ::dup2(pipefd[1], 1);
+        ::dup2(pipefd[1], 2);
+        int flags = ::fcntl(fuse.get(), F_GETFD);
+        ::fcntl(fuse.get(), F_SETFD, flags & ~FD_CLOEXEC);
+        if (::unshare(CLONE_NEWNS) < 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
+            ::dprintf(2, "a mount namespace for fuse-overlayfs: %s", std::strerror(errno));
+            ::_exit(127);
+        }
+        ::execl(program.c_str(), "fuse-overlayfs", "-o", options.c_str(), mountpoint.c_str(), nullptr);
+        ::dprintf(2, "exec %s: %s", program.c_str(), std::strerror(errno));
+        ::_exit(127);
+    }
+    ::close(pipefd[1]);
+    std::string out;
+    char buf[1024];
+    ssize_t n;
+    while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
+        if (n > 0 && out.size() < 4096) out.append(buf, static_cast<size_t>(n));
+    ::close(pipefd[0]);
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        throw Error(EIO, "fuse-overlayfs on " + quote(plan.rootfs) + " failed: " + trim(out));
+}
+
+// The image's overlay on the rootfs: the kernel's, or fuse-overlayfs where the
+// kernel refuses an unprivileged overlay (before 5.11: EPERM) or lacks it.
+void mount_overlay(const MountPlan& plan) {
+    if (plan.overlay_driver != OverlayDriver::Fuse) {
+        if (::mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) == 0) return;
+        int err = errno;
+        bool refused = err == EPERM || err == EINVAL || err == ENODEV || err == EOPNOTSUPP;
+        if (plan.overlay_driver == OverlayDriver::Native || !refused || find_fuse_overlayfs().empty())
+            throw sys_error(err, "mount overlay on " + quote(plan.rootfs) + " (" + plan.rootfs_overlay + ")");
+        log::debug(std::string("kernel overlay refused (") + std::strerror(err) + "): using fuse-overlayfs");
+    }
+    mount_fuse_overlay(plan);
+}
+
 }  // namespace
 
 void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot) {
@@ -199,8 +281,7 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     // 2. The rootfs must be a mount point for pivot_root: an image's overlay,
     //    or root.path bound onto itself.
     if (!plan.rootfs_overlay.empty()) {
-        if (::mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) < 0)
-            throw_errno("mount overlay on " + quote(plan.rootfs) + " (" + plan.rootfs_overlay + ")");
+        mount_overlay(plan);
     } else if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
         throw_errno("bind rootfs " + quote(plan.rootfs));
     }

@@ -416,6 +416,14 @@ Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
         }
         std::string overlay = "lowerdir=" + join(lower, ":") + ",upperdir=" + p.dir + "/upper,workdir=" + p.dir + "/work";
         if (ctx.rootless) overlay += ",userxattr";
+        if (o.overlay != "auto") {
+            if (o.overlay != "native" && o.overlay != "fuse")
+                throw Error(EINVAL, "--overlay: unknown driver " + quote(o.overlay) + " (want auto, native or fuse)");
+            overlay += ",driver=" + o.overlay;
+        }
+        // Stage-2 opens /dev/fuse inside the container's cgroup, whose device
+        // rules (root only) would refuse it.
+        s.allow_fuse_device = o.overlay != "native";
         s.annotations[linux::kRootfsOverlayAnnotation] = overlay;
         s.annotations[kImageAnnotation] = img.id;
         if (!ic.stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = ic.stop_signal;

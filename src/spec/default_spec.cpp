@@ -131,6 +131,9 @@ std::string default_spec_json(const SpecOptions& o) {
         if (!o.rootless) {
             w.key("devices").begin_array();
             w.begin_object().key("allow").boolean(false).key("access").string("rwm").end_object();
+            if (o.allow_fuse_device)
+                w.begin_object().key("allow").boolean(true).key("type").string("c").key("major").integer(10)
+                    .key("minor").integer(229).key("access").string("rwm").end_object();
             w.end_array();
         }
         if (o.memory_limit) w.key("memory").begin_object().key("limit").integer(o.memory_limit).end_object();

@@ -350,6 +350,36 @@ def test_image_in_use_is_kept(h):
     h.rt_ok("image", "rm", "--store", _store(h), "example/app:1.0", root=False)
 
 
+def test_fuse_overlayfs_root(h):
+    if not harness._which("fuse-overlayfs"):
+        harness.skip("fuse-overlayfs is not installed")
+    if not os.access("/dev/fuse", os.R_OK | os.W_OK):
+        harness.skip("/dev/fuse is not usable by this user (Debian's default mode is 0666)")
+    # A second layer deletes a file and makes /opt opaque: fuse-overlayfs must
+    # honour the whiteouts the store wrote for the kernel's overlay.
+    import io
+    import tarfile
+
+    def deleting(t):
+        for name, data in ((".wh.gone", b""), ("opt/.wh..wh..opq", b""), ("opt/new", b"new\n")):
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode = len(data), 0o644
+            t.addfile(ti, io.BytesIO(data))
+    base = _files(("gone", "x"), ("opt/", None), ("opt/old", "old"))
+    archive = _archive(h, dict(BASE, User=""), extra_layers=[base, deleting])
+    cid = h.new_id("img")
+    r = _run(h, archive, "--rm", "--overlay", "fuse", cid, "sh", "-c",
+             "grep ' / ' /proc/mounts | cut -d' ' -f3; ls /opt; test -e /gone && echo gone-visible; "
+             "echo written > /w; cat /w")
+    check_eq(r.rc, 0, f"run --overlay fuse\n{r!r}")
+    check_eq(r.out.split(), ["fuse.fuse-overlayfs", "new", "written"], "fuse-overlayfs root with the layers' whiteouts")
+    check_eq(_containers_left(h), [], "nothing left")
+    check(not any("fuse-overlayfs" in " ".join(harness.proc_cmdline(p)) for p in harness.descendants()),
+          "no fuse-overlayfs daemon outlives the container")
+    r = _run(h, archive, "--rm", "--overlay", "fancy", cid, "true")
+    check_in("--overlay: unknown driver", r.err, "an unknown driver")
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

@@ -54,12 +54,18 @@ struct MountPlanInput {
 // The annotation with which a config asks for an overlay mounted on root.path
 // (in the container's mount namespace, so it needs no cleanup): its value is
 // the overlay's options, "lowerdir=A:B,upperdir=U,workdir=W[,userxattr]" with
-// absolute paths.  `run --image` writes it; crun-lite's own extension.
+// absolute paths, and optionally "driver=native|fuse|auto": the kernel's
+// overlay, fuse-overlayfs, or (the default) the kernel's with fuse-overlayfs
+// when the kernel refuses (no unprivileged overlay before Linux 5.11).  `run
+// --image` writes it; crun-lite's own extension.
 inline constexpr const char* kRootfsOverlayAnnotation = "org.crun-lite.rootfs.overlay";
+
+enum class OverlayDriver { Auto, Native, Fuse };
 
 struct MountPlan {
     std::string rootfs;                     // absolute host path of the root filesystem
-    std::string rootfs_overlay;             // overlay options (see above), or "": bind root.path
+    std::string rootfs_overlay;             // overlay options (see above, without driver=), or "": bind root.path
+    OverlayDriver overlay_driver = OverlayDriver::Auto;
     unsigned long root_propagation = 0;     // applied to "/" first (MS_SLAVE|MS_REC by default)
     unsigned long final_root_propagation = 0;  // linux.rootfsPropagation, applied after pivot_root; 0 = none
     std::vector<MountOp> mounts;

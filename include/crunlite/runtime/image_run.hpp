@@ -44,6 +44,7 @@ struct ImageRunOptions {
     bool init = true;
     std::string init_path;          // default: find_init()
     std::string network;            // none | host | slirp4netns; "": slirp4netns rootless if installed, else none
+    std::string overlay = "auto";   // auto | native | fuse (fuse-overlayfs); see linux/mount_plan.hpp
     HealthOverrides health;
     bool require_healthcheck = false;  // --wait-healthy: refuse before starting when there is none
     std::string pid_file;

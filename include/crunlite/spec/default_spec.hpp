@@ -40,6 +40,7 @@ struct SpecOptions {
     // Own network namespace; default: as root yes, rootless no (as runc spec).
     std::optional<bool> network_namespace;
     std::vector<Mount> extra_mounts;  // after the default ones
+    bool allow_fuse_device = false;   // device rule for /dev/fuse (a root fuse-overlayfs rootfs)
     std::map<std::string, std::string> annotations;
     // linux.resources limits; 0: none.  cpu_quota uses a 100000 us period.
     int64_t memory_limit = 0, pids_limit = 0, cpu_quota = 0;

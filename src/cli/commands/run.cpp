@@ -55,6 +55,7 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("no-init", po::bool_switch(&f.no_init), "run the command itself as PID 1")
         ("init-path", po::value(&o.init_path), "the crun-lite-init binary to inject")
         ("tty,t", po::bool_switch(&o.tty), "allocate a pseudo-terminal")
+        ("overlay", po::value(&o.overlay), "root filesystem: native (the kernel's overlay), fuse (fuse-overlayfs) or auto (native, else fuse)")
         ("network", po::value(&o.network), "none, host or slirp4netns (default: slirp4netns rootless when installed, else none)")
         ("publish,p", po::value(&o.publish)->composing(), "[IP:]HOST:CONTAINER[/tcp|udp] through slirp4netns (repeatable)")
         ("health-cmd", po::value(&f.health_cmd), "healthcheck command (run with /bin/sh -c)")

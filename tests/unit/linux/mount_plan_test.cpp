@@ -140,6 +140,14 @@ TEST_CASE("the rootfs overlay annotation is copied to the plan; without it the r
     // Order does not matter; a single lower layer is fine.
     c.annotations[linux::kRootfsOverlayAnnotation] = "workdir=/w,lowerdir=/a,upperdir=/u";
     CHECK(linux::plan_mounts(c, input()).rootfs_overlay == "workdir=/w,lowerdir=/a,upperdir=/u");
+    // driver= is ours: it picks the driver and never reaches mount(2).
+    CHECK(plan.overlay_driver == linux::OverlayDriver::Auto);
+    c.annotations[linux::kRootfsOverlayAnnotation] = opts + ",driver=fuse,userxattr";
+    plan = linux::plan_mounts(c, input());
+    CHECK(plan.rootfs_overlay == opts + ",userxattr");
+    CHECK(plan.overlay_driver == linux::OverlayDriver::Fuse);
+    c.annotations[linux::kRootfsOverlayAnnotation] = "driver=native," + opts;
+    CHECK(linux::plan_mounts(c, input()).overlay_driver == linux::OverlayDriver::Native);
     // Other annotations are left alone.
     auto other = base_config();
     other.annotations["org.example.overlay"] = "xino=on";
@@ -164,6 +172,8 @@ TEST_CASE("a rootfs overlay annotation with missing, relative or extra options i
              "lowerdir=/a,upperdir=/u,upperdir=/v,workdir=/w",   // given twice
              "lowerdir=/a,upperdir=/u,workdir=/w,lowerdir=/b",   // given twice
              "lowerdir,upperdir=/u,workdir=/w",                  // no value
+             "lowerdir=/a,upperdir=/u,workdir=/w,driver=zfs",    // an unknown driver
+             "lowerdir=/a,upperdir=/u,workdir=/w,driver=fuse,driver=native",  // two drivers
          }) {
         INFO("annotation value \"" << bad << '"');
         auto c = base_config();
