@@ -193,16 +193,6 @@ void make_readonly(const std::string& path) {
     remount_bind(path, MS_BIND | MS_REMOUNT | MS_RDONLY, "readonly path " + quote(path));
 }
 
-// fuse-overlayfs from PATH, or "".
-std::string find_fuse_overlayfs() {
-    const char* path = std::getenv("PATH");
-    for (const auto& dir : split(path ? path : "/usr/local/bin:/usr/bin:/bin", ':')) {
-        std::string candidate = dir + "/fuse-overlayfs";
-        if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
-    }
-    return "";
-}
-
 // Mounts fuse-overlayfs on the rootfs.  We make the FUSE mount ourselves (with
 // an fd of /dev/fuse) and hand the fd to fuse-overlayfs as "/dev/fd/N", which
 // libfuse serves without mounting anything.  The daemon runs in a mount
@@ -214,7 +204,7 @@ std::string find_fuse_overlayfs() {
 // init, like any orphan there) until the container ends.  Its messages come
 // back through a pipe, which the daemon closes (it redirects its stdio).
 void mount_fuse_overlay(const MountPlan& plan) {
-    std::string program = find_fuse_overlayfs();
+    std::string program = sys::find_on_path("fuse-overlayfs");
     if (program.empty()) throw Error(ENOENT, "fuse-overlayfs is not installed");
     // The kernel's userxattr has no meaning to fuse-overlayfs (it reads user.overlay.* itself).
     std::vector<std::string> opts;
@@ -266,7 +256,7 @@ void mount_overlay(const MountPlan& plan) {
         if (::mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) == 0) return;
         int err = errno;
         bool refused = err == EPERM || err == EINVAL || err == ENODEV || err == EOPNOTSUPP;
-        if (plan.overlay_driver == OverlayDriver::Native || !refused || find_fuse_overlayfs().empty())
+        if (plan.overlay_driver == OverlayDriver::Native || !refused || sys::find_on_path("fuse-overlayfs").empty())
             throw sys_error(err, "mount overlay on " + quote(plan.rootfs) + " (" + plan.rootfs_overlay + ")");
         log::debug(std::string("kernel overlay refused (") + std::strerror(err) + "): using fuse-overlayfs");
     }

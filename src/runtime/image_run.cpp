@@ -47,13 +47,6 @@ int64_t realtime_ns() {
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-bool find_program(const std::string& name) {
-    const char* path = std::getenv("PATH");
-    for (const auto& dir : split(path ? path : "/usr/local/bin:/usr/bin:/bin", ':'))
-        if (!dir.empty() && ::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
-    return false;
-}
-
 std::string containers_dir(const std::string& store_root) { return store_root + "/containers"; }
 
 // What the later verbs need to know about an image container (app.json).
@@ -135,35 +128,45 @@ image::StoredImage find_image(const Context& ctx, const std::string& store_root,
 
 // A file of the image as the container will see it: the topmost layer that
 // has it wins; a whiteout or an opaque parent directory above ends the search.
-// Read with openat2(RESOLVE_IN_ROOT) inside each layer, never following a
-// symlink out of it.
+// Every lookup is openat2(RESOLVE_IN_ROOT) inside its layer, so a symlink in
+// the image (etc -> /somewhere) never reaches a host file.
 std::optional<std::string> read_image_file(const image::Store& store, const image::StoredImage& img,
                                            const std::string& path) {
     std::string dir = path.substr(0, path.rfind('/'));
-    std::string base = path.substr(path.rfind('/') + 1);
+    auto try_open = [](int root, const std::string& p, int flags) {
+        try {
+            return sys::open_in_root(root, p, flags);
+        } catch (const Error& e) {
+            if (e.code() == ENOENT || e.code() == ENOTDIR) return sys::UniqueFd();
+            throw;
+        }
+    };
     for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) {
         std::string layer = store.layer_dir(*it);
         sys::UniqueFd root(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root) throw_errno("open layer " + quote(layer));
-        struct stat st;
-        std::string full = layer + path;
-        if (::lstat(full.c_str(), &st) == 0) {
-            if (S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0)) return std::nullopt;  // whiteout
+        if (sys::UniqueFd entry = try_open(root.get(), path, O_PATH | O_NOFOLLOW)) {
+            struct stat st;
+            if (::fstat(entry.get(), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
+                return std::nullopt;  // whiteout
             sys::UniqueFd fd = sys::open_in_root(root.get(), path, O_RDONLY);
             return read_file(sys::fd_path(fd.get()));
         }
         // An opaque directory hides everything below it.
-        char v;
-        std::string d = layer + dir;
-        if (::lgetxattr(d.c_str(), "user.overlay.opaque", &v, 1) == 1 ||
-            ::lgetxattr(d.c_str(), "trusted.overlay.opaque", &v, 1) == 1)
-            return std::nullopt;
-        (void)base;
+        if (sys::UniqueFd d = try_open(root.get(), dir.empty() ? "/" : dir, O_RDONLY | O_DIRECTORY)) {
+            char v;
+            if (::fgetxattr(d.get(), "user.overlay.opaque", &v, 1) == 1 ||
+                ::fgetxattr(d.get(), "trusted.overlay.opaque", &v, 1) == 1)
+                return std::nullopt;
+        }
     }
     return std::nullopt;
 }
 
-spec::Seccomp host_profile(std::string_view profile, const std::string& source, const std::vector<std::string>& caps) {
+}  // namespace
+
+spec::Seccomp host_seccomp_profile(std::string_view profile, const std::string& source,
+                                   const std::vector<std::string>& caps) {
     struct utsname uts;
     ::uname(&uts);
     spec::ProfileTarget target = spec::profile_target(uts.machine);
@@ -174,11 +177,13 @@ spec::Seccomp host_profile(std::string_view profile, const std::string& source, 
     return spec::resolve_seccomp_profile(profile, source, target);
 }
 
+namespace {
+
 // The network mode: as given, else slirp4netns when ports are published or the
 // caller is rootless (and it is installed), else none.  `create` has no monitor
 // to keep slirp4netns alive, so it offers none and host only.
 std::string resolve_network(const ImageRunOptions& o, bool rootless, bool creating) {
-    bool have_slirp = find_program("slirp4netns");
+    bool have_slirp = !sys::find_on_path("slirp4netns").empty();
     std::string mode = o.network;
     if (mode.empty()) mode = have_slirp && !creating && (rootless || !o.publish.empty()) ? "slirp4netns" : "none";
     if (mode != "none" && mode != "host" && mode != "slirp4netns")
@@ -384,9 +389,9 @@ Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
     s.capabilities = caps;
     s.bounding_only = user.uid != 0;
     if (o.seccomp.empty())
-        s.seccomp = host_profile(spec::default_seccomp_profile_json(), "profiles/seccomp.json", caps);
+        s.seccomp = host_seccomp_profile(spec::default_seccomp_profile_json(), "profiles/seccomp.json", caps);
     else if (o.seccomp != "unconfined")
-        s.seccomp = host_profile(with_context("--security-opt seccomp", [&] { return read_file(o.seccomp); }),
+        s.seccomp = host_seccomp_profile(with_context("--security-opt seccomp", [&] { return read_file(o.seccomp); }),
                                  o.seccomp, caps);
     s.memory_limit = o.memory;
     s.pids_limit = o.pids_limit;

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <cstring>
 
 #include "crunlite/base/error.hpp"
@@ -16,6 +17,15 @@
 namespace crunlite::sys {
 
 std::string fd_path(int fd) { return "/proc/self/fd/" + std::to_string(fd); }
+
+std::string find_on_path(const std::string& name) {
+    const char* path = std::getenv("PATH");
+    for (const auto& dir : split(path ? path : "/usr/local/bin:/usr/bin:/bin", ':')) {
+        std::string candidate = dir + "/" + name;
+        if (!dir.empty() && ::access(candidate.c_str(), X_OK) == 0) return candidate;
+    }
+    return "";
+}
 
 UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mode) {
     struct open_how how;

@@ -136,6 +136,28 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
     check_eq(h.container_ids(), [], "no state left")
 
 
+def test_user_lookup_never_leaves_the_image(h):
+    import tarfile
+
+    def links(t):
+        # etc -> real-etc inside the image is followed; passwd -> the host's is not.
+        for name, target in (("etc", "real-etc"), ("real-etc/passwd", "/../../../../../../../etc/passwd")):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.linkname = tarfile.SYMTYPE, target
+            if name == "real-etc/passwd":
+                d = tarfile.TarInfo("real-etc")
+                d.type, d.mode = tarfile.DIRTYPE, 0o755
+                t.addfile(d)
+            t.addfile(ti)
+    path = os.path.join(h.mkdtemp("img"), "app.tar")
+    harness.make_docker_archive(h, path, "example/links:1", layers=[harness.busybox_layer(h), links],
+                                config=dict(BASE, User=""))
+    os.chmod(os.path.dirname(path), 0o755)
+    r = _run(h, path, "--rm", "-u", harness.TEST_USER, h.new_id("img"), "id")
+    check(r.rc != 0, f"a host user must not be found through a symlink out of the image\n{r!r}")
+    check_eq(_containers_left(h), [], "nothing left")
+
+
 def test_entrypoint_and_cmd(h):
     archive = _archive(h, dict(BASE, User="", Entrypoint=["echo", "ep"], Cmd=["cmd"]))
     cid = h.new_id("img")

@@ -18,11 +18,13 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crunlite/image/store.hpp"
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/runtime/health.hpp"
+#include "crunlite/spec/config.hpp"
 
 namespace crunlite::runtime {
 
@@ -84,6 +86,11 @@ int wait_healthy(const Context& ctx, const std::string& id, int64_t timeout_ns);
 // file the caller's (recorded as owners "caller").
 void with_image_store(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
                       const std::function<void(image::Store&)>& body);
+
+// A seccomp profile (profiles/seccomp.json's format) resolved for this machine
+// (architecture, kernel) and a container with capabilities `caps`.
+spec::Seccomp host_seccomp_profile(std::string_view profile, const std::string& source,
+                                   const std::vector<std::string>& caps);
 
 // crun-lite-init: $CRUNLITE_INIT, the installed libexec copy, or the build tree's.
 std::string find_init();

@@ -12,6 +12,10 @@
 
 namespace crunlite::sys {
 
+// The executable `name` in the directories of $PATH (default
+// /usr/local/bin:/usr/bin:/bin), or "" when there is none.  Runs on the host.
+std::string find_on_path(const std::string& name);
+
 // "/proc/self/fd/N": a path that names exactly the object behind `fd`, used to
 // hand fd-resolved targets to path-based calls such as mount(2).
 std::string fd_path(int fd);

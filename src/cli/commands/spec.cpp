@@ -1,5 +1,4 @@
 #include <fcntl.h>
-#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <cstdio>
@@ -10,6 +9,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/base/log.hpp"
+#include "crunlite/runtime/image_run.hpp"
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/spec/seccomp_profile.hpp"
 
@@ -27,15 +27,9 @@ int cmd_spec(const Global&, const std::vector<std::string>& args) {
     std::string path = bundle + "/config.json";
     // The default seccomp profile, resolved for this machine and the default caps.
     std::optional<spec::Seccomp> seccomp;
-    struct utsname uts;
-    ::uname(&uts);
     try {
-        spec::ProfileTarget target = spec::profile_target(uts.machine);
-        unsigned major = 0, minor = 0;
-        std::sscanf(uts.release, "%u.%u", &major, &minor);
-        target.kernel = {static_cast<int>(major), static_cast<int>(minor)};
-        target.capabilities = spec::default_capabilities();
-        seccomp = spec::resolve_seccomp_profile(spec::default_seccomp_profile_json(), "profiles/seccomp.json", target);
+        seccomp = runtime::host_seccomp_profile(spec::default_seccomp_profile_json(), "profiles/seccomp.json",
+                                                spec::default_capabilities());
     } catch (const Error& e) {
         log::warn("spec: no seccomp profile: " + e.message());
     }
