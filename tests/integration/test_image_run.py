@@ -190,8 +190,36 @@ def test_volume_read_only_and_confinement(h):
     status = dict(line.split(":\t") for line in r.out.split("\n") if ":\t" in line)
     check_eq(status.get("CapEff"), "0000000000000001", "--cap-drop ALL --cap-add chown")
     check_eq(status.get("Seccomp"), "0", "seccomp=unconfined")
-    r = _run(h, archive, "--rm", "--memory", "64m", "--pids-limit", "50", cid, "true")
-    check_eq(r.rc, 0, f"limits are accepted (applied where cgroups allow)\n{r!r}")
+    # Limits become linux.resources (enforced as for any bundle: see test_cgroups.py).
+    r = _run(h, archive, "-d", "--memory", "64m", "--pids-limit", "50", "--cpus", "1.5", cid, "sleep", "100")
+    check_eq(r.rc, 0, f"run with limits\n{r!r}")
+    res = _inspect(h, cid)["Config"]["linux"]["resources"]
+    check_eq((res["memory"]["limit"], res["pids"]["limit"], res["cpu"]["quota"], res["cpu"]["period"]),
+             (64 << 20, 50, 150000, 100000), "--memory, --pids-limit, --cpus in the config")
+    h.rt_ok("delete", "--force", cid)
+
+
+def test_volumes_tmpfs_tty_and_host_network(h):
+    archive = _archive(h, dict(BASE, User="", Volumes={"/data": {}}))
+    cid = h.new_id("img")
+    r = _run(h, archive, "--rm", cid, "sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f3")
+    check_eq(r.out.strip(), "tmpfs", "the image's Volumes are tmpfs mounts")
+    # -t: the process gets a pty, proxied to ours.
+    import subprocess
+    master, slave = os.openpty()
+    p = subprocess.Popen(h.rt_argv("run", "--image", "docker-archive:" + archive, "--store", _store(h),
+                                   "--network", "none", "--rm", "-t", cid, "sh", "-c", "tty; echo tty-done"),
+                         stdin=slave, stdout=slave, stderr=slave, start_new_session=True)
+    os.close(slave)
+    out = harness.read_pty(master, until=b"tty-done", timeout=20).decode(errors="replace")
+    os.close(master)
+    check_eq(p.wait(20), 0, f"run -t\n{out}")
+    check_in("/dev/pts/", out, "run -t: a pty")
+    # --network host: the host's interfaces.
+    r = _run(h, archive, "--rm", "--network", "host", cid, "ls", "/sys/class/net")
+    check_eq(sorted(r.out.split()), sorted(os.listdir("/sys/class/net")), "--network host")
+    r = _run(h, archive, "--rm", cid, "ls", "/sys/class/net")
+    check_eq(r.out.split(), ["lo"], "--network none: only loopback")
 
 
 def test_init_forwards_sigterm_and_reaps_orphans(h):
