@@ -1,4 +1,5 @@
-# bash completion for crun-lite: verbs, their options, container ids and images.
+# bash completion for crun-lite: verbs, their options, container ids, image subcommands.
+# Verbs and options are read from crun-lite's own --help, so they never go stale.
 # Installed by meson into $datadir/bash-completion/completions/crun-lite.
 
 _crun_lite_ids() {
@@ -10,11 +11,14 @@ _crun_lite_ids() {
     crun-lite "${root[@]}" list -q 2>/dev/null
 }
 
+# The long options (and short forms) a command's --help lists.
+_crun_lite_opts() {
+    crun-lite "$@" --help 2>/dev/null | grep -oE -- '(^|[ [])--?[a-zA-Z][a-zA-Z-]*' | grep -oE -- '--?[a-zA-Z][a-zA-Z-]*' | sort -u
+}
+
 _crun_lite() {
     local cur=${COMP_WORDS[COMP_CWORD]}
-    local verbs="create start run exec state kill delete list pause resume ps update events spec features image"
-    local globals="--root --log --log-format --debug --rootless --cgroup-manager --systemd-cgroup --help --version"
-    local verb="" i
+    local verb="" sub="" i
     for ((i = 1; i < COMP_CWORD; i++)); do
         case ${COMP_WORDS[i]} in
             --root | --log | --log-format | --rootless | --cgroup-manager | --criu) ((i++)) ;;
@@ -24,37 +28,36 @@ _crun_lite() {
     done
     if [[ -z $verb ]]; then
         if [[ $cur == -* ]]; then
-            mapfile -t COMPREPLY < <(compgen -W "$globals" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "$(crun-lite --help 2>/dev/null | sed -n '/^Global options:/,$p' |
+                grep -oE -- '--[a-z][a-z-]*' | sort -u)" -- "$cur")
         else
-            mapfile -t COMPREPLY < <(compgen -W "$verbs" -- "$cur")
+            mapfile -t COMPREPLY < <(compgen -W "$(crun-lite --help 2>/dev/null |
+                sed -n '/^Commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')" -- "$cur")
         fi
         return
     fi
-    local opts=""
-    case $verb in
-        create) opts="--bundle --pid-file --console-socket --no-pivot --no-new-keyring --preserve-fds" ;;
-        run) opts="--bundle --pid-file --console-socket --no-pivot --no-new-keyring --preserve-fds --detach --keep --config" ;;
-        exec) opts="--process --env --cwd --user --additional-gids --cap --tty --detach --pid-file --console-socket --preserve-fds --no-new-privs --apparmor --ignore-paused" ;;
-        kill) opts="--all" ;;
-        delete) opts="--force" ;;
-        list) opts="--format --quiet" ;;
-        ps) opts="--format" ;;
-        update) opts="--resources --memory --memory-reservation --memory-swap --pids-limit --cpu-period --cpu-quota --cpu-share --cpu-rt-period --cpu-rt-runtime --cpuset-cpus --cpuset-mems --blkio-weight" ;;
-        events) opts="--stats --interval" ;;
-        spec) opts="--bundle --rootless" ;;
-        image)
-            mapfile -t COMPREPLY < <(compgen -W "load import ls inspect rm prune --store --name --format --quiet" -- "$cur")
-            return ;;
-    esac
-    if [[ $cur == -* ]]; then
-        mapfile -t COMPREPLY < <(compgen -W "$opts --help" -- "$cur")
-    else
-        case $verb in
-            start | exec | state | kill | delete | pause | resume | ps | update | events)
-                mapfile -t COMPREPLY < <(compgen -W "$(_crun_lite_ids)" -- "$cur") ;;
-            *) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
-        esac
+    # image and healthcheck have subcommands.
+    if [[ $verb == image || $verb == healthcheck ]]; then
+        local j
+        for ((j = i + 1; j < COMP_CWORD; j++)); do
+            [[ ${COMP_WORDS[j]} != -* ]] && { sub=${COMP_WORDS[j]}; break; }
+        done
+        if [[ -z $sub ]]; then
+            local subs="load import ls inspect rm prune"
+            [[ $verb == healthcheck ]] && subs="run"
+            mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
+            return
+        fi
     fi
+    if [[ $cur == -* ]]; then
+        mapfile -t COMPREPLY < <(compgen -W "$(_crun_lite_opts "$verb" ${sub:+"$sub"})" -- "$cur")
+        return
+    fi
+    case $verb in
+        start | exec | state | kill | delete | pause | resume | ps | update | events | stop | logs | inspect | healthcheck)
+            mapfile -t COMPREPLY < <(compgen -W "$(_crun_lite_ids)" -- "$cur") ;;
+        *) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
+    esac
 }
 
 complete -F _crun_lite crun-lite

@@ -269,10 +269,16 @@ def test_bash_completion(h):
                   env=dict(os.environ, PATH=bindir + ":" + os.environ.get("PATH", "")))
         check_eq(r.rc, 0, f"completion\n{r!r}")
         return sorted(r.out.split())
-    check_eq(complete("crun-lite", "st"), ["start", "state"], "verbs")
+    check_eq(complete("crun-lite", "st"), ["start", "state", "stop"], "verbs (from --help)")
     check_eq(complete("crun-lite", "--ro"), ["--root", "--rootless"], "global options")
     check_eq(complete("crun-lite", "kill", "--a"), ["--all"], "verb options")
     check_eq(complete("crun-lite", "--root", h.root, "kill", "crlt-compl"), [cid], "container ids")
+    check_eq(complete("crun-lite", "--root", h.root, "logs", "crlt-compl"), [cid], "container ids for logs")
+    check_eq(complete("crun-lite", "run", "--ima"), ["--image"], "run's image options")
+    check_eq(complete("crun-lite", "run", "--health-r"), ["--health-retries"], "run's health options")
+    check_eq(complete("crun-lite", "image", "lo"), ["load"], "image subcommands")
+    check_eq(complete("crun-lite", "image", "load", "--max-"), ["--max-entries", "--max-layer-size"], "image load options")
+    check_eq(complete("crun-lite", "healthcheck", ""), ["run"], "healthcheck run")
 
 
 if __name__ == "__main__":
