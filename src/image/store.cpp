@@ -373,37 +373,61 @@ std::vector<StoredImage> Store::list() const {
 StoredImage Store::inspect(const std::string& ref) const {
     std::string want = normalize_name(ref);
     std::string hex = ref.rfind("sha256:", 0) == 0 ? ref.substr(7) : ref;
-    std::vector<StoredImage> matches;
-    // A short name also finds the image under the registries buildah/podman/docker
-    // write into archives ("app:1" is "localhost/app:1" or "docker.io/library/app:1").
-    auto named = [&](const StoredImage& img) {
-        for (const char* prefix : {"", "localhost/", "docker.io/", "docker.io/library/"})
-            if (std::find(img.names.begin(), img.names.end(), prefix + want) != img.names.end()) return true;
-        return false;
+    std::vector<StoredImage> images = list();
+    auto has_name = [](const StoredImage& img, const std::string& name) {
+        return std::find(img.names.begin(), img.names.end(), name) != img.names.end();
     };
-    for (auto& img : list()) {
-        bool by_name = named(img);
-        bool by_id = hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string::npos &&
-                     hex_of(img.id).rfind(hex, 0) == 0;
-        if (by_name) return img;
-        if (by_id) matches.push_back(std::move(img));
-    }
-    if (matches.size() == 1) return matches[0];
+    // 1. The exact name.  2. A short name under the registries buildah, podman
+    // and docker write into archives ("app:1" is "localhost/app:1" or
+    // "docker.io/library/app:1"); two different images that way are ambiguous.
+    // 3. An id or a unique id prefix.
+    for (const auto& img : images)
+        if (has_name(img, want)) return img;
+    std::vector<const StoredImage*> matches;
+    for (const auto& img : images)
+        for (const char* prefix : {"localhost/", "docker.io/", "docker.io/library/"})
+            if (has_name(img, prefix + want) && (matches.empty() || matches.back() != &img)) matches.push_back(&img);
+    if (matches.empty() && hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string::npos)
+        for (const auto& img : images)
+            if (hex_of(img.id).rfind(hex, 0) == 0) matches.push_back(&img);
+    if (matches.size() == 1) return *matches[0];
     if (matches.size() > 1) throw Error(EINVAL, "image " + quote(ref) + " is ambiguous");
     throw Error(ENOENT, "image " + quote(ref) + " is not in the store");
+}
+
+// A container directory is live while its runtime state exists, or while the
+// crun-lite creating or running it holds its lock (before the state exists).
+bool container_dir_live(const std::string& dir) {
+    try {
+        if (exists(trim(read_file(dir + "/state")) + "/state.json")) return true;
+    } catch (const Error&) {
+        // No state path yet: being created, or left over.
+    }
+    sys::UniqueFd fd(::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return false;
+    if (::flock(fd.get(), LOCK_SH | LOCK_NB) < 0) return errno == EWOULDBLOCK;
+    return false;
 }
 
 std::map<std::string, std::string> Store::images_in_use() const {
     std::map<std::string, std::string> out;
     std::string dir = root_ + "/containers";
     for (const auto& c : list_dir(dir)) {
+        if (!container_dir_live(dir + "/" + c)) continue;
         try {
             out.emplace(trim(read_file(dir + "/" + c + "/image")), c);
         } catch (const Error&) {
-            // Being created or removed.
+            // Being removed.
         }
     }
     return out;
+}
+
+StoredImage Store::pin(const std::string& ref, const std::string& container_dir) {
+    StoreLock lock(root_);
+    StoredImage img = inspect(ref);
+    write_file_atomic(container_dir + "/image", img.id + "\n", 0644);
+    return img;
 }
 
 void Store::remove(const std::string& ref) {
@@ -430,6 +454,9 @@ void Store::prune() {
     for (const auto& hex : list_dir(root_ + "/layers"))
         if (!used.count(hex)) remove_tree(root_ + "/layers/" + hex);
     for (const auto& t : list_dir(root_ + "/tmp")) remove_tree(root_ + "/tmp/" + t);
+    // Directories of containers whose state is gone (a reboot empties /run).
+    for (const auto& c : list_dir(root_ + "/containers"))
+        if (!container_dir_live(root_ + "/containers/" + c)) remove_tree(root_ + "/containers/" + c);
 }
 
 }  // namespace crunlite::image

@@ -19,6 +19,7 @@
 #include "crunlite/json/json.hpp"
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/sys/syscalls.hpp"
+#include "crunlite_build_config.h"
 
 namespace crunlite::runtime::detail {
 
@@ -111,9 +112,11 @@ linux::SeccompProgram seccomp_program(const std::string& state_root, const spec:
     json::Writer w(false);
     spec::write_seccomp(w, seccomp);
     const scmp_version* v = seccomp_version();
+    // Our own build too: a changed build_filter must not be served an old program.
     std::string key = image::sha256_digest(w.result() + "\n" + std::to_string(v->major) + "." +
                                            std::to_string(v->minor) + "." + std::to_string(v->micro) + " " +
-                                           std::to_string(seccomp_arch_native()));
+                                           std::to_string(seccomp_arch_native()) + " " + CRUNLITE_VERSION + " " +
+                                           CRUNLITE_COMMIT);
     std::string dir = state_root + "/@seccomp-cache", path = dir + "/" + key.substr(7);
     // File: flags (u32), notify (u8), then the program.
     struct Header {

@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
 #include <cctype>
 #include <cstdlib>
 #include <cstring>
@@ -281,11 +282,19 @@ void remove_stopped(const state::Store& store, const state::State& st, const std
 // Records the init's exit status under the state lock: a concurrent `delete`
 // holds the lock while it removes the directory, and after it there is no
 // container left to record for.
-void record_exit(const state::Store& store, const std::string& id, int status) {
+// The state of `st.id` on disk is still the container `st` (not deleted, nor
+// replaced by a new container reusing the id).  Call with the lock held.
+bool same_container(const state::Store& store, const state::State& st) {
+    if (!store.exists(st.id)) return false;
+    state::State now = store.load(st.id);
+    return now.pid == st.pid && now.start_time == st.start_time;
+}
+
+void record_exit(const state::Store& store, const state::State& st, int status) {
     try {
-        sys::UniqueFd lock = store.lock(id);
-        if (store.exists(id))
-            store.record_exit_status(id, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        sys::UniqueFd lock = store.lock(st.id);
+        if (same_container(store, st))
+            store.record_exit_status(st.id, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     } catch (const Error&) {
         // Deleted meanwhile.
     }
@@ -433,12 +442,12 @@ void monitor_loop(const Context& ctx, Created& c, bool keep, const RunHooks& hoo
         pid_t pid;
         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
             if (pid != c.launched.pid) continue;
-            record_exit(store, c.st.id, status);
+            record_exit(store, c.st, status);
             init_done = true;
             if (!keep) {
                 try {
                     sys::UniqueFd lock = store.lock(c.st.id);
-                    if (store.exists(c.st.id)) {
+                    if (same_container(store, c.st)) {
                         cgroup::destroy(detail::cgroup_paths(c.st));
                         remove_stopped(store, c.st, c.hooks.poststop);
                     }
@@ -455,7 +464,7 @@ void monitor_loop(const Context& ctx, Created& c, bool keep, const RunHooks& hoo
             continue;
         }
         struct pollfd pfd = {sfd.get(), POLLIN, 0};
-        int timeout = init_done || due < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, due - now_ms()));
+        int timeout = init_done || due < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(due - now_ms(), 0, INT_MAX));
         if (::poll(&pfd, 1, timeout) > 0) {
             struct signalfd_siginfo si;
             while (::read(sfd.get(), &si, sizeof si) > 0) {}
@@ -530,6 +539,10 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
         monitor_loop(ctx, c, keep, hooks);
     } catch (const Error& e) {
         std::string msg = std::to_string(e.code()) + " " + e.message();
+        [[maybe_unused]] ssize_t w = ::write(verdict.get(), msg.data(), msg.size());
+        code = 1;
+    } catch (const std::exception& e) {  // never unwind out of the forked monitor
+        std::string msg = std::to_string(EIO) + " monitor: " + e.what();
         [[maybe_unused]] ssize_t w = ::write(verdict.get(), msg.data(), msg.size());
         code = 1;
     }

@@ -8,6 +8,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
+#include <climits>
+
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
@@ -56,6 +59,8 @@ ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthCon
             code = exec(ctx, opts);
         } catch (const Error& e) {
             ::dprintf(2, "healthcheck: %s\n", e.message().c_str());
+        } catch (...) {  // never unwind out of the forked probe
+            ::dprintf(2, "healthcheck: unexpected error\n");
         }
         ::_exit(code);
     }
@@ -71,7 +76,7 @@ ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthCon
             break;
         }
         struct pollfd pfd = {out.get(), POLLIN, 0};
-        if (::poll(&pfd, 1, static_cast<int>(left)) <= 0) continue;
+        if (::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left, INT_MAX))) <= 0) continue;
         char buf[4096];
         ssize_t n = ::read(out.get(), buf, sizeof buf);
         if (n == 0) break;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/file.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
@@ -38,6 +39,7 @@ namespace {
 
 constexpr const char* kInitInContainer = "/run/crun-lite-init";
 constexpr const char* kSlirpGuestAddr = "10.0.2.100";
+constexpr off_t kMaxImageFile = 1 << 20;  // /etc/passwd, /etc/group read from an image
 
 int64_t realtime_ns() {
     struct timespec ts;
@@ -149,7 +151,13 @@ std::optional<std::string> read_image_file(const image::Store& store, const imag
             struct stat st;
             if (::fstat(entry.get(), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
                 return std::nullopt;  // whiteout
-            sys::UniqueFd fd = sys::open_in_root(root.get(), path, O_RDONLY);
+            // Only a regular file of sane size: a FIFO would block us, a device
+            // node (/dev/zero, a disk) must never be opened for an image.
+            sys::UniqueFd fd = sys::open_in_root(root.get(), path, O_RDONLY | O_NONBLOCK);
+            if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
+                throw Error(EINVAL, "image " + img.id.substr(0, 19) + ": " + path + " is not a regular file");
+            if (st.st_size > kMaxImageFile)
+                throw Error(EFBIG, "image " + img.id.substr(0, 19) + ": " + path + " is larger than 1 MiB");
             return read_file(sys::fd_path(fd.get()));
         }
         // An opaque directory hides everything below it.
@@ -241,13 +249,26 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
     check(::pipe2(exit_pipe, O_CLOEXEC), "pipe");
     check(::pipe2(ready_pipe, O_CLOEXEC), "pipe");
     sys::UniqueFd exit_r(exit_pipe[0]), exit_w(exit_pipe[1]), ready_r(ready_pipe[0]), ready_w(ready_pipe[1]);
+    // The API socket is named relative to the bundle (slirp4netns runs there,
+    // we connect through /proc/self/fd/N/): a unix socket path is limited to 107
+    // bytes, which a store path plus a 64-character id exceeds.
     std::string api = bundle + "/slirp.sock";
     ::unlink(api.c_str());
+    sys::UniqueFd bundle_fd(::open(bundle.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!bundle_fd) throw_errno("open " + quote(bundle));
     // The namespaces come as fds 5 and 6 (the init is not dumpable, so its
     // /proc/PID/ns cannot be opened by path, by slirp4netns or us).
     std::vector<std::string> args = {"slirp4netns", "--configure", "--mtu=65520", "--disable-host-loopback",
-                                     "--api-socket", api, "--exit-fd", "3", "--ready-fd", "4", "--netns-type=path"};
-    if (rootless) args.push_back("--userns-path=/proc/self/fd/6");
+                                     "--api-socket", "slirp.sock", "--exit-fd", "3", "--ready-fd", "4",
+                                     "--netns-type=path"};
+    if (rootless) {
+        args.push_back("--userns-path=/proc/self/fd/6");
+    } else {
+        // As root it runs with every capability: confine it as podman does (its
+        // sandbox needs to setegid(0) in a user namespace, so not rootless).
+        args.push_back("--enable-sandbox");
+        args.push_back("--enable-seccomp");
+    }
     args.push_back("/proc/self/fd/5");
     args.push_back("tap0");
     pid_t pid = ::fork();
@@ -255,6 +276,7 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
     std::string log_path = bundle + "/slirp4netns.log";
     if (pid == 0) {
         // Moved out of the way first: the fds we dup onto may be the sources.
+        if (::fchdir(bundle_fd.get()) < 0) ::_exit(127);
         int from[] = {exit_r.get(), ready_w.get(), netns, userns};
         for (int& fd : from) fd = ::fcntl(fd, F_DUPFD, 10);
         for (int i = 0; i < 4; ++i) ::dup2(from[i], 3 + i);
@@ -294,8 +316,7 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
         sys::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
         struct sockaddr_un addr = {};
         addr.sun_family = AF_UNIX;
-        if (api.size() >= sizeof addr.sun_path) throw Error(ENAMETOOLONG, "slirp4netns API socket path too long: " + api);
-        std::snprintf(addr.sun_path, sizeof addr.sun_path, "%s", api.c_str());
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/slirp.sock", bundle_fd.get());
         if (::connect(sock.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0)
             throw_errno("connect to slirp4netns API " + quote(api));
         std::string req = w.result();
@@ -325,20 +346,17 @@ void remove_container_dir(const std::string& dir) {
 }
 
 struct Prepared {
-    std::string dir;  // the bundle
+    std::string dir;     // the bundle
+    sys::UniqueFd lock;  // its lock, held until the container exists (see image/store.hpp)
     App app;
     std::vector<PortMap> ports;
 };
 
 // Writes the bundle of a new image container; see image_run.hpp for its files.
-Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
-    state::validate_id(o.id);
-    std::string store_root = o.store_root.empty() ? image::default_store_root(ctx.rootless) : o.store_root;
-    image::StoredImage img = find_image(ctx, store_root, o.image);
-    image::Store store(store_root, image::UnpackOptions{});
+// The rest of prepare(): config.json, app.json and the files of the bundle.
+void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
+          const image::StoredImage& img, Prepared& p) {
     image::ImageConfig ic = image::parse_image_config(img.config_json, "image " + img.id + " config");
-
-    Prepared p;
     p.app.image = img.id;
     p.app.stop_signal = ic.stop_signal;
     for (const auto& text : o.publish) p.ports.push_back(parse_port(text));
@@ -401,15 +419,7 @@ Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
     s.root_readonly = o.read_only;
 
     // 3. The directory: overlay dirs, /etc files, the init.
-    std::string parent = containers_dir(store_root);
-    ::mkdir(store_root.c_str(), 0700);
-    ::mkdir(parent.c_str(), 0700);
-    p.dir = parent + "/" + o.id;
-    if (::mkdir(p.dir.c_str(), 0700) < 0) {
-        if (errno == EEXIST) throw Error(EEXIST, "container with given ID already exists");
-        throw_errno("create " + quote(p.dir));
-    }
-    try {
+    {
         for (const char* sub : {"rootfs", "upper", "work"})
             if (::mkdir((p.dir + "/" + sub).c_str(), 0755) < 0) throw_errno("create " + quote(p.dir + "/" + sub));
         ::chmod(p.dir.c_str(), 0711);  // the user namespace's root must reach rootfs/ and upper/
@@ -427,14 +437,17 @@ Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
             overlay += ",driver=" + o.overlay;
         }
         // Stage-2 opens /dev/fuse inside the container's cgroup, whose device
-        // rules (root only) would refuse it.
-        s.allow_fuse_device = o.overlay != "native";
+        // rules (root only) would refuse it.  Only when asked for: root always
+        // has the kernel's overlay, so auto never falls back there.
+        s.allow_fuse_device = o.overlay == "fuse";
         s.annotations[linux::kRootfsOverlayAnnotation] = overlay;
         s.annotations[kImageAnnotation] = img.id;
         if (!ic.stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = ic.stop_signal;
         if (!ic.exposed_ports.empty())
             s.annotations["org.opencontainers.image.exposedPorts"] = join(ic.exposed_ports, ",");
-        for (const auto& [k, v] : ic.labels) s.annotations.emplace(k, v);
+        // Labels become annotations, except the keys whose meaning we define.
+        for (const auto& [k, v] : ic.labels)
+            if (k != "org.opencontainers.image.stopSignal" && k.rfind("org.crun-lite.", 0) != 0) s.annotations.emplace(k, v);
 
         std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
         hosts += std::string(p.app.network == "slirp4netns" ? kSlirpGuestAddr : "127.0.1.1") + "\t" + s.hostname + "\n";
@@ -461,10 +474,46 @@ Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
             s.extra_mounts.push_back({kInitInContainer, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
             s.args.insert(s.args.begin(), {kInitInContainer, "--"});
         }
-        write_file_atomic(p.dir + "/image", img.id + "\n", 0644);  // the store keeps the image while we use it
         write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
         p.app.started_ns = realtime_ns();
         write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);
+    }
+}
+
+// Makes <store>/containers/<id> (replacing a dead one: see image/store.hpp),
+// locked and pointing at the container's state; returns the lock.
+sys::UniqueFd make_container_dir(const Context& ctx, const std::string& parent, const std::string& id,
+                                 const std::string& dir) {
+    ::mkdir(parent.substr(0, parent.rfind('/')).c_str(), 0700);
+    ::mkdir(parent.c_str(), 0700);
+    if (::mkdir(dir.c_str(), 0700) < 0) {
+        if (errno != EEXIST) throw_errno("create " + quote(dir));
+        if (image::container_dir_live(dir) || state::Store(ctx.root).exists(id))
+            throw Error(EEXIST, "container with given ID already exists");
+        log::debug("removing the directory of a container whose state is gone: " + dir);
+        remove_container_dir(dir);
+        if (::mkdir(dir.c_str(), 0700) < 0) throw_errno("create " + quote(dir));
+    }
+    sys::UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!lock || ::flock(lock.get(), LOCK_EX) < 0) {
+        remove_container_dir(dir);
+        throw_errno("lock " + quote(dir + "/lock"));
+    }
+    write_file_atomic(dir + "/state", detail::absolute_path(ctx.root) + "/" + id + "\n", 0644);
+    return lock;
+}
+
+Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
+    state::validate_id(o.id);
+    std::string store_root = o.store_root.empty() ? image::default_store_root(ctx.rootless) : o.store_root;
+    std::string image_id = find_image(ctx, store_root, o.image).id;
+    image::Store store(store_root, image::UnpackOptions{});
+
+    Prepared p;
+    p.dir = containers_dir(store_root) + "/" + o.id;
+    p.lock = make_container_dir(ctx, containers_dir(store_root), o.id, p.dir);
+    try {
+        fill(ctx, o, creating, store, store.pin(image_id, p.dir), p);
     } catch (...) {
         remove_container_dir(p.dir);
         throw;
@@ -557,7 +606,9 @@ int run_image(const Context& ctx, const ImageRunOptions& o) {
     try {
         return run(ctx, create_options(o, p), o.detach, !o.remove, hooks);
     } catch (...) {
-        if (!state::Store(ctx.root).exists(o.id)) remove_container_dir(p.dir);
+        // The container was not made (run and create undo their own work); a
+        // state of this id, if any, is another container's.
+        remove_container_dir(p.dir);
         throw;
     }
 }
@@ -567,7 +618,14 @@ void stop(const Context& ctx, const std::string& id, int timeout_s) {
     state::State st = store.load(id);
     if (store.status(st) == state::Status::Stopped) return;
     std::string sig = "SIGTERM";
-    if (auto it = st.annotations.find("org.opencontainers.image.stopSignal"); it != st.annotations.end()) sig = it->second;
+    if (auto it = st.annotations.find("org.opencontainers.image.stopSignal"); it != st.annotations.end()) {
+        try {
+            parse_signal(it->second);
+            sig = it->second;
+        } catch (const Error& e) {
+            log::warn("stop " + id + ": " + e.message() + " in the stop signal annotation: using SIGTERM");
+        }
+    }
     kill(ctx, id, sig, false);
     for (int i = 0; i < timeout_s * 10; ++i) {
         if (!store.exists(id) || store.status(st) == state::Status::Stopped) return;

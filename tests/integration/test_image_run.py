@@ -465,6 +465,52 @@ def test_publish_port_through_slirp4netns(h):
     h.rt_ok("stop", cid)
     h.rt_ok("delete", cid)
     check_eq(_containers_left(h), [], "nothing left")
+    # A 64-character id (podman's kind) still fits slirp4netns's API socket.
+    long_id = (cid + "-" + "x" * 64)[:64]
+    r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", f"127.0.0.1:{_free_port()}:8080", long_id)
+    check_eq(r.rc, 0, f"run -p with a 64-character id\n{r!r}")
+    h.rt_ok("delete", "--force", long_id)
+
+
+def test_dead_container_dirs_do_not_pin_images(h):
+    """A container whose state vanished (a reboot empties /run) leaves its directory in the
+    store: it must not pin the image, block the id, or stay forever."""
+    archive = _archive(h, dict(BASE, User="", Cmd=["sleep", "3600"]))
+    cid = h.new_id("img")
+    r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none", cid)
+    check_eq(r.rc, 0, f"create --image\n{r!r}")
+    pid = h.state(cid)["pid"]
+    os.kill(pid, 9)
+    harness.wait_until(lambda: not harness.pid_alive(pid), 5)
+    harness.safe_rmtree(os.path.join(h.root, cid))          # the state is gone, the directory stays
+    check_eq(_containers_left(h), [cid], "the directory outlived the state")
+    r = _run(h, archive, "--rm", cid, "echo", "reused")
+    check_eq((r.rc, r.out.strip()), (0, "reused"), f"the id can be used again\n{r!r}")
+    r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none", cid)
+    pid = h.state(cid)["pid"]
+    os.kill(pid, 9)
+    harness.wait_until(lambda: not harness.pid_alive(pid), 5)
+    harness.safe_rmtree(os.path.join(h.root, cid))
+    h.rt_ok("image", "prune", "--store", _store(h), root=False)
+    check_eq(_containers_left(h), [], "image prune removes dead container directories")
+    h.rt_ok("image", "rm", "--store", _store(h), "example/app:1.0", root=False)
+
+
+def test_image_files_must_be_regular(h):
+    import tarfile
+
+    def fifo(t):
+        ti = tarfile.TarInfo("etc/passwd")
+        ti.type = tarfile.FIFOTYPE
+        t.addfile(ti)
+    path = os.path.join(h.mkdtemp("img"), "app.tar")
+    harness.make_docker_archive(h, path, "example/fifo:1", layers=[harness.busybox_layer(h), fifo],
+                                config=dict(BASE, User="app"))
+    os.chmod(os.path.dirname(path), 0o755)
+    r = _run(h, path, "--rm", h.new_id("img"), "id", timeout=20)
+    check(r.rc != 0, f"a FIFO as /etc/passwd must fail, not hang\n{r!r}")
+    check_in("not a regular file", r.err, "the error says why")
+    check_eq(_containers_left(h), [], "nothing left")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,14 @@
 //                                     owners: "image" (files owned as in the layers) or
 //                                     "caller" (an unprivileged import without subordinate ids)
 //   <root>/tmp/                       work in progress; never read as a layer
-//   <root>/containers/<id>/image      the image id a container (run --image) uses:
-//                                     rm refuses such images, prune keeps them
+//   <root>/containers/<id>/           a container of an image (runtime/image_run.hpp):
+//                                     image: the image id it uses, written under the lock;
+//                                     state: its runtime state directory; lock: flocked by
+//                                     the crun-lite creating or running it.  It is live while
+//                                     <state>/state.json exists or the lock is held: rm
+//                                     refuses images of live containers, prune keeps them and
+//                                     removes the directories of dead ones (a reboot empties
+//                                     the state in /run but not the store)
 //
 // A layer directory appears (rename) only once it is complete and verified, so
 // a crash mid-unpack leaves at most something in tmp/, which prune removes.
@@ -70,14 +76,21 @@ public:
     void prune();
 
     std::string layer_dir(const std::string& chain_id) const;
-    // Image id -> a container using it (containers/<id>/image).
+    // Image id -> a live container using it (see containers/ above).
     std::map<std::string, std::string> images_in_use() const;
+    // The image `ref`, recorded under the store lock as used by the container
+    // directory `container_dir` (its "image" file), so no rm or prune can take
+    // it between the lookup and the container's start.
+    StoredImage pin(const std::string& ref, const std::string& container_dir);
     const std::string& root() const { return root_; }
 
 private:
     std::string root_;
     UnpackOptions unpack_;
 };
+
+// Whether a container directory of the store is live (see containers/ above).
+bool container_dir_live(const std::string& dir);
 
 // "app" -> "app:latest"; keeps a given tag or digest.
 std::string normalize_name(const std::string& name);

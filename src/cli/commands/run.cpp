@@ -198,11 +198,10 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
     if (f.o.tty && detach) throw Error(EINVAL, "run: -t with -d is not supported for --image (the log captures the output)");
     f.o.detach = detach;
     f.o.require_healthcheck = !f.wait_healthy.empty();
+    int64_t wait_ns = f.wait_healthy.empty() ? 0 : runtime::parse_duration(f.wait_healthy, "run: --wait-healthy");
     runtime::Context ctx = g.context();
     int code = runtime::run_image(ctx, f.o);
-    if (detach && !f.wait_healthy.empty())
-        return runtime::wait_healthy(ctx, f.o.id, runtime::parse_duration(f.wait_healthy, "run: --wait-healthy"));
-    return code;
+    return f.wait_healthy.empty() ? code : runtime::wait_healthy(ctx, f.o.id, wait_ns);
 }
 
 }  // namespace crunlite::cli
