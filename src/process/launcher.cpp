@@ -221,6 +221,8 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::setsid();
         FinalProcess fp = finish_process(*req.process, req.seccomp, sync, setgroups_allowed(), req.preserve_fds, {});
+        // After the credential switch, which would clear it.
+        if (req.kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         exec_final(*req.process, req.seccomp, fp);
     });
 }

@@ -111,6 +111,7 @@ int exec(const Context& ctx, const ExecOptions& o) {
 
     linux::SeccompProgram seccomp;
     process::ExecRequest req;
+    req.kill_with_parent = o.kill_with_parent;
     if (config.linux->seccomp) {
         seccomp = detail::seccomp_program(ctx.root, *config.linux->seccomp, st.config_path);
         req.seccomp = &seccomp;
@@ -140,7 +141,8 @@ int exec(const Context& ctx, const ExecOptions& o) {
     if (o.detach) return 0;
     std::optional<linux::TerminalProxy> tty;
     if (launched.pty_master) tty.emplace(std::move(launched.pty_master));
-    return detail::wait_forwarding_signals(launched, tty ? &*tty : nullptr);
+    return detail::wait_forwarding_signals(launched, tty ? &*tty : nullptr,
+                                           o.timeout_ns > 0 ? o.timeout_ns / 1'000'000 : -1);
 }
 
 }  // namespace crunlite::runtime

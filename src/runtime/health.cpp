@@ -34,8 +34,9 @@ int64_t realtime_ns() {
 }
 
 // Runs `test` in the container through `exec` in a child process, whose
-// output comes back on a pipe; past the timeout the child gets SIGTERM (which
-// exec forwards to the probe), then SIGKILL.
+// output comes back on a pipe.  exec itself SIGKILLs the probe's process group
+// at the timeout; should exec hang, we SIGKILL it 2 s later and the probe dies
+// with it (kill_with_parent).  A probe that ran past the timeout failed.
 ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthConfig& config) {
     ProbeResult r;
     r.start = rfc3339_utc_now();
@@ -56,6 +57,10 @@ ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthCon
             ExecOptions opts;
             opts.id = id;
             opts.args = config.test;
+            // Past the timeout exec kills the probe's process group; if exec
+            // itself hangs, we SIGKILL it and the probe dies with it.
+            opts.kill_with_parent = true;
+            opts.timeout_ns = config.timeout_ns;
             code = exec(ctx, opts);
         } catch (const Error& e) {
             ::dprintf(2, "healthcheck: %s\n", e.message().c_str());
@@ -67,7 +72,8 @@ ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthCon
     ::close(pipefd[1]);
     sys::UniqueFd out(pipefd[0]);
     ::fcntl(out.get(), F_SETFL, O_NONBLOCK);
-    int64_t deadline = monotonic_ms() + config.timeout_ns / 1'000'000;
+    int64_t started = monotonic_ms(), timeout_ms = config.timeout_ns / 1'000'000;
+    int64_t deadline = started + timeout_ms + 2000;  // exec kills the probe at the timeout itself
     bool timed_out = false;
     for (;;) {
         int64_t left = deadline - monotonic_ms();
@@ -85,17 +91,17 @@ ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthCon
     }
     int status = 0;
     if (timed_out) {
-        ::kill(child, SIGTERM);
-        for (int i = 0; i < 20 && ::waitpid(child, &status, WNOHANG) == 0; ++i) ::usleep(50'000);
-        if (::waitpid(child, &status, WNOHANG) == 0) {
-            ::kill(child, SIGKILL);
-            ::waitpid(child, &status, 0);
-        }
-        r.exit_code = -1;
-        r.output = "Health check exceeded timeout (" + std::to_string(config.timeout_ns / 1'000'000'000) + "s)";
+        ::kill(child, SIGKILL);  // exec did not end it in time; the probe dies with it (kill_with_parent)
+        while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
     } else {
         while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
         r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+        timed_out = monotonic_ms() - started >= timeout_ms;
+    }
+    if (timed_out) {
+        r.exit_code = -1;
+        r.output = "Health check exceeded timeout (" +
+                   (timeout_ms % 1000 ? std::to_string(timeout_ms) + "ms" : std::to_string(timeout_ms / 1000) + "s") + ")";
     }
     r.end = rfc3339_utc_now();
     return r;

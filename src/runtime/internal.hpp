@@ -4,6 +4,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <string>
 
 #include "crunlite/cgroup/manager.hpp"
@@ -23,7 +24,9 @@ void write_pid_file(const std::string& path, pid_t pid);
 // Waits for `c` (our child) while forwarding every signal to it and reaping any
 // orphan that reaches us (we are a subreaper); with `tty`, also proxies the
 // terminal.  Returns the shell-style status (128+n for a signal).
-int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tty = nullptr);
+// With `timeout_ms` >= 0, past it the process and its process group get SIGKILL.
+int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tty = nullptr,
+                            int64_t timeout_ms = -1);
 
 // After the process exited: logs an exec failure it reported, if any.
 void report_exec_failure(const process::SyncSocket& sync);

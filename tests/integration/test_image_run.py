@@ -361,12 +361,16 @@ def test_healthcheck_transitions_and_timeout(h):
     check_eq(h.rt_ok("state", cid).json()["status"], "running", "state")
     h.rt_ok("delete", "--force", cid)
     # A probe running past its timeout fails.
-    r = _run(h, archive, "-d", "--health-cmd", "sleep 10", "--health-timeout", "300ms", "--health-retries", "1",
-             "--health-start-period", "0s", cid)
+    r = _run(h, archive, "-d", "--health-cmd", "trap '' TERM; sleep 7777", "--health-timeout", "300ms",
+             "--health-interval", "200ms", "--health-retries", "1", "--health-start-period", "0s", cid)
     check_eq(r.rc, 0, f"run\n{r!r}")
     hs = _wait_health(h, cid, "unhealthy")
-    check_in("exceeded timeout", hs["Log"][-1]["Output"], "timeout in the log")
+    check_in("exceeded timeout (300ms)", hs["Log"][-1]["Output"], "timeout in the log")
     check_eq(hs["Log"][-1]["ExitCode"], -1, "a timed-out probe")
+    # A probe that ignores SIGTERM is killed with its exec: no pile of leftovers.
+    time.sleep(2)
+    count = h.rt_ok("exec", cid, "sh", "-c", "grep -l 7777 /proc/[0-9]*/cmdline 2>/dev/null | grep -c cmdline").out
+    check(int(count.strip() or 0) <= 2, f"at most the running probe is left (found {count.strip()})")
 
 
 def test_wait_healthy(h):

@@ -92,6 +92,7 @@ struct ExecRequest {
     int init_pidfd = -1;                     // ...and its pidfd, checked by the caller
     int preserve_fds = 0;
     std::vector<std::string> cgroup_dirs;    // the container's cgroups, entered before joining it
+    bool kill_with_parent = false;           // SIGKILL the process when its parent (we) dies
 };
 
 // Starts the container init and returns once it is fully set up and blocked on

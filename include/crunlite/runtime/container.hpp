@@ -4,6 +4,7 @@
 // it ("container does not exist", "container not running", ...).
 #pragma once
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <vector>
@@ -89,6 +90,8 @@ struct ExecOptions {
     std::string pid_file;
     std::string console_socket;
     int preserve_fds = 0;
+    bool kill_with_parent = false;  // the process dies with this exec (healthcheck probes' timeouts)
+    int64_t timeout_ns = 0;         // > 0: then SIGKILL to the process and its process group
 };
 
 // exec: runs a new process in the container's namespaces with the container's

@@ -5,7 +5,8 @@
 //                         written atomically under an flock of <bundle>/health.lock
 //
 // A probe is `exec` of the test command in the container, as the container's
-// user, with its output (stdout+stderr) captured up to 4096 bytes.  Exit 0 is
+// user, with its output (stdout+stderr) captured up to 4096 bytes; at the
+// timeout its whole process group is killed (no probe outlives its check).  Exit 0 is
 // healthy; anything else, or running past the timeout, a failure.  Failures
 // inside the start period do not count while the status is still "starting";
 // `retries` consecutive counted failures make it "unhealthy", one success makes
