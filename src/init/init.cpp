@@ -75,33 +75,43 @@ void collect_descendants(pid_t pid, pid_t* out, int* count, int max) {
     }
 }
 
-// Signals what is left of the container.  As PID 1 of a pid namespace,
-// kill(-1) reaches exactly the namespace.  Otherwise (a subreaper in someone
-// else's namespace) kill(-1) would reach the whole host: only our own
-// descendants are signalled.  Returns false when nobody we may signal was left.
+// Processes that were our children before we started (the runtime's: a
+// fuse-overlayfs daemon serving the container's root).  They are not ours to
+// drain; the kernel ends them when we exit.
+pid_t g_spared[64];
+int g_spared_count = 0;
+
+bool spared(pid_t pid) {
+    for (int k = 0; k < g_spared_count; ++k)
+        if (g_spared[k] == pid) return true;
+    return false;
+}
+
+// Signals what is left of the container.  As PID 1 of a pid namespace, every
+// process of /proc but us and the spared ones, one by one: kill(-1) reports
+// success even when every target refused (EPERM), and a process we may not
+// signal (another user's) must not hold us.  Otherwise (a subreaper in someone
+// else's namespace, where kill(-1) would reach the whole host) only our own
+// descendants.  Returns false when nobody we may signal was left.
 bool signal_rest(int sig) {
+    pid_t pids[4096];
+    int count = 0;
     if (::getpid() == 1) {
-        // Each process of /proc on its own: kill(-1) reports success even when
-        // every target refused (EPERM), and a process we may not signal (another
-        // user's, such as the root filesystem's fuse-overlayfs when we run as the
-        // image's user) must not hold us: the kernel kills it once we exit.
         DIR* proc = ::opendir("/proc");
         if (!proc) return !(::kill(-1, sig) < 0 && errno == ESRCH);
-        bool any = false;
         while (struct dirent* e = ::readdir(proc)) {
             char* end;
             long pid = std::strtol(e->d_name, &end, 10);
-            if (*end || pid <= 1) continue;
-            if (::kill(static_cast<pid_t>(pid), sig) == 0) any = true;
+            if (!*end && pid > 1 && count < 4096) pids[count++] = static_cast<pid_t>(pid);
         }
         ::closedir(proc);
-        return any;
+    } else {
+        collect_descendants(::getpid(), pids, &count, 4096);
     }
-    pid_t pids[4096];
-    int count = 0;
-    collect_descendants(::getpid(), pids, &count, 4096);
-    for (int k = 0; k < count; ++k) ::kill(pids[k], sig);
-    return count > 0;
+    bool any = false;
+    for (int k = 0; k < count; ++k)
+        if (!spared(pids[k]) && ::kill(pids[k], sig) == 0) any = true;
+    return any;
 }
 
 // SIGTERM everyone left, wait up to `grace_seconds` for them, then SIGKILL.
@@ -163,6 +173,8 @@ int main(int argc, char** argv) {
         std::perror("crun-lite-init: signalfd");
         return 125;
     }
+
+    collect_descendants(::getpid(), g_spared, &g_spared_count, 64);
 
     bool tty = ::isatty(STDIN_FILENO);
     pid_t child = ::fork();

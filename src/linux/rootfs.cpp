@@ -193,23 +193,104 @@ void make_readonly(const std::string& path) {
     remount_bind(path, MS_BIND | MS_REMOUNT | MS_RDONLY, "readonly path " + quote(path));
 }
 
+// The root fuse-overlayfs runs in: a tmpfs at `scratch` holding, read-only,
+// the host's program directories (/usr, /lib*, /bin, ... and ld.so.cache), the
+// layers read-only, the upper and work dirs, /dev/null and a proc of the
+// container's pid namespace -- nothing else of the host.  The daemon lives in
+// the container's pid namespace as root: a container root with CAP_SYS_PTRACE
+// can reach its root through /proc/PID/root, so that must not be the host's.
+// Runs in the forked child, inside its own mount namespace; throws on errors.
+void confine_fuse_daemon(const std::string& scratch, const std::vector<std::string>& lowers,
+                         const std::vector<std::string>& writable) {
+    if (::unshare(CLONE_NEWNS) < 0) throw_errno("unshare mount namespace");
+    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) throw_errno("make / private");
+    struct Source {
+        std::string path;
+        sys::UniqueFd fd;
+        bool readonly;
+        bool symlink = false;
+        std::string target;
+    };
+    // Opened before the tmpfs covers anything (a store may live under the scratch's parent).
+    std::vector<Source> sources;
+    auto add = [&](const std::string& path, bool readonly) {
+        struct stat st;
+        if (::lstat(path.c_str(), &st) < 0) return;
+        Source src{path, {}, readonly, false, {}};
+        if (S_ISLNK(st.st_mode)) {
+            char buf[4096];
+            ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
+            if (n < 0) return;
+            src.symlink = true;
+            src.target.assign(buf, static_cast<size_t>(n));
+        } else {
+            src.fd = sys::UniqueFd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+            if (!src.fd) throw_errno("open " + quote(path));
+        }
+        sources.push_back(std::move(src));
+    };
+    for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc/ld.so.cache", "/dev/null"})
+        add(p, true);
+    for (const auto& l : lowers) add(l, true);
+    for (const auto& w : writable) add(w, false);
+
+    if (::mkdir(scratch.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create " + quote(scratch));
+    if (::mount("tmpfs", scratch.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+        throw_errno("mount tmpfs on " + quote(scratch));
+    sys::UniqueFd root(::open(scratch.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!root) throw_errno("open " + quote(scratch));
+    for (const auto& src : sources) {
+        std::string parent = src.path.substr(0, src.path.rfind('/'));
+        if (!parent.empty()) sys::mkdir_all_in_root(root.get(), parent, 0755);
+        std::string dest = scratch + src.path;
+        if (src.symlink) {
+            if (::symlink(src.target.c_str(), dest.c_str()) < 0 && errno != EEXIST) throw_errno("symlink " + quote(dest));
+            continue;
+        }
+        struct stat st;
+        ::fstat(src.fd.get(), &st);
+        sys::UniqueFd target = S_ISDIR(st.st_mode) ? sys::mkdir_all_in_root(root.get(), src.path, 0755)
+                                                   : sys::touch_in_root(root.get(), src.path, 0644);
+        // Host directories recursively; the container's own directory alone (it
+        // holds the scratch and the FUSE mount itself).
+        unsigned long rec = src.readonly ? MS_REC : 0;
+        if (::mount(sys::fd_path(src.fd.get()).c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND | rec,
+                    nullptr) < 0)
+            throw_errno("bind " + quote(src.path) + " for fuse-overlayfs");
+        if (src.readonly) remount_bind(dest, MS_BIND | MS_REMOUNT | MS_RDONLY, quote(src.path) + " for fuse-overlayfs");
+    }
+    sys::mkdir_all_in_root(root.get(), "/proc", 0555);
+    if (::mount("proc", (scratch + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
+        throw_errno("mount proc for fuse-overlayfs");
+    if (::chroot(scratch.c_str()) < 0 || ::chdir("/") < 0) throw_errno("chroot " + quote(scratch));
+}
+
 // Mounts fuse-overlayfs on the rootfs.  We make the FUSE mount ourselves (with
 // an fd of /dev/fuse) and hand the fd to fuse-overlayfs as "/dev/fd/N", which
 // libfuse serves without mounting anything.  The daemon runs in a mount
-// namespace of its own: pivot_root moves every process of our namespace whose
-// root is the old "/" onto the new root, which is the daemon's own mount (its
-// next absolute lookup would wait on itself), and detaching the old root would
-// take its /proc away.  A copy of the tree keeps both.  It daemonizes once it
-// serves: the daemon stays in the container's pid namespace (a child of its
-// init, like any orphan there) until the container ends.  Its messages come
-// back through a pipe, which the daemon closes (it redirects its stdio).
+// namespace of its own, in a root of its own (confine_fuse_daemon): pivot_root
+// moves every process of our namespace whose root is the old "/" onto the new
+// root, which is the daemon's own mount (its next absolute lookup would wait on
+// itself), and detaching the old root would take its /proc away.  It
+// daemonizes once it serves: the daemon stays in the container's pid namespace
+// (a child of its init, which leaves it alone: see crun-lite-init) until the
+// container ends.  Its messages come back through a pipe, which the daemon
+// closes (it redirects its stdio).
 void mount_fuse_overlay(const MountPlan& plan) {
     std::string program = sys::find_on_path("fuse-overlayfs");
     if (program.empty()) throw Error(ENOENT, "fuse-overlayfs is not installed");
     // The kernel's userxattr has no meaning to fuse-overlayfs (it reads user.overlay.* itself).
-    std::vector<std::string> opts;
-    for (const auto& o : split(plan.rootfs_overlay, ','))
-        if (o != "userxattr") opts.push_back(o);
+    std::vector<std::string> opts, lowers, writable;
+    for (const auto& o : split(plan.rootfs_overlay, ',')) {
+        if (o == "userxattr") continue;
+        opts.push_back(o);
+        std::string value = o.substr(o.find('=') + 1);
+        if (o.rfind("lowerdir=", 0) == 0) lowers = split(value, ':');
+        else writable.push_back(value);
+    }
+    // fuse-overlayfs renames from workdir into upperdir: one mount must hold both.
+    if (writable.size() == 2 && writable[0].substr(0, writable[0].rfind('/')) == writable[1].substr(0, writable[1].rfind('/')))
+        writable = {writable[0].substr(0, writable[0].rfind('/'))};
     std::string options = join(opts, ",");
 
     sys::UniqueFd fuse(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
@@ -224,16 +305,18 @@ void mount_fuse_overlay(const MountPlan& plan) {
     pid_t pid = ::fork();
     if (pid < 0) throw_errno("fork fuse-overlayfs");
     if (pid == 0) {
-        ::dup2(pipefd[1], 1);
-        ::dup2(pipefd[1], 2);
-        int flags = ::fcntl(fuse.get(), F_GETFD);
-        ::fcntl(fuse.get(), F_SETFD, flags & ~FD_CLOEXEC);
-        if (::unshare(CLONE_NEWNS) < 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) {
-            ::dprintf(2, "a mount namespace for fuse-overlayfs: %s", std::strerror(errno));
-            ::_exit(127);
+        try {
+            ::dup2(pipefd[1], 1);
+            ::dup2(pipefd[1], 2);
+            confine_fuse_daemon(plan.rootfs + ".fuse", lowers, writable);
+            // Nothing of ours but stdio and the FUSE fd reaches it.
+            sys::close_range_cloexec(3);
+            ::fcntl(fuse.get(), F_SETFD, 0);
+            ::execl(program.c_str(), "fuse-overlayfs", "-o", options.c_str(), mountpoint.c_str(), nullptr);
+            throw_errno("exec " + program);
+        } catch (const std::exception& e) {
+            ::dprintf(2, "%s", e.what());
         }
-        ::execl(program.c_str(), "fuse-overlayfs", "-o", options.c_str(), mountpoint.c_str(), nullptr);
-        ::dprintf(2, "exec %s: %s", program.c_str(), std::strerror(errno));
         ::_exit(127);
     }
     ::close(pipefd[1]);
