@@ -195,8 +195,9 @@ void make_readonly(const std::string& path) {
 
 // The root fuse-overlayfs runs in: a tmpfs at `scratch` holding, read-only,
 // the host's program directories (/usr, /lib*, /bin, ... and ld.so.cache), the
-// layers read-only, the upper and work dirs, /dev/null and a proc of the
-// container's pid namespace -- nothing else of the host.  The daemon lives in
+// layers read-only, the container's ovl/ (upper and work), /dev/null and a proc
+// of the container's pid namespace -- nothing else of the host, and no old
+// root above it (pivot_root and detach).  The daemon lives in
 // the container's pid namespace as root: a container root with CAP_SYS_PTRACE
 // can reach its root through /proc/PID/root, so that must not be the host's.
 // Runs in the forked child, inside its own mount namespace; throws on errors.
@@ -262,7 +263,12 @@ void confine_fuse_daemon(const std::string& scratch, const std::vector<std::stri
     sys::mkdir_all_in_root(root.get(), "/proc", 0555);
     if (::mount("proc", (scratch + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
         throw_errno("mount proc for fuse-overlayfs");
-    if (::chroot(scratch.c_str()) < 0 || ::chdir("/") < 0) throw_errno("chroot " + quote(scratch));
+    // pivot_root, not chroot: a process that walks ".." through /proc/PID/root
+    // of a chrooted process gets above its chroot; after this there is no above.
+    if (::chdir(scratch.c_str()) < 0) throw_errno("chdir " + quote(scratch));
+    if (sys::pivot_root(".", ".") < 0) throw_errno("pivot_root into " + quote(scratch));
+    if (::umount2(".", MNT_DETACH) < 0) throw_errno("detach the old root");
+    if (::chdir("/") < 0) throw_errno("chdir /");
 }
 
 // Mounts fuse-overlayfs on the rootfs.  We make the FUSE mount ourselves (with

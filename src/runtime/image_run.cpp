@@ -14,6 +14,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <iostream>
@@ -420,22 +421,30 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
 
     // 3. The directory: overlay dirs, /etc files, the init.
     {
-        for (const char* sub : {"rootfs", "upper", "work"})
+        // upper/ and work/ share ovl/, the only directory of ours a fuse-overlayfs
+        // daemon gets to see (never config.json, which exec reads).
+        for (const char* sub : {"rootfs", "ovl", "ovl/upper", "ovl/work"})
             if (::mkdir((p.dir + "/" + sub).c_str(), 0755) < 0) throw_errno("create " + quote(p.dir + "/" + sub));
-        ::chmod(p.dir.c_str(), 0711);  // the user namespace's root must reach rootfs/ and upper/
+        ::chmod(p.dir.c_str(), 0711);  // the user namespace's root must reach rootfs/ and ovl/
         std::vector<std::string> lower;
         for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) lower.push_back(store.layer_dir(*it));
         if (lower.empty()) {  // overlay wants a lower dir; an image without layers has an empty root
             ::mkdir((p.dir + "/empty").c_str(), 0755);
             lower.push_back(p.dir + "/empty");
         }
-        std::string overlay = "lowerdir=" + join(lower, ":") + ",upperdir=" + p.dir + "/upper,workdir=" + p.dir + "/work";
+        std::string overlay =
+            "lowerdir=" + join(lower, ":") + ",upperdir=" + p.dir + "/ovl/upper,workdir=" + p.dir + "/ovl/work";
         if (ctx.rootless) overlay += ",userxattr";
-        if (o.overlay != "auto") {
-            if (o.overlay != "native" && o.overlay != "fuse")
-                throw Error(EINVAL, "--overlay: unknown driver " + quote(o.overlay) + " (want auto, native or fuse)");
-            overlay += ",driver=" + o.overlay;
-        }
+        if (o.overlay != "auto" && o.overlay != "native" && o.overlay != "fuse")
+            throw Error(EINVAL, "--overlay: unknown driver " + quote(o.overlay) + " (want auto, native or fuse)");
+        // A fuse-overlayfs daemon lives in the container's pid namespace with
+        // every capability: a container that may ptrace could take it over.
+        bool ptrace = std::find(caps.begin(), caps.end(), "CAP_SYS_PTRACE") != caps.end();
+        if (o.overlay == "fuse" && ptrace)
+            throw Error(EINVAL, "--overlay fuse: not with CAP_SYS_PTRACE (the container could take over the "
+                                "fuse-overlayfs daemon serving its root)");
+        std::string driver = o.overlay == "auto" && ptrace ? "native" : o.overlay;
+        if (driver != "auto") overlay += ",driver=" + driver;
         // Stage-2 opens /dev/fuse inside the container's cgroup, whose device
         // rules (root only) would refuse it.  Only when asked for: root always
         // has the kernel's overlay, so auto never falls back there.
