@@ -423,6 +423,31 @@ std::map<std::string, std::string> Store::images_in_use() const {
     return out;
 }
 
+sys::UniqueFd Store::create_container_dir(const std::string& id, const std::string& state_dir) {
+    StoreLock lock(root_);
+    std::string parent = root_ + "/containers", dir = parent + "/" + id;
+    ::mkdir(parent.c_str(), 0700);
+    if (::mkdir(dir.c_str(), 0700) < 0) {
+        if (errno != EEXIST) throw_errno("create " + quote(dir));
+        if (container_dir_live(dir)) throw Error(EEXIST, "container with given ID already exists");
+        // A dead container's (its state is gone): moved aside for prune, which
+        // can remove files of subordinate ids (it runs in their user namespace).
+        ::mkdir((root_ + "/tmp").c_str(), 0700);
+        std::string aside = root_ + "/tmp/container-" + id + "-" + std::to_string(::getpid());
+        if (::rename(dir.c_str(), aside.c_str()) < 0) throw_errno("move aside " + quote(dir));
+        if (::mkdir(dir.c_str(), 0700) < 0) throw_errno("create " + quote(dir));
+    }
+    try {
+        sys::UniqueFd fd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) throw_errno("lock " + quote(dir + "/lock"));
+        write_file_atomic(dir + "/state", state_dir + "\n", 0644);
+        return fd;
+    } catch (...) {
+        remove_tree(dir);
+        throw;
+    }
+}
+
 StoredImage Store::pin(const std::string& ref, const std::string& container_dir) {
     StoreLock lock(root_);
     StoredImage img = inspect(ref);
@@ -454,7 +479,8 @@ void Store::prune() {
     for (const auto& hex : list_dir(root_ + "/layers"))
         if (!used.count(hex)) remove_tree(root_ + "/layers/" + hex);
     for (const auto& t : list_dir(root_ + "/tmp")) remove_tree(root_ + "/tmp/" + t);
-    // Directories of containers whose state is gone (a reboot empties /run).
+    // Directories of containers whose state is gone (a reboot empties /run);
+    // under the store lock no directory is half made.
     for (const auto& c : list_dir(root_ + "/containers"))
         if (!container_dir_live(root_ + "/containers/" + c)) remove_tree(root_ + "/containers/" + c);
 }

@@ -489,29 +489,6 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
     }
 }
 
-// Makes <store>/containers/<id> (replacing a dead one: see image/store.hpp),
-// locked and pointing at the container's state; returns the lock.
-sys::UniqueFd make_container_dir(const Context& ctx, const std::string& parent, const std::string& id,
-                                 const std::string& dir) {
-    ::mkdir(parent.substr(0, parent.rfind('/')).c_str(), 0700);
-    ::mkdir(parent.c_str(), 0700);
-    if (::mkdir(dir.c_str(), 0700) < 0) {
-        if (errno != EEXIST) throw_errno("create " + quote(dir));
-        if (image::container_dir_live(dir) || state::Store(ctx.root).exists(id))
-            throw Error(EEXIST, "container with given ID already exists");
-        log::debug("removing the directory of a container whose state is gone: " + dir);
-        remove_container_dir(dir);
-        if (::mkdir(dir.c_str(), 0700) < 0) throw_errno("create " + quote(dir));
-    }
-    sys::UniqueFd lock(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-    if (!lock || ::flock(lock.get(), LOCK_EX) < 0) {
-        remove_container_dir(dir);
-        throw_errno("lock " + quote(dir + "/lock"));
-    }
-    write_file_atomic(dir + "/state", detail::absolute_path(ctx.root) + "/" + id + "\n", 0644);
-    return lock;
-}
-
 Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
     state::validate_id(o.id);
     std::string store_root = o.store_root.empty() ? image::default_store_root(ctx.rootless) : o.store_root;
@@ -520,7 +497,7 @@ Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
 
     Prepared p;
     p.dir = containers_dir(store_root) + "/" + o.id;
-    p.lock = make_container_dir(ctx, containers_dir(store_root), o.id, p.dir);
+    p.lock = store.create_container_dir(o.id, detail::absolute_path(ctx.root) + "/" + o.id);
     try {
         fill(ctx, o, creating, store, store.pin(image_id, p.dir), p);
     } catch (...) {

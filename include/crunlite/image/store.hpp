@@ -31,6 +31,7 @@
 
 #include "crunlite/image/layer.hpp"
 #include "crunlite/image/manifest.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::image {
 
@@ -78,6 +79,12 @@ public:
     std::string layer_dir(const std::string& chain_id) const;
     // Image id -> a live container using it (see containers/ above).
     std::map<std::string, std::string> images_in_use() const;
+    // Makes containers/<id>/ under the store lock (a dead one of the same id
+    // is moved to tmp/ for prune), with its lock file flocked and its state
+    // path recorded; returns the lock, to hold until the container's state
+    // exists.  Throws Error(EEXIST, "container with given ID already exists")
+    // for a live one.
+    sys::UniqueFd create_container_dir(const std::string& id, const std::string& state_dir);
     // The image `ref`, recorded under the store lock as used by the container
     // directory `container_dir` (its "image" file), so no rm or prune can take
     // it between the lookup and the container's start.
