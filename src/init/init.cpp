@@ -174,7 +174,8 @@ int main(int argc, char** argv) {
         return 125;
     }
 
-    collect_descendants(::getpid(), g_spared, &g_spared_count, 64);
+    // Only as PID 1: then our exit ends them; a subreaper's leftovers would live on.
+    if (::getpid() == 1) collect_descendants(::getpid(), g_spared, &g_spared_count, 64);
 
     bool tty = ::isatty(STDIN_FILENO);
     pid_t child = ::fork();

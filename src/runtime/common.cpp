@@ -1,6 +1,7 @@
 #include "internal.hpp"
 
 #include <fcntl.h>
+#include <linux/seccomp.h>
 #include <poll.h>
 #include <signal.h>
 #include <sys/signalfd.h>
@@ -21,7 +22,6 @@
 #include "crunlite/json/json.hpp"
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/sys/syscalls.hpp"
-#include "crunlite_build_config.h"
 
 namespace crunlite::runtime::detail {
 
@@ -86,6 +86,9 @@ int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tt
             exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
     }
+    // With a timeout (a healthcheck probe), what the process left running in
+    // its group goes with it.
+    if (timeout_ms >= 0) ::kill(-c.pid, SIGKILL);
     if (tty_open) tty->drain();
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return exit_code;
@@ -122,30 +125,42 @@ state::Status live_status(const state::Store& store, const state::State& st) {
     return s;
 }
 
+namespace {
+constexpr int kSeccompCacheFormat = 1;
+}  // namespace
+
 linux::SeccompProgram seccomp_program(const std::string& state_root, const spec::Seccomp& seccomp,
                                       const std::string& where) {
     json::Writer w(false);
     spec::write_seccomp(w, seccomp);
     const scmp_version* v = seccomp_version();
-    // Our own build too: a changed build_filter must not be served an old program.
+    // kSeccompCacheFormat changes whenever build_filter would compile a profile
+    // differently, so an upgrade is never served an old program.
     std::string key = image::sha256_digest(w.result() + "\n" + std::to_string(v->major) + "." +
                                            std::to_string(v->minor) + "." + std::to_string(v->micro) + " " +
-                                           std::to_string(seccomp_arch_native()) + " " + CRUNLITE_VERSION + " " +
-                                           CRUNLITE_COMMIT);
+                                           std::to_string(seccomp_arch_native()) + " format " +
+                                           std::to_string(kSeccompCacheFormat));
     std::string dir = state_root + "/@seccomp-cache", path = dir + "/" + key.substr(7);
     // File: flags (u32), notify (u8), then the program.
     struct Header {
         uint32_t flags;
         uint8_t notify;
     };
+    // Only our own private files: a program from elsewhere would become the filter.
+    auto ours = [](const std::string& p, mode_t forbidden) {
+        struct stat st;
+        return ::lstat(p.c_str(), &st) == 0 && st.st_uid == ::geteuid() && !(st.st_mode & forbidden);
+    };
     try {
+        if (!ours(dir, 077) || !ours(path, 077)) throw Error(ENOENT, "not cached");
         std::string data = read_file(path);
         size_t body = data.size() - sizeof(Header);
         if (data.size() > sizeof(Header) && body % sizeof(sock_filter) == 0) {
             Header h;
             std::memcpy(&h, data.data(), sizeof h);
             linux::SeccompProgram p;
-            p.flags = h.flags;
+            p.flags = h.flags & (SECCOMP_FILTER_FLAG_TSYNC | SECCOMP_FILTER_FLAG_LOG | SECCOMP_FILTER_FLAG_SPEC_ALLOW |
+                                 SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV);
             p.notify = h.notify != 0;
             p.bpf.resize(body / sizeof(sock_filter));
             std::memcpy(p.bpf.data(), data.data() + sizeof h, body);

@@ -14,6 +14,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::runtime {
 namespace {
@@ -75,19 +76,30 @@ ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthCon
     int64_t started = monotonic_ms(), timeout_ms = config.timeout_ns / 1'000'000;
     int64_t deadline = started + timeout_ms + 2000;  // exec kills the probe at the timeout itself
     bool timed_out = false;
+    // Output until EOF, or until exec exits: a probe's descendant that escaped
+    // its process group (setsid) may hold the pipe open forever.
+    sys::UniqueFd pidfd(sys::pidfd_open(child, 0));
+    auto drain = [&] {
+        char buf[4096];
+        ssize_t n;
+        while ((n = ::read(out.get(), buf, sizeof buf)) > 0)
+            if (r.output.size() < kMaxOutput)
+                r.output.append(buf, std::min(static_cast<size_t>(n), kMaxOutput - r.output.size()));
+        return n == 0;  // EOF
+    };
     for (;;) {
         int64_t left = deadline - monotonic_ms();
         if (left <= 0) {
             timed_out = true;
             break;
         }
-        struct pollfd pfd = {out.get(), POLLIN, 0};
-        if (::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left, INT_MAX))) <= 0) continue;
-        char buf[4096];
-        ssize_t n = ::read(out.get(), buf, sizeof buf);
-        if (n == 0) break;
-        if (n > 0 && r.output.size() < kMaxOutput)
-            r.output.append(buf, std::min(static_cast<size_t>(n), kMaxOutput - r.output.size()));
+        struct pollfd pfd[2] = {{out.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+        if (::poll(pfd, pidfd ? 2 : 1, static_cast<int>(std::min<int64_t>(left, INT_MAX))) <= 0) continue;
+        if (pfd[0].revents && drain()) break;
+        if (pidfd && pfd[1].revents) {
+            drain();
+            break;
+        }
     }
     int status = 0;
     if (timed_out) {

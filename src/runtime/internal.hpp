@@ -24,7 +24,8 @@ void write_pid_file(const std::string& path, pid_t pid);
 // Waits for `c` (our child) while forwarding every signal to it and reaping any
 // orphan that reaches us (we are a subreaper); with `tty`, also proxies the
 // terminal.  Returns the shell-style status (128+n for a signal).
-// With `timeout_ms` >= 0, past it the process and its process group get SIGKILL.
+// With `timeout_ms` >= 0, past it the process and its process group get SIGKILL,
+// and once it exited, whatever it left in its process group.
 int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tty = nullptr,
                             int64_t timeout_ms = -1);
 

@@ -63,6 +63,15 @@ def test_seccomp_program_cache(h):
     check_eq(_try(h, b, "unshare-mnt"), {"unshare-mnt": "ENOSYS"}, "another profile is another entry")
     check_eq(len(os.listdir(cache)), 2, "two cached programs")
     check_eq(h.container_ids(), [], "the cache is not a container")
+    # A program that is not privately ours is never used: an "allow everything"
+    # one planted with another owner (or group-writable) is compiled over.
+    b.linux["seccomp"]["syscalls"][0].pop("errnoRet")
+    entry = os.path.join(cache, files[0])
+    allow_all = open(entry, "rb").read()[:8] + bytes([6, 0, 0, 0, 0, 0, 0xff, 0x7f])  # flags, notify; RET ALLOW
+    with open(entry, "wb") as f:
+        f.write(allow_all)
+    os.chmod(entry, 0o660)
+    check_eq(_try(h, b, "unshare-mnt"), {"unshare-mnt": "EPERM"}, "a group-writable cache entry is not trusted")
 
 
 def test_seccomp_argument_rule(h):
