@@ -4,6 +4,7 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/runtime/image_spec.hpp"
+#include "crunlite/runtime/slirp.hpp"
 
 using namespace crunlite;
 using runtime::adjust_capabilities;
@@ -376,4 +377,15 @@ TEST_CASE("bad durations are errors naming the flag", "[image_spec][duration]") 
         CHECK_THROWS_AS(parse_duration(bad, "--health-timeout"), Error);
         CHECK_THROWS_WITH(parse_duration(bad, "--health-timeout"), Catch::Contains("--health-timeout"));
     }
+}
+
+// parse_port (runtime/slirp.hpp)
+
+TEST_CASE("-p: [IP:]HOST:CONTAINER[/PROTO]", "[slirp]") {
+    auto p = crunlite::runtime::parse_port("8080:3000");
+    CHECK((p.host == 8080 && p.container == 3000 && p.proto == "tcp" && p.host_addr == "0.0.0.0"));
+    p = crunlite::runtime::parse_port("127.0.0.1:53:5353/udp");
+    CHECK((p.host == 53 && p.container == 5353 && p.proto == "udp" && p.host_addr == "127.0.0.1"));
+    for (const char* bad : {"", "8080", "0:80", "8080:65536", "a:b", "1:2:3:4", "80:80/sctp", "80:80/"})
+        CHECK_THROWS_AS(crunlite::runtime::parse_port(bad), crunlite::Error);
 }
