@@ -3,8 +3,8 @@
 // The container lives in <image store>/containers/<id>/, its bundle:
 //   config.json   generated from the image config and the flags (image_spec.hpp)
 //   rootfs/       where the overlay of the image's layers (read-only lower
-//                 dirs shared with every container of the image) and upper/,
-//                 work/ is mounted, inside the container's mount namespace
+//                 dirs shared with every container of the image) and ovl/upper/,
+//                 ovl/work/ is mounted, inside the container's mount namespace
 //                 only (annotation org.crun-lite.rootfs.overlay): nothing to
 //                 unmount on the host, ever
 //   hosts, hostname, resolv.conf   bind-mounted over /etc/...
@@ -12,6 +12,8 @@
 //                 healthcheck, network
 //   ctr.log       stdout+stderr of a detached container (`logs`)
 //   health.json   healthcheck status (health.hpp)
+//   image, state, lock   for the image store: which image it pins, where its
+//                 runtime state is, and who is creating it (image/store.hpp)
 // `delete` (and --rm) removes the directory with the container.
 #pragma once
 
