@@ -124,11 +124,12 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
         throw Error(EINVAL, verb + ": --no-healthcheck conflicts with the --health-* options");
 }
 
-// True when `vm` has any option of `opts` that the user gave (not defaulted).
-std::string given_option(const po::variables_map& vm, const po::options_description& opts) {
+// The first option of `opts` but `except` that the user gave (not defaulted), or "".
+std::string given_option(const po::variables_map& vm, const po::options_description& opts,
+                         const std::set<std::string>& except) {
     for (const auto& o : opts.options()) {
         const std::string& name = o->long_name();
-        if (name != "image" && vm.count(name) && !vm[name].defaulted()) return name;
+        if (!except.count(name) && vm.count(name) && !vm[name].defaulted()) return name;
     }
     return "";
 }
@@ -148,17 +149,13 @@ bool parse_run_args(const std::string& verb, const std::vector<std::string>& arg
                         " --image IMAGE [options] CONTAINER_ID|--name ID [COMMAND [ARG...]]";
     auto vm = parse_args(verb, usage, opts, {}, {}, own);
     if (vm.count("image")) {
-        static const std::set<std::string> shared = {"pid-file", "detach"};
-        for (const auto& o : bundle_desc.options()) {
-            const std::string& name = o->long_name();
-            if (!shared.count(name) && vm.count(name) && !vm[name].defaulted())
-                throw Error(EINVAL, verb + ": --" + name + " applies to bundles, not to --image");
-        }
+        if (std::string name = given_option(vm, bundle_desc, {"pid-file", "detach"}); !name.empty())
+            throw Error(EINVAL, verb + ": --" + name + " applies to bundles, not to --image");
         f.o.pid_file = bundle_opts.pid_file;
         finish_image_options(f, vm, rest, verb);
         return true;
     }
-    if (std::string name = given_option(vm, image_desc); !name.empty())
+    if (std::string name = given_option(vm, image_desc, {"image"}); !name.empty())
         throw Error(EINVAL, verb + ": --" + name + " needs --image");
     if (rest.empty()) throw Error(EINVAL, verb + ": \"" + verb + "\" requires a container id argument");
     if (rest.size() > 1) throw Error(EINVAL, verb + ": unexpected argument " + quote(rest[1]) + " (a command needs --image)");
