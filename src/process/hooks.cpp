@@ -4,11 +4,11 @@
 #include <poll.h>
 #include <signal.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <cstring>
 
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/sys/fd.hpp"
@@ -27,12 +27,6 @@ Pipe make_pipe() {
     int fds[2];
     check(::pipe2(fds, O_CLOEXEC), "pipe for hook");
     return {sys::UniqueFd(fds[0]), sys::UniqueFd(fds[1])};
-}
-
-int64_t now_ms() {
-    timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return int64_t{ts.tv_sec} * 1000 + ts.tv_nsec / 1000000;
 }
 
 // Child side, between fork and exec: async-signal-safe calls only.  An exec
@@ -111,7 +105,7 @@ void run_one(const spec::Hook& hook, const std::string& state) {
     // Feed stdin, collect stdout/stderr, until the hook exits (or times out).
     size_t written = 0;
     std::string captured[2];
-    int64_t deadline = hook.timeout ? now_ms() + int64_t{*hook.timeout} * 1000 : -1;
+    int64_t deadline = hook.timeout ? monotonic_ms() + int64_t{*hook.timeout} * 1000 : -1;
     bool exited = false;
     while (!exited) {
         if (written == state.size()) in.write.reset();  // EOF for the hook
@@ -119,7 +113,7 @@ void run_one(const spec::Hook& hook, const std::string& state) {
                          {in.write ? in.write.get() : -1, POLLOUT, 0},
                          {out.read ? out.read.get() : -1, POLLIN, 0},
                          {err.read ? err.read.get() : -1, POLLIN, 0}};
-        int wait_ms = deadline < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - now_ms()));
+        int wait_ms = deadline < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - monotonic_ms()));
         int n = ::poll(fds, 4, wait_ms);
         if (n < 0 && errno != EINTR) throw_errno("poll hook");
         if (n == 0) throw Error(ETIMEDOUT, "timed out after " + std::to_string(*hook.timeout) + "s");

@@ -6,7 +6,6 @@
 #include <signal.h>
 #include <sys/signalfd.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <sys/stat.h>
@@ -15,6 +14,7 @@
 #include <climits>
 #include <cstring>
 
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
@@ -48,14 +48,9 @@ int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tt
     if (!sfd) throw_errno("signalfd");
     bool tty_open = tty != nullptr;
     int exit_code = -1;
-    auto now_ms = [] {
-        struct timespec ts;
-        ::clock_gettime(CLOCK_MONOTONIC, &ts);
-        return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-    };
-    int64_t deadline = timeout_ms < 0 ? -1 : now_ms() + timeout_ms;
+    int64_t deadline = timeout_ms < 0 ? -1 : monotonic_ms() + timeout_ms;
     while (exit_code < 0) {
-        if (deadline >= 0 && now_ms() >= deadline) {
+        if (deadline >= 0 && monotonic_ms() >= deadline) {
             // Its whole process group (it leads one), so its children go too.
             ::kill(-c.pid, SIGKILL);
             sys::pidfd_send_signal(c.pidfd.get(), SIGKILL);
@@ -65,7 +60,7 @@ int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tt
                          {c.pidfd.get(), POLLIN, 0},
                          {tty_open ? tty->master() : -1, POLLIN, 0},
                          {tty_open && tty->stdin_open() ? STDIN_FILENO : -1, POLLIN, 0}};
-        int wait = deadline < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(deadline - now_ms(), 0, INT_MAX));
+        int wait = deadline < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(deadline - monotonic_ms(), 0, INT_MAX));
         if (::poll(fds, 4, wait) < 0) {
             if (errno == EINTR) continue;
             throw_errno("poll");

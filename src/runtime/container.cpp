@@ -8,7 +8,6 @@
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -18,6 +17,7 @@
 #include <cstring>
 #include <optional>
 
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
@@ -279,9 +279,6 @@ void remove_stopped(const state::Store& store, const state::State& st, const std
     detail::remove_owned_bundle(st);
 }
 
-// Records the init's exit status under the state lock: a concurrent `delete`
-// holds the lock while it removes the directory, and after it there is no
-// container left to record for.
 // The state of `st.id` on disk is still the container `st` (not deleted, nor
 // replaced by a new container reusing the id).  Call with the lock held.
 bool same_container(const state::Store& store, const state::State& st) {
@@ -290,6 +287,9 @@ bool same_container(const state::Store& store, const state::State& st) {
     return now.pid == st.pid && now.start_time == st.start_time;
 }
 
+// Records the init's exit status under the state lock: a concurrent `delete`
+// holds the lock while it removes the directory, and after it there is no
+// container left to record for.
 void record_exit(const state::Store& store, const state::State& st, int status) {
     try {
         sys::UniqueFd lock = store.lock(st.id);
@@ -430,12 +430,7 @@ void monitor_loop(const Context& ctx, Created& c, bool keep, const RunHooks& hoo
     sigaddset(&chld, SIGCHLD);
     ::sigprocmask(SIG_BLOCK, &chld, nullptr);
     sys::UniqueFd sfd(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
-    auto now_ms = [] {
-        struct timespec ts;
-        ::clock_gettime(CLOCK_MONOTONIC, &ts);
-        return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-    };
-    int64_t due = hooks.tick && hooks.first_tick_ms >= 0 ? now_ms() + hooks.first_tick_ms : -1;
+    int64_t due = hooks.tick && hooks.first_tick_ms >= 0 ? monotonic_ms() + hooks.first_tick_ms : -1;
     bool init_done = false;
     for (;;) {
         int status;
@@ -458,13 +453,13 @@ void monitor_loop(const Context& ctx, Created& c, bool keep, const RunHooks& hoo
             if (hooks.exited) hooks.exited();
         }
         if (pid < 0 && errno == ECHILD) break;  // nothing left to reap
-        if (!init_done && due >= 0 && now_ms() >= due) {
+        if (!init_done && due >= 0 && monotonic_ms() >= due) {
             int64_t next = hooks.tick();
-            due = next < 0 ? -1 : now_ms() + next;
+            due = next < 0 ? -1 : monotonic_ms() + next;
             continue;
         }
         struct pollfd pfd = {sfd.get(), POLLIN, 0};
-        int timeout = init_done || due < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(due - now_ms(), 0, INT_MAX));
+        int timeout = init_done || due < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(due - monotonic_ms(), 0, INT_MAX));
         if (::poll(&pfd, 1, timeout) > 0) {
             struct signalfd_siginfo si;
             while (::read(sfd.get(), &si, sizeof si) > 0) {}
@@ -516,6 +511,11 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
     ::close(pipefd[0]);
     sys::UniqueFd verdict(pipefd[1]);
     int code = 0;
+    auto fail = [&](int err, const std::string& message) {
+        std::string msg = std::to_string(err) + " " + message;
+        [[maybe_unused]] ssize_t w = ::write(verdict.get(), msg.data(), msg.size());
+        code = 1;
+    };
     try {
         ::setsid();
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -538,13 +538,9 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
             for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
         monitor_loop(ctx, c, keep, hooks);
     } catch (const Error& e) {
-        std::string msg = std::to_string(e.code()) + " " + e.message();
-        [[maybe_unused]] ssize_t w = ::write(verdict.get(), msg.data(), msg.size());
-        code = 1;
+        fail(e.code(), e.message());
     } catch (const std::exception& e) {  // never unwind out of the forked monitor
-        std::string msg = std::to_string(EIO) + " monitor: " + e.what();
-        [[maybe_unused]] ssize_t w = ::write(verdict.get(), msg.data(), msg.size());
-        code = 1;
+        fail(EIO, std::string("monitor: ") + e.what());
     }
     ::_exit(code);
 }

@@ -5,12 +5,12 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <climits>
 
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
@@ -21,18 +21,6 @@ namespace {
 
 constexpr size_t kMaxOutput = 4096;
 constexpr size_t kMaxLog = 5;
-
-int64_t monotonic_ms() {
-    struct timespec ts;
-    ::clock_gettime(CLOCK_MONOTONIC, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1000 + ts.tv_nsec / 1'000'000;
-}
-
-int64_t realtime_ns() {
-    struct timespec ts;
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 // Runs `test` in the container through `exec` in a child process, whose
 // output comes back on a pipe.  exec itself SIGKILLs the probe's process group
@@ -101,16 +89,11 @@ ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthCon
             break;
         }
     }
+    if (timed_out) ::kill(child, SIGKILL);  // exec did not end it in time; the probe dies with it
     int status = 0;
-    if (timed_out) {
-        ::kill(child, SIGKILL);  // exec did not end it in time; the probe dies with it (kill_with_parent)
-        while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-    } else {
-        while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
-        r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-        timed_out = monotonic_ms() - started >= timeout_ms;
-    }
-    if (timed_out) {
+    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    if (timed_out || monotonic_ms() - started >= timeout_ms) {
         r.exit_code = -1;
         r.output = "Health check exceeded timeout (" +
                    (timeout_ms % 1000 ? std::to_string(timeout_ms) + "ms" : std::to_string(timeout_ms / 1000) + "s") + ")";
@@ -167,6 +150,10 @@ void record_probe(HealthState& state, const HealthConfig& config, const ProbeRes
     // Docker: failures in the start period do not count until the first success.
     if (in_start_period && state.status == "starting") return;
     if (++state.failing_streak >= config.retries) state.status = "unhealthy";
+}
+
+bool in_start_period(const HealthConfig& config, int64_t started_ns) {
+    return realtime_ns() - started_ns < config.start_period_ns;
 }
 
 int64_t next_probe_delay(const HealthState& state, const HealthConfig& config, bool in_start_period) {
@@ -226,7 +213,7 @@ HealthConfig parse_health_config(const json::Value& root) {
 HealthState probe_and_record(const Context& ctx, const std::string& id, const std::string& bundle,
                              const HealthConfig& config, int64_t started_ns) {
     ProbeResult result = run_probe(ctx, id, config);
-    bool in_start = realtime_ns() - started_ns < config.start_period_ns;
+    bool in_start = in_start_period(config, started_ns);
     std::string path = bundle + "/health.json";
     sys::UniqueFd lock(::open((bundle + "/health.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!lock) throw_errno("open " + quote(bundle + "/health.lock"));

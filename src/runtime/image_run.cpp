@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
@@ -38,12 +39,6 @@ namespace {
 
 constexpr const char* kInitInContainer = "/run/crun-lite-init";
 constexpr off_t kMaxImageFile = 1 << 20;  // /etc/passwd, /etc/group read from an image
-
-int64_t realtime_ns() {
-    struct timespec ts;
-    ::clock_gettime(CLOCK_REALTIME, &ts);
-    return static_cast<int64_t>(ts.tv_sec) * 1'000'000'000 + ts.tv_nsec;
-}
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
@@ -224,8 +219,8 @@ struct Prepared {
     std::vector<PortMap> ports;
 };
 
-// Writes the bundle of a new image container; see image_run.hpp for its files.
-// The rest of prepare(): config.json, app.json and the files of the bundle.
+// Writes the files of a new image container's bundle (see image_run.hpp) for
+// prepare(), which made the directory and pinned `img`.
 void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
           const image::StoredImage& img, Prepared& p) {
     image::ImageConfig ic = image::parse_image_config(img.config_json, "image " + img.id + " config");
@@ -291,73 +286,71 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
     s.root_readonly = o.read_only;
 
     // 3. The directory: overlay dirs, /etc files, the init.
-    {
-        // upper/ and work/ share ovl/, the only directory of ours a fuse-overlayfs
-        // daemon gets to see (never config.json, which exec reads).
-        for (const char* sub : {"rootfs", "ovl", "ovl/upper", "ovl/work"})
-            if (::mkdir((p.dir + "/" + sub).c_str(), 0755) < 0) throw_errno("create " + quote(p.dir + "/" + sub));
-        ::chmod(p.dir.c_str(), 0711);  // the user namespace's root must reach rootfs/ and ovl/
-        std::vector<std::string> lower;
-        for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) lower.push_back(store.layer_dir(*it));
-        if (lower.empty()) {  // overlay wants a lower dir; an image without layers has an empty root
-            ::mkdir((p.dir + "/empty").c_str(), 0755);
-            lower.push_back(p.dir + "/empty");
-        }
-        std::string overlay =
-            "lowerdir=" + join(lower, ":") + ",upperdir=" + p.dir + "/ovl/upper,workdir=" + p.dir + "/ovl/work";
-        if (ctx.rootless) overlay += ",userxattr";
-        if (o.overlay != "auto" && o.overlay != "native" && o.overlay != "fuse")
-            throw Error(EINVAL, "--overlay: unknown driver " + quote(o.overlay) + " (want auto, native or fuse)");
-        // A fuse-overlayfs daemon lives in the container's pid namespace with
-        // every capability: a container that may ptrace could take it over.
-        bool ptrace = std::find(caps.begin(), caps.end(), "CAP_SYS_PTRACE") != caps.end();
-        if (o.overlay == "fuse" && ptrace)
-            throw Error(EINVAL, "--overlay fuse: not with CAP_SYS_PTRACE (the container could take over the "
-                                "fuse-overlayfs daemon serving its root)");
-        std::string driver = o.overlay == "auto" && ptrace ? "native" : o.overlay;
-        if (driver != "auto") overlay += ",driver=" + driver;
-        // Stage-2 opens /dev/fuse inside the container's cgroup, whose device
-        // rules (root only) would refuse it.  Only when asked for: root always
-        // has the kernel's overlay, so auto never falls back there.
-        s.allow_fuse_device = o.overlay == "fuse";
-        s.annotations[linux::kRootfsOverlayAnnotation] = overlay;
-        s.annotations[kImageAnnotation] = img.id;
-        if (!ic.stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = ic.stop_signal;
-        if (!ic.exposed_ports.empty())
-            s.annotations["org.opencontainers.image.exposedPorts"] = join(ic.exposed_ports, ",");
-        // Labels become annotations, except the keys whose meaning we define.
-        for (const auto& [k, v] : ic.labels)
-            if (k != "org.opencontainers.image.stopSignal" && k.rfind("org.crun-lite.", 0) != 0) s.annotations.emplace(k, v);
-
-        std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-        hosts += std::string(p.app.network == "slirp4netns" ? kSlirpGuestAddr : "127.0.1.1") + "\t" + s.hostname + "\n";
-        write_file_atomic(p.dir + "/hosts", hosts, 0644);
-        write_file_atomic(p.dir + "/hostname", s.hostname + "\n", 0644);
-        std::string resolv = p.app.network == "slirp4netns" ? "nameserver 10.0.2.3\n" : "";
-        if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
-        write_file_atomic(p.dir + "/resolv.conf", resolv, 0644);
-        for (const char* f : {"hosts", "hostname", "resolv.conf"})
-            s.extra_mounts.push_back({std::string("/etc/") + f, "bind", p.dir + "/" + f, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
-        for (const auto& v : ic.volumes)
-            s.extra_mounts.push_back({v, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}, {}, {}});
-        std::string cwd = detail::absolute_path(".");
-        for (const auto& text : o.volumes) {
-            VolumeSpec v = parse_volume(text, cwd);
-            if (!exists(v.source)) throw Error(ENOENT, "volume " + quote(text) + ": " + v.source + ": no such file or directory");
-            std::vector<std::string> opts = {"rbind"};
-            if (v.readonly) opts.push_back("ro");
-            s.extra_mounts.push_back({v.destination, "bind", v.source, opts, {}, {}});
-        }
-        if (o.init) {
-            std::string init = o.init_path.empty() ? find_init() : o.init_path;
-            if (!exists(init)) throw Error(ENOENT, "--init: " + init + ": no such file or directory");
-            s.extra_mounts.push_back({kInitInContainer, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
-            s.args.insert(s.args.begin(), {kInitInContainer, "--"});
-        }
-        write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
-        p.app.started_ns = realtime_ns();
-        write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);
+    // upper/ and work/ share ovl/, the only directory of ours a fuse-overlayfs
+    // daemon gets to see (never config.json, which exec reads).
+    for (const char* sub : {"rootfs", "ovl", "ovl/upper", "ovl/work"})
+        if (::mkdir((p.dir + "/" + sub).c_str(), 0755) < 0) throw_errno("create " + quote(p.dir + "/" + sub));
+    ::chmod(p.dir.c_str(), 0711);  // the user namespace's root must reach rootfs/ and ovl/
+    std::vector<std::string> lower;
+    for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) lower.push_back(store.layer_dir(*it));
+    if (lower.empty()) {  // overlay wants a lower dir; an image without layers has an empty root
+        ::mkdir((p.dir + "/empty").c_str(), 0755);
+        lower.push_back(p.dir + "/empty");
     }
+    std::string overlay =
+        "lowerdir=" + join(lower, ":") + ",upperdir=" + p.dir + "/ovl/upper,workdir=" + p.dir + "/ovl/work";
+    if (ctx.rootless) overlay += ",userxattr";
+    if (o.overlay != "auto" && o.overlay != "native" && o.overlay != "fuse")
+        throw Error(EINVAL, "--overlay: unknown driver " + quote(o.overlay) + " (want auto, native or fuse)");
+    // A fuse-overlayfs daemon lives in the container's pid namespace with
+    // every capability: a container that may ptrace could take it over.
+    bool ptrace = std::find(caps.begin(), caps.end(), "CAP_SYS_PTRACE") != caps.end();
+    if (o.overlay == "fuse" && ptrace)
+        throw Error(EINVAL, "--overlay fuse: not with CAP_SYS_PTRACE (the container could take over the "
+                            "fuse-overlayfs daemon serving its root)");
+    std::string driver = o.overlay == "auto" && ptrace ? "native" : o.overlay;
+    if (driver != "auto") overlay += ",driver=" + driver;
+    // Stage-2 opens /dev/fuse inside the container's cgroup, whose device
+    // rules (root only) would refuse it.  Only when asked for: root always
+    // has the kernel's overlay, so auto never falls back there.
+    s.allow_fuse_device = o.overlay == "fuse";
+    s.annotations[linux::kRootfsOverlayAnnotation] = overlay;
+    s.annotations[kImageAnnotation] = img.id;
+    if (!ic.stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = ic.stop_signal;
+    if (!ic.exposed_ports.empty())
+        s.annotations["org.opencontainers.image.exposedPorts"] = join(ic.exposed_ports, ",");
+    // Labels become annotations, except the keys whose meaning we define.
+    for (const auto& [k, v] : ic.labels)
+        if (k != "org.opencontainers.image.stopSignal" && k.rfind("org.crun-lite.", 0) != 0) s.annotations.emplace(k, v);
+
+    std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
+    hosts += std::string(p.app.network == "slirp4netns" ? kSlirpGuestAddr : "127.0.1.1") + "\t" + s.hostname + "\n";
+    write_file_atomic(p.dir + "/hosts", hosts, 0644);
+    write_file_atomic(p.dir + "/hostname", s.hostname + "\n", 0644);
+    std::string resolv = p.app.network == "slirp4netns" ? "nameserver 10.0.2.3\n" : "";
+    if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
+    write_file_atomic(p.dir + "/resolv.conf", resolv, 0644);
+    for (const char* f : {"hosts", "hostname", "resolv.conf"})
+        s.extra_mounts.push_back({std::string("/etc/") + f, "bind", p.dir + "/" + f, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
+    for (const auto& v : ic.volumes)
+        s.extra_mounts.push_back({v, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}, {}, {}});
+    std::string cwd = detail::absolute_path(".");
+    for (const auto& text : o.volumes) {
+        VolumeSpec v = parse_volume(text, cwd);
+        if (!exists(v.source)) throw Error(ENOENT, "volume " + quote(text) + ": " + v.source + ": no such file or directory");
+        std::vector<std::string> opts = {"rbind"};
+        if (v.readonly) opts.push_back("ro");
+        s.extra_mounts.push_back({v.destination, "bind", v.source, opts, {}, {}});
+    }
+    if (o.init) {
+        std::string init = o.init_path.empty() ? find_init() : o.init_path;
+        if (!exists(init)) throw Error(ENOENT, "--init: " + init + ": no such file or directory");
+        s.extra_mounts.push_back({kInitInContainer, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
+        s.args.insert(s.args.begin(), {kInitInContainer, "--"});
+    }
+    write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
+    p.app.started_ns = realtime_ns();
+    write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);
 }
 
 Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
@@ -446,13 +439,11 @@ int run_image(const Context& ctx, const ImageRunOptions& o) {
             HealthConfig hc = *p.app.health;
             int64_t started = p.app.started_ns;
             std::string id = o.id, dir = p.dir;
-            HealthState first;
-            bool in_start = hc.start_period_ns > 0;
-            hooks.first_tick_ms = next_probe_delay(first, hc, in_start) / 1'000'000;
+            hooks.first_tick_ms = next_probe_delay(HealthState{}, hc, in_start_period(hc, started)) / 1'000'000;
             hooks.tick = [&ctx, hc, started, id, dir]() -> int64_t {
                 try {
                     HealthState st = probe_and_record(ctx, id, dir, hc, started);
-                    return next_probe_delay(st, hc, realtime_ns() - started < hc.start_period_ns) / 1'000'000;
+                    return next_probe_delay(st, hc, in_start_period(hc, started)) / 1'000'000;
                 } catch (const Error& e) {
                     log::warn("healthcheck of " + id + ": " + e.message());
                     return hc.interval_ns / 1'000'000;
@@ -508,14 +499,12 @@ void logs(const Context& ctx, const std::string& id, bool follow) {
     }
     char buf[65536];
     for (;;) {
+        // Decided before reading, so the last read has all a stopped container wrote.
+        bool last = !follow || !store.exists(id) || store.status(c.st) == state::Status::Stopped;
         ssize_t n;
         while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) std::cout.write(buf, n);
         std::cout.flush();
-        if (!follow || !store.exists(id) || store.status(c.st) == state::Status::Stopped) {
-            while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) std::cout.write(buf, n);
-            std::cout.flush();
-            return;
-        }
+        if (last) return;
         ::usleep(100'000);
     }
 }

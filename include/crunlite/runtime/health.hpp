@@ -62,6 +62,10 @@ struct HealthState {
 // younger than the start period.  Pure.
 void record_probe(HealthState& state, const HealthConfig& config, const ProbeResult& result, bool in_start_period);
 
+// Whether a container started at `started_ns` (CLOCK_REALTIME) is still in
+// its start period.
+bool in_start_period(const HealthConfig& config, int64_t started_ns);
+
 // How long until the next probe (ns): start_interval while starting inside the
 // start period, else interval.  Pure.
 int64_t next_probe_delay(const HealthState& state, const HealthConfig& config, bool in_start_period);
