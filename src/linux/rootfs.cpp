@@ -209,20 +209,18 @@ void confine_fuse_daemon(const std::string& scratch, const std::vector<std::stri
         std::string path;
         sys::UniqueFd fd;
         bool readonly;
-        bool symlink = false;
-        std::string target;
+        std::string target;  // a symlink's: recreated, not bound
     };
     // Opened before the tmpfs covers anything (a store may live under the scratch's parent).
     std::vector<Source> sources;
     auto add = [&](const std::string& path, bool readonly) {
         struct stat st;
         if (::lstat(path.c_str(), &st) < 0) return;
-        Source src{path, {}, readonly, false, {}};
+        Source src{path, {}, readonly, {}};
         if (S_ISLNK(st.st_mode)) {
             char buf[4096];
             ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
             if (n < 0) return;
-            src.symlink = true;
             src.target.assign(buf, static_cast<size_t>(n));
         } else {
             src.fd = sys::UniqueFd(::open(path.c_str(), O_PATH | O_CLOEXEC));
@@ -244,7 +242,7 @@ void confine_fuse_daemon(const std::string& scratch, const std::vector<std::stri
         std::string parent = src.path.substr(0, src.path.rfind('/'));
         if (!parent.empty()) sys::mkdir_all_in_root(root.get(), parent, 0755);
         std::string dest = scratch + src.path;
-        if (src.symlink) {
+        if (!src.target.empty()) {
             if (::symlink(src.target.c_str(), dest.c_str()) < 0 && errno != EEXIST) throw_errno("symlink " + quote(dest));
             continue;
         }
