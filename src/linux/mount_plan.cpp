@@ -77,6 +77,16 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
     plan.rootfs = absolute(config.root.path, input.bundle);
     plan.mknod = input.can_mknod;
     if (config.process) plan.cwd = config.process->cwd;
+    plan.own_mount_namespace = config.linux && config.linux->find_namespace("mount");
+    if (!plan.own_mount_namespace) {
+        if (config.root.readonly)
+            throw Error(EINVAL, "root.readonly: needs a mount namespace of its own (it would remount the caller's)");
+        if (config.linux && !config.linux->rootfs_propagation.empty())
+            throw Error(EINVAL, "linux.rootfsPropagation: needs a mount namespace of its own");
+        if (!plan.rootfs_overlay.empty())
+            throw Error(EINVAL, std::string("annotations[") + quote(kRootfsOverlayAnnotation) +
+                                    "]: needs a mount namespace of its own");
+    }
     if (auto it = config.annotations.find(kRootfsOverlayAnnotation); it != config.annotations.end())
         plan.rootfs_overlay = checked_overlay_options(it->second, plan.overlay_driver);
 

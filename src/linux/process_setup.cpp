@@ -17,6 +17,8 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/spec/idmap.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::linux {
 
@@ -94,13 +96,45 @@ void set_oom_score_adj(int value) {
                  [&] { write_file("/proc/self/oom_score_adj", std::to_string(value)); });
 }
 
+bool try_enter_cwd(const std::string& cwd) {
+    if (::chdir(cwd.c_str()) < 0) {
+        if (errno == EACCES) return false;
+        throw_errno("chdir to cwd " + quote(cwd));
+    }
+    check_cwd_inside(cwd);
+    return true;
+}
+
 void enter_cwd(const std::string& cwd) {
     if (::chdir(cwd.c_str()) < 0) throw_errno("chdir to cwd " + quote(cwd));
+    check_cwd_inside(cwd);
+}
+
+void check_cwd_inside(const std::string& cwd) {
     // A cwd reached through a leaked host fd ("/proc/self/fd/7") lies outside
     // our root; the kernel then reports it as unreachable (CVE-2024-21626).
     char buf[PATH_MAX];
     if (::getcwd(buf, sizeof buf) == nullptr)
         throw Error(errno == ENOENT ? EPERM : errno, "cwd " + quote(cwd) + " is outside the container's root");
+}
+
+std::string container_home(uint32_t uid) {
+    constexpr off_t kMaxPasswd = 1 << 20;
+    try {
+        sys::UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root) return "/";
+        // O_NONBLOCK: a FIFO planted as /etc/passwd must not hang the start.
+        sys::UniqueFd fd = sys::open_in_root(root.get(), "/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        struct stat st;
+        if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxPasswd) return "/";
+        std::string content(static_cast<size_t>(st.st_size), '\0');
+        ssize_t n = ::pread(fd.get(), content.data(), content.size(), 0);
+        if (n < 0) return "/";
+        content.resize(static_cast<size_t>(n));
+        return spec::passwd_home(content, uid);
+    } catch (const Error&) {
+        return "/";  // no /etc/passwd
+    }
 }
 
 std::string find_executable(const std::string& arg0, const std::vector<std::string>& env) {
@@ -132,7 +166,27 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
     throw Error(ENOENT, "exec: \"" + arg0 + "\": executable file not found in $PATH");
 }
 
-void set_user_and_capabilities(const spec::User& user, const spec::Capabilities* caps, bool setgroups_allowed) {
+namespace {
+
+// Sets exactly `permitted`, `effective` and `inheritable` (capset).
+void set_capability_sets(const std::vector<cap_value_t>& permitted, const std::vector<cap_value_t>& effective,
+                         const std::vector<cap_value_t>& inheritable) {
+    CapPtr state(cap_init());
+    if (!state) throw_errno("cap_init");
+    auto set_flag = [&](const std::vector<cap_value_t>& values, cap_flag_t flag) {
+        if (!values.empty() && cap_set_flag(state.get(), flag, static_cast<int>(values.size()), values.data(), CAP_SET) < 0)
+            throw_errno("cap_set_flag");
+    };
+    set_flag(permitted, CAP_PERMITTED);
+    set_flag(effective, CAP_EFFECTIVE);
+    set_flag(inheritable, CAP_INHERITABLE);
+    if (cap_set_proc(state.get()) < 0) throw_errno("set process capabilities");
+}
+
+}  // namespace
+
+CapsetCall set_user_and_capabilities(const spec::User& user, const spec::Capabilities* caps, bool setgroups_allowed,
+                                     bool keep_sys_admin) {
     std::vector<cap_value_t> bounding, effective, permitted, inheritable, ambient;
     if (caps) {
         bounding = cap_values(caps->bounding, "bounding");
@@ -141,6 +195,7 @@ void set_user_and_capabilities(const spec::User& user, const spec::Capabilities*
         inheritable = cap_values(caps->inheritable, "inheritable");
         ambient = cap_values(caps->ambient, "ambient");
         // 1. The bounding set can only shrink, and only while we hold CAP_SETPCAP.
+        //    (It limits what exec grants, not what we hold now.)
         for (cap_value_t c = 0; c <= cap_max_bits() - 1; ++c)
             if (!contains(bounding, c) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
                 throw_errno("drop capability " + std::string(cap_to_name(c)) + " from the bounding set");
@@ -158,19 +213,29 @@ void set_user_and_capabilities(const spec::User& user, const spec::Capabilities*
     }
     if (::setresgid(user.gid, user.gid, user.gid) < 0) throw_errno("setgid " + std::to_string(user.gid));
     if (::setresuid(user.uid, user.uid, user.uid) < 0) throw_errno("setuid " + std::to_string(user.uid));
-    if (!caps) return;
+    CapsetCall drop;
+    if (!caps) return drop;
     check(::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "prctl PR_SET_KEEPCAPS");
-    // 4. Exactly the configured permitted/effective/inheritable sets.
-    CapPtr state(cap_init());
-    if (!state) throw_errno("cap_init");
-    auto set_flag = [&](const std::vector<cap_value_t>& values, cap_flag_t flag) {
-        if (!values.empty() && cap_set_flag(state.get(), flag, static_cast<int>(values.size()), values.data(), CAP_SET) < 0)
-            throw_errno("cap_set_flag");
-    };
-    set_flag(permitted, CAP_PERMITTED);
-    set_flag(effective, CAP_EFFECTIVE);
-    set_flag(inheritable, CAP_INHERITABLE);
-    if (cap_set_proc(state.get()) < 0) throw_errno("set process capabilities");
+    // 4. The configured permitted/effective/inheritable sets, plus CAP_SYS_ADMIN
+    //    while a seccomp filter without no_new_privs is still to be loaded.
+    if (keep_sys_admin && !(contains(permitted, CAP_SYS_ADMIN) && contains(effective, CAP_SYS_ADMIN))) {
+        auto with_admin = [](std::vector<cap_value_t> v) {
+            if (!contains(v, CAP_SYS_ADMIN)) v.push_back(CAP_SYS_ADMIN);
+            return v;
+        };
+        set_capability_sets(with_admin(permitted), with_admin(effective), inheritable);
+        // The configured sets, as capset(2) takes them, for after the filter:
+        // computed now, so that call is the only one.
+        drop.pending = true;
+        auto fill = [&](const std::vector<cap_value_t>& values, uint32_t CapsetCall::Data::*member) {
+            for (cap_value_t c : values) (drop.data[c / 32].*member) |= 1U << (c % 32);
+        };
+        fill(permitted, &CapsetCall::Data::permitted);
+        fill(effective, &CapsetCall::Data::effective);
+        fill(inheritable, &CapsetCall::Data::inheritable);
+    } else {
+        set_capability_sets(permitted, effective, inheritable);
+    }
     // 5. Ambient capabilities.  The kernel raises only those that are also
     // permitted and inheritable; buildah and others list ambient caps without
     // inheritable ones, so, like runc and crun, the rest is a warning.
@@ -184,6 +249,18 @@ void set_user_and_capabilities(const spec::User& user, const spec::Capabilities*
             if (user.uid == 0) log::debug(msg);
             else log::warn(msg);
         }
+    return drop;
+}
+
+void CapsetCall::run() const {
+    if (!pending) return;
+    // Ambient capabilities stay: CAP_SYS_ADMIN is not among them (not configured
+    // as permitted, it could not have been raised).
+    struct {
+        uint32_t version = 0x20080522;  // _LINUX_CAPABILITY_VERSION_3: two Data words
+        int pid = 0;
+    } header;
+    if (::syscall(SYS_capset, &header, data) < 0) throw_errno("drop CAP_SYS_ADMIN kept for the seccomp filter");
 }
 
 void set_personality(const spec::Personality& p) {

@@ -21,9 +21,10 @@
 namespace crunlite::linux {
 namespace {
 
-// Mount flags of the mount at `path` that a user namespace may not clear:
+// The per-mount flags of the mount at `path`.  A user namespace may not clear
+// them when they are locked (inherited from a more privileged namespace):
 // when they are set on the underlying mount, every remount has to repeat them.
-unsigned long locked_flags(const std::string& path) {
+unsigned long mount_flags_of(const std::string& path) {
     struct statvfs st;
     if (::statvfs(path.c_str(), &st) < 0) return 0;
     unsigned long out = 0;
@@ -41,7 +42,7 @@ unsigned long locked_flags(const std::string& path) {
 void remount_bind(const std::string& path, unsigned long flags, const std::string& what) {
     if (::mount(nullptr, path.c_str(), nullptr, flags, nullptr) == 0) return;
     if (errno != EPERM) throw_errno("remount " + what);
-    unsigned long locked = locked_flags(path);
+    unsigned long locked = mount_flags_of(path);
     // The atime flags are one mode: keep the locked one rather than adding a second.
     if (locked & (MS_NOATIME | MS_RELATIME)) flags &= ~(MS_NOATIME | MS_RELATIME | MS_STRICTATIME);
     if (::mount(nullptr, path.c_str(), nullptr, flags | locked, nullptr) < 0) throw_errno("remount " + what);
@@ -156,9 +157,12 @@ void create_dev_symlinks(int root_fd) {
         throw_errno("symlink /dev/core");
 }
 
-void pivot(const std::string& rootfs, bool no_pivot) {
+void pivot(const std::string& rootfs, bool no_pivot, bool own_mount_namespace) {
     if (::chdir(rootfs.c_str()) < 0) throw_errno("chdir to rootfs " + quote(rootfs));
-    if (no_pivot) {
+    if (!own_mount_namespace) {
+        // The caller's mount namespace: neither move nor detach anything in it.
+        if (::chroot(".") < 0) throw_errno("chroot");
+    } else if (no_pivot) {
         if (::mount(rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) throw_errno("move rootfs to /");
         if (::chroot(".") < 0) throw_errno("chroot");
     } else {
@@ -190,7 +194,9 @@ void make_readonly(const std::string& path) {
         if (errno == ENOENT) return;
         throw_errno("bind readonly path " + quote(path));
     }
-    remount_bind(path, MS_BIND | MS_REMOUNT | MS_RDONLY, "readonly path " + quote(path));
+    // A bind remount sets exactly the flags it is given: keep nosuid/nodev/noexec
+    // and the atime mode of the mount the path was on (as runc does).
+    remount_bind(path, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(path), "readonly path " + quote(path));
 }
 
 // The root fuse-overlayfs runs in: a tmpfs at `scratch` holding, read-only,
@@ -353,13 +359,16 @@ void mount_overlay(const MountPlan& plan) {
 }  // namespace
 
 void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot) {
-    // 1. No mount event of ours may reach the host's namespace.
-    if (::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0) throw_errno("set propagation of /");
+    // 1. No mount event of ours may reach the host's namespace.  (Without a
+    //    mount namespace of our own, "/" is the caller's: left as it is.)
+    if (plan.own_mount_namespace && ::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0)
+        throw_errno("set propagation of /");
     // 2. The rootfs must be a mount point for pivot_root: an image's overlay,
-    //    or root.path bound onto itself.
+    //    or root.path bound onto itself.  chroot needs neither.
     if (!plan.rootfs_overlay.empty()) {
         mount_overlay(plan);
-    } else if (::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+    } else if (plan.own_mount_namespace &&
+               ::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
         throw_errno("bind rootfs " + quote(plan.rootfs));
     }
     sys::UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
@@ -376,7 +385,7 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
         with_context("process.cwd " + quote(plan.cwd), [&] { sys::mkdir_all_in_root(root.get(), plan.cwd, 0755); });
     if (before_pivot) before_pivot();
     // 6. Switch root.
-    pivot(plan.rootfs, no_pivot);
+    pivot(plan.rootfs, no_pivot, plan.own_mount_namespace);
 }
 
 void finish_rootfs(const spec::Config& config, const MountPlan& plan) {

@@ -144,8 +144,9 @@ SeccompProgram build_filter(const spec::Seccomp& sc) {
             }
         }
     }
+    // runtime-spec: listenerPath without a SCMP_ACT_NOTIFY rule is ignored.
     if (!sc.listener_path.empty() && !program.notify)
-        throw Error(EINVAL, base + ".listenerPath: set, but no rule uses SCMP_ACT_NOTIFY");
+        log::debug(base + ".listenerPath: ignored, no rule uses SCMP_ACT_NOTIFY");
     program.bpf = export_bpf(ctx);
     return program;
 }

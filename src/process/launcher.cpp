@@ -11,6 +11,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 
@@ -85,11 +86,16 @@ template <typename Body>
 }
 
 // What every container process does last, after its namespaces and root are in
-// place: terminal, rlimits, seccomp, user and capabilities, cwd, no_new_privs and
-// fds.  Returns the executable to exec.  Shared by the init (stage2) and `exec`.
+// place: terminal, rlimits, cwd, fds, signals, user and capabilities,
+// no_new_privs; the seccomp filter goes in last (exec_final), so nothing between
+// it and execve needs a call the profile could deny: at most one capset, when
+// the filter needs CAP_SYS_ADMIN the configured sets do not keep.  Shared by the
+// init (stage2) and `exec`.
 struct FinalProcess {
     std::string exe;
     std::vector<std::string> env;
+    bool seccomp_loaded = false;  // NOTIFY filters: loaded before Ready, the listener sent
+    linux::CapsetCall drop_sys_admin;  // run after the filter: drops the CAP_SYS_ADMIN kept for it
 };
 
 FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgram* seccomp,
@@ -98,28 +104,19 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
     FinalProcess out;
     out.env = proc.env;
     out.env.insert(out.env.end(), extra_env.begin(), extra_env.end());
+    // runc's rule: a process without HOME gets its passwd entry's, else "/".
+    if (std::none_of(out.env.begin(), out.env.end(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; }))
+        out.env.push_back("HOME=" + linux::container_home(proc.user.uid));
     // The pty comes from the container's devpts; its master goes to the parent.
     if (proc.terminal) {
         sys::UniqueFd master = linux::setup_terminal(proc.user.uid, proc.user.gid, proc.console_size);
         sync.send_fd(MsgType::Pty, master.get());
     }
     linux::set_rlimits(proc.rlimits);
-    // Loads the seccomp filter; a NOTIFY listener goes to the parent at once,
-    // since any notified call we make from now on waits for its supervisor.
-    auto load_seccomp = [&] {
-        sys::UniqueFd listener = linux::load_filter(*seccomp);
-        if (listener) sync.send_fd(MsgType::SeccompFd, listener.get());
-    };
-    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: load it while
-    // we still have it.  Otherwise load it last, right before execve (the
-    // caller does), or, with a listener, before Ready so `create` can pass it on.
-    if (seccomp && !proc.no_new_privileges) load_seccomp();
-    linux::set_user_and_capabilities(proc.user, proc.capabilities ? &*proc.capabilities : nullptr, setgroups_allowed);
     ::umask(proc.user.umask.value_or(022));
-    linux::enter_cwd(proc.cwd);
-    out.exe = linux::find_executable(proc.args.at(0), out.env);
-    if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
-    if (seccomp && proc.no_new_privileges && seccomp->notify) load_seccomp();
+    // As runc: enter the cwd while still root (a directory the runtime may
+    // reach but the user not), and again as the user if that was refused.
+    bool cwd_entered = linux::try_enter_cwd(proc.cwd);
     // Everything we opened (fifo, sync socket, ...) closes at exec; only stdio
     // and the preserved fds reach the container process.
     check(sys::close_range_cloexec(3 + static_cast<unsigned>(preserve_fds)), "close_range");
@@ -127,14 +124,38 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
         int fl = ::fcntl(fd, F_GETFD);
         if (fl >= 0) ::fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
     }
-    ::prctl(PR_SET_PDEATHSIG, 0);
     reset_signals();
+    // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: keep it until then.
+    bool filter_needs_admin = seccomp && !proc.no_new_privileges;
+    const spec::Capabilities* caps = proc.capabilities ? &*proc.capabilities : nullptr;
+    // With no capabilities configured a non-root user keeps none: load the filter first.
+    if (filter_needs_admin && !caps && proc.user.uid != 0) {
+        sys::UniqueFd listener = linux::load_filter(*seccomp);
+        if (listener) sync.send_fd(MsgType::SeccompFd, listener.get());
+        out.seccomp_loaded = true;
+    }
+    out.drop_sys_admin = linux::set_user_and_capabilities(proc.user, caps, setgroups_allowed,
+                                                          filter_needs_admin && !out.seccomp_loaded);
+    if (!cwd_entered) linux::enter_cwd(proc.cwd);
+    out.exe = linux::find_executable(proc.args.at(0), out.env);
+    if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
+    ::prctl(PR_SET_PDEATHSIG, 0);
+    // A NOTIFY listener goes to the parent before Ready, so `create` can pass it
+    // to listenerPath; any notified call we make from then on waits for its supervisor.
+    if (seccomp && seccomp->notify && !out.seccomp_loaded) {
+        sys::UniqueFd listener = linux::load_filter(*seccomp);
+        sync.send_fd(MsgType::SeccompFd, listener.get());
+        out.seccomp_loaded = true;
+        out.drop_sys_admin.run();
+        out.drop_sys_admin.pending = false;
+    }
     return out;
 }
 
-// The seccomp filter not loaded by finish_process is loaded right before execve.
+// The seccomp filter goes in right before execve.
 [[noreturn]] void exec_final(const spec::Process& proc, const linux::SeccompProgram* seccomp, const FinalProcess& fp) {
-    if (seccomp && proc.no_new_privileges && !seccomp->notify) linux::load_filter(*seccomp);
+    if (seccomp && !fp.seccomp_loaded) linux::load_filter(*seccomp);
+    fp.drop_sys_admin.run();
     linux::exec_process(fp.exe, proc.args, fp.env);
 }
 

@@ -143,8 +143,6 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
                (ctx.rootless ? "yes" : "no") + ", state " + store.dir(opts.id));
     if (!config.process) throw Error(EINVAL, config_path + ": process: required to create a container");
     if (!config.linux) config.linux.emplace();
-    if (!config.linux->find_namespace("mount"))
-        throw Error(EINVAL, config_path + ": linux.namespaces: a mount namespace is required");
     // runc's rules and words: a pty needs someone to hold its master.
     if (config.process->terminal && opts.console_socket.empty() && !foreground)
         throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
@@ -164,6 +162,11 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     req.new_userns = userns.new_userns;
     req.uid_map = userns.uid_map;
     req.gid_map = userns.gid_map;
+    // Mounting in the caller's mount namespace needs privilege over it, which a
+    // new user namespace never has.
+    if (!config.linux->find_namespace("mount") && config.linux->find_namespace("user"))
+        throw Error(EINVAL, config_path + ": linux.namespaces: a container with a user namespace needs a mount "
+                                          "namespace of its own (it cannot mount in the caller's)");
     req.can_mknod = !ctx.rootless && !userns.new_userns && !config.linux->find_namespace("user");
     if (userns.new_userns)
         log::debug(std::string("new user namespace; ids mapped ") +

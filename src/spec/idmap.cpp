@@ -33,6 +33,15 @@ std::string passwd_user_name(std::string_view content, uint32_t uid) {
     return uid_text;
 }
 
+std::string passwd_home(std::string_view content, uint32_t uid) {
+    std::string uid_text = std::to_string(uid);
+    for (const auto& line : split(content, '\n')) {
+        auto fields = split(line, ':');
+        if (fields.size() >= 6 && fields[2] == uid_text) return fields[5].empty() ? "/" : fields[5];
+    }
+    return "/";
+}
+
 IdMapPlan plan_id_mappings(const std::vector<IdMapping>& requested, uint32_t host_id,
                            const std::vector<SubIdRange>& ranges, bool privileged, const std::string& user_name,
                            const std::string& file) {

@@ -38,8 +38,9 @@ public:
         for (size_t i = 0; i < c_.mounts.size(); ++i)
             if (c_.mounts[i].destination.empty())
                 fail("mounts[" + std::to_string(i) + "].destination", "must not be empty");
-        if (!c_.hostname.empty() && !new_ns("uts")) fail("hostname", "needs a new uts namespace");
-        if (!c_.domainname.empty() && !new_ns("uts")) fail("domainname", "needs a new uts namespace");
+        // A uts namespace of its own: new, or joined by path (as runc).
+        if (!c_.hostname.empty() && !has_ns("uts")) fail("hostname", "needs a uts namespace of its own");
+        if (!c_.domainname.empty() && !has_ns("uts")) fail("domainname", "needs a uts namespace of its own");
         if (c_.linux) check_linux(*c_.linux);
     }
 
@@ -98,9 +99,11 @@ private:
         if (!userns && (!l.uid_mappings.empty() || !l.gid_mappings.empty()))
             fail(l.uid_mappings.empty() ? "linux.gidMappings" : "linux.uidMappings",
                  "id mappings need a new user namespace");
-        if (userns && (l.uid_mappings.empty() != l.gid_mappings.empty()))
-            fail(l.uid_mappings.empty() ? "linux.uidMappings" : "linux.gidMappings",
-                 "a user namespace needs both uid and gid mappings");
+        // An empty map would reach the kernel as an EINVAL from writing gid_map.
+        if (userns && l.uid_mappings.empty())
+            fail("linux.uidMappings", "a new user namespace needs at least one uid mapping");
+        if (userns && l.gid_mappings.empty())
+            fail("linux.gidMappings", "a new user namespace needs at least one gid mapping");
         if (!kPropagations.count(l.rootfs_propagation))
             fail("linux.rootfsPropagation", "unknown propagation " + quote(l.rootfs_propagation));
         for (const auto& [clock, off] : l.time_offsets) {
@@ -118,18 +121,18 @@ private:
     }
 
     // Like runc: a sysctl is allowed only when the container has its own
-    // instance of the namespace that sysctl belongs to.
+    // instance of the namespace that sysctl belongs to (new or joined by path).
     void check_sysctl(const std::string& key) {
         std::string where = "linux.sysctl." + key;
         static const std::set<std::string> kIpc = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                                                    "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
                                                    "kernel.shm_rmid_forced"};
         if (kIpc.count(key) || key.rfind("fs.mqueue.", 0) == 0) {
-            if (!new_ns("ipc")) fail(where, "needs a new ipc namespace");
+            if (!has_ns("ipc")) fail(where, "needs an ipc namespace of its own");
         } else if (key.rfind("net.", 0) == 0) {
             if (!has_ns("network")) fail(where, "needs a network namespace");
         } else if (key == "kernel.hostname" || key == "kernel.domainname") {
-            if (!new_ns("uts")) fail(where, "needs a new uts namespace");
+            if (!has_ns("uts")) fail(where, "needs a uts namespace of its own");
         } else {
             fail(where, "not namespaced: it would change the host");
         }

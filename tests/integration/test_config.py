@@ -80,6 +80,29 @@ def test_args_path_lookup_and_argv(h):
     check_eq((r.rc, r.out), (0, "zero|one two|\n"), "argv passed verbatim, args[0] via PATH")
 
 
+def test_home_from_passwd_when_env_has_none(h):
+    """runc's rule: without HOME in process.env, the uid's passwd home, else "/"
+    (run and exec)."""
+    b = h.bundle()
+    if h.rootless:
+        _multi_mapping(h, b)
+    for uid, home in ((0, "/root"), (1000, "/home"), (4242, "/")):
+        b.process["user"] = {"uid": uid, "gid": uid}
+        env = h.report(b)["env"]
+        check_in(f"HOME={home}", env, f"HOME of uid {uid}")
+    b.process["env"] = [harness.CONTAINER_PATH, "HOME=/given"]
+    check_in("HOME=/given", h.report(b)["env"], "a configured HOME is kept")
+    # exec: the same rule for the exec'd process's user.
+    b.process["env"] = [harness.CONTAINER_PATH]
+    b.process["user"] = {"uid": 0, "gid": 0}
+    b.process["args"] = ["sleep", "30"]
+    cid = h.create(b)
+    h.rt_ok("start", cid)
+    r = h.rt("exec", "--user", "1000:1000", cid, "/probe", "env-get", "HOME")
+    check_eq((r.rc, r.out), (0, "/home\n"), f"exec HOME\n{r!r}")
+    h.rt("delete", "--force", cid)
+
+
 def test_cwd_created_when_missing(h):
     b = h.bundle()
     b.process["cwd"] = "/made/by/runtime"
@@ -256,6 +279,37 @@ def test_namespaces_new_and_shared(h):
     check(r["pid"] > 1, "pid in the host pid namespace")
 
 
+def test_mount_namespace_not_listed_is_inherited(h):
+    """runtime-spec: a namespace type not listed is the runtime's.  Without a mount
+    namespace the mounts land in the caller's (here a private one the test makes,
+    never the host's) and root.path is entered with chroot."""
+    if h.rootless:
+        # A new user namespace cannot mount in the caller's mount namespace.
+        b = h.bundle()
+        b.remove_namespace("mount")
+        b.save()
+        h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="mount namespace")
+        return
+    unshare = shutil.which("unshare")
+    if not unshare:
+        skip("unshare(1) not installed")
+    b = h.bundle(["sh", "-c", "readlink /proc/self/ns/mnt; echo hi > /tmp/x; cat /tmp/x"])
+    b.remove_namespace("mount")
+    b.save()
+    argv = [unshare, "-m", "--propagation", "private", "sh", "-c",
+            'readlink /proc/self/ns/mnt; exec "$@"', "sh"] + h.rt_argv("run", "--bundle", b.path, h.new_id())
+    r = h.cmd(argv)
+    check_eq(r.rc, 0, f"run without a mount namespace\n{r!r}")
+    outer, inner, hi = r.out.split()
+    check_eq(inner, outer, "the container is in the caller's mount namespace")
+    check_eq(hi, "hi", "root.path is the container's root")
+    check(os.path.exists(os.path.join(b.path, "rootfs", "tmp", "x")), "writes land in root.path")
+    # What would change the caller's mounts is refused, naming the field.
+    b.config["root"]["readonly"] = True
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="root.readonly")
+
+
 def test_namespace_join_by_path(h):
     unshare = shutil.which("unshare")
     if not unshare:
@@ -289,9 +343,26 @@ def test_namespace_join_by_path(h):
             want = int(tns[n][tns[n].index("[") + 1:-1])
             check_eq(r["namespaces"][key], want, f"joined {n} namespace inode")
         check_eq(r["hostname"], "joined-target", "hostname of the joined uts namespace")
+        # hostname may be set in a uts namespace joined by path (as runc).
+        b.config["hostname"] = "set-in-joined"
+        check_eq(h.report(b)["hostname"], "set-in-joined", "hostname set in the joined uts namespace")
     finally:
         target.kill()
         target.wait()
+
+
+def test_empty_id_mappings_are_refused(h):
+    """A new user namespace with an empty map is a validation error naming the field."""
+    for field in ("uidMappings", "gidMappings"):
+        b = h.bundle()
+        if "user" not in b.namespaces():
+            b.set_namespace("user")
+            b.linux["uidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1}]
+            b.linux["gidMappings"] = [{"containerID": 0, "hostID": 100000, "size": 1}]
+        b.linux[field] = []
+        b.save()
+        h.rt_fail("run", "--bundle", b.path, h.new_id(), expect=f"linux.{field}: a new user namespace needs")
+    check_eq(h.container_ids(), [], "nothing left behind")
 
 
 def test_uid_gid_mappings(h):
@@ -533,6 +604,7 @@ def test_seccomp_from_config(h):
 
 def test_masked_and_readonly_paths(h):
     b = h.bundle()
+    b.config["mounts"][0]["options"] = ["nosuid", "noexec", "nodev"]  # /proc, as Docker sends it
     # /proc/kcore exists only on some kernels; /proc/timer_list is always there.
     b.linux["maskedPaths"] = ["/proc/kcore", "/proc/timer_list", "/sys/firmware", "/proc/crl-missing"]
     b.linux["readonlyPaths"] = ["/proc/sys", "/proc/sysrq-trigger"]
@@ -545,7 +617,10 @@ def test_masked_and_readonly_paths(h):
                                                  "/proc/sys read-only")
     check(("EROFS" in r.err) or ("EACCES" in r.err), f"write to /proc/sys error: {r.err!r}")
     rep = h.report(b)
-    check_in("ro", _mount(rep, "/proc/sys")["options"].split(","), "/proc/sys options")
+    # The read-only remount keeps the flags of the mount it covers (proc's), as runc.
+    opts = _mount(rep, "/proc/sys")["options"].split(",")
+    for flag in ("ro", "nosuid", "nodev", "noexec"):
+        check_in(flag, opts, "/proc/sys options")
 
 
 def test_sysctl(h):

@@ -66,6 +66,10 @@ struct MountPlan {
     std::string rootfs;                     // absolute host path of the root filesystem
     std::string rootfs_overlay;             // overlay options (see above, without driver=), or "": bind root.path
     OverlayDriver overlay_driver = OverlayDriver::Auto;
+    // No mount namespace in linux.namespaces: the container inherits the caller's
+    // (runtime-spec), so nothing may change "/" there; root.path is entered with
+    // chroot, and the mounts stay in that namespace after the container (as runc).
+    bool own_mount_namespace = true;
     unsigned long root_propagation = 0;     // applied to "/" first (MS_SLAVE|MS_REC by default)
     unsigned long final_root_propagation = 0;  // linux.rootfsPropagation, applied after pivot_root; 0 = none
     std::vector<MountOp> mounts;

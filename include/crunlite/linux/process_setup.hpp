@@ -1,11 +1,13 @@
 // Process attributes of the container's init process.  All functions run in the
 // container's stage-2 process after pivot_root (paths resolve inside the
 // container), in the order the launcher calls them:
-//   set_rlimits, set_oom_score_adj, find_executable, set_user_and_capabilities,
-//   (umask, chdir, no_new_privs), exec_process.
+//   set_rlimits, set_oom_score_adj, (umask, chdir), set_user_and_capabilities,
+//   find_executable, (no_new_privs, fds, signals), [seccomp, drop_kept_sys_admin],
+//   exec_process.
 // Each throws crunlite::Error naming what failed.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -25,6 +27,16 @@ void set_oom_score_adj(int value);
 // chdir(process.cwd), refusing a directory outside the current root (one
 // reached through a leaked fd such as "/proc/self/fd/7").
 void enter_cwd(const std::string& cwd);
+// The same, but false (nothing done) when chdir is refused with EACCES: the
+// caller tries again with enter_cwd() once it runs as the container's user.
+bool try_enter_cwd(const std::string& cwd);
+// Throws unless the current directory lies inside the current root.
+void check_cwd_inside(const std::string& cwd);
+
+// The HOME runc gives a process whose env has none: the home of `uid` in the
+// container's /etc/passwd (opened in-root, a regular file of at most 1 MiB;
+// anything else counts as no entry), else "/".  Runs after pivot_root.
+std::string container_home(uint32_t uid);
 
 // Resolves process.args[0] like runc: a name with '/' is used as is (it must
 // exist), otherwise it is searched in PATH taken from `env`.  Errors use runc's
@@ -35,7 +47,20 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
 // capability sets (bounding, permitted, effective, inheritable, ambient).
 // `caps` absent keeps whatever the process has.  `setgroups_allowed` is false in a
 // user namespace whose setgroups file says "deny" (single-id rootless mapping).
-void set_user_and_capabilities(const spec::User& user, const spec::Capabilities* caps, bool setgroups_allowed);
+// `keep_sys_admin`: a seccomp filter without no_new_privs is still to be loaded,
+// which needs CAP_SYS_ADMIN; it is then kept permitted and effective beyond the
+// configured sets, and the returned call, run once the filter is in, drops it:
+// a single capset(2) prepared in advance, the only call between filter and execve.
+struct CapsetCall {
+    struct Data {
+        uint32_t effective = 0, permitted = 0, inheritable = 0;
+    };
+    bool pending = false;
+    Data data[2];
+    void run() const;  // nothing when not pending; throws Error on failure
+};
+CapsetCall set_user_and_capabilities(const spec::User& user, const spec::Capabilities* caps, bool setgroups_allowed,
+                                     bool keep_sys_admin = false);
 
 // linux.personality: LINUX or LINUX32 (the spec defines no flags yet).
 void set_personality(const spec::Personality& p);

@@ -25,6 +25,11 @@ std::vector<SubIdRange> parse_subid_file(std::string_view content, const std::st
 // NSS cannot be used from a static binary.)
 std::string passwd_user_name(std::string_view content, uint32_t uid);
 
+// The home directory of `uid` in /etc/passwd-format `content` (6th field), or
+// "/" when it has no entry or an empty one: runc's rule for the HOME it sets
+// when process.env has none.
+std::string passwd_home(std::string_view content, uint32_t uid);
+
 struct IdMapPlan {
     bool use_helper = false;      // newuidmap/newgidmap (setuid helpers) must write it
     bool deny_setgroups = false;  // unprivileged direct write: "deny" setgroups first (gid map)

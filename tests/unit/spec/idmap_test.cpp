@@ -67,3 +67,14 @@ TEST_CASE("user names come from passwd content, else the number", "[idmap]") {
     CHECK(passwd_user_name(passwd, 1001) == "1001");
     CHECK(passwd_user_name("", 7) == "7");
 }
+
+TEST_CASE("HOME comes from the uid's passwd entry, else /", "[idmap]") {
+    const char* passwd = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n"
+                         "bob:x:1002:1002::::\nshort:x:1003:1003\n";
+    CHECK(passwd_home(passwd, 0) == "/root");
+    CHECK(passwd_home(passwd, 1000) == "/home/alice");
+    CHECK(passwd_home(passwd, 1001) == "/");  // no entry
+    CHECK(passwd_home(passwd, 1002) == "/");  // empty home field
+    CHECK(passwd_home(passwd, 1003) == "/");  // malformed line
+    CHECK(passwd_home("", 0) == "/");
+}

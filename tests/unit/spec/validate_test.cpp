@@ -60,7 +60,11 @@ TEST_CASE("each rule names the path", "[validate]") {
     expect_error(c, "linux.uidMappings[1]: container IDs overlap linux.uidMappings[0]");
     c = good();
     c.linux->gid_mappings.clear();
-    expect_error(c, "linux.gidMappings: a user namespace needs both uid and gid mappings");
+    expect_error(c, "linux.gidMappings: a new user namespace needs at least one gid mapping");
+    c = good();
+    c.linux->uid_mappings.clear();
+    c.linux->gid_mappings.clear();
+    expect_error(c, "linux.uidMappings: a new user namespace needs at least one uid mapping");
     c = good();
     c.linux->namespaces.push_back({"pid", ""});
     expect_error(c, "linux.namespaces[5].type: duplicate namespace `pid`");
@@ -87,7 +91,9 @@ TEST_CASE("each rule names the path", "[validate]") {
 TEST_CASE("hostname and sysctl need their namespaces", "[validate]") {
     auto c = good();
     c.linux->namespaces.erase(c.linux->namespaces.begin() + 2);  // uts
-    expect_error(c, "hostname: needs a new uts namespace");
+    expect_error(c, "hostname: needs a uts namespace of its own");
+    c.linux->namespaces.push_back({"uts", "/proc/1/ns/uts"});  // joined by path: allowed, as runc
+    CHECK_NOTHROW(spec::validate(c, "c"));
     c = good();
     c.linux->sysctl["net.ipv4.ip_forward"] = "1";
     expect_error(c, "linux.sysctl.net.ipv4.ip_forward: needs a network namespace");
