@@ -21,10 +21,13 @@ packages=(
 
 # --bench: also what contrib/bench/run-bench.sh compares against.
 # --podman, --containerd, --buildah: the real tools the integration tests drive.
+# --conformance: what contrib/conformance.sh needs.
 # --demo: what contrib/demo.sh needs besides.
 for arg in "$@"; do
     case $arg in
         --bench) packages+=(hyperfine runc crun umoci) ;;
+        # contrib/conformance.sh: runc to compare with, Go to build the OCI suite.
+        --conformance) packages+=(runc golang-go) ;;
         --podman) packages+=(podman conmon catatonit) ;;
         --containerd) packages+=(containerd) ;;
         --buildah) packages+=(buildah) ;;

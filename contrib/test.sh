@@ -1,6 +1,7 @@
 #!/bin/bash
 # Sets up (packages, build) and runs every test: the Catch2 unit tests, then each
-# integration test file as root and as an unprivileged user.  Run as root on a
+# integration test file as root and as an unprivileged user, then (as root) the
+# OCI runtime-tools suite compared with runc (contrib/conformance.sh).  Run as root on a
 # Debian 12 machine.  Prints "N passed, N failed, N skipped" last; exits 1 if any
 # test failed.  Extra arguments are passed to the integration files (e.g. -k kill).
 set -uo pipefail
@@ -8,7 +9,7 @@ set -uo pipefail
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILD=${BUILD:-$repo/build}
 # The podman, containerd and buildah tests drive the real tools, installed here.
-"$repo/contrib/setup-deps.sh" --podman --containerd --buildah --demo || exit 1
+"$repo/contrib/setup-deps.sh" --podman --containerd --buildah --demo --conformance || exit 1
 export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe
 # Rootless slirp4netns (run --image -p, podman) opens /dev/net/tun and fuse-overlayfs
 # /dev/fuse: Debian's default mode for both is 0666, some machines have 0600.
@@ -62,6 +63,19 @@ for file in "$repo"/tests/integration/test_*.py; do
         passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
     done
 done
+
+# The OCI project's validation suite, side by side with runc (root only; needs
+# ../shared/conformance next to the repo, else it says so and counts as skipped).
+# Not when the arguments pick some integration tests.
+if [[ $(id -u) -eq 0 && $# -eq 0 ]]; then
+    echo "== OCI runtime-tools conformance against runc"
+    "$repo/contrib/conformance.sh"
+    case $? in
+        0) passed=$((passed + 1)) ;;
+        77) skipped=$((skipped + 1)) ;;
+        *) failed=$((failed + 1)) ;;
+    esac
+fi
 
 echo "$passed passed, $failed failed, $skipped skipped"
 ((failed == 0))
