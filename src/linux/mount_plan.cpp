@@ -145,7 +145,11 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
                 const spec::Device& d = config.linux->devices[i];
                 std::string where = "linux.devices[" + std::to_string(i) + "]";
                 if (d.path.empty() || d.path[0] != '/') throw Error(EINVAL, where + ".path: must be absolute");
-                DeviceNode node{d.path, d.type == "u" ? 'c' : (d.type.empty() ? 'c' : d.type[0]), d.major, d.minor,
+                // "/dev/foo/" names the node /dev/foo (runc accepts it).
+                std::string path = d.path;
+                while (path.size() > 1 && path.back() == '/') path.pop_back();
+                if (path == "/") throw Error(EINVAL, where + ".path: must name a file");
+                DeviceNode node{path, d.type == "u" ? 'c' : (d.type.empty() ? 'c' : d.type[0]), d.major, d.minor,
                                 d.file_mode.value_or(0666) & 07777, d.uid.value_or(0), d.gid.value_or(0)};
                 // A config entry replaces a default device of the same path.
                 bool replaced = false;

@@ -118,6 +118,18 @@ void check_cwd_inside(const std::string& cwd) {
         throw Error(errno == ENOENT ? EPERM : errno, "cwd " + quote(cwd) + " is outside the container's root");
 }
 
+void give_stdio_to(uint32_t uid) {
+    struct stat null_st;
+    bool have_null = ::stat("/dev/null", &null_st) == 0;
+    for (int fd = 0; fd <= 2; ++fd) {
+        struct stat st;
+        if (::fstat(fd, &st) < 0 || st.st_uid == uid || ::isatty(fd)) continue;
+        if (have_null && S_ISCHR(st.st_mode) && st.st_rdev == null_st.st_rdev) continue;
+        if (::fchown(fd, uid, static_cast<gid_t>(-1)) < 0 && errno != EPERM && errno != EINVAL && errno != EROFS)
+            throw_errno("chown stdio fd " + std::to_string(fd) + " to uid " + std::to_string(uid));
+    }
+}
+
 std::string container_home(uint32_t uid) {
     constexpr off_t kMaxPasswd = 1 << 20;
     try {

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdio>
 #include <cstring>
 
 #include "crunlite/base/error.hpp"
@@ -56,6 +57,27 @@ bool is_directory(const std::string& host_path) {
 // Mounts `op` at its destination inside `root_fd`.
 void apply_mount(int root_fd, const MountOp& op) {
     std::string what = quote(op.destination);
+    std::string fs_data = op.data;
+    // A tmpfs on a directory that exists keeps that directory's mode unless the
+    // options say otherwise (as runc), not tmpfs's default 1777.
+    auto has_mode = [&] {
+        for (const auto& o : split(op.data, ','))
+            if (o.rfind("mode=", 0) == 0) return true;
+        return false;
+    };
+    if (op.kind == MountKind::Filesystem && op.fstype == "tmpfs" && !has_mode()) {
+        try {
+            sys::UniqueFd existing = sys::open_in_root(root_fd, op.destination, O_PATH);
+            struct stat st;
+            if (::fstat(existing.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+                char mode[16];
+                std::snprintf(mode, sizeof mode, "mode=%o", st.st_mode & 07777);
+                fs_data = fs_data.empty() ? mode : fs_data + "," + mode;
+            }
+        } catch (const Error& e) {
+            if (e.code() != ENOENT) throw;  // made below; tmpfs's own default mode then
+        }
+    }
     bool dir_target = op.kind != MountKind::Bind || is_directory(op.source);
     sys::UniqueFd target = dir_target ? sys::mkdir_all_in_root(root_fd, op.destination, 0755)
                                       : sys::touch_in_root(root_fd, op.destination, 0644);
@@ -88,7 +110,7 @@ void apply_mount(int root_fd, const MountOp& op) {
             }
             break;
         case MountKind::Filesystem:
-            if (mount_fs(op.data) == 0) break;
+            if (mount_fs(fs_data) == 0) break;
             if (op.fallback == MountFallback::BindHost && (errno == EPERM || errno == EBUSY)) {
                 log::debug("mount " + op.fstype + " on " + what + ": " + std::strerror(errno) + "; binding the host's");
                 bind_host(op.destination, MS_NOSUID | MS_NODEV | MS_NOEXEC);
@@ -96,7 +118,7 @@ void apply_mount(int root_fd, const MountOp& op) {
             }
             if (op.fallback == MountFallback::DropGid && errno == EINVAL) {
                 std::vector<std::string> kept;
-                for (auto& o : split(op.data, ','))
+                for (auto& o : split(fs_data, ','))
                     if (o.rfind("gid=", 0) != 0) kept.push_back(o);
                 if (mount_fs(join(kept, ",")) == 0) break;
             }

@@ -125,6 +125,7 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
         if (fl >= 0) ::fcntl(fd, F_SETFD, fl & ~FD_CLOEXEC);
     }
     reset_signals();
+    if (!proc.terminal) linux::give_stdio_to(proc.user.uid);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: keep it until then.
     bool filter_needs_admin = seccomp && !proc.no_new_privileges;
     const spec::Capabilities* caps = proc.capabilities ? &*proc.capabilities : nullptr;

@@ -348,16 +348,29 @@ void signal_everything(const state::State& st, int sig) {
     else signal_all(st, sig);
 }
 
-// Kills the init with SIGKILL and waits (bounded) until it is gone.
+// Kills the init with SIGKILL and waits (bounded) until it is gone; a frozen
+// container is thawed so its processes can die.  Throws, keeping the state, if
+// the init outlives the wait: `delete --force` must never report success then.
 void kill_and_wait(const state::Store& store, const state::State& st) {
     sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
     if (!pidfd) return;
     if (store.status(st) == state::Status::Stopped) return;  // pid reused by someone else
     signal_everything(st, SIGKILL);
     sys::pidfd_send_signal(pidfd.get(), SIGKILL);
+    cgroup::Paths cg = detail::cgroup_paths(st);
+    // Thawed whether or not it reads as frozen yet (a freeze may be under way).
+    if (!cg.empty()) {
+        try {
+            cgroup::freeze(cg, false);
+        } catch (const Error& e) {
+            log::debug("thaw " + st.id + ": " + e.what());  // the wait below tells whether it mattered
+        }
+    }
     struct pollfd pfd = {pidfd.get(), POLLIN, 0};
     // The init may remain a zombie of another parent: then liveness ends at exit.
     for (int i = 0; i < 100 && store.status(st) != state::Status::Stopped; ++i) ::poll(&pfd, 1, 100);
+    if (store.status(st) != state::Status::Stopped)
+        throw Error(EBUSY, "container " + st.id + ": init " + std::to_string(st.pid) + " is still alive after SIGKILL");
 }
 
 }  // namespace

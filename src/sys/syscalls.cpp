@@ -52,7 +52,22 @@ static std::pair<std::string, std::string> split_last(const std::string& path) {
     return {pos == 0 ? "/" : p.substr(0, pos), p.substr(pos + 1)};
 }
 
-UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode) {
+// Where `name` in `parent_fd` (a directory at in-root path `parent`) points, as an
+// in-root path, when it is a symlink; "" otherwise.  A dangling symlink is
+// followed to create what it names (as runc does), never out of the root:
+// the result is resolved in-root again.
+static std::string link_target_in_root(int parent_fd, const std::string& parent, const std::string& name) {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlinkat(parent_fd, name.c_str(), buf, sizeof buf - 1);
+    if (n <= 0) return "";
+    std::string target(buf, static_cast<size_t>(n));
+    return target[0] == '/' ? target : (parent == "/" ? "" : parent) + "/" + target;
+}
+
+// Dangling symlinks followed at most this often in one path (the kernel's own limit).
+constexpr int kMaxLinks = 40;
+
+static UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode, int links) {
     try {
         return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
     } catch (const Error& e) {
@@ -61,25 +76,47 @@ UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode) {
     auto [parent, name] = split_last(path);
     if (name.empty() || name == "." || name == "..")
         throw Error(EINVAL, "mkdir " + quote(path) + " in rootfs: invalid path");
-    UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, mode);
+    UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, mode, links);
     // mkdirat() on a single name never follows a symlink in that last component.
-    if (::mkdirat(parent_fd.get(), name.c_str(), mode) < 0 && errno != EEXIST)
-        throw_errno("mkdir " + quote(path) + " in rootfs");
+    if (::mkdirat(parent_fd.get(), name.c_str(), mode) < 0) {
+        if (errno != EEXIST) throw_errno("mkdir " + quote(path) + " in rootfs");
+        std::string target = link_target_in_root(parent_fd.get(), parent, name);
+        if (!target.empty()) {
+            if (links >= kMaxLinks) throw Error(ELOOP, "mkdir " + quote(path) + " in rootfs");
+            mkdir_all_in_root(root_fd, target, mode, links + 1);
+        }
+    }
     return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
 }
 
-UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode) {
+UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode) {
+    return mkdir_all_in_root(root_fd, path, mode, 0);
+}
+
+static UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode, int links) {
     try {
         return open_in_root(root_fd, path, O_PATH);
     } catch (const Error& e) {
         if (e.code() != ENOENT) throw;
     }
     auto [parent, name] = split_last(path);
-    UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, 0755);
+    UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, 0755, links);
     int fd = ::openat(parent_fd.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0 && errno != EEXIST) throw_errno("create " + quote(path) + " in rootfs");
-    if (fd >= 0) ::close(fd);
+    if (fd < 0) {
+        if (errno != EEXIST) throw_errno("create " + quote(path) + " in rootfs");
+        std::string target = link_target_in_root(parent_fd.get(), parent, name);
+        if (!target.empty()) {
+            if (links >= kMaxLinks) throw Error(ELOOP, "create " + quote(path) + " in rootfs");
+            touch_in_root(root_fd, target, mode, links + 1);
+        }
+    } else {
+        ::close(fd);
+    }
     return open_in_root(root_fd, path, O_PATH);
+}
+
+UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode) {
+    return touch_in_root(root_fd, path, mode, 0);
 }
 
 int remove_tree_at(int dirfd, const std::string& name) {

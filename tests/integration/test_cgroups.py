@@ -102,9 +102,12 @@ def test_pause_resume(h):
     check_eq(h.state(cid)["status"], "running", "state after resume")
     check(wait_until(lambda: open(count).read() != a, 5), "it runs again after resume")
     h.rt_fail("resume", cid, expect="not paused")
-    # A paused container can still be deleted with --force.
+    # A paused container can still be deleted with --force: thawed and killed,
+    # and success is reported only once its init is gone.
     h.rt_ok("pause", cid)
     h.rt_ok("delete", "--force", cid)
+    check(not harness.pid_alive(pid), "the frozen init is dead after delete --force")
+    check_eq(h.container_ids(), [], "state removed")
 
 
 def test_kill_all_and_ps(h):

@@ -103,6 +103,17 @@ def test_home_from_passwd_when_env_has_none(h):
     h.rt("delete", "--force", cid)
 
 
+def test_stdio_given_to_the_container_user(h):
+    """As runc: stdio that is no terminal is chowned to the process's uid, so a
+    non-root process can reopen /dev/stdout (stdout here is the harness's file)."""
+    b = h.bundle(["sh", "-c", "echo reopened > /dev/stdout && echo also > /dev/stderr"])
+    if h.rootless:
+        _multi_mapping(h, b)
+    b.process["user"] = {"uid": 1000, "gid": 1000}
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out, r.err), (0, "reopened\n", "also\n"), f"uid 1000 reopens its stdio\n{r!r}")
+
+
 def test_cwd_created_when_missing(h):
     b = h.bundle()
     b.process["cwd"] = "/made/by/runtime"
@@ -414,6 +425,38 @@ def test_mount_tmpfs_options(h):
     check_eq((st["type"], st["mode"]), ("dir", 0o700), "tmpfs root mode")
 
 
+def test_mount_tmpfs_keeps_the_mode_of_an_existing_directory(h):
+    """As runc: a tmpfs over an existing directory gets that directory's mode
+    unless mode= is given; a new directory gets tmpfs's default (1777)."""
+    b = h.bundle(["sh", "-c", "/probe stat /srv/kept /srv/given /srv/new"])
+    os.makedirs(os.path.join(b.path, "rootfs", "srv", "kept"))
+    os.chmod(os.path.join(b.path, "rootfs", "srv", "kept"), 0o750)
+    os.makedirs(os.path.join(b.path, "rootfs", "srv", "given"))
+    b.add_mount("/srv/kept", "tmpfs", "tmpfs", ["size=1m"])
+    b.add_mount("/srv/given", "tmpfs", "tmpfs", ["size=1m", "mode=0711"])
+    b.add_mount("/srv/new", "tmpfs", "tmpfs", ["size=1m"])
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"probe stat\n{r!r}")
+    modes = [st["mode"] & 0o7777 for st in r.json()]
+    check_eq(modes, [0o750, 0o711, 0o1777], "tmpfs modes: kept, given, default")
+
+
+def test_mount_destination_through_a_dangling_symlink(h):
+    """A destination that is a dangling symlink inside the root is created where
+    it points, inside the root (as runc); never outside it."""
+    b = h.bundle(["sh", "-c", "ls -d /real/dir /real/file; readlink /link-dir"])
+    rootfs = os.path.join(b.path, "rootfs")
+    os.symlink("/real/dir", os.path.join(rootfs, "link-dir"))
+    os.symlink("../../real/file", os.path.join(rootfs, "link-file"))  # ".." stops at the root
+    src = h.mkdtemp("src")
+    open(os.path.join(src, "f"), "w").close()
+    b.add_mount("/link-dir", "tmpfs", "tmpfs", ["size=1m"])
+    b.add_mount("/link-file", "bind", os.path.join(src, "f"), ["bind"])
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out.split()), (0, ["/real/dir", "/real/file", "/real/dir"]), f"created in the root\n{r!r}")
+    check(os.path.isdir(os.path.join(rootfs, "real", "dir")), "the directory is in root.path")
+
+
 def test_mount_bind_rw_ro(h):
     host_dir = h.mkdtemp("share")
     os.chmod(host_dir, 0o777)
@@ -557,7 +600,7 @@ def test_linux_devices(h):
                "fileMode": 0o620, "uid": 1000, "gid": 5}
         want = ("char", 1, 3)
     b = h.bundle(["/probe", "stat", dev["path"]])
-    b.linux["devices"] = [dev]
+    b.linux["devices"] = [dict(dev, path=dev["path"] + "/")]  # a trailing "/" names the same node (runc)
     r = h.run_bundle(b)
     check_eq(r.rc, 0, f"probe stat\n{r!r}")
     st = r.json()[0]

@@ -38,6 +38,12 @@ void check_cwd_inside(const std::string& cwd);
 // anything else counts as no entry), else "/".  Runs after pivot_root.
 std::string container_home(uint32_t uid);
 
+// As runc: stdio fds that are no terminal and not /dev/null are chowned to
+// `uid` (owner only), so a non-root process can reopen /dev/stdout; skipped
+// where they are not ours to chown (EPERM, EINVAL: unmapped, EROFS).  Runs
+// before the switch to the container's user.
+void give_stdio_to(uint32_t uid);
+
 // Resolves process.args[0] like runc: a name with '/' is used as is (it must
 // exist), otherwise it is searched in PATH taken from `env`.  Errors use runc's
 // wording ("exec: \"x\": executable file not found in $PATH"), which callers match.
