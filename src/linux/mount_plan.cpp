@@ -1,5 +1,6 @@
 #include "crunlite/linux/mount_plan.hpp"
 
+#include <fcntl.h>
 #include <sys/mount.h>
 
 #include "crunlite/base/error.hpp"
@@ -72,6 +73,24 @@ static std::string checked_overlay_options(const std::string& value, OverlayDriv
     return join(kernel, ",");
 }
 
+// A mount is a bind when its type or its options say so.
+static bool is_bind(const spec::Mount& m) {
+    if (m.type == "bind") return true;
+    for (const auto& o : m.options)
+        if (o == "bind" || o == "rbind") return true;
+    return false;
+}
+
+std::vector<sys::UniqueFd> open_bind_sources(const spec::Config& config, const std::string& bundle) {
+    std::vector<sys::UniqueFd> fds;
+    for (const auto& m : config.mounts) {
+        fds.emplace_back();
+        if (is_bind(m) && !m.source.empty())
+            fds.back() = sys::UniqueFd(::open(absolute(m.source, bundle).c_str(), O_PATH | O_CLOEXEC));
+    }
+    return fds;
+}
+
 MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
     MountPlan plan;
     plan.rootfs = absolute(config.root.path, input.bundle);
@@ -113,6 +132,7 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
             op.kind = MountKind::Bind;
             op.source = absolute(m.source, input.bundle);
             if (op.source.empty()) throw Error(EINVAL, where + ".source: a bind mount needs a source");
+            if (i < input.bind_source_fds.size()) op.source_fd = input.bind_source_fds[i];
             op.flags = MS_BIND | (opts.recursive ? MS_REC : 0);
             // mount(2) ignores every flag but MS_REC on a new bind; the rest needs a remount.
             op.remount_flags = opts.flags & kBindRemountable;

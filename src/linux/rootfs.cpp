@@ -78,7 +78,9 @@ void apply_mount(int root_fd, const MountOp& op) {
             if (e.code() != ENOENT) throw;  // made below; tmpfs's own default mode then
         }
     }
-    bool dir_target = op.kind != MountKind::Bind || is_directory(op.source);
+    // The source as opened in stage-1, where there is such an fd.
+    std::string source = op.source_fd >= 0 ? sys::fd_path(op.source_fd) : op.source;
+    bool dir_target = op.kind != MountKind::Bind || is_directory(source);
     sys::UniqueFd target = dir_target ? sys::mkdir_all_in_root(root_fd, op.destination, 0755)
                                       : sys::touch_in_root(root_fd, op.destination, 0644);
     std::string target_path = sys::fd_path(target.get());
@@ -97,7 +99,7 @@ void apply_mount(int root_fd, const MountOp& op) {
 
     switch (op.kind) {
         case MountKind::Bind:
-            if (::mount(op.source.c_str(), target_path.c_str(), nullptr, op.flags, nullptr) < 0)
+            if (::mount(source.c_str(), target_path.c_str(), nullptr, op.flags, nullptr) < 0)
                 throw_errno("bind " + quote(op.source) + " on " + what);
             break;
         case MountKind::Cgroup:

@@ -180,7 +180,8 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
 }
 
 // Stage-2: the container init.  Never returns (exec or _exit).
-[[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
+[[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd,
+                         const std::vector<sys::UniqueFd>& bind_sources) {
     child_main(sync, [&] {
         const spec::Config& config = *req.config;
         const spec::Process& proc = *config.process;
@@ -204,6 +205,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         linux::MountPlanInput input;
         input.bundle = req.bundle;
         input.can_mknod = req.can_mknod;
+        for (const auto& fd : bind_sources) input.bind_source_fds.push_back(fd.get());
         linux::MountPlan plan = linux::plan_mounts(config, input);
         bool may_setgroups = setgroups_allowed();
         // Hooks: the parent runs prestart/createRuntime while we wait, then we run
@@ -280,11 +282,20 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
             check(::unshare(CLONE_NEWUSER), "unshare user namespace");
             sync.send(MsgType::MapRequest);
             sync.expect(MsgType::MapDone, "user namespace mapping");
+        }
+        // The mount namespace next, while we still have the caller's ids: bind
+        // sources are opened here, so a source that only the caller can reach
+        // (not the container's uid 0) still works, and the fds name mounts of
+        // the namespace stage-2 mounts in (a bind of another namespace's mount
+        // is refused).  As runc >= 1.2 does.
+        if (flags & CLONE_NEWNS) check(::unshare(CLONE_NEWNS), "unshare mount namespace");
+        std::vector<sys::UniqueFd> bind_sources = linux::open_bind_sources(*req.config, req.bundle);
+        if (flags & CLONE_NEWUSER) {
             check(::setresgid(0, 0, 0), "setgid 0 in the user namespace");
             check(::setresuid(0, 0, 0), "setuid 0 in the user namespace");
         }
         // The cgroup namespace is unshared by stage-2 once it sits in its cgroup.
-        int rest = flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP);
+        int rest = flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP | CLONE_NEWNS);
         if (rest) check(::unshare(rest), "unshare namespaces");
         if (rest & CLONE_NEWNET) linux::bring_up_loopback();
         if (flags & CLONE_NEWTIME) write_time_offsets(*req.config);
@@ -299,7 +310,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
         if (pid < 0) throw_errno("clone container init");
         if (pid == 0) {
-            stage2(req, sync, fifo_fd);
+            stage2(req, sync, fifo_fd, bind_sources);
         }
         sync.send(MsgType::Pid, std::to_string(pid));
         ::_exit(0);

@@ -457,6 +457,36 @@ def test_mount_destination_through_a_dangling_symlink(h):
     check(os.path.isdir(os.path.join(rootfs, "real", "dir")), "the directory is in root.path")
 
 
+def test_bind_source_only_the_caller_can_reach(h):
+    """Rootless with a mapping that leaves the caller out (container uid 0 is a
+    subordinate id): a bind source in a 0700 directory of the caller's is opened
+    before the user switch and mounted by fd (as runc >= 1.2), not refused."""
+    if not h.rootless:
+        skip("the case needs an unprivileged caller")
+    if not (h.subuid and h.subgid and shutil.which("newuidmap")):
+        skip("no /etc/subuid and /etc/subgid range, or no newuidmap")
+    b = h.bundle(["cat", "/mnt/secret/f"])
+    # Everything the container's root needs is world-readable (the caller's files
+    # are not its own); the source is not.
+    d = b.path
+    while d != "/":
+        if os.stat(d).st_uid == h.uid:
+            os.chmod(d, os.stat(d).st_mode | 0o755)
+        d = os.path.dirname(d)
+    os.makedirs(os.path.join(b.path, "rootfs", "mnt", "secret"))
+    private = h.mkdtemp("private")
+    os.chmod(private, 0o700)
+    os.makedirs(os.path.join(private, "secret"))
+    with open(os.path.join(private, "secret", "f"), "w") as f:
+        f.write("reached\n")
+    n = min(h.subuid[1], h.subgid[1], 65536)
+    b.linux["uidMappings"] = [{"containerID": 0, "hostID": h.subuid[0], "size": n}]
+    b.linux["gidMappings"] = [{"containerID": 0, "hostID": h.subgid[0], "size": n}]
+    b.add_mount("/mnt/secret", "bind", os.path.join(private, "secret"), ["rbind", "ro"])
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out), (0, "reached\n"), f"bind source reachable only by the caller\n{r!r}")
+
+
 def test_mount_bind_rw_ro(h):
     host_dir = h.mkdtemp("share")
     os.chmod(host_dir, 0o777)

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "crunlite/spec/config.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::linux {
 
@@ -28,6 +29,7 @@ enum class MountFallback {
 struct MountOp {
     MountKind kind = MountKind::Filesystem;
     std::string source;       // bind: absolute host path; fs: source name ("proc", "tmpfs")
+    int source_fd = -1;       // bind: an O_PATH fd of the source opened in stage-1, mounted through /proc/self/fd
     std::string destination;  // absolute path inside the rootfs
     std::string fstype;
     unsigned long flags = 0;          // flags of the first mount(2) call
@@ -49,7 +51,15 @@ struct DeviceNode {
 struct MountPlanInput {
     std::string bundle;      // absolute; relative root.path and bind sources resolve against it
     bool can_mknod = true;   // false in a user namespace: bind host device nodes instead
+    // Per config mount: an O_PATH fd of its bind source (open_bind_sources), or -1.
+    std::vector<int> bind_source_fds;
 };
+
+// O_PATH fds of the bind sources of config.mounts, one per mount (empty for
+// other mounts, and where the source cannot be opened now: mounting it reports
+// that).  Runs in stage-1, with the caller's credentials, in the container's
+// new mount namespace.
+std::vector<sys::UniqueFd> open_bind_sources(const spec::Config& config, const std::string& bundle);
 
 // The annotation with which a config asks for an overlay mounted on root.path
 // (in the container's mount namespace, so it needs no cleanup): its value is
