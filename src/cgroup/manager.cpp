@@ -73,6 +73,20 @@ std::set<std::string> v2_controllers(const Layout& layout) {
     }
 }
 
+std::vector<HierarchyDir> v1_hierarchy_dirs(const Layout& layout, const Paths& paths) {
+    std::vector<HierarchyDir> out;
+    auto last = [](const std::string& mount) { return mount.substr(mount.rfind('/') + 1); };
+    for (const auto& [controller, dir] : paths.v1) {
+        auto h = layout.v1.find(controller);
+        if (h == layout.v1.end()) continue;
+        auto same = std::find_if(out.begin(), out.end(), [&](const HierarchyDir& d) { return d.dir == dir; });
+        if (same == out.end()) out.push_back({last(h->second.mount), dir, {controller}});
+        else same->controllers.push_back(controller);
+    }
+    if (!out.empty() && !paths.unified.empty()) out.push_back({last(layout.unified.mount), paths.unified, {}});
+    return out;
+}
+
 Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const std::string& id) {
     Paths p;
     auto place = [&](const Hierarchy& h) -> std::string {

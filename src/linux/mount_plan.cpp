@@ -139,11 +139,12 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
             if (op.remount_flags) op.remount_flags |= MS_BIND | MS_REMOUNT;
             if (op.destination == "/dev") plan.setup_dev = false;
         } else if (m.type == "cgroup" || m.type == "cgroup2") {
-            op.kind = MountKind::Cgroup;
+            op.kind = input.cgroup_v1.empty() ? MountKind::Cgroup : MountKind::CgroupV1;
             op.source = "cgroup";
             op.fstype = "cgroup2";
             op.flags = opts.flags;
             op.data.clear();
+            op.cgroup_v1 = input.cgroup_v1;
         } else {
             if (m.type.empty()) throw Error(EINVAL, where + ".type: must be set for a non-bind mount");
             op.kind = MountKind::Filesystem;

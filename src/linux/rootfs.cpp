@@ -54,6 +54,34 @@ bool is_directory(const std::string& host_path) {
     return ::stat(host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
 }
 
+// A `cgroup` mount on a v1/hybrid host, as runc makes it: a tmpfs holding,
+// per hierarchy, the container's own cgroup directory bound under the
+// hierarchy's name (so /sys/fs/cgroup/memory/memory.limit_in_bytes is the
+// container's limit), with symlinks for co-mounted controllers.
+void mount_cgroup_v1(int root_fd, const MountOp& op, const std::string& target_path) {
+    std::string what = quote(op.destination);
+    constexpr unsigned long kFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
+    if (::mount("tmpfs", target_path.c_str(), "tmpfs", kFlags, "mode=755") < 0)
+        throw_errno("mount tmpfs for cgroup hierarchies on " + what);
+    sys::UniqueFd top = sys::open_in_root(root_fd, op.destination, O_PATH | O_DIRECTORY);
+    sys::UniqueFd dir(::openat(top.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+    if (!dir) throw_errno("open " + what);
+    for (const auto& v : op.cgroup_v1) {
+        std::string sub = op.destination + "/" + v.name;
+        if (::mkdirat(dir.get(), v.name.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("mkdir " + quote(sub));
+        sys::UniqueFd target = sys::open_in_root(root_fd, sub, O_PATH | O_DIRECTORY);
+        if (::mount(v.host_dir.c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
+            throw_errno("bind cgroup " + quote(v.host_dir) + " on " + quote(sub));
+        sys::UniqueFd bound = sys::open_in_root(root_fd, sub, O_PATH);
+        remount_bind(sys::fd_path(bound.get()), MS_BIND | MS_REMOUNT | kFlags | (op.flags & MS_RDONLY), quote(sub));
+        for (const auto& link : v.links)
+            if (::symlinkat(v.name.c_str(), dir.get(), link.c_str()) < 0 && errno != EEXIST)
+                throw_errno("symlink " + quote(op.destination + "/" + link));
+    }
+    if (op.flags & MS_RDONLY)
+        remount_bind(sys::fd_path(top.get()), MS_BIND | MS_REMOUNT | MS_RDONLY | kFlags, what + " read-only");
+}
+
 // Mounts `op` at its destination inside `root_fd`.
 void apply_mount(int root_fd, const MountOp& op) {
     std::string what = quote(op.destination);
@@ -110,6 +138,9 @@ void apply_mount(int root_fd, const MountOp& op) {
                 bind_host("/sys/fs/cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC);
                 return;
             }
+            break;
+        case MountKind::CgroupV1:
+            mount_cgroup_v1(root_fd, op, target_path);
             break;
         case MountKind::Filesystem:
             if (mount_fs(fs_data) == 0) break;

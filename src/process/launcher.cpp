@@ -212,6 +212,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         // createContainer in our namespaces, with the host's paths still reachable.
         std::string created_state;
         auto hooks = [&] {
+        input.cgroup_v1 = req.cgroup_v1;
             sync.send(MsgType::Hooks);
             std::string states = sync.expect(MsgType::HooksDone, "run createRuntime hooks");
             size_t nl = states.find('\n');

@@ -26,6 +26,7 @@
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/cgroup/resources.hpp"
 #include "crunlite/process/hooks.hpp"
+#include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/parse.hpp"
@@ -77,11 +78,16 @@ struct Created {
 // Creates and configures the container's cgroups (none with --cgroup-manager
 // disabled).  Root must get every limit it asks for; rootless, the limits of
 // controllers not delegated to us are dropped with a warning (podman does the same).
+// `view` gets what a `cgroup` mount shows the container on v1 and hybrid hosts.
 cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, const std::string& config_path,
-                            const std::string& id) {
+                            const std::string& id, std::vector<linux::CgroupView>& view) {
     if (ctx.cgroup_manager == "disabled") return {};
     cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
     cgroup::Paths paths = with_context(config_path, [&] { return cgroup::plan_paths(layout, config.linux->cgroups_path, id); });
+    for (auto& h : cgroup::v1_hierarchy_dirs(layout, paths)) {
+        std::erase(h.controllers, h.name);  // a link only where the name differs
+        view.push_back({h.name, h.dir, h.controllers});
+    }
     std::vector<cgroup::Write> writes;
     std::vector<cgroup::BpfInsn> device_program;
     if (const auto& r = config.linux->resources) {
@@ -219,7 +225,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     CreateTransaction tx(store, opts.id);
     store.create_dir(opts.id);
     tx.own_dir();
-    cgroup::Paths cg = setup_cgroups(ctx, config, config_path, opts.id);
+    cgroup::Paths cg = setup_cgroups(ctx, config, config_path, opts.id, req.cgroup_v1);
     tx.own_cgroup(cg);
     req.cgroup_dirs = detail::cgroup_dirs(cg);
     st.cgroup_unified = cg.unified;

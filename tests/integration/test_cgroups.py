@@ -62,6 +62,26 @@ def test_memory_limit_oom_kills(h):
     check_eq(r.rc, 0, f"200 MiB fits under 256 MiB\n{r!r}")
 
 
+def test_cgroup_mount_shows_the_containers_hierarchies(h):
+    """A `cgroup` mount shows the container its own cgroups: on v1 and hybrid
+    hosts one directory per v1 hierarchy (as runc), so memory.limit_in_bytes
+    reads its limit; on pure v2 hosts cgroup2 (memory.max)."""
+    _needs_cgroups(h)
+    limit = 48 * 1024 * 1024
+    hybrid = os.path.isdir("/sys/fs/cgroup/memory")
+    script = ("cat /sys/fs/cgroup/memory/memory.limit_in_bytes /sys/fs/cgroup/pids/pids.max; "
+              "ls /sys/fs/cgroup/unified/cgroup.procs; touch /sys/fs/cgroup/x 2>/dev/null || echo ro"
+              if hybrid else "cat /sys/fs/cgroup/memory.max /sys/fs/cgroup/pids.max")
+    b = h.bundle(["sh", "-c", script])
+    b.set_namespace("cgroup")
+    b.add_mount("/sys/fs/cgroup", "cgroup", "cgroup", ["nosuid", "noexec", "nodev", "relatime", "ro"])
+    b.linux["resources"] = {"memory": {"limit": limit}, "pids": {"limit": 21}}
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"reading the cgroup mount\n{r!r}")
+    want = [str(limit), "21", "/sys/fs/cgroup/unified/cgroup.procs", "ro"] if hybrid else [str(limit), "21"]
+    check_eq(r.out.split(), want, "the container's own limits through its cgroup mount")
+
+
 def test_pids_limit_stops_forks(h):
     _needs_cgroups(h)
     b = h.bundle(["/probe", "fork", "50"])

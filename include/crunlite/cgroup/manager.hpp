@@ -23,6 +23,18 @@ struct Paths {
     bool empty() const { return unified.empty() && v1.empty(); }
 };
 
+// The container's v1 directories by hierarchy, for a `cgroup` mount inside it
+// (runc's view on v1 and hybrid hosts): `name` is the hierarchy mount's last
+// component ("memory", "cpu,cpuacct"), `controllers` those co-mounted there;
+// on hybrid hosts also the cgroup2 one ("unified", no controllers).  Empty
+// when the container has no v1 directory (pure v2 hosts).  Pure.
+struct HierarchyDir {
+    std::string name, dir;
+    std::vector<std::string> controllers;
+    bool operator==(const HierarchyDir&) const = default;
+};
+std::vector<HierarchyDir> v1_hierarchy_dirs(const Layout& layout, const Paths& paths);
+
 // Where the container's cgroups go.  Hierarchies whose parent directory we
 // cannot write (rootless without delegation) are left out.
 Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const std::string& id);

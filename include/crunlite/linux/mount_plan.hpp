@@ -16,6 +16,7 @@ enum class MountKind {
     Bind,        // bind/rbind of a host path
     Filesystem,  // a new filesystem instance (proc, tmpfs, sysfs, devpts, mqueue, ...)
     Cgroup,      // "cgroup" type: cgroup2 when possible, else a read-only rbind of the host's
+    CgroupV1,    // "cgroup" type on a v1/hybrid host: a tmpfs with the container's v1 hierarchies
 };
 
 // What to do when the kernel refuses a new filesystem instance in a user
@@ -24,6 +25,17 @@ enum class MountFallback {
     None,
     BindHost,     // EPERM: rbind the same path from the host (sysfs, mqueue, proc)
     DropGid,      // EINVAL: devpts without its gid= option (gid 5 unmapped rootless)
+};
+
+// One cgroup v1 hierarchy as a container's `cgroup` mount shows it on a v1 or
+// hybrid host (as runc): a directory `name` ("memory", "cpu,cpuacct",
+// "unified") holding the container's own cgroup there (`host_dir`), and
+// symlinks for co-mounted controllers ("cpu" -> "cpu,cpuacct").
+struct CgroupView {
+    std::string name;
+    std::string host_dir;
+    std::vector<std::string> links;
+    bool operator==(const CgroupView&) const = default;
 };
 
 struct MountOp {
@@ -38,6 +50,7 @@ struct MountOp {
     std::vector<unsigned long> propagation;  // MS_SHARED / MS_SLAVE / ... (| MS_REC), in order
     uint64_t attr_set = 0, attr_clr = 0;     // recursive attributes (rro, rnosuid, ...) via mount_setattr
     MountFallback fallback = MountFallback::None;
+    std::vector<CgroupView> cgroup_v1;       // CgroupV1 only
 };
 
 struct DeviceNode {
@@ -53,6 +66,9 @@ struct MountPlanInput {
     bool can_mknod = true;   // false in a user namespace: bind host device nodes instead
     // Per config mount: an O_PATH fd of its bind source (open_bind_sources), or -1.
     std::vector<int> bind_source_fds;
+    // The container's v1 hierarchies (v1 and hybrid hosts); empty on pure v2
+    // hosts or without cgroups, where a `cgroup` mount is cgroup2.
+    std::vector<CgroupView> cgroup_v1;
 };
 
 // O_PATH fds of the bind sources of config.mounts, one per mount (empty for

@@ -30,6 +30,7 @@
 #include <utility>
 #include <vector>
 
+#include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/linux/seccomp.hpp"
 #include "crunlite/process/sync.hpp"
 #include "crunlite/spec/config.hpp"
@@ -71,6 +72,8 @@ struct LaunchRequest {
     // Cgroup directories (created and configured by the caller) that stage-1
     // enters first thing, so the init and everything it starts begin inside.
     std::vector<std::string> cgroup_dirs;
+    // Its v1 hierarchies, shown by a `cgroup` mount on v1 and hybrid hosts.
+    std::vector<linux::CgroupView> cgroup_v1;
 };
 
 struct Launched {

@@ -3,6 +3,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/cgroup/device_bpf.hpp"
 #include "crunlite/cgroup/layout.hpp"
+#include "crunlite/cgroup/manager.hpp"
 #include "crunlite/cgroup/resources.hpp"
 
 using namespace crunlite;
@@ -192,4 +193,24 @@ TEST_CASE("the v2 device program enforces the rule list, last match first", "[cg
     CHECK(run_device_program(prog, C, R | W, 1, 3) == 0);  // asks for the denied bit too
     CHECK(run_device_program(prog, C, R, 1, 3) == 0);      // only the deny-all above covers it
     CHECK(run_device_program(prog, B, R, 7, 0) == 1);
+}
+
+TEST_CASE("a cgroup mount's v1 view: one directory per hierarchy, co-mounted controllers together",
+          "[cgroup]") {
+    Layout l = parse_layout(kHybridMountinfo, kHybridSelf);
+    Paths p;
+    p.unified = "/sys/fs/cgroup/unified/c1";
+    p.v1 = {{"cpu", "/sys/fs/cgroup/cpu,cpuacct/c1"},
+            {"cpuacct", "/sys/fs/cgroup/cpu,cpuacct/c1"},
+            {"memory", "/sys/fs/cgroup/memory/process_api/abc/c1"}};
+    std::vector<HierarchyDir> want = {
+        {"cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/c1", {"cpu", "cpuacct"}},
+        {"memory", "/sys/fs/cgroup/memory/process_api/abc/c1", {"memory"}},
+        {"unified", "/sys/fs/cgroup/unified/c1", {}},
+    };
+    CHECK(v1_hierarchy_dirs(l, p) == want);
+    // Pure v2: nothing (the mount is cgroup2).
+    Paths v2;
+    v2.unified = "/sys/fs/cgroup/c1";
+    CHECK(v1_hierarchy_dirs(parse_layout(kV2Mountinfo, "0::/\n"), v2).empty());
 }
