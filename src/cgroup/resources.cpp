@@ -1,6 +1,7 @@
 #include "crunlite/cgroup/resources.hpp"
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
 
 namespace crunlite::cgroup {
 namespace {
@@ -44,13 +45,21 @@ std::vector<Write> plan_resources(const spec::Resources& r, const std::function<
             }
             if (m.disable_oom_killer && *m.disable_oom_killer)
                 throw Error(EINVAL, "linux.resources.memory.disableOOMKiller: not available on cgroup v2");
+            if (m.kernel_tcp)
+                throw Error(EINVAL, "linux.resources.memory.kernelTCP: not available on cgroup v2");
+            if (m.use_hierarchy && !*m.use_hierarchy)
+                throw Error(EINVAL, "linux.resources.memory.useHierarchy: cgroup v2 is always hierarchical");
         } else {
             if (m.limit) add("memory", "memory.limit_in_bytes", std::to_string(*m.limit));
             if (m.reservation) add("memory", "memory.soft_limit_in_bytes", std::to_string(*m.reservation));
             if (m.swap) add("memory", "memory.memsw.limit_in_bytes", std::to_string(*m.swap));
             if (m.swappiness) add("memory", "memory.swappiness", std::to_string(*m.swappiness));
             if (m.disable_oom_killer) add("memory", "memory.oom_control", *m.disable_oom_killer ? "1" : "0");
+            if (m.kernel_tcp) add("memory", "memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp));
+            if (m.use_hierarchy) add("memory", "memory.use_hierarchy", *m.use_hierarchy ? "1" : "0");
         }
+        // runtime-spec: deprecated (no kernel since 5.4 limits it), "may be ignored by runtimes".
+        if (m.kernel) log::warn("linux.resources.memory.kernel: deprecated and ignored (the kernel no longer limits kernel memory)");
     }
     if (r.pids_limit) add("pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max");
     if (r.cpu) {
@@ -61,12 +70,18 @@ std::vector<Write> plan_resources(const spec::Resources& r, const std::function<
                 add("cpu", "cpu.max", max_or(c.quota.value_or(-1)) + " " + std::to_string(c.period.value_or(100000)));
             if (c.burst) add("cpu", "cpu.max.burst", std::to_string(*c.burst));
             if (c.idle) add("cpu", "cpu.idle", std::to_string(*c.idle));
+            if (c.realtime_period || c.realtime_runtime)
+                throw Error(EINVAL, std::string("linux.resources.cpu.") +
+                                        (c.realtime_period ? "realtimePeriod" : "realtimeRuntime") +
+                                        ": not available on cgroup v2");
         } else {
             if (c.shares) add("cpu", "cpu.shares", std::to_string(*c.shares));
             if (c.period) add("cpu", "cpu.cfs_period_us", std::to_string(*c.period));
             if (c.quota) add("cpu", "cpu.cfs_quota_us", std::to_string(*c.quota));
             if (c.realtime_period) add("cpu", "cpu.rt_period_us", std::to_string(*c.realtime_period));
             if (c.realtime_runtime) add("cpu", "cpu.rt_runtime_us", std::to_string(*c.realtime_runtime));
+            if (c.burst) add("cpu", "cpu.cfs_burst_us", std::to_string(*c.burst));
+            if (c.idle) add("cpu", "cpu.idle", std::to_string(*c.idle));
         }
         if (!c.cpus.empty()) add("cpuset", "cpuset.cpus", c.cpus);
         if (!c.mems.empty()) add("cpuset", "cpuset.mems", c.mems);
@@ -78,6 +93,20 @@ std::vector<Write> plan_resources(const spec::Resources& r, const std::function<
             // blkio.weight 10..1000 -> io.weight 1..10000
             if (io2) add("io", "io.weight", "default " + std::to_string(1 + (uint64_t{*b.weight} - 10) * 9999 / 990));
             else add("io", "blkio.weight", std::to_string(*b.weight));
+        }
+        if (b.leaf_weight) {
+            if (io2) throw Error(EINVAL, "linux.resources.blockIO.leafWeight: not available on cgroup v2");
+            add("io", "blkio.leaf_weight", std::to_string(*b.leaf_weight));
+        }
+        for (size_t i = 0; i < b.weight_device.size(); ++i) {
+            const auto& d = b.weight_device[i];
+            if (d.weight) add("io", io2 ? "io.weight" : "blkio.weight_device", dev(d.major, d.minor) + " " + std::to_string(*d.weight));
+            if (d.leaf_weight) {
+                if (io2)
+                    throw Error(EINVAL, "linux.resources.blockIO.weightDevice[" + std::to_string(i) +
+                                            "].leafWeight: not available on cgroup v2");
+                add("io", "blkio.leaf_weight_device", dev(d.major, d.minor) + " " + std::to_string(*d.leaf_weight));
+            }
         }
         struct Throttle {
             const std::vector<spec::ThrottleDevice>* devs;
@@ -93,6 +122,19 @@ std::vector<Write> plan_resources(const spec::Resources& r, const std::function<
             for (const auto& d : *t.devs)
                 add("io", io2 ? "io.max" : t.v1_file,
                     dev(d.major, d.minor) + (io2 ? std::string(" ") + t.v2_key + "=" : " ") + std::to_string(d.rate));
+    }
+    // net_cls and net_prio exist only on cgroup v1: where they are not mounted,
+    // the caller reports "no net_cls cgroup here" (root) or drops them (rootless).
+    if (r.network) {
+        if (r.network->class_id) add("net_cls", "net_cls.classid", std::to_string(*r.network->class_id));
+        for (const auto& [iface, prio] : r.network->priorities)
+            add("net_prio", "net_prio.ifpriomap", iface + " " + std::to_string(prio));
+    }
+    for (const auto& [device, limit] : r.rdma) {
+        std::string value = device;
+        if (limit.hca_handles) value += " hca_handle=" + std::to_string(*limit.hca_handles);
+        if (limit.hca_objects) value += " hca_object=" + std::to_string(*limit.hca_objects);
+        add("rdma", "rdma.max", value);
     }
     for (const auto& h : r.hugepage_limits)
         add("hugetlb", "hugetlb." + h.page_size + (v2("hugetlb") ? ".max" : ".limit_in_bytes"), std::to_string(h.limit));

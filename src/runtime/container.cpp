@@ -671,6 +671,18 @@ void update(const Context& ctx, const std::string& id, const spec::Resources& re
     cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
     auto v2 = cgroup::v2_controllers(layout);
     auto writes = cgroup::plan_resources(resources, [&](const std::string& c) { return v2.count(c) > 0; });
+    // memory.checkBeforeUpdate: a new limit below what the container uses now is refused.
+    if (const auto& m = resources.memory; m && m->check_before_update.value_or(false) && m->limit && *m->limit >= 0) {
+        bool on_v2 = v2.count("memory") > 0;
+        std::string dir = on_v2 ? cg.unified : (cg.v1.count("memory") ? cg.v1.at("memory") : "");
+        if (!dir.empty()) {
+            auto usage = parse_int(trim(read_file(dir + (on_v2 ? "/memory.current" : "/memory.usage_in_bytes"))));
+            if (usage && *usage > *m->limit)
+                throw Error(EINVAL, "linux.resources.memory.limit: " + std::to_string(*m->limit) +
+                                        " is below the current usage " + std::to_string(*usage) +
+                                        " (checkBeforeUpdate)");
+        }
+    }
     cgroup::apply(cg, writes);
 }
 

@@ -173,6 +173,9 @@ Resources parse_resources_value(const Value& v) {
         });
         r.network = net;
     }
+    if (auto rd = v.find("rdma"))
+        for (const auto& [device, limit] : rd->members())
+            r.rdma[device] = Resources::RdmaLimit{opt_uint32(limit, "hcaHandles"), opt_uint32(limit, "hcaObjects")};
     r.unified = v.get_string_map_or("unified");
     return r;
 }

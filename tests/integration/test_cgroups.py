@@ -82,6 +82,28 @@ def test_cgroup_mount_shows_the_containers_hierarchies(h):
     check_eq(r.out.split(), want, "the container's own limits through its cgroup mount")
 
 
+def test_network_resources_need_net_cls_and_net_prio(h):
+    """linux.resources.network is written to net_cls/net_prio (cgroup v1 only);
+    where they are not mounted, root gets an error naming the file, rootless a
+    warning (like every controller not delegated to it)."""
+    _needs_cgroups(h)
+    b = h.bundle(["cat", "/proc/self/cgroup"])
+    b.linux["resources"] = {"network": {"classID": 1048577}}
+    b.save()
+    if os.path.isdir("/sys/fs/cgroup/net_cls"):
+        r = h.run_bundle(b)
+        check_eq(r.rc, 0, f"run with net_cls\n{r!r}")
+        path = next(l.split(":", 2)[2] for l in r.out.splitlines() if "net_cls" in l.split(":")[1].split(","))
+        check_eq(open(f"/sys/fs/cgroup/net_cls{path}/net_cls.classid").read().strip(), "1048577", "classid")
+    elif h.rootless:
+        r = h.run_bundle(b)
+        check_eq(r.rc, 0, f"rootless: dropped with a warning\n{r!r}")
+        check_in("net_cls.classid not applied", r.err, "warning names the file")
+    else:
+        h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="net_cls.classid: no net_cls cgroup here")
+        check_eq(h.container_ids(), [], "nothing left behind")
+
+
 def test_pids_limit_stops_forks(h):
     _needs_cgroups(h)
     b = h.bundle(["/probe", "fork", "50"])

@@ -171,6 +171,11 @@ struct Resources {
         bool operator==(const Network&) const = default;
     };
     std::optional<Network> network;
+    struct RdmaLimit {
+        std::optional<uint32_t> hca_handles, hca_objects;
+        bool operator==(const RdmaLimit&) const = default;
+    };
+    std::map<std::string, RdmaLimit> rdma;  // device name -> limits
     std::map<std::string, std::string> unified;
     bool operator==(const Resources&) const = default;
 };

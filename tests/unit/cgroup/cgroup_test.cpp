@@ -1,5 +1,7 @@
 #include <catch2/catch.hpp>
 
+#include <functional>
+
 #include "crunlite/base/error.hpp"
 #include "crunlite/cgroup/device_bpf.hpp"
 #include "crunlite/cgroup/layout.hpp"
@@ -124,6 +126,62 @@ TEST_CASE("resources that cannot be expressed are errors naming the field", "[cg
                       Catch::Contains("linux.resources.unified.memory.max"));
     u.unified = {{"../../etc", "x"}};
     CHECK_THROWS_WITH(plan_resources(u, [](const std::string&) { return true; }), Catch::Contains("invalid key"));
+}
+
+TEST_CASE("every resource field reaches a cgroup file, or is refused naming it", "[cgroup]") {
+    auto v1 = [](const std::string& c) { return only(c, {"hugetlb"}); };
+    auto v2 = [](const std::string&) { return true; };
+    spec::Resources r;
+    r.memory = spec::Resources::Memory{};
+    r.memory->kernel_tcp = 1 << 20;
+    r.memory->use_hierarchy = true;
+    r.cpu = spec::Resources::Cpu{};
+    r.cpu->burst = 1000;
+    r.cpu->idle = 1;
+    r.block_io = spec::Resources::BlockIO{};
+    r.block_io->leaf_weight = 300;
+    r.block_io->weight_device.push_back({8, 0, 200, 100});
+    r.network = spec::Resources::Network{};
+    r.network->class_id = 0x100001;
+    r.network->priorities.push_back({"eth0", 5});
+    r.rdma["mlx5_0"] = {3, 1000};
+    std::vector<Write> want = {
+        {"memory", false, "memory.kmem.tcp.limit_in_bytes", "1048576"},
+        {"memory", false, "memory.use_hierarchy", "1"},
+        {"cpu", false, "cpu.cfs_burst_us", "1000"},
+        {"cpu", false, "cpu.idle", "1"},
+        {"blkio", false, "blkio.leaf_weight", "300"},
+        {"blkio", false, "blkio.weight_device", "8:0 200"},
+        {"blkio", false, "blkio.leaf_weight_device", "8:0 100"},
+        {"net_cls", false, "net_cls.classid", "1048577"},
+        {"net_prio", false, "net_prio.ifpriomap", "eth0 5"},
+        {"rdma", false, "rdma.max", "mlx5_0 hca_handle=3 hca_object=1000"},
+    };
+    CHECK(plan_resources(r, v1) == want);
+    // On v2: what has a v2 file goes there; what has none is refused by name.
+    spec::Resources s;
+    s.block_io = spec::Resources::BlockIO{};
+    s.block_io->weight_device.push_back({8, 0, 200, std::nullopt});
+    s.rdma["mlx5_0"] = {3, std::nullopt};
+    CHECK(plan_resources(s, v2) == std::vector<Write>{{"io", true, "io.weight", "8:0 200"},
+                                                      {"rdma", true, "rdma.max", "mlx5_0 hca_handle=3"}});
+    struct Case {
+        std::function<void(spec::Resources&)> set;
+        const char* field;
+    } cases[] = {
+        {[](auto& x) { x.memory.emplace().kernel_tcp = 1; }, "linux.resources.memory.kernelTCP"},
+        {[](auto& x) { x.memory.emplace().use_hierarchy = false; }, "linux.resources.memory.useHierarchy"},
+        {[](auto& x) { x.cpu.emplace().realtime_runtime = 1; }, "linux.resources.cpu.realtimeRuntime"},
+        {[](auto& x) { x.cpu.emplace().realtime_period = 1; }, "linux.resources.cpu.realtimePeriod"},
+        {[](auto& x) { x.block_io.emplace().leaf_weight = 10; }, "linux.resources.blockIO.leafWeight"},
+        {[](auto& x) { x.block_io.emplace().weight_device.push_back({8, 0, std::nullopt, 10}); },
+         "linux.resources.blockIO.weightDevice[0].leafWeight"},
+    };
+    for (const auto& c : cases) {
+        spec::Resources x;
+        c.set(x);
+        CHECK_THROWS_WITH(plan_resources(x, v2), Catch::Contains(c.field));
+    }
 }
 
 TEST_CASE("device rules: configured ones first, then the devices the container is given", "[cgroup]") {
