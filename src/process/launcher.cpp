@@ -206,13 +206,13 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         input.bundle = req.bundle;
         input.can_mknod = req.can_mknod;
         for (const auto& fd : bind_sources) input.bind_source_fds.push_back(fd.get());
+        input.cgroup_v1 = req.cgroup_v1;
         linux::MountPlan plan = linux::plan_mounts(config, input);
         bool may_setgroups = setgroups_allowed();
         // Hooks: the parent runs prestart/createRuntime while we wait, then we run
         // createContainer in our namespaces, with the host's paths still reachable.
         std::string created_state;
         auto hooks = [&] {
-        input.cgroup_v1 = req.cgroup_v1;
             sync.send(MsgType::Hooks);
             std::string states = sync.expect(MsgType::HooksDone, "run createRuntime hooks");
             size_t nl = states.find('\n');
