@@ -122,6 +122,8 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
         if (m.destination.empty()) throw Error(EINVAL, where + ".destination: must not be empty");
         spec::MountOptions opts =
             with_context(where + ".options", [&] { return spec::parse_mount_options(m.options); });
+        if (opts.tmpcopyup && m.type != "tmpfs")
+            throw Error(EINVAL, where + ".options: tmpcopyup is for tmpfs mounts, not " + quote(m.type));
         MountOp op;
         op.destination = m.destination[0] == '/' ? m.destination : "/" + m.destination;
         op.propagation = opts.propagation;
@@ -155,6 +157,7 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
             // own the net/ipc/pid namespace), bind the host's, as crun does.
             if (m.type == "sysfs" || m.type == "mqueue" || m.type == "proc") op.fallback = MountFallback::BindHost;
             if (m.type == "devpts" && op.data.find("gid=") != std::string::npos) op.fallback = MountFallback::DropGid;
+            op.tmpcopyup = opts.tmpcopyup;
         }
         plan.mounts.push_back(std::move(op));
     }

@@ -162,6 +162,9 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     if (!config.process->selinux_label.empty())
         log::warn(config_path + ": process.selinuxLabel " + quote(config.process->selinux_label) +
                   " not applied: crun-lite does not support SELinux");
+    if (!config.linux->mount_label.empty())
+        log::warn(config_path + ": linux.mountLabel " + quote(config.linux->mount_label) +
+                  " not applied: crun-lite does not support SELinux");
 
     process::LaunchRequest req;
     UserNamespacePlan userns = plan_user_namespace(config, ctx.rootless);

@@ -79,6 +79,10 @@ Process parse_process_value(const Value& v) {
     p.apparmor_profile = v.get_string_or("apparmorProfile", "");
     if (auto o = v.find("oomScoreAdj")) p.oom_score_adj = o->as_int32();
     p.selinux_label = v.get_string_or("selinuxLabel", "");
+    // Windows-only fields: refused by name, never dropped.
+    if (auto c = v.find("commandLine")) c->fail("not supported: a Windows field (use process.args)");
+    if (auto u = v.find("user"); u && u->has("username") && !u->get_string("username").empty())
+        u->at("username").fail("not supported: a Windows field (use uid/gid)");
     return p;
 }
 
@@ -208,6 +212,8 @@ Seccomp parse_seccomp(const Value& v) {
 
 Linux parse_linux(const Value& v) {
     Linux l;
+    if (auto r = v.find("intelRdt"))
+        r->fail("not supported: crun-lite does not implement Intel RDT (resctrl); remove the field");
     l.namespaces = parse_list<Namespace>(v, "namespaces", [](const Value& e) {
         return Namespace{e.get_string("type"), e.get_string_or("path", "")};
     });
@@ -249,6 +255,8 @@ Config parse_config(std::string_view text, const std::string& source) {
     if (!v.is_object()) v.fail("expected an object");
     Config c;
     c.oci_version = v.get_string("ociVersion");
+    for (const char* platform : {"windows", "solaris", "vm", "zos"})
+        if (auto p = v.find(platform)) p->fail("not supported: crun-lite runs Linux containers");
     if (auto p = v.find("process")) c.process = parse_process_value(*p);
     if (auto r = v.find("root")) {
         c.root.path = r->get_string("path");

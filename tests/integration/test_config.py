@@ -441,6 +441,30 @@ def test_mount_tmpfs_keeps_the_mode_of_an_existing_directory(h):
     check_eq(modes, [0o750, 0o711, 0o1777], "tmpfs modes: kept, given, default")
 
 
+def test_mount_tmpfs_tmpcopyup(h):
+    """tmpcopyup (crun's extension, in runtime-spec's option list): the tmpfs starts
+    with a copy of the directory it covers (files, dirs, symlinks, modes); writes
+    stay in the tmpfs.  On anything but a tmpfs it is an error naming the mount."""
+    b = h.bundle(["sh", "-c", "grep -c tester /srv/etc/passwd; readlink /srv/etc/link; "
+                              "stat -c %a /srv/etc/sub; cat /srv/etc/sub/f; echo new > /srv/etc/sub/f; "
+                              "awk '$2 == \"/srv/etc\" {print $3}' /proc/mounts"])
+    etc = os.path.join(b.path, "rootfs", "srv", "etc")
+    os.makedirs(os.path.join(etc, "sub"))
+    shutil.copy(os.path.join(b.path, "rootfs", "etc", "passwd"), etc)
+    os.symlink("passwd", os.path.join(etc, "link"))
+    os.chmod(os.path.join(etc, "sub"), 0o750)
+    with open(os.path.join(etc, "sub", "f"), "w") as f:
+        f.write("old\n")
+    b.add_mount("/srv/etc", "tmpfs", "tmpfs", ["tmpcopyup", "size=1m"])
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out.split()), (0, ["1", "passwd", "750", "old", "tmpfs"]), f"tmpcopyup\n{r!r}")
+    check_eq(open(os.path.join(etc, "sub", "f")).read(), "old\n", "the rootfs is unchanged")
+    b.config["mounts"][-1] = {"destination": "/srv/etc", "type": "bind", "source": etc,
+                              "options": ["rbind", "tmpcopyup"]}
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="options: tmpcopyup is for tmpfs")
+
+
 def test_mount_destination_through_a_dangling_symlink(h):
     """A destination that is a dangling symlink inside the root is created where
     it points, inside the root (as runc); never outside it."""

@@ -51,6 +51,7 @@ struct MountOp {
     uint64_t attr_set = 0, attr_clr = 0;     // recursive attributes (rro, rnosuid, ...) via mount_setattr
     MountFallback fallback = MountFallback::None;
     std::vector<CgroupView> cgroup_v1;       // CgroupV1 only
+    bool tmpcopyup = false;                  // tmpfs: copy what it covers into it (crun's extension)
 };
 
 struct DeviceNode {

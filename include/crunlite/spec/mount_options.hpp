@@ -18,7 +18,7 @@ struct MountOptions {
     bool bind = false;                // "bind" or "rbind"
     bool recursive = false;           // "rbind"
     bool idmap = false;               // "idmap" / "ridmap" (idmapped mounts)
-    bool tmpcopyup = false;           // crun's tmpcopyup extension (accepted, see mount_plan)
+    bool tmpcopyup = false;           // tmpfs only: the directory's contents are copied into it
     std::string data;                 // everything else, comma-joined, for the filesystem
 };
 
