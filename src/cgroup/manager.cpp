@@ -1,5 +1,6 @@
 #include "crunlite/cgroup/manager.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/stat.h>
@@ -87,6 +88,36 @@ std::vector<HierarchyDir> v1_hierarchy_dirs(const Layout& layout, const Paths& p
     return out;
 }
 
+Paths sub_cgroups(const Paths& container, const std::vector<std::string>& specs) {
+    Paths out = container;
+    std::string all;  // the path for hierarchies no spec names
+    std::set<std::string> named;
+    for (const auto& spec : specs) {
+        std::string what = "exec --cgroup " + quote(spec);
+        size_t colon = spec.find(':');
+        std::string path = colon == std::string::npos ? spec : spec.substr(colon + 1);
+        while (!path.empty() && path.front() == '/') path.erase(0, 1);
+        if (path.empty()) throw Error(EINVAL, what + ": empty sub-cgroup path");
+        for (const auto& part : split(path, '/'))
+            if (part == "..") throw Error(EINVAL, what + ": \"..\" would leave the container's cgroup");
+        if (colon == std::string::npos) {
+            all = path;
+            continue;
+        }
+        for (const auto& c : split(spec.substr(0, colon), ',')) {
+            if (!container.v1.count(c)) throw Error(EINVAL, what + ": the container has no " + quote(c) + " cgroup");
+            out.v1[c] = container.v1.at(c) + "/" + path;
+            named.insert(c);
+        }
+    }
+    if (!all.empty()) {
+        if (!out.unified.empty()) out.unified += "/" + all;
+        for (auto& [c, dir] : out.v1)
+            if (!named.count(c)) dir += "/" + all;
+    }
+    return out;
+}
+
 Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const std::string& id) {
     Paths p;
     auto place = [&](const Hierarchy& h) -> std::string {
@@ -161,6 +192,24 @@ void freeze(const Paths& paths, bool freeze_it) {
     if (frozen(paths) != freeze_it) throw Error(EBUSY, freeze_it ? "freezing timed out" : "thawing timed out");
 }
 
+namespace {
+
+// The cgroup directories below `dir` (sub-cgroups made inside the container's,
+// e.g. for `exec --cgroup`), deepest first.
+void sub_cgroup_dirs(const std::string& dir, std::vector<std::string>& out) {
+    DIR* d = ::opendir(dir.c_str());
+    if (!d) return;
+    while (struct dirent* e = ::readdir(d)) {
+        std::string name = e->d_name;
+        if (e->d_type != DT_DIR || name == "." || name == "..") continue;
+        sub_cgroup_dirs(dir + "/" + name, out);
+        out.push_back(dir + "/" + name);
+    }
+    ::closedir(d);
+}
+
+}  // namespace
+
 std::vector<pid_t> pids(const Paths& paths) {
     std::string dir = paths.unified;
     if (dir.empty() && !paths.v1.empty()) {
@@ -169,8 +218,12 @@ std::vector<pid_t> pids(const Paths& paths) {
     }
     std::vector<pid_t> out;
     if (dir.empty()) return out;
-    for (const auto& line : split(read_file(dir + "/cgroup.procs"), '\n'))
-        if (auto n = parse_int(line)) out.push_back(static_cast<pid_t>(*n));
+    std::vector<std::string> dirs;
+    sub_cgroup_dirs(dir, dirs);
+    dirs.push_back(dir);
+    for (const auto& d : dirs)
+        for (const auto& line : split(read_file(d + "/cgroup.procs"), '\n'))
+            if (auto n = parse_int(line)) out.push_back(static_cast<pid_t>(*n));
     return out;
 }
 
@@ -192,9 +245,14 @@ void destroy(const Paths& paths) {
     } catch (const Error& e) {
         log::debug("cgroup cleanup: " + e.message());
     }
-    std::set<std::string> dirs;
-    if (!paths.unified.empty()) dirs.insert(paths.unified);
-    for (const auto& [c, d] : paths.v1) dirs.insert(d);
+    std::set<std::string> tops;
+    if (!paths.unified.empty()) tops.insert(paths.unified);
+    for (const auto& [c, d] : paths.v1) tops.insert(d);
+    std::vector<std::string> dirs;  // sub-cgroups first, deepest first
+    for (const auto& top : tops) {
+        sub_cgroup_dirs(top, dirs);
+        dirs.push_back(top);
+    }
     for (const auto& d : dirs) {
         // rmdir fails with EBUSY until exiting tasks are gone.
         for (int i = 0; i < 200; ++i) {

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/cgroup/manager.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/linux/seccomp.hpp"
@@ -126,7 +127,14 @@ int exec(const Context& ctx, const ExecOptions& o) {
     req.init_pid = st.pid;
     req.init_pidfd = init_pidfd.get();
     req.preserve_fds = o.preserve_fds;
-    req.cgroup_dirs = detail::cgroup_dirs(detail::cgroup_paths(st));
+    cgroup::Paths cg = detail::cgroup_paths(st);
+    if (!o.cgroups.empty()) {
+        if (cg.empty()) throw Error(EINVAL, "exec --cgroup: the container has no cgroup");
+        cg = cgroup::sub_cgroups(cg, o.cgroups);
+        for (const auto& dir : detail::cgroup_dirs(cg))
+            if (::access(dir.c_str(), F_OK) < 0) throw_errno("exec --cgroup: sub-cgroup " + quote(dir));
+    }
+    req.cgroup_dirs = detail::cgroup_dirs(cg);
 
     // Orphans of the exec'd process (without a pid namespace) come to us to be reaped.
     if (!o.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1);

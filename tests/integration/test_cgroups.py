@@ -104,6 +104,35 @@ def test_network_resources_need_net_cls_and_net_prio(h):
         check_eq(h.container_ids(), [], "nothing left behind")
 
 
+def test_exec_into_a_sub_cgroup(h):
+    """exec --cgroup [CONTROLLER:]PATH (runc): the process joins an existing
+    sub-cgroup of the container's; a missing one or ".." is an error."""
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["/probe", "sleep", "30"])
+    dirs = {}
+    for ctrl, path in _cgroup_lines(pid).items():
+        if ctrl.startswith("name="):
+            continue
+        mount = "/sys/fs/cgroup/unified" if ctrl == "" else f"/sys/fs/cgroup/{ctrl.split(',')[0]}"
+        if os.path.isdir(mount + path):
+            dirs[ctrl] = mount + path
+            os.mkdir(mount + path + "/sub")
+            if "cpuset" in ctrl.split(","):  # a v1 cpuset cgroup starts with no cpus or mems
+                for f in ("cpuset.cpus", "cpuset.mems"):
+                    with open(f"{mount}{path}/sub/{f}", "w") as out:
+                        out.write(open(f"{mount}{path}/{f}").read())
+    r = h.rt("exec", "--cgroup", "sub", cid, "cat", "/proc/self/cgroup")
+    check_eq(r.rc, 0, f"exec --cgroup sub\n{r!r}")
+    inside = dict((l.split(":", 2)[1], l.split(":", 2)[2]) for l in r.out.splitlines())
+    for ctrl in dirs:
+        check(inside[ctrl].endswith("/sub"), f"{ctrl or 'cgroup2'} is the sub-cgroup: {inside[ctrl]!r}")
+    h.rt_fail("exec", "--cgroup", "nosuch", cid, "true", expect="sub-cgroup")
+    h.rt_fail("exec", "--cgroup", "../x", cid, "true", expect="would leave the container's cgroup")
+    h.rt_ok("delete", "--force", cid)
+    for d in dirs.values():
+        check(not os.path.exists(d), f"{d} removed with its sub-cgroup")
+
+
 def test_pids_limit_stops_forks(h):
     _needs_cgroups(h)
     b = h.bundle(["/probe", "fork", "50"])

@@ -35,6 +35,14 @@ struct HierarchyDir {
 };
 std::vector<HierarchyDir> v1_hierarchy_dirs(const Layout& layout, const Paths& paths);
 
+// `exec --cgroup`: the container's cgroups with sub-cgroups put in, as runc:
+// each spec is "[CONTROLLER[,CONTROLLER...]:]PATH" with PATH relative to the
+// container's cgroup; without controllers it applies to every hierarchy a
+// later spec does not name.  Throws Error(EINVAL) naming a bad spec (".."
+// components, an empty path, a controller the container has no cgroup for).
+// Pure: whether the sub-cgroups exist is the caller's to check.
+Paths sub_cgroups(const Paths& container, const std::vector<std::string>& specs);
+
 // Where the container's cgroups go.  Hierarchies whose parent directory we
 // cannot write (rootless without delegation) are left out.
 Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const std::string& id);

@@ -83,6 +83,7 @@ struct ExecOptions {
     std::vector<std::string> additional_gids;  // --additional-gids
     std::vector<std::string> caps;            // --cap: added to bounding/effective/permitted
     std::string apparmor;                     // --apparmor (warned: not supported)
+    std::vector<std::string> cgroups;         // --cgroup [CONTROLLER:]PATH: existing sub-cgroups to join
     bool tty = false;
     bool detach = false;
     bool no_new_privs = false;

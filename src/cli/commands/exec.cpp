@@ -1,10 +1,13 @@
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
 
 namespace crunlite::cli {
 
 int cmd_exec(const Global& g, const std::vector<std::string>& args) {
     runtime::ExecOptions o;
+    std::string process_label;
     po::options_description opts("Options");
     opts.add_options()
         ("process,p", po::value(&o.process_file), "path to an OCI process.json (replaces the options below)")
@@ -20,9 +23,10 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
         ("preserve-fds", po::value(&o.preserve_fds), "pass N extra fds (3..3+N-1) to the process")
         ("no-new-privs", po::bool_switch(&o.no_new_privs), "set no_new_privs for the process")
         ("apparmor", po::value(&o.apparmor), "AppArmor profile (not supported: warned)")
-        ("process-label", po::value<std::string>(), "SELinux label (not supported: ignored)")
+        ("process-label", po::value(&process_label), "SELinux label (not supported: warned)")
         ("ignore-paused", po::bool_switch(&o.ignore_paused), "exec even if the container is paused")
-        ("cgroup", po::value<std::vector<std::string>>()->composing(), "accepted for runc compatibility");
+        ("cgroup", po::value(&o.cgroups)->composing(),
+         "run in an existing sub-cgroup of the container, [CONTROLLER[,CONTROLLER]:]PATH (repeatable)");
     // Like runc: options end at the container id; everything after it is the
     // command, even words that look like options ("exec ID ls -la").
     std::vector<std::string> own;
@@ -31,6 +35,8 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
     if (i >= args.size()) throw Error(EINVAL, "exec: \"exec\" requires a container id argument");
     o.id = args[i];
     o.args.assign(args.begin() + static_cast<long>(i) + 1, args.end());
+    if (!process_label.empty())
+        log::warn("exec: --process-label " + quote(process_label) + " not applied: crun-lite does not support SELinux");
     return runtime::exec(g.context(), o);
 }
 

@@ -272,3 +272,23 @@ TEST_CASE("a cgroup mount's v1 view: one directory per hierarchy, co-mounted con
     v2.unified = "/sys/fs/cgroup/c1";
     CHECK(v1_hierarchy_dirs(parse_layout(kV2Mountinfo, "0::/\n"), v2).empty());
 }
+
+TEST_CASE("exec --cgroup: sub-cgroups in runc's [controller:]path form", "[cgroup]") {
+    Paths c;
+    c.unified = "/u/c1";
+    c.v1 = {{"memory", "/m/c1"}, {"pids", "/p/c1"}};
+    Paths all = sub_cgroups(c, {"sub"});
+    CHECK(all.unified == "/u/c1/sub");
+    CHECK(all.v1.at("memory") == "/m/c1/sub");
+    CHECK(all.v1.at("pids") == "/p/c1/sub");
+    Paths mixed = sub_cgroups(c, {"memory:/lim/a", "rest"});
+    CHECK(mixed.v1.at("memory") == "/m/c1/lim/a");
+    CHECK(mixed.v1.at("pids") == "/p/c1/rest");
+    CHECK(mixed.unified == "/u/c1/rest");
+    Paths only_memory = sub_cgroups(c, {"memory,pids:x"});
+    CHECK(only_memory.unified == "/u/c1");
+    CHECK(only_memory.v1.at("pids") == "/p/c1/x");
+    CHECK_THROWS_WITH(sub_cgroups(c, {"../escape"}), Catch::Contains("exec --cgroup `../escape`"));
+    CHECK_THROWS_WITH(sub_cgroups(c, {"cpu:x"}), Catch::Contains("no `cpu` cgroup"));
+    CHECK_THROWS_WITH(sub_cgroups(c, {"memory:"}), Catch::Contains("empty sub-cgroup path"));
+}

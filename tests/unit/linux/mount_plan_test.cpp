@@ -14,6 +14,7 @@ spec::Config base_config() {
     c.oci_version = "1.2.0";
     c.root.path = "rootfs";
     c.linux.emplace();
+    c.linux->namespaces = {{"mount", ""}};
     return c;
 }
 
@@ -181,4 +182,43 @@ TEST_CASE("a rootfs overlay annotation with missing, relative or extra options i
         CHECK_THROWS_AS(linux::plan_mounts(c, input()), Error);
         CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains(name));
     }
+}
+
+TEST_CASE("without a mount namespace: chroot in the caller's, nothing that changes its mounts", "[mount_plan]") {
+    auto c = base_config();
+    CHECK(linux::plan_mounts(c, input()).own_mount_namespace);
+    c.linux->namespaces.clear();
+    CHECK_FALSE(linux::plan_mounts(c, input()).own_mount_namespace);
+    c.root.readonly = true;
+    CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("root.readonly"));
+    c.root.readonly = false;
+    c.linux->rootfs_propagation = "rshared";
+    CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("linux.rootfsPropagation"));
+}
+
+TEST_CASE("tmpcopyup is planned for tmpfs and refused elsewhere; device paths may end in /", "[mount_plan]") {
+    auto c = base_config();
+    c.mounts.push_back({"/etc", "tmpfs", "tmpfs", {"tmpcopyup", "size=1m"}, {}, {}});
+    auto plan = linux::plan_mounts(c, input());
+    REQUIRE(plan.mounts.size() == 1);
+    CHECK(plan.mounts[0].tmpcopyup);
+    CHECK(plan.mounts[0].data == "size=1m");
+    c.mounts[0] = {"/etc", "bind", "/x", {"rbind", "tmpcopyup"}, {}, {}};
+    CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("mounts[0].options: tmpcopyup is for tmpfs"));
+    c.mounts.clear();
+    c.linux->devices.push_back({"c", "/dev/foo//", 1, 3, {}, {}, {}});
+    plan = linux::plan_mounts(c, input());
+    CHECK(plan.devices.back().path == "/dev/foo");
+}
+
+TEST_CASE("cgroup mounts: a v1 view where the host has one, else cgroup2", "[mount_plan]") {
+    auto c = base_config();
+    c.mounts.push_back({"/sys/fs/cgroup", "cgroup", "cgroup", {"ro"}, {}, {}});
+    CHECK(linux::plan_mounts(c, input()).mounts[0].kind == linux::MountKind::Cgroup);
+    auto in = input();
+    in.cgroup_v1 = {{"memory", "/sys/fs/cgroup/memory/c1", {}}};
+    auto plan = linux::plan_mounts(c, in);
+    CHECK(plan.mounts[0].kind == linux::MountKind::CgroupV1);
+    CHECK(plan.mounts[0].cgroup_v1 == in.cgroup_v1);
+    CHECK((plan.mounts[0].flags & MS_RDONLY) != 0);
 }
