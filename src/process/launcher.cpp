@@ -25,6 +25,7 @@
 #include "crunlite/linux/namespaces.hpp"
 #include "crunlite/linux/process_setup.hpp"
 #include "crunlite/linux/rootfs.hpp"
+#include "crunlite/linux/sched.hpp"
 #include "crunlite/linux/terminal.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
@@ -113,6 +114,9 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
         sync.send_fd(MsgType::Pty, master.get());
     }
     linux::set_rlimits(proc.rlimits);
+    // After the rlimits (RLIMIT_RTPRIO/NICE may allow them), before the user switch drops CAP_SYS_NICE.
+    if (proc.scheduler) linux::set_scheduler(*proc.scheduler);
+    if (proc.io_priority) linux::set_io_priority(*proc.io_priority);
     ::umask(proc.user.umask.value_or(022));
     // As runc: enter the cwd while still root (a directory the runtime may
     // reach but the user not), and again as the user if that was refused.
@@ -225,6 +229,8 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         linux::finish_rootfs(config, plan);
 
         if (lnx.personality) linux::set_personality(*lnx.personality);
+        // linux.memoryPolicy: the init's only (survives execve); after the createContainer hooks forked.
+        if (lnx.memory_policy) linux::set_memory_policy(*lnx.memory_policy);
         if (req.new_keyring) linux::join_session_keyring(req.container_id);
         FinalProcess fp = finish_process(proc, req.seccomp, sync, may_setgroups, req.preserve_fds, req.extra_env);
         sync.send(MsgType::Ready);
@@ -246,6 +252,8 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::setsid();
         FinalProcess fp = finish_process(*req.process, req.seccomp, sync, setgroups_allowed(), req.preserve_fds, {});
+        // process.execCPUAffinity.final: the last change before execve and the filter.
+        if (auto& aff = req.process->exec_cpu_affinity) linux::set_final_cpu_affinity(*aff);
         // After the credential switch, which would clear it.
         if (req.kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         exec_final(*req.process, req.seccomp, fp);
@@ -257,6 +265,8 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
 // sibling (CLONE_PARENT), which lands in the container's pid namespace.
 [[noreturn]] void exec_stage1(const ExecRequest& req, const SyncSocket& sync) {
     child_main(sync, [&] {
+        // process.execCPUAffinity.initial first, before the cgroup; stage-2 inherits it.
+        if (auto& aff = req.process->exec_cpu_affinity) linux::set_initial_cpu_affinity(*aff);
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
         enter_cgroups(req.cgroup_dirs);
         int flags = linux::differing_namespaces(req.init_pid);
@@ -273,6 +283,10 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
 [[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
     child_main(sync, [&] {
         const spec::Linux& lnx = *req.config->linux;
+        // CPUs and node ids checked while the host's /sys is visible: a bad
+        // execCPUAffinity (for later `exec`s, not the init) fails at create.
+        if (auto& aff = req.config->process->exec_cpu_affinity) linux::check_cpu_affinity_known(*aff);
+        if (lnx.memory_policy) linux::check_memory_policy_nodes(*lnx.memory_policy);
         // Inherited by the init; set here because once the init is non-dumpable
         // (below) its /proc/self files belong to the host's root.
         if (auto adj = req.config->process->oom_score_adj) linux::set_oom_score_adj(*adj);

@@ -83,6 +83,20 @@ Process parse_process_value(const Value& v) {
     if (auto c = v.find("commandLine")) c->fail("not supported: a Windows field (use process.args)");
     if (auto u = v.find("user"); u && u->has("username") && !u->get_string("username").empty())
         u->at("username").fail("not supported: a Windows field (use uid/gid)");
+    if (auto s = v.find("scheduler")) {
+        Scheduler sc;
+        sc.policy = s->get_string("policy");
+        if (auto n = s->find("nice")) sc.nice = n->as_int32();
+        if (auto n = s->find("priority")) sc.priority = n->as_int32();
+        sc.flags = s->get_string_array_or("flags");
+        if (auto n = s->find("runtime")) sc.runtime = n->as_uint64();
+        if (auto n = s->find("deadline")) sc.deadline = n->as_uint64();
+        if (auto n = s->find("period")) sc.period = n->as_uint64();
+        p.scheduler = sc;
+    }
+    if (auto io = v.find("ioPriority")) p.io_priority = IoPriority{io->get_string("class"), io->get_int32("priority")};
+    if (auto a = v.find("execCPUAffinity"))
+        p.exec_cpu_affinity = ExecCpuAffinity{a->get_string_or("initial", ""), a->get_string_or("final", "")};
     return p;
 }
 
@@ -244,6 +258,8 @@ Linux parse_linux(const Value& v) {
                                                off.find("nanosecs") ? off.at("nanosecs").as_uint32() : 0};
     }
     l.mount_label = v.get_string_or("mountLabel", "");
+    if (auto m = v.find("memoryPolicy"))
+        l.memory_policy = MemoryPolicy{m->get_string("mode"), m->get_string_or("nodes", ""), m->get_string_array_or("flags")};
     return l;
 }
 

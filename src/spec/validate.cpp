@@ -4,6 +4,7 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/spec/sched.hpp"
 
 namespace crunlite::spec {
 namespace {
@@ -22,6 +23,18 @@ public:
 
     [[noreturn]] void fail(const std::string& path, const std::string& msg) const {
         throw Error(EINVAL, source_ + ": " + path + ": " + msg);
+    }
+
+    // Runs a builder of spec/sched.hpp, which checks a field as its
+    // syscall needs it and throws "path: message"; the error then reads like
+    // fail()'s.  One set of rules for validation and for the container process.
+    template <typename Build>
+    void check_built(Build&& build) const {
+        try {
+            build();
+        } catch (const Error& e) {
+            throw Error(EINVAL, source_ + ": " + e.message());
+        }
     }
 
     bool new_ns(const std::string& type) const {
@@ -67,6 +80,10 @@ private:
         for (size_t i = 0; i < p.env.size(); ++i)
             if (p.env[i].find('=') == std::string::npos)
                 fail(at + ".env[" + std::to_string(i) + "]", "must be KEY=VALUE, got " + quote(p.env[i]));
+        if (p.scheduler) check_built([&] { sched_attr_for(*p.scheduler, at + ".scheduler"); });
+        if (p.io_priority) check_built([&] { ioprio_for(*p.io_priority, at + ".ioPriority"); });
+        if (p.exec_cpu_affinity)
+            check_built([&] { check_exec_cpu_affinity(*p.exec_cpu_affinity, at + ".execCPUAffinity"); });
     }
 
     void check_mappings(const std::vector<IdMapping>& maps, const std::string& at) {
@@ -118,6 +135,7 @@ private:
             const std::string& t = l.devices[i].type;
             if (t != "c" && t != "b" && t != "u" && t != "p") fail(where + ".type", "must be c, b, u or p, got " + quote(t));
         }
+        if (l.memory_policy) check_built([&] { mempolicy_for(*l.memory_policy, "linux.memoryPolicy"); });
     }
 
     // Like runc: a sysctl is allowed only when the container has its own

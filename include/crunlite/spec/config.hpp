@@ -47,6 +47,32 @@ struct ConsoleSize {
     bool operator==(const ConsoleSize&) const = default;
 };
 
+// process.scheduler (sched_setattr(2)).  The spec says an absent number means 0.
+struct Scheduler {
+    std::string policy;              // SCHED_OTHER ... SCHED_DEADLINE; required
+    int32_t nice = 0;                // -20..19
+    int32_t priority = 0;            // SCHED_FIFO / SCHED_RR: 1..99
+    std::vector<std::string> flags;  // SCHED_FLAG_*
+    uint64_t runtime = 0;            // ns; SCHED_DEADLINE only
+    uint64_t deadline = 0;
+    uint64_t period = 0;
+    bool operator==(const Scheduler&) const = default;
+};
+
+// process.ioPriority (ioprio_set(2)).
+struct IoPriority {
+    std::string io_class;  // JSON "class": IOPRIO_CLASS_RT, _BE or _IDLE
+    int32_t priority = 0;  // 0 (highest) .. 7
+    bool operator==(const IoPriority&) const = default;
+};
+
+// process.execCPUAffinity: CPU lists ("0-3,7"); empty leaves the affinity alone.
+struct ExecCpuAffinity {
+    std::string initial;  // from the start of the container's setup
+    std::string final;    // right before execve
+    bool operator==(const ExecCpuAffinity&) const = default;
+};
+
 struct Process {
     bool terminal = false;
     std::optional<ConsoleSize> console_size;
@@ -60,6 +86,9 @@ struct Process {
     std::string apparmor_profile;
     std::optional<int> oom_score_adj;
     std::string selinux_label;
+    std::optional<Scheduler> scheduler;
+    std::optional<IoPriority> io_priority;
+    std::optional<ExecCpuAffinity> exec_cpu_affinity;
     bool operator==(const Process&) const = default;
 };
 
@@ -219,6 +248,14 @@ struct Personality {
     bool operator==(const Personality&) const = default;
 };
 
+// linux.memoryPolicy (set_mempolicy(2)).
+struct MemoryPolicy {
+    std::string mode;                // MPOL_*; required
+    std::string nodes;               // node list ("0-1,3")
+    std::vector<std::string> flags;  // MPOL_F_*
+    bool operator==(const MemoryPolicy&) const = default;
+};
+
 struct Linux {
     std::vector<Namespace> namespaces;
     std::vector<IdMapping> uid_mappings;
@@ -234,6 +271,7 @@ struct Linux {
     std::optional<Personality> personality;
     std::map<std::string, TimeOffset> time_offsets;  // "monotonic", "boottime"
     std::string mount_label;
+    std::optional<MemoryPolicy> memory_policy;
 
     // The namespace entry of `type`, or nullptr when the config does not list it.
     const Namespace* find_namespace(const std::string& type) const {

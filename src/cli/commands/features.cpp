@@ -4,6 +4,7 @@
 
 #include "../command.hpp"
 #include "crunlite/json/json.hpp"
+#include "crunlite/spec/sched.hpp"
 #include "crunlite/linux/seccomp.hpp"
 #include "crunlite/spec/mount_options.hpp"
 #include "crunlite_build_config.h"
@@ -57,6 +58,12 @@ int cmd_features(const Global&, const std::vector<std::string>& args) {
     w.key("intelRdt").begin_object().key("enabled").boolean(false).end_object();
     w.key("mountExtensions").begin_object();
     w.key("idmap").begin_object().key("enabled").boolean(false).end_object();
+    w.end_object();
+    // Every mode and flag linux.memoryPolicy accepts (set_mempolicy(2) in the init);
+    // the kernel may still refuse one it is too old for.
+    w.key("memoryPolicy").begin_object();
+    w.key("modes").string_array(spec::memory_policy_modes());
+    w.key("flags").string_array(spec::memory_policy_flags());
     w.end_object();
     w.end_object();
     w.key("annotations").begin_object();

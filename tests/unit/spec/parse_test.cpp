@@ -156,3 +156,95 @@ TEST_CASE("process and resources documents on their own", "[parse]") {
     CHECK(*r.pids_limit == 10);
     CHECK_THROWS_WITH(spec::parse_resources(R"({"pids":{}})", "stdin"), "stdin: pids.limit: required field is missing");
 }
+
+// ---- runtime-spec 1.2 process attributes: parsed, and carried into what is applied -----------
+
+#include "crunlite/spec/sched.hpp"
+
+namespace {
+
+// A minimal config with `process_extra` inside process and `linux_extra` inside linux.
+spec::Config with_fields(const std::string& process_extra, const std::string& linux_extra = "") {
+    return spec::parse_config(R"({"ociVersion":"1.2.0","root":{"path":"rootfs"},
+      "process":{"args":["sh"],"cwd":"/")" + (process_extra.empty() ? "" : "," + process_extra) + R"(},
+      "linux":{)" + linux_extra + "}}",
+                              "c.json");
+}
+
+}  // namespace
+
+TEST_CASE("process.scheduler is parsed into the sched_attr that is applied", "[parse][sched]") {
+    auto c = with_fields(R"("scheduler":{"policy":"SCHED_DEADLINE","nice":-3,"flags":["SCHED_FLAG_RESET_ON_FORK",
+      "SCHED_FLAG_DL_OVERRUN"],"runtime":100000,"deadline":200000,"period":300000})");
+    REQUIRE(c.process->scheduler);
+    const auto& s = *c.process->scheduler;
+    CHECK(s == spec::Scheduler{"SCHED_DEADLINE", -3, 0, {"SCHED_FLAG_RESET_ON_FORK", "SCHED_FLAG_DL_OVERRUN"},
+                               100000, 200000, 300000});
+    auto attr = spec::sched_attr_for(s);
+    CHECK(attr.size == 48);
+    CHECK(attr.sched_policy == 6);
+    CHECK(attr.sched_flags == 0x05);
+    CHECK(attr.sched_nice == -3);
+    CHECK(attr.sched_runtime == 100000);
+    CHECK(attr.sched_deadline == 200000);
+    CHECK(attr.sched_period == 300000);
+
+    c = with_fields(R"("scheduler":{"policy":"SCHED_FIFO","priority":10})");
+    attr = spec::sched_attr_for(*c.process->scheduler);
+    CHECK((attr.sched_policy == 1 && attr.sched_priority == 10 && attr.sched_nice == 0 && attr.sched_flags == 0));
+    CHECK_FALSE(with_fields("").process->scheduler);  // absent: nothing is applied
+    CHECK_THROWS_WITH(with_fields(R"("scheduler":{"nice":1})"), "c.json: process.scheduler.policy: required field is missing");
+    CHECK_THROWS_WITH(with_fields(R"("scheduler":{"policy":"SCHED_OTHER","nice":1.5})"),
+                      Catch::Contains("process.scheduler.nice: expected a 32-bit integer"));
+    CHECK_THROWS_WITH(with_fields(R"("scheduler":{"policy":"SCHED_DEADLINE","runtime":-1})"),
+                      Catch::Contains("process.scheduler.runtime: expected an unsigned 64-bit integer"));
+}
+
+TEST_CASE("process.ioPriority is parsed into the ioprio value that is applied", "[parse][sched]") {
+    auto c = with_fields(R"("ioPriority":{"class":"IOPRIO_CLASS_BE","priority":3})");
+    REQUIRE(c.process->io_priority);
+    CHECK(*c.process->io_priority == spec::IoPriority{"IOPRIO_CLASS_BE", 3});
+    CHECK(spec::ioprio_for(*c.process->io_priority) == ((2u << 13) | 3u));
+    c = with_fields(R"("ioPriority":{"class":"IOPRIO_CLASS_IDLE","priority":7})");
+    CHECK(spec::ioprio_for(*c.process->io_priority) == ((3u << 13) | 7u));
+    CHECK_THROWS_WITH(with_fields(R"("ioPriority":{"class":"IOPRIO_CLASS_BE"})"),
+                      "c.json: process.ioPriority.priority: required field is missing");
+    CHECK_THROWS_WITH(with_fields(R"("ioPriority":{"priority":1})"), "c.json: process.ioPriority.class: required field is missing");
+}
+
+TEST_CASE("process.execCPUAffinity is parsed into the CPU sets that are applied", "[parse][sched]") {
+    auto c = with_fields(R"("execCPUAffinity":{"initial":"7","final":"0-3,7"})");
+    REQUIRE(c.process->exec_cpu_affinity);
+    CHECK(*c.process->exec_cpu_affinity == spec::ExecCpuAffinity{"7", "0-3,7"});
+    CHECK(spec::cpu_list_for(c.process->exec_cpu_affinity->initial, "i") == std::vector<unsigned>{7});
+    CHECK(spec::id_mask(spec::cpu_list_for(c.process->exec_cpu_affinity->final, "f")) ==
+          std::vector<unsigned long>{0x8f});
+    c = with_fields(R"("execCPUAffinity":{"final":"1"})");
+    CHECK(c.process->exec_cpu_affinity->initial.empty());  // nothing applied early
+    CHECK(spec::id_mask(spec::cpu_list_for(c.process->exec_cpu_affinity->final, "f")) == std::vector<unsigned long>{0x2});
+    // The same fields in an `exec --process` document.
+    auto p = spec::parse_process(R"({"args":["sh"],"cwd":"/","execCPUAffinity":{"initial":"0"},
+      "ioPriority":{"class":"IOPRIO_CLASS_RT","priority":0},"scheduler":{"policy":"SCHED_IDLE"}})", "p.json");
+    CHECK(p.exec_cpu_affinity->initial == "0");
+    CHECK(spec::ioprio_for(*p.io_priority) == (1u << 13));
+    CHECK(spec::sched_attr_for(*p.scheduler).sched_policy == 5);
+    CHECK_THROWS_WITH(with_fields(R"("execCPUAffinity":{"final":3})"),
+                      "c.json: process.execCPUAffinity.final: expected a string, got a number");
+}
+
+TEST_CASE("linux.memoryPolicy is parsed into the set_mempolicy arguments that are applied", "[parse][sched]") {
+    auto c = with_fields("", R"("memoryPolicy":{"mode":"MPOL_INTERLEAVE","nodes":"0-1,3","flags":["MPOL_F_STATIC_NODES"]})");
+    REQUIRE(c.linux->memory_policy);
+    CHECK(*c.linux->memory_policy == spec::MemoryPolicy{"MPOL_INTERLEAVE", "0-1,3", {"MPOL_F_STATIC_NODES"}});
+    auto args = spec::mempolicy_for(*c.linux->memory_policy);
+    CHECK(args.mode == (3 | (1 << 15)));
+    CHECK(args.nodemask == std::vector<unsigned long>{0xb});
+    CHECK(args.maxnode == 65);
+    c = with_fields("", R"("memoryPolicy":{"mode":"MPOL_LOCAL"})");
+    args = spec::mempolicy_for(*c.linux->memory_policy);
+    CHECK((args.mode == 4 && args.nodemask.empty() && args.maxnode == 0));
+    CHECK_FALSE(with_fields("").linux->memory_policy);
+    CHECK_THROWS_WITH(with_fields("", R"("memoryPolicy":{"nodes":"0"})"), "c.json: linux.memoryPolicy.mode: required field is missing");
+    CHECK_THROWS_WITH(with_fields("", R"("memoryPolicy":{"mode":"MPOL_BIND","flags":"MPOL_F_STATIC_NODES"})"),
+                      Catch::Contains("linux.memoryPolicy.flags: expected an array"));
+}

@@ -106,3 +106,71 @@ TEST_CASE("hostname and sysctl need their namespaces", "[validate]") {
     c.linux->sysctl["kernel.domainname"] = "x";
     CHECK_NOTHROW(spec::validate(c, "c"));
 }
+
+// ---- runtime-spec 1.2 process attributes: refused before anything is created ------------------
+
+TEST_CASE("process.scheduler is validated with the path of the field", "[validate][sched]") {
+    auto c = good();
+    c.process->scheduler = spec::Scheduler{"SCHED_BATCH", 5, 0, {"SCHED_FLAG_RESET_ON_FORK"}, 0, 0, 0};
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.process->scheduler->policy = "SCHED_ISO";
+    expect_error(c, "process.scheduler.policy: SCHED_ISO is not supported: mainline Linux does not implement it");
+    c.process->scheduler->policy = "RR";
+    expect_error(c, "process.scheduler.policy: unknown policy `RR`");
+    c.process->scheduler->policy = "SCHED_OTHER";
+    c.process->scheduler->nice = 19;
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.process->scheduler->nice = 20;
+    expect_error(c, "process.scheduler.nice: must be within -20..19, got 20");
+    c.process->scheduler->nice = 0;
+    c.process->scheduler->priority = 10;
+    expect_error(c, "process.scheduler.priority: only SCHED_FIFO and SCHED_RR take a priority, got 10 with SCHED_OTHER");
+    c.process->scheduler->policy = "SCHED_FIFO";
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.process->scheduler->deadline = 1000;
+    expect_error(c, "process.scheduler.deadline: only SCHED_DEADLINE takes runtime, deadline and period");
+    c.process->scheduler = spec::Scheduler{"SCHED_DEADLINE", 0, 0, {}, 30000, 20000, 40000};
+    expect_error(c, "process.scheduler.runtime: must not exceed the deadline (30000 > 20000)");
+    c.process->scheduler->runtime = 10000;
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.process->scheduler->flags = {"SCHED_FLAG_NOPE"};
+    expect_error(c, "process.scheduler.flags[0]: unknown flag `SCHED_FLAG_NOPE`");
+}
+
+TEST_CASE("process.ioPriority is validated with the path of the field", "[validate][sched]") {
+    auto c = good();
+    c.process->io_priority = spec::IoPriority{"IOPRIO_CLASS_BE", 7};
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.process->io_priority->priority = 8;
+    expect_error(c, "process.ioPriority.priority: must be within 0..7, got 8");
+    c.process->io_priority = spec::IoPriority{"BE", 0};
+    expect_error(c, "process.ioPriority.class: unknown class `BE`: want IOPRIO_CLASS_RT, IOPRIO_CLASS_BE or IOPRIO_CLASS_IDLE");
+}
+
+TEST_CASE("process.execCPUAffinity is validated with the path of the field", "[validate][sched]") {
+    auto c = good();
+    c.process->exec_cpu_affinity = spec::ExecCpuAffinity{"0-1", "1"};
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.process->exec_cpu_affinity->final = "1,x";
+    expect_error(c, "process.execCPUAffinity.final: invalid CPU list `1,x`: `x` is not a number or a range");
+    c.process->exec_cpu_affinity = spec::ExecCpuAffinity{"4-2", ""};
+    expect_error(c, "process.execCPUAffinity.initial: invalid CPU list `4-2`: range `4-2` is reversed");
+    c.process->exec_cpu_affinity = spec::ExecCpuAffinity{"", "100000"};
+    expect_error(c, "process.execCPUAffinity.final: invalid CPU list `100000`: 100000 is above 8191, the highest Linux supports");
+}
+
+TEST_CASE("linux.memoryPolicy is validated with the path of the field", "[validate][sched]") {
+    auto c = good();
+    c.linux->memory_policy = spec::MemoryPolicy{"MPOL_BIND", "0", {"MPOL_F_NUMA_BALANCING"}};
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.linux->memory_policy->nodes = "";
+    expect_error(c, "linux.memoryPolicy.nodes: MPOL_BIND needs at least one node");
+    c.linux->memory_policy = spec::MemoryPolicy{"MPOL_DEFAULT", "0-1", {}};
+    expect_error(c, "linux.memoryPolicy.nodes: MPOL_DEFAULT takes no nodes, got `0-1`");
+    c.linux->memory_policy = spec::MemoryPolicy{"MPOL_LOCAL", "", {}};
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.linux->memory_policy = spec::MemoryPolicy{"MPOL_BIND", "0", {"MPOL_F_BOGUS"}};
+    expect_error(c, "linux.memoryPolicy.flags[0]: unknown flag `MPOL_F_BOGUS`");
+    c.linux->memory_policy = spec::MemoryPolicy{"MPOL_BOGUS", "", {}};
+    expect_error(c, "linux.memoryPolicy.mode: unknown mode `MPOL_BOGUS`");
+}
