@@ -82,11 +82,16 @@ static bool is_bind(const spec::Mount& m) {
 }
 
 std::vector<sys::UniqueFd> open_bind_sources(const spec::Config& config, const std::string& bundle) {
+    std::string rootfs = absolute(config.root.path, bundle);
     std::vector<sys::UniqueFd> fds;
     for (const auto& m : config.mounts) {
         fds.emplace_back();
-        if (is_bind(m) && !m.source.empty())
-            fds.back() = sys::UniqueFd(::open(absolute(m.source, bundle).c_str(), O_PATH | O_CLOEXEC));
+        std::string source = absolute(m.source, bundle);
+        // A source inside the rootfs may be covered by an earlier mount of the
+        // list: resolved when it is mounted, as runc does.
+        bool in_rootfs = source == rootfs || source.rfind(rootfs + "/", 0) == 0;
+        if (is_bind(m) && !m.source.empty() && !in_rootfs)
+            fds.back() = sys::UniqueFd(::open(source.c_str(), O_PATH | O_CLOEXEC));
     }
     return fds;
 }
@@ -135,6 +140,11 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
             op.source = absolute(m.source, input.bundle);
             if (op.source.empty()) throw Error(EINVAL, where + ".source: a bind mount needs a source");
             if (i < input.bind_source_fds.size()) op.source_fd = input.bind_source_fds[i];
+            if (opts.idmap) {
+                if (i >= input.idmap_tree_fds.size() || input.idmap_tree_fds[i] < 0)
+                    throw Error(EINVAL, where + ": idmap without a prepared source tree");
+                op.idmap_tree_fd = input.idmap_tree_fds[i];
+            }
             op.flags = MS_BIND | (opts.recursive ? MS_REC : 0);
             // mount(2) ignores every flag but MS_REC on a new bind; the rest needs a remount.
             op.remount_flags = opts.flags & kBindRemountable;

@@ -19,6 +19,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/spec/mount_options.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::linux {
@@ -192,6 +193,11 @@ void apply_mount(int root_fd, const MountOp& op) {
 
     switch (op.kind) {
         case MountKind::Bind:
+            if (op.idmap_tree_fd >= 0) {  // prepared in stage-1: attach it
+                if (sys::move_mount(op.idmap_tree_fd, "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                    throw_errno("attach idmapped mount " + quote(op.source) + " on " + what);
+                break;
+            }
             if (::mount(source.c_str(), target_path.c_str(), nullptr, op.flags, nullptr) < 0)
                 throw_errno("bind " + quote(op.source) + " on " + what);
             break;
@@ -482,6 +488,31 @@ void mount_overlay(const MountPlan& plan) {
 }
 
 }  // namespace
+
+std::vector<sys::UniqueFd> clone_idmapped_sources(const spec::Config& config, const std::string& bundle,
+                                                  const std::vector<int>& userns_fds) {
+    std::vector<sys::UniqueFd> out;
+    for (size_t i = 0; i < config.mounts.size(); ++i) {
+        out.emplace_back();
+        if (i >= userns_fds.size() || userns_fds[i] < 0) continue;
+        const spec::Mount& m = config.mounts[i];
+        std::string what = "mounts[" + std::to_string(i) + "]: idmapped mount of " + quote(m.source);
+        std::string source = m.source.empty() || m.source[0] == '/' ? m.source : bundle + "/" + m.source;
+        unsigned rec = spec::parse_mount_options(m.options).recursive ? AT_RECURSIVE : 0;
+        auto fail = [&] {
+            int err = errno;
+            throw sys_error(err, what + (err == EPERM    ? " (needs privilege over the source's filesystem: "
+                                                           "real root; never rootless on the host's filesystems)"
+                                         : err == EINVAL ? " (the filesystem does not support idmapped mounts)"
+                                                         : ""));
+        };
+        sys::UniqueFd tree(sys::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec));
+        if (!tree) fail();
+        if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | rec, MOUNT_ATTR_IDMAP, 0, 0, userns_fds[i]) < 0) fail();
+        out.back() = std::move(tree);
+    }
+    return out;
+}
 
 void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot) {
     // 1. No mount event of ours may reach the host's namespace.  (Without a

@@ -23,6 +23,7 @@
 #include "crunlite/process/spawn.hpp"
 #include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/linux/namespaces.hpp"
+#include "crunlite/linux/netdev.hpp"
 #include "crunlite/linux/process_setup.hpp"
 #include "crunlite/linux/rootfs.hpp"
 #include "crunlite/linux/sched.hpp"
@@ -185,7 +186,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
 
 // Stage-2: the container init.  Never returns (exec or _exit).
 [[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd,
-                         const std::vector<sys::UniqueFd>& bind_sources) {
+                         const std::vector<sys::UniqueFd>& bind_sources, const std::vector<sys::UniqueFd>& idmapped) {
     child_main(sync, [&] {
         const spec::Config& config = *req.config;
         const spec::Process& proc = *config.process;
@@ -211,6 +212,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         input.can_mknod = req.can_mknod;
         for (const auto& fd : bind_sources) input.bind_source_fds.push_back(fd.get());
         input.cgroup_v1 = req.cgroup_v1;
+        for (const auto& fd : idmapped) input.idmap_tree_fds.push_back(fd.get());
         linux::MountPlan plan = linux::plan_mounts(config, input);
         bool may_setgroups = setgroups_allowed();
         // Hooks: the parent runs prestart/createRuntime while we wait, then we run
@@ -292,6 +294,9 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         if (auto adj = req.config->process->oom_score_adj) linux::set_oom_score_adj(*adj);
         enter_cgroups(req.cgroup_dirs);
         linux::join_namespaces(lnx.namespaces);
+        // Idmapped mounts are set up while we still hold privilege over the
+        // host's filesystems, i.e. before the container's user namespace.
+        std::vector<sys::UniqueFd> idmapped = linux::clone_idmapped_sources(*req.config, req.bundle, req.idmap_userns_fds);
         int flags = linux::new_namespace_flags(lnx.namespaces);
         if (flags & CLONE_NEWUSER) {
             check(::unshare(CLONE_NEWUSER), "unshare user namespace");
@@ -325,7 +330,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
         if (pid < 0) throw_errno("clone container init");
         if (pid == 0) {
-            stage2(req, sync, fifo_fd, bind_sources);
+            stage2(req, sync, fifo_fd, bind_sources, idmapped);
         }
         sync.send(MsgType::Pid, std::to_string(pid));
         ::_exit(0);
@@ -442,6 +447,8 @@ Launched launch(const LaunchRequest& req) {
             parent_end.send(MsgType::MapDone);
         }
         Launched out = take_child(parent_end, stage1_pid, init_pid, "create namespaces");
+        // linux.netDevices: the init's network namespace exists, and the init waits for Go.
+        linux::move_net_devices(req.config->linux->net_devices, init_pid);
         parent_end.send(MsgType::Go);
         if (req.want_namespace_fds) {
             out.netns = parent_end.expect_fd(MsgType::NetNs, "open namespaces");

@@ -27,6 +27,7 @@
 #include "crunlite/cgroup/resources.hpp"
 #include "crunlite/process/hooks.hpp"
 #include "crunlite/linux/mount_plan.hpp"
+#include "crunlite/spec/mount_options.hpp"
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/parse.hpp"
@@ -133,6 +134,26 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
     return paths;
 }
 
+// For each mount with idmap/ridmap, a user namespace holding its mapping: its
+// own uidMappings/gidMappings, else (runtime-spec) the container's user
+// namespace mapping; none for other mounts.
+std::vector<sys::UniqueFd> idmap_namespaces(const spec::Config& config) {
+    std::vector<sys::UniqueFd> out;
+    for (size_t i = 0; i < config.mounts.size(); ++i) {
+        const spec::Mount& m = config.mounts[i];
+        out.emplace_back();
+        if (!spec::parse_mount_options(m.options).idmap) continue;
+        std::string where = "mounts[" + std::to_string(i) + "]";
+        bool own = !m.uid_mappings.empty();
+        const auto& uids = own ? m.uid_mappings : config.linux->uid_mappings;
+        const auto& gids = own ? m.gid_mappings : config.linux->gid_mappings;
+        if (uids.empty() || gids.empty())
+            throw Error(EINVAL, where + ": idmap without uidMappings/gidMappings needs a user namespace with mappings");
+        out.back() = mapped_user_namespace(uids, gids, own ? where : std::string("linux"));
+    }
+    return out;
+}
+
 // The common part of create and run: parse, validate, make the state dir,
 // launch the init and record the state.  On failure nothing is left behind.
 Created create_container(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid, bool foreground = false,
@@ -154,6 +175,9 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
         throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
     if (!config.process->terminal && !opts.console_socket.empty())
         throw Error(EINVAL, "cannot use console socket if crun-lite will not allocate tty");
+    if (!config.linux->net_devices.empty() && ::geteuid() != 0)  // moving needs CAP_NET_ADMIN over the host's netns
+        throw Error(EPERM, config_path + ": linux.netDevices: not supported rootless: moving a host network device "
+                                         "needs CAP_NET_ADMIN in the host's network namespace (run as root)");
     // Accepted like runc on a host without the LSM, but said out loud: the
     // container runs without the profile/label (`features` reports both disabled).
     if (!config.process->apparmor_profile.empty())
@@ -185,6 +209,8 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
         seccomp = detail::seccomp_program(ctx.root, *config.linux->seccomp, config_path);
         req.seccomp = &seccomp;
     }
+    std::vector<sys::UniqueFd> idmap_ns = with_context(config_path, [&] { return idmap_namespaces(config); });
+    for (const auto& fd : idmap_ns) req.idmap_userns_fds.push_back(fd ? fd.get() : -1);
     req.config = &config;
     req.bundle = bundle;
     req.container_id = opts.id;

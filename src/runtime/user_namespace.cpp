@@ -121,6 +121,58 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     throw Error(static_cast<int>(parse_int(message.substr(0, sp)).value_or(EIO)), message.substr(sp + 1));
 }
 
+sys::UniqueFd mapped_user_namespace(const std::vector<spec::IdMapping>& uids, const std::vector<spec::IdMapping>& gids,
+                                    const std::string& where) {
+    uid_t euid = ::geteuid();
+    gid_t egid = ::getegid();
+    std::string user = user_name_of(euid);
+    bool privileged = euid == 0 && sys::in_initial_userns();
+    auto subuids = privileged ? std::vector<spec::SubIdRange>{} : read_subids("/etc/subuid", user, euid);
+    auto subgids = privileged ? std::vector<spec::SubIdRange>{} : read_subids("/etc/subgid", user, euid);
+    process::IdMapAction uid_map = to_action(with_context(where + ".uidMappings", [&] {
+        return spec::plan_id_mappings(uids, euid, subuids, privileged, user, "/etc/subuid");
+    }), uids);
+    process::IdMapAction gid_map = to_action(with_context(where + ".gidMappings", [&] {
+        return spec::plan_id_mappings(gids, egid, subgids, privileged, user, "/etc/subgid");
+    }), gids);
+
+    int ready[2], hold[2];
+    check(::pipe2(ready, O_CLOEXEC), "pipe");
+    sys::UniqueFd ready_r(ready[0]), ready_w(ready[1]);
+    check(::pipe2(hold, O_CLOEXEC), "pipe");
+    sys::UniqueFd hold_r(hold[0]), hold_w(hold[1]);
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("fork");
+    if (pid == 0) {
+        // Holds the namespace until the parent has its fd (EOF on `hold`).
+        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+        char c = ::unshare(CLONE_NEWUSER) == 0 ? 'u' : 'e';
+        if (::write(ready[1], &c, 1) != 1) ::_exit(1);
+        hold_w.reset();
+        while (::read(hold[0], &c, 1) < 0 && errno == EINTR) {}
+        ::_exit(0);
+    }
+    ready_w.reset();
+    hold_r.reset();
+    auto reap = [&] {
+        ::kill(pid, SIGKILL);
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+    };
+    try {
+        char c = 0;
+        if (::read(ready_r.get(), &c, 1) != 1 || c != 'u') throw Error(EPERM, where + ": could not create a user namespace");
+        process::write_id_map(pid, gid_map, true);
+        process::write_id_map(pid, uid_map, false);
+        sys::UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+        if (!ns) throw_errno(where + ": open the mapping's user namespace");
+        reap();
+        return ns;
+    } catch (...) {
+        reap();
+        throw;
+    }
+}
+
 std::string user_name_of(uint32_t uid) {
     std::string passwd;
     try {

@@ -4,6 +4,7 @@
 
 #include "crunlite/json/json.hpp"
 #include "crunlite/spec/seccomp_profile.hpp"
+#include "crunlite_build_config.h"
 
 namespace crunlite::spec {
 namespace {
@@ -64,7 +65,7 @@ std::string default_spec_json(const SpecOptions& o) {
     const std::vector<std::string> caps = o.capabilities ? *o.capabilities : default_capabilities();
     json::Writer w(true);
     w.begin_object();
-    w.key("ociVersion").string("1.2.0");
+    w.key("ociVersion").string(CRUNLITE_SPEC_VERSION);
 
     w.key("process").begin_object();
     w.key("terminal").boolean(o.terminal);

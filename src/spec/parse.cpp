@@ -260,6 +260,12 @@ Linux parse_linux(const Value& v) {
     l.mount_label = v.get_string_or("mountLabel", "");
     if (auto m = v.find("memoryPolicy"))
         l.memory_policy = MemoryPolicy{m->get_string("mode"), m->get_string_or("nodes", ""), m->get_string_array_or("flags")};
+    if (auto n = v.find("netDevices")) {
+        for (const auto& [host_name, dev] : n->members()) {
+            dev.require_object();  // {} and {"name": ...} only
+            l.net_devices[host_name] = NetDevice{dev.get_string_or("name", "")};
+        }
+    }
     return l;
 }
 

@@ -1,5 +1,7 @@
 #include "crunlite/spec/validate.hpp"
 
+#include <map>
+#include <algorithm>
 #include <set>
 
 #include "crunlite/base/error.hpp"
@@ -16,6 +18,20 @@ const std::set<std::string> kRlimits = {
     "RLIMIT_RTPRIO", "RLIMIT_RTTIME", "RLIMIT_SIGPENDING", "RLIMIT_STACK"};
 const std::set<std::string> kPropagations = {"",      "shared",   "slave",      "private",    "unbindable",
                                              "rshared", "rslave", "rprivate", "runbindable"};
+
+// Why `name` cannot be a network interface name, or "" when it can: the kernel's
+// dev_valid_name() (1..15 bytes, not "." or "..", no '/', ':' or whitespace),
+// and no '%', with which the kernel would pick the name itself ("eth%d" -> "eth0").
+std::string interface_name_problem(const std::string& name) {
+    if (name.empty()) return "must not be empty";
+    if (name.size() > 15) return "longer than 15 bytes";
+    if (name == "." || name == "..") return "must not be . or ..";
+    for (char c : name) {
+        if (c == '/' || c == ':' || c == '%') return std::string("must not contain '") + c + "'";
+        if (c == ' ' || (c >= '\t' && c <= '\r') || c == '\0') return "must not contain whitespace";
+    }
+    return "";
+}
 
 class Checker {
 public:
@@ -48,9 +64,23 @@ public:
         check_version();
         if (c_.root.path.empty()) fail("root.path", "must not be empty");
         if (c_.process) check_process(*c_.process, "process");
-        for (size_t i = 0; i < c_.mounts.size(); ++i)
-            if (c_.mounts[i].destination.empty())
-                fail("mounts[" + std::to_string(i) + "].destination", "must not be empty");
+        for (size_t i = 0; i < c_.mounts.size(); ++i) {
+            const Mount& m = c_.mounts[i];
+            std::string at = "mounts[" + std::to_string(i) + "]";
+            if (m.destination.empty()) fail(at + ".destination", "must not be empty");
+            check_mappings(m.uid_mappings, at + ".uidMappings");
+            check_mappings(m.gid_mappings, at + ".gidMappings");
+            // runtime-spec: mappings come in pairs, and only with idmap or ridmap.
+            if (m.uid_mappings.empty() != m.gid_mappings.empty())
+                fail(at + (m.uid_mappings.empty() ? ".uidMappings" : ".gidMappings"),
+                     "an idmapped mount needs both uidMappings and gidMappings");
+            auto has = [&](const char* o) { return std::find(m.options.begin(), m.options.end(), o) != m.options.end(); };
+            bool idmap = has("idmap") || has("ridmap");
+            if (!m.uid_mappings.empty() && !idmap)
+                fail(at + ".options", "uidMappings and gidMappings need the idmap or ridmap option");
+            if (idmap && m.type != "bind" && !has("bind") && !has("rbind"))
+                fail(at + ".options", "idmap and ridmap are supported on bind mounts only");
+        }
         // A uts namespace of its own: new, or joined by path (as runc).
         if (!c_.hostname.empty() && !has_ns("uts")) fail("hostname", "needs a uts namespace of its own");
         if (!c_.domainname.empty() && !has_ns("uts")) fail("domainname", "needs a uts namespace of its own");
@@ -135,7 +165,36 @@ private:
             const std::string& t = l.devices[i].type;
             if (t != "c" && t != "b" && t != "u" && t != "p") fail(where + ".type", "must be c, b, u or p, got " + quote(t));
         }
+        if (!l.net_devices.empty()) check_net_devices(l);
         if (l.memory_policy) check_built([&] { mempolicy_for(*l.memory_policy, "linux.memoryPolicy"); });
+    }
+
+    // linux.netDevices.  The namespace must be new: a device moved into one
+    // joined by path would stay there after the container, out of the host's
+    // reach; one created for the container dies with it, and then the kernel
+    // destroys virtual devices and returns physical ones to the host.
+    void check_net_devices(const Linux& l) {
+        const Namespace* net = l.find_namespace("network");
+        if (!net) fail("linux.netDevices", "needs a new network namespace (a linux.namespaces entry of type network)");
+        if (!net->path.empty())
+            fail("linux.netDevices", "needs a new network namespace, not one joined by path " + quote(net->path));
+        std::map<std::string, std::string> taken;  // name in the container -> host name
+        for (const auto& [host_name, dev] : l.net_devices) {
+            std::string where = "linux.netDevices." + host_name;
+            if (auto why = interface_name_problem(host_name); !why.empty())
+                fail(where, "invalid interface name " + quote(host_name) + ": " + why);
+            if (host_name == "lo") fail(where, "the loopback interface cannot leave its network namespace");
+            if (!dev.name.empty()) {
+                where += ".name";
+                if (auto why = interface_name_problem(dev.name); !why.empty())
+                    fail(where, "invalid interface name " + quote(dev.name) + ": " + why);
+            }
+            const std::string& target = dev.name.empty() ? host_name : dev.name;
+            // The new namespace already has its loopback interface.
+            if (target == "lo") fail(where, "`lo` is taken by the container's loopback interface");
+            auto [it, fresh] = taken.emplace(target, host_name);
+            if (!fresh) fail(where, quote(target) + " is also the name of linux.netDevices." + it->second + " in the container");
+        }
     }
 
     // Like runc: a sysctl is allowed only when the container has its own

@@ -161,11 +161,19 @@ int pidfd_send_signal(int pidfd, int sig) {
 }
 
 int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
-                  uint64_t propagation) {
+                  uint64_t propagation, int userns_fd) {
     struct {
         uint64_t attr_set, attr_clr, propagation, userns_fd;
-    } attr = {attr_set, attr_clr, propagation, 0};
+    } attr = {attr_set, attr_clr, propagation, static_cast<uint64_t>(userns_fd)};
     return static_cast<int>(::syscall(SYS_mount_setattr, dirfd, path, flags, &attr, sizeof attr));
+}
+
+int open_tree(int dirfd, const char* path, unsigned flags) {
+    return static_cast<int>(::syscall(SYS_open_tree, dirfd, path, flags));
+}
+
+int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path, unsigned flags) {
+    return static_cast<int>(::syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
 }
 
 int close_range_cloexec(unsigned first) {

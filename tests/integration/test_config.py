@@ -511,6 +511,52 @@ def test_bind_source_only_the_caller_can_reach(h):
     check_eq((r.rc, r.out), (0, "reached\n"), f"bind source reachable only by the caller\n{r!r}")
 
 
+def test_idmapped_bind_mounts(h):
+    """idmap/ridmap with mounts[].uidMappings/gidMappings (runtime-spec 1.2): the
+    source's owners appear through the mapping.  As root on the host's
+    filesystem; rootless the kernel refuses to idmap a filesystem the caller
+    does not control, and the error says so."""
+    src = h.mkdtemp("idmap")
+    os.chmod(src, 0o755)
+    f = os.path.join(src, "f")
+    open(f, "w").close()
+    b = h.bundle(["stat", "-c", "%u:%g", "/mnt/idmapped/f"])
+    b.add_mount("/mnt/idmapped", "bind", src, ["rbind", "idmap"])
+    b.config["mounts"][-1]["uidMappings"] = [{"containerID": 0, "hostID": 2000, "size": 10}]
+    b.config["mounts"][-1]["gidMappings"] = [{"containerID": 0, "hostID": 3000, "size": 10}]
+    if h.rootless:
+        b.save()
+        h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="mounts[6].uidMappings")  # not the caller's ids
+        b.config["mounts"][-1]["uidMappings"] = [{"containerID": h.uid, "hostID": h.uid, "size": 1}]
+        b.config["mounts"][-1]["gidMappings"] = [{"containerID": h.gid, "hostID": h.gid, "size": 1}]
+        b.save()
+        h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="idmapped mount")
+        check_eq(h.container_ids(), [], "nothing left behind")
+        return
+    os.chown(f, 1, 2)
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out), (0, "2001:3002\n"), f"owners through the mount's mapping\n{r!r}")
+    check_eq((os.stat(f).st_uid, os.stat(f).st_gid), (1, 2), "the source is unchanged")
+    # idmap without mappings: the container's user namespace mapping (here
+    # 0..65535 -> 100000..), so the host's uid 1 is uid 1 inside, not nobody.
+    b.config["mounts"][-1].pop("uidMappings")
+    b.config["mounts"][-1].pop("gidMappings")
+    _multi_mapping(h, b)
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out), (0, "1:2\n"), f"owners through the container's mapping\n{r!r}")
+    # Mappings need idmap/ridmap, come in pairs, and idmap is for bind mounts.
+    b.config["mounts"][-1]["options"] = ["rbind"]
+    b.config["mounts"][-1]["uidMappings"] = [{"containerID": 0, "hostID": 2000, "size": 10}]
+    b.config["mounts"][-1]["gidMappings"] = [{"containerID": 0, "hostID": 3000, "size": 10}]
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="need the idmap or ridmap option")
+    b.add_mount("/mnt/t", "tmpfs", "tmpfs", ["idmap"])
+    b.config["mounts"][-2]["options"] = ["rbind", "idmap"]
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="supported on bind mounts only")
+    check_eq(h.container_ids(), [], "nothing left behind")
+
+
 def test_mount_bind_rw_ro(h):
     host_dir = h.mkdtemp("share")
     os.chmod(host_dir, 0o777)

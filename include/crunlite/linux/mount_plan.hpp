@@ -52,6 +52,7 @@ struct MountOp {
     MountFallback fallback = MountFallback::None;
     std::vector<CgroupView> cgroup_v1;       // CgroupV1 only
     bool tmpcopyup = false;                  // tmpfs: copy what it covers into it (crun's extension)
+    int idmap_tree_fd = -1;                  // bind with idmap/ridmap: the detached, idmapped source tree
 };
 
 struct DeviceNode {
@@ -67,6 +68,9 @@ struct MountPlanInput {
     bool can_mknod = true;   // false in a user namespace: bind host device nodes instead
     // Per config mount: an O_PATH fd of its bind source (open_bind_sources), or -1.
     std::vector<int> bind_source_fds;
+    // Per config mount: for idmap/ridmap, the detached source tree with its
+    // mapping set (clone_idmapped_sources), else -1.
+    std::vector<int> idmap_tree_fds;
     // The container's v1 hierarchies (v1 and hybrid hosts); empty on pure v2
     // hosts or without cgroups, where a `cgroup` mount is cgroup2.
     std::vector<CgroupView> cgroup_v1;

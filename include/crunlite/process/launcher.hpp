@@ -18,6 +18,9 @@
 // descendant of whoever called us (containerd's shim and conmon are subreapers
 // and wait for exactly this pid).
 //
+// Once stage-2 exists and before it gets Go, the parent moves linux.netDevices
+// into its network namespace (linux/netdev.hpp): the init never runs without them.
+//
 // With SCMP_ACT_NOTIFY rules the init sends the seccomp listener fd to the
 // parent, which passes it on to linux.seccomp.listenerPath together with the
 // container state (runtime-spec "ContainerProcessState"), as runc does.
@@ -74,6 +77,8 @@ struct LaunchRequest {
     std::vector<std::string> cgroup_dirs;
     // Its v1 hierarchies, shown by a `cgroup` mount on v1 and hybrid hosts.
     std::vector<linux::CgroupView> cgroup_v1;
+    // Per config mount: the user namespace of an idmapped mount's mapping, or -1.
+    std::vector<int> idmap_userns_fds;
 };
 
 struct Launched {

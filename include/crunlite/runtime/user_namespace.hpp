@@ -6,6 +6,7 @@
 
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/spec/config.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::runtime {
 
@@ -38,6 +39,14 @@ RootlessMappings rootless_mappings();
 // the owners an image gives them.  Returns false, running nothing, when the
 // caller has no subordinate ranges.  An Error thrown by `body` is rethrown here.
 bool run_in_rootless_userns(const std::function<void()>& body);
+
+// An fd of a new user namespace with exactly these mappings (written the way
+// a container's are: directly by real root, else through newuidmap/newgidmap
+// within the caller's /etc/subuid ranges), for idmapped mounts
+// (MOUNT_ATTR_IDMAP).  A short-lived child owns the namespace until the fd is
+// open.  Throws Error naming `where` when a mapping is not the caller's to use.
+sys::UniqueFd mapped_user_namespace(const std::vector<spec::IdMapping>& uids, const std::vector<spec::IdMapping>& gids,
+                                    const std::string& where);
 
 // The user name of `uid` from /etc/passwd (the decimal uid when absent).
 std::string user_name_of(uint32_t uid);

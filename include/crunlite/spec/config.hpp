@@ -256,6 +256,12 @@ struct MemoryPolicy {
     bool operator==(const MemoryPolicy&) const = default;
 };
 
+// One linux.netDevices entry (runtime-spec 1.3); its key is the host's name of the interface.
+struct NetDevice {
+    std::string name;  // the name in the container; empty: keep the host's name
+    bool operator==(const NetDevice&) const = default;
+};
+
 struct Linux {
     std::vector<Namespace> namespaces;
     std::vector<IdMapping> uid_mappings;
@@ -272,6 +278,7 @@ struct Linux {
     std::map<std::string, TimeOffset> time_offsets;  // "monotonic", "boottime"
     std::string mount_label;
     std::optional<MemoryPolicy> memory_policy;
+    std::map<std::string, NetDevice> net_devices;  // host interface name -> where it goes
 
     // The namespace entry of `type`, or nullptr when the config does not list it.
     const Namespace* find_namespace(const std::string& type) const {

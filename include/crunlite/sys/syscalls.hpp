@@ -43,7 +43,9 @@ int pivot_root(const char* new_root, const char* put_old);
 int pidfd_open(pid_t pid, unsigned flags);
 int pidfd_send_signal(int pidfd, int sig);
 int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
-                  uint64_t propagation);
+                  uint64_t propagation, int userns_fd = 0);
+int open_tree(int dirfd, const char* path, unsigned flags);
+int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path, unsigned flags);
 int close_range_cloexec(unsigned first);
 
 // sendmsg(2) of `data` with `fd` attached as SCM_RIGHTS (MSG_NOSIGNAL, retried on

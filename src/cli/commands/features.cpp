@@ -56,8 +56,11 @@ int cmd_features(const Global&, const std::vector<std::string>& args) {
     w.key("apparmor").begin_object().key("enabled").boolean(false).end_object();
     w.key("selinux").begin_object().key("enabled").boolean(false).end_object();
     w.key("intelRdt").begin_object().key("enabled").boolean(false).end_object();
+    w.key("netDevices").begin_object().key("enabled").boolean(true).end_object();  // root only
     w.key("mountExtensions").begin_object();
-    w.key("idmap").begin_object().key("enabled").boolean(false).end_object();
+    // idmap/ridmap bind mounts with mounts[].uidMappings/gidMappings (as root:
+    // the kernel idmaps only filesystems the caller has privilege over).
+    w.key("idmap").begin_object().key("enabled").boolean(true).end_object();
     w.end_object();
     // Every mode and flag linux.memoryPolicy accepts (set_mempolicy(2) in the init);
     // the kernel may still refuse one it is too old for.
@@ -66,6 +69,10 @@ int cmd_features(const Global&, const std::vector<std::string>& args) {
     w.key("flags").string_array(spec::memory_policy_flags());
     w.end_object();
     w.end_object();
+    // Our own annotations change what the runtime does (an overlay of host
+    // directories as the root, an image container's bundle removed with it):
+    // a caller passing user-supplied annotations through must filter them.
+    w.key("potentiallyUnsafeConfigAnnotations").string_array({"org.crun-lite."});
     w.key("annotations").begin_object();
     w.key("io.github.crun-lite.version").string(CRUNLITE_VERSION);
     w.key("io.github.crun-lite.commit").string(CRUNLITE_COMMIT);

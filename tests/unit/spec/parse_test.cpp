@@ -248,3 +248,20 @@ TEST_CASE("linux.memoryPolicy is parsed into the set_mempolicy arguments that ar
     CHECK_THROWS_WITH(with_fields("", R"("memoryPolicy":{"mode":"MPOL_BIND","flags":"MPOL_F_STATIC_NODES"})"),
                       Catch::Contains("linux.memoryPolicy.flags: expected an array"));
 }
+
+TEST_CASE("linux.netDevices is parsed: host interface name -> name in the container", "[parse][netdev]") {
+    auto parse = [](const std::string& devices) {
+        return spec::parse_config(R"({"ociVersion":"1.3.0","root":{"path":"rootfs"},"linux":{"netDevices":)" + devices + "}}",
+                                  "c.json");
+    };
+    auto c = parse(R"({"eth9":{"name":"ctr0"},"dummy0":{},"dummy1":{"name":""}})");
+    // An empty object or an empty name: the device keeps its name.
+    CHECK(c.linux->net_devices ==
+          std::map<std::string, spec::NetDevice>{{"dummy0", {""}}, {"dummy1", {""}}, {"eth9", {"ctr0"}}});
+    CHECK(parse("{}").linux->net_devices.empty());
+    CHECK(spec::parse_config(R"({"ociVersion":"1.3.0","root":{"path":"rootfs"},"linux":{}})", "c.json")
+              .linux->net_devices.empty());
+    CHECK_THROWS_WITH(parse(R"({"eth9":"ctr0"})"), "c.json: linux.netDevices.eth9: expected an object, got a string");
+    CHECK_THROWS_WITH(parse(R"({"eth9":{"name":7}})"), "c.json: linux.netDevices.eth9.name: expected a string, got a number");
+    CHECK_THROWS_WITH(parse(R"(["eth9"])"), Catch::Contains("c.json: linux.netDevices: expected an object"));
+}

@@ -174,3 +174,52 @@ TEST_CASE("linux.memoryPolicy is validated with the path of the field", "[valida
     c.linux->memory_policy = spec::MemoryPolicy{"MPOL_BOGUS", "", {}};
     expect_error(c, "linux.memoryPolicy.mode: unknown mode `MPOL_BOGUS`");
 }
+
+TEST_CASE("linux.netDevices is validated with the path of the field", "[validate][netdev]") {
+    auto c = good();  // no network namespace
+    c.linux->net_devices = {{"eth9", {"ctr0"}}, {"dummy0", {}}};
+    expect_error(c, "linux.netDevices: needs a new network namespace (a linux.namespaces entry of type network)");
+    c.linux->namespaces.push_back({"network", "/run/netns/x"});
+    expect_error(c, "linux.netDevices: needs a new network namespace, not one joined by path `/run/netns/x`");
+    c.linux->namespaces.back().path.clear();
+    CHECK_NOTHROW(spec::validate(c, "c"));
+
+    auto with = [&](std::map<std::string, spec::NetDevice> devices) {
+        auto d = c;
+        d.linux->net_devices = std::move(devices);
+        return d;
+    };
+    expect_error(with({{"eth9", {"a/b"}}}), "linux.netDevices.eth9.name: invalid interface name `a/b`: must not contain '/'");
+    expect_error(with({{"eth9", {"abcdefghijklmnop"}}}),
+                 "linux.netDevices.eth9.name: invalid interface name `abcdefghijklmnop`: longer than 15 bytes");
+    CHECK_NOTHROW(spec::validate(with({{"eth9", {"abcdefghijklmno"}}}), "c"));  // 15 bytes
+    expect_error(with({{"eth9", {"eth%d"}}}), "linux.netDevices.eth9.name: invalid interface name `eth%d`: must not contain '%'");
+    expect_error(with({{"eth9", {"a:1"}}}), "linux.netDevices.eth9.name: invalid interface name `a:1`: must not contain ':'");
+    expect_error(with({{"eth 9", {}}}), "linux.netDevices.eth 9: invalid interface name `eth 9`: must not contain whitespace");
+    expect_error(with({{"..", {}}}), "linux.netDevices...: invalid interface name `..`: must not be . or ..");
+    expect_error(with({{"", {"x"}}}), "linux.netDevices.: invalid interface name ``: must not be empty");
+    expect_error(with({{"lo", {"lo0"}}}), "linux.netDevices.lo: the loopback interface cannot leave its network namespace");
+    expect_error(with({{"eth9", {"lo"}}}), "linux.netDevices.eth9.name: `lo` is taken by the container's loopback interface");
+    // Two devices, one name in the container (reported at the second in key order).
+    expect_error(with({{"a", {"b"}}, {"b", {}}}), "linux.netDevices.b: `b` is also the name of linux.netDevices.a in the container");
+    expect_error(with({{"a", {"x"}}, {"b", {"x"}}}),
+                 "linux.netDevices.b.name: `x` is also the name of linux.netDevices.a in the container");
+    CHECK_NOTHROW(spec::validate(with({{"a", {"b"}}, {"b", {"a"}}}), "c"));  // a swap is fine: the namespace is new
+}
+
+TEST_CASE("idmapped mounts: mappings in pairs, only with idmap/ridmap, only on bind mounts", "[validate]") {
+    auto c = good();
+    spec::Mount m{"/data", "bind", "/src", {"rbind", "idmap"}, {{0, 1000, 10}}, {{0, 1000, 10}}};
+    c.mounts = {m};
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.mounts[0].gid_mappings.clear();
+    expect_error(c, "mounts[0].gidMappings: an idmapped mount needs both uidMappings and gidMappings");
+    c.mounts[0] = m;
+    c.mounts[0].uid_mappings[0].size = 0;
+    expect_error(c, "mounts[0].uidMappings[0].size: must be > 0");
+    c.mounts[0] = m;
+    c.mounts[0].options = {"rbind"};
+    expect_error(c, "mounts[0].options: uidMappings and gidMappings need the idmap or ridmap option");
+    c.mounts[0] = {"/t", "tmpfs", "tmpfs", {"ridmap"}, {}, {}};
+    expect_error(c, "mounts[0].options: idmap and ridmap are supported on bind mounts only");
+}
