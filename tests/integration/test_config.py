@@ -104,14 +104,24 @@ def test_home_from_passwd_when_env_has_none(h):
 
 
 def test_stdio_given_to_the_container_user(h):
-    """As runc: stdio that is no terminal is chowned to the process's uid, so a
-    non-root process can reopen /dev/stdout (stdout here is the harness's file)."""
+    """As runc: stdio pipes are chowned to the process's uid, so a non-root
+    process can reopen /dev/stdout.  A regular file (a log of the caller's) keeps
+    its owner."""
     b = h.bundle(["sh", "-c", "echo reopened > /dev/stdout && echo also > /dev/stderr"])
     if h.rootless:
         _multi_mapping(h, b)
     b.process["user"] = {"uid": 1000, "gid": 1000}
-    r = h.run_bundle(b)
-    check_eq((r.rc, r.out, r.err), (0, "reopened\n", "also\n"), f"uid 1000 reopens its stdio\n{r!r}")
+    b.save()
+    r = subprocess.run(h.rt_argv("run", "--bundle", b.path, h.new_id()), capture_output=True, text=True,
+                       timeout=60, stdin=subprocess.DEVNULL)
+    check_eq((r.returncode, r.stdout, r.stderr), (0, "reopened\n", "also\n"), f"uid 1000 reopens its stdio pipes: {r}")
+    b.process["args"] = ["echo", "to a file"]
+    b.save()
+    out = os.path.join(h.mkdtemp("out"), "log")
+    with open(out, "w") as f:
+        subprocess.run(h.rt_argv("run", "--bundle", b.path, h.new_id()), stdout=f, timeout=60,
+                       stdin=subprocess.DEVNULL, check=True)
+    check_eq((open(out).read(), os.stat(out).st_uid), ("to a file\n", os.getuid()), "a log file keeps its owner")
 
 
 def test_cwd_created_when_missing(h):

@@ -38,10 +38,12 @@ void check_cwd_inside(const std::string& cwd);
 // anything else counts as no entry), else "/".  Runs after pivot_root.
 std::string container_home(uint32_t uid);
 
-// As runc: stdio fds that are no terminal and not /dev/null are chowned to
-// `uid` (owner only), so a non-root process can reopen /dev/stdout; skipped
-// where they are not ours to chown (EPERM, EINVAL: unmapped, EROFS).  Runs
-// before the switch to the container's user.
+// As runc: stdio fds that are pipes, sockets or devices other than a terminal
+// or /dev/null are chowned to `uid` (owner only), so a non-root process can
+// reopen /dev/stdout; skipped where they are not ours to chown (EPERM, EINVAL:
+// unmapped, EROFS).  Unlike runc, a regular file is left alone: it is the
+// caller's file on the host (ctr.log of `run -d --image`, a redirect), whose
+// owner must not change.  Runs before the switch to the container's user.
 void give_stdio_to(uint32_t uid);
 
 // Resolves process.args[0] like runc: a name with '/' is used as is (it must
