@@ -8,10 +8,11 @@
 // SCMP_ACT_NOTIFY rules, and never set no_new_privs behind the config's back
 // (seccomp_load does by default).
 //
-// The init loads it as late as possible: right before execve when
-// noNewPrivileges is set, otherwise before the uid switch (without
-// no_new_privs, loading needs CAP_SYS_ADMIN).  With NOTIFY rules it loads before
-// reporting Ready, so the listener fd can reach listenerPath during `create`.
+// The init loads it last, right before execve, so no call a profile might deny
+// comes after it (without no_new_privs, CAP_SYS_ADMIN is kept for the load and
+// dropped by one prepared capset; see process/launcher.cpp).  With NOTIFY rules
+// it loads before reporting Ready, so the listener fd can reach listenerPath
+// during `create`.
 #pragma once
 
 #include <linux/filter.h>
