@@ -3,7 +3,6 @@
 #include <archive.h>
 #include <archive_entry.h>
 #include <fcntl.h>
-#include <linux/openat2.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/sysmacros.h>
@@ -37,14 +36,6 @@ std::vector<std::string> components(const std::string& name, size_t max_path) {
     return out;
 }
 
-// openat2 beneath `dir` without following any symlink.
-int open_beneath(int dir, const std::string& name, int flags) {
-    open_how how{};
-    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
-    return static_cast<int>(::syscall(SYS_openat2, dir, name.c_str(), &how, sizeof how));
-}
-
 // The directory holding the entry: every parent component is a real directory
 // of the layer (created if missing), never a symlink.
 sys::UniqueFd parent_dir(int root, const std::vector<std::string>& parts) {
@@ -52,7 +43,7 @@ sys::UniqueFd parent_dir(int root, const std::vector<std::string>& parts) {
     for (size_t i = 0; i + 1 < parts.size(); ++i) {
         if (::mkdirat(dir.get(), parts[i].c_str(), 0755) < 0 && errno != EEXIST)
             throw_errno("create parent " + quote(parts[i]));
-        sys::UniqueFd next(open_beneath(dir.get(), parts[i], O_RDONLY | O_DIRECTORY));
+        sys::UniqueFd next(sys::open_beneath(dir.get(), parts[i], O_RDONLY | O_DIRECTORY));
         if (!next) {
             if (errno == ELOOP) throw Error(ELOOP, "a parent (" + quote(parts[i]) + ") is a symbolic link");
             if (errno == ENOTDIR) throw Error(ENOTDIR, "a parent (" + quote(parts[i]) + ") is not a directory");
@@ -103,7 +94,7 @@ public:
 private:
     sys::UniqueFd open_existing(const std::vector<std::string>& parts, int flags) {
         sys::UniqueFd parent = parent_dir(root_, parts);
-        return sys::UniqueFd(open_beneath(parent.get(), parts.back(), flags));
+        return sys::UniqueFd(sys::open_beneath(parent.get(), parts.back(), flags));
     }
 
     void unpack(archive* a, archive_entry* e, const std::string& name, UnpackStats& stats) {
@@ -134,7 +125,7 @@ private:
             if (::fstatat(dir.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
                 remove_entry(dir.get(), base);
             if (::mkdirat(dir.get(), base.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("mkdir");
-            sys::UniqueFd d(open_beneath(dir.get(), base, O_RDONLY | O_DIRECTORY));
+            sys::UniqueFd d(sys::open_beneath(dir.get(), base, O_RDONLY | O_DIRECTORY));
             if (!d) throw_errno("open directory");
             metadata(d.get(), e);
             set_dir_times(parts, e);
@@ -191,7 +182,7 @@ private:
         mode_t kind = type == AE_IFIFO ? S_IFIFO : type == AE_IFCHR ? S_IFCHR : S_IFBLK;
         dev_t dev = makedev(archive_entry_rdevmajor(e), archive_entry_rdevminor(e));
         if (::mknodat(dir, base.c_str(), kind | 0600, dev) < 0) throw_errno("mknod");
-        sys::UniqueFd f(open_beneath(dir, base, O_PATH));
+        sys::UniqueFd f(sys::open_beneath(dir, base, O_PATH));
         if (!f) throw_errno("open node");
         std::string path = "/proc/self/fd/" + std::to_string(f.get());
         if (o_.set_owners &&

@@ -74,22 +74,80 @@ sys::UniqueFd open_dir(const std::string& path) {
     return fd;
 }
 
+// JSON documents of an image (index, manifests, configs) are small; the parser
+// refuses more anyway.
+constexpr off_t kMaxDocument = json::kMaxInputSize;
+
+// The layout or archive being imported.  Everything in it is hostile: each
+// file is opened beneath its root following no symlink (sys::open_beneath), must
+// be a regular file (a FIFO would hang the import, a device feed it forever),
+// and documents are size-capped.  The one way import code reads its files.
+class Source {
+public:
+    explicit Source(const std::string& dir) : fd_(open_dir(dir)) {}
+
+    // An opened regular file `rel` (relative to the root); `what` names it in errors.
+    sys::UniqueFd open(const std::string& rel, const std::string& what) const {
+        sys::UniqueFd fd(sys::open_beneath(fd_.get(), rel, O_RDONLY | O_NONBLOCK | O_NOCTTY));
+        if (!fd) {
+            if (errno == EXDEV || errno == ELOOP)
+                throw sys_error(errno, what + " " + quote(rel) + " leads out of the archive or through a symlink");
+            throw_errno(what + " " + quote(rel));
+        }
+        struct stat st;
+        if (::fstat(fd.get(), &st) < 0) throw_errno(what + " " + quote(rel));
+        if (!S_ISREG(st.st_mode)) throw Error(EINVAL, what + " " + quote(rel) + ": not a regular file");
+        // Blocking reads from here (O_NONBLOCK only kept a FIFO from hanging the open).
+        ::fcntl(fd.get(), F_SETFL, 0);
+        return fd;
+    }
+
+    // The whole of `rel`, at most kMaxDocument bytes.
+    std::string read(const std::string& rel, const std::string& what) const {
+        sys::UniqueFd fd = open(rel, what);
+        struct stat st;
+        ::fstat(fd.get(), &st);
+        if (st.st_size > kMaxDocument)
+            throw Error(EFBIG, what + " " + quote(rel) + ": " + std::to_string(st.st_size) + " bytes, more than " +
+                                   std::to_string(kMaxDocument) + " a document may have");
+        std::string text(static_cast<size_t>(st.st_size), '\0');
+        size_t got = 0;
+        while (got < text.size()) {
+            ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+            if (n < 0 && errno == EINTR) continue;
+            if (n < 0) throw_errno("read " + what + " " + quote(rel));
+            if (n == 0) break;
+            got += static_cast<size_t>(n);
+        }
+        text.resize(got);
+        return text;
+    }
+
+    bool has(const std::string& rel) const {
+        sys::UniqueFd fd(sys::open_beneath(fd_.get(), rel, O_PATH));
+        return static_cast<bool>(fd);
+    }
+
+private:
+    sys::UniqueFd fd_;
+};
+
 // A blob of the layout being imported, by digest or by path inside it.
-std::string blob_path(const std::string& layout, const std::string& digest) {
-    if (digest.find(':') == std::string::npos) return layout + "/" + digest;  // docker-archive path
-    return layout + "/blobs/sha256/" + hex_of(digest);
+std::string blob_path(const std::string& digest) {
+    if (digest.find(':') == std::string::npos) return digest;  // docker-archive path
+    return "blobs/sha256/" + hex_of(digest);
 }
 
 // What an import needs, whatever the source format.
 struct Plan {
     std::string config_json;
-    std::vector<std::string> layer_blobs;           // paths
+    std::vector<std::string> layer_blobs;           // paths relative to the source
     std::vector<std::optional<Descriptor>> layer_descs;  // OCI: digest and size to check
     std::vector<std::string> names;
 };
 
-std::string read_blob(const std::string& path, const std::optional<Descriptor>& d) {
-    std::string text = read_file(path);
+std::string read_blob(const Source& src, const std::string& path, const std::optional<Descriptor>& d) {
+    std::string text = src.read(path, "blob");
     if (d) {
         check_digest("blob " + d->digest, "digest", sha256_digest(text), d->digest);
         if (static_cast<int64_t>(text.size()) != d->size)
@@ -100,9 +158,9 @@ std::string read_blob(const std::string& path, const std::optional<Descriptor>& 
 }
 
 // OCI image layout: index.json -> (nested indexes) -> manifest -> config, layers.
-Plan plan_oci(const std::string& layout, const std::string& tag) {
+Plan plan_oci(const Source& src, const std::string& tag) {
     Descriptor chosen;
-    std::vector<Descriptor> entries = parse_index(read_file(layout + "/index.json"), "index.json");
+    std::vector<Descriptor> entries = parse_index(src.read("index.json", "index"), "index.json");
     std::vector<std::string> names;
     if (!tag.empty()) {
         auto it = std::find_if(entries.begin(), entries.end(), [&](const Descriptor& d) {
@@ -119,14 +177,14 @@ Plan plan_oci(const std::string& layout, const std::string& tag) {
     // Nested indexes (buildx, multi-platform) down to one manifest.
     for (int depth = 0; is_index(chosen.media_type); ++depth) {
         if (depth > 8) throw Error(ELOOP, "index.json: indexes nested too deeply");
-        std::string text = read_blob(blob_path(layout, chosen.digest), chosen);
+        std::string text = read_blob(src, blob_path(chosen.digest), chosen);
         chosen = select_manifest(parse_index(text, chosen.digest), Platform{"linux", host_arch(), ""}, chosen.digest);
     }
-    Manifest m = parse_manifest(read_blob(blob_path(layout, chosen.digest), chosen), chosen.digest);
+    Manifest m = parse_manifest(read_blob(src, blob_path(chosen.digest), chosen), chosen.digest);
     Plan p;
-    p.config_json = read_blob(blob_path(layout, m.config.digest), m.config);
+    p.config_json = read_blob(src, blob_path(m.config.digest), m.config);
     for (const auto& l : m.layers) {
-        p.layer_blobs.push_back(blob_path(layout, l.digest));
+        p.layer_blobs.push_back(blob_path(l.digest));
         p.layer_descs.push_back(l);
     }
     for (const auto& n : names)
@@ -135,8 +193,8 @@ Plan plan_oci(const std::string& layout, const std::string& tag) {
 }
 
 // docker save: manifest.json names the config and the layer tars by path.
-Plan plan_docker(const std::string& dir, const std::string& tag) {
-    auto images = parse_docker_manifest(read_file(dir + "/manifest.json"), "manifest.json");
+Plan plan_docker(const Source& src, const std::string& tag) {
+    auto images = parse_docker_manifest(src.read("manifest.json", "manifest"), "manifest.json");
     if (images.empty()) throw Error(ENOENT, "manifest.json: no image in the archive");
     const DockerArchiveImage* img = &images[0];
     if (!tag.empty()) {
@@ -146,17 +204,20 @@ Plan plan_docker(const std::string& dir, const std::string& tag) {
         if (it == images.end()) throw Error(ENOENT, "manifest.json: no image tagged " + quote(tag));
         img = &*it;
     }
-    for (const auto& path : img->layers)
+    auto inside = [](const std::string& path, const char* what) {
         if (path.find("..") != std::string::npos || path.empty() || path[0] == '/')
-            throw Error(EINVAL, "manifest.json: layer path " + quote(path) + " leaves the archive");
+            throw Error(EINVAL, std::string("manifest.json: ") + what + " path " + quote(path) + " leaves the archive");
+    };
+    inside(img->config, "config");
+    for (const auto& path : img->layers) inside(path, "layer");
     Plan p;
-    p.config_json = read_file(dir + "/" + img->config);
+    p.config_json = src.read(img->config, "config");
     // The config file is named by its digest in both archive generations.
     std::string want = hex_of(sha256_digest(p.config_json));
     if (img->config.find(want) == std::string::npos)
         throw Error(EINVAL, "manifest.json: config " + quote(img->config) + " does not match its digest " + want);
     for (const auto& l : img->layers) {
-        p.layer_blobs.push_back(dir + "/" + l);
+        p.layer_blobs.push_back(l);
         p.layer_descs.push_back(std::nullopt);  // verified through the config's diff_ids
     }
     p.names = img->repo_tags;
@@ -272,13 +333,14 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
         make_dir(layout, 0700);
         with_context(quote(path), [&] { unpack_archive(path, layout); });
     }
+    Source src(layout);
     if (transport.empty())  // sniff
-        transport = exists(layout + "/index.json") && !exists(layout + "/manifest.json") ? "oci"
-                    : exists(layout + "/manifest.json")                                ? "docker-archive"
-                                                                                        : "";
+        transport = src.has("index.json") && !src.has("manifest.json") ? "oci"
+                    : src.has("manifest.json")                         ? "docker-archive"
+                                                                       : "";
     if (transport.empty()) throw Error(EINVAL, quote(path) + ": neither an OCI layout nor a docker archive");
     Plan plan = with_context(quote(path), [&] {
-        return transport == "docker-archive" ? plan_docker(layout, tag) : plan_oci(layout, tag);
+        return transport == "docker-archive" ? plan_docker(src, tag) : plan_oci(src, tag);
     });
     ImageConfig config = parse_image_config(plan.config_json, "image config");
     if (config.diff_ids.size() != plan.layer_blobs.size())
@@ -296,8 +358,7 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
         }
         TempDir tmp(root_ + "/tmp");
         make_dir(tmp.path() + "/diff", 0755);
-        sys::UniqueFd blob(::open(plan.layer_blobs[i].c_str(), O_RDONLY | O_CLOEXEC));
-        if (!blob) throw_errno(what);
+        sys::UniqueFd blob = with_context(quote(path), [&] { return src.open(plan.layer_blobs[i], "layer"); });
         LayerStream stream(blob.get(), what);
         sys::UniqueFd diff = open_dir(tmp.path() + "/diff");
         UnpackOptions o = unpack_;

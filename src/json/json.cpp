@@ -1,5 +1,7 @@
 #include "crunlite/json/json.hpp"
 
+#include <cstring>
+
 #include <yajl/yajl_parse.h>
 
 #include <cerrno>
@@ -70,6 +72,15 @@ struct Checker {
         return 1;
     }
 
+    // A "\u0000" escape decodes to a NUL, which yajl_tree (and every C string
+    // after it) cuts the string at: {"User\u0000": "0", "User": "65534"} would
+    // read as uid 0 here and as 65534 to every other reader.  Refused in keys
+    // and in values, naming where.
+    int no_nul(const unsigned char* s, size_t len, const std::string& where) {
+        if (std::memchr(s, 0, len)) return fail(where, "a string holds \\u0000 (NUL), which is not allowed");
+        return 1;
+    }
+
     int key(std::string k) {
         Frame& f = stack.back();
         if (!f.keys.insert(k).second) return fail(path_upto(stack.size() - 1), "duplicate key \"" + k + "\"");
@@ -86,7 +97,15 @@ int on_scalar(void* ctx) {
 }
 int on_bool(void* ctx, int) { return on_scalar(ctx); }
 int on_number(void* ctx, const char*, size_t) { return on_scalar(ctx); }
-int on_string(void* ctx, const unsigned char*, size_t) { return on_scalar(ctx); }
+int on_string(void* ctx, const unsigned char* s, size_t len) {
+    Checker& c = ck(ctx);
+    c.before_value();
+    try {
+        return c.no_nul(s, len, c.path_upto(c.stack.size()));
+    } catch (...) {
+        return c.fail("", "out of memory");
+    }
+}
 int on_start_map(void* ctx) {
     try {
         return ck(ctx).open(true);
@@ -103,7 +122,9 @@ int on_start_array(void* ctx) {
 }
 int on_map_key(void* ctx, const unsigned char* k, size_t len) {
     try {
-        return ck(ctx).key(std::string(reinterpret_cast<const char*>(k), len));
+        Checker& c = ck(ctx);
+        if (!c.no_nul(k, len, c.path_upto(c.stack.size() - 1))) return 0;
+        return c.key(std::string(reinterpret_cast<const char*>(k), len));
     } catch (...) {
         return ck(ctx).fail("", "out of memory");
     }

@@ -43,6 +43,17 @@ UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mo
     }
 }
 
+int open_beneath(int dir, const std::string& name, int flags) {
+    struct open_how how;
+    std::memset(&how, 0, sizeof how);
+    how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
+    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    for (;;) {
+        long fd = ::syscall(SYS_openat2, dir, name.c_str(), &how, sizeof how);
+        if (fd >= 0 || (errno != EAGAIN && errno != EINTR)) return static_cast<int>(fd);
+    }
+}
+
 // Splits "a/b/c" into the parent part "a/b" and the last name "c".
 static std::pair<std::string, std::string> split_last(const std::string& path) {
     std::string p = path;

@@ -356,5 +356,54 @@ def test_hostile_and_corrupt_archives(h):
     _refused(h, bad, "larger than 1024 bytes", "--max-layer-size", "1k")
 
 
+def test_archive_blobs_are_read_safely(h):
+    """An archive's blobs and documents are opened beneath it, following no
+    symlink, regular files only: a blob that is a symlink to a host file or to
+    /dev/zero, or a FIFO, is refused by name (never read, never hanging the
+    store lock); a docker-archive Config path with ".." is refused like a layer's."""
+    bad = os.path.join(h.tmp, "bad.tar")
+
+    def blob_to(target):
+        def tamper(layout, descs):
+            blob = os.path.join(layout, "blobs", "sha256", descs[0]["digest"].split(":")[1])
+            os.unlink(blob)
+            os.symlink(target, blob)
+        return tamper
+    for target in ("/etc/shadow", "/dev/zero"):
+        harness.make_oci_archive(h, bad, "x", tamper=blob_to(target))
+        _refused(h, bad, "through a symlink")
+
+    def fifo_layer(layout, descs):
+        blob = os.path.join(layout, "blobs", "sha256", descs[0]["digest"].split(":")[1])
+        os.unlink(blob)
+        os.mkfifo(blob)
+    harness.make_oci_archive(h, bad, "x", tamper=fifo_layer)
+    _refused(h, bad, "not a regular file")
+
+    def index_to_shadow(layout, descs):
+        os.unlink(os.path.join(layout, "index.json"))
+        os.symlink("/etc/shadow", os.path.join(layout, "index.json"))
+    harness.make_oci_archive(h, bad, "x", tamper=index_to_shadow)
+    _refused(h, bad, "neither an OCI layout")  # a symlinked index.json is not taken as one
+    # The same rules for a layout directory given as it is (oci:DIR).
+    layout = os.path.join(h.mkdtemp("layout"), "l") + "/"
+    harness.make_oci_archive(h, layout, "x", tamper=blob_to("/etc/shadow"))
+    _refused(h, "oci:" + layout.rstrip("/"), "through a symlink")
+
+    harness.make_docker_archive(h, bad, "x:1")
+    d = h.mkdtemp("docker")
+    with tarfile.open(bad) as t:
+        t.extractall(d)
+    with open(os.path.join(d, "manifest.json")) as f:
+        m = json.load(f)
+    m[0]["Config"] = "../../../../../../etc/passwd"
+    with open(os.path.join(d, "manifest.json"), "w") as f:
+        json.dump(m, f)
+    with tarfile.open(bad, "w") as t:
+        t.add(d, arcname=".")
+    _refused(h, bad, "config path")
+    check_eq(json.loads(_image(h, "ls", "--format", "json").out), [], "nothing stored")
+
+
 if __name__ == "__main__":
     harness.main(globals())

@@ -25,6 +25,13 @@ std::string fd_path(int fd);
 // never lead outside it.  O_CLOEXEC is always added.
 UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mode = 0);
 
+// openat2(2) of `name` beneath `dir` following no symlink at all
+// (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): what is read
+// from an image archive or layer can never lead elsewhere.  O_CLOEXEC is always
+// added.  Returns the fd, or -1 with errno set (EXDEV: ".." or an absolute
+// path; ELOOP: a symlink on the way).
+int open_beneath(int dir, const std::string& name, int flags);
+
 // Creates every missing directory of `path` inside `root_fd` (like mkdir -p,
 // each component resolved in-root) and returns an O_PATH fd of the last one.
 UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode);

@@ -50,3 +50,16 @@ TEST_CASE("writer: compact, pretty, no escaped solidus", "[json]") {
     p.begin_object().key("a").integer(1).end_object();
     CHECK(p.result() == "{\n  \"a\": 1\n}");
 }
+
+TEST_CASE("a \\u0000 (NUL) in a key or a string is refused, naming where", "[json]") {
+    // Every C-string reader after yajl would cut at the NUL: "User\u0000" and "User"
+    // would be two keys here and one to them.
+    CHECK_THROWS_WITH(json::parse(R"({"User\u0000": "0", "User": "65534"})", "c.json"),
+                      "c.json: a string holds \\u0000 (NUL), which is not allowed");
+    CHECK_THROWS_WITH(json::parse(R"({"process": {"user\u0000x": 1}})", "c.json"),
+                      "c.json: process: a string holds \\u0000 (NUL), which is not allowed");
+    CHECK_THROWS_WITH(json::parse(R"({"mounts": [{"destination": "/proc\u0000/../.."}]})", "c.json"),
+                      "c.json: mounts[0].destination: a string holds \\u0000 (NUL), which is not allowed");
+    // An escaped backslash followed by "u0000" is an ordinary string.
+    CHECK(json::parse(R"({"a": "\\u0000"})", "c.json").root().get_string("a") == "\\u0000");
+}
