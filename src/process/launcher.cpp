@@ -236,6 +236,9 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         if (req.new_keyring) linux::join_session_keyring(req.container_id);
         FinalProcess fp = finish_process(proc, req.seccomp, sync, may_setgroups, req.preserve_fds, req.extra_env);
         sync.send(MsgType::Ready);
+        // Until `create` has recorded our state, nothing but it knows we exist: if
+        // it dies first (EOF here), so do we, rather than live on unfindable.
+        sync.expect(MsgType::Committed, "record the container's state");
 
         // Blocked until `start` writes one byte to exec.fifo.
         char byte;

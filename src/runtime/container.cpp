@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <functional>
 #include <climits>
 #include <cctype>
 #include <cstdlib>
@@ -80,8 +81,10 @@ struct Created {
 // disabled).  Root must get every limit it asks for; rootless, the limits of
 // controllers not delegated to us are dropped with a warning (podman does the same).
 // `view` gets what a `cgroup` mount shows the container on v1 and hybrid hosts.
+// `before_create` is called with the planned paths before anything is made.
 cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, const std::string& config_path,
-                            const std::string& id, std::vector<linux::CgroupView>& view) {
+                            const std::string& id, std::vector<linux::CgroupView>& view,
+                            const std::function<void(const cgroup::Paths&)>& before_create) {
     if (ctx.cgroup_manager == "disabled") return {};
     cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
     cgroup::Paths paths = with_context(config_path, [&] { return cgroup::plan_paths(layout, config.linux->cgroups_path, id); });
@@ -124,6 +127,7 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
     }
     if (!device_program.empty() && paths.unified.empty())
         throw Error(ENOTSUP, config_path + ": linux.resources.devices: no cgroup to attach the device program to");
+    before_create(paths);
     try {
         cgroup::create(paths, kept);
         if (!device_program.empty()) cgroup::attach_device_program(paths.unified, device_program);
@@ -254,7 +258,13 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     CreateTransaction tx(store, opts.id);
     store.create_dir(opts.id);
     tx.own_dir();
-    cgroup::Paths cg = setup_cgroups(ctx, config, config_path, opts.id, req.cgroup_v1);
+    // Intent first: killed from here on, the record tells `delete --force` which cgroups to remove.
+    cgroup::Paths cg = setup_cgroups(ctx, config, config_path, opts.id, req.cgroup_v1, [&](const cgroup::Paths& planned) {
+        state::State intent = st;
+        intent.cgroup_unified = planned.unified;
+        intent.cgroup_v1 = planned.v1;
+        store.save_cgroup_intent(intent);
+    });
     tx.own_cgroup(cg);
     req.cgroup_dirs = detail::cgroup_dirs(cg);
     st.cgroup_unified = cg.unified;
@@ -276,6 +286,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     st.start_time = ps.start_time;
     store.save(st);
     if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, launched.pid);
+    launched.sync.send(process::MsgType::Committed);
     tx.commit();
     return {std::move(launched), std::move(st), config.hooks};
 }
@@ -642,9 +653,11 @@ void kill(const Context& ctx, const std::string& id, const std::string& signal, 
 void remove(const Context& ctx, const std::string& id, bool force) {
     state::Store store(ctx.root);
     if (!store.exists(id)) {
-        // runc: --force succeeds, removing what an aborted create may have left.
+        // runc: --force succeeds, removing what an aborted create may have left:
+        // the cgroups it recorded before making them, then the directory.
         if (!force) throw Error(ENOENT, "container does not exist");
         state::validate_id(id);
+        if (auto intent = store.load_cgroup_intent(id)) cgroup::destroy(detail::cgroup_paths(*intent));
         store.remove(id);
         return;
     }

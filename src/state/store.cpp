@@ -120,6 +120,35 @@ void Store::save(const State& st) const {
     write_file_atomic(dir(st.id) + "/state.json", w.result(), 0600);
 }
 
+void Store::save_cgroup_intent(const State& st) const {
+    json::Writer w(false);
+    w.begin_object();
+    w.key("cgroup_unified").string(st.cgroup_unified);
+    w.key("cgroup_v1").begin_object();
+    for (const auto& [k, val] : st.cgroup_v1) w.key(k).string(val);
+    w.end_object();
+    w.end_object();
+    write_file_atomic(dir(st.id) + "/cgroups.json", w.result(), 0600);
+}
+
+std::optional<State> Store::load_cgroup_intent(const std::string& id) const {
+    validate_id(id);
+    std::string path = dir(id) + "/cgroups.json";
+    std::string text;
+    try {
+        text = read_file(path);
+    } catch (const Error& e) {
+        if (e.code() == ENOENT || e.code() == ENOTDIR) return std::nullopt;
+        throw;
+    }
+    json::Document doc = json::parse(text, path);
+    State st;
+    st.id = id;
+    st.cgroup_unified = doc.root().get_string_or("cgroup_unified", "");
+    st.cgroup_v1 = doc.root().get_string_map_or("cgroup_v1");
+    return st;
+}
+
 std::vector<std::string> Store::list() const {
     std::vector<std::string> ids;
     DIR* d = ::opendir(root_.c_str());

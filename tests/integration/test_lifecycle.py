@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import re
+import subprocess
 import sys
 import time
 
@@ -474,6 +475,38 @@ def test_log_json(h):
     check(any("does not exist" in l.get("msg", "") and l.get("level") == "error" for l in lines),
           f"no error entry in {lines}")
     os.unlink(log_path)
+
+
+def test_killed_create_leaves_nothing_after_delete_force(h):
+    """`create` SIGKILLed at any point (every 3 ms up to 120 ms) leaves nothing that
+    `delete --force` does not remove: the cgroups it was making are recorded
+    before they exist (cgroups.json), and an init whose state was never recorded
+    exits with its create, so no cgroup directory, state or process survives (the
+    harness also fails a test that leaves a process or a mount)."""
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f.read().splitlines():
+            _, ctrl, path = line.split(":", 2)
+            if ctrl.startswith("name="):
+                continue
+            mount = "/sys/fs/cgroup/unified" if ctrl == "" else f"/sys/fs/cgroup/{ctrl.split(',')[0]}"
+            if not os.path.isdir(mount):  # pure v2: cgroup2 is the root
+                mount = "/sys/fs/cgroup"
+            own[ctrl] = mount + path.rstrip("/")
+    b = h.bundle(["sleep", "30"])
+    leaked = []
+    for delay_ms in range(0, 120, 3):
+        cid = h.new_id("kill")
+        p = subprocess.Popen(h.rt_argv("create", "--bundle", b.path, cid), stdin=subprocess.DEVNULL,
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(delay_ms / 1000)
+        p.kill()
+        p.wait()
+        h.rt("delete", "--force", cid)
+        leaked += [d + "/" + cid for d in own.values() if os.path.exists(d + "/" + cid)]
+        if os.path.exists(os.path.join(h.root, cid)):
+            leaked.append(os.path.join(h.root, cid))
+    check_eq(leaked, [], "cgroups or state left after delete --force of a killed create")
 
 
 if __name__ == "__main__":

@@ -106,6 +106,8 @@ struct ExecRequest {
 // Starts the container init and returns once it is fully set up and blocked on
 // exec.fifo (state "created").  On failure every process it started is killed
 // and reaped, and the Error names the step that failed.
+// The init then waits for MsgType::Committed on `sync` (send it once its state
+// is recorded) before it blocks on exec.fifo; it exits if `sync` closes first.
 Launched launch(const LaunchRequest& request);
 
 // Joins every namespace of the init that differs from ours, then starts

@@ -27,7 +27,8 @@ namespace crunlite::process {
 
 enum class MsgType : char {
     MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', Hooks = 'H', HooksDone = 'h', Pty = 'T', SeccompFd = 'S',
-    Ready = 'R', Error = 'E', NetNs = 'N', UserNs = 'U'
+    Ready = 'R', Error = 'E', NetNs = 'N', UserNs = 'U',
+    Committed = 'C'  // parent -> init: the container's state is recorded (create may now exit)
 };
 
 struct Message {

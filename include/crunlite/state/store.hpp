@@ -5,6 +5,9 @@
 //                container init holds it open for reading and execs once `start`
 //                writes one byte
 //   exit         exit status recorded by the monitor of a detached container
+//   cgroups.json the cgroups `create` is about to make, written before it makes
+//                them: a create killed before state.json exists leaves this
+//                record, and `delete --force` removes what it names
 // The directory itself is created with mkdir(2), which is atomic: of two
 // concurrent `create` of one ID exactly one wins.  Mutating verbs hold an flock
 // on the directory.
@@ -64,6 +67,11 @@ public:
     // Throws Error(ENOENT, "container does not exist") when there is no state.
     State load(const std::string& id) const;
     void save(const State& st) const;
+
+    // The intent record (cgroups.json): the cgroup fields of `st`, before they exist.
+    void save_cgroup_intent(const State& st) const;
+    // A State holding only the recorded cgroup fields, or nullopt without a record.
+    std::optional<State> load_cgroup_intent(const std::string& id) const;
 
     // IDs of all containers with a state.json, sorted.
     std::vector<std::string> list() const;
