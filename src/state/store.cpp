@@ -66,6 +66,18 @@ bool Store::exists(const std::string& id) const {
     return ::stat((dir(id) + "/state.json").c_str(), &st) == 0;
 }
 
+namespace {
+
+// The cgroup fields of state.json, which cgroups.json holds alone.
+void write_cgroup_fields(json::Writer& w, const State& st) {
+    w.key("cgroup_unified").string(st.cgroup_unified);
+    w.key("cgroup_v1").begin_object();
+    for (const auto& [k, val] : st.cgroup_v1) w.key(k).string(val);
+    w.end_object();
+}
+
+}  // namespace
+
 State Store::load(const std::string& id) const {
     validate_id(id);
     std::string text;
@@ -112,10 +124,7 @@ void Store::save(const State& st) const {
     w.key("monitor_pid").integer(st.monitor_pid);
     w.key("pid_namespace").boolean(st.pid_namespace);
     w.key("rootless").boolean(st.rootless);
-    w.key("cgroup_unified").string(st.cgroup_unified);
-    w.key("cgroup_v1").begin_object();
-    for (const auto& [k, val] : st.cgroup_v1) w.key(k).string(val);
-    w.end_object();
+    write_cgroup_fields(w, st);
     w.end_object();
     write_file_atomic(dir(st.id) + "/state.json", w.result(), 0600);
 }
@@ -123,10 +132,7 @@ void Store::save(const State& st) const {
 void Store::save_cgroup_intent(const State& st) const {
     json::Writer w(false);
     w.begin_object();
-    w.key("cgroup_unified").string(st.cgroup_unified);
-    w.key("cgroup_v1").begin_object();
-    for (const auto& [k, val] : st.cgroup_v1) w.key(k).string(val);
-    w.end_object();
+    write_cgroup_fields(w, st);
     w.end_object();
     write_file_atomic(dir(st.id) + "/cgroups.json", w.result(), 0600);
 }
