@@ -63,6 +63,13 @@ quiet() {  # runs a command, showing its output only when it fails
         exit 1
     fi
 }
-[[ -f $build/build.ninja ]] || quiet meson setup "$build" "$repo" --buildtype=debugoptimized
+# CRUNLITE_WERROR=1 (contrib/test.sh, so CI): warnings are errors.
+werror=false
+[[ ${CRUNLITE_WERROR:-} == 1 ]] && werror=true
+if [[ -f $build/build.ninja ]]; then
+    [[ -z ${CRUNLITE_WERROR:-} ]] || quiet meson configure "$build" -Dwerror=$werror
+else
+    quiet meson setup "$build" "$repo" --buildtype=debugoptimized -Dwerror=$werror
+fi
 quiet ninja -C "$build"
 echo "setup-deps: built $build/src/cli/crun-lite"

@@ -8,6 +8,7 @@ set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILD=${BUILD:-$repo/build}
+export CRUNLITE_WERROR=1  # the tests' build treats warnings as errors
 # The podman, containerd and buildah tests drive the real tools, installed here.
 "$repo/contrib/setup-deps.sh" --podman --containerd --buildah --demo --conformance || exit 1
 export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe

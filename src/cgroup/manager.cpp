@@ -80,7 +80,7 @@ std::vector<HierarchyDir> v1_hierarchy_dirs(const Layout& layout, const Paths& p
     for (const auto& [controller, dir] : paths.v1) {
         auto h = layout.v1.find(controller);
         if (h == layout.v1.end()) continue;
-        auto same = std::find_if(out.begin(), out.end(), [&](const HierarchyDir& d) { return d.dir == dir; });
+        auto same = std::find_if(out.begin(), out.end(), [&dir = dir](const HierarchyDir& d) { return d.dir == dir; });
         if (same == out.end()) out.push_back({last(h->second.mount), dir, {controller}});
         else same->controllers.push_back(controller);
     }

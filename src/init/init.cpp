@@ -164,6 +164,10 @@ int main(int argc, char** argv) {
 
     // When not PID 1 of a pid namespace, orphans must still come to us.
     if (::getpid() != 1) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    // Non-dumpable: the container's processes run as our uid, and one could
+    // otherwise ptrace us (PTRACE_ATTACH stops us: signals, reaping and `run`
+    // would hang) or read our memory.  The child's execve makes it dumpable again.
+    ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
     sigset_t all, old;
     sigfillset(&all);

@@ -380,8 +380,9 @@ void move_net_devices(const std::map<std::string, spec::NetDevice>& devices, pid
             if (m.type == RTM_NEWADDR) host_addresses.push_back(rtnl::parse_address(m));
     });
     std::vector<Move> moves;
-    for (const auto& [name, dev] : devices) {
-        Move mv{name, dev.name.empty() ? name : dev.name, {}, {}};
+    for (const auto& entry : devices) {
+        const std::string& name = entry.first;  // (clang: lambdas may not capture structured bindings)
+        Move mv{name, entry.second.name.empty() ? name : entry.second.name, {}, {}};
         with_context("linux.netDevices." + name + ": move into the container's network namespace",
                      [&] { mv.link = host.get_link(name); });
         for (const auto& a : host_addresses)

@@ -563,7 +563,7 @@ void apply_uts_and_sysctl(const spec::Config& config) {
     for (const auto& [key, value] : config.linux->sysctl) {
         std::string path = "/proc/sys/" + key;
         std::replace(path.begin() + 10, path.end(), '.', '/');
-        with_context("linux.sysctl " + quote(key), [&] { write_file(path, value); });
+        with_context("linux.sysctl " + quote(key), [&path, &value = value] { write_file(path, value); });
     }
 }
 

@@ -280,6 +280,14 @@ def test_init_signals_status_mask_and_drain(h):
     check_eq(r.rc, 128 + 11, f"a child killed by a signal: 128+n\n{r!r}")
 
 
+def test_init_cannot_be_ptraced_by_the_container(h):
+    """crun-lite-init is non-dumpable: a container process of the same uid cannot
+    ptrace (and so stop) it, even without a seccomp profile."""
+    archive = _archive(h, dict(BASE, User=""))
+    r = _run(h, archive, "--rm", "--security-opt", "seccomp=unconfined", h.new_id("img"), "/probe", "try", "ptrace-1")
+    check_eq((r.rc, r.out.strip()), (0, "ptrace-1 EPERM"), f"PTRACE_ATTACH to the init\n{r!r}")
+
+
 def test_stop_escalates_to_sigkill(h):
     archive = _archive(h, dict(BASE, User=""))
     cid = h.new_id("img")
