@@ -105,7 +105,8 @@ ImageConfig parse_image_config(std::string_view text, const std::string& source)
             h.timeout_ns = nanoseconds(*hc, "Timeout");
             h.start_period_ns = nanoseconds(*hc, "StartPeriod");
             h.start_interval_ns = nanoseconds(*hc, "StartInterval");
-            h.retries = static_cast<int>(hc->get_int64_or("Retries", 0));
+            // An int: a larger value is an error naming it, not a wrapped count.
+            if (auto r = hc->find("Retries")) h.retries = r->as_int32();
             for (const char* k : {"Interval", "Timeout", "StartPeriod", "StartInterval", "Retries"})
                 if (hc->get_int64_or(k, 0) < 0) hc->at(k).fail("must not be negative");
             c.healthcheck = h;

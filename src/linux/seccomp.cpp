@@ -148,6 +148,12 @@ SeccompProgram build_filter(const spec::Seccomp& sc) {
     if (!sc.listener_path.empty() && !program.notify)
         log::debug(base + ".listenerPath: ignored, no rule uses SCMP_ACT_NOTIFY");
     program.bpf = export_bpf(ctx);
+    // The kernel refuses a longer program with a bare EINVAL at load time.
+    constexpr size_t kMaxInsns = 4096;  // BPF_MAXINSNS
+    if (program.bpf.size() > kMaxInsns)
+        throw Error(E2BIG, base + ": the compiled filter has " + std::to_string(program.bpf.size()) +
+                               " instructions, more than the kernel's " + std::to_string(kMaxInsns) +
+                               ": too many rules (merge syscalls with the same action and arguments)");
     return program;
 }
 

@@ -70,6 +70,9 @@ TEST_CASE("image config: the runtime stage's user, command and healthcheck", "[m
     CHECK(c.diff_ids == std::vector<std::string>{kA});
     CHECK_THROWS_WITH(parse_image_config(R"({"config":{"Healthcheck":{"Interval":-1}}})", "c"),
                       Catch::Contains("c: config.Healthcheck.Interval: must not be negative"));
+    // A count beyond an int is an error naming it, not a wrapped (negative) number.
+    CHECK_THROWS_WITH(parse_image_config(R"({"config":{"Healthcheck":{"Retries":4294967297}}})", "c"),
+                      Catch::Contains("config.Healthcheck.Retries"));
 }
 
 TEST_CASE("docker-archive manifest.json", "[manifest]") {

@@ -262,3 +262,16 @@ TEST_CASE("every runtime-spec 1.3 field is planned, or refused by name", "[field
         }
     }
 }
+
+TEST_CASE("a seccomp program over the kernel's 4096 instructions is refused by name", "[fields]") {
+    spec::Seccomp sc;
+    sc.default_action = "SCMP_ACT_ALLOW";
+    for (int i = 0; i < 5000; ++i)  // one argument rule each: about one instruction apiece
+        sc.syscalls.push_back({{"chmod"}, "SCMP_ACT_ERRNO", std::nullopt, {{1, static_cast<uint64_t>(i), 0, "SCMP_CMP_EQ"}}});
+    try {
+        auto p = linux::build_filter(sc);
+        FAIL("built " << p.bpf.size() << " instructions");
+    } catch (const Error& e) {
+        CHECK_THAT(e.message(), Catch::Contains("more than the kernel's 4096"));
+    }
+}
