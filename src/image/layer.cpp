@@ -82,11 +82,13 @@ public:
         with_context("entry " + quote(name), [&] { unpack(a, e, name, stats); });
     }
 
-    // Directory times last: creating children changed them.
+    // Directory times last: creating children changed them.  A directory a later
+    // entry replaced or whited out (dir "a/b", then file "a") is simply gone:
+    // looked up without creating anything, and skipped.
     void finish() {
         for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
-            sys::UniqueFd d = it->parts.empty() ? sys::UniqueFd(::fcntl(root_, F_DUPFD_CLOEXEC, 0))
-                                                : open_existing(it->parts, O_RDONLY | O_DIRECTORY);
+            sys::UniqueFd d(it->parts.empty() ? ::fcntl(root_, F_DUPFD_CLOEXEC, 0)
+                                              : sys::open_beneath(root_, join(it->parts, "/"), O_RDONLY | O_DIRECTORY));
             if (d) ::futimens(d.get(), it->times);
         }
     }

@@ -224,11 +224,18 @@ Plan plan_docker(const Source& src, const std::string& tag) {
     return p;
 }
 
+// What a layer (or an archive) may decompress to: its files' limit plus the
+// tar's own headers and padding (1 KiB an entry), and the ratio bound.
+void limit_stream(LayerStream& s, const LayerLimits& l) {
+    s.limit(l.max_bytes + l.max_entries * 1024 + (uint64_t{1} << 20), l.max_ratio);
+}
+
 // Unpacks an archive's outer tar (the blobs) into `dir`, with the same safety.
 void unpack_archive(const std::string& file, const std::string& dir) {
     sys::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_errno("open " + quote(file));
     LayerStream s(fd.get(), file);
+    limit_stream(s, LayerLimits{});
     sys::UniqueFd root = open_dir(dir);
     UnpackOptions o = UnpackOptions::unprivileged();  // blobs only: no owners, no devices
     o.name = file;
@@ -360,6 +367,7 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
         make_dir(tmp.path() + "/diff", 0755);
         sys::UniqueFd blob = with_context(quote(path), [&] { return src.open(plan.layer_blobs[i], "layer"); });
         LayerStream stream(blob.get(), what);
+        limit_stream(stream, unpack_.limits);
         sys::UniqueFd diff = open_dir(tmp.path() + "/diff");
         UnpackOptions o = unpack_;
         o.name = what;

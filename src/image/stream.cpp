@@ -60,6 +60,7 @@ struct LayerStream::Impl {
     bool z_ready = false, z_member_done = false;
     ZSTD_DStream* zstd = nullptr;
     bool zstd_frame_done = false;
+    uint64_t max_bytes = 0, max_ratio = 0, ratio_floor = 0;
 
     ~Impl() {
         if (z_ready) inflateEnd(&z);
@@ -128,6 +129,13 @@ struct LayerStream::Impl {
         }
         if (n == 0) done = true;
         uncompressed.update(out, n);
+        uint64_t total = uncompressed.size();
+        if (max_bytes && total > max_bytes)
+            throw Error(EFBIG, name + ": decompresses to more than " + std::to_string(max_bytes) + " bytes");
+        if (max_ratio && total > ratio_floor && total / std::max<uint64_t>(compressed.size(), 1) > max_ratio)
+            throw Error(EFBIG, name + ": decompresses to more than " + std::to_string(max_ratio) +
+                                   " times its compressed size (" + std::to_string(compressed.size()) +
+                                   " bytes); see --max-ratio");
         return n;
     }
 
@@ -178,9 +186,21 @@ LayerStream::~LayerStream() = default;
 
 size_t LayerStream::read(void* buf, size_t len) { return impl_->read(static_cast<unsigned char*>(buf), len); }
 
-void LayerStream::drain() {
+void LayerStream::limit(uint64_t max_bytes, uint64_t max_ratio, uint64_t ratio_floor) {
+    impl_->max_bytes = max_bytes;
+    impl_->max_ratio = max_ratio;
+    impl_->ratio_floor = ratio_floor;
+}
+
+void LayerStream::drain(uint64_t max_trailing) {
     std::vector<unsigned char> sink(64 * 1024);
-    while (read(sink.data(), sink.size()) > 0) {}
+    uint64_t trailing = 0;
+    while (size_t n = read(sink.data(), sink.size())) {
+        trailing += n;
+        if (trailing > max_trailing)
+            throw Error(EFBIG, impl_->name + ": more than " + std::to_string(max_trailing) +
+                                   " bytes after the end of the tar archive");
+    }
     // Bytes after the compressed data (trailing garbage) still count for the digest.
     while (impl_->fill()) impl_->in_pos = impl_->in_len;
 }

@@ -355,6 +355,19 @@ def test_hostile_and_corrupt_archives(h):
     harness.make_oci_archive(h, bad, "x", layers=[_entries(("big", "file", "x" * 4096))])
     _refused(h, bad, "larger than 1024 bytes", "--max-layer-size", "1k")
 
+    # Decompression bombs: a layer of zeros (ratio ~1000 past the first 256 MiB),
+    # and gigabytes of zeros after the tar's end (only there to be hashed).
+    harness.make_oci_archive(h, bad, "x", compress=True, layers=[_entries(("zeros", "file", "\0" * (300 << 20)))])
+    _refused(h, bad, "decompresses to more than 200 times")
+
+    def trailing_zeros(layout, descs):
+        import gzip
+        blob = os.path.join(layout, "blobs", "sha256", descs[0]["digest"].split(":")[1])
+        with open(blob, "ab") as f:
+            f.write(gzip.compress(b"\0" * (2 << 20)))
+    harness.make_oci_archive(h, bad, "x", compress=True, tamper=trailing_zeros)
+    _refused(h, bad, "after the end of the tar archive")
+
 
 def test_archive_blobs_are_read_safely(h):
     """An archive's blobs and documents are opened beneath it, following no

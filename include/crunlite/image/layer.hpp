@@ -32,6 +32,9 @@ struct LayerLimits {
     uint64_t max_bytes = uint64_t{64} << 30;  // sum of file sizes
     size_t max_path = 4096;
     size_t max_xattr = 64 * 1024;             // one value
+    // Decompressed size over compressed size, past the first 256 MiB (LayerStream::limit):
+    // real layers stay far below (text ~5, sparse-free binaries ~3); a bomb of zeros is ~1000.
+    uint64_t max_ratio = 200;
 };
 
 struct UnpackOptions {

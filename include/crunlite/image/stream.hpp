@@ -24,9 +24,17 @@ public:
     // and corrupt or truncated data ("layer x: truncated gzip stream").
     size_t read(void* buf, size_t len);
 
+    // Bounds on what the layer may decompress to: at most `max_bytes` in all, and
+    // beyond `ratio_floor` bytes at most `max_ratio` times its compressed size
+    // (a 2 MB gzip of zeros would otherwise write gigabytes).  0: no bound.
+    // Exceeding one throws Error(EFBIG) naming the layer and the limit.
+    void limit(uint64_t max_bytes, uint64_t max_ratio, uint64_t ratio_floor = uint64_t{256} << 20);
+
     // Reads whatever is left (a tar reader stops at its end-of-archive blocks)
-    // so that the digests cover the whole blob.
-    void drain();
+    // so that the digests cover the whole blob: at most `max_trailing`
+    // uncompressed bytes (a tar's end-of-archive padding is some KiB; gigabytes
+    // of zeros after it would only be decompressed to be hashed).
+    void drain(uint64_t max_trailing = uint64_t{1} << 20);
 
     // "sha256:<hex>" of everything read so far; valid after drain().
     std::string compressed_digest() const;

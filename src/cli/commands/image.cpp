@@ -109,13 +109,15 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     po::options_description opts("Options"), hidden;
     opts.add_options()("store", po::value(&store_dir), "image store directory");
     std::string max_size;
-    uint64_t max_entries = 0;
+    uint64_t max_entries = 0, max_ratio = 0;
     if (verb == "load")
         opts.add_options()("name", po::value(&name), "NAME:TAG to give the image")(
             "quiet,q", po::bool_switch(&quiet), "print only the image id")(
             "format", po::value(&format), "table or json")(
             "max-layer-size", po::value(&max_size), "refuse a layer whose files add up to more (default 64g)")(
-            "max-entries", po::value(&max_entries), "refuse a layer with more entries (default 1000000)");
+            "max-entries", po::value(&max_entries), "refuse a layer with more entries (default 1000000)")(
+            "max-ratio", po::value(&max_ratio),
+            "refuse a layer that decompresses to more than N times its size, past 256 MiB (default 200)");
     if (verb == "ls") opts.add_options()("format", po::value(&format), "table or json")("quiet,q", po::bool_switch(&quiet), "ids only");
     hidden.add_options()("ref", po::value<std::string>());
     po::positional_options_description pos;
@@ -130,6 +132,7 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     // Limits against tar bombs, applied to every layer.
     image::LayerLimits limits;
     if (max_entries) limits.max_entries = max_entries;
+    if (max_ratio) limits.max_ratio = max_ratio;
     if (!max_size.empty()) {
         int64_t bytes = parse_size("--max-layer-size", max_size);
         if (bytes <= 0) throw Error(EINVAL, "--max-layer-size: must be positive");

@@ -155,6 +155,16 @@ TEST_CASE("whiteouts and opaque directories become overlayfs's", "[layer]") {
     CHECK(::access(d.at("dir/.wh..wh..opq").c_str(), F_OK) != 0);
 }
 
+TEST_CASE("a later entry replaces a directory tree (file or whiteout in its place)", "[layer]") {
+    TempDir d;
+    // Directory times are set last; the replaced "a/b" is gone by then and skipped,
+    // and nothing resurrects it.
+    unpack(d, tar({{"a/", '5', "", "", 0755}, {"a/b/", '5', "", "", 0755}, {"a", '0', "file now"},
+                   {"w/", '5', "", "", 0755}, {"w/x/", '5', "", "", 0755}, {".wh.w", '0', ""}}));
+    CHECK(S_ISREG(lstat_of(d.at("a")).st_mode));
+    CHECK(S_ISCHR(lstat_of(d.at("w")).st_mode));  // the whiteout, not a directory again
+}
+
 TEST_CASE("image xattrs cannot forge overlay metadata", "[layer]") {
     if (::geteuid() != 0) return;  // trusted.* needs root
     TempDir d;

@@ -5,6 +5,7 @@
 #include <zstd.h>
 
 #include <string>
+#include <vector>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/image/stream.hpp"
@@ -96,4 +97,40 @@ TEST_CASE("truncated and corrupt streams are errors naming the layer", "[stream]
     CHECK_THROWS_WITH(read_all(s), Catch::Contains("layer y: corrupt gzip stream"));
     CHECK_THROWS_WITH(image::check_digest("layer z", "digest", "sha256:aa", "sha256:bb"),
                       "layer z: digest mismatch: got sha256:aa, want sha256:bb");
+}
+
+TEST_CASE("decompression is bounded: in all, by ratio, and after the tar's end", "[stream]") {
+    std::string zeros(8 << 20, '\0');
+    std::string bomb = gzip(zeros);  // ~8 KB for 8 MiB: a ratio near 1000
+    auto drain_all = [](image::LayerStream& s) {
+        std::vector<char> buf(64 * 1024);
+        while (s.read(buf.data(), buf.size()) > 0) {}
+    };
+    {
+        sys::UniqueFd fd = fd_of(bomb);
+        image::LayerStream s(fd.get(), "layer x");
+        s.limit(0, 200, 1 << 20);
+        CHECK_THROWS_WITH(drain_all(s), Catch::Contains("layer x: decompresses to more than 200 times"));
+    }
+    {
+        sys::UniqueFd fd = fd_of(bomb);
+        image::LayerStream s(fd.get(), "layer x");
+        s.limit(4 << 20, 0);
+        CHECK_THROWS_WITH(drain_all(s), Catch::Contains("layer x: decompresses to more than 4194304 bytes"));
+    }
+    {
+        // Within the bounds (ratio checked only past the floor): fine.
+        sys::UniqueFd fd = fd_of(bomb);
+        image::LayerStream s(fd.get(), "layer x");
+        s.limit(16 << 20, 200, 16 << 20);
+        CHECK_NOTHROW(drain_all(s));
+    }
+    {
+        // A reader that stops early leaves the rest to drain(): bounded.
+        sys::UniqueFd fd = fd_of(bomb);
+        image::LayerStream s(fd.get(), "layer x");
+        char head[512];
+        REQUIRE(s.read(head, sizeof head) == sizeof head);
+        CHECK_THROWS_WITH(s.drain(), Catch::Contains("layer x: more than 1048576 bytes after the end of the tar archive"));
+    }
 }
