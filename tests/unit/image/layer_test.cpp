@@ -62,16 +62,16 @@ std::string padded(const std::string& data) { return data + std::string((512 - d
 std::string tar(const std::vector<Entry>& entries) {
     std::string out;
     for (const auto& e : entries) {
-        if (!e.xattrs.empty()) {
-            std::string records;
-            for (const auto& [k, v] : e.xattrs) {
-                std::string body = " SCHILY.xattr." + k + "=" + v + "\n";
-                size_t len = body.size() + 2;
-                while (std::to_string(len).size() + body.size() != len) len = std::to_string(len).size() + body.size();
-                records += std::to_string(len) + body;
-            }
-            out += header("PaxHeaders/" + e.name, 'x', records.size(), e) + padded(records);
-        }
+        std::string records;
+        auto record = [&](const std::string& key, const std::string& value) {
+            std::string body = " " + key + "=" + value + "\n";
+            size_t len = body.size() + 2;
+            while (std::to_string(len).size() + body.size() != len) len = std::to_string(len).size() + body.size();
+            records += std::to_string(len) + body;
+        };
+        for (const auto& [k, v] : e.xattrs) record("SCHILY.xattr." + k, v);
+        if (e.name.size() > 100) record("path", e.name);  // ustar holds 100 bytes of name
+        if (!records.empty()) out += header("PaxHeaders/x", 'x', records.size(), e) + padded(records);
         out += header(e.name, e.type, e.type == '0' ? e.data.size() : 0, e) + (e.type == '0' ? padded(e.data) : "");
     }
     return out + std::string(1024, '\0');
@@ -194,6 +194,15 @@ TEST_CASE("hostile layers are refused and write nothing outside", "[layer]") {
         {"hard link up", {{"shadow", '1', "", "../../etc/shadow"}}, "path leaves the layer"},
         {"hard link to a directory", {{"d/", '5', "", "", 0755}, {"h", '1', "", "d"}}, "hard link to a directory"},
         {"root replaced by a symlink", {{".", '2', "", "/"}}, "the layer root cannot be replaced"},
+        // The unpacker keeps the last parent open: replacing it (or an ancestor)
+        // by a symlink must not leave a stale way in.
+        {"kept parent replaced by a symlink",
+         {{"a/", '5', "", "", 0755}, {"a/b/", '5', "", "", 0755}, {"a/b/f", '0', "x"}, {"a", '2', "", "/tmp"},
+          {"a/b/escaped", '0', "x"}},
+         "a parent (`a`) is a symbolic link"},
+        {"kept parent whited out, then a symlink",
+         {{"a/", '5', "", "", 0755}, {"a/f", '0', "x"}, {".wh.a", '0', ""}, {"a", '2', "", "/tmp"}, {"a/escaped", '0', "x"}},
+         "a parent (`a`) is a symbolic link"},
     };
     for (const auto& c : cases) {
         INFO(c.what);
@@ -203,6 +212,20 @@ TEST_CASE("hostile layers are refused and write nothing outside", "[layer]") {
         CHECK(::access("/tmp/escaped", F_OK) != 0);
         CHECK(::access("/etc/escaped", F_OK) != 0);
     }
+}
+
+TEST_CASE("deep directory chains unpack, each entry from its parent's kept fd", "[layer]") {
+    TempDir d;
+    std::vector<Entry> chain;
+    std::string path;
+    for (int i = 0; i < 1000; ++i) {
+        path += "d/";
+        chain.push_back({path, '5', "", "", 0755});
+    }
+    chain.push_back({path + "leaf", '0', "deep"});
+    auto s = unpack(d, tar(chain));
+    CHECK(s.entries == 1001);
+    CHECK(lstat_of(d.at(path + "leaf")).st_size == 4);
 }
 
 TEST_CASE("limits stop tar bombs; garbage is not a layer", "[layer]") {
