@@ -21,13 +21,15 @@ packages=(
 
 # --bench: also what contrib/bench/run-bench.sh compares against.
 # --podman, --containerd, --buildah: the real tools the integration tests drive.
-# --conformance: what contrib/conformance.sh needs.
+# --conformance: what contrib/conformance.sh needs.  --fuzz: what contrib/fuzz.sh needs.
 # --demo: what contrib/demo.sh needs besides.
 for arg in "$@"; do
     case $arg in
         --bench) packages+=(hyperfine runc crun umoci) ;;
         # contrib/conformance.sh: runc to compare with, Go to build the OCI suite.
         --conformance) packages+=(runc golang-go) ;;
+        # contrib/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
+        --fuzz) packages+=(clang libclang-rt-14-dev) ;;
         --podman) packages+=(podman conmon catatonit) ;;
         --containerd) packages+=(containerd) ;;
         --buildah) packages+=(buildah) ;;

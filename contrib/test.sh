@@ -1,7 +1,8 @@
 #!/bin/bash
 # Sets up (packages, build) and runs every test: the Catch2 unit tests, then each
-# integration test file as root and as an unprivileged user, then (as root) the
-# OCI runtime-tools suite compared with runc (contrib/conformance.sh).  Run as root on a
+# integration test file as root and as an unprivileged user, then the fuzzers
+# (contrib/fuzz.sh) and (as root) the OCI runtime-tools suite compared with runc
+# (contrib/conformance.sh).  Run as root on a
 # Debian 12 machine.  Prints "N passed, N failed, N skipped" last; exits 1 if any
 # test failed.  Extra arguments are passed to the integration files (e.g. -k kill).
 set -uo pipefail
@@ -10,7 +11,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILD=${BUILD:-$repo/build}
 export CRUNLITE_WERROR=1  # the tests' build treats warnings as errors
 # The podman, containerd and buildah tests drive the real tools, installed here.
-"$repo/contrib/setup-deps.sh" --podman --containerd --buildah --demo --conformance || exit 1
+"$repo/contrib/setup-deps.sh" --podman --containerd --buildah --demo --conformance --fuzz || exit 1
 export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe
 # Rootless slirp4netns (run --image -p, podman) opens /dev/net/tun and fuse-overlayfs
 # /dev/fuse: Debian's default mode for both is 0666, some machines have 0600.
@@ -64,6 +65,14 @@ for file in "$repo"/tests/integration/test_*.py; do
         passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
     done
 done
+
+# Fuzzing: each libFuzzer harness of tests/fuzz for 60 s (clang, ASan+UBSan),
+# from its seed corpus; a crash, sanitizer report, leak or hang fails.  Not when
+# the arguments pick some integration tests.
+if [[ $# -eq 0 ]]; then
+    echo "== fuzzing (tests/fuzz, ${FUZZ_SECONDS:-60} s per harness)"
+    if "$repo/contrib/fuzz.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
+fi
 
 # The OCI project's validation suite, side by side with runc (root only; needs
 # ../shared/conformance next to the repo, else it says so and counts as skipped).

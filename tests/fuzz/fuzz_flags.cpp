@@ -1,0 +1,31 @@
+// The docker-like flag values `run --image` parses: --env-file contents, -v,
+// -p, durations, signals, capability lists.  Input: one value.
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/runtime/container.hpp"
+#include "crunlite/runtime/image_spec.hpp"
+#include "crunlite/runtime/slirp.hpp"
+
+using namespace crunlite;
+
+template <typename F>
+void quietly(F f) {
+    try {
+        f();
+    } catch (const Error&) {
+    }
+}
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+    std::string s(reinterpret_cast<const char*>(data), size);
+    quietly([&] { runtime::parse_env_file(s, "env"); });
+    quietly([&] { runtime::parse_volume(s, "/work"); });
+    quietly([&] { runtime::parse_port(s); });
+    quietly([&] { runtime::parse_duration(s, "--health-interval"); });
+    quietly([&] { runtime::parse_signal(s); });
+    quietly([&] { runtime::adjust_capabilities({"CAP_KILL", "CAP_CHOWN"}, {s}, {"CAP_KILL"}); });
+    return 0;
+}
