@@ -266,7 +266,8 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
     if (o.tty) s.env.push_back("TERM=xterm");
     s.args = process_args(ic, o.entrypoint, o.args);
     s.cwd = o.workdir.value_or(ic.working_dir.empty() ? "/" : ic.working_dir);
-    if (s.cwd[0] != '/') throw Error(EINVAL, "--workdir " + quote(s.cwd) + ": must be absolute");
+    if (s.cwd[0] != '/')
+        throw Error(EINVAL, (o.workdir ? "--workdir " : "the image's WorkingDir ") + quote(s.cwd) + ": must be absolute");
 
     // 2. Confinement: capabilities (a non-root user keeps them only in the
     //    bounding set, as Docker does), the seccomp profile for them, limits.

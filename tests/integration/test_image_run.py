@@ -132,6 +132,9 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
     check_in("no healthcheck", r.err, "--wait-healthy without a healthcheck is refused before starting")
     r = h.rt("run", "--image", "no-such-image", "--store", _store(h), cid)
     check_in("is not in the store", r.err, "unknown image")
+    # A bad WorkingDir is the image's, not a flag's.
+    r = _run(h, _archive(h, dict(BASE, WorkingDir="relative")), "-u", "app", cid)
+    check_in("the image's WorkingDir `relative`: must be absolute", r.err, "a relative WorkingDir is blamed on the image")
     check_eq(_containers_left(h), [], "no container directory left")
     check_eq(h.container_ids(), [], "no state left")
 
