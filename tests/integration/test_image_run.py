@@ -291,6 +291,21 @@ def test_init_cannot_be_ptraced_by_the_container(h):
     check_eq((r.rc, r.out.strip()), (0, "ptrace-1 EPERM"), f"PTRACE_ATTACH to the init\n{r!r}")
 
 
+def test_image_runs_leak_nothing(h):
+    """50 `run --rm --image`: no container directory, state, mount, fd or
+    process is left, and the store holds just the image."""
+    archive = _archive(h, dict(BASE, User=""))
+    _run(h, archive, "--rm", h.new_id("img"), "true")  # imported once, outside the count
+    fds, mounts = len(os.listdir("/proc/self/fd")), len(harness.read_mountinfo())
+    for i in range(50):
+        r = _run(h, archive, "--rm", h.new_id("img"), "true")
+        check_eq(r.rc, 0, f"run {i}\n{r!r}")
+    check_eq((_containers_left(h), h.container_ids()), ([], []), "no container directory or state left")
+    check_eq((len(os.listdir("/proc/self/fd")), len(harness.read_mountinfo())), (fds, mounts), "fds and mounts")
+    harness.reap()
+    check_eq(harness.children_of(os.getpid()), [], "no process left")
+
+
 def test_stop_escalates_to_sigkill(h):
     archive = _archive(h, dict(BASE, User=""))
     cid = h.new_id("img")
