@@ -134,12 +134,14 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: keep it until then.
     bool filter_needs_admin = seccomp && !proc.no_new_privileges;
     const spec::Capabilities* caps = proc.capabilities ? &*proc.capabilities : nullptr;
-    // With no capabilities configured a non-root user keeps none: load the filter first.
-    if (filter_needs_admin && !caps && proc.user.uid != 0) {
+    // Loads the filter now; a NOTIFY listener goes to the parent at once.
+    auto load_now = [&] {
         sys::UniqueFd listener = linux::load_filter(*seccomp);
         if (listener) sync.send_fd(MsgType::SeccompFd, listener.get());
         out.seccomp_loaded = true;
-    }
+    };
+    // With no capabilities configured a non-root user keeps none: load the filter first.
+    if (filter_needs_admin && !caps && proc.user.uid != 0) load_now();
     out.drop_sys_admin = linux::set_user_and_capabilities(proc.user, caps, setgroups_allowed,
                                                           filter_needs_admin && !out.seccomp_loaded);
     if (!cwd_entered) linux::enter_cwd(proc.cwd);
@@ -149,9 +151,7 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
     // A NOTIFY listener goes to the parent before Ready, so `create` can pass it
     // to listenerPath; any notified call we make from then on waits for its supervisor.
     if (seccomp && seccomp->notify && !out.seccomp_loaded) {
-        sys::UniqueFd listener = linux::load_filter(*seccomp);
-        sync.send_fd(MsgType::SeccompFd, listener.get());
-        out.seccomp_loaded = true;
+        load_now();
         out.drop_sys_admin.run();
         out.drop_sys_admin.pending = false;
     }

@@ -28,7 +28,6 @@
 #include "crunlite/cgroup/resources.hpp"
 #include "crunlite/process/hooks.hpp"
 #include "crunlite/linux/mount_plan.hpp"
-#include "crunlite/spec/mount_options.hpp"
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/parse.hpp"
@@ -136,26 +135,6 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
         throw;
     }
     return paths;
-}
-
-// For each mount with idmap/ridmap, a user namespace holding its mapping: its
-// own uidMappings/gidMappings, else (runtime-spec) the container's user
-// namespace mapping; none for other mounts.
-std::vector<sys::UniqueFd> idmap_namespaces(const spec::Config& config) {
-    std::vector<sys::UniqueFd> out;
-    for (size_t i = 0; i < config.mounts.size(); ++i) {
-        const spec::Mount& m = config.mounts[i];
-        out.emplace_back();
-        if (!spec::parse_mount_options(m.options).idmap) continue;
-        std::string where = "mounts[" + std::to_string(i) + "]";
-        bool own = !m.uid_mappings.empty();
-        const auto& uids = own ? m.uid_mappings : config.linux->uid_mappings;
-        const auto& gids = own ? m.gid_mappings : config.linux->gid_mappings;
-        if (uids.empty() || gids.empty())
-            throw Error(EINVAL, where + ": idmap without uidMappings/gidMappings needs a user namespace with mappings");
-        out.back() = mapped_user_namespace(uids, gids, own ? where : std::string("linux"));
-    }
-    return out;
 }
 
 // The common part of create and run: parse, validate, make the state dir,

@@ -11,6 +11,7 @@
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/spec/idmap.hpp"
+#include "crunlite/spec/mount_options.hpp"
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
@@ -171,6 +172,23 @@ sys::UniqueFd mapped_user_namespace(const std::vector<spec::IdMapping>& uids, co
         reap();
         throw;
     }
+}
+
+std::vector<sys::UniqueFd> idmap_namespaces(const spec::Config& config) {
+    std::vector<sys::UniqueFd> out;
+    for (size_t i = 0; i < config.mounts.size(); ++i) {
+        const spec::Mount& m = config.mounts[i];
+        out.emplace_back();
+        if (!spec::parse_mount_options(m.options).idmap) continue;
+        std::string where = "mounts[" + std::to_string(i) + "]";
+        bool own = !m.uid_mappings.empty();
+        const auto& uids = own ? m.uid_mappings : config.linux->uid_mappings;
+        const auto& gids = own ? m.gid_mappings : config.linux->gid_mappings;
+        if (uids.empty() || gids.empty())
+            throw Error(EINVAL, where + ": idmap without uidMappings/gidMappings needs a user namespace with mappings");
+        out.back() = mapped_user_namespace(uids, gids, own ? where : std::string("linux"));
+    }
+    return out;
 }
 
 std::string user_name_of(uint32_t uid) {

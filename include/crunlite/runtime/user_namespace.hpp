@@ -48,6 +48,12 @@ bool run_in_rootless_userns(const std::function<void()>& body);
 sys::UniqueFd mapped_user_namespace(const std::vector<spec::IdMapping>& uids, const std::vector<spec::IdMapping>& gids,
                                     const std::string& where);
 
+// For each config mount with idmap/ridmap, a user namespace holding its mapping:
+// its own uidMappings/gidMappings, else (runtime-spec) the container's user
+// namespace mapping; an empty fd for other mounts.  Throws Error when an idmap
+// mount has no mapping to use.
+std::vector<sys::UniqueFd> idmap_namespaces(const spec::Config& config);
+
 // The user name of `uid` from /etc/passwd (the decimal uid when absent).
 std::string user_name_of(uint32_t uid);
 

@@ -150,14 +150,16 @@ std::string document(const Field* f) {
     std::map<At, std::string> extra;
     if (f && f->json) extra[f->at] = std::string(", ") + f->json;
     auto x = [&](At at) { return extra.count(at) ? extra[at] : std::string(); };
+    // The member alone, for an object that has no other members.
+    auto only = [&](At at) { return x(at).empty() ? std::string() : x(at).substr(2); };
     return std::string(R"({"ociVersion": "1.3.0", "root": {"path": "r")") + x(At::Root) + "}" + x(At::Top) +
            R"(, "process": {"args": ["a"], "cwd": "/", "user": {"uid": 0, "gid": 0)" + x(At::User) +
-           R"(}, "capabilities": {)" + x(At::Caps).substr(x(At::Caps).empty() ? 0 : 2) + "}" + x(At::Process) +
+           R"(}, "capabilities": {)" + only(At::Caps) + "}" + x(At::Process) +
            R"(}, "mounts": [{"destination": "/m", "type": "tmpfs", "source": "tmpfs")" + x(At::Mount) +
            R"(}], "linux": {"namespaces": [{"type": "mount"}, {"type": "network"}, {"type": "uts"}, {"type": "ipc"}])" +
-           x(At::Linux) + R"(, "resources": {"memory": {)" + x(At::Memory).substr(x(At::Memory).empty() ? 0 : 2) +
-           R"(}, "cpu": {)" + x(At::Cpu).substr(x(At::Cpu).empty() ? 0 : 2) + R"(}, "blockIO": {)" +
-           x(At::BlockIO).substr(x(At::BlockIO).empty() ? 0 : 2) + "}" + x(At::Resources) +
+           x(At::Linux) + R"(, "resources": {"memory": {)" + only(At::Memory) +
+           R"(}, "cpu": {)" + only(At::Cpu) + R"(}, "blockIO": {)" +
+           only(At::BlockIO) + "}" + x(At::Resources) +
            R"(}, "seccomp": {"defaultAction": "SCMP_ACT_ERRNO")" + x(At::Seccomp) + "}}}";
 }
 
