@@ -2,7 +2,9 @@
 # Installs crun-lite's build and test dependencies (Debian 12 packages) when run as
 # root, then configures and builds the tree into $BUILD (default: <repo>/build).
 # Used by contrib/demo.sh, contrib/test.sh and (with --bench) contrib/bench/run-bench.sh;
-# safe to run again.
+# safe to run again.  Prints each phase as it starts (apt's and ninja's progress show);
+# when another apt or dpkg holds a package lock it says so and waits for it, up to
+# $APT_LOCK_WAIT seconds (default 300), instead of failing.
 set -euo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -31,7 +33,9 @@ for arg in "$@"; do
         # contrib/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
         --fuzz) packages+=(clang libclang-rt-14-dev) ;;
         --podman) packages+=(podman conmon catatonit) ;;
-        --containerd) packages+=(containerd) ;;
+        # test_containerd.py; test_cri.py also needs the CNI plugins (bridge, host-local,
+        # loopback in /usr/lib/cni), ip(8), and runc as the CRI handler it compares with.
+        --containerd) packages+=(containerd containernetworking-plugins iproute2 runc) ;;
         --buildah) packages+=(buildah) ;;
         # The image demo: buildah builds it, curl asks it;
         # node and npm come from Debian unless the machine has them already.
@@ -51,10 +55,29 @@ if ((${#missing[@]})); then
         echo "setup-deps: missing packages ${missing[*]}; run as root to install them" >&2
         exit 1
     fi
-    echo "setup-deps: installing ${missing[*]}"
     export DEBIAN_FRONTEND=noninteractive
-    apt-get update -qq
-    apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+    lock_wait=${APT_LOCK_WAIT:-300}
+    echo "setup-deps: updating the package lists (apt-get update)"
+    # The lists lock `update` takes has no timeout option (DPkg::Lock::Timeout covers only
+    # dpkg's lock): retry while another apt holds it.
+    deadline=$((SECONDS + lock_wait)) waiting=
+    until out=$(apt-get update -q 2>&1); do
+        if grep -q 'Could not get lock' <<<"$out" && ((SECONDS < deadline)); then
+            [[ -n $waiting ]] || echo "setup-deps: waiting up to ${lock_wait}s for the apt lock: $(grep -m1 'Could not get lock' <<<"$out" | sed 's/^E: //')"
+            waiting=1
+            sleep 5
+            continue
+        fi
+        echo "$out" >&2
+        echo "setup-deps: failed: apt-get update" >&2
+        exit 1
+    done
+    # apt says "Waiting for cache lock: ... held by process N" while it waits for dpkg's lock.
+    echo "setup-deps: installing ${#missing[@]} packages: ${missing[*]}"
+    apt-get install -y -q --no-install-recommends -o DPkg::Lock::Timeout="$lock_wait" "${missing[@]}" ||
+        { echo "setup-deps: failed: apt-get install ${missing[*]}" >&2; exit 1; }
+else
+    echo "setup-deps: the ${#packages[@]} packages needed are installed"
 fi
 
 quiet() {  # runs a command, showing its output only when it fails
@@ -69,9 +92,15 @@ quiet() {  # runs a command, showing its output only when it fails
 werror=false
 [[ ${CRUNLITE_WERROR:-} == 1 ]] && werror=true
 if [[ -f $build/build.ninja ]]; then
-    [[ -z ${CRUNLITE_WERROR:-} ]] || quiet meson configure "$build" -Dwerror=$werror
+    if [[ -n ${CRUNLITE_WERROR:-} ]]; then
+        echo "setup-deps: configuring $build (werror=$werror)"
+        quiet meson configure "$build" -Dwerror=$werror
+    fi
 else
+    echo "setup-deps: configuring $build (meson setup, debugoptimized, werror=$werror)"
     quiet meson setup "$build" "$repo" --buildtype=debugoptimized -Dwerror=$werror
 fi
-quiet ninja -C "$build"
+# ninja prints one [done/total] line per step when its output is not a terminal.
+echo "setup-deps: building with ninja in $build"
+ninja -C "$build" || { echo "setup-deps: failed: ninja -C $build" >&2; exit 1; }
 echo "setup-deps: built $build/src/cli/crun-lite"

@@ -373,6 +373,20 @@ void signal_everything(const state::State& st, int sig) {
     else signal_all(st, sig);
 }
 
+// `kill --all` of a stopped container, as runc: whatever its cgroup still holds (children
+// of an init that shared a PID namespace, as a Kubernetes pod's containers do) gets the
+// signal; containerd's shim asks for that once the init has exited.  False without a cgroup.
+bool signal_leftovers(const state::State& st, int sig) {
+    cgroup::Paths cg = detail::cgroup_paths(st);
+    if (cg.empty()) return false;
+    try {
+        cgroup::kill_all(cg, sig);
+    } catch (const Error& e) {
+        if (e.code() != ENOENT) throw;  // the cgroup is gone already: nothing left to signal
+    }
+    return true;
+}
+
 // Kills the init with SIGKILL and waits (bounded) until it is gone; a frozen
 // container is thawed so its processes can die.  Throws, keeping the state, if
 // the init outlives the wait: `delete --force` must never report success then.
@@ -622,9 +636,15 @@ void kill(const Context& ctx, const std::string& id, const std::string& signal, 
     state::Store store(ctx.root);
     state::State st = store.load(id);
     state::Status status;
-    if (!live_pid(store, st, status)) throw Error(ESRCH, "container not running");
+    if (!live_pid(store, st, status)) {
+        if (all && signal_leftovers(st, sig)) return;
+        throw Error(ESRCH, "container not running");
+    }
     sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
-    if (!pidfd || store.status(st) == state::Status::Stopped) throw Error(ESRCH, "container not running");
+    if (!pidfd || store.status(st) == state::Status::Stopped) {
+        if (all && signal_leftovers(st, sig)) return;
+        throw Error(ESRCH, "container not running");
+    }
     if (all) signal_everything(st, sig);
     if (sys::pidfd_send_signal(pidfd.get(), sig) < 0 && !(all && errno == ESRCH)) throw_errno("kill container init");
 }
