@@ -1,6 +1,7 @@
 #!/bin/bash
 # Sets up (packages, build) and runs every test: the Catch2 unit tests, then each
-# integration test file as root and as an unprivileged user, then the fuzzers
+# integration test file as root and as an unprivileged user, then both again
+# against an ASan+UBSan build, then the fuzzers
 # (contrib/fuzz.sh) and (as root) the OCI runtime-tools suite compared with runc
 # (contrib/conformance.sh).  Run as root on a
 # Debian 12 machine.  Prints "N passed, N failed, N skipped" last; exits 1 if any
@@ -46,25 +47,69 @@ passed=$((passed + total - rc)) failed=$((failed + rc))
 
 modes=(root user)
 [[ $(id -u) -eq 0 ]] || modes=(user)
-for file in "$repo"/tests/integration/test_*.py; do
-    for mode in "${modes[@]}"; do
-        echo "== $(basename "$file") --as $mode"
-        log=$(mktemp)
-        python3 "$file" --as "$mode" "$@" | tee "$log"
-        rc=${PIPESTATUS[0]}
-        read -r p f s < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$log" | tail -n1)
-        rm -f "$log"
-        if [[ -z ${p:-} ]]; then  # the file died before its summary
-            echo "!! $(basename "$file") --as $mode exited $rc without a summary"
-            p=0 f=1 s=0
-        elif ((rc == 77 && p + f + s == 0)); then  # the whole file was skipped
-            s=$(python3 "$file" --list "$@" | grep -c .)
-        elif ((rc != 0 && rc != 77 && f == 0)); then
-            f=1
-        fi
-        passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+integration() {  # each integration file in each mode, against $CRUNLITE_BIN
+    local file mode log rc p f s
+    for file in "$repo"/tests/integration/test_*.py; do
+        for mode in "${modes[@]}"; do
+            echo "== $(basename "$file") --as $mode${1:+ ($1)}"
+            log=$(mktemp)
+            python3 "$file" --as "$mode" "${args[@]}" | tee "$log"
+            rc=${PIPESTATUS[0]}
+            read -r p f s < <(sed -n 's/^\([0-9]*\) passed, \([0-9]*\) failed, \([0-9]*\) skipped$/\1 \2 \3/p' "$log" | tail -n1)
+            rm -f "$log"
+            if [[ -z ${p:-} ]]; then  # the file died before its summary
+                echo "!! $(basename "$file") --as $mode exited $rc without a summary"
+                p=0 f=1 s=0
+            elif ((rc == 77 && p + f + s == 0)); then  # the whole file was skipped
+                s=$(python3 "$file" --list "${args[@]}" | grep -c .)
+            elif ((rc != 0 && rc != 77 && f == 0)); then
+                f=1
+            fi
+            passed=$((passed + p)) failed=$((failed + f)) skipped=$((skipped + s))
+        done
     done
-done
+}
+args=("$@")
+integration
+
+# Sanitizers: the unit tests and the integration suite once more, against an
+# ASan+UBSan build (gcc, linked dynamically: a static-pie cannot carry the
+# sanitizer runtimes; crun-lite-init and the probe stay static and plain, as
+# they run inside containers).  Reports go to files; any report fails.  Not
+# when the arguments pick some integration tests; CRUNLITE_SANITIZE=0 skips it.
+if [[ $# -eq 0 && ${CRUNLITE_SANITIZE:-1} == 1 ]]; then
+    asan_build=${ASAN_BUILD:-$repo/build-asan}
+    echo "== ASan+UBSan build in $asan_build"
+    if [[ ! -f $asan_build/build.ninja ]]; then
+        # werror stays with the plain build: gcc's warnings under -fsanitize are not all sound.
+        meson setup "$asan_build" "$repo" --buildtype=debugoptimized -Db_sanitize=address,undefined >/dev/null ||
+            { echo "!! meson setup of the sanitizer build failed"; failed=$((failed + 1)); }
+    fi
+    if ninja -C "$asan_build" >"$asan_build.log" 2>&1; then
+        reports=$(mktemp -d /tmp/crun-lite-sanitizers.XXXXXX)
+        chmod 1777 "$reports"  # the unprivileged user's runs write here too
+        export ASAN_OPTIONS="log_path=$reports/asan:halt_on_error=1:detect_leaks=1"
+        export UBSAN_OPTIONS="log_path=$reports/ubsan:halt_on_error=1:print_stacktrace=1"
+        before=("$passed" "$failed" "$skipped")
+        echo "== unit tests (sanitizers)"
+        "$asan_build/tests/unit/unit_tests"
+        rc=$?
+        passed=$((passed + total - rc)) failed=$((failed + rc))
+        CRUNLITE_BIN=$asan_build/src/cli/crun-lite CRUNLITE_PROBE=$asan_build/tests/fixtures/probe integration sanitizers
+        unset ASAN_OPTIONS UBSAN_OPTIONS
+        n=$(find "$reports" -type f | wc -l)
+        echo "sanitizers: $((passed - before[0])) passed, $((failed - before[1])) failed, $((skipped - before[2])) skipped; $n reports"
+        if ((n)); then
+            failed=$((failed + 1))
+            for r in "$reports"/*; do echo "!! $r:"; head -n 40 "$r"; done
+        fi
+        rm -rf "$reports"
+    else
+        tail -n 40 "$asan_build.log"
+        echo "!! the sanitizer build failed"
+        failed=$((failed + 1))
+    fi
+fi
 
 # Fuzzing: each libFuzzer harness of tests/fuzz for 60 s (clang, ASan+UBSan),
 # from its seed corpus; a crash, sanitizer report, leak or hang fails.  Not when

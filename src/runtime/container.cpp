@@ -548,6 +548,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
     // on these hosts does not reap.  We wait for its verdict on a pipe.
     int pipefd[2];
     check(::pipe2(pipefd, O_CLOEXEC), "pipe");
+    pid_t caller = ::getpid();
     pid_t monitor = ::fork();
     if (monitor < 0) throw_errno("fork monitor");
     if (monitor > 0) {
@@ -572,6 +573,11 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
         code = 1;
     };
     try {
+        // Until the container has started, the monitor dies with its caller: a
+        // `run -d` killed half-way leaves what a killed `create` leaves (which
+        // `delete --force` removes), not a container coming up after its caller
+        // is gone and after the caller's cleanup has run.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != caller) ::_exit(1);
         ::setsid();
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
         // The container gets the log file as stdout/stderr; the monitor keeps
@@ -587,6 +593,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
         }
         Created c = create_and_hook(ctx, opts, ::getpid(), false, hooks);
         start_created(store, c.st, c.hooks.poststart);
+        ::prctl(PR_SET_PDEATHSIG, 0);
         [[maybe_unused]] ssize_t w = ::write(verdict.get(), "ok", 2);
         verdict.reset();
         if (hooks.log_path.empty())

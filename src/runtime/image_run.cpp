@@ -4,10 +4,8 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
-#include <sys/xattr.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -20,6 +18,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/image/merged_view.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/linux/mount_plan.hpp"
@@ -127,41 +126,32 @@ image::StoredImage find_image(const Context& ctx, const std::string& store_root,
 // the image (etc -> /somewhere) never reaches a host file.
 std::optional<std::string> read_image_file(const image::Store& store, const image::StoredImage& img,
                                            const std::string& path) {
-    std::string dir = path.substr(0, path.rfind('/'));
-    auto try_open = [](int root, const std::string& p, int flags) {
-        try {
-            return sys::open_in_root(root, p, flags);
-        } catch (const Error& e) {
-            if (e.code() == ENOENT || e.code() == ENOTDIR) return sys::UniqueFd();
-            throw;
-        }
-    };
-    for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) {
-        std::string layer = store.layer_dir(*it);
-        sys::UniqueFd root(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!root) throw_errno("open layer " + quote(layer));
-        if (sys::UniqueFd entry = try_open(root.get(), path, O_PATH | O_NOFOLLOW)) {
-            struct stat st;
-            if (::fstat(entry.get(), &st) == 0 && S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0))
-                return std::nullopt;  // whiteout
-            // Only a regular file of sane size: a FIFO would block us, a device
-            // node (/dev/zero, a disk) must never be opened for an image.
-            sys::UniqueFd fd = sys::open_in_root(root.get(), path, O_RDONLY | O_NONBLOCK);
-            if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode))
-                throw Error(EINVAL, "image " + img.id.substr(0, 19) + ": " + path + " is not a regular file");
-            if (st.st_size > kMaxImageFile)
-                throw Error(EFBIG, "image " + img.id.substr(0, 19) + ": " + path + " is larger than 1 MiB");
-            return read_file(sys::fd_path(fd.get()));
-        }
-        // An opaque directory hides everything below it.
-        if (sys::UniqueFd d = try_open(root.get(), dir.empty() ? "/" : dir, O_RDONLY | O_DIRECTORY)) {
-            char v;
-            if (::fgetxattr(d.get(), "user.overlay.opaque", &v, 1) == 1 ||
-                ::fgetxattr(d.get(), "trusted.overlay.opaque", &v, 1) == 1)
-                return std::nullopt;
-        }
+    std::vector<sys::UniqueFd> roots;
+    for (const auto& chain : img.layers) {
+        std::string layer = store.layer_dir(chain);
+        roots.emplace_back(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!roots.back()) throw_errno("open layer " + quote(layer));
     }
-    return std::nullopt;
+    std::string what = "image " + img.id.substr(0, 19) + ": " + path;
+    std::optional<image::MergedEntry> e;
+    try {
+        e = image::resolve_merged(path, roots.size(), [&](size_t l, const std::string& p) {
+            return image::layer_dir_entry(roots[l].get(), p);
+        });
+    } catch (const Error& err) {
+        throw Error(err.code(), what + ": " + err.message());
+    }
+    if (!e) return std::nullopt;
+    // Only a regular file of sane size: a FIFO would block us, a device
+    // node (/dev/zero, a disk) must never be opened for an image.
+    if (e->entry.kind != image::LayerEntry::Regular) throw Error(EINVAL, what + " is not a regular file");
+    std::string rel = e->path.substr(1);
+    sys::UniqueFd fd(sys::open_beneath(roots[e->layer].get(), rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) < 0) throw_errno("open " + what);
+    if (!S_ISREG(st.st_mode)) throw Error(EINVAL, what + " is not a regular file");
+    if (st.st_size > kMaxImageFile) throw Error(EFBIG, what + " is larger than 1 MiB");
+    return read_file(sys::fd_path(fd.get()));
 }
 
 }  // namespace

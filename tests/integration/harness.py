@@ -245,6 +245,40 @@ def read_mountinfo():
     return out
 
 
+def own_cgroups():
+    """{controller list: directory} of the cgroups this process is in, one per
+    mounted hierarchy (name= hierarchies left out)."""
+    own = {}
+    with open("/proc/self/cgroup") as f:
+        for line in f.read().splitlines():
+            _, ctrl, path = line.split(":", 2)
+            if ctrl.startswith("name="):
+                continue
+            mount = "/sys/fs/cgroup/unified" if ctrl == "" else f"/sys/fs/cgroup/{ctrl.split(',')[0]}"
+            if not os.path.isdir(mount):  # pure v2: cgroup2 is the root
+                mount = "/sys/fs/cgroup"
+            if os.path.isdir(mount + path):
+                own[ctrl] = mount + path.rstrip("/")
+    return own
+
+
+def footprint(h, store=None):
+    """What containers may leave behind: our fds, mounts we see, cgroup
+    directories beneath ours, state entries, processes, and with `store` the
+    store's containers and work directories."""
+    cgroups = sorted(f"{ctrl}:{d}" for ctrl, path in own_cgroups().items()
+                     for d in os.listdir(path) if os.path.isdir(os.path.join(path, d)))
+    state = sorted(e for e in os.listdir(h.root) if not e.startswith("@")) if os.path.isdir(h.root) else []
+    reap()  # orphaned inits come to us (a subreaper): reap the dead
+    fp = {"fds": len(os.listdir("/proc/self/fd")), "mounts": len(read_mountinfo()),
+          "cgroups": cgroups, "state": state, "processes": descendants()}
+    if store:
+        for sub in ("containers", "tmp"):
+            d = os.path.join(store, sub)
+            fp[sub] = sorted(os.listdir(d)) if os.path.isdir(d) else []
+    return fp
+
+
 def safe_rmtree(path):
     """rm -rf that never crosses into another mount (a leaked bind mount must not be emptied)."""
     try:
@@ -1074,8 +1108,8 @@ def _reexec_as_user(argv_rest, binary, probe):
         env["CRUNLITE_MAN_DIR"] = os.path.join(own, "man")
         shutil.copytree(man_dir, env["CRUNLITE_MAN_DIR"])
     for k, v in os.environ.items():
-        if k.startswith("CRUNLITE_") and k not in env:
-            env[k] = v
+        if (k.startswith("CRUNLITE_") and k not in env) or k in ("ASAN_OPTIONS", "UBSAN_OPTIONS"):
+            env[k] = v  # the sanitizers' options: contrib/test.sh's sanitizer run
     argv = [python, copies[os.path.abspath(sys.argv[0])], "--as", "user"] + argv_rest
     delegated = delegate_cgroups(pw, f"crltest-{os.getpid()}") if DELEGATE_CGROUPS else []
     if delegated:

@@ -559,5 +559,46 @@ def test_image_files_must_be_regular(h):
     check_eq(_containers_left(h), [], "nothing left")
 
 
+def test_passwd_symlink_into_a_lower_layer(h):
+    """/etc/passwd and /etc/group as symlinks (absolute and relative) to files
+    of a lower layer, as base-passwd images have: USER is found through them."""
+    import tarfile
+
+    def links(t):
+        for name, target in (("etc/passwd", "/usr/share/base/passwd"), ("etc/group", "../usr/share/base/group")):
+            ti = tarfile.TarInfo(name)
+            ti.type, ti.linkname = tarfile.SYMTYPE, target
+            t.addfile(ti)
+    base = _files(("usr/", None), ("usr/share/", None), ("usr/share/base/", None),
+                  ("usr/share/base/passwd", PASSWD), ("usr/share/base/group", GROUP))
+    path = os.path.join(h.mkdtemp("img"), "app.tar")
+    harness.make_docker_archive(h, path, "example/baselinks:1",
+                                layers=[harness.busybox_layer(h), base, _files(("etc/", None)), links],
+                                config=dict(BASE, User="app"))
+    os.chmod(os.path.dirname(path), 0o755)
+    r = _run(h, path, "--rm", h.new_id("img"), "id")
+    check_eq(r.rc, 0, f"USER app through the symlinks\n{r!r}")
+    check_in("uid=1001(app) gid=1001(app)", r.out, "the user and group from the lower layer")
+    check_eq(_containers_left(h), [], "nothing left")
+
+
+def test_private_cgroup_view(h):
+    """An image container has a cgroup namespace of its own: /proc/self/cgroup
+    shows it at the root, and /sys/fs/cgroup holds its own cgroups, not the
+    host's tree (as Docker and podman give on cgroup v2)."""
+    archive = _archive(h, BASE)
+    r = _run(h, archive, "--rm", h.new_id("img"), "sh", "-c",
+             "cat /proc/self/cgroup; echo ==; ls /sys/fs/cgroup /sys/fs/cgroup/unified 2>/dev/null")
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    own, listing = r.out.split("==\n", 1)
+    for line in own.split():
+        check(line.endswith(":/"), f"the container's cgroups are the roots of its view: {own!r}")
+    host = {d for d in os.listdir("/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified") else "/sys/fs/cgroup")
+            if d not in ("cgroup.procs",)}
+    theirs = set(listing.split())
+    leaked = {d for d in host & theirs if not d.startswith("cgroup.") and "." not in d}
+    check_eq(leaked, set(), f"host cgroups visible in the container: {listing!r}")
+
+
 if __name__ == "__main__":
     harness.main(globals())

@@ -477,68 +477,20 @@ def test_log_json(h):
     os.unlink(log_path)
 
 
-def test_killed_create_leaves_nothing_after_delete_force(h):
-    """`create` SIGKILLed at any point (every 3 ms up to 120 ms) leaves nothing that
-    `delete --force` does not remove: the cgroups it was making are recorded
-    before they exist (cgroups.json), and an init whose state was never recorded
-    exits with its create, so no cgroup directory, state or process survives (the
-    harness also fails a test that leaves a process or a mount)."""
-    own = {}
-    with open("/proc/self/cgroup") as f:
-        for line in f.read().splitlines():
-            _, ctrl, path = line.split(":", 2)
-            if ctrl.startswith("name="):
-                continue
-            mount = "/sys/fs/cgroup/unified" if ctrl == "" else f"/sys/fs/cgroup/{ctrl.split(',')[0]}"
-            if not os.path.isdir(mount):  # pure v2: cgroup2 is the root
-                mount = "/sys/fs/cgroup"
-            own[ctrl] = mount + path.rstrip("/")
-    b = h.bundle(["sleep", "30"])
-    leaked = []
-    for delay_ms in range(0, 120, 3):
-        cid = h.new_id("kill")
-        p = subprocess.Popen(h.rt_argv("create", "--bundle", b.path, cid), stdin=subprocess.DEVNULL,
-                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(delay_ms / 1000)
-        p.kill()
-        p.wait()
-        h.rt("delete", "--force", cid)
-        leaked += [d + "/" + cid for d in own.values() if os.path.exists(d + "/" + cid)]
-        if os.path.exists(os.path.join(h.root, cid)):
-            leaked.append(os.path.join(h.root, cid))
-    check_eq(leaked, [], "cgroups or state left after delete --force of a killed create")
-
-
-def _footprint(h):
-    """What a container may leave behind: our fds, mounts we see, cgroup
-    directories beneath ours, state entries, child processes."""
-    cgroups = []
-    with open("/proc/self/cgroup") as f:
-        for line in f.read().splitlines():
-            _, ctrl, path = line.split(":", 2)
-            mount = "/sys/fs/cgroup/unified" if ctrl == "" else f"/sys/fs/cgroup/{ctrl.split(',')[0]}"
-            if ctrl.startswith("name=") or not os.path.isdir(mount + path):
-                continue
-            cgroups += [f"{ctrl}:{d}" for d in os.listdir(mount + path) if os.path.isdir(os.path.join(mount + path, d))]
-    state = sorted(e for e in os.listdir(h.root) if not e.startswith("@")) if os.path.isdir(h.root) else []
-    harness.reap()  # the inits come to us (a subreaper) once create exits: reap the dead
-    return {"fds": len(os.listdir("/proc/self/fd")), "mounts": len(harness.read_mountinfo()),
-            "cgroups": sorted(cgroups), "state": state, "children": harness.children_of(os.getpid())}
-
-
 def test_lifecycle_cycles_leak_nothing(h):
     """200 create/start/kill/delete cycles: our fds, the mounts we see, cgroup
     directories, state and processes are as before."""
     b = h.bundle(["sleep", "30"])
     h.rt_ok("list")  # the state root exists before the first count
-    before = _footprint(h)
+    before = harness.footprint(h)
     for i in range(200):
         cid = h.create(b, cid=h.new_id("cycle"))
         h.rt_ok("start", cid)
         h.rt_ok("kill", cid, "KILL")
         h.wait_status(cid, "stopped")
         h.rt_ok("delete", cid)
-    check(wait_until(lambda: _footprint(h) == before, 10), f"after 200 cycles: {_footprint(h)}, before: {before}")
+    check(wait_until(lambda: harness.footprint(h) == before, 10),
+          f"after 200 cycles: {harness.footprint(h)}, before: {before}")
 
 
 if __name__ == "__main__":
