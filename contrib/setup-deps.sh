@@ -17,8 +17,8 @@ packages=(
     libarchive-dev zlib1g-dev libzstd-dev libssl-dev
     # tests and demo: a static busybox for the rootfs, newuidmap/newgidmap, the harness
     busybox-static uidmap python3 util-linux passwd zstd
-    # run --image networking (rootless default) and port publishing; the fuse root fallback
-    slirp4netns fuse-overlayfs
+    # run --image networking (pasta, the default, else slirp4netns) and port publishing; the fuse root fallback
+    passt slirp4netns fuse-overlayfs
 )
 
 # --bench: also what contrib/bench/run-bench.sh compares against.

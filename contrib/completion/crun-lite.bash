@@ -54,7 +54,7 @@ _crun_lite() {
         return
     fi
     case $verb in
-        start | exec | state | kill | delete | pause | resume | ps | update | events | stop | logs | inspect | healthcheck)
+        start | exec | state | kill | delete | rm | pause | resume | ps | update | events | stop | logs | inspect | healthcheck | port)
             mapfile -t COMPREPLY < <(compgen -W "$(_crun_lite_ids)" -- "$cur") ;;
         *) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
     esac

@@ -76,6 +76,8 @@ int cmd_healthcheck(const Global&, const std::vector<std::string>&);
 int cmd_state(const Global&, const std::vector<std::string>&);
 int cmd_kill(const Global&, const std::vector<std::string>&);
 int cmd_delete(const Global&, const std::vector<std::string>&);
+int cmd_rm(const Global&, const std::vector<std::string>&);
+int cmd_port(const Global&, const std::vector<std::string>&);
 int cmd_pause(const Global&, const std::vector<std::string>&);
 int cmd_resume(const Global&, const std::vector<std::string>&);
 int cmd_ps(const Global&, const std::vector<std::string>&);

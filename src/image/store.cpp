@@ -524,6 +524,15 @@ StoredImage Store::pin(const std::string& ref, const std::string& container_dir)
     return img;
 }
 
+bool Store::remove_dead_container(const std::string& id) {
+    StoreLock lock(root_);
+    std::string dir = root_ + "/containers/" + id;
+    if (!exists(dir)) return false;
+    if (container_dir_live(dir)) throw Error(EBUSY, "container " + id + " is in use (its directory is live)");
+    remove_tree(dir);
+    return true;
+}
+
 void Store::remove(const std::string& ref) {
     StoreLock lock(root_);
     StoredImage img = inspect(ref);

@@ -170,24 +170,10 @@ spec::Seccomp host_seccomp_profile(std::string_view profile, const std::string& 
 
 namespace {
 
-// The network mode: as given, else slirp4netns when ports are published or the
-// caller is rootless (and it is installed), else none.  `create` has no monitor
-// to keep slirp4netns alive, so it offers none and host only.
+// The network mode (runtime/slirp.hpp): as given, else pasta or slirp4netns when
+// ports are published or the caller is rootless, else none.
 std::string resolve_network(const ImageRunOptions& o, bool rootless, bool creating) {
-    bool have_slirp = !sys::find_on_path("slirp4netns").empty();
-    std::string mode = o.network;
-    if (mode.empty()) mode = have_slirp && !creating && (rootless || !o.publish.empty()) ? "slirp4netns" : "none";
-    if (mode != "none" && mode != "host" && mode != "slirp4netns")
-        throw Error(EINVAL, "--network: unknown mode " + quote(mode) + " (want none, host or slirp4netns)");
-    if ((mode == "slirp4netns" || !o.publish.empty()) && creating)
-        throw Error(EINVAL, "create --image: --network slirp4netns and -p need `run` (its monitor keeps slirp4netns)");
-    if (mode == "slirp4netns" && !have_slirp) throw Error(ENOENT, "--network slirp4netns: slirp4netns is not installed");
-    if (!o.publish.empty() && mode != "slirp4netns")
-        throw Error(EINVAL, std::string("-p needs --network slirp4netns") +
-                                (have_slirp ? " (the network is " + mode + ")" : ", and slirp4netns is not installed"));
-    if (rootless && mode == "none" && o.network.empty() && !creating)
-        log::info("slirp4netns is not installed: the container has no network (--network none)");
-    return mode;
+    return resolve_network_mode(o.network, !o.publish.empty(), rootless, creating);
 }
 
 // Removes a container directory; rootless, files the container wrote belong
@@ -220,7 +206,9 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
     p.app.network = resolve_network(o, ctx.rootless, creating);
     p.app.health = health_config(ic.healthcheck, o.health);
     if (o.require_healthcheck && !p.app.health)
-        throw Error(EINVAL, "--wait-healthy: the image has no healthcheck (and no --health-cmd was given)");
+        throw Error(EINVAL, std::string("--wait-healthy: the image has no healthcheck (and no --health-cmd was given)") +
+                                (ic.healthcheck ? "" : "; note: OCI-format images (buildah's default) drop HEALTHCHECK: "
+                                                       "build with `buildah bud --format docker`"));
     if (!p.app.stop_signal.empty()) parse_signal(p.app.stop_signal);
 
     // 1. The process: user from the image's own passwd/group, args, env, cwd.
@@ -242,7 +230,9 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
     s.terminal = o.tty;
     s.uid = user.uid;
     s.gid = user.gid;
-    s.additional_gids = user.additional_gids;
+    // A single-id mapping denies setgroups and maps no other group: the
+    // process keeps the one group it has.
+    if (!ctx.rootless || !s.uid_mappings.empty()) s.additional_gids = user.additional_gids;
     s.hostname = o.hostname.value_or(o.id.substr(0, 12));
     std::vector<std::string> overrides;
     for (const auto& f : o.env_files) {
@@ -315,10 +305,11 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
         if (k != "org.opencontainers.image.stopSignal" && k.rfind("org.crun-lite.", 0) != 0) s.annotations.emplace(k, v);
 
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-    hosts += std::string(p.app.network == "slirp4netns" ? kSlirpGuestAddr : "127.0.1.1") + "\t" + s.hostname + "\n";
+    NetworkEtc net = network_etc(p.app.network);
+    hosts += net.host_addr + "\t" + s.hostname + "\n";
     write_file_atomic(p.dir + "/hosts", hosts, 0644);
     write_file_atomic(p.dir + "/hostname", s.hostname + "\n", 0644);
-    std::string resolv = p.app.network == "slirp4netns" ? "nameserver 10.0.2.3\n" : "";
+    std::string resolv = net.nameserver.empty() ? "" : "nameserver " + net.nameserver + "\n";
     if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
     write_file_atomic(p.dir + "/resolv.conf", resolv, 0644);
     for (const char* f : {"hosts", "hostname", "resolv.conf"})
@@ -414,15 +405,12 @@ void create_from_image(const Context& ctx, const ImageRunOptions& o) {
 int run_image(const Context& ctx, const ImageRunOptions& o) {
     Prepared p = prepare(ctx, o, false);
     RunHooks hooks;
-    auto slirp = std::make_shared<Slirp>();
-    if (p.app.network == "slirp4netns") {
-        hooks.created = [&, slirp](pid_t, int netns, int userns) {
-            *slirp = start_slirp(netns, userns, ctx.rootless, p.dir, p.ports);
+    auto helper = std::make_shared<NetHelper>();
+    if (is_user_network(p.app.network)) {  // slirp4netns or pasta, kept by the monitor
+        hooks.created = [&, helper](pid_t, int netns, int userns) {
+            *helper = start_user_network(p.app.network, netns, userns, ctx.rootless, p.dir, p.ports);
         };
-        hooks.exited = [slirp] {
-            slirp->exit_fd.reset();  // slirp4netns exits; the monitor reaps it
-            if (slirp->pid > 0) ::waitpid(slirp->pid, nullptr, 0);
-        };
+        hooks.exited = [helper] { stop_user_network(*helper); };
     }
     if (o.detach) {
         hooks.log_path = p.dir + "/ctr.log";

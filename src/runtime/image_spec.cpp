@@ -110,31 +110,32 @@ ContainerUser resolve_user(const std::string& user, const std::optional<std::str
         out.uid = *number;
     }
     // Its groups: an explicit one replaces primary and supplementary groups.
+    // A USER given at all (the image's or -u) puts the primary group among the
+    // supplementary ones too, as podman (4.3, runc and crun alike) does: `id`
+    // shows it in groups=.  Only an image without USER runs as root with just
+    // the groups that list root.
     auto groups = group ? entries(*group) : std::vector<std::vector<std::string>>{};
     if (!group_name.empty()) {
-        if (auto gid = id_number(group_name)) {
-            out.gid = *gid;
-            return out;
-        }
+        std::optional<uint32_t> gid = id_number(group_name);
         for (const auto& f : groups) {
-            if (f.size() < 3 || f[0] != group_name) continue;
-            if (auto gid = id_number(f[2])) {
-                out.gid = *gid;
-                return out;
-            }
+            if (gid || f.size() < 3 || f[0] != group_name) continue;
+            gid = id_number(f[2]);
         }
-        throw Error(EINVAL, "unable to find group " + group_name + ": no matching entries in group file");
+        if (!gid) throw Error(EINVAL, "unable to find group " + group_name + ": no matching entries in group file");
+        out.gid = *gid;
+        out.additional_gids = {*gid};
+        return out;
     }
-    if (user_name.empty()) return out;
     std::set<uint32_t> extra;
     for (const auto& f : groups) {
-        if (f.size() < 4) continue;
+        if (f.size() < 4 || user_name.empty()) continue;
         auto members = split(f[3], ',');
         auto gid = id_number(f[2]);
         if (gid && *gid != out.gid && std::find(members.begin(), members.end(), user_name) != members.end())
             extra.insert(*gid);
     }
-    out.additional_gids.assign(extra.begin(), extra.end());
+    if (!user.empty()) out.additional_gids.push_back(out.gid);
+    out.additional_gids.insert(out.additional_gids.end(), extra.begin(), extra.end());
     return out;
 }
 

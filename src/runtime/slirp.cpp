@@ -1,6 +1,9 @@
 #include "crunlite/runtime/slirp.hpp"
 
+#include <arpa/inet.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -9,36 +12,220 @@
 #include <cstdio>
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
+#include "crunlite/runtime/pasta.hpp"
+#include "crunlite/state/store.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::runtime {
+namespace {
+
+bool is_ipv6(const std::string& addr) { return addr.find(':') != std::string::npos; }
+
+// A socket address for `addr` (IPv4, or IPv6 without brackets) and `port`;
+// false when `addr` is neither.
+bool make_sockaddr(const std::string& addr, int port, sockaddr_storage& out, socklen_t& len) {
+    out = {};
+    if (is_ipv6(addr)) {
+        auto* a = reinterpret_cast<sockaddr_in6*>(&out);
+        a->sin6_family = AF_INET6;
+        a->sin6_port = htons(static_cast<uint16_t>(port));
+        len = sizeof *a;
+        return ::inet_pton(AF_INET6, addr.c_str(), &a->sin6_addr) == 1;
+    }
+    auto* a = reinterpret_cast<sockaddr_in*>(&out);
+    a->sin_family = AF_INET;
+    a->sin_port = htons(static_cast<uint16_t>(port));
+    len = sizeof *a;
+    return ::inet_pton(AF_INET, addr.c_str(), &a->sin_addr) == 1;
+}
+
+bool is_wildcard(const std::string& addr) { return addr == "0.0.0.0" || addr == "::"; }
+
+std::string host_and_port(const std::string& addr, int port) {
+    return (is_ipv6(addr) ? "[" + addr + "]" : addr) + ":" + std::to_string(port);
+}
+
+}  // namespace
 
 PortMap parse_port(const std::string& text) {
     PortMap p;
     std::string t = text;
+    auto bad = [&](const std::string& why) { return Error(EINVAL, "-p " + quote(text) + ": " + why); };
     if (size_t slash = t.find('/'); slash != std::string::npos) {
         p.proto = t.substr(slash + 1);
         t.resize(slash);
-        if (p.proto != "tcp" && p.proto != "udp") throw Error(EINVAL, "-p " + quote(text) + ": protocol must be tcp or udp");
+        if (p.proto != "tcp" && p.proto != "udp") throw bad("protocol must be tcp or udp");
     }
-    auto parts = split(t, ':');
-    if (parts.size() == 3) {
-        p.host_addr = parts[0];
-        parts.erase(parts.begin());
+    std::vector<std::string> parts;
+    if (!t.empty() && t[0] == '[') {  // [IPv6]:HOST:CONTAINER
+        size_t close = t.find(']');
+        if (close == std::string::npos || t.compare(close, 2, "]:") != 0) throw bad("want [IPv6]:HOST_PORT:CONTAINER_PORT");
+        parts = split(t.substr(close + 2), ':');
+        parts.insert(parts.begin(), t.substr(1, close - 1));
+        if (parts.size() != 3 || !is_ipv6(parts[0])) throw bad("want [IPv6]:HOST_PORT:CONTAINER_PORT");
+    } else {
+        parts = split(t, ':');
     }
     auto port = [&](const std::string& s) {
         auto v = parse_uint(s);
-        if (!v || *v == 0 || *v > 65535) throw Error(EINVAL, "-p " + quote(text) + ": invalid port " + quote(s));
+        if (!v || *v == 0 || *v > 65535) throw bad("invalid port " + quote(s));
         return static_cast<int>(*v);
     };
-    if (parts.size() != 2) throw Error(EINVAL, "-p " + quote(text) + ": want [IP:]HOST_PORT:CONTAINER_PORT[/PROTO]");
-    p.host = port(parts[0]);
-    p.container = port(parts[1]);
+    if (parts.empty() || parts.size() > 3) throw bad("want [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]");
+    p.container = port(parts.back());
+    if (parts.size() >= 2 && !(parts.size() == 3 && parts[1].empty())) p.host = port(parts[parts.size() - 2]);
+    if (parts.size() == 3) {
+        p.host_addr = parts[0];
+        sockaddr_storage sa;
+        socklen_t len;
+        if (!make_sockaddr(p.host_addr, 0, sa, len))
+            throw bad("invalid IP address " + quote(p.host_addr) + (is_ipv6(p.host_addr) ? " (an IPv6 address goes in brackets)" : ""));
+    }
     return p;
 }
 
-Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundle, const std::vector<PortMap>& ports) {
+std::string port_flag(const PortMap& p) {
+    std::string s = p.host_addr == "0.0.0.0" ? "" : (is_ipv6(p.host_addr) ? "[" + p.host_addr + "]" : p.host_addr) + ":";
+    if (p.host) s += std::to_string(p.host) + ":";
+    else if (!s.empty()) s += ":";
+    s += std::to_string(p.container);
+    if (p.proto != "tcp") s += "/" + p.proto;
+    return "-p " + s;
+}
+
+void pick_host_ports(std::vector<PortMap>& ports) {
+    // Every socket stays bound until all are picked, so two picks differ.
+    std::vector<sys::UniqueFd> held;
+    for (size_t i = 0; i < ports.size(); ++i) {
+        PortMap& p = ports[i];
+        std::string flag = port_flag(p);
+        for (size_t j = 0; j < i && p.host; ++j) {
+            const PortMap& q = ports[j];
+            if (q.proto == p.proto && q.host == p.host &&
+                (q.host_addr == p.host_addr || is_wildcard(q.host_addr) || is_wildcard(p.host_addr)))
+                throw Error(EADDRINUSE, flag + ": host port " + std::to_string(p.host) + " (" + p.proto +
+                                            ") is published twice (also by " + port_flag(q) + ")");
+        }
+        sockaddr_storage sa;
+        socklen_t len;
+        if (!make_sockaddr(p.host_addr, p.host, sa, len)) throw Error(EINVAL, flag + ": invalid IP address " + quote(p.host_addr));
+        sys::UniqueFd s(::socket(sa.ss_family, (p.proto == "udp" ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0));
+        if (!s) throw_errno(flag + ": socket");
+        int one = 1;
+        if (p.proto == "tcp") ::setsockopt(s.get(), SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+        if (sa.ss_family == AF_INET6) ::setsockopt(s.get(), IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        if (::bind(s.get(), reinterpret_cast<sockaddr*>(&sa), len) < 0) {
+            int e = errno;
+            std::string on = is_wildcard(p.host_addr) ? "" : " on " + p.host_addr;
+            if (e == EADDRINUSE)
+                throw Error(e, flag + ": host port " + std::to_string(p.host) + " (" + p.proto + ")" + on +
+                                   " is already in use");
+            if (e == EACCES)
+                throw Error(e, flag + ": host port " + std::to_string(p.host) +
+                                   " is privileged: publishing it needs root (or a lower "
+                                   "net.ipv4.ip_unprivileged_port_start)");
+            if (e == EADDRNOTAVAIL) throw Error(e, flag + ": " + p.host_addr + " is not an address of this host");
+            errno = e;
+            throw_errno(flag + ": bind " + host_and_port(p.host_addr, p.host));
+        }
+        if (!p.host) {
+            sockaddr_storage got;
+            socklen_t got_len = sizeof got;
+            check(::getsockname(s.get(), reinterpret_cast<sockaddr*>(&got), &got_len), flag + ": getsockname");
+            p.host = ntohs(got.ss_family == AF_INET6 ? reinterpret_cast<sockaddr_in6*>(&got)->sin6_port
+                                                     : reinterpret_cast<sockaddr_in*>(&got)->sin_port);
+        }
+        held.push_back(std::move(s));
+    }
+}
+
+void write_ports(const std::string& bundle, const std::vector<PortMap>& ports) {
+    json::Writer w(false);
+    w.begin_array();
+    for (const auto& p : ports) {
+        w.begin_object().key("proto").string(p.proto).key("hostIP").string(p.host_addr);
+        w.key("hostPort").integer(p.host).key("containerPort").integer(p.container).end_object();
+    }
+    w.end_array();
+    write_file_atomic(bundle + "/ports.json", w.result() + "\n", 0644);
+}
+
+std::vector<PortMap> read_ports(const std::string& bundle) {
+    std::string path = bundle + "/ports.json";
+    if (::access(path.c_str(), F_OK) < 0) return {};
+    json::Document doc = json::parse(read_file(path), path);
+    std::vector<PortMap> out;
+    for (const auto& v : doc.root().elements()) {
+        PortMap p;
+        p.proto = v.get_string("proto");
+        p.host_addr = v.get_string("hostIP");
+        p.host = v.at("hostPort").as_uint16();
+        p.container = v.at("containerPort").as_uint16();
+        out.push_back(p);
+    }
+    return out;
+}
+
+std::vector<PortMap> published_ports(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    if (store.status(st) == state::Status::Stopped) return {};
+    return read_ports(st.bundle);
+}
+
+std::string format_port(const PortMap& p) {
+    return std::to_string(p.container) + "/" + p.proto + " -> " + host_and_port(p.host_addr, p.host);
+}
+
+namespace {
+
+// Picks the free host ports and asks slirp4netns (API socket `api`, named
+// slirp.sock in the directory `bundle_fd`) to forward each of `ports`.
+void publish_through_api(int bundle_fd, const std::string& api, std::vector<PortMap>& ports) {
+    pick_host_ports(ports);
+    for (const auto& p : ports) {
+        json::Writer w(false);
+        w.begin_object().key("execute").string("add_hostfwd").key("arguments").begin_object();
+        w.key("proto").string(p.proto).key("host_addr").string(p.host_addr);
+        w.key("host_port").integer(p.host).key("guest_addr").string(kSlirpGuestAddr).key("guest_port").integer(p.container);
+        w.end_object().end_object();
+        sys::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
+        struct sockaddr_un addr = {};
+        addr.sun_family = AF_UNIX;
+        std::snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/slirp.sock", bundle_fd);
+        if (::connect(sock.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0)
+            throw_errno("connect to slirp4netns API " + quote(api));
+        std::string req = w.result();
+        if (::write(sock.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size())) throw_errno("slirp4netns API");
+        ::shutdown(sock.get(), SHUT_WR);
+        std::string reply;
+        char buf[512];
+        ssize_t n;
+        while ((n = ::read(sock.get(), buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
+        if (reply.find("\"error\"") == std::string::npos && reply.find("\"return\"") != std::string::npos) continue;
+        // {"error": {"desc": "..."}}: its words, not its JSON.
+        std::string why = trim(reply);
+        try {
+            json::Document doc = json::parse(reply, "slirp4netns reply");
+            if (auto e = doc.root().find("error"))
+                if (auto d = e->find_string("desc")) why = *d;
+        } catch (const Error&) {
+        }
+        throw Error(EADDRINUSE, port_flag(p) + ": slirp4netns could not publish host port " +
+                                    host_and_port(p.host_addr, p.host) + " (" + p.proto + ")" +
+                                    (why.empty() ? "" : ": " + why));
+    }
+}
+
+}  // namespace
+
+Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundle, std::vector<PortMap> ports) {
+    for (const auto& p : ports)
+        if (is_ipv6(p.host_addr))
+            throw Error(EINVAL, port_flag(p) + ": slirp4netns publishes on IPv4 addresses only (--network pasta takes IPv6)");
     int exit_pipe[2], ready_pipe[2];
     check(::pipe2(exit_pipe, O_CLOEXEC), "pipe");
     check(::pipe2(ready_pipe, O_CLOEXEC), "pipe");
@@ -101,30 +288,62 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
         throw Error(EIO, "slirp4netns failed to set up the network" + (why.empty() ? "" : ": " + why) +
                              (rootless ? " (rootless it needs /dev/net/tun with mode 0666)" : ""));
     }
-    for (const auto& p : ports) {
-        json::Writer w(false);
-        w.begin_object().key("execute").string("add_hostfwd").key("arguments").begin_object();
-        w.key("proto").string(p.proto).key("host_addr").string(p.host_addr);
-        w.key("host_port").integer(p.host).key("guest_addr").string(kSlirpGuestAddr).key("guest_port").integer(p.container);
-        w.end_object().end_object();
-        sys::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-        struct sockaddr_un addr = {};
-        addr.sun_family = AF_UNIX;
-        std::snprintf(addr.sun_path, sizeof addr.sun_path, "/proc/self/fd/%d/slirp.sock", bundle_fd.get());
-        if (::connect(sock.get(), reinterpret_cast<struct sockaddr*>(&addr), sizeof addr) < 0)
-            throw_errno("connect to slirp4netns API " + quote(api));
-        std::string req = w.result();
-        if (::write(sock.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size())) throw_errno("slirp4netns API");
-        ::shutdown(sock.get(), SHUT_WR);
-        std::string reply;
-        char buf[512];
-        ssize_t n;
-        while ((n = ::read(sock.get(), buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
-        if (reply.find("\"error\"") != std::string::npos || reply.find("\"return\"") == std::string::npos)
-            throw Error(EADDRINUSE, "-p " + std::to_string(p.host) + ":" + std::to_string(p.container) +
-                                        ": slirp4netns refused: " + trim(reply));
+    try {
+        publish_through_api(bundle_fd.get(), api, ports);
+        write_ports(bundle, ports);
+    } catch (...) {
+        stop_user_network(s);
+        throw;
     }
     return s;
+}
+
+
+bool is_user_network(const std::string& mode) { return mode == "slirp4netns" || mode == "pasta"; }
+
+std::string resolve_network_mode(const std::string& requested, bool publishing, bool rootless, bool creating) {
+    bool have_pasta = !sys::find_on_path("pasta").empty(), have_slirp = !sys::find_on_path("slirp4netns").empty();
+    std::string user_mode = have_pasta ? "pasta" : have_slirp ? "slirp4netns" : "";
+    std::string mode = requested;
+    if (mode.empty()) mode = !user_mode.empty() && !creating && (rootless || publishing) ? user_mode : "none";
+    if (mode != "none" && mode != "host" && !is_user_network(mode))
+        throw Error(EINVAL, "--network: unknown mode " + quote(mode) + " (want none, host, pasta or slirp4netns)");
+    if ((is_user_network(mode) || publishing) && creating)
+        throw Error(EINVAL, "create --image: --network " + (is_user_network(mode) ? mode : user_mode.empty() ? "pasta" : user_mode) +
+                                " and -p need `run` (its monitor keeps the network helper)");
+    if (mode == "pasta" && !have_pasta) throw Error(ENOENT, "--network pasta: pasta is not installed (Debian: passt)");
+    if (mode == "slirp4netns" && !have_slirp) throw Error(ENOENT, "--network slirp4netns: slirp4netns is not installed");
+    if (publishing && !is_user_network(mode))
+        throw Error(EINVAL, std::string("-p needs --network pasta or slirp4netns") +
+                                (user_mode.empty() ? ", and neither is installed" : " (the network is " + mode + ")"));
+    if (rootless && mode == "none" && requested.empty() && !creating)
+        log::info("neither pasta nor slirp4netns is installed: the container has no network (--network none)");
+    return mode;
+}
+
+NetworkEtc network_etc(const std::string& mode) {
+    NetworkEtc e;
+    if (mode == "slirp4netns") {
+        e.host_addr = kSlirpGuestAddr;
+        e.nameserver = "10.0.2.3";
+    } else if (mode == "pasta") {
+        e.nameserver = kPastaDnsAddr;  // the container has the host's address: its name stays on 127.0.1.1
+    }
+    return e;
+}
+
+NetHelper start_user_network(const std::string& mode, int netns, int userns, bool rootless, const std::string& bundle,
+                             std::vector<PortMap> ports) {
+    if (mode == "pasta") return start_pasta(netns, userns, rootless, bundle, std::move(ports));
+    return start_slirp(netns, userns, rootless, bundle, std::move(ports));
+}
+
+void stop_user_network(NetHelper& helper) {
+    if (helper.pid <= 0) return;
+    if (helper.exit_fd) helper.exit_fd.reset();  // slirp4netns exits
+    else ::kill(helper.pid, SIGTERM);
+    ::waitpid(helper.pid, nullptr, 0);
+    helper.pid = 0;
 }
 
 }  // namespace crunlite::runtime

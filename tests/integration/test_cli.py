@@ -12,7 +12,7 @@ import subprocess
 import harness
 from harness import check, check_eq, check_in, skip
 
-COMMANDS = ("create", "start", "run", "state", "kill", "delete", "list", "spec", "features")
+COMMANDS = ("create", "start", "run", "state", "kill", "delete", "rm", "list", "port", "spec", "features")
 
 
 def test_help_every_command(h):
@@ -25,6 +25,28 @@ def test_help_every_command(h):
     h.rt_fail("run", "--no-such-flag", "x", expect="--no-such-flag")
     h.rt_fail("state", expect="requires a container id")
     h.rt_fail("kill", "a", "TERM", "extra", expect="too many")
+
+
+def test_help_without_duplicates(h):
+    """Every --help lists each section title and each option once (`run --help` printed
+    "Options:" twice)."""
+    import re
+    top = h.rt_ok("--help", root=False).out
+    verbs = re.findall(r"^  (\w+) ", top.split("Commands:")[1].split("Global options:")[0], re.M)
+    check(len(verbs) >= 15, f"verbs in --help: {verbs}")
+    check_eq(len(verbs), len(set(verbs)), f"each command listed once: {verbs}")
+    for v in verbs:
+        text = h.rt_ok(v, "--help", root=False).out
+        titles = re.findall(r"^(\S[^\n]*):$", text, re.M)
+        check_eq(len(titles), len(set(titles)), f"{v} --help: section titles {titles}")
+        longs, shorts = _help_options(text)
+        for opts in (longs, shorts):
+            dup = sorted({o for o in opts if opts.count(o) > 1})
+            check_eq(dup, [], f"{v} --help: options listed twice")
+        check("\n\n\n" not in text, f"{v} --help: no run of blank lines\n{text}")
+    run = h.rt_ok("run", "--help", root=False).out
+    check_eq(run.count("\nOptions:\n"), 1, "run --help: one Options: title")
+    check_in("\nImage options (with --image):\n", run, "run --help: the image options' title")
 
 
 def test_global_flag_values(h):
@@ -274,6 +296,9 @@ def test_bash_completion(h):
     check_eq(complete("crun-lite", "kill", "--a"), ["--all"], "verb options")
     check_eq(complete("crun-lite", "--root", h.root, "kill", "crlt-compl"), [cid], "container ids")
     check_eq(complete("crun-lite", "--root", h.root, "logs", "crlt-compl"), [cid], "container ids for logs")
+    check_eq(complete("crun-lite", "--root", h.root, "rm", "-f", "crlt-compl"), [cid], "container ids for rm")
+    check_eq(complete("crun-lite", "--root", h.root, "port", "crlt-compl"), [cid], "container ids for port")
+    check_eq(complete("crun-lite", "rm", "--"), ["--force", "--store"], "rm's options")
     check_eq(complete("crun-lite", "run", "--ima"), ["--image"], "run's image options")
     check_eq(complete("crun-lite", "run", "--health-r"), ["--health-retries"], "run's health options")
     check_eq(complete("crun-lite", "image", "lo"), ["load"], "image subcommands")

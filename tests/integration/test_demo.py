@@ -51,7 +51,8 @@ def test_demo_app_healthy_published_and_stopped(h):
     check_eq(info["Config"]["process"]["user"]["uid"], 1001, "runs as the image's USER nextjs")
     check_eq(info["Config"]["process"]["args"], ["/run/crun-lite-init", "--", "node", "index.js"], "CMD under the init")
     check_in("org.opencontainers.image.exposedPorts", info["Config"]["annotations"], "EXPOSE as an annotation")
-    check_eq(h.rt_ok("exec", cid, "id").out.strip(), "uid=1001(nextjs) gid=1001(nodejs)", "exec as nextjs")
+    check_eq(h.rt_ok("exec", cid, "id").out.strip(), "uid=1001(nextjs) gid=1001(nodejs) groups=1001(nodejs)",
+             "exec as nextjs, its primary group among its groups (as podman shows)")
     h.rt_ok("stop", cid, timeout=30)
     final = h.rt_ok("inspect", cid).json()["State"]
     check_eq(final.get("ExitCode"), 0, "the app's SIGTERM handler ran: a graceful exit")

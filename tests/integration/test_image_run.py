@@ -130,6 +130,7 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
     check_in("need `run`", r.err, "create cannot keep slirp4netns alive")
     r = _run(h, archive, "-d", "--wait-healthy", "-u", "app", cid)
     check_in("no healthcheck", r.err, "--wait-healthy without a healthcheck is refused before starting")
+    check_in("buildah bud --format docker", r.err, "the note says OCI-format images drop HEALTHCHECK")
     r = h.rt("run", "--image", "no-such-image", "--store", _store(h), cid)
     check_in("is not in the store", r.err, "unknown image")
     # A bad WorkingDir is the image's, not a flag's.
@@ -516,6 +517,309 @@ def test_publish_port_through_slirp4netns(h):
     r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", f"127.0.0.1:{_free_port()}:8080", long_id)
     check_eq(r.rc, 0, f"run -p with a 64-character id\n{r!r}")
     h.rt_ok("delete", "--force", long_id)
+
+
+def test_publish_a_free_port_and_list_it(h):
+    """-p IP::CONTAINER picks a free host port (as Docker); `port` lists the mappings in Docker's
+    format; a host port already taken is refused in plain words naming it. (-p CONTAINER alone
+    publishes on 0.0.0.0, which tests do not bind: its parsing is unit-tested.)"""
+    if not harness._which("slirp4netns"):
+        harness.skip("slirp4netns is not installed")
+    if os.geteuid() != 0 and not os.access("/dev/net/tun", os.R_OK | os.W_OK):
+        harness.skip("/dev/net/tun is not usable by unprivileged users (mode 0666 needed for slirp4netns)")
+    import re
+    www = _files(("www/", None), ("www/index.html", "picked\n"))
+    archive = _archive(h, dict(BASE, User="", Cmd=["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]),
+                       extra_layers=[www])
+    cid = h.new_id("img")
+    r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", "127.0.0.1::8080", "-p", "127.0.0.1::8080",
+             "-p", "127.0.0.1::5353/udp", cid)
+    check_eq(r.rc, 0, f"run -p IP::PORT\n{r!r}")
+    lines = h.rt_ok("port", cid).out.splitlines()
+    check_eq(len(lines), 3, f"one line per published port: {lines}")
+    found = [re.fullmatch(r"(\d+)/(tcp|udp) -> 127\.0\.0\.1:(\d+)", l) for l in lines]
+    check(all(found), f"Docker's format 'PORT/PROTO -> IP:HOSTPORT': {lines}")
+    check_eq([(m.group(1), m.group(2)) for m in found], [("8080", "tcp"), ("8080", "tcp"), ("5353", "udp")],
+             "the container ports, in order")
+    hosts = [int(m.group(3)) for m in found]
+    check(len(set(hosts[:2])) == 2 and all(p >= 1024 for p in hosts), f"two different free ports: {hosts}")
+    for port in hosts[:2]:
+        def served():
+            try:
+                return urllib.request.urlopen(f"http://127.0.0.1:{port}/index.html", timeout=2).read() == b"picked\n"
+            except OSError:
+                return False
+        check(harness.wait_until(served, timeout=15), f"the picked port {port} answers")
+    check_eq(h.rt_ok("port", cid, "8080").out.split(), [f"127.0.0.1:{p}" for p in hosts[:2]], "port ID 8080")
+    check_eq(h.rt_ok("port", cid, "5353/udp").out.split(), [f"127.0.0.1:{hosts[2]}"], "port ID 5353/udp")
+    r = h.rt("port", cid, "9999")
+    check(r.rc != 0 and "no public port `9999/tcp` published" in r.err, f"an unpublished port\n{r!r}")
+    check_eq(h.rt("port", "no-such-container").rc, 1, "port of a missing container")
+    # A taken host port: its number in plain words, not slirp4netns's JSON; nothing left.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        other = h.new_id("img")
+        r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", f"127.0.0.1:{taken}:8080", other)
+    check(r.rc != 0, f"a taken host port must fail\n{r!r}")
+    check_in(f"-p 127.0.0.1:{taken}:8080: host port {taken} (tcp) on 127.0.0.1 is already in use", r.err,
+             "the error names the port")
+    check("{" not in r.err, f"no raw JSON in the error\n{r.err}")
+    r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", "127.0.0.1:8080:80", "-p", "127.0.0.1:8080:81", other)
+    check_in("host port 8080 (tcp) is published twice", r.err, "the same host port twice")
+    check_eq(_containers_left(h), [cid], "the refused containers left nothing")
+    check_eq(h.container_ids(), [cid], "no state of the refused containers")
+    h.rt_ok("stop", cid)
+    check_eq(h.rt_ok("port", cid).out, "", "a stopped container publishes nothing")
+    h.rt_ok("rm", cid)
+
+
+def _web_archive(h, cmd=("busybox", "httpd", "-f", "-p", "8080", "-h", "/www")):
+    """busybox httpd serving /www, with /www/cgi-bin/peer printing the client's address."""
+    import io
+    import tarfile
+
+    def web(t):
+        for d in ("www", "www/cgi-bin"):
+            ti = tarfile.TarInfo(d)
+            ti.type, ti.mode = tarfile.DIRTYPE, 0o755
+            t.addfile(ti)
+        for name, data, mode in (("www/index.html", b"served\n", 0o644),
+                                 ("www/cgi-bin/peer", b"#!/bin/sh\necho Content-Type: text/plain\necho\n"
+                                                      b"echo \"$REMOTE_ADDR\"\n", 0o755)):
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mode = len(data), mode
+            t.addfile(ti, io.BytesIO(data))
+    return _archive(h, dict(BASE, User="", Cmd=list(cmd)), extra_layers=[web])
+
+
+def _get(url, timeout=15):
+    """The body of `url`, retried until the server answers (None if it never does)."""
+    body = None
+
+    def fetched():
+        nonlocal body
+        try:
+            body = urllib.request.urlopen(url, timeout=2).read().decode()
+            return True
+        except OSError:
+            return False
+    harness.wait_until(fetched, timeout=timeout)
+    return body
+
+
+def _need_pasta(h):
+    if not harness._which("pasta"):
+        harness.skip("pasta is not installed (Debian: passt)")
+
+
+def _ipv6_loopback():
+    try:
+        with socket.socket(socket.AF_INET6) as s:
+            s.bind(("::1", 0))
+        return True
+    except OSError:
+        return False
+
+
+def _global_ipv6(if_inet6):
+    """Global addresses (scope 00) in /proc/net/if_inet6 text, as 32 hex digits."""
+    return sorted(l.split()[0] for l in if_inet6.splitlines() if len(l.split()) >= 6 and l.split()[3] == "00")
+
+
+def test_pasta_publishes_ports_ipv4_and_ipv6(h):
+    """--network pasta: the container gets the host's addresses and routes (IPv6 too), DNS
+    through pasta, and -p publishes on IPv4 and IPv6 host addresses, free ports included."""
+    _need_pasta(h)
+    archive = _web_archive(h)
+    cid = h.new_id("img")
+    v6 = _ipv6_loopback()
+    ports = ["-p", "127.0.0.1::8080"] + (["-p", "[::1]::8080"] if v6 else [])
+    r = _run(h, archive, "-d", "--network", "pasta", *ports, cid)
+    check_eq(r.rc, 0, f"run --network pasta\n{r!r}")
+    check_eq(_inspect(h, cid)["Network"], "pasta", "inspect names the network")
+    lines = h.rt_ok("port", cid).out.splitlines()
+    check_eq(len(lines), 2 if v6 else 1, f"port: {lines}")
+    check(lines[0].startswith("8080/tcp -> 127.0.0.1:"), f"IPv4 mapping {lines}")
+    port4 = int(lines[0].rsplit(":", 1)[1])
+    check_eq(_get(f"http://127.0.0.1:{port4}/index.html"), "served\n", "HTTP over the IPv4 published port")
+    if v6:
+        check(lines[1].startswith("8080/tcp -> [::1]:"), f"IPv6 mapping {lines}")
+        port6 = int(lines[1].rsplit(":", 1)[1])
+        check_eq(_get(f"http://[::1]:{port6}/index.html"), "served\n", "HTTP over the IPv6 published port")
+    inside = h.rt_ok("exec", cid, "cat", "/proc/net/if_inet6").out
+    host_v6 = _global_ipv6(open("/proc/net/if_inet6").read())
+    if host_v6:
+        check(set(_global_ipv6(inside)) & set(host_v6), f"the container has the host's IPv6 address {host_v6}:\n{inside}")
+    check_in(f"nameserver 169.254.1.1", h.rt_ok("exec", cid, "cat", "/etc/resolv.conf").out, "DNS through pasta")
+    pasta = [p for p in harness.descendants() if harness.proc_cmdline(p)[:1] == ["pasta"]]
+    check_eq(len(pasta), 1, "one pasta, kept by the monitor")
+    h.rt_ok("stop", cid)
+    check(harness.wait_until(lambda: not harness.pid_alive(pasta[0]) or
+                             (harness._proc_stat(pasta[0]) or ("Z",))[0] == "Z", 10), "pasta ends with the container")
+    check_eq(h.rt_ok("port", cid).out, "", "a stopped container publishes nothing")
+    # A taken port is refused by name before pasta starts.
+    with socket.socket() as busy:
+        busy.bind(("127.0.0.1", 0))
+        busy.listen()
+        taken = busy.getsockname()[1]
+        r = _run(h, archive, "-d", "--network", "pasta", "-p", f"127.0.0.1:{taken}:8080", h.new_id("img"))
+    check_in(f"host port {taken} (tcp) on 127.0.0.1 is already in use", r.err, f"a taken port\n{r!r}")
+    h.rt_ok("rm", cid)
+    check_eq((_containers_left(h), h.container_ids()), ([], []), "nothing left")
+
+
+def test_pasta_shows_the_client_address(h):
+    """Through pasta the app sees the client's own address (so does slirp4netns, whose own
+    port forwarding we use: only podman's rootlesskit forwarder loses it).  The client needs an
+    address that is not loopback: the test runs crun-lite and the client in a network namespace
+    it makes, with a veth pair (10.77.0.1 published, 10.77.0.2 the client)."""
+    _need_pasta(h)
+    if os.geteuid() != 0:
+        harness.skip("making a network namespace with a veth pair needs root")
+    for tool in ("unshare", "nsenter", "ip"):
+        if not harness._which(tool):
+            harness.skip(f"{tool} is not installed")
+    import subprocess
+    holder = subprocess.Popen(["unshare", "--net", "sleep", "600"])
+    harness._tracked.add(holder.pid)
+    try:
+        ns = ["nsenter", "-t", str(holder.pid), "-n"]
+        harness.wait_until(lambda: os.readlink(f"/proc/{holder.pid}/ns/net") != os.readlink("/proc/self/ns/net"), 5)
+        setup = ("ip link add va type veth peer name vb && ip addr add 10.77.0.1/24 dev va && "
+                 "ip addr add 10.77.0.2/24 dev vb && ip link set va up && ip link set vb up && ip link set lo up && "
+                 "ip route add default via 10.77.0.254 dev va onlink")
+        r = h.cmd(ns + ["sh", "-c", setup])
+        if r.rc != 0:
+            harness.skip(f"cannot make a veth pair here: {r.err.strip()}")
+        archive = _web_archive(h)
+        modes = ["pasta"] + (["slirp4netns"] if harness._which("slirp4netns") else [])
+        for mode in modes:
+            cid = h.new_id("img")
+            r = h.cmd(ns + h.rt_argv("run", "--image", "docker-archive:" + archive, "--store", _store(h), "-d",
+                                     "--network", mode, "-p", "10.77.0.1::8080", cid))
+            check_eq(r.rc, 0, f"run --network {mode} in the test's namespace\n{r!r}")
+            port = int(h.rt_ok("port", cid, "8080").out.strip().rsplit(":", 1)[1])
+            client = ("import socket, sys\n"
+                      "for _ in range(100):\n"
+                      "    try:\n"
+                      "        s = socket.socket(); s.bind(('10.77.0.2', 0)); s.connect(('10.77.0.1', %d)); break\n"
+                      "    except OSError:\n"
+                      "        import time; time.sleep(0.1)\n"
+                      "s.sendall(b'GET /cgi-bin/peer HTTP/1.0\\r\\n\\r\\n'); d = b''\n"
+                      "while True:\n"
+                      "    c = s.recv(4096)\n"
+                      "    if not c: break\n"
+                      "    d += c\n"
+                      "print(d.decode().strip().splitlines()[-1])\n") % port
+            r = h.cmd(ns + ["python3", "-c", client])
+            seen = r.out.strip().replace("::ffff:", "").strip("[]")
+            check_eq(seen, "10.77.0.2", f"{mode}: the address the app sees is the client's\n{r!r}")
+            h.rt_ok("rm", "-f", cid)
+    finally:
+        holder.kill()
+        holder.wait()
+        harness._tracked.discard(holder.pid)
+
+
+def test_network_defaults_and_refusals(h):
+    """pasta is the default user-mode network where installed (rootless, or with -p); -p needs
+    one; slirp4netns publishes on IPv4 only and says to use pasta for IPv6."""
+    archive = _archive(h, dict(BASE, User="", Cmd=["sleep", "3600"]))
+    have_pasta, have_slirp = harness._which("pasta"), harness._which("slirp4netns")
+    cid = h.new_id("img")
+    args = ["-p", "127.0.0.1::9"] if not h.rootless else []
+    r = h.rt("run", "--image", "docker-archive:" + archive, "--store", _store(h), "-d", *args, cid)
+    check_eq(r.rc, 0, f"run with the default network\n{r!r}")
+    want = "pasta" if have_pasta else "slirp4netns" if have_slirp else "none"
+    check_eq(_inspect(h, cid)["Network"], want, "the default network")
+    h.rt_ok("rm", "-f", cid)
+    r = _run(h, archive, "-d", "-p", "127.0.0.1::80", cid)
+    check_in("-p needs --network pasta or slirp4netns", r.err, "-p with --network none")
+    r = _run(h, archive, "-d", "--network", "vde", cid)
+    check_in("want none, host, pasta or slirp4netns", r.err, "an unknown network")
+    r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "pasta", cid)
+    check_in("need `run`", r.err, "create cannot keep pasta alive")
+    if have_pasta or have_slirp:
+        r = _run(h, archive, "-d", "--network", want, "-p", "198.51.100.7::80", cid)
+        check_in("-p 198.51.100.7::80: 198.51.100.7 is not an address of this host", r.err, f"a foreign address\n{r!r}")
+        if h.rootless and int(open("/proc/sys/net/ipv4/ip_unprivileged_port_start").read()) > 80:
+            r = _run(h, archive, "-d", "--network", want, "-p", "127.0.0.1:80:80", cid)
+            check_in("host port 80 is privileged", r.err, f"a privileged port rootless\n{r!r}")
+    if have_slirp and _ipv6_loopback():
+        r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", "[::1]::80", cid)
+        check_in("slirp4netns publishes on IPv4 addresses only (--network pasta takes IPv6)", r.err, f"IPv6 -p\n{r!r}")
+    check_eq((_containers_left(h), h.container_ids()), ([], []), "nothing left")
+
+
+def test_rm_removes_containers_and_their_files(h):
+    """rm: delete for several ids, printing each removed one; an image container leaves nothing,
+    even one whose state vanished (a reboot empties the state root, not the store)."""
+    archive = _archive(h, dict(BASE, User="", Cmd=["sleep", "3600"]))
+    a, b, missing = h.new_id("img"), h.new_id("img"), h.new_id("none")
+    for cid in (a, b):
+        check_eq(_run(h, archive, "-d", cid).rc, 0, "run -d")
+    r = h.rt("rm", a)
+    check(r.rc != 0, f"rm of a running container without -f must fail\n{r!r}")
+    check_in(f"rm {a}: cannot delete container {a} that is not stopped: running", r.err, "the error names it")
+    check_eq(sorted(_containers_left(h)), sorted([a, b]), "a refused rm removes nothing")
+    r = h.rt("rm", "-f", a, missing, b)
+    check_eq(r.rc, 0, f"rm -f: a missing container is no error\n{r!r}")
+    check_eq(r.out.split(), [a, b], "the ids removed, not the missing one")
+    check_eq((_containers_left(h), h.container_ids()), ([], []), "no directory, no state")
+    # Every id is tried: the stopped one goes, the missing one fails the command.
+    c = h.new_id("img")
+    _run(h, archive, "-d", c, "true")
+    h.wait_status(c, "stopped")
+    r = h.rt("rm", missing, c)
+    check_eq(r.rc, 1, f"rm with a missing id\n{r!r}")
+    check_in(f"rm {missing}: container does not exist", r.err, "the missing id is named")
+    check_eq((r.out.split(), _containers_left(h)), ([c], []), "the stopped container was still removed")
+    # A directory whose state is gone: delete cannot find it, rm finds it in the store.
+    dead = h.new_id("img")
+    r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none", dead)
+    check_eq(r.rc, 0, f"create --image\n{r!r}")
+    pid = h.state(dead)["pid"]
+    os.kill(pid, 9)
+    harness.wait_until(lambda: not harness.pid_alive(pid), 5)
+    harness.safe_rmtree(os.path.join(h.root, dead))
+    check_eq(_containers_left(h), [dead], "the directory outlived the state")
+    h.rt_fail("delete", dead, expect="container does not exist")
+    h.rt_fail("rm", dead, expect=f"rm {dead}: container does not exist")  # not in the default store
+    r = h.rt("rm", "--store", _store(h), dead)
+    check_eq((r.rc, r.out.split()), (0, [dead]), f"rm --store removes the dead directory\n{r!r}")
+    check_eq(_containers_left(h), [], "nothing left in the store")
+    h.rt_fail("rm", "../x", expect="invalid id")
+
+
+def test_supplementary_groups_as_podman(h):
+    """`id` in the container shows what podman 4.3 shows for the same image (measured with runc
+    and crun, root and rootless): with a user given (image User or -u, even root) the primary
+    group is among the groups, then the groups listing the user; -u USER:GROUP has only GROUP;
+    no User at all: root with only the groups listing root. (podman also names an unknown uid
+    4242 "4242" through an /etc/passwd entry it adds; we do not write into the image.)"""
+    passwd = ("root:x:0:0:root:/root:/bin/sh\napp:x:1001:1001:app:/home/app:/bin/sh\n"
+              "lone:x:1002:3000:lone:/:/bin/sh\n")
+    group = "root:x:0:\nwheel:x:10:root,app\napp:x:1001:\nextra:x:2000:app\nthree:x:3000:\n"
+    path = os.path.join(h.mkdtemp("img"), "ids.tar")
+    harness.make_docker_archive(h, path, "example/ids:1", layers=[
+        harness.busybox_layer(h), _files(("etc/passwd", passwd), ("etc/group", group))],
+        config={"Env": ["PATH=/bin"], "Cmd": ["id"]})
+    os.chmod(os.path.dirname(path), 0o755)
+    expected = {
+        (): "uid=0(root) gid=0(root) groups=10(wheel)",
+        ("-u", "root"): "uid=0(root) gid=0(root) groups=0(root),10(wheel)",
+        ("-u", "app"): "uid=1001(app) gid=1001(app) groups=10(wheel),1001(app),2000(extra)",
+        ("-u", "1001"): "uid=1001(app) gid=1001(app) groups=10(wheel),1001(app),2000(extra)",
+        ("-u", "app:extra"): "uid=1001(app) gid=2000(extra) groups=2000(extra)",
+        ("-u", "app:4343"): "uid=1001(app) gid=4343 groups=4343",
+        ("-u", "lone"): "uid=1002(lone) gid=3000(three) groups=3000(three)",
+        ("-u", "4242:4343"): "uid=4242 gid=4343 groups=4343",
+    }
+    for flags, want in expected.items():
+        r = _run(h, path, "--rm", *flags, h.new_id("img"))
+        check_eq((r.rc, r.out.strip()), (0, want), f"id with {flags or 'no user'}\n{r!r}")
 
 
 def test_dead_container_dirs_do_not_pin_images(h):

@@ -89,6 +89,9 @@ public:
     // directory `container_dir` (its "image" file), so no rm or prune can take
     // it between the lookup and the container's start.
     StoredImage pin(const std::string& ref, const std::string& container_dir);
+    // Removes containers/<id>/ of a dead container (see containers/ above) under
+    // the store lock; false when there is none.  Throws Error(EBUSY) for a live one.
+    bool remove_dead_container(const std::string& id);
     const std::string& root() const { return root_; }
 
 private:

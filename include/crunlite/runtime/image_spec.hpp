@@ -14,7 +14,7 @@ namespace crunlite::runtime {
 
 struct ContainerUser {
     uint32_t uid = 0, gid = 0;
-    std::vector<uint32_t> additional_gids;  // groups of /etc/group that list the user by name
+    std::vector<uint32_t> additional_gids;  // the primary group (unless USER was ""), then groups listing the user
     std::string home = "/";                 // from its passwd entry
 };
 
@@ -23,7 +23,10 @@ struct ContainerUser {
 // Docker's rules: a user name must exist ("unable to find user nextjs: no
 // matching entries in passwd file"), a numeric uid need not (gid 0 then, unless
 // its entry says otherwise), an explicit group replaces the primary one and the
-// supplementary groups.  Throws Error(EINVAL) naming what was not found.
+// supplementary groups.  The supplementary groups are podman's: the primary
+// group first whenever `user` is not "", then (without an explicit group) the
+// groups of /etc/group that list the user's name.  Throws Error(EINVAL) naming
+// what was not found.
 ContainerUser resolve_user(const std::string& user, const std::optional<std::string>& passwd,
                            const std::optional<std::string>& group);
 

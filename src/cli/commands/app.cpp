@@ -1,10 +1,11 @@
-// stop, logs, inspect, healthcheck: the verbs of image containers (run --image).
+// stop, logs, inspect, healthcheck, port: the verbs of image containers (run --image).
 #include <iostream>
 
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/runtime/image_run.hpp"
+#include "crunlite/runtime/slirp.hpp"
 
 namespace crunlite::cli {
 
@@ -34,6 +35,33 @@ int cmd_inspect(const Global& g, const std::vector<std::string>& args) {
     std::string id;
     parse_id_args("inspect", opts, args, id);
     std::cout << runtime::inspect_json(g.context(), id) << std::endl;
+    return 0;
+}
+
+// Docker's format: "3000/tcp -> 0.0.0.0:49153" per port; with PRIVATE_PORT
+// only the host side ("0.0.0.0:49153").
+int cmd_port(const Global& g, const std::vector<std::string>& args) {
+    po::options_description opts("Options"), hidden;
+    hidden.add_options()("id", po::value<std::string>())("port", po::value<std::string>());
+    po::positional_options_description pos;
+    pos.add("id", 1).add("port", 1);
+    auto vm = parse_args("port", "port CONTAINER_ID [PRIVATE_PORT[/PROTO]]", opts, hidden, pos, args);
+    std::string id = require_id(vm, "port");
+    std::vector<runtime::PortMap> ports = runtime::published_ports(g.context(), id);
+    if (!vm.count("port")) {
+        for (const auto& p : ports) std::cout << runtime::format_port(p) << "\n";
+        return 0;
+    }
+    std::string want = vm["port"].as<std::string>();
+    if (want.find('/') == std::string::npos) want += "/tcp";
+    bool found = false;
+    for (const auto& p : ports) {
+        std::string line = runtime::format_port(p);
+        if (line.rfind(want + " -> ", 0) != 0) continue;
+        std::cout << line.substr(want.size() + 4) << "\n";
+        found = true;
+    }
+    if (!found) throw Error(ENOENT, "port: no public port " + quote(want) + " published for " + id);
     return 0;
 }
 

@@ -1,4 +1,14 @@
+// delete (runc's) and rm (Docker's habit: several ids, and an image
+// container's files even when its state is gone).
+#include <unistd.h>
+
+#include <iostream>
+
 #include "../command.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/image/store.hpp"
+#include "crunlite/runtime/image_run.hpp"
+#include "crunlite/state/store.hpp"
 
 namespace crunlite::cli {
 
@@ -12,6 +22,55 @@ int cmd_delete(const Global& g, const std::vector<std::string>& args) {
     auto vm = parse_args("delete", "delete [options] CONTAINER_ID", opts, hidden, pos, args);
     runtime::remove(g.context(), require_id(vm, "delete"), force);
     return 0;
+}
+
+namespace {
+
+// The directory an image container left in the store when its state went
+// (a reboot empties the state root, not the store): removed as prune would,
+// in the store's user namespace rootless.  False when there is none.
+bool remove_dead_image_container(const runtime::Context& ctx, const std::string& store_root, const std::string& id) {
+    std::string dir = store_root + "/containers/" + id;
+    if (::access(dir.c_str(), F_OK) < 0) return false;
+    // Rootless the body runs in a child (in the user namespace): ask the directory.
+    runtime::with_image_store(ctx, store_root, image::LayerLimits{},
+                              [&](image::Store& s) { s.remove_dead_container(id); });
+    return ::access(dir.c_str(), F_OK) < 0;
+}
+
+}  // namespace
+
+int cmd_rm(const Global& g, const std::vector<std::string>& args) {
+    bool force = false;
+    std::string store;
+    po::options_description opts("Options"), hidden;
+    opts.add_options()
+        ("force,f", po::bool_switch(&force), "kill running containers first; a container that does not exist is no error")
+        ("store", po::value(&store), "image store of image containers (default /var/lib/crun-lite, rootless $XDG_DATA_HOME/crun-lite)");
+    hidden.add_options()("id", po::value<std::vector<std::string>>());
+    po::positional_options_description pos;
+    pos.add("id", -1);
+    auto vm = parse_args("rm", "rm [options] CONTAINER_ID...", opts, hidden, pos, args);
+    if (!vm.count("id")) throw Error(EINVAL, "rm: \"rm\" requires at least one container id argument");
+    runtime::Context ctx = g.context();
+    std::string store_root = store.empty() ? image::default_store_root(ctx.rootless) : store;
+    int failed = 0;
+    for (const auto& id : vm["id"].as<std::vector<std::string>>()) {
+        try {
+            state::validate_id(id);
+            bool existed = state::Store(ctx.root).exists(id);
+            // delete's work: state, cgroups, hooks, the image container's directory;
+            // with --force also what an aborted create left of a container without state.
+            if (existed || force) runtime::remove(ctx, id, force);
+            bool dead = !existed && remove_dead_image_container(ctx, store_root, id);
+            if (!existed && !dead && !force) throw Error(ENOENT, "container does not exist");
+            if (existed || dead) std::cout << id << std::endl;
+        } catch (const Error& e) {
+            ++failed;
+            report_error(e.with_context("rm " + id), 1);
+        }
+    }
+    return failed ? 1 : 0;
 }
 
 }  // namespace crunlite::cli

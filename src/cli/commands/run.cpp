@@ -56,8 +56,10 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("init-path", po::value(&o.init_path), "the crun-lite-init binary to inject")
         ("tty,t", po::bool_switch(&o.tty), "allocate a pseudo-terminal")
         ("overlay", po::value(&o.overlay), "root filesystem: native (the kernel's overlay), fuse (fuse-overlayfs) or auto (native, else fuse)")
-        ("network", po::value(&o.network), "none, host or slirp4netns (default: slirp4netns rootless when installed, else none)")
-        ("publish,p", po::value(&o.publish)->composing(), "[IP:]HOST:CONTAINER[/tcp|udp] through slirp4netns (repeatable)")
+        ("network", po::value(&o.network),
+         "none, host, pasta or slirp4netns (default, rootless or with -p: pasta, else slirp4netns, when installed; else none)")
+        ("publish,p", po::value(&o.publish)->composing(),
+         "[IP:][HOST:]CONTAINER[/tcp|udp], IP6 as [::1]; no HOST: a free port (see `crun-lite port`) (repeatable)")
         ("health-cmd", po::value(&f.health_cmd), "healthcheck command (run with /bin/sh -c)")
         ("health-interval", po::value(&f.health_interval), "time between probes (e.g. 30s)")
         ("health-timeout", po::value(&f.health_timeout), "a probe running longer fails")
@@ -140,8 +142,10 @@ std::string given_option(const po::variables_map& vm, const po::options_descript
 bool parse_run_args(const std::string& verb, const std::vector<std::string>& args,
                     const po::options_description& bundle_desc, const po::options_description& image_desc,
                     ImageFlags& f, runtime::CreateOptions& bundle_opts) {
+    // One "Options:" title: the bundle options directly, the image ones as their own group.
     po::options_description opts("Options");
-    opts.add(bundle_desc).add(image_desc);
+    for (const auto& o : bundle_desc.options()) opts.add(o);
+    opts.add(image_desc);
     std::vector<std::string> own;
     size_t i = split_options(opts, args, own);
     std::vector<std::string> rest(args.begin() + static_cast<long>(i), args.end());

@@ -4,6 +4,7 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/runtime/image_spec.hpp"
+#include "crunlite/runtime/pasta.hpp"
 #include "crunlite/runtime/slirp.hpp"
 
 using namespace crunlite;
@@ -58,7 +59,11 @@ TEST_CASE("an empty user is root, with root's passwd entry", "[image_spec][user]
     CHECK(u.uid == 0);
     CHECK(u.gid == 0);
     CHECK(u.home == "/root");
-    CHECK(u.additional_gids == Gids{10});  // wheel lists root
+    // wheel lists root; no USER at all leaves the primary group out, as podman does.
+    CHECK(u.additional_gids == Gids{10});
+    // "root" or "0" given: the primary group is among the groups.
+    CHECK(resolve_user("root", kPasswd, kGroup).additional_gids == Gids{0, 10});
+    CHECK(resolve_user("0", kPasswd, kGroup).additional_gids == Gids{0, 10});
 }
 
 TEST_CASE("a user name takes uid, gid, home and the groups that list it from the image", "[image_spec][user]") {
@@ -66,9 +71,10 @@ TEST_CASE("a user name takes uid, gid, home and the groups that list it from the
     CHECK(u.uid == 1001);
     CHECK(u.gid == 1001);
     CHECK(u.home == "/home/nextjs");
-    // Sorted, unique, without the primary gid (nodejs lists it too), and not
-    // the groups of "nextjsx" or "other".
-    CHECK(u.additional_gids == Gids{10, 29});
+    // The primary gid first (once, though nodejs lists it too), then the others
+    // sorted and unique, not the groups of "nextjsx" or "other" (podman's `id`:
+    // groups=1001(nodejs),10(wheel),29(audio)).
+    CHECK(u.additional_gids == Gids{1001, 10, 29});
 }
 
 TEST_CASE("a numeric user found in passwd takes its entry", "[image_spec][user]") {
@@ -76,7 +82,7 @@ TEST_CASE("a numeric user found in passwd takes its entry", "[image_spec][user]"
     CHECK(u.uid == 1001);
     CHECK(u.gid == 1001);
     CHECK(u.home == "/home/nextjs");
-    CHECK(u.additional_gids == Gids{10, 29});
+    CHECK(u.additional_gids == Gids{1001, 10, 29});
 }
 
 TEST_CASE("a numeric user not in passwd runs with gid 0 and home /", "[image_spec][user]") {
@@ -84,7 +90,7 @@ TEST_CASE("a numeric user not in passwd runs with gid 0 and home /", "[image_spe
     CHECK(u.uid == 4242);
     CHECK(u.gid == 0);
     CHECK(u.home == "/");
-    CHECK(u.additional_gids.empty());
+    CHECK(u.additional_gids == Gids{0});
 }
 
 TEST_CASE("a passwd entry with an empty home directory gets /", "[image_spec][user]") {
@@ -92,6 +98,8 @@ TEST_CASE("a passwd entry with an empty home directory gets /", "[image_spec][us
     CHECK(u.uid == 1002);
     CHECK(u.gid == 1002);
     CHECK(u.home == "/");
+    // Its primary group exists in no group file line: still among its groups.
+    CHECK(u.additional_gids == Gids{1002});
 }
 
 TEST_CASE("an explicit group by name replaces the primary and supplementary groups", "[image_spec][user]") {
@@ -99,12 +107,12 @@ TEST_CASE("an explicit group by name replaces the primary and supplementary grou
     CHECK(u.uid == 1001);
     CHECK(u.gid == 2000);
     CHECK(u.home == "/home/nextjs");
-    CHECK(u.additional_gids.empty());
+    CHECK(u.additional_gids == Gids{2000});  // only the group given (podman: groups=2000(web))
 
     u = resolve_user("nextjs:nodejs", kPasswd, kGroup);
     CHECK(u.uid == 1001);
     CHECK(u.gid == 1001);
-    CHECK(u.additional_gids.empty());
+    CHECK(u.additional_gids == Gids{1001});
 }
 
 TEST_CASE("an explicit numeric group need not exist in the group file", "[image_spec][user]") {
@@ -112,12 +120,13 @@ TEST_CASE("an explicit numeric group need not exist in the group file", "[image_
     CHECK(u.uid == 1001);
     CHECK(u.gid == 1234);
     CHECK(u.home == "/home/nextjs");
-    CHECK(u.additional_gids.empty());
+    CHECK(u.additional_gids == Gids{1234});
 
     u = resolve_user("4242:4343", std::nullopt, std::nullopt);
     CHECK(u.uid == 4242);
     CHECK(u.gid == 4343);
     CHECK(u.home == "/");
+    CHECK(u.additional_gids == Gids{4343});
 }
 
 TEST_CASE("an unknown user name is an error naming the user", "[image_spec][user]") {
@@ -143,11 +152,12 @@ TEST_CASE("without a passwd file only numeric users resolve", "[image_spec][user
     CHECK(u.uid == 1000);
     CHECK(u.gid == 0);
     CHECK(u.home == "/");
-    CHECK(u.additional_gids.empty());
+    CHECK(u.additional_gids == Gids{0});
     u = resolve_user("", std::nullopt, std::nullopt);
     CHECK(u.uid == 0);
     CHECK(u.gid == 0);
     CHECK(u.home == "/");
+    CHECK(u.additional_gids.empty());
 }
 
 TEST_CASE("a user with an empty group part is an error", "[image_spec][user]") {
@@ -343,7 +353,7 @@ TEST_CASE("passwd and group files with CRLF line endings", "[image_spec][user]")
     auto u = resolve_user("app", std::string("app:x:1001:1001::/home/app:/bin/sh\r\n"), std::string("g:x:7:app\r\n"));
     CHECK(u.uid == 1001);
     CHECK(u.home == "/home/app");
-    CHECK(u.additional_gids == std::vector<uint32_t>{7});
+    CHECK(u.additional_gids == std::vector<uint32_t>{1001, 7});
 }
 
 TEST_CASE("an unknown capability is an error naming it", "[image_spec][caps]") {
@@ -386,6 +396,73 @@ TEST_CASE("-p: [IP:]HOST:CONTAINER[/PROTO]", "[slirp]") {
     CHECK((p.host == 8080 && p.container == 3000 && p.proto == "tcp" && p.host_addr == "0.0.0.0"));
     p = crunlite::runtime::parse_port("127.0.0.1:53:5353/udp");
     CHECK((p.host == 53 && p.container == 5353 && p.proto == "udp" && p.host_addr == "127.0.0.1"));
-    for (const char* bad : {"", "8080", "0:80", "8080:65536", "a:b", "1:2:3:4", "80:80/sctp", "80:80/"})
+    for (const char* bad : {"", "0:80", "8080:65536", "a:b", "1:2:3:4", "80:80/sctp", "80:80/", ":80", "0",
+                            "localhost:80:80", "::1:80:80", "[::1]:80", "[::1:80:80", "[1.2.3.4]:80:80", "1.2.3:80:80"})
         CHECK_THROWS_AS(crunlite::runtime::parse_port(bad), crunlite::Error);
+}
+
+TEST_CASE("-p without a host port asks for a free one", "[slirp]") {
+    auto p = crunlite::runtime::parse_port("3000");
+    CHECK((p.host == 0 && p.container == 3000 && p.proto == "tcp" && p.host_addr == "0.0.0.0"));
+    p = crunlite::runtime::parse_port("127.0.0.1::53/udp");
+    CHECK((p.host == 0 && p.container == 53 && p.proto == "udp" && p.host_addr == "127.0.0.1"));
+    CHECK(crunlite::runtime::port_flag(p) == "-p 127.0.0.1::53/udp");
+    CHECK(crunlite::runtime::port_flag(crunlite::runtime::parse_port("3000")) == "-p 3000");
+}
+
+TEST_CASE("-p with an IPv6 address in brackets", "[slirp]") {
+    auto p = crunlite::runtime::parse_port("[::1]:8080:3000");
+    CHECK((p.host == 8080 && p.container == 3000 && p.host_addr == "::1"));
+    p = crunlite::runtime::parse_port("[fd00::2]::3000/udp");
+    CHECK((p.host == 0 && p.container == 3000 && p.host_addr == "fd00::2" && p.proto == "udp"));
+    CHECK(crunlite::runtime::port_flag(p) == "-p [fd00::2]::3000/udp");
+    p.host = 49153;
+    CHECK(crunlite::runtime::format_port(p) == "3000/udp -> [fd00::2]:49153");
+}
+
+TEST_CASE("port lines in Docker's format", "[slirp]") {
+    auto p = crunlite::runtime::parse_port("8080:3000");
+    CHECK(crunlite::runtime::format_port(p) == "3000/tcp -> 0.0.0.0:8080");
+    CHECK(crunlite::runtime::port_flag(p) == "-p 8080:3000");
+}
+
+// pasta_args (runtime/pasta.hpp)
+
+TEST_CASE("pasta: ports become -t/-u specs, the rest is closed", "[pasta]") {
+    using crunlite::runtime::parse_port;
+    std::vector<crunlite::runtime::PortMap> ports = {parse_port("8080:3000"), parse_port("127.0.0.1:53:5353/udp"),
+                                                     parse_port("[::1]:8443:443")};
+    auto args = crunlite::runtime::pasta_args(ports, 3, 4, 5, false);
+    auto has = [&](const std::string& a, const std::string& b) {
+        for (size_t i = 0; i + 1 < args.size(); ++i)
+            if (args[i] == a && args[i + 1] == b) return true;
+        return false;
+    };
+    CHECK(has("-t", "8080:3000"));  // 0.0.0.0: no address, pasta binds IPv6 and IPv4
+    CHECK(has("-u", "127.0.0.1/53:5353"));
+    CHECK(has("-t", "::1/8443:443"));
+    CHECK(has("--netns", "/proc/self/fd/3"));
+    CHECK(has("--userns", "/proc/self/fd/4"));
+    CHECK(has("-P", "/proc/self/fd/5"));
+    CHECK(has("-T", "none"));  // nothing from the container to the host's ports
+    CHECK(has("-U", "none"));
+    CHECK(has("--dns-forward", "169.254.1.1"));
+    CHECK(std::find(args.begin(), args.end(), "--no-map-gw") != args.end());
+    CHECK(std::find(args.begin(), args.end(), "--config-net") != args.end());
+    CHECK(std::find(args.begin(), args.end(), "--runas") == args.end());
+    CHECK(!has("-t", "none"));
+    CHECK(!has("-u", "none"));
+}
+
+TEST_CASE("pasta: no ports means none forwarded; as root it keeps uid 0", "[pasta]") {
+    auto args = crunlite::runtime::pasta_args({}, 3, -1, 5, true);
+    auto has = [&](const std::string& a, const std::string& b) {
+        for (size_t i = 0; i + 1 < args.size(); ++i)
+            if (args[i] == a && args[i + 1] == b) return true;
+        return false;
+    };
+    CHECK(has("-t", "none"));  // pasta's default would forward every port bound in the namespace
+    CHECK(has("-u", "none"));
+    CHECK(has("--runas", "0:0"));
+    CHECK(std::find(args.begin(), args.end(), "--userns") == args.end());
 }

@@ -1,0 +1,129 @@
+#include "crunlite/runtime/pasta.hpp"
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+
+namespace crunlite::runtime {
+namespace {
+
+constexpr int kReadyTimeoutMs = 30'000;
+
+// pasta's log without the lines its syslog attempts add where there is no
+// /dev/log ("Failed to send 47 bytes to syslog").
+std::string pasta_messages(const std::string& log_path) {
+    std::string out;
+    try {
+        for (const auto& line : split(read_file(log_path), '\n'))
+            if (!line.empty() && line.rfind("Failed to send ", 0) != 0) out += (out.empty() ? "" : "; ") + line;
+    } catch (const Error&) {
+    }
+    return out;
+}
+
+}  // namespace
+
+std::vector<std::string> pasta_args(const std::vector<PortMap>& ports, int netns_fd, int userns_fd, int pid_fd,
+                                    bool as_root) {
+    auto fd_path = [](int fd) { return "/proc/self/fd/" + std::to_string(fd); };
+    // --foreground: our child, stopped by us (its daemon would be nobody's to reap);
+    // --no-netns-quit: its netns is an fd, not a file it could watch.
+    std::vector<std::string> args = {"--config-net", "--foreground", "--quiet", "--no-netns-quit", "--no-map-gw",
+                                     "--dns-forward", kPastaDnsAddr, "-T", "none", "-U", "none",
+                                     "--netns", fd_path(netns_fd), "-P", fd_path(pid_fd)};
+    if (userns_fd >= 0) {
+        args.push_back("--userns");
+        args.push_back(fd_path(userns_fd));
+    }
+    if (as_root) {
+        args.push_back("--runas");
+        args.push_back("0:0");
+    }
+    bool tcp = false, udp = false;
+    for (const auto& p : ports) {
+        // No address: pasta binds both IPv6 and IPv4, as Docker's 0.0.0.0 does.
+        std::string spec = p.host_addr == "0.0.0.0" ? "" : p.host_addr + "/";
+        spec += std::to_string(p.host) + ":" + std::to_string(p.container);
+        args.push_back(p.proto == "udp" ? "-u" : "-t");
+        args.push_back(spec);
+        (p.proto == "udp" ? udp : tcp) = true;
+    }
+    // Without -t/-u pasta forwards every port bound in the namespace ("auto").
+    if (!tcp) args.insert(args.end(), {"-t", "none"});
+    if (!udp) args.insert(args.end(), {"-u", "none"});
+    return args;
+}
+
+NetHelper start_pasta(int netns, int userns, bool rootless, const std::string& bundle, std::vector<PortMap> ports) {
+    pick_host_ports(ports);
+    int ready_pipe[2];
+    check(::pipe2(ready_pipe, O_CLOEXEC), "pipe");
+    sys::UniqueFd ready_r(ready_pipe[0]), ready_w(ready_pipe[1]);
+    // In pasta: 3 the network namespace, 4 the user namespace (rootless), 5
+    // the pipe it writes its pid to once ready (-P /proc/self/fd/5).
+    std::vector<std::string> args = pasta_args(ports, 3, rootless ? 4 : -1, 5, ::geteuid() == 0);
+    args.insert(args.begin(), "pasta");
+    std::string log_path = bundle + "/pasta.log";
+    pid_t parent = ::getpid();
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno("fork pasta");
+    if (pid == 0) {
+        // Ends with its parent even when that is killed before it can stop it.
+        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
+        if (::getppid() != parent) ::_exit(127);
+        int from[] = {netns, rootless ? userns : -1, ready_w.get()};
+        for (int& fd : from)
+            if (fd >= 0) fd = ::fcntl(fd, F_DUPFD, 10);
+        for (int i = 0; i < 3; ++i)
+            if (from[i] >= 0) ::dup2(from[i], 3 + i);
+        int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+        if (null >= 0) ::dup2(null, 0);
+        int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        if (log >= 0) {
+            ::dup2(log, 1);
+            ::dup2(log, 2);
+        }
+        std::vector<char*> argv;
+        for (auto& a : args) argv.push_back(a.data());
+        argv.push_back(nullptr);
+        ::execvp(argv[0], argv.data());
+        ::_exit(127);
+    }
+    ready_w.reset();
+    NetHelper h{pid, {}};
+    // Its pid, once it is ready; end of file if it exits first.
+    std::string got;
+    struct pollfd pfd = {ready_r.get(), POLLIN, 0};
+    while (got.find('\n') == std::string::npos) {
+        int n = ::poll(&pfd, 1, kReadyTimeoutMs);
+        if (n < 0 && errno == EINTR) continue;
+        char buf[32];
+        ssize_t r = n > 0 ? ::read(ready_r.get(), buf, sizeof buf) : -1;
+        if (r > 0) {
+            got.append(buf, static_cast<size_t>(r));
+            continue;
+        }
+        if (n == 0) ::kill(pid, SIGKILL);
+        int status = 0;
+        ::waitpid(pid, &status, 0);
+        std::string why = pasta_messages(log_path);
+        if (n == 0) why = "not ready after " + std::to_string(kReadyTimeoutMs / 1000) + "s" + (why.empty() ? "" : ": " + why);
+        else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && why.empty()) why = "pasta is not installed";
+        throw Error(EIO, "pasta failed to set up the network" + (why.empty() ? "" : ": " + why));
+    }
+    try {
+        write_ports(bundle, ports);
+    } catch (...) {
+        stop_user_network(h);
+        throw;
+    }
+    return h;
+}
+
+}  // namespace crunlite::runtime
