@@ -150,6 +150,11 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
             op.remount_flags = opts.flags & kBindRemountable;
             if (op.remount_flags) op.remount_flags |= MS_BIND | MS_REMOUNT;
             if (op.destination == "/dev") plan.setup_dev = false;
+        } else if ((m.type == "cgroup" || m.type == "cgroup2") && input.no_cgroup) {
+            op.kind = MountKind::Filesystem;
+            op.fstype = op.source = "tmpfs";
+            op.flags = opts.flags;
+            op.data = "mode=0555";
         } else if (m.type == "cgroup" || m.type == "cgroup2") {
             op.kind = input.cgroup_v1.empty() ? MountKind::Cgroup : MountKind::CgroupV1;
             op.source = "cgroup";

@@ -212,6 +212,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         input.can_mknod = req.can_mknod;
         for (const auto& fd : bind_sources) input.bind_source_fds.push_back(fd.get());
         input.cgroup_v1 = req.cgroup_v1;
+        input.no_cgroup = req.cgroup_dirs.empty() && cgroup_ns && cgroup_ns->path.empty();
         for (const auto& fd : idmapped) input.idmap_tree_fds.push_back(fd.get());
         linux::MountPlan plan = linux::plan_mounts(config, input);
         bool may_setgroups = setgroups_allowed();

@@ -785,6 +785,19 @@ class Harness:
         reap()
         return ids
 
+    def reboot_forgets(self, cid):
+        """What a reboot does to a container: its processes, cgroups and state
+        go (the state root is in /run); an image store keeps its directory."""
+        with open(os.path.join(self.root, cid, "state.json")) as f:
+            st = json.load(f)
+        os.kill(st["pid"], signal.SIGKILL)
+        wait_until(lambda: not pid_alive(st["pid"]), 5)
+        reap()
+        for d in [st.get("cgroup_unified")] + list((st.get("cgroup_v1") or {}).values()):
+            if d and os.path.isdir(d):
+                os.rmdir(d)
+        safe_rmtree(os.path.join(self.root, cid))
+
     def mounts_mentioning(self, text):
         return {m for m in read_mountinfo() if text in m[0] or text in m[2]}
 

@@ -74,6 +74,11 @@ struct MountPlanInput {
     // The container's v1 hierarchies (v1 and hybrid hosts); empty on pure v2
     // hosts or without cgroups, where a `cgroup` mount is cgroup2.
     std::vector<CgroupView> cgroup_v1;
+    // The container has a cgroup namespace of its own but no cgroup (rootless
+    // without a delegated one): the namespace is rooted at the caller's cgroup,
+    // whose tree is not the container's to see, so a `cgroup` mount is an empty
+    // read-only tmpfs.
+    bool no_cgroup = false;
 };
 
 // O_PATH fds of the bind sources of config.mounts, one per mount (empty for

@@ -221,4 +221,10 @@ TEST_CASE("cgroup mounts: a v1 view where the host has one, else cgroup2", "[mou
     CHECK(plan.mounts[0].kind == linux::MountKind::CgroupV1);
     CHECK(plan.mounts[0].cgroup_v1 == in.cgroup_v1);
     CHECK((plan.mounts[0].flags & MS_RDONLY) != 0);
+    // A cgroup namespace without a cgroup of its own: nothing of the caller's tree.
+    in.no_cgroup = true;
+    plan = linux::plan_mounts(c, in);
+    CHECK(plan.mounts[0].kind == linux::MountKind::Filesystem);
+    CHECK(plan.mounts[0].fstype == "tmpfs");
+    CHECK((plan.mounts[0].flags & MS_RDONLY) != 0);
 }
