@@ -320,6 +320,7 @@ private:
 
 StoredImage Store::load(const std::string& source, const std::string& name, const Progress& progress) {
     StoreLock lock(root_);
+    clear_tmp();
     // transport:path[:tag]
     std::string transport, path = source, tag;
     for (const char* t : {"oci-archive:", "docker-archive:", "oci:"})
@@ -349,23 +350,69 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
     Plan plan = with_context(quote(path), [&] {
         return transport == "docker-archive" ? plan_docker(src, tag) : plan_oci(src, tag);
     });
-    ImageConfig config = parse_image_config(plan.config_json, "image config");
-    if (config.diff_ids.size() != plan.layer_blobs.size())
-        throw Error(EINVAL, quote(path) + ": the config lists " + std::to_string(config.diff_ids.size()) +
-                                " layers, the manifest " + std::to_string(plan.layer_blobs.size()));
-    std::vector<std::string> chains = chain_ids(config.diff_ids);
+    Parts parts;
+    parts.config_json = std::move(plan.config_json);
+    parts.layers = std::move(plan.layer_descs);
+    parts.layer_paths = plan.layer_blobs;
+    parts.open_layer = [&](size_t i) {
+        return with_context(quote(path), [&] { return src.open(plan.layer_blobs[i], "layer"); });
+    };
+    parts.names = name.empty() ? plan.names : std::vector<std::string>{name};
+    parts.source = source;
+    parts.label = quote(path);
+    return commit(parts, progress);
+}
 
+StoredImage Store::import(const Parts& parts, const Progress& progress) {
+    StoreLock lock(root_);
+    clear_tmp();
+    return commit(parts, progress);
+}
+
+// Work left in tmp/ by an import or removal that was killed: under the lock
+// nothing else is at work there.
+void Store::clear_tmp() const {
+    for (const auto& t : list_dir(root_ + "/tmp")) remove_tree(root_ + "/tmp/" + t);
+}
+
+StoredImage Store::commit(const Parts& parts, const Progress& progress) {
+    ImageConfig config = parse_image_config(parts.config_json, "image config");
+    if (config.diff_ids.size() != parts.layers.size())
+        throw Error(EINVAL, parts.label + ": the config lists " + std::to_string(config.diff_ids.size()) +
+                                " layers, the manifest " + std::to_string(parts.layers.size()));
+    std::vector<std::string> chains = chain_ids(config.diff_ids);
+    std::vector<std::string> added;  // layers this import stored: a failed one removes them
+    StoredImage img;
+    try {
+        img = store_image(parts, progress, config, chains, added);
+    } catch (...) {
+        for (const auto& dir : added) {
+            try {
+                remove_tree(dir);
+            } catch (const Error& e) {
+                log::debug("leaving " + dir + ": " + e.message());
+            }
+        }
+        throw;
+    }
+    if (!pin_dir_.empty()) write_file_atomic(pin_dir_ + "/image", img.id + "\n", 0644);
+    return img;
+}
+
+StoredImage Store::store_image(const Parts& parts, const Progress& progress, const ImageConfig& config,
+                                 const std::vector<std::string>& chains, std::vector<std::string>& added) {
     for (size_t i = 0; i < chains.size(); ++i) {
         std::string dest = root_ + "/layers/" + hex_of(chains[i]);
-        std::string what = "layer " + (plan.layer_descs[i] ? plan.layer_descs[i]->digest : plan.layer_blobs[i]);
-        uint64_t size = plan.layer_descs[i] ? static_cast<uint64_t>(plan.layer_descs[i]->size) : 0;
+        const std::optional<Descriptor>& desc = parts.layers[i];
+        std::string what = "layer " + (desc ? desc->digest : parts.layer_paths.at(i));
+        uint64_t size = desc ? static_cast<uint64_t>(desc->size) : 0;
         if (exists(dest)) {  // shared with an image we have
             if (progress.done) progress.done(config.diff_ids[i], size, true);
             continue;
         }
         TempDir tmp(root_ + "/tmp");
         make_dir(tmp.path() + "/diff", 0755);
-        sys::UniqueFd blob = with_context(quote(path), [&] { return src.open(plan.layer_blobs[i], "layer"); });
+        sys::UniqueFd blob = parts.open_layer(i);
         LayerStream stream(blob.get(), what);
         limit_stream(stream, unpack_.limits);
         sys::UniqueFd diff = open_dir(tmp.path() + "/diff");
@@ -377,7 +424,8 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
             return got;
         }, o);
         stream.drain();
-        if (const auto& d = plan.layer_descs[i]) {
+        if (parts.layer_read) parts.layer_read(i);
+        if (const auto& d = desc) {
             check_digest(what, "digest", stream.compressed_digest(), d->digest);
             if (stream.compressed_size() != static_cast<uint64_t>(d->size))
                 throw Error(EINVAL, what + ": size " + std::to_string(stream.compressed_size()) + ", want " +
@@ -390,12 +438,13 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
         write_file_atomic(tmp.path() + "/layer.json", w.result() + "\n", 0600);
         if (::rename(tmp.path().c_str(), dest.c_str()) < 0) throw_errno("store " + what);
         tmp.release();
+        added.push_back(dest);
         if (progress.done) progress.done(config.diff_ids[i], stream.compressed_size(), false);
     }
 
-    std::string id = sha256_digest(plan.config_json);
+    std::string id = sha256_digest(parts.config_json);
     std::string dir = root_ + "/images/" + hex_of(id);
-    std::vector<std::string> names = name.empty() ? plan.names : std::vector<std::string>{name};
+    std::vector<std::string> names = parts.names;
     for (auto& n : names) n = normalize_name(n);
     // A name belongs to one image: take it from any other.
     for (const auto& other : list()) {
@@ -412,29 +461,35 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
                               write_json_image(kept, other.layers, "", other.owners), 0600);
     }
     make_dir(dir, 0700);
-    write_file_atomic(dir + "/config.json", plan.config_json, 0600);
+    write_file_atomic(dir + "/config.json", parts.config_json, 0600);
     write_file_atomic(dir + "/image.json",
-                      write_json_image(names, chains, source, unpack_.set_owners ? "image" : "caller"), 0600);
+                      write_json_image(names, chains, parts.source, unpack_.set_owners ? "image" : "caller"), 0600);
     return inspect(id);
 }
 
 std::vector<StoredImage> Store::list() const {
     std::vector<StoredImage> out;
+    // Without the lock (list, inspect and ls must not wait for an import):
+    // files are replaced atomically, and an image or layer removed meanwhile
+    // is left out (ENOENT) rather than failing the listing.
     for (const auto& hex : list_dir(root_ + "/images")) {
         std::string dir = root_ + "/images/" + hex;
-        if (!exists(dir + "/image.json")) continue;
-        json::Document doc = json::parse(read_file(dir + "/image.json"), dir + "/image.json");
-        StoredImage img;
-        img.id = "sha256:" + hex;
-        img.names = doc.root().get_string_array_or("names");
-        img.layers = doc.root().get_string_array_or("layers");
-        img.owners = doc.root().get_string_or("owners", "image");
-        img.config_json = read_file(dir + "/config.json");
-        for (const auto& c : img.layers) {
-            std::string info = root_ + "/layers/" + hex_of(c) + "/layer.json";
-            if (exists(info)) img.size += json::parse(read_file(info), info).root().get_uint64("size");
+        try {
+            json::Document doc = json::parse(read_file(dir + "/image.json"), dir + "/image.json");
+            StoredImage img;
+            img.id = "sha256:" + hex;
+            img.names = doc.root().get_string_array_or("names");
+            img.layers = doc.root().get_string_array_or("layers");
+            img.owners = doc.root().get_string_or("owners", "image");
+            img.config_json = read_file(dir + "/config.json");
+            for (const auto& c : img.layers) {
+                std::string info = root_ + "/layers/" + hex_of(c) + "/layer.json";
+                img.size += json::parse(read_file(info), info).root().get_uint64("size");
+            }
+            out.push_back(std::move(img));
+        } catch (const Error& e) {
+            if (e.code() != ENOENT) throw;
         }
-        out.push_back(std::move(img));
     }
     return out;
 }
@@ -556,7 +611,7 @@ void Store::prune() {
         for (const auto& c : img.layers) used.insert(hex_of(c));
     for (const auto& hex : list_dir(root_ + "/layers"))
         if (!used.count(hex)) remove_tree(root_ + "/layers/" + hex);
-    for (const auto& t : list_dir(root_ + "/tmp")) remove_tree(root_ + "/tmp/" + t);
+    clear_tmp();
     // Directories of containers whose state is gone (a reboot empties /run);
     // under the store lock no directory is half made.
     for (const auto& c : list_dir(root_ + "/containers"))

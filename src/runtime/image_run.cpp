@@ -99,25 +99,47 @@ bool is_archive_ref(const std::string& ref) {
     return ref.find('/') != std::string::npos && ::stat(ref.c_str(), &st) == 0;
 }
 
-// The stored image for `ref`, importing an archive first (its layers are
-// unpacked once and shared by later runs).
-image::StoredImage find_image(const Context& ctx, const std::string& store_root, const std::string& ref) {
+// The stored image for `o.image`, pinned to the container directory `pin_dir`
+// (Store::pin) in the same hold of the store lock that finds or imports it, so
+// no rm or prune takes it before the container starts.  An archive is imported
+// first (its layers are unpacked once and shared by later runs); a registry
+// image (docker://, or a name the store lacks, short ones resolved through
+// registries.conf) is pulled as --pull says (missing: only when the store has
+// no image of that name).
+image::StoredImage find_image(const Context& ctx, const std::string& store_root, const ImageRunOptions& o,
+                              const std::string& pin_dir) {
+    const std::string& ref = o.image;
     image::Store store(store_root, image::UnpackOptions{});
-    if (!is_archive_ref(ref)) return store.inspect(ref);
-    // The import may run in a user namespace child: its result comes back as the id.
-    int pipefd[2];
-    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
-    sys::UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-    with_image_store(ctx, store_root, image::LayerLimits{}, [&](image::Store& s) {
-        std::string id = s.load(ref, "").id;
-        [[maybe_unused]] ssize_t n = ::write(wr.get(), id.data(), id.size());
-    });
-    wr.reset();
-    std::string id;
-    char buf[128];
-    ssize_t n;
-    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) id.append(buf, static_cast<size_t>(n));
-    return store.inspect(id);
+    bool registry = image::is_registry_ref(ref);
+    // A name the store lacks is pulled, resolved through registries.conf when short.
+    if (!registry && !is_archive_ref(ref)) {
+        if (o.pull != "always") {
+            try {
+                return store.pin(ref, pin_dir);
+            } catch (const Error& e) {
+                if (e.code() != ENOENT || o.pull == "never") throw;
+                try {
+                    image::parse_pull_reference(ref);
+                } catch (const Error& why) {  // no registry to ask: say both
+                    throw Error(e.code(), e.message() + ", and " + why.message());
+                }
+            }
+        }
+        registry = true;
+    }
+    if (registry) {
+        image::Reference r = image::parse_pull_reference(ref);
+        if (o.pull != "always") {
+            try {
+                return store.pin(r.name(), pin_dir);
+            } catch (const Error& e) {
+                if (e.code() != ENOENT) throw;
+                if (o.pull == "never") throw Error(ENOENT, "image " + quote(r.name()) + " is not in the store (--pull never)");
+            }
+        }
+        return pull_image(ctx, store_root, r, o.pull_options, image::LayerLimits{}, {}, pin_dir);
+    }
+    return import_into(ctx, store_root, image::LayerLimits{}, [&](image::Store& s) { return s.load(ref, ""); }, pin_dir);
 }
 
 // A file of the image as the container will see it: the topmost layer that
@@ -338,14 +360,13 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
 Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
     state::validate_id(o.id);
     std::string store_root = o.store_root.empty() ? image::default_store_root(ctx.rootless) : o.store_root;
-    std::string image_id = find_image(ctx, store_root, o.image).id;
     image::Store store(store_root, image::UnpackOptions{});
 
     Prepared p;
     p.dir = containers_dir(store_root) + "/" + o.id;
     p.lock = store.create_container_dir(o.id, detail::absolute_path(ctx.root) + "/" + o.id);
     try {
-        fill(ctx, o, creating, store, store.pin(image_id, p.dir), p);
+        fill(ctx, o, creating, store, find_image(ctx, store_root, o, p.dir), p);
     } catch (...) {
         remove_container_dir(p.dir);
         throw;
@@ -382,6 +403,36 @@ void with_image_store(const Context& ctx, const std::string& root, const image::
     mapped.device_nodes = false;
     mapped.user_xattrs = true;
     if (!run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
+}
+
+image::StoredImage import_into(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
+                              const std::function<image::StoredImage(image::Store&)>& body, const std::string& pin_dir) {
+    // The import may run in a user namespace child: its result comes back as the id.
+    int pipefd[2];
+    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
+    sys::UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+    with_image_store(ctx, root, limits, [&](image::Store& s) {
+        if (!pin_dir.empty()) s.pin_imports_to(pin_dir);
+        std::string id = body(s).id;
+        [[maybe_unused]] ssize_t n = ::write(wr.get(), id.data(), id.size());
+    });
+    wr.reset();
+    std::string id;
+    char buf[128];
+    ssize_t n;
+    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) id.append(buf, static_cast<size_t>(n));
+    return image::Store(root, image::UnpackOptions{}).inspect(id);
+}
+
+image::StoredImage pull_image(const Context& ctx, const std::string& root, const image::Reference& ref,
+                              const image::PullOptions& options, const image::LayerLimits& limits,
+                              const image::Store::Progress& progress, const std::string& pin_dir) {
+    // 1. The manifest and config, as the caller (its credentials and certs);
+    // 2. the layers, streamed into the store as it is written (rootless: in the
+    //    user namespace).
+    image::Resolved resolved = image::resolve(ref, options);
+    return import_into(ctx, root, limits, [&](image::Store& s) { return image::import(s, resolved, progress); },
+                       pin_dir);
 }
 
 std::string find_init() {

@@ -233,6 +233,18 @@ def read_pty(master, until=None, timeout=10.0):
     return out
 
 
+def on_a_terminal(argv):
+    """Runs argv with stdio on a pty; returns (exit status, everything it wrote)."""
+    import pty
+    pid, master = pty.fork()
+    if pid == 0:
+        os.execv(argv[0], argv)
+    out = read_pty(master, timeout=60)
+    _, status = os.waitpid(pid, 0)
+    os.close(master)
+    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
+
+
 def read_mountinfo():
     """Set of (mount point, fstype, source) of this process's mount namespace."""
     out = set()

@@ -263,7 +263,7 @@ def test_man_page_per_command(h):
         helps = [h.rt_ok(v, "--help", root=False).out]
         if v == "image":
             helps += [h.rt_ok("image", sub, "--help", root=False).out
-                      for sub in ("load", "import", "ls", "inspect", "rm", "prune")]
+                      for sub in ("load", "import", "pull", "ls", "inspect", "rm", "prune", "login", "logout")]
         elif v == "healthcheck":
             helps.append(h.rt_ok("healthcheck", "run", "--help", root=False).out)
         for text in helps:

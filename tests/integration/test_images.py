@@ -198,18 +198,6 @@ def test_concurrent_imports_share_a_layer(h):
     check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "nothing left in tmp/")
 
 
-def _on_a_terminal(h, argv):
-    """Runs argv with stdio on a pty; returns (exit status, everything it wrote)."""
-    import pty
-    pid, master = pty.fork()
-    if pid == 0:
-        os.execv(argv[0], argv)
-    out = harness.read_pty(master, timeout=60)
-    _, status = os.waitpid(pid, 0)
-    os.close(master)
-    return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
-
-
 def test_layers_stack_through_a_real_overlay(h):
     """The layer directories are what overlayfs expects: mounted (in a private mount
     namespace; rootless: in a user namespace, with userxattr), whiteouts hide, opaque
@@ -267,13 +255,13 @@ def test_progress_on_a_terminal(h):
     cfg = harness.make_oci_archive(h, archive, "p", compress=True)
     diff = cfg["rootfs"]["diff_ids"][0][:19]
     argv = h.rt_argv("image", "load", "--store", _store(h), archive, root=False)
-    rc, out = _on_a_terminal(h, argv)
+    rc, out = harness.on_a_terminal(argv)
     check_eq(rc, 0, f"load on a terminal: {out!r}")
     check_in(f"{diff}  done, ", out, "a finished line per layer")
     check_in("Loaded image", out, "the summary")
-    rc, out = _on_a_terminal(h, argv)
+    rc, out = harness.on_a_terminal(argv)
     check_in(f"{diff}  already present", out, "second load: nothing to unpack")
-    rc, out = _on_a_terminal(h, h.rt_argv("image", "load", "--store", _store(h), "-q", archive, root=False))
+    rc, out = harness.on_a_terminal(h.rt_argv("image", "load", "--store", _store(h), "-q", archive, root=False))
     check(diff not in out, f"--quiet prints no progress: {out!r}")
 
 

@@ -26,6 +26,7 @@
 #include <cstdint>
 #include <functional>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -68,6 +69,25 @@ public:
     };
     StoredImage load(const std::string& source, const std::string& name, const Progress& progress = {});
 
+    // An image's parts, wherever they come from (load's layouts and archives,
+    // image/pull.hpp's registry), committed with the same checks: each layer the
+    // store lacks is opened, unpacked, its digest, size (when described) and
+    // diff_id verified, then renamed into place; the image is recorded last.
+    struct Parts {
+        std::string config_json;                        // the config blob (the caller checked its digest)
+        std::vector<std::optional<Descriptor>> layers;  // digest and size to check; none: diff_id only
+        std::vector<std::string> layer_paths;           // names a layer without a descriptor in errors
+        // The blob's bytes (a file, a pipe), read to its end; called only for layers the store lacks.
+        std::function<sys::UniqueFd(size_t index)> open_layer;
+        // Optional: after a blob was read to its end, before its digests are checked
+        // (a transfer's own error is the better one).  Throws to refuse the layer.
+        std::function<void(size_t index)> layer_read;
+        std::vector<std::string> names;  // "app:1.0"
+        std::string source;              // recorded in image.json
+        std::string label;               // names the image in errors ("'app.tar'")
+    };
+    StoredImage import(const Parts& parts, const Progress& progress = {});
+
     std::vector<StoredImage> list() const;
     // By name ("app", "app:1.0"), id, or unique id prefix (at least 4 hex digits).
     StoredImage inspect(const std::string& ref) const;
@@ -92,11 +112,23 @@ public:
     // Removes containers/<id>/ of a dead container (see containers/ above) under
     // the store lock; false when there is none.  Throws Error(EBUSY) for a live one.
     bool remove_dead_container(const std::string& id);
+    // From now on, each image this object loads or imports is pinned to
+    // `container_dir` as pin() does, under the lock of the import itself.
+    void pin_imports_to(std::string container_dir) { pin_dir_ = std::move(container_dir); }
     const std::string& root() const { return root_; }
 
 private:
+    // Under the lock: the layers the store lacks, then the image; a failure
+    // removes the layers it stored.  store_image does the work, collecting the
+    // layer directories it stores in `added`.
+    StoredImage commit(const Parts& parts, const Progress& progress);
+    StoredImage store_image(const Parts& parts, const Progress& progress, const ImageConfig& config,
+                              const std::vector<std::string>& chains, std::vector<std::string>& added);
+    void clear_tmp() const;
+
     std::string root_;
     UnpackOptions unpack_;
+    std::string pin_dir_;
 };
 
 // Whether a container directory of the store is live (see containers/ above).

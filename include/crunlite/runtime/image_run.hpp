@@ -23,6 +23,7 @@
 #include <string_view>
 #include <vector>
 
+#include "crunlite/image/pull.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/runtime/health.hpp"
@@ -47,11 +48,15 @@ struct ImageRunOptions {
     std::string seccomp;            // "": the default profile; "unconfined"; or a profile file
     bool init = true;
     std::string init_path;          // default: find_init()
-    std::string network;            // none | host | slirp4netns; "": slirp4netns rootless if installed, else none
+    std::string network;            // none | host | pasta | slirp4netns; "": see resolve_network_mode (slirp.hpp)
     std::string overlay = "auto";   // auto | native | fuse (fuse-overlayfs); see linux/mount_plan.hpp
     HealthOverrides health;
     bool require_healthcheck = false;  // --wait-healthy: refuse before starting when there is none
     std::string pid_file;
+    // docker:// images: pull when the store lacks the name (missing), every
+    // time (always) or never; how (image/pull.hpp).
+    std::string pull = "missing";
+    image::PullOptions pull_options;
 };
 
 // Creates (create) or runs (run) the container; returns run's exit code.
@@ -88,6 +93,19 @@ int wait_healthy(const Context& ctx, const std::string& id, int64_t timeout_ns);
 // file the caller's (recorded as owners "caller").
 void with_image_store(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
                       const std::function<void(image::Store&)>& body);
+
+// Runs the import `body` inside with_image_store and returns the image it
+// stored; with `pin_dir`, pinned to that container directory under the
+// import's own hold of the store lock (Store::pin_imports_to).
+image::StoredImage import_into(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
+                              const std::function<image::StoredImage(image::Store&)>& body,
+                              const std::string& pin_dir = {});
+
+// Pulls `ref` into the store at `root` (image/pull.hpp): the manifest and
+// config as the caller, the layers inside with_image_store (import_into).
+image::StoredImage pull_image(const Context& ctx, const std::string& root, const image::Reference& ref,
+                              const image::PullOptions& options, const image::LayerLimits& limits,
+                              const image::Store::Progress& progress, const std::string& pin_dir = {});
 
 // A seccomp profile (profiles/seccomp.json's format) resolved for this machine
 // (architecture, kernel) and a container with capabilities `caps`.

@@ -46,7 +46,7 @@ const std::vector<Command>& commands() {
         {"healthcheck", "run an image container's healthcheck now", cmd_healthcheck},
         {"port", "list the published ports of an image container", cmd_port},
         {"spec", "write a new config.json", cmd_spec},
-        {"image", "load, list, inspect and remove images", cmd_image},
+        {"image", "load, pull, list, inspect and remove images; registry logins", cmd_image},
         {"features", "print the features this runtime supports", cmd_features},
     };
     return table;

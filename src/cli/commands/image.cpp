@@ -1,4 +1,4 @@
-// crun-lite image load|import|ls|inspect|rm|prune: the image store.
+// crun-lite image load|import|pull|ls|inspect|rm|prune|login|logout: the image store and registries.
 #include <unistd.h>
 
 #include <chrono>
@@ -12,6 +12,7 @@
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/runtime/image_run.hpp"
+#include "pull_flags.hpp"
 
 namespace crunlite::cli {
 namespace {
@@ -37,7 +38,7 @@ void write_image(json::Writer& w, const image::StoredImage& img) {
 }
 
 // On a terminal: one line per layer, redrawn at most every 100 ms while it is
-// read ("sha256:3f1c2a9b7e00  12.3 MB / 45.6 MB  34.5 MB/s").
+// read ("sha256:3f1c2a9b7e00  12.3 MB / 45.6 MB  34.5 MB/s  ETA 1s").
 image::Store::Progress terminal_progress() {
     struct State {
         std::chrono::steady_clock::time_point start, last;
@@ -50,7 +51,10 @@ image::Store::Progress terminal_progress() {
         if (now - st->last < std::chrono::milliseconds(100)) return;
         st->last = now;
         double secs = std::chrono::duration<double>(now - st->start).count();
-        std::string rate = secs > 0 ? human_size(static_cast<uint64_t>(static_cast<double>(read) / secs)) + "/s" : "";
+        double per_sec = secs > 0 ? static_cast<double>(read) / secs : 0;
+        std::string rate = per_sec > 0 ? human_size(static_cast<uint64_t>(per_sec)) + "/s" : "";
+        if (per_sec > 0 && size > read)
+            rate += "  ETA " + std::to_string(static_cast<uint64_t>(static_cast<double>(size - read) / per_sec + 0.5)) + "s";
         std::fprintf(stderr, "\r%.19s  %s%s  %s\033[K", layer.c_str(), human_size(read).c_str(),
                      size ? (" / " + human_size(size)).c_str() : "", rate.c_str());
         std::fflush(stderr);
@@ -85,6 +89,43 @@ void print_list(const std::vector<image::StoredImage>& images, const std::string
     std::fflush(stdout);
 }
 
+// image login|logout: credentials in auth.json, as podman login writes them.
+int login_logout(const std::string& verb, const std::vector<std::string>& rest) {
+    std::string authfile, username, password;
+    bool password_stdin = false;
+    PullFlags pull;
+    po::options_description opts("Options"), hidden;
+    opts.add_options()("authfile", po::value(&authfile),
+                       "the auth.json to write (default $XDG_RUNTIME_DIR/containers/auth.json)");
+    if (verb == "login") {
+        opts.add_options()("username,u", po::value(&username), "user name")(
+            "password,p", po::value(&password), "password (visible to other processes: prefer --password-stdin)")(
+            "password-stdin", po::bool_switch(&password_stdin), "read the password from standard input")(
+            "cert-dir", po::value(&pull.cert_dir), "registry certificates, as for pull")(
+            "tls-verify", po::value(&pull.tls_verify)->implicit_value("true"), "verify the registry's certificate (default true)");
+    }
+    hidden.add_options()("registry", po::value<std::string>());
+    po::positional_options_description pos;
+    pos.add("registry", 1);
+    auto vm = parse_args("image " + verb, "image " + verb + " [options] HOST[:PORT][/NAMESPACE]", opts, hidden, pos, rest);
+    if (!vm.count("registry")) throw Error(EINVAL, "image " + verb + ": a registry is required");
+    const std::string& key = vm["registry"].as<std::string>();
+    if (verb == "logout") {
+        if (!image::logout(key, authfile)) throw Error(ENOENT, "image logout: not logged in to " + quote(key));
+        std::cout << "Removed login credentials for " << key << "\n";
+        return 0;
+    }
+    if (username.empty()) throw Error(EINVAL, "image login: --username is required");
+    if (password_stdin) {
+        if (!password.empty()) throw Error(EINVAL, "image login: --password and --password-stdin conflict");
+        std::getline(std::cin, password);
+    }
+    if (password.empty()) throw Error(EINVAL, "image login: give the password with --password-stdin or --password");
+    image::login(key, image::Credentials{username, password}, pull_options(pull, "image login"), authfile);
+    std::cout << "Login Succeeded!\n";
+    return 0;
+}
+
 }  // namespace
 
 int cmd_image(const Global& g, const std::vector<std::string>& args) {
@@ -92,26 +133,36 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
         std::cout << "Usage: crun-lite image COMMAND [options]\n\nCommands:\n"
                      "  load SRC      import an image (oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
                      "                docker-archive:FILE[:TAG], or a path); also `import`\n"
+                     "  pull REF      pull [docker://][HOST[:PORT]/]NAME[:TAG|@DIGEST] from a registry\n"
+                     "                (a short NAME through registries.conf)\n"
                      "  ls            list images\n"
                      "  inspect REF   print an image's config JSON\n"
                      "  rm REF        remove an image and the layers no other image uses\n"
-                     "  prune         remove unnamed images, unused layers and leftovers\n\n"
-                     "Every command takes --store DIR (default /var/lib/crun-lite, or\n"
-                     "$XDG_DATA_HOME/crun-lite rootless).\n";
+                     "  prune         remove unnamed images, unused layers and leftovers\n"
+                     "  login HOST    check and record registry credentials in auth.json\n"
+                     "  logout HOST   remove them\n\n"
+                     "Every command but login and logout takes --store DIR (default\n"
+                     "/var/lib/crun-lite, or $XDG_DATA_HOME/crun-lite rootless).\n";
         return args.empty() ? 1 : 0;
     }
     std::string verb = args[0] == "import" ? "load" : args[0];
-    if (verb != "load" && verb != "ls" && verb != "inspect" && verb != "rm" && verb != "prune")
-        throw Error(EINVAL, "image: unknown command " + quote(args[0]) + " (want load, import, ls, inspect, rm or prune)");
     std::vector<std::string> rest(args.begin() + 1, args.end());
+    if (verb == "login" || verb == "logout") return login_logout(verb, rest);
+    if (verb != "load" && verb != "pull" && verb != "ls" && verb != "inspect" && verb != "rm" && verb != "prune")
+        throw Error(EINVAL, "image: unknown command " + quote(args[0]) +
+                                " (want load, import, pull, ls, inspect, rm, prune, login or logout)");
     std::string store_dir, name, format = "table";
     bool quiet = false;
     po::options_description opts("Options"), hidden;
     opts.add_options()("store", po::value(&store_dir), "image store directory");
     std::string max_size;
     uint64_t max_entries = 0, max_ratio = 0;
+    PullFlags pull;
+    if (verb == "pull") add_pull_options(opts, pull);
     if (verb == "load")
-        opts.add_options()("name", po::value(&name), "NAME:TAG to give the image")(
+        opts.add_options()("name", po::value(&name), "NAME:TAG to give the image");
+    if (verb == "load" || verb == "pull")
+        opts.add_options()(
             "quiet,q", po::bool_switch(&quiet), "print only the image id")(
             "format", po::value(&format), "table or json")(
             "max-layer-size", po::value(&max_size), "refuse a layer whose files add up to more (default 64g)")(
@@ -123,6 +174,7 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     po::positional_options_description pos;
     if (verb != "ls" && verb != "prune") pos.add("ref", 1);
     std::string usage = "image " + args[0] + " [options]" + (verb == "load" ? " SRC" : pos.max_total_count() ? " REF" : "");
+    if (verb == "pull") usage = "image pull [options] [docker://][HOST[:PORT]/]NAME[:TAG|@DIGEST]";
     auto vm = parse_args("image " + verb, usage, opts, hidden, pos, rest);
     if (pos.max_total_count() && !vm.count("ref")) throw Error(EINVAL, "image " + verb + ": an image is required");
     if (format != "table" && format != "json") throw Error(EINVAL, "image " + verb + ": invalid format " + quote(format) + ": want table or json");
@@ -138,21 +190,32 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
         if (bytes <= 0) throw Error(EINVAL, "--max-layer-size: must be positive");
         limits.max_bytes = static_cast<uint64_t>(bytes);
     }
+    bool show = !quiet && format != "json" && ::isatty(STDERR_FILENO);
+    auto print_image = [&](const image::StoredImage& img, const char* done) {
+        if (format == "json") {
+            json::Writer w(false);
+            write_image(w, img);
+            std::cout << w.result() << "\n";
+        } else if (quiet) {
+            std::cout << img.id << "\n";
+        } else {
+            std::cout << done << " image " << (img.names.empty() ? img.id : join(img.names, ", ")) << " (" << img.id
+                      << ", " << img.layers.size() << " layers, " << human_size(img.size) << ")\n";
+        }
+        std::cout.flush();
+    };
+    if (verb == "pull") {
+        const std::string& ref = vm["ref"].as<std::string>();
+        image::PullOptions options = pull_options(pull, "image pull");
+        print_image(runtime::pull_image(ctx, root, image::parse_pull_reference(ref), options, limits,
+                                        show ? terminal_progress() : image::Store::Progress{}),
+                    "Pulled");
+        return 0;
+    }
     runtime::with_image_store(ctx, root, limits, [&](image::Store& store) {
         if (verb == "load") {
-            bool show = !quiet && format != "json" && ::isatty(STDERR_FILENO);
-            image::StoredImage img =
-                store.load(vm["ref"].as<std::string>(), name, show ? terminal_progress() : image::Store::Progress{});
-            if (format == "json") {
-                json::Writer w(false);
-                write_image(w, img);
-                std::cout << w.result() << "\n";
-            } else if (quiet) {
-                std::cout << img.id << "\n";
-            } else {
-                std::cout << "Loaded image " << (img.names.empty() ? img.id : join(img.names, ", ")) << " (" << img.id
-                          << ", " << img.layers.size() << " layers, " << human_size(img.size) << ")\n";
-            }
+            print_image(store.load(vm["ref"].as<std::string>(), name, show ? terminal_progress() : image::Store::Progress{}),
+                        "Loaded");
         } else if (verb == "ls") {
             print_list(store.list(), format, quiet);
         } else if (verb == "inspect") {

@@ -7,6 +7,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/runtime/image_run.hpp"
 #include "crunlite/runtime/image_spec.hpp"
+#include "pull_flags.hpp"
 
 namespace crunlite::cli {
 namespace {
@@ -29,12 +30,15 @@ struct ImageFlags {
     bool no_init = false, init = false;
     std::string health_cmd, health_interval, health_timeout, health_start_period, health_start_interval;
     int health_retries = 0;
+    PullFlags pull;
 };
 
 void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
     auto& o = f.o;
     opts.add_options()
-        ("image", po::value(&o.image), "run an image: a stored name or id, or docker-archive:FILE, oci-archive:FILE, oci:DIR")
+        ("image", po::value(&o.image),
+         "run an image: a stored name or id, docker-archive:FILE, oci-archive:FILE, oci:DIR, or docker://[HOST/]NAME[:TAG|@DIGEST] from a registry")
+        ("pull", po::value(&o.pull), "registry images: missing (pull unless stored, the default), always or never")
         ("store", po::value(&o.store_root), "image store (default /var/lib/crun-lite, rootless $XDG_DATA_HOME/crun-lite)")
         ("name", po::value(&f.name), "container id (instead of the first argument)")
         ("env,e", po::value(&o.env)->composing(), "set KEY=VALUE, or pass KEY from our environment (repeatable)")
@@ -67,6 +71,7 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("health-start-interval", po::value(&f.health_start_interval), "time between probes in the start period")
         ("health-retries", po::value(&f.health_retries), "consecutive failures that make it unhealthy")
         ("no-healthcheck", po::bool_switch(&o.health.disable), "disable the image's healthcheck");
+    add_pull_options(opts, f.pull);
     if (run)
         opts.add_options()
             ("rm", po::bool_switch(&o.remove), "delete the container (and its files) when it exits")
@@ -124,6 +129,10 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     if (vm.count("health-retries")) h.retries = f.health_retries;
     if (h.disable && (h.cmd || h.interval_ns || h.timeout_ns || h.start_period_ns || h.start_interval_ns || h.retries))
         throw Error(EINVAL, verb + ": --no-healthcheck conflicts with the --health-* options");
+    if (o.pull != "missing" && o.pull != "always" && o.pull != "never")
+        throw Error(EINVAL, verb + ": --pull: want missing, always or never, got " + quote(o.pull));
+    o.pull_options = pull_options(f.pull, verb);
+    if (image::is_registry_ref(o.image)) with_context(verb, [&] { return image::parse_reference(o.image); });
 }
 
 // The first option of `opts` but `except` that the user gave (not defaulted), or "".
