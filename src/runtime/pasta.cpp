@@ -77,23 +77,7 @@ NetHelper start_pasta(int netns, int userns, bool rootless, const std::string& b
         // Ends with its parent even when that is killed before it can stop it.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (::getppid() != parent) ::_exit(127);
-        int from[] = {netns, rootless ? userns : -1, ready_w.get()};
-        for (int& fd : from)
-            if (fd >= 0) fd = ::fcntl(fd, F_DUPFD, 10);
-        for (int i = 0; i < 3; ++i)
-            if (from[i] >= 0) ::dup2(from[i], 3 + i);
-        int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        if (null >= 0) ::dup2(null, 0);
-        int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (log >= 0) {
-            ::dup2(log, 1);
-            ::dup2(log, 2);
-        }
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execvp(argv[0], argv.data());
-        ::_exit(127);
+        exec_network_helper({netns, rootless ? userns : -1, ready_w.get()}, log_path, std::move(args));
     }
     ready_w.reset();
     NetHelper h{pid, {}};

@@ -256,21 +256,8 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
     if (pid < 0) throw_errno("fork slirp4netns");
     std::string log_path = bundle + "/slirp4netns.log";
     if (pid == 0) {
-        // Moved out of the way first: the fds we dup onto may be the sources.
         if (::fchdir(bundle_fd.get()) < 0) ::_exit(127);
-        int from[] = {exit_r.get(), ready_w.get(), netns, userns};
-        for (int& fd : from) fd = ::fcntl(fd, F_DUPFD, 10);
-        for (int i = 0; i < 4; ++i) ::dup2(from[i], 3 + i);
-        int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        if (log >= 0) {
-            ::dup2(log, 1);
-            ::dup2(log, 2);
-        }
-        std::vector<char*> argv;
-        for (auto& a : args) argv.push_back(a.data());
-        argv.push_back(nullptr);
-        ::execvp(argv[0], argv.data());
-        ::_exit(127);
+        exec_network_helper({exit_r.get(), ready_w.get(), netns, userns}, log_path, std::move(args));
     }
     ready_w.reset();
     exit_r.reset();
@@ -330,6 +317,26 @@ NetworkEtc network_etc(const std::string& mode) {
         e.nameserver = kPastaDnsAddr;  // the container has the host's address: its name stays on 127.0.1.1
     }
     return e;
+}
+
+void exec_network_helper(std::vector<int> fds, const std::string& log_path, std::vector<std::string> args) {
+    // Moved out of the way first: the fds we dup onto may be the sources.
+    for (int& fd : fds)
+        if (fd >= 0) fd = ::fcntl(fd, F_DUPFD, 10);
+    for (size_t i = 0; i < fds.size(); ++i)
+        if (fds[i] >= 0) ::dup2(fds[i], static_cast<int>(3 + i));
+    int null = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
+    if (null >= 0) ::dup2(null, 0);
+    int log = ::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    if (log >= 0) {
+        ::dup2(log, 1);
+        ::dup2(log, 2);
+    }
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    ::execvp(argv[0], argv.data());
+    ::_exit(127);
 }
 
 NetHelper start_user_network(const std::string& mode, int netns, int userns, bool rootless, const std::string& bundle,

@@ -85,6 +85,12 @@ NetworkEtc network_etc(const std::string& mode);
 
 // Starts the helper of `mode` (slirp4netns or pasta) joined to the container's
 // namespaces, with `ports` published; see start_slirp and start_pasta.
+// In the forked child of a network helper (slirp4netns, pasta): `fds` become
+// 3, 4, ... (a -1 leaves its slot closed), stdin /dev/null, stdout and stderr
+// the file `log_path`; then `args` runs.  Never returns.
+[[noreturn]] void exec_network_helper(std::vector<int> fds, const std::string& log_path,
+                                      std::vector<std::string> args);
+
 NetHelper start_user_network(const std::string& mode, int netns, int userns, bool rootless, const std::string& bundle,
                              std::vector<PortMap> ports);
 // Stops the helper (slirp4netns: its exit fd closes; pasta: SIGTERM) and reaps it.
