@@ -6,10 +6,12 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
 #include <cctype>
 #include <cerrno>
 #include <cstring>
+#include <memory>
+#include <set>
+#include <tuple>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -102,6 +104,23 @@ SeccompProgram build_filter(const spec::Seccomp& sc) {
     for (size_t i = 0; i < sc.flags.size(); ++i)
         program.flags |= flag_value(sc.flags[i], base + ".flags[" + std::to_string(i) + "]");
 
+    // The kernel takes at most 4096 instructions, and each distinct rule costs
+    // at least one: a profile with more can never load, and libseccomp's time
+    // grows with the square of the rules (50,000: over a minute), so it is
+    // refused as soon as it passes the bound, before the work.  A repeated rule
+    // changes nothing (libseccomp merges it, slowly): it is not added again.
+    constexpr size_t kMaxInsns = 4096;  // BPF_MAXINSNS
+    std::set<std::tuple<int, uint32_t, std::vector<std::tuple<unsigned, int, uint64_t, uint64_t>>>> distinct;
+    auto new_rule = [&](int nr, uint32_t action, const scmp_arg_cmp* c, size_t n, const std::string& where) {
+        std::vector<std::tuple<unsigned, int, uint64_t, uint64_t>> key;
+        for (size_t k = 0; k < n; ++k) key.emplace_back(c[k].arg, c[k].op, c[k].datum_a, c[k].datum_b);
+        if (!distinct.emplace(nr, action, std::move(key)).second) return false;
+        if (distinct.size() > kMaxInsns)
+            throw Error(E2BIG, where + ": more than " + std::to_string(kMaxInsns) +
+                                   " distinct rules, which cannot fit the kernel's " + std::to_string(kMaxInsns) +
+                                   " instructions (merge syscalls with the same action and arguments)");
+        return true;
+    };
     for (size_t i = 0; i < sc.syscalls.size(); ++i) {
         const spec::SeccompSyscall& rule = sc.syscalls[i];
         std::string where = base + ".syscalls[" + std::to_string(i) + "]";
@@ -138,8 +157,9 @@ SeccompProgram build_filter(const spec::Seccomp& sc) {
             // Several conditions on one argument cannot be AND-ed by the kernel
             // filter; like runc, each becomes its own rule (an OR).
             if (shared_index) {
-                for (const auto& c : cmps) check_rc(seccomp_rule_add_array(ctx, action, nr, 1, &c), what);
-            } else {
+                for (const auto& c : cmps)
+                    if (new_rule(nr, action, &c, 1, where)) check_rc(seccomp_rule_add_array(ctx, action, nr, 1, &c), what);
+            } else if (new_rule(nr, action, cmps.data(), cmps.size(), where)) {
                 check_rc(seccomp_rule_add_array(ctx, action, nr, static_cast<unsigned>(cmps.size()), cmps.data()), what);
             }
         }
@@ -149,7 +169,6 @@ SeccompProgram build_filter(const spec::Seccomp& sc) {
         log::debug(base + ".listenerPath: ignored, no rule uses SCMP_ACT_NOTIFY");
     program.bpf = export_bpf(ctx);
     // The kernel refuses a longer program with a bare EINVAL at load time.
-    constexpr size_t kMaxInsns = 4096;  // BPF_MAXINSNS
     if (program.bpf.size() > kMaxInsns)
         throw Error(E2BIG, base + ": the compiled filter has " + std::to_string(program.bpf.size()) +
                                " instructions, more than the kernel's " + std::to_string(kMaxInsns) +
