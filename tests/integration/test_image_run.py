@@ -6,6 +6,7 @@ init as PID 1, stop, logs, inspect, healthchecks, port publishing, and clean fai
 
 import json
 import os
+import shlex
 import socket
 import time
 import urllib.request
@@ -430,6 +431,32 @@ def test_image_in_use_is_kept(h):
     check_in(cid, r.err, "the error names the container")
     h.rt_ok("delete", "--force", cid)
     h.rt_ok("image", "rm", "--store", _store(h), "example/app:1.0", root=False)
+
+
+def test_image_rm_and_ls_race_run_from_an_archive(h):
+    """run --image ARCHIVE imports and pins the image in one hold of the store
+    lock: an `image rm` looping beside it never takes the image between the two
+    (it fails "in use" or runs before the import), and `image ls` (no lock)
+    never fails while images come and go."""
+    archive = _archive(h, dict(BASE, User=""))
+    store = _store(h)
+    stop = time.monotonic() + 8
+    rm = shlex.join(h.rt_argv("image", "rm", "--store", store, "example/app:1.0", root=False))
+    ls = shlex.join(h.rt_argv("image", "ls", "--store", store, root=False))
+    racer = h.spawn(["sh", "-c", f"while [ $(date +%s) -lt {int(time.time()) + 8} ]; do "
+                                 f"{rm} >/dev/null 2>&1; {ls} >/dev/null || echo LS-FAILED; done"])
+    runs = failures = 0
+    while time.monotonic() < stop:
+        r = _run(h, archive, "--rm", h.new_id("img"), "true")
+        runs += 1
+        if r.rc != 0:
+            failures += 1
+            harness.log(f"    {r!r}")
+    out = h.finish(racer, timeout=30).out
+    harness.log(f"    {runs} runs beside image rm and ls, {failures} failed")
+    check_eq(failures, 0, "runs failed while image rm raced them")
+    check("LS-FAILED" not in out, f"image ls failed while images came and went: {out!r}")
+    check_eq(_containers_left(h), [], "nothing left")
 
 
 def test_fuse_overlayfs_root(h):

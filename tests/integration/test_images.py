@@ -250,6 +250,26 @@ def test_a_killed_import_leaves_no_half_layer(h):
     check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "prune removed the killed import's work")
 
 
+def test_a_failed_import_keeps_no_layer(h):
+    """A load whose second layer is corrupt removes the first, which it had
+    stored and verified: nothing of a failed import stays in the store."""
+    archive = os.path.join(h.tmp, "half.tar")
+
+    def corrupt_second(layout, descs):
+        blob = os.path.join(layout, "blobs", "sha256", descs[1]["digest"].split(":")[1])
+        os.chmod(blob, 0o644)
+        with open(blob, "r+b") as f:
+            f.seek(600)
+            f.write(b"corrupt")
+    harness.make_oci_archive(h, archive, "half", layers=[_entries(("a", "file", "first")), _entries(("b", "file", "second"))],
+                             tamper=corrupt_second)
+    r = _image(h, "load", archive)
+    check(r.rc != 0, f"a load with a corrupt second layer must fail\n{r!r}")
+    check_in("digest", r.err, "the error names the check")
+    check_eq(_layer_dirs(h), [], "the verified first layer went with the failed import")
+    check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left")
+
+
 def test_progress_on_a_terminal(h):
     archive = os.path.join(h.tmp, "prog.tar")
     cfg = harness.make_oci_archive(h, archive, "p", compress=True)
