@@ -38,6 +38,11 @@ def _kill_at_points(h, argv_for, cleanup, store=None, only_runtime=False, extra_
     Returns how many runs were killed before they finished."""
     h.rt_ok("list")  # the state root exists before the first count
     before = harness.footprint(h, store)
+    # Left alone, the command works (so the kills below interrupt real work).
+    cid = h.new_id("k")
+    r = h.cmd(argv_for(cid))
+    check_eq(r.rc, 0, f"the command, not killed\n{r!r}")
+    cleanup(cid)
     killed_early = 0
     for delay in POINTS_MS:
         cid = h.new_id("k")
