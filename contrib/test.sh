@@ -77,7 +77,7 @@ integration
 # named below), against an
 # ASan+UBSan build (gcc, linked dynamically: a static-pie cannot carry the
 # sanitizer runtimes; crun-lite-init and the probe stay static and plain, as
-# they run inside containers).  Reports go to files; any report fails.  Not
+# they run inside containers).  Reports go to files; any error in them fails.  Not
 # when the arguments pick some integration tests; CRUNLITE_SANITIZE=0 skips it.
 if [[ $# -eq 0 && ${CRUNLITE_SANITIZE:-1} == 1 ]]; then
     asan_build=${ASAN_BUILD:-$repo/build-asan}
