@@ -245,6 +245,23 @@ def on_a_terminal(argv):
     return os.waitstatus_to_exitcode(status), out.decode("utf-8", "replace")
 
 
+def stop_containerd(proc):
+    """Stops a containerd a test started (SIGTERM, then SIGKILL after 20 s) and
+    the shims re-parented to us (a subreaper) that outlive it."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+    _tracked.discard(proc.pid)
+    for pid in descendants():
+        cmd = proc_cmdline(pid)
+        if cmd and "containerd-shim" in cmd[0]:
+            os.kill(pid, signal.SIGKILL)
+
+
 def read_mountinfo():
     """Set of (mount point, fstype, source) of this process's mount namespace."""
     out = set()

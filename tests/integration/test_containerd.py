@@ -48,16 +48,7 @@ class Containerd:
             self.ctr("task", "rm", "-f", t)
         for c in self.ctr("container", "ls", "-q").out.split():
             self.ctr("container", "rm", c)
-        self.proc.terminate()
-        try:
-            self.proc.wait(20)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
-        # Shims are re-parented to us (a subreaper): stop any left.
-        for pid in harness.descendants():
-            if harness.proc_cmdline(pid)[:1] and "containerd-shim" in harness.proc_cmdline(pid)[0]:
-                os.kill(pid, 9)
+        harness.stop_containerd(self.proc)
         self.log.close()
         return False
 

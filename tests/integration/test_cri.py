@@ -276,19 +276,7 @@ class Containerd:
 
     def close(self):
         if self.proc:
-            if self.proc.poll() is None:
-                self.proc.terminate()
-                try:
-                    self.proc.wait(20)
-                except subprocess.TimeoutExpired:
-                    self.proc.kill()
-                    self.proc.wait()
-            harness._tracked.discard(self.proc.pid)
-        # Shims are re-parented to us (a subreaper): they end with their pods; stop any left.
-        for pid in harness.descendants():
-            cmd = harness.proc_cmdline(pid)
-            if cmd and "containerd-shim" in cmd[0]:
-                os.kill(pid, 9)
+            harness.stop_containerd(self.proc)  # and the shims that outlive their pods
         wait_until(lambda: not (harness.reap() or harness.descendants()), 10)
         if self.log:
             self.log.close()

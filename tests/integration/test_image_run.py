@@ -510,11 +510,15 @@ def _free_port():
         return s.getsockname()[1]
 
 
-def test_publish_port_through_slirp4netns(h):
+def _needs_slirp4netns():
     if not harness._which("slirp4netns"):
         harness.skip("slirp4netns is not installed")
     if os.geteuid() != 0 and not os.access("/dev/net/tun", os.R_OK | os.W_OK):
         harness.skip("/dev/net/tun is not usable by unprivileged users (mode 0666 needed for slirp4netns)")
+
+
+def test_publish_port_through_slirp4netns(h):
+    _needs_slirp4netns()
     www = _files(("www/", None), ("www/index.html", "served by busybox httpd\n"))
     archive = _archive(h, dict(BASE, User="", Cmd=["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]),
                        extra_layers=[www])
@@ -550,10 +554,7 @@ def test_publish_a_free_port_and_list_it(h):
     """-p IP::CONTAINER picks a free host port (as Docker); `port` lists the mappings in Docker's
     format; a host port already taken is refused in plain words naming it. (-p CONTAINER alone
     publishes on 0.0.0.0, which tests do not bind: its parsing is unit-tested.)"""
-    if not harness._which("slirp4netns"):
-        harness.skip("slirp4netns is not installed")
-    if os.geteuid() != 0 and not os.access("/dev/net/tun", os.R_OK | os.W_OK):
-        harness.skip("/dev/net/tun is not usable by unprivileged users (mode 0666 needed for slirp4netns)")
+    _needs_slirp4netns()
     import re
     www = _files(("www/", None), ("www/index.html", "picked\n"))
     archive = _archive(h, dict(BASE, User="", Cmd=["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]),
