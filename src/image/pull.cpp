@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <map>
 #include <memory>
+#include <mutex>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -27,6 +29,7 @@ namespace {
 constexpr size_t kMaxLayers = 500;        // overlayfs stacks ~500 lower dirs at most
 constexpr size_t kMaxHelperError = 8192;  // what we read of the helper's stderr
 constexpr size_t kMaxRequest = 60 * 1024;  // fits a pipe's buffer: written before the spawn
+constexpr size_t kPullJobs = 3;            // blobs downloaded at once (containerd's default)
 
 // One run of crun-lite-pull: its request already in its stdin, its stdout and
 // stderr ours to read.  Killed (our own child, by pid) and reaped unless finished.
@@ -69,6 +72,10 @@ public:
     Helper& operator=(const Helper&) = delete;
 
     sys::UniqueFd take_stdout() { return std::move(out_); }
+    // Kills the helper (reaped by finish, failure or the destructor).
+    void stop() {
+        if (pid_ > 0) ::kill(pid_, SIGKILL);
+    }
 
     // Everything on stdout, at most `max` bytes.
     std::string read_stdout(size_t max) {
@@ -331,8 +338,12 @@ StoredImage import(Store& store, const Resolved& r, const Store::Progress& progr
     parts.names = {r.name};
     parts.source = std::string(kRegistryTransport) + r.ref.registry + "/" + r.ref.repository + "@" + r.digest;
     parts.label = where + ": manifest " + r.digest;
+    parts.jobs = kPullJobs;
     std::string path = helper_path(o);
-    std::unique_ptr<Helper> current;
+    // One helper per blob being read; the store's workers call in from their threads.
+    std::mutex mu;
+    std::map<size_t, std::unique_ptr<Helper>> helpers;
+    std::optional<Error> helper_error;  // the first helper that failed on its own
     parts.open_layer = [&](size_t i) {
         const Descriptor& d = r.manifest.layers[i];
         json::Writer w(false);
@@ -341,23 +352,38 @@ StoredImage import(Store& store, const Resolved& r, const Store::Progress& progr
         w.key("scheme").string(r.scheme).key("authorization").string(r.authorization);
         w.key("digest").string(d.digest).key("size").integer(d.size);
         w.end_object();
-        current.reset();
-        current = std::make_unique<Helper>(path, w.result());
-        return current->take_stdout();
+        auto h = std::make_unique<Helper>(path, w.result());
+        sys::UniqueFd out = h->take_stdout();
+        std::lock_guard g(mu);
+        helpers[i] = std::move(h);
+        return out;
     };
     // The transfer's verdict comes before the digests': "the registry sent more
-    // than N bytes" says more than a digest mismatch.
-    parts.layer_read = [&](size_t) {
-        current->finish();
-        current.reset();
+    // than N bytes" says more than a digest mismatch.  A blob stream that ended
+    // early fails in the decompressor or the tar reader; the helper knows why
+    // (it names registry, repository and digest).
+    parts.layer_end = [&](size_t i, bool failed) {
+        std::unique_ptr<Helper> h;
+        {
+            std::lock_guard g(mu);
+            h = std::move(helpers.at(i));
+            helpers.erase(i);
+        }
+        if (!failed) return h->finish();
+        if (auto e = h->failure(2000)) {
+            std::lock_guard g(mu);
+            if (!helper_error) helper_error = e;
+        }
+    };
+    parts.cancel = [&] {  // under the store's lock of its workers: no helper is being reaped
+        std::lock_guard g(mu);
+        for (auto& [i, h] : helpers) h->stop();
     };
     try {
         return store.import(parts, progress);
     } catch (const Error& e) {
-        // A blob stream that ended early fails in the decompressor or the tar
-        // reader; the helper knows why (it names registry, repository and digest).
-        if (current)
-            if (auto helper_error = current->failure(2000)) throw *helper_error;
+        std::lock_guard g(mu);
+        if (helper_error) throw *helper_error;
         throw e.with_context(where);
     }
 }

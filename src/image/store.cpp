@@ -9,8 +9,11 @@
 #include <algorithm>
 #include <cstdlib>
 #include <cstring>
+#include <atomic>
 #include <map>
+#include <mutex>
 #include <set>
+#include <thread>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -399,48 +402,109 @@ StoredImage Store::commit(const Parts& parts, const Progress& progress) {
     return img;
 }
 
-StoredImage Store::store_image(const Parts& parts, const Progress& progress, const ImageConfig& config,
-                                 const std::vector<std::string>& chains, std::vector<std::string>& added) {
-    for (size_t i = 0; i < chains.size(); ++i) {
-        std::string dest = root_ + "/layers/" + hex_of(chains[i]);
-        const std::optional<Descriptor>& desc = parts.layers[i];
-        std::string what = "layer " + (desc ? desc->digest : parts.layer_paths.at(i));
-        uint64_t size = desc ? static_cast<uint64_t>(desc->size) : 0;
-        if (exists(dest)) {  // shared with an image we have
-            if (progress.done) progress.done(config.diff_ids[i], size, true);
-            continue;
-        }
-        TempDir tmp(root_ + "/tmp");
-        make_dir(tmp.path() + "/diff", 0755);
-        sys::UniqueFd blob = parts.open_layer(i);
-        LayerStream stream(blob.get(), what);
-        limit_stream(stream, unpack_.limits);
-        sys::UniqueFd diff = open_dir(tmp.path() + "/diff");
-        UnpackOptions o = unpack_;
-        o.name = what;
-        UnpackStats stats = unpack_layer(diff.get(), [&](void* b, size_t n) {
+// Stores layer i (missing from the store) and returns its directory: read and
+// unpacked into tmp/ in one pass, its digest, size and diff_id verified, then
+// renamed into place.  `cancelled` ends the read early (another layer failed).
+std::string Store::store_layer(const Parts& parts, size_t i, const ImageConfig& config,
+                               const std::vector<std::string>& chains, const Progress& progress,
+                               const std::atomic<bool>& cancelled) {
+    std::string dest = root_ + "/layers/" + hex_of(chains[i]);
+    const std::optional<Descriptor>& desc = parts.layers[i];
+    std::string what = "layer " + (desc ? desc->digest : parts.layer_paths.at(i));
+    uint64_t size = desc ? static_cast<uint64_t>(desc->size) : 0;
+    TempDir tmp(root_ + "/tmp");
+    make_dir(tmp.path() + "/diff", 0755);
+    sys::UniqueFd blob = parts.open_layer(i);
+    LayerStream stream(blob.get(), what);
+    limit_stream(stream, unpack_.limits);
+    sys::UniqueFd diff = open_dir(tmp.path() + "/diff");
+    UnpackOptions o = unpack_;
+    o.name = what;
+    UnpackStats stats;
+    try {
+        stats = unpack_layer(diff.get(), [&](void* b, size_t n) {
+            if (cancelled) throw Error(ECANCELED, what + ": cancelled");
             size_t got = stream.read(b, n);
             if (progress.reading) progress.reading(config.diff_ids[i], stream.compressed_size(), size);
             return got;
         }, o);
         stream.drain();
-        if (parts.layer_read) parts.layer_read(i);
-        if (const auto& d = desc) {
-            check_digest(what, "digest", stream.compressed_digest(), d->digest);
-            if (stream.compressed_size() != static_cast<uint64_t>(d->size))
-                throw Error(EINVAL, what + ": size " + std::to_string(stream.compressed_size()) + ", want " +
-                                        std::to_string(d->size));
-        }
-        check_digest(what, "diff_id", stream.diff_id(), config.diff_ids[i]);
-        json::Writer w(true);
-        w.begin_object().key("diff_id").string(config.diff_ids[i]);
-        w.key("parent").string(i ? chains[i - 1] : "").key("size").uinteger(stats.bytes).end_object();
-        write_file_atomic(tmp.path() + "/layer.json", w.result() + "\n", 0600);
-        if (::rename(tmp.path().c_str(), dest.c_str()) < 0) throw_errno("store " + what);
-        tmp.release();
-        added.push_back(dest);
-        if (progress.done) progress.done(config.diff_ids[i], stream.compressed_size(), false);
+    } catch (const Error&) {
+        if (parts.layer_end) parts.layer_end(i, true);
+        throw;
     }
+    if (parts.layer_end) parts.layer_end(i, false);
+    if (const auto& d = desc) {
+        check_digest(what, "digest", stream.compressed_digest(), d->digest);
+        if (stream.compressed_size() != static_cast<uint64_t>(d->size))
+            throw Error(EINVAL, what + ": size " + std::to_string(stream.compressed_size()) + ", want " +
+                                    std::to_string(d->size));
+    }
+    check_digest(what, "diff_id", stream.diff_id(), config.diff_ids[i]);
+    json::Writer w(true);
+    w.begin_object().key("diff_id").string(config.diff_ids[i]);
+    w.key("parent").string(i ? chains[i - 1] : "").key("size").uinteger(stats.bytes).end_object();
+    write_file_atomic(tmp.path() + "/layer.json", w.result() + "\n", 0600);
+    if (::rename(tmp.path().c_str(), dest.c_str()) < 0) throw_errno("store " + what);
+    tmp.release();
+    if (progress.done) progress.done(config.diff_ids[i], stream.compressed_size(), false);
+    return dest;
+}
+
+StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, const ImageConfig& config,
+                                 const std::vector<std::string>& chains, std::vector<std::string>& added) {
+    // Progress is heard from every worker: one at a time.
+    std::mutex mu;
+    Progress progress;
+    if (unlocked.reading)
+        progress.reading = [&](const std::string& l, uint64_t r, uint64_t s) {
+            std::lock_guard g(mu);
+            unlocked.reading(l, r, s);
+        };
+    if (unlocked.done)
+        progress.done = [&](const std::string& l, uint64_t s, bool skipped) {
+            std::lock_guard g(mu);
+            unlocked.done(l, s, skipped);
+        };
+    std::vector<size_t> missing;
+    for (size_t i = 0; i < chains.size(); ++i) {
+        if (!exists(root_ + "/layers/" + hex_of(chains[i]))) missing.push_back(i);
+        else if (progress.done)  // shared with an image we have
+            progress.done(config.diff_ids[i], parts.layers[i] ? static_cast<uint64_t>(parts.layers[i]->size) : 0, true);
+    }
+    // Up to parts.jobs layers at once, each by its own worker; the first
+    // failure cancels the others (parts.cancel ends their reads) and is thrown.
+    std::atomic<size_t> next{0};
+    std::atomic<bool> cancelled{false};
+    std::exception_ptr failure;
+    auto worker = [&] {
+        for (size_t k; !cancelled && (k = next++) < missing.size();) {
+            try {
+                std::string dir = store_layer(parts, missing[k], config, chains, progress, cancelled);
+                std::lock_guard g(mu);
+                added.push_back(dir);
+            } catch (...) {
+                std::lock_guard g(mu);
+                if (!failure) {
+                    failure = std::current_exception();
+                    cancelled = true;
+                    if (parts.cancel) parts.cancel();
+                }
+            }
+        }
+    };
+    std::vector<std::thread> threads;
+    for (size_t t = 1; t < std::min(std::max<size_t>(parts.jobs, 1), missing.size()); ++t) {
+        try {
+            threads.emplace_back(worker);
+        } catch (const std::system_error& e) {  // fewer workers, then
+            log::debug("layer worker: " + std::string(e.what()));
+            break;
+        }
+    }
+    worker();
+    for (auto& t : threads) t.join();
+    if (failure) std::rethrow_exception(failure);
 
     std::string id = sha256_digest(parts.config_json);
     std::string dir = root_ + "/images/" + hex_of(id);

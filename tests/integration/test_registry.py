@@ -617,6 +617,9 @@ class FakeRegistry:
         self.manifest = self.blobs[self.manifest_digest]
         m = json.loads(self.manifest)
         self.layer = m["layers"][-1]["digest"]
+        self.layers = [layer["digest"] for layer in m["layers"]]
+        self.inflight = self.max_inflight = self.served = 0
+        self.lock = threading.Lock()
         self.config = m["config"]["digest"]
         if mode == "big-config":
             m["config"]["size"] = 9 << 20
@@ -661,8 +664,16 @@ class FakeRegistry:
                     data = fake.blobs.get(digest)
                     if data is None:
                         return self.send(404, b'{"errors":[{"code":"BLOB_UNKNOWN","message":"blob unknown"}]}')
+                    if mode == "concurrent" and digest in fake.layers:
+                        return self.send_when_three(data)
+                    if mode == "bad-and-trickle" and digest == fake.layers[0]:
+                        return self.trickle(data)
                     if digest != fake.layer:
                         return self.send(200, data)
+                    if mode == "bad-and-trickle":
+                        data = bytearray(data)
+                        data[4] ^= 0xFF
+                        return self.send(200, bytes(data))
                     if mode == "redirect-loop":
                         return self.send(302, b"", headers={"Location": path})
                     if mode == "redirect-ok" and path.startswith("/v2/"):
@@ -702,20 +713,36 @@ class FakeRegistry:
                             pass
                         return
                     if mode == "trickle":
-                        self.send_response(200)
-                        self.send_header("Content-Length", str(len(data)))
-                        self.end_headers()
-                        try:
-                            self.wfile.write(data[:100])
-                            for i in range(60):
-                                self.wfile.write(data[100 + i:101 + i])
-                                self.wfile.flush()
-                                time.sleep(0.5)
-                        except OSError:
-                            pass
-                        return
+                        return self.trickle(data)
                     return self.send(200, data)
                 self.send(404, b"{}")
+
+            def trickle(self, data):  # 100 bytes, then a byte every half second for 30 s
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                try:
+                    self.wfile.write(data[:100])
+                    for i in range(60):
+                        self.wfile.write(data[100 + i:101 + i])
+                        self.wfile.flush()
+                        time.sleep(0.5)
+                except OSError:
+                    pass
+
+            def send_when_three(self, data):
+                """Holds a blob until three (or all that are left) are asked for at once, or 5 s
+                passed, noting the most in flight."""
+                with fake.lock:
+                    fake.inflight += 1
+                    fake.max_inflight = max(fake.max_inflight, fake.inflight)
+                harness.wait_until(lambda: fake.inflight >= min(3, len(fake.layers) - fake.served), 5, 0.01)
+                try:
+                    self.send(200, data)
+                finally:
+                    with fake.lock:
+                        fake.inflight -= 1
+                        fake.served += 1
 
             def server_manifest(self):
                 return fake.manifest
@@ -827,6 +854,28 @@ def test_fake_registry_serves_a_good_image(h):
     r2 = _fake_pull(h, "redirect-ok")
     check_eq(r2.rc, 0, f"a blob redirected to other storage\n{r2!r}")
     check_eq(r2.fake.hits.get(f"/storage/{r2.fake.layer}"), 1, "the redirect was followed")
+
+
+def test_layers_download_in_parallel_bounded(h):
+    """Five layers: three are fetched at once, never more."""
+    layers = [harness.busybox_layer(h)] + [_files((f"f{i}", f"layer {i}\n" * 1000)) for i in range(4)]
+    layout, _ = _layout(h, layers=layers)
+    with FakeRegistry(h, "concurrent", layout) as fake:
+        r = _pull(h, f"docker://{fake.host}/bad:1", "--cert-dir", _certs(h))
+        check_eq(r.rc, 0, f"pull\n{r!r}")
+        check_eq(fake.max_inflight, 3, "three blobs in flight at most, and at least")
+        check_eq(len(r.json()["layers"]), 5, "every layer stored")
+        check_eq(_layer_file(h, r.json(), 4, "f3"), "layer 3\n" * 1000, "the last layer is whole")
+
+
+def test_a_failed_layer_stops_the_others(h):
+    """The last layer's digest is wrong while the first trickles: the pull fails at once,
+    naming the bad layer, without waiting for the slow one, and leaves nothing."""
+    r = _bad(h, "bad-and-trickle", ["digest mismatch"])
+    check_in(r.fake.layer, r.err, "names the bad layer")
+    check(r.elapsed < 15, f"the trickling layer was abandoned ({r.elapsed:.1f}s)")
+    check(harness.wait_until(lambda: not [q for q in harness.descendants()
+                                          if "crun-lite-pull" in harness.proc_cmdline(q)], 5), "no helper left")
 
 
 def test_progress_on_a_terminal(h):

@@ -23,6 +23,7 @@
 // a crash mid-unpack leaves at most something in tmp/, which prune removes.
 #pragma once
 
+#include <atomic>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -79,9 +80,17 @@ public:
         std::vector<std::string> layer_paths;           // names a layer without a descriptor in errors
         // The blob's bytes (a file, a pipe), read to its end; called only for layers the store lacks.
         std::function<sys::UniqueFd(size_t index)> open_layer;
-        // Optional: after a blob was read to its end, before its digests are checked
-        // (a transfer's own error is the better one).  Throws to refuse the layer.
-        std::function<void(size_t index)> layer_read;
+        // Optional: after a blob was read to its end (failed = false), before its
+        // digests are checked, or after its reading failed (failed = true).  Throws
+        // to refuse the layer, or to replace the failure with the source's own
+        // error (a transfer's is the better one).
+        std::function<void(size_t index, bool failed)> layer_end;
+        // How many layers are read and unpacked at once (each on its own thread:
+        // open_layer and layer_end must be safe to call so).  When one fails, the
+        // others stop at their next read; `cancel`, if set, is called once then,
+        // so that reads blocked in open_layer's descriptors end too.
+        size_t jobs = 1;
+        std::function<void()> cancel;
         std::vector<std::string> names;  // "app:1.0"
         std::string source;              // recorded in image.json
         std::string label;               // names the image in errors ("'app.tar'")
@@ -124,6 +133,8 @@ private:
     StoredImage commit(const Parts& parts, const Progress& progress);
     StoredImage store_image(const Parts& parts, const Progress& progress, const ImageConfig& config,
                               const std::vector<std::string>& chains, std::vector<std::string>& added);
+    std::string store_layer(const Parts& parts, size_t i, const ImageConfig& config, const std::vector<std::string>& chains,
+                            const Progress& progress, const std::atomic<bool>& cancelled);
     void clear_tmp() const;
 
     std::string root_;

@@ -37,32 +37,57 @@ void write_image(json::Writer& w, const image::StoredImage& img) {
     w.end_object();
 }
 
-// On a terminal: one line per layer, redrawn at most every 100 ms while it is
-// read ("sha256:3f1c2a9b7e00  12.3 MB / 45.6 MB  34.5 MB/s  ETA 1s").
+// On a terminal: one line per layer, like docker pull's ("sha256:3f1c2a9b7e00
+// 12.3 MB / 45.6 MB  34.5 MB/s  ETA 1s"), redrawn at most every 100 ms while
+// layers are read (several at once for a pull).  Lines above the first layer
+// still being read are final and left alone.  The store calls one at a time.
 image::Store::Progress terminal_progress() {
-    struct State {
-        std::chrono::steady_clock::time_point start, last;
+    using Clock = std::chrono::steady_clock;
+    struct Line {
+        std::string layer, text;
+        Clock::time_point start;
+        bool done = false;
     };
-    auto st = std::make_shared<State>();
+    struct Board {
+        std::vector<Line> lines;  // on the screen, from the first not done
+        Clock::time_point last;
+        Line& line(const std::string& layer) {
+            for (auto& l : lines)
+                if (l.layer == layer) return l;
+            lines.push_back({layer, "", Clock::now()});
+            return lines.back();
+        }
+        void draw(size_t drawn) {
+            if (drawn) std::fprintf(stderr, "\033[%zuA", drawn);
+            for (const auto& l : lines) std::fprintf(stderr, "\r%.19s  %s\033[K\n", l.layer.c_str(), l.text.c_str());
+            std::fflush(stderr);
+            size_t final = 0;
+            while (final < lines.size() && lines[final].done) ++final;
+            lines.erase(lines.begin(), lines.begin() + static_cast<std::ptrdiff_t>(final));
+        }
+    };
+    auto board = std::make_shared<Board>();
     image::Store::Progress p;
-    p.reading = [st](const std::string& layer, uint64_t read, uint64_t size) {
-        auto now = std::chrono::steady_clock::now();
-        if (read == 0 || st->start == std::chrono::steady_clock::time_point{}) st->start = now;
-        if (now - st->last < std::chrono::milliseconds(100)) return;
-        st->last = now;
-        double secs = std::chrono::duration<double>(now - st->start).count();
-        double per_sec = secs > 0 ? static_cast<double>(read) / secs : 0;
-        std::string rate = per_sec > 0 ? human_size(static_cast<uint64_t>(per_sec)) + "/s" : "";
+    p.reading = [board](const std::string& layer, uint64_t read, uint64_t size) {
+        size_t drawn = board->lines.size();
+        Line& l = board->line(layer);
+        auto now = Clock::now();
+        if (board->lines.size() == drawn && now - board->last < std::chrono::milliseconds(100)) return;
+        board->last = now;
+        double secs = std::chrono::duration<double>(now - l.start).count();
+        double per_sec = secs > 0.05 ? static_cast<double>(read) / secs : 0;
+        l.text = human_size(read) + (size ? " / " + human_size(size) : "");
+        if (per_sec > 0) l.text += "  " + human_size(static_cast<uint64_t>(per_sec)) + "/s";
         if (per_sec > 0 && size > read)
-            rate += "  ETA " + std::to_string(static_cast<uint64_t>(static_cast<double>(size - read) / per_sec + 0.5)) + "s";
-        std::fprintf(stderr, "\r%.19s  %s%s  %s\033[K", layer.c_str(), human_size(read).c_str(),
-                     size ? (" / " + human_size(size)).c_str() : "", rate.c_str());
-        std::fflush(stderr);
+            l.text += "  ETA " + std::to_string(static_cast<uint64_t>(static_cast<double>(size - read) / per_sec + 0.5)) + "s";
+        board->draw(drawn);
     };
-    p.done = [st](const std::string& layer, uint64_t size, bool skipped) {
-        std::fprintf(stderr, "\r%.19s  %s\033[K\n", layer.c_str(),
-                     skipped ? "already present" : ("done, " + human_size(size)).c_str());
-        st->start = {};
+    p.done = [board](const std::string& layer, uint64_t size, bool skipped) {
+        size_t drawn = board->lines.size();
+        Line& l = board->line(layer);
+        l.text = skipped ? "already present" : "done, " + human_size(size);
+        l.done = true;
+        board->draw(drawn);
     };
     return p;
 }
