@@ -43,8 +43,9 @@ _crun_lite() {
             [[ ${COMP_WORDS[j]} != -* ]] && { sub=${COMP_WORDS[j]}; break; }
         done
         if [[ -z $sub ]]; then
-            local subs="load import ls inspect rm prune"
-            [[ $verb == healthcheck ]] && subs="run"
+            local subs="run"
+            [[ $verb == image ]] && subs="import $(crun-lite image --help 2>/dev/null |
+                sed -n '/^Commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')"
             mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
             return
         fi

@@ -301,7 +301,9 @@ def test_bash_completion(h):
     check_eq(complete("crun-lite", "rm", "--"), ["--force", "--store"], "rm's options")
     check_eq(complete("crun-lite", "run", "--ima"), ["--image"], "run's image options")
     check_eq(complete("crun-lite", "run", "--health-r"), ["--health-retries"], "run's health options")
-    check_eq(complete("crun-lite", "image", "lo"), ["load"], "image subcommands")
+    check_eq(complete("crun-lite", "image", "lo"), ["load", "login", "logout"], "image subcommands")
+    check_eq(complete("crun-lite", "image", "pu"), ["pull"], "image pull")
+    check_eq(complete("crun-lite", "image", "pull", "--tls"), ["--tls-verify"], "image pull options")
     check_eq(complete("crun-lite", "image", "load", "--max-"), ["--max-entries", "--max-layer-size", "--max-ratio"], "image load options")
     check_eq(complete("crun-lite", "healthcheck", ""), ["run"], "healthcheck run")
 
