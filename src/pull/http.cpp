@@ -118,8 +118,10 @@ Http::Http(const HttpOptions& options) : curl_(curl_easy_init()), options_(optio
         curl_easy_setopt(curl_, CURLOPT_CAINFO_BLOB, &blob);
     }
     if (!options.client_cert.empty()) {
-        curl_easy_setopt(curl_, CURLOPT_SSLCERT, options_.client_cert.c_str());
-        curl_easy_setopt(curl_, CURLOPT_SSLKEY, options_.client_key.c_str());
+        curl_blob cert{const_cast<char*>(options_.client_cert.data()), options_.client_cert.size(), CURL_BLOB_COPY};
+        curl_blob key{const_cast<char*>(options_.client_key.data()), options_.client_key.size(), CURL_BLOB_COPY};
+        curl_easy_setopt(curl_, CURLOPT_SSLCERT_BLOB, &cert);
+        curl_easy_setopt(curl_, CURLOPT_SSLKEY_BLOB, &key);
     }
     curl_easy_setopt(curl_, CURLOPT_HEADERFUNCTION, on_header);
     curl_easy_setopt(curl_, CURLOPT_WRITEFUNCTION, on_body);

@@ -18,7 +18,7 @@ namespace crunlite::pull {
 struct HttpOptions {
     bool tls_verify = true;
     std::string ca_pem;                   // extra CAs (PEM), added to the system store
-    std::string client_cert, client_key;  // files (PEM)
+    std::string client_cert, client_key;  // their contents (PEM), read before privileges are dropped
     long stall_timeout = 30;              // seconds below 1 KiB/s
     long max_redirects = 10;
 };

@@ -4,8 +4,10 @@
 // answers on stdout with a JSON line followed by the manifest's and config's
 // bytes, `blob` streams one blob's bytes to stdout.  Errors: "ERRNO MESSAGE"
 // on stderr, exit 1.  Every message names the registry and repository, and the
-// digest or tag concerned.
+// digest or tag concerned.  As root it reads its certificates, then runs as
+// nobody (drop_privileges).
 #include <dirent.h>
+#include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
 #include <unistd.h>
@@ -120,8 +122,8 @@ void read_cert_dir(const std::string& dir, HttpOptions& o) {
                 throw Error(ENOENT, "--cert-dir " + quote(dir) + ": client certificate " + quote(f) + " has no " +
                                         quote(f.substr(0, f.size() - 5) + ".key"));
             if (o.client_cert.empty()) {
-                o.client_cert = dir + "/" + f;
-                o.client_key = key;
+                o.client_cert = read_file(dir + "/" + f);
+                o.client_key = read_file(key);
             }
         } else if (ends_with(f, ".key")) {
             std::string cert = dir + "/" + f.substr(0, f.size() - 4) + ".cert";
@@ -162,9 +164,40 @@ std::string status_text(const Response& r) {
     return "HTTP " + std::to_string(r.status) + (reason.empty() ? "" : " (" + reason + ")");
 }
 
+// Everything the connection needs from files (CAs, client certificates),
+// read while the helper may still be root.
+HttpOptions http_options(const Request& req) {
+    HttpOptions o;
+    o.tls_verify = req.tls_verify;
+    o.stall_timeout = std::clamp<long>(req.stall_timeout, 1, 3600);
+    o.max_redirects = std::clamp<long>(req.max_redirects, 0, 50);
+    read_cert_dir(req.cert_dir, o);
+    return o;
+}
+
+// What the registry sends is hostile and parsed here (HTTP, TLS, JSON): as
+// root, the helper becomes nobody (65534) first, with no supplementary groups
+// and no way back (no_new_privs).  It keeps its stdin, stdout and stderr and
+// needs nothing else root has.  Root of a user namespace without 65534 mapped
+// (a rootless import) is not root on the host: it stays as it is.
+void drop_privileges() {
+    if (::geteuid() != 0) return;
+    constexpr uid_t kNobody = 65534;
+    bool host_root = trim(read_file("/proc/self/uid_map")).find("4294967295") != std::string::npos;
+    if (::setgroups(0, nullptr) < 0 || ::setresgid(kNobody, kNobody, kNobody) < 0 ||
+        ::setresuid(kNobody, kNobody, kNobody) < 0) {
+        if (host_root || errno != EINVAL) throw_errno("drop root privileges (to uid and gid 65534)");
+        return;
+    }
+    if (::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) < 0) throw_errno("prctl(PR_SET_NO_NEW_PRIVS)");
+    // A change of credentials clears the parent-death signal.
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
+    if (::getppid() == 1) throw Error(ESRCH, "crun-lite went away");
+}
+
 class Registry {
 public:
-    explicit Registry(const Request& req) : req_(req), http_(options(req)) {
+    Registry(const Request& req, const HttpOptions& options) : req_(req), http_(options) {
         where_ = "registry " + req.registry + (req.repository.empty() ? "" : ": repository " + req.repository);
         scheme_ = req.scheme;
         authorization_ = req.authorization;
@@ -245,15 +278,6 @@ public:
     }
 
 private:
-    static HttpOptions options(const Request& req) {
-        HttpOptions o;
-        o.tls_verify = req.tls_verify;
-        o.stall_timeout = std::clamp<long>(req.stall_timeout, 1, 3600);
-        o.max_redirects = std::clamp<long>(req.max_redirects, 0, 50);
-        read_cert_dir(req.cert_dir, o);
-        return o;
-    }
-
     std::string base() const { return scheme_ + "://" + req_.host; }
 
     // Answers a 401: a Bearer challenge gets a token from its realm (with the
@@ -332,8 +356,8 @@ std::pair<std::string, std::string> fetch_manifest(Registry& reg, const std::str
     return {std::move(r.body), mt};
 }
 
-int op_manifest(const Request& req) {
-    Registry reg(req);
+int op_manifest(const Request& req, const HttpOptions& options) {
+    Registry reg(req, options);
     reg.connect();
     std::string what = reg.where() + ": manifest " + req.reference;
     auto [body, mt] = fetch_manifest(reg, req.reference, what);
@@ -382,8 +406,8 @@ int op_manifest(const Request& req) {
 // connection dropped midway is resumed where it broke (Range), at most
 // kMaxResumes times; a registry that ignores the range (200) has the bytes
 // already sent skipped.  The digest, checked by crun-lite, covers the seams.
-int op_blob(const Request& req) {
-    Registry reg(req);
+int op_blob(const Request& req, const HttpOptions& options) {
+    Registry reg(req, options);
     reg.connect();
     std::string what = reg.where() + ": blob " + req.digest;
     auto size = static_cast<uint64_t>(req.size);
@@ -440,10 +464,12 @@ int main() {
     try {
         if (curl_global_init(CURL_GLOBAL_DEFAULT) != 0) throw Error(EIO, "curl_global_init failed");
         pull::Request req = pull::read_request();
-        if (req.op == "manifest") return pull::op_manifest(req);
-        if (req.op == "blob") return pull::op_blob(req);
+        pull::HttpOptions options = pull::http_options(req);
+        pull::drop_privileges();
+        if (req.op == "manifest") return pull::op_manifest(req, options);
+        if (req.op == "blob") return pull::op_blob(req, options);
         if (req.op == "login") {
-            pull::Registry reg(req);
+            pull::Registry reg(req, options);
             reg.connect();  // a token is asked for with the credentials; basic auth is checked next
             reg.check();
             return 0;
