@@ -16,6 +16,9 @@
 #include "crunlite/base/strings.hpp"
 
 namespace crunlite::cgroup {
+
+void (*testing::after_mkdir)(const std::string& dir) = nullptr;
+
 namespace {
 
 std::string parent_of(const std::string& dir) { return dir.substr(0, dir.rfind('/')); }
@@ -41,6 +44,7 @@ std::vector<std::string> make_dirs(const std::string& dir) {
         size_t next = dir.find('/', at + 1);
         std::string d = dir.substr(0, next == std::string::npos ? dir.size() : next);
         if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("create cgroup " + quote(d));
+        if (testing::after_mkdir) testing::after_mkdir(d);
         created.push_back(d);
         at = d.size();
     }
@@ -67,8 +71,10 @@ const std::string& dir_for(const Paths& p, const Write& w) {
 std::set<std::string> v2_controllers(const Layout& layout) {
     if (!layout.has_unified) return {};
     try {
-        auto list = split(trim(read_file(layout.unified.mount + "/cgroup.controllers")), ' ');
-        return {list.begin(), list.end()};
+        std::set<std::string> out;
+        for (auto& c : split(trim(read_file(layout.unified.mount + "/cgroup.controllers")), ' '))
+            if (!c.empty()) out.insert(std::move(c));
+        return out;
     } catch (const Error&) {
         return {};
     }

@@ -81,4 +81,12 @@ std::string stats_json(const Paths& paths, const std::string& id);
 // kernel still holds exiting tasks).  Missing directories are fine.
 void destroy(const Paths& paths);
 
+namespace testing {
+// Test seam: when set, create() calls it with each directory it makes, right
+// after mkdir, where the kernel fills a new cgroup with its control files
+// (cpuset.cpus, cgroup.subtree_control, ...).  Unit tests set it to do the same
+// on plain directories; null (nothing happens) in the runtime.
+extern void (*after_mkdir)(const std::string& dir);
+}  // namespace testing
+
 }  // namespace crunlite::cgroup

@@ -1,0 +1,349 @@
+// The cgroup manager on fake roots: temp directories of plain files laid out as
+// a cgroup2 mount or a hybrid host (v1 hierarchies plus cgroup2 at "unified"),
+// described to parse_layout() as mountinfo text, as the real code sees them.
+// The kernel's part (filling a new cgroup directory with control files) is
+// played by kernel_mkdir() through the testing::after_mkdir seam.
+#include <catch2/catch.hpp>
+
+#include <grp.h>
+#include <signal.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <set>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/cgroup/layout.hpp"
+#include "crunlite/cgroup/manager.hpp"
+#include "crunlite/cgroup/resources.hpp"
+
+using namespace crunlite;
+using namespace crunlite::cgroup;
+namespace fs = std::filesystem;
+using Catch::Contains;
+
+namespace {
+
+// Above any pid_max (PID_MAX_LIMIT is 2^22): no process has it, so nothing is
+// signalled by mistake when a test lists it in a cgroup.procs.
+constexpr pid_t kNoPid = 1999999900;
+
+void put(const std::string& path, const std::string& text = "") {
+    fs::create_directories(fs::path(path).parent_path());
+    std::ofstream(path) << text;
+}
+
+std::string get(const std::string& path) { return read_file(path); }
+
+// A temp directory, removed with everything in it at the end.
+struct TempDir {
+    std::string path;
+    TempDir() {
+        char t[] = "/tmp/crl-cgroup-XXXXXX";
+        if (!::mkdtemp(t)) throw_errno("mkdtemp");
+        path = t;
+    }
+    ~TempDir() {
+        std::error_code ec;
+        for (const auto& e : fs::recursive_directory_iterator(path, ec))
+            if (e.is_directory(ec)) fs::permissions(e.path(), fs::perms::owner_all, fs::perm_options::add, ec);
+        fs::remove_all(path, ec);
+    }
+    TempDir(const TempDir&) = delete;
+    TempDir& operator=(const TempDir&) = delete;
+};
+
+// What the kernel does on mkdir in a cgroup hierarchy: the new directory gets
+// its control files (here: the parent's file names, empty, as a new v1 cpuset's
+// cpuset.cpus is).
+void kernel_mkdir(const std::string& dir) {
+    for (const auto& e : fs::directory_iterator(fs::path(dir).parent_path()))
+        if (e.is_regular_file() && !fs::exists(dir + "/" + e.path().filename().string()))
+            put(dir + "/" + e.path().filename().string());
+}
+
+struct FakeKernel {
+    FakeKernel() { testing::after_mkdir = kernel_mkdir; }
+    ~FakeKernel() { testing::after_mkdir = nullptr; }
+};
+
+std::string mount_line(int id, const std::string& point, const std::string& type, const std::string& opts) {
+    return std::to_string(id) + " 30 0:" + std::to_string(id) + " / " + point + " rw,nosuid - " + type + " " + type +
+           " rw," + opts + "\n";
+}
+
+// A pure cgroup2 host: the mount at ROOT/cgroup2, we live in /user.slice.
+struct FakeV2 : TempDir {
+    std::string root = path + "/cgroup2";
+    Layout layout;
+    FakeV2() {
+        for (const std::string& d : {root, root + "/user.slice"})
+            for (const char* f : {"cgroup.controllers", "cgroup.subtree_control", "cgroup.procs", "cgroup.events",
+                                  "cgroup.freeze", "cgroup.kill", "memory.max", "pids.max"})
+                put(d + "/" + f);
+        put(root + "/cgroup.controllers", "cpu memory pids\n");
+        layout = parse_layout(mount_line(40, root, "cgroup2", "nsdelegate"), "0::/user.slice\n");
+    }
+};
+
+// A hybrid host: v1 hierarchies (cpu,cpuacct co-mounted) and cgroup2 with no
+// controllers at ROOT/unified; our memory cgroup is /user/abc, the others "/".
+struct FakeHybrid : TempDir {
+    Layout layout;
+    std::string dir(const std::string& rel) const { return path + "/" + rel; }
+    FakeHybrid() {
+        std::map<std::string, std::vector<std::string>> files = {
+            {"unified", {"cgroup.controllers", "cgroup.subtree_control"}},
+            {"memory", {"memory.limit_in_bytes"}},
+            {"memory/user/abc", {"memory.limit_in_bytes"}},
+            {"cpu,cpuacct", {"cpu.shares", "cpu.cfs_quota_us"}},
+            {"cpuset", {"cpuset.cpus", "cpuset.mems"}},
+            {"pids", {"pids.max"}},
+            {"freezer", {"freezer.state"}},
+        };
+        for (const auto& [d, names] : files) {
+            put(dir(d) + "/cgroup.procs");
+            for (const auto& n : names) put(dir(d) + "/" + n);
+        }
+        put(dir("cpuset/cpuset.cpus"), "0-3\n");
+        put(dir("cpuset/cpuset.mems"), "0\n");
+        put(dir("freezer/freezer.state"), "THAWED\n");
+        std::string mi = mount_line(31, dir("unified"), "cgroup2", "nsdelegate");
+        int id = 32;
+        for (const char* h : {"memory", "cpu,cpuacct", "cpuset", "pids", "freezer"})
+            mi += mount_line(id++, dir(h), "cgroup", h);
+        layout = parse_layout(mi, "6:freezer:/\n5:pids:/\n4:cpuset:/\n3:cpu,cpuacct:/\n2:memory:/user/abc\n0::/\n");
+    }
+};
+
+std::function<bool(const std::string&)> on_v2(const Layout& l) {
+    auto v2 = v2_controllers(l);
+    return [v2](const std::string& c) { return v2.count(c) > 0; };
+}
+
+spec::Resources limits() {
+    spec::Resources r;
+    r.memory = spec::Resources::Memory{};
+    r.memory->limit = 64 << 20;
+    r.pids_limit = 100;
+    return r;
+}
+
+// Runs f in a child process as an unprivileged user (nobody when we are root:
+// root passes every access(W_OK) check) and returns what f returned.
+std::string unprivileged(const std::function<std::string()>& f) {
+    int fds[2];
+    REQUIRE(::pipe(fds) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(fds[0]);
+        std::string out;
+        try {
+            if (::geteuid() == 0 && (::setgroups(0, nullptr) < 0 || ::setgid(65534) < 0 || ::setuid(65534) < 0))
+                out = "cannot drop privileges";
+            else
+                out = f();
+        } catch (const std::exception& e) {
+            out = e.what();
+        }
+        ssize_t n = ::write(fds[1], out.data(), out.size());
+        ::_exit(n == static_cast<ssize_t>(out.size()) ? 0 : 1);
+    }
+    ::close(fds[1]);
+    std::string out;
+    char buf[256];
+    for (ssize_t n; (n = ::read(fds[0], buf, sizeof buf)) > 0;) out.append(buf, static_cast<size_t>(n));
+    ::close(fds[0]);
+    int status = 0;
+    ::waitpid(pid, &status, 0);
+    CHECK(status == 0);
+    return out;
+}
+
+}  // namespace
+
+TEST_CASE("v2 root: the container's cgroup, its parents' subtree_control, v2 files", "[manager]") {
+    FakeV2 f;
+    FakeKernel k;
+    CHECK(v2_controllers(f.layout) == std::set<std::string>{"cpu", "memory", "pids"});
+    Paths p = plan_paths(f.layout, "pod/c1", "c1");
+    CHECK(p.unified == f.root + "/user.slice/pod/c1");
+    CHECK(p.v1.empty());
+    create(p, plan_resources(limits(), on_v2(f.layout)));
+    CHECK(get(f.root + "/user.slice/cgroup.subtree_control") == "+memory +pids");
+    CHECK(get(f.root + "/user.slice/pod/cgroup.subtree_control") == "+memory +pids");
+    CHECK(get(f.root + "/cgroup.subtree_control").empty());  // above our own cgroup: untouched
+    CHECK(get(p.unified + "/cgroup.subtree_control").empty());
+    CHECK(get(p.unified + "/memory.max") == "67108864");
+    CHECK(get(p.unified + "/pids.max") == "100");
+    apply(p, {{"pids", true, "pids.max", "max"}});
+    CHECK(get(p.unified + "/pids.max") == "max");
+}
+
+TEST_CASE("hybrid root: one directory per hierarchy, cpuset inherited, v1 files", "[manager]") {
+    FakeHybrid f;
+    FakeKernel k;
+    CHECK(v2_controllers(f.layout).empty());
+    Paths p = plan_paths(f.layout, "pod/c1", "c1");
+    CHECK(p.unified == f.dir("unified/pod/c1"));
+    CHECK(p.v1.at("memory") == f.dir("memory/user/abc/pod/c1"));
+    CHECK(p.v1.at("cpu") == f.dir("cpu,cpuacct/pod/c1"));
+    CHECK(p.v1.at("cpuacct") == p.v1.at("cpu"));
+    CHECK(p.v1.size() == 6);
+    spec::Resources r = limits();
+    r.cpu = spec::Resources::Cpu{};
+    r.cpu->shares = 512;
+    create(p, plan_resources(r, on_v2(f.layout)));
+    CHECK(get(p.v1.at("memory") + "/memory.limit_in_bytes") == "67108864");
+    CHECK(get(p.v1.at("pids") + "/pids.max") == "100");
+    CHECK(get(p.v1.at("cpu") + "/cpu.shares") == "512");
+    CHECK_FALSE(fs::exists(p.unified + "/memory.max"));
+    CHECK(get(f.dir("unified/cgroup.subtree_control")).empty());  // no controller is on v2 here
+    for (const char* d : {"cpuset/pod", "cpuset/pod/c1"}) {  // each new level gets its parent's
+        CHECK(get(f.dir(d) + "/cpuset.cpus") == "0-3");
+        CHECK(get(f.dir(d) + "/cpuset.mems") == "0");
+    }
+    auto dirs = v1_hierarchy_dirs(f.layout, p);
+    REQUIRE(dirs.size() == 6);  // cpu,cpuacct cpuset freezer memory pids unified
+    CHECK(dirs[0] == HierarchyDir{"cpu,cpuacct", p.v1.at("cpu"), {"cpu", "cpuacct"}});
+    for (const auto& d : dirs) CHECK(fs::is_directory(d.dir));
+}
+
+TEST_CASE("enter and pids go through exec --cgroup sub-cgroups", "[manager]") {
+    FakeHybrid f;
+    FakeKernel k;
+    Paths p = plan_paths(f.layout, "", "c1");
+    create(p, {});
+    Paths sub = sub_cgroups(p, {"memory:lim", "sub"});
+    create(sub, {});
+    enter(sub, kNoPid);
+    std::string pid = std::to_string(kNoPid);
+    CHECK(get(p.v1.at("memory") + "/lim/cgroup.procs") == pid);
+    CHECK(get(p.v1.at("pids") + "/sub/cgroup.procs") == pid);
+    CHECK(get(p.unified + "/sub/cgroup.procs") == pid);
+    CHECK(get(p.v1.at("memory") + "/cgroup.procs").empty());
+    put(p.unified + "/cgroup.procs", std::to_string(kNoPid + 1) + "\n" + std::to_string(kNoPid + 2) + "\n");
+    auto all = pids(p);  // from the v2 tree, sub-cgroups included
+    std::sort(all.begin(), all.end());
+    CHECK(all == std::vector<pid_t>{kNoPid, kNoPid + 1, kNoPid + 2});
+    Paths v1_only = p;
+    v1_only.unified.clear();
+    CHECK(pids(v1_only) == std::vector<pid_t>{kNoPid});  // from the pids hierarchy
+}
+
+TEST_CASE("freeze through cgroup.freeze, else the v1 freezer", "[manager]") {
+    FakeHybrid f;
+    FakeKernel k;
+    Paths p = plan_paths(f.layout, "", "c1");
+    create(p, {});
+    Paths v1_only = p;
+    v1_only.unified.clear();
+    freeze(v1_only, true);
+    CHECK(get(p.v1.at("freezer") + "/freezer.state") == "FROZEN");
+    CHECK(frozen(v1_only));
+    freeze(v1_only, false);
+    CHECK(get(p.v1.at("freezer") + "/freezer.state") == "THAWED");
+    CHECK_FALSE(frozen(v1_only));
+    // v2: the kernel reports the state in cgroup.events; here the test does.
+    put(p.unified + "/cgroup.freeze");
+    put(p.unified + "/cgroup.events", "populated 1\nfrozen 1\n");
+    freeze(p, true);
+    CHECK(get(p.unified + "/cgroup.freeze") == "1");
+    CHECK(get(p.v1.at("freezer") + "/freezer.state") == "THAWED");
+    Paths no_freezer;
+    no_freezer.v1["memory"] = p.v1.at("memory");
+    CHECK_THROWS_WITH(freeze(no_freezer, true), Contains("no freezer"));
+}
+
+TEST_CASE("kill_all: SIGKILL through cgroup.kill, other signals to each listed pid", "[manager]") {
+    FakeV2 f;
+    FakeKernel k;
+    Paths p = plan_paths(f.layout, "", "c1");
+    create(p, {});
+    int ready[2];
+    REQUIRE(::pipe(ready) == 0);
+    pid_t child = ::fork();
+    REQUIRE(child >= 0);
+    if (child == 0) {
+        ::signal(SIGTERM, SIG_DFL);  // not Catch's handler
+        ::alarm(10);                 // dies of SIGALRM instead if kill_all misses it
+        ::close(ready[0]);
+        ::close(ready[1]);
+        for (;;) ::pause();
+    }
+    ::close(ready[1]);
+    char c;
+    REQUIRE(::read(ready[0], &c, 1) == 0);  // EOF: the child's handler is reset
+    ::close(ready[0]);
+    put(p.unified + "/cgroup.procs", std::to_string(child) + "\n");
+    kill_all(p, SIGTERM);
+    int status = 0;
+    REQUIRE(::waitpid(child, &status, 0) == child);
+    CHECK(WIFSIGNALED(status));
+    CHECK(WTERMSIG(status) == SIGTERM);
+    CHECK(get(p.unified + "/cgroup.kill").empty());
+    put(p.unified + "/cgroup.procs", std::to_string(kNoPid) + "\n");
+    kill_all(p, SIGKILL);
+    CHECK(get(p.unified + "/cgroup.kill") == "1");
+}
+
+TEST_CASE("destroy removes the container's directories, sub-cgroups first; missing is fine", "[manager]") {
+    FakeHybrid f;
+    Paths p = plan_paths(f.layout, "pod/c1", "c1");
+    // Empty directories: cgroupfs lets rmdir remove a cgroup with its control
+    // files, a plain file system does not.
+    fs::create_directories(p.unified + "/sub/deeper");
+    for (const auto& [c, d] : p.v1) fs::create_directories(d);
+    fs::create_directories(p.v1.at("memory") + "/lim");
+    destroy(p);
+    CHECK_FALSE(fs::exists(p.unified));
+    for (const auto& [c, d] : p.v1) CHECK_FALSE(fs::exists(d));
+    CHECK(fs::is_directory(f.dir("memory/user/abc")));
+    CHECK_NOTHROW(destroy(p));
+}
+
+TEST_CASE("cgroup errors name the file", "[manager]") {
+    FakeV2 f;
+    FakeKernel k;
+    Paths p = plan_paths(f.layout, "", "c1");
+    create(p, {});
+    CHECK_THROWS_WITH(apply(p, {{"io", true, "io.max", "8:0 rbps=1"}}),
+                      Contains("cgroup `" + p.unified + "/io.max`") && Contains("no such file"));
+    fs::remove(p.unified + "/pids.max");
+    fs::create_directory(p.unified + "/pids.max");  // cannot be written, even by root
+    CHECK_THROWS_WITH(apply(p, {{"pids", true, "pids.max", "10"}}),
+                      Contains("cgroup `" + p.unified + "/pids.max`") && Contains("is a directory"));
+    CHECK_THROWS_WITH(apply(p, {{"blkio", false, "blkio.weight", "10"}}), Contains("blkio is not available"));
+    fs::remove(f.root + "/user.slice/cgroup.subtree_control");
+    CHECK_THROWS_WITH(create(plan_paths(f.layout, "", "c2"), {{"memory", true, "memory.max", "1"}}),
+                      Contains("cgroup `" + f.root + "/user.slice/cgroup.subtree_control`"));
+    put(f.root + "/user.slice/blocker");
+    Paths bad;
+    bad.unified = f.root + "/user.slice/blocker/c3";
+    CHECK_THROWS_WITH(create(bad, {}), Contains("create cgroup `" + bad.unified + "`"));
+}
+
+TEST_CASE("plan_paths leaves out hierarchies whose parent we cannot write", "[manager]") {
+    FakeHybrid f;
+    fs::permissions(f.path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                fs::perms::others_read | fs::perms::others_exec);
+    for (const char* d : {"unified", "memory/user/abc", "cpu,cpuacct", "cpuset", "freezer"})
+        fs::permissions(f.dir(d), fs::perms::all);
+    fs::permissions(f.dir("pids"), fs::perms::owner_read | fs::perms::owner_exec | fs::perms::others_read |
+                                       fs::perms::others_exec);
+    std::string planned = unprivileged([&] {
+        Paths p = plan_paths(f.layout, "pod/c1", "c1");
+        std::string out = p.unified.empty() ? "" : "unified";
+        for (const auto& [c, d] : p.v1) out += " " + c;
+        return out;
+    });
+    CHECK(planned == "unified cpu cpuacct cpuset freezer memory");
+}

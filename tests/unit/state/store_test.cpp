@@ -1,0 +1,319 @@
+// The state store on a temp root, without privilege: mkdir-atomic create (also
+// raced between threads and processes), state.json round trip and atomic
+// replacement, the flock on mutating verbs, list, remove, and errors.
+#include <catch2/catch.hpp>
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <future>
+#include <latch>
+#include <thread>
+#include <tuple>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/state/store.hpp"
+#include "crunlite/sys/syscalls.hpp"
+
+using namespace crunlite;
+using namespace crunlite::state;
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using Catch::Contains;
+
+namespace {
+
+// A store whose root is a temp directory, removed with everything in it at the end.
+struct TempStore {
+    std::string path;
+    Store store{""};
+    TempStore() {
+        char t[] = "/tmp/crl-state-XXXXXX";
+        if (!::mkdtemp(t)) throw_errno("mkdtemp");
+        path = t;
+        store = Store(path + "/root");
+    }
+    ~TempStore() {
+        std::error_code ec;
+        fs::remove_all(path, ec);
+    }
+    TempStore(const TempStore&) = delete;
+    TempStore& operator=(const TempStore&) = delete;
+};
+
+State sample(const std::string& id) {
+    State st;
+    st.id = id;
+    st.pid = 4242;
+    st.start_time = 123456789;
+    st.bundle = "/bundles/" + id;
+    st.rootfs = "/bundles/" + id + "/rootfs";
+    st.created = "2026-01-02T03:04:05.123456789Z";
+    st.owner = "user";
+    st.annotations = {{"a", "1"}, {"org.example/key", "with \"quotes\" and spaces"}};
+    st.config_path = "/bundles/" + id + "/config.json";
+    st.monitor_pid = 77;
+    st.pid_namespace = false;
+    st.rootless = true;
+    st.cgroup_unified = "/sys/fs/cgroup/unified/" + id;
+    st.cgroup_v1 = {{"memory", "/sys/fs/cgroup/memory/" + id}};
+    return st;
+}
+
+auto fields(const State& s) {
+    return std::tie(s.id, s.pid, s.start_time, s.bundle, s.rootfs, s.created, s.owner, s.annotations,
+                    s.config_path, s.monitor_pid, s.pid_namespace, s.rootless, s.cgroup_unified, s.cgroup_v1);
+}
+
+// The errno of the Error f throws (-1: none thrown).
+int code_of(const std::function<void()>& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.code();
+    }
+    return -1;
+}
+
+void put(const std::string& path, const std::string& text) { std::ofstream(path) << text; }
+
+// flock(LOCK_EX | LOCK_NB) on a fresh open of `dir`: 0 when it was free, else errno.
+int try_lock(const std::string& dir) {
+    int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0) return errno;
+    int rc = ::flock(fd, LOCK_EX | LOCK_NB) == 0 ? 0 : errno;
+    ::close(fd);
+    return rc;
+}
+
+}  // namespace
+
+TEST_CASE("create_dir: the root is made 0700 with its parents; an ID only once", "[state]") {
+    TempStore t;
+    Store s(t.path + "/a/b/root");
+    s.create_dir("c1");
+    CHECK(fs::is_directory(s.dir("c1")));
+    CHECK((fs::status(s.root()).permissions() & fs::perms::all) == fs::perms::owner_all);
+    CHECK_FALSE(s.exists("c1"));  // no state.json yet
+    CHECK_THROWS_WITH(s.create_dir("c1"), "container with given ID already exists");
+    CHECK(code_of([&] { s.create_dir("c1"); }) == EEXIST);
+}
+
+TEST_CASE("create_dir raced from threads: exactly one wins", "[state]") {
+    TempStore t;
+    for (int round = 0; round < 20; ++round) {
+        std::string id = "race" + std::to_string(round);
+        std::atomic<int> won{0}, refused{0};
+        std::latch go(8);
+        std::vector<std::thread> threads;
+        for (int i = 0; i < 8; ++i)
+            threads.emplace_back([&] {
+                go.arrive_and_wait();
+                int code = code_of([&] { t.store.create_dir(id); });
+                if (code == -1) ++won;
+                else if (code == EEXIST) ++refused;
+            });
+        for (auto& th : threads) th.join();
+        CHECK(won == 1);
+        CHECK(refused == 7);
+    }
+}
+
+TEST_CASE("create_dir raced from processes: exactly one wins", "[state]") {
+    TempStore t;
+    int go[2];
+    REQUIRE(::pipe(go) == 0);
+    std::vector<pid_t> children;
+    for (int i = 0; i < 6; ++i) {
+        pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            ::close(go[1]);
+            char c;
+            while (::read(go[0], &c, 1) < 0 && errno == EINTR) {
+            }  // EOF: all start together
+            int code = code_of([&] { t.store.create_dir("c1"); });
+            ::_exit(code == -1 ? 0 : code == EEXIST ? 1 : 2);
+        }
+        children.push_back(pid);
+    }
+    ::close(go[0]);
+    ::close(go[1]);
+    int won = 0, refused = 0;
+    for (pid_t pid : children) {
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, 0) == pid);
+        REQUIRE(WIFEXITED(status));
+        won += WEXITSTATUS(status) == 0;
+        refused += WEXITSTATUS(status) == 1;
+    }
+    CHECK(won == 1);
+    CHECK(refused == 5);
+}
+
+TEST_CASE("save and load round-trip every field", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    s.create_dir("c1");
+    s.save(sample("c1"));
+    CHECK(s.exists("c1"));
+    CHECK(fields(s.load("c1")) == fields(sample("c1")));
+    CHECK((fs::status(s.dir("c1") + "/state.json").permissions() & fs::perms::all) ==
+          (fs::perms::owner_read | fs::perms::owner_write));
+    CHECK_THROWS_WITH(s.load("nope"), "container does not exist");
+    CHECK(code_of([&] { s.load("nope"); }) == ENOENT);
+    CHECK(code_of([&] { s.load("../root"); }) == EINVAL);
+}
+
+TEST_CASE("state.json is replaced atomically: a reader never sees part of it", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    s.create_dir("c1");
+    State small = sample("c1"), big = sample("c1");
+    big.annotations["big"] = std::string(512 * 1024, 'x');
+    s.save(small);
+    std::atomic<bool> stop{false};
+    auto reader = std::async(std::launch::async, [&] {
+        int loads = 0;
+        try {
+            for (; !stop; ++loads) {
+                State st = s.load("c1");
+                if (st.annotations.size() == 3 && st.annotations.at("big").size() != 512 * 1024)
+                    return std::to_string(loads) + ": short annotation";
+            }
+        } catch (const Error& e) {
+            return std::to_string(loads) + ": " + e.message();
+        }
+        return loads > 20 ? std::string() : "too few loads: " + std::to_string(loads);
+    });
+    auto until = std::chrono::steady_clock::now() + 500ms;
+    for (int i = 0; std::chrono::steady_clock::now() < until; ++i) s.save(i % 2 ? big : small);
+    stop = true;
+    CHECK(reader.get() == "");
+    std::vector<std::string> left;
+    for (const auto& e : fs::directory_iterator(s.dir("c1"))) left.push_back(e.path().filename().string());
+    CHECK(left == std::vector<std::string>{"state.json"});  // no temp file stays behind
+}
+
+TEST_CASE("lock: a second lock on the ID waits until the first is released", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    s.create_dir("c1");
+    sys::UniqueFd held = s.lock("c1");
+    auto second = std::async(std::launch::async, [&] { return s.lock("c1").valid(); });
+    CHECK(second.wait_for(300ms) == std::future_status::timeout);
+    held.reset();
+    REQUIRE(second.wait_for(10s) == std::future_status::ready);
+    CHECK(second.get());
+    CHECK(try_lock(s.dir("c1")) == 0);  // released with its fd
+    CHECK_THROWS_WITH(s.lock("nope"), "container does not exist");
+}
+
+TEST_CASE("lock: an flock on the directory, held across processes until exit", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    s.create_dir("c1");
+    int ready[2], done[2];
+    REQUIRE(::pipe(ready) == 0);
+    REQUIRE(::pipe(done) == 0);
+    pid_t pid = ::fork();
+    REQUIRE(pid >= 0);
+    if (pid == 0) {
+        ::close(ready[0]);
+        ::close(done[1]);
+        try {
+            sys::UniqueFd fd = s.lock("c1");
+            char c = 'x';
+            if (::write(ready[1], &c, 1) == 1 && ::read(done[0], &c, 1) >= 0) ::_exit(0);
+        } catch (const Error&) {
+        }
+        ::_exit(1);
+    }
+    ::close(ready[1]);
+    ::close(done[0]);
+    char c;
+    REQUIRE(::read(ready[0], &c, 1) == 1);
+    CHECK(try_lock(s.dir("c1")) == EWOULDBLOCK);
+    ::close(done[1]);  // the child exits
+    int status = 0;
+    REQUIRE(::waitpid(pid, &status, 0) == pid);
+    CHECK(status == 0);
+    ::close(ready[0]);
+    CHECK(try_lock(s.dir("c1")) == 0);
+}
+
+TEST_CASE("list: IDs with a state.json, sorted; remove takes the directory", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    CHECK(s.list().empty());  // no root yet
+    for (const char* id : {"b", "c", "a"}) {
+        s.create_dir(id);
+        s.save(sample(id));
+    }
+    s.create_dir("creating");  // not listed until its state.json exists
+    put(s.root() + "/stray", "");
+    CHECK(s.list() == std::vector<std::string>{"a", "b", "c"});
+    REQUIRE(::mkfifo(s.fifo_path("b").c_str(), 0600) == 0);
+    fs::create_directories(s.dir("b") + "/sub/dir");
+    s.remove("b");
+    CHECK_FALSE(fs::exists(s.dir("b")));
+    CHECK_FALSE(s.exists("b"));
+    CHECK(s.list() == std::vector<std::string>{"a", "c"});
+    CHECK_NOTHROW(s.remove("b"));
+}
+
+TEST_CASE("a bad state.json or cgroups.json is an error naming the file", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    s.create_dir("c1");
+    std::string file = s.dir("c1") + "/state.json";
+    put(file, "{\"id\": \"c1\", ");
+    CHECK_THROWS_WITH(s.load("c1"), Contains(file) && Contains("invalid JSON"));
+    put(file, "{\"id\": \"c1\"}");
+    CHECK_THROWS_WITH(s.load("c1"), Contains(file) && Contains("pid") && Contains("missing"));
+    put(s.dir("c1") + "/cgroups.json", "[");
+    CHECK_THROWS_WITH(s.load_cgroup_intent("c1"), Contains(s.dir("c1") + "/cgroups.json"));
+}
+
+TEST_CASE("the cgroup intent record and the exit status round-trip", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    s.create_dir("c1");
+    CHECK_FALSE(s.load_cgroup_intent("c1"));
+    CHECK_FALSE(s.exit_status("c1"));
+    s.save_cgroup_intent(sample("c1"));
+    auto intent = s.load_cgroup_intent("c1");
+    REQUIRE(intent);
+    CHECK(intent->cgroup_unified == sample("c1").cgroup_unified);
+    CHECK(intent->cgroup_v1 == sample("c1").cgroup_v1);
+    CHECK_FALSE(s.exists("c1"));  // the record is not a state
+    s.record_exit_status("c1", 137);
+    CHECK(s.exit_status("c1") == 137);
+}
+
+TEST_CASE("status: running, created while exec.fifo exists, stopped when the pid is not ours", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    s.create_dir("c1");
+    State st = sample("c1");
+    st.pid = ::getpid();
+    sys::ProcStat ps;
+    REQUIRE(sys::read_proc_stat(st.pid, ps));
+    st.start_time = ps.start_time;
+    CHECK(s.status(st) == Status::Running);
+    REQUIRE(::mkfifo(s.fifo_path("c1").c_str(), 0600) == 0);
+    CHECK(s.status(st) == Status::Created);
+    st.start_time += 1;  // the pid was reused by another process
+    CHECK(s.status(st) == Status::Stopped);
+    st.pid = 0;
+    CHECK(s.status(st) == Status::Stopped);
+    CHECK_THAT(oci_state_json(st, Status::Stopped, false), Contains("\"pid\":0") && Contains("\"status\":\"stopped\""));
+}
