@@ -64,10 +64,11 @@ def _pki(h):
     _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out", "ca.crt",
              "-days", "2", "-subj", "/CN=crltest CA", "-addext", "basicConstraints=critical,CA:TRUE",
              "-addext", "keyUsage=critical,keyCertSign,cRLSign", cwd=d)
-    for name, san in (("server", "IP:127.0.0.1,DNS:localhost"), ("wrong", "DNS:wrong.example")):
+    for name, san, usage in (("server", "IP:127.0.0.1,DNS:localhost", "serverAuth"),
+                             ("wrong", "DNS:wrong.example", "serverAuth"), ("client", "DNS:client", "clientAuth")):
         with open(os.path.join(d, name + ".ext"), "w") as f:
             f.write(f"subjectAltName={san}\nbasicConstraints=CA:FALSE\nkeyUsage=digitalSignature,keyEncipherment\n"
-                    "extendedKeyUsage=serverAuth\n")
+                    f"extendedKeyUsage={usage}\n")
         _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", name + ".key", "-out", name + ".csr",
                  "-subj", f"/CN={name}", cwd=d)
         _openssl("x509", "-req", "-in", name + ".csr", "-CA", "ca.crt", "-CAkey", "ca.key", "-CAcreateserial",
@@ -103,7 +104,7 @@ class Registry:
     """docker-registry on 127.0.0.1 (TLS), optionally with htpasswd or token auth; a context
     manager that stops it (our own child, by pid)."""
 
-    def __init__(self, h, auth=None, token_port=None, cert="server"):
+    def __init__(self, h, auth=None, token_port=None, cert="server", client_certs=False):
         self.h, self.port = h, _free_port()
         self.host = f"127.0.0.1:{self.port}"
         d = h.mkdtemp("registry")
@@ -112,6 +113,8 @@ class Registry:
                "storage:", f"  filesystem:", f"    rootdirectory: {d}/data",
                "http:", f"  addr: 127.0.0.1:{self.port}", "  tls:",
                f"    certificate: {pki}/{cert}.crt", f"    key: {pki}/{cert}.key"]
+        if client_certs:  # TLS client authentication against our CA
+            cfg += ["    clientcas:", f"      - {pki}/ca.crt"]
         if auth == "basic":
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", DeprecationWarning)
@@ -316,6 +319,33 @@ def test_pull_anonymous_over_tls(h):
         r = _pull(h, f"docker://{reg.host}/app:nope", "--cert-dir", _certs(h))
         check(r.rc != 0, f"unknown tag\n{r!r}")
         check_in(f"registry {reg.host}: repository app: manifest nope: not found", r.err, "names what is missing")
+
+
+def test_client_certificate(h):
+    """A registry that wants a client certificate: refused without one, pulled with NAME.cert
+    and NAME.key in --cert-dir.  As root the key is root's alone, read before the helper
+    becomes nobody."""
+    _need_tools()
+    layout, _ = _layout(h)
+    pki = _pki(h)
+    certs = h.mkdtemp("client-certs")
+    os.chmod(certs, 0o755)
+    shutil.copy(os.path.join(pki, "ca.crt"), certs)
+    shutil.copy(os.path.join(pki, "client.crt"), os.path.join(certs, "me.cert"))
+    shutil.copy(os.path.join(pki, "client.key"), os.path.join(certs, "me.key"))
+    for f in os.listdir(certs):
+        os.chmod(os.path.join(certs, f), 0o600 if h.mode == "root" and f == "me.key" else 0o644)
+    with Registry(h, client_certs=True) as reg:
+        r = h.cmd(["skopeo", "--insecure-policy", "copy", "-q", "--dest-cert-dir", certs, f"oci:{layout}:1",
+                   f"docker://{reg.host}/app:1"], timeout=120)
+        check_eq(r.rc, 0, f"skopeo push with the client certificate\n{r!r}")
+        r = _pull(h, f"docker://{reg.host}/app:1", "--cert-dir", _certs(h))
+        check(r.rc != 0, f"without a client certificate\n{r!r}")
+        check_in(f"registry {reg.host}", r.err, "names the registry")
+        _nothing_left(h, "no client certificate")
+        r = _pull(h, f"docker://{reg.host}/app:1", "--cert-dir", certs)
+        check_eq(r.rc, 0, f"with the client certificate\n{r!r}")
+        check_eq(r.json()["names"], [f"{reg.host}/app:1"], "the image")
 
 
 def test_pull_basic_auth(h):
