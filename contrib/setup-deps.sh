@@ -27,7 +27,7 @@ packages=(
 # --demo: what contrib/demo.sh needs besides.
 for arg in "$@"; do
     case $arg in
-        --bench) packages+=(hyperfine runc crun umoci) ;;
+        --bench) packages+=(hyperfine runc crun umoci time) ;;
         # contrib/conformance.sh: runc to compare with, Go to build the OCI suite.
         --conformance) packages+=(runc golang-go) ;;
         # contrib/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.
