@@ -667,6 +667,13 @@ class FakeRegistry:
                 fake.hits[path] = fake.hits.get(path, 0) + 1
                 n = fake.hits[path]
                 mode = fake.mode
+                bearer = {"WWW-Authenticate": f'Bearer realm="https://127.0.0.1:{fake.port}/token",service="fake"'}
+                if path == "/token":
+                    if mode == "token-loop":  # redirects to itself
+                        return self.send(302, b"", headers={"Location": "/token?again=1"})
+                    return self.send(200, json.dumps({"token": f"t{n}"}).encode())
+                if mode in ("token-loop", "token-refused") and path.startswith("/v2/"):
+                    return self.send(401, b"{}", headers=bearer)  # whatever token comes
                 if path == "/v2/":
                     if mode == "401":
                         return self.send(401, b"{}", headers={"WWW-Authenticate": 'Basic realm="fake"'})
@@ -963,6 +970,13 @@ def test_endless_redirects(h):
     r = _bad(h, "redirect-loop", ["redirects"])
     check_in(r.fake.layer, r.err, "names the blob")
     check(r.fake.hits.get(f"/v2/bad/blobs/{r.fake.layer}", 0) <= 12, "bounded")
+
+
+def test_looping_token_server(h):
+    r = _bad(h, "token-loop", ["token server", "redirects"])
+    check(r.fake.hits.get("/token", 0) <= 12, f"bounded: {r.fake.hits}")
+    r = _bad(h, "token-refused", ["HTTP 401"])
+    check(r.fake.hits.get("/token", 0) <= 3, f"a token the registry keeps refusing is asked for again once: {r.fake.hits}")
 
 
 def test_status_errors(h):
