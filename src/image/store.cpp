@@ -21,6 +21,7 @@
 #include "crunlite/image/layer.hpp"
 #include "crunlite/image/stream.hpp"
 #include "crunlite/json/json.hpp"
+#include "crunlite/state/store.hpp"
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
@@ -587,7 +588,7 @@ StoredImage Store::inspect(const std::string& ref) const {
 // crun-lite creating or running it holds its lock (before the state exists).
 bool container_dir_live(const std::string& dir) {
     try {
-        if (exists(trim(read_file(dir + "/state")) + "/state.json")) return true;
+        if (state::state_in(trim(read_file(dir + "/state")))) return true;
     } catch (const Error&) {
         // No state path yet: being created, or left over.
     }

@@ -1,6 +1,5 @@
 #include "crunlite/image/stream.hpp"
 
-#include <openssl/evp.h>
 #include <unistd.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -9,42 +8,12 @@
 #include <vector>
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/sha256.hpp"
 
 namespace crunlite::image {
 namespace {
 
 enum class Kind { None, Gzip, Zstd };
-
-class Sha256 {
-public:
-    Sha256() : ctx_(EVP_MD_CTX_new(), EVP_MD_CTX_free) {
-        if (!ctx_ || EVP_DigestInit_ex(ctx_.get(), EVP_sha256(), nullptr) != 1) throw Error(ENOMEM, "sha256 init");
-    }
-    void update(const void* p, size_t n) {
-        if (n) EVP_DigestUpdate(ctx_.get(), p, n);
-        size_ += n;
-    }
-    // The digest so far (a copy of the context is finalised).
-    std::string hex() const {
-        std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> copy(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-        unsigned char md[EVP_MAX_MD_SIZE];
-        unsigned len = 0;
-        EVP_MD_CTX_copy_ex(copy.get(), ctx_.get());
-        EVP_DigestFinal_ex(copy.get(), md, &len);
-        static const char* digits = "0123456789abcdef";
-        std::string out = "sha256:";
-        for (unsigned i = 0; i < len; ++i) {
-            out += digits[md[i] >> 4];
-            out += digits[md[i] & 15];
-        }
-        return out;
-    }
-    uint64_t size() const { return size_; }
-
-private:
-    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> ctx_;
-    uint64_t size_ = 0;
-};
 
 }  // namespace
 
@@ -211,12 +180,6 @@ uint64_t LayerStream::compressed_size() const { return impl_->compressed.size();
 uint64_t LayerStream::uncompressed_size() const { return impl_->uncompressed.size(); }
 const char* LayerStream::compression() const {
     return impl_->kind == Kind::Gzip ? "gzip" : impl_->kind == Kind::Zstd ? "zstd" : "none";
-}
-
-std::string sha256_digest(std::string_view data) {
-    Sha256 h;
-    h.update(data.data(), data.size());
-    return h.hex();
 }
 
 void check_digest(const std::string& name, const std::string& what, const std::string& got, const std::string& want) {

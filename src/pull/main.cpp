@@ -346,7 +346,7 @@ std::pair<std::string, std::string> fetch_manifest(Registry& reg, const std::str
     if (r.status == 404) throw Error(ENOENT, what + ": not found (" + status_text(r) + ")");
     if (r.status == 403) throw Error(EACCES, what + ": access denied (" + status_text(r) + ")");
     if (r.status != 200) throw Error(EPROTO, what + ": " + status_text(r));
-    std::string digest = image::sha256_digest(r.body);
+    std::string digest = sha256_digest(r.body);
     if (reference.rfind("sha256:", 0) == 0) image::check_digest(what, "digest", digest, reference);
     if (auto h = r.headers.find("docker-content-digest"); h != r.headers.end() && h->second.rfind("sha256:", 0) == 0 &&
                                                           h->second != digest)
@@ -361,7 +361,7 @@ int op_manifest(const Request& req, const HttpOptions& options) {
     reg.connect();
     std::string what = reg.where() + ": manifest " + req.reference;
     auto [body, mt] = fetch_manifest(reg, req.reference, what);
-    std::string digest = image::sha256_digest(body);
+    std::string digest = sha256_digest(body);
     // An index (manifest list): the platform's manifest, fetched by digest (nested at most twice).
     for (int depth = 0; image::is_index(mt); ++depth) {
         if (depth >= 2) throw Error(ELOOP, what + ": image indexes nested more than twice");
@@ -391,7 +391,7 @@ int op_manifest(const Request& req, const HttpOptions& options) {
     if (r.status != 200) throw Error(EPROTO, cwhat + ": " + status_text(r));
     if (static_cast<int64_t>(r.body.size()) != c.size)
         throw Error(EINVAL, cwhat + ": size " + std::to_string(r.body.size()) + ", want " + std::to_string(c.size));
-    image::check_digest(cwhat, "digest", image::sha256_digest(r.body), c.digest);
+    image::check_digest(cwhat, "digest", sha256_digest(r.body), c.digest);
 
     json::Writer w(false);
     w.begin_object().key("digest").string(digest).key("scheme").string(reg.scheme());

@@ -17,8 +17,8 @@
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
+#include "crunlite/base/sha256.hpp"
 #include "crunlite/base/strings.hpp"
-#include "crunlite/image/stream.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/sys/syscalls.hpp"
@@ -131,7 +131,7 @@ linux::SeccompProgram seccomp_program(const std::string& state_root, const spec:
     const scmp_version* v = seccomp_version();
     // kSeccompCacheFormat changes whenever build_filter would compile a profile
     // differently, so an upgrade is never served an old program.
-    std::string key = image::sha256_digest(w.result() + "\n" + std::to_string(v->major) + "." +
+    std::string key = sha256_digest(w.result() + "\n" + std::to_string(v->major) + "." +
                                            std::to_string(v->minor) + "." + std::to_string(v->micro) + " " +
                                            std::to_string(seccomp_arch_native()) + " format " +
                                            std::to_string(kSeccompCacheFormat));

@@ -219,6 +219,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     st.annotations = config.annotations;
     st.config_path = config_path;
     st.monitor_pid = monitor_pid;
+    st.owned_bundle = opts.owned_bundle;
     st.pid_namespace = config.linux->find_namespace("pid") != nullptr;
     st.rootless = ctx.rootless;
     const spec::Hooks& hooks = config.hooks;
@@ -304,7 +305,7 @@ void start_created(const state::Store& store, const state::State& st, const std:
 void remove_stopped(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststop) {
     store.remove(st.id);
     run_hooks_warning(poststop, "poststop", st, state::Status::Stopped);
-    detail::remove_owned_bundle(st);
+    if (st.owned_bundle) remove_tree_as_owner(st.bundle);
 }
 
 // The state of `st.id` on disk is still the container `st` (not deleted, nor

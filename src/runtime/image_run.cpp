@@ -198,18 +198,6 @@ std::string resolve_network(const ImageRunOptions& o, bool rootless, bool creati
     return resolve_network_mode(o.network, !o.publish.empty(), rootless, creating);
 }
 
-// Removes a container directory; rootless, files the container wrote belong
-// to subordinate ids, so the removal runs in a user namespace that maps them.
-void remove_container_dir(const std::string& dir) {
-    std::string parent = dir.substr(0, dir.rfind('/')), name = dir.substr(dir.rfind('/') + 1);
-    auto remove = [&] {
-        sys::UniqueFd p(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (p) sys::remove_tree_at(p.get(), name);
-    };
-    if (::geteuid() != 0 && run_in_rootless_userns(remove)) return;
-    remove();
-}
-
 struct Prepared {
     std::string dir;     // the bundle
     sys::UniqueFd lock;  // its lock, held until the container exists (see image/store.hpp)
@@ -368,7 +356,7 @@ Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
     try {
         fill(ctx, o, creating, store, find_image(ctx, store_root, o, p.dir), p);
     } catch (...) {
-        remove_container_dir(p.dir);
+        remove_tree_as_owner(p.dir);
         throw;
     }
     return p;
@@ -379,17 +367,11 @@ CreateOptions create_options(const ImageRunOptions& o, const Prepared& p) {
     c.id = o.id;
     c.bundle = p.dir;
     c.pid_file = o.pid_file;
+    c.owned_bundle = true;
     return c;
 }
 
 }  // namespace
-
-namespace detail {
-void remove_owned_bundle(const state::State& st) {
-    if (!st.annotations.count(kImageAnnotation) || !exists(st.bundle + "/app.json")) return;
-    remove_container_dir(st.bundle);
-}
-}  // namespace detail
 
 void with_image_store(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
                          const std::function<void(image::Store&)>& body) {
@@ -448,7 +430,7 @@ void create_from_image(const Context& ctx, const ImageRunOptions& o) {
     try {
         create(ctx, create_options(o, p));
     } catch (...) {
-        remove_container_dir(p.dir);
+        remove_tree_as_owner(p.dir);
         throw;
     }
 }
@@ -486,7 +468,7 @@ int run_image(const Context& ctx, const ImageRunOptions& o) {
     } catch (...) {
         // The container was not made (run and create undo their own work); a
         // state of this id, if any, is another container's.
-        remove_container_dir(p.dir);
+        remove_tree_as_owner(p.dir);
         throw;
     }
 }

@@ -49,8 +49,4 @@ state::Status live_status(const state::Store& store, const state::State& st);
 linux::SeccompProgram seccomp_program(const std::string& state_root, const spec::Seccomp& seccomp,
                                       const std::string& where);
 
-// Removes the bundle of an image container (`run --image` made it, with the
-// container's upper dir) once the container is deleted; nothing for others.
-void remove_owned_bundle(const state::State& st);
-
 }  // namespace crunlite::runtime::detail

@@ -55,6 +55,16 @@ RootlessMappings rootless_mappings() {
     return {spec::default_rootless_mappings(euid, subuids), spec::default_rootless_mappings(egid, subgids)};
 }
 
+void remove_tree_as_owner(const std::string& dir) {
+    std::string parent = dir.substr(0, dir.rfind('/')), name = dir.substr(dir.rfind('/') + 1);
+    auto remove = [&] {
+        sys::UniqueFd p(::open(parent.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (p) sys::remove_tree_at(p.get(), name);
+    };
+    if (::geteuid() != 0 && run_in_rootless_userns(remove)) return;
+    remove();
+}
+
 bool run_in_rootless_userns(const std::function<void()>& body) {
     RootlessMappings maps = rootless_mappings();
     if (maps.uid.empty()) return false;

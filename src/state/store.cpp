@@ -61,9 +61,11 @@ void Store::remove(const std::string& id) const {
     ::close(fd);
 }
 
-bool Store::exists(const std::string& id) const {
+bool Store::exists(const std::string& id) const { return state_in(dir(id)); }
+
+bool state_in(const std::string& container_dir) {
     struct stat st;
-    return ::stat((dir(id) + "/state.json").c_str(), &st) == 0;
+    return ::stat((container_dir + "/state.json").c_str(), &st) == 0;
 }
 
 namespace {
@@ -100,6 +102,7 @@ State Store::load(const std::string& id) const {
     st.annotations = v.get_string_map_or("annotations");
     st.config_path = v.get_string("config_path");
     st.monitor_pid = static_cast<pid_t>(v.get_int64_or("monitor_pid", 0));
+    st.owned_bundle = v.get_bool_or("owned_bundle", false);
     st.pid_namespace = v.get_bool_or("pid_namespace", true);
     st.rootless = v.get_bool_or("rootless", false);
     st.cgroup_unified = v.get_string_or("cgroup_unified", "");
@@ -122,6 +125,7 @@ void Store::save(const State& st) const {
     w.end_object();
     w.key("config_path").string(st.config_path);
     w.key("monitor_pid").integer(st.monitor_pid);
+    w.key("owned_bundle").boolean(st.owned_bundle);
     w.key("pid_namespace").boolean(st.pid_namespace);
     w.key("rootless").boolean(st.rootless);
     write_cgroup_fields(w, st);

@@ -10,6 +10,8 @@
 #include <string>
 #include <string_view>
 
+#include "crunlite/base/sha256.hpp"  // sha256_digest, for every user of digests
+
 namespace crunlite::image {
 
 class LayerStream {
@@ -47,9 +49,6 @@ private:
     struct Impl;
     std::unique_ptr<Impl> impl_;
 };
-
-// "sha256:<hex>" of `data`.
-std::string sha256_digest(std::string_view data);
 
 // Throws Error(EINVAL) "layer x: digest mismatch: got A, want B" (or the size).
 void check_digest(const std::string& name, const std::string& what, const std::string& got, const std::string& want);

@@ -34,6 +34,9 @@ struct CreateOptions {
     bool no_pivot = false;
     bool no_new_keyring = false;
     int preserve_fds = 0;
+    // The bundle is the container's (its maker, e.g. run --image, wrote it for
+    // this container alone): delete removes it with the state.  Recorded in state.
+    bool owned_bundle = false;
 };
 
 // create: returns once the container is created and blocked in exec.fifo.

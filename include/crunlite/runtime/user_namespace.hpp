@@ -40,6 +40,11 @@ RootlessMappings rootless_mappings();
 // caller has no subordinate ranges.  An Error thrown by `body` is rethrown here.
 bool run_in_rootless_userns(const std::function<void()>& body);
 
+// Removes the tree `dir` (best effort), rootless from inside that user
+// namespace, so files owned by subordinate ids (an image container's upper
+// dir) go too.
+void remove_tree_as_owner(const std::string& dir);
+
 // An fd of a new user namespace with exactly these mappings (written the way
 // a container's are: directly by real root, else through newuidmap/newgidmap
 // within the caller's /etc/subuid ranges), for idmapped mounts

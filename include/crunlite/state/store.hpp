@@ -38,6 +38,7 @@ struct State {
     std::map<std::string, std::string> annotations;
     std::string config_path;  // config.json used at create time
     pid_t monitor_pid = 0;    // run --detach monitor, 0 when none
+    bool owned_bundle = false;  // the bundle goes with the container (run --image made it)
     bool pid_namespace = true;   // container has its own pid namespace
     bool rootless = false;
     // The container's cgroup directories (empty: none): the v2 one and, on
@@ -45,6 +46,10 @@ struct State {
     std::string cgroup_unified;
     std::map<std::string, std::string> cgroup_v1;
 };
+
+// Whether a container's state directory (Store::dir of its id) holds its
+// state: for modules that record where a container's state lives.
+bool state_in(const std::string& container_dir);
 
 // Validates an ID like runc: [A-Za-z0-9_+.-]+, not "." or "..".
 void validate_id(const std::string& id);
