@@ -16,7 +16,7 @@ packages=(
     libseccomp-dev libcap-dev libyajl-dev libboost-program-options-dev catch2
     libarchive-dev zlib1g-dev libzstd-dev libssl-dev libcurl4-openssl-dev
     # tests and demo: a static busybox for the rootfs, newuidmap/newgidmap, the harness
-    busybox-static uidmap python3 util-linux passwd zstd
+    busybox-static uidmap python3 util-linux passwd zstd strace
     # run --image networking (pasta, the default, else slirp4netns) and port publishing; the fuse root fallback
     passt slirp4netns fuse-overlayfs
 )

@@ -96,6 +96,18 @@ std::vector<sys::UniqueFd> open_bind_sources(const spec::Config& config, const s
     return fds;
 }
 
+void attach_sources(MountPlan& plan, const std::vector<int>& bind_source_fds, const std::vector<int>& idmap_tree_fds) {
+    for (auto& op : plan.mounts) {
+        if (op.kind != MountKind::Bind) continue;
+        size_t i = op.config_index;
+        if (i < bind_source_fds.size()) op.source_fd = bind_source_fds[i];
+        if (!op.idmap) continue;
+        if (i >= idmap_tree_fds.size() || idmap_tree_fds[i] < 0)
+            throw Error(EINVAL, "mounts[" + std::to_string(i) + "]: idmap without a prepared source tree");
+        op.idmap_tree_fd = idmap_tree_fds[i];
+    }
+}
+
 MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
     MountPlan plan;
     plan.rootfs = absolute(config.root.path, input.bundle);
@@ -130,6 +142,7 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
         if (opts.tmpcopyup && m.type != "tmpfs")
             throw Error(EINVAL, where + ".options: tmpcopyup is for tmpfs mounts, not " + quote(m.type));
         MountOp op;
+        op.config_index = i;
         op.destination = m.destination[0] == '/' ? m.destination : "/" + m.destination;
         op.propagation = opts.propagation;
         op.attr_set = opts.attr_set;
@@ -139,12 +152,7 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
             op.kind = MountKind::Bind;
             op.source = absolute(m.source, input.bundle);
             if (op.source.empty()) throw Error(EINVAL, where + ".source: a bind mount needs a source");
-            if (i < input.bind_source_fds.size()) op.source_fd = input.bind_source_fds[i];
-            if (opts.idmap) {
-                if (i >= input.idmap_tree_fds.size() || input.idmap_tree_fds[i] < 0)
-                    throw Error(EINVAL, where + ": idmap without a prepared source tree");
-                op.idmap_tree_fd = input.idmap_tree_fds[i];
-            }
+            op.idmap = opts.idmap;
             op.flags = MS_BIND | (opts.recursive ? MS_REC : 0);
             // mount(2) ignores every flag but MS_REC on a new bind; the rest needs a remount.
             op.remount_flags = opts.flags & kBindRemountable;

@@ -207,14 +207,11 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         ::setsid();
         check(::chdir(req.bundle.c_str()), "chdir to bundle " + quote(req.bundle));
 
-        linux::MountPlanInput input;
-        input.bundle = req.bundle;
-        input.can_mknod = req.can_mknod;
-        for (const auto& fd : bind_sources) input.bind_source_fds.push_back(fd.get());
-        input.cgroup_v1 = req.cgroup_v1;
-        input.no_cgroup = req.cgroup_dirs.empty() && cgroup_ns && cgroup_ns->path.empty();
-        for (const auto& fd : idmapped) input.idmap_tree_fds.push_back(fd.get());
-        linux::MountPlan plan = linux::plan_mounts(config, input);
+        linux::MountPlan plan = *req.mount_plan;  // planned by the parent before it forked
+        std::vector<int> sources, trees;
+        for (const auto& fd : bind_sources) sources.push_back(fd.get());
+        for (const auto& fd : idmapped) trees.push_back(fd.get());
+        linux::attach_sources(plan, sources, trees);
         bool may_setgroups = setgroups_allowed();
         // Hooks: the parent runs prestart/createRuntime while we wait, then we run
         // createContainer in our namespaces, with the host's paths still reachable.

@@ -76,23 +76,29 @@ struct Created {
     spec::Hooks hooks;
 };
 
-// Creates and configures the container's cgroups (none with --cgroup-manager
-// disabled).  Root must get every limit it asks for; rootless, the limits of
-// controllers not delegated to us are dropped with a warning (podman does the same).
-// `view` gets what a `cgroup` mount shows the container on v1 and hybrid hosts.
-// `before_create` is called with the planned paths before anything is made.
-cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, const std::string& config_path,
-                            const std::string& id, std::vector<linux::CgroupView>& view,
-                            const std::function<void(const cgroup::Paths&)>& before_create) {
-    if (ctx.cgroup_manager == "disabled") return {};
+// The container's cgroups, planned (nothing made): where they go, what a
+// `cgroup` mount shows on v1 and hybrid hosts, the writes and the device
+// program.  None with --cgroup-manager disabled.  Root must get every limit it
+// asks for; rootless, the limits of controllers not delegated to us are dropped
+// with a warning (podman does the same).
+struct CgroupPlan {
+    cgroup::Paths paths;
+    std::vector<linux::CgroupView> view;
+    std::vector<cgroup::Write> writes;
+    std::vector<cgroup::BpfInsn> device_program;
+};
+
+CgroupPlan plan_cgroups(const Context& ctx, const spec::Config& config, const std::string& config_path,
+                        const std::string& id) {
+    CgroupPlan plan;
+    if (ctx.cgroup_manager == "disabled") return plan;
     cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
     cgroup::Paths paths = with_context(config_path, [&] { return cgroup::plan_paths(layout, config.linux->cgroups_path, id); });
     for (auto& h : cgroup::v1_hierarchy_dirs(layout, paths)) {
         std::erase(h.controllers, h.name);  // a link only where the name differs
-        view.push_back({h.name, h.dir, h.controllers});
+        plan.view.push_back({h.name, h.dir, h.controllers});
     }
     std::vector<cgroup::Write> writes;
-    std::vector<cgroup::BpfInsn> device_program;
     if (const auto& r = config.linux->resources) {
         writes = with_context(config_path, [&] {
             auto v2 = cgroup::v2_controllers(layout);
@@ -107,13 +113,12 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
             else if (layout.v1.count("devices"))
                 for (auto& w : cgroup::plan_device_rules(r->devices, config.linux->devices)) writes.push_back(w);
             else
-                device_program = cgroup::device_program(cgroup::effective_device_rules(r->devices, config.linux->devices));
+                plan.device_program = cgroup::device_program(cgroup::effective_device_rules(r->devices, config.linux->devices));
         }
     }
-    std::vector<cgroup::Write> kept;
     for (const auto& w : writes) {
         bool have = w.v2 ? !paths.unified.empty() : paths.v1.count(w.controller) > 0;
-        if (have) kept.push_back(w);
+        if (have) plan.writes.push_back(w);
         else if (ctx.rootless)
             log::warn(config_path + ": linux.resources: " + w.file + " not applied: the " + w.controller +
                       " cgroup controller is not delegated to this user");
@@ -122,19 +127,24 @@ cgroup::Paths setup_cgroups(const Context& ctx, const spec::Config& config, cons
     }
     if (paths.empty()) {
         log::debug("no writable cgroup: the container runs in the caller's cgroup");
-        return paths;
+        return plan;
     }
-    if (!device_program.empty() && paths.unified.empty())
+    if (!plan.device_program.empty() && paths.unified.empty())
         throw Error(ENOTSUP, config_path + ": linux.resources.devices: no cgroup to attach the device program to");
-    before_create(paths);
+    plan.paths = paths;
+    return plan;
+}
+
+// Makes and configures the planned cgroups; on failure removes them.
+void create_cgroups(const CgroupPlan& plan) {
+    if (plan.paths.empty()) return;
     try {
-        cgroup::create(paths, kept);
-        if (!device_program.empty()) cgroup::attach_device_program(paths.unified, device_program);
+        cgroup::create(plan.paths, plan.writes);
+        if (!plan.device_program.empty()) cgroup::attach_device_program(plan.paths.unified, plan.device_program);
     } catch (...) {
-        cgroup::destroy(paths);
+        cgroup::destroy(plan.paths);
         throw;
     }
-    return paths;
 }
 
 // The common part of create and run: parse, validate, make the state dir,
@@ -183,7 +193,6 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
     if (!config.linux->find_namespace("mount") && config.linux->find_namespace("user"))
         throw Error(EINVAL, config_path + ": linux.namespaces: a container with a user namespace needs a mount "
                                           "namespace of its own (it cannot mount in the caller's)");
-    req.can_mknod = !ctx.rootless && !userns.new_userns && !config.linux->find_namespace("user");
     if (userns.new_userns)
         log::debug(std::string("new user namespace; ids mapped ") +
                    (userns.uid_map.use_helper ? "by newuidmap/newgidmap" : "directly (a single id)"));
@@ -235,16 +244,29 @@ Created create_container(const Context& ctx, const CreateOptions& opts, pid_t mo
         };
     }
 
+    // Planned before anything is made: a bad config fails here, before any fork.
+    CgroupPlan cgroups = plan_cgroups(ctx, config, config_path, opts.id);
+    const cgroup::Paths& cg = cgroups.paths;
+    linux::MountPlanInput mount_input;
+    mount_input.bundle = bundle;
+    mount_input.can_mknod = !ctx.rootless && !userns.new_userns && !config.linux->find_namespace("user");
+    mount_input.cgroup_v1 = cgroups.view;
+    const spec::Namespace* cgroup_ns = config.linux->find_namespace("cgroup");
+    mount_input.no_cgroup = cg.empty() && cgroup_ns && cgroup_ns->path.empty();
+    linux::MountPlan mounts = with_context(config_path, [&] { return linux::plan_mounts(config, mount_input); });
+    req.mount_plan = &mounts;
+
     CreateTransaction tx(store, opts.id);
     store.create_dir(opts.id);
     tx.own_dir();
-    // Intent first: killed from here on, the record tells `delete --force` which cgroups to remove.
-    cgroup::Paths cg = setup_cgroups(ctx, config, config_path, opts.id, req.cgroup_v1, [&](const cgroup::Paths& planned) {
+    if (!cg.empty()) {
+        // Intent first: killed from here on, the record tells `delete --force` which cgroups to remove.
         state::State intent = st;
-        intent.cgroup_unified = planned.unified;
-        intent.cgroup_v1 = planned.v1;
+        intent.cgroup_unified = cg.unified;
+        intent.cgroup_v1 = cg.v1;
         store.save_cgroup_intent(intent);
-    });
+    }
+    create_cgroups(cgroups);
     tx.own_cgroup(cg);
     req.cgroup_dirs = detail::cgroup_dirs(cg);
     st.cgroup_unified = cg.unified;

@@ -475,6 +475,32 @@ def test_mount_tmpfs_tmpcopyup(h):
     h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="options: tmpcopyup is for tmpfs")
 
 
+def test_bad_mounts_fail_before_any_fork(h):
+    """The mounts are planned in the runtime parent: a bad entry fails `create` naming
+    config.json and the mount, before any process is forked (strace -f sees no clone)
+    and before any state or cgroup is made."""
+    if not shutil.which("strace"):
+        skip("strace is not installed (Debian: strace)")
+    b = h.bundle(["true"])
+    base = list(b.config["mounts"])
+    for mount, expect in (
+            ({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["tmpcopyup"]},
+             "mounts[{i}].options: tmpcopyup is for tmpfs"),
+            ({"destination": "", "type": "tmpfs", "source": "tmpfs"}, "mounts[{i}].destination: must not be empty"),
+            ({"destination": "/y", "source": "none"}, "mounts[{i}].type: must be set")):
+        b.config["mounts"] = base + [mount]
+        b.save()
+        trace = os.path.join(h.tmp, "trace")
+        cid = h.new_id("plan")
+        r = h.cmd(["strace", "-f", "-qq", "-e", "trace=clone,clone3,fork,vfork", "-o", trace] +
+                  h.rt_argv("create", "--bundle", b.path, cid), timeout=60)
+        check(r.rc != 0, f"{mount}: refused\n{r!r}")
+        check_in(b.path + "/config.json: " + expect.format(i=len(base)), r.err, "names config.json and the mount")
+        calls = [line for line in open(trace) if "clone" in line or "fork" in line]
+        check_eq(calls, [], f"{mount}: no process forked")
+        check(not os.path.exists(os.path.join(h.root, cid)), "no state left")
+
+
 def test_mount_destination_through_a_dangling_symlink(h):
     """A destination that is a dangling symlink inside the root is created where
     it points, inside the root (as runc); never outside it."""

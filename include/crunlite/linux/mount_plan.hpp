@@ -53,6 +53,8 @@ struct MountOp {
     std::vector<CgroupView> cgroup_v1;       // CgroupV1 only
     bool tmpcopyup = false;                  // tmpfs: copy what it covers into it (crun's extension)
     int idmap_tree_fd = -1;                  // bind with idmap/ridmap: the detached, idmapped source tree
+    size_t config_index = 0;                 // the config.mounts entry it comes from
+    bool idmap = false;                      // bind with idmap/ridmap (needs idmap_tree_fd)
 };
 
 struct DeviceNode {
@@ -66,11 +68,6 @@ struct DeviceNode {
 struct MountPlanInput {
     std::string bundle;      // absolute; relative root.path and bind sources resolve against it
     bool can_mknod = true;   // false in a user namespace: bind host device nodes instead
-    // Per config mount: an O_PATH fd of its bind source (open_bind_sources), or -1.
-    std::vector<int> bind_source_fds;
-    // Per config mount: for idmap/ridmap, the detached source tree with its
-    // mapping set (clone_idmapped_sources), else -1.
-    std::vector<int> idmap_tree_fds;
     // The container's v1 hierarchies (v1 and hybrid hosts); empty on pure v2
     // hosts or without cgroups, where a `cgroup` mount is cgroup2.
     std::vector<CgroupView> cgroup_v1;
@@ -119,6 +116,14 @@ struct MountPlan {
 const std::vector<DeviceNode>& default_devices();
 
 // Throws Error naming the mount (`mounts[2].destination`) on a bad entry.
+// Pure: the runtime parent plans before it forks, so a bad mount fails there.
 MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input);
+
+// Stage-2: hands the plan's bind mounts the fds stage-1 opened, indexed like
+// config.mounts: an O_PATH fd of each bind source (open_bind_sources, -1 where
+// it could not be opened: mounting reports that) and, for idmap/ridmap, the
+// detached source tree with its mapping set (clone_idmapped_sources).  Throws
+// Error naming the mount when an idmap mount has no tree.
+void attach_sources(MountPlan& plan, const std::vector<int>& bind_source_fds, const std::vector<int>& idmap_tree_fds);
 
 }  // namespace crunlite::linux

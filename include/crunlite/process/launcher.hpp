@@ -59,7 +59,6 @@ struct LaunchRequest {
     std::string container_id;
     bool no_pivot = false;
     bool new_keyring = true;               // false: --no-new-keyring
-    bool can_mknod = true;                 // false: bind-mount host devices instead of mknod
     bool new_userns = false;               // config asks for a new user namespace
     bool want_namespace_fds = false;       // Launched gets netns/userns (slirp4netns needs them)
     IdMapAction uid_map, gid_map;          // used when new_userns
@@ -75,8 +74,9 @@ struct LaunchRequest {
     // Cgroup directories (created and configured by the caller) that stage-1
     // enters first thing, so the init and everything it starts begin inside.
     std::vector<std::string> cgroup_dirs;
-    // Its v1 hierarchies, shown by a `cgroup` mount on v1 and hybrid hosts.
-    std::vector<linux::CgroupView> cgroup_v1;
+    // The mounts, planned by the caller (linux::plan_mounts); stage-2 attaches
+    // the bind sources stage-1 opened and applies it.
+    const linux::MountPlan* mount_plan = nullptr;
     // Per config mount: the user namespace of an idmapped mount's mapping, or -1.
     std::vector<int> idmap_userns_fds;
 };
