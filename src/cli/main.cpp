@@ -57,7 +57,8 @@ int main_impl(int argc, char** argv) {
 
     // Verbs that put a process into a container run from a sealed copy of this
     // binary (see process/self_clone.hpp); the others stay as fast as they are.
-    if (verb == "create" || verb == "run" || verb == "exec") process::ensure_sealed_self(argv);
+    // `healthcheck run` execs the image's HEALTHCHECK command in the container.
+    if (verb == "create" || verb == "run" || verb == "exec" || verb == "healthcheck") process::ensure_sealed_self(argv);
 
     Global g;
     std::string log_file, log_format = "text";

@@ -402,6 +402,30 @@ def test_healthcheck_transitions_and_timeout(h):
     check(int(count.strip() or 0) <= 1, f"at most the running probe's sleep is left (found {count.strip()})")
 
 
+def test_healthcheck_run_enters_from_the_sealed_copy(h):
+    """`healthcheck run` execs the image's command in the container, so, like exec, it runs
+    from a sealed copy of the runtime (CVE-2019-5736): its /proc/PID/exe is the memfd."""
+    archive = _archive(h, dict(BASE, User="", Cmd=["sleep", "3600"]))
+    cid = h.new_id("img")
+    check_eq(_run(h, archive, "-d", "--health-cmd", "sleep 3", "--health-interval", "1h", cid).rc, 0, "run -d")
+    p = h.spawn(h.rt_argv("healthcheck", "run", cid))
+    try:
+        exe = []
+        def probe_seen():
+            exe[:] = [os.readlink(f"/proc/{p.pid}/exe")] if os.path.exists(f"/proc/{p.pid}") else []
+            running = h.rt("exec", cid, "sh", "-c", "ps -o args | grep -c '^sleep 3$'").out.strip()
+            return running not in ("", "0")
+        check(harness.wait_until(probe_seen, 10, 0.1), "the probe runs")
+        st = os.stat(h.bin)
+        if h.rootless and st.st_uid == 0 and not st.st_mode & 0o022:
+            check_eq(exe, [h.bin], "root's binary run by a user needs no copy (self_clone.cpp)")
+        else:
+            check(exe and exe[0].startswith("/memfd:crun-lite"), f"healthcheck run's exe: {exe}")
+    finally:
+        h.finish(p)
+    h.rt_ok("delete", "--force", cid)
+
+
 def test_wait_healthy(h):
     archive = _archive(h, dict(BASE, Cmd=["sleep", "3600"]))
     cid = h.new_id("img")
