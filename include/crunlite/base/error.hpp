@@ -5,7 +5,7 @@
 //   "mount `/proc` on `/x/proc`: Operation not permitted"
 // Code branches on code(), never on the message text.
 //
-// Why exceptions and not std::expected (architecture.md suggests a Result<T>):
+// Why exceptions and not std::expected (the original design notes suggested a Result<T>):
 // GCC 12 on Debian 12 has no std::expected, and a hand-rolled Result would need
 // a TRY macro at every one of hundreds of call sites.  An exception carrying the
 // same errno + context chain gives identical information with straight-line code.

@@ -1,7 +1,8 @@
 // Process-wide logger.  Text lines go to stderr (or --log FILE) as
 // "crun-lite: level: msg"; with --log-format json each line is one object
 // {"level":"...","msg":"...","time":"RFC3339"} as runc writes and podman/containerd
-// read.  Not thread-safe (crun-lite is single-threaded).
+// read.  One process-wide destination; lines from several threads (an image
+// pull's layer workers under --debug) are each written with one write(2).
 #pragma once
 
 #include <string>
