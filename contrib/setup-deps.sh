@@ -24,7 +24,7 @@ packages=(
 # --bench: also what contrib/bench/run-bench.sh compares against.
 # --podman, --containerd, --buildah, --registry: the real tools the integration tests drive.
 # --conformance: what contrib/conformance.sh needs.  --fuzz: what contrib/fuzz.sh needs.
-# --demo: what contrib/demo.sh needs besides.
+# --demo: what contrib/demo.sh needs besides.  --package: what contrib/package.sh needs.
 for arg in "$@"; do
     case $arg in
         --bench) packages+=(hyperfine runc crun umoci time) ;;
@@ -37,6 +37,8 @@ for arg in "$@"; do
         # loopback in /usr/lib/cni), ip(8), and runc as the CRI handler it compares with.
         --containerd) packages+=(containerd containernetworking-plugins iproute2 runc) ;;
         --buildah) packages+=(buildah) ;;
+        # contrib/package.sh: the Debian package's tools (its Build-Depends are above).
+        --package) packages+=(dpkg-dev debhelper lintian) ;;
         # test_registry.py: a local registry (distribution 2.8), skopeo to push to it, openssl for its CA.
         --registry) packages+=(docker-registry skopeo openssl) ;;
         # The image demo: buildah builds it, curl asks it;

@@ -1,10 +1,11 @@
 #!/bin/bash
 # Sets up (packages, build) and runs every test: the Catch2 unit tests, then each
-# integration test file as root and as an unprivileged user, then both again
-# against an ASan+UBSan build, then the fuzzers
-# (contrib/fuzz.sh) and (as root) the OCI runtime-tools suite compared with runc
-# (contrib/conformance.sh).  Run as root on a
-# Debian 12 machine.  Prints "N passed, N failed, N skipped" last; exits 1 if any
+# integration test file as root and as an unprivileged user, then both again against
+# an ASan+UBSan build, then the fuzzers (contrib/fuzz.sh), then (as root) the podman,
+# containerd, CRI and buildah files against the Debian package (contrib/package.sh,
+# built while the fuzzers run, installed for them, then purged) instead of the build
+# tree, and the OCI runtime-tools suite compared with runc (contrib/conformance.sh).
+# Run as root on a Debian 12 machine.  Prints "N passed, N failed, N skipped" last; exits 1 if any
 # test failed.  Extra arguments are passed to the integration files (e.g. -k kill).
 set -uo pipefail
 
@@ -12,7 +13,7 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 export BUILD=${BUILD:-$repo/build}
 export CRUNLITE_WERROR=1  # the tests' build treats warnings as errors
 # The podman, containerd and buildah tests drive the real tools, installed here.
-"$repo/contrib/setup-deps.sh" --podman --containerd --buildah --registry --demo --conformance --fuzz || exit 1
+"$repo/contrib/setup-deps.sh" --podman --containerd --buildah --registry --demo --conformance --fuzz --package || exit 1
 export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe
 # Rootless slirp4netns (run --image -p, podman) opens /dev/net/tun and fuse-overlayfs
 # /dev/fuse: Debian's default mode for both is 0666, some machines have 0600.
@@ -47,10 +48,11 @@ passed=$((passed + total - rc)) failed=$((failed + rc))
 
 modes=(root user)
 [[ $(id -u) -eq 0 ]] || modes=(user)
-integration() {  # each integration file in each mode, against $CRUNLITE_BIN; $1: a label, $2: files to leave out
+integration() {  # each integration file in each mode, against $CRUNLITE_BIN; $1: a label, $2: files to leave out, $3: files to run (default all)
     local file mode log rc p f s
     for file in "$repo"/tests/integration/test_*.py; do
         [[ " ${2:-} " == *" $(basename "$file") "* ]] && continue
+        [[ -z ${3:-} || " $3 " == *" $(basename "$file") "* ]] || continue
         for mode in "${modes[@]}"; do
             echo "== $(basename "$file") --as $mode${1:+ ($1)}"
             log=$(mktemp)
@@ -71,7 +73,12 @@ integration() {  # each integration file in each mode, against $CRUNLITE_BIN; $1
     done
 }
 args=("$@")
-integration
+# As root, when no arguments pick tests (CRUNLITE_PACKAGE=0: never), these files run
+# against the Debian package's /usr/bin/crun-lite instead, below.
+package_files="test_podman.py test_containerd.py test_cri.py test_buildah.py"
+package=0
+[[ $(id -u) -eq 0 && $# -eq 0 && ${CRUNLITE_PACKAGE:-1} == 1 ]] && package=1
+integration "" "$( ((package)) && echo "$package_files")"
 
 # Sanitizers: the unit tests and the integration suite once more (but the files
 # named below), against an
@@ -125,6 +132,43 @@ if [[ $# -eq 0 && ${CRUNLITE_SANITIZE:-1} == 1 ]]; then
     fi
 fi
 
+# The Debian package (contrib/package.sh: build, lintian), installed with apt; then the files
+# above through the installed crun-lite, which finds its installed crun-lite-init and
+# crun-lite-pull (CRUNLITE_INIT and CRUNLITE_PULL emptied: no build tree's); then purged.
+# If it does not build or install, that fails and the files run against the build tree.
+# It is built in the background while the fuzzers run (each on one core of two).
+package_tests() {
+    echo "== Debian package (contrib/package.sh)"
+    if ((pkg_pid)) && wait "$pkg_pid" && tail -n 3 "$deb_dir/build.log" &&
+        apt-get install -y -q -o DPkg::Lock::Timeout=300 "$deb_dir"/crun-lite_*.deb >"$deb_dir/apt.log" 2>&1; then
+        passed=$((passed + 1))
+        echo "installed $(dpkg-query -W -f='${Package} ${Version}' crun-lite): $(/usr/bin/crun-lite --version | head -n1)"
+        CRUNLITE_BIN=/usr/bin/crun-lite CRUNLITE_INIT= CRUNLITE_PULL= integration package "" "$package_files"
+        apt-get purge -y -q -o DPkg::Lock::Timeout=300 crun-lite >>"$deb_dir/apt.log" 2>&1 ||
+            { tail -n 20 "$deb_dir/apt.log"; echo "!! apt-get purge crun-lite failed"; failed=$((failed + 1)); }
+    elif ((pkg_pid)); then
+        tail -n 30 "$deb_dir/build.log"
+        [[ -f $deb_dir/apt.log ]] && tail -n 20 "$deb_dir/apt.log"
+        echo "!! the package did not build or install: the files run against the build tree"
+        failed=$((failed + 1))
+        integration "" "" "$package_files"
+    else
+        echo "!! a crun-lite package is installed already: left alone, the files run against the build tree"
+        skipped=$((skipped + 1))
+        integration "" "" "$package_files"
+    fi
+    rm -rf "$deb_dir"
+}
+pkg_pid=0
+if ((package)); then
+    deb_dir=$(mktemp -d /tmp/crun-lite-deb.XXXXXX)
+    export DEBIAN_FRONTEND=noninteractive
+    if ! dpkg-query -W -f='${Status}\n' crun-lite 2>/dev/null | grep -q ' installed$'; then
+        nice -n 10 "$repo/contrib/package.sh" "$deb_dir" >"$deb_dir/build.log" 2>&1 &
+        pkg_pid=$!
+    fi
+fi
+
 # Fuzzing: each libFuzzer harness of tests/fuzz for 30 s (clang, ASan+UBSan;
 # FUZZ_SECONDS sets it; 30 keeps CI within its 45 minutes next to the sanitizer
 # run), from its seed corpus; a crash, sanitizer report, leak or hang fails.  Not
@@ -134,6 +178,8 @@ if [[ $# -eq 0 ]]; then
     echo "== fuzzing (tests/fuzz, $FUZZ_SECONDS s per harness)"
     if "$repo/contrib/fuzz.sh"; then passed=$((passed + 1)); else failed=$((failed + 1)); fi
 fi
+
+((package)) && package_tests
 
 # The OCI project's validation suite, side by side with runc (root only; needs
 # ../shared/conformance next to the repo, else it says so and counts as skipped).

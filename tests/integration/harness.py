@@ -977,11 +977,36 @@ def find_binary():
     return _newest(glob.glob(os.path.join(REPO_ROOT, "build*", "src", "cli", "crun-lite")))
 
 
+def installed(path):
+    """True for a program outside the source tree that every user can run where it is (the
+    Debian package's /usr/bin/crun-lite, `meson install`'s /usr/local/bin/crun-lite): the
+    tests use it in place, with the crun-lite-init installed next to it."""
+    path = os.path.realpath(path)
+    if path.startswith(os.path.realpath(REPO_ROOT) + os.sep):
+        return False
+    try:
+        d = path
+        while d != "/":
+            d = os.path.dirname(d)
+            if not os.stat(d).st_mode & 0o001:
+                return False
+        return os.stat(path).st_mode & 0o005 == 0o005
+    except OSError:
+        return False
+
+
 def find_init():
     """crun-lite-init (static), copied into every test rootfs as /init when found."""
     p = os.environ.get("CRUNLITE_INIT")
     if p:
         return os.path.abspath(p)
+    # An installed crun-lite's own: <prefix>/libexec/crun-lite (runtime::find_init).
+    b = find_binary()
+    if b and os.path.basename(b) == "crun-lite" and installed(b):
+        p = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(b))), "libexec", "crun-lite",
+                         "crun-lite-init")
+        if os.path.isfile(p):
+            return p
     import glob
     return _newest(glob.glob(os.path.join(REPO_ROOT, "build*", "src", "init", "crun-lite-init")))
 
@@ -1119,12 +1144,15 @@ def _reexec_as_user(argv_rest, binary, probe):
     os.mkdir(xdg, 0o700)
     os.chown(xdg, pw.pw_uid, pw.pw_gid)
     # The source tree and build may live where the user cannot read (/root): give it
-    # copies of the binary, the probe and the test files in its own directory.
+    # copies of the binary, the probe and the test files in its own directory.  An
+    # installed binary and init (see installed()) are used where they are.
     own = os.path.join(tmp, "under-test")
     os.mkdir(own, 0o755)
-    copies = {}
     init = find_init()
+    copies = {p: p for p in (binary, init) if p and installed(p)}
     for src in (binary, probe, os.path.abspath(sys.argv[0]), os.path.abspath(__file__)) + ((init,) if init else ()):
+        if src in copies:
+            continue
         dst = os.path.join(own, os.path.basename(src))
         shutil.copy2(src, dst)
         copies[src] = dst
@@ -1134,7 +1162,7 @@ def _reexec_as_user(argv_rest, binary, probe):
         "XDG_RUNTIME_DIR": xdg, "LANG": "C.UTF-8", "TMPDIR": tmp,
         "CRUNLITE_BIN": copies[binary], "CRUNLITE_PROBE": copies[probe], "CRUNLITE_TEST_TMP": tmp,
     }
-    if init:
+    if init and copies[init] != init:
         env["CRUNLITE_INIT"] = copies[init]
     # contrib files some tests use, where the user can read them.
     for var, rel in (("CRUNLITE_PODMAN_CONF", "contrib/podman/containers.conf"),
