@@ -55,7 +55,7 @@ struct StoredImage {
 class Store {
 public:
     // `unpack`: how layers are written (owners, devices, xattr namespace); see
-    // runtime/image.cpp for how an unprivileged user gets real owners.
+    // runtime/image_run.cpp (with_image_store) for how an unprivileged user gets real owners.
     Store(std::string root, const UnpackOptions& unpack);
 
     // Imports from "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE[:TAG]" or a

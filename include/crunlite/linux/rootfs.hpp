@@ -5,8 +5,8 @@
 //                   the rootfs onto itself, apply the mount plan (config mounts,
 //                   /dev nodes and symlinks) with every target resolved inside the
 //                   rootfs, then pivot_root (or MS_MOVE + chroot with no_pivot).
-//   finish_rootfs:  after the pivot: rootfsPropagation, root.readonly,
-//                   maskedPaths, readonlyPaths.
+//   finish_rootfs:  after the pivot: rootfsPropagation, maskedPaths,
+//                   readonlyPaths, then root.readonly.
 #pragma once
 
 #include <functional>
@@ -19,8 +19,6 @@
 
 namespace crunlite::linux {
 
-// `before_pivot`, if set, runs after every mount and device is in place and
-// before the root is switched (where OCI createRuntime/createContainer hooks run).
 // For each config mount with idmap/ridmap (`userns_fds[i]` >= 0: a user
 // namespace holding its mapping), a detached copy of its source tree with the
 // mapping set (open_tree + MOUNT_ATTR_IDMAP); empty fds for other mounts.
@@ -31,6 +29,8 @@ namespace crunlite::linux {
 std::vector<sys::UniqueFd> clone_idmapped_sources(const spec::Config& config, const std::string& bundle,
                                                   const std::vector<int>& userns_fds);
 
+// `before_pivot`, if set, runs after every mount and device is in place and
+// before the root is switched (where OCI createRuntime/createContainer hooks run).
 void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot = {});
 void finish_rootfs(const spec::Config& config, const MountPlan& plan);
 

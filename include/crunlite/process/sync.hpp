@@ -11,7 +11,8 @@
 //   parent  -> stage-2 HooksDone    (payload: the creating and created state JSON, '\n'-separated)
 //   stage-2 -> parent  Pty          (only with process.terminal: the pty master attached)
 //   stage-2 -> parent  SeccompFd    (only with SCMP_ACT_NOTIFY rules: the listener fd attached)
-//   stage-2 -> parent  Ready        (rootfs and process set up; now blocked on exec.fifo)
+//   stage-2 -> parent  Ready        (rootfs and process set up)
+//   parent  -> stage-2 Committed    (the state is recorded; stage-2 then blocks on exec.fifo)
 //   any child -> parent Error       (payload: errno, ' ', message; the sender then _exit()s)
 //
 // The socket is close-on-exec, so when the container process execs the parent

@@ -20,7 +20,8 @@ struct Context {
     std::string cgroup_manager;   // cgroupfs | systemd | disabled
 };
 
-// Default --root: /run/crun-lite as root, $XDG_RUNTIME_DIR/crun-lite rootless.
+// Default --root: /run/crun-lite as root, $XDG_RUNTIME_DIR/crun-lite rootless
+// (/tmp/crun-lite-<euid> when XDG_RUNTIME_DIR is unset).
 std::string default_root();
 // Context from --rootless auto|true|false and --root.
 Context make_context(const std::string& root_flag, const std::string& rootless_flag, const std::string& cgroup_manager);

@@ -1,4 +1,4 @@
-// Typed model of an OCI runtime-spec 1.2 config.json (Linux parts).
+// Typed model of an OCI runtime-spec 1.3 config.json (Linux parts).
 // Pure data: no syscalls.  Parsed by spec/parse.hpp, checked by spec/validate.hpp.
 // Optional JSON fields are std::optional (or empty containers) so "absent" and
 // "zero" stay distinguishable where the spec gives them different meanings.

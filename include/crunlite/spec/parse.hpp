@@ -1,10 +1,11 @@
-// config.json (runtime-spec 1.2) -> spec::Config.  Pure: no syscalls.
+// config.json (runtime-spec 1.3) -> spec::Config.  Pure: no syscalls.
 //
 // Parsing checks syntax and types only; semantic rules (absolute paths, known
 // namespace types, ...) are spec/validate.hpp's job.  Rules:
 //   - JSON per json::parse: duplicate keys, oversize input and deep nesting are errors;
-//   - unknown keys are ignored (the spec allows extensions; Windows/Solaris/VM
-//     sections, process.scheduler, linux.intelRdt, ... are not modelled);
+//   - unknown keys are ignored (the spec allows extensions), but the fields
+//     crun-lite cannot apply (other platforms' sections, linux.intelRdt) are
+//     errors naming their path;
 //   - null is the same as an absent member;
 //   - a member of the wrong type is an error naming its path, and so is a
 //     missing member the schema requires (root.path, linux.uidMappings[].size, ...);

@@ -1,5 +1,6 @@
-// The only place crun-lite wraps raw Linux syscalls that glibc 2.36 lacks, plus
-// fd-relative path helpers.  Every function throws crunlite::Error (errno +
+// Wrappers of raw Linux syscalls that glibc 2.36 lacks and more than one module
+// uses, plus fd-relative path helpers.  (A syscall one module alone needs, such as
+// seccomp, sched_setattr, bpf or clone with flags, stays beside its only user.)  Every function throws crunlite::Error (errno +
 // context naming the path) on failure unless it says otherwise.
 #pragma once
 
