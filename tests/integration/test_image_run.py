@@ -411,10 +411,12 @@ def test_healthcheck_run_enters_from_the_sealed_copy(h):
     p = h.spawn(h.rt_argv("healthcheck", "run", cid))
     try:
         exe = []
-        def probe_seen():
-            exe[:] = [os.readlink(f"/proc/{p.pid}/exe")] if os.path.exists(f"/proc/{p.pid}") else []
+        def probe_seen():  # then healthcheck run has re-exec'd, if it does
             running = h.rt("exec", cid, "sh", "-c", "ps -o args | grep -c '^sleep 3$'").out.strip()
-            return running not in ("", "0")
+            if running in ("", "0"):
+                return False
+            exe[:] = [os.readlink(f"/proc/{p.pid}/exe")]
+            return True
         check(harness.wait_until(probe_seen, 10, 0.1), "the probe runs")
         st = os.stat(h.bin)
         if h.rootless and st.st_uid == 0 and not st.st_mode & 0o022:
