@@ -91,7 +91,10 @@ if [[ $# -eq 0 && ${CRUNLITE_SANITIZE:-1} == 1 ]]; then
     echo "== ASan+UBSan build in $asan_build"
     if [[ ! -f $asan_build/build.ninja ]]; then
         # werror stays with the plain build: gcc's warnings under -fsanitize are not all sound.
-        meson setup "$asan_build" "$repo" --buildtype=debugoptimized -Db_sanitize=address,undefined >/dev/null ||
+        # -O1 and line tables only (-g1, enough for the reports' file:line): a third of
+        # -O2 -g's compile time under the sanitizers (90 s against 30 s for spec/parse.cpp).
+        meson setup "$asan_build" "$repo" --buildtype=plain -Doptimization=1 -Dcpp_args=-g1 \
+            -Db_sanitize=address,undefined >/dev/null ||
             { echo "!! meson setup of the sanitizer build failed"; failed=$((failed + 1)); }
     fi
     if ninja -C "$asan_build" >"$asan_build.log" 2>&1; then
