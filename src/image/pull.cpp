@@ -375,7 +375,7 @@ StoredImage import(Store& store, const Resolved& r, const Store::Progress& progr
             if (!helper_error) helper_error = e;
         }
     };
-    parts.cancel = [&] {  // under the store's lock of its workers: no helper is being reaped
+    parts.cancel = [&] {  // a helper still in the map is not reaped yet: its pid is still our child's
         std::lock_guard g(mu);
         for (auto& [i, h] : helpers) h->stop();
     };
