@@ -4,13 +4,16 @@
 # (default 60) from a copy of its seed corpus in tests/fuzz/corpus/<name>.
 # A crash, a sanitizer report, a leak or a timeout fails the run; the input
 # that caused it is printed (base64) and kept in $FUZZ_OUT.  Prints
-# "fuzz <name>: N runs" per harness.  `contrib/fuzz.sh config layer` runs some.
+# "fuzz <name>: N runs" per harness.  `contrib/fuzz.sh config layer` runs some;
+# `contrib/fuzz.sh --build` only builds them.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${FUZZ_BUILD:-$repo/build-fuzz}
 seconds=${FUZZ_SECONDS:-60}
 out=${FUZZ_OUT:-$(mktemp -d /tmp/crun-lite-fuzz.XXXXXX)}
+build_only=0
+[[ ${1:-} == --build ]] && { build_only=1; shift; }
 harnesses=("$@")
 ((${#harnesses[@]})) || harnesses=(config image layer user flags)
 
@@ -22,6 +25,7 @@ if [[ ! -f $build/build.ninja ]]; then
         { cat "$out/setup.log"; echo "fuzz: meson setup failed" >&2; exit 1; }
 fi
 ninja -C "$build" >"$out/build.log" 2>&1 || { tail -n 40 "$out/build.log"; echo "fuzz: build failed" >&2; exit 1; }
+((build_only)) && { [[ -n ${FUZZ_OUT:-} ]] || rm -rf "$out"; exit 0; }
 
 failed=0
 for name in "${harnesses[@]}"; do
