@@ -1,0 +1,54 @@
+// Helpers shared by the image store's translation units (store.cpp, the store
+// proper; archive.cpp, loading layouts and archives).  Defined in store.cpp.
+// Not part of the public interface.
+#pragma once
+
+#include <sys/types.h>
+
+#include <string>
+
+#include "crunlite/image/layer.hpp"
+#include "crunlite/image/stream.hpp"
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::image::detail {
+
+// "sha256:<hex>" -> "<hex>".
+std::string hex_of(const std::string& digest);
+
+// mkdir, an existing directory being fine.
+void make_dir(const std::string& path, mode_t mode);
+
+bool exists(const std::string& path);
+
+// Best effort, as before any of it is read again: a leftover is prune's to take.
+void remove_tree(const std::string& path);
+
+// A directory under tmp/ that is removed unless kept.
+class TempDir {
+public:
+    explicit TempDir(const std::string& tmp_root);
+    ~TempDir();
+    const std::string& path() const { return path_; }
+    void release() { path_.clear(); }
+
+private:
+    std::string path_;
+};
+
+sys::UniqueFd open_dir(const std::string& path);
+
+// What a layer (or an archive) may decompress to: its files' limit plus the
+// tar's own headers and padding (1 KiB an entry), and the ratio bound.
+void limit_stream(LayerStream& s, const LayerLimits& l);
+
+// Holds the store's lock for its lifetime.
+class StoreLock {
+public:
+    explicit StoreLock(const std::string& root);
+
+private:
+    sys::UniqueFd fd_;
+};
+
+}  // namespace crunlite::image::detail
