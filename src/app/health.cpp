@@ -1,4 +1,4 @@
-#include "crunlite/runtime/health.hpp"
+#include "crunlite/app/health.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -16,7 +16,7 @@
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 namespace {
 
 constexpr size_t kMaxOutput = 4096;
@@ -26,7 +26,7 @@ constexpr size_t kMaxLog = 5;
 // output comes back on a pipe.  exec itself SIGKILLs the probe's process group
 // at the timeout; should exec hang, we SIGKILL it 2 s later and the probe dies
 // with it (kill_with_parent).  A probe that ran past the timeout failed.
-ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthConfig& config) {
+ProbeResult run_probe(const runtime::Context& ctx, const std::string& id, const HealthConfig& config) {
     ProbeResult r;
     r.start = rfc3339_utc_now();
     int pipefd[2];
@@ -43,14 +43,14 @@ ProbeResult run_probe(const Context& ctx, const std::string& id, const HealthCon
         ::dup2(pipefd[1], 2);
         int code = 125;
         try {
-            ExecOptions opts;
+            runtime::ExecOptions opts;
             opts.id = id;
             opts.args = config.test;
             // Past the timeout exec kills the probe's process group; if exec
             // itself hangs, we SIGKILL it and the probe dies with it.
             opts.kill_with_parent = true;
             opts.timeout_ns = config.timeout_ns;
-            code = exec(ctx, opts);
+            code = runtime::exec(ctx, opts);
         } catch (const Error& e) {
             ::dprintf(2, "healthcheck: %s\n", e.message().c_str());
         } catch (...) {  // never unwind out of the forked probe
@@ -210,7 +210,7 @@ HealthConfig parse_health_config(const json::Value& root) {
     return c;
 }
 
-HealthState probe_and_record(const Context& ctx, const std::string& id, const std::string& bundle,
+HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
                              const HealthConfig& config, int64_t started_ns) {
     ProbeResult result = run_probe(ctx, id, config);
     bool in_start = in_start_period(config, started_ns);
@@ -225,4 +225,4 @@ HealthState probe_and_record(const Context& ctx, const std::string& id, const st
     return state;
 }
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

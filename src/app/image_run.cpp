@@ -1,4 +1,4 @@
-#include "crunlite/runtime/image_run.hpp"
+#include "crunlite/app/image_run.hpp"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -22,18 +22,17 @@
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/linux/mount_plan.hpp"
-#include "crunlite/runtime/image_spec.hpp"
-#include "crunlite/runtime/slirp.hpp"
+#include "crunlite/app/image_spec.hpp"
+#include "crunlite/app/slirp.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/spec/seccomp_profile.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "crunlite_build_config.h"
-#include "internal.hpp"
 
 extern char** environ;
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 namespace {
 
 constexpr const char* kInitInContainer = "/run/crun-lite-init";
@@ -83,7 +82,7 @@ struct ImageContainer {
     state::State st;
     App app;
 };
-ImageContainer load_image_container(const Context& ctx, const std::string& id) {
+ImageContainer load_image_container(const runtime::Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     ImageContainer c{store.load(id), {}};
     if (!c.st.annotations.count(kImageAnnotation))
@@ -106,7 +105,7 @@ bool is_archive_ref(const std::string& ref) {
 // image (docker://, or a name the store lacks, short ones resolved through
 // registries.conf) is pulled as --pull says (missing: only when the store has
 // no image of that name).
-image::StoredImage find_image(const Context& ctx, const std::string& store_root, const ImageRunOptions& o,
+image::StoredImage find_image(const runtime::Context& ctx, const std::string& store_root, const ImageRunOptions& o,
                               const std::string& pin_dir) {
     const std::string& ref = o.image;
     image::Store store(store_root, image::UnpackOptions{});
@@ -192,7 +191,7 @@ spec::Seccomp host_seccomp_profile(std::string_view profile, const std::string& 
 
 namespace {
 
-// The network mode (runtime/slirp.hpp): as given, else pasta or slirp4netns when
+// The network mode (app/slirp.hpp): as given, else pasta or slirp4netns when
 // ports are published or the caller is rootless, else none.
 std::string resolve_network(const ImageRunOptions& o, bool rootless, bool creating) {
     return resolve_network_mode(o.network, !o.publish.empty(), rootless, creating);
@@ -207,7 +206,7 @@ struct Prepared {
 
 // Writes the files of a new image container's bundle (see image_run.hpp) for
 // prepare(), which made the directory and pinned `img`.
-void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
+void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
           const image::StoredImage& img, Prepared& p) {
     image::ImageConfig ic = image::parse_image_config(img.config_json, "image " + img.id + " config");
     p.app.image = img.id;
@@ -219,7 +218,7 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
         throw Error(EINVAL, std::string("--wait-healthy: the image has no healthcheck (and no --health-cmd was given)") +
                                 (ic.healthcheck ? "" : "; note: OCI-format images (buildah's default) drop HEALTHCHECK: "
                                                        "build with `buildah bud --format docker`"));
-    if (!p.app.stop_signal.empty()) parse_signal(p.app.stop_signal);
+    if (!p.app.stop_signal.empty()) runtime::parse_signal(p.app.stop_signal);
 
     // 1. The process: user from the image's own passwd/group, args, env, cwd.
     ContainerUser user = resolve_user(o.user.value_or(ic.user), read_image_file(store, img, "/etc/passwd"),
@@ -229,12 +228,12 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
     s.caller_uid = ::geteuid();
     s.caller_gid = ::getegid();
     if (ctx.rootless) {
-        RootlessMappings maps = rootless_mappings();
+        runtime::RootlessMappings maps = runtime::rootless_mappings();
         s.uid_mappings = maps.uid;
         s.gid_mappings = maps.gid;
         if (maps.uid.empty() && (user.uid != 0 || user.gid != 0))
             throw Error(EPERM, "user " + std::to_string(user.uid) + ":" + std::to_string(user.gid) +
-                                   " needs subordinate ids: add a range for " + user_name_of(::geteuid()) +
+                                   " needs subordinate ids: add a range for " + runtime::user_name_of(::geteuid()) +
                                    " to /etc/subuid and /etc/subgid");
     }
     s.terminal = o.tty;
@@ -326,7 +325,7 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
         s.extra_mounts.push_back({std::string("/etc/") + f, "bind", p.dir + "/" + f, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
     for (const auto& v : ic.volumes)
         s.extra_mounts.push_back({v, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}, {}, {}});
-    std::string cwd = detail::absolute_path(".");
+    std::string cwd = absolute_path(".");
     for (const auto& text : o.volumes) {
         VolumeSpec v = parse_volume(text, cwd);
         if (!exists(v.source)) throw Error(ENOENT, "volume " + quote(text) + ": " + v.source + ": no such file or directory");
@@ -345,25 +344,25 @@ void fill(const Context& ctx, const ImageRunOptions& o, bool creating, const ima
     write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);
 }
 
-Prepared prepare(const Context& ctx, const ImageRunOptions& o, bool creating) {
+Prepared prepare(const runtime::Context& ctx, const ImageRunOptions& o, bool creating) {
     state::validate_id(o.id);
     std::string store_root = o.store_root.empty() ? image::default_store_root(ctx.rootless) : o.store_root;
     image::Store store(store_root, image::UnpackOptions{});
 
     Prepared p;
     p.dir = containers_dir(store_root) + "/" + o.id;
-    p.lock = store.create_container_dir(o.id, detail::absolute_path(ctx.root) + "/" + o.id);
+    p.lock = store.create_container_dir(o.id, absolute_path(ctx.root) + "/" + o.id);
     try {
         fill(ctx, o, creating, store, find_image(ctx, store_root, o, p.dir), p);
     } catch (...) {
-        remove_tree_as_owner(p.dir);
+        runtime::remove_tree_as_owner(p.dir);
         throw;
     }
     return p;
 }
 
-CreateOptions create_options(const ImageRunOptions& o, const Prepared& p) {
-    CreateOptions c;
+runtime::CreateOptions create_options(const ImageRunOptions& o, const Prepared& p) {
+    runtime::CreateOptions c;
     c.id = o.id;
     c.bundle = p.dir;
     c.pid_file = o.pid_file;
@@ -373,7 +372,7 @@ CreateOptions create_options(const ImageRunOptions& o, const Prepared& p) {
 
 }  // namespace
 
-void with_image_store(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
+void with_image_store(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
                          const std::function<void(image::Store&)>& body) {
     auto work = [&](image::UnpackOptions unpack) {
         unpack.limits = limits;
@@ -384,10 +383,10 @@ void with_image_store(const Context& ctx, const std::string& root, const image::
     image::UnpackOptions mapped;
     mapped.device_nodes = false;
     mapped.user_xattrs = true;
-    if (!run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
+    if (!runtime::run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
 }
 
-image::StoredImage import_into(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
+image::StoredImage import_into(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
                               const std::function<image::StoredImage(image::Store&)>& body, const std::string& pin_dir) {
     // The import may run in a user namespace child: its result comes back as the id.
     int pipefd[2];
@@ -406,7 +405,7 @@ image::StoredImage import_into(const Context& ctx, const std::string& root, cons
     return image::Store(root, image::UnpackOptions{}).inspect(id);
 }
 
-image::StoredImage pull_image(const Context& ctx, const std::string& root, const image::Reference& ref,
+image::StoredImage pull_image(const runtime::Context& ctx, const std::string& root, const image::Reference& ref,
                               const image::PullOptions& options, const image::LayerLimits& limits,
                               const image::Store::Progress& progress, const std::string& pin_dir) {
     // 1. The manifest and config, as the caller (its credentials and certs);
@@ -424,20 +423,20 @@ std::string find_init() {
     return CRUNLITE_BUILD_INIT;
 }
 
-void create_from_image(const Context& ctx, const ImageRunOptions& o) {
+void create_from_image(const runtime::Context& ctx, const ImageRunOptions& o) {
     if (o.remove) throw Error(EINVAL, "create: --rm only applies to run");
     Prepared p = prepare(ctx, o, true);
     try {
-        create(ctx, create_options(o, p));
+        runtime::create(ctx, create_options(o, p));
     } catch (...) {
-        remove_tree_as_owner(p.dir);
+        runtime::remove_tree_as_owner(p.dir);
         throw;
     }
 }
 
-int run_image(const Context& ctx, const ImageRunOptions& o) {
+int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
     Prepared p = prepare(ctx, o, false);
-    RunHooks hooks;
+    runtime::RunHooks hooks;
     auto helper = std::make_shared<NetHelper>();
     if (is_user_network(p.app.network)) {  // slirp4netns or pasta, kept by the monitor
         hooks.created = [&, helper](pid_t, int netns, int userns) {
@@ -464,35 +463,35 @@ int run_image(const Context& ctx, const ImageRunOptions& o) {
         }
     }
     try {
-        return run(ctx, create_options(o, p), o.detach, !o.remove, hooks);
+        return runtime::run(ctx, create_options(o, p), o.detach, !o.remove, hooks);
     } catch (...) {
         // The container was not made (run and create undo their own work); a
         // state of this id, if any, is another container's.
-        remove_tree_as_owner(p.dir);
+        runtime::remove_tree_as_owner(p.dir);
         throw;
     }
 }
 
-void stop(const Context& ctx, const std::string& id, int timeout_s) {
+void stop(const runtime::Context& ctx, const std::string& id, int timeout_s) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
     if (store.status(st) == state::Status::Stopped) return;
     std::string sig = "SIGTERM";
     if (auto it = st.annotations.find("org.opencontainers.image.stopSignal"); it != st.annotations.end()) {
         try {
-            parse_signal(it->second);
+            runtime::parse_signal(it->second);
             sig = it->second;
         } catch (const Error& e) {
             log::warn("stop " + id + ": " + e.message() + " in the stop signal annotation: using SIGTERM");
         }
     }
-    kill(ctx, id, sig, false);
+    runtime::kill(ctx, id, sig, false);
     for (int i = 0; i < timeout_s * 10; ++i) {
         if (!store.exists(id) || store.status(st) == state::Status::Stopped) return;
         ::usleep(100'000);
     }
     log::debug("stop " + id + ": still running after " + std::to_string(timeout_s) + "s, sending SIGKILL");
-    kill(ctx, id, "SIGKILL", true);
+    runtime::kill(ctx, id, "SIGKILL", true);
     for (int i = 0; i < 100; ++i) {
         if (!store.exists(id) || store.status(st) == state::Status::Stopped) return;
         ::usleep(100'000);
@@ -500,7 +499,7 @@ void stop(const Context& ctx, const std::string& id, int timeout_s) {
     throw Error(ETIMEDOUT, "container " + id + " did not stop after SIGKILL");
 }
 
-void logs(const Context& ctx, const std::string& id, bool follow) {
+void logs(const runtime::Context& ctx, const std::string& id, bool follow) {
     state::Store store(ctx.root);
     ImageContainer c = load_image_container(ctx, id);
     std::string path = c.st.bundle + "/ctr.log";
@@ -521,7 +520,7 @@ void logs(const Context& ctx, const std::string& id, bool follow) {
     }
 }
 
-std::optional<HealthState> health_of(const Context& ctx, const std::string& id) {
+std::optional<HealthState> health_of(const runtime::Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
     if (!st.annotations.count(kImageAnnotation)) return std::nullopt;
@@ -532,10 +531,10 @@ std::optional<HealthState> health_of(const Context& ctx, const std::string& id) 
     return HealthState{};
 }
 
-std::string inspect_json(const Context& ctx, const std::string& id) {
+std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     ImageContainer c = load_image_container(ctx, id);
     state::Store store(ctx.root);
-    state::Status status = detail::live_status(store, c.st);
+    state::Status status = runtime::live_status(store, c.st);
     json::Writer w(false);
     w.begin_object();
     w.key("Status").string(state::status_name(status));
@@ -557,7 +556,7 @@ std::string inspect_json(const Context& ctx, const std::string& id) {
     return out;
 }
 
-int healthcheck_run(const Context& ctx, const std::string& id) {
+int healthcheck_run(const runtime::Context& ctx, const std::string& id) {
     ImageContainer c = load_image_container(ctx, id);
     if (!c.app.health) throw Error(EINVAL, "container " + id + " has no healthcheck");
     if (state::Store(ctx.root).status(c.st) != state::Status::Running) throw Error(EINVAL, "container not running");
@@ -568,7 +567,7 @@ int healthcheck_run(const Context& ctx, const std::string& id) {
     return 1;
 }
 
-int wait_healthy(const Context& ctx, const std::string& id, int64_t timeout_ns) {
+int wait_healthy(const runtime::Context& ctx, const std::string& id, int64_t timeout_ns) {
     ImageContainer c = load_image_container(ctx, id);
     if (!c.app.health) throw Error(EINVAL, "--wait-healthy: container " + id + " has no healthcheck");
     state::Store store(ctx.root);
@@ -598,4 +597,4 @@ int wait_healthy(const Context& ctx, const std::string& id, int64_t timeout_ns) 
     }
 }
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

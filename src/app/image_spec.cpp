@@ -1,4 +1,4 @@
-#include "crunlite/runtime/image_spec.hpp"
+#include "crunlite/app/image_spec.hpp"
 
 #include <sys/capability.h>
 
@@ -9,7 +9,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 namespace {
 
 // The colon-separated fields of each non-comment line of a passwd/group file.
@@ -260,4 +260,4 @@ int64_t parse_duration(const std::string& text, const std::string& flag) {
     return total;
 }
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

@@ -1,4 +1,4 @@
-#include "crunlite/runtime/pasta.hpp"
+#include "crunlite/app/pasta.hpp"
 
 #include <fcntl.h>
 #include <poll.h>
@@ -10,7 +10,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 namespace {
 
 constexpr int kReadyTimeoutMs = 30'000;
@@ -110,4 +110,4 @@ NetHelper start_pasta(int netns, int userns, bool rootless, const std::string& b
     return h;
 }
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

@@ -1,4 +1,4 @@
-#include "crunlite/runtime/slirp.hpp"
+#include "crunlite/app/slirp.hpp"
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -15,11 +15,11 @@
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
-#include "crunlite/runtime/pasta.hpp"
+#include "crunlite/app/pasta.hpp"
 #include "crunlite/state/store.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 namespace {
 
 bool is_ipv6(const std::string& addr) { return addr.find(':') != std::string::npos; }
@@ -169,7 +169,7 @@ std::vector<PortMap> read_ports(const std::string& bundle) {
     return out;
 }
 
-std::vector<PortMap> published_ports(const Context& ctx, const std::string& id) {
+std::vector<PortMap> published_ports(const runtime::Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
     if (store.status(st) == state::Status::Stopped) return {};
@@ -353,4 +353,4 @@ void stop_user_network(NetHelper& helper) {
     helper.pid = 0;
 }
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

@@ -66,6 +66,13 @@ std::string rfc3339_utc_now() {
     return out;
 }
 
+std::string absolute_path(const std::string& path) {
+    if (!path.empty() && path[0] == '/') return path;
+    char buf[4096];
+    if (!::getcwd(buf, sizeof buf)) throw_errno("getcwd");
+    return path.empty() || path == "." ? std::string(buf) : std::string(buf) + "/" + path;
+}
+
 std::string read_file(const std::string& path) {
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
     if (fd < 0) throw_errno("open " + quote(path));

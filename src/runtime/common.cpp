@@ -23,14 +23,8 @@
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
-namespace crunlite::runtime::detail {
-
-std::string absolute_path(const std::string& path) {
-    if (!path.empty() && path[0] == '/') return path;
-    char buf[4096];
-    if (!::getcwd(buf, sizeof buf)) throw_errno("getcwd");
-    return path.empty() || path == "." ? std::string(buf) : std::string(buf) + "/" + path;
-}
+namespace crunlite::runtime {
+namespace detail {
 
 // Writes `pid` to `path` atomically (temp file + rename), as runc does, so a
 // reader polling for the file never sees it empty.
@@ -114,11 +108,15 @@ std::vector<std::string> cgroup_dirs(const cgroup::Paths& paths) {
     return dirs;
 }
 
+}  // namespace detail
+
 state::Status live_status(const state::Store& store, const state::State& st) {
     state::Status s = store.status(st);
-    if (s == state::Status::Running && cgroup::frozen(cgroup_paths(st))) return state::Status::Paused;
+    if (s == state::Status::Running && cgroup::frozen(detail::cgroup_paths(st))) return state::Status::Paused;
     return s;
 }
+
+namespace detail {
 
 namespace {
 constexpr int kSeccompCacheFormat = 1;
@@ -178,4 +176,5 @@ linux::SeccompProgram seccomp_program(const std::string& state_root, const spec:
     return p;
 }
 
-}  // namespace crunlite::runtime::detail
+}  // namespace detail
+}  // namespace crunlite::runtime

@@ -38,7 +38,6 @@
 namespace crunlite::runtime {
 namespace {
 
-using detail::absolute_path;
 using detail::report_exec_failure;
 using detail::wait_forwarding_signals;
 using detail::write_pid_file;
@@ -692,7 +691,7 @@ void remove(const Context& ctx, const std::string& id, bool force) {
     }
     sys::UniqueFd lock = store.lock(id);
     state::State st = store.load(id);
-    state::Status status = detail::live_status(store, st);
+    state::Status status = live_status(store, st);
     if (status == state::Status::Running || status == state::Status::Paused) {
         if (!force)
             throw Error(EBUSY, "cannot delete container " + id + " that is not stopped: " + state::status_name(status));
@@ -719,7 +718,7 @@ void pause(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     sys::UniqueFd lock = store.lock(id);
     state::State st = store.load(id);
-    state::Status status = detail::live_status(store, st);
+    state::Status status = live_status(store, st);
     if (status == state::Status::Paused) throw Error(EINVAL, "container already paused");
     if (status != state::Status::Running) throw Error(EINVAL, "container not running");
     cgroup::freeze(require_cgroup(st), true);
@@ -729,7 +728,7 @@ void resume(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     sys::UniqueFd lock = store.lock(id);
     state::State st = store.load(id);
-    if (detail::live_status(store, st) != state::Status::Paused) throw Error(EINVAL, "container not paused");
+    if (live_status(store, st) != state::Status::Paused) throw Error(EINVAL, "container not paused");
     cgroup::freeze(require_cgroup(st), false);
 }
 
@@ -776,7 +775,7 @@ std::vector<int> container_pids(const Context& ctx, const std::string& id) {
 std::string state_json(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
-    return state::oci_state_json(st, detail::live_status(store, st), true);
+    return state::oci_state_json(st, live_status(store, st), true);
 }
 
 std::string list(const Context& ctx, const std::string& format, bool quiet) {
@@ -785,7 +784,7 @@ std::string list(const Context& ctx, const std::string& format, bool quiet) {
     for (const auto& id : store.list()) {
         try {
             state::State st = store.load(id);
-            rows.emplace_back(st, detail::live_status(store, st));
+            rows.emplace_back(st, live_status(store, st));
         } catch (const Error&) {
             // Being created or deleted right now: not listed.
         }

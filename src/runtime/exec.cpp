@@ -88,7 +88,7 @@ spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& o)
 int exec(const Context& ctx, const ExecOptions& o) {
     state::Store store(ctx.root);
     state::State st = store.load(o.id);
-    switch (detail::live_status(store, st)) {
+    switch (live_status(store, st)) {
         case state::Status::Stopped: throw Error(EINVAL, "cannot exec in a stopped container");
         case state::Status::Paused:
             if (!o.ignore_paused)

@@ -15,9 +15,6 @@
 
 namespace crunlite::runtime::detail {
 
-// `path` made absolute against the current directory.
-std::string absolute_path(const std::string& path);
-
 // Writes `pid` to `path` atomically (temp file + rename), as runc does.
 void write_pid_file(const std::string& path, pid_t pid);
 
@@ -35,9 +32,6 @@ void report_exec_failure(const process::SyncSocket& sync);
 // The container's cgroups as recorded in its state, and all their directories.
 cgroup::Paths cgroup_paths(const state::State& st);
 std::vector<std::string> cgroup_dirs(const cgroup::Paths& paths);
-
-// The store's status, refined: a running container whose cgroup is frozen is paused.
-state::Status live_status(const state::Store& store, const state::State& st);
 
 // The BPF program of `seccomp`, from the cache in <state root>/@seccomp-cache/
 // when an identical profile was compiled before (libseccomp's compile of the

@@ -6,8 +6,8 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/runtime/container.hpp"
-#include "crunlite/runtime/image_spec.hpp"
-#include "crunlite/runtime/slirp.hpp"
+#include "crunlite/app/image_spec.hpp"
+#include "crunlite/app/slirp.hpp"
 
 using namespace crunlite;
 
@@ -21,11 +21,11 @@ void quietly(F f) {
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     std::string s(reinterpret_cast<const char*>(data), size);
-    quietly([&] { runtime::parse_env_file(s, "env"); });
-    quietly([&] { runtime::parse_volume(s, "/work"); });
-    quietly([&] { runtime::parse_port(s); });
-    quietly([&] { runtime::parse_duration(s, "--health-interval"); });
+    quietly([&] { app::parse_env_file(s, "env"); });
+    quietly([&] { app::parse_volume(s, "/work"); });
+    quietly([&] { app::parse_port(s); });
+    quietly([&] { app::parse_duration(s, "--health-interval"); });
     quietly([&] { runtime::parse_signal(s); });
-    quietly([&] { runtime::adjust_capabilities({"CAP_KILL", "CAP_CHOWN"}, {s}, {"CAP_KILL"}); });
+    quietly([&] { app::adjust_capabilities({"CAP_KILL", "CAP_CHOWN"}, {s}, {"CAP_KILL"}); });
     return 0;
 }

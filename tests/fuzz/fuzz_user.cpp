@@ -5,7 +5,7 @@
 #include <string>
 
 #include "crunlite/base/error.hpp"
-#include "crunlite/runtime/image_spec.hpp"
+#include "crunlite/app/image_spec.hpp"
 #include "crunlite/spec/idmap.hpp"
 
 using namespace crunlite;
@@ -18,7 +18,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     if (a != std::string::npos) passwd = in.substr(a + 1, b == std::string::npos ? std::string::npos : b - a - 1);
     if (b != std::string::npos) group = in.substr(b + 1);
     try {
-        runtime::resolve_user(user, passwd, group);
+        app::resolve_user(user, passwd, group);
     } catch (const Error&) {
     }
     spec::passwd_home(passwd.value_or(""), 1000);

@@ -1000,7 +1000,7 @@ def find_init():
     p = os.environ.get("CRUNLITE_INIT")
     if p:
         return os.path.abspath(p)
-    # An installed crun-lite's own: <prefix>/libexec/crun-lite (runtime::find_init).
+    # An installed crun-lite's own: <prefix>/libexec/crun-lite (app::find_init).
     b = find_binary()
     if b and os.path.basename(b) == "crun-lite" and installed(b):
         p = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(b))), "libexec", "crun-lite",

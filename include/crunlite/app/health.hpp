@@ -23,7 +23,7 @@
 #include "crunlite/json/json.hpp"
 #include "crunlite/runtime/container.hpp"
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 
 struct HealthConfig {
     std::vector<std::string> test;  // the argv to exec (CMD-SHELL already wrapped in /bin/sh -c)
@@ -78,7 +78,7 @@ HealthConfig parse_health_config(const json::Value& value);
 // Runs the probe of container `id` once (exec, timeout) and records its result
 // in <bundle>/health.json.  `started_ns`: the container's start, CLOCK_REALTIME.
 // Returns the new state.
-HealthState probe_and_record(const Context& ctx, const std::string& id, const std::string& bundle,
+HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
                              const HealthConfig& config, int64_t started_ns);
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

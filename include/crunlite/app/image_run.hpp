@@ -26,10 +26,10 @@
 #include "crunlite/image/pull.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/runtime/container.hpp"
-#include "crunlite/runtime/health.hpp"
+#include "crunlite/app/health.hpp"
 #include "crunlite/spec/config.hpp"
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 
 // The annotation marking an image container; its value is the image id.
 inline constexpr const char* kImageAnnotation = "org.crun-lite.image";
@@ -61,29 +61,29 @@ struct ImageRunOptions {
 
 // Creates (create) or runs (run) the container; returns run's exit code.
 // On any failure nothing is left: no container dir, state, cgroup or process.
-void create_from_image(const Context& ctx, const ImageRunOptions& opts);
-int run_image(const Context& ctx, const ImageRunOptions& opts);
+void create_from_image(const runtime::Context& ctx, const ImageRunOptions& opts);
+int run_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 
 // stop: the image's StopSignal (default SIGTERM), then SIGKILL after `timeout_s`.
-void stop(const Context& ctx, const std::string& id, int timeout_s);
+void stop(const runtime::Context& ctx, const std::string& id, int timeout_s);
 
 // logs: the detached container's captured output; with `follow`, keeps
 // printing until the container stops.
-void logs(const Context& ctx, const std::string& id, bool follow);
+void logs(const runtime::Context& ctx, const std::string& id, bool follow);
 
 // inspect: {"Id","State":{...,"Health"},"Image","Bundle","Config":<config.json>}.
-std::string inspect_json(const Context& ctx, const std::string& id);
+std::string inspect_json(const runtime::Context& ctx, const std::string& id);
 
 // The health status of an image container ("" without a healthcheck).
-std::optional<HealthState> health_of(const Context& ctx, const std::string& id);
+std::optional<HealthState> health_of(const runtime::Context& ctx, const std::string& id);
 
 // healthcheck run: one probe now.  0 healthy, 1 unhealthy; throws when the
 // container has no healthcheck or is not running.
-int healthcheck_run(const Context& ctx, const std::string& id);
+int healthcheck_run(const runtime::Context& ctx, const std::string& id);
 
 // Waits until the container is healthy (0) or unhealthy, stopped, or
 // `timeout_ns` passed (1, printing why and the last probe's output).
-int wait_healthy(const Context& ctx, const std::string& id, int64_t timeout_ns);
+int wait_healthy(const runtime::Context& ctx, const std::string& id, int64_t timeout_ns);
 
 // Runs `body` with the image store at `root` opened as the caller may write
 // it: root directly.  Unprivileged, inside a user namespace with the caller's
@@ -91,19 +91,19 @@ int wait_healthy(const Context& ctx, const std::string& id, int64_t timeout_ns);
 // image gives them (uid 1001 stays distinct from root) and only there can the
 // store be cleaned up again; without subordinate ids, directly, with every
 // file the caller's (recorded as owners "caller").
-void with_image_store(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
+void with_image_store(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
                       const std::function<void(image::Store&)>& body);
 
 // Runs the import `body` inside with_image_store and returns the image it
 // stored; with `pin_dir`, pinned to that container directory under the
 // import's own hold of the store lock (Store::pin_imports_to).
-image::StoredImage import_into(const Context& ctx, const std::string& root, const image::LayerLimits& limits,
+image::StoredImage import_into(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
                               const std::function<image::StoredImage(image::Store&)>& body,
                               const std::string& pin_dir = {});
 
 // Pulls `ref` into the store at `root` (image/pull.hpp): the manifest and
 // config as the caller, the layers inside with_image_store (import_into).
-image::StoredImage pull_image(const Context& ctx, const std::string& root, const image::Reference& ref,
+image::StoredImage pull_image(const runtime::Context& ctx, const std::string& root, const image::Reference& ref,
                               const image::PullOptions& options, const image::LayerLimits& limits,
                               const image::Store::Progress& progress, const std::string& pin_dir = {});
 
@@ -115,4 +115,4 @@ spec::Seccomp host_seccomp_profile(std::string_view profile, const std::string& 
 // crun-lite-init: $CRUNLITE_INIT, the installed libexec copy, or the build tree's.
 std::string find_init();
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

@@ -10,7 +10,7 @@
 
 #include "crunlite/image/manifest.hpp"
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 
 struct ContainerUser {
     uint32_t uid = 0, gid = 0;
@@ -67,4 +67,4 @@ std::vector<std::string> adjust_capabilities(const std::vector<std::string>& bas
 // `flag` for anything else or a negative value.
 int64_t parse_duration(const std::string& text, const std::string& flag);
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

@@ -9,9 +9,9 @@
 #include <string>
 #include <vector>
 
-#include "crunlite/runtime/slirp.hpp"
+#include "crunlite/app/slirp.hpp"
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 
 // The address the container sends DNS queries to: pasta forwards them to the
 // host's first nameserver (--dns-forward); link-local, as podman's choice.
@@ -36,4 +36,4 @@ NetHelper start_pasta(int netns, int userns, bool rootless, const std::string& b
 std::vector<std::string> pasta_args(const std::vector<PortMap>& ports, int netns_fd, int userns_fd, int pid_fd,
                                     bool as_root);
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

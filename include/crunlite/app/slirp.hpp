@@ -13,7 +13,7 @@
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/sys/fd.hpp"
 
-namespace crunlite::runtime {
+namespace crunlite::app {
 
 // The address slirp4netns --configure gives the container.
 inline constexpr const char* kSlirpGuestAddr = "10.0.2.100";
@@ -51,7 +51,7 @@ std::vector<PortMap> read_ports(const std::string& bundle);
 // `crun-lite port`: the ports published for container `id` of `ctx.root`; {}
 // when none were, or once it stopped (its forwarder went with it).  Throws
 // Error(ENOENT, "container does not exist").
-std::vector<PortMap> published_ports(const Context& ctx, const std::string& id);
+std::vector<PortMap> published_ports(const runtime::Context& ctx, const std::string& id);
 
 // Docker's `port` lines: "3000/tcp -> 0.0.0.0:49153" ("[::1]:8080" for IPv6).
 std::string format_port(const PortMap& p);
@@ -105,4 +105,4 @@ void stop_user_network(NetHelper& helper);
 // root it runs with --enable-sandbox and --enable-seccomp.
 Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundle, std::vector<PortMap> ports);
 
-}  // namespace crunlite::runtime
+}  // namespace crunlite::app

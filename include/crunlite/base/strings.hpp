@@ -28,6 +28,9 @@ std::string quote(std::string_view s);
 // the form runc uses for `created` and log lines.
 std::string rfc3339_utc_now();
 
+// `path` made absolute against the current directory ("" and "." give the directory).
+std::string absolute_path(const std::string& path);
+
 // Reads a whole file; throws Error naming the path.
 std::string read_file(const std::string& path);
 

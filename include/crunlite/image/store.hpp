@@ -10,7 +10,7 @@
 //                                     owners: "image" (files owned as in the layers) or
 //                                     "caller" (an unprivileged import without subordinate ids)
 //   <root>/tmp/                       work in progress; never read as a layer
-//   <root>/containers/<id>/           a container of an image (runtime/image_run.hpp):
+//   <root>/containers/<id>/           a container of an image (app/image_run.hpp):
 //                                     image: the image id it uses, written under the lock;
 //                                     state: its runtime state directory; lock: flocked by
 //                                     the crun-lite creating or running it.  It is live while
@@ -55,7 +55,7 @@ struct StoredImage {
 class Store {
 public:
     // `unpack`: how layers are written (owners, devices, xattr namespace); see
-    // runtime/image_run.cpp (with_image_store) for how an unprivileged user gets real owners.
+    // app/image_run.cpp (with_image_store) for how an unprivileged user gets real owners.
     Store(std::string root, const UnpackOptions& unpack);
 
     // Imports from "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE[:TAG]" or a

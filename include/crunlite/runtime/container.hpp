@@ -74,6 +74,9 @@ void kill(const Context& ctx, const std::string& id, const std::string& signal, 
 void remove(const Context& ctx, const std::string& id, bool force);
 // state: the OCI state JSON (indented, as runc prints it).
 std::string state_json(const Context& ctx, const std::string& id);
+
+// The store's status of `st`, refined: a running container whose cgroup is frozen is paused.
+state::Status live_status(const state::Store& store, const state::State& st);
 // list: table, json or ids only.
 std::string list(const Context& ctx, const std::string& format, bool quiet);
 

@@ -4,8 +4,8 @@
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
-#include "crunlite/runtime/image_run.hpp"
-#include "crunlite/runtime/slirp.hpp"
+#include "crunlite/app/image_run.hpp"
+#include "crunlite/app/slirp.hpp"
 
 namespace crunlite::cli {
 
@@ -16,7 +16,7 @@ int cmd_stop(const Global& g, const std::vector<std::string>& args) {
     std::string id;
     parse_id_args("stop", opts, args, id);
     if (timeout < 0) throw Error(EINVAL, "stop: --time must not be negative");
-    runtime::stop(g.context(), id, timeout);
+    app::stop(g.context(), id, timeout);
     return 0;
 }
 
@@ -26,7 +26,7 @@ int cmd_logs(const Global& g, const std::vector<std::string>& args) {
     opts.add_options()("follow,f", po::bool_switch(&follow), "keep printing until the container stops");
     std::string id;
     parse_id_args("logs", opts, args, id);
-    runtime::logs(g.context(), id, follow);
+    app::logs(g.context(), id, follow);
     return 0;
 }
 
@@ -34,7 +34,7 @@ int cmd_inspect(const Global& g, const std::vector<std::string>& args) {
     po::options_description opts("Options");
     std::string id;
     parse_id_args("inspect", opts, args, id);
-    std::cout << runtime::inspect_json(g.context(), id) << std::endl;
+    std::cout << app::inspect_json(g.context(), id) << std::endl;
     return 0;
 }
 
@@ -47,16 +47,16 @@ int cmd_port(const Global& g, const std::vector<std::string>& args) {
     pos.add("id", 1).add("port", 1);
     auto vm = parse_args("port", "port CONTAINER_ID [PRIVATE_PORT[/PROTO]]", opts, hidden, pos, args);
     std::string id = require_id(vm, "port");
-    std::vector<runtime::PortMap> ports = runtime::published_ports(g.context(), id);
+    std::vector<app::PortMap> ports = app::published_ports(g.context(), id);
     if (!vm.count("port")) {
-        for (const auto& p : ports) std::cout << runtime::format_port(p) << "\n";
+        for (const auto& p : ports) std::cout << app::format_port(p) << "\n";
         return 0;
     }
     std::string want = vm["port"].as<std::string>();
     if (want.find('/') == std::string::npos) want += "/tcp";
     bool found = false;
     for (const auto& p : ports) {
-        std::string line = runtime::format_port(p);
+        std::string line = app::format_port(p);
         if (line.rfind(want + " -> ", 0) != 0) continue;
         std::cout << line.substr(want.size() + 4) << "\n";
         found = true;
@@ -79,7 +79,7 @@ int cmd_healthcheck(const Global& g, const std::vector<std::string>& args) {
     std::string id;
     try {
         parse_id_args("healthcheck run", opts, std::vector<std::string>(args.begin() + 1, args.end()), id);
-        return runtime::healthcheck_run(g.context(), id);
+        return app::healthcheck_run(g.context(), id);
     } catch (const Error& e) {
         return report_error(e, 125);
     }

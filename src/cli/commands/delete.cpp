@@ -7,7 +7,7 @@
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/image/store.hpp"
-#include "crunlite/runtime/image_run.hpp"
+#include "crunlite/app/image_run.hpp"
 #include "crunlite/state/store.hpp"
 
 namespace crunlite::cli {
@@ -33,7 +33,7 @@ bool remove_dead_image_container(const runtime::Context& ctx, const std::string&
     std::string dir = store_root + "/containers/" + id;
     if (::access(dir.c_str(), F_OK) < 0) return false;
     // Rootless the body runs in a child (in the user namespace): ask the directory.
-    runtime::with_image_store(ctx, store_root, image::LayerLimits{},
+    app::with_image_store(ctx, store_root, image::LayerLimits{},
                               [&](image::Store& s) { s.remove_dead_container(id); });
     return ::access(dir.c_str(), F_OK) < 0;
 }

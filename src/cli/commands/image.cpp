@@ -11,7 +11,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
-#include "crunlite/runtime/image_run.hpp"
+#include "crunlite/app/image_run.hpp"
 #include "pull_flags.hpp"
 
 namespace crunlite::cli {
@@ -232,12 +232,12 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     if (verb == "pull") {
         const std::string& ref = vm["ref"].as<std::string>();
         image::PullOptions options = pull_options(pull, "image pull");
-        print_image(runtime::pull_image(ctx, root, image::parse_pull_reference(ref), options, limits,
+        print_image(app::pull_image(ctx, root, image::parse_pull_reference(ref), options, limits,
                                         show ? terminal_progress() : image::Store::Progress{}),
                     "Pulled");
         return 0;
     }
-    runtime::with_image_store(ctx, root, limits, [&](image::Store& store) {
+    app::with_image_store(ctx, root, limits, [&](image::Store& store) {
         if (verb == "load") {
             print_image(store.load(vm["ref"].as<std::string>(), name, show ? terminal_progress() : image::Store::Progress{}),
                         "Loaded");

@@ -5,8 +5,8 @@
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
-#include "crunlite/runtime/image_run.hpp"
-#include "crunlite/runtime/image_spec.hpp"
+#include "crunlite/app/image_run.hpp"
+#include "crunlite/app/image_spec.hpp"
 #include "pull_flags.hpp"
 
 namespace crunlite::cli {
@@ -24,7 +24,7 @@ void add_create_options(po::options_description& opts, runtime::CreateOptions& o
 }
 
 struct ImageFlags {
-    runtime::ImageRunOptions o;
+    app::ImageRunOptions o;
     std::string name, memory, user, workdir, entrypoint, hostname, cpus, wait_healthy;
     std::vector<std::string> security_opts;
     bool no_init = false, init = false;
@@ -120,7 +120,7 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     auto& h = o.health;
     if (vm.count("health-cmd")) h.cmd = f.health_cmd;
     auto duration = [&](const char* flag, const std::string& text, std::optional<int64_t>& out) {
-        if (vm.count(flag)) out = runtime::parse_duration(text, verb + ": --" + flag);
+        if (vm.count(flag)) out = app::parse_duration(text, verb + ": --" + flag);
     };
     duration("health-interval", f.health_interval, h.interval_ns);
     duration("health-timeout", f.health_timeout, h.timeout_ns);
@@ -184,7 +184,7 @@ int cmd_create(const Global& g, const std::vector<std::string>& args) {
     po::options_description opts("Options"), image_opts("Image options (with --image)");
     add_create_options(opts, o);
     add_image_options(image_opts, f, false);
-    if (parse_run_args("create", args, opts, image_opts, f, o)) runtime::create_from_image(g.context(), f.o);
+    if (parse_run_args("create", args, opts, image_opts, f, o)) app::create_from_image(g.context(), f.o);
     else runtime::create(g.context(), o);
     return 0;
 }
@@ -208,10 +208,10 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
     if (f.o.tty && detach) throw Error(EINVAL, "run: -t with -d is not supported for --image (the log captures the output)");
     f.o.detach = detach;
     f.o.require_healthcheck = !f.wait_healthy.empty();
-    int64_t wait_ns = f.wait_healthy.empty() ? 0 : runtime::parse_duration(f.wait_healthy, "run: --wait-healthy");
+    int64_t wait_ns = f.wait_healthy.empty() ? 0 : app::parse_duration(f.wait_healthy, "run: --wait-healthy");
     runtime::Context ctx = g.context();
-    int code = runtime::run_image(ctx, f.o);
-    return f.wait_healthy.empty() ? code : runtime::wait_healthy(ctx, f.o.id, wait_ns);
+    int code = app::run_image(ctx, f.o);
+    return f.wait_healthy.empty() ? code : app::wait_healthy(ctx, f.o.id, wait_ns);
 }
 
 }  // namespace crunlite::cli

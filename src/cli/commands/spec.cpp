@@ -9,7 +9,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/base/log.hpp"
-#include "crunlite/runtime/image_run.hpp"
+#include "crunlite/app/image_run.hpp"
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/spec/seccomp_profile.hpp"
 
@@ -28,7 +28,7 @@ int cmd_spec(const Global&, const std::vector<std::string>& args) {
     // The default seccomp profile, resolved for this machine and the default caps.
     std::optional<spec::Seccomp> seccomp;
     try {
-        seccomp = runtime::host_seccomp_profile(spec::default_seccomp_profile_json(), "profiles/seccomp.json",
+        seccomp = app::host_seccomp_profile(spec::default_seccomp_profile_json(), "profiles/seccomp.json",
                                                 spec::default_capabilities());
     } catch (const Error& e) {
         log::warn("spec: no seccomp profile: " + e.message());

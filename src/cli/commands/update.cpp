@@ -8,7 +8,7 @@
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
-#include "crunlite/runtime/image_spec.hpp"
+#include "crunlite/app/image_spec.hpp"
 #include "crunlite/spec/parse.hpp"
 
 namespace crunlite::cli {
@@ -84,7 +84,7 @@ int cmd_events(const Global& g, const std::vector<std::string>& args) {
         ("interval", po::value(&interval), "time between stats objects (default 5s)");
     std::string id;
     parse_id_args("events", opts, args, id);
-    std::chrono::nanoseconds every(runtime::parse_duration(interval, "events: --interval"));
+    std::chrono::nanoseconds every(app::parse_duration(interval, "events: --interval"));
     if (every.count() <= 0) throw Error(EINVAL, "events: --interval must be positive");
     runtime::Context ctx = g.context();
     for (;;) {

@@ -2,15 +2,15 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/json/json.hpp"
-#include "crunlite/runtime/health.hpp"
+#include "crunlite/app/health.hpp"
 
 using namespace crunlite;
-using runtime::health_config;
-using runtime::HealthConfig;
-using runtime::HealthOverrides;
-using runtime::HealthState;
-using runtime::ProbeResult;
-using runtime::record_probe;
+using app::health_config;
+using app::HealthConfig;
+using app::HealthOverrides;
+using app::HealthState;
+using app::ProbeResult;
+using app::record_probe;
 
 namespace {
 
@@ -239,12 +239,12 @@ TEST_CASE("probes come every start interval while starting in the start period, 
     c.start_interval_ns = 2 * kSecond;
     c.start_period_ns = 60 * kSecond;
     HealthState s;
-    CHECK(runtime::next_probe_delay(s, c, true) == 2 * kSecond);
-    CHECK(runtime::next_probe_delay(s, c, false) == 30 * kSecond);
+    CHECK(app::next_probe_delay(s, c, true) == 2 * kSecond);
+    CHECK(app::next_probe_delay(s, c, false) == 30 * kSecond);
     s.status = "healthy";
-    CHECK(runtime::next_probe_delay(s, c, true) == 30 * kSecond);
+    CHECK(app::next_probe_delay(s, c, true) == 30 * kSecond);
     s.status = "unhealthy";
-    CHECK(runtime::next_probe_delay(s, c, true) == 30 * kSecond);
+    CHECK(app::next_probe_delay(s, c, true) == 30 * kSecond);
 }
 
 // health.json and the stored config
@@ -257,7 +257,7 @@ TEST_CASE("health state survives health_json and parse_health_json", "[health]")
     s.log.push_back(probe(1, "line \"one\"\nline\ttwo \\ /path \x01"));
     s.log.push_back(probe(-1, "Health check exceeded timeout (30s)"));
     s.log.push_back(probe(2, ""));
-    auto back = runtime::parse_health_json(runtime::health_json(s), "health.json");
+    auto back = app::parse_health_json(app::health_json(s), "health.json");
     CHECK(back.status == s.status);
     CHECK(back.failing_streak == s.failing_streak);
     REQUIRE(back.log.size() == s.log.size());
@@ -269,7 +269,7 @@ TEST_CASE("health state survives health_json and parse_health_json", "[health]")
     }
 
     HealthState fresh;
-    auto empty = runtime::parse_health_json(runtime::health_json(fresh), "health.json");
+    auto empty = app::parse_health_json(app::health_json(fresh), "health.json");
     CHECK(empty.status == "starting");
     CHECK(empty.failing_streak == 0);
     CHECK(empty.log.empty());
@@ -281,15 +281,15 @@ TEST_CASE("probe output that is not UTF-8 still gives a health.json that parses"
     s.log.push_back(probe(1, "caf\xc3"));
     s.log.push_back(probe(1, "\xff\xfe binary"));
     HealthState back;
-    REQUIRE_NOTHROW(back = runtime::parse_health_json(runtime::health_json(s), "health.json"));
+    REQUIRE_NOTHROW(back = app::parse_health_json(app::health_json(s), "health.json"));
     REQUIRE(back.log.size() == 2);
     CHECK(back.log[0].output.rfind("caf", 0) == 0);
     CHECK(back.log[1].output.find(" binary") != std::string::npos);
 }
 
 TEST_CASE("a bad health.json is an error naming its source", "[health]") {
-    CHECK_THROWS_WITH(runtime::parse_health_json("{", "/b/health.json"), Catch::Contains("/b/health.json"));
-    CHECK_THROWS_WITH(runtime::parse_health_json(R"({"Status":"healthy","Log":[]})", "/b/health.json"),
+    CHECK_THROWS_WITH(app::parse_health_json("{", "/b/health.json"), Catch::Contains("/b/health.json"));
+    CHECK_THROWS_WITH(app::parse_health_json(R"({"Status":"healthy","Log":[]})", "/b/health.json"),
                       Catch::Contains("FailingStreak"));
 }
 
@@ -301,8 +301,8 @@ TEST_CASE("the health config survives health_config_json and parse_health_config
     c.start_period_ns = 120 * kSecond;
     c.start_interval_ns = 750'000'000;
     c.retries = 9;
-    json::Document doc = json::parse(runtime::health_config_json(c), "health-config");
-    HealthConfig back = runtime::parse_health_config(doc.root());
+    json::Document doc = json::parse(app::health_config_json(c), "health-config");
+    HealthConfig back = app::parse_health_config(doc.root());
     CHECK(back.test == c.test);
     CHECK(back.interval_ns == c.interval_ns);
     CHECK(back.timeout_ns == c.timeout_ns);
@@ -313,8 +313,8 @@ TEST_CASE("the health config survives health_config_json and parse_health_config
     // The defaults too, and a config from health_config.
     auto from_image = health_config(check_of({"CMD", "/healthz", "--quick"}), {});
     REQUIRE(from_image);
-    json::Document doc2 = json::parse(runtime::health_config_json(*from_image), "health-config");
-    HealthConfig back2 = runtime::parse_health_config(doc2.root());
+    json::Document doc2 = json::parse(app::health_config_json(*from_image), "health-config");
+    HealthConfig back2 = app::parse_health_config(doc2.root());
     CHECK(back2.test == from_image->test);
     CHECK(back2.interval_ns == 30 * kSecond);
     CHECK(back2.start_interval_ns == 5 * kSecond);
@@ -324,8 +324,8 @@ TEST_CASE("the health config survives health_config_json and parse_health_config
 TEST_CASE("a stored health config with a missing or mistyped field is an error", "[health]") {
     json::Document missing = json::parse(R"({"Test":["x"],"Interval":1,"Timeout":1,"StartPeriod":0,"StartInterval":1})",
                                          "cfg");
-    CHECK_THROWS_WITH(runtime::parse_health_config(missing.root()), Catch::Contains("Retries"));
+    CHECK_THROWS_WITH(app::parse_health_config(missing.root()), Catch::Contains("Retries"));
     json::Document mistyped = json::parse(
         R"({"Test":"x","Interval":1,"Timeout":1,"StartPeriod":0,"StartInterval":1,"Retries":3})", "cfg");
-    CHECK_THROWS_WITH(runtime::parse_health_config(mistyped.root()), Catch::Contains("Test"));
+    CHECK_THROWS_WITH(app::parse_health_config(mistyped.root()), Catch::Contains("Test"));
 }

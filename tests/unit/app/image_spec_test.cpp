@@ -3,18 +3,18 @@
 #include <catch2/catch.hpp>
 
 #include "crunlite/base/error.hpp"
-#include "crunlite/runtime/image_spec.hpp"
-#include "crunlite/runtime/pasta.hpp"
-#include "crunlite/runtime/slirp.hpp"
+#include "crunlite/app/image_spec.hpp"
+#include "crunlite/app/pasta.hpp"
+#include "crunlite/app/slirp.hpp"
 
 using namespace crunlite;
-using runtime::adjust_capabilities;
-using runtime::merge_env;
-using runtime::parse_duration;
-using runtime::parse_env_file;
-using runtime::parse_volume;
-using runtime::process_args;
-using runtime::resolve_user;
+using app::adjust_capabilities;
+using app::merge_env;
+using app::parse_duration;
+using app::parse_env_file;
+using app::parse_volume;
+using app::process_args;
+using app::resolve_user;
 
 namespace {
 
@@ -389,50 +389,50 @@ TEST_CASE("bad durations are errors naming the flag", "[image_spec][duration]") 
     }
 }
 
-// parse_port (runtime/slirp.hpp)
+// parse_port (app/slirp.hpp)
 
 TEST_CASE("-p: [IP:]HOST:CONTAINER[/PROTO]", "[slirp]") {
-    auto p = crunlite::runtime::parse_port("8080:3000");
+    auto p = crunlite::app::parse_port("8080:3000");
     CHECK((p.host == 8080 && p.container == 3000 && p.proto == "tcp" && p.host_addr == "0.0.0.0"));
-    p = crunlite::runtime::parse_port("127.0.0.1:53:5353/udp");
+    p = crunlite::app::parse_port("127.0.0.1:53:5353/udp");
     CHECK((p.host == 53 && p.container == 5353 && p.proto == "udp" && p.host_addr == "127.0.0.1"));
     for (const char* bad : {"", "0:80", "8080:65536", "a:b", "1:2:3:4", "80:80/sctp", "80:80/", ":80", "0",
                             "localhost:80:80", "::1:80:80", "[::1]:80", "[::1:80:80", "[1.2.3.4]:80:80", "1.2.3:80:80"})
-        CHECK_THROWS_AS(crunlite::runtime::parse_port(bad), crunlite::Error);
+        CHECK_THROWS_AS(crunlite::app::parse_port(bad), crunlite::Error);
 }
 
 TEST_CASE("-p without a host port asks for a free one", "[slirp]") {
-    auto p = crunlite::runtime::parse_port("3000");
+    auto p = crunlite::app::parse_port("3000");
     CHECK((p.host == 0 && p.container == 3000 && p.proto == "tcp" && p.host_addr == "0.0.0.0"));
-    p = crunlite::runtime::parse_port("127.0.0.1::53/udp");
+    p = crunlite::app::parse_port("127.0.0.1::53/udp");
     CHECK((p.host == 0 && p.container == 53 && p.proto == "udp" && p.host_addr == "127.0.0.1"));
-    CHECK(crunlite::runtime::port_flag(p) == "-p 127.0.0.1::53/udp");
-    CHECK(crunlite::runtime::port_flag(crunlite::runtime::parse_port("3000")) == "-p 3000");
+    CHECK(crunlite::app::port_flag(p) == "-p 127.0.0.1::53/udp");
+    CHECK(crunlite::app::port_flag(crunlite::app::parse_port("3000")) == "-p 3000");
 }
 
 TEST_CASE("-p with an IPv6 address in brackets", "[slirp]") {
-    auto p = crunlite::runtime::parse_port("[::1]:8080:3000");
+    auto p = crunlite::app::parse_port("[::1]:8080:3000");
     CHECK((p.host == 8080 && p.container == 3000 && p.host_addr == "::1"));
-    p = crunlite::runtime::parse_port("[fd00::2]::3000/udp");
+    p = crunlite::app::parse_port("[fd00::2]::3000/udp");
     CHECK((p.host == 0 && p.container == 3000 && p.host_addr == "fd00::2" && p.proto == "udp"));
-    CHECK(crunlite::runtime::port_flag(p) == "-p [fd00::2]::3000/udp");
+    CHECK(crunlite::app::port_flag(p) == "-p [fd00::2]::3000/udp");
     p.host = 49153;
-    CHECK(crunlite::runtime::format_port(p) == "3000/udp -> [fd00::2]:49153");
+    CHECK(crunlite::app::format_port(p) == "3000/udp -> [fd00::2]:49153");
 }
 
 TEST_CASE("port lines in Docker's format", "[slirp]") {
-    auto p = crunlite::runtime::parse_port("8080:3000");
-    CHECK(crunlite::runtime::format_port(p) == "3000/tcp -> 0.0.0.0:8080");
-    CHECK(crunlite::runtime::port_flag(p) == "-p 8080:3000");
+    auto p = crunlite::app::parse_port("8080:3000");
+    CHECK(crunlite::app::format_port(p) == "3000/tcp -> 0.0.0.0:8080");
+    CHECK(crunlite::app::port_flag(p) == "-p 8080:3000");
 }
 
-// pasta_args (runtime/pasta.hpp)
+// pasta_args (app/pasta.hpp)
 
 TEST_CASE("pasta: ports become -t/-u specs, the rest is closed", "[pasta]") {
-    using crunlite::runtime::parse_port;
-    std::vector<crunlite::runtime::PortMap> ports = {parse_port("8080:3000"), parse_port("127.0.0.1:53:5353/udp"),
+    using crunlite::app::parse_port;
+    std::vector<crunlite::app::PortMap> ports = {parse_port("8080:3000"), parse_port("127.0.0.1:53:5353/udp"),
                                                      parse_port("[::1]:8443:443")};
-    auto args = crunlite::runtime::pasta_args(ports, 3, 4, 5, false);
+    auto args = crunlite::app::pasta_args(ports, 3, 4, 5, false);
     auto has = [&](const std::string& a, const std::string& b) {
         for (size_t i = 0; i + 1 < args.size(); ++i)
             if (args[i] == a && args[i + 1] == b) return true;
@@ -455,7 +455,7 @@ TEST_CASE("pasta: ports become -t/-u specs, the rest is closed", "[pasta]") {
 }
 
 TEST_CASE("pasta: no ports means none forwarded; as root it keeps uid 0", "[pasta]") {
-    auto args = crunlite::runtime::pasta_args({}, 3, -1, 5, true);
+    auto args = crunlite::app::pasta_args({}, 3, -1, 5, true);
     auto has = [&](const std::string& a, const std::string& b) {
         for (size_t i = 0; i + 1 < args.size(); ++i)
             if (args[i] == a && args[i + 1] == b) return true;
