@@ -22,6 +22,7 @@
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/linux/mount_plan.hpp"
+#include "crunlite/app/container_dirs.hpp"
 #include "crunlite/app/image_spec.hpp"
 #include "crunlite/app/slirp.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
@@ -39,8 +40,6 @@ constexpr const char* kInitInContainer = "/run/crun-lite-init";
 constexpr off_t kMaxImageFile = 1 << 20;  // /etc/passwd, /etc/group read from an image
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
-
-std::string containers_dir(const std::string& store_root) { return store_root + "/containers"; }
 
 // What the later verbs need to know about an image container (app.json).
 struct App {
@@ -108,7 +107,8 @@ bool is_archive_ref(const std::string& ref) {
 image::StoredImage find_image(const runtime::Context& ctx, const std::string& store_root, const ImageRunOptions& o,
                               const std::string& pin_dir) {
     const std::string& ref = o.image;
-    image::Store store(store_root, image::UnpackOptions{});
+    ContainerDirs dirs(store_root);
+    image::Store store(store_root, image::UnpackOptions{}, &dirs);
     bool registry = image::is_registry_ref(ref);
     // A name the store lacks is pulled, resolved through registries.conf when short.
     if (!registry && !is_archive_ref(ref)) {
@@ -348,10 +348,11 @@ Prepared prepare(const runtime::Context& ctx, const ImageRunOptions& o, bool cre
     state::validate_id(o.id);
     std::string store_root = o.store_root.empty() ? image::default_store_root(ctx.rootless) : o.store_root;
     image::Store store(store_root, image::UnpackOptions{});
+    ContainerDirs dirs(store_root);
 
     Prepared p;
-    p.dir = containers_dir(store_root) + "/" + o.id;
-    p.lock = store.create_container_dir(o.id, absolute_path(ctx.root) + "/" + o.id);
+    p.dir = dirs.dir(o.id);
+    p.lock = dirs.create(store, o.id, absolute_path(ctx.root) + "/" + o.id);
     try {
         fill(ctx, o, creating, store, find_image(ctx, store_root, o, p.dir), p);
     } catch (...) {
@@ -376,7 +377,8 @@ void with_image_store(const runtime::Context& ctx, const std::string& root, cons
                          const std::function<void(image::Store&)>& body) {
     auto work = [&](image::UnpackOptions unpack) {
         unpack.limits = limits;
-        image::Store store(root, unpack);
+        ContainerDirs dirs(root);
+        image::Store store(root, unpack, &dirs);
         body(store);
     };
     if (!ctx.rootless) return work(image::UnpackOptions{});

@@ -1,5 +1,8 @@
 #include "crunlite/base/strings.hpp"
 
+#include <dirent.h>
+
+#include <algorithm>
 #include <charconv>
 #include <cstdio>
 #include <ctime>
@@ -71,6 +74,17 @@ std::string absolute_path(const std::string& path) {
     char buf[4096];
     if (!::getcwd(buf, sizeof buf)) throw_errno("getcwd");
     return path.empty() || path == "." ? std::string(buf) : std::string(buf) + "/" + path;
+}
+
+std::vector<std::string> list_dir(const std::string& dir) {
+    std::vector<std::string> out;
+    if (DIR* d = ::opendir(dir.c_str())) {
+        while (dirent* e = ::readdir(d))
+            if (std::string n = e->d_name; n != "." && n != "..") out.push_back(std::move(n));
+        ::closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 std::string read_file(const std::string& path) {

@@ -26,7 +26,6 @@ using detail::hex_of;
 using detail::limit_stream;
 using detail::make_dir;
 using detail::open_dir;
-using detail::StoreLock;
 using detail::TempDir;
 
 namespace {
@@ -196,7 +195,7 @@ void unpack_archive(const std::string& file, const std::string& dir) {
 }  // namespace
 
 StoredImage Store::load(const std::string& source, const std::string& name, const Progress& progress) {
-    StoreLock lock(root_);
+    sys::UniqueFd lock = this->lock();
     clear_tmp();
     // transport:path[:tag]
     std::string transport, path = source, tag;

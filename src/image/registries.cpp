@@ -1,6 +1,5 @@
 #include "crunlite/image/registries.hpp"
 
-#include <dirent.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -44,14 +43,8 @@ struct Reader {
 
 std::vector<std::string> conf_files_in(const std::string& dir) {
     std::vector<std::string> out;
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (dirent* e = ::readdir(d)) {
-            std::string n = e->d_name;
-            if (n.size() > 5 && n.compare(n.size() - 5, 5, ".conf") == 0) out.push_back(dir + "/" + n);
-        }
-        ::closedir(d);
-    }
-    std::sort(out.begin(), out.end());
+    for (const auto& n : list_dir(dir))
+        if (n.size() > 5 && n.compare(n.size() - 5, 5, ".conf") == 0) out.push_back(dir + "/" + n);
     return out;
 }
 

@@ -1,9 +1,8 @@
 // The image store proper: layers unpacked and verified into place, images
-// committed, listed, inspected, pinned, removed and pruned, and the container
-// directories.  Loading layouts and archives is archive.cpp's.
+// committed, listed, inspected, pinned, removed and pruned.  Loading layouts and
+// archives is archive.cpp's.
 #include "crunlite/image/store.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -23,7 +22,6 @@
 #include "crunlite/image/layer.hpp"
 #include "crunlite/image/stream.hpp"
 #include "crunlite/json/json.hpp"
-#include "crunlite/state/store.hpp"
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "store_internal.hpp"
@@ -65,11 +63,6 @@ void limit_stream(LayerStream& s, const LayerLimits& l) {
     s.limit(l.max_bytes + l.max_entries * 1024 + (uint64_t{1} << 20), l.max_ratio);
 }
 
-StoreLock::StoreLock(const std::string& root) : fd_(::open((root + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600)) {
-    if (!fd_) throw_errno("open " + quote(root + "/lock"));
-    while (::flock(fd_.get(), LOCK_EX) < 0)
-        if (errno != EINTR) throw_errno("lock the image store");
-}
 
 }  // namespace detail
 
@@ -79,21 +72,9 @@ using detail::limit_stream;
 using detail::make_dir;
 using detail::open_dir;
 using detail::remove_tree;
-using detail::StoreLock;
 using detail::TempDir;
 
 namespace {
-
-std::vector<std::string> list_dir(const std::string& dir) {
-    std::vector<std::string> out;
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (dirent* e = ::readdir(d))
-            if (std::string n = e->d_name; n != "." && n != "..") out.push_back(n);
-        ::closedir(d);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
-}
 
 std::string write_json_image(const std::vector<std::string>& names, const std::vector<std::string>& layers,
                              const std::string& source, const std::string& owners) {
@@ -140,7 +121,8 @@ std::vector<std::string> chain_ids(const std::vector<std::string>& diff_ids) {
     return out;
 }
 
-Store::Store(std::string root, const UnpackOptions& unpack) : root_(std::move(root)), unpack_(unpack) {
+Store::Store(std::string root, const UnpackOptions& unpack, const Holders* holders)
+    : root_(std::move(root)), unpack_(unpack), holders_(holders) {
     std::string parent = root_.substr(0, root_.rfind('/'));
     if (!parent.empty() && !exists(parent)) {
         // Create missing parents (~/.local/share) as mkdir -p would.
@@ -152,10 +134,18 @@ Store::Store(std::string root, const UnpackOptions& unpack) : root_(std::move(ro
     for (const char* d : {"/layers", "/images", "/tmp"}) make_dir(root_ + d, 0700);
 }
 
+sys::UniqueFd Store::lock() const {
+    sys::UniqueFd fd(::open((root_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+    if (!fd) throw_errno("open " + quote(root_ + "/lock"));
+    while (::flock(fd.get(), LOCK_EX) < 0)
+        if (errno != EINTR) throw_errno("lock the image store");
+    return fd;
+}
+
 std::string Store::layer_dir(const std::string& chain_id) const { return root_ + "/layers/" + hex_of(chain_id) + "/diff"; }
 
 StoredImage Store::import(const Parts& parts, const Progress& progress) {
-    StoreLock lock(root_);
+    sys::UniqueFd lock = this->lock();
     clear_tmp();
     return commit(parts, progress);
 }
@@ -186,7 +176,7 @@ StoredImage Store::commit(const Parts& parts, const Progress& progress) {
         }
         throw;
     }
-    if (!pin_dir_.empty()) write_file_atomic(pin_dir_ + "/image", img.id + "\n", 0644);
+    if (!pin_holder_.empty() && holders_) holders_->pin(pin_holder_, img.id);
     return img;
 }
 
@@ -371,79 +361,17 @@ StoredImage Store::inspect(const std::string& ref) const {
     throw Error(ENOENT, "image " + quote(ref) + " is not in the store");
 }
 
-// A container directory is live while its runtime state exists, or while the
-// crun-lite creating or running it holds its lock (before the state exists).
-bool container_dir_live(const std::string& dir) {
-    try {
-        if (state::state_in(trim(read_file(dir + "/state")))) return true;
-    } catch (const Error&) {
-        // No state path yet: being created, or left over.
-    }
-    sys::UniqueFd fd(::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) return false;
-    if (::flock(fd.get(), LOCK_SH | LOCK_NB) < 0) return errno == EWOULDBLOCK;
-    return false;
-}
-
-std::map<std::string, std::string> Store::images_in_use() const {
-    std::map<std::string, std::string> out;
-    std::string dir = root_ + "/containers";
-    for (const auto& c : list_dir(dir)) {
-        if (!container_dir_live(dir + "/" + c)) continue;
-        try {
-            out.emplace(trim(read_file(dir + "/" + c + "/image")), c);
-        } catch (const Error&) {
-            // Being removed.
-        }
-    }
-    return out;
-}
-
-sys::UniqueFd Store::create_container_dir(const std::string& id, const std::string& state_dir) {
-    StoreLock lock(root_);
-    std::string parent = root_ + "/containers", dir = parent + "/" + id;
-    ::mkdir(parent.c_str(), 0700);
-    if (::mkdir(dir.c_str(), 0700) < 0) {
-        if (errno != EEXIST) throw_errno("create " + quote(dir));
-        if (container_dir_live(dir)) throw Error(EEXIST, "container with given ID already exists");
-        // A dead container's (its state is gone): moved aside for prune, which
-        // can remove files of subordinate ids (it runs in their user namespace).
-        ::mkdir((root_ + "/tmp").c_str(), 0700);
-        std::string aside = root_ + "/tmp/container-" + id + "-" + std::to_string(::getpid());
-        if (::rename(dir.c_str(), aside.c_str()) < 0) throw_errno("move aside " + quote(dir));
-        if (::mkdir(dir.c_str(), 0700) < 0) throw_errno("create " + quote(dir));
-    }
-    try {
-        sys::UniqueFd fd(::open((dir + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-        if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) throw_errno("lock " + quote(dir + "/lock"));
-        write_file_atomic(dir + "/state", state_dir + "\n", 0644);
-        return fd;
-    } catch (...) {
-        remove_tree(dir);
-        throw;
-    }
-}
-
-StoredImage Store::pin(const std::string& ref, const std::string& container_dir) {
-    StoreLock lock(root_);
+StoredImage Store::pin(const std::string& ref, const std::string& holder) {
+    sys::UniqueFd lock = this->lock();
     StoredImage img = inspect(ref);
-    write_file_atomic(container_dir + "/image", img.id + "\n", 0644);
+    if (holders_) holders_->pin(holder, img.id);
     return img;
 }
 
-bool Store::remove_dead_container(const std::string& id) {
-    StoreLock lock(root_);
-    std::string dir = root_ + "/containers/" + id;
-    if (!exists(dir)) return false;
-    if (container_dir_live(dir)) throw Error(EBUSY, "container " + id + " is in use (its directory is live)");
-    remove_tree(dir);
-    return true;
-}
-
 void Store::remove(const std::string& ref) {
-    StoreLock lock(root_);
+    sys::UniqueFd lock = this->lock();
     StoredImage img = inspect(ref);
-    auto in_use = images_in_use();
+    auto in_use = holders_ ? holders_->images_in_use() : std::map<std::string, std::string>{};
     if (auto it = in_use.find(img.id); it != in_use.end())
         throw Error(EBUSY, "image " + quote(ref) + " is in use by container " + it->second);
     remove_tree(root_ + "/images/" + hex_of(img.id));
@@ -454,8 +382,8 @@ void Store::remove(const std::string& ref) {
 }
 
 void Store::prune() {
-    StoreLock lock(root_);
-    auto in_use = images_in_use();
+    sys::UniqueFd lock = this->lock();
+    auto in_use = holders_ ? holders_->images_in_use() : std::map<std::string, std::string>{};
     for (const auto& img : list())
         if (img.names.empty() && !in_use.count(img.id)) remove_tree(root_ + "/images/" + hex_of(img.id));
     std::set<std::string> used;
@@ -464,10 +392,7 @@ void Store::prune() {
     for (const auto& hex : list_dir(root_ + "/layers"))
         if (!used.count(hex)) remove_tree(root_ + "/layers/" + hex);
     clear_tmp();
-    // Directories of containers whose state is gone (a reboot empties /run);
-    // under the store lock no directory is half made.
-    for (const auto& c : list_dir(root_ + "/containers"))
-        if (!container_dir_live(root_ + "/containers/" + c)) remove_tree(root_ + "/containers/" + c);
+    if (holders_) holders_->prune();
 }
 
 }  // namespace crunlite::image

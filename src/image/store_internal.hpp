@@ -42,13 +42,4 @@ sys::UniqueFd open_dir(const std::string& path);
 // tar's own headers and padding (1 KiB an entry), and the ratio bound.
 void limit_stream(LayerStream& s, const LayerLimits& l);
 
-// Holds the store's lock for its lifetime.
-class StoreLock {
-public:
-    explicit StoreLock(const std::string& root);
-
-private:
-    sys::UniqueFd fd_;
-};
-
 }  // namespace crunlite::image::detail

@@ -6,7 +6,6 @@
 // on stderr, exit 1.  Every message names the registry and repository, and the
 // digest or tag concerned.  As root it reads its certificates, then runs as
 // nobody (drop_privileges).
-#include <dirent.h>
 #include <grp.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -91,16 +90,6 @@ void write_all(int fd, std::string_view data, const char* what) {
         if (n < 0) throw_errno(what);
         data.remove_prefix(static_cast<size_t>(n));
     }
-}
-
-std::vector<std::string> list_dir(const std::string& dir) {
-    std::vector<std::string> out;
-    if (DIR* d = ::opendir(dir.c_str())) {
-        while (dirent* e = ::readdir(d)) out.emplace_back(e->d_name);
-        ::closedir(d);
-    }
-    std::sort(out.begin(), out.end());
-    return out;
 }
 
 bool ends_with(const std::string& s, std::string_view suffix) {

@@ -1,6 +1,5 @@
 #include "crunlite/state/store.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sys/file.h>
 #include <sys/stat.h>
@@ -161,14 +160,8 @@ std::optional<State> Store::load_cgroup_intent(const std::string& id) const {
 
 std::vector<std::string> Store::list() const {
     std::vector<std::string> ids;
-    DIR* d = ::opendir(root_.c_str());
-    if (!d) return ids;
-    while (struct dirent* e = ::readdir(d)) {
-        std::string n = e->d_name;
-        if (n != "." && n != ".." && exists(n)) ids.push_back(n);
-    }
-    ::closedir(d);
-    std::sort(ids.begin(), ids.end());
+    for (auto& n : list_dir(root_))
+        if (exists(n)) ids.push_back(std::move(n));
     return ids;
 }
 

@@ -1,4 +1,4 @@
-// Small string helpers shared by every module.  Pure functions, no syscalls.
+// Small string and file helpers shared by every module.
 #pragma once
 
 #include <sys/types.h>
@@ -30,6 +30,9 @@ std::string rfc3339_utc_now();
 
 // `path` made absolute against the current directory ("" and "." give the directory).
 std::string absolute_path(const std::string& path);
+
+// The names in directory `dir`, sorted, without "." and ".."; none when it cannot be read.
+std::vector<std::string> list_dir(const std::string& dir);
 
 // Reads a whole file; throws Error naming the path.
 std::string read_file(const std::string& path);

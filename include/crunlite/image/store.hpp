@@ -10,14 +10,8 @@
 //                                     owners: "image" (files owned as in the layers) or
 //                                     "caller" (an unprivileged import without subordinate ids)
 //   <root>/tmp/                       work in progress; never read as a layer
-//   <root>/containers/<id>/           a container of an image (app/image_run.hpp):
-//                                     image: the image id it uses, written under the lock;
-//                                     state: its runtime state directory; lock: flocked by
-//                                     the crun-lite creating or running it.  It is live while
-//                                     <state>/state.json exists or the lock is held: rm
-//                                     refuses images of live containers, prune keeps them and
-//                                     removes the directories of dead ones (a reboot empties
-//                                     the state in /run but not the store)
+//   <root>/containers/                the app's (app/container_dirs.hpp), which holds images
+//                                     through the Holders interface below
 //
 // A layer directory appears (rename) only once it is complete and verified, so
 // a crash mid-unpack leaves at most something in tmp/, which prune removes.
@@ -52,11 +46,26 @@ struct StoredImage {
     std::string config_json;         // the config blob
 };
 
+// What holds images besides their names: the containers made of them
+// (app/container_dirs.hpp).  The store calls it under its lock, so an image a holder
+// pinned is seen in use by every later rm and prune.
+class Holders {
+public:
+    virtual ~Holders() = default;
+    // Image id -> one live holder of it: rm refuses those images, prune keeps them.
+    virtual std::map<std::string, std::string> images_in_use() const = 0;
+    // Records that `holder` uses the image `id`.
+    virtual void pin(const std::string& holder, const std::string& id) const = 0;
+    // Part of prune: removes what dead holders left.
+    virtual void prune() const = 0;
+};
+
 class Store {
 public:
     // `unpack`: how layers are written (owners, devices, xattr namespace); see
     // app/image_run.cpp (with_image_store) for how an unprivileged user gets real owners.
-    Store(std::string root, const UnpackOptions& unpack);
+    // `holders` (may be null: nothing holds images) must outlive the store.
+    Store(std::string root, const UnpackOptions& unpack, const Holders* holders = nullptr);
 
     // Imports from "oci:DIR[:TAG]", "oci-archive:FILE[:TAG]", "docker-archive:FILE[:TAG]" or a
     // bare path whose format is sniffed.  `name` ("app:1.0") overrides the archive's own.
@@ -106,24 +115,15 @@ public:
     void prune();
 
     std::string layer_dir(const std::string& chain_id) const;
-    // Image id -> a live container using it (see containers/ above).
-    std::map<std::string, std::string> images_in_use() const;
-    // Makes containers/<id>/ under the store lock (a dead one of the same id
-    // is moved to tmp/ for prune), with its lock file flocked and its state
-    // path recorded; returns the lock, to hold until the container's state
-    // exists.  Throws Error(EEXIST, "container with given ID already exists")
-    // for a live one.
-    sys::UniqueFd create_container_dir(const std::string& id, const std::string& state_dir);
-    // The image `ref`, recorded under the store lock as used by the container
-    // directory `container_dir` (its "image" file), so no rm or prune can take
-    // it between the lookup and the container's start.
-    StoredImage pin(const std::string& ref, const std::string& container_dir);
-    // Removes containers/<id>/ of a dead container (see containers/ above) under
-    // the store lock; false when there is none.  Throws Error(EBUSY) for a live one.
-    bool remove_dead_container(const std::string& id);
-    // From now on, each image this object loads or imports is pinned to
-    // `container_dir` as pin() does, under the lock of the import itself.
-    void pin_imports_to(std::string container_dir) { pin_dir_ = std::move(container_dir); }
+    // The image `ref`, pinned to `holder` (Holders::pin) under the store lock, so
+    // no rm or prune can take it between the lookup and the container's start.
+    StoredImage pin(const std::string& ref, const std::string& holder);
+    // From now on, each image this object loads or imports is pinned to `holder`
+    // as pin() does, under the lock of the import itself.
+    void pin_imports_to(std::string holder) { pin_holder_ = std::move(holder); }
+    // The store's lock (<root>/lock, flocked exclusively), held until the fd closes:
+    // for a holder's own changes that rm and prune must not see half done.
+    sys::UniqueFd lock() const;
     const std::string& root() const { return root_; }
 
 private:
@@ -139,11 +139,9 @@ private:
 
     std::string root_;
     UnpackOptions unpack_;
-    std::string pin_dir_;
+    const Holders* holders_;
+    std::string pin_holder_;
 };
-
-// Whether a container directory of the store is live (see containers/ above).
-bool container_dir_live(const std::string& dir);
 
 // "app" -> "app:latest"; keeps a given tag or digest.
 std::string normalize_name(const std::string& name);

@@ -7,6 +7,7 @@
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/image/store.hpp"
+#include "crunlite/app/container_dirs.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/state/store.hpp"
 
@@ -30,11 +31,12 @@ namespace {
 // (a reboot empties the state root, not the store): removed as prune would,
 // in the store's user namespace rootless.  False when there is none.
 bool remove_dead_image_container(const runtime::Context& ctx, const std::string& store_root, const std::string& id) {
-    std::string dir = store_root + "/containers/" + id;
+    app::ContainerDirs dirs(store_root);
+    std::string dir = dirs.dir(id);
     if (::access(dir.c_str(), F_OK) < 0) return false;
     // Rootless the body runs in a child (in the user namespace): ask the directory.
     app::with_image_store(ctx, store_root, image::LayerLimits{},
-                              [&](image::Store& s) { s.remove_dead_container(id); });
+                          [&](image::Store& s) { dirs.remove_dead(s, id); });
     return ::access(dir.c_str(), F_OK) < 0;
 }
 

@@ -1,0 +1,100 @@
+#include "crunlite/app/container_dirs.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/state/store.hpp"
+#include "crunlite/sys/syscalls.hpp"
+
+namespace crunlite::app {
+namespace {
+
+// Names a container id cannot have ("@" cannot start one): dead directories moved aside.
+constexpr const char* kAsidePrefix = "@dead-";
+
+// Best effort: a leftover is prune's to take.
+void remove_dir(const std::string& root, const std::string& name) {
+    sys::UniqueFd parent(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (parent) sys::remove_tree_at(parent.get(), name);
+}
+
+}  // namespace
+
+bool container_dir_live(const std::string& dir) {
+    try {
+        if (state::state_in(trim(read_file(dir + "/state")))) return true;
+    } catch (const Error&) {
+        // No state path yet: being created, or left over.
+    }
+    sys::UniqueFd fd(::open((dir + "/lock").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return false;
+    if (::flock(fd.get(), LOCK_SH | LOCK_NB) < 0) return errno == EWOULDBLOCK;
+    return false;
+}
+
+std::map<std::string, std::string> ContainerDirs::images_in_use() const {
+    std::map<std::string, std::string> out;
+    for (const auto& c : list_dir(root_)) {
+        if (!container_dir_live(dir(c))) continue;
+        try {
+            out.emplace(trim(read_file(dir(c) + "/image")), c);
+        } catch (const Error&) {
+            // Being removed.
+        }
+    }
+    return out;
+}
+
+void ContainerDirs::pin(const std::string& holder, const std::string& id) const {
+    write_file_atomic(holder + "/image", id + "\n", 0644);
+}
+
+void ContainerDirs::prune() const {
+    // Under the store lock no directory is half made.
+    for (const auto& c : list_dir(root_))
+        if (!container_dir_live(dir(c))) remove_dir(root_, c);
+}
+
+sys::UniqueFd ContainerDirs::create(const image::Store& store, const std::string& id,
+                                    const std::string& state_dir) const {
+    state::validate_id(id);
+    sys::UniqueFd store_lock = store.lock();
+    std::string d = dir(id);
+    ::mkdir(root_.c_str(), 0700);
+    if (::mkdir(d.c_str(), 0700) < 0) {
+        if (errno != EEXIST) throw_errno("create " + quote(d));
+        if (container_dir_live(d)) throw Error(EEXIST, "container with given ID already exists");
+        // A dead container's (its state is gone): moved aside for prune, which can
+        // remove files of subordinate ids (it runs in their user namespace).  Without
+        // its state path it stays dead once this id's new state exists.
+        ::unlink((d + "/state").c_str());
+        std::string aside = dir(kAsidePrefix + id + "-" + std::to_string(::getpid()));
+        if (::rename(d.c_str(), aside.c_str()) < 0) throw_errno("move aside " + quote(d));
+        if (::mkdir(d.c_str(), 0700) < 0) throw_errno("create " + quote(d));
+    }
+    try {
+        sys::UniqueFd fd(::open((d + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (!fd || ::flock(fd.get(), LOCK_EX | LOCK_NB) < 0) throw_errno("lock " + quote(d + "/lock"));
+        write_file_atomic(d + "/state", state_dir + "\n", 0644);
+        return fd;
+    } catch (...) {
+        remove_dir(root_, id);
+        throw;
+    }
+}
+
+bool ContainerDirs::remove_dead(const image::Store& store, const std::string& id) const {
+    state::validate_id(id);
+    sys::UniqueFd store_lock = store.lock();
+    std::string d = dir(id);
+    if (::access(d.c_str(), F_OK) < 0) return false;
+    if (container_dir_live(d)) throw Error(EBUSY, "container " + id + " is in use (its directory is live)");
+    remove_dir(root_, id);
+    return true;
+}
+
+}  // namespace crunlite::app

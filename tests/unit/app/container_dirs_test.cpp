@@ -1,0 +1,98 @@
+// The app's container directories in a temp image store, without privilege: made
+// under the store lock, live while their creator holds the lock or their state
+// exists, pinning images that rm refuses and prune keeps, and dead ones removed.
+#include <catch2/catch.hpp>
+
+#include <stdlib.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "crunlite/app/container_dirs.hpp"
+#include "crunlite/base/error.hpp"
+
+using namespace crunlite;
+namespace fs = std::filesystem;
+using Catch::Contains;
+
+namespace {
+
+struct TempStore {
+    std::string root;
+    std::string state_root;
+    TempStore() {
+        char tmpl[] = "/tmp/crl-container-dirs-XXXXXX";
+        std::string base = ::mkdtemp(tmpl);
+        root = base + "/store";
+        state_root = base + "/state";
+        fs::create_directories(state_root);
+    }
+    ~TempStore() { fs::remove_all(fs::path(root).parent_path()); }
+    // The runtime's state of container `id` appears (its state.json).
+    void make_state(const std::string& id) const {
+        fs::create_directories(state_root + "/" + id);
+        std::ofstream(state_root + "/" + id + "/state.json") << "{}";
+    }
+};
+
+}  // namespace
+
+TEST_CASE("container dirs: live while locked or while their state exists, then pruned") {
+    TempStore t;
+    app::ContainerDirs dirs(t.root);
+    image::Store store(t.root, image::UnpackOptions{}, &dirs);
+    {
+        sys::UniqueFd lock = dirs.create(store, "web", t.state_root + "/web");
+        CHECK(app::container_dir_live(dirs.dir("web")));
+        CHECK_THROWS_WITH(dirs.create(store, "web", t.state_root + "/web"),
+                          Contains("container with given ID already exists"));
+        dirs.pin(dirs.dir("web"), "sha256:aaaa");
+        CHECK(dirs.images_in_use() == std::map<std::string, std::string>{{"sha256:aaaa", "web"}});
+        t.make_state("web");
+    }
+    // The creator is gone; the state keeps it live.
+    CHECK(app::container_dir_live(dirs.dir("web")));
+    CHECK_THROWS_WITH(dirs.remove_dead(store, "web"), Contains("is in use"));
+    store.prune();
+    CHECK(fs::exists(dirs.dir("web")));
+
+    fs::remove_all(t.state_root + "/web");  // a reboot empties the state root
+    CHECK_FALSE(app::container_dir_live(dirs.dir("web")));
+    CHECK(dirs.images_in_use().empty());
+    store.prune();
+    CHECK_FALSE(fs::exists(dirs.dir("web")));
+    CHECK_FALSE(dirs.remove_dead(store, "web"));
+}
+
+TEST_CASE("container dirs: a dead one of a reused id is moved aside and stays dead") {
+    TempStore t;
+    app::ContainerDirs dirs(t.root);
+    image::Store store(t.root, image::UnpackOptions{}, &dirs);
+    { sys::UniqueFd lock = dirs.create(store, "db", t.state_root + "/db"); }
+    dirs.pin(dirs.dir("db"), "sha256:old");
+    {
+        sys::UniqueFd lock = dirs.create(store, "db", t.state_root + "/db");
+        t.make_state("db");  // the new container's state, at the same path
+        dirs.pin(dirs.dir("db"), "sha256:new");
+    }
+    CHECK(dirs.images_in_use() == std::map<std::string, std::string>{{"sha256:new", "db"}});
+    int aside = 0;
+    for (const auto& e : fs::directory_iterator(t.root + "/containers"))
+        if (e.path().filename().string().rfind("@dead-db-", 0) == 0) ++aside;
+    CHECK(aside == 1);
+    store.prune();
+    for (const auto& e : fs::directory_iterator(t.root + "/containers"))
+        CHECK(e.path().filename() == "db");
+}
+
+TEST_CASE("container dirs: a pin of a missing image writes nothing; bad ids are refused") {
+    TempStore t;
+    app::ContainerDirs dirs(t.root);
+    image::Store store(t.root, image::UnpackOptions{}, &dirs);
+    sys::UniqueFd lock = dirs.create(store, "c1", t.state_root + "/c1");
+    CHECK_THROWS_WITH(store.pin("app:1", dirs.dir("c1")), Contains("is not in the store"));
+    CHECK_FALSE(fs::exists(dirs.dir("c1") + "/image"));
+    CHECK_THROWS_WITH(dirs.create(store, "../x", t.state_root + "/x"), Contains("invalid id format: ../x"));
+    CHECK_THROWS_WITH(dirs.remove_dead(store, ".."), Contains("invalid id format"));
+    CHECK_FALSE(fs::exists(t.root + "/x"));
+}
