@@ -1,16 +1,19 @@
-// Helpers shared by the runtime's translation units (container.cpp, exec.cpp).
-// Not part of the public interface.
+// Helpers shared by the runtime's translation units (container.cpp, create.cpp,
+// run.cpp, exec.cpp).  Not part of the public interface.
 #pragma once
 
 #include <sys/types.h>
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/linux/seccomp.hpp"
 #include "crunlite/linux/terminal.hpp"
 #include "crunlite/process/launcher.hpp"
+#include "crunlite/runtime/container.hpp"
+#include "crunlite/spec/config.hpp"
 #include "crunlite/state/store.hpp"
 
 namespace crunlite::runtime::detail {
@@ -42,5 +45,33 @@ std::vector<std::string> cgroup_dirs(const cgroup::Paths& paths);
 // `where` names the config for errors.
 linux::SeccompProgram seccomp_program(const std::string& state_root, const spec::Seccomp& seccomp,
                                       const std::string& where);
+
+// A container made by create_container: its init (blocked on exec.fifo), its
+// state as recorded, and the hooks of its config.
+struct Created {
+    process::Launched launched;
+    state::State st;
+    spec::Hooks hooks;
+};
+
+// The common part of create and run: parse, validate, make the state dir,
+// launch the init and record the state.  On failure nothing is left behind.
+// `foreground`: the caller stays and holds a pty's master (run without -d);
+// `namespace_fds`: the init's network and user namespaces come back in `launched`.
+Created create_container(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid, bool foreground = false,
+                         bool namespace_fds = false);
+
+// The hooks of a container's config.json; none when it cannot be read any more.
+spec::Hooks config_hooks(const state::State& st);
+
+// Releases a created container and runs its poststart hooks.
+void start_created(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststart);
+
+// Deletes the container's state and runs its poststop hooks.
+void remove_stopped(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststop);
+
+// Kills the init with SIGKILL and waits (bounded) until it is gone, thawing a
+// frozen container; throws, keeping the state, if the init outlives the wait.
+void kill_and_wait(const state::Store& store, const state::State& st);
 
 }  // namespace crunlite::runtime::detail

@@ -1,0 +1,222 @@
+#include "crunlite/runtime/container.hpp"
+
+// run: create and start in one go, in the foreground or under a detached
+// monitor that reaps the container and records its exit status.
+
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <optional>
+
+#include "crunlite/base/clock.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/cgroup/manager.hpp"
+#include "crunlite/linux/terminal.hpp"
+#include "crunlite/process/launcher.hpp"
+#include "internal.hpp"
+
+namespace crunlite::runtime {
+namespace {
+
+using detail::create_container;
+using detail::Created;
+using detail::kill_and_wait;
+using detail::remove_stopped;
+using detail::report_exec_failure;
+using detail::start_created;
+using detail::wait_forwarding_signals;
+
+// The state of `st.id` on disk is still the container `st` (not deleted, nor
+// replaced by a new container reusing the id).  Call with the lock held.
+bool same_container(const state::Store& store, const state::State& st) {
+    if (!store.exists(st.id)) return false;
+    state::State now = store.load(st.id);
+    return now.pid == st.pid && now.start_time == st.start_time;
+}
+
+// Records the init's exit status under the state lock: a concurrent `delete`
+// holds the lock while it removes the directory, and after it there is no
+// container left to record for.
+void record_exit(const state::Store& store, const state::State& st, int status) {
+    try {
+        sys::UniqueFd lock = store.lock(st.id);
+        if (same_container(store, st))
+            store.record_exit_status(st.id, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    } catch (const Error&) {
+        // Deleted meanwhile.
+    }
+}
+
+// Releases the container after a failed `created` hook: it never ran.
+void abandon(const state::Store& store, Created& c) {
+    kill_and_wait(store, c.st);
+    while (::waitpid(c.launched.pid, nullptr, 0) < 0 && errno == EINTR) {}  // our child: no zombie left
+    cgroup::destroy(detail::cgroup_paths(c.st));
+    store.remove(c.st.id);
+}
+
+Created create_and_hook(const Context& ctx, const CreateOptions& opts, pid_t monitor, bool foreground,
+                        const RunHooks& hooks) {
+    Created c = create_container(ctx, opts, monitor, foreground, static_cast<bool>(hooks.created));
+    if (hooks.created) {
+        try {
+            hooks.created(c.launched.pid, c.launched.netns.get(), c.launched.userns.get());
+            c.launched.netns.reset();
+            c.launched.userns.reset();
+        } catch (...) {
+            abandon(state::Store(ctx.root), c);
+            throw;
+        }
+    }
+    return c;
+}
+
+// The detached monitor's life after start: reap (it is a subreaper, and PID 1
+// here does not reap), record the init's exit status, call the tick when due,
+// and once the init is gone, delete it unless `keep`, then wait for the rest.
+void monitor_loop(const Context& ctx, Created& c, bool keep, const RunHooks& hooks) {
+    state::Store store(ctx.root);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    sys::UniqueFd sfd(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
+    int64_t due = hooks.tick && hooks.first_tick_ms >= 0 ? monotonic_ms() + hooks.first_tick_ms : -1;
+    bool init_done = false;
+    for (;;) {
+        int status;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid != c.launched.pid) continue;
+            record_exit(store, c.st, status);
+            init_done = true;
+            if (!keep) {
+                try {
+                    sys::UniqueFd lock = store.lock(c.st.id);
+                    if (same_container(store, c.st)) {
+                        cgroup::destroy(detail::cgroup_paths(c.st));
+                        remove_stopped(store, c.st, c.hooks.poststop);
+                    }
+                } catch (const Error& e) {
+                    log::debug("container " + c.st.id + " not removed after exit: " + e.message());
+                }
+            }
+            if (hooks.exited) hooks.exited();
+        }
+        if (pid < 0 && errno == ECHILD) break;  // nothing left to reap
+        if (!init_done && due >= 0 && monotonic_ms() >= due) {
+            int64_t next = hooks.tick();
+            due = next < 0 ? -1 : monotonic_ms() + next;
+            continue;
+        }
+        struct pollfd pfd = {sfd.get(), POLLIN, 0};
+        int timeout = init_done || due < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(due - monotonic_ms(), 0, INT_MAX));
+        if (::poll(&pfd, 1, timeout) > 0) {
+            struct signalfd_siginfo si;
+            while (::read(sfd.get(), &si, sizeof si) > 0) {}
+        }
+    }
+}
+
+// The caller's side of `run -d`: reads the monitor's verdict from `fd` (then
+// closed).  0 once the container started; else, after reaping the monitor,
+// throws the error it reported.
+int await_monitor(int fd, pid_t monitor) {
+    std::string verdict;
+    char buf[4096];
+    ssize_t n;
+    while ((n = ::read(fd, buf, sizeof buf)) > 0) verdict.append(buf, static_cast<size_t>(n));
+    ::close(fd);
+    if (verdict == "ok") return 0;
+    while (::waitpid(monitor, nullptr, 0) < 0 && errno == EINTR) {}  // it exits after a failure
+    size_t sp = verdict.find(' ');
+    int code = static_cast<int>(parse_int(verdict.substr(0, sp)).value_or(EIO));
+    throw Error(code, sp == std::string::npos ? "monitor exited before the container started" : verdict.substr(sp + 1));
+}
+
+}  // namespace
+
+int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, const RunHooks& hooks) {
+    state::Store store(ctx.root);
+    if (!detach) {
+        // Orphans of the container (without a pid namespace) come to us to be reaped.
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        Created c = create_and_hook(ctx, opts, 0, true, hooks);
+        std::optional<linux::TerminalProxy> tty;
+        if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
+        start_created(store, c.st, c.hooks.poststart);
+        int code = wait_forwarding_signals(c.launched, tty ? &*tty : nullptr);
+        tty.reset();  // the host terminal leaves raw mode before we print anything
+        report_exec_failure(c.launched.sync);
+        if (!keep) {
+            cgroup::destroy(detail::cgroup_paths(c.st));
+            remove_stopped(store, c.st, c.hooks.poststop);
+        }
+        if (hooks.exited) hooks.exited();
+        return code;
+    }
+    // Detached: a monitor process becomes the container's parent, reaps it (and
+    // its orphans: it is a subreaper) and records the exit status, because PID 1
+    // on these hosts does not reap.  We wait for its verdict on a pipe.
+    int pipefd[2];
+    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
+    pid_t caller = ::getpid();
+    pid_t monitor = ::fork();
+    if (monitor < 0) throw_errno("fork monitor");
+    if (monitor > 0) {
+        ::close(pipefd[1]);
+        return await_monitor(pipefd[0], monitor);
+    }
+    ::close(pipefd[0]);
+    sys::UniqueFd verdict(pipefd[1]);
+    int code = 0;
+    auto fail = [&](int err, const std::string& message) {
+        std::string msg = std::to_string(err) + " " + message;
+        [[maybe_unused]] ssize_t w = ::write(verdict.get(), msg.data(), msg.size());
+        code = 1;
+    };
+    try {
+        // Until the container has started, the monitor dies with its caller: a
+        // `run -d` killed half-way leaves what a killed `create` leaves (which
+        // `delete --force` removes), not a container coming up after its caller
+        // is gone and after the caller's cleanup has run.
+        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != caller) ::_exit(1);
+        ::setsid();
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        // The container gets the log file as stdout/stderr; the monitor keeps
+        // nothing of the caller's stdio open (our own messages go to the log too).
+        int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        if (!hooks.log_path.empty()) {
+            int log = ::open(hooks.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+            if (log < 0) throw_errno("open log " + quote(hooks.log_path));
+            ::dup2(devnull, 0);
+            ::dup2(log, 1);
+            ::dup2(log, 2);
+            ::close(log);
+        }
+        Created c = create_and_hook(ctx, opts, ::getpid(), false, hooks);
+        start_created(store, c.st, c.hooks.poststart);
+        ::prctl(PR_SET_PDEATHSIG, 0);
+        [[maybe_unused]] ssize_t w = ::write(verdict.get(), "ok", 2);
+        verdict.reset();
+        if (hooks.log_path.empty())
+            for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
+        monitor_loop(ctx, c, keep, hooks);
+    } catch (const Error& e) {
+        fail(e.code(), e.message());
+    } catch (const std::exception& e) {  // never unwind out of the forked monitor
+        fail(EIO, std::string("monitor: ") + e.what());
+    }
+    ::_exit(code);
+}
+
+}  // namespace crunlite::runtime
