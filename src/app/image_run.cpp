@@ -24,6 +24,7 @@
 #include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/app/container_dirs.hpp"
 #include "crunlite/app/image_spec.hpp"
+#include "crunlite/app/image_store.hpp"
 #include "crunlite/app/slirp.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/default_spec.hpp"
@@ -206,24 +207,11 @@ struct Prepared {
 
 // Writes the files of a new image container's bundle (see image_run.hpp) for
 // prepare(), which made the directory and pinned `img`.
-void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
-          const image::StoredImage& img, Prepared& p) {
-    image::ImageConfig ic = image::parse_image_config(img.config_json, "image " + img.id + " config");
-    p.app.image = img.id;
-    p.app.stop_signal = ic.stop_signal;
-    for (const auto& text : o.publish) p.ports.push_back(parse_port(text));
-    p.app.network = resolve_network(o, ctx.rootless, creating);
-    p.app.health = health_config(ic.healthcheck, o.health);
-    if (o.require_healthcheck && !p.app.health)
-        throw Error(EINVAL, std::string("--wait-healthy: the image has no healthcheck (and no --health-cmd was given)") +
-                                (ic.healthcheck ? "" : "; note: OCI-format images (buildah's default) drop HEALTHCHECK: "
-                                                       "build with `buildah bud --format docker`"));
-    if (!p.app.stop_signal.empty()) runtime::parse_signal(p.app.stop_signal);
-
-    // 1. The process: user from the image's own passwd/group, args, env, cwd.
+// 1. The process: user from the image's own passwd/group, args, env, cwd.
+void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const image::Store& store,
+                  const image::StoredImage& img, const image::ImageConfig& ic, spec::SpecOptions& s) {
     ContainerUser user = resolve_user(o.user.value_or(ic.user), read_image_file(store, img, "/etc/passwd"),
                                       read_image_file(store, img, "/etc/group"));
-    spec::SpecOptions s;
     s.rootless = ctx.rootless;
     s.caller_uid = ::geteuid();
     s.caller_gid = ::getegid();
@@ -257,12 +245,14 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     s.cwd = o.workdir.value_or(ic.working_dir.empty() ? "/" : ic.working_dir);
     if (s.cwd[0] != '/')
         throw Error(EINVAL, (o.workdir ? "--workdir " : "the image's WorkingDir ") + quote(s.cwd) + ": must be absolute");
+}
 
-    // 2. Confinement: capabilities (a non-root user keeps them only in the
-    //    bounding set, as Docker does), the seccomp profile for them, limits.
+// 2. Confinement: capabilities (a non-root user keeps them only in the
+//    bounding set, as Docker does), the seccomp profile for them, limits.
+void plan_confinement(const ImageRunOptions& o, const std::string& network, spec::SpecOptions& s) {
     auto caps = adjust_capabilities(spec::default_capabilities(), o.cap_add, o.cap_drop);
     s.capabilities = caps;
-    s.bounding_only = user.uid != 0;
+    s.bounding_only = s.uid != 0;
     if (o.seccomp.empty())
         s.seccomp = host_seccomp_profile(spec::default_seccomp_profile_json(), "profiles/seccomp.json", caps);
     else if (o.seccomp != "unconfined")
@@ -272,28 +262,33 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     s.pids_limit = o.pids_limit;
     if (o.cpus < 0) throw Error(EINVAL, "--cpus: must not be negative");
     s.cpu_quota = static_cast<int64_t>(std::llround(o.cpus * 100000));
-    s.network_namespace = p.app.network != "host";
+    s.network_namespace = network != "host";
     s.root_readonly = o.read_only;
+}
 
-    // 3. The directory: overlay dirs, /etc files, the init.
+// 3. The directory: the overlay of the image's layers and its annotations.
+void plan_rootfs(const runtime::Context& ctx, const ImageRunOptions& o, const image::Store& store,
+                 const image::StoredImage& img, const image::ImageConfig& ic, const std::string& dir,
+                 spec::SpecOptions& s) {
     // upper/ and work/ share ovl/, the only directory of ours a fuse-overlayfs
     // daemon gets to see (never config.json, which exec reads).
     for (const char* sub : {"rootfs", "ovl", "ovl/upper", "ovl/work"})
-        if (::mkdir((p.dir + "/" + sub).c_str(), 0755) < 0) throw_errno("create " + quote(p.dir + "/" + sub));
-    ::chmod(p.dir.c_str(), 0711);  // the user namespace's root must reach rootfs/ and ovl/
+        if (::mkdir((dir + "/" + sub).c_str(), 0755) < 0) throw_errno("create " + quote(dir + "/" + sub));
+    ::chmod(dir.c_str(), 0711);  // the user namespace's root must reach rootfs/ and ovl/
     std::vector<std::string> lower;
     for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) lower.push_back(store.layer_dir(*it));
     if (lower.empty()) {  // overlay wants a lower dir; an image without layers has an empty root
-        ::mkdir((p.dir + "/empty").c_str(), 0755);
-        lower.push_back(p.dir + "/empty");
+        ::mkdir((dir + "/empty").c_str(), 0755);
+        lower.push_back(dir + "/empty");
     }
     std::string overlay =
-        "lowerdir=" + join(lower, ":") + ",upperdir=" + p.dir + "/ovl/upper,workdir=" + p.dir + "/ovl/work";
+        "lowerdir=" + join(lower, ":") + ",upperdir=" + dir + "/ovl/upper,workdir=" + dir + "/ovl/work";
     if (ctx.rootless) overlay += ",userxattr";
     if (o.overlay != "auto" && o.overlay != "native" && o.overlay != "fuse")
         throw Error(EINVAL, "--overlay: unknown driver " + quote(o.overlay) + " (want auto, native or fuse)");
     // A fuse-overlayfs daemon lives in the container's pid namespace with
     // every capability: a container that may ptrace could take it over.
+    const std::vector<std::string>& caps = s.capabilities.value();  // plan_confinement set them
     bool ptrace = std::find(caps.begin(), caps.end(), "CAP_SYS_PTRACE") != caps.end();
     if (o.overlay == "fuse" && ptrace)
         throw Error(EINVAL, "--overlay fuse: not with CAP_SYS_PTRACE (the container could take over the "
@@ -312,17 +307,21 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     // Labels become annotations, except the keys whose meaning we define.
     for (const auto& [k, v] : ic.labels)
         if (k != "org.opencontainers.image.stopSignal" && k.rfind("org.crun-lite.", 0) != 0) s.annotations.emplace(k, v);
+}
 
+// 4. The /etc files (hosts, hostname, resolv.conf), volumes and the init, as mounts.
+void plan_etc_and_mounts(const ImageRunOptions& o, const image::ImageConfig& ic, const std::string& dir,
+                         const std::string& network, spec::SpecOptions& s) {
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-    NetworkEtc net = network_etc(p.app.network);
+    NetworkEtc net = network_etc(network);
     hosts += net.host_addr + "\t" + s.hostname + "\n";
-    write_file_atomic(p.dir + "/hosts", hosts, 0644);
-    write_file_atomic(p.dir + "/hostname", s.hostname + "\n", 0644);
+    write_file_atomic(dir + "/hosts", hosts, 0644);
+    write_file_atomic(dir + "/hostname", s.hostname + "\n", 0644);
     std::string resolv = net.nameserver.empty() ? "" : "nameserver " + net.nameserver + "\n";
     if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
-    write_file_atomic(p.dir + "/resolv.conf", resolv, 0644);
+    write_file_atomic(dir + "/resolv.conf", resolv, 0644);
     for (const char* f : {"hosts", "hostname", "resolv.conf"})
-        s.extra_mounts.push_back({std::string("/etc/") + f, "bind", p.dir + "/" + f, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
+        s.extra_mounts.push_back({std::string("/etc/") + f, "bind", dir + "/" + f, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
     for (const auto& v : ic.volumes)
         s.extra_mounts.push_back({v, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}, {}, {}});
     std::string cwd = absolute_path(".");
@@ -339,6 +338,27 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
         s.extra_mounts.push_back({kInitInContainer, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
         s.args.insert(s.args.begin(), {kInitInContainer, "--"});
     }
+}
+
+void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
+          const image::StoredImage& img, Prepared& p) {
+    image::ImageConfig ic = image::parse_image_config(img.config_json, "image " + img.id + " config");
+    p.app.image = img.id;
+    p.app.stop_signal = ic.stop_signal;
+    for (const auto& text : o.publish) p.ports.push_back(parse_port(text));
+    p.app.network = resolve_network(o, ctx.rootless, creating);
+    p.app.health = health_config(ic.healthcheck, o.health);
+    if (o.require_healthcheck && !p.app.health)
+        throw Error(EINVAL, std::string("--wait-healthy: the image has no healthcheck (and no --health-cmd was given)") +
+                                (ic.healthcheck ? "" : "; note: OCI-format images (buildah's default) drop HEALTHCHECK: "
+                                                       "build with `buildah bud --format docker`"));
+    if (!p.app.stop_signal.empty()) runtime::parse_signal(p.app.stop_signal);
+
+    spec::SpecOptions s;
+    plan_process(ctx, o, store, img, ic, s);
+    plan_confinement(o, p.app.network, s);
+    plan_rootfs(ctx, o, store, img, ic, p.dir, s);
+    plan_etc_and_mounts(o, ic, p.dir, p.app.network, s);
     write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
     p.app.started_ns = realtime_ns();
     write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);
@@ -372,51 +392,6 @@ runtime::CreateOptions create_options(const ImageRunOptions& o, const Prepared& 
 }
 
 }  // namespace
-
-void with_image_store(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
-                         const std::function<void(image::Store&)>& body) {
-    auto work = [&](image::UnpackOptions unpack) {
-        unpack.limits = limits;
-        ContainerDirs dirs(root);
-        image::Store store(root, unpack, &dirs);
-        body(store);
-    };
-    if (!ctx.rootless) return work(image::UnpackOptions{});
-    image::UnpackOptions mapped;
-    mapped.device_nodes = false;
-    mapped.user_xattrs = true;
-    if (!runtime::run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
-}
-
-image::StoredImage import_into(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
-                              const std::function<image::StoredImage(image::Store&)>& body, const std::string& pin_dir) {
-    // The import may run in a user namespace child: its result comes back as the id.
-    int pipefd[2];
-    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
-    sys::UniqueFd rd(pipefd[0]), wr(pipefd[1]);
-    with_image_store(ctx, root, limits, [&](image::Store& s) {
-        if (!pin_dir.empty()) s.pin_imports_to(pin_dir);
-        std::string id = body(s).id;
-        [[maybe_unused]] ssize_t n = ::write(wr.get(), id.data(), id.size());
-    });
-    wr.reset();
-    std::string id;
-    char buf[128];
-    ssize_t n;
-    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) id.append(buf, static_cast<size_t>(n));
-    return image::Store(root, image::UnpackOptions{}).inspect(id);
-}
-
-image::StoredImage pull_image(const runtime::Context& ctx, const std::string& root, const image::Reference& ref,
-                              const image::PullOptions& options, const image::LayerLimits& limits,
-                              const image::Store::Progress& progress, const std::string& pin_dir) {
-    // 1. The manifest and config, as the caller (its credentials and certs);
-    // 2. the layers, streamed into the store as it is written (rootless: in the
-    //    user namespace).
-    image::Resolved resolved = image::resolve(ref, options);
-    return import_into(ctx, root, limits, [&](image::Store& s) { return image::import(s, resolved, progress); },
-                       pin_dir);
-}
 
 std::string find_init() {
     if (const char* env = std::getenv("CRUNLITE_INIT"); env && *env) return env;

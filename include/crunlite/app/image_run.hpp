@@ -85,28 +85,6 @@ int healthcheck_run(const runtime::Context& ctx, const std::string& id);
 // `timeout_ns` passed (1, printing why and the last probe's output).
 int wait_healthy(const runtime::Context& ctx, const std::string& id, int64_t timeout_ns);
 
-// Runs `body` with the image store at `root` opened as the caller may write
-// it: root directly.  Unprivileged, inside a user namespace with the caller's
-// subordinate ids (run_in_rootless_userns), so layer files get the owners the
-// image gives them (uid 1001 stays distinct from root) and only there can the
-// store be cleaned up again; without subordinate ids, directly, with every
-// file the caller's (recorded as owners "caller").
-void with_image_store(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
-                      const std::function<void(image::Store&)>& body);
-
-// Runs the import `body` inside with_image_store and returns the image it
-// stored; with `pin_dir`, pinned to that container directory under the
-// import's own hold of the store lock (Store::pin_imports_to).
-image::StoredImage import_into(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
-                              const std::function<image::StoredImage(image::Store&)>& body,
-                              const std::string& pin_dir = {});
-
-// Pulls `ref` into the store at `root` (image/pull.hpp): the manifest and
-// config as the caller, the layers inside with_image_store (import_into).
-image::StoredImage pull_image(const runtime::Context& ctx, const std::string& root, const image::Reference& ref,
-                              const image::PullOptions& options, const image::LayerLimits& limits,
-                              const image::Store::Progress& progress, const std::string& pin_dir = {});
-
 // A seccomp profile (profiles/seccomp.json's format) resolved for this machine
 // (architecture, kernel) and a container with capabilities `caps`.
 spec::Seccomp host_seccomp_profile(std::string_view profile, const std::string& source,

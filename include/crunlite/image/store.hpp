@@ -63,7 +63,7 @@ public:
 class Store {
 public:
     // `unpack`: how layers are written (owners, devices, xattr namespace); see
-    // app/image_run.cpp (with_image_store) for how an unprivileged user gets real owners.
+    // app/image_store.hpp (with_image_store) for how an unprivileged user gets real owners.
     // `holders` (may be null: nothing holds images) must outlive the store.
     Store(std::string root, const UnpackOptions& unpack, const Holders* holders = nullptr);
 

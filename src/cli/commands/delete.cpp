@@ -8,7 +8,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/app/container_dirs.hpp"
-#include "crunlite/app/image_run.hpp"
+#include "crunlite/app/image_store.hpp"
 #include "crunlite/state/store.hpp"
 
 namespace crunlite::cli {

@@ -11,7 +11,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
-#include "crunlite/app/image_run.hpp"
+#include "crunlite/app/image_store.hpp"
 #include "pull_flags.hpp"
 
 namespace crunlite::cli {

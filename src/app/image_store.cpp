@@ -1,0 +1,58 @@
+#include "crunlite/app/image_store.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+
+#include "crunlite/app/container_dirs.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/runtime/user_namespace.hpp"
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::app {
+
+void with_image_store(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
+                         const std::function<void(image::Store&)>& body) {
+    auto work = [&](image::UnpackOptions unpack) {
+        unpack.limits = limits;
+        ContainerDirs dirs(root);
+        image::Store store(root, unpack, &dirs);
+        body(store);
+    };
+    if (!ctx.rootless) return work(image::UnpackOptions{});
+    image::UnpackOptions mapped;
+    mapped.device_nodes = false;
+    mapped.user_xattrs = true;
+    if (!runtime::run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
+}
+
+image::StoredImage import_into(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
+                              const std::function<image::StoredImage(image::Store&)>& body, const std::string& pin_dir) {
+    // The import may run in a user namespace child: its result comes back as the id.
+    int pipefd[2];
+    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
+    sys::UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+    with_image_store(ctx, root, limits, [&](image::Store& s) {
+        if (!pin_dir.empty()) s.pin_imports_to(pin_dir);
+        std::string id = body(s).id;
+        [[maybe_unused]] ssize_t n = ::write(wr.get(), id.data(), id.size());
+    });
+    wr.reset();
+    std::string id;
+    char buf[128];
+    ssize_t n;
+    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) id.append(buf, static_cast<size_t>(n));
+    return image::Store(root, image::UnpackOptions{}).inspect(id);
+}
+
+image::StoredImage pull_image(const runtime::Context& ctx, const std::string& root, const image::Reference& ref,
+                              const image::PullOptions& options, const image::LayerLimits& limits,
+                              const image::Store::Progress& progress, const std::string& pin_dir) {
+    // 1. The manifest and config, as the caller (its credentials and certs);
+    // 2. the layers, streamed into the store as it is written (rootless: in the
+    //    user namespace).
+    image::Resolved resolved = image::resolve(ref, options);
+    return import_into(ctx, root, limits, [&](image::Store& s) { return image::import(s, resolved, progress); },
+                       pin_dir);
+}
+
+}  // namespace crunlite::app
