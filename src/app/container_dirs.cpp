@@ -16,12 +16,6 @@ namespace {
 // Names a container id cannot have ("@" cannot start one): dead directories moved aside.
 constexpr const char* kAsidePrefix = "@dead-";
 
-// Best effort: a leftover is prune's to take.
-void remove_dir(const std::string& root, const std::string& name) {
-    sys::UniqueFd parent(::open(root.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (parent) sys::remove_tree_at(parent.get(), name);
-}
-
 }  // namespace
 
 bool container_dir_live(const std::string& dir) {
@@ -56,7 +50,7 @@ void ContainerDirs::pin(const std::string& holder, const std::string& id) const 
 void ContainerDirs::prune() const {
     // Under the store lock no directory is half made.
     for (const auto& c : list_dir(root_))
-        if (!container_dir_live(dir(c))) remove_dir(root_, c);
+        if (!container_dir_live(dir(c))) sys::remove_tree(dir(c));  // best effort: the next prune takes a leftover
 }
 
 sys::UniqueFd ContainerDirs::create(const image::Store& store, const std::string& id,
@@ -82,7 +76,7 @@ sys::UniqueFd ContainerDirs::create(const image::Store& store, const std::string
         write_file_atomic(d + "/state", state_dir + "\n", 0644);
         return fd;
     } catch (...) {
-        remove_dir(root_, id);
+        sys::remove_tree(d);  // best effort: a leftover is prune's to take
         throw;
     }
 }
@@ -93,7 +87,7 @@ bool ContainerDirs::remove_dead(const image::Store& store, const std::string& id
     std::string d = dir(id);
     if (::access(d.c_str(), F_OK) < 0) return false;
     if (container_dir_live(d)) throw Error(EBUSY, "container " + id + " is in use (its directory is live)");
-    remove_dir(root_, id);
+    sys::remove_tree(d);  // best effort: a leftover is prune's to take
     return true;
 }
 

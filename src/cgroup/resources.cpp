@@ -10,6 +10,179 @@ std::string max_or(int64_t v) { return v < 0 ? "max" : std::to_string(v); }
 
 std::string dev(int64_t major, int64_t minor) { return std::to_string(major) + ":" + std::to_string(minor); }
 
+// The writes being planned, each through the hierarchy that owns its controller.
+class Planner {
+public:
+    Planner(std::vector<Write>& out, const std::function<bool(const std::string&)>& on_v2)
+        : out_(out), on_v2_(on_v2) {}
+    bool v2(const std::string& controller) const { return on_v2_(controller); }
+    void add(const std::string& controller, const std::string& file, const std::string& value) {
+        bool v2 = on_v2_(controller);
+        std::string hierarchy = !v2 && controller == "io" ? "blkio" : controller;
+        out_.push_back({hierarchy, v2, file, value});
+    }
+    // A v2 core file ("cgroup.*"), which no controller owns.
+    void add_core(const std::string& file, const std::string& value) { out_.push_back({"", true, file, value}); }
+
+private:
+    std::vector<Write>& out_;
+    const std::function<bool(const std::string&)>& on_v2_;
+};
+
+void plan_memory_v2(Planner& p, const spec::Resources::Memory& m) {
+    if (m.limit) p.add("memory", "memory.max", max_or(*m.limit));
+    if (m.reservation) p.add("memory", "memory.low", max_or(*m.reservation));
+    if (m.swap) {
+        // OCI's swap is memory+swap; v2's swap.max is swap alone.
+        if (*m.swap < 0) p.add("memory", "memory.swap.max", "max");
+        else if (!m.limit || *m.limit < 0)
+            throw Error(EINVAL, "linux.resources.memory.swap: needs a memory.limit on cgroup v2");
+        else if (*m.swap < *m.limit)
+            throw Error(EINVAL, "linux.resources.memory.swap: " + std::to_string(*m.swap) +
+                                    " is below memory.limit " + std::to_string(*m.limit));
+        else p.add("memory", "memory.swap.max", std::to_string(*m.swap - *m.limit));
+    }
+    if (m.disable_oom_killer && *m.disable_oom_killer)
+        throw Error(EINVAL, "linux.resources.memory.disableOOMKiller: not available on cgroup v2");
+    if (m.kernel_tcp)
+        throw Error(EINVAL, "linux.resources.memory.kernelTCP: not available on cgroup v2");
+    if (m.use_hierarchy && !*m.use_hierarchy)
+        throw Error(EINVAL, "linux.resources.memory.useHierarchy: cgroup v2 is always hierarchical");
+}
+
+void plan_memory_v1(Planner& p, const spec::Resources::Memory& m) {
+    if (m.limit) p.add("memory", "memory.limit_in_bytes", std::to_string(*m.limit));
+    if (m.reservation) p.add("memory", "memory.soft_limit_in_bytes", std::to_string(*m.reservation));
+    if (m.swap) p.add("memory", "memory.memsw.limit_in_bytes", std::to_string(*m.swap));
+    if (m.swappiness) p.add("memory", "memory.swappiness", std::to_string(*m.swappiness));
+    if (m.disable_oom_killer) p.add("memory", "memory.oom_control", *m.disable_oom_killer ? "1" : "0");
+    if (m.kernel_tcp) p.add("memory", "memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp));
+    if (m.use_hierarchy) p.add("memory", "memory.use_hierarchy", *m.use_hierarchy ? "1" : "0");
+}
+
+void plan_memory(Planner& p, const spec::Resources::Memory& m) {
+    if (p.v2("memory")) plan_memory_v2(p, m);
+    else plan_memory_v1(p, m);
+    // runtime-spec: deprecated (no kernel since 5.4 limits it), "may be ignored by runtimes".
+    if (m.kernel)
+        log::warn("linux.resources.memory.kernel: deprecated and ignored (the kernel no longer limits kernel memory)");
+}
+
+void plan_cpu_v2(Planner& p, const spec::Resources::Cpu& c) {
+    if (c.shares && *c.shares) p.add("cpu", "cpu.weight", std::to_string(shares_to_weight(*c.shares)));
+    if (c.quota || c.period)
+        p.add("cpu", "cpu.max", max_or(c.quota.value_or(-1)) + " " + std::to_string(c.period.value_or(100000)));
+    if (c.burst) p.add("cpu", "cpu.max.burst", std::to_string(*c.burst));
+    if (c.idle) p.add("cpu", "cpu.idle", std::to_string(*c.idle));
+    if (c.realtime_period || c.realtime_runtime)
+        throw Error(EINVAL, std::string("linux.resources.cpu.") +
+                                (c.realtime_period ? "realtimePeriod" : "realtimeRuntime") +
+                                ": not available on cgroup v2");
+}
+
+void plan_cpu_v1(Planner& p, const spec::Resources::Cpu& c) {
+    if (c.shares) p.add("cpu", "cpu.shares", std::to_string(*c.shares));
+    if (c.period) p.add("cpu", "cpu.cfs_period_us", std::to_string(*c.period));
+    if (c.quota) p.add("cpu", "cpu.cfs_quota_us", std::to_string(*c.quota));
+    if (c.realtime_period) p.add("cpu", "cpu.rt_period_us", std::to_string(*c.realtime_period));
+    if (c.realtime_runtime) p.add("cpu", "cpu.rt_runtime_us", std::to_string(*c.realtime_runtime));
+    if (c.burst) p.add("cpu", "cpu.cfs_burst_us", std::to_string(*c.burst));
+    if (c.idle) p.add("cpu", "cpu.idle", std::to_string(*c.idle));
+}
+
+// The cpu controller, then cpuset (the same OCI object).
+void plan_cpu(Planner& p, const spec::Resources::Cpu& c) {
+    if (p.v2("cpu")) plan_cpu_v2(p, c);
+    else plan_cpu_v1(p, c);
+    if (!c.cpus.empty()) p.add("cpuset", "cpuset.cpus", c.cpus);
+    if (!c.mems.empty()) p.add("cpuset", "cpuset.mems", c.mems);
+}
+
+void plan_block_io_weights(Planner& p, const spec::Resources::BlockIO& b, bool io2) {
+    if (b.weight) {
+        // blkio.weight 10..1000 -> io.weight 1..10000
+        if (io2) p.add("io", "io.weight", "default " + std::to_string(1 + (uint64_t{*b.weight} - 10) * 9999 / 990));
+        else p.add("io", "blkio.weight", std::to_string(*b.weight));
+    }
+    if (b.leaf_weight) {
+        if (io2) throw Error(EINVAL, "linux.resources.blockIO.leafWeight: not available on cgroup v2");
+        p.add("io", "blkio.leaf_weight", std::to_string(*b.leaf_weight));
+    }
+    for (size_t i = 0; i < b.weight_device.size(); ++i) {
+        const auto& d = b.weight_device[i];
+        if (d.weight)
+            p.add("io", io2 ? "io.weight" : "blkio.weight_device",
+                  dev(d.major, d.minor) + " " + std::to_string(*d.weight));
+        if (d.leaf_weight) {
+            if (io2)
+                throw Error(EINVAL, "linux.resources.blockIO.weightDevice[" + std::to_string(i) +
+                                        "].leafWeight: not available on cgroup v2");
+            p.add("io", "blkio.leaf_weight_device", dev(d.major, d.minor) + " " + std::to_string(*d.leaf_weight));
+        }
+    }
+}
+
+void plan_block_io_throttles(Planner& p, const spec::Resources::BlockIO& b, bool io2) {
+    struct Throttle {
+        const std::vector<spec::ThrottleDevice>* devs;
+        const char* v1_file;
+        const char* v2_key;
+    } throttles[] = {
+        {&b.throttle_read_bps, "blkio.throttle.read_bps_device", "rbps"},
+        {&b.throttle_write_bps, "blkio.throttle.write_bps_device", "wbps"},
+        {&b.throttle_read_iops, "blkio.throttle.read_iops_device", "riops"},
+        {&b.throttle_write_iops, "blkio.throttle.write_iops_device", "wiops"},
+    };
+    for (const auto& t : throttles)
+        for (const auto& d : *t.devs)
+            p.add("io", io2 ? "io.max" : t.v1_file,
+                  dev(d.major, d.minor) + (io2 ? std::string(" ") + t.v2_key + "=" : " ") + std::to_string(d.rate));
+}
+
+void plan_block_io(Planner& p, const spec::Resources::BlockIO& b) {
+    bool io2 = p.v2("io");
+    plan_block_io_weights(p, b, io2);
+    plan_block_io_throttles(p, b, io2);
+}
+
+// net_cls and net_prio exist only on cgroup v1: where they are not mounted,
+// the caller reports "no net_cls cgroup here" (root) or drops them (rootless).
+void plan_network(Planner& p, const spec::Resources::Network& n) {
+    if (n.class_id) p.add("net_cls", "net_cls.classid", std::to_string(*n.class_id));
+    for (const auto& [iface, prio] : n.priorities)
+        p.add("net_prio", "net_prio.ifpriomap", iface + " " + std::to_string(prio));
+}
+
+void plan_rdma(Planner& p, const std::map<std::string, spec::Resources::RdmaLimit>& rdma) {
+    for (const auto& [device, limit] : rdma) {
+        std::string value = device;
+        if (limit.hca_handles) value += " hca_handle=" + std::to_string(*limit.hca_handles);
+        if (limit.hca_objects) value += " hca_object=" + std::to_string(*limit.hca_objects);
+        p.add("rdma", "rdma.max", value);
+    }
+}
+
+void plan_hugetlb(Planner& p, const std::vector<spec::HugepageLimit>& limits) {
+    for (const auto& h : limits)
+        p.add("hugetlb", "hugetlb." + h.page_size + (p.v2("hugetlb") ? ".max" : ".limit_in_bytes"),
+              std::to_string(h.limit));
+}
+
+void plan_unified(Planner& p, const std::map<std::string, std::string>& unified) {
+    for (const auto& [key, value] : unified) {
+        // cgroup v2 files by name; the controller is the part before the first dot.
+        size_t dot = key.find('.');
+        if (dot == std::string::npos || key.find('/') != std::string::npos)
+            throw Error(EINVAL, "linux.resources.unified: invalid key " + key);
+        std::string controller = key.substr(0, dot);
+        if (controller == "cgroup") p.add_core(key, value);
+        else if (!p.v2(controller))
+            throw Error(EINVAL, "linux.resources.unified." + key + ": controller " + controller +
+                                    " is not available on cgroup v2 here");
+        else p.add(controller, key, value);
+    }
+}
+
 }  // namespace
 
 uint64_t shares_to_weight(uint64_t shares) {
@@ -21,135 +194,15 @@ uint64_t shares_to_weight(uint64_t shares) {
 
 std::vector<Write> plan_resources(const spec::Resources& r, const std::function<bool(const std::string&)>& on_v2) {
     std::vector<Write> out;
-    auto add = [&](const std::string& controller, const std::string& file, const std::string& value) {
-        bool v2 = on_v2(controller);
-        std::string hierarchy = !v2 && controller == "io" ? "blkio" : controller;
-        out.push_back({hierarchy, v2, file, value});
-    };
-    auto v2 = [&](const char* c) { return on_v2(c); };
-
-    if (r.memory) {
-        const auto& m = *r.memory;
-        if (v2("memory")) {
-            if (m.limit) add("memory", "memory.max", max_or(*m.limit));
-            if (m.reservation) add("memory", "memory.low", max_or(*m.reservation));
-            if (m.swap) {
-                // OCI's swap is memory+swap; v2's swap.max is swap alone.
-                if (*m.swap < 0) add("memory", "memory.swap.max", "max");
-                else if (!m.limit || *m.limit < 0)
-                    throw Error(EINVAL, "linux.resources.memory.swap: needs a memory.limit on cgroup v2");
-                else if (*m.swap < *m.limit)
-                    throw Error(EINVAL, "linux.resources.memory.swap: " + std::to_string(*m.swap) +
-                                            " is below memory.limit " + std::to_string(*m.limit));
-                else add("memory", "memory.swap.max", std::to_string(*m.swap - *m.limit));
-            }
-            if (m.disable_oom_killer && *m.disable_oom_killer)
-                throw Error(EINVAL, "linux.resources.memory.disableOOMKiller: not available on cgroup v2");
-            if (m.kernel_tcp)
-                throw Error(EINVAL, "linux.resources.memory.kernelTCP: not available on cgroup v2");
-            if (m.use_hierarchy && !*m.use_hierarchy)
-                throw Error(EINVAL, "linux.resources.memory.useHierarchy: cgroup v2 is always hierarchical");
-        } else {
-            if (m.limit) add("memory", "memory.limit_in_bytes", std::to_string(*m.limit));
-            if (m.reservation) add("memory", "memory.soft_limit_in_bytes", std::to_string(*m.reservation));
-            if (m.swap) add("memory", "memory.memsw.limit_in_bytes", std::to_string(*m.swap));
-            if (m.swappiness) add("memory", "memory.swappiness", std::to_string(*m.swappiness));
-            if (m.disable_oom_killer) add("memory", "memory.oom_control", *m.disable_oom_killer ? "1" : "0");
-            if (m.kernel_tcp) add("memory", "memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp));
-            if (m.use_hierarchy) add("memory", "memory.use_hierarchy", *m.use_hierarchy ? "1" : "0");
-        }
-        // runtime-spec: deprecated (no kernel since 5.4 limits it), "may be ignored by runtimes".
-        if (m.kernel) log::warn("linux.resources.memory.kernel: deprecated and ignored (the kernel no longer limits kernel memory)");
-    }
-    if (r.pids_limit) add("pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max");
-    if (r.cpu) {
-        const auto& c = *r.cpu;
-        if (v2("cpu")) {
-            if (c.shares && *c.shares) add("cpu", "cpu.weight", std::to_string(shares_to_weight(*c.shares)));
-            if (c.quota || c.period)
-                add("cpu", "cpu.max", max_or(c.quota.value_or(-1)) + " " + std::to_string(c.period.value_or(100000)));
-            if (c.burst) add("cpu", "cpu.max.burst", std::to_string(*c.burst));
-            if (c.idle) add("cpu", "cpu.idle", std::to_string(*c.idle));
-            if (c.realtime_period || c.realtime_runtime)
-                throw Error(EINVAL, std::string("linux.resources.cpu.") +
-                                        (c.realtime_period ? "realtimePeriod" : "realtimeRuntime") +
-                                        ": not available on cgroup v2");
-        } else {
-            if (c.shares) add("cpu", "cpu.shares", std::to_string(*c.shares));
-            if (c.period) add("cpu", "cpu.cfs_period_us", std::to_string(*c.period));
-            if (c.quota) add("cpu", "cpu.cfs_quota_us", std::to_string(*c.quota));
-            if (c.realtime_period) add("cpu", "cpu.rt_period_us", std::to_string(*c.realtime_period));
-            if (c.realtime_runtime) add("cpu", "cpu.rt_runtime_us", std::to_string(*c.realtime_runtime));
-            if (c.burst) add("cpu", "cpu.cfs_burst_us", std::to_string(*c.burst));
-            if (c.idle) add("cpu", "cpu.idle", std::to_string(*c.idle));
-        }
-        if (!c.cpus.empty()) add("cpuset", "cpuset.cpus", c.cpus);
-        if (!c.mems.empty()) add("cpuset", "cpuset.mems", c.mems);
-    }
-    if (r.block_io) {
-        const auto& b = *r.block_io;
-        bool io2 = v2("io");
-        if (b.weight) {
-            // blkio.weight 10..1000 -> io.weight 1..10000
-            if (io2) add("io", "io.weight", "default " + std::to_string(1 + (uint64_t{*b.weight} - 10) * 9999 / 990));
-            else add("io", "blkio.weight", std::to_string(*b.weight));
-        }
-        if (b.leaf_weight) {
-            if (io2) throw Error(EINVAL, "linux.resources.blockIO.leafWeight: not available on cgroup v2");
-            add("io", "blkio.leaf_weight", std::to_string(*b.leaf_weight));
-        }
-        for (size_t i = 0; i < b.weight_device.size(); ++i) {
-            const auto& d = b.weight_device[i];
-            if (d.weight) add("io", io2 ? "io.weight" : "blkio.weight_device", dev(d.major, d.minor) + " " + std::to_string(*d.weight));
-            if (d.leaf_weight) {
-                if (io2)
-                    throw Error(EINVAL, "linux.resources.blockIO.weightDevice[" + std::to_string(i) +
-                                            "].leafWeight: not available on cgroup v2");
-                add("io", "blkio.leaf_weight_device", dev(d.major, d.minor) + " " + std::to_string(*d.leaf_weight));
-            }
-        }
-        struct Throttle {
-            const std::vector<spec::ThrottleDevice>* devs;
-            const char* v1_file;
-            const char* v2_key;
-        } throttles[] = {
-            {&b.throttle_read_bps, "blkio.throttle.read_bps_device", "rbps"},
-            {&b.throttle_write_bps, "blkio.throttle.write_bps_device", "wbps"},
-            {&b.throttle_read_iops, "blkio.throttle.read_iops_device", "riops"},
-            {&b.throttle_write_iops, "blkio.throttle.write_iops_device", "wiops"},
-        };
-        for (const auto& t : throttles)
-            for (const auto& d : *t.devs)
-                add("io", io2 ? "io.max" : t.v1_file,
-                    dev(d.major, d.minor) + (io2 ? std::string(" ") + t.v2_key + "=" : " ") + std::to_string(d.rate));
-    }
-    // net_cls and net_prio exist only on cgroup v1: where they are not mounted,
-    // the caller reports "no net_cls cgroup here" (root) or drops them (rootless).
-    if (r.network) {
-        if (r.network->class_id) add("net_cls", "net_cls.classid", std::to_string(*r.network->class_id));
-        for (const auto& [iface, prio] : r.network->priorities)
-            add("net_prio", "net_prio.ifpriomap", iface + " " + std::to_string(prio));
-    }
-    for (const auto& [device, limit] : r.rdma) {
-        std::string value = device;
-        if (limit.hca_handles) value += " hca_handle=" + std::to_string(*limit.hca_handles);
-        if (limit.hca_objects) value += " hca_object=" + std::to_string(*limit.hca_objects);
-        add("rdma", "rdma.max", value);
-    }
-    for (const auto& h : r.hugepage_limits)
-        add("hugetlb", "hugetlb." + h.page_size + (v2("hugetlb") ? ".max" : ".limit_in_bytes"), std::to_string(h.limit));
-    for (const auto& [key, value] : r.unified) {
-        // cgroup v2 files by name; the controller is the part before the first dot.
-        size_t dot = key.find('.');
-        if (dot == std::string::npos || key.find('/') != std::string::npos)
-            throw Error(EINVAL, "linux.resources.unified: invalid key " + key);
-        std::string controller = key.substr(0, dot);
-        if (controller == "cgroup") out.push_back({"", true, key, value});
-        else if (!v2(controller.c_str()))
-            throw Error(EINVAL, "linux.resources.unified." + key + ": controller " + controller +
-                                    " is not available on cgroup v2 here");
-        else add(controller, key, value);
-    }
+    Planner p(out, on_v2);
+    if (r.memory) plan_memory(p, *r.memory);
+    if (r.pids_limit) p.add("pids", "pids.max", *r.pids_limit > 0 ? std::to_string(*r.pids_limit) : "max");
+    if (r.cpu) plan_cpu(p, *r.cpu);
+    if (r.block_io) plan_block_io(p, *r.block_io);
+    if (r.network) plan_network(p, *r.network);
+    plan_rdma(p, r.rdma);
+    plan_hugetlb(p, r.hugepage_limits);
+    plan_unified(p, r.unified);
     return out;
 }
 

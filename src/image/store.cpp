@@ -37,12 +37,6 @@ void make_dir(const std::string& path, mode_t mode) {
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
-void remove_tree(const std::string& path) {
-    size_t slash = path.rfind('/');
-    sys::UniqueFd parent(::open(path.substr(0, slash).c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (parent) sys::remove_tree_at(parent.get(), path.substr(slash + 1));
-}
-
 TempDir::TempDir(const std::string& tmp_root) {
     std::string t = tmp_root + "/work-XXXXXX";
     if (!::mkdtemp(t.data())) throw_errno("create a work directory in " + quote(tmp_root));
@@ -50,7 +44,7 @@ TempDir::TempDir(const std::string& tmp_root) {
 }
 
 TempDir::~TempDir() {
-    if (!path_.empty()) remove_tree(path_);
+    if (!path_.empty()) sys::remove_tree(path_);  // best effort: the next load or prune empties tmp/
 }
 
 sys::UniqueFd open_dir(const std::string& path) {
@@ -71,8 +65,9 @@ using detail::hex_of;
 using detail::limit_stream;
 using detail::make_dir;
 using detail::open_dir;
-using detail::remove_tree;
 using detail::TempDir;
+// Removals here are best effort, as nothing reads what they leave again: a leftover is prune's to take.
+using sys::remove_tree;
 
 namespace {
 

@@ -21,9 +21,6 @@ void make_dir(const std::string& path, mode_t mode);
 
 bool exists(const std::string& path);
 
-// Best effort, as before any of it is read again: a leftover is prune's to take.
-void remove_tree(const std::string& path);
-
 // A directory under tmp/ that is removed unless kept.
 class TempDir {
 public:

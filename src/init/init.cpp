@@ -139,28 +139,79 @@ void drain(int grace_seconds) {
     }
 }
 
-}  // namespace
+struct Options {
+    bool group = false;  // -g: signals go to the child's process group
+    int grace = 2;       // -t: seconds between SIGTERM and SIGKILL when draining
+    int command = 0;     // argv index of COMMAND
+};
 
-int main(int argc, char** argv) {
-    bool group = false;
-    int grace = 2;
+Options parse_options(int argc, char** argv) {
+    Options o;
     int i = 1;
     for (; i < argc && argv[i][0] == '-'; ++i) {
         if (std::strcmp(argv[i], "--") == 0) {
             ++i;
             break;
         } else if (std::strcmp(argv[i], "-g") == 0) {
-            group = true;
+            o.group = true;
         } else if (std::strcmp(argv[i], "-t") == 0 && i + 1 < argc) {
             char* end;
             long v = std::strtol(argv[++i], &end, 10);
             if (*end || v < 0 || v > 3600) usage("-t wants seconds from 0 to 3600");
-            grace = static_cast<int>(v);
+            o.grace = static_cast<int>(v);
         } else {
             usage("unknown option");
         }
     }
     if (i >= argc) usage("no command");
+    o.command = i;
+    return o;
+}
+
+// The forked child: its own process group (with the terminal), default
+// signal handling, then COMMAND.
+[[noreturn]] void exec_command(char** argv, bool tty) {
+    ::setpgid(0, 0);
+    if (tty) {
+        // Take the terminal for our new group (SIGTTOU is blocked here).
+        ::tcsetpgrp(STDIN_FILENO, ::getpid());
+    }
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
+    sigset_t none;
+    sigemptyset(&none);
+    ::sigprocmask(SIG_SETMASK, &none, nullptr);
+    ::execvp(argv[0], argv);
+    std::fprintf(stderr, "crun-lite-init: exec %s: %s\n", argv[0], std::strerror(errno));
+    ::_exit(errno == ENOENT ? 127 : 126);
+}
+
+// Forwards the signals read from `sfd` until `child` exits; false when the
+// signalfd cannot be read.
+bool forward_until_exit(int sfd, pid_t child, bool group, int* child_status) {
+    for (;;) {
+        struct signalfd_siginfo si;
+        ssize_t n = ::read(sfd, &si, sizeof si);
+        if (n != sizeof si) {
+            if (n < 0 && errno == EINTR) continue;
+            std::perror("crun-lite-init: read signalfd");
+            return false;
+        }
+        int sig = static_cast<int>(si.ssi_signo);
+        if (sig == SIGCHLD) {
+            if (reap(child, child_status)) return true;
+            continue;
+        }
+        // Terminal job-control stops of ourselves are not forwarded.
+        if (sig == SIGTTIN || sig == SIGTTOU) continue;
+        ::kill(group ? -child : child, sig);
+    }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o = parse_options(argc, argv);
 
     // When not PID 1 of a pid namespace, orphans must still come to us.
     if (::getpid() != 1) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -169,9 +220,9 @@ int main(int argc, char** argv) {
     // would hang) or read our memory.  The child's execve makes it dumpable again.
     ::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0);
 
-    sigset_t all, old;
+    sigset_t all;
     sigfillset(&all);
-    ::sigprocmask(SIG_BLOCK, &all, &old);
+    ::sigprocmask(SIG_BLOCK, &all, nullptr);
     int sfd = ::signalfd(-1, &all, SFD_CLOEXEC);
     if (sfd < 0) {
         std::perror("crun-lite-init: signalfd");
@@ -187,41 +238,11 @@ int main(int argc, char** argv) {
         std::perror("crun-lite-init: fork");
         return 125;
     }
-    if (child == 0) {
-        ::setpgid(0, 0);
-        if (tty) {
-            // Take the terminal for our new group (SIGTTOU is blocked here).
-            ::tcsetpgrp(STDIN_FILENO, ::getpid());
-        }
-        for (int sig = 1; sig < NSIG; ++sig)
-            if (sig != SIGKILL && sig != SIGSTOP) ::signal(sig, SIG_DFL);
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        ::execvp(argv[i], argv + i);
-        std::fprintf(stderr, "crun-lite-init: exec %s: %s\n", argv[i], std::strerror(errno));
-        ::_exit(errno == ENOENT ? 127 : 126);
-    }
+    if (child == 0) exec_command(argv + o.command, tty);
     ::setpgid(child, child);  // also from here: no race with the first signal
 
     int child_status = 0;
-    for (;;) {
-        struct signalfd_siginfo si;
-        ssize_t n = ::read(sfd, &si, sizeof si);
-        if (n != sizeof si) {
-            if (n < 0 && errno == EINTR) continue;
-            std::perror("crun-lite-init: read signalfd");
-            return 125;
-        }
-        int sig = static_cast<int>(si.ssi_signo);
-        if (sig == SIGCHLD) {
-            if (reap(child, &child_status)) break;
-            continue;
-        }
-        // Terminal job-control stops of ourselves are not forwarded.
-        if (sig == SIGTTIN || sig == SIGTTOU) continue;
-        ::kill(group ? -child : child, sig);
-    }
-    drain(grace);
+    if (!forward_until_exit(sfd, child, o.group, &child_status)) return 125;
+    drain(o.grace);
     return status_to_code(child_status);
 }

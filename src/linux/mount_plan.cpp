@@ -108,12 +108,16 @@ void attach_sources(MountPlan& plan, const std::vector<int>& bind_source_fds, co
     }
 }
 
-MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
-    MountPlan plan;
+namespace {
+
+// root.path, the overlay annotation, and the propagation of "/".
+void plan_root(MountPlan& plan, const spec::Config& config, const MountPlanInput& input) {
     plan.rootfs = absolute(config.root.path, input.bundle);
     plan.mknod = input.can_mknod;
     if (config.process) plan.cwd = config.process->cwd;
     plan.own_mount_namespace = config.linux && config.linux->find_namespace("mount");
+    if (auto it = config.annotations.find(kRootfsOverlayAnnotation); it != config.annotations.end())
+        plan.rootfs_overlay = checked_overlay_options(it->second, plan.overlay_driver);
     if (!plan.own_mount_namespace) {
         if (config.root.readonly)
             throw Error(EINVAL, "root.readonly: needs a mount namespace of its own (it would remount the caller's)");
@@ -123,8 +127,6 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
             throw Error(EINVAL, std::string("annotations[") + quote(kRootfsOverlayAnnotation) +
                                     "]: needs a mount namespace of its own");
     }
-    if (auto it = config.annotations.find(kRootfsOverlayAnnotation); it != config.annotations.end())
-        plan.rootfs_overlay = checked_overlay_options(it->second, plan.overlay_driver);
 
     // "/" becomes a slave first so nothing we mount propagates back to the host;
     // a private rootfsPropagation asks for no propagation in either direction.
@@ -132,80 +134,109 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
     unsigned long wanted = propagation_flag(root_prop);
     plan.root_propagation = (wanted & MS_PRIVATE) ? (MS_PRIVATE | MS_REC) : (MS_SLAVE | MS_REC);
     plan.final_root_propagation = wanted;
+}
 
+void plan_bind(MountOp& op, const spec::MountOptions& opts, const spec::Mount& m, const std::string& where,
+               const MountPlanInput& input) {
+    op.kind = MountKind::Bind;
+    op.source = absolute(m.source, input.bundle);
+    if (op.source.empty()) throw Error(EINVAL, where + ".source: a bind mount needs a source");
+    op.idmap = opts.idmap;
+    op.flags = MS_BIND | (opts.recursive ? MS_REC : 0);
+    // mount(2) ignores every flag but MS_REC on a new bind; the rest needs a remount.
+    op.remount_flags = opts.flags & kBindRemountable;
+    if (op.remount_flags) op.remount_flags |= MS_BIND | MS_REMOUNT;
+}
+
+// A "cgroup" or "cgroup2" mount: an empty read-only tmpfs without a cgroup of
+// the container's, else the container's v1 hierarchies or cgroup2.
+void plan_cgroup(MountOp& op, const spec::MountOptions& opts, const MountPlanInput& input) {
+    if (input.no_cgroup) {
+        op.kind = MountKind::Filesystem;
+        op.fstype = op.source = "tmpfs";
+        op.flags = opts.flags;
+        op.data = "mode=0555";
+        return;
+    }
+    op.kind = input.cgroup_v1.empty() ? MountKind::Cgroup : MountKind::CgroupV1;
+    op.source = "cgroup";
+    op.fstype = "cgroup2";
+    op.flags = opts.flags;
+    op.data.clear();
+    op.cgroup_v1 = input.cgroup_v1;
+}
+
+void plan_filesystem(MountOp& op, const spec::MountOptions& opts, const spec::Mount& m, const std::string& where) {
+    if (m.type.empty()) throw Error(EINVAL, where + ".type: must be set for a non-bind mount");
+    op.kind = MountKind::Filesystem;
+    op.fstype = m.type;
+    op.source = m.source.empty() ? m.type : m.source;
+    op.flags = opts.flags;
+    // Where the kernel refuses a fresh instance (a user namespace that does not
+    // own the net/ipc/pid namespace), bind the host's, as crun does.
+    if (m.type == "sysfs" || m.type == "mqueue" || m.type == "proc") op.fallback = MountFallback::BindHost;
+    if (m.type == "devpts" && op.data.find("gid=") != std::string::npos) op.fallback = MountFallback::DropGid;
+    op.tmpcopyup = opts.tmpcopyup;
+}
+
+// config.mounts[i] as one operation.
+MountOp plan_mount(size_t i, const spec::Mount& m, const MountPlanInput& input) {
+    std::string where = "mounts[" + std::to_string(i) + "]";
+    if (m.destination.empty()) throw Error(EINVAL, where + ".destination: must not be empty");
+    spec::MountOptions opts = with_context(where + ".options", [&] { return spec::parse_mount_options(m.options); });
+    if (opts.tmpcopyup && m.type != "tmpfs")
+        throw Error(EINVAL, where + ".options: tmpcopyup is for tmpfs mounts, not " + quote(m.type));
+    MountOp op;
+    op.config_index = i;
+    op.destination = m.destination[0] == '/' ? m.destination : "/" + m.destination;
+    op.propagation = opts.propagation;
+    op.attr_set = opts.attr_set;
+    op.attr_clr = opts.attr_clr;
+    op.data = opts.data;
+    if (m.type == "bind" || opts.bind) plan_bind(op, opts, m, where, input);
+    else if (m.type == "cgroup" || m.type == "cgroup2") plan_cgroup(op, opts, input);
+    else plan_filesystem(op, opts, m, where);
+    return op;
+}
+
+// linux.devices[i] as a node under /dev.
+DeviceNode plan_device(size_t i, const spec::Device& d) {
+    std::string where = "linux.devices[" + std::to_string(i) + "]";
+    if (d.path.empty() || d.path[0] != '/') throw Error(EINVAL, where + ".path: must be absolute");
+    // "/dev/foo/" names the node /dev/foo (runc accepts it).
+    std::string path = d.path;
+    while (path.size() > 1 && path.back() == '/') path.pop_back();
+    if (path == "/") throw Error(EINVAL, where + ".path: must name a file");
+    return DeviceNode{path, d.type == "u" ? 'c' : (d.type.empty() ? 'c' : d.type[0]), d.major, d.minor,
+                      d.file_mode.value_or(0666) & 07777, d.uid.value_or(0), d.gid.value_or(0)};
+}
+
+// The default devices, then linux.devices.
+void plan_devices(MountPlan& plan, const spec::Config& config) {
+    plan.devices = default_devices();
+    if (!config.linux) return;
+    for (size_t i = 0; i < config.linux->devices.size(); ++i) {
+        DeviceNode node = plan_device(i, config.linux->devices[i]);
+        // A config entry replaces a default device of the same path.
+        bool replaced = false;
+        for (auto& existing : plan.devices)
+            if (existing.path == node.path) existing = node, replaced = true;
+        if (!replaced) plan.devices.push_back(node);
+    }
+}
+
+}  // namespace
+
+MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
+    MountPlan plan;
+    plan_root(plan, config, input);
     for (size_t i = 0; i < config.mounts.size(); ++i) {
-        const spec::Mount& m = config.mounts[i];
-        std::string where = "mounts[" + std::to_string(i) + "]";
-        if (m.destination.empty()) throw Error(EINVAL, where + ".destination: must not be empty");
-        spec::MountOptions opts =
-            with_context(where + ".options", [&] { return spec::parse_mount_options(m.options); });
-        if (opts.tmpcopyup && m.type != "tmpfs")
-            throw Error(EINVAL, where + ".options: tmpcopyup is for tmpfs mounts, not " + quote(m.type));
-        MountOp op;
-        op.config_index = i;
-        op.destination = m.destination[0] == '/' ? m.destination : "/" + m.destination;
-        op.propagation = opts.propagation;
-        op.attr_set = opts.attr_set;
-        op.attr_clr = opts.attr_clr;
-        op.data = opts.data;
-        if (m.type == "bind" || opts.bind) {
-            op.kind = MountKind::Bind;
-            op.source = absolute(m.source, input.bundle);
-            if (op.source.empty()) throw Error(EINVAL, where + ".source: a bind mount needs a source");
-            op.idmap = opts.idmap;
-            op.flags = MS_BIND | (opts.recursive ? MS_REC : 0);
-            // mount(2) ignores every flag but MS_REC on a new bind; the rest needs a remount.
-            op.remount_flags = opts.flags & kBindRemountable;
-            if (op.remount_flags) op.remount_flags |= MS_BIND | MS_REMOUNT;
-            if (op.destination == "/dev") plan.setup_dev = false;
-        } else if ((m.type == "cgroup" || m.type == "cgroup2") && input.no_cgroup) {
-            op.kind = MountKind::Filesystem;
-            op.fstype = op.source = "tmpfs";
-            op.flags = opts.flags;
-            op.data = "mode=0555";
-        } else if (m.type == "cgroup" || m.type == "cgroup2") {
-            op.kind = input.cgroup_v1.empty() ? MountKind::Cgroup : MountKind::CgroupV1;
-            op.source = "cgroup";
-            op.fstype = "cgroup2";
-            op.flags = opts.flags;
-            op.data.clear();
-            op.cgroup_v1 = input.cgroup_v1;
-        } else {
-            if (m.type.empty()) throw Error(EINVAL, where + ".type: must be set for a non-bind mount");
-            op.kind = MountKind::Filesystem;
-            op.fstype = m.type;
-            op.source = m.source.empty() ? m.type : m.source;
-            op.flags = opts.flags;
-            // Where the kernel refuses a fresh instance (a user namespace that does not
-            // own the net/ipc/pid namespace), bind the host's, as crun does.
-            if (m.type == "sysfs" || m.type == "mqueue" || m.type == "proc") op.fallback = MountFallback::BindHost;
-            if (m.type == "devpts" && op.data.find("gid=") != std::string::npos) op.fallback = MountFallback::DropGid;
-            op.tmpcopyup = opts.tmpcopyup;
-        }
-        plan.mounts.push_back(std::move(op));
+        plan.mounts.push_back(plan_mount(i, config.mounts[i], input));
+        // A bind over /dev provides it: no nodes or symlinks are made there.
+        const MountOp& op = plan.mounts.back();
+        if (op.kind == MountKind::Bind && op.destination == "/dev") plan.setup_dev = false;
     }
-
-    if (plan.setup_dev) {
-        plan.devices = default_devices();
-        if (config.linux) {
-            for (size_t i = 0; i < config.linux->devices.size(); ++i) {
-                const spec::Device& d = config.linux->devices[i];
-                std::string where = "linux.devices[" + std::to_string(i) + "]";
-                if (d.path.empty() || d.path[0] != '/') throw Error(EINVAL, where + ".path: must be absolute");
-                // "/dev/foo/" names the node /dev/foo (runc accepts it).
-                std::string path = d.path;
-                while (path.size() > 1 && path.back() == '/') path.pop_back();
-                if (path == "/") throw Error(EINVAL, where + ".path: must name a file");
-                DeviceNode node{path, d.type == "u" ? 'c' : (d.type.empty() ? 'c' : d.type[0]), d.major, d.minor,
-                                d.file_mode.value_or(0666) & 07777, d.uid.value_or(0), d.gid.value_or(0)};
-                // A config entry replaces a default device of the same path.
-                bool replaced = false;
-                for (auto& existing : plan.devices)
-                    if (existing.path == node.path) existing = node, replaced = true;
-                if (!replaced) plan.devices.push_back(node);
-            }
-        }
-    }
+    if (plan.setup_dev) plan_devices(plan, config);
     return plan;
 }
 

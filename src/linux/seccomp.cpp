@@ -84,6 +84,88 @@ std::vector<sock_filter> export_bpf(scmp_filter_ctx ctx) {
     return bpf;
 }
 
+void add_architectures(scmp_filter_ctx ctx, const spec::Seccomp& sc, const std::string& base) {
+    for (size_t i = 0; i < sc.architectures.size(); ++i) {
+        std::string where = base + ".architectures[" + std::to_string(i) + "]";
+        int rc = seccomp_arch_add(ctx, arch_value(sc.architectures[i], where));
+        if (rc < 0 && rc != -EEXIST) throw sys_error(-rc, where);
+    }
+}
+
+// The kernel takes at most 4096 instructions, and each distinct rule costs
+// at least one: a profile with more can never load, and libseccomp's time
+// grows with the square of the rules (50,000: over a minute), so it is
+// refused as soon as it passes the bound, before the work.  A repeated rule
+// changes nothing (libseccomp merges it, slowly): it is not added again.
+constexpr size_t kMaxInsns = 4096;  // BPF_MAXINSNS
+
+class DistinctRules {
+public:
+    // False when the same rule was added before; throws E2BIG past kMaxInsns.
+    bool add(int nr, uint32_t action, const scmp_arg_cmp* c, size_t n, const std::string& where) {
+        std::vector<std::tuple<unsigned, int, uint64_t, uint64_t>> key;
+        for (size_t k = 0; k < n; ++k) key.emplace_back(c[k].arg, c[k].op, c[k].datum_a, c[k].datum_b);
+        if (!seen_.emplace(nr, action, std::move(key)).second) return false;
+        if (seen_.size() > kMaxInsns)
+            throw Error(E2BIG, where + ": more than " + std::to_string(kMaxInsns) +
+                                   " distinct rules, which cannot fit the kernel's " + std::to_string(kMaxInsns) +
+                                   " instructions (merge syscalls with the same action and arguments)");
+        return true;
+    }
+
+private:
+    std::set<std::tuple<int, uint32_t, std::vector<std::tuple<unsigned, int, uint64_t, uint64_t>>>> seen_;
+};
+
+void check_notify_rule(const spec::Seccomp& sc, const spec::SeccompSyscall& rule, const std::string& where) {
+    if (sc.listener_path.empty())
+        throw Error(EINVAL, where + ".action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
+    // The init passes the listener fd to us with sendmsg right after
+    // loading: a notified sendmsg would wait for a supervisor that has no fd yet.
+    if (std::find(rule.names.begin(), rule.names.end(), "sendmsg") != rule.names.end())
+        throw Error(EINVAL, where + ": SCMP_ACT_NOTIFY on sendmsg would block the runtime");
+}
+
+// The rule's argument conditions; `shared_index` is set when two test the same argument.
+std::vector<scmp_arg_cmp> conditions(const spec::SeccompSyscall& rule, const std::string& where, bool& shared_index) {
+    std::vector<scmp_arg_cmp> cmps;
+    shared_index = false;
+    for (size_t j = 0; j < rule.args.size(); ++j) {
+        const spec::SeccompArg& a = rule.args[j];
+        std::string awhere = where + ".args[" + std::to_string(j) + "]";
+        if (a.index > 5) throw Error(EINVAL, awhere + ".index: must be 0..5");
+        scmp_compare op = operator_value(a.op, awhere + ".op");
+        for (const auto& prev : cmps)
+            if (prev.arg == a.index) shared_index = true;
+        cmps.push_back({a.index, op, a.value, a.value_two});
+    }
+    return cmps;
+}
+
+// One syscalls[] entry: a rule per syscall name this libseccomp knows.
+void add_rule(scmp_filter_ctx ctx, const spec::SeccompSyscall& rule, uint32_t action, const std::string& where,
+              DistinctRules& distinct) {
+    bool shared_index = false;
+    std::vector<scmp_arg_cmp> cmps = conditions(rule, where, shared_index);
+    for (const auto& name : rule.names) {
+        int nr = seccomp_syscall_resolve_name(name.c_str());
+        if (nr == __NR_SCMP_ERROR) {
+            log::debug("seccomp: unknown syscall " + quote(name) + " skipped");
+            continue;
+        }
+        std::string what = where + ": add rule for " + quote(name);
+        // Several conditions on one argument cannot be AND-ed by the kernel
+        // filter; like runc, each becomes its own rule (an OR).
+        if (shared_index) {
+            for (const auto& c : cmps)
+                if (distinct.add(nr, action, &c, 1, where))
+                    check_rc(seccomp_rule_add_array(ctx, action, nr, 1, &c), what);
+        } else if (distinct.add(nr, action, cmps.data(), cmps.size(), where)) {
+            check_rc(seccomp_rule_add_array(ctx, action, nr, static_cast<unsigned>(cmps.size()), cmps.data()), what);
+        }
+    }
+}
+
 }  // namespace
 
 SeccompProgram build_filter(const spec::Seccomp& sc) {
@@ -96,31 +178,10 @@ SeccompProgram build_filter(const spec::Seccomp& sc) {
     scmp_filter_ctx ctx = filter.get();
     SeccompProgram program;
 
-    for (size_t i = 0; i < sc.architectures.size(); ++i) {
-        std::string where = base + ".architectures[" + std::to_string(i) + "]";
-        int rc = seccomp_arch_add(ctx, arch_value(sc.architectures[i], where));
-        if (rc < 0 && rc != -EEXIST) throw sys_error(-rc, where);
-    }
+    add_architectures(ctx, sc, base);
     for (size_t i = 0; i < sc.flags.size(); ++i)
         program.flags |= flag_value(sc.flags[i], base + ".flags[" + std::to_string(i) + "]");
-
-    // The kernel takes at most 4096 instructions, and each distinct rule costs
-    // at least one: a profile with more can never load, and libseccomp's time
-    // grows with the square of the rules (50,000: over a minute), so it is
-    // refused as soon as it passes the bound, before the work.  A repeated rule
-    // changes nothing (libseccomp merges it, slowly): it is not added again.
-    constexpr size_t kMaxInsns = 4096;  // BPF_MAXINSNS
-    std::set<std::tuple<int, uint32_t, std::vector<std::tuple<unsigned, int, uint64_t, uint64_t>>>> distinct;
-    auto new_rule = [&](int nr, uint32_t action, const scmp_arg_cmp* c, size_t n, const std::string& where) {
-        std::vector<std::tuple<unsigned, int, uint64_t, uint64_t>> key;
-        for (size_t k = 0; k < n; ++k) key.emplace_back(c[k].arg, c[k].op, c[k].datum_a, c[k].datum_b);
-        if (!distinct.emplace(nr, action, std::move(key)).second) return false;
-        if (distinct.size() > kMaxInsns)
-            throw Error(E2BIG, where + ": more than " + std::to_string(kMaxInsns) +
-                                   " distinct rules, which cannot fit the kernel's " + std::to_string(kMaxInsns) +
-                                   " instructions (merge syscalls with the same action and arguments)");
-        return true;
-    };
+    DistinctRules distinct;
     for (size_t i = 0; i < sc.syscalls.size(); ++i) {
         const spec::SeccompSyscall& rule = sc.syscalls[i];
         std::string where = base + ".syscalls[" + std::to_string(i) + "]";
@@ -128,41 +189,10 @@ SeccompProgram build_filter(const spec::Seccomp& sc) {
         // A rule whose action is the default changes nothing (libseccomp refuses it).
         if (action == default_action) continue;
         if (action == SCMP_ACT_NOTIFY) {
-            if (sc.listener_path.empty())
-                throw Error(EINVAL, where + ".action: SCMP_ACT_NOTIFY needs linux.seccomp.listenerPath");
-            // The init passes the listener fd to us with sendmsg right after
-            // loading: a notified sendmsg would wait for a supervisor that has no fd yet.
-            if (std::find(rule.names.begin(), rule.names.end(), "sendmsg") != rule.names.end())
-                throw Error(EINVAL, where + ": SCMP_ACT_NOTIFY on sendmsg would block the runtime");
+            check_notify_rule(sc, rule, where);
             program.notify = true;
         }
-        std::vector<scmp_arg_cmp> cmps;
-        bool shared_index = false;
-        for (size_t j = 0; j < rule.args.size(); ++j) {
-            const spec::SeccompArg& a = rule.args[j];
-            std::string awhere = where + ".args[" + std::to_string(j) + "]";
-            if (a.index > 5) throw Error(EINVAL, awhere + ".index: must be 0..5");
-            scmp_compare op = operator_value(a.op, awhere + ".op");
-            for (const auto& prev : cmps)
-                if (prev.arg == a.index) shared_index = true;
-            cmps.push_back({a.index, op, a.value, a.value_two});
-        }
-        for (const auto& name : rule.names) {
-            int nr = seccomp_syscall_resolve_name(name.c_str());
-            if (nr == __NR_SCMP_ERROR) {
-                log::debug("seccomp: unknown syscall " + quote(name) + " skipped");
-                continue;
-            }
-            std::string what = where + ": add rule for " + quote(name);
-            // Several conditions on one argument cannot be AND-ed by the kernel
-            // filter; like runc, each becomes its own rule (an OR).
-            if (shared_index) {
-                for (const auto& c : cmps)
-                    if (new_rule(nr, action, &c, 1, where)) check_rc(seccomp_rule_add_array(ctx, action, nr, 1, &c), what);
-            } else if (new_rule(nr, action, cmps.data(), cmps.size(), where)) {
-                check_rc(seccomp_rule_add_array(ctx, action, nr, static_cast<unsigned>(cmps.size()), cmps.data()), what);
-            }
-        }
+        add_rule(ctx, rule, action, where, distinct);
     }
     // runtime-spec: listenerPath without a SCMP_ACT_NOTIFY rule is ignored.
     if (!sc.listener_path.empty() && !program.notify)

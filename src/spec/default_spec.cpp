@@ -30,6 +30,100 @@ void mappings(json::Writer& w, const std::vector<IdMapping>& maps) {
     w.end_array();
 }
 
+void write_process(json::Writer& w, const SpecOptions& o) {
+    const std::vector<std::string> caps = o.capabilities ? *o.capabilities : default_capabilities();
+    w.key("process").begin_object();
+    w.key("terminal").boolean(o.terminal);
+    w.key("user").begin_object().key("uid").integer(o.uid).key("gid").integer(o.gid);
+    if (!o.additional_gids.empty()) {
+        w.key("additionalGids").begin_array();
+        for (uint32_t g : o.additional_gids) w.integer(g);
+        w.end_array();
+    }
+    w.end_object();
+    w.key("args").string_array(o.args);
+    w.key("env").string_array(o.env);
+    w.key("cwd").string(o.cwd);
+    w.key("capabilities").begin_object();
+    for (const char* set : {"bounding", "effective", "permitted"}) {
+        w.key(set).string_array(o.bounding_only && set[0] != 'b' ? std::vector<std::string>{} : caps);
+    }
+    w.end_object();
+    w.key("rlimits").begin_array().begin_object();
+    w.key("type").string("RLIMIT_NOFILE").key("hard").integer(1024).key("soft").integer(1024);
+    w.end_object().end_array();
+    w.key("noNewPrivileges").boolean(true);
+    w.end_object();
+}
+
+void write_mounts(json::Writer& w, const SpecOptions& o, bool netns) {
+    // gid 5 (tty) for devpts only where the user namespace maps it.
+    bool tty_gid = !o.rootless;
+    for (const auto& m : o.gid_mappings)
+        if (m.container_id <= 5 && 5 - m.container_id < m.size) tty_gid = true;
+    w.key("mounts").begin_array();
+    mount(w, "/proc", "proc", "proc", {});
+    mount(w, "/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"});
+    std::vector<std::string> pts = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
+    if (tty_gid) pts.push_back("gid=5");
+    mount(w, "/dev/pts", "devpts", "devpts", pts);
+    mount(w, "/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"});
+    mount(w, "/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"});
+    if (o.rootless && !netns)  // sysfs needs a network namespace we own; bind the host's read-only
+        mount(w, "/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"});
+    else
+        mount(w, "/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"});
+    mount(w, "/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"});
+    for (const auto& m : o.extra_mounts) mount(w, m.destination.c_str(), m.type.c_str(), m.source.c_str(), m.options);
+    w.end_array();
+}
+
+// linux.resources: the device rules (root only: rootless has no device cgroup
+// of its own) and the limits asked for; nothing when neither applies.
+void write_resources(json::Writer& w, const SpecOptions& o) {
+    if (o.rootless && !o.memory_limit && !o.pids_limit && !o.cpu_quota) return;
+    w.key("resources").begin_object();
+    if (!o.rootless) {
+        w.key("devices").begin_array();
+        w.begin_object().key("allow").boolean(false).key("access").string("rwm").end_object();
+        if (o.allow_fuse_device)
+            w.begin_object().key("allow").boolean(true).key("type").string("c").key("major").integer(10)
+                .key("minor").integer(229).key("access").string("rwm").end_object();
+        w.end_array();
+    }
+    if (o.memory_limit) w.key("memory").begin_object().key("limit").integer(o.memory_limit).end_object();
+    if (o.pids_limit) w.key("pids").begin_object().key("limit").integer(o.pids_limit).end_object();
+    if (o.cpu_quota)
+        w.key("cpu").begin_object().key("quota").integer(o.cpu_quota).key("period").integer(100000).end_object();
+    w.end_object();
+}
+
+void write_linux(json::Writer& w, const SpecOptions& o, bool netns) {
+    w.key("linux").begin_object();
+    if (o.rootless) {
+        w.key("uidMappings");
+        mappings(w, o.uid_mappings.empty() ? std::vector<IdMapping>{{0, o.caller_uid, 1}} : o.uid_mappings);
+        w.key("gidMappings");
+        mappings(w, o.gid_mappings.empty() ? std::vector<IdMapping>{{0, o.caller_gid, 1}} : o.gid_mappings);
+    }
+    write_resources(w, o);
+    w.key("namespaces").begin_array();
+    std::vector<std::string> ns = {"pid", "ipc", "uts", "mount", "cgroup"};
+    if (netns) ns.insert(ns.begin() + 1, "network");
+    if (o.rootless) ns.push_back("user");
+    for (const auto& t : ns) w.begin_object().key("type").string(t).end_object();
+    w.end_array();
+    w.key("maskedPaths").string_array({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
+                                       "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
+                                       "/proc/scsi"});
+    w.key("readonlyPaths").string_array({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
+    if (o.seccomp) {
+        w.key("seccomp");
+        write_seccomp(w, *o.seccomp);
+    }
+    w.end_object();
+}
+
 }  // namespace
 
 void write_seccomp(json::Writer& w, const Seccomp& sc) {
@@ -62,103 +156,20 @@ void write_seccomp(json::Writer& w, const Seccomp& sc) {
 }
 
 std::string default_spec_json(const SpecOptions& o) {
-    const std::vector<std::string> caps = o.capabilities ? *o.capabilities : default_capabilities();
+    bool netns = o.network_namespace.value_or(!o.rootless);
     json::Writer w(true);
     w.begin_object();
     w.key("ociVersion").string(CRUNLITE_SPEC_VERSION);
-
-    w.key("process").begin_object();
-    w.key("terminal").boolean(o.terminal);
-    w.key("user").begin_object().key("uid").integer(o.uid).key("gid").integer(o.gid);
-    if (!o.additional_gids.empty()) {
-        w.key("additionalGids").begin_array();
-        for (uint32_t g : o.additional_gids) w.integer(g);
-        w.end_array();
-    }
-    w.end_object();
-    w.key("args").string_array(o.args);
-    w.key("env").string_array(o.env);
-    w.key("cwd").string(o.cwd);
-    w.key("capabilities").begin_object();
-    for (const char* set : {"bounding", "effective", "permitted"}) {
-        w.key(set).string_array(o.bounding_only && set[0] != 'b' ? std::vector<std::string>{} : caps);
-    }
-    w.end_object();
-    w.key("rlimits").begin_array().begin_object();
-    w.key("type").string("RLIMIT_NOFILE").key("hard").integer(1024).key("soft").integer(1024);
-    w.end_object().end_array();
-    w.key("noNewPrivileges").boolean(true);
-    w.end_object();
-
+    write_process(w, o);
     w.key("root").begin_object().key("path").string(o.root_path).key("readonly").boolean(o.root_readonly).end_object();
     w.key("hostname").string(o.hostname);
-
-    // gid 5 (tty) for devpts only where the user namespace maps it.
-    bool tty_gid = !o.rootless;
-    for (const auto& m : o.gid_mappings)
-        if (m.container_id <= 5 && 5 - m.container_id < m.size) tty_gid = true;
-    bool netns = o.network_namespace.value_or(!o.rootless);
-    w.key("mounts").begin_array();
-    mount(w, "/proc", "proc", "proc", {});
-    mount(w, "/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"});
-    std::vector<std::string> pts = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
-    if (tty_gid) pts.push_back("gid=5");
-    mount(w, "/dev/pts", "devpts", "devpts", pts);
-    mount(w, "/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"});
-    mount(w, "/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"});
-    if (o.rootless && !netns)  // sysfs needs a network namespace we own; bind the host's read-only
-        mount(w, "/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"});
-    else
-        mount(w, "/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"});
-    mount(w, "/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"});
-    for (const auto& m : o.extra_mounts) mount(w, m.destination.c_str(), m.type.c_str(), m.source.c_str(), m.options);
-    w.end_array();
-
+    write_mounts(w, o, netns);
     if (!o.annotations.empty()) {
         w.key("annotations").begin_object();
         for (const auto& [k, v] : o.annotations) w.key(k).string(v);
         w.end_object();
     }
-
-    w.key("linux").begin_object();
-    if (o.rootless) {
-        w.key("uidMappings");
-        mappings(w, o.uid_mappings.empty() ? std::vector<IdMapping>{{0, o.caller_uid, 1}} : o.uid_mappings);
-        w.key("gidMappings");
-        mappings(w, o.gid_mappings.empty() ? std::vector<IdMapping>{{0, o.caller_gid, 1}} : o.gid_mappings);
-    }
-    if (!o.rootless || o.memory_limit || o.pids_limit || o.cpu_quota) {
-        w.key("resources").begin_object();
-        if (!o.rootless) {
-            w.key("devices").begin_array();
-            w.begin_object().key("allow").boolean(false).key("access").string("rwm").end_object();
-            if (o.allow_fuse_device)
-                w.begin_object().key("allow").boolean(true).key("type").string("c").key("major").integer(10)
-                    .key("minor").integer(229).key("access").string("rwm").end_object();
-            w.end_array();
-        }
-        if (o.memory_limit) w.key("memory").begin_object().key("limit").integer(o.memory_limit).end_object();
-        if (o.pids_limit) w.key("pids").begin_object().key("limit").integer(o.pids_limit).end_object();
-        if (o.cpu_quota)
-            w.key("cpu").begin_object().key("quota").integer(o.cpu_quota).key("period").integer(100000).end_object();
-        w.end_object();
-    }
-    w.key("namespaces").begin_array();
-    std::vector<std::string> ns = {"pid", "ipc", "uts", "mount", "cgroup"};
-    if (netns) ns.insert(ns.begin() + 1, "network");
-    if (o.rootless) ns.push_back("user");
-    for (const auto& t : ns) w.begin_object().key("type").string(t).end_object();
-    w.end_array();
-    w.key("maskedPaths").string_array({"/proc/acpi", "/proc/asound", "/proc/kcore", "/proc/keys", "/proc/latency_stats",
-                                       "/proc/timer_list", "/proc/timer_stats", "/proc/sched_debug", "/sys/firmware",
-                                       "/proc/scsi"});
-    w.key("readonlyPaths").string_array({"/proc/bus", "/proc/fs", "/proc/irq", "/proc/sys", "/proc/sysrq-trigger"});
-    if (o.seccomp) {
-        w.key("seccomp");
-        write_seccomp(w, *o.seccomp);
-    }
-    w.end_object();
-
+    write_linux(w, o, netns);
     w.end_object();
     return w.result() + "\n";
 }

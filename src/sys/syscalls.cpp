@@ -161,6 +161,20 @@ int remove_tree_at(int dirfd, const std::string& name) {
     return ::unlinkat(dirfd, name.c_str(), AT_REMOVEDIR) == 0 || errno == ENOENT ? 0 : -1;
 }
 
+int remove_tree(const std::string& path) {
+    size_t end = path.find_last_not_of('/');
+    size_t slash = end == std::string::npos ? std::string::npos : path.rfind('/', end);
+    std::string name = end == std::string::npos ? "" : path.substr(slash + 1, end - slash);
+    if (name.empty() || name == "." || name == "..") {
+        errno = EINVAL;
+        return -1;
+    }
+    std::string parent = slash == std::string::npos ? "." : slash == 0 ? "/" : path.substr(0, slash);
+    UniqueFd dir(::open(parent.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!dir) return errno == ENOENT ? 0 : -1;
+    return remove_tree_at(dir.get(), name);
+}
+
 int pivot_root(const char* new_root, const char* put_old) {
     return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
 }

@@ -47,6 +47,13 @@ UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode);
 // A missing `name` is success.  Returns 0, or -1 with errno of the first failure.
 int remove_tree_at(int dirfd, const std::string& name);
 
+// remove_tree_at of the last component of `path` in its parent directory
+// (trailing slashes ignored; a relative path is relative to the working
+// directory).  The same contract: a missing path, or a missing parent, is
+// success; returns 0, or -1 with errno (EINVAL for "", "/", "." or "..", which
+// name no entry of a parent that could be removed).
+int remove_tree(const std::string& path);
+
 int pivot_root(const char* new_root, const char* put_old);
 int pidfd_open(pid_t pid, unsigned flags);
 int pidfd_send_signal(int pidfd, int sig);

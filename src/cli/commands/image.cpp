@@ -151,23 +151,115 @@ int login_logout(const std::string& verb, const std::vector<std::string>& rest) 
     return 0;
 }
 
+void print_usage() {
+    std::cout << "Usage: crun-lite image COMMAND [options]\n\nCommands:\n"
+                 "  load SRC      import an image (oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
+                 "                docker-archive:FILE[:TAG], or a path); also `import`\n"
+                 "  pull REF      pull [docker://][HOST[:PORT]/]NAME[:TAG|@DIGEST] from a registry\n"
+                 "                (a short NAME through registries.conf)\n"
+                 "  ls            list images\n"
+                 "  inspect REF   print an image's config JSON\n"
+                 "  rm REF        remove an image and the layers no other image uses\n"
+                 "  prune         remove unnamed images, unused layers and leftovers\n"
+                 "  login HOST    check and record registry credentials in auth.json\n"
+                 "  logout HOST   remove them\n\n"
+                 "Every command but login and logout takes --store DIR (default\n"
+                 "/var/lib/crun-lite, or $XDG_DATA_HOME/crun-lite rootless).\n";
+}
+
+// The options of the verbs that use the store (load, pull, ls, inspect, rm, prune).
+struct StoreFlags {
+    std::string store_dir, name, format = "table", max_size;
+    std::string ref;  // the image (SRC of load, REF of the others); "" for ls and prune
+    bool quiet = false;
+    uint64_t max_entries = 0, max_ratio = 0;
+    PullFlags pull;
+};
+
+// `verb` is the canonical name ("load"), `typed` the word given ("import").
+StoreFlags parse_store_flags(const std::string& verb, const std::string& typed, const std::vector<std::string>& rest) {
+    StoreFlags f;
+    po::options_description opts("Options"), hidden;
+    opts.add_options()("store", po::value(&f.store_dir), "image store directory");
+    if (verb == "pull") add_pull_options(opts, f.pull);
+    if (verb == "load")
+        opts.add_options()("name", po::value(&f.name), "NAME:TAG to give the image");
+    if (verb == "load" || verb == "pull")
+        opts.add_options()(
+            "quiet,q", po::bool_switch(&f.quiet), "print only the image id")(
+            "format", po::value(&f.format), "table or json")(
+            "max-layer-size", po::value(&f.max_size), "refuse a layer whose files add up to more (default 64g)")(
+            "max-entries", po::value(&f.max_entries), "refuse a layer with more entries (default 1000000)")(
+            "max-ratio", po::value(&f.max_ratio),
+            "refuse a layer that decompresses to more than N times its size, past 256 MiB (default 200)");
+    if (verb == "ls")
+        opts.add_options()("format", po::value(&f.format), "table or json")(
+            "quiet,q", po::bool_switch(&f.quiet), "ids only");
+    hidden.add_options()("ref", po::value<std::string>());
+    po::positional_options_description pos;
+    if (verb != "ls" && verb != "prune") pos.add("ref", 1);
+    std::string usage =
+        "image " + typed + " [options]" + (verb == "load" ? " SRC" : pos.max_total_count() ? " REF" : "");
+    if (verb == "pull") usage = "image pull [options] [docker://][HOST[:PORT]/]NAME[:TAG|@DIGEST]";
+    auto vm = parse_args("image " + verb, usage, opts, hidden, pos, rest);
+    if (pos.max_total_count() && !vm.count("ref")) throw Error(EINVAL, "image " + verb + ": an image is required");
+    if (f.format != "table" && f.format != "json")
+        throw Error(EINVAL, "image " + verb + ": invalid format " + quote(f.format) + ": want table or json");
+    if (vm.count("ref")) f.ref = vm["ref"].as<std::string>();
+    return f;
+}
+
+// Limits against tar bombs, applied to every layer.
+image::LayerLimits layer_limits(const StoreFlags& f) {
+    image::LayerLimits limits;
+    if (f.max_entries) limits.max_entries = f.max_entries;
+    if (f.max_ratio) limits.max_ratio = f.max_ratio;
+    if (!f.max_size.empty()) {
+        int64_t bytes = parse_size("--max-layer-size", f.max_size);
+        if (bytes <= 0) throw Error(EINVAL, "--max-layer-size: must be positive");
+        limits.max_bytes = static_cast<uint64_t>(bytes);
+    }
+    return limits;
+}
+
+image::Store::Progress progress(bool show) { return show ? terminal_progress() : image::Store::Progress{}; }
+
+// A loaded or pulled image, as --format and --quiet ask.
+void print_image(const image::StoredImage& img, const char* done, const StoreFlags& f) {
+    if (f.format == "json") {
+        json::Writer w(false);
+        write_image(w, img);
+        std::cout << w.result() << "\n";
+    } else if (f.quiet) {
+        std::cout << img.id << "\n";
+    } else {
+        std::cout << done << " image " << (img.names.empty() ? img.id : join(img.names, ", ")) << " (" << img.id
+                  << ", " << img.layers.size() << " layers, " << human_size(img.size) << ")\n";
+    }
+    std::cout.flush();
+}
+
+// Every store verb but pull, in the store's process (see app::with_image_store).
+void run_store_verb(image::Store& store, const std::string& verb, const StoreFlags& f, bool show) {
+    if (verb == "load") {
+        print_image(store.load(f.ref, f.name, progress(show)), "Loaded", f);
+    } else if (verb == "ls") {
+        print_list(store.list(), f.format, f.quiet);
+    } else if (verb == "inspect") {
+        std::cout << store.inspect(f.ref).config_json << "\n";
+    } else if (verb == "rm") {
+        store.remove(f.ref);
+    } else {
+        store.prune();
+    }
+    std::cout.flush();
+}
+
 }  // namespace
 
 int cmd_image(const Global& g, const std::vector<std::string>& args) {
     if (args.empty() || args[0] == "--help" || args[0] == "-h") {
-        std::cout << "Usage: crun-lite image COMMAND [options]\n\nCommands:\n"
-                     "  load SRC      import an image (oci:DIR[:TAG], oci-archive:FILE[:TAG],\n"
-                     "                docker-archive:FILE[:TAG], or a path); also `import`\n"
-                     "  pull REF      pull [docker://][HOST[:PORT]/]NAME[:TAG|@DIGEST] from a registry\n"
-                     "                (a short NAME through registries.conf)\n"
-                     "  ls            list images\n"
-                     "  inspect REF   print an image's config JSON\n"
-                     "  rm REF        remove an image and the layers no other image uses\n"
-                     "  prune         remove unnamed images, unused layers and leftovers\n"
-                     "  login HOST    check and record registry credentials in auth.json\n"
-                     "  logout HOST   remove them\n\n"
-                     "Every command but login and logout takes --store DIR (default\n"
-                     "/var/lib/crun-lite, or $XDG_DATA_HOME/crun-lite rootless).\n";
+        print_usage();
         return args.empty() ? 1 : 0;
     }
     std::string verb = args[0] == "import" ? "load" : args[0];
@@ -176,82 +268,19 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     if (verb != "load" && verb != "pull" && verb != "ls" && verb != "inspect" && verb != "rm" && verb != "prune")
         throw Error(EINVAL, "image: unknown command " + quote(args[0]) +
                                 " (want load, import, pull, ls, inspect, rm, prune, login or logout)");
-    std::string store_dir, name, format = "table";
-    bool quiet = false;
-    po::options_description opts("Options"), hidden;
-    opts.add_options()("store", po::value(&store_dir), "image store directory");
-    std::string max_size;
-    uint64_t max_entries = 0, max_ratio = 0;
-    PullFlags pull;
-    if (verb == "pull") add_pull_options(opts, pull);
-    if (verb == "load")
-        opts.add_options()("name", po::value(&name), "NAME:TAG to give the image");
-    if (verb == "load" || verb == "pull")
-        opts.add_options()(
-            "quiet,q", po::bool_switch(&quiet), "print only the image id")(
-            "format", po::value(&format), "table or json")(
-            "max-layer-size", po::value(&max_size), "refuse a layer whose files add up to more (default 64g)")(
-            "max-entries", po::value(&max_entries), "refuse a layer with more entries (default 1000000)")(
-            "max-ratio", po::value(&max_ratio),
-            "refuse a layer that decompresses to more than N times its size, past 256 MiB (default 200)");
-    if (verb == "ls") opts.add_options()("format", po::value(&format), "table or json")("quiet,q", po::bool_switch(&quiet), "ids only");
-    hidden.add_options()("ref", po::value<std::string>());
-    po::positional_options_description pos;
-    if (verb != "ls" && verb != "prune") pos.add("ref", 1);
-    std::string usage = "image " + args[0] + " [options]" + (verb == "load" ? " SRC" : pos.max_total_count() ? " REF" : "");
-    if (verb == "pull") usage = "image pull [options] [docker://][HOST[:PORT]/]NAME[:TAG|@DIGEST]";
-    auto vm = parse_args("image " + verb, usage, opts, hidden, pos, rest);
-    if (pos.max_total_count() && !vm.count("ref")) throw Error(EINVAL, "image " + verb + ": an image is required");
-    if (format != "table" && format != "json") throw Error(EINVAL, "image " + verb + ": invalid format " + quote(format) + ": want table or json");
+    StoreFlags f = parse_store_flags(verb, args[0], rest);
 
     runtime::Context ctx = g.context();
-    std::string root = store_dir.empty() ? image::default_store_root(ctx.rootless) : store_dir;
-    // Limits against tar bombs, applied to every layer.
-    image::LayerLimits limits;
-    if (max_entries) limits.max_entries = max_entries;
-    if (max_ratio) limits.max_ratio = max_ratio;
-    if (!max_size.empty()) {
-        int64_t bytes = parse_size("--max-layer-size", max_size);
-        if (bytes <= 0) throw Error(EINVAL, "--max-layer-size: must be positive");
-        limits.max_bytes = static_cast<uint64_t>(bytes);
-    }
-    bool show = !quiet && format != "json" && ::isatty(STDERR_FILENO);
-    auto print_image = [&](const image::StoredImage& img, const char* done) {
-        if (format == "json") {
-            json::Writer w(false);
-            write_image(w, img);
-            std::cout << w.result() << "\n";
-        } else if (quiet) {
-            std::cout << img.id << "\n";
-        } else {
-            std::cout << done << " image " << (img.names.empty() ? img.id : join(img.names, ", ")) << " (" << img.id
-                      << ", " << img.layers.size() << " layers, " << human_size(img.size) << ")\n";
-        }
-        std::cout.flush();
-    };
+    std::string root = f.store_dir.empty() ? image::default_store_root(ctx.rootless) : f.store_dir;
+    image::LayerLimits limits = layer_limits(f);
+    bool show = !f.quiet && f.format != "json" && ::isatty(STDERR_FILENO);
     if (verb == "pull") {
-        const std::string& ref = vm["ref"].as<std::string>();
-        image::PullOptions options = pull_options(pull, "image pull");
-        print_image(app::pull_image(ctx, root, image::parse_pull_reference(ref), options, limits,
-                                        show ? terminal_progress() : image::Store::Progress{}),
-                    "Pulled");
+        image::PullOptions options = pull_options(f.pull, "image pull");
+        print_image(app::pull_image(ctx, root, image::parse_pull_reference(f.ref), options, limits, progress(show)),
+                    "Pulled", f);
         return 0;
     }
-    app::with_image_store(ctx, root, limits, [&](image::Store& store) {
-        if (verb == "load") {
-            print_image(store.load(vm["ref"].as<std::string>(), name, show ? terminal_progress() : image::Store::Progress{}),
-                        "Loaded");
-        } else if (verb == "ls") {
-            print_list(store.list(), format, quiet);
-        } else if (verb == "inspect") {
-            std::cout << store.inspect(vm["ref"].as<std::string>()).config_json << "\n";
-        } else if (verb == "rm") {
-            store.remove(vm["ref"].as<std::string>());
-        } else {
-            store.prune();
-        }
-        std::cout.flush();
-    });
+    app::with_image_store(ctx, root, limits, [&](image::Store& store) { run_store_verb(store, verb, f, show); });
     return 0;
 }
 

@@ -194,6 +194,10 @@ TEST_CASE("without a mount namespace: chroot in the caller's, nothing that chang
     c.root.readonly = false;
     c.linux->rootfs_propagation = "rshared";
     CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("linux.rootfsPropagation"));
+    c.linux->rootfs_propagation.clear();
+    c.annotations[linux::kRootfsOverlayAnnotation] = "lowerdir=/a,upperdir=/u,workdir=/w";
+    CHECK_THROWS_WITH(linux::plan_mounts(c, input()),
+                      Catch::Contains(linux::kRootfsOverlayAnnotation) && Catch::Contains("mount namespace"));
 }
 
 TEST_CASE("tmpcopyup is planned for tmpfs and refused elsewhere; device paths may end in /", "[mount_plan]") {
