@@ -14,7 +14,8 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
-#include "crunlite/sys/syscalls.hpp"
+#include "crunlite/sys/child.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::app {
 namespace {
@@ -29,18 +30,15 @@ constexpr size_t kMaxLog = 5;
 ProbeResult run_probe(const runtime::Context& ctx, const std::string& id, const HealthConfig& config) {
     ProbeResult r;
     r.start = rfc3339_utc_now();
-    int pipefd[2];
-    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
-    pid_t child = ::fork();
-    if (child < 0) throw_errno("fork healthcheck");
-    if (child == 0) {
+    sys::Pipe pipe = sys::Pipe::make();
+    sys::Child child = sys::Child::fork("fork healthcheck", [&] {
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
         int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
         ::dup2(devnull, 0);
-        ::dup2(pipefd[1], 1);
-        ::dup2(pipefd[1], 2);
+        ::dup2(pipe.write.get(), 1);
+        ::dup2(pipe.write.get(), 2);
         int code = 125;
         try {
             runtime::ExecOptions opts;
@@ -56,17 +54,17 @@ ProbeResult run_probe(const runtime::Context& ctx, const std::string& id, const 
         } catch (...) {  // never unwind out of the forked probe
             ::dprintf(2, "healthcheck: unexpected error\n");
         }
-        ::_exit(code);
-    }
-    ::close(pipefd[1]);
-    sys::UniqueFd out(pipefd[0]);
+        return code;
+    });
+    pipe.write.reset();
+    sys::UniqueFd out = std::move(pipe.read);
     ::fcntl(out.get(), F_SETFL, O_NONBLOCK);
     int64_t started = monotonic_ms(), timeout_ms = config.timeout_ns / 1'000'000;
     int64_t deadline = started + timeout_ms + 2000;  // exec kills the probe at the timeout itself
     bool timed_out = false;
     // Output until EOF, or until exec exits: a probe's descendant that escaped
     // its process group (setsid) may hold the pipe open forever.
-    sys::UniqueFd pidfd(sys::pidfd_open(child, 0));
+    bool pidfd = child.pidfd() >= 0;
     auto drain = [&] {
         char buf[4096];
         ssize_t n;
@@ -81,7 +79,7 @@ ProbeResult run_probe(const runtime::Context& ctx, const std::string& id, const 
             timed_out = true;
             break;
         }
-        struct pollfd pfd[2] = {{out.get(), POLLIN, 0}, {pidfd.get(), POLLIN, 0}};
+        struct pollfd pfd[2] = {{out.get(), POLLIN, 0}, {child.pidfd(), POLLIN, 0}};
         if (::poll(pfd, pidfd ? 2 : 1, static_cast<int>(std::min<int64_t>(left, INT_MAX))) <= 0) continue;
         if (pfd[0].revents && drain()) break;
         if (pidfd && pfd[1].revents) {
@@ -89,9 +87,8 @@ ProbeResult run_probe(const runtime::Context& ctx, const std::string& id, const 
             break;
         }
     }
-    if (timed_out) ::kill(child, SIGKILL);  // exec did not end it in time; the probe dies with it
-    int status = 0;
-    while (::waitpid(child, &status, 0) < 0 && errno == EINTR) {}
+    if (timed_out) child.kill(SIGKILL);  // exec did not end it in time; the probe dies with it
+    int status = child.wait();
     r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     if (timed_out || monotonic_ms() - started >= timeout_ms) {
         r.exit_code = -1;

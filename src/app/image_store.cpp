@@ -28,19 +28,14 @@ void with_image_store(const runtime::Context& ctx, const std::string& root, cons
 image::StoredImage import_into(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
                               const std::function<image::StoredImage(image::Store&)>& body, const std::string& pin_dir) {
     // The import may run in a user namespace child: its result comes back as the id.
-    int pipefd[2];
-    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
-    sys::UniqueFd rd(pipefd[0]), wr(pipefd[1]);
+    sys::Pipe result = sys::Pipe::make();
     with_image_store(ctx, root, limits, [&](image::Store& s) {
         if (!pin_dir.empty()) s.pin_imports_to(pin_dir);
         std::string id = body(s).id;
-        [[maybe_unused]] ssize_t n = ::write(wr.get(), id.data(), id.size());
+        [[maybe_unused]] ssize_t n = ::write(result.write.get(), id.data(), id.size());
     });
-    wr.reset();
-    std::string id;
-    char buf[128];
-    ssize_t n;
-    while ((n = ::read(rd.get(), buf, sizeof buf)) > 0) id.append(buf, static_cast<size_t>(n));
+    result.write.reset();
+    std::string id = sys::read_to_end(result.read.get(), 256);
     return image::Store(root, image::UnpackOptions{}).inspect(id);
 }
 

@@ -9,6 +9,8 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/child.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::app {
 namespace {
@@ -62,45 +64,43 @@ std::vector<std::string> pasta_args(const std::vector<PortMap>& ports, int netns
 
 NetHelper start_pasta(int netns, int userns, bool rootless, const std::string& bundle, std::vector<PortMap> ports) {
     pick_host_ports(ports);
-    int ready_pipe[2];
-    check(::pipe2(ready_pipe, O_CLOEXEC), "pipe");
-    sys::UniqueFd ready_r(ready_pipe[0]), ready_w(ready_pipe[1]);
+    sys::Pipe ready = sys::Pipe::make();
     // In pasta: 3 the network namespace, 4 the user namespace (rootless), 5
     // the pipe it writes its pid to once ready (-P /proc/self/fd/5).
     std::vector<std::string> args = pasta_args(ports, 3, rootless ? 4 : -1, 5, ::geteuid() == 0);
     args.insert(args.begin(), "pasta");
     std::string log_path = bundle + "/pasta.log";
     pid_t parent = ::getpid();
-    pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork pasta");
-    if (pid == 0) {
+    sys::Child child = sys::Child::fork("fork pasta", [&]() -> int {
         // Ends with its parent even when that is killed before it can stop it.
         ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         if (::getppid() != parent) ::_exit(127);
-        exec_network_helper({netns, rootless ? userns : -1, ready_w.get()}, log_path, std::move(args));
-    }
-    ready_w.reset();
-    NetHelper h{pid, {}};
+        exec_network_helper({netns, rootless ? userns : -1, ready.write.get()}, log_path, std::move(args));
+    });
+    ready.write.reset();
     // Its pid, once it is ready; end of file if it exits first.
     std::string got;
-    struct pollfd pfd = {ready_r.get(), POLLIN, 0};
+    struct pollfd pfd = {ready.read.get(), POLLIN, 0};
     while (got.find('\n') == std::string::npos) {
         int n = ::poll(&pfd, 1, kReadyTimeoutMs);
         if (n < 0 && errno == EINTR) continue;
         char buf[32];
-        ssize_t r = n > 0 ? ::read(ready_r.get(), buf, sizeof buf) : -1;
+        ssize_t r = n > 0 ? ::read(ready.read.get(), buf, sizeof buf) : -1;
         if (r > 0) {
             got.append(buf, static_cast<size_t>(r));
             continue;
         }
-        if (n == 0) ::kill(pid, SIGKILL);
-        int status = 0;
-        ::waitpid(pid, &status, 0);
+        if (n == 0) child.kill(SIGKILL);
+        int status = child.wait();
         std::string why = pasta_messages(log_path);
         if (n == 0) why = "not ready after " + std::to_string(kReadyTimeoutMs / 1000) + "s" + (why.empty() ? "" : ": " + why);
         else if (WIFEXITED(status) && WEXITSTATUS(status) == 127 && why.empty()) why = "pasta is not installed";
         throw Error(EIO, "pasta failed to set up the network" + (why.empty() ? "" : ": " + why));
     }
+    // Ready: from here stop_user_network stops it (SIGTERM), as the process
+    // that owns the container does when it ends.
+    NetHelper h{child.pid(), {}};
+    child.release();
     try {
         write_ports(bundle, ports);
     } catch (...) {

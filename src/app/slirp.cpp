@@ -17,6 +17,7 @@
 #include "crunlite/json/json.hpp"
 #include "crunlite/app/pasta.hpp"
 #include "crunlite/state/store.hpp"
+#include "crunlite/sys/child.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::app {
@@ -201,10 +202,7 @@ void publish_through_api(int bundle_fd, const std::string& api, std::vector<Port
         std::string req = w.result();
         if (::write(sock.get(), req.data(), req.size()) != static_cast<ssize_t>(req.size())) throw_errno("slirp4netns API");
         ::shutdown(sock.get(), SHUT_WR);
-        std::string reply;
-        char buf[512];
-        ssize_t n;
-        while ((n = ::read(sock.get(), buf, sizeof buf)) > 0) reply.append(buf, static_cast<size_t>(n));
+        std::string reply = sys::read_to_end(sock.get(), 65536);
         if (reply.find("\"error\"") == std::string::npos && reply.find("\"return\"") != std::string::npos) continue;
         // {"error": {"desc": "..."}}: its words, not its JSON.
         std::string why = trim(reply);
@@ -226,10 +224,7 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
     for (const auto& p : ports)
         if (is_ipv6(p.host_addr))
             throw Error(EINVAL, port_flag(p) + ": slirp4netns publishes on IPv4 addresses only (--network pasta takes IPv6)");
-    int exit_pipe[2], ready_pipe[2];
-    check(::pipe2(exit_pipe, O_CLOEXEC), "pipe");
-    check(::pipe2(ready_pipe, O_CLOEXEC), "pipe");
-    sys::UniqueFd exit_r(exit_pipe[0]), exit_w(exit_pipe[1]), ready_r(ready_pipe[0]), ready_w(ready_pipe[1]);
+    sys::Pipe exit_pipe = sys::Pipe::make(), ready_pipe = sys::Pipe::make();
     // The API socket is named relative to the bundle (slirp4netns runs there,
     // we connect through /proc/self/fd/N/): a unix socket path is limited to 107
     // bytes, which a store path plus a 64-character id exceeds.
@@ -252,21 +247,17 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
     }
     args.push_back("/proc/self/fd/5");
     args.push_back("tap0");
-    pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork slirp4netns");
     std::string log_path = bundle + "/slirp4netns.log";
-    if (pid == 0) {
+    sys::Child child = sys::Child::fork("fork slirp4netns", [&]() -> int {
         if (::fchdir(bundle_fd.get()) < 0) ::_exit(127);
-        exec_network_helper({exit_r.get(), ready_w.get(), netns, userns}, log_path, std::move(args));
-    }
-    ready_w.reset();
-    exit_r.reset();
-    Slirp s{pid, std::move(exit_w)};
+        exec_network_helper({exit_pipe.read.get(), ready_pipe.write.get(), netns, userns}, log_path, std::move(args));
+    });
+    ready_pipe.write.reset();
+    exit_pipe.read.reset();
     char c;
-    if (::read(ready_r.get(), &c, 1) != 1) {
-        s.exit_fd.reset();
-        ::waitpid(pid, nullptr, 0);
-        s.pid = 0;
+    if (::read(ready_pipe.read.get(), &c, 1) != 1) {
+        exit_pipe.write.reset();  // it exits, if it has not
+        child.wait();
         std::string why;
         try {
             why = trim(read_file(log_path));
@@ -275,6 +266,10 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
         throw Error(EIO, "slirp4netns failed to set up the network" + (why.empty() ? "" : ": " + why) +
                              (rootless ? " (rootless it needs /dev/net/tun with mode 0666)" : ""));
     }
+    // Ready: from here stop_user_network stops it (its exit fd closes), as the
+    // process that owns the container does when it ends.
+    Slirp s{child.pid(), std::move(exit_pipe.write)};
+    child.release();
     try {
         publish_through_api(bundle_fd.get(), api, ports);
         write_ports(bundle, ports);

@@ -20,6 +20,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/child.hpp"
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
@@ -331,9 +332,7 @@ sys::UniqueFd netlink_socket_in(int netns_fd) {
     int sv[2];
     check(::socketpair(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, sv), "socketpair");
     sys::UniqueFd ours(sv[0]), theirs(sv[1]);
-    pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork");
-    if (pid == 0) {
+    sys::Child child = sys::Child::fork("fork", [&] {
         int err = 0;
         int sock = -1;
         if (::setns(netns_fd, CLONE_NEWNET) < 0)
@@ -342,14 +341,14 @@ sys::UniqueFd netlink_socket_in(int netns_fd) {
             err = errno;
         ssize_t n = sock >= 0 ? sys::send_with_fd(theirs.get(), &err, sizeof err, sock)
                               : ::send(theirs.get(), &err, sizeof err, MSG_NOSIGNAL);
-        ::_exit(n == static_cast<ssize_t>(sizeof err) ? 0 : 1);
-    }
+        return n == static_cast<ssize_t>(sizeof err) ? 0 : 1;
+    });
     theirs.reset();
     int err = 0;
     sys::UniqueFd sock;
     ssize_t n = sys::recv_with_fd(ours.get(), &err, sizeof err, sock);
     int recv_errno = errno;
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+    child.wait();
     if (n < 0) throw sys_error(recv_errno, "receive the netlink socket of the container's network namespace");
     if (err) throw sys_error(err, "open a netlink socket in the container's network namespace");
     if (n != static_cast<ssize_t>(sizeof err) || !sock)

@@ -11,23 +11,13 @@
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/child.hpp"
 #include "crunlite/sys/fd.hpp"
-#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::process {
 namespace {
 
 constexpr size_t kCaptureLimit = 64 * 1024;
-
-struct Pipe {
-    sys::UniqueFd read, write;
-};
-
-Pipe make_pipe() {
-    int fds[2];
-    check(::pipe2(fds, O_CLOEXEC), "pipe for hook");
-    return {sys::UniqueFd(fds[0]), sys::UniqueFd(fds[1])};
-}
 
 // Child side, between fork and exec: async-signal-safe calls only.  An exec
 // failure is reported as errno through `report`.
@@ -72,23 +62,16 @@ void run_one(const spec::Hook& hook, const std::string& state) {
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
 
-    Pipe in = make_pipe(), out = make_pipe(), err = make_pipe(), report = make_pipe();
-    pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork");
-    if (pid == 0)
+    using sys::Pipe;
+    const char* pipe_context = "pipe for hook";
+    Pipe in = Pipe::make(pipe_context), out = Pipe::make(pipe_context), err = Pipe::make(pipe_context),
+         report = Pipe::make(pipe_context);
+    // Killed (with its process group) and reaped on every way out but a
+    // normal exit.
+    sys::Child child = sys::Child::fork("fork", [&]() -> int {
         exec_hook(argv.data(), envp.data(), hook.path.c_str(), in.read.get(), out.write.get(), err.write.get(),
                   report.write.get());
-
-    // From here the child is killed and reaped on every way out.
-    struct Reaper {
-        pid_t pid;
-        ~Reaper() {
-            if (pid <= 0) return;
-            ::kill(-pid, SIGKILL);
-            ::kill(pid, SIGKILL);
-            while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
-        }
-    } reaper{pid};
+    }, sys::Child::Kill::Group);
     in.read.reset();
     out.write.reset();
     err.write.reset();
@@ -98,8 +81,7 @@ void run_one(const spec::Hook& hook, const std::string& state) {
     if (::read(report.read.get(), &exec_errno, sizeof exec_errno) == sizeof exec_errno)
         throw sys_error(exec_errno, "exec");
 
-    sys::UniqueFd pidfd(sys::pidfd_open(pid, 0));
-    if (!pidfd) throw_errno("pidfd_open hook");
+    child.require_pidfd("pidfd_open hook");
     for (int fd : {in.write.get(), out.read.get(), err.read.get()}) ::fcntl(fd, F_SETFL, ::fcntl(fd, F_GETFL) | O_NONBLOCK);
 
     // Feed stdin, collect stdout/stderr, until the hook exits (or times out).
@@ -109,7 +91,7 @@ void run_one(const spec::Hook& hook, const std::string& state) {
     bool exited = false;
     while (!exited) {
         if (written == state.size()) in.write.reset();  // EOF for the hook
-        pollfd fds[4] = {{pidfd.get(), POLLIN, 0},
+        pollfd fds[4] = {{child.pidfd(), POLLIN, 0},
                          {in.write ? in.write.get() : -1, POLLOUT, 0},
                          {out.read ? out.read.get() : -1, POLLIN, 0},
                          {err.read ? err.read.get() : -1, POLLIN, 0}};
@@ -129,9 +111,7 @@ void run_one(const spec::Hook& hook, const std::string& state) {
     // Whatever it wrote just before exiting.
     for (int i = 0; i < 2; ++i)
         while ((i == 0 ? out.read : err.read) && collect(i == 0 ? out.read : err.read, captured[i])) {}
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-    reaper.pid = 0;
+    int status = child.wait();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return;
     std::string what = WIFEXITED(status) ? "exit status " + std::to_string(WEXITSTATUS(status))
                                          : std::string("killed by signal ") + sigabbrev_np(WTERMSIG(status));

@@ -28,6 +28,7 @@
 #include "crunlite/linux/rootfs.hpp"
 #include "crunlite/linux/sched.hpp"
 #include "crunlite/linux/terminal.hpp"
+#include "crunlite/sys/child.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::process {
@@ -390,23 +391,21 @@ sys::UniqueFd receive_setup_fds(const SyncSocket& sync, const spec::Process& pro
 }
 
 // Stage-1 reports the pid of the process it cloned (our child, by CLONE_PARENT)
-// and exits: reap stage-1, pin the child with a pidfd.  `child` is set first,
-// so the caller can kill it if this throws.
-Launched take_child(const SyncSocket& sync, pid_t& stage1, pid_t& child, const std::string& what) {
-    child = static_cast<pid_t>(parse_int(sync.expect(MsgType::Pid, what)).value_or(0));
-    while (::waitpid(stage1, nullptr, 0) < 0 && errno == EINTR) {}
-    stage1 = 0;
-    Launched out;
-    out.pid = child;
-    out.pidfd = sys::UniqueFd(sys::pidfd_open(child, 0));
-    if (!out.pidfd) throw_errno("pidfd_open " + std::to_string(child));
-    return out;
+// and exits: reap stage-1, own the child (killed and reaped if the launch
+// fails from here on), pinned by its pidfd.
+sys::Child take_child(const SyncSocket& sync, sys::Child& stage1, const std::string& what) {
+    sys::Child child = sys::Child::adopt(static_cast<pid_t>(parse_int(sync.expect(MsgType::Pid, what)).value_or(0)));
+    stage1.wait();
+    child.require_pidfd("pidfd_open " + std::to_string(child.pid()));
+    return child;
 }
 
-void kill_and_reap(pid_t pid) {
-    if (pid <= 0) return;
-    ::kill(pid, SIGKILL);
-    while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+// The launched process, handed over to the caller.
+Launched launched(sys::Child& child) {
+    Launched out;
+    out.pid = child.pid();
+    out.pidfd = child.release();
+    return out;
 }
 
 }  // namespace
@@ -431,75 +430,67 @@ Launched launch(const LaunchRequest& req) {
     if (!fifo) throw_errno("open " + quote(req.fifo_path));
     auto [parent_end, child_end] = SyncSocket::make_pair();
 
-    pid_t stage1_pid = ::fork();
-    if (stage1_pid < 0) throw_errno("fork");
-    if (stage1_pid == 0) {
+    // Stage-1 and the init are killed and reaped if anything below throws.
+    sys::Child stage1_child = sys::Child::fork("fork", [&]() -> int {
         parent_end.close();
         stage1(req, child_end, fifo.get());
-    }
+    });
     child_end.close();
-    pid_t init_pid = 0;
-    try {
-        if (req.new_userns) {
-            parent_end.expect(MsgType::MapRequest, "create user namespace");
-            // gid first: setgroups must be denied before an unprivileged gid_map.
-            write_id_map(stage1_pid, req.gid_map, true);
-            write_id_map(stage1_pid, req.uid_map, false);
-            parent_end.send(MsgType::MapDone);
-        }
-        Launched out = take_child(parent_end, stage1_pid, init_pid, "create namespaces");
-        // linux.netDevices: the init's network namespace exists, and the init waits for Go.
-        linux::move_net_devices(req.config->linux->net_devices, init_pid);
-        parent_end.send(MsgType::Go);
-        if (req.want_namespace_fds) {
-            out.netns = parent_end.expect_fd(MsgType::NetNs, "open namespaces");
-            out.userns = parent_end.expect_fd(MsgType::UserNs, "open namespaces");
-        }
-        if (req.runtime_hooks) {
-            parent_end.expect(MsgType::Hooks, "set up mounts");
-            auto [creating, created] = req.runtime_hooks(init_pid);
-            parent_end.send(MsgType::HooksDone, creating + "\n" + created);
-        }
-        out.pty_master = receive_setup_fds(parent_end, *req.config->process, req.seccomp, [&](int listener) {
-            send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);
-        });
-        parent_end.expect(MsgType::Ready, "set up container");
-        out.sync = std::move(parent_end);
-        return out;
-    } catch (const Error& e) {
-        kill_and_reap(stage1_pid);
-        kill_and_reap(init_pid);
-        throw;
+    if (req.new_userns) {
+        parent_end.expect(MsgType::MapRequest, "create user namespace");
+        // gid first: setgroups must be denied before an unprivileged gid_map.
+        write_id_map(stage1_child.pid(), req.gid_map, true);
+        write_id_map(stage1_child.pid(), req.uid_map, false);
+        parent_end.send(MsgType::MapDone);
     }
+    sys::Child init = take_child(parent_end, stage1_child, "create namespaces");
+    pid_t init_pid = init.pid();
+    // linux.netDevices: the init's network namespace exists, and the init waits for Go.
+    linux::move_net_devices(req.config->linux->net_devices, init_pid);
+    parent_end.send(MsgType::Go);
+    sys::UniqueFd netns, userns;
+    if (req.want_namespace_fds) {
+        netns = parent_end.expect_fd(MsgType::NetNs, "open namespaces");
+        userns = parent_end.expect_fd(MsgType::UserNs, "open namespaces");
+    }
+    if (req.runtime_hooks) {
+        parent_end.expect(MsgType::Hooks, "set up mounts");
+        auto [creating, created] = req.runtime_hooks(init_pid);
+        parent_end.send(MsgType::HooksDone, creating + "\n" + created);
+    }
+    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.config->process, req.seccomp, [&](int listener) {
+        send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);
+    });
+    parent_end.expect(MsgType::Ready, "set up container");
+    Launched out = launched(init);
+    out.sync = std::move(parent_end);
+    out.pty_master = std::move(pty_master);
+    out.netns = std::move(netns);
+    out.userns = std::move(userns);
+    return out;
 }
 
 Launched launch_exec(const ExecRequest& req) {
     auto [parent_end, child_end] = SyncSocket::make_pair();
-    pid_t stage1_pid = ::fork();
-    if (stage1_pid < 0) throw_errno("fork");
-    if (stage1_pid == 0) {
+    // Stage-1 and the new process are killed and reaped if anything below throws.
+    sys::Child stage1_child = sys::Child::fork("fork", [&]() -> int {
         parent_end.close();
         exec_stage1(req, child_end);
-    }
+    });
     child_end.close();
-    pid_t pid = 0;
-    try {
-        Launched out = take_child(parent_end, stage1_pid, pid, "join the container");
-        out.pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
-            send_seccomp_listener(*req.config, req.container_id, req.bundle, req.init_pid, listener);
-        });
-        // The socket closes when the process execs; before that it may report an error.
-        Message msg;
-        if (parent_end.receive(msg)) {
-            if (msg.type == MsgType::Error) parent_end.rethrow(msg);
-            throw Error(EPROTO, "exec: unexpected sync message");
-        }
-        return out;
-    } catch (const Error& e) {
-        kill_and_reap(stage1_pid);
-        kill_and_reap(pid);
-        throw;
+    sys::Child child = take_child(parent_end, stage1_child, "join the container");
+    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
+        send_seccomp_listener(*req.config, req.container_id, req.bundle, req.init_pid, listener);
+    });
+    // The socket closes when the process execs; before that it may report an error.
+    Message msg;
+    if (parent_end.receive(msg)) {
+        if (msg.type == MsgType::Error) parent_end.rethrow(msg);
+        throw Error(EPROTO, "exec: unexpected sync message");
     }
+    Launched out = launched(child);
+    out.pty_master = std::move(pty_master);
+    return out;
 }
 
 void release_fifo(const std::string& fifo_path) {

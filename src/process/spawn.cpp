@@ -1,6 +1,5 @@
 #include "crunlite/process/spawn.hpp"
 
-#include <fcntl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -8,6 +7,8 @@
 #include <cstring>
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/sys/child.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::process {
 
@@ -17,24 +18,18 @@ Captured run_capturing(const std::vector<std::string>& args, int fd) {
     std::vector<char*> argv;
     for (const auto& a : args) argv.push_back(const_cast<char*>(a.c_str()));
     argv.push_back(nullptr);
-    int pipefd[2];
-    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
-    pid_t child = ::fork();
-    if (child < 0) throw_errno("fork " + args.at(0));
-    if (child == 0) {
-        ::dup2(pipefd[1], fd);
+    sys::Pipe pipe = sys::Pipe::make();
+    sys::Child child = sys::Child::fork("fork " + args.at(0), [&] {
+        ::dup2(pipe.write.get(), fd);
         ::execvp(argv[0], argv.data());
         ::dprintf(fd, "exec %s: %s", argv[0], std::strerror(errno));
-        ::_exit(127);
-    }
-    ::close(pipefd[1]);
+        return 127;
+    });
+    pipe.write.reset();
     Captured out;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0) out.output.append(buf, static_cast<size_t>(n));
-    ::close(pipefd[0]);
-    while (::waitpid(child, &out.status, 0) < 0 && errno == EINTR) {}
+    out.output = sys::read_to_end(pipe.read.get());
+    pipe.read.reset();
+    out.status = child.wait();
     while (!out.output.empty() && (out.output.back() == '\n' || out.output.back() == ' ')) out.output.pop_back();
     return out;
 }

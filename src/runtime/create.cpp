@@ -236,7 +236,7 @@ void plan_process(const Context& ctx, const CreateOptions& opts, bool namespace_
 
 // The state record (its cgroups and pid come later), and the runtime hooks,
 // which get it as the OCI state.
-void plan_state(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid, CreatePlan& p) {
+void plan_state(const Context& ctx, const CreateOptions& opts, CreatePlan& p) {
     const spec::Config& config = p.config;
     const std::string& bundle = p.bundle;
     state::State& st = p.st;
@@ -247,7 +247,6 @@ void plan_state(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid
     st.owner = user_name_of(::geteuid());
     st.annotations = config.annotations;
     st.config_path = p.config_path;
-    st.monitor_pid = monitor_pid;
     st.owned_bundle = opts.owned_bundle;
     st.pid_namespace = config.linux->find_namespace("pid") != nullptr;
     st.rootless = ctx.rootless;
@@ -331,14 +330,14 @@ namespace detail {
 
 // The common part of create and run: parse, validate, make the state dir,
 // launch the init and record the state.  On failure nothing is left behind.
-Created create_container(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid, bool foreground,
+Created create_container(const Context& ctx, const CreateOptions& opts, bool foreground,
                          bool namespace_fds) {
     state::validate_id(opts.id);
     state::Store store(ctx.root);
     CreatePlan p;
     read_config(ctx, opts, store, foreground, p);
     plan_process(ctx, opts, namespace_fds, p);
-    plan_state(ctx, opts, monitor_pid, p);
+    plan_state(ctx, opts, p);
     // Planned before anything is made: a bad config fails here, before any fork.
     plan_cgroups_and_mounts(ctx, opts, p);
     return launch_planned(opts, store, p);
@@ -367,7 +366,7 @@ Context make_context(const std::string& root_flag, const std::string& rootless_f
     return ctx;
 }
 
-void create(const Context& ctx, const CreateOptions& opts) { detail::create_container(ctx, opts, 0); }
+void create(const Context& ctx, const CreateOptions& opts) { detail::create_container(ctx, opts); }
 
 void start(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);

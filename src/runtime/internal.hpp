@@ -58,7 +58,7 @@ struct Created {
 // launch the init and record the state.  On failure nothing is left behind.
 // `foreground`: the caller stays and holds a pty's master (run without -d);
 // `namespace_fds`: the init's network and user namespaces come back in `launched`.
-Created create_container(const Context& ctx, const CreateOptions& opts, pid_t monitor_pid, bool foreground = false,
+Created create_container(const Context& ctx, const CreateOptions& opts, bool foreground = false,
                          bool namespace_fds = false);
 
 // The hooks of a container's config.json; none when it cannot be read any more.

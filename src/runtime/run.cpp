@@ -22,6 +22,8 @@
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/linux/terminal.hpp"
 #include "crunlite/process/launcher.hpp"
+#include "crunlite/process/sync.hpp"
+#include "crunlite/sys/child.hpp"
 #include "internal.hpp"
 
 namespace crunlite::runtime {
@@ -64,9 +66,9 @@ void abandon(const state::Store& store, Created& c) {
     store.remove(c.st.id);
 }
 
-Created create_and_hook(const Context& ctx, const CreateOptions& opts, pid_t monitor, bool foreground,
+Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool foreground,
                         const RunHooks& hooks) {
-    Created c = create_container(ctx, opts, monitor, foreground, static_cast<bool>(hooks.created));
+    Created c = create_container(ctx, opts, foreground, static_cast<bool>(hooks.created));
     if (hooks.created) {
         try {
             hooks.created(c.launched.pid, c.launched.netns.get(), c.launched.userns.get());
@@ -127,63 +129,27 @@ void monitor_loop(const Context& ctx, Created& c, bool keep, const RunHooks& hoo
     }
 }
 
-// The caller's side of `run -d`: reads the monitor's verdict from `fd` (then
-// closed).  0 once the container started; else, after reaping the monitor,
+// The caller's side of `run -d`: the monitor's verdict.  0 once the container
+// started (the monitor is left running); else, after reaping the monitor,
 // throws the error it reported.
-int await_monitor(int fd, pid_t monitor) {
-    std::string verdict;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(fd, buf, sizeof buf)) > 0) verdict.append(buf, static_cast<size_t>(n));
-    ::close(fd);
-    if (verdict == "ok") return 0;
-    while (::waitpid(monitor, nullptr, 0) < 0 && errno == EINTR) {}  // it exits after a failure
-    size_t sp = verdict.find(' ');
-    int code = static_cast<int>(parse_int(verdict.substr(0, sp)).value_or(EIO));
-    throw Error(code, sp == std::string::npos ? "monitor exited before the container started" : verdict.substr(sp + 1));
+int await_monitor(const process::SyncSocket& sync, sys::Child& monitor) {
+    process::Message msg;
+    bool got = sync.receive(msg);
+    if (got && msg.type == process::MsgType::Started) {
+        monitor.release();
+        return 0;
+    }
+    monitor.wait();  // it exits after a failure
+    if (got && msg.type == process::MsgType::Error) process::SyncSocket::rethrow(msg);
+    throw Error(EIO, "monitor exited before the container started");
 }
 
-}  // namespace
-
-int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, const RunHooks& hooks) {
+// The `run -d` monitor, forked by `caller`: creates and starts the container,
+// reports to the caller on `sync`, then stays as the container's parent.
+// Returns its exit code.
+int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const RunHooks& hooks,
+                 process::SyncSocket& sync, pid_t caller) {
     state::Store store(ctx.root);
-    if (!detach) {
-        // Orphans of the container (without a pid namespace) come to us to be reaped.
-        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-        Created c = create_and_hook(ctx, opts, 0, true, hooks);
-        std::optional<linux::TerminalProxy> tty;
-        if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
-        start_created(store, c.st, c.hooks.poststart);
-        int code = wait_forwarding_signals(c.launched, tty ? &*tty : nullptr);
-        tty.reset();  // the host terminal leaves raw mode before we print anything
-        report_exec_failure(c.launched.sync);
-        if (!keep) {
-            cgroup::destroy(detail::cgroup_paths(c.st));
-            remove_stopped(store, c.st, c.hooks.poststop);
-        }
-        if (hooks.exited) hooks.exited();
-        return code;
-    }
-    // Detached: a monitor process becomes the container's parent, reaps it (and
-    // its orphans: it is a subreaper) and records the exit status, because PID 1
-    // on these hosts does not reap.  We wait for its verdict on a pipe.
-    int pipefd[2];
-    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
-    pid_t caller = ::getpid();
-    pid_t monitor = ::fork();
-    if (monitor < 0) throw_errno("fork monitor");
-    if (monitor > 0) {
-        ::close(pipefd[1]);
-        return await_monitor(pipefd[0], monitor);
-    }
-    ::close(pipefd[0]);
-    sys::UniqueFd verdict(pipefd[1]);
-    int code = 0;
-    auto fail = [&](int err, const std::string& message) {
-        std::string msg = std::to_string(err) + " " + message;
-        [[maybe_unused]] ssize_t w = ::write(verdict.get(), msg.data(), msg.size());
-        code = 1;
-    };
     try {
         // Until the container has started, the monitor dies with its caller: a
         // `run -d` killed half-way leaves what a killed `create` leaves (which
@@ -203,20 +169,60 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
             ::dup2(log, 2);
             ::close(log);
         }
-        Created c = create_and_hook(ctx, opts, ::getpid(), false, hooks);
+        Created c = create_and_hook(ctx, opts, false, hooks);
         start_created(store, c.st, c.hooks.poststart);
         ::prctl(PR_SET_PDEATHSIG, 0);
-        [[maybe_unused]] ssize_t w = ::write(verdict.get(), "ok", 2);
-        verdict.reset();
+        try {
+            sync.send(process::MsgType::Started);
+        } catch (const Error&) {
+            // The caller is gone: the container still needs its monitor.
+        }
+        sync.close();
         if (hooks.log_path.empty())
             for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
         monitor_loop(ctx, c, keep, hooks);
     } catch (const Error& e) {
-        fail(e.code(), e.message());
+        sync.send_error(e);
+        return 1;
     } catch (const std::exception& e) {  // never unwind out of the forked monitor
-        fail(EIO, std::string("monitor: ") + e.what());
+        sync.send_error(Error(EIO, std::string("monitor: ") + e.what()));
+        return 1;
     }
-    ::_exit(code);
+    return 0;
+}
+
+}  // namespace
+
+int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, const RunHooks& hooks) {
+    state::Store store(ctx.root);
+    if (!detach) {
+        // Orphans of the container (without a pid namespace) come to us to be reaped.
+        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        Created c = create_and_hook(ctx, opts, true, hooks);
+        std::optional<linux::TerminalProxy> tty;
+        if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
+        start_created(store, c.st, c.hooks.poststart);
+        int code = wait_forwarding_signals(c.launched, tty ? &*tty : nullptr);
+        tty.reset();  // the host terminal leaves raw mode before we print anything
+        report_exec_failure(c.launched.sync);
+        if (!keep) {
+            cgroup::destroy(detail::cgroup_paths(c.st));
+            remove_stopped(store, c.st, c.hooks.poststop);
+        }
+        if (hooks.exited) hooks.exited();
+        return code;
+    }
+    // Detached: a monitor process becomes the container's parent, reaps it (and
+    // its orphans: it is a subreaper) and records the exit status, because PID 1
+    // on these hosts does not reap.  We wait for its verdict on a sync socket.
+    auto [ours, theirs] = process::SyncSocket::make_pair();
+    pid_t caller = ::getpid();
+    sys::Child monitor = sys::Child::fork("fork monitor", [&, &ours = ours, &theirs = theirs] {
+        ours.close();
+        return monitor_main(ctx, opts, keep, hooks, theirs, caller);
+    });
+    theirs.close();
+    return await_monitor(ours, monitor);
 }
 
 }  // namespace crunlite::runtime

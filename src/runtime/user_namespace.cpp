@@ -10,8 +10,10 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/process/sync.hpp"
 #include "crunlite/spec/idmap.hpp"
 #include "crunlite/spec/mount_options.hpp"
+#include "crunlite/sys/child.hpp"
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
@@ -71,65 +73,45 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     process::IdMapAction uid_map{true, maps.uid, false};
     process::IdMapAction gid_map{true, maps.gid, false};
 
-    int to_child[2], from_child[2];
-    check(::pipe2(to_child, O_CLOEXEC), "pipe");
-    check(::pipe2(from_child, O_CLOEXEC), "pipe");
-    pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork");
-    if (pid == 0) {
-        ::close(to_child[1]);
-        ::close(from_child[0]);
-        std::string message;
+    auto [ours, theirs] = process::SyncSocket::make_pair();
+    sys::Child child = sys::Child::fork("fork", [&, &ours = ours, &theirs = theirs] {
+        ours.close();
         try {
             ::prctl(PR_SET_PDEATHSIG, SIGKILL);  // the work dies with whoever asked for it
             check(::unshare(CLONE_NEWUSER), "unshare user namespace");
-            char c = 'u';
-            if (::write(from_child[1], &c, 1) != 1) ::_exit(1);
-            if (::read(to_child[0], &c, 1) != 1) ::_exit(1);  // maps written
+            theirs.send(process::MsgType::MapRequest);
+            process::Message msg;
+            if (!theirs.receive(msg) || msg.type != process::MsgType::MapDone) return 1;  // maps written
             check(::setresgid(0, 0, 0), "setgid 0 in the user namespace");
             check(::setresuid(0, 0, 0), "setuid 0 in the user namespace");
             body();
-            ::_exit(0);
+            return 0;
         } catch (const Error& e) {
-            message = std::to_string(e.code()) + " " + e.message();
+            theirs.send_error(e);
         } catch (const std::exception& e) {
-            message = "5 " + std::string(e.what());
+            theirs.send_error(Error(EIO, e.what()));
         }
-        [[maybe_unused]] ssize_t w = ::write(from_child[1], message.data(), message.size());
-        ::_exit(1);
-    }
-    ::close(to_child[0]);
-    ::close(from_child[1]);
-    sys::UniqueFd to(to_child[1]), from(from_child[0]);
-    auto reap = [&] {
-        int status = 0;
-        while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
-        return status;
-    };
-    char c;
-    if (::read(from.get(), &c, 1) != 1) {
-        reap();
+        return 1;
+    });
+    theirs.close();
+    process::Message msg;
+    if (!ours.receive(msg) || msg.type != process::MsgType::MapRequest) {
+        child.wait();
         throw Error(EPERM, "could not create a user namespace for the import");
     }
+    // From here the child is killed and reaped if this throws.
+    process::write_id_map(child.pid(), gid_map, true);
+    process::write_id_map(child.pid(), uid_map, false);
     try {
-        process::write_id_map(pid, gid_map, true);
-        process::write_id_map(pid, uid_map, false);
-    } catch (...) {
-        ::kill(pid, SIGKILL);
-        reap();
-        throw;
+        ours.send(process::MsgType::MapDone);
+    } catch (const Error& e) {
+        throw sys_error(e.code(), "start the import");
     }
-    if (::write(to.get(), "g", 1) != 1) throw_errno("start the import");
-    to.reset();
-    std::string message;
-    char buf[4096];
-    ssize_t n;
-    while ((n = ::read(from.get(), buf, sizeof buf)) > 0) message.append(buf, static_cast<size_t>(n));
-    int status = reap();
+    bool got = ours.receive(msg);
+    int status = child.wait();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
-    size_t sp = message.find(' ');
-    if (message.empty()) throw Error(EIO, "the import in a user namespace failed (status " + std::to_string(status) + ")");
-    throw Error(static_cast<int>(parse_int(message.substr(0, sp)).value_or(EIO)), message.substr(sp + 1));
+    if (got && msg.type == process::MsgType::Error) process::SyncSocket::rethrow(msg);
+    throw Error(EIO, "the import in a user namespace failed (status " + std::to_string(status) + ")");
 }
 
 sys::UniqueFd mapped_user_namespace(const std::vector<spec::IdMapping>& uids, const std::vector<spec::IdMapping>& gids,
@@ -147,41 +129,26 @@ sys::UniqueFd mapped_user_namespace(const std::vector<spec::IdMapping>& uids, co
         return spec::plan_id_mappings(gids, egid, subgids, privileged, user, "/etc/subgid");
     }), gids);
 
-    int ready[2], hold[2];
-    check(::pipe2(ready, O_CLOEXEC), "pipe");
-    sys::UniqueFd ready_r(ready[0]), ready_w(ready[1]);
-    check(::pipe2(hold, O_CLOEXEC), "pipe");
-    sys::UniqueFd hold_r(hold[0]), hold_w(hold[1]);
-    pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork");
-    if (pid == 0) {
-        // Holds the namespace until the parent has its fd (EOF on `hold`).
+    sys::Pipe ready = sys::Pipe::make(), hold = sys::Pipe::make();
+    // Holds the namespace until the parent has its fd (EOF on `hold`); killed
+    // and reaped when we return or throw.
+    sys::Child child = sys::Child::fork("fork", [&] {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         char c = ::unshare(CLONE_NEWUSER) == 0 ? 'u' : 'e';
-        if (::write(ready[1], &c, 1) != 1) ::_exit(1);
-        hold_w.reset();
-        while (::read(hold[0], &c, 1) < 0 && errno == EINTR) {}
-        ::_exit(0);
-    }
-    ready_w.reset();
-    hold_r.reset();
-    auto reap = [&] {
-        ::kill(pid, SIGKILL);
-        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
-    };
-    try {
-        char c = 0;
-        if (::read(ready_r.get(), &c, 1) != 1 || c != 'u') throw Error(EPERM, where + ": could not create a user namespace");
-        process::write_id_map(pid, gid_map, true);
-        process::write_id_map(pid, uid_map, false);
-        sys::UniqueFd ns(::open(("/proc/" + std::to_string(pid) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
-        if (!ns) throw_errno(where + ": open the mapping's user namespace");
-        reap();
-        return ns;
-    } catch (...) {
-        reap();
-        throw;
-    }
+        if (::write(ready.write.get(), &c, 1) != 1) return 1;
+        hold.write.reset();
+        while (::read(hold.read.get(), &c, 1) < 0 && errno == EINTR) {}
+        return 0;
+    });
+    ready.write.reset();
+    hold.read.reset();
+    char c = 0;
+    if (::read(ready.read.get(), &c, 1) != 1 || c != 'u') throw Error(EPERM, where + ": could not create a user namespace");
+    process::write_id_map(child.pid(), gid_map, true);
+    process::write_id_map(child.pid(), uid_map, false);
+    sys::UniqueFd ns(::open(("/proc/" + std::to_string(child.pid()) + "/ns/user").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!ns) throw_errno(where + ": open the mapping's user namespace");
+    return ns;
 }
 
 std::vector<sys::UniqueFd> idmap_namespaces(const spec::Config& config) {

@@ -100,7 +100,6 @@ State Store::load(const std::string& id) const {
     st.owner = v.get_string_or("owner", "");
     st.annotations = v.get_string_map_or("annotations");
     st.config_path = v.get_string("config_path");
-    st.monitor_pid = static_cast<pid_t>(v.get_int64_or("monitor_pid", 0));
     st.owned_bundle = v.get_bool_or("owned_bundle", false);
     st.pid_namespace = v.get_bool_or("pid_namespace", true);
     st.rootless = v.get_bool_or("rootless", false);
@@ -123,7 +122,6 @@ void Store::save(const State& st) const {
     for (const auto& [k, val] : st.annotations) w.key(k).string(val);
     w.end_object();
     w.key("config_path").string(st.config_path);
-    w.key("monitor_pid").integer(st.monitor_pid);
     w.key("owned_bundle").boolean(st.owned_bundle);
     w.key("pid_namespace").boolean(st.pid_namespace);
     w.key("rootless").boolean(st.rootless);

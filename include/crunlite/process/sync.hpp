@@ -17,6 +17,15 @@
 //
 // The socket is close-on-exec, so when the container process execs the parent
 // reads EOF; an exec failure after start is reported as an Error first.
+//
+// The same channel carries the verdict of a `run -d` monitor to its caller
+// (runtime/run.cpp), and the steps of the rootless user-namespace child
+// (runtime::run_in_rootless_userns) to its parent:
+//
+//   monitor -> caller   Started     (the container started; the monitor stays)
+//   monitor -> caller   Error       (create or start failed; the monitor then exits)
+//   userns child -> parent MapRequest, parent -> userns child MapDone (as stage-1's),
+//   then an Error from the child if its work fails
 #pragma once
 
 #include <string>
@@ -29,7 +38,8 @@ namespace crunlite::process {
 enum class MsgType : char {
     MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', Hooks = 'H', HooksDone = 'h', Pty = 'T', SeccompFd = 'S',
     Ready = 'R', Error = 'E', NetNs = 'N', UserNs = 'U',
-    Committed = 'C'  // parent -> init: the container's state is recorded (create may now exit)
+    Committed = 'C',  // parent -> init: the container's state is recorded (create may now exit)
+    Started = 's'     // `run -d` monitor -> its caller: the container started
 };
 
 struct Message {

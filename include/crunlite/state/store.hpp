@@ -37,7 +37,6 @@ struct State {
     std::string owner;
     std::map<std::string, std::string> annotations;
     std::string config_path;  // config.json used at create time
-    pid_t monitor_pid = 0;    // run --detach monitor, 0 when none
     bool owned_bundle = false;  // the bundle goes with the container (run --image made it)
     bool pid_namespace = true;   // container has its own pid namespace
     bool rootless = false;

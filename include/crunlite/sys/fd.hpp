@@ -1,10 +1,12 @@
 // UniqueFd: move-only owner of a file descriptor; closes it on destruction.
 // Functions that only use an fd take `int` (a borrowed view); functions that
-// take ownership take UniqueFd by value.
+// take ownership take UniqueFd by value.  Pipe: the two ends of a pipe.
 #pragma once
 
 #include <unistd.h>
 
+#include <cstdint>
+#include <string>
 #include <utility>
 
 namespace crunlite::sys {
@@ -36,5 +38,18 @@ public:
 private:
     int fd_ = -1;
 };
+
+// A pipe, both ends close-on-exec (a forked child that execs keeps only what
+// it dup2()s onto its own fds).
+struct Pipe {
+    UniqueFd read, write;
+
+    // pipe2(O_CLOEXEC); throws Error "`context`: <strerror>" when it fails.
+    static Pipe make(const std::string& context = "pipe");
+};
+
+// Reads `fd` until EOF (retrying EINTR), keeping the first `cap` bytes and
+// draining the rest.  Stops early on a read error (the bytes so far).
+std::string read_to_end(int fd, size_t cap = SIZE_MAX);
 
 }  // namespace crunlite::sys

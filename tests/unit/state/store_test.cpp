@@ -60,7 +60,6 @@ State sample(const std::string& id) {
     st.owner = "user";
     st.annotations = {{"a", "1"}, {"org.example/key", "with \"quotes\" and spaces"}};
     st.config_path = "/bundles/" + id + "/config.json";
-    st.monitor_pid = 77;
     st.pid_namespace = false;
     st.rootless = true;
     st.cgroup_unified = "/sys/fs/cgroup/unified/" + id;
@@ -70,7 +69,7 @@ State sample(const std::string& id) {
 
 auto fields(const State& s) {
     return std::tie(s.id, s.pid, s.start_time, s.bundle, s.rootfs, s.created, s.owner, s.annotations,
-                    s.config_path, s.monitor_pid, s.pid_namespace, s.rootless, s.cgroup_unified, s.cgroup_v1);
+                    s.config_path, s.pid_namespace, s.rootless, s.cgroup_unified, s.cgroup_v1);
 }
 
 // The errno of the Error f throws (-1: none thrown).

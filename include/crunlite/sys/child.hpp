@@ -1,0 +1,109 @@
+// Child: the owner of one child process, by pid and pidfd.  Every fork of
+// crun-lite goes through Child::fork (the launcher's stages, hooks, helpers,
+// the `run -d` monitor, the user-namespace children), so none is left behind:
+// a Child dropped while it owns an unreaped process SIGKILLs it (and, for a
+// child that made itself a process group leader, its group) and reaps it.
+// release() hands a process over to nobody (a daemon meant to outlive us).
+//
+// The pidfd is opened right after fork: until we reap the child its pid
+// cannot name another process, so the pidfd is its.  A Child without a pidfd
+// (pidfd_open failed: fds exhausted) still works through the pid, which is
+// equally safe while unreaped; sites that poll it call require_pidfd().
+//
+// Here, in sys and not process, because linux/ forks too (netdev.cpp,
+// rootfs.cpp).  Not used by crun-lite-init (src/init/init.cpp): a static
+// binary that includes no crun-lite header and is built without exceptions.
+//
+// fork() is for a single-threaded caller (every fork site is one; the
+// threads of an image import posix_spawn instead): the body runs in a copy of
+// that process, so it may do what the caller could.  A site that avoids
+// allocating in the child still can: fork() itself allocates nothing there.
+#pragma once
+
+#include <sys/types.h>
+#include <unistd.h>
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::sys {
+
+class Child {
+public:
+    // What a dropped Child's SIGKILL reaches: the process, or its process
+    // group too (a child that calls setpgid(0, 0), so what it started dies
+    // with it; sent before the child may have made the group, so both).
+    enum class Kill { Process, Group };
+
+    Child() noexcept = default;
+    Child(Child&& other) noexcept;
+    Child& operator=(Child&& other) noexcept;
+    Child(const Child&) = delete;
+    Child& operator=(const Child&) = delete;
+    ~Child() { reset(); }
+
+    // Forks: the child runs `body` (returning int; it may also exec or
+    // _exit) and _exit()s with what it returns, or with 1 if it throws (an
+    // exception never unwinds into the caller's frames in the child).
+    // Throws Error "`what`: <strerror>" when fork fails.
+    template <typename Body>
+    static Child fork(const std::string& what, Body&& body, Kill kill = Kill::Process) {
+        pid_t pid = fork_or_throw(what);
+        if (pid == 0) {
+            int code = 1;
+            try {
+                code = body();
+            } catch (...) {
+            }
+            ::_exit(code);
+        }
+        return adopt(pid, kill);
+    }
+
+    // Takes ownership of `pid`, an unreaped child of ours not made by fork()
+    // (stage-2, cloned by stage-1 with CLONE_PARENT).  pid <= 0: an empty Child.
+    static Child adopt(pid_t pid, Kill kill = Kill::Process);
+
+    // 0 once reaped or released.
+    pid_t pid() const noexcept { return pid_; }
+    // -1 when pidfd_open failed, or once reaped or released.
+    int pidfd() const noexcept { return pidfd_.get(); }
+    explicit operator bool() const noexcept { return pid_ > 0; }
+
+    // Throws sys_error(errno of the failed pidfd_open, context) without a pidfd.
+    void require_pidfd(const std::string& context) const;
+
+    // Sends `sig` to the process (through the pidfd when there is one).
+    // Returns 0, or -1 with errno (ESRCH: it was reaped or released).
+    int kill(int sig) const noexcept;
+
+    // Waits for the process to exit and reaps it; returns its wait status
+    // (0 when there was nothing to reap: it was reaped elsewhere, or SIGCHLD
+    // is ignored).  The Child is empty afterwards.
+    int wait() noexcept;
+
+    // wait() for at most `timeout_ms` (>= 0); nullopt when the process is
+    // still running then (it stays ours).
+    std::optional<int> wait_for(int64_t timeout_ms);
+
+    // Gives up ownership: the process is neither killed nor reaped by us.
+    // Returns its pidfd (-1 without one); the Child is empty afterwards.
+    UniqueFd release() noexcept;
+
+private:
+    Child(pid_t pid, UniqueFd pidfd, int pidfd_errno, Kill kill) noexcept
+        : pid_(pid), pidfd_(std::move(pidfd)), pidfd_errno_(pidfd_errno), kill_(kill) {}
+    static pid_t fork_or_throw(const std::string& what);
+    // Kills and reaps an owned process; keeps errno.
+    void reset() noexcept;
+
+    pid_t pid_ = 0;
+    UniqueFd pidfd_;
+    int pidfd_errno_ = 0;
+    Kill kill_ = Kill::Process;
+};
+
+}  // namespace crunlite::sys

@@ -1,0 +1,108 @@
+#include "crunlite/sys/child.hpp"
+
+#include <poll.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <climits>
+
+#include "crunlite/base/clock.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/sys/syscalls.hpp"
+
+namespace crunlite::sys {
+
+Child::Child(Child&& other) noexcept
+    : pid_(std::exchange(other.pid_, 0)),
+      pidfd_(std::move(other.pidfd_)),
+      pidfd_errno_(other.pidfd_errno_),
+      kill_(other.kill_) {}
+
+Child& Child::operator=(Child&& other) noexcept {
+    if (this != &other) {
+        reset();
+        pid_ = std::exchange(other.pid_, 0);
+        pidfd_ = std::move(other.pidfd_);
+        pidfd_errno_ = other.pidfd_errno_;
+        kill_ = other.kill_;
+    }
+    return *this;
+}
+
+pid_t Child::fork_or_throw(const std::string& what) {
+    pid_t pid = ::fork();
+    if (pid < 0) throw_errno(what);
+    return pid;
+}
+
+Child Child::adopt(pid_t pid, Kill kill) {
+    if (pid <= 0) return {};
+    UniqueFd pidfd(pidfd_open(pid, 0));
+    return Child(pid, std::move(pidfd), pidfd ? 0 : errno, kill);
+}
+
+void Child::require_pidfd(const std::string& context) const {
+    if (!pidfd_) throw sys_error(pid_ > 0 ? pidfd_errno_ : ESRCH, context);
+}
+
+int Child::kill(int sig) const noexcept {
+    if (pid_ <= 0) {
+        errno = ESRCH;
+        return -1;
+    }
+    return pidfd_ ? pidfd_send_signal(pidfd_.get(), sig) : ::kill(pid_, sig);
+}
+
+int Child::wait() noexcept {
+    int status = 0;
+    if (pid_ > 0)
+        while (::waitpid(pid_, &status, 0) < 0 && errno == EINTR) {}
+    pid_ = 0;
+    pidfd_.reset();
+    return status;
+}
+
+std::optional<int> Child::wait_for(int64_t timeout_ms) {
+    if (pid_ <= 0) return wait();
+    int64_t deadline = monotonic_ms() + timeout_ms;
+    for (;;) {
+        int64_t left = std::max<int64_t>(0, deadline - monotonic_ms());
+        if (pidfd_) {
+            // The pidfd turns readable when the process exits.
+            pollfd pfd = {pidfd_.get(), POLLIN, 0};
+            int n = ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left, INT_MAX)));
+            if (n > 0) return wait();
+            if (n < 0 && errno != EINTR) throw_errno("poll pidfd");
+        } else {
+            // Without a pidfd: look every 10 ms.
+            int status = 0;
+            pid_t r = ::waitpid(pid_, &status, WNOHANG);
+            if (r == pid_ || (r < 0 && errno == ECHILD)) {
+                pid_ = 0;
+                return status;
+            }
+            timespec ten_ms = {0, 10'000'000};
+            if (left > 0) ::nanosleep(&ten_ms, nullptr);
+        }
+        if (left == 0) return std::nullopt;
+    }
+}
+
+UniqueFd Child::release() noexcept {
+    pid_ = 0;
+    return std::move(pidfd_);
+}
+
+void Child::reset() noexcept {
+    if (pid_ <= 0) return;
+    int saved = errno;
+    if (kill_ == Kill::Group) ::kill(-pid_, SIGKILL);
+    kill(SIGKILL);
+    wait();
+    errno = saved;
+}
+
+}  // namespace crunlite::sys
