@@ -13,6 +13,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/kernel.hpp"
 
 namespace crunlite::linux {
 
@@ -35,17 +36,17 @@ int new_namespace_flags(const std::vector<spec::Namespace>& namespaces) {
     return flags;
 }
 
-static void join_one(const spec::Namespace& ns) {
+static void join_one(sys::Kernel& k, const spec::Namespace& ns) {
     sys::UniqueFd fd(::open(ns.path.c_str(), O_RDONLY | O_CLOEXEC));
     if (!fd) throw_errno("open " + ns.type + " namespace " + quote(ns.path));
-    if (::setns(fd.get(), clone_flag(ns.type)) < 0) throw_errno("join " + ns.type + " namespace " + quote(ns.path));
+    if (k.setns(fd.get(), clone_flag(ns.type)) < 0) throw_errno("join " + ns.type + " namespace " + quote(ns.path));
 }
 
-void join_namespaces(const std::vector<spec::Namespace>& namespaces) {
+void join_namespaces(const std::vector<spec::Namespace>& namespaces, sys::Kernel& k) {
     for (const auto& ns : namespaces)
-        if (!ns.path.empty() && ns.type == "user") join_one(ns);
+        if (!ns.path.empty() && ns.type == "user") join_one(k, ns);
     for (const auto& ns : namespaces)
-        if (!ns.path.empty() && ns.type != "user") join_one(ns);
+        if (!ns.path.empty() && ns.type != "user") join_one(k, ns);
 }
 
 int differing_namespaces(pid_t pid) {

@@ -20,6 +20,9 @@
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/spec/mount_options.hpp"
+#include "crunlite/sys/child.hpp"
+#include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/kernel.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::linux {
@@ -28,9 +31,9 @@ namespace {
 // The per-mount flags of the mount at `path`.  A user namespace may not clear
 // them when they are locked (inherited from a more privileged namespace):
 // when they are set on the underlying mount, every remount has to repeat them.
-unsigned long mount_flags_of(const std::string& path) {
+unsigned long mount_flags_of(sys::Kernel& k, const std::string& path) {
     struct statvfs st;
-    if (::statvfs(path.c_str(), &st) < 0) return 0;
+    if (k.statvfs(path.c_str(), &st) < 0) return 0;
     unsigned long out = 0;
     if (st.f_flag & ST_RDONLY) out |= MS_RDONLY;
     if (st.f_flag & ST_NOSUID) out |= MS_NOSUID;
@@ -43,13 +46,13 @@ unsigned long mount_flags_of(const std::string& path) {
 }
 
 // MS_REMOUNT|MS_BIND of `path`; in a user namespace retried with the locked flags.
-void remount_bind(const std::string& path, unsigned long flags, const std::string& what) {
-    if (::mount(nullptr, path.c_str(), nullptr, flags, nullptr) == 0) return;
+void remount_bind(sys::Kernel& k, const std::string& path, unsigned long flags, const std::string& what) {
+    if (k.mount(nullptr, path.c_str(), nullptr, flags, nullptr) == 0) return;
     if (errno != EPERM) throw_errno("remount " + what);
-    unsigned long locked = mount_flags_of(path);
+    unsigned long locked = mount_flags_of(k, path);
     // The atime flags are one mode: keep the locked one rather than adding a second.
     if (locked & (MS_NOATIME | MS_RELATIME)) flags &= ~(MS_NOATIME | MS_RELATIME | MS_STRICTATIME);
-    if (::mount(nullptr, path.c_str(), nullptr, flags | locked, nullptr) < 0) throw_errno("remount " + what);
+    if (k.mount(nullptr, path.c_str(), nullptr, flags | locked, nullptr) < 0) throw_errno("remount " + what);
 }
 
 bool is_directory(const std::string& host_path) {
@@ -118,10 +121,10 @@ void copy_tree(int src, int dst, const std::string& where) {
 // per hierarchy, the container's own cgroup directory bound under the
 // hierarchy's name (so /sys/fs/cgroup/memory/memory.limit_in_bytes is the
 // container's limit), with symlinks for co-mounted controllers.
-void mount_cgroup_v1(int root_fd, const MountOp& op, const std::string& target_path) {
+void mount_cgroup_v1(sys::Kernel& k, int root_fd, const MountOp& op, const std::string& target_path) {
     std::string what = quote(op.destination);
     constexpr unsigned long kFlags = MS_NOSUID | MS_NODEV | MS_NOEXEC;
-    if (::mount("tmpfs", target_path.c_str(), "tmpfs", kFlags, "mode=755") < 0)
+    if (k.mount("tmpfs", target_path.c_str(), "tmpfs", kFlags, "mode=755") < 0)
         throw_errno("mount tmpfs for cgroup hierarchies on " + what);
     sys::UniqueFd top = sys::open_in_root(root_fd, op.destination, O_PATH | O_DIRECTORY);
     sys::UniqueFd dir(::openat(top.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
@@ -130,129 +133,141 @@ void mount_cgroup_v1(int root_fd, const MountOp& op, const std::string& target_p
         std::string sub = op.destination + "/" + v.name;
         if (::mkdirat(dir.get(), v.name.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("mkdir " + quote(sub));
         sys::UniqueFd target = sys::open_in_root(root_fd, sub, O_PATH | O_DIRECTORY);
-        if (::mount(v.host_dir.c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
+        if (k.mount(v.host_dir.c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
             throw_errno("bind cgroup " + quote(v.host_dir) + " on " + quote(sub));
         sys::UniqueFd bound = sys::open_in_root(root_fd, sub, O_PATH);
-        remount_bind(sys::fd_path(bound.get()), MS_BIND | MS_REMOUNT | kFlags | (op.flags & MS_RDONLY), quote(sub));
+        remount_bind(k, sys::fd_path(bound.get()), MS_BIND | MS_REMOUNT | kFlags | (op.flags & MS_RDONLY), quote(sub));
         for (const auto& link : v.links)
-            if (::symlinkat(v.name.c_str(), dir.get(), link.c_str()) < 0 && errno != EEXIST)
+            if (k.symlinkat(v.name.c_str(), dir.get(), link.c_str()) < 0 && errno != EEXIST)
                 throw_errno("symlink " + quote(op.destination + "/" + link));
     }
     if (op.flags & MS_RDONLY)
-        remount_bind(sys::fd_path(top.get()), MS_BIND | MS_REMOUNT | MS_RDONLY | kFlags, what + " read-only");
+        remount_bind(k, sys::fd_path(top.get()), MS_BIND | MS_REMOUNT | MS_RDONLY | kFlags, what + " read-only");
 }
 
-// Mounts `op` at its destination inside `root_fd`.
-void apply_mount(int root_fd, const MountOp& op) {
-    std::string what = quote(op.destination);
-    std::string fs_data = op.data;
-    // A tmpfs on a directory that exists keeps that directory's mode unless the
-    // options say otherwise (as runc), not tmpfs's default 1777.
-    auto has_mode = [&] {
-        for (const auto& o : split(op.data, ','))
-            if (o.rfind("mode=", 0) == 0) return true;
-        return false;
-    };
-    if (op.kind == MountKind::Filesystem && op.fstype == "tmpfs" && !has_mode()) {
-        try {
-            sys::UniqueFd existing = sys::open_in_root(root_fd, op.destination, O_PATH);
-            struct stat st;
-            if (::fstat(existing.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
-                char mode[16];
-                std::snprintf(mode, sizeof mode, "mode=%o", st.st_mode & 07777);
-                fs_data = fs_data.empty() ? mode : fs_data + "," + mode;
-            }
-        } catch (const Error& e) {
-            if (e.code() != ENOENT) throw;  // made below; tmpfs's own default mode then
+// A tmpfs on a directory that exists keeps that directory's mode unless the
+// options say otherwise (as runc), not tmpfs's default 1777: `op.data` with
+// "mode=" added where that applies.
+std::string filesystem_data(int root_fd, const MountOp& op) {
+    if (op.kind != MountKind::Filesystem || op.fstype != "tmpfs") return op.data;
+    for (const auto& o : split(op.data, ','))
+        if (o.rfind("mode=", 0) == 0) return op.data;
+    try {
+        sys::UniqueFd existing = sys::open_in_root(root_fd, op.destination, O_PATH);
+        struct stat st;
+        if (::fstat(existing.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+            char mode[16];
+            std::snprintf(mode, sizeof mode, "mode=%o", st.st_mode & 07777);
+            return op.data.empty() ? mode : op.data + "," + mode;
         }
+    } catch (const Error& e) {
+        if (e.code() != ENOENT) throw;  // made by the caller; tmpfs's own default mode then
     }
-    // The source as opened in stage-1, where there is such an fd.
-    std::string source = op.source_fd >= 0 ? sys::fd_path(op.source_fd) : op.source;
-    bool dir_target = op.kind != MountKind::Bind || is_directory(source);
-    sys::UniqueFd target = dir_target ? sys::mkdir_all_in_root(root_fd, op.destination, 0755)
-                                      : sys::touch_in_root(root_fd, op.destination, 0644);
-    std::string target_path = sys::fd_path(target.get());
-    // tmpcopyup: the directory as it is before the tmpfs covers it.
-    sys::UniqueFd covered;
-    if (op.tmpcopyup) {
-        covered = sys::UniqueFd(::openat(target.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-        if (!covered) throw_errno("open " + what + " for tmpcopyup");
-    }
+    return op.data;
+}
 
+// The mount(2) calls of `op` on `target` (an O_PATH fd of its destination,
+// made in the rootfs).  Returns false when a fallback bound the host's tree
+// instead, with its own flags (nothing more to do for the mount).
+bool mount_op(sys::Kernel& k, int root_fd, const MountOp& op, int target, const std::string& fs_data) {
+    std::string what = quote(op.destination);
+    std::string target_path = sys::fd_path(target);
     auto mount_fs = [&](const std::string& data) {
-        return ::mount(op.source.c_str(), target_path.c_str(), op.fstype.c_str(), op.flags,
+        return k.mount(op.source.c_str(), target_path.c_str(), op.fstype.c_str(), op.flags,
                        data.empty() ? nullptr : data.c_str());
     };
     auto bind_host = [&](const std::string& host_path, unsigned long extra) {
-        if (::mount(host_path.c_str(), target_path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
+        if (k.mount(host_path.c_str(), target_path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
             throw_errno("bind " + quote(host_path) + " on " + what);
         sys::UniqueFd top = sys::open_in_root(root_fd, op.destination, O_PATH);
         unsigned long flags = (op.flags & (MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC)) | extra;
-        if (flags) remount_bind(sys::fd_path(top.get()), flags | MS_BIND | MS_REMOUNT, what);
+        if (flags) remount_bind(k, sys::fd_path(top.get()), flags | MS_BIND | MS_REMOUNT, what);
+        return false;
     };
 
     switch (op.kind) {
-        case MountKind::Bind:
+        case MountKind::Bind: {
             if (op.idmap_tree_fd >= 0) {  // prepared in stage-1: attach it
-                if (sys::move_mount(op.idmap_tree_fd, "", target.get(), "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
+                if (k.move_mount(op.idmap_tree_fd, "", target, "", MOVE_MOUNT_F_EMPTY_PATH | MOVE_MOUNT_T_EMPTY_PATH) < 0)
                     throw_errno("attach idmapped mount " + quote(op.source) + " on " + what);
-                break;
+                return true;
             }
-            if (::mount(source.c_str(), target_path.c_str(), nullptr, op.flags, nullptr) < 0)
+            // The source as opened in stage-1, where there is such an fd.
+            std::string source = op.source_fd >= 0 ? sys::fd_path(op.source_fd) : op.source;
+            if (k.mount(source.c_str(), target_path.c_str(), nullptr, op.flags, nullptr) < 0)
                 throw_errno("bind " + quote(op.source) + " on " + what);
-            break;
+            return true;
+        }
         case MountKind::Cgroup:
             // cgroup2 needs our own cgroup namespace (or real root); otherwise
             // show the host's hierarchy read-only, as crun does rootless.
-            if (mount_fs("") < 0) {
-                log::debug("mount cgroup2 on " + what + ": " + std::strerror(errno) + "; binding the host's");
-                bind_host("/sys/fs/cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC);
-                return;
-            }
-            break;
+            if (mount_fs("") == 0) return true;
+            log::debug("mount cgroup2 on " + what + ": " + std::strerror(errno) + "; binding the host's");
+            return bind_host("/sys/fs/cgroup", MS_NOSUID | MS_NODEV | MS_NOEXEC);
         case MountKind::CgroupV1:
-            mount_cgroup_v1(root_fd, op, target_path);
-            break;
+            mount_cgroup_v1(k, root_fd, op, target_path);
+            return true;
         case MountKind::Filesystem:
-            if (mount_fs(fs_data) == 0) break;
+            if (mount_fs(fs_data) == 0) return true;
             if (op.fallback == MountFallback::BindHost && (errno == EPERM || errno == EBUSY)) {
                 log::debug("mount " + op.fstype + " on " + what + ": " + std::strerror(errno) + "; binding the host's");
-                bind_host(op.destination, MS_NOSUID | MS_NODEV | MS_NOEXEC);
-                return;
+                return bind_host(op.destination, MS_NOSUID | MS_NODEV | MS_NOEXEC);
             }
             if (op.fallback == MountFallback::DropGid && errno == EINVAL) {
                 std::vector<std::string> kept;
                 for (auto& o : split(fs_data, ','))
                     if (o.rfind("gid=", 0) != 0) kept.push_back(o);
-                if (mount_fs(join(kept, ",")) == 0) break;
+                if (mount_fs(join(kept, ",")) == 0) return true;
             }
             throw_errno("mount " + op.fstype + " on " + what);
     }
+    return true;
+}
 
-    // Later steps act on the new mount, so re-resolve: the old fd names the covered directory.
+// After the mount: tmpcopyup from `covered`, the bind remount, recursive
+// attributes, propagation -- each on the new mount at the destination.
+void finish_mount(sys::Kernel& k, int root_fd, const MountOp& op, int covered) {
+    std::string what = quote(op.destination);
+    // Re-resolve: the fd the mount was made on names the covered directory.
     sys::UniqueFd top = sys::open_in_root(root_fd, op.destination, O_PATH);
     std::string top_path = sys::fd_path(top.get());
-    if (covered) {
+    if (covered >= 0) {
         sys::UniqueFd dir(::openat(top.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!dir) throw_errno("open " + what);
-        copy_tree(covered.get(), dir.get(), op.destination);
+        copy_tree(covered, dir.get(), op.destination);
     }
-    if (op.remount_flags) remount_bind(top_path, op.remount_flags, what);
+    if (op.remount_flags) remount_bind(k, top_path, op.remount_flags, what);
     if (op.attr_set || op.attr_clr) {
-        if (sys::mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, op.attr_set, op.attr_clr, 0) < 0)
+        if (k.mount_setattr(top.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, op.attr_set, op.attr_clr, 0) < 0)
             throw_errno("set recursive mount attributes on " + what);
     }
     for (unsigned long prop : op.propagation)
-        if (::mount(nullptr, top_path.c_str(), nullptr, prop, nullptr) < 0)
+        if (k.mount(nullptr, top_path.c_str(), nullptr, prop, nullptr) < 0)
             throw_errno("set propagation of " + what);
 }
 
-void create_device(int root_fd, const DeviceNode& dev, bool mknod) {
+// Mounts `op` at its destination inside `root_fd`.
+void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op) {
+    std::string fs_data = filesystem_data(root_fd, op);
+    std::string source = op.source_fd >= 0 ? sys::fd_path(op.source_fd) : op.source;
+    bool dir_target = op.kind != MountKind::Bind || is_directory(source);
+    sys::UniqueFd target = dir_target ? sys::mkdir_all_in_root(root_fd, op.destination, 0755)
+                                      : sys::touch_in_root(root_fd, op.destination, 0644);
+    // tmpcopyup: the directory as it is before the tmpfs covers it.
+    sys::UniqueFd covered;
+    if (op.tmpcopyup) {
+        covered = sys::UniqueFd(::openat(target.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+        if (!covered) throw_errno("open " + quote(op.destination) + " for tmpcopyup");
+    }
+    if (mount_op(k, root_fd, op, target.get(), fs_data)) finish_mount(k, root_fd, op, covered.get());
+}
+
+void create_device(sys::Kernel& k, int root_fd, const DeviceNode& dev, bool mknod) {
     std::string what = "device " + quote(dev.path);
     if (!mknod) {
         // In a user namespace mknod is refused: bind the host's node instead.
         sys::UniqueFd target = sys::touch_in_root(root_fd, dev.path, 0644);
-        if (::mount(dev.path.c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
+        if (k.mount(dev.path.c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
             throw_errno("bind host " + what);
         return;
     }
@@ -265,13 +280,13 @@ void create_device(int root_fd, const DeviceNode& dev, bool mknod) {
     mode_t type = dev.type == 'b' ? S_IFBLK : dev.type == 'p' ? S_IFIFO : S_IFCHR;
     dev_t rdev = makedev(static_cast<unsigned>(dev.major), static_cast<unsigned>(dev.minor));
     ::unlinkat(dir.get(), name.c_str(), 0);
-    if (::mknodat(dir.get(), name.c_str(), type | (dev.mode & 07777), rdev) < 0) throw_errno("mknod " + what);
+    if (k.mknodat(dir.get(), name.c_str(), type | (dev.mode & 07777), rdev) < 0) throw_errno("mknod " + what);
     // mknod applies the umask; set the exact mode and owner.
     if (::fchmodat(dir.get(), name.c_str(), dev.mode & 07777, 0) < 0) throw_errno("chmod " + what);
-    if (::fchownat(dir.get(), name.c_str(), dev.uid, dev.gid, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("chown " + what);
+    if (k.fchownat(dir.get(), name.c_str(), dev.uid, dev.gid, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("chown " + what);
 }
 
-void create_dev_symlinks(int root_fd) {
+void create_dev_symlinks(sys::Kernel& k, int root_fd) {
     sys::UniqueFd dev_path = sys::mkdir_all_in_root(root_fd, "/dev", 0755);
     sys::UniqueFd dev(::openat(dev_path.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
     if (!dev) throw_errno("open /dev in rootfs");
@@ -281,21 +296,21 @@ void create_dev_symlinks(int root_fd) {
     };
     for (auto [target, name] : links) {
         if (std::string(name) == "ptmx") ::unlinkat(dev.get(), name, 0);
-        if (::symlinkat(target, dev.get(), name) < 0 && errno != EEXIST)
+        if (k.symlinkat(target, dev.get(), name) < 0 && errno != EEXIST)
             throw_errno(std::string("symlink /dev/") + name);
     }
-    if (::access("/proc/kcore", F_OK) == 0 && ::symlinkat("/proc/kcore", dev.get(), "core") < 0 && errno != EEXIST)
+    if (k.access("/proc/kcore", F_OK) == 0 && k.symlinkat("/proc/kcore", dev.get(), "core") < 0 && errno != EEXIST)
         throw_errno("symlink /dev/core");
 }
 
-void pivot(const std::string& rootfs, bool no_pivot, bool own_mount_namespace) {
-    if (::chdir(rootfs.c_str()) < 0) throw_errno("chdir to rootfs " + quote(rootfs));
+void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mount_namespace) {
+    if (k.chdir(rootfs.c_str()) < 0) throw_errno("chdir to rootfs " + quote(rootfs));
     if (!own_mount_namespace) {
         // The caller's mount namespace: neither move nor detach anything in it.
-        if (::chroot(".") < 0) throw_errno("chroot");
+        if (k.chroot(".") < 0) throw_errno("chroot");
     } else if (no_pivot) {
-        if (::mount(rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) throw_errno("move rootfs to /");
-        if (::chroot(".") < 0) throw_errno("chroot");
+        if (k.mount(rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) throw_errno("move rootfs to /");
+        if (k.chroot(".") < 0) throw_errno("chroot");
     } else {
         // pivot_root(".", ".") stacks the old root on top of the new one; it is
         // then detached without ever needing a directory inside the rootfs.
@@ -303,31 +318,47 @@ void pivot(const std::string& rootfs, bool no_pivot, bool own_mount_namespace) {
         // detaching it cannot propagate to the host.  (runc makes "." rslave here
         // again, but mount(2) resolves "." to the new root, not the old one on top
         // of it, which would undo the container's own rshared mounts.)
-        if (sys::pivot_root(".", ".") < 0) throw_errno("pivot_root " + quote(rootfs));
-        if (::umount2(".", MNT_DETACH) < 0) throw_errno("detach old root");
+        if (k.pivot_root(".", ".") < 0) throw_errno("pivot_root " + quote(rootfs));
+        if (k.umount2(".", MNT_DETACH) < 0) throw_errno("detach old root");
     }
-    if (::chdir("/") < 0) throw_errno("chdir /");
+    if (k.chdir("/") < 0) throw_errno("chdir /");
 }
 
-void mask_path(const std::string& path) {
-    struct stat st;
-    if (::lstat(path.c_str(), &st) < 0) {
-        if (errno == ENOENT) return;
-        throw_errno("stat masked path " + quote(path));
+// maskedPaths and readonlyPaths are resolved inside the new root (`root_fd`):
+// a symlink in the container's tree cannot send a mount elsewhere.
+// A path that does not exist is skipped (an empty fd), as in runc.
+sys::UniqueFd open_listed_path(int root_fd, const std::string& path, const std::string& what) {
+    try {
+        return sys::open_in_root(root_fd, path, O_PATH);
+    } catch (const Error& e) {
+        if (e.code() == ENOENT) return {};
+        throw Error(e.code(), what + " " + quote(path));
     }
-    int rc = S_ISDIR(st.st_mode) ? ::mount("tmpfs", path.c_str(), "tmpfs", MS_RDONLY, "size=0k")
-                                 : ::mount("/dev/null", path.c_str(), nullptr, MS_BIND, nullptr);
+}
+
+void mask_path(sys::Kernel& k, int root_fd, const std::string& path) {
+    sys::UniqueFd fd = open_listed_path(root_fd, path, "stat masked path");
+    if (!fd) return;
+    struct stat st;
+    if (::fstat(fd.get(), &st) < 0) throw_errno("stat masked path " + quote(path));
+    std::string target = sys::fd_path(fd.get());
+    int rc = S_ISDIR(st.st_mode) ? k.mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, "size=0k")
+                                 : k.mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr);
     if (rc < 0) throw_errno("mask " + quote(path));
 }
 
-void make_readonly(const std::string& path) {
-    if (::mount(path.c_str(), path.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
-        if (errno == ENOENT) return;
+void make_readonly(sys::Kernel& k, int root_fd, const std::string& path) {
+    sys::UniqueFd fd = open_listed_path(root_fd, path, "bind readonly path");
+    if (!fd) return;
+    std::string at = sys::fd_path(fd.get());
+    if (k.mount(at.c_str(), at.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
         throw_errno("bind readonly path " + quote(path));
-    }
     // A bind remount sets exactly the flags it is given: keep nosuid/nodev/noexec
     // and the atime mode of the mount the path was on (as runc does).
-    remount_bind(path, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(path), "readonly path " + quote(path));
+    sys::UniqueFd top = sys::open_in_root(root_fd, path, O_PATH);
+    std::string top_path = sys::fd_path(top.get());
+    remount_bind(k, top_path, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(k, top_path),
+                 "readonly path " + quote(path));
 }
 
 // The root fuse-overlayfs runs in: a tmpfs at `scratch` holding, read-only,
@@ -338,10 +369,10 @@ void make_readonly(const std::string& path) {
 // the container's pid namespace as root: a container root with CAP_SYS_PTRACE
 // can reach its root through /proc/PID/root, so that must not be the host's.
 // Runs in the forked child, inside its own mount namespace; throws on errors.
-void confine_fuse_daemon(const std::string& scratch, const std::vector<std::string>& lowers,
+void confine_fuse_daemon(sys::Kernel& k, const std::string& scratch, const std::vector<std::string>& lowers,
                          const std::vector<std::string>& writable) {
-    if (::unshare(CLONE_NEWNS) < 0) throw_errno("unshare mount namespace");
-    if (::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) throw_errno("make / private");
+    if (k.unshare(CLONE_NEWNS) < 0) throw_errno("unshare mount namespace");
+    if (k.mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) throw_errno("make / private");
     struct Source {
         std::string path;
         sys::UniqueFd fd;
@@ -371,7 +402,7 @@ void confine_fuse_daemon(const std::string& scratch, const std::vector<std::stri
     for (const auto& w : writable) add(w, false);
 
     if (::mkdir(scratch.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create " + quote(scratch));
-    if (::mount("tmpfs", scratch.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+    if (k.mount("tmpfs", scratch.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
         throw_errno("mount tmpfs on " + quote(scratch));
     sys::UniqueFd root(::open(scratch.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw_errno("open " + quote(scratch));
@@ -390,20 +421,20 @@ void confine_fuse_daemon(const std::string& scratch, const std::vector<std::stri
         // Host directories recursively; the container's own directory alone (it
         // holds the scratch and the FUSE mount itself).
         unsigned long rec = src.readonly ? MS_REC : 0;
-        if (::mount(sys::fd_path(src.fd.get()).c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND | rec,
+        if (k.mount(sys::fd_path(src.fd.get()).c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND | rec,
                     nullptr) < 0)
             throw_errno("bind " + quote(src.path) + " for fuse-overlayfs");
-        if (src.readonly) remount_bind(dest, MS_BIND | MS_REMOUNT | MS_RDONLY, quote(src.path) + " for fuse-overlayfs");
+        if (src.readonly) remount_bind(k, dest, MS_BIND | MS_REMOUNT | MS_RDONLY, quote(src.path) + " for fuse-overlayfs");
     }
     sys::mkdir_all_in_root(root.get(), "/proc", 0555);
-    if (::mount("proc", (scratch + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
+    if (k.mount("proc", (scratch + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
         throw_errno("mount proc for fuse-overlayfs");
     // pivot_root, not chroot: a process that walks ".." through /proc/PID/root
     // of a chrooted process gets above its chroot; after this there is no above.
-    if (::chdir(scratch.c_str()) < 0) throw_errno("chdir " + quote(scratch));
-    if (sys::pivot_root(".", ".") < 0) throw_errno("pivot_root into " + quote(scratch));
-    if (::umount2(".", MNT_DETACH) < 0) throw_errno("detach the old root");
-    if (::chdir("/") < 0) throw_errno("chdir /");
+    if (k.chdir(scratch.c_str()) < 0) throw_errno("chdir " + quote(scratch));
+    if (k.pivot_root(".", ".") < 0) throw_errno("pivot_root into " + quote(scratch));
+    if (k.umount2(".", MNT_DETACH) < 0) throw_errno("detach the old root");
+    if (k.chdir("/") < 0) throw_errno("chdir /");
 }
 
 // Mounts fuse-overlayfs on the rootfs.  We make the FUSE mount ourselves (with
@@ -417,7 +448,7 @@ void confine_fuse_daemon(const std::string& scratch, const std::vector<std::stri
 // (a child of its init, which leaves it alone: see crun-lite-init) until the
 // container ends.  Its messages come back through a pipe, which the daemon
 // closes (it redirects its stdio).
-void mount_fuse_overlay(const MountPlan& plan) {
+void mount_fuse_overlay(sys::Kernel& k, const MountPlan& plan) {
     std::string program = sys::find_on_path("fuse-overlayfs");
     if (program.empty()) throw Error(ENOENT, "fuse-overlayfs is not installed");
     // The kernel's userxattr has no meaning to fuse-overlayfs (it reads user.overlay.* itself).
@@ -437,19 +468,16 @@ void mount_fuse_overlay(const MountPlan& plan) {
     sys::UniqueFd fuse(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
     if (!fuse) throw_errno("open /dev/fuse");
     std::string data = "fd=" + std::to_string(fuse.get()) + ",rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions";
-    if (::mount("fuse-overlayfs", plan.rootfs.c_str(), "fuse.fuse-overlayfs", MS_NODEV, data.c_str()) < 0)
+    if (k.mount("fuse-overlayfs", plan.rootfs.c_str(), "fuse.fuse-overlayfs", MS_NODEV, data.c_str()) < 0)
         throw_errno("mount fuse on " + quote(plan.rootfs));
 
-    int pipefd[2];
-    check(::pipe2(pipefd, O_CLOEXEC), "pipe");
+    sys::Pipe messages = sys::Pipe::make();
     std::string mountpoint = "/dev/fd/" + std::to_string(fuse.get());
-    pid_t pid = ::fork();
-    if (pid < 0) throw_errno("fork fuse-overlayfs");
-    if (pid == 0) {
+    sys::Child daemon = sys::Child::fork("fork fuse-overlayfs", [&] {
         try {
-            ::dup2(pipefd[1], 1);
-            ::dup2(pipefd[1], 2);
-            confine_fuse_daemon(plan.rootfs + ".fuse", lowers, writable);
+            ::dup2(messages.write.get(), 1);
+            ::dup2(messages.write.get(), 2);
+            confine_fuse_daemon(k, plan.rootfs + ".fuse", lowers, writable);
             // Nothing of ours but stdio and the FUSE fd reaches it.
             sys::close_range_cloexec(3);
             ::fcntl(fuse.get(), F_SETFD, 0);
@@ -458,39 +486,33 @@ void mount_fuse_overlay(const MountPlan& plan) {
         } catch (const std::exception& e) {
             ::dprintf(2, "%s", e.what());
         }
-        ::_exit(127);
-    }
-    ::close(pipefd[1]);
-    std::string out;
-    char buf[1024];
-    ssize_t n;
-    while ((n = ::read(pipefd[0], buf, sizeof buf)) > 0 || (n < 0 && errno == EINTR))
-        if (n > 0 && out.size() < 4096) out.append(buf, static_cast<size_t>(n));
-    ::close(pipefd[0]);
-    int status = 0;
-    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+        return 127;
+    });
+    messages.write.reset();
+    std::string out = sys::read_to_end(messages.read.get(), 4096);
+    int status = daemon.wait();
     if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
         throw Error(EIO, "fuse-overlayfs on " + quote(plan.rootfs) + " failed: " + trim(out));
 }
 
 // The image's overlay on the rootfs: the kernel's, or fuse-overlayfs where the
 // kernel refuses an unprivileged overlay (before 5.11: EPERM) or lacks it.
-void mount_overlay(const MountPlan& plan) {
+void mount_overlay(sys::Kernel& k, const MountPlan& plan) {
     if (plan.overlay_driver != OverlayDriver::Fuse) {
-        if (::mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) == 0) return;
+        if (k.mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) == 0) return;
         int err = errno;
         bool refused = err == EPERM || err == EINVAL || err == ENODEV || err == EOPNOTSUPP;
         if (plan.overlay_driver == OverlayDriver::Native || !refused || sys::find_on_path("fuse-overlayfs").empty())
             throw sys_error(err, "mount overlay on " + quote(plan.rootfs) + " (" + plan.rootfs_overlay + ")");
         log::debug(std::string("kernel overlay refused (") + std::strerror(err) + "): using fuse-overlayfs");
     }
-    mount_fuse_overlay(plan);
+    mount_fuse_overlay(k, plan);
 }
 
 }  // namespace
 
 std::vector<sys::UniqueFd> clone_idmapped_sources(const spec::Config& config, const std::string& bundle,
-                                                  const std::vector<int>& userns_fds) {
+                                                  const std::vector<int>& userns_fds, sys::Kernel& k) {
     std::vector<sys::UniqueFd> out;
     for (size_t i = 0; i < config.mounts.size(); ++i) {
         out.emplace_back();
@@ -506,64 +528,66 @@ std::vector<sys::UniqueFd> clone_idmapped_sources(const spec::Config& config, co
                                          : err == EINVAL ? " (the filesystem does not support idmapped mounts)"
                                                          : ""));
         };
-        sys::UniqueFd tree(sys::open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec));
+        sys::UniqueFd tree(k.open_tree(AT_FDCWD, source.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC | rec));
         if (!tree) fail();
-        if (sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH | rec, MOUNT_ATTR_IDMAP, 0, 0, userns_fds[i]) < 0) fail();
+        if (k.mount_setattr(tree.get(), "", AT_EMPTY_PATH | rec, MOUNT_ATTR_IDMAP, 0, 0, userns_fds[i]) < 0) fail();
         out.back() = std::move(tree);
     }
     return out;
 }
 
-void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot) {
+void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot, sys::Kernel& k) {
     // 1. No mount event of ours may reach the host's namespace.  (Without a
     //    mount namespace of our own, "/" is the caller's: left as it is.)
-    if (plan.own_mount_namespace && ::mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0)
+    if (plan.own_mount_namespace && k.mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0)
         throw_errno("set propagation of /");
     // 2. The rootfs must be a mount point for pivot_root: an image's overlay,
     //    or root.path bound onto itself.  chroot needs neither.
     if (!plan.rootfs_overlay.empty()) {
-        mount_overlay(plan);
+        mount_overlay(k, plan);
     } else if (plan.own_mount_namespace &&
-               ::mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
+               k.mount(plan.rootfs.c_str(), plan.rootfs.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0) {
         throw_errno("bind rootfs " + quote(plan.rootfs));
     }
     sys::UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw_errno("open rootfs " + quote(plan.rootfs));
     // 3. Config mounts, in order, each target resolved inside the rootfs.
-    for (const auto& op : plan.mounts) apply_mount(root.get(), op);
+    for (const auto& op : plan.mounts) apply_mount(k, root.get(), op);
     // 4. /dev nodes and symlinks, unless /dev is the host's.
     if (plan.setup_dev) {
-        for (const auto& dev : plan.devices) create_device(root.get(), dev, plan.mknod);
-        create_dev_symlinks(root.get());
+        for (const auto& dev : plan.devices) create_device(k, root.get(), dev, plan.mknod);
+        create_dev_symlinks(k, root.get());
     }
     // 5. The working directory, inside whatever mounts now cover its path.
     if (!plan.cwd.empty())
         with_context("process.cwd " + quote(plan.cwd), [&] { sys::mkdir_all_in_root(root.get(), plan.cwd, 0755); });
     if (before_pivot) before_pivot();
     // 6. Switch root.
-    pivot(plan.rootfs, no_pivot, plan.own_mount_namespace);
+    pivot(k, plan.rootfs, no_pivot, plan.own_mount_namespace);
 }
 
-void finish_rootfs(const spec::Config& config, const MountPlan& plan) {
-    if (plan.final_root_propagation && ::mount(nullptr, "/", nullptr, plan.final_root_propagation, nullptr) < 0)
+void finish_rootfs(const spec::Config& config, const MountPlan& plan, sys::Kernel& k, const std::string& root) {
+    if (plan.final_root_propagation && k.mount(nullptr, "/", nullptr, plan.final_root_propagation, nullptr) < 0)
         throw_errno("set rootfsPropagation of /");
     if (config.linux) {
-        for (const auto& p : config.linux->masked_paths) mask_path(p);
-        for (const auto& p : config.linux->readonly_paths) make_readonly(p);
+        sys::UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!root_fd) throw_errno("open the new root " + quote(root));
+        for (const auto& p : config.linux->masked_paths) mask_path(k, root_fd.get(), p);
+        for (const auto& p : config.linux->readonly_paths) make_readonly(k, root_fd.get(), p);
     }
-    if (config.root.readonly) remount_bind("/", MS_BIND | MS_REMOUNT | MS_RDONLY, "root read-only");
+    if (config.root.readonly) remount_bind(k, root, MS_BIND | MS_REMOUNT | MS_RDONLY, "root read-only");
 }
 
-void apply_uts_and_sysctl(const spec::Config& config) {
-    if (!config.hostname.empty() && ::sethostname(config.hostname.data(), config.hostname.size()) < 0)
+void apply_uts_and_sysctl(const spec::Config& config, sys::Kernel& k) {
+    if (!config.hostname.empty() && k.sethostname(config.hostname.data(), config.hostname.size()) < 0)
         throw_errno("set hostname " + quote(config.hostname));
-    if (!config.domainname.empty() && ::setdomainname(config.domainname.data(), config.domainname.size()) < 0)
+    if (!config.domainname.empty() && k.setdomainname(config.domainname.data(), config.domainname.size()) < 0)
         throw_errno("set domainname " + quote(config.domainname));
     if (!config.linux) return;
     for (const auto& [key, value] : config.linux->sysctl) {
         std::string path = "/proc/sys/" + key;
         std::replace(path.begin() + 10, path.end(), '.', '/');
-        with_context("linux.sysctl " + quote(key), [&path, &value = value] { write_file(path, value); });
+        with_context("linux.sysctl " + quote(key), [&] { k.write_file(path, value); });
     }
 }
 

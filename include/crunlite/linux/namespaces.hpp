@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "crunlite/spec/config.hpp"
+#include "crunlite/sys/kernel.hpp"
 
 namespace crunlite::linux {
 
@@ -20,7 +21,7 @@ int new_namespace_flags(const std::vector<spec::Namespace>& namespaces);
 
 // setns() into every namespace that has a path, user namespace first (joining
 // it changes which other namespaces we may join).  Throws Error naming the path.
-void join_namespaces(const std::vector<spec::Namespace>& namespaces);
+void join_namespaces(const std::vector<spec::Namespace>& namespaces, sys::Kernel& k = sys::host_kernel());
 
 // Sets "lo" up in a network namespace we just created (as crun does; runc
 // leaves it to the caller): without it even 127.0.0.1 is unreachable in a

@@ -6,7 +6,12 @@
 //                   /dev nodes and symlinks) with every target resolved inside the
 //                   rootfs, then pivot_root (or MS_MOVE + chroot with no_pivot).
 //   finish_rootfs:  after the pivot: rootfsPropagation, maskedPaths,
-//                   readonlyPaths, then root.readonly.
+//                   readonlyPaths (resolved inside the new root), then
+//                   root.readonly.
+//
+// Every change to the system goes through the sys::Kernel given (the host's
+// by default), so unit tests record what would be done on a temporary rootfs
+// (tests/unit/linux/rootfs_test.cpp); path lookups stay real.
 #pragma once
 
 #include <functional>
@@ -16,6 +21,7 @@
 #include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/spec/config.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/kernel.hpp"
 
 namespace crunlite::linux {
 
@@ -27,14 +33,18 @@ namespace crunlite::linux {
 // namespace never has (so rootless callers get the kernel's EPERM, explained).
 // Stage-2 attaches the trees (prepare_rootfs, move_mount).
 std::vector<sys::UniqueFd> clone_idmapped_sources(const spec::Config& config, const std::string& bundle,
-                                                  const std::vector<int>& userns_fds);
+                                                  const std::vector<int>& userns_fds,
+                                                  sys::Kernel& k = sys::host_kernel());
 
 // `before_pivot`, if set, runs after every mount and device is in place and
 // before the root is switched (where OCI createRuntime/createContainer hooks run).
-void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot = {});
-void finish_rootfs(const spec::Config& config, const MountPlan& plan);
+void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot = {},
+                    sys::Kernel& k = sys::host_kernel());
+// `root` is the directory that is "/" once the root is switched.
+void finish_rootfs(const spec::Config& config, const MountPlan& plan, sys::Kernel& k = sys::host_kernel(),
+                   const std::string& root = "/");
 
 // Sets hostname/domainname and writes linux.sysctl through the container's /proc.
-void apply_uts_and_sysctl(const spec::Config& config);
+void apply_uts_and_sysctl(const spec::Config& config, sys::Kernel& k = sys::host_kernel());
 
 }  // namespace crunlite::linux

@@ -103,7 +103,7 @@ struct Mount {
     std::string type;
     std::string source;
     std::vector<std::string> options;
-    std::vector<IdMapping> uid_mappings;  // idmapped mounts (parsed; not applied yet)
+    std::vector<IdMapping> uid_mappings;  // idmapped mounts (linux/rootfs.hpp)
     std::vector<IdMapping> gid_mappings;
     bool operator==(const Mount&) const = default;
 };
