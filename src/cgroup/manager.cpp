@@ -168,10 +168,12 @@ void apply(const Paths& paths, const std::vector<Write>& writes) {
     for (const auto& w : writes) write_in(dir_for(paths, w), w.file, w.value);
 }
 
-void enter(const Paths& paths, pid_t pid) {
-    std::set<std::string> dirs(paths.unified.empty() ? std::set<std::string>{} : std::set<std::string>{paths.unified});
-    for (const auto& [c, d] : paths.v1) dirs.insert(d);
-    for (const auto& d : dirs) write_in(d, "cgroup.procs", std::to_string(pid));
+std::vector<std::string> dirs(const Paths& paths) {
+    std::vector<std::string> out;
+    if (!paths.unified.empty()) out.push_back(paths.unified);
+    for (const auto& [c, d] : paths.v1)
+        if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+    return out;
 }
 
 bool frozen(const Paths& paths) {

@@ -100,14 +100,6 @@ void report_exec_failure(const process::SyncSocket& sync) {
 
 cgroup::Paths cgroup_paths(const state::State& st) { return cgroup::Paths{st.cgroup_unified, st.cgroup_v1}; }
 
-std::vector<std::string> cgroup_dirs(const cgroup::Paths& paths) {
-    std::vector<std::string> dirs;
-    if (!paths.unified.empty()) dirs.push_back(paths.unified);
-    for (const auto& [c, d] : paths.v1)
-        if (std::find(dirs.begin(), dirs.end(), d) == dirs.end()) dirs.push_back(d);
-    return dirs;
-}
-
 }  // namespace detail
 
 state::Status live_status(const state::Store& store, const state::State& st) {

@@ -299,7 +299,7 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     }
     create_cgroups(p.cgroups);
     tx.own_cgroup(cg);
-    req.cgroup_dirs = detail::cgroup_dirs(cg);
+    req.cgroup_dirs = cgroup::dirs(cg);
     st.cgroup_unified = cg.unified;
     st.cgroup_v1 = cg.v1;
     req.fifo_path = store.fifo_path(opts.id);

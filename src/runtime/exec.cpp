@@ -131,10 +131,10 @@ int exec(const Context& ctx, const ExecOptions& o) {
     if (!o.cgroups.empty()) {
         if (cg.empty()) throw Error(EINVAL, "exec --cgroup: the container has no cgroup");
         cg = cgroup::sub_cgroups(cg, o.cgroups);
-        for (const auto& dir : detail::cgroup_dirs(cg))
+        for (const auto& dir : cgroup::dirs(cg))
             if (::access(dir.c_str(), F_OK) < 0) throw_errno("exec --cgroup: sub-cgroup " + quote(dir));
     }
-    req.cgroup_dirs = detail::cgroup_dirs(cg);
+    req.cgroup_dirs = cgroup::dirs(cg);
 
     // Orphans of the exec'd process (without a pid namespace) come to us to be reaped.
     if (!o.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1);

@@ -32,9 +32,8 @@ int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tt
 // After the process exited: logs an exec failure it reported, if any.
 void report_exec_failure(const process::SyncSocket& sync);
 
-// The container's cgroups as recorded in its state, and all their directories.
+// The container's cgroups as recorded in its state.
 cgroup::Paths cgroup_paths(const state::State& st);
-std::vector<std::string> cgroup_dirs(const cgroup::Paths& paths);
 
 // The BPF program of `seccomp`, from the cache in <state root>/@seccomp-cache/
 // when an identical profile was compiled before (libseccomp's compile of the

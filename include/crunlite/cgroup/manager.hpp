@@ -1,6 +1,7 @@
-// The container's cgroups on disk: create, configure, enter, freeze, list,
+// The container's cgroups on disk: create, configure, freeze, list,
 // kill, remove.  Paths are plain directories, so the functions work on any root
-// a test gives them.
+// a test gives them (tests/unit/cgroup/manager_test.cpp: v2 and hybrid roots
+// in a temporary directory).
 #pragma once
 
 #include <sys/types.h>
@@ -59,8 +60,10 @@ void create(const Paths& paths, const std::vector<Write>& writes);
 // Applies writes to existing cgroups (`update`).
 void apply(const Paths& paths, const std::vector<Write>& writes);
 
-// Moves `pid` into every cgroup of `paths`.
-void enter(const Paths& paths, pid_t pid);
+// Every directory of `paths`, each once (hybrid hierarchies may share one),
+// the unified one first: where a process joins the container's cgroups (the
+// launcher writes its cgroup.procs from inside; process/launcher.hpp).
+std::vector<std::string> dirs(const Paths& paths);
 
 // Freezes or thaws (v2 cgroup.freeze, else the v1 freezer) and waits until done.
 // Throws Error(ENOTSUP) when the container has no freezer.

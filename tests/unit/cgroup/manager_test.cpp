@@ -217,15 +217,19 @@ TEST_CASE("hybrid root: one directory per hierarchy, cpuset inherited, v1 files"
     for (const auto& d : dirs) CHECK(fs::is_directory(d.dir));
 }
 
-TEST_CASE("enter and pids go through exec --cgroup sub-cgroups", "[manager]") {
+TEST_CASE("dirs and pids go through exec --cgroup sub-cgroups", "[manager]") {
     FakeHybrid f;
     FakeKernel k;
     Paths p = plan_paths(f.layout, "", "c1");
     create(p, {});
     Paths sub = sub_cgroups(p, {"memory:lim", "sub"});
     create(sub, {});
-    enter(sub, kNoPid);
+    std::vector<std::string> joined = dirs(sub);
+    REQUIRE(!joined.empty());
+    CHECK(joined.front() == sub.unified);
+    CHECK(std::set<std::string>(joined.begin(), joined.end()).size() == joined.size());
     std::string pid = std::to_string(kNoPid);
+    for (const auto& d : joined) put(d + "/cgroup.procs", pid);
     CHECK(get(p.v1.at("memory") + "/lim/cgroup.procs") == pid);
     CHECK(get(p.v1.at("pids") + "/sub/cgroup.procs") == pid);
     CHECK(get(p.unified + "/sub/cgroup.procs") == pid);
