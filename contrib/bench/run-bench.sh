@@ -9,6 +9,12 @@
 # conditions for all three.  Nothing is mounted in the host's namespace.
 #
 # Usage (as root): contrib/bench/run-bench.sh [BUILD_DIR] [RUNS]
+#
+# BASELINE=/path/to/another/crun-lite (say, the build of an earlier commit)
+# adds a before/after comparison: the two binaries run alternately, RUNS times
+# each, on the same bundle, and the medians are compared.  Alternating cancels
+# the drift of a shared machine, which in hyperfine's one-after-the-other
+# order is as large as the difference a change makes (±10% here).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -23,6 +29,9 @@ for tool in hyperfine runc crun busybox unshare runuser; do
 done
 crunlite=$build/src/cli/crun-lite
 [ -x "$crunlite" ] || { echo "run-bench.sh: $crunlite not built" >&2; exit 1; }
+if [ -n "${BASELINE:-}" ]; then
+    [ -x "$BASELINE" ] || { echo "run-bench.sh: BASELINE $BASELINE is not an executable" >&2; exit 1; }
+fi
 
 id "$bench_user" >/dev/null 2>&1 || useradd -m -s /bin/sh "$bench_user"
 uid=$(id -u "$bench_user")
@@ -54,6 +63,26 @@ cat > "$work/bundle/config.json" <<JSON
   }
 }
 JSON
+# The bench user may not reach the builds: it runs copies.
+[ -z "${BASELINE:-}" ] || cp "$crunlite" "$work/crun-lite.new"
+[ -z "${BASELINE:-}" ] || cp "$BASELINE" "$work/crun-lite.baseline"
+cat > "$work/alternate.py" <<'PY'
+import statistics, subprocess, sys, time
+work, runs = sys.argv[1], int(sys.argv[2])
+times = {"new": [], "baseline": []}
+for i in range(runs):
+    for name in ("new", "baseline") if i % 2 == 0 else ("baseline", "new"):
+        cmd = [f"{work}/crun-lite.{name}", "--root", f"{work}/state-{name}", "--cgroup-manager", "disabled",
+               "run", f"bench-{name}"]
+        start = time.perf_counter()
+        subprocess.run(cmd, check=True)
+        times[name].append(time.perf_counter() - start)
+med = {name: 1000 * statistics.median(t) for name, t in times.items()}
+print()
+print(f"alternating, {runs} runs each (medians, including Python's fork+exec):")
+print(f"  crun-lite {med['new']:.2f} ms, baseline {med['baseline']:.2f} ms, crun-lite / baseline: "
+      f"{med['new'] / med['baseline']:.3f}")
+PY
 chown -R "$bench_user:" "$work"
 chmod 755 "$work"
 
@@ -65,11 +94,13 @@ mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup
 mkdir -p $work/xdg && chown $bench_user: $work/xdg
 cd $work/bundle
 # hyperfine itself runs as the bench user, so each timed command is just the runtime.
-exec runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
+runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   hyperfine --style basic --runs $runs --warmup 5 --export-json $work/result.json \
   -n crun-lite "$crunlite --root $work/state-crl --cgroup-manager disabled run bench-crl" \
   -n runc "runc --root $work/state-runc run bench-runc" \
   -n crun "crun --root $work/state-crun --cgroup-manager=disabled run bench-crun"
+[ -z "${BASELINE:-}" ] || runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
+  python3 $work/alternate.py $work $runs > $work/alternate.txt
 INNER
 unshare -m bash "$work/inner.sh"
 
@@ -85,3 +116,4 @@ print()
 for other in ("crun", "runc"):
     print(f"crun-lite / {other}: {ms['crun-lite'] / ms[other]:.2f}")
 PY
+[ ! -f "$work/alternate.txt" ] || cat "$work/alternate.txt"

@@ -14,8 +14,8 @@
 //
 // host_kernel() is the production implementation: each method is the syscall
 // and nothing else.  The indirection is one virtual call per syscall, a few
-// nanoseconds against the microseconds of a mount (contrib/bench/run-bench.sh
-// measured no difference; see docs/architecture.md).
+// nanoseconds against the microseconds of a mount (BASELINE= contrib/bench/
+// run-bench.sh measured 0.994 against the build before the seam: README).
 #pragma once
 
 #include <sched.h>
