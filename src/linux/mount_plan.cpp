@@ -3,6 +3,8 @@
 #include <fcntl.h>
 #include <sys/mount.h>
 
+#include <algorithm>
+
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/spec/mount_options.hpp"
@@ -227,6 +229,26 @@ void plan_devices(MountPlan& plan, const spec::Config& config) {
 
 }  // namespace
 
+namespace {
+
+// What stage-2 does after the mounts: masks, read-only paths and root, names, sysctls.
+void plan_finish(MountPlan& plan, const spec::Config& config) {
+    plan.root_readonly = config.root.readonly;
+    plan.hostname = config.hostname;
+    plan.domainname = config.domainname;
+    if (!config.linux) return;
+    plan.masked_paths = config.linux->masked_paths;
+    plan.readonly_paths = config.linux->readonly_paths;
+    for (const auto& [key, value] : config.linux->sysctl) {
+        // net.ipv4.ip_forward is /proc/sys/net/ipv4/ip_forward.
+        std::string path = "/proc/sys/" + key;
+        std::replace(path.begin() + 10, path.end(), '.', '/');
+        plan.sysctl.push_back({key, path, value});
+    }
+}
+
+}  // namespace
+
 MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
     MountPlan plan;
     plan_root(plan, config, input);
@@ -237,6 +259,7 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
         if (op.kind == MountKind::Bind && op.destination == "/dev") plan.setup_dev = false;
     }
     if (plan.setup_dev) plan_devices(plan, config);
+    plan_finish(plan, config);
     return plan;
 }
 

@@ -566,29 +566,25 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     pivot(k, plan.rootfs, no_pivot, plan.own_mount_namespace);
 }
 
-void finish_rootfs(const spec::Config& config, const MountPlan& plan, sys::Kernel& k, const std::string& root) {
+void finish_rootfs(const MountPlan& plan, sys::Kernel& k, const std::string& root) {
     if (plan.final_root_propagation && k.mount(nullptr, "/", nullptr, plan.final_root_propagation, nullptr) < 0)
         throw_errno("set rootfsPropagation of /");
-    if (config.linux) {
+    if (!plan.masked_paths.empty() || !plan.readonly_paths.empty()) {
         sys::UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root_fd) throw_errno("open the new root " + quote(root));
-        for (const auto& p : config.linux->masked_paths) mask_path(k, root_fd.get(), p);
-        for (const auto& p : config.linux->readonly_paths) make_readonly(k, root_fd.get(), p);
+        for (const auto& p : plan.masked_paths) mask_path(k, root_fd.get(), p);
+        for (const auto& p : plan.readonly_paths) make_readonly(k, root_fd.get(), p);
     }
-    if (config.root.readonly) remount_bind(k, root, MS_BIND | MS_REMOUNT | MS_RDONLY, "root read-only");
+    if (plan.root_readonly) remount_bind(k, root, MS_BIND | MS_REMOUNT | MS_RDONLY, "root read-only");
 }
 
-void apply_uts_and_sysctl(const spec::Config& config, sys::Kernel& k) {
-    if (!config.hostname.empty() && k.sethostname(config.hostname.data(), config.hostname.size()) < 0)
-        throw_errno("set hostname " + quote(config.hostname));
-    if (!config.domainname.empty() && k.setdomainname(config.domainname.data(), config.domainname.size()) < 0)
-        throw_errno("set domainname " + quote(config.domainname));
-    if (!config.linux) return;
-    for (const auto& [key, value] : config.linux->sysctl) {
-        std::string path = "/proc/sys/" + key;
-        std::replace(path.begin() + 10, path.end(), '.', '/');
-        with_context("linux.sysctl " + quote(key), [&] { k.write_file(path, value); });
-    }
+void apply_uts_and_sysctl(const MountPlan& plan, sys::Kernel& k) {
+    if (!plan.hostname.empty() && k.sethostname(plan.hostname.data(), plan.hostname.size()) < 0)
+        throw_errno("set hostname " + quote(plan.hostname));
+    if (!plan.domainname.empty() && k.setdomainname(plan.domainname.data(), plan.domainname.size()) < 0)
+        throw_errno("set domainname " + quote(plan.domainname));
+    for (const auto& s : plan.sysctl)
+        with_context("linux.sysctl " + quote(s.key), [&] { k.write_file(s.path, s.value); });
 }
 
 }  // namespace crunlite::linux

@@ -226,8 +226,8 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         };
         linux::prepare_rootfs(plan, req.no_pivot, req.runtime_hooks ? std::function<void()>(hooks) : nullptr);
         // sysctls go through /proc/sys, before readonlyPaths makes it read-only (as runc).
-        linux::apply_uts_and_sysctl(config);
-        linux::finish_rootfs(config, plan);
+        linux::apply_uts_and_sysctl(plan);
+        linux::finish_rootfs(plan);
 
         if (lnx.personality) linux::set_personality(*lnx.personality);
         // linux.memoryPolicy: the init's only (survives execve); after the createContainer hooks forked.

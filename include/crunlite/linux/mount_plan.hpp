@@ -110,11 +110,28 @@ struct MountPlan {
     bool mknod = true;                      // create nodes with mknod (else bind host nodes)
     std::vector<DeviceNode> devices;        // default devices then linux.devices
     std::string cwd;                        // process.cwd: created (0755) if missing, as runc does
+
+    // After pivot_root (finish_rootfs), each path resolved inside the new root;
+    // a missing one is skipped.
+    std::vector<std::string> masked_paths;    // linux.maskedPaths: an empty tmpfs or /dev/null over each
+    std::vector<std::string> readonly_paths;  // linux.readonlyPaths: bound onto themselves read-only
+    bool root_readonly = false;               // root.readonly: "/" remounted read-only, last
+    // The container's UTS names and linux.sysctl, set from stage-2
+    // (apply_uts_and_sysctl) before finish_rootfs.
+    std::string hostname, domainname;
+    struct Sysctl {
+        std::string key;   // as in the config, for errors: net.ipv4.ip_forward
+        std::string path;  // written: /proc/sys/net/ipv4/ip_forward
+        std::string value;
+    };
+    std::vector<Sysctl> sysctl;
 };
 
 // The devices every container gets (null, zero, full, random, urandom, tty).
 const std::vector<DeviceNode>& default_devices();
 
+// Everything stage-2 applies to the container's mounts and kernel settings:
+// mounts, devices, masked and read-only paths, UTS names and sysctls.
 // Throws Error naming the mount (`mounts[2].destination`) on a bad entry.
 // Pure: the runtime parent plans before it forks, so a bad mount fails there.
 MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input);

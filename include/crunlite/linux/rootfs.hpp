@@ -41,10 +41,9 @@ std::vector<sys::UniqueFd> clone_idmapped_sources(const spec::Config& config, co
 void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<void()>& before_pivot = {},
                     sys::Kernel& k = sys::host_kernel());
 // `root` is the directory that is "/" once the root is switched.
-void finish_rootfs(const spec::Config& config, const MountPlan& plan, sys::Kernel& k = sys::host_kernel(),
-                   const std::string& root = "/");
+void finish_rootfs(const MountPlan& plan, sys::Kernel& k = sys::host_kernel(), const std::string& root = "/");
 
 // Sets hostname/domainname and writes linux.sysctl through the container's /proc.
-void apply_uts_and_sysctl(const spec::Config& config, sys::Kernel& k = sys::host_kernel());
+void apply_uts_and_sysctl(const MountPlan& plan, sys::Kernel& k = sys::host_kernel());
 
 }  // namespace crunlite::linux

@@ -232,3 +232,30 @@ TEST_CASE("cgroup mounts: a v1 view where the host has one, else cgroup2", "[mou
     CHECK(plan.mounts[0].fstype == "tmpfs");
     CHECK((plan.mounts[0].flags & MS_RDONLY) != 0);
 }
+
+TEST_CASE("the plan carries what stage-2 sets after the mounts: masks, read-only paths, names, sysctls", "[mount_plan]") {
+    auto c = base_config();
+    c.root.readonly = true;
+    c.hostname = "h";
+    c.domainname = "d";
+    c.linux->masked_paths = {"/proc/kcore", "/sys/firmware"};
+    c.linux->readonly_paths = {"/proc/sys"};
+    c.linux->sysctl = {{"net.ipv4.ip_forward", "1"}, {"kernel.shm_rmid_forced", "0"}};
+    auto plan = linux::plan_mounts(c, input());
+    CHECK(plan.root_readonly);
+    CHECK(plan.hostname == "h");
+    CHECK(plan.domainname == "d");
+    CHECK(plan.masked_paths == c.linux->masked_paths);
+    CHECK(plan.readonly_paths == c.linux->readonly_paths);
+    REQUIRE(plan.sysctl.size() == 2);
+    for (const auto& s : plan.sysctl) {
+        INFO(s.key);
+        CHECK(s.value == c.linux->sysctl.at(s.key));
+        CHECK(s.path == (s.key == "net.ipv4.ip_forward" ? "/proc/sys/net/ipv4/ip_forward"
+                                                         : "/proc/sys/kernel/shm_rmid_forced"));
+    }
+    auto plain = linux::plan_mounts(base_config(), input());
+    CHECK_FALSE(plain.root_readonly);
+    CHECK(plain.masked_paths.empty());
+    CHECK(plain.sysctl.empty());
+}

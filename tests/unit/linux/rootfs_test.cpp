@@ -70,8 +70,8 @@ RecordingKernel apply(const Bundle& b, const spec::Config& config, linux::MountP
     k.fail = fail;
     linux::MountPlan plan = linux::plan_mounts(config, input);
     linux::prepare_rootfs(plan, no_pivot, {}, k);
-    linux::apply_uts_and_sysctl(config, k);
-    linux::finish_rootfs(config, plan, k, plan.rootfs);
+    linux::apply_uts_and_sysctl(plan, k);
+    linux::finish_rootfs(plan, k, plan.rootfs);
     return k;
 }
 
@@ -306,8 +306,8 @@ TEST_CASE("apply: golden records of the corpus configs", "[rootfs][golden]") {
         linux::MountPlan plan = linux::plan_mounts(c, in);
         linux::attach_sources(plan, {}, tree_fds);
         linux::prepare_rootfs(plan, false, {}, k);
-        linux::apply_uts_and_sysctl(c, k);
-        linux::finish_rootfs(c, plan, k, plan.rootfs);
+        linux::apply_uts_and_sysctl(plan, k);
+        linux::finish_rootfs(plan, k, plan.rootfs);
         std::string golden_path = dir + "/linux/golden/" + name + ".txt";
         if (std::getenv("CRUNLITE_UPDATE_GOLDEN")) write_file_atomic(golden_path, k.text(), 0644, ".new");
         CHECK(k.text() == read_file(golden_path));
