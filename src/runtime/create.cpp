@@ -8,15 +8,15 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
-#include "crunlite/cgroup/device_bpf.hpp"
 #include "crunlite/cgroup/layout.hpp"
 #include "crunlite/cgroup/manager.hpp"
-#include "crunlite/cgroup/resources.hpp"
+#include "crunlite/cgroup/plan.hpp"
 #include "crunlite/process/hooks.hpp"
 #include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/process/launcher.hpp"
@@ -61,81 +61,25 @@ private:
     bool committed_ = false;
 };
 
-// The container's cgroups, planned (nothing made): where they go, what a
-// `cgroup` mount shows on v1 and hybrid hosts, the writes and the device
-// program.  None with --cgroup-manager disabled.  Root must get every limit it
-// asks for; rootless, the limits of controllers not delegated to us are dropped
-// with a warning (podman does the same).
-struct CgroupPlan {
-    cgroup::Paths paths;
-    std::vector<linux::CgroupView> view;
-    std::vector<cgroup::Write> writes;
-    std::vector<cgroup::BpfInsn> device_program;
+// What planning reads of the host, read once before it.
+struct HostFacts {
+    uid_t euid = 0;
+    std::optional<cgroup::Layout> cgroups;  // none with --cgroup-manager disabled
 };
 
-CgroupPlan plan_cgroups(const Context& ctx, const spec::Config& config, const std::string& config_path,
-                        const std::string& id) {
-    CgroupPlan plan;
-    if (ctx.cgroup_manager == "disabled") return plan;
-    cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
-    cgroup::Paths paths = with_context(config_path, [&] { return cgroup::plan_paths(layout, config.linux->cgroups_path, id); });
-    for (auto& h : cgroup::v1_hierarchy_dirs(layout, paths)) {
-        std::erase(h.controllers, h.name);  // a link only where the name differs
-        plan.view.push_back({h.name, h.dir, h.controllers});
-    }
-    std::vector<cgroup::Write> writes;
-    if (const auto& r = config.linux->resources) {
-        writes = with_context(config_path, [&] {
-            auto v2 = cgroup::v2_controllers(layout);
-            return cgroup::plan_resources(*r, [&](const std::string& c) { return v2.count(c) > 0; });
-        });
-        // Device rules: the v1 devices controller where there is one, else an
-        // eBPF program on the v2 cgroup.  Both need privileges: crun skips them
-        // rootless, and so do we.
-        if (!r->devices.empty()) {
-            if (ctx.rootless)
-                log::debug("linux.resources.devices: not applied rootless");
-            else if (layout.v1.count("devices"))
-                for (auto& w : cgroup::plan_device_rules(r->devices, config.linux->devices)) writes.push_back(w);
-            else
-                plan.device_program = cgroup::device_program(cgroup::effective_device_rules(r->devices, config.linux->devices));
-        }
-    }
-    for (const auto& w : writes) {
-        bool have = w.v2 ? !paths.unified.empty() : paths.v1.count(w.controller) > 0;
-        if (have) plan.writes.push_back(w);
-        else if (ctx.rootless)
-            log::warn(config_path + ": linux.resources: " + w.file + " not applied: the " + w.controller +
-                      " cgroup controller is not delegated to this user");
-        else
-            throw Error(ENOTSUP, config_path + ": linux.resources: " + w.file + ": no " + w.controller + " cgroup here");
-    }
-    if (paths.empty()) {
-        log::debug("no writable cgroup: the container runs in the caller's cgroup");
-        return plan;
-    }
-    if (!plan.device_program.empty() && paths.unified.empty())
-        throw Error(ENOTSUP, config_path + ": linux.resources.devices: no cgroup to attach the device program to");
-    plan.paths = paths;
-    return plan;
-}
-
-// Makes and configures the planned cgroups; on failure removes them.
-void create_cgroups(const CgroupPlan& plan) {
-    if (plan.paths.empty()) return;
-    try {
-        cgroup::create(plan.paths, plan.writes);
-        if (!plan.device_program.empty()) cgroup::attach_device_program(plan.paths.unified, plan.device_program);
-    } catch (...) {
-        cgroup::destroy(plan.paths);
-        throw;
-    }
+HostFacts read_host_facts(const Context& ctx) {
+    HostFacts host;
+    host.euid = ::geteuid();
+    if (ctx.cgroup_manager != "disabled")
+        host.cgroups = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
+    return host;
 }
 
 // What create_container plans before it makes anything.  The launch request
 // points into it (the config, the seccomp program, the mount plan, the user
 // namespaces of idmapped mounts), so it stays where it was made.
 struct CreatePlan {
+    HostFacts host;
     std::string bundle;
     std::string config_path;
     spec::Config config;
@@ -144,7 +88,7 @@ struct CreatePlan {
     linux::SeccompProgram seccomp;
     std::vector<sys::UniqueFd> idmap_ns;
     state::State st;
-    CgroupPlan cgroups;
+    cgroup::Plan cgroups;
     linux::MountPlan mounts;
 
     CreatePlan() = default;
@@ -175,7 +119,7 @@ void read_config(const Context& ctx, const CreateOptions& opts, const state::Sto
         throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
     if (!config.process->terminal && !opts.console_socket.empty())
         throw Error(EINVAL, "cannot use console socket if crun-lite will not allocate tty");
-    if (!config.linux->net_devices.empty() && ::geteuid() != 0)  // moving needs CAP_NET_ADMIN over the host's netns
+    if (!config.linux->net_devices.empty() && p.host.euid != 0)  // moving needs CAP_NET_ADMIN over the host's netns
         throw Error(EPERM, config_path + ": linux.netDevices: not supported rootless: moving a host network device "
                                          "needs CAP_NET_ADMIN in the host's network namespace (run as root)");
     // Accepted like runc on a host without the LSM, but said out loud: the
@@ -244,7 +188,7 @@ void plan_state(const Context& ctx, const CreateOptions& opts, CreatePlan& p) {
     st.bundle = bundle;
     st.rootfs = config.root.path[0] == '/' ? config.root.path : bundle + "/" + config.root.path;
     st.created = rfc3339_utc_now();
-    st.owner = user_name_of(::geteuid());
+    st.owner = user_name_of(p.host.euid);
     st.annotations = config.annotations;
     st.config_path = p.config_path;
     st.owned_bundle = opts.owned_bundle;
@@ -269,12 +213,16 @@ void plan_state(const Context& ctx, const CreateOptions& opts, CreatePlan& p) {
 // Plans the cgroups and the mounts.
 void plan_cgroups_and_mounts(const Context& ctx, const CreateOptions& opts, CreatePlan& p) {
     const spec::Config& config = p.config;
-    p.cgroups = plan_cgroups(ctx, config, p.config_path, opts.id);
+    if (p.host.cgroups) {
+        p.cgroups = cgroup::plan(*p.host.cgroups, *config.linux, opts.id, ctx.rootless, p.config_path);
+        for (const auto& w : p.cgroups.warnings) log::warn(w);
+        if (p.cgroups.paths.empty()) log::debug("no writable cgroup: the container runs in the caller's cgroup");
+    }
     const cgroup::Paths& cg = p.cgroups.paths;
     linux::MountPlanInput mount_input;
     mount_input.bundle = p.bundle;
     mount_input.can_mknod = !ctx.rootless && !p.userns.new_userns && !config.linux->find_namespace("user");
-    mount_input.cgroup_v1 = p.cgroups.view;
+    for (const auto& h : p.cgroups.view) mount_input.cgroup_v1.push_back({h.name, h.dir, h.controllers});
     const spec::Namespace* cgroup_ns = config.linux->find_namespace("cgroup");
     mount_input.no_cgroup = cg.empty() && cgroup_ns && cgroup_ns->path.empty();
     p.mounts = with_context(p.config_path, [&] { return linux::plan_mounts(config, mount_input); });
@@ -297,7 +245,7 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
         intent.cgroup_v1 = cg.v1;
         store.save_cgroup_intent(intent);
     }
-    create_cgroups(p.cgroups);
+    cgroup::make(p.cgroups);
     tx.own_cgroup(cg);
     req.cgroup_dirs = cgroup::dirs(cg);
     st.cgroup_unified = cg.unified;
@@ -335,6 +283,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, bool for
     state::validate_id(opts.id);
     state::Store store(ctx.root);
     CreatePlan p;
+    p.host = read_host_facts(ctx);
     read_config(ctx, opts, store, foreground, p);
     plan_process(ctx, opts, namespace_fds, p);
     plan_state(ctx, opts, p);

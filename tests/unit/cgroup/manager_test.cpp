@@ -22,6 +22,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/cgroup/layout.hpp"
 #include "crunlite/cgroup/manager.hpp"
+#include "crunlite/cgroup/plan.hpp"
 #include "crunlite/cgroup/resources.hpp"
 
 using namespace crunlite;
@@ -350,4 +351,51 @@ TEST_CASE("plan_paths leaves out hierarchies whose parent we cannot write", "[ma
         return out;
     });
     CHECK(planned == "unified cpu cpuacct cpuset freezer memory");
+}
+
+TEST_CASE("plan: the container's cgroups from a host's layout, before anything is made", "[manager][plan]") {
+    spec::Linux l;
+    l.cgroups_path = "pod/c1";
+    l.resources = limits();
+    SECTION("v2: writes in the unified cgroup, no v1 view; make() creates it") {
+        FakeV2 f;
+        FakeKernel k;
+        cgroup::Plan p = cgroup::plan(f.layout, l, "c1", false, "config.json");
+        CHECK(p.paths.unified == f.root + "/user.slice/pod/c1");
+        CHECK(p.view.empty());
+        CHECK(p.writes == plan_resources(limits(), on_v2(f.layout)));
+        CHECK(p.warnings.empty());
+        CHECK_FALSE(fs::exists(p.paths.unified));  // planned, not made
+        cgroup::make(p);
+        CHECK(get(p.paths.unified + "/memory.max") == "67108864");
+        // Device rules without a v1 devices controller: a BPF program, root only.
+        l.resources->devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}};
+        CHECK_FALSE(cgroup::plan(f.layout, l, "c2", false, "config.json").device_program.empty());
+        CHECK(cgroup::plan(f.layout, l, "c2", true, "config.json").device_program.empty());
+    }
+    SECTION("hybrid: the v1 view names co-mounted controllers; device rules as v1 writes") {
+        FakeHybrid f;
+        put(f.dir("devices/devices.allow"));
+        put(f.dir("devices/cgroup.procs"));
+        f.layout = parse_layout(mount_line(31, f.dir("unified"), "cgroup2", "nsdelegate") +
+                                    mount_line(32, f.dir("memory"), "cgroup", "memory") +
+                                    mount_line(33, f.dir("devices"), "cgroup", "devices"),
+                                "3:devices:/\n2:memory:/user/abc\n0::/\n");
+        l.resources->devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}};
+        // pids has no hierarchy here: rootless, a warning naming the file and no device rules;
+        // root, an error naming the file.
+        cgroup::Plan p = cgroup::plan(f.layout, l, "c1", true, "config.json");
+        REQUIRE(p.warnings.size() == 1);
+        CHECK_THAT(p.warnings[0], Contains("config.json: linux.resources: pids.max not applied"));
+        CHECK(std::none_of(p.writes.begin(), p.writes.end(), [](const Write& w) { return w.controller == "devices"; }));
+        CHECK_THROWS_WITH(cgroup::plan(f.layout, l, "c1", false, "config.json"), Contains("pids.max"));
+        l.resources->pids_limit.reset();
+        p = cgroup::plan(f.layout, l, "c1", false, "config.json");
+        CHECK(p.paths.v1.at("memory") == f.dir("memory/user/abc/pod/c1"));
+        REQUIRE(p.view.size() == 3);  // devices, memory, unified
+        for (const auto& h : p.view) CHECK(h.controllers.empty());  // each named after its only controller
+        CHECK(std::any_of(p.writes.begin(), p.writes.end(), [](const Write& w) { return w.file == "devices.deny"; }));
+        CHECK(p.device_program.empty());
+        CHECK(p.warnings.empty());
+    }
 }
