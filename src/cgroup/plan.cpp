@@ -9,23 +9,24 @@ namespace crunlite::cgroup {
 
 namespace {
 
-// linux.resources as writes, with the device rules as writes (v1) or a program (v2).
-void plan_limits(Plan& plan, const Layout& layout, const spec::Linux& config, bool rootless, const std::string& where) {
+// linux.resources as writes, with the device rules as writes (v1) or a
+// program (v2: into plan.device_program).
+std::vector<Write> plan_limits(Plan& plan, const Layout& layout, const spec::Linux& config, bool rootless,
+                               const std::string& where) {
     const auto& r = config.resources;
-    if (!r) return;
-    plan.writes = with_context(where, [&] {
+    if (!r) return {};
+    std::vector<Write> writes = with_context(where, [&] {
         auto v2 = v2_controllers(layout);
         return plan_resources(*r, [&](const std::string& c) { return v2.count(c) > 0; });
     });
-    if (r->devices.empty()) return;
-    if (rootless) {
+    if (r->devices.empty()) return writes;
+    if (rootless)
         log::debug("linux.resources.devices: not applied rootless");
-        return;
-    }
-    if (layout.v1.count("devices"))
-        for (auto& w : plan_device_rules(r->devices, config.devices)) plan.writes.push_back(w);
+    else if (layout.v1.count("devices"))
+        for (auto& w : plan_device_rules(r->devices, config.devices)) writes.push_back(w);
     else
         plan.device_program = device_program(effective_device_rules(r->devices, config.devices));
+    return writes;
 }
 
 }  // namespace
@@ -38,10 +39,7 @@ Plan plan(const Layout& layout, const spec::Linux& config, const std::string& id
         std::erase(h.controllers, h.name);  // a link only where the name differs
         plan.view.push_back(std::move(h));
     }
-    plan_limits(plan, layout, config, rootless, where);
-    std::vector<Write> writes = std::move(plan.writes);
-    plan.writes.clear();
-    for (auto& w : writes) {
+    for (auto& w : plan_limits(plan, layout, config, rootless, where)) {
         bool have = w.v2 ? !paths.unified.empty() : paths.v1.count(w.controller) > 0;
         if (have)
             plan.writes.push_back(std::move(w));

@@ -227,10 +227,6 @@ void plan_devices(MountPlan& plan, const spec::Config& config) {
     }
 }
 
-}  // namespace
-
-namespace {
-
 // What stage-2 does after the mounts: masks, read-only paths and root, names, sysctls.
 void plan_finish(MountPlan& plan, const spec::Config& config) {
     plan.root_readonly = config.root.readonly;

@@ -324,39 +324,51 @@ void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mo
     if (k.chdir("/") < 0) throw_errno("chdir /");
 }
 
-// maskedPaths and readonlyPaths are resolved inside the new root (`root_fd`):
-// a symlink in the container's tree cannot send a mount elsewhere.
-// A path that does not exist is skipped (an empty fd), as in runc.
-sys::UniqueFd open_listed_path(int root_fd, const std::string& path, const std::string& what) {
-    try {
-        return sys::open_in_root(root_fd, path, O_PATH);
-    } catch (const Error& e) {
-        if (e.code() == ENOENT) return {};
-        throw Error(e.code(), what + " " + quote(path));
+// maskedPaths and readonlyPaths are resolved inside the new root: a symlink
+// in the container's tree cannot send a mount elsewhere.  The mount then goes
+// on the resolved fd's /proc/self/fd path, which needs the container's /proc;
+// a config without one gets the path beneath `root` as before (runc's way).
+struct ListedPath {
+    int root_fd;
+    const std::string& root;
+    bool by_fd;  // the container has /proc/self/fd
+    // An O_PATH fd of `path` in the root, or an empty fd when it does not
+    // exist (skipped, as in runc).
+    sys::UniqueFd open(const std::string& path, const std::string& what) const {
+        try {
+            return sys::open_in_root(root_fd, path, O_PATH);
+        } catch (const Error& e) {
+            if (e.code() == ENOENT) return {};
+            throw sys_error(e.code(), what + " " + quote(path));
+        }
     }
-}
+    std::string target(const sys::UniqueFd& fd, const std::string& path) const {
+        if (by_fd) return sys::fd_path(fd.get());
+        return (root == "/" ? "" : root) + (path.starts_with('/') ? "" : "/") + path;
+    }
+};
 
-void mask_path(sys::Kernel& k, int root_fd, const std::string& path) {
-    sys::UniqueFd fd = open_listed_path(root_fd, path, "stat masked path");
+void mask_path(sys::Kernel& k, const ListedPath& in, const std::string& path) {
+    sys::UniqueFd fd = in.open(path, "stat masked path");
     if (!fd) return;
     struct stat st;
     if (::fstat(fd.get(), &st) < 0) throw_errno("stat masked path " + quote(path));
-    std::string target = sys::fd_path(fd.get());
+    std::string target = in.target(fd, path);
     int rc = S_ISDIR(st.st_mode) ? k.mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, "size=0k")
                                  : k.mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr);
     if (rc < 0) throw_errno("mask " + quote(path));
 }
 
-void make_readonly(sys::Kernel& k, int root_fd, const std::string& path) {
-    sys::UniqueFd fd = open_listed_path(root_fd, path, "bind readonly path");
+void make_readonly(sys::Kernel& k, const ListedPath& in, const std::string& path) {
+    sys::UniqueFd fd = in.open(path, "bind readonly path");
     if (!fd) return;
-    std::string at = sys::fd_path(fd.get());
+    std::string at = in.target(fd, path);
     if (k.mount(at.c_str(), at.c_str(), nullptr, MS_BIND | MS_REC, nullptr) < 0)
         throw_errno("bind readonly path " + quote(path));
     // A bind remount sets exactly the flags it is given: keep nosuid/nodev/noexec
     // and the atime mode of the mount the path was on (as runc does).
-    sys::UniqueFd top = sys::open_in_root(root_fd, path, O_PATH);
-    std::string top_path = sys::fd_path(top.get());
+    sys::UniqueFd top = sys::open_in_root(in.root_fd, path, O_PATH);
+    std::string top_path = in.target(top, path);
     remount_bind(k, top_path, MS_BIND | MS_REMOUNT | MS_RDONLY | mount_flags_of(k, top_path),
                  "readonly path " + quote(path));
 }
@@ -572,8 +584,9 @@ void finish_rootfs(const MountPlan& plan, sys::Kernel& k, const std::string& roo
     if (!plan.masked_paths.empty() || !plan.readonly_paths.empty()) {
         sys::UniqueFd root_fd(::open(root.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root_fd) throw_errno("open the new root " + quote(root));
-        for (const auto& p : plan.masked_paths) mask_path(k, root_fd.get(), p);
-        for (const auto& p : plan.readonly_paths) make_readonly(k, root_fd.get(), p);
+        ListedPath in{root_fd.get(), root, k.access("/proc/self/fd", F_OK) == 0};
+        for (const auto& p : plan.masked_paths) mask_path(k, in, p);
+        for (const auto& p : plan.readonly_paths) make_readonly(k, in, p);
     }
     if (plan.root_readonly) remount_bind(k, root, MS_BIND | MS_REMOUNT | MS_RDONLY, "root read-only");
 }

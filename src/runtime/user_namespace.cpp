@@ -95,9 +95,11 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     });
     theirs.close();
     process::Message msg;
-    if (!ours.receive(msg) || msg.type != process::MsgType::MapRequest) {
+    bool got = ours.receive(msg);
+    if (!got || msg.type != process::MsgType::MapRequest) {
         child.wait();
-        throw Error(EPERM, "could not create a user namespace for the import");
+        std::string why = got && msg.type == process::MsgType::Error ? msg.payload.substr(msg.payload.find(' ') + 1) : "";
+        throw Error(EPERM, "could not create a user namespace for the import" + (why.empty() ? "" : ": " + why));
     }
     // From here the child is killed and reaped if this throws.
     process::write_id_map(child.pid(), gid_map, true);
@@ -107,7 +109,7 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     } catch (const Error& e) {
         throw sys_error(e.code(), "start the import");
     }
-    bool got = ours.receive(msg);
+    got = ours.receive(msg);
     int status = child.wait();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
     if (got && msg.type == process::MsgType::Error) process::SyncSocket::rethrow(msg);

@@ -805,6 +805,19 @@ def test_masked_and_readonly_paths(h):
         check_in(flag, opts, "/proc/sys options")
 
 
+def test_masked_and_readonly_paths_without_proc(h):
+    """A container without /proc still gets its masks and read-only paths (they are mounted on
+    the path beneath the root, as runc does, where /proc/self/fd is not there to use)."""
+    b = h.bundle()
+    b.remove_mount("/proc")
+    b.linux["maskedPaths"] = ["/sys/firmware", "/crl-missing"]
+    b.linux["readonlyPaths"] = ["/etc"]
+    b.process["args"] = ["sh", "-c", "ls -A /sys/firmware | wc -l; touch /etc/crl 2>/dev/null; echo rc=$?"]
+    r = h.run_bundle(b)
+    check_eq(r.rc, 0, f"exit status\n{r!r}")
+    check_eq(r.out.split(), ["0", "rc=1"], "masked /sys/firmware empty, /etc read-only")
+
+
 def test_sysctl(h):
     b = h.bundle()
     b.linux["sysctl"] = {"net.ipv4.ip_forward": "1"}

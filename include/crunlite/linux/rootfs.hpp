@@ -9,9 +9,10 @@
 //                   readonlyPaths (resolved inside the new root), then
 //                   root.readonly.
 //
-// Every change to the system goes through the sys::Kernel given (the host's
-// by default), so unit tests record what would be done on a temporary rootfs
-// (tests/unit/linux/rootfs_test.cpp); path lookups stay real.
+// Mounts, the root switch, device nodes, names and sysctls go through the
+// sys::Kernel given (the host's by default), so unit tests record what would be
+// done on a temporary rootfs (tests/unit/linux/rootfs_test.cpp); path lookups
+// and files made in the rootfs stay real (sys/kernel.hpp lists what else does).
 #pragma once
 
 #include <functional>

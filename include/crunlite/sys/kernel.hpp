@@ -1,16 +1,18 @@
-// Kernel: the calls with which the apply side changes the system -- the mount
-// table, the root, namespaces, host and domain names, device nodes, and writes
-// to kernel files (/proc/sys, cgroupfs) -- and the two host reads the apply
+// Kernel: the calls with which the rootfs and namespace setup changes the
+// system -- mounts, the root switch, namespace joins, host and domain names,
+// device nodes and /dev symlinks, sysctl writes -- and the two host reads that
 // code bases a decision on (statvfs for locked mount flags, access for optional
 // files).  Each method has the contract of the syscall it is named after
 // (returns -1 with errno set), except write_file, which throws crunlite::Error
 // naming the path.
 //
-// The apply code (linux/rootfs.hpp, the launcher's namespace steps) takes a
-// Kernel& so unit tests can hand it a recording implementation and check what
-// would be done, in which order, without privilege (tests/unit/linux/
-// recording_kernel.hpp).  Path lookups (openat2 in the rootfs, fstat, mkdir of
-// mount targets) stay real: tests run them on a temporary rootfs.
+// linux/rootfs.hpp and linux::join_namespaces take a Kernel& so unit tests can
+// hand them a recording implementation and check what would be done, in which
+// order, without privilege (tests/unit/linux/recording_kernel.hpp).  Still
+// direct: path lookups and the files made inside the rootfs (openat2, fstat,
+// mkdir of mount targets, tmpcopyup's copy: tests run them on a temporary
+// rootfs), the fuse-overlayfs daemon, the launcher's own unshare/setns calls
+// and cgroup writes (cgroup/manager.hpp is tested on temporary roots instead).
 //
 // host_kernel() is the production implementation: each method is the syscall
 // and nothing else.  The indirection is one virtual call per syscall, a few

@@ -122,7 +122,7 @@ public:
         return -1;
     }
     unsigned long statvfs_flags = ST_RELATIME;
-    std::vector<std::string> present_files = {"/proc/kcore"};
+    std::vector<std::string> present_files = {"/proc/kcore", "/proc/self/fd"};
 
     static std::string mount_flags(unsigned long flags) {
         static const std::pair<unsigned long, const char*> names[] = {

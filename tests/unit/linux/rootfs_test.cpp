@@ -57,9 +57,10 @@ struct Bundle {
 spec::Config config_of(const std::string& json) { return spec::parse_config(json, "config.json"); }
 
 // Applies `config` as stage-2 does (prepare, uts/sysctl, finish) and returns
-// the record.
+// the record.  `proc`: the container has a /proc (/proc/self/fd) after the pivot.
 RecordingKernel apply(const Bundle& b, const spec::Config& config, linux::MountPlanInput input = {},
-                      bool no_pivot = false, const std::function<int(const std::string&)>& fail = {}) {
+                      bool no_pivot = false, const std::function<int(const std::string&)>& fail = {},
+                      bool proc = true) {
     input.bundle = b.dir;
     if (config.linux) {
         for (const auto& p : config.linux->masked_paths)
@@ -68,6 +69,7 @@ RecordingKernel apply(const Bundle& b, const spec::Config& config, linux::MountP
     }
     RecordingKernel k(b.dir);
     k.fail = fail;
+    if (!proc) std::erase(k.present_files, "/proc/self/fd");
     linux::MountPlan plan = linux::plan_mounts(config, input);
     linux::prepare_rootfs(plan, no_pivot, {}, k);
     linux::apply_uts_and_sysctl(plan, k);
@@ -154,6 +156,15 @@ TEST_CASE("apply: a masked path that is a symlink is masked where it leads insid
     RecordingKernel k = apply(b, c);
     INFO(k.text());
     CHECK(k.find("mount tmpfs $BUNDLE/rootfs/inside tmpfs RDONLY size=0k") != npos);
+    // A container without /proc: the path beneath the root, which mount(2) resolves (runc's way).
+    c.linux->readonly_paths = {"/inside"};
+    RecordingKernel no_proc = apply(b, c, {}, false, {}, false);
+    INFO(no_proc.text());
+    CHECK(no_proc.find("mount tmpfs $BUNDLE/rootfs/escape tmpfs RDONLY size=0k") != npos);
+    CHECK(no_proc.find("mount $BUNDLE/rootfs/inside $BUNDLE/rootfs/inside - BIND|REC") != npos);
+    // A missing path is skipped either way.
+    c.linux->masked_paths = {"/missing"};
+    CHECK(apply(b, c, {}, false, {}, false).find("/missing") == npos);
 }
 
 TEST_CASE("apply: no_pivot moves the rootfs and chroots; without a mount namespace only chroot", "[rootfs]") {
