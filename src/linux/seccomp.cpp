@@ -1,21 +1,28 @@
 #include "crunlite/linux/seccomp.hpp"
 
 #include <linux/seccomp.h>
+#include <poll.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <climits>
 #include <cstring>
 #include <memory>
+#include <new>
+#include <optional>
 #include <set>
 #include <tuple>
 
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/child.hpp"
 #include "crunlite/sys/fd.hpp"
 
 namespace crunlite::linux {
@@ -166,6 +173,87 @@ void add_rule(scmp_filter_ctx ctx, const spec::SeccompSyscall& rule, uint32_t ac
     }
 }
 
+// What the compiling child of build_filter_bounded writes to its pipe: this
+// header, then the program's instructions (ok) or the Error's message.
+struct CompileReply {
+    int32_t code;  // the Error's errno when !ok
+    uint32_t flags;
+    uint8_t ok;
+    uint8_t notify;
+};
+
+std::string compile_reply(const spec::Seccomp& sc) {
+    CompileReply r{};
+    std::string body;
+    try {
+        SeccompProgram p = build_filter(sc);
+        r = {0, p.flags, 1, static_cast<uint8_t>(p.notify)};
+        body.assign(reinterpret_cast<const char*>(p.bpf.data()), p.bpf.size() * sizeof(sock_filter));
+    } catch (const Error& e) {
+        r.code = e.code();
+        body = e.message();
+    } catch (const std::bad_alloc&) {
+        r.code = ENOMEM;
+        body = "linux.seccomp: out of memory compiling the profile";
+    } catch (const std::exception& e) {
+        body = e.what();
+    }
+    return std::string(reinterpret_cast<const char*>(&r), sizeof r) + body;
+}
+
+bool write_all(int fd, const std::string& data) {
+    for (size_t done = 0; done < data.size();) {
+        ssize_t n = ::write(fd, data.data() + done, data.size() - done);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) return false;
+        done += static_cast<size_t>(n);
+    }
+    return true;
+}
+
+// Reads `fd` to EOF into `out`; false when `deadline` (monotonic_ms) comes first.
+bool read_until(int fd, int64_t deadline, std::string& out) {
+    char buf[16384];
+    for (;;) {
+        int64_t left = deadline - monotonic_ms();
+        if (left <= 0) return false;
+        pollfd pfd = {fd, POLLIN, 0};
+        int n = ::poll(&pfd, 1, static_cast<int>(std::min<int64_t>(left, INT_MAX)));
+        if (n < 0 && errno != EINTR) throw_errno("linux.seccomp: poll the compiling process");
+        if (n <= 0) continue;
+        ssize_t r = ::read(fd, buf, sizeof buf);
+        if (r == 0) return true;
+        if (r < 0 && errno != EINTR) throw_errno("linux.seccomp: read the compiled program");
+        if (r > 0) out.append(buf, static_cast<size_t>(r));
+    }
+}
+
+std::string seconds(int64_t ms) {
+    if (ms % 1000 != 0) return std::to_string(ms) + " ms";
+    return std::to_string(ms / 1000) + (ms == 1000 ? " second" : " seconds");
+}
+
+// The program, or the child's Error thrown again as it was.
+SeccompProgram decode_reply(const std::string& data, int status) {
+    CompileReply r;
+    if (data.size() < sizeof r) {
+        std::string how = WIFSIGNALED(status) ? "killed by signal " + std::to_string(WTERMSIG(status))
+                                              : "exit status " + std::to_string(WEXITSTATUS(status));
+        throw Error(EIO, "linux.seccomp: the process compiling the profile ended without a result (" + how + ")");
+    }
+    std::memcpy(&r, data.data(), sizeof r);
+    std::string body = data.substr(sizeof r);
+    if (!r.ok) throw Error(r.code, body);
+    if (body.empty() || body.size() % sizeof(sock_filter) != 0)
+        throw Error(EIO, "linux.seccomp: the compiled program has a bad size " + std::to_string(body.size()));
+    SeccompProgram p;
+    p.flags = r.flags;
+    p.notify = r.notify != 0;
+    p.bpf.resize(body.size() / sizeof(sock_filter));
+    std::memcpy(p.bpf.data(), body.data(), body.size());
+    return p;
+}
+
 }  // namespace
 
 SeccompProgram build_filter(const spec::Seccomp& sc) {
@@ -204,6 +292,26 @@ SeccompProgram build_filter(const spec::Seccomp& sc) {
                                " instructions, more than the kernel's " + std::to_string(kMaxInsns) +
                                ": too many rules (merge syscalls with the same action and arguments)");
     return program;
+}
+
+SeccompProgram build_filter_bounded(const spec::Seccomp& sc, int64_t timeout_ms) {
+    int64_t deadline = monotonic_ms() + timeout_ms;
+    sys::Pipe pipe = sys::Pipe::make("linux.seccomp: pipe");
+    // The child only computes and writes; Child::fork _exits it.
+    sys::Child child = sys::Child::fork("linux.seccomp: fork the compiling process", [&] {
+        pipe.read.reset();
+        return write_all(pipe.write.get(), compile_reply(sc)) ? 0 : 1;
+    });
+    pipe.write.reset();
+    std::string data;
+    std::optional<int> status;
+    if (read_until(pipe.read.get(), deadline, data))
+        status = child.wait_for(std::max<int64_t>(0, deadline - monotonic_ms()));
+    // A libseccomp that loops never comes back: dropping `child` kills and reaps it.
+    if (!status)
+        throw Error(ETIMEDOUT, "linux.seccomp: libseccomp did not finish compiling the profile within " +
+                                   seconds(timeout_ms) + " (a libseccomp bug some argument rules trigger)");
+    return decode_reply(data, *status);
 }
 
 sys::UniqueFd load_filter(const SeccompProgram& program) {

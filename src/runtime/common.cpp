@@ -154,7 +154,8 @@ linux::SeccompProgram seccomp_program(const std::string& state_root, const spec:
     } catch (const Error&) {
         // Not cached yet.
     }
-    linux::SeccompProgram p = with_context(where, [&] { return linux::build_filter(seccomp); });
+    // Compiled in a child with a deadline: config.json can make libseccomp loop forever.
+    linux::SeccompProgram p = with_context(where, [&] { return linux::build_filter_bounded(seccomp); });
     try {
         ::mkdir(state_root.c_str(), 0700);
         ::mkdir(dir.c_str(), 0700);

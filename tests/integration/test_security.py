@@ -107,6 +107,31 @@ def test_seccomp_errors_name_the_rule(h):
     check_eq(h.container_ids(), [], "nothing left behind")
 
 
+def test_seccomp_compile_that_never_ends_is_bounded(h):
+    """libseccomp 2.5.4 never returns on this small profile. The runtime compiles in a child
+    with a 10 s deadline: `run` fails naming linux.seccomp, and leaves nothing behind (no
+    state entry, no cache entry, no compiling process)."""
+    version = h.cmd([h.bin, "--version"]).out
+    if "libseccomp: 2.5.4" not in version:
+        skip(f"only libseccomp 2.5.4 is known to loop on this profile: {version!r}")
+    b = h.bundle()
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ERRNO", "syscalls": [
+        {"names": ["personality"], "action": "SCMP_ACT_LOG",
+         "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_NE"}, {"index": 1, "value": 0, "op": "SCMP_CMP_NE"}]},
+        {"names": ["personality"], "action": "SCMP_ACT_ALLOW",
+         "args": [{"index": 0, "value": 3, "op": "SCMP_CMP_NE"}, {"index": 2, "value": 3, "op": "SCMP_CMP_EQ"}]}]}
+    b.save()
+    cache = os.path.join(h.root, "@seccomp-cache")
+    cached = lambda: sorted(os.listdir(cache)) if os.path.isdir(cache) else []  # noqa: E731
+    entries, before = cached(), harness.footprint(h)
+    r = h.rt_fail("run", "--bundle", b.path, h.new_id(), timeout=60,
+                  expect="linux.seccomp: libseccomp did not finish compiling the profile within 10 seconds")
+    check(10 <= r.duration < 20, f"failed at the 10 s deadline (plus a margin): {r.duration:.1f} s")
+    check(harness.wait_until(lambda: harness.footprint(h) == before, 5),
+          f"nothing left behind: {harness.footprint(h)}, before: {before}")
+    check_eq(cached(), entries, "nothing cached")
+
+
 def test_seccomp_flags(h):
     b = h.bundle()
     b.linux["seccomp"] = {

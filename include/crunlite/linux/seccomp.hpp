@@ -2,7 +2,9 @@
 //
 // build_filter() compiles the rules with libseccomp and exports the BPF program
 // (no kernel state changes, so it runs in the runtime parent and can be tested
-// anywhere).  load_filter() installs the program with seccomp(2) itself rather
+// anywhere); the runtime calls it through build_filter_bounded(), in a child
+// with a deadline, because libseccomp can loop forever on some profiles.
+// load_filter() installs the program with seccomp(2) itself rather
 // than seccomp_load(): that lets us pass every SECCOMP_FILTER_FLAG_* the config
 // asks for (libseccomp 2.5 knows no WAIT_KILLABLE_RECV), get the listener fd of
 // SCMP_ACT_NOTIFY rules, and never set no_new_privs behind the config's back
@@ -18,6 +20,7 @@
 #include <linux/filter.h>
 #include <seccomp.h>
 
+#include <cstdint>
 #include <string>
 #include <vector>
 
@@ -37,6 +40,22 @@ struct SeccompProgram {
 // Syscall names this libseccomp/kernel does not know are skipped with a debug
 // line, as runc does.
 SeccompProgram build_filter(const spec::Seccomp& seccomp);
+
+// How long build_filter_bounded() lets libseccomp work.  Docker's default
+// profile compiles in about 10 ms, and 4000 one-condition rules (about the
+// most that fit the kernel's 4096 instructions) in 0.4 s: 10 s leaves room
+// for a slow, busy host.
+constexpr int64_t kSeccompCompileTimeoutMs = 10'000;
+
+// build_filter() in a child process, waited for at most `timeout_ms`:
+// libseccomp 2.5.4 never returns on some small profiles (two rules for one
+// syscall with different actions and NE conditions on a shared argument), and
+// config.json is the caller's input.  Returns the same program and throws the
+// same Error (errno and text) as build_filter(); past the deadline the child
+// is killed and reaped and Error(ETIMEDOUT) says "linux.seccomp: libseccomp did
+// not finish compiling the profile within 10 seconds".  Forks: for a
+// single-threaded caller (the runtime parent).
+SeccompProgram build_filter_bounded(const spec::Seccomp& seccomp, int64_t timeout_ms = kSeccompCompileTimeoutMs);
 
 // Installs the program in the calling thread.  Returns the listener fd when the
 // program has NOTIFY rules, else an empty UniqueFd.  WAIT_KILLABLE_RECV is
