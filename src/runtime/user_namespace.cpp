@@ -7,6 +7,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdlib>
+
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
@@ -180,21 +182,21 @@ std::string user_name_of(uint32_t uid) {
     return spec::passwd_user_name(passwd, uid);
 }
 
-UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless) {
+UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const HostFacts& host) {
     UserNamespacePlan out;
     spec::Linux& lnx = *config.linux;
     const spec::Namespace* userns = lnx.find_namespace("user");
-    uid_t euid = ::geteuid();
-    gid_t egid = ::getegid();
-    std::string user_name = user_name_of(euid);
+    uid_t euid = host.euid;
+    gid_t egid = host.egid;
+    const std::string& user_name = host.user_name;
+    const auto& subuids = host.subuids;
+    const auto& subgids = host.subgids;
 
     if (!userns) {
         // Real root, or root inside someone else's user namespace (rootless
         // podman): the container shares our user namespace.
         if (euid == 0) return out;
         // An unprivileged caller cannot do anything without one: add it.
-        auto subuids = read_subids("/etc/subuid", user_name, euid);
-        auto subgids = read_subids("/etc/subgid", user_name, euid);
         bool more = config.process && needs_more_than_root(*config.process);
         if (more && !subuids.empty() && !subgids.empty()) {
             lnx.uid_mappings = spec::default_rootless_mappings(euid, subuids);
@@ -215,9 +217,7 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless) {
     if (!userns->path.empty()) return out;  // joined: its maps exist already
 
     out.new_userns = true;
-    bool privileged = euid == 0 && !rootless && sys::in_initial_userns();
-    auto subuids = privileged ? std::vector<spec::SubIdRange>{} : read_subids("/etc/subuid", user_name, euid);
-    auto subgids = privileged ? std::vector<spec::SubIdRange>{} : read_subids("/etc/subgid", user_name, euid);
+    bool privileged = euid == 0 && !rootless && host.initial_userns;
     spec::IdMapPlan uid_plan = with_context("linux.uidMappings", [&] {
         return spec::plan_id_mappings(lnx.uid_mappings, euid, subuids, privileged, user_name, "/etc/subuid");
     });
@@ -227,6 +227,23 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless) {
     out.uid_map = to_action(uid_plan, lnx.uid_mappings);
     out.gid_map = to_action(gid_plan, lnx.gid_mappings);
     return out;
+}
+
+HostFacts read_host_facts(const Context& ctx) {
+    HostFacts host;
+    host.euid = ::geteuid();
+    host.egid = ::getegid();
+    host.initial_userns = sys::in_initial_userns();
+    host.user_name = user_name_of(host.euid);
+    if (!(host.euid == 0 && host.initial_userns && !ctx.rootless)) {
+        host.subuids = read_subids("/etc/subuid", host.user_name, host.euid);
+        host.subgids = read_subids("/etc/subgid", host.user_name, host.euid);
+    }
+    if (ctx.cgroup_manager != "disabled")
+        host.cgroups = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
+    if (const char* listen = std::getenv("LISTEN_FDS"))
+        host.listen_fds = static_cast<int>(parse_int(listen).value_or(0));
+    return host;
 }
 
 }  // namespace crunlite::runtime

@@ -1,10 +1,12 @@
-// Deciding the container's user namespace and how its id maps get written.
-// Runs in the runtime parent before launch; reads /etc/subuid and /etc/subgid.
+// Deciding the container's user namespace and how its id maps get written
+// (runs in the runtime parent before launch), and the user-namespace children
+// of image verbs and idmapped mounts.
 #pragma once
 
 #include <functional>
 
 #include "crunlite/process/launcher.hpp"
+#include "crunlite/runtime/host_facts.hpp"
 #include "crunlite/spec/config.hpp"
 #include "crunlite/sys/fd.hpp"
 
@@ -22,8 +24,8 @@ struct UserNamespacePlan {
 // mappings are added to `config`.  For a new user namespace, the maps are
 // written directly when we are real root or the map is just ourselves,
 // otherwise through newuidmap/newgidmap.  Throws Error naming the mapping that
-// the caller may not use.
-UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless);
+// the caller may not use.  Pure: the caller's ids and ranges come from `host`.
+UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const HostFacts& host);
 
 // The mapping rootless containers and image unpacking use: ids 0..65536 to the
 // caller and its first /etc/subuid and /etc/subgid ranges; empty when the

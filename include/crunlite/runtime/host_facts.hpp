@@ -1,0 +1,30 @@
+// What planning a container reads of the host, read once before it
+// (read_host_facts, in the runtime parent) so the planners (runtime/plan.hpp,
+// plan_user_namespace) read nothing themselves and tests can give their own.
+#pragma once
+
+#include <sys/types.h>
+
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "crunlite/cgroup/layout.hpp"
+#include "crunlite/runtime/container.hpp"
+#include "crunlite/spec/idmap.hpp"
+
+namespace crunlite::runtime {
+
+struct HostFacts {
+    uid_t euid = 0;
+    gid_t egid = 0;
+    bool initial_userns = true;                      // sys::in_initial_userns()
+    std::string user_name = "root";                  // of euid (/etc/passwd; the number when absent)
+    std::vector<spec::SubIdRange> subuids, subgids;  // the caller's ranges; not read when privileged
+    std::optional<cgroup::Layout> cgroups;           // none with --cgroup-manager disabled
+    int listen_fds = 0;                              // LISTEN_FDS (systemd socket activation)
+};
+
+HostFacts read_host_facts(const Context& ctx);
+
+}  // namespace crunlite::runtime

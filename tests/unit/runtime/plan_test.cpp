@@ -1,0 +1,122 @@
+// plan_container with hosts the tests describe: config errors come from the
+// plan (before create makes or forks anything), and what it decides follows
+// the caller's ids, ranges and environment, never the test machine's.
+#include <catch2/catch.hpp>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/runtime/plan.hpp"
+#include "crunlite/spec/parse.hpp"
+
+using namespace crunlite;
+using Catch::Contains;
+
+namespace {
+
+const char* kConfig = R"({
+  "ociVersion": "1.2.0",
+  "process": {"args": ["sh"], "cwd": "/", "user": {"uid": 0, "gid": 0}},
+  "root": {"path": "rootfs"},
+  "hostname": "h",
+  "mounts": [{"destination": "/proc", "type": "proc", "source": "proc"}],
+  "linux": {"namespaces": [{"type": "pid"}, {"type": "mount"}, {"type": "uts"}],
+            "maskedPaths": ["/proc/kcore"], "sysctl": {"kernel.hostname": "h2"}}
+})";
+
+spec::Config config(const char* text = kConfig) { return spec::parse_config(text, "/b/config.json"); }
+
+runtime::ContainerPlan plan(const spec::Config& c, const runtime::HostFacts& host, bool rootless = false,
+                            runtime::CreateOptions opts = {}) {
+    opts.id = "c1";
+    runtime::Context ctx{"/run/crun-lite", rootless, "disabled"};
+    return runtime::plan_container(c, "/b", "/b/config.json", opts, ctx, host, false);
+}
+
+runtime::HostFacts user(bool ranges) {
+    runtime::HostFacts h;
+    h.euid = 1000;
+    h.egid = 1000;
+    h.user_name = "alice";
+    if (ranges) {
+        h.subuids = {{100000, 65536}};
+        h.subgids = {{100000, 65536}};
+    }
+    return h;
+}
+
+}  // namespace
+
+TEST_CASE("plan: root on the host keeps the config's namespaces; the plan holds what stage-2 applies",
+          "[plan]") {
+    auto p = plan(config(), runtime::HostFacts{});
+    CHECK_FALSE(p.userns.new_userns);
+    CHECK(p.config.linux->find_namespace("user") == nullptr);
+    CHECK(p.mounts.rootfs == "/b/rootfs");
+    CHECK(p.mounts.mknod);
+    CHECK(p.mounts.hostname == "h");
+    CHECK(p.mounts.masked_paths == std::vector<std::string>{"/proc/kcore"});
+    REQUIRE(p.mounts.sysctl.size() == 1);
+    CHECK(p.mounts.sysctl[0].path == "/proc/sys/kernel/hostname");
+    CHECK(p.cgroups.paths.empty());  // --cgroup-manager disabled: no layout read
+    CHECK(p.st.id == "c1");
+    CHECK(p.st.owner == "root");
+    CHECK(p.st.rootfs == "/b/rootfs");
+    CHECK(p.st.pid_namespace);
+    CHECK(p.preserve_fds == 0);
+    CHECK(p.extra_env.empty());
+}
+
+TEST_CASE("plan: a rootless caller gets a user namespace from its own ids and ranges", "[plan]") {
+    // uid 0 only: one mapping of the caller, written directly.
+    auto p = plan(config(), user(false), true);
+    CHECK(p.userns.new_userns);
+    REQUIRE(p.config.linux->find_namespace("user"));
+    CHECK(p.config.linux->uid_mappings == std::vector<spec::IdMapping>{{0, 1000, 1}});
+    CHECK_FALSE(p.userns.uid_map.use_helper);
+    CHECK_FALSE(p.mounts.mknod);  // device nodes are bound, not made
+    CHECK(p.st.owner == "alice");
+    CHECK(p.st.rootless);
+
+    // Another uid inside: the caller's /etc/subuid ranges, through newuidmap.
+    auto c = config();
+    c.process->user.uid = 1001;
+    p = plan(c, user(true), true);
+    CHECK(p.config.linux->uid_mappings.size() == 2);
+    CHECK(p.userns.uid_map.use_helper);
+    // Without ranges: refused, naming the user and the files.
+    CHECK_THROWS_WITH(plan(c, user(false), true), Contains("alice") && Contains("/etc/subuid"));
+}
+
+TEST_CASE("plan: config errors surface from the plan, naming the entry", "[plan]") {
+    auto c = config();
+    c.mounts[0].destination.clear();
+    CHECK_THROWS_WITH(plan(c, runtime::HostFacts{}),
+                      Contains("/b/config.json: mounts[0].destination: must not be empty"));
+
+    c = config();
+    c.process.reset();
+    CHECK_THROWS_WITH(plan(c, runtime::HostFacts{}), Contains("process: required"));
+
+    c = config();
+    c.process->terminal = true;  // detached, no console socket
+    CHECK_THROWS_WITH(plan(c, runtime::HostFacts{}), Contains("cannot allocate tty"));
+
+    c = config(R"({"ociVersion": "1.2.0", "process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "rootfs"},
+                  "linux": {"namespaces": [{"type": "user"}], "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}})");
+    CHECK_THROWS_WITH(plan(c, user(false), true), Contains("needs a mount namespace"));
+
+    c = config();
+    c.linux->namespaces.push_back({"network", ""});
+    c.linux->net_devices["eth9"] = {};
+    CHECK_THROWS_WITH(plan(c, user(true), true), Contains("linux.netDevices: not supported rootless"));
+}
+
+TEST_CASE("plan: socket activation adds LISTEN_FDS after --preserve-fds", "[plan]") {
+    runtime::HostFacts host;
+    host.listen_fds = 2;
+    runtime::CreateOptions opts;
+    opts.preserve_fds = 1;
+    auto p = plan(config(), host, false, opts);
+    CHECK(p.preserve_fds == 3);
+    CHECK(p.extra_env == std::vector<std::string>{"LISTEN_FDS=2", "LISTEN_PID=1"});
+}
