@@ -1,6 +1,5 @@
 #include "crunlite/linux/rootfs.hpp"
 
-#include <dirent.h>
 #include <fcntl.h>
 #include <sched.h>
 #include <linux/mount.h>
@@ -12,7 +11,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <memory>
 #include <cstdio>
 #include <cstring>
 
@@ -58,63 +56,6 @@ void remount_bind(sys::Kernel& k, const std::string& path, unsigned long flags, 
 bool is_directory(const std::string& host_path) {
     struct stat st;
     return ::stat(host_path.c_str(), &st) == 0 && S_ISDIR(st.st_mode);
-}
-
-// Copies the tree below `src` into `dst` (both directories), keeping types,
-// modes, owners and times; never follows a symlink (they are copied as
-// symlinks).  tmpcopyup: the contents of a directory go into the tmpfs that
-// covers it.  Runs in the container's mount namespace before pivot_root.
-void copy_tree(int src, int dst, const std::string& where) {
-    DIR* d = ::fdopendir(::fcntl(src, F_DUPFD_CLOEXEC, 0));
-    if (!d) throw_errno("read " + quote(where));
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
-    while (struct dirent* e = ::readdir(d)) {
-        std::string name = e->d_name;
-        if (name == "." || name == "..") continue;
-        std::string path = where + "/" + name;
-        struct stat st;
-        if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("stat " + quote(path));
-        if (S_ISDIR(st.st_mode)) {
-            if (::mkdirat(dst, name.c_str(), 0700) < 0) throw_errno("copy " + quote(path));
-            sys::UniqueFd from(::openat(src, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            sys::UniqueFd to(::openat(dst, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-            if (!from || !to) throw_errno("open " + quote(path));
-            copy_tree(from.get(), to.get(), path);
-        } else if (S_ISREG(st.st_mode)) {
-            sys::UniqueFd from(::openat(src, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
-            sys::UniqueFd to(::openat(dst, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
-            if (!from || !to) throw_errno("copy " + quote(path));
-            // read/write: copy_file_range refuses to cross filesystems (EXDEV).
-            char buf[65536];
-            for (;;) {
-                ssize_t n = ::read(from.get(), buf, sizeof buf);
-                if (n < 0 && errno == EINTR) continue;
-                if (n < 0) throw_errno("read " + quote(path));
-                if (n == 0) break;
-                for (ssize_t done = 0; done < n;) {
-                    ssize_t w = ::write(to.get(), buf + done, static_cast<size_t>(n - done));
-                    if (w < 0 && errno == EINTR) continue;
-                    if (w < 0) throw_errno("copy " + quote(path));
-                    done += w;
-                }
-            }
-        } else if (S_ISLNK(st.st_mode)) {
-            std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-            ssize_t n = ::readlinkat(src, name.c_str(), target.data(), target.size());
-            if (n < 0) throw_errno("readlink " + quote(path));
-            target.resize(static_cast<size_t>(n));
-            if (::symlinkat(target.c_str(), dst, name.c_str()) < 0) throw_errno("copy " + quote(path));
-        } else if (::mknodat(dst, name.c_str(), st.st_mode, st.st_rdev) < 0) {
-            throw_errno("copy " + quote(path));
-        }
-        if (::fchownat(dst, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM &&
-            errno != EINVAL)
-            throw_errno("chown " + quote(path));
-        if (!S_ISLNK(st.st_mode) && ::fchmodat(dst, name.c_str(), st.st_mode & 07777, 0) < 0)
-            throw_errno("chmod " + quote(path));
-        struct timespec times[2] = {st.st_atim, st.st_mtim};
-        ::utimensat(dst, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
-    }
 }
 
 // A `cgroup` mount on a v1/hybrid host, as runc makes it: a tmpfs holding,
@@ -234,7 +175,7 @@ void finish_mount(sys::Kernel& k, int root_fd, const MountOp& op, int covered) {
     if (covered >= 0) {
         sys::UniqueFd dir(::openat(top.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!dir) throw_errno("open " + what);
-        copy_tree(covered, dir.get(), op.destination);
+        sys::copy_tree(covered, dir.get(), op.destination);
     }
     if (op.remount_flags) remount_bind(k, top_path, op.remount_flags, what);
     if (op.attr_set || op.attr_clr) {

@@ -431,7 +431,7 @@ Launched launch(const LaunchRequest& req) {
     auto [parent_end, child_end] = SyncSocket::make_pair();
 
     // Stage-1 and the init are killed and reaped if anything below throws.
-    sys::Child stage1_child = sys::Child::fork("fork", [&]() -> int {
+    sys::Child stage1_child = sys::Child::fork("fork", [&, &parent_end = parent_end, &child_end = child_end]() -> int {
         parent_end.close();
         stage1(req, child_end, fifo.get());
     });
@@ -473,7 +473,7 @@ Launched launch(const LaunchRequest& req) {
 Launched launch_exec(const ExecRequest& req) {
     auto [parent_end, child_end] = SyncSocket::make_pair();
     // Stage-1 and the new process are killed and reaped if anything below throws.
-    sys::Child stage1_child = sys::Child::fork("fork", [&]() -> int {
+    sys::Child stage1_child = sys::Child::fork("fork", [&, &parent_end = parent_end, &child_end = child_end]() -> int {
         parent_end.close();
         exec_stage1(req, child_end);
     });

@@ -482,6 +482,9 @@ def test_bad_mounts_fail_before_any_fork(h):
     if not shutil.which("strace"):
         skip("strace is not installed (Debian: strace)")
     b = h.bundle(["true"])
+    # Compiling a seccomp program forks (linux::build_filter_bounded): planning comes first.
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW",
+                          "syscalls": [{"names": ["chroot"], "action": "SCMP_ACT_ERRNO"}]}
     base = list(b.config["mounts"])
     for mount, expect in (
             ({"destination": "/x", "type": "bind", "source": "/tmp", "options": ["tmpcopyup"]},

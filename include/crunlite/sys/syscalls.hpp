@@ -54,6 +54,12 @@ int remove_tree_at(int dirfd, const std::string& name);
 // name no entry of a parent that could be removed).
 int remove_tree(const std::string& path);
 
+// Copies the tree below `src` into `dst` (both directories), keeping types,
+// modes, owners and times; never follows a symlink (they are copied as
+// symlinks).  Throws Error naming the entry (`where`/name).  tmpcopyup: the
+// contents of a directory go into the tmpfs that covers it.
+void copy_tree(int src, int dst, const std::string& where);
+
 int pivot_root(const char* new_root, const char* put_old);
 int pidfd_open(pid_t pid, unsigned flags);
 int pidfd_send_signal(int pidfd, int sig);
