@@ -24,20 +24,6 @@ namespace crunlite::linux {
 
 namespace {
 
-struct RlimitName {
-    const char* name;
-    int resource;
-};
-
-constexpr RlimitName kRlimits[] = {
-    {"RLIMIT_AS", RLIMIT_AS},           {"RLIMIT_CORE", RLIMIT_CORE},         {"RLIMIT_CPU", RLIMIT_CPU},
-    {"RLIMIT_DATA", RLIMIT_DATA},       {"RLIMIT_FSIZE", RLIMIT_FSIZE},       {"RLIMIT_LOCKS", RLIMIT_LOCKS},
-    {"RLIMIT_MEMLOCK", RLIMIT_MEMLOCK}, {"RLIMIT_MSGQUEUE", RLIMIT_MSGQUEUE}, {"RLIMIT_NICE", RLIMIT_NICE},
-    {"RLIMIT_NOFILE", RLIMIT_NOFILE},   {"RLIMIT_NPROC", RLIMIT_NPROC},       {"RLIMIT_RSS", RLIMIT_RSS},
-    {"RLIMIT_RTPRIO", RLIMIT_RTPRIO},   {"RLIMIT_RTTIME", RLIMIT_RTTIME},     {"RLIMIT_SIGPENDING", RLIMIT_SIGPENDING},
-    {"RLIMIT_STACK", RLIMIT_STACK},
-};
-
 struct CapDeleter {
     void operator()(cap_t c) const { cap_free(c); }
 };
@@ -45,48 +31,21 @@ using CapPtr = std::unique_ptr<std::remove_pointer_t<cap_t>, CapDeleter>;
 
 std::string limit_text(rlim_t v) { return v == RLIM_INFINITY ? "unlimited" : std::to_string(v); }
 
-// Capability names to numbers, skipping ones this kernel does not know (as runc
-// does: a newer profile must still run on an older kernel).
-std::vector<cap_value_t> cap_values(const std::vector<std::string>& names, const char* set) {
-    std::vector<cap_value_t> out;
-    for (const auto& name : names) {
-        std::string lower = name;
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
-        cap_value_t value;
-        if (lower.rfind("cap_", 0) != 0 || cap_from_name(lower.c_str(), &value) < 0)
-            throw Error(EINVAL, std::string("process.capabilities.") + set + ": unknown capability " + quote(name));
-        if (value > cap_max_bits() - 1) {
-            log::debug("capability " + name + " is not known to this kernel; skipped");
-            continue;
-        }
-        out.push_back(value);
-    }
-    return out;
-}
-
-bool contains(const std::vector<cap_value_t>& v, cap_value_t c) { return std::find(v.begin(), v.end(), c) != v.end(); }
+bool contains(const std::vector<int>& v, int c) { return std::find(v.begin(), v.end(), c) != v.end(); }
 
 }  // namespace
 
-int rlimit_resource(const std::string& name) {
-    for (const auto& r : kRlimits)
-        if (name == r.name) return r.resource;
-    return -1;
-}
-
-void set_rlimits(const std::vector<spec::Rlimit>& rlimits) {
+void set_rlimits(const std::vector<ResourceLimit>& rlimits) {
     for (const auto& rl : rlimits) {
-        int resource = rlimit_resource(rl.type);
-        if (resource < 0) throw Error(EINVAL, "process.rlimits: unknown rlimit " + quote(rl.type));
         struct rlimit current;
-        check(::getrlimit(resource, &current), "getrlimit " + rl.type);
+        check(::getrlimit(rl.resource, &current), "getrlimit " + rl.name);
         struct rlimit wanted = {static_cast<rlim_t>(rl.soft), static_cast<rlim_t>(rl.hard)};
-        if (::setrlimit(resource, &wanted) < 0) {
+        if (::setrlimit(rl.resource, &wanted) < 0) {
             if (errno == EPERM && wanted.rlim_max > current.rlim_max)
-                throw Error(EPERM, "setrlimit " + rl.type + ": hard limit " + limit_text(wanted.rlim_max) +
+                throw Error(EPERM, "setrlimit " + rl.name + ": hard limit " + limit_text(wanted.rlim_max) +
                                        " is above the current hard limit " + limit_text(current.rlim_max) +
                                        " (raising it needs CAP_SYS_RESOURCE)");
-            throw_errno("setrlimit " + rl.type);
+            throw_errno("setrlimit " + rl.name);
         }
     }
 }
@@ -184,11 +143,11 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
 namespace {
 
 // Sets exactly `permitted`, `effective` and `inheritable` (capset).
-void set_capability_sets(const std::vector<cap_value_t>& permitted, const std::vector<cap_value_t>& effective,
-                         const std::vector<cap_value_t>& inheritable) {
+void set_capability_sets(const std::vector<int>& permitted, const std::vector<int>& effective,
+                         const std::vector<int>& inheritable) {
     CapPtr state(cap_init());
     if (!state) throw_errno("cap_init");
-    auto set_flag = [&](const std::vector<cap_value_t>& values, cap_flag_t flag) {
+    auto set_flag = [&](const std::vector<int>& values, cap_flag_t flag) {
         if (!values.empty() && cap_set_flag(state.get(), flag, static_cast<int>(values.size()), values.data(), CAP_SET) < 0)
             throw_errno("cap_set_flag");
     };
@@ -200,19 +159,13 @@ void set_capability_sets(const std::vector<cap_value_t>& permitted, const std::v
 
 }  // namespace
 
-CapsetCall set_user_and_capabilities(const spec::User& user, const spec::Capabilities* caps, bool setgroups_allowed,
+CapsetCall set_user_and_capabilities(const spec::User& user, const CapabilitySets* caps, bool setgroups_allowed,
                                      bool keep_sys_admin) {
-    std::vector<cap_value_t> bounding, effective, permitted, inheritable, ambient;
     if (caps) {
-        bounding = cap_values(caps->bounding, "bounding");
-        effective = cap_values(caps->effective, "effective");
-        permitted = cap_values(caps->permitted, "permitted");
-        inheritable = cap_values(caps->inheritable, "inheritable");
-        ambient = cap_values(caps->ambient, "ambient");
         // 1. The bounding set can only shrink, and only while we hold CAP_SETPCAP.
         //    (It limits what exec grants, not what we hold now.)
         for (cap_value_t c = 0; c <= cap_max_bits() - 1; ++c)
-            if (!contains(bounding, c) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            if (!contains(caps->bounding, c) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
                 throw_errno("drop capability " + std::string(cap_to_name(c)) + " from the bounding set");
         // 2. Keep the permitted set across the uid change below.
         check(::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl PR_SET_KEEPCAPS");
@@ -233,8 +186,11 @@ CapsetCall set_user_and_capabilities(const spec::User& user, const spec::Capabil
     check(::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "prctl PR_SET_KEEPCAPS");
     // 4. The configured permitted/effective/inheritable sets, plus CAP_SYS_ADMIN
     //    while a seccomp filter without no_new_privs is still to be loaded.
+    const std::vector<int>& permitted = caps->permitted;
+    const std::vector<int>& effective = caps->effective;
+    const std::vector<int>& inheritable = caps->inheritable;
     if (keep_sys_admin && !(contains(permitted, CAP_SYS_ADMIN) && contains(effective, CAP_SYS_ADMIN))) {
-        auto with_admin = [](std::vector<cap_value_t> v) {
+        auto with_admin = [](std::vector<int> v) {
             if (!contains(v, CAP_SYS_ADMIN)) v.push_back(CAP_SYS_ADMIN);
             return v;
         };
@@ -242,8 +198,8 @@ CapsetCall set_user_and_capabilities(const spec::User& user, const spec::Capabil
         // The configured sets, as capset(2) takes them, for after the filter:
         // computed now, so that call is the only one.
         drop.pending = true;
-        auto fill = [&](const std::vector<cap_value_t>& values, uint32_t CapsetCall::Data::*member) {
-            for (cap_value_t c : values) (drop.data[c / 32].*member) |= 1U << (c % 32);
+        auto fill = [&](const std::vector<int>& values, uint32_t CapsetCall::Data::*member) {
+            for (int c : values) (drop.data[c / 32].*member) |= 1U << (c % 32);
         };
         fill(permitted, &CapsetCall::Data::permitted);
         fill(effective, &CapsetCall::Data::effective);
@@ -255,7 +211,7 @@ CapsetCall set_user_and_capabilities(const spec::User& user, const spec::Capabil
     // permitted and inheritable; buildah and others list ambient caps without
     // inheritable ones, so, like runc and crun, the rest is a warning.
     check(::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities");
-    for (cap_value_t c : ambient)
+    for (int c : caps->ambient)
         if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
             if (errno != EPERM) throw_errno("raise ambient capability " + std::string(cap_to_name(c)));
             // For uid 0 ambient caps change nothing (exec gives root its permitted set).
@@ -278,21 +234,12 @@ void CapsetCall::run() const {
     if (::syscall(SYS_capset, &header, data) < 0) throw_errno("drop CAP_SYS_ADMIN kept for the seccomp filter");
 }
 
-void set_personality(const spec::Personality& p) {
-    unsigned long domain;
-    if (p.domain == "LINUX")
-        domain = PER_LINUX;
-    else if (p.domain == "LINUX32")
-        domain = PER_LINUX32;
-    else
-        throw Error(EINVAL, "linux.personality.domain: unsupported " + quote(p.domain) + ": want LINUX or LINUX32");
-    if (!p.flags.empty()) throw Error(EINVAL, "linux.personality.flags: no flags are defined by the runtime spec");
-    if (::personality(domain) < 0) throw_errno("set personality " + p.domain);
+void set_personality(unsigned long domain) {
+    if (::personality(domain) < 0) throw_errno(domain == PER_LINUX32 ? "set personality LINUX32" : "set personality LINUX");
 }
 
-void join_session_keyring(const std::string& container_id) {
+void join_session_keyring(const std::string& name) {
     constexpr long kJoinSessionKeyring = 1;  // KEYCTL_JOIN_SESSION_KEYRING
-    std::string name = "_ses." + container_id;
     if (::syscall(SYS_keyctl, kJoinSessionKeyring, name.c_str(), 0, 0, 0) < 0) {
         if (errno == ENOSYS) {
             log::debug("no kernel keyring support: session keyring not created");

@@ -101,12 +101,10 @@ struct FinalProcess {
     linux::CapsetCall drop_sys_admin;  // run after the filter: drops the CAP_SYS_ADMIN kept for it
 };
 
-FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgram* seccomp,
-                            const SyncSocket& sync, bool setgroups_allowed, int preserve_fds,
-                            const std::vector<std::string>& extra_env) {
+FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::SeccompProgram* seccomp,
+                            const SyncSocket& sync, bool setgroups_allowed, int preserve_fds) {
     FinalProcess out;
     out.env = proc.env;
-    out.env.insert(out.env.end(), extra_env.begin(), extra_env.end());
     // runc's rule: a process without HOME gets its passwd entry's, else "/".
     if (std::none_of(out.env.begin(), out.env.end(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; }))
         out.env.push_back("HOME=" + linux::container_home(proc.user.uid));
@@ -119,7 +117,7 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
     // After the rlimits (RLIMIT_RTPRIO/NICE may allow them), before the user switch drops CAP_SYS_NICE.
     if (proc.scheduler) linux::set_scheduler(*proc.scheduler);
     if (proc.io_priority) linux::set_io_priority(*proc.io_priority);
-    ::umask(proc.user.umask.value_or(022));
+    ::umask(proc.umask);
     // As runc: enter the cwd while still root (a directory the runtime may
     // reach but the user not), and again as the user if that was refused.
     bool cwd_entered = linux::try_enter_cwd(proc.cwd);
@@ -134,7 +132,7 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
     if (!proc.terminal) linux::give_stdio_to(proc.user.uid);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: keep it until then.
     bool filter_needs_admin = seccomp && !proc.no_new_privileges;
-    const spec::Capabilities* caps = proc.capabilities ? &*proc.capabilities : nullptr;
+    const linux::CapabilitySets* caps = proc.caps ? &*proc.caps : nullptr;
     // Loads the filter now; a NOTIFY listener goes to the parent at once.
     auto load_now = [&] {
         sys::UniqueFd listener = linux::load_filter(*seccomp);
@@ -160,7 +158,7 @@ FinalProcess finish_process(const spec::Process& proc, const linux::SeccompProgr
 }
 
 // The seccomp filter goes in right before execve.
-[[noreturn]] void exec_final(const spec::Process& proc, const linux::SeccompProgram* seccomp, const FinalProcess& fp) {
+[[noreturn]] void exec_final(const linux::ProcessPlan& proc, const linux::SeccompProgram* seccomp, const FinalProcess& fp) {
     if (seccomp && !fp.seccomp_loaded) linux::load_filter(*seccomp);
     fp.drop_sys_admin.run();
     linux::exec_process(fp.exe, proc.args, fp.env);
@@ -190,8 +188,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
                          const std::vector<sys::UniqueFd>& bind_sources, const std::vector<sys::UniqueFd>& idmapped) {
     child_main(sync, [&] {
         const spec::Config& config = *req.config;
-        const spec::Process& proc = *config.process;
-        const spec::Linux& lnx = *config.linux;
+        const linux::ProcessPlan& proc = *req.process;
         sync.expect(MsgType::Go, "container start");
         // Die with the runtime if it is killed before the container is created.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
@@ -203,7 +200,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
                 sync.send_fd(type, fd.get());
             }
         }
-        const spec::Namespace* cgroup_ns = lnx.find_namespace("cgroup");
+        const spec::Namespace* cgroup_ns = config.linux->find_namespace("cgroup");
         if (cgroup_ns && cgroup_ns->path.empty()) check(::unshare(CLONE_NEWCGROUP), "unshare cgroup namespace");
         ::setsid();
         check(::chdir(req.bundle.c_str()), "chdir to bundle " + quote(req.bundle));
@@ -229,11 +226,11 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         linux::apply_uts_and_sysctl(plan);
         linux::finish_rootfs(plan);
 
-        if (lnx.personality) linux::set_personality(*lnx.personality);
+        if (proc.personality) linux::set_personality(*proc.personality);
         // linux.memoryPolicy: the init's only (survives execve); after the createContainer hooks forked.
-        if (lnx.memory_policy) linux::set_memory_policy(*lnx.memory_policy);
-        if (req.new_keyring) linux::join_session_keyring(req.container_id);
-        FinalProcess fp = finish_process(proc, req.seccomp, sync, may_setgroups, req.preserve_fds, req.extra_env);
+        if (proc.memory_policy) linux::set_memory_policy(*proc.memory_policy);
+        if (!proc.session_keyring.empty()) linux::join_session_keyring(proc.session_keyring);
+        FinalProcess fp = finish_process(proc, req.seccomp, sync, may_setgroups, req.preserve_fds);
         sync.send(MsgType::Ready);
         // Until `create` has recorded our state, nothing but it knows we exist: if
         // it dies first (EOF here), so do we, rather than live on unfindable.
@@ -255,7 +252,7 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
     child_main(sync, [&] {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::setsid();
-        FinalProcess fp = finish_process(*req.process, req.seccomp, sync, setgroups_allowed(), req.preserve_fds, {});
+        FinalProcess fp = finish_process(*req.process, req.seccomp, sync, setgroups_allowed(), req.preserve_fds);
         // process.execCPUAffinity.final: the last change before execve and the filter.
         if (auto& aff = req.process->exec_cpu_affinity) linux::set_final_cpu_affinity(*aff);
         // After the credential switch, which would clear it.
@@ -287,13 +284,9 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
 [[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
     child_main(sync, [&] {
         const spec::Linux& lnx = *req.config->linux;
-        // CPUs and node ids checked while the host's /sys is visible: a bad
-        // execCPUAffinity (for later `exec`s, not the init) fails at create.
-        if (auto& aff = req.config->process->exec_cpu_affinity) linux::check_cpu_affinity_known(*aff);
-        if (lnx.memory_policy) linux::check_memory_policy_nodes(*lnx.memory_policy);
         // Inherited by the init; set here because once the init is non-dumpable
         // (below) its /proc/self files belong to the host's root.
-        if (auto adj = req.config->process->oom_score_adj) linux::set_oom_score_adj(*adj);
+        if (auto adj = req.process->oom_score_adj) linux::set_oom_score_adj(*adj);
         enter_cgroups(req.cgroup_dirs);
         linux::join_namespaces(lnx.namespaces);
         // Idmapped mounts are set up while we still hold privilege over the
@@ -379,7 +372,7 @@ void send_seccomp_listener(const spec::Config& config, const std::string& id, co
 // master (process.terminal), then the seccomp listener (NOTIFY rules), which
 // goes to `on_listener` at once.  Returns the pty master, if any.
 template <typename OnListener>
-sys::UniqueFd receive_setup_fds(const SyncSocket& sync, const spec::Process& proc, const linux::SeccompProgram* seccomp,
+sys::UniqueFd receive_setup_fds(const SyncSocket& sync, const linux::ProcessPlan& proc, const linux::SeccompProgram* seccomp,
                                 OnListener on_listener) {
     sys::UniqueFd master;
     if (proc.terminal) master = sync.expect_fd(MsgType::Pty, "set up the terminal");
@@ -458,7 +451,7 @@ Launched launch(const LaunchRequest& req) {
         auto [creating, created] = req.runtime_hooks(init_pid);
         parent_end.send(MsgType::HooksDone, creating + "\n" + created);
     }
-    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.config->process, req.seccomp, [&](int listener) {
+    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
         send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);
     });
     parent_end.expect(MsgType::Ready, "set up container");

@@ -16,7 +16,7 @@
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/cgroup/plan.hpp"
 #include "crunlite/process/hooks.hpp"
-#include "crunlite/linux/mount_plan.hpp"
+#include "crunlite/linux/sched.hpp"
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/runtime/plan.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
@@ -89,15 +89,18 @@ void prepare_launch(const Context& ctx, const CreateOptions& opts, bool namespac
         req.seccomp = &c.seccomp;
     }
     c.idmap_ns = with_context(p.config_path, [&] { return idmap_namespaces(config); });
+    // Checked against the host's /sys: a bad execCPUAffinity (for later `exec`s,
+    // not the init) or memory policy node fails `create`, before the launch forks.
+    if (auto& aff = config.process->exec_cpu_affinity) linux::check_cpu_affinity_known(*aff);
+    if (auto& mp = config.linux->memory_policy) linux::check_memory_policy_nodes(*mp);
     for (const auto& fd : c.idmap_ns) req.idmap_userns_fds.push_back(fd ? fd.get() : -1);
     req.config = &config;
     req.bundle = p.bundle;
     req.container_id = opts.id;
     req.no_pivot = opts.no_pivot;
     req.want_namespace_fds = namespace_fds;
-    req.new_keyring = !opts.no_new_keyring;
     req.preserve_fds = p.preserve_fds;
-    req.extra_env = p.extra_env;
+    req.process = &p.process;
     req.mount_plan = &p.mounts;
     const spec::Hooks& hooks = config.hooks;
     if (!hooks.prestart.empty() || !hooks.create_runtime.empty() || !hooks.create_container.empty() ||

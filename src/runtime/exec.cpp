@@ -110,6 +110,7 @@ int exec(const Context& ctx, const ExecOptions& o) {
         log::warn("exec: apparmor profile " + quote(process.apparmor_profile) +
                   " not applied: crun-lite does not support AppArmor");
 
+    linux::ProcessPlan plan = linux::plan_process(process, {}, linux::host_cap_last_cap());
     linux::SeccompProgram seccomp;
     process::ExecRequest req;
     req.kill_with_parent = o.kill_with_parent;
@@ -121,7 +122,7 @@ int exec(const Context& ctx, const ExecOptions& o) {
     sys::UniqueFd init_pidfd(sys::pidfd_open(st.pid, 0));
     if (!init_pidfd || store.status(st) == state::Status::Stopped) throw Error(EINVAL, "cannot exec in a stopped container");
     req.config = &config;
-    req.process = &process;
+    req.process = &plan;
     req.container_id = o.id;
     req.bundle = st.bundle;
     req.init_pid = st.pid;

@@ -40,9 +40,9 @@ void check_config(spec::Config& config, const std::string& config_path, const Cr
                   " not applied: crun-lite does not support SELinux");
 }
 
-// The user namespace and its id maps, and what the init inherits (kept fds,
-// socket activation).
-void plan_process(ContainerPlan& p, const CreateOptions& opts, const Context& ctx, const HostFacts& host) {
+// The user namespace and its id maps, and the init: what it runs as, with
+// which limits and capabilities, what it inherits (kept fds, socket activation).
+void plan_user_and_init(ContainerPlan& p, const CreateOptions& opts, const Context& ctx, const HostFacts& host) {
     spec::Config& config = p.config;
     p.userns = plan_user_namespace(config, ctx.rootless, host);
     // Mounting in the caller's mount namespace needs privilege over it, which a
@@ -55,10 +55,15 @@ void plan_process(ContainerPlan& p, const CreateOptions& opts, const Context& ct
                    (p.userns.uid_map.use_helper ? "by newuidmap/newgidmap" : "directly (a single id)"));
     p.preserve_fds = opts.preserve_fds;
     // systemd socket activation: LISTEN_FDS fds come first, as runc passes them.
+    std::vector<std::string> extra_env;
     if (host.listen_fds > 0) {
         p.preserve_fds += host.listen_fds;
-        p.extra_env = {"LISTEN_FDS=" + std::to_string(host.listen_fds), "LISTEN_PID=1"};
+        extra_env = {"LISTEN_FDS=" + std::to_string(host.listen_fds), "LISTEN_PID=1"};
     }
+    with_context(p.config_path, [&] {
+        p.process = linux::plan_process(*config.process, extra_env, host.cap_last_cap);
+        linux::plan_init_extras(p.process, *config.linux, opts.no_new_keyring ? "" : opts.id);
+    });
 }
 
 // The state record (its creation time, cgroups and pid come later).
@@ -102,7 +107,7 @@ ContainerPlan plan_container(spec::Config config, const std::string& bundle, con
     p.config_path = config_path;
     p.config = std::move(config);
     check_config(p.config, config_path, opts, host, foreground);
-    plan_process(p, opts, ctx, host);
+    plan_user_and_init(p, opts, ctx, host);
     plan_state(p, opts, ctx, host);
     plan_cgroups_and_mounts(p, opts, ctx, host);
     return p;

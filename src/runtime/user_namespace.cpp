@@ -1,5 +1,7 @@
 #include "crunlite/runtime/user_namespace.hpp"
 
+#include "crunlite/linux/process_plan.hpp"
+
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
@@ -12,6 +14,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/linux/process_plan.hpp"
 #include "crunlite/process/sync.hpp"
 #include "crunlite/spec/idmap.hpp"
 #include "crunlite/spec/mount_options.hpp"
@@ -233,6 +236,7 @@ HostFacts read_host_facts(const Context& ctx) {
     HostFacts host;
     host.euid = ::geteuid();
     host.egid = ::getegid();
+    host.cap_last_cap = linux::host_cap_last_cap();
     host.initial_userns = sys::in_initial_userns();
     host.user_name = user_name_of(host.euid);
     if (!(host.euid == 0 && host.initial_userns && !ctx.rootless)) {

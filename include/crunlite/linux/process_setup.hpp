@@ -1,7 +1,8 @@
-// Process attributes of the container's init and exec'd processes.  They run
-// in stage-2 after pivot_root (paths resolve inside the container), in the order
-// the launcher calls them, except set_oom_score_adj, which stage-1 calls (a
-// lower score needs the caller's privilege, before the user namespace):
+// Process attributes of the container's init and exec'd processes, applied
+// from their plan (linux/process_plan.hpp).  They run in stage-2 after
+// pivot_root (paths resolve inside the container), in the order the launcher
+// calls them, except set_oom_score_adj, which stage-1 calls (a lower score
+// needs the caller's privilege, before the user namespace):
 //   set_rlimits, (umask, chdir), set_user_and_capabilities,
 //   find_executable, (no_new_privs, fds, signals), [seccomp, drop_kept_sys_admin],
 //   exec_process.
@@ -12,16 +13,14 @@
 #include <string>
 #include <vector>
 
+#include "crunlite/linux/process_plan.hpp"
 #include "crunlite/spec/config.hpp"
 
 namespace crunlite::linux {
 
-// RLIMIT_* name to resource number; -1 when unknown.
-int rlimit_resource(const std::string& name);
-
 // A limit above the current hard limit cannot be set without CAP_SYS_RESOURCE:
 // reported as "RLIMIT_NOFILE: hard limit 30000 is above the current hard limit 20000".
-void set_rlimits(const std::vector<spec::Rlimit>& rlimits);
+void set_rlimits(const std::vector<ResourceLimit>& rlimits);
 
 void set_oom_score_adj(int value);
 
@@ -68,15 +67,15 @@ struct CapsetCall {
     Data data[2];
     void run() const;  // nothing when not pending; throws Error on failure
 };
-CapsetCall set_user_and_capabilities(const spec::User& user, const spec::Capabilities* caps, bool setgroups_allowed,
+CapsetCall set_user_and_capabilities(const spec::User& user, const CapabilitySets* caps, bool setgroups_allowed,
                                      bool keep_sys_admin = false);
 
-// linux.personality: LINUX or LINUX32 (the spec defines no flags yet).
-void set_personality(const spec::Personality& p);
+// linux.personality, planned (PER_LINUX or PER_LINUX32).
+void set_personality(unsigned long domain);
 
-// A new session keyring "_ses.<id>" (as runc), so containers do not share the
-// caller's keys.  Skipped where the kernel has no keyrings (ENOSYS).
-void join_session_keyring(const std::string& container_id);
+// A new session keyring `name` ("_ses.<id>", as runc), so containers do not
+// share the caller's keys.  Skipped where the kernel has no keyrings (ENOSYS).
+void join_session_keyring(const std::string& name);
 
 [[noreturn]] void exec_process(const std::string& path, const std::vector<std::string>& args,
                                const std::vector<std::string>& env);

@@ -34,6 +34,7 @@
 #include <vector>
 
 #include "crunlite/linux/mount_plan.hpp"
+#include "crunlite/linux/process_plan.hpp"
 #include "crunlite/linux/seccomp.hpp"
 #include "crunlite/process/sync.hpp"
 #include "crunlite/spec/config.hpp"
@@ -53,17 +54,16 @@ struct IdMapAction {
 void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid);
 
 struct LaunchRequest {
-    const spec::Config* config = nullptr;  // validated; process must be present
+    const spec::Config* config = nullptr;  // validated: namespaces, mounts' sources, hooks, netDevices
+    const linux::ProcessPlan* process = nullptr;  // the init, planned with the config's linux.* extras
     std::string bundle;                    // absolute; relative paths resolve against it
     std::string fifo_path;                 // exec.fifo, created by the caller
     std::string container_id;
     bool no_pivot = false;
-    bool new_keyring = true;               // false: --no-new-keyring
     bool new_userns = false;               // config asks for a new user namespace
     bool want_namespace_fds = false;       // Launched gets netns/userns (slirp4netns needs them)
     IdMapAction uid_map, gid_map;          // used when new_userns
     int preserve_fds = 0;                  // fds 3..3+N-1 stay open in the container
-    std::vector<std::string> extra_env;    // appended to process.env (LISTEN_FDS, ...)
     const linux::SeccompProgram* seccomp = nullptr;  // built by the caller; loaded by the init
     // OCI hooks.  When set, the init stops after its mounts, before pivot_root,
     // and the parent calls this with the init's pid: it runs the prestart and
@@ -92,7 +92,7 @@ struct Launched {
 // `exec`: a new process in a running container.
 struct ExecRequest {
     const spec::Config* config = nullptr;    // the container's (for seccomp listener state)
-    const spec::Process* process = nullptr;  // what to run; validated
+    const linux::ProcessPlan* process = nullptr;  // what to run
     const linux::SeccompProgram* seccomp = nullptr;
     std::string container_id;
     std::string bundle;

@@ -18,6 +18,7 @@ namespace crunlite::runtime {
 struct HostFacts {
     uid_t euid = 0;
     gid_t egid = 0;
+    int cap_last_cap = 40;                           // the kernel's highest capability (linux::host_cap_last_cap)
     bool initial_userns = true;                      // sys::in_initial_userns()
     std::string user_name = "root";                  // of euid (/etc/passwd; the number when absent)
     std::vector<spec::SubIdRange> subuids, subgids;  // the caller's ranges; not read when privileged

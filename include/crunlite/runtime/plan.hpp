@@ -13,6 +13,7 @@
 
 #include "crunlite/cgroup/plan.hpp"
 #include "crunlite/linux/mount_plan.hpp"
+#include "crunlite/linux/process_plan.hpp"
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/runtime/host_facts.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
@@ -27,8 +28,8 @@ struct ContainerPlan {
     UserNamespacePlan userns;
     cgroup::Plan cgroups;             // its warnings are logged by plan_container
     linux::MountPlan mounts;
+    linux::ProcessPlan process;       // the init; its env has LISTEN_FDS and LISTEN_PID with socket activation
     int preserve_fds = 0;             // --preserve-fds plus LISTEN_FDS
-    std::vector<std::string> extra_env;  // LISTEN_FDS, LISTEN_PID
     state::State st;                  // the record but for its creation time, pid and cgroups
 };
 

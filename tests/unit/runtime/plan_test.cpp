@@ -62,7 +62,7 @@ TEST_CASE("plan: root on the host keeps the config's namespaces; the plan holds 
     CHECK(p.st.rootfs == "/b/rootfs");
     CHECK(p.st.pid_namespace);
     CHECK(p.preserve_fds == 0);
-    CHECK(p.extra_env.empty());
+    CHECK(p.process.env == p.config.process->env);
 }
 
 TEST_CASE("plan: a rootless caller gets a user namespace from its own ids and ranges", "[plan]") {
@@ -109,6 +109,36 @@ TEST_CASE("plan: config errors surface from the plan, naming the entry", "[plan]
     c.linux->namespaces.push_back({"network", ""});
     c.linux->net_devices["eth9"] = {};
     CHECK_THROWS_WITH(plan(c, user(true), true), Contains("linux.netDevices: not supported rootless"));
+
+    // Process setup is planned too: names the kernel takes as numbers are resolved here.
+    c = config();
+    c.process->capabilities.emplace();
+    c.process->capabilities->effective = {"CAP_KILL", "CAP_FLY"};
+    CHECK_THROWS_WITH(plan(c, runtime::HostFacts{}),
+                      Contains("/b/config.json: process.capabilities.effective: unknown capability `CAP_FLY`"));
+
+    c = config();
+    c.linux->personality = spec::Personality{"LINUX64", {}};
+    CHECK_THROWS_WITH(plan(c, runtime::HostFacts{}), Contains("/b/config.json: linux.personality.domain"));
+}
+
+TEST_CASE("plan: the init's process setup, with the kernel's capabilities and the session keyring", "[plan]") {
+    auto c = config();
+    c.process->capabilities.emplace();
+    c.process->capabilities->bounding = {"CAP_CHOWN", "CAP_BPF"};  // 0 and 39
+    c.linux->personality = spec::Personality{"LINUX32", {}};
+    runtime::HostFacts old_kernel;
+    old_kernel.cap_last_cap = 38;  // knows no CAP_BPF: left out, as runc does
+    auto p = plan(c, old_kernel);
+    CHECK(p.process.caps->bounding == std::vector<int>{0});
+    CHECK(p.process.personality == 0x0008UL);  // PER_LINUX32
+    CHECK(p.process.session_keyring == "_ses.c1");
+    CHECK(p.process.args == std::vector<std::string>{"sh"});
+
+    runtime::CreateOptions opts;
+    opts.no_new_keyring = true;
+    CHECK(plan(c, runtime::HostFacts{}, false, opts).process.session_keyring.empty());
+    CHECK(plan(c, runtime::HostFacts{}).process.caps->bounding == std::vector<int>{0, 39});
 }
 
 TEST_CASE("plan: socket activation adds LISTEN_FDS after --preserve-fds", "[plan]") {
@@ -118,5 +148,6 @@ TEST_CASE("plan: socket activation adds LISTEN_FDS after --preserve-fds", "[plan
     opts.preserve_fds = 1;
     auto p = plan(config(), host, false, opts);
     CHECK(p.preserve_fds == 3);
-    CHECK(p.extra_env == std::vector<std::string>{"LISTEN_FDS=2", "LISTEN_PID=1"});
+    std::vector<std::string> tail(p.process.env.end() - 2, p.process.env.end());
+    CHECK(tail == std::vector<std::string>{"LISTEN_FDS=2", "LISTEN_PID=1"});
 }
