@@ -49,6 +49,48 @@ void join_namespaces(const std::vector<spec::Namespace>& namespaces, sys::Kernel
         if (!ns.path.empty() && ns.type != "user") join_one(k, ns);
 }
 
+void enter_cgroups(const std::vector<std::string>& dirs, sys::Kernel& k) {
+    for (const auto& d : dirs)
+        with_context("enter cgroup " + quote(d), [&] { k.write_file(d + "/cgroup.procs", "0"); });
+}
+
+void enter_namespaces(const NamespaceEntry& e, sys::Kernel& k) {
+    auto call = [](const std::function<void()>& f) {
+        if (f) f();
+    };
+    auto check_k = [](int rc, const char* what) {
+        if (rc < 0) throw_errno(what);
+    };
+    const spec::Linux& lnx = *e.lnx;
+    if (e.oom_score_adj)
+        with_context("set oom_score_adj to " + std::to_string(*e.oom_score_adj),
+                     [&] { k.write_file("/proc/self/oom_score_adj", std::to_string(*e.oom_score_adj)); });
+    enter_cgroups(e.cgroup_dirs, k);
+    join_namespaces(lnx.namespaces, k);
+    call(e.joined);
+    int flags = new_namespace_flags(lnx.namespaces);
+    if (flags & CLONE_NEWUSER) {
+        check_k(k.unshare(CLONE_NEWUSER), "unshare user namespace");
+        call(e.map_ids);
+    }
+    if (flags & CLONE_NEWNS) check_k(k.unshare(CLONE_NEWNS), "unshare mount namespace");
+    call(e.in_mount_ns);
+    if (flags & CLONE_NEWUSER) {
+        check_k(k.setresgid(0, 0, 0), "setgid 0 in the user namespace");
+        check_k(k.setresuid(0, 0, 0), "setuid 0 in the user namespace");
+    }
+    int rest = flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP | CLONE_NEWNS);
+    if (rest) check_k(k.unshare(rest), "unshare namespaces");
+    if (rest & CLONE_NEWNET) call(e.network_up);
+    if (flags & CLONE_NEWTIME) {
+        std::string text;
+        for (const auto& [clock, off] : lnx.time_offsets)
+            text += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
+        if (!text.empty())
+            with_context("write linux.timeOffsets", [&] { k.write_file("/proc/self/timens_offsets", text); });
+    }
+}
+
 int differing_namespaces(pid_t pid) {
     static const std::pair<const char*, int> kinds[] = {
         {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},     {"pid", CLONE_NEWPID},       {"ipc", CLONE_NEWIPC},

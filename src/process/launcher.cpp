@@ -56,14 +56,6 @@ void run_map_helper(const char* helper, pid_t pid, const std::vector<spec::IdMap
 }
 
 
-void write_time_offsets(const spec::Config& config) {
-    std::string text;
-    for (const auto& [clock, off] : config.linux->time_offsets)
-        text += clock + " " + std::to_string(off.secs) + " " + std::to_string(off.nanosecs) + "\n";
-    if (!text.empty())
-        with_context("write linux.timeOffsets", [&] { write_file("/proc/self/timens_offsets", text); });
-}
-
 // The container starts with default dispositions and nothing blocked, whatever
 // the caller ignored or blocked (shells ignore SIGINT for background jobs).
 void reset_signals() {
@@ -175,14 +167,6 @@ bool setgroups_allowed() {
     }
 }
 
-// Moves the calling process into each cgroup (writing "0" to cgroup.procs means
-// "me"); its children are born there.  Done before any namespace changes, while
-// the host's cgroup filesystem and our own credentials apply.
-void enter_cgroups(const std::vector<std::string>& dirs) {
-    for (const auto& d : dirs)
-        with_context("enter cgroup " + quote(d), [&] { write_file(d + "/cgroup.procs", "0"); });
-}
-
 // Stage-2: the container init.  Never returns (exec or _exit).
 [[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd,
                          const std::vector<sys::UniqueFd>& bind_sources, const std::vector<sys::UniqueFd>& idmapped) {
@@ -269,9 +253,9 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
         // process.execCPUAffinity.initial first, before the cgroup; stage-2 inherits it.
         if (auto& aff = req.process->exec_cpu_affinity) linux::set_initial_cpu_affinity(*aff);
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
-        enter_cgroups(req.cgroup_dirs);
+        linux::enter_cgroups(req.cgroup_dirs);
         int flags = linux::differing_namespaces(req.init_pid);
-        if (flags && ::setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
+        if (flags && sys::host_kernel().setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
         long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
         if (pid < 0) throw_errno("clone exec process");
         if (pid == 0) exec_stage2(req, sync);
@@ -283,37 +267,28 @@ void enter_cgroups(const std::vector<std::string>& dirs) {
 // Stage-1: namespaces.  Never returns.
 [[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
     child_main(sync, [&] {
-        const spec::Linux& lnx = *req.config->linux;
-        // Inherited by the init; set here because once the init is non-dumpable
-        // (below) its /proc/self files belong to the host's root.
-        if (auto adj = req.process->oom_score_adj) linux::set_oom_score_adj(*adj);
-        enter_cgroups(req.cgroup_dirs);
-        linux::join_namespaces(lnx.namespaces);
         // Idmapped mounts are set up while we still hold privilege over the
         // host's filesystems, i.e. before the container's user namespace.
-        std::vector<sys::UniqueFd> idmapped = linux::clone_idmapped_sources(*req.config, req.bundle, req.idmap_userns_fds);
-        int flags = linux::new_namespace_flags(lnx.namespaces);
-        if (flags & CLONE_NEWUSER) {
-            check(::unshare(CLONE_NEWUSER), "unshare user namespace");
+        // Bind sources are opened in the new mount namespace, while we still
+        // have the caller's ids: a source that only the caller can reach (not
+        // the container's uid 0) still works, and the fds name mounts of the
+        // namespace stage-2 mounts in (a bind of another namespace's mount is
+        // refused).  As runc >= 1.2 does.
+        std::vector<sys::UniqueFd> idmapped, bind_sources;
+        linux::NamespaceEntry entry;
+        entry.lnx = &*req.config->linux;
+        // Inherited by the init; set here because once the init is non-dumpable
+        // (below) its /proc/self files belong to the host's root.
+        entry.oom_score_adj = req.process->oom_score_adj;
+        entry.cgroup_dirs = req.cgroup_dirs;
+        entry.joined = [&] { idmapped = linux::clone_idmapped_sources(*req.config, req.bundle, req.idmap_userns_fds); };
+        entry.map_ids = [&] {
             sync.send(MsgType::MapRequest);
             sync.expect(MsgType::MapDone, "user namespace mapping");
-        }
-        // The mount namespace next, while we still have the caller's ids: bind
-        // sources are opened here, so a source that only the caller can reach
-        // (not the container's uid 0) still works, and the fds name mounts of
-        // the namespace stage-2 mounts in (a bind of another namespace's mount
-        // is refused).  As runc >= 1.2 does.
-        if (flags & CLONE_NEWNS) check(::unshare(CLONE_NEWNS), "unshare mount namespace");
-        std::vector<sys::UniqueFd> bind_sources = linux::open_bind_sources(*req.config, req.bundle);
-        if (flags & CLONE_NEWUSER) {
-            check(::setresgid(0, 0, 0), "setgid 0 in the user namespace");
-            check(::setresuid(0, 0, 0), "setuid 0 in the user namespace");
-        }
-        // The cgroup namespace is unshared by stage-2 once it sits in its cgroup.
-        int rest = flags & ~(CLONE_NEWUSER | CLONE_NEWCGROUP | CLONE_NEWNS);
-        if (rest) check(::unshare(rest), "unshare namespaces");
-        if (rest & CLONE_NEWNET) linux::bring_up_loopback();
-        if (flags & CLONE_NEWTIME) write_time_offsets(*req.config);
+        };
+        entry.in_mount_ns = [&] { bind_sources = linux::open_bind_sources(*req.config, req.bundle); };
+        entry.network_up = linux::bring_up_loopback;
+        linux::enter_namespaces(entry);
         // From here on our processes may share namespaces with container
         // processes: make them non-dumpable, so no container process can open
         // /proc/<pid>/exe, /proc/<pid>/fd or /proc/<pid>/mem of the runtime
@@ -396,8 +371,7 @@ sys::Child take_child(const SyncSocket& sync, sys::Child& stage1, const std::str
 // The launched process, handed over to the caller.
 Launched launched(sys::Child& child) {
     Launched out;
-    out.pid = child.pid();
-    out.pidfd = child.release();
+    out.process = std::move(child);
     return out;
 }
 

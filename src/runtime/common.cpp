@@ -33,7 +33,9 @@ void write_pid_file(const std::string& path, pid_t pid) {
                  [&] { write_file_atomic(absolute_path(path), std::to_string(pid), 0644, ".tmp-crun-lite"); });
 }
 
-int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tty, int64_t timeout_ms) {
+int wait_forwarding_signals(process::Launched& c, linux::TerminalProxy* tty, int64_t timeout_ms) {
+    const pid_t child = c.process.pid();
+    const int pidfd = c.process.pidfd();
     sigset_t all;
     sigfillset(&all);
     sigset_t old;
@@ -46,12 +48,12 @@ int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tt
     while (exit_code < 0) {
         if (deadline >= 0 && monotonic_ms() >= deadline) {
             // Its whole process group (it leads one), so its children go too.
-            ::kill(-c.pid, SIGKILL);
-            sys::pidfd_send_signal(c.pidfd.get(), SIGKILL);
+            ::kill(-child, SIGKILL);
+            sys::pidfd_send_signal(pidfd, SIGKILL);
             deadline = -1;
         }
         pollfd fds[4] = {{sfd.get(), POLLIN, 0},
-                         {c.pidfd.get(), POLLIN, 0},
+                         {pidfd, POLLIN, 0},
                          {tty_open ? tty->master() : -1, POLLIN, 0},
                          {tty_open && tty->stdin_open() ? STDIN_FILENO : -1, POLLIN, 0}};
         int wait = deadline < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(deadline - monotonic_ms(), 0, INT_MAX));
@@ -66,18 +68,19 @@ int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tt
             int sig = static_cast<int>(si.ssi_signo);
             if (sig == SIGWINCH && tty) tty->resize();
             if (sig == SIGCHLD || sig == SIGURG || sig == SIGWINCH) continue;
-            sys::pidfd_send_signal(c.pidfd.get(), sig);
+            sys::pidfd_send_signal(pidfd, sig);
         }
         int status;
         pid_t pid;
         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-            if (pid != c.pid) continue;
+            if (pid != child) continue;
             exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
         }
     }
     // With a timeout (a healthcheck probe), what the process left running in
     // its group goes with it.
-    if (timeout_ms >= 0) ::kill(-c.pid, SIGKILL);
+    if (timeout_ms >= 0) ::kill(-child, SIGKILL);
+    c.process.release();  // reaped above (its pidfd is closed with the rest)
     if (tty_open) tty->drain();
     ::sigprocmask(SIG_SETMASK, &old, nullptr);
     return exit_code;

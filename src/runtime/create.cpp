@@ -32,29 +32,25 @@ using detail::Created;
 using detail::start_created;
 using detail::write_pid_file;
 
-// Everything `create` made; undone by the destructor unless committed.
+// The state directory and cgroups `create` made; removed by the destructor
+// unless committed.  (The init is the launch's sys::Child, declared after the
+// transaction: dropped on failure, it is killed and reaped first.)
 class CreateTransaction {
 public:
     CreateTransaction(const state::Store& store, std::string id) : store_(store), id_(std::move(id)) {}
     ~CreateTransaction() {
         if (committed_) return;
-        if (pid_ > 0) {
-            ::kill(pid_, SIGKILL);
-            while (::waitpid(pid_, nullptr, 0) < 0 && errno == EINTR) {}
-        }
         cgroup::destroy(cgroup_);
         if (own_dir_) store_.remove(id_);
     }
     void own_dir() { own_dir_ = true; }
     void own_cgroup(const cgroup::Paths& paths) { cgroup_ = paths; }
-    void own_pid(pid_t pid) { pid_ = pid; }
     void commit() { committed_ = true; }
 
 private:
     const state::Store& store_;
     std::string id_;
     bool own_dir_ = false;
-    pid_t pid_ = 0;
     cgroup::Paths cgroup_;
     bool committed_ = false;
 };
@@ -144,19 +140,19 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
 
     process::Launched launched = with_context("unable to start container process", [&] { return process::launch(req); });
-    tx.own_pid(launched.pid);
     if (launched.pty_master && !opts.console_socket.empty()) {
         linux::send_to_console_socket(opts.console_socket, launched.pty_master.get());
         launched.pty_master.reset();
     }
-    log::debug("container " + opts.id + ": init pid " + std::to_string(launched.pid) + ", blocked on exec.fifo");
+    pid_t pid = launched.process.pid();
+    log::debug("container " + opts.id + ": init pid " + std::to_string(pid) + ", blocked on exec.fifo");
 
-    st.pid = launched.pid;
+    st.pid = pid;
     sys::ProcStat ps;
-    if (!sys::read_proc_stat(launched.pid, ps)) throw Error(ESRCH, "container init exited during create");
+    if (!sys::read_proc_stat(pid, ps)) throw Error(ESRCH, "container init exited during create");
     st.start_time = ps.start_time;
     store.save(st);
-    if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, launched.pid);
+    if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, pid);
     launched.sync.send(process::MsgType::Committed);
     tx.commit();
     return {std::move(launched), std::move(st), c.plan.config.hooks};
@@ -208,7 +204,10 @@ Context make_context(const std::string& root_flag, const std::string& rootless_f
     return ctx;
 }
 
-void create(const Context& ctx, const CreateOptions& opts) { detail::create_container(ctx, opts); }
+void create(const Context& ctx, const CreateOptions& opts) {
+    // The init outlives us, blocked on exec.fifo until `start`.
+    detail::create_container(ctx, opts).launched.process.release();
+}
 
 void start(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);

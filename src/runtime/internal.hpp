@@ -26,7 +26,7 @@ void write_pid_file(const std::string& path, pid_t pid);
 // terminal.  Returns the shell-style status (128+n for a signal).
 // With `timeout_ms` >= 0, past it the process and its process group get SIGKILL,
 // and once it exited, whatever it left in its process group.
-int wait_forwarding_signals(const process::Launched& c, linux::TerminalProxy* tty = nullptr,
+int wait_forwarding_signals(process::Launched& c, linux::TerminalProxy* tty = nullptr,
                             int64_t timeout_ms = -1);
 
 // After the process exited: logs an exec failure it reported, if any.

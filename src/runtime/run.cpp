@@ -61,7 +61,7 @@ void record_exit(const state::Store& store, const state::State& st, int status) 
 // Releases the container after a failed `created` hook: it never ran.
 void abandon(const state::Store& store, Created& c) {
     kill_and_wait(store, c.st);
-    while (::waitpid(c.launched.pid, nullptr, 0) < 0 && errno == EINTR) {}  // our child: no zombie left
+    c.launched.process.wait();  // our child: no zombie left
     cgroup::destroy(detail::cgroup_paths(c.st));
     store.remove(c.st.id);
 }
@@ -71,7 +71,7 @@ Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool fore
     Created c = create_container(ctx, opts, foreground, static_cast<bool>(hooks.created));
     if (hooks.created) {
         try {
-            hooks.created(c.launched.pid, c.launched.netns.get(), c.launched.userns.get());
+            hooks.created(c.launched.process.pid(), c.launched.netns.get(), c.launched.userns.get());
             c.launched.netns.reset();
             c.launched.userns.reset();
         } catch (...) {
@@ -98,7 +98,8 @@ void monitor_loop(const Context& ctx, Created& c, bool keep, const RunHooks& hoo
         int status;
         pid_t pid;
         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-            if (pid != c.launched.pid) continue;
+            if (pid != c.launched.process.pid()) continue;
+            c.launched.process.release();  // reaped
             record_exit(store, c.st, status);
             init_done = true;
             if (!keep) {

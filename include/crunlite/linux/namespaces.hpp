@@ -3,6 +3,8 @@
 
 #include <sys/types.h>
 
+#include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -22,6 +24,29 @@ int new_namespace_flags(const std::vector<spec::Namespace>& namespaces);
 // setns() into every namespace that has a path, user namespace first (joining
 // it changes which other namespaces we may join).  Throws Error naming the path.
 void join_namespaces(const std::vector<spec::Namespace>& namespaces, sys::Kernel& k = sys::host_kernel());
+
+// Stage-1's way into the container's namespaces (process/launcher.hpp), every
+// change through `k`, in this order:
+//   oom_score_adj (a lower score needs the caller's privilege) → enter
+//   `cgroup_dirs` (cgroup.procs, while the host's cgroupfs and our ids apply)
+//   → join the namespaces with a path (join_namespaces) → `joined` → a new
+//   user namespace, then `map_ids` (the parent writes its maps) → a new mount
+//   namespace, then `in_mount_ns` (bind sources are opened there, still with
+//   the caller's ids) → uid/gid 0 of the new user namespace → the other new
+//   namespaces but cgroup (stage-2 unshares it once inside its cgroup), then
+//   `network_up` for a new network namespace → linux.timeOffsets.
+// The callbacks may be empty.  Throws Error naming the step that failed.
+struct NamespaceEntry {
+    const spec::Linux* lnx = nullptr;
+    std::optional<int> oom_score_adj;
+    std::vector<std::string> cgroup_dirs;
+    std::function<void()> joined, map_ids, in_mount_ns, network_up;
+};
+void enter_namespaces(const NamespaceEntry& entry, sys::Kernel& k = sys::host_kernel());
+
+// Moves the calling process into each cgroup (writing "0" to cgroup.procs
+// means "me"); its children are born there.
+void enter_cgroups(const std::vector<std::string>& dirs, sys::Kernel& k = sys::host_kernel());
 
 // Sets "lo" up in a network namespace we just created (as crun does; runc
 // leaves it to the caller): without it even 127.0.0.1 is unreachable in a

@@ -37,6 +37,7 @@
 #include "crunlite/linux/process_plan.hpp"
 #include "crunlite/linux/seccomp.hpp"
 #include "crunlite/process/sync.hpp"
+#include "crunlite/sys/child.hpp"
 #include "crunlite/spec/config.hpp"
 #include "crunlite/sys/fd.hpp"
 
@@ -82,8 +83,11 @@ struct LaunchRequest {
 };
 
 struct Launched {
-    pid_t pid = 0;           // container init (or exec process), in the caller's pid namespace
-    sys::UniqueFd pidfd;     // pidfd of `pid`
+    // The container init (or exec process): our child, pid in the caller's pid
+    // namespace, with its pidfd.  Killed and reaped if dropped unreleased, so a
+    // caller failing half-way leaves no process; a caller that leaves it running
+    // (create, exec --detach) releases it, one that reaps it by pid releases it then.
+    sys::Child process;
     SyncSocket sync;         // EOF once the init execs (see sync.hpp)
     sys::UniqueFd pty_master;  // with process.terminal: the master of the process's pty
     sys::UniqueFd netns, userns;  // with want_namespace_fds: the init's namespaces

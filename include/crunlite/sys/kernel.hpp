@@ -1,18 +1,20 @@
-// Kernel: the calls with which the rootfs and namespace setup changes the
-// system -- mounts, the root switch, namespace joins, host and domain names,
-// device nodes and /dev symlinks, sysctl writes -- and the two host reads that
-// code bases a decision on (statvfs for locked mount flags, access for optional
-// files).  Each method has the contract of the syscall it is named after
-// (returns -1 with errno set), except write_file, which throws crunlite::Error
-// naming the path.
+// Kernel: the calls with which the namespace, rootfs and cgroup setup changes
+// the system -- namespace joins and unshares, the switch to uid/gid 0 of a new
+// user namespace, cgroup entry, mounts, the root switch, host and domain names,
+// device nodes and /dev symlinks, sysctl and /proc/self writes -- and the two
+// host reads that code bases a decision on (statvfs for locked mount flags,
+// access for optional files).  Each method has the contract of the syscall it
+// is named after (returns -1 with errno set), except write_file, which throws
+// crunlite::Error naming the path.
 //
-// linux/rootfs.hpp and linux::join_namespaces take a Kernel& so unit tests can
-// hand them a recording implementation and check what would be done, in which
-// order, without privilege (tests/unit/linux/recording_kernel.hpp).  Still
-// direct: path lookups and the files made inside the rootfs (openat2, fstat,
-// mkdir of mount targets, tmpcopyup's copy: tests run them on a temporary
-// rootfs), the fuse-overlayfs daemon, the launcher's own unshare/setns calls
-// and cgroup writes (cgroup/manager.hpp is tested on temporary roots instead).
+// linux/rootfs.hpp and linux/namespaces.hpp (stage-1's enter_namespaces) take
+// a Kernel& so unit tests can hand them a recording implementation and check
+// what would be done, in which order, without privilege
+// (tests/unit/linux/recording_kernel.hpp).  Still direct: path lookups and the
+// files made inside the rootfs (openat2, fstat, mkdir of mount targets,
+// tmpcopyup's copy: tests run them on a temporary rootfs), the fuse-overlayfs
+// daemon, and the cgroup manager (cgroup/manager.hpp is tested on temporary
+// roots instead).
 //
 // host_kernel() is the production implementation: each method is the syscall
 // and nothing else.  The indirection is one virtual call per syscall, a few
@@ -55,6 +57,8 @@ public:
     virtual int symlinkat(const char* target, int dirfd, const char* name) = 0;
     virtual int unshare(int flags) = 0;
     virtual int setns(int fd, int nstype) = 0;
+    virtual int setresuid(uid_t r, uid_t e, uid_t s) = 0;
+    virtual int setresgid(gid_t r, gid_t e, gid_t s) = 0;
     virtual int sethostname(const char* name, size_t len) = 0;
     virtual int setdomainname(const char* name, size_t len) = 0;
     virtual void write_file(const std::string& path, std::string_view data) = 0;
@@ -93,6 +97,8 @@ public:
     }
     int unshare(int flags) override { return ::unshare(flags); }
     int setns(int fd, int nstype) override { return ::setns(fd, nstype); }
+    int setresuid(uid_t r, uid_t e, uid_t s) override { return ::setresuid(r, e, s); }
+    int setresgid(gid_t r, gid_t e, gid_t s) override { return ::setresgid(r, e, s); }
     int sethostname(const char* name, size_t len) override { return ::sethostname(name, len); }
     int setdomainname(const char* name, size_t len) override { return ::setdomainname(name, len); }
     void write_file(const std::string& path, std::string_view data) override { crunlite::write_file(path, data); }

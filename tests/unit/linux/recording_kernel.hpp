@@ -100,6 +100,8 @@ public:
     }
     int unshare(int flags) override { return record("unshare " + clone_flags(flags)); }
     int setns(int fd, int nstype) override { return record("setns " + at(fd, "") + " " + clone_flags(nstype)); }
+    int setresuid(uid_t r, uid_t e, uid_t s) override { return record("setresuid " + ids(r, e, s)); }
+    int setresgid(gid_t r, gid_t e, gid_t s) override { return record("setresgid " + ids(r, e, s)); }
     int sethostname(const char* name, size_t len) override { return record("sethostname " + std::string(name, len)); }
     int setdomainname(const char* name, size_t len) override {
         return record("setdomainname " + std::string(name, len));
@@ -166,6 +168,9 @@ private:
         return 0;
     }
     static std::string str(const char* s) { return s ? s : "-"; }
+    static std::string ids(unsigned r, unsigned e, unsigned s) {
+        return std::to_string(r) + " " + std::to_string(e) + " " + std::to_string(s);
+    }
     // What `p` names: an fd's target for /proc/self/fd/N, the bundle as $BUNDLE.
     std::string path(const char* p) const {
         if (!p) return "-";

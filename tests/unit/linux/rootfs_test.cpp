@@ -294,6 +294,49 @@ TEST_CASE("join_namespaces joins the user namespace first", "[rootfs]") {
     CHECK(k.calls[1] == "setns /dev/null NEWNET");
 }
 
+TEST_CASE("enter_namespaces: stage-1's order, from the cgroups to the time offsets", "[rootfs][namespaces]") {
+    spec::Config c = config_of(R"({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+        "linux": {"namespaces": [{"type": "ipc", "path": "/dev/null"}, {"type": "user"}, {"type": "mount"},
+                                 {"type": "pid"}, {"type": "network"}, {"type": "cgroup"}, {"type": "time"}],
+                  "timeOffsets": {"monotonic": {"secs": 7, "nanosecs": 0}}}})");
+    RecordingKernel k("/nonexistent");
+    linux::NamespaceEntry e;
+    e.lnx = &*c.linux;
+    e.oom_score_adj = 500;
+    e.cgroup_dirs = {"/sys/fs/cgroup/unified/c1", "/sys/fs/cgroup/memory/c1"};
+    e.joined = [&] { k.calls.push_back("<joined>"); };
+    e.map_ids = [&] { k.calls.push_back("<map ids>"); };
+    e.in_mount_ns = [&] { k.calls.push_back("<open bind sources>"); };
+    e.network_up = [&] { k.calls.push_back("<lo up>"); };
+    linux::enter_namespaces(e, k);
+    CHECK(k.calls == std::vector<std::string>{
+                         "write /proc/self/oom_score_adj 500",
+                         "write /sys/fs/cgroup/unified/c1/cgroup.procs 0",
+                         "write /sys/fs/cgroup/memory/c1/cgroup.procs 0",
+                         "setns /dev/null NEWIPC",
+                         "<joined>",
+                         "unshare NEWUSER",
+                         "<map ids>",
+                         "unshare NEWNS",
+                         "<open bind sources>",
+                         "setresgid 0 0 0",
+                         "setresuid 0 0 0",
+                         "unshare NEWPID|NEWNET|NEWTIME",  // cgroup: stage-2's, once inside its cgroup
+                         "<lo up>",
+                         "write /proc/self/timens_offsets monotonic 7 0\n",
+                     });
+
+    // Without a new user namespace: no id change; a failed step names itself.
+    c = config_of(R"({"ociVersion": "1.2.0", "root": {"path": "rootfs"},
+                     "linux": {"namespaces": [{"type": "mount"}, {"type": "uts"}]}})");
+    RecordingKernel k2("/nonexistent");
+    k2.fail = [](const std::string& call) { return call == "unshare NEWUTS" ? EPERM : 0; };
+    e = {};
+    e.lnx = &*c.linux;
+    CHECK_THROWS_WITH(linux::enter_namespaces(e, k2), Catch::Contains("unshare namespaces"));
+    CHECK(k2.calls == std::vector<std::string>{"unshare NEWNS", "unshare NEWUTS"});
+}
+
 // Golden records: what stage-2 does for each config in tests/fuzz/corpus/config.
 // After an intended change, regenerate with CRUNLITE_UPDATE_GOLDEN=1 and review the diff.
 TEST_CASE("apply: golden records of the corpus configs", "[rootfs][golden]") {
