@@ -1,6 +1,7 @@
 // crun-lite: entry point.  Splits argv into global options and a verb (runc's
 // grammar: `crun-lite [global options] VERB [verb options] [args]`), configures
 // logging and dispatches.  Errors end here: printed once, exit status 1.
+#include <signal.h>
 #include <unistd.h>
 
 #include <cstring>
@@ -41,6 +42,10 @@ void print_usage(const po::options_description& globals) {
 }
 
 int main_impl(int argc, char** argv) {
+    // A caller may have left SIGCHLD ignored (inherited across exec): the
+    // kernel would then reap our children itself, and the exit status of a
+    // hook, a helper or the container would be lost (read as success).
+    ::signal(SIGCHLD, SIG_DFL);
     std::vector<std::string> global_args, verb_args;
     std::string verb;
     for (int i = 1; i < argc; ++i) {

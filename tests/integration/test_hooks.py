@@ -5,6 +5,7 @@ poststop only warn) and leave nothing behind."""
 
 import json
 import os
+import sys
 
 import harness
 from harness import check, check_eq, check_in
@@ -93,6 +94,21 @@ def test_failing_hook_fails_create_and_cleans_up(h):
         check_in("broken-hook", r.err, "the hook's stderr is in the error")
         check_in("exit status 3", r.err, "the hook's exit status is in the error")
         check_eq(h.container_ids(), [], f"nothing left after a failing {kind} hook")
+
+
+def test_failing_hook_fails_even_with_sigchld_ignored(h):
+    # A caller may start us with SIGCHLD ignored (inherited across exec): the
+    # kernel then reaps our children itself, and an exit status would be lost.
+    b = h.bundle(["/probe", "sleep", "30"])
+    b.config["hooks"] = {"createRuntime": [{"path": HOST_SH, "args": ["sh", "-c", "exit 3"]}]}
+    b.save()
+    ignore = ("import os, signal, sys; signal.signal(signal.SIGCHLD, signal.SIG_IGN); "
+              "os.execv(sys.argv[1], sys.argv[1:])")
+    argv = [sys.executable, "-c", ignore] + h.rt_argv("create", "--bundle", b.path, h.new_id("hookfail"))
+    r = h.cmd(argv)
+    check(r.rc != 0, f"create fails with SIGCHLD ignored\n{r!r}")
+    check_in("exit status 3", r.err, "the hook's exit status is in the error")
+    check_eq(h.container_ids(), [], "nothing left")
 
 
 def test_hook_timeout(h):
