@@ -17,8 +17,6 @@
 
 namespace crunlite::cgroup {
 
-void (*testing::after_mkdir)(const std::string& dir) = nullptr;
-
 namespace {
 
 std::string parent_of(const std::string& dir) { return dir.substr(0, dir.rfind('/')); }
@@ -31,20 +29,19 @@ std::string existing_ancestor(std::string dir) {
     return dir;
 }
 
-void write_in(const std::string& dir, const std::string& file, const std::string& value) {
-    with_context("cgroup " + quote(dir + "/" + file), [&] { write_file(dir + "/" + file, value); });
+void write_in(sys::Kernel& k, const std::string& dir, const std::string& file, const std::string& value) {
+    with_context("cgroup " + quote(dir + "/" + file), [&] { k.write_file(dir + "/" + file, value); });
 }
 
 // mkdir -p below an existing ancestor; returns the directories it created,
-// outermost first.
-std::vector<std::string> make_dirs(const std::string& dir) {
+// outermost first.  The kernel fills each with its control files.
+std::vector<std::string> make_dirs(sys::Kernel& k, const std::string& dir) {
     std::vector<std::string> created;
     std::string base = existing_ancestor(dir);
     for (size_t at = base.size(); at < dir.size();) {
         size_t next = dir.find('/', at + 1);
         std::string d = dir.substr(0, next == std::string::npos ? dir.size() : next);
-        if (::mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("create cgroup " + quote(d));
-        if (testing::after_mkdir) testing::after_mkdir(d);
+        if (k.mkdir(d.c_str(), 0755) < 0 && errno != EEXIST) throw_errno("create cgroup " + quote(d));
         created.push_back(d);
         at = d.size();
     }
@@ -124,11 +121,14 @@ Paths sub_cgroups(const Paths& container, const std::vector<std::string>& specs)
     return out;
 }
 
-Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const std::string& id) {
+bool host_may_create(const std::string& dir) { return writable_dir(existing_ancestor(parent_of(dir))); }
+
+Paths plan_paths(const Layout& layout, const MayCreate& may_create, const std::string& cgroups_path,
+                 const std::string& id) {
     Paths p;
     auto place = [&](const Hierarchy& h) -> std::string {
         std::string dir = h.mount + container_path(cgroups_path, id, h.own);
-        return writable_dir(existing_ancestor(parent_of(dir))) ? dir : "";
+        return may_create(dir) ? dir : "";
     };
     if (layout.has_unified) p.unified = place(layout.unified);
     for (const auto& [controller, h] : layout.v1) {
@@ -138,34 +138,35 @@ Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const st
     return p;
 }
 
-void create(const Paths& paths, const std::vector<Write>& writes) {
+void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k) {
     if (!paths.unified.empty()) {
         // Controllers must be enabled in the subtree_control of every parent,
         // from the first existing ancestor down to the container's parent.
         std::string top = existing_ancestor(paths.unified);
         std::vector<std::string> chain = {top == paths.unified ? parent_of(top) : top};
-        for (const auto& d : make_dirs(paths.unified))
+        for (const auto& d : make_dirs(k, paths.unified))
             if (d != paths.unified) chain.push_back(d);
         std::string enable;
         for (const auto& c : unified_controllers_needed(writes)) enable += (enable.empty() ? "+" : " +") + c;
         if (!enable.empty())
-            for (const auto& d : chain) write_in(d, "cgroup.subtree_control", enable);
+            for (const auto& d : chain) write_in(k, d, "cgroup.subtree_control", enable);
     }
     std::set<std::string> done;
     for (const auto& [controller, dir] : paths.v1) {
         if (!done.insert(dir).second) continue;  // co-mounted controllers share a directory
-        for (const auto& d : make_dirs(dir)) {
+        for (const auto& d : make_dirs(k, dir)) {
             // A new v1 cpuset starts empty and refuses tasks: inherit the parent's.
             if (controller == "cpuset")
                 for (const char* f : {"cpuset.cpus", "cpuset.mems"})
-                    if (trim(read_file(d + "/" + f)).empty()) write_in(d, f, trim(read_file(parent_of(d) + "/" + f)));
+                    if (trim(read_file(d + "/" + f)).empty())
+                        write_in(k, d, f, trim(read_file(parent_of(d) + "/" + f)));
         }
     }
-    apply(paths, writes);
+    apply(paths, writes, k);
 }
 
-void apply(const Paths& paths, const std::vector<Write>& writes) {
-    for (const auto& w : writes) write_in(dir_for(paths, w), w.file, w.value);
+void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k) {
+    for (const auto& w : writes) write_in(k, dir_for(paths, w), w.file, w.value);
 }
 
 std::vector<std::string> dirs(const Paths& paths) {
@@ -189,11 +190,11 @@ bool frozen(const Paths& paths) {
     return false;
 }
 
-void freeze(const Paths& paths, bool freeze_it) {
+void freeze(const Paths& paths, bool freeze_it, sys::Kernel& k) {
     if (!paths.unified.empty() && ::access((paths.unified + "/cgroup.freeze").c_str(), F_OK) == 0)
-        write_in(paths.unified, "cgroup.freeze", freeze_it ? "1" : "0");
+        write_in(k, paths.unified, "cgroup.freeze", freeze_it ? "1" : "0");
     else if (auto it = paths.v1.find("freezer"); it != paths.v1.end())
-        write_in(it->second, "freezer.state", freeze_it ? "FROZEN" : "THAWED");
+        write_in(k, it->second, "freezer.state", freeze_it ? "FROZEN" : "THAWED");
     else
         throw Error(ENOTSUP, "the container has no freezer cgroup");
     for (int i = 0; i < 200 && frozen(paths) != freeze_it; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
@@ -235,20 +236,20 @@ std::vector<pid_t> pids(const Paths& paths) {
     return out;
 }
 
-void kill_all(const Paths& paths, int sig) {
+void kill_all(const Paths& paths, int sig, sys::Kernel& k) {
     if (sig == SIGKILL && !paths.unified.empty() && ::access((paths.unified + "/cgroup.kill").c_str(), F_OK) == 0) {
-        write_in(paths.unified, "cgroup.kill", "1");
+        write_in(k, paths.unified, "cgroup.kill", "1");
         return;
     }
-    for (pid_t p : pids(paths)) ::kill(p, sig);
+    for (pid_t p : pids(paths)) k.kill(p, sig);
 }
 
-void destroy(const Paths& paths) {
+void destroy(const Paths& paths, sys::Kernel& k) {
     if (paths.empty()) return;
     try {
         if (!pids(paths).empty()) {
-            kill_all(paths, SIGKILL);
-            if (frozen(paths)) freeze(paths, false);  // frozen tasks cannot die
+            kill_all(paths, SIGKILL, k);
+            if (frozen(paths)) freeze(paths, false, k);  // frozen tasks cannot die
         }
     } catch (const Error& e) {
         log::debug("cgroup cleanup: " + e.message());
@@ -264,7 +265,7 @@ void destroy(const Paths& paths) {
     for (const auto& d : dirs) {
         // rmdir fails with EBUSY until exiting tasks are gone.
         for (int i = 0; i < 200; ++i) {
-            if (::rmdir(d.c_str()) == 0 || errno == ENOENT) break;
+            if (k.rmdir(d.c_str()) == 0 || errno == ENOENT) break;
             if (errno != EBUSY) {
                 log::warn("remove cgroup " + quote(d) + ": " + std::strerror(errno));
                 break;

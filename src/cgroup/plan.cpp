@@ -11,18 +11,17 @@ namespace {
 
 // linux.resources as writes, with the device rules as writes (v1) or a
 // program (v2: into plan.device_program).
-std::vector<Write> plan_limits(Plan& plan, const Layout& layout, const spec::Linux& config, bool rootless,
+std::vector<Write> plan_limits(Plan& plan, const HostCgroups& host, const spec::Linux& config, bool rootless,
                                const std::string& where) {
     const auto& r = config.resources;
     if (!r) return {};
     std::vector<Write> writes = with_context(where, [&] {
-        auto v2 = v2_controllers(layout);
-        return plan_resources(*r, [&](const std::string& c) { return v2.count(c) > 0; });
+        return plan_resources(*r, [&](const std::string& c) { return host.v2_controllers.count(c) > 0; });
     });
     if (r->devices.empty()) return writes;
     if (rootless)
         log::debug("linux.resources.devices: not applied rootless");
-    else if (layout.v1.count("devices"))
+    else if (host.layout.v1.count("devices"))
         for (auto& w : plan_device_rules(r->devices, config.devices)) writes.push_back(w);
     else
         plan.device_program = device_program(effective_device_rules(r->devices, config.devices));
@@ -31,15 +30,16 @@ std::vector<Write> plan_limits(Plan& plan, const Layout& layout, const spec::Lin
 
 }  // namespace
 
-Plan plan(const Layout& layout, const spec::Linux& config, const std::string& id, bool rootless,
+Plan plan(const HostCgroups& host, const spec::Linux& config, const std::string& id, bool rootless,
           const std::string& where) {
     Plan plan;
-    Paths paths = with_context(where, [&] { return plan_paths(layout, config.cgroups_path, id); });
-    for (auto& h : v1_hierarchy_dirs(layout, paths)) {
+    Paths paths =
+        with_context(where, [&] { return plan_paths(host.layout, host.may_create, config.cgroups_path, id); });
+    for (auto& h : v1_hierarchy_dirs(host.layout, paths)) {
         std::erase(h.controllers, h.name);  // a link only where the name differs
         plan.view.push_back(std::move(h));
     }
-    for (auto& w : plan_limits(plan, layout, config, rootless, where)) {
+    for (auto& w : plan_limits(plan, host, config, rootless, where)) {
         bool have = w.v2 ? !paths.unified.empty() : paths.v1.count(w.controller) > 0;
         if (have)
             plan.writes.push_back(std::move(w));
@@ -56,13 +56,13 @@ Plan plan(const Layout& layout, const spec::Linux& config, const std::string& id
     return plan;
 }
 
-void make(const Plan& plan) {
+void make(const Plan& plan, sys::Kernel& k) {
     if (plan.paths.empty()) return;
     try {
-        create(plan.paths, plan.writes);
+        create(plan.paths, plan.writes, k);
         if (!plan.device_program.empty()) attach_device_program(plan.paths.unified, plan.device_program);
     } catch (...) {
-        destroy(plan.paths);
+        destroy(plan.paths, k);
         throw;
     }
 }

@@ -243,8 +243,10 @@ HostFacts read_host_facts(const Context& ctx) {
         host.subuids = read_subids("/etc/subuid", host.user_name, host.euid);
         host.subgids = read_subids("/etc/subgid", host.user_name, host.euid);
     }
-    if (ctx.cgroup_manager != "disabled")
-        host.cgroups = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
+    if (ctx.cgroup_manager != "disabled") {
+        auto layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
+        host.cgroups = cgroup::HostCgroups{layout, cgroup::v2_controllers(layout), cgroup::host_may_create};
+    }
     if (const char* listen = std::getenv("LISTEN_FDS"))
         host.listen_fds = static_cast<int>(parse_int(listen).value_or(0));
     return host;

@@ -1,11 +1,15 @@
 // The container's cgroups on disk: create, configure, freeze, list,
-// kill, remove.  Paths are plain directories, so the functions work on any root
-// a test gives them (tests/unit/cgroup/manager_test.cpp: v2 and hybrid roots
-// in a temporary directory).
+// kill, remove.  Runs in the runtime parent (create and the verbs after it).
+// Paths are plain directories, so the functions work on any root a test gives
+// them (tests/unit/cgroup/manager_test.cpp: v2 and hybrid roots in a temporary
+// directory); what changes the system (mkdir, rmdir, file writes, signals) goes
+// through a sys::Kernel&, which tests replace to fill new directories as
+// cgroupfs does or to record the calls in order.
 #pragma once
 
 #include <sys/types.h>
 
+#include <functional>
 #include <map>
 #include <set>
 #include <string>
@@ -13,6 +17,7 @@
 
 #include "crunlite/cgroup/layout.hpp"
 #include "crunlite/cgroup/resources.hpp"
+#include "crunlite/sys/kernel.hpp"
 
 namespace crunlite::cgroup {
 
@@ -44,9 +49,19 @@ std::vector<HierarchyDir> v1_hierarchy_dirs(const Layout& layout, const Paths& p
 // Pure: whether the sub-cgroups exist is the caller's to check.
 Paths sub_cgroups(const Paths& container, const std::vector<std::string>& specs);
 
-// Where the container's cgroups go.  Hierarchies whose parent directory we
-// cannot write (rootless without delegation) are left out.
-Paths plan_paths(const Layout& layout, const std::string& cgroups_path, const std::string& id);
+// Whether the container's cgroup directory `dir` may be made: a host fact,
+// read by the caller (runtime::HostFacts) so planning reads nothing itself.
+using MayCreate = std::function<bool(const std::string& dir)>;
+
+// The host's answer: whether we may write the first existing ancestor of
+// dir's parent (access(2), W_OK), the directory mkdir -p would start from.
+// False rootless without delegation.
+bool host_may_create(const std::string& dir);
+
+// Where the container's cgroups go.  Hierarchies where `may_create` refuses
+// the container's directory are left out.  Pure but for what may_create reads.
+Paths plan_paths(const Layout& layout, const MayCreate& may_create, const std::string& cgroups_path,
+                 const std::string& id);
 
 // The controllers usable on the v2 side of `layout` (the unified root's
 // cgroup.controllers), read once; empty without a unified hierarchy.
@@ -55,10 +70,10 @@ std::set<std::string> v2_controllers(const Layout& layout);
 // Creates the directories (v1 cpuset gets its parent's cpus/mems, v2 parents
 // get the controllers the writes need in cgroup.subtree_control) and applies
 // `writes`.  Throws Error naming the file; the caller removes on failure.
-void create(const Paths& paths, const std::vector<Write>& writes);
+void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k = sys::host_kernel());
 
 // Applies writes to existing cgroups (`update`).
-void apply(const Paths& paths, const std::vector<Write>& writes);
+void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k = sys::host_kernel());
 
 // Every directory of `paths`, each once (hybrid hierarchies may share one),
 // the unified one first: where a process joins the container's cgroups (the
@@ -67,14 +82,14 @@ std::vector<std::string> dirs(const Paths& paths);
 
 // Freezes or thaws (v2 cgroup.freeze, else the v1 freezer) and waits until done.
 // Throws Error(ENOTSUP) when the container has no freezer.
-void freeze(const Paths& paths, bool frozen);
+void freeze(const Paths& paths, bool frozen, sys::Kernel& k = sys::host_kernel());
 bool frozen(const Paths& paths);
 
 // Every pid in the container's cgroup (v2 if present, else a v1 hierarchy).
 std::vector<pid_t> pids(const Paths& paths);
 
 // Signals every process (v2 cgroup.kill for SIGKILL when available).
-void kill_all(const Paths& paths, int sig);
+void kill_all(const Paths& paths, int sig, sys::Kernel& k = sys::host_kernel());
 
 // runc's stats event ({"type":"stats","id":ID,"data":{cpu, memory, pids}}) read
 // from whichever hierarchy holds each controller; missing files are left out.
@@ -82,14 +97,6 @@ std::string stats_json(const Paths& paths, const std::string& id);
 
 // Kills what is left, thaws, and removes every directory (retrying while the
 // kernel still holds exiting tasks).  Missing directories are fine.
-void destroy(const Paths& paths);
-
-namespace testing {
-// Test seam: when set, create() calls it with each directory it makes, right
-// after mkdir, where the kernel fills a new cgroup with its control files
-// (cpuset.cpus, cgroup.subtree_control, ...).  Unit tests set it to do the same
-// on plain directories; null (nothing happens) in the runtime.
-extern void (*after_mkdir)(const std::string& dir);
-}  // namespace testing
+void destroy(const Paths& paths, sys::Kernel& k = sys::host_kernel());
 
 }  // namespace crunlite::cgroup

@@ -1,9 +1,10 @@
-// The container's cgroups, planned from the host's layout and the config
-// (nothing made): where they go, what a `cgroup` mount shows on v1 and hybrid
-// hosts, the writes and the v2 device program.  Runs in the runtime parent,
-// before anything is forked or made; cgroup/manager.hpp makes the plan.
+// The container's cgroups, planned from facts about the host's cgroups and the
+// config (nothing made): where they go, what a `cgroup` mount shows on v1 and
+// hybrid hosts, the writes and the v2 device program.  Runs in the runtime
+// parent, before anything is forked or made; cgroup/manager.hpp makes the plan.
 #pragma once
 
+#include <set>
 #include <string>
 #include <vector>
 
@@ -14,6 +15,14 @@
 #include "crunlite/spec/config.hpp"
 
 namespace crunlite::cgroup {
+
+// What planning knows of the host's cgroups, read before it by the caller
+// (runtime::read_host_facts) or given by a test.
+struct HostCgroups {
+    Layout layout;
+    std::set<std::string> v2_controllers;  // usable on the v2 side: v2_controllers(layout)
+    MayCreate may_create;                  // which container directories may be made: host_may_create
+};
 
 struct Plan {
     Paths paths;                          // empty: the container runs in the caller's cgroup
@@ -27,13 +36,15 @@ struct Plan {
 // otherwise); rootless, the limits of controllers not delegated to us are
 // dropped with a warning (podman does the same), and device rules are not
 // applied (they need privilege; crun skips them too).  `where` names the
-// config in errors.  Reads nothing but `layout`, except that plan_paths
-// checks which parents we may write.
-Plan plan(const Layout& layout, const spec::Linux& config, const std::string& id, bool rootless,
+// config in errors.  Reads nothing but `host`: which hierarchies get a
+// directory is host.may_create's answer (plan_paths), and the production one
+// reads the host (access(2)) when asked.
+Plan plan(const HostCgroups& host, const spec::Linux& config, const std::string& id, bool rootless,
           const std::string& where);
 
-// Makes the plan's cgroups (manager.hpp's create) and attaches its device
-// program; on failure removes them.  Nothing to do for an empty plan.
-void make(const Plan& plan);
+// Makes the plan's cgroups (manager.hpp's create, through `k`) and attaches its
+// device program (directly); on failure removes them.  Nothing to do for an
+// empty plan.
+void make(const Plan& plan, sys::Kernel& k = sys::host_kernel());
 
 }  // namespace crunlite::cgroup

@@ -1,6 +1,9 @@
 // What planning a container reads of the host, read once before it
 // (read_host_facts, in the runtime parent) so the planners (runtime/plan.hpp,
-// plan_user_namespace) read nothing themselves and tests can give their own.
+// plan_user_namespace, cgroup::plan) read nothing themselves and tests can give
+// their own.  One fact is a check rather than a value: cgroups->may_create (the
+// production one, cgroup::host_may_create, calls access(2) when the planner asks
+// about a container directory, which depends on the config).
 #pragma once
 
 #include <sys/types.h>
@@ -9,7 +12,7 @@
 #include <string>
 #include <vector>
 
-#include "crunlite/cgroup/layout.hpp"
+#include "crunlite/cgroup/plan.hpp"
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/spec/idmap.hpp"
 
@@ -22,7 +25,7 @@ struct HostFacts {
     bool initial_userns = true;                      // sys::in_initial_userns()
     std::string user_name = "root";                  // of euid (/etc/passwd; the number when absent)
     std::vector<spec::SubIdRange> subuids, subgids;  // the caller's ranges; not read when privileged
-    std::optional<cgroup::Layout> cgroups;           // none with --cgroup-manager disabled
+    std::optional<cgroup::HostCgroups> cgroups;      // none with --cgroup-manager disabled
     int listen_fds = 0;                              // LISTEN_FDS (systemd socket activation)
 };
 

@@ -1,28 +1,33 @@
 // Kernel: the calls with which the namespace, rootfs and cgroup setup changes
 // the system -- namespace joins and unshares, the switch to uid/gid 0 of a new
 // user namespace, cgroup entry, mounts, the root switch, host and domain names,
-// device nodes and /dev symlinks, sysctl and /proc/self writes -- and the two
-// host reads that code bases a decision on (statvfs for locked mount flags,
-// access for optional files).  Each method has the contract of the syscall it
-// is named after (returns -1 with errno set), except write_file, which throws
-// crunlite::Error naming the path.
+// device nodes and /dev symlinks, sysctl and /proc/self writes; cgroup
+// directories (mkdir, rmdir), cgroup file writes and the signals kill_all
+// sends -- and the two host reads the rootfs code bases a decision on (statvfs
+// for locked mount flags, access for optional files).  Each method has the
+// contract of the syscall it is named after (returns -1 with errno set),
+// except write_file, which throws crunlite::Error naming the path.
 //
-// linux/rootfs.hpp and linux/namespaces.hpp (stage-1's enter_namespaces) take
-// a Kernel& so unit tests can hand them a recording implementation and check
-// what would be done, in which order, without privilege
+// linux/rootfs.hpp, linux/namespaces.hpp (stage-1's enter_namespaces) and
+// cgroup/manager.hpp (create, apply, freeze, kill_all, destroy; cgroup/plan.hpp's
+// make) take a Kernel& so unit tests can hand them a recording implementation
+// and check what would be done, in which order, without privilege
 // (tests/unit/linux/recording_kernel.hpp).  Still direct: path lookups and the
 // files made inside the rootfs (openat2, fstat, mkdir of mount targets,
-// tmpcopyup's copy: tests run them on a temporary rootfs), the fuse-overlayfs
-// daemon, and the cgroup manager (cgroup/manager.hpp is tested on temporary
-// roots instead).
+// tmpcopyup's copy: tests run them on a temporary rootfs), the cgroup manager's
+// reads (cgroup.controllers, cpuset.cpus, cgroup.procs, existence checks: tests
+// run them on temporary cgroup roots), the v2 device program's attach, and the
+// fuse-overlayfs daemon.
 //
 // host_kernel() is the production implementation: each method is the syscall
-// and nothing else.  The indirection is one virtual call per syscall, a few
+// and nothing else (not final: unit tests derive from it to add what cgroupfs
+// does on mkdir).  The indirection is one virtual call per syscall, a few
 // nanoseconds against the microseconds of a mount (BASELINE= contrib/bench/
 // run-bench.sh measured 0.994 against the build before the seam: README).
 #pragma once
 
 #include <sched.h>
+#include <signal.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -62,12 +67,15 @@ public:
     virtual int sethostname(const char* name, size_t len) = 0;
     virtual int setdomainname(const char* name, size_t len) = 0;
     virtual void write_file(const std::string& path, std::string_view data) = 0;
-    // Reads the apply code makes of the host (mount flags, optional files).
+    virtual int mkdir(const char* path, mode_t mode) = 0;
+    virtual int rmdir(const char* path) = 0;
+    virtual int kill(pid_t pid, int sig) = 0;
+    // Reads the rootfs code makes of the host (mount flags, optional files).
     virtual int statvfs(const char* path, struct ::statvfs* st) = 0;
     virtual int access(const char* path, int mode) = 0;
 };
 
-class HostKernel final : public Kernel {
+class HostKernel : public Kernel {
 public:
     int mount(const char* source, const char* target, const char* fstype, unsigned long flags,
               const char* data) override {
@@ -102,6 +110,9 @@ public:
     int sethostname(const char* name, size_t len) override { return ::sethostname(name, len); }
     int setdomainname(const char* name, size_t len) override { return ::setdomainname(name, len); }
     void write_file(const std::string& path, std::string_view data) override { crunlite::write_file(path, data); }
+    int mkdir(const char* path, mode_t mode) override { return ::mkdir(path, mode); }
+    int rmdir(const char* path) override { return ::rmdir(path); }
+    int kill(pid_t pid, int sig) override { return ::kill(pid, sig); }
     int statvfs(const char* path, struct ::statvfs* st) override { return ::statvfs(path, st); }
     int access(const char* path, int mode) override { return ::access(path, mode); }
 };

@@ -2,7 +2,8 @@
 // a cgroup2 mount or a hybrid host (v1 hierarchies plus cgroup2 at "unified"),
 // described to parse_layout() as mountinfo text, as the real code sees them.
 // The kernel's part (filling a new cgroup directory with control files) is
-// played by kernel_mkdir() through the testing::after_mkdir seam.
+// played by CgroupFs, on top of the host's syscalls (FakeKernel) or of the
+// recording kernel (the orderings test at the end).
 #include <catch2/catch.hpp>
 
 #include <grp.h>
@@ -24,6 +25,7 @@
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/cgroup/plan.hpp"
 #include "crunlite/cgroup/resources.hpp"
+#include "linux/recording_kernel.hpp"
 
 using namespace crunlite;
 using namespace crunlite::cgroup;
@@ -61,19 +63,25 @@ struct TempDir {
     TempDir& operator=(const TempDir&) = delete;
 };
 
-// What the kernel does on mkdir in a cgroup hierarchy: the new directory gets
-// its control files (here: the parent's file names, empty, as a new v1 cpuset's
-// cpuset.cpus is).
-void kernel_mkdir(const std::string& dir) {
-    for (const auto& e : fs::directory_iterator(fs::path(dir).parent_path()))
-        if (e.is_regular_file() && !fs::exists(dir + "/" + e.path().filename().string()))
-            put(dir + "/" + e.path().filename().string());
-}
-
-struct FakeKernel {
-    FakeKernel() { testing::after_mkdir = kernel_mkdir; }
-    ~FakeKernel() { testing::after_mkdir = nullptr; }
+// What the kernel does on mkdir in a cgroup hierarchy, on top of Base's mkdir:
+// the new directory gets its control files (here: the parent's file names,
+// empty, as a new v1 cpuset's cpuset.cpus is).
+template <class Base>
+struct CgroupFs : Base {
+    using Base::Base;
+    int mkdir(const char* dir, mode_t mode) override {
+        int rc = Base::mkdir(dir, mode);
+        if (rc < 0) return rc;
+        for (const auto& e : fs::directory_iterator(fs::path(dir).parent_path()))
+            if (std::string file = std::string(dir) + "/" + e.path().filename().string();
+                e.is_regular_file() && !fs::exists(file))
+                put(file);
+        return 0;
+    }
 };
+
+// The syscalls, on a fake root.
+using FakeKernel = CgroupFs<sys::HostKernel>;
 
 std::string mount_line(int id, const std::string& point, const std::string& type, const std::string& opts) {
     return std::to_string(id) + " 30 0:" + std::to_string(id) + " / " + point + " rw,nosuid - " + type + " " + type +
@@ -123,6 +131,12 @@ struct FakeHybrid : TempDir {
         layout = parse_layout(mi, "6:freezer:/\n5:pids:/\n4:cpuset:/\n3:cpu,cpuacct:/\n2:memory:/user/abc\n0::/\n");
     }
 };
+
+// may_create for tests that do not ask it: every directory may be made.
+bool anywhere(const std::string&) { return true; }
+
+// The host facts cgroup::plan is given: the fake root's, every directory allowed.
+HostCgroups host(const Layout& l) { return {l, v2_controllers(l), anywhere}; }
 
 std::function<bool(const std::string&)> on_v2(const Layout& l) {
     auto v2 = v2_controllers(l);
@@ -175,10 +189,10 @@ TEST_CASE("v2 root: the container's cgroup, its parents' subtree_control, v2 fil
     FakeV2 f;
     FakeKernel k;
     CHECK(v2_controllers(f.layout) == std::set<std::string>{"cpu", "memory", "pids"});
-    Paths p = plan_paths(f.layout, "pod/c1", "c1");
+    Paths p = plan_paths(f.layout, anywhere, "pod/c1", "c1");
     CHECK(p.unified == f.root + "/user.slice/pod/c1");
     CHECK(p.v1.empty());
-    create(p, plan_resources(limits(), on_v2(f.layout)));
+    create(p, plan_resources(limits(), on_v2(f.layout)), k);
     CHECK(get(f.root + "/user.slice/cgroup.subtree_control") == "+memory +pids");
     CHECK(get(f.root + "/user.slice/pod/cgroup.subtree_control") == "+memory +pids");
     CHECK(get(f.root + "/cgroup.subtree_control").empty());  // above our own cgroup: untouched
@@ -193,7 +207,7 @@ TEST_CASE("hybrid root: one directory per hierarchy, cpuset inherited, v1 files"
     FakeHybrid f;
     FakeKernel k;
     CHECK(v2_controllers(f.layout).empty());
-    Paths p = plan_paths(f.layout, "pod/c1", "c1");
+    Paths p = plan_paths(f.layout, anywhere, "pod/c1", "c1");
     CHECK(p.unified == f.dir("unified/pod/c1"));
     CHECK(p.v1.at("memory") == f.dir("memory/user/abc/pod/c1"));
     CHECK(p.v1.at("cpu") == f.dir("cpu,cpuacct/pod/c1"));
@@ -202,7 +216,7 @@ TEST_CASE("hybrid root: one directory per hierarchy, cpuset inherited, v1 files"
     spec::Resources r = limits();
     r.cpu = spec::Resources::Cpu{};
     r.cpu->shares = 512;
-    create(p, plan_resources(r, on_v2(f.layout)));
+    create(p, plan_resources(r, on_v2(f.layout)), k);
     CHECK(get(p.v1.at("memory") + "/memory.limit_in_bytes") == "67108864");
     CHECK(get(p.v1.at("pids") + "/pids.max") == "100");
     CHECK(get(p.v1.at("cpu") + "/cpu.shares") == "512");
@@ -221,10 +235,10 @@ TEST_CASE("hybrid root: one directory per hierarchy, cpuset inherited, v1 files"
 TEST_CASE("dirs and pids go through exec --cgroup sub-cgroups", "[manager]") {
     FakeHybrid f;
     FakeKernel k;
-    Paths p = plan_paths(f.layout, "", "c1");
-    create(p, {});
+    Paths p = plan_paths(f.layout, anywhere, "", "c1");
+    create(p, {}, k);
     Paths sub = sub_cgroups(p, {"memory:lim", "sub"});
-    create(sub, {});
+    create(sub, {}, k);
     std::vector<std::string> joined = dirs(sub);
     REQUIRE(!joined.empty());
     CHECK(joined.front() == sub.unified);
@@ -247,8 +261,8 @@ TEST_CASE("dirs and pids go through exec --cgroup sub-cgroups", "[manager]") {
 TEST_CASE("freeze through cgroup.freeze, else the v1 freezer", "[manager]") {
     FakeHybrid f;
     FakeKernel k;
-    Paths p = plan_paths(f.layout, "", "c1");
-    create(p, {});
+    Paths p = plan_paths(f.layout, anywhere, "", "c1");
+    create(p, {}, k);
     Paths v1_only = p;
     v1_only.unified.clear();
     freeze(v1_only, true);
@@ -271,8 +285,8 @@ TEST_CASE("freeze through cgroup.freeze, else the v1 freezer", "[manager]") {
 TEST_CASE("kill_all: SIGKILL through cgroup.kill, other signals to each listed pid", "[manager]") {
     FakeV2 f;
     FakeKernel k;
-    Paths p = plan_paths(f.layout, "", "c1");
-    create(p, {});
+    Paths p = plan_paths(f.layout, anywhere, "", "c1");
+    create(p, {}, k);
     int ready[2];
     REQUIRE(::pipe(ready) == 0);
     pid_t child = ::fork();
@@ -302,7 +316,7 @@ TEST_CASE("kill_all: SIGKILL through cgroup.kill, other signals to each listed p
 
 TEST_CASE("destroy removes the container's directories, sub-cgroups first; missing is fine", "[manager]") {
     FakeHybrid f;
-    Paths p = plan_paths(f.layout, "pod/c1", "c1");
+    Paths p = plan_paths(f.layout, anywhere, "pod/c1", "c1");
     // Empty directories: cgroupfs lets rmdir remove a cgroup with its control
     // files, a plain file system does not.
     fs::create_directories(p.unified + "/sub/deeper");
@@ -318,8 +332,8 @@ TEST_CASE("destroy removes the container's directories, sub-cgroups first; missi
 TEST_CASE("cgroup errors name the file", "[manager]") {
     FakeV2 f;
     FakeKernel k;
-    Paths p = plan_paths(f.layout, "", "c1");
-    create(p, {});
+    Paths p = plan_paths(f.layout, anywhere, "", "c1");
+    create(p, {}, k);
     CHECK_THROWS_WITH(apply(p, {{"io", true, "io.max", "8:0 rbps=1"}}),
                       Contains("cgroup `" + p.unified + "/io.max`") && Contains("no such file"));
     fs::remove(p.unified + "/pids.max");
@@ -328,29 +342,41 @@ TEST_CASE("cgroup errors name the file", "[manager]") {
                       Contains("cgroup `" + p.unified + "/pids.max`") && Contains("is a directory"));
     CHECK_THROWS_WITH(apply(p, {{"blkio", false, "blkio.weight", "10"}}), Contains("blkio is not available"));
     fs::remove(f.root + "/user.slice/cgroup.subtree_control");
-    CHECK_THROWS_WITH(create(plan_paths(f.layout, "", "c2"), {{"memory", true, "memory.max", "1"}}),
+    CHECK_THROWS_WITH(create(plan_paths(f.layout, anywhere, "", "c2"), {{"memory", true, "memory.max", "1"}}, k),
                       Contains("cgroup `" + f.root + "/user.slice/cgroup.subtree_control`"));
     put(f.root + "/user.slice/blocker");
     Paths bad;
     bad.unified = f.root + "/user.slice/blocker/c3";
-    CHECK_THROWS_WITH(create(bad, {}), Contains("create cgroup `" + bad.unified + "`"));
+    CHECK_THROWS_WITH(create(bad, {}, k), Contains("create cgroup `" + bad.unified + "`"));
 }
 
 TEST_CASE("plan_paths leaves out hierarchies whose parent we cannot write", "[manager]") {
     FakeHybrid f;
-    fs::permissions(f.path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
-                                fs::perms::others_read | fs::perms::others_exec);
-    for (const char* d : {"unified", "memory/user/abc", "cpu,cpuacct", "cpuset", "freezer"})
-        fs::permissions(f.dir(d), fs::perms::all);
-    fs::permissions(f.dir("pids"), fs::perms::owner_read | fs::perms::owner_exec | fs::perms::others_read |
-                                       fs::perms::others_exec);
-    std::string planned = unprivileged([&] {
-        Paths p = plan_paths(f.layout, "pod/c1", "c1");
+    auto planned = [&](const MayCreate& may_create) {
+        Paths p = plan_paths(f.layout, may_create, "pod/c1", "c1");
         std::string out = p.unified.empty() ? "" : "unified";
         for (const auto& [c, d] : p.v1) out += " " + c;
         return out;
-    });
-    CHECK(planned == "unified cpu cpuacct cpuset freezer memory");
+    };
+    SECTION("the host's facts say which: plan_paths asks about each container directory") {
+        std::set<std::string> asked;
+        CHECK(planned([&](const std::string& dir) {
+                  asked.insert(dir);
+                  return dir != f.dir("pids/pod/c1");
+              }) == "unified cpu cpuacct cpuset freezer memory");
+        CHECK(asked == std::set<std::string>{f.dir("unified/pod/c1"), f.dir("memory/user/abc/pod/c1"),
+                                             f.dir("cpu,cpuacct/pod/c1"), f.dir("cpuset/pod/c1"),
+                                             f.dir("pids/pod/c1"), f.dir("freezer/pod/c1")});
+    }
+    SECTION("host_may_create: whether we may write the first existing ancestor of the parent") {
+        fs::permissions(f.path, fs::perms::owner_all | fs::perms::group_read | fs::perms::group_exec |
+                                    fs::perms::others_read | fs::perms::others_exec);
+        for (const char* d : {"unified", "memory/user/abc", "cpu,cpuacct", "cpuset", "freezer"})
+            fs::permissions(f.dir(d), fs::perms::all);
+        fs::permissions(f.dir("pids"), fs::perms::owner_read | fs::perms::owner_exec | fs::perms::others_read |
+                                           fs::perms::others_exec);
+        CHECK(unprivileged([&] { return planned(host_may_create); }) == "unified cpu cpuacct cpuset freezer memory");
+    }
 }
 
 TEST_CASE("plan: the container's cgroups from a host's layout, before anything is made", "[manager][plan]") {
@@ -360,18 +386,18 @@ TEST_CASE("plan: the container's cgroups from a host's layout, before anything i
     SECTION("v2: writes in the unified cgroup, no v1 view; make() creates it") {
         FakeV2 f;
         FakeKernel k;
-        cgroup::Plan p = cgroup::plan(f.layout, l, "c1", false, "config.json");
+        cgroup::Plan p = cgroup::plan(host(f.layout), l, "c1", false, "config.json");
         CHECK(p.paths.unified == f.root + "/user.slice/pod/c1");
         CHECK(p.view.empty());
         CHECK(p.writes == plan_resources(limits(), on_v2(f.layout)));
         CHECK(p.warnings.empty());
         CHECK_FALSE(fs::exists(p.paths.unified));  // planned, not made
-        cgroup::make(p);
+        cgroup::make(p, k);
         CHECK(get(p.paths.unified + "/memory.max") == "67108864");
         // Device rules without a v1 devices controller: a BPF program, root only.
         l.resources->devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}};
-        CHECK_FALSE(cgroup::plan(f.layout, l, "c2", false, "config.json").device_program.empty());
-        CHECK(cgroup::plan(f.layout, l, "c2", true, "config.json").device_program.empty());
+        CHECK_FALSE(cgroup::plan(host(f.layout), l, "c2", false, "config.json").device_program.empty());
+        CHECK(cgroup::plan(host(f.layout), l, "c2", true, "config.json").device_program.empty());
     }
     SECTION("hybrid: the v1 view names co-mounted controllers; device rules as v1 writes") {
         FakeHybrid f;
@@ -384,13 +410,13 @@ TEST_CASE("plan: the container's cgroups from a host's layout, before anything i
         l.resources->devices = {{false, "a", std::nullopt, std::nullopt, "rwm"}};
         // pids has no hierarchy here: rootless, a warning naming the file and no device rules;
         // root, an error naming the file.
-        cgroup::Plan p = cgroup::plan(f.layout, l, "c1", true, "config.json");
+        cgroup::Plan p = cgroup::plan(host(f.layout), l, "c1", true, "config.json");
         REQUIRE(p.warnings.size() == 1);
         CHECK_THAT(p.warnings[0], Contains("config.json: linux.resources: pids.max not applied"));
         CHECK(std::none_of(p.writes.begin(), p.writes.end(), [](const Write& w) { return w.controller == "devices"; }));
-        CHECK_THROWS_WITH(cgroup::plan(f.layout, l, "c1", false, "config.json"), Contains("pids.max"));
+        CHECK_THROWS_WITH(cgroup::plan(host(f.layout), l, "c1", false, "config.json"), Contains("pids.max"));
         l.resources->pids_limit.reset();
-        p = cgroup::plan(f.layout, l, "c1", false, "config.json");
+        p = cgroup::plan(host(f.layout), l, "c1", false, "config.json");
         CHECK(p.paths.v1.at("memory") == f.dir("memory/user/abc/pod/c1"));
         REQUIRE(p.view.size() == 3);  // devices, memory, unified
         for (const auto& h : p.view) CHECK(h.controllers.empty());  // each named after its only controller
@@ -398,4 +424,92 @@ TEST_CASE("plan: the container's cgroups from a host's layout, before anything i
         CHECK(p.device_program.empty());
         CHECK(p.warnings.empty());
     }
+}
+
+namespace {
+
+// Where `line` is in the record, at or after `from`; npos when absent.
+size_t index_of(const crunlite::testing::RecordingKernel& k, const std::string& line, size_t from = 0) {
+    for (size_t i = from; i < k.calls.size(); ++i)
+        if (k.calls[i] == line) return i;
+    return std::string::npos;
+}
+
+}  // namespace
+
+// The orderings make and destroy must keep, from the calls recorded on a hybrid
+// root where io is on the v2 side (a controller no v1 hierarchy holds) and the
+// rest on v1.  Writes are recorded, not made.
+TEST_CASE("make and destroy through the kernel: each write in its hierarchy, in order", "[manager][record]") {
+    FakeHybrid f;
+    put(f.dir("unified/cgroup.controllers"), "io\n");
+    put(f.dir("cpuset/pod/cpuset.cpus"), "0-1\n");  // an existing parent with cpus of its own
+    put(f.dir("cpuset/pod/cpuset.mems"), "0\n");
+    put(f.dir("cpuset/pod/cgroup.procs"));
+    spec::Linux l;
+    l.cgroups_path = "pod/c1";
+    l.resources = limits();
+    l.resources->cpu = spec::Resources::Cpu{};
+    l.resources->cpu->shares = 512;
+    l.resources->cpu->cpus = "1";
+    l.resources->block_io = spec::Resources::BlockIO{};
+    l.resources->block_io->weight = 500;
+    cgroup::Plan p = cgroup::plan(host(f.layout), l, "c1", false, "config.json");
+    CgroupFs<crunlite::testing::RecordingKernel> k(f.path);
+    cgroup::make(p, k);
+    INFO(k.text());
+    constexpr size_t npos = std::string::npos;
+
+    // Each write in the directory of the hierarchy its file belongs to.
+    const std::map<std::string, std::string> home = {
+        {"memory", "$BUNDLE/memory/user/abc/pod/c1"}, {"pids", "$BUNDLE/pids/pod/c1"},
+        {"cpu", "$BUNDLE/cpu,cpuacct/pod/c1"},       {"cpuset", "$BUNDLE/cpuset/pod/c1"},
+        {"io", "$BUNDLE/unified/pod/c1"}};
+    REQUIRE(std::any_of(p.writes.begin(), p.writes.end(), [](const Write& w) { return w.v2; }));
+    for (const auto& w : p.writes)
+        CHECK(index_of(k, "write " + home.at(w.controller) + "/" + w.file + " " + w.value) != npos);
+    size_t limits_and_cpuset = 0;
+    for (const auto& call : k.calls) {
+        if (call.rfind("write ", 0) != 0 || call.find("/cgroup.subtree_control ") != npos) continue;
+        std::string path = split(call, ' ')[1], file = path.substr(path.rfind('/') + 1);
+        CHECK(path.substr(0, path.rfind('/')) == home.at(file.substr(0, file.find('.'))));
+        ++limits_and_cpuset;
+    }
+    CHECK(limits_and_cpuset == p.writes.size() + 2);  // the writes, cpuset's inherited cpus and mems
+
+    // The v2 parents enable io before any v2 controller file is written.
+    size_t first_v2 = k.find("write $BUNDLE/unified/pod/c1/");
+    REQUIRE(first_v2 != npos);
+    CHECK(index_of(k, "write $BUNDLE/unified/cgroup.subtree_control +io") < first_v2);
+    CHECK(index_of(k, "write $BUNDLE/unified/pod/cgroup.subtree_control +io") < first_v2);
+    CHECK(k.find("write $BUNDLE/unified/pod/c1/cgroup.subtree_control") == npos);
+
+    // The new cpuset gets its parent's cpus and mems right after mkdir, before
+    // the configured cpus; nothing joins it here (the launcher does, after make).
+    size_t made = index_of(k, "mkdir $BUNDLE/cpuset/pod/c1 0755");
+    size_t cpus = index_of(k, "write $BUNDLE/cpuset/pod/c1/cpuset.cpus 0-1");
+    size_t mems = index_of(k, "write $BUNDLE/cpuset/pod/c1/cpuset.mems 0");
+    CHECK(made + 1 == cpus);
+    CHECK(made + 2 == mems);
+    CHECK(mems < index_of(k, "write $BUNDLE/cpuset/pod/c1/cpuset.cpus 1"));
+    CHECK(index_of(k, "mkdir $BUNDLE/cpuset/pod 0755") == npos);  // it existed
+    for (const auto& call : k.calls) CHECK(call.find("cgroup.procs") == npos);
+
+    // destroy: a task left is killed (through the kernel: recorded, not sent),
+    // then each sub-cgroup is removed before its parent; the parents stay.
+    for (const auto& d : dirs(p.paths)) put(d + "/sub/cgroup.procs");
+    put(p.paths.unified + "/cgroup.procs", std::to_string(kNoPid) + "\n");
+    size_t before = k.calls.size();
+    destroy(p.paths, k);
+    INFO(k.text());
+    size_t killed = index_of(k, "kill " + std::to_string(kNoPid) + " 9", before);
+    CHECK(killed < k.find("rmdir ", before));
+    for (const auto& d : dirs(p.paths)) {
+        std::string dir = "$BUNDLE" + d.substr(f.path.size());
+        size_t sub = index_of(k, "rmdir " + dir + "/sub", before), top = index_of(k, "rmdir " + dir, before);
+        CHECK(sub != npos);
+        CHECK(sub < top);
+        CHECK(top != npos);
+    }
+    CHECK(index_of(k, "rmdir $BUNDLE/unified/pod", before) == npos);
 }

@@ -2,10 +2,12 @@
 // of changing the system, so tests check what the apply code would do and in
 // which order, without privilege.  Paths are written as the kernel would see
 // them: "/proc/self/fd/N" is replaced by what the fd names, and the test's
-// temporary directory by "$BUNDLE".  mknodat makes an empty regular file and
-// symlinkat makes the symlink, inside the temporary rootfs, so later lookups
-// find them; nothing else touches the filesystem.  `fail` may make a call
-// return -1 with an errno (to test fallbacks).
+// temporary directory by "$BUNDLE".  mknodat makes an empty regular file,
+// symlinkat the symlink and mkdir the directory, inside the test's temporary
+// directory, so later lookups find them; nothing else touches the filesystem
+// (rmdir and kill are only recorded).  `fail` may make a call return -1 with an
+// errno (to test fallbacks).  Not final: the cgroup tests add what cgroupfs does
+// on mkdir (tests/unit/cgroup/manager_test.cpp).
 #pragma once
 
 #include <fcntl.h>
@@ -27,7 +29,7 @@
 
 namespace crunlite::testing {
 
-class RecordingKernel final : public sys::Kernel {
+class RecordingKernel : public sys::Kernel {
 public:
     explicit RecordingKernel(std::string bundle) : bundle_(std::move(bundle)) {}
 
@@ -110,6 +112,14 @@ public:
         if (record("write " + path(p.c_str()) + " " + std::string(data)) < 0)
             throw_errno("write " + p);
     }
+    int mkdir(const char* p, mode_t mode) override {
+        char buf[16];
+        std::snprintf(buf, sizeof buf, " %04o", static_cast<unsigned>(mode));
+        int rc = record("mkdir " + path(p) + buf);
+        return rc == 0 ? ::mkdir(p, mode) : rc;
+    }
+    int rmdir(const char* p) override { return record("rmdir " + path(p)); }
+    int kill(pid_t pid, int sig) override { return record("kill " + std::to_string(pid) + " " + std::to_string(sig)); }
     // Host reads are answered from fixed facts, not recorded, so records do not
     // depend on the machine the test runs on.
     int statvfs(const char*, struct ::statvfs* st) override {

@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/cgroup/plan.hpp"
 #include "crunlite/runtime/plan.hpp"
 #include "crunlite/spec/parse.hpp"
 
@@ -63,6 +64,30 @@ TEST_CASE("plan: root on the host keeps the config's namespaces; the plan holds 
     CHECK(p.st.pid_namespace);
     CHECK(p.preserve_fds == 0);
     CHECK(p.process.env == p.config.process->env);
+}
+
+TEST_CASE("plan: the cgroups go where the host's facts allow, whatever the test machine's are", "[plan]") {
+    spec::Config c = config();
+    c.linux->resources = spec::Resources{};
+    c.linux->resources->memory = spec::Resources::Memory{};
+    c.linux->resources->memory->limit = 64 << 20;
+    std::vector<std::string> asked;
+    bool writable = true;
+    runtime::HostFacts host;
+    host.cgroups = cgroup::HostCgroups{
+        cgroup::parse_layout("31 25 0:27 / /sys/fs/cgroup rw - cgroup2 cgroup2 rw\n", "0::/user.slice\n"), {"memory"},
+        [&](const std::string& dir) {
+            asked.push_back(dir);
+            return writable;
+        }};
+    auto p = plan(c, host);
+    CHECK(asked == std::vector<std::string>{"/sys/fs/cgroup/user.slice/c1"});
+    CHECK(p.cgroups.paths.unified == "/sys/fs/cgroup/user.slice/c1");
+    CHECK(p.cgroups.writes == std::vector<cgroup::Write>{{"memory", true, "memory.max", "67108864"}});
+    writable = false;  // no cgroup: root's limit is an error, nothing else is
+    CHECK_THROWS_WITH(plan(c, host), Contains("memory.max: no memory cgroup here"));
+    c.linux->resources.reset();
+    CHECK(plan(c, host).cgroups.paths.empty());
 }
 
 TEST_CASE("plan: a rootless caller gets a user namespace from its own ids and ranges", "[plan]") {
