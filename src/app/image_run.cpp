@@ -30,6 +30,7 @@
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/spec/seccomp_profile.hpp"
 #include "crunlite/sys/syscalls.hpp"
+#include "crunlite/base/helpers.hpp"
 #include "crunlite_build_config.h"
 
 extern char** environ;
@@ -393,12 +394,7 @@ runtime::CreateOptions create_options(const ImageRunOptions& o, const Prepared& 
 
 }  // namespace
 
-std::string find_init() {
-    if (const char* env = std::getenv("CRUNLITE_INIT"); env && *env) return env;
-    std::string installed = std::string(CRUNLITE_LIBEXECDIR) + "/crun-lite-init";
-    if (exists(installed)) return installed;
-    return CRUNLITE_BUILD_INIT;
-}
+std::string find_init() { return find_helper("crun-lite-init", "CRUNLITE_INIT", CRUNLITE_BUILD_INIT); }
 
 void create_from_image(const runtime::Context& ctx, const ImageRunOptions& o) {
     if (o.remove) throw Error(EINVAL, "create: --rm only applies to run");
@@ -424,20 +420,19 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
     if (o.detach) {
         hooks.log_path = p.dir + "/ctr.log";
         if (p.app.health) {
-            HealthConfig hc = *p.app.health;
-            int64_t started = p.app.started_ns;
-            std::string id = o.id, dir = p.dir;
-            hooks.first_tick_ms = next_probe_delay(HealthState{}, hc, in_start_period(hc, started)) / 1'000'000;
-            hooks.tick = [&ctx, hc, started, id, dir]() -> int64_t {
-                try {
-                    HealthState st = probe_and_record(ctx, id, dir, hc, started);
-                    return next_probe_delay(st, hc, in_start_period(hc, started)) / 1'000'000;
-                } catch (const Error& e) {
-                    log::warn("healthcheck of " + id + ": " + e.message());
-                    return hc.interval_ns / 1'000'000;
-                }
-            };
+            const HealthConfig& hc = *p.app.health;
+            hooks.first_tick_ms =
+                next_probe_delay(HealthState{}, hc, in_start_period(hc, p.app.started_ns)) / 1'000'000;
         }
+        // The monitor holds the container directory's lock while it lives, and
+        // the network helper's exit pipe; it stops the helper once the container is gone.
+        hooks.kept = [&p, helper] {
+            runtime::RunHooks::Kept k;
+            k.fds.push_back(p.lock.get());
+            if (helper->exit_fd) k.fds.push_back(helper->exit_fd.get());
+            if (helper->pid > 0) k.helpers.push_back(helper->pid);
+            return k;
+        };
     }
     try {
         return runtime::run(ctx, create_options(o, p), o.detach, !o.remove, hooks);
@@ -542,6 +537,19 @@ int healthcheck_run(const runtime::Context& ctx, const std::string& id) {
     if (last.exit_code == 0) return 0;
     if (!last.output.empty()) std::cout << last.output << (last.output.back() == '\n' ? "" : "\n");
     return 1;
+}
+
+int64_t health_tick(const runtime::Context& ctx, const std::string& id) {
+    ImageContainer c = load_image_container(ctx, id);
+    if (!c.app.health || state::Store(ctx.root).status(c.st) != state::Status::Running) return -1;
+    const HealthConfig& hc = *c.app.health;
+    try {
+        HealthState st = probe_and_record(ctx, id, c.st.bundle, hc, c.app.started_ns);
+        return next_probe_delay(st, hc, in_start_period(hc, c.app.started_ns)) / 1'000'000;
+    } catch (const Error& e) {
+        log::warn("healthcheck of " + id + ": " + e.message());
+        return hc.interval_ns / 1'000'000;
+    }
 }
 
 int wait_healthy(const runtime::Context& ctx, const std::string& id, int64_t timeout_ns) {

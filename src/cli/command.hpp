@@ -73,6 +73,7 @@ int cmd_stop(const Global&, const std::vector<std::string>&);
 int cmd_logs(const Global&, const std::vector<std::string>&);
 int cmd_inspect(const Global&, const std::vector<std::string>&);
 int cmd_healthcheck(const Global&, const std::vector<std::string>&);
+int cmd_monitor(const Global&, const std::vector<std::string>&);
 int cmd_state(const Global&, const std::vector<std::string>&);
 int cmd_kill(const Global&, const std::vector<std::string>&);
 int cmd_delete(const Global&, const std::vector<std::string>&);

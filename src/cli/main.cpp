@@ -62,8 +62,10 @@ int main_impl(int argc, char** argv) {
 
     // Verbs that put a process into a container run from a sealed copy of this
     // binary (see process/self_clone.hpp); the others stay as fast as they are.
-    // `healthcheck run` execs the image's HEALTHCHECK command in the container.
-    if (verb == "create" || verb == "run" || verb == "exec" || verb == "healthcheck") process::ensure_sealed_self(argv);
+    // `healthcheck run` and the monitor's tick exec the image's HEALTHCHECK command in the container.
+    bool tick = verb == "monitor" && !verb_args.empty() && verb_args[0] == "tick";
+    if (verb == "create" || verb == "run" || verb == "exec" || verb == "healthcheck" || tick)
+        process::ensure_sealed_self(argv);
 
     Global g;
     std::string log_file, log_format = "text";

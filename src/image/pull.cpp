@@ -19,6 +19,7 @@
 #include "crunlite/image/stream.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/base/helpers.hpp"
 #include "crunlite_build_config.h"
 
 extern char** environ;
@@ -243,14 +244,7 @@ bool logout(const std::string& key, const std::string& authfile) {
     return removed;
 }
 
-std::string find_pull_helper() {
-    if (const char* env = std::getenv("CRUNLITE_PULL"); env && *env) return env;
-    std::string installed = std::string(CRUNLITE_LIBEXECDIR) + "/crun-lite-pull";
-    if (::access(installed.c_str(), X_OK) == 0) return installed;
-    if (::access(CRUNLITE_BUILD_PULL, X_OK) == 0) return CRUNLITE_BUILD_PULL;
-    throw Error(ENOENT, "crun-lite-pull (the registry helper) is not installed: looked for " + quote(installed) +
-                            " and " + quote(CRUNLITE_BUILD_PULL) + "; set CRUNLITE_PULL");
-}
+std::string find_pull_helper() { return find_helper("crun-lite-pull", "CRUNLITE_PULL", CRUNLITE_BUILD_PULL); }
 
 Reference parse_pull_reference(std::string_view text) {
     if (is_registry_ref(text)) return parse_reference(text);

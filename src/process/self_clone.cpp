@@ -10,21 +10,37 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <climits>
+#include <cstdlib>
 #include <cstring>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 #ifndef MFD_EXEC
 #define MFD_EXEC 0x0010U  // Linux 6.3: needed where vm.memfd_noexec forbids exec by default
 #endif
 
-extern char** environ;
 
 namespace crunlite::process {
 namespace {
 
 constexpr int kSeals = F_SEAL_SEAL | F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_WRITE;
+// Set for the sealed copy: the path of the binary it was copied from.
+constexpr const char* kOriginVar = "CRUNLITE_SELF";
+
+std::string own_path() {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink("/proc/self/exe", buf, sizeof buf - 1);
+    if (n < 0) throw_errno("readlink /proc/self/exe");
+    return std::string(buf, static_cast<size_t>(n));
+}
+
+bool running_sealed(int self_fd) {
+    int seals = ::fcntl(self_fd, F_GET_SEALS);
+    return seals >= 0 && (seals & kSeals) == kSeals;
+}
 
 // Bytes of the ELF file the loaders need: up to the end of the furthest
 // segment described by a program header (PT_LOAD covers code and data; the
@@ -50,8 +66,7 @@ off_t loadable_size(int fd, off_t file_size) {
 void ensure_sealed_self(char** argv) {
     sys::UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
     if (!self) throw_errno("open /proc/self/exe");
-    int seals = ::fcntl(self.get(), F_GET_SEALS);
-    if (seals >= 0 && (seals & kSeals) == kSeals) return;  // already running from our copy
+    if (running_sealed(self.get())) return;  // already running from our copy
 
     struct stat st;
     if (::fstat(self.get(), &st) < 0) throw_errno("stat /proc/self/exe");
@@ -79,8 +94,17 @@ void ensure_sealed_self(char** argv) {
     int rc = ::fcntl(copy.get(), F_ADD_SEALS, kSeals);
     for (int tries = 1; rc < 0 && errno == EBUSY && tries < 5; ++tries) rc = ::fcntl(copy.get(), F_ADD_SEALS, kSeals);
     if (rc < 0) throw_errno("seal the runtime copy");
-    ::syscall(SYS_execveat, copy.get(), "", argv, environ, AT_EMPTY_PATH);
+    std::string origin = own_path();
+    ::setenv(kOriginVar, origin.c_str(), 1);
+    sys::execveat_empty_path(copy.get(), argv);
     throw_errno("exec the sealed runtime copy");
+}
+
+std::string runtime_path() {
+    sys::UniqueFd self(::open("/proc/self/exe", O_RDONLY | O_CLOEXEC));
+    if (self && running_sealed(self.get()))
+        if (const char* origin = std::getenv(kOriginVar); origin && *origin) return origin;
+    return own_path();
 }
 
 }  // namespace crunlite::process

@@ -1,29 +1,30 @@
 #include "crunlite/runtime/container.hpp"
 
 // run: create and start in one go, in the foreground or under a detached
-// monitor that reaps the container and records its exit status.
+// monitor that reaps the container and records its exit status (once the
+// container started, the monitor is crun-lite-monitor: src/monitor/).
 
 #include <fcntl.h>
-#include <poll.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/signalfd.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <algorithm>
-#include <climits>
+#include <cstring>
 #include <optional>
 
-#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/helpers.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/linux/terminal.hpp"
 #include "crunlite/process/launcher.hpp"
+#include "crunlite/process/self_clone.hpp"
 #include "crunlite/process/sync.hpp"
 #include "crunlite/sys/child.hpp"
+#include "crunlite/sys/syscalls.hpp"
+#include "crunlite_build_config.h"
 #include "internal.hpp"
 
 namespace crunlite::runtime {
@@ -82,52 +83,50 @@ Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool fore
     return c;
 }
 
-// The detached monitor's life after start: reap (it is a subreaper, and PID 1
-// here does not reap), record the init's exit status, call the tick when due,
-// and once the init is gone, delete it unless `keep`, then wait for the rest.
-void monitor_loop(const Context& ctx, Created& c, bool keep, const RunHooks& hooks) {
-    state::Store store(ctx.root);
-    sigset_t chld;
-    sigemptyset(&chld);
-    sigaddset(&chld, SIGCHLD);
-    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
-    sys::UniqueFd sfd(::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK));
-    int64_t due = hooks.tick && hooks.first_tick_ms >= 0 ? monotonic_ms() + hooks.first_tick_ms : -1;
-    bool init_done = false;
-    for (;;) {
-        int status;
-        pid_t pid;
-        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
-            if (pid != c.launched.process.pid()) continue;
-            c.launched.process.release();  // reaped
-            record_exit(store, c.st, status);
-            init_done = true;
-            if (!keep) {
-                try {
-                    sys::UniqueFd lock = store.lock(c.st.id);
-                    if (same_container(store, c.st)) {
-                        cgroup::destroy(detail::cgroup_paths(c.st));
-                        remove_stopped(store, c.st, c.hooks.poststop);
-                    }
-                } catch (const Error& e) {
-                    log::debug("container " + c.st.id + " not removed after exit: " + e.message());
-                }
-            }
-            if (hooks.exited) hooks.exited();
+// The exit of `st`'s init (wait status `status`): recorded; unless `keep`,
+// the container is deleted.  What the detached monitor has done once the init
+// is gone (monitor_exited, through `crun-lite monitor exited`).
+void after_exit(const state::Store& store, const state::State& st, int status, bool keep) {
+    record_exit(store, st, status);
+    if (keep) return;
+    try {
+        sys::UniqueFd lock = store.lock(st.id);
+        if (same_container(store, st)) {
+            cgroup::destroy(detail::cgroup_paths(st));
+            remove_stopped(store, st, detail::config_hooks(st).poststop);
         }
-        if (pid < 0 && errno == ECHILD) break;  // nothing left to reap
-        if (!init_done && due >= 0 && monotonic_ms() >= due) {
-            int64_t next = hooks.tick();
-            due = next < 0 ? -1 : monotonic_ms() + next;
-            continue;
-        }
-        struct pollfd pfd = {sfd.get(), POLLIN, 0};
-        int timeout = init_done || due < 0 ? -1 : static_cast<int>(std::clamp<int64_t>(due - monotonic_ms(), 0, INT_MAX));
-        if (::poll(&pfd, 1, timeout) > 0) {
-            struct signalfd_siginfo si;
-            while (::read(sfd.get(), &si, sizeof si) > 0) {}
-        }
+    } catch (const Error& e) {
+        log::debug("container " + st.id + " not removed after exit: " + e.message());
     }
+}
+
+// The detached monitor, once the container started, becomes crun-lite-monitor
+// (monitor/monitor.cpp): same pid, so the init stays its child, and the fds
+// `kept` names stay open.  Does not return; if the exec fails, the container
+// cannot be watched and is removed.
+[[noreturn]] void become_small_monitor(const Context& ctx, const sys::UniqueFd& monitor, Created& c, bool keep,
+                                       const RunHooks& hooks) {
+    std::vector<std::string> args = {"crun-lite-monitor", "-i", c.st.id, "-p", std::to_string(c.st.pid),
+                                     "-s", std::to_string(c.st.start_time)};
+    if (hooks.first_tick_ms >= 0) args.insert(args.end(), {"-t", std::to_string(hooks.first_tick_ms)});
+    if (!keep) args.push_back("-r");
+    RunHooks::Kept kept = hooks.kept ? hooks.kept() : RunHooks::Kept{};
+    for (pid_t helper : kept.helpers) args.insert(args.end(), {"-k", std::to_string(helper)});
+    args.insert(args.end(), {"--", process::runtime_path(), "--root", ctx.root, "--rootless",
+                             ctx.rootless ? "true" : "false", "--cgroup-manager", ctx.cgroup_manager});
+    for (int fd : kept.fds) ::fcntl(fd, F_SETFD, 0);
+    // The init is reaped by crun-lite-monitor now, not by this process's owners.
+    c.launched.process.release();
+    std::vector<char*> argv;
+    for (auto& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    sys::execveat_empty_path(monitor.get(), argv.data());
+    log::error("exec crun-lite-monitor: " + std::string(std::strerror(errno)) + "; container " + c.st.id +
+               " removed: it cannot be watched");
+    state::Store store(ctx.root);
+    kill_and_wait(store, c.st);
+    after_exit(store, c.st, 0, false);
+    ::_exit(1);
 }
 
 // The caller's side of `run -d`: the monitor's verdict.  0 once the container
@@ -149,7 +148,7 @@ int await_monitor(const process::SyncSocket& sync, sys::Child& monitor) {
 // reports to the caller on `sync`, then stays as the container's parent.
 // Returns its exit code.
 int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const RunHooks& hooks,
-                 process::SyncSocket& sync, pid_t caller) {
+                 const sys::UniqueFd& small_monitor, process::SyncSocket& sync, pid_t caller) {
     state::Store store(ctx.root);
     try {
         // Until the container has started, the monitor dies with its caller: a
@@ -181,7 +180,7 @@ int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const
         sync.close();
         if (hooks.log_path.empty())
             for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
-        monitor_loop(ctx, c, keep, hooks);
+        become_small_monitor(ctx, small_monitor, c, keep, hooks);
     } catch (const Error& e) {
         sync.send_error(e);
         return 1;
@@ -216,14 +215,33 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
     // Detached: a monitor process becomes the container's parent, reaps it (and
     // its orphans: it is a subreaper) and records the exit status, because PID 1
     // on these hosts does not reap.  We wait for its verdict on a sync socket.
+    // Found and opened first: without it no container is made.
+    std::string monitor_path = find_monitor();
+    sys::UniqueFd small_monitor(::open(monitor_path.c_str(), O_PATH | O_CLOEXEC));
+    if (!small_monitor) throw_errno("open " + quote(monitor_path));
     auto [ours, theirs] = process::SyncSocket::make_pair();
     pid_t caller = ::getpid();
     sys::Child monitor = sys::Child::fork("fork monitor", [&, &ours = ours, &theirs = theirs] {
         ours.close();
-        return monitor_main(ctx, opts, keep, hooks, theirs, caller);
+        return monitor_main(ctx, opts, keep, hooks, small_monitor, theirs, caller);
     });
     theirs.close();
     return await_monitor(ours, monitor);
+}
+
+std::string find_monitor() { return find_helper("crun-lite-monitor", "CRUNLITE_MONITOR", CRUNLITE_BUILD_MONITOR); }
+
+void monitor_exited(const Context& ctx, const std::string& id, pid_t pid, uint64_t start_time, int status,
+                    bool remove) {
+    state::Store store(ctx.root);
+    state::State st;
+    try {
+        st = store.load(id);
+    } catch (const Error&) {
+        return;  // deleted meanwhile
+    }
+    if (st.pid != pid || st.start_time != start_time) return;  // the id names another container by now
+    after_exit(store, st, status, !remove);
 }
 
 }  // namespace crunlite::runtime

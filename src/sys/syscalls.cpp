@@ -180,6 +180,10 @@ int pivot_root(const char* new_root, const char* put_old) {
     return static_cast<int>(::syscall(SYS_pivot_root, new_root, put_old));
 }
 
+int execveat_empty_path(int fd, char* const argv[]) {
+    return static_cast<int>(::syscall(SYS_execveat, fd, "", argv, environ, AT_EMPTY_PATH));
+}
+
 int pidfd_open(pid_t pid, unsigned flags) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, flags)); }
 
 int pidfd_send_signal(int pidfd, int sig) {

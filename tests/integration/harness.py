@@ -995,20 +995,29 @@ def installed(path):
         return False
 
 
-def find_init():
-    """crun-lite-init (static), copied into every test rootfs as /init when found."""
-    p = os.environ.get("CRUNLITE_INIT")
+def _find_helper(env, name, build_subdir):
+    """A helper program: $env, an installed crun-lite's own (<prefix>/libexec/crun-lite, as
+    the runtime's find_helper looks), else the newest build tree's."""
+    p = os.environ.get(env)
     if p:
         return os.path.abspath(p)
-    # An installed crun-lite's own: <prefix>/libexec/crun-lite (app::find_init).
     b = find_binary()
     if b and os.path.basename(b) == "crun-lite" and installed(b):
-        p = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(b))), "libexec", "crun-lite",
-                         "crun-lite-init")
+        p = os.path.join(os.path.dirname(os.path.dirname(os.path.realpath(b))), "libexec", "crun-lite", name)
         if os.path.isfile(p):
             return p
     import glob
-    return _newest(glob.glob(os.path.join(REPO_ROOT, "build*", "src", "init", "crun-lite-init")))
+    return _newest(glob.glob(os.path.join(REPO_ROOT, "build*", "src", build_subdir, name)))
+
+
+def find_init():
+    """crun-lite-init (static), copied into every test rootfs as /init when found."""
+    return _find_helper("CRUNLITE_INIT", "crun-lite-init", "init")
+
+
+def find_monitor():
+    """crun-lite-monitor (static): what `run -d` leaves watching a container."""
+    return _find_helper("CRUNLITE_MONITOR", "crun-lite-monitor", "monitor")
 
 
 def find_probe():
@@ -1148,14 +1157,20 @@ def _reexec_as_user(argv_rest, binary, probe):
     # installed binary and init (see installed()) are used where they are.
     own = os.path.join(tmp, "under-test")
     os.mkdir(own, 0o755)
-    init = find_init()
-    copies = {p: p for p in (binary, init) if p and installed(p)}
-    for src in (binary, probe, os.path.abspath(sys.argv[0]), os.path.abspath(__file__)) + ((init,) if init else ()):
+    init, monitor = find_init(), find_monitor()
+    copies = {p: p for p in (binary, init, monitor) if p and installed(p)}
+    for src in ((binary, probe, os.path.abspath(sys.argv[0]), os.path.abspath(__file__)) +
+                tuple(p for p in (init, monitor) if p)):
         if src in copies:
             continue
         dst = os.path.join(own, os.path.basename(src))
         shutil.copy2(src, dst)
         copies[src] = dst
+    # The other test files, for a test that imports another's helpers.
+    here = os.path.dirname(os.path.abspath(__file__))
+    for name in os.listdir(here):
+        if name.startswith("test_") and name.endswith(".py") and not os.path.exists(os.path.join(own, name)):
+            shutil.copy2(os.path.join(here, name), os.path.join(own, name))
     python = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
     env = {
         "PATH": SYSTEM_PATH, "HOME": tmp, "USER": pw.pw_name, "LOGNAME": pw.pw_name,
@@ -1164,6 +1179,8 @@ def _reexec_as_user(argv_rest, binary, probe):
     }
     if init and copies[init] != init:
         env["CRUNLITE_INIT"] = copies[init]
+    if monitor and copies[monitor] != monitor:
+        env["CRUNLITE_MONITOR"] = copies[monitor]
     # contrib files some tests use, where the user can read them.
     for var, rel in (("CRUNLITE_PODMAN_CONF", "contrib/podman/containers.conf"),
                      ("CRUNLITE_COMPLETION", "contrib/completion/crun-lite.bash"),

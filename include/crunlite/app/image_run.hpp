@@ -81,6 +81,11 @@ std::optional<HealthState> health_of(const runtime::Context& ctx, const std::str
 // container has no healthcheck or is not running.
 int healthcheck_run(const runtime::Context& ctx, const std::string& id);
 
+// The detached monitor's tick (`crun-lite monitor tick`): one probe, recorded;
+// returns the ms until the next (-1: none, the container has no healthcheck or
+// is not running).  A probe that cannot run is logged and retried after the interval.
+int64_t health_tick(const runtime::Context& ctx, const std::string& id);
+
 // Waits until the container is healthy (0) or unhealthy, stopped, or
 // `timeout_ns` passed (1, printing why and the last probe's output).
 int wait_healthy(const runtime::Context& ctx, const std::string& id, int64_t timeout_ns);

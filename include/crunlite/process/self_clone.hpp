@@ -15,11 +15,18 @@
 // data; not debug sections), which keeps the copy small even for debug builds.
 #pragma once
 
+#include <string>
+
 namespace crunlite::process {
 
 // Returns if the running image already is a sealed copy; otherwise copies it
 // into a sealed memfd and execs that with the same argv and environment (does
 // not return).  Throws Error when /proc/self/exe cannot be read or copied.
 void ensure_sealed_self(char** argv);
+
+// The runtime binary on disk, also from the sealed copy (which records where it
+// came from): what a process that runs crun-lite again later executes (the
+// detached monitor's healthchecks and exit record, monitor/monitor.cpp).
+std::string runtime_path();
 
 }  // namespace crunlite::process

@@ -53,21 +53,40 @@ struct RunHooks {
     // and user namespaces (network setup).  Throwing aborts the run and
     // removes the container.
     std::function<void(pid_t, int netns, int userns)> created;
-    // Detached: the monitor calls this `first_tick_ms` after start, then after
-    // as many ms as it returns (< 0: never again), until the container exits
-    // (healthchecks).  It may fork and wait for its own children.
-    std::function<int64_t()> tick;
+    // Detached: the monitor runs `crun-lite monitor tick ID` (the healthcheck,
+    // app/health.hpp) `first_tick_ms` after start, then after as many ms as it
+    // prints (< 0: never again), until the container exits.  < 0: no ticks.
     int64_t first_tick_ms = -1;
-    // After the container exited and its status was recorded (and, unless keep,
-    // it was deleted): releases what `created` set up.
+    // Foreground: after the container exited and its status was recorded (and,
+    // unless keep, it was deleted): releases what `created` set up.
     std::function<void()> exited;
+    // Detached: what `created` set up that the monitor keeps once it is
+    // crun-lite-monitor (monitor/monitor.cpp): fds held open until it exits
+    // (a lock, slirp4netns's exit pipe) and helpers it stops with SIGTERM once
+    // the container is gone.
+    struct Kept {
+        std::vector<int> fds;
+        std::vector<pid_t> helpers;
+    };
+    std::function<Kept()> kept;
 };
 
 // run: create + start; without detach waits, forwards signals and returns the
 // exit code (128+n for a signal), deleting the container unless keep.  Detached,
 // a monitor process reaps the container and records its exit status; with
-// !keep it deletes the container once it exits.
+// !keep it deletes the container once it exits.  Throws Error(ENOENT) before
+// anything is made when crun-lite-monitor is not found (find_monitor).
 int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, const RunHooks& hooks = {});
+
+// crun-lite-monitor: $CRUNLITE_MONITOR, the installed one, the build tree's.
+std::string find_monitor();
+
+// What the detached monitor has the runtime do once the container's init
+// (pid `pid`, started at `start_time`) exited with wait status `status`:
+// record it, and with `remove` delete the container (cgroups, state, poststop
+// hooks, an owned bundle).  Nothing when the id names another container by now.
+void monitor_exited(const Context& ctx, const std::string& id, pid_t pid, uint64_t start_time, int status,
+                    bool remove);
 // kill: `signal` by name (TERM, SIGTERM) or number.
 void kill(const Context& ctx, const std::string& id, const std::string& signal, bool all);
 // delete: force kills a running container first.

@@ -61,6 +61,9 @@ int remove_tree(const std::string& path);
 void copy_tree(int src, int dst, const std::string& where);
 
 int pivot_root(const char* new_root, const char* put_old);
+// execveat(fd, "", argv, environ, AT_EMPTY_PATH): runs the executable `fd`
+// names (an O_PATH fd will do).  Returns only on failure: -1, errno set.
+int execveat_empty_path(int fd, char* const argv[]);
 int pidfd_open(pid_t pid, unsigned flags);
 int pidfd_send_signal(int pidfd, int sig);
 int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,

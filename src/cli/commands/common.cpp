@@ -44,6 +44,7 @@ const std::vector<Command>& commands() {
         {"logs", "print the output of a detached image container", cmd_logs},
         {"inspect", "print state, health and config of an image container", cmd_inspect},
         {"healthcheck", "run an image container's healthcheck now", cmd_healthcheck},
+        {"monitor", "internal: what crun-lite-monitor has the runtime do", cmd_monitor},
         {"port", "list the published ports of an image container", cmd_port},
         {"spec", "write a new config.json", cmd_spec},
         {"image", "load, pull, list, inspect and remove images; registry logins", cmd_image},

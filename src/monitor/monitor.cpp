@@ -1,0 +1,240 @@
+// crun-lite-monitor: what stays of a detached container's monitor once the
+// container has started (`run -d`, docs/design.md "A small monitor").
+//
+//   crun-lite-monitor -i ID -p PID -s START [-t MS] [-r] [-k PID]... -- RUNTIME [GLOBAL OPTIONS...]
+//
+// The `run -d` monitor (a fork of crun-lite: it created and started the
+// container, so the init is its child) execs this program in its place, with
+// the same pid, children and kept fds, and leaves it to wait.  Until the init
+// (pid PID, started at START in /proc/PID/stat's clock ticks) exits, it
+//   - reaps every child and orphan (it is a subreaper), and
+//   - with -t, runs `RUNTIME ... monitor tick ID` MS milliseconds after start,
+//     then again after as many milliseconds as that command prints (-1: never
+//     again): the healthcheck, done by the runtime, never by this program;
+// and once the init exited, it runs `RUNTIME ... monitor exited ID --pid PID
+// --start-time START --status STATUS [--rm]` (the runtime records the exit
+// status and with -r deletes the container), sends SIGTERM to each -k PID
+// (network helpers), reaps what is left and exits 0.
+//
+// Everything that needs the container's state, config or images is the
+// runtime's: this program holds no copy of it, so it stays small (a static
+// libc-only binary; its resident set is what conmon's is, see the README).
+// SIGHUP and SIGPIPE are ignored; the process runs in its own session.
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <climits>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+namespace {
+
+constexpr int kMaxHelpers = 8;
+constexpr int kMaxArgs = 64;
+
+struct Options {
+    const char* id = nullptr;
+    pid_t init = 0;
+    const char* start_time = nullptr;
+    long first_tick_ms = -1;
+    bool remove = false;
+    pid_t helpers[kMaxHelpers] = {};
+    int n_helpers = 0;
+    char** runtime = nullptr;  // RUNTIME [GLOBAL OPTIONS...], null-terminated (argv's tail)
+    int n_runtime = 0;
+};
+
+[[noreturn]] void usage(const char* msg) {
+    std::fprintf(stderr,
+                 "crun-lite-monitor: %s\nusage: crun-lite-monitor -i ID -p PID -s START [-t MS] [-r] [-k PID]... "
+                 "-- RUNTIME [GLOBAL OPTIONS...]\n",
+                 msg);
+    std::exit(125);
+}
+
+long number(const char* text, const char* what) {
+    char* end = nullptr;
+    errno = 0;
+    long v = std::strtol(text, &end, 10);
+    if (errno != 0 || end == text || *end != '\0') usage(what);
+    return v;
+}
+
+Options parse(int argc, char** argv) {
+    Options o;
+    int c;
+    while ((c = ::getopt(argc, argv, "+i:p:s:t:rk:")) != -1) {
+        switch (c) {
+            case 'i': o.id = optarg; break;
+            case 'p': o.init = static_cast<pid_t>(number(optarg, "-p: not a pid")); break;
+            case 's': o.start_time = optarg; break;
+            case 't': o.first_tick_ms = number(optarg, "-t: not a number of milliseconds"); break;
+            case 'r': o.remove = true; break;
+            case 'k':
+                if (o.n_helpers == kMaxHelpers) usage("too many -k");
+                o.helpers[o.n_helpers++] = static_cast<pid_t>(number(optarg, "-k: not a pid"));
+                break;
+            default: usage("unknown option");
+        }
+    }
+    if (!o.id || o.init <= 0 || !o.start_time) usage("-i, -p and -s are required");
+    if (optind >= argc) usage("no runtime command after --");
+    o.runtime = argv + optind;
+    o.n_runtime = argc - optind;
+    if (o.n_runtime + 12 > kMaxArgs) usage("runtime command too long");
+    return o;
+}
+
+long long now_ms() {
+    timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000LL + ts.tv_nsec / 1'000'000;
+}
+
+// Forks `RUNTIME [GLOBAL...] extra...`; with `out`, its stdout goes to a pipe
+// whose read end is stored there.  Returns the child's pid, or -1.
+pid_t spawn(const Options& o, const char* const* extra, int* out) {
+    int fds[2] = {-1, -1};
+    if (out && ::pipe2(fds, O_CLOEXEC) < 0) return -1;
+    pid_t pid = ::fork();
+    if (pid == 0) {
+        if (out) ::dup2(fds[1], STDOUT_FILENO);  // dup2 clears CLOEXEC on the copy
+        sigset_t none;
+        sigemptyset(&none);
+        ::sigprocmask(SIG_SETMASK, &none, nullptr);
+        ::signal(SIGHUP, SIG_DFL);
+        ::signal(SIGPIPE, SIG_DFL);
+        const char* args[kMaxArgs];
+        int n = 0;
+        for (int i = 0; i < o.n_runtime; ++i) args[n++] = o.runtime[i];
+        for (; *extra; ++extra) args[n++] = *extra;
+        args[n] = nullptr;
+        ::execv(args[0], const_cast<char* const*>(args));
+        std::fprintf(stderr, "crun-lite-monitor: exec %s: %s\n", args[0], std::strerror(errno));
+        ::_exit(127);
+    }
+    if (out) {
+        ::close(fds[1]);
+        if (pid < 0) {
+            ::close(fds[0]);
+        } else {
+            ::fcntl(fds[0], F_SETFL, O_NONBLOCK);  // read as it comes; the loop never blocks on it
+            *out = fds[0];
+        }
+    }
+    return pid;
+}
+
+// The healthcheck tick in flight: its pid and what it printed so far.
+struct Tick {
+    pid_t pid = 0;
+    int out = -1;
+    char buf[32] = {};
+    size_t len = 0;
+};
+
+void read_tick(Tick& t) {
+    ssize_t n;
+    while (t.out >= 0 && (n = ::read(t.out, t.buf + t.len, sizeof t.buf - 1 - t.len)) != 0) {
+        if (n < 0) {
+            if (errno == EINTR) continue;
+            break;
+        }
+        t.len += static_cast<size_t>(n);
+        if (t.len == sizeof t.buf - 1) break;
+    }
+}
+
+// The delay the tick printed, or `fallback` when it printed none (it failed).
+long tick_delay(Tick& t, long fallback) {
+    read_tick(t);
+    t.buf[t.len] = '\0';
+    char* end = nullptr;
+    long v = std::strtol(t.buf, &end, 10);
+    bool ok = end != t.buf && (*end == '\n' || *end == '\0');
+    if (t.out >= 0) ::close(t.out);
+    t = Tick{};
+    return ok ? v : fallback;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    Options o = parse(argc, argv);
+    ::signal(SIGHUP, SIG_IGN);
+    ::signal(SIGPIPE, SIG_IGN);
+    ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    sigset_t chld;
+    sigemptyset(&chld);
+    sigaddset(&chld, SIGCHLD);
+    ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    int sfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
+    if (sfd < 0) {
+        std::perror("crun-lite-monitor: signalfd");
+        return 1;
+    }
+
+    Tick tick;
+    long interval = o.first_tick_ms;  // the delay to use when a tick says nothing
+    long long due = o.first_tick_ms >= 0 ? now_ms() + o.first_tick_ms : -1;
+    bool init_done = false;
+    pid_t exit_cmd = 0;
+    for (;;) {
+        int status;
+        pid_t pid;
+        while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
+            if (pid == o.init && !init_done) {
+                init_done = true;
+                char st[16];
+                std::snprintf(st, sizeof st, "%d", status);
+                char init_pid[16];
+                std::snprintf(init_pid, sizeof init_pid, "%d", static_cast<int>(o.init));
+                const char* exited[] = {"monitor",      "exited",  o.id, "--pid", init_pid, "--start-time",
+                                        o.start_time,   "--status", st,  o.remove ? "--rm" : nullptr, nullptr};
+                exit_cmd = spawn(o, exited, nullptr);
+                if (exit_cmd < 0) std::perror("crun-lite-monitor: fork");
+            } else if (pid == tick.pid) {
+                long next = tick_delay(tick, interval);
+                if (next > 0) interval = next;
+                due = next < 0 || init_done ? -1 : now_ms() + next;
+            } else if (pid == exit_cmd) {
+                exit_cmd = -1;
+            }
+        }
+        if (pid < 0 && errno == ECHILD) break;  // nothing left to reap
+        if (init_done && exit_cmd <= 0 && o.n_helpers > 0) {
+            // The container is gone (and recorded): its network helpers go too.
+            for (int i = 0; i < o.n_helpers; ++i) ::kill(o.helpers[i], SIGTERM);
+            o.n_helpers = 0;
+        }
+        if (!init_done && due >= 0 && tick.pid == 0 && now_ms() >= due) {
+            const char* args[] = {"monitor", "tick", o.id, nullptr};
+            tick.pid = spawn(o, args, &tick.out);
+            if (tick.pid < 0) {
+                tick = Tick{};
+                due = now_ms() + (interval > 0 ? interval : 1000);
+            }
+            continue;
+        }
+        pollfd fds[2] = {{sfd, POLLIN, 0}, {tick.out, POLLIN, 0}};
+        long long wait = due < 0 || tick.pid != 0 || init_done ? -1 : due - now_ms();
+        if (wait > INT_MAX) wait = INT_MAX;
+        if (wait < -1) wait = 0;
+        if (::poll(fds, 2, static_cast<int>(wait)) < 0 && errno != EINTR) {
+            std::perror("crun-lite-monitor: poll");
+            return 1;
+        }
+        if (fds[1].revents) read_tick(tick);
+        signalfd_siginfo si;
+        while (::read(sfd, &si, sizeof si) > 0) {}
+    }
+    return 0;
+}

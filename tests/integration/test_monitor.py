@@ -1,0 +1,141 @@
+#!/usr/bin/env python3
+"""The monitor of a detached container (`run -d`): once the container started it is
+crun-lite-monitor, a small static program with no copy of the runtime, within conmon's
+memory; it keeps probing health and records the exit, survives SIGHUP and its caller, and
+a monitor killed with SIGKILL leaves a container that `delete --force` still removes."""
+
+import os
+import signal
+import time
+
+import harness
+from harness import check, check_eq, check_in
+import test_image_run as images
+
+# conmon's footprint at rest, measured on these machines: 0.75 MB PSS, ~2 MB RSS.
+PSS_BUDGET_KB = 1024
+RSS_BUDGET_KB = 2048
+
+
+def _parent(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        return int(f.read().rsplit(")", 1)[1].split()[1])
+
+
+def _monitor_of(h, cid):
+    return _parent(h.state(cid)["pid"])
+
+
+def _rollup(pid):
+    out = {}
+    with open(f"/proc/{pid}/smaps_rollup") as f:
+        for line in f:
+            parts = line.split()
+            if len(parts) == 3 and parts[2] == "kB":
+                out[parts[0].rstrip(":")] = int(parts[1])
+    return out
+
+
+def _alive(pid):
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _wait(pred, timeout, what):
+    check(harness.wait_until(pred, timeout, 0.1), f"timed out after {timeout}s: {what}")
+
+
+def _healthy_container(h, interval="1s"):
+    archive = images._archive(h, {"Cmd": ["sleep", "600"]})
+    cid = h.new_id("mon")
+    r = images._run(h, archive, "-d", "--health-cmd", "true", "--health-interval", interval, cid)
+    check_eq(r.rc, 0, f"run -d\n{r!r}")
+    return cid
+
+
+def _probes(h, cid):
+    return len(images._inspect(h, cid)["State"].get("Health", {}).get("Log", []))
+
+
+def test_the_monitor_is_small_and_keeps_probing(h):
+    cid = _healthy_container(h)
+    mon = _monitor_of(h, cid)
+    exe = os.readlink(f"/proc/{mon}/exe")
+    check_eq(os.path.basename(exe), "crun-lite-monitor", "the monitor is crun-lite-monitor, not a runtime copy")
+    _wait(lambda: _probes(h, cid) >= 2, 20, "two probes recorded by the monitor's ticks")
+    # At rest (between probes): what stays per container.
+    mem = _rollup(mon)
+    check(mem["Pss"] <= PSS_BUDGET_KB, f"monitor PSS {mem['Pss']} kB > {PSS_BUDGET_KB} kB: {mem}")
+    check(mem["Rss"] <= RSS_BUDGET_KB, f"monitor RSS {mem['Rss']} kB > {RSS_BUDGET_KB} kB: {mem}")
+    harness.log(f"monitor at rest: Rss {mem['Rss']} kB, Pss {mem['Pss']} kB")
+    check_eq(images._inspect(h, cid)["State"]["Health"]["Status"], "healthy", "health seen through the ticks")
+    # SIGHUP (its terminal closing) changes nothing; probes go on.
+    os.kill(mon, signal.SIGHUP)
+    n = _probes(h, cid)
+    _wait(lambda: _probes(h, cid) > n or n >= 5, 20, "probes go on after SIGHUP")
+    check(_alive(mon), "the monitor survives SIGHUP")
+    # The container's exit is recorded by the monitor, through the runtime.
+    h.rt_ok("kill", cid, "KILL")
+    _wait(lambda: not _alive(mon), 20, "the monitor exits after the container")
+    inspect = images._inspect(h, cid)
+    check_eq(inspect["State"]["Status"], "stopped", "stopped")
+    check_eq(inspect["State"]["ExitCode"], 137, "the exit status recorded (SIGKILL)")
+    h.rt_ok("delete", cid)
+    check_eq(images._containers_left(h), [], "nothing left after delete")
+
+
+def test_rm_container_is_removed_by_the_monitor(h):
+    archive = images._archive(h, {"Cmd": ["sh", "-c", "sleep 0.5; exit 3"]})
+    cid = h.new_id("mon")
+    r = images._run(h, archive, "-d", "--rm", cid)
+    check_eq(r.rc, 0, f"run -d --rm\n{r!r}")
+    mon = _monitor_of(h, cid)
+    _wait(lambda: not _alive(mon), 20, "the monitor exits after the container")
+    check_eq(h.container_ids(), [], "--rm: the state is gone")
+    check_eq(images._containers_left(h), [], "--rm: the container's directory is gone")
+
+
+def test_killed_monitor_leaves_a_container_delete_removes(h):
+    cid = _healthy_container(h)
+    init = h.state(cid)["pid"]
+    mon = _parent(init)
+    os.kill(mon, signal.SIGKILL)
+    _wait(lambda: not _alive(mon), 10, "the monitor is gone")
+    check(_alive(init), "the container outlives its monitor")
+    r = h.rt("delete", "--force", cid)
+    check_eq(r.rc, 0, f"delete --force without a monitor\n{r!r}")
+    _wait(lambda: not _alive(init), 10, "the init is gone")
+    check_eq(h.container_ids(), [], "no state left")
+    check_eq(images._containers_left(h), [], "no container directory left")
+
+
+def test_without_crun_lite_monitor_nothing_is_made(h):
+    archive = images._archive(h, {"Cmd": ["sleep", "600"]})
+    cid = h.new_id("mon")
+    env = dict(os.environ, CRUNLITE_MONITOR="/nonexistent/crun-lite-monitor")
+    r = h.cmd(h.rt_argv("run", "--image", "docker-archive:" + archive, "--store", images._store(h),
+                        "--network", "none", "-d", cid), env=env)
+    check(r.rc != 0, f"run -d without crun-lite-monitor fails\n{r!r}")
+    check_in("crun-lite-monitor", r.err, "the error names the missing program")
+    check_eq(h.container_ids(), [], "no state")
+    check_eq(images._containers_left(h), [], "no container directory")
+
+
+def test_monitor_verb_is_internal_and_checked(h):
+    r = h.rt("monitor", "--help")
+    check_eq(r.rc, 0, f"monitor --help\n{r!r}")
+    check_in("Internal", r.out, "monitor --help says it is internal")
+    h.rt_fail("monitor", "frobnicate", "x", expect="unknown command")
+    h.rt_fail("monitor", "exited", "nosuch", "--pid", "1", expect="--start-time")
+    # A container id that does not exist (any more): nothing to record, no error.
+    h.rt_ok("monitor", "exited", "nosuch", "--pid", "1", "--start-time", "1", "--status", "0")
+    r = h.cmd([harness.find_monitor(), "-i", "x"])
+    check_eq(r.rc, 125, f"crun-lite-monitor refuses a bad command line\n{r!r}")
+    check_in("usage", r.err, "with its usage")
+
+
+if __name__ == "__main__":
+    harness.main(globals())
