@@ -383,6 +383,12 @@ Prepared prepare(const runtime::Context& ctx, const ImageRunOptions& o, bool cre
     return p;
 }
 
+// The delay of the first healthcheck tick (-1: the container has none).
+int64_t first_tick_ms(const App& app) {
+    if (!app.health) return -1;
+    return next_probe_delay(HealthState{}, *app.health, in_start_period(*app.health, app.started_ns)) / 1'000'000;
+}
+
 runtime::CreateOptions create_options(const ImageRunOptions& o, const Prepared& p) {
     runtime::CreateOptions c;
     c.id = o.id;
@@ -405,6 +411,12 @@ void create_from_image(const runtime::Context& ctx, const ImageRunOptions& o) {
         runtime::remove_tree_as_owner(p.dir);
         throw;
     }
+    // Probed from `start` on by a watcher; its messages go to ctr.log.
+    if (int64_t first = first_tick_ms(p.app); first >= 0) {
+        sys::UniqueFd log(::open((p.dir + "/ctr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+        if (!log) throw_errno("open " + quote(p.dir + "/ctr.log"));
+        runtime::watch_ticks(ctx, state::Store(ctx.root).load(o.id), first, log.get());
+    }
 }
 
 int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
@@ -417,13 +429,10 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
         };
         hooks.exited = [helper] { stop_user_network(*helper); };
     }
+    // Probed by the monitor (detached) or a watcher (foreground).
+    hooks.first_tick_ms = first_tick_ms(p.app);
     if (o.detach) {
         hooks.log_path = p.dir + "/ctr.log";
-        if (p.app.health) {
-            const HealthConfig& hc = *p.app.health;
-            hooks.first_tick_ms =
-                next_probe_delay(HealthState{}, hc, in_start_period(hc, p.app.started_ns)) / 1'000'000;
-        }
         // The monitor holds the container directory's lock while it lives, and
         // the network helper's exit pipe; it stops the helper once the container is gone.
         hooks.kept = [&p, helper] {
@@ -540,9 +549,20 @@ int healthcheck_run(const runtime::Context& ctx, const std::string& id) {
 }
 
 int64_t health_tick(const runtime::Context& ctx, const std::string& id) {
-    ImageContainer c = load_image_container(ctx, id);
-    if (!c.app.health || state::Store(ctx.root).status(c.st) != state::Status::Running) return -1;
+    std::optional<ImageContainer> loaded;
+    try {
+        loaded = load_image_container(ctx, id);
+    } catch (const Error&) {
+        return -1;  // deleted meanwhile
+    }
+    ImageContainer& c = *loaded;
+    if (!c.app.health) return -1;
     const HealthConfig& hc = *c.app.health;
+    switch (state::Store(ctx.root).status(c.st)) {
+        case state::Status::Running: break;
+        case state::Status::Created: return first_tick_ms(c.app);  // created, not started yet: again later
+        default: return -1;
+    }
     try {
         HealthState st = probe_and_record(ctx, id, c.st.bundle, hc, c.app.started_ns);
         return next_probe_delay(st, hc, in_start_period(hc, c.app.started_ns)) / 1'000'000;

@@ -2,6 +2,7 @@
 // container has started (`run -d`, docs/design.md "A small monitor").
 //
 //   crun-lite-monitor -i ID -p PID -s START [-t MS] [-r] [-k PID]... -- RUNTIME [GLOBAL OPTIONS...]
+//   crun-lite-monitor -w -i ID -p PID -s START -t MS -- RUNTIME [GLOBAL OPTIONS...]
 //
 // The `run -d` monitor (a fork of crun-lite: it created and started the
 // container, so the init is its child) execs this program in its place, with
@@ -16,6 +17,10 @@
 // status and with -r deletes the container), sends SIGTERM to each -k PID
 // (network helpers), reaps what is left and exits 0.
 //
+// With -w (watch) the init is not our child (a foreground `run`, or `create
+// --image` whose init the caller's subreaper inherits): we only run the ticks,
+// until the init exits (its pidfd says so), and record nothing.
+//
 // Everything that needs the container's state, config or images is the
 // runtime's: this program holds no copy of it, so it stays small (a static
 // libc-only binary; its resident set is what conmon's is, see the README).
@@ -25,6 +30,7 @@
 #include <signal.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -46,6 +52,7 @@ struct Options {
     const char* start_time = nullptr;
     long first_tick_ms = -1;
     bool remove = false;
+    bool watch = false;
     pid_t helpers[kMaxHelpers] = {};
     int n_helpers = 0;
     char** runtime = nullptr;  // RUNTIME [GLOBAL OPTIONS...], null-terminated (argv's tail)
@@ -54,8 +61,8 @@ struct Options {
 
 [[noreturn]] void usage(const char* msg) {
     std::fprintf(stderr,
-                 "crun-lite-monitor: %s\nusage: crun-lite-monitor -i ID -p PID -s START [-t MS] [-r] [-k PID]... "
-                 "-- RUNTIME [GLOBAL OPTIONS...]\n",
+                 "crun-lite-monitor: %s\nusage: crun-lite-monitor [-w] -i ID -p PID -s START [-t MS] [-r] "
+                 "[-k PID]... -- RUNTIME [GLOBAL OPTIONS...]\n",
                  msg);
     std::exit(125);
 }
@@ -71,13 +78,14 @@ long number(const char* text, const char* what) {
 Options parse(int argc, char** argv) {
     Options o;
     int c;
-    while ((c = ::getopt(argc, argv, "+i:p:s:t:rk:")) != -1) {
+    while ((c = ::getopt(argc, argv, "+i:p:s:t:rk:w")) != -1) {
         switch (c) {
             case 'i': o.id = optarg; break;
             case 'p': o.init = static_cast<pid_t>(number(optarg, "-p: not a pid")); break;
             case 's': o.start_time = optarg; break;
             case 't': o.first_tick_ms = number(optarg, "-t: not a number of milliseconds"); break;
             case 'r': o.remove = true; break;
+            case 'w': o.watch = true; break;
             case 'k':
                 if (o.n_helpers == kMaxHelpers) usage("too many -k");
                 o.helpers[o.n_helpers++] = static_cast<pid_t>(number(optarg, "-k: not a pid"));
@@ -86,6 +94,7 @@ Options parse(int argc, char** argv) {
         }
     }
     if (!o.id || o.init <= 0 || !o.start_time) usage("-i, -p and -s are required");
+    if (o.watch && (o.remove || o.n_helpers > 0 || o.first_tick_ms < 0)) usage("-w takes -t, and neither -r nor -k");
     if (optind >= argc) usage("no runtime command after --");
     o.runtime = argv + optind;
     o.n_runtime = argc - optind;
@@ -165,6 +174,21 @@ long tick_delay(Tick& t, long fallback) {
     return ok ? v : fallback;
 }
 
+// `RUNTIME monitor exited ...` for the init's wait status; its pid, or -1.
+pid_t run_exited(const Options& o, int status) {
+    char st[16], init_pid[16];
+    std::snprintf(st, sizeof st, "%d", status);
+    std::snprintf(init_pid, sizeof init_pid, "%d", static_cast<int>(o.init));
+    const char* args[] = {"monitor", "exited",   o.id, "--pid", init_pid, "--start-time", o.start_time,
+                          "--status", st,        o.remove ? "--rm" : nullptr, nullptr};
+    pid_t pid = spawn(o, args, nullptr);
+    if (pid < 0) std::perror("crun-lite-monitor: fork");
+    return pid;
+}
+
+// A pidfd of the init (-w), or -1 when it is gone already.
+int open_pidfd(pid_t pid) { return static_cast<int>(::syscall(SYS_pidfd_open, pid, 0)); }
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -181,11 +205,12 @@ int main(int argc, char** argv) {
         std::perror("crun-lite-monitor: signalfd");
         return 1;
     }
+    int init_fd = o.watch ? open_pidfd(o.init) : -1;
 
     Tick tick;
     long interval = o.first_tick_ms;  // the delay to use when a tick says nothing
     long long due = o.first_tick_ms >= 0 ? now_ms() + o.first_tick_ms : -1;
-    bool init_done = false;
+    bool init_done = o.watch && init_fd < 0;
     pid_t exit_cmd = 0;
     for (;;) {
         int status;
@@ -193,14 +218,7 @@ int main(int argc, char** argv) {
         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
             if (pid == o.init && !init_done) {
                 init_done = true;
-                char st[16];
-                std::snprintf(st, sizeof st, "%d", status);
-                char init_pid[16];
-                std::snprintf(init_pid, sizeof init_pid, "%d", static_cast<int>(o.init));
-                const char* exited[] = {"monitor",      "exited",  o.id, "--pid", init_pid, "--start-time",
-                                        o.start_time,   "--status", st,  o.remove ? "--rm" : nullptr, nullptr};
-                exit_cmd = spawn(o, exited, nullptr);
-                if (exit_cmd < 0) std::perror("crun-lite-monitor: fork");
+                exit_cmd = run_exited(o, status);
             } else if (pid == tick.pid) {
                 long next = tick_delay(tick, interval);
                 if (next > 0) interval = next;
@@ -209,7 +227,8 @@ int main(int argc, char** argv) {
                 exit_cmd = -1;
             }
         }
-        if (pid < 0 && errno == ECHILD) break;  // nothing left to reap
+        // Nothing left to reap; watching, also the init gone.
+        if (pid < 0 && errno == ECHILD && (!o.watch || init_done)) break;
         if (init_done && exit_cmd <= 0 && o.n_helpers > 0) {
             // The container is gone (and recorded): its network helpers go too.
             for (int i = 0; i < o.n_helpers; ++i) ::kill(o.helpers[i], SIGTERM);
@@ -224,15 +243,16 @@ int main(int argc, char** argv) {
             }
             continue;
         }
-        pollfd fds[2] = {{sfd, POLLIN, 0}, {tick.out, POLLIN, 0}};
+        pollfd fds[3] = {{sfd, POLLIN, 0}, {tick.out, POLLIN, 0}, {init_done ? -1 : init_fd, POLLIN, 0}};
         long long wait = due < 0 || tick.pid != 0 || init_done ? -1 : due - now_ms();
         if (wait > INT_MAX) wait = INT_MAX;
         if (wait < -1) wait = 0;
-        if (::poll(fds, 2, static_cast<int>(wait)) < 0 && errno != EINTR) {
+        if (::poll(fds, 3, static_cast<int>(wait)) < 0 && errno != EINTR) {
             std::perror("crun-lite-monitor: poll");
             return 1;
         }
         if (fds[1].revents) read_tick(tick);
+        if (fds[2].revents) init_done = true;  // watching: the init exited
         signalfd_siginfo si;
         while (::read(sfd, &si, sizeof si) > 0) {}
     }

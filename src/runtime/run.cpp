@@ -104,25 +104,43 @@ void after_exit(const state::Store& store, const state::State& st, int status, b
 // (monitor/monitor.cpp): same pid, so the init stays its child, and the fds
 // `kept` names stay open.  Does not return; if the exec fails, the container
 // cannot be watched and is removed.
-[[noreturn]] void become_small_monitor(const Context& ctx, const sys::UniqueFd& monitor, Created& c, bool keep,
-                                       const RunHooks& hooks) {
-    std::vector<std::string> args = {"crun-lite-monitor", "-i", c.st.id, "-p", std::to_string(c.st.pid),
-                                     "-s", std::to_string(c.st.start_time)};
-    if (hooks.first_tick_ms >= 0) args.insert(args.end(), {"-t", std::to_string(hooks.first_tick_ms)});
-    if (!keep) args.push_back("-r");
-    RunHooks::Kept kept = hooks.kept ? hooks.kept() : RunHooks::Kept{};
-    for (pid_t helper : kept.helpers) args.insert(args.end(), {"-k", std::to_string(helper)});
+// crun-lite-monitor's command line for `st`: `options` (-t, -r, -k, -w), then
+// the runtime command its children run.
+std::vector<std::string> monitor_args(const Context& ctx, const state::State& st, std::vector<std::string> options) {
+    std::vector<std::string> args = {"crun-lite-monitor", "-i", st.id, "-p", std::to_string(st.pid),
+                                     "-s", std::to_string(st.start_time)};
+    args.insert(args.end(), options.begin(), options.end());
     args.insert(args.end(), {"--", process::runtime_path(), "--root", ctx.root, "--rootless",
                              ctx.rootless ? "true" : "false", "--cgroup-manager", ctx.cgroup_manager});
-    for (int fd : kept.fds) ::fcntl(fd, F_SETFD, 0);
-    // The init is reaped by crun-lite-monitor now, not by this process's owners.
-    c.launched.process.release();
+    return args;
+}
+
+[[noreturn]] void exec_args(int fd, std::vector<std::string>& args) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    sys::execveat_empty_path(monitor.get(), argv.data());
-    log::error("exec crun-lite-monitor: " + std::string(std::strerror(errno)) + "; container " + c.st.id +
-               " removed: it cannot be watched");
+    if (fd >= 0) sys::execveat_empty_path(fd, argv.data());
+    else ::execv(argv[0], argv.data());
+    throw_errno("exec crun-lite-monitor");
+}
+
+[[noreturn]] void become_small_monitor(const Context& ctx, const sys::UniqueFd& monitor, Created& c, bool keep,
+                                       const RunHooks& hooks) {
+    std::vector<std::string> options;
+    if (hooks.first_tick_ms >= 0) options.insert(options.end(), {"-t", std::to_string(hooks.first_tick_ms)});
+    if (!keep) options.push_back("-r");
+    RunHooks::Kept kept = hooks.kept ? hooks.kept() : RunHooks::Kept{};
+    for (pid_t helper : kept.helpers) options.insert(options.end(), {"-k", std::to_string(helper)});
+    std::vector<std::string> args = monitor_args(ctx, c.st, options);
+    for (int fd : kept.fds) ::fcntl(fd, F_SETFD, 0);
+    // The init is reaped by crun-lite-monitor now, not by this process's owners.
+    c.launched.process.release();
+    try {
+        exec_args(monitor.get(), args);
+    } catch (const Error& e) {
+        log::error(e.message());
+    }
+    log::error("container " + c.st.id + " removed: it cannot be watched");
     state::Store store(ctx.root);
     kill_and_wait(store, c.st);
     after_exit(store, c.st, 0, false);
@@ -202,6 +220,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
         std::optional<linux::TerminalProxy> tty;
         if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
         start_created(store, c.st, c.hooks.poststart);
+        if (hooks.first_tick_ms >= 0) watch_ticks(ctx, c.st, hooks.first_tick_ms, STDERR_FILENO);
         int code = wait_forwarding_signals(c.launched, tty ? &*tty : nullptr);
         tty.reset();  // the host terminal leaves raw mode before we print anything
         report_exec_failure(c.launched.sync);
@@ -227,6 +246,21 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
     });
     theirs.close();
     return await_monitor(ours, monitor);
+}
+
+void watch_ticks(const Context& ctx, const state::State& st, int64_t first_tick_ms, int log_fd) {
+    std::vector<std::string> args = monitor_args(ctx, st, {"-w", "-t", std::to_string(first_tick_ms)});
+    args[0] = find_monitor();
+    // Its own session: a terminal's signals are the container's, not the watcher's.
+    // Not waited for: it ends with the init (a foreground run's wait reaps it).
+    sys::Child::fork("fork crun-lite-monitor", [&]() -> int {
+        ::setsid();
+        int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        ::dup2(devnull, STDIN_FILENO);
+        ::dup2(devnull, STDOUT_FILENO);
+        if (log_fd != STDERR_FILENO) ::dup2(log_fd, STDERR_FILENO);
+        exec_args(-1, args);
+    }).release();
 }
 
 std::string find_monitor() { return find_helper("crun-lite-monitor", "CRUNLITE_MONITOR", CRUNLITE_BUILD_MONITOR); }

@@ -2,7 +2,8 @@
 """The monitor of a detached container (`run -d`): once the container started it is
 crun-lite-monitor, a small static program with no copy of the runtime, within conmon's
 memory; it keeps probing health and records the exit, survives SIGHUP and its caller, and
-a monitor killed with SIGKILL leaves a container that `delete --force` still removes."""
+a monitor killed with SIGKILL leaves a container that `delete --force` still removes.
+Foreground runs and `create --image` + `start` are probed too, by crun-lite-monitor -w."""
 
 import os
 import signal
@@ -84,6 +85,46 @@ def test_the_monitor_is_small_and_keeps_probing(h):
     check_eq(inspect["State"]["Status"], "stopped", "stopped")
     check_eq(inspect["State"]["ExitCode"], 137, "the exit status recorded (SIGKILL)")
     h.rt_ok("delete", cid)
+    check_eq(images._containers_left(h), [], "nothing left after delete")
+
+
+def _health(h, cid):
+    r = h.rt("inspect", cid)
+    return r.json()["State"].get("Health", {}) if r.rc == 0 else {}
+
+
+def test_a_foreground_run_is_probed_too(h):
+    archive = images._archive(h, {"Cmd": ["sleep", "600"]})
+    cid = h.new_id("mon")
+    p = h.spawn(h.rt_argv("run", "--image", "docker-archive:" + archive, "--store", images._store(h),
+                          "--network", "none", "--rm", "--health-cmd", "true", "--health-interval", "500ms",
+                          cid))
+    try:
+        _wait(lambda: _health(h, cid).get("Status") == "healthy", 20,
+              "a foreground run's health, seen from another process")
+        _wait(lambda: len(_health(h, cid).get("Log", [])) >= 2, 20, "probes go on")
+    finally:
+        h.rt("kill", cid, "KILL")
+        h.finish(p)
+    check_eq(h.container_ids(), [], "the foreground run --rm deleted its container")
+    # The watcher ends with the container: no crun-lite-monitor is left.
+    def watchers():
+        return [d for d in harness.descendants()
+                if "crun-lite-monitor" in " ".join(harness.proc_cmdline(d)) and cid in harness.proc_cmdline(d)]
+    _wait(lambda: not watchers(), 10, "the watcher exits with the container")
+
+
+def test_create_and_start_of_an_image_is_probed(h):
+    archive = images._archive(h, {"Cmd": ["sleep", "600"]})
+    cid = h.new_id("mon")
+    r = h.rt("create", "--image", "docker-archive:" + archive, "--store", images._store(h), "--network", "none",
+             "--health-cmd", "true", "--health-interval", "500ms", "--health-start-interval", "200ms", cid)
+    check_eq(r.rc, 0, f"create --image\n{r!r}")
+    time.sleep(1)
+    check_eq(_health(h, cid).get("Log", []), [], "no probe of a container that has not started")
+    h.rt_ok("start", cid)
+    _wait(lambda: _health(h, cid).get("Status") == "healthy", 20, "healthy after start")
+    h.rt_ok("delete", "--force", cid)
     check_eq(images._containers_left(h), [], "nothing left after delete")
 
 

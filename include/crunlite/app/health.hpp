@@ -1,5 +1,6 @@
-// Healthchecks with Docker's semantics, run by the monitor of a detached image
-// container (no daemon, no systemd) and by `healthcheck run`.
+// Healthchecks with Docker's semantics, run by `crun-lite monitor tick` (the
+// monitor of a detached image container, or the watcher of a foreground run or
+// a created one: no daemon, no systemd) and by `healthcheck run`.
 //
 //   <bundle>/health.json  {"Status","FailingStreak","Log":[{Start,End,ExitCode,Output}]}
 //                         written atomically under an flock of <bundle>/health.lock

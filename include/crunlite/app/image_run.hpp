@@ -61,6 +61,8 @@ struct ImageRunOptions {
 
 // Creates (create) or runs (run) the container; returns run's exit code.
 // On any failure nothing is left: no container dir, state, cgroup or process.
+// A healthcheck is probed by the monitor (run -d) or a watcher (foreground
+// run, create: runtime::watch_ticks).
 void create_from_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 int run_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 

@@ -53,9 +53,10 @@ struct RunHooks {
     // and user namespaces (network setup).  Throwing aborts the run and
     // removes the container.
     std::function<void(pid_t, int netns, int userns)> created;
-    // Detached: the monitor runs `crun-lite monitor tick ID` (the healthcheck,
-    // app/health.hpp) `first_tick_ms` after start, then after as many ms as it
-    // prints (< 0: never again), until the container exits.  < 0: no ticks.
+    // The monitor (detached) or a watcher (foreground, watch_ticks) runs
+    // `crun-lite monitor tick ID` (the healthcheck, app/health.hpp)
+    // `first_tick_ms` after start, then after as many ms as it prints (< 0:
+    // never again), until the container exits.  < 0: no ticks.
     int64_t first_tick_ms = -1;
     // Foreground: after the container exited and its status was recorded (and,
     // unless keep, it was deleted): releases what `created` set up.
@@ -80,6 +81,13 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
 
 // crun-lite-monitor: $CRUNLITE_MONITOR, the installed one, the build tree's.
 std::string find_monitor();
+
+// Healthcheck ticks for a container no monitor of ours is the parent of (a
+// foreground `run`, `create --image`): starts `crun-lite-monitor -w` in its
+// own session, stderr on `log_fd`, not waited for; it runs `crun-lite monitor
+// tick` first after `first_tick_ms`, then as each tick says, until the init
+// (`st.pid`) exits.
+void watch_ticks(const Context& ctx, const state::State& st, int64_t first_tick_ms, int log_fd);
 
 // What the detached monitor has the runtime do once the container's init
 // (pid `pid`, started at `start_time`) exited with wait status `status`:
