@@ -537,11 +537,25 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     return out;
 }
 
+namespace {
+
+// One probe of `c`, recorded; a change of its status to healthy or unhealthy
+// is an event ("health_status: healthy", Docker's).
+HealthState probe(const runtime::Context& ctx, const ImageContainer& c) {
+    std::optional<HealthState> before = health_of(ctx, c.st.id);
+    HealthState after = probe_and_record(ctx, c.st.id, c.st.bundle, *c.app.health, c.app.started_ns);
+    if (after.status != "starting" && (!before || before->status != after.status))
+        state::append_event(ctx.root, state::container_event(c.st, "health_status: " + after.status));
+    return after;
+}
+
+}  // namespace
+
 int healthcheck_run(const runtime::Context& ctx, const std::string& id) {
     ImageContainer c = load_image_container(ctx, id);
     if (!c.app.health) throw Error(EINVAL, "container " + id + " has no healthcheck");
     if (state::Store(ctx.root).status(c.st) != state::Status::Running) throw Error(EINVAL, "container not running");
-    HealthState st = probe_and_record(ctx, id, c.st.bundle, *c.app.health, c.app.started_ns);
+    HealthState st = probe(ctx, c);
     const ProbeResult& last = st.log.back();
     if (last.exit_code == 0) return 0;
     if (!last.output.empty()) std::cout << last.output << (last.output.back() == '\n' ? "" : "\n");
@@ -564,7 +578,7 @@ int64_t health_tick(const runtime::Context& ctx, const std::string& id) {
         default: return -1;
     }
     try {
-        HealthState st = probe_and_record(ctx, id, c.st.bundle, hc, c.app.started_ns);
+        HealthState st = probe(ctx, c);
         return next_probe_delay(st, hc, in_start_period(hc, c.app.started_ns)) / 1'000'000;
     } catch (const Error& e) {
         log::warn("healthcheck of " + id + ": " + e.message());

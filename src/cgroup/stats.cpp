@@ -42,6 +42,11 @@ std::string v1_dir(const Paths& p, const char* controller) {
 
 }  // namespace
 
+uint64_t oom_kills(const Paths& p) {
+    if (auto v1 = read_key(v1_dir(p, "memory"), "memory.oom_control", "oom_kill")) return *v1;
+    return read_key(p.unified, "memory.events", "oom_kill").value_or(0);
+}
+
 std::string stats_json(const Paths& p, const std::string& id) {
     const std::string& v2 = p.unified;
     std::string cpuacct = v1_dir(p, "cpuacct"), memory = v1_dir(p, "memory"), pids = v1_dir(p, "pids");

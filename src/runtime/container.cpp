@@ -20,6 +20,7 @@
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/cgroup/resources.hpp"
 #include "crunlite/process/hooks.hpp"
+#include "crunlite/state/events.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/parse.hpp"
 #include "crunlite/sys/syscalls.hpp"
@@ -122,6 +123,7 @@ spec::Hooks config_hooks(const state::State& st) {
 void start_created(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststart) {
     log::debug("container " + st.id + ": releasing init pid " + std::to_string(st.pid));
     process::release_fifo(store.fifo_path(st.id));
+    state::append_event(store.root(), state::container_event(st, "start"));
     run_hooks_warning(poststart, "poststart", st, state::Status::Running);
 }
 

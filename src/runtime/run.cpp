@@ -22,6 +22,7 @@
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/process/self_clone.hpp"
 #include "crunlite/process/sync.hpp"
+#include "crunlite/state/events.hpp"
 #include "crunlite/sys/child.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "crunlite_build_config.h"
@@ -83,11 +84,21 @@ Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool fore
     return c;
 }
 
+// The events of an init's end (exit code `code`, 128+n for a signal): "oom"
+// when the kernel killed one of its processes for memory, then "die".
+void record_end_events(const Context& ctx, const state::State& st, int code) {
+    if (cgroup::oom_kills(detail::cgroup_paths(st)) > 0) state::append_event(ctx.root, state::container_event(st, "oom"));
+    state::Event die = state::container_event(st, "die");
+    die.attributes["exitCode"] = std::to_string(code);
+    state::append_event(ctx.root, std::move(die));
+}
+
 // The exit of `st`'s init (wait status `status`): recorded; unless `keep`,
 // the container is deleted.  What the detached monitor has done once the init
 // is gone (monitor_exited, through `crun-lite monitor exited`).
-void after_exit(const state::Store& store, const state::State& st, int status, bool keep) {
+void after_exit(const Context& ctx, const state::Store& store, const state::State& st, int status, bool keep) {
     record_exit(store, st, status);
+    record_end_events(ctx, st, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     if (keep) return;
     try {
         sys::UniqueFd lock = store.lock(st.id);
@@ -143,7 +154,7 @@ std::vector<std::string> monitor_args(const Context& ctx, const state::State& st
     log::error("container " + c.st.id + " removed: it cannot be watched");
     state::Store store(ctx.root);
     kill_and_wait(store, c.st);
-    after_exit(store, c.st, 0, false);
+    after_exit(ctx, store, c.st, 0, false);
     ::_exit(1);
 }
 
@@ -224,6 +235,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
         int code = wait_forwarding_signals(c.launched, tty ? &*tty : nullptr);
         tty.reset();  // the host terminal leaves raw mode before we print anything
         report_exec_failure(c.launched.sync);
+        record_end_events(ctx, c.st, code);
         if (!keep) {
             cgroup::destroy(detail::cgroup_paths(c.st));
             remove_stopped(store, c.st, c.hooks.poststop);
@@ -275,7 +287,7 @@ void monitor_exited(const Context& ctx, const std::string& id, pid_t pid, uint64
         return;  // deleted meanwhile
     }
     if (st.pid != pid || st.start_time != start_time) return;  // the id names another container by now
-    after_exit(store, st, status, !remove);
+    after_exit(ctx, store, st, status, !remove);
 }
 
 }  // namespace crunlite::runtime

@@ -3,8 +3,10 @@
 crun-lite-monitor, a small static program with no copy of the runtime, within conmon's
 memory; it keeps probing health and records the exit, survives SIGHUP and its caller, and
 a monitor killed with SIGKILL leaves a container that `delete --force` still removes.
-Foreground runs and `create --image` + `start` are probed too, by crun-lite-monitor -w."""
+Foreground runs and `create --image` + `start` are probed too, by crun-lite-monitor -w.
+`events --format json` streams start, health_status, oom and die as Docker does."""
 
+import json
 import os
 import signal
 import time
@@ -126,6 +128,74 @@ def test_create_and_start_of_an_image_is_probed(h):
     _wait(lambda: _health(h, cid).get("Status") == "healthy", 20, "healthy after start")
     h.rt_ok("delete", "--force", cid)
     check_eq(images._containers_left(h), [], "nothing left after delete")
+
+
+def _events(h, *args):
+    r = h.rt_ok("events", "--format", "json", *args)
+    return [json.loads(line) for line in r.out.splitlines()]
+
+
+def test_events_of_lifecycle_and_health(h):
+    since = f"{time.time():.3f}"
+    cid = _healthy_container(h, "500ms")
+    image = h.state(cid)["annotations"]["org.crun-lite.image"]
+    _wait(lambda: _health(h, cid).get("Status") == "healthy", 20, "healthy")
+    mon = _monitor_of(h, cid)
+    h.rt_ok("kill", cid, "KILL")
+    _wait(lambda: not _alive(mon), 20, "the monitor exits after the container")
+    events = _events(h, "--since", since, "--until", f"{time.time() + 0.2:.3f}", cid)
+    check_eq([e["Action"] for e in events], ["start", "health_status: healthy", "die"],
+             f"start, one health transition, die: {events}")
+    for e in events:
+        check_eq((e["Type"], e["id"], e["Actor"]["ID"], e["Actor"]["Attributes"]["name"], e["from"], e["scope"]),
+                 ("container", cid, cid, cid, image, "local"), f"Docker's fields: {e}")
+        check_eq(e["status"], e["Action"], "status repeats Action")
+        check(abs(e["timeNano"] / 1e9 - e["time"]) < 1, f"time and timeNano agree: {e}")
+    check_eq(events[2]["Actor"]["Attributes"]["exitCode"], "137", "die carries the exit code")
+    check_eq(_events(h, "--since", since, "--until", f"{time.time():.3f}", "nosuch"), [], "filtered by id")
+    h.rt_ok("delete", cid)
+
+    # Followed: a stream from now shows only what happens after it started, of the ids asked.
+    archive = images._archive(h, {"Cmd": ["sh", "-c", "exit 3"]})
+    other = h.new_id("mon")
+    p = h.spawn(h.rt_argv("events", "--format", "json", other))
+    try:
+        time.sleep(0.5)
+        images._run(h, archive, "--rm", other)
+        text = ""
+        deadline = time.time() + 10
+        while time.time() < deadline:
+            p._crlt[1].seek(0)
+            text = p._crlt[1].read().decode()
+            if '"die"' in text:
+                break
+            time.sleep(0.1)
+        lines = [json.loads(line) for line in text.splitlines()]
+        check_eq([(e["Action"], e["id"]) for e in lines], [("start", other), ("die", other)],
+                 f"the followed stream: {lines}")
+        check_eq(lines[1]["Actor"]["Attributes"]["exitCode"], "3", "a foreground run's die")
+    finally:
+        p.kill()
+        h.finish(p)
+
+
+def test_events_oom(h):
+    since = f"{time.time():.3f}"
+    archive = images._archive(h, {"Cmd": ["/probe", "alloc", "200"]})
+    cid = h.new_id("mon")
+    r = images._run(h, archive, "--rm", "-m", "32m", cid)
+    if h.rootless and r.rc == 0 and "memory" in r.err:
+        harness.skip(f"rootless without a delegated memory controller, the limit is not applied: {r.err.strip()}")
+    check_eq(r.rc, 137, f"OOM-killed\n{r!r}")
+    events = _events(h, "--since", since, "--until", f"{time.time():.3f}", cid)
+    check_eq([e["Action"] for e in events], ["start", "oom", "die"], f"oom before die: {events}")
+
+
+def test_events_usage_errors(h):
+    h.rt_fail("events", "--format", "yaml", expect="only json")
+    h.rt_fail("events", "--format", "json", "--since", "yesterday", expect="--since")
+    h.rt_fail("events", "--since", "10m", "x", expect="need --format json")
+    h.rt_fail("events", expect="requires a container id")
 
 
 def test_rm_container_is_removed_by_the_monitor(h):

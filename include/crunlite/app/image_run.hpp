@@ -28,11 +28,12 @@
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/app/health.hpp"
 #include "crunlite/spec/config.hpp"
+#include "crunlite/state/events.hpp"
 
 namespace crunlite::app {
 
 // The annotation marking an image container; its value is the image id.
-inline constexpr const char* kImageAnnotation = "org.crun-lite.image";
+inline constexpr const char* kImageAnnotation = state::kImageAnnotation;
 
 struct ImageRunOptions {
     std::string image;       // stored name/id, or an archive (docker-archive:F, oci-archive:F, oci:DIR, a file)

@@ -95,6 +95,10 @@ void kill_all(const Paths& paths, int sig, sys::Kernel& k = sys::host_kernel());
 // from whichever hierarchy holds each controller; missing files are left out.
 std::string stats_json(const Paths& paths, const std::string& id);
 
+// Processes of the container the kernel killed for lack of memory (v1
+// memory.oom_control's or v2 memory.events' oom_kill; 0 when unknown).
+uint64_t oom_kills(const Paths& paths);
+
 // Kills what is left, thaws, and removes every directory (retrying while the
 // kernel still holds exiting tasks).  Missing directories are fine.
 void destroy(const Paths& paths, sys::Kernel& k = sys::host_kernel());

@@ -38,7 +38,7 @@ const std::vector<Command>& commands() {
         {"resume", "thaw a paused container", cmd_resume},
         {"ps", "list the processes of a container", cmd_ps},
         {"update", "change the resource limits of a container", cmd_update},
-        {"events", "print resource usage statistics of a container", cmd_events},
+        {"events", "print resource usage statistics, or stream lifecycle and health events", cmd_events},
         {"list", "list containers", cmd_list},
         {"stop", "stop a container: its stop signal, then SIGKILL", cmd_stop},
         {"logs", "print the output of a detached image container", cmd_logs},

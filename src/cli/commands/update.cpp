@@ -6,10 +6,12 @@
 #include <thread>
 
 #include "../command.hpp"
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/app/image_spec.hpp"
 #include "crunlite/spec/parse.hpp"
+#include "crunlite/state/events.hpp"
 
 namespace crunlite::cli {
 
@@ -75,15 +77,62 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
     return 0;
 }
 
+namespace {
+
+// --since/--until: a timestamp, an RFC 3339 time, or a duration before now.
+int64_t event_time(const std::string& text, const std::string& flag) {
+    if (auto t = state::parse_event_time(text)) return *t;
+    try {
+        return realtime_ns() - app::parse_duration(text, flag);
+    } catch (const Error&) {
+        throw Error(EINVAL, flag + ": invalid time " + quote(text) +
+                                ": want a Unix timestamp, an RFC 3339 time or a duration (10m)");
+    }
+}
+
+// Docker's `events --format json`: the lifecycle and health events of `ids`
+// (all when empty), one JSON object per line, from `since` (default: now) on,
+// followed until `until` (default: never).
+int stream_events(const runtime::Context& ctx, const std::vector<std::string>& ids, const std::string& since,
+                  const std::string& until) {
+    int64_t from = since.empty() ? realtime_ns() : event_time(since, "events: --since");
+    int64_t to = until.empty() ? 0 : event_time(until, "events: --until");
+    uint64_t offset = 0;
+    for (bool first = true;; first = false) {
+        for (const auto& e : state::read_events(ctx.root, from, to, ids, offset, first))
+            std::cout << state::event_json(e) << "\n";
+        std::cout.flush();
+        if (to > 0 && realtime_ns() >= to) return 0;
+        std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+}
+
+}  // namespace
+
 int cmd_events(const Global& g, const std::vector<std::string>& args) {
     bool stats = false;
-    std::string interval = "5s";
+    std::string interval = "5s", format, since, until;
     po::options_description opts("Options");
     opts.add_options()
         ("stats", po::bool_switch(&stats), "print one stats object and exit")
-        ("interval", po::value(&interval), "time between stats objects (default 5s)");
-    std::string id;
-    parse_id_args("events", opts, args, id);
+        ("interval", po::value(&interval), "time between stats objects (default 5s)")
+        ("format", po::value(&format), "json: lifecycle and health events of the IDs (all without IDs), as Docker's")
+        ("since", po::value(&since), "with --format json: events from this time (timestamp, RFC 3339, or 10m ago)")
+        ("until", po::value(&until), "with --format json: stop at this time");
+    po::options_description hidden;
+    std::vector<std::string> ids;
+    hidden.add_options()("id", po::value(&ids));
+    po::positional_options_description pos;
+    pos.add("id", -1);
+    parse_args("events", "events [--stats] [--interval D] ID | events --format json [--since T] [--until T] [ID...]",
+               opts, hidden, pos, args);
+    if (!format.empty()) {
+        if (format != "json") throw Error(EINVAL, "events: --format " + quote(format) + ": only json is supported");
+        return stream_events(g.context(), ids, since, until);
+    }
+    if (!since.empty() || !until.empty()) throw Error(EINVAL, "events: --since and --until need --format json");
+    if (ids.size() != 1) throw Error(EINVAL, "events: \"events\" requires a container id argument");
+    const std::string& id = ids[0];
     std::chrono::nanoseconds every(app::parse_duration(interval, "events: --interval"));
     if (every.count() <= 0) throw Error(EINVAL, "events: --interval must be positive");
     runtime::Context ctx = g.context();
