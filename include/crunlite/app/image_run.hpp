@@ -81,10 +81,6 @@ std::optional<HealthState> health_of(const runtime::Context& ctx, const std::str
 // container has no healthcheck or is not running.
 int healthcheck_run(const runtime::Context& ctx, const std::string& id);
 
-// Waits until the container is healthy (0) or unhealthy, stopped, or
-// `timeout_ns` passed (1, printing why and the last probe's output).
-int wait_healthy(const runtime::Context& ctx, const std::string& id, int64_t timeout_ns);
-
 // A seccomp profile (profiles/seccomp.json's format) resolved for this machine
 // (architecture, kernel) and a container with capabilities `caps`.
 spec::Seccomp host_seccomp_profile(std::string_view profile, const std::string& source,
