@@ -45,6 +45,7 @@ const std::vector<Command>& commands() {
         {"inspect", "print state, health and config of an image container", cmd_inspect},
         {"healthcheck", "run an image container's healthcheck now", cmd_healthcheck},
         {"port", "list the published ports of an image container", cmd_port},
+        {"wait", "wait until containers are running, healthy, unhealthy or stopped", cmd_wait},
         {"spec", "write a new config.json", cmd_spec},
         {"image", "load, pull, list, inspect and remove images; registry logins", cmd_image},
         {"features", "print the features this runtime supports", cmd_features},
