@@ -55,7 +55,7 @@ _crun_lite() {
         return
     fi
     case $verb in
-        start | exec | state | kill | delete | rm | pause | resume | ps | update | events | stop | logs | inspect | healthcheck | port)
+        start | exec | state | kill | delete | rm | pause | resume | ps | update | events | stop | logs | inspect | healthcheck | port | wait)
             mapfile -t COMPREPLY < <(compgen -W "$(_crun_lite_ids)" -- "$cur") ;;
         *) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;
     esac

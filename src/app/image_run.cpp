@@ -586,34 +586,4 @@ int64_t health_tick(const runtime::Context& ctx, const std::string& id) {
     }
 }
 
-int wait_healthy(const runtime::Context& ctx, const std::string& id, int64_t timeout_ns) {
-    ImageContainer c = load_image_container(ctx, id);
-    if (!c.app.health) throw Error(EINVAL, "--wait-healthy: container " + id + " has no healthcheck");
-    state::Store store(ctx.root);
-    int64_t deadline = realtime_ns() + timeout_ns;
-    auto last_output = [&](const HealthState& h) {
-        if (h.log.empty()) return std::string();
-        const ProbeResult& r = h.log.back();
-        return "\nlast probe (exit " + std::to_string(r.exit_code) + "): " + r.output;
-    };
-    for (;;) {
-        std::optional<HealthState> h = health_of(ctx, id);
-        if (h && h->status == "healthy") return 0;
-        if (h && h->status == "unhealthy") {
-            std::cerr << "container " << id << " is unhealthy" << last_output(*h) << "\n";
-            return 1;
-        }
-        if (!store.exists(id) || store.status(c.st) == state::Status::Stopped) {
-            std::cerr << "container " << id << " exited before it became healthy" << (h ? last_output(*h) : "") << "\n";
-            return 1;
-        }
-        if (realtime_ns() >= deadline) {
-            std::cerr << "container " << id << " not healthy after " << timeout_ns / 1'000'000'000 << "s"
-                      << (h ? last_output(*h) : "") << "\n";
-            return 1;
-        }
-        ::usleep(100'000);
-    }
-}
-
 }  // namespace crunlite::app

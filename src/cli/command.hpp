@@ -79,6 +79,7 @@ int cmd_kill(const Global&, const std::vector<std::string>&);
 int cmd_delete(const Global&, const std::vector<std::string>&);
 int cmd_rm(const Global&, const std::vector<std::string>&);
 int cmd_port(const Global&, const std::vector<std::string>&);
+int cmd_wait(const Global&, const std::vector<std::string>&);
 int cmd_pause(const Global&, const std::vector<std::string>&);
 int cmd_resume(const Global&, const std::vector<std::string>&);
 int cmd_ps(const Global&, const std::vector<std::string>&);

@@ -89,10 +89,6 @@ int healthcheck_run(const runtime::Context& ctx, const std::string& id);
 // is not running).  A probe that cannot run is logged and retried after the interval.
 int64_t health_tick(const runtime::Context& ctx, const std::string& id);
 
-// Waits until the container is healthy (0) or unhealthy, stopped, or
-// `timeout_ns` passed (1, printing why and the last probe's output).
-int wait_healthy(const runtime::Context& ctx, const std::string& id, int64_t timeout_ns);
-
 // A seccomp profile (profiles/seccomp.json's format) resolved for this machine
 // (architecture, kernel) and a container with capabilities `caps`.
 spec::Seccomp host_seccomp_profile(std::string_view profile, const std::string& source,

@@ -46,6 +46,7 @@ const std::vector<Command>& commands() {
         {"healthcheck", "run an image container's healthcheck now", cmd_healthcheck},
         {"monitor", "internal: what crun-lite-monitor has the runtime do", cmd_monitor},
         {"port", "list the published ports of an image container", cmd_port},
+        {"wait", "wait until containers are running, healthy, unhealthy or stopped", cmd_wait},
         {"spec", "write a new config.json", cmd_spec},
         {"image", "load, pull, list, inspect and remove images; registry logins", cmd_image},
         {"features", "print the features this runtime supports", cmd_features},

@@ -7,6 +7,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/image_spec.hpp"
+#include "crunlite/app/wait.hpp"
 #include "pull_flags.hpp"
 
 namespace crunlite::cli {

@@ -1,0 +1,329 @@
+#include "crunlite/app/wait.hpp"
+
+#include <poll.h>
+#include <sys/inotify.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdint>
+#include <iostream>
+
+#include "crunlite/app/image_run.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/syscalls.hpp"
+
+namespace crunlite::app {
+namespace {
+
+constexpr int64_t kSecond = 1'000'000'000, kMilli = 1'000'000;
+// Between polls while a stopped container's exit record is due and no inotify
+// watch reports it: the monitor writes it right after reaping, and with --rm
+// deletes the container a few milliseconds later.
+constexpr int64_t kExitRecordPoll_ns = 10 * kMilli;
+
+bool is_health(WaitCondition c) { return c == WaitCondition::Healthy || c == WaitCondition::Unhealthy; }
+
+// "running or healthy", each name once, in the order given.
+std::string names(const std::vector<WaitCondition>& conditions) {
+    std::vector<std::string> out;
+    for (WaitCondition c : conditions)
+        if (std::find(out.begin(), out.end(), wait_condition_name(c)) == out.end()) out.push_back(wait_condition_name(c));
+    return join(out, " or ");
+}
+
+// "; last probe (exit 1): OUTPUT" when the health log has a probe.
+std::string last_probe(const std::optional<HealthState>& health) {
+    if (!health || health->log.empty()) return "";
+    const ProbeResult& r = health->log.back();
+    return "; last probe (exit " + std::to_string(r.exit_code) + "): " + trim(r.output);
+}
+
+std::string format_duration(int64_t ns) {
+    if (ns % kSecond == 0) return std::to_string(ns / kSecond) + "s";
+    if (ns % kMilli == 0) return std::to_string(ns / kMilli) + "ms";
+    return std::to_string(ns) + "ns";
+}
+
+// The reason when every condition is out of reach (see decide).
+std::string impossible_reason(const std::vector<WaitCondition>& conditions, const Observation& o) {
+    bool health_wanted = std::any_of(conditions.begin(), conditions.end(), is_health);
+    if (!o.exists || o.status == state::Status::Stopped) {
+        if (!o.exit_code) {
+            if (std::count(conditions.begin(), conditions.end(), WaitCondition::Stopped))
+                return "stopped, but no exit code was recorded (only the monitor of `run -d` records one)";
+            return "stopped (no exit code was recorded) before it was " + names(conditions) +
+                   (health_wanted ? last_probe(o.health) : "");
+        }
+        return "exited with code " + std::to_string(*o.exit_code) + " before it was " + names(conditions) +
+               (health_wanted ? last_probe(o.health) : "");
+    }
+    if (!o.health) return "has no healthcheck (waiting for " + names(conditions) + ")";
+    return "is unhealthy" + last_probe(o.health);
+}
+
+}  // namespace
+
+WaitCondition parse_wait_condition(const std::string& text, const std::string& flag) {
+    if (text == "running") return WaitCondition::Running;
+    if (text == "healthy") return WaitCondition::Healthy;
+    if (text == "unhealthy") return WaitCondition::Unhealthy;
+    if (text == "stopped" || text == "exited") return WaitCondition::Stopped;
+    throw Error(EINVAL, flag + ": unknown condition " + quote(text) +
+                            " (want running, healthy, unhealthy, stopped or exited)");
+}
+
+const char* wait_condition_name(WaitCondition c) {
+    switch (c) {
+        case WaitCondition::Running: return "running";
+        case WaitCondition::Healthy: return "healthy";
+        case WaitCondition::Unhealthy: return "unhealthy";
+        case WaitCondition::Stopped: return "stopped";
+    }
+    return "stopped";
+}
+
+Verdict decide(const std::vector<WaitCondition>& conditions, const Observation& o) {
+    Verdict v;
+    if (!o.exists && !o.exit_code) {
+        v.kind = Verdict::Impossible;
+        v.reason = o.seen ? "was deleted while waiting for it to be " + names(conditions) : "does not exist";
+        return v;
+    }
+    // Deleted after its exit code was read (run --rm): it stopped with that code.
+    bool stopped = !o.exists || o.status == state::Status::Stopped;
+    if (stopped && !o.exit_code && !o.exit_overdue) return v;  // the exit record is due
+    bool waiting = false;
+    for (WaitCondition c : conditions) {
+        bool reached = false, possible = !stopped;
+        if (c == WaitCondition::Stopped) {
+            reached = stopped && o.exit_code.has_value();
+            possible = !stopped;  // stopped without a record: nobody will write one
+        } else if (c == WaitCondition::Running) {
+            reached = !stopped && o.status == state::Status::Running;
+        } else if (!stopped) {
+            std::string want = c == WaitCondition::Healthy ? "healthy" : "unhealthy";
+            reached = o.health && o.health->status == want;
+            // Like --wait-healthy: unhealthy ends a wait for healthy.
+            possible = o.health && !(c == WaitCondition::Healthy && o.health->status == "unhealthy");
+        }
+        if (reached) {
+            v.kind = Verdict::Reached;
+            v.exit_code = c == WaitCondition::Stopped ? *o.exit_code : -1;
+            return v;
+        }
+        waiting = waiting || possible;
+    }
+    if (waiting) return v;
+    v.kind = Verdict::Impossible;
+    v.reason = impossible_reason(conditions, o);
+    return v;
+}
+
+std::string timeout_reason(const std::vector<WaitCondition>& conditions, const Observation& o, int64_t timeout_ns) {
+    std::string now = std::string("status ") + state::status_name(o.status);
+    if (o.status == state::Status::Stopped && !o.exit_code) now += ", its exit code not recorded yet";
+    if (o.health) now += ", health " + o.health->status;
+    bool health_wanted = std::any_of(conditions.begin(), conditions.end(), is_health);
+    return "not " + names(conditions) + " after " + format_duration(timeout_ns) + " (" + now + ")" +
+           (health_wanted ? last_probe(o.health) : "");
+}
+
+namespace {
+
+int64_t monotonic_ns() {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_MONOTONIC, &ts);
+    return static_cast<int64_t>(ts.tv_sec) * kSecond + ts.tv_nsec;
+}
+
+// One container being waited for.
+struct Watch {
+    std::string id;
+    std::string created;           // of the container first seen: another one of the same id is not it
+    bool seen = false, settled = false;
+    int64_t stopped_since = -1;    // monotonic ns, when first seen stopped
+    sys::UniqueFd pidfd;           // of its running process: readable once it exits
+    bool exit_noticed = false;     // the pidfd fired: never open another
+    int wd = -1;                   // inotify watch of its state directory
+    std::optional<int> exit_code;  // read as soon as recorded: it outlives a deletion (--rm)
+    Observation last;
+    WaitOutcome outcome;
+};
+
+// A pidfd of the container's process, when it is still the process `st` names.
+sys::UniqueFd open_pidfd(const state::State& st) {
+    sys::UniqueFd fd(sys::pidfd_open(st.pid, 0));
+    sys::ProcStat ps;
+    if (fd && (!sys::read_proc_stat(st.pid, ps) || ps.start_time != st.start_time)) fd.reset();
+    return fd;
+}
+
+// The polling side of wait_for: observes the containers, sleeps between polls.
+class Waiter {
+public:
+    Waiter(const runtime::Context& ctx, const WaitOptions& o)
+        : ctx_(ctx), store_(ctx.root), conditions_(o.conditions), interval_ns_(o.interval_ns) {
+        if (conditions_.empty()) conditions_.push_back(WaitCondition::Stopped);
+        want_health_ = std::any_of(conditions_.begin(), conditions_.end(), is_health);
+        watches_.resize(o.ids.size());
+        for (size_t i = 0; i < o.ids.size(); ++i) watches_[i].id = watches_[i].outcome.id = o.ids[i];
+        // Without inotify (out of instances) the exit record is polled for instead.
+        inotify_.reset(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
+    }
+
+    // One poll of every unsettled container; true once all settled.
+    bool poll(std::ostream& err);
+    // Sleeps until the next poll is due, at most `limit_ns`; earlier when a
+    // process exits or an exit code is recorded.
+    void pause(int64_t limit_ns);
+    void time_out(int64_t timeout_ns, std::ostream& err);
+    std::vector<WaitOutcome> outcomes() const;
+
+private:
+    Observation observe(Watch& w, int64_t now);
+    void read_exit_events();
+
+    const runtime::Context& ctx_;
+    state::Store store_;
+    std::vector<WaitCondition> conditions_;
+    int64_t interval_ns_;
+    bool want_health_ = false, record_due_ = false;
+    sys::UniqueFd inotify_;
+    std::vector<Watch> watches_;
+};
+
+Observation Waiter::observe(Watch& w, int64_t now) {
+    Observation o;
+    o.seen = w.seen;
+    try {
+        state::State st = store_.load(w.id);
+        if (w.seen && st.created != w.created) throw Error(ENOENT, "replaced");
+        if (!w.seen && inotify_)  // before the first read of the record: no write is missed
+            w.wd = ::inotify_add_watch(inotify_.get(), store_.dir(w.id).c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
+        w.seen = true;
+        w.created = st.created;
+        o.status = runtime::live_status(store_, st);
+        if (auto code = store_.exit_status(w.id)) w.exit_code = code;
+        o.exit_code = w.exit_code;
+        if (want_health_ && st.annotations.count(kImageAnnotation)) o.health = health_of(ctx_, w.id);
+        if (o.status == state::Status::Stopped) {
+            w.pidfd.reset();
+            if (w.stopped_since < 0) w.stopped_since = now;
+            o.exit_overdue = now - w.stopped_since >= kExitRecordGrace_ns;
+        } else if (!w.pidfd && !w.exit_noticed) {
+            w.pidfd = open_pidfd(st);
+        }
+    } catch (const Error& e) {
+        if (e.code() != ENOENT) throw;
+        o.exists = false;
+        o.exit_code = w.exit_code;  // deleted after its exit was recorded (--rm)
+    }
+    return o;
+}
+
+bool Waiter::poll(std::ostream& err) {
+    record_due_ = false;
+    for (auto& w : watches_) {
+        if (w.settled) continue;
+        Verdict v;
+        try {
+            w.last = observe(w, monotonic_ns());
+            v = decide(conditions_, w.last);
+        } catch (const Error& e) {
+            v.kind = Verdict::Impossible;
+            v.reason = "could not be read: " + e.message();
+        }
+        if (v.kind == Verdict::Waiting) {
+            // A stopped container's exit record is due: polled for when no
+            // inotify watch tells us of it.
+            record_due_ = record_due_ || (w.last.exists && w.last.status == state::Status::Stopped && w.wd < 0);
+            continue;
+        }
+        w.settled = true;
+        w.pidfd.reset();
+        w.outcome = {w.id, v.kind == Verdict::Reached, v.exit_code};
+        if (v.kind == Verdict::Impossible) err << "container " << w.id << " " << v.reason << std::endl;
+    }
+    return std::all_of(watches_.begin(), watches_.end(), [](const Watch& w) { return w.settled; });
+}
+
+// The exit records written since the last call, read at once: with --rm the
+// monitor deletes the container a few milliseconds later.
+void Waiter::read_exit_events() {
+    alignas(struct inotify_event) char buf[4096];
+    ssize_t n;
+    while ((n = ::read(inotify_.get(), buf, sizeof buf)) > 0) {
+        for (char* p = buf; p < buf + n;) {
+            auto* ev = reinterpret_cast<struct inotify_event*>(p);
+            p += sizeof(struct inotify_event) + ev->len;
+            if (ev->len == 0 || std::string(ev->name) != "exit") continue;
+            for (auto& w : watches_)
+                if (w.wd == ev->wd && !w.settled)
+                    if (auto code = store_.exit_status(w.id)) w.exit_code = code;
+        }
+    }
+}
+
+void Waiter::pause(int64_t limit_ns) {
+    int64_t ns = std::min(limit_ns, record_due_ ? std::min(interval_ns_, kExitRecordPoll_ns) : interval_ns_);
+    std::vector<struct pollfd> fds;
+    std::vector<Watch*> owners;
+    if (inotify_) fds.push_back({inotify_.get(), POLLIN, 0});
+    for (auto& w : watches_)
+        if (!w.settled && w.pidfd) {
+            fds.push_back({w.pidfd.get(), POLLIN, 0});
+            owners.push_back(&w);
+        }
+    struct timespec ts = {static_cast<time_t>(ns / kSecond), static_cast<long>(ns % kSecond)};
+    if (::ppoll(fds.data(), fds.size(), &ts, nullptr) <= 0) return;
+    size_t first = inotify_ ? 1 : 0;
+    if (inotify_ && fds[0].revents) read_exit_events();
+    for (size_t i = first; i < fds.size(); ++i)
+        if (fds[i].revents) {  // exited: the next poll sees it stopped
+            owners[i - first]->pidfd.reset();
+            owners[i - first]->exit_noticed = true;
+        }
+}
+
+void Waiter::time_out(int64_t timeout_ns, std::ostream& err) {
+    for (auto& w : watches_)
+        if (!w.settled) err << "container " << w.id << " " << timeout_reason(conditions_, w.last, timeout_ns) << std::endl;
+}
+
+std::vector<WaitOutcome> Waiter::outcomes() const {
+    std::vector<WaitOutcome> out;
+    for (const auto& w : watches_) out.push_back(w.outcome);
+    return out;
+}
+
+}  // namespace
+
+std::vector<WaitOutcome> wait_for(const runtime::Context& ctx, const WaitOptions& o, std::ostream& err) {
+    if (o.interval_ns <= 0) throw Error(EINVAL, "wait: the interval must be positive");
+    for (const auto& id : o.ids) state::validate_id(id);
+    Waiter waiter(ctx, o);
+    int64_t deadline = o.timeout_ns ? monotonic_ns() + *o.timeout_ns : -1;
+    while (!waiter.poll(err)) {
+        int64_t now = monotonic_ns();
+        if (deadline >= 0 && now >= deadline) {
+            waiter.time_out(*o.timeout_ns, err);
+            break;
+        }
+        waiter.pause(deadline >= 0 ? deadline - now : INT64_MAX);
+    }
+    return waiter.outcomes();
+}
+
+int wait_healthy(const runtime::Context& ctx, const std::string& id, int64_t timeout_ns) {
+    WaitOptions o;
+    o.ids = {id};
+    o.conditions = {WaitCondition::Healthy};
+    o.interval_ns = 100 * kMilli;
+    o.timeout_ns = timeout_ns;
+    return wait_for(ctx, o, std::cerr).front().reached ? 0 : 1;
+}
+
+}  // namespace crunlite::app
