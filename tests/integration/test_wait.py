@@ -8,6 +8,7 @@ import os
 import time
 
 import harness
+from test_image_run import _store
 from harness import check, check_eq, check_in
 
 BASE = {"Env": ["PATH=/bin"], "Cmd": ["sleep", "3600"]}
@@ -30,12 +31,6 @@ def _image(h, config):
                                 config=config)
     os.chmod(os.path.dirname(path), 0o755)
     return path
-
-
-def _store(h):
-    if getattr(h, "_store_for", None) != h.history:
-        h._store_for, h._store = h.history, h.mkdtemp("store")
-    return h._store
 
 
 def _run_image(h, archive, cid, *args):
