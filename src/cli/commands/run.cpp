@@ -67,8 +67,8 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
          "[IP:][HOST:]CONTAINER[/tcp|udp], IP6 as [::1]; no HOST: a free port (see `crun-lite port`) (repeatable)")
         ("health-cmd", po::value(&f.health_cmd), "healthcheck command (run with /bin/sh -c)")
         ("health-http", po::value(&f.health_http),
-         "healthcheck: GET this URL to the container itself (http[s]://localhost|127.0.0.1|[::1][:PORT]/PATH), healthy on 2xx/3xx")
-        ("health-tcp", po::value(&f.health_tcp), "healthcheck: a TCP connect to this port on the container's 127.0.0.1 or [::1]")
+         "healthcheck: a GET of this URL to the container itself (http[s]://localhost:PORT/PATH; or 127.0.0.1, [::1]), healthy on 2xx/3xx")
+        ("health-tcp", po::value(&f.health_tcp), "healthcheck: a TCP connect to this port of the container (127.0.0.1 or [::1])")
         ("health-interval", po::value(&f.health_interval), "time between probes (e.g. 30s)")
         ("health-timeout", po::value(&f.health_timeout), "a probe running longer fails")
         ("health-start-period", po::value(&f.health_start_period), "failures in this first period do not count")
