@@ -127,6 +127,7 @@ int main(int argc, char** argv) {
     std::string why = url_problem(u, argv[1]);
     int code = why.empty() ? probe(u, timeout_ms) : usage_error(std::string("`") + argv[1] + "`: " + why);
     curl_url_cleanup(u);
+    curl_global_cleanup();
     std::fflush(stdout);
     return code;
 }

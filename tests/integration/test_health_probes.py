@@ -287,6 +287,23 @@ def test_http_probe_runs_confined_in_the_network_namespace(h):
     h.rt_ok("delete", "--force", cid)
 
 
+def test_probe_of_a_paused_container_fails(h):
+    """As an exec probe does: exit code 125, the reason as output."""
+    archive = _image(h)
+    cid = h.new_id("paused")
+    check_eq(_run(h, archive, "-d", "--health-tcp", str(PORT), "--health-interval", "1h", cid).rc, 0, "run -d")
+    r = h.rt("pause", cid)
+    if r.rc != 0:
+        h.rt_ok("delete", "--force", cid)
+        harness.skip(f"pause needs a freezer cgroup this mode lacks: {r.err.strip()}")
+    r = h.rt("healthcheck", "run", cid)
+    check_eq((r.rc, r.out.strip()), (1, "healthcheck: cannot probe a paused container"), f"healthcheck run\n{r!r}")
+    check_eq(_health(h, cid)["Log"][-1]["ExitCode"], 125, "recorded as a probe that could not run")
+    h.rt_ok("resume", cid)
+    check_eq(h.rt("healthcheck", "run", cid).rc, 0, "resumed: probed again, and the server answers")
+    h.rt_ok("delete", "--force", cid)
+
+
 def test_probe_of_a_stopped_container(h):
     archive = _image(h)
     cid = h.new_id("stopped")
