@@ -184,16 +184,16 @@ fi
 
 # The Debian package (contrib/package.sh: build, lintian), installed with apt; then the files
 # above through the installed crun-lite, which finds its installed crun-lite-init and
-# crun-lite-pull and crun-lite-health (CRUNLITE_INIT, CRUNLITE_PULL and CRUNLITE_HEALTH emptied:
-# no build tree's); then purged.
+# crun-lite-pull (CRUNLITE_INIT and CRUNLITE_PULL emptied: no build tree's); then purged.
 # If it does not build or install, that fails and the files run against the build tree.
 package_tests() {
     stage "Debian package (contrib/package.sh)"
     if ((package == 1)) && built package && tail -n 3 "$deb_dir/build.log" &&
         apt-get install -y -q -o DPkg::Lock::Timeout=300 "$deb_dir"/crun-lite_*.deb >"$deb_dir/apt.log" 2>&1; then
         passed=$((passed + 1))
+        unset CRUNLITE_HEALTH  # the installed crun-lite-health too, not one named by the caller
         echo "installed $(dpkg-query -W -f='${Package} ${Version}' crun-lite): $(/usr/bin/crun-lite --version | head -n1)"
-        CRUNLITE_BIN=/usr/bin/crun-lite CRUNLITE_INIT='' CRUNLITE_PULL='' CRUNLITE_HEALTH='' integration package "" "$package_files"
+        CRUNLITE_BIN=/usr/bin/crun-lite CRUNLITE_INIT='' CRUNLITE_PULL='' integration package "" "$package_files"
         apt-get purge -y -q -o DPkg::Lock::Timeout=300 crun-lite >>"$deb_dir/apt.log" 2>&1 ||
             { tail -n 20 "$deb_dir/apt.log"; echo "!! apt-get purge crun-lite failed"; failed=$((failed + 1)); }
     elif ((package == 1)); then
