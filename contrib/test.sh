@@ -192,6 +192,7 @@ package_tests() {
     if ((package == 1)) && built package && tail -n 3 "$deb_dir/build.log" &&
         apt-get install -y -q -o DPkg::Lock::Timeout=300 "$deb_dir"/crun-lite_*.deb >"$deb_dir/apt.log" 2>&1; then
         passed=$((passed + 1))
+        unset CRUNLITE_HEALTH  # the installed crun-lite-health too, not one named by the caller
         echo "installed $(dpkg-query -W -f='${Package} ${Version}' crun-lite): $(/usr/bin/crun-lite --version | head -n1)"
         CRUNLITE_BIN=/usr/bin/crun-lite CRUNLITE_INIT='' CRUNLITE_PULL='' CRUNLITE_MONITOR='' integration package "" "$package_files"
         apt-get purge -y -q -o DPkg::Lock::Timeout=300 crun-lite >>"$deb_dir/apt.log" 2>&1 ||

@@ -56,29 +56,7 @@ install -m 755 "$build/src/init/crun-lite-init" "$CRUNLITE_INIT"
 [ -z "$user" ] || { mkdir -m 700 "$work/home" && chown "$user" "$work/home"; }
 
 # A docker-archive: static busybox (sh, httpd, dd) and /www/index.html.
-python3 - "$work/web.tar" "$(command -v busybox)" <<'PY'
-import hashlib, io, json, os, sys, tarfile
-out, busybox = sys.argv[1], sys.argv[2]
-layer = io.BytesIO()
-with tarfile.open(fileobj=layer, mode="w") as t:
-    for d in ("bin", "proc", "sys", "dev", "etc", "tmp", "www"):
-        ti = tarfile.TarInfo(d); ti.type, ti.mode = tarfile.DIRTYPE, 0o755; t.addfile(ti)
-    t.add(busybox, "bin/busybox")
-    for a in ("sh", "httpd", "dd"):
-        ti = tarfile.TarInfo("bin/" + a); ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"; t.addfile(ti)
-    for name, data in (("www/index.html", b"hello\n"), ("etc/passwd", b"root:x:0:0:root:/:/bin/sh\n")):
-        ti = tarfile.TarInfo(name); ti.size, ti.mode = len(data), 0o644; t.addfile(ti, io.BytesIO(data))
-raw = layer.getvalue()
-config = json.dumps({"architecture": {"x86_64": "amd64", "aarch64": "arm64"}.get(os.uname().machine, "amd64"),
-                     "os": "linux", "config": {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
-                     "rootfs": {"type": "layers", "diff_ids": ["sha256:" + hashlib.sha256(raw).hexdigest()]}}).encode()
-cfg_name = hashlib.sha256(config).hexdigest() + ".json"
-with tarfile.open(out, "w") as t:
-    for name, data in ((cfg_name, config), ("l0/layer.tar", raw),
-                       ("manifest.json", json.dumps([{"Config": cfg_name, "RepoTags": ["nbench/web:1"],
-                                                      "Layers": ["l0/layer.tar"]}]).encode())):
-        ti = tarfile.TarInfo(name); ti.size, ti.mode = len(data), 0o644; t.addfile(ti, io.BytesIO(data))
-PY
+python3 "$here/contrib/bench/web-image.py" "$work/web.tar" "$(command -v busybox)" nbench/web:1 sh,httpd,dd sh
 chmod 644 "$work/web.tar"
 mkdir -m 700 "$work/store" "$work/state"
 [ -z "$user" ] || chown "$user" "$work/store" "$work/state"

@@ -1,126 +1,73 @@
 #include "crunlite/app/health.hpp"
 
 #include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
 #include <sys/file.h>
-#include <sys/wait.h>
 #include <unistd.h>
-
-#include <algorithm>
-#include <climits>
 
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
-#include "crunlite/sys/child.hpp"
 #include "crunlite/sys/fd.hpp"
 
 namespace crunlite::app {
 namespace {
 
-constexpr size_t kMaxOutput = 4096;
 constexpr size_t kMaxLog = 5;
 
-// Runs `test` in the container through `exec` in a child process, whose
-// output comes back on a pipe.  exec itself SIGKILLs the probe's process group
-// at the timeout; should exec hang, we SIGKILL it 2 s later and the probe dies
-// with it (kill_with_parent).  A probe that ran past the timeout failed.
-ProbeResult run_probe(const runtime::Context& ctx, const std::string& id, const HealthConfig& config) {
-    ProbeResult r;
-    r.start = rfc3339_utc_now();
-    sys::Pipe pipe = sys::Pipe::make();
-    sys::Child child = sys::Child::fork("fork healthcheck", [&] {
-        sigset_t none;
-        sigemptyset(&none);
-        ::sigprocmask(SIG_SETMASK, &none, nullptr);
-        int devnull = ::open("/dev/null", O_RDONLY | O_CLOEXEC);
-        ::dup2(devnull, 0);
-        ::dup2(pipe.write.get(), 1);
-        ::dup2(pipe.write.get(), 2);
-        int code = 125;
-        try {
-            runtime::ExecOptions opts;
-            opts.id = id;
-            opts.args = config.test;
-            // Past the timeout exec kills the probe's process group; if exec
-            // itself hangs, we SIGKILL it and the probe dies with it.
-            opts.kill_with_parent = true;
-            opts.timeout_ns = config.timeout_ns;
-            code = runtime::exec(ctx, opts);
-        } catch (const Error& e) {
-            ::dprintf(2, "healthcheck: %s\n", e.message().c_str());
-        } catch (...) {  // never unwind out of the forked probe
-            ::dprintf(2, "healthcheck: unexpected error\n");
-        }
-        return code;
-    });
-    pipe.write.reset();
-    sys::UniqueFd out = std::move(pipe.read);
-    ::fcntl(out.get(), F_SETFL, O_NONBLOCK);
-    int64_t started = monotonic_ms(), timeout_ms = config.timeout_ns / 1'000'000;
-    int64_t deadline = started + timeout_ms + 2000;  // exec kills the probe at the timeout itself
-    bool timed_out = false;
-    // Output until EOF, or until exec exits: a probe's descendant that escaped
-    // its process group (setsid) may hold the pipe open forever.
-    bool pidfd = child.pidfd() >= 0;
-    auto drain = [&] {
-        char buf[4096];
-        ssize_t n;
-        while ((n = ::read(out.get(), buf, sizeof buf)) > 0)
-            if (r.output.size() < kMaxOutput)
-                r.output.append(buf, std::min(static_cast<size_t>(n), kMaxOutput - r.output.size()));
-        return n == 0;  // EOF
-    };
-    for (;;) {
-        int64_t left = deadline - monotonic_ms();
-        if (left <= 0) {
-            timed_out = true;
-            break;
-        }
-        struct pollfd pfd[2] = {{out.get(), POLLIN, 0}, {child.pidfd(), POLLIN, 0}};
-        if (::poll(pfd, pidfd ? 2 : 1, static_cast<int>(std::min<int64_t>(left, INT_MAX))) <= 0) continue;
-        if (pfd[0].revents && drain()) break;
-        if (pidfd && pfd[1].revents) {
-            drain();
-            break;
-        }
-    }
-    if (timed_out) child.kill(SIGKILL);  // exec did not end it in time; the probe dies with it
-    int status = child.wait();
-    r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
-    if (timed_out || monotonic_ms() - started >= timeout_ms) {
-        r.exit_code = -1;
-        r.output = "Health check exceeded timeout (" +
-                   (timeout_ms % 1000 ? std::to_string(timeout_ms) + "ms" : std::to_string(timeout_ms / 1000) + "s") + ")";
-    }
-    r.end = rfc3339_utc_now();
-    return r;
+std::string lower(std::string s) {
+    for (char& c : s)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return s;
 }
 
-}  // namespace
+// Why `text` is no port 1-65535, or nullopt.
+std::optional<std::string> port_problem(std::string_view text) {
+    auto v = parse_uint(text);
+    if (!v || *v < 1 || *v > 65535) return "want a port number 1-65535, got " + quote(text);
+    return std::nullopt;
+}
 
-std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck>& image,
-                                          const HealthOverrides& o) {
-    if (o.disable) return std::nullopt;
-    HealthConfig c;
-    std::vector<std::string> test;
-    if (image) {
-        test = image->test;
-        if (image->interval_ns > 0) c.interval_ns = image->interval_ns;
-        if (image->timeout_ns > 0) c.timeout_ns = image->timeout_ns;
-        if (image->start_period_ns > 0) c.start_period_ns = image->start_period_ns;
-        if (image->start_interval_ns > 0) c.start_interval_ns = image->start_interval_ns;
-        if (image->retries > 0) c.retries = image->retries;
+// Why `url` is no URL check_probe_url accepts, or nullopt.
+std::optional<std::string> url_problem(const std::string& url) {
+    for (unsigned char c : url)
+        if (c <= 0x20 || c >= 0x7f) return "spaces, control and non-ASCII characters must be percent-encoded";
+    size_t sep = url.find("://");
+    if (sep == std::string::npos) return "want http://HOST[:PORT]/PATH or https://HOST[:PORT]/PATH";
+    std::string scheme = lower(url.substr(0, sep));
+    if (scheme != "http" && scheme != "https") return "the scheme must be http or https, not " + quote(url.substr(0, sep));
+    size_t from = sep + 3, to = url.find_first_of("/?#", from);
+    std::string authority = url.substr(from, to == std::string::npos ? std::string::npos : to - from);
+    if (authority.find('@') != std::string::npos) return "a user name or password in the URL is not supported";
+    size_t host_end = authority[0] == '[' ? authority.find(']') : authority.find(':');
+    if (authority[0] == '[' && host_end++ == std::string::npos) return "unterminated [IPv6 address]";
+    std::string host = lower(authority.substr(0, host_end));
+    if (host_end < authority.size()) {
+        if (authority[host_end] != ':') return "unexpected " + quote(authority.substr(host_end)) + " after the host";
+        if (auto why = port_problem(authority.substr(host_end + 1))) return "port: " + *why;
     }
-    if (o.cmd) test = {"CMD-SHELL", *o.cmd};
-    if (o.interval_ns) c.interval_ns = *o.interval_ns;
-    if (o.timeout_ns) c.timeout_ns = *o.timeout_ns;
-    if (o.start_period_ns) c.start_period_ns = *o.start_period_ns;
-    if (o.start_interval_ns) c.start_interval_ns = *o.start_interval_ns;
-    if (o.retries) c.retries = *o.retries;
-    if (test.empty() || test[0] == "NONE") return std::nullopt;
+    if (host != "localhost" && host != "127.0.0.1" && host != "[::1]")
+        return "the host must be the container itself: localhost, 127.0.0.1 or [::1] (the probe runs in its "
+               "network namespace), not " + quote(host);
+    return std::nullopt;
+}
+
+// The probe kind the flags give, or nullopt; throws when they give several.
+std::optional<ProbeKind> flag_kind(const HealthOverrides& o) {
+    int given = (o.cmd ? 1 : 0) + (o.http ? 1 : 0) + (o.tcp ? 1 : 0);
+    if (given > 1)
+        throw Error(EINVAL, std::string(o.cmd ? "--health-cmd and " : "") + (o.http ? "--health-http" : "") +
+                                (o.http && o.tcp ? " and " : "") + (o.tcp ? "--health-tcp" : "") +
+                                " conflict: one probe kind at a time");
+    if (o.cmd) return ProbeKind::Exec;
+    if (o.http) return ProbeKind::Http;
+    if (o.tcp) return ProbeKind::Tcp;
+    return std::nullopt;
+}
+
+// The image's Healthcheck test, in argv form; false for none (or NONE).
+bool image_test(std::vector<std::string> test, HealthConfig& c) {
+    if (test.empty() || test[0] == "NONE") return false;
     if (test[0] == "CMD-SHELL") {
         if (test.size() != 2) throw Error(EINVAL, "Healthcheck.Test: CMD-SHELL takes exactly one command string");
         c.test = {"/bin/sh", "-c", test[1]};
@@ -130,6 +77,83 @@ std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck
     } else {
         throw Error(EINVAL, "Healthcheck.Test: unknown form " + quote(test[0]) + " (want CMD, CMD-SHELL or NONE)");
     }
+    return true;
+}
+
+// The probe: the flags', else the labels' (crun-lite's own, over the image's
+// generic Healthcheck), else the image's test.  False for none.
+bool choose_probe(const std::optional<image::Healthcheck>& image, const HealthOverrides& o,
+                  const std::map<std::string, std::string>& labels, HealthConfig& c) {
+    auto http = labels.find(kHealthHttpLabel), tcp = labels.find(kHealthTcpLabel);
+    if (http != labels.end() && tcp != labels.end())
+        throw Error(EINVAL, std::string("image labels ") + kHealthHttpLabel + " and " + kHealthTcpLabel +
+                                " conflict: one probe kind at a time (give --health-http or --health-tcp)");
+    std::optional<ProbeKind> kind = flag_kind(o);
+    if (kind == ProbeKind::Exec) {
+        c.test = {"/bin/sh", "-c", *o.cmd};
+    } else if (kind == ProbeKind::Http || (!kind && http != labels.end())) {
+        c.kind = ProbeKind::Http;
+        c.url = kind ? *o.http : http->second;
+        check_probe_url(c.url, kind ? std::string("--health-http") : std::string("image label ") + kHealthHttpLabel);
+    } else if (kind == ProbeKind::Tcp || (!kind && tcp != labels.end())) {
+        c.kind = ProbeKind::Tcp;
+        c.port = parse_probe_port(kind ? *o.tcp : tcp->second,
+                                  kind ? std::string("--health-tcp") : std::string("image label ") + kHealthTcpLabel);
+    } else {
+        return image && image_test(image->test, c);
+    }
+    return true;
+}
+
+const char* kind_name(ProbeKind k) {
+    switch (k) {
+        case ProbeKind::Http: return "http";
+        case ProbeKind::Tcp: return "tcp";
+        case ProbeKind::Exec: break;
+    }
+    return "exec";
+}
+
+}  // namespace
+
+void check_probe_url(const std::string& url, const std::string& what) {
+    if (url.empty()) throw Error(EINVAL, what + ": a URL is required (http://localhost:PORT/PATH)");
+    if (auto why = url_problem(url)) throw Error(EINVAL, what + ": " + quote(url) + ": " + *why);
+}
+
+int parse_probe_port(const std::string& text, const std::string& what) {
+    if (auto why = port_problem(text)) throw Error(EINVAL, what + ": " + *why);
+    return static_cast<int>(*parse_uint(text));
+}
+
+void check_health_overrides(const HealthOverrides& o, const std::string& verb) {
+    with_context(verb, [&] {
+        flag_kind(o);
+        if (o.http) check_probe_url(*o.http, "--health-http");
+        if (o.tcp) parse_probe_port(*o.tcp, "--health-tcp");
+    });
+    if (o.disable && (o.cmd || o.http || o.tcp || o.interval_ns || o.timeout_ns || o.start_period_ns ||
+                      o.start_interval_ns || o.retries))
+        throw Error(EINVAL, verb + ": --no-healthcheck conflicts with the --health-* options");
+}
+
+std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck>& image, const HealthOverrides& o,
+                                          const std::map<std::string, std::string>& labels) {
+    if (o.disable) return std::nullopt;
+    HealthConfig c;
+    if (image) {
+        if (image->interval_ns > 0) c.interval_ns = image->interval_ns;
+        if (image->timeout_ns > 0) c.timeout_ns = image->timeout_ns;
+        if (image->start_period_ns > 0) c.start_period_ns = image->start_period_ns;
+        if (image->start_interval_ns > 0) c.start_interval_ns = image->start_interval_ns;
+        if (image->retries > 0) c.retries = image->retries;
+    }
+    if (o.interval_ns) c.interval_ns = *o.interval_ns;
+    if (o.timeout_ns) c.timeout_ns = *o.timeout_ns;
+    if (o.start_period_ns) c.start_period_ns = *o.start_period_ns;
+    if (o.start_interval_ns) c.start_interval_ns = *o.start_interval_ns;
+    if (o.retries) c.retries = *o.retries;
+    if (!choose_probe(image, o, labels, c)) return std::nullopt;
     if (c.interval_ns < 1'000'000 || c.timeout_ns < 1'000'000 || c.start_interval_ns < 1'000'000)
         throw Error(EINVAL, "healthcheck: interval, timeout and start interval must be at least 1ms");
     if (c.retries < 1) throw Error(EINVAL, "healthcheck: retries must be at least 1");
@@ -188,7 +212,12 @@ HealthState parse_health_json(const std::string& text, const std::string& source
 std::string health_config_json(const HealthConfig& c) {
     json::Writer w(false);
     w.begin_object();
-    w.key("Test").string_array(c.test);
+    w.key("Kind").string(kind_name(c.kind));
+    switch (c.kind) {
+        case ProbeKind::Exec: w.key("Test").string_array(c.test); break;
+        case ProbeKind::Http: w.key("URL").string(c.url); break;
+        case ProbeKind::Tcp: w.key("Port").integer(c.port); break;
+    }
     w.key("Interval").integer(c.interval_ns).key("Timeout").integer(c.timeout_ns);
     w.key("StartPeriod").integer(c.start_period_ns).key("StartInterval").integer(c.start_interval_ns);
     w.key("Retries").integer(c.retries);
@@ -198,7 +227,30 @@ std::string health_config_json(const HealthConfig& c) {
 
 HealthConfig parse_health_config(const json::Value& root) {
     HealthConfig c;
-    c.test = root.at("Test").as_string_array();
+    std::string kind = root.get_string_or("Kind", "exec");
+    // Only the field of its kind: a stored config is never half of two.
+    auto only = [&](const char* key) {
+        for (const char* other : {"Test", "URL", "Port"})
+            if (std::string_view(other) != key && root.has(other))
+                root.at(other).fail("not a field of Kind " + quote(kind));
+    };
+    if (kind == "exec") {
+        only("Test");
+        c.test = root.at("Test").as_string_array();
+        if (c.test.empty()) root.at("Test").fail("must not be empty");
+    } else if (kind == "http") {
+        only("URL");
+        c.kind = ProbeKind::Http;
+        c.url = root.get_string("URL");
+        if (auto why = url_problem(c.url)) root.at("URL").fail(*why);
+    } else if (kind == "tcp") {
+        only("Port");
+        c.kind = ProbeKind::Tcp;
+        c.port = root.get_int32("Port");
+        if (c.port < 1 || c.port > 65535) root.at("Port").fail("must be 1-65535");
+    } else {
+        root.at("Kind").fail("unknown probe kind " + quote(kind) + " (want exec, http or tcp)");
+    }
     c.interval_ns = root.get_int64("Interval");
     c.timeout_ns = root.get_int64("Timeout");
     c.start_period_ns = root.get_int64("StartPeriod");

@@ -348,9 +348,11 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     p.app.stop_signal = ic.stop_signal;
     for (const auto& text : o.publish) p.ports.push_back(parse_port(text));
     p.app.network = resolve_network(o, ctx.rootless, creating);
-    p.app.health = health_config(ic.healthcheck, o.health);
+    p.app.health = health_config(ic.healthcheck, o.health, ic.labels);
+    if (p.app.health && p.app.health->kind == ProbeKind::Http) find_health_helper();  // before anything starts
     if (o.require_healthcheck && !p.app.health)
-        throw Error(EINVAL, std::string("--wait-healthy: the image has no healthcheck (and no --health-cmd was given)") +
+        throw Error(EINVAL, std::string("--wait-healthy: the image has no healthcheck (and no --health-cmd, "
+                                        "--health-http or --health-tcp was given)") +
                                 (ic.healthcheck ? "" : "; note: OCI-format images (buildah's default) drop HEALTHCHECK: "
                                                        "build with `buildah bud --format docker`"));
     if (!p.app.stop_signal.empty()) runtime::parse_signal(p.app.stop_signal);

@@ -1020,6 +1020,11 @@ def find_monitor():
     return _find_helper("CRUNLITE_MONITOR", "crun-lite-monitor", "monitor")
 
 
+def find_health():
+    """crun-lite-health (libcurl): what runs an http healthcheck probe."""
+    return _find_helper("CRUNLITE_HEALTH", "crun-lite-health", "health")
+
+
 def find_probe():
     p = os.environ.get("CRUNLITE_PROBE")
     if p:
@@ -1157,10 +1162,10 @@ def _reexec_as_user(argv_rest, binary, probe):
     # installed binary and init (see installed()) are used where they are.
     own = os.path.join(tmp, "under-test")
     os.mkdir(own, 0o755)
-    init, monitor = find_init(), find_monitor()
-    copies = {p: p for p in (binary, init, monitor) if p and installed(p)}
+    helpers = {"CRUNLITE_INIT": find_init(), "CRUNLITE_MONITOR": find_monitor(), "CRUNLITE_HEALTH": find_health()}
+    copies = {p: p for p in (binary, *helpers.values()) if p and installed(p)}
     for src in ((binary, probe, os.path.abspath(sys.argv[0]), os.path.abspath(__file__)) +
-                tuple(p for p in (init, monitor) if p)):
+                tuple(p for p in helpers.values() if p)):
         if src in copies:
             continue
         dst = os.path.join(own, os.path.basename(src))
@@ -1177,10 +1182,9 @@ def _reexec_as_user(argv_rest, binary, probe):
         "XDG_RUNTIME_DIR": xdg, "LANG": "C.UTF-8", "TMPDIR": tmp,
         "CRUNLITE_BIN": copies[binary], "CRUNLITE_PROBE": copies[probe], "CRUNLITE_TEST_TMP": tmp,
     }
-    if init and copies[init] != init:
-        env["CRUNLITE_INIT"] = copies[init]
-    if monitor and copies[monitor] != monitor:
-        env["CRUNLITE_MONITOR"] = copies[monitor]
+    for var, p in helpers.items():
+        if p and copies[p] != p:
+            env[var] = copies[p]
     # contrib files some tests use, where the user can read them.
     for var, rel in (("CRUNLITE_PODMAN_CONF", "contrib/podman/containers.conf"),
                      ("CRUNLITE_COMPLETION", "contrib/completion/crun-lite.bash"),

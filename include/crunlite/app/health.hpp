@@ -5,17 +5,24 @@
 //   <bundle>/health.json  {"Status","FailingStreak","Log":[{Start,End,ExitCode,Output}]}
 //                         written atomically under an flock of <bundle>/health.lock
 //
-// A probe is `exec` of the test command in the container, as the container's
-// user, with its output (stdout+stderr) captured up to 4096 bytes; at the
-// timeout its whole process group is killed (no probe outlives its check).  Exit 0 is
-// healthy; anything else, or running past the timeout, a failure.  Failures
-// inside the start period do not count while the status is still "starting";
-// `retries` consecutive counted failures make it "unhealthy", one success makes
-// it "healthy" again.
+// A probe is one of three kinds:
+//   exec  `exec` of the test command in the container, as the container's user,
+//         with its output (stdout+stderr) captured up to 4096 bytes; at the
+//         timeout its whole process group is killed (no probe outlives its check);
+//   http  (--health-http URL, label org.crun-lite.health.http) a GET of a URL to the
+//         container itself, by crun-lite-health (libcurl) run in the container's
+//         network namespace only: 2xx and 3xx are healthy (health_probe.cpp);
+//   tcp   (--health-tcp PORT, label org.crun-lite.health.tcp) a connect to
+//         127.0.0.1:PORT and [::1]:PORT from the container's network namespace.
+// Exit 0 is healthy; anything else, or running past the timeout, a failure.
+// Failures inside the start period do not count while the status is still
+// "starting"; `retries` consecutive counted failures make it "unhealthy", one
+// success makes it "healthy" again.
 #pragma once
 
 #include <cstdint>
 #include <deque>
+#include <map>
 #include <optional>
 #include <string>
 #include <vector>
@@ -26,8 +33,17 @@
 
 namespace crunlite::app {
 
+// The image labels that give an image an http or tcp probe (flags override them).
+inline constexpr const char* kHealthHttpLabel = "org.crun-lite.health.http";
+inline constexpr const char* kHealthTcpLabel = "org.crun-lite.health.tcp";
+
+enum class ProbeKind { Exec, Http, Tcp };
+
 struct HealthConfig {
-    std::vector<std::string> test;  // the argv to exec (CMD-SHELL already wrapped in /bin/sh -c)
+    ProbeKind kind = ProbeKind::Exec;
+    std::vector<std::string> test;  // exec: the argv (CMD-SHELL already wrapped in /bin/sh -c)
+    std::string url;                // http: a URL check_probe_url accepts
+    int port = 0;                   // tcp: 1-65535
     int64_t interval_ns = 30'000'000'000, timeout_ns = 30'000'000'000;
     int64_t start_period_ns = 0, start_interval_ns = 5'000'000'000;
     int retries = 3;
@@ -35,17 +51,36 @@ struct HealthConfig {
 
 // --health-* flags; unset fields keep the image's value.
 struct HealthOverrides {
-    std::optional<std::string> cmd;  // CMD-SHELL form
+    std::optional<std::string> cmd;   // CMD-SHELL form
+    std::optional<std::string> http;  // --health-http URL
+    std::optional<std::string> tcp;   // --health-tcp PORT, as given
     std::optional<int64_t> interval_ns, timeout_ns, start_period_ns, start_interval_ns;
     std::optional<int> retries;
     bool disable = false;            // --no-healthcheck
 };
 
-// The effective healthcheck: image Healthcheck (Docker defaults for zero
-// fields) with `overrides`; nullopt for none, NONE or --no-healthcheck.
-// Throws Error(EINVAL) for a malformed test ("Healthcheck.Test: ...").
+// Checks the flags alone, before anything is made: at most one of --health-cmd,
+// --health-http, --health-tcp; --no-healthcheck with none of them; the URL and
+// port valid.  Throws Error(EINVAL) "`verb`: --health-...: why".  Pure.
+void check_health_overrides(const HealthOverrides& overrides, const std::string& verb);
+
+// An http probe's URL: http or https, to the container itself (host localhost,
+// 127.0.0.1 or [::1]), an optional port 1-65535, then a path (and query); no
+// user name or password, no whitespace or control characters.  Throws
+// Error(EINVAL) "`what`: why" (`what` names the flag or label).  Pure.
+void check_probe_url(const std::string& url, const std::string& what);
+
+// A tcp probe's port: decimal 1-65535.  Throws Error(EINVAL) "`what`: ...".  Pure.
+int parse_probe_port(const std::string& text, const std::string& what);
+
+// The effective healthcheck: the image's Healthcheck (Docker defaults for zero
+// fields), whose test the image's kHealthHttpLabel or kHealthTcpLabel replaces
+// (not both), then `overrides`; nullopt for none, NONE or --no-healthcheck.
+// Throws Error(EINVAL) for a malformed test ("Healthcheck.Test: ...") or label
+// ("image label org.crun-lite.health.tcp: ...").  Pure.
 std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck>& image,
-                                          const HealthOverrides& overrides);
+                                          const HealthOverrides& overrides,
+                                          const std::map<std::string, std::string>& labels = {});
 
 struct ProbeResult {
     std::string start, end;  // RFC3339
@@ -73,13 +108,40 @@ int64_t next_probe_delay(const HealthState& state, const HealthConfig& config, b
 
 std::string health_json(const HealthState& state);
 HealthState parse_health_json(const std::string& text, const std::string& source);
+// {"Kind":"exec","Test":[...]} | {"Kind":"http","URL":...} | {"Kind":"tcp","Port":N},
+// each with "Interval", "Timeout", "StartPeriod", "StartInterval" (ns), "Retries".
+// parse_health_config reads what health_config_json writes (a config without
+// Kind is exec, as app.json before probe kinds) and checks the URL and port
+// again; it throws Error(EINVAL) naming the field.
 std::string health_config_json(const HealthConfig& config);
 HealthConfig parse_health_config(const json::Value& value);
 
-// Runs the probe of container `id` once (exec, timeout) and records its result
-// in <bundle>/health.json.  `started_ns`: the container's start, CLOCK_REALTIME.
-// Returns the new state.
+// Runs the probe of container `id` once (run_probe) and records its result in
+// <bundle>/health.json.
+// `started_ns`: the container's start, CLOCK_REALTIME.  Runs in the monitor or
+// `healthcheck run`.  Returns the new state.
 HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
                              const HealthConfig& config, int64_t started_ns);
+
+// One probe of container `id`, not recorded (health_probe.cpp; runs in the
+// monitor or `healthcheck run`, forking a child for the probe):
+//   exec: the child calls runtime::exec; exec kills the probe's process group
+//         at the timeout, we kill exec 2 s after it should have.
+//   http, tcp: the child joins the init's network namespace (its user
+//         namespace first when that differs: rootless), never its mount
+//         namespace, and drops privileges before it talks to the container
+//         (root there: nobody, no groups; else no capabilities; no_new_privs
+//         either way); nothing of the container runs.  tcp: it connects to
+//         127.0.0.1:PORT and [::1]:PORT, healthy when either accepts.  http: it
+//         execs crun-lite-health (find_health_helper) with the URL and the
+//         timeout.  It is killed at the timeout.
+// Past the timeout the result is exit code -1, "Health check exceeded timeout
+// (T)"; a probe that cannot run is exit code 125 with the reason as output.
+ProbeResult run_probe(const runtime::Context& ctx, const std::string& id, const HealthConfig& config);
+
+// crun-lite-health, the http probe's helper: $CRUNLITE_HEALTH, the installed
+// <libexecdir>/crun-lite/crun-lite-health, or the build tree's.  Throws
+// Error(ENOENT) naming where it looked.
+std::string find_health_helper();
 
 }  // namespace crunlite::app

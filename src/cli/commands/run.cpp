@@ -29,7 +29,8 @@ struct ImageFlags {
     std::string name, memory, user, workdir, entrypoint, hostname, cpus, wait_healthy;
     std::vector<std::string> security_opts;
     bool no_init = false, init = false;
-    std::string health_cmd, health_interval, health_timeout, health_start_period, health_start_interval;
+    std::string health_cmd, health_http, health_tcp, health_interval, health_timeout, health_start_period,
+        health_start_interval;
     int health_retries = 0;
     PullFlags pull;
 };
@@ -66,6 +67,9 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("publish,p", po::value(&o.publish)->composing(),
          "[IP:][HOST:]CONTAINER[/tcp|udp], IP6 as [::1]; no HOST: a free port (see `crun-lite port`) (repeatable)")
         ("health-cmd", po::value(&f.health_cmd), "healthcheck command (run with /bin/sh -c)")
+        ("health-http", po::value(&f.health_http),
+         "healthcheck: a GET of this URL to the container itself (http[s]://localhost:PORT/PATH; or 127.0.0.1, [::1]), healthy on 2xx/3xx")
+        ("health-tcp", po::value(&f.health_tcp), "healthcheck: a TCP connect to this port of the container (127.0.0.1 or [::1])")
         ("health-interval", po::value(&f.health_interval), "time between probes (e.g. 30s)")
         ("health-timeout", po::value(&f.health_timeout), "a probe running longer fails")
         ("health-start-period", po::value(&f.health_start_period), "failures in this first period do not count")
@@ -120,6 +124,8 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     }
     auto& h = o.health;
     if (vm.count("health-cmd")) h.cmd = f.health_cmd;
+    if (vm.count("health-http")) h.http = f.health_http;
+    if (vm.count("health-tcp")) h.tcp = f.health_tcp;
     auto duration = [&](const char* flag, const std::string& text, std::optional<int64_t>& out) {
         if (vm.count(flag)) out = app::parse_duration(text, verb + ": --" + flag);
     };
@@ -128,8 +134,7 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     duration("health-start-period", f.health_start_period, h.start_period_ns);
     duration("health-start-interval", f.health_start_interval, h.start_interval_ns);
     if (vm.count("health-retries")) h.retries = f.health_retries;
-    if (h.disable && (h.cmd || h.interval_ns || h.timeout_ns || h.start_period_ns || h.start_interval_ns || h.retries))
-        throw Error(EINVAL, verb + ": --no-healthcheck conflicts with the --health-* options");
+    app::check_health_overrides(h, verb);
     if (o.pull != "missing" && o.pull != "always" && o.pull != "never")
         throw Error(EINVAL, verb + ": --pull: want missing, always or never, got " + quote(o.pull));
     o.pull_options = pull_options(f.pull, verb);

@@ -329,3 +329,223 @@ TEST_CASE("a stored health config with a missing or mistyped field is an error",
         R"({"Test":"x","Interval":1,"Timeout":1,"StartPeriod":0,"StartInterval":1,"Retries":3})", "cfg");
     CHECK_THROWS_WITH(app::parse_health_config(mistyped.root()), Catch::Contains("Test"));
 }
+
+// http and tcp probes: flags, labels, URLs, ports
+
+TEST_CASE("probe URLs must be http(s) to the container itself", "[health]") {
+    for (const char* ok : {"http://localhost:3000/health", "https://localhost/", "http://127.0.0.1", "http://[::1]:8080/a?b=c",
+                           "HTTP://LocalHost:1/x#frag", "http://localhost:65535/%20space"})
+        CHECK_NOTHROW(app::check_probe_url(ok, "--health-http"));
+    auto refused = [](const char* url, const char* why) {
+        CHECK_THROWS_WITH(app::check_probe_url(url, "--health-http"),
+                          Catch::StartsWith("--health-http: ") && Catch::Contains(why));
+    };
+    refused("", "a URL is required");
+    refused("localhost:3000/health", "want http://HOST[:PORT]/PATH");
+    refused("ftp://localhost/", "the scheme must be http or https");
+    refused("http://example.com/", "the host must be the container itself");
+    refused("http://10.0.2.100:3000/", "`10.0.2.100`");
+    refused("http://localhost.example.com/", "the host must be");
+    refused("http://user:pw@localhost/", "user name or password");
+    refused("http://localhost@example.com/", "user name or password");
+    refused("http://localhost:0/", "port: want a port number 1-65535, got `0`");
+    refused("http://localhost:65536/", "port");
+    refused("http://localhost:/", "port");
+    refused("http://localhost:80x/", "port");
+    refused("http://[::1/", "unterminated");
+    refused("http://[::1]x/", "after the host");
+    refused("http://localhost/a b", "percent-encoded");
+    refused("http://localhost/\x01", "percent-encoded");
+    CHECK_THROWS_WITH(app::check_probe_url("http://example.com/", "image label x"),
+                      Catch::StartsWith("image label x: `http://example.com/`"));
+}
+
+TEST_CASE("probe ports are 1-65535", "[health]") {
+    CHECK(app::parse_probe_port("1", "--health-tcp") == 1);
+    CHECK(app::parse_probe_port("65535", "--health-tcp") == 65535);
+    for (const char* bad : {"0", "65536", "-1", "", "80a", "+80", " 80", "http"})
+        CHECK_THROWS_WITH(app::parse_probe_port(bad, "--health-tcp"),
+                          Catch::StartsWith("--health-tcp: want a port number 1-65535"));
+}
+
+TEST_CASE("--health-cmd, --health-http and --health-tcp conflict; bad values name the flag", "[health]") {
+    HealthOverrides o;
+    o.cmd = "true";
+    o.http = "http://localhost/";
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"),
+                      "run: --health-cmd and --health-http conflict: one probe kind at a time");
+    o.cmd.reset();
+    o.tcp = "80";
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "create"), Catch::StartsWith("create: --health-http and --health-tcp conflict"));
+    o.cmd = "true";
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--health-cmd and --health-http and --health-tcp"));
+    CHECK_THROWS_AS(health_config(std::nullopt, o), Error);  // health_config refuses them too
+
+    HealthOverrides bad_url;
+    bad_url.http = "http://db:5432/";
+    CHECK_THROWS_WITH(app::check_health_overrides(bad_url, "run"), Catch::StartsWith("run: --health-http: `http://db:5432/`"));
+    HealthOverrides bad_port;
+    bad_port.tcp = "99999";
+    CHECK_THROWS_WITH(app::check_health_overrides(bad_port, "run"), Catch::StartsWith("run: --health-tcp: "));
+    HealthOverrides off;
+    off.disable = true;
+    off.tcp = "80";
+    CHECK_THROWS_WITH(app::check_health_overrides(off, "run"), Catch::Contains("--no-healthcheck conflicts"));
+    HealthOverrides fine;
+    fine.http = "https://[::1]:8443/ready";
+    fine.interval_ns = kSecond;
+    CHECK_NOTHROW(app::check_health_overrides(fine, "run"));
+}
+
+TEST_CASE("--health-http and --health-tcp give http and tcp probes", "[health]") {
+    HealthOverrides o;
+    o.http = "http://localhost:3000/health";
+    o.timeout_ns = 2 * kSecond;
+    auto c = health_config(check_of({"CMD", "/healthz"}), o);
+    REQUIRE(c);
+    CHECK(c->kind == app::ProbeKind::Http);
+    CHECK(c->url == "http://localhost:3000/health");
+    CHECK(c->test.empty());
+    CHECK(c->timeout_ns == 2 * kSecond);
+    HealthOverrides t;
+    t.tcp = "5432";
+    c = health_config(std::nullopt, t);
+    REQUIRE(c);
+    CHECK(c->kind == app::ProbeKind::Tcp);
+    CHECK(c->port == 5432);
+    CHECK(c->interval_ns == 30 * kSecond);
+}
+
+TEST_CASE("image labels give an http or tcp probe; flags override them", "[health]") {
+    std::map<std::string, std::string> http = {{"org.crun-lite.health.http", "http://127.0.0.1:3000/"}, {"other", "x"}};
+    std::map<std::string, std::string> tcp = {{"org.crun-lite.health.tcp", "3000"}};
+    auto c = health_config(std::nullopt, {}, http);
+    REQUIRE(c);
+    CHECK(c->kind == app::ProbeKind::Http);
+    CHECK(c->url == "http://127.0.0.1:3000/");
+    c = health_config(std::nullopt, {}, tcp);
+    REQUIRE(c);
+    CHECK(c->kind == app::ProbeKind::Tcp);
+    CHECK(c->port == 3000);
+
+    // The label replaces the image's test; its timings stay.
+    image::Healthcheck h = check_of({"CMD-SHELL", "curl -f http://localhost:3000/"});
+    h.interval_ns = 7 * kSecond;
+    h.retries = 5;
+    c = health_config(h, {}, tcp);
+    REQUIRE(c);
+    CHECK(c->kind == app::ProbeKind::Tcp);
+    CHECK(c->test.empty());
+    CHECK(c->interval_ns == 7 * kSecond);
+    CHECK(c->retries == 5);
+    c = health_config(check_of({"NONE"}), {}, http);
+    REQUIRE(c);
+    CHECK(c->kind == app::ProbeKind::Http);
+
+    HealthOverrides cmd;
+    cmd.cmd = "true";
+    c = health_config(std::nullopt, cmd, http);
+    REQUIRE(c);
+    CHECK(c->kind == app::ProbeKind::Exec);
+    CHECK(c->test == Strings{"/bin/sh", "-c", "true"});
+    HealthOverrides port;
+    port.tcp = "8080";
+    c = health_config(std::nullopt, port, http);
+    REQUIRE(c);
+    CHECK(c->kind == app::ProbeKind::Tcp);
+    CHECK(c->port == 8080);
+    CHECK(c->url.empty());
+    HealthOverrides url;
+    url.http = "http://[::1]/";
+    c = health_config(std::nullopt, url, tcp);
+    REQUIRE(c);
+    CHECK(c->kind == app::ProbeKind::Http);
+    CHECK(c->url == "http://[::1]/");
+    CHECK(c->port == 0);
+
+    HealthOverrides off;
+    off.disable = true;
+    CHECK_FALSE(health_config(std::nullopt, off, http));
+}
+
+TEST_CASE("bad or conflicting health labels are errors naming the label", "[health]") {
+    CHECK_THROWS_WITH(health_config(std::nullopt, {}, {{"org.crun-lite.health.http", "http://example.com/"}}),
+                      Catch::StartsWith("image label org.crun-lite.health.http: `http://example.com/`"));
+    CHECK_THROWS_WITH(health_config(std::nullopt, {}, {{"org.crun-lite.health.tcp", "none"}}),
+                      Catch::StartsWith("image label org.crun-lite.health.tcp: want a port number"));
+    CHECK_THROWS_WITH(health_config(std::nullopt, {}, {{"org.crun-lite.health.http", ""}}),
+                      Catch::Contains("a URL is required"));
+    std::map<std::string, std::string> both = {{"org.crun-lite.health.http", "http://localhost/"},
+                                               {"org.crun-lite.health.tcp", "80"}};
+    CHECK_THROWS_WITH(health_config(std::nullopt, {}, both),
+                      Catch::Contains("org.crun-lite.health.http and org.crun-lite.health.tcp conflict"));
+    // A flag settles it; --no-healthcheck too.
+    HealthOverrides o;
+    o.tcp = "80";
+    CHECK_THROWS_AS(health_config(std::nullopt, o, both), Error);
+    o.tcp.reset();
+    o.disable = true;
+    CHECK_FALSE(health_config(std::nullopt, o, both));
+}
+
+TEST_CASE("http and tcp configs survive health_config_json and parse_health_config", "[health]") {
+    HealthConfig http;
+    http.kind = app::ProbeKind::Http;
+    http.url = "https://[::1]:8443/health?deep=1";
+    http.timeout_ns = 3 * kSecond;
+    http.retries = 4;
+    json::Document doc = json::parse(app::health_config_json(http), "health-config");
+    CHECK(doc.root().get_string("Kind") == "http");
+    CHECK_FALSE(doc.root().has("Test"));
+    HealthConfig back = app::parse_health_config(doc.root());
+    CHECK(back.kind == app::ProbeKind::Http);
+    CHECK(back.url == http.url);
+    CHECK(back.test.empty());
+    CHECK(back.timeout_ns == 3 * kSecond);
+    CHECK(back.retries == 4);
+
+    HealthConfig tcp;
+    tcp.kind = app::ProbeKind::Tcp;
+    tcp.port = 6379;
+    tcp.interval_ns = kSecond;
+    json::Document doc2 = json::parse(app::health_config_json(tcp), "health-config");
+    CHECK(doc2.root().get_int32("Port") == 6379);
+    HealthConfig back2 = app::parse_health_config(doc2.root());
+    CHECK(back2.kind == app::ProbeKind::Tcp);
+    CHECK(back2.port == 6379);
+    CHECK(back2.interval_ns == kSecond);
+
+    HealthConfig exec;
+    exec.test = {"/healthz"};
+    json::Document doc3 = json::parse(app::health_config_json(exec), "health-config");
+    CHECK(doc3.root().get_string("Kind") == "exec");
+    CHECK(app::parse_health_config(doc3.root()).kind == app::ProbeKind::Exec);
+}
+
+TEST_CASE("a stored health config of an older crun-lite (no Kind) is an exec probe", "[health]") {
+    json::Document old = json::parse(
+        R"({"Test":["/bin/sh","-c","true"],"Interval":1000000,"Timeout":1000000,"StartPeriod":0,"StartInterval":1000000,"Retries":3})",
+        "app.json");
+    HealthConfig c = app::parse_health_config(old.root());
+    CHECK(c.kind == app::ProbeKind::Exec);
+    CHECK(c.test == Strings{"/bin/sh", "-c", "true"});
+}
+
+TEST_CASE("a stored http or tcp config is checked again", "[health]") {
+    auto parse = [](const std::string& kind_fields) {
+        std::string text = "{" + kind_fields + R"(,"Interval":1,"Timeout":1,"StartPeriod":0,"StartInterval":1,"Retries":3})";
+        json::Document doc = json::parse(text, "app.json");
+        return app::parse_health_config(doc.root());
+    };
+    CHECK_THROWS_WITH(parse(R"("Kind":"http","URL":"http://10.0.0.1/")"),
+                      Catch::StartsWith("app.json: URL: ") && Catch::Contains("container itself"));
+    CHECK_THROWS_WITH(parse(R"("Kind":"http")"), Catch::Contains("URL: required field is missing"));
+    CHECK_THROWS_WITH(parse(R"("Kind":"tcp","Port":0)"), Catch::Contains("Port: must be 1-65535"));
+    CHECK_THROWS_WITH(parse(R"("Kind":"tcp","Port":70000)"), Catch::Contains("Port: must be 1-65535"));
+    CHECK_THROWS_WITH(parse(R"("Kind":"tcp","Port":80,"Test":["x"])"), Catch::Contains("Test: not a field of Kind `tcp`"));
+    CHECK_THROWS_WITH(parse(R"("Kind":"exec","Test":["x"],"URL":"http://localhost/")"),
+                      Catch::Contains("URL: not a field of Kind `exec`"));
+    CHECK_THROWS_WITH(parse(R"("Kind":"exec","Test":[])"), Catch::Contains("Test: must not be empty"));
+    CHECK_THROWS_WITH(parse(R"("Kind":"grpc","Port":80)"), Catch::Contains("unknown probe kind `grpc`"));
+    CHECK(parse(R"("Kind":"tcp","Port":80)").port == 80);
+}
