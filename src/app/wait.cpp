@@ -12,6 +12,7 @@
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/state/events.hpp"
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
@@ -53,7 +54,7 @@ std::string impossible_reason(const std::vector<WaitCondition>& conditions, cons
     if (!o.exists || o.status == state::Status::Stopped) {
         if (!o.exit_code) {
             if (std::count(conditions.begin(), conditions.end(), WaitCondition::Stopped))
-                return "stopped, but no exit code was recorded (only the monitor of `run -d` records one)";
+                return "stopped, but no exit code was recorded (only the monitor of `run -d` and a foreground `run` record one)";
             return "stopped (no exit code was recorded) before it was " + names(conditions) +
                    (health_wanted ? last_probe(o.health) : "");
         }
@@ -161,6 +162,20 @@ sys::UniqueFd open_pidfd(const state::State& st) {
     return fd;
 }
 
+// The exit code of the container created at `created` (RFC 3339) as its
+// "die" event recorded it (state/events.hpp): what a foreground run leaves,
+// and what outlives a `run -d --rm` deletion.  nullopt without one.
+std::optional<int> die_event_code(const std::string& root, const std::string& id, const std::string& created) {
+    std::optional<int64_t> since = state::parse_event_time(created);
+    if (!since) return std::nullopt;
+    uint64_t offset = 0;
+    std::optional<int> code;
+    for (const auto& e : state::read_events(root, *since, 0, {id}, offset, true))
+        if (auto it = e.attributes.find("exitCode"); e.action == "die" && it != e.attributes.end())
+            if (auto v = parse_int(it->second)) code = static_cast<int>(*v);
+    return code;
+}
+
 // The polling side of wait_for: observes the containers, sleeps between polls.
 class Waiter {
 public:
@@ -207,6 +222,7 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         w.created = st.created;
         o.status = runtime::live_status(store_, st);
         if (auto code = store_.exit_status(w.id)) w.exit_code = code;
+        if (o.status == state::Status::Stopped && !w.exit_code) w.exit_code = die_event_code(ctx_.root, w.id, w.created);
         o.exit_code = w.exit_code;
         if (want_health_ && st.annotations.count(kImageAnnotation)) o.health = health_of(ctx_, w.id);
         if (o.status == state::Status::Stopped) {
@@ -219,7 +235,9 @@ Observation Waiter::observe(Watch& w, int64_t now) {
     } catch (const Error& e) {
         if (e.code() != ENOENT) throw;
         o.exists = false;
-        o.exit_code = w.exit_code;  // deleted after its exit was recorded (--rm)
+        // Deleted after its exit was recorded (--rm): read then, or from its die event.
+        if (w.seen && !w.exit_code) w.exit_code = die_event_code(ctx_.root, w.id, w.created);
+        o.exit_code = w.exit_code;
     }
     return o;
 }
