@@ -32,15 +32,9 @@
 # Exits 77 when a peer (runc, crun, podman with conmon) or a cgroup2 hierarchy is missing.
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/../.." && pwd)
-setup=1 args=()
-while [ $# -gt 0 ]; do
-    case $1 in
-        --no-setup) setup=0; shift ;;
-        -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
+rootless_ok=0
+# shellcheck source=contrib/bench/args.sh
+source "$(dirname "$0")/args.sh"
 build=$(realpath -m "${args[0]:-$here/build}")
 probes=${args[1]:-100}
 seconds=${args[2]:-30}

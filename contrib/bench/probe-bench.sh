@@ -13,16 +13,8 @@
 #   --no-setup       do not run contrib/setup-deps.sh (packages and build) first
 set -euo pipefail
 
-here=$(cd "$(dirname "$0")/../.." && pwd)
-user="" setup=1 args=()
-while [ $# -gt 0 ]; do
-    case $1 in
-        --rootless) user=$2; shift 2 ;;
-        --no-setup) setup=0; shift ;;
-        -h | --help) sed -n '2,/^set -e/p' "$0" | sed '$d; s/^# \{0,1\}//'; exit 0 ;;
-        *) args+=("$1"); shift ;;
-    esac
-done
+# shellcheck source=contrib/bench/args.sh
+source "$(dirname "$0")/args.sh"
 build=$(realpath -m "${args[0]:-$here/build}")
 runs=${args[1]:-30}
 [ "$(id -u)" = 0 ] || { echo "probe-bench.sh: run as root (--rootless USER runs the container as USER)" >&2; exit 1; }

@@ -26,6 +26,7 @@
 #include "crunlite/cgroup/plan.hpp"
 #include "crunlite/cgroup/resources.hpp"
 #include "linux/recording_kernel.hpp"
+#include "temp_dir.hpp"
 
 using namespace crunlite;
 using namespace crunlite::cgroup;
@@ -46,21 +47,8 @@ void put(const std::string& path, const std::string& text = "") {
 std::string get(const std::string& path) { return read_file(path); }
 
 // A temp directory, removed with everything in it at the end.
-struct TempDir {
-    std::string path;
-    TempDir() {
-        char t[] = "/tmp/crl-cgroup-XXXXXX";
-        if (!::mkdtemp(t)) throw_errno("mkdtemp");
-        path = t;
-    }
-    ~TempDir() {
-        std::error_code ec;
-        for (const auto& e : fs::recursive_directory_iterator(path, ec))
-            if (e.is_directory(ec)) fs::permissions(e.path(), fs::perms::owner_all, fs::perm_options::add, ec);
-        fs::remove_all(path, ec);
-    }
-    TempDir(const TempDir&) = delete;
-    TempDir& operator=(const TempDir&) = delete;
+struct TempDir : testing::TempDir {
+    TempDir() : testing::TempDir("crl-cgroup") {}
 };
 
 // What the kernel does on mkdir in a cgroup hierarchy, on top of Base's mkdir:

@@ -12,22 +12,15 @@
 #include "crunlite/state/store.hpp"
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
+#include "temp_dir.hpp"
 
 using namespace crunlite;
 
 namespace {
 
 struct Root {
-    std::string dir;
-    Root() {
-        char t[] = "/tmp/crunlite-events-test-XXXXXX";
-        if (!::mkdtemp(t)) throw_errno("mkdtemp");
-        dir = t;
-    }
-    ~Root() {
-        sys::UniqueFd parent(::open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC));
-        sys::remove_tree_at(parent.get(), dir.substr(5));
-    }
+    testing::TempDir tmp{"crl-events"};
+    const std::string& dir = tmp.path;
 };
 
 state::Event event(const char* action, const char* id, int64_t t) {

@@ -21,6 +21,7 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/state/store.hpp"
+#include "temp_dir.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 using namespace crunlite;
@@ -33,20 +34,9 @@ namespace {
 
 // A store whose root is a temp directory, removed with everything in it at the end.
 struct TempStore {
-    std::string path;
-    Store store{""};
-    TempStore() {
-        char t[] = "/tmp/crl-state-XXXXXX";
-        if (!::mkdtemp(t)) throw_errno("mkdtemp");
-        path = t;
-        store = Store(path + "/root");
-    }
-    ~TempStore() {
-        std::error_code ec;
-        fs::remove_all(path, ec);
-    }
-    TempStore(const TempStore&) = delete;
-    TempStore& operator=(const TempStore&) = delete;
+    testing::TempDir tmp{"crl-state"};
+    const std::string& path = tmp.path;
+    Store store{path + "/root"};
 };
 
 State sample(const std::string& id) {
