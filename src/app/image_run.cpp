@@ -32,65 +32,22 @@
 #include "crunlite/sys/syscalls.hpp"
 #include "crunlite/base/helpers.hpp"
 #include "crunlite_build_config.h"
+#include "app_record.hpp"
 
 extern char** environ;
 
 namespace crunlite::app {
+
+using detail::App;
+using detail::app_json;
+using detail::first_tick_ms;
+
 namespace {
 
 constexpr const char* kInitInContainer = "/run/crun-lite-init";
 constexpr off_t kMaxImageFile = 1 << 20;  // /etc/passwd, /etc/group read from an image
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
-
-// What the later verbs need to know about an image container (app.json).
-struct App {
-    std::string image;        // image id
-    std::string stop_signal;  // "" = SIGTERM
-    std::optional<HealthConfig> health;
-    int64_t started_ns = 0;
-    std::string network;
-};
-
-std::string app_json(const App& a) {
-    json::Writer w(false);
-    w.begin_object();
-    w.key("image").string(a.image);
-    w.key("stopSignal").string(a.stop_signal);
-    w.key("started").integer(a.started_ns);
-    w.key("network").string(a.network);
-    w.end_object();
-    std::string out = w.result();
-    if (a.health) out.insert(out.size() - 1, ",\"healthcheck\":" + health_config_json(*a.health));
-    return out;
-}
-
-App parse_app(const std::string& path) {
-    json::Document doc = json::parse(read_file(path), path);
-    json::Value root = doc.root();
-    App a;
-    a.image = root.get_string("image");
-    a.stop_signal = root.get_string("stopSignal");
-    a.started_ns = root.get_int64("started");
-    a.network = root.get_string("network");
-    if (auto h = root.find("healthcheck")) a.health = parse_health_config(*h);
-    return a;
-}
-
-// The image container `id`: its state and app.json.  Throws for a container
-// that was not made from an image.
-struct ImageContainer {
-    state::State st;
-    App app;
-};
-ImageContainer load_image_container(const runtime::Context& ctx, const std::string& id) {
-    state::Store store(ctx.root);
-    ImageContainer c{store.load(id), {}};
-    if (!c.st.annotations.count(kImageAnnotation))
-        throw Error(EINVAL, "container " + id + " was not created from an image (run --image)");
-    c.app = parse_app(c.st.bundle + "/app.json");
-    return c;
-}
 
 bool is_archive_ref(const std::string& ref) {
     for (const char* prefix : {"docker-archive:", "oci-archive:", "oci:"})
@@ -385,12 +342,6 @@ Prepared prepare(const runtime::Context& ctx, const ImageRunOptions& o, bool cre
     return p;
 }
 
-// The delay of the first healthcheck tick (-1: the container has none).
-int64_t first_tick_ms(const App& app) {
-    if (!app.health) return -1;
-    return next_probe_delay(HealthState{}, *app.health, in_start_period(*app.health, app.started_ns)) / 1'000'000;
-}
-
 runtime::CreateOptions create_options(const ImageRunOptions& o, const Prepared& p) {
     runtime::CreateOptions c;
     c.id = o.id;
@@ -407,17 +358,27 @@ std::string find_init() { return find_helper("crun-lite-init", "CRUNLITE_INIT", 
 void create_from_image(const runtime::Context& ctx, const ImageRunOptions& o) {
     if (o.remove) throw Error(EINVAL, "create: --rm only applies to run");
     Prepared p = prepare(ctx, o, true);
+    // A healthcheck is probed from `start` on by a watcher, its messages in
+    // ctr.log: both found and opened before anything is made.
+    int64_t first = first_tick_ms(p.app);
+    std::string watcher;
+    sys::UniqueFd log_fd;
     try {
+        if (first >= 0) {
+            watcher = runtime::find_monitor();
+            log_fd.reset(::open((p.dir + "/ctr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+            if (!log_fd) throw_errno("open " + quote(p.dir + "/ctr.log"));
+        }
         runtime::create(ctx, create_options(o, p));
     } catch (...) {
         runtime::remove_tree_as_owner(p.dir);
         throw;
     }
-    // Probed from `start` on by a watcher; its messages go to ctr.log.
-    if (int64_t first = first_tick_ms(p.app); first >= 0) {
-        sys::UniqueFd log(::open((p.dir + "/ctr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-        if (!log) throw_errno("open " + quote(p.dir + "/ctr.log"));
-        runtime::watch_ticks(ctx, state::Store(ctx.root).load(o.id), first, log.get());
+    if (first < 0) return;
+    try {
+        runtime::watch_ticks(ctx, state::Store(ctx.root).load(o.id), first, log_fd.get(), watcher);
+    } catch (const Error& e) {  // the container exists: create succeeded, without probes
+        log::warn("container " + o.id + " created, but its healthcheck will not run: " + e.message());
     }
 }
 
@@ -452,139 +413,6 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
         // state of this id, if any, is another container's.
         runtime::remove_tree_as_owner(p.dir);
         throw;
-    }
-}
-
-void stop(const runtime::Context& ctx, const std::string& id, int timeout_s) {
-    state::Store store(ctx.root);
-    state::State st = store.load(id);
-    if (store.status(st) == state::Status::Stopped) return;
-    std::string sig = "SIGTERM";
-    if (auto it = st.annotations.find("org.opencontainers.image.stopSignal"); it != st.annotations.end()) {
-        try {
-            runtime::parse_signal(it->second);
-            sig = it->second;
-        } catch (const Error& e) {
-            log::warn("stop " + id + ": " + e.message() + " in the stop signal annotation: using SIGTERM");
-        }
-    }
-    runtime::kill(ctx, id, sig, false);
-    for (int i = 0; i < timeout_s * 10; ++i) {
-        if (!store.exists(id) || store.status(st) == state::Status::Stopped) return;
-        ::usleep(100'000);
-    }
-    log::debug("stop " + id + ": still running after " + std::to_string(timeout_s) + "s, sending SIGKILL");
-    runtime::kill(ctx, id, "SIGKILL", true);
-    for (int i = 0; i < 100; ++i) {
-        if (!store.exists(id) || store.status(st) == state::Status::Stopped) return;
-        ::usleep(100'000);
-    }
-    throw Error(ETIMEDOUT, "container " + id + " did not stop after SIGKILL");
-}
-
-void logs(const runtime::Context& ctx, const std::string& id, bool follow) {
-    state::Store store(ctx.root);
-    ImageContainer c = load_image_container(ctx, id);
-    std::string path = c.st.bundle + "/ctr.log";
-    sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
-    if (!fd) {
-        if (errno == ENOENT) throw Error(ENOENT, "container " + id + " has no log (it was not run detached)");
-        throw_errno("open " + quote(path));
-    }
-    char buf[65536];
-    for (;;) {
-        // Decided before reading, so the last read has all a stopped container wrote.
-        bool last = !follow || !store.exists(id) || store.status(c.st) == state::Status::Stopped;
-        ssize_t n;
-        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) std::cout.write(buf, n);
-        std::cout.flush();
-        if (last) return;
-        ::usleep(100'000);
-    }
-}
-
-std::optional<HealthState> health_of(const runtime::Context& ctx, const std::string& id) {
-    state::Store store(ctx.root);
-    state::State st = store.load(id);
-    if (!st.annotations.count(kImageAnnotation)) return std::nullopt;
-    std::string path = st.bundle + "/health.json";
-    if (exists(path)) return parse_health_json(read_file(path), path);
-    App app = parse_app(st.bundle + "/app.json");
-    if (!app.health) return std::nullopt;
-    return HealthState{};
-}
-
-std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
-    ImageContainer c = load_image_container(ctx, id);
-    state::Store store(ctx.root);
-    state::Status status = runtime::live_status(store, c.st);
-    json::Writer w(false);
-    w.begin_object();
-    w.key("Status").string(state::status_name(status));
-    w.key("Pid").integer(status == state::Status::Stopped ? 0 : c.st.pid);
-    if (auto code = store.exit_status(id)) w.key("ExitCode").integer(*code);
-    w.end_object();
-    std::string state_obj = w.result();
-    if (auto h = health_of(ctx, id)) state_obj.insert(state_obj.size() - 1, ",\"Health\":" + health_json(*h));
-    json::Writer head(false);
-    head.begin_object();
-    head.key("Id").string(id).key("Created").string(c.st.created).key("Image").string(c.app.image);
-    head.key("Bundle").string(c.st.bundle).key("Network").string(c.app.network);
-    head.end_object();
-    std::string out = head.result();
-    out.pop_back();
-    out += ",\"State\":" + state_obj;
-    if (c.app.health) out += ",\"Healthcheck\":" + health_config_json(*c.app.health);
-    out += ",\"Config\":" + trim(read_file(c.st.config_path)) + "}";
-    return out;
-}
-
-namespace {
-
-// One probe of `c`, recorded; a change of its status to healthy or unhealthy
-// is an event ("health_status: healthy", Docker's).
-HealthState probe(const runtime::Context& ctx, const ImageContainer& c) {
-    std::optional<HealthState> before = health_of(ctx, c.st.id);
-    HealthState after = probe_and_record(ctx, c.st.id, c.st.bundle, *c.app.health, c.app.started_ns);
-    if (after.status != "starting" && (!before || before->status != after.status))
-        state::append_event(ctx.root, state::container_event(c.st, "health_status: " + after.status));
-    return after;
-}
-
-}  // namespace
-
-int healthcheck_run(const runtime::Context& ctx, const std::string& id) {
-    ImageContainer c = load_image_container(ctx, id);
-    if (!c.app.health) throw Error(EINVAL, "container " + id + " has no healthcheck");
-    if (state::Store(ctx.root).status(c.st) != state::Status::Running) throw Error(EINVAL, "container not running");
-    HealthState st = probe(ctx, c);
-    const ProbeResult& last = st.log.back();
-    if (last.exit_code == 0) return 0;
-    if (!last.output.empty()) std::cout << last.output << (last.output.back() == '\n' ? "" : "\n");
-    return 1;
-}
-
-int64_t health_tick(const runtime::Context& ctx, const std::string& id) {
-    std::optional<ImageContainer> loaded;
-    try {
-        loaded = load_image_container(ctx, id);
-    } catch (const Error&) {
-        return -1;  // deleted meanwhile
-    }
-    ImageContainer& c = *loaded;
-    if (!c.app.health) return -1;
-    const HealthConfig& hc = *c.app.health;
-    switch (state::Store(ctx.root).status(c.st)) {
-        case state::Status::Running: break;
-        case state::Status::Created: return first_tick_ms(c.app);  // created, not started yet: again later
-        default: return -1;
-    }
-    try {
-        HealthState st = probe(ctx, c);
-        return next_probe_delay(st, hc, in_start_period(hc, c.app.started_ns)) / 1'000'000;
-    } catch (const Error& e) {
-        log::warn("healthcheck of " + id + ": " + e.message());
-        return hc.interval_ns / 1'000'000;
     }
 }
 

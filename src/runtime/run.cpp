@@ -111,10 +111,6 @@ void after_exit(const Context& ctx, const state::Store& store, const state::Stat
     }
 }
 
-// The detached monitor, once the container started, becomes crun-lite-monitor
-// (monitor/monitor.cpp): same pid, so the init stays its child, and the fds
-// `kept` names stay open.  Does not return; if the exec fails, the container
-// cannot be watched and is removed.
 // crun-lite-monitor's command line for `st`: `options` (-t, -r, -k, -w), then
 // the runtime command its children run.
 std::vector<std::string> monitor_args(const Context& ctx, const state::State& st, std::vector<std::string> options) {
@@ -126,6 +122,7 @@ std::vector<std::string> monitor_args(const Context& ctx, const state::State& st
     return args;
 }
 
+// Execs `args`: the executable `fd` names, or without one args[0].
 [[noreturn]] void exec_args(int fd, std::vector<std::string>& args) {
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
@@ -135,6 +132,10 @@ std::vector<std::string> monitor_args(const Context& ctx, const state::State& st
     throw_errno("exec crun-lite-monitor");
 }
 
+// The detached monitor, once the container started, becomes crun-lite-monitor
+// (monitor/monitor.cpp): same pid, so the init stays its child, and the fds
+// `kept` names stay open.  Does not return; if the exec fails, the container
+// cannot be watched and is removed.
 [[noreturn]] void become_small_monitor(const Context& ctx, const sys::UniqueFd& monitor, Created& c, bool keep,
                                        const RunHooks& hooks) {
     std::vector<std::string> options;
@@ -154,7 +155,7 @@ std::vector<std::string> monitor_args(const Context& ctx, const state::State& st
     log::error("container " + c.st.id + " removed: it cannot be watched");
     state::Store store(ctx.root);
     kill_and_wait(store, c.st);
-    after_exit(ctx, store, c.st, 0, false);
+    after_exit(ctx, store, c.st, SIGKILL, false);  // the wait status of a SIGKILLed process
     ::_exit(1);
 }
 
@@ -227,11 +228,19 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
     if (!detach) {
         // Orphans of the container (without a pid namespace) come to us to be reaped.
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        // Found first: without it nothing is made.
+        std::string watcher = hooks.first_tick_ms >= 0 ? find_monitor() : "";
         Created c = create_and_hook(ctx, opts, true, hooks);
         std::optional<linux::TerminalProxy> tty;
         if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
         start_created(store, c.st, c.hooks.poststart);
-        if (hooks.first_tick_ms >= 0) watch_ticks(ctx, c.st, hooks.first_tick_ms, STDERR_FILENO);
+        if (hooks.first_tick_ms >= 0) {
+            try {
+                watch_ticks(ctx, c.st, hooks.first_tick_ms, STDERR_FILENO, watcher);
+            } catch (const Error& e) {  // the container runs all the same, unprobed
+                log::warn("the healthcheck of " + c.st.id + " will not run: " + e.message());
+            }
+        }
         int code = wait_forwarding_signals(c.launched, tty ? &*tty : nullptr);
         tty.reset();  // the host terminal leaves raw mode before we print anything
         report_exec_failure(c.launched.sync);
@@ -260,9 +269,10 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
     return await_monitor(ours, monitor);
 }
 
-void watch_ticks(const Context& ctx, const state::State& st, int64_t first_tick_ms, int log_fd) {
+void watch_ticks(const Context& ctx, const state::State& st, int64_t first_tick_ms, int log_fd,
+                 const std::string& monitor) {
     std::vector<std::string> args = monitor_args(ctx, st, {"-w", "-t", std::to_string(first_tick_ms)});
-    args[0] = find_monitor();
+    args[0] = monitor;
     // Its own session: a terminal's signals are the container's, not the watcher's.
     // Not waited for: it ends with the init (a foreground run's wait reaps it).
     sys::Child::fork("fork crun-lite-monitor", [&]() -> int {

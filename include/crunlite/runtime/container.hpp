@@ -83,11 +83,13 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
 std::string find_monitor();
 
 // Healthcheck ticks for a container no monitor of ours is the parent of (a
-// foreground `run`, `create --image`): starts `crun-lite-monitor -w` in its
-// own session, stderr on `log_fd`, not waited for; it runs `crun-lite monitor
+// foreground `run`, `create --image`): starts `monitor` (crun-lite-monitor,
+// found by the caller before it made the container) with -w in its own
+// session, stderr on `log_fd`, not waited for; it runs `crun-lite monitor
 // tick` first after `first_tick_ms`, then as each tick says, until the init
 // (`st.pid`) exits.
-void watch_ticks(const Context& ctx, const state::State& st, int64_t first_tick_ms, int log_fd);
+void watch_ticks(const Context& ctx, const state::State& st, int64_t first_tick_ms, int log_fd,
+                 const std::string& monitor);
 
 // What the detached monitor has the runtime do once the container's init
 // (pid `pid`, started at `start_time`) exited with wait status `status`:

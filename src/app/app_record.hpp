@@ -1,0 +1,40 @@
+// Private to src/app/: what the verbs after `run --image` and `create --image`
+// know of an image container, its <bundle>/app.json (written by
+// image_run.cpp when the container is made, read by container_verbs.cpp).
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "crunlite/app/health.hpp"
+#include "crunlite/runtime/container.hpp"
+#include "crunlite/state/store.hpp"
+
+namespace crunlite::app::detail {
+
+// What the later verbs need to know about an image container (app.json).
+struct App {
+    std::string image;        // image id
+    std::string stop_signal;  // "" = SIGTERM
+    std::optional<HealthConfig> health;
+    int64_t started_ns = 0;
+    std::string network;
+};
+
+std::string app_json(const App& a);
+// Throws Error naming `path` for a file that is not app.json.
+App parse_app(const std::string& path);
+
+// The image container `id`: its state and app.json.  Throws for a container
+// that was not made from an image.
+struct ImageContainer {
+    state::State st;
+    App app;
+};
+ImageContainer load_image_container(const runtime::Context& ctx, const std::string& id);
+
+// The delay of the first healthcheck tick (-1: the container has none).
+int64_t first_tick_ms(const App& app);
+
+}  // namespace crunlite::app::detail
