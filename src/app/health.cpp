@@ -2,10 +2,14 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
+
+#include <cstring>
 
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/fd.hpp"
@@ -13,7 +17,6 @@
 namespace crunlite::app {
 namespace {
 
-constexpr size_t kMaxLog = 5;
 
 std::string lower(std::string s) {
     for (char& c : s)
@@ -133,8 +136,19 @@ void check_health_overrides(const HealthOverrides& o, const std::string& verb) {
         if (o.tcp) parse_probe_port(*o.tcp, "--health-tcp");
     });
     if (o.disable && (o.cmd || o.http || o.tcp || o.interval_ns || o.timeout_ns || o.start_period_ns ||
-                      o.start_interval_ns || o.retries))
+                      o.start_interval_ns || o.retries || o.max_log_count || o.max_log_size || o.log_destination))
         throw Error(EINVAL, verb + ": --no-healthcheck conflicts with the --health-* options");
+    if (o.max_log_count && *o.max_log_count < 0)
+        throw Error(EINVAL, verb + ": --health-max-log-count must not be negative (0: keep every entry)");
+    if (o.max_log_size && *o.max_log_size < 0)
+        throw Error(EINVAL, verb + ": --health-max-log-size must not be negative (0: no limit but the capture's)");
+    if (const auto& d = o.log_destination; d && *d != "local") {
+        struct stat st;
+        if (d->empty() || (*d)[0] != '/')
+            throw Error(EINVAL, verb + ": --health-log-destination " + quote(*d) + ": want local or an absolute directory");
+        if (::stat(d->c_str(), &st) < 0 || !S_ISDIR(st.st_mode))
+            throw Error(ENOTDIR, verb + ": --health-log-destination " + quote(*d) + ": not a directory");
+    }
 }
 
 std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck>& image, const HealthOverrides& o,
@@ -153,6 +167,9 @@ std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck
     if (o.start_period_ns) c.start_period_ns = *o.start_period_ns;
     if (o.start_interval_ns) c.start_interval_ns = *o.start_interval_ns;
     if (o.retries) c.retries = *o.retries;
+    if (o.max_log_count) c.max_log_count = *o.max_log_count;
+    if (o.max_log_size) c.max_log_size = *o.max_log_size;
+    if (o.log_destination) c.log_destination = *o.log_destination;
     if (!choose_probe(image, o, labels, c)) return std::nullopt;
     if (c.interval_ns < 1'000'000 || c.timeout_ns < 1'000'000 || c.start_interval_ns < 1'000'000)
         throw Error(EINVAL, "healthcheck: interval, timeout and start interval must be at least 1ms");
@@ -162,7 +179,10 @@ std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck
 
 void record_probe(HealthState& state, const HealthConfig& config, const ProbeResult& result, bool in_start_period) {
     state.log.push_back(result);
-    while (state.log.size() > kMaxLog) state.log.pop_front();
+    if (config.max_log_size > 0 && state.log.back().output.size() > static_cast<size_t>(config.max_log_size))
+        state.log.back().output.resize(static_cast<size_t>(config.max_log_size));
+    while (config.max_log_count > 0 && state.log.size() > static_cast<size_t>(config.max_log_count))
+        state.log.pop_front();
     if (result.exit_code == 0) {
         state.status = "healthy";
         state.failing_streak = 0;
@@ -221,6 +241,8 @@ std::string health_config_json(const HealthConfig& c) {
     w.key("Interval").integer(c.interval_ns).key("Timeout").integer(c.timeout_ns);
     w.key("StartPeriod").integer(c.start_period_ns).key("StartInterval").integer(c.start_interval_ns);
     w.key("Retries").integer(c.retries);
+    w.key("MaxLogCount").integer(c.max_log_count).key("MaxLogSize").integer(c.max_log_size);
+    w.key("LogDestination").string(c.log_destination);
     w.end_object();
     return w.result();
 }
@@ -256,8 +278,37 @@ HealthConfig parse_health_config(const json::Value& root) {
     c.start_period_ns = root.get_int64("StartPeriod");
     c.start_interval_ns = root.get_int64("StartInterval");
     c.retries = root.get_int32("Retries");
+    // Absent in app.json from before log limits: the defaults.
+    c.max_log_count = static_cast<int>(root.get_int64_or("MaxLogCount", c.max_log_count));
+    c.max_log_size = static_cast<int>(root.get_int64_or("MaxLogSize", c.max_log_size));
+    c.log_destination = root.get_string_or("LogDestination", c.log_destination);
+    if (c.max_log_count < 0) root.at("MaxLogCount").fail("must not be negative");
+    if (c.max_log_size < 0) root.at("MaxLogSize").fail("must not be negative");
+    if (c.log_destination != "local" && c.log_destination.rfind('/', 0) != 0)
+        root.at("LogDestination").fail("want local or an absolute directory");
     return c;
 }
+
+namespace {
+
+// One line per probe in DIR/<id>-healthcheck.log: the entry as health.json
+// has it (its output cut as there) and the status it left.  A destination that
+// cannot be written is a warning: the probe is recorded in health.json all the same.
+void append_to_log_destination(const std::string& dir, const std::string& id, const HealthState& state) {
+    const ProbeResult& r = state.log.back();
+    json::Writer w(false);
+    w.begin_object();
+    w.key("Start").string(r.start).key("End").string(r.end).key("ExitCode").integer(r.exit_code);
+    w.key("Output").string(r.output).key("Status").string(state.status);
+    w.end_object();
+    std::string line = w.result() + "\n";
+    std::string path = dir + "/" + id + "-healthcheck.log";
+    sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600));
+    if (!fd || ::write(fd.get(), line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+        log::warn("healthcheck of " + id + ": cannot append to " + quote(path) + ": " + std::strerror(errno));
+}
+
+}  // namespace
 
 HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
                              const HealthConfig& config, int64_t started_ns) {
@@ -271,6 +322,7 @@ HealthState probe_and_record(const runtime::Context& ctx, const std::string& id,
     if (::access(path.c_str(), F_OK) == 0) state = parse_health_json(read_file(path), path);
     record_probe(state, config, result, in_start);
     write_file_atomic(path, health_json(state), 0644);
+    if (config.log_destination != "local") append_to_log_destination(config.log_destination, id, state);
     return state;
 }
 

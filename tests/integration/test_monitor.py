@@ -198,6 +198,34 @@ def test_events_usage_errors(h):
     h.rt_fail("events", expect="requires a container id")
 
 
+def test_health_log_limits_and_destination(h):
+    archive = images._archive(h, {"Cmd": ["sleep", "600"]})
+    logs = h.mkdtemp("hlogs")
+    os.chmod(logs, 0o777)
+    cid = h.new_id("mon")
+    r = images._run(h, archive, "-d", "--health-cmd", "echo hello-world", "--health-interval", "300ms",
+                    "--health-max-log-count", "2", "--health-max-log-size", "5", "--health-log-destination", logs, cid)
+    check_eq(r.rc, 0, f"run -d with log limits\n{r!r}")
+    path = os.path.join(logs, cid + "-healthcheck.log")
+    _wait(lambda: os.path.exists(path) and len(open(path).read().splitlines()) >= 3, 20, "three probes in the log")
+    log = _health(h, cid)["Log"]
+    check_eq(len(log), 2, f"health.json keeps 2 entries: {log}")
+    check_eq([e["Output"] for e in log], ["hello", "hello"], "outputs cut to 5 bytes")
+    lines = [json.loads(line) for line in open(path).read().splitlines()]
+    check_eq({(e["Output"], e["ExitCode"], e["Status"]) for e in lines}, {("hello", 0, "healthy")},
+             f"each probe appended to the destination: {lines}")
+    check_eq(images._inspect(h, cid)["Healthcheck"]["LogDestination"], logs, "inspect shows the destination")
+    h.rt_ok("delete", "--force", cid)
+    # Bad values: errors naming the flag, before anything is made.
+    for flags, why in ((("--health-log-destination", "/etc/passwd"), "not a directory"),
+                       (("--health-log-destination", "relative"), "absolute directory"),
+                       (("--health-max-log-count", "-1"), "--health-max-log-count")):
+        r = images._run(h, archive, "-d", "--health-cmd", "true", *flags, h.new_id("bad"))
+        check(r.rc != 0 and why in r.err, f"{flags} refused: {why}\n{r!r}")
+    check_eq(h.container_ids(), [], "nothing made by the refused runs")
+    check_eq(images._containers_left(h), [], "no container directory left")
+
+
 def test_rm_container_is_removed_by_the_monitor(h):
     archive = images._archive(h, {"Cmd": ["sh", "-c", "sleep 0.5; exit 3"]})
     cid = h.new_id("mon")

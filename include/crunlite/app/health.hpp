@@ -47,6 +47,11 @@ struct HealthConfig {
     int64_t interval_ns = 30'000'000'000, timeout_ns = 30'000'000'000;
     int64_t start_period_ns = 0, start_interval_ns = 5'000'000'000;
     int retries = 3;
+    // The Health log (podman 5's --health-max-log-count/-size/--health-log-destination):
+    int max_log_count = 5;           // entries kept in health.json; 0: all
+    int max_log_size = 4096;         // bytes of each probe's output kept; 0: what is captured (4096)
+    std::string log_destination = "local";  // or an absolute directory: every entry also goes to
+                                            // DIR/<id>-healthcheck.log, one JSON object per line
 };
 
 // --health-* flags; unset fields keep the image's value.
@@ -56,12 +61,16 @@ struct HealthOverrides {
     std::optional<std::string> tcp;   // --health-tcp PORT, as given
     std::optional<int64_t> interval_ns, timeout_ns, start_period_ns, start_interval_ns;
     std::optional<int> retries;
+    std::optional<int> max_log_count, max_log_size;  // --health-max-log-count, --health-max-log-size
+    std::optional<std::string> log_destination;      // --health-log-destination local|DIR
     bool disable = false;            // --no-healthcheck
 };
 
 // Checks the flags alone, before anything is made: at most one of --health-cmd,
 // --health-http, --health-tcp; --no-healthcheck with none of them; the URL and
-// port valid.  Throws Error(EINVAL) "`verb`: --health-...: why".  Pure.
+// port valid; log count and size not negative; a log destination that is
+// "local" or an absolute path to a directory (the one thing it looks at on the
+// host).  Throws Error(EINVAL) "`verb`: --health-...: why".
 void check_health_overrides(const HealthOverrides& overrides, const std::string& verb);
 
 // An http probe's URL: http or https, to the container itself (host localhost,
@@ -91,11 +100,12 @@ struct ProbeResult {
 struct HealthState {
     std::string status = "starting";  // starting | healthy | unhealthy
     int failing_streak = 0;
-    std::deque<ProbeResult> log;      // the last 5
+    std::deque<ProbeResult> log;      // the last max_log_count
 };
 
-// Folds one probe result into `state`; `in_start_period`: the container is
-// younger than the start period.  Pure.
+// Folds one probe result into `state` (its output cut to max_log_size, the log
+// to max_log_count); `in_start_period`: the container is younger than the
+// start period.  Pure.
 void record_probe(HealthState& state, const HealthConfig& config, const ProbeResult& result, bool in_start_period);
 
 // Whether a container started at `started_ns` (CLOCK_REALTIME) is still in
@@ -117,7 +127,8 @@ std::string health_config_json(const HealthConfig& config);
 HealthConfig parse_health_config(const json::Value& value);
 
 // Runs the probe of container `id` once (run_probe) and records its result in
-// <bundle>/health.json.
+// <bundle>/health.json, and with a log destination directory also appends it
+// there (<dir>/<id>-healthcheck.log: {"Start","End","ExitCode","Output","Status"}).
 // `started_ns`: the container's start, CLOCK_REALTIME.  Runs in the monitor or
 // `healthcheck run`.  Returns the new state.
 HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,

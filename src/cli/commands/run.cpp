@@ -32,6 +32,8 @@ struct ImageFlags {
     std::string health_cmd, health_http, health_tcp, health_interval, health_timeout, health_start_period,
         health_start_interval;
     int health_retries = 0;
+    int health_max_log_count = 0, health_max_log_size = 0;
+    std::string health_log_destination;
     PullFlags pull;
 };
 
@@ -75,6 +77,10 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("health-start-period", po::value(&f.health_start_period), "failures in this first period do not count")
         ("health-start-interval", po::value(&f.health_start_interval), "time between probes in the start period")
         ("health-retries", po::value(&f.health_retries), "consecutive failures that make it unhealthy")
+        ("health-max-log-count", po::value(&f.health_max_log_count), "probe results kept in the Health log (default 5; 0: all)")
+        ("health-max-log-size", po::value(&f.health_max_log_size), "bytes of each probe's output kept (default 4096; 0: all captured)")
+        ("health-log-destination", po::value(&f.health_log_destination),
+         "local (default), or a directory where every probe is also appended to ID-healthcheck.log")
         ("no-healthcheck", po::bool_switch(&o.health.disable), "disable the image's healthcheck");
     add_pull_options(opts, f.pull);
     if (run)
@@ -134,6 +140,9 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     duration("health-start-period", f.health_start_period, h.start_period_ns);
     duration("health-start-interval", f.health_start_interval, h.start_interval_ns);
     if (vm.count("health-retries")) h.retries = f.health_retries;
+    if (vm.count("health-max-log-count")) h.max_log_count = f.health_max_log_count;
+    if (vm.count("health-max-log-size")) h.max_log_size = f.health_max_log_size;
+    if (vm.count("health-log-destination")) h.log_destination = f.health_log_destination;
     app::check_health_overrides(h, verb);
     if (o.pull != "missing" && o.pull != "always" && o.pull != "never")
         throw Error(EINVAL, verb + ": --pull: want missing, always or never, got " + quote(o.pull));

@@ -549,3 +549,68 @@ TEST_CASE("a stored http or tcp config is checked again", "[health]") {
     CHECK_THROWS_WITH(parse(R"("Kind":"grpc","Port":80)"), Catch::Contains("unknown probe kind `grpc`"));
     CHECK(parse(R"("Kind":"tcp","Port":80)").port == 80);
 }
+
+// The Health log's limits: --health-max-log-count, --health-max-log-size, --health-log-destination
+
+TEST_CASE("the Health log keeps max_log_count results, outputs cut to max_log_size; 0 keeps all", "[health]") {
+    auto c = config_with_retries(100);
+    c.max_log_count = 2;
+    c.max_log_size = 3;
+    HealthState s;
+    for (int i = 1; i <= 4; ++i) record_probe(s, c, probe(i, "output " + std::to_string(i)), false);
+    REQUIRE(s.log.size() == 2);
+    CHECK(s.log.front().output == "out");
+    CHECK(s.log.back().exit_code == 4);
+    c.max_log_count = 0;
+    c.max_log_size = 0;
+    for (int i = 5; i <= 12; ++i) record_probe(s, c, probe(i, "output " + std::to_string(i)), false);
+    CHECK(s.log.size() == 10);
+    CHECK(s.log.back().output == "output 12");
+}
+
+TEST_CASE("log limit flags: kept in the config, checked, and round-tripped", "[health]") {
+    HealthOverrides o;
+    o.cmd = "true";
+    o.max_log_count = 0;
+    o.max_log_size = 100;
+    o.log_destination = "/tmp";
+    CHECK_NOTHROW(app::check_health_overrides(o, "run"));
+    auto c = health_config(std::nullopt, o);
+    REQUIRE(c);
+    CHECK(c->max_log_count == 0);
+    CHECK(c->max_log_size == 100);
+    CHECK(c->log_destination == "/tmp");
+    json::Document doc = json::parse(app::health_config_json(*c), "cfg");
+    HealthConfig back = app::parse_health_config(doc.root());
+    CHECK((back.max_log_count == 0 && back.max_log_size == 100 && back.log_destination == "/tmp"));
+    // Defaults: 5 entries, 4096 bytes, local; also for a config stored before the limits.
+    auto d = health_config(std::nullopt, [] {
+        HealthOverrides x;
+        x.cmd = "true";
+        return x;
+    }());
+    CHECK((d->max_log_count == 5 && d->max_log_size == 4096 && d->log_destination == "local"));
+    json::Document old = json::parse(
+        R"({"Test":["x"],"Interval":1000000,"Timeout":1000000,"StartPeriod":0,"StartInterval":1000000,"Retries":3})",
+        "cfg");
+    CHECK(app::parse_health_config(old.root()).max_log_count == 5);
+
+    o.max_log_count = -1;
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--health-max-log-count"));
+    o.max_log_count = 5;
+    o.max_log_size = -2;
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--health-max-log-size"));
+    o.max_log_size = 5;
+    o.log_destination = "logs";
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("absolute directory"));
+    o.log_destination = "/etc/passwd";
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("not a directory"));
+    o.log_destination = "local";
+    o.disable = true;
+    o.cmd.reset();
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--no-healthcheck conflicts"));
+    json::Document bad = json::parse(
+        R"({"Test":["x"],"Interval":1,"Timeout":1,"StartPeriod":0,"StartInterval":1,"Retries":3,"LogDestination":"x"})",
+        "cfg");
+    CHECK_THROWS_WITH(app::parse_health_config(bad.root()), Catch::Contains("LogDestination"));
+}
