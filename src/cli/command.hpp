@@ -50,6 +50,10 @@ std::string require_id(const po::variables_map& vm, const std::string& verb);
 po::variables_map parse_id_args(const std::string& verb, const po::options_description& opts,
                                 const std::vector<std::string>& args, std::string& id);
 
+// parse_args for "VERB [options] CONTAINER_ID..." (one or more); sets `ids`.
+po::variables_map parse_ids_args(const std::string& verb, const po::options_description& opts,
+                                 const std::vector<std::string>& args, std::vector<std::string>& ids);
+
 // "64m", "1G", "512k", "2t", "1048576" (an optional trailing "b") -> bytes, as
 // runc and docker take them; a negative number is -1 ("unlimited").  Throws
 // Error(EINVAL) naming `what` ("update: --memory").

@@ -90,6 +90,17 @@ po::variables_map parse_id_args(const std::string& verb, const po::options_descr
     return vm;
 }
 
+po::variables_map parse_ids_args(const std::string& verb, const po::options_description& opts,
+                                 const std::vector<std::string>& args, std::vector<std::string>& ids) {
+    po::options_description hidden;
+    hidden.add_options()("id", po::value(&ids));
+    po::positional_options_description pos;
+    pos.add("id", -1);
+    po::variables_map vm = parse_args(verb, verb + " [options] CONTAINER_ID...", opts, hidden, pos, args);
+    if (ids.empty()) throw Error(EINVAL, verb + ": \"" + verb + "\" requires at least one container id argument");
+    return vm;
+}
+
 int report_error(const Error& e, int exit_code) {
     log::error(e.message());
     if (log::logging_to_file()) std::cerr << "crun-lite: " << e.message() << "\n";

@@ -45,19 +45,16 @@ bool remove_dead_image_container(const runtime::Context& ctx, const std::string&
 int cmd_rm(const Global& g, const std::vector<std::string>& args) {
     bool force = false;
     std::string store;
-    po::options_description opts("Options"), hidden;
+    po::options_description opts("Options");
     opts.add_options()
         ("force,f", po::bool_switch(&force), "kill running containers first; a container that does not exist is no error")
         ("store", po::value(&store), "image store of image containers (default /var/lib/crun-lite, rootless $XDG_DATA_HOME/crun-lite)");
-    hidden.add_options()("id", po::value<std::vector<std::string>>());
-    po::positional_options_description pos;
-    pos.add("id", -1);
-    auto vm = parse_args("rm", "rm [options] CONTAINER_ID...", opts, hidden, pos, args);
-    if (!vm.count("id")) throw Error(EINVAL, "rm: \"rm\" requires at least one container id argument");
+    std::vector<std::string> ids;
+    parse_ids_args("rm", opts, args, ids);
     runtime::Context ctx = g.context();
     std::string store_root = store.empty() ? image::default_store_root(ctx.rootless) : store;
     int failed = 0;
-    for (const auto& id : vm["id"].as<std::vector<std::string>>()) {
+    for (const auto& id : ids) {
         try {
             state::validate_id(id);
             bool existed = state::Store(ctx.root).exists(id);

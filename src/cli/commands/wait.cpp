@@ -17,19 +17,14 @@ namespace {
 app::WaitOptions parse_wait_args(const std::vector<std::string>& args) {
     std::vector<std::string> conditions;
     std::string interval = "250ms", timeout;
-    po::options_description opts("Options"), hidden;
+    po::options_description opts("Options");
     opts.add_options()
         ("condition", po::value(&conditions)->composing(),
          "running, healthy, unhealthy, stopped or exited (= stopped); repeatable or comma-separated: any of them (default stopped)")
         ("interval,i", po::value(&interval), "time between polls (default 250ms)")
         ("timeout", po::value(&timeout), "give up after this long (default: never; 0: check once)");
-    hidden.add_options()("id", po::value<std::vector<std::string>>());
-    po::positional_options_description pos;
-    pos.add("id", -1);
-    auto vm = parse_args("wait", "wait [options] CONTAINER_ID...", opts, hidden, pos, args);
-    if (!vm.count("id")) throw Error(EINVAL, "wait: \"wait\" requires at least one container id argument");
     app::WaitOptions o;
-    o.ids = vm["id"].as<std::vector<std::string>>();
+    auto vm = parse_ids_args("wait", opts, args, o.ids);
     for (const auto& id : o.ids) with_context("wait", [&] { state::validate_id(id); });
     for (const auto& given : conditions)  // podman's list: repeated or comma-separated
         for (const auto& c : split(given, ',')) o.conditions.push_back(app::parse_wait_condition(c, "wait: --condition"));
