@@ -151,8 +151,10 @@ void plan_bind(MountOp& op, const spec::MountOptions& opts, const spec::Mount& m
 }
 
 // A "cgroup" or "cgroup2" mount: an empty read-only tmpfs without a cgroup of
-// the container's, else the container's v1 hierarchies or cgroup2.
-void plan_cgroup(MountOp& op, const spec::MountOptions& opts, const MountPlanInput& input) {
+// the container's, else cgroup2, or for "cgroup" on v1 and hybrid hosts the
+// container's v1 hierarchies (runc's view).  "cgroup2" is cgroup2 everywhere,
+// as runc mounts it: what a systemd inside the container needs.
+void plan_cgroup(MountOp& op, const spec::MountOptions& opts, const std::string& type, const MountPlanInput& input) {
     if (input.no_cgroup) {
         op.kind = MountKind::Filesystem;
         op.fstype = op.source = "tmpfs";
@@ -160,12 +162,12 @@ void plan_cgroup(MountOp& op, const spec::MountOptions& opts, const MountPlanInp
         op.data = "mode=0555";
         return;
     }
-    op.kind = input.cgroup_v1.empty() ? MountKind::Cgroup : MountKind::CgroupV1;
+    op.kind = input.cgroup_v1.empty() || type == "cgroup2" ? MountKind::Cgroup : MountKind::CgroupV1;
     op.source = "cgroup";
     op.fstype = "cgroup2";
     op.flags = opts.flags;
     op.data.clear();
-    op.cgroup_v1 = input.cgroup_v1;
+    if (op.kind == MountKind::CgroupV1) op.cgroup_v1 = input.cgroup_v1;
 }
 
 void plan_filesystem(MountOp& op, const spec::MountOptions& opts, const spec::Mount& m, const std::string& where) {
@@ -196,7 +198,7 @@ MountOp plan_mount(size_t i, const spec::Mount& m, const MountPlanInput& input) 
     op.attr_clr = opts.attr_clr;
     op.data = opts.data;
     if (m.type == "bind" || opts.bind) plan_bind(op, opts, m, where, input);
-    else if (m.type == "cgroup" || m.type == "cgroup2") plan_cgroup(op, opts, input);
+    else if (m.type == "cgroup" || m.type == "cgroup2") plan_cgroup(op, opts, m.type, input);
     else plan_filesystem(op, opts, m, where);
     return op;
 }

@@ -215,7 +215,7 @@ TEST_CASE("tmpcopyup is planned for tmpfs and refused elsewhere; device paths ma
     CHECK(plan.devices.back().path == "/dev/foo");
 }
 
-TEST_CASE("cgroup mounts: a v1 view where the host has one, else cgroup2", "[mount_plan]") {
+TEST_CASE("cgroup mounts: a v1 view where the host has one, else cgroup2; cgroup2 always cgroup2", "[mount_plan]") {
     auto c = base_config();
     c.mounts.push_back({"/sys/fs/cgroup", "cgroup", "cgroup", {"ro"}, {}, {}});
     CHECK(linux::plan_mounts(c, input()).mounts[0].kind == linux::MountKind::Cgroup);
@@ -225,6 +225,12 @@ TEST_CASE("cgroup mounts: a v1 view where the host has one, else cgroup2", "[mou
     CHECK(plan.mounts[0].kind == linux::MountKind::CgroupV1);
     CHECK(plan.mounts[0].cgroup_v1 == in.cgroup_v1);
     CHECK((plan.mounts[0].flags & MS_RDONLY) != 0);
+    // "cgroup2" is cgroup2 even where the host has v1 hierarchies, as runc mounts it.
+    c.mounts[0].type = "cgroup2";
+    plan = linux::plan_mounts(c, in);
+    CHECK(plan.mounts[0].kind == linux::MountKind::Cgroup);
+    CHECK(plan.mounts[0].cgroup_v1.empty());
+    c.mounts[0].type = "cgroup";
     // A cgroup namespace without a cgroup of its own: nothing of the caller's tree.
     in.no_cgroup = true;
     plan = linux::plan_mounts(c, in);
