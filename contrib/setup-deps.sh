@@ -14,7 +14,7 @@ packages=(
     # build
     meson ninja-build g++ pkg-config git scdoc
     libseccomp-dev libcap-dev libyajl-dev libboost-program-options-dev catch2
-    libarchive-dev zlib1g-dev libzstd-dev libssl-dev libcurl4-openssl-dev
+    libarchive-dev zlib1g-dev libzstd-dev libssl-dev libcurl4-openssl-dev libsystemd-dev
     # tests and demo: a static busybox for the rootfs, newuidmap/newgidmap, the harness
     busybox-static uidmap python3 util-linux passwd zstd strace
     # run --image networking (pasta, the default, else slirp4netns) and port publishing; the fuse root fallback
@@ -22,7 +22,7 @@ packages=(
 )
 
 # --bench: also what contrib/bench/run-bench.sh compares against.
-# --podman, --containerd, --buildah, --registry: the real tools the integration tests drive.
+# --podman, --containerd, --buildah, --registry, --systemd: the real tools the integration tests drive.
 # --conformance: what contrib/conformance.sh needs.  --fuzz: what contrib/fuzz.sh needs.
 # --demo: what contrib/demo.sh needs besides.  --package: what contrib/package.sh needs.
 for arg in "$@"; do
@@ -37,6 +37,8 @@ for arg in "$@"; do
         # loopback in /usr/lib/cni), ip(8), and runc as the CRI handler it compares with.
         --containerd) packages+=(containerd containernetworking-plugins iproute2 runc) ;;
         --buildah) packages+=(buildah) ;;
+        # test_systemd.py: a Debian rootfs with systemd, booted in a container.
+        --systemd) packages+=(mmdebstrap) ;;
         # contrib/package.sh: the Debian package's tools (its Build-Depends are above).
         --package) packages+=(dpkg-dev debhelper lintian) ;;
         # test_registry.py: a local registry (distribution 2.8), skopeo to push to it, openssl for its CA.

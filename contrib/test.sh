@@ -17,7 +17,7 @@ export CRUNLITE_WERROR=1  # the tests' build treats warnings as errors
 # The podman, containerd and buildah tests drive the real tools, installed here.
 start=$SECONDS
 stage() { echo "== $* [$((SECONDS - start)) s]"; }
-"$repo/contrib/setup-deps.sh" --podman --containerd --buildah --registry --demo --conformance --fuzz --package || exit 1
+"$repo/contrib/setup-deps.sh" --podman --containerd --buildah --registry --systemd --demo --conformance --fuzz --package || exit 1
 export CRUNLITE_BIN=$BUILD/src/cli/crun-lite CRUNLITE_PROBE=$BUILD/tests/fixtures/probe
 # Rootless slirp4netns (run --image -p, podman) opens /dev/net/tun and fuse-overlayfs
 # /dev/fuse: Debian's default mode for both is 0666, some machines have 0600.

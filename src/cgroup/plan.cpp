@@ -28,11 +28,38 @@ std::vector<Write> plan_limits(Plan& plan, const HostCgroups& host, const spec::
     return writes;
 }
 
+// The systemd driver: the unit, and the config as the cgroup files still see
+// it (the unit's cgroup as an absolute cgroupsPath, resources systemd does not
+// set).  systemd makes the unit's cgroup2 directory, so it may always be "made".
+const spec::Linux& plan_systemd(Plan& plan, HostCgroups& host, const spec::Linux& config, spec::Linux& rest,
+                                const std::string& id, bool rootless, const std::string& where) {
+    if (!host.systemd_manager_cgroup) return config;
+    SystemdUnit unit = with_context(
+        where, [&] { return plan_systemd_unit(config.cgroups_path, id, rootless, *host.systemd_manager_cgroup); });
+    unit.properties = systemd_unit_properties(unit, id);
+    rest = config;
+    rest.cgroups_path = unit.cgroup;
+    if (config.resources) {
+        SystemdResources r = with_context(where, [&] { return systemd_resources(*config.resources, config.devices); });
+        unit.properties.insert(unit.properties.end(), r.properties.begin(), r.properties.end());
+        rest.resources = std::move(r.rest);
+    }
+    if (host.layout.has_unified)
+        host.may_create = [unified = host.layout.unified.mount + unit.cgroup, may = host.may_create](const std::string& d) {
+            return d == unified || may(d);
+        };
+    plan.systemd = std::move(unit);
+    return rest;
+}
+
 }  // namespace
 
-Plan plan(const HostCgroups& host, const spec::Linux& config, const std::string& id, bool rootless,
+Plan plan(const HostCgroups& host_facts, const spec::Linux& original, const std::string& id, bool rootless,
           const std::string& where) {
     Plan plan;
+    HostCgroups host = host_facts;
+    spec::Linux rest;
+    const spec::Linux& config = plan_systemd(plan, host, original, rest, id, rootless, where);
     Paths paths =
         with_context(where, [&] { return plan_paths(host.layout, host.may_create, config.cgroups_path, id); });
     for (auto& h : v1_hierarchy_dirs(host.layout, paths)) {

@@ -77,8 +77,8 @@ int main_impl(int argc, char** argv) {
         ("log", po::value(&log_file), "log file (default: stderr)")
         ("log-format", po::value(&log_format), "log format: text or json")
         ("root", po::value(&g.root_flag), "state directory (default /run/crun-lite as root, else $XDG_RUNTIME_DIR/crun-lite, or /tmp/crun-lite-UID when that is unset)")
-        ("systemd-cgroup", po::bool_switch(&g.systemd_cgroup), "manage cgroups with systemd (no driver yet: refused)")
-        ("cgroup-manager", po::value(&g.cgroup_manager), "cgroupfs or disabled (systemd: refused, as --systemd-cgroup)")
+        ("systemd-cgroup", po::bool_switch(&g.systemd_cgroup), "manage cgroups with systemd: a transient scope per container (as --cgroup-manager systemd)")
+        ("cgroup-manager", po::value(&g.cgroup_manager), "cgroupfs, systemd or disabled")
         ("rootless", po::value(&g.rootless), "auto, true or false")
         ("criu", po::value<std::string>(), "accepted for runc compatibility; checkpointing is not supported");
     po::variables_map vm;

@@ -14,6 +14,7 @@
 #include <climits>
 #include <cstring>
 
+#include "crunlite/runtime/systemd_unit.hpp"
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -102,6 +103,11 @@ void report_exec_failure(const process::SyncSocket& sync) {
 }
 
 cgroup::Paths cgroup_paths(const state::State& st) { return cgroup::Paths{st.cgroup_unified, st.cgroup_v1}; }
+
+void destroy_cgroups(const state::State& st) {
+    if (!st.systemd_unit.empty()) stop_unit(st.systemd_unit, st.systemd_user);
+    cgroup::destroy(cgroup_paths(st));
+}
 
 }  // namespace detail
 

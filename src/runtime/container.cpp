@@ -19,6 +19,8 @@
 #include "crunlite/cgroup/layout.hpp"
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/cgroup/resources.hpp"
+#include "crunlite/cgroup/systemd.hpp"
+#include "crunlite/runtime/systemd_unit.hpp"
 #include "crunlite/process/hooks.hpp"
 #include "crunlite/state/events.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
@@ -217,7 +219,7 @@ void remove(const Context& ctx, const std::string& id, bool force) {
         // the cgroups it recorded before making them, then the directory.
         if (!force) throw Error(ENOENT, "container does not exist");
         state::validate_id(id);
-        if (auto intent = store.load_cgroup_intent(id)) cgroup::destroy(detail::cgroup_paths(*intent));
+        if (auto intent = store.load_cgroup_intent(id)) detail::destroy_cgroups(*intent);
         store.remove(id);
         return;
     }
@@ -229,7 +231,7 @@ void remove(const Context& ctx, const std::string& id, bool force) {
             throw Error(EBUSY, "cannot delete container " + id + " that is not stopped: " + state::status_name(status));
     }
     if (status != state::Status::Stopped) kill_and_wait(store, st);
-    cgroup::destroy(detail::cgroup_paths(st));
+    detail::destroy_cgroups(st);
     remove_stopped(store, st, config_hooks(st).poststop);
 }
 
@@ -272,7 +274,11 @@ void update(const Context& ctx, const std::string& id, const spec::Resources& re
     cgroup::Paths cg = require_cgroup(st);
     cgroup::Layout layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
     auto v2 = cgroup::v2_controllers(layout);
-    auto writes = cgroup::plan_resources(resources, [&](const std::string& c) { return v2.count(c) > 0; });
+    // The systemd driver: what systemd has properties for goes to the unit, the rest to the files.
+    std::optional<cgroup::SystemdResources> by_systemd;
+    if (!st.systemd_unit.empty()) by_systemd = cgroup::systemd_resources(resources, {});
+    const spec::Resources& files = by_systemd ? by_systemd->rest : resources;
+    auto writes = cgroup::plan_resources(files, [&](const std::string& c) { return v2.count(c) > 0; });
     // memory.checkBeforeUpdate: a new limit below what the container uses now is refused.
     if (const auto& m = resources.memory; m && m->check_before_update.value_or(false) && m->limit && *m->limit >= 0) {
         bool on_v2 = v2.count("memory") > 0;
@@ -285,6 +291,8 @@ void update(const Context& ctx, const std::string& id, const spec::Resources& re
                                         " (checkBeforeUpdate)");
         }
     }
+    if (by_systemd && !by_systemd->properties.empty())
+        set_unit_properties(st.systemd_unit, st.systemd_user, by_systemd->properties);
     cgroup::apply(cg, writes);
 }
 

@@ -15,6 +15,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/cgroup/plan.hpp"
+#include "crunlite/runtime/systemd_unit.hpp"
 #include "crunlite/process/hooks.hpp"
 #include "crunlite/linux/sched.hpp"
 #include "crunlite/process/launcher.hpp"
@@ -40,18 +41,19 @@ public:
     CreateTransaction(const state::Store& store, std::string id) : store_(store), id_(std::move(id)) {}
     ~CreateTransaction() {
         if (committed_) return;
-        cgroup::destroy(cgroup_);
+        detail::destroy_cgroups(cgroup_);
         if (own_dir_) store_.remove(id_);
     }
     void own_dir() { own_dir_ = true; }
-    void own_cgroup(const cgroup::Paths& paths) { cgroup_ = paths; }
+    // The cgroup fields of `st`: the directories and the systemd unit.
+    void own_cgroup(const state::State& st) { cgroup_ = st; }
     void commit() { committed_ = true; }
 
 private:
     const state::Store& store_;
     std::string id_;
     bool own_dir_ = false;
-    cgroup::Paths cgroup_;
+    state::State cgroup_;
     bool committed_ = false;
 };
 
@@ -124,22 +126,25 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     CreateTransaction tx(store, opts.id);
     store.create_dir(opts.id);
     tx.own_dir();
-    if (!cg.empty()) {
-        // Intent first: killed from here on, the record tells `delete --force` which cgroups to remove.
-        state::State intent = st;
-        intent.cgroup_unified = cg.unified;
-        intent.cgroup_v1 = cg.v1;
-        store.save_cgroup_intent(intent);
-    }
-    cgroup::make(c.plan.cgroups);
-    tx.own_cgroup(cg);
-    req.cgroup_dirs = cgroup::dirs(cg);
     st.cgroup_unified = cg.unified;
     st.cgroup_v1 = cg.v1;
+    if (const auto& unit = c.plan.cgroups.systemd) {
+        st.systemd_unit = unit->name;
+        st.systemd_user = unit->user;
+    }
+    // Intent first: killed from here on, the record tells `delete --force` which cgroups to remove.
+    if (!cg.empty()) store.save_cgroup_intent(st);
+    tx.own_cgroup(st);
+    // The systemd driver: the unit's cgroup exists, held by systemd's helper until the init is in.
+    std::optional<StartedUnit> unit;
+    if (c.plan.cgroups.systemd) unit.emplace(*c.plan.cgroups.systemd);
+    cgroup::make(c.plan.cgroups);
+    req.cgroup_dirs = cgroup::dirs(cg);
     req.fifo_path = store.fifo_path(opts.id);
     if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
 
     process::Launched launched = with_context("unable to start container process", [&] { return process::launch(req); });
+    if (unit) unit->release();
     if (launched.pty_master && !opts.console_socket.empty()) {
         linux::send_to_console_socket(opts.console_socket, launched.pty_master.get());
         launched.pty_master.reset();

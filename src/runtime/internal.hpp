@@ -35,6 +35,10 @@ void report_exec_failure(const process::SyncSocket& sync);
 // The container's cgroups as recorded in its state.
 cgroup::Paths cgroup_paths(const state::State& st);
 
+// Removes the container's cgroups (cgroup::destroy), first stopping its
+// systemd unit when the systemd driver made them.
+void destroy_cgroups(const state::State& st);
+
 // The BPF program of `seccomp`, from the cache in <state root>/@seccomp-cache/
 // when an identical profile was compiled before (libseccomp's compile of the
 // default profile costs ~15 ms, most of a container start), else compiled and

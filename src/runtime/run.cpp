@@ -64,7 +64,7 @@ void record_exit(const state::Store& store, const state::State& st, int status) 
 void abandon(const state::Store& store, Created& c) {
     kill_and_wait(store, c.st);
     c.launched.process.wait();  // our child: no zombie left
-    cgroup::destroy(detail::cgroup_paths(c.st));
+    detail::destroy_cgroups(c.st);
     store.remove(c.st.id);
 }
 
@@ -103,7 +103,7 @@ void after_exit(const Context& ctx, const state::Store& store, const state::Stat
     try {
         sys::UniqueFd lock = store.lock(st.id);
         if (same_container(store, st)) {
-            cgroup::destroy(detail::cgroup_paths(st));
+            detail::destroy_cgroups(st);
             remove_stopped(store, st, detail::config_hooks(st).poststop);
         }
     } catch (const Error& e) {
@@ -246,7 +246,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
         report_exec_failure(c.launched.sync);
         record_end_events(ctx, c.st, code);
         if (!keep) {
-            cgroup::destroy(detail::cgroup_paths(c.st));
+            detail::destroy_cgroups(c.st);
             remove_stopped(store, c.st, c.hooks.poststop);
         }
         if (hooks.exited) hooks.exited();

@@ -1,5 +1,7 @@
 #include "crunlite/runtime/user_namespace.hpp"
 
+#include "crunlite/runtime/systemd_unit.hpp"
+
 #include "crunlite/linux/process_plan.hpp"
 
 #include <fcntl.h>
@@ -16,6 +18,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/linux/process_plan.hpp"
 #include "crunlite/process/sync.hpp"
+#include "crunlite/runtime/systemd_unit.hpp"
 #include "crunlite/spec/idmap.hpp"
 #include "crunlite/spec/mount_options.hpp"
 #include "crunlite/sys/child.hpp"
@@ -232,6 +235,19 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const
     return out;
 }
 
+namespace {
+
+// The systemd driver's manager: the system's (root; PID 1 must be systemd) or
+// the user's (rootless: its ControlGroup, asked over the user's bus).
+std::string systemd_manager_of(const Context& ctx) {
+    if (!ctx.rootless && ::access("/run/systemd/system", F_OK) != 0)
+        throw Error(ENOTSUP, "systemd cgroup manager requested, but systemd is not running on this host (PID 1 is "
+                             "not systemd); use --cgroup-manager cgroupfs or disabled");
+    return systemd_manager_cgroup(ctx.rootless);
+}
+
+}  // namespace
+
 HostFacts read_host_facts(const Context& ctx) {
     HostFacts host;
     host.euid = ::geteuid();
@@ -245,7 +261,8 @@ HostFacts read_host_facts(const Context& ctx) {
     }
     if (ctx.cgroup_manager != "disabled") {
         auto layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
-        host.cgroups = cgroup::HostCgroups{layout, cgroup::v2_controllers(layout), cgroup::host_may_create};
+        host.cgroups = cgroup::HostCgroups{layout, cgroup::v2_controllers(layout), cgroup::host_may_create, {}};
+        if (ctx.cgroup_manager == "systemd") host.cgroups->systemd_manager_cgroup = systemd_manager_of(ctx);
     }
     if (const char* listen = std::getenv("LISTEN_FDS"))
         host.listen_fds = static_cast<int>(parse_int(listen).value_or(0));

@@ -75,6 +75,17 @@ void write_cgroup_fields(json::Writer& w, const State& st) {
     w.key("cgroup_v1").begin_object();
     for (const auto& [k, val] : st.cgroup_v1) w.key(k).string(val);
     w.end_object();
+    if (!st.systemd_unit.empty()) {
+        w.key("systemd_unit").string(st.systemd_unit);
+        w.key("systemd_user").boolean(st.systemd_user);
+    }
+}
+
+void read_cgroup_fields(const json::Value& v, State& st) {
+    st.cgroup_unified = v.get_string_or("cgroup_unified", "");
+    st.cgroup_v1 = v.get_string_map_or("cgroup_v1");
+    st.systemd_unit = v.get_string_or("systemd_unit", "");
+    st.systemd_user = v.get_bool_or("systemd_user", false);
 }
 
 }  // namespace
@@ -103,8 +114,7 @@ State Store::load(const std::string& id) const {
     st.owned_bundle = v.get_bool_or("owned_bundle", false);
     st.pid_namespace = v.get_bool_or("pid_namespace", true);
     st.rootless = v.get_bool_or("rootless", false);
-    st.cgroup_unified = v.get_string_or("cgroup_unified", "");
-    st.cgroup_v1 = v.get_string_map_or("cgroup_v1");
+    read_cgroup_fields(v, st);
     return st;
 }
 
@@ -151,8 +161,7 @@ std::optional<State> Store::load_cgroup_intent(const std::string& id) const {
     json::Document doc = json::parse(text, path);
     State st;
     st.id = id;
-    st.cgroup_unified = doc.root().get_string_or("cgroup_unified", "");
-    st.cgroup_v1 = doc.root().get_string_map_or("cgroup_v1");
+    read_cgroup_fields(doc.root(), st);
     return st;
 }
 

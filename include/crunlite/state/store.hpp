@@ -44,6 +44,10 @@ struct State {
     // hybrid/v1 hosts, controller -> directory.
     std::string cgroup_unified;
     std::map<std::string, std::string> cgroup_v1;
+    // The systemd driver's unit holding them ("" with cgroupfs), and whether
+    // the user's manager owns it.
+    std::string systemd_unit;
+    bool systemd_user = false;
 };
 
 // Whether a container's state directory (Store::dir of its id) holds its

@@ -12,15 +12,6 @@
 namespace crunlite::cli {
 
 runtime::Context Global::context() const {
-    if (cgroup_manager == "systemd") {
-        // Say which of the two it is: no systemd at all (these hosts), or a
-        // systemd we do not talk to (crun-lite has no D-Bus driver).
-        bool booted = ::access("/run/systemd/system", F_OK) == 0;
-        throw Error(ENOTSUP, std::string("systemd cgroup manager requested, but ") +
-                                 (booted ? "crun-lite has no systemd (D-Bus) cgroup driver"
-                                         : "systemd is not running on this host (PID 1 is not systemd)") +
-                                 "; use --cgroup-manager cgroupfs or disabled");
-    }
     return runtime::make_context(root_flag, rootless, cgroup_manager);
 }
 

@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "../command.hpp"
+#include "crunlite/runtime/systemd_unit.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/spec/sched.hpp"
 #include "crunlite/linux/seccomp.hpp"
@@ -39,9 +40,16 @@ int cmd_features(const Global&, const std::vector<std::string>& args) {
     }
     w.end_array();
     w.key("cgroup").begin_object();
-    // v1 controllers are used on hybrid hosts; no systemd driver, no rdma controller.
+    // v1 controllers are used on hybrid hosts; the systemd driver (system and
+    // user managers) where its helper, crun-lite-systemd, was built; no rdma controller.
+    bool systemd = false;
+    try {
+        runtime::find_systemd_helper();
+        systemd = true;
+    } catch (const Error&) {
+    }
     w.key("v1").boolean(true).key("v2").boolean(true);
-    for (const char* k : {"systemd", "systemdUser", "rdma"}) w.key(k).boolean(false);
+    w.key("systemd").boolean(systemd).key("systemdUser").boolean(systemd).key("rdma").boolean(false);
     w.end_object();
     w.key("seccomp").begin_object();
     w.key("enabled").boolean(true);

@@ -124,7 +124,7 @@ struct FakeHybrid : TempDir {
 bool anywhere(const std::string&) { return true; }
 
 // The host facts cgroup::plan is given: the fake root's, every directory allowed.
-HostCgroups host(const Layout& l) { return {l, v2_controllers(l), anywhere}; }
+HostCgroups host(const Layout& l) { return {l, v2_controllers(l), anywhere, {}}; }
 
 std::function<bool(const std::string&)> on_v2(const Layout& l) {
     auto v2 = v2_controllers(l);

@@ -79,7 +79,8 @@ TEST_CASE("plan: the cgroups go where the host's facts allow, whatever the test 
         [&](const std::string& dir) {
             asked.push_back(dir);
             return writable;
-        }};
+        },
+        {}};
     auto p = plan(c, host);
     CHECK(asked == std::vector<std::string>{"/sys/fs/cgroup/user.slice/c1"});
     CHECK(p.cgroups.paths.unified == "/sys/fs/cgroup/user.slice/c1");
