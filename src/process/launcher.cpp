@@ -253,6 +253,7 @@ bool setgroups_allowed() {
         // process.execCPUAffinity.initial first, before the cgroup; stage-2 inherits it.
         if (auto& aff = req.process->exec_cpu_affinity) linux::set_initial_cpu_affinity(*aff);
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+        if (req.place_stage1) sync.expect(MsgType::Go, "join the container's cgroup");
         linux::enter_cgroups(req.cgroup_dirs);
         int flags = linux::differing_namespaces(req.init_pid);
         if (flags && sys::host_kernel().setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
@@ -412,6 +413,7 @@ Launched launch(const LaunchRequest& req) {
     }
     sys::Child init = take_child(parent_end, stage1_child, "create namespaces");
     pid_t init_pid = init.pid();
+    if (req.place_init) req.place_init(init_pid);
     // linux.netDevices: the init's network namespace exists, and the init waits for Go.
     linux::move_net_devices(req.config->linux->net_devices, init_pid);
     parent_end.send(MsgType::Go);
@@ -445,6 +447,10 @@ Launched launch_exec(const ExecRequest& req) {
         exec_stage1(req, child_end);
     });
     child_end.close();
+    if (req.place_stage1) {
+        req.place_stage1(stage1_child.pid());
+        parent_end.send(MsgType::Go);
+    }
     sys::Child child = take_child(parent_end, stage1_child, "join the container");
     sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
         send_seccomp_listener(*req.config, req.container_id, req.bundle, req.init_pid, listener);

@@ -135,16 +135,23 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     // Intent first: killed from here on, the record tells `delete --force` which cgroups to remove.
     if (!cg.empty()) store.save_cgroup_intent(st);
     tx.own_cgroup(st);
-    // The systemd driver: the unit's cgroup exists, held by systemd's helper until the init is in.
-    std::optional<StartedUnit> unit;
-    if (c.plan.cgroups.systemd) unit.emplace(*c.plan.cgroups.systemd);
-    cgroup::make(c.plan.cgroups);
-    req.cgroup_dirs = cgroup::dirs(cg);
+    if (c.plan.cgroups.systemd) {
+        // The systemd driver: systemd makes the cgroup, with the init in it (runc's order),
+        // before the init goes on to make its cgroup namespace; then the rest is as cgroupfs.
+        req.place_init = [&c](pid_t pid) {
+            start_unit(*c.plan.cgroups.systemd, pid);
+            cgroup::make(c.plan.cgroups);
+            for (const auto& d : cgroup::dirs(c.plan.cgroups.paths))
+                if (d != c.plan.cgroups.paths.unified) write_file(d + "/cgroup.procs", std::to_string(pid));
+        };
+    } else {
+        cgroup::make(c.plan.cgroups);
+        req.cgroup_dirs = cgroup::dirs(cg);
+    }
     req.fifo_path = store.fifo_path(opts.id);
     if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
 
     process::Launched launched = with_context("unable to start container process", [&] { return process::launch(req); });
-    if (unit) unit->release();
     if (launched.pty_master && !opts.console_socket.empty()) {
         linux::send_to_console_socket(opts.console_socket, launched.pty_master.get());
         launched.pty_master.reset();

@@ -14,6 +14,7 @@
 #include "crunlite/linux/terminal.hpp"
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/runtime/container.hpp"
+#include "crunlite/runtime/systemd_unit.hpp"
 #include "crunlite/spec/parse.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "internal.hpp"
@@ -135,7 +136,15 @@ int exec(const Context& ctx, const ExecOptions& o) {
         for (const auto& dir : cgroup::dirs(cg))
             if (::access(dir.c_str(), F_OK) < 0) throw_errno("exec --cgroup: sub-cgroup " + quote(dir));
     }
-    req.cgroup_dirs = cgroup::dirs(cg);
+    if (!st.systemd_unit.empty() && st.systemd_user) {
+        // Rootless under a user's systemd: our cgroup and the unit's may only meet in a
+        // cgroup we cannot write, so systemd moves stage-1 in (runc does the same).
+        std::string sub = cg.unified.substr(std::min(cg.unified.size(), st.cgroup_unified.size()));
+        while (!sub.empty() && sub.front() == '/') sub.erase(0, 1);
+        req.place_stage1 = [&st, sub](pid_t pid) { attach_to_unit(st.systemd_unit, true, pid, sub); };
+    } else {
+        req.cgroup_dirs = cgroup::dirs(cg);
+    }
 
     // Orphans of the exec'd process (without a pid namespace) come to us to be reaped.
     if (!o.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1);

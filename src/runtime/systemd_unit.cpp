@@ -1,8 +1,6 @@
 #include "crunlite/runtime/systemd_unit.hpp"
 
 #include <fcntl.h>
-#include <signal.h>
-#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -12,6 +10,8 @@
 #include "crunlite/base/helpers.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/child.hpp"
+#include "crunlite/sys/fd.hpp"
 #include "crunlite_build_config.h"
 
 namespace crunlite::runtime {
@@ -23,8 +23,7 @@ struct HelperRun {
     sys::UniqueFd out, err;  // our ends of its stdout and stderr
 };
 
-// Forks the helper with /dev/null on stdin and pipes on stdout and stderr;
-// it gets SIGTERM if we die.
+// Forks the helper with /dev/null on stdin and pipes on stdout and stderr.
 HelperRun spawn(std::vector<std::string> args, bool user) {
     std::string helper = find_systemd_helper();
     args.insert(args.begin(), helper);
@@ -35,7 +34,6 @@ HelperRun spawn(std::vector<std::string> args, bool user) {
     sys::Pipe out = sys::Pipe::make(), err = sys::Pipe::make();
     HelperRun run;
     run.child = sys::Child::fork("fork " + helper, [&] {
-        ::prctl(PR_SET_PDEATHSIG, SIGTERM);
         int null = ::open("/dev/null", O_RDONLY);
         if (null >= 0) ::dup2(null, 0);
         ::dup2(out.write.get(), 1);
@@ -71,29 +69,21 @@ std::string systemd_manager_cgroup(bool user) {
     return finish(run, "systemd cgroup manager");
 }
 
-StartedUnit::StartedUnit(const cgroup::SystemdUnit& unit) {
-    std::vector<std::string> args = {"start", unit.name};
+void start_unit(const cgroup::SystemdUnit& unit, pid_t pid) {
+    std::vector<std::string> args = {"start", unit.name, std::to_string(pid)};
     args.insert(args.end(), unit.properties.begin(), unit.properties.end());
     HelperRun run = spawn(args, unit.user);
-    // One line, the unit's cgroup, once the unit is started; EOF when it failed.
-    std::string line;
-    char c;
-    while (::read(run.out.get(), &c, 1) == 1 && c != '\n') line += c;
-    if (line.empty()) finish(run, "start systemd unit " + unit.name);
-    if (line != unit.cgroup) {
-        run.child.kill(SIGTERM);
-        run.child.wait();
-        stop_unit(unit.name, unit.user);
-        throw Error(EIO, "systemd put unit " + unit.name + " in cgroup " + quote(line) + ", expected " +
+    std::string cgroup = finish(run, "start systemd unit " + unit.name);
+    if (cgroup != unit.cgroup)
+        throw Error(EIO, "systemd put unit " + unit.name + " in cgroup " + quote(cgroup) + ", expected " +
                              quote(unit.cgroup));
-    }
-    helper_ = std::move(run.child);
 }
 
-void StartedUnit::release() noexcept {
-    if (!helper_) return;
-    helper_.kill(SIGTERM);
-    helper_.wait();
+void attach_to_unit(const std::string& unit, bool user, pid_t pid, const std::string& sub) {
+    std::vector<std::string> args = {"attach", unit, std::to_string(pid)};
+    if (!sub.empty()) args.push_back(sub);
+    HelperRun run = spawn(args, user);
+    finish(run, "join systemd unit " + unit);
 }
 
 void set_unit_properties(const std::string& unit, bool user, const std::vector<std::string>& properties) {

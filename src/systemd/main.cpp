@@ -2,14 +2,14 @@
 // D-Bus with sd-bus (libsystemd).  The runtime (src/cgroup/systemd.cpp plans
 // the unit, src/runtime/systemd_unit.cpp runs us) is the only caller:
 //
-//   crun-lite-systemd [--user] start UNIT PROPERTY...
-//       StartTransientUnit(UNIT, "replace", PROPERTY... + PIDs=[our pid]) and
-//       waits for its job.  A scope needs a process: we are its first one.
-//       Prints our cgroup (the unit's, relative to the cgroup2 root: the "0::"
-//       line of /proc/self/cgroup) and a newline, then waits for SIGTERM (the
-//       runtime sends it once the container's init is in the cgroup; its
-//       parent-death signal too), so the scope is never empty, and never
-//       collected, before the init is in.
+//   crun-lite-systemd [--user] start UNIT PID PROPERTY...
+//       StartTransientUnit(UNIT, "replace", PROPERTY... + PIDs=[PID]) and waits
+//       for its job; prints PID's cgroup then (the unit's, relative to the
+//       cgroup root: the "0::" line of /proc/PID/cgroup, or name=systemd's).
+//   crun-lite-systemd [--user] attach UNIT PID [SUBCGROUP]
+//       AttachProcessesToUnit: moves PID into the unit's cgroup (or SUBCGROUP
+//       below it), which a user's manager asks of the system's manager when the
+//       process is in a cgroup the user may not write (`exec`, rootless).
 //   crun-lite-systemd [--user] set UNIT PROPERTY...      SetUnitProperties (runtime)
 //   crun-lite-systemd [--user] stop UNIT                 StopUnit, waits; then ResetFailedUnit
 //   crun-lite-systemd [--user] manager-cgroup            prints the manager's ControlGroup
@@ -94,19 +94,19 @@ std::vector<std::string> split(const std::string& s, char sep) {
     return out;
 }
 
-unsigned long long number(const std::string& v, const std::string& prop) {
+unsigned long long number(const std::string& v, const std::string& what) {
     errno = 0;
     char* end = nullptr;
     unsigned long long n = std::strtoull(v.c_str(), &end, 10);
-    if (v.empty() || *end || errno || v[0] == '-') throw Failure("property " + prop + ": not a number: " + v);
+    if (v.empty() || *end || errno || v[0] == '-') throw Failure(what + ": not a number: " + v);
     return n;
 }
 
-long long signed_number(const std::string& v, const std::string& prop) {
+long long signed_number(const std::string& v, const std::string& what) {
     errno = 0;
     char* end = nullptr;
     long long n = std::strtoll(v.c_str(), &end, 10);
-    if (v.empty() || *end || errno) throw Failure("property " + prop + ": not a number: " + v);
+    if (v.empty() || *end || errno) throw Failure(what + ": not a number: " + v);
     return n;
 }
 
@@ -119,16 +119,16 @@ void append_value(sd_bus_message* m, const std::string& sig, const std::string& 
     } else if (sig == "s") {
         r = sd_bus_message_append(m, "s", v.c_str());
     } else if (sig == "t") {
-        r = sd_bus_message_append(m, "t", static_cast<uint64_t>(number(v, prop)));
+        r = sd_bus_message_append(m, "t", static_cast<uint64_t>(number(v, "property " + prop)));
     } else if (sig == "u") {
-        r = sd_bus_message_append(m, "u", static_cast<uint32_t>(number(v, prop)));
+        r = sd_bus_message_append(m, "u", static_cast<uint32_t>(number(v, "property " + prop)));
     } else if (sig == "i") {
-        r = sd_bus_message_append(m, "i", static_cast<int32_t>(signed_number(v, prop)));
+        r = sd_bus_message_append(m, "i", static_cast<int32_t>(signed_number(v, "property " + prop)));
     } else if (sig == "x") {
-        r = sd_bus_message_append(m, "x", static_cast<int64_t>(signed_number(v, prop)));
+        r = sd_bus_message_append(m, "x", static_cast<int64_t>(signed_number(v, "property " + prop)));
     } else if (sig == "au") {
         std::vector<uint32_t> items;
-        for (const auto& s : split(v, ',')) items.push_back(static_cast<uint32_t>(number(s, prop)));
+        for (const auto& s : split(v, ',')) items.push_back(static_cast<uint32_t>(number(s, "property " + prop)));
         r = sd_bus_message_append_array(m, 'u', items.data(), items.size() * sizeof(uint32_t));
     } else if (sig == "ay") {
         if (v.size() % 2) throw Failure("property " + prop + ": odd number of hex digits: " + v);
@@ -230,19 +230,19 @@ void reset_failed(Bus& b, const std::string& unit) {
     sd_bus_call_method(b.bus, kService, kPath, kManager, "ResetFailedUnit", &err.e, nullptr, "s", unit.c_str());
 }
 
-// Our cgroup: the unit's once systemd moved us into it.
-std::string own_cgroup() {
-    std::ifstream in("/proc/self/cgroup");
+// The cgroup of `pid`: the unit's once systemd moved it there.
+std::string cgroup_of(const std::string& pid) {
+    std::ifstream in("/proc/" + pid + "/cgroup");
     std::string line, v1;
     while (std::getline(in, line)) {
         if (line.rfind("0::", 0) == 0) return line.substr(3);
         if (line.find(":name=systemd:") != std::string::npos) v1 = line.substr(line.find(":name=systemd:") + 14);
     }
-    if (v1.empty()) throw Failure("no systemd cgroup in /proc/self/cgroup");
+    if (v1.empty()) throw Failure("no systemd cgroup in /proc/" + pid + "/cgroup");
     return v1;
 }
 
-void start(Bus& b, const std::string& unit, const std::vector<std::string>& props) {
+void start(Bus& b, const std::string& unit, uint32_t pid, const std::vector<std::string>& props) {
     std::string what = "StartTransientUnit " + unit + " on " + b.name;
     for (int attempt = 0;; ++attempt) {
         Message call;
@@ -250,7 +250,7 @@ void start(Bus& b, const std::string& unit, const std::vector<std::string>& prop
         check(sd_bus_message_append(call.m, "ss", unit.c_str(), "replace"), what);
         check(sd_bus_message_open_container(call.m, 'a', "(sv)"), what);
         append_properties(call.m, props);
-        check(sd_bus_message_append(call.m, "(sv)", "PIDs", "au", 1, static_cast<uint32_t>(::getpid())), what);
+        check(sd_bus_message_append(call.m, "(sv)", "PIDs", "au", 1, pid), what);
         check(sd_bus_message_close_container(call.m), what);
         check(sd_bus_message_append(call.m, "a(sa(sv))", 0), what);
         CallError err;
@@ -301,6 +301,14 @@ void stop(Bus& b, const std::string& unit) {
     if (!refused && !result.empty()) std::fprintf(stderr, "crun-lite-systemd: %s: the job ended \"%s\"\n", what.c_str(), result.c_str());
 }
 
+void attach(Bus& b, const std::string& unit, uint32_t pid, const std::string& sub) {
+    std::string what = "AttachProcessesToUnit " + unit + " on " + b.name;
+    CallError err;
+    int rc = sd_bus_call_method(b.bus, kService, kPath, kManager, "AttachProcessesToUnit", &err.e, nullptr, "ssau",
+                                unit.c_str(), sub.c_str(), 1, pid);
+    if (rc < 0) throw Failure(what + ": " + err.text(rc));
+}
+
 std::string manager_cgroup(Bus& b) {
     CallError err;
     char* value = nullptr;
@@ -313,7 +321,8 @@ std::string manager_cgroup(Bus& b) {
 
 
 int usage() {
-    std::fputs("usage: crun-lite-systemd [--user] start|set UNIT [NAME=SIG:VALUE...] | stop UNIT | manager-cgroup\n",
+    std::fputs("usage: crun-lite-systemd [--user] start UNIT PID [NAME=SIG:VALUE...] | set UNIT [NAME=SIG:VALUE...] |"
+               " attach UNIT PID [SUBCGROUP] | stop UNIT | manager-cgroup\n",
                stderr);
     return 2;
 }
@@ -326,18 +335,24 @@ int main(int argc, char** argv) {
     if (user) args.erase(args.begin());
     if (args.empty()) return usage();
     std::string verb = args[0];
-    bool needs_unit = verb == "start" || verb == "set" || verb == "stop";
-    if (needs_unit && args.size() < 2) return usage();
-    if ((verb == "stop" && args.size() != 2) || (verb == "manager-cgroup" && args.size() != 1)) return usage();
+    bool needs_unit = verb == "start" || verb == "set" || verb == "stop" || verb == "attach";
+    if (needs_unit && args.size() < (verb == "start" || verb == "attach" ? 3u : 2u)) return usage();
+    if ((verb == "stop" && args.size() != 2) || (verb == "attach" && args.size() > 4) ||
+        (verb == "manager-cgroup" && args.size() != 1))
+        return usage();
     if (!needs_unit && verb != "manager-cgroup") return usage();
     try {
         Bus b(user);
-        std::vector<std::string> props(args.begin() + (needs_unit ? 2 : 1), args.end());
+        if (verb == "attach") {
+            attach(b, args[1], static_cast<uint32_t>(number(args[2], "PID")), args.size() == 4 ? args[3] : "");
+            return 0;
+        }
+        size_t first_prop = verb == "start" ? 3 : needs_unit ? 2 : 1;
+        std::vector<std::string> props(args.begin() + first_prop, args.end());
         if (verb == "start") {
-            start(b, args[1], props);
-            std::printf("%s\n", own_cgroup().c_str());
-            std::fflush(stdout);
-            for (;;) ::pause();  // until SIGTERM
+            uint32_t pid = static_cast<uint32_t>(number(args[2], "PID"));
+            start(b, args[1], pid, props);
+            std::printf("%s\n", cgroup_of(args[2]).c_str());
         } else if (verb == "set") {
             set(b, args[1], props);
         } else if (verb == "stop") {

@@ -19,10 +19,11 @@ import time
 import harness
 from harness import check, check_eq, check_in
 
-PACKAGES = "systemd,systemd-sysv,dbus,procps"
+PACKAGES = "systemd,systemd-sysv,dbus,dbus-user-session,procps"
+USER, USER_ID = "crltest", 1000  # made in the rootfs, for the user's systemd (rootless)
 # Built once per machine and package list (a new list is a new cache); CI machines start empty.
-ROOTFS_CACHE = os.environ.get("CRUNLITE_SYSTEMD_ROOTFS",
-                              "/var/tmp/crun-lite-tests/systemd-rootfs-" + PACKAGES.replace(",", "-"))
+ROOTFS_CACHE = os.environ.get("CRUNLITE_SYSTEMD_ROOTFS", "/var/tmp/crun-lite-tests/systemd-rootfs-" +
+                              PACKAGES.replace(",", "-") + f"-{USER}{USER_ID}")
 
 
 def _rootfs():
@@ -35,7 +36,8 @@ def _rootfs():
     os.makedirs(ROOTFS_CACHE, exist_ok=True)
     tmp = os.path.join(ROOTFS_CACHE, "rootfs.new")
     shutil.rmtree(tmp, ignore_errors=True)
-    r = subprocess.run(["mmdebstrap", "--quiet", "--variant=minbase", "--include=" + PACKAGES, "bookworm", tmp],
+    r = subprocess.run(["mmdebstrap", "--quiet", "--variant=minbase", "--include=" + PACKAGES,
+                        f'--customize-hook=chroot "$1" useradd --no-create-home -u {USER_ID} {USER}', "bookworm", tmp],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     if r.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -83,7 +85,7 @@ def _systemd_config(rootfs, build, work):
             {"destination": "/dev/mqueue", "type": "mqueue", "source": "mqueue", "options": ["nosuid", "noexec", "nodev"]},
             {"destination": "/sys", "type": "sysfs", "source": "sysfs", "options": ["nosuid", "noexec", "nodev", "ro"]},
             {"destination": "/sys/fs/cgroup", "type": "cgroup2", "source": "cgroup", "options": ["nosuid", "noexec", "nodev"]},
-            tmpfs("/run", "755"), tmpfs("/tmp", "1777"), tmpfs("/var", "755"),
+            tmpfs("/run", "755"), tmpfs("/tmp", "1777"), tmpfs("/var", "755"), tmpfs("/home", "755"),
             {"destination": build, "type": "bind", "source": build, "options": ["rbind", "ro"]},
             {"destination": work, "type": "bind", "source": work, "options": ["rbind"]},
         ],
@@ -148,18 +150,14 @@ class Systemd:
         out = self.sh_ok(f"systemctl show {unit} " + " ".join(f"-p {p}" for p in props))
         return dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
 
-    def inner_bundle(self, args, resources=None, cgroups_path=None):
-        """A busybox bundle in the shared work dir, as root inside."""
+    def inner_bundle(self, args, resources=None, cgroups_path=None, rootless=False):
+        """A busybox bundle in the shared work dir, for root inside or (rootless) for USER."""
         b = self.h.bundle(args, name="inner")
         dst = os.path.join(self.work, os.path.basename(b.path))
         shutil.move(b.path, dst)
-        cfg = b.config
-        cfg["process"]["terminal"] = False
+        cfg = harness.default_config(rootless, USER_ID, USER_ID, args)
         # Within what the systemd container has.
         cfg["process"]["capabilities"] = {k: ["CAP_KILL", "CAP_CHOWN"] for k in ("bounding", "effective", "permitted")}
-        cfg["linux"].pop("uidMappings", None)
-        cfg["linux"].pop("gidMappings", None)
-        cfg["linux"]["namespaces"] = [n for n in cfg["linux"]["namespaces"] if n["type"] != "user"]
         if resources is not None:
             cfg["linux"]["resources"] = resources
         if cgroups_path is not None:
@@ -266,6 +264,39 @@ def _cgroups_path_and_leftovers(h, sd):
         check_eq(sd.sh("ls /run/crun-lite/bad").rc, 2, "no state left")
     units = sd.sh_ok("systemctl list-units --all --no-legend '*.scope'")
     check("crun-lite-" not in units and "tst-" not in units, f"units left:\n{units}")
+
+
+def test_rootless_user_manager(h):
+    """Rootless, the unit is the user's: `systemd --user` (user@1000.service, its bus at
+    /run/user/1000/bus) gets the scope in user.slice below its own cgroup; exec joins it (systemd
+    moves the process: the caller's cgroup and the scope meet only in one the user cannot
+    write), update sets its properties, delete stops it."""
+    _with_systemd(h, _rootless_user_manager)
+
+
+def _rootless_user_manager(h, sd):
+    r = sd.sh(f"mkdir -p /home/{USER} && chown {USER} /home/{USER} && systemctl start user@{USER_ID}.service")
+    if r.rc != 0:
+        harness.skip(f"the user's systemd does not start in the systemd container: {r.err.strip()}")
+    b = sd.inner_bundle(["sleep", "1000"], rootless=True, resources={"pids": {"limit": 50}})
+    as_user = (f"runuser -u {USER} -- env XDG_RUNTIME_DIR=/run/user/{USER_ID} " +
+               " ".join(f"{k}={v}" for k, v in sd.env.items()) + f" {h.bin} --systemd-cgroup ")
+    user_show = f"runuser -u {USER} -- env XDG_RUNTIME_DIR=/run/user/{USER_ID} systemctl --user show crun-lite-r1.scope "
+
+    out = sd.sh_ok(as_user + f"run -d --bundle {b} r1 && " + user_show + "-p Slice -p Delegate -p ControlGroup -p TasksMax")
+    props = dict(l.split("=", 1) for l in out.splitlines() if "=" in l)
+    check_eq(props.get("Slice"), "user.slice", "Slice")
+    check_eq(props.get("Delegate"), "yes", "Delegate")
+    check_eq(props.get("ControlGroup"),
+             f"/user.slice/user-{USER_ID}.slice/user@{USER_ID}.service/user.slice/crun-lite-r1.scope", "ControlGroup")
+    check_eq(props.get("TasksMax"), "50", "TasksMax")
+    sd.sh_ok(as_user + "exec -d r1 sleep 1000")
+    pids = json.loads(sd.sh_ok(as_user + "ps --format json r1"))
+    check_eq(len(pids), 2, f"the init and the exec'd process in the scope: {pids}")
+    out = sd.sh_ok(as_user + "update --pids-limit 60 r1 && " + user_show + "-p TasksMax")
+    check_in("TasksMax=60", out, "TasksMax after update")
+    out = sd.sh_ok(as_user + "delete -f r1 && " + user_show + "-p LoadState")
+    check_in("LoadState=not-found", out, "the unit after delete -f")
 
 
 def test_clean_shutdown(h):

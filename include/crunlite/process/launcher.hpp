@@ -19,7 +19,10 @@
 // and wait for exactly this pid).
 //
 // Once stage-2 exists and before it gets Go, the parent moves linux.netDevices
-// into its network namespace (linux/netdev.hpp): the init never runs without them.
+// into its network namespace (linux/netdev.hpp): the init never runs without them;
+// and with `place_init` it puts the init in its cgroups (the systemd driver:
+// stage-1 enters no cgroup then, and the cgroup namespace is still unshared
+// after Go, rooted at the container's cgroup).
 //
 // With SCMP_ACT_NOTIFY rules the init sends the seccomp listener fd to the
 // parent, which passes it on to linux.seccomp.listenerPath together with the
@@ -75,6 +78,9 @@ struct LaunchRequest {
     // Cgroup directories (created and configured by the caller) that stage-1
     // enters first thing, so the init and everything it starts begin inside.
     std::vector<std::string> cgroup_dirs;
+    // When set, called by the parent with the init's pid before the init goes on
+    // (see above); it throws to fail the launch.
+    std::function<void(pid_t)> place_init;
     // The mounts, planned by the caller (linux::plan_mounts); stage-2 attaches
     // the bind sources stage-1 opened and applies it.
     const linux::MountPlan* mount_plan = nullptr;
@@ -104,6 +110,9 @@ struct ExecRequest {
     int init_pidfd = -1;                     // ...and its pidfd, checked by the caller
     int preserve_fds = 0;
     std::vector<std::string> cgroup_dirs;    // the container's cgroups, entered before joining it
+    // Instead of cgroup_dirs: the parent puts stage-1 in the container's cgroups
+    // (called with its pid while stage-1 waits; the process inherits them).
+    std::function<void(pid_t)> place_stage1;
     bool kill_with_parent = false;           // SIGKILL the process when its parent (we) dies
 };
 

@@ -4,11 +4,12 @@
 // Errors name the helper's message (which names the bus, the unit and the call).
 #pragma once
 
+#include <sys/types.h>
+
 #include <string>
 #include <vector>
 
 #include "crunlite/cgroup/systemd.hpp"
-#include "crunlite/sys/child.hpp"
 
 namespace crunlite::runtime {
 
@@ -20,24 +21,15 @@ std::string find_systemd_helper();
 // when no systemd answers.
 std::string systemd_manager_cgroup(bool user);
 
-// A started unit whose first process is the helper itself: the unit's cgroup
-// exists and is never empty while this is held.  release() (once the
-// container's init is in the cgroup) ends the helper (SIGTERM, which it also
-// gets if we die first).
-class StartedUnit {
-public:
-    // Starts `unit` (StartTransientUnit with its properties; waits for the
-    // job).  Throws Error when systemd refuses, or when it put the unit
-    // elsewhere than unit.cgroup.
-    explicit StartedUnit(const cgroup::SystemdUnit& unit);
-    StartedUnit(StartedUnit&&) noexcept = default;
-    StartedUnit& operator=(StartedUnit&&) noexcept = default;
-    ~StartedUnit() { release(); }
-    void release() noexcept;
+// Starts `unit` (StartTransientUnit with its properties and PIDs = [pid];
+// waits for the job), as runc does with the container's init before it goes
+// on.  Throws Error when systemd refuses, or when it put `pid` elsewhere than
+// unit.cgroup.
+void start_unit(const cgroup::SystemdUnit& unit, pid_t pid);
 
-private:
-    sys::Child helper_;
-};
+// AttachProcessesToUnit: `pid` into the unit's cgroup, or `sub` below it
+// (`exec` rootless, where the caller may not move a process there itself).
+void attach_to_unit(const std::string& unit, bool user, pid_t pid, const std::string& sub);
 
 // SetUnitProperties (runtime) for `update`.
 void set_unit_properties(const std::string& unit, bool user, const std::vector<std::string>& properties);
