@@ -5,8 +5,9 @@ container (cgroup namespace, a writable cgroup2 mount, tmpfs /run), and the buil
 containers inside it with the systemd driver. Checked there: the transient scope (Slice,
 Delegate, ControlGroup, the resource properties) with the init in its cgroup, `update` through
 the unit's properties, pause/ps/stats/kill on the scope, runc's slice:prefix:name, `delete` and a
-killed init leaving no unit, bad cgroupsPath values leaving nothing, and a clean shutdown on
-SIGRTMIN+3. On these hosts cgroup2 has no controllers (they are bound to v1), so properties are
+killed init leaving no unit, bad cgroupsPath values leaving nothing, rootless under the user's
+systemd (user@1000.service: run, exec, update, delete), containerd's shim calling crun-lite with
+--systemd-cgroup, and a clean shutdown on SIGRTMIN+3. On these hosts cgroup2 has no controllers (they are bound to v1), so properties are
 checked, not enforcement (test_cgroups.py checks enforcement). Without systemd, and rootless
 without a user manager, the driver's errors name why."""
 
@@ -19,7 +20,7 @@ import time
 import harness
 from harness import check, check_eq, check_in
 
-PACKAGES = "systemd,systemd-sysv,dbus,dbus-user-session,procps"
+PACKAGES = "systemd,systemd-sysv,dbus,dbus-user-session,procps,containerd"
 USER, USER_ID = "crltest", 1000  # made in the rootfs, for the user's systemd (rootless)
 # Built once per machine and package list (a new list is a new cache); CI machines start empty.
 ROOTFS_CACHE = os.environ.get("CRUNLITE_SYSTEMD_ROOTFS", "/var/tmp/crun-lite-tests/systemd-rootfs-" +
@@ -66,7 +67,7 @@ def _systemd_config(rootfs, build, work):
     caps = ["CAP_CHOWN", "CAP_DAC_OVERRIDE", "CAP_DAC_READ_SEARCH", "CAP_FOWNER", "CAP_FSETID", "CAP_KILL",
             "CAP_SETGID", "CAP_SETUID", "CAP_SETPCAP", "CAP_NET_BIND_SERVICE", "CAP_NET_ADMIN", "CAP_SYS_CHROOT",
             "CAP_SYS_PTRACE", "CAP_SYS_ADMIN", "CAP_MKNOD", "CAP_AUDIT_WRITE", "CAP_SETFCAP", "CAP_SYS_NICE",
-            "CAP_IPC_LOCK", "CAP_LINUX_IMMUTABLE"]
+            "CAP_IPC_LOCK", "CAP_LINUX_IMMUTABLE", "CAP_NET_RAW"]
     tmpfs = lambda dest, mode: {"destination": dest, "type": "tmpfs", "source": "tmpfs",
                                 "options": ["nosuid", "nodev", f"mode={mode}"]}
     return {
@@ -107,8 +108,8 @@ class Systemd:
 
     def __init__(self, h):
         if h.rootless:
-            harness.skip("booting systemd as PID 1 needs root here (rootless systemd is `systemd --user`, "
-                         "not a container's init)")
+            harness.skip("booting systemd as PID 1 needs root here; the rootless driver is checked as root "
+                         "through the user's systemd inside (test_rootless_user_manager)")
         rootfs = _rootfs()
         self.h, self.build = h, _build_dir(h)
         self.work = h.mkdtemp("sdwork")
@@ -297,6 +298,38 @@ def _rootless_user_manager(h, sd):
     check_in("TasksMax=60", out, "TasksMax after update")
     out = sd.sh_ok(as_user + "delete -f r1 && " + user_show + "-p LoadState")
     check_in("LoadState=not-found", out, "the unit after delete -f")
+
+
+def test_containerd_systemd_cgroup(h):
+    """containerd inside the systemd (Debian's containerd.service, started at boot) runs a
+    container through crun-lite with the systemd cgroup manager (`ctr run --runc-systemd-cgroup`:
+    the shim calls the runtime with --systemd-cgroup, as with SystemdCgroup = true): the scope
+    is there with Delegate=yes while the task runs, pause and kill reach it, and removing the
+    task leaves no unit."""
+    _with_systemd(h, _containerd_systemd_cgroup)
+
+
+def _containerd_systemd_cgroup(h, sd):
+    ctr = "ctr --address /run/containerd/containerd.sock "
+    ok = harness.wait_until(lambda: sd.sh(ctr + "version").rc == 0, 30)
+    check(ok, f"containerd.service did not come up: {sd.sh('systemctl status containerd --no-pager').out}")
+    archive = os.path.join(sd.work, "image.tar")
+    harness.make_oci_archive(h, archive, "crlt")
+    sd.sh_ok(ctr + f"image import --snapshotter native --base-name localhost/crlt-bb {archive}")
+    sd.sh_ok(ctr + f"run -d --snapshotter native --runc-binary {h.bin} --runc-systemd-cgroup "
+             "--cgroup system.slice:ctr:t1 localhost/crlt-bb:crlt t1 sleep 1000")
+    props = sd.show("ctr-t1.scope", "ActiveState", "Delegate", "Slice", "ControlGroup")
+    check_eq((props.get("ActiveState"), props.get("Delegate"), props.get("Slice")), ("active", "yes", "system.slice"),
+             "the task's scope")
+    procs = sd.sh_ok("cat /sys/fs/cgroup/system.slice/ctr-t1.scope/cgroup.procs").split()
+    check_eq(len(procs), 1, f"the task's init alone in the scope: {procs}")
+    sd.sh_ok(ctr + "task pause t1")
+    check_eq(sd.sh_ok("cat /sys/fs/cgroup/system.slice/ctr-t1.scope/cgroup.freeze").strip(), "1", "paused")
+    sd.sh_ok(ctr + "task resume t1")
+    sd.sh_ok(ctr + "task kill -s KILL t1")
+    check(harness.wait_until(lambda: "STOPPED" in sd.sh(ctr + "task ls").out, 15), "the task stops")
+    sd.sh_ok(ctr + "task rm t1 && " + ctr + "container rm t1")
+    check_eq(sd.show("ctr-t1.scope", "LoadState").get("LoadState"), "not-found", "the unit after the task is gone")
 
 
 def test_clean_shutdown(h):
