@@ -11,6 +11,7 @@ systemd (user@1000.service: run, exec, update, delete), containerd's shim callin
 checked, not enforcement (test_cgroups.py checks enforcement). Without systemd, and rootless
 without a user manager, the driver's errors name why."""
 
+import hashlib
 import json
 import os
 import shutil
@@ -22,9 +23,16 @@ from harness import check, check_eq, check_in
 
 PACKAGES = "systemd,systemd-sysv,dbus,dbus-user-session,procps,containerd"
 USER, USER_ID = "crltest", 1000  # made in the rootfs, for the user's systemd (rootless)
-# Built once per machine and package list (a new list is a new cache); CI machines start empty.
+MMDEBSTRAP = ["mmdebstrap", "--quiet", "--variant=minbase", "--include=" + PACKAGES,
+              f'--customize-hook=chroot "$1" useradd --no-create-home -u {USER_ID} {USER}',
+              # host-network pods copy these two (test_cri_systemd_cgroup)
+              '--customize-hook=printf "127.0.0.1 localhost\\n" > "$1/etc/hosts"',
+              '--customize-hook=printf "nameserver 127.0.0.1\\n" > "$1/etc/resolv.conf"',
+              "bookworm"]
+# Built once per machine and mmdebstrap command (another command is another cache); CI
+# machines start empty.
 ROOTFS_CACHE = os.environ.get("CRUNLITE_SYSTEMD_ROOTFS", "/var/tmp/crun-lite-tests/systemd-rootfs-" +
-                              PACKAGES.replace(",", "-") + f"-{USER}{USER_ID}")
+                              hashlib.sha256(repr(MMDEBSTRAP).encode()).hexdigest()[:16])
 
 
 def _rootfs():
@@ -37,8 +45,7 @@ def _rootfs():
     os.makedirs(ROOTFS_CACHE, exist_ok=True)
     tmp = os.path.join(ROOTFS_CACHE, "rootfs.new")
     shutil.rmtree(tmp, ignore_errors=True)
-    r = subprocess.run(["mmdebstrap", "--quiet", "--variant=minbase", "--include=" + PACKAGES,
-                        f'--customize-hook=chroot "$1" useradd --no-create-home -u {USER_ID} {USER}', "bookworm", tmp],
+    r = subprocess.run(MMDEBSTRAP + [tmp],
                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, timeout=600)
     if r.returncode != 0:
         shutil.rmtree(tmp, ignore_errors=True)
@@ -330,6 +337,83 @@ def _containerd_systemd_cgroup(h, sd):
     check(harness.wait_until(lambda: "STOPPED" in sd.sh(ctr + "task ls").out, 15), "the task stops")
     sd.sh_ok(ctr + "task rm t1 && " + ctr + "container rm t1")
     check_eq(sd.show("ctr-t1.scope", "LoadState").get("LoadState"), "not-found", "the unit after the task is gone")
+
+
+def test_cri_systemd_cgroup(h):
+    """Kubernetes' path on a systemd node: a containerd whose CRI plugin has crun-lite as its
+    runtime with SystemdCgroup = true (started as a service inside the systemd), driven by
+    crictl. The pod's pause container and its container each get a scope
+    (cri-containerd-ID.scope) in the pod's slice, with Delegate=yes; stopping and removing
+    them leaves no unit. Host-network pods: no CNI needed."""
+    _with_systemd(h, _cri_systemd_cgroup)
+
+
+CRI_CONFIG = """version = 2
+root = "/var/lib/crlt-cri"
+state = "/run/crlt-cri"
+[grpc]
+  address = "/run/crlt-cri/containerd.sock"
+[plugins."io.containerd.grpc.v1.cri"]
+  sandbox_image = "localhost/crlt-pause:crlt"
+  restrict_oom_score_adj = true
+  [plugins."io.containerd.grpc.v1.cri".containerd]
+    snapshotter = "native"
+    default_runtime_name = "crun-lite"
+    [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun-lite]
+      runtime_type = "io.containerd.runc.v2"
+      [plugins."io.containerd.grpc.v1.cri".containerd.runtimes.crun-lite.options]
+        BinaryName = "{bin}"
+        SystemdCgroup = true
+  [plugins."io.containerd.grpc.v1.cri".cni]
+    conf_dir = "{work}/cni"
+"""
+
+
+def _cri_systemd_cgroup(h, sd):
+    crictl = shutil.which("crictl")
+    if not crictl:
+        harness.skip("crictl is not on PATH (.ci/run adds ../shared/tools, where this project's CI keeps one)")
+    shutil.copy2(crictl, os.path.join(sd.work, "crictl"))
+    conf = os.path.join(sd.work, "cri.toml")
+    with open(conf, "w") as f:
+        f.write(CRI_CONFIG.replace("{bin}", h.bin).replace("{work}", sd.work))
+    sock = "/run/crlt-cri/containerd.sock"
+    ctr = f"ctr --address {sock} -n k8s.io "
+    cri = f"{sd.work}/crictl --runtime-endpoint unix://{sock} --image-endpoint unix://{sock} --timeout 30s "
+    sd.sh_ok(f"systemd-run --unit=crlt-cri containerd --config {conf}")
+    check(harness.wait_until(lambda: sd.sh(ctr + "version").rc == 0, 30),
+          f"containerd with the CRI plugin did not come up: {sd.sh('journalctl -u crlt-cri --no-pager').out[-2000:]}")
+    for ref, entrypoint in (("localhost/crlt-pause:crlt", ["/bin/sleep", "inf"]), ("localhost/crlt-bb:crlt", ["sh"])):
+        archive = os.path.join(sd.work, ref.split("/")[1].replace(":", "-") + ".tar")
+        harness.make_oci_archive(h, archive, "crlt", config={"Env": ["PATH=/bin"], "Entrypoint": entrypoint})
+        sd.sh_ok(ctr + f"images import --snapshotter native --base-name {ref.split(':')[0]} {archive}")
+    check(harness.wait_until(lambda: "crlt-pause" in sd.sh(cri + "images").out, 20),
+          "crictl sees the images: " + sd.sh("journalctl -u crlt-cri --no-pager | grep -E 'error|fail' | tail -3").out)
+
+    slice_ = "kubepods-besteffort-podcrlt1.slice"
+    pod_cfg, ctr_cfg = os.path.join(sd.work, "pod.json"), os.path.join(sd.work, "ctr.json")
+    with open(pod_cfg, "w") as f:
+        json.dump({"metadata": {"name": "p1", "namespace": "crlt", "uid": "crlt1", "attempt": 0},
+                   "log_directory": "/var/log/crlt",
+                   "linux": {"cgroup_parent": slice_,
+                             "security_context": {"namespace_options": {"network": 2}}}}, f)
+    with open(ctr_cfg, "w") as f:
+        json.dump({"metadata": {"name": "main"}, "image": {"image": "localhost/crlt-bb:crlt"},
+                   "command": ["sh", "-c", "trap 'exit 0' TERM; sleep 1000 & wait"], "log_path": "main.log"}, f)
+    pod = sd.sh_ok(cri + f"runp {pod_cfg}").strip()
+    cid = sd.sh_ok(cri + f"create --no-pull {pod} {ctr_cfg} {pod_cfg}").strip()
+    sd.sh_ok(cri + f"start {cid}")
+    for what, id_ in (("the pause container", pod), ("the container", cid)):
+        props = sd.show(f"cri-containerd-{id_}.scope", "ActiveState", "Delegate", "Slice", "ControlGroup")
+        check_eq((props.get("ActiveState"), props.get("Delegate"), props.get("Slice")), ("active", "yes", slice_),
+                 f"{what}'s scope")
+        check_eq(props.get("ControlGroup"),
+                 f"/kubepods.slice/kubepods-besteffort.slice/{slice_}/cri-containerd-{id_}.scope",
+                 f"{what}'s cgroup")
+    sd.sh_ok(cri + f"stop {cid} && {cri} rm {cid} && {cri} stopp {pod} && {cri} rmp {pod}")
+    units = sd.sh_ok("systemctl list-units --all --no-legend 'cri-containerd-*'")
+    check_eq(units.strip(), "", "units left after the pod is gone")
+    sd.sh("systemctl stop crlt-cri")
 
 
 def test_clean_shutdown(h):
