@@ -6,6 +6,8 @@
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <unistd.h>
 
@@ -37,9 +39,47 @@ std::string own_path() {
     return std::string(buf, static_cast<size_t>(n));
 }
 
+constexpr long kOverlayMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC
+
+// Our sealed memfd copy, or (after the re-exec that sets kOriginVar) the
+// binary seen through a read-only overlay without an upper layer.
 bool running_sealed(int self_fd) {
     int seals = ::fcntl(self_fd, F_GET_SEALS);
-    return seals >= 0 && (seals & kSeals) == kSeals;
+    if (seals >= 0 && (seals & kSeals) == kSeals) return true;
+    struct statfs fs;
+    return std::getenv(kOriginVar) && ::fstatfs(self_fd, &fs) == 0 && fs.f_type == kOverlayMagic &&
+           (fs.f_flags & ST_RDONLY);
+}
+
+std::string escape_lowerdir(const std::string& path) {
+    std::string out;
+    for (char c : path) {
+        if (c == '\\' || c == ':' || c == ',') out += '\\';
+        out += c;
+    }
+    return out;
+}
+
+// The binary `path` through a detached overlay mount whose only layers are
+// its directory and /dev (overlayfs needs two lower layers to run without an
+// upper one; /dev is there on every host, and ours is the top layer), mounted
+// read-only: a mount no one can make writable, as it has nowhere to write
+// (unlike a read-only bind, which CAP_SYS_ADMIN can remount).  Zero copy; needs
+// CAP_SYS_ADMIN over our mount namespace.  An invalid fd when the kernel
+// refuses (the caller copies instead).
+sys::UniqueFd overlay_view(const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (slash == std::string::npos || path.compare(0, 5, "/dev/") == 0) return {};
+    std::string dir = slash == 0 ? "/" : path.substr(0, slash), name = path.substr(slash + 1);
+    sys::UniqueFd fs(sys::fsopen_cloexec("overlay"));
+    if (!fs) return {};
+    if (sys::fsconfig_string(fs.get(), "lowerdir", (escape_lowerdir(dir) + ":/dev").c_str()) < 0) return {};
+    sys::fsconfig_string(fs.get(), "xino", "off");  // no dmesg notes when the layers are on two filesystems
+    if (sys::fsconfig_create(fs.get()) < 0) return {};
+    constexpr unsigned kAttrs = 0x1 | 0x2 | 0x4;  // MOUNT_ATTR_RDONLY | NOSUID | NODEV
+    sys::UniqueFd mnt(sys::fsmount_cloexec(fs.get(), kAttrs));
+    if (!mnt) return {};
+    return sys::UniqueFd(::openat(mnt.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
 }
 
 // Bytes of the ELF file the loaders need: up to the end of the furthest
@@ -75,6 +115,12 @@ void ensure_sealed_self(char** argv) {
     // ids (never 0) and capabilities in user namespaces that do not map root, so
     // nothing they run as can write a root-owned file without group/other write.
     if (::geteuid() != 0 && st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH))) return;
+    std::string origin = own_path();
+    if (sys::UniqueFd view = overlay_view(origin)) {
+        ::setenv(kOriginVar, origin.c_str(), 1);
+        sys::execveat_empty_path(view.get(), argv);
+        ::unsetenv(kOriginVar);  // not run from the overlay after all: copy below
+    }
     off_t size = loadable_size(self.get(), st.st_size);
 
     int mfd = static_cast<int>(::syscall(SYS_memfd_create, "crun-lite", MFD_CLOEXEC | MFD_ALLOW_SEALING | MFD_EXEC));
@@ -94,7 +140,6 @@ void ensure_sealed_self(char** argv) {
     int rc = ::fcntl(copy.get(), F_ADD_SEALS, kSeals);
     for (int tries = 1; rc < 0 && errno == EBUSY && tries < 5; ++tries) rc = ::fcntl(copy.get(), F_ADD_SEALS, kSeals);
     if (rc < 0) throw_errno("seal the runtime copy");
-    std::string origin = own_path();
     ::setenv(kOriginVar, origin.c_str(), 1);
     sys::execveat_empty_path(copy.get(), argv);
     throw_errno("exec the sealed runtime copy");

@@ -206,6 +206,26 @@ int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* 
     return static_cast<int>(::syscall(SYS_move_mount, from_dirfd, from_path, to_dirfd, to_path, flags));
 }
 
+int fsopen_cloexec(const char* fs) {
+    constexpr unsigned kFsopenCloexec = 0x00000001;  // FSOPEN_CLOEXEC
+    return static_cast<int>(::syscall(SYS_fsopen, fs, kFsopenCloexec));
+}
+
+int fsconfig_string(int fs_fd, const char* key, const char* value) {
+    constexpr unsigned kSetString = 1;  // FSCONFIG_SET_STRING
+    return static_cast<int>(::syscall(SYS_fsconfig, fs_fd, kSetString, key, value, 0));
+}
+
+int fsconfig_create(int fs_fd) {
+    constexpr unsigned kCmdCreate = 6;  // FSCONFIG_CMD_CREATE
+    return static_cast<int>(::syscall(SYS_fsconfig, fs_fd, kCmdCreate, nullptr, nullptr, 0));
+}
+
+int fsmount_cloexec(int fs_fd, unsigned attrs) {
+    constexpr unsigned kFsmountCloexec = 0x00000001;  // FSMOUNT_CLOEXEC
+    return static_cast<int>(::syscall(SYS_fsmount, fs_fd, kFsmountCloexec, attrs));
+}
+
 int close_range_cloexec(unsigned first) {
     constexpr unsigned kCloseRangeCloexec = 1U << 2;  // CLOSE_RANGE_CLOEXEC
     return static_cast<int>(::syscall(SYS_close_range, first, ~0U, kCloseRangeCloexec));

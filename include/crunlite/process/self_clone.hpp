@@ -5,8 +5,12 @@
 // kernel executes *this binary* as the container process, and a container
 // process could later open it through /proc/<pid>/exe and write it on the host.
 // So every command that puts a process into a container first re-executes the
-// runtime from a sealed memfd copy: what the container can reach through
-// /proc/<pid>/exe is then an anonymous, unwritable file.
+// runtime from a view of itself that nothing can write: as root (CAP_SYS_ADMIN
+// over our mount namespace), the binary through a detached read-only overlayfs
+// mount that has no upper layer (no copy; no one can make it writable, unlike a
+// read-only bind mount); otherwise, or where the kernel refuses the overlay, a
+// sealed memfd copy.  What the container can reach through /proc/<pid>/exe is
+// then unwritable, even for the host's root.
 //
 // Not needed, and skipped, when an unprivileged user runs a root-owned binary
 // that only root can write (see self_clone.cpp).
@@ -19,9 +23,9 @@
 
 namespace crunlite::process {
 
-// Returns if the running image already is a sealed copy; otherwise copies it
-// into a sealed memfd and execs that with the same argv and environment (does
-// not return).  Throws Error when /proc/self/exe cannot be read or copied.
+// Returns if the running image already is protected (the overlay view, a
+// sealed copy, or needs neither); otherwise execs the overlay view or a sealed
+// memfd copy with the same argv and environment (does not return).  Throws Error when /proc/self/exe cannot be read or copied.
 void ensure_sealed_self(char** argv);
 
 // The runtime binary on disk, also from the sealed copy (which records where it

@@ -70,6 +70,13 @@ int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set
                   uint64_t propagation, int userns_fd = 0);
 int open_tree(int dirfd, const char* path, unsigned flags);
 int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* to_path, unsigned flags);
+// The new mount API's superblock side: fsopen(fs, FSOPEN_CLOEXEC); fsconfig
+// FSCONFIG_SET_STRING of key=value, then FSCONFIG_CMD_CREATE; fsmount (close
+// on exec) with MOUNT_ATTR_* flags: a detached mount's fd.  -1 and errno on failure.
+int fsopen_cloexec(const char* fs);
+int fsconfig_string(int fs_fd, const char* key, const char* value);
+int fsconfig_create(int fs_fd);
+int fsmount_cloexec(int fs_fd, unsigned attrs);
 int close_range_cloexec(unsigned first);
 
 // sendmsg(2) of `data` with `fd` attached as SCM_RIGHTS (MSG_NOSIGNAL, retried on
