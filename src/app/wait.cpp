@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "crunlite/app/image_run.hpp"
+#include "crunlite/app/restart.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/state/events.hpp"
@@ -94,8 +95,10 @@ Verdict decide(const std::vector<WaitCondition>& conditions, const Observation& 
         return v;
     }
     // Deleted after its exit code was read (run --rm): it stopped with that code.
-    bool stopped = !o.exists || o.status == state::Status::Stopped;
+    // Stopped but to be restarted: as if it ran on.
+    bool stopped = !o.exists || (o.status == state::Status::Stopped && !o.restarting);
     if (stopped && !o.exit_code && !o.exit_overdue) return v;  // the exit record is due
+    if (o.exists && o.restarting) return v;                    // running again soon
     bool waiting = false;
     for (WaitCondition c : conditions) {
         bool reached = false, possible = !stopped;
@@ -144,6 +147,7 @@ int64_t monotonic_ns() {
 struct Watch {
     std::string id;
     std::string created;           // of the container first seen: another one of the same id is not it
+    pid_t pid = 0;                 // its init's, as last seen: a restart (the same container) changes it
     bool seen = false, settled = false;
     int64_t stopped_since = -1;    // monotonic ns, when first seen stopped
     sys::UniqueFd pidfd;           // of its running process: readable once it exits
@@ -164,10 +168,14 @@ sys::UniqueFd open_pidfd(const state::State& st) {
 
 // The exit code of the container created at `created` (RFC 3339) as its
 // "die" event recorded it (state/events.hpp): what a foreground run leaves,
-// and what outlives a `run -d --rm` deletion.  nullopt without one.
-std::optional<int> die_event_code(const std::string& root, const std::string& id, const std::string& created) {
+// and what outlives a `run -d --rm` deletion.  Only a die of the current run,
+// which started at `run_ns` when it was restarted (0: its first run).
+// nullopt without one.
+std::optional<int> die_event_code(const std::string& root, const std::string& id, const std::string& created,
+                                  int64_t run_ns = 0) {
     std::optional<int64_t> since = state::parse_event_time(created);
     if (!since) return std::nullopt;
+    since = std::max(*since, run_ns);
     uint64_t offset = 0;
     std::optional<int> code;
     for (const auto& e : state::read_events(root, *since, 0, {id}, offset, true))
@@ -218,11 +226,32 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         if (w.seen && st.created != w.created) throw Error(ENOENT, "replaced");
         if (!w.seen && inotify_)  // before the first read of the record: no write is missed
             w.wd = ::inotify_add_watch(inotify_.get(), store_.dir(w.id).c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
+        if (w.seen && st.pid != w.pid) {
+            // Restarted (app/restart.hpp keeps `created`): a new run, a new state directory.
+            w.stopped_since = -1;
+            w.exit_noticed = false;
+            w.exit_code.reset();
+            w.pidfd.reset();
+            if (inotify_)
+                w.wd = ::inotify_add_watch(inotify_.get(), store_.dir(w.id).c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
+        }
         w.seen = true;
         w.created = st.created;
+        w.pid = st.pid;
         o.status = runtime::live_status(store_, st);
+        int64_t run_ns = 0;  // the current run's start, once restarted
+        if (st.annotations.count(kImageAnnotation) && o.status == state::Status::Stopped) {
+            try {
+                RestartRecord r = read_restart_record(st.bundle);
+                o.restarting = r.restarting;
+                run_ns = r.started_ns;
+            } catch (const Error&) {
+                // Being removed: not restarted.
+            }
+        }
         if (auto code = store_.exit_status(w.id)) w.exit_code = code;
-        if (o.status == state::Status::Stopped && !w.exit_code) w.exit_code = die_event_code(ctx_.root, w.id, w.created);
+        if (o.status == state::Status::Stopped && !w.exit_code)
+            w.exit_code = die_event_code(ctx_.root, w.id, w.created, run_ns);
         o.exit_code = w.exit_code;
         if (want_health_ && st.annotations.count(kImageAnnotation)) o.health = health_of(ctx_, w.id);
         if (o.status == state::Status::Stopped) {

@@ -27,6 +27,7 @@
 #include "crunlite/image/store.hpp"
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/app/health.hpp"
+#include "crunlite/app/restart.hpp"
 #include "crunlite/spec/config.hpp"
 #include "crunlite/state/events.hpp"
 
@@ -52,6 +53,8 @@ struct ImageRunOptions {
     std::string network;            // none | host | pasta | slirp4netns; "": see resolve_network_mode (slirp.hpp)
     std::string overlay = "auto";   // auto | native | fuse (fuse-overlayfs); see linux/mount_plan.hpp
     HealthOverrides health;
+    RestartPolicy restart;                         // --restart (run -d only)
+    std::optional<HealthAction> on_failure;        // --health-on-failure: needs a healthcheck
     bool require_healthcheck = false;  // --wait-healthy: refuse before starting when there is none
     std::string pid_file;
     // docker:// images: pull when the store lacks the name (missing), every

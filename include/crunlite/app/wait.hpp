@@ -4,7 +4,10 @@
 //   healthy, unhealthy its healthcheck's status (health.hpp: <bundle>/health.json)
 //   stopped, exited    its process is gone; the result is its exit code, read
 //                      from <state root>/<id>/exit, which a `run -d` monitor
-//                      records (128+n for signal n)
+//                      records (128+n for signal n).  A container in a
+//                      restart loop (app/restart.hpp) has not stopped until
+//                      the loop ends: an exit its monitor restarts is no stop
+//                      (podman's wait, too, waits through restarts)
 //
 // A container settles once it reached ONE of the conditions asked for, or
 // once none of them can happen any more: it does not exist or was deleted, it
@@ -55,6 +58,7 @@ struct Observation {
     std::optional<int> exit_code;       // the exit record, when there is one
     bool exit_overdue = false;          // stopped for kExitRecordGrace_ns without a record
     std::optional<HealthState> health;  // nullopt: no healthcheck (or not an image container)
+    bool restarting = false;            // stopped, and its monitor is to restart it
 };
 
 struct Verdict {
