@@ -131,7 +131,10 @@ def test_stop_during_backoff_ends_the_loop(h):
     # 100+200+400+800 ms: the 5th wait is 1.6 s long.
     _wait(lambda: _inspect(h, cid)["RestartCount"] >= 4, 20, "four restarts")
     _wait(lambda: _inspect(h, cid)["State"]["Restarting"], 5, "waiting its backoff")
-    mon = _monitor_of(h, cid) if _inspect(h, cid)["State"]["Pid"] else None
+    mons = [p for p in harness.descendants()
+            if harness.proc_cmdline(p)[:1] and harness.proc_cmdline(p)[0].endswith("crun-lite-monitor")
+            and cid in harness.proc_cmdline(p)]
+    check_eq(len(mons), 1, "its monitor")
     t0 = time.monotonic()
     h.rt_ok("stop", cid)
     check(time.monotonic() - t0 < 1.5, "stop does not wait out the backoff")
@@ -140,8 +143,7 @@ def test_stop_during_backoff_ends_the_loop(h):
     n = info["RestartCount"]
     time.sleep(2)
     check_eq(_inspect(h, cid)["RestartCount"], n, "never restarted after stop")
-    if mon:
-        _wait(lambda: not _alive(mon), 5, "the monitor exits")
+    _wait(lambda: not _alive(mons[0]), 5, "the monitor exits once the loop ended")
     h.rt_ok("rm", cid)
     # rm -f of a container in a crash loop: nothing left (the harness checks processes too).
     cid2 = h.new_id("rs")
@@ -167,11 +169,19 @@ def test_restart_keeps_files_and_network(h):
     _run(h, archive, cid, "--restart", "on-failure:2", cid, network=net)
     first = h.state(cid)["pid"]
     ns = _netns(first)
+    mon = _monitor_of(h, cid)
     _wait(lambda: _inspect(h, cid)["RestartCount"] == 1 and _inspect(h, cid)["State"]["Status"] == "running",
           20, "restarted once")
     second = h.state(cid)["pid"]
     check(second != first, "a new init")
     check_eq(_netns(second), ns, "the same network namespace")
+    # The same small monitor adopted it, and stays within test_monitor.py's budget.
+    check_eq(_monitor_of(h, cid), mon, "the new init is the monitor's child")
+    check_eq(os.path.basename(os.readlink(f"/proc/{mon}/exe")), "crun-lite-monitor", "still crun-lite-monitor")
+    with open(f"/proc/{mon}/smaps_rollup") as f:
+        pss = next(int(l.split()[1]) for l in f if l.startswith("Pss:"))
+    harness.log(f"monitor after a restart: Pss {pss} kB")
+    check(pss <= 1024, f"monitor PSS {pss} kB > 1024 kB after a restart")
     check_eq(h.rt_ok("exec", cid, "cat", "/marker").rc, 0, "the file of the first run is there")
     if pasta:
         port = int(h.rt_ok("port", cid).out.splitlines()[0].rsplit(":", 1)[1])
