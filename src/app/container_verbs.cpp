@@ -52,7 +52,9 @@ App parse_app(const std::string& path) {
         if (max > 0) text += ":" + std::to_string(max);
         a.restart = with_context(path, [&] { return parse_restart_policy(text, "restartPolicy"); });
     }
-    a.on_failure = with_context(path, [&] { return parse_health_action(root.get_string_or("healthOnFailure", "none"), "healthOnFailure"); });
+    a.on_failure = with_context(path, [&] {
+        return parse_health_action(root.get_string_or("healthOnFailure", "none"), "healthOnFailure");
+    });
     return a;
 }
 
@@ -210,10 +212,11 @@ namespace {
 // then the restart policy decides as for any exit; stop: stopped for good;
 // restart: stopped, then restarted by the monitor whatever the policy.
 void act_on_failure(const runtime::Context& ctx, const ImageContainer& c, HealthAction action, const char* request) {
-    log::warn("container " + c.st.id + ": " + (std::string(request) == "startup" ? "startup healthcheck failed" : "unhealthy") +
-              ", action " + health_action_name(action));
+    if (action == HealthAction::None) return;
+    std::string why = std::string(request) == "startup" ? "startup healthcheck failed" : "unhealthy";
+    log::warn("container " + c.st.id + ": " + why + ", action " + health_action_name(action));
     switch (action) {
-        case HealthAction::None: return;
+        case HealthAction::None: break;
         case HealthAction::Kill: runtime::kill(ctx, c.st.id, "SIGKILL", true); return;
         case HealthAction::Stop:
             update_restart_record(ctx, c.st.id, [](RestartRecord& r) { r.stop_requested = true; });

@@ -65,9 +65,11 @@ void check_restart_flags(const RestartPolicy& policy, std::optional<HealthAction
     std::vector<std::string> restarting;
     if (policy.name != "no") restarting.push_back("--restart " + policy.name);
     if (on_failure == HealthAction::Restart) restarting.push_back("--health-on-failure restart");
-    if (health.startup_retries > 0) restarting.push_back("--health-startup-retries " + std::to_string(*health.startup_retries));
+    if (health.startup_retries > 0)
+        restarting.push_back("--health-startup-retries " + std::to_string(*health.startup_retries));
     for (const auto& flag : restarting) {
-        if (remove) throw Error(EINVAL, verb + ": " + flag + " conflicts with --rm (a container to restart is not deleted when it exits)");
+        if (remove)
+            throw Error(EINVAL, verb + ": " + flag + " conflicts with --rm (a container to restart is not deleted when it exits)");
         if (!detach)
             throw Error(EINVAL, verb + ": " + flag + " needs run -d (the monitor of a detached container restarts it)");
     }

@@ -116,7 +116,8 @@ ContainerPlan plan_container(spec::Config config, const std::string& bundle, con
             nss.push_back({"user", path});
             continue;
         }
-        if (it == nss.end()) throw Error(EINVAL, config_path + ": linux.namespaces: no " + type + " namespace to join at " + path);
+        if (it == nss.end())
+            throw Error(EINVAL, config_path + ": linux.namespaces: no " + type + " namespace to join at " + path);
         it->path = path;
     }
     plan_user_and_init(p, opts, ctx, host);

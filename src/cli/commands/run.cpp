@@ -166,7 +166,8 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     if (vm.count("health-startup-success")) h.startup_success = f.health_startup_success;
     app::check_health_overrides(h, verb);
     if (vm.count("restart")) o.restart = app::parse_restart_policy(f.restart, verb + ": --restart");
-    if (vm.count("health-on-failure")) o.on_failure = app::parse_health_action(f.health_on_failure, verb + ": --health-on-failure");
+    if (vm.count("health-on-failure"))
+        o.on_failure = app::parse_health_action(f.health_on_failure, verb + ": --health-on-failure");
     if (o.pull != "missing" && o.pull != "always" && o.pull != "never")
         throw Error(EINVAL, verb + ": --pull: want missing, always or never, got " + quote(o.pull));
     o.pull_options = pull_options(f.pull, verb);

@@ -137,7 +137,8 @@ TEST_CASE("flags that restart need run -d and conflict with --rm", "[restart]") 
           "run: --restart always conflicts with --rm (a container to restart is not deleted when it exits)");
     CHECK(check({"on-failure", 3}, std::nullopt, false, false) ==
           "run: --restart on-failure needs run -d (the monitor of a detached container restarts it)");
-    CHECK_THAT(check({"no", 0}, HealthAction::Restart, true, true), Catch::Contains("--health-on-failure restart conflicts"));
+    CHECK_THAT(check({"no", 0}, HealthAction::Restart, true, true),
+               Catch::Contains("--health-on-failure restart conflicts"));
     h.startup_retries = 2;
     CHECK_THAT(check({"no", 0}, std::nullopt, false, false), Catch::Contains("--health-startup-retries 2 needs run -d"));
     h = {};

@@ -63,14 +63,16 @@ TEST_CASE("startup flags that contradict are refused", "[health][startup]") {
     o = {};
     o.startup_cmd = "x";
     o.startup_success = -1;
-    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--health-startup-success must not be negative"));
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"),
+                      Catch::Contains("--health-startup-success must not be negative"));
     o.startup_success.reset();
     o.disable = true;
     CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--no-healthcheck conflicts"));
     o = {};
     o.startup_cmd = "x";
     o.startup_interval_ns = 10;
-    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--health-startup-interval must be at least 1ms"));
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"),
+                      Catch::Contains("--health-startup-interval must be at least 1ms"));
     // Checked with the image: a startup probe hands over to a regular one, which must exist.
     o = {};
     o.startup_cmd = "x";
