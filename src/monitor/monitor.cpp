@@ -213,17 +213,24 @@ pid_t run_exited(const Options& o, int status, Tick& t) {
 bool adopt_restarted(Options& o, Tick& t, long& tick_ms) {
     read_tick(t);
     t.buf[t.len] = '\0';
-    long pid = 0, tick = -1;
-    char start[24];
-    bool ok = std::sscanf(t.buf, "%ld %23s %ld", &pid, start, &tick) == 3 && pid > 0;
+    // strtol, not sscanf: the monitor touches as little of libc as it can (its memory budget).
+    char* p = t.buf;
+    long pid = std::strtol(p, &p, 10);
+    char* start = p + (*p == ' ' ? 1 : 0);
+    std::strtoull(start, &p, 10);
+    size_t start_len = static_cast<size_t>(p - start);
+    long tick = *p == ' ' ? std::strtol(p + 1, &p, 10) : 0;
+    bool ok = pid > 0 && start_len > 0 && start_len < sizeof o.start_buf && (*p == '\n' || *p == '\0');
+    if (ok) {
+        o.init = static_cast<pid_t>(pid);
+        std::memcpy(o.start_buf, start, start_len);
+        o.start_buf[start_len] = '\0';
+        o.start_time = o.start_buf;
+        tick_ms = tick;
+    }
     if (t.out >= 0) ::close(t.out);
     t = Tick{};
-    if (!ok) return false;
-    o.init = static_cast<pid_t>(pid);
-    std::memcpy(o.start_buf, start, sizeof o.start_buf);
-    o.start_time = o.start_buf;
-    tick_ms = tick;
-    return true;
+    return ok;
 }
 
 // A pidfd of the init (-w), or -1 when it is gone already.
