@@ -159,7 +159,7 @@ pid_t spawn(const Options& o, const char* const* extra, int* out) {
 struct Tick {
     pid_t pid = 0;
     int out = -1;
-    char buf[32] = {};
+    char buf[64] = {};  // "PID START_TIME TICK_MS\n" at most
     size_t len = 0;
 };
 

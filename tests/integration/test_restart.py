@@ -235,10 +235,10 @@ def test_startup_probe_hands_over_and_restarts(h):
     _run(h, archive, ok, "--health-cmd", "true", "--health-interval", "300ms",
          "--health-startup-cmd", "cat /tmp/up", "--health-startup-interval", "200ms",
          "--health-startup-success", "2", ok)
-    time.sleep(0.7)
+    _wait(lambda: len(_inspect(h, ok)["State"]["Health"]["Log"]) >= 2, 10, "two startup probes logged")
     health = _inspect(h, ok)["State"]["Health"]
     check_eq(health["Status"], "starting", f"starting while the startup probe fails: {health}")
-    check(len(health["Log"]) >= 2, f"startup probes logged: {health}")
+    check(all(e["ExitCode"] != 0 for e in health["Log"]), f"only failed startup probes so far: {health}")
     h.rt_ok("exec", ok, "touch", "/tmp/up")
     _wait(lambda: _inspect(h, ok)["State"]["Health"]["Status"] == "healthy", 10, "healthy after the hand-over")
     check(_inspect(h, ok)["State"]["Health"].get("StartupDone"), "the startup probe is done")
