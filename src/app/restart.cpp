@@ -238,20 +238,23 @@ void reset_run(const detail::ImageContainer& c, detail::App& app, int64_t now_ns
 // `delete` waits for it, then acts on the new run), unless a stop was
 // requested meanwhile; the record is updated under that lock too.
 std::optional<Restarted> recreate_now(const runtime::Context& ctx, detail::ImageContainer& c, pid_t pid,
-                                      uint64_t start_time, int netns_fd, int userns_fd) {
+                                      uint64_t start_time, int netns_fd, int userns_fd, pid_t monitor) {
     runtime::CreateOptions opts;
     opts.id = c.st.id;
     if (netns_fd >= 0) opts.join_namespaces["network"] = "/proc/self/fd/" + std::to_string(netns_fd);
     if (userns_fd >= 0) opts.join_namespaces["user"] = "/proc/self/fd/" + std::to_string(userns_fd);
     int64_t now = realtime_ns();
     RestartRecord r;
+    // Our parent is the monitor: killed meanwhile, nobody would watch the new run.
+    bool orphaned = ::getppid() != monitor;
     auto proceed = [&] {
-        r = change_record(c.st.bundle, [](RestartRecord& rec) {
-            if (!rec.stop_requested) return;
+        r = change_record(c.st.bundle, [&](RestartRecord& rec) {
+            if (!rec.stop_requested && !orphaned) return;
             rec.restarting = false;
             rec.restart_requested.clear();
         });
-        if (r.stop_requested) return false;
+        if (orphaned) log::error("container " + c.st.id + " not restarted: its monitor is gone");
+        if (r.stop_requested || orphaned) return false;
         reset_run(c, c.app, now);
         return true;
     };
@@ -295,6 +298,7 @@ std::optional<Restarted> container_exited(const runtime::Context& ctx, const std
             // Deleted meanwhile, or a bundle container: recorded (or not) as ever.
         }
     }
+    pid_t monitor = ::getppid();
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
     RestartDecision d;
     // Decided (and "Restarting" recorded) before the exit is: `wait` never
@@ -324,7 +328,7 @@ std::optional<Restarted> container_exited(const runtime::Context& ctx, const std
         });
         return std::nullopt;
     }
-    return recreate_now(ctx, c, pid, start_time, netns_fd, userns_fd);
+    return recreate_now(ctx, c, pid, start_time, netns_fd, userns_fd, monitor);
 }
 
 }  // namespace crunlite::app

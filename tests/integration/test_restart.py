@@ -10,6 +10,7 @@ began, as Docker's and podman's do; contradicting flags fail before anything is 
 
 import json
 import os
+import signal
 import time
 
 import harness
@@ -143,10 +144,7 @@ def test_stop_during_backoff_ends_the_loop(h):
     # 100+200+400+800 ms: the 5th wait is 1.6 s long.
     _wait(lambda: _inspect(h, cid)["RestartCount"] >= 4, 20, "four restarts")
     _wait(lambda: _inspect(h, cid)["State"]["Restarting"], 5, "waiting its backoff")
-    mons = [p for p in harness.descendants()
-            if harness.proc_cmdline(p)[:1] and harness.proc_cmdline(p)[0].endswith("crun-lite-monitor")
-            and cid in harness.proc_cmdline(p)]
-    check_eq(len(mons), 1, "its monitor")
+    mons = [_monitor_pid(h, cid)]
     t0 = time.monotonic()
     h.rt_ok("stop", cid)
     check(time.monotonic() - t0 < 1.5, "stop does not wait out the backoff")
@@ -168,41 +166,74 @@ def test_stop_during_backoff_ends_the_loop(h):
     check(h.rt("state", cid2).rc != 0, "not restarted after rm -f")
 
 
-def test_restart_keeps_files_and_network(h):
-    """A crash once, on-failure: the restarted container sees the file its first run wrote
-    (the same upper dir), runs in the same network namespace and, with pasta, its published
-    port reaches the new run; the log has both runs."""
-    pasta = harness._which("pasta")
-    script = ("echo run; if [ -f /marker ]; then exec busybox httpd -f -p 8080 -h /www; fi; "
-              "touch /marker; sleep 1; exit 3")
-    archive = images._web_archive(h, ("sh", "-c", script))
+def _crash_once_then_serve(h, archive, network):
+    """on-failure, a crash once: the restarted container sees the file its first run wrote
+    (the same upper dir), runs in the same network namespace under the same monitor and,
+    with a user-mode network, its published port reaches the new run; one log for both."""
     cid = h.new_id("rs")
-    net = ("--network", "pasta", "-p", "127.0.0.1::8080") if pasta else ("--network", "none")
+    net = ("--network", network) + (("-p", "127.0.0.1::8080") if network != "none" else ())
     _run(h, archive, cid, "--restart", "on-failure:2", cid, network=net)
     first = h.state(cid)["pid"]
     ns = _netns(first)
     mon = _monitor_of(h, cid)
     _wait(lambda: _inspect(h, cid)["RestartCount"] == 1 and _inspect(h, cid)["State"]["Status"] == "running",
-          20, "restarted once")
+          20, f"{network}: restarted once")
     second = h.state(cid)["pid"]
     check(second != first, "a new init")
-    check_eq(_netns(second), ns, "the same network namespace")
+    check_eq(_netns(second), ns, f"{network}: the same network namespace")
     # The same small monitor adopted it, and stays within test_monitor.py's budget.
     check_eq(_monitor_of(h, cid), mon, "the new init is the monitor's child")
     check_eq(os.path.basename(os.readlink(f"/proc/{mon}/exe")), "crun-lite-monitor", "still crun-lite-monitor")
     with open(f"/proc/{mon}/smaps_rollup") as f:
         pss = next(int(l.split()[1]) for l in f if l.startswith("Pss:"))
-    harness.log(f"monitor after a restart: Pss {pss} kB")
+    harness.log(f"{network}: monitor after a restart: Pss {pss} kB")
     check(pss <= 1024, f"monitor PSS {pss} kB > 1024 kB after a restart")
     check_eq(h.rt_ok("exec", cid, "cat", "/marker").rc, 0, "the file of the first run is there")
-    if pasta:
+    if network != "none":
         port = int(h.rt_ok("port", cid).out.splitlines()[0].rsplit(":", 1)[1])
         check_eq(images._get(f"http://127.0.0.1:{port}/index.html"), "served\n",
-                 "the published port reaches the restarted container")
-    else:
-        harness.log("pasta is not installed: the published port is not tried, the netns inode is")
+                 f"{network}: the published port reaches the restarted container")
     check_eq(h.rt_ok("logs", cid).out.count("run"), 2, "one log for both runs")
     h.rt_ok("stop", cid)
+
+
+def test_restart_keeps_files_and_network(h):
+    """Each network there is (none always; pasta and slirp4netns when installed)."""
+    script = ("echo run; if [ -f /marker ]; then exec busybox httpd -f -p 8080 -h /www; fi; "
+              "touch /marker; sleep 1; exit 3")
+    archive = images._web_archive(h, ("sh", "-c", script))
+    networks = ["none"] + [n for n in ("pasta", "slirp4netns") if harness._which(n)]
+    if len(networks) == 1:
+        harness.log("neither pasta nor slirp4netns is installed: no published port is tried")
+    for network in networks:
+        _crash_once_then_serve(h, archive, network)
+
+
+def _monitor_pid(h, cid):
+    mons = [p for p in harness.descendants()
+            if harness.proc_cmdline(p)[:1] and harness.proc_cmdline(p)[0].endswith("crun-lite-monitor")
+            and cid in harness.proc_cmdline(p)]
+    check_eq(len(mons), 1, f"the monitor of {cid}")
+    return mons[0]
+
+
+def test_a_killed_monitor_restarts_nothing(h):
+    """The monitor SIGKILLed while a restart waits its backoff: nothing restarts a container
+    nobody would watch; it stays stopped and rm -f removes it, leaving nothing."""
+    archive = _image(h, dict(BASE, Cmd=["sh", "-c", "exit 1"]))
+    cid = h.new_id("rs")
+    _run(h, archive, cid, "--restart", "always", cid)
+    _wait(lambda: _inspect(h, cid)["RestartCount"] >= 3, 20, "three restarts")
+    _wait(lambda: _inspect(h, cid)["State"]["Restarting"], 5, "waiting its backoff")
+    mon = _monitor_pid(h, cid)
+    os.kill(mon, signal.SIGKILL)
+    n = _inspect(h, cid)["RestartCount"]
+    time.sleep(2.5)  # past the backoff (800 ms or 1.6 s by now)
+    info = _inspect(h, cid)
+    check_eq((info["RestartCount"], info["State"]["Status"], info["State"]["Restarting"]), (n, "stopped", False),
+             f"not restarted without its monitor: {info['State']}")
+    h.rt_ok("rm", "-f", cid)
+    check_eq(_containers_left(h), [], "nothing left")
 
 
 def test_health_on_failure_actions(h):

@@ -117,7 +117,8 @@ std::optional<RestartRecord> update_restart_record(const runtime::Context& ctx, 
 // and rootless `userns_fd`: inherited fds of the first init's namespaces that
 // the monitor holds; -1: none, the container gets new ones) and starts it.
 // Its init is this process's child; it becomes the monitor's when we exit
-// (the monitor is a subreaper).  Returns it, or nullopt: no restart.  Runs in
+// (the monitor is a subreaper).  No restart once our parent, the monitor,
+// is gone (killed): nothing would watch it.  Returns it, or nullopt: no restart.  Runs in
 // that child of the monitor; its stderr is the container's log.
 struct Restarted {
     pid_t pid = 0;
