@@ -89,7 +89,7 @@ int64_t next_backoff_ms(int64_t previous_ms, int64_t ran_ms);
 struct RestartDecision {
     bool restart = false;
     int64_t delay_ms = 0;
-    std::string why;  // "on-failure: exit code 0", "stop was requested", "on-failure:3 reached", ...
+    std::string why;  // "on-failure: exit code 0", "a stop was requested", "always", ...
 };
 
 // At an exit with `exit_code` of a run that lasted `ran_ms`: restart or not,
@@ -117,9 +117,9 @@ std::optional<RestartRecord> update_restart_record(const runtime::Context& ctx, 
 // and rootless `userns_fd`: inherited fds of the first init's namespaces that
 // the monitor holds; -1: none, the container gets new ones) and starts it.
 // Its init is this process's child; it becomes the monitor's when we exit
-// (the monitor is a subreaper).  No restart once our parent, the monitor,
-// is gone (killed): nothing would watch it.  Returns it, or nullopt: no restart.  Runs in
-// that child of the monitor; its stderr is the container's log.
+// (the monitor is a subreaper).  No restart once our parent, the monitor, is
+// gone (killed): nothing would watch it.  Returns it, or nullopt: no restart.
+// Runs in that child of the monitor; its stderr is the container's log.
 struct Restarted {
     pid_t pid = 0;
     uint64_t start_time = 0;
