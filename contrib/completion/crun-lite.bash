@@ -54,6 +54,11 @@ _crun_lite() {
         mapfile -t COMPREPLY < <(compgen -W "$(_crun_lite_opts "$verb" ${sub:+"$sub"})" -- "$cur")
         return
     fi
+    # The values of run's and create's enumerated options.
+    case ${COMP_WORDS[COMP_CWORD - 1]} in
+        --restart) mapfile -t COMPREPLY < <(compgen -W "no on-failure on-failure: always unless-stopped" -- "$cur"); return ;;
+        --health-on-failure) mapfile -t COMPREPLY < <(compgen -W "none kill restart stop" -- "$cur"); return ;;
+    esac
     case $verb in
         start | exec | state | kill | delete | rm | pause | resume | ps | update | events | stop | logs | inspect | healthcheck | port | wait)
             mapfile -t COMPREPLY < <(compgen -W "$(_crun_lite_ids)" -- "$cur") ;;

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "crunlite/app/health.hpp"
+#include "crunlite/app/restart.hpp"
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/state/store.hpp"
 
@@ -18,8 +19,10 @@ struct App {
     std::string image;        // image id
     std::string stop_signal;  // "" = SIGTERM
     std::optional<HealthConfig> health;
-    int64_t started_ns = 0;
+    int64_t started_ns = 0;  // the current run's start (rewritten at each restart)
     std::string network;
+    RestartPolicy restart;                         // --restart
+    HealthAction on_failure = HealthAction::None;  // --health-on-failure
 };
 
 std::string app_json(const App& a);

@@ -9,6 +9,7 @@
 
 #include "app_record.hpp"
 #include "crunlite/app/image_run.hpp"
+#include "crunlite/app/restart.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
@@ -25,6 +26,10 @@ std::string app_json(const App& a) {
     w.key("stopSignal").string(a.stop_signal);
     w.key("started").integer(a.started_ns);
     w.key("network").string(a.network);
+    w.key("restartPolicy").begin_object();
+    w.key("Name").string(a.restart.name).key("MaximumRetryCount").integer(a.restart.max_retries);
+    w.end_object();
+    w.key("healthOnFailure").string(health_action_name(a.on_failure));
     w.end_object();
     std::string out = w.result();
     if (a.health) out.insert(out.size() - 1, ",\"healthcheck\":" + health_config_json(*a.health));
@@ -40,6 +45,16 @@ App parse_app(const std::string& path) {
     a.started_ns = root.get_int64("started");
     a.network = root.get_string("network");
     if (auto h = root.find("healthcheck")) a.health = parse_health_config(*h);
+    // Absent in app.json from before restart policies: no, none.
+    if (auto p = root.find("restartPolicy")) {
+        std::string text = p->get_string("Name");
+        int64_t max = p->get_int64("MaximumRetryCount");
+        if (max > 0) text += ":" + std::to_string(max);
+        a.restart = with_context(path, [&] { return parse_restart_policy(text, "restartPolicy"); });
+    }
+    a.on_failure = with_context(path, [&] {
+        return parse_health_action(root.get_string_or("healthOnFailure", "none"), "healthOnFailure");
+    });
     return a;
 }
 
@@ -65,9 +80,15 @@ using detail::ImageContainer;
 using detail::load_image_container;
 using detail::parse_app;
 
-void stop(const runtime::Context& ctx, const std::string& id, int timeout_s) {
+namespace {
+
+// The stop timeout of a --health-on-failure stop or restart (podman's default).
+constexpr int kHealthStopTimeout_s = 10;
+
+// The stop signal, then SIGKILL after `timeout_s`; returns once `st` stopped.
+void stop_container(const runtime::Context& ctx, const state::State& st, int timeout_s) {
     state::Store store(ctx.root);
-    state::State st = store.load(id);
+    const std::string& id = st.id;
     if (store.status(st) == state::Status::Stopped) return;
     std::string sig = "SIGTERM";
     if (auto it = st.annotations.find("org.opencontainers.image.stopSignal"); it != st.annotations.end()) {
@@ -90,6 +111,29 @@ void stop(const runtime::Context& ctx, const std::string& id, int timeout_s) {
         ::usleep(100'000);
     }
     throw Error(ETIMEDOUT, "container " + id + " did not stop after SIGKILL");
+}
+
+}  // namespace
+
+void stop(const runtime::Context& ctx, const std::string& id, int timeout_s) {
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    bool image = st.annotations.count(kImageAnnotation) > 0;
+    // Asked first: an exit from here on is not restarted, nor is one whose
+    // restart is waiting (its backoff wakes up and ends the loop).
+    if (image) update_restart_record(ctx, id, [](RestartRecord& r) { r.stop_requested = true; });
+    stop_container(ctx, st, timeout_s);
+    if (!image) return;
+    // A restart that was waiting its backoff: until the monitor ended the loop.
+    for (int i = 0; i < 100; ++i) {
+        try {
+            if (!read_restart_record(st.bundle).restarting) return;
+        } catch (const Error&) {
+            return;  // removed meanwhile
+        }
+        ::usleep(50'000);
+    }
+    log::warn("stop " + id + ": stopped, but its monitor has not recorded the end of its restart loop yet");
 }
 
 void logs(const runtime::Context& ctx, const std::string& id, bool follow) {
@@ -128,11 +172,18 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     ImageContainer c = load_image_container(ctx, id);
     state::Store store(ctx.root);
     state::Status status = runtime::live_status(store, c.st);
+    RestartRecord restart = read_restart_record(c.st.bundle);
+    bool restarting = restart.restarting && status == state::Status::Stopped;
     json::Writer w(false);
     w.begin_object();
-    w.key("Status").string(state::status_name(status));
+    w.key("Status").string(restarting ? "restarting" : state::status_name(status));
+    w.key("Restarting").boolean(restarting);
     w.key("Pid").integer(status == state::Status::Stopped ? 0 : c.st.pid);
-    if (auto code = store.exit_status(id)) w.key("ExitCode").integer(*code);
+    // The last exit: this run's record, else the one before the last restart.
+    std::optional<int> code = store.exit_status(id);
+    if (!code) code = restart.exit_code;
+    if (code) w.key("ExitCode").integer(*code);
+    if (!restart.finished_at.empty()) w.key("FinishedAt").string(restart.finished_at);
     w.end_object();
     std::string state_obj = w.result();
     if (auto h = health_of(ctx, id)) state_obj.insert(state_obj.size() - 1, ",\"Health\":" + health_json(*h));
@@ -140,6 +191,11 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     head.begin_object();
     head.key("Id").string(id).key("Created").string(c.st.created).key("Image").string(c.app.image);
     head.key("Bundle").string(c.st.bundle).key("Network").string(c.app.network);
+    head.key("RestartCount").integer(restart.restart_count);
+    head.key("HostConfig").begin_object().key("RestartPolicy").begin_object();
+    head.key("Name").string(c.app.restart.name).key("MaximumRetryCount").integer(c.app.restart.max_retries);
+    head.end_object().end_object();
+    head.key("HealthcheckOnFailureAction").string(health_action_name(c.app.on_failure));
     head.end_object();
     std::string out = head.result();
     out.pop_back();
@@ -151,13 +207,39 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
 
 namespace {
 
+// --health-on-failure (and a failed startup probe, which restarts): what the
+// monitor's tick (or `healthcheck run`) does to the container.  kill: SIGKILL,
+// then the restart policy decides as for any exit; stop: stopped for good;
+// restart: stopped, then restarted by the monitor whatever the policy.
+void act_on_failure(const runtime::Context& ctx, const ImageContainer& c, HealthAction action, const char* request) {
+    if (action == HealthAction::None) return;
+    std::string why = std::string(request) == "startup" ? "startup healthcheck failed" : "unhealthy";
+    log::warn("container " + c.st.id + ": " + why + ", action " + health_action_name(action));
+    switch (action) {
+        case HealthAction::None: break;
+        case HealthAction::Kill: runtime::kill(ctx, c.st.id, "SIGKILL", true); return;
+        case HealthAction::Stop:
+            update_restart_record(ctx, c.st.id, [](RestartRecord& r) { r.stop_requested = true; });
+            break;
+        case HealthAction::Restart:
+            update_restart_record(ctx, c.st.id, [&](RestartRecord& r) { r.restart_requested = request; });
+            break;
+    }
+    stop_container(ctx, c.st, kHealthStopTimeout_s);
+}
+
 // One probe of `c`, recorded; a change of its status to healthy or unhealthy
-// is an event ("health_status: healthy", Docker's).
+// is an event ("health_status: healthy", Docker's) and, to unhealthy, the
+// --health-on-failure action's cue; a failed startup probe restarts it.
 HealthState probe(const runtime::Context& ctx, const ImageContainer& c) {
     std::optional<HealthState> before = health_of(ctx, c.st.id);
-    HealthState after = probe_and_record(ctx, c.st.id, c.st.bundle, *c.app.health, c.app.started_ns);
-    if (after.status != "starting" && (!before || before->status != after.status))
+    StartupOutcome startup = StartupOutcome::Continue;
+    HealthState after = probe_and_record(ctx, c.st.id, c.st.bundle, *c.app.health, c.app.started_ns, &startup);
+    bool changed = !before || before->status != after.status;
+    if (after.status != "starting" && changed)
         state::append_event(ctx.root, state::container_event(c.st, "health_status: " + after.status));
+    if (startup == StartupOutcome::Failed) act_on_failure(ctx, c, HealthAction::Restart, "startup");
+    else if (after.status == "unhealthy" && changed) act_on_failure(ctx, c, c.app.on_failure, "health");
     return after;
 }
 

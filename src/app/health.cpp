@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstring>
 
 #include "crunlite/base/clock.hpp"
@@ -108,6 +109,15 @@ bool choose_probe(const std::optional<image::Healthcheck>& image, const HealthOv
     return true;
 }
 
+// Appends a probe's result to the log, cut to the configured limits.
+void append_result(HealthState& state, const HealthConfig& config, const ProbeResult& result) {
+    state.log.push_back(result);
+    if (config.max_log_size > 0 && state.log.back().output.size() > static_cast<size_t>(config.max_log_size))
+        state.log.back().output.resize(static_cast<size_t>(config.max_log_size));
+    while (config.max_log_count > 0 && state.log.size() > static_cast<size_t>(config.max_log_count))
+        state.log.pop_front();
+}
+
 const char* kind_name(ProbeKind k) {
     switch (k) {
         case ProbeKind::Http: return "http";
@@ -136,8 +146,19 @@ void check_health_overrides(const HealthOverrides& o, const std::string& verb) {
         if (o.tcp) parse_probe_port(*o.tcp, "--health-tcp");
     });
     if (o.disable && (o.cmd || o.http || o.tcp || o.interval_ns || o.timeout_ns || o.start_period_ns ||
-                      o.start_interval_ns || o.retries || o.max_log_count || o.max_log_size || o.log_destination))
+                      o.start_interval_ns || o.retries || o.max_log_count || o.max_log_size || o.log_destination ||
+                      o.startup_cmd))
         throw Error(EINVAL, verb + ": --no-healthcheck conflicts with the --health-* options");
+    if (!o.startup_cmd && (o.startup_interval_ns || o.startup_timeout_ns || o.startup_retries || o.startup_success))
+        throw Error(EINVAL, verb + ": --health-startup-interval, -timeout, -retries and -success need --health-startup-cmd");
+    if (o.startup_cmd && o.startup_cmd->empty()) throw Error(EINVAL, verb + ": --health-startup-cmd: a command is required");
+    if (o.startup_retries && *o.startup_retries < 0)
+        throw Error(EINVAL, verb + ": --health-startup-retries must not be negative (0: never restart)");
+    if (o.startup_success && *o.startup_success < 0)
+        throw Error(EINVAL, verb + ": --health-startup-success must not be negative (0: one pass)");
+    for (auto [flag, v] : {std::pair{"--health-startup-interval", o.startup_interval_ns},
+                           std::pair{"--health-startup-timeout", o.startup_timeout_ns}})
+        if (v && *v < 1'000'000) throw Error(EINVAL, verb + ": " + flag + " must be at least 1ms");
     if (o.max_log_count && *o.max_log_count < 0)
         throw Error(EINVAL, verb + ": --health-max-log-count must not be negative (0: keep every entry)");
     if (o.max_log_size && *o.max_log_size < 0)
@@ -170,7 +191,20 @@ std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck
     if (o.max_log_count) c.max_log_count = *o.max_log_count;
     if (o.max_log_size) c.max_log_size = *o.max_log_size;
     if (o.log_destination) c.log_destination = *o.log_destination;
-    if (!choose_probe(image, o, labels, c)) return std::nullopt;
+    bool have = choose_probe(image, o, labels, c);
+    if (o.startup_cmd && !have)
+        throw Error(EINVAL, "--health-startup-cmd needs a regular healthcheck (the image's, or --health-cmd, "
+                            "--health-http or --health-tcp): the startup probe hands over to it");
+    if (!have) return std::nullopt;
+    if (o.startup_cmd) {
+        StartupProbe sp;
+        sp.test = {"/bin/sh", "-c", *o.startup_cmd};
+        if (o.startup_interval_ns) sp.interval_ns = *o.startup_interval_ns;
+        if (o.startup_timeout_ns) sp.timeout_ns = *o.startup_timeout_ns;
+        if (o.startup_retries) sp.retries = *o.startup_retries;
+        if (o.startup_success) sp.success = *o.startup_success;
+        c.startup = sp;
+    }
     if (c.interval_ns < 1'000'000 || c.timeout_ns < 1'000'000 || c.start_interval_ns < 1'000'000)
         throw Error(EINVAL, "healthcheck: interval, timeout and start interval must be at least 1ms");
     if (c.retries < 1) throw Error(EINVAL, "healthcheck: retries must be at least 1");
@@ -178,11 +212,7 @@ std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck
 }
 
 void record_probe(HealthState& state, const HealthConfig& config, const ProbeResult& result, bool in_start_period) {
-    state.log.push_back(result);
-    if (config.max_log_size > 0 && state.log.back().output.size() > static_cast<size_t>(config.max_log_size))
-        state.log.back().output.resize(static_cast<size_t>(config.max_log_size));
-    while (config.max_log_count > 0 && state.log.size() > static_cast<size_t>(config.max_log_count))
-        state.log.pop_front();
+    append_result(state, config, result);
     if (result.exit_code == 0) {
         state.status = "healthy";
         state.failing_streak = 0;
@@ -193,11 +223,31 @@ void record_probe(HealthState& state, const HealthConfig& config, const ProbeRes
     if (++state.failing_streak >= config.retries) state.status = "unhealthy";
 }
 
+bool in_startup(const HealthState& state, const HealthConfig& config) {
+    return config.startup && !state.startup_done;
+}
+
+StartupOutcome record_startup_probe(HealthState& state, const HealthConfig& config, const ProbeResult& result) {
+    append_result(state, config, result);
+    const StartupProbe& sp = *config.startup;
+    if (result.exit_code == 0) {
+        state.startup_failures = 0;
+        if (++state.startup_passes < std::max(sp.success, 1)) return StartupOutcome::Continue;
+        state.startup_done = true;
+        return StartupOutcome::Passed;
+    }
+    state.startup_passes = 0;
+    if (sp.retries == 0 || ++state.startup_failures < sp.retries) return StartupOutcome::Continue;
+    state.startup_failures = 0;
+    return StartupOutcome::Failed;
+}
+
 bool in_start_period(const HealthConfig& config, int64_t started_ns) {
     return realtime_ns() - started_ns < config.start_period_ns;
 }
 
 int64_t next_probe_delay(const HealthState& state, const HealthConfig& config, bool in_start_period) {
+    if (in_startup(state, config)) return config.startup->interval_ns;
     return in_start_period && state.status == "starting" ? config.start_interval_ns : config.interval_ns;
 }
 
@@ -206,6 +256,10 @@ std::string health_json(const HealthState& s) {
     w.begin_object();
     w.key("Status").string(s.status);
     w.key("FailingStreak").integer(s.failing_streak);
+    if (s.startup_done || s.startup_passes || s.startup_failures) {
+        w.key("StartupDone").boolean(s.startup_done);
+        w.key("StartupPasses").integer(s.startup_passes).key("StartupFailures").integer(s.startup_failures);
+    }
     w.key("Log").begin_array();
     for (const auto& r : s.log) {
         w.begin_object();
@@ -224,6 +278,9 @@ HealthState parse_health_json(const std::string& text, const std::string& source
     HealthState s;
     s.status = root.get_string("Status");
     s.failing_streak = root.get_int32("FailingStreak");
+    s.startup_done = root.get_bool_or("StartupDone", false);
+    s.startup_passes = static_cast<int>(root.get_int64_or("StartupPasses", 0));
+    s.startup_failures = static_cast<int>(root.get_int64_or("StartupFailures", 0));
     for (const auto& e : root.at("Log").elements())
         s.log.push_back({e.get_string("Start"), e.get_string("End"), e.get_int32("ExitCode"), e.get_string("Output")});
     return s;
@@ -243,6 +300,13 @@ std::string health_config_json(const HealthConfig& c) {
     w.key("Retries").integer(c.retries);
     w.key("MaxLogCount").integer(c.max_log_count).key("MaxLogSize").integer(c.max_log_size);
     w.key("LogDestination").string(c.log_destination);
+    if (const auto& sp = c.startup) {
+        w.key("Startup").begin_object();
+        w.key("Test").string_array(sp->test).key("Interval").integer(sp->interval_ns);
+        w.key("Timeout").integer(sp->timeout_ns).key("Retries").integer(sp->retries);
+        w.key("Success").integer(sp->success);
+        w.end_object();
+    }
     w.end_object();
     return w.result();
 }
@@ -286,6 +350,18 @@ HealthConfig parse_health_config(const json::Value& root) {
     if (c.max_log_size < 0) root.at("MaxLogSize").fail("must not be negative");
     if (c.log_destination != "local" && c.log_destination.rfind('/', 0) != 0)
         root.at("LogDestination").fail("want local or an absolute directory");
+    if (auto st = root.find("Startup")) {
+        StartupProbe sp;
+        sp.test = st->at("Test").as_string_array();
+        sp.interval_ns = st->get_int64("Interval");
+        sp.timeout_ns = st->get_int64("Timeout");
+        sp.retries = st->get_int32("Retries");
+        sp.success = st->get_int32("Success");
+        if (sp.test.empty()) st->at("Test").fail("must not be empty");
+        if (sp.interval_ns < 1'000'000 || sp.timeout_ns < 1'000'000) st->fail("Interval and Timeout must be at least 1ms");
+        if (sp.retries < 0 || sp.success < 0) st->fail("Retries and Success must not be negative");
+        c.startup = sp;
+    }
     return c;
 }
 
@@ -311,16 +387,30 @@ void append_to_log_destination(const std::string& dir, const std::string& id, co
 }  // namespace
 
 HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
-                             const HealthConfig& config, int64_t started_ns) {
-    ProbeResult result = run_probe(ctx, id, config);
-    bool in_start = in_start_period(config, started_ns);
+                             const HealthConfig& config, int64_t started_ns, StartupOutcome* startup) {
     std::string path = bundle + "/health.json";
+    HealthState seen;
+    if (::access(path.c_str(), F_OK) == 0) seen = parse_health_json(read_file(path), path);
+    bool startup_probe = in_startup(seen, config);
+    HealthConfig probed = config;
+    if (startup_probe) {  // the startup probe: an exec probe with its own timeout
+        probed.kind = ProbeKind::Exec;
+        probed.test = config.startup->test;
+        probed.timeout_ns = config.startup->timeout_ns;
+    }
+    ProbeResult result = run_probe(ctx, id, probed);
+    bool in_start = in_start_period(config, started_ns);
     sys::UniqueFd lock(::open((bundle + "/health.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!lock) throw_errno("open " + quote(bundle + "/health.lock"));
     while (::flock(lock.get(), LOCK_EX) < 0 && errno == EINTR) {}
     HealthState state;
     if (::access(path.c_str(), F_OK) == 0) state = parse_health_json(read_file(path), path);
-    record_probe(state, config, result, in_start);
+    if (startup_probe && in_startup(state, config)) {
+        StartupOutcome out = record_startup_probe(state, config, result);
+        if (startup) *startup = out;
+    } else {
+        record_probe(state, config, result, in_start);
+    }
     write_file_atomic(path, health_json(state), 0644);
     if (config.log_destination != "local") append_to_log_destination(config.log_destination, id, state);
     return state;

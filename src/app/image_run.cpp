@@ -307,6 +307,12 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     p.app.network = resolve_network(o, ctx.rootless, creating);
     p.app.health = health_config(ic.healthcheck, o.health, ic.labels);
     if (p.app.health && p.app.health->kind == ProbeKind::Http) find_health_helper();  // before anything starts
+    if (o.on_failure && !p.app.health)
+        throw Error(EINVAL, std::string("--health-on-failure ") + health_action_name(*o.on_failure) +
+                                ": the container has no healthcheck (the image has none, and no --health-cmd, "
+                                "--health-http or --health-tcp was given)");
+    p.app.restart = o.restart;
+    p.app.on_failure = o.on_failure.value_or(HealthAction::None);
     if (o.require_healthcheck && !p.app.health)
         throw Error(EINVAL, std::string("--wait-healthy: the image has no healthcheck (and no --health-cmd, "
                                         "--health-http or --health-tcp was given)") +
@@ -394,6 +400,8 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
     }
     // Probed by the monitor (detached) or a watcher (foreground).
     hooks.first_tick_ms = first_tick_ms(p.app);
+    // A restarted init joins the first one's network (and user) namespace.
+    hooks.keep_namespaces = o.detach && may_restart(p.app.restart, p.app.on_failure, p.app.health);
     if (o.detach) {
         hooks.log_path = p.dir + "/ctr.log";
         // The monitor holds the container directory's lock while it lives, and

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "crunlite/app/image_run.hpp"
+#include "crunlite/app/restart.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/state/events.hpp"
@@ -94,8 +95,10 @@ Verdict decide(const std::vector<WaitCondition>& conditions, const Observation& 
         return v;
     }
     // Deleted after its exit code was read (run --rm): it stopped with that code.
-    bool stopped = !o.exists || o.status == state::Status::Stopped;
+    // Stopped but to be restarted: as if it ran on.
+    bool stopped = !o.exists || (o.status == state::Status::Stopped && !o.restarting);
     if (stopped && !o.exit_code && !o.exit_overdue) return v;  // the exit record is due
+    if (o.exists && o.restarting) return v;                    // running again soon
     bool waiting = false;
     for (WaitCondition c : conditions) {
         bool reached = false, possible = !stopped;
@@ -144,6 +147,9 @@ int64_t monotonic_ns() {
 struct Watch {
     std::string id;
     std::string created;           // of the container first seen: another one of the same id is not it
+    pid_t pid = 0;                 // its init's, as last seen: a restart (the same container) changes it
+    bool counts = false;           // this run's exit is one to report: seen running, or started since
+    int64_t run_ns = 0;            // this run's start when it is a restart (restart.json), else 0
     bool seen = false, settled = false;
     int64_t stopped_since = -1;    // monotonic ns, when first seen stopped
     sys::UniqueFd pidfd;           // of its running process: readable once it exits
@@ -164,10 +170,14 @@ sys::UniqueFd open_pidfd(const state::State& st) {
 
 // The exit code of the container created at `created` (RFC 3339) as its
 // "die" event recorded it (state/events.hpp): what a foreground run leaves,
-// and what outlives a `run -d --rm` deletion.  nullopt without one.
-std::optional<int> die_event_code(const std::string& root, const std::string& id, const std::string& created) {
+// and what outlives a `run -d --rm` deletion.  Only a die of the current run,
+// which started at `run_ns` when it was restarted (0: its first run).
+// nullopt without one.
+std::optional<int> die_event_code(const std::string& root, const std::string& id, const std::string& created,
+                                  int64_t run_ns = 0) {
     std::optional<int64_t> since = state::parse_event_time(created);
     if (!since) return std::nullopt;
+    since = std::max(*since, run_ns);
     uint64_t offset = 0;
     std::optional<int> code;
     for (const auto& e : state::read_events(root, *since, 0, {id}, offset, true))
@@ -199,6 +209,7 @@ public:
 
 private:
     Observation observe(Watch& w, int64_t now);
+    bool restarted(Watch& w, Observation& o);
     void read_exit_events();
 
     const runtime::Context& ctx_;
@@ -210,6 +221,27 @@ private:
     std::vector<Watch> watches_;
 };
 
+// A new run of a restarted container (app/restart.hpp keeps `created`, the
+// pid changes; the state directory stays).  True when the run `w` watched
+// exited after the wait began and was restarted before a poll saw it stopped:
+// `o` is then that exit (its code read at once through inotify, else from its
+// die event).  Otherwise `w` starts afresh with the new run, whose exit counts.
+bool Waiter::restarted(Watch& w, Observation& o) {
+    std::optional<int> code = w.exit_code;
+    if (!code && w.counts) code = die_event_code(ctx_.root, w.id, w.created, w.run_ns);
+    if (w.counts && code) {
+        o.status = state::Status::Stopped;
+        o.exit_code = w.exit_code = code;
+        return true;
+    }
+    w.stopped_since = -1;
+    w.exit_noticed = false;
+    w.exit_code.reset();
+    w.pidfd.reset();
+    w.counts = true;
+    return false;
+}
+
 Observation Waiter::observe(Watch& w, int64_t now) {
     Observation o;
     o.seen = w.seen;
@@ -218,11 +250,25 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         if (w.seen && st.created != w.created) throw Error(ENOENT, "replaced");
         if (!w.seen && inotify_)  // before the first read of the record: no write is missed
             w.wd = ::inotify_add_watch(inotify_.get(), store_.dir(w.id).c_str(), IN_MOVED_TO | IN_CLOSE_WRITE);
+        if (w.seen && st.pid != w.pid && restarted(w, o)) return o;
         w.seen = true;
         w.created = st.created;
+        w.pid = st.pid;
         o.status = runtime::live_status(store_, st);
+        if (o.status != state::Status::Stopped) w.counts = true;
+        if (st.annotations.count(kImageAnnotation)) {
+            try {
+                RestartRecord r = read_restart_record(st.bundle);
+                w.run_ns = r.started_ns;
+                // Stopped before the wait began, and to be restarted: its next exit is awaited.
+                o.restarting = o.status == state::Status::Stopped && r.restarting && !w.counts;
+            } catch (const Error&) {
+                // Being removed: not restarted.
+            }
+        }
         if (auto code = store_.exit_status(w.id)) w.exit_code = code;
-        if (o.status == state::Status::Stopped && !w.exit_code) w.exit_code = die_event_code(ctx_.root, w.id, w.created);
+        if (o.status == state::Status::Stopped && !w.exit_code)
+            w.exit_code = die_event_code(ctx_.root, w.id, w.created, w.run_ns);
         o.exit_code = w.exit_code;
         if (want_health_ && st.annotations.count(kImageAnnotation)) o.health = health_of(ctx_, w.id);
         if (o.status == state::Status::Stopped) {

@@ -62,8 +62,9 @@ int main_impl(int argc, char** argv) {
 
     // Verbs that put a process into a container run from a sealed copy of this
     // binary (see process/self_clone.hpp); the others stay as fast as they are.
-    // `healthcheck run` and the monitor's tick exec the image's HEALTHCHECK command in the container.
-    bool tick = verb == "monitor" && !verb_args.empty() && verb_args[0] == "tick";
+    // `healthcheck run` and the monitor's tick exec the image's HEALTHCHECK command in the container;
+    // `monitor exited` may restart it (a restart policy).
+    bool tick = verb == "monitor" && !verb_args.empty() && (verb_args[0] == "tick" || verb_args[0] == "exited");
     if (verb == "create" || verb == "run" || verb == "exec" || verb == "healthcheck" || tick)
         process::ensure_sealed_self(argv);
 

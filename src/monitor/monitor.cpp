@@ -1,7 +1,7 @@
 // crun-lite-monitor: what stays of a detached container's monitor once the
 // container has started (`run -d`, docs/design.md "A small monitor").
 //
-//   crun-lite-monitor -i ID -p PID -s START [-t MS] [-r] [-k PID]... -- RUNTIME [GLOBAL OPTIONS...]
+//   crun-lite-monitor -i ID -p PID -s START [-t MS] [-r] [-k PID]... [-n FD] [-u FD] -- RUNTIME [GLOBAL OPTIONS...]
 //   crun-lite-monitor -w -i ID -p PID -s START -t MS -- RUNTIME [GLOBAL OPTIONS...]
 //
 // The `run -d` monitor (a fork of crun-lite: it created and started the
@@ -13,9 +13,16 @@
 //     then again after as many milliseconds as that command prints (-1: never
 //     again): the healthcheck, done by the runtime, never by this program;
 // and once the init exited, it runs `RUNTIME ... monitor exited ID --pid PID
-// --start-time START --status STATUS [--rm]` (the runtime records the exit
-// status and with -r deletes the container), sends SIGTERM to each -k PID
-// (network helpers), reaps what is left and exits 0.
+// --start-time START --status STATUS [--rm] [--netns-fd FD] [--userns-fd FD]`
+// (the runtime records the exit status and with -r deletes the container).
+// When that command restarted the container (its restart policy, app/restart.hpp:
+// the backoff is spent in it, not here) it prints "PID START TICK_MS": the new
+// init, our descendant (we are a subreaper), is watched as the first was, its
+// ticks first after TICK_MS (-1: none).  Otherwise it prints nothing, and we
+// send SIGTERM to each -k PID (network helpers), reap what is left and exit 0.
+// -n and -u name fds of the first init's network and user namespaces, held for
+// the container's life so that a restarted init joins them (and the helpers
+// keep serving it); they are only passed on.
 //
 // With -w (watch) the init is not our child (a foreground `run`, or `create
 // --image` whose init the caller's subreaper inherits): we only run the ticks,
@@ -55,6 +62,9 @@ struct Options {
     bool watch = false;
     pid_t helpers[kMaxHelpers] = {};
     int n_helpers = 0;
+    const char* netns_fd = nullptr;
+    const char* userns_fd = nullptr;
+    char start_buf[24] = {};  // a restarted init's start time (start_time points here then)
     char** runtime = nullptr;  // RUNTIME [GLOBAL OPTIONS...], null-terminated (argv's tail)
     int n_runtime = 0;
 };
@@ -62,7 +72,7 @@ struct Options {
 [[noreturn]] void usage(const char* msg) {
     std::fprintf(stderr,
                  "crun-lite-monitor: %s\nusage: crun-lite-monitor [-w] -i ID -p PID -s START [-t MS] [-r] "
-                 "[-k PID]... -- RUNTIME [GLOBAL OPTIONS...]\n",
+                 "[-k PID]... [-n FD] [-u FD] -- RUNTIME [GLOBAL OPTIONS...]\n",
                  msg);
     std::exit(125);
 }
@@ -78,7 +88,7 @@ long number(const char* text, const char* what) {
 Options parse(int argc, char** argv) {
     Options o;
     int c;
-    while ((c = ::getopt(argc, argv, "+i:p:s:t:rk:w")) != -1) {
+    while ((c = ::getopt(argc, argv, "+i:p:s:t:rk:wn:u:")) != -1) {
         switch (c) {
             case 'i': o.id = optarg; break;
             case 'p': o.init = static_cast<pid_t>(number(optarg, "-p: not a pid")); break;
@@ -86,6 +96,8 @@ Options parse(int argc, char** argv) {
             case 't': o.first_tick_ms = number(optarg, "-t: not a number of milliseconds"); break;
             case 'r': o.remove = true; break;
             case 'w': o.watch = true; break;
+            case 'n': number(optarg, "-n: not an fd"); o.netns_fd = optarg; break;
+            case 'u': number(optarg, "-u: not an fd"); o.userns_fd = optarg; break;
             case 'k':
                 if (o.n_helpers == kMaxHelpers) usage("too many -k");
                 o.helpers[o.n_helpers++] = static_cast<pid_t>(number(optarg, "-k: not a pid"));
@@ -98,7 +110,7 @@ Options parse(int argc, char** argv) {
     if (optind >= argc) usage("no runtime command after --");
     o.runtime = argv + optind;
     o.n_runtime = argc - optind;
-    if (o.n_runtime + 12 > kMaxArgs) usage("runtime command too long");
+    if (o.n_runtime + 16 > kMaxArgs) usage("runtime command too long");
     return o;
 }
 
@@ -142,11 +154,12 @@ pid_t spawn(const Options& o, const char* const* extra, int* out) {
     return pid;
 }
 
-// The healthcheck tick in flight: its pid and what it printed so far.
+// A command in flight (the healthcheck tick, `monitor exited`): its pid and
+// what it printed so far.
 struct Tick {
     pid_t pid = 0;
     int out = -1;
-    char buf[32] = {};
+    char buf[64] = {};  // "PID START_TIME TICK_MS\n" at most
     size_t len = 0;
 };
 
@@ -174,16 +187,50 @@ long tick_delay(Tick& t, long fallback) {
     return ok ? v : fallback;
 }
 
-// `RUNTIME monitor exited ...` for the init's wait status; its pid, or -1.
-pid_t run_exited(const Options& o, int status) {
+// `RUNTIME monitor exited ...` for the init's wait status, its stdout read
+// into `t`; its pid, or -1.
+pid_t run_exited(const Options& o, int status, Tick& t) {
     char st[16], init_pid[16];
     std::snprintf(st, sizeof st, "%d", status);
     std::snprintf(init_pid, sizeof init_pid, "%d", static_cast<int>(o.init));
-    const char* args[] = {"monitor", "exited",   o.id, "--pid", init_pid, "--start-time", o.start_time,
-                          "--status", st,        o.remove ? "--rm" : nullptr, nullptr};
-    pid_t pid = spawn(o, args, nullptr);
-    if (pid < 0) std::perror("crun-lite-monitor: fork");
-    return pid;
+    const char* args[20] = {"monitor", "exited", o.id, "--pid", init_pid, "--start-time", o.start_time, "--status", st};
+    int n = 9;
+    if (o.remove) args[n++] = "--rm";
+    if (o.netns_fd) args[n++] = "--netns-fd", args[n++] = o.netns_fd;
+    if (o.userns_fd) args[n++] = "--userns-fd", args[n++] = o.userns_fd;
+    args[n] = nullptr;
+    t.pid = spawn(o, args, &t.out);
+    if (t.pid < 0) {
+        std::perror("crun-lite-monitor: fork");
+        t = Tick{};
+        return -1;
+    }
+    return t.pid;
+}
+
+// What `monitor exited` printed: a restarted init ("PID START TICK_MS") is
+// adopted into `o` (true, with its first tick's delay in `tick_ms`).
+bool adopt_restarted(Options& o, Tick& t, long& tick_ms) {
+    read_tick(t);
+    t.buf[t.len] = '\0';
+    // strtol, not sscanf: the monitor touches as little of libc as it can (its memory budget).
+    char* p = t.buf;
+    long pid = std::strtol(p, &p, 10);
+    char* start = p + (*p == ' ' ? 1 : 0);
+    std::strtoull(start, &p, 10);
+    size_t start_len = static_cast<size_t>(p - start);
+    long tick = *p == ' ' ? std::strtol(p + 1, &p, 10) : 0;
+    bool ok = pid > 0 && start_len > 0 && start_len < sizeof o.start_buf && (*p == '\n' || *p == '\0');
+    if (ok) {
+        o.init = static_cast<pid_t>(pid);
+        std::memcpy(o.start_buf, start, start_len);
+        o.start_buf[start_len] = '\0';
+        o.start_time = o.start_buf;
+        tick_ms = tick;
+    }
+    if (t.out >= 0) ::close(t.out);
+    t = Tick{};
+    return ok;
 }
 
 // A pidfd of the init (-w), or -1 when it is gone already.
@@ -207,7 +254,7 @@ int main(int argc, char** argv) {
     }
     int init_fd = o.watch ? open_pidfd(o.init) : -1;
 
-    Tick tick;
+    Tick tick, exited;
     long interval = o.first_tick_ms;  // the delay to use when a tick says nothing
     long long due = o.first_tick_ms >= 0 ? now_ms() + o.first_tick_ms : -1;
     bool init_done = o.watch && init_fd < 0;
@@ -218,13 +265,20 @@ int main(int argc, char** argv) {
         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
             if (pid == o.init && !init_done) {
                 init_done = true;
-                exit_cmd = run_exited(o, status);
+                exit_cmd = run_exited(o, status, exited);
             } else if (pid == tick.pid) {
                 long next = tick_delay(tick, interval);
                 if (next > 0) interval = next;
                 due = next < 0 || init_done ? -1 : now_ms() + next;
             } else if (pid == exit_cmd) {
                 exit_cmd = -1;
+                long first = -1;
+                if (adopt_restarted(o, exited, first)) {  // restarted: watched as the first init
+                    init_done = false;
+                    exit_cmd = 0;
+                    if (first > 0) interval = first;
+                    due = first >= 0 ? now_ms() + first : -1;
+                }
             }
         }
         // Nothing left to reap; watching, also the init gone.
@@ -243,15 +297,17 @@ int main(int argc, char** argv) {
             }
             continue;
         }
-        pollfd fds[3] = {{sfd, POLLIN, 0}, {tick.out, POLLIN, 0}, {init_done ? -1 : init_fd, POLLIN, 0}};
+        pollfd fds[4] = {{sfd, POLLIN, 0}, {tick.out, POLLIN, 0}, {init_done ? -1 : init_fd, POLLIN, 0},
+                         {exited.out, POLLIN, 0}};
         long long wait = due < 0 || tick.pid != 0 || init_done ? -1 : due - now_ms();
         if (wait > INT_MAX) wait = INT_MAX;
         if (wait < -1) wait = 0;
-        if (::poll(fds, 3, static_cast<int>(wait)) < 0 && errno != EINTR) {
+        if (::poll(fds, 4, static_cast<int>(wait)) < 0 && errno != EINTR) {
             std::perror("crun-lite-monitor: poll");
             return 1;
         }
         if (fds[1].revents) read_tick(tick);
+        if (fds[3].revents) read_tick(exited);
         if (fds[2].revents) init_done = true;  // watching: the init exited
         signalfd_siginfo si;
         while (::read(sfd, &si, sizeof si) > 0) {}

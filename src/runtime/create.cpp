@@ -42,9 +42,12 @@ public:
     ~CreateTransaction() {
         if (committed_) return;
         detail::destroy_cgroups(cgroup_);
+        if (!fifo_.empty()) ::unlink(fifo_.c_str());
         if (own_dir_) store_.remove(id_);
     }
     void own_dir() { own_dir_ = true; }
+    // exec.fifo in a reused directory: "created" would outlive a failure.
+    void own_fifo(std::string path) { fifo_ = std::move(path); }
     // The cgroup fields of `st`: the directories and the systemd unit.
     void own_cgroup(const state::State& st) { cgroup_ = st; }
     void commit() { committed_ = true; }
@@ -53,6 +56,7 @@ private:
     const state::Store& store_;
     std::string id_;
     bool own_dir_ = false;
+    std::string fifo_;
     state::State cgroup_;
     bool committed_ = false;
 };
@@ -122,10 +126,14 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     process::LaunchRequest& req = c.req;
     state::State& st = c.plan.st;
     const cgroup::Paths& cg = c.plan.cgroups.paths;
-    st.created = rfc3339_utc_now();
+    st.created = opts.created.empty() ? rfc3339_utc_now() : opts.created;
     CreateTransaction tx(store, opts.id);
-    store.create_dir(opts.id);
-    tx.own_dir();
+    if (!opts.replace_stopped) {
+        store.create_dir(opts.id);
+        tx.own_dir();
+    } else if (!store.exists(opts.id)) {
+        throw Error(ENOENT, "container does not exist");
+    }
     st.cgroup_unified = cg.unified;
     st.cgroup_v1 = cg.v1;
     if (const auto& unit = c.plan.cgroups.systemd) {
@@ -150,6 +158,7 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     }
     req.fifo_path = store.fifo_path(opts.id);
     if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
+    tx.own_fifo(req.fifo_path);
 
     process::Launched launched = with_context("unable to start container process", [&] { return process::launch(req); });
     if (launched.pty_master && !opts.console_socket.empty()) {

@@ -1,5 +1,7 @@
 #include "crunlite/runtime/plan.hpp"
 
+#include <algorithm>
+
 // plan_container: what create decides before it makes anything.  Pure (see
 // runtime/plan.hpp); runs in the runtime parent.
 
@@ -107,6 +109,17 @@ ContainerPlan plan_container(spec::Config config, const std::string& bundle, con
     p.config_path = config_path;
     p.config = std::move(config);
     check_config(p.config, config_path, opts, host, foreground);
+    for (const auto& [type, path] : opts.join_namespaces) {
+        auto& nss = p.config.linux->namespaces;
+        auto it = std::find_if(nss.begin(), nss.end(), [&](const spec::Namespace& n) { return n.type == type; });
+        if (it == nss.end() && type == "user") {  // rootless, added by plan_user_namespace
+            nss.push_back({"user", path});
+            continue;
+        }
+        if (it == nss.end())
+            throw Error(EINVAL, config_path + ": linux.namespaces: no " + type + " namespace to join at " + path);
+        it->path = path;
+    }
     plan_user_and_init(p, opts, ctx, host);
     plan_state(p, opts, ctx, host);
     plan_cgroups_and_mounts(p, opts, ctx, host);

@@ -7,11 +7,13 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <cstring>
 #include <optional>
+#include <tuple>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/helpers.hpp"
@@ -70,12 +72,14 @@ void abandon(const state::Store& store, Created& c) {
 
 Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool foreground,
                         const RunHooks& hooks) {
-    Created c = create_container(ctx, opts, foreground, static_cast<bool>(hooks.created));
+    Created c = create_container(ctx, opts, foreground, hooks.created || hooks.keep_namespaces);
     if (hooks.created) {
         try {
             hooks.created(c.launched.process.pid(), c.launched.netns.get(), c.launched.userns.get());
-            c.launched.netns.reset();
-            c.launched.userns.reset();
+            if (!hooks.keep_namespaces) {
+                c.launched.netns.reset();
+                c.launched.userns.reset();
+            }
         } catch (...) {
             abandon(state::Store(ctx.root), c);
             throw;
@@ -143,6 +147,18 @@ std::vector<std::string> monitor_args(const Context& ctx, const state::State& st
     if (!keep) options.push_back("-r");
     RunHooks::Kept kept = hooks.kept ? hooks.kept() : RunHooks::Kept{};
     for (pid_t helper : kept.helpers) options.insert(options.end(), {"-k", std::to_string(helper)});
+    if (hooks.keep_namespaces) {
+        // Only the container's own: a host network or no user namespace of its
+        // own is not joined by path (a restart gets what the config says).
+        for (auto [fd, flag, own] : {std::tuple{&c.launched.netns, "-n", "/proc/self/ns/net"},
+                                     std::tuple{&c.launched.userns, "-u", "/proc/self/ns/user"}}) {
+            struct stat theirs, ours;
+            if (!*fd || ::fstat(fd->get(), &theirs) < 0 || ::stat(own, &ours) < 0) continue;
+            if (theirs.st_ino == ours.st_ino && theirs.st_dev == ours.st_dev) continue;
+            kept.fds.push_back(fd->get());
+            options.insert(options.end(), {flag, std::to_string(fd->get())});
+        }
+    }
     std::vector<std::string> args = monitor_args(ctx, c.st, options);
     for (int fd : kept.fds) ::fcntl(fd, F_SETFD, 0);
     // The init is reaped by crun-lite-monitor now, not by this process's owners.
@@ -286,6 +302,38 @@ void watch_ticks(const Context& ctx, const state::State& st, int64_t first_tick_
 }
 
 std::string find_monitor() { return find_helper("crun-lite-monitor", "CRUNLITE_MONITOR", CRUNLITE_BUILD_MONITOR); }
+
+std::optional<state::State> recreate(const Context& ctx, CreateOptions opts, pid_t pid, uint64_t start_time,
+                                     const std::function<bool()>& proceed,
+                                     const std::function<void(const state::State&)>& started) {
+    state::Store store(ctx.root);
+    sys::UniqueFd lock = store.lock(opts.id);
+    state::State old = store.load(opts.id);
+    if (old.pid != pid || old.start_time != start_time)
+        throw Error(ESRCH, "container " + opts.id + " is another container by now");
+    if (store.status(old) != state::Status::Stopped) throw Error(EBUSY, "container " + opts.id + " still runs");
+    if (!proceed()) return std::nullopt;
+    cgroup::destroy(detail::cgroup_paths(old));
+    store.clear_exit_status(opts.id);
+    opts.bundle = old.bundle;
+    opts.config_file = old.config_path;
+    opts.owned_bundle = old.owned_bundle;
+    opts.created = old.created;
+    opts.replace_stopped = true;
+    Created c = create_container(ctx, opts, false, false);
+    try {
+        start_created(store, c.st, c.hooks.poststart);
+    } catch (...) {
+        kill_and_wait(store, c.st);
+        c.launched.process.wait();
+        cgroup::destroy(detail::cgroup_paths(c.st));
+        store.save(old);
+        throw;
+    }
+    c.launched.process.release();
+    started(c.st);
+    return c.st;
+}
 
 void monitor_exited(const Context& ctx, const std::string& id, pid_t pid, uint64_t start_time, int status,
                     bool remove) {

@@ -196,6 +196,10 @@ void Store::record_exit_status(const std::string& id, int status) const {
     write_file_atomic(dir(id) + "/exit", std::to_string(status), 0600);
 }
 
+void Store::clear_exit_status(const std::string& id) const {
+    if (::unlink((dir(id) + "/exit").c_str()) < 0 && errno != ENOENT) throw_errno("remove " + quote(dir(id) + "/exit"));
+}
+
 Status Store::status(const State& st) const {
     sys::ProcStat ps;
     if (st.pid <= 0 || !sys::read_proc_stat(st.pid, ps) || ps.start_time != st.start_time || ps.state == 'Z' ||

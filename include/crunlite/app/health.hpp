@@ -39,6 +39,17 @@ inline constexpr const char* kHealthTcpLabel = "org.crun-lite.health.tcp";
 
 enum class ProbeKind { Exec, Http, Tcp };
 
+// podman 5's startup healthcheck (--health-startup-*): an exec probe that runs
+// first, every `interval_ns`, while the status is "starting"; once it passed
+// `success` times in a row (0: once) the regular healthcheck takes over; once
+// it failed `retries` times in a row (0: never) the container is restarted.
+struct StartupProbe {
+    std::vector<std::string> test;  // /bin/sh -c CMD
+    int64_t interval_ns = 30'000'000'000, timeout_ns = 30'000'000'000;
+    int retries = 0, success = 0;
+    bool operator==(const StartupProbe&) const = default;
+};
+
 struct HealthConfig {
     ProbeKind kind = ProbeKind::Exec;
     std::vector<std::string> test;  // exec: the argv (CMD-SHELL already wrapped in /bin/sh -c)
@@ -52,6 +63,7 @@ struct HealthConfig {
     int max_log_size = 4096;         // bytes of each probe's output kept; 0: what is captured (4096)
     std::string log_destination = "local";  // or an absolute directory: every entry also goes to
                                             // DIR/<id>-healthcheck.log, one JSON object per line
+    std::optional<StartupProbe> startup;
 };
 
 // --health-* flags; unset fields keep the image's value.
@@ -64,10 +76,16 @@ struct HealthOverrides {
     std::optional<int> max_log_count, max_log_size;  // --health-max-log-count, --health-max-log-size
     std::optional<std::string> log_destination;      // --health-log-destination local|DIR
     bool disable = false;            // --no-healthcheck
+    // --health-startup-cmd, -interval, -timeout, -retries, -success
+    std::optional<std::string> startup_cmd;
+    std::optional<int64_t> startup_interval_ns, startup_timeout_ns;
+    std::optional<int> startup_retries, startup_success;
 };
 
 // Checks the flags alone, before anything is made: at most one of --health-cmd,
-// --health-http, --health-tcp; --no-healthcheck with none of them; the URL and
+// --health-http, --health-tcp; --no-healthcheck with none of them (nor a
+// startup probe); the other --health-startup-* only with --health-startup-cmd,
+// its retries and success not negative; the URL and
 // port valid; log count and size not negative; a log destination that is
 // "local" or an absolute path to a directory (the one thing it looks at on the
 // host).  Throws Error(EINVAL) "`verb`: --health-...: why".
@@ -101,7 +119,22 @@ struct HealthState {
     std::string status = "starting";  // starting | healthy | unhealthy
     int failing_streak = 0;
     std::deque<ProbeResult> log;      // the last max_log_count
+    // The startup probe (a config with one): done once it passed; until
+    // then its streaks of passes and failures.
+    bool startup_done = false;
+    int startup_passes = 0, startup_failures = 0;
 };
+
+// Whether the next probe of `state` is the startup probe.  Pure.
+bool in_startup(const HealthState& state, const HealthConfig& config);
+
+enum class StartupOutcome { Continue, Passed, Failed };
+// Folds one startup probe result into `state` (logged like any probe; the
+// status stays "starting"): Passed when it passed config.startup->success
+// times in a row (0: once), the regular healthcheck's turn from now on;
+// Failed when it failed `retries` times in a row (retries > 0): the container
+// is to be restarted (and the streak starts again).  Pure.
+StartupOutcome record_startup_probe(HealthState& state, const HealthConfig& config, const ProbeResult& result);
 
 // Folds one probe result into `state` (its output cut to max_log_size, the log
 // to max_log_count); `in_start_period`: the container is younger than the
@@ -112,8 +145,8 @@ void record_probe(HealthState& state, const HealthConfig& config, const ProbeRes
 // its start period.
 bool in_start_period(const HealthConfig& config, int64_t started_ns);
 
-// How long until the next probe (ns): start_interval while starting inside the
-// start period, else interval.  Pure.
+// How long until the next probe (ns): the startup probe's interval while it
+// runs; start_interval while starting inside the start period; else interval.  Pure.
 int64_t next_probe_delay(const HealthState& state, const HealthConfig& config, bool in_start_period);
 
 std::string health_json(const HealthState& state);
@@ -131,8 +164,10 @@ HealthConfig parse_health_config(const json::Value& value);
 // there (<dir>/<id>-healthcheck.log: {"Start","End","ExitCode","Output","Status"}).
 // `started_ns`: the container's start, CLOCK_REALTIME.  Runs in the monitor or
 // `healthcheck run`.  Returns the new state.
+// With a startup probe due (in_startup) that probe runs instead, and
+// `startup`, when given, gets its outcome.
 HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
-                             const HealthConfig& config, int64_t started_ns);
+                             const HealthConfig& config, int64_t started_ns, StartupOutcome* startup = nullptr);
 
 // One probe of container `id`, not recorded (health_probe.cpp; runs in the
 // monitor or `healthcheck run`, forking a child for the probe):

@@ -9,9 +9,10 @@
 //                 unmount on the host, ever
 //   hosts, hostname, resolv.conf   bind-mounted over /etc/...
 //   app.json      what the runtime verbs need later: image, stop signal,
-//                 healthcheck, network
+//                 healthcheck, network, restart policy, health-on-failure action
 //   ctr.log       stdout+stderr of a detached container (`logs`)
 //   health.json   healthcheck status (health.hpp)
+//   restart.json  restart count, the last exit, stop and restart requests (restart.hpp)
 //   image, state, lock   for the image store: which image it pins, where its
 //                 runtime state is, and who is creating it (image/store.hpp)
 // `delete` (and --rm) removes the directory with the container.
@@ -27,6 +28,7 @@
 #include "crunlite/image/store.hpp"
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/app/health.hpp"
+#include "crunlite/app/restart.hpp"
 #include "crunlite/spec/config.hpp"
 #include "crunlite/state/events.hpp"
 
@@ -52,6 +54,8 @@ struct ImageRunOptions {
     std::string network;            // none | host | pasta | slirp4netns; "": see resolve_network_mode (slirp.hpp)
     std::string overlay = "auto";   // auto | native | fuse (fuse-overlayfs); see linux/mount_plan.hpp
     HealthOverrides health;
+    RestartPolicy restart;                         // --restart (run -d only)
+    std::optional<HealthAction> on_failure;        // --health-on-failure: needs a healthcheck
     bool require_healthcheck = false;  // --wait-healthy: refuse before starting when there is none
     std::string pid_file;
     // docker:// images: pull when the store lacks the name (missing), every
@@ -68,13 +72,17 @@ void create_from_image(const runtime::Context& ctx, const ImageRunOptions& opts)
 int run_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 
 // stop: the image's StopSignal (default SIGTERM), then SIGKILL after `timeout_s`.
+// Recorded first in restart.json: the container is not restarted (restart.hpp),
+// and a restart waiting its backoff is called off (we return once it is).
 void stop(const runtime::Context& ctx, const std::string& id, int timeout_s);
 
 // logs: the detached container's captured output; with `follow`, keeps
 // printing until the container stops.
 void logs(const runtime::Context& ctx, const std::string& id, bool follow);
 
-// inspect: {"Id","State":{...,"Health"},"Image","Bundle","Config":<config.json>}.
+// inspect: {"Id","Created","Image","Bundle","Network","RestartCount","HostConfig":{"RestartPolicy"},
+// "HealthcheckOnFailureAction","State":{...,"Restarting","ExitCode","FinishedAt","Health"},
+// "Healthcheck","Config":<config.json>}.
 std::string inspect_json(const runtime::Context& ctx, const std::string& id);
 
 // The health status of an image container ("" without a healthcheck).

@@ -4,7 +4,12 @@
 //   healthy, unhealthy its healthcheck's status (health.hpp: <bundle>/health.json)
 //   stopped, exited    its process is gone; the result is its exit code, read
 //                      from <state root>/<id>/exit, which a `run -d` monitor
-//                      records (128+n for signal n)
+//                      records (128+n for signal n).  In a restart loop
+//                      (app/restart.hpp) the first exit after the wait began
+//                      is the result, even when the monitor restarts the
+//                      container, as Docker's and podman's wait do; one that
+//                      stopped before the wait began and waits its backoff
+//                      has not stopped: its next exit is awaited
 //
 // A container settles once it reached ONE of the conditions asked for, or
 // once none of them can happen any more: it does not exist or was deleted, it
@@ -55,6 +60,8 @@ struct Observation {
     std::optional<int> exit_code;       // the exit record, when there is one
     bool exit_overdue = false;          // stopped for kExitRecordGrace_ns without a record
     std::optional<HealthState> health;  // nullopt: no healthcheck (or not an image container)
+    bool restarting = false;            // stopped before the wait began, and its monitor is
+                                        // to restart it: not stopped, as Docker's Restarting
 };
 
 struct Verdict {

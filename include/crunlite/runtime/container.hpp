@@ -6,6 +6,8 @@
 
 #include <cstdint>
 #include <functional>
+#include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,16 @@ struct CreateOptions {
     // The bundle is the container's (its maker, e.g. run --image, wrote it for
     // this container alone): delete removes it with the state.  Recorded in state.
     bool owned_bundle = false;
+    // Namespaces joined by path instead of the config's (type -> path), each
+    // of a type the config has: a restarted container's network namespace
+    // (and, rootless, its user namespace).  Not written to config.json.
+    std::map<std::string, std::string> join_namespaces;
+    // The creation time to record ("": now): a restart keeps the first one.
+    std::string created;
+    // The state directory exists and holds the stopped container this one
+    // replaces (a restart, `recreate`): it is reused, its state.json replaced
+    // only once the new init exists, and left as it was when creating fails.
+    bool replace_stopped = false;
 };
 
 // create: returns once the container is created and blocked in exec.fifo.
@@ -70,6 +82,11 @@ struct RunHooks {
         std::vector<pid_t> helpers;
     };
     std::function<Kept()> kept;
+    // Detached: the monitor keeps fds of the first init's network and user
+    // namespaces for the whole life of the container (restart policies: a
+    // restarted init joins them, app/restart.hpp), and passes them to
+    // `crun-lite monitor exited` as --netns-fd/--userns-fd.
+    bool keep_namespaces = false;
 };
 
 // run: create + start; without detach waits, forwards signals and returns the
@@ -97,6 +114,23 @@ void watch_ticks(const Context& ctx, const state::State& st, int64_t first_tick_
 // hooks, an owned bundle).  Nothing when the id names another container by now.
 void monitor_exited(const Context& ctx, const std::string& id, pid_t pid, uint64_t start_time, int status,
                     bool remove);
+// What `crun-lite monitor exited` has the runtime do to restart the stopped
+// container `opts.id`, whose init was `pid` (started at `start_time`): under
+// the state lock (a `delete` waits for it), its cgroups and exit record are
+// removed (not its bundle; no poststop hooks), then it is created again in
+// the same state directory from the same bundle with `opts` (join_namespaces;
+// the id, bundle, config and creation time are the old state's) and started.
+// `proceed` is asked first, under the lock (false: nothing is done, nullopt);
+// `started` is told of the new run, still under the lock.
+// Readers never see the id missing: state.json names the stopped init until
+// the new one is recorded.  The new init is our child, released: it becomes
+// the monitor's (a subreaper) when we exit.  Throws Error(ENOENT) when the
+// container is gone, Error(ESRCH) when the id names another container, EBUSY
+// when it still runs; when creating fails the stopped container stays as it
+// was (without its exit record).  Runs in that child of the monitor.
+std::optional<state::State> recreate(const Context& ctx, CreateOptions opts, pid_t pid, uint64_t start_time,
+                                     const std::function<bool()>& proceed,
+                                     const std::function<void(const state::State&)>& started);
 // kill: `signal` by name (TERM, SIGTERM) or number.
 void kill(const Context& ctx, const std::string& id, const std::string& signal, bool all);
 // delete: force kills a running container first.

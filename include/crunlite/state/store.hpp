@@ -90,6 +90,8 @@ public:
     // Exit status recorded by a monitor, if any.
     std::optional<int> exit_status(const std::string& id) const;
     void record_exit_status(const std::string& id, int status) const;
+    // Forgets it: the container is started again (a restart policy).
+    void clear_exit_status(const std::string& id) const;
 
     // Current status: Stopped when the process is gone, a zombie, or a different
     // process now holds the pid; Created while exec.fifo exists; else Running.

@@ -4,11 +4,20 @@
 //   crun-lite monitor tick ID       one healthcheck probe, recorded; prints the
 //                                   ms until the next (-1: none)
 //   crun-lite monitor exited ID --pid PID --start-time T --status S [--rm]
-//                                   records the init's exit; with --rm deletes
+//                            [--netns-fd FD] [--userns-fd FD]
+//                                   records the init's exit; with --rm deletes;
+//                                   else, as the restart policy says, restarts
+//                                   it (app/restart.hpp) and prints
+//                                   "PID START_TIME FIRST_TICK_MS" of the new init
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <iostream>
+#include <optional>
 
 #include "../command.hpp"
 #include "crunlite/app/image_run.hpp"
+#include "crunlite/app/restart.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 
@@ -17,12 +26,13 @@ namespace {
 
 constexpr const char* kUsage =
     "Usage: crun-lite monitor tick CONTAINER_ID\n"
-    "       crun-lite monitor exited CONTAINER_ID --pid PID --start-time T --status S [--rm]\n\n"
+    "       crun-lite monitor exited CONTAINER_ID --pid PID --start-time T --status S [--rm]\n"
+    "                                [--netns-fd FD] [--userns-fd FD]\n\n"
     "Internal: what crun-lite-monitor, the process that watches a detached container,\n"
-    "has the runtime do (a healthcheck tick; the record of the container's exit).\n";
+    "has the runtime do (a healthcheck tick; the record of the container's exit, and its restart).\n";
 
 int exited(const Global& g, const std::vector<std::string>& args) {
-    int pid = 0, status = 0;
+    int pid = 0, status = 0, netns_fd = -1, userns_fd = -1;
     uint64_t start_time = 0;
     bool remove = false;
     po::options_description opts("Options");
@@ -30,10 +40,24 @@ int exited(const Global& g, const std::vector<std::string>& args) {
         ("pid", po::value(&pid)->required(), "the init's pid")
         ("start-time", po::value(&start_time)->required(), "its start time (/proc/PID/stat field 22)")
         ("status", po::value(&status)->required(), "its wait status")
-        ("rm", po::bool_switch(&remove), "delete the container");
+        ("rm", po::bool_switch(&remove), "delete the container")
+        ("netns-fd", po::value(&netns_fd), "an inherited fd of the container's network namespace (restarts join it)")
+        ("userns-fd", po::value(&userns_fd), "an inherited fd of its user namespace (rootless restarts join it)");
     std::string id;
     parse_id_args("monitor exited", opts, args, id);
-    runtime::monitor_exited(g.context(), id, pid, start_time, status, remove);
+    runtime::Context ctx = g.context();
+    // A restarted init gets our stderr (the container's log) as its stdout
+    // too; what we print goes to the monitor's pipe.
+    int out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+    if (out < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) throw_errno("monitor exited: dup stdout");
+    std::optional<app::Restarted> r = app::container_exited(ctx, id, pid, start_time, status, remove, netns_fd, userns_fd);
+    if (r) {
+        std::string line = std::to_string(r->pid) + " " + std::to_string(r->start_time) + " " +
+                           std::to_string(r->first_tick_ms) + "\n";
+        if (::write(out, line.data(), line.size()) != static_cast<ssize_t>(line.size()))
+            throw_errno("monitor exited: report the restart");
+    }
+    ::close(out);
     return 0;
 }
 

@@ -7,6 +7,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/image_spec.hpp"
+#include "crunlite/app/restart.hpp"
 #include "crunlite/app/wait.hpp"
 #include "pull_flags.hpp"
 
@@ -34,6 +35,9 @@ struct ImageFlags {
     int health_retries = 0;
     int health_max_log_count = 0, health_max_log_size = 0;
     std::string health_log_destination;
+    std::string restart, health_on_failure;
+    std::string health_startup_cmd, health_startup_interval, health_startup_timeout;
+    int health_startup_retries = 0, health_startup_success = 0;
     PullFlags pull;
 };
 
@@ -81,11 +85,23 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("health-max-log-size", po::value(&f.health_max_log_size), "bytes of each probe's output kept (default 4096; 0: all captured)")
         ("health-log-destination", po::value(&f.health_log_destination),
          "local (default), or a directory where every probe is also appended to ID-healthcheck.log")
-        ("no-healthcheck", po::bool_switch(&o.health.disable), "disable the image's healthcheck");
+        ("no-healthcheck", po::bool_switch(&o.health.disable), "disable the image's healthcheck")
+        ("health-on-failure", po::value(&f.health_on_failure),
+         "when the container turns unhealthy: none (default), kill, restart or stop")
+        ("health-startup-cmd", po::value(&f.health_startup_cmd),
+         "startup healthcheck (/bin/sh -c): runs first; once it passes the regular healthcheck takes over")
+        ("health-startup-interval", po::value(&f.health_startup_interval), "time between startup probes (default 30s)")
+        ("health-startup-timeout", po::value(&f.health_startup_timeout), "a startup probe running longer fails (default 30s)")
+        ("health-startup-retries", po::value(&f.health_startup_retries),
+         "consecutive startup failures that restart the container (default 0: never; needs run -d)")
+        ("health-startup-success", po::value(&f.health_startup_success),
+         "consecutive startup passes that hand over to the regular healthcheck (default 0: one)");
     add_pull_options(opts, f.pull);
     if (run)
         opts.add_options()
             ("rm", po::bool_switch(&o.remove), "delete the container (and its files) when it exits")
+            ("restart", po::value(&f.restart),
+             "with -d: no (default), on-failure[:N] (non-zero exits, at most N times), always or unless-stopped")
             ("wait-healthy", po::value(&f.wait_healthy)->implicit_value("60s"),
              "with -d: return once the container is healthy (0), or fail when it is unhealthy or TIMEOUT (default 60s) passes");
 }
@@ -143,7 +159,15 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     if (vm.count("health-max-log-count")) h.max_log_count = f.health_max_log_count;
     if (vm.count("health-max-log-size")) h.max_log_size = f.health_max_log_size;
     if (vm.count("health-log-destination")) h.log_destination = f.health_log_destination;
+    if (vm.count("health-startup-cmd")) h.startup_cmd = f.health_startup_cmd;
+    duration("health-startup-interval", f.health_startup_interval, h.startup_interval_ns);
+    duration("health-startup-timeout", f.health_startup_timeout, h.startup_timeout_ns);
+    if (vm.count("health-startup-retries")) h.startup_retries = f.health_startup_retries;
+    if (vm.count("health-startup-success")) h.startup_success = f.health_startup_success;
     app::check_health_overrides(h, verb);
+    if (vm.count("restart")) o.restart = app::parse_restart_policy(f.restart, verb + ": --restart");
+    if (vm.count("health-on-failure"))
+        o.on_failure = app::parse_health_action(f.health_on_failure, verb + ": --health-on-failure");
     if (o.pull != "missing" && o.pull != "always" && o.pull != "never")
         throw Error(EINVAL, verb + ": --pull: want missing, always or never, got " + quote(o.pull));
     o.pull_options = pull_options(f.pull, verb);
@@ -199,8 +223,12 @@ int cmd_create(const Global& g, const std::vector<std::string>& args) {
     po::options_description opts("Options"), image_opts("Image options (with --image)");
     add_create_options(opts, o);
     add_image_options(image_opts, f, false);
-    if (parse_run_args("create", args, opts, image_opts, f, o)) app::create_from_image(g.context(), f.o);
-    else runtime::create(g.context(), o);
+    if (parse_run_args("create", args, opts, image_opts, f, o)) {
+        app::check_restart_flags(f.o.restart, f.o.on_failure, f.o.health, false, false, "create");
+        app::create_from_image(g.context(), f.o);
+    } else {
+        runtime::create(g.context(), o);
+    }
     return 0;
 }
 
@@ -222,6 +250,7 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
     // image run's monitor captures output to its log instead.
     if (f.o.tty && detach) throw Error(EINVAL, "run: -t with -d is not supported for --image (the log captures the output)");
     f.o.detach = detach;
+    app::check_restart_flags(f.o.restart, f.o.on_failure, f.o.health, detach, f.o.remove, "run");
     f.o.require_healthcheck = !f.wait_healthy.empty();
     int64_t wait_ns = f.wait_healthy.empty() ? 0 : app::parse_duration(f.wait_healthy, "run: --wait-healthy");
     runtime::Context ctx = g.context();

@@ -174,3 +174,19 @@ TEST_CASE("wait: a timeout says what was waited for and what was seen", "[app][w
     CHECK(app::timeout_reason({kStopped}, seen(Status::Stopped), 250'000'000) ==
           "not stopped after 250ms (status stopped, its exit code not recorded yet)");
 }
+
+TEST_CASE("wait: a container waiting its restart when the wait began has not stopped", "[app][wait]") {
+    Observation o = seen(Status::Stopped, 3);
+    o.restarting = true;
+    o.exit_overdue = true;
+    CHECK(decide({kStopped}, o).kind == Verdict::Waiting);
+    // Nor does it end a wait for running or healthy: it runs again soon.
+    CHECK(decide({kRunning}, o).kind == Verdict::Waiting);
+    CHECK(decide({kHealthy}, with_health(o, "starting")).kind == Verdict::Waiting);
+    // An exit after the wait began (the waiter does not mark it restarting), or the
+    // loop's end: the exit is the result.
+    o.restarting = false;
+    Verdict v = decide({kStopped}, o);
+    CHECK(v.kind == Verdict::Reached);
+    CHECK(v.exit_code == 3);
+}
