@@ -109,9 +109,10 @@ ContainerPlan plan_container(spec::Config config, const std::string& bundle, con
     p.config_path = config_path;
     p.config = std::move(config);
     check_config(p.config, config_path, opts, host, foreground);
-    for (const auto& [type, path] : opts.join_namespaces) {
+    for (const auto& join : opts.join_namespaces) {
+        const std::string &type = join.first, &path = join.second;
         auto& nss = p.config.linux->namespaces;
-        auto it = std::find_if(nss.begin(), nss.end(), [&](const spec::Namespace& n) { return n.type == type; });
+        auto it = std::find_if(nss.begin(), nss.end(), [&type](const spec::Namespace& n) { return n.type == type; });
         if (it == nss.end() && type == "user") {  // rootless, added by plan_user_namespace
             nss.push_back({"user", path});
             continue;

@@ -932,6 +932,20 @@ def make_oci_archive(h, path, ref, layers=None, config=None, compress=False, tam
     return cfg
 
 
+def applet_image(h, repo_tag, applets, config):
+    """A docker-archive of busybox with the extra applet links `applets` (bin/NAME ->
+    busybox) and the image config `config`, in a directory of its own others may read."""
+    def links(t):
+        for applet in applets:
+            ti = tarfile.TarInfo("bin/" + applet)
+            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
+            t.addfile(ti)
+    path = os.path.join(h.mkdtemp("img"), "app.tar")
+    make_docker_archive(h, path, repo_tag, layers=[busybox_layer(h), links], config=config)
+    os.chmod(os.path.dirname(path), 0o755)
+    return path
+
+
 def make_docker_archive(h, path, repo_tag, layers=None, config=None):
     """A `docker save` archive of the pre-25 kind: manifest.json, <hex>.json, <id>/layer.tar."""
     import hashlib

@@ -39,14 +39,6 @@ def _rollup(pid):
     return out
 
 
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
-
-
 def _wait(pred, timeout, what):
     check(harness.wait_until(pred, timeout, 0.1), f"timed out after {timeout}s: {what}")
 
@@ -79,10 +71,10 @@ def test_the_monitor_is_small_and_keeps_probing(h):
     os.kill(mon, signal.SIGHUP)
     n = _probes(h, cid)
     _wait(lambda: _probes(h, cid) > n or n >= 5, 20, "probes go on after SIGHUP")
-    check(_alive(mon), "the monitor survives SIGHUP")
+    check(harness.pid_alive(mon), "the monitor survives SIGHUP")
     # The container's exit is recorded by the monitor, through the runtime.
     h.rt_ok("kill", cid, "KILL")
-    _wait(lambda: not _alive(mon), 20, "the monitor exits after the container")
+    _wait(lambda: not harness.pid_alive(mon), 20, "the monitor exits after the container")
     inspect = images._inspect(h, cid)
     check_eq(inspect["State"]["Status"], "stopped", "stopped")
     check_eq(inspect["State"]["ExitCode"], 137, "the exit status recorded (SIGKILL)")
@@ -142,7 +134,7 @@ def test_events_of_lifecycle_and_health(h):
     _wait(lambda: _health(h, cid).get("Status") == "healthy", 20, "healthy")
     mon = _monitor_of(h, cid)
     h.rt_ok("kill", cid, "KILL")
-    _wait(lambda: not _alive(mon), 20, "the monitor exits after the container")
+    _wait(lambda: not harness.pid_alive(mon), 20, "the monitor exits after the container")
     events = _events(h, "--since", since, "--until", f"{time.time() + 0.2:.3f}", cid)
     check_eq([e["Action"] for e in events], ["start", "health_status: healthy", "die"],
              f"start, one health transition, die: {events}")
@@ -232,7 +224,7 @@ def test_rm_container_is_removed_by_the_monitor(h):
     r = images._run(h, archive, "-d", "--rm", cid)
     check_eq(r.rc, 0, f"run -d --rm\n{r!r}")
     mon = _monitor_of(h, cid)
-    _wait(lambda: not _alive(mon), 20, "the monitor exits after the container")
+    _wait(lambda: not harness.pid_alive(mon), 20, "the monitor exits after the container")
     check_eq(h.container_ids(), [], "--rm: the state is gone")
     check_eq(images._containers_left(h), [], "--rm: the container's directory is gone")
 
@@ -242,11 +234,11 @@ def test_killed_monitor_leaves_a_container_delete_removes(h):
     init = h.state(cid)["pid"]
     mon = _parent(init)
     os.kill(mon, signal.SIGKILL)
-    _wait(lambda: not _alive(mon), 10, "the monitor is gone")
-    check(_alive(init), "the container outlives its monitor")
+    _wait(lambda: not harness.pid_alive(mon), 10, "the monitor is gone")
+    check(harness.pid_alive(init), "the container outlives its monitor")
     r = h.rt("delete", "--force", cid)
     check_eq(r.rc, 0, f"delete --force without a monitor\n{r!r}")
-    _wait(lambda: not _alive(init), 10, "the init is gone")
+    _wait(lambda: not harness.pid_alive(init), 10, "the init is gone")
     check_eq(h.container_ids(), [], "no state left")
     check_eq(images._containers_left(h), [], "no container directory left")
 

@@ -24,18 +24,8 @@ CRASH_ONCE = ["sh", "-c", "if [ -f /marker ]; then exec sleep 3600; fi; touch /m
 
 
 def _image(h, config=BASE):
-    """A docker-archive of busybox (+ touch, rm, true) with `config`."""
-    def applets(t):
-        import tarfile
-        for applet in ("touch", "rm", "true", "nc"):
-            ti = tarfile.TarInfo("bin/" + applet)
-            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
-            t.addfile(ti)
-    path = os.path.join(h.mkdtemp("img"), "app.tar")
-    harness.make_docker_archive(h, path, "example/restart:1.0", layers=[harness.busybox_layer(h), applets],
-                                config=config)
-    os.chmod(os.path.dirname(path), 0o755)
-    return path
+    """A docker-archive of busybox (+ touch, rm, true, nc) with `config`."""
+    return harness.applet_image(h, "example/restart:1.0", ("touch", "rm", "true", "nc"), config)
 
 
 def _run(h, archive, cid, *args, network=("--network", "none"), ok=True):
@@ -57,14 +47,6 @@ def _events(h, since, cid):
 
 def _wait(pred, timeout, what):
     check(harness.wait_until(pred, timeout, 0.05), f"timed out after {timeout}s: {what}")
-
-
-def _alive(pid):
-    try:
-        with open(f"/proc/{pid}/stat") as f:
-            return f.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 def _monitor_of(h, cid):
@@ -153,7 +135,7 @@ def test_stop_during_backoff_ends_the_loop(h):
     n = info["RestartCount"]
     time.sleep(2)
     check_eq(_inspect(h, cid)["RestartCount"], n, "never restarted after stop")
-    _wait(lambda: not _alive(mons[0]), 5, "the monitor exits once the loop ended")
+    _wait(lambda: not harness.pid_alive(mons[0]), 5, "the monitor exits once the loop ended")
     h.rt_ok("rm", cid)
     # rm -f of a container in a crash loop: nothing left (the harness checks processes too).
     cid2 = h.new_id("rs")

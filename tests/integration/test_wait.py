@@ -4,7 +4,6 @@
 exit codes of bundle containers, several ids at once, the waits that cannot end well any more
 (exit 1 with the reason), --timeout, and usage errors (125)."""
 
-import os
 import time
 
 import harness
@@ -20,17 +19,7 @@ HEALTH = {"Test": ["CMD-SHELL", "cat /tmp/ok"], "Interval": 200_000_000, "Timeou
 
 def _image(h, config):
     """A docker-archive of busybox (+ touch, rm) with the image config `config`."""
-    def applets(t):
-        import tarfile
-        for applet in ("touch", "rm", "true"):
-            ti = tarfile.TarInfo("bin/" + applet)
-            ti.type, ti.linkname = tarfile.SYMTYPE, "busybox"
-            t.addfile(ti)
-    path = os.path.join(h.mkdtemp("img"), "app.tar")
-    harness.make_docker_archive(h, path, "example/wait:1.0", layers=[harness.busybox_layer(h), applets],
-                                config=config)
-    os.chmod(os.path.dirname(path), 0o755)
-    return path
+    return harness.applet_image(h, "example/wait:1.0", ("touch", "rm", "true"), config)
 
 
 def _run_image(h, archive, cid, *args):
