@@ -137,6 +137,7 @@ ProbeResult run_exec_probe(const runtime::Context& ctx, const std::string& id, c
         opts.args = config.test;
         opts.kill_with_parent = true;
         opts.timeout_ns = config.timeout_ns;
+        opts.own_cgroup = true;  // nothing the probe starts outlives it
         return runtime::exec(ctx, opts);
     });
     return collect(p, std::move(r), started, timeout_ms, started + timeout_ms + kExecGraceMs);

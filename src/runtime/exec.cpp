@@ -86,6 +86,34 @@ spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& o)
     return p;
 }
 
+namespace {
+
+// exec's own sub-cgroup (ExecOptions::own_cgroup): made in every hierarchy the
+// container has, and destroyed (everything in it killed) by the destructor.
+class ScratchCgroup {
+public:
+    // Made below `container`; paths() is empty when it could not be.
+    explicit ScratchCgroup(const cgroup::Paths& container)
+        : paths_(cgroup::sub_cgroups(container, {"crun-lite-exec-" + std::to_string(::getpid())})) {
+        try {
+            cgroup::create(paths_, {});  // a v1 cpuset gets its parent's cpus and mems
+        } catch (const Error& e) {
+            log::debug("exec: no cgroup of its own: " + e.message());
+            cgroup::destroy(paths_);
+            paths_ = {};
+        }
+    }
+    ScratchCgroup(const ScratchCgroup&) = delete;
+    ScratchCgroup& operator=(const ScratchCgroup&) = delete;
+    ~ScratchCgroup() { cgroup::destroy(paths_); }
+    const cgroup::Paths& paths() const { return paths_; }
+
+private:
+    cgroup::Paths paths_;
+};
+
+}  // namespace
+
 int exec(const Context& ctx, const ExecOptions& o) {
     state::Store store(ctx.root);
     state::State st = store.load(o.id);
@@ -130,11 +158,15 @@ int exec(const Context& ctx, const ExecOptions& o) {
     req.init_pidfd = init_pidfd.get();
     req.preserve_fds = o.preserve_fds;
     cgroup::Paths cg = detail::cgroup_paths(st);
+    std::optional<ScratchCgroup> scratch;  // destroyed after the process ended (declared before it)
     if (!o.cgroups.empty()) {
         if (cg.empty()) throw Error(EINVAL, "exec --cgroup: the container has no cgroup");
         cg = cgroup::sub_cgroups(cg, o.cgroups);
         for (const auto& dir : cgroup::dirs(cg))
             if (::access(dir.c_str(), F_OK) < 0) throw_errno("exec --cgroup: sub-cgroup " + quote(dir));
+    } else if (o.own_cgroup && !o.detach && !cg.empty()) {
+        scratch.emplace(cg);
+        if (!scratch->paths().empty()) cg = scratch->paths();
     }
     if (!st.systemd_unit.empty() && st.systemd_user) {
         // Rootless under a user's systemd: our cgroup and the unit's may only meet in a

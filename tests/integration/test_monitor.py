@@ -218,6 +218,28 @@ def test_health_log_limits_and_destination(h):
     check_eq(images._containers_left(h), [], "no container directory left")
 
 
+def test_a_probe_leaves_nothing_behind(h):
+    """What an exec probe starts, even in a session of its own (setsid), ends with the probe:
+    the probe runs in a cgroup of its own below the container's, removed with all it holds.
+    (Without a cgroup of the container's, rootless without delegation, there is none.)"""
+    archive = harness.applet_image(h, "example/probe:1.0", ("setsid",), {"Env": ["PATH=/bin"], "Cmd": ["sleep", "600"]})
+    cid = h.new_id("mon")
+    r = images._run(h, archive, "-d", "--health-cmd", "setsid sleep 1000 & echo probed", "--health-interval", "1h",
+                    cid)
+    check_eq(r.rc, 0, f"run -d\n{r!r}")
+    if h.rt("ps", cid).rc != 0:
+        harness.skip("the container has no cgroup here (rootless without a delegated cgroup)")
+    before = h.rt_ok("ps", "--format", "json", cid).json()  # crun-lite-init and sleep
+    h.rt_ok("healthcheck", "run", cid)
+    check_eq(_health(h, cid)["Log"][-1]["Output"].strip(), "probed", "the probe ran")
+    check_eq(h.rt_ok("ps", "--format", "json", cid).json(), before, "the container's processes after the probe")
+    with open(os.path.join(h.root, cid, "state.json")) as f:
+        cgroup = json.load(f)["cgroup_unified"]
+    if cgroup:
+        check_eq([d for d in os.listdir(cgroup) if d.startswith("crun-lite-exec-")], [], "the probe's cgroup is gone")
+    h.rt_ok("delete", "--force", cid)
+
+
 def test_rm_container_is_removed_by_the_monitor(h):
     archive = images._archive(h, {"Cmd": ["sh", "-c", "sleep 0.5; exit 3"]})
     cid = h.new_id("mon")

@@ -162,6 +162,12 @@ struct ExecOptions {
     std::string console_socket;
     int preserve_fds = 0;
     bool kill_with_parent = false;  // the process dies with this exec (healthcheck probes' timeouts)
+    // Runs the process in a new sub-cgroup of the container's, killed and
+    // removed with all it holds once the process has ended (healthcheck probes:
+    // what a probe starts, even in a session of its own, ends with it).  Only
+    // in the foreground, without --cgroup, and where the sub-cgroup can be made
+    // (the container has a cgroup we may write); otherwise the container's.
+    bool own_cgroup = false;
     int64_t timeout_ns = 0;         // > 0: then SIGKILL to the process and its process group
 };
 
