@@ -173,6 +173,13 @@ RestartRecord read_restart_record(const std::string& bundle) {
     return parse_restart_record(read_file(path), path);
 }
 
+bool restarting(const runtime::Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    return st.annotations.count(state::kImageAnnotation) && store.status(st) == state::Status::Stopped &&
+           read_restart_record(st.bundle).restarting;
+}
+
 namespace {
 
 // The record's read-change-write under its lock; call with the state lock held.

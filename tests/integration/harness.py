@@ -202,6 +202,16 @@ def pid_alive(pid):
     return st is not None and st[0] not in ("Z", "X")
 
 
+def runs_protected(pid):
+    """Whether process `pid` runs crun-lite from a view nothing can write (self_clone.cpp): the
+    overlay view as root (its exe is on a read-only mount) or a sealed memfd copy."""
+    try:
+        target = os.readlink(f"/proc/{pid}/exe")
+        return target.startswith("/memfd:crun-lite") or bool(os.statvfs(f"/proc/{pid}/exe").f_flag & os.ST_RDONLY)
+    except OSError:
+        return False
+
+
 def wait_until(pred, timeout=10.0, interval=0.05):
     deadline = time.monotonic() + timeout
     while True:

@@ -119,7 +119,8 @@ def test_on_failure_ignores_success_and_always_restarts_it(h):
 
 def test_stop_during_backoff_ends_the_loop(h):
     """A crash loop grown to a long backoff: stop while it waits returns at once, the
-    monitor goes and the container stays stopped; rm -f during a loop leaves nothing."""
+    monitor goes and the container stays stopped; rm refuses a container waiting to restart,
+    rm -f during a loop leaves nothing."""
     archive = _image(h, dict(BASE, Cmd=["sh", "-c", "exit 1"]))
     cid = h.new_id("rs")
     _run(h, archive, cid, "--restart", "always", cid)
@@ -140,7 +141,11 @@ def test_stop_during_backoff_ends_the_loop(h):
     # rm -f of a container in a crash loop: nothing left (the harness checks processes too).
     cid2 = h.new_id("rs")
     _run(h, archive, cid2, "--restart", "always", cid2)
-    _wait(lambda: _inspect(h, cid2)["RestartCount"] >= 2, 20, "two restarts")
+    _wait(lambda: _inspect(h, cid2)["RestartCount"] >= 3, 20, "three restarts")
+    # Waiting its backoff, it is "restarting": rm without -f refuses it, as Docker's rm does.
+    _wait(lambda: _inspect(h, cid2)["State"]["Restarting"], 5, "waiting its backoff")
+    r = h.rt("rm", cid2)
+    check(r.rc != 0 and "cannot remove a restarting container" in r.err, f"rm of a restarting container\n{r!r}")
     h.rt_ok("rm", "-f", cid2)
     check(cid2 not in _containers_left(h), "its directory is gone")
     _wait(lambda: h.rt("state", cid2).rc != 0, 5, "its state is gone")

@@ -99,6 +99,10 @@ RestartDecision decide_restart(const RestartPolicy& policy, const RestartRecord&
 // The record of the image container with bundle `bundle` (a default one when
 // it has none yet).
 RestartRecord read_restart_record(const std::string& bundle);
+// Whether container `id` is stopped and waiting its backoff before a restart
+// (Docker's "restarting"): `rm` without --force refuses it, as Docker does.
+bool restarting(const runtime::Context& ctx, const std::string& id);
+
 // Changes the record of image container `id` under its state lock (a
 // `delete` removing the bundle never races the write) and <bundle>/restart.lock:
 // `change` gets the current record and edits it; the result is written

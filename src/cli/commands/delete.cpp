@@ -9,6 +9,7 @@
 #include "crunlite/image/store.hpp"
 #include "crunlite/app/container_dirs.hpp"
 #include "crunlite/app/image_store.hpp"
+#include "crunlite/app/restart.hpp"
 #include "crunlite/state/store.hpp"
 
 namespace crunlite::cli {
@@ -58,6 +59,8 @@ int cmd_rm(const Global& g, const std::vector<std::string>& args) {
         try {
             state::validate_id(id);
             bool existed = state::Store(ctx.root).exists(id);
+            if (existed && !force && app::restarting(ctx, id))
+                throw Error(EBUSY, "cannot remove a restarting container: stop it first, or use --force");
             // delete's work: state, cgroups, hooks, the image container's directory;
             // with --force also what an aborted create left of a container without state.
             if (existed || force) runtime::remove(ctx, id, force);
