@@ -313,7 +313,7 @@ std::optional<state::State> recreate(const Context& ctx, CreateOptions opts, pid
         throw Error(ESRCH, "container " + opts.id + " is another container by now");
     if (store.status(old) != state::Status::Stopped) throw Error(EBUSY, "container " + opts.id + " still runs");
     if (!proceed()) return std::nullopt;
-    cgroup::destroy(detail::cgroup_paths(old));
+    detail::destroy_cgroups(old);
     store.clear_exit_status(opts.id);
     opts.bundle = old.bundle;
     opts.config_file = old.config_path;
@@ -326,7 +326,7 @@ std::optional<state::State> recreate(const Context& ctx, CreateOptions opts, pid
     } catch (...) {
         kill_and_wait(store, c.st);
         c.launched.process.wait();
-        cgroup::destroy(detail::cgroup_paths(c.st));
+        detail::destroy_cgroups(c.st);
         store.save(old);
         throw;
     }
