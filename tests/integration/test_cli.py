@@ -62,15 +62,6 @@ def test_global_flag_values(h):
     check_eq(r.rc, 0, f"run with --cgroup-manager disabled\n{r!r}")
 
 
-def test_systemd_cgroup_refused_clearly(h):
-    b = h.bundle(["/probe", "exit", "0"])
-    for flags in (["--systemd-cgroup"], ["--cgroup-manager", "systemd"]):
-        r = h.rt("run", "--bundle", b.path, h.new_id(), global_args=flags)
-        check(r.rc != 0, f"{flags} must fail: systemd is not supported\n{r!r}")
-        check_in("systemd", r.err, "the error names systemd")
-    check_eq(h.container_ids(), [], "nothing left after the refusal")
-
-
 def test_debug_log_file_text_and_json(h):
     b = h.bundle(["/probe", "exit", "0"])
     log_txt = os.path.join(h.tmp, "debug.log")

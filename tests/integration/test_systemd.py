@@ -436,15 +436,15 @@ def test_errors_without_systemd(h):
     """Here PID 1 is not systemd: the driver says so (root), or names the user bus that does not
     answer (rootless); nothing is left behind."""
     b = h.bundle(["true"])
-    if h.rootless:
-        r = h.rt_fail("--systemd-cgroup", "run", "--bundle", b.path, "nosd",
-                      env=dict(os.environ, XDG_RUNTIME_DIR=h.mkdtemp("xdg"), DBUS_SESSION_BUS_ADDRESS=""))
-        check_in("the user's bus", r.err, "the error names the bus")
-    else:
-        if os.path.exists("/run/systemd/system"):
-            harness.skip("this host runs systemd: the error without it cannot be seen here")
-        r = h.rt_fail("--systemd-cgroup", "run", "--bundle", b.path, "nosd",
-                      expect="systemd is not running on this host")
+    if not h.rootless and os.path.exists("/run/systemd/system"):
+        harness.skip("this host runs systemd: the error without it cannot be seen here")
+    for flags in (["--systemd-cgroup"], ["--cgroup-manager", "systemd"]):
+        if h.rootless:
+            r = h.rt_fail(*flags, "run", "--bundle", b.path, "nosd",
+                          env=dict(os.environ, XDG_RUNTIME_DIR=h.mkdtemp("xdg"), DBUS_SESSION_BUS_ADDRESS=""))
+            check_in("the user's bus", r.err, f"{flags}: the error names the bus")
+        else:
+            h.rt_fail(*flags, "run", "--bundle", b.path, "nosd", expect="systemd is not running on this host")
     check_eq(h.container_ids(), [], "containers left")
     check(not os.path.exists(os.path.join(h.root, "nosd")), "no state directory left")
 
