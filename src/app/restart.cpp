@@ -212,6 +212,12 @@ namespace {
 
 // Sleeps `delay_ms`, waking early (inotify on the bundle) to return false as
 // soon as a stop is requested or the container's files are being removed.
+// The loop's restart is over (done, refused or abandoned): nothing is due any more.
+void end_restart(RestartRecord& r) {
+    r.restarting = false;
+    r.restart_requested.clear();
+}
+
 bool wait_backoff(const std::string& bundle, int64_t delay_ms) {
     sys::UniqueFd in(::inotify_init1(IN_CLOEXEC | IN_NONBLOCK));
     if (in) ::inotify_add_watch(in.get(), bundle.c_str(), IN_MOVED_TO | IN_CLOSE_WRITE | IN_DELETE | IN_DELETE_SELF);
@@ -256,9 +262,7 @@ std::optional<Restarted> recreate_now(const runtime::Context& ctx, detail::Image
     bool orphaned = ::getppid() != monitor;
     auto proceed = [&] {
         r = change_record(c.st.bundle, [&](RestartRecord& rec) {
-            if (!rec.stop_requested && !orphaned) return;
-            rec.restarting = false;
-            rec.restart_requested.clear();
+            if (rec.stop_requested || orphaned) end_restart(rec);
         });
         if (orphaned) log::error("container " + c.st.id + " not restarted: its monitor is gone");
         if (r.stop_requested || orphaned) return false;
@@ -268,8 +272,7 @@ std::optional<Restarted> recreate_now(const runtime::Context& ctx, detail::Image
     auto started = [&](const state::State&) {
         r = change_record(c.st.bundle, [&](RestartRecord& rec) {
             rec.restart_count++;
-            rec.restarting = false;
-            rec.restart_requested.clear();
+            end_restart(rec);
             rec.started_ns = now;
         });
     };
@@ -279,10 +282,7 @@ std::optional<Restarted> recreate_now(const runtime::Context& ctx, detail::Image
     } catch (const Error& e) {
         // Deleted or replaced meanwhile: nothing to say; else the reason, in the log.
         if (e.code() != ENOENT && e.code() != ESRCH) log::error("container " + c.st.id + " not restarted: " + e.message());
-        update_restart_record(ctx, c.st.id, [](RestartRecord& rec) {
-            rec.restarting = false;
-            rec.restart_requested.clear();
-        });
+        update_restart_record(ctx, c.st.id, end_restart);
         return std::nullopt;
     }
     if (!st) return std::nullopt;
@@ -329,10 +329,7 @@ std::optional<Restarted> container_exited(const runtime::Context& ctx, const std
     if (!d.restart) return std::nullopt;
     detail::ImageContainer& c = *loaded;
     if (!wait_backoff(c.st.bundle, d.delay_ms)) {
-        update_restart_record(ctx, id, [](RestartRecord& r) {
-            r.restarting = false;
-            r.restart_requested.clear();
-        });
+        update_restart_record(ctx, id, end_restart);
         return std::nullopt;
     }
     return recreate_now(ctx, c, pid, start_time, netns_fd, userns_fd, monitor);

@@ -22,7 +22,6 @@
 // Errors go to stderr, naming the bus, the unit and the call; exit 1 (2 on
 // usage errors).
 #include <systemd/sd-bus.h>
-#include <unistd.h>
 
 #include <cerrno>
 #include <cstdio>
