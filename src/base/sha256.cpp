@@ -1,36 +1,35 @@
 #include "crunlite/base/sha256.hpp"
 
-#include <openssl/evp.h>
+// The SHA256_* functions, deprecated in OpenSSL 3 for EVP (see the header for
+// why not EVP): declared without the deprecation at the 1.1.1 API level.
+#define OPENSSL_API_COMPAT 10101
+#include <openssl/sha.h>
 
-#include "crunlite/base/error.hpp"
+#include <new>
 
 namespace crunlite {
 
-Sha256::Sha256() : ctx_(EVP_MD_CTX_new()) {
-    if (!ctx_ || EVP_DigestInit_ex(ctx_, EVP_sha256(), nullptr) != 1) {
-        EVP_MD_CTX_free(ctx_);
-        throw Error(ENOMEM, "sha256 init");
-    }
-}
+namespace {
+static_assert(sizeof(SHA256_CTX) <= 112 && alignof(SHA256_CTX) <= 8, "Sha256::ctx_ holds a SHA256_CTX");
+SHA256_CTX* ctx_of(unsigned char* p) { return std::launder(reinterpret_cast<SHA256_CTX*>(p)); }
+}  // namespace
 
-Sha256::~Sha256() { EVP_MD_CTX_free(ctx_); }
+Sha256::Sha256() { SHA256_Init(new (ctx_) SHA256_CTX); }
 
 void Sha256::update(const void* p, size_t n) {
-    if (n) EVP_DigestUpdate(ctx_, p, n);
+    if (n) SHA256_Update(ctx_of(ctx_), p, n);
     size_ += n;
 }
 
 std::string Sha256::hex() const {
-    std::unique_ptr<EVP_MD_CTX, void (*)(EVP_MD_CTX*)> copy(EVP_MD_CTX_new(), EVP_MD_CTX_free);
-    unsigned char md[EVP_MAX_MD_SIZE];
-    unsigned len = 0;
-    if (!copy || EVP_MD_CTX_copy_ex(copy.get(), ctx_) != 1 || EVP_DigestFinal_ex(copy.get(), md, &len) != 1)
-        throw Error(ENOMEM, "sha256 final");
+    SHA256_CTX copy = *std::launder(reinterpret_cast<const SHA256_CTX*>(ctx_));
+    unsigned char md[SHA256_DIGEST_LENGTH];
+    SHA256_Final(md, &copy);
     static const char* digits = "0123456789abcdef";
     std::string out = "sha256:";
-    for (unsigned i = 0; i < len; ++i) {
-        out += digits[md[i] >> 4];
-        out += digits[md[i] & 15];
+    for (unsigned char b : md) {
+        out += digits[b >> 4];
+        out += digits[b & 15];
     }
     return out;
 }

@@ -1,13 +1,13 @@
-// SHA-256 (libcrypto's EVP): the digests of images and layers, and the cache
-// keys of compiled seccomp programs.  Digests are written "sha256:<hex>".
+// SHA-256 (libcrypto's SHA256_* functions): the digests of images and layers,
+// and the cache keys of compiled seccomp programs.  Digests are written
+// "sha256:<hex>".  Not EVP: in a static link, EVP's digest lookup pulls in
+// OpenSSL's whole provider framework (a third of the binary's code and most of
+// its start-up relocations) and reads openssl.cnf on first use.
 #pragma once
 
 #include <cstdint>
-#include <memory>
 #include <string>
 #include <string_view>
-
-struct evp_md_ctx_st;
 
 namespace crunlite {
 
@@ -15,9 +15,6 @@ namespace crunlite {
 class Sha256 {
 public:
     Sha256();
-    ~Sha256();
-    Sha256(const Sha256&) = delete;
-    Sha256& operator=(const Sha256&) = delete;
 
     void update(const void* p, size_t n);
     // "sha256:<hex>" of everything so far (hashing may go on).
@@ -25,7 +22,8 @@ public:
     uint64_t size() const { return size_; }
 
 private:
-    evp_md_ctx_st* ctx_;
+    // libcrypto's SHA256_CTX (112 bytes), kept opaque here.
+    alignas(8) unsigned char ctx_[112];
     uint64_t size_ = 0;
 };
 
