@@ -1,7 +1,10 @@
 #!/usr/bin/env bash
 # Start-up benchmark: N sequential `run` of /bin/true in a busybox bundle,
-# rootless, for crun-lite, runc and crun, measured in the same run with hyperfine.
-# Prints ms per container and crun-lite's ratio to each.
+# rootless, for crun-lite, runc and crun, measured in the same run with hyperfine;
+# then N `exec ID true` into a running container of each; then the peak RSS (the
+# largest process: GNU time's ru_maxrss) of one `run` and one `exec`, the median
+# of 15 each.  Prints ms per command, kB, and crun-lite's
+# ratio to each.
 #
 # crun refuses hybrid cgroup hosts (cgroup2 only at /sys/fs/cgroup/unified), so
 # every runtime runs inside one private mount namespace in which the cgroup2
@@ -44,6 +47,7 @@ mkdir -p "$work/bundle/rootfs/bin" "$work/bundle/rootfs/proc" "$work/bundle/root
 cp "$(command -v busybox)" "$work/bundle/rootfs/bin/busybox"
 ln -s busybox "$work/bundle/rootfs/bin/true"
 ln -s busybox "$work/bundle/rootfs/bin/sh"
+ln -s busybox "$work/bundle/rootfs/bin/sleep"
 cat > "$work/bundle/config.json" <<JSON
 {
   "ociVersion": "1.0.2",
@@ -63,6 +67,10 @@ cat > "$work/bundle/config.json" <<JSON
   }
 }
 JSON
+# The same rootfs, for the containers exec enters: sleep instead of true.
+mkdir "$work/sleeper"
+sed -e 's|"args": \["/bin/true"\]|"args": ["/bin/sleep", "1000"]|' \
+    -e "s|\"path\": \"rootfs\"|\"path\": \"$work/bundle/rootfs\"|" "$work/bundle/config.json" >"$work/sleeper/config.json"
 # The bench user may not reach the builds: it runs copies.
 [ -z "${BASELINE:-}" ] || cp "$crunlite" "$work/crun-lite.new"
 [ -z "${BASELINE:-}" ] || cp "$BASELINE" "$work/crun-lite.baseline"
@@ -99,21 +107,61 @@ runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   -n crun-lite "$crunlite --root $work/state-crl --cgroup-manager disabled run bench-crl" \
   -n runc "runc --root $work/state-runc run bench-runc" \
   -n crun "crun --root $work/state-crun --cgroup-manager=disabled run bench-crun"
+# A subreaper above: the monitor of crun-lite's `run -d` is reaped when delete ends it.
+python3 $here/contrib/bench/reap.py runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
+  bash $work/exec.sh $crunlite $work $runs
 [ -z "${BASELINE:-}" ] || runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   python3 $work/alternate.py $work $runs > $work/alternate.txt
 INNER
+# exec and peak RSS, as the bench user: one sleeping container per runtime.
+cat > "$work/exec.sh" <<'EXEC'
+set -eu
+crunlite=$1 work=$2 runs=$3
+crl=("$crunlite" --root "$work/state-crl" --cgroup-manager disabled)
+runc=(runc --root "$work/state-runc")
+crun=(crun --root "$work/state-crun" --cgroup-manager=disabled)
+cd "$work/sleeper"
+trap '"${crl[@]}" delete -f ex-crl; "${runc[@]}" delete -f ex-runc; "${crun[@]}" delete -f ex-crun' EXIT
+"${crl[@]}" run -d ex-crl </dev/null >/dev/null
+"${runc[@]}" run -d ex-runc </dev/null >/dev/null
+"${crun[@]}" run -d ex-crun </dev/null >/dev/null
+hyperfine --style basic --runs "$runs" --warmup 5 --export-json "$work/exec.json" \
+  -n crun-lite "${crl[*]} exec ex-crl /bin/true" \
+  -n runc "${runc[*]} exec ex-runc /bin/true" \
+  -n crun "${crun[*]} exec ex-crun /bin/true"
+cd "$work/bundle"
+# Peak RSS: GNU time's %M, ru_maxrss of the command's largest process, in kB.
+rss() { /usr/bin/time -f %M -o "$work/maxrss" "${@:3}" >/dev/null 2>&1; echo "$1 $2 $(<"$work/maxrss")"; }
+for i in $(seq 15); do
+  rss run crun-lite "${crl[@]}" run rss-crl
+  rss run runc "${runc[@]}" run rss-runc
+  rss run crun "${crun[@]}" run rss-crun
+  rss exec crun-lite "${crl[@]}" exec ex-crl /bin/true
+  rss exec runc "${runc[@]}" exec ex-runc /bin/true
+  rss exec crun "${crun[@]}" exec ex-crun /bin/true
+done >"$work/rss.txt"
+EXEC
 unshare -m bash "$work/inner.sh"
 
-python3 - "$work/result.json" <<'PY'
-import json, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
-ms = {name: r["mean"] * 1000 for name, r in res.items()}
-sd = {name: r["stddev"] * 1000 for name, r in res.items()}
-print()
-for name in ("crun-lite", "runc", "crun"):
-    print(f"{name:10s} {ms[name]:8.2f} ms/container  (± {sd[name]:.2f})")
-print()
-for other in ("crun", "runc"):
-    print(f"crun-lite / {other}: {ms['crun-lite'] / ms[other]:.2f}")
+python3 - "$work" <<'PY'
+import collections, json, statistics, sys
+work = sys.argv[1]
+for verb, path in (("run", "result.json"), ("exec", "exec.json")):
+    res = {r["command"]: r for r in json.load(open(f"{work}/{path}"))["results"]}
+    ms = {name: r["mean"] * 1000 for name, r in res.items()}
+    sd = {name: r["stddev"] * 1000 for name, r in res.items()}
+    print()
+    for name in ("crun-lite", "runc", "crun"):
+        print(f"{verb:4s} {name:10s} {ms[name]:8.2f} ms  (± {sd[name]:.2f})")
+    print("     " + ", ".join(f"crun-lite / {o}: {ms['crun-lite'] / ms[o]:.2f}" for o in ("crun", "runc")))
+rss = collections.defaultdict(list)
+for line in open(f"{work}/rss.txt"):
+    verb, name, kb = line.split()
+    rss[verb, name].append(int(kb))
+print("\npeak RSS, median of 15 (kB):")
+for verb in ("run", "exec"):
+    med = {name: statistics.median(rss[verb, name]) for name in ("crun-lite", "runc", "crun")}
+    print(f"{verb:4s} " + "  ".join(f"{n} {v:.0f}" for n, v in med.items()) +
+          f"   crun-lite / crun: {med['crun-lite'] / med['crun']:.2f}")
 PY
 [ ! -f "$work/alternate.txt" ] || cat "$work/alternate.txt"
