@@ -3,10 +3,14 @@
 # /bin/true in a busybox image, as root, measured in the same run with hyperfine:
 #   crun-lite run --rm --image IMG --network none ID true
 #   podman run --rm --network none IMG true        (runtime runc, then crun-lite)
+#   crun-lite run --bundle B ID                    (the image's rootfs unpacked into a
+#                                                   bundle, `crun-lite spec`'s config)
 # podman is the tool people use for this; it gets vfs storage (no overlay mounts in
 # the host's namespace; the image is 1 MB, so the copy costs little) and the
 # ulimits this host allows.  crun-lite gets the same image imported into its store.
-# Prints ms per container and crun-lite's ratio to each.
+# Prints ms per container and crun-lite's ratio to each; and the image run's cost
+# over the bundle run of the same rootfs (what images add: the store, the spec
+# made from the image, the overlay).
 #
 # Usage (as root): contrib/bench/image-run-bench.sh [BUILD_DIR] [RUNS]
 set -euo pipefail
@@ -33,9 +37,21 @@ podman=(podman --root "$work/podman" --runroot "$runroot" --storage-driver vfs -
 "${podman[@]}" save -q --format docker-archive -o "$work/bb.tar" localhost/bench-bb:latest
 "$crunlite" image load -q --store "$work/store" --name bench-bb "docker-archive:$work/bb.tar" >/dev/null
 
+# The same rootfs as a bundle: spec's default config, running true.
+mkdir -p "$work/bundle/rootfs"
+tar -C "$work/bundle/rootfs" -xf "$work/rootfs.tar"
+(cd "$work/bundle" && "$crunlite" spec)
+python3 - "$work/bundle/config.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["process"].update(terminal=False, args=["true"])
+json.dump(c, open(sys.argv[1], "w"), indent=1)
+PY
+
 ulimits="--ulimit nofile=1024:1024 --ulimit nproc=1000:1000"
 hyperfine --style basic --runs "$runs" --warmup 3 --export-json "$work/result.json" \
   -n crun-lite "$crunlite --root $work/state run --rm --image bench-bb --store $work/store --network none b true" \
+  -n crun-lite-bundle "$crunlite --root $work/state run --bundle $work/bundle b" \
   -n podman-runc "${podman[*]} --runtime runc run --rm --network none $ulimits localhost/bench-bb true" \
   -n podman-crun-lite "${podman[*]} --runtime $crunlite run --rm --network none $ulimits localhost/bench-bb true"
 
@@ -48,4 +64,5 @@ print()
 for n in ms:
     ratio = "" if n == "crun-lite" else f"  crun-lite/{n} = {ms['crun-lite'] / ms[n]:.2f}"
     print(f"{n:18s} {ms[n]:7.1f} ms ± {sd[n]:.1f}{ratio}")
+print(f"\nthe image run over the bundle run of the same rootfs: {ms['crun-lite'] / ms['crun-lite-bundle']:.2f}")
 PY
