@@ -355,7 +355,8 @@ StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, con
     return inspect(id);
 }
 
-std::optional<StoredImage> Store::read_image(const std::string& hex, std::map<std::string, uint64_t>* layer_sizes) const {
+std::optional<StoredImage> Store::read_image(const std::string& hex, std::map<std::string, uint64_t>* layer_sizes,
+                                             bool with_config) const {
     std::string dir = root_ + "/images/" + hex;
     try {
         json::Document doc = json::parse(read_file(dir + "/image.json"), dir + "/image.json");
@@ -364,7 +365,7 @@ std::optional<StoredImage> Store::read_image(const std::string& hex, std::map<st
         img.names = doc.root().get_string_array_or("names");
         img.layers = doc.root().get_string_array_or("layers");
         img.owners = doc.root().get_string_or("owners", "image");
-        img.config_json = read_file(dir + "/config.json");
+        if (with_config) img.config_json = read_file(dir + "/config.json");
         for (const auto& c : img.layers) {
             if (layer_sizes)
                 if (auto it = layer_sizes->find(c); it != layer_sizes->end()) {
@@ -388,10 +389,10 @@ std::vector<StoredImage> Store::list() const {
     // Without the lock (list, inspect and ls must not wait for an import):
     // files are replaced atomically, and an image or layer removed meanwhile
     // is left out (ENOENT) rather than failing the listing.  A layer shared by
-    // many images is read once.
+    // many images is read once, and no config at all.
     std::map<std::string, uint64_t> layer_sizes;
     for (const auto& hex : list_dir(root_ + "/images"))
-        if (auto img = read_image(hex, &layer_sizes)) out.push_back(std::move(*img));
+        if (auto img = read_image(hex, &layer_sizes, false)) out.push_back(std::move(*img));
     return out;
 }
 
@@ -446,10 +447,14 @@ StoredImage Store::find_locked(const std::string& ref) const {
     try {
         return resolve_indexed(ref);
     } catch (const StaleIndex&) {
-        log::debug("the name index of " + root_ + " is stale: rebuilt");
+    } catch (const Error& e) {
+        if (e.code() != ENOENT) throw;
     }
+    // Stale, or a miss: a scan tells, and what it finds the index lacked.
+    StoredImage img = scan(ref);
+    log::debug("the name index of " + root_ + " lacked " + quote(ref) + ": rebuilt");
     rebuild_index();
-    return inspect(ref);
+    return img;
 }
 
 StoredImage Store::resolve_indexed(const std::string& ref) const {
@@ -463,18 +468,25 @@ StoredImage Store::resolve_indexed(const std::string& ref) const {
 }
 
 StoredImage Store::inspect(const std::string& ref) const {
-    // By the index, which reads only the images it finds; without it (a store
-    // of an older crun-lite, until its next import, rm or run indexes it) or
-    // when it cannot tell, by reading every image.
+    // By the index, which reads only the images it finds.  Every image is read
+    // instead without the index (a store of an older crun-lite, until its next
+    // import, rm, prune or run indexes it), when it cannot tell, and to confirm
+    // a miss (a name that an older crun-lite gave has no link).
     if (index_complete()) {
         try {
             return resolve_indexed(ref);
         } catch (const StaleIndex&) {
             log::debug("the name index of " + root_ + " is stale: scanning");
+        } catch (const Error& e) {
+            if (e.code() != ENOENT) throw;
         }
     }
+    return scan(ref);
+}
+
+StoredImage Store::scan(const std::string& ref) const {
     std::vector<StoredImage> images = list();
-    return resolve(ref, [&](const std::string& name) -> std::optional<StoredImage> {
+    StoredImage img = resolve(ref, [&](const std::string& name) -> std::optional<StoredImage> {
         for (const auto& img : images)
             if (has_name(img, name)) return img;
         return std::nullopt;
@@ -484,6 +496,13 @@ StoredImage Store::inspect(const std::string& ref) const {
             if (hex_of(img.id).rfind(prefix, 0) == 0) out.push_back(img);
         return out;
     });
+    try {
+        img.config_json = read_file(root_ + "/images/" + hex_of(img.id) + "/config.json");
+    } catch (const Error& e) {
+        if (e.code() == ENOENT) throw Error(ENOENT, "image " + quote(ref) + " is not in the store");  // removed meanwhile
+        throw;
+    }
+    return img;
 }
 
 StoredImage Store::pin(const std::string& ref, const std::string& holder) {

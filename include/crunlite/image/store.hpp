@@ -24,8 +24,9 @@
 // The name index is written under the lock, each link before the image.json
 // that gives the image the name and removed after the image left images/; a
 // reader (without the lock) trusts a link only when the image it names has the
-// name, and else reads every image.  So a link is at worst stale, never wrong:
-// a locked operation that meets a stale one rebuilds the index, as prune does.
+// name, and else reads every image, as it does to confirm a miss.  So a link is
+// at worst stale or missing, never wrong: a locked operation that meets such a
+// link rebuilds the index, as prune does.
 #pragma once
 
 #include <atomic>
@@ -117,6 +118,7 @@ public:
     };
     StoredImage import(const Parts& parts, const Progress& progress = {});
 
+    // Every image, without its config_json (empty: inspect() gives it).
     std::vector<StoredImage> list() const;
     // By name ("app", "app:1.0"), id, or unique id prefix (at least 4 hex digits).
     StoredImage inspect(const std::string& ref) const;
@@ -148,9 +150,10 @@ private:
                             const Progress& progress, const std::atomic<bool>& cancelled);
     void clear_tmp() const;
     // The image <root>/images/<hex>, or nullopt when it is gone; `layer_sizes`
-    // caches the sizes of layers read (chain id -> bytes).
-    std::optional<StoredImage> read_image(const std::string& hex,
-                                          std::map<std::string, uint64_t>* layer_sizes = nullptr) const;
+    // caches the sizes of layers read (chain id -> bytes); config_json is read
+    // `with_config` only.
+    std::optional<StoredImage> read_image(const std::string& hex, std::map<std::string, uint64_t>* layer_sizes = nullptr,
+                                          bool with_config = true) const;
     // The name index (see above).  indexed: the image that has `name`, or
     // nullopt; throws (a private type) when the index cannot tell.
     bool index_complete() const;
@@ -162,7 +165,10 @@ private:
     void unlink_name(const std::string& name, const std::string& id) const;
     void rebuild_index() const;
     void ensure_index() const;
-    // Under the lock: inspect(ref), rebuilding an incomplete or stale index.
+    // inspect(ref) by reading every image.
+    StoredImage scan(const std::string& ref) const;
+    // Under the lock: inspect(ref), rebuilding an index that is incomplete, or
+    // stale or lacking for `ref`.
     StoredImage find_locked(const std::string& ref) const;
 
     std::string root_;

@@ -66,6 +66,10 @@ TEST_CASE("image store index: each name is a link to its image, and moves with t
     CHECK(t.store.inspect("app:2").id == b);
     CHECK(t.store.inspect("app:1").id == b);
     CHECK(t.links() == 3);
+
+    // ls lists no config; inspect gives it.
+    for (const auto& img : t.store.list()) CHECK(img.config_json.empty());
+    CHECK_THAT(t.store.inspect("app:2").config_json, Contains(R"("n": "b")"));
 }
 
 TEST_CASE("image store index: rm drops the image's links, and its names resolve no more") {
@@ -89,7 +93,7 @@ TEST_CASE("image store index: short names through the registries stay ambiguous 
     CHECK(t.store.inspect("app:1").id == c);  // the exact name first
 }
 
-TEST_CASE("image store index: a stale or corrupt link is read around, and a locked operation rebuilds it") {
+TEST_CASE("image store index: a stale, missing or corrupt link is read around, and a locked operation rebuilds it") {
     TempStore t;
     std::string a = t.add("a", {"app:1"});
     std::string b = t.add("b", {"db:1"});
@@ -105,6 +109,9 @@ TEST_CASE("image store index: a stale or corrupt link is read around, and a lock
     SECTION("a link out of the store") {
         fs::remove(link);
         fs::create_symlink("../images/../../../etc", link);
+    }
+    SECTION("no link (a name an older crun-lite gave)") {
+        fs::remove(link);
     }
     SECTION("a file instead of a link") {
         fs::remove(link);
@@ -124,7 +131,7 @@ TEST_CASE("image store index: a store without one (an older crun-lite's) is scan
     image::Store old(t.root, image::UnpackOptions::unprivileged());  // makes names/, empty
     CHECK_FALSE(fs::exists(t.root + "/names/complete"));
     CHECK(old.inspect("app:1").id == a);
-    CHECK(old.inspect("db:1").id == b);
+    CHECK_THAT(old.inspect("db:1").config_json, Contains(R"("n": "b")"));  // found by a scan, with its config
     CHECK_THROWS_WITH(old.inspect("web"), Contains("`web` is not in the store"));
     CHECK(t.links() == 0);
     CHECK(old.pin("db:1", "unused").id == b);
