@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstdlib>
 #include <atomic>
+#include <cstring>
 #include <map>
 #include <mutex>
 #include <set>
@@ -18,6 +19,7 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
+#include "crunlite/base/sha256.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/layer.hpp"
 #include "crunlite/image/stream.hpp"
@@ -83,6 +85,47 @@ std::string write_json_image(const std::vector<std::string>& names, const std::v
     return w.result() + "\n";
 }
 
+// The name index (see store.hpp): names/<sha256 hex of the name> is a symlink
+// to ../images/<id hex>; names/complete says every name of every image has one.
+constexpr const char* kIndexComplete = "complete";
+constexpr const char* kImagesLink = "../images/";
+
+std::string name_key(const std::string& name) { return hex_of(sha256_digest(name)); }
+
+bool is_id_hex(const std::string& s) {
+    return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// Thrown by an index lookup that cannot tell: the link is not one of ours, or
+// names an image that is gone or no longer has the name.  The caller scans.
+struct StaleIndex {};
+
+bool has_name(const StoredImage& img, const std::string& name) {
+    return std::find(img.names.begin(), img.names.end(), name) != img.names.end();
+}
+
+// 1. The exact name.  2. A short name under the registries buildah, podman
+// and docker write into archives ("app:1" is "localhost/app:1" or
+// "docker.io/library/app:1"); two different images that way are ambiguous.
+// 3. An id or a unique id prefix.  `by_name`: the image that has a name;
+// `by_id_prefix`: the images whose id hex starts so.
+StoredImage resolve(const std::string& ref, const std::function<std::optional<StoredImage>(const std::string&)>& by_name,
+                    const std::function<std::vector<StoredImage>(const std::string&)>& by_id_prefix) {
+    std::string want = normalize_name(ref);
+    std::string hex = ref.rfind("sha256:", 0) == 0 ? ref.substr(7) : ref;
+    if (auto img = by_name(want)) return *img;
+    std::vector<StoredImage> matches;
+    for (const char* prefix : {"localhost/", "docker.io/", "docker.io/library/"})
+        if (auto img = by_name(prefix + want))
+            if (std::none_of(matches.begin(), matches.end(), [&](const StoredImage& m) { return m.id == img->id; }))
+                matches.push_back(std::move(*img));
+    if (matches.empty() && hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string::npos)
+        matches = by_id_prefix(hex);
+    if (matches.size() == 1) return matches[0];
+    if (matches.size() > 1) throw Error(EINVAL, "image " + quote(ref) + " is ambiguous");
+    throw Error(ENOENT, "image " + quote(ref) + " is not in the store");
+}
+
 }  // namespace
 
 std::string host_arch() {
@@ -126,7 +169,7 @@ Store::Store(std::string root, const UnpackOptions& unpack, const Holders* holde
             if (!part.empty()) make_dir(acc += "/" + part, 0755);
     }
     make_dir(root_, 0700);
-    for (const char* d : {"/layers", "/images", "/tmp"}) make_dir(root_ + d, 0700);
+    for (const char* d : {"/layers", "/images", "/tmp", "/names"}) make_dir(root_ + d, 0700);
 }
 
 sys::UniqueFd Store::lock() const {
@@ -283,8 +326,14 @@ StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, con
     std::string dir = root_ + "/images/" + hex_of(id);
     std::vector<std::string> names = parts.names;
     for (auto& n : names) n = normalize_name(n);
-    // A name belongs to one image: take it from any other.
-    for (const auto& other : list()) {
+    ensure_index();
+    // A name belongs to one image: take it from any other.  The new image and
+    // its names' links come first, so that a reader (or a crash) between the
+    // steps finds the name in the image its link names, or finds the link
+    // stale and scans (see inspect).
+    std::vector<std::pair<const StoredImage*, std::vector<std::string>>> losing;  // image, names it keeps
+    std::vector<StoredImage> images = list();
+    for (const auto& other : images) {
         if (other.id == id) {
             for (const auto& n : other.names)
                 if (std::find(names.begin(), names.end(), n) == names.end()) names.push_back(n);
@@ -293,83 +342,189 @@ StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, con
         std::vector<std::string> kept;
         for (const auto& n : other.names)
             if (std::find(names.begin(), names.end(), n) == names.end()) kept.push_back(n);
-        if (kept.size() != other.names.size())
-            write_file_atomic(root_ + "/images/" + hex_of(other.id) + "/image.json",
-                              write_json_image(kept, other.layers, "", other.owners), 0600);
+        if (kept.size() != other.names.size()) losing.emplace_back(&other, std::move(kept));
     }
     make_dir(dir, 0700);
     write_file_atomic(dir + "/config.json", parts.config_json, 0600);
+    for (const auto& n : names) link_name(n, id);
     write_file_atomic(dir + "/image.json",
                       write_json_image(names, chains, parts.source, unpack_.set_owners ? "image" : "caller"), 0600);
+    for (const auto& [other, kept] : losing)
+        write_file_atomic(root_ + "/images/" + hex_of(other->id) + "/image.json",
+                          write_json_image(kept, other->layers, "", other->owners), 0600);
     return inspect(id);
+}
+
+std::optional<StoredImage> Store::read_image(const std::string& hex, std::map<std::string, uint64_t>* layer_sizes,
+                                             bool with_config) const {
+    std::string dir = root_ + "/images/" + hex;
+    try {
+        json::Document doc = json::parse(read_file(dir + "/image.json"), dir + "/image.json");
+        StoredImage img;
+        img.id = "sha256:" + hex;
+        img.names = doc.root().get_string_array_or("names");
+        img.layers = doc.root().get_string_array_or("layers");
+        img.owners = doc.root().get_string_or("owners", "image");
+        if (with_config) img.config_json = read_file(dir + "/config.json");
+        for (const auto& c : img.layers) {
+            if (layer_sizes)
+                if (auto it = layer_sizes->find(c); it != layer_sizes->end()) {
+                    img.size += it->second;
+                    continue;
+                }
+            std::string info = root_ + "/layers/" + hex_of(c) + "/layer.json";
+            uint64_t size = json::parse(read_file(info), info).root().get_uint64("size");
+            if (layer_sizes) layer_sizes->emplace(c, size);
+            img.size += size;
+        }
+        return img;
+    } catch (const Error& e) {
+        if (e.code() != ENOENT) throw;
+        return std::nullopt;
+    }
 }
 
 std::vector<StoredImage> Store::list() const {
     std::vector<StoredImage> out;
     // Without the lock (list, inspect and ls must not wait for an import):
     // files are replaced atomically, and an image or layer removed meanwhile
-    // is left out (ENOENT) rather than failing the listing.
-    for (const auto& hex : list_dir(root_ + "/images")) {
-        std::string dir = root_ + "/images/" + hex;
+    // is left out (ENOENT) rather than failing the listing.  A layer shared by
+    // many images is read once, and no config at all.
+    std::map<std::string, uint64_t> layer_sizes;
+    for (const auto& hex : list_dir(root_ + "/images"))
+        if (auto img = read_image(hex, &layer_sizes, false)) out.push_back(std::move(*img));
+    return out;
+}
+
+bool Store::index_complete() const { return exists(root_ + "/names/" + kIndexComplete); }
+
+std::optional<StoredImage> Store::indexed(const std::string& name) const {
+    char buf[128];
+    ssize_t n = ::readlink((root_ + "/names/" + name_key(name)).c_str(), buf, sizeof buf);
+    if (n < 0 && errno == ENOENT) return std::nullopt;
+    std::string target = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
+    std::string hex = target.rfind(kImagesLink, 0) == 0 ? target.substr(std::strlen(kImagesLink)) : "";
+    if (!is_id_hex(hex)) throw StaleIndex{};
+    std::optional<StoredImage> img = read_image(hex);
+    if (!img || !has_name(*img, name)) throw StaleIndex{};
+    return img;
+}
+
+void Store::link_name(const std::string& name, const std::string& id) const {
+    std::string link = root_ + "/names/" + name_key(name);
+    std::string tmp = link + ".new";
+    ::unlink(tmp.c_str());
+    if (::symlink((kImagesLink + hex_of(id)).c_str(), tmp.c_str()) < 0) throw_errno("create " + quote(tmp));
+    if (::rename(tmp.c_str(), link.c_str()) < 0) throw_errno("index the name " + quote(name));
+}
+
+void Store::unlink_name(const std::string& name, const std::string& id) const {
+    std::string link = root_ + "/names/" + name_key(name);
+    char buf[128];
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+    if (n > 0 && std::string(buf, static_cast<size_t>(n)) == kImagesLink + hex_of(id) && ::unlink(link.c_str()) < 0 &&
+        errno != ENOENT)
+        throw_errno("remove " + quote(link));
+}
+
+void Store::rebuild_index() const {
+    std::string dir = root_ + "/names/";
+    // Incomplete first: a reader meanwhile scans.
+    if (::unlink((dir + kIndexComplete).c_str()) < 0 && errno != ENOENT) throw_errno("remove " + quote(dir + kIndexComplete));
+    for (const auto& f : list_dir(dir))
+        if (::unlink((dir + f).c_str()) < 0 && errno != ENOENT) throw_errno("remove " + quote(dir + f));
+    for (const auto& img : list())
+        for (const auto& n : img.names) link_name(n, img.id);
+    write_file_atomic(dir + kIndexComplete, "1\n", 0600);
+}
+
+void Store::ensure_index() const {
+    if (!index_complete()) rebuild_index();
+}
+
+StoredImage Store::find_locked(const std::string& ref) const {
+    ensure_index();
+    try {
+        return resolve_indexed(ref);
+    } catch (const StaleIndex&) {
+    } catch (const Error& e) {
+        if (e.code() != ENOENT) throw;
+    }
+    // Stale, or a miss: a scan tells, and what it finds the index lacked.
+    StoredImage img = scan(ref);
+    log::debug("the name index of " + root_ + " lacked " + quote(ref) + ": rebuilt");
+    rebuild_index();
+    return img;
+}
+
+StoredImage Store::resolve_indexed(const std::string& ref) const {
+    return resolve(ref, [&](const std::string& name) { return indexed(name); }, [&](const std::string& prefix) {
+        std::vector<StoredImage> out;
+        for (const auto& hex : list_dir(root_ + "/images"))
+            if (hex.rfind(prefix, 0) == 0)
+                if (auto img = read_image(hex)) out.push_back(std::move(*img));
+        return out;
+    });
+}
+
+StoredImage Store::inspect(const std::string& ref) const {
+    // By the index, which reads only the images it finds.  Every image is read
+    // instead without the index (a store of an older crun-lite, until its next
+    // import, rm, prune or run indexes it), when it cannot tell, and to confirm
+    // a miss (a name that an older crun-lite gave has no link).
+    if (index_complete()) {
         try {
-            json::Document doc = json::parse(read_file(dir + "/image.json"), dir + "/image.json");
-            StoredImage img;
-            img.id = "sha256:" + hex;
-            img.names = doc.root().get_string_array_or("names");
-            img.layers = doc.root().get_string_array_or("layers");
-            img.owners = doc.root().get_string_or("owners", "image");
-            img.config_json = read_file(dir + "/config.json");
-            for (const auto& c : img.layers) {
-                std::string info = root_ + "/layers/" + hex_of(c) + "/layer.json";
-                img.size += json::parse(read_file(info), info).root().get_uint64("size");
-            }
-            out.push_back(std::move(img));
+            return resolve_indexed(ref);
+        } catch (const StaleIndex&) {
+            log::debug("the name index of " + root_ + " is stale: scanning");
         } catch (const Error& e) {
             if (e.code() != ENOENT) throw;
         }
     }
-    return out;
+    return scan(ref);
 }
 
-StoredImage Store::inspect(const std::string& ref) const {
-    std::string want = normalize_name(ref);
-    std::string hex = ref.rfind("sha256:", 0) == 0 ? ref.substr(7) : ref;
+StoredImage Store::scan(const std::string& ref) const {
     std::vector<StoredImage> images = list();
-    auto has_name = [](const StoredImage& img, const std::string& name) {
-        return std::find(img.names.begin(), img.names.end(), name) != img.names.end();
-    };
-    // 1. The exact name.  2. A short name under the registries buildah, podman
-    // and docker write into archives ("app:1" is "localhost/app:1" or
-    // "docker.io/library/app:1"); two different images that way are ambiguous.
-    // 3. An id or a unique id prefix.
-    for (const auto& img : images)
-        if (has_name(img, want)) return img;
-    std::vector<const StoredImage*> matches;
-    for (const auto& img : images)
-        for (const char* prefix : {"localhost/", "docker.io/", "docker.io/library/"})
-            if (has_name(img, prefix + want) && (matches.empty() || matches.back() != &img)) matches.push_back(&img);
-    if (matches.empty() && hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string::npos)
+    StoredImage img = resolve(ref, [&](const std::string& name) -> std::optional<StoredImage> {
         for (const auto& img : images)
-            if (hex_of(img.id).rfind(hex, 0) == 0) matches.push_back(&img);
-    if (matches.size() == 1) return *matches[0];
-    if (matches.size() > 1) throw Error(EINVAL, "image " + quote(ref) + " is ambiguous");
-    throw Error(ENOENT, "image " + quote(ref) + " is not in the store");
+            if (has_name(img, name)) return img;
+        return std::nullopt;
+    }, [&](const std::string& prefix) {
+        std::vector<StoredImage> out;
+        for (const auto& img : images)
+            if (hex_of(img.id).rfind(prefix, 0) == 0) out.push_back(img);
+        return out;
+    });
+    try {
+        img.config_json = read_file(root_ + "/images/" + hex_of(img.id) + "/config.json");
+    } catch (const Error& e) {
+        if (e.code() == ENOENT) throw Error(ENOENT, "image " + quote(ref) + " is not in the store");  // removed meanwhile
+        throw;
+    }
+    return img;
 }
 
 StoredImage Store::pin(const std::string& ref, const std::string& holder) {
     sys::UniqueFd lock = this->lock();
-    StoredImage img = inspect(ref);
+    StoredImage img = find_locked(ref);
     if (holders_) holders_->pin(holder, img.id);
     return img;
 }
 
 void Store::remove(const std::string& ref) {
     sys::UniqueFd lock = this->lock();
-    StoredImage img = inspect(ref);
+    StoredImage img = find_locked(ref);
     auto in_use = holders_ ? holders_->images_in_use() : std::map<std::string, std::string>{};
     if (auto it = in_use.find(img.id); it != in_use.end())
         throw Error(EBUSY, "image " + quote(ref) + " is in use by container " + it->second);
-    remove_tree(root_ + "/images/" + hex_of(img.id));
+    // Out of images/ at once (a crash leaves it in tmp/, which the next
+    // import or prune empties), then out of the index: a link left meanwhile
+    // is stale, never wrong.
+    TempDir gone(root_ + "/tmp");
+    if (::rename((root_ + "/images/" + hex_of(img.id)).c_str(), (gone.path() + "/image").c_str()) < 0)
+        throw_errno("remove image " + quote(ref));
+    for (const auto& n : img.names) unlink_name(n, img.id);
     std::set<std::string> used;
     for (const auto& other : list()) used.insert(other.layers.begin(), other.layers.end());
     for (const auto& c : img.layers)
@@ -387,6 +542,7 @@ void Store::prune() {
     for (const auto& hex : list_dir(root_ + "/layers"))
         if (!used.count(hex)) remove_tree(root_ + "/layers/" + hex);
     clear_tmp();
+    rebuild_index();  // whatever became of it
     if (holders_) holders_->prune();
 }
 

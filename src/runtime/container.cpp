@@ -321,12 +321,12 @@ std::string state_json(const Context& ctx, const std::string& id) {
 std::string list(const Context& ctx, const std::string& format, bool quiet) {
     state::Store store(ctx.root);
     std::vector<std::pair<state::State, state::Status>> rows;
-    for (const auto& id : store.list()) {
+    for (auto& st : store.load_all()) {
         try {
-            state::State st = store.load(id);
-            rows.emplace_back(st, live_status(store, st));
+            state::Status status = live_status(store, st);
+            rows.emplace_back(std::move(st), status);
         } catch (const Error&) {
-            // Being created or deleted right now: not listed.
+            // Being deleted right now: not listed.
         }
     }
     std::string out;

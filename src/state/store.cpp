@@ -165,11 +165,17 @@ std::optional<State> Store::load_cgroup_intent(const std::string& id) const {
     return st;
 }
 
-std::vector<std::string> Store::list() const {
-    std::vector<std::string> ids;
-    for (auto& n : list_dir(root_))
-        if (exists(n)) ids.push_back(std::move(n));
-    return ids;
+std::vector<State> Store::load_all() const {
+    // One read a container, no stat first: a directory without a state.json
+    // (being created or deleted, or no container's: @events.jsonl) fails its load.
+    std::vector<State> out;
+    for (const auto& n : list_dir(root_)) {
+        try {
+            out.push_back(load(n));
+        } catch (const Error&) {
+        }
+    }
+    return out;
 }
 
 sys::UniqueFd Store::lock(const std::string& id) const {

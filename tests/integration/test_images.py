@@ -426,5 +426,76 @@ def test_archive_blobs_are_read_safely(h):
     check_eq(json.loads(_image(h, "ls", "--format", "json").out), [], "nothing stored")
 
 
+def _link(h, name):
+    """The name index's link of `name` (image/store.hpp): its target, or None."""
+    import hashlib
+    p = os.path.join(_store(h), "names", hashlib.sha256(name.encode()).hexdigest())
+    return os.readlink(p) if os.path.islink(p) else None
+
+
+def test_name_index_follows_names_rm_and_repairs(h):
+    ids = {}
+    for n in "abc":
+        archive = os.path.join(h.tmp, f"{n}.tar")
+        harness.make_oci_archive(h, archive, n, config={"Labels": {"n": n}, "Cmd": ["sh"]})
+        r = _image(h, "load", "-q", "--name", "app:1", archive)
+        check_eq(r.rc, 0, f"image load\n{r!r}")
+        ids[n] = r.out.strip()
+        check_eq(_link(h, "app:1"), "../images/" + ids[n][7:], f"app:1 links to image {n}")
+        check_eq(json.loads(_image(h, "inspect", "app:1").out)["config"]["Labels"]["n"], n, f"app:1 is image {n}")
+    names = {i["id"]: i["names"] for i in json.loads(_image(h, "ls", "--format", "json").out)}
+    check_eq(names, {ids["a"]: [], ids["b"]: [], ids["c"]: ["app:1"]}, "the name moved to the last image")
+    check(os.path.exists(os.path.join(_store(h), "names", "complete")), "the index is complete")
+
+    # A link to the wrong image, or garbage: read around, and rebuilt by prune.
+    import hashlib
+    link = os.path.join(_store(h), "names", hashlib.sha256(b"app:1").hexdigest())
+    os.unlink(link)
+    os.symlink("../images/" + ids["a"][7:], link)
+    check_eq(json.loads(_image(h, "inspect", "app:1").out)["config"]["Labels"]["n"], "c", "a stale link is read around")
+    os.unlink(link)
+    with open(link, "w") as f:
+        f.write("garbage")
+    check_eq(json.loads(_image(h, "inspect", "app:1").out)["config"]["Labels"]["n"], "c", "a corrupt entry is read around")
+    check_eq(_image(h, "prune").rc, 0, "prune")
+    check_eq(_link(h, "app:1"), "../images/" + ids["c"][7:], "prune rebuilt the link")
+    check_eq(sorted(i["id"] for i in json.loads(_image(h, "ls", "--format", "json").out)), [ids["c"]],
+             "prune removed the nameless images")
+
+    # A store of an older crun-lite (no index): read by a scan, indexed by the next load.
+    harness.make_oci_archive(h, os.path.join(h.tmp, "d.tar"), "d", config={"Labels": {"n": "d"}})
+    for f in os.listdir(os.path.join(_store(h), "names")):
+        os.unlink(os.path.join(_store(h), "names", f))
+    check_eq(json.loads(_image(h, "inspect", "app:1").out)["config"]["Labels"]["n"], "c", "no index: a scan")
+    check_eq(_image(h, "load", "-q", "--name", "db", os.path.join(h.tmp, "d.tar")).rc, 0, "load d")
+    check(os.path.exists(os.path.join(_store(h), "names", "complete")), "the load indexed the store")
+    check_eq(_link(h, "app:1"), "../images/" + ids["c"][7:], "the old name indexed")
+    check(_link(h, "db:latest") is not None, "the new name indexed")
+
+    # rm takes the image's links with it.
+    r = h.rt("image", "rm", "--store", _store(h), "app:1", root=False)
+    check_eq(r.rc, 0, f"image rm\n{r!r}")
+    check_eq(_link(h, "app:1"), None, "rm removed the link")
+    r = _image(h, "inspect", "app:1")
+    check(r.rc != 0 and "is not in the store" in r.err, f"app:1 is gone\n{r!r}")
+    check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "nothing left in tmp/")
+
+
+def test_concurrent_loads_of_one_name(h):
+    archives = []
+    for i in range(4):
+        a = os.path.join(h.tmp, f"n{i}.tar")
+        harness.make_oci_archive(h, a, "n", config={"Labels": {"n": str(i)}})
+        archives.append(a)
+    procs = [h.spawn(h.rt_argv("image", "load", "-q", "--store", _store(h), "--name", "same", a, root=False))
+             for a in archives]
+    for p in procs:
+        r = h.finish(p)
+        check_eq(r.rc, 0, f"concurrent load\n{r!r}")
+    owners = [i["id"] for i in json.loads(_image(h, "ls", "--format", "json").out) if "same:latest" in i["names"]]
+    check_eq(len(owners), 1, "one image has the name")
+    check_eq(_link(h, "same:latest"), "../images/" + owners[0][7:], "and the index agrees")
+
+
 if __name__ == "__main__":
     harness.main(globals())

@@ -9,12 +9,24 @@
 //   <root>/images/<id>/image.json     {"names", "layers": [chain ids], "source", "owners"}
 //                                     owners: "image" (files owned as in the layers) or
 //                                     "caller" (an unprivileged import without subordinate ids)
+//   <root>/names/<sha256 of name>     the name index: a symlink to ../images/<id> per name of
+//                                     every image, so that finding an image by name (run --image,
+//                                     image inspect, rm) reads that image alone
+//   <root>/names/complete             every name has its link (a store of an older crun-lite has
+//                                     none: the first import, rm, prune or run --image indexes it)
 //   <root>/tmp/                       work in progress; never read as a layer
 //   <root>/containers/                the app's (app/container_dirs.hpp), which holds images
 //                                     through the Holders interface below
 //
 // A layer directory appears (rename) only once it is complete and verified, so
 // a crash mid-unpack leaves at most something in tmp/, which prune removes.
+//
+// The name index is written under the lock, each link before the image.json
+// that gives the image the name and removed after the image left images/; a
+// reader (without the lock) trusts a link only when the image it names has the
+// name, and else reads every image, as it does to confirm a miss.  So a link is
+// at worst stale or missing, never wrong: a locked operation that meets such a
+// link rebuilds the index, as prune does.
 #pragma once
 
 #include <atomic>
@@ -106,6 +118,7 @@ public:
     };
     StoredImage import(const Parts& parts, const Progress& progress = {});
 
+    // Every image, without its config_json (empty: inspect() gives it).
     std::vector<StoredImage> list() const;
     // By name ("app", "app:1.0"), id, or unique id prefix (at least 4 hex digits).
     StoredImage inspect(const std::string& ref) const;
@@ -136,6 +149,27 @@ private:
     std::string store_layer(const Parts& parts, size_t i, const ImageConfig& config, const std::vector<std::string>& chains,
                             const Progress& progress, const std::atomic<bool>& cancelled);
     void clear_tmp() const;
+    // The image <root>/images/<hex>, or nullopt when it is gone; `layer_sizes`
+    // caches the sizes of layers read (chain id -> bytes); config_json is read
+    // `with_config` only.
+    std::optional<StoredImage> read_image(const std::string& hex, std::map<std::string, uint64_t>* layer_sizes = nullptr,
+                                          bool with_config = true) const;
+    // The name index (see above).  indexed: the image that has `name`, or
+    // nullopt; throws (a private type) when the index cannot tell.
+    bool index_complete() const;
+    std::optional<StoredImage> indexed(const std::string& name) const;
+    StoredImage resolve_indexed(const std::string& ref) const;
+    // Under the lock: links `name` to image `id`; removes its link if it names `id`;
+    // makes the index anew from the images; makes it when it is incomplete.
+    void link_name(const std::string& name, const std::string& id) const;
+    void unlink_name(const std::string& name, const std::string& id) const;
+    void rebuild_index() const;
+    void ensure_index() const;
+    // inspect(ref) by reading every image.
+    StoredImage scan(const std::string& ref) const;
+    // Under the lock: inspect(ref), rebuilding an index that is incomplete, or
+    // stale or lacking for `ref`.
+    StoredImage find_locked(const std::string& ref) const;
 
     std::string root_;
     UnpackOptions unpack_;

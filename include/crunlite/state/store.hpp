@@ -81,8 +81,9 @@ public:
     // A State holding only the recorded cgroup fields, or nullopt without a record.
     std::optional<State> load_cgroup_intent(const std::string& id) const;
 
-    // IDs of all containers with a state.json, sorted.
-    std::vector<std::string> list() const;
+    // The state of every container with a readable state.json, sorted by id
+    // (the others are being created or deleted).
+    std::vector<State> load_all() const;
 
     // Exclusive lock on the container directory, held while the returned fd lives.
     sys::UniqueFd lock(const std::string& id) const;

@@ -239,23 +239,32 @@ TEST_CASE("lock: an flock on the directory, held across processes until exit", "
     CHECK(try_lock(s.dir("c1")) == 0);
 }
 
-TEST_CASE("list: IDs with a state.json, sorted; remove takes the directory", "[state]") {
+namespace {
+std::vector<std::string> ids(const std::vector<State>& states) {
+    std::vector<std::string> out;
+    for (const auto& st : states) out.push_back(st.id);
+    return out;
+}
+}  // namespace
+
+TEST_CASE("load_all: the states of IDs with a state.json, sorted; remove takes the directory", "[state]") {
     TempStore t;
     Store& s = t.store;
-    CHECK(s.list().empty());  // no root yet
+    CHECK(s.load_all().empty());  // no root yet
     for (const char* id : {"b", "c", "a"}) {
         s.create_dir(id);
         s.save(sample(id));
     }
     s.create_dir("creating");  // not listed until its state.json exists
     put(s.root() + "/stray", "");
-    CHECK(s.list() == std::vector<std::string>{"a", "b", "c"});
+    put(s.root() + "/@events.jsonl", "");
+    CHECK(ids(s.load_all()) == std::vector<std::string>{"a", "b", "c"});
     REQUIRE(::mkfifo(s.fifo_path("b").c_str(), 0600) == 0);
     fs::create_directories(s.dir("b") + "/sub/dir");
     s.remove("b");
     CHECK_FALSE(fs::exists(s.dir("b")));
     CHECK_FALSE(s.exists("b"));
-    CHECK(s.list() == std::vector<std::string>{"a", "c"});
+    CHECK(ids(s.load_all()) == std::vector<std::string>{"a", "c"});
     CHECK_NOTHROW(s.remove("b"));
 }
 

@@ -1,0 +1,152 @@
+// The image store's name index, without privilege: images without layers
+// (a config alone) imported into a temp store, found by name through
+// names/, a name moving between images, rm dropping its links, and a stale,
+// corrupt or missing index read around (a full scan) and rebuilt by the next
+// locked operation.
+#include <catch2/catch.hpp>
+
+#include <filesystem>
+#include <fstream>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/sha256.hpp"
+#include "crunlite/image/store.hpp"
+#include "../temp_dir.hpp"
+
+using namespace crunlite;
+namespace fs = std::filesystem;
+using Catch::Contains;
+
+namespace {
+
+struct TempStore {
+    testing::TempDir dir{"crl-image-store"};
+    std::string root = dir.path + "/store";
+    image::Store store{root, image::UnpackOptions::unprivileged()};
+    // An image of no layers whose config differs by `label`, named `names`.
+    std::string add(const std::string& label, std::vector<std::string> names) {
+        image::Store::Parts parts;
+        parts.config_json = R"({"architecture": "amd64", "os": "linux", "config": {"Labels": {"n": ")" + label +
+                            R"("}}, "rootfs": {"type": "layers", "diff_ids": []}})";
+        parts.names = std::move(names);
+        parts.label = "test image " + label;
+        return store.import(parts).id;
+    }
+    std::string link(const std::string& name) const {
+        return root + "/names/" + sha256_digest(name).substr(7);
+    }
+    // The files of names/ besides the marker.
+    size_t links() const {
+        size_t n = 0;
+        for (const auto& e : fs::directory_iterator(root + "/names")) n += e.path().filename() != "complete";
+        return n;
+    }
+};
+
+}  // namespace
+
+TEST_CASE("image store index: each name is a link to its image, and moves with the name") {
+    TempStore t;
+    std::string a = t.add("a", {"app:1", "localhost/tool"});
+    CHECK(fs::exists(t.root + "/names/complete"));
+    CHECK(t.links() == 2);
+    CHECK(fs::read_symlink(t.link("app:1")) == "../images/" + a.substr(7));
+    CHECK(t.store.inspect("app:1").id == a);
+    CHECK(t.store.inspect("tool").id == a);  // localhost/tool:latest
+    CHECK(t.store.inspect(a.substr(7, 8)).id == a);
+
+    std::string b = t.add("b", {"app:1"});
+    CHECK(fs::read_symlink(t.link("app:1")) == "../images/" + b.substr(7));
+    CHECK(t.store.inspect("app:1").id == b);
+    CHECK(t.store.inspect(a).names == std::vector<std::string>{"localhost/tool:latest"});
+    CHECK(t.links() == 2);
+
+    // A second load of the same image with another name keeps the first.
+    t.add("b", {"app:2"});
+    CHECK(t.store.inspect("app:2").id == b);
+    CHECK(t.store.inspect("app:1").id == b);
+    CHECK(t.links() == 3);
+
+    // ls lists no config; inspect gives it.
+    for (const auto& img : t.store.list()) CHECK(img.config_json.empty());
+    CHECK_THAT(t.store.inspect("app:2").config_json, Contains(R"("n": "b")"));
+}
+
+TEST_CASE("image store index: rm drops the image's links, and its names resolve no more") {
+    TempStore t;
+    std::string a = t.add("a", {"app:1", "app:2"});
+    std::string b = t.add("b", {"other"});
+    t.store.remove("app:2");
+    CHECK(t.links() == 1);
+    CHECK_THROWS_WITH(t.store.inspect("app:1"), Contains("`app:1` is not in the store"));
+    CHECK_THROWS_WITH(t.store.inspect(a), Contains("is not in the store"));
+    CHECK(t.store.inspect("other").id == b);
+    CHECK(fs::is_empty(t.root + "/tmp"));
+}
+
+TEST_CASE("image store index: short names through the registries stay ambiguous across images") {
+    TempStore t;
+    t.add("a", {"localhost/app:1"});
+    t.add("b", {"docker.io/library/app:1"});
+    CHECK_THROWS_WITH(t.store.inspect("app:1"), Contains("`app:1` is ambiguous"));
+    std::string c = t.add("c", {"app:1"});
+    CHECK(t.store.inspect("app:1").id == c);  // the exact name first
+}
+
+TEST_CASE("image store index: a stale, missing or corrupt link is read around, and a locked operation rebuilds it") {
+    TempStore t;
+    std::string a = t.add("a", {"app:1"});
+    std::string b = t.add("b", {"db:1"});
+    std::string link = t.link("app:1");
+    SECTION("a link to an image without the name") {
+        fs::remove(link);
+        fs::create_symlink("../images/" + b.substr(7), link);
+    }
+    SECTION("a link to an image that is gone") {
+        fs::remove(link);
+        fs::create_symlink("../images/" + std::string(64, 'f'), link);
+    }
+    SECTION("a link out of the store") {
+        fs::remove(link);
+        fs::create_symlink("../images/../../../etc", link);
+    }
+    SECTION("no link (a name an older crun-lite gave)") {
+        fs::remove(link);
+    }
+    SECTION("a file instead of a link") {
+        fs::remove(link);
+        std::ofstream(link) << "garbage";
+    }
+    CHECK(t.store.inspect("app:1").id == a);  // by a scan
+    CHECK(t.store.pin("app:1", "unused").id == a);  // under the lock: rebuilt
+    CHECK(fs::read_symlink(link) == "../images/" + a.substr(7));
+    CHECK(t.store.inspect("db:1").id == b);
+}
+
+TEST_CASE("image store index: a store without one (an older crun-lite's) is scanned, then indexed") {
+    TempStore t;
+    std::string a = t.add("a", {"app:1"});
+    std::string b = t.add("b", {"db:1"});
+    fs::remove_all(t.root + "/names");
+    image::Store old(t.root, image::UnpackOptions::unprivileged());  // makes names/, empty
+    CHECK_FALSE(fs::exists(t.root + "/names/complete"));
+    CHECK(old.inspect("app:1").id == a);
+    CHECK_THAT(old.inspect("db:1").config_json, Contains(R"("n": "b")"));  // found by a scan, with its config
+    CHECK_THROWS_WITH(old.inspect("web"), Contains("`web` is not in the store"));
+    CHECK(t.links() == 0);
+    CHECK(old.pin("db:1", "unused").id == b);
+    CHECK(fs::exists(t.root + "/names/complete"));
+    CHECK(t.links() == 2);
+    CHECK(fs::read_symlink(t.link("app:1")) == "../images/" + a.substr(7));
+}
+
+TEST_CASE("image store index: prune rebuilds it, without the links of removed images") {
+    TempStore t;
+    std::string a = t.add("a", {"app:1"});
+    std::ofstream(t.root + "/names/" + std::string(64, '0')) << "junk";
+    fs::create_symlink("../images/" + a.substr(7), t.root + "/names/" + std::string(64, '1'));
+    t.store.prune();
+    CHECK(t.links() == 1);
+    CHECK(fs::exists(t.root + "/names/complete"));
+    CHECK(t.store.inspect("app:1").id == a);
+}
