@@ -4,6 +4,7 @@
 #include "crunlite/image/store.hpp"
 
 #include <fcntl.h>
+#include <sched.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -33,6 +34,17 @@ namespace {
 // JSON documents of an image (index, manifests, configs) are small; the parser
 // refuses more anyway.
 constexpr off_t kMaxDocument = json::kMaxInputSize;
+
+// Layers unpacked at once: one per CPU this process may run on, at most this
+// many (each holds a layer's buffers and a thread; beyond a few, the disk is
+// the limit anyway).
+constexpr size_t kMaxLoadJobs = 4;
+
+size_t load_jobs() {
+    cpu_set_t set;
+    size_t cpus = ::sched_getaffinity(0, sizeof set, &set) == 0 ? static_cast<size_t>(CPU_COUNT(&set)) : 1;
+    return std::clamp<size_t>(cpus, 1, kMaxLoadJobs);
+}
 
 // The layout or archive being imported.  Everything in it is hostile: each
 // file is opened beneath its root following no symlink (sys::open_beneath), must
@@ -233,6 +245,7 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
     parts.open_layer = [&](size_t i) {
         return with_context(quote(path), [&] { return src.open(plan.layer_blobs[i], "layer"); });
     };
+    parts.jobs = load_jobs();  // local files: as many as the CPUs can unpack
     parts.names = name.empty() ? plan.names : std::vector<std::string>{name};
     parts.source = source;
     parts.label = quote(path);

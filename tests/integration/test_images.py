@@ -198,35 +198,57 @@ def test_concurrent_imports_share_a_layer(h):
     check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "nothing left in tmp/")
 
 
-def test_layers_stack_through_a_real_overlay(h):
-    """The layer directories are what overlayfs expects: mounted (in a private mount
-    namespace; rootless: in a user namespace, with userxattr), whiteouts hide, opaque
-    directories hide what is below, upper files win."""
+def _through_overlay(h, archive, script):
+    """Loads `archive` and runs `script` (sh; {m} is the merged directory) over
+    its layers mounted by overlayfs in a private mount namespace (rootless: in a
+    user namespace, with userxattr); the script's output, split."""
     import shutil
     unshare = shutil.which("unshare")
     if not unshare:
         harness.skip("unshare(1) not installed")
-    archive = os.path.join(h.tmp, "ov.tar")
-    harness.make_oci_archive(h, archive, "ov", layers=[
-        _entries(("etc", "dir", ""), ("etc/old", "file", "old"), ("etc/keep", "file", "v1"),
-                 ("opaque", "dir", ""), ("opaque/in", "file", "y")),
-        _entries(("etc/.wh.old", "file", ""), ("etc/keep", "file", "v2"),
-                 ("opaque/.wh..wh..opq", "file", ""), ("opaque/new", "file", "z"))])
     r = _image(h, "load", "--format", "json", archive)
     check_eq(r.rc, 0, f"load\n{r!r}")
     lowers = ":".join(os.path.join(_store(h), "layers", c.split(":")[1], "diff")
                       for c in reversed(r.json()["layers"]))
     merged = h.mkdtemp("merged")
     opts = f"lowerdir={lowers}" + (",userxattr" if h.rootless else "")
-    script = f'mount -t overlay overlay -o {opts} {merged} && ls {merged}/etc && ls {merged}/opaque && cat {merged}/etc/keep'
     argv = [unshare, "-m", "--propagation", "private"]
     if h.rootless:
         argv = [unshare, "--user", "--map-root-user", "-m", "--propagation", "private"]
-    r = h.cmd(argv + ["sh", "-c", script])
+    r = h.cmd(argv + ["sh", "-c", f"mount -t overlay overlay -o {opts} {merged} && " + script.format(m=merged)])
     if r.rc != 0 and h.rootless and "permission denied" in r.err.lower():
         harness.skip(f"this kernel refuses overlay in a user namespace: {r.err.strip()}")
     check_eq(r.rc, 0, f"overlay mount\n{r!r}")
-    check_eq(r.out.split(), ["keep", "new", "v2"], "etc/old whited out, opaque/in hidden, etc/keep from the top")
+    return r.out.split()
+
+
+def test_layers_stack_through_a_real_overlay(h):
+    """The layer directories are what overlayfs expects: whiteouts hide, opaque
+    directories hide what is below, upper files win."""
+    archive = os.path.join(h.tmp, "ov.tar")
+    harness.make_oci_archive(h, archive, "ov", layers=[
+        _entries(("etc", "dir", ""), ("etc/old", "file", "old"), ("etc/keep", "file", "v1"),
+                 ("opaque", "dir", ""), ("opaque/in", "file", "y")),
+        _entries(("etc/.wh.old", "file", ""), ("etc/keep", "file", "v2"),
+                 ("opaque/.wh..wh..opq", "file", ""), ("opaque/new", "file", "z"))])
+    out = _through_overlay(h, archive, "ls {m}/etc && ls {m}/opaque && cat {m}/etc/keep")
+    check_eq(out, ["keep", "new", "v2"], "etc/old whited out, opaque/in hidden, etc/keep from the top")
+
+
+def test_five_layers_unpacked_at_once_stack_in_order(h):
+    """Layers are unpacked in parallel (one worker per CPU), each into its own
+    directory: the image still stacks them in the manifest's order, so each
+    layer's whiteouts, opaque directories and files act on the ones below."""
+    archive = os.path.join(h.tmp, "five.tar")
+    harness.make_oci_archive(h, archive, "five", compress=True, layers=[
+        _entries(("a", "file", "v0"), ("b", "file", "v0"), ("d", "dir", ""), ("d/x", "file", "x")),
+        _entries((".wh.a", "file", ""), ("b", "file", "v1")),
+        _entries(("a", "file", "v2"), ("d/.wh..wh..opq", "file", ""), ("d/y", "file", "y")),
+        _entries((".wh.b", "file", "")),
+        _entries(("c", "file", "v4"))])
+    out = _through_overlay(h, archive, "ls {m} && ls {m}/d && cat {m}/a && echo && cat {m}/c")
+    check_eq(out, ["a", "c", "d", "y", "v2", "v4"],
+             "a whited out then re-added, b whited out, d opaque above x, c from the top")
 
 
 def test_a_killed_import_leaves_no_half_layer(h):
@@ -267,6 +289,32 @@ def test_a_failed_import_keeps_no_layer(h):
     check(r.rc != 0, f"a load with a corrupt second layer must fail\n{r!r}")
     check_in("digest", r.err, "the error names the check")
     check_eq(_layer_dirs(h), [], "the verified first layer went with the failed import")
+    check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left")
+
+
+def test_a_bad_middle_layer_of_five_cancels_the_others(h):
+    """Layers unpacked at once: the corrupt middle one fails the load, naming
+    that layer (not one of the others it cancelled), and neither the layers
+    stored before the failure nor the ones being unpacked stay."""
+    archive = os.path.join(h.tmp, "five-bad.tar")
+    layers = [_entries(("d", "dir", ""), *[(f"d/{k}-{i}", "file", os.urandom(1 << 19).hex()) for i in range(8)])
+              for k in range(5)]
+
+    bad = []
+
+    def corrupt_middle(layout, descs):
+        bad.append(descs[2]["digest"])
+        blob = os.path.join(layout, "blobs", "sha256", descs[2]["digest"].split(":")[1])
+        os.chmod(blob, 0o644)
+        with open(blob, "r+b") as f:
+            f.seek(descs[2]["size"] // 2)
+            f.write(b"\xff" * 4096)
+    harness.make_oci_archive(h, archive, "five-bad", compress=True, layers=layers, tamper=corrupt_middle)
+    r = _image(h, "load", archive)
+    check(r.rc != 0, f"a load with a corrupt middle layer must fail\n{r!r}")
+    check_in(f"layer {bad[0]}", r.err, "the error names the bad layer")
+    check("cancelled" not in r.err, f"the error is the bad layer's, not a cancelled one's: {r.err!r}")
+    check_eq(_layer_dirs(h), [], "no layer of the failed import stays")
     check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left")
 
 
