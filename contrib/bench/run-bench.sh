@@ -4,7 +4,8 @@
 # then N `exec ID true` into a running container of each; then the peak RSS (the
 # largest process: GNU time's ru_maxrss) of one `run` and one `exec`, the median
 # of 15 each.  Prints ms per command, kB, and crun-lite's
-# ratio to each.
+# ratio to each.  The `run` row also has the kernel's floor for the same
+# container (contrib/bench/floor.c: the namespaces, mounts, pivot and exec alone).
 #
 # crun refuses hybrid cgroup hosts (cgroup2 only at /sys/fs/cgroup/unified), so
 # every runtime runs inside one private mount namespace in which the cgroup2
@@ -71,6 +72,7 @@ JSON
 mkdir "$work/sleeper"
 sed -e 's|"args": \["/bin/true"\]|"args": ["/bin/sleep", "1000"]|' \
     -e "s|\"path\": \"rootfs\"|\"path\": \"$work/bundle/rootfs\"|" "$work/bundle/config.json" >"$work/sleeper/config.json"
+cc -O2 -o "$work/floor" "$here/contrib/bench/floor.c"
 # The bench user may not reach the builds: it runs copies.
 [ -z "${BASELINE:-}" ] || cp "$crunlite" "$work/crun-lite.new"
 [ -z "${BASELINE:-}" ] || cp "$BASELINE" "$work/crun-lite.baseline"
@@ -106,7 +108,8 @@ runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   hyperfine --style basic --runs $runs --warmup 5 --export-json $work/result.json \
   -n crun-lite "$crunlite --root $work/state-crl --cgroup-manager disabled run bench-crl" \
   -n runc "runc --root $work/state-runc run bench-runc" \
-  -n crun "crun --root $work/state-crun --cgroup-manager=disabled run bench-crun"
+  -n crun "crun --root $work/state-crun --cgroup-manager=disabled run bench-crun" \
+  -n floor "$work/floor $work/bundle/rootfs"
 # A subreaper above: the monitor of crun-lite's `run -d` is reaped when delete ends it.
 python3 $here/contrib/bench/reap.py runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   bash $work/exec.sh $crunlite $work $runs
@@ -151,9 +154,13 @@ for verb, path in (("run", "result.json"), ("exec", "exec.json")):
     ms = {name: r["mean"] * 1000 for name, r in res.items()}
     sd = {name: r["stddev"] * 1000 for name, r in res.items()}
     print()
-    for name in ("crun-lite", "runc", "crun"):
-        print(f"{verb:4s} {name:10s} {ms[name]:8.2f} ms  (± {sd[name]:.2f})")
+    for name in ("crun-lite", "runc", "crun", "floor"):
+        if name in ms:
+            print(f"{verb:4s} {name:10s} {ms[name]:8.2f} ms  (± {sd[name]:.2f})")
     print("     " + ", ".join(f"crun-lite / {o}: {ms['crun-lite'] / ms[o]:.2f}" for o in ("crun", "runc")))
+    if "floor" in ms:
+        print(f"     the floor / crun: {ms['floor'] / ms['crun']:.2f}; crun-lite over the floor: "
+              f"{ms['crun-lite'] - ms['floor']:.2f} ms")
 rss = collections.defaultdict(list)
 for line in open(f"{work}/rss.txt"):
     verb, name, kb = line.split()
