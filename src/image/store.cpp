@@ -90,7 +90,19 @@ std::string write_json_image(const std::vector<std::string>& names, const std::v
 constexpr const char* kIndexComplete = "complete";
 constexpr const char* kImagesLink = "../images/";
 
-std::string name_key(const std::string& name) { return hex_of(sha256_digest(name)); }
+// The link of `name` in the index below `root`.
+std::string name_link(const std::string& root, const std::string& name) {
+    return root + "/names/" + hex_of(sha256_digest(name));
+}
+
+// A link's target: nullopt when there is no link, "" when it cannot be read
+// (or is longer than any link of ours).
+std::optional<std::string> link_target(const std::string& link) {
+    char buf[128];
+    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
+    if (n < 0 && errno == ENOENT) return std::nullopt;
+    return n > 0 && static_cast<size_t>(n) < sizeof buf ? std::string(buf, static_cast<size_t>(n)) : "";
+}
 
 bool is_id_hex(const std::string& s) {
     return s.size() == 64 && s.find_first_not_of("0123456789abcdef") == std::string::npos;
@@ -399,11 +411,9 @@ std::vector<StoredImage> Store::list() const {
 bool Store::index_complete() const { return exists(root_ + "/names/" + kIndexComplete); }
 
 std::optional<StoredImage> Store::indexed(const std::string& name) const {
-    char buf[128];
-    ssize_t n = ::readlink((root_ + "/names/" + name_key(name)).c_str(), buf, sizeof buf);
-    if (n < 0 && errno == ENOENT) return std::nullopt;
-    std::string target = n > 0 ? std::string(buf, static_cast<size_t>(n)) : "";
-    std::string hex = target.rfind(kImagesLink, 0) == 0 ? target.substr(std::strlen(kImagesLink)) : "";
+    std::optional<std::string> target = link_target(name_link(root_, name));
+    if (!target) return std::nullopt;
+    std::string hex = target->rfind(kImagesLink, 0) == 0 ? target->substr(std::strlen(kImagesLink)) : "";
     if (!is_id_hex(hex)) throw StaleIndex{};
     std::optional<StoredImage> img = read_image(hex);
     if (!img || !has_name(*img, name)) throw StaleIndex{};
@@ -411,7 +421,7 @@ std::optional<StoredImage> Store::indexed(const std::string& name) const {
 }
 
 void Store::link_name(const std::string& name, const std::string& id) const {
-    std::string link = root_ + "/names/" + name_key(name);
+    std::string link = name_link(root_, name);
     std::string tmp = link + ".new";
     ::unlink(tmp.c_str());
     if (::symlink((kImagesLink + hex_of(id)).c_str(), tmp.c_str()) < 0) throw_errno("create " + quote(tmp));
@@ -419,11 +429,8 @@ void Store::link_name(const std::string& name, const std::string& id) const {
 }
 
 void Store::unlink_name(const std::string& name, const std::string& id) const {
-    std::string link = root_ + "/names/" + name_key(name);
-    char buf[128];
-    ssize_t n = ::readlink(link.c_str(), buf, sizeof buf);
-    if (n > 0 && std::string(buf, static_cast<size_t>(n)) == kImagesLink + hex_of(id) && ::unlink(link.c_str()) < 0 &&
-        errno != ENOENT)
+    std::string link = name_link(root_, name);
+    if (link_target(link) == kImagesLink + hex_of(id) && ::unlink(link.c_str()) < 0 && errno != ENOENT)
         throw_errno("remove " + quote(link));
 }
 
