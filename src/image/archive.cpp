@@ -15,6 +15,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/layer.hpp"
 #include "crunlite/image/stream.hpp"
+#include "crunlite/image/tar_index.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
@@ -46,16 +47,28 @@ size_t load_jobs() {
     return std::clamp<size_t>(cpus, 1, kMaxLoadJobs);
 }
 
-// The layout or archive being imported.  Everything in it is hostile: each
-// file is opened beneath its root following no symlink (sys::open_beneath), must
-// be a regular file (a FIFO would hang the import, a device feed it forever),
-// and documents are size-capped.  The one way import code reads its files.
+// The layout or archive being imported.  Everything in it is hostile, and the
+// one way import code reads its files is this class.  Either a directory (an
+// OCI layout given as one, or a compressed archive unpacked to tmp/): each file
+// opened beneath it following no symlink (sys::open_beneath), or an
+// uncompressed archive read in place (TarIndex): each file a range of it.
+// Either way a file must be regular (a FIFO would hang the import, a device
+// feed it forever), and documents are size-capped.
 class Source {
 public:
     explicit Source(const std::string& dir) : fd_(open_dir(dir)) {}
+    explicit Source(TarIndex index) : index_(std::move(index)) {}
 
-    // An opened regular file `rel` (relative to the root); `what` names it in errors.
-    sys::UniqueFd open(const std::string& rel, const std::string& what) const {
+    // The regular file `rel` (relative to the root); `what` names it in errors.
+    BlobInput open(const std::string& rel, const std::string& what) const {
+        if (index_) {
+            const TarIndex::Entry* e = index_->find(rel);
+            if (!e) throw Error(ENOENT, what + " " + quote(rel) + ": not in the archive");
+            if (e->type == S_IFLNK)
+                throw Error(ELOOP, what + " " + quote(rel) + " leads out of the archive or through a symlink");
+            if (e->type != S_IFREG) throw Error(EINVAL, what + " " + quote(rel) + ": not a regular file");
+            return index_->input(*e);
+        }
         sys::UniqueFd fd(sys::open_beneath(fd_.get(), rel, O_RDONLY | O_NONBLOCK | O_NOCTTY));
         if (!fd) {
             if (errno == EXDEV || errno == ELOOP)
@@ -67,21 +80,19 @@ public:
         if (!S_ISREG(st.st_mode)) throw Error(EINVAL, what + " " + quote(rel) + ": not a regular file");
         // Blocking reads from here (O_NONBLOCK only kept a FIFO from hanging the open).
         ::fcntl(fd.get(), F_SETFL, 0);
-        return fd;
+        return BlobInput{std::move(fd), 0, static_cast<uint64_t>(st.st_size)};
     }
 
     // The whole of `rel`, at most kMaxDocument bytes.
     std::string read(const std::string& rel, const std::string& what) const {
-        sys::UniqueFd fd = open(rel, what);
-        struct stat st;
-        ::fstat(fd.get(), &st);
-        if (st.st_size > kMaxDocument)
-            throw Error(EFBIG, what + " " + quote(rel) + ": " + std::to_string(st.st_size) + " bytes, more than " +
+        BlobInput in = open(rel, what);
+        if (in.length > static_cast<uint64_t>(kMaxDocument))
+            throw Error(EFBIG, what + " " + quote(rel) + ": " + std::to_string(in.length) + " bytes, more than " +
                                    std::to_string(kMaxDocument) + " a document may have");
-        std::string text(static_cast<size_t>(st.st_size), '\0');
+        std::string text(static_cast<size_t>(in.length), '\0');
         size_t got = 0;
         while (got < text.size()) {
-            ssize_t n = ::read(fd.get(), text.data() + got, text.size() - got);
+            ssize_t n = ::pread(in.fd.get(), text.data() + got, text.size() - got, in.offset + static_cast<off_t>(got));
             if (n < 0 && errno == EINTR) continue;
             if (n < 0) throw_errno("read " + what + " " + quote(rel));
             if (n == 0) break;
@@ -91,13 +102,19 @@ public:
         return text;
     }
 
+    // Whether `rel` is there and is not a symlink.
     bool has(const std::string& rel) const {
+        if (index_) {
+            const TarIndex::Entry* e = index_->find(rel);
+            return e && e->type != S_IFLNK;
+        }
         sys::UniqueFd fd(sys::open_beneath(fd_.get(), rel, O_PATH));
         return static_cast<bool>(fd);
     }
 
 private:
-    sys::UniqueFd fd_;
+    sys::UniqueFd fd_;               // a directory
+    std::optional<TarIndex> index_;  // or an archive
 };
 
 // A blob of the layout being imported, by digest or by path inside it.
@@ -222,14 +239,22 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
     }
     struct stat st;
     if (::stat(path.c_str(), &st) < 0) throw_errno("image source " + quote(path));
+    // An uncompressed archive is read in place; a compressed one (or a pipe) is
+    // unpacked to tmp/ first.
+    std::optional<TarIndex> index;
+    if (!S_ISDIR(st.st_mode)) {
+        sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
+        if (!fd) throw_errno("open " + quote(path));
+        if (S_ISREG(st.st_mode)) index = TarIndex::open(fd.get(), quote(path), LayerLimits{}.max_entries);
+    }
     TempDir work(root_ + "/tmp");
     std::string layout = path;
-    if (!S_ISDIR(st.st_mode)) {
+    if (!S_ISDIR(st.st_mode) && !index) {
         layout = work.path() + "/archive";
         make_dir(layout, 0700);
         with_context(quote(path), [&] { unpack_archive(path, layout); });
     }
-    Source src(layout);
+    Source src = index ? Source(std::move(*index)) : Source(layout);
     if (transport.empty())  // sniff
         transport = src.has("index.json") && !src.has("manifest.json") ? "oci"
                     : src.has("manifest.json")                         ? "docker-archive"

@@ -350,7 +350,7 @@ StoredImage import(Store& store, const Resolved& r, const Store::Progress& progr
         sys::UniqueFd out = h->take_stdout();
         std::lock_guard g(mu);
         helpers[i] = std::move(h);
-        return out;
+        return BlobInput{std::move(out)};
     };
     // The transfer's verdict comes before the digests': "the registry sent more
     // than N bytes" says more than a digest mismatch.  A blob stream that ended

@@ -242,8 +242,8 @@ std::string Store::store_layer(const Parts& parts, size_t i, const ImageConfig& 
     uint64_t size = desc ? static_cast<uint64_t>(desc->size) : 0;
     TempDir tmp(root_ + "/tmp");
     make_dir(tmp.path() + "/diff", 0755);
-    sys::UniqueFd blob = parts.open_layer(i);
-    LayerStream stream(blob.get(), what);
+    BlobInput blob = parts.open_layer(i);
+    LayerStream stream(blob.fd.get(), what, blob.offset, blob.length);
     limit_stream(stream, unpack_.limits);
     sys::UniqueFd diff = open_dir(tmp.path() + "/diff");
     UnpackOptions o = unpack_;

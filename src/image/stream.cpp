@@ -4,6 +4,7 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <algorithm>
 #include <cstring>
 #include <vector>
 
@@ -20,6 +21,8 @@ enum class Kind { None, Gzip, Zstd };
 struct LayerStream::Impl {
     int fd;
     std::string name;
+    off_t offset = -1;  // >= 0: a range of `fd`, `left` bytes of it still to read
+    uint64_t left = 0;
     Kind kind = Kind::None;
     bool sniffed = false, input_eof = false, done = false;
     std::vector<unsigned char> in = std::vector<unsigned char>(256 * 1024);
@@ -38,15 +41,33 @@ struct LayerStream::Impl {
 
     [[noreturn]] void fail(const std::string& what) { throw Error(EINVAL, name + ": " + what); }
 
+    // Up to `len` bytes of the input; 0 at its end.
+    size_t read_input(unsigned char* buf, size_t len) {
+        ssize_t n;
+        if (offset < 0) {
+            while ((n = ::read(fd, buf, len)) < 0 && errno == EINTR) {}
+        } else {
+            len = static_cast<size_t>(std::min<uint64_t>(len, left));
+            if (len == 0) return 0;
+            while ((n = ::pread(fd, buf, len, offset)) < 0 && errno == EINTR) {}
+            // The file shrank under us (the range was checked against its size).
+            if (n == 0) throw Error(EIO, name + ": the file holding it ends early");
+            if (n > 0) {
+                offset += n;
+                left -= static_cast<uint64_t>(n);
+            }
+        }
+        if (n < 0) throw_errno(name + ": read");
+        return static_cast<size_t>(n);
+    }
+
     // Refills `in` when it is used up; false at the end of the file.
     bool fill() {
         if (in_pos < in_len) return true;
         if (input_eof) return false;
-        ssize_t n;
-        while ((n = ::read(fd, in.data(), in.size())) < 0 && errno == EINTR) {}
-        if (n < 0) throw_errno(name + ": read");
+        size_t n = read_input(in.data(), in.size());
         in_pos = 0;
-        in_len = static_cast<size_t>(n);
+        in_len = n;
         compressed.update(in.data(), in_len);
         if (n == 0) input_eof = true;
         return n > 0;
@@ -61,12 +82,10 @@ struct LayerStream::Impl {
                 in_len -= in_pos;
                 in_pos = 0;
             }
-            ssize_t n;
-            while ((n = ::read(fd, in.data() + in_len, in.size() - in_len)) < 0 && errno == EINTR) {}
-            if (n < 0) throw_errno(name + ": read");
-            compressed.update(in.data() + in_len, static_cast<size_t>(n));
+            size_t n = read_input(in.data() + in_len, in.size() - in_len);
+            compressed.update(in.data() + in_len, n);
             if (n == 0) input_eof = true;
-            in_len += static_cast<size_t>(n);
+            in_len += n;
         }
         const unsigned char* p = in.data() + in_pos;
         size_t avail = in_len - in_pos;
@@ -147,9 +166,12 @@ struct LayerStream::Impl {
     }
 };
 
-LayerStream::LayerStream(int fd, std::string name) : impl_(std::make_unique<Impl>()) {
+LayerStream::LayerStream(int fd, std::string name, off_t offset, uint64_t length)
+    : impl_(std::make_unique<Impl>()) {
     impl_->fd = fd;
     impl_->name = std::move(name);
+    impl_->offset = offset;
+    impl_->left = length;
 }
 LayerStream::~LayerStream() = default;
 

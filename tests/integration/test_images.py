@@ -425,6 +425,45 @@ def test_hostile_and_corrupt_archives(h):
     _refused(h, bad, "after the end of the tar archive")
 
 
+def test_archives_read_in_place_or_unpacked_when_compressed(h):
+    """An uncompressed archive is read in place; one gzip'd whole (`docker save
+    | gzip`) is unpacked first; both give the same image.  An archive cut short
+    inside a blob, or with an entry outside it, is refused by name."""
+    import gzip
+    import shutil
+    archive = os.path.join(h.tmp, "plain.tar")
+    harness.make_oci_archive(h, archive, "1", compress=True, layers=[_entries(("a", "file", "A")), _entries(("b", "file", "B"))])
+    with open(archive, "rb") as src, gzip.open(archive + ".gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    ids = []
+    for path in (archive, archive + ".gz"):
+        r = _image(h, "load", "--format", "json", "--name", "x:" + os.path.basename(path).replace(".", "-"), path)
+        check_eq(r.rc, 0, f"load {path}\n{r!r}")
+        ids.append(r.json()["id"])
+        check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left in tmp/")
+    check_eq(ids[0], ids[1], "the same image either way")
+    for layer in _layer_dirs(h):
+        check_eq(sorted(os.listdir(os.path.join(_store(h), "layers", layer, "diff"))) in (["a"], ["b"]), True,
+                 "each layer holds its own file")
+    check_eq(_image(h, "rm", "x:plain-tar").rc, 0, "rm (the image, with both names)")
+
+    bad = os.path.join(h.tmp, "cut.tar")
+    with open(archive, "rb") as f:
+        whole = f.read()
+    with tarfile.open(archive) as t:
+        biggest = max((m for m in t.getmembers() if m.isfile()), key=lambda m: m.size)
+    with open(bad, "wb") as f:  # cut in the middle of the largest blob
+        f.write(whole[:biggest.offset_data + biggest.size // 2])
+    _refused(h, bad, "its data runs past the end of the archive")
+
+    with tarfile.open(archive) as t, tarfile.open(bad, "w") as out:
+        for m in t.getmembers():
+            out.addfile(m, t.extractfile(m) if m.isfile() else None)
+        ti = tarfile.TarInfo("blobs/../../escape")
+        out.addfile(ti)
+    _refused(h, bad, "path leaves the archive")
+
+
 def test_archive_blobs_are_read_safely(h):
     """An archive's blobs and documents are opened beneath it, following no
     symlink, regular files only: a blob that is a symlink to a host file or to

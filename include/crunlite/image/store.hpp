@@ -39,6 +39,7 @@
 
 #include "crunlite/image/layer.hpp"
 #include "crunlite/image/manifest.hpp"
+#include "crunlite/image/stream.hpp"
 #include "crunlite/sys/fd.hpp"
 
 namespace crunlite::image {
@@ -99,8 +100,9 @@ public:
         std::string config_json;                        // the config blob (the caller checked its digest)
         std::vector<std::optional<Descriptor>> layers;  // digest and size to check; none: diff_id only
         std::vector<std::string> layer_paths;           // names a layer without a descriptor in errors
-        // The blob's bytes (a file, a pipe), read to its end; called only for layers the store lacks.
-        std::function<sys::UniqueFd(size_t index)> open_layer;
+        // The blob's bytes (a file or pipe to its end, or a range of a file); called
+        // only for layers the store lacks.
+        std::function<BlobInput(size_t index)> open_layer;
         // Optional: after a blob was read to its end (failed = false), before its
         // digests are checked, or after its reading failed (failed = true).  Throws
         // to refuse the layer, or to replace the failure with the source's own

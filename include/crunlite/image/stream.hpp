@@ -11,13 +11,24 @@
 #include <string_view>
 
 #include "crunlite/base/sha256.hpp"  // sha256_digest, for every user of digests
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::image {
 
+// Where a blob's bytes are: a file or pipe read to its end, or `length` bytes
+// of a file from `offset` on (a blob inside an uncompressed archive).  Ranges
+// are read with pread, so several ranges of one file can be read at once.
+struct BlobInput {
+    sys::UniqueFd fd;
+    off_t offset = -1;  // -1: read `fd` to its end
+    uint64_t length = 0;
+};
+
 class LayerStream {
 public:
-    // Reads from `fd` (not owned); `name` names the layer in errors.
-    LayerStream(int fd, std::string name);
+    // Reads from `fd` (not owned), to its end or, when `offset` >= 0, `length`
+    // bytes from `offset`; `name` names the layer in errors.
+    LayerStream(int fd, std::string name, off_t offset = -1, uint64_t length = 0);
     ~LayerStream();
     LayerStream(const LayerStream&) = delete;
     LayerStream& operator=(const LayerStream&) = delete;
