@@ -14,6 +14,9 @@
 //                                     image inspect, rm) reads that image alone
 //   <root>/names/complete             every name has its link (a store of an older crun-lite has
 //                                     none: the first import, rm, prune or run --image indexes it)
+//   <root>/images.tsv                 what `image ls` shows of every image (a line each: id, names,
+//                                     layers, size, owners), so that it reads one file, not every
+//                                     image.json and layer.json
 //   <root>/tmp/                       work in progress; never read as a layer
 //   <root>/containers/                the app's (app/container_dirs.hpp), which holds images
 //                                     through the Holders interface below
@@ -27,6 +30,12 @@
 // name, and else reads every image, as it does to confirm a miss.  So a link is
 // at worst stale or missing, never wrong: a locked operation that meets such a
 // link rebuilds the index, as prune does.
+//
+// images.tsv is removed by each locked operation before it changes an image,
+// and written anew from all the images when it is done (failed or not): a
+// reader finds it current or finds none and reads every image.  Its stamp is
+// the mtime of images/ when it was written; a store changed by a crun-lite that
+// knows no images.tsv (an older one) has another, and is read image by image.
 #pragma once
 
 #include <atomic>
@@ -169,6 +178,13 @@ private:
     void ensure_index() const;
     // inspect(ref) by reading every image.
     StoredImage scan(const std::string& ref) const;
+    // Every image (without configs): read one by one; read from images.tsv
+    // (nullopt when it is missing, stale or unreadable).
+    std::vector<StoredImage> scan_all() const;
+    std::optional<std::vector<StoredImage>> read_summary() const;
+    // Under the lock, around a change of images: removes images.tsv, then
+    // writes it anew when the change ends.
+    class SummaryRefresh;
     // Under the lock: inspect(ref), rebuilding an index that is incomplete, or
     // stale or lacking for `ref`.
     StoredImage find_locked(const std::string& ref) const;

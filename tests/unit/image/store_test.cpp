@@ -5,8 +5,10 @@
 // locked operation.
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <map>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/sha256.hpp"
@@ -149,4 +151,72 @@ TEST_CASE("image store index: prune rebuilds it, without the links of removed im
     CHECK(t.links() == 1);
     CHECK(fs::exists(t.root + "/names/complete"));
     CHECK(t.store.inspect("app:1").id == a);
+}
+
+namespace {
+
+// id -> names, as list() gives them.
+std::map<std::string, std::vector<std::string>> listed(const image::Store& store) {
+    std::map<std::string, std::vector<std::string>> out;
+    for (const auto& img : store.list()) out[img.id] = img.names;
+    return out;
+}
+
+std::string read_text(const std::string& path) {
+    std::ifstream f(path);
+    return {std::istreambuf_iterator<char>(f), {}};
+}
+
+}  // namespace
+
+TEST_CASE("image store summary: images.tsv follows imports, name moves, rm and prune") {
+    TempStore t;
+    std::string summary = t.root + "/images.tsv";
+    std::string a = t.add("a", {"app:1", "app:2"});
+    REQUIRE(fs::exists(summary));
+    std::string b = t.add("b", {"app:2"});  // takes app:2 from a
+    using Names = std::vector<std::string>;
+    std::map<std::string, Names> want{{a, Names{"app:1"}}, {b, Names{"app:2"}}};
+    CHECK(listed(t.store) == want);
+    CHECK_THAT(read_text(summary), Contains(b) && Contains("app:2"));
+    t.store.remove("app:1");
+    CHECK(listed(t.store) == std::map<std::string, Names>{{b, Names{"app:2"}}});
+    CHECK_THAT(read_text(summary), !Contains(a));
+    t.add("c", {});  // no name: prune takes it
+    CHECK(t.store.list().size() == 2);
+    t.store.prune();
+    CHECK(listed(t.store) == std::map<std::string, Names>{{b, Names{"app:2"}}});
+    std::string left = read_text(summary);
+    CHECK(std::count(left.begin(), left.end(), '\n') == 2);  // the header, b
+}
+
+TEST_CASE("image store summary: ls reads it alone while current, and every image when it is not") {
+    TempStore t;
+    std::string summary = t.root + "/images.tsv";
+    std::string a = t.add("a", {"app:1"});
+    // Proof that ls reads the summary: a name changed in it (stamp kept) is what ls shows.
+    std::string text = read_text(summary);
+    REQUIRE(text.find("app:1") != std::string::npos);
+    text.replace(text.find("app:1"), 5, "app:9");
+    std::ofstream(summary, std::ios::trunc) << text;
+    CHECK(t.store.list().at(0).names == std::vector<std::string>{"app:9"});
+
+    SECTION("images/ changed since (a crun-lite that knows no summary added an image)") {
+        fs::create_directory(t.root + "/images/x");
+        fs::remove(t.root + "/images/x");
+    }
+    SECTION("missing (a locked operation was interrupted)") {
+        fs::remove(summary);
+    }
+    SECTION("cut short") {
+        std::ofstream(summary, std::ios::trunc) << text.substr(0, text.size() - 20);
+    }
+    SECTION("a line that is not an image's") {
+        std::ofstream(summary, std::ios::app) << "sha256:x\tname\n";
+    }
+    CHECK(t.store.list().at(0).names == std::vector<std::string>{"app:1"});  // every image read
+    CHECK(t.store.list().at(0).id == a);
+    t.store.prune();  // a locked operation writes it anew
+    CHECK_THAT(read_text(summary), Contains("app:1"));
+    CHECK(t.store.list().at(0).names == std::vector<std::string>{"app:1"});
 }
