@@ -242,10 +242,10 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
     // An uncompressed archive is read in place; a compressed one (or a pipe) is
     // unpacked to tmp/ first.
     std::optional<TarIndex> index;
-    if (!S_ISDIR(st.st_mode)) {
+    if (S_ISREG(st.st_mode)) {
         sys::UniqueFd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY));
         if (!fd) throw_errno("open " + quote(path));
-        if (S_ISREG(st.st_mode)) index = TarIndex::open(fd.get(), quote(path), LayerLimits{}.max_entries);
+        index = TarIndex::open(fd.get(), quote(path), LayerLimits{}.max_entries);
     }
     TempDir work(root_ + "/tmp");
     std::string layout = path;
