@@ -76,8 +76,9 @@ struct Checker {
     // after it) cuts the string at: {"User\u0000": "0", "User": "65534"} would
     // read as uid 0 here and as 65534 to every other reader.  Refused in keys
     // and in values, naming where.
-    int no_nul(const unsigned char* s, size_t len, const std::string& where) {
-        if (std::memchr(s, 0, len)) return fail(where, "a string holds \\u0000 (NUL), which is not allowed");
+    // `depth`: the frames whose path names where (the path is made only for the message).
+    int no_nul(const unsigned char* s, size_t len, size_t depth) {
+        if (std::memchr(s, 0, len)) return fail(path_upto(depth), "a string holds \\u0000 (NUL), which is not allowed");
         return 1;
     }
 
@@ -101,7 +102,7 @@ int on_string(void* ctx, const unsigned char* s, size_t len) {
     Checker& c = ck(ctx);
     c.before_value();
     try {
-        return c.no_nul(s, len, c.path_upto(c.stack.size()));
+        return c.no_nul(s, len, c.stack.size());
     } catch (...) {
         return c.fail("", "out of memory");
     }
@@ -123,7 +124,7 @@ int on_start_array(void* ctx) {
 int on_map_key(void* ctx, const unsigned char* k, size_t len) {
     try {
         Checker& c = ck(ctx);
-        if (!c.no_nul(k, len, c.path_upto(c.stack.size() - 1))) return 0;
+        if (!c.no_nul(k, len, c.stack.size() - 1)) return 0;
         return c.key(std::string(reinterpret_cast<const char*>(k), len));
     } catch (...) {
         return ck(ctx).fail("", "out of memory");
