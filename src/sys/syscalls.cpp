@@ -276,12 +276,10 @@ ssize_t recv_with_fd(int sock, void* buf, size_t len, UniqueFd& fd) {
 }
 
 bool read_proc_stat(pid_t pid, ProcStat& out) {
-    std::string content;
-    try {
-        content = read_file("/proc/" + std::to_string(pid) + "/stat");
-    } catch (const Error&) {
-        return false;
-    }
+    // No exception for a pid that is gone: `list` asks this of every stopped container.
+    UniqueFd fd(::open(("/proc/" + std::to_string(pid) + "/stat").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return false;
+    std::string content = read_to_end(fd.get(), 4096);
     // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
     size_t pos = content.rfind(')');
     if (pos == std::string::npos || pos + 2 >= content.size()) return false;
