@@ -98,7 +98,8 @@ std::string container_home(uint32_t uid) {
         sys::UniqueFd root(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (!root) return "/";
         // O_NONBLOCK: a FIFO planted as /etc/passwd must not hang the start.
-        sys::UniqueFd fd = sys::open_in_root(root.get(), "/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        sys::UniqueFd fd = sys::try_open_in_root(root.get(), "/etc/passwd", O_RDONLY | O_NONBLOCK | O_NOCTTY);
+        if (!fd) return "/";  // no /etc/passwd
         struct stat st;
         if (::fstat(fd.get(), &st) < 0 || !S_ISREG(st.st_mode) || st.st_size > kMaxPasswd) return "/";
         std::string content(static_cast<size_t>(st.st_size), '\0');
@@ -107,7 +108,7 @@ std::string container_home(uint32_t uid) {
         content.resize(static_cast<size_t>(n));
         return spec::passwd_home(content, uid);
     } catch (const Error&) {
-        return "/";  // no /etc/passwd
+        return "/";  // /etc/passwd unreadable
     }
 }
 

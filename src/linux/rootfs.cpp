@@ -93,16 +93,16 @@ std::string filesystem_data(int root_fd, const MountOp& op) {
     if (op.kind != MountKind::Filesystem || op.fstype != "tmpfs") return op.data;
     for (const auto& o : split(op.data, ','))
         if (o.rfind("mode=", 0) == 0) return op.data;
-    try {
-        sys::UniqueFd existing = sys::open_in_root(root_fd, op.destination, O_PATH);
-        struct stat st;
-        if (::fstat(existing.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
-            char mode[16];
-            std::snprintf(mode, sizeof mode, "mode=%o", st.st_mode & 07777);
-            return op.data.empty() ? mode : op.data + "," + mode;
-        }
-    } catch (const Error& e) {
-        if (e.code() != ENOENT) throw;  // made by the caller; tmpfs's own default mode then
+    sys::UniqueFd existing = sys::try_open_in_root(root_fd, op.destination, O_PATH);
+    if (!existing) {
+        if (errno != ENOENT) throw_errno("open " + quote(op.destination) + " in rootfs");
+        return op.data;  // made by the caller; tmpfs's own default mode then
+    }
+    struct stat st;
+    if (::fstat(existing.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
+        char mode[16];
+        std::snprintf(mode, sizeof mode, "mode=%o", st.st_mode & 07777);
+        return op.data.empty() ? mode : op.data + "," + mode;
     }
     return op.data;
 }
@@ -276,12 +276,9 @@ struct ListedPath {
     // An O_PATH fd of `path` in the root, or an empty fd when it does not
     // exist (skipped, as in runc).
     sys::UniqueFd open(const std::string& path, const std::string& what) const {
-        try {
-            return sys::open_in_root(root_fd, path, O_PATH);
-        } catch (const Error& e) {
-            if (e.code() == ENOENT) return {};
-            throw sys_error(e.code(), what + " " + quote(path));
-        }
+        sys::UniqueFd fd = sys::try_open_in_root(root_fd, path, O_PATH);
+        if (!fd && errno != ENOENT) throw_errno(what + " " + quote(path));
+        return fd;
     }
     std::string target(const sys::UniqueFd& fd, const std::string& path) const {
         if (by_fd) return sys::fd_path(fd.get());

@@ -28,7 +28,7 @@ std::string find_on_path(const std::string& name) {
     return "";
 }
 
-UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mode) {
+UniqueFd try_open_in_root(int root_fd, const std::string& path, int flags, mode_t mode) {
     struct open_how how;
     std::memset(&how, 0, sizeof how);
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
@@ -39,9 +39,14 @@ UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mo
         long fd = ::syscall(SYS_openat2, root_fd, p, &how, sizeof how);
         if (fd >= 0) return UniqueFd(static_cast<int>(fd));
         // EAGAIN: a concurrent rename raced the in-root resolution; retry.
-        if (errno == EAGAIN || errno == EINTR) continue;
-        throw_errno("open " + quote(path) + " in rootfs");
+        if (errno != EAGAIN && errno != EINTR) return UniqueFd();
     }
+}
+
+UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mode) {
+    UniqueFd fd = try_open_in_root(root_fd, path, flags, mode);
+    if (!fd) throw_errno("open " + quote(path) + " in rootfs");
+    return fd;
 }
 
 int open_beneath(int dir, const std::string& name, int flags) {
@@ -80,11 +85,8 @@ static std::string link_target_in_root(int parent_fd, const std::string& parent,
 constexpr int kMaxLinks = 40;
 
 static UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode, int links) {
-    try {
-        return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
-    } catch (const Error& e) {
-        if (e.code() != ENOENT) throw;
-    }
+    if (UniqueFd fd = try_open_in_root(root_fd, path, O_PATH | O_DIRECTORY)) return fd;
+    if (errno != ENOENT) throw_errno("open " + quote(path) + " in rootfs");
     auto [parent, name] = split_last(path);
     if (name.empty() || name == "." || name == "..")
         throw Error(EINVAL, "mkdir " + quote(path) + " in rootfs: invalid path");
@@ -106,11 +108,8 @@ UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode) {
 }
 
 static UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode, int links) {
-    try {
-        return open_in_root(root_fd, path, O_PATH);
-    } catch (const Error& e) {
-        if (e.code() != ENOENT) throw;
-    }
+    if (UniqueFd fd = try_open_in_root(root_fd, path, O_PATH)) return fd;
+    if (errno != ENOENT) throw_errno("open " + quote(path) + " in rootfs");
     auto [parent, name] = split_last(path);
     UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, 0755, links);
     int fd = ::openat(parent_fd.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);

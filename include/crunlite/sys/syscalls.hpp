@@ -25,6 +25,9 @@ std::string fd_path(int fd);
 // relative) is resolved as if `root_fd` were "/", so a symlink inside a rootfs can
 // never lead outside it.  O_CLOEXEC is always added.
 UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mode = 0);
+// The same, without throwing: an invalid fd and errno set when it fails (for
+// callers to whom a missing file is an answer, not an error).
+UniqueFd try_open_in_root(int root_fd, const std::string& path, int flags, mode_t mode = 0);
 
 // openat2(2) of `name` beneath `dir` following no symlink at all
 // (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): what is read
