@@ -15,7 +15,7 @@ out=${FUZZ_OUT:-$(mktemp -d /tmp/crun-lite-fuzz.XXXXXX)}
 build_only=0
 [[ ${1:-} == --build ]] && { build_only=1; shift; }
 harnesses=("$@")
-((${#harnesses[@]})) || harnesses=(config image layer user flags)
+((${#harnesses[@]})) || harnesses=(config image layer user flags archive)
 
 "$repo/contrib/setup-deps.sh" --fuzz >/dev/null || exit 1
 if [[ ! -f $build/build.ninja ]]; then
