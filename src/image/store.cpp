@@ -265,6 +265,7 @@ StoredImage Store::commit(const Parts& parts, const Progress& progress) {
     std::vector<std::string> chains = chain_ids(config.diff_ids);
     std::vector<std::string> added;  // layers this import stored: a failed one removes them
     StoredImage img;
+    SummaryRefresh refresh(*this);  // written again once a failure's layers are gone too
     try {
         img = store_image(parts, progress, config, chains, added);
     } catch (...) {
@@ -407,7 +408,6 @@ StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, con
             if (std::find(names.begin(), names.end(), n) == names.end()) kept.push_back(n);
         if (kept.size() != other.names.size()) losing.emplace_back(&other, std::move(kept));
     }
-    SummaryRefresh refresh(*this);
     make_dir(dir, 0700);
     write_file_atomic(dir + "/config.json", parts.config_json, 0600);
     for (const auto& n : names) link_name(n, id);
