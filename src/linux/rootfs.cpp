@@ -93,11 +93,8 @@ std::string filesystem_data(int root_fd, const MountOp& op) {
     if (op.kind != MountKind::Filesystem || op.fstype != "tmpfs") return op.data;
     for (const auto& o : split(op.data, ','))
         if (o.rfind("mode=", 0) == 0) return op.data;
-    sys::UniqueFd existing = sys::try_open_in_root(root_fd, op.destination, O_PATH);
-    if (!existing) {
-        if (errno != ENOENT) throw_errno("open " + quote(op.destination) + " in rootfs");
-        return op.data;  // made by the caller; tmpfs's own default mode then
-    }
+    sys::UniqueFd existing = sys::open_in_root_if_exists(root_fd, op.destination, O_PATH);
+    if (!existing) return op.data;  // made by the caller; tmpfs's own default mode then
     struct stat st;
     if (::fstat(existing.get(), &st) == 0 && S_ISDIR(st.st_mode)) {
         char mode[16];

@@ -49,6 +49,12 @@ UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mo
     return fd;
 }
 
+UniqueFd open_in_root_if_exists(int root_fd, const std::string& path, int flags) {
+    UniqueFd fd = try_open_in_root(root_fd, path, flags);
+    if (!fd && errno != ENOENT) throw_errno("open " + quote(path) + " in rootfs");
+    return fd;
+}
+
 int open_beneath(int dir, const std::string& name, int flags) {
     struct open_how how;
     std::memset(&how, 0, sizeof how);
@@ -85,8 +91,7 @@ static std::string link_target_in_root(int parent_fd, const std::string& parent,
 constexpr int kMaxLinks = 40;
 
 static UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode, int links) {
-    if (UniqueFd fd = try_open_in_root(root_fd, path, O_PATH | O_DIRECTORY)) return fd;
-    if (errno != ENOENT) throw_errno("open " + quote(path) + " in rootfs");
+    if (UniqueFd fd = open_in_root_if_exists(root_fd, path, O_PATH | O_DIRECTORY)) return fd;
     auto [parent, name] = split_last(path);
     if (name.empty() || name == "." || name == "..")
         throw Error(EINVAL, "mkdir " + quote(path) + " in rootfs: invalid path");
@@ -108,8 +113,7 @@ UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode) {
 }
 
 static UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode, int links) {
-    if (UniqueFd fd = try_open_in_root(root_fd, path, O_PATH)) return fd;
-    if (errno != ENOENT) throw_errno("open " + quote(path) + " in rootfs");
+    if (UniqueFd fd = open_in_root_if_exists(root_fd, path, O_PATH)) return fd;
     auto [parent, name] = split_last(path);
     UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, 0755, links);
     int fd = ::openat(parent_fd.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);

@@ -28,6 +28,8 @@ UniqueFd open_in_root(int root_fd, const std::string& path, int flags, mode_t mo
 // The same, without throwing: an invalid fd and errno set when it fails (for
 // callers to whom a missing file is an answer, not an error).
 UniqueFd try_open_in_root(int root_fd, const std::string& path, int flags, mode_t mode = 0);
+// open_in_root, but an invalid fd when `path` does not exist (ENOENT).
+UniqueFd open_in_root_if_exists(int root_fd, const std::string& path, int flags);
 
 // openat2(2) of `name` beneath `dir` following no symlink at all
 // (RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS): what is read
