@@ -96,8 +96,15 @@ PY
 chown -R "$bench_user:" "$work"
 chmod 755 "$work"
 
+# Each runtime's command line up to the verb, for inner.sh (run) and exec.sh (exec, RSS).
+cat > "$work/runtimes.sh" <<RUNTIMES
+crl=("$crunlite" --root "$work/state-crl" --cgroup-manager disabled)
+runc=(runc --root "$work/state-runc")
+crun=(crun --root "$work/state-crun" --cgroup-manager=disabled)
+RUNTIMES
 cat > "$work/inner.sh" <<INNER
 set -eu
+. $work/runtimes.sh
 # Private mount namespace: show the cgroup2 hierarchy at /sys/fs/cgroup, as on a pure v2 host.
 mount --make-rprivate /
 mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup
@@ -106,23 +113,21 @@ cd $work/bundle
 # hyperfine itself runs as the bench user, so each timed command is just the runtime.
 runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   hyperfine --style basic --runs $runs --warmup 5 --export-json $work/result.json \
-  -n crun-lite "$crunlite --root $work/state-crl --cgroup-manager disabled run bench-crl" \
-  -n runc "runc --root $work/state-runc run bench-runc" \
-  -n crun "crun --root $work/state-crun --cgroup-manager=disabled run bench-crun" \
+  -n crun-lite "\${crl[*]} run bench-crl" \
+  -n runc "\${runc[*]} run bench-runc" \
+  -n crun "\${crun[*]} run bench-crun" \
   -n floor "$work/floor $work/bundle/rootfs"
 # A subreaper above: the monitor of crun-lite's `run -d` is reaped when delete ends it.
 python3 $here/contrib/bench/reap.py runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
-  bash $work/exec.sh $crunlite $work $runs
+  bash $work/exec.sh $work $runs
 [ -z "${BASELINE:-}" ] || runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   python3 $work/alternate.py $work $runs > $work/alternate.txt
 INNER
 # exec and peak RSS, as the bench user: one sleeping container per runtime.
 cat > "$work/exec.sh" <<'EXEC'
 set -eu
-crunlite=$1 work=$2 runs=$3
-crl=("$crunlite" --root "$work/state-crl" --cgroup-manager disabled)
-runc=(runc --root "$work/state-runc")
-crun=(crun --root "$work/state-crun" --cgroup-manager=disabled)
+work=$1 runs=$2
+. "$work/runtimes.sh"
 cd "$work/sleeper"
 trap '"${crl[@]}" delete -f ex-crl; "${runc[@]}" delete -f ex-runc; "${crun[@]}" delete -f ex-crun' EXIT
 "${crl[@]}" run -d ex-crl </dev/null >/dev/null
