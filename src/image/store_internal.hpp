@@ -5,9 +5,12 @@
 
 #include <sys/types.h>
 
+#include <optional>
 #include <string>
+#include <vector>
 
 #include "crunlite/image/layer.hpp"
+#include "crunlite/image/store.hpp"
 #include "crunlite/image/stream.hpp"
 #include "crunlite/sys/fd.hpp"
 
@@ -38,5 +41,12 @@ sys::UniqueFd open_dir(const std::string& path);
 // What a layer (or an archive) may decompress to: its files' limit plus the
 // tar's own headers and padding (1 KiB an entry), and the ratio bound.
 void limit_stream(LayerStream& s, const LayerLimits& l);
+
+// images.tsv below the store's `root` (store.hpp), under the store lock for
+// drop and write: every image's ls row, stamped with images/'s mtime.  read:
+// nullopt when it is missing, stale or unreadable (then every image is read).
+void drop_summary(const std::string& root);
+void write_summary(const std::string& root, const std::vector<StoredImage>& images);
+std::optional<std::vector<StoredImage>> read_summary(const std::string& root);
 
 }  // namespace crunlite::image::detail

@@ -178,10 +178,8 @@ private:
     void ensure_index() const;
     // inspect(ref) by reading every image.
     StoredImage scan(const std::string& ref) const;
-    // Every image (without configs): read one by one; read from images.tsv
-    // (nullopt when it is missing, stale or unreadable).
+    // Every image (without configs), read one by one.
     std::vector<StoredImage> scan_all() const;
-    std::optional<std::vector<StoredImage>> read_summary() const;
     // Under the lock, around a change of images: removes images.tsv, then
     // writes it anew when the change ends.
     class SummaryRefresh;
