@@ -12,6 +12,7 @@
 #include <cstring>
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/layer.hpp"
 #include "crunlite/image/stream.hpp"
@@ -249,7 +250,9 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
     }
     TempDir work(root_ + "/tmp");
     std::string layout = path;
+    if (index) log::debug(quote(path) + ": an uncompressed archive, read in place");
     if (!S_ISDIR(st.st_mode) && !index) {
+        log::debug(quote(path) + ": a compressed archive, unpacked into tmp/ first");
         layout = work.path() + "/archive";
         make_dir(layout, 0700);
         with_context(quote(path), [&] { unpack_archive(path, layout); });

@@ -436,10 +436,13 @@ def test_archives_read_in_place_or_unpacked_when_compressed(h):
     with open(archive, "rb") as src, gzip.open(archive + ".gz", "wb") as dst:
         shutil.copyfileobj(src, dst)
     ids = []
-    for path in (archive, archive + ".gz"):
-        r = _image(h, "load", "--format", "json", "--name", "x:" + os.path.basename(path).replace(".", "-"), path)
+    for path, how in ((archive, "an uncompressed archive, read in place"),
+                      (archive + ".gz", "a compressed archive, unpacked into tmp/ first")):
+        r = h.rt("--debug", "image", "load", "--store", _store(h), "--format", "json",
+                 "--name", "x:" + os.path.basename(path).replace(".", "-"), path, root=False)
         check_eq(r.rc, 0, f"load {path}\n{r!r}")
-        ids.append(r.json()["id"])
+        check_in(how, r.err, "the debug log says how the archive was read")
+        ids.append(json.loads(r.out.splitlines()[-1])["id"])
         check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left in tmp/")
     check_eq(ids[0], ids[1], "the same image either way")
     for layer in _layer_dirs(h):
