@@ -12,18 +12,13 @@
 #include "crunlite/base/sha256.hpp"
 
 namespace crunlite::image {
-namespace {
-
-enum class Kind { None, Gzip, Zstd };
-
-}  // namespace
 
 struct LayerStream::Impl {
     int fd;
     std::string name;
     off_t offset = -1;  // >= 0: a range of `fd`, `left` bytes of it still to read
     uint64_t left = 0;
-    Kind kind = Kind::None;
+    Compression kind = Compression::None;
     bool sniffed = false, input_eof = false, done = false;
     std::vector<unsigned char> in = std::vector<unsigned char>(256 * 1024);
     size_t in_pos = 0, in_len = 0;
@@ -87,14 +82,11 @@ struct LayerStream::Impl {
             if (n == 0) input_eof = true;
             in_len += n;
         }
-        const unsigned char* p = in.data() + in_pos;
-        size_t avail = in_len - in_pos;
-        if (avail >= 2 && p[0] == 0x1f && p[1] == 0x8b) {
-            kind = Kind::Gzip;
+        kind = compression_of(in.data() + in_pos, in_len - in_pos);
+        if (kind == Compression::Gzip) {
             if (inflateInit2(&z, 15 + 16) != Z_OK) fail("gzip init");
             z_ready = true;
-        } else if (avail >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd) {
-            kind = Kind::Zstd;
+        } else if (kind == Compression::Zstd) {
             zstd = ZSTD_createDStream();
             if (!zstd) throw Error(ENOMEM, "zstd init");
             ZSTD_DCtx_setParameter(zstd, ZSTD_d_windowLogMax, 27);  // 128 MiB: bounded memory
@@ -106,14 +98,14 @@ struct LayerStream::Impl {
         if (done || len == 0) return 0;
         size_t n = 0;
         switch (kind) {
-            case Kind::None:
+            case Compression::None:
                 if (!fill()) break;
                 n = std::min(len, in_len - in_pos);
                 std::memcpy(out, in.data() + in_pos, n);
                 in_pos += n;
                 break;
-            case Kind::Gzip: n = read_gzip(out, len); break;
-            case Kind::Zstd: n = read_zstd(out, len); break;
+            case Compression::Gzip: n = read_gzip(out, len); break;
+            case Compression::Zstd: n = read_zstd(out, len); break;
         }
         if (n == 0) done = true;
         uncompressed.update(out, n);
@@ -166,6 +158,12 @@ struct LayerStream::Impl {
     }
 };
 
+Compression compression_of(const unsigned char* p, size_t len) {
+    if (len >= 2 && p[0] == 0x1f && p[1] == 0x8b) return Compression::Gzip;
+    if (len >= 4 && p[0] == 0x28 && p[1] == 0xb5 && p[2] == 0x2f && p[3] == 0xfd) return Compression::Zstd;
+    return Compression::None;
+}
+
 LayerStream::LayerStream(int fd, std::string name, off_t offset, uint64_t length)
     : impl_(std::make_unique<Impl>()) {
     impl_->fd = fd;
@@ -201,7 +199,7 @@ std::string LayerStream::diff_id() const { return impl_->uncompressed.hex(); }
 uint64_t LayerStream::compressed_size() const { return impl_->compressed.size(); }
 uint64_t LayerStream::uncompressed_size() const { return impl_->uncompressed.size(); }
 const char* LayerStream::compression() const {
-    return impl_->kind == Kind::Gzip ? "gzip" : impl_->kind == Kind::Zstd ? "zstd" : "none";
+    return impl_->kind == Compression::Gzip ? "gzip" : impl_->kind == Compression::Zstd ? "zstd" : "none";
 }
 
 void check_digest(const std::string& name, const std::string& what, const std::string& got, const std::string& want) {

@@ -37,9 +37,7 @@ std::optional<TarIndex> TarIndex::open(int fd, const std::string& name, uint64_t
     unsigned char magic[4] = {};
     ssize_t got = ::pread(fd, magic, sizeof magic, 0);
     if (got < 0) throw_errno("read " + name);
-    if ((got >= 2 && magic[0] == 0x1f && magic[1] == 0x8b) ||
-        (got >= 4 && magic[0] == 0x28 && magic[1] == 0xb5 && magic[2] == 0x2f && magic[3] == 0xfd))
-        return std::nullopt;
+    if (compression_of(magic, static_cast<size_t>(got)) != Compression::None) return std::nullopt;
 
     TarIndex index;
     index.fd_ = sys::UniqueFd(::fcntl(fd, F_DUPFD_CLOEXEC, 0));

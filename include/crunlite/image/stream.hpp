@@ -24,6 +24,10 @@ struct BlobInput {
     uint64_t length = 0;
 };
 
+// A blob's compression, by the magic of its first bytes (`len` of them at `p`).
+enum class Compression { None, Gzip, Zstd };
+Compression compression_of(const unsigned char* p, size_t len);
+
 class LayerStream {
 public:
     // Reads from `fd` (not owned), to its end or, when `offset` >= 0, `length`
