@@ -4,7 +4,8 @@
 # (default 60) from a copy of its seed corpus in tests/fuzz/corpus/<name>.
 # A crash, a sanitizer report, a leak or a timeout fails the run; the input
 # that caused it is printed (base64) and kept in $FUZZ_OUT.  Prints
-# "fuzz <name>: N runs" per harness.  `contrib/fuzz.sh config layer` runs some;
+# "fuzz <name>: N runs" per harness.  A $FUZZ_OUT this script made is removed
+# when every harness passed and kept (its path printed) when one failed.  `contrib/fuzz.sh config layer` runs some;
 # `contrib/fuzz.sh --build` only builds them.
 set -uo pipefail
 
@@ -48,4 +49,7 @@ for name in "${harnesses[@]}"; do
         done
     fi
 done
+if [[ -z ${FUZZ_OUT:-} ]]; then
+    if ((failed)); then echo "fuzz: logs, corpora and reproducers kept in $out"; else rm -rf "$out"; fi
+fi
 exit $failed

@@ -21,9 +21,12 @@
 using namespace crunlite;
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-    static std::string base = [] {
-        char t[] = "/tmp/crl-fuzz-layer-XXXXXX";
+    // A plain array, not a std::string: it must outlive static destructors,
+    // since libFuzzer ends with exit() and the directory goes with it.
+    static char t[] = "/tmp/crl-fuzz-layer-XXXXXX";
+    static const std::string base = [] {
         if (!::mkdtemp(t)) std::abort();
+        std::atexit([] { ::rmdir(t); });
         return std::string(t);
     }();
     sys::UniqueFd blob(::memfd_create("layer", MFD_CLOEXEC));
