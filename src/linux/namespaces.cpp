@@ -96,16 +96,27 @@ int differing_namespaces(pid_t pid) {
         {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},     {"pid", CLONE_NEWPID},       {"ipc", CLONE_NEWIPC},
         {"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},    {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
     };
+    // A namespace link reads "<type>:[<inode>]": equal text, the same namespace.
+    // readlinkat through the two directories, because stat() follows each link
+    // into nsfs (~6 us apiece here, a third of `exec`'s first stage).
+    std::string dir = "/proc/" + std::to_string(pid) + "/ns";
+    auto open_dir = [](const std::string& path) {
+        sys::UniqueFd fd(::open(path.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!fd) throw_errno("open " + path);
+        return fd;
+    };
+    sys::UniqueFd theirs = open_dir(dir), ours = open_dir("/proc/self/ns");
     int flags = 0;
-    std::string proc = "/proc/" + std::to_string(pid) + "/ns/";
     for (auto [name, flag] : kinds) {
-        struct stat theirs, ours;
-        if (::stat((proc + name).c_str(), &theirs) < 0) {
+        char a[64], b[64];
+        ssize_t na = ::readlinkat(theirs.get(), name, a, sizeof a);
+        if (na < 0) {
             if (errno == ENOENT) continue;  // kernel without this namespace type
-            throw_errno("stat " + proc + name);
+            throw_errno("readlink " + dir + "/" + name);
         }
-        if (::stat((std::string("/proc/self/ns/") + name).c_str(), &ours) < 0) throw_errno(std::string("stat /proc/self/ns/") + name);
-        if (theirs.st_ino != ours.st_ino || theirs.st_dev != ours.st_dev) flags |= flag;
+        ssize_t nb = ::readlinkat(ours.get(), name, b, sizeof b);
+        if (nb < 0) throw_errno(std::string("readlink /proc/self/ns/") + name);
+        if (na != nb || std::memcmp(a, b, static_cast<size_t>(na)) != 0) flags |= flag;
     }
     return flags;
 }
