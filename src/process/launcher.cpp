@@ -441,11 +441,14 @@ Launched launch(const LaunchRequest& req) {
 
 Launched launch_exec(const ExecRequest& req) {
     auto [parent_end, child_end] = SyncSocket::make_pair();
-    // Stage-1 and the new process are killed and reaped if anything below throws.
-    sys::Child stage1_child = sys::Child::fork("fork", [&, &parent_end = parent_end, &child_end = child_end]() -> int {
-        parent_end.close();
+    auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
+        ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
         exec_stage1(req, child_end);
-    });
+    };
+    // Stage-1 and the new process are killed and reaped if anything below throws.
+    // Stage-1 only joins, clones and reports, so it shares our memory (vfork),
+    // unless it must wait for us to place it in the systemd unit's cgroup first.
+    sys::Child stage1_child = req.place_stage1 ? sys::Child::fork("fork", body) : sys::Child::vfork("fork", body);
     child_end.close();
     if (req.place_stage1) {
         req.place_stage1(stage1_child.pid());

@@ -1,7 +1,10 @@
 #include "crunlite/sys/child.hpp"
 
 #include <poll.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -35,6 +38,26 @@ Child& Child::operator=(Child&& other) noexcept {
 pid_t Child::fork_or_throw(const std::string& what) {
     pid_t pid = ::fork();
     if (pid < 0) throw_errno(what);
+    return pid;
+}
+
+pid_t Child::vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg) {
+    if (!vfork_shares_memory) {
+        pid_t pid = fork_or_throw(what);
+        if (pid == 0) ::_exit(fn(arg));
+        return pid;
+    }
+    // Reserved, not committed: the body touches a few pages of it.
+    constexpr size_t stack_size = 1 << 20;
+    void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) throw_errno(what);
+    int dumpable = ::prctl(PR_GET_DUMPABLE);
+    pid_t pid = ::clone(fn, static_cast<char*>(stack) + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+    int saved = errno;
+    // The child has exited or exec'd: its stack and our memory are ours again.
+    ::munmap(stack, stack_size);
+    if (dumpable > 0) ::prctl(PR_SET_DUMPABLE, dumpable);
+    if (pid < 0) throw sys_error(saved, what);
     return pid;
 }
 

@@ -14,7 +14,7 @@
 // rootfs.cpp).  Not used by crun-lite-init (src/init/init.cpp): a static
 // binary that includes no crun-lite header and is built without exceptions.
 //
-// fork() is for a single-threaded caller (every fork site is one; the
+// fork() and vfork() are for a single-threaded caller (every fork site is one; the
 // threads of an image import posix_spawn instead): the body runs in a copy of
 // that process, so it may do what the caller could.  A site that avoids
 // allocating in the child still can: fork() itself allocates nothing there.
@@ -26,8 +26,18 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <type_traits>
 
 #include "crunlite/sys/fd.hpp"
+
+// AddressSanitizer builds (GCC says so with a macro, clang with a feature).
+#if defined(__SANITIZE_ADDRESS__)
+#define CRUNLITE_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define CRUNLITE_ASAN 1
+#endif
+#endif
 
 namespace crunlite::sys {
 
@@ -61,6 +71,33 @@ public:
             ::_exit(code);
         }
         return adopt(pid, kill);
+    }
+
+    // fork() for a short-lived body that only makes system calls (and forks)
+    // before it _exits: the child shares our memory, on a stack of its own,
+    // and we are suspended until it exits or execs (CLONE_VM | CLONE_VFORK, as
+    // posix_spawn), so no copy of our page tables is made, faulted in again and
+    // torn down.  The body writes our memory: it must leave every object we use
+    // afterwards as it found it (close an inherited fd by number, not through
+    // its owner).  Our dumpable flag, which belongs to the shared memory, is
+    // restored on return.  Built with AddressSanitizer this is fork(): ASan
+    // cannot follow a second stack in one address space.
+#ifdef CRUNLITE_ASAN
+    static constexpr bool vfork_shares_memory = false;
+#else
+    static constexpr bool vfork_shares_memory = true;
+#endif
+    template <typename Body>
+    static Child vfork(const std::string& what, Body&& body, Kill kill = Kill::Process) {
+        auto run = [](void* arg) -> int {
+            int code = 1;
+            try {
+                code = (*static_cast<std::remove_reference_t<Body>*>(arg))();
+            } catch (...) {
+            }
+            ::_exit(code);
+        };
+        return adopt(vfork_or_throw(what, run, &body), kill);
     }
 
     // Takes ownership of `pid`, an unreaped child of ours not made by fork()
@@ -97,6 +134,7 @@ private:
     Child(pid_t pid, UniqueFd pidfd, int pidfd_errno, Kill kill) noexcept
         : pid_(pid), pidfd_(std::move(pidfd)), pidfd_errno_(pidfd_errno), kill_(kill) {}
     static pid_t fork_or_throw(const std::string& what);
+    static pid_t vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg);
     // Kills and reaps an owned process; keeps errno.
     void reset() noexcept;
 
