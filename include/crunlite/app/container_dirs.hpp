@@ -1,12 +1,12 @@
 // The app's directories in the image store, one per container made from an image
 // (run --image, create --image), and how they hold images (image::Holders):
 //
-//   <store>/containers/<id>/   the container's bundle (app/image_run.hpp) and:
-//     image                    the image id it uses, written under the store lock
-//     state                    its runtime state directory (<root>/<id>)
-//     lock                     flocked by the crun-lite creating or running it
+//   <store>/containers/<id>/   the container's bundle (app/image_run.hpp), flocked
+//                              by the crun-lite creating or running it, and:
+//     state                    its runtime state directory (<root>/<id>), then
+//                              the image id it uses, appended under the store lock
 //
-// A directory is live while <state>/state.json exists or its lock is held: image rm
+// A directory is live while <state>/state.json exists or its flock is held: image rm
 // refuses the images of live containers, prune keeps them and removes the directories
 // of dead ones (a reboot empties the state in /run but not the store).  Runs in the
 // runtime parent, rootless inside the store's user namespace where app/image_run.hpp's
@@ -34,8 +34,8 @@ public:
 
     // Both throw Error(EINVAL) for an id the runtime would refuse (state::validate_id).
     // Makes <id>/ under `store`'s lock (a dead one of the same id is moved aside
-    // for prune), with its lock file flocked and its state path recorded; returns
-    // the lock, to hold until the container's state exists.  Throws
+    // for prune), flocked, with its state path recorded; returns the locked
+    // directory, to hold until the container's state exists.  Throws
     // Error(EEXIST, "container with given ID already exists") for a live one.
     sys::UniqueFd create(const image::Store& store, const std::string& id, const std::string& state_dir) const;
     // Removes <id>/ of a dead container under `store`'s lock; false when there is

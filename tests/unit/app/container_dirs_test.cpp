@@ -7,6 +7,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 
 #include "crunlite/app/container_dirs.hpp"
 #include "crunlite/base/error.hpp"
@@ -91,8 +92,31 @@ TEST_CASE("container dirs: a pin of a missing image writes nothing; bad ids are 
     image::Store store(t.root, image::UnpackOptions{}, &dirs);
     sys::UniqueFd lock = dirs.create(store, "c1", t.state_root + "/c1");
     CHECK_THROWS_WITH(store.pin("app:1", dirs.dir("c1")), Contains("is not in the store"));
-    CHECK_FALSE(fs::exists(dirs.dir("c1") + "/image"));
+    std::ifstream state(dirs.dir("c1") + "/state");
+    std::string text((std::istreambuf_iterator<char>(state)), std::istreambuf_iterator<char>());
+    CHECK(text == t.state_root + "/c1\n");  // the state path, and no image
     CHECK_THROWS_WITH(dirs.create(store, "../x", t.state_root + "/x"), Contains("invalid id format: ../x"));
     CHECK_THROWS_WITH(dirs.remove_dead(store, ".."), Contains("invalid id format"));
     CHECK_FALSE(fs::exists(t.root + "/x"));
+}
+
+TEST_CASE("container dirs: the directory is the lock; a directory from before the pin moved into state still pins") {
+    TempStore t;
+    app::ContainerDirs dirs(t.root);
+    image::Store store(t.root, image::UnpackOptions{}, &dirs);
+    {
+        sys::UniqueFd lock = dirs.create(store, "web", t.state_root + "/web");
+        CHECK_FALSE(fs::exists(dirs.dir("web") + "/lock"));
+        dirs.pin(dirs.dir("web"), "sha256:aaaa");
+        CHECK(dirs.images_in_use() == std::map<std::string, std::string>{{"sha256:aaaa", "web"}});
+    }
+    // Unlocked and without state: dead.
+    CHECK(dirs.images_in_use().empty());
+
+    // The layout before: the image id in a file of its own.
+    fs::create_directories(dirs.dir("old"));
+    std::ofstream(dirs.dir("old") + "/state") << t.state_root + "/old\n";
+    std::ofstream(dirs.dir("old") + "/image") << "sha256:bbbb\n";
+    t.make_state("old");
+    CHECK(dirs.images_in_use() == std::map<std::string, std::string>{{"sha256:bbbb", "old"}});
 }
