@@ -100,33 +100,47 @@ image::StoredImage find_image(const runtime::Context& ctx, const std::string& st
     return import_into(ctx, store_root, image::LayerLimits{}, [&](image::Store& s) { return s.load(ref, ""); }, pin_dir);
 }
 
-// A file of the image as the container will see it: the topmost layer that
-// has it wins; a whiteout or an opaque parent directory above ends the search.
-// Every lookup is openat2(RESOLVE_IN_ROOT) inside its layer, so a symlink in
-// the image (etc -> /somewhere) never reaches a host file.
-std::optional<std::string> read_image_file(const image::Store& store, const image::StoredImage& img,
-                                           const std::string& path) {
-    std::vector<sys::UniqueFd> roots;
-    for (const auto& chain : img.layers) {
-        std::string layer = store.layer_dir(chain);
-        roots.emplace_back(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-        if (!roots.back()) throw_errno("open layer " + quote(layer));
+// The image's layer directories (O_PATH), opened once for lookups in the merged
+// view the overlay will show.  Every lookup is openat2(RESOLVE_IN_ROOT or
+// BENEATH) inside its layer, so a symlink in the image (etc -> /somewhere)
+// never reaches a host file.
+class ImageLayers {
+public:
+    ImageLayers(const image::Store& store, const image::StoredImage& img) : id_(img.id.substr(0, 19)) {
+        for (const auto& chain : img.layers) {
+            std::string layer = store.layer_dir(chain);
+            roots_.emplace_back(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!roots_.back()) throw_errno("open layer " + quote(layer));
+        }
     }
-    std::string what = "image " + img.id.substr(0, 19) + ": " + path;
-    std::optional<image::MergedEntry> e;
-    try {
-        e = image::resolve_merged(path, roots.size(), [&](size_t l, const std::string& p) {
-            return image::layer_dir_entry(roots[l].get(), p);
-        });
-    } catch (const Error& err) {
-        throw Error(err.code(), what + ": " + err.message());
+    std::string what(const std::string& path) const { return "image " + id_ + ": " + path; }
+    int root(size_t layer) const { return roots_.at(layer).get(); }
+    // The topmost layer holding `path`, a whiteout or an opaque parent above ending the search.
+    std::optional<image::MergedEntry> resolve(const std::string& path) const {
+        try {
+            return image::resolve_merged(path, roots_.size(), [&](size_t l, const std::string& p) {
+                return image::layer_dir_entry(roots_[l].get(), p);
+            });
+        } catch (const Error& err) {
+            throw Error(err.code(), what(path) + ": " + err.message());
+        }
     }
+
+private:
+    std::string id_;
+    std::vector<sys::UniqueFd> roots_;
+};
+
+// A file of the image as the container will see it.
+std::optional<std::string> read_image_file(const ImageLayers& layers, const std::string& path) {
+    std::optional<image::MergedEntry> e = layers.resolve(path);
     if (!e) return std::nullopt;
+    std::string what = layers.what(path);
     // Only a regular file of sane size: a FIFO would block us, a device
     // node (/dev/zero, a disk) must never be opened for an image.
     if (e->entry.kind != image::LayerEntry::Regular) throw Error(EINVAL, what + " is not a regular file");
     std::string rel = e->path.substr(1);
-    sys::UniqueFd fd(sys::open_beneath(roots[e->layer].get(), rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW));
+    sys::UniqueFd fd(sys::open_beneath(layers.root(e->layer), rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW));
     struct stat st;
     if (!fd || ::fstat(fd.get(), &st) < 0) throw_errno("open " + what);
     if (!S_ISREG(st.st_mode)) throw Error(EINVAL, what + " is not a regular file");
@@ -166,10 +180,10 @@ struct Prepared {
 // Writes the files of a new image container's bundle (see image_run.hpp) for
 // prepare(), which made the directory and pinned `img`.
 // 1. The process: user from the image's own passwd/group, args, env, cwd.
-void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const image::Store& store,
-                  const image::StoredImage& img, const image::ImageConfig& ic, spec::SpecOptions& s) {
-    ContainerUser user = resolve_user(o.user.value_or(ic.user), read_image_file(store, img, "/etc/passwd"),
-                                      read_image_file(store, img, "/etc/group"));
+void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const ImageLayers& layers,
+                  const image::ImageConfig& ic, spec::SpecOptions& s) {
+    ContainerUser user = resolve_user(o.user.value_or(ic.user), read_image_file(layers, "/etc/passwd"),
+                                      read_image_file(layers, "/etc/group"));
     s.rootless = ctx.rootless;
     s.caller_uid = ::geteuid();
     s.caller_gid = ::getegid();
@@ -267,19 +281,55 @@ void plan_rootfs(const runtime::Context& ctx, const ImageRunOptions& o, const im
         if (k != "org.opencontainers.image.stopSignal" && k.rfind("org.crun-lite.", 0) != 0) s.annotations.emplace(k, v);
 }
 
+// Writes the /etc files into the overlay's empty upper directory, where the
+// container sees them as the image's own: when the image's /etc is a directory
+// (not a symlink) owned as upper/ is, or missing.  Returns false, having written
+// nothing, otherwise.  An /etc and three files in upper/, where bind mounts
+// need three more files and six mounts, and overlayfs copies /etc up to make
+// their mount points (0.6 ms of a 16 ms image run's CPU here).
+bool write_etc_into_upper(const ImageLayers& layers, const std::string& upper,
+                          const std::vector<std::pair<const char*, std::string>>& files) {
+    sys::UniqueFd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    struct stat us, es;
+    if (!up || ::fstat(up.get(), &us) < 0) throw_errno("open " + quote(upper));
+    mode_t mode = 0755;
+    if (std::optional<image::MergedEntry> e = layers.resolve("/etc")) {
+        bool dir = e->entry.kind == image::LayerEntry::Directory || e->entry.kind == image::LayerEntry::OpaqueDirectory;
+        if (!dir || e->path != "/etc") return false;
+        if (::fstatat(layers.root(e->layer), "etc", &es, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("stat " + layers.what("/etc"));
+        if (es.st_uid != us.st_uid || es.st_gid != us.st_gid) return false;
+        mode = es.st_mode & 07777;
+    }
+    std::string etc = upper + "/etc";
+    if (::mkdirat(up.get(), "etc", 0700) < 0) throw_errno("create " + quote(etc));
+    sys::UniqueFd ed(::openat(up.get(), "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+    if (!ed || ::fchmod(ed.get(), mode) < 0) throw_errno("chmod " + quote(etc));
+    for (const auto& [name, text] : files) {
+        std::string path = etc + "/" + name;
+        sys::UniqueFd fd(::openat(ed.get(), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
+        if (!fd || ::fchmod(fd.get(), 0644) < 0) throw_errno("create " + quote(path));
+        if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("write " + quote(path));
+    }
+    return true;
+}
+
 // 4. The /etc files (hosts, hostname, resolv.conf), volumes and the init, as mounts.
-void plan_etc_and_mounts(const ImageRunOptions& o, const image::ImageConfig& ic, const std::string& dir,
-                         const std::string& network, spec::SpecOptions& s) {
+void plan_etc_and_mounts(const ImageRunOptions& o, const image::ImageConfig& ic, const ImageLayers& layers,
+                         const std::string& dir, const std::string& network, spec::SpecOptions& s) {
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     NetworkEtc net = network_etc(network);
     hosts += net.host_addr + "\t" + s.hostname + "\n";
-    write_file_atomic(dir + "/hosts", hosts, 0644);
-    write_file_atomic(dir + "/hostname", s.hostname + "\n", 0644);
     std::string resolv = net.nameserver.empty() ? "" : "nameserver " + net.nameserver + "\n";
     if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
-    write_file_atomic(dir + "/resolv.conf", resolv, 0644);
-    for (const char* f : {"hosts", "hostname", "resolv.conf"})
-        s.extra_mounts.push_back({std::string("/etc/") + f, "bind", dir + "/" + f, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
+    std::vector<std::pair<const char*, std::string>> files = {
+        {"hosts", hosts}, {"hostname", s.hostname + "\n"}, {"resolv.conf", resolv}};
+    // With --read-only they stay writable (as Docker's): bind mounts then.
+    if (o.read_only || !write_etc_into_upper(layers, dir + "/ovl/upper", files)) {
+        for (const auto& [name, text] : files) {
+            write_file_atomic(dir + "/" + name, text, 0644);
+            s.extra_mounts.push_back({std::string("/etc/") + name, "bind", dir + "/" + name, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
+        }
+    }
     for (const auto& v : ic.volumes)
         s.extra_mounts.push_back({v, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}, {}, {}});
     std::string cwd = absolute_path(".");
@@ -321,10 +371,11 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     if (!p.app.stop_signal.empty()) runtime::parse_signal(p.app.stop_signal);
 
     spec::SpecOptions s;
-    plan_process(ctx, o, store, img, ic, s);
+    ImageLayers layers(store, img);
+    plan_process(ctx, o, layers, ic, s);
     plan_confinement(o, p.app.network, s);
     plan_rootfs(ctx, o, store, img, ic, p.dir, s);
-    plan_etc_and_mounts(o, ic, p.dir, p.app.network, s);
+    plan_etc_and_mounts(o, ic, layers, p.dir, p.app.network, s);
     write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
     p.app.started_ns = realtime_ns();
     write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);

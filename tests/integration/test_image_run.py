@@ -932,6 +932,48 @@ def test_passwd_symlink_into_a_lower_layer(h):
     check_eq(_containers_left(h), [], "nothing left")
 
 
+def test_etc_files_in_the_upper_layer_or_bind_mounted(h):
+    """/etc/hosts, /etc/hostname and /etc/resolv.conf: files of the container's
+    upper layer when the image's /etc is a directory; bind mounts when /etc is a
+    symlink (the image's target stays untouched) and with --read-only, where they
+    stay writable as Docker's."""
+    import tarfile
+    show = ("cat /etc/hosts /etc/hostname; grep -c nameserver /etc/resolv.conf; "
+            "grep -cE ' [^ ]*/etc/(hosts|hostname|resolv.conf) ' /proc/mounts; echo x >> /etc/hosts && echo hosts-writable")
+    archive = _archive(h, dict(BASE, User=""))
+    cid = h.new_id("img")
+    r = _run(h, archive, "--rm", "--hostname", "webhost", cid, "sh", "-c", show)
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    check_in("127.0.0.1\tlocalhost", r.out, "hosts")
+    check_in("\twebhost\n", r.out, "hosts names the container")
+    lines = r.out.split("\n")
+    check_in("webhost", lines, "hostname")
+    check_in("0", lines, "no /etc mounts: the files are the upper layer's")
+    check_in("hosts-writable", r.out, "hosts is writable")
+
+    r = _run(h, archive, "--rm", "--read-only", "--hostname", "webhost", cid, "sh", "-c", show)
+    check_eq(r.rc, 0, f"run --read-only\n{r!r}")
+    check_in("3", r.out.split("\n"), "--read-only: three bind mounts")
+    check_in("hosts-writable", r.out, "--read-only: hosts stays writable")
+
+    def etc_link(t):
+        ti = tarfile.TarInfo("etc")
+        ti.type, ti.linkname = tarfile.SYMTYPE, "usr/etc"
+        t.addfile(ti)
+    base = _files(("usr/", None), ("usr/etc/", None), ("usr/etc/passwd", PASSWD), ("usr/etc/group", GROUP),
+                  ("usr/etc/hosts", "image's own\n"), applets=("grep", "true"))
+    path = os.path.join(h.mkdtemp("img"), "app.tar")
+    harness.make_docker_archive(h, path, "example/etclink:1", layers=[harness.busybox_layer(h), base, etc_link],
+                                config=dict(BASE, User=""))
+    os.chmod(os.path.dirname(path), 0o755)
+    r = _run(h, path, "--rm", "--hostname", "webhost", cid, "sh", "-c", show + "; readlink /etc")
+    check_eq(r.rc, 0, f"run with /etc a symlink\n{r!r}")
+    check_in("\twebhost\n", r.out, "hosts through the symlink")
+    check_in("3", r.out.split("\n"), "/etc a symlink: three bind mounts")
+    check_in("usr/etc", r.out, "/etc is still the image's symlink")
+    check_eq(_containers_left(h), [], "nothing left")
+
+
 def test_private_cgroup_view(h):
     """An image container has a cgroup namespace of its own: /proc/self/cgroup
     shows it at the root, and /sys/fs/cgroup holds its own cgroups, not the
