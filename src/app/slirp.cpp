@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <optional>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -284,20 +285,24 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
 bool is_user_network(const std::string& mode) { return mode == "slirp4netns" || mode == "pasta"; }
 
 std::string resolve_network_mode(const std::string& requested, bool publishing, bool rootless, bool creating) {
-    bool have_pasta = !sys::find_on_path("pasta").empty(), have_slirp = !sys::find_on_path("slirp4netns").empty();
-    std::string user_mode = have_pasta ? "pasta" : have_slirp ? "slirp4netns" : "";
+    // PATH is searched only where the answer matters: not for --network none or host
+    // (22 access() calls on this host's PATH).
+    std::optional<bool> pasta, slirp;
+    auto have_pasta = [&] { return pasta ? *pasta : *(pasta = !sys::find_on_path("pasta").empty()); };
+    auto have_slirp = [&] { return slirp ? *slirp : *(slirp = !sys::find_on_path("slirp4netns").empty()); };
+    auto user_mode = [&]() -> std::string { return have_pasta() ? "pasta" : have_slirp() ? "slirp4netns" : ""; };
     std::string mode = requested;
-    if (mode.empty()) mode = !user_mode.empty() && !creating && (rootless || publishing) ? user_mode : "none";
+    if (mode.empty()) mode = !creating && (rootless || publishing) && !user_mode().empty() ? user_mode() : "none";
     if (mode != "none" && mode != "host" && !is_user_network(mode))
         throw Error(EINVAL, "--network: unknown mode " + quote(mode) + " (want none, host, pasta or slirp4netns)");
     if ((is_user_network(mode) || publishing) && creating)
-        throw Error(EINVAL, "create --image: --network " + (is_user_network(mode) ? mode : user_mode.empty() ? "pasta" : user_mode) +
+        throw Error(EINVAL, "create --image: --network " + (is_user_network(mode) ? mode : user_mode().empty() ? "pasta" : user_mode()) +
                                 " and -p need `run` (its monitor keeps the network helper)");
-    if (mode == "pasta" && !have_pasta) throw Error(ENOENT, "--network pasta: pasta is not installed (Debian: passt)");
-    if (mode == "slirp4netns" && !have_slirp) throw Error(ENOENT, "--network slirp4netns: slirp4netns is not installed");
+    if (mode == "pasta" && !have_pasta()) throw Error(ENOENT, "--network pasta: pasta is not installed (Debian: passt)");
+    if (mode == "slirp4netns" && !have_slirp()) throw Error(ENOENT, "--network slirp4netns: slirp4netns is not installed");
     if (publishing && !is_user_network(mode))
         throw Error(EINVAL, std::string("-p needs --network pasta or slirp4netns") +
-                                (user_mode.empty() ? ", and neither is installed" : " (the network is " + mode + ")"));
+                                (user_mode().empty() ? ", and neither is installed" : " (the network is " + mode + ")"));
     if (rootless && mode == "none" && requested.empty() && !creating)
         log::info("neither pasta nor slirp4netns is installed: the container has no network (--network none)");
     return mode;
