@@ -10,7 +10,8 @@
 # ulimits this host allows.  crun-lite gets the same image imported into its store.
 # Prints ms per container and crun-lite's ratio to each; and the image run's cost
 # over the bundle run of the same rootfs (what images add: the store, the spec
-# made from the image, the overlay).
+# made from the image, the overlay).  Then both crun-lite runs again with the
+# binary on a read-only mount, as installed on a read-only /usr (no re-exec).
 #
 # Usage (as root): contrib/bench/image-run-bench.sh [BUILD_DIR] [RUNS]
 set -euo pipefail
@@ -48,6 +49,17 @@ c["process"].update(terminal=False, args=["true"])
 json.dump(c, open(sys.argv[1], "w"), indent=1)
 PY
 
+# The same two crun-lite runs with the binary on a read-only mount, as installed
+# on a read-only /usr (or bound read-only onto itself): root's runs then need no
+# re-exec through a protected view (docs/design.md, self-protection).  In a
+# private mount namespace: nothing is mounted on the host.  First, before podman's
+# runs churn the file system (each copies the rootfs: vfs).
+cp "$crunlite" "$work/crun-lite.ro"
+unshare -m bash -c "mount --make-rprivate / && mount --bind -o ro '$work/crun-lite.ro' '$work/crun-lite.ro' &&
+  hyperfine --style basic --runs $runs --warmup 3 --export-json '$work/result-ro.json' \
+  -n crun-lite-ro '$work/crun-lite.ro --root $work/state run --rm --image bench-bb --store $work/store --network none b true' \
+  -n crun-lite-ro-bundle '$work/crun-lite.ro --root $work/state run --bundle $work/bundle b'"
+
 ulimits="--ulimit nofile=1024:1024 --ulimit nproc=1000:1000"
 hyperfine --style basic --runs "$runs" --warmup 3 --export-json "$work/result.json" \
   -n crun-lite "$crunlite --root $work/state run --rm --image bench-bb --store $work/store --network none b true" \
@@ -55,14 +67,16 @@ hyperfine --style basic --runs "$runs" --warmup 3 --export-json "$work/result.js
   -n podman-runc "${podman[*]} --runtime runc run --rm --network none $ulimits localhost/bench-bb true" \
   -n podman-crun-lite "${podman[*]} --runtime $crunlite run --rm --network none $ulimits localhost/bench-bb true"
 
-python3 - "$work/result.json" <<'PY'
+python3 - "$work/result.json" "$work/result-ro.json" <<'PY'
 import json, sys
-res = {r["command"]: r for r in json.load(open(sys.argv[1]))["results"]}
+res = {r["command"]: r for f in sys.argv[1:] for r in json.load(open(f))["results"]}
 ms = {n: r["mean"] * 1000 for n, r in res.items()}
 sd = {n: r["stddev"] * 1000 for n, r in res.items()}
 print()
 for n in ms:
-    ratio = "" if n == "crun-lite" else f"  crun-lite/{n} = {ms['crun-lite'] / ms[n]:.2f}"
+    ratio = "" if n.startswith("crun-lite-ro") or n == "crun-lite" else f"  crun-lite/{n} = {ms['crun-lite'] / ms[n]:.2f}"
     print(f"{n:18s} {ms[n]:7.1f} ms ± {sd[n]:.1f}{ratio}")
 print(f"\nthe image run over the bundle run of the same rootfs: {ms['crun-lite'] / ms['crun-lite-bundle']:.2f}")
+print(f"installed read-only: image run {ms['crun-lite-ro']:.1f} ms, crun-lite-ro/podman-runc = "
+      f"{ms['crun-lite-ro'] / ms['podman-runc']:.2f}, over its bundle run: {ms['crun-lite-ro'] / ms['crun-lite-ro-bundle']:.2f}")
 PY

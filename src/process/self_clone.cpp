@@ -115,6 +115,12 @@ void ensure_sealed_self(char** argv) {
     // ids (never 0) and capabilities in user namespaces that do not map root, so
     // nothing they run as can write a root-owned file without group/other write.
     if (::geteuid() != 0 && st.st_uid == 0 && !(st.st_mode & (S_IWGRP | S_IWOTH))) return;
+    // Installed on a read-only mount (a read-only /usr, or the binary bound
+    // read-only onto itself once): opening it for writing fails with EROFS,
+    // and only CAP_SYS_ADMIN over the mount namespace holding that mount could
+    // change it, which no container has (its own is another).  No view, no re-exec.
+    struct statvfs vfs;
+    if (::fstatvfs(self.get(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) return;
     std::string origin = own_path();
     if (sys::UniqueFd view = overlay_view(origin)) {
         ::setenv(kOriginVar, origin.c_str(), 1);

@@ -358,6 +358,47 @@ def test_init_runs_from_a_sealed_non_dumpable_copy(h):
     h.rt_ok("delete", "--force", cid)
 
 
+def test_a_binary_on_a_read_only_mount_needs_no_view(h):
+    """Installed on a read-only mount (here: a copy bound read-only onto itself, in a
+    private mount namespace), root's `create` runs the binary itself, without the
+    re-exec through an overlay view, and /proc/<init>/exe still refuses writing: EROFS."""
+    if h.rootless:
+        harness.skip("root's runs alone re-execute through a view; a user's run needs none")
+    import shutil
+    import subprocess
+    d = h.mkdtemp("robin")
+    binary = os.path.join(d, "crun-lite")
+    shutil.copy2(h.bin, binary)
+    b = h.bundle(["/probe", "exit", "0"])
+    b.save()
+    cid = h.new_id("ro")
+    script = ('mount --make-rprivate / && mount --bind -o ro "$1" "$1" && shift && exec "$@"')
+    # The init keeps create's stdio: a file, not a pipe that would never end.
+    with open(os.path.join(d, "err"), "w+") as err:
+        rc = subprocess.run(["unshare", "-m", "sh", "-c", script, "sh", binary, binary, "--root", h.root,
+                             "create", "--bundle", b.path, cid], stdin=subprocess.DEVNULL,
+                            stdout=subprocess.DEVNULL, stderr=err, timeout=60).returncode
+        err.seek(0)
+        check_eq(rc, 0, f"create from the read-only binary\n{err.read()}")
+    try:
+        pid = h.state(cid)["pid"]
+        # The same inode on the same file system: not an overlay view, not a memfd copy.
+        st, exe = os.stat(binary), os.stat(f"/proc/{pid}/exe")
+        check_eq((exe.st_dev, exe.st_ino), (st.st_dev, st.st_ino), "the init runs the binary itself: no view")
+        # CVE-2019-5736's way: hold the exe while it runs, reopen it for writing once
+        # nothing runs it (no ETXTBSY then).  The mount refuses: EROFS.
+        held = os.open(f"/proc/{pid}/exe", os.O_PATH)
+    finally:
+        h.rt_ok("delete", "--force", cid)
+    try:
+        os.close(os.open(f"/proc/self/fd/{held}", os.O_WRONLY))
+        raise harness.Failure("opened the read-only binary for writing through /proc/<init>/exe")
+    except OSError as e:
+        check_eq(e.errno, errno.EROFS, f"reopening /proc/<init>/exe for writing: {e}")
+    finally:
+        os.close(held)
+
+
 def test_exec_of_proc_self_exe_reaches_only_the_copy(h):
     """process.args = /proc/self/exe (the CVE-2019-5736 entry point) runs the sealed copy."""
     b = h.bundle(["/proc/self/exe", "--version"])
