@@ -134,7 +134,7 @@ runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   -n runc "\${runc[*]} run bench-runc" \
   -n crun "\${crun[*]} run bench-crun" \
   -n floor "$work/floor $work/bundle/rootfs"
-# A subreaper above: the monitor of crun-lite's `run -d` is reaped when delete ends it.
+# A subreaper above: the monitor of crun-lite's "run -d" is reaped when delete ends it.
 python3 $here/contrib/bench/reap.py runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   bash $work/exec.sh $work $runs
 [ -z "${BASELINE:-}" ] || python3 $here/contrib/bench/reap.py runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
