@@ -303,13 +303,15 @@ bool write_etc_into_upper(const ImageLayers& layers, const std::string& upper,
     std::string etc = upper + "/etc";
     if (::mkdirat(up.get(), "etc", 0700) < 0) throw_errno("create " + quote(etc));
     sys::UniqueFd ed(::openat(up.get(), "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!ed || ::fchmod(ed.get(), mode) < 0) throw_errno("chmod " + quote(etc));
+    if (!ed) throw_errno("open " + quote(etc));
     for (const auto& [name, text] : files) {
         std::string path = etc + "/" + name;
         sys::UniqueFd fd(::openat(ed.get(), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
         if (!fd || ::fchmod(fd.get(), 0644) < 0) throw_errno("create " + quote(path));
         if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("write " + quote(path));
     }
+    // The image's mode last: one without write permission (0555) would have refused the files.
+    if (::fchmod(ed.get(), mode) < 0) throw_errno("chmod " + quote(etc));
     return true;
 }
 

@@ -951,6 +951,15 @@ def test_etc_files_in_the_upper_layer_or_bind_mounted(h):
     check_in("0", lines, "no /etc mounts: the files are the upper layer's")
     check_in("hosts-writable", r.out, "hosts is writable")
 
+    # An /etc without write permission (as some images ship it) keeps its mode.
+    def etc_0555(t):
+        ti = tarfile.TarInfo("etc")
+        ti.type, ti.mode = tarfile.DIRTYPE, 0o555
+        t.addfile(ti)
+    ro_etc = _archive(h, dict(BASE, User=""), extra_layers=[etc_0555])
+    r = _run(h, ro_etc, "--rm", cid, "sh", "-c", "ls -ld /etc; cat /etc/hostname")
+    check_eq((r.rc, r.out.split()[0], r.out.split()[-1]), (0, "dr-xr-xr-x", cid[:12]), f"an /etc of mode 0555\n{r!r}")
+
     r = _run(h, archive, "--rm", "--read-only", "--hostname", "webhost", cid, "sh", "-c", show)
     check_eq(r.rc, 0, f"run --read-only\n{r!r}")
     check_in("3", r.out.split("\n"), "--read-only: three bind mounts")
