@@ -5,8 +5,8 @@
 # A crash, a sanitizer report, a leak or a timeout fails the run; the input
 # that caused it is printed (base64) and kept in $FUZZ_OUT.  Prints
 # "fuzz <name>: N runs" per harness.  A $FUZZ_OUT this script made is removed
-# when every harness passed and kept (its path printed) when one failed.  `contrib/fuzz.sh config layer` runs some;
-# `contrib/fuzz.sh --build` only builds them.
+# when every harness passed and kept (its path printed) when one failed.
+# `contrib/fuzz.sh config layer` runs some; `contrib/fuzz.sh --build` only builds them.
 set -uo pipefail
 
 repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
