@@ -169,11 +169,16 @@ void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k)
     for (const auto& w : writes) write_in(k, dir_for(paths, w), w.file, w.value);
 }
 
-std::vector<std::string> dirs(const Paths& paths) {
+std::vector<std::string> v1_dirs(const Paths& paths) {
     std::vector<std::string> out;
-    if (!paths.unified.empty()) out.push_back(paths.unified);
     for (const auto& [c, d] : paths.v1)
         if (std::find(out.begin(), out.end(), d) == out.end()) out.push_back(d);
+    return out;
+}
+
+std::vector<std::string> dirs(const Paths& paths) {
+    std::vector<std::string> out = v1_dirs(paths);
+    if (!paths.unified.empty()) out.insert(out.begin(), paths.unified);
     return out;
 }
 

@@ -49,9 +49,12 @@ void join_namespaces(const std::vector<spec::Namespace>& namespaces, sys::Kernel
         if (!ns.path.empty() && ns.type != "user") join_one(k, ns);
 }
 
-void enter_cgroups(const std::vector<std::string>& dirs, sys::Kernel& k) {
-    for (const auto& d : dirs)
-        with_context("enter cgroup " + quote(d), [&] { k.write_file(d + "/cgroup.procs", "0"); });
+void enter_cgroups(const std::string& unified, const std::vector<std::string>& v1_dirs, sys::Kernel& k) {
+    auto enter = [&k](const std::string& dir, const char* file) {
+        with_context("enter cgroup " + quote(dir), [&] { k.write_file(dir + "/" + file, "0"); });
+    };
+    if (!unified.empty()) enter(unified, "cgroup.procs");
+    for (const auto& d : v1_dirs) enter(d, "tasks");
 }
 
 void enter_namespaces(const NamespaceEntry& e, sys::Kernel& k) {
@@ -65,7 +68,7 @@ void enter_namespaces(const NamespaceEntry& e, sys::Kernel& k) {
     if (e.oom_score_adj)
         with_context("set oom_score_adj to " + std::to_string(*e.oom_score_adj),
                      [&] { k.write_file("/proc/self/oom_score_adj", std::to_string(*e.oom_score_adj)); });
-    enter_cgroups(e.cgroup_dirs, k);
+    enter_cgroups(e.cgroup_unified, e.cgroup_v1_dirs, k);
     join_namespaces(lnx.namespaces, k);
     call(e.joined);
     int flags = new_namespace_flags(lnx.namespaces);

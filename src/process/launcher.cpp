@@ -248,13 +248,13 @@ bool setgroups_allowed() {
 // `exec`, stage-1: joins the init's namespaces through its pidfd (one setns for
 // all, so the kernel orders user namespace first), then forks stage-2 as a
 // sibling (CLONE_PARENT), which lands in the container's pid namespace.
-[[noreturn]] void exec_stage1(const ExecRequest& req, const SyncSocket& sync) {
+[[noreturn]] void exec_stage1(const ExecRequest& req, const SyncSocket& sync, bool born_in_cgroup) {
     child_main(sync, [&] {
         // process.execCPUAffinity.initial first, before the cgroup; stage-2 inherits it.
         if (auto& aff = req.process->exec_cpu_affinity) linux::set_initial_cpu_affinity(*aff);
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
         if (req.place_stage1) sync.expect(MsgType::Go, "join the container's cgroup");
-        linux::enter_cgroups(req.cgroup_dirs);
+        linux::enter_cgroups(born_in_cgroup ? "" : req.cgroup_unified, req.cgroup_v1_dirs);
         int flags = linux::differing_namespaces(req.init_pid);
         if (flags && sys::host_kernel().setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
         long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
@@ -266,7 +266,7 @@ bool setgroups_allowed() {
 }
 
 // Stage-1: namespaces.  Never returns.
-[[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd) {
+[[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool born_in_cgroup) {
     child_main(sync, [&] {
         // Idmapped mounts are set up while we still hold privilege over the
         // host's filesystems, i.e. before the container's user namespace.
@@ -281,7 +281,8 @@ bool setgroups_allowed() {
         // Inherited by the init; set here because once the init is non-dumpable
         // (below) its /proc/self files belong to the host's root.
         entry.oom_score_adj = req.process->oom_score_adj;
-        entry.cgroup_dirs = req.cgroup_dirs;
+        if (!born_in_cgroup) entry.cgroup_unified = req.cgroup_unified;
+        entry.cgroup_v1_dirs = req.cgroup_v1_dirs;
         entry.joined = [&] { idmapped = linux::clone_idmapped_sources(*req.config, req.bundle, req.idmap_userns_fds); };
         entry.map_ids = [&] {
             sync.send(MsgType::MapRequest);
@@ -359,6 +360,16 @@ sys::UniqueFd receive_setup_fds(const SyncSocket& sync, const linux::ProcessPlan
     return master;
 }
 
+// The cgroup v2 directory a stage-1 is born in, opened (none for "").
+sys::UniqueFd open_cgroup(const std::string& dir) {
+    if (dir.empty()) return {};
+    sys::UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    if (!fd) throw_errno("open cgroup " + quote(dir));
+    return fd;
+}
+
+std::string enter_what(const std::string& dir) { return "enter cgroup " + quote(dir); }
+
 // Stage-1 reports the pid of the process it cloned (our child, by CLONE_PARENT)
 // and exits: reap stage-1, own the child (killed and reaped if the launch
 // fails from here on), pinned by its pidfd.
@@ -399,10 +410,15 @@ Launched launch(const LaunchRequest& req) {
     auto [parent_end, child_end] = SyncSocket::make_pair();
 
     // Stage-1 and the init are killed and reaped if anything below throws.
-    sys::Child stage1_child = sys::Child::fork("fork", [&, &parent_end = parent_end, &child_end = child_end]() -> int {
+    sys::UniqueFd cgroup = open_cgroup(req.cgroup_unified);
+    bool born_in_cgroup = false;
+    auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
         parent_end.close();
-        stage1(req, child_end, fifo.get());
-    });
+        cgroup.reset();
+        stage1(req, child_end, fifo.get(), born_in_cgroup);
+    };
+    sys::Child stage1_child = cgroup ? sys::Child::fork_into_cgroup(enter_what(req.cgroup_unified), cgroup.get(), born_in_cgroup, body)
+                                     : sys::Child::fork("fork", body);
     child_end.close();
     if (req.new_userns) {
         parent_end.expect(MsgType::MapRequest, "create user namespace");
@@ -441,14 +457,21 @@ Launched launch(const LaunchRequest& req) {
 
 Launched launch_exec(const ExecRequest& req) {
     auto [parent_end, child_end] = SyncSocket::make_pair();
+    sys::UniqueFd cgroup = open_cgroup(req.cgroup_unified);
+    bool born_in_cgroup = false;
     auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
         ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
-        exec_stage1(req, child_end);
+        if (cgroup) ::close(cgroup.get());
+        exec_stage1(req, child_end, born_in_cgroup);
     };
     // Stage-1 and the new process are killed and reaped if anything below throws.
     // Stage-1 only joins, clones and reports, so it shares our memory (vfork),
-    // unless it must wait for us to place it in the systemd unit's cgroup first.
-    sys::Child stage1_child = req.place_stage1 ? sys::Child::fork("fork", body) : sys::Child::vfork("fork", body);
+    // unless it is to be born in a cgroup v2 directory (the grace period that
+    // spares costs more than vfork saves), or must wait for us to place it in
+    // the systemd unit's cgroup first.
+    sys::Child stage1_child = req.place_stage1 ? sys::Child::fork("fork", body)
+                              : cgroup ? sys::Child::fork_into_cgroup(enter_what(req.cgroup_unified), cgroup.get(), born_in_cgroup, body)
+                                       : sys::Child::vfork("fork", body);
     child_end.close();
     if (req.place_stage1) {
         req.place_stage1(stage1_child.pid());

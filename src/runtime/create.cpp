@@ -154,7 +154,8 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
         };
     } else {
         cgroup::make(c.plan.cgroups);
-        req.cgroup_dirs = cgroup::dirs(cg);
+        req.cgroup_unified = cg.unified;
+        req.cgroup_v1_dirs = cgroup::v1_dirs(cg);
     }
     req.fifo_path = store.fifo_path(opts.id);
     if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));

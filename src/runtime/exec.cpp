@@ -175,7 +175,8 @@ int exec(const Context& ctx, const ExecOptions& o) {
         while (!sub.empty() && sub.front() == '/') sub.erase(0, 1);
         req.place_stage1 = [&st, sub](pid_t pid) { attach_to_unit(st.systemd_unit, true, pid, sub); };
     } else {
-        req.cgroup_dirs = cgroup::dirs(cg);
+        req.cgroup_unified = cg.unified;
+        req.cgroup_v1_dirs = cgroup::v1_dirs(cg);
     }
 
     // Orphans of the exec'd process (without a pid namespace) come to us to be reaped.

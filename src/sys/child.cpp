@@ -1,10 +1,12 @@
 #include "crunlite/sys/child.hpp"
 
+#include <linux/sched.h>  // clone_args, CLONE_INTO_CGROUP
 #include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/prctl.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -39,6 +41,19 @@ pid_t Child::fork_or_throw(const std::string& what) {
     pid_t pid = ::fork();
     if (pid < 0) throw_errno(what);
     return pid;
+}
+
+pid_t Child::clone_into_cgroup_or_throw(const std::string& what, int cgroup_fd, bool& placed) {
+    clone_args args{};
+    args.flags = CLONE_INTO_CGROUP;
+    args.exit_signal = SIGCHLD;
+    args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    placed = pid >= 0;
+    if (placed) return static_cast<pid_t>(pid);
+    // No clone3 (< 5.3), or one without the cgroup field (< 5.7).
+    if (errno != ENOSYS && errno != E2BIG) throw_errno(what);
+    return fork_or_throw(what);
 }
 
 pid_t Child::vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg) {

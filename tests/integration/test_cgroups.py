@@ -43,6 +43,11 @@ def test_container_gets_nested_cgroups_and_delete_removes_them(h):
             continue
         base = own[ctrl].rstrip("/")
         check_eq(path, f"{base}/{cid}", f"cgroup of {ctrl or 'cgroup2'} nested beneath ours")
+    # exec: its process is born in the v2 cgroup and enters the v1 ones (as a thread: "tasks").
+    r = h.rt("exec", cid, "cat", "/proc/self/cgroup")
+    check_eq(r.rc, 0, f"exec cat /proc/self/cgroup\n{r!r}")
+    execd = dict((l.split(":", 2)[1], l.split(":", 2)[2]) for l in r.out.splitlines())
+    check_eq(execd, theirs, "the exec'd process is in every cgroup of the init")
     h.rt_ok("delete", "--force", cid)
     for ctrl, path in theirs.items():
         mount = "/sys/fs/cgroup/unified" if ctrl == "" else f"/sys/fs/cgroup/{ctrl.split(',')[0]}"

@@ -76,9 +76,11 @@ void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k
 void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k = sys::host_kernel());
 
 // Every directory of `paths`, each once (hybrid hierarchies may share one),
-// the unified one first: where a process joins the container's cgroups (the
-// launcher writes its cgroup.procs from inside; process/launcher.hpp).
+// the unified one first.
 std::vector<std::string> dirs(const Paths& paths);
+// The v1 directories of `paths`, each once: those a launched process enters
+// from inside (process/launcher.hpp; the unified one it is born in).
+std::vector<std::string> v1_dirs(const Paths& paths);
 
 // Freezes or thaws (v2 cgroup.freeze, else the v1 freezer) and waits until done.
 // Throws Error(ENOTSUP) when the container has no freezer.

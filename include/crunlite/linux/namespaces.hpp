@@ -27,8 +27,8 @@ void join_namespaces(const std::vector<spec::Namespace>& namespaces, sys::Kernel
 
 // Stage-1's way into the container's namespaces (process/launcher.hpp), every
 // change through `k`, in this order:
-//   oom_score_adj (a lower score needs the caller's privilege) → enter
-//   `cgroup_dirs` (cgroup.procs, while the host's cgroupfs and our ids apply)
+//   oom_score_adj (a lower score needs the caller's privilege) → enter the
+//   cgroups (enter_cgroups, while the host's cgroupfs and our ids apply)
 //   → join the namespaces with a path (join_namespaces) → `joined` → a new
 //   user namespace, then `map_ids` (the parent writes its maps) → a new mount
 //   namespace, then `in_mount_ns` (bind sources are opened there, still with
@@ -39,14 +39,19 @@ void join_namespaces(const std::vector<spec::Namespace>& namespaces, sys::Kernel
 struct NamespaceEntry {
     const spec::Linux* lnx = nullptr;
     std::optional<int> oom_score_adj;
-    std::vector<std::string> cgroup_dirs;
+    std::string cgroup_unified;            // enter_cgroups' arguments
+    std::vector<std::string> cgroup_v1_dirs;
     std::function<void()> joined, map_ids, in_mount_ns, network_up;
 };
 void enter_namespaces(const NamespaceEntry& entry, sys::Kernel& k = sys::host_kernel());
 
-// Moves the calling process into each cgroup (writing "0" to cgroup.procs
-// means "me"); its children are born there.
-void enter_cgroups(const std::vector<std::string>& dirs, sys::Kernel& k = sys::host_kernel());
+// Moves the calling process into the cgroup v2 directory `unified` (when not
+// empty) and each v1 directory in `v1_dirs`; its children are born there.  For
+// a single-threaded caller only: v1 moves the calling thread (writing "0" to
+// `tasks`), which the kernel does without its global threadgroup lock, so
+// without waiting for an RCU grace period; `cgroup.procs` of v2 takes that lock
+// (sys::Child::fork_into_cgroup avoids it).
+void enter_cgroups(const std::string& unified, const std::vector<std::string>& v1_dirs, sys::Kernel& k = sys::host_kernel());
 
 // Sets "lo" up in a network namespace we just created (as crun does; runc
 // leaves it to the caller): without it even 127.0.0.1 is unreachable in a

@@ -75,9 +75,11 @@ struct LaunchRequest {
     // to the createContainer hooks (right away) and the startContainer hooks
     // (after `start`, before exec): {creating, created} states.
     std::function<std::pair<std::string, std::string>(pid_t)> runtime_hooks;
-    // Cgroup directories (created and configured by the caller) that stage-1
-    // enters first thing, so the init and everything it starts begin inside.
-    std::vector<std::string> cgroup_dirs;
+    // The container's cgroups (created and configured by the caller), so the
+    // init and everything it starts begin inside: stage-1 is born in the v2
+    // directory (sys::Child::fork_into_cgroup) and enters the v1 ones first thing.
+    std::string cgroup_unified;
+    std::vector<std::string> cgroup_v1_dirs;
     // When set, called by the parent with the init's pid before the init goes on
     // (see above); it throws to fail the launch.
     std::function<void(pid_t)> place_init;
@@ -109,8 +111,10 @@ struct ExecRequest {
     pid_t init_pid = 0;                      // the container's init...
     int init_pidfd = -1;                     // ...and its pidfd, checked by the caller
     int preserve_fds = 0;
-    std::vector<std::string> cgroup_dirs;    // the container's cgroups, entered before joining it
-    // Instead of cgroup_dirs: the parent puts stage-1 in the container's cgroups
+    // The container's cgroups, entered before joining it (as LaunchRequest's).
+    std::string cgroup_unified;
+    std::vector<std::string> cgroup_v1_dirs;
+    // Instead of those: the parent puts stage-1 in the container's cgroups
     // (called with its pid while stage-1 waits; the process inherits them).
     std::function<void(pid_t)> place_stage1;
     bool kill_with_parent = false;           // SIGKILL the process when its parent (we) dies

@@ -62,14 +62,24 @@ public:
     template <typename Body>
     static Child fork(const std::string& what, Body&& body, Kill kill = Kill::Process) {
         pid_t pid = fork_or_throw(what);
-        if (pid == 0) {
-            int code = 1;
-            try {
-                code = body();
-            } catch (...) {
-            }
-            ::_exit(code);
-        }
+        if (pid == 0) run_and_exit(body);
+        return adopt(pid, kill);
+    }
+
+    // fork() with the child born in the cgroup v2 directory open at `cgroup_fd`
+    // (clone3's CLONE_INTO_CGROUP, Linux >= 5.7), instead of it moving itself by
+    // writing cgroup.procs: that write takes the kernel's global threadgroup lock
+    // for writing, which waits for an RCU grace period (1-10 ms of wall time here);
+    // being born there only reads it.  The same permission checks apply, with our
+    // credentials.  `placed` tells both processes whether the child was born
+    // there: false on a kernel without it, where this is fork() and the child
+    // must move itself.  The raw clone3 leaves glibc's cached thread id the
+    // parent's in the child, as the launcher's raw clones do (nothing they run
+    // uses it: no lock is held across the fork of a single-threaded caller).
+    template <typename Body>
+    static Child fork_into_cgroup(const std::string& what, int cgroup_fd, bool& placed, Body&& body, Kill kill = Kill::Process) {
+        pid_t pid = clone_into_cgroup_or_throw(what, cgroup_fd, placed);
+        if (pid == 0) run_and_exit(body);
         return adopt(pid, kill);
     }
 
@@ -133,7 +143,18 @@ public:
 private:
     Child(pid_t pid, UniqueFd pidfd, int pidfd_errno, Kill kill) noexcept
         : pid_(pid), pidfd_(std::move(pidfd)), pidfd_errno_(pidfd_errno), kill_(kill) {}
+    // The child's end of fork(): runs `body`, _exits with what it returns (1 if it throws).
+    template <typename Body>
+    [[noreturn]] static void run_and_exit(Body& body) noexcept {
+        int code = 1;
+        try {
+            code = body();
+        } catch (...) {
+        }
+        ::_exit(code);
+    }
     static pid_t fork_or_throw(const std::string& what);
+    static pid_t clone_into_cgroup_or_throw(const std::string& what, int cgroup_fd, bool& placed);
     static pid_t vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg);
     // Kills and reaps an owned process; keeps errno.
     void reset() noexcept;

@@ -303,7 +303,8 @@ TEST_CASE("enter_namespaces: stage-1's order, from the cgroups to the time offse
     linux::NamespaceEntry e;
     e.lnx = &*c.linux;
     e.oom_score_adj = 500;
-    e.cgroup_dirs = {"/sys/fs/cgroup/unified/c1", "/sys/fs/cgroup/memory/c1"};
+    e.cgroup_unified = "/sys/fs/cgroup/unified/c1";  // v2: the process; v1: the calling thread
+    e.cgroup_v1_dirs = {"/sys/fs/cgroup/memory/c1", "/sys/fs/cgroup/pids/c1"};
     e.joined = [&] { k.calls.push_back("<joined>"); };
     e.map_ids = [&] { k.calls.push_back("<map ids>"); };
     e.in_mount_ns = [&] { k.calls.push_back("<open bind sources>"); };
@@ -312,7 +313,8 @@ TEST_CASE("enter_namespaces: stage-1's order, from the cgroups to the time offse
     CHECK(k.calls == std::vector<std::string>{
                          "write /proc/self/oom_score_adj 500",
                          "write /sys/fs/cgroup/unified/c1/cgroup.procs 0",
-                         "write /sys/fs/cgroup/memory/c1/cgroup.procs 0",
+                         "write /sys/fs/cgroup/memory/c1/tasks 0",
+                         "write /sys/fs/cgroup/pids/c1/tasks 0",
                          "setns /dev/null NEWIPC",
                          "<joined>",
                          "unshare NEWUSER",

@@ -12,6 +12,7 @@
 #include <chrono>
 #include <fstream>
 #include <optional>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -221,6 +222,76 @@ TEST_CASE("Child: a failed fork names what was forked", "[sys][child]") {
         return;
     }
     CHECK(WEXITSTATUS(status) == 0);
+}
+
+// Our own cgroup v2 directory ("" without a cgroup2 mount): the mount's
+// path joined with our "0::" line, which is relative to that mount's root.
+std::string own_cgroup2_dir() {
+    std::ifstream cg("/proc/self/cgroup"), mi("/proc/self/mountinfo");
+    std::string line, path, mount;
+    while (std::getline(cg, line))
+        if (line.rfind("0::", 0) == 0) path = line.substr(3);
+    while (std::getline(mi, line))
+        if (line.find(" - cgroup2 ") != std::string::npos) {
+            std::istringstream fields(line);
+            std::string id, parent, dev, root;
+            fields >> id >> parent >> dev >> root >> mount;
+        }
+    return path.empty() || mount.empty() ? "" : (path == "/" ? mount : mount + path);
+}
+
+TEST_CASE("Child: fork_into_cgroup: the child is born in the cgroup; a refused one is named", "[sys][child]") {
+    // A directory that is no cgroup v2 directory: clone3 refuses it, and no process is left.
+    crunlite::sys::UniqueFd tmp(::open("/tmp", O_PATH | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(tmp);
+    bool placed = true;
+    try {
+        Child c = Child::fork_into_cgroup("enter cgroup `/tmp`", tmp.get(), placed, [] { return 0; });
+        FAIL("a child was born in /tmp: " << c.pid());
+    } catch (const crunlite::Error& e) {
+        CHECK(e.code() == EBADF);
+        CHECK(e.message().rfind("enter cgroup `/tmp`: ", 0) == 0);
+        CHECK(!placed);
+    }
+    CHECK(::waitpid(-1, nullptr, WNOHANG) < 0);  // no child of ours
+
+    // Our own cgroup, which root may always enter (another user: where it was delegated).
+    std::string dir = own_cgroup2_dir();
+    if (dir.empty()) {
+        WARN("skipped: no cgroup2 mount here");
+        return;
+    }
+    crunlite::sys::UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+    REQUIRE(fd);
+    Pipe p = Pipe::make();
+    placed = false;
+    try {
+        Child c = Child::fork_into_cgroup("enter cgroup", fd.get(), placed, [&] {
+            // What the child sees: whether it was placed, and its cgroup.
+            std::ifstream cg("/proc/self/cgroup");
+            std::string line, report = placed ? "placed " : "moved ";
+            while (std::getline(cg, line))
+                if (line.rfind("0::", 0) == 0) report += line;
+            return ::write(p.write.get(), report.data(), report.size()) == static_cast<ssize_t>(report.size()) ? 0 : 1;
+        });
+        p.write.reset();
+        int status = c.wait();
+        CHECK((WIFEXITED(status) && WEXITSTATUS(status) == 0));
+    } catch (const crunlite::Error& e) {
+        REQUIRE(::geteuid() != 0);
+        CHECK(e.code() == EACCES);
+        WARN("skipped: our own cgroup is not ours to enter here (" << e.what() << ")");
+        return;
+    }
+    char buf[4096];
+    ssize_t n = ::read(p.read.get(), buf, sizeof buf);
+    REQUIRE(n > 0);
+    std::string own;
+    std::ifstream cg("/proc/self/cgroup");
+    for (std::string line; std::getline(cg, line);)
+        if (line.rfind("0::", 0) == 0) own = line;
+    CHECK(placed);  // Linux >= 5.7
+    CHECK(std::string(buf, static_cast<size_t>(n)) == "placed " + own);
 }
 
 TEST_CASE("Pipe: both ends close-on-exec", "[sys][child]") {
