@@ -69,7 +69,7 @@ public:
     // fork() with the child born in the cgroup v2 directory open at `cgroup_fd`
     // (clone3's CLONE_INTO_CGROUP, Linux >= 5.7), instead of it moving itself by
     // writing cgroup.procs: that write takes the kernel's global threadgroup lock
-    // for writing, which waits for an RCU grace period (1-10 ms of wall time here);
+    // for writing, which waits for an RCU grace period (up to ~12 ms of wall time here);
     // being born there only reads it.  The same permission checks apply, with our
     // credentials.  `placed` tells both processes whether the child was born
     // there: false on a kernel without it, where this is fork() and the child
