@@ -266,7 +266,7 @@ bool setgroups_allowed() {
 }
 
 // Stage-1: namespaces.  Never returns.
-[[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool born_in_cgroup) {
+[[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool born_in_cgroup, bool maps_itself) {
     child_main(sync, [&] {
         // Idmapped mounts are set up while we still hold privilege over the
         // host's filesystems, i.e. before the container's user namespace.
@@ -285,6 +285,11 @@ bool setgroups_allowed() {
         entry.cgroup_v1_dirs = req.cgroup_v1_dirs;
         entry.joined = [&] { idmapped = linux::clone_idmapped_sources(*req.config, req.bundle, req.idmap_userns_fds); };
         entry.map_ids = [&] {
+            if (maps_itself) {
+                write_id_map(::getpid(), req.gid_map, true);
+                write_id_map(::getpid(), req.uid_map, false);
+                return;
+            }
             sync.send(MsgType::MapRequest);
             sync.expect(MsgType::MapDone, "user namespace mapping");
         };
@@ -389,6 +394,11 @@ Launched launched(sys::Child& child) {
 
 }  // namespace
 
+bool maps_only_own_id(const IdMapAction& action, uint32_t own_id, bool is_gid) {
+    return !action.use_helper && action.mappings.size() == 1 && action.mappings[0].size == 1 &&
+           action.mappings[0].host_id == own_id && (!is_gid || action.deny_setgroups);
+}
+
 void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid) {
     std::string proc = "/proc/" + std::to_string(pid);
     if (action.use_helper) {
@@ -412,15 +422,20 @@ Launched launch(const LaunchRequest& req) {
     // Stage-1 and the init are killed and reaped if anything below throws.
     sys::UniqueFd cgroup = open_cgroup(req.cgroup_unified);
     bool born_in_cgroup = false;
+    bool maps_itself = req.new_userns && maps_only_own_id(req.uid_map, ::geteuid(), false) && maps_only_own_id(req.gid_map, ::getegid(), true);
     auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
-        parent_end.close();
-        cgroup.reset();
-        stage1(req, child_end, fifo.get(), born_in_cgroup);
+        ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
+        if (cgroup) ::close(cgroup.get());
+        stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself);
     };
+    // A stage-1 that needs nothing of us before it reports the init's pid (no
+    // user namespace, or one it maps itself) shares our memory (vfork), unless
+    // it is to be born in a cgroup v2 directory.
     sys::Child stage1_child = cgroup ? sys::Child::fork_into_cgroup(enter_what(req.cgroup_unified), cgroup.get(), born_in_cgroup, body)
-                                     : sys::Child::fork("fork", body);
+                              : !req.new_userns || maps_itself ? sys::Child::vfork("fork", body)
+                                                               : sys::Child::fork("fork", body);
     child_end.close();
-    if (req.new_userns) {
+    if (req.new_userns && !maps_itself) {
         parent_end.expect(MsgType::MapRequest, "create user namespace");
         // gid first: setgroups must be denied before an unprivileged gid_map.
         write_id_map(stage1_child.pid(), req.gid_map, true);

@@ -5,7 +5,8 @@
 // children of the process that unshares it):
 //
 //   runtime parent ──fork──> stage-1: setns(paths) → unshare(USER) → [parent writes
-//        ▲                           id maps] → unshare(other new namespaces) →
+//        ▲                           id maps, or we write a map of just our own
+//        │                           uid and gid] → unshare(other new namespaces) →
 //        │                           timens offsets → clone(CLONE_PARENT) → exit
 //        └── child of parent ─ stage-2 (pid 1 of a new pid ns): wait for Go →
 //                                    unshare(CGROUP) → mounts → [Hooks: parent
@@ -31,6 +32,7 @@
 
 #include <sys/types.h>
 
+#include <cstdint>
 #include <functional>
 #include <string>
 #include <utility>
@@ -52,6 +54,11 @@ struct IdMapAction {
     std::vector<spec::IdMapping> mappings;
     bool deny_setgroups = false;       // gid map only: write "deny" to /proc/PID/setgroups first
 };
+
+// Whether the process whose own uid (or gid) is `own_id` may write this map of
+// its new user namespace itself, from inside: a single id, its own, without the
+// helper (and for gids, with setgroups denied first), as `unshare -r` does.
+bool maps_only_own_id(const IdMapAction& action, uint32_t own_id, bool is_gid);
 
 // Writes one id map of process `pid`'s new user namespace (newuidmap/newgidmap
 // when `action.use_helper`).  Throws Error with the helper's own message.
