@@ -111,6 +111,10 @@ for verb, med in results.items():
           f"{med['new'] / med['baseline']:.3f}")
 PY
 chown -R "$bench_user:" "$work"
+# The copies stay root's, as the build is: a binary its user owns is re-executed
+# from a sealed copy (docs/design.md, self-protection), which the hyperfine rows
+# do not pay.
+chown root: "$work"/crun-lite.* 2>/dev/null || true
 chmod 755 "$work"
 
 # Each runtime's command line up to the verb, for inner.sh (run) and exec.sh (exec, RSS).
