@@ -30,7 +30,8 @@ void join_namespaces(const std::vector<spec::Namespace>& namespaces, sys::Kernel
 //   oom_score_adj (a lower score needs the caller's privilege) → enter the
 //   cgroups (enter_cgroups, while the host's cgroupfs and our ids apply)
 //   → join the namespaces with a path (join_namespaces) → `joined` → a new
-//   user namespace, then `map_ids` (the parent writes its maps) → a new mount
+//   user namespace, then `map_ids` (the maps are written: by the parent, or
+//   by stage-1 itself) → a new mount
 //   namespace, then `in_mount_ns` (bind sources are opened there, still with
 //   the caller's ids) → uid/gid 0 of the new user namespace → the other new
 //   namespaces but cgroup (stage-2 unshares it once inside its cgroup), then
