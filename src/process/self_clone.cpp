@@ -3,20 +3,24 @@
 #include <elf.h>
 #include <fcntl.h>
 #include <linux/memfd.h>
+#include <linux/mount.h>
+#include <sched.h>
 #include <sys/mman.h>
 #include <sys/sendfile.h>
 #include <sys/stat.h>
-#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
+#include <cerrno>
 #include <climits>
 #include <cstdlib>
 #include <cstring>
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/sys/child.hpp"
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
@@ -39,16 +43,14 @@ std::string own_path() {
     return std::string(buf, static_cast<size_t>(n));
 }
 
-constexpr long kOverlayMagic = 0x794c7630;  // OVERLAYFS_SUPER_MAGIC
-
 // Our sealed memfd copy, or (after the re-exec that sets kOriginVar) the
-// binary seen through a read-only overlay without an upper layer.
+// binary seen through one of our read-only views: an overlay without an upper
+// layer, or a bind mount of a user namespace of our own.
 bool running_sealed(int self_fd) {
     int seals = ::fcntl(self_fd, F_GET_SEALS);
     if (seals >= 0 && (seals & kSeals) == kSeals) return true;
-    struct statfs fs;
-    return std::getenv(kOriginVar) && ::fstatfs(self_fd, &fs) == 0 && fs.f_type == kOverlayMagic &&
-           (fs.f_flags & ST_RDONLY);
+    struct statvfs vfs;
+    return std::getenv(kOriginVar) && ::fstatvfs(self_fd, &vfs) == 0 && (vfs.f_flag & ST_RDONLY);
 }
 
 std::string escape_lowerdir(const std::string& path) {
@@ -80,6 +82,44 @@ sys::UniqueFd overlay_view(const std::string& path) {
     sys::UniqueFd mnt(sys::fsmount_cloexec(fs.get(), kAttrs));
     if (!mnt) return {};
     return sys::UniqueFd(::openat(mnt.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+}
+
+// The binary `path` through a read-only bind mount of its directory, made in a
+// user and mount namespace of our own, which any user may create: for a user
+// running a binary it owns, which its containers' root (that same user on the
+// host) could otherwise write.  No container can make that mount writable: it
+// belongs to a user namespace that is a sibling of every container's, and only
+// processes of the user in the host's user namespace hold CAP_SYS_ADMIN over it
+// (they may write the binary anyway).  A child sharing our memory and file
+// table makes it (CLONE_VFORK: we wait) and leaves the O_PATH fd in our table;
+// its namespaces end with it.  An invalid fd where the kernel refuses (user
+// namespaces disabled, a mount beneath the directory, which a new user
+// namespace locks); with AddressSanitizer, which cannot follow a second stack
+// in one address space (sys::Child::vfork_shares_memory), a sealed copy then.
+sys::UniqueFd user_bind_view(const std::string& path) {
+    size_t slash = path.rfind('/');
+    if (!sys::Child::vfork_shares_memory || slash == std::string::npos) return {};
+    struct View {
+        std::string dir, name;
+        int fd = -1;
+    } view{slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
+    auto make = [](void* arg) -> int {
+        auto* v = static_cast<View*>(arg);
+        sys::UniqueFd tree(sys::open_tree(AT_FDCWD, v->dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+        constexpr uint64_t kAttrs = 0x1 | 0x2 | 0x4;  // MOUNT_ATTR_RDONLY | NOSUID | NODEV
+        if (tree && sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, kAttrs, 0, 0) == 0)
+            v->fd = ::openat(tree.get(), v->name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+        return 0;
+    };
+    constexpr size_t kStack = 64 << 10;
+    void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) return {};
+    pid_t pid = ::clone(make, static_cast<char*>(stack) + kStack,
+                        CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, &view);
+    if (pid > 0)
+        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
+    ::munmap(stack, kStack);
+    return sys::UniqueFd(view.fd);
 }
 
 // Bytes of the ELF file the loaders need: up to the end of the furthest
@@ -122,10 +162,10 @@ void ensure_sealed_self(char** argv) {
     struct statvfs vfs;
     if (::fstatvfs(self.get(), &vfs) == 0 && (vfs.f_flag & ST_RDONLY)) return;
     std::string origin = own_path();
-    if (sys::UniqueFd view = overlay_view(origin)) {
+    if (sys::UniqueFd view = ::geteuid() == 0 ? overlay_view(origin) : user_bind_view(origin)) {
         ::setenv(kOriginVar, origin.c_str(), 1);
         sys::execveat_empty_path(view.get(), argv);
-        ::unsetenv(kOriginVar);  // not run from the overlay after all: copy below
+        ::unsetenv(kOriginVar);  // not run from the view after all: copy below
     }
     off_t size = loadable_size(self.get(), st.st_size);
 

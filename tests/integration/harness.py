@@ -204,7 +204,8 @@ def pid_alive(pid):
 
 def runs_protected(pid):
     """Whether process `pid` runs crun-lite from a view nothing can write (self_clone.cpp): the
-    overlay view as root (its exe is on a read-only mount) or a sealed memfd copy."""
+    overlay view as root, a user's read-only bind view (its exe is on a read-only mount either
+    way) or a sealed memfd copy."""
     try:
         target = os.readlink(f"/proc/{pid}/exe")
         return target.startswith("/memfd:crun-lite") or bool(os.statvfs(f"/proc/{pid}/exe").f_flag & os.ST_RDONLY)

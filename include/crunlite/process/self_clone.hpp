@@ -8,9 +8,10 @@
 // runtime from a view of itself that nothing can write: as root (CAP_SYS_ADMIN
 // over our mount namespace), the binary through a detached read-only overlayfs
 // mount that has no upper layer (no copy; no one can make it writable, unlike a
-// read-only bind mount); otherwise, or where the kernel refuses the overlay, a
-// sealed memfd copy.  What the container can reach through /proc/<pid>/exe is
-// then unwritable, even for the host's root.
+// read-only bind mount); as a user running a binary it owns, a read-only bind
+// mount made in a user namespace of its own, which no container's root holds
+// capabilities over; where the kernel refuses either, a sealed memfd copy.
+// What the container can reach through /proc/<pid>/exe is then unwritable.
 //
 // Not needed, and skipped, when an unprivileged user runs a root-owned binary
 // that only root can write (see self_clone.cpp).
@@ -23,9 +24,9 @@
 
 namespace crunlite::process {
 
-// Returns if the running image already is protected (the overlay view, a
-// sealed copy, or needs neither); otherwise execs the overlay view or a sealed
-// memfd copy with the same argv and environment (does not return).  Throws Error when /proc/self/exe cannot be read or copied.
+// Returns if the running image already is protected (a view, a sealed copy, or
+// needs neither); otherwise execs a view or a sealed memfd copy with the same
+// argv and environment (does not return).  Throws Error when /proc/self/exe cannot be read or copied.
 void ensure_sealed_self(char** argv);
 
 // The runtime binary on disk, also from the sealed copy (which records where it
