@@ -373,7 +373,20 @@ sys::UniqueFd open_cgroup(const std::string& dir) {
     return fd;
 }
 
-std::string enter_what(const std::string& dir) { return "enter cgroup " + quote(dir); }
+// Starts a stage-1 running `body`: born in the cgroup v2 directory `cgroup_dir`
+// when there is one (sys::Child::fork_into_cgroup; `born` says whether it was),
+// else sharing our memory (vfork) when `may_share_memory`, else forked.
+template <typename Body>
+sys::Child start_stage1(const std::string& cgroup_dir, bool may_share_memory, bool& born, Body& body) {
+    if (sys::UniqueFd cgroup = open_cgroup(cgroup_dir)) {
+        int fd = cgroup.get();
+        return sys::Child::fork_into_cgroup("enter cgroup " + quote(cgroup_dir), fd, born, [&]() -> int {
+            ::close(fd);
+            return body();
+        });
+    }
+    return may_share_memory ? sys::Child::vfork("fork", body) : sys::Child::fork("fork", body);
+}
 
 // Stage-1 reports the pid of the process it cloned (our child, by CLONE_PARENT)
 // and exits: reap stage-1, own the child (killed and reaped if the launch
@@ -420,20 +433,16 @@ Launched launch(const LaunchRequest& req) {
     auto [parent_end, child_end] = SyncSocket::make_pair();
 
     // Stage-1 and the init are killed and reaped if anything below throws.
-    sys::UniqueFd cgroup = open_cgroup(req.cgroup_unified);
     bool born_in_cgroup = false;
     bool maps_itself = req.new_userns && maps_only_own_id(req.uid_map, ::geteuid(), false) && maps_only_own_id(req.gid_map, ::getegid(), true);
     auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
         ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
-        if (cgroup) ::close(cgroup.get());
         stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself);
     };
     // A stage-1 that needs nothing of us before it reports the init's pid (no
     // user namespace, or one it maps itself) shares our memory (vfork), unless
     // it is to be born in a cgroup v2 directory.
-    sys::Child stage1_child = cgroup ? sys::Child::fork_into_cgroup(enter_what(req.cgroup_unified), cgroup.get(), born_in_cgroup, body)
-                              : !req.new_userns || maps_itself ? sys::Child::vfork("fork", body)
-                                                               : sys::Child::fork("fork", body);
+    sys::Child stage1_child = start_stage1(req.cgroup_unified, !req.new_userns || maps_itself, born_in_cgroup, body);
     child_end.close();
     if (req.new_userns && !maps_itself) {
         parent_end.expect(MsgType::MapRequest, "create user namespace");
@@ -472,11 +481,9 @@ Launched launch(const LaunchRequest& req) {
 
 Launched launch_exec(const ExecRequest& req) {
     auto [parent_end, child_end] = SyncSocket::make_pair();
-    sys::UniqueFd cgroup = open_cgroup(req.cgroup_unified);
     bool born_in_cgroup = false;
     auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
         ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
-        if (cgroup) ::close(cgroup.get());
         exec_stage1(req, child_end, born_in_cgroup);
     };
     // Stage-1 and the new process are killed and reaped if anything below throws.
@@ -484,9 +491,7 @@ Launched launch_exec(const ExecRequest& req) {
     // unless it is to be born in a cgroup v2 directory (the grace period that
     // spares costs more than vfork saves), or must wait for us to place it in
     // the systemd unit's cgroup first.
-    sys::Child stage1_child = req.place_stage1 ? sys::Child::fork("fork", body)
-                              : cgroup ? sys::Child::fork_into_cgroup(enter_what(req.cgroup_unified), cgroup.get(), born_in_cgroup, body)
-                                       : sys::Child::vfork("fork", body);
+    sys::Child stage1_child = req.place_stage1 ? sys::Child::fork("fork", body) : start_stage1(req.cgroup_unified, true, born_in_cgroup, body);
     child_end.close();
     if (req.place_stage1) {
         req.place_stage1(stage1_child.pid());
