@@ -10,7 +10,6 @@
 #include <sys/stat.h>
 #include <sys/statvfs.h>
 #include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -99,27 +98,20 @@ sys::UniqueFd overlay_view(const std::string& path) {
 sys::UniqueFd user_bind_view(const std::string& path) {
     size_t slash = path.rfind('/');
     if (!sys::Child::vfork_shares_memory || slash == std::string::npos) return {};
-    struct View {
-        std::string dir, name;
-        int fd = -1;
-    } view{slash == 0 ? "/" : path.substr(0, slash), path.substr(slash + 1)};
-    auto make = [](void* arg) -> int {
-        auto* v = static_cast<View*>(arg);
-        sys::UniqueFd tree(sys::open_tree(AT_FDCWD, v->dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
-        constexpr uint64_t kAttrs = 0x1 | 0x2 | 0x4;  // MOUNT_ATTR_RDONLY | NOSUID | NODEV
-        if (tree && sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, kAttrs, 0, 0) == 0)
-            v->fd = ::openat(tree.get(), v->name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
-        return 0;
-    };
-    constexpr size_t kStack = 64 << 10;
-    void* stack = ::mmap(nullptr, kStack, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return {};
-    pid_t pid = ::clone(make, static_cast<char*>(stack) + kStack,
-                        CLONE_VM | CLONE_VFORK | CLONE_FILES | CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, &view);
-    if (pid > 0)
-        while (::waitpid(pid, nullptr, 0) < 0 && errno == EINTR) {}
-    ::munmap(stack, kStack);
-    return sys::UniqueFd(view.fd);
+    std::string dir = slash == 0 ? "/" : path.substr(0, slash), name = path.substr(slash + 1);
+    int fd = -1;
+    try {
+        sys::Child::vfork("make the binary's view", [&]() -> int {
+            sys::UniqueFd tree(sys::open_tree(AT_FDCWD, dir.c_str(), OPEN_TREE_CLONE | OPEN_TREE_CLOEXEC));
+            constexpr uint64_t kAttrs = 0x1 | 0x2 | 0x4;  // MOUNT_ATTR_RDONLY | NOSUID | NODEV
+            if (tree && sys::mount_setattr(tree.get(), "", AT_EMPTY_PATH, kAttrs, 0, 0) == 0)
+                fd = ::openat(tree.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC);
+            return 0;
+        }, sys::Child::Kill::Process, CLONE_FILES | CLONE_NEWUSER | CLONE_NEWNS).wait();
+    } catch (const Error&) {
+        return {};  // no user namespace for us: a sealed copy
+    }
+    return sys::UniqueFd(fd);
 }
 
 // Bytes of the ELF file the loaders need: up to the end of the furthest

@@ -56,7 +56,7 @@ pid_t Child::clone_into_cgroup_or_throw(const std::string& what, int cgroup_fd, 
     return fork_or_throw(what);
 }
 
-pid_t Child::vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg) {
+pid_t Child::vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg, int extra_flags) {
     if (!vfork_shares_memory) {
         pid_t pid = fork_or_throw(what);
         if (pid == 0) ::_exit(fn(arg));
@@ -67,7 +67,7 @@ pid_t Child::vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg
     void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
     if (stack == MAP_FAILED) throw_errno(what);
     int dumpable = ::prctl(PR_GET_DUMPABLE);
-    pid_t pid = ::clone(fn, static_cast<char*>(stack) + stack_size, CLONE_VM | CLONE_VFORK | SIGCHLD, arg);
+    pid_t pid = ::clone(fn, static_cast<char*>(stack) + stack_size, CLONE_VM | CLONE_VFORK | extra_flags | SIGCHLD, arg);
     int saved = errno;
     // The child has exited or exec'd: its stack and our memory are ours again.
     ::munmap(stack, stack_size);

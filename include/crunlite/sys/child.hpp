@@ -97,8 +97,11 @@ public:
 #else
     static constexpr bool vfork_shares_memory = true;
 #endif
+    // `extra_flags` are further clone flags for the child (CLONE_FILES, new
+    // namespaces); they need the shared memory, so a caller passing them checks
+    // vfork_shares_memory first.
     template <typename Body>
-    static Child vfork(const std::string& what, Body&& body, Kill kill = Kill::Process) {
+    static Child vfork(const std::string& what, Body&& body, Kill kill = Kill::Process, int extra_flags = 0) {
         auto run = [](void* arg) -> int {
             int code = 1;
             try {
@@ -107,7 +110,7 @@ public:
             }
             ::_exit(code);
         };
-        return adopt(vfork_or_throw(what, run, &body), kill);
+        return adopt(vfork_or_throw(what, run, &body, extra_flags), kill);
     }
 
     // Takes ownership of `pid`, an unreaped child of ours not made by fork()
@@ -155,7 +158,7 @@ private:
     }
     static pid_t fork_or_throw(const std::string& what);
     static pid_t clone_into_cgroup_or_throw(const std::string& what, int cgroup_fd, bool& placed);
-    static pid_t vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg);
+    static pid_t vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg, int extra_flags);
     // Kills and reaps an owned process; keeps errno.
     void reset() noexcept;
 
