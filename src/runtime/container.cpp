@@ -9,7 +9,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <array>
 #include <cctype>
+#include <charconv>
 #include <cstring>
 #include <optional>
 
@@ -319,44 +321,66 @@ std::string state_json(const Context& ctx, const std::string& id) {
 }
 
 std::string list(const Context& ctx, const std::string& format, bool quiet) {
+    bool json = format == "json";
+    if (!json && format != "table" && !format.empty()) throw Error(EINVAL, "invalid format option " + quote(format));
     state::Store store(ctx.root);
-    std::vector<std::pair<state::State, state::Status>> rows;
-    for (auto& st : store.load_all()) {
-        try {
-            state::Status status = live_status(store, st);
-            rows.emplace_back(std::move(st), status);
-        } catch (const Error&) {
-            // Being deleted right now: not listed.
-        }
-    }
+    std::vector<state::Listed> listed = store.list(json);  // a table shows neither rootfs nor annotations
     std::string out;
     if (quiet) {
-        for (auto& [st, status] : rows) out += st.id + "\n";
+        for (const auto& l : listed) out += l.id + "\n";
         return out;
     }
-    if (format == "json") {
+    // Of many containers most have often stopped: one read of /proc tells
+    // which pids are gone, and only the others are looked at.
+    std::vector<pid_t> pids;
+    bool few = listed.size() <= 16;
+    if (!few) pids = sys::proc_pids();
+    std::vector<std::pair<const state::Listed*, state::Status>> rows;
+    rows.reserve(listed.size());
+    for (auto& l : listed) {
+        state::Status status = state::Status::Stopped;
+        if (few || std::binary_search(pids.begin(), pids.end(), l.pid)) status = store.status(l);
+        if (status == state::Status::Running) {
+            try {
+                // Paused is told by its cgroups, which state.json holds.
+                state::State st = store.load(l.id);
+                l = state::listing(st);
+                status = live_status(store, st);
+            } catch (const Error&) {
+                continue;  // being deleted right now: not listed
+            }
+        }
+        rows.emplace_back(&l, status);
+    }
+    if (json) {
         out = "[";
         for (size_t i = 0; i < rows.size(); ++i) {
             if (i) out += ",";
-            out += state::oci_state_json(rows[i].first, rows[i].second, false);
+            out += state::oci_state_json(*rows[i].first, rows[i].second, false);
         }
         return out + "]\n";
     }
-    if (format != "table" && !format.empty()) throw Error(EINVAL, "invalid format option " + quote(format));
-    std::vector<std::vector<std::string>> table = {{"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"}};
-    for (auto& [st, status] : rows)
-        table.push_back({st.id, std::to_string(status == state::Status::Stopped ? 0 : st.pid), state::status_name(status),
-                         st.bundle, st.created, st.owner});
-    std::vector<size_t> width(6, 0);
-    for (auto& row : table)
+    // A table: each column as wide as its widest cell, four spaces apart.
+    std::vector<char> pid_text(rows.size() * 12);
+    auto cells = [&](size_t r) -> std::array<std::string_view, 6> {
+        if (r == 0) return {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"};
+        const auto& [l, status] = rows[r - 1];
+        char* p = &pid_text[(r - 1) * 12];
+        char* end = std::to_chars(p, p + 12, status == state::Status::Stopped ? 0 : l->pid).ptr;
+        return {l->id, {p, static_cast<size_t>(end - p)}, state::status_name(status), l->bundle, l->created, l->owner};
+    };
+    std::array<size_t, 6> width{};
+    size_t line_width = 0;
+    for (size_t r = 0; r <= rows.size(); ++r) {
+        auto row = cells(r);
         for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-    for (auto& row : table) {
-        std::string line;
-        for (size_t i = 0; i < row.size(); ++i) {
-            line += row[i];
-            if (i + 1 < row.size()) line += std::string(width[i] - row[i].size() + 4, ' ');
-        }
-        out += line + "\n";
+    }
+    for (size_t w : width) line_width += w + 4;
+    out.reserve((rows.size() + 1) * line_width);
+    for (size_t r = 0; r <= rows.size(); ++r) {
+        auto row = cells(r);
+        for (size_t i = 0; i + 1 < row.size(); ++i) out.append(row[i]).append(width[i] - row[i].size() + 4, ' ');
+        out.append(row.back()) += '\n';
     }
     return out;
 }

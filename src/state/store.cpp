@@ -2,8 +2,11 @@
 
 #include <fcntl.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
+
+#include <dirent.h>
 
 #include <algorithm>
 
@@ -12,11 +15,9 @@
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "crunlite_build_config.h"
+#include "crunlite/state/index.hpp"
 
 namespace crunlite::state {
-namespace {
-
-}  // namespace
 
 const char* status_name(Status s) {
     switch (s) {
@@ -54,6 +55,9 @@ void Store::create_dir(const std::string& id) const {
 }
 
 void Store::remove(const std::string& id) const {
+    // Listed as removed first: a rebuild (which holds the index) then finds the
+    // directory whole or not at all.
+    index::append(root_, index::removed_line(id));
     int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
     sys::remove_tree_at(fd, id);
@@ -138,6 +142,7 @@ void Store::save(const State& st) const {
     write_cgroup_fields(w, st);
     w.end_object();
     write_file_atomic(dir(st.id) + "/state.json", w.result(), 0600);
+    index::append(root_, index::saved_line(listing(st)));
 }
 
 void Store::save_cgroup_intent(const State& st) const {
@@ -165,14 +170,120 @@ std::optional<State> Store::load_cgroup_intent(const std::string& id) const {
     return st;
 }
 
-std::vector<State> Store::load_all() const {
-    // One read a container, no stat first: a directory without a state.json
-    // (being created or deleted, or no container's: @events.jsonl) fails its load.
-    std::vector<State> out;
-    for (const auto& n : list_dir(root_)) {
+namespace {
+
+// The index's text, mapped: its pages are the page cache's, not copies.
+class IndexText {
+public:
+    explicit IndexText(int root_fd) {
+        sys::UniqueFd fd(::openat(root_fd, index::kFile, O_RDONLY | O_CLOEXEC));
+        struct stat st;
+        if (!fd || ::fstat(fd.get(), &st) < 0 || st.st_size == 0) return;
+        void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd.get(), 0);
+        if (p == MAP_FAILED) return;
+        data_ = static_cast<const char*>(p);
+        size_ = static_cast<size_t>(st.st_size);
+    }
+    ~IndexText() {
+        if (data_) ::munmap(const_cast<char*>(data_), size_);
+    }
+    IndexText(const IndexText&) = delete;
+    IndexText& operator=(const IndexText&) = delete;
+    std::string_view view() const { return {data_, size_}; }
+
+private:
+    const char* data_ = nullptr;
+    size_t size_ = 0;
+};
+
+// The index, open and locked exclusively (appends wait), or an empty fd when
+// it cannot be written (a root we may only read).
+sys::UniqueFd lock_index(const std::string& root) {
+    std::string path = root + "/" + index::kFile;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        sys::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
+        if (!fd) return fd;
+        int rc;
+        while ((rc = ::flock(fd.get(), LOCK_EX)) < 0 && errno == EINTR) {
+        }
+        struct stat st;
+        if (rc < 0 || ::fstat(fd.get(), &st) < 0) return {};
+        if (st.st_nlink > 0) return fd;  // else replaced by another rebuild while we waited
+    }
+    return {};
+}
+
+}  // namespace
+
+std::vector<Listed> Store::list(bool all_fields) const {
+    sys::UniqueFd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!root) {
+        if (errno == ENOENT) return {};
+        throw_errno("open state root " + quote(root_));
+    }
+    struct stat st;
+    if (::fstat(root.get(), &st) < 0) throw_errno("stat state root " + quote(root_));
+    // Every container has a directory, so the index holds them all when it
+    // lists as many as there are (a directory's link count is 2 + its
+    // subdirectories' on ext4, xfs and tmpfs; btrfs says 1 and is always read).
+    // Few lines of removed containers: it is rewritten after ~2 changes a container.
+    IndexText text(root.get());
+    std::optional<index::Parsed> idx = index::parse(text.view(), all_fields);
+    if (idx && st.st_nlink >= 2 && st.st_nlink - 2 == idx->live.size() + idx->aux_dirs &&
+        idx->lines <= 2 * idx->live.size() + 256) {
+        for (size_t i : idx->looks) {
+            Listed& l = idx->live[i];
+            try {
+                l = listing(load(l.id));
+            } catch (const Error&) {
+                l.id.clear();  // being created or deleted: not listed
+            }
+        }
+        std::erase_if(idx->live, [](const Listed& l) { return l.id.empty(); });
+        return std::move(idx->live);
+    }
+
+    // From the directories, under the index's exclusive lock: a change waits to
+    // append until the new index is in place (save: its state.json is then
+    // written; remove: the directory is still whole).
+    sys::UniqueFd lock = lock_index(root_);
+    std::vector<Listed> out;
+    std::vector<std::string> looks;
+    size_t aux = 0;
+    if (DIR* d = ::fdopendir(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0))) {
+        while (dirent* e = ::readdir(d)) {
+            std::string name = e->d_name;
+            struct stat sb;
+            bool is_dir = e->d_type == DT_DIR ||
+                          (e->d_type == DT_UNKNOWN && ::fstatat(root.get(), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                           S_ISDIR(sb.st_mode));
+            if (!is_dir || name == "." || name == "..") continue;
+            try {
+                validate_id(name);
+            } catch (const Error&) {
+                ++aux;  // not a container's (@seccomp-cache)
+                continue;
+            }
+            try {
+                out.push_back(listing(load(name)));
+            } catch (const Error&) {
+                looks.push_back(name);  // being created or deleted
+            }
+        }
+        ::closedir(d);
+    }
+    std::sort(out.begin(), out.end(), [](const Listed& a, const Listed& b) { return a.id < b.id; });
+    if (lock) {
+        std::vector<std::pair<std::string_view, std::string>> lines;
+        for (const auto& l : out) lines.emplace_back(l.id, index::saved_line(l));
+        for (const auto& id : looks) lines.emplace_back(id, index::look_line(id));
+        std::sort(lines.begin(), lines.end());  // sorted, its reader need not sort it
+        std::string text = index::header(aux);
+        for (const auto& [id, line] : lines) text += line;
         try {
-            out.push_back(load(n));
+            write_file_atomic(root_ + "/" + index::kFile, text, 0600);
         } catch (const Error&) {
+            // Listed from the directories again next time.
         }
     }
     return out;
@@ -206,17 +317,20 @@ void Store::clear_exit_status(const std::string& id) const {
     if (::unlink((dir(id) + "/exit").c_str()) < 0 && errno != ENOENT) throw_errno("remove " + quote(dir(id) + "/exit"));
 }
 
-Status Store::status(const State& st) const {
+Status Store::status(const std::string& id, pid_t pid, uint64_t start_time) const {
     sys::ProcStat ps;
-    if (st.pid <= 0 || !sys::read_proc_stat(st.pid, ps) || ps.start_time != st.start_time || ps.state == 'Z' ||
-        ps.state == 'X')
+    if (pid <= 0 || !sys::read_proc_stat(pid, ps) || ps.start_time != start_time || ps.state == 'Z' || ps.state == 'X')
         return Status::Stopped;
     struct stat sb;
-    if (::stat(fifo_path(st.id).c_str(), &sb) == 0) return Status::Created;
+    if (::stat(fifo_path(id).c_str(), &sb) == 0) return Status::Created;
     return Status::Running;
 }
 
-std::string oci_state_json(const State& st, Status status, bool pretty) {
+Listed listing(const State& st) {
+    return {st.id, st.pid, st.start_time, st.bundle, st.rootfs, st.created, st.owner, st.annotations};
+}
+
+std::string oci_state_json(const Listed& st, Status status, bool pretty) {
     json::Writer w(pretty);
     w.begin_object();
     w.key("ociVersion").string(CRUNLITE_SPEC_VERSION);

@@ -8,6 +8,7 @@
 #include <sys/syscall.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <memory>
 #include <cstring>
@@ -293,6 +294,18 @@ bool read_proc_stat(pid_t pid, ProcStat& out) {
     out.ppid = static_cast<pid_t>(parse_int(fields[1]).value_or(0));
     out.start_time = parse_uint(fields[19]).value_or(0);
     return true;
+}
+
+std::vector<pid_t> proc_pids() {
+    std::vector<pid_t> out;
+    if (DIR* d = ::opendir("/proc")) {
+        while (dirent* e = ::readdir(d))
+            if (e->d_name[0] >= '1' && e->d_name[0] <= '9')
+                if (auto pid = parse_int(e->d_name)) out.push_back(static_cast<pid_t>(*pid));
+        ::closedir(d);
+    }
+    std::sort(out.begin(), out.end());
+    return out;
 }
 
 bool in_initial_userns() {

@@ -277,6 +277,49 @@ def test_list(h):
     check_eq(h.rt_ok("list", "-q").out.strip(), "", "list -q after deleting everything")
 
 
+def test_list_many_from_the_index(h):
+    """More containers than list looks up one by one (16): stopped ones are told
+    by one read of /proc, and the index (@containers.tsv) follows creates and
+    deletes, also those made while it is missing."""
+    stopped_bundle, sleeping = h.bundle(["/probe", "exit", "0"]), h.bundle(SLEEP)
+    stopped = [h.new_id("many") for _ in range(18)]
+    for cid in stopped:
+        h.rt_ok("run", "--detach", "--bundle", stopped_bundle.path, cid)
+    created = h.create(sleeping, h.new_id("manyc"))
+    for cid in stopped:
+        h.wait_status(cid, "stopped")
+
+    def rows():
+        table = h.rt_ok("list").out.splitlines()[1:]
+        return {line.split()[0]: line.split()[1:3] for line in table}
+
+    got = rows()
+    want = {cid: ["0", "stopped"] for cid in stopped}
+    want[created] = [str(h.state(created)["pid"]), "created"]
+    check_eq(got, want, "list of 19 containers")
+    check(os.path.isfile(os.path.join(h.root, "@containers.tsv")), "the index is written")
+    js = {e["id"]: e for e in h.rt_ok("list", "--format", "json").json()}
+    check_eq(sorted(js), sorted(want), "list --format json ids")
+    check_eq((js[created]["status"], js[created]["pid"]), ("created", h.state(created)["pid"]), "json: created")
+    check_eq((js[stopped[0]]["status"], js[stopped[0]]["pid"]), ("stopped", 0), "json: stopped")
+    check_eq(js[stopped[0]]["bundle"], h.state(stopped[0])["bundle"], "json: bundle")
+
+    # Changes reach the index; without it they are found in the directories.
+    h.rt_ok("delete", stopped[0])
+    h.rt_ok("start", created)
+    h.wait_status(created, "running")
+    del want[stopped[0]]
+    want[created][1] = "running"
+    check_eq(rows(), want, "list after a delete and a start")
+    os.unlink(os.path.join(h.root, "@containers.tsv"))
+    h.rt_ok("delete", stopped[1])
+    del want[stopped[1]]
+    check_eq(rows(), want, "list after a delete without the index")
+    for cid in stopped[2:] + [created]:
+        h.rt_ok("delete", "--force", cid)
+    check_eq(h.rt_ok("list", "-q").out.strip(), "", "list -q after deleting everything")
+
+
 def test_pid_file(h):
     b = h.bundle(SLEEP)
     cid = h.new_id("pidf")

@@ -10,7 +10,8 @@
 //                record, and `delete --force` removes what it names
 // The directory itself is created with mkdir(2), which is atomic: of two
 // concurrent `create` of one ID exactly one wins.  Mutating verbs hold an flock
-// on the directory.
+// on the directory.  <root>/@containers.tsv indexes what `list` shows of every
+// container (state/index.hpp): save and remove append a line to it.
 #pragma once
 
 #include <sys/types.h>
@@ -50,6 +51,21 @@ struct State {
     bool systemd_user = false;
 };
 
+// What `list` shows of a container: the fields of its state that the OCI
+// state holds (Store::list leaves rootfs and annotations out unless asked).
+struct Listed {
+    std::string id;
+    pid_t pid = 0;
+    uint64_t start_time = 0;
+    std::string bundle;
+    std::string rootfs;
+    std::string created;
+    std::string owner;
+    std::map<std::string, std::string> annotations;
+};
+
+Listed listing(const State& st);
+
 // Whether a container's state directory (Store::dir of its id) holds its
 // state: for modules that record where a container's state lives.
 bool state_in(const std::string& container_dir);
@@ -81,9 +97,12 @@ public:
     // A State holding only the recorded cgroup fields, or nullopt without a record.
     std::optional<State> load_cgroup_intent(const std::string& id) const;
 
-    // The state of every container with a readable state.json, sorted by id
-    // (the others are being created or deleted).
-    std::vector<State> load_all() const;
+    // Every container with a state, sorted by id (the others are being created
+    // or deleted): from the index when it matches the root's directories (as
+    // many containers as it lists), else from every state.json, and the index
+    // is written again from them.  Without `all_fields`, the rootfs and
+    // annotations are left out of those from the index.
+    std::vector<Listed> list(bool all_fields = true) const;
 
     // Exclusive lock on the container directory, held while the returned fd lives.
     sys::UniqueFd lock(const std::string& id) const;
@@ -96,13 +115,18 @@ public:
 
     // Current status: Stopped when the process is gone, a zombie, or a different
     // process now holds the pid; Created while exec.fifo exists; else Running.
-    Status status(const State& st) const;
+    Status status(const State& st) const { return status(st.id, st.pid, st.start_time); }
+    Status status(const Listed& l) const { return status(l.id, l.pid, l.start_time); }
+    Status status(const std::string& id, pid_t pid, uint64_t start_time) const;
 
 private:
     std::string root_;
 };
 
 // Serializes the public OCI state (ociVersion, id, status, pid, bundle, ...).
-std::string oci_state_json(const State& st, Status status, bool pretty);
+std::string oci_state_json(const Listed& l, Status status, bool pretty);
+inline std::string oci_state_json(const State& st, Status status, bool pretty) {
+    return oci_state_json(listing(st), status, pretty);
+}
 
 }  // namespace crunlite::state

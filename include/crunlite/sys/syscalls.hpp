@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "crunlite/sys/fd.hpp"
 
@@ -100,6 +101,10 @@ struct ProcStat {
     pid_t ppid = 0;
 };
 bool read_proc_stat(pid_t pid, ProcStat& out);
+
+// The processes (thread-group ids) in /proc, sorted: one directory read where a
+// look at each of many pids would cost a failed open per process that is gone.
+std::vector<pid_t> proc_pids();
 
 // True when this process is in the initial user namespace (uid_map is the
 // identity over the whole range).  A euid-0 process outside it (rootless podman)

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <filesystem>
@@ -20,6 +21,7 @@
 #include <tuple>
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
 #include "crunlite/state/store.hpp"
 #include "temp_dir.hpp"
 #include "crunlite/sys/syscalls.hpp"
@@ -240,32 +242,193 @@ TEST_CASE("lock: an flock on the directory, held across processes until exit", "
 }
 
 namespace {
-std::vector<std::string> ids(const std::vector<State>& states) {
+std::vector<std::string> ids(const std::vector<Listed>& listed) {
     std::vector<std::string> out;
-    for (const auto& st : states) out.push_back(st.id);
+    for (const auto& l : listed) out.push_back(l.id);
     return out;
+}
+
+// A container `id` with sample(id) as its state.
+void add(const Store& s, const std::string& id) {
+    s.create_dir(id);
+    s.save(sample(id));
+}
+
+auto listed_fields(const Listed& l) {
+    return std::tie(l.id, l.pid, l.start_time, l.bundle, l.rootfs, l.created, l.owner, l.annotations);
+}
+
+// The index's inode (0: none): a list that writes it anew replaces it (rename).
+ino_t index_ino(const Store& s) {
+    struct stat st;
+    return ::stat((s.root() + "/@containers.tsv").c_str(), &st) == 0 ? st.st_ino : 0;
+}
+
+// Whether s.list() (returned in `out`) wrote the index anew: it did not match.
+bool rebuilt(const Store& s, std::vector<Listed>* out = nullptr) {
+    ino_t before = index_ino(s);
+    auto listed = s.list();
+    if (out) *out = std::move(listed);
+    return index_ino(s) != before;
 }
 }  // namespace
 
-TEST_CASE("load_all: the states of IDs with a state.json, sorted; remove takes the directory", "[state]") {
+TEST_CASE("list: the containers with a state.json, sorted; remove takes the directory", "[state]") {
     TempStore t;
     Store& s = t.store;
-    CHECK(s.load_all().empty());  // no root yet
+    CHECK(s.list().empty());  // no root yet
     for (const char* id : {"b", "c", "a"}) {
-        s.create_dir(id);
-        s.save(sample(id));
+        add(s, id);
     }
     s.create_dir("creating");  // not listed until its state.json exists
     put(s.root() + "/stray", "");
     put(s.root() + "/@events.jsonl", "");
-    CHECK(ids(s.load_all()) == std::vector<std::string>{"a", "b", "c"});
+    CHECK(ids(s.list()) == std::vector<std::string>{"a", "b", "c"});
     REQUIRE(::mkfifo(s.fifo_path("b").c_str(), 0600) == 0);
     fs::create_directories(s.dir("b") + "/sub/dir");
     s.remove("b");
     CHECK_FALSE(fs::exists(s.dir("b")));
     CHECK_FALSE(s.exists("b"));
-    CHECK(ids(s.load_all()) == std::vector<std::string>{"a", "c"});
+    CHECK(ids(s.list()) == std::vector<std::string>{"a", "c"});
     CHECK_NOTHROW(s.remove("b"));
+    s.save(sample("creating"));
+    CHECK(ids(s.list()) == std::vector<std::string>{"a", "c", "creating"});
+}
+
+TEST_CASE("list: read from the index, which saves and removes keep; rebuilt when it does not match the directories",
+          "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    for (const char* id : {"b", "a"}) add(s, id);
+    fs::create_directory(s.root() + "/@seccomp-cache");  // not a container's
+    std::string index = s.root() + "/@containers.tsv";
+    CHECK_FALSE(fs::exists(index));
+    std::vector<Listed> listed;
+    CHECK(rebuilt(s, &listed));  // from the directories
+    CHECK(ids(listed) == std::vector<std::string>{"a", "b"});
+    REQUIRE(fs::exists(index));
+
+    // Now from the index: the fields of state.json that `list` shows.
+    s.create_dir("c");
+    State c = sample("c");
+    c.annotations["tab"] = "a\tb";  // not in the index: its state.json is read
+    s.save(c);
+    CHECK_FALSE(rebuilt(s, &listed));
+    REQUIRE(ids(listed) == std::vector<std::string>{"a", "b", "c"});
+    for (const auto& l : listed) CHECK(listed_fields(l) == listed_fields(listing(s.load(l.id))));
+    CHECK(read_file(index).find("?\tc\n") != std::string::npos);
+    // A table needs neither rootfs nor annotations.
+    for (const auto& l : s.list(false)) {
+        CHECK(l.bundle == s.load(l.id).bundle);
+        CHECK((l.id == "c" || (l.rootfs.empty() && l.annotations.empty())));
+    }
+
+    // Saved again (a restart): the last line wins.
+    State a = sample("a");
+    a.pid = 777;
+    s.save(a);
+    s.remove("b");
+    CHECK_FALSE(rebuilt(s, &listed));
+    REQUIRE(ids(listed) == std::vector<std::string>{"a", "c"});
+    CHECK(listed[0].pid == 777);
+
+    // A container made behind the index's back (another count of directories): listed.
+    Store other(t.path + "/other");
+    other.create_dir("d");
+    other.save(sample("d"));
+    fs::rename(other.dir("d"), s.dir("d"));
+    CHECK(rebuilt(s, &listed));
+    CHECK(ids(listed) == std::vector<std::string>{"a", "c", "d"});
+    CHECK_FALSE(rebuilt(s));
+
+    // A directory without a state (being created) is counted, not listed.
+    s.create_dir("e");
+    CHECK(rebuilt(s, &listed));
+    CHECK(ids(listed) == std::vector<std::string>{"a", "c", "d"});
+    CHECK_FALSE(rebuilt(s, &listed));
+    CHECK(ids(listed) == std::vector<std::string>{"a", "c", "d"});
+    s.save(sample("e"));
+    CHECK_FALSE(rebuilt(s, &listed));
+    CHECK(ids(listed) == std::vector<std::string>{"a", "c", "d", "e"});
+
+    // An index cut short or not one: from the directories.
+    std::string text = read_file(index);
+    put(index, text.substr(0, text.size() - 3));
+    CHECK(rebuilt(s, &listed));
+    CHECK(ids(listed) == std::vector<std::string>{"a", "c", "d", "e"});
+    put(index, "not an index\n");
+    CHECK(rebuilt(s));
+    CHECK_FALSE(rebuilt(s));
+
+    // Without an index a change is not recorded; the next list writes one.
+    fs::remove(index);
+    s.remove("d");
+    CHECK_FALSE(fs::exists(index));
+    CHECK(ids(s.list()) == std::vector<std::string>{"a", "c", "e"});
+    CHECK(fs::exists(index));
+}
+
+TEST_CASE("list: the index is written again once removed containers' lines outnumber the others", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    add(s, "keep");
+    CHECK(s.list().size() == 1);
+    std::string index = s.root() + "/@containers.tsv";
+    for (int i = 0; i < 200; ++i) {
+        std::string id = "gone" + std::to_string(i);
+        add(s, id);
+        s.remove(id);
+    }
+    auto size_before = fs::file_size(index);
+    CHECK(rebuilt(s));  // 401 lines for one container
+    CHECK(fs::file_size(index) < size_before / 50);
+    CHECK_FALSE(rebuilt(s));
+}
+
+TEST_CASE("list: the index holds every change made while processes save, remove and list at once", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    add(s, "seed");
+    CHECK(s.list().size() == 1);
+    std::vector<pid_t> kids;
+    for (int w = 0; w < 4; ++w) {
+        pid_t pid = ::fork();
+        REQUIRE(pid >= 0);
+        if (pid == 0) {
+            int rc = 0;
+            try {
+                for (int i = 0; i < 150; ++i) {
+                    std::string id = "w" + std::to_string(w) + "-" + std::to_string(i);
+                    if (w == 3) {
+                        (void)s.list();  // rebuilds when it sees a change in flight
+                        continue;
+                    }
+                    add(s, id);
+                    if (i % 3) s.remove(id);
+                }
+            } catch (...) {
+                rc = 1;
+            }
+            ::_exit(rc);
+        }
+        kids.push_back(pid);
+    }
+    for (pid_t pid : kids) {
+        int status = 0;
+        REQUIRE(::waitpid(pid, &status, 0) == pid);
+        CHECK(WIFEXITED(status));
+        CHECK(WEXITSTATUS(status) == 0);
+    }
+    std::vector<std::string> want = {"seed"};
+    for (int w = 0; w < 3; ++w)
+        for (int i = 0; i < 150; i += 3) want.push_back("w" + std::to_string(w) + "-" + std::to_string(i));
+    std::sort(want.begin(), want.end());
+    std::vector<Listed> listed;
+    (void)rebuilt(s, &listed);  // when removed containers' lines outnumber the others
+    CHECK(ids(listed) == want);
+    // The index agrees with the directories: read, not written again.
+    CHECK_FALSE(rebuilt(s, &listed));
+    CHECK(ids(listed) == want);
 }
 
 TEST_CASE("a bad state.json or cgroups.json is an error naming the file", "[state]") {

@@ -1,0 +1,141 @@
+// @containers.tsv (index.hpp): its lines, reader and appends.
+#include "crunlite/state/index.hpp"
+
+#include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/sys/fd.hpp"
+
+namespace crunlite::state::index {
+namespace {
+
+constexpr std::string_view kHeader = "crun-lite containers 1 ";
+
+bool plain(std::string_view s) { return s.find_first_of("\t\n") == std::string_view::npos; }
+
+bool valid_id(std::string_view id) {
+    try {
+        validate_id(std::string(id));
+        return true;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+// The first `max` tab-separated fields of one line into `out` (reused from
+// line to line), the rest of the line, if any, as the last.
+void fields_of(std::string_view line, std::vector<std::string_view>& out, size_t max) {
+    out.clear();
+    for (size_t start = 0;;) {
+        size_t tab = out.size() + 1 < max ? line.find('\t', start) : std::string_view::npos;
+        out.push_back(line.substr(start, tab - start));
+        if (tab == std::string_view::npos) return;
+        start = tab + 1;
+    }
+}
+
+}  // namespace
+
+std::string header(size_t aux_dirs) { return std::string(kHeader) + std::to_string(aux_dirs) + "\n"; }
+
+std::string look_line(const std::string& id) { return "?\t" + id + "\n"; }
+
+std::string removed_line(const std::string& id) { return "-\t" + id + "\n"; }
+
+std::string saved_line(const Listed& l) {
+    bool ok = plain(l.bundle) && plain(l.rootfs) && plain(l.created) && plain(l.owner);
+    for (const auto& [k, v] : l.annotations) ok = ok && plain(k) && plain(v);
+    if (!ok) return look_line(l.id);
+    std::string line = "+\t" + l.id + "\t" + std::to_string(l.pid) + "\t" + std::to_string(l.start_time) + "\t" +
+                       l.bundle + "\t" + l.rootfs + "\t" + l.created + "\t" + l.owner;
+    for (const auto& [k, v] : l.annotations) line += "\t" + k + "\t" + v;
+    return line + "\n";
+}
+
+std::optional<Parsed> parse(std::string_view text, bool all_fields) {
+    size_t nl = text.find('\n');
+    if (nl == std::string_view::npos || text.substr(0, kHeader.size()) != kHeader || text.back() != '\n')
+        return std::nullopt;
+    Parsed out;
+    std::optional<uint64_t> aux = parse_uint(text.substr(kHeader.size(), nl - kHeader.size()));
+    if (!aux) return std::nullopt;
+    out.aux_dirs = *aux;
+    // Each change line with its ID, in file order; the last of an ID wins.
+    struct Change {
+        std::string_view id, line;
+    };
+    std::vector<Change> changes;
+    for (size_t start = nl + 1; start < text.size(); start = nl + 1) {
+        nl = text.find('\n', start);
+        std::string_view line = text.substr(start, nl - start);
+        if (line.size() < 3 || (line[0] != '+' && line[0] != '-' && line[0] != '?') || line[1] != '\t')
+            return std::nullopt;
+        std::string_view id = line.substr(2, line.find('\t', 2) - 2);
+        if (!valid_id(id)) return std::nullopt;
+        changes.push_back({id, line});
+    }
+    out.lines = changes.size();
+    // A list writes the index sorted, one line an ID: then there is nothing to sort.
+    auto by_id = [](const Change& a, const Change& b) { return a.id < b.id; };
+    if (std::adjacent_find(changes.begin(), changes.end(), [](const Change& a, const Change& b) {
+            return a.id >= b.id;
+        }) != changes.end())
+        std::stable_sort(changes.begin(), changes.end(), by_id);
+    size_t last = 0;
+    for (size_t i = 0; i < changes.size(); ++i)
+        if ((i + 1 == changes.size() || changes[i + 1].id != changes[i].id) && changes[i].line[0] != '-')
+            changes[last++] = changes[i];
+    changes.resize(last);
+    // The lines that count, whole: the fields of a "+" line up to the owner,
+    // then its annotations (KEY VALUE...), read only when asked for.
+    out.live.resize(changes.size());
+    std::vector<std::string_view> f;
+    for (size_t i = 0; i < changes.size(); ++i) {
+        fields_of(changes[i].line, f, all_fields ? SIZE_MAX : 9);
+        Listed& st = out.live[i];
+        st.id = changes[i].id;
+        if (changes[i].line[0] == '?') {
+            if (f.size() != 2) return std::nullopt;
+            out.looks.push_back(i);
+            continue;
+        }
+        std::optional<int64_t> pid = f.size() >= 8 ? parse_int(f[2]) : std::nullopt;
+        std::optional<uint64_t> start_time = pid ? parse_uint(f[3]) : std::nullopt;
+        if (!start_time || (all_fields && f.size() % 2)) return std::nullopt;
+        st.pid = static_cast<pid_t>(*pid);
+        st.start_time = *start_time;
+        st.bundle = f[4];
+        st.created = f[6];
+        st.owner = f[7];
+        if (!all_fields) continue;
+        st.rootfs = f[5];
+        for (size_t k = 8; k < f.size(); k += 2) st.annotations.emplace(f[k], f[k + 1]);
+    }
+    return out;
+}
+
+void append(const std::string& root, const std::string& line) {
+    std::string path = root + "/" + kFile;
+    for (int attempt = 0; attempt < 100; ++attempt) {
+        sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
+        if (!fd && errno == ENOENT) return;  // the next list writes it from the directories
+        if (!fd) break;
+        int rc;
+        while ((rc = ::flock(fd.get(), LOCK_SH)) < 0 && errno == EINTR) {
+        }
+        struct stat st;
+        if (rc < 0 || ::fstat(fd.get(), &st) < 0) break;
+        if (st.st_nlink == 0) continue;  // replaced by a rebuild while we waited: append to the new one
+        if (::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size())) return;
+        break;
+    }
+    ::unlink(path.c_str());
+}
+
+}  // namespace crunlite::state::index
