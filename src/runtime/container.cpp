@@ -324,26 +324,26 @@ std::string list(const Context& ctx, const std::string& format, bool quiet) {
     bool json = format == "json";
     if (!json && format != "table" && !format.empty()) throw Error(EINVAL, "invalid format option " + quote(format));
     state::Store store(ctx.root);
-    std::vector<state::Listed> listed = store.list(json);  // a table shows neither rootfs nor annotations
+    state::Listing listed = store.list(json);  // a table shows neither rootfs nor annotations
     std::string out;
     if (quiet) {
-        for (const auto& l : listed) out += l.id + "\n";
+        for (const auto& l : listed.rows) out.append(l.id) += '\n';
         return out;
     }
     // Of many containers most have often stopped: one read of /proc tells
     // which pids are gone, and only the others are looked at.
     std::vector<pid_t> pids;
-    bool few = listed.size() <= 16;
+    bool few = listed.rows.size() <= 16;
     if (!few) pids = sys::proc_pids();
     std::vector<std::pair<const state::Listed*, state::Status>> rows;
-    rows.reserve(listed.size());
-    for (auto& l : listed) {
+    rows.reserve(listed.rows.size());
+    for (auto& l : listed.rows) {
         state::Status status = state::Status::Stopped;
         if (few || std::binary_search(pids.begin(), pids.end(), l.pid)) status = store.status(l);
         if (status == state::Status::Running) {
             try {
                 // Paused is told by its cgroups, which state.json holds.
-                state::State st = store.load(l.id);
+                const state::State& st = listed.keep(store.load(std::string(l.id)));
                 l = state::listing(st);
                 status = live_status(store, st);
             } catch (const Error&) {
@@ -370,17 +370,23 @@ std::string list(const Context& ctx, const std::string& format, bool quiet) {
         return {l->id, {p, static_cast<size_t>(end - p)}, state::status_name(status), l->bundle, l->created, l->owner};
     };
     std::array<size_t, 6> width{};
-    size_t line_width = 0;
+    size_t last_cells = 0;  // the last column's, and the newlines
     for (size_t r = 0; r <= rows.size(); ++r) {
         auto row = cells(r);
         for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
+        last_cells += row.back().size() + 1;
     }
-    for (size_t w : width) line_width += w + 4;
-    out.reserve((rows.size() + 1) * line_width);
+    size_t last_at = 0;
+    for (size_t i = 0; i + 1 < width.size(); ++i) last_at += width[i] + 4;
+    out.assign((rows.size() + 1) * last_at + last_cells, ' ');
+    char* p = out.data();
     for (size_t r = 0; r <= rows.size(); ++r) {
         auto row = cells(r);
-        for (size_t i = 0; i + 1 < row.size(); ++i) out.append(row[i]).append(width[i] - row[i].size() + 4, ' ');
-        out.append(row.back()) += '\n';
+        for (size_t i = 0; i < row.size(); ++i) {
+            std::memcpy(p, row[i].data(), row[i].size());
+            p += i + 1 < row.size() ? width[i] + 4 : row[i].size();
+        }
+        *p++ = '\n';
     }
     return out;
 }

@@ -19,15 +19,6 @@ constexpr std::string_view kHeader = "crun-lite containers 1 ";
 
 bool plain(std::string_view s) { return s.find_first_of("\t\n") == std::string_view::npos; }
 
-bool valid_id(std::string_view id) {
-    try {
-        validate_id(std::string(id));
-        return true;
-    } catch (const Error&) {
-        return false;
-    }
-}
-
 // The first `max` tab-separated fields of one line into `out` (reused from
 // line to line), the rest of the line, if any, as the last.
 void fields_of(std::string_view line, std::vector<std::string_view>& out, size_t max) {
@@ -51,10 +42,12 @@ std::string removed_line(const std::string& id) { return "-\t" + id + "\n"; }
 std::string saved_line(const Listed& l) {
     bool ok = plain(l.bundle) && plain(l.rootfs) && plain(l.created) && plain(l.owner);
     for (const auto& [k, v] : l.annotations) ok = ok && plain(k) && plain(v);
-    if (!ok) return look_line(l.id);
-    std::string line = "+\t" + l.id + "\t" + std::to_string(l.pid) + "\t" + std::to_string(l.start_time) + "\t" +
-                       l.bundle + "\t" + l.rootfs + "\t" + l.created + "\t" + l.owner;
-    for (const auto& [k, v] : l.annotations) line += "\t" + k + "\t" + v;
+    if (!ok) return look_line(std::string(l.id));
+    std::string pid = std::to_string(l.pid), start_time = std::to_string(l.start_time), line = "+";
+    for (std::string_view field : {l.id, std::string_view(pid), std::string_view(start_time), l.bundle, l.rootfs,
+                                   l.created, l.owner})
+        line.append("\t").append(field);
+    for (const auto& [k, v] : l.annotations) line.append("\t").append(k).append("\t").append(v);
     return line + "\n";
 }
 
@@ -99,7 +92,7 @@ std::optional<Parsed> parse(std::string_view text, bool all_fields) {
     for (size_t i = 0; i < changes.size(); ++i) {
         fields_of(changes[i].line, f, all_fields ? SIZE_MAX : 9);
         Listed& st = out.live[i];
-        st.id = changes[i].id;
+        st.id = changes[i].id;  // views into `text`
         if (changes[i].line[0] == '?') {
             if (f.size() != 2) return std::nullopt;
             out.looks.push_back(i);

@@ -9,6 +9,7 @@
 #include <dirent.h>
 
 #include <algorithm>
+#include <tuple>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
@@ -30,11 +31,16 @@ const char* status_name(Status s) {
     return "unknown";
 }
 
+bool valid_id(std::string_view id) {
+    if (id.empty() || id == "." || id == ".." || id.size() > 1024) return false;
+    return std::all_of(id.begin(), id.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '+' ||
+               c == '-' || c == '.';
+    });
+}
+
 void validate_id(const std::string& id) {
-    bool ok = !id.empty() && id != "." && id != ".." && id.size() <= 1024;
-    for (char c : id)
-        if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '+' || c == '-' || c == '.')) ok = false;
-    if (!ok) throw Error(EINVAL, "invalid id format: " + id);
+    if (!valid_id(id)) throw Error(EINVAL, "invalid id format: " + id);
 }
 
 void Store::create_dir(const std::string& id) const {
@@ -172,29 +178,19 @@ std::optional<State> Store::load_cgroup_intent(const std::string& id) const {
 
 namespace {
 
-// The index's text, mapped: its pages are the page cache's, not copies.
-class IndexText {
-public:
-    explicit IndexText(int root_fd) {
-        sys::UniqueFd fd(::openat(root_fd, index::kFile, O_RDONLY | O_CLOEXEC));
-        struct stat st;
-        if (!fd || ::fstat(fd.get(), &st) < 0 || st.st_size == 0) return;
-        void* p = ::mmap(nullptr, static_cast<size_t>(st.st_size), PROT_READ, MAP_PRIVATE, fd.get(), 0);
-        if (p == MAP_FAILED) return;
-        data_ = static_cast<const char*>(p);
-        size_ = static_cast<size_t>(st.st_size);
-    }
-    ~IndexText() {
-        if (data_) ::munmap(const_cast<char*>(data_), size_);
-    }
-    IndexText(const IndexText&) = delete;
-    IndexText& operator=(const IndexText&) = delete;
-    std::string_view view() const { return {data_, size_}; }
-
-private:
-    const char* data_ = nullptr;
-    size_t size_ = 0;
-};
+// The index's text, mapped (its pages are the page cache's, not copies), and
+// its size; none when there is no index.
+std::pair<std::shared_ptr<const char>, size_t> map_index(int root_fd) {
+    sys::UniqueFd fd(::openat(root_fd, index::kFile, O_RDONLY | O_CLOEXEC));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) < 0 || st.st_size == 0) return {};
+    auto size = static_cast<size_t>(st.st_size);
+    void* p = ::mmap(nullptr, size, PROT_READ, MAP_PRIVATE, fd.get(), 0);
+    if (p == MAP_FAILED) return {};
+    return {std::shared_ptr<const char>(static_cast<const char*>(p),
+                                        [size](const char* q) { ::munmap(const_cast<char*>(q), size); }),
+            size};
+}
 
 // The index, open and locked exclusively (appends wait), or an empty fd when
 // it cannot be written (a root we may only read).
@@ -215,7 +211,7 @@ sys::UniqueFd lock_index(const std::string& root) {
 
 }  // namespace
 
-std::vector<Listed> Store::list(bool all_fields) const {
+Listing Store::list(bool all_fields) const {
     sys::UniqueFd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!root) {
         if (errno == ENOENT) return {};
@@ -227,27 +223,30 @@ std::vector<Listed> Store::list(bool all_fields) const {
     // lists as many as there are (a directory's link count is 2 + its
     // subdirectories' on ext4, xfs and tmpfs; btrfs says 1 and is always read).
     // Few lines of removed containers: it is rewritten after ~2 changes a container.
-    IndexText text(root.get());
-    std::optional<index::Parsed> idx = index::parse(text.view(), all_fields);
+    Listing out;
+    size_t size;
+    std::tie(out.text_, size) = map_index(root.get());
+    std::optional<index::Parsed> idx = index::parse({out.text_.get(), size}, all_fields);
     if (idx && st.st_nlink >= 2 && st.st_nlink - 2 == idx->live.size() + idx->aux_dirs &&
         idx->lines <= 2 * idx->live.size() + 256) {
         for (size_t i : idx->looks) {
             Listed& l = idx->live[i];
             try {
-                l = listing(load(l.id));
+                l = listing(out.keep(load(std::string(l.id))));
             } catch (const Error&) {
-                l.id.clear();  // being created or deleted: not listed
+                l.id = {};  // being created or deleted: not listed
             }
         }
         std::erase_if(idx->live, [](const Listed& l) { return l.id.empty(); });
-        return std::move(idx->live);
+        out.rows = std::move(idx->live);
+        return out;
     }
 
     // From the directories, under the index's exclusive lock: a change waits to
     // append until the new index is in place (save: its state.json is then
     // written; remove: the directory is still whole).
+    out = Listing();
     sys::UniqueFd lock = lock_index(root_);
-    std::vector<Listed> out;
     std::vector<std::string> looks;
     size_t aux = 0;
     if (DIR* d = ::fdopendir(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0))) {
@@ -258,24 +257,22 @@ std::vector<Listed> Store::list(bool all_fields) const {
                           (e->d_type == DT_UNKNOWN && ::fstatat(root.get(), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
                            S_ISDIR(sb.st_mode));
             if (!is_dir || name == "." || name == "..") continue;
-            try {
-                validate_id(name);
-            } catch (const Error&) {
+            if (!valid_id(name)) {
                 ++aux;  // not a container's (@seccomp-cache)
                 continue;
             }
             try {
-                out.push_back(listing(load(name)));
+                out.rows.push_back(listing(out.keep(load(name))));
             } catch (const Error&) {
                 looks.push_back(name);  // being created or deleted
             }
         }
         ::closedir(d);
     }
-    std::sort(out.begin(), out.end(), [](const Listed& a, const Listed& b) { return a.id < b.id; });
+    std::sort(out.rows.begin(), out.rows.end(), [](const Listed& a, const Listed& b) { return a.id < b.id; });
     if (lock) {
         std::vector<std::pair<std::string_view, std::string>> lines;
-        for (const auto& l : out) lines.emplace_back(l.id, index::saved_line(l));
+        for (const auto& l : out.rows) lines.emplace_back(l.id, index::saved_line(l));
         for (const auto& id : looks) lines.emplace_back(id, index::look_line(id));
         std::sort(lines.begin(), lines.end());  // sorted, its reader need not sort it
         std::string text = index::header(aux);
@@ -317,12 +314,12 @@ void Store::clear_exit_status(const std::string& id) const {
     if (::unlink((dir(id) + "/exit").c_str()) < 0 && errno != ENOENT) throw_errno("remove " + quote(dir(id) + "/exit"));
 }
 
-Status Store::status(const std::string& id, pid_t pid, uint64_t start_time) const {
+Status Store::status(std::string_view id, pid_t pid, uint64_t start_time) const {
     sys::ProcStat ps;
     if (pid <= 0 || !sys::read_proc_stat(pid, ps) || ps.start_time != start_time || ps.state == 'Z' || ps.state == 'X')
         return Status::Stopped;
     struct stat sb;
-    if (::stat(fifo_path(id).c_str(), &sb) == 0) return Status::Created;
+    if (::stat(fifo_path(std::string(id)).c_str(), &sb) == 0) return Status::Created;
     return Status::Running;
 }
 

@@ -16,9 +16,12 @@
 
 #include <sys/types.h>
 
+#include <deque>
 #include <map>
+#include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crunlite/sys/fd.hpp"
@@ -52,25 +55,42 @@ struct State {
 };
 
 // What `list` shows of a container: the fields of its state that the OCI
-// state holds (Store::list leaves rootfs and annotations out unless asked).
+// state holds, viewing the text they were read from (a Listing keeps it).
 struct Listed {
-    std::string id;
+    std::string_view id;
     pid_t pid = 0;
     uint64_t start_time = 0;
-    std::string bundle;
-    std::string rootfs;
-    std::string created;
-    std::string owner;
+    std::string_view bundle;
+    std::string_view rootfs;
+    std::string_view created;
+    std::string_view owner;
     std::map<std::string, std::string> annotations;
 };
 
+// The fields of `st`, which must outlive them.
 Listed listing(const State& st);
+
+// Store::list's rows, sorted by ID, and what they view: the index, mapped, and
+// the states read from their state.json.
+class Listing {
+public:
+    std::vector<Listed> rows;
+    // Keeps `st` as long as the listing, for rows that view it.
+    const State& keep(State st) { return states_.emplace_back(std::move(st)); }
+
+private:
+    friend class Store;
+    std::shared_ptr<const char> text_;  // unmapped with the last copy
+    std::deque<State> states_;          // a deque: its elements stay where they are
+};
 
 // Whether a container's state directory (Store::dir of its id) holds its
 // state: for modules that record where a container's state lives.
 bool state_in(const std::string& container_dir);
 
-// Validates an ID like runc: [A-Za-z0-9_+.-]+, not "." or "..".
+// Validates an ID like runc: [A-Za-z0-9_+.-]+, not "." or "..", at most 1024 bytes.
+bool valid_id(std::string_view id);
+// Throws Error(EINVAL, "invalid id format: ID") for an ID that is not valid.
 void validate_id(const std::string& id);
 
 class Store {
@@ -102,7 +122,7 @@ public:
     // many containers as it lists), else from every state.json, and the index
     // is written again from them.  Without `all_fields`, the rootfs and
     // annotations are left out of those from the index.
-    std::vector<Listed> list(bool all_fields = true) const;
+    Listing list(bool all_fields = true) const;
 
     // Exclusive lock on the container directory, held while the returned fd lives.
     sys::UniqueFd lock(const std::string& id) const;
@@ -117,7 +137,7 @@ public:
     // process now holds the pid; Created while exec.fifo exists; else Running.
     Status status(const State& st) const { return status(st.id, st.pid, st.start_time); }
     Status status(const Listed& l) const { return status(l.id, l.pid, l.start_time); }
-    Status status(const std::string& id, pid_t pid, uint64_t start_time) const;
+    Status status(std::string_view id, pid_t pid, uint64_t start_time) const;
 
 private:
     std::string root_;

@@ -1,8 +1,6 @@
 // @containers.tsv's lines and reader (state/index.hpp): pure, no files.
 #include <catch2/catch.hpp>
 
-#include <tuple>
-
 #include "crunlite/state/index.hpp"
 
 using namespace crunlite::state;
@@ -10,8 +8,8 @@ using namespace crunlite::state::index;
 
 namespace {
 
-Listed listed(const std::string& id, pid_t pid) {
-    Listed st;
+State sample(const std::string& id, pid_t pid) {
+    State st;
     st.id = id;
     st.pid = pid;
     st.start_time = 98765;
@@ -23,12 +21,13 @@ Listed listed(const std::string& id, pid_t pid) {
     return st;
 }
 
+std::string saved(const State& st) { return saved_line(listing(st)); }
+
 }  // namespace
 
 TEST_CASE("index: the last line of an ID wins; removed IDs are left out; sorted", "[state][index]") {
-    std::string text = header(2) + saved_line(listed("b", 10)) + saved_line(listed("a", 11)) + look_line("c") +
-                       removed_line("b") + saved_line(listed("d", 12)) + saved_line(listed("a", 13)) +
-                       removed_line("never-saved");
+    std::string text = header(2) + saved(sample("b", 10)) + saved(sample("a", 11)) + look_line("c") +
+                       removed_line("b") + saved(sample("d", 12)) + saved(sample("a", 13)) + removed_line("never-saved");
     auto p = parse(text);
     REQUIRE(p);
     CHECK(p->aux_dirs == 2);
@@ -41,7 +40,7 @@ TEST_CASE("index: the last line of an ID wins; removed IDs are left out; sorted"
     CHECK(p->live[2].id == "d");
 
     const Listed& got = p->live[2];
-    Listed want = listed("d", 12);
+    State want = sample("d", 12);
     CHECK(got.start_time == want.start_time);
     CHECK(got.bundle == want.bundle);
     CHECK(got.rootfs == want.rootfs);
@@ -54,8 +53,10 @@ TEST_CASE("index: the last line of an ID wins; removed IDs are left out; sorted"
     const Listed& bare = without->live[2];
     CHECK(bare.annotations.empty());
     CHECK(bare.rootfs.empty());
-    CHECK(std::tie(bare.pid, bare.bundle, bare.created, bare.owner) ==
-          std::tie(want.pid, want.bundle, want.created, want.owner));
+    CHECK(bare.pid == want.pid);
+    CHECK(bare.bundle == want.bundle);
+    CHECK(bare.created == want.created);
+    CHECK(bare.owner == want.owner);
 
     auto empty = parse(header(0));
     REQUIRE(empty);
@@ -63,16 +64,16 @@ TEST_CASE("index: the last line of an ID wins; removed IDs are left out; sorted"
 }
 
 TEST_CASE("index: a field with a tab or a newline is not written; its container is looked up", "[state][index]") {
-    Listed st = listed("x", 1);
+    State st = sample("x", 1);
     st.bundle = "/with\ttab";
-    CHECK(saved_line(st) == "?\tx\n");
-    st = listed("x", 1);
+    CHECK(saved(st) == "?\tx\n");
+    st = sample("x", 1);
     st.annotations["k"] = "line\nbreak";
-    CHECK(saved_line(st) == "?\tx\n");
-    st = listed("x", 1);
+    CHECK(saved(st) == "?\tx\n");
+    st = sample("x", 1);
     st.owner.clear();
     st.rootfs.clear();
-    auto p = parse(header(0) + saved_line(st));
+    auto p = parse(header(0) + saved(st));
     REQUIRE(p);
     REQUIRE(p->live.size() == 1);
     CHECK(p->live[0].owner.empty());
@@ -80,14 +81,14 @@ TEST_CASE("index: a field with a tab or a newline is not written; its container 
 }
 
 TEST_CASE("index: text that is not a whole index is refused", "[state][index]") {
-    std::string good = header(0) + saved_line(listed("a", 1));
+    std::string good = header(0) + saved(sample("a", 1));
     REQUIRE(parse(good));
     CHECK_FALSE(parse(""));
     CHECK_FALSE(parse("crun-lite containers 2 0\n"));           // another format
     CHECK_FALSE(parse("crun-lite containers 1 x\n"));           // not a count
     CHECK_FALSE(parse(good.substr(0, good.size() - 1)));        // its last line cut short
     CHECK_FALSE(parse(good + "+\ta\t1\n"));                     // too few fields
-    std::string odd = saved_line(listed("b", 1));
+    std::string odd = saved(sample("b", 1));
     odd.insert(odd.size() - 1, "\tk");
     CHECK_FALSE(parse(good + odd));  // a key without a value
     CHECK(parse(good + odd, false));  // not read without all fields

@@ -242,9 +242,9 @@ TEST_CASE("lock: an flock on the directory, held across processes until exit", "
 }
 
 namespace {
-std::vector<std::string> ids(const std::vector<Listed>& listed) {
+std::vector<std::string> ids(const Listing& listed) {
     std::vector<std::string> out;
-    for (const auto& l : listed) out.push_back(l.id);
+    for (const auto& l : listed.rows) out.emplace_back(l.id);
     return out;
 }
 
@@ -265,7 +265,7 @@ ino_t index_ino(const Store& s) {
 }
 
 // Whether s.list() (returned in `out`) wrote the index anew: it did not match.
-bool rebuilt(const Store& s, std::vector<Listed>* out = nullptr) {
+bool rebuilt(const Store& s, Listing* out = nullptr) {
     ino_t before = index_ino(s);
     auto listed = s.list();
     if (out) *out = std::move(listed);
@@ -276,7 +276,7 @@ bool rebuilt(const Store& s, std::vector<Listed>* out = nullptr) {
 TEST_CASE("list: the containers with a state.json, sorted; remove takes the directory", "[state]") {
     TempStore t;
     Store& s = t.store;
-    CHECK(s.list().empty());  // no root yet
+    CHECK(s.list().rows.empty());  // no root yet
     for (const char* id : {"b", "c", "a"}) {
         add(s, id);
     }
@@ -303,7 +303,7 @@ TEST_CASE("list: read from the index, which saves and removes keep; rebuilt when
     fs::create_directory(s.root() + "/@seccomp-cache");  // not a container's
     std::string index = s.root() + "/@containers.tsv";
     CHECK_FALSE(fs::exists(index));
-    std::vector<Listed> listed;
+    Listing listed;
     CHECK(rebuilt(s, &listed));  // from the directories
     CHECK(ids(listed) == std::vector<std::string>{"a", "b"});
     REQUIRE(fs::exists(index));
@@ -315,11 +315,14 @@ TEST_CASE("list: read from the index, which saves and removes keep; rebuilt when
     s.save(c);
     CHECK_FALSE(rebuilt(s, &listed));
     REQUIRE(ids(listed) == std::vector<std::string>{"a", "b", "c"});
-    for (const auto& l : listed) CHECK(listed_fields(l) == listed_fields(listing(s.load(l.id))));
+    for (const auto& l : listed.rows) {
+        State want = s.load(std::string(l.id));
+        CHECK(listed_fields(l) == listed_fields(listing(want)));
+    }
     CHECK(read_file(index).find("?\tc\n") != std::string::npos);
     // A table needs neither rootfs nor annotations.
-    for (const auto& l : s.list(false)) {
-        CHECK(l.bundle == s.load(l.id).bundle);
+    for (const auto& l : s.list(false).rows) {
+        CHECK(l.bundle == s.load(std::string(l.id)).bundle);
         CHECK((l.id == "c" || (l.rootfs.empty() && l.annotations.empty())));
     }
 
@@ -330,7 +333,7 @@ TEST_CASE("list: read from the index, which saves and removes keep; rebuilt when
     s.remove("b");
     CHECK_FALSE(rebuilt(s, &listed));
     REQUIRE(ids(listed) == std::vector<std::string>{"a", "c"});
-    CHECK(listed[0].pid == 777);
+    CHECK(listed.rows[0].pid == 777);
 
     // A container made behind the index's back (another count of directories): listed.
     Store other(t.path + "/other");
@@ -372,7 +375,7 @@ TEST_CASE("list: the index is written again once removed containers' lines outnu
     TempStore t;
     Store& s = t.store;
     add(s, "keep");
-    CHECK(s.list().size() == 1);
+    CHECK(s.list().rows.size() == 1);
     std::string index = s.root() + "/@containers.tsv";
     for (int i = 0; i < 200; ++i) {
         std::string id = "gone" + std::to_string(i);
@@ -389,7 +392,7 @@ TEST_CASE("list: the index holds every change made while processes save, remove 
     TempStore t;
     Store& s = t.store;
     add(s, "seed");
-    CHECK(s.list().size() == 1);
+    CHECK(s.list().rows.size() == 1);
     std::vector<pid_t> kids;
     for (int w = 0; w < 4; ++w) {
         pid_t pid = ::fork();
@@ -423,7 +426,7 @@ TEST_CASE("list: the index holds every change made while processes save, remove 
     for (int w = 0; w < 3; ++w)
         for (int i = 0; i < 150; i += 3) want.push_back("w" + std::to_string(w) + "-" + std::to_string(i));
     std::sort(want.begin(), want.end());
-    std::vector<Listed> listed;
+    Listing listed;
     (void)rebuilt(s, &listed);  // when removed containers' lines outnumber the others
     CHECK(ids(listed) == want);
     // The index agrees with the directories: read, not written again.
