@@ -72,15 +72,22 @@ Listed listing(const State& st);
 
 // Store::list's rows, sorted by ID, and what they view: the index, mapped, and
 // the states read from their state.json.
+// Moved, never copied (a copy's rows would view the original's states).
 class Listing {
 public:
+    Listing() = default;
+    Listing(Listing&&) = default;
+    Listing& operator=(Listing&&) = default;
+    Listing(const Listing&) = delete;
+    Listing& operator=(const Listing&) = delete;
+
     std::vector<Listed> rows;
     // Keeps `st` as long as the listing, for rows that view it.
     const State& keep(State st) { return states_.emplace_back(std::move(st)); }
 
 private:
     friend class Store;
-    std::shared_ptr<const char> text_;  // unmapped with the last copy
+    std::shared_ptr<const char> text_;  // unmapped when the listing goes
     std::deque<State> states_;          // a deque: its elements stay where they are
 };
 
