@@ -14,6 +14,7 @@
 #include <charconv>
 #include <cstring>
 #include <optional>
+#include <ostream>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -320,7 +321,7 @@ std::string state_json(const Context& ctx, const std::string& id) {
     return state::oci_state_json(st, live_status(store, st), true);
 }
 
-std::string list(const Context& ctx, const std::string& format, bool quiet) {
+void list(const Context& ctx, const std::string& format, bool quiet, std::ostream& os) {
     bool json = format == "json";
     if (!json && format != "table" && !format.empty()) throw Error(EINVAL, "invalid format option " + quote(format));
     state::Store store(ctx.root);
@@ -328,7 +329,8 @@ std::string list(const Context& ctx, const std::string& format, bool quiet) {
     std::string out;
     if (quiet) {
         for (const auto& l : listed.rows) out.append(l.id) += '\n';
-        return out;
+        os << out;
+        return;
     }
     // Of many containers most have often stopped: one read of /proc tells
     // which pids are gone, and only the others are looked at.
@@ -358,7 +360,8 @@ std::string list(const Context& ctx, const std::string& format, bool quiet) {
             if (i) out += ",";
             out += state::oci_state_json(*rows[i].first, rows[i].second, false);
         }
-        return out + "]\n";
+        os << out << "]\n";
+        return;
     }
     // A table: each column as wide as its widest cell, four spaces apart.
     std::vector<char> pid_text(rows.size() * 12);
@@ -370,25 +373,32 @@ std::string list(const Context& ctx, const std::string& format, bool quiet) {
         return {l->id, {p, static_cast<size_t>(end - p)}, state::status_name(status), l->bundle, l->created, l->owner};
     };
     std::array<size_t, 6> width{};
-    size_t last_cells = 0;  // the last column's, and the newlines
     for (size_t r = 0; r <= rows.size(); ++r) {
         auto row = cells(r);
         for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
-        last_cells += row.back().size() + 1;
     }
     size_t last_at = 0;
     for (size_t i = 0; i + 1 < width.size(); ++i) last_at += width[i] + 4;
-    out.assign((rows.size() + 1) * last_at + last_cells, ' ');
-    char* p = out.data();
+    // Written a block of lines at a time: the table of many containers is not
+    // held whole.
+    size_t line_max = last_at + width.back() + 1, block = std::max<size_t>(64 * 1024, line_max);
+    out.reserve(block);
     for (size_t r = 0; r <= rows.size(); ++r) {
+        if (out.size() + line_max > block) {
+            os << out;
+            out.clear();
+        }
         auto row = cells(r);
+        size_t at = out.size();
+        out.resize(at + last_at + row.back().size() + 1, ' ');
+        char* p = out.data() + at;
         for (size_t i = 0; i < row.size(); ++i) {
             std::memcpy(p, row[i].data(), row[i].size());
             p += i + 1 < row.size() ? width[i] + 4 : row[i].size();
         }
-        *p++ = '\n';
+        *p = '\n';
     }
-    return out;
+    os << out;
 }
 
 }  // namespace crunlite::runtime

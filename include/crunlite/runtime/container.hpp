@@ -6,6 +6,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <iosfwd>
 #include <map>
 #include <optional>
 #include <string>
@@ -140,8 +141,8 @@ std::string state_json(const Context& ctx, const std::string& id);
 
 // The store's status of `st`, refined: a running container whose cgroup is frozen is paused.
 state::Status live_status(const state::Store& store, const state::State& st);
-// list: table, json or ids only.
-std::string list(const Context& ctx, const std::string& format, bool quiet);
+// list: table, json or ids only, written to `os`.
+void list(const Context& ctx, const std::string& format, bool quiet, std::ostream& os);
 
 struct ExecOptions {
     std::string id;

@@ -13,7 +13,7 @@ int cmd_list(const Global& g, const std::vector<std::string>& args) {
         ("quiet,q", po::bool_switch(&quiet), "print only container IDs");
     po::positional_options_description pos;
     parse_args("list", "list [options]", opts, hidden, pos, args);
-    std::cout << runtime::list(g.context(), format, quiet);
+    runtime::list(g.context(), format, quiet, std::cout);
     return 0;
 }
 
