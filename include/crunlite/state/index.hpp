@@ -8,7 +8,8 @@
 //   ? ID                                          read its state.json
 //   - ID                                          removed
 // The last line of an ID wins.  A field holding a tab or a newline is never
-// written: its container gets a "?" line instead.
+// written: its container gets a "?" line instead.  `list` writes the lines
+// sorted by ID.
 #pragma once
 
 #include <optional>
@@ -29,7 +30,7 @@ std::string removed_line(const std::string& id);
 
 struct Parsed {
     size_t aux_dirs = 0;        // from the header
-    std::vector<Listed> live;   // the IDs whose last line is "+" or "?", sorted
+    std::vector<Listed> live;   // the IDs whose last line is "+" or "?", sorted; views into the text
     std::vector<size_t> looks;  // those of a "?" line (only the ID is known): indexes into `live`
     size_t lines = 0;           // change lines, those of removed IDs included
 };
