@@ -221,7 +221,8 @@ Listing Store::list(bool all_fields) const {
     if (::fstat(root.get(), &st) < 0) throw_errno("stat state root " + quote(root_));
     // Every container has a directory, so the index holds them all when it
     // lists as many as there are (a directory's link count is 2 + its
-    // subdirectories' on ext4, xfs and tmpfs; btrfs says 1 and is always read).
+    // subdirectories' on ext4, xfs and tmpfs; btrfs and overlayfs say 1: read
+    // every state.json there, and write no index).
     // Few lines of removed containers: it is rewritten after ~2 changes a container.
     Listing out;
     size_t size;
@@ -246,7 +247,7 @@ Listing Store::list(bool all_fields) const {
     // append until the new index is in place (save: its state.json is then
     // written; remove: the directory is still whole).
     out = Listing();
-    sys::UniqueFd lock = lock_index(root_);
+    sys::UniqueFd lock = st.st_nlink >= 2 ? lock_index(root_) : sys::UniqueFd();  // (no count to check it by)
     std::vector<std::string> looks;
     size_t aux = 0;
     if (DIR* d = ::fdopendir(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0))) {
