@@ -99,8 +99,9 @@ def test_killed_monitor(h):
                     lambda cid: h.rt("delete", "--force", cid), only_runtime=True)
     cid = h.new_id("mon")
     h.rt_ok("run", "-d", "--bundle", b.path, cid)
+    # (Not the container's init, which may still be the runtime's binary until it execs.)
     monitors = [q for q in harness.descendants()
-                if "crun-lite" in os.path.basename((harness.proc_cmdline(q) or [""])[0])]
+                if os.path.basename((harness.proc_cmdline(q) or [""])[0]) == "crun-lite-monitor"]
     check_eq(len(monitors), 1, f"one monitor: {[(q, harness.proc_cmdline(q)) for q in monitors]}")
     os.kill(monitors[0], signal.SIGKILL)
     check(wait_until(lambda: not harness.pid_alive(monitors[0]), 5), "monitor gone")
