@@ -3,7 +3,6 @@
 // The verbs on an existing container (kill, delete, pause, resume, update,
 // stats, ps, state, list), and the lifecycle helpers create and run share.
 
-#include <dirent.h>
 #include <poll.h>
 #include <signal.h>
 #include <unistd.h>
@@ -64,19 +63,14 @@ void signal_all(const state::State& st, int sig) {
     if (n > 0) init_ns.assign(buf, static_cast<size_t>(n));
     std::vector<pid_t> targets;
     std::vector<std::pair<pid_t, pid_t>> parent_of;
-    if (DIR* d = ::opendir("/proc")) {
-        while (struct dirent* e = ::readdir(d)) {
-            auto pid = parse_int(e->d_name);
-            if (!pid) continue;
-            sys::ProcStat ps;
-            if (!sys::read_proc_stat(static_cast<pid_t>(*pid), ps)) continue;
-            parent_of.emplace_back(static_cast<pid_t>(*pid), ps.ppid);
-            if (st.pid_namespace) {
-                ssize_t m = ::readlink(("/proc/" + std::to_string(*pid) + "/ns/pid").c_str(), buf, sizeof buf);
-                if (m > 0 && std::string(buf, static_cast<size_t>(m)) == init_ns) targets.push_back(static_cast<pid_t>(*pid));
-            }
+    for (pid_t pid : sys::proc_pids()) {
+        sys::ProcStat ps;
+        if (!sys::read_proc_stat(pid, ps)) continue;
+        parent_of.emplace_back(pid, ps.ppid);
+        if (st.pid_namespace) {
+            ssize_t m = ::readlink(("/proc/" + std::to_string(pid) + "/ns/pid").c_str(), buf, sizeof buf);
+            if (m > 0 && std::string(buf, static_cast<size_t>(m)) == init_ns) targets.push_back(pid);
         }
-        ::closedir(d);
     }
     if (!st.pid_namespace) {
         targets.push_back(st.pid);
