@@ -155,13 +155,16 @@ private:
         remove_entry(dir.get(), base);
         switch (type) {
             case AE_IFREG: regular(a, e, dir.get(), base, stats); break;
-            case AE_IFLNK:
-                if (::symlinkat(archive_entry_symlink(e), dir.get(), base.c_str()) < 0) throw_errno("symlink");
+            case AE_IFLNK: {
+                const char* target = archive_entry_symlink(e);
+                if (!target || !*target) throw Error(EINVAL, "a symbolic link without a target");
+                if (::symlinkat(target, dir.get(), base.c_str()) < 0) throw_errno("symlink");
                 if (o_.set_owners &&
                     ::fchownat(dir.get(), base.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
                                static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) < 0)
                     throw_errno("chown symlink");
                 break;
+            }
             case AE_IFIFO:
             case AE_IFCHR:
             case AE_IFBLK: special(e, dir.get(), base, type); break;

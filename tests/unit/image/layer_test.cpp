@@ -194,6 +194,7 @@ TEST_CASE("hostile layers are refused and write nothing outside", "[layer]") {
         {"hard link up", {{"shadow", '1', "", "../../etc/shadow"}}, "path leaves the layer"},
         {"hard link to a directory", {{"d/", '5', "", "", 0755}, {"h", '1', "", "d"}}, "hard link to a directory"},
         {"root replaced by a symlink", {{".", '2', "", "/"}}, "the layer root cannot be replaced"},
+        {"symlink without a target", {{"link", '2', "", ""}}, "entry `link`: a symbolic link without a target"},
         // The unpacker keeps the last parent open: replacing it (or an ancestor)
         // by a symlink must not leave a stale way in.
         {"kept parent replaced by a symlink",
