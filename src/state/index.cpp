@@ -8,7 +8,6 @@
 
 #include <algorithm>
 
-#include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/sys/fd.hpp"
 
@@ -113,22 +112,27 @@ std::optional<Parsed> parse(std::string_view text, bool all_fields) {
     return out;
 }
 
-void append(const std::string& root, const std::string& line) {
+sys::UniqueFd open_locked(const std::string& root, int flags, int lock) {
     std::string path = root + "/" + kFile;
     for (int attempt = 0; attempt < 100; ++attempt) {
-        sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_APPEND | O_CLOEXEC));
-        if (!fd && errno == ENOENT) return;  // the next list writes it from the directories
-        if (!fd) break;
+        sys::UniqueFd fd(::open(path.c_str(), flags | O_CLOEXEC, 0600));
+        if (!fd) return fd;
         int rc;
-        while ((rc = ::flock(fd.get(), LOCK_SH)) < 0 && errno == EINTR) {
+        while ((rc = ::flock(fd.get(), lock)) < 0 && errno == EINTR) {
         }
         struct stat st;
-        if (rc < 0 || ::fstat(fd.get(), &st) < 0) break;
-        if (st.st_nlink == 0) continue;  // replaced by a rebuild while we waited: append to the new one
-        if (::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size())) return;
-        break;
+        if (rc < 0 || ::fstat(fd.get(), &st) < 0) return {};
+        if (st.st_nlink > 0) return fd;  // else replaced by a rebuild while we waited: open the new one
     }
-    ::unlink(path.c_str());
+    errno = EAGAIN;
+    return {};
+}
+
+void append(const std::string& root, const std::string& line) {
+    sys::UniqueFd fd = open_locked(root, O_WRONLY | O_APPEND, LOCK_SH);
+    if (!fd && errno == ENOENT) return;  // the next list writes it from the directories
+    if (fd && ::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size())) return;
+    ::unlink((root + "/" + kFile).c_str());
 }
 
 }  // namespace crunlite::state::index

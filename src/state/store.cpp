@@ -192,23 +192,6 @@ std::pair<std::shared_ptr<const char>, size_t> map_index(int root_fd) {
             size};
 }
 
-// The index, open and locked exclusively (appends wait), or an empty fd when
-// it cannot be written (a root we may only read).
-sys::UniqueFd lock_index(const std::string& root) {
-    std::string path = root + "/" + index::kFile;
-    for (int attempt = 0; attempt < 100; ++attempt) {
-        sys::UniqueFd fd(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
-        if (!fd) return fd;
-        int rc;
-        while ((rc = ::flock(fd.get(), LOCK_EX)) < 0 && errno == EINTR) {
-        }
-        struct stat st;
-        if (rc < 0 || ::fstat(fd.get(), &st) < 0) return {};
-        if (st.st_nlink > 0) return fd;  // else replaced by another rebuild while we waited
-    }
-    return {};
-}
-
 }  // namespace
 
 Listing Store::list(bool all_fields) const {
@@ -247,7 +230,9 @@ Listing Store::list(bool all_fields) const {
     // append until the new index is in place (save: its state.json is then
     // written; remove: the directory is still whole).
     out = Listing();
-    sys::UniqueFd lock = st.st_nlink >= 2 ? lock_index(root_) : sys::UniqueFd();  // (no count to check it by)
+    // Empty when the root may only be read, or gives no count to check the index by.
+    sys::UniqueFd lock =
+        st.st_nlink >= 2 ? index::open_locked(root_, O_RDWR | O_CREAT, LOCK_EX) : sys::UniqueFd();
     std::vector<std::string> looks;
     size_t aux = 0;
     if (DIR* d = ::fdopendir(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0))) {

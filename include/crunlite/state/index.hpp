@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "crunlite/state/store.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::state::index {
 
@@ -41,6 +42,11 @@ struct Parsed {
 // short).  Unless `all_fields`, the rootfs and annotations are left out (only
 // `list --format json` shows them) and not read.
 std::optional<Parsed> parse(std::string_view text, bool all_fields = true);
+
+// The index opened with `flags` (O_CREAT: 0600) and flocked with `lock`,
+// reopened when a rebuild replaced it while we waited; empty when that fails
+// (errno from open(2) when the open did).
+sys::UniqueFd open_locked(const std::string& root, int flags, int lock);
 
 // Appends `line` under a shared flock (a rebuild holds it exclusively).  Without
 // an index there is nothing to do; when the append fails the index is removed,
