@@ -15,6 +15,7 @@
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/layer.hpp"
+#include "crunlite/image/read_ahead.hpp"
 #include "crunlite/image/stream.hpp"
 #include "crunlite/image/tar_index.hpp"
 #include "crunlite/json/json.hpp"
@@ -219,7 +220,8 @@ void unpack_archive(const std::string& file, const std::string& dir) {
     sys::UniqueFd root = open_dir(dir);
     UnpackOptions o = UnpackOptions::unprivileged();  // blobs only: no owners, no devices
     o.name = file;
-    unpack_layer(root.get(), [&](void* b, size_t n) { return s.read(b, n); }, o);
+    ReadAhead ahead([&](void* b, size_t n) { return s.read(b, n); });  // decompressing beside the unpacking
+    unpack_layer(root.get(), [&](void* b, size_t n) { return ahead.read(b, n); }, o);
 }
 
 }  // namespace

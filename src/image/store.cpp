@@ -22,6 +22,7 @@
 #include "crunlite/base/sha256.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/layer.hpp"
+#include "crunlite/image/read_ahead.hpp"
 #include "crunlite/image/stream.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/fd.hpp"
@@ -269,13 +270,19 @@ std::string Store::store_layer(const Parts& parts, size_t i, const ImageConfig& 
     o.name = what;
     UnpackStats stats;
     try {
-        stats = unpack_layer(diff.get(), [&](void* b, size_t n) {
-            if (cancelled) throw Error(ECANCELED, what + ": cancelled");
+        // Decompressing and hashing run on a thread of their own, ahead of the
+        // unpacking (as gzip beside tar).  A failure here stops the transfers
+        // (parts.cancel) so that a read blocked on one returns.
+        ReadAhead ahead([&](void* b, size_t n) {
             size_t got = stream.read(b, n);
             if (progress.reading) progress.reading(config.diff_ids[i], stream.compressed_size(), size);
             return got;
+        }, parts.cancel);
+        stats = unpack_layer(diff.get(), [&](void* b, size_t n) {
+            if (cancelled) throw Error(ECANCELED, what + ": cancelled");
+            return ahead.read(b, n);
         }, o);
-        stream.drain();
+        stream.drain(kMaxTrailing, ahead.finish());
     } catch (const Error&) {
         if (parts.layer_end) parts.layer_end(i, true);
         throw;

@@ -181,14 +181,14 @@ void LayerStream::limit(uint64_t max_bytes, uint64_t max_ratio, uint64_t ratio_f
     impl_->ratio_floor = ratio_floor;
 }
 
-void LayerStream::drain(uint64_t max_trailing) {
+void LayerStream::drain(uint64_t max_trailing, uint64_t read_ahead) {
     std::vector<unsigned char> sink(64 * 1024);
-    uint64_t trailing = 0;
-    while (size_t n = read(sink.data(), sink.size())) {
-        trailing += n;
+    uint64_t trailing = read_ahead;
+    for (size_t n = 0;; trailing += n) {
         if (trailing > max_trailing)
             throw Error(EFBIG, impl_->name + ": more than " + std::to_string(max_trailing) +
                                    " bytes after the end of the tar archive");
+        if ((n = read(sink.data(), sink.size())) == 0) break;
     }
     // Bytes after the compressed data (trailing garbage) still count for the digest.
     while (impl_->fill()) impl_->in_pos = impl_->in_len;

@@ -28,6 +28,9 @@ struct BlobInput {
 enum class Compression { None, Gzip, Zstd };
 Compression compression_of(const unsigned char* p, size_t len);
 
+// Bytes a layer blob may hold after its tar archive's end (see drain).
+inline constexpr uint64_t kMaxTrailing = uint64_t{1} << 20;
+
 class LayerStream {
 public:
     // Reads from `fd` (not owned), to its end or, when `offset` >= 0, `length`
@@ -50,8 +53,9 @@ public:
     // Reads whatever is left (a tar reader stops at its end-of-archive blocks)
     // so that the digests cover the whole blob: at most `max_trailing`
     // uncompressed bytes (a tar's end-of-archive padding is some KiB; gigabytes
-    // of zeros after it would only be decompressed to be hashed).
-    void drain(uint64_t max_trailing = uint64_t{1} << 20);
+    // of zeros after it would only be decompressed to be hashed), counting the
+    // `read_ahead` bytes already read past the tar's end (ReadAhead::finish).
+    void drain(uint64_t max_trailing = kMaxTrailing, uint64_t read_ahead = 0);
 
     // "sha256:<hex>" of everything read so far; valid after drain().
     std::string compressed_digest() const;

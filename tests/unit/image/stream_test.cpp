@@ -133,4 +133,20 @@ TEST_CASE("decompression is bounded: in all, by ratio, and after the tar's end",
         REQUIRE(s.read(head, sizeof head) == sizeof head);
         CHECK_THROWS_WITH(s.drain(), Catch::Contains("layer x: more than 1048576 bytes after the end of the tar archive"));
     }
+    {
+        // Bytes a ReadAhead read past the tar's end count: 8 KiB left, 1 MiB - 4 KiB read ahead.
+        std::string tail(8192, 'z');
+        sys::UniqueFd fd = fd_of(gzip(tail));
+        image::LayerStream s(fd.get(), "layer x");
+        CHECK_THROWS_WITH(s.drain(image::kMaxTrailing, image::kMaxTrailing - 4096),
+                          Catch::Contains("layer x: more than 1048576 bytes after the end of the tar archive"));
+        sys::UniqueFd fd2 = fd_of(gzip(tail));
+        image::LayerStream s2(fd2.get(), "layer x");
+        CHECK_NOTHROW(s2.drain(image::kMaxTrailing, image::kMaxTrailing - 8192));
+        CHECK(s2.diff_id() == sha256_digest(tail));
+        // More than the bound read ahead already: refused before reading on.
+        sys::UniqueFd fd3 = fd_of(gzip(tail));
+        image::LayerStream s3(fd3.get(), "layer x");
+        CHECK_THROWS_WITH(s3.drain(image::kMaxTrailing, image::kMaxTrailing + 1), Catch::Contains("more than 1048576 bytes"));
+    }
 }
