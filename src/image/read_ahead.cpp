@@ -16,12 +16,16 @@ ReadAhead::ReadAhead(Fill fill, std::function<void()> abort, size_t chunk, size_
 
 ReadAhead::~ReadAhead() {
     if (!thread_.joinable()) return;
+    bool ended;
     {
         std::lock_guard lock(mu_);
         stopping_ = true;
+        ended = ended_;
         cv_.notify_all();
     }
-    if (abort_) abort_();
+    // A reader that saw its input end needs no abort (for a pull: the helper
+    // that failed on its own keeps its error for Parts::layer_end).
+    if (!ended && abort_) abort_();
     thread_.join();
 }
 

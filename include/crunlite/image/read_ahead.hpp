@@ -25,8 +25,9 @@ public:
     using Fill = std::function<size_t(void* buf, size_t len)>;
 
     // Starts the reader.  `abort` (optional) is called when the consumer gives
-    // up (destruction without finish()) before waiting for the reader: it must
-    // make a `fill` blocked on a pipe return (say, stop the process writing it).
+    // up (destruction without finish()) while the reader has not seen its input
+    // end, before waiting for it: it must make a `fill` blocked on a pipe
+    // return (say, stop the process writing it).
     explicit ReadAhead(Fill fill, std::function<void()> abort = {}, size_t chunk = 256 * 1024, size_t slots = 4);
     ~ReadAhead();
     ReadAhead(const ReadAhead&) = delete;

@@ -111,3 +111,14 @@ TEST_CASE("a consumer that gives up stops a reader blocked on its input", "[read
     }  // gives up without finish(): abort, then the reader returns
     CHECK(aborted);
 }
+
+TEST_CASE("a consumer that gives up after the reader's input ended aborts nothing", "[read_ahead]") {
+    bool aborted = false;
+    {
+        Source src{"short", 5};
+        image::ReadAhead ahead([&](void* b, size_t n) { return src(b, n); }, [&] { aborted = true; }, 64, 2);
+        char buf[2];
+        REQUIRE(ahead.read(buf, 2) == 2);  // the chunk "short" came after its end was seen
+    }
+    CHECK_FALSE(aborted);
+}
