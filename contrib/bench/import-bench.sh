@@ -15,9 +15,9 @@
 # skipped one by one at each file creation, and `rm -rf` of the last run's
 # 13,000 files made every command 3 times slower.  All is removed at the end.
 #
-# BASELINE=/path/to/another/crun-lite (say, the build of an earlier commit)
-# adds that binary's loads of the 5-layer image to the same hyperfine run, and
-# a second comparison in which the archive loads and tar alternate.
+# Then the 5-layer loads (archive and layout) and tar again, alternating: the
+# ratios to quote (see below).  BASELINE=/path/to/another/crun-lite (say, the
+# build of an earlier commit) adds that binary's loads to both.
 #
 # Usage (as root): contrib/bench/import-bench.sh [BUILD_DIR] [RUNS] [single|multi|both]
 set -euo pipefail
@@ -170,29 +170,36 @@ PY
       -n tar "sh -c '$tars'" \
       "${baseline[@]}"
     report "$work/r5.json" crun-lite/tar crun-lite-layout/tar crun-lite/baseline crun-lite-layout/baseline-layout
-    [ -n "${BASELINE:-}" ] || return 0
-    # hyperfine runs each command's runs in a block, and this shared machine's
-    # load changes from one block to the next: the archive loads again,
-    # alternating crun-lite, the baseline and tar, RUNS rounds, medians compared.
-    python3 - "$work" "$runs" "$crunlite" "$BASELINE" "$tars" <<'PY'
+    # hyperfine runs each command's runs in a block, and the file system's state
+    # changes from one block to the next (the first block finds the fewest
+    # recently freed inodes, and writeback of earlier blocks' data lands on the
+    # later ones): the loads again, alternating crun-lite's (and the baseline's)
+    # with tar, RUNS rounds, the order reversed every other round, medians
+    # compared.  These are the ratios to quote.
+    python3 - "$work" "$runs" "$crunlite" "${BASELINE:-}" "$tars" <<'PY'
 import os, statistics, subprocess, sys, time
 work, runs, new, old, tars = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4], sys.argv[5]
-cmds = {"crun-lite": [new, "image", "load", "--store", f"{work}/store5", "-q", f"{work}/image5.tar"],
-        "baseline": [old, "image", "load", "--store", f"{work}/store5", "-q", f"{work}/image5.tar"],
-        "tar": ["sh", "-c", tars]}
+def load(binary, source):
+    return [binary, "image", "load", "--store", f"{work}/store5", "-q", source]
+cmds = {"crun-lite": load(new, f"{work}/image5.tar"), "crun-lite-layout": load(new, f"oci:{work}/oci5:bench5")}
+if old:
+    cmds["baseline"] = load(old, f"{work}/image5.tar")
+cmds["tar"] = ["sh", "-c", tars]
 times = {k: [] for k in cmds}
 for i in range(runs):
-    for k, argv in cmds.items():
+    for k in list(cmds) if i % 2 == 0 else reversed(list(cmds)):
         for d in ("store5", "x5"):
             if os.path.exists(f"{work}/{d}"):
                 os.rename(f"{work}/{d}", f"{work}/old/{d}.{k}.{i}")
         t = time.monotonic()
-        subprocess.run(argv, check=True, stdout=subprocess.DEVNULL)
+        subprocess.run(cmds[k], check=True, stdout=subprocess.DEVNULL)
         times[k].append(time.monotonic() - t)
 m = {k: statistics.median(v) for k, v in times.items()}
 print(f"\nalternating, {runs} rounds, medians: " + ", ".join(f"{k} {v * 1000:.0f} ms" for k, v in m.items()))
-print(f"crun-lite / tar: {m['crun-lite'] / m['tar']:.2f}, baseline / tar: {m['baseline'] / m['tar']:.2f}, "
-      f"crun-lite / baseline: {m['crun-lite'] / m['baseline']:.2f}")
+ratios = [f"{k} / tar: {m[k] / m['tar']:.2f}" for k in cmds if k != "tar"]
+if old:
+    ratios.append(f"crun-lite / baseline: {m['crun-lite'] / m['baseline']:.2f}")
+print(", ".join(ratios))
 PY
 }
 
