@@ -1,0 +1,25 @@
+#include <catch2/catch.hpp>
+
+#include <cstdlib>
+#include <ctime>
+#include <regex>
+
+#include "crunlite/base/strings.hpp"
+
+using namespace crunlite;
+
+TEST_CASE("rfc3339_utc_now is UTC with nanoseconds, whatever TZ says", "[strings]") {
+    ::setenv("TZ", "America/New_York", 1);
+    ::tzset();
+    std::time_t before = std::time(nullptr);
+    std::string now = rfc3339_utc_now();
+    std::time_t after = std::time(nullptr);
+    ::unsetenv("TZ");
+    ::tzset();
+    REQUIRE(std::regex_match(now, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z)")));
+    struct tm tm {};
+    REQUIRE(::strptime(now.c_str(), "%Y-%m-%dT%H:%M:%S", &tm) != nullptr);
+    std::time_t t = ::timegm(&tm);
+    CHECK(t >= before);
+    CHECK(t <= after);
+}
