@@ -61,9 +61,11 @@ int64_t parse_size(const std::string& what, const std::string& text);
 
 // Splits `args` where options end: at "--" or at the first word that is not
 // an option or an option's value (runc's rule for "exec ID ls -la").  The
-// options go to `own`; returns the index of the first remaining word.
+// options go to `own`; returns the index of the first remaining word.  When
+// `unknown` is given, it is set when an option is not one of `opts` (--help
+// is none of them either).
 size_t split_options(const po::options_description& opts, const std::vector<std::string>& args,
-                     std::vector<std::string>& own);
+                     std::vector<std::string>& own, bool* unknown = nullptr);
 
 // Logs `e` as the final error (also on stderr when logging to a file, as runc
 // does) and returns `exit_code`.

@@ -113,8 +113,9 @@ int64_t parse_size(const std::string& what, const std::string& text) {
 }
 
 size_t split_options(const po::options_description& opts, const std::vector<std::string>& args,
-                     std::vector<std::string>& own) {
+                     std::vector<std::string>& own, bool* unknown) {
     size_t i = 0;
+    if (unknown) *unknown = false;
     for (; i < args.size(); ++i) {
         const std::string& a = args[i];
         if (a == "--") return i + 1;
@@ -126,6 +127,8 @@ size_t split_options(const po::options_description& opts, const std::vector<std:
         bool attached = is_long ? a.find('=') != std::string::npos : a.size() > 2;
         std::string name = is_long ? a.substr(2, a.find('=') - 2) : a.substr(0, 2);  // short names keep their dash
         const po::option_description* d = opts.find_nothrow(name, false);
+        // Sticky short flags ("-dt") name more than `d`: unknown too.
+        if (unknown && (!d || (!is_long && attached && d->semantic()->max_tokens() == 0))) *unknown = true;
         if (d && d->semantic()->min_tokens() > 0 && !attached && i + 1 < args.size()) own.push_back(args[++i]);
     }
     return i;
