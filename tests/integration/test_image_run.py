@@ -123,6 +123,12 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
     # Options of the other form are errors, not silently dropped.
     r = h.rt("run", "--memory", "10m", cid)
     check_in("--memory needs --image", r.err, "an image option without --image")
+    # A bundle flag stuck to an image one is read as both (the image options are
+    # described only when an option given is not a bundle one).
+    r = h.rt("run", "-dt", cid)
+    check_in("--tty needs --image", r.err, "-t stuck to -d without --image")
+    r = h.rt("create", "--no-pivot", "-e", "A=1", cid)
+    check_in("--env needs --image", r.err, "create: an image option after a bundle one")
     r = _run(h, archive, "--no-pivot", cid)
     check_in("--no-pivot applies to bundles", r.err, "a bundle option with --image")
     r = _run(h, archive, "-d", "-t", "-u", "app", cid)
