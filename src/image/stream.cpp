@@ -187,12 +187,13 @@ void LayerStream::limit(uint64_t max_bytes, uint64_t max_ratio, uint64_t ratio_f
 
 void LayerStream::drain(uint64_t max_trailing, uint64_t read_ahead) {
     std::vector<unsigned char> sink(64 * 1024);
-    uint64_t trailing = read_ahead;
-    for (size_t n = 0;; trailing += n) {
+    for (uint64_t trailing = read_ahead;;) {
         if (trailing > max_trailing)
             throw Error(EFBIG, impl_->name + ": more than " + std::to_string(max_trailing) +
                                    " bytes after the end of the tar archive");
-        if ((n = read(sink.data(), sink.size())) == 0) break;
+        size_t n = read(sink.data(), sink.size());
+        if (n == 0) break;
+        trailing += n;
     }
     // Bytes after the compressed data (trailing garbage) still count for the digest.
     while (impl_->fill()) impl_->in_pos = impl_->in_len;
