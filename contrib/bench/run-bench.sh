@@ -44,35 +44,9 @@ gid=$(id -g "$bench_user")
 work=$(mktemp -d /tmp/crun-lite-bench.XXXXXX)
 trap 'rm -rf "$work"' EXIT
 
-# A busybox bundle the bench user owns, with runc's rootless spec shape.
-mkdir -p "$work/bundle/rootfs/bin" "$work/bundle/rootfs/proc" "$work/bundle/rootfs/dev" "$work/bundle/rootfs/sys" "$work/bundle/rootfs/tmp"
-cp "$(command -v busybox)" "$work/bundle/rootfs/bin/busybox"
-ln -s busybox "$work/bundle/rootfs/bin/true"
-ln -s busybox "$work/bundle/rootfs/bin/sh"
-ln -s busybox "$work/bundle/rootfs/bin/sleep"
-cat > "$work/bundle/config.json" <<JSON
-{
-  "ociVersion": "1.0.2",
-  "process": {"user": {"uid": 0, "gid": 0}, "args": ["/bin/true"], "env": ["PATH=/bin"], "cwd": "/",
-              "noNewPrivileges": true},
-  "root": {"path": "rootfs", "readonly": true},
-  "hostname": "bench",
-  "mounts": [
-    {"destination": "/proc", "type": "proc", "source": "proc"},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
-  ],
-  "linux": {
-    "uidMappings": [{"containerID": 0, "hostID": $uid, "size": 1}],
-    "gidMappings": [{"containerID": 0, "hostID": $gid, "size": 1}],
-    "namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "user"}]
-  }
-}
-JSON
-# The same rootfs, for the containers exec enters: sleep instead of true.
-mkdir "$work/sleeper"
-sed -e 's|"args": \["/bin/true"\]|"args": ["/bin/sleep", "1000"]|' \
-    -e "s|\"path\": \"rootfs\"|\"path\": \"$work/bundle/rootfs\"|" "$work/bundle/config.json" >"$work/sleeper/config.json"
+# The bundles (busybox, runc's rootless spec shape), owned by the bench user below.
+. "$here/contrib/bench/bundle.sh"
+bench_bundles "$work" "$uid" "$gid"
 cc -O2 -o "$work/floor" "$here/contrib/bench/floor.c"
 # The bench user may not reach the builds: it runs copies.
 [ -z "${BASELINE:-}" ] || cp "$crunlite" "$work/crun-lite.new"
