@@ -11,8 +11,8 @@ repo=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 build=${BUILD:-$repo/build}
 
 packages=(
-    # build
-    meson ninja-build g++ pkg-config git scdoc
+    # build (lld: crun-lite's hot functions first, see src/cli/meson.build)
+    meson ninja-build g++ lld pkg-config git scdoc
     libseccomp-dev libcap-dev libyajl-dev libboost-program-options-dev catch2
     libarchive-dev zlib1g-dev libzstd-dev libssl-dev libcurl4-openssl-dev libsystemd-dev
     # tests and demo: a static busybox for the rootfs, newuidmap/newgidmap, the harness
@@ -21,13 +21,13 @@ packages=(
     passt slirp4netns fuse-overlayfs
 )
 
-# --bench: also what contrib/bench/run-bench.sh compares against.
+# --bench: also what contrib/bench/run-bench.sh compares against, and perf for hot-symbols.sh.
 # --podman, --containerd, --buildah, --registry, --systemd: the real tools the integration tests drive.
 # --conformance: what contrib/conformance.sh needs.  --fuzz: what contrib/fuzz.sh needs.
 # --demo: what contrib/demo.sh needs besides.  --package: what contrib/package.sh needs.
 for arg in "$@"; do
     case $arg in
-        --bench) packages+=(hyperfine runc crun umoci time) ;;
+        --bench) packages+=(hyperfine runc crun umoci time linux-perf) ;;
         # contrib/conformance.sh: runc to compare with, Go to build the OCI suite.
         --conformance) packages+=(runc golang-go) ;;
         # contrib/fuzz.sh: clang with libFuzzer and the sanitizer runtimes.

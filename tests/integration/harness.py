@@ -1210,10 +1210,11 @@ def _reexec_as_user(argv_rest, binary, probe):
     for var, p in helpers.items():
         if p and copies[p] != p:
             env[var] = copies[p]
-    # contrib files some tests use, where the user can read them.
+    # Source files some tests use, where the user can read them.
     for var, rel in (("CRUNLITE_PODMAN_CONF", "contrib/podman/containers.conf"),
                      ("CRUNLITE_COMPLETION", "contrib/completion/crun-lite.bash"),
-                     ("CRUNLITE_MAN", "man/crun-lite.1.scd")):
+                     ("CRUNLITE_MAN", "man/crun-lite.1.scd"),
+                     ("CRUNLITE_HOT_SYMBOLS", "src/cli/hot-symbols.txt")):
         src = os.path.join(REPO_ROOT, rel)
         if os.path.exists(src):
             env[var] = os.path.join(own, os.path.basename(rel))

@@ -213,6 +213,37 @@ def test_man_page_matches_help(h):
             check_in(f"*{opt}*", page, f"the man page documents {opt}")
 
 
+def test_hot_functions_first(h):
+    """Linked by lld, the binary has the functions src/cli/hot-symbols.txt lists (what the
+    lifecycle verbs run) at the start of its text, together: a start maps the text 64 KB
+    around each page it touches.  95% of the listed functions the binary has lie within
+    the first 1.5 x their total size (+ 64 KB) of .text; in link order they spread over it."""
+    import re
+    if h.bin_name != "crun-lite" and not h.bin_name.startswith("crun-lite"):
+        skip("not crun-lite")
+    comment = h.cmd(["readelf", "-p", ".comment", h.bin])
+    check_eq(comment.rc, 0, f"readelf\n{comment!r}")
+    if not re.search(r"Linker:.* LLD ", comment.out):
+        skip("crun-lite was not linked by lld (lld was missing at configure time): its text is in link order")
+    path = os.environ.get("CRUNLITE_HOT_SYMBOLS") or os.path.join(harness.REPO_ROOT, "src", "cli", "hot-symbols.txt")
+    listed = [line.strip() for line in open(path) if line.strip() and not line.startswith("#")]
+    check(len(listed) > 500, f"hot-symbols.txt lists {len(listed)} functions")
+    sections = h.cmd(["readelf", "-SW", h.bin])
+    text = next(line.split() for line in sections.out.splitlines() if " .text " in line)
+    start, size = int(text[text.index(".text") + 2], 16), int(text[text.index(".text") + 4], 16)
+    syms = {}
+    for line in h.cmd(["nm", "-S", "--defined-only", h.bin]).out.splitlines():
+        f = line.split()
+        if len(f) == 4 and f[2] in "tTWi" and start <= int(f[0], 16) < start + size:
+            syms.setdefault(f[3], (int(f[0], 16), int(f[1], 16)))
+    present = [syms[n] for n in dict.fromkeys(listed) if n in syms]
+    check(len(present) > 0.8 * len(listed), f"{len(present)} of the {len(listed)} listed functions in the binary")
+    span = int(1.5 * sum(sz for _, sz in present)) + 65536
+    inside = sum(1 for addr, _ in present if addr < start + span)
+    check(inside >= 0.95 * len(present),
+          f"{inside} of {len(present)} listed functions within the first {span} bytes of a {size}-byte .text")
+
+
 def _help_options(text):
     """The options a --help text lists, long and short: lines "  -b [ --bundle ] arg" or
     "  --pid-file arg" (descriptions wrapped onto more deeply indented lines are skipped)."""
