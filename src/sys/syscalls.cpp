@@ -114,19 +114,20 @@ UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode) {
 }
 
 static UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode, int links) {
-    if (UniqueFd fd = open_in_root_if_exists(root_fd, path, O_PATH)) return fd;
     auto [parent, name] = split_last(path);
     UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, 0755, links);
-    int fd = ::openat(parent_fd.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode);
-    if (fd < 0) {
-        if (errno != EEXIST) throw_errno("create " + quote(path) + " in rootfs");
-        std::string target = link_target_in_root(parent_fd.get(), parent, name);
-        if (!target.empty()) {
-            if (links >= kMaxLinks) throw Error(ELOOP, "create " + quote(path) + " in rootfs");
-            touch_in_root(root_fd, target, mode, links + 1);
-        }
-    } else {
-        ::close(fd);
+    // Created first, the common case (a mount point in a fresh tmpfs): O_EXCL and
+    // O_NOFOLLOW make the fd the new file itself, never what a link names, and it
+    // is returned as it is (three system calls fewer than looking it up again).
+    UniqueFd created(::openat(parent_fd.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode));
+    if (created) return created;
+    if (errno != EEXIST) throw_errno("create " + quote(path) + " in rootfs");
+    if (UniqueFd fd = open_in_root_if_exists(root_fd, path, O_PATH)) return fd;
+    // A link to a missing file: create the file it names, in the root.
+    std::string target = link_target_in_root(parent_fd.get(), parent, name);
+    if (!target.empty()) {
+        if (links >= kMaxLinks) throw Error(ELOOP, "create " + quote(path) + " in rootfs");
+        touch_in_root(root_fd, target, mode, links + 1);
     }
     return open_in_root(root_fd, path, O_PATH);
 }

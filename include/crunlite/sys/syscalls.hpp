@@ -44,7 +44,8 @@ int open_beneath(int dir, const std::string& name, int flags);
 UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode);
 
 // Ensures a regular file exists at `path` inside `root_fd` (parents created) and
-// returns an O_PATH fd of it; an existing entry of any type is kept as is.
+// returns an fd of it: O_PATH, or the file it created (opened write-only); an
+// existing entry of any type is kept as is.
 UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode);
 
 // Removes `name` in `dirfd` and, when it is a directory, everything below it.
