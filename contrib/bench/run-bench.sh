@@ -104,10 +104,9 @@ set -eu
 # Private mount namespace: show the cgroup2 hierarchy at /sys/fs/cgroup, as on a pure v2 host.
 mount --make-rprivate /
 mount --bind /sys/fs/cgroup/unified /sys/fs/cgroup
-# The state roots and XDG_RUNTIME_DIR on a tmpfs, as /run and /run/user/UID are: a
-# disk's file system would add its own swings (this VM's ext4, mounted with
-# discard and without a journal, takes 0.1-0.3 ms more per run, varying with
-# what was deleted in the minutes before).
+# The state roots on a tmpfs, as /run is: a disk's file system would add its own
+# swings (this VM's ext4, mounted with discard and without a journal, took
+# 0.02-0.3 ms more per run, varying with what was deleted in the minutes before).
 mkdir -p $work/run
 mount -t tmpfs -o mode=0755,uid=$uid,gid=$gid tmpfs $work/run
 mkdir -p $work/xdg && chown $bench_user: $work/xdg
