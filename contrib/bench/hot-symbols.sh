@@ -113,10 +113,8 @@ for line in sys.stdin:
 for name, n in counts.items():
     print(n, name)
 PY
-# order.py DIR BINARY: the list, from DIR/{run,exec,rest} ("count name" lines,
-# summed): what both `run` and `exec` run, then what `run` alone runs, then
-# `exec` alone, then the rest - each group the most samples first - so that `run`
-# and `exec` each touch as few windows as the list allows.  Without the C names
+# order.py DIR BINARY: the list, in the groups the header names, from
+# DIR/{run,exec,rest} ("count name" lines, summed).  Without the C names
 # the binary defines more than once (static functions such as glibc's read_int,
 # in vfprintf, vfwprintf and vfscanf): lld would move every one of them.  (C++
 # names repeat too, for functions in anonymous namespaces of different files;
