@@ -94,7 +94,7 @@ void enter_namespaces(const NamespaceEntry& e, sys::Kernel& k) {
     }
 }
 
-int differing_namespaces(pid_t pid) {
+int differing_namespaces(pid_t pid, int known_new) {
     static const std::pair<const char*, int> kinds[] = {
         {"user", CLONE_NEWUSER}, {"mnt", CLONE_NEWNS},     {"pid", CLONE_NEWPID},       {"ipc", CLONE_NEWIPC},
         {"uts", CLONE_NEWUTS},   {"net", CLONE_NEWNET},    {"cgroup", CLONE_NEWCGROUP}, {"time", CLONE_NEWTIME},
@@ -111,6 +111,10 @@ int differing_namespaces(pid_t pid) {
     sys::UniqueFd theirs = open_dir(dir), ours = open_dir("/proc/self/ns");
     int flags = 0;
     for (auto [name, flag] : kinds) {
+        if (known_new & flag) {
+            flags |= flag;
+            continue;
+        }
         char a[64], b[64];
         ssize_t na = ::readlinkat(theirs.get(), name, a, sizeof a);
         if (na < 0) {

@@ -50,6 +50,29 @@ def test_exec_joins_namespaces_and_applies_process(h):
     check_eq(rep["no_new_privs"], 1, "noNewPrivileges from the container's process")
 
 
+def test_exec_config_lists_a_namespace_the_init_lacks(h):
+    """exec takes the namespaces config.json lists as new without comparing them;
+    when one is ours after all (here: config.json gained "network" after create,
+    the init shares ours), it compares them all and joins only the others."""
+    if not h.init:
+        skip("crun-lite-init not built")
+    b = h.bundle(["/init", "/probe", "sleep", "60"])
+    b.remove_namespace("network")
+    b.save()
+    cid = h.new_id("exec")
+    h.rt_ok("run", "--detach", "--bundle", b.path, cid)
+    h.wait_status(cid, "running")
+    want = _ns_inodes(h.state(cid)["pid"])
+    check_eq(want["net"], os.stat("/proc/self/ns/net").st_ino, "the init shares our network namespace")
+    b.set_namespace("network")
+    b.save()
+    r = h.rt("exec", cid, "/probe", "report")
+    check_eq(r.rc, 0, f"exec\n{r!r}")
+    rep = r.json()
+    for n in ("mnt", "pid", "net", "uts", "user"):
+        check_eq(rep["namespaces"][n], want[n], f"{n} namespace of the exec'd process")
+
+
 def test_exec_user_and_exit_status(h):
     b, cid = _running(h)
     if h.rootless:

@@ -60,7 +60,9 @@ void enter_cgroups(const std::string& unified, const std::vector<std::string>& v
 void bring_up_loopback();
 
 // CLONE_NEW* flags of the namespaces of `pid` that differ from ours (user,
-// mount, pid, ipc, uts, net, cgroup, time): what `exec` must join.
-int differing_namespaces(pid_t pid);
+// mount, pid, ipc, uts, net, cgroup, time): what `exec` must join.  Types in
+// `known_new` (the ones the container was created with) are taken as
+// differing without comparing their links (two readlinks each).
+int differing_namespaces(pid_t pid, int known_new = 0);
 
 }  // namespace crunlite::linux

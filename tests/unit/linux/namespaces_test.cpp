@@ -15,6 +15,8 @@ using namespace crunlite;
 
 TEST_CASE("differing_namespaces: none against ourselves, the new ones against a child", "[namespaces]") {
     CHECK(linux::differing_namespaces(::getpid()) == 0);
+    // Types known to be new are taken as differing, unread.
+    CHECK(linux::differing_namespaces(::getpid(), CLONE_NEWNS | CLONE_NEWIPC) == (CLONE_NEWNS | CLONE_NEWIPC));
 
     // The child reports whether unshare worked, then waits to be killed.
     sys::Pipe ready = sys::Pipe::make();
@@ -27,6 +29,7 @@ TEST_CASE("differing_namespaces: none against ourselves, the new ones against a 
     REQUIRE(::read(ready.read.get(), &ok, 1) == 1);
     if (ok == 'y') {
         CHECK(linux::differing_namespaces(child.pid()) == (CLONE_NEWUSER | CLONE_NEWUTS));
+        CHECK(linux::differing_namespaces(child.pid(), CLONE_NEWPID) == (CLONE_NEWUSER | CLONE_NEWUTS | CLONE_NEWPID));
     } else {
         WARN("unprivileged user namespaces are off here: only the self comparison ran");
     }
