@@ -86,6 +86,7 @@ void prepare_launch(const Context& ctx, const CreateOptions& opts, bool namespac
     req.new_userns = p.userns.new_userns;
     req.uid_map = p.userns.uid_map;
     req.gid_map = p.userns.gid_map;
+    req.setgroups_allowed = p.userns.setgroups_allowed;
     if (config.linux->seccomp) {
         c.seccomp = detail::seccomp_program(ctx.root, *config.linux->seccomp, p.config_path);
         req.seccomp = &c.seccomp;

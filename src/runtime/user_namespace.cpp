@@ -200,8 +200,12 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const
 
     if (!userns) {
         // Real root, or root inside someone else's user namespace (rootless
-        // podman): the container shares our user namespace.
-        if (euid == 0) return out;
+        // podman): the container shares our user namespace.  The initial one
+        // always allows setgroups.
+        if (euid == 0) {
+            if (host.initial_userns) out.setgroups_allowed = true;
+            return out;
+        }
         // An unprivileged caller cannot do anything without one: add it.
         bool more = config.process && needs_more_than_root(*config.process);
         if (more && !subuids.empty() && !subgids.empty()) {
@@ -232,6 +236,9 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const
     });
     out.uid_map = to_action(uid_plan, lnx.uid_mappings);
     out.gid_map = to_action(gid_plan, lnx.gid_mappings);
+    // A child of the initial user namespace allows setgroups unless we deny it
+    // (newgidmap decides for itself).
+    if (host.initial_userns && !out.gid_map.use_helper) out.setgroups_allowed = !out.gid_map.deny_setgroups;
     return out;
 }
 

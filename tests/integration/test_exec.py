@@ -73,6 +73,28 @@ def test_exec_config_lists_a_namespace_the_init_lacks(h):
         check_eq(rep["namespaces"][n], want[n], f"{n} namespace of the exec'd process")
 
 
+def test_container_starts_with_default_signals(h):
+    """Whatever the caller ignored or blocked (a shell's background job ignores
+    SIGINT), the container's process and an exec'd one start with default
+    dispositions and nothing blocked."""
+    wrap = ["python3", "-c",
+            "import os, signal, sys\n"
+            "for s in (signal.SIGINT, signal.SIGUSR1, signal.SIGRTMIN + 2): signal.signal(s, signal.SIG_IGN)\n"
+            "signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGUSR2})\n"
+            "os.execvp(sys.argv[1], sys.argv[1:])"]
+    show = ["grep", "-E", "^Sig(Blk|Ign):", "/proc/self/status"]  # no shell: sh ignores SIGQUIT
+    b = h.bundle(show)
+    r = h.cmd(wrap + h.rt_argv("run", "--bundle", b.path, h.new_id("sig")))
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    check_in("SigIgn:\t0000000000000000", r.out, "run: default dispositions")
+    check_in("SigBlk:\t0000000000000000", r.out, "run: nothing blocked")
+    _, cid = _running(h)
+    r = h.cmd(wrap + h.rt_argv("exec", cid, *show))
+    check_eq(r.rc, 0, f"exec\n{r!r}")
+    check_in("SigIgn:\t0000000000000000", r.out, "exec: default dispositions")
+    check_in("SigBlk:\t0000000000000000", r.out, "exec: nothing blocked")
+
+
 def test_exec_user_and_exit_status(h):
     b, cid = _running(h)
     if h.rootless:

@@ -34,6 +34,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
@@ -74,6 +75,7 @@ struct LaunchRequest {
     bool new_userns = false;               // config asks for a new user namespace
     bool want_namespace_fds = false;       // Launched gets netns/userns (slirp4netns needs them)
     IdMapAction uid_map, gid_map;          // used when new_userns
+    std::optional<bool> setgroups_allowed;  // known to the plan; unset: the init reads /proc/self/setgroups
     int preserve_fds = 0;                  // fds 3..3+N-1 stay open in the container
     const linux::SeccompProgram* seccomp = nullptr;  // built by the caller; loaded by the init
     // OCI hooks.  When set, the init stops after its mounts, before pivot_root,

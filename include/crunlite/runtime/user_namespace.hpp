@@ -4,6 +4,7 @@
 #pragma once
 
 #include <functional>
+#include <optional>
 
 #include "crunlite/process/launcher.hpp"
 #include "crunlite/runtime/host_facts.hpp"
@@ -15,6 +16,10 @@ namespace crunlite::runtime {
 struct UserNamespacePlan {
     bool new_userns = false;
     process::IdMapAction uid_map, gid_map;
+    // Whether the init may call setgroups, when the plan knows (no user
+    // namespace of the container's own under the host's initial one, or one
+    // whose gid map we write); unset: the init asks /proc/self/setgroups.
+    std::optional<bool> setgroups_allowed;
 };
 
 // Rootless callers (euid != 0) whose config has no user namespace get one, as

@@ -51,6 +51,7 @@ TEST_CASE("plan: root on the host keeps the config's namespaces; the plan holds 
     auto p = plan(config(), runtime::HostFacts{});
     CHECK_FALSE(p.userns.new_userns);
     CHECK(p.config.linux->find_namespace("user") == nullptr);
+    CHECK(p.userns.setgroups_allowed == true);  // the initial user namespace's
     CHECK(p.mounts.rootfs == "/b/rootfs");
     CHECK(p.mounts.mknod);
     CHECK(p.mounts.hostname == "h");
@@ -98,6 +99,7 @@ TEST_CASE("plan: a rootless caller gets a user namespace from its own ids and ra
     REQUIRE(p.config.linux->find_namespace("user"));
     CHECK(p.config.linux->uid_mappings == std::vector<spec::IdMapping>{{0, 1000, 1}});
     CHECK_FALSE(p.userns.uid_map.use_helper);
+    CHECK(p.userns.setgroups_allowed == false);  // denied, to write the gid map ourselves
     CHECK_FALSE(p.mounts.mknod);  // device nodes are bound, not made
     CHECK(p.st.owner == "alice");
     CHECK(p.st.rootless);
@@ -108,6 +110,11 @@ TEST_CASE("plan: a rootless caller gets a user namespace from its own ids and ra
     p = plan(c, user(true), true);
     CHECK(p.config.linux->uid_mappings.size() == 2);
     CHECK(p.userns.uid_map.use_helper);
+    CHECK_FALSE(p.userns.setgroups_allowed);  // newgidmap's choice: the init asks
+    // Root in someone else's user namespace: the init asks too.
+    runtime::HostFacts nested;
+    nested.initial_userns = false;
+    CHECK_FALSE(plan(config(), nested).userns.setgroups_allowed);
     // Without ranges: refused, naming the user and the files.
     CHECK_THROWS_WITH(plan(c, user(false), true), Contains("alice") && Contains("/etc/subuid"));
 }
