@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <map>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -200,19 +201,35 @@ void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op) {
     if (mount_op(k, root_fd, op, target.get(), fs_data)) finish_mount(k, root_fd, op, covered.get());
 }
 
-void create_device(sys::Kernel& k, int root_fd, const DeviceNode& dev, bool mknod) {
+// The directories of the device nodes inside the root, each looked up (and
+// made) once: the default nodes and the links all go in /dev.
+class DeviceDirs {
+public:
+    explicit DeviceDirs(int root_fd) : root_fd_(root_fd) {}
+    int get(const std::string& dir) {
+        auto it = dirs_.find(dir);
+        if (it == dirs_.end()) it = dirs_.emplace(dir, sys::mkdir_all_in_root(root_fd_, dir, 0755)).first;
+        return it->second.get();
+    }
+
+private:
+    int root_fd_;
+    std::map<std::string, sys::UniqueFd> dirs_;
+};
+
+void create_device(sys::Kernel& k, int root_fd, const DeviceNode& dev, bool mknod, DeviceDirs& dirs) {
     std::string what = "device " + quote(dev.path);
+    size_t slash = dev.path.rfind('/');
+    int parent = dirs.get(dev.path.substr(0, slash == 0 ? 1 : slash));
     if (!mknod) {
         // In a user namespace mknod is refused: bind the host's node instead.
-        sys::UniqueFd target = sys::touch_in_root(root_fd, dev.path, 0644);
+        sys::UniqueFd target = sys::touch_in_root(root_fd, dev.path, 0644, parent);
         if (k.mount(dev.path.c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
             throw_errno("bind host " + what);
         return;
     }
-    size_t slash = dev.path.rfind('/');
-    sys::UniqueFd parent = sys::mkdir_all_in_root(root_fd, dev.path.substr(0, slash == 0 ? 1 : slash), 0755);
     // O_PATH fds cannot be used with mknodat; open the directory for real.
-    sys::UniqueFd dir(::openat(parent.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+    sys::UniqueFd dir(::openat(parent, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
     if (!dir) throw_errno("open parent of " + what);
     std::string name = dev.path.substr(slash + 1);
     mode_t type = dev.type == 'b' ? S_IFBLK : dev.type == 'p' ? S_IFIFO : S_IFCHR;
@@ -224,9 +241,8 @@ void create_device(sys::Kernel& k, int root_fd, const DeviceNode& dev, bool mkno
     if (k.fchownat(dir.get(), name.c_str(), dev.uid, dev.gid, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("chown " + what);
 }
 
-void create_dev_symlinks(sys::Kernel& k, int root_fd) {
-    sys::UniqueFd dev_path = sys::mkdir_all_in_root(root_fd, "/dev", 0755);
-    sys::UniqueFd dev(::openat(dev_path.get(), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
+void create_dev_symlinks(sys::Kernel& k, DeviceDirs& dirs) {
+    sys::UniqueFd dev(::openat(dirs.get("/dev"), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
     if (!dev) throw_errno("open /dev in rootfs");
     const std::pair<const char*, const char*> links[] = {
         {"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
@@ -502,8 +518,9 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     for (const auto& op : plan.mounts) apply_mount(k, root.get(), op);
     // 4. /dev nodes and symlinks, unless /dev is the host's.
     if (plan.setup_dev) {
-        for (const auto& dev : plan.devices) create_device(k, root.get(), dev, plan.mknod);
-        create_dev_symlinks(k, root.get());
+        DeviceDirs dirs(root.get());
+        for (const auto& dev : plan.devices) create_device(k, root.get(), dev, plan.mknod, dirs);
+        create_dev_symlinks(k, dirs);
     }
     // 5. The working directory, inside whatever mounts now cover its path.
     if (!plan.cwd.empty())

@@ -113,27 +113,31 @@ UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode) {
     return mkdir_all_in_root(root_fd, path, mode, 0);
 }
 
-static UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode, int links) {
+static UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode, int links, int parent_fd) {
     auto [parent, name] = split_last(path);
-    UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, 0755, links);
+    UniqueFd own_parent;
+    if (parent_fd < 0) {
+        own_parent = mkdir_all_in_root(root_fd, parent, 0755, links);
+        parent_fd = own_parent.get();
+    }
     // Created first, the common case (a mount point in a fresh tmpfs): O_EXCL and
     // O_NOFOLLOW make the fd the new file itself, never what a link names, and it
     // is returned as it is (three system calls fewer than looking it up again).
-    UniqueFd created(::openat(parent_fd.get(), name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode));
+    UniqueFd created(::openat(parent_fd, name.c_str(), O_CREAT | O_EXCL | O_WRONLY | O_NOFOLLOW | O_CLOEXEC, mode));
     if (created) return created;
     if (errno != EEXIST) throw_errno("create " + quote(path) + " in rootfs");
     if (UniqueFd fd = open_in_root_if_exists(root_fd, path, O_PATH)) return fd;
     // A link to a missing file: create the file it names, in the root.
-    std::string target = link_target_in_root(parent_fd.get(), parent, name);
+    std::string target = link_target_in_root(parent_fd, parent, name);
     if (!target.empty()) {
         if (links >= kMaxLinks) throw Error(ELOOP, "create " + quote(path) + " in rootfs");
-        touch_in_root(root_fd, target, mode, links + 1);
+        touch_in_root(root_fd, target, mode, links + 1, -1);
     }
     return open_in_root(root_fd, path, O_PATH);
 }
 
-UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode) {
-    return touch_in_root(root_fd, path, mode, 0);
+UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode, int parent_fd) {
+    return touch_in_root(root_fd, path, mode, 0, parent_fd);
 }
 
 int remove_tree_at(int dirfd, const std::string& name) {

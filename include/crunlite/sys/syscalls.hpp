@@ -45,8 +45,9 @@ UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode);
 
 // Ensures a regular file exists at `path` inside `root_fd` (parents created) and
 // returns an fd of it: O_PATH, or the file it created (opened write-only); an
-// existing entry of any type is kept as is.
-UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode);
+// existing entry of any type is kept as is.  `parent_fd`, when the caller has
+// it: `path`'s directory, from mkdir_all_in_root (one lookup for many files).
+UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode, int parent_fd = -1);
 
 // Removes `name` in `dirfd` and, when it is a directory, everything below it.
 // Each level is opened relative to its parent with O_NOFOLLOW, so no symlink is

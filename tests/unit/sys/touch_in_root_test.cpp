@@ -92,3 +92,17 @@ TEST_CASE("touch_in_root follows links inside the root, never out of it", "[sys]
     sys::UniqueFd via = sys::touch_in_root(r.fd.get(), "/conf/resolv.conf", 0644);
     CHECK(same_file(stat_of(via.get()), made));
 }
+
+TEST_CASE("touch_in_root in a directory the caller has open: the same files, one lookup", "[sys]") {
+    Root r;
+    sys::UniqueFd dev = sys::mkdir_all_in_root(r.fd.get(), "/dev", 0755);
+    sys::UniqueFd null = sys::touch_in_root(r.fd.get(), "/dev/null", 0644, dev.get());
+    REQUIRE(null);
+    CHECK(same_file(stat_of(null.get()), lstat_of(r.dir + "/dev/null")));
+    // What exists is kept, and a dangling link is still followed inside the root.
+    sys::UniqueFd again = sys::touch_in_root(r.fd.get(), "/dev/null", 0644, dev.get());
+    CHECK(same_file(stat_of(again.get()), lstat_of(r.dir + "/dev/null")));
+    REQUIRE(::symlink("/made/zero", (r.dir + "/dev/zero").c_str()) == 0);
+    sys::UniqueFd zero = sys::touch_in_root(r.fd.get(), "/dev/zero", 0644, dev.get());
+    CHECK(same_file(stat_of(zero.get()), lstat_of(r.dir + "/made/zero")));
+}
