@@ -259,7 +259,8 @@ bool setgroups_allowed() {
     child_main(sync, [&] {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::setsid();
-        FinalProcess fp = finish_process(*req.process, req.seccomp, sync, setgroups_allowed(), req.preserve_fds, ignored);
+        bool may_setgroups = req.setgroups_allowed ? *req.setgroups_allowed : setgroups_allowed();
+        FinalProcess fp = finish_process(*req.process, req.seccomp, sync, may_setgroups, req.preserve_fds, ignored);
         // process.execCPUAffinity.final: the last change before execve and the filter.
         if (auto& aff = req.process->exec_cpu_affinity) linux::set_final_cpu_affinity(*aff);
         // After the credential switch, which would clear it.

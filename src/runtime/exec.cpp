@@ -143,6 +143,7 @@ int exec(const Context& ctx, const ExecOptions& o) {
     linux::SeccompProgram seccomp;
     process::ExecRequest req;
     req.kill_with_parent = o.kill_with_parent;
+    req.setgroups_allowed = st.setgroups;
     if (config.linux->seccomp) {
         seccomp = detail::seccomp_program(ctx.root, *config.linux->seccomp, st.config_path);
         req.seccomp = &seccomp;

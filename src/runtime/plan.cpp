@@ -81,6 +81,7 @@ void plan_state(ContainerPlan& p, const CreateOptions& opts, const Context& ctx,
     st.owned_bundle = opts.owned_bundle;
     st.pid_namespace = config.linux->find_namespace("pid") != nullptr;
     st.rootless = ctx.rootless;
+    st.setgroups = p.userns.setgroups_allowed;
 }
 
 // The cgroups (from the host's layout) and everything stage-2 applies.

@@ -124,6 +124,7 @@ State Store::load(const std::string& id) const {
     st.owned_bundle = v.get_bool_or("owned_bundle", false);
     st.pid_namespace = v.get_bool_or("pid_namespace", true);
     st.rootless = v.get_bool_or("rootless", false);
+    st.setgroups = v.find_bool("setgroups");
     read_cgroup_fields(v, st);
     return st;
 }
@@ -145,6 +146,7 @@ void Store::save(const State& st) const {
     w.key("owned_bundle").boolean(st.owned_bundle);
     w.key("pid_namespace").boolean(st.pid_namespace);
     w.key("rootless").boolean(st.rootless);
+    if (st.setgroups) w.key("setgroups").boolean(*st.setgroups);
     write_cgroup_fields(w, st);
     w.end_object();
     write_file_atomic(dir(st.id) + "/state.json", w.result(), 0600);

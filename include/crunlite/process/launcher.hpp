@@ -127,6 +127,7 @@ struct ExecRequest {
     // (called with its pid while stage-1 waits; the process inherits them).
     std::function<void(pid_t)> place_stage1;
     bool kill_with_parent = false;           // SIGKILL the process when its parent (we) dies
+    std::optional<bool> setgroups_allowed;   // in the container's user namespace; unset: read /proc/self/setgroups
 };
 
 // Starts the container init and returns once it is fully set up and blocked on

@@ -44,6 +44,9 @@ struct State {
     bool owned_bundle = false;  // the bundle goes with the container (run --image made it)
     bool pid_namespace = true;   // container has its own pid namespace
     bool rootless = false;
+    // Whether the container's user namespace allows setgroups, when create
+    // knew (runtime::UserNamespacePlan): `exec` then need not ask /proc.
+    std::optional<bool> setgroups;
     // The container's cgroup directories (empty: none): the v2 one and, on
     // hybrid/v1 hosts, controller -> directory.
     std::string cgroup_unified;

@@ -100,6 +100,7 @@ TEST_CASE("plan: a rootless caller gets a user namespace from its own ids and ra
     CHECK(p.config.linux->uid_mappings == std::vector<spec::IdMapping>{{0, 1000, 1}});
     CHECK_FALSE(p.userns.uid_map.use_helper);
     CHECK(p.userns.setgroups_allowed == false);  // denied, to write the gid map ourselves
+    CHECK(p.st.setgroups == false);               // and recorded for `exec`
     CHECK_FALSE(p.mounts.mknod);  // device nodes are bound, not made
     CHECK(p.st.owner == "alice");
     CHECK(p.st.rootless);

@@ -54,6 +54,7 @@ State sample(const std::string& id) {
     st.config_path = "/bundles/" + id + "/config.json";
     st.pid_namespace = false;
     st.rootless = true;
+    st.setgroups = false;
     st.cgroup_unified = "/sys/fs/cgroup/unified/" + id;
     st.cgroup_v1 = {{"memory", "/sys/fs/cgroup/memory/" + id}};
     return st;
@@ -61,7 +62,7 @@ State sample(const std::string& id) {
 
 auto fields(const State& s) {
     return std::tie(s.id, s.pid, s.start_time, s.bundle, s.rootfs, s.created, s.owner, s.annotations,
-                    s.config_path, s.pid_namespace, s.rootless, s.cgroup_unified, s.cgroup_v1);
+                    s.config_path, s.pid_namespace, s.rootless, s.setgroups, s.cgroup_unified, s.cgroup_v1);
 }
 
 // The errno of the Error f throws (-1: none thrown).
@@ -157,6 +158,12 @@ TEST_CASE("save and load round-trip every field", "[state]") {
     s.save(sample("c1"));
     CHECK(s.exists("c1"));
     CHECK(fields(s.load("c1")) == fields(sample("c1")));
+    // setgroups is recorded only when create knew it.
+    State unknown = sample("c1");
+    unknown.setgroups.reset();
+    s.save(unknown);
+    CHECK_FALSE(s.load("c1").setgroups);
+    s.save(sample("c1"));
     CHECK((fs::status(s.dir("c1") + "/state.json").permissions() & fs::perms::all) ==
           (fs::perms::owner_read | fs::perms::owner_write));
     CHECK_THROWS_WITH(s.load("nope"), "container does not exist");
