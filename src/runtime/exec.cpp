@@ -117,7 +117,9 @@ private:
 int exec(const Context& ctx, const ExecOptions& o) {
     state::Store store(ctx.root);
     state::State st = store.load(o.id);
-    switch (live_status(store, st)) {
+    // The pidfd pins the init; its status read after opening it rules out pid reuse.
+    sys::UniqueFd init_pidfd(sys::pidfd_open(st.pid, 0));
+    switch (init_pidfd ? live_status(store, st) : state::Status::Stopped) {
         case state::Status::Stopped: throw Error(EINVAL, "cannot exec in a stopped container");
         case state::Status::Paused:
             if (!o.ignore_paused)
@@ -148,9 +150,6 @@ int exec(const Context& ctx, const ExecOptions& o) {
         seccomp = detail::seccomp_program(ctx.root, *config.linux->seccomp, st.config_path);
         req.seccomp = &seccomp;
     }
-    // The pidfd pins the init; checking the state after opening it rules out pid reuse.
-    sys::UniqueFd init_pidfd(sys::pidfd_open(st.pid, 0));
-    if (!init_pidfd || store.status(st) == state::Status::Stopped) throw Error(EINVAL, "cannot exec in a stopped container");
     req.config = &config;
     req.process = &plan;
     req.container_id = o.id;
