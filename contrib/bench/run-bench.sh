@@ -6,6 +6,11 @@
 # of 15 each.  Prints ms per command, kB, and crun-lite's
 # ratio to each.  The `run` row also has the kernel's floor for the same
 # container (contrib/bench/floor.c: the namespaces, mounts, pivot and exec alone).
+# Last, crun-lite, crun and the floor again, alternating (the order rotated
+# every round), RUNS times each, for `run` and `exec`: the ratios to quote.
+# hyperfine runs each command's runs in one block, and the drift of a shared
+# machine from one block to the next is as large as the differences measured
+# (+-10% here); alternating cancels it.
 #
 # crun refuses hybrid cgroup hosts (cgroup2 only at /sys/fs/cgroup/unified), so
 # every runtime runs inside one private mount namespace in which the cgroup2
@@ -16,11 +21,8 @@
 # Usage (as root): contrib/bench/run-bench.sh [BUILD_DIR] [RUNS]
 #
 # BASELINE=/path/to/another/crun-lite (say, the build of an earlier commit)
-# adds a before/after comparison: the two binaries run alternately, RUNS times
-# each, on the same bundle (then exec alternately into a sleeping container of
-# each), and the medians are compared.  Alternating cancels
-# the drift of a shared machine, which in hyperfine's one-after-the-other
-# order is as large as the difference a change makes (±10% here).
+# joins the alternation: a before/after comparison on the same bundle (and
+# exec into a sleeping container of its own).
 set -euo pipefail
 
 here=$(cd "$(dirname "$0")/../.." && pwd)
@@ -49,41 +51,57 @@ trap 'rm -rf "$work"' EXIT
 . "$here/contrib/bench/bundle.sh"
 bench_bundles "$work" "$uid" "$gid"
 cc -O2 -o "$work/floor" "$here/contrib/bench/floor.c"
-# The bench user may not reach the builds: it runs copies.
-[ -z "${BASELINE:-}" ] || cp "$crunlite" "$work/crun-lite.new"
+# The alternation runs copies of the builds.
+cp "$crunlite" "$work/crun-lite.new"
 [ -z "${BASELINE:-}" ] || cp "$BASELINE" "$work/crun-lite.baseline"
 cat > "$work/alternate.py" <<'PY'
 import os, statistics, subprocess, sys, time
-work, runs = sys.argv[1], int(sys.argv[2])
+work, runs, builds = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def crl(name, *args):
     return [f"{work}/crun-lite.{name}", "--root", f"{work}/run/state-{name}", "--cgroup-manager", "disabled", *args]
-def alternate(args):
-    times = {"new": [], "baseline": []}
+def crun(*args):
+    return ["crun", "--root", f"{work}/run/state-crun-alt", "--cgroup-manager=disabled", *args]
+def alternate(cmds):
+    names = list(cmds)
+    times = {name: [] for name in names}
     for i in range(runs):
-        for name in ("new", "baseline") if i % 2 == 0 else ("baseline", "new"):
-            argv = crl(name, *args(name))
+        k = i % len(names)
+        for name in names[k:] + names[:k]:
+            argv = cmds[name]
             start = time.perf_counter()
             # posix_spawn (glibc: vfork-like), not subprocess: ~0.2 ms of overhead instead of ~3.
-            _, status = os.waitpid(os.posix_spawn(argv[0], argv, os.environ), 0)
+            _, status = os.waitpid(os.posix_spawnp(argv[0], argv, os.environ), 0)
             times[name].append(time.perf_counter() - start)
             if status != 0:
                 sys.exit(f"{' '.join(argv)}: wait status {status}")
     return {name: 1000 * statistics.median(t) for name, t in times.items()}
-results = {"run": alternate(lambda name: ["run", f"bench-{name}"])}
-# exec: into a sleeping container of each build.
+run = {name: crl(name, "run", f"bench-{name}") for name in builds}
+run["crun"] = crun("run", "bench-crun-alt")
+run["floor"] = [f"{work}/floor", f"{work}/bundle/rootfs"]
+results = {"run": alternate(run)}
+# exec: into a sleeping container of each.
 os.chdir(f"{work}/sleeper")
-for name in ("new", "baseline"):
-    subprocess.run(crl(name, "run", "-d", f"ex-{name}"), check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+sleepers = [crl(name, "run", "-d", f"ex-{name}") for name in builds] + [crun("run", "-d", "ex-crun-alt")]
 try:
-    results["exec"] = alternate(lambda name: ["exec", f"ex-{name}", "/bin/true"])
+    for argv in sleepers:
+        subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
+    execs = {name: crl(name, "exec", f"ex-{name}", "/bin/true") for name in builds}
+    execs["crun"] = crun("exec", "ex-crun-alt", "/bin/true")
+    results["exec"] = alternate(execs)
 finally:
-    for name in ("new", "baseline"):
+    for name in builds:
         subprocess.run(crl(name, "delete", "-f", f"ex-{name}"))
+    subprocess.run(crun("delete", "-f", "ex-crun-alt"))
 print()
-print(f"alternating, {runs} runs each (medians, including Python's posix_spawn):")
+print(f"alternating, {runs} runs each, the order rotated every round (medians, including Python's posix_spawn):")
 for verb, med in results.items():
-    print(f"  {verb:4s} crun-lite {med['new']:.2f} ms, baseline {med['baseline']:.2f} ms, crun-lite / baseline: "
-          f"{med['new'] / med['baseline']:.3f}")
+    line = f"  {verb:4s} " + ", ".join(f"{'crun-lite' if k == 'new' else k} {v:.2f} ms" for k, v in med.items())
+    line += f"; crun-lite / crun: {med['new'] / med['crun']:.2f}"
+    if "floor" in med:
+        line += f", the floor / crun: {med['floor'] / med['crun']:.2f}"
+    if "baseline" in med:
+        line += f", crun-lite / baseline: {med['new'] / med['baseline']:.3f}"
+    print(line)
 PY
 chown -R "$bench_user:" "$work"
 # The copies stay root's, as the build is: a binary its user owns is re-executed
@@ -121,8 +139,8 @@ runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
 # A subreaper above: the monitor of crun-lite's "run -d" is reaped when delete ends it.
 python3 $here/contrib/bench/reap.py runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
   bash $work/exec.sh $work $runs
-[ -z "${BASELINE:-}" ] || python3 $here/contrib/bench/reap.py runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
-  python3 $work/alternate.py $work $runs > $work/alternate.txt
+python3 $here/contrib/bench/reap.py runuser -u $bench_user -- env XDG_RUNTIME_DIR=$work/xdg \
+  python3 $work/alternate.py $work $runs new ${BASELINE:+baseline} > $work/alternate.txt
 INNER
 # exec and peak RSS, as the bench user: one sleeping container per runtime.
 cat > "$work/exec.sh" <<'EXEC'
@@ -177,4 +195,4 @@ for verb in ("run", "exec"):
     print(f"{verb:4s} " + "  ".join(f"{n} {v:.0f}" for n, v in med.items()) +
           f"   crun-lite / crun: {med['crun-lite'] / med['crun']:.2f}")
 PY
-[ ! -f "$work/alternate.txt" ] || cat "$work/alternate.txt"
+cat "$work/alternate.txt"
