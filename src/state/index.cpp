@@ -128,11 +128,15 @@ sys::UniqueFd open_locked(const std::string& root, int flags, int lock) {
     return {};
 }
 
-void append(const std::string& root, const std::string& line) {
+bool append(const std::string& root, const std::string& line) {
     sys::UniqueFd fd = open_locked(root, O_WRONLY | O_APPEND, LOCK_SH);
-    if (!fd && errno == ENOENT) return;  // the next list writes it from the directories
-    if (fd && ::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size())) return;
+    if (!fd && errno == ENOENT) return false;  // the next list writes it from the directories
+    if (fd && ::write(fd.get(), line.data(), line.size()) == static_cast<ssize_t>(line.size())) {
+        struct stat st;
+        return ::fstat(fd.get(), &st) == 0 && st.st_size > kRewriteBytes;
+    }
     ::unlink((root + "/" + kFile).c_str());
+    return false;
 }
 
 }  // namespace crunlite::state::index

@@ -63,11 +63,12 @@ void Store::create_dir(const std::string& id) const {
 void Store::remove(const std::string& id) const {
     // Listed as removed first: a rebuild (which holds the index) then finds the
     // directory whole or not at all.
-    index::append(root_, index::removed_line(id));
+    bool rewrite = index::append(root_, index::removed_line(id));
     int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
     sys::remove_tree_at(fd, id);
     ::close(fd);
+    if (rewrite) rewrite_index();
 }
 
 bool Store::exists(const std::string& id) const { return state_in(dir(id)); }
@@ -150,7 +151,13 @@ void Store::save(const State& st) const {
     write_cgroup_fields(w, st);
     w.end_object();
     write_file_atomic(dir(st.id) + "/state.json", w.result(), 0600);
-    index::append(root_, index::saved_line(listing(st)));
+    if (index::append(root_, index::saved_line(listing(st)))) rewrite_index();
+}
+
+void Store::rewrite_index() const {
+    sys::UniqueFd root(::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct stat st;
+    if (root && ::fstat(root.get(), &st) == 0 && st.st_nlink >= 2) from_directories(root.get(), true);
 }
 
 void Store::save_cgroup_intent(const State& st) const {
@@ -228,21 +235,25 @@ Listing Store::list(bool all_fields) const {
         return out;
     }
 
-    // From the directories, under the index's exclusive lock: a change waits to
-    // append until the new index is in place (save: its state.json is then
-    // written; remove: the directory is still whole).
-    out = Listing();
-    // Empty when the root may only be read, or gives no count to check the index by.
-    sys::UniqueFd lock =
-        st.st_nlink >= 2 ? index::open_locked(root_, O_RDWR | O_CREAT, LOCK_EX) : sys::UniqueFd();
+    // No count to check an index by: none is written.
+    return from_directories(root.get(), st.st_nlink >= 2);
+}
+
+Listing Store::from_directories(int root_fd, bool write_index) const {
+    // Under the index's exclusive lock: a change waits to append until the new
+    // index is in place (save: its state.json is then written; remove: the
+    // directory is still whole).
+    Listing out;
+    // Empty when the root may only be read.
+    sys::UniqueFd lock = write_index ? index::open_locked(root_, O_RDWR | O_CREAT, LOCK_EX) : sys::UniqueFd();
     std::vector<std::string> looks;
     size_t aux = 0;
-    if (DIR* d = ::fdopendir(::fcntl(root.get(), F_DUPFD_CLOEXEC, 0))) {
+    if (DIR* d = ::fdopendir(::fcntl(root_fd, F_DUPFD_CLOEXEC, 0))) {
         while (dirent* e = ::readdir(d)) {
             std::string name = e->d_name;
             struct stat sb;
             bool is_dir = e->d_type == DT_DIR ||
-                          (e->d_type == DT_UNKNOWN && ::fstatat(root.get(), e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
+                          (e->d_type == DT_UNKNOWN && ::fstatat(root_fd, e->d_name, &sb, AT_SYMLINK_NOFOLLOW) == 0 &&
                            S_ISDIR(sb.st_mode));
             if (!is_dir || name == "." || name == "..") continue;
             if (!valid_id(name)) {

@@ -12,6 +12,8 @@
 // sorted by ID.
 #pragma once
 
+#include <sys/types.h>
+
 #include <optional>
 #include <string>
 #include <string_view>
@@ -48,9 +50,17 @@ std::optional<Parsed> parse(std::string_view text, bool all_fields = true);
 // (errno from open(2) when the open did).
 sys::UniqueFd open_locked(const std::string& root, int flags, int lock);
 
+// An index this large is written again from the directories by the change
+// that finds it so (Store::save, Store::remove): `list` rewrites it when removed
+// containers' lines outnumber the others, but on a host that never lists, each
+// create and delete would grow it for good (~150 bytes a container).  Far above
+// what a rewritten index holds (~100,000 containers).
+constexpr off_t kRewriteBytes = 16 << 20;
+
 // Appends `line` under a shared flock (a rebuild holds it exclusively).  Without
 // an index there is nothing to do; when the append fails the index is removed,
-// so that the next `list` rebuilds it rather than miss the change.
-void append(const std::string& root, const std::string& line);
+// so that the next `list` rebuilds it rather than miss the change.  True when
+// the index has grown past kRewriteBytes: the caller writes it again.
+bool append(const std::string& root, const std::string& line);
 
 }  // namespace crunlite::state::index

@@ -150,6 +150,13 @@ public:
     Status status(std::string_view id, pid_t pid, uint64_t start_time) const;
 
 private:
+    // Every state.json in the root open at `root_fd`, sorted; when
+    // `write_index`, the index is written again from them, under its
+    // exclusive lock.
+    Listing from_directories(int root_fd, bool write_index) const;
+    // After an append found the index too large (index::kRewriteBytes).
+    void rewrite_index() const;
+
     std::string root_;
 };
 

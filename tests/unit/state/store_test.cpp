@@ -22,6 +22,7 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/state/index.hpp"
 #include "crunlite/state/store.hpp"
 #include "temp_dir.hpp"
 #include "crunlite/sys/syscalls.hpp"
@@ -271,6 +272,13 @@ ino_t index_ino(const Store& s) {
     return ::stat((s.root() + "/@containers.tsv").c_str(), &st) == 0 ? st.st_ino : 0;
 }
 
+// A store holding one container, "keep", and the index a list wrote; returns its path.
+std::string one_listed(const Store& s) {
+    add(s, "keep");
+    CHECK(s.list().rows.size() == 1);
+    return s.root() + "/@containers.tsv";
+}
+
 // Whether s.list() (returned in `out`) wrote the index anew: it did not match.
 bool rebuilt(const Store& s, Listing* out = nullptr) {
     ino_t before = index_ino(s);
@@ -381,9 +389,7 @@ TEST_CASE("list: read from the index, which saves and removes keep; rebuilt when
 TEST_CASE("list: the index is written again once removed containers' lines outnumber the others", "[state]") {
     TempStore t;
     Store& s = t.store;
-    add(s, "keep");
-    CHECK(s.list().rows.size() == 1);
-    std::string index = s.root() + "/@containers.tsv";
+    std::string index = one_listed(s);
     for (int i = 0; i < 200; ++i) {
         std::string id = "gone" + std::to_string(i);
         add(s, id);
@@ -393,6 +399,28 @@ TEST_CASE("list: the index is written again once removed containers' lines outnu
     CHECK(rebuilt(s));  // 401 lines for one container
     CHECK(fs::file_size(index) < size_before / 50);
     CHECK_FALSE(rebuilt(s));
+}
+
+TEST_CASE("save and remove write the index again once it outgrows kRewriteBytes, listed or not", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    std::string index = one_listed(s);
+    // The lines of many containers created and deleted without a `list`.
+    auto grow = [&] {
+        std::ofstream f(index, std::ios::app);
+        std::string line = crunlite::state::index::removed_line("gone-with-a-long-enough-id-to-fill-the-file-fast");
+        for (off_t n = 0; n <= crunlite::state::index::kRewriteBytes; n += static_cast<off_t>(line.size())) f << line;
+    };
+    grow();
+    add(s, "new");  // its save finds the index too large
+    CHECK(fs::file_size(index) < 1024);
+    CHECK_FALSE(rebuilt(s));  // and it is whole: list trusts it
+    CHECK(ids(s.list()) == std::vector<std::string>{"keep", "new"});
+    grow();
+    s.remove("new");  // and so does a remove
+    CHECK(fs::file_size(index) < 1024);
+    CHECK_FALSE(rebuilt(s));
+    CHECK(ids(s.list()) == std::vector<std::string>{"keep"});
 }
 
 TEST_CASE("list: the index holds every change made while processes save, remove and list at once", "[state]") {
