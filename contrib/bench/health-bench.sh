@@ -81,26 +81,15 @@ export HB_WORK=$work HB_CGROUP2=$cgroup2 HB_PROBES=$probes HB_SECONDS=$seconds H
 export HB_CRUNLITE=$build/src/cli/crun-lite HB_RUNROOT=$runroot
 
 # A busybox rootfs: a bundle for the runtimes, an image for crun-lite and podman.
-mkdir -p "$work/bundle/rootfs/bin" "$work/bundle/rootfs/"{proc,sys,dev,tmp,etc}
-cp "$(command -v busybox)" "$work/bundle/rootfs/bin/busybox"
-for a in sh true sleep; do ln -s busybox "$work/bundle/rootfs/bin/$a"; done
+# shellcheck source=contrib/bench/bundle.sh
+source "$(dirname "$0")/bundle.sh"
+bench_rootfs "$work/bundle/rootfs"
+mkdir "$work/bundle/rootfs/etc"
 echo "root:x:0:0:root:/:/bin/sh" >"$work/bundle/rootfs/etc/passwd"
 tar -C "$work/bundle/rootfs" -cf "$work/rootfs.tar" .
-cat >"$work/bundle/config.json" <<'JSON'
-{
-  "ociVersion": "1.0.2",
-  "process": {"user": {"uid": 0, "gid": 0}, "args": ["sleep", "3600"], "env": ["PATH=/bin"], "cwd": "/",
-              "noNewPrivileges": true},
-  "root": {"path": "rootfs", "readonly": true},
-  "hostname": "bench",
-  "mounts": [
-    {"destination": "/proc", "type": "proc", "source": "proc"},
-    {"destination": "/dev", "type": "tmpfs", "source": "tmpfs", "options": ["nosuid", "strictatime", "mode=755", "size=65536k"]},
-    {"destination": "/sys", "type": "none", "source": "/sys", "options": ["rbind", "nosuid", "noexec", "nodev", "ro"]}
-  ],
-  "linux": {"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}]}
-}
-JSON
+bench_config '["sleep", "3600"]' \
+  '{"namespaces": [{"type": "pid"}, {"type": "ipc"}, {"type": "uts"}, {"type": "mount"}, {"type": "network"}]}' \
+  >"$work/bundle/config.json"
 podman=(podman --root "$work/podman" --runroot "$runroot" --storage-driver vfs --tmpdir "$work/ptmp"
         --cgroup-manager cgroupfs --events-backend file)
 "${podman[@]}" import -q "$work/rootfs.tar" localhost/bench-bb:latest >/dev/null
