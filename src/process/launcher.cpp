@@ -180,9 +180,11 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
 }
 
 // Whoever made our user namespace (we, or the owner of a joined one) may have
-// denied setgroups; ask the kernel.  Without a /proc to ask (`exec` into a
-// container that mounts none), assume allowed: setgroups then says otherwise.
-bool setgroups_allowed() {
+// denied setgroups: `known` when the plan knew (see the requests), else ask
+// the kernel.  Without a /proc to ask (`exec` into a container that mounts
+// none), assume allowed: setgroups then says otherwise.
+bool setgroups_allowed(std::optional<bool> known) {
+    if (known) return *known;
     try {
         return read_file("/proc/self/setgroups").rfind("deny", 0) != 0;
     } catch (const Error&) {
@@ -217,7 +219,7 @@ bool setgroups_allowed() {
         for (const auto& fd : bind_sources) sources.push_back(fd.get());
         for (const auto& fd : idmapped) trees.push_back(fd.get());
         linux::attach_sources(plan, sources, trees);
-        bool may_setgroups = req.setgroups_allowed ? *req.setgroups_allowed : setgroups_allowed();
+        bool may_setgroups = setgroups_allowed(req.setgroups_allowed);
         // Hooks: the parent runs prestart/createRuntime while we wait, then we run
         // createContainer in our namespaces, with the host's paths still reachable.
         std::string created_state;
@@ -259,8 +261,8 @@ bool setgroups_allowed() {
     child_main(sync, [&] {
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         ::setsid();
-        bool may_setgroups = req.setgroups_allowed ? *req.setgroups_allowed : setgroups_allowed();
-        FinalProcess fp = finish_process(*req.process, req.seccomp, sync, may_setgroups, req.preserve_fds, ignored);
+        FinalProcess fp = finish_process(*req.process, req.seccomp, sync, setgroups_allowed(req.setgroups_allowed),
+                                         req.preserve_fds, ignored);
         // process.execCPUAffinity.final: the last change before execve and the filter.
         if (auto& aff = req.process->exec_cpu_affinity) linux::set_final_cpu_affinity(*aff);
         // After the credential switch, which would clear it.
