@@ -4,6 +4,7 @@
 
 #include <yajl/yajl_parse.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
@@ -28,9 +29,27 @@ std::string prefixed(const std::string& source, const std::string& path, const s
 
 struct Frame {
     bool object = false;
-    size_t count = 0;            // array: elements seen so far
-    std::string key;             // object: current member
-    std::set<std::string> keys;  // object: members seen so far
+    size_t count = 0;  // array: elements seen so far
+    std::string key;   // object: current member
+    // Object: the members seen so far, in a short list searched in order
+    // (config objects have a few), moved into a set past kFewKeys.
+    static constexpr size_t kFewKeys = 16;
+    std::vector<std::string> few;
+    std::set<std::string> many;
+
+    // Records `k`; false when it was there already.
+    bool add_key(const std::string& k) {
+        if (many.empty()) {
+            if (std::find(few.begin(), few.end(), k) != few.end()) return false;
+            if (few.size() < kFewKeys) {
+                few.push_back(k);
+                return true;
+            }
+            many.insert(few.begin(), few.end());
+            few.clear();
+        }
+        return many.insert(k).second;
+    }
 };
 
 struct Checker {
@@ -84,7 +103,7 @@ struct Checker {
 
     int key(std::string k) {
         Frame& f = stack.back();
-        if (!f.keys.insert(k).second) return fail(path_upto(stack.size() - 1), "duplicate key \"" + k + "\"");
+        if (!f.add_key(k)) return fail(path_upto(stack.size() - 1), "duplicate key \"" + k + "\"");
         f.key = std::move(k);
         return 1;
     }
@@ -188,26 +207,39 @@ void check_document(std::string_view text, const std::string& source) {
     throw Error(EINVAL, source + ": invalid JSON at " + position(text, offset) + ": " + msg);
 }
 
-// Appends `s` with every invalid UTF-8 sequence replaced by U+FFFD.
+// The length of the valid UTF-8 sequence at s[i], 0 when it is not one
+// (overlong forms, surrogates and values above U+10FFFF are invalid too).
+size_t utf8_sequence(std::string_view s, size_t i) {
+    auto c = static_cast<unsigned char>(s[i]);
+    if (c < 0x80) return 1;
+    size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
+    if (len == 0 || i + len > s.size()) return 0;
+    uint32_t cp = len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
+    for (size_t j = 1; j < len; ++j) {
+        auto cc = static_cast<unsigned char>(s[i + j]);
+        if ((cc & 0xc0) != 0x80) return 0;
+        cp = (cp << 6) | (cc & 0x3f);
+    }
+    if ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
+        return 0;
+    return len;
+}
+
+bool is_utf8(std::string_view s) {
+    for (size_t i = 0, len; i < s.size(); i += len)
+        if ((len = utf8_sequence(s, i)) == 0) return false;
+    return true;
+}
+
+// `s` with every invalid UTF-8 sequence replaced by U+FFFD.
 std::string valid_utf8(std::string_view s) {
     std::string out;
-    out.reserve(s.size());
+    out.reserve(s.size() + 8);
     size_t i = 0;
     while (i < s.size()) {
-        auto c = static_cast<unsigned char>(s[i]);
-        size_t len = c < 0x80 ? 1 : (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
-        bool ok = len != 0 && i + len <= s.size();
-        uint32_t cp = len == 1 ? c : len == 2 ? (c & 0x1f) : len == 3 ? (c & 0x0f) : (c & 0x07);
-        for (size_t j = 1; ok && j < len; ++j) {
-            auto cc = static_cast<unsigned char>(s[i + j]);
-            if ((cc & 0xc0) != 0x80) ok = false;
-            cp = (cp << 6) | (cc & 0x3f);
-        }
-        // Overlong forms, surrogates and values above U+10FFFF are invalid too.
-        if (ok && ((len == 2 && cp < 0x80) || (len == 3 && cp < 0x800) || (len == 4 && cp < 0x10000) ||
-                   (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff))
-            ok = false;
-        if (ok) {
+        size_t len = utf8_sequence(s, i);
+        if (len) {
             out.append(s.substr(i, len));
             i += len;
         } else {
@@ -250,7 +282,7 @@ std::string Value::kind() const {
     return "a number";
 }
 
-void Value::fail(const std::string& message) const { throw Error(EINVAL, prefixed(source_, path_, message)); }
+void Value::fail(const std::string& message) const { throw Error(EINVAL, prefixed(*source_, path_, message)); }
 
 std::string Value::member_path(std::string_view key) const {
     return path_.empty() ? std::string(key) : path_ + "." + std::string(key);
@@ -268,7 +300,7 @@ std::optional<Value> Value::find(const char* key) const {
         if (std::string_view(v_->u.object.keys[i]) == key) {
             yajl_val m = v_->u.object.values[i];
             if (!m || YAJL_IS_NULL(m)) return std::nullopt;
-            return Value(m, source_, member_path(key));
+            return Value(m, *source_, member_path(key));
         }
     }
     return std::nullopt;
@@ -276,7 +308,7 @@ std::optional<Value> Value::find(const char* key) const {
 
 Value Value::at(const char* key) const {
     auto v = find(key);
-    if (!v) Value(nullptr, source_, member_path(key)).fail("required field is missing");
+    if (!v) Value(nullptr, *source_, member_path(key)).fail("required field is missing");
     return *v;
 }
 
@@ -286,7 +318,7 @@ std::vector<std::pair<std::string, Value>> Value::members() const {
     out.reserve(v_->u.object.len);
     for (size_t i = 0; i < v_->u.object.len; ++i)
         out.emplace_back(v_->u.object.keys[i],
-                         Value(v_->u.object.values[i], source_, member_path(v_->u.object.keys[i])));
+                         Value(v_->u.object.values[i], *source_, member_path(v_->u.object.keys[i])));
     return out;
 }
 
@@ -295,7 +327,7 @@ std::vector<Value> Value::elements() const {
     std::vector<Value> out;
     out.reserve(v_->u.array.len);
     for (size_t i = 0; i < v_->u.array.len; ++i)
-        out.emplace_back(v_->u.array.values[i], source_, path_ + "[" + std::to_string(i) + "]");
+        out.push_back(Value(v_->u.array.values[i], *source_, path_ + "[" + std::to_string(i) + "]"));
     return out;
 }
 
@@ -485,8 +517,10 @@ Writer& Writer::end_array() {
 }
 Writer& Writer::key(std::string_view k) { return string(k); }
 Writer& Writer::string(std::string_view s) {
-    std::string text = valid_utf8(s);
-    gen_check(yajl_gen_string(gen_, reinterpret_cast<const unsigned char*>(text.data()), text.size()));
+    // Almost always valid already: copied only to repair it.
+    std::string repaired;
+    if (!is_utf8(s)) s = repaired = valid_utf8(s);
+    gen_check(yajl_gen_string(gen_, reinterpret_cast<const unsigned char*>(s.data()), s.size()));
     return *this;
 }
 Writer& Writer::integer(int64_t v) {

@@ -46,12 +46,9 @@ using TreePtr = std::unique_ptr<std::remove_pointer_t<yajl_val>, TreeDeleter>;
 
 class Value {
 public:
-    Value(yajl_val v, std::string source, std::string path)
-        : v_(v), source_(std::move(source)), path_(std::move(path)) {}
-
     // "linux.uidMappings[1]"; empty for the document root.
     const std::string& path() const { return path_; }
-    const std::string& source() const { return source_; }
+    const std::string& source() const { return *source_; }
     bool is_null() const { return !v_ || YAJL_IS_NULL(v_); }
     bool is_object() const { return v_ && YAJL_IS_OBJECT(v_); }
     bool is_array() const { return v_ && YAJL_IS_ARRAY(v_); }
@@ -113,25 +110,32 @@ public:
     std::optional<uint16_t> find_uint16(const char* key) const;
 
 private:
+    friend class Document;
+    // `source` (the document's name, for messages) must outlive the Value, as
+    // the tree `v` must: both are the Document's.
+    Value(yajl_val v, const std::string& source, std::string path)
+        : v_(v), source_(&source), path_(std::move(path)) {}
+
     std::string member_path(std::string_view key) const;
     // Reads an integer number: {negative, magnitude}; fails with "expected <what>".
     std::pair<bool, uint64_t> integer_parts(const char* what) const;
 
     yajl_val v_;
-    std::string source_;
+    const std::string* source_;
     std::string path_;
 };
 
 // Owns a parsed tree.  Move-only.
 class Document {
 public:
-    Document(TreePtr tree, std::string source) : tree_(std::move(tree)), source_(std::move(source)) {}
-    Value root() const { return Value(tree_.get(), source_, ""); }
-    const std::string& source() const { return source_; }
+    Document(TreePtr tree, std::string source)
+        : tree_(std::move(tree)), source_(std::make_unique<const std::string>(std::move(source))) {}
+    Value root() const { return Value(tree_.get(), *source_, ""); }
+    const std::string& source() const { return *source_; }
 
 private:
     TreePtr tree_;
-    std::string source_;
+    std::unique_ptr<const std::string> source_;  // where Values point: stays put when the Document moves
 };
 
 // Parses `text`; `source` names it in errors (a file path, "stdin").  Throws

@@ -10,6 +10,13 @@ TEST_CASE("duplicate keys are rejected at any depth, naming the path", "[json]")
     CHECK_THROWS_WITH(json::parse(R"({"linux":{"uidMappings":[{"size":1,"size":2}]}})", "c.json"),
                       "c.json: linux.uidMappings[0]: duplicate key \"size\"");
     CHECK_NOTHROW(json::parse(R"({"a":{"x":1},"b":{"x":1}})", "f"));
+    // Past the first 16 members too, the 17th or a later one repeating any.
+    std::string many = "{";
+    for (int i = 0; i < 40; ++i) many += "\"k" + std::to_string(i) + "\":" + std::to_string(i) + ",";
+    CHECK_NOTHROW(json::parse(many + "\"z\":0}", "f"));
+    CHECK_THROWS_WITH(json::parse(many + "\"k3\":0}", "f"), "f: duplicate key \"k3\"");
+    CHECK_THROWS_WITH(json::parse(many + "\"k39\":0}", "f"), "f: duplicate key \"k39\"");
+    CHECK_THROWS_WITH(json::parse(R"({"k0":0,"k1":1,"k1":2})", "f"), "f: duplicate key \"k1\"");
 }
 
 TEST_CASE("syntax errors, depth and size caps", "[json]") {
@@ -49,6 +56,19 @@ TEST_CASE("writer: compact, pretty, no escaped solidus", "[json]") {
     json::Writer p(true);
     p.begin_object().key("a").integer(1).end_object();
     CHECK(p.result() == "{\n  \"a\": 1\n}");
+}
+
+TEST_CASE("writer: valid UTF-8 goes out as it is, each invalid sequence as U+FFFD", "[json]") {
+    auto out = [](std::string_view s) {
+        json::Writer w(false);
+        w.begin_array().string(s).end_array();
+        return w.result();
+    };
+    CHECK(out("caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3") == "[\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x90\xb3\"]");
+    CHECK(out("a\xff" "b") == "[\"a\xef\xbf\xbd" "b\"]");                      // not a lead byte
+    CHECK(out("a\xc3") == "[\"a\xef\xbf\xbd\"]");                          // cut short
+    CHECK(out("\xc0\xaf") == "[\"\xef\xbf\xbd\xef\xbf\xbd\"]");           // overlong '/'
+    CHECK(out("\xed\xa0\x80") == "[\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]");  // a surrogate
 }
 
 TEST_CASE("a \\u0000 (NUL) in a key or a string is refused, naming where", "[json]") {
