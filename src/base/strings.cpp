@@ -14,18 +14,23 @@
 
 namespace crunlite {
 
-std::vector<std::string> split(std::string_view s, char sep) {
-    std::vector<std::string> out;
+std::vector<std::string_view> split_view(std::string_view s, char sep) {
+    std::vector<std::string_view> out;
     size_t start = 0;
     for (;;) {
         size_t pos = s.find(sep, start);
         if (pos == std::string_view::npos) {
-            out.emplace_back(s.substr(start));
+            out.push_back(s.substr(start));
             return out;
         }
-        out.emplace_back(s.substr(start, pos - start));
+        out.push_back(s.substr(start, pos - start));
         start = pos + 1;
     }
+}
+
+std::vector<std::string> split(std::string_view s, char sep) {
+    std::vector<std::string_view> parts = split_view(s, sep);
+    return {parts.begin(), parts.end()};
 }
 
 std::string join(const std::vector<std::string>& parts, std::string_view sep) {

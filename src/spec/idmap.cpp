@@ -8,11 +8,10 @@ namespace crunlite::spec {
 std::vector<SubIdRange> parse_subid_file(std::string_view content, const std::string& user_name, uint32_t uid) {
     std::vector<SubIdRange> out;
     std::string uid_text = std::to_string(uid);
-    for (const auto& raw : split(content, '\n')) {
-        std::string line = raw;
-        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+    for (std::string_view line : split_view(content, '\n')) {
+        while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.remove_suffix(1);
         if (line.empty() || line[0] == '#') continue;
-        auto fields = split(line, ':');
+        auto fields = split_view(line, ':');
         if (fields.size() != 3) continue;
         if (fields[0] != user_name && fields[0] != uid_text) continue;
         auto start = parse_uint(fields[1]);
@@ -26,20 +25,24 @@ std::vector<SubIdRange> parse_subid_file(std::string_view content, const std::st
 
 std::string passwd_user_name(std::string_view content, uint32_t uid) {
     std::string uid_text = std::to_string(uid);
-    for (const auto& line : split(content, '\n')) {
-        auto fields = split(line, ':');
-        if (fields.size() >= 3 && fields[2] == uid_text && !fields[0].empty()) return fields[0];
+    for (std::string_view line : split_view(content, '\n')) {
+        auto fields = split_view(line, ':');
+        if (fields.size() >= 3 && fields[2] == uid_text && !fields[0].empty()) return std::string(fields[0]);
     }
     return uid_text;
 }
 
 std::string passwd_home(std::string_view content, uint32_t uid) {
     std::string uid_text = std::to_string(uid);
-    for (const auto& line : split(content, '\n')) {
-        auto fields = split(line, ':');
-        if (fields.size() >= 6 && fields[2] == uid_text) return fields[5].empty() ? "/" : fields[5];
+    for (std::string_view line : split_view(content, '\n')) {
+        auto fields = split_view(line, ':');
+        if (fields.size() >= 6 && fields[2] == uid_text) return fields[5].empty() ? "/" : std::string(fields[5]);
     }
     return "/";
+}
+
+bool maps_only_id(const std::vector<IdMapping>& requested, uint32_t host_id) {
+    return requested.size() == 1 && requested[0].size == 1 && requested[0].host_id == host_id;
 }
 
 IdMapPlan plan_id_mappings(const std::vector<IdMapping>& requested, uint32_t host_id,
@@ -47,7 +50,7 @@ IdMapPlan plan_id_mappings(const std::vector<IdMapping>& requested, uint32_t hos
                            const std::string& file) {
     IdMapPlan plan;
     if (privileged) return plan;
-    if (requested.size() == 1 && requested[0].size == 1 && requested[0].host_id == host_id) {
+    if (maps_only_id(requested, host_id)) {
         plan.deny_setgroups = true;
         return plan;
     }

@@ -292,7 +292,7 @@ bool read_proc_stat(pid_t pid, ProcStat& out) {
     // The command name (field 2) may hold spaces and parentheses: parse after the last ')'.
     size_t pos = content.rfind(')');
     if (pos == std::string::npos || pos + 2 >= content.size()) return false;
-    auto fields = split(content.substr(pos + 2), ' ');
+    auto fields = split_view(std::string_view(content).substr(pos + 2), ' ');
     // fields[0] is field 3 (state); field N is fields[N - 3].
     if (fields.size() < 20) return false;
     out.state = fields[0].empty() ? '?' : fields[0][0];

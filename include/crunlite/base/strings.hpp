@@ -13,6 +13,8 @@ namespace crunlite {
 
 // Splits on every `sep`; "a,,b" gives {"a","","b"}; "" gives {""}.
 std::vector<std::string> split(std::string_view s, char sep);
+// The same as views into `s` (no copies: for parsing large or hot input).
+std::vector<std::string_view> split_view(std::string_view s, char sep);
 std::string join(const std::vector<std::string>& parts, std::string_view sep);
 // Without leading and trailing whitespace.
 std::string trim(std::string_view s);
