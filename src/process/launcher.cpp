@@ -29,6 +29,7 @@
 #include "crunlite/linux/rootfs.hpp"
 #include "crunlite/linux/sched.hpp"
 #include "crunlite/linux/terminal.hpp"
+#include "crunlite/spec/idmap.hpp"
 #include "crunlite/sys/child.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
@@ -445,8 +446,7 @@ Launched launched(sys::Child& child) {
 }  // namespace
 
 bool maps_only_own_id(const IdMapAction& action, uint32_t own_id, bool is_gid) {
-    return !action.use_helper && action.mappings.size() == 1 && action.mappings[0].size == 1 &&
-           action.mappings[0].host_id == own_id && (!is_gid || action.deny_setgroups);
+    return !action.use_helper && spec::maps_only_id(action.mappings, own_id) && (!is_gid || action.deny_setgroups);
 }
 
 void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid) {

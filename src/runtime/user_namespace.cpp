@@ -195,8 +195,6 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const
     uid_t euid = host.euid;
     gid_t egid = host.egid;
     const std::string& user_name = host.user_name;
-    const auto& subuids = host.subuids;
-    const auto& subgids = host.subgids;
 
     if (!userns) {
         // Real root, or root inside someone else's user namespace (rootless
@@ -208,9 +206,9 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const
         }
         // An unprivileged caller cannot do anything without one: add it.
         bool more = config.process && needs_more_than_root(*config.process);
-        if (more && !subuids.empty() && !subgids.empty()) {
-            lnx.uid_mappings = spec::default_rootless_mappings(euid, subuids);
-            lnx.gid_mappings = spec::default_rootless_mappings(egid, subgids);
+        if (more && !host.subids().uids.empty() && !host.subids().gids.empty()) {
+            lnx.uid_mappings = spec::default_rootless_mappings(euid, host.subids().uids);
+            lnx.gid_mappings = spec::default_rootless_mappings(egid, host.subids().gids);
         } else {
             if (more)
                 throw Error(EINVAL, "process.user: uid " + std::to_string(config.process->user.uid) + " / gid " +
@@ -228,11 +226,19 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const
 
     out.new_userns = true;
     bool privileged = euid == 0 && !rootless && host.initial_userns;
+    // The ranges are read only for mappings that need them.
+    static const std::vector<spec::SubIdRange> kNone;
+    auto ranges = [&](const std::vector<spec::IdMapping>& maps, uint32_t id, bool gids) -> const auto& {
+        if (privileged || spec::maps_only_id(maps, id)) return kNone;
+        return gids ? host.subids().gids : host.subids().uids;
+    };
     spec::IdMapPlan uid_plan = with_context("linux.uidMappings", [&] {
-        return spec::plan_id_mappings(lnx.uid_mappings, euid, subuids, privileged, user_name, "/etc/subuid");
+        return spec::plan_id_mappings(lnx.uid_mappings, euid, ranges(lnx.uid_mappings, euid, false), privileged,
+                                      user_name, "/etc/subuid");
     });
     spec::IdMapPlan gid_plan = with_context("linux.gidMappings", [&] {
-        return spec::plan_id_mappings(lnx.gid_mappings, egid, subgids, privileged, user_name, "/etc/subgid");
+        return spec::plan_id_mappings(lnx.gid_mappings, egid, ranges(lnx.gid_mappings, egid, true), privileged,
+                                      user_name, "/etc/subgid");
     });
     out.uid_map = to_action(uid_plan, lnx.uid_mappings);
     out.gid_map = to_action(gid_plan, lnx.gid_mappings);
@@ -262,10 +268,10 @@ HostFacts read_host_facts(const Context& ctx) {
     host.cap_last_cap = linux::host_cap_last_cap();
     host.initial_userns = sys::in_initial_userns();
     host.user_name = user_name_of(host.euid);
-    if (!(host.euid == 0 && host.initial_userns && !ctx.rootless)) {
-        host.subuids = read_subids("/etc/subuid", host.user_name, host.euid);
-        host.subgids = read_subids("/etc/subgid", host.user_name, host.euid);
-    }
+    if (!(host.euid == 0 && host.initial_userns && !ctx.rootless))
+        host.read_subids = [user = host.user_name, euid = host.euid] {
+            return SubIdRanges{read_subids("/etc/subuid", user, euid), read_subids("/etc/subgid", user, euid)};
+        };
     if (ctx.cgroup_manager != "disabled") {
         auto layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
         host.cgroups = cgroup::HostCgroups{layout, cgroup::v2_controllers(layout), cgroup::host_may_create, {}};

@@ -8,6 +8,7 @@
 
 #include <sys/types.h>
 
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -18,15 +19,28 @@
 
 namespace crunlite::runtime {
 
+struct SubIdRanges {
+    std::vector<spec::SubIdRange> uids, gids;
+};
+
 struct HostFacts {
     uid_t euid = 0;
     gid_t egid = 0;
     int cap_last_cap = 40;                           // the kernel's highest capability (linux::host_cap_last_cap)
     bool initial_userns = true;                      // sys::in_initial_userns()
     std::string user_name = "root";                  // of euid (/etc/passwd; the number when absent)
-    std::vector<spec::SubIdRange> subuids, subgids;  // the caller's ranges; not read when privileged
+    // The caller's subordinate ranges (/etc/subuid, /etc/subgid), read the first
+    // time a plan asks (subids()): a container that maps only the caller's own
+    // ids needs none.  None when privileged.  Tests set `subid_ranges` itself.
+    mutable std::optional<SubIdRanges> subid_ranges;
+    std::function<SubIdRanges()> read_subids;
     std::optional<cgroup::HostCgroups> cgroups;      // none with --cgroup-manager disabled
     int listen_fds = 0;                              // LISTEN_FDS (systemd socket activation)
+
+    const SubIdRanges& subids() const {
+        if (!subid_ranges) subid_ranges = read_subids ? read_subids() : SubIdRanges{};
+        return *subid_ranges;
+    }
 };
 
 HostFacts read_host_facts(const Context& ctx);

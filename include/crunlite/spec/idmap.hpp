@@ -30,6 +30,10 @@ std::string passwd_user_name(std::string_view content, uint32_t uid);
 // when process.env has none.
 std::string passwd_home(std::string_view content, uint32_t uid);
 
+// True when `requested` is exactly one mapping of size 1 onto `host_id`: what
+// an unprivileged caller may write itself, needing no subordinate ranges.
+bool maps_only_id(const std::vector<IdMapping>& requested, uint32_t host_id);
+
 struct IdMapPlan {
     bool use_helper = false;      // newuidmap/newgidmap (setuid helpers) must write it
     bool deny_setgroups = false;  // unprivileged direct write: "deny" setgroups first (gid map)

@@ -38,8 +38,7 @@ runtime::HostFacts user(bool ranges) {
     h.egid = 1000;
     h.user_name = "alice";
     if (ranges) {
-        h.subuids = {{100000, 65536}};
-        h.subgids = {{100000, 65536}};
+        h.subid_ranges = runtime::SubIdRanges{{{100000, 65536}}, {{100000, 65536}}};
     }
     return h;
 }
@@ -118,6 +117,28 @@ TEST_CASE("plan: a rootless caller gets a user namespace from its own ids and ra
     CHECK_FALSE(plan(config(), nested).userns.setgroups_allowed);
     // Without ranges: refused, naming the user and the files.
     CHECK_THROWS_WITH(plan(c, user(false), true), Contains("alice") && Contains("/etc/subuid"));
+}
+
+TEST_CASE("plan: /etc/subuid and /etc/subgid are read only for mappings that need them", "[plan]") {
+    int reads = 0;
+    runtime::HostFacts host = user(false);
+    host.read_subids = [&] {
+        ++reads;
+        return runtime::SubIdRanges{{{100000, 65536}}, {{100000, 65536}}};
+    };
+    // The caller's own ids alone, given or added: nothing to read.
+    plan(config(), host, true);
+    auto own = config(R"({"ociVersion": "1.2.0", "process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "rootfs"},
+                  "linux": {"namespaces": [{"type": "user"}, {"type": "mount"}],
+                            "uidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}],
+                            "gidMappings": [{"containerID": 0, "hostID": 1000, "size": 1}]}})");
+    plan(own, host, true);
+    CHECK(reads == 0);
+    // Another uid inside: read once, for both maps.
+    auto c = config();
+    c.process->user.uid = 1001;
+    CHECK(plan(c, host, true).userns.uid_map.use_helper);
+    CHECK(reads == 1);
 }
 
 TEST_CASE("plan: config errors surface from the plan, naming the entry", "[plan]") {
