@@ -130,13 +130,22 @@ void write_file(const std::string& path, std::string_view data) {
     if (static_cast<size_t>(n) != data.size()) throw Error(EIO, "write " + quote(path) + ": short write");
 }
 
+void write_new_file(const std::string& path, std::string_view data, mode_t mode) {
+    int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+    if (fd < 0) throw_errno("create " + quote(path));
+    ssize_t n = ::write(fd, data.data(), data.size());
+    int err = n < 0 ? errno : EIO;  // a short write: out of space
+    ::close(fd);
+    if (n != static_cast<ssize_t>(data.size())) {
+        ::unlink(path.c_str());
+        throw sys_error(err, "write " + quote(path));
+    }
+}
+
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode, const std::string& tmp_suffix) {
     std::string tmp = path + tmp_suffix;
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-    if (fd < 0) throw_errno("create " + quote(tmp));
-    bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size());
-    ::close(fd);
-    if (!ok || ::rename(tmp.c_str(), path.c_str()) < 0) {
+    write_new_file(tmp, data, mode);
+    if (::rename(tmp.c_str(), path.c_str()) < 0) {
         int err = errno;
         ::unlink(tmp.c_str());
         throw sys_error(err, "write " + quote(path));

@@ -495,6 +495,7 @@ Launched launch(const LaunchRequest& req) {
     // linux.netDevices: the init's network namespace exists, and the init waits for Go.
     linux::move_net_devices(req.config->linux->net_devices, init_pid);
     parent_end.send(MsgType::Go);
+    if (req.while_init_sets_up) req.while_init_sets_up(init_pid);
     sys::UniqueFd netns, userns;
     if (req.want_namespace_fds) {
         netns = parent_end.expect_fd(MsgType::NetNs, "open namespaces");

@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <optional>
 
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
@@ -162,6 +163,15 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
     tx.own_fifo(req.fifo_path);
 
+    // The state is written while the init sets up; in place once it is ready.
+    std::optional<state::PendingSave> saved;
+    req.while_init_sets_up = [&](pid_t pid) {
+        st.pid = pid;
+        sys::ProcStat ps;
+        if (!sys::read_proc_stat(pid, ps)) throw Error(ESRCH, "container init exited during create");
+        st.start_time = ps.start_time;
+        saved.emplace(store.save_ahead(st));
+    };
     process::Launched launched = with_context("unable to start container process", [&] { return process::launch(req); });
     if (launched.pty_master && !opts.console_socket.empty()) {
         linux::send_to_console_socket(opts.console_socket, launched.pty_master.get());
@@ -169,12 +179,7 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     }
     pid_t pid = launched.process.pid();
     log::debug("container " + opts.id + ": init pid " + std::to_string(pid) + ", blocked on exec.fifo");
-
-    st.pid = pid;
-    sys::ProcStat ps;
-    if (!sys::read_proc_stat(pid, ps)) throw Error(ESRCH, "container init exited during create");
-    st.start_time = ps.start_time;
-    store.save(st);
+    saved->commit();
     if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, pid);
     launched.sync.send(process::MsgType::Committed);
     tx.commit();

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <tuple>
+#include <utility>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
@@ -130,7 +131,31 @@ State Store::load(const std::string& id) const {
     return st;
 }
 
-void Store::save(const State& st) const {
+PendingSave::PendingSave(const Store& store, std::string path, std::string index_line)
+    : store_(&store), path_(std::move(path)), index_line_(std::move(index_line)) {}
+
+PendingSave::PendingSave(PendingSave&& other) noexcept
+    : store_(other.store_), path_(std::move(other.path_)), index_line_(std::move(other.index_line_)),
+      pending_(std::exchange(other.pending_, false)) {}
+
+PendingSave::~PendingSave() {
+    if (pending_) ::unlink((path_ + ".tmp").c_str());
+}
+
+void PendingSave::commit() {
+    std::string tmp = path_ + ".tmp";
+    pending_ = false;
+    if (::rename(tmp.c_str(), path_.c_str()) < 0) {
+        int err = errno;
+        ::unlink(tmp.c_str());
+        throw sys_error(err, "write " + quote(path_));
+    }
+    if (index::append(store_->root_, index_line_)) store_->rewrite_index();
+}
+
+void Store::save(const State& st) const { save_ahead(st).commit(); }
+
+PendingSave Store::save_ahead(const State& st) const {
     json::Writer w(false);
     w.begin_object();
     w.key("id").string(st.id);
@@ -150,8 +175,9 @@ void Store::save(const State& st) const {
     if (st.setgroups) w.key("setgroups").boolean(*st.setgroups);
     write_cgroup_fields(w, st);
     w.end_object();
-    write_file_atomic(dir(st.id) + "/state.json", w.result(), 0600);
-    if (index::append(root_, index::saved_line(listing(st)))) rewrite_index();
+    std::string path = dir(st.id) + "/state.json";
+    write_new_file(path + ".tmp", w.result(), 0600);
+    return PendingSave(*this, std::move(path), index::saved_line(listing(st)));
 }
 
 void Store::rewrite_index() const {

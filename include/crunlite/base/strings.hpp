@@ -42,6 +42,10 @@ std::string read_file(const std::string& path);
 // Writes `data` to an existing file (O_WRONLY|O_TRUNC); throws Error naming the path.
 void write_file(const std::string& path, std::string_view data);
 
+// Writes `data` to `path`, created (or truncated) with `mode`; on failure it is
+// removed and Error names it.
+void write_new_file(const std::string& path, std::string_view data, mode_t mode);
+
 // Replaces `path` with `data` atomically: written to "<path><tmp_suffix>" with
 // `mode`, then renamed over it, so readers never see a partial file.
 void write_file_atomic(const std::string& path, std::string_view data, mode_t mode,

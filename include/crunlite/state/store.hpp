@@ -103,6 +103,25 @@ bool valid_id(std::string_view id);
 // Throws Error(EINVAL, "invalid id format: ID") for an ID that is not valid.
 void validate_id(const std::string& id);
 
+class Store;
+
+// A state written ahead (state.json.tmp), while the init still sets up:
+// commit() puts it in place and lists it; dropped uncommitted, it is removed.
+class PendingSave {
+public:
+    PendingSave(PendingSave&& other) noexcept;
+    PendingSave& operator=(PendingSave&&) = delete;
+    ~PendingSave();
+    void commit();
+
+private:
+    friend class Store;
+    PendingSave(const Store& store, std::string path, std::string index_line);
+    const Store* store_;
+    std::string path_, index_line_;
+    bool pending_ = true;
+};
+
 class Store {
 public:
     explicit Store(std::string root) : root_(std::move(root)) {}
@@ -121,6 +140,8 @@ public:
     // Throws Error(ENOENT, "container does not exist") when there is no state.
     State load(const std::string& id) const;
     void save(const State& st) const;
+    // save() in two steps: written now, in place at commit().
+    PendingSave save_ahead(const State& st) const;
 
     // The intent record (cgroups.json): the cgroup fields of `st`, before they exist.
     void save_cgroup_intent(const State& st) const;
@@ -157,6 +178,7 @@ private:
     // After an append found the index too large (index::kRewriteBytes).
     void rewrite_index() const;
 
+    friend class PendingSave;
     std::string root_;
 };
 

@@ -89,6 +89,28 @@ int try_lock(const std::string& dir) {
 
 }  // namespace
 
+TEST_CASE("save_ahead: the state counts from commit(); dropped before, nothing is left", "[state]") {
+    TempStore t;
+    t.store.create_dir("c1");
+    State st = sample("c1");
+    std::string tmp = t.path + "/root/c1/state.json.tmp";
+    {
+        PendingSave pending = t.store.save_ahead(st);
+        CHECK(fs::exists(tmp));
+        CHECK(code_of([&] { t.store.load("c1"); }) == ENOENT);
+        CHECK(t.store.list().rows.empty());
+        pending.commit();
+    }
+    CHECK(fields(t.store.load("c1")) == fields(st));
+    CHECK(t.store.list().rows.size() == 1);
+    CHECK_FALSE(fs::exists(tmp));
+
+    st.pid = 99;
+    { PendingSave dropped = t.store.save_ahead(st); }
+    CHECK_FALSE(fs::exists(tmp));
+    CHECK(t.store.load("c1").pid == 4242);
+}
+
 TEST_CASE("create_dir: the root is made 0700 with its parents; an ID only once", "[state]") {
     TempStore t;
     Store s(t.path + "/a/b/root");
