@@ -67,7 +67,11 @@ void Store::remove(const std::string& id) const {
     bool rewrite = index::append(root_, index::removed_line(id));
     int fd = ::open(root_.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
     if (fd < 0) return;
-    sys::remove_tree_at(fd, id);
+    // A container that ran to its end leaves state.json alone: removed by name,
+    // then the directory; anything more (exec.fifo, exit, cgroups.json, ...)
+    // and the whole tree is read and removed.
+    ::unlinkat(fd, (id + "/state.json").c_str(), 0);
+    if (::unlinkat(fd, id.c_str(), AT_REMOVEDIR) < 0 && errno != ENOENT) sys::remove_tree_at(fd, id);
     ::close(fd);
     if (rewrite) rewrite_index();
 }

@@ -111,6 +111,20 @@ TEST_CASE("save_ahead: the state counts from commit(); dropped before, nothing i
     CHECK(t.store.load("c1").pid == 4242);
 }
 
+TEST_CASE("remove: a directory with state.json alone, or with more in it", "[state]") {
+    TempStore t;
+    t.store.create_dir("ran");
+    t.store.save(sample("ran"));
+    t.store.remove("ran");
+    CHECK_FALSE(fs::exists(t.store.dir("ran")));
+    t.store.create_dir("more");
+    t.store.save(sample("more"));
+    put(t.store.dir("more") + "/exit", "0");
+    t.store.remove("more");
+    CHECK_FALSE(fs::exists(t.store.dir("more")));
+    CHECK(t.store.list().rows.empty());
+}
+
 TEST_CASE("create_dir: the root is made 0700 with its parents; an ID only once", "[state]") {
     TempStore t;
     Store s(t.path + "/a/b/root");
