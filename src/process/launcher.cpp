@@ -63,7 +63,8 @@ void run_map_helper(const char* helper, pid_t pid, const std::vector<spec::IdMap
 // execve resets what has a handler (crun-lite installs none) but keeps what is
 // ignored: the parent reads which signals that is, once (ignored_signals()),
 // and the container process resets those alone, instead of a sigaction for
-// each of the 64 (~20 us here).
+// each of the 64 (~20 us here).  The init is told while it sets up (Ignored):
+// the parent reads them then, not before it forks.
 void reset_signals(uint64_t ignored) {
     for (int sig = 1; sig < NSIG; ++sig)
         if (sig != SIGKILL && sig != SIGSTOP && ((ignored >> (sig - 1)) & 1)) ::signal(sig, SIG_DFL);
@@ -194,7 +195,7 @@ bool setgroups_allowed(std::optional<bool> known) {
 }
 
 // Stage-2: the container init.  Never returns (exec or _exit).
-[[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, uint64_t ignored,
+[[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd,
                          const std::vector<sys::UniqueFd>& bind_sources, const std::vector<sys::UniqueFd>& idmapped) {
     child_main(sync, [&] {
         const spec::Config& config = *req.config;
@@ -240,6 +241,7 @@ bool setgroups_allowed(std::optional<bool> known) {
         // linux.memoryPolicy: the init's only (survives execve); after the createContainer hooks forked.
         if (proc.memory_policy) linux::set_memory_policy(*proc.memory_policy);
         if (!proc.session_keyring.empty()) linux::join_session_keyring(proc.session_keyring);
+        uint64_t ignored = parse_uint(sync.expect(MsgType::Ignored, "container start")).value_or(~uint64_t{0});
         FinalProcess fp = finish_process(proc, req.seccomp, sync, may_setgroups, req.preserve_fds, ignored);
         sync.send(MsgType::Ready);
         // Until `create` has recorded our state, nothing but it knows we exist: if
@@ -303,8 +305,7 @@ bool setgroups_allowed(std::optional<bool> known) {
 }
 
 // Stage-1: namespaces.  Never returns.
-[[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool born_in_cgroup, bool maps_itself,
-                         uint64_t ignored) {
+[[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool born_in_cgroup, bool maps_itself) {
     child_main(sync, [&] {
         // Idmapped mounts are set up while we still hold privilege over the
         // host's filesystems, i.e. before the container's user namespace.
@@ -345,7 +346,7 @@ bool setgroups_allowed(std::optional<bool> known) {
         long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
         if (pid < 0) throw_errno("clone container init");
         if (pid == 0) {
-            stage2(req, sync, fifo_fd, ignored, bind_sources, idmapped);
+            stage2(req, sync, fifo_fd, bind_sources, idmapped);
         }
         sync.send(MsgType::Pid, std::to_string(pid));
         ::_exit(0);
@@ -472,10 +473,9 @@ Launched launch(const LaunchRequest& req) {
     // Stage-1 and the init are killed and reaped if anything below throws.
     bool born_in_cgroup = false;
     bool maps_itself = req.new_userns && maps_only_own_id(req.uid_map, ::geteuid(), false) && maps_only_own_id(req.gid_map, ::getegid(), true);
-    uint64_t ignored = ignored_signals();
     auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
         ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
-        stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself, ignored);
+        stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself);
     };
     // A stage-1 that needs nothing of us before it reports the init's pid (no
     // user namespace, or one it maps itself) shares our memory (vfork), unless
@@ -505,6 +505,11 @@ Launched launch(const LaunchRequest& req) {
         parent_end.expect(MsgType::Hooks, "set up mounts");
         auto [creating, created] = req.runtime_hooks(init_pid);
         parent_end.send(MsgType::HooksDone, creating + "\n" + created);
+    }
+    try {
+        parent_end.send(MsgType::Ignored, std::to_string(ignored_signals()));
+    } catch (const Error&) {
+        // The init is gone: what it sent before says why (below).
     }
     sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
         send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);

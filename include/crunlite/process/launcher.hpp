@@ -11,7 +11,8 @@
 //        └── child of parent ─ stage-2 (pid 1 of a new pid ns): wait for Go →
 //                                    unshare(CGROUP) → mounts → [Hooks: parent
 //                                    runs prestart/createRuntime; we run
-//                                    createContainer] → pivot_root → process
+//                                    createContainer] → pivot_root → [Ignored:
+//                                    the signals to reset] → process
 //                                    attributes → Ready → block on exec.fifo →
 //                                    [startContainer hooks] → execve(process.args)
 //

@@ -39,6 +39,7 @@ enum class MsgType : char {
     MapRequest = 'M', MapDone = 'D', Pid = 'P', Go = 'G', Hooks = 'H', HooksDone = 'h', Pty = 'T', SeccompFd = 'S',
     Ready = 'R', Error = 'E', NetNs = 'N', UserNs = 'U',
     Committed = 'C',  // parent -> init: the container's state is recorded (create may now exit)
+    Ignored = 'I',    // parent -> init: the signals the runtime ignores, which the init resets
     Started = 's'     // `run -d` monitor -> its caller: the container started
 };
 
