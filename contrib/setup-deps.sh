@@ -16,7 +16,8 @@ packages=(
     libseccomp-dev libcap-dev libyajl-dev libboost-program-options-dev catch2
     libarchive-dev zlib1g-dev libzstd-dev libssl-dev libcurl4-openssl-dev libsystemd-dev
     # tests and demo: a static busybox for the rootfs, newuidmap/newgidmap, the harness
-    busybox-static uidmap python3 util-linux passwd zstd strace
+    # (gdb: test_cli.py watches where libcrypto's CPU probe runs)
+    busybox-static uidmap python3 util-linux passwd zstd strace gdb
     # run --image networking (pasta, the default, else slirp4netns) and port publishing; the fuse root fallback
     passt slirp4netns fuse-overlayfs
 )

@@ -7,6 +7,11 @@
 
 #include <new>
 
+// libcrypto's probe of the CPU (SHA-NI, AVX2), which its SHA-256 code reads:
+// the static crun-lite binary defers it from its start to the first hash and
+// defines this (src/cli/main.cpp); elsewhere it ran when libcrypto was loaded.
+extern "C" void crunlite_crypto_cpu_probe() __attribute__((weak));
+
 namespace crunlite {
 
 namespace {
@@ -14,7 +19,10 @@ static_assert(sizeof(SHA256_CTX) <= 112 && alignof(SHA256_CTX) <= 8, "Sha256::ct
 SHA256_CTX* ctx_of(unsigned char* p) { return std::launder(reinterpret_cast<SHA256_CTX*>(p)); }
 }  // namespace
 
-Sha256::Sha256() { SHA256_Init(new (ctx_) SHA256_CTX); }
+Sha256::Sha256() {
+    if (crunlite_crypto_cpu_probe) crunlite_crypto_cpu_probe();
+    SHA256_Init(new (ctx_) SHA256_CTX);
+}
 
 void Sha256::update(const void* p, size_t n) {
     if (n) SHA256_Update(ctx_of(ctx_), p, n);

@@ -111,7 +111,28 @@ int main_impl(int argc, char** argv) {
 }  // namespace
 }  // namespace crunlite::cli
 
+#ifdef CRUNLITE_LAZY_CPUID
+// libcrypto probes the CPU (OPENSSL_cpuid_setup, ~9 CPUID instructions) from the
+// .init section of every start, though only image imports hash; each CPUID traps
+// to the hypervisor on a VM (~40 us together here).  The static binary is linked
+// with --wrap=OPENSSL_cpuid_setup (meson.build), so libcrypto's own calls come
+// here: the one from .init waits, any once main runs probes; the first hash
+// probes through crunlite_crypto_cpu_probe (base/sha256.cpp).  libcrypto probes
+// once, however often it is called.
+namespace {
+bool main_started = false;
+}  // namespace
+extern "C" void __real_OPENSSL_cpuid_setup(void);
+extern "C" void __wrap_OPENSSL_cpuid_setup(void) {
+    if (main_started) __real_OPENSSL_cpuid_setup();
+}
+extern "C" void crunlite_crypto_cpu_probe(void) { __real_OPENSSL_cpuid_setup(); }
+#endif
+
 int main(int argc, char** argv) {
+#ifdef CRUNLITE_LAZY_CPUID
+    main_started = true;
+#endif
     try {
         return crunlite::cli::main_impl(argc, argv);
     } catch (const crunlite::cli::HelpShown&) {

@@ -213,6 +213,37 @@ def test_man_page_matches_help(h):
             check_in(f"*{opt}*", page, f"the man page documents {opt}")
 
 
+def test_libcrypto_cpu_probe_waits_for_a_hash(h):
+    """The static binary defers libcrypto's CPU probe (OPENSSL_cpuid_setup, CPUID
+    instructions that trap to the hypervisor on a VM) from its start to its first hash:
+    `--version` never reaches OPENSSL_ia32_cpuid; an image load does, from Sha256, and
+    the image's digests check out."""
+    if not h.bin_name.startswith("crun-lite"):
+        skip("not crun-lite")
+    if not shutil.which("gdb"):
+        skip("gdb is not installed (contrib/setup-deps.sh installs it)")
+    dyn = h.cmd(["readelf", "-d", h.bin])
+    if "NEEDED" in dyn.out:
+        skip("a dynamically linked build (sanitizers): libcrypto probes when it is loaded")
+    if h.rootless:
+        skip("as root only: a rootless load imports in a forked user namespace, which gdb does not follow")
+
+    def probes(*args):
+        r = h.cmd(["gdb", "-q", "-batch", "-ex", "set breakpoint pending on", "-ex", "break OPENSSL_ia32_cpuid",
+                   "-ex", "run", "-ex", "bt 4", "-ex", "continue", "--args", h.bin, *args], timeout=120)
+        # gdb's status says whether its last command worked (bt after the exit does not).
+        check_in("exited normally", r.out, f"{' '.join(args)} under gdb\n{r!r}")
+        return "Breakpoint 1," in r.out, r.out
+
+    hit, out = probes("--version")
+    check(not hit, f"--version probed the CPU\n{out}")
+    layout = h.mkdtemp("oci") + "/layout/"
+    harness.make_oci_archive(h, layout, "1.0")
+    hit, out = probes("image", "load", "--store", h.mkdtemp("store"), "oci:" + layout.rstrip("/") + ":1.0")
+    check(hit, f"an image load never probed the CPU\n{out}")
+    check_in("Sha256", out, "the probe came from the first hash")
+
+
 def test_hot_functions_first(h):
     """Linked by lld, the binary has the functions src/cli/hot-symbols.txt lists (what the
     lifecycle verbs run) at the start of its text, together: a start maps the text 64 KB
