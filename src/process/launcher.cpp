@@ -195,12 +195,18 @@ bool setgroups_allowed(std::optional<bool> known) {
 }
 
 // Stage-2: the container init.  Never returns (exec or _exit).
-[[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd,
+// It waits for Go when the parent has work to do first (see launch); else it
+// goes on at once, and sends nothing until stage-1 has reported its pid (EOF
+// on `pid_sent`).
+[[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, sys::UniqueFd pid_sent,
                          const std::vector<sys::UniqueFd>& bind_sources, const std::vector<sys::UniqueFd>& idmapped) {
     child_main(sync, [&] {
         const spec::Config& config = *req.config;
         const linux::ProcessPlan& proc = *req.process;
-        sync.expect(MsgType::Go, "container start");
+        if (pid_sent)
+            sync.hold_sends_until_eof(std::move(pid_sent));
+        else
+            sync.expect(MsgType::Go, "container start");
         // Die with the runtime if it is killed before the container is created.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (req.want_namespace_fds) {
@@ -305,7 +311,8 @@ bool setgroups_allowed(std::optional<bool> known) {
 }
 
 // Stage-1: namespaces.  Never returns.
-[[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool born_in_cgroup, bool maps_itself) {
+[[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool born_in_cgroup, bool maps_itself,
+                         bool wait_for_go) {
     child_main(sync, [&] {
         // Idmapped mounts are set up while we still hold privilege over the
         // host's filesystems, i.e. before the container's user namespace.
@@ -342,13 +349,19 @@ bool setgroups_allowed(std::optional<bool> known) {
         // container process.  (The parent wrote our id maps above, which
         // needs us dumpable.)
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+        // Without Go, stage-2 must not speak on the socket before our Pid: it
+        // waits for the end of this pipe, which closes when we exit.
+        sys::Pipe pid_sent;
+        if (!wait_for_go) pid_sent = sys::Pipe::make("pipe for stage-2");
         // A fork that makes stage-2 our sibling: the runtime parent's child.
         long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
         if (pid < 0) throw_errno("clone container init");
         if (pid == 0) {
-            stage2(req, sync, fifo_fd, bind_sources, idmapped);
+            pid_sent.write.reset();
+            stage2(req, sync, fifo_fd, std::move(pid_sent.read), bind_sources, idmapped);
         }
         sync.send(MsgType::Pid, std::to_string(pid));
+        pid_sent.write.reset();  // stage-2 may speak
         ::_exit(0);
     });
 }
@@ -473,9 +486,13 @@ Launched launch(const LaunchRequest& req) {
     // Stage-1 and the init are killed and reaped if anything below throws.
     bool born_in_cgroup = false;
     bool maps_itself = req.new_userns && maps_only_own_id(req.uid_map, ::geteuid(), false) && maps_only_own_id(req.gid_map, ::getegid(), true);
+    // The init waits for Go only when the parent must act first: put it in its
+    // cgroups (place_init) or move linux.netDevices into its namespace.  Else it
+    // sets up while the parent takes its pid, reaps stage-1 and writes the state.
+    bool wait_for_go = req.place_init || !req.config->linux->net_devices.empty();
     auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
         ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
-        stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself);
+        stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself, wait_for_go);
     };
     // A stage-1 that needs nothing of us before it reports the init's pid (no
     // user namespace, or one it maps itself) shares our memory (vfork), unless
@@ -494,7 +511,7 @@ Launched launch(const LaunchRequest& req) {
     if (req.place_init) req.place_init(init_pid);
     // linux.netDevices: the init's network namespace exists, and the init waits for Go.
     linux::move_net_devices(req.config->linux->net_devices, init_pid);
-    parent_end.send(MsgType::Go);
+    if (wait_for_go) parent_end.send(MsgType::Go);
     if (req.while_init_sets_up) req.while_init_sets_up(init_pid);
     sys::UniqueFd netns, userns;
     if (req.want_namespace_fds) {

@@ -14,7 +14,17 @@ std::pair<SyncSocket, SyncSocket> SyncSocket::make_pair() {
     return {SyncSocket(sys::UniqueFd(fds[0])), SyncSocket(sys::UniqueFd(fds[1]))};
 }
 
+void SyncSocket::pass_gate() const noexcept {
+    if (!gate_) return;
+    for (char c;;) {
+        ssize_t n = ::read(gate_.get(), &c, 1);
+        if (n == 0 || (n < 0 && errno != EINTR)) break;
+    }
+    gate_.reset();
+}
+
 void SyncSocket::send(MsgType type, const std::string& payload) const {
+    pass_gate();
     std::string msg(1, static_cast<char>(type));
     msg += payload;
     for (;;) {
@@ -25,11 +35,13 @@ void SyncSocket::send(MsgType type, const std::string& payload) const {
 }
 
 void SyncSocket::send_fd(MsgType type, int fd) const {
+    pass_gate();
     char t = static_cast<char>(type);
     if (sys::send_with_fd(fd_.get(), &t, 1, fd) < 0) throw_errno("send sync message with an fd");
 }
 
 void SyncSocket::send_error(const crunlite::Error& e) const noexcept {
+    pass_gate();
     std::string msg(1, static_cast<char>(MsgType::Error));
     msg += std::to_string(e.code()) + " " + e.message();
     [[maybe_unused]] ssize_t n = ::send(fd_.get(), msg.data(), msg.size(), MSG_NOSIGNAL);

@@ -8,7 +8,7 @@
 //        ▲                           id maps, or we write a map of just our own
 //        │                           uid and gid] → unshare(other new namespaces) →
 //        │                           timens offsets → clone(CLONE_PARENT) → exit
-//        └── child of parent ─ stage-2 (pid 1 of a new pid ns): wait for Go →
+//        └── child of parent ─ stage-2 (pid 1 of a new pid ns): [wait for Go] →
 //                                    unshare(CGROUP) → mounts → [Hooks: parent
 //                                    runs prestart/createRuntime; we run
 //                                    createContainer] → pivot_root → [Ignored:
@@ -24,7 +24,9 @@
 // into its network namespace (linux/netdev.hpp): the init never runs without them;
 // and with `place_init` it puts the init in its cgroups (the systemd driver:
 // stage-1 enters no cgroup then, and the cgroup namespace is still unshared
-// after Go, rooted at the container's cgroup).
+// after Go, rooted at the container's cgroup).  Without either, stage-2 does not
+// wait for Go: it sets up while the parent takes its pid, and sends nothing
+// before stage-1's Pid is out (a pipe's EOF).
 //
 // With SCMP_ACT_NOTIFY rules the init sends the seccomp listener fd to the
 // parent, which passes it on to linux.seccomp.listenerPath together with the

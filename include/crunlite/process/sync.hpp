@@ -75,9 +75,18 @@ public:
     int fd() const { return fd_.get(); }
     void close() { fd_.reset(); }
 
+    // This end's sends first wait for EOF on `gate` (once): for a process that
+    // shares the socket with one whose message must come first (the init and
+    // stage-1's Pid), and that holds the read end of a pipe the other closes.
+    // Const, as the socket is handed down so: the gate is the sender's, not the
+    // socket's.
+    void hold_sends_until_eof(sys::UniqueFd gate) const { gate_ = std::move(gate); }
+
 private:
     Message expect_message(MsgType type, const std::string& what) const;
+    void pass_gate() const noexcept;
     sys::UniqueFd fd_;
+    mutable sys::UniqueFd gate_;
 };
 
 }  // namespace crunlite::process

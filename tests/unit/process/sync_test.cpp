@@ -1,0 +1,34 @@
+// SyncSocket: what the launcher's stages rely on beyond the socket itself.
+#include <catch2/catch.hpp>
+
+#include <atomic>
+#include <chrono>
+#include <thread>
+
+#include "crunlite/process/sync.hpp"
+#include "crunlite/sys/fd.hpp"
+
+using namespace crunlite;
+using namespace std::chrono_literals;
+
+TEST_CASE("sync: sends held by a gate wait for its EOF, then go as usual", "[process][sync]") {
+    auto [parent, child] = process::SyncSocket::make_pair();
+    sys::Pipe gate = sys::Pipe::make();
+    child.hold_sends_until_eof(std::move(gate.read));
+    std::atomic<bool> sent{false};
+    std::thread sender([&, &child = child] {
+        child.send(process::MsgType::Ready);
+        sent = true;
+        child.send(process::MsgType::Error, "0 after");  // the gate passed once is gone
+    });
+    std::this_thread::sleep_for(50ms);
+    CHECK_FALSE(sent);  // held while the pipe's write end is open
+    gate.write.reset();
+    sender.join();
+    CHECK(sent);
+    process::Message m;
+    REQUIRE(parent.receive(m));
+    CHECK(m.type == process::MsgType::Ready);
+    REQUIRE(parent.receive(m));
+    CHECK(m.type == process::MsgType::Error);
+}
