@@ -194,19 +194,36 @@ bool setgroups_allowed(std::optional<bool> known) {
     }
 }
 
-// Stage-2: the container init.  Never returns (exec or _exit).
-// It waits for Go when the parent has work to do first (see launch); else it
-// goes on at once, and sends nothing until stage-1 has reported its pid (EOF
-// on `pid_sent`).
-[[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, sys::UniqueFd pid_sent,
+// A stage-1's last step: clones the next stage as our parent's child
+// (CLONE_PARENT: the runtime parent's, so a descendant of its caller), which
+// runs `next` (never returning), reports its pid and exits.  With `gate`, the
+// next stage sends nothing on `sync` before our Pid (without one it first
+// waits for a message the parent sends after reading Pid): it holds a pipe
+// we close once Pid is out (SyncSocket::hold_sends_until_eof).
+template <typename Next>
+[[noreturn]] void clone_next_stage(const SyncSocket& sync, bool gate, const char* what, Next next) {
+    sys::Pipe pid_sent;
+    if (gate) pid_sent = sys::Pipe::make(std::string("pipe to ") + what);
+    long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
+    if (pid < 0) throw_errno(std::string("clone ") + what);
+    if (pid == 0) {
+        pid_sent.write.reset();
+        if (pid_sent.read) sync.hold_sends_until_eof(std::move(pid_sent.read));
+        next();
+    }
+    sync.send(MsgType::Pid, std::to_string(pid));
+    pid_sent.write.reset();
+    ::_exit(0);
+}
+
+// Stage-2: the container init.  Never returns (exec or _exit).  It waits for
+// Go when the parent has work to do first (see launch), else goes on at once.
+[[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool wait_for_go,
                          const std::vector<sys::UniqueFd>& bind_sources, const std::vector<sys::UniqueFd>& idmapped) {
     child_main(sync, [&] {
         const spec::Config& config = *req.config;
         const linux::ProcessPlan& proc = *req.process;
-        if (pid_sent)
-            sync.hold_sends_until_eof(std::move(pid_sent));
-        else
-            sync.expect(MsgType::Go, "container start");
+        if (wait_for_go) sync.expect(MsgType::Go, "container start");
         // Die with the runtime if it is killed before the container is created.
         ::prctl(PR_SET_PDEATHSIG, SIGKILL);
         if (req.want_namespace_fds) {
@@ -302,11 +319,7 @@ bool setgroups_allowed(std::optional<bool> known) {
             flags = linux::differing_namespaces(req.init_pid);
             if (flags && sys::host_kernel().setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
         }
-        long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-        if (pid < 0) throw_errno("clone exec process");
-        if (pid == 0) exec_stage2(req, sync, ignored);
-        sync.send(MsgType::Pid, std::to_string(pid));
-        ::_exit(0);
+        clone_next_stage(sync, true, "exec process", [&] { exec_stage2(req, sync, ignored); });
     });
 }
 
@@ -349,20 +362,8 @@ bool setgroups_allowed(std::optional<bool> known) {
         // container process.  (The parent wrote our id maps above, which
         // needs us dumpable.)
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
-        // Without Go, stage-2 must not speak on the socket before our Pid: it
-        // waits for the end of this pipe, which closes when we exit.
-        sys::Pipe pid_sent;
-        if (!wait_for_go) pid_sent = sys::Pipe::make("pipe for stage-2");
-        // A fork that makes stage-2 our sibling: the runtime parent's child.
-        long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-        if (pid < 0) throw_errno("clone container init");
-        if (pid == 0) {
-            pid_sent.write.reset();
-            stage2(req, sync, fifo_fd, std::move(pid_sent.read), bind_sources, idmapped);
-        }
-        sync.send(MsgType::Pid, std::to_string(pid));
-        pid_sent.write.reset();  // stage-2 may speak
-        ::_exit(0);
+        clone_next_stage(sync, !wait_for_go, "container init",
+                         [&] { stage2(req, sync, fifo_fd, wait_for_go, bind_sources, idmapped); });
     });
 }
 
