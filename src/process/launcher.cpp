@@ -64,7 +64,8 @@ void run_map_helper(const char* helper, pid_t pid, const std::vector<spec::IdMap
 // ignored: the parent reads which signals that is, once (ignored_signals()),
 // and the container process resets those alone, instead of a sigaction for
 // each of the 64 (~20 us here).  The init is told while it sets up (Ignored):
-// the parent reads them then, not before it forks.
+// the parent reads them then, not before it forks.  (exec's process needs them
+// sooner than the parent would have them: they are read before its fork.)
 void reset_signals(uint64_t ignored) {
     for (int sig = 1; sig < NSIG; ++sig)
         if (sig != SIGKILL && sig != SIGSTOP && ((ignored >> (sig - 1)) & 1)) ::signal(sig, SIG_DFL);

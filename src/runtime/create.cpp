@@ -179,6 +179,7 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     }
     pid_t pid = launched.process.pid();
     log::debug("container " + opts.id + ": init pid " + std::to_string(pid) + ", blocked on exec.fifo");
+    if (!saved) throw Error(EIO, "the container's state was not written");  // launch calls while_init_sets_up
     saved->commit();
     if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, pid);
     launched.sync.send(process::MsgType::Committed);

@@ -95,9 +95,9 @@ struct LaunchRequest {
     // When set, called by the parent with the init's pid before the init goes on
     // (see above); it throws to fail the launch.
     std::function<void(pid_t)> place_init;
-    // When set, called by the parent with the init's pid right after Go, while
-    // the init sets up (work done there costs a start nothing); it throws to
-    // fail the launch.
+    // When set, called by the parent with the init's pid once the init may go on
+    // (after Go, when it waits for one), while it sets up; it throws to fail the
+    // launch.
     std::function<void(pid_t)> while_init_sets_up;
     // The mounts, planned by the caller (linux::plan_mounts); stage-2 attaches
     // the bind sources stage-1 opened and applies it.
