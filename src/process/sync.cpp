@@ -50,6 +50,10 @@ void SyncSocket::send_error(const crunlite::Error& e) const noexcept {
 bool SyncSocket::receive(Message& out) const {
     char buf[65536];
     ssize_t n = sys::recv_with_fd(fd_.get(), buf, sizeof buf, out.fd);
+    // A peer that exits with our messages unread (an init that failed before it
+    // read Ignored) leaves ECONNRESET, which the kernel reports once, ahead of
+    // what the peer sent before it closed (its Error): read on.
+    if (n < 0 && errno == ECONNRESET) n = sys::recv_with_fd(fd_.get(), buf, sizeof buf, out.fd);
     if (n < 0) throw_errno("receive sync message");
     if (n == 0) return false;
     out.type = static_cast<MsgType>(buf[0]);

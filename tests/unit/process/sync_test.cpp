@@ -5,6 +5,7 @@
 #include <chrono>
 #include <thread>
 
+#include "crunlite/base/error.hpp"
 #include "crunlite/process/sync.hpp"
 #include "crunlite/sys/fd.hpp"
 
@@ -31,4 +32,14 @@ TEST_CASE("sync: sends held by a gate wait for its EOF, then go as usual", "[pro
     CHECK(m.type == process::MsgType::Ready);
     REQUIRE(parent.receive(m));
     CHECK(m.type == process::MsgType::Error);
+}
+
+TEST_CASE("sync: what a peer sent before it closed with our messages unread is still read", "[process][sync]") {
+    auto [parent, child] = process::SyncSocket::make_pair();
+    child.send_error(Error(ENOTDIR, "chdir to cwd"));
+    parent.send(process::MsgType::Ignored, "0");  // never read: the child ends first
+    child.close();
+    CHECK_THROWS_WITH(parent.expect(process::MsgType::Ready, "set up container"), "chdir to cwd");
+    process::Message m;
+    CHECK_FALSE(parent.receive(m));  // then EOF
 }
