@@ -527,8 +527,10 @@ Launched launch(const LaunchRequest& req) {
     }
     try {
         parent_end.send(MsgType::Ignored, std::to_string(ignored_signals()));
-    } catch (const Error&) {
-        // The init is gone: what it sent before says why (below).
+    } catch (const Error& e) {
+        // The init is gone: what it sent before says why (below).  Any other
+        // failure would leave it waiting for the message while we wait for Ready.
+        if (e.code() != EPIPE && e.code() != ECONNRESET) throw;
     }
     sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
         send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);
