@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -217,6 +218,40 @@ template <typename Next>
     ::_exit(0);
 }
 
+// exec's clone_next_stage when the new process may share our memory until it
+// execs (CLONE_VM | CLONE_VFORK, as sys::Child::vfork; we wait meanwhile): no
+// copy of the page tables is made, faulted in again and torn down at its
+// execve.  It reports its own pid first: the kernel writes it, numbered in
+// our pid namespace (the parent's), to `pid` before the process runs
+// (CLONE_PARENT_SETTID), so nothing it sends can precede its Pid.  Not when
+// the process waits for the parent before it execs: a seccomp listener the
+// parent must hand on first (its execve may be a notified call), as the
+// parent waits for us.
+template <typename Next>
+[[noreturn]] void clone_sharing_memory(const SyncSocket& sync, const char* what, Next next) {
+    constexpr size_t stack_size = 1 << 20;  // reserved, not committed
+    void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+    if (stack == MAP_FAILED) throw_errno(std::string("map a stack for ") + what);
+    struct Args {
+        const SyncSocket& sync;
+        Next& next;
+        volatile pid_t pid;
+    } args{sync, next, 0};
+    auto run = [](void* arg) -> int {
+        auto& a = *static_cast<Args*>(arg);
+        child_main(a.sync, [&] {
+            a.sync.send(MsgType::Pid, std::to_string(a.pid));
+            a.next();
+        });
+    };
+    int flags = CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD;
+    pid_t pid = ::clone(run, static_cast<char*>(stack) + stack_size, flags, &args, &args.pid);
+    if (pid < 0) throw_errno(std::string("clone ") + what);
+    // It has exec'd or exited: the stack is free, in memory that may be the parent's.
+    ::munmap(stack, stack_size);
+    ::_exit(0);
+}
+
 // Stage-2: the container init.  Never returns (exec or _exit).  It waits for
 // Go when the parent has work to do first (see launch), else goes on at once.
 [[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool wait_for_go,
@@ -320,7 +355,10 @@ template <typename Next>
             flags = linux::differing_namespaces(req.init_pid);
             if (flags && sys::host_kernel().setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
         }
-        clone_next_stage(sync, true, "exec process", [&] { exec_stage2(req, sync, ignored); });
+        auto next = [&] { exec_stage2(req, sync, ignored); };
+        if (sys::Child::vfork_shares_memory && !(req.seccomp && req.seccomp->notify))
+            clone_sharing_memory(sync, "exec process", next);
+        clone_next_stage(sync, true, "exec process", next);
     });
 }
 

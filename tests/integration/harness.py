@@ -511,6 +511,27 @@ def default_config(rootless, uid, gid, args):
     return cfg
 
 
+def _unix_listener(path, backlog, timeout):
+    import socket
+    srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    srv.bind(path)
+    srv.listen(backlog)
+    srv.settimeout(timeout)
+    return srv
+
+
+def _receive_with_fds(conn):
+    """One message on `conn` and the fds sent with it (SCM_RIGHTS): (data, [fd])."""
+    import array
+    import socket
+    fds = array.array("i")
+    msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16 * fds.itemsize))
+    for level, typ, data in anc:
+        if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
+            fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
+    return msg, list(fds)
+
+
 class FdReceiver:
     """A unix socket at `path` that accepts one connection in the background and keeps
     its message and the fds sent with it (SCM_RIGHTS): what a console socket or a
@@ -518,26 +539,17 @@ class FdReceiver:
     With close=True the fds are closed on receipt (what they were is in self.fdinfo)."""
 
     def __init__(self, path, timeout=20, close=False):
-        import array
-        import socket
         import threading
         self.path = path
         self.fdinfo = []
         self._got = {}
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        srv.bind(path)
-        srv.listen(1)
-        srv.settimeout(timeout)
+        srv = _unix_listener(path, 1, timeout)
 
         def accept():
             try:
                 conn, _ = srv.accept()
-                fds = array.array("i")
-                msg, anc, _, _ = conn.recvmsg(65536, socket.CMSG_SPACE(16 * fds.itemsize))
-                for level, typ, data in anc:
-                    if level == socket.SOL_SOCKET and typ == socket.SCM_RIGHTS:
-                        fds.frombytes(data[:len(data) - len(data) % fds.itemsize])
-                self._got["data"], self._got["fds"] = msg, list(fds)
+                msg, fds = _receive_with_fds(conn)
+                self._got["data"], self._got["fds"] = msg, fds
                 self.fdinfo = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
                 if close:
                     for fd in fds:
@@ -556,6 +568,63 @@ class FdReceiver:
         if "error" in self._got or "fds" not in self._got:
             raise Failure(f"nothing received on {self.path}: {self._got}")
         return self._got["data"], self._got["fds"]
+
+
+class SeccompAgent:
+    """A seccomp agent listening at `path`: it takes every listener the runtime
+    sends (one per create and per exec) and lets each notified call go on
+    (SECCOMP_USER_NOTIF_FLAG_CONTINUE), counting them in self.calls (syscall
+    numbers).  Each listener is served until no process uses its filter."""
+    _RECV = 0xC0502100  # SECCOMP_IOCTL_NOTIF_RECV: _IOWR('!', 0, struct seccomp_notif), 80 bytes
+    _SEND = 0xC0182101  # SECCOMP_IOCTL_NOTIF_SEND: _IOWR('!', 1, struct seccomp_notif_resp), 24 bytes
+    _CONTINUE = 1
+
+    def __init__(self, path, timeout=60):
+        import threading
+        self.path = path
+        self.listeners = 0
+        self.calls = []
+        srv = _unix_listener(path, 4, timeout)
+
+        def accept():
+            try:
+                while True:
+                    conn, _ = srv.accept()
+                    _, fds = _receive_with_fds(conn)
+                    conn.close()
+                    for fd in fds:
+                        self.listeners += 1
+                        threading.Thread(target=self._serve, args=(fd,), daemon=True).start()
+            except OSError:  # the timeout: no more listeners
+                srv.close()
+
+        threading.Thread(target=accept, daemon=True).start()
+
+    def _serve(self, fd):
+        import fcntl
+        import select
+        import struct
+        try:
+            poller = select.poll()
+            poller.register(fd, select.POLLIN)
+            while True:
+                events = poller.poll(60_000)
+                if not events or events[0][1] & select.POLLHUP:
+                    return
+                notif = bytearray(80)
+                try:
+                    fcntl.ioctl(fd, self._RECV, notif)
+                except OSError:
+                    continue  # the caller went away meanwhile (ENOENT)
+                nid, = struct.unpack_from("Q", notif, 0)
+                nr, = struct.unpack_from("i", notif, 16)
+                self.calls.append(nr)
+                try:
+                    fcntl.ioctl(fd, self._SEND, bytearray(struct.pack("QqiI", nid, 0, 0, self._CONTINUE)))
+                except OSError:
+                    pass
+        finally:
+            os.close(fd)
 
 
 # --------------------------------------------------------------------------------------------

@@ -149,6 +149,28 @@ def test_exec_errors(h):
     h.rt_fail("exec", cid, "true", expect="cannot exec in a stopped container")
 
 
+def test_exec_with_a_notified_execve(h):
+    """A seccomp filter that notifies execve (SCMP_ACT_NOTIFY): exec's process
+    makes that call after its listener went to the parent, which hands it to
+    listenerPath while the process waits for the agent's answer.  The agent
+    lets every call go on; the exec completes, for the init and for exec."""
+    if not h.init:
+        skip("crun-lite-init not built")
+    agent = harness.SeccompAgent(os.path.join(h.mkdtemp("agent"), "agent.sock"))
+    b = h.bundle(["/init", "/probe", "sleep", "60"])
+    b.linux["seccomp"] = {"defaultAction": "SCMP_ACT_ALLOW", "listenerPath": agent.path,
+                          "syscalls": [{"names": ["execve"], "action": "SCMP_ACT_NOTIFY"}]}
+    b.save()
+    cid = h.new_id("notify")
+    h.rt_ok("run", "--detach", "--bundle", b.path, cid)
+    h.wait_status(cid, "running")
+    r = h.rt("exec", cid, "/probe", "report", timeout=30)
+    check_eq(r.rc, 0, f"exec with execve notified\n{r!r}")
+    check(r.json()["pid"] > 1, "the exec'd process ran")
+    check_eq(agent.listeners, 2, "a listener from create and one from exec")
+    check(agent.calls.count(59) >= 3, f"the init's two execve calls and exec's went through the agent: {agent.calls}")
+
+
 def test_exec_detach_pid_file_and_no_zombie(h):
     b, cid = _running(h)
     pid_file = os.path.join(h.tmp, "exec.pid")
