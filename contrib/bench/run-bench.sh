@@ -4,10 +4,12 @@
 # then N `exec ID true` into a running container of each; then the peak RSS (the
 # largest process: GNU time's ru_maxrss) of one `run` and one `exec`, the median
 # of 15 each.  Prints ms per command, kB, and crun-lite's
-# ratio to each.  The `run` row also has the kernel's floor for the same
-# container (contrib/bench/floor.c: the namespaces, mounts, pivot and exec alone).
-# Last, crun-lite, crun and the floor again, alternating (the order rotated
-# every round), RUNS times each, for `run` and `exec`: the ratios to quote.
+# ratio to each.  Each row also has the kernel's floor: for `run`, the same
+# container's namespaces, mounts, pivot and exec alone (contrib/bench/floor.c);
+# for `exec`, joining the sleeping container's namespaces and starting /bin/true
+# there (contrib/bench/exec-floor.c); both static, as crun-lite is.  Last,
+# crun-lite, crun and the floors again, alternating (the order rotated every
+# round), RUNS times each, for `run` and `exec`: the ratios to quote.
 # hyperfine runs each command's runs in one block, and the drift of a shared
 # machine from one block to the next is as large as the differences measured
 # (+-10% here); alternating cancels it.
@@ -50,12 +52,13 @@ trap 'rm -rf "$work"' EXIT
 # The bundles (busybox, runc's rootless spec shape), owned by the bench user below.
 . "$here/contrib/bench/bundle.sh"
 bench_bundles "$work" "$uid" "$gid"
-cc -O2 -o "$work/floor" "$here/contrib/bench/floor.c"
+cc -O2 -static -o "$work/floor" "$here/contrib/bench/floor.c"
+cc -O2 -static -o "$work/exec-floor" "$here/contrib/bench/exec-floor.c"
 # The alternation runs copies of the builds.
 cp "$crunlite" "$work/crun-lite.new"
 [ -z "${BASELINE:-}" ] || cp "$BASELINE" "$work/crun-lite.baseline"
 cat > "$work/alternate.py" <<'PY'
-import os, statistics, subprocess, sys, time
+import json, os, statistics, subprocess, sys, time
 work, runs, builds = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 def crl(name, *args):
     return [f"{work}/crun-lite.{name}", "--root", f"{work}/run/state-{name}", "--cgroup-manager", "disabled", *args]
@@ -87,6 +90,8 @@ try:
         subprocess.run(argv, check=True, stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL)
     execs = {name: crl(name, "exec", f"ex-{name}", "/bin/true") for name in builds}
     execs["crun"] = crun("exec", "ex-crun-alt", "/bin/true")
+    state = subprocess.run(crl(builds[0], "state", f"ex-{builds[0]}"), check=True, capture_output=True).stdout
+    execs["floor"] = [f"{work}/exec-floor", str(json.loads(state)["pid"])]
     results["exec"] = alternate(execs)
 finally:
     for name in builds:
@@ -152,10 +157,12 @@ trap '"${crl[@]}" delete -f ex-crl; "${runc[@]}" delete -f ex-runc; "${crun[@]}"
 "${crl[@]}" run -d ex-crl </dev/null >/dev/null
 "${runc[@]}" run -d ex-runc </dev/null >/dev/null
 "${crun[@]}" run -d ex-crun </dev/null >/dev/null
+init=$("${crl[@]}" state ex-crl | python3 -c 'import json, sys; print(json.load(sys.stdin)["pid"])')
 hyperfine --style basic --runs "$runs" --warmup 5 --export-json "$work/exec.json" \
   -n crun-lite "${crl[*]} exec ex-crl /bin/true" \
   -n runc "${runc[*]} exec ex-runc /bin/true" \
-  -n crun "${crun[*]} exec ex-crun /bin/true"
+  -n crun "${crun[*]} exec ex-crun /bin/true" \
+  -n floor "$work/exec-floor $init"
 cd "$work/bundle"
 # Peak RSS: GNU time's %M, ru_maxrss of the command's largest process, in kB.
 rss() { /usr/bin/time -f %M -o "$work/maxrss" "${@:3}" >/dev/null 2>&1; echo "$1 $2 $(<"$work/maxrss")"; }
