@@ -12,6 +12,7 @@
 #include "crunlite/base/log.hpp"
 #include "crunlite/process/self_clone.hpp"
 #include "crunlite_build_config.h"
+#include "crunlite_commit.h"
 
 #include <seccomp.h>
 

@@ -388,6 +388,12 @@ def test_version(h):
     check(len(lines) >= 3, f"--version output: {r.out!r}")
     check(re.match(r"^\S+ version \S+", lines[0]), f"first line {lines[0]!r}")
     check(any(l.startswith("commit: ") for l in lines), "a `commit: ` line")
+    # A build of this checkout names its HEAD (asked of git at build time, not at configure).
+    repo = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    built = os.path.realpath(os.environ.get("CRUNLITE_BIN", ""))
+    head = subprocess.run(["git", "-C", repo, "rev-parse", "--short=12", "HEAD"], capture_output=True, text=True)
+    if head.returncode == 0 and built.startswith(repo + os.sep):
+        check_in(f"commit: {head.stdout.strip()}", lines, "the commit built")
     check(any(re.match(r"^spec: 1\.\d+\.\d+", l) for l in lines), "a `spec: 1.x.y` line")
 
 

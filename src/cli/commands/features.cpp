@@ -9,6 +9,7 @@
 #include "crunlite/linux/seccomp.hpp"
 #include "crunlite/spec/mount_options.hpp"
 #include "crunlite_build_config.h"
+#include "crunlite_commit.h"
 
 namespace crunlite::cli {
 
