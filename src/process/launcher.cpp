@@ -384,8 +384,8 @@ template <typename Next>
         entry.joined = [&] { idmapped = linux::clone_idmapped_sources(*req.config, req.bundle, req.idmap_userns_fds); };
         entry.map_ids = [&] {
             if (maps_itself) {
-                write_id_map(0, req.gid_map, true);
-                write_id_map(0, req.uid_map, false);
+                write_id_map(::getpid(), req.gid_map, true);
+                write_id_map(::getpid(), req.uid_map, false);
                 return;
             }
             sync.send(MsgType::MapRequest);
@@ -403,46 +403,6 @@ template <typename Next>
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
         clone_next_stage(sync, !wait_for_go, "container init",
                          [&] { stage2(req, sync, fifo_fd, wait_for_go, bind_sources, idmapped); });
-    });
-}
-
-// Whether the init can be born in its namespaces, in one clone (see
-// init_in_one_clone): nothing joined by path (setns before the user namespace),
-// no time namespace (its offsets must be written before anyone is in it), no
-// idmapped mount and no oom_score_adj (both need our own privilege, before the
-// user namespace), no v1 cgroup to enter from a new user namespace (where our
-// capabilities no longer reach the host's cgroupfs), an id map the init writes
-// itself, and nothing the parent must do before it goes on.
-bool fits_one_clone(const LaunchRequest& req, bool maps_itself, bool wait_for_go) {
-    const spec::Linux& lnx = *req.config->linux;
-    if (wait_for_go || (req.new_userns && (!maps_itself || !req.cgroup_v1_dirs.empty())) || req.process->oom_score_adj)
-        return false;
-    if (std::any_of(lnx.namespaces.begin(), lnx.namespaces.end(), [](const spec::Namespace& ns) { return !ns.path.empty(); }))
-        return false;
-    if (linux::new_namespace_flags(lnx.namespaces) & CLONE_NEWTIME) return false;
-    return std::all_of(req.idmap_userns_fds.begin(), req.idmap_userns_fds.end(), [](int fd) { return fd < 0; });
-}
-
-// The init of a launch that fits one clone: born in its new namespaces (and
-// in its v2 cgroup), it does what stage-1 would there (the v1 cgroups, its own
-// id maps, the bind sources opened with the caller's ids, uid 0, loopback up),
-// then goes on as stage-2.  Never returns.
-[[noreturn]] void init_in_one_clone(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, int flags) {
-    child_main(sync, [&] {
-        linux::enter_cgroups("", req.cgroup_v1_dirs);
-        if (flags & CLONE_NEWUSER) {
-            write_id_map(0, req.gid_map, true);
-            write_id_map(0, req.uid_map, false);
-        }
-        std::vector<sys::UniqueFd> bind_sources = linux::open_bind_sources(*req.config, req.bundle);
-        if (flags & CLONE_NEWUSER) {
-            check(::setresgid(0, 0, 0), "setgid 0 in the user namespace");
-            check(::setresuid(0, 0, 0), "setuid 0 in the user namespace");
-        }
-        if (flags & CLONE_NEWNET) linux::bring_up_loopback();
-        // Non-dumpable from here on, as stage-1 makes itself (see there).
-        check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
-        stage2(req, sync, fifo_fd, false, bind_sources, {});
     });
 }
 
@@ -544,9 +504,8 @@ bool maps_only_own_id(const IdMapAction& action, uint32_t own_id, bool is_gid) {
 }
 
 void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid) {
-    std::string proc = pid ? "/proc/" + std::to_string(pid) : "/proc/self";
+    std::string proc = "/proc/" + std::to_string(pid);
     if (action.use_helper) {
-        if (!pid) throw Error(EINVAL, "newuidmap/newgidmap need the pid of the process to map");
         run_map_helper(is_gid ? "newgidmap" : "newuidmap", pid, action.mappings);
         return;
     }
@@ -569,43 +528,25 @@ Launched launch(const LaunchRequest& req) {
     bool maps_itself = req.new_userns && maps_only_own_id(req.uid_map, ::geteuid(), false) && maps_only_own_id(req.gid_map, ::getegid(), true);
     // The init waits for Go only when the parent must act first: put it in its
     // cgroups (place_init) or move linux.netDevices into its namespace.  Else it
-    // sets up while the parent takes its pid (reaping any stage-1) and writes the state.
+    // sets up while the parent takes its pid, reaps stage-1 and writes the state.
     bool wait_for_go = req.place_init || !req.config->linux->net_devices.empty();
-    sys::Child init;
-    if (fits_one_clone(req, maps_itself, wait_for_go)) {
-        // The init is born in its namespaces: no stage-1 to start, wait for and
-        // reap, and we go on while it sets them up.  (A kernel without clone3's
-        // CLONE_INTO_CGROUP, for a v2 cgroup, takes the two stages.)
-        int flags = linux::new_namespace_flags(req.config->linux->namespaces) & ~CLONE_NEWCGROUP;
-        sys::UniqueFd cgroup = open_cgroup(req.cgroup_unified);
-        init = sys::Child::clone_into_namespaces("clone container init", flags, cgroup ? cgroup.get() : -1,
-                                                 [&, &parent_end = parent_end, &child_end = child_end]() -> int {
-                                                     ::close(cgroup.get());
-                                                     parent_end.close();
-                                                     init_in_one_clone(req, child_end, fifo.get(), flags);
-                                                 });
+    auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
+        ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
+        stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself, wait_for_go);
+    };
+    // A stage-1 that needs nothing of us before it reports the init's pid (no
+    // user namespace, or one it maps itself) shares our memory (vfork), unless
+    // it is to be born in a cgroup v2 directory.
+    sys::Child stage1_child = start_stage1(req.cgroup_unified, !req.new_userns || maps_itself, born_in_cgroup, body);
+    child_end.close();
+    if (req.new_userns && !maps_itself) {
+        parent_end.expect(MsgType::MapRequest, "create user namespace");
+        // gid first: setgroups must be denied before an unprivileged gid_map.
+        write_id_map(stage1_child.pid(), req.gid_map, true);
+        write_id_map(stage1_child.pid(), req.uid_map, false);
+        parent_end.send(MsgType::MapDone);
     }
-    if (!init) {
-        auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
-            ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
-            stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself, wait_for_go);
-        };
-        // A stage-1 that needs nothing of us before it reports the init's pid (no
-        // user namespace, or one it maps itself) shares our memory (vfork), unless
-        // it is to be born in a cgroup v2 directory.
-        sys::Child stage1_child = start_stage1(req.cgroup_unified, !req.new_userns || maps_itself, born_in_cgroup, body);
-        child_end.close();
-        if (req.new_userns && !maps_itself) {
-            parent_end.expect(MsgType::MapRequest, "create user namespace");
-            // gid first: setgroups must be denied before an unprivileged gid_map.
-            write_id_map(stage1_child.pid(), req.gid_map, true);
-            write_id_map(stage1_child.pid(), req.uid_map, false);
-            parent_end.send(MsgType::MapDone);
-        }
-        init = take_child(parent_end, stage1_child, "create namespaces");
-    } else {
-        child_end.close();
-    }
+    sys::Child init = take_child(parent_end, stage1_child, "create namespaces");
     pid_t init_pid = init.pid();
     if (req.place_init) req.place_init(init_pid);
     // linux.netDevices: the init's network namespace exists, and the init waits for Go.
