@@ -297,6 +297,13 @@ def test_exec_cpu_affinity_for_exec(h):
         skip(f"needs 2 usable CPUs, have {allowed}")
     first, second = allowed[0], allowed[1]
     b = h.bundle()
+    # Without execCPUAffinity, the caller's set (exec's process starts on the
+    # runtime's CPU, then takes back the set it inherits).
+    cid = _started(h, b)
+    r = h.rt("exec", cid, "cat", "/proc/self/status")
+    check_eq(_status_field(r.out, "Cpus_allowed_list"),
+             _status_field(open("/proc/self/status").read(), "Cpus_allowed_list"), f"the caller's affinity\n{r!r}")
+    h.rt_ok("delete", "--force", cid)
     b.process["execCPUAffinity"] = {"initial": str(first), "final": str(second)}
     cid = _started(h, b)
     r = h.rt("exec", cid, "cat", "/proc/self/status")
