@@ -264,9 +264,10 @@ template <typename Next>
     };
     int flags = CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD;
     pid_t pid = ::clone(run, static_cast<char*>(stack) + stack_size, flags, &args, &args.pid);
-    if (pid < 0) throw_errno(std::string("clone ") + what);
+    int err = errno;
     // It has exec'd or exited: the stack is free, in memory that may be the parent's.
     ::munmap(stack, stack_size);
+    if (pid < 0) throw sys_error(err, std::string("clone ") + what);
     ::_exit(0);
 }
 
