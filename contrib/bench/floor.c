@@ -1,15 +1,17 @@
 // The kernel's floor for run-bench.sh's container: what any runtime must have
-// the kernel do for that config.json, and nothing else.  Rootless: a child
-// unshares the user, mount, pid, ipc and uts namespaces and maps itself to
-// uid/gid 0; its child (pid 1 of the new pid namespace) mounts proc, a tmpfs
-// /dev and /sys (read-only) into the bind-mounted rootfs, pivots into it,
-// detaches the old root, makes the root read-only, sets the hostname and execs
-// /bin/true.  No state, no config parsing, no checks, no devices, no seccomp:
-// a runtime cannot go below this.
+// the kernel do for that config.json, and nothing else.  Rootless: one clone
+// makes the child in new user, mount, pid, ipc and uts namespaces (pid 1 of the
+// new pid namespace); it maps itself to uid/gid 0, mounts proc, a tmpfs /dev and
+// /sys (read-only) into the bind-mounted rootfs, pivots into it, detaches the old
+// root, makes the root read-only, sets the hostname and execs /bin/true.  No
+// state, no config parsing, no checks, no devices, no seccomp: a runtime cannot
+// go below this.  (Until 2026-12-05 a child unshared and forked the container's
+// pid 1, as a runtime's two stages do: ~0.15 ms more.)
 // Usage: floor ROOTFS (prints nothing; exits with true's status)
 #define _GNU_SOURCE
 #include <fcntl.h>
 #include <sched.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -45,20 +47,18 @@ int main(int argc, char** argv) {
     const char* rootfs = argv[1];
     uid_t uid = getuid();
     gid_t gid = getgid();
-    pid_t child = fork();
-    must(child >= 0, "fork");
-    if (child) return wait_for(child);
+    long child = syscall(SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS | SIGCHLD,
+                         NULL, NULL, NULL, NULL);
+    must(child >= 0, "clone");
+    if (child) return wait_for((pid_t)child);
 
-    must(unshare(CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWIPC | CLONE_NEWUTS) == 0, "unshare");
+    // pid 1 of the new pid namespace: /proc still shows the caller's, where we are "self".
     char map[64];
     write_file("/proc/self/setgroups", "deny");
     snprintf(map, sizeof map, "0 %u 1", (unsigned)uid);
     write_file("/proc/self/uid_map", map);
     snprintf(map, sizeof map, "0 %u 1", (unsigned)gid);
     write_file("/proc/self/gid_map", map);
-    pid_t init = fork();  // pid 1 of the new pid namespace
-    must(init >= 0, "fork");
-    if (init) _exit(wait_for(init));
 
     must(mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) == 0, "make / private");
     must(mount(rootfs, rootfs, NULL, MS_BIND | MS_REC, NULL) == 0, "bind the rootfs");
