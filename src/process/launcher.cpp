@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <signal.h>
-#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -100,7 +99,7 @@ template <typename Next>
 }
 
 // exec's clone_next_stage when the new process may share our memory until it
-// execs (CLONE_VM | CLONE_VFORK, as sys::Child::vfork; we wait meanwhile): no
+// execs (sys::clone_sharing_memory, as sys::Child::vfork; we wait meanwhile): no
 // copy of the page tables is made, faulted in again and torn down at its
 // execve.  It reports its own pid first: the kernel writes it, numbered in
 // our pid namespace (the parent's), to `pid` before the process runs
@@ -109,10 +108,7 @@ template <typename Next>
 // parent must hand on first (its execve may be a notified call), as the
 // parent waits for us.
 template <typename Next>
-[[noreturn]] void clone_sharing_memory(const SyncSocket& sync, const char* what, Next next) {
-    constexpr size_t stack_size = 1 << 20;  // reserved, not committed
-    void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) throw_errno(std::string("map a stack for ") + what);
+[[noreturn]] void clone_next_stage_sharing_memory(const SyncSocket& sync, const char* what, Next next) {
     struct Args {
         const SyncSocket& sync;
         Next& next;
@@ -143,13 +139,10 @@ template <typename Next>
             a.next();
         });
     };
-    int flags = CLONE_VM | CLONE_VFORK | CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD;
-    pid_t pid = ::clone(run, static_cast<char*>(stack) + stack_size, flags, &args, &args.pid);
-    int err = errno;
-    // It has exec'd or exited: the stack is free, in memory that may be the parent's.
-    ::munmap(stack, stack_size);
-    if (pid < 0) throw sys_error(err, std::string("clone ") + what);
-    ::_exit(0);
+    pid_t pid = sys::clone_sharing_memory(run, &args, CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD,
+                                          const_cast<pid_t*>(&args.pid));
+    if (pid < 0) throw_errno(std::string("clone ") + what);
+    ::_exit(0);  // it has exec'd or exited
 }
 
 // Stage-2: the container init.  Never returns (exec or _exit).  It waits for
@@ -257,7 +250,7 @@ template <typename Next>
         }
         auto next = [&] { exec_stage2(req, sync, ignored); };
         if (sys::Child::vfork_shares_memory && !(req.seccomp && req.seccomp->notify))
-            clone_sharing_memory(sync, "exec process", next);
+            clone_next_stage_sharing_memory(sync, "exec process", next);
         clone_next_stage(sync, true, "exec process", next);
     });
 }

@@ -62,17 +62,24 @@ pid_t Child::vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg
         if (pid == 0) ::_exit(fn(arg));
         return pid;
     }
-    // Reserved, not committed: the body touches a few pages of it.
+    int dumpable = ::prctl(PR_GET_DUMPABLE);
+    pid_t pid = clone_sharing_memory(fn, arg, extra_flags | SIGCHLD);
+    int saved = errno;
+    if (dumpable > 0) ::prctl(PR_SET_DUMPABLE, dumpable);
+    if (pid < 0) throw sys_error(saved, what);
+    return pid;
+}
+
+pid_t clone_sharing_memory(int (*fn)(void*), void* arg, int flags, pid_t* parent_tid) noexcept {
+    // Reserved, not committed: the child touches a few pages of it.
     constexpr size_t stack_size = 1 << 20;
     void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) throw_errno(what);
-    int dumpable = ::prctl(PR_GET_DUMPABLE);
-    pid_t pid = ::clone(fn, static_cast<char*>(stack) + stack_size, CLONE_VM | CLONE_VFORK | extra_flags | SIGCHLD, arg);
+    if (stack == MAP_FAILED) return -1;
+    pid_t pid = ::clone(fn, static_cast<char*>(stack) + stack_size, CLONE_VM | CLONE_VFORK | flags, arg, parent_tid);
     int saved = errno;
     // The child has exited or exec'd: its stack and our memory are ours again.
     ::munmap(stack, stack_size);
-    if (dumpable > 0) ::prctl(PR_SET_DUMPABLE, dumpable);
-    if (pid < 0) throw sys_error(saved, what);
+    errno = saved;
     return pid;
 }
 

@@ -168,4 +168,12 @@ private:
     Kill kill_ = Kill::Process;
 };
 
+// The clone(2) under Child::vfork, for a child that must not be owned by a
+// Child (exec's process, cloned by stage-1 as its parent's child): `fn(arg)`
+// runs sharing our memory (CLONE_VM | CLONE_VFORK | `flags`) on a stack of its
+// own, freed once it has exec'd or exited, as we are suspended until then.
+// With CLONE_PARENT_SETTID the kernel writes its pid to `parent_tid` before it
+// runs.  Its pid, or -1 with errno.  Only where Child::vfork_shares_memory.
+pid_t clone_sharing_memory(int (*fn)(void*), void* arg, int flags, pid_t* parent_tid = nullptr) noexcept;
+
 }  // namespace crunlite::sys
