@@ -8,6 +8,7 @@
 #include <cerrno>
 #include <cstdlib>
 #include <limits>
+#include <memory_resource>
 #include <set>
 
 #include "crunlite/base/error.hpp"
@@ -20,53 +21,58 @@ std::string prefixed(const std::string& source, const std::string& path, const s
 }
 
 // ---------------------------------------------------------------------------
-// Pre-pass with yajl's event parser.  yajl_tree neither rejects duplicate keys
-// nor limits depth, and both its builder and yajl_tree_free recurse once per
-// nesting level, so a hostile document must be refused before a tree exists.
-// The event parser keeps its own explicit stack and gives exact positions for
-// syntax errors.  Callbacks are C frames: they never throw, they record the
-// error and return 0 to stop the parse.
+// One pass with yajl's event parser, building the tree as the events come.
+// yajl_tree_parse neither rejects duplicate keys nor limits depth, and its
+// builder recurses once per nesting level, so this builder does what it does
+// and those checks on the way: a hostile document is refused before it nests
+// deeper than kMaxDepth, and exact positions come with syntax errors.  The
+// nodes are yajl_tree's own structs (so Value reads them with yajl_tree.h's
+// macros), allocated from the Document's arena: one pass, no allocation per
+// node, nothing freed node by node.  Numbers keep only their text, which is
+// all Value reads (integer_parts).  Callbacks are C frames: they never throw,
+// they record the error and return 0 to stop the parse.
 
+// An open array or object.  Frames are reused from one container to the next
+// at the same depth, so their vectors keep their capacity.
 struct Frame {
-    bool object = false;
-    size_t count = 0;  // array: elements seen so far
-    std::string key;   // object: current member
-    // Object: the members seen so far, in a short list searched in order
-    // (config objects have a few), moved into a set past kFewKeys.
+    yajl_val node = nullptr;
+    std::vector<yajl_val> values;
+    std::vector<std::string_view> keys;  // object: keys in the arena, in order
+    // Object: past kFewKeys members a duplicate is looked up in a set.
     static constexpr size_t kFewKeys = 16;
-    std::vector<std::string> few;
-    std::set<std::string> many;
+    std::set<std::string_view> many;
 
     // Records `k`; false when it was there already.
-    bool add_key(const std::string& k) {
-        if (many.empty()) {
-            if (std::find(few.begin(), few.end(), k) != few.end()) return false;
-            if (few.size() < kFewKeys) {
-                few.push_back(k);
-                return true;
-            }
-            many.insert(few.begin(), few.end());
-            few.clear();
+    bool add_key(std::string_view k) {
+        if (keys.size() < kFewKeys) {
+            if (std::find(keys.begin(), keys.end(), k) != keys.end()) return false;
+        } else {
+            if (many.empty()) many.insert(keys.begin(), keys.end());
+            if (!many.insert(k).second) return false;
         }
-        return many.insert(k).second;
+        keys.push_back(k);
+        return true;
     }
 };
 
-struct Checker {
-    std::vector<Frame> stack;
+struct Builder {
+    std::pmr::memory_resource* arena;
+    std::vector<Frame> frames;  // frames[0, depth) are open
+    size_t depth = 0;
+    yajl_val root = nullptr;
     std::string error_path;
     std::string error_message;
 
-    // Path of the first n frames' current positions: "a.b[2].c".
+    // Path of the first n open frames' current positions: "a.b[2].c".
     std::string path_upto(size_t n) const {
         std::string p;
         for (size_t i = 0; i < n; ++i) {
-            const Frame& f = stack[i];
-            if (f.object) {
+            const Frame& f = frames[i];
+            if (f.node->type == yajl_t_object) {
                 if (!p.empty()) p += '.';
-                p += f.key;
+                p += f.keys.back();
             } else {
-                p += '[' + std::to_string(f.count - 1) + ']';
+                p += '[' + std::to_string(f.values.size() - 1) + ']';
             }
         }
         return p;
@@ -78,84 +84,121 @@ struct Checker {
         return 0;
     }
 
-    void before_value() {
-        if (!stack.empty() && !stack.back().object) ++stack.back().count;
+    template <typename T>
+    T* allocate(size_t n) {
+        return static_cast<T*>(arena->allocate(n * sizeof(T), alignof(T)));
     }
 
-    int open(bool object) {
-        before_value();
-        if (stack.size() >= static_cast<size_t>(kMaxDepth))
-            return fail(path_upto(stack.size()), "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
-        stack.emplace_back();
-        stack.back().object = object;
+    // A copy of s[0, len) in the arena, NUL-terminated.
+    char* copy(const void* s, size_t len) {
+        char* out = allocate<char>(len + 1);
+        std::memcpy(out, s, len);
+        out[len] = '\0';
+        return out;
+    }
+
+    yajl_val add(yajl_type type) {
+        auto* v = allocate<yajl_val_s>(1);
+        std::memset(v, 0, sizeof *v);
+        v->type = type;
+        if (depth == 0)
+            root = v;
+        else
+            frames[depth - 1].values.push_back(v);
+        return v;
+    }
+
+    int open(yajl_type type) {
+        yajl_val v = add(type);  // first: the path below names it
+        if (depth >= static_cast<size_t>(kMaxDepth))
+            return fail(path_upto(depth), "nesting deeper than " + std::to_string(kMaxDepth) + " levels");
+        if (frames.size() == depth) frames.emplace_back();
+        Frame& f = frames[depth++];
+        f.node = v;
+        f.values.clear();
+        f.keys.clear();
+        f.many.clear();
         return 1;
     }
 
-    // A "\u0000" escape decodes to a NUL, which yajl_tree (and every C string
-    // after it) cuts the string at: {"User\u0000": "0", "User": "65534"} would
-    // read as uid 0 here and as 65534 to every other reader.  Refused in keys
-    // and in values, naming where.
-    // `depth`: the frames whose path names where (the path is made only for the message).
-    int no_nul(const unsigned char* s, size_t len, size_t depth) {
-        if (std::memchr(s, 0, len)) return fail(path_upto(depth), "a string holds \\u0000 (NUL), which is not allowed");
+    int close() {
+        Frame& f = frames[--depth];
+        auto* values = allocate<yajl_val>(f.values.size());
+        std::copy(f.values.begin(), f.values.end(), values);
+        if (f.node->type == yajl_t_object) {
+            auto* keys = allocate<const char*>(f.keys.size());
+            for (size_t i = 0; i < f.keys.size(); ++i) keys[i] = f.keys[i].data();
+            f.node->u.object = {keys, values, f.values.size()};
+        } else {
+            f.node->u.array = {values, f.values.size()};
+        }
         return 1;
     }
 
-    int key(std::string k) {
-        Frame& f = stack.back();
-        if (!f.add_key(k)) return fail(path_upto(stack.size() - 1), "duplicate key \"" + k + "\"");
-        f.key = std::move(k);
+    // A "\u0000" escape decodes to a NUL, which every C string after it (the
+    // tree's included) cuts the string at: {"User\u0000": "0", "User": "65534"}
+    // would read as uid 0 here and as 65534 to every other reader.  Refused in
+    // keys and in values, naming where.  `n`: the frames whose path names where
+    // (the path is made only for the message).
+    int no_nul(const unsigned char* s, size_t len, size_t n) {
+        if (std::memchr(s, 0, len)) return fail(path_upto(n), "a string holds \\u0000 (NUL), which is not allowed");
         return 1;
+    }
+
+    int key(const unsigned char* k, size_t len) {
+        if (!no_nul(k, len, depth - 1)) return 0;
+        Frame& f = frames[depth - 1];
+        std::string_view kv(copy(k, len), len);
+        if (!f.add_key(kv)) return fail(path_upto(depth - 1), "duplicate key \"" + std::string(kv) + "\"");
+        return 1;
+    }
+
+    int string(const unsigned char* s, size_t len) {
+        add(yajl_t_string)->u.string = copy(s, len);
+        return no_nul(s, len, depth);
     }
 };
 
-Checker& ck(void* ctx) { return *static_cast<Checker*>(ctx); }
+Builder& bd(void* ctx) { return *static_cast<Builder*>(ctx); }
 
-int on_scalar(void* ctx) {
-    ck(ctx).before_value();
-    return 1;
-}
-int on_bool(void* ctx, int) { return on_scalar(ctx); }
-int on_number(void* ctx, const char*, size_t) { return on_scalar(ctx); }
-int on_string(void* ctx, const unsigned char* s, size_t len) {
-    Checker& c = ck(ctx);
-    c.before_value();
+// Runs a callback's work, turning an exception (bad_alloc) into a stopped parse:
+// nothing may unwind through yajl.
+template <typename F>
+int guarded(void* ctx, F&& f) {
     try {
-        return c.no_nul(s, len, c.stack.size());
+        return f(bd(ctx));
     } catch (...) {
-        return c.fail("", "out of memory");
+        return bd(ctx).fail("", "out of memory");
     }
+}
+
+int on_null(void* ctx) {
+    return guarded(ctx, [](Builder& b) { return b.add(yajl_t_null), 1; });
+}
+int on_bool(void* ctx, int value) {
+    return guarded(ctx, [value](Builder& b) { return b.add(value ? yajl_t_true : yajl_t_false), 1; });
+}
+int on_number(void* ctx, const char* s, size_t len) {
+    return guarded(ctx, [s, len](Builder& b) { return b.add(yajl_t_number)->u.number.r = b.copy(s, len), 1; });
+}
+int on_string(void* ctx, const unsigned char* s, size_t len) {
+    return guarded(ctx, [s, len](Builder& b) { return b.string(s, len); });
 }
 int on_start_map(void* ctx) {
-    try {
-        return ck(ctx).open(true);
-    } catch (...) {  // bad_alloc must not unwind through yajl
-        return ck(ctx).fail("", "out of memory");
-    }
+    return guarded(ctx, [](Builder& b) { return b.open(yajl_t_object); });
 }
 int on_start_array(void* ctx) {
-    try {
-        return ck(ctx).open(false);
-    } catch (...) {
-        return ck(ctx).fail("", "out of memory");
-    }
+    return guarded(ctx, [](Builder& b) { return b.open(yajl_t_array); });
 }
 int on_map_key(void* ctx, const unsigned char* k, size_t len) {
-    try {
-        Checker& c = ck(ctx);
-        if (!c.no_nul(k, len, c.stack.size() - 1)) return 0;
-        return c.key(std::string(reinterpret_cast<const char*>(k), len));
-    } catch (...) {
-        return ck(ctx).fail("", "out of memory");
-    }
+    return guarded(ctx, [k, len](Builder& b) { return b.key(k, len); });
 }
 int on_end(void* ctx) {
-    ck(ctx).stack.pop_back();
-    return 1;
+    return guarded(ctx, [](Builder& b) { return b.close(); });
 }
 
-const yajl_callbacks kCheckCallbacks = {
-    on_scalar,  // null
+const yajl_callbacks kBuildCallbacks = {
+    on_null,
     on_bool,
     nullptr,    // integer: with yajl_number set, numbers arrive as text and never overflow
     nullptr,    // double
@@ -186,9 +229,10 @@ std::string position(std::string_view text, size_t offset) {
     return "line " + std::to_string(line) + ", column " + std::to_string(col);
 }
 
-void check_document(std::string_view text, const std::string& source) {
-    Checker checker;
-    std::unique_ptr<yajl_handle_t, HandleDeleter> h(yajl_alloc(&kCheckCallbacks, nullptr, &checker));
+// The tree of `text`, its nodes in `arena`.
+yajl_val build_tree(std::string_view text, const std::string& source, std::pmr::memory_resource& arena) {
+    Builder builder{&arena, {}, 0, nullptr, {}, {}};
+    std::unique_ptr<yajl_handle_t, HandleDeleter> h(yajl_alloc(&kBuildCallbacks, nullptr, &builder));
     if (!h) throw Error(ENOMEM, source + ": cannot allocate a JSON parser");
     // Defaults are strict: no comments, UTF-8 validated, one value, no trailing garbage.
     yajl_status st = yajl_parse(h.get(), reinterpret_cast<const unsigned char*>(text.data()), text.size());
@@ -197,9 +241,9 @@ void check_document(std::string_view text, const std::string& source) {
         st = yajl_complete_parse(h.get());
         offset = text.size();
     }
-    if (st == yajl_status_ok) return;
+    if (st == yajl_status_ok) return builder.root;
     if (st == yajl_status_client_canceled)
-        throw Error(EINVAL, prefixed(source, checker.error_path, checker.error_message));
+        throw Error(EINVAL, prefixed(source, builder.error_path, builder.error_message));
     unsigned char* raw = yajl_get_error(h.get(), 0, nullptr, 0);
     std::string msg = raw ? reinterpret_cast<const char*>(raw) : "syntax error";
     if (raw) yajl_free_error(h.get(), raw);
@@ -255,19 +299,13 @@ std::string valid_utf8(std::string_view s) {
 Document parse(std::string_view text, const std::string& source) {
     if (text.size() > kMaxInputSize)
         throw Error(EINVAL, source + ": larger than " + std::to_string(kMaxInputSize) + " bytes");
-    // yajl_tree_parse takes a C string: an embedded NUL would silently end the document.
+    // A raw NUL is not JSON; named as such rather than as a syntax error somewhere.
     if (text.find('\0') != std::string_view::npos) throw Error(EINVAL, source + ": contains a NUL byte");
-    check_document(text, source);
-    std::string buf(text);
-    char err[512] = {0};
-    yajl_val tree = yajl_tree_parse(buf.c_str(), err, sizeof err);
-    if (!tree) {  // not expected after check_document; keep yajl's words
-        std::string msg = err;
-        for (auto& c : msg)
-            if (c == '\n') c = ' ';
-        throw Error(EINVAL, source + ": invalid JSON: " + msg);
-    }
-    return Document(TreePtr(tree), source);
+    // The nodes, keys and strings take about twice the text; the first block
+    // holds them for documents of a few KB, later blocks grow geometrically.
+    auto arena = std::make_unique<std::pmr::monotonic_buffer_resource>(std::max<size_t>(1024, 2 * text.size()));
+    yajl_val root = build_tree(text, source, *arena);
+    return Document(std::move(arena), root, source);
 }
 
 // ---------------------------------------------------------------------------

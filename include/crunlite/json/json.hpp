@@ -25,10 +25,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
+#include <memory_resource>
 #include <optional>
 #include <string>
 #include <string_view>
-#include <type_traits>
 #include <utility>
 #include <vector>
 
@@ -38,11 +38,6 @@ constexpr size_t kMaxInputSize = 16 * 1024 * 1024;
 // Containers nested deeper than this are refused (the root object is level 1).
 // runtime-spec documents need about 6; the cap keeps recursion bounded.
 constexpr int kMaxDepth = 64;
-
-struct TreeDeleter {
-    void operator()(yajl_val v) const { yajl_tree_free(v); }
-};
-using TreePtr = std::unique_ptr<std::remove_pointer_t<yajl_val>, TreeDeleter>;
 
 class Value {
 public:
@@ -125,16 +120,17 @@ private:
     std::string path_;
 };
 
-// Owns a parsed tree.  Move-only.
+// Owns a parsed tree: yajl_tree's node structs, all in one arena.  Move-only.
 class Document {
 public:
-    Document(TreePtr tree, std::string source)
-        : tree_(std::move(tree)), source_(std::make_unique<const std::string>(std::move(source))) {}
-    Value root() const { return Value(tree_.get(), *source_, ""); }
+    Document(std::unique_ptr<std::pmr::monotonic_buffer_resource> arena, yajl_val root, std::string source)
+        : arena_(std::move(arena)), root_(root), source_(std::make_unique<const std::string>(std::move(source))) {}
+    Value root() const { return Value(root_, *source_, ""); }
     const std::string& source() const { return *source_; }
 
 private:
-    TreePtr tree_;
+    std::unique_ptr<std::pmr::monotonic_buffer_resource> arena_;
+    yajl_val root_;
     std::unique_ptr<const std::string> source_;  // where Values point: stays put when the Document moves
 };
 

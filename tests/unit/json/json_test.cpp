@@ -23,9 +23,38 @@ TEST_CASE("syntax errors, depth and size caps", "[json]") {
     CHECK_THROWS_WITH(json::parse("{\"a\":", "f"), Catch::StartsWith("f: invalid JSON"));
     std::string deep(70, '[');
     deep += std::string(70, ']');
-    CHECK_THROWS_WITH(json::parse(deep, "f"), Catch::Contains("nesting deeper than 64"));
+    std::string at64;
+    for (int i = 0; i < 64; ++i) at64 += "[0]";
+    CHECK_THROWS_WITH(json::parse(deep, "f"), "f: " + at64 + ": nesting deeper than 64 levels");
+    CHECK_THROWS_WITH(json::parse(R"({"a":[1,)" + std::string(63, '['), "f"),
+                      "f: a[1]" + at64.substr(6) + ": nesting deeper than 64 levels");
     std::string big(json::kMaxInputSize + 1, ' ');
     CHECK_THROWS_WITH(json::parse(big, "f"), Catch::Contains("larger than"));
+}
+
+TEST_CASE("the tree holds every kind of value, in order, at any depth", "[json]") {
+    auto doc = json::parse(R"({"a":[1,"x\"y",true,false,null,{"b":[]},[-2.5e3]],"c":{},"d":"\u00e9"})", "f");
+    auto members = doc.root().members();
+    REQUIRE(members.size() == 3);
+    CHECK(members[0].first == "a");
+    CHECK(members[2].first == "d");
+    auto a = doc.root().at("a").elements();
+    REQUIRE(a.size() == 7);
+    CHECK(a[0].as_int32() == 1);
+    CHECK(a[1].as_string() == "x\"y");
+    CHECK(a[2].as_bool());
+    CHECK_FALSE(a[3].as_bool());
+    CHECK(a[4].is_null());
+    CHECK(a[5].at("b").elements().empty());
+    CHECK(a[6].elements().at(0).is_number());
+    CHECK_THROWS_WITH(a[6].elements().at(0).as_int64(), "f: a[6][0]: expected a 64-bit integer, got -2.5e3");
+    CHECK(doc.root().at("c").members().empty());
+    CHECK(doc.root().get_string("d") == "\xc3\xa9");
+    // A document larger than the arena's first block.
+    std::string big = "[";
+    for (int i = 0; i < 5000; ++i) big += std::string(i ? "," : "") + "{\"k\":\"" + std::to_string(i) + "\"}";
+    auto many = json::parse(big + "]", "f");
+    CHECK(many.root().elements().at(4999).get_string("k") == "4999");
 }
 
 TEST_CASE("typed getters name the path and check ranges", "[json]") {
