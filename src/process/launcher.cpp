@@ -13,6 +13,7 @@
 
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -277,8 +278,8 @@ template <typename Next>
         entry.joined = [&] { idmapped = linux::clone_idmapped_sources(*req.config, req.bundle, req.idmap_userns_fds); };
         entry.map_ids = [&] {
             if (maps_itself) {
-                write_id_map(::getpid(), req.gid_map, true);
-                write_id_map(::getpid(), req.uid_map, false);
+                write_id_map(0, req.gid_map, true);
+                write_id_map(0, req.uid_map, false);
                 return;
             }
             sync.send(MsgType::MapRequest);
@@ -296,6 +297,46 @@ template <typename Next>
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
         clone_next_stage(sync, !wait_for_go, "container init",
                          [&] { stage2(req, sync, fifo_fd, wait_for_go, bind_sources, idmapped); });
+    });
+}
+
+// Whether the init can be born in its namespaces, in one clone (see
+// init_in_one_clone): nothing joined by path (setns before the user namespace),
+// no time namespace (its offsets must be written before anyone is in it), no
+// idmapped mount and no oom_score_adj (both need our own privilege, before the
+// user namespace), no v1 cgroup to enter from a new user namespace (where our
+// capabilities no longer reach the host's cgroupfs), an id map the init writes
+// itself, and nothing the parent must do before it goes on.
+bool fits_one_clone(const LaunchRequest& req, bool maps_itself, bool wait_for_go) {
+    const spec::Linux& lnx = *req.config->linux;
+    if (wait_for_go || (req.new_userns && (!maps_itself || !req.cgroup_v1_dirs.empty())) || req.process->oom_score_adj)
+        return false;
+    if (std::any_of(lnx.namespaces.begin(), lnx.namespaces.end(), [](const spec::Namespace& ns) { return !ns.path.empty(); }))
+        return false;
+    if (linux::new_namespace_flags(lnx.namespaces) & CLONE_NEWTIME) return false;
+    return std::all_of(req.idmap_userns_fds.begin(), req.idmap_userns_fds.end(), [](int fd) { return fd < 0; });
+}
+
+// The init of a launch that fits one clone: born in its new namespaces (and
+// in its v2 cgroup), it does what stage-1 would there (the v1 cgroups, its own
+// id maps, the bind sources opened with the caller's ids, uid 0, loopback up),
+// then goes on as stage-2.  Never returns.
+[[noreturn]] void init_in_one_clone(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, int flags) {
+    child_main(sync, [&] {
+        linux::enter_cgroups("", req.cgroup_v1_dirs);
+        if (flags & CLONE_NEWUSER) {
+            write_id_map(0, req.gid_map, true);
+            write_id_map(0, req.uid_map, false);
+        }
+        std::vector<sys::UniqueFd> bind_sources = linux::open_bind_sources(*req.config, req.bundle);
+        if (flags & CLONE_NEWUSER) {
+            check(::setresgid(0, 0, 0), "setgid 0 in the user namespace");
+            check(::setresuid(0, 0, 0), "setuid 0 in the user namespace");
+        }
+        if (flags & CLONE_NEWNET) linux::bring_up_loopback();
+        // Non-dumpable from here on, as stage-1 makes itself (see there).
+        check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
+        stage2(req, sync, fifo_fd, false, bind_sources, {});
     });
 }
 
@@ -383,6 +424,48 @@ sys::Child take_child(const SyncSocket& sync, sys::Child& stage1, const std::str
     return child;
 }
 
+// The init made by one clone starts on our CPU (the kernel puts a new child
+// there) and would wait there while we write the state ahead (~0.1 ms); stage-2
+// of the two stages, forked while we slept in vfork, started on another CPU and
+// set up beside us.  So the init is moved, before it first runs, to the next
+// CPU of its set after ours (its set must still hold it: a cpuset may narrow
+// it) until give_back; nothing of it runs outside the runtime meanwhile (no
+// hook, no exec: both wait for messages we send after give_back).
+class CpuLoan {
+public:
+    explicit CpuLoan(pid_t pid) : pid_(pid) {
+        int here = ::sched_getcpu();
+        if (here < 0 || here >= CPU_SETSIZE || ::sched_getaffinity(pid, sizeof set_, &set_) != 0) return;
+        for (int i = 1; i < CPU_SETSIZE; ++i) {
+            int cpu = (here + i) % CPU_SETSIZE;
+            if (!CPU_ISSET(cpu, &set_)) continue;
+            cpu_set_t one;
+            CPU_ZERO(&one);
+            CPU_SET(cpu, &one);
+            lent_ = cpu != here && ::sched_setaffinity(pid, sizeof one, &one) == 0;
+            return;
+        }
+    }
+    // The init's own CPU set again, before it runs anything of the container's.
+    // The kernel intersects it with the init's cpuset, which a v1 cpuset the
+    // init has entered since may leave empty (EINVAL): then every CPU, which
+    // leaves the cpuset's, as entering it did without the loan.
+    void give_back() {
+        if (!lent_) return;
+        lent_ = false;
+        if (::sched_setaffinity(pid_, sizeof set_, &set_) == 0) return;
+        cpu_set_t all;
+        std::memset(&all, 0xff, sizeof all);
+        if (errno != EINVAL || ::sched_setaffinity(pid_, sizeof all, &all) != 0)
+            throw_errno("restore the CPU affinity of the container init");
+    }
+
+private:
+    pid_t pid_;
+    cpu_set_t set_{};
+    bool lent_ = false;
+};
+
 // The launched process, handed over to the caller.
 Launched launched(sys::Child& child) {
     Launched out;
@@ -397,8 +480,9 @@ bool maps_only_own_id(const IdMapAction& action, uint32_t own_id, bool is_gid) {
 }
 
 void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid) {
-    std::string proc = "/proc/" + std::to_string(pid);
+    std::string proc = pid ? "/proc/" + std::to_string(pid) : "/proc/self";
     if (action.use_helper) {
+        if (!pid) throw Error(EINVAL, "newuidmap/newgidmap need the pid of the process to map");
         run_map_helper(is_gid ? "newgidmap" : "newuidmap", pid, action.mappings);
         return;
     }
@@ -421,31 +505,52 @@ Launched launch(const LaunchRequest& req) {
     bool maps_itself = req.new_userns && maps_only_own_id(req.uid_map, ::geteuid(), false) && maps_only_own_id(req.gid_map, ::getegid(), true);
     // The init waits for Go only when the parent must act first: put it in its
     // cgroups (place_init) or move linux.netDevices into its namespace.  Else it
-    // sets up while the parent takes its pid, reaps stage-1 and writes the state.
+    // sets up while the parent takes its pid (reaping any stage-1) and writes the state.
     bool wait_for_go = req.place_init || !req.config->linux->net_devices.empty();
-    auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
-        ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
-        stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself, wait_for_go);
-    };
-    // A stage-1 that needs nothing of us before it reports the init's pid (no
-    // user namespace, or one it maps itself) shares our memory (vfork), unless
-    // it is to be born in a cgroup v2 directory.
-    sys::Child stage1_child = start_stage1(req.cgroup_unified, !req.new_userns || maps_itself, born_in_cgroup, body);
-    child_end.close();
-    if (req.new_userns && !maps_itself) {
-        parent_end.expect(MsgType::MapRequest, "create user namespace");
-        // gid first: setgroups must be denied before an unprivileged gid_map.
-        write_id_map(stage1_child.pid(), req.gid_map, true);
-        write_id_map(stage1_child.pid(), req.uid_map, false);
-        parent_end.send(MsgType::MapDone);
+    sys::Child init;
+    std::optional<CpuLoan> loan;
+    if (fits_one_clone(req, maps_itself, wait_for_go)) {
+        // The init is born in its namespaces: no stage-1 to start, wait for and
+        // reap, and we go on while it sets them up.  (A kernel without clone3's
+        // CLONE_INTO_CGROUP, for a v2 cgroup, takes the two stages.)
+        int flags = linux::new_namespace_flags(req.config->linux->namespaces) & ~CLONE_NEWCGROUP;
+        sys::UniqueFd cgroup = open_cgroup(req.cgroup_unified);
+        init = sys::Child::clone_into_namespaces("clone container init", flags, cgroup ? cgroup.get() : -1,
+                                                 [&, &parent_end = parent_end, &child_end = child_end]() -> int {
+                                                     if (cgroup) ::close(cgroup.get());
+                                                     parent_end.close();
+                                                     init_in_one_clone(req, child_end, fifo.get(), flags);
+                                                 });
+        if (init) loan.emplace(init.pid());
     }
-    sys::Child init = take_child(parent_end, stage1_child, "create namespaces");
+    if (!init) {
+        auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
+            ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
+            stage1(req, child_end, fifo.get(), born_in_cgroup, maps_itself, wait_for_go);
+        };
+        // A stage-1 that needs nothing of us before it reports the init's pid (no
+        // user namespace, or one it maps itself) shares our memory (vfork), unless
+        // it is to be born in a cgroup v2 directory.
+        sys::Child stage1_child = start_stage1(req.cgroup_unified, !req.new_userns || maps_itself, born_in_cgroup, body);
+        child_end.close();
+        if (req.new_userns && !maps_itself) {
+            parent_end.expect(MsgType::MapRequest, "create user namespace");
+            // gid first: setgroups must be denied before an unprivileged gid_map.
+            write_id_map(stage1_child.pid(), req.gid_map, true);
+            write_id_map(stage1_child.pid(), req.uid_map, false);
+            parent_end.send(MsgType::MapDone);
+        }
+        init = take_child(parent_end, stage1_child, "create namespaces");
+    } else {
+        child_end.close();
+    }
     pid_t init_pid = init.pid();
     if (req.place_init) req.place_init(init_pid);
     // linux.netDevices: the init's network namespace exists, and the init waits for Go.
     linux::move_net_devices(req.config->linux->net_devices, init_pid);
     if (wait_for_go) parent_end.send(MsgType::Go);
     if (req.while_init_sets_up) req.while_init_sets_up(init_pid);
+    if (loan) loan->give_back();
     sys::UniqueFd netns, userns;
     if (req.want_namespace_fds) {
         netns = parent_end.expect_fd(MsgType::NetNs, "open namespaces");

@@ -83,6 +83,17 @@ pid_t clone_sharing_memory(int (*fn)(void*), void* arg, int flags, pid_t* parent
     return pid;
 }
 
+pid_t Child::clone_into_namespaces_or_throw(const std::string& what, int ns_flags, int cgroup_fd) {
+    clone_args args{};
+    args.flags = static_cast<uint64_t>(ns_flags) | (cgroup_fd >= 0 ? CLONE_INTO_CGROUP : 0);
+    args.exit_signal = SIGCHLD;
+    if (cgroup_fd >= 0) args.cgroup = static_cast<uint64_t>(cgroup_fd);
+    long pid = ::syscall(SYS_clone3, &args, sizeof args);
+    if (pid >= 0) return static_cast<pid_t>(pid);
+    if (errno == ENOSYS || errno == E2BIG) return -1;  // no clone3, or none with the cgroup field
+    throw_errno(what);
+}
+
 Child Child::adopt(pid_t pid, Kill kill) {
     if (pid <= 0) return {};
     UniqueFd pidfd(pidfd_open(pid, 0));

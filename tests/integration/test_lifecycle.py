@@ -8,6 +8,7 @@ import datetime
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import time
@@ -380,6 +381,42 @@ def test_relative_bundle_and_cwd(h):
     b.set_args("/probe", "exit", "4").save()
     r = h.rt("run", h.new_id("cwdb"), cwd=b.path)
     check_eq(r.rc, 4, "run without --bundle uses the current directory")
+
+
+def test_init_born_in_its_namespaces(h):
+    """An init that joins nothing by path (and needs no time namespace, idmapped
+    mount, oom_score_adj or id map written for it) is born in its namespaces:
+    one clone3 with their flags, no unshare and no stage-1.  With a time
+    namespace (its offsets are written before anyone is in it) the two stages
+    remain: unshare, then a clone into the new pid namespace."""
+    if not shutil.which("strace"):
+        skip("strace is not installed (Debian: strace)")
+    env = dict(os.environ)
+    if "ASAN_OPTIONS" in env:  # the sanitizer pass: LeakSanitizer does not work under ptrace
+        env["ASAN_OPTIONS"] += ":detect_leaks=0"
+
+    def traced_run(b):
+        trace = os.path.join(h.tmp, "trace")
+        r = h.cmd(["strace", "-f", "-qq", "-e", "trace=clone,clone3,fork,vfork,unshare", "-o", trace] +
+                  h.rt_argv("run", "--bundle", b.path, h.new_id("born")), timeout=60, env=env)
+        check_eq((r.rc, r.out), (0, "ran\n"), f"run under strace\n{r!r}")
+        return open(trace).read().splitlines()
+
+    b = h.bundle(["echo", "ran"])
+    calls = traced_run(b)
+    born = [c for c in calls if "clone3(" in c and "CLONE_NEWPID" in c]
+    check_eq(len(born), 1, f"one clone3 into the namespaces: {calls}")
+    for flag in ("CLONE_NEWNS", "CLONE_NEWIPC", "CLONE_NEWUTS") + (("CLONE_NEWUSER",) if h.rootless else ()):
+        check_in(flag, born[0], "the init's namespaces")
+    check_eq([c for c in calls if "unshare(" in c], [], "nothing unshared")
+    if not os.path.exists("/proc/self/ns/time"):
+        return
+    b.set_namespace("time")
+    b.linux["timeOffsets"] = {"monotonic": {"secs": 60}}
+    b.save()
+    calls = traced_run(b)
+    check(any("unshare(" in c and "CLONE_NEWTIME" in c for c in calls), f"a time namespace is unshared: {calls}")
+    check_eq([c for c in calls if "clone3(" in c and "CLONE_NEWPID" in c], [], "no init born in it")
 
 
 def test_version(h):

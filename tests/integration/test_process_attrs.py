@@ -318,6 +318,36 @@ def test_exec_cpu_affinity_for_exec(h):
     h.rt_ok("delete", "--force", cid)
 
 
+def test_init_cpu_affinity_is_the_callers(h):
+    # The init made by one clone is lent another CPU while the runtime writes the
+    # state (src/process/launcher.cpp, CpuLoan); it must run the container with
+    # the set it inherited, whatever set the caller has.
+    allowed, _ = _cpus()
+    sets = [set(allowed), {allowed[-1]}] + ([{allowed[0], allowed[1]}] if len(allowed) >= 3 else [])
+    saved = os.sched_getaffinity(0)
+    try:
+        for cpus in sets:
+            os.sched_setaffinity(0, cpus)
+            want = _status_field(open("/proc/self/status").read(), "Cpus_allowed_list")
+            b = h.bundle()
+            out = _run_out(h, b, "cat", "/proc/self/status")
+            check_eq(_status_field(out, "Cpus_allowed_list"), want, f"run's init with the caller's set {cpus}")
+            cid = _started(h, b)
+            r = h.rt("exec", cid, "cat", "/proc/1/status")
+            check_eq(_status_field(r.out, "Cpus_allowed_list"), want, f"create/start's init with the caller's set {cpus}")
+            h.rt_ok("delete", "--force", cid)
+        # A cpuset without the caller's CPUs: the init gets the cpuset's (as the
+        # kernel gives a task entering it), not an error.
+        if os.geteuid() == 0 and len(allowed) >= 2:
+            os.sched_setaffinity(0, {allowed[-1]})
+            b = h.bundle()
+            b.config["linux"]["resources"] = {"cpu": {"cpus": str(allowed[0])}}
+            out = _run_out(h, b, "cat", "/proc/self/status")
+            check_eq(_status_field(out, "Cpus_allowed_list"), str(allowed[0]), "the init in a cpuset without the caller's CPU")
+    finally:
+        os.sched_setaffinity(0, saved)
+
+
 def test_exec_cpu_affinity_bad_values_are_refused(h):
     _, unknown = _cpus()
     for aff, expect in (({"final": "x"}, "process.execCPUAffinity.final: invalid CPU list `x`"),

@@ -65,7 +65,9 @@ struct IdMapAction {
 bool maps_only_own_id(const IdMapAction& action, uint32_t own_id, bool is_gid);
 
 // Writes one id map of process `pid`'s new user namespace (newuidmap/newgidmap
-// when `action.use_helper`).  Throws Error with the helper's own message.
+// when `action.use_helper`); pid 0: our own (/proc/self), which a process that
+// is pid 1 of a new pid namespace cannot name by number.  Throws Error with the
+// helper's own message.
 void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid);
 
 struct LaunchRequest {

@@ -83,6 +83,18 @@ public:
         return adopt(pid, kill);
     }
 
+    // fork() with the child born in new namespaces (`ns_flags`, CLONE_NEW*) and,
+    // with `cgroup_fd` >= 0, in that cgroup v2 directory: one clone3, in which
+    // the kernel makes the user namespace first and the others owned by it.  An
+    // empty Child, and no process, on a kernel whose clone3 cannot (< 5.3; < 5.7
+    // with a cgroup): the caller then takes another way.
+    template <typename Body>
+    static Child clone_into_namespaces(const std::string& what, int ns_flags, int cgroup_fd, Body&& body) {
+        pid_t pid = clone_into_namespaces_or_throw(what, ns_flags, cgroup_fd);
+        if (pid == 0) run_and_exit(body);
+        return adopt(pid);
+    }
+
     // fork() for a short-lived body that only makes system calls (and forks)
     // before it _exits: the child shares our memory, on a stack of its own,
     // and we are suspended until it exits or execs (CLONE_VM | CLONE_VFORK, as
@@ -158,6 +170,7 @@ private:
     }
     static pid_t fork_or_throw(const std::string& what);
     static pid_t clone_into_cgroup_or_throw(const std::string& what, int cgroup_fd, bool& placed);
+    static pid_t clone_into_namespaces_or_throw(const std::string& what, int ns_flags, int cgroup_fd);
     static pid_t vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg, int extra_flags);
     // Kills and reaps an owned process; keeps errno.
     void reset() noexcept;
