@@ -429,8 +429,9 @@ sys::Child take_child(const SyncSocket& sync, sys::Child& stage1, const std::str
 // of the two stages, forked while we slept in vfork, started on another CPU and
 // set up beside us.  So the init is moved, before it first runs, to the next
 // CPU of its set after ours (its set must still hold it: a cpuset may narrow
-// it) until give_back; nothing of it runs outside the runtime meanwhile (no
-// hook, no exec: both wait for messages we send after give_back).
+// it) until give_back; nothing it starts inherits the loan (no hook, no exec:
+// both wait for messages we send after give_back; nor a fuse-overlayfs daemon:
+// no loan when the rootfs may be one, may_lend_cpu).
 class CpuLoan {
 public:
     explicit CpuLoan(pid_t pid) : pid_(pid) {
@@ -442,7 +443,7 @@ public:
             cpu_set_t one;
             CPU_ZERO(&one);
             CPU_SET(cpu, &one);
-            lent_ = cpu != here && ::sched_setaffinity(pid, sizeof one, &one) == 0;
+            lent_ = ::sched_setaffinity(pid, sizeof one, &one) == 0;
             return;
         }
     }
@@ -465,6 +466,12 @@ private:
     cpu_set_t set_{};
     bool lent_ = false;
 };
+
+// Whether the init may be lent a CPU: not when it may start fuse-overlayfs for
+// its rootfs (an overlay the kernel may refuse), whose daemon would keep the loan.
+bool may_lend_cpu(const linux::MountPlan& plan) {
+    return plan.rootfs_overlay.empty() || plan.overlay_driver == linux::OverlayDriver::Native;
+}
 
 // The launched process, handed over to the caller.
 Launched launched(sys::Child& child) {
@@ -521,7 +528,7 @@ Launched launch(const LaunchRequest& req) {
                                                      parent_end.close();
                                                      init_in_one_clone(req, child_end, fifo.get(), flags);
                                                  });
-        if (init) loan.emplace(init.pid());
+        if (init && may_lend_cpu(*req.mount_plan)) loan.emplace(init.pid());
     }
     if (!init) {
         auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
