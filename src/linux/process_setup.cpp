@@ -84,9 +84,9 @@ void give_stdio_to(uint32_t uid) {
         struct stat st;
         // Regular files are the caller's files on the host (a log the monitor
         // writes, a redirect): their owner must not change under them.
-        if (::fstat(fd, &st) < 0 || st.st_uid == uid || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode) || ::isatty(fd))
-            continue;
+        if (::fstat(fd, &st) < 0 || st.st_uid == uid || S_ISREG(st.st_mode) || S_ISDIR(st.st_mode)) continue;
         if (have_null && S_ISCHR(st.st_mode) && st.st_rdev == null_st.st_rdev) continue;
+        if (::isatty(fd)) continue;
         if (::fchown(fd, uid, static_cast<gid_t>(-1)) < 0 && errno != EPERM && errno != EINVAL && errno != EROFS)
             throw_errno("chown stdio fd " + std::to_string(fd) + " to uid " + std::to_string(uid));
     }
