@@ -11,9 +11,16 @@ using namespace crunlite;
 TEST_CASE("rfc3339_utc_now is UTC with nanoseconds, whatever TZ says", "[strings]") {
     ::setenv("TZ", "America/New_York", 1);
     ::tzset();
-    std::time_t before = std::time(nullptr);
+    // The bounds from the clock rfc3339_utc_now reads: time() may lag it by a
+    // clock tick, and so be a second behind just after a second begins.
+    auto seconds_now = [] {
+        struct timespec ts;
+        ::clock_gettime(CLOCK_REALTIME, &ts);
+        return ts.tv_sec;
+    };
+    std::time_t before = seconds_now();
     std::string now = rfc3339_utc_now();
-    std::time_t after = std::time(nullptr);
+    std::time_t after = seconds_now();
     ::unsetenv("TZ");
     ::tzset();
     REQUIRE(std::regex_match(now, std::regex(R"(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{9}Z)")));
