@@ -4,6 +4,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <cstring>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -136,6 +137,30 @@ void set_memory_policy(const spec::MemoryPolicy& mp) {
         hint = " (no node of the list has memory the container's cpuset allows, or the kernel does not know the "
                "mode or a flag)";
     throw Error(err, sys_error(err, "linux.memoryPolicy: set_mempolicy " + describe(mp)).message() + hint);
+}
+
+CpuLoan::CpuLoan(pid_t pid) : pid_(pid) {
+    int here = ::sched_getcpu();
+    if (here < 0 || here >= CPU_SETSIZE || ::sched_getaffinity(pid, sizeof set_, &set_) != 0) return;
+    for (int i = 1; i < CPU_SETSIZE; ++i) {
+        int cpu = (here + i) % CPU_SETSIZE;
+        if (!CPU_ISSET(cpu, &set_)) continue;
+        cpu_set_t one;
+        CPU_ZERO(&one);
+        CPU_SET(cpu, &one);
+        lent_ = ::sched_setaffinity(pid, sizeof one, &one) == 0;
+        return;
+    }
+}
+
+void CpuLoan::give_back() {
+    if (!lent_) return;
+    lent_ = false;
+    if (::sched_setaffinity(pid_, sizeof set_, &set_) == 0) return;
+    cpu_set_t all;
+    std::memset(&all, 0xff, sizeof all);
+    if (errno != EINVAL || ::sched_setaffinity(pid_, sizeof all, &all) != 0)
+        throw_errno("restore the CPU affinity of the container init");
 }
 
 }  // namespace crunlite::linux

@@ -424,49 +424,6 @@ sys::Child take_child(const SyncSocket& sync, sys::Child& stage1, const std::str
     return child;
 }
 
-// The init made by one clone starts on our CPU (the kernel puts a new child
-// there) and would wait there while we write the state ahead (~0.1 ms); stage-2
-// of the two stages, forked while we slept in vfork, started on another CPU and
-// set up beside us.  So the init is moved, before it first runs, to the next
-// CPU of its set after ours (its set must still hold it: a cpuset may narrow
-// it) until give_back; nothing it starts inherits the loan (no hook, no exec:
-// both wait for messages we send after give_back; nor a fuse-overlayfs daemon:
-// no loan when the rootfs may be one, may_lend_cpu).
-class CpuLoan {
-public:
-    explicit CpuLoan(pid_t pid) : pid_(pid) {
-        int here = ::sched_getcpu();
-        if (here < 0 || here >= CPU_SETSIZE || ::sched_getaffinity(pid, sizeof set_, &set_) != 0) return;
-        for (int i = 1; i < CPU_SETSIZE; ++i) {
-            int cpu = (here + i) % CPU_SETSIZE;
-            if (!CPU_ISSET(cpu, &set_)) continue;
-            cpu_set_t one;
-            CPU_ZERO(&one);
-            CPU_SET(cpu, &one);
-            lent_ = ::sched_setaffinity(pid, sizeof one, &one) == 0;
-            return;
-        }
-    }
-    // The init's own CPU set again, before it runs anything of the container's.
-    // The kernel intersects it with the init's cpuset, which a v1 cpuset the
-    // init has entered since may leave empty (EINVAL): then every CPU, which
-    // leaves the cpuset's, as entering it did without the loan.
-    void give_back() {
-        if (!lent_) return;
-        lent_ = false;
-        if (::sched_setaffinity(pid_, sizeof set_, &set_) == 0) return;
-        cpu_set_t all;
-        std::memset(&all, 0xff, sizeof all);
-        if (errno != EINVAL || ::sched_setaffinity(pid_, sizeof all, &all) != 0)
-            throw_errno("restore the CPU affinity of the container init");
-    }
-
-private:
-    pid_t pid_;
-    cpu_set_t set_{};
-    bool lent_ = false;
-};
-
 // Whether the init may be lent a CPU: not when it may start fuse-overlayfs for
 // its rootfs (an overlay the kernel may refuse), whose daemon would keep the loan.
 bool may_lend_cpu(const linux::MountPlan& plan) {
@@ -515,7 +472,7 @@ Launched launch(const LaunchRequest& req) {
     // sets up while the parent takes its pid (reaping any stage-1) and writes the state.
     bool wait_for_go = req.place_init || !req.config->linux->net_devices.empty();
     sys::Child init;
-    std::optional<CpuLoan> loan;
+    std::optional<linux::CpuLoan> loan;
     if (fits_one_clone(req, maps_itself, wait_for_go)) {
         // The init is born in its namespaces: no stage-1 to start, wait for and
         // reap, and we go on while it sets them up.  (A kernel without clone3's
@@ -528,6 +485,7 @@ Launched launch(const LaunchRequest& req) {
                                                      parent_end.close();
                                                      init_in_one_clone(req, child_end, fifo.get(), flags);
                                                  });
+        // It would start on our CPU and wait while we write the state: lent the next one until then.
         if (init && may_lend_cpu(*req.mount_plan)) loan.emplace(init.pid());
     }
     if (!init) {

@@ -6,8 +6,12 @@
 // container's own processes, never in the runtime parent, each at the point of
 // the launcher noted on it; a refusal throws Error with the errno, naming the
 // JSON path and the values ("process.scheduler: sched_setattr SCHED_FIFO
-// priority 10: operation not permitted (...)").
+// priority 10: operation not permitted (...)").  CpuLoan, last, is the
+// exception: the runtime parent's, on a child it made.
 #pragma once
+
+#include <sched.h>
+#include <sys/types.h>
 
 #include "crunlite/spec/config.hpp"
 #include "crunlite/spec/sched.hpp"
@@ -51,5 +55,28 @@ void check_memory_policy_nodes(const spec::MemoryPolicy& mp);
 // set_mempolicy(2) for the container init (stage-2, after the rootfs is done,
 // before finish_process); the policy survives execve.  Not for `exec` processes.
 void set_memory_policy(const spec::MemoryPolicy& mp);
+
+// A new child starts on its parent's CPU and would wait there while the
+// parent goes on (~0.1 ms for the init made by one clone, while the runtime
+// writes the state ahead).  CpuLoan moves child `pid`, before it first runs, to
+// the next CPU of its set after the caller's (the set must still hold one: a
+// cpuset may narrow it), until give_back.  What the child starts meanwhile
+// inherits the loan: the caller gives it back before the child may start
+// anything (process/launcher.cpp: no hook, no exec; no loan when the rootfs may
+// be fuse-overlayfs, whose daemon the init forks).
+class CpuLoan {
+public:
+    explicit CpuLoan(pid_t pid);
+    // The child's own CPU set again (read right after it was made, so a cpuset's
+    // narrowing stays).  The kernel intersects it with the child's cpuset, which
+    // a v1 cpuset the child has entered since may leave empty (EINVAL): then
+    // every CPU, which leaves the cpuset's, as entering it did without the loan.
+    void give_back();
+
+private:
+    pid_t pid_;
+    cpu_set_t set_{};
+    bool lent_ = false;
+};
 
 }  // namespace crunlite::linux
