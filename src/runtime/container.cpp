@@ -326,16 +326,17 @@ void list(const Context& ctx, const std::string& format, bool quiet, std::ostrea
         os << out;
         return;
     }
-    // Of many containers most have often stopped: one read of /proc tells
-    // which pids are gone, and only the others are looked at.
+    // Of many containers most have often stopped: those whose exit the index
+    // holds are not looked at, and of the others, one read of /proc tells
+    // which pids are gone; only the rest are looked at.
     std::vector<pid_t> pids;
-    bool few = listed.rows.size() <= 16;
+    bool few = std::count_if(listed.rows.begin(), listed.rows.end(), [](const state::Listed& l) { return !l.exited; }) <= 16;
     if (!few) pids = sys::proc_pids();
     std::vector<std::pair<const state::Listed*, state::Status>> rows;
     rows.reserve(listed.rows.size());
     for (auto& l : listed.rows) {
         state::Status status = state::Status::Stopped;
-        if (few || std::binary_search(pids.begin(), pids.end(), l.pid)) status = store.status(l);
+        if (!l.exited && (few || std::binary_search(pids.begin(), pids.end(), l.pid))) status = store.status(l);
         if (status == state::Status::Running) {
             try {
                 // Paused is told by its cgroups, which state.json holds.

@@ -56,7 +56,7 @@ void record_exit(const state::Store& store, const state::State& st, int status) 
     try {
         sys::UniqueFd lock = store.lock(st.id);
         if (same_container(store, st))
-            store.record_exit_status(st.id, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+            store.record_exit_status(st, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     } catch (const Error&) {
         // Deleted meanwhile.
     }

@@ -42,7 +42,7 @@ std::string saved_line(const Listed& l) {
     bool ok = plain(l.bundle) && plain(l.rootfs) && plain(l.created) && plain(l.owner);
     for (const auto& [k, v] : l.annotations) ok = ok && plain(k) && plain(v);
     if (!ok) return look_line(std::string(l.id));
-    std::string pid = std::to_string(l.pid), start_time = std::to_string(l.start_time), line = "+";
+    std::string pid = std::to_string(l.pid), start_time = std::to_string(l.start_time), line = l.exited ? "x" : "+";
     for (std::string_view field : {l.id, std::string_view(pid), std::string_view(start_time), l.bundle, l.rootfs,
                                    l.created, l.owner})
         line.append("\t").append(field);
@@ -66,7 +66,7 @@ std::optional<Parsed> parse(std::string_view text, bool all_fields) {
     for (size_t start = nl + 1; start < text.size(); start = nl + 1) {
         nl = text.find('\n', start);
         std::string_view line = text.substr(start, nl - start);
-        if (line.size() < 3 || (line[0] != '+' && line[0] != '-' && line[0] != '?') || line[1] != '\t')
+        if (line.size() < 3 || (line[0] != '+' && line[0] != 'x' && line[0] != '-' && line[0] != '?') || line[1] != '\t')
             return std::nullopt;
         std::string_view id = line.substr(2, line.find('\t', 2) - 2);
         if (!valid_id(id)) return std::nullopt;
@@ -84,7 +84,7 @@ std::optional<Parsed> parse(std::string_view text, bool all_fields) {
         if ((i + 1 == changes.size() || changes[i + 1].id != changes[i].id) && changes[i].line[0] != '-')
             changes[last++] = changes[i];
     changes.resize(last);
-    // The lines that count, whole: the fields of a "+" line up to the owner,
+    // The lines that count, whole: the fields of a "+" or "x" line up to the owner,
     // then its annotations (KEY VALUE...), read only when asked for.
     out.live.resize(changes.size());
     std::vector<std::string_view> f;
@@ -102,6 +102,7 @@ std::optional<Parsed> parse(std::string_view text, bool all_fields) {
         if (!start_time || (all_fields && f.size() % 2)) return std::nullopt;
         st.pid = static_cast<pid_t>(*pid);
         st.start_time = *start_time;
+        st.exited = changes[i].line[0] == 'x';
         st.bundle = f[4];
         st.created = f[6];
         st.owner = f[7];

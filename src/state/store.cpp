@@ -292,6 +292,9 @@ Listing Store::from_directories(int root_fd, bool write_index) const {
             }
             try {
                 out.rows.push_back(listing(out.keep(load(name))));
+                // Read after its state: an exit recorded is that init's (a restart
+                // removes it before it saves the new one).
+                out.rows.back().exited = ::faccessat(root_fd, (name + "/exit").c_str(), F_OK, 0) == 0;
             } catch (const Error&) {
                 looks.push_back(name);  // being created or deleted
             }
@@ -335,8 +338,11 @@ std::optional<int> Store::exit_status(const std::string& id) const {
     }
 }
 
-void Store::record_exit_status(const std::string& id, int status) const {
-    write_file_atomic(dir(id) + "/exit", std::to_string(status), 0600);
+void Store::record_exit_status(const State& st, int status) const {
+    write_file_atomic(dir(st.id) + "/exit", std::to_string(status), 0600);
+    Listed exited = listing(st);
+    exited.exited = true;
+    if (index::append(root_, index::saved_line(exited))) rewrite_index();
 }
 
 void Store::clear_exit_status(const std::string& id) const {

@@ -305,6 +305,22 @@ def test_list_many_from_the_index(h):
     check_eq((js[stopped[0]]["status"], js[stopped[0]]["pid"]), ("stopped", 0), "json: stopped")
     check_eq(js[stopped[0]]["bundle"], h.state(stopped[0])["bundle"], "json: bundle")
 
+    # The exits the monitors recorded are in the index ("x" lines, written by the
+    # rebuild above from their exit files, then appended by each monitor): those
+    # rows are stopped without a look at /proc.
+    def index_kinds():
+        with open(os.path.join(h.root, "@containers.tsv")) as f:
+            return {line.split("\t")[1]: line[0] for line in f.read().splitlines()[1:]}  # the last line wins
+    kinds = index_kinds()
+    check_eq({cid: kinds.get(cid) for cid in stopped}, {cid: "x" for cid in stopped}, "stopped containers in the index")
+    check_eq(kinds.get(created), "+", "the created container in the index")
+    later = h.new_id("many")
+    h.rt_ok("run", "--detach", "--bundle", stopped_bundle.path, later)
+    h.wait_status(later, "stopped")
+    check(wait_until(lambda: index_kinds().get(later) == "x"), "an exit appended by the monitor")
+    want[later] = ["0", "stopped"]
+    check_eq(rows(), want, "list with the exits in the index")
+
     # Changes reach the index; without it they are found in the directories.
     h.rt_ok("delete", stopped[0])
     h.rt_ok("start", created)
@@ -316,7 +332,7 @@ def test_list_many_from_the_index(h):
     h.rt_ok("delete", stopped[1])
     del want[stopped[1]]
     check_eq(rows(), want, "list after a delete without the index")
-    for cid in stopped[2:] + [created]:
+    for cid in stopped[2:] + [created, later]:
         h.rt_ok("delete", "--force", cid)
     check_eq(h.rt_ok("list", "-q").out.strip(), "", "list -q after deleting everything")
 

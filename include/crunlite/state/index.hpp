@@ -5,6 +5,7 @@
 // Format: a header "crun-lite containers 1 N" (N: the root's directories that
 // are not containers, named "@..."), then one line per change, tab-separated:
 //   + ID PID START_TIME BUNDLE ROOTFS CREATED OWNER [KEY VALUE]...   saved
+//   x (as +)                                      saved, and that init has exited
 //   ? ID                                          read its state.json
 //   - ID                                          removed
 // The last line of an ID wins.  A field holding a tab or a newline is never
@@ -27,13 +28,13 @@ namespace crunlite::state::index {
 constexpr const char* kFile = "@containers.tsv";
 
 std::string header(size_t aux_dirs);
-std::string saved_line(const Listed& l);
+std::string saved_line(const Listed& l);  // "x" when l.exited
 std::string look_line(const std::string& id);
 std::string removed_line(const std::string& id);
 
 struct Parsed {
     size_t aux_dirs = 0;        // from the header
-    std::vector<Listed> live;   // the IDs whose last line is "+" or "?", sorted; views into the text
+    std::vector<Listed> live;   // the IDs whose last line is "+", "x" or "?", sorted; views into the text
     std::vector<size_t> looks;  // those of a "?" line (only the ID is known): indexes into `live`
     size_t lines = 0;           // change lines, those of removed IDs included
 };

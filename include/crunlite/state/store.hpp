@@ -68,6 +68,7 @@ struct Listed {
     std::string_view created;
     std::string_view owner;
     std::map<std::string, std::string> annotations;
+    bool exited = false;  // known gone (its exit was recorded): Stopped without a look at /proc
 };
 
 // The fields of `st`, which must outlive them.
@@ -160,7 +161,8 @@ public:
 
     // Exit status recorded by a monitor, if any.
     std::optional<int> exit_status(const std::string& id) const;
-    void record_exit_status(const std::string& id, int status) const;
+    // Also tells the index that st's init has exited (an "x" line).
+    void record_exit_status(const State& st, int status) const;
     // Forgets it: the container is started again (a restart policy).
     void clear_exit_status(const std::string& id) const;
 

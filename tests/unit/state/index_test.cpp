@@ -102,3 +102,27 @@ TEST_CASE("index: text that is not a whole index is refused", "[state][index]") 
     CHECK(parse(good + "+\tb\tpid\n" + removed_line("b")));
     CHECK_FALSE(parse(good + "+\t../b\t1\n" + removed_line("b")));
 }
+
+TEST_CASE("index: an \"x\" line is a record whose init has exited; the last line of an ID wins", "[state][index]") {
+    auto exited = [](const State& st) {
+        Listed l = listing(st);
+        l.exited = true;
+        return saved_line(l);
+    };
+    State a = sample("a", 11), b = sample("b", 12);
+    CHECK(exited(a).substr(0, 2) == "x\t");
+    CHECK(exited(a).substr(1) == saved(a).substr(1));
+    // Appended: b's exit, then a's, then a restarted (a new record).
+    auto p = parse(header(0) + saved(a) + saved(b) + exited(b) + exited(a) + saved(sample("a", 21)));
+    REQUIRE(p);
+    REQUIRE(p->live.size() == 2);
+    CHECK(p->live[0].pid == 21);
+    CHECK_FALSE(p->live[0].exited);
+    CHECK(p->live[1].pid == 12);
+    CHECK(p->live[1].exited);
+    CHECK(p->live[1].bundle == b.bundle);
+    auto bare = parse(header(0) + exited(a), false);
+    REQUIRE(bare);
+    CHECK(bare->live.at(0).exited);
+    CHECK_FALSE(parse(header(0) + "x\ta\t11\n"));  // not a whole record
+}

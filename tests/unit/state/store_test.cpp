@@ -530,8 +530,36 @@ TEST_CASE("the cgroup intent record and the exit status round-trip", "[state]") 
     CHECK(intent->cgroup_unified == sample("c1").cgroup_unified);
     CHECK(intent->cgroup_v1 == sample("c1").cgroup_v1);
     CHECK_FALSE(s.exists("c1"));  // the record is not a state
-    s.record_exit_status("c1", 137);
+    State st = sample("c1");
+    s.record_exit_status(st, 137);
     CHECK(s.exit_status("c1") == 137);
+}
+
+TEST_CASE("a recorded exit marks the container's row exited until it is saved again", "[state]") {
+    TempStore t;
+    Store& s = t.store;
+    s.create_dir("c1");
+    State st = sample("c1");
+    s.save(st);
+    s.list();  // writes the index
+    auto exited = [&] {
+        auto listed = s.list();
+        REQUIRE(listed.rows.size() == 1);
+        return listed.rows[0].exited;
+    };
+    CHECK_FALSE(exited());
+    s.record_exit_status(st, 0);
+    CHECK(exited());
+    // Listed from the directories (no index), and in the index written then, by the exit file.
+    REQUIRE(::unlink((t.path + "/root/" + index::kFile).c_str()) == 0);
+    CHECK(exited());
+    CHECK(exited());
+    s.clear_exit_status("c1");  // restarted: another init
+    st.pid += 1;
+    s.save(st);
+    CHECK_FALSE(exited());
+    REQUIRE(::unlink((t.path + "/root/" + index::kFile).c_str()) == 0);
+    CHECK_FALSE(exited());
 }
 
 TEST_CASE("status: running, created while exec.fifo exists, stopped when the pid is not ours", "[state]") {
