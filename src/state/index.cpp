@@ -10,6 +10,7 @@
 
 #include "crunlite/base/strings.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::state::index {
 namespace {
@@ -86,6 +87,8 @@ std::optional<Parsed> parse(std::string_view text, bool all_fields) {
     changes.resize(last);
     // The lines that count, whole: the fields of a "+" or "x" line up to the owner,
     // then its annotations (KEY VALUE...), read only when asked for.
+    out.live.reserve(changes.size());
+    sys::populate(out.live.data(), changes.size() * sizeof(Listed));
     out.live.resize(changes.size());
     std::vector<std::string_view> f;
     for (size_t i = 0; i < changes.size(); ++i) {

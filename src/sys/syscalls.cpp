@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
 #include <sys/syscall.h>
@@ -299,6 +300,15 @@ bool read_proc_stat(pid_t pid, ProcStat& out) {
     out.ppid = static_cast<pid_t>(parse_int(fields[1]).value_or(0));
     out.start_time = parse_uint(fields[19]).value_or(0);
     return true;
+}
+
+void populate(void* p, size_t len) noexcept {
+#ifndef MADV_POPULATE_WRITE
+    constexpr int MADV_POPULATE_WRITE = 23;  // include/uapi/asm-generic/mman-common.h
+#endif
+    const uintptr_t page = 4096, start = (reinterpret_cast<uintptr_t>(p) + page - 1) & ~(page - 1),
+                    end = (reinterpret_cast<uintptr_t>(p) + len) & ~(page - 1);
+    if (end > start) ::madvise(reinterpret_cast<void*>(start), end - start, MADV_POPULATE_WRITE);
 }
 
 std::vector<pid_t> proc_pids() {
