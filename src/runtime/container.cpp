@@ -330,7 +330,8 @@ void list(const Context& ctx, const std::string& format, bool quiet, std::ostrea
     // holds are not looked at, and of the others, one read of /proc tells
     // which pids are gone; only the rest are looked at.
     std::vector<pid_t> pids;
-    bool few = std::count_if(listed.rows.begin(), listed.rows.end(), [](const state::Listed& l) { return !l.exited; }) <= 16;
+    auto unknown = std::count_if(listed.rows.begin(), listed.rows.end(), [](const state::Listed& l) { return !l.exited; });
+    bool few = unknown <= 16;
     if (!few) pids = sys::proc_pids();
     std::vector<std::pair<const state::Listed*, state::Status>> rows;
     rows.reserve(listed.rows.size());

@@ -67,7 +67,7 @@ std::optional<Parsed> parse(std::string_view text, bool all_fields) {
     for (size_t start = nl + 1; start < text.size(); start = nl + 1) {
         nl = text.find('\n', start);
         std::string_view line = text.substr(start, nl - start);
-        if (line.size() < 3 || (line[0] != '+' && line[0] != 'x' && line[0] != '-' && line[0] != '?') || line[1] != '\t')
+        if (line.size() < 3 || std::string_view("+x-?").find(line[0]) == std::string_view::npos || line[1] != '\t')
             return std::nullopt;
         std::string_view id = line.substr(2, line.find('\t', 2) - 2);
         if (!valid_id(id)) return std::nullopt;
