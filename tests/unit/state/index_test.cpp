@@ -73,7 +73,8 @@ TEST_CASE("index: a field with a tab or a newline is not written; its container 
     st = sample("x", 1);
     st.owner.clear();
     st.rootfs.clear();
-    auto p = parse(header(0) + saved(st));
+    std::string text = header(0) + saved(st);  // viewed by the rows
+    auto p = parse(text);
     REQUIRE(p);
     REQUIRE(p->live.size() == 1);
     CHECK(p->live[0].owner.empty());
@@ -113,7 +114,9 @@ TEST_CASE("index: an \"x\" line is a record whose init has exited; the last line
     CHECK(exited(a).substr(0, 2) == "x\t");
     CHECK(exited(a).substr(1) == saved(a).substr(1));
     // Appended: b's exit, then a's, then a restarted (a new record).
-    auto p = parse(header(0) + saved(a) + saved(b) + exited(b) + exited(a) + saved(sample("a", 21)));
+    // The rows view the text: it outlives them.
+    std::string text = header(0) + saved(a) + saved(b) + exited(b) + exited(a) + saved(sample("a", 21));
+    auto p = parse(text);
     REQUIRE(p);
     REQUIRE(p->live.size() == 2);
     CHECK(p->live[0].pid == 21);
@@ -121,7 +124,8 @@ TEST_CASE("index: an \"x\" line is a record whose init has exited; the last line
     CHECK(p->live[1].pid == 12);
     CHECK(p->live[1].exited);
     CHECK(p->live[1].bundle == b.bundle);
-    auto bare = parse(header(0) + exited(a), false);
+    text = header(0) + exited(a);
+    auto bare = parse(text, false);
     REQUIRE(bare);
     CHECK(bare->live.at(0).exited);
     CHECK_FALSE(parse(header(0) + "x\ta\t11\n"));  // not a whole record
