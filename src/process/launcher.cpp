@@ -238,11 +238,11 @@ template <typename Next>
         if (req.place_stage1) sync.expect(MsgType::Go, "join the container's cgroup");
         linux::enter_cgroups(born_in_cgroup ? "" : req.cgroup_unified, req.cgroup_v1_dirs);
         // The namespaces the container was created with are not ours: only the
-        // others are compared (and the user namespace, which setns refuses to
-        // join when it is ours).  Should one be ours after all (our caller
-        // entered it, or config.json changed since create), setns refuses
-        // the set and changes nothing: compare them all then.
-        int known_new = linux::new_namespace_flags(req.config->linux->namespaces) & ~CLONE_NEWUSER;
+        // others are compared.  Should one be ours after all (our caller entered
+        // it, or config.json changed since create), setns refuses the set and
+        // changes nothing (EINVAL for a user namespace that is ours, EPERM for
+        // another we lack the privilege over): compare them all then.
+        int known_new = linux::new_namespace_flags(req.config->linux->namespaces);
         int flags = linux::differing_namespaces(req.init_pid, known_new);
         if (flags && sys::host_kernel().setns(req.init_pidfd, flags) < 0) {
             if (!known_new || (errno != EPERM && errno != EINVAL)) throw_errno("join the container's namespaces");

@@ -5,6 +5,7 @@ import fcntl
 import json
 import os
 import pty
+import shutil
 import struct
 import termios
 
@@ -70,6 +71,23 @@ def test_exec_config_lists_a_namespace_the_init_lacks(h):
     check_eq(r.rc, 0, f"exec\n{r!r}")
     rep = r.json()
     for n in ("mnt", "pid", "net", "uts", "user"):
+        check_eq(rep["namespaces"][n], want[n], f"{n} namespace of the exec'd process")
+
+
+def test_exec_from_inside_the_containers_user_namespace(h):
+    """A caller already in the container's user namespace (nsenter): exec takes the
+    namespaces config.json lists as new, the user namespace among them; setns refuses
+    to join one that is ours, and exec compares them all and joins the others."""
+    if not shutil.which("nsenter"):
+        skip("nsenter (util-linux) not installed")
+    b, cid = _running(h)
+    want = _ns_inodes(h.state(cid)["pid"])
+    if want["user"] == os.stat("/proc/self/ns/user").st_ino:
+        skip("the container has no user namespace of its own (its config lists none)")
+    r = h.cmd(["nsenter", "--preserve-credentials", "--user=/proc/%d/ns/user" % h.state(cid)["pid"], "--"] + h.rt_argv("exec", cid, "/probe", "report"))
+    check_eq(r.rc, 0, f"exec from inside the user namespace\n{r!r}")
+    rep = r.json()
+    for n in ("mnt", "pid", "net", "ipc", "uts", "user"):
         check_eq(rep["namespaces"][n], want[n], f"{n} namespace of the exec'd process")
 
 
