@@ -71,14 +71,26 @@ pid_t Child::vfork_or_throw(const std::string& what, int (*fn)(void*), void* arg
 }
 
 pid_t clone_sharing_memory(int (*fn)(void*), void* arg, int flags, pid_t* parent_tid) noexcept {
-    // Reserved, not committed: the child touches a few pages of it.
+    // Reserved, not committed: the child touches a few pages of it.  Kept for
+    // the next call of this thread at the same depth (a child calls again, on
+    // the stack it was given: exec's stage-1 clones its process), not unmapped
+    // each time: the thread's children share its memory and its TLS.
     constexpr size_t stack_size = 1 << 20;
-    void* stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
-    if (stack == MAP_FAILED) return -1;
+    constexpr int kDepths = 2;
+    thread_local void* stacks[kDepths] = {};
+    thread_local int depth = 0;
+    void* stack = depth < kDepths ? stacks[depth] : nullptr;
+    if (!stack) {
+        stack = ::mmap(nullptr, stack_size, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE | MAP_STACK, -1, 0);
+        if (stack == MAP_FAILED) return -1;
+    }
+    int at = depth++;
     pid_t pid = ::clone(fn, static_cast<char*>(stack) + stack_size, CLONE_VM | CLONE_VFORK | flags, arg, parent_tid);
     int saved = errno;
     // The child has exited or exec'd: its stack and our memory are ours again.
-    ::munmap(stack, stack_size);
+    depth = at;
+    if (at < kDepths) stacks[at] = stack;
+    else ::munmap(stack, stack_size);
     errno = saved;
     return pid;
 }

@@ -122,7 +122,9 @@ public:
             }
             ::_exit(code);
         };
-        return adopt(vfork_or_throw(what, run, &body, extra_flags), kill);
+        // No pidfd: a child's pid names it alone until we reap it, and this one
+        // has exited by now (with AddressSanitizer it may still run: the same).
+        return Child(vfork_or_throw(what, run, &body, extra_flags), UniqueFd(), ESRCH, kill);
     }
 
     // Takes ownership of `pid`, an unreaped child of ours not made by fork()
@@ -184,7 +186,8 @@ private:
 // The clone(2) under Child::vfork, for a child that must not be owned by a
 // Child (exec's process, cloned by stage-1 as its parent's child): `fn(arg)`
 // runs sharing our memory (CLONE_VM | CLONE_VFORK | `flags`) on a stack of its
-// own, freed once it has exec'd or exited, as we are suspended until then.
+// own (mapped once per thread and depth, and kept), as we are suspended until it
+// has exec'd or exited.
 // With CLONE_PARENT_SETTID the kernel writes its pid to `parent_tid` before it
 // runs.  Its pid, or -1 with errno.  Only where Child::vfork_shares_memory.
 pid_t clone_sharing_memory(int (*fn)(void*), void* arg, int flags, pid_t* parent_tid = nullptr) noexcept;
