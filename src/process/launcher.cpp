@@ -199,13 +199,14 @@ template <typename Next>
         sync.send(MsgType::Ready);
         // Until `create` has recorded our state, nothing but it knows we exist: if
         // it dies first (EOF here), so do we, rather than live on unfindable.
-        sync.expect(MsgType::Committed, "record the container's state");
-
-        // Blocked until `start` writes one byte to exec.fifo.
-        char byte;
-        ssize_t n;
-        while ((n = ::read(fifo_fd, &byte, 1)) < 0 && errno == EINTR) {}
-        if (n != 1) throw Error(EPIPE, "wait for start: exec.fifo closed");
+        // `run` (no fifo) starts us with the same message; `create` leaves us
+        // blocked until `start` writes one byte to exec.fifo.
+        if (sync.expect(MsgType::Committed, "record the container's state") != kStartNow) {
+            char byte;
+            ssize_t n;
+            while ((n = ::read(fifo_fd, &byte, 1)) < 0 && errno == EINTR) {}
+            if (n != 1) throw Error(EPIPE, "wait for start: exec.fifo closed");
+        }
         run_hooks(config.hooks.start_container, "startContainer", created_state);
         exec_final(proc, req.seccomp, fp);
     });
@@ -460,8 +461,12 @@ Launched launch(const LaunchRequest& req) {
     // The fifo is opened here, by the parent, because the container's init may
     // no longer be allowed to open it by the time it runs (other uid, other root).
     // O_RDWR never blocks; the init reads from it and so blocks until `start`.
-    sys::UniqueFd fifo(::open(req.fifo_path.c_str(), O_RDWR | O_CLOEXEC));
-    if (!fifo) throw_errno("open " + quote(req.fifo_path));
+    // `run` makes none: its init is started by the Committed message itself.
+    sys::UniqueFd fifo;
+    if (!req.fifo_path.empty()) {
+        fifo.reset(::open(req.fifo_path.c_str(), O_RDWR | O_CLOEXEC));
+        if (!fifo) throw_errno("open " + quote(req.fifo_path));
+    }
     auto [parent_end, child_end] = SyncSocket::make_pair();
 
     // Stage-1 and the init are killed and reaped if anything below throws.

@@ -119,9 +119,12 @@ spec::Hooks config_hooks(const state::State& st) {
 }
 
 // Releases a created container and runs its poststart hooks.
-void start_created(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststart) {
-    log::debug("container " + st.id + ": releasing init pid " + std::to_string(st.pid));
-    process::release_fifo(store.fifo_path(st.id));
+void start_created(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststart,
+                   bool started) {
+    if (!started) {
+        log::debug("container " + st.id + ": releasing init pid " + std::to_string(st.pid));
+        process::release_fifo(store.fifo_path(st.id));
+    }
     state::append_event(store.root(), state::container_event(st, "start"));
     run_hooks_warning(poststart, "poststart", st, state::Status::Running);
 }

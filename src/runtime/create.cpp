@@ -123,8 +123,9 @@ void prepare_launch(const Context& ctx, const CreateOptions& opts, bool namespac
 }
 
 // Makes the state directory, the cgroups and exec.fifo, launches the init and
-// records its state.  On failure the transaction undoes all of it.
-Created launch_planned(const CreateOptions& opts, const state::Store& store, CreatePlan& c) {
+// records its state.  On failure the transaction undoes all of it.  `start_now`:
+// no exec.fifo; the init is started as soon as the state is recorded.
+Created launch_planned(const CreateOptions& opts, const state::Store& store, CreatePlan& c, bool start_now) {
     process::LaunchRequest& req = c.req;
     state::State& st = c.plan.st;
     const cgroup::Paths& cg = c.plan.cgroups.paths;
@@ -159,9 +160,11 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
         req.cgroup_unified = cg.unified;
         req.cgroup_v1_dirs = cgroup::v1_dirs(cg);
     }
-    req.fifo_path = store.fifo_path(opts.id);
-    if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
-    tx.own_fifo(req.fifo_path);
+    if (!start_now) {
+        req.fifo_path = store.fifo_path(opts.id);
+        if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
+        tx.own_fifo(req.fifo_path);
+    }
 
     // The state is written while the init sets up; in place once it is ready.
     std::optional<state::PendingSave> saved;
@@ -178,13 +181,13 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
         launched.pty_master.reset();
     }
     pid_t pid = launched.process.pid();
-    log::debug("container " + opts.id + ": init pid " + std::to_string(pid) + ", blocked on exec.fifo");
+    log::debug("container " + opts.id + ": init pid " + std::to_string(pid) + (start_now ? ", starting" : ", blocked on exec.fifo"));
     if (!saved) throw Error(EIO, "the container's state was not written");  // launch calls while_init_sets_up
     saved->commit();
     if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, pid);
-    launched.sync.send(process::MsgType::Committed);
+    launched.sync.send(process::MsgType::Committed, start_now ? std::string(process::kStartNow) : std::string());
     tx.commit();
-    return {std::move(launched), std::move(st), c.plan.config.hooks};
+    return {std::move(launched), std::move(st), c.plan.config.hooks, start_now};
 }
 
 }  // namespace
@@ -194,7 +197,7 @@ namespace detail {
 // The common part of create and run: parse, validate, make the state dir,
 // launch the init and record the state.  On failure nothing is left behind.
 Created create_container(const Context& ctx, const CreateOptions& opts, bool foreground,
-                         bool namespace_fds) {
+                         bool namespace_fds, bool start_now) {
     state::validate_id(opts.id);
     state::Store store(ctx.root);
     std::string bundle = absolute_path(opts.bundle.empty() ? "." : opts.bundle);
@@ -207,7 +210,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, bool for
     c.plan = plan_container(spec::parse_config(text, config_path), bundle, config_path, opts, ctx,
                             read_host_facts(ctx), foreground);
     prepare_launch(ctx, opts, namespace_fds, c);
-    return launch_planned(opts, store, c);
+    return launch_planned(opts, store, c, start_now);
 }
 
 }  // namespace detail

@@ -49,26 +49,30 @@ void destroy_cgroups(const state::State& st);
 linux::SeccompProgram seccomp_program(const std::string& state_root, const spec::Seccomp& seccomp,
                                       const std::string& where);
 
-// A container made by create_container: its init (blocked on exec.fifo), its
-// state as recorded, and the hooks of its config.
+// A container made by create_container: its init (blocked on exec.fifo, or
+// `started` already), its state as recorded, and the hooks of its config.
 struct Created {
     process::Launched launched;
     state::State st;
     spec::Hooks hooks;
+    bool started = false;
 };
 
 // The common part of create and run: parse, validate, make the state dir,
 // launch the init and record the state.  On failure nothing is left behind.
 // `foreground`: the caller stays and holds a pty's master (run without -d);
-// `namespace_fds`: the init's network and user namespaces come back in `launched`.
+// `namespace_fds`: the init's network and user namespaces come back in `launched`;
+// `start_now`: the init is started as soon as its state is recorded, without an
+// exec.fifo (run; start_created then only announces it).
 Created create_container(const Context& ctx, const CreateOptions& opts, bool foreground = false,
-                         bool namespace_fds = false);
+                         bool namespace_fds = false, bool start_now = false);
 
 // The hooks of a container's config.json; none when it cannot be read any more.
 spec::Hooks config_hooks(const state::State& st);
 
-// Releases a created container and runs its poststart hooks.
-void start_created(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststart);
+// Releases a created container (unless `started` at once) and runs its poststart hooks.
+void start_created(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststart,
+                   bool started = false);
 
 // Deletes the container's state and runs its poststop hooks.
 void remove_stopped(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststop);

@@ -72,7 +72,8 @@ void abandon(const state::Store& store, Created& c) {
 
 Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool foreground,
                         const RunHooks& hooks) {
-    Created c = create_container(ctx, opts, foreground, hooks.created || hooks.keep_namespaces);
+    // Started at once unless `created` must act between create and start.
+    Created c = create_container(ctx, opts, foreground, hooks.created || hooks.keep_namespaces, !hooks.created);
     if (hooks.created) {
         try {
             hooks.created(c.launched.process.pid(), c.launched.netns.get(), c.launched.userns.get());
@@ -216,7 +217,7 @@ int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const
             ::close(log);
         }
         Created c = create_and_hook(ctx, opts, false, hooks);
-        start_created(store, c.st, c.hooks.poststart);
+        start_created(store, c.st, c.hooks.poststart, c.started);
         ::prctl(PR_SET_PDEATHSIG, 0);
         try {
             sync.send(process::MsgType::Started);
@@ -249,7 +250,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
         Created c = create_and_hook(ctx, opts, true, hooks);
         std::optional<linux::TerminalProxy> tty;
         if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
-        start_created(store, c.st, c.hooks.poststart);
+        start_created(store, c.st, c.hooks.poststart, c.started);
         if (hooks.first_tick_ms >= 0) {
             try {
                 watch_ticks(ctx, c.st, hooks.first_tick_ms, STDERR_FILENO, watcher);

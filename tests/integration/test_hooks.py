@@ -141,6 +141,32 @@ def test_start_container_failure_stops_the_container(h):
     check_in("startContainer hook #0", r.err, "error names the hook")
 
 
+def test_run_starts_its_init_without_exec_fifo(h):
+    # `create` leaves its init blocked on exec.fifo until `start`; `run` makes
+    # none and starts the init with the message that says its state is recorded.
+    # createRuntime runs on the host while the init sets up: it sees the state dir.
+    log_dir = h.mkdtemp("fifo")
+    os.chmod(log_dir, 0o777)
+    listing = {"path": HOST_SH, "args": ["sh", "-c", f'ls "{h.root}/$CID" > "{log_dir}/$CID"']}
+    for verb in ("create", "run"):
+        cid = h.new_id(verb)
+        b = h.bundle(["/probe", "exit", "0"])
+        b.config["hooks"] = {"createRuntime": [dict(listing, env=[f"CID={cid}"])]}
+        b.save()
+        if verb == "create":
+            h.create(b, cid)
+            check_eq(h.state(cid)["status"], "created", "create's state")
+            h.rt_ok("start", cid)
+            check(harness.wait_until(lambda: h.state(cid)["status"] == "stopped", 10), "the started init exits")
+            h.rt_ok("delete", cid)
+        else:
+            r = h.run_bundle(b, cid)
+            check_eq(r.rc, 0, f"run without exec.fifo\n{r!r}")
+        made = open(f"{log_dir}/{cid}").read().split()
+        check_eq("exec.fifo" in made, verb == "create", f"{verb}: exec.fifo among {made}")
+    check_eq(h.container_ids(), [], "nothing left")
+
+
 def test_features_reports_hooks(h):
     feats = json.loads(h.rt_ok("features", root=False).out)
     check_eq(sorted(feats["hooks"]), sorted(["prestart", "createRuntime", "createContainer",

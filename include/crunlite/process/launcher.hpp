@@ -74,7 +74,7 @@ struct LaunchRequest {
     const spec::Config* config = nullptr;  // validated: namespaces, mounts' sources, hooks, netDevices
     const linux::ProcessPlan* process = nullptr;  // the init, planned with the config's linux.* extras
     std::string bundle;                    // absolute; relative paths resolve against it
-    std::string fifo_path;                 // exec.fifo, created by the caller
+    std::string fifo_path;                 // exec.fifo, created by the caller; empty: none (see kStartNow)
     std::string container_id;
     bool no_pivot = false;
     bool new_userns = false;               // config asks for a new user namespace
@@ -144,6 +144,8 @@ struct ExecRequest {
 // and reaped, and the Error names the step that failed.
 // The init then waits for MsgType::Committed on `sync` (send it once its state
 // is recorded) before it blocks on exec.fifo; it exits if `sync` closes first.
+// Committed with the payload kStartNow (for a request without fifo_path, as
+// `run` makes) starts it at once instead.
 Launched launch(const LaunchRequest& request);
 
 // Joins every namespace of the init that differs from ours, then starts

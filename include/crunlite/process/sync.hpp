@@ -12,7 +12,8 @@
 //   stage-2 -> parent  Pty          (only with process.terminal: the pty master attached)
 //   stage-2 -> parent  SeccompFd    (only with SCMP_ACT_NOTIFY rules: the listener fd attached)
 //   stage-2 -> parent  Ready        (rootfs and process set up)
-//   parent  -> stage-2 Committed    (the state is recorded; stage-2 then blocks on exec.fifo)
+//   parent  -> stage-2 Committed    (the state is recorded; stage-2 then blocks on exec.fifo,
+//                                    or with payload kStartNow goes on to exec at once)
 //   any child -> parent Error       (payload: errno, ' ', message; the sender then _exit()s)
 //
 // The socket is close-on-exec, so when the container process execs the parent
@@ -29,6 +30,7 @@
 #pragma once
 
 #include <string>
+#include <string_view>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/sys/fd.hpp"
@@ -42,6 +44,9 @@ enum class MsgType : char {
     Ignored = 'I',    // parent -> init: the signals the runtime ignores, which the init resets
     Started = 's'     // `run -d` monitor -> its caller: the container started
 };
+
+// The payload of a Committed message that also starts the init (`run`).
+inline constexpr std::string_view kStartNow = "start";
 
 struct Message {
     MsgType type;
