@@ -1,6 +1,7 @@
 #include "crunlite/process/launcher.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
@@ -201,7 +202,12 @@ template <typename Next>
         // it dies first (EOF here), so do we, rather than live on unfindable.
         // `run` (no fifo) starts us with the same message; `create` leaves us
         // blocked until `start` writes one byte to exec.fifo.
-        if (sync.expect(MsgType::Committed, "record the container's state") != kStartNow) {
+        std::string how = sync.expect(MsgType::Committed, "record the container's state");
+        if (how == kPutStateInPlace) {
+            const auto& to = req.state_handoff;
+            if (::renameat(to.dir_fd, to.ahead.c_str(), to.dir_fd, to.name.c_str()) < 0)
+                throw_errno("record the container's state");
+        } else if (how != kStartNow) {
             char byte;
             ssize_t n;
             while ((n = ::read(fifo_fd, &byte, 1)) < 0 && errno == EINTR) {}
@@ -457,6 +463,19 @@ void write_id_map(pid_t pid, const IdMapAction& action, bool is_gid) {
                  [&] { write_file(file, format_mappings(action.mappings)); });
 }
 
+bool init_owns_state_dir(const LaunchRequest& req, uid_t euid) {
+    if (req.state_handoff.dir_fd < 0 || (req.seccomp && req.seccomp->notify)) return false;
+    uint32_t uid = req.process->user.uid;
+    if (!req.new_userns) {
+        for (const auto& ns : req.config->linux->namespaces)
+            if (ns.type == "user") return false;  // joined by path: its mapping is not ours to read here
+        return uid == euid;
+    }
+    for (const auto& m : req.uid_map.mappings)
+        if (uid >= m.container_id && uid - m.container_id < m.size) return m.host_id + (uid - m.container_id) == euid;
+    return false;
+}
+
 Launched launch(const LaunchRequest& req) {
     // The fifo is opened here, by the parent, because the container's init may
     // no longer be allowed to open it by the time it runs (other uid, other root).
@@ -531,12 +550,21 @@ Launched launch(const LaunchRequest& req) {
         auto [creating, created] = req.runtime_hooks(init_pid);
         parent_end.send(MsgType::HooksDone, creating + "\n" + created);
     }
+    bool init_commits = init_owns_state_dir(req, ::geteuid());
     try {
         parent_end.send(MsgType::Ignored, std::to_string(ignored_signals()));
+        // The state is written ahead by now (while_init_sets_up): the init need not wait for us after Ready.
+        if (init_commits) parent_end.send(MsgType::Committed, std::string(kPutStateInPlace));
     } catch (const Error& e) {
         // The init is gone: what it sent before says why (below).  Any other
         // failure would leave it waiting for the message while we wait for Ready.
         if (e.code() != EPIPE && e.code() != ECONNRESET) throw;
+    }
+    // An init that starts without us: what it sent is read once it has exec'd
+    // (its end of the socket closes then) or failed, without waking us before.
+    if (init_commits) {
+        struct pollfd hangup = {parent_end.fd(), POLLRDHUP, 0};
+        while (::poll(&hangup, 1, -1) < 0 && errno == EINTR) {}
     }
     sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
         send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);
@@ -547,6 +575,7 @@ Launched launch(const LaunchRequest& req) {
     out.pty_master = std::move(pty_master);
     out.netns = std::move(netns);
     out.userns = std::move(userns);
+    out.init_commits = init_commits;
     return out;
 }
 

@@ -3,6 +3,7 @@
 // create and start: a container planned from its bundle (runtime/plan.hpp),
 // its state directory and cgroups made, its init launched blocked on exec.fifo.
 
+#include <fcntl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -160,10 +161,16 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
         req.cgroup_unified = cg.unified;
         req.cgroup_v1_dirs = cgroup::v1_dirs(cg);
     }
+    sys::UniqueFd state_dir;
     if (!start_now) {
         req.fifo_path = store.fifo_path(opts.id);
         if (::mkfifo(req.fifo_path.c_str(), 0600) < 0) throw_errno("mkfifo " + quote(req.fifo_path));
         tx.own_fifo(req.fifo_path);
+    } else {
+        // The init may put its state in place itself (process::LaunchRequest::state_handoff).
+        state_dir.reset(::open(store.dir(opts.id).c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (!state_dir) throw_errno("open " + quote(store.dir(opts.id)));
+        req.state_handoff = {state_dir.get(), state::kStateAheadFile, state::kStateFile};
     }
 
     // The state is written while the init sets up; in place once it is ready.
@@ -183,9 +190,13 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     pid_t pid = launched.process.pid();
     log::debug("container " + opts.id + ": init pid " + std::to_string(pid) + (start_now ? ", starting" : ", blocked on exec.fifo"));
     if (!saved) throw Error(EIO, "the container's state was not written");  // launch calls while_init_sets_up
-    saved->commit();
+    if (launched.init_commits)
+        saved->adopt();  // in place, and the init started: launch returned once it exec'd
+    else
+        saved->commit();
     if (!opts.pid_file.empty()) write_pid_file(opts.pid_file, pid);
-    launched.sync.send(process::MsgType::Committed, start_now ? std::string(process::kStartNow) : std::string());
+    if (!launched.init_commits)
+        launched.sync.send(process::MsgType::Committed, start_now ? std::string(process::kStartNow) : std::string());
     tx.commit();
     return {std::move(launched), std::move(st), c.plan.config.hooks, start_now};
 }

@@ -154,6 +154,11 @@ void PendingSave::commit() {
         ::unlink(tmp.c_str());
         throw sys_error(err, "write " + quote(path_));
     }
+    adopt();
+}
+
+void PendingSave::adopt() {
+    pending_ = false;
     if (index::append(store_->root_, index_line_)) store_->rewrite_index();
 }
 
@@ -179,7 +184,7 @@ PendingSave Store::save_ahead(const State& st) const {
     if (st.setgroups) w.key("setgroups").boolean(*st.setgroups);
     write_cgroup_fields(w, st);
     w.end_object();
-    std::string path = dir(st.id) + "/state.json";
+    std::string path = dir(st.id) + "/" + kStateFile;
     write_new_file(path + ".tmp", w.result(), 0600);
     return PendingSave(*this, std::move(path), index::saved_line(listing(st)));
 }

@@ -74,7 +74,17 @@ struct LaunchRequest {
     const spec::Config* config = nullptr;  // validated: namespaces, mounts' sources, hooks, netDevices
     const linux::ProcessPlan* process = nullptr;  // the init, planned with the config's linux.* extras
     std::string bundle;                    // absolute; relative paths resolve against it
-    std::string fifo_path;                 // exec.fifo, created by the caller; empty: none (see kStartNow)
+    std::string fifo_path;                 // exec.fifo, created by the caller; empty: none (run, see kStartNow)
+    // Without a fifo: the directory (fd) where the caller writes the state ahead
+    // (file `ahead`) while the init sets up, and the name of its place.  When
+    // the init's credentials own that directory (its uid, seen from here, is our
+    // euid) and no filter is loaded before Ready, the init puts the state in
+    // place itself as it starts (Launched::init_commits: the caller then sends
+    // no Committed and only lists it); else the caller commits as for create.
+    struct StateHandoff {
+        int dir_fd = -1;
+        std::string ahead, name;
+    } state_handoff;
     std::string container_id;
     bool no_pivot = false;
     bool new_userns = false;               // config asks for a new user namespace
@@ -117,6 +127,7 @@ struct Launched {
     SyncSocket sync;         // EOF once the init execs (see sync.hpp)
     sys::UniqueFd pty_master;  // with process.terminal: the master of the process's pty
     sys::UniqueFd netns, userns;  // with want_namespace_fds: the init's namespaces
+    bool init_commits = false;    // the init puts its state in place itself (LaunchRequest::state_handoff)
 };
 
 // `exec`: a new process in a running container.
@@ -139,13 +150,20 @@ struct ExecRequest {
     std::optional<bool> setgroups_allowed;   // in the container's user namespace; unset: read /proc/self/setgroups
 };
 
+// Whether the init may put its state in place itself (LaunchRequest::state_handoff):
+// there is a state to hand off, nothing can trap the init's renameat (a NOTIFY
+// filter is loaded before Ready), and the uid it starts as is, seen from here,
+// `euid`: the owner of the directory the caller made.  Pure.
+bool init_owns_state_dir(const LaunchRequest& req, uid_t euid);
+
 // Starts the container init and returns once it is fully set up and blocked on
 // exec.fifo (state "created").  On failure every process it started is killed
 // and reaped, and the Error names the step that failed.
 // The init then waits for MsgType::Committed on `sync` (send it once its state
 // is recorded) before it blocks on exec.fifo; it exits if `sync` closes first.
 // Committed with the payload kStartNow (for a request without fifo_path, as
-// `run` makes) starts it at once instead.
+// `run` makes) starts it at once instead; with init_commits, launch has sent
+// it kPutStateInPlace before Ready, and it starts without waiting for us.
 Launched launch(const LaunchRequest& request);
 
 // Joins every namespace of the init that differs from ours, then starts

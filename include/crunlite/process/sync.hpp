@@ -13,7 +13,9 @@
 //   stage-2 -> parent  SeccompFd    (only with SCMP_ACT_NOTIFY rules: the listener fd attached)
 //   stage-2 -> parent  Ready        (rootfs and process set up)
 //   parent  -> stage-2 Committed    (the state is recorded; stage-2 then blocks on exec.fifo,
-//                                    or with payload kStartNow goes on to exec at once)
+//                                    or with payload kStartNow goes on to exec at once; with
+//                                    kPutStateInPlace, sent before Ready, stage-2 renames the
+//                                    state written ahead into place itself, then execs)
 //   any child -> parent Error       (payload: errno, ' ', message; the sender then _exit()s)
 //
 // The socket is close-on-exec, so when the container process execs the parent
@@ -45,8 +47,11 @@ enum class MsgType : char {
     Started = 's'     // `run -d` monitor -> its caller: the container started
 };
 
-// The payload of a Committed message that also starts the init (`run`).
+// The payloads of a Committed message that also starts the init (`run`): the
+// state is in place; or the init is to put it in place itself (see
+// LaunchRequest::state_handoff).
 inline constexpr std::string_view kStartNow = "start";
+inline constexpr std::string_view kPutStateInPlace = "rename";
 
 struct Message {
     MsgType type;

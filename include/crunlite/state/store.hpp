@@ -106,14 +106,21 @@ void validate_id(const std::string& id);
 
 class Store;
 
+// The names, in a container's directory, of its state and of a state written ahead.
+inline constexpr const char* kStateFile = "state.json";
+inline constexpr const char* kStateAheadFile = "state.json.tmp";  // kStateFile + ".tmp"
+
 // A state written ahead (state.json.tmp), while the init still sets up:
 // commit() puts it in place and lists it; dropped uncommitted, it is removed.
+// adopt() lists it when another process (the init, with renameat on the
+// container's directory) puts it in place.
 class PendingSave {
 public:
     PendingSave(PendingSave&& other) noexcept;
     PendingSave& operator=(PendingSave&&) = delete;
     ~PendingSave();
     void commit();
+    void adopt();
 
 private:
     friend class Store;

@@ -89,7 +89,7 @@ int try_lock(const std::string& dir) {
 
 }  // namespace
 
-TEST_CASE("save_ahead: the state counts from commit(); dropped before, nothing is left", "[state]") {
+TEST_CASE("save_ahead: the state counts from commit() or adopt(); dropped before, nothing is left", "[state]") {
     TempStore t;
     t.store.create_dir("c1");
     State st = sample("c1");
@@ -109,6 +109,18 @@ TEST_CASE("save_ahead: the state counts from commit(); dropped before, nothing i
     { PendingSave dropped = t.store.save_ahead(st); }
     CHECK_FALSE(fs::exists(tmp));
     CHECK(t.store.load("c1").pid == 4242);
+
+    // adopt(): another process (the init: process::LaunchRequest::state_handoff) put it in place.
+    st.pid = 77;
+    {
+        PendingSave pending = t.store.save_ahead(st);
+        fs::rename(tmp, t.path + "/root/c1/" + crunlite::state::kStateFile);
+        pending.adopt();
+    }
+    CHECK_FALSE(fs::exists(tmp));
+    CHECK(t.store.load("c1").pid == 77);
+    REQUIRE(t.store.list().rows.size() == 1);
+    CHECK(t.store.list().rows[0].pid == 77);
 }
 
 TEST_CASE("remove: a directory with state.json alone, or with more in it", "[state]") {
