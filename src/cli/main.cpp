@@ -166,5 +166,6 @@ int main(int argc, char** argv) {
 #ifdef CRUNLITE_LAZY_CPUID
     main_started = true;
 #endif
+    crunlite::runtime::note_inherited_fds();
     leave(guarded_main(argc, argv));
 }

@@ -102,6 +102,17 @@ void report_exec_failure(const process::SyncSocket& sync) {
     }
 }
 
+namespace {
+int first_unopened_fd = -1;  // at start (note_inherited_fds); -1: not noted
+}  // namespace
+
+void require_preserved_fds_open(int count) {
+    for (int fd = 3; fd < 3 + count; ++fd)
+        if (first_unopened_fd >= 0 ? fd >= first_unopened_fd : ::fcntl(fd, F_GETFD) < 0)
+            throw Error(EBADF, "fd " + std::to_string(fd) + " is not open, but the process is to keep fds 3.." +
+                                   std::to_string(2 + count) + " (--preserve-fds, LISTEN_FDS)");
+}
+
 cgroup::Paths cgroup_paths(const state::State& st) { return cgroup::Paths{st.cgroup_unified, st.cgroup_v1}; }
 
 void destroy_cgroups(const state::State& st) {
@@ -110,6 +121,12 @@ void destroy_cgroups(const state::State& st) {
 }
 
 }  // namespace detail
+
+void note_inherited_fds() {
+    int fd = 3;
+    while (::fcntl(fd, F_GETFD) >= 0) ++fd;
+    detail::first_unopened_fd = fd;
+}
 
 state::Status live_status(const state::Store& store, const state::State& st) {
     state::Status s = store.status(st);

@@ -220,6 +220,7 @@ Created create_container(const Context& ctx, const CreateOptions& opts, bool for
     // Planned before anything is made: a bad config fails here, before any fork.
     c.plan = plan_container(spec::parse_config(text, config_path), bundle, config_path, opts, ctx,
                             read_host_facts(ctx), foreground);
+    require_preserved_fds_open(c.plan.preserve_fds);
     prepare_launch(ctx, opts, namespace_fds, c);
     return launch_planned(opts, store, c, start_now);
 }

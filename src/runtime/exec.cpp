@@ -115,6 +115,7 @@ private:
 }  // namespace
 
 int exec(const Context& ctx, const ExecOptions& o) {
+    detail::require_preserved_fds_open(o.preserve_fds);
     state::Store store(ctx.root);
     state::State st = store.load(o.id);
     // The pidfd pins the init; its status read after opening it rules out pid reuse.

@@ -32,6 +32,11 @@ int wait_forwarding_signals(process::Launched& c, linux::TerminalProxy* tty = nu
 // After the process exited: logs an exec failure it reported, if any.
 void report_exec_failure(const process::SyncSocket& sync);
 
+// Throws Error(EBADF) naming the first of fds 3..3+count-1 (those the process is to
+// keep: --preserve-fds, LISTEN_FDS) that is not open: one of our own fds (the state
+// directory, the sync socket) would fill the hole and be handed on.  runc fails too.
+void require_preserved_fds_open(int count);
+
 // The container's cgroups as recorded in its state.
 cgroup::Paths cgroup_paths(const state::State& st);
 

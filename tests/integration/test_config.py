@@ -870,6 +870,20 @@ def test_preserve_fds(h):
     r = _run_with_fds(h, b, h.new_id("fdsc"), ["--preserve-fds", "2"])
     check_eq((r.rc, r.out), (0, "fd3\nfd4"), "contents read through preserved fds")
 
+    # A hole in the range: the runtime's own fds (the state directory, the sync socket)
+    # would take fd 5 and be handed to the container.  runc fails too (EBADF).
+    b.process["args"] = ["/probe", "report"]
+    b.save()
+    for verb_args in (["run"], ["create"]):
+        cid = h.new_id("fdhole")
+        f3 = os.path.join(b.path, "fd3")
+        argv = ["/bin/sh", "-c", f'exec 3<"{f3}" 4<"{f3}"; exec "$@"', "sh"]
+        argv += h.rt_argv(*verb_args, "--preserve-fds", "3", "--bundle", b.path, cid)
+        r = h.cmd(argv, timeout=60)
+        check(r.rc != 0, f"{verb_args[0]} --preserve-fds 3 with fd 5 closed fails\n{r!r}")
+        check_in("fd 5 is not open", r.err, "the error names the fd")
+        check_eq(h.container_ids(), [], "nothing left")
+
 
 def test_listen_fds(h):
     b = h.bundle(["/probe", "listen-fds"])

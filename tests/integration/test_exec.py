@@ -51,6 +51,20 @@ def test_exec_joins_namespaces_and_applies_process(h):
     check_eq(rep["no_new_privs"], 1, "noNewPrivileges from the container's process")
 
 
+def test_exec_preserve_fds_must_be_open(h):
+    b, cid = _running(h)
+    keep = os.path.join(b.path, "kept")
+    with open(keep, "w") as f:
+        f.write("kept")
+    sh = ["/bin/sh", "-c", f'exec 3<"{keep}"; exec "$@"', "sh"]
+    r = h.cmd(sh + h.rt_argv("exec", "--preserve-fds", "1", cid, "/probe", "cat", "/proc/self/fd/3"), timeout=60)
+    check_eq((r.rc, r.out), (0, "kept"), f"exec --preserve-fds 1\n{r!r}")
+    # fd 4 closed: one of the runtime's own fds would fill it and reach the process.
+    r = h.cmd(sh + h.rt_argv("exec", "--preserve-fds", "2", cid, "/probe", "exit", "0"), timeout=60)
+    check(r.rc != 0, f"exec --preserve-fds 2 with fd 4 closed fails\n{r!r}")
+    check_in("fd 4 is not open", r.err, "the error names the fd")
+
+
 def test_exec_config_lists_a_namespace_the_init_lacks(h):
     """exec takes the namespaces config.json lists as new without comparing them;
     when one is ours after all (here: config.json gained "network" after create,

@@ -26,6 +26,12 @@ struct Context {
 // Default --root: /run/crun-lite as root, $XDG_RUNTIME_DIR/crun-lite rootless
 // (/tmp/crun-lite-<euid> when XDG_RUNTIME_DIR is unset).
 std::string default_root();
+
+// Records which fds from 3 on the caller left open (up to the first that is not):
+// call first in main, before anything opens an fd.  A process is to keep fds
+// 3..3+N-1 (--preserve-fds, LISTEN_FDS) only if all were: one of ours would
+// otherwise fill the hole and be handed on (see detail::require_preserved_fds_open).
+void note_inherited_fds();
 // Context from --rootless auto|true|false and --root.
 Context make_context(const std::string& root_flag, const std::string& rootless_flag, const std::string& cgroup_manager);
 
