@@ -222,7 +222,9 @@ Created create_container(const Context& ctx, const CreateOptions& opts, bool for
                             read_host_facts(ctx), foreground);
     require_preserved_fds_open(c.plan.preserve_fds);
     prepare_launch(ctx, opts, namespace_fds, c);
-    return launch_planned(opts, store, c, start_now);
+    // A terminal is set up by whoever holds its master (our proxy sets its size) before
+    // the process may run: started through exec.fifo, as create's, once that is done.
+    return launch_planned(opts, store, c, start_now && !c.plan.process.terminal);
 }
 
 }  // namespace detail
