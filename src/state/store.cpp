@@ -135,23 +135,24 @@ State Store::load(const std::string& id) const {
     return st;
 }
 
-PendingSave::PendingSave(const Store& store, std::string path, std::string index_line)
-    : store_(&store), path_(std::move(path)), index_line_(std::move(index_line)) {}
+PendingSave::PendingSave(const Store& store, const std::string& dir, std::string index_line)
+    : store_(&store), path_(dir + "/" + kStateFile), ahead_(dir + "/" + kStateAheadFile),
+      index_line_(std::move(index_line)) {}
 
 PendingSave::PendingSave(PendingSave&& other) noexcept
-    : store_(other.store_), path_(std::move(other.path_)), index_line_(std::move(other.index_line_)),
+    : store_(other.store_), path_(std::move(other.path_)), ahead_(std::move(other.ahead_)),
+      index_line_(std::move(other.index_line_)),
       pending_(std::exchange(other.pending_, false)) {}
 
 PendingSave::~PendingSave() {
-    if (pending_) ::unlink((path_ + ".tmp").c_str());
+    if (pending_) ::unlink(ahead_.c_str());
 }
 
 void PendingSave::commit() {
-    std::string tmp = path_ + ".tmp";
     pending_ = false;
-    if (::rename(tmp.c_str(), path_.c_str()) < 0) {
+    if (::rename(ahead_.c_str(), path_.c_str()) < 0) {
         int err = errno;
-        ::unlink(tmp.c_str());
+        ::unlink(ahead_.c_str());
         throw sys_error(err, "write " + quote(path_));
     }
     adopt();
@@ -184,9 +185,9 @@ PendingSave Store::save_ahead(const State& st) const {
     if (st.setgroups) w.key("setgroups").boolean(*st.setgroups);
     write_cgroup_fields(w, st);
     w.end_object();
-    std::string path = dir(st.id) + "/" + kStateFile;
-    write_new_file(path + ".tmp", w.result(), 0600);
-    return PendingSave(*this, std::move(path), index::saved_line(listing(st)));
+    PendingSave pending(*this, dir(st.id), index::saved_line(listing(st)));
+    write_new_file(pending.ahead_, w.result(), 0600);
+    return pending;
 }
 
 void Store::rewrite_index() const {

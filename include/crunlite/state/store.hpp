@@ -108,7 +108,7 @@ class Store;
 
 // The names, in a container's directory, of its state and of a state written ahead.
 inline constexpr const char* kStateFile = "state.json";
-inline constexpr const char* kStateAheadFile = "state.json.tmp";  // kStateFile + ".tmp"
+inline constexpr const char* kStateAheadFile = "state.json.tmp";
 
 // A state written ahead (state.json.tmp), while the init still sets up:
 // commit() puts it in place and lists it; dropped uncommitted, it is removed.
@@ -124,9 +124,9 @@ public:
 
 private:
     friend class Store;
-    PendingSave(const Store& store, std::string path, std::string index_line);
+    PendingSave(const Store& store, const std::string& dir, std::string index_line);
     const Store* store_;
-    std::string path_, index_line_;
+    std::string path_, ahead_, index_line_;  // dir/kStateFile, dir/kStateAheadFile
     bool pending_ = true;
 };
 
