@@ -9,7 +9,10 @@
 # for `exec`, joining the sleeping container's namespaces and starting /bin/true
 # there (contrib/bench/exec-floor.c); both static, as crun-lite is.  Last,
 # crun-lite, crun and the floors again, alternating (the order rotated every
-# round), RUNS times each, for `run` and `exec`: the ratios to quote.
+# round), RUNS times each, for `run` and `exec`: the ratios to quote; the exec
+# rows also time a static program whose main returns at once (`start`): what a
+# process's start costs here, paid by every runtime and by both floors (glibc
+# probes the CPU at each start, and a CPUID traps to the hypervisor on a VM).
 # hyperfine runs each command's runs in one block, and the drift of a shared
 # machine from one block to the next is as large as the differences measured
 # (+-10% here); alternating cancels it.
@@ -54,6 +57,7 @@ trap 'rm -rf "$work"' EXIT
 bench_bundles "$work" "$uid" "$gid"
 cc -O2 -static -o "$work/floor" "$here/contrib/bench/floor.c"
 cc -O2 -static -o "$work/exec-floor" "$here/contrib/bench/exec-floor.c"
+echo 'int main(void) { return 0; }' | cc -O2 -static -x c -o "$work/start" -
 # The alternation runs copies of the builds.
 cp "$crunlite" "$work/crun-lite.new"
 [ -z "${BASELINE:-}" ] || cp "$BASELINE" "$work/crun-lite.baseline"
@@ -92,6 +96,7 @@ try:
     execs["crun"] = crun("exec", "ex-crun-alt", "/bin/true")
     state = subprocess.run(crl(builds[0], "state", f"ex-{builds[0]}"), check=True, capture_output=True).stdout
     execs["floor"] = [f"{work}/exec-floor", str(json.loads(state)["pid"])]
+    execs["start"] = [f"{work}/start"]
     results["exec"] = alternate(execs)
 finally:
     for name in builds:
@@ -104,6 +109,8 @@ for verb, med in results.items():
     line += f"; crun-lite / crun: {med['new'] / med['crun']:.2f}"
     if "floor" in med:
         line += f", the floor / crun: {med['floor'] / med['crun']:.2f}"
+    if "start" in med:
+        line += f", start / crun: {med['start'] / med['crun']:.2f}"
     if "baseline" in med:
         line += f", crun-lite / baseline: {med['new'] / med['baseline']:.3f}"
     print(line)
