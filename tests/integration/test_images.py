@@ -236,7 +236,7 @@ def test_layers_stack_through_a_real_overlay(h):
 
 
 def test_five_layers_unpacked_at_once_stack_in_order(h):
-    """Layers are unpacked in parallel (one worker per CPU), each into its own
+    """Layers are unpacked in parallel (one worker more than the CPUs), each into its own
     directory: the image still stacks them in the manifest's order, so each
     layer's whiteouts, opaque directories and files act on the ones below."""
     archive = os.path.join(h.tmp, "five.tar")
