@@ -42,7 +42,7 @@ constexpr off_t kMaxDocument = json::kMaxInputSize;
 // most this many (each holds a layer's buffers and two threads; beyond a few,
 // the disk is the limit anyway).  With one per CPU, the last layer of an image
 // with more layers than CPUs unpacked alone while the other CPUs idled; one
-// more evens that tail (5 layers on 2 CPUs: 0.95 of the time, 1.8 MB more).
+// more evens that tail (5 layers on 2 CPUs: 0.89-0.95 of the time, 1.8 MB more).
 constexpr size_t kMaxLoadJobs = 4;
 
 size_t load_jobs() {
