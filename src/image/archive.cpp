@@ -16,6 +16,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/layer.hpp"
 #include "crunlite/image/read_ahead.hpp"
+#include "crunlite/image/reference.hpp"
 #include "crunlite/image/stream.hpp"
 #include "crunlite/image/tar_index.hpp"
 #include "crunlite/json/json.hpp"
@@ -161,8 +162,16 @@ Plan plan_oci(const Source& src, const std::string& tag) {
     } else {
         chosen = select_manifest(entries, Platform{"linux", host_arch(), ""}, "index.json");
     }
-    for (const auto& [k, v] : chosen.annotations)
-        if (k == "io.containerd.image.name" || k == "org.opencontainers.image.ref.name") names.push_back(v);
+    // A name, not a bare tag ("1.0"), which the ref.name annotation may be too.
+    for (const auto& [key, value] : chosen.annotations) {
+        const std::string& name = value;  // clang 14 lets no lambda capture a structured binding
+        if ((key == "io.containerd.image.name" || key == "org.opencontainers.image.ref.name") &&
+            (name.find(':') != std::string::npos || name.find('/') != std::string::npos)) {
+            with_context("index.json: manifest " + chosen.digest + ": annotation " + key,
+                         [&] { check_image_name(name); });
+            names.push_back(name);
+        }
+    }
     // Nested indexes (buildx, multi-platform) down to one manifest.
     for (int depth = 0; is_index(chosen.media_type); ++depth) {
         if (depth > 8) throw Error(ELOOP, "index.json: indexes nested too deeply");
@@ -176,8 +185,7 @@ Plan plan_oci(const Source& src, const std::string& tag) {
         p.layer_blobs.push_back(blob_path(l.digest));
         p.layer_descs.push_back(l);
     }
-    for (const auto& n : names)
-        if (n.find(':') != std::string::npos || n.find('/') != std::string::npos) p.names.push_back(n);
+    p.names = std::move(names);
     return p;
 }
 
@@ -209,6 +217,9 @@ Plan plan_docker(const Source& src, const std::string& tag) {
         p.layer_blobs.push_back(l);
         p.layer_descs.push_back(std::nullopt);  // verified through the config's diff_ids
     }
+    for (size_t i = 0; i < img->repo_tags.size(); ++i)
+        with_context("manifest.json: [" + std::to_string(img - images.data()) + "].RepoTags[" + std::to_string(i) + "]",
+                     [&] { check_image_name(img->repo_tags[i]); });
     p.names = img->repo_tags;
     return p;
 }

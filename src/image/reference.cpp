@@ -1,6 +1,7 @@
 #include "crunlite/image/reference.hpp"
 
 #include <cctype>
+#include <functional>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
@@ -79,12 +80,11 @@ std::string Reference::api_host() const { return registry == "docker.io" ? "regi
 
 bool is_registry_ref(std::string_view text) { return text.substr(0, kRegistryTransport.size()) == kRegistryTransport; }
 
-Reference parse_reference(std::string_view text) {
-    auto bad = [&](const std::string& why) -> Error {
-        return Error(EINVAL, "invalid image reference " + quote(text) + ": " + why);
-    };
-    if (!is_registry_ref(text)) throw bad("want docker://[HOST[:PORT]/]NAME[:TAG|@DIGEST]");
-    std::string_view rest = text.substr(kRegistryTransport.size());
+namespace {
+
+// Everything after "docker://": [HOST[:PORT]/]NAME[:TAG][@DIGEST].  `bad` makes
+// the error for a reason.
+Reference parse_name(std::string_view rest, const std::function<Error(const std::string&)>& bad) {
     if (rest.empty()) throw bad("no image name");
     if (rest.size() > 1024) throw bad("longer than 1024 characters");
     Reference ref;
@@ -126,6 +126,25 @@ Reference parse_reference(std::string_view text) {
         ref.repository = "library/" + ref.repository;
     if (ref.tag.empty() && ref.digest.empty()) ref.tag = "latest";
     return ref;
+}
+
+}  // namespace
+
+Reference parse_reference(std::string_view text) {
+    auto bad = [&](const std::string& why) { return Error(EINVAL, "invalid image reference " + quote(text) + ": " + why); };
+    if (!is_registry_ref(text)) throw bad("want docker://[HOST[:PORT]/]NAME[:TAG|@DIGEST]");
+    return parse_name(text.substr(kRegistryTransport.size()), bad);
+}
+
+void check_image_name(std::string_view name) {
+    auto bad = [&](const std::string& why) { return Error(EINVAL, "invalid image name " + quote(name) + ": " + why); };
+    // "sha256:<hex>" parses as the name "sha256" tagged <hex>: refused first.
+    if (name.rfind("sha256:", 0) == 0) throw bad("an image id, not a name");
+    Reference r = parse_name(name, bad);
+    std::string_view repo = r.repository;
+    if (r.registry == "docker.io" && repo.rfind("library/", 0) == 0) repo.remove_prefix(8);
+    if (repo.size() == 64 && repo.find_first_not_of("0123456789abcdef") == std::string_view::npos)
+        throw bad("64 hex digits are an image id, not a name");
 }
 
 Platform parse_platform(std::string_view text) {

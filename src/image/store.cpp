@@ -120,20 +120,28 @@ bool has_name(const StoredImage& img, const std::string& name) {
 // 1. The exact name.  2. A short name under the registries buildah, podman
 // and docker write into archives ("app:1" is "localhost/app:1" or
 // "docker.io/library/app:1"); two different images that way are ambiguous.
-// 3. An id or a unique id prefix.  `by_name`: the image that has a name;
-// `by_id_prefix`: the images whose id hex starts so.
+// 3. An id or a unique id prefix.  An id ("sha256:<hex>", or 64 hex digits) is
+// never looked up as a name; a name that is also an id prefix ("cafe") must
+// not stand for another image than that id's.  `by_name`: the image that has a
+// name; `by_id_prefix`: the images whose id hex starts so.
 StoredImage resolve(const std::string& ref, const std::function<std::optional<StoredImage>(const std::string&)>& by_name,
                     const std::function<std::vector<StoredImage>(const std::string&)>& by_id_prefix) {
-    std::string want = normalize_name(ref);
-    std::string hex = ref.rfind("sha256:", 0) == 0 ? ref.substr(7) : ref;
-    if (auto img = by_name(want)) return *img;
+    bool id_form = ref.rfind("sha256:", 0) == 0;
+    std::string hex = id_form ? ref.substr(7) : ref;
     std::vector<StoredImage> matches;
-    for (const char* prefix : {"localhost/", "docker.io/", "docker.io/library/"})
-        if (auto img = by_name(prefix + want))
-            if (std::none_of(matches.begin(), matches.end(), [&](const StoredImage& m) { return m.id == img->id; }))
-                matches.push_back(std::move(*img));
-    if (matches.empty() && hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string::npos)
-        matches = by_id_prefix(hex);
+    auto add = [&](StoredImage img) {
+        if (std::none_of(matches.begin(), matches.end(), [&](const StoredImage& m) { return m.id == img.id; }))
+            matches.push_back(std::move(img));
+    };
+    if (!id_form && !is_id_hex(hex)) {
+        std::string want = normalize_name(ref);
+        if (auto img = by_name(want)) add(std::move(*img));
+        else
+            for (const char* prefix : {"localhost/", "docker.io/", "docker.io/library/"})
+                if (auto img = by_name(prefix + want)) add(std::move(*img));
+    }
+    if (hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string::npos)
+        for (auto& img : by_id_prefix(hex)) add(std::move(img));
     if (matches.size() == 1) return matches[0];
     if (matches.size() > 1) throw Error(EINVAL, "image " + quote(ref) + " is ambiguous");
     throw Error(ENOENT, "image " + quote(ref) + " is not in the store");

@@ -9,6 +9,7 @@
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/image/reference.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/app/image_store.hpp"
@@ -206,6 +207,7 @@ StoreFlags parse_store_flags(const std::string& verb, const std::string& typed, 
     if (f.format != "table" && f.format != "json")
         throw Error(EINVAL, "image " + verb + ": invalid format " + quote(f.format) + ": want table or json");
     if (vm.count("ref")) f.ref = vm["ref"].as<std::string>();
+    if (!f.name.empty()) with_context("image load: --name", [&] { image::check_image_name(f.name); });
     return f;
 }
 

@@ -86,6 +86,32 @@ TEST_CASE("bad references name what is wrong", "[reference]") {
     fails("docker://host.example/" + std::string(300, 'a'), "longer than 255");
 }
 
+TEST_CASE("image names: Docker's grammar, and never an id", "[reference]") {
+    for (const char* ok : {"app:1", "app", "localhost/app:1.0", "docker.io/library/busybox:latest",
+                           "127.0.0.1:5000/team/app@sha256:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                           "cafe:latest", "c601ebad781b"})
+        CHECK_NOTHROW(check_image_name(ok));
+    auto fails = [](const std::string& name, const std::string& why) {
+        try {
+            check_image_name(name);
+            FAIL("accepted " << name);
+        } catch (const Error& e) {
+            CHECK(e.code() == EINVAL);
+            CHECK_THAT(e.message(), Catch::StartsWith("invalid image name `" + name + "`: ") && Catch::Contains(why));
+        }
+    };
+    const std::string hex(64, 'c');
+    fails("sha256:" + hex, "an image id, not a name");
+    fails("sha256:c601", "an image id, not a name");
+    fails(hex, "64 hex digits are an image id");
+    fails(hex + ":latest", "64 hex digits are an image id");
+    fails("docker.io/library/" + hex, "64 hex digits are an image id");
+    fails("BAD TAG!!:::", "invalid tag");
+    fails("App:1", "invalid name component `App`");
+    fails("", "no image name");
+    fails(std::string(300, 'a') + ":1", "longer than 255");
+}
+
 TEST_CASE("platforms: --platform and index matching", "[reference]") {
     Platform p = parse_platform("linux/arm64/v8");
     CHECK(p.os == "linux");

@@ -95,6 +95,23 @@ TEST_CASE("image store index: short names through the registries stay ambiguous 
     CHECK(t.store.inspect("app:1").id == c);  // the exact name first
 }
 
+TEST_CASE("image store: an id is looked up as an id, and a name that starts another image's id is ambiguous") {
+    TempStore t;
+    std::string a = t.add("a", {"app:1"});
+    // Names a store of an older crun-lite may hold (loads check names now).
+    std::string b = t.add("b", {a, a.substr(7)});
+    for (bool indexed : {true, false}) {
+        if (!indexed) fs::remove(t.root + "/names/complete");
+        CHECK(t.store.inspect(a).id == a);
+        CHECK(t.store.inspect(a.substr(7)).id == a);
+        CHECK(t.store.pin(a, "h").id == a);
+    }
+    std::string c = t.add("c", {a.substr(7, 12)});
+    CHECK_THROWS_WITH(t.store.inspect(a.substr(7, 12)), Contains("is ambiguous"));
+    CHECK(t.store.inspect(c.substr(7, 12)).id == c);
+    (void)b;
+}
+
 TEST_CASE("image store index: a stale, missing or corrupt link is read around, and a locked operation rebuilds it") {
     TempStore t;
     std::string a = t.add("a", {"app:1"});
