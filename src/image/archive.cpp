@@ -55,8 +55,9 @@ size_t load_jobs() {
 // The layout or archive being imported.  Everything in it is hostile, and the
 // one way import code reads its files is this class.  Either a directory (an
 // OCI layout given as one, or a compressed archive unpacked to tmp/): each file
-// opened beneath it following no symlink (sys::open_beneath), or an
-// uncompressed archive read in place (TarIndex): each file a range of it.
+// opened beneath it, a symlink followed only inside it (sys::open_inside), or
+// an uncompressed archive read in place (TarIndex): each file a range of it,
+// its symlinks followed only to its own entries.
 // Either way a file must be regular (a FIFO would hang the import, a device
 // feed it forever), and documents are size-capped.
 class Source {
@@ -67,17 +68,19 @@ public:
     // The regular file `rel` (relative to the root); `what` names it in errors.
     BlobInput open(const std::string& rel, const std::string& what) const {
         if (index_) {
-            const TarIndex::Entry* e = index_->find(rel);
+            const TarIndex::Entry* e = nullptr;
+            try {
+                e = index_->follow(rel);
+            } catch (const Error& err) {  // "`rel` leads out of the archive"
+                throw Error(err.code(), what + " " + err.message());
+            }
             if (!e) throw Error(ENOENT, what + " " + quote(rel) + ": not in the archive");
-            if (e->type == S_IFLNK)
-                throw Error(ELOOP, what + " " + quote(rel) + " leads out of the archive or through a symlink");
             if (e->type != S_IFREG) throw Error(EINVAL, what + " " + quote(rel) + ": not a regular file");
             return index_->input(*e);
         }
-        sys::UniqueFd fd(sys::open_beneath(fd_.get(), rel, O_RDONLY | O_NONBLOCK | O_NOCTTY));
+        sys::UniqueFd fd(sys::open_inside(fd_.get(), rel, O_RDONLY | O_NONBLOCK | O_NOCTTY));
         if (!fd) {
-            if (errno == EXDEV || errno == ELOOP)
-                throw sys_error(errno, what + " " + quote(rel) + " leads out of the archive or through a symlink");
+            if (errno == EXDEV) throw sys_error(errno, what + " " + quote(rel) + " leads out of the archive");
             throw_errno(what + " " + quote(rel));
         }
         struct stat st;
@@ -182,6 +185,7 @@ Plan plan_oci(const Source& src, const std::string& tag) {
     Plan p;
     p.config_json = read_blob(src, blob_path(m.config.digest), m.config);
     for (const auto& l : m.layers) {
+        check_layer_media_type(l, "manifest " + chosen.digest + ": layer " + l.digest);
         p.layer_blobs.push_back(blob_path(l.digest));
         p.layer_descs.push_back(l);
     }

@@ -176,29 +176,6 @@ std::string default_cert_dir(const std::string& registry) {
     return "";
 }
 
-}  // namespace
-
-void check_layer_media_type(const Descriptor& layer, const std::string& what) {
-    const std::string& mt = layer.media_type;
-    static const char* known[] = {
-        "application/vnd.oci.image.layer.v1.tar",
-        "application/vnd.oci.image.layer.v1.tar+gzip",
-        "application/vnd.oci.image.layer.v1.tar+zstd",
-        "application/vnd.docker.image.rootfs.diff.tar.gzip",
-        "application/vnd.docker.image.rootfs.diff.tar",
-    };
-    for (const char* k : known)
-        if (mt == k) return;
-    std::string why = mt.find("foreign") != std::string::npos || mt.find("nondistributable") != std::string::npos
-                          ? " (a foreign, non-distributable layer: its blob lives elsewhere)"
-                      : mt.find("encrypted") != std::string::npos ? " (encrypted layers are not supported)"
-                      : mt.empty()                               ? " (none given)"
-                                                                 : "";
-    throw Error(EINVAL, what + ": unsupported layer media type " + quote(mt) + why);
-}
-
-namespace {
-
 // The registry of a login key, checked as a reference would be.
 Reference login_target(const std::string& key) {
     if (key.empty() || key.find("://") != std::string::npos)

@@ -6,7 +6,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
@@ -72,6 +74,10 @@ std::optional<TarIndex> TarIndex::open(int fd, const std::string& name, uint64_t
             entry = *to;
         } else {
             entry.type = archive_entry_filetype(e);
+            if (entry.type == S_IFLNK) {
+                const char* target = archive_entry_symlink(e);
+                entry.link = target ? target : "";
+            }
             if (entry.type == S_IFREG) {
                 if (archive_entry_sparse_count(e) > 0) throw Error(EINVAL, what + ": a sparse file");
                 // What libarchive consumed so far: the headers, up to this entry's data.
@@ -93,6 +99,36 @@ const TarIndex::Entry* TarIndex::find(const std::string& path) const {
     std::optional<std::string> p = normal(path);
     if (!p) return nullptr;
     auto it = entries_.find(*p);
+    return it == entries_.end() ? nullptr : &it->second;
+}
+
+const TarIndex::Entry* TarIndex::follow(const std::string& path) const {
+    constexpr int kMaxLinks = 40;  // as the kernel's MAXSYMLINKS
+    std::vector<std::string> done;                     // components resolved
+    std::vector<std::string> todo = split(path, '/');  // still to walk, in reverse
+    std::reverse(todo.begin(), todo.end());
+    int links = 0;
+    auto out = [&] { return Error(EXDEV, quote(path) + " leads out of the archive"); };
+    while (!todo.empty()) {
+        std::string part = std::move(todo.back());
+        todo.pop_back();
+        if (part.empty() || part == ".") continue;
+        if (part == "..") {
+            if (done.empty()) throw out();
+            done.pop_back();
+            continue;
+        }
+        done.push_back(std::move(part));
+        auto it = entries_.find(join(done, "/"));
+        if (it == entries_.end() || it->second.type != S_IFLNK) continue;
+        if (++links > kMaxLinks) throw Error(ELOOP, quote(path) + ": too many symlinks");
+        const std::string& target = it->second.link;
+        if (target.empty() || target[0] == '/') throw out();
+        done.pop_back();  // the link's directory, then its target
+        std::vector<std::string> parts = split(target, '/');
+        todo.insert(todo.end(), parts.rbegin(), parts.rend());
+    }
+    auto it = entries_.find(join(done, "/"));
     return it == entries_.end() ? nullptr : &it->second;
 }
 

@@ -57,15 +57,23 @@ UniqueFd open_in_root_if_exists(int root_fd, const std::string& path, int flags)
     return fd;
 }
 
-int open_beneath(int dir, const std::string& name, int flags) {
+static int openat2_retrying(int dir, const std::string& name, int flags, uint64_t resolve) {
     struct open_how how;
     std::memset(&how, 0, sizeof how);
     how.flags = static_cast<uint64_t>(flags | O_CLOEXEC);
-    how.resolve = RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS;
+    how.resolve = resolve;
     for (;;) {
         long fd = ::syscall(SYS_openat2, dir, name.c_str(), &how, sizeof how);
         if (fd >= 0 || (errno != EAGAIN && errno != EINTR)) return static_cast<int>(fd);
     }
+}
+
+int open_beneath(int dir, const std::string& name, int flags) {
+    return openat2_retrying(dir, name, flags, RESOLVE_BENEATH | RESOLVE_NO_SYMLINKS | RESOLVE_NO_MAGICLINKS);
+}
+
+int open_inside(int dir, const std::string& name, int flags) {
+    return openat2_retrying(dir, name, flags, RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS);
 }
 
 // Splits "a/b/c" into the parent part "a/b" and the last name "c".

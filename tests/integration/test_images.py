@@ -140,6 +140,94 @@ def test_docker_archive(h):
     check_eq(r.rc, 0, f"sniffed docker archive\n{r!r}")
 
 
+def _docker_archive_edited(h, path, edit, repo_tag="x:1", layers=None):
+    """make_docker_archive, then `edit(dir)` on its unpacked files, archived again."""
+    harness.make_docker_archive(h, path, repo_tag, layers=layers)
+    d = h.mkdtemp("docker")
+    with tarfile.open(path) as t:
+        t.extractall(d)
+    edit(d)
+    with tarfile.open(path, "w") as t:
+        t.add(d, arcname=".")
+
+
+def test_docker_archive_repeating_a_layer_through_a_symlink(h):
+    """Docker's older `save` writes a layer the image repeats once and links the
+    repeat to it (<id>/layer.tar -> ../<first>/layer.tar): followed inside the
+    archive, read in place or unpacked first; a link out of the archive is refused."""
+    import gzip
+    import shutil
+    archive = os.path.join(h.tmp, "repeat.tar")
+    layers = [_entries(("a", "file", "A")), _entries(("b", "file", "B")), _entries(("a", "file", "A"))]
+
+    def link_repeat(d):
+        os.unlink(os.path.join(d, "l2", "layer.tar"))
+        os.symlink("../l0/layer.tar", os.path.join(d, "l2", "layer.tar"))
+    _docker_archive_edited(h, archive, link_repeat, "repeat:1", layers)
+    with open(archive, "rb") as src, gzip.open(archive + ".gz", "wb") as dst:
+        shutil.copyfileobj(src, dst)
+    for path in (archive, archive + ".gz"):
+        r = _image(h, "load", "--format", "json", path)
+        check_eq(r.rc, 0, f"load {path}\n{r!r}")
+        check_eq(len(r.json()["layers"]), 3, "three layers, the first repeated")
+        check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left in tmp/")
+    check_eq(_image(h, "rm", "repeat:1").rc, 0, "rm")
+
+    bad = os.path.join(h.tmp, "out.tar")
+    for target in ("../../../../etc/passwd", "/etc/passwd"):
+        def link_out(d, target=target):
+            os.unlink(os.path.join(d, "l0", "layer.tar"))
+            os.symlink(target, os.path.join(d, "l0", "layer.tar"))
+        _docker_archive_edited(h, bad, link_out)
+        _refused(h, bad, "layer `l0/layer.tar` leads out of the archive")
+
+    def link_loop(d):
+        os.unlink(os.path.join(d, "l0", "layer.tar"))
+        os.symlink("layer.tar", os.path.join(d, "l0", "layer.tar"))
+    _docker_archive_edited(h, bad, link_loop)
+    _refused(h, bad, "too many symlinks")
+
+
+def test_names_from_archives_cannot_stand_for_an_id(h):
+    """An archive can name its image after another image's id ("sha256:<id>", the
+    bare 64 hex digits): refused, naming the entry, so that the id keeps meaning
+    its image (`run --image ARCHIVE` finds the image it imported by id).  Names
+    are checked against Docker's grammar; a name that is also a short id prefix
+    of another image is ambiguous, not that image."""
+    good = os.path.join(h.tmp, "good.tar")
+    harness.make_docker_archive(h, good, "good:1", layers=[harness.busybox_layer(h), _entries(("good", "file", "G"))])
+    r = _image(h, "load", "--format", "json", good)
+    check_eq(r.rc, 0, f"load\n{r!r}")
+    gid = r.json()["id"]
+    bad = os.path.join(h.tmp, "spoof.tar")
+    for tag, why in ((gid, "an image id, not a name"), (gid[7:], "64 hex digits are an image id"),
+                     ("BAD TAG!!:::", "invalid tag"), ("x" * 300 + ":1", "longer than 255")):
+        harness.make_docker_archive(h, bad, tag, layers=[_entries(("evil", "file", "E"))])
+        r = _image(h, "load", bad)
+        check(r.rc != 0, f"{tag!r} must be refused\n{r!r}")
+        check_in("manifest.json: [0].RepoTags[0]: invalid image name", r.err, "names the entry")
+        check_in(why, r.err, "says why")
+        check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left in tmp/")
+    r = _image(h, "load", "--name", gid, good)
+    check(r.rc != 0 and "--name: invalid image name" in r.err, f"--name is checked too\n{r!r}")
+    ids = [i["id"] for i in json.loads(_image(h, "ls", "--format", "json").out)]
+    check_eq(ids, [gid], "only the good image is stored")
+
+    # A short hex name that is also the start of the good image's id.
+    short = gid[7:19]
+    harness.make_docker_archive(h, bad, short + ":latest", layers=[_entries(("evil", "file", "E"))])
+    check_eq(_image(h, "load", bad).rc, 0, "a hex name is a name")
+    r = _image(h, "inspect", short)
+    check(r.rc != 0 and "is ambiguous" in r.err, f"{short} names one image and starts another's id\n{r!r}")
+    for ref in (gid, gid[7:]):
+        r = _image(h, "inspect", ref)
+        check_eq(r.rc, 0, f"inspect {ref}\n{r!r}")
+    # The image run of the good archive runs the good image.
+    r = h.rt("run", "--rm", "--network", "none", "--store", _store(h), "--image", "docker-archive:" + good,
+             "spoofcheck", "/bin/ls", "/good")
+    check_eq((r.rc, r.out.strip()), (0, "/good"), f"the good image ran\n{r!r}")
+
+
 def test_docker25_archive_and_nested_index(h):
     """Docker >= 25 saves an OCI layout plus manifest.json; buildx writes nested indexes."""
     import hashlib
@@ -405,6 +493,29 @@ def test_hostile_and_corrupt_archives(h):
     harness.make_oci_archive(h, bad, "x", tamper=duplicate_key)
     _refused(h, bad, "duplicate key")
 
+    def layer_media_type(mt):
+        def tamper(layout, descs):
+            import hashlib
+            with open(os.path.join(layout, "index.json")) as f:
+                index = json.load(f)
+            old = os.path.join(layout, "blobs", "sha256", index["manifests"][0]["digest"].split(":")[1])
+            with open(old) as f:
+                manifest = json.load(f)
+            os.unlink(old)
+            manifest["layers"][0]["mediaType"] = mt
+            data = json.dumps(manifest).encode()
+            digest = hashlib.sha256(data).hexdigest()
+            with open(os.path.join(layout, "blobs", "sha256", digest), "wb") as f:
+                f.write(data)
+            index["manifests"][0].update(digest="sha256:" + digest, size=len(data))
+            with open(os.path.join(layout, "index.json"), "w") as f:
+                json.dump(index, f)
+        return tamper
+    harness.make_oci_archive(h, bad, "x", tamper=layer_media_type("application/x-foo"))
+    _refused(h, bad, "unsupported layer media type `application/x-foo`")
+    harness.make_oci_archive(h, bad, "x", tamper=layer_media_type("application/vnd.oci.image.layer.v1.tar+gzip+encrypted"))
+    _refused(h, bad, "encrypted layers are not supported")
+
     bomb = [(f"f{i}", "file", "x") for i in range(50)]
     harness.make_oci_archive(h, bad, "x", layers=[_entries(*bomb)])
     _refused(h, bad, "more than 20 entries", "--max-entries", "20")
@@ -468,8 +579,8 @@ def test_archives_read_in_place_or_unpacked_when_compressed(h):
 
 
 def test_archive_blobs_are_read_safely(h):
-    """An archive's blobs and documents are opened beneath it, following no
-    symlink, regular files only: a blob that is a symlink to a host file or to
+    """An archive's blobs and documents are opened beneath it, following a
+    symlink only inside it, regular files only: a blob that is a symlink to a host file or to
     /dev/zero, or a FIFO, is refused by name (never read, never hanging the
     store lock); a docker-archive Config path with ".." is refused like a layer's."""
     bad = os.path.join(h.tmp, "bad.tar")
@@ -482,7 +593,7 @@ def test_archive_blobs_are_read_safely(h):
         return tamper
     for target in ("/etc/shadow", "/dev/zero"):
         harness.make_oci_archive(h, bad, "x", tamper=blob_to(target))
-        _refused(h, bad, "through a symlink")
+        _refused(h, bad, "leads out of the archive")
 
     def fifo_layer(layout, descs):
         blob = os.path.join(layout, "blobs", "sha256", descs[0]["digest"].split(":")[1])
@@ -499,7 +610,7 @@ def test_archive_blobs_are_read_safely(h):
     # The same rules for a layout directory given as it is (oci:DIR).
     layout = os.path.join(h.mkdtemp("layout"), "l") + "/"
     harness.make_oci_archive(h, layout, "x", tamper=blob_to("/etc/shadow"))
-    _refused(h, "oci:" + layout.rstrip("/"), "through a symlink")
+    _refused(h, "oci:" + layout.rstrip("/"), "leads out of the archive")
 
     harness.make_docker_archive(h, bad, "x:1")
     d = h.mkdtemp("docker")

@@ -43,6 +43,10 @@ struct Manifest {
 };
 Manifest parse_manifest(std::string_view text, const std::string& source);
 
+// Refuses layer media types crun-lite cannot unpack (a layout's or a registry's
+// manifest); `what` names the layer.  Pure.
+void check_layer_media_type(const Descriptor& layer, const std::string& what);
+
 struct Healthcheck {
     std::vector<std::string> test;  // ["CMD", ...], ["CMD-SHELL", "..."], ["NONE"]
     int64_t interval_ns = 0, timeout_ns = 0, start_period_ns = 0, start_interval_ns = 0;

@@ -88,9 +88,6 @@ void login(const std::string& key, const Credentials& creds, const PullOptions& 
 // had no entry.
 bool logout(const std::string& key, const std::string& authfile);
 
-// Refuses layer media types crun-lite cannot unpack; pure.
-void check_layer_media_type(const Descriptor& layer, const std::string& what);
-
 // crun-lite-pull: $CRUNLITE_PULL, the installed libexec copy, or the build tree's.
 std::string find_pull_helper();
 

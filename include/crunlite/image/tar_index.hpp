@@ -3,7 +3,8 @@
 // each file's bytes are then a range of the archive (image/stream's BlobInput),
 // read without unpacking the archive first.  The archive is hostile: names are
 // normalised ("./a//b" is "a/b"), a ".." component is refused, every file's
-// range must lie inside the archive, a hard link must name a file before it.
+// range must lie inside the archive, a hard link must name a file before it, a
+// symlink is followed only to an entry of the archive.
 #pragma once
 
 #include <sys/types.h>
@@ -24,6 +25,7 @@ public:
         mode_t type = 0;  // S_IFREG, S_IFDIR, S_IFLNK, ...
         off_t offset = 0;  // regular files: where the data starts
         uint64_t size = 0;
+        std::string link;  // symlinks: the target, as the archive has it
     };
 
     // Indexes the archive `fd` (a regular file; the index keeps a duplicate of
@@ -34,6 +36,13 @@ public:
 
     // The entry at `path` (normalised as the archive's names are); null if none.
     const Entry* find(const std::string& path) const;
+
+    // The entry at `path` with the symlinks on the way followed inside the archive
+    // (Docker's older `save` links a layer it repeats to the first copy:
+    // "b/layer.tar" -> "../a/layer.tar"); null if none.  Throws Error naming
+    // `path` when a link leads out of the archive (absolute, or above its root)
+    // or links loop.
+    const Entry* follow(const std::string& path) const;
 
     // The regular file `entry`'s bytes (a duplicate of the archive's fd).
     BlobInput input(const Entry& entry) const;

@@ -38,6 +38,9 @@ UniqueFd open_in_root_if_exists(int root_fd, const std::string& path, int flags)
 // added.  Returns the fd, or -1 with errno set (EXDEV: ".." or an absolute
 // path; ELOOP: a symlink on the way).
 int open_beneath(int dir, const std::string& name, int flags);
+// open_beneath, but symlinks are followed as long as they stay beneath `dir`
+// (RESOLVE_BENEATH | RESOLVE_NO_MAGICLINKS): EXDEV for one that leads out.
+int open_inside(int dir, const std::string& name, int flags);
 
 // Creates every missing directory of `path` inside `root_fd` (like mkdir -p,
 // each component resolved in-root) and returns an O_PATH fd of the last one.

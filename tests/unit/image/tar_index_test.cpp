@@ -1,7 +1,8 @@
 // TarIndex on archives written by libarchive's writer here: each file's range
 // holds its bytes (through PAX headers, long names, "./" prefixes, hard links),
 // compressed archives are left to the caller, and hostile ones are refused by
-// name: "..", data past the end, a hard link to nothing, garbage, too many entries.
+// name: "..", data past the end, a hard link to nothing, garbage, too many entries;
+// symlinks followed only to the archive's own entries.
 #include <catch2/catch.hpp>
 
 #include <archive.h>
@@ -157,4 +158,32 @@ TEST_CASE("tar index: hostile archives are refused by name") {
 
     CHECK_THROWS_WITH(TarIndex::open(sys::UniqueFd(::open(dir.path.c_str(), O_RDONLY | O_DIRECTORY)).get(), "'d'", 10),
                       Contains("'d': not a regular file"));
+}
+
+TEST_CASE("tar index: symlinks are followed inside the archive only") {
+    testing::TempDir t("crl-tar-index");
+    std::string path = t.path + "/a.tar";
+    write_tar(path, {{"a/layer.tar", S_IFREG, "A"},
+                     {"b/layer.tar", S_IFLNK, "../a/layer.tar"},  // Docker's older save, a repeated layer
+                     {"c", S_IFLNK, "b"},
+                     {"d", S_IFLNK, "a/../b/./layer.tar"},
+                     {"up", S_IFLNK, "../x"},
+                     {"abs", S_IFLNK, "/etc/passwd"},
+                     {"loop", S_IFLNK, "loop"},
+                     {"dangling", S_IFLNK, "nothing"}});
+    auto index = index_of(path);
+    REQUIRE(index);
+    for (const char* p : {"b/layer.tar", "c/layer.tar", "d", "./b//layer.tar"}) {
+        const TarIndex::Entry* e = index->follow(p);
+        REQUIRE(e);
+        CHECK(e->type == S_IFREG);
+        CHECK(e == index->find("a/layer.tar"));
+    }
+    CHECK(index->find("b/layer.tar")->type == S_IFLNK);  // find() follows nothing
+    CHECK(index->follow("dangling") == nullptr);
+    CHECK(index->follow("missing") == nullptr);
+    CHECK_THROWS_WITH(index->follow("up"), "`up` leads out of the archive");
+    CHECK_THROWS_WITH(index->follow("abs"), "`abs` leads out of the archive");
+    CHECK_THROWS_WITH(index->follow("../a/layer.tar"), "`../a/layer.tar` leads out of the archive");
+    CHECK_THROWS_WITH(index->follow("loop"), "`loop`: too many symlinks");
 }
