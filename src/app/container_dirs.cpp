@@ -73,12 +73,15 @@ sys::UniqueFd ContainerDirs::create(const image::Store& store, const std::string
     if (::mkdir(d.c_str(), 0700) < 0) {
         if (errno != EEXIST) throw_errno("create " + quote(d));
         if (container_dir_live(d)) throw Error(EEXIST, "container with given ID already exists");
-        // A dead container's (its state is gone): moved aside for prune, which can
-        // remove files of subordinate ids (it runs in their user namespace).  Without
-        // its state path it stays dead once this id's new state exists.
+        // A dead container's (its state is gone: a run killed before it cleaned
+        // up): removed, or, when files of subordinate ids remain that only a user
+        // namespace of the caller's can remove, moved aside for prune (it runs
+        // there).  Without its state path it stays dead once this id's new state exists.
         ::unlink((d + "/state").c_str());
-        std::string aside = dir(kAsidePrefix + id + "-" + std::to_string(::getpid()));
-        if (::rename(d.c_str(), aside.c_str()) < 0) throw_errno("move aside " + quote(d));
+        if (sys::remove_tree(d) < 0) {
+            std::string aside = dir(kAsidePrefix + id + "-" + std::to_string(::getpid()));
+            if (::rename(d.c_str(), aside.c_str()) < 0) throw_errno("move aside " + quote(d));
+        }
         if (::mkdir(d.c_str(), 0700) < 0) throw_errno("create " + quote(d));
     }
     try {

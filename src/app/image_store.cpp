@@ -7,11 +7,15 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/interrupt.hpp"
 
 namespace crunlite::app {
 
 void with_image_store(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,
                          const std::function<void(image::Store&)>& body) {
+    // Ctrl-C or SIGTERM unwinds the work (its tmp/ directories, layers half
+    // unpacked, a rootless child's too), then ends the process (main).
+    sys::Interruptible interruptible;
     auto work = [&](image::UnpackOptions unpack) {
         unpack.limits = limits;
         ContainerDirs dirs(root);

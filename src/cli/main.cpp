@@ -13,6 +13,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/process/self_clone.hpp"
+#include "crunlite/sys/interrupt.hpp"
 #include "crunlite_build_config.h"
 #include "crunlite_commit.h"
 
@@ -153,7 +154,13 @@ int guarded_main(int argc, char** argv) {
     } catch (const crunlite::cli::HelpShown&) {
         return 0;
     } catch (const crunlite::Error& e) {
-        return crunlite::cli::report_error(e, 1);
+        int code = crunlite::cli::report_error(e, 1);
+        if (int sig = crunlite::sys::interrupted_by()) {  // the work cleaned up: now the signal ends us
+            std::fflush(nullptr);
+            ::signal(sig, SIG_DFL);
+            ::raise(sig);
+        }
+        return code;
     } catch (const std::exception& e) {
         crunlite::log::error(e.what());
         return 1;

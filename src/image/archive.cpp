@@ -21,6 +21,7 @@
 #include "crunlite/image/tar_index.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/interrupt.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "store_internal.hpp"
 
@@ -238,7 +239,10 @@ void unpack_archive(const std::string& file, const std::string& dir) {
     UnpackOptions o = UnpackOptions::unprivileged();  // blobs only: no owners, no devices
     o.name = file;
     ReadAhead ahead([&](void* b, size_t n) { return s.read(b, n); });  // decompressing beside the unpacking
-    unpack_layer(root.get(), [&](void* b, size_t n) { return ahead.read(b, n); }, o);
+    unpack_layer(root.get(), [&](void* b, size_t n) {
+        sys::throw_if_interrupted();
+        return ahead.read(b, n);
+    }, o);
 }
 
 }  // namespace

@@ -26,6 +26,7 @@
 #include "crunlite/image/stream.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/interrupt.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "store_internal.hpp"
 
@@ -288,6 +289,7 @@ std::string Store::store_layer(const Parts& parts, size_t i, const ImageConfig& 
         }, parts.cancel);
         stats = unpack_layer(diff.get(), [&](void* b, size_t n) {
             if (cancelled) throw Error(ECANCELED, what + ": cancelled");
+            sys::throw_if_interrupted();
             return ahead.read(b, n);
         }, o);
         stream.drain(kMaxTrailing, ahead.finish());

@@ -23,6 +23,7 @@
 #include "crunlite/spec/mount_options.hpp"
 #include "crunlite/sys/child.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/interrupt.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::runtime {
@@ -102,6 +103,7 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
         return 1;
     });
     theirs.close();
+    sys::ForwardInterrupts forward(child.pid());  // an interrupted caller's work unwinds in the child
     process::Message msg;
     bool got = ours.receive(msg);
     if (!got || msg.type != process::MsgType::MapRequest) {

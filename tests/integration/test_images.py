@@ -360,6 +360,43 @@ def test_a_killed_import_leaves_no_half_layer(h):
     check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "prune removed the killed import's work")
 
 
+def test_an_interrupted_import_cleans_up_then_ends_by_the_signal(h):
+    """SIGINT (Ctrl-C) or SIGTERM while layers unpack: the work in tmp/, the layers
+    stored so far and a run's container directory are removed, then the signal ends
+    the process (the status a shell expects); rootless, the import's user
+    namespace child gets it too.  A run killed outright (SIGKILL) leaves its
+    container directory, which the next run of that name removes."""
+    import signal
+    archive = os.path.join(h.tmp, "big.tar")
+    layers = [_entries(*[(f"l{n}f{i}", "file", "x" * (1 << 20)) for i in range(24)]) for n in range(3)]
+    harness.make_oci_archive(h, archive, "big", compress=True, layers=[harness.busybox_layer(h)] + layers)
+    tmp = os.path.join(_store(h), "tmp")
+    containers = os.path.join(_store(h), "containers")
+
+    def interrupt(argv, sig):
+        p = h.spawn(argv)
+        harness.wait_until(lambda: os.path.isdir(tmp) and os.listdir(tmp), 20, 0.002)
+        os.kill(p.pid, sig)
+        return h.finish(p)
+    run = ["run", "--rm", "--network", "none", "--store", _store(h), "--image", archive, "big", "/bin/echo", "ok"]
+    for sig, argv in ((signal.SIGINT, h.rt_argv("image", "load", "--store", _store(h), archive, root=False)),
+                      (signal.SIGTERM, h.rt_argv(*run))):
+        r = interrupt(argv, sig)
+        check_eq(r.rc, -sig, f"ended by {sig.name}\n{r!r}")
+        check_in(f"interrupted by {sig.name}", r.err, "says why")
+        check_eq(os.listdir(tmp), [], "no work left in tmp/")
+        check_eq(_layer_dirs(h), [], "no layer kept")
+        check_eq(json.loads(_image(h, "ls", "--format", "json").out), [], "no image kept")
+        check_eq(os.listdir(containers) if os.path.isdir(containers) else [], [], "no container directory left")
+        check_eq(h.rt("list", "-q").out.split(), [], "no state left")
+
+    r = interrupt(h.rt_argv(*run), signal.SIGKILL)
+    check_eq(os.listdir(containers), ["big"], "SIGKILL leaves the container's directory")
+    r = h.rt(*run)
+    check_eq(r.rc, 0, f"the next run of that name\n{r!r}")
+    check_eq(os.listdir(containers), [], "removed it (not moved aside)")
+
+
 def test_a_failed_import_keeps_no_layer(h):
     """A load whose second layer is corrupt removes the first, which it had
     stored and verified: nothing of a failed import stays in the store."""

@@ -1,0 +1,37 @@
+// SIGINT, SIGTERM and SIGHUP during work that must clean up after itself (an
+// image import: its work directories, half-unpacked layers, a container's
+// directory).  While an Interruptible lives they set a flag instead of ending
+// the process; the work checks it between reads (throw_if_interrupted) and
+// unwinds as from any error, and main re-raises the signal once everything is
+// cleaned up, so the caller sees the status it expects (130 for Ctrl-C).
+#pragma once
+
+#include <sys/types.h>
+
+namespace crunlite::sys {
+
+class Interruptible {
+public:
+    Interruptible();   // installs the handlers (nested: the outermost installs them)
+    ~Interruptible();  // restores what was there before
+    Interruptible(const Interruptible&) = delete;
+    Interruptible& operator=(const Interruptible&) = delete;
+};
+
+// Throws Error(EINTR, "interrupted by SIGINT") once such a signal came.
+void throw_if_interrupted();
+
+// The signal that interrupted the work, or 0.
+int interrupted_by();
+
+// A child doing the work for us (the import in a user namespace) gets the
+// signal too while this lives.
+class ForwardInterrupts {
+public:
+    explicit ForwardInterrupts(pid_t child);
+    ~ForwardInterrupts();
+    ForwardInterrupts(const ForwardInterrupts&) = delete;
+    ForwardInterrupts& operator=(const ForwardInterrupts&) = delete;
+};
+
+}  // namespace crunlite::sys
