@@ -35,9 +35,9 @@ void write_in(sys::Kernel& k, const std::string& dir, const std::string& file, c
 
 // mkdir -p below an existing ancestor; returns the directories it created,
 // outermost first.  The kernel fills each with its control files.
-std::vector<std::string> make_dirs(sys::Kernel& k, const std::string& dir) {
+std::vector<std::string> make_dirs(sys::Kernel& k, const std::string& dir, bool parents) {
     std::vector<std::string> created;
-    std::string base = existing_ancestor(dir);
+    std::string base = parents ? existing_ancestor(dir) : parent_of(dir);
     for (size_t at = base.size(); at < dir.size();) {
         size_t next = dir.find('/', at + 1);
         std::string d = dir.substr(0, next == std::string::npos ? dir.size() : next);
@@ -138,13 +138,13 @@ Paths plan_paths(const Layout& layout, const MayCreate& may_create, const std::s
     return p;
 }
 
-void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k) {
+void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k, bool parents) {
     if (!paths.unified.empty()) {
         // Controllers must be enabled in the subtree_control of every parent,
         // from the first existing ancestor down to the container's parent.
         std::string top = existing_ancestor(paths.unified);
         std::vector<std::string> chain = {top == paths.unified ? parent_of(top) : top};
-        for (const auto& d : make_dirs(k, paths.unified))
+        for (const auto& d : make_dirs(k, paths.unified, parents))
             if (d != paths.unified) chain.push_back(d);
         std::string enable;
         for (const auto& c : unified_controllers_needed(writes)) enable += (enable.empty() ? "+" : " +") + c;
@@ -154,7 +154,7 @@ void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k
     std::set<std::string> done;
     for (const auto& [controller, dir] : paths.v1) {
         if (!done.insert(dir).second) continue;  // co-mounted controllers share a directory
-        for (const auto& d : make_dirs(k, dir)) {
+        for (const auto& d : make_dirs(k, dir, parents)) {
             // A new v1 cpuset starts empty and refuses tasks: inherit the parent's.
             if (controller == "cpuset")
                 for (const char* f : {"cpuset.cpus", "cpuset.mems"})

@@ -96,7 +96,9 @@ public:
     explicit ScratchCgroup(const cgroup::Paths& container)
         : paths_(cgroup::sub_cgroups(container, {"crun-lite-exec-" + std::to_string(::getpid())})) {
         try {
-            cgroup::create(paths_, {});  // a v1 cpuset gets its parent's cpus and mems
+            // A v1 cpuset gets its parent's cpus and mems.  The container's own
+            // cgroups are never made again: a `delete` may be removing them.
+            cgroup::create(paths_, {}, sys::host_kernel(), false);
         } catch (const Error& e) {
             log::debug("exec: no cgroup of its own: " + e.message());
             cgroup::destroy(paths_);

@@ -70,7 +70,11 @@ std::set<std::string> v2_controllers(const Layout& layout);
 // Creates the directories (v1 cpuset gets its parent's cpus/mems, v2 parents
 // get the controllers the writes need in cgroup.subtree_control) and applies
 // `writes`.  Throws Error naming the file; the caller removes on failure.
-void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k = sys::host_kernel());
+// Without `parents`, each directory's parent must exist (ENOENT): an exec's
+// cgroup below a container's that `delete` removes at that moment must not
+// bring the container's back.
+void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k = sys::host_kernel(),
+            bool parents = true);
 
 // Applies writes to existing cgroups (`update`).
 void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k = sys::host_kernel());

@@ -246,6 +246,19 @@ TEST_CASE("dirs and pids go through exec --cgroup sub-cgroups", "[manager]") {
     CHECK(pids(v1_only) == std::vector<pid_t>{kNoPid});  // from the pids hierarchy
 }
 
+TEST_CASE("a sub-cgroup made without parents never brings back a container's removed cgroup", "[manager]") {
+    FakeHybrid f;
+    FakeKernel k;
+    Paths p = plan_paths(f.layout, anywhere, "", "c1");
+    create(p, {}, k);
+    Paths exec = sub_cgroups(p, {"crun-lite-exec-1"});
+    create(exec, {}, k, false);
+    for (const auto& d : dirs(exec)) CHECK(fs::is_directory(d));
+    for (const auto& d : dirs(p)) fs::remove_all(d);  // the container's delete, before the exec made its own
+    CHECK_THROWS_WITH(create(exec, {}, k, false), Contains("create cgroup") && Contains("no such file or directory"));
+    for (const auto& d : dirs(p)) CHECK_FALSE(fs::exists(d));
+}
+
 TEST_CASE("freeze through cgroup.freeze, else the v1 freezer", "[manager]") {
     FakeHybrid f;
     FakeKernel k;
