@@ -148,7 +148,7 @@ void check_health_overrides(const HealthOverrides& o, const std::string& verb) {
     if (o.disable && (o.cmd || o.http || o.tcp || o.interval_ns || o.timeout_ns || o.start_period_ns ||
                       o.start_interval_ns || o.retries || o.max_log_count || o.max_log_size || o.log_destination ||
                       o.startup_cmd))
-        throw Error(EINVAL, verb + ": --no-healthcheck conflicts with the --health-* options");
+        throw Error(EINVAL, verb + ": --no-healthcheck (or --health-cmd none) conflicts with the --health-* options");
     if (!o.startup_cmd && (o.startup_interval_ns || o.startup_timeout_ns || o.startup_retries || o.startup_success))
         throw Error(EINVAL, verb + ": --health-startup-interval, -timeout, -retries and -success need --health-startup-cmd");
     if (o.startup_cmd && o.startup_cmd->empty()) throw Error(EINVAL, verb + ": --health-startup-cmd: a command is required");

@@ -173,11 +173,16 @@ def test_labels_give_the_probe_and_flags_override_them(h):
     check_eq(_inspect(h, cid)["Healthcheck"]["Kind"], "tcp", "the flag's kind")
     check_in("3999", hs["Log"][-1]["Output"], "the flag's port")
     h.rt_ok("delete", "--force", cid)
-    r = _run(h, archive, "-d", "--no-healthcheck", cid)
-    check_eq(r.rc, 0, f"--no-healthcheck\n{r!r}")
-    check("Healthcheck" not in _inspect(h, cid), "--no-healthcheck disables the label's probe")
-    r = h.rt("healthcheck", "run", cid)
-    check_eq(r.rc, 125, f"healthcheck run without a healthcheck\n{r!r}")
+    for flags in (["--no-healthcheck"], ["--health-cmd", "none"], ["--health-cmd", "NONE"]):
+        r = _run(h, archive, "-d", *flags, cid)
+        check_eq(r.rc, 0, f"{flags}\n{r!r}")
+        check("Healthcheck" not in _inspect(h, cid), f"{flags} disables the label's probe")
+        r = h.rt("healthcheck", "run", cid)
+        check_eq(r.rc, 125, f"healthcheck run without a healthcheck\n{r!r}")
+        h.rt_ok("delete", "--force", cid)
+    r = _run(h, archive, "-d", "--health-cmd", "", cid)
+    check_eq(r.rc, 0, f"--health-cmd ''\n{r!r}")
+    check_eq(_inspect(h, cid)["Healthcheck"]["Kind"], "http", "an empty --health-cmd keeps the image's probe")
     h.rt_ok("delete", "--force", cid)
 
     tcp = _image(h, {"org.crun-lite.health.tcp": str(PORT)})
@@ -218,7 +223,8 @@ def test_bad_flags_are_refused_before_anything_starts(h):
                             (["--health-tcp", "0"], "--health-tcp: want a port number 1-65535, got `0`"),
                             (["--health-tcp", "65536"], "--health-tcp: want a port number 1-65535"),
                             (["--health-tcp", "web"], "--health-tcp: want a port number 1-65535, got `web`"),
-                            (["--no-healthcheck", "--health-tcp", "80"], "--no-healthcheck conflicts")):
+                            (["--no-healthcheck", "--health-tcp", "80"], "--no-healthcheck (or --health-cmd none) conflicts"),
+                            (["--health-cmd", "none", "--health-interval", "1s"], "--no-healthcheck (or --health-cmd none) conflicts")):
             r = _run(h, missing, *args, cid, verb=verb)
             check(r.rc != 0, f"{verb} {args} must fail\n{r!r}")
             check(r.err.startswith(f"crun-lite: {verb}: "), f"the error names the verb: {r.err!r}")
