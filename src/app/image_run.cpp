@@ -385,7 +385,7 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
 
 Prepared prepare(const runtime::Context& ctx, const ImageRunOptions& o, bool creating) {
     state::validate_id(o.id);
-    std::string store_root = o.store_root.empty() ? image::default_store_root(ctx.rootless) : o.store_root;
+    std::string store_root = image::store_root(o.store_root, ctx.rootless);
     image::Store store(store_root, image::UnpackOptions{});
     ContainerDirs dirs(store_root);
 

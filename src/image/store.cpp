@@ -168,6 +168,10 @@ std::string default_store_root(bool rootless) {
     return std::string(home) + "/.local/share/crun-lite";
 }
 
+std::string store_root(const std::string& flag, bool rootless) {
+    return flag.empty() ? default_store_root(rootless) : absolute_path(flag);
+}
+
 std::string normalize_name(const std::string& name) {
     size_t slash = name.rfind('/');
     size_t colon = name.rfind(':');

@@ -314,6 +314,23 @@ def test_image_runs_leak_nothing(h):
     check_eq(harness.children_of(os.getpid()), [], "no process left")
 
 
+def test_a_relative_store(h):
+    """--store relative to the working directory, for load, run (whose overlay names the
+    layers by absolute paths) and rm, as for the default store."""
+    archive = _archive(h, dict(BASE, User=""))
+    work = os.path.dirname(_store(h))
+    rel = os.path.relpath(_store(h), work)
+    r = h.rt("image", "load", "--store", rel, archive, root=False, cwd=work)
+    check_eq(r.rc, 0, f"load\n{r!r}")
+    cid = h.new_id("rel")
+    r = h.rt("run", "--rm", "--network", "none", "--store", rel, "--image", "example/app:1.0", cid, "echo", "ok", cwd=work)
+    check_eq((r.rc, r.out.strip()), (0, "ok"), f"run --store {rel}\n{r!r}")
+    check_eq(_run(h, archive, "-d", cid, "sleep", "100").rc, 0, "run -d")
+    r = h.rt("rm", "-f", "--store", rel, cid, cwd=work)
+    check_eq(r.rc, 0, f"rm --store {rel}\n{r!r}")
+    check_eq((_containers_left(h), h.container_ids()), ([], []), "no container directory or state left")
+
+
 def test_stop_escalates_to_sigkill(h):
     archive = _archive(h, dict(BASE, User=""))
     cid = h.new_id("img")

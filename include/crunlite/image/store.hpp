@@ -58,6 +58,9 @@ std::string host_arch();
 
 // /var/lib/crun-lite as root; $XDG_DATA_HOME/crun-lite (default ~/.local/share) rootless.
 std::string default_store_root(bool rootless);
+// The store a command uses: `flag` (--store) made absolute (an image container's
+// overlay names its layers by it), or the default.
+std::string store_root(const std::string& flag, bool rootless);
 
 struct StoredImage {
     std::string id;                  // "sha256:<hex>" of the config

@@ -53,7 +53,7 @@ int cmd_rm(const Global& g, const std::vector<std::string>& args) {
     std::vector<std::string> ids;
     parse_ids_args("rm", opts, args, ids);
     runtime::Context ctx = g.context();
-    std::string store_root = store.empty() ? image::default_store_root(ctx.rootless) : store;
+    std::string store_root = image::store_root(store, ctx.rootless);
     int failed = 0;
     for (const auto& id : ids) {
         try {

@@ -273,7 +273,7 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     StoreFlags f = parse_store_flags(verb, args[0], rest);
 
     runtime::Context ctx = g.context();
-    std::string root = f.store_dir.empty() ? image::default_store_root(ctx.rootless) : f.store_dir;
+    std::string root = image::store_root(f.store_dir, ctx.rootless);
     image::LayerLimits limits = layer_limits(f);
     bool show = !f.quiet && f.format != "json" && ::isatty(STDERR_FILENO);
     if (verb == "pull") {
