@@ -100,6 +100,8 @@ void stop_container(const runtime::Context& ctx, const state::State& st, int tim
         }
     }
     runtime::kill(ctx, id, sig, false);
+    // A paused container's processes see the signal once thawed (Docker: the signal, then unpause).
+    if (runtime::live_status(store, st) == state::Status::Paused) runtime::resume(ctx, id);
     for (int i = 0; i < timeout_s * 10; ++i) {
         if (!store.exists(id) || store.status(st) == state::Status::Stopped) return;
         ::usleep(100'000);

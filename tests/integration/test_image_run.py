@@ -342,6 +342,29 @@ def test_stop_escalates_to_sigkill(h):
     check_eq(_inspect(h, cid)["State"].get("ExitCode"), 137, "killed by SIGKILL")
 
 
+def test_stop_several_at_once_and_a_paused_one(h):
+    """stop takes several containers and stops them in parallel; a paused one is resumed
+    after its stop signal, so its handler runs (exit 3, not SIGKILL's 137 after the
+    timeout; rootless without a delegated cgroup nothing can be paused); one that does not
+    exist fails the command, named, and the others stop."""
+    archive = _archive(h, dict(BASE, User=""))
+    ids = [h.new_id("stop") for _ in range(3)]
+    for cid in ids:
+        r = _run(h, archive, "-d", "--no-init", cid, "sh", "-c", "trap 'exit 3' TERM; while :; do sleep 0.1; done")
+        check_eq(r.rc, 0, f"run -d {cid}\n{r!r}")
+    r = h.rt("pause", ids[0])
+    check(r.rc == 0 or (os.getuid() != 0 and "has no cgroup" in r.err), f"pause\n{r!r}")
+    t0 = time.monotonic()
+    r = h.rt("stop", "-t", "20", *ids, "no-such-container")
+    took = time.monotonic() - t0
+    check_eq(r.rc, 1, f"one of them does not exist\n{r!r}")
+    check_in("stop no-such-container: ", r.err, "the error names it")
+    check(took < 15, f"stopped in parallel, the paused one by its handler ({took:.1f}s)")
+    for cid in ids:
+        check_eq(_inspect(h, cid)["State"].get("ExitCode"), 3, f"{cid} ran its TERM handler")
+        h.rt_ok("delete", "--force", cid)
+
+
 def test_stop_signal_from_image_and_create_start(h):
     # StopSignal SIGUSR1: the shell's trap answers it with exit 7.
     cmd = ["sh", "-c", "trap 'exit 7' USR1; while :; do sleep 0.1; done"]

@@ -1,4 +1,6 @@
 // stop, logs, inspect, healthcheck, port: the verbs of image containers (run --image).
+#include <sys/wait.h>
+
 #include <iostream>
 
 #include "../command.hpp"
@@ -6,18 +8,40 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/slirp.hpp"
+#include "crunlite/sys/child.hpp"
 
 namespace crunlite::cli {
 
+// Several containers stop at once, each in a child of its own (as Docker and
+// podman stop them in parallel); the exit status is 1 when one failed.
 int cmd_stop(const Global& g, const std::vector<std::string>& args) {
     int timeout = 10;
     po::options_description opts("Options");
     opts.add_options()("time,t", po::value(&timeout), "seconds to wait after the stop signal before SIGKILL (default 10)");
-    std::string id;
-    parse_id_args("stop", opts, args, id);
+    std::vector<std::string> ids;
+    parse_ids_args("stop", opts, args, ids);
     if (timeout < 0) throw Error(EINVAL, "stop: --time must not be negative");
-    app::stop(g.context(), id, timeout);
-    return 0;
+    runtime::Context ctx = g.context();
+    if (ids.size() == 1) {
+        app::stop(ctx, ids[0], timeout);
+        return 0;
+    }
+    std::vector<sys::Child> children;
+    for (const auto& id : ids)
+        children.push_back(sys::Child::fork("stop " + id, [&] {
+            try {
+                app::stop(ctx, id, timeout);
+                return 0;
+            } catch (const Error& e) {
+                return report_error(e.with_context("stop " + id), 1);
+            }
+        }));
+    int failed = 0;
+    for (auto& c : children) {
+        int status = c.wait();
+        failed += !WIFEXITED(status) || WEXITSTATUS(status) != 0;
+    }
+    return failed ? 1 : 0;
 }
 
 int cmd_logs(const Global& g, const std::vector<std::string>& args) {

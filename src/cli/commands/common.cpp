@@ -31,7 +31,7 @@ const std::vector<Command>& commands() {
         {"update", "change the resource limits of a container", cmd_update},
         {"events", "print resource usage statistics, or stream lifecycle and health events", cmd_events},
         {"list", "list containers", cmd_list},
-        {"stop", "stop a container: its stop signal, then SIGKILL", cmd_stop},
+        {"stop", "stop containers: their stop signal, then SIGKILL", cmd_stop},
         {"logs", "print the output of a detached image container", cmd_logs},
         {"inspect", "print state, health and config of an image container", cmd_inspect},
         {"healthcheck", "run an image container's healthcheck now", cmd_healthcheck},
