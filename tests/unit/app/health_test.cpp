@@ -390,7 +390,7 @@ TEST_CASE("--health-cmd, --health-http and --health-tcp conflict; bad values nam
     HealthOverrides off;
     off.disable = true;
     off.tcp = "80";
-    CHECK_THROWS_WITH(app::check_health_overrides(off, "run"), Catch::Contains("--no-healthcheck conflicts"));
+    CHECK_THROWS_WITH(app::check_health_overrides(off, "run"), Catch::Contains("--no-healthcheck (or --health-cmd none) conflicts"));
     HealthOverrides fine;
     fine.http = "https://[::1]:8443/ready";
     fine.interval_ns = kSecond;
@@ -608,7 +608,7 @@ TEST_CASE("log limit flags: kept in the config, checked, and round-tripped", "[h
     o.log_destination = "local";
     o.disable = true;
     o.cmd.reset();
-    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--no-healthcheck conflicts"));
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--no-healthcheck (or --health-cmd none) conflicts"));
     json::Document bad = json::parse(
         R"({"Test":["x"],"Interval":1,"Timeout":1,"StartPeriod":0,"StartInterval":1,"Retries":3,"LogDestination":"x"})",
         "cfg");

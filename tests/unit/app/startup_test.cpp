@@ -67,7 +67,7 @@ TEST_CASE("startup flags that contradict are refused", "[health][startup]") {
                       Catch::Contains("--health-startup-success must not be negative"));
     o.startup_success.reset();
     o.disable = true;
-    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--no-healthcheck conflicts"));
+    CHECK_THROWS_WITH(app::check_health_overrides(o, "run"), Catch::Contains("--no-healthcheck (or --health-cmd none) conflicts"));
     o = {};
     o.startup_cmd = "x";
     o.startup_interval_ns = 10;
