@@ -9,6 +9,7 @@
 #include <cstdint>
 #include <iostream>
 
+#include "app_record.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/restart.hpp"
 #include "crunlite/base/error.hpp"
@@ -193,6 +194,7 @@ public:
         : ctx_(ctx), store_(ctx.root), conditions_(o.conditions), interval_ns_(o.interval_ns) {
         if (conditions_.empty()) conditions_.push_back(WaitCondition::Stopped);
         want_health_ = std::any_of(conditions_.begin(), conditions_.end(), is_health);
+        follow_restarts_ = std::all_of(conditions_.begin(), conditions_.end(), is_health);
         watches_.resize(o.ids.size());
         for (size_t i = 0; i < o.ids.size(); ++i) watches_[i].id = watches_[i].outcome.id = o.ids[i];
         // Without inotify (out of instances) the exit record is polled for instead.
@@ -217,6 +219,9 @@ private:
     std::vector<WaitCondition> conditions_;
     int64_t interval_ns_;
     bool want_health_ = false, record_due_ = false;
+    // Waiting for health alone: an exit that its monitor restarts is not the end
+    // (a service that crashes once before it is healthy, under --restart).
+    bool follow_restarts_ = false;
     sys::UniqueFd inotify_;
     std::vector<Watch> watches_;
 };
@@ -228,8 +233,8 @@ private:
 // die event).  Otherwise `w` starts afresh with the new run, whose exit counts.
 bool Waiter::restarted(Watch& w, Observation& o) {
     std::optional<int> code = w.exit_code;
-    if (!code && w.counts) code = die_event_code(ctx_.root, w.id, w.created, w.run_ns);
-    if (w.counts && code) {
+    if (!code && w.counts && !follow_restarts_) code = die_event_code(ctx_.root, w.id, w.created, w.run_ns);
+    if (w.counts && code && !follow_restarts_) {
         o.status = state::Status::Stopped;
         o.exit_code = w.exit_code = code;
         return true;
@@ -256,21 +261,10 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         w.pid = st.pid;
         o.status = runtime::live_status(store_, st);
         if (o.status != state::Status::Stopped) w.counts = true;
-        if (st.annotations.count(kImageAnnotation)) {
-            try {
-                RestartRecord r = read_restart_record(st.bundle);
-                w.run_ns = r.started_ns;
-                // Stopped before the wait began, and to be restarted: its next exit is awaited.
-                o.restarting = o.status == state::Status::Stopped && r.restarting && !w.counts;
-            } catch (const Error&) {
-                // Being removed: not restarted.
-            }
-        }
         if (auto code = store_.exit_status(w.id)) w.exit_code = code;
         if (o.status == state::Status::Stopped && !w.exit_code)
             w.exit_code = die_event_code(ctx_.root, w.id, w.created, w.run_ns);
         o.exit_code = w.exit_code;
-        if (want_health_ && st.annotations.count(kImageAnnotation)) o.health = health_of(ctx_, w.id);
         if (o.status == state::Status::Stopped) {
             w.pidfd.reset();
             if (w.stopped_since < 0) w.stopped_since = now;
@@ -278,6 +272,23 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         } else if (!w.pidfd && !w.exit_noticed) {
             w.pidfd = open_pidfd(st);
         }
+        if (st.annotations.count(kImageAnnotation)) {
+            try {
+                RestartRecord r = read_restart_record(st.bundle);
+                w.run_ns = r.started_ns;
+                // Stopped before the wait began, and to be restarted: its next exit is awaited.
+                o.restarting = o.status == state::Status::Stopped && r.restarting && (!w.counts || follow_restarts_);
+                // An exit its policy restarts, before the monitor has said so: for a while.
+                if (follow_restarts_ && o.status == state::Status::Stopped && !o.restarting && o.exit_code &&
+                    now - w.stopped_since < kExitRecordGrace_ns) {
+                    RestartPolicy policy = detail::parse_app(st.bundle + "/app.json").restart;
+                    o.restarting = decide_restart(policy, r, *o.exit_code, 0).restart;
+                }
+            } catch (const Error&) {
+                // Being removed: not restarted.
+            }
+        }
+        if (want_health_ && st.annotations.count(kImageAnnotation)) o.health = health_of(ctx_, w.id);
     } catch (const Error& e) {
         if (e.code() != ENOENT) throw;
         o.exists = false;

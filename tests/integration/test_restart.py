@@ -184,6 +184,26 @@ def _crash_once_then_serve(h, archive, network):
     h.rt_ok("stop", cid)
 
 
+def test_wait_healthy_follows_a_restart(h):
+    """--wait-healthy (and wait --condition healthy) waits on through an exit its restart
+    policy restarts: a service that crashes once before it is healthy comes back healthy.
+    Without a restart policy the same exit ends the wait (exit 1)."""
+    archive = _image(h)
+    script = "if [ -f /marker ]; then exec sleep 3600; fi; sleep 0.5; touch /marker; exit 3"
+    health = ("--health-cmd", "test -f /marker", "--health-interval", "300ms")
+    cid = h.new_id("wh")
+    r = _run(h, archive, cid, "--restart", "on-failure:3", *health, "--wait-healthy=20s", cid, "sh", "-c", script,
+             ok=False)
+    check_eq(r.rc, 0, f"healthy after one restart\n{r!r}")
+    info = _inspect(h, cid)
+    check_eq((info["RestartCount"], info["State"]["Health"]["Status"]), (1, "healthy"), "restarted once, healthy")
+    h.rt_ok("delete", "--force", cid)
+    r = _run(h, archive, cid, *health, "--wait-healthy=20s", cid, "sh", "-c", script, ok=False)
+    check_eq(r.rc, 1, f"no restart policy: the exit ends the wait\n{r!r}")
+    check_in("exited with code 3 before it was healthy", r.err, "says why")
+    h.rt_ok("delete", "--force", cid)
+
+
 def test_restart_keeps_files_and_network(h):
     """Each network there is (none always; pasta and slirp4netns when installed)."""
     script = ("echo run; if [ -f /marker ]; then exec busybox httpd -f -p 8080 -h /www; fi; "
