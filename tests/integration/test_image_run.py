@@ -493,6 +493,10 @@ def test_wait_healthy(h):
     check(r.rc != 0 and "no healthcheck" in r.err, f"--wait-healthy without a healthcheck\n{r!r}")
     r = h.rt("healthcheck", "run", none)
     check_eq(r.rc, 125, f"healthcheck run without a healthcheck is an error (125, as podman)\n{r!r}")
+    # The timeout takes "=": a duration after a bare --wait-healthy is not a container id.
+    r = _run(h, archive, "-d", "--health-cmd", "true", "--wait-healthy", "5s", "--name", none)
+    check(r.rc != 0 and "--wait-healthy takes its timeout as --wait-healthy=5s" in r.err, f"--wait-healthy 5s\n{r!r}")
+    check_eq(h.container_ids(), [cid], "no container 5s")
 
 
 def test_image_in_use_is_kept(h):

@@ -261,6 +261,19 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
     // runc: a detached container stays until `delete`; --keep is for the foreground.
     if (!parse_run_args("run", args, opts, image_opts, f, o)) return runtime::run(g.context(), o, detach, keep || detach);
     if (!f.wait_healthy.empty() && !detach) throw Error(EINVAL, "run: --wait-healthy needs -d");
+    // An optional value takes "=" only: "--wait-healthy 5s" made a container "5s".
+    auto duration = [](const std::string& text) {
+        try {
+            app::parse_duration(text, "");
+            return true;
+        } catch (const Error&) {
+            return false;
+        }
+    };
+    for (size_t i = 0; i + 1 < args.size() && !f.wait_healthy.empty(); ++i)
+        if (args[i] == "--wait-healthy" && args[i + 1] == f.o.id && duration(f.o.id))
+            throw Error(EINVAL, "run: --wait-healthy takes its timeout as --wait-healthy=" + f.o.id + " (" +
+                                    quote(f.o.id) + " would be the container's id)");
     // A detached pty needs someone holding its master (runc: --console-socket); an
     // image run's monitor captures output to its log instead.
     if (f.o.tty && detach) throw Error(EINVAL, "run: -t with -d is not supported for --image (the log captures the output)");
