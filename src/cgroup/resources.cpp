@@ -46,6 +46,8 @@ void plan_memory_v2(Planner& p, const spec::Resources::Memory& m) {
         throw Error(EINVAL, "linux.resources.memory.disableOOMKiller: not available on cgroup v2");
     if (m.kernel_tcp)
         throw Error(EINVAL, "linux.resources.memory.kernelTCP: not available on cgroup v2");
+    if (m.swappiness)
+        throw Error(EINVAL, "linux.resources.memory.swappiness: not available on cgroup v2");
     if (m.use_hierarchy && !*m.use_hierarchy)
         throw Error(EINVAL, "linux.resources.memory.useHierarchy: cgroup v2 is always hierarchical");
 }
@@ -183,6 +185,35 @@ void plan_unified(Planner& p, const std::map<std::string, std::string>& unified)
     }
 }
 
+// runc's reading of a resource that is 0 (or ""): not set.  Its update
+// template is all zeros ("unchanged values can be omitted"), and callers that
+// serialise every field send zeros for what they leave alone; writing them
+// starved a container (cpu.shares 2), lifted a pids limit, or failed (a quota
+// or memory limit of 0).
+spec::Resources without_zeros(spec::Resources r) {
+    auto unset = [](auto& field) {
+        if (field && *field == 0) field.reset();
+    };
+    if (auto& m = r.memory) {
+        for (auto* f : {&m->limit, &m->reservation, &m->swap, &m->kernel, &m->kernel_tcp}) unset(*f);
+    }
+    if (auto& c = r.cpu) {
+        for (auto* f : {&c->shares, &c->period, &c->realtime_period}) unset(*f);
+        for (auto* f : {&c->quota, &c->realtime_runtime}) unset(*f);
+    }
+    unset(r.pids_limit);
+    if (auto& b = r.block_io) {
+        unset(b->weight);
+        unset(b->leaf_weight);
+        for (auto& d : b->weight_device) {
+            unset(d.weight);
+            unset(d.leaf_weight);
+        }
+    }
+    if (auto& n = r.network) unset(n->class_id);
+    return r;
+}
+
 }  // namespace
 
 uint64_t shares_to_weight(uint64_t shares) {
@@ -192,7 +223,8 @@ uint64_t shares_to_weight(uint64_t shares) {
     return 1 + ((shares - 2) * 9999) / 262142;
 }
 
-std::vector<Write> plan_resources(const spec::Resources& r, const std::function<bool(const std::string&)>& on_v2) {
+std::vector<Write> plan_resources(const spec::Resources& given, const std::function<bool(const std::string&)>& on_v2) {
+    spec::Resources r = without_zeros(given);
     std::vector<Write> out;
     Planner p(out, on_v2);
     if (r.memory) plan_memory(p, *r.memory);

@@ -234,6 +234,20 @@ def test_update_changes_live_limits(h):
     r = h.rt("update", "--resources", "-", cid, input='{"pids": {"limit": 11}}')
     check_eq(r.rc, 0, f"update --resources -\n{r!r}")
     check_eq(open(pids_max).read().strip(), "11", "pids.max from stdin")
+    # runc's update template: zeros are "unchanged", not limits of 0.
+    cpu = next(k for k in cg if "cpu" in k.split(",") and "cpuset" not in k)
+    shares = f"/sys/fs/cgroup/{cpu}{cg[cpu]}/cpu.shares"
+    zeros = {"memory": {"limit": 0, "reservation": 0, "swap": 0, "kernel": 0, "kernelTCP": 0},
+             "cpu": {"shares": 0, "quota": 0, "period": 0, "realtimeRuntime": 0, "realtimePeriod": 0,
+                     "cpus": "", "mems": ""},
+             "blockIO": {"weight": 0}, "pids": {"limit": 0}}
+    r = h.rt("update", "--resources", "-", cid, input=json.dumps(zeros))
+    check_eq(r.rc, 0, f"update with runc's template of zeros\n{r!r}")
+    check_eq((open(pids_max).read().strip(), open(mem_limit).read().strip(), open(shares).read().strip()),
+             ("11", str(64 << 20), "256"), "nothing changed")
+    r = h.rt("update", "--memory", "0", "--pids-limit", "0", "--cpu-share", "0", cid)
+    check_eq(r.rc, 0, f"update flags of 0\n{r!r}")
+    check_eq((open(pids_max).read().strip(), open(shares).read().strip()), ("11", "256"), "nothing changed")
     h.rt_fail("update", "--memory", "lots", cid, expect="--memory")
     with open(res, "w") as f:
         f.write('{"pids": {"limit": "many"}}')

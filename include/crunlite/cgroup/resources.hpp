@@ -22,8 +22,10 @@ struct Write {
 };
 
 // v2 controller names: "memory", "pids", "cpu", "cpuset", "io", "hugetlb".  v1
-// uses "blkio" for "io".  Throws Error(EINVAL) naming the field for values that
-// cannot be expressed (e.g. memory.swap below memory.limit).
+// uses "blkio" for "io".  A limit, weight, share, period or quota of 0 is not
+// set, as runc reads it (pids.limit too: -1 is "max").  Throws Error(EINVAL)
+// naming the field for values that cannot be expressed (e.g. memory.swap below
+// memory.limit).
 std::vector<Write> plan_resources(const spec::Resources& r, const std::function<bool(const std::string&)>& on_v2);
 
 // Device access rules for the v1 devices controller, in order: the configured

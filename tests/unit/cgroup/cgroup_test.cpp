@@ -90,11 +90,34 @@ TEST_CASE("resources on cgroup v2", "[cgroup]") {
     CHECK(shares_to_weight(262144) == 10000);
 }
 
+TEST_CASE("a resource of 0 is not set, as runc reads it (update's template is all zeros)", "[cgroup]") {
+    spec::Resources r;
+    r.memory = spec::Resources::Memory{};
+    r.memory->limit = r.memory->reservation = r.memory->swap = r.memory->kernel_tcp = 0;
+    r.memory->swappiness = 0;  // a real value: 0 is "avoid swapping" (v1 only: refused on v2)
+    r.pids_limit = 0;
+    r.cpu = spec::Resources::Cpu{};
+    r.cpu->shares = r.cpu->period = r.cpu->realtime_period = 0;
+    r.cpu->quota = r.cpu->realtime_runtime = 0;
+    r.block_io = spec::Resources::BlockIO{};
+    r.block_io->weight = r.block_io->leaf_weight = 0;
+    r.block_io->weight_device.push_back({8, 0, 0, 0});
+    r.network = spec::Resources::Network{};
+    r.network->class_id = 0;
+    auto w = plan_resources(r, [&](const std::string&) { return false; });
+    REQUIRE(w.size() == 1);
+    CHECK(w[0].file == "memory.swappiness");
+    CHECK_THROWS_WITH(plan_resources(r, [&](const std::string&) { return true; }),
+                      "linux.resources.memory.swappiness: not available on cgroup v2");
+    r.memory->swappiness.reset();
+    CHECK(plan_resources(r, [&](const std::string&) { return true; }).empty());
+}
+
 TEST_CASE("resources on a hybrid host go to v1 files", "[cgroup]") {
     spec::Resources r;
     r.memory = spec::Resources::Memory{};
     r.memory->limit = 64 << 20;
-    r.pids_limit = 0;
+    r.pids_limit = -1;
     r.cpu = spec::Resources::Cpu{};
     r.cpu->shares = 512;
     r.cpu->quota = -1;
