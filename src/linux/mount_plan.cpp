@@ -19,7 +19,7 @@ std::string absolute(const std::string& path, const std::string& base) {
 
 // Flags that only a MS_REMOUNT can apply to a bind mount.
 constexpr unsigned long kBindRemountable = MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC | MS_NOATIME |
-                                           MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME;
+                                           MS_NODIRATIME | MS_RELATIME | MS_STRICTATIME | MS_NOSYMFOLLOW;
 
 unsigned long propagation_flag(const std::string& name) {
     if (name == "shared") return MS_SHARED;

@@ -25,7 +25,9 @@ constexpr FlagOption kFlags[] = {
     {"nodiratime", false, MS_NODIRATIME}, {"relatime", false, MS_RELATIME}, {"norelatime", true, MS_RELATIME},
     {"strictatime", false, MS_STRICTATIME}, {"nostrictatime", true, MS_STRICTATIME},
     {"lazytime", false, MS_LAZYTIME}, {"nolazytime", true, MS_LAZYTIME}, {"silent", false, MS_SILENT},
-    {"loud", true, MS_SILENT},
+    {"loud", true, MS_SILENT},     {"nosymfollow", false, MS_NOSYMFOLLOW}, {"symfollow", true, MS_NOSYMFOLLOW},
+    {"acl", false, MS_POSIXACL},   {"noacl", true, MS_POSIXACL},       {"iversion", false, MS_I_VERSION},
+    {"noiversion", true, MS_I_VERSION},
 };
 
 struct PropagationOption {
@@ -56,6 +58,7 @@ constexpr AttrOption kAttrs[] = {
     {"rrelatime", false, MOUNT_ATTR_RELATIME}, {"rnorelatime", true, MOUNT_ATTR_RELATIME},
     {"rnoatime", false, MOUNT_ATTR_NOATIME},   {"ratime", true, MOUNT_ATTR_NOATIME},
     {"rstrictatime", false, MOUNT_ATTR_STRICTATIME}, {"rnostrictatime", true, MOUNT_ATTR_STRICTATIME},
+    {"rnosymfollow", false, MOUNT_ATTR_NOSYMFOLLOW}, {"rsymfollow", true, MOUNT_ATTR_NOSYMFOLLOW},
 };
 
 }  // namespace

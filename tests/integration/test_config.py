@@ -622,6 +622,14 @@ def test_mount_bind_rw_ro(h):
     check_in("ro", _mount(rep, "/mnt/ro")["options"].split(","), "ro bind options")
     check_in("nosuid", _mount(rep, "/mnt/rb")["options"].split(","), "rbind nosuid")
     # Binding a single file.
+    # nosymfollow (runc knows it, and acl and iversion): on a bind, and on a tmpfs.
+    b3 = h.bundle()
+    b3.add_mount("/mnt/ns", "bind", host_dir, ["rbind", "nosymfollow"])
+    b3.add_mount("/mnt/rns", "bind", host_dir, ["rbind", "rnosymfollow"])
+    b3.add_mount("/mnt/t", "tmpfs", "tmpfs", ["nosuid", "nosymfollow", "acl", "iversion", "noacl", "noiversion"])
+    rep = h.report(b3)
+    for dest in ("/mnt/ns", "/mnt/rns", "/mnt/t"):
+        check_in("nosymfollow", _mount(rep, dest)["options"].split(","), f"{dest} nosymfollow")
     b2 = h.bundle(["/probe", "cat", "/etc/crl-file"])
     b2.add_mount("/etc/crl-file", "bind", os.path.join(host_dir, "hello"), ["bind", "ro"])
     r = h.run_bundle(b2)

@@ -57,6 +57,18 @@ TEST_CASE("recursive attributes; atime modes replace each other", "[mount_option
     CHECK(o.flags == 0);
 }
 
+TEST_CASE("nosymfollow, acl and iversion, as runc knows them", "[mount_options]") {
+    auto o = parse_mount_options({"nosymfollow", "acl", "iversion"});
+    CHECK(o.flags == (MS_NOSYMFOLLOW | MS_POSIXACL | MS_I_VERSION));
+    CHECK(o.data.empty());
+    o = parse_mount_options({"symfollow", "noacl", "noiversion"});
+    CHECK(o.clear_flags == (MS_NOSYMFOLLOW | MS_POSIXACL | MS_I_VERSION));
+    o = parse_mount_options({"rnosymfollow"});
+    CHECK(o.attr_set == MOUNT_ATTR_NOSYMFOLLOW);
+    o = parse_mount_options({"rsymfollow"});
+    CHECK(o.attr_clr == MOUNT_ATTR_NOSYMFOLLOW);
+}
+
 TEST_CASE("the table lists every known option once", "[mount_options]") {
     const auto& names = crunlite::spec::known_mount_options();
     CHECK(std::find(names.begin(), names.end(), "rro") != names.end());
