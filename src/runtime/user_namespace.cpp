@@ -279,7 +279,11 @@ HostFacts read_host_facts(const Context& ctx) {
         host.cgroups = cgroup::HostCgroups{layout, cgroup::v2_controllers(layout), cgroup::host_may_create, {}};
         if (ctx.cgroup_manager == "systemd") host.cgroups->systemd_manager_cgroup = systemd_manager_of(ctx);
     }
-    if (const char* listen = std::getenv("LISTEN_FDS"))
+    // systemd's socket activation: the fds are ours only when LISTEN_PID says so
+    // (a LISTEN_FDS left in the environment by a parent is not for us), as runc checks.
+    const char* listen = std::getenv("LISTEN_FDS");
+    const char* listen_pid = std::getenv("LISTEN_PID");
+    if (listen && listen_pid && parse_int(listen_pid) == ::getpid())
         host.listen_fds = static_cast<int>(parse_int(listen).value_or(0));
     return host;
 }

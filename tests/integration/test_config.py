@@ -850,13 +850,14 @@ def test_sysctl(h):
     h.rt_fail("run", "--bundle", b2.save().path, h.new_id("sysctlnonet"))
 
 
-def _run_with_fds(h, b, cid, extra, env_listen=False):
-    """Run the runtime from `sh` with fds 3 and 4 open on two files (optionally LISTEN_FDS)."""
+def _run_with_fds(h, b, cid, extra, env_listen=False, listen_pid="$$"):
+    """Run the runtime from `sh` with fds 3 and 4 open on two files (optionally LISTEN_FDS,
+    with LISTEN_PID the runtime's own pid unless `listen_pid` says another)."""
     f3, f4 = os.path.join(b.path, "fd3"), os.path.join(b.path, "fd4")
     for p in (f3, f4):
         with open(p, "w") as f:
             f.write(os.path.basename(p))
-    prefix = "LISTEN_FDS=2 LISTEN_PID=$$ " if env_listen else ""
+    prefix = f"LISTEN_FDS=2 LISTEN_PID={listen_pid} " if env_listen else ""
     script = f'exec 3<"{f3}" 4<"{f4}"; {prefix}exec "$@"'
     argv = ["/bin/sh", "-c", script, "sh"] + h.rt_argv("run", *extra, "--bundle", b.path, cid)
     return h.cmd(argv, timeout=60)
@@ -902,6 +903,15 @@ def test_listen_fds(h):
     check_eq(got["LISTEN_FDS"], "2", "LISTEN_FDS")
     check_eq(got["pid_matches"], True, f"LISTEN_PID names the container process: {got}")
     check_eq(got["open"], [True, True], "fds 3 and 4 open")
+    # Another process's LISTEN_FDS (LISTEN_PID not ours, or none): not for the container.
+    report = h.bundle(["/probe", "report"])
+    report.save()
+    for pid in ("1", ""):
+        r = _run_with_fds(h, report, h.new_id("listen"), [], env_listen=True, listen_pid=pid)
+        check_eq(r.rc, 0, f"run with LISTEN_PID={pid!r}\n{r!r}")
+        got = r.json()
+        check_eq(got["fds"], [0, 1, 2], f"LISTEN_PID={pid!r}: no fds passed")
+        check("LISTEN_FDS=2" not in got.get("env", []), f"LISTEN_PID={pid!r}: no LISTEN_FDS: {got.get('env')}")
 
 
 def test_no_pivot(h):
