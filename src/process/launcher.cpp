@@ -126,6 +126,22 @@ template <typename Next>
 
 // Stage-2: the container init.  Never returns (exec or _exit).  It waits for
 // Go when the parent has work to do first (see launch), else goes on at once.
+// A created container's init waits for `start` as PID 1 of its pid namespace,
+// which ignores every signal it has no handler for: `kill ID TERM` did nothing
+// (podman stop of a created container waited its whole timeout).  runc's waiting
+// init dies of such a signal; so does ours, with 128 + the signal as its status.
+// execve resets these handlers: the container's process starts with the defaults.
+void die_of_signals_while_created() {
+    struct sigaction sa;
+    std::memset(&sa, 0, sizeof sa);
+    sa.sa_handler = [](int sig) { ::_exit(128 + sig); };
+    sigfillset(&sa.sa_mask);
+    // Signals whose default is not death: nothing to stand in for.
+    constexpr int kNoDeath[] = {SIGKILL, SIGSTOP, SIGCHLD, SIGCONT, SIGURG, SIGWINCH, SIGTSTP, SIGTTIN, SIGTTOU};
+    for (int sig = 1; sig < NSIG; ++sig)
+        if (std::find(std::begin(kNoDeath), std::end(kNoDeath), sig) == std::end(kNoDeath)) ::sigaction(sig, &sa, nullptr);
+}
+
 [[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool wait_for_go,
                          const std::vector<sys::UniqueFd>& bind_sources, const std::vector<sys::UniqueFd>& idmapped) {
     child_main(sync, [&] {
@@ -185,6 +201,7 @@ template <typename Next>
             if (::renameat(to.dir_fd, to.ahead.c_str(), to.dir_fd, to.name.c_str()) < 0)
                 throw_errno("record the container's state");
         } else if (how != kStartNow) {
+            die_of_signals_while_created();
             char byte;
             ssize_t n;
             while ((n = ::read(fifo_fd, &byte, 1)) < 0 && errno == EINTR) {}

@@ -239,6 +239,30 @@ def test_delete_created(h):
     _assert_gone(h, cid)
 
 
+def test_kill_created(h):
+    """A created container dies of a signal as runc's does (PID 1 of its pid namespace, it
+    would otherwise ignore all but SIGKILL): podman stop of a created container waited
+    its whole timeout.  One started later runs with the signals' defaults."""
+    for sig in ("TERM", "USR1", "HUP"):
+        cid = h.create(h.bundle(SLEEP))
+        pid = h.state(cid)["pid"]
+        h.rt_ok("kill", cid, sig)
+        h.wait_status(cid, "stopped")
+        check(wait_until(lambda: not pid_alive(pid), 5), f"created process alive after kill {sig}")
+        h.rt_ok("delete", cid)
+    b = h.bundle(["/bin/sleep", "300"])  # busybox sleep as PID 1 has no handlers
+    cid = h.create(b)
+    h.rt_ok("start", cid)
+    pid = h.wait_status(cid, "running")["pid"]
+    with open(f"/proc/{pid}/status") as f:
+        caught = next(l.split()[1] for l in f if l.startswith("SigCgt:"))
+    check_eq(int(caught, 16), 0, "the started process has no handler of ours")
+    h.rt_ok("kill", cid, "TERM")  # ignored by a PID 1 without a handler, as with runc
+    time.sleep(0.2)
+    check_eq(h.state(cid)["status"], "running", "still running after TERM")
+    h.rt_ok("delete", "--force", cid)
+
+
 def test_list(h):
     check_eq(h.rt_ok("list", "-q").out.strip(), "", "list -q with no containers")
     empty = h.rt_ok("list", "--format", "json").json()
