@@ -130,7 +130,8 @@ void note_inherited_fds() {
 
 state::Status live_status(const state::Store& store, const state::State& st) {
     state::Status s = store.status(st);
-    if (s == state::Status::Running && cgroup::frozen(detail::cgroup_paths(st))) return state::Status::Paused;
+    if ((s == state::Status::Running || s == state::Status::Created) && cgroup::frozen(detail::cgroup_paths(st)))
+        return state::Status::Paused;
     return s;
 }
 

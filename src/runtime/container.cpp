@@ -195,7 +195,8 @@ int parse_signal(const std::string& text) {
 }
 
 void kill(const Context& ctx, const std::string& id, const std::string& signal, bool all) {
-    int sig = parse_signal(signal);
+    // As runc: 0 checks that the container runs, and no signal is SIGTERM.
+    int sig = signal == "0" ? 0 : signal.empty() ? SIGTERM : parse_signal(signal);
     state::Store store(ctx.root);
     state::State st = store.load(id);
     state::Status status;
@@ -252,9 +253,11 @@ void pause(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     sys::UniqueFd lock = store.lock(id);
     state::State st = store.load(id);
+    // As runc: a created container can be paused (resume makes it created again);
+    // a paused one is "not running".
     state::Status status = live_status(store, st);
-    if (status == state::Status::Paused) throw Error(EINVAL, "container already paused");
-    if (status != state::Status::Running) throw Error(EINVAL, "container not running");
+    if (status != state::Status::Running && status != state::Status::Created)
+        throw Error(EINVAL, "container not running");
     cgroup::freeze(require_cgroup(st), true);
 }
 

@@ -172,7 +172,7 @@ def test_pause_resume(h):
     a = open(count).read()
     time.sleep(0.4)
     check_eq(open(count).read(), a, "nothing runs while paused")
-    h.rt_fail("pause", cid, expect="already paused")
+    h.rt_fail("pause", cid, expect="container not running")  # runc's words for a paused one
     h.rt_fail("exec", cid, "true", expect="paused")
     h.rt_ok("resume", cid)
     check_eq(h.state(cid)["status"], "running", "state after resume")
@@ -184,6 +184,16 @@ def test_pause_resume(h):
     h.rt_ok("delete", "--force", cid)
     check(not harness.pid_alive(pid), "the frozen init is dead after delete --force")
     check_eq(h.container_ids(), [], "state removed")
+    # As runc: a created container pauses, and resumes created; then it starts.
+    b = h.bundle(["/probe", "sleep", "30"])
+    cid = h.create(b)
+    h.rt_ok("pause", cid)
+    check_eq(h.state(cid)["status"], "paused", "a created container paused")
+    h.rt_ok("resume", cid)
+    check_eq(h.state(cid)["status"], "created", "created again after resume")
+    h.rt_ok("start", cid)
+    h.wait_status(cid, "running")
+    h.rt_ok("delete", "--force", cid)
 
 
 def test_kill_all_and_ps(h):

@@ -63,8 +63,9 @@ def test_create_start_kill_delete(h):
 
 
 def test_kill_signal_forms(h):
-    """kill by name (TERM, SIGTERM), by number (15) and without a signal (default SIGTERM)."""
-    forms = [("SIGTERM",), ("TERM",), ("15",), ()]
+    """kill by name (TERM, SIGTERM), by number (15), without a signal or with "" (SIGTERM,
+    as runc); 0 only checks that the container runs."""
+    forms = [("SIGTERM",), ("TERM",), ("15",), (), ("",)]
     for form in forms:
         b = h.bundle(SLEEP)
         cid = h.new_id("sig")
@@ -72,11 +73,14 @@ def test_kill_signal_forms(h):
         h.rt_ok("create", "--bundle", b.path, cid, stdout_path=out_path)
         h.rt_ok("start", cid)
         h.wait_status(cid, "running")
+        h.rt_ok("kill", cid, "0")
+        check_eq(h.state(cid)["status"], "running", "kill 0 signals nothing")
         h.rt_ok("kill", cid, *form)
         h.wait_status(cid, "stopped")
         with open(out_path) as f:
             out = f.read()
         check_in("caught signal 15", out, f"container output after kill {form}")
+        h.rt_fail("kill", cid, "0", expect="container not running")
         h.rt_ok("delete", cid)
 
 

@@ -138,7 +138,8 @@ void monitor_exited(const Context& ctx, const std::string& id, pid_t pid, uint64
 std::optional<state::State> recreate(const Context& ctx, CreateOptions opts, pid_t pid, uint64_t start_time,
                                      const std::function<bool()>& proceed,
                                      const std::function<void(const state::State&)>& started);
-// kill: `signal` by name (TERM, SIGTERM) or number.
+// kill: `signal` by name (TERM, SIGTERM) or number; "0" only checks that the
+// container runs, and "" is SIGTERM (as runc).
 void kill(const Context& ctx, const std::string& id, const std::string& signal, bool all);
 // delete: force kills a running container first.
 void remove(const Context& ctx, const std::string& id, bool force);
