@@ -23,10 +23,11 @@ namespace crunlite::cli {
 namespace {
 
 // Global options that take a value, so "--root X" is not mistaken for the verb.
-bool takes_value(const std::string& opt) {
+// "--root" or, as Go's flags are spelled too, "-root".
+bool takes_value(std::string_view opt) {
     static const char* const kValued[] = {"--root", "--log", "--log-format", "--rootless", "--cgroup-manager", "--criu"};
     for (const char* v : kValued)
-        if (opt == v) return true;
+        if (opt == v || opt == v + 1) return true;
     return false;
 }
 
@@ -88,7 +89,9 @@ int main_impl(int argc, char** argv) {
         ("criu", po::value<std::string>(), "accepted for runc compatibility; checkpointing is not supported");
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(global_args).options(globals).run(), vm);
+        std::vector<std::string> words;  // Go's forms too ("-root DIR", "--debug=false")
+        split_options(globals, global_args, words);
+        po::store(po::command_line_parser(words).options(globals).run(), vm);
         po::notify(vm);
     } catch (const po::error& e) {
         throw Error(EINVAL, e.what());

@@ -244,7 +244,7 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
     state::Store store(ctx.root);
     if (!detach) {
         // Orphans of the container (without a pid namespace) come to us to be reaped.
-        ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+        if (!opts.no_subreaper) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
         // Found first: without it nothing is made.
         std::string watcher = hooks.first_tick_ms >= 0 ? find_monitor() : "";
         Created c = create_and_hook(ctx, opts, true, hooks);

@@ -199,6 +199,30 @@ def test_uid0_in_a_user_namespace_without_userns_in_config(h):
     check(left == [], f"state removed after run: {left}")
 
 
+def test_go_flag_forms(h):
+    """runc's flags as Go's flag package spells them too: one dash before a long name
+    ("-root DIR", "-format json"), and "=true"/"=false" after a flag that takes no value;
+    up to the first argument, as Go reads them; after it, a command's words are its own."""
+    r = h.cmd([h.bin, "-root", h.root, "list", "-format", "json"])
+    check_eq((r.rc, r.out.strip()), (0, "[]"), f"-root DIR list -format json\n{r!r}")
+    r = h.cmd([h.bin, "--debug=false", "--systemd-cgroup=false", "-root=" + h.root, "list", "-q=true"])
+    check_eq((r.rc, r.out, r.err), (0, "", ""), f"--debug=false ... list -q=true\n{r!r}")
+    check_eq(h.rt("delete", "--force=true", "no-such").rc, 0, "delete --force=true of a missing container")
+    h.rt_fail("delete", "--force=false", "no-such", expect="does not exist")
+    h.rt_fail("delete", "--force=maybe", "no-such", expect="--force")
+    b = h.bundle(["/probe", "sleep", "30"])
+    cid = h.new_id("go")
+    h.rt_ok("run", "--detach=true", "--bundle", b.path, cid)
+    h.wait_status(cid, "running")
+    r = h.rt("exec", "-t=false", "--detach=false", cid, "echo", "-d=true")
+    check_eq((r.rc, r.out.strip()), (0, "-d=true"), f"exec with Go forms; the command's words kept\n{r!r}")
+    h.rt_ok("kill", "--all=true", cid, "KILL")
+    h.wait_status(cid, "stopped")
+    h.rt_ok("delete", cid)
+    r = h.rt("run", "--no-subreaper", "--bundle", h.bundle(["/probe", "exit", "3"]).path, h.new_id("go"))
+    check_eq(r.rc, 3, f"run --no-subreaper (runc's)\n{r!r}")
+
+
 def test_man_page_matches_help(h):
     """man/crun-lite.1.scd documents every command and global option --help lists."""
     import re

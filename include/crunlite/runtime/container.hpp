@@ -43,6 +43,7 @@ struct CreateOptions {
     std::string console_socket;
     bool no_pivot = false;
     bool no_new_keyring = false;
+    bool no_subreaper = false;  // run (foreground): the container's orphans are not ours to reap
     int preserve_fds = 0;
     // The bundle is the container's (its maker, e.g. run --image, wrote it for
     // this container alone): delete removes it with the state.  Recorded in state.

@@ -1,6 +1,7 @@
 #include <unistd.h>
 
 #include <climits>
+#include <optional>
 #include <iostream>
 #include <string_view>
 
@@ -51,9 +52,14 @@ po::variables_map parse_args(const std::string& verb, const std::string& usage, 
     po::options_description all;
     all.add(visible).add(hidden);
     all.add_options()("help,h", "show help");
+    // The options before the first argument as split_options reads Go's forms of them.
+    std::vector<std::string> words;
+    size_t first = split_options(all, args, words);
+    if (first > 0 && args[first - 1] == "--" && (words.empty() || words.back() != "--")) words.push_back("--");
+    words.insert(words.end(), args.begin() + static_cast<long>(first), args.end());
     po::variables_map vm;
     try {
-        po::store(po::command_line_parser(args).options(all).positional(pos).run(), vm);
+        po::store(po::command_line_parser(words).options(all).positional(pos).run(), vm);
         if (vm.count("help")) {
             std::cout << "Usage: crun-lite " << usage << "\n\n" << visible << "\n";
             throw HelpShown{};
@@ -112,21 +118,48 @@ int64_t parse_size(const std::string& what, const std::string& text) {
     return *v < 0 ? -1 : *v * mult;
 }
 
+namespace {
+
+// Go's flag syntax (urfave/cli, runc's) for a flag that takes no value: "=true"
+// or "=false" after it; nullopt for another value.
+std::optional<bool> go_bool(std::string_view v) {
+    for (const char* t : {"1", "t", "T", "true", "TRUE", "True"})
+        if (v == t) return true;
+    for (const char* f : {"0", "f", "F", "false", "FALSE", "False"})
+        if (v == f) return false;
+    return std::nullopt;
+}
+
+}  // namespace
+
 size_t split_options(const po::options_description& opts, const std::vector<std::string>& args,
                      std::vector<std::string>& own, bool* unknown) {
     size_t i = 0;
     if (unknown) *unknown = false;
     for (; i < args.size(); ++i) {
-        const std::string& a = args[i];
+        std::string a = args[i];
         if (a == "--") return i + 1;
         if (a.empty() || a[0] != '-' || a == "-") break;
-        own.push_back(a);
+        // runc's flags as Go spells them too: "-root DIR" is "--root DIR".
+        bool is_long = a.size() > 1 && a[1] == '-';
+        if (!is_long && a.size() > 2 && opts.find_nothrow(a.substr(1, a.find('=') - 1), false)) {
+            a.insert(0, "-");
+            is_long = true;
+        }
         // The next word is this option's value unless the value is attached
         // ("--env=X", "-eX") or the option needs none.
-        bool is_long = a.size() > 1 && a[1] == '-';
-        bool attached = is_long ? a.find('=') != std::string::npos : a.size() > 2;
-        std::string name = is_long ? a.substr(2, a.find('=') - 2) : a.substr(0, 2);  // short names keep their dash
+        size_t eq = a.find('=');
+        bool attached = is_long ? eq != std::string::npos : a.size() > 2;
+        std::string name = is_long ? a.substr(2, eq - 2) : a.substr(0, 2);  // short names keep their dash
         const po::option_description* d = opts.find_nothrow(name, false);
+        // "--detach=true", "-d=false": the flag, or not.
+        size_t value_at = is_long ? eq : a.size() > 2 && a[2] == '=' ? 2 : std::string::npos;
+        if (d && d->semantic()->max_tokens() == 0 && value_at != std::string::npos)
+            if (std::optional<bool> on = go_bool(std::string_view(a).substr(value_at + 1))) {
+                if (*on) own.push_back(a.substr(0, value_at));
+                continue;
+            }
+        own.push_back(a);
         // Sticky short flags ("-dt") name more than `d`: unknown too.
         if (unknown && (!d || (!is_long && attached && d->semantic()->max_tokens() == 0))) *unknown = true;
         if (d && d->semantic()->min_tokens() > 0 && !attached && i + 1 < args.size()) own.push_back(args[++i]);

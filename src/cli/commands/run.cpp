@@ -256,6 +256,7 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
     opts.add_options()
         ("detach,d", po::bool_switch(&detach), "detach from the container's process")
         ("keep", po::bool_switch(&keep), "do not delete the container after it exits (bundles)")
+        ("no-subreaper", po::bool_switch(&o.no_subreaper), "do not reap the container's orphans (bundles, foreground)")
         ("config", po::value(&o.config_file), "path to the config file (default: BUNDLE/config.json)");
     if (image_options_needed(opts, args)) add_image_options(image_opts, f, true);
     // runc: a detached container stays until `delete`; --keep is for the foreground.
