@@ -83,10 +83,31 @@ std::string rfc3339_utc_now() {
 }
 
 std::string absolute_path(const std::string& path) {
-    if (!path.empty() && path[0] == '/') return path;
-    char buf[4096];
-    if (!::getcwd(buf, sizeof buf)) throw_errno("getcwd");
-    return path.empty() || path == "." ? std::string(buf) : std::string(buf) + "/" + path;
+    bool clean = !path.empty() && path[0] == '/' && path.find("//") == std::string::npos &&
+                 path.find("/.") == std::string::npos && (path.size() == 1 || path.back() != '/');
+    if (clean) return path;
+    std::string whole = path;
+    if (path.empty() || path[0] != '/') {
+        char buf[4096];
+        if (!::getcwd(buf, sizeof buf)) throw_errno("getcwd");
+        if (path.empty() || path == ".") return buf;  // getcwd's is clean
+        whole = std::string(buf) + "/" + path;
+    }
+    std::vector<std::string_view> parts;
+    for (std::string_view rest = whole; !rest.empty();) {
+        size_t slash = rest.find('/');
+        std::string_view part = rest.substr(0, slash);
+        rest = slash == std::string_view::npos ? std::string_view() : rest.substr(slash + 1);
+        if (part.empty() || part == ".") continue;
+        if (part == "..") {
+            if (!parts.empty()) parts.pop_back();
+            continue;
+        }
+        parts.push_back(part);
+    }
+    std::string out;
+    for (auto p : parts) out.append("/").append(p);
+    return out.empty() ? "/" : out;
 }
 
 std::vector<std::string> list_dir(const std::string& dir) {

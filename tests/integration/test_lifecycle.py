@@ -243,6 +243,23 @@ def test_delete_created(h):
     _assert_gone(h, cid)
 
 
+def test_bundle_path_is_cleaned(h):
+    """state's bundle and rootfs as runc has them (Go's filepath.Abs): "../b" and "//b/"
+    from a working directory are the same clean path."""
+    b = h.bundle(SLEEP)
+    b.save()
+    parent, name = os.path.split(b.path)
+    work = h.mkdtemp("cwd")
+    for given, cwd in ((os.path.join("..", os.path.relpath(b.path, os.path.dirname(work))), work),
+                       (parent + "//" + name + "/", None)):
+        cid = h.new_id("clean")
+        r = h.rt("create", "--bundle", given, cid, cwd=cwd)
+        check_eq(r.rc, 0, f"create --bundle {given}\n{r!r}")
+        st = h.state(cid)
+        check_eq((st["bundle"], st["rootfs"]), (b.path, b.path + "/rootfs"), f"--bundle {given}")
+        h.rt_ok("delete", "--force", cid)
+
+
 def test_kill_created(h):
     """A created container dies of a signal as runc's does (PID 1 of its pid namespace, it
     would otherwise ignore all but SIGKILL): podman stop of a created container waited

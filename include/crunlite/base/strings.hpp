@@ -30,7 +30,9 @@ std::string quote(std::string_view s);
 // the form runc uses for `created` and log lines.
 std::string rfc3339_utc_now();
 
-// `path` made absolute against the current directory ("" and "." give the directory).
+// `path` made absolute against the current directory ("" and "." give the
+// directory) and cleaned as Go's filepath.Abs does it for runc's bundle and
+// pid file: no "//", "." or trailing "/", and ".." taken lexically.
 std::string absolute_path(const std::string& path);
 
 // The names in directory `dir`, sorted, without "." and ".."; none when it cannot be read.

@@ -30,3 +30,19 @@ TEST_CASE("rfc3339_utc_now is UTC with nanoseconds, whatever TZ says", "[strings
     CHECK(t >= before);
     CHECK(t <= after);
 }
+
+TEST_CASE("absolute_path: against the working directory, cleaned as Go's filepath.Abs", "[strings]") {
+    char buf[4096];
+    REQUIRE(::getcwd(buf, sizeof buf));
+    std::string cwd = buf;
+    CHECK(absolute_path("/a/b") == "/a/b");
+    CHECK(absolute_path("/") == "/");
+    CHECK(absolute_path("/tmp//b/") == "/tmp/b");
+    CHECK(absolute_path("/tmp/w/../b/./rootfs") == "/tmp/b/rootfs");
+    CHECK(absolute_path("/..") == "/");
+    CHECK(absolute_path("/a/.hidden/x") == "/a/.hidden/x");
+    CHECK(absolute_path("") == cwd);
+    CHECK(absolute_path(".") == cwd);
+    CHECK(absolute_path("x/y/") == (cwd == "/" ? "" : cwd) + "/x/y");
+    CHECK(absolute_path("../" + std::string(200, 'a')).rfind('/') != std::string::npos);
+}
