@@ -170,9 +170,15 @@ def test_exec_process_file_and_caps(h):
 
 
 def test_exec_errors(h):
-    h.rt_fail("exec", "nosuch", "true", expect="container does not exist")
+    """Errors say "exec failed: " and exit 255, as runc's (a caller tells them from the
+    process's own status); a bad option exits 1."""
+    r = h.rt_fail("exec", "nosuch", "true", expect="exec failed: container does not exist")
+    check_eq(r.rc, 255, "exec of a missing container")
     b, cid = _running(h)
-    h.rt_fail("exec", cid, "/no/such/binary", expect="no such file or directory")
+    r = h.rt_fail("exec", cid, "/no/such/binary", expect="no such file or directory")
+    check_eq(r.rc, 255, "exec of a missing binary")
+    check_eq(h.rt("exec", cid, "sh", "-c", "exit 1").rc, 1, "the process's own status")
+    check_eq(h.rt_fail("exec", "--no-such-option", cid, "true", expect="unrecognised option").rc, 1, "a bad option")
     h.rt_fail("exec", cid, "nosuchcmd", expect="executable file not found in $PATH")
     h.rt_fail("exec", cid, expect="command is required")
     h.rt_fail("exec", "--tty", "--detach", cid, "true", expect="console socket")

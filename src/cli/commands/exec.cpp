@@ -37,7 +37,14 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
     o.args.assign(args.begin() + static_cast<long>(i) + 1, args.end());
     if (!process_label.empty())
         log::warn("exec: --process-label " + quote(process_label) + " not applied: crun-lite does not support SELinux");
-    return runtime::exec(g.context(), o);
+    try {
+        return runtime::exec(g.context(), o);
+    } catch (const Error& e) {
+        // As runc: an exec that fails says so and exits 255, which a caller tells
+        // from the process's own exit status.
+        bool said = e.message().rfind("exec failed: ", 0) == 0;
+        return report_error(said ? e : e.with_context("exec failed"), 255);
+    }
 }
 
 }  // namespace crunlite::cli
