@@ -10,6 +10,7 @@
 #include "app_record.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/restart.hpp"
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
@@ -179,6 +180,9 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     json::Writer w(false);
     w.begin_object();
     w.key("Status").string(restarting ? "restarting" : state::status_name(status));
+    // Docker's booleans: Running is true while paused too.
+    w.key("Running").boolean(status == state::Status::Running || status == state::Status::Paused);
+    w.key("Paused").boolean(status == state::Status::Paused);
     w.key("Restarting").boolean(restarting);
     w.key("Pid").integer(status == state::Status::Stopped ? 0 : c.st.pid);
     // The last exit: this run's record, else the one before the last restart.
@@ -188,7 +192,14 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     if (!restart.finished_at.empty()) w.key("FinishedAt").string(restart.finished_at);
     w.end_object();
     std::string state_obj = w.result();
-    if (auto h = health_of(ctx, id)) state_obj.insert(state_obj.size() - 1, ",\"Health\":" + health_json(*h));
+    if (auto h = health_of(ctx, id)) {
+        std::string health = health_json(*h);
+        // Nothing updates it any more (see health_stale): said, not hidden.
+        if (status == state::Status::Running && c.app.health &&
+            health_stale(*h, *c.app.health, c.app.started_ns, realtime_ns()))
+            health.insert(health.size() - 1, ",\"Stale\":true");
+        state_obj.insert(state_obj.size() - 1, ",\"Health\":" + health);
+    }
     json::Writer head(false);
     head.begin_object();
     head.key("Id").string(id).key("Created").string(c.st.created).key("Image").string(c.app.image);

@@ -13,6 +13,7 @@
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
+#include "crunlite/state/events.hpp"
 #include "crunlite/sys/fd.hpp"
 
 namespace crunlite::app {
@@ -225,6 +226,18 @@ void record_probe(HealthState& state, const HealthConfig& config, const ProbeRes
 
 bool in_startup(const HealthState& state, const HealthConfig& config) {
     return config.startup && !state.startup_done;
+}
+
+bool health_stale(const HealthState& state, const HealthConfig& config, int64_t started_ns, int64_t now_ns) {
+    if (state.log.empty()) return false;  // (a created container's start may come long after)
+    std::optional<int64_t> end = state::parse_event_time(state.log.back().end);
+    if (!end) return false;
+    int64_t last = std::max(started_ns, *end);
+    int64_t gap = config.interval_ns + config.timeout_ns;
+    if (last < started_ns + config.start_period_ns)  // probes at the start interval then
+        gap = std::max(gap, config.start_interval_ns + config.timeout_ns);
+    if (in_startup(state, config)) gap = std::max(gap, config.startup->interval_ns + config.startup->timeout_ns);
+    return now_ns - last > 2 * gap + 2'000'000'000;
 }
 
 StartupOutcome record_startup_probe(HealthState& state, const HealthConfig& config, const ProbeResult& result) {

@@ -12,6 +12,7 @@
 #include "app_record.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/restart.hpp"
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/state/events.hpp"
@@ -64,6 +65,9 @@ std::string impossible_reason(const std::vector<WaitCondition>& conditions, cons
                (health_wanted ? last_probe(o.health) : "");
     }
     if (!o.health) return "has no healthcheck (waiting for " + names(conditions) + ")";
+    if (o.health_stale)
+        return "is " + o.health->status + " by a healthcheck that no longer runs (its crun-lite-monitor is gone)" +
+               last_probe(o.health);
     return "is unhealthy" + last_probe(o.health);
 }
 
@@ -110,9 +114,10 @@ Verdict decide(const std::vector<WaitCondition>& conditions, const Observation& 
             reached = !stopped && o.status == state::Status::Running;
         } else if (!stopped) {
             std::string want = c == WaitCondition::Healthy ? "healthy" : "unhealthy";
-            reached = o.health && o.health->status == want;
+            // A status nothing updates any more (its monitor is gone) is no answer.
+            reached = o.health && !o.health_stale && o.health->status == want;
             // Like --wait-healthy: unhealthy ends a wait for healthy.
-            possible = o.health && !(c == WaitCondition::Healthy && o.health->status == "unhealthy");
+            possible = o.health && !o.health_stale && !(c == WaitCondition::Healthy && o.health->status == "unhealthy");
         }
         if (reached) {
             v.kind = Verdict::Reached;
@@ -288,7 +293,13 @@ Observation Waiter::observe(Watch& w, int64_t now) {
                 // Being removed: not restarted.
             }
         }
-        if (want_health_ && st.annotations.count(kImageAnnotation)) o.health = health_of(ctx_, w.id);
+        if (want_health_ && st.annotations.count(kImageAnnotation)) {
+            o.health = health_of(ctx_, w.id);
+            if (o.health && o.status == state::Status::Running) {
+                detail::App app = detail::parse_app(st.bundle + "/app.json");
+                o.health_stale = app.health && health_stale(*o.health, *app.health, app.started_ns, realtime_ns());
+            }
+        }
     } catch (const Error& e) {
         if (e.code() != ENOENT) throw;
         o.exists = false;

@@ -243,6 +243,28 @@ def test_a_killed_monitor_restarts_nothing(h):
     check_eq(_containers_left(h), [], "nothing left")
 
 
+def test_a_killed_monitor_leaves_no_trusted_health(h):
+    """A healthy container whose monitor was SIGKILLed: its health.json still says healthy,
+    but no probe will change it; inspect marks it Stale, and a wait for health ends with
+    why instead of trusting it."""
+    archive = _image(h)
+    cid = h.new_id("stale")
+    _run(h, archive, cid, "--health-cmd", "true", "--health-interval", "300ms", "--health-timeout", "500ms",
+         "--wait-healthy=20s", cid)
+    check("Stale" not in _inspect(h, cid)["State"]["Health"], "fresh while probed")
+    r = h.rt("wait", "--condition", "healthy", "--timeout", "5s", cid)
+    check_eq(r.rc, 0, f"healthy while probed\n{r!r}")
+    os.kill(_monitor_pid(h, cid), signal.SIGKILL)
+    _wait(lambda: _inspect(h, cid)["State"]["Health"].get("Stale"), 15, "marked stale")
+    info = _inspect(h, cid)["State"]
+    check_eq((info["Status"], info["Running"], info["Health"]["Status"]), ("running", True, "healthy"),
+             "still running, last known healthy")
+    r = h.rt("wait", "--condition", "healthy", "--timeout", "5s", cid)
+    check_eq(r.rc, 1, f"a wait does not trust it\n{r!r}")
+    check_in("by a healthcheck that no longer runs (its crun-lite-monitor is gone)", r.err, "says why")
+    h.rt_ok("rm", "-f", cid)
+
+
 def test_health_on_failure_actions(h):
     """unhealthy → kill (the policy then restarts), stop (stays stopped), restart (whatever
     the policy); --health-on-failure shows in inspect."""

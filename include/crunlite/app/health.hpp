@@ -128,6 +128,14 @@ struct HealthState {
 // Whether the next probe of `state` is the startup probe.  Pure.
 bool in_startup(const HealthState& state, const HealthConfig& config);
 
+// Whether a running container's health is stale: no probe ended for twice the
+// gap `config` allows between two (the interval, the start interval in the
+// start period, the startup probe's until it passed; plus the timeout) and 2 s
+// more since its last probe (or, when it restarted since, since `started_ns`,
+// CLOCK_REALTIME); never before a first probe.  The prober
+// (crun-lite-monitor) is gone then: nothing updates the status.  Pure.
+bool health_stale(const HealthState& state, const HealthConfig& config, int64_t started_ns, int64_t now_ns);
+
 enum class StartupOutcome { Continue, Passed, Failed };
 // Folds one startup probe result into `state` (logged like any probe; the
 // status stays "starting"): Passed when it passed config.startup->success

@@ -60,6 +60,8 @@ struct Observation {
     std::optional<int> exit_code;       // the exit record, when there is one
     bool exit_overdue = false;          // stopped for kExitRecordGrace_ns without a record
     std::optional<HealthState> health;  // nullopt: no healthcheck (or not an image container)
+    bool health_stale = false;          // running, and no probe for long (health_stale): its
+                                        // monitor is gone, and nothing updates `health`
     bool restarting = false;            // stopped before the wait began (or, waiting for
                                         // health alone, at any time), and its monitor is to
                                         // restart it: not stopped, as Docker's Restarting

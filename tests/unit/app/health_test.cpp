@@ -614,3 +614,24 @@ TEST_CASE("log limit flags: kept in the config, checked, and round-tripped", "[h
         "cfg");
     CHECK_THROWS_WITH(app::parse_health_config(bad.root()), Catch::Contains("LogDestination"));
 }
+
+TEST_CASE("health is stale when no probe ended for twice the gap the config allows, and 2 s", "[health]") {
+    app::HealthConfig c;
+    c.interval_ns = 1'000'000'000;
+    c.timeout_ns = 500'000'000;
+    c.start_interval_ns = 5'000'000'000;
+    const int64_t s = 1'000'000'000, t0 = 1'764'000'000 * s;  // the start
+    app::HealthState st;
+    CHECK_FALSE(app::health_stale(st, c, t0, t0 + 600 * s));  // no probe yet: no judgement
+    app::ProbeResult r;
+    r.end = "2025-11-24T16:00:10Z";  // t0 + 10 s
+    st.log.push_back(r);
+    CHECK_FALSE(app::health_stale(st, c, t0, t0 + 14 * s));  // 2 * 1.5 + 2 = 5 s after it
+    CHECK(app::health_stale(st, c, t0, t0 + 16 * s));
+    // In the start period probes come at the start interval: 2 * 5.5 + 2 = 13 s.
+    c.start_period_ns = 30 * s;
+    CHECK_FALSE(app::health_stale(st, c, t0, t0 + 22 * s));
+    CHECK(app::health_stale(st, c, t0, t0 + 24 * s));
+    // A restart since the last probe: counted from the restart.
+    CHECK_FALSE(app::health_stale(st, c, t0 + 100 * s, t0 + 110 * s));
+}

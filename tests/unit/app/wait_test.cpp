@@ -132,6 +132,18 @@ TEST_CASE("wait healthy: healthy reached, unhealthy or no healthcheck impossible
     CHECK(decide({kHealthy}, with_health(seen(Status::Stopped, 0), "healthy")).kind == Verdict::Impossible);
 }
 
+TEST_CASE("wait for health: a status nothing updates any more is no answer", "[app][wait]") {
+    Observation o = with_health(seen(Status::Running), "healthy", 0, "ok");
+    o.health_stale = true;  // its monitor was killed
+    for (WaitCondition c : {kHealthy, kUnhealthy}) {
+        Verdict v = decide({c}, o);
+        CHECK(v.kind == Verdict::Impossible);
+        CHECK(v.reason == "is healthy by a healthcheck that no longer runs (its crun-lite-monitor is gone); "
+                          "last probe (exit 0): ok");
+    }
+    CHECK(decide({kHealthy, kStopped}, o).kind == Verdict::Waiting);  // it can still stop
+}
+
 TEST_CASE("wait unhealthy: a healthy container may still turn unhealthy", "[app][wait]") {
     CHECK(decide({kUnhealthy}, with_health(seen(Status::Running), "healthy")).kind == Verdict::Waiting);
     CHECK(decide({kUnhealthy}, with_health(seen(Status::Running), "starting")).kind == Verdict::Waiting);
