@@ -3,6 +3,7 @@
 // (app_record.hpp).  Run in the caller's process (and, for the tick, in the
 // child the monitor starts).
 #include <fcntl.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <iostream>
@@ -139,7 +140,25 @@ void stop(const runtime::Context& ctx, const std::string& id, int timeout_s) {
     log::warn("stop " + id + ": stopped, but its monitor has not recorded the end of its restart loop yet");
 }
 
-void logs(const runtime::Context& ctx, const std::string& id, bool follow) {
+off_t tail_offset(int fd, int64_t lines) {
+    struct stat st;
+    if (::fstat(fd, &st) < 0) throw_errno("stat the log");
+    off_t end = st.st_size, pos = end;
+    if (lines <= 0) return end;
+    char buf[65536];
+    int64_t seen = 0;
+    while (pos > 0) {
+        size_t n = static_cast<size_t>(std::min<off_t>(pos, sizeof buf));
+        pos -= static_cast<off_t>(n);
+        if (::pread(fd, buf, n, pos) != static_cast<ssize_t>(n)) throw_errno("read the log");
+        for (size_t i = n; i-- > 0;)
+            if (buf[i] == '\n' && pos + static_cast<off_t>(i) != end - 1 && ++seen == lines)
+                return pos + static_cast<off_t>(i) + 1;
+    }
+    return 0;
+}
+
+void logs(const runtime::Context& ctx, const std::string& id, bool follow, std::optional<int64_t> tail) {
     state::Store store(ctx.root);
     ImageContainer c = load_image_container(ctx, id);
     std::string path = c.st.bundle + "/ctr.log";
@@ -148,6 +167,7 @@ void logs(const runtime::Context& ctx, const std::string& id, bool follow) {
         if (errno == ENOENT) throw Error(ENOENT, "container " + id + " has no log (it was not run detached)");
         throw_errno("open " + quote(path));
     }
+    if (tail && ::lseek(fd.get(), tail_offset(fd.get(), *tail), SEEK_SET) < 0) throw_errno("seek " + quote(path));
     char buf[65536];
     for (;;) {
         // Decided before reading, so the last read has all a stopped container wrote.

@@ -404,6 +404,16 @@ def test_logs_capture_detached_output(h):
     _run(h, archive, "-d", follow, "sh", "-c", "echo first; sleep 1; echo second")
     r = h.rt("logs", "-f", follow, timeout=20)
     check_eq(r.out.split(), ["first", "second"], "logs -f until the container stopped")
+    # --tail N (-n): the last N lines, as Docker's; with -f, then what comes.
+    check_eq(h.rt_ok("logs", "--tail", "1", follow).out, "second\n", "logs --tail 1")
+    check_eq(h.rt_ok("logs", "-n", "5", follow).out, "first\nsecond\n", "more lines than the log has")
+    check_eq(h.rt_ok("logs", "--tail", "0", follow).out, "", "--tail 0")
+    h.rt_fail("logs", "--tail", "-1", follow, expect="want a number of lines or all")
+    tailed = h.new_id("img")
+    _run(h, archive, "-d", tailed, "sh", "-c", "echo one; echo two; sleep 1; echo three")
+    harness.wait_until(lambda: "two" in h.rt_ok("logs", tailed).out, 10)
+    r = h.rt("logs", "-f", "--tail", "1", tailed, timeout=20)
+    check_eq(r.out.split(), ["two", "three"], "--tail 1 -f: the last line, then the rest")
     # Detached with --rm: the monitor deletes the container and its files after the exit.
     gone = h.new_id("img")
     _run(h, archive, "-d", "--rm", gone, "sleep", "0.3")

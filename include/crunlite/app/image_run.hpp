@@ -76,9 +76,13 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 // and a restart waiting its backoff is called off (we return once it is).
 void stop(const runtime::Context& ctx, const std::string& id, int timeout_s);
 
-// logs: the detached container's captured output; with `follow`, keeps
-// printing until the container stops.
-void logs(const runtime::Context& ctx, const std::string& id, bool follow);
+// logs: the detached container's captured output (its last `tail` lines when
+// given); with `follow`, keeps printing until the container stops.
+void logs(const runtime::Context& ctx, const std::string& id, bool follow, std::optional<int64_t> tail = {});
+
+// Where the last `lines` lines of the file `fd` start (a final newline ends
+// the last line); 0 when it has fewer.
+off_t tail_offset(int fd, int64_t lines);
 
 // inspect: {"Id","Created","Image","Bundle","Network","RestartCount","HostConfig":{"RestartPolicy"},
 // "HealthcheckOnFailureAction","State":{...,"Restarting","ExitCode","FinishedAt","Health"},

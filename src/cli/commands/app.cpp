@@ -46,11 +46,18 @@ int cmd_stop(const Global& g, const std::vector<std::string>& args) {
 
 int cmd_logs(const Global& g, const std::vector<std::string>& args) {
     bool follow = false;
+    std::string tail = "all";
     po::options_description opts("Options");
-    opts.add_options()("follow,f", po::bool_switch(&follow), "keep printing until the container stops");
+    opts.add_options()("follow,f", po::bool_switch(&follow), "keep printing until the container stops")(
+        "tail,n", po::value(&tail), "print only the last N lines (default all)");
     std::string id;
     parse_id_args("logs", opts, args, id);
-    app::logs(g.context(), id, follow);
+    std::optional<int64_t> lines;
+    if (tail != "all") {
+        lines = parse_int(tail);
+        if (!lines || *lines < 0) throw Error(EINVAL, "logs: --tail: want a number of lines or all, got " + quote(tail));
+    }
+    app::logs(g.context(), id, follow, lines);
     return 0;
 }
 
