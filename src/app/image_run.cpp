@@ -211,7 +211,7 @@ void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const I
     overrides.insert(overrides.end(), o.env.begin(), o.env.end());
     std::vector<std::string> host_env;
     for (char** e = environ; *e; ++e) host_env.emplace_back(*e);
-    s.env = merge_env(ic.env, overrides, s.hostname, user.home, host_env);
+    s.env = with_context("image " + quote(o.image), [&] { return merge_env(ic.env, overrides, s.hostname, user.home, host_env); });
     if (o.tty) s.env.push_back("TERM=xterm");
     s.args = process_args(ic, o.entrypoint, o.args);
     s.cwd = o.workdir.value_or(ic.working_dir.empty() ? "/" : ic.working_dir);

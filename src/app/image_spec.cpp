@@ -158,7 +158,15 @@ std::vector<std::string> merge_env(const std::vector<std::string>& image_env, co
                                    const std::vector<std::string>& host_env) {
     std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
                                     "HOSTNAME=" + hostname, "HOME=" + home};
-    for (const auto& e : image_env) set_env(env, e);
+    for (size_t i = 0; i < image_env.size(); ++i) {
+        const std::string& e = image_env[i];
+        // The image's own (hostile) entries: refused here, naming them, rather than by
+        // the generated config.json's check, which names a file the user never wrote.
+        if (e.find('=') == std::string::npos || !valid_env_name(env_name(e)))
+            throw Error(EINVAL, "image config: config.Env[" + std::to_string(i) + "]: " + quote(e) +
+                                    " is not NAME=VALUE");
+        set_env(env, e);
+    }
     for (const auto& e : overrides) {
         if (e.find('=') != std::string::npos) {
             set_env(env, e);

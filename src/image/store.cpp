@@ -239,7 +239,7 @@ void Store::clear_tmp() const {
 }
 
 StoredImage Store::commit(const Parts& parts, const Progress& progress) {
-    ImageConfig config = parse_image_config(parts.config_json, "image config");
+    ImageConfig config = parse_image_config(parts.config_json, parts.label + ": image config " + sha256_digest(parts.config_json));
     if (config.diff_ids.size() != parts.layers.size())
         throw Error(EINVAL, parts.label + ": the config lists " + std::to_string(config.diff_ids.size()) +
                                 " layers, the manifest " + std::to_string(parts.layers.size()));

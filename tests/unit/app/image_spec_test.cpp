@@ -226,6 +226,12 @@ TEST_CASE("the image's Env overrides the defaults in place and appends the rest"
     CHECK(env == Strings{"PATH=/app/bin:/usr/bin", "HOSTNAME=web", "HOME=/srv", "NODE_ENV=production"});
 }
 
+TEST_CASE("an image Env entry that is not NAME=VALUE is refused, naming it", "[image_spec][env]") {
+    CHECK_THROWS_WITH(merge_env({"A=1", "NOEQUALS"}, {}, "h", "/", {}),
+                      "image config: config.Env[1]: `NOEQUALS` is not NAME=VALUE");
+    CHECK_THROWS_WITH(merge_env({"=x"}, {}, "h", "/", {}), Catch::Contains("config.Env[0]: `=x`"));
+}
+
 TEST_CASE("-e overrides the image's Env in place, in order", "[image_spec][env]") {
     auto env = merge_env({"A=1", "B=2", "C=3"}, {"B=two", "D=4", "A=one", "D=four"}, "h", "/", {});
     CHECK(env == Strings{kPath, "HOSTNAME=h", "HOME=/", "A=one", "B=two", "C=3", "D=four"});
