@@ -353,6 +353,13 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const image::ImageConfig& ic,
 void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
           const image::StoredImage& img, Prepared& p) {
     image::ImageConfig ic = image::parse_image_config(img.config_json, "image " + img.id + " config");
+    // As Docker: another OS is an error, another architecture a warning (binfmt may run it).
+    const image::Platform& pf = ic.platform;
+    if (!pf.os.empty() && pf.os != "linux")
+        throw Error(EINVAL, "image " + quote(o.image) + " is for " + pf.os + ", not linux");
+    if (!pf.architecture.empty() && pf.architecture != image::host_arch())
+        log::warn("image " + quote(o.image) + " is for " + pf.architecture + ", this machine is " +
+                  image::host_arch() + ": it may not run");
     p.app.image = img.id;
     p.app.stop_signal = ic.stop_signal;
     for (const auto& text : o.publish) p.ports.push_back(parse_port(text));

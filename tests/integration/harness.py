@@ -1026,8 +1026,9 @@ def applet_image(h, repo_tag, applets, config):
     return path
 
 
-def make_docker_archive(h, path, repo_tag, layers=None, config=None):
-    """A `docker save` archive of the pre-25 kind: manifest.json, <hex>.json, <id>/layer.tar."""
+def make_docker_archive(h, path, repo_tag, layers=None, config=None, platform=None):
+    """A `docker save` archive of the pre-25 kind: manifest.json, <hex>.json, <id>/layer.tar.
+    `platform`: (os, architecture), default this machine's."""
     import hashlib
     d = h.mkdtemp("docker")
     entries, diff_ids = [], []
@@ -1041,6 +1042,8 @@ def make_docker_archive(h, path, repo_tag, layers=None, config=None):
     cfg = {"architecture": "amd64" if os.uname().machine == "x86_64" else "arm64", "os": "linux",
            "config": config or {"Env": ["PATH=/bin"], "Cmd": ["sh"]},
            "rootfs": {"type": "layers", "diff_ids": diff_ids}}
+    if platform:
+        cfg["os"], cfg["architecture"] = platform
     data = json.dumps(cfg).encode()
     name = hashlib.sha256(data).hexdigest() + ".json"
     with open(os.path.join(d, name), "wb") as f:

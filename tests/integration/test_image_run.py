@@ -331,6 +331,20 @@ def test_a_relative_store(h):
     check_eq((_containers_left(h), h.container_ids()), ([], []), "no container directory or state left")
 
 
+def test_image_platform(h):
+    """As Docker: an image for another OS is refused, one for another architecture runs
+    with a warning (binfmt_misc may run it; busybox here is this machine's anyway)."""
+    path = os.path.join(h.mkdtemp("img"), "app.tar")
+    harness.make_docker_archive(h, path, "example/win:1", platform=("windows", "amd64"))
+    r = _run(h, path, "--rm", h.new_id("plat"), "true")
+    check(r.rc != 0 and "is for windows, not linux" in r.err, f"a windows image\n{r!r}")
+    check_eq(_containers_left(h), [], "nothing left")
+    harness.make_docker_archive(h, path, "example/s390x:1", platform=("linux", "s390x"))
+    r = _run(h, path, "--rm", h.new_id("plat"), "echo", "ran")
+    check_eq((r.rc, r.out.strip()), (0, "ran"), f"another architecture runs\n{r!r}")
+    check_in("is for s390x, this machine is", r.err, "with a warning")
+
+
 def test_stop_escalates_to_sigkill(h):
     archive = _archive(h, dict(BASE, User=""))
     cid = h.new_id("img")
