@@ -205,9 +205,11 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     w.key("Paused").boolean(status == state::Status::Paused);
     w.key("Restarting").boolean(restarting);
     w.key("Pid").integer(status == state::Status::Stopped ? 0 : c.st.pid);
-    // The last exit: this run's record, else the one before the last restart.
+    // The last exit: this run's record, else the one before the last restart,
+    // else (a foreground run, which records none) its die event.
     std::optional<int> code = store.exit_status(id);
     if (!code) code = restart.exit_code;
+    if (!code && status == state::Status::Stopped) code = state::die_exit_code(ctx.root, id, c.st.created, restart.started_ns);
     if (code) w.key("ExitCode").integer(*code);
     if (!restart.finished_at.empty()) w.key("FinishedAt").string(restart.finished_at);
     w.end_object();

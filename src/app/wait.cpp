@@ -174,24 +174,6 @@ sys::UniqueFd open_pidfd(const state::State& st) {
     return fd;
 }
 
-// The exit code of the container created at `created` (RFC 3339) as its
-// "die" event recorded it (state/events.hpp): what a foreground run leaves,
-// and what outlives a `run -d --rm` deletion.  Only a die of the current run,
-// which started at `run_ns` when it was restarted (0: its first run).
-// nullopt without one.
-std::optional<int> die_event_code(const std::string& root, const std::string& id, const std::string& created,
-                                  int64_t run_ns = 0) {
-    std::optional<int64_t> since = state::parse_event_time(created);
-    if (!since) return std::nullopt;
-    since = std::max(*since, run_ns);
-    uint64_t offset = 0;
-    std::optional<int> code;
-    for (const auto& e : state::read_events(root, *since, 0, {id}, offset, true))
-        if (auto it = e.attributes.find("exitCode"); e.action == "die" && it != e.attributes.end())
-            if (auto v = parse_int(it->second)) code = static_cast<int>(*v);
-    return code;
-}
-
 // The polling side of wait_for: observes the containers, sleeps between polls.
 class Waiter {
 public:
@@ -238,7 +220,7 @@ private:
 // die event).  Otherwise `w` starts afresh with the new run, whose exit counts.
 bool Waiter::restarted(Watch& w, Observation& o) {
     std::optional<int> code = w.exit_code;
-    if (!code && w.counts && !follow_restarts_) code = die_event_code(ctx_.root, w.id, w.created, w.run_ns);
+    if (!code && w.counts && !follow_restarts_) code = state::die_exit_code(ctx_.root, w.id, w.created, w.run_ns);
     if (w.counts && code && !follow_restarts_) {
         o.status = state::Status::Stopped;
         o.exit_code = w.exit_code = code;
@@ -268,7 +250,7 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         if (o.status != state::Status::Stopped) w.counts = true;
         if (auto code = store_.exit_status(w.id)) w.exit_code = code;
         if (o.status == state::Status::Stopped && !w.exit_code)
-            w.exit_code = die_event_code(ctx_.root, w.id, w.created, w.run_ns);
+            w.exit_code = state::die_exit_code(ctx_.root, w.id, w.created, w.run_ns);
         o.exit_code = w.exit_code;
         if (o.status == state::Status::Stopped) {
             w.pidfd.reset();
@@ -304,7 +286,7 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         if (e.code() != ENOENT) throw;
         o.exists = false;
         // Deleted after its exit was recorded (--rm): read then, or from its die event.
-        if (w.seen && !w.exit_code) w.exit_code = die_event_code(ctx_.root, w.id, w.created);
+        if (w.seen && !w.exit_code) w.exit_code = state::die_exit_code(ctx_.root, w.id, w.created);
         o.exit_code = w.exit_code;
     }
     return o;

@@ -331,6 +331,19 @@ def test_a_relative_store(h):
     check_eq((_containers_left(h), h.container_ids()), ([], []), "no container directory or state left")
 
 
+def test_foreground_exit_code_in_inspect(h):
+    """A foreground run records no exit file (it has no monitor): inspect and wait read the
+    exit code from its die event."""
+    archive = _archive(h, dict(BASE, User=""))
+    cid = h.new_id("fg")
+    r = _run(h, archive, cid, "sh", "-c", "exit 44")
+    check_eq(r.rc, 44, f"the foreground run's status\n{r!r}")
+    info = _inspect(h, cid)["State"]
+    check_eq((info["Status"], info.get("ExitCode"), info["Running"]), ("stopped", 44, False), "inspect")
+    check_eq(h.rt_ok("wait", cid).out.strip(), "44", "wait")
+    h.rt_ok("rm", cid)
+
+
 def test_image_platform(h):
     """As Docker: an image for another OS is refused, one for another architecture runs
     with a warning (binfmt_misc may run it; busybox here is this machine's anyway)."""
