@@ -205,6 +205,10 @@ Plan plan_docker(const Source& src, const std::string& tag) {
         });
         if (it == images.end()) throw Error(ENOENT, "manifest.json: no image tagged " + quote(tag));
         img = &*it;
+    } else if (images.size() > 1) {
+        log::warn("manifest.json: " + std::to_string(images.size()) + " images in the archive: loading the first" +
+                  (img->repo_tags.empty() ? std::string() : " (" + join(img->repo_tags, ", ") + ")") +
+                  "; give docker-archive:FILE:TAG for another");
     }
     auto inside = [](const std::string& path, const char* what) {
         if (path.find("..") != std::string::npos || path.empty() || path[0] == '/')
@@ -257,10 +261,15 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
             transport = std::string(t, std::strlen(t) - 1);
             path = source.substr(std::strlen(t));
         }
-    if (size_t colon = path.rfind(':'); colon != std::string::npos && !exists(path)) {
-        tag = path.substr(colon + 1);
-        path = path.substr(0, colon);
-    }
+    // PATH:TAG, where the tag may hold ':' itself ("app:1", "host:5000/app:1"): the
+    // path is the shortest prefix before a ':' that exists.
+    if (!exists(path))
+        for (size_t colon = path.find(':'); colon != std::string::npos; colon = path.find(':', colon + 1))
+            if (exists(path.substr(0, colon))) {
+                tag = path.substr(colon + 1);
+                path = path.substr(0, colon);
+                break;
+            }
     struct stat st;
     if (::stat(path.c_str(), &st) < 0) throw_errno("image source " + quote(path));
     // An uncompressed archive is read in place; a compressed one (or a pipe) is

@@ -188,6 +188,25 @@ def test_docker_archive_repeating_a_layer_through_a_symlink(h):
     _refused(h, bad, "too many symlinks")
 
 
+def test_docker_archive_of_two_images(h):
+    """`docker save a b`: the tag chooses; without one, the first, with a warning."""
+    archive = os.path.join(h.tmp, "two.tar")
+
+    def second(d):
+        with open(os.path.join(d, "manifest.json")) as f:
+            m = json.load(f)
+        m.append(dict(m[0], RepoTags=["two:2"]))
+        with open(os.path.join(d, "manifest.json"), "w") as f:
+            json.dump(m, f)
+    _docker_archive_edited(h, archive, second, "one:1")
+    r = _image(h, "load", "--format", "json", archive)
+    check_eq((r.rc, r.json()["names"]), (0, ["one:1"]), f"the first\n{r!r}")
+    check_in("2 images in the archive: loading the first (one:1); give docker-archive:FILE:TAG", r.err, "warned")
+    r = _image(h, "load", "--format", "json", f"docker-archive:{archive}:two:2")
+    check_eq((r.rc, r.json()["names"][0]), (0, "two:2"), f"by its tag (the same image here: it keeps one:1)\n{r!r}")
+    check_eq(r.err, "", "no warning with a tag")
+
+
 def test_names_from_archives_cannot_stand_for_an_id(h):
     """An archive can name its image after another image's id ("sha256:<id>", the
     bare 64 hex digits): refused, naming the entry, so that the id keeps meaning
