@@ -27,10 +27,12 @@ bool container_dir_live(const std::string& dir) {
     } catch (const Error&) {
         // No state path yet: being created, or left over.
     }
+    return container_dir_held(dir);
+}
+
+bool container_dir_held(const std::string& dir) {
     sys::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) return false;
-    if (::flock(fd.get(), LOCK_SH | LOCK_NB) < 0) return errno == EWOULDBLOCK;
-    return false;
+    return fd && ::flock(fd.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
 }
 
 std::map<std::string, std::string> ContainerDirs::images_in_use() const {

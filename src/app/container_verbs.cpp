@@ -9,6 +9,7 @@
 #include <iostream>
 
 #include "app_record.hpp"
+#include "crunlite/app/container_dirs.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/restart.hpp"
 #include "crunlite/base/clock.hpp"
@@ -218,7 +219,7 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
         std::string health = health_json(*h);
         // Nothing updates it any more (see health_stale): said, not hidden.
         if (status == state::Status::Running && c.app.health &&
-            health_stale(*h, *c.app.health, c.app.started_ns, realtime_ns()))
+            health_stale(*h, *c.app.health, c.app.started_ns, realtime_ns()) && !container_dir_held(c.st.bundle))
             health.insert(health.size() - 1, ",\"Stale\":true");
         state_obj.insert(state_obj.size() - 1, ",\"Health\":" + health);
     }

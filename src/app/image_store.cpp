@@ -22,11 +22,16 @@ void with_image_store(const runtime::Context& ctx, const std::string& root, cons
         image::Store store(root, unpack, &dirs);
         body(store);
     };
-    if (!ctx.rootless) return work(image::UnpackOptions{});
-    image::UnpackOptions mapped;
-    mapped.device_nodes = false;
-    mapped.user_xattrs = true;
-    if (!runtime::run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
+    if (!ctx.rootless) {
+        work(image::UnpackOptions{});
+    } else {
+        image::UnpackOptions mapped;
+        mapped.device_nodes = false;
+        mapped.user_xattrs = true;
+        if (!runtime::run_in_rootless_userns([&] { work(mapped); })) work(image::UnpackOptions::unprivileged());
+    }
+    // One the work never saw (it had nothing left to read): the caller stops here all the same.
+    sys::throw_if_interrupted();
 }
 
 image::StoredImage import_into(const runtime::Context& ctx, const std::string& root, const image::LayerLimits& limits,

@@ -10,6 +10,7 @@
 #include <iostream>
 
 #include "app_record.hpp"
+#include "crunlite/app/container_dirs.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/restart.hpp"
 #include "crunlite/base/clock.hpp"
@@ -279,7 +280,8 @@ Observation Waiter::observe(Watch& w, int64_t now) {
             o.health = health_of(ctx_, w.id);
             if (o.health && o.status == state::Status::Running) {
                 detail::App app = detail::parse_app(st.bundle + "/app.json");
-                o.health_stale = app.health && health_stale(*o.health, *app.health, app.started_ns, realtime_ns());
+                o.health_stale = app.health && health_stale(*o.health, *app.health, app.started_ns, realtime_ns()) &&
+                                 !container_dir_held(st.bundle);
             }
         }
     } catch (const Error& e) {

@@ -201,8 +201,10 @@ Store::Store(std::string root, const UnpackOptions& unpack, const Holders* holde
 sys::UniqueFd Store::lock() const {
     sys::UniqueFd fd(::open((root_ + "/lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!fd) throw_errno("open " + quote(root_ + "/lock"));
-    while (::flock(fd.get(), LOCK_EX) < 0)
+    while (::flock(fd.get(), LOCK_EX) < 0) {
         if (errno != EINTR) throw_errno("lock the image store");
+        sys::throw_if_interrupted();  // waiting for another import: Ctrl-C ends the wait
+    }
     return fd;
 }
 

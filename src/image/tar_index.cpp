@@ -103,32 +103,39 @@ const TarIndex::Entry* TarIndex::find(const std::string& path) const {
 }
 
 const TarIndex::Entry* TarIndex::follow(const std::string& path) const {
-    constexpr int kMaxLinks = 40;  // as the kernel's MAXSYMLINKS
-    std::vector<std::string> done;                     // components resolved
+    constexpr int kMaxLinks = 40;            // as the kernel's MAXSYMLINKS
+    constexpr size_t kMaxComponents = 4096;  // walked in all, links' targets included
+    std::string cur;                         // the components resolved, joined by '/'
+    std::vector<size_t> starts;              // where each of them starts in `cur`
     std::vector<std::string> todo = split(path, '/');  // still to walk, in reverse
     std::reverse(todo.begin(), todo.end());
     int links = 0;
+    size_t walked = 0;
     auto out = [&] { return Error(EXDEV, quote(path) + " leads out of the archive"); };
     while (!todo.empty()) {
+        if (++walked > kMaxComponents) throw Error(ELOOP, quote(path) + ": too many path components");
         std::string part = std::move(todo.back());
         todo.pop_back();
         if (part.empty() || part == ".") continue;
         if (part == "..") {
-            if (done.empty()) throw out();
-            done.pop_back();
+            if (starts.empty()) throw out();
+            cur.resize(starts.back() ? starts.back() - 1 : 0);
+            starts.pop_back();
             continue;
         }
-        done.push_back(std::move(part));
-        auto it = entries_.find(join(done, "/"));
+        starts.push_back(cur.empty() ? 0 : cur.size() + 1);
+        (cur.empty() ? cur : cur += '/') += part;
+        auto it = entries_.find(cur);
         if (it == entries_.end() || it->second.type != S_IFLNK) continue;
         if (++links > kMaxLinks) throw Error(ELOOP, quote(path) + ": too many symlinks");
         const std::string& target = it->second.link;
         if (target.empty() || target[0] == '/') throw out();
-        done.pop_back();  // the link's directory, then its target
+        cur.resize(starts.back() ? starts.back() - 1 : 0);  // the link's directory, then its target
+        starts.pop_back();
         std::vector<std::string> parts = split(target, '/');
         todo.insert(todo.end(), parts.rbegin(), parts.rend());
     }
-    auto it = entries_.find(join(done, "/"));
+    auto it = entries_.find(cur);
     return it == entries_.end() ? nullptr : &it->second;
 }
 

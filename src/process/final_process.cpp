@@ -19,7 +19,7 @@ namespace crunlite::process::detail {
 
 // The container starts with default dispositions and nothing blocked, whatever
 // the caller ignored or blocked (shells ignore SIGINT for background jobs).
-// execve resets what has a handler (crun-lite installs none) but keeps what is
+// execve resets what has a handler (a created init's, launcher.cpp) but keeps what is
 // ignored: the parent reads which signals that is, once (ignored_signals()),
 // and the container process resets those alone, instead of a sigaction for
 // each of the 64 (~20 us here).  The init is told while it sets up (Ignored):

@@ -190,6 +190,12 @@ void die_of_signals_while_created() {
         if (!proc.session_keyring.empty()) linux::join_session_keyring(proc.session_keyring);
         uint64_t ignored = parse_uint(sync.expect(MsgType::Ignored, "container start")).value_or(~uint64_t{0});
         FinalProcess fp = finish_process(proc, req.seccomp, sync, may_setgroups, req.preserve_fds, ignored);
+        // `create`: from Ready on, until the handlers below are in, signals are held
+        // pending (a blocked signal is queued even for PID 1), not dropped.
+        sigset_t all, none;
+        sigfillset(&all);
+        sigemptyset(&none);
+        if (fifo_fd >= 0) ::sigprocmask(SIG_BLOCK, &all, nullptr);
         sync.send(MsgType::Ready);
         // Until `create` has recorded our state, nothing but it knows we exist: if
         // it dies first (EOF here), so do we, rather than live on unfindable.
@@ -202,11 +208,13 @@ void die_of_signals_while_created() {
                 throw_errno("record the container's state");
         } else if (how != kStartNow) {
             die_of_signals_while_created();
+            ::sigprocmask(SIG_SETMASK, &none, nullptr);
             char byte;
             ssize_t n;
             while ((n = ::read(fifo_fd, &byte, 1)) < 0 && errno == EINTR) {}
             if (n != 1) throw Error(EPIPE, "wait for start: exec.fifo closed");
         }
+        if (fifo_fd >= 0) ::sigprocmask(SIG_SETMASK, &none, nullptr);  // the container starts with none blocked
         run_hooks(config.hooks.start_container, "startContainer", created_state);
         exec_final(proc, req.seccomp, fp);
     });

@@ -259,9 +259,10 @@ void start(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     sys::UniqueFd lock = store.lock(id);
     state::State st = store.load(id);
-    switch (store.status(st)) {
+    switch (live_status(store, st)) {  // (a paused created container is paused: runc's words)
         case state::Status::Created: break;
         case state::Status::Stopped: throw Error(EINVAL, "cannot start a container that has stopped");
+        case state::Status::Paused: throw Error(EINVAL, "cannot start a container in the paused state");
         default: throw Error(EINVAL, "cannot start an already running container");
     }
     start_created(store, st, config_hooks(st).poststart);

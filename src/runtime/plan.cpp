@@ -74,7 +74,7 @@ void plan_state(ContainerPlan& p, const CreateOptions& opts, const Context& ctx,
     state::State& st = p.st;
     st.id = opts.id;
     st.bundle = p.bundle;
-    st.rootfs = config.root.path[0] == '/' ? config.root.path : p.bundle + "/" + config.root.path;
+    st.rootfs = absolute_path(config.root.path[0] == '/' ? config.root.path : p.bundle + "/" + config.root.path);
     st.owner = host.user_name;
     st.annotations = config.annotations;
     st.config_path = p.config_path;

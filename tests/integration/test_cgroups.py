@@ -189,6 +189,7 @@ def test_pause_resume(h):
     cid = h.create(b)
     h.rt_ok("pause", cid)
     check_eq(h.state(cid)["status"], "paused", "a created container paused")
+    h.rt_fail("start", cid, expect="cannot start a container in the paused state")
     h.rt_ok("resume", cid)
     check_eq(h.state(cid)["status"], "created", "created again after resume")
     h.rt_ok("start", cid)

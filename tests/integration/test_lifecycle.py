@@ -271,6 +271,12 @@ def test_kill_created(h):
         h.wait_status(cid, "stopped")
         check(wait_until(lambda: not pid_alive(pid), 5), f"created process alive after kill {sig}")
         h.rt_ok("delete", cid)
+    # Right after create returns (the init may not have its handlers yet: held, not lost).
+    for _ in range(5):
+        cid = h.create(h.bundle(SLEEP))
+        h.rt_ok("kill", cid, "TERM")
+        h.wait_status(cid, "stopped")
+        h.rt_ok("delete", cid)
     b = h.bundle(["/bin/sleep", "300"])  # busybox sleep as PID 1 has no handlers
     cid = h.create(b)
     h.rt_ok("start", cid)

@@ -48,5 +48,8 @@ private:
 
 // Whether a container directory is live (see above).
 bool container_dir_live(const std::string& dir);
+// Whether a process holds the directory's lock: its creator, or the monitor of
+// `run -d` for as long as it lives.
+bool container_dir_held(const std::string& dir);
 
 }  // namespace crunlite::app

@@ -132,8 +132,10 @@ bool in_startup(const HealthState& state, const HealthConfig& config);
 // gap `config` allows between two (the interval, the start interval in the
 // start period, the startup probe's until it passed; plus the timeout) and 2 s
 // more since its last probe (or, when it restarted since, since `started_ns`,
-// CLOCK_REALTIME); never before a first probe.  The prober
-// (crun-lite-monitor) is gone then: nothing updates the status.  Pure.
+// CLOCK_REALTIME); never before a first probe.  Unless it was paused
+// meanwhile (callers also check that no monitor holds the container
+// directory's lock), the prober (crun-lite-monitor) is gone then: nothing
+// updates the status.  Pure.
 bool health_stale(const HealthState& state, const HealthConfig& config, int64_t started_ns, int64_t now_ns);
 
 enum class StartupOutcome { Continue, Passed, Failed };

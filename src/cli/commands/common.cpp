@@ -52,13 +52,13 @@ po::variables_map parse_args(const std::string& verb, const std::string& usage, 
     po::options_description all;
     all.add(visible).add(hidden);
     all.add_options()("help,h", "show help");
-    // The options before the first argument as split_options reads Go's forms of them.
-    std::vector<std::string> words;
-    size_t first = split_options(all, args, words);
-    if (first > 0 && args[first - 1] == "--" && (words.empty() || words.back() != "--")) words.push_back("--");
-    words.insert(words.end(), args.begin() + static_cast<long>(first), args.end());
     po::variables_map vm;
     try {
+        // The options before the first argument as split_options reads Go's forms of them.
+        std::vector<std::string> words;
+        size_t first = split_options(all, args, words);
+        if (first > 0 && args[first - 1] == "--" && (words.empty() || words.back() != "--")) words.push_back("--");
+        words.insert(words.end(), args.begin() + static_cast<long>(first), args.end());
         po::store(po::command_line_parser(words).options(all).positional(pos).run(), vm);
         if (vm.count("help")) {
             std::cout << "Usage: crun-lite " << usage << "\n\n" << visible << "\n";
@@ -142,7 +142,8 @@ size_t split_options(const po::options_description& opts, const std::vector<std:
         if (a.empty() || a[0] != '-' || a == "-") break;
         // runc's flags as Go spells them too: "-root DIR" is "--root DIR".
         bool is_long = a.size() > 1 && a[1] == '-';
-        if (!is_long && a.size() > 2 && opts.find_nothrow(a.substr(1, a.find('=') - 1), false)) {
+        // (An empty name would throw from find_nothrow: boost finds it ambiguous.)
+        if (!is_long && a.size() > 2 && a[1] != '=' && opts.find_nothrow(a.substr(1, a.find('=') - 1), false)) {
             a.insert(0, "-");
             is_long = true;
         }
@@ -151,7 +152,7 @@ size_t split_options(const po::options_description& opts, const std::vector<std:
         size_t eq = a.find('=');
         bool attached = is_long ? eq != std::string::npos : a.size() > 2;
         std::string name = is_long ? a.substr(2, eq - 2) : a.substr(0, 2);  // short names keep their dash
-        const po::option_description* d = opts.find_nothrow(name, false);
+        const po::option_description* d = name.empty() || name == "-=" ? nullptr : opts.find_nothrow(name, false);
         // "--detach=true", "-d=false": the flag, or not.
         size_t value_at = is_long ? eq : a.size() > 2 && a[2] == '=' ? 2 : std::string::npos;
         if (d && d->semantic()->max_tokens() == 0 && value_at != std::string::npos)

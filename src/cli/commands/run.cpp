@@ -272,7 +272,7 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
         }
     };
     for (size_t i = 0; i + 1 < args.size() && !f.wait_healthy.empty(); ++i)
-        if (args[i] == "--wait-healthy" && args[i + 1] == f.o.id && duration(f.o.id))
+        if ((args[i] == "--wait-healthy" || args[i] == "-wait-healthy") && args[i + 1] == f.o.id && duration(f.o.id))
             throw Error(EINVAL, "run: --wait-healthy takes its timeout as --wait-healthy=" + f.o.id + " (" +
                                     quote(f.o.id) + " would be the container's id)");
     // A detached pty needs someone holding its master (runc: --console-socket); an

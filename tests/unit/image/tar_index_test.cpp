@@ -186,4 +186,12 @@ TEST_CASE("tar index: symlinks are followed inside the archive only") {
     CHECK_THROWS_WITH(index->follow("abs"), "`abs` leads out of the archive");
     CHECK_THROWS_WITH(index->follow("../a/layer.tar"), "`../a/layer.tar` leads out of the archive");
     CHECK_THROWS_WITH(index->follow("loop"), "`loop`: too many symlinks");
+
+    // A link of 200,000 components: refused after a bounded walk, not walked for minutes.
+    std::string deep;
+    for (int i = 0; i < 200000; ++i) deep += "a/";
+    write_tar(path, {{"x", S_IFLNK, deep + "f"}});
+    index = index_of(path);
+    REQUIRE(index);
+    CHECK_THROWS_WITH(index->follow("x"), "`x`: too many path components");
 }
