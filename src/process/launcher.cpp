@@ -124,8 +124,6 @@ template <typename Next>
     ::_exit(0);  // it has exec'd or exited
 }
 
-// Stage-2: the container init.  Never returns (exec or _exit).  It waits for
-// Go when the parent has work to do first (see launch), else goes on at once.
 // A created container's init waits for `start` as PID 1 of its pid namespace,
 // which ignores every signal it has no handler for: `kill ID TERM` did nothing
 // (podman stop of a created container waited its whole timeout).  runc's waiting
@@ -142,6 +140,8 @@ void die_of_signals_while_created() {
         if (std::find(std::begin(kNoDeath), std::end(kNoDeath), sig) == std::end(kNoDeath)) ::sigaction(sig, &sa, nullptr);
 }
 
+// Stage-2: the container init.  Never returns (exec or _exit).  It waits for
+// Go when the parent has work to do first (see launch), else goes on at once.
 [[noreturn]] void stage2(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool wait_for_go,
                          const std::vector<sys::UniqueFd>& bind_sources, const std::vector<sys::UniqueFd>& idmapped) {
     child_main(sync, [&] {

@@ -281,6 +281,11 @@ def test_kill_created(h):
     cid = h.create(b)
     h.rt_ok("start", cid)
     pid = h.wait_status(cid, "running")["pid"]
+
+    def comm():
+        with open(f"/proc/{pid}/comm") as f:
+            return f.read().strip()
+    check(wait_until(lambda: comm() == "sleep", 5), "started: sleep runs")  # start returns before the exec
     with open(f"/proc/{pid}/status") as f:
         caught = next(l.split()[1] for l in f if l.startswith("SigCgt:"))
     check_eq(int(caught, 16), 0, "the started process has no handler of ours")

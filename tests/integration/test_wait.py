@@ -154,6 +154,7 @@ def test_conditions_that_cannot_happen_any_more(h):
     gone = h.create(h.bundle(["sleep", "3600"]), h.new_id("gone"))
     h.rt_ok("start", gone)
     p = h.spawn(h.rt_argv("wait", gone))
+    time.sleep(0.5)  # its first look: seen running (else it was never there, another error)
     h.rt_ok("kill", gone, "KILL")
     h.wait_status(gone, "stopped")
     h.rt_ok("delete", gone)
