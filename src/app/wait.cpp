@@ -278,10 +278,11 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         }
         if (want_health_ && st.annotations.count(kImageAnnotation)) {
             o.health = health_of(ctx_, w.id);
-            if (o.health && o.status == state::Status::Running) {
+            // A monitor holding the container's lock keeps it current: app.json is
+            // read (each poll) only when none does.
+            if (o.health && o.status == state::Status::Running && !container_dir_held(st.bundle)) {
                 detail::App app = detail::parse_app(st.bundle + "/app.json");
-                o.health_stale = app.health && health_stale(*o.health, *app.health, app.started_ns, realtime_ns()) &&
-                                 !container_dir_held(st.bundle);
+                o.health_stale = app.health && health_stale(*o.health, *app.health, app.started_ns, realtime_ns());
             }
         }
     } catch (const Error& e) {
