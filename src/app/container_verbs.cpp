@@ -181,6 +181,13 @@ void logs(const runtime::Context& ctx, const std::string& id, bool follow, std::
     }
 }
 
+void starting(const state::State& st) {
+    if (!st.annotations.count(kImageAnnotation)) return;
+    App app = parse_app(st.bundle + "/app.json");
+    app.started_ns = realtime_ns();
+    write_file_atomic(st.bundle + "/app.json", app_json(app), 0644);
+}
+
 std::optional<HealthState> health_of(const runtime::Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
@@ -210,9 +217,17 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     // else (a foreground run, which records none) its die event.
     std::optional<int> code = store.exit_status(id);
     if (!code) code = restart.exit_code;
-    if (!code && status == state::Status::Stopped) code = state::die_exit_code(ctx.root, id, c.st.created, restart.started_ns);
+    std::string finished = restart.finished_at;
+    if (!code && status == state::Status::Stopped)
+        if (auto die = state::last_die(ctx.root, id, c.st.created, restart.started_ns)) {
+            code = static_cast<int>(*parse_int(die->attributes.at("exitCode")));
+            finished = rfc3339_utc(die->time_ns);
+        }
     if (code) w.key("ExitCode").integer(*code);
-    if (!restart.finished_at.empty()) w.key("FinishedAt").string(restart.finished_at);
+    // Docker's times, its zero time for none: this run's start, the last exit.
+    constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
+    w.key("StartedAt").string(status == state::Status::Created ? kZeroTime : rfc3339_utc(c.app.started_ns));
+    w.key("FinishedAt").string(finished.empty() ? kZeroTime : finished);
     w.end_object();
     std::string state_obj = w.result();
     if (auto h = health_of(ctx, id)) {

@@ -63,14 +63,14 @@ std::optional<uint64_t> parse_uint(std::string_view s) { return parse_number<uin
 
 std::string quote(std::string_view s) { return "`" + std::string(s) + "`"; }
 
-std::string rfc3339_utc_now() {
-    struct timespec ts;
-    ::clock_gettime(CLOCK_REALTIME, &ts);
+std::string rfc3339_utc(int64_t ns) {
     // The calendar from <chrono>, not gmtime_r or strftime: glibc's initialise
     // its time zone first, reading /etc/localtime (7 system calls on every
     // create) for a UTC time that needs no zone.
     using namespace std::chrono;
-    sys_seconds t{seconds(ts.tv_sec)};
+    int64_t secs = ns / 1'000'000'000, frac = ns % 1'000'000'000;
+    if (frac < 0) secs -= 1, frac += 1'000'000'000;
+    sys_seconds t{seconds(secs)};
     sys_days day = floor<days>(t);
     year_month_day ymd(day);
     hh_mm_ss hms(t - day);
@@ -78,8 +78,14 @@ std::string rfc3339_utc_now() {
     std::snprintf(out, sizeof out, "%04d-%02u-%02uT%02d:%02d:%02d.%09ldZ", static_cast<int>(ymd.year()),
                   static_cast<unsigned>(ymd.month()), static_cast<unsigned>(ymd.day()),
                   static_cast<int>(hms.hours().count()), static_cast<int>(hms.minutes().count()),
-                  static_cast<int>(hms.seconds().count()), static_cast<long>(ts.tv_nsec));
+                  static_cast<int>(hms.seconds().count()), static_cast<long>(frac));
     return out;
+}
+
+std::string rfc3339_utc_now() {
+    struct timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    return rfc3339_utc(int64_t{ts.tv_sec} * 1'000'000'000 + ts.tv_nsec);
 }
 
 std::string absolute_path(const std::string& path) {

@@ -255,7 +255,7 @@ void create(const Context& ctx, const CreateOptions& opts) {
     detail::create_container(ctx, opts).launched.process.release();
 }
 
-void start(const Context& ctx, const std::string& id) {
+void start(const Context& ctx, const std::string& id, const std::function<void(const state::State&)>& starting) {
     state::Store store(ctx.root);
     sys::UniqueFd lock = store.lock(id);
     state::State st = store.load(id);
@@ -265,6 +265,7 @@ void start(const Context& ctx, const std::string& id) {
         case state::Status::Paused: throw Error(EINVAL, "cannot start a container in the paused state");
         default: throw Error(EINVAL, "cannot start an already running container");
     }
+    if (starting) starting(st);
     start_created(store, st, config_hooks(st).poststart);
 }
 

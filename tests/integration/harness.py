@@ -889,7 +889,7 @@ class Harness:
         if os.path.isdir(self.root):
             for cid in os.listdir(self.root):
                 p = os.path.join(self.root, cid)
-                if os.path.isdir(p):
+                if os.path.isdir(p) and not cid.startswith("@"):  # @: the runtime's own (caches)
                     self.rt("delete", "--force", cid, timeout=30)
         reap()
         return ids

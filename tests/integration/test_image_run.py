@@ -62,6 +62,15 @@ def _run(h, archive, *args, **kw):
     return h.rt("run", "--image", "docker-archive:" + archive, "--store", _store(h), *net, *args, **kw)
 
 
+def _rfc3339(ns):
+    """A time as crun-lite writes times (UTC, nanoseconds): such strings compare as times."""
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(ns // 10**9)) + f".{ns % 10**9:09d}Z"
+
+
+def _now_rfc3339():
+    return _rfc3339(time.time_ns())
+
+
 def _containers_left(h):
     d = os.path.join(_store(h), "containers")
     return sorted(os.listdir(d)) if os.path.isdir(d) else []
@@ -336,10 +345,13 @@ def test_foreground_exit_code_in_inspect(h):
     exit code from its die event."""
     archive = _archive(h, dict(BASE, User=""))
     cid = h.new_id("fg")
+    before = _now_rfc3339()
     r = _run(h, archive, cid, "sh", "-c", "exit 44")
     check_eq(r.rc, 44, f"the foreground run's status\n{r!r}")
     info = _inspect(h, cid)["State"]
     check_eq((info["Status"], info.get("ExitCode"), info["Running"]), ("stopped", 44, False), "inspect")
+    check(before <= info["StartedAt"] <= info["FinishedAt"] <= _now_rfc3339(),
+          f"StartedAt and FinishedAt (from the die event) in order: {before} {info}")
     check_eq(h.rt_ok("wait", cid).out.strip(), "44", "wait")
     h.rt_ok("rm", cid)
 
@@ -401,10 +413,17 @@ def test_stop_signal_from_image_and_create_start(h):
              "--no-init", cid)
     check_eq(r.rc, 0, f"create --image\n{r!r}")
     check_eq(h.rt_ok("state", cid).json()["status"], "created", "created, waiting for start")
-    check_eq(h.rt_ok("inspect", cid).json()["Config"]["annotations"]["org.opencontainers.image.stopSignal"],
-             "SIGUSR1", "StopSignal as an annotation")
+    info = _inspect(h, cid)
+    check_eq(info["Config"]["annotations"]["org.opencontainers.image.stopSignal"], "SIGUSR1",
+             "StopSignal as an annotation")
+    check_eq((info["State"]["StartedAt"], info["State"]["FinishedAt"]),
+             ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"), "created: Docker's zero times")
+    time.sleep(1.1)
+    before = _now_rfc3339()
     h.rt_ok("start", cid)
     h.wait_status(cid, "running")
+    started = _inspect(h, cid)["State"]["StartedAt"]
+    check(started >= before, f"StartedAt is the start's time, not the create's: {started} < {before}")
     # Without a monitor (create/start, as runc) the exit status is the caller's to reap;
     # the harness is a subreaper, so the container stops promptly.
     t0 = time.monotonic()
@@ -446,6 +465,24 @@ def test_logs_capture_detached_output(h):
     _run(h, archive, "-d", "--rm", gone, "sleep", "0.3")
     check(harness.wait_until(lambda: gone not in h.container_ids() and gone not in _containers_left(h), 10),
           "run -d --rm: the container and its directory are removed once it exits")
+
+
+def test_health_start_period_begins_at_start(h):
+    """As Docker's: a container created long before its start has its whole start period
+    after `start` (failures in it do not count), then fails as usual."""
+    health = {"Test": ["CMD", "false"], "Interval": 200_000_000, "StartPeriod": 2_000_000_000,
+              "StartInterval": 200_000_000, "Retries": 1}
+    archive = _archive(h, dict(BASE, User="", Healthcheck=health, Cmd=["sleep", "3600"]))
+    cid = h.new_id("img")
+    r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none", cid)
+    check_eq(r.rc, 0, f"create --image\n{r!r}")
+    time.sleep(2.5)  # the start period, were it counted from create
+    h.rt_ok("start", cid)
+    time.sleep(1)
+    check_eq(_inspect(h, cid)["State"]["Health"]["Status"], "starting", "1 s after start: in the start period")
+    _wait_health(h, cid, "unhealthy")
+    h.rt_ok("delete", "--force", cid)
+    check_eq(_containers_left(h), [], "nothing left")
 
 
 def test_healthcheck_transitions_and_timeout(h):

@@ -82,11 +82,13 @@ def test_on_failure_restarts_exactly_n_times_with_backoff(h):
     check_eq(info["HostConfig"]["RestartPolicy"], {"Name": "on-failure", "MaximumRetryCount": 3}, "the policy")
     check_eq((info["State"]["Status"], info["State"]["ExitCode"], info["State"]["Restarting"]),
              ("stopped", 3, False), f"stopped for good: {info['State']}")
-    check("FinishedAt" in info["State"], "the last exit's time")
     events = [e for e in _events(h, since, cid) if e["Action"] in ("die", "restart")]
     check_eq([e["Action"] for e in events], ["die", "restart"] * 3 + ["die"], f"die before each restart: {events}")
     dies = [e["timeNano"] for e in events if e["Action"] == "die"]
     restarts = [e["timeNano"] for e in events if e["Action"] == "restart"]
+    # The last run's: it started after the run before it died, and exited after it started.
+    check(images._rfc3339(dies[-2]) <= info["State"]["StartedAt"] <= info["State"]["FinishedAt"]
+          <= images._now_rfc3339(), f"the last run's StartedAt and FinishedAt: {info['State']}")
     gaps = [(r - d) / 1e6 for d, r in zip(dies, restarts)]
     harness.log(f"backoff gaps (ms): {[round(g) for g in gaps]}")
     check(gaps[0] >= 100 and gaps[1] >= 200 and gaps[2] >= 400, f"Docker's backoff at least: {gaps}")

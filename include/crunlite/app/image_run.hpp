@@ -71,6 +71,11 @@ struct ImageRunOptions {
 void create_from_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 int run_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 
+// `start` of an image container (runtime::start's `starting`, under the
+// container's lock): its run, and its healthcheck's start period, begin now
+// (create --image set a provisional start).  Nothing for a bundle container.
+void starting(const state::State& st);
+
 // stop: the image's StopSignal (default SIGTERM), then SIGKILL after `timeout_s`.
 // Recorded first in restart.json: the container is not restarted (restart.hpp),
 // and a restart waiting its backoff is called off (we return once it is).
@@ -85,7 +90,7 @@ void logs(const runtime::Context& ctx, const std::string& id, bool follow, std::
 off_t tail_offset(int fd, int64_t lines);
 
 // inspect: {"Id","Created","Image","Bundle","Network","RestartCount","HostConfig":{"RestartPolicy"},
-// "HealthcheckOnFailureAction","State":{...,"Restarting","ExitCode","FinishedAt","Health"},
+// "HealthcheckOnFailureAction","State":{...,"Restarting","ExitCode","StartedAt","FinishedAt","Health"},
 // "Healthcheck","Config":<config.json>}.
 std::string inspect_json(const runtime::Context& ctx, const std::string& id);
 

@@ -26,8 +26,10 @@ std::optional<uint64_t> parse_uint(std::string_view s);
 // Quotes a value for messages: `value`.
 std::string quote(std::string_view s);
 
-// Current UTC time as RFC3339 with nanoseconds ("2026-11-22T10:00:00.123456789Z"),
-// the form runc uses for `created` and log lines.
+// A CLOCK_REALTIME time in ns as UTC RFC3339 with nanoseconds
+// ("2026-11-22T10:00:00.123456789Z"), the form runc uses for `created` and log
+// lines; rfc3339_utc_now() is now's.
+std::string rfc3339_utc(int64_t ns);
 std::string rfc3339_utc_now();
 
 // `path` made absolute against the current directory ("" and "." give the

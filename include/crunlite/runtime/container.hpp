@@ -62,8 +62,9 @@ struct CreateOptions {
 
 // create: returns once the container is created and blocked in exec.fifo.
 void create(const Context& ctx, const CreateOptions& opts);
-// start: releases a created container.
-void start(const Context& ctx, const std::string& id);
+// start: releases a created container; `starting` runs just before, under
+// the container's lock.
+void start(const Context& ctx, const std::string& id, const std::function<void(const state::State&)>& starting = {});
 // What `run --image` adds around a run (all optional).
 struct RunHooks {
     // Detached: the container's stdout and stderr go to this file (appended),

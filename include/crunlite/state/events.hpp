@@ -58,10 +58,13 @@ void append_event(const std::string& root, Event e);
 std::vector<Event> read_events(const std::string& root, int64_t since_ns, int64_t until_ns,
                                const std::vector<std::string>& ids, uint64_t& offset, bool with_rotated);
 
-// The exit code the last "die" event of container `id`, created at `created`
-// (RFC 3339), recorded: what a foreground run leaves, and what outlives a
+// The last "die" event with an exit code of container `id`, created at
+// `created` (RFC 3339): what a foreground run leaves, and what outlives a
 // `run -d --rm` deletion.  Only a die of the run that started at `run_ns` or
 // later (0: any of this container).  nullopt without one.
+std::optional<Event> last_die(const std::string& root, const std::string& id, const std::string& created,
+                              int64_t run_ns = 0);
+// That event's exit code.
 std::optional<int> die_exit_code(const std::string& root, const std::string& id, const std::string& created,
                                  int64_t run_ns = 0);
 

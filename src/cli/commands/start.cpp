@@ -1,4 +1,5 @@
 #include "../command.hpp"
+#include "crunlite/app/image_run.hpp"
 
 namespace crunlite::cli {
 
@@ -8,7 +9,7 @@ int cmd_start(const Global& g, const std::vector<std::string>& args) {
     po::positional_options_description pos;
     pos.add("id", 1);
     auto vm = parse_args("start", "start CONTAINER_ID", opts, hidden, pos, args);
-    runtime::start(g.context(), require_id(vm, "start"));
+    runtime::start(g.context(), require_id(vm, "start"), app::starting);
     return 0;
 }
 

@@ -31,6 +31,12 @@ TEST_CASE("rfc3339_utc_now is UTC with nanoseconds, whatever TZ says", "[strings
     CHECK(t <= after);
 }
 
+TEST_CASE("rfc3339_utc: a time in ns, also before 1970", "[strings]") {
+    CHECK(rfc3339_utc(0) == "1970-01-01T00:00:00.000000000Z");
+    CHECK(rfc3339_utc(1'764'745'200'250'000'001) == "2025-12-03T07:00:00.250000001Z");
+    CHECK(rfc3339_utc(-1) == "1969-12-31T23:59:59.999999999Z");
+}
+
 TEST_CASE("absolute_path: against the working directory, cleaned as Go's filepath.Abs", "[strings]") {
     char buf[4096];
     REQUIRE(::getcwd(buf, sizeof buf));

@@ -101,3 +101,25 @@ TEST_CASE("events: the log is rotated once past its bound", "[events]") {
     uint64_t offset = 0;
     CHECK(state::read_events(r.dir, 0, 0, {}, offset, true).size() == n);  // both parts
 }
+
+TEST_CASE("events: the last die of a container's run, with its exit code and time", "[events]") {
+    Root r;
+    const char* created = "1970-01-01T00:00:00.000000100Z";  // 100 ns
+    auto die = [](const char* id, int64_t t, const char* code) {
+        state::Event e = event("die", id, t);
+        if (code) e.attributes["exitCode"] = code;
+        return e;
+    };
+    CHECK_FALSE(state::last_die(r.dir, "a", created));
+    state::append_event(r.dir, die("a", 50, "9"));  // an earlier container of the same id
+    state::append_event(r.dir, event("start", "a", 150));
+    state::append_event(r.dir, die("a", 200, "3"));
+    state::append_event(r.dir, die("b", 250, "4"));
+    state::append_event(r.dir, die("a", 300, nullptr));  // no code: not an exit
+    auto last = state::last_die(r.dir, "a", created);
+    REQUIRE(last);
+    CHECK(last->time_ns == 200);
+    CHECK(state::die_exit_code(r.dir, "a", created) == 3);
+    CHECK_FALSE(state::last_die(r.dir, "a", created, 250));  // a later run has not died
+    CHECK_FALSE(state::last_die(r.dir, "a", "not a time"));
+}
