@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cstring>
 
 #include "crunlite/base/clock.hpp"
@@ -70,19 +71,41 @@ std::optional<ProbeKind> flag_kind(const HealthOverrides& o) {
     return std::nullopt;
 }
 
-// The image's Healthcheck test, in argv form; false for none (or NONE).
-bool image_test(std::vector<std::string> test, HealthConfig& c) {
-    if (test.empty() || test[0] == "NONE") return false;
+// A test in Docker's form (["CMD", argv...], ["CMD-SHELL", command], ["NONE"])
+// as the argv a probe runs; empty for none (or NONE).  Errors say "`what`: ...".
+std::vector<std::string> test_argv(const std::vector<std::string>& test, const std::string& what) {
+    if (test.empty() || test[0] == "NONE") return {};
     if (test[0] == "CMD-SHELL") {
-        if (test.size() != 2) throw Error(EINVAL, "Healthcheck.Test: CMD-SHELL takes exactly one command string");
-        c.test = {"/bin/sh", "-c", test[1]};
-    } else if (test[0] == "CMD") {
-        if (test.size() < 2) throw Error(EINVAL, "Healthcheck.Test: CMD needs a command");
-        c.test.assign(test.begin() + 1, test.end());
-    } else {
-        throw Error(EINVAL, "Healthcheck.Test: unknown form " + quote(test[0]) + " (want CMD, CMD-SHELL or NONE)");
+        if (test.size() != 2) throw Error(EINVAL, what + ": CMD-SHELL takes exactly one command string");
+        return {"/bin/sh", "-c", test[1]};
     }
-    return true;
+    if (test[0] == "CMD") {
+        if (test.size() < 2) throw Error(EINVAL, what + ": CMD needs a command");
+        return {test.begin() + 1, test.end()};
+    }
+    throw Error(EINVAL, what + ": unknown form " + quote(test[0]) + " (want CMD, CMD-SHELL or NONE)");
+}
+
+std::string upper(std::string s) {
+    for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    return s;
+}
+
+// A JSON array of strings, or nullopt for any other text.
+std::optional<std::vector<std::string>> json_string_array(const std::string& text) {
+    std::string t = trim(text);
+    if (t.empty() || t[0] != '[') return std::nullopt;
+    try {
+        return json::parse(t, "--health-cmd").root().as_string_array();
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
+// The image's Healthcheck test, in argv form; false for none (or NONE).
+bool image_test(const std::vector<std::string>& test, HealthConfig& c) {
+    c.test = test_argv(test, "Healthcheck.Test");
+    return !c.test.empty();
 }
 
 // The probe: the flags', else the labels' (crun-lite's own, over the image's
@@ -95,7 +118,8 @@ bool choose_probe(const std::optional<image::Healthcheck>& image, const HealthOv
                                 " conflict: one probe kind at a time (give --health-http or --health-tcp)");
     std::optional<ProbeKind> kind = flag_kind(o);
     if (kind == ProbeKind::Exec) {
-        c.test = {"/bin/sh", "-c", *o.cmd};
+        c.test = health_cmd_argv(*o.cmd, "--health-cmd");
+        if (c.test.empty()) return false;
     } else if (kind == ProbeKind::Http || (!kind && http != labels.end())) {
         c.kind = ProbeKind::Http;
         c.url = kind ? *o.http : http->second;
@@ -130,6 +154,38 @@ const char* kind_name(ProbeKind k) {
 
 }  // namespace
 
+std::vector<std::string> health_cmd_argv(const std::string& text, const std::string& what) {
+    std::vector<std::string> test;
+    if (auto array = json_string_array(text)) {
+        test = std::move(*array);
+    } else {
+        constexpr const char* kBlanks = " \t\n";
+        size_t blank = text.find_first_of(kBlanks);
+        std::string first = upper(text.substr(0, blank));
+        if (first == "CMD") {
+            for (size_t i = 0; (i = text.find_first_not_of(kBlanks, i)) != std::string::npos;) {
+                size_t end = std::min(text.find_first_of(kBlanks, i), text.size());
+                test.push_back(text.substr(i, end - i));
+                i = end;
+            }
+        } else if (first == "CMD-SHELL") {
+            test = {first};
+            if (blank != std::string::npos) test.push_back(text.substr(blank + 1));
+        } else {
+            test = {first == "NONE" ? first : "CMD-SHELL", text};
+            if (first == "NONE") test.pop_back();
+        }
+    }
+    std::string head = test.empty() ? "" : upper(test[0]);
+    std::string where = what + " " + quote(text);
+    if (test.empty()) throw Error(EINVAL, where + ": an empty command");
+    if (head == "NONE" && test.size() > 1) throw Error(EINVAL, where + ": NONE takes nothing after it");
+    if (head == "CMD" || head == "CMD-SHELL" || head == "NONE") test[0] = head;
+    else if (test.size() == 1) test.insert(test.begin(), "CMD-SHELL");  // one string: a shell command
+    else test.insert(test.begin(), "CMD");                              // an argv
+    return test_argv(test, where);
+}
+
 void check_probe_url(const std::string& url, const std::string& what) {
     if (url.empty()) throw Error(EINVAL, what + ": a URL is required (http://localhost:PORT/PATH)");
     if (auto why = url_problem(url)) throw Error(EINVAL, what + ": " + quote(url) + ": " + *why);
@@ -143,6 +199,9 @@ int parse_probe_port(const std::string& text, const std::string& what) {
 void check_health_overrides(const HealthOverrides& o, const std::string& verb) {
     with_context(verb, [&] {
         flag_kind(o);
+        if (o.cmd) health_cmd_argv(*o.cmd, "--health-cmd");
+        if (o.startup_cmd && !o.startup_cmd->empty() && health_cmd_argv(*o.startup_cmd, "--health-startup-cmd").empty())
+            throw Error(EINVAL, "--health-startup-cmd: a command is required (not none)");
         if (o.http) check_probe_url(*o.http, "--health-http");
         if (o.tcp) parse_probe_port(*o.tcp, "--health-tcp");
     });
@@ -199,7 +258,8 @@ std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck
     if (!have) return std::nullopt;
     if (o.startup_cmd) {
         StartupProbe sp;
-        sp.test = {"/bin/sh", "-c", *o.startup_cmd};
+        sp.test = health_cmd_argv(*o.startup_cmd, "--health-startup-cmd");
+        if (sp.test.empty()) throw Error(EINVAL, "--health-startup-cmd: a command is required (not none)");
         if (o.startup_interval_ns) sp.interval_ns = *o.startup_interval_ns;
         if (o.startup_timeout_ns) sp.timeout_ns = *o.startup_timeout_ns;
         if (o.startup_retries) sp.retries = *o.startup_retries;

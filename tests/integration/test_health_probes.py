@@ -6,6 +6,7 @@ unprivileged user. The image has no shell: only a static busybox (/bin/busybox, 
 linked to it so that killall finds the server by name) serving /www on 127.0.0.1."""
 
 import io
+import json
 import os
 import tarfile
 import time
@@ -106,6 +107,33 @@ def test_http_probe_of_an_image_without_a_shell(h):
     r = h.rt("healthcheck", "run", closed)
     check_eq((r.rc, r.out.strip()), (1, "connect: Connection refused"), f"healthcheck run: closed port\n{r!r}")
     h.rt_ok("delete", "--force", closed)
+
+
+def test_health_cmd_json_array_runs_without_a_shell(h):
+    """podman's --health-cmd '["CMD", ...]' (and "CMD prog args") run the argv itself: in an
+    image without /bin/sh they work where a shell command cannot."""
+    archive = _image(h)
+    cid = h.new_id("argv")
+    wget = ["/bin/busybox", "wget", "-q", "-O-", f"http://127.0.0.1:{PORT}/health"]
+    for cmd in (json.dumps(["CMD"] + wget), json.dumps(wget), "CMD " + " ".join(wget)):
+        r = _run(h, archive, "-d", "--health-cmd", cmd, *FAST, "--wait-healthy=30s", cid)
+        check_eq(r.rc, 0, f"--health-cmd {cmd}: healthy without a shell\n{r!r}")
+        check_eq(_inspect(h, cid)["Healthcheck"]["Test"], wget, f"--health-cmd {cmd}: run as that argv")
+        h.rt_ok("delete", "--force", cid)
+    r = _run(h, archive, "-d", "--health-cmd", " ".join(wget), *FAST, cid)
+    check_eq(r.rc, 0, f"run -d, a shell command\n{r!r}")
+    _wait_health(h, cid, "unhealthy")
+    check_eq(_inspect(h, cid)["Healthcheck"]["Test"][:2], ["/bin/sh", "-c"], "a plain command is the shell's")
+    h.rt_ok("delete", "--force", cid)
+    for flags in (["--health-cmd", '["NONE"]'], ["--health-cmd", "[]"], ["--health-cmd", '["CMD"]']):
+        r = _run(h, archive, "-d", *flags, cid)
+        if flags[1] == '["NONE"]':
+            check_eq(r.rc, 0, f"{flags}\n{r!r}")
+            check("Healthcheck" not in _inspect(h, cid), f"{flags} is --no-healthcheck")
+            h.rt_ok("delete", "--force", cid)
+        else:
+            check(r.rc != 0 and f"--health-cmd `{flags[1]}`:" in r.err, f"{flags} is refused, naming it\n{r!r}")
+            check_eq(h.container_ids(), [], f"{flags}: nothing made")
 
 
 def test_tcp_probe_follows_the_server(h):

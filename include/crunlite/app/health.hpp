@@ -68,7 +68,7 @@ struct HealthConfig {
 
 // --health-* flags; unset fields keep the image's value.
 struct HealthOverrides {
-    std::optional<std::string> cmd;   // CMD-SHELL form
+    std::optional<std::string> cmd;   // --health-cmd, as given (health_cmd_argv)
     std::optional<std::string> http;  // --health-http URL
     std::optional<std::string> tcp;   // --health-tcp PORT, as given
     std::optional<int64_t> interval_ns, timeout_ns, start_period_ns, start_interval_ns;
@@ -90,6 +90,15 @@ struct HealthOverrides {
 // "local" or an absolute path to a directory (the one thing it looks at on the
 // host).  Throws Error(EINVAL) "`verb`: --health-...: why".
 void check_health_overrides(const HealthOverrides& overrides, const std::string& verb);
+
+// --health-cmd (and --health-startup-cmd) as podman takes it: a JSON array of
+// strings (["CMD", argv...], ["CMD-SHELL", "command"], ["NONE"], an argv of
+// several strings, or one string, a shell command), "CMD prog args" (split at
+// blanks), "CMD-SHELL command", "none"; any other text is a shell command
+// (also "[ -f /ready ]", which is no JSON).  Keywords in any case.  Returns
+// the argv a probe runs (a shell command as /bin/sh -c), empty for none.
+// Throws Error(EINVAL) "`what` `text`: why".  Pure.
+std::vector<std::string> health_cmd_argv(const std::string& text, const std::string& what);
 
 // An http probe's URL: http or https, to the container itself (host localhost,
 // 127.0.0.1 or [::1]), an optional port 1-65535, then a path (and query); no

@@ -74,7 +74,7 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
          "none, host, pasta or slirp4netns (default, rootless or with -p: pasta, else slirp4netns, when installed; else none)")
         ("publish,p", po::value(&o.publish)->composing(),
          "[IP:][HOST:]CONTAINER[/tcp|udp], IP6 as [::1]; no HOST: a free port (see `crun-lite port`) (repeatable)")
-        ("health-cmd", po::value(&f.health_cmd), "healthcheck command (run with /bin/sh -c; none: no healthcheck)")
+        ("health-cmd", po::value(&f.health_cmd), "healthcheck command (run with /bin/sh -c, or a JSON array as podman's; none: no healthcheck)")
         ("health-http", po::value(&f.health_http),
          "healthcheck: a GET of this URL to the container itself (http[s]://localhost:PORT/PATH; or 127.0.0.1, [::1]), healthy on 2xx/3xx")
         ("health-tcp", po::value(&f.health_tcp), "healthcheck: a TCP connect to this port of the container (127.0.0.1 or [::1])")
@@ -91,7 +91,7 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("health-on-failure", po::value(&f.health_on_failure),
          "when the container turns unhealthy: none (default), kill, restart or stop")
         ("health-startup-cmd", po::value(&f.health_startup_cmd),
-         "startup healthcheck (/bin/sh -c): runs first; once it passes the regular healthcheck takes over")
+         "startup healthcheck (as --health-cmd): runs first; once it passes the regular healthcheck takes over")
         ("health-startup-interval", po::value(&f.health_startup_interval), "time between startup probes (default 30s)")
         ("health-startup-timeout", po::value(&f.health_startup_timeout), "a startup probe running longer fails (default 30s)")
         ("health-startup-retries", po::value(&f.health_startup_retries),
@@ -147,10 +147,10 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
         if (o.seccomp.empty()) throw Error(EINVAL, verb + ": --security-opt seccomp= needs a file or unconfined");
     }
     auto& h = o.health;
-    if (vm.count("health-cmd")) {
-        // As podman: "none" is --no-healthcheck, and an empty command keeps the image's (Docker too).
-        if (::strcasecmp(f.health_cmd.c_str(), "none") == 0) h.disable = true;
-        else if (!f.health_cmd.empty()) h.cmd = f.health_cmd;
+    // As podman: "none" is --no-healthcheck, and an empty command keeps the image's (Docker too).
+    if (vm.count("health-cmd") && !f.health_cmd.empty()) {
+        if (app::health_cmd_argv(f.health_cmd, verb + ": --health-cmd").empty()) h.disable = true;
+        else h.cmd = f.health_cmd;
     }
     if (vm.count("health-http")) h.http = f.health_http;
     if (vm.count("health-tcp")) h.tcp = f.health_tcp;

@@ -6,6 +6,8 @@
 
 using namespace crunlite;
 using app::health_config;
+using app::health_cmd_argv;
+using app::check_health_overrides;
 using app::HealthConfig;
 using app::HealthOverrides;
 using app::HealthState;
@@ -121,6 +123,49 @@ TEST_CASE("--health-* flags replace the image's fields; --health-cmd is CMD-SHEL
     CHECK(c->interval_ns == 10 * kSecond);
     CHECK(c->timeout_ns == 4 * kSecond);
     CHECK(c->retries == 7);
+}
+
+TEST_CASE("--health-cmd takes podman's forms: JSON arrays, CMD, CMD-SHELL, none", "[health]") {
+    auto argv = [](const std::string& text) { return health_cmd_argv(text, "--health-cmd"); };
+    Strings curl{"curl", "-f", "http://localhost/"};
+    CHECK(argv("curl -f http://localhost/") == Strings{"/bin/sh", "-c", "curl -f http://localhost/"});
+    CHECK(argv(R"(["CMD", "curl", "-f", "http://localhost/"])") == curl);
+    CHECK(argv(R"(["cmd","curl","-f","http://localhost/"])") == curl);
+    CHECK(argv(R"( ["curl", "-f", "http://localhost/"] )") == curl);  // an argv: CMD
+    CHECK(argv(R"(["CMD-SHELL", "curl -f x || exit 1"])") == Strings{"/bin/sh", "-c", "curl -f x || exit 1"});
+    CHECK(argv(R"(["test -f /ready"])") == Strings{"/bin/sh", "-c", "test -f /ready"});  // one string: shell
+    CHECK(argv("CMD curl  -f\thttp://localhost/\n") == curl);  // split at blanks, tabs and newlines
+    CHECK(argv("CMD curl -f http://localhost/") == curl);
+    CHECK(argv("CMD-SHELL curl -f x || exit 1") == Strings{"/bin/sh", "-c", "curl -f x || exit 1"});
+    // Not JSON: a shell command, brackets and all.
+    CHECK(argv("[ -f /ready ]") == Strings{"/bin/sh", "-c", "[ -f /ready ]"});
+    CHECK(argv("[1, 2]") == Strings{"/bin/sh", "-c", "[1, 2]"});
+    CHECK(argv("CMDX") == Strings{"/bin/sh", "-c", "CMDX"});
+    CHECK(argv("none").empty());
+    CHECK(argv("NONE").empty());
+    CHECK(argv(R"(["NONE"])").empty());
+    CHECK_THROWS_WITH(argv("[]"), Catch::Contains("--health-cmd `[]`: an empty command"));
+    CHECK_THROWS_WITH(argv(R"(["CMD"])"), Catch::Contains("CMD needs a command"));
+    CHECK_THROWS_WITH(argv("CMD"), Catch::Contains("--health-cmd `CMD`: CMD needs a command"));
+    CHECK_THROWS_WITH(argv(R"(["CMD-SHELL", "a", "b"])"), Catch::Contains("CMD-SHELL takes exactly one command string"));
+    CHECK_THROWS_WITH(argv("CMD-SHELL"), Catch::Contains("CMD-SHELL takes exactly one command string"));
+    CHECK_THROWS_WITH(argv(R"(["NONE", "x"])"), Catch::Contains("NONE takes nothing after it"));
+
+    HealthOverrides o;
+    o.cmd = R"(["CMD", "curl", "-f", "http://localhost/"])";
+    auto c = health_config(std::nullopt, o);
+    REQUIRE(c);
+    CHECK(c->test == curl);
+    o.startup_cmd = R"(["test", "-f", "/ready"])";
+    c = health_config(std::nullopt, o);
+    REQUIRE(c);
+    REQUIRE(c->startup);
+    CHECK(c->startup->test == Strings{"test", "-f", "/ready"});
+    o.cmd = "[]";
+    CHECK_THROWS_WITH(check_health_overrides(o, "run"), Catch::Contains("run: --health-cmd `[]`: an empty command"));
+    o.cmd = "true";
+    o.startup_cmd = "none";
+    CHECK_THROWS_WITH(check_health_overrides(o, "run"), Catch::Contains("--health-startup-cmd: a command is required"));
 }
 
 TEST_CASE("--health-cmd gives a healthcheck to an image without one, or with NONE", "[health]") {
