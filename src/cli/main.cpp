@@ -112,7 +112,8 @@ int main_impl(int argc, char** argv) {
     if (g.systemd_cgroup) g.cgroup_manager = "systemd";
     for (const auto& c : commands())
         if (verb == c.name) return c.run(g, verb_args);
-    throw Error(EINVAL, "unknown command " + verb);
+    // Exit 3, as runc's (its "No help topic" error).
+    return report_error(Error(EINVAL, "unknown command " + verb), 3);
 }
 
 }  // namespace
