@@ -274,9 +274,22 @@ def test_events_stats(h):
     b, cid, pid = _detached(h, ["/probe", "sleep", "30"], {"pids": {"limit": 40}})
     ev = h.rt_ok("events", "--stats", cid).json()
     check_eq((ev["type"], ev["id"]), ("stats", cid), "event header")
-    check_eq(ev["data"]["pids"], {"current": 1, "limit": 40}, "pids stats")
-    check(ev["data"]["memory"]["usage"]["usage"] > 0, f"memory usage in {ev}")
-    check("total" in ev["data"]["cpu"]["usage"], f"cpu usage in {ev}")
+    d = ev["data"]
+    check_eq(d["pids"], {"current": 1, "limit": 40}, "pids stats")
+    check(d["memory"]["usage"]["usage"] > 0, f"memory usage in {ev}")
+    check(d["cpu"]["usage"]["total"] > 0, f"cpu usage in {ev}")
+    # runc's shape: every section, and the fields it always writes.
+    check_eq(sorted(d), ["blkio", "cpu", "cpuset", "hugetlb", "intel_rdt", "memory", "network_interfaces", "pids"],
+             "the sections")
+    check({"kernel", "user"} <= set(d["cpu"]["usage"]) and "throttling" in d["cpu"], f"cpu fields: {d['cpu']}")
+    for entry in ("usage", "swap", "kernel", "kernelTCP"):
+        check({"limit", "failcnt"} <= set(d["memory"][entry]), f"memory.{entry}: {d['memory']}")
+    check("sched_relax_domain_level" in d["cpuset"], f"cpuset: {d['cpuset']}")
+    check(d["network_interfaces"] is None and d["intel_rdt"] == {}, "runc's empty sections")
+    if not h.rootless and any("cpuacct" in k.split(",") for k in _cgroup_lines(pid)):  # v1's cpuacct
+        usage = d["cpu"]["usage"]
+        check_eq(len(usage.get("percpu", [])), os.cpu_count(), f"a time per CPU: {usage}")
+        check_eq(sum(usage["percpu"]), usage["total"], "which add up to the total")
 
 
 def test_device_rules(h):

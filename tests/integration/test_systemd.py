@@ -231,6 +231,10 @@ def _scope_properties_update_and_delete(h, sd):
     check_eq(json.loads(sd.crun("ps", "--format", "json", "c1").out), [st["pid"]], "ps")
     stats = json.loads(sd.crun("events", "--stats", "c1").out)
     check_eq(stats["type"], "stats", "events --stats")
+    # cgroup v2's cpu.stat (the scope has no other controller here) in runc's nanoseconds.
+    usage = stats["data"]["cpu"]["usage"]
+    check(usage.get("total", 0) > 0 and usage["user"] + usage["kernel"] > 0 and usage["total"] % 1000 == 0,
+          f"cpu usage from cpu.stat: {stats['data']}")
     check_eq(sd.crun("kill", "--all", "c1", "KILL").rc, 0, "kill --all")
     check(harness.wait_until(lambda: json.loads(sd.crun("state", "c1").out)["status"] == "stopped", 10),
           "the container stops")

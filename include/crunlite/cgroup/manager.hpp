@@ -97,8 +97,9 @@ std::vector<pid_t> pids(const Paths& paths);
 // Signals every process (v2 cgroup.kill for SIGKILL when available).
 void kill_all(const Paths& paths, int sig, sys::Kernel& k = sys::host_kernel());
 
-// runc's stats event ({"type":"stats","id":ID,"data":{cpu, memory, pids}}) read
-// from whichever hierarchy holds each controller; missing files are left out.
+// runc's stats event ({"type":"stats","id":ID,"data":{cpu, cpuset, memory, pids,
+// blkio, hugetlb, intel_rdt, network_interfaces}}, its fields and omissions) read
+// from whichever hierarchy holds each controller; missing files count as 0.
 std::string stats_json(const Paths& paths, const std::string& id);
 
 // Processes of the container the kernel killed for lack of memory (v1
