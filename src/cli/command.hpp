@@ -71,6 +71,10 @@ size_t split_options(const po::options_description& opts, const std::vector<std:
 // does) and returns `exit_code`.
 int report_error(const Error& e, int exit_code);
 
+// --format of inspect and image inspect: `tmpl` (json/template.hpp) over the
+// verb's JSON output.  Errors say "`verb` --format: `{{...}}`: why".
+std::string format_template(const std::string& verb, const std::string& tmpl, const std::string& json_text);
+
 int cmd_create(const Global&, const std::vector<std::string>&);
 int cmd_start(const Global&, const std::vector<std::string>&);
 int cmd_exec(const Global&, const std::vector<std::string>&);

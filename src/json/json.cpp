@@ -379,6 +379,11 @@ bool Value::as_bool() const {
     return YAJL_IS_TRUE(v_);
 }
 
+std::string Value::number_text() const {
+    if (!is_number()) fail("expected a number, got " + kind());
+    return YAJL_GET_NUMBER(v_) ? YAJL_GET_NUMBER(v_) : "";
+}
+
 std::pair<bool, uint64_t> Value::integer_parts(const char* what) const {
     if (!is_number()) fail(std::string("expected ") + what + ", got " + kind());
     // yajl keeps every number's text; reading it ourselves avoids both
@@ -578,6 +583,26 @@ Writer& Writer::boolean(bool v) {
 Writer& Writer::null() {
     gen_check(yajl_gen_null(gen_));
     return *this;
+}
+Writer& Writer::value(const Value& v) {
+    if (v.is_object()) {
+        begin_object();
+        for (const auto& [k, m] : v.members()) key(k).value(m);
+        return end_object();
+    }
+    if (v.is_array()) {
+        begin_array();
+        for (const auto& e : v.elements()) value(e);
+        return end_array();
+    }
+    if (v.is_string()) return string(v.as_string());
+    if (v.is_bool()) return boolean(v.as_bool());
+    if (v.is_number()) {
+        std::string text = v.number_text();
+        gen_check(yajl_gen_number(gen_, text.data(), text.size()));
+        return *this;
+    }
+    return null();
 }
 Writer& Writer::string_array(const std::vector<std::string>& values) {
     begin_array();

@@ -496,6 +496,11 @@ def test_healthcheck_transitions_and_timeout(h):
              "failures in the start period do not count")
     h.rt_ok("exec", cid, "sh", "-c", "echo fine > /tmp/ok")
     hs = _wait_health(h, cid, "healthy")
+    # As scripts ask Docker: inspect --format with a Go template.
+    r = h.rt("inspect", "--format", "{{.State.Health.Status}} {{json .State.Running}}", cid)
+    check_eq((r.rc, r.out), (0, "healthy true\n"), f"inspect --format\n{r!r}")
+    r = h.rt("inspect", "-f", "{{.State.Nope}}", cid)
+    check(r.rc == 1 and "inspect --format: `{{.State.Nope}}`: State has no Nope" in r.err, f"a missing field\n{r!r}")
     check_eq(hs["Log"][-1]["Output"].strip(), "fine", "the probe's output is kept")
     check_eq(hs["Log"][-1]["ExitCode"], 0, "exit code 0")
     check_eq(h.rt("healthcheck", "run", cid).rc, 0, "healthcheck run: healthy")

@@ -76,6 +76,11 @@ def test_load_oci_archive_ls_inspect_rm(h):
     check_eq(conf["config"]["User"], "app", "inspect: the config")
     check_eq(conf["config"]["Healthcheck"]["Retries"], 2, "inspect keeps the Healthcheck")
     check_eq(json.loads(_image(h, "inspect", loaded["id"][7:19]).out), conf, "inspect by id prefix")
+    r = _image(h, "inspect", "-f", "{{.config.User}} {{json .config.Healthcheck.Retries}}", "example/app:1.0")
+    check_eq((r.rc, r.out), (0, "app 2\n"), f"image inspect --format\n{r!r}")
+    r = _image(h, "inspect", "--format", "{{.Config.User}}", "example/app:1.0")
+    check(r.rc == 1 and "image inspect --format: `{{.Config.User}}`: the value has no Config" in r.err,
+          f"a field the config lacks is named\n{r!r}")
     # A second load unpacks nothing.
     mtimes = [os.stat(os.path.join(_store(h), "layers", l)).st_mtime_ns for l in layers]
     r = _image(h, "load", "-q", archive)

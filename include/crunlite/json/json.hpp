@@ -77,6 +77,8 @@ public:
     uint64_t as_uint64() const;
     uint32_t as_uint32() const;
     uint16_t as_uint16() const;
+    // A number as written in the document ("1.5", "-2"); throws unless a number.
+    std::string number_text() const;
     std::vector<std::string> as_string_array() const;
     std::map<std::string, std::string> as_string_map() const;  // object of strings
 
@@ -160,6 +162,9 @@ public:
     Writer& uinteger(uint64_t v);
     Writer& boolean(bool v);
     Writer& null();
+
+    // A parsed value (of any kind), written again.
+    Writer& value(const Value& v);
 
     // Convenience: an array of strings.
     Writer& string_array(const std::vector<std::string>& values);

@@ -63,9 +63,13 @@ int cmd_logs(const Global& g, const std::vector<std::string>& args) {
 
 int cmd_inspect(const Global& g, const std::vector<std::string>& args) {
     po::options_description opts("Options");
-    std::string id;
-    parse_id_args("inspect", opts, args, id);
-    std::cout << app::inspect_json(g.context(), id) << std::endl;
+    std::string id, format;
+    opts.add_options()("format,f", po::value(&format),
+                       "a Go template, as docker inspect --format takes it: {{.State.Health.Status}}, {{json .State}}, ...");
+    auto vm = parse_id_args("inspect", opts, args, id);
+    std::string out = app::inspect_json(g.context(), id);
+    if (vm.count("format")) out = format_template("inspect", format, out);
+    std::cout << out << std::endl;
     return 0;
 }
 

@@ -9,6 +9,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/json/template.hpp"
 
 namespace crunlite::cli {
 
@@ -85,6 +86,11 @@ po::variables_map parse_id_args(const std::string& verb, const po::options_descr
     po::variables_map vm = parse_args(verb, verb + " [options] CONTAINER_ID", opts, hidden, pos, args);
     id = require_id(vm, verb);
     return vm;
+}
+
+std::string format_template(const std::string& verb, const std::string& tmpl, const std::string& json_text) {
+    json::Document doc = json::parse(json_text, verb);
+    return with_context(verb + " --format", [&] { return json::render_template(tmpl, doc.root()); });
 }
 
 po::variables_map parse_ids_args(const std::string& verb, const po::options_description& opts,

@@ -172,6 +172,7 @@ void print_usage() {
 struct StoreFlags {
     std::string store_dir, name, format = "table", max_size;
     std::string ref;  // the image (SRC of load, REF of the others); "" for ls and prune
+    std::optional<std::string> tmpl;  // inspect --format
     bool quiet = false;
     uint64_t max_entries = 0, max_ratio = 0;
     PullFlags pull;
@@ -196,6 +197,9 @@ StoreFlags parse_store_flags(const std::string& verb, const std::string& typed, 
     if (verb == "ls")
         opts.add_options()("format", po::value(&f.format), "table or json")(
             "quiet,q", po::bool_switch(&f.quiet), "ids only");
+    if (verb == "inspect")
+        opts.add_options()("format,f", po::value<std::string>(),
+                           "a Go template over the image config, as docker inspect --format takes it: {{.config.User}}");
     hidden.add_options()("ref", po::value<std::string>());
     po::positional_options_description pos;
     if (verb != "ls" && verb != "prune") pos.add("ref", 1);
@@ -204,7 +208,8 @@ StoreFlags parse_store_flags(const std::string& verb, const std::string& typed, 
     if (verb == "pull") usage = "image pull [options] [docker://][HOST[:PORT]/]NAME[:TAG|@DIGEST]";
     auto vm = parse_args("image " + verb, usage, opts, hidden, pos, rest);
     if (pos.max_total_count() && !vm.count("ref")) throw Error(EINVAL, "image " + verb + ": an image is required");
-    if (f.format != "table" && f.format != "json")
+    if (verb == "inspect" && vm.count("format")) f.tmpl = vm["format"].as<std::string>();
+    else if (f.format != "table" && f.format != "json")
         throw Error(EINVAL, "image " + verb + ": invalid format " + quote(f.format) + ": want table or json");
     if (vm.count("ref")) f.ref = vm["ref"].as<std::string>();
     if (!f.name.empty()) with_context("image load: --name", [&] { image::check_image_name(f.name); });
@@ -248,7 +253,8 @@ void run_store_verb(image::Store& store, const std::string& verb, const StoreFla
     } else if (verb == "ls") {
         print_list(store.list(), f.format, f.quiet);
     } else if (verb == "inspect") {
-        std::cout << store.inspect(f.ref).config_json << "\n";
+        std::string config = store.inspect(f.ref).config_json;
+        std::cout << (f.tmpl ? format_template("image inspect", *f.tmpl, config) : trim(config)) << "\n";
     } else if (verb == "rm") {
         store.remove(f.ref);
     } else {
