@@ -155,6 +155,15 @@ int remove_tree_at(int dirfd, const std::string& name) {
     if (errno != EISDIR && errno != EPERM) return -1;
     int unlink_errno = errno;
     int fd = ::openat(dirfd, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC);
+    if (fd < 0 && errno == EACCES) {
+        // Unreadable (overlayfs leaves work/work at mode 000): its owner may
+        // chmod it first, through an O_PATH fd, which followed no symlink.
+        UniqueFd path(::openat(dirfd, name.c_str(), O_PATH | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (path && ::chmod(("/proc/self/fd/" + std::to_string(path.get())).c_str(), 0700) == 0)
+            fd = ::openat(path.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+        else
+            errno = EACCES;
+    }
     if (fd < 0) {
         if (errno == ENOTDIR || errno == ELOOP) errno = unlink_errno;  // it was not a directory
         return -1;

@@ -54,7 +54,8 @@ UniqueFd touch_in_root(int root_fd, const std::string& path, mode_t mode, int pa
 
 // Removes `name` in `dirfd` and, when it is a directory, everything below it.
 // Each level is opened relative to its parent with O_NOFOLLOW, so no symlink is
-// ever followed; directories are made writable first (read-only image layers).
+// ever followed; directories are made readable and writable first (read-only
+// image layers, overlayfs' work/work at mode 000).
 // A missing `name` is success.  Returns 0, or -1 with errno of the first failure.
 int remove_tree_at(int dirfd, const std::string& name);
 
