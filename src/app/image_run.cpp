@@ -347,6 +347,7 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const image::ImageConfig& ic,
         if (!exists(init)) throw Error(ENOENT, "--init: " + init + ": no such file or directory");
         s.extra_mounts.push_back({kInitInContainer, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
         s.args.insert(s.args.begin(), {kInitInContainer, "--"});
+        s.annotations[linux::kInitCommandAnnotation] = "2";
     }
 }
 

@@ -71,6 +71,31 @@ size_t split_options(const po::options_description& opts, const std::vector<std:
 // does) and returns `exit_code`.
 int report_error(const Error& e, int exit_code);
 
+// An error that ends crun-lite with `exit_code` rather than 1.
+class ExitError : public Error {
+public:
+    ExitError(const Error& e, int exit_code) : Error(e), exit_code_(exit_code) {}
+    int exit_code() const noexcept { return exit_code_; }
+
+private:
+    int exit_code_;
+};
+
+// Runs an image run or create: its errors exit as podman's and Docker's run do,
+// 127 for a command not found, 126 for one not executable, 125 for the rest.
+template <typename F>
+auto with_podman_exit_codes(F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const ExitError&) {
+        throw;
+    } catch (const Error& e) {
+        throw ExitError(e, e.kind() == Error::Kind::CommandNotFound        ? 127
+                           : e.kind() == Error::Kind::CommandNotExecutable ? 126
+                                                                           : 125);
+    }
+}
+
 // --format of inspect and image inspect: `tmpl` (json/template.hpp) over the
 // verb's JSON output.  Errors say "`verb` --format: `{{...}}`: why".
 std::string format_template(const std::string& verb, const std::string& tmpl, const std::string& json_text);

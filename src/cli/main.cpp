@@ -158,7 +158,8 @@ int guarded_main(int argc, char** argv) {
     } catch (const crunlite::cli::HelpShown&) {
         return 0;
     } catch (const crunlite::Error& e) {
-        int code = crunlite::cli::report_error(e, 1);
+        auto* exit = dynamic_cast<const crunlite::cli::ExitError*>(&e);
+        int code = crunlite::cli::report_error(e, exit ? exit->exit_code() : 1);
         if (int sig = crunlite::sys::interrupted_by()) {  // the work cleaned up: now the signal ends us
             std::fflush(nullptr);
             ::signal(sig, SIG_DFL);

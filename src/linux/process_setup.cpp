@@ -126,9 +126,13 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
         return true;
     };
     int err = 0;
+    auto kind = [](int e) { return e == ENOENT || e == ENOTDIR || e == ELOOP ? Error::Kind::CommandNotFound
+                                                                                : Error::Kind::CommandNotExecutable; };
     if (arg0.find('/') != std::string::npos) {
-        if (!is_executable(arg0, err))
-            throw sys_error(err, "exec: \"" + arg0 + "\": stat " + arg0);
+        if (!is_executable(arg0, err)) {
+            Error e = sys_error(err, "exec: \"" + arg0 + "\": stat " + arg0);
+            throw Error(e.code(), e.message(), kind(err));
+        }
         return arg0;
     }
     std::string path_var = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
@@ -138,7 +142,7 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
         std::string candidate = (dir.empty() ? "." : dir) + "/" + arg0;
         if (is_executable(candidate, err)) return candidate;
     }
-    throw Error(ENOENT, "exec: \"" + arg0 + "\": executable file not found in $PATH");
+    throw Error(ENOENT, "exec: \"" + arg0 + "\": executable file not found in $PATH", Error::Kind::CommandNotFound);
 }
 
 namespace {

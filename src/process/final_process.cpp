@@ -92,6 +92,7 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
                                                           filter_needs_admin && !out.seccomp_loaded);
     if (!cwd_entered) linux::enter_cwd(proc.cwd);
     out.exe = linux::find_executable(proc.args.at(0), out.env);
+    if (proc.init_command) linux::find_executable(proc.args.at(proc.init_command), out.env);
     if (proc.no_new_privileges) check(::prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0), "prctl PR_SET_NO_NEW_PRIVS");
     ::prctl(PR_SET_PDEATHSIG, 0);
     // A NOTIFY listener goes to the parent before Ready, so `create` can pass it

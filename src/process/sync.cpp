@@ -3,6 +3,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <cctype>
+
 #include "crunlite/base/strings.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
@@ -43,7 +45,7 @@ void SyncSocket::send_fd(MsgType type, int fd) const {
 void SyncSocket::send_error(const crunlite::Error& e) const noexcept {
     pass_gate();
     std::string msg(1, static_cast<char>(MsgType::Error));
-    msg += std::to_string(e.code()) + " " + e.message();
+    msg += std::to_string(e.code()) + static_cast<char>(e.kind()) + " " + e.message();
     [[maybe_unused]] ssize_t n = ::send(fd_.get(), msg.data(), msg.size(), MSG_NOSIGNAL);
 }
 
@@ -72,9 +74,16 @@ sys::UniqueFd SyncSocket::expect_fd(MsgType type, const std::string& what) const
 }
 
 void SyncSocket::rethrow(const Message& error) {
+    // "<code><kind> <message>"
     size_t sp = error.payload.find(' ');
-    int code = static_cast<int>(parse_int(error.payload.substr(0, sp)).value_or(0));
-    throw crunlite::Error(code, sp == std::string::npos ? error.payload : error.payload.substr(sp + 1));
+    std::string head = error.payload.substr(0, sp);
+    auto kind = crunlite::Error::Kind::Other;
+    if (!head.empty() && !std::isdigit(static_cast<unsigned char>(head.back()))) {
+        kind = static_cast<crunlite::Error::Kind>(head.back());
+        head.pop_back();
+    }
+    int code = static_cast<int>(parse_int(head).value_or(0));
+    throw crunlite::Error(code, sp == std::string::npos ? error.payload : error.payload.substr(sp + 1), kind);
 }
 
 Message SyncSocket::expect_message(MsgType type, const std::string& what) const {

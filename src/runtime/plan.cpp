@@ -65,6 +65,13 @@ void plan_user_and_init(ContainerPlan& p, const CreateOptions& opts, const Conte
     with_context(p.config_path, [&] {
         p.process = linux::plan_process(*config.process, extra_env, host.cap_last_cap);
         linux::plan_init_extras(p.process, *config.linux, opts.no_new_keyring ? "" : opts.id);
+        if (auto it = config.annotations.find(linux::kInitCommandAnnotation); it != config.annotations.end()) {
+            std::optional<uint64_t> i = parse_uint(it->second);
+            if (!i || *i == 0 || *i >= p.process.args.size())
+                throw Error(EINVAL, std::string("annotations.") + linux::kInitCommandAnnotation + ": " +
+                                        quote(it->second) + " is no index of process.args past the first");
+            p.process.init_command = *i;
+        }
     });
 }
 

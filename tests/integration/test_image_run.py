@@ -120,6 +120,7 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
     r = _run(h, archive, cid)
     check(r.rc != 0, f"unknown user must fail\n{r!r}")
     check_in("unable to find user nobody", r.err, "the error names the user")
+    check_eq(r.rc, 125, f"an error of the run exits 125, as podman's and Docker's\n{r!r}")
     for args, words in ((["-u", "app:nogroup"], "unable to find group nogroup"),
                         (["-v", "/nonexistent-dir:/x"], "/nonexistent-dir"),
                         (["-p", "99999:1"], "invalid port"),
@@ -127,8 +128,19 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
                         (["--memory", "lots"], "--memory"),
                         (["--health-interval", "soon"], "--health-interval")):
         r = _run(h, archive, *args, cid) if args[0] == "-u" else _run(h, archive, "-u", "app", *args, cid)
-        check(r.rc != 0, f"{args} must fail\n{r!r}")
+        check_eq(r.rc, 125, f"{args} must fail\n{r!r}")
         check_in(words, r.err, f"the error for {args}")
+    # A command that cannot run fails the run at once, detached too: 127 not found, 126 not executable.
+    for detach in ([], ["-d"]):
+        for cmd, code, words in ((["/nonexistent"], 127, "stat /nonexistent: no such file or directory"),
+                                 (["nosuch"], 127, "executable file not found in $PATH"),
+                                 (["/etc/passwd"], 126, "stat /etc/passwd: permission denied")):
+            r = _run(h, archive, *detach, "-u", "app", cid, *cmd)
+            check_eq(r.rc, code, f"run {detach} {cmd}\n{r!r}")
+            check_in(words, r.err, f"the error for {cmd}")
+    r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none", "-u", "app",
+             cid, "nosuch")
+    check_eq(r.rc, 127, f"create with a missing command\n{r!r}")
     # Options of the other form are errors, not silently dropped.
     r = h.rt("run", "--memory", "10m", cid)
     check_in("--memory needs --image", r.err, "an image option without --image")

@@ -334,20 +334,20 @@ def test_contradicting_flags_fail_before_anything_starts(h):
     for args, why in bad:
         cid = h.new_id("bad")
         r = _run(h, archive, cid, *args, cid, ok=False)
-        check_eq(r.rc, 1, f"{args}: exit 1\n{r!r}")
+        check_eq(r.rc, 125, f"{args}: exit 125 (podman's)\n{r!r}")
         check_in(why, r.err, f"{args}: the reason")
         check(h.rt("state", cid).rc != 0, f"{args}: no container")
     r = h.rt("run", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none",
              "--restart", "always", h.new_id("fg"))
-    check_eq(r.rc, 1, f"--restart without -d\n{r!r}")
+    check_eq(r.rc, 125, f"--restart without -d\n{r!r}")
     check_in("needs run -d", r.err, "why")
     r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none",
              "--restart", "always", h.new_id("cr"))
-    check_eq(r.rc, 1, f"create --restart\n{r!r}")
+    check_eq(r.rc, 125, f"create --restart\n{r!r}")
     check_in("unrecognised option '--restart'", r.err, "create has no --restart")
     r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none",
              "--health-cmd", "true", "--health-on-failure", "restart", h.new_id("cr"))
-    check_eq(r.rc, 1, f"create --health-on-failure restart\n{r!r}")
+    check_eq(r.rc, 125, f"create --health-on-failure restart\n{r!r}")
     check_in("needs run -d", r.err, "nothing would restart it")
     check_eq(_containers_left(h), [], "no container directory left")
 

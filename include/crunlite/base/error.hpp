@@ -3,7 +3,7 @@
 // An Error carries an errno value (0 when the failure is not a system error) and
 // a human message built as a context chain, outermost first:
 //   "mount `/proc` on `/x/proc`: Operation not permitted"
-// Code branches on code(), never on the message text.
+// Code branches on code() (and kind()), never on the message text.
 //
 // Why exceptions and not std::expected (the original design notes suggested a Result<T>):
 // GCC 12 on Debian 12 has no std::expected, and a hand-rolled Result would need
@@ -22,19 +22,27 @@ namespace crunlite {
 
 class Error : public std::exception {
 public:
-    Error(int code, std::string message) : code_(code), message_(std::move(message)) {}
+    // What failed, where a caller answers it apart: a container's command that
+    // is not found, or not executable (an image run exits 127 or 126 for them,
+    // as Docker's and podman's run do).
+    enum class Kind : char { Other = 'o', CommandNotFound = 'f', CommandNotExecutable = 'x' };
+
+    Error(int code, std::string message, Kind kind = Kind::Other)
+        : code_(code), kind_(kind), message_(std::move(message)) {}
     explicit Error(std::string message) : code_(0), message_(std::move(message)) {}
 
     // errno value, 0 when not a system error.
     int code() const noexcept { return code_; }
+    Kind kind() const noexcept { return kind_; }
     const std::string& message() const noexcept { return message_; }
     const char* what() const noexcept override { return message_.c_str(); }
 
     // Returns a copy with `context` prepended: "context: message".
-    Error with_context(const std::string& context) const { return Error(code_, context + ": " + message_); }
+    Error with_context(const std::string& context) const { return Error(code_, context + ": " + message_, kind_); }
 
 private:
     int code_;
+    Kind kind_ = Kind::Other;
     std::string message_;
 };
 

@@ -50,8 +50,16 @@ struct ProcessPlan {
     std::optional<unsigned long> personality;       // linux.personality, as personality(2) takes it
     std::optional<spec::MemoryPolicy> memory_policy;  // linux.memoryPolicy
     std::string session_keyring;                    // "_ses.<id>" (as runc), or "" with --no-new-keyring
+    // The argv index of the command an init in args[0] runs (kInitCommandAnnotation),
+    // resolved in the container as args[0] is; 0: none.
+    size_t init_command = 0;
     bool operator==(const ProcessPlan&) const = default;
 };
+
+// Set by image runs with crun-lite-init ("2": [init, "--", command...]): the
+// command must be found and executable when the container is created, so a
+// missing one fails `create` (and `run -d`) as a missing args[0] does.
+inline constexpr const char* kInitCommandAnnotation = "org.crun-lite.init.command";
 
 // Plans `proc`, with `extra_env` appended to its environment.  Capabilities
 // above `cap_last_cap` (this kernel's /proc/sys/kernel/cap_last_cap) are left

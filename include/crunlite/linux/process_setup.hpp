@@ -48,7 +48,8 @@ void give_stdio_to(uint32_t uid);
 
 // Resolves process.args[0] like runc: a name with '/' is used as is (it must
 // exist), otherwise it is searched in PATH taken from `env`.  Errors use runc's
-// wording ("exec: \"x\": executable file not found in $PATH"), which callers match.
+// wording ("exec: \"x\": executable file not found in $PATH"), which callers match,
+// and the kind Error::Kind::CommandNotFound or CommandNotExecutable.
 std::string find_executable(const std::string& arg0, const std::vector<std::string>& env);
 
 // Switches to user.uid/gid/additionalGids and leaves exactly the configured

@@ -1,6 +1,7 @@
 // run and create: from a bundle (runc's grammar) or, with --image, from an image.
 #include <strings.h>
 
+#include <algorithm>
 #include <iostream>
 #include <set>
 
@@ -205,12 +206,17 @@ bool parse_run_args(const std::string& verb, const std::vector<std::string>& arg
     std::vector<std::string> rest(args.begin() + static_cast<long>(i), args.end());
     std::string usage = verb + " [options] CONTAINER_ID\n       crun-lite " + verb +
                         " --image IMAGE [options] CONTAINER_ID|--name ID [COMMAND [ARG...]]";
-    auto vm = parse_args(verb, usage, opts, {}, {}, own);
+    // An image run's flag errors exit as its other errors (podman's 125).
+    bool image = std::any_of(own.begin(), own.end(), [](const std::string& a) { return a.rfind("--image", 0) == 0; });
+    auto vm = image ? with_podman_exit_codes([&] { return parse_args(verb, usage, opts, {}, {}, own); })
+                    : parse_args(verb, usage, opts, {}, {}, own);
     if (vm.count("image")) {
-        if (std::string name = given_option(vm, bundle_desc, {"pid-file", "detach"}); !name.empty())
-            throw Error(EINVAL, verb + ": --" + name + " applies to bundles, not to --image");
-        f.o.pid_file = bundle_opts.pid_file;
-        finish_image_options(f, vm, rest, verb);
+        with_podman_exit_codes([&] {
+            if (std::string name = given_option(vm, bundle_desc, {"pid-file", "detach"}); !name.empty())
+                throw Error(EINVAL, verb + ": --" + name + " applies to bundles, not to --image");
+            f.o.pid_file = bundle_opts.pid_file;
+            finish_image_options(f, vm, rest, verb);
+        });
         return true;
     }
     if (std::string name = given_option(vm, image_desc, {"image"}); !name.empty())
@@ -230,37 +236,8 @@ bool image_options_needed(const po::options_description& bundle_desc, const std:
     return unknown;
 }
 
-}  // namespace
-
-int cmd_create(const Global& g, const std::vector<std::string>& args) {
-    runtime::CreateOptions o;
-    ImageFlags f;
-    po::options_description opts("Options"), image_opts("Image options (with --image)");
-    add_create_options(opts, o);
-    if (image_options_needed(opts, args)) add_image_options(image_opts, f, false);
-    if (parse_run_args("create", args, opts, image_opts, f, o)) {
-        app::check_restart_flags(f.o.restart, f.o.on_failure, f.o.health, false, false, "create");
-        app::create_from_image(g.context(), f.o);
-    } else {
-        runtime::create(g.context(), o);
-    }
-    return 0;
-}
-
-int cmd_run(const Global& g, const std::vector<std::string>& args) {
-    runtime::CreateOptions o;
-    ImageFlags f;
-    bool detach = false, keep = false;
-    po::options_description opts("Options"), image_opts("Image options (with --image)");
-    add_create_options(opts, o);
-    opts.add_options()
-        ("detach,d", po::bool_switch(&detach), "detach from the container's process")
-        ("keep", po::bool_switch(&keep), "do not delete the container after it exits (bundles)")
-        ("no-subreaper", po::bool_switch(&o.no_subreaper), "do not reap the container's orphans (bundles, foreground)")
-        ("config", po::value(&o.config_file), "path to the config file (default: BUNDLE/config.json)");
-    if (image_options_needed(opts, args)) add_image_options(image_opts, f, true);
-    // runc: a detached container stays until `delete`; --keep is for the foreground.
-    if (!parse_run_args("run", args, opts, image_opts, f, o)) return runtime::run(g.context(), o, detach, keep || detach);
+// run --image, once its flags are parsed.
+int run_image(const Global& g, const std::vector<std::string>& args, ImageFlags& f, bool detach) {
     if (!f.wait_healthy.empty() && !detach) throw Error(EINVAL, "run: --wait-healthy needs -d");
     // An optional value takes "=" only: "--wait-healthy 5s" made a container "5s".
     auto duration = [](const std::string& text) {
@@ -285,6 +262,42 @@ int cmd_run(const Global& g, const std::vector<std::string>& args) {
     runtime::Context ctx = g.context();
     int code = app::run_image(ctx, f.o);
     return f.wait_healthy.empty() ? code : app::wait_healthy(ctx, f.o.id, wait_ns);
+}
+
+}  // namespace
+
+int cmd_create(const Global& g, const std::vector<std::string>& args) {
+    runtime::CreateOptions o;
+    ImageFlags f;
+    po::options_description opts("Options"), image_opts("Image options (with --image)");
+    add_create_options(opts, o);
+    if (image_options_needed(opts, args)) add_image_options(image_opts, f, false);
+    if (parse_run_args("create", args, opts, image_opts, f, o)) {
+        with_podman_exit_codes([&] {
+            app::check_restart_flags(f.o.restart, f.o.on_failure, f.o.health, false, false, "create");
+            app::create_from_image(g.context(), f.o);
+        });
+    } else {
+        runtime::create(g.context(), o);
+    }
+    return 0;
+}
+
+int cmd_run(const Global& g, const std::vector<std::string>& args) {
+    runtime::CreateOptions o;
+    ImageFlags f;
+    bool detach = false, keep = false;
+    po::options_description opts("Options"), image_opts("Image options (with --image)");
+    add_create_options(opts, o);
+    opts.add_options()
+        ("detach,d", po::bool_switch(&detach), "detach from the container's process")
+        ("keep", po::bool_switch(&keep), "do not delete the container after it exits (bundles)")
+        ("no-subreaper", po::bool_switch(&o.no_subreaper), "do not reap the container's orphans (bundles, foreground)")
+        ("config", po::value(&o.config_file), "path to the config file (default: BUNDLE/config.json)");
+    if (image_options_needed(opts, args)) add_image_options(image_opts, f, true);
+    // runc: a detached container stays until `delete`; --keep is for the foreground.
+    if (!parse_run_args("run", args, opts, image_opts, f, o)) return runtime::run(g.context(), o, detach, keep || detach);
+    return with_podman_exit_codes([&] { return run_image(g, args, f, detach); });
 }
 
 }  // namespace crunlite::cli

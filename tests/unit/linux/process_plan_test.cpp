@@ -1,11 +1,16 @@
 // plan_process: a container process's setup resolved in the runtime parent.
 #include <sys/personality.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
+
+#include <fstream>
 
 #include <catch2/catch.hpp>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/linux/process_plan.hpp"
+#include "crunlite/linux/process_setup.hpp"
+#include "../temp_dir.hpp"
 
 using namespace crunlite;
 using Catch::Contains;
@@ -77,4 +82,27 @@ TEST_CASE("plan_init_extras: personality, memory policy and the keyring name", "
 
     lnx.personality->flags = {"ADDR_NO_RANDOMIZE"};
     CHECK_THROWS_WITH(linux::plan_init_extras(p, lnx, "web"), Contains("linux.personality.flags"));
+}
+
+TEST_CASE("find_executable: a command not found, or not executable, says which", "[process_plan]") {
+    testing::TempDir t("crl-exe");
+    std::ofstream(t.path + "/data") << "x";
+    REQUIRE(::chmod((t.path + "/data").c_str(), 0644) == 0);
+    std::ofstream(t.path + "/tool") << "#!/bin/sh\n";
+    REQUIRE(::chmod((t.path + "/tool").c_str(), 0755) == 0);
+    std::vector<std::string> env{"PATH=" + t.path};
+    CHECK(linux::find_executable("tool", env) == t.path + "/tool");
+    auto kind_of = [&](const std::string& arg0) {
+        try {
+            linux::find_executable(arg0, env);
+        } catch (const Error& e) {
+            return e.kind();
+        }
+        return Error::Kind::Other;
+    };
+    CHECK(kind_of("nosuch") == Error::Kind::CommandNotFound);
+    CHECK(kind_of(t.path + "/nosuch") == Error::Kind::CommandNotFound);
+    CHECK(kind_of(t.path + "/data/x") == Error::Kind::CommandNotFound);  // ENOTDIR
+    CHECK(kind_of(t.path + "/data") == Error::Kind::CommandNotExecutable);
+    CHECK(kind_of(t.path) == Error::Kind::CommandNotExecutable);  // a directory
 }

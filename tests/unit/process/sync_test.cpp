@@ -43,3 +43,18 @@ TEST_CASE("sync: what a peer sent before it closed with our messages unread is s
     process::Message m;
     CHECK_FALSE(parent.receive(m));  // then EOF
 }
+
+TEST_CASE("sync: an error keeps its code and kind across the socket", "[process][sync]") {
+    auto [parent, child] = process::SyncSocket::make_pair();
+    for (auto kind : {Error::Kind::Other, Error::Kind::CommandNotFound, Error::Kind::CommandNotExecutable}) {
+        child.send_error(Error(EACCES, "exec: \"/x\": stat /x: permission denied", kind));
+        try {
+            parent.expect(process::MsgType::Ready, "set up container");
+            FAIL("no error");
+        } catch (const Error& e) {
+            CHECK(e.code() == EACCES);
+            CHECK(e.kind() == kind);
+            CHECK(e.message() == "exec: \"/x\": stat /x: permission denied");
+        }
+    }
+}

@@ -206,3 +206,17 @@ TEST_CASE("plan: socket activation adds LISTEN_FDS after --preserve-fds", "[plan
     std::vector<std::string> tail(p.process.env.end() - 2, p.process.env.end());
     CHECK(tail == std::vector<std::string>{"LISTEN_FDS=2", "LISTEN_PID=1"});
 }
+
+TEST_CASE("plan: an init's command index (image runs) is checked and kept", "[plan]") {
+    auto c = config();
+    c.process->args = {"/run/crun-lite-init", "--", "node", "index.js"};
+    c.annotations["org.crun-lite.init.command"] = "2";
+    CHECK(plan(c, runtime::HostFacts{}).process.init_command == 2);
+    for (const char* bad : {"0", "4", "two", ""}) {
+        c.annotations["org.crun-lite.init.command"] = bad;
+        CHECK_THROWS_WITH(plan(c, runtime::HostFacts{}),
+                          Contains("annotations.org.crun-lite.init.command: `" + std::string(bad) + "` is no index"));
+    }
+    c.annotations.clear();
+    CHECK(plan(c, runtime::HostFacts{}).process.init_command == 0);
+}
