@@ -223,6 +223,7 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
             code = static_cast<int>(*parse_int(die->attributes.at("exitCode")));
             finished = rfc3339_utc(die->time_ns);
         }
+    if (status != state::Status::Stopped) code = 0;  // Docker's: reset at each start
     if (code) w.key("ExitCode").integer(*code);
     // Docker's times, its zero time for none: this run's start, the last exit.
     constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";

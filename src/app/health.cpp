@@ -91,17 +91,6 @@ std::string upper(std::string s) {
     return s;
 }
 
-// A JSON array of strings, or nullopt for any other text.
-std::optional<std::vector<std::string>> json_string_array(const std::string& text) {
-    std::string t = trim(text);
-    if (t.empty() || t[0] != '[') return std::nullopt;
-    try {
-        return json::parse(t, "--health-cmd").root().as_string_array();
-    } catch (const Error&) {
-        return std::nullopt;
-    }
-}
-
 // The image's Healthcheck test, in argv form; false for none (or NONE).
 bool image_test(const std::vector<std::string>& test, HealthConfig& c) {
     c.test = test_argv(test, "Healthcheck.Test");
@@ -156,7 +145,7 @@ const char* kind_name(ProbeKind k) {
 
 std::vector<std::string> health_cmd_argv(const std::string& text, const std::string& what) {
     std::vector<std::string> test;
-    if (auto array = json_string_array(text)) {
+    if (auto array = json::string_array_of(text)) {
         test = std::move(*array);
     } else {
         constexpr const char* kBlanks = " \t\n";

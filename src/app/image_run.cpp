@@ -332,12 +332,20 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const image::ImageConfig& ic,
             s.extra_mounts.push_back({std::string("/etc/") + name, "bind", dir + "/" + name, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
         }
     }
+    // Writable places in a read-only root, as podman's --read-only-tmpfs (volumes may cover them).
+    if (o.read_only && o.read_only_tmpfs)
+        for (const char* d : {"/tmp", "/var/tmp", "/run"})
+            s.extra_mounts.push_back({d, "tmpfs", "tmpfs", {"nosuid", "nodev", std::string(d) == "/run" ? "mode=755" : "mode=1777"}, {}, {}});
     for (const auto& v : ic.volumes)
         s.extra_mounts.push_back({v, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}, {}, {}});
     std::string cwd = absolute_path(".");
     for (const auto& text : o.volumes) {
         VolumeSpec v = parse_volume(text, cwd);
         if (!exists(v.source)) throw Error(ENOENT, "volume " + quote(text) + ": " + v.source + ": no such file or directory");
+        // As podman where SELinux is off: nothing to relabel.  Where it is on, a
+        // label crun-lite cannot give would leave the container denied.
+        if (v.relabel && exists("/sys/fs/selinux/enforce"))
+            throw Error(ENOTSUP, "volume " + quote(text) + ": z and Z (SELinux relabeling) are not supported on this SELinux host");
         std::vector<std::string> opts = {"rbind"};
         if (v.readonly) opts.push_back("ro");
         s.extra_mounts.push_back({v.destination, "bind", v.source, opts, {}, {}});

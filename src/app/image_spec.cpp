@@ -8,6 +8,7 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/json/json.hpp"
 
 namespace crunlite::app {
 namespace {
@@ -143,13 +144,18 @@ std::vector<std::string> process_args(const image::ImageConfig& config, const st
                                       const std::vector<std::string>& args) {
     std::vector<std::string> out;
     if (entrypoint) {
-        if (!entrypoint->empty()) out.push_back(*entrypoint);
+        // A JSON array is an argv (podman's form); other text one program.
+        if (auto argv = json::string_array_of(*entrypoint)) out = std::move(*argv);
+        else if (!entrypoint->empty()) out.push_back(*entrypoint);
     } else {
         out = config.entrypoint;
     }
     const std::vector<std::string>& tail = !args.empty() || entrypoint ? args : config.cmd;
     out.insert(out.end(), tail.begin(), tail.end());
-    if (out.empty()) throw Error(EINVAL, "no command: the image has no Entrypoint or Cmd and none was given");
+    if (out.empty())
+        throw Error(EINVAL, entrypoint ? "no command: --entrypoint " + quote(*entrypoint) +
+                                             " replaces the image's Entrypoint and Cmd (as Docker's), and none was given"
+                                       : "no command: the image has no Entrypoint or Cmd and none was given");
     return out;
 }
 
@@ -168,6 +174,7 @@ std::vector<std::string> merge_env(const std::vector<std::string>& image_env, co
         set_env(env, e);
     }
     for (const auto& e : overrides) {
+        if (!valid_env_name(env_name(e))) throw Error(EINVAL, "-e " + quote(e) + ": invalid variable name " + quote(env_name(e)));
         if (e.find('=') != std::string::npos) {
             set_env(env, e);
             continue;
@@ -188,6 +195,8 @@ std::vector<std::string> parse_env_file(const std::string& content, const std::s
         line.erase(0, line.find_first_not_of(" \t"));
         if (!line.empty() && line.back() == '\r') line.pop_back();
         if (trim(line).empty() || line[0] == '#') continue;
+        if (line.find('\0') != std::string::npos)
+            throw Error(EINVAL, file + ":" + std::to_string(n) + ": a NUL byte (not a text file?)");
         std::string name = env_name(line);
         if (!valid_env_name(name))
             throw Error(EINVAL, file + ":" + std::to_string(n) + ": invalid variable name " + quote(name));
@@ -200,15 +209,16 @@ VolumeSpec parse_volume(const std::string& text, const std::string& cwd) {
     auto parts = split(text, ':');
     VolumeSpec v;
     if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
-        throw Error(EINVAL, "invalid volume " + quote(text) + ": want SRC:DST[:ro|rw]");
+        throw Error(EINVAL, "invalid volume " + quote(text) + ": want SRC:DST[:ro|rw|z|Z,...]");
     v.source = parts[0][0] == '/' ? parts[0] : cwd + "/" + parts[0];
     v.destination = parts[1];
     if (v.destination[0] != '/') throw Error(EINVAL, "invalid volume " + quote(text) + ": destination must be absolute");
-    if (parts.size() == 3) {
-        if (parts[2] == "ro") v.readonly = true;
-        else if (parts[2] != "rw")
-            throw Error(EINVAL, "invalid volume " + quote(text) + ": unknown option " + quote(parts[2]));
-    }
+    if (parts.size() == 3)
+        for (const auto& opt : split(parts[2], ',')) {
+            if (opt == "ro" || opt == "rw") v.readonly = opt == "ro";
+            else if (opt == "z" || opt == "Z") v.relabel = true;
+            else throw Error(EINVAL, "invalid volume " + quote(text) + ": unknown option " + quote(opt));
+        }
     return v;
 }
 

@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <optional>
 
@@ -58,6 +59,7 @@ PortMap parse_port(const std::string& text) {
     auto bad = [&](const std::string& why) { return Error(EINVAL, "-p " + quote(text) + ": " + why); };
     if (size_t slash = t.find('/'); slash != std::string::npos) {
         p.proto = t.substr(slash + 1);
+        for (char& c : p.proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // "TCP" too
         t.resize(slash);
         if (p.proto != "tcp" && p.proto != "udp") throw bad("protocol must be tcp or udp");
     }

@@ -379,6 +379,18 @@ bool Value::as_bool() const {
     return YAJL_IS_TRUE(v_);
 }
 
+std::optional<std::vector<std::string>> string_array_of(std::string_view text) {
+    size_t first = text.find_first_not_of(" \t\r\n");
+    if (first == std::string_view::npos || text[first] != '[') return std::nullopt;
+    try {
+        Document d = parse(text, "");
+        if (!d.root().is_array()) return std::nullopt;
+        return d.root().as_string_array();
+    } catch (const Error&) {
+        return std::nullopt;
+    }
+}
+
 std::string Value::number_text() const {
     if (!is_number()) fail("expected a number, got " + kind());
     return YAJL_GET_NUMBER(v_) ? YAJL_GET_NUMBER(v_) : "";

@@ -197,6 +197,15 @@ def test_entrypoint_and_cmd(h):
     check_eq(_run(h, archive, "--rm", cid, "x", "y").out.strip(), "ep x y", "arguments replace Cmd")
     check_eq(_run(h, archive, "--rm", "--entrypoint", "sh", cid, "-c", "echo over").out.strip(), "over",
              "--entrypoint replaces both")
+    r = _run(h, archive, "--rm", "--entrypoint", '["sh", "-c", "echo json $0"]', cid, "arg")
+    check_eq((r.rc, r.out.strip()), (0, "json arg"), f"--entrypoint as a JSON array (podman's)\n{r!r}")
+    r = _run(h, archive, "--rm", "--entrypoint", "", cid)
+    check(r.rc == 125 and "--entrypoint `` replaces the image's Entrypoint and Cmd" in r.err,
+          f"--entrypoint '' leaves nothing to run, and says why\n{r!r}")
+    r = _run(h, archive, "--rm", "--hostname", "", "--entrypoint", "hostname", cid)
+    check_eq(r.out.strip(), cid[:12], f"--hostname '': the default, not the host's\n{r!r}")
+    r = _run(h, archive, "--rm", "-e", "=x", cid, "true")
+    check(r.rc == 125 and "-e `=x`: invalid variable name" in r.err, f"-e without a name\n{r!r}")
 
 
 def test_volume_read_only_and_confinement(h):
@@ -217,6 +226,14 @@ def test_volume_read_only_and_confinement(h):
     check_eq(status.get("CapEff"), "0000000000000000", "a non-root user has no effective capabilities")
     check_eq(status.get("NoNewPrivs"), "1", "no_new_privs")
     check_eq(status.get("Seccomp"), "2", "the default seccomp profile applies")
+    # As podman's --read-only-tmpfs (the default): /tmp, /var/tmp and /run stay writable, / does not;
+    # SELinux's z and Z are accepted where there is nothing to relabel.
+    r = _run(h, archive, "--rm", "--read-only", "-u", "0", "-v", f"{data}:/data:ro,z", cid, "sh", "-c",
+             "for d in /tmp /var/tmp /run /; do touch $d/x 2>/dev/null && echo $d; done; cat /data/f")
+    check_eq(r.out.split(), ["/tmp", "/var/tmp", "/run", "host", "data"], f"--read-only: the tmpfs dirs\n{r!r}")
+    r = _run(h, archive, "--rm", "--read-only", "--read-only-tmpfs=false", "-u", "0", cid, "sh", "-c",
+             "touch /tmp/x 2>/dev/null && echo writable; echo done")
+    check_eq(r.out.split(), ["done"], f"--read-only-tmpfs=false: /tmp read-only too\n{r!r}")
     r = _run(h, archive, "--rm", "-u", "0", "--security-opt", "seccomp=unconfined", "--cap-drop", "ALL",
              "--cap-add", "chown", cid, "sh", "-c", "grep -E '^(CapEff|Seccomp):' /proc/self/status")
     status = dict(line.split(":\t") for line in r.out.split("\n") if ":\t" in line)
@@ -455,8 +472,9 @@ def test_logs_capture_detached_output(h):
     out = h.rt_ok("logs", cid).out
     check_in("to-stdout", out, "stdout in the log")
     check_in("to-stderr", out, "stderr in the log")
-    r = h.rt("logs", "no-such-container")
-    check_in("does not exist", r.err, "logs of an unknown container")
+    for verb in (["logs"], ["stop"], ["inspect"], ["port"], ["healthcheck", "run"]):
+        r = h.rt(*verb, "no-such-container")
+        check(r.rc != 0 and "container no-such-container does not exist" in r.err, f"{verb}: the container named\n{r!r}")
     # --follow prints what comes and returns when the container stops.
     follow = h.new_id("img")
     _run(h, archive, "-d", follow, "sh", "-c", "echo first; sleep 1; echo second")

@@ -46,6 +46,7 @@ struct ImageRunOptions {
     std::optional<std::string> user, workdir, entrypoint, hostname;
     std::vector<std::string> args;  // after the image: replaces Cmd
     bool read_only = false;
+    bool read_only_tmpfs = true;    // with read_only: tmpfs on /tmp, /var/tmp and /run (podman's default)
     int64_t memory = 0, pids_limit = 0;
     double cpus = 0;
     std::string seccomp;            // "": the default profile; "unconfined"; or a profile file

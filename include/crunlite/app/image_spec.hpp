@@ -52,8 +52,10 @@ std::vector<std::string> parse_env_file(const std::string& content, const std::s
 struct VolumeSpec {
     std::string source, destination;
     bool readonly = false;
+    bool relabel = false;  // z or Z: SELinux relabeling, which needs a host without SELinux (none to do)
 };
-// -v SRC:DST[:ro|rw] (SRC absolute or relative to `cwd`, DST absolute).
+// -v SRC:DST[:OPT[,OPT]] (SRC absolute or relative to `cwd`, DST absolute; OPT
+// ro, rw, z or Z).
 VolumeSpec parse_volume(const std::string& text, const std::string& cwd);
 
 // Capability names for --cap-add/--cap-drop: "net_raw", "CAP_NET_RAW" or "ALL".

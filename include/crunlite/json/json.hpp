@@ -142,6 +142,11 @@ private:
 // nested deeper than kMaxDepth and duplicate keys, the last two naming the path.
 Document parse(std::string_view text, const std::string& source);
 
+// `text` as a JSON array of strings (blanks around it allowed), or nullopt for
+// any other text: what podman's flags that take a command (--health-cmd,
+// --entrypoint) accept besides a plain string.
+std::optional<std::vector<std::string>> string_array_of(std::string_view text);
+
 // Builds a JSON text.  Calls must form a valid document (keys only inside
 // objects, balanced begin/end); a wrong sequence throws Error(EINVAL).
 class Writer {

@@ -8,9 +8,25 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/slirp.hpp"
+#include "crunlite/state/store.hpp"
 #include "crunlite/sys/child.hpp"
 
 namespace crunlite::cli {
+namespace {
+
+// Docker's verbs name the container they cannot find (runc's own say only
+// "container does not exist").
+template <typename F>
+auto naming(const runtime::Context& ctx, const std::string& id, F&& f) -> decltype(f()) {
+    try {
+        return f();
+    } catch (const Error& e) {
+        if (e.code() == ENOENT && !state::Store(ctx.root).exists(id)) throw Error(ENOENT, "container " + id + " does not exist");
+        throw;
+    }
+}
+
+}  // namespace
 
 // Several containers stop at once, each in a child of its own (as Docker and
 // podman stop them in parallel); the exit status is 1 when one failed.
@@ -23,14 +39,14 @@ int cmd_stop(const Global& g, const std::vector<std::string>& args) {
     if (timeout < 0) throw Error(EINVAL, "stop: --time must not be negative");
     runtime::Context ctx = g.context();
     if (ids.size() == 1) {
-        app::stop(ctx, ids[0], timeout);
+        naming(ctx, ids[0], [&] { app::stop(ctx, ids[0], timeout); });
         return 0;
     }
     std::vector<sys::Child> children;
     for (const auto& id : ids)
         children.push_back(sys::Child::fork("stop " + id, [&] {
             try {
-                app::stop(ctx, id, timeout);
+                naming(ctx, id, [&] { app::stop(ctx, id, timeout); });
                 return 0;
             } catch (const Error& e) {
                 return report_error(e.with_context("stop " + id), 1);
@@ -57,7 +73,7 @@ int cmd_logs(const Global& g, const std::vector<std::string>& args) {
         lines = parse_int(tail);
         if (!lines || *lines < 0) throw Error(EINVAL, "logs: --tail: want a number of lines or all, got " + quote(tail));
     }
-    app::logs(g.context(), id, follow, lines);
+    naming(g.context(), id, [&] { app::logs(g.context(), id, follow, lines); });
     return 0;
 }
 
@@ -67,7 +83,7 @@ int cmd_inspect(const Global& g, const std::vector<std::string>& args) {
     opts.add_options()("format,f", po::value(&format),
                        "a Go template, as docker inspect --format takes it: {{.State.Health.Status}}, {{json .State}}, ...");
     auto vm = parse_id_args("inspect", opts, args, id);
-    std::string out = app::inspect_json(g.context(), id);
+    std::string out = naming(g.context(), id, [&] { return app::inspect_json(g.context(), id); });
     if (vm.count("format")) out = format_template("inspect", format, out);
     std::cout << out << std::endl;
     return 0;
@@ -82,7 +98,7 @@ int cmd_port(const Global& g, const std::vector<std::string>& args) {
     pos.add("id", 1).add("port", 1);
     auto vm = parse_args("port", "port CONTAINER_ID [PRIVATE_PORT[/PROTO]]", opts, hidden, pos, args);
     std::string id = require_id(vm, "port");
-    std::vector<app::PortMap> ports = app::published_ports(g.context(), id);
+    std::vector<app::PortMap> ports = naming(g.context(), id, [&] { return app::published_ports(g.context(), id); });
     if (!vm.count("port")) {
         for (const auto& p : ports) std::cout << app::format_port(p) << "\n";
         return 0;
@@ -114,7 +130,7 @@ int cmd_healthcheck(const Global& g, const std::vector<std::string>& args) {
     std::string id;
     try {
         parse_id_args("healthcheck run", opts, std::vector<std::string>(args.begin() + 1, args.end()), id);
-        return app::healthcheck_run(g.context(), id);
+        return naming(g.context(), id, [&] { return app::healthcheck_run(g.context(), id); });
     } catch (const Error& e) {
         return report_error(e, 125);
     }

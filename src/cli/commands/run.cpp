@@ -30,7 +30,7 @@ void add_create_options(po::options_description& opts, runtime::CreateOptions& o
 
 struct ImageFlags {
     app::ImageRunOptions o;
-    std::string name, memory, user, workdir, entrypoint, hostname, cpus, wait_healthy;
+    std::string name, memory, user, workdir, entrypoint, hostname, cpus, wait_healthy, read_only_tmpfs = "true";
     std::vector<std::string> security_opts;
     bool no_init = false, init = false;
     std::string health_cmd, health_http, health_tcp, health_interval, health_timeout, health_start_period,
@@ -59,6 +59,8 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("entrypoint", po::value(&f.entrypoint), "replace the image's ENTRYPOINT (and its CMD)")
         ("volume,v", po::value(&o.volumes)->composing(), "bind SRC:DST[:ro|rw] into the container (repeatable)")
         ("read-only", po::bool_switch(&o.read_only), "mount the root filesystem read-only")
+        ("read-only-tmpfs", po::value(&f.read_only_tmpfs)->implicit_value("true"),
+         "with --read-only: writable tmpfs on /tmp, /var/tmp and /run (true, the default, or false)")
         ("memory,m", po::value(&f.memory), "memory limit (e.g. 256m)")
         ("pids-limit", po::value(&o.pids_limit), "maximum number of processes")
         ("cpus", po::value(&f.cpus), "CPU limit (e.g. 1.5)")
@@ -125,7 +127,10 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     if (vm.count("user")) o.user = f.user;
     if (vm.count("workdir")) o.workdir = f.workdir;
     if (vm.count("entrypoint")) o.entrypoint = f.entrypoint;
-    if (vm.count("hostname")) o.hostname = f.hostname;
+    if (vm.count("hostname") && !f.hostname.empty()) o.hostname = f.hostname;  // "": the default, as podman
+    if (f.read_only_tmpfs != "true" && f.read_only_tmpfs != "false")
+        throw Error(EINVAL, verb + ": --read-only-tmpfs: want true or false, got " + quote(f.read_only_tmpfs));
+    o.read_only_tmpfs = f.read_only_tmpfs == "true";
     if (f.init && f.no_init) throw Error(EINVAL, verb + ": --init and --no-init conflict");
     o.init = !f.no_init;
     if (!f.memory.empty()) {

@@ -212,7 +212,12 @@ TEST_CASE("no command at all is an error", "[image_spec][args]") {
     image::ImageConfig c;
     c.entrypoint = {"docker-entrypoint.sh"};
     c.cmd = {"node"};
-    CHECK_THROWS_AS(process_args(c, std::string(""), {}), Error);  // --entrypoint "" drops Cmd too
+    CHECK_THROWS_WITH(process_args(c, std::string(""), {}),  // --entrypoint "" drops Cmd too
+                      Catch::Contains("--entrypoint `` replaces the image's Entrypoint and Cmd"));
+    // podman's JSON form: an argv.
+    CHECK(process_args(c, std::string(R"(["/bin/sh", "-c", "echo $0"])"), {"arg"}) ==
+          Strings{"/bin/sh", "-c", "echo $0", "arg"});
+    CHECK(process_args(c, std::string("[ -x /app ]"), {}) == Strings{"[ -x /app ]"});  // no JSON: one program
 }
 
 // merge_env
@@ -238,6 +243,12 @@ TEST_CASE("-e overrides the image's Env in place, in order", "[image_spec][env]"
     // A value may hold "=" and be empty.
     env = merge_env({}, {"X=a=b", "Y="}, "h", "/", {});
     CHECK(env == Strings{kPath, "HOSTNAME=h", "HOME=/", "X=a=b", "Y="});
+}
+
+TEST_CASE("-e without a valid name is refused, naming it (podman's)", "[image_spec][env]") {
+    CHECK_THROWS_WITH(merge_env({}, {"A=1", "=x"}, "h", "/", {}), "-e `=x`: invalid variable name ``");
+    CHECK_THROWS_WITH(merge_env({}, {"A B=1"}, "h", "/", {}), Catch::Contains("-e `A B=1`: invalid variable name `A B`"));
+    CHECK_THROWS_WITH(merge_env({}, {""}, "h", "/", {}), Catch::Contains("invalid variable name"));
 }
 
 TEST_CASE("-e NAME takes the value from the host environment, or nothing when unset there", "[image_spec][env]") {
@@ -273,6 +284,7 @@ TEST_CASE("an invalid name in an env file is an error naming FILE:LINE", "[image
     CHECK_THROWS_WITH(parse_env_file("OK=1\nBAD NAME=x\n", "app.env"), Catch::Contains("app.env:2"));
     CHECK_THROWS_WITH(parse_env_file("# c\n\nOK=1\n=value\n", "app.env"), Catch::Contains("app.env:4"));
     CHECK_THROWS_WITH(parse_env_file("A\tB=1\n", "tabs.env"), Catch::Contains("tabs.env:1"));
+    CHECK_THROWS_WITH(parse_env_file(std::string("A=1\nB=x\0y\n", 10), "bin.env"), "bin.env:2: a NUL byte (not a text file?)");
 }
 
 TEST_CASE("an indented KEY=VALUE line in an env file is accepted, as Docker does", "[image_spec][env]") {
@@ -305,6 +317,11 @@ TEST_CASE("bad volumes are errors naming the volume", "[image_spec][volume]") {
     CHECK_THROWS_WITH(parse_volume("/a:/b:rx", "/"), Catch::Contains("rx"));
     CHECK_THROWS_WITH(parse_volume("/a:b", "/"), Catch::Contains("absolute"));
     CHECK_THROWS_AS(parse_volume("/a:/b:ro:extra", "/"), Error);
+    auto v = parse_volume("/data:/srv:ro,Z", "/");
+    CHECK((v.readonly && v.relabel));
+    v = parse_volume("/data:/srv:z", "/");
+    CHECK((!v.readonly && v.relabel));
+    CHECK_THROWS_WITH(parse_volume("/a:/b:ro,O", "/"), Catch::Contains("unknown option `O`"));
     CHECK_THROWS_AS(parse_volume("/a", "/"), Error);
     CHECK_THROWS_AS(parse_volume(":/b", "/"), Error);
     CHECK_THROWS_AS(parse_volume("/a:", "/"), Error);
@@ -405,6 +422,8 @@ TEST_CASE("-p: [IP:]HOST:CONTAINER[/PROTO]", "[slirp]") {
     for (const char* bad : {"", "0:80", "8080:65536", "a:b", "1:2:3:4", "80:80/sctp", "80:80/", ":80", "0",
                             "localhost:80:80", "::1:80:80", "[::1]:80", "[::1:80:80", "[1.2.3.4]:80:80", "1.2.3:80:80"})
         CHECK_THROWS_AS(crunlite::app::parse_port(bad), crunlite::Error);
+    CHECK(crunlite::app::parse_port("8080:80/TCP").proto == "tcp");  // any case, as podman
+    CHECK(crunlite::app::parse_port("53:53/Udp").proto == "udp");
 }
 
 TEST_CASE("-p without a host port asks for a free one", "[slirp]") {
