@@ -49,6 +49,13 @@ constexpr off_t kMaxImageFile = 1 << 20;  // /etc/passwd, /etc/group read from a
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
+// This machine's host name (a --network host container's default, as Docker's).
+std::string host_name() {
+    char buf[HOST_NAME_MAX + 1] = {};
+    if (::gethostname(buf, sizeof buf - 1) < 0) throw_errno("gethostname");
+    return buf;
+}
+
 bool is_archive_ref(const std::string& ref) {
     for (const char* prefix : {"docker-archive:", "oci-archive:", "oci:"})
         if (ref.rfind(prefix, 0) == 0) return true;
@@ -181,7 +188,7 @@ struct Prepared {
 // prepare(), which made the directory and pinned `img`.
 // 1. The process: user from the image's own passwd/group, args, env, cwd.
 void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const ImageLayers& layers,
-                  const image::ImageConfig& ic, spec::SpecOptions& s) {
+                  const image::ImageConfig& ic, const std::string& network, spec::SpecOptions& s) {
     ContainerUser user = resolve_user(o.user.value_or(ic.user), read_image_file(layers, "/etc/passwd"),
                                       read_image_file(layers, "/etc/group"));
     s.rootless = ctx.rootless;
@@ -202,7 +209,7 @@ void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const I
     // A single-id mapping denies setgroups and maps no other group: the
     // process keeps the one group it has.
     if (!ctx.rootless || !s.uid_mappings.empty()) s.additional_gids = user.additional_gids;
-    s.hostname = o.hostname.value_or(o.id.substr(0, 12));
+    s.hostname = o.hostname.value_or(network == "host" ? host_name() : o.id.substr(0, 12));
     std::vector<std::string> overrides;
     for (const auto& f : o.env_files) {
         auto lines = parse_env_file(with_context("--env-file", [&] { return read_file(f); }), f);
@@ -321,6 +328,8 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const image::ImageConfig& ic,
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     NetworkEtc net = network_etc(network);
     hosts += net.host_addr + "\t" + s.hostname + "\n";
+    // The host's network: its names too (Docker's and podman's).
+    if (network == "host" && exists("/etc/hosts")) hosts = read_file("/etc/hosts");
     std::string resolv = net.nameserver.empty() ? "" : "nameserver " + net.nameserver + "\n";
     if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
     std::vector<std::pair<const char*, std::string>> files = {
@@ -390,7 +399,7 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
 
     spec::SpecOptions s;
     ImageLayers layers(store, img);
-    plan_process(ctx, o, layers, ic, s);
+    plan_process(ctx, o, layers, ic, p.app.network, s);
     plan_confinement(o, p.app.network, s);
     plan_rootfs(ctx, o, store, img, ic, p.dir, s);
     plan_etc_and_mounts(o, ic, layers, p.dir, p.app.network, s);

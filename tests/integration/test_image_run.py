@@ -267,6 +267,13 @@ def test_volumes_tmpfs_tty_and_host_network(h):
     # --network host: the host's interfaces.
     r = _run(h, archive, "--rm", "--network", "host", cid, "ls", "/sys/class/net")
     check_eq(sorted(r.out.split()), sorted(os.listdir("/sys/class/net")), "--network host")
+    # ... and, as Docker's, the host's name and /etc/hosts (unless --hostname).
+    import socket
+    r = _run(h, archive, "--rm", "--network", "host", cid, "sh", "-c", "hostname; echo $HOSTNAME; cat /etc/hosts")
+    with open("/etc/hosts") as f:
+        check_eq(r.out, f"{socket.gethostname()}\n{socket.gethostname()}\n{f.read()}", f"--network host names\n{r!r}")
+    r = _run(h, archive, "--rm", "--network", "host", "--hostname", "box", cid, "hostname")
+    check_eq(r.out.strip(), "box", "--hostname still wins")
     r = _run(h, archive, "--rm", cid, "ls", "/sys/class/net")
     check_eq(r.out.split(), ["lo"], "--network none: only loopback")
 
