@@ -28,6 +28,8 @@ struct App {
 std::string app_json(const App& a);
 // Throws Error naming `path` for a file that is not app.json.
 App parse_app(const std::string& path);
+// A run of the container in `bundle` starts at `ns` (start, a restart): app.json rewritten.
+void record_run_start(const std::string& bundle, App& app, int64_t ns);
 
 // The image container `id`: its state and app.json.  Throws for a container
 // that was not made from an image.

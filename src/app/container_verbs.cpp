@@ -61,6 +61,11 @@ App parse_app(const std::string& path) {
     return a;
 }
 
+void record_run_start(const std::string& bundle, App& app, int64_t ns) {
+    app.started_ns = ns;
+    write_file_atomic(bundle + "/app.json", app_json(app), 0644);
+}
+
 ImageContainer load_image_container(const runtime::Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     ImageContainer c{store.load(id), {}};
@@ -184,8 +189,7 @@ void logs(const runtime::Context& ctx, const std::string& id, bool follow, std::
 void starting(const state::State& st) {
     if (!st.annotations.count(kImageAnnotation)) return;
     App app = parse_app(st.bundle + "/app.json");
-    app.started_ns = realtime_ns();
-    write_file_atomic(st.bundle + "/app.json", app_json(app), 0644);
+    record_run_start(st.bundle, app, realtime_ns());
 }
 
 std::optional<HealthState> health_of(const runtime::Context& ctx, const std::string& id) {
@@ -220,14 +224,15 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     std::string finished = restart.finished_at;
     if (!code && status == state::Status::Stopped)
         if (auto die = state::last_die(ctx.root, id, c.st.created, restart.started_ns)) {
-            code = static_cast<int>(*parse_int(die->attributes.at("exitCode")));
+            code = die->exit_code;
             finished = rfc3339_utc(die->time_ns);
         }
     if (status != state::Status::Stopped) code = 0;  // Docker's: reset at each start
     if (code) w.key("ExitCode").integer(*code);
     // Docker's times, its zero time for none: this run's start, the last exit.
     constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
-    w.key("StartedAt").string(status == state::Status::Created ? kZeroTime : rfc3339_utc(c.app.started_ns));
+    bool started = status != state::Status::Created && c.app.started_ns > 0;  // (0: an older crun-lite's app.json)
+    w.key("StartedAt").string(started ? rfc3339_utc(c.app.started_ns) : kZeroTime);
     w.key("FinishedAt").string(finished.empty() ? kZeroTime : finished);
     w.end_object();
     std::string state_obj = w.result();

@@ -6,7 +6,6 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <cctype>
 #include <cstring>
 
 #include "crunlite/base/clock.hpp"
@@ -86,11 +85,6 @@ std::vector<std::string> test_argv(const std::vector<std::string>& test, const s
     throw Error(EINVAL, what + ": unknown form " + quote(test[0]) + " (want CMD, CMD-SHELL or NONE)");
 }
 
-std::string upper(std::string s) {
-    for (char& ch : s) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
-    return s;
-}
-
 // The image's Healthcheck test, in argv form; false for none (or NONE).
 bool image_test(const std::vector<std::string>& test, HealthConfig& c) {
     c.test = test_argv(test, "Healthcheck.Test");
@@ -150,28 +144,28 @@ std::vector<std::string> health_cmd_argv(const std::string& text, const std::str
     } else {
         constexpr const char* kBlanks = " \t\n";
         size_t blank = text.find_first_of(kBlanks);
-        std::string first = upper(text.substr(0, blank));
+        std::string first = ascii_upper(text.substr(0, blank));
         if (first == "CMD") {
             for (size_t i = 0; (i = text.find_first_not_of(kBlanks, i)) != std::string::npos;) {
                 size_t end = std::min(text.find_first_of(kBlanks, i), text.size());
                 test.push_back(text.substr(i, end - i));
                 i = end;
             }
-        } else if (first == "CMD-SHELL") {
+        } else if (first == "CMD-SHELL" || first == "NONE") {  // (NONE with more is refused below)
             test = {first};
             if (blank != std::string::npos) test.push_back(text.substr(blank + 1));
         } else {
-            test = {first == "NONE" ? first : "CMD-SHELL", text};
-            if (first == "NONE") test.pop_back();
+            test = {"CMD-SHELL", text};
         }
     }
-    std::string head = test.empty() ? "" : upper(test[0]);
+    std::string head = test.empty() ? "" : ascii_upper(test[0]);
     std::string where = what + " " + quote(text);
     if (test.empty()) throw Error(EINVAL, where + ": an empty command");
     if (head == "NONE" && test.size() > 1) throw Error(EINVAL, where + ": NONE takes nothing after it");
     if (head == "CMD" || head == "CMD-SHELL" || head == "NONE") test[0] = head;
     else if (test.size() == 1) test.insert(test.begin(), "CMD-SHELL");  // one string: a shell command
     else test.insert(test.begin(), "CMD");                              // an argv
+    if (test[0] != "NONE" && test.size() >= 2 && trim(test[1]).empty()) throw Error(EINVAL, where + ": an empty command");
     return test_argv(test, where);
 }
 

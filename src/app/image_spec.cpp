@@ -50,14 +50,11 @@ void set_env(std::vector<std::string>& env, const std::string& entry) {
 }
 
 std::string cap_name(const std::string& text) {
-    std::string up;
-    for (char c : text) up += static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    std::string up = ascii_upper(text);
     if (up == "ALL") return up;
     if (up.rfind("CAP_", 0) != 0) up = "CAP_" + up;
-    std::string lower;
-    for (char c : up) lower += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     cap_value_t v;
-    if (cap_from_name(lower.c_str(), &v) < 0) throw Error(EINVAL, "unknown capability " + quote(text));
+    if (cap_from_name(ascii_lower(up).c_str(), &v) < 0) throw Error(EINVAL, "unknown capability " + quote(text));
     return up;
 }
 
@@ -66,9 +63,8 @@ std::vector<std::string> all_capabilities() {
     for (cap_value_t v = 0; v <= CAP_LAST_CAP; ++v) {
         char* name = cap_to_name(v);
         if (!name) continue;
-        std::string n = name;
+        std::string n = ascii_upper(name);
         cap_free(name);
-        for (auto& c : n) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
         if (n.rfind("CAP_", 0) == 0) out.push_back(n);
     }
     return out;
@@ -174,7 +170,6 @@ std::vector<std::string> merge_env(const std::vector<std::string>& image_env, co
         set_env(env, e);
     }
     for (const auto& e : overrides) {
-        if (!valid_env_name(env_name(e))) throw Error(EINVAL, "-e " + quote(e) + ": invalid variable name " + quote(env_name(e)));
         if (e.find('=') != std::string::npos) {
             set_env(env, e);
             continue;
@@ -183,6 +178,11 @@ std::vector<std::string> merge_env(const std::vector<std::string>& image_env, co
             if (env_name(h) == e && h.size() > e.size()) set_env(env, h);
     }
     return env;
+}
+
+void check_env_flags(const std::vector<std::string>& env) {
+    for (const auto& e : env)
+        if (!valid_env_name(env_name(e))) throw Error(EINVAL, "-e " + quote(e) + ": invalid variable name " + quote(env_name(e)));
 }
 
 std::vector<std::string> parse_env_file(const std::string& content, const std::string& file) {

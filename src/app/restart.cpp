@@ -242,8 +242,7 @@ bool wait_backoff(const std::string& bundle, int64_t delay_ms) {
 // After a restart: the run starts afresh for the healthcheck (start period,
 // status "starting", the startup probe) and for the backoff.
 void reset_run(const detail::ImageContainer& c, detail::App& app, int64_t now_ns) {
-    app.started_ns = now_ns;
-    write_file_atomic(c.st.bundle + "/app.json", detail::app_json(app), 0644);
+    detail::record_run_start(c.st.bundle, app, now_ns);
     ::unlink((c.st.bundle + "/health.json").c_str());
 }
 

@@ -58,8 +58,7 @@ PortMap parse_port(const std::string& text) {
     std::string t = text;
     auto bad = [&](const std::string& why) { return Error(EINVAL, "-p " + quote(text) + ": " + why); };
     if (size_t slash = t.find('/'); slash != std::string::npos) {
-        p.proto = t.substr(slash + 1);
-        for (char& c : p.proto) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));  // "TCP" too
+        p.proto = ascii_lower(t.substr(slash + 1));  // "TCP" too
         t.resize(slash);
         if (p.proto != "tcp" && p.proto != "udp") throw bad("protocol must be tcp or udp");
     }

@@ -61,6 +61,18 @@ std::string trim(std::string_view s) {
 std::optional<int64_t> parse_int(std::string_view s) { return parse_number<int64_t>(s); }
 std::optional<uint64_t> parse_uint(std::string_view s) { return parse_number<uint64_t>(s); }
 
+std::string ascii_lower(std::string s) {
+    for (char& c : s)
+        if (c >= 'A' && c <= 'Z') c = static_cast<char>(c - 'A' + 'a');
+    return s;
+}
+
+std::string ascii_upper(std::string s) {
+    for (char& c : s)
+        if (c >= 'a' && c <= 'z') c = static_cast<char>(c - 'a' + 'A');
+    return s;
+}
+
 std::string quote(std::string_view s) { return "`" + std::string(s) + "`"; }
 
 std::string rfc3339_utc(int64_t ns) {

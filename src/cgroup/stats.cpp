@@ -186,7 +186,7 @@ void memory(json::Writer& w, const Paths& p) {
         // As runc: v1's swap is memory and swap together, and v2's is reported so.
         swap = v2_entry(dir, "swap.");
         swap.usage += usage.usage;
-        if (swap.limit != kUnlimited) swap.limit += usage.limit;
+        swap.limit = swap.limit == kUnlimited || usage.limit == kUnlimited ? kUnlimited : swap.limit + usage.limit;
     }
     w.key("memory").begin_object();
     if (auto cache = raw.find(v1.empty() ? "file" : "cache"); cache != raw.end()) put_nonzero(w, "cache", cache->second);

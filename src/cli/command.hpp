@@ -3,7 +3,9 @@
 #pragma once
 
 #include <boost/program_options.hpp>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "crunlite/base/error.hpp"
@@ -71,7 +73,13 @@ size_t split_options(const po::options_description& opts, const std::vector<std:
 // does) and returns `exit_code`.
 int report_error(const Error& e, int exit_code);
 
-// An error that ends crun-lite with `exit_code` rather than 1.
+// A boolean as Go's strconv.ParseBool reads it (runc's and podman's flags:
+// "=true", "=false", "1", "F", ...); nullopt for another value.
+std::optional<bool> go_bool(std::string_view v);
+
+// An error that ends crun-lite with `exit_code` rather than 1.  with_context
+// makes a plain Error of it again: throw it where nothing wraps it any more
+// (with_podman_exit_codes sits at the top of a verb).
 class ExitError : public Error {
 public:
     ExitError(const Error& e, int exit_code) : Error(e), exit_code_(exit_code) {}

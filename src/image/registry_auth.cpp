@@ -17,11 +17,6 @@ namespace {
 constexpr size_t kMaxAuthFile = 1 << 20;
 constexpr size_t kMaxHeader = 16 * 1024;
 
-std::string lower(std::string_view s) {
-    std::string out(s);
-    for (char& c : out) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-    return out;
-}
 
 std::string percent_encode(std::string_view s) {
     static const char* hex = "0123456789ABCDEF";
@@ -174,7 +169,7 @@ std::vector<Challenge> parse_www_authenticate(std::string_view h) {
         while (i < h.size() && (h[i] == ',' || h[i] == ' ' || h[i] == '\t')) ++i;  // empty list elements
         if (i >= h.size()) break;
         Challenge c;
-        c.scheme = lower(token());
+        c.scheme = ascii_lower(token());
         if (c.scheme.empty()) throw bad("expected an authentication scheme at offset " + std::to_string(i));
         // name=value parameters separated by commas; a token not followed by
         // '=' is the next challenge's scheme.
@@ -204,7 +199,7 @@ std::vector<Challenge> parse_www_authenticate(std::string_view h) {
                 while (i < h.size() && h[i] == '=') value += h[i++];  // token68 padding ("Basic abc==")
             }
             if (c.params.size() >= 32) throw bad("more than 32 parameters");
-            c.params[lower(name)] = value;
+            c.params[ascii_lower(name)] = value;
             skip_ws();
             if (i >= h.size() || h[i] != ',') break;
             ++i;

@@ -72,6 +72,7 @@ private:
                 Token::Kind kind = c == '.'                                            ? Token::Path
                                    : std::isdigit(static_cast<unsigned char>(c)) || c == '-' ? Token::Number
                                                                                                : Token::Name;
+                if (kind == Token::Number && !parse_int(word)) fail("bad number " + quote(word));
                 tokens_.push_back({kind, word});
             } else {
                 fail("unexpected " + quote(std::string(1, c)) +
@@ -97,11 +98,7 @@ private:
             return {std::nullopt, w.result()};
         }
         if (t.text == "upper" || t.text == "lower") {
-            std::string s = text_of(one());
-            for (char& ch : s)
-                ch = static_cast<char>(t.text == "upper" ? std::toupper(static_cast<unsigned char>(ch))
-                                                        : std::tolower(static_cast<unsigned char>(ch)));
-            return {std::nullopt, s};
+            return {std::nullopt, t.text == "upper" ? ascii_upper(text_of(one())) : ascii_lower(text_of(one()))};
         }
         if (t.text == "index") {
             if (args.empty() || !args[0].value) fail("index takes a field, then keys or positions");
@@ -121,9 +118,11 @@ private:
             case Token::Number: return {std::nullopt, t.text};
             case Token::Open: {
                 if (pos_ >= tokens_.size()) fail("an unclosed (");
+                if (++depth_ > kMaxDepth) fail("parentheses nested too deeply");
                 Result r = command();
                 if (pos_ >= tokens_.size() || tokens_[pos_].kind != Token::Close) fail("an unclosed (");
                 ++pos_;
+                --depth_;
                 return r;
             }
             case Token::Close: fail("an unexpected )");
@@ -184,9 +183,27 @@ private:
     std::string where_;
     std::vector<Token> tokens_;
     size_t pos_ = 0;
+    static constexpr int kMaxDepth = 100;
+    int depth_ = 0;
 };
 
 bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// Where the action whose body starts at `from` ends ("}}" outside its strings); npos for nowhere.
+size_t action_end(std::string_view t, size_t from) {
+    for (size_t i = from; i + 1 < t.size(); ++i) {
+        if (t[i] == '"') {
+            for (++i; i < t.size() && t[i] != '"'; ++i)
+                if (t[i] == '\\') ++i;
+        } else if (t[i] == '`') {
+            i = t.find('`', i + 1);
+            if (i == std::string_view::npos) return i;
+        } else if (t[i] == '}' && t[i + 1] == '}') {
+            return i;
+        }
+    }
+    return std::string_view::npos;
+}
 
 }  // namespace
 
@@ -199,22 +216,26 @@ std::string render_template(std::string_view tmpl, const Value& root) {
             out += tmpl.substr(i);
             break;
         }
-        size_t close = tmpl.find("}}", open + 2);
+        size_t close = action_end(tmpl, open + 2);
         std::string_view whole = tmpl.substr(open, close == std::string_view::npos ? std::string_view::npos : close + 2 - open);
         std::string where = quote(std::string(whole));
         if (close == std::string_view::npos) throw Error(EINVAL, where + ": no closing }}");
         std::string_view body = tmpl.substr(open + 2, close - open - 2);
-        out += tmpl.substr(i, open - i);
-        // "{{- " and " -}}" trim the blanks beside the action.
+        std::string_view text = tmpl.substr(i, open - i);
+        // "{{- " and " -}}" trim the blanks of the text beside the action.
         if (body.size() >= 2 && body[0] == '-' && blank(body[1])) {
-            while (!out.empty() && blank(out.back())) out.pop_back();
+            while (!text.empty() && blank(text.back())) text.remove_suffix(1);
             body.remove_prefix(2);
         }
+        out += text;
         bool trim_right = body.size() >= 2 && body.back() == '-' && blank(body[body.size() - 2]);
         if (trim_right) body.remove_suffix(2);
         std::string_view inner = body;
         while (!inner.empty() && blank(inner.front())) inner.remove_prefix(1);
-        if (inner.substr(0, 2) != "/*") {  // not a comment
+        while (!inner.empty() && blank(inner.back())) inner.remove_suffix(1);
+        if (inner.substr(0, 2) == "/*") {
+            if (inner.size() < 4 || inner.substr(inner.size() - 2) != "*/") throw Error(EINVAL, where + ": a comment must end with */");
+        } else {
             out += Action(body, where, root).run();
         }
         i = close + 2;

@@ -36,8 +36,7 @@ constexpr RlimitName kRlimits[] = {
 std::vector<int> cap_values(const std::vector<std::string>& names, const char* set, int last) {
     std::vector<int> out;
     for (const auto& name : names) {
-        std::string lower = name;
-        std::transform(lower.begin(), lower.end(), lower.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::string lower = ascii_lower(name);
         cap_value_t value;
         if (lower.rfind("cap_", 0) != 0 || cap_from_name(lower.c_str(), &value) < 0)
             throw Error(EINVAL, std::string("process.capabilities.") + set + ": unknown capability " + quote(name));

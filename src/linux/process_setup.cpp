@@ -138,11 +138,14 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
     std::string path_var = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin";
     for (const auto& e : env)
         if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);
+    bool found = false;  // but not executable: 126, as podman's (the message stays runc's)
     for (const auto& dir : split(path_var, ':')) {
         std::string candidate = (dir.empty() ? "." : dir) + "/" + arg0;
         if (is_executable(candidate, err)) return candidate;
+        found = found || err == EACCES;
     }
-    throw Error(ENOENT, "exec: \"" + arg0 + "\": executable file not found in $PATH", Error::Kind::CommandNotFound);
+    throw Error(ENOENT, "exec: \"" + arg0 + "\": executable file not found in $PATH",
+                found ? Error::Kind::CommandNotExecutable : Error::Kind::CommandNotFound);
 }
 
 namespace {

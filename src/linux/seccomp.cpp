@@ -58,8 +58,7 @@ scmp_compare operator_value(const std::string& op, const std::string& where) {
 
 // "SCMP_ARCH_X86_64" -> the token libseccomp resolves ("x86_64").
 uint32_t arch_value(const std::string& name, const std::string& where) {
-    std::string token = name.rfind("SCMP_ARCH_", 0) == 0 ? name.substr(10) : name;
-    std::transform(token.begin(), token.end(), token.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string token = ascii_lower(name.rfind("SCMP_ARCH_", 0) == 0 ? name.substr(10) : name);
     uint32_t arch = seccomp_arch_resolve_name(token.c_str());
     if (arch == 0) throw Error(EINVAL, where + ": unknown architecture " + quote(name));
     return arch;
@@ -347,8 +346,7 @@ std::vector<std::string> seccomp_architectures() {
     std::vector<std::string> out;
     for (const char* a : {"X86", "X86_64", "X32", "ARM", "AARCH64", "MIPS", "MIPS64", "MIPS64N32", "MIPSEL", "MIPSEL64",
                           "MIPSEL64N32", "PPC", "PPC64", "PPC64LE", "S390", "S390X", "RISCV64"}) {
-        std::string token = a;
-        std::transform(token.begin(), token.end(), token.begin(), [](unsigned char c) { return std::tolower(c); });
+        std::string token = ascii_lower(a);
         if (seccomp_arch_resolve_name(token.c_str()) != 0) out.push_back(std::string("SCMP_ARCH_") + a);
     }
     return out;

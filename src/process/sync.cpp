@@ -79,7 +79,9 @@ void SyncSocket::rethrow(const Message& error) {
     std::string head = error.payload.substr(0, sp);
     auto kind = crunlite::Error::Kind::Other;
     if (!head.empty() && !std::isdigit(static_cast<unsigned char>(head.back()))) {
-        kind = static_cast<crunlite::Error::Kind>(head.back());
+        using K = crunlite::Error::Kind;
+        for (K k : {K::CommandNotFound, K::CommandNotExecutable})
+            if (head.back() == static_cast<char>(k)) kind = k;
         head.pop_back();
     }
     int code = static_cast<int>(parse_int(head).value_or(0));

@@ -39,8 +39,7 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     size_t colon = line.find(':');
     if (colon == std::string_view::npos) return size * n;
     if (t->response.headers.size() >= kMaxHeaders) return size * n;
-    std::string name(line.substr(0, colon));
-    for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string name = ascii_lower(std::string(line.substr(0, colon)));
     std::string value = trim(line.substr(colon + 1));
     if (name == "www-authenticate" && t->response.www_authenticate.size() < 16) t->response.www_authenticate.push_back(value);
     t->response.headers[name] = value;

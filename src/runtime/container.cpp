@@ -168,8 +168,7 @@ int parse_signal(const std::string& text) {
         if (*n <= 0 || *n > SIGRTMAX) throw Error(EINVAL, "invalid signal " + quote(text));
         return static_cast<int>(*n);
     }
-    std::string name = text;
-    for (auto& ch : name) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+    std::string name = ascii_upper(text);
     if (name.rfind("SIG", 0) == 0) name = name.substr(3);
     for (int sig = 1; sig < NSIG; ++sig) {
         const char* abbrev = sigabbrev_np(sig);

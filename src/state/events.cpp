@@ -183,23 +183,22 @@ std::vector<Event> read_events(const std::string& root, int64_t since_ns, int64_
     return out;
 }
 
-std::optional<Event> last_die(const std::string& root, const std::string& id, const std::string& created,
-                              int64_t run_ns) {
+std::optional<Die> last_die(const std::string& root, const std::string& id, const std::string& created,
+                            int64_t run_ns) {
     std::optional<int64_t> since = parse_event_time(created);
     if (!since) return std::nullopt;
     uint64_t offset = 0;
-    std::optional<Event> last;
-    for (auto& e : read_events(root, std::max(*since, run_ns), 0, {id}, offset, true))
-        if (auto it = e.attributes.find("exitCode"); e.action == "die" && it != e.attributes.end() && parse_int(it->second))
-            last = std::move(e);
+    std::optional<Die> last;
+    for (const auto& e : read_events(root, std::max(*since, run_ns), 0, {id}, offset, true))
+        if (auto it = e.attributes.find("exitCode"); e.action == "die" && it != e.attributes.end())
+            if (auto code = parse_int(it->second)) last = Die{static_cast<int>(*code), e.time_ns};
     return last;
 }
 
 std::optional<int> die_exit_code(const std::string& root, const std::string& id, const std::string& created,
                                  int64_t run_ns) {
-    std::optional<Event> e = last_die(root, id, created, run_ns);
-    if (!e) return std::nullopt;
-    return static_cast<int>(*parse_int(e->attributes.at("exitCode")));
+    std::optional<Die> d = last_die(root, id, created, run_ns);
+    return d ? std::optional<int>(d->exit_code) : std::nullopt;
 }
 
 }  // namespace crunlite::state

@@ -205,7 +205,7 @@ def test_entrypoint_and_cmd(h):
     r = _run(h, archive, "--rm", "--hostname", "", "--entrypoint", "hostname", cid)
     check_eq(r.out.strip(), cid[:12], f"--hostname '': the default, not the host's\n{r!r}")
     r = _run(h, archive, "--rm", "-e", "=x", cid, "true")
-    check(r.rc == 125 and "-e `=x`: invalid variable name" in r.err, f"-e without a name\n{r!r}")
+    check(r.rc == 125 and "run: -e `=x`: invalid variable name" in r.err, f"-e without a name\n{r!r}")
 
 
 def test_volume_read_only_and_confinement(h):

@@ -44,6 +44,10 @@ std::vector<std::string> merge_env(const std::vector<std::string>& image_env, co
                                    const std::string& hostname, const std::string& home,
                                    const std::vector<std::string>& host_env);
 
+// -e values: NAME=VALUE or NAME, NAME neither empty nor holding "=", blanks
+// or NUL.  Throws Error(EINVAL) "-e `=x`: invalid variable name ``".  Pure.
+void check_env_flags(const std::vector<std::string>& env);
+
 // --env-file content: KEY=VALUE lines, "#" comments and blank lines skipped,
 // a line with no "=" is a name taken from the host environment.  Throws
 // Error(EINVAL) "FILE:LINE: ..." for an invalid name.

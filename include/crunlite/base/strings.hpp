@@ -23,6 +23,10 @@ std::string trim(std::string_view s);
 std::optional<int64_t> parse_int(std::string_view s);
 std::optional<uint64_t> parse_uint(std::string_view s);
 
+// `s` with ASCII letters in lower or upper case (names, keywords; no locale).
+std::string ascii_lower(std::string s);
+std::string ascii_upper(std::string s);
+
 // Quotes a value for messages: `value`.
 std::string quote(std::string_view s);
 

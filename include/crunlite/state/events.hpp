@@ -62,9 +62,13 @@ std::vector<Event> read_events(const std::string& root, int64_t since_ns, int64_
 // `created` (RFC 3339): what a foreground run leaves, and what outlives a
 // `run -d --rm` deletion.  Only a die of the run that started at `run_ns` or
 // later (0: any of this container).  nullopt without one.
-std::optional<Event> last_die(const std::string& root, const std::string& id, const std::string& created,
-                              int64_t run_ns = 0);
-// That event's exit code.
+struct Die {
+    int exit_code = 0;
+    int64_t time_ns = 0;
+};
+std::optional<Die> last_die(const std::string& root, const std::string& id, const std::string& created,
+                            int64_t run_ns = 0);
+// Its exit code.
 std::optional<int> die_exit_code(const std::string& root, const std::string& id, const std::string& created,
                                  int64_t run_ns = 0);
 

@@ -111,8 +111,7 @@ int report_error(const Error& e, int exit_code) {
 }
 
 int64_t parse_size(const std::string& what, const std::string& text) {
-    std::string t = text;
-    for (auto& c : t) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    std::string t = ascii_lower(text);
     if (t.size() > 1 && t.back() == 'b') t.pop_back();
     int64_t mult = 1;
     if (!t.empty() && std::string_view("kmgt").find(t.back()) != std::string_view::npos) {
@@ -124,10 +123,6 @@ int64_t parse_size(const std::string& what, const std::string& text) {
     return *v < 0 ? -1 : *v * mult;
 }
 
-namespace {
-
-// Go's flag syntax (urfave/cli, runc's) for a flag that takes no value: "=true"
-// or "=false" after it; nullopt for another value.
 std::optional<bool> go_bool(std::string_view v) {
     for (const char* t : {"1", "t", "T", "true", "TRUE", "True"})
         if (v == t) return true;
@@ -135,8 +130,6 @@ std::optional<bool> go_bool(std::string_view v) {
         if (v == f) return false;
     return std::nullopt;
 }
-
-}  // namespace
 
 size_t split_options(const po::options_description& opts, const std::vector<std::string>& args,
                      std::vector<std::string>& own, bool* unknown) {

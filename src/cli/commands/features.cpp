@@ -3,6 +3,7 @@
 #include <iostream>
 
 #include "../command.hpp"
+#include "crunlite/base/strings.hpp"
 #include "crunlite/runtime/systemd_unit.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/spec/sched.hpp"
@@ -34,9 +35,8 @@ int cmd_features(const Global&, const std::vector<std::string>& args) {
     w.key("capabilities").begin_array();
     for (cap_value_t c = 0; c <= cap_max_bits() - 1; ++c) {
         char* name = cap_to_name(c);
-        std::string upper = name;
+        std::string upper = ascii_upper(name);
         cap_free(name);
-        for (auto& ch : upper) ch = static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
         if (upper.rfind("CAP_", 0) == 0) w.string(upper);
     }
     w.end_array();

@@ -1,6 +1,4 @@
 // run and create: from a bundle (runc's grammar) or, with --image, from an image.
-#include <strings.h>
-
 #include <algorithm>
 #include <iostream>
 #include <set>
@@ -124,13 +122,14 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
         rest.erase(rest.begin());
     }
     o.args = rest;
+    with_context(verb, [&] { app::check_env_flags(o.env); });
     if (vm.count("user")) o.user = f.user;
     if (vm.count("workdir")) o.workdir = f.workdir;
     if (vm.count("entrypoint")) o.entrypoint = f.entrypoint;
     if (vm.count("hostname") && !f.hostname.empty()) o.hostname = f.hostname;  // "": the default, as podman
-    if (f.read_only_tmpfs != "true" && f.read_only_tmpfs != "false")
-        throw Error(EINVAL, verb + ": --read-only-tmpfs: want true or false, got " + quote(f.read_only_tmpfs));
-    o.read_only_tmpfs = f.read_only_tmpfs == "true";
+    std::optional<bool> tmpfs = go_bool(f.read_only_tmpfs);
+    if (!tmpfs) throw Error(EINVAL, verb + ": --read-only-tmpfs: want true or false, got " + quote(f.read_only_tmpfs));
+    o.read_only_tmpfs = *tmpfs;
     if (f.init && f.no_init) throw Error(EINVAL, verb + ": --init and --no-init conflict");
     o.init = !f.no_init;
     if (!f.memory.empty()) {

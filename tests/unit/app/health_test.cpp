@@ -150,6 +150,9 @@ TEST_CASE("--health-cmd takes podman's forms: JSON arrays, CMD, CMD-SHELL, none"
     CHECK_THROWS_WITH(argv(R"(["CMD-SHELL", "a", "b"])"), Catch::Contains("CMD-SHELL takes exactly one command string"));
     CHECK_THROWS_WITH(argv("CMD-SHELL"), Catch::Contains("CMD-SHELL takes exactly one command string"));
     CHECK_THROWS_WITH(argv(R"(["NONE", "x"])"), Catch::Contains("NONE takes nothing after it"));
+    CHECK_THROWS_WITH(argv("none x"), Catch::Contains("NONE takes nothing after it"));
+    for (const char* blank : {" ", "CMD-SHELL  ", R"([""])", R"(["CMD", " "])"})
+        CHECK_THROWS_WITH(argv(blank), Catch::Contains("an empty command"));
 
     HealthOverrides o;
     o.cmd = R"(["CMD", "curl", "-f", "http://localhost/"])";

@@ -130,6 +130,10 @@ TEST_CASE("stats: cgroup v2 gives the same fields, converted as runc converts th
                                  R"("ioServicedRecursive":[{"major":8,"minor":16,"op":"Read","value":1},)"
                                  R"({"major":8,"minor":16,"op":"Write"}]})");
     CHECK(st.section("hugetlb") == R"({"1GB":{"failcnt":0}})");
+    // No memory limit: the swap limit (memory + swap) is none either, not a wrapped sum.
+    put(t.path, "memory.max", "max\n");
+    put(t.path, "memory.swap.max", "100\n");
+    CHECK(Stats(p).section("swap") == R"({"limit":18446744073709551615,"usage":105,"failcnt":0})");
 }
 
 TEST_CASE("stats: no cgroup, missing and malformed files give runc's empty shape", "[stats]") {

@@ -38,6 +38,8 @@ TEST_CASE("template: json, index, upper, lower, parentheses, trimming, comments"
     CHECK(render(R"({{json (index .Config.annotations "org.example.tier")}})") == R"("web")");
     CHECK(render("{{upper .State.Status}} {{lower .Id}}") == "RUNNING c1");
     CHECK(render("a  {{- .Id -}}  b") == "ac1b");
+    CHECK(render("{{json .Id}} {{- .Id}}") == R"("c1"c1)");        // the text is trimmed, not an action's output
+    CHECK(render(R"({{index .Config.annotations "org.example.tier"}}|{{"}}"}})") == "web|}}");  // }} in a string
     CHECK(render("{{/* a comment */}}x") == "x");
     CHECK(render("{{json .}}").rfind(R"({"Id":"c1",)", 0) == 0);
 }
@@ -53,6 +55,11 @@ TEST_CASE("template: errors name the action and what is missing", "[template]") 
     CHECK_THROWS_WITH(render("{{index .State.Health.Log 2}}"), Contains("no element `2` of 2"));
     CHECK_THROWS_WITH(render("{{json .State .Id}}"), Contains("json takes one field"));
     CHECK_THROWS_WITH(render(R"({{index .Id "x"}})"), Contains("index of a string"));
-    CHECK_THROWS_WITH(render(R"({{.Id "x}})"), Contains("an unterminated string"));
+    CHECK_THROWS_WITH(render(R"({{.Id "x}})"), Contains("no closing }}"));  // the string runs on
     CHECK_THROWS_WITH(render("{{json (index .Config.annotations}}"), Contains("an unclosed ("));
+    CHECK_THROWS_WITH(render("{{-.Id}}"), Contains("bad number `-.Id`"));
+    CHECK_THROWS_WITH(render("{{9lives}}"), Contains("bad number `9lives`"));
+    CHECK_THROWS_WITH(render("{{/* x */ .Id}}"), Contains("a comment must end with */"));
+    CHECK_THROWS_WITH(render("{{" + std::string(200, '(') + ".Id" + std::string(200, ')') + "}}"),
+                      Contains("nested too deeply"));
 }

@@ -57,4 +57,11 @@ TEST_CASE("sync: an error keeps its code and kind across the socket", "[process]
             CHECK(e.message() == "exec: \"/x\": stat /x: permission denied");
         }
     }
+    child.send(process::MsgType::Error, "13? odd kind");  // an unknown kind is no kind
+    try {
+        parent.expect(process::MsgType::Ready, "set up container");
+        FAIL("no error");
+    } catch (const Error& e) {
+        CHECK((e.code() == 13 && e.kind() == Error::Kind::Other && e.message() == "odd kind"));
+    }
 }

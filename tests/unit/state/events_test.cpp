@@ -119,6 +119,7 @@ TEST_CASE("events: the last die of a container's run, with its exit code and tim
     auto last = state::last_die(r.dir, "a", created);
     REQUIRE(last);
     CHECK(last->time_ns == 200);
+    CHECK(last->exit_code == 3);
     CHECK(state::die_exit_code(r.dir, "a", created) == 3);
     CHECK_FALSE(state::last_die(r.dir, "a", created, 250));  // a later run has not died
     CHECK_FALSE(state::last_die(r.dir, "a", "not a time"));
