@@ -217,16 +217,14 @@ CapsetCall set_user_and_capabilities(const spec::User& user, const CapabilitySet
     }
     // 5. Ambient capabilities.  The kernel raises only those that are also
     // permitted and inheritable; buildah and others list ambient caps without
-    // inheritable ones, so, like runc and crun, the rest is a warning.
+    // inheritable ones, so the rest is only said at debug level: runc says
+    // nothing, and a warning would land in the process's own stderr.
     check(::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities");
     for (int c : caps->ambient)
         if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
             if (errno != EPERM) throw_errno("raise ambient capability " + std::string(cap_to_name(c)));
-            // For uid 0 ambient caps change nothing (exec gives root its permitted set).
-            std::string msg = "process.capabilities.ambient: " + std::string(cap_to_name(c)) +
-                              " not raised: it is not both permitted and inheritable";
-            if (user.uid == 0) log::debug(msg);
-            else log::warn(msg);
+            log::debug("process.capabilities.ambient: " + std::string(cap_to_name(c)) +
+                       " not raised: it is not both permitted and inheritable");
         }
     return drop;
 }

@@ -50,12 +50,20 @@ spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& o)
         if (p.args.empty()) throw Error(EINVAL, o.process_file + ": args: must not be empty");
         if (p.cwd.empty() || p.cwd[0] != '/') throw Error(EINVAL, o.process_file + ": cwd: must be an absolute path");
         if (o.tty) p.terminal = true;
+        // As runc: a file without capabilities gets the container's (not ours,
+        // which as root are nearly all), and the container's oomScoreAdj is every exec's.
+        if (!p.capabilities) p.capabilities = base.capabilities;
+        p.oom_score_adj = base.oom_score_adj;
         return p;
     }
     if (o.args.empty()) throw Error(EINVAL, "exec: a command is required unless --process is given");
     spec::Process p = base;
     p.args = o.args;
     p.terminal = o.tty;
+    for (const auto& e : o.env) {  // runc's checks and words
+        if (e.find('=') == std::string::npos) throw Error(EINVAL, "invalid environment variable: \"" + e + "\"");
+        if (e[0] == '=') throw Error(EINVAL, "environment variable name can't be empty");
+    }
     merge_env(p.env, o.env);
     if (!o.cwd.empty()) {
         if (o.cwd[0] != '/') throw Error(EINVAL, "--cwd " + quote(o.cwd) + ": must be an absolute path");

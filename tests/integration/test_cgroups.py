@@ -245,6 +245,21 @@ def test_update_changes_live_limits(h):
     r = h.rt("update", "--resources", "-", cid, input='{"pids": {"limit": 11}}')
     check_eq(r.rc, 0, f"update --resources -\n{r!r}")
     check_eq(open(pids_max).read().strip(), "11", "pids.max from stdin")
+    r = h.rt("update", "-r", "-", "--pids-limit", "99", cid, input='{"pids": {"limit": 44}}')
+    check_eq((r.rc, open(pids_max).read().strip()), (0, "44"), f"with -r the other options are ignored (runc)\n{r!r}")
+    h.rt_ok("update", "--resources", "-", cid, input='{"pids": {"limit": 11}}')
+    memsw = mem_limit.replace("memory.limit_in_bytes", "memory.memsw.limit_in_bytes")
+    if os.path.exists(memsw):
+        # Raising the memory limit above the swap limit writes swap first; -1 alone lifts both (runc's order).
+        h.rt_ok("update", "--memory", "100m", "--memory-swap", "200m", cid)
+        r = h.rt("update", "--memory", "300m", "--memory-swap", "400m", cid)
+        check_eq((r.rc, open(mem_limit).read().strip(), open(memsw).read().strip()),
+                 (0, str(300 << 20), str(400 << 20)), f"memory raised above the old swap limit\n{r!r}")
+        r = h.rt("update", "--memory", "-1", cid)
+        unlimited = open("/sys/fs/cgroup/memory/memory.limit_in_bytes").read().strip()
+        check_eq((r.rc, open(mem_limit).read().strip(), open(memsw).read().strip()), (0, unlimited, unlimited),
+                 f"update --memory -1 lifts memory and swap\n{r!r}")
+        h.rt_ok("update", "--memory", "64m", "--memory-swap", "-1", cid)
     # runc's update template: zeros are "unchanged", not limits of 0.
     cpu = next(k for k in cg if "cpu" in k.split(",") and "cpuset" not in k)
     shares = f"/sys/fs/cgroup/{cpu}{cg[cpu]}/cpu.shares"

@@ -169,6 +169,42 @@ def test_exec_process_file_and_caps(h):
     h.rt_fail("exec", "--process", path, cid, expect="args")
 
 
+def test_exec_gets_the_containers_caps_and_oom_score(h):
+    """As runc: a --process file without capabilities gets the container's (not the caller's),
+    and every exec'd process has the container's oomScoreAdj; -e must be NAME=VALUE."""
+    if not h.init:
+        skip("crun-lite-init not built")
+    b = h.bundle(["/init", "/probe", "sleep", "60"])
+    b.process["oomScoreAdj"] = 100
+    caps = b.process["capabilities"]
+    caps["ambient"] = caps["inheritable"] = ["CAP_KILL"]
+    b.save()
+    cid = h.new_id("exec")
+    h.rt_ok("run", "--detach", "--bundle", b.path, cid)
+    proc = {"args": ["/probe", "report"], "cwd": "/", "env": ["PATH=/bin"], "oomScoreAdj": 7}
+    path = os.path.join(h.tmp, "nocaps.json")
+    with open(path, "w") as f:
+        json.dump(proc, f)
+    rep = h.rt_ok("exec", "--process", path, cid).json()
+    check_eq(rep["caps"]["CapEff"], f"{harness.cap_mask(harness.DEFAULT_CAPS):016x}",
+             "no capabilities in the file: the container's")
+    for args in ([], ["--process", path]):
+        cmd = [] if args else ["cat", "/proc/self/oom_score_adj"]
+        if args:
+            proc["args"] = ["cat", "/proc/self/oom_score_adj"]
+            with open(path, "w") as f:
+                json.dump(proc, f)
+        r = h.rt("exec", *args, cid, *cmd)
+        check_eq((r.rc, r.out.strip()), (0, "100"), f"exec {args}: the container's oomScoreAdj\n{r!r}")
+    r = h.rt("exec", "-e", "BAZ", cid, "true")
+    check(r.rc == 255 and 'invalid environment variable: "BAZ"' in r.err, f"-e without =\n{r!r}")
+    r = h.rt("exec", "-e", "=x", cid, "true")
+    check(r.rc == 255 and "environment variable name can't be empty" in r.err, f"-e =x\n{r!r}")
+    if not h.rootless:
+        r = h.rt("exec", "-u", "1000", cid, "true")
+        check_eq((r.rc, r.err), (0, ""), f"an ambient cap a non-root user cannot keep is no warning\n{r!r}")
+
+
 def test_exec_errors(h):
     """Errors say "exec failed: " and exit 255, as runc's (a caller tells them from the
     process's own status); a bad option exits 1."""

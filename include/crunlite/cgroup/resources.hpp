@@ -18,6 +18,7 @@ struct Write {
     bool v2 = true;
     std::string file;        // "memory.max"
     std::string value;       // "67108864"
+    bool optional = false;   // a file the kernel may lack (memsw without swap accounting): skipped then
     bool operator==(const Write&) const = default;
 };
 

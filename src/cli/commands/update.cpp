@@ -22,7 +22,7 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
     uint16_t blkio_weight = 0;
     po::options_description opts("Options");
     opts.add_options()
-        ("resources,r", po::value(&resources_file), "a JSON LinuxResources file, or - for stdin")
+        ("resources,r", po::value(&resources_file), "a JSON LinuxResources file, or - for stdin (the other options are then ignored)")
         ("memory", po::value(&memory), "memory limit (bytes, or with k/m/g)")
         ("memory-reservation", po::value(&reservation), "memory soft limit")
         ("memory-swap", po::value(&swap), "memory plus swap limit; -1: unlimited")
@@ -47,6 +47,9 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
             text = with_context("read --resources", [&] { return read_file(resources_file); });
         }
         r = spec::parse_resources(text, resources_file == "-" ? "stdin" : resources_file);
+        // As runc: with a resources file the other options are ignored.
+        runtime::update(g.context(), id, r);
+        return 0;
     }
     auto memory_part = [&]() -> spec::Resources::Memory& {
         if (!r.memory) r.memory.emplace();
