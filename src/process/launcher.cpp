@@ -243,10 +243,7 @@ void die_of_signals_while_created() {
     child_main(sync, [&] {
         // process.execCPUAffinity.initial first, before the cgroup; stage-2 inherits it.
         if (auto& aff = req.process->exec_cpu_affinity) linux::set_initial_cpu_affinity(*aff);
-        // The container's oomScoreAdj (runc's exec has it too), while /proc/self is still ours.
-        if (auto adj = req.process->oom_score_adj)
-            with_context("set oom_score_adj to " + std::to_string(*adj),
-                         [&] { sys::host_kernel().write_file("/proc/self/oom_score_adj", std::to_string(*adj)); });
+        if (auto adj = req.process->oom_score_adj) linux::set_oom_score_adj(*adj);  // the container's, as runc's exec
         check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
         if (req.place_stage1) sync.expect(MsgType::Go, "join the container's cgroup");
         linux::enter_cgroups(born_in_cgroup ? "" : req.cgroup_unified, req.cgroup_v1_dirs);

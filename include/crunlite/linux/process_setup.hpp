@@ -1,8 +1,8 @@
 // Process attributes of the container's init and exec'd processes, applied
 // from their plan (linux/process_plan.hpp).  They run in stage-2 after
 // pivot_root (paths resolve inside the container), in the order the launcher
-// calls them, except set_oom_score_adj, which stage-1 calls (a lower score
-// needs the caller's privilege, before the user namespace):
+// calls them, except set_oom_score_adj, which exec's stage-1 calls (a lower
+// score needs the caller's privilege, before the user namespace):
 //   set_rlimits, (umask, chdir), set_user_and_capabilities,
 //   find_executable, (no_new_privs, fds, signals), [seccomp, drop_kept_sys_admin],
 //   exec_process.
