@@ -7,11 +7,14 @@
 #include <unistd.h>
 
 #include <iostream>
+#include <map>
+#include <vector>
 
 #include "app_record.hpp"
 #include "crunlite/app/container_dirs.hpp"
 #include "crunlite/app/image_run.hpp"
 #include "crunlite/app/restart.hpp"
+#include "crunlite/app/slirp.hpp"
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -248,6 +251,18 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     head.begin_object();
     head.key("Id").string(id).key("Created").string(c.st.created).key("Image").string(c.app.image);
     head.key("Bundle").string(c.st.bundle).key("Network").string(c.app.network);
+    // Docker's: {"3000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "49153"}]}, while it runs.
+    head.key("NetworkSettings").begin_object().key("Ports").begin_object();
+    std::map<std::string, std::vector<PortMap>> ports;
+    if (status != state::Status::Stopped)
+        for (auto& p : read_ports(c.st.bundle)) ports[std::to_string(p.container) + "/" + p.proto].push_back(p);
+    for (const auto& [key, maps] : ports) {
+        head.key(key).begin_array();
+        for (const auto& p : maps)
+            head.begin_object().key("HostIp").string(p.host_addr).key("HostPort").string(std::to_string(p.host)).end_object();
+        head.end_array();
+    }
+    head.end_object().end_object();
     head.key("RestartCount").integer(restart.restart_count);
     head.key("HostConfig").begin_object().key("RestartPolicy").begin_object();
     head.key("Name").string(c.app.restart.name).key("MaximumRetryCount").integer(c.app.restart.max_retries);

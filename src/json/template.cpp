@@ -11,7 +11,7 @@ namespace crunlite::json {
 namespace {
 
 struct Token {
-    enum Kind { Path, String, Number, Name, Open, Close } kind;
+    enum Kind { Path, String, Number, Name, Open, Close, Chain } kind;  // Chain: ".Field" right after ")"
     std::string text;
 };
 
@@ -69,7 +69,8 @@ private:
                 size_t start = i++;
                 while (i < s.size() && (ident(s[i]) || s[i] == '.')) ++i;
                 std::string word(s.substr(start, i - start));
-                Token::Kind kind = c == '.'                                            ? Token::Path
+                Token::Kind kind = c == '.' && start > 0 && s[start - 1] == ')'       ? Token::Chain
+                                   : c == '.'                                            ? Token::Path
                                    : std::isdigit(static_cast<unsigned char>(c)) || c == '-' ? Token::Number
                                                                                                : Token::Name;
                 if (kind == Token::Number && !parse_int(word)) fail("bad number " + quote(word));
@@ -113,7 +114,7 @@ private:
         if (pos_ >= tokens_.size()) fail("a missing operand");
         const Token& t = tokens_[pos_++];
         switch (t.kind) {
-            case Token::Path: return {field(t.text), ""};
+            case Token::Path: return {field(root_, t.text), ""};
             case Token::String:
             case Token::Number: return {std::nullopt, t.text};
             case Token::Open: {
@@ -123,16 +124,21 @@ private:
                 if (pos_ >= tokens_.size() || tokens_[pos_].kind != Token::Close) fail("an unclosed (");
                 ++pos_;
                 --depth_;
+                if (pos_ < tokens_.size() && tokens_[pos_].kind == Token::Chain) {  // (index .Ports "80/tcp" 0).HostPort
+                    if (!r.value) fail("a field of text: " + quote(tokens_[pos_].text));
+                    r.value = field(*r.value, tokens_[pos_++].text);
+                }
                 return r;
             }
             case Token::Close: fail("an unexpected )");
+            case Token::Chain: fail("an unexpected " + quote(t.text));
             case Token::Name: fail("a function inside arguments needs parentheses: " + quote(t.text));
         }
         fail("a bad operand");
     }
 
-    Value field(const std::string& path) const {
-        Value v = root_;
+    // `path` (".A.B", "." itself) of `v`.
+    Value field(Value v, const std::string& path) const {
         if (path == ".") return v;
         std::string seen;
         for (const auto& name : split(path.substr(1), '.')) {

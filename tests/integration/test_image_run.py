@@ -776,6 +776,11 @@ def test_publish_a_free_port_and_list_it(h):
         check(harness.wait_until(served, timeout=15), f"the picked port {port} answers")
     check_eq(h.rt_ok("port", cid, "8080").out.split(), [f"127.0.0.1:{p}" for p in hosts[:2]], "port ID 8080")
     check_eq(h.rt_ok("port", cid, "5353/udp").out.split(), [f"127.0.0.1:{hosts[2]}"], "port ID 5353/udp")
+    # And as Docker's inspect shows them, for scripts that ask it.
+    ports = _inspect(h, cid)["NetworkSettings"]["Ports"]
+    check_eq(ports["8080/tcp"], [{"HostIp": "127.0.0.1", "HostPort": str(p)} for p in hosts[:2]], "NetworkSettings.Ports")
+    r = h.rt("inspect", "-f", '{{(index (index .NetworkSettings.Ports "5353/udp") 0).HostPort}}', cid)
+    check_eq(r.out.strip(), str(hosts[2]), f"Docker's template for a published port\n{r!r}")
     r = h.rt("port", cid, "9999")
     check(r.rc != 0 and "no public port `9999/tcp` published" in r.err, f"an unpublished port\n{r!r}")
     check_eq(h.rt("port", "no-such-container").rc, 1, "port of a missing container")

@@ -90,7 +90,7 @@ void logs(const runtime::Context& ctx, const std::string& id, bool follow, std::
 // the last line); 0 when it has fewer.
 off_t tail_offset(int fd, int64_t lines);
 
-// inspect: {"Id","Created","Image","Bundle","Network","RestartCount","HostConfig":{"RestartPolicy"},
+// inspect: {"Id","Created","Image","Bundle","Network","NetworkSettings":{"Ports"},"RestartCount","HostConfig":{"RestartPolicy"},
 // "HealthcheckOnFailureAction","State":{...,"Restarting","ExitCode","StartedAt","FinishedAt","Health"},
 // "Healthcheck","Config":<config.json>}.
 std::string inspect_json(const runtime::Context& ctx, const std::string& id);

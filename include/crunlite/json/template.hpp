@@ -2,7 +2,8 @@
 // over a parsed JSON value: text with actions {{.Field.Path}} ({{.}}: the
 // whole value), {{json .Path}} (compact JSON), {{index .Path "key" 0 ...}}
 // (map keys a path cannot spell, array elements), {{upper .Path}},
-// {{lower .Path}}, and {{- / -}} trimming the blanks beside an action.
+// {{lower .Path}}, parentheses and a field of their value ((index ...).Port),
+// comments, and {{- / -}} trimming the blanks beside an action.
 // A string prints as itself, null as <nil>, an object or array as JSON.
 #pragma once
 

@@ -11,7 +11,8 @@ namespace {
 
 const char* kDoc = R"({"Id":"c1","State":{"Status":"running","Running":true,"Pid":42,"Ratio":1.5,
   "Health":{"Status":"healthy","Log":[{"ExitCode":0},{"ExitCode":1}]}},
-  "Config":{"annotations":{"org.example.tier":"web"}},"Nothing":null})";
+  "Config":{"annotations":{"org.example.tier":"web"}},"Nothing":null,
+  "NetworkSettings":{"Ports":{"80/tcp":[{"HostIp":"0.0.0.0","HostPort":"49153"}]}}})";
 
 std::string render(const std::string& tmpl) {
     json::Document d = json::parse(kDoc, "inspect");
@@ -37,6 +38,9 @@ TEST_CASE("template: json, index, upper, lower, parentheses, trimming, comments"
     CHECK(render("{{index .State.Health.Log 1 `ExitCode`}}") == "1");
     CHECK(render(R"({{json (index .Config.annotations "org.example.tier")}})") == R"("web")");
     CHECK(render("{{upper .State.Status}} {{lower .Id}}") == "RUNNING c1");
+    // Docker's way to a published port: a field of a parenthesised value.
+    CHECK(render(R"({{(index (index .NetworkSettings.Ports "80/tcp") 0).HostPort}})") == "49153");
+    CHECK(render("{{(.State.Health).Status}}") == "healthy");
     CHECK(render("a  {{- .Id -}}  b") == "ac1b");
     CHECK(render("{{json .Id}} {{- .Id}}") == R"("c1"c1)");        // the text is trimmed, not an action's output
     CHECK(render(R"({{index .Config.annotations "org.example.tier"}}|{{"}}"}})") == "web|}}");  // }} in a string
@@ -58,6 +62,8 @@ TEST_CASE("template: errors name the action and what is missing", "[template]") 
     CHECK_THROWS_WITH(render(R"({{.Id "x}})"), Contains("no closing }}"));  // the string runs on
     CHECK_THROWS_WITH(render("{{json (index .Config.annotations}}"), Contains("an unclosed ("));
     CHECK_THROWS_WITH(render("{{-.Id}}"), Contains("bad number `-.Id`"));
+    CHECK_THROWS_WITH(render("{{(upper .Id).X}}"), Contains("a field of text: `.X`"));
+    CHECK_THROWS_WITH(render("{{(.State).Nope}}"), Contains("the value has no Nope"));
     CHECK_THROWS_WITH(render("{{9lives}}"), Contains("bad number `9lives`"));
     CHECK_THROWS_WITH(render("{{/* x */ .Id}}"), Contains("a comment must end with */"));
     CHECK_THROWS_WITH(render("{{" + std::string(200, '(') + ".Id" + std::string(200, ')') + "}}"),
