@@ -380,7 +380,8 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
                   image::host_arch() + ": it may not run");
     p.app.image = img.id;
     p.app.stop_signal = ic.stop_signal;
-    for (const auto& text : o.publish) p.ports.push_back(parse_port(text));
+    for (const auto& text : o.publish)
+        for (auto& port : parse_ports(text)) p.ports.push_back(port);
     p.app.network = resolve_network(o, ctx.rootless, creating);
     p.app.health = health_config(ic.healthcheck, o.health, ic.labels);
     if (p.app.health && p.app.health->kind == ProbeKind::Http) find_health_helper();  // before anything starts

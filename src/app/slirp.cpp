@@ -90,6 +90,37 @@ PortMap parse_port(const std::string& text) {
     return p;
 }
 
+std::vector<PortMap> parse_ports(const std::string& text) {
+    auto bad = [&](const std::string& why) { return Error(EINVAL, "-p " + quote(text) + ": " + why); };
+    size_t slash = text.find('/');
+    std::string spec = text.substr(0, slash), proto = slash == std::string::npos ? "" : text.substr(slash);
+    size_t last = spec.rfind(':');
+    std::string container = last == std::string::npos ? spec : spec.substr(last + 1);
+    std::string head = last == std::string::npos ? "" : spec.substr(0, last);  // "[IP]:HOST", "IP:", "HOST"
+    size_t host_at = head.rfind(':');
+    host_at = host_at == std::string::npos || (head[0] == '[' && host_at < head.find(']')) ? 0 : host_at + 1;
+    std::string host = head.substr(host_at), prefix = head.substr(0, host_at);
+    if (container.find('-') == std::string::npos && host.find('-') == std::string::npos) return {parse_port(text)};
+    // Docker's ranges: HOST1-HOST2:C1-C2 of one length, or C1-C2 alone (free host ports).
+    auto range = [&](const std::string& r) {
+        size_t dash = r.find('-');
+        auto lo = parse_uint(r.substr(0, dash)), hi = dash == std::string::npos ? lo : parse_uint(r.substr(dash + 1));
+        if (!lo || !hi || *lo == 0 || *hi > 65535 || *hi < *lo) throw bad("invalid port range " + quote(r));
+        std::vector<std::string> out;
+        for (uint64_t p = *lo; p <= *hi; ++p) out.push_back(std::to_string(p));
+        return out;
+    };
+    std::vector<std::string> containers = range(container);
+    std::vector<std::string> hosts = host.empty() ? std::vector<std::string>(containers.size()) : range(host);
+    if (hosts.size() != containers.size())
+        throw bad("the host and container ranges differ in length (" + std::to_string(hosts.size()) + " and " +
+                  std::to_string(containers.size()) + " ports)");
+    std::vector<PortMap> out;
+    for (size_t i = 0; i < containers.size(); ++i)
+        out.push_back(parse_port((last == std::string::npos ? "" : prefix + hosts[i] + ":") + containers[i] + proto));
+    return out;
+}
+
 std::string port_flag(const PortMap& p) {
     std::string s = p.host_addr == "0.0.0.0" ? "" : (is_ipv6(p.host_addr) ? "[" + p.host_addr + "]" : p.host_addr) + ":";
     if (p.host) s += std::to_string(p.host) + ":";

@@ -798,6 +798,12 @@ def test_publish_a_free_port_and_list_it(h):
     r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", "127.0.0.1:8080:80", "-p", "127.0.0.1:8080:81", other)
     check_in("host port 8080 (tcp) is published twice", r.err, "the same host port twice")
     check_eq(_containers_left(h), [cid], "the refused containers left nothing")
+    # Docker's ranges: a port map per port.
+    r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", "127.0.0.1::8080-8081/udp", other)
+    check_eq(r.rc, 0, f"run -p with a range\n{r!r}")
+    lines = h.rt_ok("port", other).out.splitlines()
+    check_eq([l.split(" -> ")[0] for l in lines], ["8080/udp", "8081/udp"], f"one mapping per port of the range: {lines}")
+    h.rt_ok("rm", "-f", other)
     check_eq(h.container_ids(), [cid], "no state of the refused containers")
     h.rt_ok("stop", cid)
     check_eq(h.rt_ok("port", cid).out, "", "a stopped container publishes nothing")

@@ -29,6 +29,9 @@ struct PortMap {
 // container starts; an IPv6 address goes in brackets ("[::1]:8080:3000").
 // Pure; throws Error(EINVAL) naming the flag.
 PortMap parse_port(const std::string& text);
+// parse_port, and Docker's ranges: [IP:]HOST1-HOST2:C1-C2[/PROTO] (as long as
+// each other) or [IP::]C1-C2 (free host ports), one PortMap per port.
+std::vector<PortMap> parse_ports(const std::string& text);
 
 // "-p 127.0.0.1:8080:3000/udp" as given back in messages.
 std::string port_flag(const PortMap& p);

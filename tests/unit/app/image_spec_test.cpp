@@ -427,6 +427,27 @@ TEST_CASE("-p: [IP:]HOST:CONTAINER[/PROTO]", "[slirp]") {
     CHECK(crunlite::app::parse_port("53:53/Udp").proto == "udp");
 }
 
+TEST_CASE("-p ranges as Docker's: one port map per port", "[slirp]") {
+    using crunlite::app::parse_ports;
+    auto text = [](const std::vector<crunlite::app::PortMap>& v) {
+        std::vector<std::string> out;
+        for (const auto& p : v) out.push_back(p.host_addr + "|" + std::to_string(p.host) + "|" + std::to_string(p.container) + "/" + p.proto);
+        return out;
+    };
+    CHECK(text(parse_ports("8080:80")) == Strings{"0.0.0.0|8080|80/tcp"});
+    CHECK(text(parse_ports("18094-18095:80-81")) == Strings{"0.0.0.0|18094|80/tcp", "0.0.0.0|18095|81/tcp"});
+    CHECK(text(parse_ports("127.0.0.1:9000-9001:90-91/UDP")) == Strings{"127.0.0.1|9000|90/udp", "127.0.0.1|9001|91/udp"});
+    CHECK(text(parse_ports("[::1]:9000-9001:90-91")) == Strings{"::1|9000|90/tcp", "::1|9001|91/tcp"});
+    CHECK(text(parse_ports("3000-3001")) == Strings{"0.0.0.0|0|3000/tcp", "0.0.0.0|0|3001/tcp"});  // free host ports
+    CHECK(text(parse_ports("127.0.0.1::3000-3001")) == Strings{"127.0.0.1|0|3000/tcp", "127.0.0.1|0|3001/tcp"});
+    CHECK(text(parse_ports("[::1]::70-71")) == Strings{"::1|0|70/tcp", "::1|0|71/tcp"});
+    CHECK_THROWS_WITH(parse_ports("8000-8002:80-81"), Catch::Contains("the host and container ranges differ in length (3 and 2 ports)"));
+    CHECK_THROWS_WITH(parse_ports("8000:80-81"), Catch::Contains("differ in length (1 and 2 ports)"));
+    CHECK_THROWS_WITH(parse_ports("81-80"), Catch::Contains("-p `81-80`: invalid port range `81-80`"));
+    CHECK_THROWS_WITH(parse_ports("0-2"), Catch::Contains("invalid port range"));
+    CHECK_THROWS_WITH(parse_ports("80-a"), Catch::Contains("invalid port range"));
+}
+
 TEST_CASE("-p without a host port asks for a free one", "[slirp]") {
     auto p = crunlite::app::parse_port("3000");
     CHECK((p.host == 0 && p.container == 3000 && p.proto == "tcp" && p.host_addr == "0.0.0.0"));
