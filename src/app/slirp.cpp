@@ -53,10 +53,13 @@ std::string host_and_port(const std::string& addr, int port) {
 
 }  // namespace
 
-PortMap parse_port(const std::string& text) {
+namespace {
+
+// One port map of `text`; errors name the flag as given, `shown` (a range's).
+PortMap parse_one(const std::string& text, const std::string& shown) {
     PortMap p;
     std::string t = text;
-    auto bad = [&](const std::string& why) { return Error(EINVAL, "-p " + quote(text) + ": " + why); };
+    auto bad = [&](const std::string& why) { return Error(EINVAL, "-p " + quote(shown) + ": " + why); };
     if (size_t slash = t.find('/'); slash != std::string::npos) {
         p.proto = ascii_lower(t.substr(slash + 1));  // "TCP" too
         t.resize(slash);
@@ -90,7 +93,12 @@ PortMap parse_port(const std::string& text) {
     return p;
 }
 
+}  // namespace
+
+PortMap parse_port(const std::string& text) { return parse_one(text, text); }
+
 std::vector<PortMap> parse_ports(const std::string& text) {
+    constexpr uint64_t kMaxRange = 1024;  // each port is a forward held open (and a socket while picked)
     auto bad = [&](const std::string& why) { return Error(EINVAL, "-p " + quote(text) + ": " + why); };
     size_t slash = text.find('/');
     std::string spec = text.substr(0, slash), proto = slash == std::string::npos ? "" : text.substr(slash);
@@ -102,10 +110,13 @@ std::vector<PortMap> parse_ports(const std::string& text) {
     std::string host = head.substr(host_at), prefix = head.substr(0, host_at);
     if (container.find('-') == std::string::npos && host.find('-') == std::string::npos) return {parse_port(text)};
     // Docker's ranges: HOST1-HOST2:C1-C2 of one length, or C1-C2 alone (free host ports).
+    if (host.find('[') != std::string::npos || container.empty())
+        throw bad("want [IP:][HOST1-HOST2:]C1-C2[/PROTO] (an IPv6 IP in brackets, then a colon)");
     auto range = [&](const std::string& r) {
         size_t dash = r.find('-');
         auto lo = parse_uint(r.substr(0, dash)), hi = dash == std::string::npos ? lo : parse_uint(r.substr(dash + 1));
         if (!lo || !hi || *lo == 0 || *hi > 65535 || *hi < *lo) throw bad("invalid port range " + quote(r));
+        if (*hi - *lo >= kMaxRange) throw bad("a range of at most " + std::to_string(kMaxRange) + " ports");
         std::vector<std::string> out;
         for (uint64_t p = *lo; p <= *hi; ++p) out.push_back(std::to_string(p));
         return out;
@@ -117,7 +128,7 @@ std::vector<PortMap> parse_ports(const std::string& text) {
                   std::to_string(containers.size()) + " ports)");
     std::vector<PortMap> out;
     for (size_t i = 0; i < containers.size(); ++i)
-        out.push_back(parse_port((last == std::string::npos ? "" : prefix + hosts[i] + ":") + containers[i] + proto));
+        out.push_back(parse_one((last == std::string::npos ? "" : prefix + hosts[i] + ":") + containers[i] + proto, text));
     return out;
 }
 

@@ -166,15 +166,15 @@ void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k
 }
 
 void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k) {
-    // A value the kernel refuses for the order it comes in (a memory limit
-    // above the current memsw limit, a cpuset's cpus outside its children's)
-    // is tried again once the others are written, as runc orders those pairs.
+    // A value the kernel refuses for the order it comes in (Write::reorder: a
+    // v1 memory limit above the current memsw limit) is tried again once the
+    // others are written, as runc orders that pair.
     std::vector<const Write*> again;
     for (const auto& w : writes) {
         try {
             write_in(k, dir_for(paths, w), w.file, w.value);
         } catch (const Error& e) {
-            if (e.code() == EINVAL) again.push_back(&w);
+            if (w.reorder && e.code() == EINVAL) again.push_back(&w);
             else if (!(w.optional && e.code() == ENOENT)) throw;
         }
     }

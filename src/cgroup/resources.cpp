@@ -16,10 +16,10 @@ public:
     Planner(std::vector<Write>& out, const std::function<bool(const std::string&)>& on_v2)
         : out_(out), on_v2_(on_v2) {}
     bool v2(const std::string& controller) const { return on_v2_(controller); }
-    void add(const std::string& controller, const std::string& file, const std::string& value, bool optional = false) {
+    Write& add(const std::string& controller, const std::string& file, const std::string& value, bool optional = false) {
         bool v2 = on_v2_(controller);
         std::string hierarchy = !v2 && controller == "io" ? "blkio" : controller;
-        out_.push_back({hierarchy, v2, file, value, optional});
+        return out_.emplace_back(Write{hierarchy, v2, file, value, optional});
     }
     // A v2 core file ("cgroup.*"), which no controller owns.
     void add_core(const std::string& file, const std::string& value) { out_.push_back({"", true, file, value}); }
@@ -53,12 +53,13 @@ void plan_memory_v2(Planner& p, const spec::Resources::Memory& m) {
 }
 
 void plan_memory_v1(Planner& p, const spec::Resources::Memory& m) {
-    if (m.limit) p.add("memory", "memory.limit_in_bytes", std::to_string(*m.limit));
-    // As runc: no memory limit, and no swap given, is no swap limit either
-    // (memsw must stay at or above the memory limit).
-    if (m.limit && *m.limit == -1 && !m.swap) p.add("memory", "memory.memsw.limit_in_bytes", "-1", true);
+    // The kernel keeps memsw at or above the memory limit: a new pair may
+    // need either written first (runc orders them by the current limit).
+    if (m.limit) p.add("memory", "memory.limit_in_bytes", std::to_string(*m.limit)).reorder = true;
+    // As runc: no memory limit, and no swap given, is no swap limit either.
+    if (m.limit && *m.limit == -1 && !m.swap) p.add("memory", "memory.memsw.limit_in_bytes", "-1", true).reorder = true;
     if (m.reservation) p.add("memory", "memory.soft_limit_in_bytes", std::to_string(*m.reservation));
-    if (m.swap) p.add("memory", "memory.memsw.limit_in_bytes", std::to_string(*m.swap));
+    if (m.swap) p.add("memory", "memory.memsw.limit_in_bytes", std::to_string(*m.swap)).reorder = true;
     if (m.swappiness) p.add("memory", "memory.swappiness", std::to_string(*m.swappiness));
     if (m.disable_oom_killer) p.add("memory", "memory.oom_control", *m.disable_oom_killer ? "1" : "0");
     if (m.kernel_tcp) p.add("memory", "memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp));

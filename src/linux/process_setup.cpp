@@ -51,8 +51,14 @@ void set_rlimits(const std::vector<ResourceLimit>& rlimits) {
 }
 
 void set_oom_score_adj(int value) {
-    with_context("set oom_score_adj to " + std::to_string(value),
-                 [&] { write_file("/proc/self/oom_score_adj", std::to_string(value)); });
+    try {
+        write_file("/proc/self/oom_score_adj", std::to_string(value));
+    } catch (const Error& e) {
+        if (e.code() == EACCES || e.code() == EPERM)
+            throw Error(e.code(), "process.oomScoreAdj " + std::to_string(value) +
+                                      ": below the lowest this caller may set (that needs CAP_SYS_RESOURCE)");
+        throw e.with_context("set oom_score_adj to " + std::to_string(value));
+    }
 }
 
 bool try_enter_cwd(const std::string& cwd) {

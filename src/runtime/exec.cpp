@@ -50,9 +50,11 @@ spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& o)
         if (p.args.empty()) throw Error(EINVAL, o.process_file + ": args: must not be empty");
         if (p.cwd.empty() || p.cwd[0] != '/') throw Error(EINVAL, o.process_file + ": cwd: must be an absolute path");
         if (o.tty) p.terminal = true;
-        // As runc: a file without capabilities gets the container's (not ours,
-        // which as root are nearly all), and the container's oomScoreAdj is every exec's.
+        // As runc: a file without capabilities or rlimits gets the container's
+        // (not ours: as root, nearly every capability), and the container's
+        // oomScoreAdj is every exec's.
         if (!p.capabilities) p.capabilities = base.capabilities;
+        if (p.rlimits.empty()) p.rlimits = base.rlimits;
         p.oom_score_adj = base.oom_score_adj;
         return p;
     }
@@ -62,7 +64,7 @@ spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& o)
     p.terminal = o.tty;
     for (const auto& e : o.env) {  // runc's checks and words
         if (e.find('=') == std::string::npos) throw Error(EINVAL, "invalid environment variable: \"" + e + "\"");
-        if (e[0] == '=') throw Error(EINVAL, "environment variable name can't be empty");
+        if (e[0] == '=') throw Error(EINVAL, "environment variable name can't be empty: \"" + e + "\"");
     }
     merge_env(p.env, o.env);
     if (!o.cwd.empty()) {

@@ -170,12 +170,13 @@ def test_exec_process_file_and_caps(h):
 
 
 def test_exec_gets_the_containers_caps_and_oom_score(h):
-    """As runc: a --process file without capabilities gets the container's (not the caller's),
+    """As runc: a --process file without capabilities or rlimits gets the container's (not the caller's),
     and every exec'd process has the container's oomScoreAdj; -e must be NAME=VALUE."""
     if not h.init:
         skip("crun-lite-init not built")
     b = h.bundle(["/init", "/probe", "sleep", "60"])
     b.process["oomScoreAdj"] = 100
+    b.process["rlimits"] = [{"type": "RLIMIT_NOFILE", "hard": 1000, "soft": 900}]
     caps = b.process["capabilities"]
     caps["ambient"] = caps["inheritable"] = ["CAP_KILL"]
     b.save()
@@ -188,6 +189,10 @@ def test_exec_gets_the_containers_caps_and_oom_score(h):
     rep = h.rt_ok("exec", "--process", path, cid).json()
     check_eq(rep["caps"]["CapEff"], f"{harness.cap_mask(harness.DEFAULT_CAPS):016x}",
              "no capabilities in the file: the container's")
+    proc["args"] = ["sh", "-c", "ulimit -n"]
+    with open(path, "w") as f:
+        json.dump(proc, f)
+    check_eq(h.rt_ok("exec", "--process", path, cid).out.strip(), "900", "no rlimits in the file: the container's")
     for args in ([], ["--process", path]):
         cmd = [] if args else ["cat", "/proc/self/oom_score_adj"]
         if args:

@@ -19,6 +19,7 @@ struct Write {
     std::string file;        // "memory.max"
     std::string value;       // "67108864"
     bool optional = false;   // a file the kernel may lack (memsw without swap accounting): skipped then
+    bool reorder = false;    // refused for its order (v1 memory above memsw): written again after the rest
     bool operator==(const Write&) const = default;
 };
 

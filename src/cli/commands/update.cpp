@@ -8,6 +8,7 @@
 #include "../command.hpp"
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/app/image_spec.hpp"
 #include "crunlite/spec/parse.hpp"
@@ -47,7 +48,10 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
             text = with_context("read --resources", [&] { return read_file(resources_file); });
         }
         r = spec::parse_resources(text, resources_file == "-" ? "stdin" : resources_file);
-        // As runc: with a resources file the other options are ignored.
+        // As runc: with a resources file the other options are ignored (said).
+        for (const auto& [name, value] : vm)
+            if (name != "resources" && name != "id" && !value.defaulted())
+                log::warn("update: --" + name + " ignored: --resources gives the limits");
         runtime::update(g.context(), id, r);
         return 0;
     }

@@ -446,6 +446,12 @@ TEST_CASE("-p ranges as Docker's: one port map per port", "[slirp]") {
     CHECK_THROWS_WITH(parse_ports("81-80"), Catch::Contains("-p `81-80`: invalid port range `81-80`"));
     CHECK_THROWS_WITH(parse_ports("0-2"), Catch::Contains("invalid port range"));
     CHECK_THROWS_WITH(parse_ports("80-a"), Catch::Contains("invalid port range"));
+    // Errors name the flag as given, not one port of it.
+    CHECK_THROWS_WITH(parse_ports("8000-8001:80-81/sctp"), "-p `8000-8001:80-81/sctp`: protocol must be tcp or udp");
+    CHECK_THROWS_WITH(parse_ports("[::1]:80-81"), Catch::Contains("-p `[::1]:80-81`: want [IP:][HOST1-HOST2:]C1-C2"));
+    CHECK_THROWS_WITH(parse_ports("8000-8001:"), Catch::Contains("want [IP:][HOST1-HOST2:]C1-C2"));
+    CHECK_THROWS_WITH(parse_ports("1-65535"), Catch::Contains("a range of at most 1024 ports"));
+    CHECK(parse_ports("1000-2023").size() == 1024);
 }
 
 TEST_CASE("-p without a host port asks for a free one", "[slirp]") {

@@ -126,7 +126,7 @@ TEST_CASE("resources on a hybrid host go to v1 files", "[cgroup]") {
     r.block_io->throttle_read_bps.push_back({8, 0, 1048576});
     auto w = plan_resources(r, [](const std::string& c) { return only(c, {"hugetlb"}); });
     std::vector<Write> want = {
-        {"memory", false, "memory.limit_in_bytes", "67108864"},
+        {"memory", false, "memory.limit_in_bytes", "67108864", false, true},  // written again after memsw if refused
         {"pids", false, "pids.max", "max"},
         {"cpu", false, "cpu.shares", "512"},
         {"cpu", false, "cpu.cfs_quota_us", "-1"},
@@ -134,6 +134,13 @@ TEST_CASE("resources on a hybrid host go to v1 files", "[cgroup]") {
         {"blkio", false, "blkio.throttle.read_bps_device", "8:0 1048576"},
     };
     CHECK(w == want);
+    // No memory limit without a swap limit lifts memsw too (when the kernel has it), as runc.
+    r = {};
+    r.memory = spec::Resources::Memory{};
+    r.memory->limit = -1;
+    CHECK(plan_resources(r, [](const std::string& c) { return only(c, {"hugetlb"}); }) ==
+          std::vector<Write>{{"memory", false, "memory.limit_in_bytes", "-1", false, true},
+                             {"memory", false, "memory.memsw.limit_in_bytes", "-1", true, true}});
 }
 
 TEST_CASE("resources that cannot be expressed are errors naming the field", "[cgroup]") {
