@@ -255,7 +255,7 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     head.key("NetworkSettings").begin_object().key("Ports").begin_object();
     std::map<std::string, std::vector<PortMap>> ports;
     if (status != state::Status::Stopped)
-        for (auto& p : read_ports(c.st.bundle)) ports[std::to_string(p.container) + "/" + p.proto].push_back(p);
+        for (auto& p : read_ports(c.st.bundle)) ports[port_key(p)].push_back(p);
     for (const auto& [key, maps] : ports) {
         head.key(key).begin_array();
         for (const auto& p : maps)

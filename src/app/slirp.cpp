@@ -221,9 +221,9 @@ std::vector<PortMap> published_ports(const runtime::Context& ctx, const std::str
     return read_ports(st.bundle);
 }
 
-std::string format_port(const PortMap& p) {
-    return std::to_string(p.container) + "/" + p.proto + " -> " + host_and_port(p.host_addr, p.host);
-}
+std::string port_key(const PortMap& p) { return std::to_string(p.container) + "/" + p.proto; }
+
+std::string format_port(const PortMap& p) { return port_key(p) + " -> " + host_and_port(p.host_addr, p.host); }
 
 namespace {
 

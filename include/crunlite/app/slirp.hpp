@@ -56,6 +56,8 @@ std::vector<PortMap> read_ports(const std::string& bundle);
 // Error(ENOENT, "container does not exist").
 std::vector<PortMap> published_ports(const runtime::Context& ctx, const std::string& id);
 
+// Docker's name of the container side: "3000/tcp" (`port` lines, inspect's NetworkSettings.Ports).
+std::string port_key(const PortMap& p);
 // Docker's `port` lines: "3000/tcp -> 0.0.0.0:49153" ("[::1]:8080" for IPv6).
 std::string format_port(const PortMap& p);
 

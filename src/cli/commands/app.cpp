@@ -107,9 +107,9 @@ int cmd_port(const Global& g, const std::vector<std::string>& args) {
     if (want.find('/') == std::string::npos) want += "/tcp";
     bool found = false;
     for (const auto& p : ports) {
+        if (app::port_key(p) != want) continue;
         std::string line = app::format_port(p);
-        if (line.rfind(want + " -> ", 0) != 0) continue;
-        std::cout << line.substr(want.size() + 4) << "\n";
+        std::cout << line.substr(want.size() + 4) << "\n";  // the host side
         found = true;
     }
     if (!found) throw Error(ENOENT, "port: no public port " + quote(want) + " published for " + id);
