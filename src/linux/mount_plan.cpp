@@ -190,7 +190,10 @@ MountOp plan_mount(size_t i, const spec::Mount& m, const MountPlanInput& input) 
     spec::MountOptions opts = with_context(where + ".options", [&] { return spec::parse_mount_options(m.options); });
     if (opts.tmpcopyup && m.type != "tmpfs")
         throw Error(EINVAL, where + ".options: tmpcopyup is for tmpfs mounts, not " + quote(m.type));
+    if (opts.copyup && m.type != "bind" && !opts.bind)
+        throw Error(EINVAL, where + ".options: copyup is for bind mounts, not " + quote(m.type));
     MountOp op;
+    op.copyup = opts.copyup;
     op.config_index = i;
     op.destination = m.destination[0] == '/' ? m.destination : "/" + m.destination;
     op.propagation = opts.propagation;

@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <linux/mount.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -185,6 +186,23 @@ void finish_mount(sys::Kernel& k, int root_fd, const MountOp& op, int covered) {
             throw_errno("set propagation of " + what);
 }
 
+// copyup: an empty `source` directory first gets what `target` (the
+// destination in the rootfs) holds, with its owner and mode, as Docker fills
+// a new volume from the image.  Locked: two containers may fill one volume.
+void copy_up(const std::string& source, int target, const std::string& destination) {
+    sys::UniqueFd to(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!to) throw_errno("open " + quote(source) + " for copyup");
+    if (::flock(to.get(), LOCK_EX) < 0) throw_errno("lock " + quote(source) + " for copyup");
+    if (!sys::directory_empty(to.get(), source)) return;
+    sys::UniqueFd from(::openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    struct stat st;
+    if (!from || ::fstat(from.get(), &st) < 0) throw_errno("open " + quote(destination) + " for copyup");
+    sys::copy_tree(from.get(), to.get(), destination);
+    if (::fchown(to.get(), st.st_uid, st.st_gid) < 0 && errno != EPERM && errno != EINVAL)
+        throw_errno("chown " + quote(source));
+    if (::fchmod(to.get(), st.st_mode & 07777) < 0) throw_errno("chmod " + quote(source));
+}
+
 // Mounts `op` at its destination inside `root_fd`.
 void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op) {
     std::string fs_data = filesystem_data(root_fd, op);
@@ -197,6 +215,10 @@ void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op) {
     if (op.tmpcopyup) {
         covered = sys::UniqueFd(::openat(target.get(), ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
         if (!covered) throw_errno("open " + quote(op.destination) + " for tmpcopyup");
+    }
+    if (op.copyup) {
+        if (!dir_target) throw Error(ENOTDIR, quote(op.destination) + ": copyup needs a directory, not " + quote(op.source));
+        copy_up(source, target.get(), op.destination);
     }
     if (mount_op(k, root_fd, op, target.get(), fs_data)) finish_mount(k, root_fd, op, covered.get());
 }

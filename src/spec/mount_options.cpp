@@ -111,6 +111,9 @@ MountOptions parse_mount_options(const std::vector<std::string>& options) {
         } else if (opt == "tmpcopyup") {
             known = true;
             out.tmpcopyup = true;
+        } else if (opt == "copyup") {
+            known = true;
+            out.copyup = true;
         }
         if (!known && !opt.empty()) {
             if (!data.empty()) data += ",";
@@ -127,7 +130,7 @@ const std::vector<std::string>& known_mount_options() {
         for (const auto& f : kFlags) v.push_back(f.name);
         for (const auto& p : kPropagation) v.push_back(p.name);
         for (const auto& a : kAttrs) v.push_back(a.name);
-        for (const char* n : {"bind", "rbind", "idmap", "ridmap", "tmpcopyup"}) v.push_back(n);
+        for (const char* n : {"bind", "rbind", "idmap", "ridmap", "tmpcopyup", "copyup"}) v.push_back(n);
         return v;
     }();
     return names;

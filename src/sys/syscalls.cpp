@@ -353,6 +353,16 @@ bool in_initial_userns() {
     }
 }
 
+bool directory_empty(int fd, const std::string& where) {
+    DIR* d = ::fdopendir(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
+    if (!d) throw_errno("read " + quote(where));
+    std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
+    ::rewinddir(d);  // the duplicate shares the offset
+    while (struct dirent* e = ::readdir(d))
+        if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) return false;
+    return true;
+}
+
 void copy_tree(int src, int dst, const std::string& where) {
     DIR* d = ::fdopendir(::fcntl(src, F_DUPFD_CLOEXEC, 0));
     if (!d) throw_errno("read " + quote(where));

@@ -475,6 +475,29 @@ def test_mount_tmpfs_tmpcopyup(h):
     h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="options: tmpcopyup is for tmpfs")
 
 
+def test_mount_bind_copyup(h):
+    """copyup (crun-lite's extension, what image volumes use): an empty bind source first
+    gets a copy of the directory it covers, with its mode; a source with files is left as
+    it is.  On anything but a bind it is an error naming the mount."""
+    b = h.bundle(["sh", "-c", "ls /srv/etc; stat -c %a /srv/etc"])
+    etc = os.path.join(b.path, "rootfs", "srv", "etc")
+    os.makedirs(os.path.join(etc, "sub"))
+    with open(os.path.join(etc, "sub", "f"), "w") as f:
+        f.write("image\n")
+    os.chmod(etc, 0o750)
+    vol = h.mkdtemp("vol")
+    b.add_mount("/srv/etc", "bind", vol, ["rbind", "copyup"])
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out.split()), (0, ["sub", "750"]), f"copyup into an empty source\n{r!r}")
+    check_eq(open(os.path.join(vol, "sub", "f")).read(), "image\n", "the copy is in the source")
+    os.remove(os.path.join(vol, "sub", "f"))
+    r = h.run_bundle(b)
+    check_eq((r.rc, os.listdir(os.path.join(vol, "sub"))), (0, []), f"a source with files is not filled again\n{r!r}")
+    b.config["mounts"][-1] = {"destination": "/srv/etc", "type": "tmpfs", "source": "tmpfs", "options": ["copyup"]}
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="options: copyup is for bind mounts")
+
+
 def test_bad_mounts_fail_before_any_fork(h):
     """The mounts are planned in the runtime parent: a bad entry fails `create` naming
     config.json and the mount, before any process is forked (strace -f sees no clone)

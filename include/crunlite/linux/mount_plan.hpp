@@ -52,6 +52,7 @@ struct MountOp {
     MountFallback fallback = MountFallback::None;
     std::vector<CgroupView> cgroup_v1;       // CgroupV1 only
     bool tmpcopyup = false;                  // tmpfs: copy what it covers into it (crun's extension)
+    bool copyup = false;                     // bind: an empty source directory gets what it covers (ours)
     int idmap_tree_fd = -1;                  // bind with idmap/ridmap: the detached, idmapped source tree
     size_t config_index = 0;                 // the config.mounts entry it comes from
     bool idmap = false;                      // bind with idmap/ridmap (needs idmap_tree_fd)

@@ -19,6 +19,7 @@ struct MountOptions {
     bool recursive = false;           // "rbind"
     bool idmap = false;               // "idmap" / "ridmap" (idmapped mounts)
     bool tmpcopyup = false;           // tmpfs only: the directory's contents are copied into it
+    bool copyup = false;              // bind of a directory only: an empty source gets what it covers
     std::string data;                 // everything else, comma-joined, for the filesystem
 };
 

@@ -71,6 +71,8 @@ int remove_tree(const std::string& path);
 // symlinks).  Throws Error naming the entry (`where`/name).  tmpcopyup: the
 // contents of a directory go into the tmpfs that covers it.
 void copy_tree(int src, int dst, const std::string& where);
+// Whether the directory `fd` (opened for reading) has no entries; throws Error naming `where`.
+bool directory_empty(int fd, const std::string& where);
 
 int pivot_root(const char* new_root, const char* put_old);
 // execveat(fd, "", argv, environ, AT_EMPTY_PATH): runs the executable `fd`

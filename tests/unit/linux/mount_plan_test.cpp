@@ -209,6 +209,11 @@ TEST_CASE("tmpcopyup is planned for tmpfs and refused elsewhere; device paths ma
     CHECK(plan.mounts[0].data == "size=1m");
     c.mounts[0] = {"/etc", "bind", "/x", {"rbind", "tmpcopyup"}, {}, {}};
     CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("mounts[0].options: tmpcopyup is for tmpfs"));
+    // copyup (ours) is the bind's counterpart.
+    c.mounts[0] = {"/etc", "", "/x", {"rbind", "copyup"}, {}, {}};
+    CHECK(linux::plan_mounts(c, input()).mounts[0].copyup);
+    c.mounts[0] = {"/etc", "tmpfs", "tmpfs", {"copyup"}, {}, {}};
+    CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("mounts[0].options: copyup is for bind mounts"));
     c.mounts.clear();
     c.linux->devices.push_back({"c", "/dev/foo//", 1, 3, {}, {}, {}});
     plan = linux::plan_mounts(c, input());

@@ -25,15 +25,19 @@ TEST_CASE("unknown options are filesystem data, in order", "[mount_options]") {
     CHECK(o.data == "mode=755,size=65536k,newinstance,gid=5");
 }
 
-TEST_CASE("bind, rbind, idmap, tmpcopyup", "[mount_options]") {
+TEST_CASE("bind, rbind, idmap, tmpcopyup, copyup", "[mount_options]") {
     auto o = parse_mount_options({"bind"});
     CHECK(o.bind);
     CHECK_FALSE(o.recursive);
+    CHECK_FALSE(o.copyup);
     o = parse_mount_options({"rbind", "ridmap", "tmpcopyup"});
     CHECK(o.bind);
     CHECK(o.recursive);
     CHECK(o.idmap);
     CHECK(o.tmpcopyup);
+    o = parse_mount_options({"rbind", "copyup"});
+    CHECK(o.copyup);
+    CHECK(o.data.empty());
 }
 
 TEST_CASE("propagation options are kept in order", "[mount_options]") {
