@@ -36,16 +36,17 @@ _crun_lite() {
         fi
         return
     fi
-    # image and healthcheck have subcommands.
-    if [[ $verb == image || $verb == healthcheck ]]; then
+    # image, volume and healthcheck have subcommands.
+    if [[ $verb == image || $verb == volume || $verb == healthcheck ]]; then
         local j
         for ((j = i + 1; j < COMP_CWORD; j++)); do
             [[ ${COMP_WORDS[j]} != -* ]] && { sub=${COMP_WORDS[j]}; break; }
         done
         if [[ -z $sub ]]; then
             local subs="run"
-            [[ $verb == image ]] && subs="import $(crun-lite image --help 2>/dev/null |
-                sed -n '/^Commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')"
+            [[ $verb == image ]] && subs="import "
+            [[ $verb != healthcheck ]] && subs+=$(crun-lite "$verb" --help 2>/dev/null |
+                sed -n '/^Commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')
             mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
             return
         fi
@@ -60,6 +61,9 @@ _crun_lite() {
         --health-on-failure) mapfile -t COMPREPLY < <(compgen -W "none kill restart stop" -- "$cur"); return ;;
     esac
     case $verb in
+        volume)
+            [[ $sub == rm || $sub == inspect ]] &&
+                mapfile -t COMPREPLY < <(compgen -W "$(crun-lite volume ls -q 2>/dev/null)" -- "$cur") ;;
         start | exec | state | kill | delete | rm | pause | resume | ps | update | events | stop | logs | inspect | healthcheck | port | wait)
             mapfile -t COMPREPLY < <(compgen -W "$(_crun_lite_ids)" -- "$cur") ;;
         *) mapfile -t COMPREPLY < <(compgen -f -- "$cur") ;;

@@ -6,6 +6,7 @@
 #include <cstdint>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "crunlite/app/health.hpp"
 #include "crunlite/app/restart.hpp"
@@ -13,6 +14,14 @@
 #include "crunlite/state/store.hpp"
 
 namespace crunlite::app::detail {
+
+// A bind or volume of -v or the image's Volumes (inspect's Mounts; volume rm).
+struct MountRecord {
+    std::string type;  // "bind" or "volume"
+    std::string name;  // a named volume's; "" for binds and anonymous volumes
+    std::string source, destination;
+    bool rw = true;
+};
 
 // What the later verbs need to know about an image container (app.json).
 struct App {
@@ -23,6 +32,7 @@ struct App {
     std::string network;
     RestartPolicy restart;                         // --restart
     HealthAction on_failure = HealthAction::None;  // --health-on-failure
+    std::vector<MountRecord> mounts;
 };
 
 std::string app_json(const App& a);

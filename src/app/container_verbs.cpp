@@ -25,6 +25,18 @@
 namespace crunlite::app {
 namespace detail {
 
+// Docker's inspect Mounts: [{"Type": "volume", "Name": "data", "Source": ..., "Destination": ..., "RW": true}].
+void write_mounts(json::Writer& w, const std::vector<MountRecord>& mounts) {
+    w.begin_array();
+    for (const auto& m : mounts) {
+        w.begin_object().key("Type").string(m.type);
+        if (!m.name.empty()) w.key("Name").string(m.name);
+        w.key("Source").string(m.source).key("Destination").string(m.destination).key("RW").boolean(m.rw);
+        w.end_object();
+    }
+    w.end_array();
+}
+
 std::string app_json(const App& a) {
     json::Writer w(false);
     w.begin_object();
@@ -36,6 +48,7 @@ std::string app_json(const App& a) {
     w.key("Name").string(a.restart.name).key("MaximumRetryCount").integer(a.restart.max_retries);
     w.end_object();
     w.key("healthOnFailure").string(health_action_name(a.on_failure));
+    write_mounts(w.key("mounts"), a.mounts);
     w.end_object();
     std::string out = w.result();
     if (a.health) out.insert(out.size() - 1, ",\"healthcheck\":" + health_config_json(*a.health));
@@ -61,6 +74,10 @@ App parse_app(const std::string& path) {
     a.on_failure = with_context(path, [&] {
         return parse_health_action(root.get_string_or("healthOnFailure", "none"), "healthOnFailure");
     });
+    if (auto mounts = root.find("mounts"))  // absent in app.json from before volumes
+        for (const auto& m : mounts->elements())
+            a.mounts.push_back({m.get_string("Type"), m.get_string_or("Name", ""), m.get_string("Source"),
+                                m.get_string("Destination"), m.get_bool("RW")});
     return a;
 }
 
@@ -268,6 +285,7 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     head.key("Name").string(c.app.restart.name).key("MaximumRetryCount").integer(c.app.restart.max_retries);
     head.end_object().end_object();
     head.key("HealthcheckOnFailureAction").string(health_action_name(c.app.on_failure));
+    write_mounts(head.key("Mounts"), c.app.mounts);
     head.end_object();
     std::string out = head.result();
     out.pop_back();

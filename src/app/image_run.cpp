@@ -26,6 +26,7 @@
 #include "crunlite/app/image_spec.hpp"
 #include "crunlite/app/image_store.hpp"
 #include "crunlite/app/slirp.hpp"
+#include "crunlite/app/volumes.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/default_spec.hpp"
 #include "crunlite/spec/seccomp_profile.hpp"
@@ -41,6 +42,7 @@ namespace crunlite::app {
 using detail::App;
 using detail::app_json;
 using detail::first_tick_ms;
+using detail::MountRecord;
 
 namespace {
 
@@ -180,6 +182,8 @@ std::string resolve_network(const ImageRunOptions& o, bool rootless, bool creati
 struct Prepared {
     std::string dir;     // the bundle
     sys::UniqueFd lock;  // its lock, held until the container exists (see image/store.hpp)
+    std::string store_root;
+    std::vector<std::string> new_volumes;  // the named volumes its -v made
     App app;
     std::vector<PortMap> ports;
 };
@@ -323,7 +327,7 @@ bool write_etc_into_upper(const ImageLayers& layers, const std::string& upper,
 }
 
 // 4. The /etc files (hosts, hostname, resolv.conf), volumes and the init, as mounts.
-void plan_etc_and_mounts(const ImageRunOptions& o, const image::ImageConfig& ic, const ImageLayers& layers,
+void plan_etc_and_mounts(const ImageRunOptions& o, const ImageLayers& layers,
                          const std::string& dir, const std::string& network, spec::SpecOptions& s) {
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     NetworkEtc net = network_etc(network);
@@ -345,26 +349,72 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const image::ImageConfig& ic,
     if (o.read_only && o.read_only_tmpfs)
         for (const char* d : {"/tmp", "/var/tmp", "/run"})
             s.extra_mounts.push_back({d, "tmpfs", "tmpfs", {"nosuid", "nodev", std::string(d) == "/run" ? "mode=755" : "mode=1777"}, {}, {}});
-    for (const auto& v : ic.volumes)
-        s.extra_mounts.push_back({v, "tmpfs", "tmpfs", {"nosuid", "nodev", "mode=1777"}, {}, {}});
-    std::string cwd = absolute_path(".");
-    for (const auto& text : o.volumes) {
-        VolumeSpec v = parse_volume(text, cwd);
-        if (!exists(v.source)) throw Error(ENOENT, "volume " + quote(text) + ": " + v.source + ": no such file or directory");
-        // As podman where SELinux is off: nothing to relabel.  Where it is on, a
-        // label crun-lite cannot give would leave the container denied.
-        if (v.relabel && exists("/sys/fs/selinux/enforce"))
-            throw Error(ENOTSUP, "volume " + quote(text) + ": z and Z (SELinux relabeling) are not supported on this SELinux host");
-        std::vector<std::string> opts = {"rbind"};
-        if (v.readonly) opts.push_back("ro");
-        s.extra_mounts.push_back({v.destination, "bind", v.source, opts, {}, {}});
-    }
     if (o.init) {
         std::string init = o.init_path.empty() ? find_init() : o.init_path;
         if (!exists(init)) throw Error(ENOENT, "--init: " + init + ": no such file or directory");
         s.extra_mounts.push_back({kInitInContainer, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
         s.args.insert(s.args.begin(), {kInitInContainer, "--"});
         s.annotations[linux::kInitCommandAnnotation] = "2";
+    }
+}
+
+// 5. -v and the image's Volumes, as Docker mounts them: binds of host paths;
+// named volumes (made on first use); anonymous ones (-v DST, and each image
+// Volume no -v covers) in the container's volumes/, going with it.  A volume
+// mounted empty gets the image's files there (the runtime's copyup); parents
+// are mounted before what they hold.
+void plan_volumes(const ImageRunOptions& o, const image::ImageConfig& ic, Prepared& p, spec::SpecOptions& s,
+                  std::vector<sys::UniqueFd>& holds) {
+    std::string cwd = absolute_path(".");
+    std::vector<std::pair<VolumeSpec, std::string>> given;  // with the text given
+    for (const auto& text : o.volumes) given.emplace_back(parse_volume(text, cwd), text);
+    auto clean = [](std::string path) {  // "/data/" and "/data" are one place
+        while (path.size() > 1 && path.back() == '/') path.pop_back();
+        return path;
+    };
+    for (const auto& v : ic.volumes)
+        if (std::none_of(given.begin(), given.end(), [&](auto& g) { return clean(g.first.destination) == clean(v); })) {
+            VolumeSpec anon;
+            anon.kind = VolumeSpec::Kind::Anonymous;
+            anon.destination = v;
+            given.emplace_back(anon, "image Volume " + v);
+        }
+    auto depth = [&](const VolumeSpec& v) {
+        std::string d = clean(v.destination);
+        return std::count(d.begin(), d.end(), '/');
+    };
+    std::stable_sort(given.begin(), given.end(), [&](auto& a, auto& b) { return depth(a.first) < depth(b.first); });
+    Volumes named(p.store_root);
+    size_t anonymous = 0;
+    for (const auto& [v, text] : given) {
+        MountRecord record{"volume", "", v.source, v.destination, !v.readonly};
+        switch (v.kind) {
+            case VolumeSpec::Kind::Bind:
+                if (!exists(v.source))
+                    throw Error(ENOENT, "volume " + quote(text) + ": " + v.source + ": no such file or directory");
+                record.type = "bind";
+                break;
+            case VolumeSpec::Kind::Named:
+                if (named.create(v.source)) p.new_volumes.push_back(v.source);
+                holds.push_back(named.hold(v.source));
+                record.name = v.source;
+                record.source = named.data(v.source);
+                break;
+            case VolumeSpec::Kind::Anonymous:
+                record.source = p.dir + "/volumes/" + std::to_string(anonymous++);
+                ::mkdir((p.dir + "/volumes").c_str(), 0700);
+                if (::mkdir(record.source.c_str(), 0755) < 0) throw_errno("create " + quote(record.source));
+                break;
+        }
+        // As podman where SELinux is off: nothing to relabel.  Where it is on, a
+        // label crun-lite cannot give would leave the container denied.
+        if (v.relabel && exists("/sys/fs/selinux/enforce"))
+            throw Error(ENOTSUP, "volume " + quote(text) + ": z and Z (SELinux relabeling) are not supported on this SELinux host");
+        std::vector<std::string> opts = {"rbind"};
+        if (v.readonly) opts.push_back("ro");
+        if (v.kind != VolumeSpec::Kind::Bind && v.copy) opts.push_back("copyup");
+        s.extra_mounts.push_back({v.destination, "bind", record.source, opts, {}, {}});
+        p.app.mounts.push_back(record);
     }
 }
 
@@ -403,10 +453,25 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     plan_process(ctx, o, layers, ic, p.app.network, s);
     plan_confinement(o, p.app.network, s);
     plan_rootfs(ctx, o, store, img, ic, p.dir, s);
-    plan_etc_and_mounts(o, ic, layers, p.dir, p.app.network, s);
+    plan_etc_and_mounts(o, layers, p.dir, p.app.network, s);
+    std::vector<sys::UniqueFd> holds;  // the named volumes', until app.json names them (Volumes::hold)
+    plan_volumes(o, ic, p, s, holds);
     write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
     p.app.started_ns = realtime_ns();
     write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);
+}
+
+// A container not made: its directory, then the volumes its -v made (those
+// another container took meanwhile stay).
+void discard(const Prepared& p) {
+    runtime::remove_tree_as_owner(p.dir);
+    for (const auto& name : p.new_volumes) {
+        try {
+            Volumes(p.store_root).remove(name);
+        } catch (const Error& e) {
+            log::debug("volume " + name + " kept: " + e.message());
+        }
+    }
 }
 
 Prepared prepare(const runtime::Context& ctx, const ImageRunOptions& o, bool creating) {
@@ -416,12 +481,13 @@ Prepared prepare(const runtime::Context& ctx, const ImageRunOptions& o, bool cre
     ContainerDirs dirs(store_root);
 
     Prepared p;
+    p.store_root = store_root;
     p.dir = dirs.dir(o.id);
     p.lock = dirs.create(store, o.id, absolute_path(ctx.root) + "/" + o.id);
     try {
         fill(ctx, o, creating, store, find_image(ctx, store_root, o, p.dir), p);
     } catch (...) {
-        runtime::remove_tree_as_owner(p.dir);
+        discard(p);
         throw;
     }
     return p;
@@ -456,7 +522,7 @@ void create_from_image(const runtime::Context& ctx, const ImageRunOptions& o) {
         }
         runtime::create(ctx, create_options(o, p));
     } catch (...) {
-        runtime::remove_tree_as_owner(p.dir);
+        discard(p);
         throw;
     }
     if (first < 0) return;
@@ -498,7 +564,7 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
     } catch (...) {
         // The container was not made (run and create undo their own work); a
         // state of this id, if any, is another container's.
-        runtime::remove_tree_as_owner(p.dir);
+        discard(p);
         throw;
     }
 }

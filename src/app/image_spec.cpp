@@ -205,19 +205,45 @@ std::vector<std::string> parse_env_file(const std::string& content, const std::s
     return out;
 }
 
+bool valid_volume_name(const std::string& name) {
+    auto ok = [](char c, bool first) {
+        return std::isalnum(static_cast<unsigned char>(c)) || (!first && (c == '_' || c == '.' || c == '-'));
+    };
+    if (name.empty() || name.size() > 255 || !ok(name[0], true)) return false;
+    return std::all_of(name.begin() + 1, name.end(), [&](char c) { return ok(c, false); });
+}
+
 VolumeSpec parse_volume(const std::string& text, const std::string& cwd) {
     auto parts = split(text, ':');
+    auto bad = [&](const std::string& why) { return Error(EINVAL, "invalid volume " + quote(text) + ": " + why); };
     VolumeSpec v;
-    if (parts.size() < 2 || parts.size() > 3 || parts[0].empty() || parts[1].empty())
-        throw Error(EINVAL, "invalid volume " + quote(text) + ": want SRC:DST[:ro|rw|z|Z,...]");
-    v.source = parts[0][0] == '/' ? parts[0] : cwd + "/" + parts[0];
-    v.destination = parts[1];
-    if (v.destination[0] != '/') throw Error(EINVAL, "invalid volume " + quote(text) + ": destination must be absolute");
+    if (parts.size() > 3 || std::any_of(parts.begin(), parts.end(), [](auto& p) { return p.empty(); }))
+        throw bad("want SRC:DST[:OPTIONS] or DST");
+    if (parts.size() == 1) {
+        v.kind = VolumeSpec::Kind::Anonymous;
+        v.destination = parts[0];
+    } else {
+        const std::string& src = parts[0];
+        v.destination = parts[1];
+        if (src[0] == '/' || src[0] == '.') {
+            v.source = absolute_path(src[0] == '/' ? src : cwd + "/" + src);  // cleaned, as Docker's
+        } else if (valid_volume_name(src)) {
+            v.kind = VolumeSpec::Kind::Named;
+            v.source = src;
+        } else {
+            throw bad(quote(src) + " is neither a path (absolute, or starting with \".\") nor a volume name "
+                      "(letters, digits, _ . -, a letter or digit first)");
+        }
+    }
+    if (v.destination[0] != '/') throw bad("destination must be absolute");
     if (parts.size() == 3)
         for (const auto& opt : split(parts[2], ',')) {
             if (opt == "ro" || opt == "rw") v.readonly = opt == "ro";
             else if (opt == "z" || opt == "Z") v.relabel = true;
-            else throw Error(EINVAL, "invalid volume " + quote(text) + ": unknown option " + quote(opt));
+            else if ((opt == "copy" || opt == "nocopy") && v.kind == VolumeSpec::Kind::Bind)
+                throw bad(opt + " is for volumes: a bind mount is never filled from the image");
+            else if (opt == "copy" || opt == "nocopy") v.copy = opt == "copy";
+            else throw bad("unknown option " + quote(opt));
         }
     return v;
 }

@@ -131,6 +131,7 @@ int cmd_events(const Global&, const std::vector<std::string>&);
 int cmd_list(const Global&, const std::vector<std::string>&);
 int cmd_spec(const Global&, const std::vector<std::string>&);
 int cmd_image(const Global&, const std::vector<std::string>&);
+int cmd_volume(const Global&, const std::vector<std::string>&);
 int cmd_features(const Global&, const std::vector<std::string>&);
 
 }  // namespace crunlite::cli

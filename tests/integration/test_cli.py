@@ -378,7 +378,7 @@ def test_bash_completion(h):
     check_eq(complete("crun-lite", "--root", h.root, "logs", "crlt-compl"), [cid], "container ids for logs")
     check_eq(complete("crun-lite", "--root", h.root, "rm", "-f", "crlt-compl"), [cid], "container ids for rm")
     check_eq(complete("crun-lite", "--root", h.root, "port", "crlt-compl"), [cid], "container ids for port")
-    check_eq(complete("crun-lite", "rm", "--"), ["--force", "--store"], "rm's options")
+    check_eq(complete("crun-lite", "rm", "--"), ["--force", "--store", "--volumes"], "rm's options")
     check_eq(complete("crun-lite", "run", "--ima"), ["--image"], "run's image options")
     check_eq(complete("crun-lite", "run", "--health-r"), ["--health-retries"], "run's health options")
     check_eq(complete("crun-lite", "image", "lo"), ["load", "login", "logout"], "image subcommands")
@@ -386,6 +386,8 @@ def test_bash_completion(h):
     check_eq(complete("crun-lite", "image", "pull", "--tls"), ["--tls-verify"], "image pull options")
     check_eq(complete("crun-lite", "image", "load", "--max-"), ["--max-entries", "--max-layer-size", "--max-ratio"], "image load options")
     check_eq(complete("crun-lite", "healthcheck", ""), ["run"], "healthcheck run")
+    check_eq(complete("crun-lite", "volume", "p"), ["prune"], "volume subcommands")
+    check_eq(complete("crun-lite", "volume", "ls", "--"), ["--format", "--quiet", "--store"], "volume ls options")
 
 
 if __name__ == "__main__":

@@ -248,11 +248,121 @@ def test_volume_read_only_and_confinement(h):
     h.rt_ok("delete", "--force", cid)
 
 
-def test_volumes_tmpfs_tty_and_host_network(h):
-    archive = _archive(h, dict(BASE, User="", Volumes={"/data": {}}))
+def _volume_image(h):
+    """BASE with Volumes /data (app's, 0750, empty) and /seed (a file), and /opt/cfg (a file)."""
+    def add(t):
+        import io
+        import tarfile
+        for name, uid, mode, content in (("data", 1001, 0o750, None), ("seed", 0, 0o755, None),
+                                         ("seed/hello", 0, 0o644, b"seed\n"), ("opt", 0, 0o755, None),
+                                         ("opt/cfg", 0, 0o644, b"cfg\n")):
+            ti = tarfile.TarInfo(name)
+            ti.uid = ti.gid = uid
+            ti.mode = mode
+            if content is None:
+                ti.type = tarfile.DIRTYPE
+                t.addfile(ti)
+            else:
+                ti.size = len(content)
+                t.addfile(ti, io.BytesIO(content))
+    return _archive(h, dict(BASE, Volumes={"/data": {}, "/seed/": {}}), extra_layers=[add])
+
+
+def test_volumes_anonymous_filled_from_the_image(h):
+    """The image's Volumes (and -v DST) are anonymous volumes, as Docker's: directories on disk
+    that start with what the image has there, its owner and mode included, writable under
+    --read-only, and gone with the container."""
+    archive = _volume_image(h)
     cid = h.new_id("img")
-    r = _run(h, archive, "--rm", cid, "sh", "-c", "grep ' /data ' /proc/mounts | cut -d' ' -f3")
-    check_eq(r.out.strip(), "tmpfs", "the image's Volumes are tmpfs mounts")
+    script = ("id -u; stat -c '%u %a' /data; cat /seed/hello /opt/cfg; touch /data/x && echo writable; "
+              "grep -E ' /(data|seed|opt) ' /proc/mounts | cut -d' ' -f2,3")
+    r = _run(h, archive, "--rm", "--read-only", "-v", "/opt", cid, "sh", "-c", script)
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    lines = r.out.split("\n")
+    check_eq(lines[:5], ["1001", "1001 750", "seed", "cfg", "writable"],
+             f"owner, mode and files of the image; writable volumes in a read-only root\n{r!r}")
+    mounts = dict(line.split() for line in lines[5:] if line)
+    check_eq(sorted(mounts), ["/data", "/opt", "/seed"], f"three volumes\n{r!r}")
+    check("tmpfs" not in mounts.values(), f"volumes are on disk, not tmpfs\n{r!r}")
+    check_eq(_containers_left(h), [], "--rm removes the anonymous volumes with the container")
+    # Kept across a restart of the container (they are its files), as Docker's.
+    r = _run(h, archive, "-d", "--restart", "on-failure:1", cid, "sh", "-c",
+             "echo run >> /data/runs; [ $(wc -l < /data/runs) = 2 ] && exec sleep 100; exit 1")
+    check_eq(r.rc, 0, f"run -d\n{r!r}")
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline:
+        r = h.rt("exec", cid, "sh", "-c", "wc -l < /data/runs")
+        if r.out.strip() == "2":
+            break
+        time.sleep(0.1)
+    check_eq(r.out.strip(), "2", f"the volume outlives a restart\n{r!r}")
+    check_eq([(m["Type"], m["Destination"], m["RW"]) for m in _inspect(h, cid)["Mounts"]],
+             [("volume", "/data", True), ("volume", "/seed/", True)], "inspect: Mounts")
+    h.rt_ok("rm", "-f", cid)
+    check_eq(_containers_left(h), [], "rm removes the anonymous volumes")
+
+
+def test_named_volumes(h):
+    """-v NAME:DST: a volume that outlives the container, filled from the image once (unless
+    nocopy), listed, inspected and removed by `volume`, refused while a container uses it."""
+    archive = _volume_image(h)
+    store = _store(h)
+    cid, other = h.new_id("img"), h.new_id("img")
+    vol = lambda *a, **kw: h.rt("volume", *a, "--store", store, **kw)  # noqa: E731
+    r = _run(h, archive, "--rm", "-u", "0", "-v", "seedvol:/seed", "-v", "datavol:/data", cid, "sh", "-c",
+             "cat /seed/hello; echo more > /seed/more; touch /data/mine; stat -c '%u %a' /data")
+    check_eq((r.rc, r.out.split("\n")[:2]), (0, ["seed", "1001 750"]), f"a new volume gets the image's files\n{r!r}")
+    r = _run(h, archive, "--rm", "-u", "0", "-v", "seedvol:/elsewhere:ro", cid, "sh", "-c",
+             "cat /elsewhere/hello /elsewhere/more; touch /elsewhere/x 2>/dev/null || echo read-only")
+    check_eq(r.out.split(), ["seed", "more", "read-only"], f"the same volume, kept, mounted read-only\n{r!r}")
+    r = _run(h, archive, "--rm", "-v", "emptyvol:/seed:nocopy", cid, "ls", "-A", "/seed")
+    check_eq((r.rc, r.out), (0, ""), f"nocopy: not filled\n{r!r}")
+    r = vol("ls")
+    check_eq(r.out.split("\n")[1:-1], ["local     datavol", "local     emptyvol", "local     seedvol"], f"volume ls\n{r!r}")
+    check_eq(vol("ls", "-q").out.split(), ["datavol", "emptyvol", "seedvol"], "volume ls -q")
+    info = vol("inspect", "seedvol").json()
+    check_eq((info[0]["Name"], info[0]["Mountpoint"], info[0]["Driver"]),
+             ("seedvol", os.path.join(store, "volumes", "seedvol", "_data"), "local"), f"volume inspect\n{info}")
+    check_eq(vol("inspect", "-f", "{{.Name}}", "datavol").out, "datavol\n", "volume inspect --format")
+    # In use by a container (even stopped): refused, naming it; then removed, files of other owners too.
+    check_eq(_run(h, archive, "-d", "-v", "datavol:/data", other, "sleep", "100").rc, 0, "run -d with a volume")
+    check_eq([(m["Type"], m.get("Name"), m["Destination"]) for m in _inspect(h, other)["Mounts"]],
+             [("volume", "datavol", "/data"), ("volume", None, "/seed/")], "inspect: Mounts, named first")
+    r = vol("rm", "datavol")
+    check(r.rc == 1 and f"volume `datavol` is in use by container {other}" in r.err, f"volume rm of a used one\n{r!r}")
+    h.rt_ok("stop", "-t", "1", other)
+    check_eq(vol("rm", "datavol").rc, 1, "a stopped container still uses it")
+    r = vol("prune")
+    check_eq(sorted(r.out.split()), ["emptyvol", "seedvol"], f"volume prune: the unused ones\n{r!r}")
+    h.rt_ok("rm", other)
+    r = vol("rm", "datavol", "nosuch")
+    check(r.rc == 1 and r.out == "datavol\n" and "no such volume `nosuch`" in r.err, f"volume rm\n{r!r}")
+    check_eq(vol("rm", "-f", "nosuch").rc, 0, "volume rm -f: a missing one is no error")
+    check_eq(os.listdir(os.path.join(store, "volumes")), [], "nothing left of the volumes")
+    check_eq(vol("create", "made").out, "made\n", "volume create NAME")
+    check_eq(len(vol("create").out.strip()), 64, "volume create: a random name")
+    check_eq(vol("create", "bad/name").rc, 1, "volume create: a bad name")
+    vol("prune")
+    # Bad -v, and a run that fails, leave no volume behind.
+    r = _run(h, archive, "--rm", "-v", "bad name:/x", cid, "true")
+    check(r.rc == 125 and "is neither a path" in r.err, f"-v with a bad name\n{r!r}")
+    r = _run(h, archive, "--rm", "-v", "/tmp:/x:nocopy", cid, "true")
+    check(r.rc == 125 and "nocopy is for volumes" in r.err, f"nocopy on a bind\n{r!r}")
+    r = _run(h, archive, "--rm", "-v", "newvol:/x", cid, "/nonexistent")
+    check_eq(r.rc, 127, f"a missing command\n{r!r}")
+    check_eq(vol("ls", "-q").out, "", "the failed run's new volume was removed")
+    # ./PATH is a bind relative to the working directory.
+    rel = h.mkdtemp("rel")
+    os.makedirs(os.path.join(rel, "sub"))
+    os.chmod(os.path.join(rel, "sub"), 0o777)
+    r = h.rt("run", "--image", "docker-archive:" + archive, "--store", store, "--network", "none", "--rm",
+             "-v", "./sub:/sub", cid, "touch", "/sub/f", cwd=rel)
+    check_eq((r.rc, os.listdir(os.path.join(rel, "sub"))), (0, ["f"]), f"-v ./sub:/sub\n{r!r}")
+
+
+def test_volumes_tty_and_host_network(h):
+    archive = _archive(h, dict(BASE, User=""))
+    cid = h.new_id("img")
     # -t: the process gets a pty, proxied to ours.
     import subprocess
     master, slave = os.openpty()

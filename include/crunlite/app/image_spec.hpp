@@ -54,13 +54,21 @@ void check_env_flags(const std::vector<std::string>& env);
 std::vector<std::string> parse_env_file(const std::string& content, const std::string& file);
 
 struct VolumeSpec {
-    std::string source, destination;
+    enum class Kind { Bind, Named, Anonymous };
+    Kind kind = Kind::Bind;
+    std::string source;       // Bind: the absolute host path; Named: the volume's name; Anonymous: ""
+    std::string destination;  // absolute
     bool readonly = false;
     bool relabel = false;  // z or Z: SELinux relabeling, which needs a host without SELinux (none to do)
+    bool copy = true;      // a volume: filled from the image when empty ("nocopy": not)
 };
-// -v SRC:DST[:OPT[,OPT]] (SRC absolute or relative to `cwd`, DST absolute; OPT
-// ro, rw, z or Z).
+// -v as Docker and podman read it: SRC:DST[:OPT[,OPT]] binds SRC when it is
+// a path (absolute, or starting with "." and relative to `cwd`), else names a
+// volume; a lone DST is an anonymous volume.  DST is absolute; OPT is ro, rw,
+// z, Z, and for volumes copy or nocopy.
 VolumeSpec parse_volume(const std::string& text, const std::string& cwd);
+// Whether `name` may name a volume: a letter or digit, then letters, digits, "_", "." or "-".
+bool valid_volume_name(const std::string& name);
 
 // Capability names for --cap-add/--cap-drop: "net_raw", "CAP_NET_RAW" or "ALL".
 // `base` is the default set; returns the resulting set, sorted.  Throws

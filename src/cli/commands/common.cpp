@@ -42,6 +42,7 @@ const std::vector<Command>& commands() {
         {"wait", "wait until containers are running, healthy, unhealthy or stopped", cmd_wait},
         {"spec", "write a new config.json", cmd_spec},
         {"image", "load, pull, list, inspect and remove images; registry logins", cmd_image},
+        {"volume", "create, list, inspect and remove named volumes", cmd_volume},
         {"features", "print the features this runtime supports", cmd_features},
     };
     return table;

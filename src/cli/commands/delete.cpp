@@ -44,11 +44,13 @@ bool remove_dead_image_container(const runtime::Context& ctx, const std::string&
 }  // namespace
 
 int cmd_rm(const Global& g, const std::vector<std::string>& args) {
-    bool force = false;
+    bool force = false, volumes = false;
     std::string store;
     po::options_description opts("Options");
     opts.add_options()
         ("force,f", po::bool_switch(&force), "kill running containers first; a container that does not exist is no error")
+        ("volumes,v", po::bool_switch(&volumes),
+         "remove the anonymous volumes (Docker's rm -v; always done: they are the container's own files)")
         ("store", po::value(&store), "image store of image containers (default /var/lib/crun-lite, rootless $XDG_DATA_HOME/crun-lite)");
     std::vector<std::string> ids;
     parse_ids_args("rm", opts, args, ids);

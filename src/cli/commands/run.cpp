@@ -55,7 +55,7 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("user,u", po::value(&f.user), "USER[:GROUP] (name or id) instead of the image's USER")
         ("workdir,w", po::value(&f.workdir), "working directory instead of the image's WORKDIR")
         ("entrypoint", po::value(&f.entrypoint), "replace the image's ENTRYPOINT (and its CMD)")
-        ("volume,v", po::value(&o.volumes)->composing(), "bind SRC:DST[:ro|rw] into the container (repeatable)")
+        ("volume,v", po::value(&o.volumes)->composing(), "bind a path, or mount a named volume, at DST: /SRC|./SRC|NAME:DST[:ro|rw|nocopy], or DST alone for an anonymous volume (repeatable)")
         ("read-only", po::bool_switch(&o.read_only), "mount the root filesystem read-only")
         ("read-only-tmpfs", po::value(&f.read_only_tmpfs)->implicit_value("true"),
          "with --read-only: writable tmpfs on /tmp, /var/tmp and /run (true, the default, or false)")

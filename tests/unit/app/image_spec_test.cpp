@@ -14,6 +14,7 @@ using app::parse_duration;
 using app::parse_env_file;
 using app::parse_volume;
 using app::process_args;
+using app::VolumeSpec;
 using app::resolve_user;
 
 namespace {
@@ -300,7 +301,8 @@ TEST_CASE("volumes: absolute and relative sources, ro and rw", "[image_spec][vol
     CHECK(v.destination == "/b");
     CHECK_FALSE(v.readonly);
 
-    v = parse_volume("rel:/b", "/home/me");
+    v = parse_volume("./rel:/b", "/home/me");
+    CHECK(v.kind == VolumeSpec::Kind::Bind);
     CHECK(v.source == "/home/me/rel");
     CHECK(v.destination == "/b");
 
@@ -313,6 +315,25 @@ TEST_CASE("volumes: absolute and relative sources, ro and rw", "[image_spec][vol
     CHECK_FALSE(v.readonly);
 }
 
+TEST_CASE("volumes: a name is a named volume, a lone destination an anonymous one", "[image_spec][volume]") {
+    auto v = parse_volume("pgdata:/var/lib/pg:ro,nocopy", "/home/me");
+    CHECK(v.kind == VolumeSpec::Kind::Named);
+    CHECK(v.source == "pgdata");
+    CHECK(v.destination == "/var/lib/pg");
+    CHECK((v.readonly && !v.copy));
+    CHECK(parse_volume("x:/y:copy", "/").copy);
+    v = parse_volume("/data", "/home/me");
+    CHECK(v.kind == VolumeSpec::Kind::Anonymous);
+    CHECK(v.destination == "/data");
+    CHECK(v.source.empty());
+    CHECK(app::valid_volume_name("a.b_c-1"));
+    CHECK(app::valid_volume_name("9"));
+    CHECK_FALSE(app::valid_volume_name(""));
+    CHECK_FALSE(app::valid_volume_name("_a"));
+    CHECK_FALSE(app::valid_volume_name("a/b"));
+    CHECK_FALSE(app::valid_volume_name(std::string(256, 'a')));
+}
+
 TEST_CASE("bad volumes are errors naming the volume", "[image_spec][volume]") {
     CHECK_THROWS_WITH(parse_volume("/a:/b:rx", "/"), Catch::Contains("/a:/b:rx"));
     CHECK_THROWS_WITH(parse_volume("/a:/b:rx", "/"), Catch::Contains("rx"));
@@ -323,7 +344,10 @@ TEST_CASE("bad volumes are errors naming the volume", "[image_spec][volume]") {
     v = parse_volume("/data:/srv:z", "/");
     CHECK((!v.readonly && v.relabel));
     CHECK_THROWS_WITH(parse_volume("/a:/b:ro,O", "/"), Catch::Contains("unknown option `O`"));
-    CHECK_THROWS_AS(parse_volume("/a", "/"), Error);
+    CHECK_THROWS_WITH(parse_volume("a", "/"), Catch::Contains("destination must be absolute"));
+    CHECK_THROWS_WITH(parse_volume("a b:/x", "/"), Catch::Contains("`a b` is neither a path"));
+    CHECK_THROWS_WITH(parse_volume("-a:/x", "/"), Catch::Contains("neither a path"));
+    CHECK_THROWS_WITH(parse_volume("/a:/b:nocopy", "/"), Catch::Contains("nocopy is for volumes"));
     CHECK_THROWS_AS(parse_volume(":/b", "/"), Error);
     CHECK_THROWS_AS(parse_volume("/a:", "/"), Error);
     CHECK_THROWS_AS(parse_volume("", "/"), Error);
