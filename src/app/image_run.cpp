@@ -29,6 +29,7 @@
 #include "crunlite/app/volumes.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/default_spec.hpp"
+#include "crunlite/spec/parse.hpp"
 #include "crunlite/spec/seccomp_profile.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "crunlite/base/helpers.hpp"
@@ -503,6 +504,31 @@ runtime::CreateOptions create_options(const ImageRunOptions& o, const Prepared& 
 }
 
 }  // namespace
+
+void resolve_exec_user(const runtime::Context& ctx, runtime::ExecOptions& o) {
+    if (o.user.empty() || !o.process_file.empty()) return;
+    state::State st = state::Store(ctx.root).load(o.id);
+    auto image_id = st.annotations.find(kImageAnnotation);
+    if (image_id == st.annotations.end()) return;
+    // The bundle is <store>/containers/<id>.
+    std::string store_root = st.bundle.substr(0, st.bundle.rfind('/'));
+    store_root = store_root.substr(0, store_root.rfind('/'));
+    image::Store store(store_root, image::UnpackOptions{});
+    ImageLayers layers(store, store.inspect(image_id->second));
+    ContainerUser u = with_context("--user", [&] {
+        return resolve_user(o.user, read_image_file(layers, "/etc/passwd"), read_image_file(layers, "/etc/group"));
+    });
+    o.user = std::to_string(u.uid) + ":" + std::to_string(u.gid);
+    if (o.additional_gids.empty())
+        for (uint32_t g : u.additional_gids) o.additional_gids.push_back(std::to_string(g));
+    if (std::none_of(o.env.begin(), o.env.end(), [](auto& e) { return e.rfind("HOME=", 0) == 0; }))
+        o.env.insert(o.env.begin(), "HOME=" + u.home);
+    if (u.uid == 0) {
+        spec::Config config = spec::parse_config(read_file(st.config_path), st.config_path);
+        if (config.process && config.process->capabilities)
+            for (const auto& cap : config.process->capabilities->bounding) o.caps.push_back(cap);
+    }
+}
 
 std::string find_init() { return find_helper("crun-lite-init", "CRUNLITE_INIT", CRUNLITE_BUILD_INIT); }
 

@@ -360,6 +360,27 @@ def test_named_volumes(h):
     check_eq((r.rc, os.listdir(os.path.join(rel, "sub"))), (0, ["f"]), f"-v ./sub:/sub\n{r!r}")
 
 
+def test_exec_user_as_podman(h):
+    """exec -u into an image container resolves names and ids in the image's passwd and group,
+    as podman's exec -u: its gid, groups and HOME; root gets the container's capabilities."""
+    archive = _archive(h, BASE)
+    cid = h.new_id("img")
+    check_eq(_run(h, archive, "-d", cid, "sleep", "100").rc, 0, "run -d")
+    show = ["sh", "-c", "id -u; id -g; id -G; echo $HOME; grep CapEff /proc/self/status | cut -f2"]
+    r = h.rt_ok("exec", cid, *show)
+    check_eq(r.out.split(), ["1001", "1001", "1001", "2000", "/home/app", "0000000000000000"], f"the image's USER\n{r!r}")
+    for user in ("0", "root", "root:root"):
+        r = h.rt_ok("exec", "-u", user, cid, *show)
+        lines = r.out.split()
+        check_eq(lines[:4], ["0", "0", "0", "/root"], f"exec -u {user}: root, its group and HOME\n{r!r}")
+        check(int(lines[4], 16) & (1 << 0), f"exec -u {user}: root has CAP_CHOWN\n{r!r}")
+    r = h.rt_ok("exec", "-u", "app:extra", "-e", "HOME=/x", cid, *show)
+    check_eq(r.out.split()[:4], ["1001", "2000", "2000", "/x"], f"an explicit group; -e HOME wins\n{r!r}")
+    r = h.rt("exec", "-u", "nosuch", cid, "true")
+    check(r.rc == 255 and "unable to find user nosuch" in r.err, f"exec -u of a missing user\n{r!r}")
+    h.rt_ok("delete", "--force", cid)
+
+
 def test_volumes_tty_and_host_network(h):
     archive = _archive(h, dict(BASE, User=""))
     cid = h.new_id("img")

@@ -70,6 +70,13 @@ struct ImageRunOptions {
 // A healthcheck is probed by the monitor (run -d) or a watcher (foreground
 // run, create: runtime::watch_ticks).
 void create_from_image(const runtime::Context& ctx, const ImageRunOptions& opts);
+
+// exec --user into an image container, as podman's exec -u: names or ids
+// resolved in the image's /etc/passwd and /etc/group (its gid and groups
+// unless given), HOME the user's (unless -e sets it), and root gets the
+// container's bounding set as its capabilities.  Other containers, and
+// --process, keep runc's meaning (numeric ids, nothing added).
+void resolve_exec_user(const runtime::Context& ctx, runtime::ExecOptions& o);
 int run_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 
 // `start` of an image container (runtime::start's `starting`, under the

@@ -1,4 +1,5 @@
 #include "../command.hpp"
+#include "crunlite/app/image_run.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
@@ -13,7 +14,7 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
         ("process,p", po::value(&o.process_file), "path to an OCI process.json (replaces the options below)")
         ("env,e", po::value(&o.env)->composing(), "set an environment variable KEY=VALUE (repeatable)")
         ("cwd", po::value(&o.cwd), "working directory inside the container")
-        ("user,u", po::value(&o.user), "UID[:GID] to run as")
+        ("user,u", po::value(&o.user), "UID[:GID] to run as (an image container's: names too, as podman's exec -u)")
         ("additional-gids,g", po::value(&o.additional_gids)->composing(), "additional group id (repeatable)")
         ("cap,c", po::value(&o.caps)->composing(), "add a capability (repeatable)")
         ("tty,t", po::bool_switch(&o.tty), "allocate a pseudo-terminal")
@@ -38,7 +39,9 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
     if (!process_label.empty())
         log::warn("exec: --process-label " + quote(process_label) + " not applied: crun-lite does not support SELinux");
     try {
-        return runtime::exec(g.context(), o);
+        runtime::Context ctx = g.context();
+        app::resolve_exec_user(ctx, o);
+        return runtime::exec(ctx, o);
     } catch (const Error& e) {
         // As runc: an exec that fails says so and exits 255, which a caller tells
         // from the process's own exit status.
