@@ -249,6 +249,14 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
         }
     if (status != state::Status::Stopped) code = 0;  // Docker's: reset at each start
     if (code) w.key("ExitCode").integer(*code);
+    // Docker's: the kernel's OOM killer ended a process of the last run (its "oom" event).
+    bool oom = false;
+    if (status == state::Status::Stopped) {
+        uint64_t offset = 0;
+        for (const auto& e : state::read_events(ctx.root, c.app.started_ns, 0, {id}, offset, true))
+            oom = oom || e.action == "oom";
+    }
+    w.key("OOMKilled").boolean(oom);
     // Docker's times, its zero time for none: this run's start, the last exit.
     constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
     bool started = status != state::Status::Created && c.app.started_ns > 0;  // (0: an older crun-lite's app.json)

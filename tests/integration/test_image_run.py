@@ -360,6 +360,22 @@ def test_named_volumes(h):
     check_eq((r.rc, os.listdir(os.path.join(rel, "sub"))), (0, ["f"]), f"-v ./sub:/sub\n{r!r}")
 
 
+def test_inspect_oom_killed(h):
+    """State.OOMKilled: true once a container stopped because the kernel's OOM killer killed
+    one of its processes (its oom event), false otherwise, as Docker's."""
+    if h.rootless and not os.environ.get("CRUNLITE_DELEGATED"):
+        harness.skip("no cgroup is delegated to this user (the harness could not set one up)")
+    archive = _archive(h, BASE)
+    oom, fine = h.new_id("img"), h.new_id("img")
+    check_eq(_run(h, archive, "-d", "-m", "32m", oom, "/probe", "alloc", "200").rc, 0, "run -d the allocator")
+    check_eq(_run(h, archive, "-d", "-m", "32m", fine, "true").rc, 0, "run -d true")
+    r = h.rt("wait", oom, fine, timeout=30)
+    check_eq(r.out.split(), ["137", "0"], f"the allocator is killed\n{r!r}")
+    check_eq((_inspect(h, oom)["State"]["OOMKilled"], _inspect(h, fine)["State"]["OOMKilled"]), (True, False),
+             "State.OOMKilled")
+    h.rt_ok("rm", oom, fine)
+
+
 def test_exec_user_as_podman(h):
     """exec -u into an image container resolves names and ids in the image's passwd and group,
     as podman's exec -u: its gid, groups and HOME; root gets the container's capabilities."""
