@@ -230,7 +230,15 @@ void remove(const Context& ctx, const std::string& id, bool force) {
         if (!force)
             throw Error(EBUSY, "cannot delete container " + id + " that is not stopped: " + state::status_name(status));
     }
-    if (status != state::Status::Stopped) kill_and_wait(store, st);
+    if (status != state::Status::Stopped) {
+        kill_and_wait(store, st);
+        // Its end, which a monitor waiting on our lock finds no container to record
+        // (record_exit): SIGKILL's, for wait and events, as Docker's rm -f.
+        if (!store.exit_status(id)) {
+            store.record_exit_status(st, 128 + SIGKILL);
+            detail::record_end_events(ctx, st, 128 + SIGKILL);
+        }
+    }
     detail::destroy_cgroups(st);
     remove_stopped(store, st, config_hooks(st).poststop);
 }

@@ -86,4 +86,8 @@ void remove_stopped(const state::Store& store, const state::State& st, const std
 // frozen container; throws, keeping the state, if the init outlives the wait.
 void kill_and_wait(const state::Store& store, const state::State& st);
 
+// The events of an init's end (exit code `code`, 128+n for a signal): "oom"
+// when the kernel killed one of its processes for memory, then "die".
+void record_end_events(const Context& ctx, const state::State& st, int code);
+
 }  // namespace crunlite::runtime::detail

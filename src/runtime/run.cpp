@@ -38,6 +38,7 @@ using detail::Created;
 using detail::kill_and_wait;
 using detail::remove_stopped;
 using detail::report_exec_failure;
+using detail::record_end_events;
 using detail::start_created;
 using detail::wait_forwarding_signals;
 
@@ -51,14 +52,16 @@ bool same_container(const state::Store& store, const state::State& st) {
 
 // Records the init's exit status under the state lock: a concurrent `delete`
 // holds the lock while it removes the directory, and after it there is no
-// container left to record for.
-void record_exit(const state::Store& store, const state::State& st, int status) {
+// container left to record for (delete --force recorded the end itself).
+// Returns whether it recorded.
+bool record_exit(const state::Store& store, const state::State& st, int status) {
     try {
         sys::UniqueFd lock = store.lock(st.id);
-        if (same_container(store, st))
-            store.record_exit_status(st, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        if (!same_container(store, st)) return false;
+        store.record_exit_status(st, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        return true;
     } catch (const Error&) {
-        // Deleted meanwhile.
+        return false;  // deleted meanwhile
     }
 }
 
@@ -89,6 +92,10 @@ Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool fore
     return c;
 }
 
+}  // namespace
+
+namespace detail {
+
 // The events of an init's end (exit code `code`, 128+n for a signal): "oom"
 // when the kernel killed one of its processes for memory, then "die".
 void record_end_events(const Context& ctx, const state::State& st, int code) {
@@ -98,12 +105,16 @@ void record_end_events(const Context& ctx, const state::State& st, int code) {
     state::append_event(ctx.root, std::move(die));
 }
 
+}  // namespace detail
+
+namespace {
+
 // The exit of `st`'s init (wait status `status`): recorded; unless `keep`,
 // the container is deleted.  What the detached monitor has done once the init
 // is gone (monitor_exited, through `crun-lite monitor exited`).
 void after_exit(const Context& ctx, const state::Store& store, const state::State& st, int status, bool keep) {
-    record_exit(store, st, status);
-    record_end_events(ctx, st, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+    if (record_exit(store, st, status))
+        record_end_events(ctx, st, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
     if (keep) return;
     try {
         sys::UniqueFd lock = store.lock(st.id);

@@ -4,6 +4,7 @@
 exit codes of bundle containers, several ids at once, the waits that cannot end well any more
 (exit 1 with the reason), --timeout, and usage errors (125)."""
 
+import json
 import time
 
 import harness
@@ -173,6 +174,23 @@ def test_rm_container(h):
                 cid, "sh", "-c", "sleep 0.3; exit 5")
         r = _wait(h, cid)
         check_eq((r.rc, _lines(r)), (0, ["5"]), f"the exit code of a deleted --rm container\n{r!r}")
+
+
+def test_rm_force_of_a_running_container(h):
+    """rm -f (delete --force) of a running container records its end as the monitor would
+    have (SIGKILL's 137): a wait under way prints it and its die event is logged, once, as
+    with Docker's rm -f."""
+    archive = _image(h, BASE)
+    for cid in (_run_image(h, archive, h.new_id("img")), _run_bundle(h, h.new_id("b"), "sleep", "3600")):
+        p = h.spawn(h.rt_argv("wait", cid))
+        time.sleep(0.5)  # its first look: seen running
+        h.rt_ok("rm", "-f", cid)
+        r = h.finish(p, timeout=20)
+        check_eq((r.rc, _lines(r)), (0, ["137"]), f"wait, then rm -f\n{r!r}")
+        time.sleep(0.3)  # a monitor's record, were it to come
+        events = h.rt_ok("events", "--format", "json", "--since", "0", "--until", str(time.time()), cid)
+        dies = [e for e in map(json.loads, events.out.splitlines()) if e["Action"] == "die"]
+        check_eq([d["Actor"]["Attributes"]["exitCode"] for d in dies], ["137"], f"one die event\n{events!r}")
 
 
 def test_timeout(h):
