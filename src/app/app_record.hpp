@@ -27,6 +27,7 @@ struct MountRecord {
 struct App {
     std::string image;        // image id
     std::string stop_signal;  // "" = SIGTERM
+    int stop_timeout_s = 10;  // stop's default wait before SIGKILL (--stop-timeout)
     std::optional<HealthConfig> health;
     int64_t started_ns = 0;  // the current run's start (rewritten at each restart)
     std::string network;

@@ -42,6 +42,7 @@ std::string app_json(const App& a) {
     w.begin_object();
     w.key("image").string(a.image);
     w.key("stopSignal").string(a.stop_signal);
+    w.key("stopTimeout").integer(a.stop_timeout_s);
     w.key("started").integer(a.started_ns);
     w.key("network").string(a.network);
     w.key("restartPolicy").begin_object();
@@ -61,6 +62,7 @@ App parse_app(const std::string& path) {
     App a;
     a.image = root.get_string("image");
     a.stop_signal = root.get_string("stopSignal");
+    a.stop_timeout_s = static_cast<int>(root.get_int64_or("stopTimeout", 10));  // absent before --stop-timeout
     a.started_ns = root.get_int64("started");
     a.network = root.get_string("network");
     if (auto h = root.find("healthcheck")) a.health = parse_health_config(*h);
@@ -110,9 +112,6 @@ using detail::parse_app;
 
 namespace {
 
-// The stop timeout of a --health-on-failure stop or restart (podman's default).
-constexpr int kHealthStopTimeout_s = 10;
-
 // The stop signal, then SIGKILL after `timeout_s`; returns once `st` stopped.
 void stop_container(const runtime::Context& ctx, const state::State& st, int timeout_s) {
     state::Store store(ctx.root);
@@ -145,10 +144,11 @@ void stop_container(const runtime::Context& ctx, const state::State& st, int tim
 
 }  // namespace
 
-void stop(const runtime::Context& ctx, const std::string& id, int timeout_s) {
+void stop(const runtime::Context& ctx, const std::string& id, std::optional<int> timeout) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
     bool image = st.annotations.count(kImageAnnotation) > 0;
+    int timeout_s = timeout.value_or(image ? parse_app(st.bundle + "/app.json").stop_timeout_s : 10);
     // Asked first: an exit from here on is not restarted, nor is one whose
     // restart is waiting (its backoff wakes up and ends the loop).
     if (image) update_restart_record(ctx, id, [](RestartRecord& r) { r.stop_requested = true; });
@@ -323,7 +323,7 @@ void act_on_failure(const runtime::Context& ctx, const ImageContainer& c, Health
             update_restart_record(ctx, c.st.id, [&](RestartRecord& r) { r.restart_requested = request; });
             break;
     }
-    stop_container(ctx, c.st, kHealthStopTimeout_s);
+    stop_container(ctx, c.st, c.app.stop_timeout_s);
 }
 
 // One probe of `c`, recorded; a change of its status to healthy or unhealthy

@@ -285,7 +285,8 @@ void plan_rootfs(const runtime::Context& ctx, const ImageRunOptions& o, const im
     s.allow_fuse_device = o.overlay == "fuse";
     s.annotations[linux::kRootfsOverlayAnnotation] = overlay;
     s.annotations[kImageAnnotation] = img.id;
-    if (!ic.stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = ic.stop_signal;
+    std::string stop_signal = o.stop_signal.value_or(ic.stop_signal);
+    if (!stop_signal.empty()) s.annotations["org.opencontainers.image.stopSignal"] = stop_signal;
     if (!ic.exposed_ports.empty())
         s.annotations["org.opencontainers.image.exposedPorts"] = join(ic.exposed_ports, ",");
     // Labels become annotations, except the keys whose meaning we define.
@@ -430,7 +431,8 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
         log::warn("image " + quote(o.image) + " is for " + pf.architecture + ", this machine is " +
                   image::host_arch() + ": it may not run");
     p.app.image = img.id;
-    p.app.stop_signal = ic.stop_signal;
+    p.app.stop_signal = o.stop_signal.value_or(ic.stop_signal);
+    p.app.stop_timeout_s = o.stop_timeout.value_or(10);
     for (const auto& text : o.publish)
         for (auto& port : parse_ports(text)) p.ports.push_back(port);
     p.app.network = resolve_network(o, ctx.rootless, creating);
@@ -447,7 +449,8 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
                                         "--health-http or --health-tcp was given)") +
                                 (ic.healthcheck ? "" : "; note: OCI-format images (buildah's default) drop HEALTHCHECK: "
                                                        "build with `buildah bud --format docker`"));
-    if (!p.app.stop_signal.empty()) runtime::parse_signal(p.app.stop_signal);
+    if (!p.app.stop_signal.empty())  // --stop-signal was checked with the flags
+        with_context("the image's StopSignal", [&] { return runtime::parse_signal(p.app.stop_signal); });
 
     spec::SpecOptions s;
     ImageLayers layers(store, img);

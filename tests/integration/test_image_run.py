@@ -564,6 +564,29 @@ def test_stop_escalates_to_sigkill(h):
     check_eq(_inspect(h, cid)["State"].get("ExitCode"), 137, "killed by SIGKILL")
 
 
+def test_stop_signal_and_stop_timeout_flags(h):
+    """run --stop-signal replaces the image's StopSignal; --stop-timeout is stop's default
+    wait before SIGKILL (stop -t still wins); bad values are refused, as podman's."""
+    archive = _archive(h, dict(BASE, User="", StopSignal="SIGUSR2"))
+    sig, slow = h.new_id("img"), h.new_id("img")
+    _run(h, archive, "-d", "--no-init", "--stop-signal", "usr1", sig, "sh", "-c",
+         "trap 'exit 7' USR1; trap 'exit 9' USR2; while :; do sleep 0.1; done")
+    h.rt_ok("stop", sig)
+    check_eq(_inspect(h, sig)["State"].get("ExitCode"), 7, "--stop-signal USR1, not the image's USR2")
+    _run(h, archive, "-d", "--no-init", "--stop-timeout", "1", slow, "sh", "-c",
+         "trap '' TERM USR2; while :; do sleep 0.1; done")
+    t0 = time.monotonic()
+    h.rt_ok("stop", slow)
+    took = time.monotonic() - t0
+    check(1 <= took < 6, f"stop waited --stop-timeout 1, not 10 ({took:.1f}s)")
+    check_eq(_inspect(h, slow)["State"].get("ExitCode"), 137, "then SIGKILL")
+    h.rt_ok("rm", sig, slow)
+    for flag, value, want in (("--stop-signal", "SIGNOPE", "run: --stop-signal: unknown signal `SIGNOPE`"),
+                              ("--stop-timeout", "-1", "--stop-timeout must not be negative")):
+        r = _run(h, archive, "--rm", flag, value, sig, "true")
+        check(r.rc == 125 and want in r.err, f"{flag} {value}\n{r!r}")
+
+
 def test_stop_several_at_once_and_a_paused_one(h):
     """stop takes several containers and stops them in parallel; a paused one is resumed
     after its stop signal, so its handler runs (exit 3, not SIGKILL's 137 after the

@@ -57,6 +57,8 @@ struct ImageRunOptions {
     HealthOverrides health;
     RestartPolicy restart;                         // --restart (run -d only)
     std::optional<HealthAction> on_failure;        // --health-on-failure: needs a healthcheck
+    std::optional<std::string> stop_signal;        // --stop-signal: instead of the image's StopSignal
+    std::optional<int> stop_timeout;               // --stop-timeout: stop's default wait, seconds
     bool require_healthcheck = false;  // --wait-healthy: refuse before starting when there is none
     std::string pid_file;
     // docker:// images: pull when the store lacks the name (missing), every
@@ -84,10 +86,12 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 // (create --image set a provisional start).  Nothing for a bundle container.
 void starting(const state::State& st);
 
-// stop: the image's StopSignal (default SIGTERM), then SIGKILL after `timeout_s`.
-// Recorded first in restart.json: the container is not restarted (restart.hpp),
-// and a restart waiting its backoff is called off (we return once it is).
-void stop(const runtime::Context& ctx, const std::string& id, int timeout_s);
+// stop: the stop signal (--stop-signal, else the image's StopSignal, else
+// SIGTERM), then SIGKILL after `timeout_s` (nullopt: the container's
+// --stop-timeout, else 10).  Recorded first in restart.json: the container is
+// not restarted (restart.hpp), and a restart waiting its backoff is called off
+// (we return once it is).
+void stop(const runtime::Context& ctx, const std::string& id, std::optional<int> timeout_s);
 
 // logs: the detached container's captured output (its last `tail` lines when
 // given); with `follow`, keeps printing until the container stops.

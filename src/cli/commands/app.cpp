@@ -31,12 +31,15 @@ auto naming(const runtime::Context& ctx, const std::string& id, F&& f) -> declty
 // Several containers stop at once, each in a child of its own (as Docker and
 // podman stop them in parallel); the exit status is 1 when one failed.
 int cmd_stop(const Global& g, const std::vector<std::string>& args) {
-    int timeout = 10;
+    int seconds = 0;
     po::options_description opts("Options");
-    opts.add_options()("time,t", po::value(&timeout), "seconds to wait after the stop signal before SIGKILL (default 10)");
+    opts.add_options()("time,t", po::value(&seconds),
+                       "seconds to wait after the stop signal before SIGKILL (default: run --stop-timeout, else 10)");
     std::vector<std::string> ids;
-    parse_ids_args("stop", opts, args, ids);
-    if (timeout < 0) throw Error(EINVAL, "stop: --time must not be negative");
+    auto vm = parse_ids_args("stop", opts, args, ids);
+    if (seconds < 0) throw Error(EINVAL, "stop: --time must not be negative");
+    std::optional<int> timeout;
+    if (vm.count("time")) timeout = seconds;
     runtime::Context ctx = g.context();
     if (ids.size() == 1) {
         naming(ctx, ids[0], [&] { app::stop(ctx, ids[0], timeout); });

@@ -36,7 +36,8 @@ struct ImageFlags {
     int health_retries = 0;
     int health_max_log_count = 0, health_max_log_size = 0;
     std::string health_log_destination;
-    std::string restart, health_on_failure;
+    std::string restart, health_on_failure, stop_signal;
+    int stop_timeout = 10;
     std::string health_startup_cmd, health_startup_interval, health_startup_timeout;
     int health_startup_retries = 0, health_startup_success = 0;
     PullFlags pull;
@@ -66,6 +67,8 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("cap-drop", po::value(&o.cap_drop)->composing(), "drop a capability, or ALL (repeatable)")
         ("security-opt", po::value(&f.security_opts)->composing(), "seccomp=FILE or seccomp=unconfined")
         ("hostname", po::value(&f.hostname), "container host name (default: the id's first 12 characters)")
+        ("stop-signal", po::value(&f.stop_signal), "signal that stops the container (default: the image's StopSignal, else SIGTERM)")
+        ("stop-timeout", po::value(&f.stop_timeout), "seconds `stop` waits after the stop signal before SIGKILL (default 10)")
         ("init", po::bool_switch(&f.init), "run crun-lite-init as PID 1 (the default with --image)")
         ("no-init", po::bool_switch(&f.no_init), "run the command itself as PID 1")
         ("init-path", po::value(&o.init_path), "the crun-lite-init binary to inject")
@@ -177,6 +180,14 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     if (vm.count("health-startup-success")) h.startup_success = f.health_startup_success;
     app::check_health_overrides(h, verb);
     if (vm.count("restart")) o.restart = app::parse_restart_policy(f.restart, verb + ": --restart");
+    if (vm.count("stop-signal")) {
+        with_context(verb + ": --stop-signal", [&] { return runtime::parse_signal(f.stop_signal); });
+        o.stop_signal = f.stop_signal;
+    }
+    if (vm.count("stop-timeout")) {
+        if (f.stop_timeout < 0) throw Error(EINVAL, verb + ": --stop-timeout must not be negative");
+        o.stop_timeout = f.stop_timeout;
+    }
     if (vm.count("health-on-failure"))
         o.on_failure = app::parse_health_action(f.health_on_failure, verb + ": --health-on-failure");
     if (o.pull != "missing" && o.pull != "always" && o.pull != "never")
