@@ -64,8 +64,8 @@ def test_create_start_kill_delete(h):
 
 def test_kill_signal_forms(h):
     """kill by name (TERM, SIGTERM), by number (15), without a signal or with "" (SIGTERM,
-    as runc); 0 only checks that the container runs."""
-    forms = [("SIGTERM",), ("TERM",), ("15",), (), ("",)]
+    as runc), with -s/--signal (podman's); 0 only checks that the container runs."""
+    forms = [("SIGTERM",), ("TERM",), ("15",), (), ("",), ("-s", "TERM"), ("--signal", "15")]
     for form in forms:
         b = h.bundle(SLEEP)
         cid = h.new_id("sig")
@@ -75,7 +75,10 @@ def test_kill_signal_forms(h):
         h.wait_status(cid, "running")
         h.rt_ok("kill", cid, "0")
         check_eq(h.state(cid)["status"], "running", "kill 0 signals nothing")
-        h.rt_ok("kill", cid, *form)
+        if form[:1] in (("-s",), ("--signal",)):
+            h.rt_ok("kill", *form, cid)
+        else:
+            h.rt_ok("kill", cid, *form)
         h.wait_status(cid, "stopped")
         with open(out_path) as f:
             out = f.read()
@@ -111,6 +114,7 @@ def test_kill_invalid_signal(h):
     cid = h.new_id("badsig")
     h.rt_ok("run", "--detach", "--bundle", b.path, cid)
     h.rt_fail("kill", cid, "SIGNOPE")
+    h.rt_fail("kill", "-s", "KILL", cid, "TERM", expect="cannot be specified more than once")
     check_eq(h.state(cid)["status"], "running", "status after a rejected kill")
     h.rt_ok("delete", "--force", cid)
 
