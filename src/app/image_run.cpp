@@ -562,8 +562,12 @@ void create_from_image(const runtime::Context& ctx, const ImageRunOptions& o) {
     }
 }
 
-int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
-    Prepared p = prepare(ctx, o, false);
+namespace {
+
+// A run of `p`'s bundle, made with `c` (a new container, or a stopped one
+// again): its network helper, its healthcheck ticks and, detached, the monitor
+// holding the directory's lock.
+int launch(const runtime::Context& ctx, const runtime::CreateOptions& c, Prepared& p, bool detach, bool keep) {
     runtime::RunHooks hooks;
     auto helper = std::make_shared<NetHelper>();
     if (is_user_network(p.app.network)) {  // slirp4netns or pasta, kept by the monitor
@@ -575,8 +579,8 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
     // Probed by the monitor (detached) or a watcher (foreground).
     hooks.first_tick_ms = first_tick_ms(p.app);
     // A restarted init joins the first one's network (and user) namespace.
-    hooks.keep_namespaces = o.detach && may_restart(p.app.restart, p.app.on_failure, p.app.health);
-    if (o.detach) {
+    hooks.keep_namespaces = detach && may_restart(p.app.restart, p.app.on_failure, p.app.health);
+    if (detach) {
         hooks.log_path = p.dir + "/ctr.log";
         // The monitor holds the container directory's lock while it lives, and
         // the network helper's exit pipe; it stops the helper once the container is gone.
@@ -588,14 +592,53 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
             return k;
         };
     }
+    return runtime::run(ctx, c, detach, keep, hooks);
+}
+
+}  // namespace
+
+int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
+    Prepared p = prepare(ctx, o, false);
     try {
-        return runtime::run(ctx, create_options(o, p), o.detach, !o.remove, hooks);
+        return launch(ctx, create_options(o, p), p, o.detach, !o.remove);
     } catch (...) {
         // The container was not made (run and create undo their own work); a
         // state of this id, if any, is another container's.
         discard(p);
         throw;
     }
+}
+
+bool start_again(const runtime::Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    if (!store.exists(id)) return false;  // runtime::start's error
+    state::State st = store.load(id);
+    if (!st.annotations.count(kImageAnnotation) || runtime::live_status(store, st) != state::Status::Stopped) return false;
+    if (restarting(ctx, id)) throw Error(EBUSY, "container " + id + " is restarting: stop it first");
+    Prepared p;
+    p.dir = st.bundle;
+    p.app = detail::parse_app(st.bundle + "/app.json");
+    p.ports = read_ports(st.bundle);  // the host ports it had
+    // Its monitor may still be ending (it holds the lock until it exits).
+    p.lock.reset(::open(p.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+    if (!p.lock || ::flock(p.lock.get(), LOCK_EX | LOCK_NB) < 0)
+        throw Error(EBUSY, "container " + id + " is still held by its monitor: try again");
+    st = runtime::ready_to_run_again(ctx, id);
+    int64_t now = realtime_ns();
+    update_restart_record(ctx, id, [&](RestartRecord& r) {
+        r = RestartRecord{r.restart_count, 0, false, "", false, std::nullopt, "", now};
+    });
+    detail::record_run_start(st.bundle, p.app, now);
+    ::unlink((st.bundle + "/health.json").c_str());  // the healthcheck starts afresh, as after a restart
+    runtime::CreateOptions c;
+    c.id = id;
+    c.bundle = st.bundle;
+    c.config_file = st.config_path;
+    c.owned_bundle = st.owned_bundle;
+    c.created = st.created;
+    c.replace_stopped = true;
+    launch(ctx, c, p, true, true);
+    return true;
 }
 
 }  // namespace crunlite::app

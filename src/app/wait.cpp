@@ -249,6 +249,16 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         w.pid = st.pid;
         o.status = runtime::live_status(store_, st);
         if (o.status != state::Status::Stopped) w.counts = true;
+        // This run's start first: a die event of a run before it (a restart, a start again) is not its exit.
+        std::optional<RestartRecord> record;
+        if (st.annotations.count(kImageAnnotation)) {
+            try {
+                record = read_restart_record(st.bundle);
+                w.run_ns = record->started_ns;
+            } catch (const Error&) {
+                // Being removed: not restarted.
+            }
+        }
         if (auto code = store_.exit_status(w.id)) w.exit_code = code;
         if (o.status == state::Status::Stopped && !w.exit_code)
             w.exit_code = state::die_exit_code(ctx_.root, w.id, w.created, w.run_ns);
@@ -260,20 +270,19 @@ Observation Waiter::observe(Watch& w, int64_t now) {
         } else if (!w.pidfd && !w.exit_noticed) {
             w.pidfd = open_pidfd(st);
         }
-        if (st.annotations.count(kImageAnnotation)) {
-            try {
-                RestartRecord r = read_restart_record(st.bundle);
-                w.run_ns = r.started_ns;
-                // Stopped before the wait began, and to be restarted: its next exit is awaited.
-                o.restarting = o.status == state::Status::Stopped && r.restarting && (!w.counts || follow_restarts_);
-                // An exit its policy restarts, before the monitor has said so: for a while.
-                if (follow_restarts_ && o.status == state::Status::Stopped && !o.restarting && o.exit_code &&
-                    now - w.stopped_since < kExitRecordGrace_ns) {
+        if (record) {
+            const RestartRecord& r = *record;
+            // Stopped before the wait began, and to be restarted: its next exit is awaited.
+            o.restarting = o.status == state::Status::Stopped && r.restarting && (!w.counts || follow_restarts_);
+            // An exit its policy restarts, before the monitor has said so: for a while.
+            if (follow_restarts_ && o.status == state::Status::Stopped && !o.restarting && o.exit_code &&
+                now - w.stopped_since < kExitRecordGrace_ns) {
+                try {
                     RestartPolicy policy = detail::parse_app(st.bundle + "/app.json").restart;
                     o.restarting = decide_restart(policy, r, *o.exit_code, 0).restart;
+                } catch (const Error&) {
+                    // Being removed: not restarted.
                 }
-            } catch (const Error&) {
-                // Being removed: not restarted.
             }
         }
         if (want_health_ && st.annotations.count(kImageAnnotation)) {

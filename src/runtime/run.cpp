@@ -347,6 +347,18 @@ std::optional<state::State> recreate(const Context& ctx, CreateOptions opts, pid
     return c.st;
 }
 
+state::State ready_to_run_again(const Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    sys::UniqueFd lock = store.lock(id);
+    state::State st = store.load(id);
+    state::Status status = live_status(store, st);
+    if (status != state::Status::Stopped)
+        throw Error(EBUSY, "container " + id + " is " + state::status_name(status) + ", not stopped");
+    detail::destroy_cgroups(st);
+    store.clear_exit_status(id);
+    return st;
+}
+
 void monitor_exited(const Context& ctx, const std::string& id, pid_t pid, uint64_t start_time, int status,
                     bool remove) {
     state::Store store(ctx.root);

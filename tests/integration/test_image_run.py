@@ -610,6 +610,31 @@ def test_stop_several_at_once_and_a_paused_one(h):
         h.rt_ok("delete", "--force", cid)
 
 
+def test_start_a_stopped_container_again(h):
+    """start of a stopped image container runs it again, as Docker's: detached, with a monitor
+    (logs appended, its exit recorded), its files and volumes kept, its creation time too;
+    a running one is refused, as before."""
+    archive = _archive(h, dict(BASE, User="", Volumes={"/data": {}}))
+    cid = h.new_id("img")
+    script = "echo run >> /data/runs; echo run >> /runs; wc -l < /data/runs; wc -l < /runs; exec sleep 100"
+    check_eq(_run(h, archive, "-d", cid, "sh", "-c", script).rc, 0, "run -d")
+    created = _inspect(h, cid)["Created"]
+    h.rt_ok("stop", "-t", "1", cid)
+    h.rt_ok("start", cid)
+    info = _inspect(h, cid)
+    check_eq((info["State"]["Status"], info["Created"]), ("running", created), f"running again, same creation\n{info}")
+    r = h.rt("start", cid)
+    check(r.rc != 0, f"start of a running container is refused\n{r!r}")
+    deadline = time.monotonic() + 10
+    while h.rt_ok("logs", cid).out.split() != ["1", "1", "2", "2"] and time.monotonic() < deadline:
+        time.sleep(0.1)
+    check_eq(h.rt_ok("logs", cid).out.split(), ["1", "1", "2", "2"], "the volume and the root kept; the log appended")
+    h.rt_ok("kill", cid, "KILL")
+    check_eq(h.rt("wait", cid, timeout=20).out.split(), ["137"], "the monitor of the new run records its exit")
+    h.rt_ok("rm", cid)
+    check_eq(_containers_left(h), [], "nothing left")
+
+
 def test_stop_signal_from_image_and_create_start(h):
     # StopSignal SIGUSR1: the shell's trap answers it with exit 7.
     cmd = ["sh", "-c", "trap 'exit 7' USR1; while :; do sleep 0.1; done"]

@@ -73,6 +73,12 @@ struct ImageRunOptions {
 // run, create: runtime::watch_ticks).
 void create_from_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 
+// `start` of a stopped image container, as Docker's: a new detached run of
+// its bundle, with a monitor (logs, healthcheck, restart policy), its upper
+// layer, volumes and published host ports kept, its restart count too.
+// Returns false, doing nothing, for any other container (runtime::start's).
+bool start_again(const runtime::Context& ctx, const std::string& id);
+
 // exec --user into an image container, as podman's exec -u: names or ids
 // resolved in the image's /etc/passwd and /etc/group (its gid and groups
 // unless given), HOME the user's (unless -e sets it), and root gets the

@@ -140,6 +140,12 @@ void monitor_exited(const Context& ctx, const std::string& id, pid_t pid, uint64
 std::optional<state::State> recreate(const Context& ctx, CreateOptions opts, pid_t pid, uint64_t start_time,
                                      const std::function<bool()>& proceed,
                                      const std::function<void(const state::State&)>& started);
+// Readies the stopped container `id` for another run of its bundle (`start`
+// of a stopped image container, as Docker's): under its lock, its cgroups and
+// exit record are removed; returns its state, whose bundle, config and
+// creation time the new run (CreateOptions::replace_stopped) takes.  The state
+// stays until the new run replaces it.  Throws Error(EBUSY) unless stopped.
+state::State ready_to_run_again(const Context& ctx, const std::string& id);
 // kill: `signal` by name (TERM, SIGTERM) or number; "0" only checks that the
 // container runs, and "" is SIGTERM (as runc).
 void kill(const Context& ctx, const std::string& id, const std::string& signal, bool all);

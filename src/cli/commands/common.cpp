@@ -20,7 +20,7 @@ runtime::Context Global::context() const {
 const std::vector<Command>& commands() {
     static const std::vector<Command> table = {
         {"create", "create a container", cmd_create},
-        {"start", "start a created container", cmd_start},
+        {"start", "start a created container, or a stopped image container again", cmd_start},
         {"exec", "run a new process inside a running container", cmd_exec},
         {"run", "create and start a container", cmd_run},
         {"state", "print the state of a container", cmd_state},

@@ -9,7 +9,9 @@ int cmd_start(const Global& g, const std::vector<std::string>& args) {
     po::positional_options_description pos;
     pos.add("id", 1);
     auto vm = parse_args("start", "start CONTAINER_ID", opts, hidden, pos, args);
-    runtime::start(g.context(), require_id(vm, "start"), app::starting);
+    runtime::Context ctx = g.context();
+    std::string id = require_id(vm, "start");
+    if (!app::start_again(ctx, id)) runtime::start(ctx, id, app::starting);
     return 0;
 }
 
