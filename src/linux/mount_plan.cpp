@@ -131,11 +131,17 @@ void plan_root(MountPlan& plan, const spec::Config& config, const MountPlanInput
     }
 
     // "/" becomes a slave first so nothing we mount propagates back to the host;
-    // a private rootfsPropagation asks for no propagation in either direction.
+    // a private rootfsPropagation asks for no propagation in either direction; a
+    // shared one keeps the host's peer groups, as runc does (see shared_root).
+    // The rootfs mount itself gets the asked propagation after pivot_root, not
+    // its submounts: each mount's own propagation options stand.
     std::string root_prop = config.linux ? config.linux->rootfs_propagation : "";
     unsigned long wanted = propagation_flag(root_prop);
-    plan.root_propagation = (wanted & MS_PRIVATE) ? (MS_PRIVATE | MS_REC) : (MS_SLAVE | MS_REC);
-    plan.final_root_propagation = wanted;
+    plan.shared_root = (wanted & MS_SHARED) != 0 && plan.own_mount_namespace;
+    plan.root_propagation = plan.shared_root      ? wanted
+                            : (wanted & MS_PRIVATE) ? (MS_PRIVATE | MS_REC)
+                                                    : (MS_SLAVE | MS_REC);
+    plan.final_root_propagation = wanted & ~static_cast<unsigned long>(MS_REC);
 }
 
 void plan_bind(MountOp& op, const spec::MountOptions& opts, const spec::Mount& m, const std::string& where,

@@ -279,12 +279,14 @@ void create_dev_symlinks(sys::Kernel& k, DeviceDirs& dirs) {
         throw_errno("symlink /dev/core");
 }
 
-void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mount_namespace) {
+void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mount_namespace, bool shared_root) {
     if (k.chdir(rootfs.c_str()) < 0) throw_errno("chdir to rootfs " + quote(rootfs));
     if (!own_mount_namespace) {
         // The caller's mount namespace: neither move nor detach anything in it.
         if (k.chroot(".") < 0) throw_errno("chroot");
     } else if (no_pivot) {
+        // A shared "/" would propagate the move to the host's peers.
+        if (shared_root && k.mount(nullptr, "/", nullptr, MS_PRIVATE, nullptr) < 0) throw_errno("make / private");
         if (k.mount(rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) throw_errno("move rootfs to /");
         if (k.chroot(".") < 0) throw_errno("chroot");
     } else {
@@ -293,8 +295,17 @@ void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mo
         // The old root is already rslave or rprivate (step 1 of prepare_rootfs), so
         // detaching it cannot propagate to the host.  (runc makes "." rslave here
         // again, but mount(2) resolves "." to the new root, not the old one on top
-        // of it, which would undo the container's own rshared mounts.)
+        // of it, which would undo the container's own rshared mounts.)  A shared
+        // root (rootfsPropagation shared) still has the host's peers: the old
+        // tree, through an fd of it, becomes rslave first.
+        sys::UniqueFd old_root;
+        if (shared_root) {
+            old_root.reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
+            if (!old_root) throw_errno("open the old root");
+        }
         if (k.pivot_root(".", ".") < 0) throw_errno("pivot_root " + quote(rootfs));
+        if (old_root && k.mount_setattr(old_root.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, 0, 0, MS_SLAVE, 0) < 0)
+            throw_errno("make the old root rslave");
         if (k.umount2(".", MNT_DETACH) < 0) throw_errno("detach old root");
     }
     if (k.chdir("/") < 0) throw_errno("chdir /");
@@ -526,6 +537,12 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     //    mount namespace of our own, "/" is the caller's: left as it is.)
     if (plan.own_mount_namespace && k.mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0)
         throw_errno("set propagation of /");
+    //    A shared "/" (see MountPlan::shared_root): the rootfs gets a private parent.
+    if (plan.shared_root) {
+        std::string holder = sys::mount_point_of(plan.rootfs);
+        if (k.mount(nullptr, holder.c_str(), nullptr, MS_PRIVATE, nullptr) < 0)
+            throw_errno("make " + quote(holder) + ", which holds the rootfs, private");
+    }
     // 2. The rootfs must be a mount point for pivot_root: an image's overlay,
     //    or root.path bound onto itself.  chroot needs neither.
     if (!plan.rootfs_overlay.empty()) {
@@ -549,7 +566,7 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
         with_context("process.cwd " + quote(plan.cwd), [&] { sys::mkdir_all_in_root(root.get(), plan.cwd, 0755); });
     if (before_pivot) before_pivot();
     // 6. Switch root.
-    pivot(k, plan.rootfs, no_pivot, plan.own_mount_namespace);
+    pivot(k, plan.rootfs, no_pivot, plan.own_mount_namespace, plan.shared_root);
 }
 
 void finish_rootfs(const MountPlan& plan, sys::Kernel& k, const std::string& root) {

@@ -353,6 +353,26 @@ bool in_initial_userns() {
     }
 }
 
+std::string mount_point_of(const std::string& path) {
+    auto mount_id = [](const std::string& p) {
+        struct statx sx;
+        if (::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) throw_errno("statx " + quote(p));
+        if (!(sx.stx_mask & STATX_MNT_ID)) throw Error(ENOTSUP, "statx " + quote(p) + ": no mount id (kernel before 5.8)");
+        return sx.stx_mnt_id;
+    };
+    std::unique_ptr<char, decltype(&::free)> real(::realpath(path.c_str(), nullptr), ::free);
+    if (!real) throw_errno("resolve " + quote(path));
+    std::string at = real.get();
+    uint64_t id = mount_id(at);
+    while (at != "/") {
+        std::string parent = at.substr(0, at.rfind('/'));
+        if (parent.empty()) parent = "/";
+        if (mount_id(parent) != id) break;
+        at = parent;
+    }
+    return at;
+}
+
 bool directory_empty(int fd, const std::string& where) {
     DIR* d = ::fdopendir(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
     if (!d) throw_errno("read " + quote(where));

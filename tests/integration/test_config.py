@@ -7,6 +7,7 @@ Run: test_config.py --as root|user [-k NAME] [-v]   (see harness.py)
 import json
 import os
 import resource
+import shlex
 import shutil
 import subprocess
 import sys
@@ -798,6 +799,38 @@ def test_rootfs_propagation(h):
         root = _mount(h.report(b), "/")
         check_eq(any(o.startswith("shared:") for o in root["optional"]), shared,
                  f"rootfsPropagation {prop}: optional fields of / {root['optional']}")
+
+
+def test_rshared_mounts_reach_the_host(h):
+    """rootfsPropagation rshared with an rbind,rshared mount (what containerd makes of a
+    Kubernetes Bidirectional volume): a mount the container makes there shows on the host's
+    side, as with runc; an rprivate mount beside it stays private; none of the runtime's own
+    mounts (root, /proc, /dev) leaks, and detaching the old root unmounts nothing outside.
+    The "host" is a private mount namespace of the test's own."""
+    if h.rootless:
+        skip("needs real root: a rootless container's mounts cannot propagate to the caller's namespace")
+    if not shutil.which("unshare"):
+        skip("unshare is not installed (Debian: util-linux)")
+    share = h.mkdtemp("bidir")
+    b = h.bundle(["sh", "-c", "mount -t tmpfs ctr-x /x && mount -t tmpfs ctr-y /y && echo mounted"])
+    b.process["capabilities"] = {k: ["CAP_SYS_ADMIN"] for k in ("bounding", "effective", "permitted")}
+    b.linux["rootfsPropagation"] = "rshared"
+    b.add_mount("/x", "bind", share + "/shared", ["rbind", "rshared"])
+    b.add_mount("/y", "bind", share + "/priv", ["rbind", "rprivate"])
+    b.save()
+    cid = h.new_id("bidir")
+    run = " ".join(shlex.quote(a) for a in h.rt_argv("run", "--bundle", b.path, cid))
+    script = (f"set -e; mount -t tmpfs outer {share}; mount --make-rshared {share}; "
+              f"mkdir {share}/shared {share}/priv; before=$(wc -l < /proc/self/mountinfo); {run}; "
+              f"echo mounts $before $(wc -l < /proc/self/mountinfo); "
+              f"awk '{{print $5, $9, $10}}' /proc/self/mountinfo | grep -E '^{share}/|{b.path}' || true")
+    r = h.cmd(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
+    check_eq(r.rc, 0, f"run in a namespace of our own\n{r!r}")
+    lines = r.out.strip().split("\n")
+    check_eq(lines[0], "mounted", f"the container mounted both\n{r!r}")
+    before, after = lines[1].split()[1:]
+    check_eq(int(after), int(before) + 1, f"one mount more outside, the container's /x, nothing less\n{r!r}")
+    check_eq(lines[2:], [f"{share}/shared tmpfs ctr-x"], f"only /x reached the host side\n{r!r}")
 
 
 def test_seccomp_from_config(h):

@@ -105,7 +105,13 @@ struct MountPlan {
     // chroot, and the mounts stay in that namespace after the container (as runc).
     bool own_mount_namespace = true;
     unsigned long root_propagation = 0;     // applied to "/" first (MS_SLAVE|MS_REC by default)
-    unsigned long final_root_propagation = 0;  // linux.rootfsPropagation, applied after pivot_root; 0 = none
+    // rootfsPropagation shared or rshared: "/" keeps the host's peer groups (a
+    // bind of a shared host mount stays its peer, as Kubernetes' Bidirectional
+    // volumes need), so the mount holding the rootfs is made private before the
+    // rootfs is mounted, and the old root rslave before it is detached: nothing
+    // of the runtime's own reaches the host.
+    bool shared_root = false;
+    unsigned long final_root_propagation = 0;  // linux.rootfsPropagation for "/" alone, after pivot_root; 0 = none
     std::vector<MountOp> mounts;
     bool setup_dev = true;                  // /dev not bind-mounted: create nodes and symlinks
     bool mknod = true;                      // create nodes with mknod (else bind host nodes)

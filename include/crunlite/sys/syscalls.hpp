@@ -71,6 +71,9 @@ int remove_tree(const std::string& path);
 // symlinks).  Throws Error naming the entry (`where`/name).  tmpcopyup: the
 // contents of a directory go into the tmpfs that covers it.
 void copy_tree(int src, int dst, const std::string& where);
+// The mount point of the mount that holds `path` (its symlinks resolved first):
+// the topmost directory above it with its statx mount id.  Throws Error.
+std::string mount_point_of(const std::string& path);
 // Whether the directory `fd` (opened for reading) has no entries; throws Error naming `where`.
 bool directory_empty(int fd, const std::string& where);
 

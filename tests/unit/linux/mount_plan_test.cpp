@@ -38,7 +38,18 @@ TEST_CASE("rootfs path resolves against the bundle; / becomes a slave by default
     plan = linux::plan_mounts(c, input());
     CHECK(plan.rootfs == "/abs/root");
     CHECK(plan.root_propagation == (MS_PRIVATE | MS_REC));
-    CHECK(plan.final_root_propagation == (MS_PRIVATE | MS_REC));
+    CHECK(plan.final_root_propagation == MS_PRIVATE);  // "/" alone: each mount keeps its own
+    CHECK_FALSE(plan.shared_root);
+    // Shared: the host's peer groups are kept (runc's), the rootfs gets a private parent.
+    c.linux->rootfs_propagation = "rshared";
+    plan = linux::plan_mounts(c, input());
+    CHECK(plan.root_propagation == (MS_SHARED | MS_REC));
+    CHECK(plan.shared_root);
+    CHECK(plan.final_root_propagation == MS_SHARED);
+    c.linux->rootfs_propagation = "slave";
+    plan = linux::plan_mounts(c, input());
+    CHECK(plan.root_propagation == (MS_SLAVE | MS_REC));
+    CHECK_FALSE(plan.shared_root);
 }
 
 TEST_CASE("bind mounts: recursion, remount flags, relative sources", "[mount_plan]") {

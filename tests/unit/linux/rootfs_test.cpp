@@ -128,7 +128,7 @@ TEST_CASE("apply: / becomes a slave first, every mount and node before the pivot
     // A tmpfs keeps the mode its options give.
     CHECK(k.find("mount tmpfs $BUNDLE/rootfs/dev tmpfs NOSUID mode=755") != npos);
     // After the pivot: hostname, sysctl, rootfsPropagation, masks, read-only paths, root read-only.
-    size_t root_prop = k.find("mount - / - REC|SLAVE", pivot);
+    size_t root_prop = k.find("mount - / - SLAVE", pivot);
     size_t host = k.find("sethostname box");
     size_t sysctl = k.find("write /proc/sys/kernel/shm_rmid_forced 1");
     size_t mask_file = k.find("mount /dev/null $BUNDLE/rootfs/proc/kcore - BIND");
@@ -145,6 +145,26 @@ TEST_CASE("apply: / becomes a slave first, every mount and node before the pivot
     CHECK(ro_bind < ro_remount);
     CHECK(k.find("mount tmpfs $BUNDLE/rootfs/proc/missing") == npos);  // a missing masked path is skipped
     CHECK(k.calls.back() == "mount - $BUNDLE/rootfs - RDONLY|REMOUNT|BIND");
+}
+
+TEST_CASE("apply: a shared rootfsPropagation keeps the host's peers, with a private parent for the rootfs "
+          "and the old root rslave before its detach", "[rootfs]") {
+    Bundle b;
+    auto c = config_of(kConfig);
+    c.linux->rootfs_propagation = "rshared";
+    RecordingKernel k = apply(b, c);
+    INFO(k.text());
+    REQUIRE(k.calls.size() > 2);
+    CHECK(k.calls[0] == "mount - / - REC|SHARED");
+    // The mount point holding the bundle (here "/", or the tmpfs of /tmp).
+    CHECK((k.calls[1].rfind("mount - /", 0) == 0 && k.calls[1].ends_with(" - PRIVATE")));
+    CHECK(k.calls[2] == "mount $BUNDLE/rootfs $BUNDLE/rootfs - BIND|REC");
+    size_t pivot = k.find("pivot_root . .");
+    REQUIRE(pivot != npos);
+    CHECK(k.calls[pivot + 1].rfind("mount_setattr ", 0) == 0);
+    CHECK(k.calls[pivot + 1].ends_with("prop=0x80000 AT_RECURSIVE"));  // MS_SLAVE
+    CHECK(k.calls[pivot + 2] == "umount2 . MNT_DETACH");
+    CHECK(k.find("mount - / - SHARED", pivot) != npos);  // then "/" alone shared
 }
 
 TEST_CASE("apply: a masked path that is a symlink is masked where it leads inside the root", "[rootfs]") {
