@@ -2,6 +2,7 @@
 
 #include <fcntl.h>
 #include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <termios.h>
@@ -15,7 +16,7 @@
 
 namespace crunlite::linux {
 
-sys::UniqueFd setup_terminal(uid_t uid, gid_t gid, const std::optional<spec::ConsoleSize>& size) {
+sys::UniqueFd setup_terminal(uid_t uid, const std::optional<spec::ConsoleSize>& size, bool console) {
     sys::UniqueFd master(::open("/dev/ptmx", O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!master) throw_errno("open /dev/ptmx for process.terminal");
     if (::unlockpt(master.get()) < 0) throw_errno("unlockpt");
@@ -23,10 +24,21 @@ sys::UniqueFd setup_terminal(uid_t uid, gid_t gid, const std::optional<spec::Con
     // container process could have replaced.
     sys::UniqueFd slave(::ioctl(master.get(), TIOCGPTPEER, O_RDWR | O_NOCTTY | O_CLOEXEC));
     if (!slave) throw_errno("open the pty slave");
-    if (::fchown(slave.get(), uid, gid) < 0 && errno != EINVAL) throw_errno("chown the pty slave");
+    if (::fchown(slave.get(), uid, static_cast<gid_t>(-1)) < 0 && errno != EINVAL) throw_errno("chown the pty slave");
     if (size && (size->height || size->width)) {
         winsize ws{static_cast<unsigned short>(size->height), static_cast<unsigned short>(size->width), 0, 0};
         if (::ioctl(slave.get(), TIOCSWINSZ, &ws) < 0) throw_errno("set process.consoleSize");
+    }
+    if (console) {
+        // The container's devpts path of the slave: the bind source must be a
+        // path (a /proc/self/fd link would need the container's /proc).
+        unsigned n = 0;
+        if (::ioctl(master.get(), TIOCGPTN, &n) < 0) throw_errno("get the pty number");
+        std::string pts = "/dev/pts/" + std::to_string(n);
+        sys::UniqueFd made(::open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0));
+        if (!made && errno != EEXIST) throw_errno("create /dev/console");
+        if (::mount(pts.c_str(), "/dev/console", nullptr, MS_BIND, nullptr) < 0)
+            throw_errno("bind " + pts + " on /dev/console");
     }
     if (::ioctl(slave.get(), TIOCSCTTY, 0) < 0) throw_errno("make the pty the controlling terminal");
     for (int fd = 0; fd < 3; ++fd)

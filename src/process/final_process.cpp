@@ -49,7 +49,8 @@ uint64_t ignored_signals() {
 }
 
 FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::SeccompProgram* seccomp,
-                            const SyncSocket& sync, bool setgroups_allowed, int preserve_fds, uint64_t ignored) {
+                            const SyncSocket& sync, bool setgroups_allowed, int preserve_fds, uint64_t ignored,
+                            sys::UniqueFd pty) {
     FinalProcess out;
     out.env = proc.env;
     // runc's rule: a process without HOME gets its passwd entry's, else "/".
@@ -57,7 +58,7 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
         out.env.push_back("HOME=" + linux::container_home(proc.user.uid));
     // The pty comes from the container's devpts; its master goes to the parent.
     if (proc.terminal) {
-        sys::UniqueFd master = linux::setup_terminal(proc.user.uid, proc.user.gid, proc.console_size);
+        sys::UniqueFd master = pty ? std::move(pty) : linux::setup_terminal(proc.user.uid, proc.console_size);
         sync.send_fd(MsgType::Pty, master.get());
     }
     linux::set_rlimits(proc.rlimits);

@@ -34,8 +34,11 @@ struct FinalProcess {
     linux::CapsetCall drop_sys_admin;  // run after the filter: drops the CAP_SYS_ADMIN kept for it
 };
 
+// `pty`: with process.terminal, the master of a pty made before (the init's,
+// whose slave is /dev/console); none: one is made here.
 FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::SeccompProgram* seccomp,
-                            const SyncSocket& sync, bool setgroups_allowed, int preserve_fds, uint64_t ignored);
+                            const SyncSocket& sync, bool setgroups_allowed, int preserve_fds, uint64_t ignored,
+                            sys::UniqueFd pty = {});
 
 // The seccomp filter goes in right before execve.
 [[noreturn]] void exec_final(const linux::ProcessPlan& proc, const linux::SeccompProgram* seccomp, const FinalProcess& fp);

@@ -26,6 +26,7 @@
 #include "crunlite/linux/netdev.hpp"
 #include "crunlite/linux/process_setup.hpp"
 #include "crunlite/linux/rootfs.hpp"
+#include "crunlite/linux/terminal.hpp"
 #include "crunlite/linux/sched.hpp"
 #include "crunlite/sys/child.hpp"
 #include "crunlite/sys/syscalls.hpp"
@@ -182,6 +183,10 @@ void die_of_signals_while_created() {
         linux::prepare_rootfs(plan, req.no_pivot, req.runtime_hooks ? std::function<void()>(hooks) : nullptr);
         // sysctls go through /proc/sys, before readonlyPaths makes it read-only (as runc).
         linux::apply_uts_and_sysctl(plan);
+        // The init's pty before the root is finished (a read-only /dev, root): its
+        // slave is /dev/console too, in a mount namespace of its own (as runc).
+        sys::UniqueFd pty;
+        if (proc.terminal) pty = linux::setup_terminal(proc.user.uid, proc.console_size, plan.own_mount_namespace);
         linux::finish_rootfs(plan);
 
         if (proc.personality) linux::set_personality(*proc.personality);
@@ -189,7 +194,8 @@ void die_of_signals_while_created() {
         if (proc.memory_policy) linux::set_memory_policy(*proc.memory_policy);
         if (!proc.session_keyring.empty()) linux::join_session_keyring(proc.session_keyring);
         uint64_t ignored = parse_uint(sync.expect(MsgType::Ignored, "container start")).value_or(~uint64_t{0});
-        FinalProcess fp = finish_process(proc, req.seccomp, sync, may_setgroups, req.preserve_fds, ignored);
+        FinalProcess fp =
+            finish_process(proc, req.seccomp, sync, may_setgroups, req.preserve_fds, ignored, std::move(pty));
         // `create`: from Ready on, until the handlers below are in, signals are held
         // pending (a blocked signal is queued even for PID 1), not dropped.
         sigset_t all, none;

@@ -4,6 +4,7 @@
 import fcntl
 import json
 import os
+import re
 import pty
 import shutil
 import struct
@@ -314,6 +315,12 @@ def test_create_with_terminal_and_console_socket(h):
         h.rt_ok("start", cid)
         out = _talk(master, b"stty size; echo done-$((1+1))\n", b"done-2")
         check_in(b"33 111", out, "process.consoleSize applied")
+        # As runc: /dev/console is the pty, which keeps devpts's group (tty where gid=5 applies).
+        out = _talk(master, b"stat -c 'dev=%t:%T group=%g' /dev/console $(tty); echo done-$((2+1))\n", b"done-3")
+        devs = re.findall(rb"dev=(\w+:\w+) group=(\d+)", out)
+        check(len(devs) == 2 and devs[0] == devs[1], f"/dev/console is the process's pty: {out!r}")
+        if not h.rootless:
+            check_eq(devs[0][1], b"5", "the pty's group is tty (devpts gid=5)")
         _talk(master, b"exit\n", b"\xff", timeout=1)
     finally:
         os.close(master)

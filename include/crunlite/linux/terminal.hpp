@@ -19,8 +19,11 @@ namespace crunlite::linux {
 
 // Opens a new pty from /dev/ptmx, makes its slave the controlling terminal of
 // the calling process (which must be a session leader) and its fds 0-2, owned by
-// uid/gid, sized `size` if given.  Returns the master.
-sys::UniqueFd setup_terminal(uid_t uid, gid_t gid, const std::optional<spec::ConsoleSize>& size);
+// uid (its group stays devpts's, tty with gid=5, as runc leaves it), sized
+// `size` if given.  With `console`, the slave is also bind-mounted on
+// /dev/console (made if missing), as runc does for a container's init.
+// Returns the master.
+sys::UniqueFd setup_terminal(uid_t uid, const std::optional<spec::ConsoleSize>& size, bool console = false);
 
 // Sends `master` to the unix socket at `socket_path` with SCM_RIGHTS (the
 // protocol of runc's --console-socket, which containerd and conmon implement).
