@@ -251,9 +251,15 @@ std::vector<spec::DeviceCgroup> effective_device_rules(const std::vector<spec::D
             throw Error(EINVAL, "linux.resources.devices[" + std::to_string(i) + "].type: must be a, c or b");
         out.push_back(r);
     }
-    static const int64_t kDefault[][2] = {{1, 3}, {1, 5}, {1, 7}, {1, 8}, {1, 9}, {5, 0}, {5, 2}};
+    // runc's allowed devices, in its order: mknod of any node (the nodes made
+    // are still refused their use), the default nodes, /dev/pts/*, ptmx, tun.
+    out.push_back({true, "c", std::nullopt, std::nullopt, "m"});
+    out.push_back({true, "b", std::nullopt, std::nullopt, "m"});
+    static const int64_t kDefault[][2] = {{1, 3}, {1, 8}, {1, 7}, {5, 0}, {1, 5}, {1, 9}};
     for (const auto& d : kDefault) out.push_back({true, "c", d[0], d[1], "rwm"});
     out.push_back({true, "c", 136, std::nullopt, "rwm"});  // /dev/pts/*
+    out.push_back({true, "c", 5, 2, "rwm"});              // /dev/ptmx
+    out.push_back({true, "c", 10, 200, "rwm"});           // /dev/net/tun
     for (const auto& d : devices)
         if (d.type == "c" || d.type == "b" || d.type == "u")
             out.push_back({true, d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"});

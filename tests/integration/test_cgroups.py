@@ -312,7 +312,7 @@ def test_device_rules(h):
     if not os.path.exists("/dev/loop0"):
         skip("no loop devices on this host")
     # An unbound loop device opens and reads 0 bytes: only the cgroup can refuse it.
-    script = ("mknod /tmp/loop b 7 0 && head -c1 /tmp/loop >/dev/null; echo loop=$?; "
+    script = ("rm -f /tmp/loop; mknod /tmp/loop b 7 0 && head -c1 /tmp/loop >/dev/null; echo loop=$?; "
               "echo x > /dev/null; echo null=$?; head -c1 /dev/urandom >/dev/null; echo urandom=$?")
     b = h.bundle(["sh", "-c", script])
     b.linux["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}
@@ -330,6 +330,13 @@ def test_device_rules(h):
     b.linux["resources"]["devices"].append({"allow": True, "type": "b", "major": 7, "minor": 0, "access": "rm"})
     r = h.run_bundle(b)
     check_eq(r.out.split()[0], "loop=0", f"an allow rule for b 7:0 rm\n{r!r}")
+    # runc's allowed devices: any node may be made (m), only the default ones and tun used.
+    b.linux["resources"]["devices"] = [{"allow": False, "access": "rwm"}]
+    b.process["args"] = ["sh", "-c", "mknod /tmp/b b 7 0 && echo mknod-b; mknod /tmp/fuse c 10 229 && echo mknod-c; "
+                         "head -c1 /tmp/fuse 2>/dev/null || echo fuse-refused; mkdir -p /dev/net; "
+                         "mknod /dev/net/tun c 10 200 && (exec 3<>/dev/net/tun) && echo tun-opened"]
+    r = h.run_bundle(b)
+    check_eq(r.out.split(), ["mknod-b", "mknod-c", "fuse-refused", "tun-opened"], f"runc's allowed devices\n{r!r}")
 
 
 def test_device_rules_on_a_pure_v2_host(h):
@@ -342,7 +349,7 @@ def test_device_rules_on_a_pure_v2_host(h):
     unshare = shutil.which("unshare")
     if not unshare:
         skip("unshare(1) not installed")
-    script = ("mknod /tmp/loop b 7 0 && head -c1 /tmp/loop >/dev/null; echo loop=$?; "
+    script = ("rm -f /tmp/loop; mknod /tmp/loop b 7 0 && head -c1 /tmp/loop >/dev/null; echo loop=$?; "
               "echo x > /dev/null; echo null=$?; cat /proc/self/cgroup | tail -1")
     b = h.bundle(["sh", "-c", script])
     b.linux["resources"] = {"devices": [{"allow": False, "access": "rwm"}]}

@@ -219,12 +219,17 @@ TEST_CASE("device rules: configured ones first, then the devices the container i
                                              {true, "b", 7, std::nullopt, "r"}};
     std::vector<spec::Device> devices = {{"c", "/dev/fuse", 10, 229, std::nullopt, std::nullopt, std::nullopt}};
     auto w = plan_device_rules(rules, devices);
-    REQUIRE(w.size() == 2 + 7 + 1 + 1);
+    REQUIRE(w.size() == 2 + 11 + 1);
     CHECK(w[0] == Write{"devices", false, "devices.deny", "a"});
     CHECK(w[1] == Write{"devices", false, "devices.allow", "b 7:* r"});
-    CHECK(w[2] == Write{"devices", false, "devices.allow", "c 1:3 rwm"});
-    CHECK(w[9] == Write{"devices", false, "devices.allow", "c 136:* rwm"});
-    CHECK(w[10] == Write{"devices", false, "devices.allow", "c 10:229 rwm"});
+    // runc's allowed devices: mknod of any node, the default nodes, pts, ptmx, tun.
+    CHECK(w[2] == Write{"devices", false, "devices.allow", "c *:* m"});
+    CHECK(w[3] == Write{"devices", false, "devices.allow", "b *:* m"});
+    CHECK(w[4] == Write{"devices", false, "devices.allow", "c 1:3 rwm"});
+    CHECK(w[10] == Write{"devices", false, "devices.allow", "c 136:* rwm"});
+    CHECK(w[11] == Write{"devices", false, "devices.allow", "c 5:2 rwm"});
+    CHECK(w[12] == Write{"devices", false, "devices.allow", "c 10:200 rwm"});
+    CHECK(w[13] == Write{"devices", false, "devices.allow", "c 10:229 rwm"});
     rules[1].type = "x";
     CHECK_THROWS_WITH(plan_device_rules(rules, {}), Catch::Contains("linux.resources.devices[1].type"));
 }
