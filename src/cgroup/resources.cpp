@@ -87,6 +87,11 @@ void plan_cpu_v2(Planner& p, const spec::Resources::Cpu& c) {
 }
 
 void plan_cpu_v1(Planner& p, const spec::Resources::Cpu& c) {
+    // The kernel clamps to [2, 262144]; runc reads the value back and refuses, in these words.
+    if (c.shares && *c.shares < 2)
+        throw Error(EINVAL, "linux.resources.cpu.shares: the minimum allowed cpu-shares is 2");
+    if (c.shares && *c.shares > 262144)
+        throw Error(EINVAL, "linux.resources.cpu.shares: the maximum allowed cpu-shares is 262144");
     if (c.shares) p.add("cpu", "cpu.shares", std::to_string(*c.shares));
     if (c.period) p.add("cpu", "cpu.cfs_period_us", std::to_string(*c.period));
     if (c.quota) p.add("cpu", "cpu.cfs_quota_us", std::to_string(*c.quota));

@@ -214,6 +214,20 @@ TEST_CASE("every resource field reaches a cgroup file, or is refused naming it",
     }
 }
 
+TEST_CASE("v1 cpu.shares outside the kernel's [2, 262144] is refused in runc's words", "[cgroup]") {
+    spec::Resources r;
+    r.cpu = spec::Resources::Cpu{};
+    auto v1 = [](const std::string&) { return false; };
+    for (uint64_t ok : {2u, 1024u, 262144u}) {
+        r.cpu->shares = ok;
+        CHECK(plan_resources(r, v1).at(0) == Write{"cpu", false, "cpu.shares", std::to_string(ok)});
+    }
+    r.cpu->shares = 1;
+    CHECK_THROWS_WITH(plan_resources(r, v1), "linux.resources.cpu.shares: the minimum allowed cpu-shares is 2");
+    r.cpu->shares = 262145;
+    CHECK_THROWS_WITH(plan_resources(r, v1), "linux.resources.cpu.shares: the maximum allowed cpu-shares is 262144");
+}
+
 TEST_CASE("device rules: configured ones first, then the devices the container is given", "[cgroup]") {
     std::vector<spec::DeviceCgroup> rules = {{false, "", std::nullopt, std::nullopt, "rwm"},
                                              {true, "b", 7, std::nullopt, "r"}};
