@@ -182,7 +182,17 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
         st.start_time = ps.start_time;
         saved.emplace(store.save_ahead(st));
     };
-    process::Launched launched = with_context("unable to start container process", [&] { return process::launch(req); });
+    process::Launched launched = with_context("unable to start container process", [&] {
+        try {
+            return process::launch(req);
+        } catch (const Error& e) {
+            // A setup the kernel's OOM killer ended only "exited early": say why.
+            if (e.code() == EPIPE && cgroup::oom_kills(cg) > 0)
+                throw Error(ENOMEM, e.message() + ": the kernel's OOM killer ended it (linux.resources.memory.limit " +
+                                        "is too low for the container to start)");
+            throw;
+        }
+    });
     if (launched.pty_master && !opts.console_socket.empty()) {
         linux::send_to_console_socket(opts.console_socket, launched.pty_master.get());
         launched.pty_master.reset();

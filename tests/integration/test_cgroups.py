@@ -65,6 +65,10 @@ def test_memory_limit_oom_kills(h):
     b.linux["resources"] = {"memory": {"limit": 256 * 1024 * 1024}}
     r = h.run_bundle(b)
     check_eq(r.rc, 0, f"200 MiB fits under 256 MiB\n{r!r}")
+    # A limit too low for the setup itself: the error says the OOM killer ended it.
+    b.linux["resources"] = {"memory": {"limit": 1000}}
+    r = h.run_bundle(b)
+    check(r.rc == 1 and "the kernel's OOM killer ended it" in r.err, f"a 1000-byte limit\n{r!r}")
 
 
 def test_cgroup_mount_shows_the_containers_hierarchies(h):
