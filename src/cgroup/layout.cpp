@@ -40,7 +40,9 @@ Layout parse_layout(std::string_view mountinfo, std::string_view self_cgroup) {
             out.unified = {mount_point, own_v2};
         } else if (right[0] == "cgroup") {
             for (const auto& opt : split(right[2], ',')) {
-                if (opt.rfind("name=", 0) == 0 || !own_v1.count(opt) || out.v1.count(opt)) continue;
+                // Of the named hierarchies, systemd's is joined too, as runc joins it (no limits there).
+                bool named = opt.rfind("name=", 0) == 0;
+                if ((named && opt != "name=systemd") || !own_v1.count(opt) || out.v1.count(opt)) continue;
                 out.v1[opt] = {mount_point, own_v1[opt]};
             }
         }

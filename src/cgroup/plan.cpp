@@ -60,10 +60,12 @@ Plan plan(const HostCgroups& host_facts, const spec::Linux& original, const std:
     HostCgroups host = host_facts;
     spec::Linux rest;
     const spec::Linux& config = plan_systemd(plan, host, original, rest, id, rootless, where);
+    if (plan.systemd) host.layout.v1.erase("name=systemd");  // systemd places its unit there itself
     Paths paths =
         with_context(where, [&] { return plan_paths(host.layout, host.may_create, config.cgroups_path, id); });
     for (auto& h : v1_hierarchy_dirs(host.layout, paths)) {
-        std::erase(h.controllers, h.name);  // a link only where the name differs
+        // A link only where a controller's name differs (none for name=systemd's "systemd").
+        std::erase_if(h.controllers, [&](const std::string& c) { return c == h.name || c.rfind("name=", 0) == 0; });
         plan.view.push_back(std::move(h));
     }
     for (auto& w : plan_limits(plan, host, config, rootless, where)) {

@@ -89,6 +89,16 @@ def test_cgroup_mount_shows_the_containers_hierarchies(h):
     check_eq(r.rc, 0, f"reading the cgroup mount\n{r!r}")
     want = [str(limit), "21", "/sys/fs/cgroup/unified/cgroup.procs", "ro"] if hybrid else [str(limit), "21"]
     check_eq(r.out.split(), want, "the container's own limits through its cgroup mount")
+    # systemd's named hierarchy is joined and shown too, as runc does (root: ours is not delegated).
+    if hybrid and os.path.isdir("/sys/fs/cgroup/systemd") and not h.rootless:
+        b.process["args"] = ["sh", "-c", "grep name=systemd /proc/self/cgroup; ls /sys/fs/cgroup/systemd/cgroup.procs"]
+        b.linux["namespaces"] = [n for n in b.linux["namespaces"] if n["type"] != "cgroup"]  # the full path
+        cid = h.new_id("sd")
+        r = h.run_bundle(b, cid=cid)
+        lines = r.out.split()
+        check(len(lines) == 2 and lines[0].startswith("name=systemd:", lines[0].find(":") + 1)
+              and lines[0].endswith("/" + cid) and lines[1] == "/sys/fs/cgroup/systemd/cgroup.procs",
+              f"the name=systemd hierarchy\n{r!r}")
 
 
 def test_network_resources_need_net_cls_and_net_prio(h):
@@ -120,10 +130,12 @@ def test_exec_into_a_sub_cgroup(h):
     b, cid, pid = _detached(h, ["/probe", "sleep", "30"])
     dirs = {}
     for ctrl, path in _cgroup_lines(pid).items():
-        if ctrl.startswith("name="):
+        if ctrl.startswith("name=") and ctrl != "name=systemd":
             continue
-        mount = "/sys/fs/cgroup/unified" if ctrl == "" else f"/sys/fs/cgroup/{ctrl.split(',')[0]}"
-        if os.path.isdir(mount + path):
+        # systemd's named hierarchy is the container's too (as runc joins it): a sub-cgroup there as well.
+        mount = ("/sys/fs/cgroup/unified" if ctrl == "" else "/sys/fs/cgroup/systemd" if ctrl == "name=systemd"
+                 else f"/sys/fs/cgroup/{ctrl.split(',')[0]}")
+        if os.path.isdir(mount + path) and os.access(mount + path, os.W_OK):  # the container's, not a root left
             dirs[ctrl] = mount + path
             os.mkdir(mount + path + "/sub")
             if "cpuset" in ctrl.split(","):  # a v1 cpuset cgroup starts with no cpus or mems

@@ -22,7 +22,7 @@ struct Hierarchy {
 struct Layout {
     bool has_unified = false;
     Hierarchy unified;                          // the cgroup2 mount, if any
-    std::map<std::string, Hierarchy> v1;        // controller ("memory", "cpu", ...) -> its hierarchy
+    std::map<std::string, Hierarchy> v1;        // controller ("memory", "cpu", ..., "name=systemd") -> its hierarchy
 };
 
 // Parses mountinfo (cgroup and cgroup2 mounts; a v1 mount may carry several
