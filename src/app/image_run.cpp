@@ -328,7 +328,7 @@ bool write_etc_into_upper(const ImageLayers& layers, const std::string& upper,
     return true;
 }
 
-// 4. The /etc files (hosts, hostname, resolv.conf), volumes and the init, as mounts.
+// 4. The /etc files (hosts, hostname, resolv.conf), --read-only's tmpfs and the init, as mounts.
 void plan_etc_and_mounts(const ImageRunOptions& o, const ImageLayers& layers,
                          const std::string& dir, const std::string& network, spec::SpecOptions& s) {
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";

@@ -1,4 +1,5 @@
 // crun-lite volume create|ls|inspect|rm|prune: the named volumes of image containers (app/volumes.hpp).
+#include <cstdio>
 #include <iostream>
 
 #include "../command.hpp"
