@@ -508,6 +508,11 @@ runtime::CreateOptions create_options(const ImageRunOptions& o, const Prepared& 
 
 }  // namespace
 
+bool is_image_container(const runtime::Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    return store.exists(id) && store.load(id).annotations.count(kImageAnnotation) > 0;
+}
+
 void resolve_exec_user(const runtime::Context& ctx, runtime::ExecOptions& o) {
     if (o.user.empty() || !o.process_file.empty()) return;
     state::State st = state::Store(ctx.root).load(o.id);

@@ -394,6 +394,8 @@ def test_exec_user_as_podman(h):
     check_eq(r.out.split()[:4], ["1001", "2000", "2000", "/x"], f"an explicit group; -e HOME wins\n{r!r}")
     r = h.rt("exec", "-u", "nosuch", cid, "true")
     check(r.rc == 255 and "unable to find user nosuch" in r.err, f"exec -u of a missing user\n{r!r}")
+    # As podman's exec (bundle containers keep runc's 255): 127 not found, 126 not executable.
+    check_eq((h.rt("exec", cid, "nosuch").rc, h.rt("exec", cid, "/etc/passwd").rc), (127, 126), "exec exit codes")
     h.rt_ok("delete", "--force", cid)
 
 

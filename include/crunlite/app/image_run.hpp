@@ -85,6 +85,8 @@ bool start_again(const runtime::Context& ctx, const std::string& id);
 // container's bounding set as its capabilities.  Other containers, and
 // --process, keep runc's meaning (numeric ids, nothing added).
 void resolve_exec_user(const runtime::Context& ctx, runtime::ExecOptions& o);
+// Whether `id` names a container of run/create --image (false for none).
+bool is_image_container(const runtime::Context& ctx, const std::string& id);
 int run_image(const runtime::Context& ctx, const ImageRunOptions& opts);
 
 // `start` of an image container (runtime::start's `starting`, under the

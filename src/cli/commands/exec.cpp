@@ -38,15 +38,19 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
     o.args.assign(args.begin() + static_cast<long>(i) + 1, args.end());
     if (!process_label.empty())
         log::warn("exec: --process-label " + quote(process_label) + " not applied: crun-lite does not support SELinux");
+    runtime::Context ctx = g.context();
     try {
-        runtime::Context ctx = g.context();
         app::resolve_exec_user(ctx, o);
         return runtime::exec(ctx, o);
     } catch (const Error& e) {
         // As runc: an exec that fails says so and exits 255, which a caller tells
-        // from the process's own exit status.
+        // from the process's own exit status.  In an image container, as podman's
+        // exec: 127 for a command not found, 126 for one not executable.
         bool said = e.message().rfind("exec failed: ", 0) == 0;
-        return report_error(said ? e : e.with_context("exec failed"), 255);
+        int code = 255;
+        if (e.kind() != Error::Kind::Other && app::is_image_container(ctx, o.id))
+            code = e.kind() == Error::Kind::CommandNotFound ? 127 : 126;
+        return report_error(said ? e : e.with_context("exec failed"), code);
     }
 }
 
