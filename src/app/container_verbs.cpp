@@ -98,7 +98,7 @@ ImageContainer load_image_container(const runtime::Context& ctx, const std::stri
 }
 
 int64_t first_tick_ms(const App& app) {
-    if (!app.health) return -1;
+    if (!app.health || app.health->interval_ns == 0) return -1;  // interval 0: `healthcheck run` only
     return next_probe_delay(HealthState{}, *app.health, in_start_period(*app.health, app.started_ns)) / 1'000'000;
 }
 
@@ -362,7 +362,7 @@ int64_t health_tick(const runtime::Context& ctx, const std::string& id) {
         return -1;  // deleted meanwhile
     }
     ImageContainer& c = *loaded;
-    if (!c.app.health) return -1;
+    if (!c.app.health || c.app.health->interval_ns == 0) return -1;
     const HealthConfig& hc = *c.app.health;
     switch (state::Store(ctx.root).status(c.st)) {
         case state::Status::Running: break;

@@ -249,8 +249,9 @@ std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck
         if (o.startup_success) sp.success = *o.startup_success;
         c.startup = sp;
     }
-    if (c.interval_ns < 1'000'000 || c.timeout_ns < 1'000'000 || c.start_interval_ns < 1'000'000)
-        throw Error(EINVAL, "healthcheck: interval, timeout and start interval must be at least 1ms");
+    // An interval of 0 (--health-interval disable) is podman's: no timer.
+    if ((c.interval_ns != 0 && c.interval_ns < 1'000'000) || c.timeout_ns < 1'000'000 || c.start_interval_ns < 1'000'000)
+        throw Error(EINVAL, "healthcheck: interval (unless 0: disabled), timeout and start interval must be at least 1ms");
     if (c.retries < 1) throw Error(EINVAL, "healthcheck: retries must be at least 1");
     return c;
 }
@@ -273,6 +274,7 @@ bool in_startup(const HealthState& state, const HealthConfig& config) {
 
 bool health_stale(const HealthState& state, const HealthConfig& config, int64_t started_ns, int64_t now_ns) {
     if (state.log.empty()) return false;  // (a created container's start may come long after)
+    if (config.interval_ns == 0) return false;  // no timer: probed by `healthcheck run` alone
     std::optional<int64_t> end = state::parse_event_time(state.log.back().end);
     if (!end) return false;
     int64_t last = std::max(started_ns, *end);

@@ -449,6 +449,9 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
                                         "--health-http or --health-tcp was given)") +
                                 (ic.healthcheck ? "" : "; note: OCI-format images (buildah's default) drop HEALTHCHECK: "
                                                        "build with `buildah bud --format docker`"));
+    if (o.require_healthcheck && p.app.health->interval_ns == 0)
+        throw Error(EINVAL, "--wait-healthy: the healthcheck has no timer (--health-interval disable): "
+                            "only `healthcheck run` would probe it");
     if (!p.app.stop_signal.empty())  // --stop-signal was checked with the flags
         with_context("the image's StopSignal", [&] { return runtime::parse_signal(p.app.stop_signal); });
 

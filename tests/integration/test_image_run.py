@@ -761,6 +761,24 @@ def test_healthcheck_transitions_and_timeout(h):
     check(int(count.strip() or 0) <= 1, f"at most the running probe's sleep is left (found {count.strip()})")
 
 
+def test_health_interval_disable(h):
+    """--health-interval disable (or 0), podman's: no timer; `healthcheck run` alone probes,
+    and --wait-healthy, which would wait for nothing, is refused."""
+    archive = _archive(h, dict(BASE, User="", Cmd=["sleep", "3600"]))
+    for value in ("disable", "0"):
+        cid = h.new_id("img")
+        check_eq(_run(h, archive, "-d", "--health-cmd", "true", "--health-interval", value, cid).rc, 0, "run -d")
+        time.sleep(1.5)
+        hs = _inspect(h, cid)["State"]["Health"]
+        check_eq((hs["Status"], hs.get("Log", [])), ("starting", []), f"--health-interval {value}: no probe by itself")
+        check_eq(h.rt("healthcheck", "run", cid).rc, 0, "healthcheck run")
+        check_eq(_inspect(h, cid)["State"]["Health"]["Status"], "healthy", "probed on demand")
+        h.rt_ok("rm", "-f", cid)
+    r = _run(h, archive, "-d", "--health-cmd", "true", "--health-interval", "disable", "--wait-healthy", cid)
+    check(r.rc == 125 and "no timer" in r.err, f"--wait-healthy with no timer\n{r!r}")
+    check_eq(_containers_left(h), [], "nothing left")
+
+
 def test_healthcheck_run_enters_from_the_sealed_copy(h):
     """`healthcheck run` execs the image's command in the container, so, like exec, it runs
     from a view of the runtime nothing can write (CVE-2019-5736): the read-only overlay view as

@@ -82,7 +82,7 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("health-http", po::value(&f.health_http),
          "healthcheck: a GET of this URL to the container itself (http[s]://localhost:PORT/PATH; or 127.0.0.1, [::1]), healthy on 2xx/3xx")
         ("health-tcp", po::value(&f.health_tcp), "healthcheck: a TCP connect to this port of the container (127.0.0.1 or [::1])")
-        ("health-interval", po::value(&f.health_interval), "time between probes (e.g. 30s)")
+        ("health-interval", po::value(&f.health_interval), "time between probes (e.g. 30s); disable (or 0): no timer, healthcheck run only")
         ("health-timeout", po::value(&f.health_timeout), "a probe running longer fails")
         ("health-start-period", po::value(&f.health_start_period), "failures in this first period do not count")
         ("health-start-interval", po::value(&f.health_start_interval), "time between probes in the start period")
@@ -165,7 +165,9 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     auto duration = [&](const char* flag, const std::string& text, std::optional<int64_t>& out) {
         if (vm.count(flag)) out = app::parse_duration(text, verb + ": --" + flag);
     };
-    duration("health-interval", f.health_interval, h.interval_ns);
+    // podman's "disable" (also "0"): no timer, `healthcheck run` only.
+    if (vm.count("health-interval") && (f.health_interval == "disable" || f.health_interval == "0")) h.interval_ns = 0;
+    else duration("health-interval", f.health_interval, h.interval_ns);
     duration("health-timeout", f.health_timeout, h.timeout_ns);
     duration("health-start-period", f.health_start_period, h.start_period_ns);
     duration("health-start-interval", f.health_start_interval, h.start_interval_ns);

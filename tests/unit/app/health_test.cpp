@@ -74,6 +74,25 @@ TEST_CASE("the image's non-zero healthcheck fields are kept", "[health]") {
     CHECK(c->retries == 7);
 }
 
+TEST_CASE("an interval of 0 (--health-interval disable) is no timer, never stale; the image's 0 is the default",
+          "[health]") {
+    image::Healthcheck h = check_of({"CMD", "/healthz"});
+    h.interval_ns = 0;
+    auto c = health_config(h, {});
+    REQUIRE(c);
+    CHECK(c->interval_ns == 30 * kSecond);
+    HealthOverrides o;
+    o.interval_ns = 0;
+    c = health_config(h, o);
+    REQUIRE(c);
+    CHECK(c->interval_ns == 0);
+    HealthState st;
+    st.log.push_back({"2020-01-01T00:00:00Z", "2020-01-01T00:00:01Z", 0, ""});
+    CHECK_FALSE(health_stale(st, *c, 0, 4'000'000'000'000'000'000));  // a century later
+    o.interval_ns = 500'000;  // below 1ms
+    CHECK_THROWS_WITH(health_config(h, o), Catch::Contains("at least 1ms"));
+}
+
 TEST_CASE("CMD-SHELL runs through /bin/sh -c; CMD is exec'd without its marker", "[health]") {
     auto shell = health_config(check_of({"CMD-SHELL", "curl -f http://localhost/ || exit 1"}), {});
     REQUIRE(shell);
