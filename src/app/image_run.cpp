@@ -627,10 +627,13 @@ bool start_again(const runtime::Context& ctx, const std::string& id) {
     p.dir = st.bundle;
     p.app = detail::parse_app(st.bundle + "/app.json");
     p.ports = read_ports(st.bundle);  // the host ports it had
-    // Its monitor may still be ending (it holds the lock until it exits).
+    // Its monitor may still be ending (it holds the lock until it exits): a few seconds' grace.
     p.lock.reset(::open(p.dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!p.lock || ::flock(p.lock.get(), LOCK_EX | LOCK_NB) < 0)
-        throw Error(EBUSY, "container " + id + " is still held by its monitor: try again");
+    if (!p.lock) throw_errno("open " + quote(p.dir));
+    for (int i = 0; ::flock(p.lock.get(), LOCK_EX | LOCK_NB) < 0; ++i) {
+        if (errno != EWOULDBLOCK || i == 100) throw Error(EBUSY, "container " + id + " is still held by its monitor");
+        ::usleep(30'000);
+    }
     st = runtime::ready_to_run_again(ctx, id);
     int64_t now = realtime_ns();
     update_restart_record(ctx, id, [&](RestartRecord& r) {
