@@ -274,7 +274,8 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     }
     json::Writer head(false);
     head.begin_object();
-    head.key("Id").string(id).key("Created").string(c.st.created).key("Image").string(c.app.image);
+    // The id is the name too (podman's Name: no leading "/").
+    head.key("Id").string(id).key("Name").string(id).key("Created").string(c.st.created).key("Image").string(c.app.image);
     head.key("Bundle").string(c.st.bundle).key("Network").string(c.app.network);
     // Docker's: {"3000/tcp": [{"HostIp": "0.0.0.0", "HostPort": "49153"}]}, while it runs.
     head.key("NetworkSettings").begin_object().key("Ports").begin_object();

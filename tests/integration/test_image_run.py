@@ -624,7 +624,8 @@ def test_start_a_stopped_container_again(h):
     h.rt_ok("stop", "-t", "1", cid)
     h.rt_ok("start", cid)
     info = _inspect(h, cid)
-    check_eq((info["State"]["Status"], info["Created"]), ("running", created), f"running again, same creation\n{info}")
+    check_eq((info["State"]["Status"], info["Created"], info["Name"]), ("running", created, cid),
+             f"running again, same creation\n{info}")
     r = h.rt("start", cid)
     check(r.rc != 0, f"start of a running container is refused\n{r!r}")
     deadline = time.monotonic() + 10
