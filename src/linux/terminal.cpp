@@ -35,7 +35,8 @@ sys::UniqueFd setup_terminal(uid_t uid, const std::optional<spec::ConsoleSize>& 
         unsigned n = 0;
         if (::ioctl(master.get(), TIOCGPTN, &n) < 0) throw_errno("get the pty number");
         std::string pts = "/dev/pts/" + std::to_string(n);
-        sys::UniqueFd made(::open("/dev/console", O_WRONLY | O_CREAT | O_NOFOLLOW | O_CLOEXEC, 0));
+        // Made if missing, never opened: an existing node (a host's /dev) would be a tty.
+        sys::UniqueFd made(::open("/dev/console", O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC, 0));
         if (!made && errno != EEXIST) throw_errno("create /dev/console");
         if (::mount(pts.c_str(), "/dev/console", nullptr, MS_BIND, nullptr) < 0)
             throw_errno("bind " + pts + " on /dev/console");
