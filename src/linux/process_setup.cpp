@@ -64,14 +64,14 @@ void set_oom_score_adj(int value) {
 bool try_enter_cwd(const std::string& cwd) {
     if (::chdir(cwd.c_str()) < 0) {
         if (errno == EACCES) return false;
-        throw_errno("chdir to cwd " + quote(cwd));
+        throw_errno("chdir to cwd (\"" + cwd + "\") set in config.json failed");  // runc's words
     }
     check_cwd_inside(cwd);
     return true;
 }
 
 void enter_cwd(const std::string& cwd) {
-    if (::chdir(cwd.c_str()) < 0) throw_errno("chdir to cwd " + quote(cwd));
+    if (::chdir(cwd.c_str()) < 0) throw_errno("chdir to cwd (\"" + cwd + "\") set in config.json failed");
     check_cwd_inside(cwd);
 }
 

@@ -82,8 +82,11 @@ public:
                 fail(at + ".options", "idmap and ridmap are supported on bind mounts only");
         }
         // A uts namespace of its own: new, or joined by path (as runc).
-        if (!c_.hostname.empty() && !has_ns("uts")) fail("hostname", "needs a uts namespace of its own");
-        if (!c_.domainname.empty() && !has_ns("uts")) fail("domainname", "needs a uts namespace of its own");
+        // runc's words, after the field's name.
+        if (!c_.hostname.empty() && !has_ns("uts"))
+            fail("hostname", "unable to set hostname without a private UTS namespace");
+        if (!c_.domainname.empty() && !has_ns("uts"))
+            fail("domainname", "unable to set domainname without a private UTS namespace");
         if (c_.linux) check_linux(*c_.linux);
     }
 
@@ -197,21 +200,21 @@ private:
         }
     }
 
-    // Like runc: a sysctl is allowed only when the container has its own
-    // instance of the namespace that sysctl belongs to (new or joined by path).
+    // Like runc, in runc's words: a sysctl is allowed only when the container has
+    // its own instance of the namespace that sysctl belongs to (new or joined by path).
     void check_sysctl(const std::string& key) {
-        std::string where = "linux.sysctl." + key;
+        std::string where = "linux.sysctl." + key, named = "sysctl \"" + key + "\"";
         static const std::set<std::string> kIpc = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
                                                    "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
                                                    "kernel.shm_rmid_forced"};
         if (kIpc.count(key) || key.rfind("fs.mqueue.", 0) == 0) {
-            if (!has_ns("ipc")) fail(where, "needs an ipc namespace of its own");
+            if (!has_ns("ipc")) fail(where, named + " is not allowed in the hosts ipc namespace");
         } else if (key.rfind("net.", 0) == 0) {
-            if (!has_ns("network")) fail(where, "needs a network namespace");
-        } else if (key == "kernel.hostname" || key == "kernel.domainname") {
-            if (!has_ns("uts")) fail(where, "needs a uts namespace of its own");
+            if (!has_ns("network")) fail(where, named + " not allowed in host network namespace");
+        } else if ((key == "kernel.hostname" || key == "kernel.domainname") && has_ns("uts")) {
+            return;
         } else {
-            fail(where, "not namespaced: it would change the host");
+            fail(where, named + " is not in a separate kernel namespace (it would change the host's)");
         }
     }
 

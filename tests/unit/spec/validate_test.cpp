@@ -91,15 +91,15 @@ TEST_CASE("each rule names the path", "[validate]") {
 TEST_CASE("hostname and sysctl need their namespaces", "[validate]") {
     auto c = good();
     c.linux->namespaces.erase(c.linux->namespaces.begin() + 2);  // uts
-    expect_error(c, "hostname: needs a uts namespace of its own");
+    expect_error(c, "hostname: unable to set hostname without a private UTS namespace");
     c.linux->namespaces.push_back({"uts", "/proc/1/ns/uts"});  // joined by path: allowed, as runc
     CHECK_NOTHROW(spec::validate(c, "c"));
     c = good();
     c.linux->sysctl["net.ipv4.ip_forward"] = "1";
-    expect_error(c, "linux.sysctl.net.ipv4.ip_forward: needs a network namespace");
+    expect_error(c, "linux.sysctl.net.ipv4.ip_forward: sysctl \"net.ipv4.ip_forward\" not allowed in host network namespace");
     c = good();
     c.linux->sysctl["vm.swappiness"] = "1";
-    expect_error(c, "linux.sysctl.vm.swappiness: not namespaced: it would change the host");
+    expect_error(c, "linux.sysctl.vm.swappiness: sysctl \"vm.swappiness\" is not in a separate kernel namespace (it would change the host's)");
     c = good();
     c.linux->sysctl["kernel.shmmax"] = "1";
     c.linux->sysctl["fs.mqueue.queues_max"] = "1";
