@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
+#include <set>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -186,10 +187,20 @@ void finish_mount(sys::Kernel& k, int root_fd, const MountOp& op, int covered) {
             throw_errno("set propagation of " + what);
 }
 
+// The mounts whose contents a copyup may copy: the rootfs's, and each copyup
+// mount made so far (a volume nested in another takes what the outer one got
+// from the image).  What procfs, sysfs or any other mount holds is not the
+// image's.
+using CopyableMounts = std::set<uint64_t>;
+
 // copyup: an empty `source` directory first gets what `target` (the
 // destination in the rootfs) holds, with its owner and mode, as Docker fills
 // a new volume from the image.  Locked: two containers may fill one volume.
-void copy_up(const std::string& source, int target, const std::string& destination) {
+void copy_up(const std::string& source, int target, const std::string& destination, const CopyableMounts& copyable) {
+    if (!copyable.count(sys::mount_id(target, destination))) {
+        log::debug("copyup " + quote(destination) + ": another filesystem is mounted there; nothing copied");
+        return;
+    }
     sys::UniqueFd to(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     if (!to) throw_errno("open " + quote(source) + " for copyup");
     if (::flock(to.get(), LOCK_EX) < 0) throw_errno("lock " + quote(source) + " for copyup");
@@ -204,7 +215,7 @@ void copy_up(const std::string& source, int target, const std::string& destinati
 }
 
 // Mounts `op` at its destination inside `root_fd`.
-void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op) {
+void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op, CopyableMounts& copyable) {
     std::string fs_data = filesystem_data(root_fd, op);
     std::string source = op.source_fd >= 0 ? sys::fd_path(op.source_fd) : op.source;
     bool dir_target = op.kind != MountKind::Bind || is_directory(source);
@@ -218,9 +229,13 @@ void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op) {
     }
     if (op.copyup) {
         if (!dir_target) throw Error(ENOTDIR, quote(op.destination) + ": copyup needs a directory, not " + quote(op.source));
-        copy_up(source, target.get(), op.destination);
+        copy_up(source, target.get(), op.destination, copyable);
     }
     if (mount_op(k, root_fd, op, target.get(), fs_data)) finish_mount(k, root_fd, op, covered.get());
+    if (op.copyup) {
+        sys::UniqueFd mounted = sys::open_in_root(root_fd, op.destination, O_PATH);
+        copyable.insert(sys::mount_id(mounted.get(), op.destination));
+    }
 }
 
 // The directories of the device nodes inside the root, each looked up (and
@@ -304,8 +319,12 @@ void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mo
             if (!old_root) throw_errno("open the old root");
         }
         if (k.pivot_root(".", ".") < 0) throw_errno("pivot_root " + quote(rootfs));
-        if (old_root && k.mount_setattr(old_root.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, 0, 0, MS_SLAVE, 0) < 0)
-            throw_errno("make the old root rslave");
+        if (old_root && k.mount_setattr(old_root.get(), "", AT_EMPTY_PATH | AT_RECURSIVE, 0, 0, MS_SLAVE, 0) < 0) {
+            // Before 5.12: mount(2) through the fd's /proc link (the container's /proc by now).
+            if (errno != ENOSYS ||
+                k.mount(nullptr, sys::fd_path(old_root.get()).c_str(), nullptr, MS_SLAVE | MS_REC, nullptr) < 0)
+                throw_errno("make the old root rslave");
+        }
         if (k.umount2(".", MNT_DETACH) < 0) throw_errno("detach old root");
     }
     if (k.chdir("/") < 0) throw_errno("chdir /");
@@ -554,7 +573,8 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     sys::UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw_errno("open rootfs " + quote(plan.rootfs));
     // 3. Config mounts, in order, each target resolved inside the rootfs.
-    for (const auto& op : plan.mounts) apply_mount(k, root.get(), op);
+    CopyableMounts copyable = {sys::mount_id(root.get(), plan.rootfs)};
+    for (const auto& op : plan.mounts) apply_mount(k, root.get(), op, copyable);
     // 4. /dev nodes and symlinks, unless /dev is the host's.
     if (plan.setup_dev) {
         DeviceDirs dirs(root.get());

@@ -353,13 +353,21 @@ bool in_initial_userns() {
     }
 }
 
+namespace {
+
+// The statx mount id of `name` in `dirfd` (name "": dirfd itself); `where` names it in errors.
+uint64_t mount_id_at(int dirfd, const char* name, const std::string& where) {
+    struct statx sx;
+    if (::statx(dirfd, name, AT_SYMLINK_NOFOLLOW | (*name ? 0 : AT_EMPTY_PATH), STATX_MNT_ID, &sx) < 0)
+        throw_errno("statx " + quote(where));
+    if (!(sx.stx_mask & STATX_MNT_ID)) throw Error(ENOTSUP, "statx " + quote(where) + ": no mount id (kernel before 5.8)");
+    return sx.stx_mnt_id;
+}
+
+}  // namespace
+
 std::string mount_point_of(const std::string& path) {
-    auto mount_id = [](const std::string& p) {
-        struct statx sx;
-        if (::statx(AT_FDCWD, p.c_str(), AT_SYMLINK_NOFOLLOW, STATX_MNT_ID, &sx) < 0) throw_errno("statx " + quote(p));
-        if (!(sx.stx_mask & STATX_MNT_ID)) throw Error(ENOTSUP, "statx " + quote(p) + ": no mount id (kernel before 5.8)");
-        return sx.stx_mnt_id;
-    };
+    auto mount_id = [](const std::string& p) { return mount_id_at(AT_FDCWD, p.c_str(), p); };
     std::unique_ptr<char, decltype(&::free)> real(::realpath(path.c_str(), nullptr), ::free);
     if (!real) throw_errno("resolve " + quote(path));
     std::string at = real.get();
@@ -374,8 +382,12 @@ std::string mount_point_of(const std::string& path) {
 }
 
 bool directory_empty(int fd, const std::string& where) {
-    DIR* d = ::fdopendir(::fcntl(fd, F_DUPFD_CLOEXEC, 0));
-    if (!d) throw_errno("read " + quote(where));
+    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    DIR* d = dup < 0 ? nullptr : ::fdopendir(dup);
+    if (!d) {
+        if (dup >= 0) ::close(dup);
+        throw_errno("read " + quote(where));
+    }
     std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
     ::rewinddir(d);  // the duplicate shares the offset
     while (struct dirent* e = ::readdir(d))
@@ -383,9 +395,23 @@ bool directory_empty(int fd, const std::string& where) {
     return true;
 }
 
-void copy_tree(int src, int dst, const std::string& where) {
-    DIR* d = ::fdopendir(::fcntl(src, F_DUPFD_CLOEXEC, 0));
-    if (!d) throw_errno("read " + quote(where));
+namespace {
+
+// Owner, mode and times of the copy `fd` (open on the new entry) from `st`.
+void copy_attributes(int fd, const struct stat& st, const std::string& path) {
+    if (::fchown(fd, st.st_uid, st.st_gid) < 0 && errno != EPERM && errno != EINVAL) throw_errno("chown " + quote(path));
+    if (::fchmod(fd, st.st_mode & 07777) < 0) throw_errno("chmod " + quote(path));
+    struct timespec times[2] = {st.st_atim, st.st_mtim};
+    ::futimens(fd, times);
+}
+
+void copy_entries(int src, int dst, const std::string& where, uint64_t mount) {
+    int dup = ::fcntl(src, F_DUPFD_CLOEXEC, 0);
+    DIR* d = dup < 0 ? nullptr : ::fdopendir(dup);
+    if (!d) {
+        if (dup >= 0) ::close(dup);
+        throw_errno("read " + quote(where));
+    }
     std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
     while (struct dirent* e = ::readdir(d)) {
         std::string name = e->d_name;
@@ -393,12 +419,17 @@ void copy_tree(int src, int dst, const std::string& where) {
         std::string path = where + "/" + name;
         struct stat st;
         if (::fstatat(src, name.c_str(), &st, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("stat " + quote(path));
+        // Every change to the copy goes through an fd of what we made, or by a
+        // name never followed: `dst` may be writable by others meanwhile (a
+        // volume another container uses), who could swap an entry for a symlink.
         if (S_ISDIR(st.st_mode)) {
             if (::mkdirat(dst, name.c_str(), 0700) < 0) throw_errno("copy " + quote(path));
             UniqueFd from(::openat(src, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             UniqueFd to(::openat(dst, name.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
             if (!from || !to) throw_errno("open " + quote(path));
-            copy_tree(from.get(), to.get(), path);
+            // What another filesystem mounted there holds is not the tree's: not copied.
+            if (mount_id_at(from.get(), "", path) == mount) copy_entries(from.get(), to.get(), path, mount);
+            copy_attributes(to.get(), st, path);
         } else if (S_ISREG(st.st_mode)) {
             UniqueFd from(::openat(src, name.c_str(), O_RDONLY | O_NOFOLLOW | O_CLOEXEC));
             UniqueFd to(::openat(dst, name.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0600));
@@ -417,23 +448,34 @@ void copy_tree(int src, int dst, const std::string& where) {
                     done += w;
                 }
             }
-        } else if (S_ISLNK(st.st_mode)) {
-            std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
-            ssize_t n = ::readlinkat(src, name.c_str(), target.data(), target.size());
-            if (n < 0) throw_errno("readlink " + quote(path));
-            target.resize(static_cast<size_t>(n));
-            if (::symlinkat(target.c_str(), dst, name.c_str()) < 0) throw_errno("copy " + quote(path));
-        } else if (::mknodat(dst, name.c_str(), st.st_mode, st.st_rdev) < 0) {
-            throw_errno("copy " + quote(path));
+            copy_attributes(to.get(), st, path);
+        } else {
+            if (S_ISLNK(st.st_mode)) {
+                std::string target(static_cast<size_t>(st.st_size) + 1, '\0');
+                ssize_t n = ::readlinkat(src, name.c_str(), target.data(), target.size());
+                if (n < 0) throw_errno("readlink " + quote(path));
+                target.resize(static_cast<size_t>(n));
+                if (::symlinkat(target.c_str(), dst, name.c_str()) < 0) throw_errno("copy " + quote(path));
+            } else if (::mknodat(dst, name.c_str(), st.st_mode, st.st_rdev) < 0) {
+                throw_errno("copy " + quote(path));
+            }
+            // A node or symlink is never opened: by name, not followed (glibc's
+            // fchmodat does NOFOLLOW through an O_PATH fd of the entry).
+            if (::fchownat(dst, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM &&
+                errno != EINVAL)
+                throw_errno("chown " + quote(path));
+            if (!S_ISLNK(st.st_mode) && ::fchmodat(dst, name.c_str(), st.st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+                throw_errno("chmod " + quote(path));
+            struct timespec times[2] = {st.st_atim, st.st_mtim};
+            ::utimensat(dst, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
         }
-        if (::fchownat(dst, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM &&
-            errno != EINVAL)
-            throw_errno("chown " + quote(path));
-        if (!S_ISLNK(st.st_mode) && ::fchmodat(dst, name.c_str(), st.st_mode & 07777, 0) < 0)
-            throw_errno("chmod " + quote(path));
-        struct timespec times[2] = {st.st_atim, st.st_mtim};
-        ::utimensat(dst, name.c_str(), times, AT_SYMLINK_NOFOLLOW);
     }
 }
+
+}  // namespace
+
+uint64_t mount_id(int fd, const std::string& where) { return mount_id_at(fd, "", where); }
+
+void copy_tree(int src, int dst, const std::string& where) { copy_entries(src, dst, where, mount_id(src, where)); }
 
 }  // namespace crunlite::sys

@@ -68,9 +68,14 @@ int remove_tree(const std::string& path);
 
 // Copies the tree below `src` into `dst` (both directories), keeping types,
 // modes, owners and times; never follows a symlink (they are copied as
-// symlinks).  Throws Error naming the entry (`where`/name).  tmpcopyup: the
-// contents of a directory go into the tmpfs that covers it.
+// symlinks), and changes the copy only through fds of what it made or by
+// names it does not follow, so `dst` may be writable by others meanwhile.
+// Stays on `src`'s mount: a directory another filesystem is mounted on is
+// copied empty.  Throws Error naming the entry (`where`/name).  tmpcopyup and
+// copyup: the contents of a directory go into the mount that covers it.
 void copy_tree(int src, int dst, const std::string& where);
+// The statx mount id of the file `fd` is open on; throws Error naming `where`.
+uint64_t mount_id(int fd, const std::string& where);
 // The mount point of the mount that holds `path` (its symlinks resolved first):
 // the topmost directory above it with its statx mount id.  Throws Error.
 std::string mount_point_of(const std::string& path);
