@@ -381,11 +381,11 @@ void plan_volumes(const ImageRunOptions& o, const image::ImageConfig& ic, Prepar
             anon.destination = v;
             given.emplace_back(anon, "image Volume " + v);
         }
-    auto depth = [&](const VolumeSpec& v) {
-        std::string d = clean(v.destination);
-        return std::count(d.begin(), d.end(), '/');
-    };
-    std::stable_sort(given.begin(), given.end(), [&](auto& a, auto& b) { return depth(a.first) < depth(b.first); });
+    // A volume replaces --read-only's tmpfs at the same place (podman's).
+    std::erase_if(s.extra_mounts, [&](const spec::Mount& m) {
+        return m.type == "tmpfs" &&
+               std::any_of(given.begin(), given.end(), [&](auto& g) { return clean(g.first.destination) == m.destination; });
+    });
     Volumes named(p.store_root);
     size_t anonymous = 0;
     for (const auto& [v, text] : given) {
@@ -418,6 +418,13 @@ void plan_volumes(const ImageRunOptions& o, const image::ImageConfig& ic, Prepar
         s.extra_mounts.push_back({v.destination, "bind", record.source, opts, {}, {}});
         p.app.mounts.push_back(record);
     }
+    // Parents before what they hold, volumes and the /etc files and tmpfs of step 4 alike.
+    auto depth = [&](const spec::Mount& m) {
+        std::string d = clean(m.destination);
+        return std::count(d.begin(), d.end(), '/');
+    };
+    std::stable_sort(s.extra_mounts.begin(), s.extra_mounts.end(),
+                     [&](const spec::Mount& a, const spec::Mount& b) { return depth(a) < depth(b); });
 }
 
 void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
@@ -621,7 +628,10 @@ bool start_again(const runtime::Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     if (!store.exists(id)) return false;  // runtime::start's error
     state::State st = store.load(id);
-    if (!st.annotations.count(kImageAnnotation) || runtime::live_status(store, st) != state::Status::Stopped) return false;
+    if (!st.annotations.count(kImageAnnotation)) return false;
+    state::Status status = runtime::live_status(store, st);
+    if (status == state::Status::Running || status == state::Status::Paused) return true;  // Docker's: nothing to do
+    if (status != state::Status::Stopped) return false;
     if (restarting(ctx, id)) throw Error(EBUSY, "container " + id + " is restarting: stop it first");
     Prepared p;
     p.dir = st.bundle;

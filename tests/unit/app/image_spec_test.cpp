@@ -345,6 +345,8 @@ TEST_CASE("bad volumes are errors naming the volume", "[image_spec][volume]") {
     CHECK((!v.readonly && v.relabel));
     CHECK_THROWS_WITH(parse_volume("/a:/b:ro,O", "/"), Catch::Contains("unknown option `O`"));
     CHECK_THROWS_WITH(parse_volume("a", "/"), Catch::Contains("destination must be absolute"));
+    CHECK_THROWS_WITH(parse_volume("v:/", "/"), Catch::Contains("destination can't be /"));
+    CHECK_THROWS_WITH(parse_volume("//", "/"), Catch::Contains("destination can't be /"));
     CHECK_THROWS_WITH(parse_volume("a b:/x", "/"), Catch::Contains("`a b` is neither a path"));
     CHECK_THROWS_WITH(parse_volume("-a:/x", "/"), Catch::Contains("neither a path"));
     CHECK_THROWS_WITH(parse_volume("/a:/b:nocopy", "/"), Catch::Contains("nocopy is for volumes"));
