@@ -459,12 +459,17 @@ void copy_entries(int src, int dst, const std::string& where, uint64_t mount) {
             } else if (::mknodat(dst, name.c_str(), st.st_mode, st.st_rdev) < 0) {
                 throw_errno("copy " + quote(path));
             }
-            // A node or symlink is never opened: by name, not followed (glibc's
-            // fchmodat does NOFOLLOW through an O_PATH fd of the entry).
-            if (::fchownat(dst, name.c_str(), st.st_uid, st.st_gid, AT_SYMLINK_NOFOLLOW) < 0 && errno != EPERM &&
-                errno != EINVAL)
+            // A node or symlink is never opened for real: an O_PATH fd of it, checked
+            // to be what we made (not a hard link put in its place), takes the owner,
+            // and the mode through its /proc link.
+            UniqueFd node(::openat(dst, name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+            struct stat made;
+            if (!node || ::fstat(node.get(), &made) < 0) throw_errno("open " + quote(path));
+            if ((made.st_mode & S_IFMT) != (st.st_mode & S_IFMT) || made.st_nlink != 1)
+                throw Error(EEXIST, "copy " + quote(path) + ": replaced while it was copied");
+            if (::fchownat(node.get(), "", st.st_uid, st.st_gid, AT_EMPTY_PATH) < 0 && errno != EPERM && errno != EINVAL)
                 throw_errno("chown " + quote(path));
-            if (!S_ISLNK(st.st_mode) && ::fchmodat(dst, name.c_str(), st.st_mode & 07777, AT_SYMLINK_NOFOLLOW) < 0)
+            if (!S_ISLNK(st.st_mode) && ::chmod(fd_path(node.get()).c_str(), st.st_mode & 07777) < 0)
                 throw_errno("chmod " + quote(path));
             struct timespec times[2] = {st.st_atim, st.st_mtim};
             ::utimensat(dst, name.c_str(), times, AT_SYMLINK_NOFOLLOW);

@@ -10,6 +10,7 @@ import resource
 import shlex
 import shutil
 import subprocess
+import stat
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -485,12 +486,21 @@ def test_mount_bind_copyup(h):
     os.makedirs(os.path.join(etc, "sub"))
     with open(os.path.join(etc, "sub", "f"), "w") as f:
         f.write("image\n")
+    os.symlink("sub/f", os.path.join(etc, "link"))
+    if not h.rootless:
+        os.mknod(os.path.join(etc, "null"), stat.S_IFCHR | 0o640, os.makedev(1, 3))
     os.chmod(etc, 0o750)
     vol = h.mkdtemp("vol")
     b.add_mount("/srv/etc", "bind", vol, ["rbind", "copyup"])
     r = h.run_bundle(b)
-    check_eq((r.rc, r.out.split()), (0, ["sub", "750"]), f"copyup into an empty source\n{r!r}")
+    want = ["link", "sub", "750"] if h.rootless else ["link", "null", "sub", "750"]
+    check_eq((r.rc, r.out.split()), (0, want), f"copyup into an empty source\n{r!r}")
     check_eq(open(os.path.join(vol, "sub", "f")).read(), "image\n", "the copy is in the source")
+    check_eq(os.readlink(os.path.join(vol, "link")), "sub/f", "a symlink copied as a symlink")
+    if not h.rootless:
+        st = os.lstat(os.path.join(vol, "null"))
+        check_eq((stat.S_ISCHR(st.st_mode), st.st_mode & 0o7777, st.st_rdev), (True, 0o640, os.makedev(1, 3)),
+                 "a device node copied with its mode")
     os.remove(os.path.join(vol, "sub", "f"))
     r = h.run_bundle(b)
     check_eq((r.rc, os.listdir(os.path.join(vol, "sub"))), (0, []), f"a source with files is not filled again\n{r!r}")
