@@ -355,6 +355,19 @@ bool in_initial_userns() {
 
 namespace {
 
+using DirStream = std::unique_ptr<DIR, int (*)(DIR*)>;
+
+// A stream over the entries of the directory `fd` (a duplicate of it: `fd` stays ours).
+DirStream read_dir(int fd, const std::string& where) {
+    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    DIR* d = dup < 0 ? nullptr : ::fdopendir(dup);
+    if (!d) {
+        if (dup >= 0) ::close(dup);
+        throw_errno("read " + quote(where));
+    }
+    return DirStream(d, ::closedir);
+}
+
 // The statx mount id of `name` in `dirfd` (name "": dirfd itself); `where` names it in errors.
 uint64_t mount_id_at(int dirfd, const char* name, const std::string& where) {
     struct statx sx;
@@ -382,13 +395,8 @@ std::string mount_point_of(const std::string& path) {
 }
 
 bool directory_empty(int fd, const std::string& where) {
-    int dup = ::fcntl(fd, F_DUPFD_CLOEXEC, 0);
-    DIR* d = dup < 0 ? nullptr : ::fdopendir(dup);
-    if (!d) {
-        if (dup >= 0) ::close(dup);
-        throw_errno("read " + quote(where));
-    }
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
+    DirStream dir = read_dir(fd, where);
+    DIR* d = dir.get();
     ::rewinddir(d);  // the duplicate shares the offset
     while (struct dirent* e = ::readdir(d))
         if (std::strcmp(e->d_name, ".") != 0 && std::strcmp(e->d_name, "..") != 0) return false;
@@ -406,13 +414,8 @@ void copy_attributes(int fd, const struct stat& st, const std::string& path) {
 }
 
 void copy_entries(int src, int dst, const std::string& where, uint64_t mount) {
-    int dup = ::fcntl(src, F_DUPFD_CLOEXEC, 0);
-    DIR* d = dup < 0 ? nullptr : ::fdopendir(dup);
-    if (!d) {
-        if (dup >= 0) ::close(dup);
-        throw_errno("read " + quote(where));
-    }
-    std::unique_ptr<DIR, int (*)(DIR*)> dir(d, ::closedir);
+    DirStream dir = read_dir(src, where);
+    DIR* d = dir.get();
     while (struct dirent* e = ::readdir(d)) {
         std::string name = e->d_name;
         if (name == "." || name == "..") continue;
