@@ -35,6 +35,7 @@
 #include "crunlite/base/helpers.hpp"
 #include "crunlite_build_config.h"
 #include "app_record.hpp"
+#include "image_layers.hpp"
 
 extern char** environ;
 
@@ -43,12 +44,13 @@ namespace crunlite::app {
 using detail::App;
 using detail::app_json;
 using detail::first_tick_ms;
+using detail::ImageLayers;
 using detail::MountRecord;
+using detail::read_image_file;
 
 namespace {
 
 constexpr const char* kInitInContainer = "/run/crun-lite-init";
-constexpr off_t kMaxImageFile = 1 << 20;  // /etc/passwd, /etc/group read from an image
 
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
@@ -108,54 +110,6 @@ image::StoredImage find_image(const runtime::Context& ctx, const std::string& st
         return pull_image(ctx, store_root, r, o.pull_options, image::LayerLimits{}, {}, pin_dir);
     }
     return import_into(ctx, store_root, image::LayerLimits{}, [&](image::Store& s) { return s.load(ref, ""); }, pin_dir);
-}
-
-// The image's layer directories (O_PATH), opened once for lookups in the merged
-// view the overlay will show.  Every lookup is openat2(RESOLVE_IN_ROOT or
-// BENEATH) inside its layer, so a symlink in the image (etc -> /somewhere)
-// never reaches a host file.
-class ImageLayers {
-public:
-    ImageLayers(const image::Store& store, const image::StoredImage& img) : id_(img.id.substr(0, 19)) {
-        for (const auto& chain : img.layers) {
-            std::string layer = store.layer_dir(chain);
-            roots_.emplace_back(::open(layer.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-            if (!roots_.back()) throw_errno("open layer " + quote(layer));
-        }
-    }
-    std::string what(const std::string& path) const { return "image " + id_ + ": " + path; }
-    int root(size_t layer) const { return roots_.at(layer).get(); }
-    // The topmost layer holding `path`, a whiteout or an opaque parent above ending the search.
-    std::optional<image::MergedEntry> resolve(const std::string& path) const {
-        try {
-            return image::resolve_merged(path, roots_.size(), [&](size_t l, const std::string& p) {
-                return image::layer_dir_entry(roots_[l].get(), p);
-            });
-        } catch (const Error& err) {
-            throw Error(err.code(), what(path) + ": " + err.message());
-        }
-    }
-
-private:
-    std::string id_;
-    std::vector<sys::UniqueFd> roots_;
-};
-
-// A file of the image as the container will see it.
-std::optional<std::string> read_image_file(const ImageLayers& layers, const std::string& path) {
-    std::optional<image::MergedEntry> e = layers.resolve(path);
-    if (!e) return std::nullopt;
-    std::string what = layers.what(path);
-    // Only a regular file of sane size: a FIFO would block us, a device
-    // node (/dev/zero, a disk) must never be opened for an image.
-    if (e->entry.kind != image::LayerEntry::Regular) throw Error(EINVAL, what + " is not a regular file");
-    std::string rel = e->path.substr(1);
-    sys::UniqueFd fd(sys::open_beneath(layers.root(e->layer), rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW));
-    struct stat st;
-    if (!fd || ::fstat(fd.get(), &st) < 0) throw_errno("open " + what);
-    if (!S_ISREG(st.st_mode)) throw Error(EINVAL, what + " is not a regular file");
-    if (st.st_size > kMaxImageFile) throw Error(EFBIG, what + " is larger than 1 MiB");
-    return read_file(sys::fd_path(fd.get()));
 }
 
 }  // namespace
@@ -517,36 +471,6 @@ runtime::CreateOptions create_options(const ImageRunOptions& o, const Prepared& 
 }
 
 }  // namespace
-
-bool is_image_container(const runtime::Context& ctx, const std::string& id) {
-    state::Store store(ctx.root);
-    return store.exists(id) && store.load(id).annotations.count(kImageAnnotation) > 0;
-}
-
-void resolve_exec_user(const runtime::Context& ctx, runtime::ExecOptions& o) {
-    if (o.user.empty() || !o.process_file.empty()) return;
-    state::State st = state::Store(ctx.root).load(o.id);
-    auto image_id = st.annotations.find(kImageAnnotation);
-    if (image_id == st.annotations.end()) return;
-    // The bundle is <store>/containers/<id>.
-    std::string store_root = st.bundle.substr(0, st.bundle.rfind('/'));
-    store_root = store_root.substr(0, store_root.rfind('/'));
-    image::Store store(store_root, image::UnpackOptions{});
-    ImageLayers layers(store, store.inspect(image_id->second));
-    ContainerUser u = with_context("--user", [&] {
-        return resolve_user(o.user, read_image_file(layers, "/etc/passwd"), read_image_file(layers, "/etc/group"));
-    });
-    o.user = std::to_string(u.uid) + ":" + std::to_string(u.gid);
-    if (o.additional_gids.empty())
-        for (uint32_t g : u.additional_gids) o.additional_gids.push_back(std::to_string(g));
-    if (std::none_of(o.env.begin(), o.env.end(), [](auto& e) { return e.rfind("HOME=", 0) == 0; }))
-        o.env.insert(o.env.begin(), "HOME=" + u.home);
-    if (u.uid == 0) {
-        spec::Config config = spec::parse_config(read_file(st.config_path), st.config_path);
-        if (config.process && config.process->capabilities)
-            for (const auto& cap : config.process->capabilities->bounding) o.caps.push_back(cap);
-    }
-}
 
 std::string find_init() { return find_helper("crun-lite-init", "CRUNLITE_INIT", CRUNLITE_BUILD_INIT); }
 

@@ -1,0 +1,48 @@
+// exec into an image container, as podman's exec: its user resolved in the image.
+#include <algorithm>
+
+#include "crunlite/app/image_run.hpp"
+#include "crunlite/app/image_spec.hpp"
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+#include "crunlite/spec/parse.hpp"
+#include "crunlite/state/events.hpp"
+#include "crunlite/state/store.hpp"
+#include "image_layers.hpp"
+
+namespace crunlite::app {
+
+using detail::ImageLayers;
+using detail::read_image_file;
+
+bool is_image_container(const runtime::Context& ctx, const std::string& id) {
+    state::Store store(ctx.root);
+    return store.exists(id) && store.load(id).annotations.count(kImageAnnotation) > 0;
+}
+
+void resolve_exec_user(const runtime::Context& ctx, runtime::ExecOptions& o) {
+    if (o.user.empty() || !o.process_file.empty()) return;
+    state::State st = state::Store(ctx.root).load(o.id);
+    auto image_id = st.annotations.find(kImageAnnotation);
+    if (image_id == st.annotations.end()) return;
+    // The bundle is <store>/containers/<id>.
+    std::string store_root = st.bundle.substr(0, st.bundle.rfind('/'));
+    store_root = store_root.substr(0, store_root.rfind('/'));
+    image::Store store(store_root, image::UnpackOptions{});
+    ImageLayers layers(store, store.inspect(image_id->second));
+    ContainerUser u = with_context("--user", [&] {
+        return resolve_user(o.user, read_image_file(layers, "/etc/passwd"), read_image_file(layers, "/etc/group"));
+    });
+    o.user = std::to_string(u.uid) + ":" + std::to_string(u.gid);
+    if (o.additional_gids.empty())
+        for (uint32_t g : u.additional_gids) o.additional_gids.push_back(std::to_string(g));
+    if (std::none_of(o.env.begin(), o.env.end(), [](auto& e) { return e.rfind("HOME=", 0) == 0; }))
+        o.env.insert(o.env.begin(), "HOME=" + u.home);
+    if (u.uid == 0) {
+        spec::Config config = spec::parse_config(read_file(st.config_path), st.config_path);
+        if (config.process && config.process->capabilities)
+            for (const auto& cap : config.process->capabilities->bounding) o.caps.push_back(cap);
+    }
+}
+
+}  // namespace crunlite::app

@@ -1,0 +1,31 @@
+#include "image_layers.hpp"
+
+#include <sys/stat.h>
+
+#include "crunlite/sys/syscalls.hpp"
+
+namespace crunlite::app::detail {
+
+namespace {
+
+constexpr off_t kMaxImageFile = 1 << 20;  // /etc/passwd, /etc/group read from an image
+
+}  // namespace
+
+std::optional<std::string> read_image_file(const ImageLayers& layers, const std::string& path) {
+    std::optional<image::MergedEntry> e = layers.resolve(path);
+    if (!e) return std::nullopt;
+    std::string what = layers.what(path);
+    // Only a regular file of sane size: a FIFO would block us, a device
+    // node (/dev/zero, a disk) must never be opened for an image.
+    if (e->entry.kind != image::LayerEntry::Regular) throw Error(EINVAL, what + " is not a regular file");
+    std::string rel = e->path.substr(1);
+    sys::UniqueFd fd(sys::open_beneath(layers.root(e->layer), rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW));
+    struct stat st;
+    if (!fd || ::fstat(fd.get(), &st) < 0) throw_errno("open " + what);
+    if (!S_ISREG(st.st_mode)) throw Error(EINVAL, what + " is not a regular file");
+    if (st.st_size > kMaxImageFile) throw Error(EFBIG, what + " is larger than 1 MiB");
+    return read_file(sys::fd_path(fd.get()));
+}
+
+}  // namespace crunlite::app::detail
