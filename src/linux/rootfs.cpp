@@ -208,7 +208,13 @@ void copy_up(const std::string& source, int target, const std::string& destinati
     sys::UniqueFd from(::openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     struct stat st;
     if (!from || ::fstat(from.get(), &st) < 0) throw_errno("open " + quote(destination) + " for copyup");
-    sys::copy_tree(from.get(), to.get(), destination);
+    try {
+        sys::copy_tree(from.get(), to.get(), destination);
+    } catch (...) {
+        // Emptied again (best effort): a part copy would pass for a filled volume.
+        for (const auto& name : list_dir(sys::fd_path(to.get()))) sys::remove_tree_at(to.get(), name);
+        throw;
+    }
     if (::fchown(to.get(), st.st_uid, st.st_gid) < 0 && errno != EPERM && errno != EINVAL)
         throw_errno("chown " + quote(source));
     if (::fchmod(to.get(), st.st_mode & 07777) < 0) throw_errno("chmod " + quote(source));

@@ -387,6 +387,30 @@ def test_inspect_oom_killed(h):
     h.rt_ok("rm", oom, fine)
 
 
+def test_a_volume_fill_that_fails_leaves_it_empty(h):
+    """A volume whose filling from the image fails part-way (here: no space left) is emptied
+    again, so that the next start fills it (a part copy would pass for a filled volume); the
+    run fails saying why.  The store's volumes/ is a small tmpfs in a mount namespace of the
+    test's own."""
+    if h.rootless:
+        harness.skip("mounts a small tmpfs in a private mount namespace: root only here")
+    import shutil
+    if not shutil.which("unshare"):
+        harness.skip("unshare is not installed (Debian: util-linux)")
+    archive = _archive(h, dict(BASE, User=""), extra_layers=[_files(("data/", None), ("data/a", "a\n"),
+                                                                    ("data/big", "x" * (256 << 10)))])
+    store, cid = _store(h), h.new_id("img")
+    run = " ".join(shlex.quote(a) for a in h.rt_argv("run", "--image", "docker-archive:" + archive, "--store", store,
+                                                      "--network", "none", "--rm", "-v", "bigvol:/data", cid, "true"))
+    vol = " ".join(shlex.quote(a) for a in h.rt_argv("volume", "create", "--store", store, "bigvol"))
+    script = (f"set -e; mkdir -p {store}/volumes; mount -t tmpfs -o size=64k small {store}/volumes; {vol}; "
+              f"{run} && echo ran || echo failed; ls -A {store}/volumes/bigvol/_data | wc -l")
+    r = h.cmd(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
+    check_eq(r.out.split(), ["bigvol", "failed", "0"], f"the part copy removed\n{r!r}")
+    check_in("copy `/data/big`: no space left on device", r.err, "the reason, naming the file")
+    check_eq(_containers_left(h), [], "nothing left of the container")
+
+
 def test_exec_user_as_podman(h):
     """exec -u into an image container resolves names and ids in the image's passwd and group,
     as podman's exec -u: its gid, groups and HOME; root gets the container's capabilities."""
