@@ -3,7 +3,6 @@
 #include <fcntl.h>
 #include <sched.h>
 #include <linux/mount.h>
-#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
@@ -15,7 +14,6 @@
 #include <cstdio>
 #include <cstring>
 #include <map>
-#include <set>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -25,6 +23,7 @@
 #include "crunlite/sys/fd.hpp"
 #include "crunlite/sys/kernel.hpp"
 #include "crunlite/sys/syscalls.hpp"
+#include "copy_up.hpp"
 
 namespace crunlite::linux {
 namespace {
@@ -185,39 +184,6 @@ void finish_mount(sys::Kernel& k, int root_fd, const MountOp& op, int covered) {
     for (unsigned long prop : op.propagation)
         if (k.mount(nullptr, top_path.c_str(), nullptr, prop, nullptr) < 0)
             throw_errno("set propagation of " + what);
-}
-
-// The mounts whose contents a copyup may copy: the rootfs's, and each copyup
-// mount made so far (a volume nested in another takes what the outer one got
-// from the image).  What procfs, sysfs or any other mount holds is not the
-// image's.
-using CopyableMounts = std::set<uint64_t>;
-
-// copyup: an empty `source` directory first gets what `target` (the
-// destination in the rootfs) holds, with its owner and mode, as Docker fills
-// a new volume from the image.  Locked: two containers may fill one volume.
-void copy_up(const std::string& source, int target, const std::string& destination, const CopyableMounts& copyable) {
-    if (!copyable.count(sys::mount_id(target, destination))) {
-        log::debug("copyup " + quote(destination) + ": another filesystem is mounted there; nothing copied");
-        return;
-    }
-    sys::UniqueFd to(::open(source.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    if (!to) throw_errno("open " + quote(source) + " for copyup");
-    if (::flock(to.get(), LOCK_EX) < 0) throw_errno("lock " + quote(source) + " for copyup");
-    if (!sys::directory_empty(to.get(), source)) return;
-    sys::UniqueFd from(::openat(target, ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    struct stat st;
-    if (!from || ::fstat(from.get(), &st) < 0) throw_errno("open " + quote(destination) + " for copyup");
-    try {
-        sys::copy_tree(from.get(), to.get(), destination);
-    } catch (...) {
-        // Emptied again (best effort): a part copy would pass for a filled volume.
-        for (const auto& name : list_dir(sys::fd_path(to.get()))) sys::remove_tree_at(to.get(), name);
-        throw;
-    }
-    if (::fchown(to.get(), st.st_uid, st.st_gid) < 0 && errno != EPERM && errno != EINVAL)
-        throw_errno("chown " + quote(source));
-    if (::fchmod(to.get(), st.st_mode & 07777) < 0) throw_errno("chmod " + quote(source));
 }
 
 // Mounts `op` at its destination inside `root_fd`.
