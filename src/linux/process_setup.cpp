@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cctype>
 #include <memory>
 
@@ -41,11 +42,13 @@ void set_rlimits(const std::vector<ResourceLimit>& rlimits) {
         check(::getrlimit(rl.resource, &current), "getrlimit " + rl.name);
         struct rlimit wanted = {static_cast<rlim_t>(rl.soft), static_cast<rlim_t>(rl.hard)};
         if (::setrlimit(rl.resource, &wanted) < 0) {
+            // runc's words first ("error setting rlimit type 7: operation not permitted"), then why.
+            std::string what = "error setting rlimit type " + std::to_string(rl.resource) + " (" + rl.name + ")";
             if (errno == EPERM && wanted.rlim_max > current.rlim_max)
-                throw Error(EPERM, "setrlimit " + rl.name + ": hard limit " + limit_text(wanted.rlim_max) +
+                throw Error(EPERM, what + ": operation not permitted: hard limit " + limit_text(wanted.rlim_max) +
                                        " is above the current hard limit " + limit_text(current.rlim_max) +
                                        " (raising it needs CAP_SYS_RESOURCE)");
-            throw_errno("setrlimit " + rl.name);
+            throw_errno(what);
         }
     }
 }
@@ -119,6 +122,7 @@ std::string container_home(uint32_t uid) {
 }
 
 std::string find_executable(const std::string& arg0, const std::vector<std::string>& env) {
+    // `err`: stat's errno, or -EACCES for a file stat found that is a directory or has no x bit.
     auto is_executable = [](const std::string& path, int& err) {
         struct stat st;
         if (::stat(path.c_str(), &st) < 0) {
@@ -126,7 +130,7 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
             return false;
         }
         if (S_ISDIR(st.st_mode) || !(st.st_mode & 0111)) {
-            err = EACCES;
+            err = -EACCES;
             return false;
         }
         return true;
@@ -136,8 +140,9 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
                                                                                 : Error::Kind::CommandNotExecutable; };
     if (arg0.find('/') != std::string::npos) {
         if (!is_executable(arg0, err)) {
-            Error e = sys_error(err, "exec: \"" + arg0 + "\": stat " + arg0);
-            throw Error(e.code(), e.message(), kind(err));
+            // runc's (Go's exec.LookPath) words: "stat PATH" only when stat itself failed.
+            Error e = sys_error(std::abs(err), "exec: \"" + arg0 + "\"" + (err < 0 ? "" : ": stat " + arg0));
+            throw Error(e.code(), e.message(), kind(std::abs(err)));
         }
         return arg0;
     }
@@ -148,7 +153,7 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
     for (const auto& dir : split(path_var, ':')) {
         std::string candidate = (dir.empty() ? "." : dir) + "/" + arg0;
         if (is_executable(candidate, err)) return candidate;
-        found = found || err == EACCES;
+        found = found || std::abs(err) == EACCES;
     }
     throw Error(ENOENT, "exec: \"" + arg0 + "\": executable file not found in $PATH",
                 found ? Error::Kind::CommandNotExecutable : Error::Kind::CommandNotFound);

@@ -193,6 +193,8 @@ def test_rlimit_above_hard_limit_fails(h):
     b.process["rlimits"] = [{"type": "RLIMIT_NOFILE", "soft": hard + 1000, "hard": hard + 1000}]
     r = h.rt_fail("run", "--bundle", b.save().path, h.new_id("rlim"))
     check_in("RLIMIT_NOFILE", r.err + r.out, "error naming the limit")
+    # runc's words first (podman reads "operation not permitted" as a permission error), then why.
+    check_in("error setting rlimit type 7 (RLIMIT_NOFILE): operation not permitted: hard limit", r.err, "runc's words")
 
 
 def test_oom_score_adj(h):

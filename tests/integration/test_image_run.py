@@ -134,7 +134,7 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
     for detach in ([], ["-d"]):
         for cmd, code, words in ((["/nonexistent"], 127, "stat /nonexistent: no such file or directory"),
                                  (["nosuch"], 127, "executable file not found in $PATH"),
-                                 (["/etc/passwd"], 126, "stat /etc/passwd: permission denied")):
+                                 (["/etc/passwd"], 126, "exec: \"/etc/passwd\": permission denied")):
             r = _run(h, archive, *detach, "-u", "app", cid, *cmd)
             check_eq(r.rc, code, f"run {detach} {cmd}\n{r!r}")
             check_in(words, r.err, f"the error for {cmd}")
