@@ -545,7 +545,10 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     sys::UniqueFd root(::open(plan.rootfs.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
     if (!root) throw_errno("open rootfs " + quote(plan.rootfs));
     // 3. Config mounts, in order, each target resolved inside the rootfs.
-    CopyableMounts copyable = {sys::mount_id(root.get(), plan.rootfs)};
+    // The root's mount id only where a copyup needs it: no statx on every start.
+    CopyableMounts copyable;
+    if (std::any_of(plan.mounts.begin(), plan.mounts.end(), [](const MountOp& op) { return op.copyup; }))
+        copyable.insert(sys::mount_id(root.get(), plan.rootfs));
     for (const auto& op : plan.mounts) apply_mount(k, root.get(), op, copyable);
     // 4. /dev nodes and symlinks, unless /dev is the host's.
     if (plan.setup_dev) {
