@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
+#include <set>
 
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
@@ -168,6 +169,14 @@ void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const I
     // A single-id mapping denies setgroups and maps no other group: the
     // process keeps the one group it has.
     if (!ctx.rootless || !s.uid_mappings.empty()) s.additional_gids = user.additional_gids;
+    if (!o.group_add.empty()) {
+        if (ctx.rootless && s.uid_mappings.empty())
+            throw Error(EPERM, "--group-add needs subordinate ids: add a range for " +
+                                   runtime::user_name_of(::geteuid()) + " to /etc/subuid and /etc/subgid");
+        for (uint32_t gid : resolve_groups(o.group_add, read_image_file(layers, "/etc/group")))
+            if (std::find(s.additional_gids.begin(), s.additional_gids.end(), gid) == s.additional_gids.end())
+                s.additional_gids.push_back(gid);
+    }
     s.hostname = o.hostname.value_or(network == "host" ? host_name() : o.id.substr(0, 12));
     std::vector<std::string> overrides;
     for (const auto& f : o.env_files) {
@@ -202,6 +211,13 @@ void plan_confinement(const ImageRunOptions& o, const std::string& network, spec
     s.cpu_quota = static_cast<int64_t>(std::llround(o.cpus * 100000));
     s.network_namespace = network != "host";
     s.root_readonly = o.read_only;
+    for (const auto& text : o.ulimits) set_rlimit(s.rlimits, parse_ulimit(text));
+    for (const auto& text : o.sysctls) {
+        auto [key, value] = parse_key_value(text, "--sysctl", false);
+        s.sysctl[key] = value;
+    }
+    if (o.shm_size < 0) throw Error(EINVAL, "--shm-size: must be positive");
+    if (o.shm_size) s.shm_size = std::to_string(o.shm_size);
 }
 
 // 3. The directory: the overlay of the image's layers and its annotations.
@@ -246,6 +262,13 @@ void plan_rootfs(const runtime::Context& ctx, const ImageRunOptions& o, const im
     // Labels become annotations, except the keys whose meaning we define.
     for (const auto& [k, v] : ic.labels)
         if (k != "org.opencontainers.image.stopSignal" && k.rfind("org.crun-lite.", 0) != 0) s.annotations.emplace(k, v);
+    // --label: over the image's.
+    for (const auto& text : o.labels) {
+        auto [key, value] = parse_key_value(text, "--label", true);
+        if (key == "org.opencontainers.image.stopSignal" || key.rfind("org.crun-lite.", 0) == 0)
+            throw Error(EINVAL, "--label " + quote(text) + ": " + quote(key) + " is crun-lite's own (use --stop-signal)");
+        s.annotations[key] = value;
+    }
 }
 
 // Writes the /etc files into the overlay's empty upper directory, where the
@@ -292,6 +315,8 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const ImageLayers& layers,
     if (network == "host" && exists("/etc/hosts")) hosts = read_file("/etc/hosts");
     std::string resolv = net.nameserver.empty() ? "" : "nameserver " + net.nameserver + "\n";
     if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
+    for (const auto& text : o.add_hosts) hosts += hosts_entry(text);
+    resolv = resolv_conf(resolv, o.dns);
     std::vector<std::pair<const char*, std::string>> files = {
         {"hosts", hosts}, {"hostname", s.hostname + "\n"}, {"resolv.conf", resolv}};
     // With --read-only they stay writable (as Docker's): bind mounts then.
@@ -305,6 +330,15 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const ImageLayers& layers,
     if (o.read_only && o.read_only_tmpfs)
         for (const char* d : {"/tmp", "/var/tmp", "/run"})
             s.extra_mounts.push_back({d, "tmpfs", "tmpfs", {"nosuid", "nodev", std::string(d) == "/run" ? "mode=755" : "mode=1777"}, {}, {}});
+    // --tmpfs, replacing those at its place.
+    std::set<std::string> tmpfs;
+    for (const auto& text : o.tmpfs) {
+        spec::Mount m = parse_tmpfs(text);
+        if (!tmpfs.insert(m.destination).second)
+            throw Error(EINVAL, "--tmpfs " + quote(text) + ": duplicate mount point " + m.destination);
+        std::erase_if(s.extra_mounts, [&](const spec::Mount& e) { return e.type == "tmpfs" && e.destination == m.destination; });
+        s.extra_mounts.push_back(m);
+    }
     if (o.init) {
         std::string init = o.init_path.empty() ? find_init() : o.init_path;
         if (!exists(init)) throw Error(ENOENT, "--init: " + init + ": no such file or directory");
@@ -328,8 +362,14 @@ void plan_volumes(const ImageRunOptions& o, const image::ImageConfig& ic, Prepar
         while (path.size() > 1 && path.back() == '/') path.pop_back();
         return path;
     };
+    std::set<std::string> tmpfs;  // --tmpfs places: an image Volume there is not made, a -v is an error
+    for (const auto& text : o.tmpfs) tmpfs.insert(parse_tmpfs(text).destination);
+    for (const auto& [v, text] : given)
+        if (tmpfs.count(clean(v.destination)))
+            throw Error(EINVAL, "volume " + quote(text) + ": duplicate mount point " + clean(v.destination) + " (also --tmpfs)");
     for (const auto& v : ic.volumes)
-        if (std::none_of(given.begin(), given.end(), [&](auto& g) { return clean(g.first.destination) == clean(v); })) {
+        if (!tmpfs.count(clean(v)) &&
+            std::none_of(given.begin(), given.end(), [&](auto& g) { return clean(g.first.destination) == clean(v); })) {
             VolumeSpec anon;
             anon.kind = VolumeSpec::Kind::Anonymous;
             anon.destination = v;

@@ -30,6 +30,15 @@ std::optional<uint32_t> id_number(const std::string& text) {
     return static_cast<uint32_t>(*v);
 }
 
+// A group given by number, or by name in `groups` (entries of /etc/group).
+std::optional<uint32_t> group_id(const std::string& name, const std::vector<std::vector<std::string>>& groups) {
+    if (auto gid = id_number(name)) return gid;
+    for (const auto& f : groups)
+        if (f.size() >= 3 && f[0] == name)
+            if (auto gid = id_number(f[2])) return gid;
+    return std::nullopt;
+}
+
 std::string env_name(const std::string& entry) { return entry.substr(0, entry.find('=')); }
 
 bool valid_env_name(const std::string& name) {
@@ -113,11 +122,7 @@ ContainerUser resolve_user(const std::string& user, const std::optional<std::str
     // the groups that list root.
     auto groups = group ? entries(*group) : std::vector<std::vector<std::string>>{};
     if (!group_name.empty()) {
-        std::optional<uint32_t> gid = id_number(group_name);
-        for (const auto& f : groups) {
-            if (gid || f.size() < 3 || f[0] != group_name) continue;
-            gid = id_number(f[2]);
-        }
+        std::optional<uint32_t> gid = group_id(group_name, groups);
         if (!gid) throw Error(EINVAL, "unable to find group " + group_name + ": no matching entries in group file");
         out.gid = *gid;
         out.additional_gids = {*gid};
@@ -133,6 +138,17 @@ ContainerUser resolve_user(const std::string& user, const std::optional<std::str
     }
     if (!user.empty()) out.additional_gids.push_back(out.gid);
     out.additional_gids.insert(out.additional_gids.end(), extra.begin(), extra.end());
+    return out;
+}
+
+std::vector<uint32_t> resolve_groups(const std::vector<std::string>& names, const std::optional<std::string>& group) {
+    auto groups = group ? entries(*group) : std::vector<std::vector<std::string>>{};
+    std::vector<uint32_t> out;
+    for (const auto& name : names) {
+        std::optional<uint32_t> gid = group_id(name, groups);
+        if (!gid) throw Error(EINVAL, "--group-add: unable to find group " + name + ": no matching entries in group file");
+        out.push_back(*gid);
+    }
     return out;
 }
 

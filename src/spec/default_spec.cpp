@@ -49,9 +49,10 @@ void write_process(json::Writer& w, const SpecOptions& o) {
         w.key(set).string_array(o.bounding_only && set[0] != 'b' ? std::vector<std::string>{} : caps);
     }
     w.end_object();
-    w.key("rlimits").begin_array().begin_object();
-    w.key("type").string("RLIMIT_NOFILE").key("hard").integer(1024).key("soft").integer(1024);
-    w.end_object().end_array();
+    w.key("rlimits").begin_array();
+    for (const auto& r : o.rlimits)
+        w.begin_object().key("type").string(r.type).key("hard").uinteger(r.hard).key("soft").uinteger(r.soft).end_object();
+    w.end_array();
     w.key("noNewPrivileges").boolean(true);
     w.end_object();
 }
@@ -67,7 +68,7 @@ void write_mounts(json::Writer& w, const SpecOptions& o, bool netns) {
     std::vector<std::string> pts = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
     if (tty_gid) pts.push_back("gid=5");
     mount(w, "/dev/pts", "devpts", "devpts", pts);
-    mount(w, "/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=65536k"});
+    mount(w, "/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=" + o.shm_size});
     mount(w, "/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"});
     if (o.rootless && !netns)  // sysfs needs a network namespace we own; bind the host's read-only
         mount(w, "/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"});
@@ -107,6 +108,11 @@ void write_linux(json::Writer& w, const SpecOptions& o, bool netns) {
         mappings(w, o.gid_mappings.empty() ? std::vector<IdMapping>{{0, o.caller_gid, 1}} : o.gid_mappings);
     }
     write_resources(w, o);
+    if (!o.sysctl.empty()) {
+        w.key("sysctl").begin_object();
+        for (const auto& [k, v] : o.sysctl) w.key(k).string(v);
+        w.end_object();
+    }
     w.key("namespaces").begin_array();
     std::vector<std::string> ns = {"pid", "ipc", "uts", "mount", "cgroup"};
     if (netns) ns.insert(ns.begin() + 1, "network");

@@ -1276,6 +1276,74 @@ def test_rm_removes_containers_and_their_files(h):
     h.rt_fail("rm", "../x", expect="invalid id")
 
 
+def test_docker_run_flags(h):
+    """Docker's and podman's flags for what the image does not say: --tmpfs (podman's
+    defaults, tmpcopyup), --add-host, --dns*, --ulimit, --sysctl, --group-add, --shm-size,
+    --label and --cidfile; each bad value fails naming it and leaves nothing."""
+    archive = _archive(h, dict(BASE, Volumes={"/cache": {}}), extra_layers=[
+        _files(("seed/", None), ("seed/file", "from the image"), ("cache/", None), ("cache/old", "x"))])
+    cid = h.new_id("img")
+    script = ("cat /seed/file; echo; ls /cache | wc -l; ls /scratch | wc -l; "
+              "grep -E ' /(seed|scratch|cache|dev/shm) ' /proc/self/mountinfo | cut -d' ' -f5,6,9-; "
+              "grep -E 'db|v6' /etc/hosts; cat /etc/resolv.conf; ulimit -Sn; ulimit -Hn; ulimit -u; id -G; "
+              "cat /proc/sys/net/ipv4/ip_unprivileged_port_start")
+    r = _run(h, archive, "--rm", "-u", "app", "--tmpfs", "/seed", "--tmpfs", "/scratch:exec,size=1m,notmpcopyup",
+             "--tmpfs", "/cache:notmpcopyup", "--add-host", "db.local:10.1.2.3", "--add-host", "v6:[fd00::1]",
+             "--dns", "192.0.2.53", "--dns-search", "example.com", "--dns-option", "ndots:2",
+             "--ulimit", "nofile=4096:8192", "--ulimit", "nproc=500", "--shm-size", "8m", "--group-add", "root",
+             "--group-add", "5000", "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", cid, "sh", "-c", script)
+    check_eq(r.rc, 0, f"run with Docker's flags\n{r!r}")
+    out = r.out.split("\n")
+    check_eq(out[0], "from the image", "--tmpfs starts with the image's files (tmpcopyup)")
+    check_eq(out[1:3], ["0", "0"], "notmpcopyup: empty; the tmpfs replaces the image's Volume")
+    mounts = {line.split()[0]: line for line in out[3:7]}
+    check_eq(sorted(mounts), ["/cache", "/dev/shm", "/scratch", "/seed"], f"the mounts\n{r.out}")
+    check("noexec" in mounts["/seed"] and "nodev" in mounts["/seed"] and "tmpfs" in mounts["/seed"],
+          f"podman's defaults: {mounts['/seed']}")
+    check("noexec" not in mounts["/scratch"] and "size=1024k" in mounts["/scratch"], f"exec,size=1m: {mounts['/scratch']}")
+    check_in("size=8192k", mounts["/dev/shm"], "--shm-size")
+    check_eq(out[7:9], ["10.1.2.3\tdb.local", "fd00::1\tv6"], "--add-host lines in /etc/hosts")
+    check_eq(out[9:12], ["nameserver 192.0.2.53", "search example.com", "options ndots:2"], "--dns*: resolv.conf")
+    check_eq(out[12:15], ["4096", "8192", "500"], "--ulimit nofile=4096:8192 and nproc=500")
+    check_eq(out[15].split(), ["1001", "0", "2000", "5000"], "--group-add: a name of the image's group file, a gid")
+    check_eq(out[16], "80", "--sysctl in the container's network namespace")
+    # --label: an annotation; --cidfile: the id, refused when there already is one.
+    cidfile = os.path.join(h.mkdtemp("cid"), "cid")
+    r = _run(h, archive, "-d", "-l", "team=qa", "--label", "flag", "--cidfile", cidfile, cid, "sleep", "100")
+    check_eq(r.rc, 0, f"run -d --label --cidfile\n{r!r}")
+    with open(cidfile) as f:
+        check_eq(f.read(), cid, "--cidfile holds the id")
+    ann = _inspect(h, cid)["Config"]["annotations"]
+    check_eq((ann.get("team"), ann.get("flag")), ("qa", ""), "--label KEY=VALUE and KEY")
+    other = h.new_id("img")
+    r = _run(h, archive, "-d", "--cidfile", cidfile, other, "sleep", "100")
+    check_eq(r.rc, 125, f"an existing --cidfile is refused\n{r!r}")
+    check_in("container ID file found", r.err, "Docker's words")
+    h.rt_ok("delete", "--force", cid)
+    os.unlink(cidfile)
+    for args, words in ((["--tmpfs", "data"], "--tmpfs `data`: the destination must be an absolute path"),
+                        (["--tmpfs", "/"], "cannot mount a tmpfs over /"),
+                        (["--tmpfs", "/d", "--tmpfs", "/d/"], "duplicate mount point /d"),
+                        (["--tmpfs", "/d", "-v", "/d"], "duplicate mount point /d"),
+                        (["--add-host", "db"], "--add-host `db`: want NAME:IP"),
+                        (["--add-host", "db:nowhere"], "`nowhere` is not an IP address"),
+                        (["--dns", "dns.example"], "--dns `dns.example`: not an IP address"),
+                        (["--ulimit", "files=1"], "invalid ulimit type `files`"),
+                        (["--ulimit", "nofile=10:5"], "the soft limit must not be above the hard limit"),
+                        (["--ulimit", "nofile=many"], "`many` is not a limit"),
+                        (["--sysctl", "kernel.hostname"], "--sysctl `kernel.hostname`: want KEY=VALUE"),
+                        (["--sysctl", "kernel.panic=1"], "kernel.panic"),
+                        (["--group-add", "nosuch"], "--group-add: unable to find group nosuch"),
+                        (["--shm-size", "0"], "--shm-size must be positive"),
+                        (["--label", "org.crun-lite.x=1"], "crun-lite's own")):
+        r = _run(h, archive, "--cidfile", cidfile, *args, other, "true")
+        check_eq(r.rc, 125, f"{args} must fail\n{r!r}")
+        check_in(words, r.err, f"the error for {args}")
+        check(not os.path.exists(cidfile), f"{args}: the --cidfile made is removed")
+    check_eq(_containers_left(h), [], "no container directory left")
+    check_eq(h.container_ids(), [], "no state left")
+
+
 def test_supplementary_groups_as_podman(h):
     """`id` in the container shows what podman 4.3 shows for the same image (measured with runc
     and crun, root and rootless): with a user given (image User or -u, even root) the primary

@@ -29,6 +29,7 @@
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/app/health.hpp"
 #include "crunlite/app/restart.hpp"
+#include "crunlite/app/run_flags.hpp"
 #include "crunlite/spec/config.hpp"
 #include "crunlite/state/events.hpp"
 
@@ -61,6 +62,10 @@ struct ImageRunOptions {
     std::optional<int> stop_timeout;               // --stop-timeout: stop's default wait, seconds
     bool require_healthcheck = false;  // --wait-healthy: refuse before starting when there is none
     std::string pid_file;
+    // Docker's flags for what the image does not say (run_flags.hpp):
+    std::vector<std::string> tmpfs, add_hosts, ulimits, sysctls, labels, group_add;
+    DnsFlags dns;
+    int64_t shm_size = 0;  // /dev/shm's size in bytes; 0: 64 MiB
     // docker:// images: pull when the store lacks the name (missing), every
     // time (always) or never; how (image/pull.hpp).
     std::string pull = "missing";

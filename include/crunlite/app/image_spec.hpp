@@ -30,6 +30,10 @@ struct ContainerUser {
 ContainerUser resolve_user(const std::string& user, const std::optional<std::string>& passwd,
                            const std::optional<std::string>& group);
 
+// --group-add: each name (a group of the container's /etc/group) or gid.
+// Throws Error(EINVAL) "--group-add: unable to find group NAME: ...".
+std::vector<uint32_t> resolve_groups(const std::vector<std::string>& names, const std::optional<std::string>& group);
+
 // process.args: (--entrypoint or Entrypoint) + (args after the image, or Cmd
 // when none are given).  --entrypoint resets Cmd, as Docker does.  Throws
 // Error(EINVAL) when both end up empty.

@@ -31,6 +31,7 @@ struct SpecOptions {
     // Capabilities of every set; nullopt: default_capabilities().
     std::optional<std::vector<std::string>> capabilities;
     bool bounding_only = false;  // effective and permitted empty (a non-root user, as Docker does)
+    std::vector<Rlimit> rlimits = {{"RLIMIT_NOFILE", 1024, 1024}};
     // nullopt: linux.seccomp absent (see seccomp_profile.hpp for the default one).
     std::optional<Seccomp> seccomp;
 
@@ -40,8 +41,10 @@ struct SpecOptions {
     // Own network namespace; default: as root yes, rootless no (as runc spec).
     std::optional<bool> network_namespace;
     std::vector<Mount> extra_mounts;  // after the default ones
+    std::string shm_size = "65536k";  // /dev/shm's size= option
     bool allow_fuse_device = false;   // device rule for /dev/fuse (a root fuse-overlayfs rootfs)
     std::map<std::string, std::string> annotations;
+    std::map<std::string, std::string> sysctl;  // linux.sysctl
     // linux.resources limits; 0: none.  cpu_quota uses a 100000 us period.
     int64_t memory_limit = 0, pids_limit = 0, cpu_quota = 0;
 };

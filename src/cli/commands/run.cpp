@@ -1,4 +1,7 @@
 // run and create: from a bundle (runc's grammar) or, with --image, from an image.
+#include <fcntl.h>
+#include <unistd.h>
+
 #include <algorithm>
 #include <iostream>
 #include <set>
@@ -10,6 +13,7 @@
 #include "crunlite/app/image_spec.hpp"
 #include "crunlite/app/restart.hpp"
 #include "crunlite/app/wait.hpp"
+#include "crunlite/sys/fd.hpp"
 #include "pull_flags.hpp"
 
 namespace crunlite::cli {
@@ -29,6 +33,7 @@ void add_create_options(po::options_description& opts, runtime::CreateOptions& o
 struct ImageFlags {
     app::ImageRunOptions o;
     std::string name, memory, user, workdir, entrypoint, hostname, cpus, wait_healthy, read_only_tmpfs = "true";
+    std::string shm_size, cidfile;
     std::vector<std::string> security_opts;
     bool no_init = false, init = false;
     std::string health_cmd, health_http, health_tcp, health_interval, health_timeout, health_start_period,
@@ -60,6 +65,18 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("read-only", po::bool_switch(&o.read_only), "mount the root filesystem read-only")
         ("read-only-tmpfs", po::value(&f.read_only_tmpfs)->implicit_value("true"),
          "with --read-only: writable tmpfs on /tmp, /var/tmp and /run (true, the default, or false)")
+        ("tmpfs", po::value(&o.tmpfs)->composing(),
+         "mount a tmpfs: DST[:OPT[,OPT]], after rw,noexec,nosuid,nodev,tmpcopyup (podman's; notmpcopyup: start empty) (repeatable)")
+        ("add-host", po::value(&o.add_hosts)->composing(), "add NAME:IP to /etc/hosts (repeatable)")
+        ("dns", po::value(&o.dns.servers)->composing(), "nameserver for /etc/resolv.conf instead of the network's (repeatable)")
+        ("dns-search", po::value(&o.dns.search)->composing(), "search domain for /etc/resolv.conf; . for none (repeatable)")
+        ("dns-option", po::value(&o.dns.options)->composing(), "option for /etc/resolv.conf (repeatable)")
+        ("ulimit", po::value(&o.ulimits)->composing(), "NAME=SOFT[:HARD] resource limit, e.g. nofile=4096:8192; -1: unlimited (repeatable)")
+        ("sysctl", po::value(&o.sysctls)->composing(), "KEY=VALUE namespaced kernel parameter (repeatable)")
+        ("group-add", po::value(&o.group_add)->composing(), "supplementary group: a name in the image's /etc/group, or a gid (repeatable)")
+        ("shm-size", po::value(&f.shm_size), "size of /dev/shm (default 64m)")
+        ("label,l", po::value(&o.labels)->composing(), "KEY[=VALUE] label, an annotation of the container (repeatable)")
+        ("cidfile", po::value(&f.cidfile), "write the container's id to this file, which must not exist")
         ("memory,m", po::value(&f.memory), "memory limit (e.g. 256m)")
         ("pids-limit", po::value(&o.pids_limit), "maximum number of processes")
         ("cpus", po::value(&f.cpus), "CPU limit (e.g. 1.5)")
@@ -139,6 +156,10 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
         o.memory = parse_size(verb + ": --memory", f.memory);
         if (o.memory <= 0) throw Error(EINVAL, verb + ": --memory must be positive");
     }
+    if (!f.shm_size.empty()) {
+        o.shm_size = parse_size(verb + ": --shm-size", f.shm_size);
+        if (o.shm_size <= 0) throw Error(EINVAL, verb + ": --shm-size must be positive");
+    }
     if (!f.cpus.empty()) {
         try {
             size_t used = 0;
@@ -196,6 +217,25 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
         throw Error(EINVAL, verb + ": --pull: want missing, always or never, got " + quote(o.pull));
     o.pull_options = pull_options(f.pull, verb);
     if (image::is_registry_ref(o.image)) with_context(verb, [&] { return image::parse_reference(o.image); });
+}
+
+// --cidfile, as Docker's: made before the container, holding its id; a file
+// already there is refused, and ours goes again when the container is not made.
+template <typename F>
+auto with_cidfile(const std::string& path, const std::string& id, F&& f) {
+    if (path.empty()) return f();
+    sys::UniqueFd fd(::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644));
+    if (!fd && errno == EEXIST)
+        throw Error(EEXIST, "--cidfile: container ID file found, make sure the other container isn't running or delete " + path);
+    if (!fd) throw_errno("--cidfile: create " + quote(path));
+    try {
+        if (::write(fd.get(), id.data(), id.size()) != static_cast<ssize_t>(id.size())) throw_errno("--cidfile: write " + quote(path));
+        fd.reset();
+        return f();
+    } catch (...) {
+        ::unlink(path.c_str());
+        throw;
+    }
 }
 
 // The first option of `opts` but `except` that the user gave (not defaulted), or "".
@@ -277,7 +317,7 @@ int run_image(const Global& g, const std::vector<std::string>& args, ImageFlags&
     f.o.require_healthcheck = !f.wait_healthy.empty();
     int64_t wait_ns = f.wait_healthy.empty() ? 0 : app::parse_duration(f.wait_healthy, "run: --wait-healthy");
     runtime::Context ctx = g.context();
-    int code = app::run_image(ctx, f.o);
+    int code = with_cidfile(f.cidfile, f.o.id, [&] { return app::run_image(ctx, f.o); });
     return f.wait_healthy.empty() ? code : app::wait_healthy(ctx, f.o.id, wait_ns);
 }
 
@@ -292,7 +332,7 @@ int cmd_create(const Global& g, const std::vector<std::string>& args) {
     if (parse_run_args("create", args, opts, image_opts, f, o)) {
         with_podman_exit_codes([&] {
             app::check_restart_flags(f.o.restart, f.o.on_failure, f.o.health, false, false, "create");
-            app::create_from_image(g.context(), f.o);
+            with_cidfile(f.cidfile, f.o.id, [&] { app::create_from_image(g.context(), f.o); });
         });
     } else {
         runtime::create(g.context(), o);

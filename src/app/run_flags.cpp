@@ -1,0 +1,133 @@
+#include "crunlite/app/run_flags.hpp"
+
+#include <arpa/inet.h>
+
+#include <algorithm>
+#include <cctype>
+
+#include "crunlite/base/error.hpp"
+#include "crunlite/base/strings.hpp"
+
+namespace crunlite::app {
+namespace {
+
+bool is_ip(const std::string& text) {
+    unsigned char buf[16];
+    return ::inet_pton(AF_INET, text.c_str(), buf) == 1 || ::inet_pton(AF_INET6, text.c_str(), buf) == 1;
+}
+
+bool has_blank(const std::string& text) {
+    return text.empty() || std::any_of(text.begin(), text.end(), [](char c) {
+               return c == '\0' || std::isspace(static_cast<unsigned char>(c));
+           });
+}
+
+// The words after `keyword` on the lines of `conf` starting with it.
+std::vector<std::string> conf_words(const std::string& conf, const std::string& keyword) {
+    std::vector<std::string> out;
+    for (const auto& line : split(conf, '\n')) {
+        std::vector<std::string> words;
+        for (const auto& w : split(line, ' '))
+            for (const auto& v : split(w, '\t'))
+                if (!v.empty()) words.push_back(v);
+        if (words.empty() || words[0] != keyword) continue;
+        out.insert(out.end(), words.begin() + 1, words.end());
+    }
+    return out;
+}
+
+}  // namespace
+
+spec::Mount parse_tmpfs(const std::string& text) {
+    size_t colon = text.find(':');
+    std::string dst = text.substr(0, colon);
+    if (dst.empty() || dst[0] != '/')
+        throw Error(EINVAL, "--tmpfs " + quote(text) + ": the destination must be an absolute path");
+    while (dst.size() > 1 && dst.back() == '/') dst.pop_back();
+    if (dst == "/") throw Error(EINVAL, "--tmpfs " + quote(text) + ": cannot mount a tmpfs over /");
+    spec::Mount m{dst, "tmpfs", "tmpfs", {"rw", "noexec", "nosuid", "nodev"}, {}, {}};
+    bool copy = true;
+    if (colon != std::string::npos) {
+        for (const auto& opt : split(text.substr(colon + 1), ',')) {
+            if (has_blank(opt)) throw Error(EINVAL, "--tmpfs " + quote(text) + ": empty or blank option");
+            if (opt == "notmpcopyup") copy = false;
+            else if (opt == "tmpcopyup") copy = true;
+            else m.options.push_back(opt);
+        }
+    }
+    if (copy) m.options.push_back("tmpcopyup");
+    return m;
+}
+
+std::string hosts_entry(const std::string& text) {
+    size_t colon = text.find(':');
+    std::string name = text.substr(0, colon);
+    std::string ip = colon == std::string::npos ? "" : text.substr(colon + 1);
+    if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
+    if (colon == std::string::npos || has_blank(name))
+        throw Error(EINVAL, "--add-host " + quote(text) + ": want NAME:IP");
+    if (ip == "host-gateway")
+        throw Error(ENOTSUP, "--add-host " + quote(text) + ": host-gateway is not supported (pasta and slirp4netns run "
+                                                          "without a gateway address that leads to the host)");
+    if (!is_ip(ip)) throw Error(EINVAL, "--add-host " + quote(text) + ": " + quote(ip) + " is not an IP address");
+    return ip + "\t" + name + "\n";
+}
+
+std::string resolv_conf(const std::string& base, const DnsFlags& dns) {
+    if (dns.empty()) return base;
+    for (const auto& s : dns.servers)
+        if (!is_ip(s)) throw Error(EINVAL, "--dns " + quote(s) + ": not an IP address");
+    for (const auto& s : dns.search)
+        if (has_blank(s)) throw Error(EINVAL, "--dns-search " + quote(s) + ": not a domain");
+    for (const auto& s : dns.options)
+        if (has_blank(s)) throw Error(EINVAL, "--dns-option " + quote(s) + ": empty or blank");
+    std::vector<std::string> servers = dns.servers.empty() ? conf_words(base, "nameserver") : dns.servers;
+    std::vector<std::string> search = dns.search.empty() ? conf_words(base, "search") : dns.search;
+    std::vector<std::string> options = dns.options.empty() ? conf_words(base, "options") : dns.options;
+    if (search.size() == 1 && search[0] == ".") search.clear();
+    std::string out;
+    for (const auto& s : servers) out += "nameserver " + s + "\n";
+    if (!search.empty()) out += "search " + join(search, " ") + "\n";
+    if (!options.empty()) out += "options " + join(options, " ") + "\n";
+    return out;
+}
+
+spec::Rlimit parse_ulimit(const std::string& text) {
+    static const char* const kNames[] = {"as",    "core",     "cpu",  "data",  "fsize",  "locks",
+                                         "memlock", "msgqueue", "nice", "nofile", "nproc", "rss",
+                                         "rtprio",  "rttime",   "sigpending", "stack"};
+    size_t eq = text.find('=');
+    std::string name = text.substr(0, eq);
+    if (eq == std::string::npos) throw Error(EINVAL, "--ulimit " + quote(text) + ": want NAME=SOFT[:HARD]");
+    if (std::none_of(std::begin(kNames), std::end(kNames), [&](const char* n) { return name == n; }))
+        throw Error(EINVAL, "--ulimit " + quote(text) + ": invalid ulimit type " + quote(name));
+    std::string values = text.substr(eq + 1);
+    size_t colon = values.find(':');
+    auto limit = [&](const std::string& v) {
+        if (v == "-1") return ~uint64_t{0};  // unlimited
+        auto n = parse_uint(v);
+        if (!n) throw Error(EINVAL, "--ulimit " + quote(text) + ": " + quote(v) + " is not a limit (a number, or -1: unlimited)");
+        return *n;
+    };
+    spec::Rlimit r{"RLIMIT_" + ascii_upper(name), limit(values.substr(0, colon)), 0};
+    r.hard = colon == std::string::npos ? r.soft : limit(values.substr(colon + 1));
+    if (r.soft > r.hard)
+        throw Error(EINVAL, "--ulimit " + quote(text) + ": the soft limit must not be above the hard limit");
+    return r;
+}
+
+void set_rlimit(std::vector<spec::Rlimit>& rlimits, const spec::Rlimit& r) {
+    std::erase_if(rlimits, [&](const spec::Rlimit& e) { return e.type == r.type; });
+    rlimits.push_back(r);
+}
+
+std::pair<std::string, std::string> parse_key_value(const std::string& text, const std::string& flag,
+                                                    bool value_optional) {
+    size_t eq = text.find('=');
+    std::string key = text.substr(0, eq);
+    if (has_blank(key) || (eq == std::string::npos && !value_optional))
+        throw Error(EINVAL, flag + " " + quote(text) + (value_optional ? ": want KEY[=VALUE]" : ": want KEY=VALUE"));
+    return {key, eq == std::string::npos ? "" : text.substr(eq + 1)};
+}
+
+}  // namespace crunlite::app

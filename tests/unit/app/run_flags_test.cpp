@@ -1,0 +1,99 @@
+#include <catch2/catch.hpp>
+
+#include "crunlite/app/image_spec.hpp"
+#include "crunlite/app/run_flags.hpp"
+#include "crunlite/base/error.hpp"
+
+using namespace crunlite;
+using app::DnsFlags;
+using Strings = std::vector<std::string>;
+
+namespace {
+
+// The message of the Error `f` throws ("" when it throws none).
+template <typename F>
+std::string error_of(F&& f) {
+    try {
+        f();
+    } catch (const Error& e) {
+        return e.what();
+    }
+    return "";
+}
+
+}  // namespace
+
+TEST_CASE("--tmpfs: podman's defaults, then the options given, tmpcopyup unless notmpcopyup", "[run_flags]") {
+    spec::Mount m = app::parse_tmpfs("/run/");
+    CHECK(m.destination == "/run");
+    CHECK(m.type == "tmpfs");
+    CHECK(m.options == Strings{"rw", "noexec", "nosuid", "nodev", "tmpcopyup"});
+    CHECK(app::parse_tmpfs("/x:exec,size=1m,mode=1777").options ==
+          Strings{"rw", "noexec", "nosuid", "nodev", "exec", "size=1m", "mode=1777", "tmpcopyup"});
+    CHECK(app::parse_tmpfs("/x:notmpcopyup").options == Strings{"rw", "noexec", "nosuid", "nodev"});
+    CHECK_THAT(error_of([] { app::parse_tmpfs("x"); }), Catch::Contains("--tmpfs `x`: the destination must be an absolute path"));
+    CHECK_THAT(error_of([] { app::parse_tmpfs("//"); }), Catch::Contains("cannot mount a tmpfs over /"));
+    CHECK_THAT(error_of([] { app::parse_tmpfs("/x:size=1m,,ro"); }), Catch::Contains("empty or blank option"));
+    CHECK_THAT(error_of([] { app::parse_tmpfs("/x:a b"); }), Catch::Contains("empty or blank option"));
+}
+
+TEST_CASE("--add-host: NAME:IP, IPv6 bare or bracketed", "[run_flags]") {
+    CHECK(app::hosts_entry("db:10.0.0.1") == "10.0.0.1\tdb\n");
+    CHECK(app::hosts_entry("v6:fd00::1") == "fd00::1\tv6\n");
+    CHECK(app::hosts_entry("v6:[::1]") == "::1\tv6\n");
+    CHECK_THAT(error_of([] { app::hosts_entry("db"); }), Catch::Contains("want NAME:IP"));
+    CHECK_THAT(error_of([] { app::hosts_entry(":10.0.0.1"); }), Catch::Contains("want NAME:IP"));
+    CHECK_THAT(error_of([] { app::hosts_entry("a b:10.0.0.1"); }), Catch::Contains("want NAME:IP"));
+    CHECK_THAT(error_of([] { app::hosts_entry("db:10.0.0"); }), Catch::Contains("`10.0.0` is not an IP address"));
+    CHECK_THAT(error_of([] { app::hosts_entry("db:host-gateway"); }), Catch::Contains("host-gateway is not supported"));
+}
+
+TEST_CASE("--dns, --dns-search, --dns-option replace their lines of the base resolv.conf", "[run_flags]") {
+    const std::string base = "# generated\nnameserver 10.0.0.2\nnameserver\t10.0.0.3\nsearch a.example b.example\n"
+                             "options ndots:1\nsortlist 10.0.0.0\n";
+    CHECK(app::resolv_conf(base, DnsFlags{}) == base);
+    CHECK(app::resolv_conf(base, DnsFlags{{"192.0.2.1", "2001:db8::1"}, {}, {}}) ==
+          "nameserver 192.0.2.1\nnameserver 2001:db8::1\nsearch a.example b.example\noptions ndots:1\n");
+    CHECK(app::resolv_conf(base, DnsFlags{{}, {"."}, {"edns0", "rotate"}}) ==
+          "nameserver 10.0.0.2\nnameserver 10.0.0.3\noptions edns0 rotate\n");
+    CHECK(app::resolv_conf("", DnsFlags{{}, {"x.example"}, {}}) == "search x.example\n");
+    CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{"dns.example"}, {}, {}}); }),
+               Catch::Contains("--dns `dns.example`: not an IP address"));
+    CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{}, {"a b"}, {}}); }), Catch::Contains("--dns-search"));
+    CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{}, {}, {""}}); }), Catch::Contains("--dns-option"));
+}
+
+TEST_CASE("--ulimit NAME=SOFT[:HARD] as Docker's", "[run_flags]") {
+    CHECK(app::parse_ulimit("nofile=1024:2048") == spec::Rlimit{"RLIMIT_NOFILE", 1024, 2048});
+    CHECK(app::parse_ulimit("nproc=50") == spec::Rlimit{"RLIMIT_NPROC", 50, 50});
+    CHECK(app::parse_ulimit("core=-1") == spec::Rlimit{"RLIMIT_CORE", ~uint64_t{0}, ~uint64_t{0}});
+    CHECK(app::parse_ulimit("memlock=64:-1") == spec::Rlimit{"RLIMIT_MEMLOCK", 64, ~uint64_t{0}});
+    CHECK_THAT(error_of([] { app::parse_ulimit("nofile"); }), Catch::Contains("want NAME=SOFT[:HARD]"));
+    CHECK_THAT(error_of([] { app::parse_ulimit("NOFILE=1"); }), Catch::Contains("invalid ulimit type `NOFILE`"));
+    CHECK_THAT(error_of([] { app::parse_ulimit("nofile=-1:5"); }), Catch::Contains("soft limit must not be above"));
+    CHECK_THAT(error_of([] { app::parse_ulimit("nofile=1:x"); }), Catch::Contains("`x` is not a limit"));
+    CHECK_THAT(error_of([] { app::parse_ulimit("nofile=-2"); }), Catch::Contains("`-2` is not a limit"));
+    std::vector<spec::Rlimit> limits = {{"RLIMIT_NOFILE", 1024, 1024}};
+    app::set_rlimit(limits, {"RLIMIT_NPROC", 5, 5});
+    app::set_rlimit(limits, {"RLIMIT_NOFILE", 10, 20});
+    CHECK(limits == std::vector<spec::Rlimit>{{"RLIMIT_NPROC", 5, 5}, {"RLIMIT_NOFILE", 10, 20}});
+}
+
+TEST_CASE("--sysctl KEY=VALUE and --label KEY[=VALUE]", "[run_flags]") {
+    using KV = std::pair<std::string, std::string>;
+    CHECK(app::parse_key_value("net.ipv4.ping_group_range=0 0", "--sysctl", false) == KV{"net.ipv4.ping_group_range", "0 0"});
+    CHECK(app::parse_key_value("a=b=c", "--sysctl", false) == KV{"a", "b=c"});
+    CHECK(app::parse_key_value("team", "--label", true) == KV{"team", ""});
+    CHECK_THAT(error_of([] { app::parse_key_value("kernel.x", "--sysctl", false); }), Catch::Contains("--sysctl `kernel.x`: want KEY=VALUE"));
+    CHECK_THAT(error_of([] { app::parse_key_value("=v", "--label", true); }), Catch::Contains("want KEY[=VALUE]"));
+    CHECK_THAT(error_of([] { app::parse_key_value("a b=v", "--label", true); }), Catch::Contains("want KEY[=VALUE]"));
+}
+
+TEST_CASE("--group-add: names from the container's group file, or gids", "[run_flags]") {
+    const std::string group = "root:x:0:\nbad:x:nan:\nbad:x:7:\nwheel:x:10:app\n";
+    CHECK(app::resolve_groups({"wheel", "5000", "root", "bad"}, group) == std::vector<uint32_t>{10, 5000, 0, 7});
+    CHECK(app::resolve_groups({"42"}, std::nullopt) == std::vector<uint32_t>{42});
+    CHECK_THAT(error_of([&] { app::resolve_groups({"nosuch"}, group); }),
+               Catch::Contains("--group-add: unable to find group nosuch: no matching entries in group file"));
+    CHECK_THAT(error_of([] { app::resolve_groups({"wheel"}, std::nullopt); }), Catch::Contains("unable to find group wheel"));
+}
