@@ -1,4 +1,6 @@
-// exec into an image container, as podman's exec: its user resolved in the image.
+// exec into an image container, as podman's exec: its user resolved in the container's files.
+#include <fcntl.h>
+
 #include <algorithm>
 
 #include "crunlite/app/image_run.hpp"
@@ -8,11 +10,13 @@
 #include "crunlite/spec/parse.hpp"
 #include "crunlite/state/events.hpp"
 #include "crunlite/state/store.hpp"
+#include "crunlite/sys/fd.hpp"
 #include "image_layers.hpp"
 
 namespace crunlite::app {
 
 using detail::ImageLayers;
+using detail::read_container_file;
 using detail::read_image_file;
 
 bool is_image_container(const runtime::Context& ctx, const std::string& id) {
@@ -22,17 +26,36 @@ bool is_image_container(const runtime::Context& ctx, const std::string& id) {
 
 void resolve_exec_user(const runtime::Context& ctx, runtime::ExecOptions& o) {
     if (o.user.empty() || !o.process_file.empty()) return;
-    state::State st = state::Store(ctx.root).load(o.id);
+    state::Store states(ctx.root);
+    state::State st = states.load(o.id);
     auto image_id = st.annotations.find(kImageAnnotation);
     if (image_id == st.annotations.end()) return;
-    // The bundle is <store>/containers/<id>.
-    std::string store_root = st.bundle.substr(0, st.bundle.rfind('/'));
-    store_root = store_root.substr(0, store_root.rfind('/'));
-    image::Store store(store_root, image::UnpackOptions{});
-    ImageLayers layers(store, store.inspect(image_id->second));
-    ContainerUser u = with_context("--user", [&] {
-        return resolve_user(o.user, read_image_file(layers, "/etc/passwd"), read_image_file(layers, "/etc/group"));
-    });
+    // The container's own files, as podman's exec reads them: a user added
+    // since it started is found.  Its root is gone when its init is: then the
+    // image's files, and exec says the container does not run.
+    std::optional<std::string> passwd, group;
+    sys::UniqueFd root;
+    if (st.pid > 0 && states.status(st) != state::Status::Stopped) {
+        root.reset(::open(("/proc/" + std::to_string(st.pid) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (states.status(st) == state::Status::Stopped) root.reset();  // the pid may be another's by now
+    }
+    if (root) {
+        with_context("--user", [&] {
+            passwd = read_container_file(root.get(), "/etc/passwd", o.id);
+            group = read_container_file(root.get(), "/etc/group", o.id);
+        });
+    } else {
+        // The bundle is <store>/containers/<id>.
+        std::string store_root = st.bundle.substr(0, st.bundle.rfind('/'));
+        store_root = store_root.substr(0, store_root.rfind('/'));
+        image::Store store(store_root, image::UnpackOptions{});
+        ImageLayers layers(store, store.inspect(image_id->second));
+        with_context("--user", [&] {
+            passwd = read_image_file(layers, "/etc/passwd");
+            group = read_image_file(layers, "/etc/group");
+        });
+    }
+    ContainerUser u = with_context("--user", [&] { return resolve_user(o.user, passwd, group); });
     o.user = std::to_string(u.uid) + ":" + std::to_string(u.gid);
     if (o.additional_gids.empty())
         for (uint32_t g : u.additional_gids) o.additional_gids.push_back(std::to_string(g));

@@ -10,6 +10,15 @@ namespace {
 
 constexpr off_t kMaxImageFile = 1 << 20;  // /etc/passwd, /etc/group read from an image
 
+// The content of `fd` (O_PATH or not): a regular file of at most kMaxImageFile.
+std::string read_small_file(int fd, const std::string& what) {
+    struct stat st;
+    if (::fstat(fd, &st) < 0) throw_errno("stat " + what);
+    if (!S_ISREG(st.st_mode)) throw Error(EINVAL, what + " is not a regular file");
+    if (st.st_size > kMaxImageFile) throw Error(EFBIG, what + " is larger than 1 MiB");
+    return read_file(sys::fd_path(fd));
+}
+
 }  // namespace
 
 std::optional<std::string> read_image_file(const ImageLayers& layers, const std::string& path) {
@@ -21,11 +30,15 @@ std::optional<std::string> read_image_file(const ImageLayers& layers, const std:
     if (e->entry.kind != image::LayerEntry::Regular) throw Error(EINVAL, what + " is not a regular file");
     std::string rel = e->path.substr(1);
     sys::UniqueFd fd(sys::open_beneath(layers.root(e->layer), rel, O_RDONLY | O_NONBLOCK | O_NOFOLLOW));
-    struct stat st;
-    if (!fd || ::fstat(fd.get(), &st) < 0) throw_errno("open " + what);
-    if (!S_ISREG(st.st_mode)) throw Error(EINVAL, what + " is not a regular file");
-    if (st.st_size > kMaxImageFile) throw Error(EFBIG, what + " is larger than 1 MiB");
-    return read_file(sys::fd_path(fd.get()));
+    if (!fd) throw_errno("open " + what);
+    return read_small_file(fd.get(), what);
+}
+
+std::optional<std::string> read_container_file(int root, const std::string& path, const std::string& id) {
+    // O_PATH: nothing is opened for reading before it shows to be a regular file.
+    sys::UniqueFd fd = sys::open_in_root_if_exists(root, path, O_PATH);
+    if (!fd) return std::nullopt;
+    return read_small_file(fd.get(), "container " + id + ": " + path);
 }
 
 }  // namespace crunlite::app::detail

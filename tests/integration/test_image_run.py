@@ -412,8 +412,8 @@ def test_a_volume_fill_that_fails_leaves_it_empty(h):
 
 
 def test_exec_user_as_podman(h):
-    """exec -u into an image container resolves names and ids in the image's passwd and group,
-    as podman's exec -u: its gid, groups and HOME; root gets the container's capabilities."""
+    """exec -u into an image container resolves names and ids in the container's passwd and
+    group, as podman's exec -u: its gid, groups and HOME; root gets the container's capabilities."""
     archive = _archive(h, BASE)
     cid = h.new_id("img")
     check_eq(_run(h, archive, "-d", cid, "sleep", "100").rc, 0, "run -d")
@@ -429,6 +429,17 @@ def test_exec_user_as_podman(h):
     check_eq(r.out.split()[:4], ["1001", "2000", "2000", "/x"], f"an explicit group; -e HOME wins\n{r!r}")
     r = h.rt("exec", "-u", "nosuch", cid, "true")
     check(r.rc == 255 and "unable to find user nosuch" in r.err, f"exec -u of a missing user\n{r!r}")
+    # The container's files as they are now: a user added since the start is found; what the
+    # container puts there is read only when it is a regular file inside its root.
+    h.rt_ok("exec", "-u", "0", cid, "sh", "-c", "echo late:x:3000:2000::/late:/bin/sh >> /etc/passwd")
+    r = h.rt_ok("exec", "-u", "late", cid, *show)
+    check_eq(r.out.split()[:4], ["3000", "2000", "2000", "/late"], f"a user added in the container\n{r!r}")
+    h.rt_ok("exec", "-u", "0", cid, "sh", "-c", "rm /etc/group && busybox mkfifo /etc/group")
+    r = h.rt("exec", "-u", "late", cid, "true")
+    check(r.rc == 255 and f"container {cid}: /etc/group is not a regular file" in r.err, f"a FIFO as /etc/group\n{r!r}")
+    h.rt_ok("exec", "-u", "0", cid, "sh", "-c", "rm /etc/group && ln -s /../../../../etc/nosuch /etc/group")
+    r = h.rt_ok("exec", "-u", "late", cid, "id", "-G")
+    check_eq(r.out.split(), ["2000"], f"a symlink out of the root resolves inside it (no group file)\n{r!r}")
     # As podman's exec (bundle containers keep runc's 255): 127 not found, 126 not executable.
     check_eq((h.rt("exec", cid, "nosuch").rc, h.rt("exec", cid, "/etc/passwd").rc), (127, 126), "exec exit codes")
     h.rt_ok("delete", "--force", cid)

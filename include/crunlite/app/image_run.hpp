@@ -85,7 +85,7 @@ void create_from_image(const runtime::Context& ctx, const ImageRunOptions& opts)
 bool start_again(const runtime::Context& ctx, const std::string& id);
 
 // exec --user into an image container, as podman's exec -u: names or ids
-// resolved in the image's /etc/passwd and /etc/group (its gid and groups
+// resolved in the running container's /etc/passwd and /etc/group (its gid and groups
 // unless given), HOME the user's (unless -e sets it), and root gets the
 // container's bounding set as its capabilities.  Other containers, and
 // --process, keep runc's meaning (numeric ids, nothing added).
