@@ -69,6 +69,10 @@ int64_t parse_size(const std::string& what, const std::string& text);
 size_t split_options(const po::options_description& opts, const std::vector<std::string>& args,
                      std::vector<std::string>& own, bool* unknown = nullptr);
 
+// As Go's flag package: an option given again replaces the earlier value
+// (boost refuses it), unless it is a composing (repeatable) one.
+po::parsed_options last_wins(po::parsed_options parsed, const po::options_description& opts);
+
 // Logs `e` as the final error (also on stderr when logging to a file, as runc
 // does) and returns `exit_code`.
 int report_error(const Error& e, int exit_code);

@@ -91,7 +91,7 @@ int main_impl(int argc, char** argv) {
     try {
         std::vector<std::string> words;  // Go's forms too ("-root DIR", "--debug=false")
         split_options(globals, global_args, words);
-        po::store(po::command_line_parser(words).options(globals).run(), vm);
+        po::store(last_wins(po::command_line_parser(words).options(globals).run(), globals), vm);
         po::notify(vm);
     } catch (const po::error& e) {
         throw Error(EINVAL, e.what());
@@ -103,9 +103,13 @@ int main_impl(int argc, char** argv) {
         print_version();
         return 0;
     }
-    if (vm.count("help") || verb.empty()) {
+    // runc's: no verb, "help" or "h" show the help; "help VERB" the verb's.
+    if ((verb == "help" || verb == "h") && !verb_args.empty()) {
+        verb = verb_args[0];
+        verb_args = {"--help"};
+    } else if (vm.count("help") || verb.empty() || verb == "help" || verb == "h") {
         print_usage(globals);
-        return verb.empty() && !vm.count("help") ? 1 : 0;
+        return 0;
     }
     if (g.cgroup_manager != "cgroupfs" && g.cgroup_manager != "systemd" && g.cgroup_manager != "disabled")
         throw Error(EINVAL, "invalid --cgroup-manager " + g.cgroup_manager + ": want cgroupfs, systemd or disabled");

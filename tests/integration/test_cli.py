@@ -224,6 +224,35 @@ def test_go_flag_forms(h):
     check_eq(r.rc, 3, f"run --no-subreaper (runc's)\n{r!r}")
 
 
+def test_runc_argument_order_repeats_and_help(h):
+    """As runc's urfave/cli: options may follow the container id (up to "--"), an option
+    given twice takes the last value, "-b=DIR" is "-b DIR"; no verb, "help" and "h" print
+    the help with exit 0, "help VERB" the verb's."""
+    b, other = h.bundle(["/probe", "sleep", "30"]), h.bundle(["/probe", "exit", "0"])
+    cid = h.new_id("order")
+    h.rt_ok("create", cid, "--bundle", b.path)
+    check_eq(h.rt_ok("state", cid).json()["bundle"], b.path, "create ID --bundle DIR")
+    h.rt_ok("delete", cid, "--force")
+    h.rt_ok("create", "-b=" + b.path, cid, "--")
+    check_eq(h.rt_ok("state", cid).json()["status"], "created", "create -b=DIR ID --")
+    h.rt_ok("delete", "--force", cid)
+    h.rt_ok("run", "-d", "-b", other.path, "--bundle", b.path, cid)
+    check_eq(h.rt_ok("state", cid).json()["bundle"], b.path, "the last --bundle wins")
+    h.rt_ok("kill", cid, "KILL", "--all")
+    h.wait_status(cid, "stopped")
+    h.rt_ok("delete", cid)
+    r = h.cmd([h.bin, "--root", "/nonexistent-root", "--root", h.root, "list", "-q"])
+    check_eq((r.rc, r.out), (0, ""), f"a global option given twice: the last\n{r!r}")
+    h.rt_fail("run", cid, "extra", "-b", b.path, expect="too many")
+    for argv in ([], ["help"], ["h"]):
+        r = h.cmd([h.bin, *argv])
+        check_eq(r.rc, 0, f"crun-lite {argv}: help\n{r!r}")
+        check_in("Usage: ", r.out, f"crun-lite {argv}")
+    r = h.cmd([h.bin, "help", "kill"])
+    check_eq(r.rc, 0, f"help kill\n{r!r}")
+    check_in("Usage: " + h.bin_name + " kill", r.out, "help VERB: the verb's help")
+
+
 def test_man_page_matches_help(h):
     """man/crun-lite.1.scd documents every command and global option --help lists."""
     import re

@@ -56,12 +56,22 @@ po::variables_map parse_args(const std::string& verb, const std::string& usage, 
     all.add_options()("help,h", "show help");
     po::variables_map vm;
     try {
-        // The options before the first argument as split_options reads Go's forms of them.
-        std::vector<std::string> words;
-        size_t first = split_options(all, args, words);
-        if (first > 0 && args[first - 1] == "--" && (words.empty() || words.back() != "--")) words.push_back("--");
-        words.insert(words.end(), args.begin() + static_cast<long>(first), args.end());
-        po::store(po::command_line_parser(words).options(all).positional(pos).run(), vm);
+        // Options before, between and after the arguments, as urfave/cli reorders
+        // runc's ("delete ID --force"), until "--"; each as split_options reads Go's forms.
+        std::vector<std::string> words, positional;
+        for (size_t i = 0; i < args.size();) {
+            std::vector<std::string> tail(args.begin() + static_cast<long>(i), args.end());
+            size_t n = split_options(all, tail, words);
+            i += n;
+            if (n > 0 && tail[n - 1] == "--") {
+                positional.insert(positional.end(), args.begin() + static_cast<long>(i), args.end());
+                break;
+            }
+            if (i < args.size()) positional.push_back(args[i++]);
+        }
+        words.push_back("--");
+        words.insert(words.end(), positional.begin(), positional.end());
+        po::store(last_wins(po::command_line_parser(words).options(all).positional(pos).run(), all), vm);
         if (vm.count("help")) {
             std::cout << "Usage: crun-lite " << usage << "\n\n" << visible << "\n";
             throw HelpShown{};
@@ -132,6 +142,22 @@ std::optional<bool> go_bool(std::string_view v) {
     return std::nullopt;
 }
 
+po::parsed_options last_wins(po::parsed_options parsed, const po::options_description& opts) {
+    auto& o = parsed.options;
+    for (size_t i = o.size(); i-- > 0;) {
+        if (o[i].position_key >= 0 || o[i].unregistered) continue;
+        const po::option_description* d = opts.find_nothrow(o[i].string_key, false);
+        if (!d || d->semantic()->is_composing()) continue;
+        // An earlier occurrence of the same option goes.
+        for (size_t j = i; j-- > 0;)
+            if (o[j].position_key < 0 && o[j].string_key == o[i].string_key) {
+                o.erase(o.begin() + static_cast<long>(j));
+                --i;
+            }
+    }
+    return parsed;
+}
+
 size_t split_options(const po::options_description& opts, const std::vector<std::string>& args,
                      std::vector<std::string>& own, bool* unknown) {
     size_t i = 0;
@@ -160,6 +186,8 @@ size_t split_options(const po::options_description& opts, const std::vector<std:
                 if (*on) own.push_back(a.substr(0, value_at));
                 continue;
             }
+        // Go's "-b=DIR" is "-b DIR".
+        if (!is_long && value_at == 2 && d && d->semantic()->max_tokens() > 0) a.erase(2, 1);
         own.push_back(a);
         // Sticky short flags ("-dt") name more than `d`: unknown too.
         if (unknown && (!d || (!is_long && attached && d->semantic()->max_tokens() == 0))) *unknown = true;

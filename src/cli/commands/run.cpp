@@ -276,10 +276,19 @@ bool parse_run_args(const std::string& verb, const std::vector<std::string>& arg
         });
         return true;
     }
+    if (rest.size() > 1) {
+        // A bundle's options may follow its id, as runc's (urfave/cli reorders them).
+        po::options_description id;
+        id.add_options()("id", po::value<std::string>());
+        po::positional_options_description pos;
+        pos.add("id", 1);
+        vm = parse_args(verb, usage, opts, id, pos, args);
+        if (vm.count("image")) throw Error(EINVAL, verb + ": --image must come before the container id");
+        rest = {vm["id"].as<std::string>()};
+    }
     if (std::string name = given_option(vm, image_desc, {"image"}); !name.empty())
         throw Error(EINVAL, verb + ": --" + name + " needs --image");
     if (rest.empty()) throw Error(EINVAL, verb + ": \"" + verb + "\" requires a container id argument");
-    if (rest.size() > 1) throw Error(EINVAL, verb + ": unexpected argument " + quote(rest[1]) + " (a command needs --image)");
     bundle_opts.id = rest[0];
     return false;
 }
