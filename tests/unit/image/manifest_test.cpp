@@ -75,6 +75,19 @@ TEST_CASE("image config: the runtime stage's user, command and healthcheck", "[m
                       Catch::Contains("config.Healthcheck.Retries"));
 }
 
+TEST_CASE("image config: Volumes and ExposedPorts keys are checked", "[manifest]") {
+    auto c = parse_image_config(R"({"config":{"Volumes":{"/data":{},"/var/lib/app/":{}},
+        "ExposedPorts":{"80":{},"53/udp":{},"7000-7010/tcp":{},"9/sctp":{}}}})", "c");
+    CHECK(c.volumes == std::vector<std::string>{"/data", "/var/lib/app/"});
+    CHECK(c.exposed_ports.size() == 4);
+    for (const char* key : {"/", "//", "", "data", "..", "/a/../b", "/a/./b"})
+        CHECK_THROWS_WITH(parse_image_config(R"({"config":{"Volumes":{")" + std::string(key) + R"(":{}}}})", "c"),
+                          Catch::Contains("c: config.Volumes: key `" + std::string(key) + "`: a volume"));
+    for (const char* key : {"abc/xyz", "0/tcp", "99999/tcp", "80/TCP", "80/", "10-5/tcp", "80/tcp,81/tcp"})
+        CHECK_THROWS_WITH(parse_image_config(R"({"config":{"ExposedPorts":{")" + std::string(key) + R"(":{}}}})", "c"),
+                          Catch::Contains("c: config.ExposedPorts: key `" + std::string(key) + "`: want PORT"));
+}
+
 TEST_CASE("docker-archive manifest.json", "[manifest]") {
     auto imgs = parse_docker_manifest(
         R"([{"Config":"blobs/sha256/aa","RepoTags":["app:latest"],"Layers":["blobs/sha256/bb","blobs/sha256/cc"]}])",
