@@ -211,7 +211,8 @@ Plan plan_docker(const Source& src, const std::string& tag) {
                   "; give docker-archive:FILE:TAG for another");
     }
     auto inside = [](const std::string& path, const char* what) {
-        if (path.find("..") != std::string::npos || path.empty() || path[0] == '/')
+        auto parts = split(path, '/');
+        if (path.empty() || path[0] == '/' || std::find(parts.begin(), parts.end(), "..") != parts.end())
             throw Error(EINVAL, std::string("manifest.json: ") + what + " path " + quote(path) + " leaves the archive");
     };
     inside(img->config, "config");
