@@ -81,7 +81,16 @@ public:
 
     void entry(archive* a, archive_entry* e, UnpackStats& stats) {
         std::string name = archive_entry_pathname(e) ? archive_entry_pathname(e) : "";
-        with_context("entry " + quote(name), [&] { unpack(a, e, name, stats); });
+        // A name past any path limit is shown by its start.
+        std::string shown = name.size() > 256 ? name.substr(0, 200) + "..." : name;
+        with_context("entry " + quote(shown), [&] {
+            // (uid_t)-1 would leave the owner as it is: root's, or the importer's.
+            la_int64_t uid = archive_entry_uid(e), gid = archive_entry_gid(e);
+            if (uid < 0 || gid < 0 || uid > 0xFFFFFFFE || gid > 0xFFFFFFFE)
+                throw Error(EINVAL, "invalid owner " + std::to_string(uid) + ":" + std::to_string(gid) +
+                                        " (ids are 0 to 4294967294)");
+            unpack(a, e, name, stats);
+        });
     }
 
     // Directory times last: creating children changed them.  A directory a later

@@ -33,8 +33,14 @@ struct Entry {
     std::vector<std::pair<std::string, std::string>> xattrs;  // as PAX SCHILY.xattr records
 };
 
-// A zero-padded octal field of `width` bytes (the last one NUL), as ustar wants.
+// A zero-padded octal field of `width` bytes (the last one NUL), as ustar wants;
+// a value too large for it in GNU tar's base-256 (0x80, then big-endian bytes).
 void octal(char* at, size_t width, unsigned long long v) {
+    if (v >> (3 * (width - 1))) {
+        for (size_t i = width; i-- > 1; v >>= 8) at[i] = static_cast<char>(v & 0xff);
+        at[0] = static_cast<char>(0x80);
+        return;
+    }
     for (size_t i = width - 1; i-- > 0; v >>= 3) at[i] = static_cast<char>('0' + (v & 7));
     at[width - 1] = '\0';
 }
@@ -195,6 +201,9 @@ TEST_CASE("hostile layers are refused and write nothing outside", "[layer]") {
         {"hard link to a directory", {{"d/", '5', "", "", 0755}, {"h", '1', "", "d"}}, "hard link to a directory"},
         {"root replaced by a symlink", {{".", '2', "", "/"}}, "the layer root cannot be replaced"},
         {"symlink without a target", {{"link", '2', "", ""}}, "entry `link`: a symbolic link without a target"},
+        // (uid_t)-1 to chown means "unchanged": the file would stay root's.
+        {"owner -1", {{"f", '0', "x", "", 0644, 4294967295u, 0}}, "entry `f`: invalid owner 4294967295:0"},
+        {"group -1", {{"f", '0', "x", "", 0644, 0, 4294967295u}}, "entry `f`: invalid owner 0:4294967295"},
         // The unpacker keeps the last parent open: replacing it (or an ancestor)
         // by a symlink must not leave a stale way in.
         {"kept parent replaced by a symlink",
