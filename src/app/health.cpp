@@ -87,7 +87,7 @@ std::vector<std::string> test_argv(const std::vector<std::string>& test, const s
 
 // The image's Healthcheck test, in argv form; false for none (or NONE).
 bool image_test(const std::vector<std::string>& test, HealthConfig& c) {
-    c.test = test_argv(test, "Healthcheck.Test");
+    c.test = test_argv(test, "the image config's config.Healthcheck.Test");
     return !c.test.empty();
 }
 

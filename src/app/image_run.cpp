@@ -149,8 +149,10 @@ struct Prepared {
 // 1. The process: user from the image's own passwd/group, args, env, cwd.
 void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const ImageLayers& layers,
                   const image::ImageConfig& ic, const std::string& network, spec::SpecOptions& s) {
-    ContainerUser user = resolve_user(o.user.value_or(ic.user), read_image_file(layers, "/etc/passwd"),
-                                      read_image_file(layers, "/etc/group"));
+    ContainerUser user = with_context(o.user ? "--user" : "the image's USER", [&] {
+        return resolve_user(o.user.value_or(ic.user), read_image_file(layers, "/etc/passwd"),
+                            read_image_file(layers, "/etc/group"));
+    });
     s.rootless = ctx.rootless;
     s.caller_uid = ::geteuid();
     s.caller_gid = ::getegid();

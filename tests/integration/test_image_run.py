@@ -119,7 +119,7 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
     cid = h.new_id("img")
     r = _run(h, archive, cid)
     check(r.rc != 0, f"unknown user must fail\n{r!r}")
-    check_in("unable to find user nobody", r.err, "the error names the user")
+    check_in("the image's USER: unable to find user nobody", r.err, "the error names the user and whose it is")
     check_eq(r.rc, 125, f"an error of the run exits 125, as podman's and Docker's\n{r!r}")
     for args, words in ((["-u", "app:nogroup"], "unable to find group nogroup"),
                         (["-v", "/nonexistent-dir:/x"], "/nonexistent-dir"),
@@ -164,6 +164,13 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
     # A bad WorkingDir is the image's, not a flag's.
     r = _run(h, _archive(h, dict(BASE, WorkingDir="relative")), "-u", "app", cid)
     check_in("the image's WorkingDir `relative`: must be absolute", r.err, "a relative WorkingDir is blamed on the image")
+    # The image's Volumes as -v's destinations: absolute, not /, no "..".
+    for vol, words in (("/", "config.Volumes: key `/`: a volume cannot be /"),
+                       ("data", "key `data`: a volume path must be absolute"),
+                       ("/a/../..", "key `/a/../..`: a volume path must not hold . or ..")):
+        r = _run(h, _archive(h, dict(BASE, Volumes={vol: {}})), "-u", "app", cid)
+        check_eq(r.rc, 125, f"image Volume {vol!r}\n{r!r}")
+        check_in(words, r.err, f"the error for the image Volume {vol!r}")
     check_eq(_containers_left(h), [], "no container directory left")
     check_eq(h.container_ids(), [], "no state left")
 
