@@ -4,6 +4,7 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -222,6 +223,27 @@ void plan_confinement(const ImageRunOptions& o, const std::string& network, spec
     if (o.shm_size) s.shm_size = std::to_string(o.shm_size);
 }
 
+// --device: a node of the host's device at the container's path and, as root,
+// the access allowed in its device cgroup.  Rootless there is neither mknod
+// nor a device cgroup: the host's node is bind-mounted (podman's way).
+void plan_devices(const runtime::Context& ctx, const ImageRunOptions& o, spec::SpecOptions& s) {
+    for (const auto& text : o.devices) {
+        DeviceFlag d = parse_device(text);
+        struct stat st;
+        if (::stat(d.host.c_str(), &st) < 0) throw_errno("--device " + quote(text) + ": " + d.host);
+        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
+            throw Error(EINVAL, "--device " + quote(text) + ": " + d.host + " is not a device (character or block)");
+        if (ctx.rootless) {
+            s.extra_mounts.push_back({d.container, "bind", d.host, {"bind", "nosuid"}, {}, {}});
+            continue;
+        }
+        std::string type = S_ISCHR(st.st_mode) ? "c" : "b";
+        int64_t major = ::major(st.st_rdev), minor = ::minor(st.st_rdev);
+        s.devices.push_back({type, d.container, major, minor, st.st_mode & 07777, 0u, 0u});
+        s.device_rules.push_back({true, type, major, minor, d.access});
+    }
+}
+
 // 3. The directory: the overlay of the image's layers and its annotations.
 void plan_rootfs(const runtime::Context& ctx, const ImageRunOptions& o, const image::Store& store,
                  const image::StoredImage& img, const image::ImageConfig& ic, const std::string& dir,
@@ -307,8 +329,27 @@ bool write_etc_into_upper(const ImageLayers& layers, const std::string& upper,
     return true;
 }
 
-// 4. The /etc files (hosts, hostname, resolv.conf), --read-only's tmpfs and the init, as mounts.
-void plan_etc_and_mounts(const ImageRunOptions& o, const ImageLayers& layers,
+// -v, --tmpfs and --mount, parsed, each with the text given.
+struct UserMounts {
+    std::vector<std::pair<VolumeSpec, std::string>> volumes;
+    std::vector<std::pair<spec::Mount, std::string>> tmpfs;
+};
+
+UserMounts user_mounts(const ImageRunOptions& o) {
+    UserMounts u;
+    std::string cwd = absolute_path(".");
+    for (const auto& text : o.volumes) u.volumes.emplace_back(parse_volume(text, cwd), text);
+    for (const auto& text : o.tmpfs) u.tmpfs.emplace_back(parse_tmpfs(text), text);
+    for (const auto& text : o.mounts) {
+        MountFlag m = parse_mount(text, cwd);
+        if (m.tmpfs) u.tmpfs.emplace_back(*m.tmpfs, text);
+        else u.volumes.emplace_back(*m.volume, text);
+    }
+    return u;
+}
+
+// 4. The /etc files (hosts, hostname, resolv.conf), tmpfs mounts and the init, as mounts.
+void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, const ImageLayers& layers,
                          const std::string& dir, const std::string& network, spec::SpecOptions& s) {
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     NetworkEtc net = network_etc(network);
@@ -332,12 +373,11 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const ImageLayers& layers,
     if (o.read_only && o.read_only_tmpfs)
         for (const char* d : {"/tmp", "/var/tmp", "/run"})
             s.extra_mounts.push_back({d, "tmpfs", "tmpfs", {"nosuid", "nodev", std::string(d) == "/run" ? "mode=755" : "mode=1777"}, {}, {}});
-    // --tmpfs, replacing those at its place.
+    // --tmpfs and --mount type=tmpfs, replacing those at their place.
     std::set<std::string> tmpfs;
-    for (const auto& text : o.tmpfs) {
-        spec::Mount m = parse_tmpfs(text);
+    for (const auto& [m, text] : mounts.tmpfs) {
         if (!tmpfs.insert(m.destination).second)
-            throw Error(EINVAL, "--tmpfs " + quote(text) + ": duplicate mount point " + m.destination);
+            throw Error(EINVAL, quote(text) + ": duplicate mount point " + m.destination);
         std::erase_if(s.extra_mounts, [&](const spec::Mount& e) { return e.type == "tmpfs" && e.destination == m.destination; });
         s.extra_mounts.push_back(m);
     }
@@ -355,20 +395,18 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const ImageLayers& layers,
 // Volume no -v covers) in the container's volumes/, going with it.  A volume
 // mounted empty gets the image's files there (the runtime's copyup); parents
 // are mounted before what they hold.
-void plan_volumes(const ImageRunOptions& o, const image::ImageConfig& ic, Prepared& p, spec::SpecOptions& s,
+void plan_volumes(const UserMounts& mounts, const image::ImageConfig& ic, Prepared& p, spec::SpecOptions& s,
                   std::vector<sys::UniqueFd>& holds) {
-    std::string cwd = absolute_path(".");
-    std::vector<std::pair<VolumeSpec, std::string>> given;  // with the text given
-    for (const auto& text : o.volumes) given.emplace_back(parse_volume(text, cwd), text);
+    std::vector<std::pair<VolumeSpec, std::string>> given = mounts.volumes;
     auto clean = [](std::string path) {  // "/data/" and "/data" are one place
         while (path.size() > 1 && path.back() == '/') path.pop_back();
         return path;
     };
-    std::set<std::string> tmpfs;  // --tmpfs places: an image Volume there is not made, a -v is an error
-    for (const auto& text : o.tmpfs) tmpfs.insert(parse_tmpfs(text).destination);
+    std::set<std::string> tmpfs;  // tmpfs places: an image Volume there is not made, a -v is an error
+    for (const auto& [m, text] : mounts.tmpfs) tmpfs.insert(m.destination);
     for (const auto& [v, text] : given)
         if (tmpfs.count(clean(v.destination)))
-            throw Error(EINVAL, "volume " + quote(text) + ": duplicate mount point " + clean(v.destination) + " (also --tmpfs)");
+            throw Error(EINVAL, "volume " + quote(text) + ": duplicate mount point " + clean(v.destination) + " (also a tmpfs)");
     for (const auto& v : ic.volumes)
         if (!tmpfs.count(clean(v)) &&
             std::none_of(given.begin(), given.end(), [&](auto& g) { return clean(g.first.destination) == clean(v); })) {
@@ -462,10 +500,12 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     ImageLayers layers(store, img);
     plan_process(ctx, o, layers, ic, p.app.network, s);
     plan_confinement(o, p.app.network, s);
+    plan_devices(ctx, o, s);
     plan_rootfs(ctx, o, store, img, ic, p.dir, s);
-    plan_etc_and_mounts(o, layers, p.dir, p.app.network, s);
+    UserMounts mounts = user_mounts(o);
+    plan_etc_and_mounts(o, mounts, layers, p.dir, p.app.network, s);
     std::vector<sys::UniqueFd> holds;  // the named volumes', until app.json names them (Volumes::hold)
-    plan_volumes(o, ic, p, s, holds);
+    plan_volumes(mounts, ic, p, s, holds);
     write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
     p.app.started_ns = realtime_ns();
     write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);

@@ -36,27 +36,102 @@ std::vector<std::string> conf_words(const std::string& conf, const std::string& 
     return out;
 }
 
+// A tmpfs at `dst` with podman's defaults, then `opts`; `what` names the flag.
+spec::Mount tmpfs_mount(std::string dst, const std::vector<std::string>& opts, const std::string& what) {
+    if (dst.empty() || dst[0] != '/') throw Error(EINVAL, what + ": the destination must be an absolute path");
+    while (dst.size() > 1 && dst.back() == '/') dst.pop_back();
+    if (dst == "/") throw Error(EINVAL, what + ": cannot mount a tmpfs over /");
+    spec::Mount m{dst, "tmpfs", "tmpfs", {"rw", "noexec", "nosuid", "nodev"}, {}, {}};
+    bool copy = true;
+    for (const auto& opt : opts) {
+        if (has_blank(opt)) throw Error(EINVAL, what + ": empty or blank option");
+        if (opt == "notmpcopyup") copy = false;
+        else if (opt == "tmpcopyup") copy = true;
+        else m.options.push_back(opt);
+    }
+    if (copy) m.options.push_back("tmpcopyup");
+    return m;
+}
+
 }  // namespace
 
 spec::Mount parse_tmpfs(const std::string& text) {
     size_t colon = text.find(':');
-    std::string dst = text.substr(0, colon);
-    if (dst.empty() || dst[0] != '/')
-        throw Error(EINVAL, "--tmpfs " + quote(text) + ": the destination must be an absolute path");
-    while (dst.size() > 1 && dst.back() == '/') dst.pop_back();
-    if (dst == "/") throw Error(EINVAL, "--tmpfs " + quote(text) + ": cannot mount a tmpfs over /");
-    spec::Mount m{dst, "tmpfs", "tmpfs", {"rw", "noexec", "nosuid", "nodev"}, {}, {}};
-    bool copy = true;
-    if (colon != std::string::npos) {
-        for (const auto& opt : split(text.substr(colon + 1), ',')) {
-            if (has_blank(opt)) throw Error(EINVAL, "--tmpfs " + quote(text) + ": empty or blank option");
-            if (opt == "notmpcopyup") copy = false;
-            else if (opt == "tmpcopyup") copy = true;
-            else m.options.push_back(opt);
-        }
+    std::vector<std::string> opts = colon == std::string::npos ? std::vector<std::string>{} : split(text.substr(colon + 1), ',');
+    return tmpfs_mount(text.substr(0, colon), opts, "--tmpfs " + quote(text));
+}
+
+MountFlag parse_mount(const std::string& text, const std::string& cwd) {
+    std::string what = "--mount " + quote(text);
+    std::string type = "volume", source, destination;
+    bool readonly = false, nocopy = false;
+    std::vector<std::string> tmpfs_opts;
+    auto flag = [&](const std::string& key, const std::string& value, bool has_value) {
+        if (!has_value) return true;
+        std::optional<bool> on = value == "true" || value == "1" ? std::optional<bool>(true)
+                                 : value == "false" || value == "0" ? std::optional<bool>(false) : std::nullopt;
+        if (!on) throw Error(EINVAL, what + ": " + key + " wants true or false, not " + quote(value));
+        return *on;
+    };
+    for (const auto& field : split(text, ',')) {
+        size_t eq = field.find('=');
+        std::string key = ascii_lower(field.substr(0, eq)), value = eq == std::string::npos ? "" : field.substr(eq + 1);
+        bool has_value = eq != std::string::npos;
+        if (key == "readonly" || key == "ro") readonly = flag(key, value, has_value);
+        else if (key == "volume-nocopy") nocopy = flag(key, value, has_value);
+        else if (!has_value || value.empty()) throw Error(EINVAL, what + ": " + quote(field) + " wants KEY=VALUE");
+        else if (key == "type") type = value;
+        else if (key == "source" || key == "src") source = value;
+        else if (key == "destination" || key == "dst" || key == "target") destination = value;
+        else if (key == "tmpfs-size") tmpfs_opts.push_back("size=" + value);
+        else if (key == "tmpfs-mode") tmpfs_opts.push_back("mode=" + value);
+        else if (key == "consistency") continue;  // Docker Desktop's; nothing on Linux
+        else throw Error(EINVAL, what + ": unknown or unsupported key " + quote(key));
     }
-    if (copy) m.options.push_back("tmpcopyup");
-    return m;
+    if (destination.empty()) throw Error(EINVAL, what + ": a destination (dst, destination or target) is required");
+    bool is_volume = type == "volume", is_bind = type == "bind", is_tmpfs = type == "tmpfs";
+    if (!is_volume && !is_bind && !is_tmpfs) throw Error(EINVAL, what + ": type " + quote(type) + ": want bind, volume or tmpfs");
+    if (nocopy && !is_volume) throw Error(EINVAL, what + ": volume-nocopy is for type=volume");
+    if (!tmpfs_opts.empty() && !is_tmpfs) throw Error(EINVAL, what + ": tmpfs-size and tmpfs-mode are for type=tmpfs");
+    MountFlag out;
+    if (is_tmpfs) {
+        if (!source.empty()) throw Error(EINVAL, what + ": a tmpfs has no source");
+        if (readonly) tmpfs_opts.push_back("ro");
+        out.tmpfs = tmpfs_mount(destination, tmpfs_opts, what);
+        return out;
+    }
+    if (is_bind && source.empty()) throw Error(EINVAL, what + ": a bind needs a source");
+    if (is_bind && source[0] != '/' && source[0] != '.')
+        throw Error(EINVAL, what + ": a bind's source is a path (absolute, or starting with \".\")");
+    if (is_volume && (source[0] == '/' || source[0] == '.'))
+        throw Error(EINVAL, what + ": a volume's source is a volume name (type=bind mounts a path)");
+    // As -v: SRC:DST[:OPTIONS], DST alone for an anonymous volume.
+    if (source.find(':') != std::string::npos || destination.find(':') != std::string::npos)
+        throw Error(EINVAL, what + ": a path with \":\" is not supported");
+    out.volume = with_context(what, [&] {
+        if (source.empty()) return parse_volume(destination, cwd);  // anonymous
+        return parse_volume(source + ":" + destination, cwd);
+    });
+    out.volume->readonly = readonly;
+    out.volume->copy = !nocopy;
+    return out;
+}
+
+DeviceFlag parse_device(const std::string& text) {
+    auto parts = split(text, ':');
+    auto is_access = [](const std::string& p) {
+        return !p.empty() && p.size() <= 3 && p.find_first_not_of("rwm") == std::string::npos;
+    };
+    DeviceFlag d;
+    if (parts.size() > 3 || parts[0].empty()) throw Error(EINVAL, "--device " + quote(text) + ": want HOST[:CONTAINER][:PERMS]");
+    d.host = d.container = parts[0];
+    if (parts.size() == 2 && is_access(parts[1])) d.access = parts[1];
+    else if (parts.size() >= 2) d.container = parts[1];
+    if (parts.size() == 3) d.access = parts[2];
+    if (!is_access(d.access)) throw Error(EINVAL, "--device " + quote(text) + ": permissions " + quote(d.access) + ": want r, w and m");
+    if (d.host[0] != '/' || d.container.empty() || d.container[0] != '/')
+        throw Error(EINVAL, "--device " + quote(text) + ": the paths must be absolute");
+    return d;
 }
 
 std::string hosts_entry(const std::string& text) {

@@ -22,9 +22,9 @@ std::vector<Write> plan_limits(Plan& plan, const HostCgroups& host, const spec::
     if (rootless)
         log::debug("linux.resources.devices: not applied rootless");
     else if (host.layout.v1.count("devices"))
-        for (auto& w : plan_device_rules(r->devices, config.devices)) writes.push_back(w);
+        for (auto& w : plan_device_rules(r->devices)) writes.push_back(w);
     else
-        plan.device_program = device_program(effective_device_rules(r->devices, config.devices));
+        plan.device_program = device_program(effective_device_rules(r->devices));
     return writes;
 }
 
@@ -40,7 +40,7 @@ const spec::Linux& plan_systemd(Plan& plan, HostCgroups& host, const spec::Linux
     rest = config;
     rest.cgroups_path = unit.cgroup;
     if (config.resources) {
-        SystemdResources r = with_context(where, [&] { return systemd_resources(*config.resources, config.devices); });
+        SystemdResources r = with_context(where, [&] { return systemd_resources(*config.resources); });
         unit.properties.insert(unit.properties.end(), r.properties.begin(), r.properties.end());
         rest.resources = std::move(r.rest);
     }

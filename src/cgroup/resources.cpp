@@ -247,8 +247,7 @@ std::vector<Write> plan_resources(const spec::Resources& given, const std::funct
     return out;
 }
 
-std::vector<spec::DeviceCgroup> effective_device_rules(const std::vector<spec::DeviceCgroup>& rules,
-                                                       const std::vector<spec::Device>& devices) {
+std::vector<spec::DeviceCgroup> effective_device_rules(const std::vector<spec::DeviceCgroup>& rules) {
     std::vector<spec::DeviceCgroup> out;
     for (size_t i = 0; i < rules.size(); ++i) {
         const auto& r = rules[i];
@@ -265,16 +264,12 @@ std::vector<spec::DeviceCgroup> effective_device_rules(const std::vector<spec::D
     out.push_back({true, "c", 136, std::nullopt, "rwm"});  // /dev/pts/*
     out.push_back({true, "c", 5, 2, "rwm"});              // /dev/ptmx
     out.push_back({true, "c", 10, 200, "rwm"});           // /dev/net/tun
-    for (const auto& d : devices)
-        if (d.type == "c" || d.type == "b" || d.type == "u")
-            out.push_back({true, d.type == "b" ? "b" : "c", d.major, d.minor, "rwm"});
     return out;
 }
 
-std::vector<Write> plan_device_rules(const std::vector<spec::DeviceCgroup>& rules,
-                                     const std::vector<spec::Device>& devices) {
+std::vector<Write> plan_device_rules(const std::vector<spec::DeviceCgroup>& rules) {
     std::vector<Write> out;
-    for (const auto& r : effective_device_rules(rules, devices)) {
+    for (const auto& r : effective_device_rules(rules)) {
         std::string t = r.type.empty() ? "a" : r.type;
         std::string spec = t == "a" ? "a" : t + " " + (r.major ? std::to_string(*r.major) : "*") + ":" +
                                                 (r.minor ? std::to_string(*r.minor) : "*") + " " +

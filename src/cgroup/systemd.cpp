@@ -140,10 +140,10 @@ std::string device_entry(const spec::DeviceCgroup& r) {
 // deny-all, allows add entries and denies remove exact ones.  systemd has no
 // deny list: an allow-all with denies becomes strict with nothing allowed (the
 // device program, which enforces the rules, still lets the rest through).
-void map_devices(const spec::Resources& r, const std::vector<spec::Device>& devices, std::vector<std::string>& out) {
+void map_devices(const spec::Resources& r, std::vector<std::string>& out) {
     bool allow_all = true, has_denies = false;
     std::vector<std::pair<std::string, std::string>> allowed;  // entry, access
-    for (const auto& rule : effective_device_rules(r.devices, devices)) {
+    for (const auto& rule : effective_device_rules(r.devices)) {
         std::string access = rule.access.empty() ? "rwm" : rule.access;
         if (rule.type.empty() || rule.type == "a") {
             allow_all = rule.allow;
@@ -222,11 +222,11 @@ SystemdUnit plan_systemd_unit(const std::string& cgroups_path, const std::string
     return u;
 }
 
-SystemdResources systemd_resources(const spec::Resources& r, const std::vector<spec::Device>& devices) {
+SystemdResources systemd_resources(const spec::Resources& r) {
     SystemdResources out;
     out.rest = r;
     auto& p = out.properties;
-    if (!r.devices.empty()) map_devices(r, devices, p);
+    if (!r.devices.empty()) map_devices(r, p);
     if (out.rest.memory) map_memory(*out.rest.memory, p);
     if (out.rest.cpu) map_cpu(*out.rest.cpu, p);
     if (r.pids_limit && *r.pids_limit != 0) {

@@ -286,7 +286,7 @@ void update(const Context& ctx, const std::string& id, const spec::Resources& re
     auto v2 = cgroup::v2_controllers(layout);
     // The systemd driver: what systemd has properties for goes to the unit, the rest to the files.
     std::optional<cgroup::SystemdResources> by_systemd;
-    if (!st.systemd_unit.empty()) by_systemd = cgroup::systemd_resources(resources, {});
+    if (!st.systemd_unit.empty()) by_systemd = cgroup::systemd_resources(resources);
     const spec::Resources& files = by_systemd ? by_systemd->rest : resources;
     auto writes = cgroup::plan_resources(files, [&](const std::string& c) { return v2.count(c) > 0; });
     // memory.checkBeforeUpdate: a new limit below what the container uses now is refused.

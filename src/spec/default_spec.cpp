@@ -90,6 +90,12 @@ void write_resources(json::Writer& w, const SpecOptions& o) {
         if (o.allow_fuse_device)
             w.begin_object().key("allow").boolean(true).key("type").string("c").key("major").integer(10)
                 .key("minor").integer(229).key("access").string("rwm").end_object();
+        for (const auto& r : o.device_rules) {
+            w.begin_object().key("allow").boolean(r.allow).key("type").string(r.type);
+            if (r.major) w.key("major").integer(*r.major);
+            if (r.minor) w.key("minor").integer(*r.minor);
+            w.key("access").string(r.access).end_object();
+        }
         w.end_array();
     }
     if (o.memory_limit) w.key("memory").begin_object().key("limit").integer(o.memory_limit).end_object();
@@ -108,6 +114,18 @@ void write_linux(json::Writer& w, const SpecOptions& o, bool netns) {
         mappings(w, o.gid_mappings.empty() ? std::vector<IdMapping>{{0, o.caller_gid, 1}} : o.gid_mappings);
     }
     write_resources(w, o);
+    if (!o.devices.empty()) {
+        w.key("devices").begin_array();
+        for (const auto& d : o.devices) {
+            w.begin_object().key("path").string(d.path).key("type").string(d.type);
+            w.key("major").integer(d.major).key("minor").integer(d.minor);
+            if (d.file_mode) w.key("fileMode").integer(*d.file_mode);
+            if (d.uid) w.key("uid").integer(*d.uid);
+            if (d.gid) w.key("gid").integer(*d.gid);
+            w.end_object();
+        }
+        w.end_array();
+    }
     if (!o.sysctl.empty()) {
         w.key("sysctl").begin_object();
         for (const auto& [k, v] : o.sysctl) w.key(k).string(v);

@@ -30,7 +30,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
                 } catch (const Error&) {
                 }
             }
-            cgroup::plan_device_rules(c.linux->resources->devices, c.linux->devices);
+            cgroup::plan_device_rules(c.linux->resources->devices);
         }
         if (c.process && c.process->scheduler) spec::sched_attr_for(*c.process->scheduler);
         if (c.linux->memory_policy) spec::mempolicy_for(*c.linux->memory_policy);

@@ -1362,6 +1362,58 @@ def test_docker_run_flags(h):
     check_eq(h.container_ids(), [], "no state left")
 
 
+def test_mount_and_device_flags(h):
+    """Docker's --mount (bind, volume, tmpfs) is -v's and --tmpfs's; --device puts a host
+    device at the container's path: as root a node with its device cgroup rule (r: reads
+    only), rootless the host's node bind-mounted."""
+    archive = _archive(h, BASE, extra_layers=[_files(("seed/", None), ("seed/file", "from the image"), ("scratch/", None))])
+    data = h.mkdtemp("data")
+    os.chmod(data, 0o777)
+    with open(os.path.join(data, "f"), "w") as f:
+        f.write("host")
+    os.chmod(os.path.join(data, "f"), 0o644)
+    vol = h.new_id("vol")
+    cid = h.new_id("img")
+    script = ("cat /bind/f; echo; touch /bind/x 2>/dev/null || echo bind-ro; cat /seed/file; echo; "
+              "ls /anon | wc -l; echo $(grep ' /scratch ' /proc/self/mountinfo | cut -d' ' -f9-) $(ls -ld /scratch | cut -c1-10); "
+              "ls -l /dev/mynull | cut -c1; echo hi > /dev/mynull && echo wrote; head -c1 /dev/mynull | wc -c")
+    r = _run(h, archive, "--rm", "-u", "0", "--mount", f"type=bind,source={data},target=/bind,readonly",
+             "--mount", f"type=volume,src={vol},dst=/seed", "--mount", "dst=/anon,volume-nocopy",
+             "--mount", "type=tmpfs,destination=/scratch,tmpfs-size=1m,tmpfs-mode=1777",
+             "--device", "/dev/null:/dev/mynull:r", cid, "sh", "-c", script)
+    out = r.out.split("\n")
+    check_eq(r.rc, 0, f"run with --mount and --device\n{r!r}")
+    check_eq(out[:2], ["host", "bind-ro"], "type=bind,readonly")
+    check_eq(out[2], "from the image", "a new named volume, filled from the image")
+    check_eq(out[3], "0", "an anonymous volume")
+    check("size=1024k" in out[4] and out[4].endswith("drwxrwxrwt"), f"type=tmpfs with tmpfs-size and tmpfs-mode: {out[4]}")
+    check_eq(out[5:8], ["c", "wrote", "0"], f"--device /dev/null at /dev/mynull\n{r!r}")
+    h.rt_ok("volume", "rm", "--store", _store(h), vol)
+    # As root the device cgroup allows what PERMS says (/dev/fuse: not among the defaults).
+    if not h.rootless and os.path.exists("/dev/fuse"):
+        opened = "exec 3>/dev/myfuse && echo opened"
+        for perms, want in (("r", ""), ("rw", "opened")):
+            r = _run(h, archive, "--rm", "-u", "0", "--device", f"/dev/fuse:/dev/myfuse:{perms}", cid, "sh", "-c", opened)
+            check_eq(r.out.strip(), want, f"--device /dev/fuse:/dev/myfuse:{perms}: open for writing\n{r!r}")
+    for args, words in ((["--mount", "type=bind,dst=/x"], "a bind needs a source"),
+                        (["--mount", "src=/tmp"], "a destination (dst, destination or target) is required"),
+                        (["--mount", "type=nfs,dst=/x"], "type `nfs`: want bind, volume or tmpfs"),
+                        (["--mount", "type=bind,src=/tmp,dst=/x,volume-nocopy"], "volume-nocopy is for type=volume"),
+                        (["--mount", "type=volume,src=/tmp,dst=/x"], "a volume's source is a volume name"),
+                        (["--mount", "dst=/x,readonly=maybe"], "readonly wants true or false"),
+                        (["--mount", "dst=/x,bind-propagation=rshared"], "unsupported key `bind-propagation`"),
+                        (["--mount", "type=tmpfs,dst=/"], "cannot mount a tmpfs over /"),
+                        (["--device", "/etc/passwd"], "/etc/passwd is not a device"),
+                        (["--device", "/dev/nosuch"], "/dev/nosuch"),
+                        (["--device", "/dev/null:/dev/x:rwx"], "permissions `rwx`"),
+                        (["--device", "dev/null"], "the paths must be absolute")):
+        r = _run(h, archive, *args, cid, "true")
+        check_eq(r.rc, 125, f"{args} must fail\n{r!r}")
+        check_in(words, r.err, f"the error for {args}")
+    check_eq(_containers_left(h), [], "no container directory left")
+    check_eq(h.container_ids(), [], "no state left")
+
+
 def test_supplementary_groups_as_podman(h):
     """`id` in the container shows what podman 4.3 shows for the same image (measured with runc
     and crun, root and rootless): with a user given (image User or -u, even root) the primary

@@ -63,7 +63,7 @@ struct ImageRunOptions {
     bool require_healthcheck = false;  // --wait-healthy: refuse before starting when there is none
     std::string pid_file;
     // Docker's flags for what the image does not say (run_flags.hpp):
-    std::vector<std::string> tmpfs, add_hosts, ulimits, sysctls, labels, group_add;
+    std::vector<std::string> tmpfs, mounts, devices, add_hosts, ulimits, sysctls, labels, group_add;
     DnsFlags dns;
     int64_t shm_size = 0;  // /dev/shm's size in bytes; 0: 64 MiB
     // docker:// images: pull when the store lacks the name (missing), every

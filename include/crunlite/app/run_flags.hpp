@@ -1,12 +1,15 @@
 // Docker's and podman's `run` flags for what the image does not say: tmpfs
-// mounts, /etc/hosts and resolv.conf entries, rlimits, sysctls and labels.
+// and --mount mounts, devices, /etc/hosts and resolv.conf entries, rlimits,
+// sysctls and labels.
 // Pure parsers; each throws Error(EINVAL) naming the flag and what was wrong.
 #pragma once
 
+#include <optional>
 #include <string>
 #include <utility>
 #include <vector>
 
+#include "crunlite/app/image_spec.hpp"
 #include "crunlite/spec/config.hpp"
 
 namespace crunlite::app {
@@ -16,6 +19,24 @@ namespace crunlite::app {
 // what the image has there), then OPT, later options winning (exec,
 // size=64m, mode=1777, notmpcopyup).
 spec::Mount parse_tmpfs(const std::string& text);
+
+// --mount as Docker's: comma-separated KEY=VALUE, type=bind|volume|tmpfs
+// (default volume), source|src, destination|dst|target, readonly|ro[=BOOL];
+// volume-nocopy[=BOOL] for a volume, tmpfs-size and tmpfs-mode for a tmpfs.
+// A bind or volume is what -v would give (image_spec.hpp: a relative bind
+// source starts with "."), a tmpfs what --tmpfs would.
+struct MountFlag {
+    std::optional<VolumeSpec> volume;
+    std::optional<spec::Mount> tmpfs;
+};
+MountFlag parse_mount(const std::string& text, const std::string& cwd);
+
+// --device HOST[:CONTAINER][:PERMS] as Docker's: absolute paths, PERMS of
+// r, w and m (default rwm).
+struct DeviceFlag {
+    std::string host, container, access = "rwm";
+};
+DeviceFlag parse_device(const std::string& text);
 
 // --add-host NAME:IP (IPv6 unbracketed or in brackets): the /etc/hosts line
 // "IP\tNAME\n".

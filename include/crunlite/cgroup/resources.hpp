@@ -31,16 +31,16 @@ struct Write {
 std::vector<Write> plan_resources(const spec::Resources& r, const std::function<bool(const std::string&)>& on_v2);
 
 // Device access rules for the v1 devices controller, in order: the configured
-// linux.resources.devices, then an allow rule for every device the container is
-// given (the defaults /dev/null, zero, full, random, urandom, tty, ptmx and the
-// pts, plus linux.devices), as runc does, so a "deny all" config still works.
-std::vector<Write> plan_device_rules(const std::vector<spec::DeviceCgroup>& rules,
-                                     const std::vector<spec::Device>& devices);
+// linux.resources.devices, then runc's allowed devices (mknod of any node, the
+// default /dev/null, zero, full, random, urandom, tty, the pts, ptmx and tun),
+// so a "deny all" config still works.  As runc 1.1.5, a node of linux.devices
+// is usable only as far as a configured rule allows it (Docker's and podman's
+// --device HOST:CTR:r send an "r" rule with it).
+std::vector<Write> plan_device_rules(const std::vector<spec::DeviceCgroup>& rules);
 
 // The same rule list as data: what plan_device_rules writes, and what the
 // cgroup v2 device program (device_bpf.hpp) enforces.
-std::vector<spec::DeviceCgroup> effective_device_rules(const std::vector<spec::DeviceCgroup>& rules,
-                                                       const std::vector<spec::Device>& devices);
+std::vector<spec::DeviceCgroup> effective_device_rules(const std::vector<spec::DeviceCgroup>& rules);
 
 // cpu.shares (v1, 2..262144) -> cpu.weight (v2, 1..10000), as runc and crun convert.
 uint64_t shares_to_weight(uint64_t shares);

@@ -47,9 +47,9 @@ struct SystemdResources {
 // DeviceAllow, from the same effective rules as the device program, which
 // still applies) and the
 // unified keys systemd knows.  What became a property leaves `rest`, so one
-// value has one owner.  `devices` are linux.devices.  Throws Error(EINVAL)
+// value has one owner.  Throws Error(EINVAL)
 // naming the field for values that cannot be expressed.
-SystemdResources systemd_resources(const spec::Resources& r, const std::vector<spec::Device>& devices);
+SystemdResources systemd_resources(const spec::Resources& r);
 
 // The properties every container's unit gets: Description, Slice, Delegate,
 // accounting on, DefaultDependencies off (as runc).

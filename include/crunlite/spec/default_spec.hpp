@@ -43,6 +43,8 @@ struct SpecOptions {
     std::vector<Mount> extra_mounts;  // after the default ones
     std::string shm_size = "65536k";  // /dev/shm's size= option
     bool allow_fuse_device = false;   // device rule for /dev/fuse (a root fuse-overlayfs rootfs)
+    std::vector<Device> devices;             // linux.devices
+    std::vector<DeviceCgroup> device_rules;  // allowed after the default deny (root only)
     std::map<std::string, std::string> annotations;
     std::map<std::string, std::string> sysctl;  // linux.sysctl
     // linux.resources limits; 0: none.  cpu_quota uses a 100000 us period.

@@ -67,6 +67,9 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
          "with --read-only: writable tmpfs on /tmp, /var/tmp and /run (true, the default, or false)")
         ("tmpfs", po::value(&o.tmpfs)->composing(),
          "mount a tmpfs: DST[:OPT[,OPT]], after rw,noexec,nosuid,nodev,tmpcopyup (podman's; notmpcopyup: start empty) (repeatable)")
+        ("mount", po::value(&o.mounts)->composing(),
+         "type=bind|volume|tmpfs,src=SRC,dst=DST[,readonly][,volume-nocopy][,tmpfs-size=S][,tmpfs-mode=M] (Docker's) (repeatable)")
+        ("device", po::value(&o.devices)->composing(), "add a host device: HOST[:CONTAINER][:PERMS] (r, w, m) (repeatable)")
         ("add-host", po::value(&o.add_hosts)->composing(), "add NAME:IP to /etc/hosts (repeatable)")
         ("dns", po::value(&o.dns.servers)->composing(), "nameserver for /etc/resolv.conf instead of the network's (repeatable)")
         ("dns-search", po::value(&o.dns.search)->composing(), "search domain for /etc/resolv.conf; . for none (repeatable)")

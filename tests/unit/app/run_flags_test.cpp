@@ -97,3 +97,52 @@ TEST_CASE("--group-add: names from the container's group file, or gids", "[run_f
                Catch::Contains("--group-add: unable to find group nosuch: no matching entries in group file"));
     CHECK_THAT(error_of([] { app::resolve_groups({"wheel"}, std::nullopt); }), Catch::Contains("unable to find group wheel"));
 }
+
+TEST_CASE("--mount: Docker's keys to -v's and --tmpfs's mounts", "[run_flags]") {
+    app::MountFlag m = app::parse_mount("type=bind,source=/srv/data,target=/data,readonly", "/cwd");
+    REQUIRE(m.volume);
+    CHECK(m.volume->kind == app::VolumeSpec::Kind::Bind);
+    CHECK((m.volume->source == "/srv/data" && m.volume->destination == "/data" && m.volume->readonly));
+    m = app::parse_mount("type=bind,src=./rel,dst=/d,ro=false", "/cwd");
+    CHECK((m.volume->source == "/cwd/rel" && !m.volume->readonly));
+    m = app::parse_mount("src=cache,dst=/cache,volume-nocopy", "/cwd");  // type=volume is the default
+    CHECK((m.volume->kind == app::VolumeSpec::Kind::Named && m.volume->source == "cache" && !m.volume->copy));
+    m = app::parse_mount("Type=volume,Destination=/anon,readonly=1", "/cwd");
+    CHECK((m.volume->kind == app::VolumeSpec::Kind::Anonymous && m.volume->destination == "/anon" && m.volume->readonly));
+    m = app::parse_mount("type=tmpfs,dst=/t,tmpfs-size=64m,tmpfs-mode=1770,ro", "/cwd");
+    REQUIRE(m.tmpfs);
+    CHECK(m.tmpfs->options == Strings{"rw", "noexec", "nosuid", "nodev", "size=64m", "mode=1770", "ro", "tmpcopyup"});
+    for (auto [text, words] : std::vector<std::pair<const char*, const char*>>{
+             {"type=bind,dst=/x", "a bind needs a source"},
+             {"type=bind,src=name,dst=/x", "a bind's source is a path"},
+             {"type=volume,src=/abs,dst=/x", "a volume's source is a volume name"},
+             {"src=v", "a destination (dst, destination or target) is required"},
+             {"type=npipe,dst=/x", "type `npipe`: want bind, volume or tmpfs"},
+             {"dst=/x,readonly=yes", "readonly wants true or false, not `yes`"},
+             {"type=tmpfs,src=x,dst=/x", "a tmpfs has no source"},
+             {"type=bind,src=/a,dst=/x,volume-nocopy", "volume-nocopy is for type=volume"},
+             {"dst=/x,tmpfs-size=1m", "tmpfs-size and tmpfs-mode are for type=tmpfs"},
+             {"dst=/x,volume-driver=local", "unknown or unsupported key `volume-driver`"},
+             {"dst=/x,type", "`type` wants KEY=VALUE"},
+             {"src=/a:b,dst=/x,type=bind", "a path with \":\" is not supported"},
+             {"dst=relative", "destination must be absolute"}}) {
+        INFO(text);
+        CHECK_THAT(error_of([&] { app::parse_mount(text, "/cwd"); }), Catch::Contains(words));
+    }
+}
+
+TEST_CASE("--device HOST[:CONTAINER][:PERMS]", "[run_flags]") {
+    auto d = app::parse_device("/dev/fuse");
+    CHECK((d.host == "/dev/fuse" && d.container == "/dev/fuse" && d.access == "rwm"));
+    d = app::parse_device("/dev/fuse:r");
+    CHECK((d.container == "/dev/fuse" && d.access == "r"));
+    d = app::parse_device("/dev/sda:/dev/xvda");
+    CHECK((d.container == "/dev/xvda" && d.access == "rwm"));
+    d = app::parse_device("/dev/sda:/dev/xvda:rw");
+    CHECK((d.container == "/dev/xvda" && d.access == "rw"));
+    CHECK_THAT(error_of([] { app::parse_device("/dev/a:/dev/b:rwx"); }), Catch::Contains("permissions `rwx`"));
+    CHECK_THAT(error_of([] { app::parse_device("/dev/a:/dev/b:r:w"); }), Catch::Contains("want HOST[:CONTAINER][:PERMS]"));
+    CHECK_THAT(error_of([] { app::parse_device("dev/a"); }), Catch::Contains("the paths must be absolute"));
+    CHECK_THAT(error_of([] { app::parse_device("/dev/a:b"); }), Catch::Contains("the paths must be absolute"));
+    CHECK_THAT(error_of([] { app::parse_device(":/dev/a"); }), Catch::Contains("want HOST"));
+}

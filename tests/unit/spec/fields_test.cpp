@@ -194,7 +194,7 @@ std::string fingerprint_cgroup(const spec::Config& c) {
 std::string fingerprint_devices(const spec::Config& c) {
     std::ostringstream s;
     std::vector<spec::DeviceCgroup> rules = c.linux->resources ? c.linux->resources->devices : std::vector<spec::DeviceCgroup>{};
-    for (const auto& w : cgroup::plan_device_rules(rules, c.linux->devices)) s << w.file << "=" << w.value << ";";
+    for (const auto& w : cgroup::plan_device_rules(rules)) s << w.file << "=" << w.value << ";";
     linux::MountPlanInput in;
     in.bundle = "/b";
     for (const auto& d : linux::plan_mounts(c, in).devices) s << d.path << d.major << ":" << d.minor << ";";
