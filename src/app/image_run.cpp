@@ -376,9 +376,10 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, con
     // --tmpfs and --mount type=tmpfs, replacing those at their place.
     std::set<std::string> tmpfs;
     for (const auto& [m, text] : mounts.tmpfs) {
-        if (!tmpfs.insert(m.destination).second)
+        const std::string& place = m.destination;  // (a lambda may not capture a structured binding)
+        if (!tmpfs.insert(place).second)
             throw Error(EINVAL, quote(text) + ": duplicate mount point " + m.destination);
-        std::erase_if(s.extra_mounts, [&](const spec::Mount& e) { return e.type == "tmpfs" && e.destination == m.destination; });
+        std::erase_if(s.extra_mounts, [&place](const spec::Mount& e) { return e.type == "tmpfs" && e.destination == place; });
         s.extra_mounts.push_back(m);
     }
     if (o.init) {
