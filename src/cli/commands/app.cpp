@@ -80,16 +80,33 @@ int cmd_logs(const Global& g, const std::vector<std::string>& args) {
     return 0;
 }
 
+// One container: its object.  Several: Docker's array of them (with --format,
+// a line each); one that fails is reported, the others printed, exit 1.
 int cmd_inspect(const Global& g, const std::vector<std::string>& args) {
     po::options_description opts("Options");
-    std::string id, format;
+    std::vector<std::string> ids;
+    std::string format;
     opts.add_options()("format,f", po::value(&format),
                        "a Go template, as docker inspect --format takes it: {{.State.Health.Status}}, {{json .State}}, ...");
-    auto vm = parse_id_args("inspect", opts, args, id);
-    std::string out = naming(g.context(), id, [&] { return app::inspect_json(g.context(), id); });
-    if (vm.count("format")) out = format_template("inspect", format, out);
-    std::cout << out << std::endl;
-    return 0;
+    auto vm = parse_ids_args("inspect", opts, args, ids);
+    std::vector<std::string> found;
+    int failed = 0;
+    for (const auto& id : ids) {
+        try {
+            std::string out = naming(g.context(), id, [&] { return app::inspect_json(g.context(), id); });
+            found.push_back(vm.count("format") ? format_template("inspect", format, out) : out);
+        } catch (const Error& e) {
+            ++failed;
+            report_error(e.with_context("inspect " + id), 1);
+        }
+    }
+    if (ids.size() == 1 || vm.count("format")) {
+        for (const auto& out : found) std::cout << out << "\n";
+    } else {
+        std::cout << "[" << join(found, ",") << "]\n";
+    }
+    std::cout.flush();
+    return failed ? 1 : 0;
 }
 
 // Docker's format: "3000/tcp -> 0.0.0.0:49153" per port; with PRIVATE_PORT
