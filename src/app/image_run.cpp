@@ -4,7 +4,6 @@
 #include <signal.h>
 #include <sys/file.h>
 #include <sys/stat.h>
-#include <sys/sysmacros.h>
 #include <sys/utsname.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -14,7 +13,6 @@
 #include <cmath>
 #include <cstdio>
 #include <iostream>
-#include <set>
 
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
@@ -38,6 +36,7 @@
 #include "crunlite_build_config.h"
 #include "app_record.hpp"
 #include "image_layers.hpp"
+#include "image_mounts.hpp"
 
 extern char** environ;
 
@@ -46,15 +45,17 @@ namespace crunlite::app {
 using detail::App;
 using detail::app_json;
 using detail::first_tick_ms;
+using detail::kInitInContainer;
+using detail::plan_devices;
+using detail::plan_etc_and_mounts;
+using detail::plan_volumes;
+using detail::PlannedVolumes;
+using detail::user_mounts;
+using detail::UserMounts;
 using detail::ImageLayers;
-using detail::MountRecord;
 using detail::read_image_file;
 
 namespace {
-
-constexpr const char* kInitInContainer = "/run/crun-lite-init";
-
-bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 // This machine's host name (a --network host container's default, as Docker's).
 std::string host_name() {
@@ -140,7 +141,7 @@ struct Prepared {
     std::string dir;     // the bundle
     sys::UniqueFd lock;  // its lock, held until the container exists (see image/store.hpp)
     std::string store_root;
-    std::vector<std::string> new_volumes;  // the named volumes its -v made
+    PlannedVolumes volumes;  // the named volumes its -v made
     App app;
     std::vector<PortMap> ports;
 };
@@ -216,32 +217,11 @@ void plan_confinement(const ImageRunOptions& o, const std::string& network, spec
     s.root_readonly = o.read_only;
     for (const auto& text : o.ulimits) set_rlimit(s.rlimits, parse_ulimit(text));
     for (const auto& text : o.sysctls) {
-        auto [key, value] = parse_key_value(text, "--sysctl", false);
+        auto [key, value] = parse_sysctl(text, network == "host");
         s.sysctl[key] = value;
     }
     if (o.shm_size < 0) throw Error(EINVAL, "--shm-size: must be positive");
     if (o.shm_size) s.shm_size = std::to_string(o.shm_size);
-}
-
-// --device: a node of the host's device at the container's path and, as root,
-// the access allowed in its device cgroup.  Rootless there is neither mknod
-// nor a device cgroup: the host's node is bind-mounted (podman's way).
-void plan_devices(const runtime::Context& ctx, const ImageRunOptions& o, spec::SpecOptions& s) {
-    for (const auto& text : o.devices) {
-        DeviceFlag d = parse_device(text);
-        struct stat st;
-        if (::stat(d.host.c_str(), &st) < 0) throw_errno("--device " + quote(text) + ": " + d.host);
-        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-            throw Error(EINVAL, "--device " + quote(text) + ": " + d.host + " is not a device (character or block)");
-        if (ctx.rootless) {
-            s.extra_mounts.push_back({d.container, "bind", d.host, {"bind", "nosuid"}, {}, {}});
-            continue;
-        }
-        std::string type = S_ISCHR(st.st_mode) ? "c" : "b";
-        int64_t major = ::major(st.st_rdev), minor = ::minor(st.st_rdev);
-        s.devices.push_back({type, d.container, major, minor, st.st_mode & 07777, 0u, 0u});
-        s.device_rules.push_back({true, type, major, minor, d.access});
-    }
 }
 
 // 3. The directory: the overlay of the image's layers and its annotations.
@@ -290,176 +270,10 @@ void plan_rootfs(const runtime::Context& ctx, const ImageRunOptions& o, const im
     for (const auto& text : o.labels) {
         auto [key, value] = parse_key_value(text, "--label", true);
         if (key == "org.opencontainers.image.stopSignal" || key.rfind("org.crun-lite.", 0) == 0)
-            throw Error(EINVAL, "--label " + quote(text) + ": " + quote(key) + " is crun-lite's own (use --stop-signal)");
+            throw Error(EINVAL, "--label " + quote(text) + ": " + quote(key) + " is crun-lite's own" +
+                                    (key.rfind("org.crun-lite.", 0) == 0 ? "" : " (use --stop-signal)"));
         s.annotations[key] = value;
     }
-}
-
-// Writes the /etc files into the overlay's empty upper directory, where the
-// container sees them as the image's own: when the image's /etc is a directory
-// (not a symlink) owned as upper/ is, or missing.  Returns false, having written
-// nothing, otherwise.  An /etc and three files in upper/, where bind mounts
-// need three more files and six mounts, and overlayfs copies /etc up to make
-// their mount points (0.6 ms of a 16 ms image run's CPU here).
-bool write_etc_into_upper(const ImageLayers& layers, const std::string& upper,
-                          const std::vector<std::pair<const char*, std::string>>& files) {
-    sys::UniqueFd up(::open(upper.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    struct stat us, es;
-    if (!up || ::fstat(up.get(), &us) < 0) throw_errno("open " + quote(upper));
-    mode_t mode = 0755;
-    if (std::optional<image::MergedEntry> e = layers.resolve("/etc")) {
-        bool dir = e->entry.kind == image::LayerEntry::Directory || e->entry.kind == image::LayerEntry::OpaqueDirectory;
-        if (!dir || e->path != "/etc") return false;
-        if (::fstatat(layers.root(e->layer), "etc", &es, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("stat " + layers.what("/etc"));
-        if (es.st_uid != us.st_uid || es.st_gid != us.st_gid) return false;
-        mode = es.st_mode & 07777;
-    }
-    std::string etc = upper + "/etc";
-    if (::mkdirat(up.get(), "etc", 0700) < 0) throw_errno("create " + quote(etc));
-    sys::UniqueFd ed(::openat(up.get(), "etc", O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-    if (!ed) throw_errno("open " + quote(etc));
-    for (const auto& [name, text] : files) {
-        std::string path = etc + "/" + name;
-        sys::UniqueFd fd(::openat(ed.get(), name, O_WRONLY | O_CREAT | O_EXCL | O_NOFOLLOW | O_CLOEXEC, 0644));
-        if (!fd || ::fchmod(fd.get(), 0644) < 0) throw_errno("create " + quote(path));
-        if (::write(fd.get(), text.data(), text.size()) != static_cast<ssize_t>(text.size())) throw_errno("write " + quote(path));
-    }
-    // The image's mode last: one without write permission (0555) would have refused the files.
-    if (::fchmod(ed.get(), mode) < 0) throw_errno("chmod " + quote(etc));
-    return true;
-}
-
-// -v, --tmpfs and --mount, parsed, each with the text given.
-struct UserMounts {
-    std::vector<std::pair<VolumeSpec, std::string>> volumes;
-    std::vector<std::pair<spec::Mount, std::string>> tmpfs;
-};
-
-UserMounts user_mounts(const ImageRunOptions& o) {
-    UserMounts u;
-    std::string cwd = absolute_path(".");
-    for (const auto& text : o.volumes) u.volumes.emplace_back(parse_volume(text, cwd), text);
-    for (const auto& text : o.tmpfs) u.tmpfs.emplace_back(parse_tmpfs(text), text);
-    for (const auto& text : o.mounts) {
-        MountFlag m = parse_mount(text, cwd);
-        if (m.tmpfs) u.tmpfs.emplace_back(*m.tmpfs, text);
-        else u.volumes.emplace_back(*m.volume, text);
-    }
-    return u;
-}
-
-// 4. The /etc files (hosts, hostname, resolv.conf), tmpfs mounts and the init, as mounts.
-void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, const ImageLayers& layers,
-                         const std::string& dir, const std::string& network, spec::SpecOptions& s) {
-    std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
-    NetworkEtc net = network_etc(network);
-    hosts += net.host_addr + "\t" + s.hostname + "\n";
-    // The host's network: its names too (Docker's and podman's).
-    if (network == "host" && exists("/etc/hosts")) hosts = read_file("/etc/hosts");
-    std::string resolv = net.nameserver.empty() ? "" : "nameserver " + net.nameserver + "\n";
-    if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
-    for (const auto& text : o.add_hosts) hosts += hosts_entry(text);
-    resolv = resolv_conf(resolv, o.dns);
-    std::vector<std::pair<const char*, std::string>> files = {
-        {"hosts", hosts}, {"hostname", s.hostname + "\n"}, {"resolv.conf", resolv}};
-    // With --read-only they stay writable (as Docker's): bind mounts then.
-    if (o.read_only || !write_etc_into_upper(layers, dir + "/ovl/upper", files)) {
-        for (const auto& [name, text] : files) {
-            write_file_atomic(dir + "/" + name, text, 0644);
-            s.extra_mounts.push_back({std::string("/etc/") + name, "bind", dir + "/" + name, {"bind", "nosuid", "nodev", "noexec"}, {}, {}});
-        }
-    }
-    // Writable places in a read-only root, as podman's --read-only-tmpfs (volumes may cover them).
-    if (o.read_only && o.read_only_tmpfs)
-        for (const char* d : {"/tmp", "/var/tmp", "/run"})
-            s.extra_mounts.push_back({d, "tmpfs", "tmpfs", {"nosuid", "nodev", std::string(d) == "/run" ? "mode=755" : "mode=1777"}, {}, {}});
-    // --tmpfs and --mount type=tmpfs, replacing those at their place.
-    std::set<std::string> tmpfs;
-    for (const auto& [m, text] : mounts.tmpfs) {
-        const std::string& place = m.destination;  // (a lambda may not capture a structured binding)
-        if (!tmpfs.insert(place).second)
-            throw Error(EINVAL, quote(text) + ": duplicate mount point " + m.destination);
-        std::erase_if(s.extra_mounts, [&place](const spec::Mount& e) { return e.type == "tmpfs" && e.destination == place; });
-        s.extra_mounts.push_back(m);
-    }
-    if (o.init) {
-        std::string init = o.init_path.empty() ? find_init() : o.init_path;
-        if (!exists(init)) throw Error(ENOENT, "--init: " + init + ": no such file or directory");
-        s.extra_mounts.push_back({kInitInContainer, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
-        s.args.insert(s.args.begin(), {kInitInContainer, "--"});
-        s.annotations[linux::kInitCommandAnnotation] = "2";
-    }
-}
-
-// 5. -v and the image's Volumes, as Docker mounts them: binds of host paths;
-// named volumes (made on first use); anonymous ones (-v DST, and each image
-// Volume no -v covers) in the container's volumes/, going with it.  A volume
-// mounted empty gets the image's files there (the runtime's copyup); parents
-// are mounted before what they hold.
-void plan_volumes(const UserMounts& mounts, const image::ImageConfig& ic, Prepared& p, spec::SpecOptions& s,
-                  std::vector<sys::UniqueFd>& holds) {
-    std::vector<std::pair<VolumeSpec, std::string>> given = mounts.volumes;
-    auto clean = [](std::string path) {  // "/data/" and "/data" are one place
-        while (path.size() > 1 && path.back() == '/') path.pop_back();
-        return path;
-    };
-    std::set<std::string> tmpfs;  // tmpfs places: an image Volume there is not made, a -v is an error
-    for (const auto& [m, text] : mounts.tmpfs) tmpfs.insert(m.destination);
-    for (const auto& [v, text] : given)
-        if (tmpfs.count(clean(v.destination)))
-            throw Error(EINVAL, "volume " + quote(text) + ": duplicate mount point " + clean(v.destination) + " (also a tmpfs)");
-    for (const auto& v : ic.volumes)
-        if (!tmpfs.count(clean(v)) &&
-            std::none_of(given.begin(), given.end(), [&](auto& g) { return clean(g.first.destination) == clean(v); })) {
-            VolumeSpec anon;
-            anon.kind = VolumeSpec::Kind::Anonymous;
-            anon.destination = v;
-            given.emplace_back(anon, "image Volume " + v);
-        }
-    // A volume replaces --read-only's tmpfs at the same place (podman's).
-    std::erase_if(s.extra_mounts, [&](const spec::Mount& m) {
-        return m.type == "tmpfs" &&
-               std::any_of(given.begin(), given.end(), [&](auto& g) { return clean(g.first.destination) == m.destination; });
-    });
-    Volumes named(p.store_root);
-    size_t anonymous = 0;
-    for (const auto& [v, text] : given) {
-        MountRecord record{"volume", "", v.source, v.destination, !v.readonly};
-        switch (v.kind) {
-            case VolumeSpec::Kind::Bind:
-                if (!exists(v.source))
-                    throw Error(ENOENT, "volume " + quote(text) + ": " + v.source + ": no such file or directory");
-                record.type = "bind";
-                break;
-            case VolumeSpec::Kind::Named:
-                if (named.create(v.source)) p.new_volumes.push_back(v.source);
-                holds.push_back(named.hold(v.source));
-                record.name = v.source;
-                record.source = named.data(v.source);
-                break;
-            case VolumeSpec::Kind::Anonymous:
-                record.source = p.dir + "/volumes/" + std::to_string(anonymous++);
-                ::mkdir((p.dir + "/volumes").c_str(), 0700);
-                if (::mkdir(record.source.c_str(), 0755) < 0) throw_errno("create " + quote(record.source));
-                break;
-        }
-        // As podman where SELinux is off: nothing to relabel.  Where it is on, a
-        // label crun-lite cannot give would leave the container denied.
-        if (v.relabel && exists("/sys/fs/selinux/enforce"))
-            throw Error(ENOTSUP, "volume " + quote(text) + ": z and Z (SELinux relabeling) are not supported on this SELinux host");
-        std::vector<std::string> opts = {"rbind"};
-        if (v.readonly) opts.push_back("ro");
-        if (v.kind != VolumeSpec::Kind::Bind && v.copy) opts.push_back("copyup");
-        s.extra_mounts.push_back({v.destination, "bind", record.source, opts, {}, {}});
-        p.app.mounts.push_back(record);
-    }
-    // Parents before what they hold, volumes and the /etc files and tmpfs of step 4 alike.
-    auto depth = [&](const spec::Mount& m) {
-        std::string d = clean(m.destination);
-        return std::count(d.begin(), d.end(), '/');
-    };
-    std::stable_sort(s.extra_mounts.begin(), s.extra_mounts.end(),
-                     [&](const spec::Mount& a, const spec::Mount& b) { return depth(a) < depth(b); });
 }
 
 void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
@@ -505,18 +319,19 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     plan_rootfs(ctx, o, store, img, ic, p.dir, s);
     UserMounts mounts = user_mounts(o);
     plan_etc_and_mounts(o, mounts, layers, p.dir, p.app.network, s);
-    std::vector<sys::UniqueFd> holds;  // the named volumes', until app.json names them (Volumes::hold)
-    plan_volumes(mounts, ic, p, s, holds);
+    plan_volumes(mounts, ic, p.store_root, p.dir, p.volumes, s);
+    p.app.mounts = p.volumes.records;
     write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
     p.app.started_ns = realtime_ns();
     write_file_atomic(p.dir + "/app.json", app_json(p.app), 0644);
+    p.volumes.holds.clear();  // app.json names the volumes now
 }
 
 // A container not made: its directory, then the volumes its -v made (those
 // another container took meanwhile stay).
 void discard(const Prepared& p) {
     runtime::remove_tree_as_owner(p.dir);
-    for (const auto& name : p.new_volumes) {
+    for (const auto& name : p.volumes.new_volumes) {
         try {
             Volumes(p.store_root).remove(name);
         } catch (const Error& e) {

@@ -252,7 +252,8 @@ VolumeSpec parse_volume(const std::string& text, const std::string& cwd) {
         }
     }
     if (v.destination[0] != '/') throw bad("destination must be absolute");
-    if (v.destination.find_first_not_of('/') == std::string::npos) throw bad("destination can't be /");
+    v.destination = absolute_path(v.destination);  // as filepath.Clean: "//data/" and "/x/../data" are "/data"
+    if (v.destination == "/") throw bad("destination can't be /");
     if (parts.size() == 3)
         for (const auto& opt : split(parts[2], ',')) {
             if (opt == "ro" || opt == "rw") v.readonly = opt == "ro";

@@ -5,8 +5,12 @@
 #include <algorithm>
 #include <cctype>
 
+#include <cstring>
+
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/spec/mount_options.hpp"
+#include "crunlite/spec/validate.hpp"
 
 namespace crunlite::app {
 namespace {
@@ -36,18 +40,55 @@ std::vector<std::string> conf_words(const std::string& conf, const std::string& 
     return out;
 }
 
-// A tmpfs at `dst` with podman's defaults, then `opts`; `what` names the flag.
-spec::Mount tmpfs_mount(std::string dst, const std::vector<std::string>& opts, const std::string& what) {
+// Why `opt` is no option of a tmpfs mount ("" when it is one): a mount flag of
+// the table (ro, exec, noatime...), or tmpfs's size, nr_blocks, nr_inodes
+// (a number, k/m/g or % for size), mode (octal), uid, gid, huge.
+std::string tmpfs_option_problem(const std::string& opt) {
+    if (spec::parse_mount_options({opt}).data.empty()) return "";
+    size_t eq = opt.find('=');
+    std::string key = opt.substr(0, eq), value = eq == std::string::npos ? "" : opt.substr(eq + 1);
+    auto number = [](std::string v, const char* suffixes) {
+        if (!v.empty() && std::strchr(suffixes, v.back())) v.pop_back();
+        return parse_uint(v).has_value();
+    };
+    if (key == "size" || key == "nr_blocks" || key == "nr_inodes") {
+        if (number(value, key == "size" ? "kKmMgG%" : "kKmMgG")) return "";
+    } else if (key == "mode") {
+        if (!value.empty() && value.size() <= 4 && value.find_first_not_of("01234567") == std::string::npos) return "";
+    } else if (key == "uid" || key == "gid") {
+        if (parse_uint(value)) return "";
+    } else if (key == "huge") {
+        for (const char* v : {"never", "always", "within_size", "advise", "deny", "force"})
+            if (value == v) return "";
+    } else {
+        return "unknown tmpfs option " + quote(opt);
+    }
+    return "invalid value in " + quote(opt);
+}
+
+// The runtime's own mounts: a tmpfs there would hide what they hold.
+bool runtime_mount_point(const std::string& dst) {
+    for (const char* own : {"/proc", "/sys", "/sys/fs/cgroup", "/dev", "/dev/pts", "/dev/mqueue"})
+        if (dst == own) return true;
+    return false;
+}
+
+// A tmpfs at `dst` with `defaults`, then `opts` (tmpcopyup, unless `copy` is
+// false or notmpcopyup says otherwise); `what` names the flag.
+spec::Mount tmpfs_mount(const std::string& dst, const std::vector<std::string>& opts, bool copy, const std::string& what) {
     if (dst.empty() || dst[0] != '/') throw Error(EINVAL, what + ": the destination must be an absolute path");
-    while (dst.size() > 1 && dst.back() == '/') dst.pop_back();
-    if (dst == "/") throw Error(EINVAL, what + ": cannot mount a tmpfs over /");
-    spec::Mount m{dst, "tmpfs", "tmpfs", {"rw", "noexec", "nosuid", "nodev"}, {}, {}};
-    bool copy = true;
+    std::string place = absolute_path(dst);  // as filepath.Clean: "//data/" and "/x/../data" are "/data"
+    if (place == "/") throw Error(EINVAL, what + ": cannot mount a tmpfs over /");
+    if (runtime_mount_point(place)) throw Error(EINVAL, what + ": " + place + " is the runtime's own mount");
+    spec::Mount m{place, "tmpfs", "tmpfs", {"rw", "noexec", "nosuid", "nodev"}, {}, {}};
     for (const auto& opt : opts) {
         if (has_blank(opt)) throw Error(EINVAL, what + ": empty or blank option");
-        if (opt == "notmpcopyup") copy = false;
-        else if (opt == "tmpcopyup") copy = true;
-        else m.options.push_back(opt);
+        if (opt == "notmpcopyup" || opt == "tmpcopyup") {
+            copy = opt == "tmpcopyup";
+            continue;
+        }
+        if (std::string why = tmpfs_option_problem(opt); !why.empty()) throw Error(EINVAL, what + ": " + why);
+        m.options.push_back(opt);
     }
     if (copy) m.options.push_back("tmpcopyup");
     return m;
@@ -58,13 +99,13 @@ spec::Mount tmpfs_mount(std::string dst, const std::vector<std::string>& opts, c
 spec::Mount parse_tmpfs(const std::string& text) {
     size_t colon = text.find(':');
     std::vector<std::string> opts = colon == std::string::npos ? std::vector<std::string>{} : split(text.substr(colon + 1), ',');
-    return tmpfs_mount(text.substr(0, colon), opts, "--tmpfs " + quote(text));
+    return tmpfs_mount(text.substr(0, colon), opts, true, "--tmpfs " + quote(text));
 }
 
 MountFlag parse_mount(const std::string& text, const std::string& cwd) {
     std::string what = "--mount " + quote(text);
     std::string type = "volume", source, destination;
-    bool readonly = false, nocopy = false;
+    bool readonly = false, nocopy = false, tmpcopyup = true;
     std::vector<std::string> tmpfs_opts;
     auto flag = [&](const std::string& key, const std::string& value, bool has_value) {
         if (!has_value) return true;
@@ -79,6 +120,7 @@ MountFlag parse_mount(const std::string& text, const std::string& cwd) {
         bool has_value = eq != std::string::npos;
         if (key == "readonly" || key == "ro") readonly = flag(key, value, has_value);
         else if (key == "volume-nocopy") nocopy = flag(key, value, has_value);
+        else if (key == "tmpcopyup" || key == "notmpcopyup") tmpcopyup = flag(key, value, has_value) == (key == "tmpcopyup");
         else if (!has_value || value.empty()) throw Error(EINVAL, what + ": " + quote(field) + " wants KEY=VALUE");
         else if (key == "type") type = value;
         else if (key == "source" || key == "src") source = value;
@@ -92,12 +134,13 @@ MountFlag parse_mount(const std::string& text, const std::string& cwd) {
     bool is_volume = type == "volume", is_bind = type == "bind", is_tmpfs = type == "tmpfs";
     if (!is_volume && !is_bind && !is_tmpfs) throw Error(EINVAL, what + ": type " + quote(type) + ": want bind, volume or tmpfs");
     if (nocopy && !is_volume) throw Error(EINVAL, what + ": volume-nocopy is for type=volume");
+    if (!tmpcopyup && !is_tmpfs) throw Error(EINVAL, what + ": notmpcopyup is for type=tmpfs");
     if (!tmpfs_opts.empty() && !is_tmpfs) throw Error(EINVAL, what + ": tmpfs-size and tmpfs-mode are for type=tmpfs");
     MountFlag out;
     if (is_tmpfs) {
         if (!source.empty()) throw Error(EINVAL, what + ": a tmpfs has no source");
         if (readonly) tmpfs_opts.push_back("ro");
-        out.tmpfs = tmpfs_mount(destination, tmpfs_opts, what);
+        out.tmpfs = tmpfs_mount(destination, tmpfs_opts, tmpcopyup, what);
         return out;
     }
     if (is_bind && source.empty()) throw Error(EINVAL, what + ": a bind needs a source");
@@ -194,6 +237,15 @@ spec::Rlimit parse_ulimit(const std::string& text) {
 void set_rlimit(std::vector<spec::Rlimit>& rlimits, const spec::Rlimit& r) {
     std::erase_if(rlimits, [&](const spec::Rlimit& e) { return e.type == r.type; });
     rlimits.push_back(r);
+}
+
+std::pair<std::string, std::string> parse_sysctl(const std::string& text, bool host_network) {
+    auto [key, value] = parse_key_value(text, "--sysctl", false);
+    std::string ns = spec::sysctl_namespace(key), what = "--sysctl " + quote(text) + ": ";
+    if (ns.empty()) throw Error(EINVAL, what + key + " is not in a separate kernel namespace (it would change the host's)");
+    if (ns == "uts") throw Error(EINVAL, what + key + " is not allowed (--hostname names the container)");
+    if (ns == "network" && host_network) throw Error(EINVAL, what + "not allowed with --network host (the host's network)");
+    return {key, value};
 }
 
 std::pair<std::string, std::string> parse_key_value(const std::string& text, const std::string& flag,

@@ -9,7 +9,7 @@
 namespace crunlite::spec {
 namespace {
 
-void mount(json::Writer& w, const char* dest, const char* type, const char* source, const std::vector<std::string>& opts) {
+void write_mount(json::Writer& w, const char* dest, const char* type, const char* source, const std::vector<std::string>& opts) {
     w.begin_object();
     w.key("destination").string(dest);
     w.key("type").string(type);
@@ -63,19 +63,25 @@ void write_mounts(json::Writer& w, const SpecOptions& o, bool netns) {
     for (const auto& m : o.gid_mappings)
         if (m.container_id <= 5 && 5 - m.container_id < m.size) tty_gid = true;
     w.key("mounts").begin_array();
-    mount(w, "/proc", "proc", "proc", {});
-    mount(w, "/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"});
+    // A default mount gives way to an extra one at the same place (--tmpfs /dev/shm).
+    auto mount = [&](const char* dest, const char* type, const char* source, const std::vector<std::string>& opts) {
+        for (const auto& m : o.extra_mounts)
+            if (m.destination == dest) return;
+        write_mount(w, dest, type, source, opts);
+    };
+    mount("/proc", "proc", "proc", {});
+    mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"});
     std::vector<std::string> pts = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
     if (tty_gid) pts.push_back("gid=5");
-    mount(w, "/dev/pts", "devpts", "devpts", pts);
-    mount(w, "/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=" + o.shm_size});
-    mount(w, "/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"});
+    mount("/dev/pts", "devpts", "devpts", pts);
+    mount("/dev/shm", "tmpfs", "shm", {"nosuid", "noexec", "nodev", "mode=1777", "size=" + o.shm_size});
+    mount("/dev/mqueue", "mqueue", "mqueue", {"nosuid", "noexec", "nodev"});
     if (o.rootless && !netns)  // sysfs needs a network namespace we own; bind the host's read-only
-        mount(w, "/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"});
+        mount("/sys", "none", "/sys", {"rbind", "nosuid", "noexec", "nodev", "ro"});
     else
-        mount(w, "/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"});
-    mount(w, "/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"});
-    for (const auto& m : o.extra_mounts) mount(w, m.destination.c_str(), m.type.c_str(), m.source.c_str(), m.options);
+        mount("/sys", "sysfs", "sysfs", {"nosuid", "noexec", "nodev", "ro"});
+    mount("/sys/fs/cgroup", "cgroup", "cgroup", {"nosuid", "noexec", "nodev", "relatime", "ro"});
+    for (const auto& m : o.extra_mounts) write_mount(w, m.destination.c_str(), m.type.c_str(), m.source.c_str(), m.options);
     w.end_array();
 }
 

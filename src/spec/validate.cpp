@@ -204,16 +204,12 @@ private:
     // its own instance of the namespace that sysctl belongs to (new or joined by path).
     void check_sysctl(const std::string& key) {
         std::string where = "linux.sysctl." + key, named = "sysctl \"" + key + "\"";
-        static const std::set<std::string> kIpc = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
-                                                   "kernel.shmall", "kernel.shmmax", "kernel.shmmni",
-                                                   "kernel.shm_rmid_forced"};
-        if (kIpc.count(key) || key.rfind("fs.mqueue.", 0) == 0) {
+        std::string ns = sysctl_namespace(key);
+        if (ns == "ipc") {
             if (!has_ns("ipc")) fail(where, named + " is not allowed in the hosts ipc namespace");
-        } else if (key.rfind("net.", 0) == 0) {
+        } else if (ns == "network") {
             if (!has_ns("network")) fail(where, named + " not allowed in host network namespace");
-        } else if ((key == "kernel.hostname" || key == "kernel.domainname") && has_ns("uts")) {
-            return;
-        } else {
+        } else if (ns != "uts" || !has_ns("uts")) {
             fail(where, named + " is not in a separate kernel namespace (it would change the host's)");
         }
     }
@@ -225,5 +221,14 @@ private:
 }  // namespace
 
 void validate(const Config& config, const std::string& source) { Checker(config, source).run(); }
+
+std::string sysctl_namespace(const std::string& key) {
+    static const std::set<std::string> kIpc = {"kernel.msgmax", "kernel.msgmnb", "kernel.msgmni", "kernel.sem",
+                                               "kernel.shmall", "kernel.shmmax", "kernel.shmmni", "kernel.shm_rmid_forced"};
+    if (kIpc.count(key) || key.rfind("fs.mqueue.", 0) == 0) return "ipc";
+    if (key.rfind("net.", 0) == 0) return "network";
+    if (key == "kernel.hostname" || key == "kernel.domainname") return "uts";
+    return "";
+}
 
 }  // namespace crunlite::spec

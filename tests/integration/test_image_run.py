@@ -1325,6 +1325,11 @@ def test_docker_run_flags(h):
     check_eq(out[12:15], ["4096", "8192", "500"], "--ulimit nofile=4096:8192 and nproc=500")
     check_eq(out[15].split(), ["1001", "0", "2000", "5000"], "--group-add: a name of the image's group file, a gid")
     check_eq(out[16], "80", "--sysctl in the container's network namespace")
+    # A tmpfs at /dev/shm replaces the default one (--shm-size's).
+    r = _run(h, archive, "--rm", "-u", "app", "--tmpfs", "/dev/shm:size=2m,exec", cid, "sh", "-c",
+             "grep ' /dev/shm ' /proc/self/mountinfo | cut -d' ' -f6,9-")
+    lines = r.out.split("\n")[:-1]
+    check(len(lines) == 1 and lines[0].startswith("rw,nosuid,nodev,relatime tmpfs rw,size=2048k"), f"--tmpfs /dev/shm\n{r!r}")
     # --label: an annotation; --cidfile: the id, refused when there already is one.
     cidfile = os.path.join(h.mkdtemp("cid"), "cid")
     r = _run(h, archive, "-d", "-l", "team=qa", "--label", "flag", "--cidfile", cidfile, cid, "sleep", "100")
@@ -1341,8 +1346,12 @@ def test_docker_run_flags(h):
     os.unlink(cidfile)
     for args, words in ((["--tmpfs", "data"], "--tmpfs `data`: the destination must be an absolute path"),
                         (["--tmpfs", "/"], "cannot mount a tmpfs over /"),
-                        (["--tmpfs", "/d", "--tmpfs", "/d/"], "duplicate mount point /d"),
+                        (["--tmpfs", "/d", "--tmpfs", "//x/../d/"], "--tmpfs `//x/../d/`: duplicate mount point /d"),
                         (["--tmpfs", "/d", "-v", "/d"], "duplicate mount point /d"),
+                        (["--tmpfs", "/d:bogus"], "--tmpfs `/d:bogus`: unknown tmpfs option `bogus`"),
+                        (["--tmpfs", "/d:mode=999"], "invalid value in `mode=999`"),
+                        (["--tmpfs", "/dev"], "/dev is the runtime's own mount"),
+                        (["--sysctl", "kernel.hostname=x"], "--sysctl `kernel.hostname=x`: kernel.hostname is not allowed"),
                         (["--add-host", "db"], "--add-host `db`: want NAME:IP"),
                         (["--add-host", "db:nowhere"], "`nowhere` is not an IP address"),
                         (["--dns", "dns.example"], "--dns `dns.example`: not an IP address"),
@@ -1412,6 +1421,22 @@ def test_mount_and_device_flags(h):
         check_in(words, r.err, f"the error for {args}")
     check_eq(_containers_left(h), [], "no container directory left")
     check_eq(h.container_ids(), [], "no state left")
+
+
+def test_inspect_several(h):
+    """inspect A B: Docker's array; with --format a line each; a missing one is reported,
+    the others printed, exit 1.  One container: its object, as before."""
+    archive = _archive(h, BASE)
+    a, b = h.new_id("img"), h.new_id("img")
+    for c in (a, b):
+        check_eq(_run(h, archive, "-d", c, "sleep", "100").rc, 0, "run -d")
+    check_eq([o["Id"] for o in h.rt_ok("inspect", a, b).json()], [a, b], "inspect A B: an array")
+    check_eq(h.rt_ok("inspect", a).json()["Id"], a, "inspect A: the object")
+    r = h.rt("inspect", "-f", "{{.Id}}", a, "nosuch", b)
+    check_eq((r.rc, r.out.split()), (1, [a, b]), f"--format: a line each; the missing one fails\n{r!r}")
+    check_in("container nosuch does not exist", r.err, "the missing one is named")
+    for c in (a, b):
+        h.rt_ok("delete", "--force", c)
 
 
 def test_supplementary_groups_as_podman(h):

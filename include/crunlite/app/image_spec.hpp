@@ -68,7 +68,8 @@ struct VolumeSpec {
 };
 // -v as Docker and podman read it: SRC:DST[:OPT[,OPT]] binds SRC when it is
 // a path (absolute, or starting with "." and relative to `cwd`), else names a
-// volume; a lone DST is an anonymous volume.  DST is absolute; OPT is ro, rw,
+// volume; a lone DST is an anonymous volume.  DST is absolute (and comes
+// back cleaned); OPT is ro, rw,
 // z, Z, and for volumes copy or nocopy.
 VolumeSpec parse_volume(const std::string& text, const std::string& cwd);
 // Whether `name` may name a volume: a letter or digit, then letters, digits, "_", "." or "-".

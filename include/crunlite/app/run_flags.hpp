@@ -14,15 +14,18 @@
 
 namespace crunlite::app {
 
-// --tmpfs DST[:OPT[,OPT]]: a tmpfs at the absolute DST (not "/"), podman's
-// defaults first (rw, noexec, nosuid, nodev, and tmpcopyup: it starts with
-// what the image has there), then OPT, later options winning (exec,
-// size=64m, mode=1777, notmpcopyup).
+// --tmpfs DST[:OPT[,OPT]]: a tmpfs at the absolute DST (cleaned; not "/" nor
+// one of the runtime's own mounts, /proc, /sys, /dev...), Docker's and
+// podman's defaults first (rw, noexec, nosuid, nodev, and podman's tmpcopyup:
+// it starts with what the image has there), then OPT, later options winning
+// (exec, size=64m, mode=1777, notmpcopyup); an option a tmpfs does not know
+// is an error.
 spec::Mount parse_tmpfs(const std::string& text);
 
 // --mount as Docker's: comma-separated KEY=VALUE, type=bind|volume|tmpfs
 // (default volume), source|src, destination|dst|target, readonly|ro[=BOOL];
-// volume-nocopy[=BOOL] for a volume, tmpfs-size and tmpfs-mode for a tmpfs.
+// volume-nocopy[=BOOL] for a volume; tmpfs-size, tmpfs-mode and podman's
+// tmpcopyup/notmpcopyup for a tmpfs.
 // A bind or volume is what -v would give (image_spec.hpp: a relative bind
 // source starts with "."), a tmpfs what --tmpfs would.
 struct MountFlag {
@@ -59,6 +62,10 @@ spec::Rlimit parse_ulimit(const std::string& text);
 
 // `rlimits` with `r` set, replacing one of its type.
 void set_rlimit(std::vector<spec::Rlimit>& rlimits, const spec::Rlimit& r);
+
+// --sysctl KEY=VALUE of a namespaced sysctl: an IPC one, or net.* unless the
+// container has the host's network; not kernel.hostname/domainname (podman's).
+std::pair<std::string, std::string> parse_sysctl(const std::string& text, bool host_network);
 
 // KEY=VALUE of --sysctl (VALUE may hold "=") or, with `value_optional`,
 // --label's KEY[=VALUE].  KEY must not be empty nor hold blanks.

@@ -313,6 +313,10 @@ TEST_CASE("volumes: absolute and relative sources, ro and rw", "[image_spec][vol
 
     v = parse_volume("/data:/srv/data:rw", "/");
     CHECK_FALSE(v.readonly);
+    // The destination cleaned, as filepath.Clean: one place, one spelling.
+    CHECK(parse_volume("/a://srv/./data/", "/").destination == "/srv/data");
+    CHECK(parse_volume("/x/../y", "/").destination == "/y");
+    CHECK_THROWS_WITH(parse_volume("/a:/x/..", "/"), Catch::Contains("destination can't be /"));
 }
 
 TEST_CASE("volumes: a name is a named volume, a lone destination an anonymous one", "[image_spec][volume]") {

@@ -35,6 +35,25 @@ TEST_CASE("--tmpfs: podman's defaults, then the options given, tmpcopyup unless 
     CHECK_THAT(error_of([] { app::parse_tmpfs("//"); }), Catch::Contains("cannot mount a tmpfs over /"));
     CHECK_THAT(error_of([] { app::parse_tmpfs("/x:size=1m,,ro"); }), Catch::Contains("empty or blank option"));
     CHECK_THAT(error_of([] { app::parse_tmpfs("/x:a b"); }), Catch::Contains("empty or blank option"));
+    // Places cleaned as filepath.Clean does (duplicates are found by them).
+    CHECK(app::parse_tmpfs("//data/").destination == "/data");
+    CHECK(app::parse_tmpfs("/x/../data/./y").destination == "/data/y");
+    CHECK_THAT(error_of([] { app::parse_tmpfs("/x/.."); }), Catch::Contains("cannot mount a tmpfs over /"));
+    // The runtime's own mounts stay; /dev/shm may be replaced.
+    for (const char* own : {"/proc", "/sys", "/sys/fs/cgroup/", "/dev", "/dev/pts", "/dev/mqueue"})
+        CHECK_THAT(error_of([&] { app::parse_tmpfs(own); }), Catch::Contains("is the runtime's own mount"));
+    CHECK(app::parse_tmpfs("/dev/shm:size=1g").destination == "/dev/shm");
+    // A tmpfs's options, checked before anything starts.
+    CHECK(app::parse_tmpfs("/x:ro,exec,noatime,size=10%,nr_inodes=1k,mode=0700,uid=1,gid=2,huge=within_size")
+              .options.size() == 4 + 9 + 1);
+    for (auto [opt, words] : std::vector<std::pair<const char*, const char*>>{
+             {"bogus", "unknown tmpfs option `bogus`"}, {"size=-1", "invalid value in `size=-1`"},
+             {"mode=999", "invalid value in `mode=999`"}, {"mode=17777", "invalid value"},
+             {"uid=x", "invalid value in `uid=x`"}, {"huge=sometimes", "invalid value"}}) {
+        std::string text = std::string("/x:") + opt;
+        INFO(text);
+        CHECK_THAT(error_of([&text] { app::parse_tmpfs(text); }), Catch::Contains(std::string("--tmpfs `") + text + "`: " + words));
+    }
 }
 
 TEST_CASE("--add-host: NAME:IP, IPv6 bare or bracketed", "[run_flags]") {
@@ -79,6 +98,18 @@ TEST_CASE("--ulimit NAME=SOFT[:HARD] as Docker's", "[run_flags]") {
     CHECK(limits == std::vector<spec::Rlimit>{{"RLIMIT_NPROC", 5, 5}, {"RLIMIT_NOFILE", 10, 20}});
 }
 
+TEST_CASE("--sysctl: namespaced ones only, net.* not on the host's network", "[run_flags]") {
+    using KV = std::pair<std::string, std::string>;
+    CHECK(app::parse_sysctl("net.ipv4.ip_forward=1", false) == KV{"net.ipv4.ip_forward", "1"});
+    CHECK(app::parse_sysctl("kernel.shmmax=1000", true) == KV{"kernel.shmmax", "1000"});
+    CHECK(app::parse_sysctl("fs.mqueue.msg_max=20", true) == KV{"fs.mqueue.msg_max", "20"});
+    CHECK_THAT(error_of([] { app::parse_sysctl("net.ipv4.ip_forward=1", true); }), Catch::Contains("not allowed with --network host"));
+    CHECK_THAT(error_of([] { app::parse_sysctl("vm.swappiness=1", false); }),
+               Catch::Contains("--sysctl `vm.swappiness=1`: vm.swappiness is not in a separate kernel namespace"));
+    CHECK_THAT(error_of([] { app::parse_sysctl("kernel.hostname=x", false); }), Catch::Contains("is not allowed (--hostname"));
+    CHECK_THAT(error_of([] { app::parse_sysctl("kernel.domainname=x", false); }), Catch::Contains("is not allowed"));
+}
+
 TEST_CASE("--sysctl KEY=VALUE and --label KEY[=VALUE]", "[run_flags]") {
     using KV = std::pair<std::string, std::string>;
     CHECK(app::parse_key_value("net.ipv4.ping_group_range=0 0", "--sysctl", false) == KV{"net.ipv4.ping_group_range", "0 0"});
@@ -112,6 +143,9 @@ TEST_CASE("--mount: Docker's keys to -v's and --tmpfs's mounts", "[run_flags]") 
     m = app::parse_mount("type=tmpfs,dst=/t,tmpfs-size=64m,tmpfs-mode=1770,ro", "/cwd");
     REQUIRE(m.tmpfs);
     CHECK(m.tmpfs->options == Strings{"rw", "noexec", "nosuid", "nodev", "size=64m", "mode=1770", "ro", "tmpcopyup"});
+    CHECK(app::parse_mount("type=tmpfs,dst=/t,notmpcopyup", "/cwd").tmpfs->options == Strings{"rw", "noexec", "nosuid", "nodev"});
+    CHECK(app::parse_mount("type=tmpfs,dst=/t,tmpcopyup=false", "/cwd").tmpfs->options.back() == "nodev");
+    CHECK(app::parse_mount("dst=//v/", "/cwd").volume->destination == "/v");
     for (auto [text, words] : std::vector<std::pair<const char*, const char*>>{
              {"type=bind,dst=/x", "a bind needs a source"},
              {"type=bind,src=name,dst=/x", "a bind's source is a path"},
@@ -125,7 +159,10 @@ TEST_CASE("--mount: Docker's keys to -v's and --tmpfs's mounts", "[run_flags]") 
              {"dst=/x,volume-driver=local", "unknown or unsupported key `volume-driver`"},
              {"dst=/x,type", "`type` wants KEY=VALUE"},
              {"src=/a:b,dst=/x,type=bind", "a path with \":\" is not supported"},
-             {"dst=relative", "destination must be absolute"}}) {
+             {"dst=relative", "destination must be absolute"},
+             {"type=tmpfs,dst=/t,tmpfs-size=-1", "invalid value in `size=-1`"},
+             {"type=tmpfs,dst=/dev", "/dev is the runtime's own mount"},
+             {"dst=/v,notmpcopyup", "notmpcopyup is for type=tmpfs"}}) {
         INFO(text);
         const char* mount = text;
         CHECK_THAT(error_of([mount] { app::parse_mount(mount, "/cwd"); }), Catch::Contains(words));

@@ -112,6 +112,24 @@ TEST_CASE("a spec generated from image options parses back with those values and
     CHECK(c.linux->find_namespace("pid"));
 }
 
+TEST_CASE("a default mount gives way to an extra one at the same place", "[default_spec]") {
+    spec::SpecOptions o;
+    o.shm_size = "1g";
+    auto shm = [](const spec::Config& c) {
+        std::vector<spec::Mount> out;
+        for (const auto& m : c.mounts)
+            if (m.destination == "/dev/shm") out.push_back(m);
+        return out;
+    };
+    auto c = spec::parse_config(spec::default_spec_json(o), "spec");
+    REQUIRE(shm(c).size() == 1);
+    CHECK(shm(c)[0].options.back() == "size=1g");
+    o.extra_mounts.push_back({"/dev/shm", "tmpfs", "tmpfs", {"rw", "size=2g"}, {}, {}});
+    c = spec::parse_config(spec::default_spec_json(o), "spec");
+    REQUIRE(shm(c).size() == 1);
+    CHECK(shm(c)[0] == o.extra_mounts[0]);
+}
+
 TEST_CASE("without limits a spec has no memory, pids or cpu resources", "[default_spec]") {
     spec::SpecOptions o;
     auto c = spec::parse_config(spec::default_spec_json(o), "spec");
