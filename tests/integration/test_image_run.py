@@ -1439,6 +1439,18 @@ def test_inspect_several(h):
         h.rt_ok("delete", "--force", c)
 
 
+def test_stdin_only_with_interactive(h):
+    """As Docker's and podman's run: the container reads standard input only with -i; without
+    it, /dev/null (a `while read` loop around `run` keeps its own input)."""
+    archive = _archive(h, BASE)
+    r = _run(h, archive, "--rm", h.new_id("img"), "sh", "-c", "cat; echo end", input="typed\n")
+    check_eq((r.rc, r.out), (0, "end\n"), f"no -i: /dev/null\n{r!r}")
+    r = _run(h, archive, "--rm", "-i", h.new_id("img"), "sh", "-c", "cat; echo end", input="typed\n")
+    check_eq((r.rc, r.out), (0, "typed\nend\n"), f"-i: the caller's input\n{r!r}")
+    r = h.rt("create", "-i", h.new_id("img"), "--image", "x")
+    check_in("unrecognised option '-i'", r.err, "-i is run's (create has no attach)")
+
+
 def test_supplementary_groups_as_podman(h):
     """`id` in the container shows what podman 4.3 shows for the same image (measured with runc
     and crun, root and rootless): with a user given (image User or -u, even root) the primary

@@ -34,6 +34,7 @@ struct ImageFlags {
     app::ImageRunOptions o;
     std::string name, memory, user, workdir, entrypoint, hostname, cpus, wait_healthy, read_only_tmpfs = "true";
     std::string shm_size, cidfile;
+    bool interactive = false;
     std::vector<std::string> security_opts;
     bool no_init = false, init = false;
     std::string health_cmd, health_http, health_tcp, health_interval, health_timeout, health_start_period,
@@ -126,6 +127,8 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
     if (run)
         opts.add_options()
             ("rm", po::bool_switch(&o.remove), "delete the container (and its files) when it exits")
+            ("interactive,i", po::bool_switch(&f.interactive),
+             "keep standard input attached (without it a foreground container reads /dev/null, as Docker's)")
             ("restart", po::value(&f.restart),
              "with -d: no (default), on-failure[:N] (non-zero exits, at most N times), always or unless-stopped")
             ("wait-healthy", po::value(&f.wait_healthy)->implicit_value("60s"),
@@ -324,6 +327,12 @@ int run_image(const Global& g, const std::vector<std::string>& args, ImageFlags&
     // A detached pty needs someone holding its master (runc: --console-socket); an
     // image run's monitor captures output to its log instead.
     if (f.o.tty && detach) throw Error(EINVAL, "run: -t with -d is not supported for --image (the log captures the output)");
+    // Docker's and podman's: standard input only with -i (a `while read` loop
+    // around `run` keeps its input).
+    if (!detach && !f.interactive) {
+        sys::UniqueFd null(::open("/dev/null", O_RDONLY | O_CLOEXEC));
+        if (!null || ::dup2(null.get(), STDIN_FILENO) < 0) throw_errno("run: open /dev/null for standard input");
+    }
     f.o.detach = detach;
     app::check_restart_flags(f.o.restart, f.o.on_failure, f.o.health, detach, f.o.remove, "run");
     f.o.require_healthcheck = !f.wait_healthy.empty();
