@@ -34,6 +34,12 @@ std::optional<std::string> read_image_file(const ImageLayers& layers, const std:
     return read_small_file(fd.get(), what);
 }
 
+std::string read_host_file(const std::string& path, const std::string& what) {
+    sys::UniqueFd fd(::open(path.c_str(), O_PATH | O_CLOEXEC));
+    if (!fd) throw_errno("open " + what);
+    return read_small_file(fd.get(), what);
+}
+
 std::optional<std::string> read_container_file(int root, const std::string& path, const std::string& id) {
     // O_PATH: nothing is opened for reading before it shows to be a regular file.
     sys::UniqueFd fd = sys::open_in_root_if_exists(root, path, O_PATH);

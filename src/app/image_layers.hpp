@@ -53,6 +53,9 @@ private:
 // Error naming the image and the path for anything else.
 std::optional<std::string> read_image_file(const ImageLayers& layers, const std::string& path);
 
+// The same rules for a file of the host (a bind mount's source); `what` names it.
+std::string read_host_file(const std::string& path, const std::string& what);
+
 // The same rules for a file of a running container, under `root` (its
 // /proc/PID/root): the overlay as the container changed it, with its volumes.
 // Symlinks resolve inside `root`.

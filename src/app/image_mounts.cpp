@@ -73,6 +73,21 @@ UserMounts user_mounts(const ImageRunOptions& o) {
     return u;
 }
 
+std::optional<std::string> read_user_file(const UserMounts& mounts, const ImageLayers& layers, const std::string& path) {
+    // The last bind there wins, as the last mount does.
+    for (auto it = mounts.volumes.rbegin(); it != mounts.volumes.rend(); ++it) {
+        const auto& [v, what] = *it;
+        if (v.kind != VolumeSpec::Kind::Bind) continue;
+        if (v.destination == path) return read_host_file(v.source, what + ": " + v.source);
+        if (v.destination == "/etc") {
+            std::string file = v.source + path.substr(4);
+            if (!exists(file)) return std::nullopt;
+            return read_host_file(file, what + ": " + file);
+        }
+    }
+    return read_image_file(layers, path);
+}
+
 // 4. The /etc files (hosts, hostname, resolv.conf), tmpfs mounts and the init, as mounts.
 void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, const ImageLayers& layers,
                          const std::string& dir, const std::string& network, spec::SpecOptions& s) {

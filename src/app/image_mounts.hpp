@@ -26,6 +26,10 @@ struct UserMounts {
 };
 UserMounts user_mounts(const ImageRunOptions& o);
 
+// /etc/passwd or /etc/group as the container will see it: from a -v/--mount
+// bind of that file (or of /etc), else from the image's layers.
+std::optional<std::string> read_user_file(const UserMounts& mounts, const ImageLayers& layers, const std::string& path);
+
 // 4. The /etc files (hosts, hostname, resolv.conf: into the overlay's upper
 // directory, or bind-mounted from `dir`), --read-only's and the user's tmpfs
 // mounts, and the init.

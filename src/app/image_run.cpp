@@ -53,7 +53,7 @@ using detail::PlannedVolumes;
 using detail::user_mounts;
 using detail::UserMounts;
 using detail::ImageLayers;
-using detail::read_image_file;
+using detail::read_user_file;
 
 namespace {
 
@@ -148,13 +148,14 @@ struct Prepared {
 
 // Writes the files of a new image container's bundle (see image_run.hpp) for
 // prepare(), which made the directory and pinned `img`.
-// 1. The process: user from the image's own passwd/group, args, env, cwd.
-void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const ImageLayers& layers,
-                  const image::ImageConfig& ic, const std::string& network, spec::SpecOptions& s) {
-    ContainerUser user = with_context(o.user ? "--user" : "the image's USER", [&] {
-        return resolve_user(o.user.value_or(ic.user), read_image_file(layers, "/etc/passwd"),
-                            read_image_file(layers, "/etc/group"));
-    });
+// 1. The process: user from the container's passwd/group (the image's, or a bind of them), args, env, cwd.
+void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const UserMounts& mounts,
+                  const ImageLayers& layers, const image::ImageConfig& ic, const std::string& network,
+                  spec::SpecOptions& s) {
+    std::optional<std::string> passwd = read_user_file(mounts, layers, "/etc/passwd");
+    std::optional<std::string> group = read_user_file(mounts, layers, "/etc/group");
+    ContainerUser user = with_context(o.user ? "--user" : "the image's USER",
+                                      [&] { return resolve_user(o.user.value_or(ic.user), passwd, group); });
     s.rootless = ctx.rootless;
     s.caller_uid = ::geteuid();
     s.caller_gid = ::getegid();
@@ -177,7 +178,7 @@ void plan_process(const runtime::Context& ctx, const ImageRunOptions& o, const I
         if (ctx.rootless && s.uid_mappings.empty())
             throw Error(EPERM, "--group-add needs subordinate ids: add a range for " +
                                    runtime::user_name_of(::geteuid()) + " to /etc/subuid and /etc/subgid");
-        for (uint32_t gid : resolve_groups(o.group_add, read_image_file(layers, "/etc/group")))
+        for (uint32_t gid : resolve_groups(o.group_add, group))
             if (std::find(s.additional_gids.begin(), s.additional_gids.end(), gid) == s.additional_gids.end())
                 s.additional_gids.push_back(gid);
     }
@@ -313,11 +314,11 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
 
     spec::SpecOptions s;
     ImageLayers layers(store, img);
-    plan_process(ctx, o, layers, ic, p.app.network, s);
+    UserMounts mounts = user_mounts(o);
+    plan_process(ctx, o, mounts, layers, ic, p.app.network, s);
     plan_confinement(o, p.app.network, s);
     plan_devices(ctx, o, s);
     plan_rootfs(ctx, o, store, img, ic, p.dir, s);
-    UserMounts mounts = user_mounts(o);
     plan_etc_and_mounts(o, mounts, layers, p.dir, p.app.network, s);
     plan_volumes(mounts, ic, p.store_root, p.dir, p.volumes, s);
     p.app.mounts = p.volumes.records;

@@ -1325,6 +1325,17 @@ def test_docker_run_flags(h):
     check_eq(out[12:15], ["4096", "8192", "500"], "--ulimit nofile=4096:8192 and nproc=500")
     check_eq(out[15].split(), ["1001", "0", "2000", "5000"], "--group-add: a name of the image's group file, a gid")
     check_eq(out[16], "80", "--sysctl in the container's network namespace")
+    # -u and --group-add names in a bound /etc/passwd, /etc/group (or /etc), as the container sees them.
+    etc = h.mkdtemp("etc")
+    os.chmod(etc, 0o755)
+    for name, text in (("passwd", PASSWD + "bindu:x:7001:7002::/home/bindu:/bin/sh\n"), ("group", GROUP + "bindg:x:7002:\n")):
+        with open(os.path.join(etc, name), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(etc, name), 0o644)
+    for binds in ([f"{etc}/passwd:/etc/passwd:ro", f"{etc}/group:/etc/group:ro"], [f"{etc}:/etc:ro"]):
+        r = _run(h, archive, "--rm", "-u", "bindu", "--group-add", "bindg", *sum((["-v", b] for b in binds), []),
+                 cid, "sh", "-c", "id -u; id -g; echo $HOME")
+        check_eq((r.rc, r.out.split()), (0, ["7001", "7002", "/home/bindu"]), f"-u from {binds}\n{r!r}")
     # A tmpfs at /dev/shm replaces the default one (--shm-size's).
     r = _run(h, archive, "--rm", "-u", "app", "--tmpfs", "/dev/shm:size=2m,exec", cid, "sh", "-c",
              "grep ' /dev/shm ' /proc/self/mountinfo | cut -d' ' -f6,9-")
