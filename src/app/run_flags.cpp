@@ -4,7 +4,7 @@
 
 #include <algorithm>
 #include <cctype>
-
+#include <cstdlib>
 #include <cstring>
 
 #include "crunlite/base/error.hpp"
@@ -54,7 +54,9 @@ std::string tmpfs_option_problem(const std::string& opt) {
     if (key == "size" || key == "nr_blocks" || key == "nr_inodes") {
         if (number(value, key == "size" ? "kKmMgG%" : "kKmMgG")) return "";
     } else if (key == "mode") {
-        if (!value.empty() && value.size() <= 4 && value.find_first_not_of("01234567") == std::string::npos) return "";
+        if (!value.empty() && value.size() <= 8 && value.find_first_not_of("01234567") == std::string::npos &&
+            std::strtoul(value.c_str(), nullptr, 8) <= 07777)
+            return "";
     } else if (key == "uid" || key == "gid") {
         if (parse_uint(value)) return "";
     } else if (key == "huge") {
@@ -73,8 +75,8 @@ bool runtime_mount_point(const std::string& dst) {
     return false;
 }
 
-// A tmpfs at `dst` with `defaults`, then `opts` (tmpcopyup, unless `copy` is
-// false or notmpcopyup says otherwise); `what` names the flag.
+// A tmpfs at `dst`: rw, noexec, nosuid, nodev, then `opts`, then tmpcopyup
+// (unless `copy` is false or an option says notmpcopyup); `what` names the flag.
 spec::Mount tmpfs_mount(const std::string& dst, const std::vector<std::string>& opts, bool copy, const std::string& what) {
     if (dst.empty() || dst[0] != '/') throw Error(EINVAL, what + ": the destination must be an absolute path");
     std::string place = absolute_path(dst);  // as filepath.Clean: "//data/" and "/x/../data" are "/data"

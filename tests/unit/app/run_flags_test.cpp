@@ -46,9 +46,10 @@ TEST_CASE("--tmpfs: podman's defaults, then the options given, tmpcopyup unless 
     // A tmpfs's options, checked before anything starts.
     CHECK(app::parse_tmpfs("/x:ro,exec,noatime,size=10%,nr_inodes=1k,mode=0700,uid=1,gid=2,huge=within_size")
               .options.size() == 4 + 9 + 1);
+    CHECK(app::parse_tmpfs("/x:mode=01777").options[4] == "mode=01777");
     for (auto [opt, words] : std::vector<std::pair<const char*, const char*>>{
              {"bogus", "unknown tmpfs option `bogus`"}, {"size=-1", "invalid value in `size=-1`"},
-             {"mode=999", "invalid value in `mode=999`"}, {"mode=17777", "invalid value"},
+             {"mode=999", "invalid value in `mode=999`"}, {"mode=17777", "invalid value"}, {"mode=", "invalid value"},
              {"uid=x", "invalid value in `uid=x`"}, {"huge=sometimes", "invalid value"}}) {
         std::string text = std::string("/x:") + opt;
         INFO(text);
