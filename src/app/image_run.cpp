@@ -221,6 +221,14 @@ void plan_confinement(const ImageRunOptions& o, const std::string& network, spec
         auto [key, value] = parse_sysctl(text, network == "host");
         s.sysctl[key] = value;
     }
+    // As Docker and podman: ping works without CAP_NET_RAW, through ICMP sockets
+    // open to every group the container has (Docker's 0 2147483647 as root;
+    // rootless only the mapped gids are valid there).
+    if (network != "host" && !s.sysctl.count("net.ipv4.ping_group_range")) {
+        uint64_t last = s.rootless ? 0 : 2147483647;
+        for (const auto& m : s.gid_mappings) last = std::max<uint64_t>(last, uint64_t{m.container_id} + m.size - 1);
+        s.sysctl["net.ipv4.ping_group_range"] = "0 " + std::to_string(last);
+    }
     if (o.shm_size < 0) throw Error(EINVAL, "--shm-size: must be positive");
     if (o.shm_size) s.shm_size = std::to_string(o.shm_size);
 }

@@ -1336,6 +1336,14 @@ def test_docker_run_flags(h):
         r = _run(h, archive, "--rm", "-u", "bindu", "--group-add", "bindg", *sum((["-v", b] for b in binds), []),
                  cid, "sh", "-c", "id -u; id -g; echo $HOME")
         check_eq((r.rc, r.out.split()), (0, ["7001", "7002", "/home/bindu"]), f"-u from {binds}\n{r!r}")
+    # ping without CAP_NET_RAW (ICMP sockets), as Docker's and podman's: every group may open them.
+    r = _run(h, archive, "--rm", "-u", "app", cid, "sh", "-c",
+             "cat /proc/sys/net/ipv4/ping_group_range; /probe try icmp-socket")
+    lo, hi = r.out.split()[:2]
+    check_eq((r.rc, lo, r.out.split()[2:]), (0, "0", ["icmp-socket", "OK"]), f"net.ipv4.ping_group_range\n{r!r}")
+    check(int(hi) >= 2000, f"the range covers the container's groups: {hi}")
+    r = _run(h, archive, "--rm", "-u", "app", "--sysctl", "net.ipv4.ping_group_range=1 0", cid, "/probe", "try", "icmp-socket")
+    check_eq(r.out.split(), ["icmp-socket", "EACCES"], f"--sysctl replaces the default\n{r!r}")
     # A tmpfs at /dev/shm replaces the default one (--shm-size's).
     r = _run(h, archive, "--rm", "-u", "app", "--tmpfs", "/dev/shm:size=2m,exec", cid, "sh", "-c",
              "grep ' /dev/shm ' /proc/self/mountinfo | cut -d' ' -f6,9-")
