@@ -381,39 +381,14 @@ runtime::CreateOptions create_options(const ImageRunOptions& o, const Prepared& 
 
 std::string find_init() { return find_helper("crun-lite-init", "CRUNLITE_INIT", CRUNLITE_BUILD_INIT); }
 
-void create_from_image(const runtime::Context& ctx, const ImageRunOptions& o) {
-    if (o.remove) throw Error(EINVAL, "create: --rm only applies to run");
-    Prepared p = prepare(ctx, o, true);
-    // A healthcheck is probed from `start` on by a watcher, its messages in
-    // ctr.log: both found and opened before anything is made.
-    int64_t first = first_tick_ms(p.app);
-    std::string watcher;
-    sys::UniqueFd log_fd;
-    try {
-        if (first >= 0) {
-            watcher = runtime::find_monitor();
-            log_fd.reset(::open((p.dir + "/ctr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
-            if (!log_fd) throw_errno("open " + quote(p.dir + "/ctr.log"));
-        }
-        runtime::create(ctx, create_options(o, p));
-    } catch (...) {
-        discard(p);
-        throw;
-    }
-    if (first < 0) return;
-    try {
-        runtime::watch_ticks(ctx, state::Store(ctx.root).load(o.id), first, log_fd.get(), watcher);
-    } catch (const Error& e) {  // the container exists: create succeeded, without probes
-        log::warn("container " + o.id + " created, but its healthcheck will not run: " + e.message());
-    }
-}
 
 namespace {
 
 // A run of `p`'s bundle, made with `c` (a new container, or a stopped one
 // again): its network helper, its healthcheck ticks and, detached, the monitor
 // holding the directory's lock.
-int launch(const runtime::Context& ctx, const runtime::CreateOptions& c, Prepared& p, bool detach, bool keep) {
+int launch(const runtime::Context& ctx, const runtime::CreateOptions& c, Prepared& p, bool detach, bool keep,
+           bool start = true) {
     runtime::RunHooks hooks;
     auto helper = std::make_shared<NetHelper>();
     if (is_user_network(p.app.network)) {  // slirp4netns or pasta, kept by the monitor
@@ -422,8 +397,10 @@ int launch(const runtime::Context& ctx, const runtime::CreateOptions& c, Prepare
         };
         hooks.exited = [helper] { stop_user_network(*helper); };
     }
-    // Probed by the monitor (detached) or a watcher (foreground).
-    hooks.first_tick_ms = first_tick_ms(p.app);
+    // Probed by the monitor (detached) or a watcher (foreground, and from the
+    // `start` of a container made by create, as create_from_image starts it).
+    hooks.first_tick_ms = start ? first_tick_ms(p.app) : -1;
+    hooks.start = start;
     // A restarted init joins the first one's network (and user) namespace.
     hooks.keep_namespaces = detach && may_restart(p.app.restart, p.app.on_failure, p.app.health);
     if (detach) {
@@ -452,6 +429,35 @@ int run_image(const runtime::Context& ctx, const ImageRunOptions& o) {
         // state of this id, if any, is another container's.
         discard(p);
         throw;
+    }
+}
+
+void create_from_image(const runtime::Context& ctx, const ImageRunOptions& o) {
+    if (o.remove) throw Error(EINVAL, "create: --rm only applies to run");
+    Prepared p = prepare(ctx, o, true);
+    // A healthcheck is probed from `start` on by a watcher, its messages in
+    // ctr.log: both found and opened before anything is made.
+    int64_t first = first_tick_ms(p.app);
+    std::string watcher;
+    sys::UniqueFd log_fd;
+    try {
+        if (first >= 0) {
+            watcher = runtime::find_monitor();
+            log_fd.reset(::open((p.dir + "/ctr.log").c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+            if (!log_fd) throw_errno("open " + quote(p.dir + "/ctr.log"));
+        }
+        // Under a monitor, as run -d's: the container's output goes to its log,
+        // its exit is recorded, its zombie reaped (PID 1 here does not reap).
+        launch(ctx, create_options(o, p), p, true, true, false);
+    } catch (...) {
+        discard(p);
+        throw;
+    }
+    if (first < 0) return;
+    try {
+        runtime::watch_ticks(ctx, state::Store(ctx.root).load(o.id), first, log_fd.get(), watcher);
+    } catch (const Error& e) {  // the container exists: create succeeded, without probes
+        log::warn("container " + o.id + " created, but its healthcheck will not run: " + e.message());
     }
 }
 

@@ -75,8 +75,9 @@ void abandon(const state::Store& store, Created& c) {
 
 Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool foreground,
                         const RunHooks& hooks) {
-    // Started at once unless `created` must act between create and start.
-    Created c = create_container(ctx, opts, foreground, hooks.created || hooks.keep_namespaces, !hooks.created);
+    // Started at once unless `created` must act between create and start, or `start` will.
+    Created c = create_container(ctx, opts, foreground, hooks.created || hooks.keep_namespaces,
+                                 !hooks.created && hooks.start);
     if (hooks.created) {
         try {
             hooks.created(c.launched.process.pid(), c.launched.netns.get(), c.launched.userns.get());
@@ -228,7 +229,7 @@ int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const
             ::close(log);
         }
         Created c = create_and_hook(ctx, opts, false, hooks);
-        start_created(store, c.st, c.hooks.poststart, c.started);
+        if (hooks.start) start_created(store, c.st, c.hooks.poststart, c.started);
         ::prctl(PR_SET_PDEATHSIG, 0);
         try {
             sync.send(process::MsgType::Started);

@@ -711,11 +711,19 @@ def test_stop_signal_from_image_and_create_start(h):
     h.wait_status(cid, "running")
     started = _inspect(h, cid)["State"]["StartedAt"]
     check(started >= before, f"StartedAt is the start's time, not the create's: {started} < {before}")
-    # Without a monitor (create/start, as runc) the exit status is the caller's to reap;
-    # the harness is a subreaper, so the container stops promptly.
+    # The monitor create left is the init's parent: it records the exit (as docker create + start).
     t0 = time.monotonic()
     h.rt_ok("stop", "-t", "5", cid)
     check(time.monotonic() - t0 < 4, "the image's StopSignal stopped it (no SIGKILL wait)")
+    check_eq(_inspect(h, cid)["State"]["ExitCode"], 7, "the exit the monitor recorded")
+    h.rt_ok("delete", cid)
+    # Its output goes to the log once started; wait gives the exit code.
+    h.rt_ok("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none", cid,
+            "sh", "-c", "echo started; exit 3")
+    check_eq(h.rt_ok("logs", cid).out, "", "nothing logged before start")
+    h.rt_ok("start", cid)
+    check_eq(h.rt("wait", cid).out.strip(), "3", "wait: the exit code")
+    check_eq(h.rt_ok("logs", cid).out, "started\n", "the output, in the log")
     h.rt_ok("delete", cid)
     check_eq(_containers_left(h), [], "nothing left")
     r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--rm", cid)

@@ -96,6 +96,9 @@ struct RunHooks {
     // restarted init joins them, app/restart.hpp), and passes them to
     // `crun-lite monitor exited` as --netns-fd/--userns-fd.
     bool keep_namespaces = false;
+    // Detached: false creates only; the monitor, the init's parent all the
+    // same, waits for `start` (create --image: a Docker create's log and exit).
+    bool start = true;
 };
 
 // run: create + start; without detach waits, forwards signals and returns the
