@@ -1,6 +1,7 @@
 #include "image_layers.hpp"
 
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "crunlite/sys/syscalls.hpp"
 
@@ -10,13 +11,26 @@ namespace {
 
 constexpr off_t kMaxImageFile = 1 << 20;  // /etc/passwd, /etc/group read from an image
 
-// The content of `fd` (O_PATH or not): a regular file of at most kMaxImageFile.
+// The content of `fd` (O_PATH or not): a regular file of at most kMaxImageFile,
+// also if it grows meanwhile (a running container may write to it).
 std::string read_small_file(int fd, const std::string& what) {
     struct stat st;
     if (::fstat(fd, &st) < 0) throw_errno("stat " + what);
     if (!S_ISREG(st.st_mode)) throw Error(EINVAL, what + " is not a regular file");
-    if (st.st_size > kMaxImageFile) throw Error(EFBIG, what + " is larger than 1 MiB");
-    return read_file(sys::fd_path(fd));
+    sys::UniqueFd in(::open(sys::fd_path(fd).c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC));
+    if (!in) throw_errno("open " + what);
+    std::string out(static_cast<size_t>(kMaxImageFile) + 1, '\0');
+    size_t got = 0;
+    while (got < out.size()) {
+        ssize_t n = ::read(in.get(), out.data() + got, out.size() - got);
+        if (n < 0 && errno == EINTR) continue;
+        if (n < 0) throw_errno("read " + what);
+        if (n == 0) break;
+        got += static_cast<size_t>(n);
+    }
+    if (got > static_cast<size_t>(kMaxImageFile)) throw Error(EFBIG, what + " is larger than 1 MiB");
+    out.resize(got);
+    return out;
 }
 
 }  // namespace

@@ -1540,6 +1540,14 @@ def test_image_files_must_be_regular(h):
     check(r.rc != 0, f"a FIFO as /etc/passwd must fail, not hang\n{r!r}")
     check_in("not a regular file", r.err, "the error says why")
     check_eq(_containers_left(h), [], "nothing left")
+    # Nor is a huge one read whole.
+    big = os.path.join(h.mkdtemp("img"), "big.tar")
+    harness.make_docker_archive(h, big, "example/big:1", config=dict(BASE, User="app"), layers=[
+        harness.busybox_layer(h), _files(("etc/passwd", PASSWD + "#" * (1 << 20) + "\n"))])
+    os.chmod(os.path.dirname(big), 0o755)
+    r = _run(h, big, "--rm", h.new_id("img"), "id")
+    check(r.rc == 125 and "is larger than 1 MiB" in r.err, f"a /etc/passwd over 1 MiB\n{r!r}")
+    check_eq(_containers_left(h), [], "nothing left")
 
 
 def test_passwd_symlink_into_a_lower_layer(h):
