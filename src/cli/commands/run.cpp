@@ -124,13 +124,14 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("health-startup-success", po::value(&f.health_startup_success),
          "consecutive startup passes that hand over to the regular healthcheck (default 0: one)");
     add_pull_options(opts, f.pull);
+    opts.add_options()("restart", po::value(&f.restart),
+                       run ? "with -d: no (default), on-failure[:N] (non-zero exits, at most N times), always or unless-stopped"
+                           : "no (default), on-failure[:N] (non-zero exits, at most N times), always or unless-stopped");
     if (run)
         opts.add_options()
             ("rm", po::bool_switch(&o.remove), "delete the container (and its files) when it exits")
             ("interactive,i", po::bool_switch(&f.interactive),
              "keep standard input attached (without it a foreground container reads /dev/null, as Docker's)")
-            ("restart", po::value(&f.restart),
-             "with -d: no (default), on-failure[:N] (non-zero exits, at most N times), always or unless-stopped")
             ("wait-healthy", po::value(&f.wait_healthy)->implicit_value("60s"),
              "with -d: return once the container is healthy (0), or fail when it is unhealthy or TIMEOUT (default 60s) passes");
 }
@@ -352,7 +353,9 @@ int cmd_create(const Global& g, const std::vector<std::string>& args) {
     if (image_options_needed(opts, args)) add_image_options(image_opts, f, false);
     if (parse_run_args("create", args, opts, image_opts, f, o)) {
         with_podman_exit_codes([&] {
-            app::check_restart_flags(f.o.restart, f.o.on_failure, f.o.health, false, false, "create");
+            // create leaves a monitor (as run -d's): it restarts by the policy; the
+            // healthcheck's restarts need the monitor's ticks, which start with run -d only.
+            app::check_restart_flags({}, f.o.on_failure, f.o.health, false, false, "create");
             with_cidfile(f.cidfile, f.o.id, [&] { app::create_from_image(g.context(), f.o); });
         });
     } else {
