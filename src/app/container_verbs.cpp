@@ -126,7 +126,12 @@ void stop_container(const runtime::Context& ctx, const state::State& st, int tim
             log::warn("stop " + id + ": " + e.message() + " in the stop signal annotation: using SIGTERM");
         }
     }
-    runtime::kill(ctx, id, sig, false);
+    try {
+        runtime::kill(ctx, id, sig, false);
+    } catch (const Error& e) {
+        if (e.code() == ESRCH) return;  // it exited by itself meanwhile
+        throw;
+    }
     // A paused container's processes see the signal once thawed (Docker: the signal, then unpause).
     if (runtime::live_status(store, st) == state::Status::Paused) runtime::resume(ctx, id);
     for (int i = 0; i < timeout_s * 10; ++i) {
@@ -152,18 +157,23 @@ void stop(const runtime::Context& ctx, const std::string& id, std::optional<int>
     // Asked first: an exit from here on is not restarted, nor is one whose
     // restart is waiting (its backoff wakes up and ends the loop).
     if (image) update_restart_record(ctx, id, [](RestartRecord& r) { r.stop_requested = true; });
-    stop_container(ctx, st, timeout_s);
+    stop_container(ctx, store.load(id), timeout_s);  // loaded again: a restart may have made a new init
     if (!image) return;
     // A restart that was waiting its backoff: until the monitor ended the loop.
-    for (int i = 0; i < 100; ++i) {
+    for (int i = 0;; ++i) {
         try {
-            if (!read_restart_record(st.bundle).restarting) return;
+            if (!read_restart_record(st.bundle).restarting) break;
         } catch (const Error&) {
             return;  // removed meanwhile
         }
+        if (i == 100) {
+            log::warn("stop " + id + ": stopped, but its monitor has not recorded the end of its restart loop yet");
+            return;
+        }
         ::usleep(50'000);
     }
-    log::warn("stop " + id + ": stopped, but its monitor has not recorded the end of its restart loop yet");
+    // A restart decided just before our request may have started an init after we stopped.
+    if (store.exists(id)) stop_container(ctx, store.load(id), timeout_s);
 }
 
 off_t tail_offset(int fd, int64_t lines) {
