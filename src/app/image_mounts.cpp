@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <filesystem>
 #include <set>
 
 #include "crunlite/app/run_flags.hpp"
@@ -205,20 +206,38 @@ void plan_volumes(const UserMounts& mounts, const image::ImageConfig& ic, const 
 void plan_devices(const runtime::Context& ctx, const ImageRunOptions& o, spec::SpecOptions& s) {
     for (const auto& text : o.devices) {
         DeviceFlag d = parse_device(text);
+        std::string what = "--device " + quote(text);
+        auto add = [&](const std::string& host, const std::string& container, const struct stat& st) {
+            if (ctx.rootless) {  // read-only without w, as podman's
+                std::vector<std::string> opts = {"bind", "nosuid"};
+                if (d.access.find('w') == std::string::npos) opts.push_back("ro");
+                s.extra_mounts.push_back({container, "bind", host, opts, {}, {}});
+                return;
+            }
+            std::string type = S_ISCHR(st.st_mode) ? "c" : "b";
+            int64_t major = ::major(st.st_rdev), minor = ::minor(st.st_rdev);
+            s.devices.push_back({type, container, major, minor, st.st_mode & 07777, 0u, 0u});
+            s.device_rules.push_back({true, type, major, minor, d.access});
+        };
         struct stat st;
-        if (::stat(d.host.c_str(), &st) < 0) throw_errno("--device " + quote(text) + ": " + d.host);
-        if (!S_ISCHR(st.st_mode) && !S_ISBLK(st.st_mode))
-            throw Error(EINVAL, "--device " + quote(text) + ": " + d.host + " is not a device (character or block)");
-        if (ctx.rootless) {  // read-only without w, as podman's
-            std::vector<std::string> opts = {"bind", "nosuid"};
-            if (d.access.find('w') == std::string::npos) opts.push_back("ro");
-            s.extra_mounts.push_back({d.container, "bind", d.host, opts, {}, {}});
+        if (::stat(d.host.c_str(), &st) < 0) throw_errno(what + ": " + d.host);
+        if (S_ISCHR(st.st_mode) || S_ISBLK(st.st_mode)) {
+            add(d.host, d.container, st);
             continue;
         }
-        std::string type = S_ISCHR(st.st_mode) ? "c" : "b";
-        int64_t major = ::major(st.st_rdev), minor = ::minor(st.st_rdev);
-        s.devices.push_back({type, d.container, major, minor, st.st_mode & 07777, 0u, 0u});
-        s.device_rules.push_back({true, type, major, minor, d.access});
+        if (!S_ISDIR(st.st_mode)) throw Error(EINVAL, what + ": " + d.host + " is not a device (character or block)");
+        // A directory (/dev/snd, /dev/dri): the devices below it, as podman's.
+        size_t found = 0;
+        std::error_code ec;
+        for (std::filesystem::recursive_directory_iterator it(d.host, ec), end; !ec && it != end; it.increment(ec)) {
+            struct stat e;
+            if (it->is_symlink() || ::lstat(it->path().c_str(), &e) < 0 || (!S_ISCHR(e.st_mode) && !S_ISBLK(e.st_mode)))
+                continue;
+            add(it->path().string(), d.container + it->path().string().substr(d.host.size()), e);
+            ++found;
+        }
+        if (ec) throw Error(ec.value(), what + ": read " + d.host + ": " + ec.message());
+        if (!found) throw Error(EINVAL, what + ": " + d.host + " holds no device (character or block)");
     }
 }
 

@@ -176,6 +176,8 @@ DeviceFlag parse_device(const std::string& text) {
     if (!is_access(d.access)) throw Error(EINVAL, "--device " + quote(text) + ": permissions " + quote(d.access) + ": want r, w and m");
     if (d.host[0] != '/' || d.container.empty() || d.container[0] != '/')
         throw Error(EINVAL, "--device " + quote(text) + ": the paths must be absolute");
+    d.host = absolute_path(d.host);
+    d.container = absolute_path(d.container);
     return d;
 }
 

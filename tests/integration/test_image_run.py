@@ -1424,7 +1424,12 @@ def test_mount_and_device_flags(h):
     check_eq(out[3], "0", "an anonymous volume")
     check("size=1024k" in out[4] and out[4].endswith("drwxrwxrwt"), f"type=tmpfs with tmpfs-size and tmpfs-mode: {out[4]}")
     check_eq(out[5:8], ["c", "wrote", "0"], f"--device /dev/null at /dev/mynull\n{r!r}")
+    # A directory: the devices below it (podman's).
+    r = _run(h, archive, "--rm", "-u", "0", "--device", "/dev/net/", cid, "sh", "-c", "ls -l /dev/net/tun | cut -c1")
+    check_eq((r.rc, r.out), (0, "c\n"), f"--device /dev/net: its tun\n{r!r}")
     h.rt_ok("volume", "rm", "--store", _store(h), vol)
+    nodev = h.mkdtemp("nodev")
+    os.chmod(nodev, 0o755)
     # As root the device cgroup allows what PERMS says (/dev/fuse: not among the defaults).
     if not h.rootless and os.path.exists("/dev/fuse"):
         opened = "exec 3>/dev/myfuse && echo opened"
@@ -1440,6 +1445,7 @@ def test_mount_and_device_flags(h):
                         (["--mount", "dst=/x,bind-propagation=rshared"], "unsupported key `bind-propagation`"),
                         (["--mount", "type=tmpfs,dst=/"], "cannot mount a tmpfs over /"),
                         (["--device", "/etc/passwd"], "/etc/passwd is not a device"),
+                        (["--device", nodev], f"{nodev} holds no device"),
                         (["--device", "/dev/nosuch"], "/dev/nosuch"),
                         (["--device", "/dev/null:/dev/x:rwx"], "permissions `rwx`"),
                         (["--device", "dev/null"], "the paths must be absolute")):

@@ -34,8 +34,8 @@ struct MountFlag {
 };
 MountFlag parse_mount(const std::string& text, const std::string& cwd);
 
-// --device HOST[:CONTAINER][:PERMS] as Docker's: absolute paths, PERMS of
-// r, w and m (default rwm).
+// --device HOST[:CONTAINER][:PERMS] as Docker's: absolute paths (cleaned),
+// PERMS of r, w and m (default rwm).  HOST may be a directory of devices.
 struct DeviceFlag {
     std::string host, container, access = "rwm";
 };
