@@ -1316,7 +1316,7 @@ def test_docker_run_flags(h):
     r = _run(h, archive, "--rm", "-u", "app", "--tmpfs", "/seed", "--tmpfs", "/scratch:exec,size=1m,notmpcopyup",
              "--tmpfs", "/cache:notmpcopyup", "--add-host", "db.local:10.1.2.3", "--add-host", "v6:[fd00::1]",
              "--dns", "192.0.2.53", "--dns-search", "example.com", "--dns-option", "ndots:2",
-             "--ulimit", "nofile=4096:8192", "--ulimit", "nproc=500", "--shm-size", "8m", "--group-add", "root",
+             "--ulimit", "nofile=4096:8192", "--ulimit", "nproc=500", "--shm-size", "7.5m", "--group-add", "root",
              "--group-add", "5000", "--sysctl", "net.ipv4.ip_unprivileged_port_start=80", cid, "sh", "-c", script)
     check_eq(r.rc, 0, f"run with Docker's flags\n{r!r}")
     out = r.out.split("\n")
@@ -1327,7 +1327,7 @@ def test_docker_run_flags(h):
     check("noexec" in mounts["/seed"] and "nodev" in mounts["/seed"] and "tmpfs" in mounts["/seed"],
           f"podman's defaults: {mounts['/seed']}")
     check("noexec" not in mounts["/scratch"] and "size=1024k" in mounts["/scratch"], f"exec,size=1m: {mounts['/scratch']}")
-    check_in("size=8192k", mounts["/dev/shm"], "--shm-size")
+    check_in("size=7680k", mounts["/dev/shm"], "--shm-size 7.5m")
     check_eq(out[7:9], ["10.1.2.3\tdb.local", "fd00::1\tv6"], "--add-host lines in /etc/hosts")
     check_eq(out[9:12], ["nameserver 192.0.2.53", "search example.com", "options ndots:2"], "--dns*: resolv.conf")
     check_eq(out[12:15], ["4096", "8192", "500"], "--ulimit nofile=4096:8192 and nproc=500")
