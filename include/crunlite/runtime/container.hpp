@@ -111,8 +111,9 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
 // crun-lite-monitor: $CRUNLITE_MONITOR, the installed one, the build tree's.
 std::string find_monitor();
 
-// Healthcheck ticks for a container no monitor of ours is the parent of (a
-// foreground `run`, `create --image`): starts `monitor` (crun-lite-monitor,
+// Healthcheck ticks for a container whose monitor does not tick (a
+// foreground `run`; `create --image`, whose monitor cannot know when `start`
+// comes): starts `monitor` (crun-lite-monitor,
 // found by the caller before it made the container) with -w in its own
 // session, stderr on `log_fd`, not waited for; it runs `crun-lite monitor
 // tick` first after `first_tick_ms`, then as each tick says, until the init
