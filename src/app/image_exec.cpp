@@ -15,9 +15,7 @@
 
 namespace crunlite::app {
 
-using detail::ImageLayers;
 using detail::read_container_file;
-using detail::read_image_file;
 
 bool is_image_container(const runtime::Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
@@ -28,33 +26,21 @@ void resolve_exec_user(const runtime::Context& ctx, runtime::ExecOptions& o) {
     if (o.user.empty() || !o.process_file.empty()) return;
     state::Store states(ctx.root);
     state::State st = states.load(o.id);
-    auto image_id = st.annotations.find(kImageAnnotation);
-    if (image_id == st.annotations.end()) return;
+    if (!st.annotations.count(kImageAnnotation)) return;
     // The container's own files, as podman's exec reads them: a user added
-    // since it started is found.  Its root is gone when its init is: then the
-    // image's files, and exec says the container does not run.
-    std::optional<std::string> passwd, group;
+    // since it started is found.  Without its init there is nothing to exec
+    // into: exec's own words.
     sys::UniqueFd root;
     if (st.pid > 0 && states.status(st) != state::Status::Stopped) {
         root.reset(::open(("/proc/" + std::to_string(st.pid) + "/root").c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
         if (states.status(st) == state::Status::Stopped) root.reset();  // the pid may be another's by now
     }
-    if (root) {
-        with_context("--user", [&] {
-            passwd = read_container_file(root.get(), "/etc/passwd", o.id);
-            group = read_container_file(root.get(), "/etc/group", o.id);
-        });
-    } else {
-        // The bundle is <store>/containers/<id>.
-        std::string store_root = st.bundle.substr(0, st.bundle.rfind('/'));
-        store_root = store_root.substr(0, store_root.rfind('/'));
-        image::Store store(store_root, image::UnpackOptions{});
-        ImageLayers layers(store, store.inspect(image_id->second));
-        with_context("--user", [&] {
-            passwd = read_image_file(layers, "/etc/passwd");
-            group = read_image_file(layers, "/etc/group");
-        });
-    }
+    if (!root) throw Error(EINVAL, "cannot exec in a stopped container");
+    std::optional<std::string> passwd, group;
+    with_context("--user", [&] {
+        passwd = read_container_file(root.get(), "/etc/passwd", o.id);
+        group = read_container_file(root.get(), "/etc/group", o.id);
+    });
     ContainerUser u = with_context("--user", [&] { return resolve_user(o.user, passwd, group); });
     o.user = std::to_string(u.uid) + ":" + std::to_string(u.gid);
     if (o.additional_gids.empty())

@@ -19,6 +19,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/linux/process_plan.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::app::detail {
 namespace {
@@ -75,18 +76,38 @@ UserMounts user_mounts(const ImageRunOptions& o) {
 }
 
 std::optional<std::string> read_user_file(const UserMounts& mounts, const ImageLayers& layers, const std::string& path) {
-    // The last bind there wins, as the last mount does.
-    for (auto it = mounts.volumes.rbegin(); it != mounts.volumes.rend(); ++it) {
-        const auto& [v, what] = *it;
-        if (v.kind != VolumeSpec::Kind::Bind) continue;
-        if (v.destination == path) return read_host_file(v.source, what + ": " + v.source);
-        if (v.destination == "/etc") {
-            std::string file = v.source + path.substr(4);
-            if (!exists(file)) return std::nullopt;
-            return read_host_file(file, what + ": " + file);
-        }
+    // The bind the container sees there: of the file itself, else of /etc
+    // (parents are mounted first); the last of one place, as the last mount.
+    const VolumeSpec* bind = nullptr;
+    const std::string* what = nullptr;
+    for (const auto& [v, text] : mounts.volumes) {
+        if (v.kind != VolumeSpec::Kind::Bind || (v.destination != path && v.destination != "/etc")) continue;
+        if (bind && bind->destination == path && v.destination == "/etc") continue;
+        bind = &v;
+        what = &text;
     }
-    return read_image_file(layers, path);
+    if (!bind) return read_image_file(layers, path);
+    std::string file = bind->destination == path ? bind->source : bind->source + path.substr(4);
+    sys::UniqueFd f;
+    if (bind->destination == path) {
+        // A bound file as mount(2) took it: symlinks followed, as the caller named it.
+        f.reset(::open(file.c_str(), O_PATH | O_CLOEXEC));
+    } else {
+        // In a bound /etc the container resolves a symlink against its own root,
+        // which we cannot: none is followed (a link that leads out of the bind
+        // would read a host file the container does not see).
+        sys::UniqueFd dir(::open(bind->source.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
+        if (dir) f.reset(sys::open_beneath(dir.get(), path.substr(5), O_PATH));
+        if (!f && errno == ENOENT) return std::nullopt;
+        if (!f && errno == ELOOP)
+            throw Error(ELOOP, *what + ": " + file + " is a symbolic link: bind the file it names, or copy it in");
+    }
+    if (!f) throw_errno("open " + *what + ": " + file);
+    // What is not a regular file (-v /dev/null:/etc/group) holds no entries.
+    struct stat st;
+    if (::fstat(f.get(), &st) < 0) throw_errno("stat " + *what + ": " + file);
+    if (!S_ISREG(st.st_mode)) return std::nullopt;
+    return read_host_file(sys::fd_path(f.get()), *what + ": " + file);
 }
 
 // 4. The /etc files (hosts, hostname, resolv.conf), tmpfs mounts and the init, as mounts.

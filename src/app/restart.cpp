@@ -20,6 +20,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/state/events.hpp"
+#include "crunlite/state/store.hpp"
 #include "crunlite/sys/fd.hpp"
 
 namespace crunlite::app {
@@ -306,6 +307,9 @@ std::optional<Restarted> container_exited(const runtime::Context& ctx, const std
     }
     pid_t monitor = ::getppid();
     int code = WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+    // An init that died before `start` (create --image, then kill or stop): the
+    // policy applies from start on, as Docker's.
+    bool never_started = ::access(state::Store(ctx.root).fifo_path(id).c_str(), F_OK) == 0;
     RestartDecision d;
     // Decided (and "Restarting" recorded) before the exit is: `wait` never
     // sees an exit record without knowing whether a restart follows.
@@ -314,6 +318,7 @@ std::optional<Restarted> container_exited(const runtime::Context& ctx, const std
         update_restart_record(ctx, id, [&](RestartRecord& r) {
             int64_t started = r.started_ns > 0 ? r.started_ns : c.app.started_ns;
             d = decide_restart(c.app.restart, r, code, (realtime_ns() - started) / 1'000'000);
+            if (never_started) d = RestartDecision{false, 0, "it never started"};
             r.exit_code = code;
             r.finished_at = rfc3339_utc_now();
             r.restarting = d.restart;

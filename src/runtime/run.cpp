@@ -59,6 +59,8 @@ bool record_exit(const state::Store& store, const state::State& st, int status) 
         sys::UniqueFd lock = store.lock(st.id);
         if (!same_container(store, st)) return false;
         store.record_exit_status(st, WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status));
+        // An init killed before `start` left its exec.fifo: "created" must not outlive it.
+        ::unlink(store.fifo_path(st.id).c_str());
         return true;
     } catch (const Error&) {
         return false;  // deleted meanwhile
@@ -357,6 +359,7 @@ state::State ready_to_run_again(const Context& ctx, const std::string& id) {
         throw Error(EBUSY, "container " + id + " is " + state::status_name(status) + ", not stopped");
     detail::destroy_cgroups(st);
     store.clear_exit_status(id);
+    ::unlink(store.fifo_path(id).c_str());  // of an init that died before its start
     return st;
 }
 

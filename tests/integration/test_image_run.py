@@ -449,6 +449,10 @@ def test_exec_user_as_podman(h):
     check(r.rc == 255 and f"container {cid}: /etc/group is not a regular file" in r.err, f"a FIFO as /etc/group\n{r!r}")
     # As podman's exec (bundle containers keep runc's 255): 127 not found, 126 not executable.
     check_eq((h.rt("exec", cid, "nosuch").rc, h.rt("exec", cid, "/etc/passwd").rc), (127, 126), "exec exit codes")
+    h.rt_ok("kill", cid, "KILL")
+    h.wait_status(cid, "stopped")
+    r = h.rt("exec", "-u", "late", cid, "true")
+    check(r.rc == 255 and "cannot exec in a stopped container" in r.err, f"exec -u into a stopped one\n{r!r}")
     h.rt_ok("delete", "--force", cid)
 
 
@@ -1334,16 +1338,26 @@ def test_docker_run_flags(h):
     check_eq(out[15].split(), ["1001", "0", "2000", "5000"], "--group-add: a name of the image's group file, a gid")
     check_eq(out[16], "80", "--sysctl in the container's network namespace")
     # -u and --group-add names in a bound /etc/passwd, /etc/group (or /etc), as the container sees them.
-    etc = h.mkdtemp("etc")
+    etc, nobody = h.mkdtemp("etc"), h.mkdtemp("etc")  # nobody: an /etc with no such user
     os.chmod(etc, 0o755)
+    os.chmod(nobody, 0o755)
     for name, text in (("passwd", PASSWD + "bindu:x:7001:7002::/home/bindu:/bin/sh\n"), ("group", GROUP + "bindg:x:7002:\n")):
         with open(os.path.join(etc, name), "w") as f:
             f.write(text)
         os.chmod(os.path.join(etc, name), 0o644)
-    for binds in ([f"{etc}/passwd:/etc/passwd:ro", f"{etc}/group:/etc/group:ro"], [f"{etc}:/etc:ro"]):
+    for binds in ([f"{etc}/passwd:/etc/passwd:ro", f"{etc}/group:/etc/group:ro"], [f"{etc}:/etc:ro"],
+                  [f"{etc}/passwd:/etc/passwd", f"{nobody}:/etc", f"{etc}/group:/etc/group"]):
         r = _run(h, archive, "--rm", "-u", "bindu", "--group-add", "bindg", *sum((["-v", b] for b in binds), []),
                  cid, "sh", "-c", "id -u; id -g; echo $HOME")
         check_eq((r.rc, r.out.split()), (0, ["7001", "7002", "/home/bindu"]), f"-u from {binds}\n{r!r}")
+    # What is no regular file holds no entries; a symlink in a bound /etc is not followed.
+    r = _run(h, archive, "--rm", "-v", "/dev/null:/etc/group", cid, "id", "-u")
+    check_eq((r.rc, r.out), (0, "1001\n"), f"-v /dev/null:/etc/group\n{r!r}")
+    linked = h.mkdtemp("etc")
+    os.chmod(linked, 0o755)
+    os.symlink("/etc/passwd2", os.path.join(linked, "passwd"))
+    r = _run(h, archive, "--rm", "-u", "bindu", "-v", f"{linked}:/etc:ro", cid, "true")
+    check(r.rc == 125 and "passwd is a symbolic link" in r.err, f"a symlink in a bound /etc\n{r!r}")
     # ping without CAP_NET_RAW (ICMP sockets), as Docker's and podman's: every group may open them.
     r = _run(h, archive, "--rm", "-u", "app", cid, "sh", "-c",
              "cat /proc/sys/net/ipv4/ping_group_range; /probe try icmp-socket")

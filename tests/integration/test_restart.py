@@ -325,6 +325,15 @@ def test_create_then_start_restarts_by_the_policy(h):
     check_eq((_inspect(h, cid)["State"]["ExitCode"], h.rt_ok("logs", cid).out), (3, "ran\nran\nran\n"),
              "three runs, the last exit recorded")
     h.rt_ok("rm", cid)
+    # Killed before its start: stopped, not restarted (the policy applies from start on); a start runs it.
+    h.rt_ok(*create, "--restart", "always", cid, "sleep", "100")
+    h.rt_ok("kill", cid, "KILL")
+    _wait(lambda: h.state(cid)["status"] == "stopped", 10, "stopped")
+    time.sleep(0.5)
+    check_eq((h.state(cid)["status"], _inspect(h, cid)["RestartCount"]), ("stopped", 0), "killed before start")
+    h.rt_ok("start", cid)
+    _wait(lambda: h.state(cid)["status"] == "running", 10, "running after start")
+    h.rt_ok("rm", "-f", cid)
     h.rt_ok(*create, "--restart", "always", cid)
     h.rt_ok("rm", "-f", cid)
     time.sleep(1)
