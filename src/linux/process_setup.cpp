@@ -64,6 +64,26 @@ void set_oom_score_adj(int value) {
     }
 }
 
+bool apparmor_enabled() {
+    try {
+        return read_file("/sys/module/apparmor/parameters/enabled").rfind('Y', 0) == 0;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
+void apply_apparmor_profile(const std::string& profile) {
+    std::string value = "exec " + profile;
+    for (const char* path : {"/proc/thread-self/attr/apparmor/exec", "/proc/thread-self/attr/exec"}) {
+        sys::UniqueFd fd(::open(path, O_WRONLY | O_CLOEXEC));
+        if (!fd && errno == ENOENT) continue;
+        if (!fd || ::write(fd.get(), value.data(), value.size()) != static_cast<ssize_t>(value.size()))
+            throw_errno("apparmor failed to apply profile " + quote(profile) + ": write " + path);
+        return;
+    }
+    throw Error(ENOENT, "apparmor failed to apply profile " + quote(profile) + ": the kernel has no attr/apparmor/exec");
+}
+
 bool try_enter_cwd(const std::string& cwd) {
     if (::chdir(cwd.c_str()) < 0) {
         if (errno == EACCES) return false;

@@ -81,6 +81,7 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: keep it until then.
     bool filter_needs_admin = seccomp && !proc.no_new_privileges;
     const linux::CapabilitySets* caps = proc.caps ? &*proc.caps : nullptr;
+    if (!proc.apparmor_profile.empty()) linux::apply_apparmor_profile(proc.apparmor_profile);
     // Loads the filter now; a NOTIFY listener goes to the parent at once.
     auto load_now = [&] {
         sys::UniqueFd listener = linux::load_filter(*seccomp);

@@ -10,6 +10,7 @@
 #include "crunlite/cgroup/manager.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/linux/process_setup.hpp"
 #include "crunlite/linux/seccomp.hpp"
 #include "crunlite/linux/terminal.hpp"
 #include "crunlite/process/launcher.hpp"
@@ -150,11 +151,13 @@ int exec(const Context& ctx, const ExecOptions& o) {
         throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
     if (!process.terminal && !o.console_socket.empty())
         throw Error(EINVAL, "cannot use console socket if crun-lite will not allocate tty");
-    if (!process.apparmor_profile.empty())
+    bool apparmor = !process.apparmor_profile.empty() && linux::apparmor_enabled();
+    if (!process.apparmor_profile.empty() && !apparmor)
         log::warn("exec: apparmor profile " + quote(process.apparmor_profile) +
-                  " not applied: crun-lite does not support AppArmor");
+                  " not applied: AppArmor is not enabled on this host");
 
     linux::ProcessPlan plan = linux::plan_process(process, {}, linux::host_cap_last_cap());
+    if (apparmor) plan.apparmor_profile = process.apparmor_profile;
     linux::SeccompProgram seccomp;
     process::ExecRequest req;
     req.kill_with_parent = o.kill_with_parent;

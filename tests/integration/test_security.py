@@ -505,16 +505,41 @@ def test_cwd_through_a_host_fd_is_refused(h):
     check_in("process.cwd `/proc/self/fd/3`", r.err, "error names the cwd")
 
 
+def _apparmor_enabled():
+    try:
+        with open("/sys/module/apparmor/parameters/enabled") as f:
+            return f.read().startswith("Y")
+    except OSError:
+        return False
+
+
 def test_apparmor_selinux_fields_accepted(h):
+    """Where AppArmor is off, a profile (podman and containerd send one there too) and an
+    SELinux label are accepted with a warning; where it is on, a profile that does not
+    exist fails the start, as runc's."""
     b = h.bundle(["/probe", "exit", "0"])
-    b.process["apparmorProfile"] = "crlt-profile"
+    b.process["apparmorProfile"] = "crlt-no-such-profile"
     b.process["selinuxLabel"] = "system_u:system_r:container_t:s0"
     r = h.run_bundle(b)
-    check_eq(r.rc, 0, f"run with apparmor/selinux fields\n{r!r}")
-    check_in("apparmor", r.err.lower(), "a warning says the profile is not applied")
+    if _apparmor_enabled():
+        check(r.rc != 0 and "apparmor failed to apply profile" in r.err, f"a missing profile\n{r!r}")
+    else:
+        check_eq(r.rc, 0, f"run with apparmor/selinux fields\n{r!r}")
+        check_in("not applied: apparmor is not enabled on this host", r.err.lower(), "the warning says why")
     feats = json.loads(h.rt_ok("features", root=False).out)
-    check_eq(feats["linux"]["apparmor"]["enabled"], False, "features: apparmor")
+    check_eq(feats["linux"]["apparmor"]["enabled"], True, "features: apparmor (applied where the host has it)")
     check_eq(feats["linux"]["selinux"]["enabled"], False, "features: selinux")
+
+
+def test_apparmor_profile_applied(h):
+    """process.apparmorProfile on an AppArmor host: the process runs in it (`unconfined`,
+    which every AppArmor host has, as the one profile a test may enter)."""
+    if not _apparmor_enabled():
+        skip("AppArmor is not enabled on this host (/sys/module/apparmor/parameters/enabled)")
+    b = h.bundle(["/probe", "cat", "/proc/self/attr/current"])
+    b.process["apparmorProfile"] = "unconfined"
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out.strip()), (0, "unconfined"), f"the profile entered\n{r!r}")
 
 
 if __name__ == "__main__":

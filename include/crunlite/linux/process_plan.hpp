@@ -42,6 +42,7 @@ struct ProcessPlan {
     std::vector<ResourceLimit> rlimits;
     std::optional<CapabilitySets> caps;  // absent: the process keeps the capabilities it has
     bool no_new_privileges = false;
+    std::string apparmor_profile;  // applied before execve; set only where AppArmor is enabled
     std::optional<int> oom_score_adj;
     std::optional<spec::Scheduler> scheduler;
     std::optional<spec::IoPriority> io_priority;

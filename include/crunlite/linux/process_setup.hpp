@@ -3,7 +3,7 @@
 // pivot_root (paths resolve inside the container), in the order the launcher
 // calls them, except set_oom_score_adj, which exec's stage-1 calls (a lower
 // score needs the caller's privilege, before the user namespace):
-//   set_rlimits, (umask, chdir), set_user_and_capabilities,
+//   set_rlimits, (umask, chdir), apply_apparmor_profile, set_user_and_capabilities,
 //   find_executable, (no_new_privs, fds, signals), [seccomp, drop_kept_sys_admin],
 //   exec_process.
 // Each throws crunlite::Error naming what failed.
@@ -23,6 +23,13 @@ namespace crunlite::linux {
 void set_rlimits(const std::vector<ResourceLimit>& rlimits);
 
 void set_oom_score_adj(int value);
+
+// Whether the AppArmor LSM is enabled (/sys/module/apparmor/parameters/enabled).
+bool apparmor_enabled();
+// process.apparmorProfile, as runc's: the profile the next execve enters
+// ("exec PROFILE" to /proc/thread-self/attr/apparmor/exec, or attr/exec on
+// kernels before 5.8).  Throws "apparmor failed to apply profile ...".
+void apply_apparmor_profile(const std::string& profile);
 
 // chdir(process.cwd), refusing a directory outside the current root (one
 // reached through a leaked fd such as "/proc/self/fd/7").

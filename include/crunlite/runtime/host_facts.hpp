@@ -36,6 +36,7 @@ struct HostFacts {
     std::function<SubIdRanges()> read_subids;
     std::optional<cgroup::HostCgroups> cgroups;      // none with --cgroup-manager disabled
     int listen_fds = 0;                              // LISTEN_FDS (systemd socket activation)
+    bool apparmor = false;                           // the AppArmor LSM is enabled (linux::apparmor_enabled)
 
     const SubIdRanges& subids() const {
         if (!subid_ranges) subid_ranges = read_subids ? read_subids() : SubIdRanges{};

@@ -62,7 +62,7 @@ int cmd_features(const Global&, const std::vector<std::string>& args) {
     w.key("knownFlags").string_array(linux::seccomp_flags());
     w.key("supportedFlags").string_array(linux::seccomp_flags());
     w.end_object();
-    w.key("apparmor").begin_object().key("enabled").boolean(false).end_object();
+    w.key("apparmor").begin_object().key("enabled").boolean(true).end_object();  // where the host has it
     w.key("selinux").begin_object().key("enabled").boolean(false).end_object();
     w.key("intelRdt").begin_object().key("enabled").boolean(false).end_object();
     w.key("netDevices").begin_object().key("enabled").boolean(true).end_object();  // root only

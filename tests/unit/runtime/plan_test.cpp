@@ -196,6 +196,16 @@ TEST_CASE("plan: the init's process setup, with the kernel's capabilities and th
     CHECK(plan(c, runtime::HostFacts{}).process.caps->bounding == std::vector<int>{0, 39});
 }
 
+TEST_CASE("plan: process.apparmorProfile is applied only where AppArmor is enabled", "[plan]") {
+    auto c = config();
+    c.process->apparmor_profile = "containers-default-0.50.1";
+    runtime::HostFacts apparmor;
+    apparmor.apparmor = true;
+    CHECK(plan(c, apparmor).process.apparmor_profile == "containers-default-0.50.1");
+    CHECK(plan(c, runtime::HostFacts{}).process.apparmor_profile.empty());  // warned, as before
+    CHECK(plan(config(), apparmor).process.apparmor_profile.empty());
+}
+
 TEST_CASE("plan: socket activation adds LISTEN_FDS after --preserve-fds", "[plan]") {
     runtime::HostFacts host;
     host.listen_fds = 2;
