@@ -32,7 +32,7 @@ void check_config(spec::Config& config, const std::string& config_path, const Cr
     // Applied where AppArmor is enabled, as runc; elsewhere accepted (podman and
     // containerd send one there too) but said out loud: the container runs without
     // it.  SELinux labels are not supported (`features` says so).
-    if (!config.process->apparmor_profile.empty() && !host.apparmor)
+    if (!config.process->apparmor_profile.empty() && !host.apparmor_enabled())
         log::warn(config_path + ": process.apparmorProfile " + quote(config.process->apparmor_profile) +
                   " not applied: AppArmor is not enabled on this host");
     if (!config.process->selinux_label.empty())
@@ -66,7 +66,8 @@ void plan_user_and_init(ContainerPlan& p, const CreateOptions& opts, const Conte
     with_context(p.config_path, [&] {
         p.process = linux::plan_process(*config.process, extra_env, host.cap_last_cap);
         linux::plan_init_extras(p.process, *config.linux, opts.no_new_keyring ? "" : opts.id);
-        if (host.apparmor) p.process.apparmor_profile = config.process->apparmor_profile;
+        if (!config.process->apparmor_profile.empty() && host.apparmor_enabled())
+            p.process.apparmor_profile = config.process->apparmor_profile;
         if (auto it = config.annotations.find(linux::kInitCommandAnnotation); it != config.annotations.end()) {
             std::optional<uint64_t> i = parse_uint(it->second);
             if (!i || *i == 0 || *i >= p.process.args.size())

@@ -271,7 +271,7 @@ HostFacts read_host_facts(const Context& ctx) {
     host.cap_last_cap = linux::host_cap_last_cap();
     host.initial_userns = sys::in_initial_userns();
     host.user_name = user_name_of(host.euid);
-    host.apparmor = linux::apparmor_enabled();
+    host.read_apparmor = linux::apparmor_enabled;
     if (!(host.euid == 0 && host.initial_userns && !ctx.rootless))
         host.read_subids = [user = host.user_name, euid = host.euid] {
             return SubIdRanges{read_subids("/etc/subuid", user, euid), read_subids("/etc/subgid", user, euid)};

@@ -36,7 +36,15 @@ struct HostFacts {
     std::function<SubIdRanges()> read_subids;
     std::optional<cgroup::HostCgroups> cgroups;      // none with --cgroup-manager disabled
     int listen_fds = 0;                              // LISTEN_FDS (systemd socket activation)
-    bool apparmor = false;                           // the AppArmor LSM is enabled (linux::apparmor_enabled)
+    // Whether the AppArmor LSM is enabled, read the first time a plan asks
+    // (apparmor_enabled(): only a config with a profile does).  Tests set it.
+    mutable std::optional<bool> apparmor;
+    std::function<bool()> read_apparmor;
+
+    bool apparmor_enabled() const {
+        if (!apparmor) apparmor = read_apparmor && read_apparmor();
+        return *apparmor;
+    }
 
     const SubIdRanges& subids() const {
         if (!subid_ranges) subid_ranges = read_subids ? read_subids() : SubIdRanges{};

@@ -199,11 +199,20 @@ TEST_CASE("plan: the init's process setup, with the kernel's capabilities and th
 TEST_CASE("plan: process.apparmorProfile is applied only where AppArmor is enabled", "[plan]") {
     auto c = config();
     c.process->apparmor_profile = "containers-default-0.50.1";
-    runtime::HostFacts apparmor;
+    runtime::HostFacts apparmor, none;
     apparmor.apparmor = true;
+    none.apparmor = false;
     CHECK(plan(c, apparmor).process.apparmor_profile == "containers-default-0.50.1");
-    CHECK(plan(c, runtime::HostFacts{}).process.apparmor_profile.empty());  // warned, as before
+    CHECK(plan(c, none).process.apparmor_profile.empty());  // warned, as before
     CHECK(plan(config(), apparmor).process.apparmor_profile.empty());
+    // Read from the host only when a profile asks.
+    runtime::HostFacts lazy;
+    int reads = 0;
+    lazy.read_apparmor = [&] { return ++reads, true; };
+    plan(config(), lazy);
+    CHECK(reads == 0);
+    CHECK(plan(c, lazy).process.apparmor_profile == "containers-default-0.50.1");
+    CHECK(reads == 1);
 }
 
 TEST_CASE("plan: socket activation adds LISTEN_FDS after --preserve-fds", "[plan]") {
