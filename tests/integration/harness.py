@@ -895,12 +895,16 @@ class Harness:
         return ids
 
     def reboot_forgets(self, cid):
-        """What a reboot does to a container: its processes, cgroups and state
-        go (the state root is in /run); an image store keeps its directory."""
+        """What a reboot does to a container: its processes (the init, and the
+        crun-lite-monitor that is its parent), cgroups and state go (the state root is in
+        /run); an image store keeps its directory."""
         with open(os.path.join(self.root, cid, "state.json")) as f:
             st = json.load(f)
-        os.kill(st["pid"], signal.SIGKILL)
-        wait_until(lambda: not pid_alive(st["pid"]), 5)
+        parent = (_proc_stat(st["pid"]) or (None, 0))[1]
+        monitor = parent if any(a.endswith("crun-lite-monitor") for a in proc_cmdline(parent)[:1]) else None
+        for pid in filter(None, (monitor, st["pid"])):  # the monitor first: it would act on the init's end
+            os.kill(pid, signal.SIGKILL)
+            wait_until(lambda: not pid_alive(pid), 5)
         reap()
         for d in [st.get("cgroup_unified")] + list((st.get("cgroup_v1") or {}).values()):
             if d and os.path.isdir(d):
