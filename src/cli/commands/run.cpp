@@ -125,8 +125,8 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
          "consecutive startup passes that hand over to the regular healthcheck (default 0: one)");
     add_pull_options(opts, f.pull);
     opts.add_options()("restart", po::value(&f.restart),
-                       run ? "with -d: no (default), on-failure[:N] (non-zero exits, at most N times), always or unless-stopped"
-                           : "no (default), on-failure[:N] (non-zero exits, at most N times), always or unless-stopped");
+                       "no (default), on-failure[:N] (non-zero exits, at most N times), always or unless-stopped "
+                       "(run: with -d)");
     if (run)
         opts.add_options()
             ("rm", po::bool_switch(&o.remove), "delete the container (and its files) when it exits")
