@@ -1,6 +1,11 @@
 #include "crunlite/json/template.hpp"
 
+#include <algorithm>
 #include <cctype>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <memory>
 #include <optional>
 #include <vector>
 
@@ -10,43 +15,99 @@
 namespace crunlite::json {
 namespace {
 
+// Nested parentheses and control structures; bounds the recursion of parse and run.
+constexpr int kMaxDepth = 100;
+// Actions and texts one template may run (nested ranges multiply): a typo does not hang the verb.
+constexpr size_t kMaxSteps = 1'000'000;
+
+// ---- the template, parsed ----
+
 struct Token {
-    enum Kind { Path, String, Number, Name, Open, Close, Chain } kind;  // Chain: ".Field" right after ")"
+    // Chain: ".Field" right after ")"; Var: "$x" and the fields after it ("$x.A.B").
+    enum Kind { Field, Var, String, Number, Name, Open, Close, Chain, Pipe, Declare, Assign, Comma } kind;
     std::string text;
 };
 
-// What an operand or command gives: a value of the document, or text (upper, json).
-struct Result {
-    std::optional<Value> value;
-    std::string text;
+struct Pipeline;
+
+struct Operand {
+    enum Kind { Field, Var, String, Number, Bool, Nil, Func, Sub } kind;
+    std::string text;   // ".A.B"; "$x"; the literal; "true"; the function's name
+    std::string chain;  // Var, Sub: the fields after it (".A.B"), or ""
+    std::shared_ptr<const Pipeline> sub;
 };
 
-class Action {
+struct Command {
+    std::vector<Operand> ops;  // a Func first: a call with the rest as arguments
+};
+
+struct Pipeline {
+    std::string where;              // the action, quoted, for messages
+    std::vector<std::string> vars;  // $x := / $x = / range $i, $e :=
+    bool declare = false;
+    std::vector<Command> cmds;      // each one's value is the next one's last argument
+};
+
+struct Node {
+    enum Kind { Text, Print, If, Range, With, Break, Continue } kind;
+    std::string text;
+    Pipeline pipe;
+    std::vector<Node> body, alt;  // alt: after {{else}}
+};
+
+const char* const kFunctions[] = {"and",  "or",   "not", "len",  "index", "print", "printf", "println",
+                                  "eq",   "ne",   "lt",  "le",   "gt",    "ge",    "json",   "upper",
+                                  "lower", "title", "split", "join", "pad", "truncate"};
+
+[[noreturn]] void fail_at(const std::string& where, const std::string& why) { throw Error(EINVAL, where + ": " + why); }
+
+bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
+
+// A number as Go's templates write one: -12, 1.5, 2e3.
+bool number_syntax(const std::string& w) {
+    size_t i = w[0] == '-' ? 1 : 0;
+    if (i >= w.size() || !std::isdigit(static_cast<unsigned char>(w[i]))) return false;
+    if (parse_int(w)) return true;
+    char* end = nullptr;
+    std::strtod(w.c_str(), &end);
+    return end == w.c_str() + w.size() && w.find_first_of("xXpPnNiI") == std::string::npos;
+}
+
+// One action's tokens, read front to back.
+class Tokens {
 public:
-    Action(std::string_view body, std::string where, const Value& root) : root_(root), where_(std::move(where)) {
-        tokenize(body);
-    }
+    Tokens(std::string_view body, std::string where) : where_(std::move(where)) { tokenize(body); }
 
-    std::string run() {
-        if (tokens_.empty()) fail("an empty action");
-        Result r = command();
-        if (pos_ < tokens_.size()) fail("unexpected " + quote(tokens_[pos_].text));
-        return r.value ? text_of(*r.value) : r.text;
+    const std::string& where() const { return where_; }
+    bool done() const { return pos_ >= t_.size(); }
+    const Token* peek(size_t ahead = 0) const { return pos_ + ahead < t_.size() ? &t_[pos_ + ahead] : nullptr; }
+    bool next_is(Token::Kind k, size_t ahead = 0) const { return peek(ahead) && peek(ahead)->kind == k; }
+    bool next_is_word(const char* w) const { return next_is(Token::Name) && t_[pos_].text == w; }
+    const Token& take() {
+        if (done()) fail("a missing operand");
+        return t_[pos_++];
     }
+    void expect_end() const {
+        if (!done()) fail("unexpected " + quote(t_[pos_].text));
+    }
+    [[noreturn]] void fail(const std::string& why) const { fail_at(where_, why); }
 
 private:
-    [[noreturn]] void fail(const std::string& why) const { throw Error(EINVAL, where_ + ": " + why); }
-
     void tokenize(std::string_view s) {
         size_t i = 0;
         auto ident = [](char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_'; };
+        auto add = [&](Token::Kind k, std::string text) { t_.push_back({k, std::move(text)}); };
         while (i < s.size()) {
             char c = s[i];
-            if (c == ' ' || c == '\t' || c == '\n' || c == '\r') {
+            if (blank(c)) {
                 ++i;
-            } else if (c == '(' || c == ')') {
-                tokens_.push_back({c == '(' ? Token::Open : Token::Close, std::string(1, c)});
+            } else if (c == '(' || c == ')' || c == '|' || c == ',' || c == '=') {
+                add(c == '(' ? Token::Open : c == ')' ? Token::Close : c == '|' ? Token::Pipe : c == ',' ? Token::Comma : Token::Assign,
+                    std::string(1, c));
                 ++i;
+            } else if (c == ':' && i + 1 < s.size() && s[i + 1] == '=') {
+                add(Token::Declare, ":=");
+                i += 2;
             } else if (c == '"') {
                 std::string out;
                 for (++i; i < s.size() && s[i] != '"'; ++i) {
@@ -58,142 +119,37 @@ private:
                     }
                 }
                 if (i == s.size()) fail("an unterminated string");
-                tokens_.push_back({Token::String, out});
+                add(Token::String, out);
                 ++i;
             } else if (c == '`') {
                 size_t end = s.find('`', i + 1);
                 if (end == std::string_view::npos) fail("an unterminated raw string");
-                tokens_.push_back({Token::String, std::string(s.substr(i + 1, end - i - 1))});
+                add(Token::String, std::string(s.substr(i + 1, end - i - 1)));
                 i = end + 1;
-            } else if (c == '.' || ident(c) || c == '-') {
+            } else if (c == '.' || c == '$' || ident(c) || c == '-') {
                 size_t start = i++;
-                while (i < s.size() && (ident(s[i]) || s[i] == '.')) ++i;
+                bool number = std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+                while (i < s.size() && (ident(s[i]) || s[i] == '.' ||
+                                        (number && (s[i] == '-' || s[i] == '+') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
+                    ++i;
                 std::string word(s.substr(start, i - start));
-                Token::Kind kind = c == '.' && start > 0 && s[start - 1] == ')'       ? Token::Chain
-                                   : c == '.'                                            ? Token::Path
-                                   : std::isdigit(static_cast<unsigned char>(c)) || c == '-' ? Token::Number
-                                                                                               : Token::Name;
-                if (kind == Token::Number && !parse_int(word)) fail("bad number " + quote(word));
-                tokens_.push_back({kind, word});
+                Token::Kind kind = c == '$'                                               ? Token::Var
+                                   : c == '.' && start > 0 && s[start - 1] == ')'          ? Token::Chain
+                                   : c == '.'                                              ? Token::Field
+                                   : number                                                ? Token::Number
+                                                                                           : Token::Name;
+                if (kind == Token::Number && !number_syntax(word)) fail("bad number " + quote(word));
+                add(kind, word);
             } else {
-                fail("unexpected " + quote(std::string(1, c)) +
-                     (c == '|' ? " (pipelines are not supported)" : c == '$' ? " (variables are not supported)" : ""));
+                fail("unexpected " + quote(std::string(1, c)));
             }
         }
     }
 
-    // name operand... | operand
-    Result command() {
-        const Token& t = tokens_[pos_];
-        if (t.kind != Token::Name) return operand();
-        ++pos_;
-        std::vector<Result> args;
-        while (pos_ < tokens_.size() && tokens_[pos_].kind != Token::Close) args.push_back(operand());
-        auto one = [&]() -> const Value& {
-            if (args.size() != 1 || !args[0].value) fail(t.text + " takes one field of the document");
-            return *args[0].value;
-        };
-        if (t.text == "json") {
-            Writer w(false);
-            w.value(one());
-            return {std::nullopt, w.result()};
-        }
-        if (t.text == "upper" || t.text == "lower") {
-            return {std::nullopt, t.text == "upper" ? ascii_upper(text_of(one())) : ascii_lower(text_of(one()))};
-        }
-        if (t.text == "index") {
-            if (args.empty() || !args[0].value) fail("index takes a field, then keys or positions");
-            Value v = *args[0].value;
-            for (size_t i = 1; i < args.size(); ++i) v = index(v, args[i]);
-            return {v, ""};
-        }
-        fail("unsupported " + quote(t.text) + " (supported: .Field.Path, json, index, upper, lower)");
-    }
-
-    Result operand() {
-        if (pos_ >= tokens_.size()) fail("a missing operand");
-        const Token& t = tokens_[pos_++];
-        switch (t.kind) {
-            case Token::Path: return {field(root_, t.text), ""};
-            case Token::String:
-            case Token::Number: return {std::nullopt, t.text};
-            case Token::Open: {
-                if (pos_ >= tokens_.size()) fail("an unclosed (");
-                if (++depth_ > kMaxDepth) fail("parentheses nested too deeply");
-                Result r = command();
-                if (pos_ >= tokens_.size() || tokens_[pos_].kind != Token::Close) fail("an unclosed (");
-                ++pos_;
-                --depth_;
-                if (pos_ < tokens_.size() && tokens_[pos_].kind == Token::Chain) {  // (index .Ports "80/tcp" 0).HostPort
-                    if (!r.value) fail("a field of text: " + quote(tokens_[pos_].text));
-                    r.value = field(*r.value, tokens_[pos_++].text);
-                }
-                return r;
-            }
-            case Token::Close: fail("an unexpected )");
-            case Token::Chain: fail("an unexpected " + quote(t.text));
-            case Token::Name: fail("a function inside arguments needs parentheses: " + quote(t.text));
-        }
-        fail("a bad operand");
-    }
-
-    // `path` (".A.B", "." itself) of `v`.
-    Value field(Value v, const std::string& path) const {
-        if (path == ".") return v;
-        std::string seen;
-        for (const auto& name : split(path.substr(1), '.')) {
-            if (name.empty()) fail("a bad field path " + quote(path));
-            if (!v.is_object()) fail((seen.empty() ? "the value" : seen) + " is " + v.kind() + ", not an object");
-            std::optional<Value> next = member(v, name);
-            if (!next) fail((seen.empty() ? "the value" : seen) + " has no " + name);
-            seen += (seen.empty() ? "" : ".") + name;
-            v = *next;
-        }
-        return v;
-    }
-
-    Value index(const Value& v, const Result& key) const {
-        if (key.value) fail("index keys are strings or numbers");
-        if (v.is_object()) {
-            std::optional<Value> m = member(v, key.text);
-            if (!m) fail("no key " + quote(key.text));
-            return *m;
-        }
-        if (v.is_array()) {
-            std::optional<uint64_t> i = parse_uint(key.text);
-            std::vector<Value> e = v.elements();
-            if (!i || *i >= e.size()) fail("no element " + quote(key.text) + " of " + std::to_string(e.size()));
-            return e[*i];
-        }
-        fail("index of " + v.kind());
-    }
-
-    // An object's member, null ones too (find() takes null for absent).
-    static std::optional<Value> member(const Value& v, const std::string& name) {
-        for (auto& [k, m] : v.members())
-            if (k == name) return m;
-        return std::nullopt;
-    }
-
-    static std::string text_of(const Value& v) {
-        if (v.is_string()) return v.as_string();
-        if (v.is_number()) return v.number_text();
-        if (v.is_bool()) return v.as_bool() ? "true" : "false";
-        if (v.is_null()) return "<nil>";
-        Writer w(false);
-        w.value(v);
-        return w.result();
-    }
-
-    const Value& root_;
     std::string where_;
-    std::vector<Token> tokens_;
+    std::vector<Token> t_;
     size_t pos_ = 0;
-    static constexpr int kMaxDepth = 100;
-    int depth_ = 0;
 };
-
-bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
 // Where the action whose body starts at `from` ends ("}}" outside its strings); npos for nowhere.
 size_t action_end(std::string_view t, size_t from) {
@@ -211,44 +167,714 @@ size_t action_end(std::string_view t, size_t from) {
     return std::string_view::npos;
 }
 
+class Parser {
+public:
+    explicit Parser(std::string_view tmpl) { segment(tmpl); }
+
+    std::vector<Node> parse() {
+        std::vector<Node> nodes;
+        Stop stop = list(nodes, 0);
+        if (stop.kind != Stop::Eof)
+            fail_at(stop.toks->where(), std::string(stop.kind == Stop::End ? "an end" : "an else") + " without if, range or with");
+        return nodes;
+    }
+
+private:
+    struct Segment {
+        bool action;
+        std::string text;  // the text, or the action's body
+        std::string where;
+    };
+    // What ended a list: the template's end, {{end}} or {{else ...}} (its tokens after "else").
+    struct Stop {
+        enum Kind { Eof, End, Else } kind;
+        std::unique_ptr<Tokens> toks;
+    };
+
+    // The template as text and actions, "{{- " and " -}}" trimming the text beside them, comments dropped.
+    void segment(std::string_view tmpl) {
+        size_t i = 0;
+        while (i < tmpl.size()) {
+            size_t open = tmpl.find("{{", i);
+            if (open == std::string_view::npos) {
+                segs_.push_back({false, std::string(tmpl.substr(i)), ""});
+                break;
+            }
+            size_t close = action_end(tmpl, open + 2);
+            std::string_view whole =
+                tmpl.substr(open, close == std::string_view::npos ? std::string_view::npos : close + 2 - open);
+            std::string where = quote(std::string(whole));
+            if (close == std::string_view::npos) fail_at(where, "no closing }}");
+            std::string_view body = tmpl.substr(open + 2, close - open - 2);
+            std::string_view text = tmpl.substr(i, open - i);
+            if (body.size() >= 2 && body[0] == '-' && blank(body[1])) {
+                while (!text.empty() && blank(text.back())) text.remove_suffix(1);
+                body.remove_prefix(2);
+            }
+            segs_.push_back({false, std::string(text), ""});
+            bool trim_right = body.size() >= 2 && body.back() == '-' && blank(body[body.size() - 2]);
+            if (trim_right) body.remove_suffix(2);
+            std::string_view inner = body;
+            while (!inner.empty() && blank(inner.front())) inner.remove_prefix(1);
+            while (!inner.empty() && blank(inner.back())) inner.remove_suffix(1);
+            if (inner.substr(0, 2) == "/*") {
+                if (inner.size() < 4 || inner.substr(inner.size() - 2) != "*/") fail_at(where, "a comment must end with */");
+            } else {
+                segs_.push_back({true, std::string(body), where});
+            }
+            i = close + 2;
+            if (trim_right)
+                while (i < tmpl.size() && blank(tmpl[i])) ++i;
+        }
+    }
+
+    Stop list(std::vector<Node>& nodes, int depth) {
+        while (next_ < segs_.size()) {
+            const Segment& s = segs_[next_++];
+            if (!s.action) {
+                if (!s.text.empty()) nodes.push_back({Node::Text, s.text, {}, {}, {}});
+                continue;
+            }
+            auto toks = std::make_unique<Tokens>(s.text, s.where);
+            if (toks->done()) toks->fail("an empty action");
+            std::string word = toks->next_is(Token::Name) ? toks->peek()->text : "";
+            if (word == "end" || word == "else") {
+                toks->take();
+                if (word == "end") toks->expect_end();
+                return {word == "end" ? Stop::End : Stop::Else, std::move(toks)};
+            }
+            if (word == "if" || word == "range" || word == "with") {
+                toks->take();
+                nodes.push_back(control(word == "if" ? Node::If : word == "range" ? Node::Range : Node::With, *toks, depth + 1));
+            } else if (word == "break" || word == "continue") {
+                toks->take();
+                toks->expect_end();
+                if (ranges_ == 0) toks->fail(word + " outside a range");
+                nodes.push_back({word == "break" ? Node::Break : Node::Continue, "", {}, {}, {}});
+            } else if (word == "define" || word == "template" || word == "block") {
+                toks->fail("unsupported " + quote(word) + " (one template only)");
+            } else {
+                nodes.push_back({Node::Print, "", pipeline(*toks, false), {}, {}});
+            }
+        }
+        return {Stop::Eof, nullptr};
+    }
+
+    // {{if|range|with PIPELINE}} BODY [{{else [if|with PIPELINE]}} ALT] {{end}}; `toks` follow the keyword.
+    Node control(Node::Kind kind, Tokens& toks, int depth) {
+        if (depth > kMaxDepth) toks.fail("control structures nested too deeply");
+        size_t scope = vars_.size();  // variables a pipeline declares live until {{end}}
+        Node n{kind, "", pipeline(toks, kind == Node::Range), {}, {}};
+        size_t declared = vars_.size();
+        ranges_ += kind == Node::Range;
+        Stop stop = list(n.body, depth);
+        ranges_ -= kind == Node::Range;
+        vars_.resize(declared);  // the body's own end with it
+        if (stop.kind == Stop::Eof) toks.fail("no matching {{end}}");
+        if (stop.kind == Stop::Else) {
+            Tokens& rest = *stop.toks;
+            if (kind != Node::Range && (rest.next_is_word("if") || rest.next_is_word("with"))) {
+                Node::Kind chained = rest.take().text == "if" ? Node::If : Node::With;
+                n.alt.push_back(control(chained, rest, depth + 1));  // {{else if X}}: {{else}}{{if X}}, sharing the {{end}}
+            } else {
+                rest.expect_end();
+                Stop last = list(n.alt, depth);
+                if (last.kind == Stop::Eof) toks.fail("no matching {{end}}");
+                if (last.kind == Stop::Else) last.toks->fail("a second else");
+            }
+        }
+        vars_.resize(scope);
+        return n;
+    }
+
+    Pipeline pipeline(Tokens& toks, bool range) {
+        Pipeline p{toks.where(), {}, false, {}};
+        auto plain_var = [&](size_t ahead) {
+            const Token* t = toks.peek(ahead);
+            return t && t->kind == Token::Var && t->text.find('.') == std::string::npos && t->text != "$";
+        };
+        auto declares = [&](size_t ahead) { return toks.next_is(Token::Declare, ahead) || toks.next_is(Token::Assign, ahead); };
+        size_t nvars = plain_var(0) && declares(1)                                                  ? 1
+                       : range && plain_var(0) && toks.next_is(Token::Comma, 1) && plain_var(2) && declares(3) ? 2
+                                                                                                    : 0;
+        for (size_t i = 0; i < nvars; ++i) {
+            p.vars.push_back(toks.take().text);
+            if (i + 1 < nvars) toks.take();  // ,
+        }
+        if (nvars) p.declare = toks.take().kind == Token::Declare;
+        if (nvars && !p.declare)
+            for (const auto& v : p.vars)
+                if (std::find(vars_.begin(), vars_.end(), v) == vars_.end()) toks.fail("undefined variable " + v);
+        p.cmds = commands(toks, 0);
+        toks.expect_end();
+        if (p.declare) vars_.insert(vars_.end(), p.vars.begin(), p.vars.end());
+        return p;
+    }
+
+    // COMMAND [| COMMAND]..., up to the end of the action or a ")".
+    std::vector<Command> commands(Tokens& toks, int depth) {
+        std::vector<Command> cmds;
+        for (;;) {
+            Command c;
+            while (!toks.done() && !toks.next_is(Token::Pipe) && !toks.next_is(Token::Close))
+                c.ops.push_back(operand(toks, c.ops.empty(), depth));
+            if (c.ops.empty()) toks.fail(cmds.empty() && toks.done() ? "a missing value" : "an empty command");
+            if (!cmds.empty() && c.ops[0].kind != Operand::Func)
+                toks.fail("a pipeline into " + quote(c.ops[0].text) + ", which is not a function");
+            cmds.push_back(std::move(c));
+            if (!toks.next_is(Token::Pipe)) return cmds;
+            toks.take();
+        }
+    }
+
+    Operand operand(Tokens& toks, bool first, int depth) {
+        const Token& t = toks.take();
+        switch (t.kind) {
+            case Token::Field: return {Operand::Field, t.text, "", nullptr};
+            case Token::Var: {
+                size_t dot = t.text.find('.');
+                std::string name = t.text.substr(0, dot);
+                if (std::find(vars_.begin(), vars_.end(), name) == vars_.end()) toks.fail("undefined variable " + name);
+                return {Operand::Var, name, dot == std::string::npos ? "" : t.text.substr(dot), nullptr};
+            }
+            case Token::String: return {Operand::String, t.text, "", nullptr};
+            case Token::Number: return {Operand::Number, t.text, "", nullptr};
+            case Token::Name: {
+                if (t.text == "true" || t.text == "false") return {Operand::Bool, t.text, "", nullptr};
+                if (t.text == "nil") return {Operand::Nil, t.text, "", nullptr};
+                if (std::find(std::begin(kFunctions), std::end(kFunctions), t.text) == std::end(kFunctions))
+                    toks.fail("unsupported " + quote(t.text) + " (functions: " + supported() + ")");
+                if (!first) toks.fail("a function inside arguments needs parentheses: " + quote(t.text));
+                return {Operand::Func, t.text, "", nullptr};
+            }
+            case Token::Open: {
+                if (depth + 1 > kMaxDepth) toks.fail("parentheses nested too deeply");
+                if (toks.done()) toks.fail("an unclosed (");
+                auto sub = std::make_shared<Pipeline>(Pipeline{toks.where(), {}, false, commands(toks, depth + 1)});
+                if (!toks.next_is(Token::Close)) toks.fail("an unclosed (");
+                toks.take();
+                std::string chain = toks.next_is(Token::Chain) ? toks.take().text : "";  // (index .Ports "80/tcp" 0).HostPort
+                return {Operand::Sub, "(...)", chain, std::move(sub)};
+            }
+            default: toks.fail("unexpected " + quote(t.text));
+        }
+    }
+
+    static std::string supported() {
+        std::string s;
+        for (const char* f : kFunctions) s += (s.empty() ? "" : ", ") + std::string(f);
+        return s;
+    }
+
+    std::vector<Segment> segs_;
+    size_t next_ = 0;
+    std::vector<std::string> vars_{"$"};  // declared so far, for "undefined variable"
+    int ranges_ = 0;                      // inside how many range bodies (for break, continue)
+};
+
+// ---- values ----
+
+// A value while the template runs: the document's (JSON scalars unpacked, `j`
+// kept for {{json}}) or one a function made.  Missing: a member the document
+// lacks, false in a condition, an error (`why`) where it is printed or used.
+struct Val {
+    enum Kind { Nil, Missing, Bool, Num, Str, Object, Array, List } kind = Nil;
+    bool b = false;
+    std::string s;  // Num: as written; Str; Missing: why
+    std::optional<Value> j;
+    std::shared_ptr<const std::vector<Val>> list;  // List: split's strings
+
+    static Val of(const Value& v) {
+        Val r;
+        r.j = v;
+        if (v.is_null()) r.kind = Nil;
+        else if (v.is_string()) r.kind = Str, r.s = v.as_string();
+        else if (v.is_number()) r.kind = Num, r.s = v.number_text();
+        else if (v.is_bool()) r.kind = Bool, r.b = v.as_bool();
+        else r.kind = v.is_object() ? Object : Array;
+        return r;
+    }
+    static Val text(Kind k, std::string s) {
+        Val r;
+        r.kind = k;
+        r.s = std::move(s);
+        return r;
+    }
+    static Val boolean(bool b) {
+        Val r;
+        r.kind = Bool;
+        r.b = b;
+        return r;
+    }
+
+    bool scalar() const { return kind == Bool || kind == Num || kind == Str; }
+    std::string kind_name() const {
+        switch (kind) {
+            case Nil: return "null";
+            case Missing: return "missing";
+            case Bool: return "a boolean";
+            case Num: return "a number";
+            case Str: return "a string";
+            case Object: return "an object";
+            case Array: return "an array";
+            case List: return "a list";
+        }
+        return "?";
+    }
+    std::vector<Val> elements() const {
+        if (kind == List) return *list;
+        std::vector<Val> out;
+        for (const Value& e : j->elements()) out.push_back(of(e));
+        return out;
+    }
+};
+
+// An object's member, null ones too (find() takes null for absent).
+std::optional<Value> member(const Value& v, const std::string& name) {
+    for (auto& [k, m] : v.members())
+        if (k == name) return m;
+    return std::nullopt;
+}
+
+void write(Writer& w, const Val& v) {
+    if (v.j) w.value(*v.j);
+    else if (v.kind == Val::Nil) w.null();
+    else if (v.kind == Val::Bool) w.boolean(v.b);
+    else if (v.kind == Val::Str) w.string(v.s);
+    else if (v.kind == Val::List) {
+        w.begin_array();
+        for (const Val& e : *v.list) write(w, e);
+        w.end_array();
+    }
+}
+
+bool truth(const Val& v) {
+    switch (v.kind) {
+        case Val::Nil:
+        case Val::Missing: return false;
+        case Val::Bool: return v.b;
+        case Val::Num: return std::strtod(v.s.c_str(), nullptr) != 0;
+        case Val::Str: return !v.s.empty();
+        case Val::Object: return !v.j->members().empty();
+        case Val::Array: return !v.j->elements().empty();
+        case Val::List: return !v.list->empty();
+    }
+    return false;
+}
+
+enum class Flow { Next, Break, Continue };
+
+class Run {
+public:
+    explicit Run(const Value& root) : root_(Val::of(root)) { vars_.emplace_back("$", root_); }
+
+    std::string operator()(const std::vector<Node>& nodes) {
+        list(nodes, root_);
+        return std::move(out_);
+    }
+
+private:
+    Flow list(const std::vector<Node>& nodes, const Val& dot) {
+        for (const Node& n : nodes) {
+            Flow f = node(n, dot);
+            if (f != Flow::Next) return f;
+        }
+        return Flow::Next;
+    }
+
+    Flow node(const Node& n, const Val& dot) {
+        if (++steps_ > kMaxSteps) fail_at(n.pipe.where.empty() ? quote(n.text) : n.pipe.where, "the template ran over 1000000 steps");
+        switch (n.kind) {
+            case Node::Text: out_ += n.text; return Flow::Next;
+            case Node::Print: {
+                Val v = pipeline(n.pipe, dot);
+                if (n.pipe.vars.empty()) out_ += print(v, n.pipe.where);
+                return Flow::Next;
+            }
+            case Node::Break: return Flow::Break;
+            case Node::Continue: return Flow::Continue;
+            case Node::If:
+            case Node::With: {
+                size_t scope = vars_.size();
+                Val v = pipeline(n.pipe, dot);
+                Flow f = !truth(v) ? list(n.alt, dot) : list(n.body, n.kind == Node::With ? v : dot);
+                vars_.resize(scope);
+                return f;
+            }
+            case Node::Range: return range(n, dot);
+        }
+        return Flow::Next;
+    }
+
+    Flow range(const Node& n, const Val& dot) {
+        Val v = commands(n.pipe, dot);
+        std::vector<std::pair<Val, Val>> items;  // key or index, element
+        if (v.kind == Val::Array || v.kind == Val::List) {
+            std::vector<Val> e = v.elements();
+            for (size_t i = 0; i < e.size(); ++i) items.emplace_back(Val::text(Val::Num, std::to_string(i)), e[i]);
+        } else if (v.kind == Val::Object) {
+            for (auto& [k, m] : v.j->members()) items.emplace_back(Val::text(Val::Str, k), Val::of(m));
+            std::sort(items.begin(), items.end(), [](const auto& a, const auto& b) { return a.first.s < b.first.s; });
+        } else if (v.kind != Val::Nil && v.kind != Val::Missing) {
+            fail_at(n.pipe.where, "range over " + v.kind_name());
+        }
+        if (items.empty()) return list(n.alt, dot);
+        size_t scope = vars_.size();
+        for (const auto& [key, elem] : items) {
+            if (n.pipe.vars.size() == 2) bind(n.pipe.vars[0], key, n.pipe.declare);
+            if (!n.pipe.vars.empty()) bind(n.pipe.vars.back(), elem, n.pipe.declare);
+            Flow f = list(n.body, elem);
+            vars_.resize(scope);
+            if (f == Flow::Break) break;
+        }
+        return Flow::Next;
+    }
+
+    // The pipeline's value, declared or assigned to its variables (range's are its own).
+    Val pipeline(const Pipeline& p, const Val& dot) {
+        Val v = commands(p, dot);
+        if (!p.vars.empty()) bind(p.vars[0], v, p.declare);
+        return v;
+    }
+
+    void bind(const std::string& name, const Val& v, bool declare) {
+        if (declare) {
+            vars_.emplace_back(name, v);
+            return;
+        }
+        for (auto it = vars_.rbegin(); it != vars_.rend(); ++it)
+            if (it->first == name) {
+                it->second = v;
+                return;
+            }
+    }
+
+    Val commands(const Pipeline& p, const Val& dot) {
+        std::optional<Val> piped;
+        for (const Command& c : p.cmds) piped = command(c, p.where, dot, piped);
+        return *piped;
+    }
+
+    Val command(const Command& c, const std::string& where, const Val& dot, const std::optional<Val>& piped) {
+        const Operand& head = c.ops[0];
+        if (head.kind == Operand::Func) return call(head.text, c, where, dot, piped);
+        if (c.ops.size() > 1) fail_at(where, "arguments to " + quote(head.text) + ", which is not a function");
+        return operand(head, where, dot);
+    }
+
+    Val operand(const Operand& o, const std::string& where, const Val& dot) {
+        switch (o.kind) {
+            case Operand::Field: return field(dot, o.text, "", where);
+            case Operand::Var: {
+                for (auto it = vars_.rbegin(); it != vars_.rend(); ++it)
+                    if (it->first == o.text) return field(it->second, o.chain.empty() ? "." : o.chain, o.text, where);
+                fail_at(where, "undefined variable " + o.text);
+            }
+            case Operand::String: return Val::text(Val::Str, o.text);
+            case Operand::Number: return Val::text(Val::Num, o.text);
+            case Operand::Bool: return Val::boolean(o.text == "true");
+            case Operand::Nil: return Val();
+            case Operand::Sub: {
+                Val v = commands(*o.sub, dot);
+                if (o.chain.empty()) return v;
+                if (!v.j && v.kind != Val::Missing) fail_at(where, "a field of text: " + quote(o.chain));
+                return field(v, o.chain, "", where);
+            }
+            case Operand::Func: break;
+        }
+        fail_at(where, "a function inside arguments needs parentheses: " + quote(o.text));
+    }
+
+    // `path` (".A.B", "." itself) of `v`; `seen` names `v` in messages ("" for "the value").
+    static Val field(Val v, const std::string& path, std::string seen, const std::string& where) {
+        if (path == ".") return v;
+        for (const auto& name : split(path.substr(1), '.')) {
+            if (name.empty()) fail_at(where, "a bad field path " + quote(path));
+            if (v.kind == Val::Missing) fail_at(where, v.s);
+            std::string whose = seen.empty() ? "the value" : seen;
+            if (v.kind != Val::Object) fail_at(where, whose + " is " + v.kind_name() + ", not an object");
+            std::optional<Value> next = member(*v.j, name);
+            v = next ? Val::of(*next) : Val::text(Val::Missing, whose + " has no " + name);
+            seen += (seen.empty() ? "" : ".") + name;
+        }
+        return v;
+    }
+
+    // `v` as {{.}} prints it: a string as itself, null as <nil>, an object or array as JSON.
+    static std::string print(const Val& v, const std::string& where) {
+        switch (v.kind) {
+            case Val::Missing: fail_at(where, v.s);
+            case Val::Nil: return "<nil>";
+            case Val::Bool: return v.b ? "true" : "false";
+            case Val::Num:
+            case Val::Str: return v.s;
+            case Val::Object:
+            case Val::Array: return json(v, where);
+            case Val::List: {
+                std::string s = "[";
+                for (const Val& e : *v.list) s += (s.size() > 1 ? " " : "") + print(e, where);
+                return s + "]";
+            }
+        }
+        return "";
+    }
+
+    static std::string json(const Val& v, const std::string& where) {
+        if (v.kind == Val::Missing) fail_at(where, v.s);
+        if (v.kind == Val::Num && !v.j) return v.s;
+        Writer w(false);
+        write(w, v);
+        return w.result();
+    }
+
+    Val call(const std::string& f, const Command& c, const std::string& where, const Val& dot, const std::optional<Val>& piped) {
+        size_t n = c.ops.size() - 1 + (piped ? 1 : 0);
+        auto arg = [&](size_t i) { return i + 1 < c.ops.size() ? operand(c.ops[i + 1], where, dot) : *piped; };
+        auto want = [&](size_t lo, size_t hi) {
+            if (n < lo || n > hi)
+                fail_at(where, "wrong number of arguments for " + f + ": want " +
+                                   (lo == hi ? std::to_string(lo) : lo == hi - 1 ? std::to_string(lo) + " or " + std::to_string(hi)
+                                                                                 : "at least " + std::to_string(lo)) +
+                                   ", got " + std::to_string(n));
+        };
+        if (f == "and" || f == "or") {  // the first false (and) or true (or) argument, else the last; the rest unevaluated
+            want(1, SIZE_MAX);
+            Val v;
+            for (size_t i = 0; i < n; ++i)
+                if (v = arg(i); truth(v) == (f == "or")) return v;
+            return v;
+        }
+        std::vector<Val> a;
+        for (size_t i = 0; i < n; ++i) a.push_back(arg(i));
+        auto str = [&](size_t i) {
+            if (!a[i].scalar() && a[i].kind != Val::Missing) fail_at(where, f + " of " + a[i].kind_name());
+            return print(a[i], where);
+        };
+        auto integer = [&](size_t i) {
+            std::optional<int64_t> v = a[i].kind == Val::Num ? parse_int(a[i].s) : std::nullopt;
+            if (!v || *v < 0) fail_at(where, f + ": want a count, got " + (a[i].scalar() ? quote(print(a[i], where)) : a[i].kind_name()));
+            return static_cast<size_t>(*v);
+        };
+        if (f == "not") return want(1, 1), Val::boolean(!truth(a[0]));
+        if (f == "eq") {
+            want(2, SIZE_MAX);
+            for (size_t i = 1; i < n; ++i)
+                if (compare(a[0], a[i], f, where) == 0) return Val::boolean(true);
+            return Val::boolean(false);
+        }
+        if (f == "ne" || f == "lt" || f == "le" || f == "gt" || f == "ge") {
+            want(2, 2);
+            int r = compare(a[0], a[1], f, where);
+            return Val::boolean(f == "ne" ? r != 0 : f == "lt" ? r < 0 : f == "le" ? r <= 0 : f == "gt" ? r > 0 : r >= 0);
+        }
+        if (f == "len") {
+            want(1, 1);
+            const Val& v = a[0];
+            if (v.kind == Val::Missing) fail_at(where, v.s);
+            if (v.kind == Val::Str) return Val::text(Val::Num, std::to_string(v.s.size()));
+            if (v.kind == Val::Object) return Val::text(Val::Num, std::to_string(v.j->members().size()));
+            if (v.kind != Val::Array && v.kind != Val::List) fail_at(where, "len of " + v.kind_name());
+            return Val::text(Val::Num, std::to_string(v.elements().size()));
+        }
+        if (f == "index") {
+            want(1, SIZE_MAX);
+            Val v = a[0];
+            for (size_t i = 1; i < n; ++i) v = index(v, a[i], where);
+            return v;
+        }
+        if (f == "json") return want(1, 1), Val::text(Val::Str, json(a[0], where));
+        if (f == "upper" || f == "lower") return want(1, 1), Val::text(Val::Str, f == "upper" ? ascii_upper(str(0)) : ascii_lower(str(0)));
+        if (f == "title") {
+            want(1, 1);
+            std::string s = str(0);
+            for (size_t i = 0; i < s.size(); ++i)
+                if (i == 0 || !(std::isalnum(static_cast<unsigned char>(s[i - 1])) || s[i - 1] == '_' || (s[i - 1] & 0x80)))
+                    s[i] = static_cast<char>(std::toupper(static_cast<unsigned char>(s[i])));
+            return Val::text(Val::Str, s);
+        }
+        if (f == "split") {
+            want(2, 2);
+            std::string s = str(0), sep = str(1);
+            auto parts = std::make_shared<std::vector<Val>>();
+            if (sep.empty()) {  // each UTF-8 sequence
+                for (size_t i = 0; i < s.size();) {
+                    size_t j = i + 1;
+                    while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
+                    parts->push_back(Val::text(Val::Str, s.substr(i, j - i)));
+                    i = j;
+                }
+            } else {
+                for (size_t i = 0;;) {
+                    size_t j = s.find(sep, i);
+                    parts->push_back(Val::text(Val::Str, s.substr(i, j == std::string::npos ? j : j - i)));
+                    if (j == std::string::npos) break;
+                    i = j + sep.size();
+                }
+            }
+            Val r;
+            r.kind = Val::List;
+            r.list = std::move(parts);
+            return r;
+        }
+        if (f == "join") {
+            want(2, 2);
+            if (a[0].kind != Val::Array && a[0].kind != Val::List) fail_at(where, "join of " + a[0].kind_name());
+            std::string sep = str(1), out;
+            std::vector<Val> e = a[0].elements();
+            for (size_t i = 0; i < e.size(); ++i) out += (i ? sep : "") + print(e[i], where);
+            return Val::text(Val::Str, out);
+        }
+        if (f == "pad") {  // Docker's: spaces before and after a string that is not empty
+            want(3, 3);
+            std::string s = str(0);
+            size_t before = integer(1), after = integer(2);
+            if (before > 4096 || after > 4096) fail_at(where, "pad: at most 4096 spaces");
+            return Val::text(Val::Str, s.empty() ? s : std::string(before, ' ') + s + std::string(after, ' '));
+        }
+        if (f == "truncate") return want(2, 2), Val::text(Val::Str, str(0).substr(0, integer(1)));
+        if (f == "print" || f == "println") {
+            std::string s;
+            for (size_t i = 0; i < n; ++i) {
+                // Sprint: a space between operands when neither is a string; Sprintln: always.
+                if (i && (f == "println" || (a[i].kind != Val::Str && a[i - 1].kind != Val::Str))) s += ' ';
+                s += print(a[i], where);
+            }
+            return Val::text(Val::Str, f == "println" ? s + "\n" : s);
+        }
+        want(1, SIZE_MAX);  // printf
+        return Val::text(Val::Str, printf(str(0), std::vector<Val>(a.begin() + 1, a.end()), where));
+    }
+
+    static Val index(const Val& v, const Val& key, const std::string& where) {
+        if (v.kind == Val::Missing || key.kind == Val::Missing) fail_at(where, (v.kind == Val::Missing ? v : key).s);
+        if (key.kind != Val::Str && key.kind != Val::Num) fail_at(where, "index keys are strings or numbers, not " + key.kind_name());
+        if (v.kind == Val::Object) {
+            std::optional<Value> m = member(*v.j, key.s);
+            return m ? Val::of(*m) : Val::text(Val::Missing, "no key " + quote(key.s));
+        }
+        if (v.kind == Val::Array || v.kind == Val::List) {
+            std::optional<uint64_t> i = parse_uint(key.s);
+            std::vector<Val> e = v.elements();
+            if (!i || *i >= e.size()) fail_at(where, "no element " + quote(key.s) + " of " + std::to_string(e.size()));
+            return e[*i];
+        }
+        fail_at(where, "index of " + v.kind_name());
+    }
+
+    // <0, 0, >0; equality only (`op` eq, ne) for booleans and null.
+    static int compare(const Val& a, const Val& b, const std::string& op, const std::string& where) {
+        auto nil = [](const Val& v) { return v.kind == Val::Nil || v.kind == Val::Missing; };
+        bool equality = op == "eq" || op == "ne";
+        if (equality && (nil(a) || nil(b))) return nil(a) && nil(b) ? 0 : 1;
+        if (equality && a.kind == Val::Bool && b.kind == Val::Bool) return a.b == b.b ? 0 : 1;
+        if (a.kind == Val::Num && b.kind == Val::Num) {
+            std::optional<int64_t> x = parse_int(a.s), y = parse_int(b.s);
+            if (x && y) return *x < *y ? -1 : *x > *y;
+            double p = std::strtod(a.s.c_str(), nullptr), q = std::strtod(b.s.c_str(), nullptr);
+            return p < q ? -1 : p > q;
+        }
+        if (a.kind == Val::Str && b.kind == Val::Str) return a.s.compare(b.s) < 0 ? -1 : a.s != b.s;
+        fail_at(where, op + ": cannot compare " + a.kind_name() + " with " + b.kind_name());
+    }
+
+    // Go's fmt.Sprintf for the verbs templates use: %v %s %q %d %x %X %o %f %e %g %t %%, with
+    // flags, width and precision; a verb without an argument prints %!v(MISSING), as Go does.
+    static std::string printf(const std::string& fmt, const std::vector<Val>& args, const std::string& where) {
+        std::string out;
+        size_t next = 0;
+        for (size_t i = 0; i < fmt.size(); ++i) {
+            if (fmt[i] != '%') {
+                out += fmt[i];
+                continue;
+            }
+            std::string spec = "%";
+            for (++i; i < fmt.size() && std::strchr("-+# 0", fmt[i]); ++i) spec += fmt[i];
+            size_t start = spec.size();
+            for (; i < fmt.size() && (std::isdigit(static_cast<unsigned char>(fmt[i])) || fmt[i] == '.'); ++i) spec += fmt[i];
+            std::vector<std::string> sizes = split(spec.substr(start), '.');  // width, precision
+            if (i >= fmt.size()) {
+                out += "%!(NOVERB)";
+                break;
+            }
+            char verb = fmt[i];
+            if (verb == '%') {
+                out += '%';
+                continue;
+            }
+            if (sizes.size() > 2 || std::any_of(sizes.begin(), sizes.end(), [](auto& d) { return d.size() > 4; }))
+                fail_at(where, "printf: a bad width or precision (at most 9999) in " + quote(spec + verb));
+            if (next >= args.size()) {
+                out += std::string("%!") + verb + "(MISSING)";
+                continue;
+            }
+            out += format_one(spec, verb, args[next++], where);
+        }
+        if (next < args.size()) {
+            out += "%!(EXTRA ";
+            for (size_t k = next; k < args.size(); ++k) out += (k > next ? ", " : "") + print(args[k], where);
+            out += ")";
+        }
+        return out;
+    }
+
+    static std::string format_one(const std::string& spec, char verb, const Val& v, const std::string& where) {
+        auto c_format = [](const std::string& f, auto x) {
+            int len = std::snprintf(nullptr, 0, f.c_str(), x);
+            std::string s(static_cast<size_t>(std::max(len, 0)), '\0');
+            std::snprintf(s.data(), s.size() + 1, f.c_str(), x);
+            return s;
+        };
+        // Strings take only '-' of the flags.
+        size_t sizes = std::min(spec.find_first_not_of("%-+# 0"), spec.size());
+        std::string text_spec = "%" + std::string(spec.find('-') != std::string::npos ? "-" : "") + spec.substr(sizes);
+        auto text = [&](const std::string& s) { return c_format(text_spec + "s", s.c_str()); };
+        auto bad = [&] { return std::string("%!") + verb + "(" + print(v, where) + ")"; };
+        std::optional<int64_t> parsed = v.kind == Val::Num ? parse_int(v.s) : std::nullopt;
+        bool integral = parsed.has_value();
+        long long i = parsed.value_or(0);
+        switch (verb) {
+            case 'v':
+            case 's': return text(print(v, where));
+            case 'q': {
+                if (v.kind != Val::Str) return bad();
+                Writer w(false);
+                w.string(v.s);
+                return text(w.result());
+            }
+            case 't': return v.kind == Val::Bool ? text(v.b ? "true" : "false") : bad();
+            case 'd':
+            case 'o': return integral ? c_format(spec + "ll" + verb, i) : bad();
+            case 'x':
+            case 'X':
+                if (integral) return c_format(spec + "ll" + verb, i);
+                if (v.kind == Val::Str) {
+                    std::string hex;
+                    for (unsigned char ch : v.s) hex += c_format(verb == 'x' ? "%02x" : "%02X", static_cast<unsigned>(ch));
+                    return text(hex);
+                }
+                return bad();
+            case 'f':
+            case 'F':
+            case 'e':
+            case 'E':
+            case 'g':
+            case 'G':
+                return v.kind == Val::Num ? c_format(spec + verb, std::strtod(v.s.c_str(), nullptr)) : bad();
+            default: return bad();
+        }
+    }
+
+    Val root_;
+    std::vector<std::pair<std::string, Val>> vars_;
+    std::string out_;
+    size_t steps_ = 0;
+};
+
 }  // namespace
 
 std::string render_template(std::string_view tmpl, const Value& root) {
-    std::string out;
-    size_t i = 0;
-    while (i < tmpl.size()) {
-        size_t open = tmpl.find("{{", i);
-        if (open == std::string_view::npos) {
-            out += tmpl.substr(i);
-            break;
-        }
-        size_t close = action_end(tmpl, open + 2);
-        std::string_view whole = tmpl.substr(open, close == std::string_view::npos ? std::string_view::npos : close + 2 - open);
-        std::string where = quote(std::string(whole));
-        if (close == std::string_view::npos) throw Error(EINVAL, where + ": no closing }}");
-        std::string_view body = tmpl.substr(open + 2, close - open - 2);
-        std::string_view text = tmpl.substr(i, open - i);
-        // "{{- " and " -}}" trim the blanks of the text beside the action.
-        if (body.size() >= 2 && body[0] == '-' && blank(body[1])) {
-            while (!text.empty() && blank(text.back())) text.remove_suffix(1);
-            body.remove_prefix(2);
-        }
-        out += text;
-        bool trim_right = body.size() >= 2 && body.back() == '-' && blank(body[body.size() - 2]);
-        if (trim_right) body.remove_suffix(2);
-        std::string_view inner = body;
-        while (!inner.empty() && blank(inner.front())) inner.remove_prefix(1);
-        while (!inner.empty() && blank(inner.back())) inner.remove_suffix(1);
-        if (inner.substr(0, 2) == "/*") {
-            if (inner.size() < 4 || inner.substr(inner.size() - 2) != "*/") throw Error(EINVAL, where + ": a comment must end with */");
-        } else {
-            out += Action(body, where, root).run();
-        }
-        i = close + 2;
-        if (trim_right)
-            while (i < tmpl.size() && blank(tmpl[i])) ++i;
-    }
-    return out;
+    std::vector<Node> nodes = Parser(tmpl).parse();
+    return Run(root)(nodes);
 }
 
 }  // namespace crunlite::json

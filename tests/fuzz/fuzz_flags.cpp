@@ -1,10 +1,12 @@
 // The docker-like flag values `run --image` parses: --env-file contents, -v,
-// -p, durations, signals, capability lists.  Input: one value.
+// -p, durations, signals, capability lists, --format templates.  Input: one value.
 #include <cstddef>
 #include <cstdint>
 #include <string>
 
 #include "crunlite/base/error.hpp"
+#include "crunlite/json/json.hpp"
+#include "crunlite/json/template.hpp"
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/app/image_spec.hpp"
 #include "crunlite/app/slirp.hpp"
@@ -27,5 +29,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
     quietly([&] { app::parse_duration(s, "--health-interval"); });
     quietly([&] { runtime::parse_signal(s); });
     quietly([&] { app::adjust_capabilities({"CAP_KILL", "CAP_CHOWN"}, {s}, {"CAP_KILL"}); });
+    static const json::Document doc =
+        json::parse(R"({"Id":"c","State":{"Pid":1,"Log":[{"A":1},{"A":"x"}],"H":null},"L":{"a.b":"c"}})", "inspect");
+    quietly([&] { json::render_template(s, doc.root()); });
     return 0;
 }

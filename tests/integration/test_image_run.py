@@ -695,6 +695,27 @@ def test_start_a_stopped_container_again(h):
     check_eq(_containers_left(h), [], "nothing left")
 
 
+def test_a_failed_start_keeps_the_last_exit(h):
+    """A start again that fails (its command is gone from the container's root: the first
+    run removed it) leaves the container as it was: stopped, with the exit code and times of
+    its last run in inspect, state and wait; a second failure too."""
+    archive = _archive(h, dict(BASE, User=""))
+    cid = h.new_id("img")
+    check_eq(_run(h, archive, "-d", "--no-init", cid, "/bin/sh", "-c", "rm /bin/sh; exit 3").rc, 0, "run -d")
+    check_eq(h.rt("wait", cid, timeout=20).out.split(), ["3"], "the first run's exit")
+    before = _inspect(h, cid)["State"]
+    state_before = h.rt_ok("state", cid).json()
+    for attempt in ("first", "second"):
+        r = h.rt("start", cid)
+        check(r.rc != 0 and "/bin/sh" in r.err, f"{attempt} start: its command is gone\n{r!r}")
+        after = _inspect(h, cid)["State"]
+        check_eq(after, before, f"inspect after the {attempt} failed start")
+        check_eq(h.rt_ok("state", cid).json(), state_before, f"state after the {attempt} failed start")
+        check_eq(h.rt("wait", cid, timeout=20).out.split(), ["3"], f"wait after the {attempt} failed start")
+    h.rt_ok("rm", cid)
+    check_eq(_containers_left(h), [], "nothing left")
+
+
 def test_stop_signal_from_image_and_create_start(h):
     # StopSignal SIGUSR1: the shell's trap answers it with exit 7.
     cmd = ["sh", "-c", "trap 'exit 7' USR1; while :; do sleep 0.1; done"]
@@ -801,6 +822,9 @@ def test_healthcheck_transitions_and_timeout(h):
     check_eq((r.rc, r.out), (0, "healthy true\n"), f"inspect --format\n{r!r}")
     r = h.rt("inspect", "-f", "{{.State.Nope}}", cid)
     check(r.rc == 1 and "inspect --format: `{{.State.Nope}}`: State has no Nope" in r.err, f"a missing field\n{r!r}")
+    r = h.rt("inspect", "-f", "{{with .State.Health}}{{.Status}}{{end}}|{{.State.Status | upper}}|"
+             "{{if .State.Nope}}x{{else}}none{{end}}|{{range $k, $v := .State.Health}}{{$k}},{{end}}", cid)
+    check_eq((r.rc, r.out), (0, "healthy|RUNNING|none|FailingStreak,Log,Status,\n"), f"with, pipelines, if, range\n{r!r}")
     check_eq(hs["Log"][-1]["Output"].strip(), "fine", "the probe's output is kept")
     check_eq(hs["Log"][-1]["ExitCode"], 0, "exit code 0")
     check_eq(h.rt("healthcheck", "run", cid).rc, 0, "healthcheck run: healthy")

@@ -1,10 +1,13 @@
-// Go templates as `docker inspect --format` takes them, the part scripts use,
-// over a parsed JSON value: text with actions {{.Field.Path}} ({{.}}: the
-// whole value), {{json .Path}} (compact JSON), {{index .Path "key" 0 ...}}
-// (map keys a path cannot spell, array elements), {{upper .Path}},
-// {{lower .Path}}, parentheses and a field of their value ((index ...).Port),
-// comments, and {{- / -}} trimming the blanks beside an action.
-// A string prints as itself, null as <nil>, an object or array as JSON.
+// Go templates as `docker inspect --format` takes them, over a parsed JSON
+// value: Go's text/template language but for named templates (define,
+// template, block): text and actions, fields, $ and variables, pipelines,
+// if / else if / else / with / else with / range (arrays, objects by sorted
+// key) / break / continue, parentheses with a field of their value, comments,
+// {{- / -}} trimming; Go's functions and, or, not, len, index, print, printf,
+// println, eq, ne, lt, le, gt, ge and Docker's json, upper, lower, title,
+// split, join, pad, truncate.  A string prints as itself, null as <nil>, an
+// object or array as JSON.  A member the value lacks is false in conditions
+// and empty in range; printed or used elsewhere it is an error.
 #pragma once
 
 #include <string>
@@ -15,8 +18,9 @@
 namespace crunlite::json {
 
 // Throws Error(EINVAL) naming the action for a template that does not parse,
-// an action outside the part above, or a path the value lacks
-// ("`{{.State.Health.Status}}`: State has no Health").  Pure.
+// an action outside the part above, a member the value lacks where it is used
+// ("`{{.State.Health.Status}}`: State has no Health"), or a run of more than
+// 1,000,000 actions.  Pure.
 std::string render_template(std::string_view tmpl, const Value& root);
 
 }  // namespace crunlite::json
