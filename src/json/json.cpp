@@ -326,6 +326,25 @@ std::vector<Value> Value::elements() const {
     return out;
 }
 
+size_t Value::size() const {
+    if (is_object()) return v_->u.object.len;
+    if (is_array()) return v_->u.array.len;
+    fail("expected an object or an array, got " + kind());
+}
+
+Value Value::element(size_t i) const {
+    if (!is_array()) fail("expected an array, got " + kind());
+    if (i >= v_->u.array.len) fail("no element " + std::to_string(i) + " of " + std::to_string(v_->u.array.len));
+    return Value(v_->u.array.values[i], *source_, path_ + "[" + std::to_string(i) + "]");
+}
+
+std::optional<Value> Value::member(std::string_view key) const {
+    require_object();
+    for (size_t i = 0; i < v_->u.object.len; ++i)
+        if (key == v_->u.object.keys[i]) return Value(v_->u.object.values[i], *source_, member_path(key));
+    return std::nullopt;
+}
+
 std::string Value::as_string() const {
     if (!is_string()) fail("expected a string, got " + kind());
     return YAJL_GET_STRING(v_);

@@ -2,6 +2,9 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
+#include <cmath>
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
@@ -19,6 +22,8 @@ namespace {
 constexpr int kMaxDepth = 100;
 // Actions and texts one template may run (nested ranges multiply): a typo does not hang the verb.
 constexpr size_t kMaxSteps = 1'000'000;
+// The output, and any text a function makes (printf in a range can double a variable each time).
+constexpr size_t kMaxText = 64 << 20;
 
 // ---- the template, parsed ----
 
@@ -55,22 +60,150 @@ struct Node {
     std::vector<Node> body, alt;  // alt: after {{else}}
 };
 
-const char* const kFunctions[] = {"and",  "or",   "not", "len",  "index", "print", "printf", "println",
-                                  "eq",   "ne",   "lt",  "le",   "gt",    "ge",    "json",   "upper",
-                                  "lower", "title", "split", "join", "pad", "truncate"};
+const char* const kFunctions[] = {"and", "or",  "not",  "len",  "index", "slice", "print", "printf", "println",
+                                  "eq",  "ne",  "lt",   "le",   "gt",    "ge",    "json",  "upper",  "lower",
+                                  "title", "split", "join", "pad", "truncate"};
 
 [[noreturn]] void fail_at(const std::string& where, const std::string& why) { throw Error(EINVAL, where + ": " + why); }
 
 bool blank(char c) { return c == ' ' || c == '\t' || c == '\n' || c == '\r'; }
 
-// A number as Go's templates write one: -12, 1.5, 2e3.
-bool number_syntax(const std::string& w) {
-    size_t i = w[0] == '-' ? 1 : 0;
-    if (i >= w.size() || !std::isdigit(static_cast<unsigned char>(w[i]))) return false;
-    if (parse_int(w)) return true;
+void append_utf8(std::string& out, uint32_t cp) {
+    if (cp < 0x80) {
+        out += static_cast<char>(cp);
+    } else if (cp < 0x800) {
+        out += static_cast<char>(0xC0 | (cp >> 6));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else if (cp < 0x10000) {
+        out += static_cast<char>(0xE0 | (cp >> 12));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    } else {
+        out += static_cast<char>(0xF0 | (cp >> 18));
+        out += static_cast<char>(0x80 | ((cp >> 12) & 0x3F));
+        out += static_cast<char>(0x80 | ((cp >> 6) & 0x3F));
+        out += static_cast<char>(0x80 | (cp & 0x3F));
+    }
+}
+
+// The bytes of the UTF-8 sequence at s[i] (1 for a stray byte).
+size_t utf8_len(std::string_view s, size_t i) {
+    size_t j = i + 1;
+    while (j < s.size() && (static_cast<unsigned char>(s[j]) & 0xC0) == 0x80) ++j;
+    return j - i;
+}
+
+// Go's string ("...") and character ('.') literals, from the opening quote at s[i]:
+// the text, and i moved past the closing quote.  nullopt for bad syntax.
+std::optional<std::string> go_unquote(std::string_view s, size_t& i) {
+    char q = s[i];
+    std::string out;
+    for (++i; i < s.size() && s[i] != q; ++i) {
+        if (s[i] == '\n') return std::nullopt;
+        if (s[i] != '\\') {
+            out += s[i];
+            continue;
+        }
+        if (++i >= s.size()) return std::nullopt;
+        char e = s[i];
+        const char* simple = std::strchr("abfnrtv\\", e);
+        if (simple && e) {
+            out += "\a\b\f\n\r\t\v\\"[simple - "abfnrtv\\"];
+        } else if (e == q) {
+            out += q;
+        } else if (e == 'x' || e == 'u' || e == 'U' || (e >= '0' && e <= '7')) {
+            size_t n = e == 'x' ? 2 : e == 'u' ? 4 : e == 'U' ? 8 : 3;
+            size_t from = e >= '0' && e <= '7' ? i : i + 1;
+            if (from + n > s.size()) return std::nullopt;
+            uint32_t v = 0;
+            for (size_t k = from; k < from + n; ++k) {
+                char h = static_cast<char>(std::tolower(static_cast<unsigned char>(s[k])));
+                int d = h >= '0' && h <= '9' ? h - '0' : h >= 'a' && h <= 'f' ? h - 'a' + 10 : 99;
+                if (d >= (e >= '0' && e <= '7' ? 8 : 16)) return std::nullopt;
+                v = v * (e >= '0' && e <= '7' ? 8 : 16) + static_cast<uint32_t>(d);
+            }
+            i = from + n - 1;
+            if (e == 'x' || (e >= '0' && e <= '7')) {
+                if (v > 255) return std::nullopt;
+                out += static_cast<char>(v);  // a byte
+            } else {
+                if (v > 0x10FFFF || (v >= 0xD800 && v < 0xE000)) return std::nullopt;
+                append_utf8(out, v);
+            }
+        } else {
+            return std::nullopt;
+        }
+    }
+    if (i >= s.size()) return std::nullopt;
+    ++i;
+    return out;
+}
+
+// snprintf into a string; `f` is one conversion that crun-lite built.
+template <typename T>
+std::string c_format(const std::string& f, T x) {
+    int len = std::snprintf(nullptr, 0, f.c_str(), x);
+    std::string s(static_cast<size_t>(std::max(len, 0)), '\0');
+    std::snprintf(s.data(), s.size() + 1, f.c_str(), x);
+    return s;
+}
+
+// Go's %e, %f, %g of `d` with `flags` (+, space, #); precision -1: Go's default,
+// 6 for %e and %f, the fewest digits that read back as `d` for %g (%e from an
+// exponent of 6 or below -4 on, as Go's %v of a float64).
+std::string go_float(double d, char verb, int prec, const std::string& flags) {
+    if (std::tolower(verb) != 'g' || prec >= 0) return c_format("%" + flags + "." + std::to_string(prec < 0 ? 6 : prec) + verb, d);
+    if (!std::isfinite(d)) return c_format("%" + flags + verb, d);
+    for (int digits = 1;; ++digits) {
+        std::string e = c_format("%." + std::to_string(digits - 1) + "e", d);
+        if (digits < 17 && std::strtod(e.c_str(), nullptr) != d) continue;
+        int exp = std::atoi(e.c_str() + e.find('e') + 1);
+        if (exp < -4 || exp >= 6) return c_format("%" + flags + "." + std::to_string(digits - 1) + (verb == 'G' ? 'E' : 'e'), d);
+        return c_format("%" + flags + "." + std::to_string(std::max(digits - 1 - exp, 0)) + "f", d);
+    }
+}
+
+// A number literal of Go's (-12, +5, 0x1F, 0o17, 0b101, 017, 1_000, 1.5, .5, 2e3,
+// 'a') as templates print it: an integral value in decimal, others as Go's %v.
+std::optional<std::string> go_number(std::string w) {
+    bool negative = !w.empty() && w[0] == '-';
+    if (!w.empty() && (w[0] == '-' || w[0] == '+')) w.erase(0, 1);
+    if (w.empty()) return std::nullopt;
+    if (w[0] == '\'') {
+        size_t i = 0;
+        std::optional<std::string> c = go_unquote(w, i);
+        if (!c || i != w.size() || c->empty() || utf8_len(*c, 0) != c->size()) return std::nullopt;
+        uint32_t cp = static_cast<unsigned char>((*c)[0]);
+        if (c->size() > 1) {
+            cp &= 0x3F >> (c->size() - 1);
+            for (size_t k = 1; k < c->size(); ++k) cp = cp << 6 | (static_cast<unsigned char>((*c)[k]) & 0x3F);
+        }
+        return (negative ? "-" : "") + std::to_string(cp);
+    }
+    w.erase(std::remove(w.begin(), w.end(), '_'), w.end());
+    int base = 10;
+    size_t skip = 0;
+    if (w.size() > 1 && w[0] == '0') {
+        char b = static_cast<char>(std::tolower(static_cast<unsigned char>(w[1])));
+        base = b == 'x' ? 16 : b == 'o' ? 8 : b == 'b' ? 2 : std::isdigit(static_cast<unsigned char>(b)) ? 8 : 10;
+        skip = b == 'x' || b == 'o' || b == 'b' ? 2 : base == 8 ? 1 : 0;
+    }
+    if (base != 10 || w.find_first_of(".eE") == std::string::npos) {
+        std::string digits = w.substr(skip);
+        if (digits.empty()) return std::nullopt;
+        errno = 0;
+        char* end = nullptr;
+        unsigned long long v = std::strtoull(digits.c_str(), &end, base);
+        if (errno || *end || !std::isalnum(static_cast<unsigned char>(digits[0])) || v > (negative ? 1ULL << 63 : INT64_MAX))
+            return std::nullopt;
+        return (negative && v ? "-" : "") + std::to_string(v);
+    }
     char* end = nullptr;
-    std::strtod(w.c_str(), &end);
-    return end == w.c_str() + w.size() && w.find_first_of("xXpPnNiI") == std::string::npos;
+    double d = std::strtod(w.c_str(), &end);
+    if (*end || w.find_first_of("xXpPnNiI") != std::string::npos || !std::isfinite(d)) return std::nullopt;
+    if (negative) d = -d;
+    if (d == std::floor(d) && std::fabs(d) < 9.2e18) return std::to_string(static_cast<long long>(d));
+    return go_float(d, 'g', -1, "");
 }
 
 // One action's tokens, read front to back.
@@ -109,39 +242,49 @@ private:
                 add(Token::Declare, ":=");
                 i += 2;
             } else if (c == '"') {
-                std::string out;
-                for (++i; i < s.size() && s[i] != '"'; ++i) {
-                    if (s[i] == '\\' && i + 1 < s.size()) {
-                        char e = s[++i];
-                        out += e == 'n' ? '\n' : e == 't' ? '\t' : e;
-                    } else {
-                        out += s[i];
-                    }
+                size_t start = i;
+                std::optional<std::string> text = go_unquote(s, i);
+                if (!text) {
+                    size_t end = start + 1;  // to its closing quote, for the message
+                    while (end < s.size() && s[end] != '"') end += s[end] == '\\' ? 2 : 1;
+                    fail("a bad string " + quote(std::string(s.substr(start, end + 1 - start))));
                 }
-                if (i == s.size()) fail("an unterminated string");
-                add(Token::String, out);
-                ++i;
+                add(Token::String, *text);
             } else if (c == '`') {
                 size_t end = s.find('`', i + 1);
                 if (end == std::string_view::npos) fail("an unterminated raw string");
                 add(Token::String, std::string(s.substr(i + 1, end - i - 1)));
                 i = end + 1;
-            } else if (c == '.' || c == '$' || ident(c) || c == '-') {
+            } else if (c == '\'') {
+                size_t start = i;
+                std::optional<std::string> text = go_unquote(s, i);
+                std::string word(s.substr(start, i - start));
+                std::optional<std::string> n = text ? go_number(word) : std::nullopt;
+                if (!n) fail("a bad character constant " + quote(word));
+                add(Token::Number, *n);
+            } else if (c == '.' || c == '$' || ident(c) || c == '-' || c == '+') {
                 size_t start = i++;
-                bool number = std::isdigit(static_cast<unsigned char>(c)) || c == '-';
+                auto digit = [&](size_t k) { return k < s.size() && std::isdigit(static_cast<unsigned char>(s[k])); };
+                bool number = std::isdigit(static_cast<unsigned char>(c)) ||
+                              ((c == '-' || c == '+') && (digit(i) || (i < s.size() && s[i] == '.' && digit(i + 1)))) ||
+                              (c == '.' && digit(i) && !(start > 0 && s[start - 1] == ')'));
                 while (i < s.size() && (ident(s[i]) || s[i] == '.' ||
                                         (number && (s[i] == '-' || s[i] == '+') && (s[i - 1] == 'e' || s[i - 1] == 'E'))))
                     ++i;
                 std::string word(s.substr(start, i - start));
-                Token::Kind kind = c == '$'                                               ? Token::Var
-                                   : c == '.' && start > 0 && s[start - 1] == ')'          ? Token::Chain
-                                   : c == '.'                                              ? Token::Field
-                                   : number                                                ? Token::Number
-                                                                                           : Token::Name;
-                if (kind == Token::Number && !number_syntax(word)) fail("bad number " + quote(word));
-                add(kind, word);
+                if (number) {
+                    std::optional<std::string> n = go_number(word);
+                    if (!n) fail("bad number " + quote(word));
+                    add(Token::Number, *n);
+                    continue;
+                }
+                if (c == '-' || c == '+') fail("bad number " + quote(word));
+                add(c == '$' ? Token::Var : c == '.' && start > 0 && s[start - 1] == ')' ? Token::Chain
+                                        : c == '.'                                        ? Token::Field
+                                                                                          : Token::Name,
+                    word);
             } else {
-                fail("unexpected " + quote(std::string(1, c)));
+                fail("unexpected " + quote(std::string(s.substr(i, utf8_len(s, i)))));
             }
         }
     }
@@ -151,8 +294,15 @@ private:
     size_t pos_ = 0;
 };
 
-// Where the action whose body starts at `from` ends ("}}" outside its strings); npos for nowhere.
+// Where the action whose body starts at `from` ends ("}}" outside its strings and
+// comments); npos for nowhere.
 size_t action_end(std::string_view t, size_t from) {
+    size_t comment = from + (t.substr(from, 1) == "-" && from + 1 < t.size() && blank(t[from + 1]) ? 2 : 0);
+    if (t.substr(comment, 2) == "/*") {
+        size_t end = t.find("*/", comment + 2);
+        if (end == std::string_view::npos) return end;
+        from = end + 2;
+    }
     for (size_t i = from; i + 1 < t.size(); ++i) {
         if (t[i] == '"') {
             for (++i; i < t.size() && t[i] != '"'; ++i)
@@ -214,11 +364,8 @@ private:
             segs_.push_back({false, std::string(text), ""});
             bool trim_right = body.size() >= 2 && body.back() == '-' && blank(body[body.size() - 2]);
             if (trim_right) body.remove_suffix(2);
-            std::string_view inner = body;
-            while (!inner.empty() && blank(inner.front())) inner.remove_prefix(1);
-            while (!inner.empty() && blank(inner.back())) inner.remove_suffix(1);
-            if (inner.substr(0, 2) == "/*") {
-                if (inner.size() < 4 || inner.substr(inner.size() - 2) != "*/") fail_at(where, "a comment must end with */");
+            if (body.substr(0, 2) == "/*") {  // right after {{ or {{-, as Go's
+                if (body.size() < 4 || body.substr(body.size() - 2) != "*/") fail_at(where, "a comment must end with */ right before }}");
             } else {
                 segs_.push_back({true, std::string(body), where});
             }
@@ -294,9 +441,9 @@ private:
             return t && t->kind == Token::Var && t->text.find('.') == std::string::npos && t->text != "$";
         };
         auto declares = [&](size_t ahead) { return toks.next_is(Token::Declare, ahead) || toks.next_is(Token::Assign, ahead); };
-        size_t nvars = plain_var(0) && declares(1)                                                  ? 1
-                       : range && plain_var(0) && toks.next_is(Token::Comma, 1) && plain_var(2) && declares(3) ? 2
-                                                                                                    : 0;
+        bool pair = range && plain_var(0) && toks.next_is(Token::Comma, 1) && plain_var(2);
+        size_t nvars = plain_var(0) && declares(1) ? 1 : pair && (declares(3) || toks.next_is(Token::Comma, 3)) ? 2 : 0;
+        if (range && nvars == 2 && toks.next_is(Token::Comma, 3)) toks.fail("too many declarations in range");
         for (size_t i = 0; i < nvars; ++i) {
             p.vars.push_back(toks.take().text);
             if (i + 1 < nvars) toks.take();  // ,
@@ -319,6 +466,7 @@ private:
             while (!toks.done() && !toks.next_is(Token::Pipe) && !toks.next_is(Token::Close))
                 c.ops.push_back(operand(toks, c.ops.empty(), depth));
             if (c.ops.empty()) toks.fail(cmds.empty() && toks.done() ? "a missing value" : "an empty command");
+            if (c.ops[0].kind == Operand::Nil) toks.fail("nil is not a command");
             if (!cmds.empty() && c.ops[0].kind != Operand::Func)
                 toks.fail("a pipeline into " + quote(c.ops[0].text) + ", which is not a function");
             cmds.push_back(std::move(c));
@@ -380,7 +528,8 @@ private:
 struct Val {
     enum Kind { Nil, Missing, Bool, Num, Str, Object, Array, List } kind = Nil;
     bool b = false;
-    std::string s;  // Num: as written; Str; Missing: why
+    std::string s;    // Num: as written; Str; Missing: why
+    std::string why;  // Str: index's "" for a key the object lacks; why, where it is taken apart
     std::optional<Value> j;
     std::shared_ptr<const std::vector<Val>> list;  // List: split's strings
 
@@ -421,20 +570,14 @@ struct Val {
         }
         return "?";
     }
+    size_t size() const { return kind == List ? list->size() : j->size(); }  // Object, Array, List
+    Val element(size_t i) const { return kind == List ? (*list)[i] : of(j->element(i)); }
     std::vector<Val> elements() const {
-        if (kind == List) return *list;
         std::vector<Val> out;
-        for (const Value& e : j->elements()) out.push_back(of(e));
+        for (size_t i = 0; i < size(); ++i) out.push_back(element(i));
         return out;
     }
 };
-
-// An object's member, null ones too (find() takes null for absent).
-std::optional<Value> member(const Value& v, const std::string& name) {
-    for (auto& [k, m] : v.members())
-        if (k == name) return m;
-    return std::nullopt;
-}
 
 void write(Writer& w, const Val& v) {
     if (v.j) w.value(*v.j);
@@ -455,9 +598,9 @@ bool truth(const Val& v) {
         case Val::Bool: return v.b;
         case Val::Num: return std::strtod(v.s.c_str(), nullptr) != 0;
         case Val::Str: return !v.s.empty();
-        case Val::Object: return !v.j->members().empty();
-        case Val::Array: return !v.j->elements().empty();
-        case Val::List: return !v.list->empty();
+        case Val::Object:
+        case Val::Array:
+        case Val::List: return v.size() != 0;
     }
     return false;
 }
@@ -489,6 +632,7 @@ private:
             case Node::Print: {
                 Val v = pipeline(n.pipe, dot);
                 if (n.pipe.vars.empty()) out_ += print(v, n.pipe.where);
+                if (out_.size() > kMaxText) fail_at(n.pipe.where, "the output is over 64 MiB");
                 return Flow::Next;
             }
             case Node::Break: return Flow::Break;
@@ -557,7 +701,11 @@ private:
 
     Val command(const Command& c, const std::string& where, const Val& dot, const std::optional<Val>& piped) {
         const Operand& head = c.ops[0];
-        if (head.kind == Operand::Func) return call(head.text, c, where, dot, piped);
+        if (head.kind == Operand::Func) {
+            Val v = call(head.text, c, where, dot, piped);
+            if (v.s.size() > kMaxText) fail_at(where, head.text + ": a text over 64 MiB");
+            return v;
+        }
         if (c.ops.size() > 1) fail_at(where, "arguments to " + quote(head.text) + ", which is not a function");
         return operand(head, where, dot);
     }
@@ -577,7 +725,7 @@ private:
             case Operand::Sub: {
                 Val v = commands(*o.sub, dot);
                 if (o.chain.empty()) return v;
-                if (!v.j && v.kind != Val::Missing) fail_at(where, "a field of text: " + quote(o.chain));
+                if (!v.j && v.kind != Val::Missing) fail_at(where, !v.why.empty() ? v.why : "a field of text: " + quote(o.chain));
                 return field(v, o.chain, "", where);
             }
             case Operand::Func: break;
@@ -592,8 +740,8 @@ private:
             if (name.empty()) fail_at(where, "a bad field path " + quote(path));
             if (v.kind == Val::Missing) fail_at(where, v.s);
             std::string whose = seen.empty() ? "the value" : seen;
-            if (v.kind != Val::Object) fail_at(where, whose + " is " + v.kind_name() + ", not an object");
-            std::optional<Value> next = member(*v.j, name);
+            if (v.kind != Val::Object) fail_at(where, !v.why.empty() ? v.why : whose + " is " + v.kind_name() + ", not an object");
+            std::optional<Value> next = v.j->member(name);
             v = next ? Val::of(*next) : Val::text(Val::Missing, whose + " has no " + name);
             seen += (seen.empty() ? "" : ".") + name;
         }
@@ -672,15 +820,30 @@ private:
             const Val& v = a[0];
             if (v.kind == Val::Missing) fail_at(where, v.s);
             if (v.kind == Val::Str) return Val::text(Val::Num, std::to_string(v.s.size()));
-            if (v.kind == Val::Object) return Val::text(Val::Num, std::to_string(v.j->members().size()));
-            if (v.kind != Val::Array && v.kind != Val::List) fail_at(where, "len of " + v.kind_name());
-            return Val::text(Val::Num, std::to_string(v.elements().size()));
+            if (v.kind != Val::Object && v.kind != Val::Array && v.kind != Val::List) fail_at(where, "len of " + v.kind_name());
+            return Val::text(Val::Num, std::to_string(v.size()));
         }
         if (f == "index") {
             want(1, SIZE_MAX);
             Val v = a[0];
             for (size_t i = 1; i < n; ++i) v = index(v, a[i], where);
             return v;
+        }
+        if (f == "slice") {  // slice X [I [J]]: X[I:J] of a string or an array
+            want(1, 3);
+            const Val& x = a[0];
+            if (x.kind != Val::Str && x.kind != Val::Array && x.kind != Val::List) fail_at(where, "slice of " + x.kind_name());
+            size_t len = x.kind == Val::Str ? x.s.size() : x.size();
+            size_t from = n > 1 ? integer(1) : 0, to = n > 2 ? integer(2) : len;
+            if (from > to || to > len)
+                fail_at(where, "slice: [" + std::to_string(from) + ":" + std::to_string(to) + "] out of range of " + std::to_string(len));
+            if (x.kind == Val::Str) return Val::text(Val::Str, x.s.substr(from, to - from));
+            auto part = std::make_shared<std::vector<Val>>();
+            for (size_t i = from; i < to; ++i) part->push_back(x.element(i));
+            Val r;
+            r.kind = Val::List;
+            r.list = std::move(part);
+            return r;
         }
         if (f == "json") return want(1, 1), Val::text(Val::Str, json(a[0], where));
         if (f == "upper" || f == "lower") return want(1, 1), Val::text(Val::Str, f == "upper" ? ascii_upper(str(0)) : ascii_lower(str(0)));
@@ -749,16 +912,17 @@ private:
         if (v.kind == Val::Missing || key.kind == Val::Missing) fail_at(where, (v.kind == Val::Missing ? v : key).s);
         if (key.kind != Val::Str && key.kind != Val::Num) fail_at(where, "index keys are strings or numbers, not " + key.kind_name());
         if (v.kind == Val::Object) {
-            std::optional<Value> m = member(*v.j, key.s);
-            return m ? Val::of(*m) : Val::text(Val::Missing, "no key " + quote(key.s));
+            if (std::optional<Value> m = v.j->member(key.s)) return Val::of(*m);
+            Val none = Val::text(Val::Str, "");  // as Docker's maps of strings give
+            none.why = "no key " + quote(key.s);
+            return none;
         }
         if (v.kind == Val::Array || v.kind == Val::List) {
             std::optional<uint64_t> i = parse_uint(key.s);
-            std::vector<Val> e = v.elements();
-            if (!i || *i >= e.size()) fail_at(where, "no element " + quote(key.s) + " of " + std::to_string(e.size()));
-            return e[*i];
+            if (!i || *i >= v.size()) fail_at(where, "no element " + quote(key.s) + " of " + std::to_string(v.size()));
+            return v.element(*i);
         }
-        fail_at(where, "index of " + v.kind_name());
+        fail_at(where, !v.why.empty() ? v.why : "index of " + v.kind_name());
     }
 
     // <0, 0, >0; equality only (`op` eq, ne) for booleans and null.
@@ -777,8 +941,9 @@ private:
         fail_at(where, op + ": cannot compare " + a.kind_name() + " with " + b.kind_name());
     }
 
-    // Go's fmt.Sprintf for the verbs templates use: %v %s %q %d %x %X %o %f %e %g %t %%, with
-    // flags, width and precision; a verb without an argument prints %!v(MISSING), as Go does.
+    // Go's fmt.Sprintf: verbs %v %s %q %d %b %o %x %X %c %U %e %E %f %F %g %G %t %%, flags
+    // "-+# 0", width and precision (at most 9999).  A verb without an argument prints
+    // %!v(MISSING), one of the wrong kind %!d(text), and arguments left over %!(EXTRA ...).
     static std::string printf(const std::string& fmt, const std::vector<Val>& args, const std::string& where) {
         std::string out;
         size_t next = 0;
@@ -787,11 +952,18 @@ private:
                 out += fmt[i];
                 continue;
             }
-            std::string spec = "%";
-            for (++i; i < fmt.size() && std::strchr("-+# 0", fmt[i]); ++i) spec += fmt[i];
-            size_t start = spec.size();
-            for (; i < fmt.size() && (std::isdigit(static_cast<unsigned char>(fmt[i])) || fmt[i] == '.'); ++i) spec += fmt[i];
-            std::vector<std::string> sizes = split(spec.substr(start), '.');  // width, precision
+            Spec spec;
+            for (++i; i < fmt.size() && std::strchr("-+# 0", fmt[i]); ++i) spec.flags += fmt[i];
+            auto number = [&](int& n) {
+                size_t from = i;
+                for (n = 0; i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])); ++i) n = n * 10 + (fmt[i] - '0');
+                if (i - from > 4) fail_at(where, "printf: a width or precision above 9999");
+            };
+            number(spec.width);
+            if (i < fmt.size() && fmt[i] == '.') {
+                ++i;
+                number(spec.prec);
+            }
             if (i >= fmt.size()) {
                 out += "%!(NOVERB)";
                 break;
@@ -799,15 +971,11 @@ private:
             char verb = fmt[i];
             if (verb == '%') {
                 out += '%';
-                continue;
-            }
-            if (sizes.size() > 2 || std::any_of(sizes.begin(), sizes.end(), [](auto& d) { return d.size() > 4; }))
-                fail_at(where, "printf: a bad width or precision (at most 9999) in " + quote(spec + verb));
-            if (next >= args.size()) {
+            } else if (next >= args.size()) {
                 out += std::string("%!") + verb + "(MISSING)";
-                continue;
+            } else {
+                out += format_one(spec, verb, args[next++], where);
             }
-            out += format_one(spec, verb, args[next++], where);
         }
         if (next < args.size()) {
             out += "%!(EXTRA ";
@@ -817,49 +985,100 @@ private:
         return out;
     }
 
-    static std::string format_one(const std::string& spec, char verb, const Val& v, const std::string& where) {
-        auto c_format = [](const std::string& f, auto x) {
-            int len = std::snprintf(nullptr, 0, f.c_str(), x);
-            std::string s(static_cast<size_t>(std::max(len, 0)), '\0');
-            std::snprintf(s.data(), s.size() + 1, f.c_str(), x);
-            return s;
-        };
-        // Strings take only '-' of the flags.
-        size_t sizes = std::min(spec.find_first_not_of("%-+# 0"), spec.size());
-        std::string text_spec = "%" + std::string(spec.find('-') != std::string::npos ? "-" : "") + spec.substr(sizes);
-        auto text = [&](const std::string& s) { return c_format(text_spec + "s", s.c_str()); };
+    struct Spec {
+        std::string flags;
+        int width = 0;
+        int prec = -1;
+        bool has(char f) const { return flags.find(f) != std::string::npos; }
+        // `s` padded to the width in characters: spaces (zeros with 0), after it with -.
+        std::string pad(std::string s, bool zeros_after_sign = false) const {
+            size_t chars = 0;
+            for (size_t i = 0; i < s.size(); i += utf8_len(s, i)) ++chars;
+            if (chars >= static_cast<size_t>(width)) return s;
+            size_t n = static_cast<size_t>(width) - chars;
+            if (has('-')) return s + std::string(n, ' ');
+            if (!has('0')) return std::string(n, ' ') + s;
+            size_t at = zeros_after_sign && !s.empty() && (s[0] == '-' || s[0] == '+' || s[0] == ' ') ? 1 : 0;
+            return s.insert(at, n, '0');
+        }
+    };
+
+    static std::string format_one(const Spec& spec, char verb, const Val& v, const std::string& where) {
         auto bad = [&] { return std::string("%!") + verb + "(" + print(v, where) + ")"; };
         std::optional<int64_t> parsed = v.kind == Val::Num ? parse_int(v.s) : std::nullopt;
         bool integral = parsed.has_value();
-        long long i = parsed.value_or(0);
+        int64_t n = parsed.value_or(0);
+        auto text = [&](std::string s) {  // precision: at most that many characters
+            if (spec.prec >= 0) {
+                size_t end = 0;
+                for (int k = 0; k < spec.prec && end < s.size(); ++k) end += utf8_len(s, end);
+                s.resize(end);
+            }
+            return spec.pad(s);
+        };
+        auto sign = [&](bool negative) { return std::string(negative ? "-" : spec.has('+') ? "+" : spec.has(' ') ? " " : ""); };
         switch (verb) {
             case 'v':
             case 's': return text(print(v, where));
-            case 'q': {
-                if (v.kind != Val::Str) return bad();
-                Writer w(false);
-                w.string(v.s);
-                return text(w.result());
-            }
             case 't': return v.kind == Val::Bool ? text(v.b ? "true" : "false") : bad();
-            case 'd':
-            case 'o': return integral ? c_format(spec + "ll" + verb, i) : bad();
-            case 'x':
-            case 'X':
-                if (integral) return c_format(spec + "ll" + verb, i);
+            case 'q':
                 if (v.kind == Val::Str) {
-                    std::string hex;
-                    for (unsigned char ch : v.s) hex += c_format(verb == 'x' ? "%02x" : "%02X", static_cast<unsigned>(ch));
-                    return text(hex);
+                    Writer w(false);
+                    w.string(v.s);
+                    return spec.pad(w.result());
+                }
+                if (integral && n >= 0 && n <= 0x10FFFF) {
+                    std::string c;
+                    append_utf8(c, static_cast<uint32_t>(n));
+                    return spec.pad("'" + (c == "'" || c == "\\" ? "\\" + c : c) + "'");
                 }
                 return bad();
-            case 'f':
-            case 'F':
+            case 'c':
+                if (integral && n >= 0 && n <= 0x10FFFF) {
+                    std::string c;
+                    append_utf8(c, static_cast<uint32_t>(n));
+                    return spec.pad(c);
+                }
+                return bad();
+            case 'U': return integral && n >= 0 ? spec.pad(c_format("U+%04llX", static_cast<unsigned long long>(n))) : bad();
+            case 'd':
+            case 'b':
+            case 'o':
+            case 'x':
+            case 'X': {
+                if (!integral) {
+                    if (v.kind != Val::Str || (verb != 'x' && verb != 'X')) return bad();
+                    std::string hex;  // a string's bytes, spaced with ' '
+                    for (size_t k = 0; k < v.s.size(); ++k)
+                        hex += (k && spec.has(' ') ? " " : "") +
+                               c_format(verb == 'x' ? "%02x" : "%02X", static_cast<unsigned>(static_cast<unsigned char>(v.s[k])));
+                    return text(hex);
+                }
+                // Go writes the sign and then the magnitude, in every base.
+                unsigned long long m = n < 0 ? 0ULL - static_cast<unsigned long long>(n) : static_cast<unsigned long long>(n);
+                std::string digits;
+                int base = verb == 'd' ? 10 : verb == 'b' ? 2 : verb == 'o' ? 8 : 16;
+                do {
+                    digits.insert(digits.begin(), (verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef")[m % static_cast<unsigned>(base)]);
+                    m /= static_cast<unsigned>(base);
+                } while (m);
+                if (spec.prec >= 0 && digits.size() < static_cast<size_t>(spec.prec)) digits.insert(0, static_cast<size_t>(spec.prec) - digits.size(), '0');
+                if (spec.prec == 0 && n == 0) digits.clear();
+                std::string prefix = !spec.has('#') ? "" : verb == 'x' ? "0x" : verb == 'X' ? "0X" : verb == 'b' ? "0b" : verb == 'o' && digits[0] != '0' ? "0" : "";
+                return spec.pad(sign(n < 0) + prefix + digits, spec.prec < 0);
+            }
             case 'e':
             case 'E':
+            case 'f':
+            case 'F':
             case 'g':
-            case 'G':
-                return v.kind == Val::Num ? c_format(spec + verb, std::strtod(v.s.c_str(), nullptr)) : bad();
+            case 'G': {
+                if (v.kind != Val::Num) return bad();
+                std::string flags;
+                for (char f : std::string("+ #"))
+                    if (spec.has(f)) flags += f;
+                return spec.pad(go_float(std::strtod(v.s.c_str(), nullptr), verb, spec.prec, flags), true);
+            }
             default: return bad();
         }
     }

@@ -66,6 +66,12 @@ public:
     std::vector<std::pair<std::string, Value>> members() const;
     // Array elements (throws unless this is an array).
     std::vector<Value> elements() const;
+    // One at a time, without views of the rest: the members of an object or the
+    // elements of an array; element i (throws unless an array longer than i); a
+    // member, null ones too (find() takes null for absent).
+    size_t size() const;
+    Value element(size_t i) const;
+    std::optional<Value> member(std::string_view key) const;
 
     // Typed conversions.  Integers must be written as integers ("1", not "1.0"
     // or "1e0") and fit the type; otherwise "expected an unsigned 32-bit integer,

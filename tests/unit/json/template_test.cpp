@@ -53,10 +53,10 @@ TEST_CASE("template: errors name the action and what is missing", "[template]") 
     CHECK_THROWS_WITH(render("{{.Id.X}}"), Contains("Id is a string, not an object"));
     CHECK_THROWS_WITH(render("{{.State.Status"), Contains("no closing }}"));
     CHECK_THROWS_WITH(render("{{template \"x\"}}"), Contains("unsupported `template`"));
-    CHECK_THROWS_WITH(render("{{slice .Id 1}}"), Contains("unsupported `slice` (functions: and, or,"));
+    CHECK_THROWS_WITH(render("{{html .Id}}"), Contains("unsupported `html` (functions: and, or,"));
     CHECK_THROWS_WITH(render("{{}}"), Contains("an empty action"));
-    CHECK_THROWS_WITH(render(R"({{index .Config.annotations "x"}})"), Contains("no key `x`"));  // printed
     CHECK_THROWS_WITH(render(R"({{(index .Config.annotations "x").Y}})"), Contains("no key `x`"));
+    CHECK_THROWS_WITH(render(R"({{index .Config.annotations "x" "y"}})"), Contains("no key `x`"));
     CHECK_THROWS_WITH(render("{{index .State.Health.Log 2}}"), Contains("no element `2` of 2"));
     CHECK_THROWS_WITH(render("{{json .State .Id}}"), Contains("wrong number of arguments for json: want 1, got 2"));
     CHECK_THROWS_WITH(render(R"({{index .Id "x"}})"), Contains("index of a string"));
@@ -146,7 +146,7 @@ TEST_CASE("template: errors of control structures, variables and functions", "[t
     CHECK_THROWS_WITH(render("{{join .Id \",\"}}"), Contains("join of a string"));
     CHECK_THROWS_WITH(render("{{truncate .Id -1}}"), Contains("truncate: want a count, got `-1`"));
     CHECK_THROWS_WITH(render("{{not 1 2}}"), Contains("wrong number of arguments for not: want 1, got 2"));
-    CHECK_THROWS_WITH(render("{{printf \"%99999d\" 1}}"), Contains("at most 9999"));
+    CHECK_THROWS_WITH(render("{{printf \"%99999d\" 1}}"), Contains("a width or precision above 9999"));
     CHECK_THROWS_WITH(render("{{with .State}}{{.Nope}}{{end}}"), Contains("the value has no Nope"));
     CHECK_THROWS_WITH(render("{{$h := .State}}{{$h.Nope}}"), Contains("$h has no Nope"));
     std::string blowup;  // 10^8 steps, stopped at 10^6: a typo does not hang the verb
@@ -156,4 +156,60 @@ TEST_CASE("template: errors of control structures, variables and functions", "[t
     std::string deep;
     for (int i = 0; i < 150; ++i) deep += "{{if true}}";
     CHECK_THROWS_WITH(render(deep), Contains("nested too deeply"));
+}
+
+TEST_CASE("template: a key index does not find is empty text, as Docker's maps of strings give", "[template]") {
+    CHECK(render(R"([{{index .Config.annotations "x"}}])") == "[]");
+    CHECK(render(R"({{if index .Config.annotations "x"}}set{{else}}unset{{end}} {{eq (index .Config.annotations "x") ""}})") ==
+          "unset true");
+    CHECK(render(R"({{json (index .Config.annotations "x")}} {{len (index .Config.annotations "x")}})") == R"("" 0)");
+}
+
+TEST_CASE("template: Go's literals: escapes, number forms, characters", "[template]") {
+    CHECK(render(R"({{"\x41\101\u00e9\U0001F600|\a\b\f\r\v|\\\""}})") == "AA\u00e9\U0001F600|\a\b\f\r\v|\\\"");
+    CHECK(render("{{1e3}} {{2.50}} {{007}} {{1.0}} {{0x1F}} {{0o17}} {{0b101}} {{1_000}} {{+5}} {{-.5}} {{.5}} {{-0}}") ==
+          "1000 2.5 7 1 31 15 5 1000 5 -0.5 0.5 0");
+    CHECK(render("{{'a'}} {{'\\n'}} {{'\\''}} {{'\u00e9'}} {{printf \"%c%c\" 'h' 105}}") == "97 10 39 233 hi");
+    CHECK(render("{{1e21}} {{0.00001}} {{123456789.5}}") == "1e+21 1e-05 1.234567895e+08");
+    CHECK(render("{{-3}}|{{- 3}}") == "-3|3");  // "{{-3}}": the number, "{{- 3}}": trimming
+    CHECK(render("a {{- /* c */ -}} b{{/* }} */}}") == "ab");
+    CHECK_THROWS_WITH(render(R"({{"\q"}})"), Contains("a bad string `\"\\q\"`"));
+    CHECK_THROWS_WITH(render(R"({{"\'"}})"), Contains("a bad string"));
+    CHECK_THROWS_WITH(render("{{\"a\nb\"}}"), Contains("a bad string"));  // a newline inside
+    CHECK_THROWS_WITH(render(R"({{"\xZZ"}})"), Contains("a bad string"));
+    CHECK_THROWS_WITH(render(R"({{"\uD800"}})"), Contains("a bad string"));
+    CHECK_THROWS_WITH(render("{{'ab'}}"), Contains("a bad character constant `'ab'`"));
+    CHECK_THROWS_WITH(render("{{08}}"), Contains("bad number `08`"));
+    CHECK_THROWS_WITH(render("{{99999999999999999999}}"), Contains("bad number"));
+    CHECK_THROWS_WITH(render("{{ /* c */ }}"), Contains("unexpected `/`"));
+    CHECK_THROWS_WITH(render("{{/* c */ }}"), Contains("a comment must end with */ right before }}"));
+    CHECK_THROWS_WITH(render("{{\u00fc}}"), Contains("unexpected `\u00fc`"));  // the whole character
+}
+
+TEST_CASE("template: printf as Go's fmt", "[template]") {
+    CHECK(render(R"({{printf "%x %X %o %b %#x %#o %#b" -255 255 -8 5 255 8 5}})") == "-ff FF -10 101 0xff 010 0b101");
+    CHECK(render(R"({{printf "%+d|% d|%05d|%-5d|%.3d|%+05d" 5 5 -42 7 7 3}})") == "+5| 5|-0042|7    |007|+0003");
+    CHECK(render(R"({{printf "%g %g %g %.3g %e %.2f %G" 3.14159265 1234567.0 100000.0 3.14159 1.5 2.345 1e-7}})") ==
+          "3.14159265 1.234567e+06 100000 3.14 1.500000e+00 2.35 1E-07");
+    CHECK(render(R"({{printf "%5s|%-5s|%.1s|%05s|%5.1s|" "\u00e9" "ab" "\u00e9x" "ab" "xyz"}})") ==
+          "    \u00e9|ab   |\u00e9|000ab|    x|");
+    CHECK(render(R"({{printf "%q %q %c %U % x %X" "a\"b" 97 9731 9731 "hi" "hi"}})") == "\"a\\\"b\" 'a' \u2603 U+2603 68 69 6869");
+    CHECK(render(R"({{printf "%d|%x|%t|%z" 1.5 1.5 "x" 1}})") == "%!d(1.5)|%!x(1.5)|%!t(x)|%!z(1)");
+    CHECK(render(R"({{printf "%"}}|{{printf "%5"}})") == "%!(NOVERB)|%!(NOVERB)");
+}
+
+TEST_CASE("template: slice, and limits on work and output", "[template]") {
+    CHECK(render("{{slice .Id 1}} {{slice .Id 0 1}} {{slice .State.Health.Log 1}} {{len (slice (split \"a,b,c\" \",\") 1 3)}}") ==
+          R"(1 c [{"ExitCode":1}] 2)");
+    CHECK_THROWS_WITH(render("{{slice .Id 1 3}}"), Contains("slice: [1:3] out of range of 2"));
+    CHECK_THROWS_WITH(render("{{slice .State 1}}"), Contains("slice of an object"));
+    CHECK_THROWS_WITH(render("{{nil}}"), Contains("nil is not a command"));
+    CHECK_THROWS_WITH(render("{{range $a, $b, $c := .State.Health.Log}}{{end}}"), Contains("too many declarations in range"));
+    // A variable that doubles each time round.
+    CHECK_THROWS_WITH(render(R"({{$x := "0123456789abcdef"}}{{range split "0123456789012345678901234567890" ""}})"
+                             R"({{$x = printf "%s%s" $x $x}}{{end}})"),
+                      Contains("printf: a text over 64 MiB"));
+    CHECK_THROWS_WITH(render(R"({{range split "0123456789" ""}}{{range split "0123456789" ""}}{{range split "0123456789" ""}})"
+                             R"({{range split "0123456789" ""}}{{printf "%9999d" 1}}{{end}}{{end}}{{end}}{{end}})"),
+                      Contains("the output is over 64 MiB"));
 }
