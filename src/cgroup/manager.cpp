@@ -98,9 +98,13 @@ Paths sub_cgroups(const Paths& container, const std::vector<std::string>& specs)
     for (const auto& spec : specs) {
         std::string what = "exec --cgroup " + quote(spec);
         size_t colon = spec.find(':');
+        // runc's checks and words: one colon at most; a path without a controller only alone.
+        if (colon != std::string::npos && spec.find(':', colon + 1) != std::string::npos)
+            throw Error(EINVAL, "invalid --cgroup argument: " + spec);
+        if (colon == std::string::npos && specs.size() != 1)
+            throw Error(EINVAL, "invalid --cgroup argument: " + spec + " (missing <controller>: prefix)");
         std::string path = colon == std::string::npos ? spec : spec.substr(colon + 1);
         while (!path.empty() && path.front() == '/') path.erase(0, 1);
-        if (path.empty()) throw Error(EINVAL, what + ": empty sub-cgroup path");
         for (const auto& part : split(path, '/'))
             if (part == "..") throw Error(EINVAL, what + ": \"..\" would leave the container's cgroup");
         if (colon == std::string::npos) {
@@ -109,7 +113,7 @@ Paths sub_cgroups(const Paths& container, const std::vector<std::string>& specs)
         }
         for (const auto& c : split(spec.substr(0, colon), ',')) {
             if (!container.v1.count(c)) throw Error(EINVAL, what + ": the container has no " + quote(c) + " cgroup");
-            out.v1[c] = container.v1.at(c) + "/" + path;
+            if (!path.empty()) out.v1[c] = container.v1.at(c) + "/" + path;  // "" or "/": the container's own
             named.insert(c);
         }
     }

@@ -221,6 +221,15 @@ def test_exec_errors(h):
     check_eq(r.rc, 255, "exec of a missing binary")
     check_eq(h.rt("exec", cid, "sh", "-c", "exit 1").rc, 1, "the process's own status")
     check_eq(h.rt_fail("exec", "--no-such-option", cid, "true", expect="unrecognised option").rc, 1, "a bad option")
+    # runc's -g takes int64s: anything else is a usage error, exit 1; "/" is the container's own cgroup.
+    r = h.rt_fail("exec", "-g", "abc", cid, "true", expect='invalid value "abc" for flag -g: strconv.ParseInt')
+    check_eq(r.rc, 1, "a -g that is not a number")
+    check_eq(h.rt_fail("exec", "--additional-gids", "1,2", cid, "true", expect="flag -additional-gids").rc, 1, "-g 1,2")
+    if not h.rootless:  # a rootless container has no cgroup here to take --cgroup
+        h.rt_fail("exec", "--cgroup", "a:b:c", cid, "true", expect="invalid --cgroup argument: a:b:c")
+        h.rt_fail("exec", "--cgroup", "x", "--cgroup", "memory:y", cid, "true", expect="(missing <controller>: prefix)")
+        r = h.rt("exec", "--cgroup", "/", cid, "cat", "/proc/self/cgroup")
+        check_eq(h.rt("exec", cid, "cat", "/proc/self/cgroup").out, r.out, f"exec --cgroup / joins the container's own\n{r!r}")
     h.rt_fail("exec", cid, "nosuchcmd", expect="executable file not found in $PATH")
     h.rt_fail("exec", cid, expect="command is required")
     h.rt_fail("exec", "--tty", "--detach", cid, "true", expect="console socket")

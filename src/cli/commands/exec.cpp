@@ -33,6 +33,16 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
     std::vector<std::string> own;
     size_t i = split_options(opts, args, own);
     parse_args("exec", "exec [options] CONTAINER_ID COMMAND [ARG...]", opts, {}, {}, own);
+    // runc's -g is an int64 flag: a value that is not one is a usage error (exit 1), before
+    // the container is looked at.
+    for (const auto& gid : o.additional_gids)
+        if (!parse_int(gid)) {
+            bool long_form = std::any_of(own.begin(), own.end(), [](const std::string& w) { return w.rfind("--additional-gids", 0) == 0; });
+            bool digits = !gid.empty() && gid.find_first_not_of("0123456789", gid[0] == '-' || gid[0] == '+') == std::string::npos;
+            std::string q = "\"" + gid + "\"";
+            throw Error(EINVAL, "invalid value " + q + " for flag -" + (long_form ? "additional-gids" : "g") +
+                                    ": strconv.ParseInt: parsing " + q + (digits ? ": value out of range" : ": invalid syntax"));
+        }
     if (i >= args.size()) throw Error(EINVAL, "exec: \"exec\" requires a container id argument");
     o.id = args[i];
     o.args.assign(args.begin() + static_cast<long>(i) + 1, args.end());

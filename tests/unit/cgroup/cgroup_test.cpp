@@ -328,14 +328,21 @@ TEST_CASE("exec --cgroup: sub-cgroups in runc's [controller:]path form", "[cgrou
     CHECK(all.unified == "/u/c1/sub");
     CHECK(all.v1.at("memory") == "/m/c1/sub");
     CHECK(all.v1.at("pids") == "/p/c1/sub");
-    Paths mixed = sub_cgroups(c, {"memory:/lim/a", "rest"});
-    CHECK(mixed.v1.at("memory") == "/m/c1/lim/a");
-    CHECK(mixed.v1.at("pids") == "/p/c1/rest");
-    CHECK(mixed.unified == "/u/c1/rest");
+    Paths two = sub_cgroups(c, {"memory:/lim/a", "pids:b"});
+    CHECK(two.v1.at("memory") == "/m/c1/lim/a");
+    CHECK(two.v1.at("pids") == "/p/c1/b");
+    CHECK(two.unified == "/u/c1");
     Paths only_memory = sub_cgroups(c, {"memory,pids:x"});
     CHECK(only_memory.unified == "/u/c1");
     CHECK(only_memory.v1.at("pids") == "/p/c1/x");
     CHECK_THROWS_WITH(sub_cgroups(c, {"../escape"}), Catch::Contains("exec --cgroup `../escape`"));
     CHECK_THROWS_WITH(sub_cgroups(c, {"cpu:x"}), Catch::Contains("no `cpu` cgroup"));
-    CHECK_THROWS_WITH(sub_cgroups(c, {"memory:"}), Catch::Contains("empty sub-cgroup path"));
+    // "/" and "": the container's own cgroup, as runc takes them.
+    Paths own = sub_cgroups(c, {"/"});
+    CHECK((own.unified == c.unified && own.v1 == c.v1));
+    own = sub_cgroups(c, {"memory:", "pids:/"});
+    CHECK((own.unified == c.unified && own.v1 == c.v1));
+    CHECK_THROWS_WITH(sub_cgroups(c, {"memory:/lim/a", "rest"}),
+                      Catch::Equals("invalid --cgroup argument: rest (missing <controller>: prefix)"));
+    CHECK_THROWS_WITH(sub_cgroups(c, {"memory:a:b"}), Catch::Equals("invalid --cgroup argument: memory:a:b"));
 }
