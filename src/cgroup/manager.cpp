@@ -93,12 +93,10 @@ std::vector<HierarchyDir> v1_hierarchy_dirs(const Layout& layout, const Paths& p
 
 Paths sub_cgroups(const Paths& container, const std::vector<std::string>& specs) {
     Paths out = container;
-    std::string all;  // the path for hierarchies no spec names
-    std::set<std::string> named;
     for (const auto& spec : specs) {
         std::string what = "exec --cgroup " + quote(spec);
         size_t colon = spec.find(':');
-        // runc's checks and words: one colon at most; a path without a controller only alone.
+        // runc's checks and words: one colon at most; a path without controllers only alone.
         if (colon != std::string::npos && spec.find(':', colon + 1) != std::string::npos)
             throw Error(EINVAL, "invalid --cgroup argument: " + spec);
         if (colon == std::string::npos && specs.size() != 1)
@@ -107,20 +105,18 @@ Paths sub_cgroups(const Paths& container, const std::vector<std::string>& specs)
         while (!path.empty() && path.front() == '/') path.erase(0, 1);
         for (const auto& part : split(path, '/'))
             if (part == "..") throw Error(EINVAL, what + ": \"..\" would leave the container's cgroup");
-        if (colon == std::string::npos) {
-            all = path;
+        if (path.empty()) continue;  // "" or "/": the container's own
+        if (colon == std::string::npos) {  // every hierarchy
+            if (!out.unified.empty()) out.unified += "/" + path;
+            for (auto& [c, dir] : out.v1) dir += "/" + path;
             continue;
         }
         for (const auto& c : split(spec.substr(0, colon), ',')) {
-            if (!container.v1.count(c)) throw Error(EINVAL, what + ": the container has no " + quote(c) + " cgroup");
-            if (!path.empty()) out.v1[c] = container.v1.at(c) + "/" + path;  // "" or "/": the container's own
-            named.insert(c);
+            if (c.empty() ? container.unified.empty() : !container.v1.count(c))
+                throw Error(EINVAL, what + ": the container has no " + (c.empty() ? "cgroup2" : quote(c)) + " cgroup");
+            if (c.empty()) out.unified = container.unified + "/" + path;  // ":path": cgroup2's, as runc names it
+            else out.v1[c] = container.v1.at(c) + "/" + path;
         }
-    }
-    if (!all.empty()) {
-        if (!out.unified.empty()) out.unified += "/" + all;
-        for (auto& [c, dir] : out.v1)
-            if (!named.count(c)) dir += "/" + all;
     }
     return out;
 }

@@ -345,4 +345,7 @@ TEST_CASE("exec --cgroup: sub-cgroups in runc's [controller:]path form", "[cgrou
     CHECK_THROWS_WITH(sub_cgroups(c, {"memory:/lim/a", "rest"}),
                       Catch::Equals("invalid --cgroup argument: rest (missing <controller>: prefix)"));
     CHECK_THROWS_WITH(sub_cgroups(c, {"memory:a:b"}), Catch::Equals("invalid --cgroup argument: memory:a:b"));
+    CHECK(sub_cgroups(c, {":u", "memory:m"}).unified == "/u/c1/u");  // no controller before ":": cgroup2
+    c.unified.clear();
+    CHECK_THROWS_WITH(sub_cgroups(c, {":u"}), Catch::Contains("the container has no cgroup2 cgroup"));
 }

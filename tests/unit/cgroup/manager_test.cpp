@@ -225,7 +225,7 @@ TEST_CASE("dirs and pids go through exec --cgroup sub-cgroups", "[manager]") {
     FakeKernel k;
     Paths p = plan_paths(f.layout, anywhere, "", "c1");
     create(p, {}, k);
-    Paths sub = sub_cgroups(p, {"memory:lim", "sub"});
+    Paths sub = sub_cgroups(p, {"memory:lim", "pids,:sub"});  // "": cgroup2, as runc names it
     create(sub, {}, k);
     std::vector<std::string> joined = dirs(sub);
     REQUIRE(!joined.empty());
