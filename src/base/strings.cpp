@@ -7,6 +7,7 @@
 #include <chrono>
 #include <cstdio>
 #include <ctime>
+#include <system_error>
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -60,6 +61,33 @@ std::string trim(std::string_view s) {
 
 std::optional<int64_t> parse_int(std::string_view s) { return parse_number<int64_t>(s); }
 std::optional<uint64_t> parse_uint(std::string_view s) { return parse_number<uint64_t>(s); }
+
+std::optional<int64_t> ram_in_bytes(std::string_view s) {
+    size_t i = 0;
+    auto digits = [&] {
+        size_t from = i;
+        while (i < s.size() && s[i] >= '0' && s[i] <= '9') ++i;
+        return i > from;
+    };
+    // (The regex takes "1.2.3" too, which strconv.ParseFloat then refuses.)
+    if (!digits() || (i < s.size() && s[i] == '.' && (++i, !digits()))) return std::nullopt;
+    std::string_view number = s.substr(0, i);
+    if (i < s.size() && s[i] == ' ') ++i;
+    int shift = 0;
+    if (i < s.size())
+        if (size_t p = std::string_view("kmgtp").find(static_cast<char>(s[i] | 0x20)); p != std::string_view::npos) {
+            shift = 10 * static_cast<int>(p + 1);
+            ++i;
+        }
+    if (i < s.size() && (s[i] == 'i' || s[i] == 'I')) ++i;
+    if (i < s.size() && (s[i] == 'b' || s[i] == 'B')) ++i;
+    double v = 0;
+    if (i != s.size() || std::from_chars(number.data(), number.data() + number.size(), v).ec != std::errc{})
+        return std::nullopt;
+    v *= static_cast<double>(int64_t{1} << shift);
+    if (!(v < 9223372036854775808.0)) return std::nullopt;
+    return static_cast<int64_t>(v);
+}
 
 std::string ascii_lower(std::string s) {
     for (char& c : s)

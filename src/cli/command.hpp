@@ -56,9 +56,9 @@ po::variables_map parse_id_args(const std::string& verb, const po::options_descr
 po::variables_map parse_ids_args(const std::string& verb, const po::options_description& opts,
                                  const std::vector<std::string>& args, std::vector<std::string>& ids);
 
-// "64m", "1G", "512k", "2t", "1048576" (an optional trailing "b") -> bytes, as
-// runc and docker take them; a negative number is -1 ("unlimited").  Throws
-// Error(EINVAL) naming `what` ("update: --memory").
+// A size as ram_in_bytes reads it, or "-1" ("unlimited", as runc's update
+// and Docker's --memory-swap take it).  Throws Error(EINVAL) naming `what`
+// ("update: --memory").
 int64_t parse_size(const std::string& what, const std::string& text);
 
 // Splits `args` where options end: at "--" or at the first word that is not

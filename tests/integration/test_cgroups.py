@@ -323,6 +323,131 @@ def test_events_stats(h):
         check_eq(sum(usage["percpu"]), usage["total"], "which add up to the total")
 
 
+def _spawned_output(p):
+    p._crlt[1].seek(0)
+    return p._crlt[1].read().decode()
+
+
+def test_events_stream_reports_oom(h):
+    """runc's `events ID`: {"type":"oom","id":ID} as soon as the OOM killer ends a
+    process of the container, whatever the interval; the first stats one interval
+    after the start, not at it; the stream ends when the container stops."""
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["/probe", "sleep", "60"], {"memory": {"limit": 32 << 20}})
+    cg = _cgroup_lines(pid)
+    v2 = ("/sys/fs/cgroup/unified" if os.path.isdir("/sys/fs/cgroup/unified") else "/sys/fs/cgroup") + cg.get("", "/")
+    if "memory" not in cg and not os.path.exists(v2 + "/memory.events"):
+        skip("the container has no memory cgroup here (no OOM counter to watch)")
+    p = h.spawn(h.rt_argv("events", "--interval", "30s", cid))
+    try:
+        time.sleep(0.5)  # watching
+        r = h.rt("exec", cid, "/probe", "alloc", "200")
+        check_eq(r.rc, 128 + 9, f"allocating 200 MiB under a 32 MiB limit is OOM-killed\n{r!r}")
+        start = time.monotonic()
+        check(wait_until(lambda: '"oom"' in _spawned_output(p), timeout=5),
+              f"an oom event within 5 s: {_spawned_output(p)!r}")
+        check(time.monotonic() - start < 1, "the oom event comes at once, not at a stats tick")
+        # runc ends when the cgroup empties (v2) or goes (v1): at delete here.
+        h.rt_ok("delete", "--force", cid)
+        res = h.finish(p, timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            h.finish(p)
+    check_eq(res.rc, 0, f"the stream ends with the container\n{res!r}")
+    lines = [json.loads(line) for line in res.out.splitlines()]
+    check(lines and all(e == {"type": "oom", "id": cid} for e in lines),
+          f"oom events only (no stats before the first interval): {lines}")
+
+
+def test_events_stream_interval(h):
+    """runc waits an interval before the first stats (Go's time.Tick), and its
+    --interval is a Go duration: a number without a unit is refused."""
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["/probe", "sleep", "60"])
+    h.rt_fail("events", "--interval", "1", cid, expect="interval", timeout=10)
+    h.rt_fail("events", "--interval", "0s", cid, expect="interval", timeout=10)
+    h.rt_fail("events", "--interval", "soon", cid, expect="interval", timeout=10)
+    p = h.spawn(h.rt_argv("events", "--interval", "1500ms", cid))
+    try:
+        time.sleep(1)
+        check_eq(_spawned_output(p), "", "nothing before the first interval")
+        check(wait_until(lambda: _spawned_output(p).count("\n") >= 2, timeout=5), "stats after 1.5 s and 3 s")
+        # runc ends when the cgroup empties (v2) or goes (v1): at delete here.
+        h.rt_ok("delete", "--force", cid)
+        res = h.finish(p, timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            h.finish(p)
+    check_eq(res.rc, 0, f"the stream ends with the container\n{res!r}")
+    lines = [json.loads(line) for line in res.out.splitlines()]
+    check(len(lines) >= 2 and all((e["type"], e["id"]) == ("stats", cid) and "data" in e for e in lines),
+          f"stats events: {lines}")
+
+
+def test_update_sizes_as_go_units(h):
+    """runc's update reads sizes with go-units' RAMInBytes: binary multiples,
+    "i" and "b" optional, one space allowed, fractions; -1 is unlimited."""
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["/probe", "sleep", "30"])
+    cg = _cgroup_lines(pid)
+    if "memory" not in cg:
+        skip("no v1 memory cgroup for the container here")
+    mem = "/sys/fs/cgroup/memory" + cg["memory"]
+
+    def limit(name):
+        with open(f"{mem}/{name}") as f:
+            return int(f.read())
+    for text, want in (("100MiB", 100 << 20), ("1GiB", 1 << 30), ("64 M", 64 << 20), ("10Mi", 10 << 20),
+                       ("1.5g", 3 << 29), ("200mib", 200 << 20)):
+        h.rt_ok("update", "--memory", text, cid)
+        check_eq(limit("memory.limit_in_bytes"), want, f"update --memory {text!r}")
+    for text, want in (("1MiB", 1 << 20), ("1mib", 1 << 20), ("4KiB", 4096), ("8192kb", 8 << 20)):
+        h.rt_ok("update", "--memory-reservation", text, cid)
+        check_eq(limit("memory.soft_limit_in_bytes"), want, f"update --memory-reservation {text!r}")
+    for bad in ("1x", "1.2.3", "-5m", "1 MiB ", "1e3", "lots"):
+        h.rt_fail("update", "--memory", bad, cid, expect="memory")
+    check_eq(limit("memory.limit_in_bytes"), 200 << 20, "unchanged by the refused sizes")
+
+
+def test_update_resources_takes_runcs_fields_only(h):
+    """runc's update -r applies memory limit/reservation/swap, the CPU's fields but
+    burst and idle, blockIO.weight, pids.limit and unified; the rest of a
+    LinuxResources (network, rdma, hugepageLimits, devices, disableOOMKiller,
+    swappiness...) is ignored without an error."""
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["/probe", "sleep", "30"], {"pids": {"limit": 50}})
+    cg = _cgroup_lines(pid)
+    pids_max = "/sys/fs/cgroup/pids" + cg["pids"] + "/pids.max"
+
+    def update(res):
+        r = h.rt("update", "--resources", "-", cid, input=json.dumps(res))
+        check_eq(r.rc, 0, f"update -r {res}\n{r!r}")
+        return r
+    update({"network": {"classID": 5, "priorities": [{"name": "lo", "priority": 3}]}, "pids": {"limit": 12}})
+    check_eq(open(pids_max).read().strip(), "12", "pids.max beside an ignored network section")
+    update({"rdma": {"mlx5_1": {"hcaHandles": 3, "hcaObjects": 10000}}})
+    update({"hugepageLimits": [{"pageSize": "2MB", "limit": 1 << 21}], "blockIO": {
+        "throttleReadBpsDevice": [{"major": 1, "minor": 3, "rate": 1000}]}})
+    update({"devices": [{"allow": False, "access": "rwm"}]})
+    r = h.rt("exec", cid, "/probe", "report")
+    check_eq(r.rc, 0, f"devices untouched by update (runc: SkipDevices)\n{r!r}")
+    if "memory" in cg:
+        mem = "/sys/fs/cgroup/memory" + cg["memory"]
+        swappiness = open(f"{mem}/memory.swappiness").read().strip()
+        update({"memory": {"disableOOMKiller": True, "swappiness": 7, "limit": 80 << 20}})
+        control = open(f"{mem}/memory.oom_control").read()
+        check("oom_kill_disable 0" in control, f"disableOOMKiller is not update's: {control!r}")
+        check_eq(open(f"{mem}/memory.swappiness").read().strip(), swappiness, "nor is swappiness")
+        check_eq(open(f"{mem}/memory.limit_in_bytes").read().strip(), str(80 << 20), "the limit beside them is")
+        r = update({"memory": {"kernel": 1 << 30, "kernelTCP": 1 << 30}})
+        check_in("Kernel memory settings are ignored", r.err, "runc's warning")
+        tcp = f"{mem}/memory.kmem.tcp.limit_in_bytes"
+        if os.path.exists(tcp):
+            check(int(open(tcp).read()) != 1 << 30, "kernelTCP is not written")
+
+
 def test_device_rules(h):
     _needs_cgroups(h)
     if not os.path.exists("/dev/loop0"):

@@ -23,6 +23,14 @@ std::string trim(std::string_view s);
 std::optional<int64_t> parse_int(std::string_view s);
 std::optional<uint64_t> parse_uint(std::string_view s);
 
+// Go's units.RAMInBytes (docker/go-units), which runc's update and Docker's
+// --memory and --shm-size read sizes with: what matches
+// ^(\d+(\.\d+)?) ?([kKmMgGtTpP])?[iI]?[bB]?$ ("64m", "1.5GiB", "512 KB",
+// "10Mi", "1048576"), in binary multiples (k is 1024), the product cut toward
+// 0 ("1.5k" is 1536, "0.5" is 0).  nullopt for anything else, and past
+// int64 (which Go wraps).  Pure.
+std::optional<int64_t> ram_in_bytes(std::string_view s);
+
 // `s` with ASCII letters in lower or upper case (names, keywords; no locale).
 std::string ascii_lower(std::string s);
 std::string ascii_upper(std::string s);

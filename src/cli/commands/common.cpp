@@ -1,7 +1,5 @@
 #include <unistd.h>
 
-#include <climits>
-#include <cstdlib>
 #include <optional>
 #include <iostream>
 #include <string_view>
@@ -123,23 +121,9 @@ int report_error(const Error& e, int exit_code) {
 }
 
 int64_t parse_size(const std::string& what, const std::string& text) {
-    std::string t = ascii_lower(text);
-    if (t.size() > 1 && t.back() == 'b') t.pop_back();
-    int64_t mult = 1;
-    if (!t.empty() && std::string_view("kmgt").find(t.back()) != std::string_view::npos) {
-        mult = int64_t{1} << (10 * (1 + std::string_view("kmgt").find(t.back())));
-        t.pop_back();
-    }
-    // Go's units.RAMInBytes takes a fraction too: "1.5g".
-    if (size_t dot = t.find('.'); dot != std::string::npos && mult > 1) {
-        auto whole = parse_uint(t.substr(0, dot)), frac = parse_uint(t.substr(dot + 1));
-        if (!whole || !frac || dot + 1 == t.size() || *whole > static_cast<uint64_t>(INT64_MAX / mult) - 1)
-            throw Error(EINVAL, what + ": invalid size " + quote(text));
-        return static_cast<int64_t>(*whole) * mult + static_cast<int64_t>(std::strtod(("0" + t.substr(dot)).c_str(), nullptr) * static_cast<double>(mult));
-    }
-    auto v = parse_int(t);
-    if (!v || (*v > 0 && *v > INT64_MAX / mult)) throw Error(EINVAL, what + ": invalid size " + quote(text));
-    return *v < 0 ? -1 : *v * mult;
+    if (text == "-1") return -1;
+    if (auto v = ram_in_bytes(text)) return *v;
+    throw Error(EINVAL, what + ": invalid size " + quote(text));
 }
 
 std::optional<bool> go_bool(std::string_view v) {

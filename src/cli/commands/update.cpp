@@ -1,6 +1,7 @@
 // update and events: live resources of a running container.
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
 #include <iostream>
 #include <thread>
@@ -11,10 +12,54 @@
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/app/image_spec.hpp"
+#include "crunlite/cgroup/manager.hpp"
+#include "crunlite/json/json.hpp"
 #include "crunlite/spec/parse.hpp"
 #include "crunlite/state/events.hpp"
+#include "crunlite/state/store.hpp"
 
 namespace crunlite::cli {
+
+namespace {
+
+// What runc's update takes of a LinuxResources (update.go copies these into
+// the container's cgroup config and nothing else): memory limit, reservation
+// and swap; the CPU's shares, quota, period, realtime runtime and period, cpus
+// and mems; blockIO.weight; pids.limit; unified.  The rest is ignored without
+// a word (devices, hugepageLimits, network, rdma, memory.swappiness,
+// disableOOMKiller, useHierarchy, checkBeforeUpdate, cpu.burst and idle,
+// blockIO's leafWeight and per-device fields), but for kernel memory, of which
+// runc warns.
+spec::Resources runc_update_fields(const spec::Resources& given) {
+    spec::Resources r;
+    if (const auto& m = given.memory) {
+        r.memory.emplace();
+        r.memory->limit = m->limit;
+        r.memory->reservation = m->reservation;
+        r.memory->swap = m->swap;
+        if (m->kernel.value_or(0) != 0 || m->kernel_tcp.value_or(0) != 0)
+            log::warn("Kernel memory settings are ignored and will be removed");
+    }
+    if (const auto& c = given.cpu) {
+        r.cpu.emplace();
+        r.cpu->shares = c->shares;
+        r.cpu->quota = c->quota;
+        r.cpu->period = c->period;
+        r.cpu->realtime_runtime = c->realtime_runtime;
+        r.cpu->realtime_period = c->realtime_period;
+        r.cpu->cpus = c->cpus;
+        r.cpu->mems = c->mems;
+    }
+    if (given.block_io && given.block_io->weight) {
+        r.block_io.emplace();
+        r.block_io->weight = given.block_io->weight;
+    }
+    r.pids_limit = given.pids_limit;
+    r.unified = given.unified;
+    return r;
+}
+
+}  // namespace
 
 int cmd_update(const Global& g, const std::vector<std::string>& args) {
     std::string resources_file, memory, reservation, swap, cpus, mems;
@@ -24,7 +69,7 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
     po::options_description opts("Options");
     opts.add_options()
         ("resources,r", po::value(&resources_file), "a JSON LinuxResources file, or - for stdin (the other options are then ignored)")
-        ("memory", po::value(&memory), "memory limit (bytes, or with k/m/g)")
+        ("memory", po::value(&memory), "memory limit (bytes, or 64m, 1.5GiB, \"512 KiB\"...; -1: unlimited)")
         ("memory-reservation", po::value(&reservation), "memory soft limit")
         ("memory-swap", po::value(&swap), "memory plus swap limit; -1: unlimited")
         ("pids-limit", po::value(&pids), "maximum number of processes")
@@ -47,7 +92,7 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
         } else {
             text = with_context("read --resources", [&] { return read_file(resources_file); });
         }
-        r = spec::parse_resources(text, resources_file == "-" ? "stdin" : resources_file);
+        r = runc_update_fields(spec::parse_resources(text, resources_file == "-" ? "stdin" : resources_file));
         // As runc: with a resources file the other options are ignored (said).
         for (const auto& [name, value] : vm)
             if (name != "resources" && name != "id" && !value.defaulted())
@@ -63,9 +108,10 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
         if (!r.cpu) r.cpu.emplace();
         return *r.cpu;
     };
-    if (vm.count("memory")) memory_part().limit = parse_size("update: --memory", memory);
-    if (vm.count("memory-reservation")) memory_part().reservation = parse_size("update: --memory-reservation", reservation);
-    if (vm.count("memory-swap")) memory_part().swap = parse_size("update: --memory-swap", swap);
+    // As runc: an empty size is no change.
+    if (!memory.empty()) memory_part().limit = parse_size("update: --memory", memory);
+    if (!reservation.empty()) memory_part().reservation = parse_size("update: --memory-reservation", reservation);
+    if (!swap.empty()) memory_part().swap = parse_size("update: --memory-swap", swap);
     if (vm.count("pids-limit")) r.pids_limit = pids;
     if (vm.count("cpu-period")) cpu_part().period = period;
     if (vm.count("cpu-quota")) cpu_part().quota = quota;
@@ -114,6 +160,39 @@ int stream_events(const runtime::Context& ctx, const std::vector<std::string>& i
     }
 }
 
+// runc's `events ID`: a stats object each `every` (the first after one), and
+// {"type":"oom","id":ID} as soon as the kernel's OOM killer ends a process of
+// the container (runc watches memory.oom_control or memory.events; the
+// counter polled here is those files'), one per kill; until the container
+// stops.
+int follow_events(const runtime::Context& ctx, const std::string& id, std::chrono::nanoseconds every) {
+    using Clock = std::chrono::steady_clock;
+    constexpr auto kPoll = std::chrono::milliseconds(100);
+    runtime::stats_json(ctx, id);  // its errors now: no such container, stopped, no cgroup
+    state::Store store(ctx.root);
+    state::State st = store.load(id);
+    cgroup::Paths cg{st.cgroup_unified, st.cgroup_v1};
+    uint64_t kills = cgroup::oom_kills(cg);
+    json::Writer w(false);
+    std::string oom = w.begin_object().key("type").string("oom").key("id").string(id).end_object().result();
+    for (auto next = Clock::now() + every;;) {
+        std::this_thread::sleep_until(std::min(next, Clock::now() + kPoll));
+        for (uint64_t now = cgroup::oom_kills(cg); kills < now; ++kills) std::cout << oom << "\n";
+        std::cout.flush();
+        // Ends, like runc, when the container is gone or stopped.
+        if (!store.exists(id) || store.status(st) == state::Status::Stopped) return 0;
+        if (Clock::now() < next) continue;
+        // As Go's ticker: ticks missed (a stopped process) are dropped, not caught up.
+        next += every;
+        if (next <= Clock::now()) next = Clock::now() + every;
+        try {
+            std::cout << runtime::stats_json(ctx, id) << std::endl;
+        } catch (const Error&) {
+            return 0;
+        }
+    }
+}
+
 }  // namespace
 
 int cmd_events(const Global& g, const std::vector<std::string>& args) {
@@ -140,20 +219,18 @@ int cmd_events(const Global& g, const std::vector<std::string>& args) {
     if (!since.empty() || !until.empty()) throw Error(EINVAL, "events: --since and --until need --format json");
     if (ids.size() != 1) throw Error(EINVAL, "events: \"events\" requires a container id argument");
     const std::string& id = ids[0];
+    // A Go duration, as runc's flag: a number alone is not one (but 0).
+    if (interval != "0" && parse_uint(interval))
+        throw Error(EINVAL, "events: --interval: invalid duration " + quote(interval) +
+                                ": missing unit (as runc: 5s, 500ms, 1m)");
     std::chrono::nanoseconds every(app::parse_duration(interval, "events: --interval"));
     if (every.count() <= 0) throw Error(EINVAL, "events: --interval must be positive");
     runtime::Context ctx = g.context();
-    for (;;) {
+    if (stats) {
         std::cout << runtime::stats_json(ctx, id) << std::endl;
-        if (stats) return 0;
-        std::this_thread::sleep_for(every);
-        // Ends, like runc, when the container is gone or stopped.
-        try {
-            runtime::stats_json(ctx, id);
-        } catch (const Error&) {
-            return 0;
-        }
+        return 0;
     }
+    return follow_events(ctx, id, every);
 }
 
 }  // namespace crunlite::cli
