@@ -5,6 +5,7 @@
 
 #include <poll.h>
 #include <signal.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -101,6 +102,21 @@ bool signal_leftovers(const state::State& st, int sig) {
         if (e.code() != ENOENT) throw;  // the cgroup is gone already: nothing left to signal
     }
     return true;
+}
+
+// How the init `pidfd` (opened while it ran) ended: its exit code (128+n for
+// signal n) as the kernel keeps it for the pidfd once the init's parent reaped
+// it (PIDFD_INFO_EXIT, Linux 6.15).  A zombie's parent, its monitor, reaps it
+// at once: a moment's grace for that.  nullopt when it does not, or on an
+// older kernel.  (A zombie's /proc/PID/stat exit code is no answer: where we
+// may not ptrace it, as rootless a non-dumpable crun-lite-init, it reads 0.)
+std::optional<int> reaped_exit_code(const state::State& st, int pidfd) {
+    sys::ProcStat ps;
+    for (int i = 0; i < 20 && sys::read_proc_stat(st.pid, ps) && ps.start_time == st.start_time && ps.state == 'Z'; ++i)
+        ::usleep(5'000);
+    std::optional<int> status = sys::pidfd_exit_status(pidfd);
+    if (!status) return std::nullopt;
+    return WIFEXITED(*status) ? WEXITSTATUS(*status) : 128 + WTERMSIG(*status);
 }
 
 }  // namespace
@@ -231,12 +247,15 @@ void remove(const Context& ctx, const std::string& id, bool force) {
             throw Error(EBUSY, "cannot delete container " + id + " that is not stopped: " + state::status_name(status));
     }
     if (status != state::Status::Stopped) {
+        sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));  // before the kill: how the init ended, below
         kill_and_wait(store, st);
         // Its end, which a monitor waiting on our lock finds no container to record
-        // (record_exit): SIGKILL's, for wait and events, as Docker's rm -f.
+        // (record_exit), for wait and events: SIGKILL's, as Docker's rm -f, unless
+        // the init had exited by itself just before (the kernel tells: its own code).
         if (!store.exit_status(id)) {
-            store.record_exit_status(st, 128 + SIGKILL);
-            detail::record_end_events(ctx, st, 128 + SIGKILL);
+            std::optional<int> code = pidfd ? reaped_exit_code(st, pidfd.get()) : std::nullopt;
+            store.record_exit_status(st, code.value_or(128 + SIGKILL));
+            detail::record_end_events(ctx, st, code.value_or(128 + SIGKILL));
         }
     }
     detail::destroy_cgroups(st);

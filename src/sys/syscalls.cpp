@@ -3,6 +3,7 @@
 #include <dirent.h>
 #include <fcntl.h>
 #include <linux/openat2.h>
+#include <sys/ioctl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/socket.h>
@@ -215,6 +216,22 @@ int pidfd_open(pid_t pid, unsigned flags) { return static_cast<int>(::syscall(SY
 
 int pidfd_send_signal(int pidfd, int sig) {
     return static_cast<int>(::syscall(SYS_pidfd_send_signal, pidfd, sig, nullptr, 0));
+}
+
+std::optional<int> pidfd_exit_status(int pidfd) {
+    // struct pidfd_info up to exit_code (PIDFD_INFO_SIZE_VER0), from Linux 6.15's
+    // include/uapi/linux/pidfd.h, which glibc 2.36's headers lack.
+    struct {
+        uint64_t mask, cgroupid;
+        uint32_t pid, tgid, ppid, ruid, rgid, euid, egid, suid, sgid, fsuid, fsgid;
+        int32_t exit_code;
+    } info = {};
+    static_assert(sizeof info == 64);
+    constexpr uint64_t kInfoExit = 1ULL << 3;  // PIDFD_INFO_EXIT
+    constexpr unsigned long kGetInfo = _IOWR(0xFF, 11, decltype(info));  // PIDFD_GET_INFO
+    info.mask = kInfoExit;
+    if (::ioctl(pidfd, kGetInfo, &info) < 0 || !(info.mask & kInfoExit)) return std::nullopt;
+    return info.exit_code;
 }
 
 int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,

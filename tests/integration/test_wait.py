@@ -4,7 +4,10 @@
 exit codes of bundle containers, several ids at once, the waits that cannot end well any more
 (exit 1 with the reason), --timeout, and usage errors (125)."""
 
+import fcntl
 import json
+import os
+import signal
 import time
 
 import harness
@@ -191,6 +194,56 @@ def test_rm_force_of_a_running_container(h):
         events = h.rt_ok("events", "--format", "json", "--since", "0", "--until", str(time.time()), cid)
         dies = [e for e in map(json.loads, events.out.splitlines()) if e["Action"] == "die"]
         check_eq([d["Actor"]["Attributes"]["exitCode"] for d in dies], ["137"], f"one die event\n{events!r}")
+
+
+def test_rm_force_of_an_init_that_exited_by_itself(h):
+    """delete --force of a container whose init had exited by itself (exit 3) but was not
+    gone yet: its own exit code is recorded, not SIGKILL's 137.  To hold the init there, a
+    detached exec's process is left in its PID namespace: the init, exiting, waits until the
+    kernel's SIGKILL has ended it and its parent (we, a subreaper) has reaped it.  The code
+    comes from the kernel once the monitor reaped the init (PIDFD_INFO_EXIT, Linux 6.15)."""
+    release = tuple(int(n) for n in os.uname().release.split("-")[0].split(".")[:2])
+    if release < (6, 15):
+        harness.skip(f"kernel {os.uname().release} keeps no exit status for a pidfd (PIDFD_INFO_EXIT, Linux 6.15)")
+    cid = _run_bundle(h, h.new_id("x"), "sh", "-c", "trap 'exit 3' TERM; while :; do sleep 1 & wait $!; done")
+    init = h.state(cid)["pid"]
+    pid_file = h.mkdtemp("pid") + "/exec.pid"
+    h.rt_ok("exec", "--detach", "--pid-file", pid_file, cid, "sleep", "3600")
+    with open(pid_file) as f:
+        lingering = int(f.read())
+    check(harness._proc_stat(lingering)[1] == os.getpid(), "the detached exec's process is our child")
+    waiter = h.spawn(h.rt_argv("wait", cid))
+    time.sleep(0.5)  # its first look: seen running
+    os.kill(init, signal.SIGTERM)  # ours, by pid: its trap exits 3
+    check(harness.wait_until(lambda: harness._proc_stat(lingering)[0] == "Z"),
+          "the init's exit killed the exec'd process")
+    check((harness._proc_stat(init) or "Z")[0] != "Z", "the init, exiting, waits for its namespace to empty")
+    deleting = h.spawn(h.rt_argv("delete", "--force", cid))
+    # Past its look at the init (alive) once it holds the container's lock, and a moment.
+    state_dir = os.path.join(h.root, cid)
+
+    def locked():
+        fd = os.open(state_dir, os.O_RDONLY | os.O_DIRECTORY)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+            return False
+        except BlockingIOError:
+            return True
+        finally:
+            os.close(fd)
+
+    check(harness.wait_until(locked), "delete --force holds the container's lock")
+    time.sleep(0.3)
+    os.waitpid(lingering, 0)  # the init ends
+    r = h.finish(deleting, timeout=20)
+    check_eq(r.rc, 0, f"delete --force\n{r!r}")
+    r = h.finish(waiter, timeout=20)
+    check_eq((r.rc, _lines(r)), (0, ["3"]), f"wait prints the init's own exit code\n{r!r}")
+    time.sleep(0.3)  # a monitor's record, were it to come
+    events = h.rt_ok("events", "--format", "json", "--since", "0", "--until", str(time.time()), cid)
+    dies = [e for e in map(json.loads, events.out.splitlines()) if e["Action"] == "die"]
+    check_eq([d["Actor"]["Attributes"]["exitCode"] for d in dies], ["3"], f"one die event, exit 3\n{events!r}")
 
 
 def test_timeout(h):

@@ -7,6 +7,7 @@
 #include <sys/types.h>
 
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -88,6 +89,11 @@ int pivot_root(const char* new_root, const char* put_old);
 int execveat_empty_path(int fd, char* const argv[]);
 int pidfd_open(pid_t pid, unsigned flags);
 int pidfd_send_signal(int pidfd, int sig);
+// The wait status of the process `pidfd` refers to, once its parent reaped it:
+// PIDFD_GET_INFO's PIDFD_INFO_EXIT (Linux 6.15), which the kernel keeps for a
+// pidfd opened before the reaping.  nullopt while it is not reaped, or on an
+// older kernel.
+std::optional<int> pidfd_exit_status(int pidfd);
 int mount_setattr(int dirfd, const char* path, unsigned flags, uint64_t attr_set, uint64_t attr_clr,
                   uint64_t propagation, int userns_fd = 0);
 int open_tree(int dirfd, const char* path, unsigned flags);
