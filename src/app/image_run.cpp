@@ -481,21 +481,42 @@ bool start_again(const runtime::Context& ctx, const std::string& id) {
         if (errno != EWOULDBLOCK || i == 100) throw Error(EBUSY, "container " + id + " is still held by its monitor");
         ::usleep(30'000);
     }
+    // What the new run resets before it starts (its monitor may record its exit
+    // at once), put back if it fails: the container stays as it was, its last
+    // exit, times and health shown by inspect, state and wait.
+    std::optional<int> last_exit = store.exit_status(id);
+    RestartRecord last_record = read_restart_record(st.bundle);
+    int64_t last_start = p.app.started_ns;
+    std::string health_path = st.bundle + "/health.json";
+    std::optional<std::string> last_health;
+    if (::access(health_path.c_str(), F_OK) == 0) last_health = read_file(health_path);
     st = runtime::ready_to_run_again(ctx, id);
-    int64_t now = realtime_ns();
-    update_restart_record(ctx, id, [&](RestartRecord& r) {
-        r = RestartRecord{r.restart_count, 0, false, "", false, std::nullopt, "", now};
-    });
-    detail::record_run_start(st.bundle, p.app, now);
-    ::unlink((st.bundle + "/health.json").c_str());  // the healthcheck starts afresh, as after a restart
-    runtime::CreateOptions c;
-    c.id = id;
-    c.bundle = st.bundle;
-    c.config_file = st.config_path;
-    c.owned_bundle = st.owned_bundle;
-    c.created = st.created;
-    c.replace_stopped = true;
-    launch(ctx, c, p, true, true);
+    try {
+        int64_t now = realtime_ns();
+        update_restart_record(ctx, id, [&](RestartRecord& r) {
+            r = RestartRecord{r.restart_count, 0, false, "", false, std::nullopt, "", now};
+        });
+        detail::record_run_start(st.bundle, p.app, now);
+        ::unlink(health_path.c_str());  // the healthcheck starts afresh, as after a restart
+        runtime::CreateOptions c;
+        c.id = id;
+        c.bundle = st.bundle;
+        c.config_file = st.config_path;
+        c.owned_bundle = st.owned_bundle;
+        c.created = st.created;
+        c.replace_stopped = true;
+        launch(ctx, c, p, true, true);
+    } catch (...) {
+        try {
+            if (last_exit) runtime::restore_exit_record(ctx, st, *last_exit);
+            update_restart_record(ctx, id, [&](RestartRecord& r) { r = last_record; });
+            detail::record_run_start(st.bundle, p.app, last_start);
+            if (last_health) write_file_atomic(health_path, *last_health, 0644);
+        } catch (const Error& e) {
+            log::debug("container " + id + " not put back as it was: " + e.message());  // deleted meanwhile
+        }
+        throw;
+    }
     return true;
 }
 

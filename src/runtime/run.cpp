@@ -363,6 +363,16 @@ state::State ready_to_run_again(const Context& ctx, const std::string& id) {
     return st;
 }
 
+void restore_exit_record(const Context& ctx, const state::State& st, int code) {
+    state::Store store(ctx.root);
+    try {
+        sys::UniqueFd lock = store.lock(st.id);
+        if (same_container(store, st)) store.record_exit_status(st, code);
+    } catch (const Error& e) {
+        log::debug("container " + st.id + ": exit record not restored: " + e.message());  // deleted meanwhile
+    }
+}
+
 void monitor_exited(const Context& ctx, const std::string& id, pid_t pid, uint64_t start_time, int status,
                     bool remove) {
     state::Store store(ctx.root);

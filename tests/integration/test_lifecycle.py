@@ -204,6 +204,9 @@ def test_start_errors(h):
     h.rt_ok("kill", cid, "KILL")
     h.wait_status(cid, "stopped")
     h.rt_fail("start", cid)
+    # The failed start leaves the stopped container as it was: its monitor's exit record too.
+    check_eq(h.state(cid)["status"], "stopped", "status after a start of a stopped one")
+    check_eq(h.rt("wait", cid).out.split(), ["137"], "its exit code after a failed start")
     h.rt_ok("delete", cid)
 
 

@@ -150,6 +150,10 @@ std::optional<state::State> recreate(const Context& ctx, CreateOptions opts, pid
 // creation time the new run (CreateOptions::replace_stopped) takes.  The state
 // stays until the new run replaces it.  Throws Error(EBUSY) unless stopped.
 state::State ready_to_run_again(const Context& ctx, const std::string& id);
+// When that run failed: the exit record ready_to_run_again removed, `code`, is
+// written again, under the lock, so that the container stays as it was; not
+// when the id names another container, or none, by now.
+void restore_exit_record(const Context& ctx, const state::State& st, int code);
 // kill: `signal` by name (TERM, SIGTERM) or number; "0" only checks that the
 // container runs, and "" is SIGTERM (as runc).
 void kill(const Context& ctx, const std::string& id, const std::string& signal, bool all);
