@@ -391,7 +391,8 @@ void list(const Context& ctx, const std::string& format, bool quiet, std::ostrea
         os << out << "]\n";
         return;
     }
-    // A table: each column as wide as its widest cell, four spaces apart.
+    // A table as runc's tabwriter (minimum width 12, padding 3) lays it out: each
+    // column its widest cell and 3 spaces, at least 12.
     std::vector<char> pid_text(rows.size() * 12);
     auto cells = [&](size_t r) -> std::array<std::string_view, 6> {
         if (r == 0) return {"ID", "PID", "STATUS", "BUNDLE", "CREATED", "OWNER"};
@@ -406,7 +407,7 @@ void list(const Context& ctx, const std::string& format, bool quiet, std::ostrea
         for (size_t i = 0; i < row.size(); ++i) width[i] = std::max(width[i], row[i].size());
     }
     size_t last_at = 0;
-    for (size_t i = 0; i + 1 < width.size(); ++i) last_at += width[i] + 4;
+    for (size_t i = 0; i + 1 < width.size(); ++i) last_at += width[i] = std::max<size_t>(width[i] + 3, 12);
     // Written a block of lines at a time: the table of many containers is not
     // held whole.
     size_t line_max = last_at + width.back() + 1, block = std::max<size_t>(64 * 1024, line_max);
@@ -422,7 +423,7 @@ void list(const Context& ctx, const std::string& format, bool quiet, std::ostrea
         char* p = out.data() + at;
         for (size_t i = 0; i < row.size(); ++i) {
             std::memcpy(p, row[i].data(), row[i].size());
-            p += i + 1 < row.size() ? width[i] + 4 : row[i].size();
+            p += i + 1 < row.size() ? width[i] : row[i].size();
         }
         *p = '\n';
     }

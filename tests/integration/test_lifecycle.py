@@ -326,6 +326,10 @@ def test_list(h):
     check_eq(rows[c2][2], "running", "table status of c2")
     check_eq(rows[c1][1], str(h.state(c1)["pid"]), "table pid of c1")
     check_in(os.path.realpath(b2.path), [os.path.realpath(x) for x in rows[c2]], "table bundle")
+    # runc's tabwriter layout: each column its widest cell and 3 spaces, at least 12.
+    cells = [line.split() for line in table]
+    widths = [max(max(len(r[i]) for r in cells) + 3, 12) for i in range(5)]
+    check_eq(table, ["".join(c.ljust(w) for c, w in zip(r, widths)) + r[5] for r in cells], "the table laid out as runc's")
 
     js = h.rt_ok("list", "--format", "json").json()
     check(isinstance(js, list) and len(js) == 2, f"list json: {js!r}")
