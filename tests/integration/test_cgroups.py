@@ -328,6 +328,22 @@ def _spawned_output(p):
     return p._crlt[1].read().decode()
 
 
+def _events_until_deleted(h, p, cid, watch):
+    """Runs watch() on the events stream `p`, then deletes the container (runc's
+    stream ends when the cgroup empties, on v2, or goes, on v1) and returns the
+    stream's events once it ended, with exit status 0."""
+    try:
+        watch()
+        h.rt_ok("delete", "--force", cid)
+        res = h.finish(p, timeout=10)
+    finally:
+        if p.poll() is None:
+            p.kill()
+            h.finish(p)
+    check_eq(res.rc, 0, f"the stream ends with the container\n{res!r}")
+    return [json.loads(line) for line in res.out.splitlines()]
+
+
 def test_events_stream_reports_oom(h):
     """runc's `events ID`: {"type":"oom","id":ID} as soon as the OOM killer ends a
     process of the container, whatever the interval; the first stats one interval
@@ -339,7 +355,8 @@ def test_events_stream_reports_oom(h):
     if "memory" not in cg and not os.path.exists(v2 + "/memory.events"):
         skip("the container has no memory cgroup here (no OOM counter to watch)")
     p = h.spawn(h.rt_argv("events", "--interval", "30s", cid))
-    try:
+
+    def watch():
         time.sleep(0.5)  # watching
         r = h.rt("exec", cid, "/probe", "alloc", "200")
         check_eq(r.rc, 128 + 9, f"allocating 200 MiB under a 32 MiB limit is OOM-killed\n{r!r}")
@@ -347,15 +364,7 @@ def test_events_stream_reports_oom(h):
         check(wait_until(lambda: '"oom"' in _spawned_output(p), timeout=5),
               f"an oom event within 5 s: {_spawned_output(p)!r}")
         check(time.monotonic() - start < 1, "the oom event comes at once, not at a stats tick")
-        # runc ends when the cgroup empties (v2) or goes (v1): at delete here.
-        h.rt_ok("delete", "--force", cid)
-        res = h.finish(p, timeout=10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            h.finish(p)
-    check_eq(res.rc, 0, f"the stream ends with the container\n{res!r}")
-    lines = [json.loads(line) for line in res.out.splitlines()]
+    lines = _events_until_deleted(h, p, cid, watch)
     check(lines and all(e == {"type": "oom", "id": cid} for e in lines),
           f"oom events only (no stats before the first interval): {lines}")
 
@@ -369,19 +378,12 @@ def test_events_stream_interval(h):
     h.rt_fail("events", "--interval", "0s", cid, expect="interval", timeout=10)
     h.rt_fail("events", "--interval", "soon", cid, expect="interval", timeout=10)
     p = h.spawn(h.rt_argv("events", "--interval", "1500ms", cid))
-    try:
+
+    def watch():
         time.sleep(1)
         check_eq(_spawned_output(p), "", "nothing before the first interval")
         check(wait_until(lambda: _spawned_output(p).count("\n") >= 2, timeout=5), "stats after 1.5 s and 3 s")
-        # runc ends when the cgroup empties (v2) or goes (v1): at delete here.
-        h.rt_ok("delete", "--force", cid)
-        res = h.finish(p, timeout=10)
-    finally:
-        if p.poll() is None:
-            p.kill()
-            h.finish(p)
-    check_eq(res.rc, 0, f"the stream ends with the container\n{res!r}")
-    lines = [json.loads(line) for line in res.out.splitlines()]
+    lines = _events_until_deleted(h, p, cid, watch)
     check(len(lines) >= 2 and all((e["type"], e["id"]) == ("stats", cid) and "data" in e for e in lines),
           f"stats events: {lines}")
 

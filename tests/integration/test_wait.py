@@ -46,6 +46,14 @@ def _lines(r):
     return r.out.split()
 
 
+
+def _die_codes(h, cid):
+    """The exit codes of the container's die events, once a monitor's record, were
+    it to come, would have come."""
+    time.sleep(0.3)
+    events = h.rt_ok("events", "--format", "json", "--since", "0", "--until", str(time.time()), cid)
+    return [e["Actor"]["Attributes"]["exitCode"] for e in map(json.loads, events.out.splitlines()) if e["Action"] == "die"]
+
 def test_stopped_prints_the_exit_code(h):
     """A bundle container run -d: the default condition (stopped) prints its exit code once
     it exits; exited means the same; a signal's death is 128+n; an exit is noticed at once."""
@@ -190,10 +198,7 @@ def test_rm_force_of_a_running_container(h):
         h.rt_ok("rm", "-f", cid)
         r = h.finish(p, timeout=20)
         check_eq((r.rc, _lines(r)), (0, ["137"]), f"wait, then rm -f\n{r!r}")
-        time.sleep(0.3)  # a monitor's record, were it to come
-        events = h.rt_ok("events", "--format", "json", "--since", "0", "--until", str(time.time()), cid)
-        dies = [e for e in map(json.loads, events.out.splitlines()) if e["Action"] == "die"]
-        check_eq([d["Actor"]["Attributes"]["exitCode"] for d in dies], ["137"], f"one die event\n{events!r}")
+        check_eq(_die_codes(h, cid), ["137"], "one die event")
 
 
 def test_rm_force_of_an_init_that_exited_by_itself(h):
@@ -240,10 +245,7 @@ def test_rm_force_of_an_init_that_exited_by_itself(h):
     check_eq(r.rc, 0, f"delete --force\n{r!r}")
     r = h.finish(waiter, timeout=20)
     check_eq((r.rc, _lines(r)), (0, ["3"]), f"wait prints the init's own exit code\n{r!r}")
-    time.sleep(0.3)  # a monitor's record, were it to come
-    events = h.rt_ok("events", "--format", "json", "--since", "0", "--until", str(time.time()), cid)
-    dies = [e for e in map(json.loads, events.out.splitlines()) if e["Action"] == "die"]
-    check_eq([d["Actor"]["Attributes"]["exitCode"] for d in dies], ["3"], f"one die event, exit 3\n{events!r}")
+    check_eq(_die_codes(h, cid), ["3"], "one die event, exit 3")
 
 
 def test_timeout(h):
