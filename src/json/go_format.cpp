@@ -112,10 +112,11 @@ std::string format_one(const Spec& spec, char verb, const Arg& v) {
             // Go writes the sign and then the magnitude, in every base.
             unsigned long long m = n < 0 ? 0ULL - static_cast<unsigned long long>(n) : static_cast<unsigned long long>(n);
             std::string digits;
-            int base = verb == 'd' ? 10 : verb == 'b' ? 2 : verb == 'o' ? 8 : 16;
+            unsigned base = verb == 'd' ? 10 : verb == 'b' ? 2 : verb == 'o' ? 8 : 16;
+            const char* symbols = verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef";
             do {
-                digits.insert(digits.begin(), (verb == 'X' ? "0123456789ABCDEF" : "0123456789abcdef")[m % static_cast<unsigned>(base)]);
-                m /= static_cast<unsigned>(base);
+                digits.insert(digits.begin(), symbols[m % base]);
+                m /= base;
             } while (m);
             if (spec.prec >= 0 && digits.size() < static_cast<size_t>(spec.prec)) digits.insert(0, static_cast<size_t>(spec.prec) - digits.size(), '0');
             if (spec.prec == 0 && n == 0) digits.clear();
@@ -215,11 +216,19 @@ std::optional<std::string> number(std::string w) {
     if (w[0] == '\'') {
         size_t i = 0;
         std::optional<std::string> c = unquote(w, i);
-        if (!c || i != w.size() || c->empty() || utf8_len(*c, 0) != c->size()) return std::nullopt;
-        uint32_t cp = static_cast<unsigned char>((*c)[0]);
-        if (c->size() > 1) {
-            cp &= 0x3F >> (c->size() - 1);
-            for (size_t k = 1; k < c->size(); ++k) cp = cp << 6 | (static_cast<unsigned char>((*c)[k]) & 0x3F);
+        if (!c || i != w.size() || c->empty()) return std::nullopt;
+        // One byte ('a', '\xff', '\377') is its value; more must be one UTF-8 character.
+        auto byte = [&](size_t k) { return static_cast<unsigned char>((*c)[k]); };
+        uint32_t cp = byte(0);
+        size_t n = c->size();
+        if (n > 1) {
+            size_t want = (cp & 0xE0) == 0xC0 ? 2 : (cp & 0xF0) == 0xE0 ? 3 : (cp & 0xF8) == 0xF0 ? 4 : 0;
+            if (n != want) return std::nullopt;
+            cp &= 0x7Fu >> n;
+            for (size_t k = 1; k < n; ++k) {
+                if ((byte(k) & 0xC0) != 0x80) return std::nullopt;
+                cp = cp << 6 | (byte(k) & 0x3F);
+            }
         }
         return (negative ? "-" : "") + std::to_string(cp);
     }
@@ -258,11 +267,12 @@ std::string format(const std::string& fmt, const std::vector<Arg>& args) {
             continue;
         }
         Spec spec;
-        for (++i; i < fmt.size() && std::strchr("-+# 0", fmt[i]); ++i) spec.flags += fmt[i];
+        for (++i; i < fmt.size() && fmt[i] && std::strchr("-+# 0", fmt[i]); ++i) spec.flags += fmt[i];
         auto number = [&](int& n) {
-            size_t from = i;
-            for (n = 0; i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])); ++i) n = n * 10 + (fmt[i] - '0');
-            if (i - from > 4) throw Error(EINVAL, "a width or precision above 9999");
+            for (n = 0; i < fmt.size() && std::isdigit(static_cast<unsigned char>(fmt[i])); ++i) {
+                n = n * 10 + (fmt[i] - '0');
+                if (n > 9999) throw Error(EINVAL, "a width or precision above 9999");
+            }
         };
         number(spec.width);
         if (i < fmt.size() && fmt[i] == '.') {

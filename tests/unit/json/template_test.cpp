@@ -179,6 +179,9 @@ TEST_CASE("template: Go's literals: escapes, number forms, characters", "[templa
     CHECK_THROWS_WITH(render(R"({{"\xZZ"}})"), Contains("a bad string"));
     CHECK_THROWS_WITH(render(R"({{"\uD800"}})"), Contains("a bad string"));
     CHECK_THROWS_WITH(render("{{'ab'}}"), Contains("a bad character constant `'ab'`"));
+    CHECK(render("{{'\\xff'}} {{'\\377'}}") == "255 255");
+    CHECK_THROWS_WITH(render("{{'\x8c\x84\x84\x8a\xba\xba\xba\xba'}}"), Contains("a bad character constant"));  // fuzz: no lead byte
+    CHECK_THROWS_WITH(render("{{'\xc3\xa9\xa9'}}"), Contains("a bad character constant"));
     CHECK_THROWS_WITH(render("{{08}}"), Contains("bad number `08`"));
     CHECK_THROWS_WITH(render("{{99999999999999999999}}"), Contains("bad number"));
     CHECK_THROWS_WITH(render("{{ /* c */ }}"), Contains("unexpected `/`"));
@@ -196,6 +199,8 @@ TEST_CASE("template: printf as Go's fmt", "[template]") {
     CHECK(render(R"({{printf "%q %q %c %U % x %X" "a\"b" 97 9731 9731 "hi" "hi"}})") == "\"a\\\"b\" 'a' \u2603 U+2603 68 69 6869");
     CHECK(render(R"({{printf "%d|%x|%t|%z" 1.5 1.5 "x" 1}})") == "%!d(1.5)|%!x(1.5)|%!t(x)|%!z(1)");
     CHECK(render(R"({{printf "%"}}|{{printf "%5"}})") == "%!(NOVERB)|%!(NOVERB)");
+    CHECK(render(std::string("{{printf \"%") + '\0' + "d\" 1}}") == std::string("%!") + '\0' + "(1)d");  // fuzz: NUL is no flag
+    CHECK_THROWS_WITH(render(R"({{printf "%9999999999999d" 1}})"), Contains("above 9999"));  // fuzz: no int overflow
 }
 
 TEST_CASE("template: slice, and limits on work and output", "[template]") {
