@@ -57,9 +57,15 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
     if (std::none_of(out.env.begin(), out.env.end(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; }))
         out.env.push_back("HOME=" + linux::container_home(proc.user.uid));
     // The pty comes from the container's devpts; its master goes to the parent.
+    // An exec'd process makes its own here and waits until the parent has handed
+    // the master on (console socket, or our terminal's size copied in): conmon
+    // sizes it on receipt, so the process sees that size from its first
+    // instruction.  An init is held at start anyway.
     if (proc.terminal) {
-        sys::UniqueFd master = pty ? std::move(pty) : linux::setup_terminal(proc.user.uid, proc.console_size);
+        bool exec_process = !pty;
+        sys::UniqueFd master = exec_process ? linux::setup_terminal(proc.user.uid, proc.console_size) : std::move(pty);
         sync.send_fd(MsgType::Pty, master.get());
+        if (exec_process) sync.expect(MsgType::Go, "hand the terminal over");
     }
     linux::set_rlimits(proc.rlimits);
     // After the rlimits (RLIMIT_RTPRIO/NICE may allow them), before the user switch drops CAP_SYS_NICE.

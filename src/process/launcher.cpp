@@ -266,7 +266,9 @@ void die_of_signals_while_created() {
             if (flags && sys::host_kernel().setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
         }
         auto next = [&] { exec_stage2(req, sync, ignored); };
-        if (sys::Child::vfork_shares_memory && !(req.seccomp && req.seccomp->notify))
+        // A process with a terminal waits for us before it execs (finish_process):
+        // it must not hold us suspended meanwhile.
+        if (sys::Child::vfork_shares_memory && !(req.seccomp && req.seccomp->notify) && !req.process->terminal)
             clone_next_stage_sharing_memory(sync, "exec process", next);
         clone_next_stage(sync, true, "exec process", next);
     });
@@ -393,13 +395,17 @@ void send_seccomp_listener(const spec::Config& config, const std::string& id, co
 }
 
 // The fds a container process sends before it is ready, in this order: the pty
-// master (process.terminal), then the seccomp listener (NOTIFY rules), which
-// goes to `on_listener` at once.  Returns the pty master, if any.
-template <typename OnListener>
+// master (process.terminal), which goes to `on_pty` at once (it may take it),
+// then the seccomp listener (NOTIFY rules), which goes to `on_listener` at once.
+// Returns the pty master, if any is left.
+template <typename OnPty, typename OnListener>
 sys::UniqueFd receive_setup_fds(const SyncSocket& sync, const linux::ProcessPlan& proc, const linux::SeccompProgram* seccomp,
-                                OnListener on_listener) {
+                                OnPty on_pty, OnListener on_listener) {
     sys::UniqueFd master;
-    if (proc.terminal) master = sync.expect_fd(MsgType::Pty, "set up the terminal");
+    if (proc.terminal) {
+        master = sync.expect_fd(MsgType::Pty, "set up the terminal");
+        on_pty(master);
+    }
     if (seccomp && seccomp->notify) {
         sys::UniqueFd listener = sync.expect_fd(MsgType::SeccompFd, "load seccomp filter");
         on_listener(listener.get());
@@ -545,7 +551,7 @@ Launched launch(const LaunchRequest& req) {
         struct pollfd hangup = {parent_end.fd(), POLLRDHUP, 0};
         while (::poll(&hangup, 1, -1) < 0 && errno == EINTR) {}
     }
-    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
+    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [](sys::UniqueFd&) {}, [&](int listener) {
         send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);
     });
     parent_end.expect(MsgType::Ready, "set up container");
@@ -578,7 +584,12 @@ Launched launch_exec(const ExecRequest& req) {
         parent_end.send(MsgType::Go);
     }
     sys::Child child = take_child(parent_end, stage1_child, "join the container");
-    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [&](int listener) {
+    // The process waits for Go once its master is handed on (finish_process).
+    auto hand_over = [&req, &parent_end = parent_end](sys::UniqueFd& master) {
+        if (req.pty_ready) req.pty_ready(master);
+        parent_end.send(MsgType::Go);
+    };
+    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, hand_over, [&](int listener) {
         send_seccomp_listener(*req.config, req.container_id, req.bundle, req.init_pid, listener);
     });
     // The socket closes when the process execs; before that it may report an error.

@@ -197,20 +197,26 @@ int exec(const Context& ctx, const ExecOptions& o) {
 
     // Orphans of the exec'd process (without a pid namespace) come to us to be reaped.
     if (!o.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
+    // The pty master is handed on before the process goes on, so that it starts
+    // with its size set: conmon sizes the master on receipt, as we do from our
+    // terminal (runc hands it on before its process execs too).
+    std::optional<linux::TerminalProxy> tty;
+    req.pty_ready = [&](sys::UniqueFd& master) {
+        if (o.console_socket.empty()) {
+            tty.emplace(std::move(master));
+            return;
+        }
+        linux::send_to_console_socket(o.console_socket, master.get());
+        master.reset();
+    };
     process::Launched launched = with_context("exec failed: unable to start container process", [&] { return process::launch_exec(req); });
     if (!o.pid_file.empty()) detail::write_pid_file(o.pid_file, launched.process.pid());
-    if (launched.pty_master && !o.console_socket.empty()) {
-        linux::send_to_console_socket(o.console_socket, launched.pty_master.get());
-        launched.pty_master.reset();
-    }
     // Detached: when we exit, the process goes to our caller's subreaper (conmon,
     // the containerd shim), which waits for it, as with runc.
     if (o.detach) {
         launched.process.release();
         return 0;
     }
-    std::optional<linux::TerminalProxy> tty;
-    if (launched.pty_master) tty.emplace(std::move(launched.pty_master));
     return detail::wait_forwarding_signals(launched, tty ? &*tty : nullptr,
                                            o.timeout_ns > 0 ? o.timeout_ns / 1'000'000 : -1);
 }

@@ -244,12 +244,18 @@ def read_pty(master, until=None, timeout=10.0):
     return out
 
 
-def on_a_terminal(argv):
-    """Runs argv with stdio on a pty; returns (exit status, everything it wrote)."""
+def on_a_terminal(argv, size=None, env=None):
+    """Runs argv with stdio on a pty (of `size`, (rows, columns), if given);
+    returns (exit status, everything it wrote)."""
     import pty
     pid, master = pty.fork()
     if pid == 0:
-        os.execv(argv[0], argv)
+        if size:
+            import fcntl
+            import struct
+            import termios
+            fcntl.ioctl(0, termios.TIOCSWINSZ, struct.pack("HHHH", size[0], size[1], 0, 0))
+        os.execve(argv[0], argv, os.environ if env is None else env)
     out = read_pty(master, timeout=60)
     _, status = os.waitpid(pid, 0)
     os.close(master)
@@ -536,9 +542,10 @@ class FdReceiver:
     """A unix socket at `path` that accepts one connection in the background and keeps
     its message and the fds sent with it (SCM_RIGHTS): what a console socket or a
     seccomp agent receives from the runtime.  result() waits and returns (data, fds).
-    With close=True the fds are closed on receipt (what they were is in self.fdinfo)."""
+    With close=True the fds are closed on receipt (what they were is in self.fdinfo);
+    on_receive, if given, is called with them first (as conmon sizes a pty master)."""
 
-    def __init__(self, path, timeout=20, close=False):
+    def __init__(self, path, timeout=20, close=False, on_receive=None):
         import threading
         self.path = path
         self.fdinfo = []
@@ -549,6 +556,8 @@ class FdReceiver:
             try:
                 conn, _ = srv.accept()
                 msg, fds = _receive_with_fds(conn)
+                if on_receive:
+                    on_receive(fds)
                 self._got["data"], self._got["fds"] = msg, fds
                 self.fdinfo = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
                 if close:

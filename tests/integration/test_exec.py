@@ -277,9 +277,9 @@ def test_exec_detach_pid_file_and_no_zombie(h):
     check(wait_until(gone, 10), f"exec'd process {pid} left a zombie")
 
 
-def _console_socket(h):
+def _console_socket(h, on_receive=None):
     """A listening console socket; returns (path, fetch) where fetch() returns the master fd."""
-    recv = harness.FdReceiver(os.path.join(h.mkdtemp("console"), "console.sock"))
+    recv = harness.FdReceiver(os.path.join(h.mkdtemp("console"), "console.sock"), on_receive=on_receive)
 
     def fetch():
         _, fds = recv.result()
@@ -307,6 +307,44 @@ def test_exec_tty_with_console_socket(h):
         _talk(master, b"exit\n", b"\xff", timeout=1)
     finally:
         os.close(master)
+
+
+def test_exec_terminal_sized_before_the_process_starts(h):
+    """An exec'd process's pty is handed on before the process runs, so its first
+    look at the terminal sees the size: ours, in the foreground; or the one a
+    console-socket peer sets on receipt, as conmon does for `podman exec -it`
+    (before, the process ran first and saw 0x0)."""
+    b, cid = _running(h)
+    rc, out = harness.on_a_terminal(h.rt_argv("exec", "-t", cid, "stty", "size"), size=(24, 99))
+    check_eq(rc, 0, f"exec -t stty size\n{out}")
+    check_in("24 99", out, "the size of our terminal, before the process started")
+
+    def size_on_receipt(fds):
+        fcntl.ioctl(fds[0], termios.TIOCSWINSZ, struct.pack("HHHH", 41, 123, 0, 0))
+    for _ in range(5):
+        path, fetch = _console_socket(h, size_on_receipt)
+        h.rt_ok("exec", "--tty", "--detach", "--console-socket", path, cid, "stty", "size")
+        master = fetch()
+        try:
+            out = harness.read_pty(master, b"\n")
+        finally:
+            os.close(master)
+        check_in(b"41 123", out, "the size the console socket's peer set on receipt")
+    # containerd's shim takes the master only once `exec --detach` has returned:
+    # nothing waits for the peer to read it.
+    srv = harness._unix_listener(os.path.join(h.mkdtemp("console"), "late.sock"), 1, 20)
+    try:
+        h.rt_ok("exec", "--tty", "--detach", "--console-socket", srv.getsockname(), cid, "sh", "-c", "echo late-$((1+1))")
+        conn, _ = srv.accept()
+        _, fds = harness._receive_with_fds(conn)
+        conn.close()
+    finally:
+        srv.close()
+    check_eq(len(fds), 1, "one fd on the console socket")
+    try:
+        check_in(b"late-2", harness.read_pty(fds[0], b"late-2"), "output kept for a peer that reads late")
+    finally:
+        os.close(fds[0])
 
 
 def test_create_with_terminal_and_console_socket(h):

@@ -55,7 +55,7 @@ class Podman:
         for d in ("proc", "sys", "dev", "etc", "tmp"):
             os.makedirs(os.path.join(rootfs, d))
         shutil.copy2(harness.BUSYBOX, os.path.join(rootfs, "bin", "busybox"))
-        for applet in ("sh", "echo", "id", "cat", "sleep", "ps", "true", "tty", "hostname"):
+        for applet in ("sh", "echo", "id", "cat", "sleep", "ps", "true", "tty", "stty", "hostname"):
             os.symlink("busybox", os.path.join(rootfs, "bin", applet))
         shutil.copy2(self.h.probe, os.path.join(rootfs, "probe"))
         with open(os.path.join(rootfs, "etc", "passwd"), "w") as f:
@@ -124,6 +124,11 @@ def _test_podman_detached_exec_pause_update_stop(h, p):
         check_eq(r.rc, 3, f"podman exec exit status\n{r!r}")
         r = p.ok("exec", "-t", name, "tty")
         check_in("/dev/pts/", r.out, "podman exec -t gets a pty")
+        # conmon sizes the pty master as it receives it: the process must not run before.
+        for _ in range(3):
+            rc, out = harness.on_a_terminal(p.args + ["exec", "-it", name, "stty", "size"], size=(33, 101), env=p.env)
+            check_eq(rc, 0, f"podman exec -it stty size\n{out}")
+            check_in("33 101", out, "podman exec -it: the process starts with the terminal's size")
         if not h.rootless:
             p.ok("pause", name)
             check_in("paused", p.ok("inspect", "--format", "{{.State.Status}}", name).out, "paused")

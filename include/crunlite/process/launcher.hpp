@@ -146,6 +146,9 @@ struct ExecRequest {
     // Instead of those: the parent puts stage-1 in the container's cgroups
     // (called with its pid while stage-1 waits; the process inherits them).
     std::function<void(pid_t)> place_stage1;
+    // With process.terminal: called with the pty master before the process goes
+    // on (it may take the fd: sent to a console socket, or proxied); throws to fail.
+    std::function<void(sys::UniqueFd& master)> pty_ready;
     bool kill_with_parent = false;           // SIGKILL the process when its parent (we) dies
     std::optional<bool> setgroups_allowed;   // in the container's user namespace; unset: read /proc/self/setgroups
 };
