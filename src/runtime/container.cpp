@@ -329,7 +329,8 @@ std::string stats_json(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
     if (store.status(st) == state::Status::Stopped) throw Error(EINVAL, "container not running");
-    return cgroup::stats_json(require_cgroup(st), id);
+    // Without a cgroup (rootless, none delegated), runc's zeros: nothing is counted.
+    return cgroup::stats_json(detail::cgroup_paths(st), id);
 }
 
 std::vector<int> container_pids(const Context& ctx, const std::string& id) {

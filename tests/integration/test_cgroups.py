@@ -517,6 +517,11 @@ def test_cgroup_manager_disabled(h):
     pid = h.state(cid)["pid"]
     check_eq(_cgroup_lines(pid), own, "no cgroup of its own with --cgroup-manager disabled")
     h.rt_fail("pause", cid, expect="has no cgroup")
+    # runc's stats of a container without a cgroup (rootless, none delegated): zeros.
+    data = json.loads(h.rt_ok("events", "--stats", cid).out)["data"]
+    check_eq(data["cpu"], {"usage": {"kernel": 0, "user": 0}, "throttling": {}}, "no CPU counted")
+    check_eq(data["memory"]["usage"], {"limit": 0, "failcnt": 0}, "no memory counted")
+    check_eq((data["pids"], data["blkio"]), ({}, {}), "no pids or I/O counted")
 
 
 def test_bad_resources_fail_cleanly(h):

@@ -1021,6 +1021,9 @@ def test_rootless_limits_without_delegated_cgroup(h):
     h.rt_ok("run", "--detach", "--bundle", b2.path, cid)
     check_eq(cgroups(h.state(cid)["pid"]), cgroups(os.getpid()), "in our own cgroup")
     h.rt_fail("pause", cid, expect="has no cgroup")
+    # As runc's: stats of nothing counted, not an error.
+    stats = json.loads(h.rt_ok("events", "--stats", cid).out)
+    check_eq((stats["type"], stats["data"]["cpu"]["usage"]), ("stats", {"kernel": 0, "user": 0}), "zeros")
 
 
 if __name__ == "__main__":
