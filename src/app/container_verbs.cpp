@@ -259,6 +259,7 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
         }
     if (status != state::Status::Stopped) code = 0;  // Docker's: reset at each start
     if (code) w.key("ExitCode").integer(*code);
+    w.key("Error").string(status == state::Status::Stopped ? restart.error : "");  // Docker's: why it could not start
     // Docker's: the kernel's OOM killer ended a process of the last run (its "oom" event).
     bool oom = false;
     if (status == state::Status::Stopped) {

@@ -90,6 +90,7 @@ std::string restart_record_json(const RestartRecord& r) {
     w.key("Restarting").boolean(r.restarting);
     if (r.exit_code) w.key("ExitCode").integer(*r.exit_code);
     w.key("FinishedAt").string(r.finished_at).key("StartedAt").integer(r.started_ns);
+    if (!r.error.empty()) w.key("Error").string(r.error);
     w.end_object();
     return w.result();
 }
@@ -106,6 +107,7 @@ RestartRecord parse_restart_record(const std::string& text, const std::string& s
     r.exit_code = root.find_int32("ExitCode");
     r.finished_at = root.get_string("FinishedAt");
     r.started_ns = root.get_int64("StartedAt");
+    if (auto e = root.find("Error")) r.error = e->as_string();
     if (r.restart_count < 0) root.at("RestartCount").fail("must not be negative");
     if (r.backoff_ms < 0 || r.backoff_ms > kMaxBackoff_ms) root.at("Backoff").fail("must be 0-60000 (ms)");
     if (!r.restart_requested.empty() && r.restart_requested != "health" && r.restart_requested != "startup")
@@ -240,6 +242,15 @@ bool wait_backoff(const std::string& bundle, int64_t delay_ms) {
     }
 }
 
+// Whether `st` is still the container of that id (not deleted, nor replaced by another).
+bool same_container(const runtime::Context& ctx, const state::State& st) {
+    try {
+        return state::Store(ctx.root).load(st.id).created == st.created;
+    } catch (const Error&) {
+        return false;
+    }
+}
+
 // After a restart: the run starts afresh for the healthcheck (start period,
 // status "starting", the startup probe) and for the backoff.
 void reset_run(const detail::ImageContainer& c, detail::App& app, int64_t now_ns) {
@@ -251,7 +262,7 @@ void reset_run(const detail::ImageContainer& c, detail::App& app, int64_t now_ns
 // `delete` waits for it, then acts on the new run), unless a stop was
 // requested meanwhile; the record is updated under that lock too.
 std::optional<Restarted> recreate_now(const runtime::Context& ctx, detail::ImageContainer& c, pid_t pid,
-                                      uint64_t start_time, int netns_fd, int userns_fd, pid_t monitor) {
+                                      uint64_t start_time, int code, int netns_fd, int userns_fd, pid_t monitor) {
     runtime::CreateOptions opts;
     opts.id = c.st.id;
     if (netns_fd >= 0) opts.join_namespaces["network"] = "/proc/self/fd/" + std::to_string(netns_fd);
@@ -274,15 +285,24 @@ std::optional<Restarted> recreate_now(const runtime::Context& ctx, detail::Image
             rec.restart_count++;
             end_restart(rec);
             rec.started_ns = now;
+            rec.error.clear();
         });
     };
+    int64_t last_start = c.app.started_ns;
     std::optional<state::State> st;
     try {
         st = runtime::recreate(ctx, opts, pid, start_time, proceed, started);
     } catch (const Error& e) {
-        // Deleted or replaced meanwhile: nothing to say; else the reason, in the log.
-        if (e.code() != ENOENT && e.code() != ESRCH) log::error("container " + c.st.id + " not restarted: " + e.message());
-        update_restart_record(ctx, c.st.id, end_restart);
+        if (!same_container(ctx, c.st)) return std::nullopt;  // deleted or replaced meanwhile
+        // The container stays as the run that ended left it (its exit and times),
+        // the reason in its log and in inspect's State.Error.
+        log::error("container " + c.st.id + " not restarted: " + e.message());
+        runtime::restore_exit_record(ctx, c.st, code);
+        detail::record_run_start(c.st.bundle, c.app, last_start);
+        update_restart_record(ctx, c.st.id, [&](RestartRecord& rec) {
+            end_restart(rec);
+            rec.error = e.message();
+        });
         return std::nullopt;
     }
     if (!st) return std::nullopt;
@@ -336,7 +356,7 @@ std::optional<Restarted> container_exited(const runtime::Context& ctx, const std
         update_restart_record(ctx, id, end_restart);
         return std::nullopt;
     }
-    return recreate_now(ctx, c, pid, start_time, netns_fd, userns_fd, monitor);
+    return recreate_now(ctx, c, pid, start_time, code, netns_fd, userns_fd, monitor);
 }
 
 }  // namespace crunlite::app

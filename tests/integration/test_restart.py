@@ -312,6 +312,28 @@ def test_startup_probe_hands_over_and_restarts(h):
     h.rt_ok("stop", bad)
 
 
+def test_a_failed_restart_says_why_and_keeps_the_last_run(h):
+    """A restart that fails (the command is gone: the app deleted it) leaves the container
+    stopped as its last run ended: that exit for inspect and wait, its start time, and the
+    reason in the log and in inspect's State.Error, as Docker's; a start clears it."""
+    cid = h.new_id("rf")
+    archive = _image(h, dict(BASE, Cmd=["sh", "-c", "rm /bin/sh; exit 4"]))
+    _run(h, archive, cid, "--restart", "on-failure:3", cid)
+
+    def given_up():
+        info = _inspect(h, cid)
+        return info["State"]["Status"] == "stopped" and not info["State"]["Restarting"] and info["State"]["Error"]
+    _wait(given_up, 30, "the restart fails")
+    state = _inspect(h, cid)["State"]
+    check_in('"sh": executable file not found', state["Error"], "State.Error says why")
+    check_eq((state["ExitCode"], _inspect(h, cid)["RestartCount"]), (4, 0), "the last run's exit; no restart made")
+    check(state["StartedAt"] < state["FinishedAt"], f"the last run's times: {state}")
+    check_eq(h.rt_ok("wait", "--timeout", "2s", cid).out.strip(), "4", "wait: the last run's exit")
+    check_in(f"container {cid} not restarted: ", h.rt_ok("logs", cid).out, "the log says why")
+    h.rt_ok("rm", cid)
+    check_eq((h.container_ids(), _containers_left(h)), ([], []), "nothing left")
+
+
 def test_create_then_start_restarts_by_the_policy(h):
     """create --image --restart: the monitor create leaves restarts the container once started, as
     docker create --restart + start; a created container deleted unstarted is not restarted."""

@@ -75,6 +75,7 @@ struct RestartRecord {
     std::optional<int> exit_code;        // the last exit (128+n for signal n)
     std::string finished_at;             // its time, RFC 3339
     int64_t started_ns = 0;              // the current run's start (CLOCK_REALTIME); 0: the first run
+    std::string error;                   // why the last restart failed (Docker's State.Error)
     bool operator==(const RestartRecord&) const = default;
 };
 

@@ -116,7 +116,11 @@ TEST_CASE("the restart record round-trips and rejects what it never writes", "[r
     r.exit_code = 137;
     r.finished_at = "2026-12-03T09:00:00Z";
     r.started_ns = 123;
+    r.error = "unable to start container process: exec: \"sh\": executable file not found in $PATH";
     CHECK(app::parse_restart_record(app::restart_record_json(r), "r") == r);
+    CHECK_THROWS_WITH(app::parse_restart_record(R"({"RestartCount":0,"Backoff":0,"StopRequested":false,
+        "RestartRequested":"","Restarting":false,"FinishedAt":"","StartedAt":0,"Error":7})", "r"),
+                      Catch::Contains("Error"));
     CHECK_THROWS_WITH(app::parse_restart_record(R"({"RestartCount":-1,"Backoff":0,"StopRequested":false,
         "RestartRequested":"","Restarting":false,"FinishedAt":"","StartedAt":0})", "r"),
                       Catch::Contains("RestartCount") && Catch::Contains("must not be negative"));
