@@ -228,6 +228,15 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const
     if (!userns->path.empty()) return out;  // joined: its maps exist already
 
     out.new_userns = true;
+    if (euid == 0 && !host.initial_userns) {
+        // Root in someone else's user namespace (rootless podman's): any ids it
+        // maps (host.subids()), written by us, as runc does; the init reads setgroups.
+        with_context("linux.uidMappings", [&] { spec::check_ids_mapped(lnx.uid_mappings, host.subids().uids, "/proc/self/uid_map"); });
+        with_context("linux.gidMappings", [&] { spec::check_ids_mapped(lnx.gid_mappings, host.subids().gids, "/proc/self/gid_map"); });
+        out.uid_map = to_action(spec::IdMapPlan{}, lnx.uid_mappings);
+        out.gid_map = to_action(spec::IdMapPlan{}, lnx.gid_mappings);
+        return out;
+    }
     bool privileged = euid == 0 && !rootless && host.initial_userns;
     // The ranges are read only for mappings that need them.
     static const std::vector<spec::SubIdRange> kNone;
@@ -272,7 +281,12 @@ HostFacts read_host_facts(const Context& ctx) {
     host.initial_userns = sys::in_initial_userns();
     host.user_name = user_name_of(host.euid);
     host.read_apparmor = linux::apparmor_enabled;
-    if (!(host.euid == 0 && host.initial_userns && !ctx.rootless))
+    if (host.euid == 0 && !host.initial_userns)
+        host.read_subids = [] {
+            return SubIdRanges{spec::parse_id_map_inside(read_file("/proc/self/uid_map")),
+                               spec::parse_id_map_inside(read_file("/proc/self/gid_map"))};
+        };
+    else if (!(host.euid == 0 && host.initial_userns && !ctx.rootless))
         host.read_subids = [user = host.user_name, euid = host.euid] {
             return SubIdRanges{read_subids("/etc/subuid", user, euid), read_subids("/etc/subgid", user, euid)};
         };

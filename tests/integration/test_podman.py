@@ -109,6 +109,26 @@ def _test_podman_run(h, p):
     check_in("no such file or directory", r.err.lower(), "crun-lite's error reaches the user")
 
 
+def test_podman_user_namespaces(h):
+    """--userns and --uidmap: a user namespace of the container's own, mapped from ours
+    (rootless: podman's, where crun-lite runs as root and maps any ids it has, as runc)."""
+    with Podman(h) as p:
+        if h.rootless:
+            r = p.ok("run", "--rm", *p.net, *ULIMITS, "--userns=keep-id", "localhost/crlt-bb", "sh", "-c",
+                     "id -u; id -g; cat /proc/self/uid_map")
+            lines = r.out.split("\n")
+            check_eq(lines[:2], [str(os.getuid()), str(os.getgid())], f"keep-id: our own ids inside\n{r!r}")
+            check_in(f"{os.getuid()}          0          1", r.out, "keep-id maps our uid onto podman's 0")
+            r = p.run("run", "--rm", *p.net, *ULIMITS, "--uidmap", "0:60000:10000", "--gidmap", "0:60000:10000",
+                      "localhost/crlt-bb", "true")
+            check(r.rc != 0, f"ids podman's namespace lacks are refused\n{r!r}")
+            check_in("not mapped in our user namespace (/proc/self/uid_map)", r.err, "naming our map")
+        else:  # (rootless, the image's files, ours, would not be its root's: runc fails alike)
+            r = p.ok("run", "--rm", *p.net, *ULIMITS, "--uidmap", "0:1:100", "--gidmap", "0:1:100", "localhost/crlt-bb",
+                     "sh", "-c", "id -u; cat /proc/self/uid_map")
+            check_eq(r.out.split()[:4], ["0", "0", "1", "100"], f"--uidmap 0:1:100\n{r!r}")
+
+
 def test_podman_detached_exec_pause_update_stop(h):
     with Podman(h) as p:
         _test_podman_detached_exec_pause_update_stop(h, p)

@@ -31,7 +31,9 @@ struct HostFacts {
     std::string user_name = "root";                  // of euid (/etc/passwd; the number when absent)
     // The caller's subordinate ranges (/etc/subuid, /etc/subgid), read the first
     // time a plan asks (subids()): a container that maps only the caller's own
-    // ids needs none.  None when privileged.  Tests set `subid_ranges` itself.
+    // ids needs none.  None when privileged.  For root in a user namespace other
+    // than the initial one: the ids that namespace maps (/proc/self/uid_map,
+    // gid_map).  Tests set `subid_ranges` itself.
     mutable std::optional<SubIdRanges> subid_ranges;
     std::function<SubIdRanges()> read_subids;
     std::optional<cgroup::HostCgroups> cgroups;      // none with --cgroup-manager disabled

@@ -14,6 +14,7 @@ namespace crunlite::spec {
 struct SubIdRange {
     uint32_t start = 0;
     uint32_t count = 0;
+    bool operator==(const SubIdRange&) const = default;
 };
 
 // Lines "name:start:count" whose name is `user_name` or the decimal `uid`.
@@ -50,6 +51,18 @@ struct IdMapPlan {
 IdMapPlan plan_id_mappings(const std::vector<IdMapping>& requested, uint32_t host_id,
                            const std::vector<SubIdRange>& ranges, bool privileged, const std::string& user_name,
                            const std::string& file);
+
+// Root in a user namespace other than the initial one (rootless podman runs the
+// runtime so) writes any mapping itself, as runc does, of ids its namespace has:
+// `own` are those, /proc/self/uid_map's (or gid_map's) ranges as ids inside it.
+// Throws Error(EPERM) naming the mapping index and `file`:
+//   "[0]: host IDs 1-70000 are not mapped in our user namespace (/proc/self/uid_map)"
+void check_ids_mapped(const std::vector<IdMapping>& requested, const std::vector<SubIdRange>& own,
+                      const std::string& file);
+
+// The ranges of ids a /proc/PID/uid_map or gid_map maps, as ids inside that
+// namespace (each line's first and third fields); malformed lines are skipped.
+std::vector<SubIdRange> parse_id_map_inside(std::string_view content);
 
 // The mapping a rootless container gets when its config has none (as crun and
 // podman do): 0 -> host_id, then 1.. -> the first subordinate range.

@@ -115,6 +115,21 @@ TEST_CASE("plan: a rootless caller gets a user namespace from its own ids and ra
     runtime::HostFacts nested;
     nested.initial_userns = false;
     CHECK_FALSE(plan(config(), nested).userns.setgroups_allowed);
+    // ...which maps for its containers any ids it has itself, written directly
+    // (podman --userns=keep-id), and names its own map for those it has not.
+    nested.subid_ranges = runtime::SubIdRanges{{{0, 1}, {1, 65536}}, {{0, 1}, {1, 65536}}};
+    auto keep_id = config(R"({"ociVersion": "1.2.0", "process": {"args": ["sh"], "cwd": "/"}, "root": {"path": "rootfs"},
+                  "linux": {"namespaces": [{"type": "user"}, {"type": "mount"}],
+                            "uidMappings": [{"containerID": 0, "hostID": 1, "size": 1001}, {"containerID": 1001, "hostID": 0, "size": 1}],
+                            "gidMappings": [{"containerID": 0, "hostID": 1, "size": 1001}, {"containerID": 1001, "hostID": 0, "size": 1}]}})");
+    p = plan(keep_id, nested, true);
+    CHECK(p.userns.new_userns);
+    CHECK_FALSE(p.userns.uid_map.use_helper);
+    CHECK_FALSE(p.userns.gid_map.use_helper);
+    CHECK_FALSE(p.userns.gid_map.deny_setgroups);
+    keep_id.linux->gid_mappings[0].host_id = 70000;
+    CHECK_THROWS_WITH(plan(keep_id, nested, true),
+                      Contains("linux.gidMappings") && Contains("not mapped in our user namespace (/proc/self/gid_map)"));
     // Without ranges: refused, naming the user and the files.
     CHECK_THROWS_WITH(plan(c, user(false), true), Contains("alice") && Contains("/etc/subuid"));
 }

@@ -48,6 +48,18 @@ TEST_CASE("mapping plans", "[idmap]") {
     }
 }
 
+TEST_CASE("root in another user namespace maps what that namespace has", "[idmap]") {
+    // Rootless podman's: 0 -> the user, 1-65536 -> the user's subordinate ids.
+    auto own = parse_id_map_inside("         0       1001          1\n         1     100000      65536\n");
+    CHECK(own == std::vector<SubIdRange>{{0, 1}, {1, 65536}});
+    CHECK(parse_id_map_inside("0 0 4294967295\n") == std::vector<SubIdRange>{{0, 4294967295u}});
+    CHECK(parse_id_map_inside("junk\n1 2\n5 6 0\n1 x 3\n").empty());
+    // --userns=keep-id: 0..1000 -> 1..1001, 1001 -> 0, the rest above.
+    CHECK_NOTHROW(check_ids_mapped({{0, 1, 1001}, {1001, 0, 1}, {1002, 1002, 64535}}, own, "/proc/self/uid_map"));
+    CHECK_THROWS_WITH(check_ids_mapped({{0, 0, 1}, {1, 60000, 10000}}, own, "/proc/self/uid_map"),
+                      "[1]: host IDs 60000-69999 are not mapped in our user namespace (/proc/self/uid_map)");
+}
+
 TEST_CASE("default rootless mappings", "[idmap]") {
     auto m = default_rootless_mappings(1001, {{100000, 65536}, {500000, 10}});
     REQUIRE(m.size() == 2);
