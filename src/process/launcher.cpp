@@ -46,12 +46,20 @@ using detail::setgroups_allowed;
 // reported to the parent, then the child exits.  The only way out of a stage.
 template <typename Body>
 [[noreturn]] void child_main(const SyncSocket& sync, Body body) {
+    auto report = [&](const Error& e) {
+        // Nobody to tell (a started init whose `create` has exited): the
+        // process's stderr, where runc's init says it too (containerd's log).
+        if (!sync.send_error(e)) {
+            std::string line = "crun-lite: " + e.message() + "\n";
+            [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
+        }
+    };
     try {
         body();
     } catch (const Error& e) {
-        sync.send_error(e);
+        report(e);
     } catch (const std::exception& e) {
-        sync.send_error(Error(e.what()));
+        report(Error(e.what()));
     }
     ::_exit(1);
 }

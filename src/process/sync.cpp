@@ -42,11 +42,13 @@ void SyncSocket::send_fd(MsgType type, int fd) const {
     if (sys::send_with_fd(fd_.get(), &t, 1, fd) < 0) throw_errno("send sync message with an fd");
 }
 
-void SyncSocket::send_error(const crunlite::Error& e) const noexcept {
+bool SyncSocket::send_error(const crunlite::Error& e) const noexcept {
     pass_gate();
     std::string msg(1, static_cast<char>(MsgType::Error));
     msg += std::to_string(e.code()) + static_cast<char>(e.kind()) + " " + e.message();
-    [[maybe_unused]] ssize_t n = ::send(fd_.get(), msg.data(), msg.size(), MSG_NOSIGNAL);
+    ssize_t n;
+    while ((n = ::send(fd_.get(), msg.data(), msg.size(), MSG_NOSIGNAL)) < 0 && errno == EINTR) {}
+    return n >= 0;
 }
 
 bool SyncSocket::receive(Message& out) const {

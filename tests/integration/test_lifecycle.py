@@ -566,6 +566,28 @@ def test_failed_start_not_found(h):
     _check_failed_start(h, b, ["no such file or directory"], verbs=("run", "create"))
 
 
+def test_exec_failure_after_start_reaches_stderr(h):
+    """A process that cannot be exec'd once started (create, then start: no runtime is
+    left to tell) says why on its own stderr, as runc's init does: containerd's log
+    of the container shows it (before, nothing did)."""
+    b = h.bundle(["/noshebang"])
+    script = os.path.join(b.rootfs, "noshebang")
+    with open(script, "w") as f:
+        f.write("echo hi\n")
+    os.chmod(script, 0o755)
+    cid = h.new_id("nx")
+    err = os.path.join(h.mkdtemp("stdio"), "stderr")
+    with open(err, "wb") as f:
+        r = subprocess.run(h.rt_argv("create", "--bundle", b.path, cid), stdin=subprocess.DEVNULL, stdout=f, stderr=f,
+                           timeout=60)
+    check_eq(r.returncode, 0, "create")
+    h.rt_ok("start", cid)
+    h.wait_status(cid, "stopped")
+    said = "crun-lite: exec `/noshebang`: exec format error"
+    check(wait_until(lambda: said in open(err).read(), 5), f"the reason on the process's stderr: {open(err).read()!r}")
+    h.rt_ok("delete", cid)
+
+
 def test_failed_start_bad_cwd(h):
     b = h.bundle(["/probe", "report"])
     b.process["cwd"] = "/probe/not-a-dir"  # /probe is a file: the cwd can be neither made nor entered

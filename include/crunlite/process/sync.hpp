@@ -71,7 +71,8 @@ public:
     // Sends a message with `fd` attached (SCM_RIGHTS).
     void send_fd(MsgType type, int fd) const;
     // Sends an Error message carrying `e`; never throws (used on the way to _exit).
-    void send_error(const crunlite::Error& e) const noexcept;
+    // Returns false when it could not be sent (the parent is gone).
+    bool send_error(const crunlite::Error& e) const noexcept;
     // Receives one message; returns false on EOF (peer closed).  Throws on errors.
     bool receive(Message& out) const;
     // Receives one message and requires it to be `type`; an Error message is
