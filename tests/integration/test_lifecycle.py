@@ -665,6 +665,8 @@ def test_log_json(h):
     check(lines, "log file is empty")
     check(any("does not exist" in l.get("msg", "") and l.get("level") == "error" for l in lines),
           f"no error entry in {lines}")
+    # On stderr too, bare as runc's: podman says "crun-lite: " + this itself.
+    check_eq(r.err, lines[-1]["msg"] + "\n", "the error on stderr")
     os.unlink(log_path)
 
 

@@ -116,7 +116,9 @@ po::variables_map parse_ids_args(const std::string& verb, const po::options_desc
 
 int report_error(const Error& e, int exit_code) {
     log::error(e.message());
-    if (log::logging_to_file()) std::cerr << "crun-lite: " << e.message() << "\n";
+    // With --log, on stderr too, bare, as runc's: conmon and containerd's shim pass it
+    // on, naming the runtime first themselves.
+    if (log::logging_to_file()) std::cerr << e.message() << "\n";
     return exit_code;
 }
 
