@@ -77,6 +77,13 @@ std::set<std::string> v2_controllers(const Layout& layout) {
     }
 }
 
+Paths own_paths(const Layout& layout) {
+    Paths out;
+    for (const auto& [controller, h] : layout.v1) out.v1[controller] = h.mount + (h.own == "/" ? "" : h.own);
+    if (layout.has_unified) out.unified = layout.unified.mount + (layout.unified.own == "/" ? "" : layout.unified.own);
+    return out;
+}
+
 std::vector<HierarchyDir> v1_hierarchy_dirs(const Layout& layout, const Paths& paths) {
     std::vector<HierarchyDir> out;
     auto last = [](const std::string& mount) { return mount.substr(mount.rfind('/') + 1); };

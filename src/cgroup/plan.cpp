@@ -63,7 +63,9 @@ Plan plan(const HostCgroups& host_facts, const spec::Linux& original, const std:
     if (plan.systemd) host.layout.v1.erase("name=systemd");  // systemd places its unit there itself
     Paths paths =
         with_context(where, [&] { return plan_paths(host.layout, host.may_create, config.cgroups_path, id); });
-    for (auto& h : v1_hierarchy_dirs(host.layout, paths)) {
+    // Without a cgroup of its own (rootless, none delegated) it stays in ours: a
+    // `cgroup` mount shows ours then, as runc's does, not the host's whole tree.
+    for (auto& h : v1_hierarchy_dirs(host.layout, paths.empty() ? own_paths(host.layout) : paths)) {
         // A link only where a controller's name differs (none for name=systemd's "systemd").
         std::erase_if(h.controllers, [&](const std::string& c) { return c == h.name || c.rfind("name=", 0) == 0; });
         plan.view.push_back(std::move(h));

@@ -29,6 +29,9 @@ struct Paths {
     bool empty() const { return unified.empty() && v1.empty(); }
 };
 
+// Our own cgroups (the caller's) in each hierarchy of `layout`.  Pure.
+Paths own_paths(const Layout& layout);
+
 // The container's v1 directories by hierarchy, for a `cgroup` mount inside it
 // (runc's view on v1 and hybrid hosts): `name` is the hierarchy mount's last
 // component ("memory", "cpu,cpuacct"), `controllers` those co-mounted there;

@@ -69,13 +69,14 @@ struct DeviceNode {
 struct MountPlanInput {
     std::string bundle;      // absolute; relative root.path and bind sources resolve against it
     bool can_mknod = true;   // false in a user namespace: bind host device nodes instead
-    // The container's v1 hierarchies (v1 and hybrid hosts); empty on pure v2
-    // hosts or without cgroups, where a `cgroup` mount is cgroup2.
+    // The container's v1 hierarchies (v1 and hybrid hosts; the caller's, which
+    // it stays in, when it has none of its own); empty on pure v2 hosts or
+    // without cgroups, where a `cgroup` mount is cgroup2.
     std::vector<CgroupView> cgroup_v1;
     // The container has a cgroup namespace of its own but no cgroup (rootless
-    // without a delegated one): the namespace is rooted at the caller's cgroup,
-    // whose tree is not the container's to see, so a `cgroup` mount is an empty
-    // read-only tmpfs.
+    // without a delegated one) on a pure v2 host: the namespace is rooted at the
+    // caller's cgroup, whose tree is not the container's to see, so a `cgroup`
+    // mount is an empty read-only tmpfs.
     bool no_cgroup = false;
 };
 

@@ -424,6 +424,16 @@ TEST_CASE("plan: the container's cgroups from a host's layout, before anything i
         CHECK(std::any_of(p.writes.begin(), p.writes.end(), [](const Write& w) { return w.file == "devices.deny"; }));
         CHECK(p.device_program.empty());
         CHECK(p.warnings.empty());
+        // Rootless without a delegated cgroup: none of its own, and its `cgroup`
+        // mount shows ours (the caller's), as runc's.
+        HostCgroups nowhere = host(f.layout);
+        nowhere.may_create = [](const std::string&) { return false; };
+        l.resources.reset();
+        p = cgroup::plan(nowhere, l, "c1", true, "config.json");
+        CHECK(p.paths.empty());
+        CHECK(p.view == std::vector<HierarchyDir>{{"devices", f.dir("devices"), {}},
+                                                   {"memory", f.dir("memory/user/abc"), {}},
+                                                   {"unified", f.dir("unified"), {}}});
     }
 }
 
