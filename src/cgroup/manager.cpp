@@ -172,6 +172,24 @@ void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k
     apply(paths, writes, k);
 }
 
+namespace {
+
+// v1 refuses a memory limit below what it cannot reclaim: runc's words, with the usage.
+Error memory_busy(const std::string& dir, const std::string& limit) {
+    auto read = [&](const char* file) {
+        try {
+            return trim(read_file(dir + "/" + file));
+        } catch (const Error&) {
+            return std::string("unknown");
+        }
+    };
+    return Error(EBUSY, "cgroup " + quote(dir + "/memory.limit_in_bytes") + ": unable to set memory limit to " + limit +
+                            " (current usage: " + read("memory.usage_in_bytes") +
+                            ", peak usage: " + read("memory.max_usage_in_bytes") + ")");
+}
+
+}  // namespace
+
 void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k) {
     // A value the kernel refuses for the order it comes in (Write::reorder: a
     // v1 memory limit above the current memsw limit) is tried again once the
@@ -182,6 +200,7 @@ void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k)
             write_in(k, dir_for(paths, w), w.file, w.value);
         } catch (const Error& e) {
             if (w.reorder && e.code() == EINVAL) again.push_back(&w);
+            else if (e.code() == EBUSY && w.file == "memory.limit_in_bytes") throw memory_busy(dir_for(paths, w), w.value);
             else if (!(w.optional && e.code() == ENOENT)) throw;
         }
     }

@@ -159,7 +159,8 @@ bool mount_op(sys::Kernel& k, int root_fd, const MountOp& op, int target, const 
                     if (o.rfind("gid=", 0) != 0) kept.push_back(o);
                 if (mount_fs(join(kept, ",")) == 0) return true;
             }
-            throw_errno("mount " + op.fstype + " on " + what);
+            // The options too: a bad one is the usual EINVAL (runc names them as well).
+            throw_errno("mount " + op.fstype + " on " + what + (fs_data.empty() ? "" : " with " + quote(fs_data)));
     }
     return true;
 }

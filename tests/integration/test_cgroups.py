@@ -5,6 +5,7 @@ container cgroup is nested beneath the test process's own cgroups (the default
 relative cgroupsPath) and removed by delete."""
 
 import json
+import re
 import os
 import shutil
 import time
@@ -386,6 +387,22 @@ def test_events_stream_interval(h):
     lines = _events_until_deleted(h, p, cid, watch)
     check(len(lines) >= 2 and all((e["type"], e["id"]) == ("stats", cid) and "data" in e for e in lines),
           f"stats events: {lines}")
+
+
+def test_update_memory_below_what_cannot_be_reclaimed(h):
+    """v1 refuses a memory limit below what it cannot reclaim (20 MiB in a tmpfs,
+    and no swap to take them): runc's words, with the usage."""
+    _needs_cgroups(h)
+    b, cid, pid = _detached(h, ["sh", "-c", "dd if=/dev/zero of=/dev/shm/x bs=1M count=20 2>/dev/null; sleep 60"])
+    cg = _cgroup_lines(pid)
+    if "memory" not in cg:
+        skip("no v1 memory cgroup for the container here")
+    usage = "/sys/fs/cgroup/memory" + cg["memory"] + "/memory.usage_in_bytes"
+    check(wait_until(lambda: int(open(usage).read()) >= 20 << 20, 10), "the tmpfs file is charged")
+    r = h.rt("update", "--memory", "1m", cid)
+    check(r.rc != 0, f"update below the usage fails\n{r!r}")
+    check(re.search(r"unable to set memory limit to 1048576 \(current usage: \d+, peak usage: \d+\)", r.err),
+          f"runc's words\n{r!r}")
 
 
 def test_update_sizes_as_go_units(h):
