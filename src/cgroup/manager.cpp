@@ -200,7 +200,8 @@ void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k)
             write_in(k, dir_for(paths, w), w.file, w.value);
         } catch (const Error& e) {
             if (w.reorder && e.code() == EINVAL) again.push_back(&w);
-            else if (e.code() == EBUSY && w.file == "memory.limit_in_bytes") throw memory_busy(dir_for(paths, w), w.value);
+            else if (e.code() == EBUSY && w.file == "memory.limit_in_bytes")
+                throw memory_busy(dir_for(paths, w), w.value);
             else if (!(w.optional && e.code() == ENOENT)) throw;
         }
     }

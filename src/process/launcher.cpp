@@ -559,7 +559,8 @@ Launched launch(const LaunchRequest& req) {
         struct pollfd hangup = {parent_end.fd(), POLLRDHUP, 0};
         while (::poll(&hangup, 1, -1) < 0 && errno == EINTR) {}
     }
-    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, [](sys::UniqueFd&) {}, [&](int listener) {
+    auto keep_pty = [](sys::UniqueFd&) {};  // sent on to --console-socket once Ready
+    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, keep_pty, [&](int listener) {
         send_seccomp_listener(*req.config, req.container_id, req.bundle, init_pid, listener);
     });
     parent_end.expect(MsgType::Ready, "set up container");

@@ -231,8 +231,10 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const
     if (euid == 0 && !host.initial_userns) {
         // Root in someone else's user namespace (rootless podman's): any ids it
         // maps (host.subids()), written by us, as runc does; the init reads setgroups.
-        with_context("linux.uidMappings", [&] { spec::check_ids_mapped(lnx.uid_mappings, host.subids().uids, "/proc/self/uid_map"); });
-        with_context("linux.gidMappings", [&] { spec::check_ids_mapped(lnx.gid_mappings, host.subids().gids, "/proc/self/gid_map"); });
+        with_context("linux.uidMappings",
+                     [&] { spec::check_ids_mapped(lnx.uid_mappings, host.subids().uids, "/proc/self/uid_map"); });
+        with_context("linux.gidMappings",
+                     [&] { spec::check_ids_mapped(lnx.gid_mappings, host.subids().gids, "/proc/self/gid_map"); });
         out.uid_map = to_action(spec::IdMapPlan{}, lnx.uid_mappings);
         out.gid_map = to_action(spec::IdMapPlan{}, lnx.gid_mappings);
         return out;

@@ -115,7 +115,9 @@ std::vector<SubIdRange> parse_id_map_inside(std::string_view content) {
         if (f.size() != 3) continue;
         auto inside = parse_uint(f[0]);
         auto count = parse_uint(f[2]);
-        if (!inside || !parse_uint(f[1]) || !count || *count == 0 || *inside > UINT32_MAX || *inside + *count > (1ULL << 32)) continue;
+        if (!inside || !parse_uint(f[1]) || !count || *count == 0 || *inside > UINT32_MAX ||
+            *inside + *count > (1ULL << 32))
+            continue;
         out.push_back({static_cast<uint32_t>(*inside), static_cast<uint32_t>(*count)});
     }
     return out;

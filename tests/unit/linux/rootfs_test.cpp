@@ -244,7 +244,7 @@ TEST_CASE("apply: refused filesystems fall back as planned", "[rootfs]") {
     // An error the plan has no fallback for names the mount.
     Bundle b2;
     CHECK_THROWS_WITH(apply(b2, c, in, false, [](const std::string& call) { return call.rfind("mount devpts ", 0) == 0 ? EACCES : 0; }),
-                      Catch::Contains("mount devpts on `/dev/pts`: permission denied"));
+                      Catch::Contains("mount devpts on `/dev/pts` with `newinstance,gid=5,mode=0620`: permission denied"));
 }
 
 TEST_CASE("apply: a cgroup mount on a v1 host shows the container's hierarchies", "[rootfs]") {
