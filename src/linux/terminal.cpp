@@ -5,6 +5,7 @@
 #include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <linux/sockios.h>
 #include <termios.h>
 #include <unistd.h>
 
@@ -47,7 +48,7 @@ sys::UniqueFd setup_terminal(uid_t uid, const std::optional<spec::ConsoleSize>& 
     return master;
 }
 
-void send_to_console_socket(const std::string& socket_path, int master) {
+void send_to_console_socket(const std::string& socket_path, int master, int await_ms) {
     std::string where = "--console-socket " + quote(socket_path);
     sys::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
     if (!sock) throw_errno("socket for " + where);
@@ -59,6 +60,11 @@ void send_to_console_socket(const std::string& socket_path, int master) {
     // runc sends the pty's name as the data that carries the fd.
     const char name[] = "/dev/ptmx";
     if (sys::send_with_fd(sock.get(), name, sizeof name - 1, master) < 0) throw_errno("send the pty master to " + where);
+    // Read once nothing we sent is queued any more (SIOCOUTQ: our unread bytes).
+    for (int waited_us = 0, queued = 1; waited_us < await_ms * 1000; waited_us += 100) {
+        if (::ioctl(sock.get(), SIOCOUTQ, &queued) < 0 || queued == 0) return;
+        ::usleep(100);
+    }
 }
 
 namespace {

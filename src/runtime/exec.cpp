@@ -198,15 +198,16 @@ int exec(const Context& ctx, const ExecOptions& o) {
     // Orphans of the exec'd process (without a pid namespace) come to us to be reaped.
     if (!o.detach) ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     // The pty master is handed on before the process goes on, so that it starts
-    // with its size set: conmon sizes the master on receipt, as we do from our
-    // terminal (runc hands it on before its process execs too).
+    // with its size set: conmon sizes the master as it reads it (we wait for
+    // that, briefly: containerd's shim reads it only once we have exited), as we
+    // do from our terminal (runc hands it on before its process execs too).
     std::optional<linux::TerminalProxy> tty;
     req.pty_ready = [&](sys::UniqueFd& master) {
         if (o.console_socket.empty()) {
             tty.emplace(std::move(master));
             return;
         }
-        linux::send_to_console_socket(o.console_socket, master.get());
+        linux::send_to_console_socket(o.console_socket, master.get(), 20);
         master.reset();
     };
     process::Launched launched = with_context("exec failed: unable to start container process", [&] { return process::launch_exec(req); });

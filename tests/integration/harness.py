@@ -542,10 +542,9 @@ class FdReceiver:
     """A unix socket at `path` that accepts one connection in the background and keeps
     its message and the fds sent with it (SCM_RIGHTS): what a console socket or a
     seccomp agent receives from the runtime.  result() waits and returns (data, fds).
-    With close=True the fds are closed on receipt (what they were is in self.fdinfo);
-    on_receive, if given, is called with them first (as conmon sizes a pty master)."""
+    With close=True the fds are closed on receipt (what they were is in self.fdinfo)."""
 
-    def __init__(self, path, timeout=20, close=False, on_receive=None):
+    def __init__(self, path, timeout=20, close=False):
         import threading
         self.path = path
         self.fdinfo = []
@@ -556,8 +555,6 @@ class FdReceiver:
             try:
                 conn, _ = srv.accept()
                 msg, fds = _receive_with_fds(conn)
-                if on_receive:
-                    on_receive(fds)
                 self._got["data"], self._got["fds"] = msg, fds
                 self.fdinfo = [os.readlink(f"/proc/self/fd/{fd}") for fd in fds]
                 if close:

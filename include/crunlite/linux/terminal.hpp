@@ -27,7 +27,8 @@ sys::UniqueFd setup_terminal(uid_t uid, const std::optional<spec::ConsoleSize>& 
 
 // Sends `master` to the unix socket at `socket_path` with SCM_RIGHTS (the
 // protocol of runc's --console-socket, which containerd and conmon implement).
-void send_to_console_socket(const std::string& socket_path, int master);
+// With `await_ms`, then waits up to that long until the peer has read it.
+void send_to_console_socket(const std::string& socket_path, int master, int await_ms = 0);
 
 // Foreground use without a console socket (`run`, `exec` with a terminal):
 // joins our stdin/stdout to the pty master.  While it lives, our terminal (if
