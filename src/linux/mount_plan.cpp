@@ -156,10 +156,10 @@ void plan_bind(MountOp& op, const spec::MountOptions& opts, const spec::Mount& m
     if (op.remount_flags) op.remount_flags |= MS_BIND | MS_REMOUNT;
 }
 
-// A "cgroup" or "cgroup2" mount: an empty read-only tmpfs without a cgroup to
-// show in a cgroup namespace of its own, else cgroup2, or for "cgroup" on v1
-// and hybrid hosts the container's v1 hierarchies, ours where it has none
-// (runc's view).  "cgroup2" is cgroup2 everywhere, as runc mounts it: what a
+// A "cgroup" or "cgroup2" mount: an empty read-only tmpfs without a cgroup of
+// the container's in a cgroup namespace of its own, else cgroup2, or for
+// "cgroup" on v1 and hybrid hosts the container's v1 hierarchies, ours where it
+// has none (runc's view).  "cgroup2" is cgroup2 everywhere, as runc mounts it: what a
 // systemd inside the container needs.
 void plan_cgroup(MountOp& op, const spec::MountOptions& opts, const std::string& type, const MountPlanInput& input) {
     if (input.no_cgroup) {

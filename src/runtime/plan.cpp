@@ -107,7 +107,7 @@ void plan_cgroups_and_mounts(ContainerPlan& p, const CreateOptions& opts, const 
     in.can_mknod = !ctx.rootless && !p.userns.new_userns && !config.linux->find_namespace("user");
     for (const auto& h : p.cgroups.view) in.cgroup_v1.push_back({h.name, h.dir, h.controllers});
     const spec::Namespace* cgroup_ns = config.linux->find_namespace("cgroup");
-    in.no_cgroup = p.cgroups.paths.empty() && p.cgroups.view.empty() && cgroup_ns && cgroup_ns->path.empty();
+    in.no_cgroup = p.cgroups.paths.empty() && cgroup_ns && cgroup_ns->path.empty();
     p.mounts = with_context(p.config_path, [&] { return linux::plan_mounts(config, in); });
 }
 

@@ -74,9 +74,9 @@ struct MountPlanInput {
     // without cgroups, where a `cgroup` mount is cgroup2.
     std::vector<CgroupView> cgroup_v1;
     // The container has a cgroup namespace of its own but no cgroup (rootless
-    // without a delegated one) on a pure v2 host: the namespace is rooted at the
-    // caller's cgroup, whose tree is not the container's to see, so a `cgroup`
-    // mount is an empty read-only tmpfs.
+    // without a delegated one): the namespace is rooted at the caller's cgroup,
+    // whose tree is not the container's to see, so a `cgroup` mount is an empty
+    // read-only tmpfs.
     bool no_cgroup = false;
 };
 
