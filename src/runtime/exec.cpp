@@ -17,6 +17,7 @@
 #include "crunlite/runtime/container.hpp"
 #include "crunlite/runtime/systemd_unit.hpp"
 #include "crunlite/spec/parse.hpp"
+#include "crunlite/spec/validate.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "internal.hpp"
 
@@ -48,8 +49,7 @@ spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& o)
     if (!o.process_file.empty()) {
         std::string text = with_context("read --process", [&] { return read_file(o.process_file); });
         spec::Process p = spec::parse_process(text, o.process_file);
-        if (p.args.empty()) throw Error(EINVAL, o.process_file + ": args: must not be empty");
-        if (p.cwd.empty() || p.cwd[0] != '/') throw Error(EINVAL, o.process_file + ": cwd: must be an absolute path");
+        spec::validate_process(p, o.process_file);
         if (o.tty) p.terminal = true;
         // As runc: a file without capabilities or rlimits gets the container's
         // (not ours: as root, nearly every capability), and the container's

@@ -1,7 +1,7 @@
 #include "crunlite/spec/validate.hpp"
 
-#include <map>
 #include <algorithm>
+#include <map>
 #include <set>
 
 #include "crunlite/base/error.hpp"
@@ -33,25 +33,52 @@ std::string interface_name_problem(const std::string& name) {
     return "";
 }
 
+[[noreturn]] void fail_at(const std::string& source, const std::string& path, const std::string& msg) {
+    throw Error(EINVAL, source + ": " + path + ": " + msg);
+}
+
+// Runs a builder of spec/sched.hpp, which checks a field as its syscall needs
+// it and throws "path: message"; the error then reads like fail_at()'s.  One
+// set of rules for validation and for the container process.
+template <typename Build>
+void check_built(const std::string& source, Build&& build) {
+    try {
+        build();
+    } catch (const Error& e) {
+        throw Error(EINVAL, source + ": " + e.message());
+    }
+}
+
+// A process, of a config (`prefix` "process.") or of an `exec --process` file ("").
+void check_process(const Process& p, const std::string& source, const std::string& prefix) {
+    auto fail = [&](const std::string& path, const std::string& msg) { fail_at(source, prefix + path, msg); };
+    if (p.args.empty()) fail("args", "must not be empty");
+    if (p.cwd.empty() || p.cwd[0] != '/') fail("cwd", "must be an absolute path, got " + quote(p.cwd));
+    std::set<std::string> seen;
+    for (size_t i = 0; i < p.rlimits.size(); ++i) {
+        const Rlimit& r = p.rlimits[i];
+        std::string where = "rlimits[" + std::to_string(i) + "]";
+        if (!kRlimits.count(r.type)) fail(where + ".type", "unknown rlimit " + quote(r.type));
+        if (!seen.insert(r.type).second) fail(where + ".type", "duplicate rlimit " + r.type);
+        if (r.soft > r.hard)
+            fail(where, "soft limit " + std::to_string(r.soft) + " is above hard limit " + std::to_string(r.hard));
+    }
+    if (p.oom_score_adj && (*p.oom_score_adj < -1000 || *p.oom_score_adj > 1000))
+        fail("oomScoreAdj", "must be within -1000..1000");
+    for (size_t i = 0; i < p.env.size(); ++i)
+        if (p.env[i].find('=') == std::string::npos)
+            fail("env[" + std::to_string(i) + "]", "must be KEY=VALUE, got " + quote(p.env[i]));
+    if (p.scheduler) check_built(source, [&] { sched_attr_for(*p.scheduler, prefix + "scheduler"); });
+    if (p.io_priority) check_built(source, [&] { ioprio_for(*p.io_priority, prefix + "ioPriority"); });
+    if (p.exec_cpu_affinity)
+        check_built(source, [&] { check_exec_cpu_affinity(*p.exec_cpu_affinity, prefix + "execCPUAffinity"); });
+}
+
 class Checker {
 public:
     Checker(const Config& c, const std::string& source) : c_(c), source_(source) {}
 
-    [[noreturn]] void fail(const std::string& path, const std::string& msg) const {
-        throw Error(EINVAL, source_ + ": " + path + ": " + msg);
-    }
-
-    // Runs a builder of spec/sched.hpp, which checks a field as its
-    // syscall needs it and throws "path: message"; the error then reads like
-    // fail()'s.  One set of rules for validation and for the container process.
-    template <typename Build>
-    void check_built(Build&& build) const {
-        try {
-            build();
-        } catch (const Error& e) {
-            throw Error(EINVAL, source_ + ": " + e.message());
-        }
-    }
+    [[noreturn]] void fail(const std::string& path, const std::string& msg) const { fail_at(source_, path, msg); }
 
     bool new_ns(const std::string& type) const {
         if (!c_.linux) return false;
@@ -63,7 +90,7 @@ public:
     void run() {
         check_version();
         if (c_.root.path.empty()) fail("root.path", "must not be empty");
-        if (c_.process) check_process(*c_.process, "process");
+        if (c_.process) check_process(*c_.process, source_, "process.");
         for (size_t i = 0; i < c_.mounts.size(); ++i) {
             const Mount& m = c_.mounts[i];
             std::string at = "mounts[" + std::to_string(i) + "]";
@@ -95,28 +122,6 @@ private:
         if (c_.oci_version.empty()) fail("ociVersion", "must be set");
         if (c_.oci_version[0] != '1' || (c_.oci_version.size() > 1 && c_.oci_version[1] != '.'))
             fail("ociVersion", "unsupported version " + quote(c_.oci_version) + ": want 1.x");
-    }
-
-    void check_process(const Process& p, const std::string& at) {
-        if (p.args.empty()) fail(at + ".args", "must not be empty");
-        if (p.cwd.empty() || p.cwd[0] != '/') fail(at + ".cwd", "must be an absolute path, got " + quote(p.cwd));
-        std::set<std::string> seen;
-        for (size_t i = 0; i < p.rlimits.size(); ++i) {
-            const Rlimit& r = p.rlimits[i];
-            std::string where = at + ".rlimits[" + std::to_string(i) + "]";
-            if (!kRlimits.count(r.type)) fail(where + ".type", "unknown rlimit " + quote(r.type));
-            if (!seen.insert(r.type).second) fail(where + ".type", "duplicate rlimit " + r.type);
-            if (r.soft > r.hard) fail(where, "soft limit " + std::to_string(r.soft) + " is above hard limit " + std::to_string(r.hard));
-        }
-        if (p.oom_score_adj && (*p.oom_score_adj < -1000 || *p.oom_score_adj > 1000))
-            fail(at + ".oomScoreAdj", "must be within -1000..1000");
-        for (size_t i = 0; i < p.env.size(); ++i)
-            if (p.env[i].find('=') == std::string::npos)
-                fail(at + ".env[" + std::to_string(i) + "]", "must be KEY=VALUE, got " + quote(p.env[i]));
-        if (p.scheduler) check_built([&] { sched_attr_for(*p.scheduler, at + ".scheduler"); });
-        if (p.io_priority) check_built([&] { ioprio_for(*p.io_priority, at + ".ioPriority"); });
-        if (p.exec_cpu_affinity)
-            check_built([&] { check_exec_cpu_affinity(*p.exec_cpu_affinity, at + ".execCPUAffinity"); });
     }
 
     void check_mappings(const std::vector<IdMapping>& maps, const std::string& at) {
@@ -169,7 +174,7 @@ private:
             if (t != "c" && t != "b" && t != "u" && t != "p") fail(where + ".type", "must be c, b, u or p, got " + quote(t));
         }
         if (!l.net_devices.empty()) check_net_devices(l);
-        if (l.memory_policy) check_built([&] { mempolicy_for(*l.memory_policy, "linux.memoryPolicy"); });
+        if (l.memory_policy) check_built(source_, [&] { mempolicy_for(*l.memory_policy, "linux.memoryPolicy"); });
     }
 
     // linux.netDevices.  The namespace must be new: a device moved into one
@@ -219,6 +224,8 @@ private:
 };
 
 }  // namespace
+
+void validate_process(const Process& process, const std::string& source) { check_process(process, source, ""); }
 
 void validate(const Config& config, const std::string& source) { Checker(config, source).run(); }
 

@@ -168,6 +168,11 @@ def test_exec_process_file_and_caps(h):
     with open(path, "w") as f:
         f.write('{"args": []}')
     h.rt_fail("exec", "--process", path, cid, expect="args")
+    # A config's checks, the file's JSON paths (runc refuses an env entry without "=" too).
+    proc["env"] = ["PATH=/bin", "NOEQUALS"]
+    with open(path, "w") as f:
+        json.dump(proc, f)
+    h.rt_fail("exec", "--process", path, cid, expect="process.json: env[1]: must be KEY=VALUE, got `NOEQUALS`")
 
 
 def test_exec_gets_the_containers_caps_and_oom_score(h):

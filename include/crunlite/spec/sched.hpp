@@ -6,7 +6,7 @@
 // Error(EINVAL) "PATH.field: what is wrong", PATH being the JSON path given as
 // `at` ("process.scheduler"); spec::validate runs the same builders, so a bad
 // config is refused before anything is created, and linux/sched.hpp builds
-// with them again in the container (an `exec --process` file is not validated).
+// with them again in the container (an `exec --process` file is validated too).
 #pragma once
 
 #include <cstdint>

@@ -10,6 +10,9 @@ namespace crunlite::spec {
 
 void validate(const Config& config, const std::string& source);
 
+// The same checks of an `exec --process` file, whose paths have no "process." prefix.
+void validate_process(const Process& process, const std::string& source);
+
 // The namespace whose own instance a sysctl `key` belongs to: "ipc", "network"
 // or "uts" (kernel.hostname, kernel.domainname); "" when it is not namespaced
 // (setting it in a container would change the host's).

@@ -223,3 +223,26 @@ TEST_CASE("idmapped mounts: mappings in pairs, only with idmap/ridmap, only on b
     c.mounts[0] = {"/t", "tmpfs", "tmpfs", {"ridmap"}, {}, {}};
     expect_error(c, "mounts[0].options: idmap and ridmap are supported on bind mounts only");
 }
+
+TEST_CASE("an exec --process file gets a config's checks, its paths without process.", "[validate]") {
+    auto p = spec::parse_process(R"({"args":["sh"],"cwd":"/","env":["PATH=/bin"],"user":{"uid":0,"gid":0}})", "p.json");
+    CHECK_NOTHROW(spec::validate_process(p, "p.json"));
+    auto expect = [](const spec::Process& bad, const std::string& text) {
+        CHECK_THROWS_WITH(spec::validate_process(bad, "p.json"), "p.json: " + text);
+    };
+    auto q = p;
+    q.env.push_back("NOEQUALS");
+    expect(q, "env[1]: must be KEY=VALUE, got `NOEQUALS`");
+    q = p;
+    q.args.clear();
+    expect(q, "args: must not be empty");
+    q = p;
+    q.cwd = "rel";
+    expect(q, "cwd: must be an absolute path, got `rel`");
+    q = p;
+    q.rlimits = {{"RLIMIT_FOO", 1, 1}};
+    expect(q, "rlimits[0].type: unknown rlimit `RLIMIT_FOO`");
+    q = p;
+    q.scheduler = spec::Scheduler{"RR", 0, 0, {}, 0, 0, 0};
+    expect(q, "scheduler.policy: unknown policy `RR`");
+}
