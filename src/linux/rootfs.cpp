@@ -192,8 +192,10 @@ void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op, CopyableMounts&
     std::string fs_data = filesystem_data(root_fd, op);
     std::string source = op.source_fd >= 0 ? sys::fd_path(op.source_fd) : op.source;
     bool dir_target = op.kind != MountKind::Bind || is_directory(source);
+    // A file made to mount on is 0755 (less the umask), as runc's: buildah commits it,
+    // so the image's layer is the same whichever runtime ran the step.
     sys::UniqueFd target = dir_target ? sys::mkdir_all_in_root(root_fd, op.destination, 0755)
-                                      : sys::touch_in_root(root_fd, op.destination, 0644);
+                                      : sys::touch_in_root(root_fd, op.destination, 0755);
     // tmpcopyup: the directory as it is before the tmpfs covers it.
     sys::UniqueFd covered;
     if (op.tmpcopyup) {
@@ -233,7 +235,7 @@ void create_device(sys::Kernel& k, int root_fd, const DeviceNode& dev, bool mkno
     int parent = dirs.get(dev.path.substr(0, slash == 0 ? 1 : slash));
     if (!mknod) {
         // In a user namespace mknod is refused: bind the host's node instead.
-        sys::UniqueFd target = sys::touch_in_root(root_fd, dev.path, 0644, parent);
+        sys::UniqueFd target = sys::touch_in_root(root_fd, dev.path, 0755, parent);
         if (k.mount(dev.path.c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
             throw_errno("bind host " + what);
         return;

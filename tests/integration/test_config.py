@@ -670,6 +670,11 @@ def test_mount_bind_rw_ro(h):
     b2.add_mount("/etc/crl-file", "bind", os.path.join(host_dir, "hello"), ["bind", "ro"])
     r = h.run_bundle(b2)
     check_eq((r.rc, r.out), (0, "from-host\n"), "file bind mount")
+    # The file made to mount on is 0755 less the umask, as runc's (buildah commits it).
+    umask = os.umask(0)
+    os.umask(umask)
+    mode = os.stat(os.path.join(b2.rootfs, "etc", "crl-file")).st_mode & 0o7777
+    check_eq(oct(mode), oct(0o755 & ~umask), "mode of the file made to mount on")
 
 
 def test_mount_rbind_recursive(h):
