@@ -110,6 +110,9 @@ def test_image_user_env_workdir_and_overrides(h):
     # USER by uid:gid, and the image's Cmd when no command is given.
     r = _run(h, archive, "--rm", "-u", "4242:4343", cid, "sh", "-c", "echo $(id -u):$(id -g) $HOME")
     check_eq(r.out.strip(), "4242:4343 /", "numeric user without a passwd entry")
+    # An empty -u is the image's USER, as Docker's and podman's (not root).
+    r = _run(h, archive, "--rm", "-u", "", cid, "id", "-u")
+    check_eq((r.rc, r.out.strip()), (0, "1001"), f"-u ''\n{r!r}")
     r = _run(h, archive, "--rm", "-u", "root", "-w", "/tmp", cid)
     check_eq(r.out.strip(), "default", "the image's Cmd")
 

@@ -150,7 +150,7 @@ void finish_image_options(ImageFlags& f, const po::variables_map& vm, std::vecto
     }
     o.args = rest;
     with_context(verb, [&] { app::check_env_flags(o.env); });
-    if (vm.count("user")) o.user = f.user;
+    if (vm.count("user") && !f.user.empty()) o.user = f.user;  // "": the image's USER, as Docker and podman
     if (vm.count("workdir")) o.workdir = f.workdir;
     if (vm.count("entrypoint")) o.entrypoint = f.entrypoint;
     if (vm.count("hostname") && !f.hostname.empty()) o.hostname = f.hostname;  // "": the default, as podman
