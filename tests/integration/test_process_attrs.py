@@ -314,7 +314,8 @@ def test_exec_cpu_affinity_for_exec(h):
     check_eq(r.rc, 0, f"exec --process\n{r!r}")
     check_eq(_status_field(r.out, "Cpus_allowed_list"), str(first), "exec --process with its own final list")
     path = _exec_file(h, b, args=["true"], execCPUAffinity={"initial": "0-x"})
-    h.rt_fail("exec", "--process", path, cid, expect="process.execCPUAffinity.initial: invalid CPU list `0-x`")
+    # Checked before anything is made, named by the file's own JSON path.
+    h.rt_fail("exec", "--process", path, cid, expect="process.json: execCPUAffinity.initial: invalid CPU list `0-x`")
     h.rt_ok("delete", "--force", cid)
 
 
