@@ -376,9 +376,11 @@ int64_t health_tick(const runtime::Context& ctx, const std::string& id) {
     ImageContainer& c = *loaded;
     if (!c.app.health || c.app.health->interval_ns == 0) return -1;
     const HealthConfig& hc = *c.app.health;
-    switch (state::Store(ctx.root).status(c.st)) {
+    state::Store store(ctx.root);
+    switch (runtime::live_status(store, c.st)) {
         case state::Status::Running: break;
         case state::Status::Created: return first_tick_ms(c.app);  // created, not started yet: again later
+        case state::Status::Paused: return hc.interval_ns / 1'000'000;  // not probed while paused
         default: return -1;
     }
     try {

@@ -444,6 +444,15 @@ void append_to_log_destination(const std::string& dir, const std::string& id, co
 
 }  // namespace
 
+bool container_paused(const runtime::Context& ctx, const std::string& id) {
+    try {
+        state::Store store(ctx.root);
+        return runtime::live_status(store, store.load(id)) == state::Status::Paused;
+    } catch (const Error&) {
+        return false;  // deleted meanwhile
+    }
+}
+
 HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
                              const HealthConfig& config, int64_t started_ns, StartupOutcome* startup) {
     std::string path = bundle + "/health.json";
@@ -457,13 +466,19 @@ HealthState probe_and_record(const runtime::Context& ctx, const std::string& id,
         probed.timeout_ns = config.startup->timeout_ns;
     }
     ProbeResult result = run_probe(ctx, id, probed);
+    // A probe that failed on a paused container (exec refuses one) is logged but
+    // says nothing of its health: unhealthy would set off --health-on-failure and
+    // undo the pause (podman's status stays too).
+    bool paused = result.exit_code != 0 && container_paused(ctx, id);
     bool in_start = in_start_period(config, started_ns);
     sys::UniqueFd lock(::open((bundle + "/health.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!lock) throw_errno("open " + quote(bundle + "/health.lock"));
     while (::flock(lock.get(), LOCK_EX) < 0 && errno == EINTR) {}
     HealthState state;
     if (::access(path.c_str(), F_OK) == 0) state = parse_health_json(read_file(path), path);
-    if (startup_probe && in_startup(state, config)) {
+    if (paused) {
+        append_result(state, config, result);
+    } else if (startup_probe && in_startup(state, config)) {
         StartupOutcome out = record_startup_probe(state, config, result);
         if (startup) *startup = out;
     } else {

@@ -333,6 +333,31 @@ def test_probe_of_a_paused_container_fails(h):
     h.rt_ok("delete", "--force", cid)
 
 
+def test_a_pause_is_not_a_failure(h):
+    """Paused, the monitor does not probe, and a probe that could not run changes nothing: with
+    --health-on-failure restart and one retry, the pause stays and the status with it."""
+    archive = _image(h)
+    cid = h.new_id("pausedact")
+    r = _run(h, archive, "-d", "--health-tcp", str(PORT), *FAST, "--health-on-failure", "restart", cid)
+    check_eq(r.rc, 0, f"run -d\n{r!r}")
+    _wait_health(h, cid, "healthy")
+    r = h.rt("pause", cid)
+    if r.rc != 0:
+        h.rt_ok("delete", "--force", cid)
+        harness.skip(f"pause needs a freezer cgroup this mode lacks: {r.err.strip()}")
+    time.sleep(1.5)  # 7 intervals
+    check_eq(h.rt("healthcheck", "run", cid).rc, 1, "a probe by hand fails on a paused container")
+    info = _inspect(h, cid)
+    check_eq((info["State"]["Status"], info["RestartCount"], info["State"]["Health"]["Status"],
+              info["State"]["Health"]["FailingStreak"]), ("paused", 0, "healthy", 0),
+             f"still paused and healthy, not restarted: {info['State']}")
+    h.rt_ok("resume", cid)
+    time.sleep(0.5)
+    info = _inspect(h, cid)
+    check_eq((info["RestartCount"], info["State"]["Health"]["Status"]), (0, "healthy"), "resumed: probed again")
+    h.rt_ok("delete", "--force", cid)
+
+
 def test_probe_of_a_stopped_container(h):
     archive = _image(h)
     cid = h.new_id("stopped")
