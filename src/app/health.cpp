@@ -72,11 +72,15 @@ std::optional<ProbeKind> flag_kind(const HealthOverrides& o) {
 
 // A test in Docker's form (["CMD", argv...], ["CMD-SHELL", command], ["NONE"])
 // as the argv a probe runs; empty for none (or NONE).  Errors say "`what`: ...".
+// A CMD-SHELL command in several strings (buildah's `config --healthcheck
+// 'CMD-SHELL test -f /tmp/ready'` stores it split) is joined with spaces, as podman does.
 std::vector<std::string> test_argv(const std::vector<std::string>& test, const std::string& what) {
     if (test.empty() || test[0] == "NONE") return {};
     if (test[0] == "CMD-SHELL") {
-        if (test.size() != 2) throw Error(EINVAL, what + ": CMD-SHELL takes exactly one command string");
-        return {"/bin/sh", "-c", test[1]};
+        if (test.size() < 2) throw Error(EINVAL, what + ": CMD-SHELL needs a command");
+        std::string command = test[1];
+        for (size_t i = 2; i < test.size(); ++i) command += " " + test[i];
+        return {"/bin/sh", "-c", command};
     }
     if (test[0] == "CMD") {
         if (test.size() < 2) throw Error(EINVAL, what + ": CMD needs a command");
