@@ -450,6 +450,9 @@ def test_exec_user_as_podman(h):
     h.rt_ok("exec", "-u", "0", cid, "sh", "-c", "rm /etc/group && busybox mkfifo /etc/group")
     r = h.rt("exec", "-u", "late", cid, "true")
     check(r.rc == 255 and f"container {cid}: /etc/group is not a regular file" in r.err, f"a FIFO as /etc/group\n{r!r}")
+    # podman's exec -i (stdin is always the process's) and -w.
+    r = h.rt_ok("exec", "-i", "-w", "/tmp", cid, "sh", "-c", "pwd; cat", input="from stdin\n")
+    check_eq(r.out, "/tmp\nfrom stdin\n", f"exec -i -w\n{r!r}")
     # As podman's exec (bundle containers keep runc's 255): 127 not found, 126 not executable.
     check_eq((h.rt("exec", cid, "nosuch").rc, h.rt("exec", cid, "/etc/passwd").rc), (127, 126), "exec exit codes")
     h.rt_ok("kill", cid, "KILL")
