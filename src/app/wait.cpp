@@ -58,7 +58,8 @@ std::string impossible_reason(const std::vector<WaitCondition>& conditions, cons
     if (!o.exists || o.status == state::Status::Stopped) {
         if (!o.exit_code) {
             if (std::count(conditions.begin(), conditions.end(), WaitCondition::Stopped))
-                return "stopped, but no exit code was recorded (only the monitor of `run -d` and a foreground `run` record one)";
+                return "stopped, but no exit code was recorded (the monitor of `run -d` and a foreground `run` "
+                       "record one: none was there, or it was gone)";
             return "stopped (no exit code was recorded) before it was " + names(conditions) +
                    (health_wanted ? last_probe(o.health) : "");
         }
