@@ -83,12 +83,27 @@ image::StoredImage find_image(const runtime::Context& ctx, const std::string& st
     const std::string& ref = o.image;
     ContainerDirs dirs(store_root);
     image::Store store(store_root, image::UnpackOptions{}, &dirs);
+    // The stored image of `name`, unless --platform asks for another platform than
+    // it is for: then it is pulled (as podman does), or with --pull never refused.
+    auto stored = [&](const std::string& name) {
+        if (const auto& want = o.pull_options.platform) {
+            image::StoredImage img = store.inspect(name);
+            image::Platform have = image::parse_image_config(img.config_json, "image " + img.id + " config").platform;
+            if (!image::platform_matches(have, *want)) {
+                std::string why = "image " + quote(name) + " in the store is for " + image::platform_name(have) +
+                                  ", not " + image::platform_name(*want);
+                if (o.pull == "never") throw Error(EINVAL, why + " (--pull never)");
+                throw Error(ENOENT, why);
+            }
+        }
+        return store.pin(name, pin_dir);
+    };
     bool registry = image::is_registry_ref(ref);
     // A name the store lacks is pulled, resolved through registries.conf when short.
     if (!registry && !is_archive_ref(ref)) {
         if (o.pull != "always") {
             try {
-                return store.pin(ref, pin_dir);
+                return stored(ref);
             } catch (const Error& e) {
                 if (e.code() != ENOENT || o.pull == "never") throw;
                 try {
@@ -104,7 +119,7 @@ image::StoredImage find_image(const runtime::Context& ctx, const std::string& st
         image::Reference r = image::parse_pull_reference(ref);
         if (o.pull != "always") {
             try {
-                return store.pin(r.name(), pin_dir);
+                return stored(r.name());
             } catch (const Error& e) {
                 if (e.code() != ENOENT) throw;
                 if (o.pull == "never") throw Error(ENOENT, "image " + quote(r.name()) + " is not in the store (--pull never)");

@@ -72,22 +72,26 @@ std::vector<Descriptor> parse_index(std::string_view text, const std::string& so
     return out;
 }
 
+bool platform_matches(const Platform& have, const Platform& want) {
+    bool variant_ok = have.variant.empty() || want.variant.empty() || have.variant == want.variant;
+    return have.os == want.os && have.architecture == want.architecture && variant_ok;
+}
+
+std::string platform_name(const Platform& p) {
+    return p.os + "/" + p.architecture + (p.variant.empty() ? "" : "/" + p.variant);
+}
+
 Descriptor select_manifest(const std::vector<Descriptor>& entries, const Platform& want, const std::string& source) {
     std::vector<const Descriptor*> candidates;
     for (const auto& d : entries)
         if (!is_attestation(d)) candidates.push_back(&d);
-    for (const auto* d : candidates) {
-        if (!d->platform) continue;
-        const Platform& p = *d->platform;
-        bool variant_ok = p.variant.empty() || want.variant.empty() || p.variant == want.variant;
-        if (p.os == want.os && p.architecture == want.architecture && variant_ok) return *d;
-    }
+    for (const auto* d : candidates)
+        if (d->platform && platform_matches(*d->platform, want)) return *d;
     if (candidates.size() == 1 && !candidates[0]->platform) return *candidates[0];
     std::string offered;
     for (const auto* d : candidates)
-        offered += (offered.empty() ? "" : ", ") +
-                   (d->platform ? d->platform->os + "/" + d->platform->architecture : std::string("no platform"));
-    throw Error(ENOENT, source + ": no image for " + want.os + "/" + want.architecture +
+        offered += (offered.empty() ? "" : ", ") + (d->platform ? platform_name(*d->platform) : "no platform");
+    throw Error(ENOENT, source + ": no image for " + platform_name(want) +
                             (offered.empty() ? " (the index lists none)" : " (it has: " + offered + ")"));
 }
 

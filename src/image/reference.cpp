@@ -2,6 +2,7 @@
 
 #include <cctype>
 #include <functional>
+#include <map>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
@@ -152,7 +153,16 @@ Platform parse_platform(std::string_view text) {
     bool ok = parts.size() == 2 || parts.size() == 3;
     for (const auto& p : parts) ok = ok && !p.empty() && p.find_first_of(" \t\n") == std::string::npos;
     if (!ok) throw Error(EINVAL, "--platform: invalid platform " + quote(text) + ": want OS/ARCH[/VARIANT]");
-    return Platform{parts[0], parts[1], parts.size() == 3 ? parts[2] : ""};
+    Platform p{parts[0], parts[1], parts.size() == 3 ? parts[2] : ""};
+    static const std::map<std::string, std::pair<std::string, std::string>> kAliases = {
+        {"x86_64", {"amd64", ""}}, {"x86-64", {"amd64", ""}}, {"aarch64", {"arm64", ""}},
+        {"i386", {"386", ""}},     {"i686", {"386", ""}},     {"armhf", {"arm", "v7"}},
+        {"armel", {"arm", "v6"}}};
+    if (auto it = kAliases.find(p.architecture); it != kAliases.end()) {
+        p.architecture = it->second.first;
+        if (p.variant.empty()) p.variant = it->second.second;
+    }
+    return p;
 }
 
 Platform host_platform() { return Platform{"linux", host_arch(), ""}; }

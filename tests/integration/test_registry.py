@@ -500,9 +500,21 @@ def test_pull_multi_platform_index(h):
         r = _pull(h, ref, "--cert-dir", _certs(h))
         check_eq(r.rc, 0, f"pull the host's platform\n{r!r}")
         check_eq(_layer_file(h, r.json(), 1, "arch.txt"), f"{host_arch} image\n", "the host's image")
+        # run --platform with the host's image stored under the name: that one is not for it,
+        # so the other is pulled (as podman), or refused with --pull never.
+        cid = h.new_id("plat")
+        run = ("run", "--rm", "--image", ref, "--store", _store(h), "--network", "none", "--cert-dir", _certs(h))
+        r = h.rt(*run, "--pull", "never", "--platform", f"linux/{other}", cid, "cat", "/arch.txt")
+        check(r.rc != 0 and f"is for linux/{host_arch}, not linux/{other} (--pull never)" in r.err,
+              f"--pull never with another platform stored\n{r!r}")
+        r = h.rt(*run, "--platform", f"linux/{other}", cid, "cat", "/arch.txt")
+        check_eq((r.rc, r.out), (0, f"{other} image\n"), f"run --platform linux/{other} pulls its image\n{r!r}")
         r = _pull(h, ref, "--cert-dir", _certs(h), "--platform", f"linux/{other}")
         check_eq(r.rc, 0, f"pull --platform linux/{other}\n{r!r}")
         check_eq(_layer_file(h, r.json(), 1, "arch.txt"), f"{other} image\n", "the other platform's image")
+        uname_arch = "aarch64" if other == "arm64" else "x86_64"  # uname's name, as podman takes it
+        r = _pull(h, ref, "--cert-dir", _certs(h), "--platform", f"linux/{uname_arch}")
+        check_eq(_layer_file(h, r.json(), 1, "arch.txt"), f"{other} image\n", f"--platform linux/{uname_arch}")
         h.rt_ok("image", "rm", "--store", _store(h), f"{reg.host}/multi:1", root=False)
         h.rt_ok("image", "prune", "--store", _store(h), root=False)
         r = _pull(h, ref, "--cert-dir", _certs(h), "--platform", "linux/s390x")

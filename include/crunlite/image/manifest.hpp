@@ -35,6 +35,13 @@ bool is_index(const std::string& media_type);
 // "vnd.docker.reference.type: attestation-manifest", platform unknown/unknown)
 // are never picked.  An entry without a platform matches when it is the only
 // candidate.  Throws Error(ENOENT) listing what the index offers.
+// Whether an image for `have` serves a request for `want`: the same os and
+// architecture, and the same variant when both name one.
+bool platform_matches(const Platform& have, const Platform& want);
+
+// "linux/arm64", "linux/arm64/v8".
+std::string platform_name(const Platform& p);
+
 Descriptor select_manifest(const std::vector<Descriptor>& entries, const Platform& want, const std::string& source);
 
 struct Manifest {

@@ -42,7 +42,9 @@ Reference parse_reference(std::string_view text);
 // stand for another image's id.  Throws Error(EINVAL) naming the name and why.
 void check_image_name(std::string_view name);
 
-// "os/arch[/variant]" (--platform); "linux/arm64/v8".
+// "os/arch[/variant]" (--platform); "linux/arm64/v8".  The names uname and distributions
+// use stand for the OCI ones, as podman takes them: x86_64 and x86-64 amd64, aarch64 arm64,
+// i386 and i686 386, armhf arm/v7, armel arm/v6.
 Platform parse_platform(std::string_view text);
 
 // This machine: linux/<host_arch()>.

@@ -29,7 +29,7 @@ TEST_CASE("an index picks the host platform and skips attestations", "[manifest]
     CHECK(select_manifest(entries, {"linux", "amd64", ""}, "index.json").digest == kB);
     CHECK(select_manifest(entries, {"linux", "arm64", "v8"}, "index.json").digest == kA);
     CHECK_THROWS_WITH(select_manifest(entries, {"linux", "s390x", ""}, "index.json"),
-                      "index.json: no image for linux/s390x (it has: linux/arm64, linux/amd64)");
+                      "index.json: no image for linux/s390x (it has: linux/arm64/v8, linux/amd64)");
     // A single entry without a platform (docker save's index) is taken as is.
     auto one = parse_index(R"({"manifests":[)" + entry(kA, "") + "]}", "i");
     CHECK(select_manifest(one, {"linux", "amd64", ""}, "i").digest == kA);

@@ -137,7 +137,18 @@ TEST_CASE("platforms: --platform and index matching", "[reference]") {
     CHECK(select_manifest(entries, parse_platform("linux/amd64"), "i").digest == c);
     CHECK(select_manifest(entries, parse_platform("linux/arm"), "i").digest == a);  // no variant asked: the first
     CHECK_THROWS_WITH(select_manifest(entries, parse_platform("windows/amd64"), "i"),
-                      Catch::Contains("no image for windows/amd64 (it has: linux/arm, linux/arm, linux/amd64)"));
+                      Catch::Contains("no image for windows/amd64 (it has: linux/arm/v6, linux/arm/v7, linux/amd64)"));
+    CHECK_THROWS_WITH(select_manifest(entries, parse_platform("linux/arm/v5"), "i"),
+                      Catch::Contains("no image for linux/arm/v5 (it has: linux/arm/v6,"));
+    // uname's and distributions' names, as podman takes them.
+    CHECK(select_manifest(entries, parse_platform("linux/x86_64"), "i").digest == c);
+    CHECK(select_manifest(entries, parse_platform("linux/armhf"), "i").digest == b);
+    CHECK(parse_platform("linux/aarch64").architecture == "arm64");
+    CHECK(parse_platform("linux/armel").variant == "v6");
+    CHECK(parse_platform("linux/i686").architecture == "386");
+    CHECK(platform_matches({"linux", "arm64", ""}, {"linux", "arm64", "v8"}));
+    CHECK_FALSE(platform_matches({"linux", "arm", "v6"}, {"linux", "arm", "v7"}));
+    CHECK_FALSE(platform_matches({"linux", "amd64", ""}, {"linux", "arm64", ""}));
 }
 
 TEST_CASE("layer media types crun-lite cannot unpack are refused by name", "[reference]") {
