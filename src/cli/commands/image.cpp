@@ -241,7 +241,8 @@ void print_image(const image::StoredImage& img, const char* done, const StoreFla
         std::cout << img.id << "\n";
     } else {
         std::cout << done << " image " << (img.names.empty() ? img.id : join(img.names, ", ")) << " (" << img.id
-                  << ", " << img.layers.size() << " layers, " << human_size(img.size) << ")\n";
+                  << ", " << img.layers.size() << (img.layers.size() == 1 ? " layer, " : " layers, ")
+                  << human_size(img.size) << ")\n";
     }
     std::cout.flush();
 }
