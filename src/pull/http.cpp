@@ -1,5 +1,6 @@
 #include "http.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <exception>
@@ -104,7 +105,8 @@ Http::Http(const HttpOptions& options) : curl_(curl_easy_init()), options_(optio
     set(curl_, CURLOPT_MAXREDIRS, options.max_redirects);
     curl_easy_setopt(curl_, CURLOPT_PROTOCOLS_STR, "http,https");
     curl_easy_setopt(curl_, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
-    set(curl_, CURLOPT_CONNECTTIMEOUT, 30L);
+    // A handshake that stalls is a stall too (a plain-HTTP registry that waits for a request).
+    set(curl_, CURLOPT_CONNECTTIMEOUT, std::min(30L, options.stall_timeout));
     set(curl_, CURLOPT_LOW_SPEED_LIMIT, 1024L);
     set(curl_, CURLOPT_LOW_SPEED_TIME, options.stall_timeout);
     curl_easy_setopt(curl_, CURLOPT_USERAGENT, "crun-lite-pull");

@@ -205,8 +205,13 @@ public:
             scheme_ = "https";
             r = http_.get(base() + "/v2/", {}, 64 * 1024, where_);
         } catch (const Error& e) {
-            // A plain-HTTP registry answers a TLS hello with garbage.
-            if (req_.tls_verify || e.code() != EPROTO) throw;
+            // A plain-HTTP registry answers a TLS hello with garbage, closes, or
+            // waits for a request that never comes.
+            bool plain = e.code() == EPROTO || e.code() == ECONNRESET || e.code() == ETIMEDOUT;
+            if (req_.tls_verify && e.code() == EPROTO && e.message().find("wrong version number") != std::string::npos)
+                throw Error(EPROTO, e.message() + " (a plain-HTTP registry? --tls-verify=false, or insecure = true "
+                                                  "in registries.conf)");
+            if (req_.tls_verify || !plain) throw;
             scheme_ = "http";
             r = http_.get(base() + "/v2/", {}, 64 * 1024, where_);
         }

@@ -674,6 +674,19 @@ class FakeRegistry:
             def log_message(self, *a):
                 pass
 
+            def handle(self):
+                # "silent-tls": plain HTTP that answers nothing to a TLS hello (0x16), as a proxy
+                # waiting for a request line does.
+                if mode == "silent-tls" and self.connection.recv(1, socket.MSG_PEEK) == b"\x16":
+                    self.connection.settimeout(20)
+                    try:
+                        while self.connection.recv(4096):
+                            pass
+                    except OSError:
+                        pass
+                    return
+                super().handle()
+
             def do_GET(self):
                 path = urllib.parse.urlparse(self.path).path
                 fake.hits[path] = fake.hits.get(path, 0) + 1
@@ -831,9 +844,14 @@ def test_plain_http_only_with_tls_verify_false(h):
         check(r.rc != 0, f"a plain-HTTP registry is refused by default\n{r!r}")
         check_in(f"registry {fake.host}", r.err, "names the registry")
         check_in("TLS", r.err, "a TLS error")
+        check_in("a plain-HTTP registry? --tls-verify=false", r.err, "the hint")
         _nothing_left(h, "plain http")
         r = _pull(h, f"docker://{fake.host}/bad:1", "--tls-verify=false")
         check_eq(r.rc, 0, f"--tls-verify=false allows plain HTTP\n{r!r}")
+    # One that answers a TLS hello with nothing: after --stall-timeout, plain HTTP.
+    with FakeRegistry(h, "silent-tls", layout, tls=False) as fake:
+        r = _pull(h, f"docker://{fake.host}/bad:1", "--tls-verify=false", "--stall-timeout", "2")
+        check_eq(r.rc, 0, f"--tls-verify=false with a registry silent to TLS\n{r!r}")
 
 
 def test_killed_pull_leaves_nothing_half_done(h):
