@@ -446,8 +446,7 @@ void append_to_log_destination(const std::string& dir, const std::string& id, co
         log::warn("healthcheck of " + id + ": cannot append to " + quote(path) + ": " + std::strerror(errno));
 }
 
-}  // namespace
-
+// Whether container `id` is paused (false when it is gone).
 bool container_paused(const runtime::Context& ctx, const std::string& id) {
     try {
         state::Store store(ctx.root);
@@ -456,6 +455,8 @@ bool container_paused(const runtime::Context& ctx, const std::string& id) {
         return false;  // deleted meanwhile
     }
 }
+
+}  // namespace
 
 HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
                              const HealthConfig& config, int64_t started_ns, StartupOutcome* startup) {

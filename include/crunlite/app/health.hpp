@@ -186,9 +186,6 @@ HealthConfig parse_health_config(const json::Value& value);
 // With a startup probe due (in_startup) that probe runs instead, and
 // `startup`, when given, gets its outcome.  A probe that failed on a paused
 // container is logged and changes nothing else (no streak, status or startup).
-// Whether container `id` is paused (false when it is gone).
-bool container_paused(const runtime::Context& ctx, const std::string& id);
-
 HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
                              const HealthConfig& config, int64_t started_ns, StartupOutcome* startup = nullptr);
 

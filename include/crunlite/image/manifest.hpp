@@ -30,11 +30,6 @@ std::vector<Descriptor> parse_index(std::string_view text, const std::string& so
 // True for media types of an index (OCI or Docker manifest list).
 bool is_index(const std::string& media_type);
 
-// The manifest for `want` among an index's entries: exact os/architecture (and
-// variant when both name one); attestation manifests (buildkit's
-// "vnd.docker.reference.type: attestation-manifest", platform unknown/unknown)
-// are never picked.  An entry without a platform matches when it is the only
-// candidate.  Throws Error(ENOENT) listing what the index offers.
 // Whether an image for `have` serves a request for `want`: the same os and
 // architecture, and the same variant when both name one.
 bool platform_matches(const Platform& have, const Platform& want);
@@ -42,6 +37,11 @@ bool platform_matches(const Platform& have, const Platform& want);
 // "linux/arm64", "linux/arm64/v8".
 std::string platform_name(const Platform& p);
 
+// The manifest for `want` among an index's entries: exact os/architecture (and
+// variant when both name one); attestation manifests (buildkit's
+// "vnd.docker.reference.type: attestation-manifest", platform unknown/unknown)
+// are never picked.  An entry without a platform matches when it is the only
+// candidate.  Throws Error(ENOENT) listing what the index offers.
 Descriptor select_manifest(const std::vector<Descriptor>& entries, const Platform& want, const std::string& source);
 
 struct Manifest {
