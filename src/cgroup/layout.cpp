@@ -52,8 +52,14 @@ Layout parse_layout(std::string_view mountinfo, std::string_view self_cgroup) {
 
 std::string container_path(const std::string& cgroups_path, const std::string& id, const std::string& own) {
     std::string p = cgroups_path.empty() ? id : cgroups_path;
-    for (const auto& part : split(p, '/'))
+    bool names_one = false;
+    for (const auto& part : split(p, '/')) {
         if (part == "..") throw Error(EINVAL, "linux.cgroupsPath " + quote(cgroups_path) + ": must not contain \"..\"");
+        names_one = names_one || (!part.empty() && part != ".");
+    }
+    // The root (or our own cgroup): delete would remove every cgroup beneath it.
+    if (!names_one)
+        throw Error(EINVAL, "linux.cgroupsPath " + quote(cgroups_path) + ": names no cgroup of the container's own");
     if (p[0] == '/') return p;
     return join_path(own, p);
 }

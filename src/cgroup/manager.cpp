@@ -288,11 +288,11 @@ void kill_all(const Paths& paths, int sig, sys::Kernel& k) {
     for (pid_t p : pids(paths)) k.kill(p, sig);
 }
 
-void destroy(const Paths& paths, sys::Kernel& k) {
+void destroy(const Paths& paths, bool kill_tasks, sys::Kernel& k) {
     if (paths.empty()) return;
     try {
         if (!pids(paths).empty()) {
-            kill_all(paths, SIGKILL, k);
+            if (kill_tasks) kill_all(paths, SIGKILL, k);
             if (frozen(paths)) freeze(paths, false, k);  // frozen tasks cannot die
         }
     } catch (const Error& e) {

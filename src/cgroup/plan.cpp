@@ -93,7 +93,7 @@ void make(const Plan& plan, sys::Kernel& k) {
         create(plan.paths, plan.writes, k);
         if (!plan.device_program.empty()) attach_device_program(plan.paths.unified, plan.device_program);
     } catch (...) {
-        destroy(plan.paths, k);
+        destroy(plan.paths, false, k);  // nothing of the container is in them yet
         throw;
     }
 }

@@ -117,7 +117,10 @@ cgroup::Paths cgroup_paths(const state::State& st) { return cgroup::Paths{st.cgr
 
 void destroy_cgroups(const state::State& st) {
     if (!st.systemd_unit.empty()) stop_unit(st.systemd_unit, st.systemd_user);
-    cgroup::destroy(cgroup_paths(st));
+    // With a pid namespace of its own, the container's processes died with its
+    // init: what the cgroup still holds is another's (a cgroup two containers
+    // share, a process put there by hand), which runc's delete leaves alone too.
+    cgroup::destroy(cgroup_paths(st), !st.pid_namespace);
 }
 
 }  // namespace detail

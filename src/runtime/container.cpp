@@ -159,7 +159,8 @@ void kill_and_wait(const state::Store& store, const state::State& st) {
     sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
     if (!pidfd) return;
     if (store.status(st) == state::Status::Stopped) return;  // pid reused by someone else
-    signal_everything(st, SIGKILL);
+    // With a pid namespace of its own, the init's end kills the rest (destroy_cgroups).
+    if (!st.pid_namespace) signal_everything(st, SIGKILL);
     sys::pidfd_send_signal(pidfd.get(), SIGKILL);
     cgroup::Paths cg = detail::cgroup_paths(st);
     // Thawed whether or not it reads as frozen yet (a freeze may be under way).

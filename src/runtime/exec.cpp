@@ -112,13 +112,13 @@ public:
             cgroup::create(paths_, {}, sys::host_kernel(), false);
         } catch (const Error& e) {
             log::debug("exec: no cgroup of its own: " + e.message());
-            cgroup::destroy(paths_);
+            cgroup::destroy(paths_, true);
             paths_ = {};
         }
     }
     ScratchCgroup(const ScratchCgroup&) = delete;
     ScratchCgroup& operator=(const ScratchCgroup&) = delete;
-    ~ScratchCgroup() { cgroup::destroy(paths_); }
+    ~ScratchCgroup() { cgroup::destroy(paths_, true); }
     const cgroup::Paths& paths() const { return paths_; }
 
 private:

@@ -89,7 +89,8 @@ void plan_state(ContainerPlan& p, const CreateOptions& opts, const Context& ctx,
     st.annotations = config.annotations;
     st.config_path = p.config_path;
     st.owned_bundle = opts.owned_bundle;
-    st.pid_namespace = config.linux->find_namespace("pid") != nullptr;
+    const spec::Namespace* pid_ns = config.linux->find_namespace("pid");
+    st.pid_namespace = pid_ns && pid_ns->path.empty();  // one made for it: the init's end ends the rest
     st.rootless = ctx.rootless;
     st.setgroups = p.userns.setgroups_allowed;
 }

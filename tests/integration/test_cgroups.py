@@ -237,6 +237,33 @@ def test_kill_all_and_ps(h):
         check(wait_until(lambda: not harness.pid_alive(p) or _zombie(p), 5), f"pid {p} gone")
 
 
+def test_delete_leaves_another_containers_processes_alone(h):
+    """Two containers in one cgroup, each with its own pid namespace (runc's
+    delete kills the cgroup's processes only for a container without one)."""
+    _needs_cgroups(h)
+    shared = h.new_id("cg-shared")
+    ids = []
+    for args in (["/probe", "sleep", "1"], ["/probe", "sleep", "60"]):
+        b = h.bundle(args)
+        b.linux["cgroupsPath"] = shared
+        b.save()
+        ids.append(h.new_id("cg"))
+        h.rt_ok("run", "--detach", "--bundle", b.path, ids[-1])
+    short, long = ids
+    check(wait_until(lambda: h.state(short)["status"] == "stopped", 10), "the short one ended")
+    h.rt_ok("delete", short)
+    check_eq(h.state(long)["status"], "running", "the other container of the cgroup runs on")
+    h.rt_ok("delete", "--force", long)
+    for bad in ("/", "."):
+        b = h.bundle(["/probe", "true"])
+        b.linux["cgroupsPath"] = bad
+        b.save()
+        cid = h.new_id("cg")
+        r = h.rt("run", "--bundle", b.path, cid)
+        check(r.rc != 0 and "names no cgroup of the container's own" in r.err, f"cgroupsPath {bad!r} refused\n{r!r}")
+        check_eq(h.rt("state", cid).rc, 1, "nothing recorded")
+
+
 def _zombie(pid):
     try:
         with open(f"/proc/{pid}/stat") as f:

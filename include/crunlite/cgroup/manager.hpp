@@ -109,8 +109,8 @@ std::string stats_json(const Paths& paths, const std::string& id);
 // memory.oom_control's or v2 memory.events' oom_kill; 0 when unknown).
 uint64_t oom_kills(const Paths& paths);
 
-// Kills what is left, thaws, and removes every directory (retrying while the
-// kernel still holds exiting tasks).  Missing directories are fine.
-void destroy(const Paths& paths, sys::Kernel& k = sys::host_kernel());
+// Kills what is left (with `kill_tasks`), thaws, and removes every directory
+// (retrying while the kernel still holds exiting tasks).  Missing directories are fine.
+void destroy(const Paths& paths, bool kill_tasks, sys::Kernel& k = sys::host_kernel());
 
 }  // namespace crunlite::cgroup

@@ -42,7 +42,7 @@ struct State {
     std::map<std::string, std::string> annotations;
     std::string config_path;  // config.json used at create time
     bool owned_bundle = false;  // the bundle goes with the container (run --image made it)
-    bool pid_namespace = true;   // container has its own pid namespace
+    bool pid_namespace = true;   // a pid namespace was made for it (not one joined by path)
     bool rootless = false;
     // Whether the container's user namespace allows setgroups, when create
     // knew (runtime::UserNamespacePlan): `exec` then need not ask /proc.

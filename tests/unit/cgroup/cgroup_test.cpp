@@ -61,6 +61,9 @@ TEST_CASE("cgroupsPath: absolute as is, relative and empty beneath our own", "[c
     CHECK(container_path("", "c1", "/a/b") == "/a/b/c1");
     CHECK(container_path("", "c1", "/") == "/c1");
     CHECK_THROWS_WITH(container_path("../escape", "c1", "/a"), Catch::Contains("\"..\""));
+    // The hierarchy's root, or our own cgroup: not the container's to remove.
+    for (const char* root : {"/", "//", ".", "/./", "./"})
+        CHECK_THROWS_WITH(container_path(root, "c1", "/a"), Catch::Contains("names no cgroup of the container's own"));
 }
 
 TEST_CASE("resources on cgroup v2", "[cgroup]") {

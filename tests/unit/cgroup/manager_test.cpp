@@ -323,11 +323,11 @@ TEST_CASE("destroy removes the container's directories, sub-cgroups first; missi
     fs::create_directories(p.unified + "/sub/deeper");
     for (const auto& [c, d] : p.v1) fs::create_directories(d);
     fs::create_directories(p.v1.at("memory") + "/lim");
-    destroy(p);
+    destroy(p, true);
     CHECK_FALSE(fs::exists(p.unified));
     for (const auto& [c, d] : p.v1) CHECK_FALSE(fs::exists(d));
     CHECK(fs::is_directory(f.dir("memory/user/abc")));
-    CHECK_NOTHROW(destroy(p));
+    CHECK_NOTHROW(destroy(p, true));
 }
 
 TEST_CASE("cgroup errors name the file", "[manager]") {
@@ -508,10 +508,16 @@ TEST_CASE("make and destroy through the kernel: each write in its hierarchy, in 
 
     // destroy: a task left is killed (through the kernel: recorded, not sent),
     // then each sub-cgroup is removed before its parent; the parents stay.
+    // Without kill_tasks (a container with a pid namespace of its own), it is
+    // not the container's: left alone.
     for (const auto& d : dirs(p.paths)) put(d + "/sub/cgroup.procs");
     put(p.paths.unified + "/cgroup.procs", std::to_string(kNoPid) + "\n");
     size_t before = k.calls.size();
-    destroy(p.paths, k);
+    destroy(p.paths, false, k);
+    CHECK(k.find("kill ", before) == npos);
+    CHECK(k.find("rmdir ", before) != npos);
+    before = k.calls.size();
+    destroy(p.paths, true, k);
     INFO(k.text());
     size_t killed = index_of(k, "kill " + std::to_string(kNoPid) + " 9", before);
     CHECK(killed < k.find("rmdir ", before));
