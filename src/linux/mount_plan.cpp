@@ -188,6 +188,11 @@ void plan_filesystem(MountOp& op, const spec::MountOptions& opts, const spec::Mo
     if (m.type == "sysfs" || m.type == "mqueue" || m.type == "proc") op.fallback = MountFallback::BindHost;
     if (m.type == "devpts" && op.data.find("gid=") != std::string::npos) op.fallback = MountFallback::DropGid;
     op.tmpcopyup = opts.tmpcopyup;
+    // A read-only tmpfs is filled first: mounted writable, made read-only after the copy (finish_mount).
+    if (op.tmpcopyup && (op.flags & MS_RDONLY)) {
+        op.flags &= ~static_cast<unsigned long>(MS_RDONLY);
+        op.remount_flags = (op.flags & kBindRemountable) | MS_RDONLY | MS_BIND | MS_REMOUNT;
+    }
 }
 
 // config.mounts[i] as one operation.

@@ -473,6 +473,14 @@ def test_mount_tmpfs_tmpcopyup(h):
     r = h.run_bundle(b)
     check_eq((r.rc, r.out.split()), (0, ["1", "passwd", "750", "old", "tmpfs"]), f"tmpcopyup\n{r!r}")
     check_eq(open(os.path.join(etc, "sub", "f")).read(), "old\n", "the rootfs is unchanged")
+    # Read-only: filled first, then read-only (podman's --tmpfs DST:ro).
+    b.config["mounts"][-1]["options"] = ["tmpcopyup", "ro", "nosuid"]
+    b.config["process"]["args"] = ["sh", "-c", "cat /srv/etc/sub/f; touch /srv/etc/x 2>/dev/null || echo refused; "
+                                               "awk '$2 == \"/srv/etc\" {print $4}' /proc/mounts"]
+    b.save()
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out.split()[:2]), (0, ["old", "refused"]), f"a read-only tmpcopyup\n{r!r}")
+    check(r.out.split()[2].startswith("ro,nosuid"), f"mounted read-only and nosuid\n{r!r}")
     b.config["mounts"][-1] = {"destination": "/srv/etc", "type": "bind", "source": etc,
                               "options": ["rbind", "tmpcopyup"]}
     b.save()

@@ -45,7 +45,7 @@ struct MountOp {
     std::string destination;  // absolute path inside the rootfs
     std::string fstype;
     unsigned long flags = 0;          // flags of the first mount(2) call
-    unsigned long remount_flags = 0;  // bind only: flags applied by a MS_REMOUNT|MS_BIND; 0 = none
+    unsigned long remount_flags = 0;  // bind, or a read-only tmpcopyup tmpfs: flags of a MS_REMOUNT|MS_BIND; 0 = none
     std::string data;
     std::vector<unsigned long> propagation;  // MS_SHARED / MS_SLAVE / ... (| MS_REC), in order
     uint64_t attr_set = 0, attr_clr = 0;     // recursive attributes (rro, rnosuid, ...) via mount_setattr

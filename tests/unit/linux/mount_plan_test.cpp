@@ -218,6 +218,14 @@ TEST_CASE("tmpcopyup is planned for tmpfs and refused elsewhere; device paths ma
     REQUIRE(plan.mounts.size() == 1);
     CHECK(plan.mounts[0].tmpcopyup);
     CHECK(plan.mounts[0].data == "size=1m");
+    CHECK(plan.mounts[0].remount_flags == 0);
+    // Read-only: mounted writable, filled, then remounted read-only (with its other flags).
+    c.mounts[0].options = {"tmpcopyup", "ro", "nosuid"};
+    plan = linux::plan_mounts(c, input());
+    CHECK(plan.mounts[0].flags == MS_NOSUID);
+    CHECK(plan.mounts[0].remount_flags == (MS_RDONLY | MS_NOSUID | MS_BIND | MS_REMOUNT));
+    c.mounts[0].options = {"ro"};
+    CHECK(linux::plan_mounts(c, input()).mounts[0].flags == MS_RDONLY);
     c.mounts[0] = {"/etc", "bind", "/x", {"rbind", "tmpcopyup"}, {}, {}};
     CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("mounts[0].options: tmpcopyup is for tmpfs"));
     // copyup (ours) is the bind's counterpart.
