@@ -110,7 +110,7 @@ std::optional<std::string> read_user_file(const UserMounts& mounts, const ImageL
     return read_host_file(sys::fd_path(f.get()), *what + ": " + file);
 }
 
-// 4. The /etc files (hosts, hostname, resolv.conf), tmpfs mounts and the init, as mounts.
+// 4. The /etc files (hosts, hostname, resolv.conf) and tmpfs mounts, as mounts.
 void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, const ImageLayers& layers,
                          const std::string& dir, const std::string& network, spec::SpecOptions& s) {
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
@@ -144,13 +144,6 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, con
         std::erase_if(s.extra_mounts, [&place](const spec::Mount& e) { return e.type == "tmpfs" && e.destination == place; });
         s.extra_mounts.push_back(m);
     }
-    if (o.init) {
-        std::string init = o.init_path.empty() ? find_init() : o.init_path;
-        if (!exists(init)) throw Error(ENOENT, "--init: " + init + ": no such file or directory");
-        s.extra_mounts.push_back({kInitInContainer, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
-        s.args.insert(s.args.begin(), {kInitInContainer, "--"});
-        s.annotations[linux::kInitCommandAnnotation] = "2";
-    }
 }
 
 // 5. -v and the image's Volumes, as Docker mounts them: binds of host paths;
@@ -164,9 +157,16 @@ void plan_volumes(const UserMounts& mounts, const image::ImageConfig& ic, const 
     auto clean = [](const std::string& path) { return absolute_path(path); };  // "/data/" and "/data" are one place
     std::set<std::string> tmpfs;  // tmpfs places: an image Volume there is not made, a -v is an error
     for (const auto& [m, what] : mounts.tmpfs) tmpfs.insert(m.destination);
-    for (const auto& [v, what] : given)
+    // Every -v and --mount checked before any named volume is made.
+    std::set<std::string> places;
+    for (const auto& [v, what] : given) {
         if (tmpfs.count(clean(v.destination)))
             throw Error(EINVAL, what + ": duplicate mount point " + clean(v.destination) + " (also a tmpfs)");
+        if (!places.insert(clean(v.destination)).second)
+            throw Error(EINVAL, what + ": duplicate mount point " + clean(v.destination));
+        struct stat st;
+        if (v.kind == VolumeSpec::Kind::Bind && ::stat(v.source.c_str(), &st) < 0) throw_errno(what + ": " + v.source);
+    }
     for (const auto& v : ic.volumes)
         if (!tmpfs.count(clean(v)) &&
             std::none_of(given.begin(), given.end(), [&](auto& g) { return clean(g.first.destination) == clean(v); })) {
@@ -186,8 +186,6 @@ void plan_volumes(const UserMounts& mounts, const image::ImageConfig& ic, const 
         MountRecord record{"volume", "", v.source, v.destination, !v.readonly};
         switch (v.kind) {
             case VolumeSpec::Kind::Bind:
-                if (!exists(v.source))
-                    throw Error(ENOENT, what + ": " + v.source + ": no such file or directory");
                 record.type = "bind";
                 break;
             case VolumeSpec::Kind::Named:
@@ -206,7 +204,8 @@ void plan_volumes(const UserMounts& mounts, const image::ImageConfig& ic, const 
         // label crun-lite cannot give would leave the container denied.
         if (v.relabel && exists("/sys/fs/selinux/enforce"))
             throw Error(ENOTSUP, what + ": z and Z (SELinux relabeling) are not supported on this SELinux host");
-        std::vector<std::string> opts = {"rbind"};
+        std::vector<std::string> opts = {v.recursive ? "rbind" : "bind"};
+        opts.insert(opts.end(), v.options.begin(), v.options.end());
         if (v.readonly) opts.push_back("ro");
         if (v.kind != VolumeSpec::Kind::Bind && v.copy) opts.push_back("copyup");
         s.extra_mounts.push_back({v.destination, "bind", record.source, opts, {}, {}});
@@ -219,6 +218,30 @@ void plan_volumes(const UserMounts& mounts, const image::ImageConfig& ic, const 
     };
     std::stable_sort(s.extra_mounts.begin(), s.extra_mounts.end(),
                      [&](const spec::Mount& a, const spec::Mount& b) { return depth(a) < depth(b); });
+}
+
+void plan_init(const ImageRunOptions& o, const UserMounts& mounts, const image::ImageConfig& ic, spec::SpecOptions& s) {
+    if (!o.init) return;
+    std::string init = o.init_path.empty() ? find_init() : o.init_path;
+    if (!exists(init)) throw Error(ENOENT, "--init: " + init + ": no such file or directory");
+    std::vector<std::string> covered = ic.volumes;
+    for (const auto& [v, what] : mounts.volumes) covered.push_back(v.destination);
+    for (const auto& [m, what] : mounts.tmpfs) covered.push_back(m.destination);
+    auto uncovered = [&](const std::string& place) {
+        return std::none_of(covered.begin(), covered.end(), [&](const std::string& d) {
+            std::string dir = absolute_path(d);
+            return place == dir || place.rfind(dir + "/", 0) == 0;
+        });
+    };
+    std::string place = "/.crun-lite-init";
+    for (const char* p : {"/run/crun-lite-init", "/dev/crun-lite-init"})
+        if (uncovered(p)) {
+            place = p;
+            break;
+        }
+    s.extra_mounts.push_back({place, "bind", init, {"bind", "ro", "nosuid", "nodev"}, {}, {}});
+    s.args.insert(s.args.begin(), {place, "--"});
+    s.annotations[linux::kInitCommandAnnotation] = "2";
 }
 
 // --device: a node of the host's device at the container's path and, as root,

@@ -16,9 +16,6 @@
 
 namespace crunlite::app::detail {
 
-// Where crun-lite-init is bound in the container.
-inline constexpr const char* kInitInContainer = "/run/crun-lite-init";
-
 // -v, --tmpfs and --mount, parsed, each with what names it in errors (the flag and its text).
 struct UserMounts {
     std::vector<std::pair<VolumeSpec, std::string>> volumes;
@@ -32,7 +29,7 @@ std::optional<std::string> read_user_file(const UserMounts& mounts, const ImageL
 
 // 4. The /etc files (hosts, hostname, resolv.conf: into the overlay's upper
 // directory, or bind-mounted from `dir`), --read-only's and the user's tmpfs
-// mounts, and the init.
+// mounts.
 void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, const ImageLayers& layers,
                          const std::string& dir, const std::string& network, spec::SpecOptions& s);
 
@@ -49,6 +46,11 @@ struct PlannedVolumes {
 // in `dir`/volumes/), then every extra mount sorted parents first.
 void plan_volumes(const UserMounts& mounts, const image::ImageConfig& ic, const std::string& store_root,
                   const std::string& dir, PlannedVolumes& out, spec::SpecOptions& s);
+
+// 6. The init (--init), bound where no -v, --mount, --tmpfs or image Volume
+// covers: /run/crun-lite-init, else /dev/crun-lite-init, else /.crun-lite-init
+// (the file it is bound on would be made in the host's directory of a bind).
+void plan_init(const ImageRunOptions& o, const UserMounts& mounts, const image::ImageConfig& ic, spec::SpecOptions& s);
 
 // --device (as root a node and its cgroup rule; rootless a bind of the host's node).
 void plan_devices(const runtime::Context& ctx, const ImageRunOptions& o, spec::SpecOptions& s);

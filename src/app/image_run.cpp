@@ -45,9 +45,9 @@ namespace crunlite::app {
 using detail::App;
 using detail::app_json;
 using detail::first_tick_ms;
-using detail::kInitInContainer;
 using detail::plan_devices;
 using detail::plan_etc_and_mounts;
+using detail::plan_init;
 using detail::plan_volumes;
 using detail::PlannedVolumes;
 using detail::user_mounts;
@@ -344,6 +344,7 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     plan_rootfs(ctx, o, store, img, ic, p.dir, s);
     plan_etc_and_mounts(o, mounts, layers, p.dir, p.app.network, s);
     plan_volumes(mounts, ic, p.store_root, p.dir, p.volumes, s);
+    plan_init(o, mounts, ic, s);
     p.app.mounts = p.volumes.records;
     write_file_atomic(p.dir + "/config.json", spec::default_spec_json(s), 0644);
     p.app.started_ns = realtime_ns();
@@ -352,8 +353,9 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
 }
 
 // A container not made: its directory, then the volumes its -v made (those
-// another container took meanwhile stay).
-void discard(const Prepared& p) {
+// another container took meanwhile stay; our own holds go first).
+void discard(Prepared& p) {
+    p.volumes.holds.clear();
     runtime::remove_tree_as_owner(p.dir);
     for (const auto& name : p.volumes.new_volumes) {
         try {

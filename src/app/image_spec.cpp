@@ -229,6 +229,11 @@ bool valid_volume_name(const std::string& name) {
     return std::all_of(name.begin() + 1, name.end(), [&](char c) { return ok(c, false); });
 }
 
+namespace {
+const std::vector<std::string> kPropagations = {"shared",  "rshared",  "slave",      "rslave",
+                                                "private", "rprivate", "unbindable", "runbindable"};
+}  // namespace
+
 VolumeSpec parse_volume(const std::string& text, const std::string& cwd) {
     auto parts = split(text, ':');
     auto bad = [&](const std::string& why) { return Error(EINVAL, "invalid volume " + quote(text) + ": " + why); };
@@ -254,16 +259,29 @@ VolumeSpec parse_volume(const std::string& text, const std::string& cwd) {
     if (v.destination[0] != '/') throw bad("destination must be absolute");
     v.destination = absolute_path(v.destination);  // as filepath.Clean: "//data/" and "/x/../data" are "/data"
     if (v.destination == "/") throw bad("destination can't be /");
-    if (parts.size() == 3)
-        for (const auto& opt : split(parts[2], ',')) {
-            if (opt == "ro" || opt == "rw") v.readonly = opt == "ro";
-            else if (opt == "z" || opt == "Z") v.relabel = true;
-            else if ((opt == "copy" || opt == "nocopy") && v.kind == VolumeSpec::Kind::Bind)
-                throw bad(opt + " is for volumes: a bind mount is never filled from the image");
-            else if (opt == "copy" || opt == "nocopy") v.copy = opt == "copy";
-            else throw bad("unknown option " + quote(opt));
-        }
+    if (parts.size() < 3) return v;
+    static const std::vector<std::string> kKinds[] = {
+        {"ro", "rw"}, {"z", "Z"}, {"copy", "nocopy"}, {"bind", "rbind"}, {"exec", "noexec"}, {"suid", "nosuid"},
+        {"dev", "nodev"}, kPropagations};
+    std::set<const std::vector<std::string>*> seen;
+    for (const auto& opt : split(parts[2], ',')) {
+        auto kind = std::find_if(std::begin(kKinds), std::end(kKinds),
+                                 [&](const auto& k) { return std::find(k.begin(), k.end(), opt) != k.end(); });
+        if (kind == std::end(kKinds)) throw bad("unknown option " + quote(opt));
+        if (!seen.insert(&*kind).second) throw bad(quote(opt) + ": one of " + join(*kind, ", ") + " only");
+        if (opt == "ro" || opt == "rw") v.readonly = opt == "ro";
+        else if (opt == "z" || opt == "Z") v.relabel = true;
+        else if ((opt == "copy" || opt == "nocopy") && v.kind == VolumeSpec::Kind::Bind)
+            throw bad(opt + " is for volumes: a bind mount is never filled from the image");
+        else if (opt == "copy" || opt == "nocopy") v.copy = opt == "copy";
+        else if (opt == "bind" || opt == "rbind") v.recursive = opt == "rbind";
+        else v.options.push_back(opt);
+    }
     return v;
+}
+
+bool is_propagation(const std::string& opt) {
+    return std::find(kPropagations.begin(), kPropagations.end(), opt) != kPropagations.end();
 }
 
 std::vector<std::string> adjust_capabilities(const std::vector<std::string>& base, const std::vector<std::string>& add,

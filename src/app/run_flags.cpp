@@ -107,7 +107,8 @@ spec::Mount parse_tmpfs(const std::string& text) {
 MountFlag parse_mount(const std::string& text, const std::string& cwd) {
     std::string what = "--mount " + quote(text);
     std::string type = "volume", source, destination;
-    bool readonly = false, nocopy = false, tmpcopyup = true;
+    bool readonly = false, nocopy = false, tmpcopyup = true, nonrecursive = false, relabel = false;
+    std::string propagation;
     std::vector<std::string> tmpfs_opts;
     auto flag = [&](const std::string& key, const std::string& value, bool has_value) {
         if (!has_value) return true;
@@ -121,6 +122,8 @@ MountFlag parse_mount(const std::string& text, const std::string& cwd) {
         std::string key = ascii_lower(field.substr(0, eq)), value = eq == std::string::npos ? "" : field.substr(eq + 1);
         bool has_value = eq != std::string::npos;
         if (key == "readonly" || key == "ro") readonly = flag(key, value, has_value);
+        else if (key == "rw") readonly = !flag(key, value, has_value);
+        else if (key == "bind-nonrecursive") nonrecursive = flag(key, value, has_value);
         else if (key == "volume-nocopy") nocopy = flag(key, value, has_value);
         else if (key == "tmpcopyup" || key == "notmpcopyup") tmpcopyup = flag(key, value, has_value) == (key == "tmpcopyup");
         else if (!has_value || value.empty()) throw Error(EINVAL, what + ": " + quote(field) + " wants KEY=VALUE");
@@ -129,6 +132,13 @@ MountFlag parse_mount(const std::string& text, const std::string& cwd) {
         else if (key == "destination" || key == "dst" || key == "target") destination = value;
         else if (key == "tmpfs-size") tmpfs_opts.push_back("size=" + value);
         else if (key == "tmpfs-mode") tmpfs_opts.push_back("mode=" + value);
+        else if (key == "bind-propagation" && !is_propagation(value))
+            throw Error(EINVAL, what + ": bind-propagation " + quote(value) +
+                                    ": want [r]shared, [r]slave, [r]private or [r]unbindable");
+        else if (key == "bind-propagation") propagation = value;
+        else if (key == "relabel" && value != "shared" && value != "private")
+            throw Error(EINVAL, what + ": relabel " + quote(value) + ": want shared or private");
+        else if (key == "relabel") relabel = true;
         else if (key == "consistency") continue;  // Docker Desktop's; nothing on Linux
         else throw Error(EINVAL, what + ": unknown or unsupported key " + quote(key));
     }
@@ -138,6 +148,9 @@ MountFlag parse_mount(const std::string& text, const std::string& cwd) {
     if (nocopy && !is_volume) throw Error(EINVAL, what + ": volume-nocopy is for type=volume");
     if (!tmpcopyup && !is_tmpfs) throw Error(EINVAL, what + ": notmpcopyup is for type=tmpfs");
     if (!tmpfs_opts.empty() && !is_tmpfs) throw Error(EINVAL, what + ": tmpfs-size and tmpfs-mode are for type=tmpfs");
+    if ((nonrecursive || !propagation.empty()) && !is_bind)
+        throw Error(EINVAL, what + ": bind-propagation and bind-nonrecursive are for type=bind");
+    if (relabel && is_tmpfs) throw Error(EINVAL, what + ": relabel is for type=bind and type=volume");
     MountFlag out;
     if (is_tmpfs) {
         if (!source.empty()) throw Error(EINVAL, what + ": a tmpfs has no source");
@@ -159,6 +172,9 @@ MountFlag parse_mount(const std::string& text, const std::string& cwd) {
     });
     out.volume->readonly = readonly;
     out.volume->copy = !nocopy;
+    out.volume->recursive = !nonrecursive;
+    out.volume->relabel = relabel;
+    if (!propagation.empty()) out.volume->options.push_back(propagation);
     return out;
 }
 

@@ -36,15 +36,12 @@ bool Volumes::create(const std::string& name) const {
     std::string dir = root_ + "/" + name;
     ::mkdir(store_root_.c_str(), 0700);
     if (::mkdir(root_.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create " + quote(root_));
-    if (::mkdir(dir.c_str(), 0700) < 0) {
-        if (errno != EEXIST) throw_errno("create volume " + quote(dir));
-        // Made by another, or left half made: _data is what counts.
-        if (::mkdir(data(name).c_str(), 0755) == 0) return true;
-        if (errno != EEXIST) throw_errno("create " + quote(data(name)));
-        return false;
-    }
-    if (::mkdir(data(name).c_str(), 0755) < 0) throw_errno("create " + quote(data(name)));
-    return true;
+    if (::mkdir(dir.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create volume " + quote(dir));
+    // _data is what counts: `dir` may be another's, made a moment ago (its _data too,
+    // maybe between our two mkdirs), or left half made.
+    if (::mkdir(data(name).c_str(), 0755) == 0) return true;
+    if (errno != EEXIST) throw_errno("create " + quote(data(name)));
+    return false;
 }
 
 sys::UniqueFd Volumes::hold(const std::string& name) const {

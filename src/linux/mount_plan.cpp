@@ -267,8 +267,12 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
     plan_root(plan, config, input);
     for (size_t i = 0; i < config.mounts.size(); ++i) {
         plan.mounts.push_back(plan_mount(i, config.mounts[i], input));
+        MountOp& op = plan.mounts.back();
+        if (op.copyup && config.process) {
+            op.copyup_uid = config.process->user.uid;
+            op.copyup_gid = config.process->user.gid;
+        }
         // A bind over /dev provides it: no nodes or symlinks are made there.
-        const MountOp& op = plan.mounts.back();
         if (op.kind == MountKind::Bind && op.destination == "/dev") plan.setup_dev = false;
     }
     if (plan.setup_dev) plan_devices(plan, config);

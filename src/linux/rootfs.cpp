@@ -192,10 +192,15 @@ void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op, CopyableMounts&
     std::string fs_data = filesystem_data(root_fd, op);
     std::string source = op.source_fd >= 0 ? sys::fd_path(op.source_fd) : op.source;
     bool dir_target = op.kind != MountKind::Bind || is_directory(source);
+    bool made = op.copyup && !sys::open_in_root_if_exists(root_fd, op.destination, O_PATH);
     // A file made to mount on is 0755 (less the umask), as runc's: buildah commits it,
     // so the image's layer is the same whichever runtime ran the step.
     sys::UniqueFd target = dir_target ? sys::mkdir_all_in_root(root_fd, op.destination, 0755)
                                       : sys::touch_in_root(root_fd, op.destination, 0755);
+    // What copy_up gives an empty source: a directory the root lacked is the process's, as podman's volumes.
+    if (made && dir_target && k.fchownat(target.get(), "", op.copyup_uid, op.copyup_gid, AT_EMPTY_PATH) < 0 &&
+        errno != EINVAL)  // an id not mapped: the process cannot be it either (its setuid fails)
+        throw_errno("chown " + quote(op.destination) + " to the process's user");
     // tmpcopyup: the directory as it is before the tmpfs covers it.
     sys::UniqueFd covered;
     if (op.tmpcopyup) {

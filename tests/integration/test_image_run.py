@@ -312,6 +312,37 @@ def test_volumes_anonymous_filled_from_the_image(h):
     check_eq(_containers_left(h), [], "rm removes the anonymous volumes")
 
 
+def test_volume_mistakes_and_places_the_image_lacks(h):
+    """A volume at a place the image lacks is the user's, as podman makes it; a bad -v after a
+    new named volume leaves no volume; one place twice is an error; a bind over /run keeps the
+    init out of the host's directory; the options Docker and podman pass on are taken."""
+    archive = _volume_image(h)
+    store = _store(h)
+    cid = h.new_id("img")
+    r = _run(h, archive, "--rm", "-v", "/fresh", "-v", f"{cid}-new:/named/deep", cid, "sh", "-c",
+             "stat -c %u:%g /fresh /named/deep; touch /fresh/x /named/deep/y && echo writable")
+    check_eq((r.rc, r.out.split()), (0, ["1001:1001", "1001:1001", "writable"]), f"owned by the USER\n{r!r}")
+    h.rt_ok("volume", "rm", "--store", store, f"{cid}-new")
+    missing = os.path.join(h.tmp, "missing")
+    for args, words in ((["-v", f"{cid}-leak:/a", "-v", f"{missing}:/b"], f"{missing}: no such file or directory"),
+                        (["-v", "/x", "-v", f"{cid}-leak:/x/"], "duplicate mount point /x"),
+                        (["-v", f"{cid}-leak:/a", "--mount", f"type=bind,src={h.tmp},dst=/a"],
+                         "duplicate mount point /a"),
+                        (["-v", "/x:/y:ro,rw"], "one of ro, rw only")):
+        r = _run(h, archive, *args, cid, "true")
+        check(r.rc != 0 and words in r.err, f"{args}: refused\n{r!r}")
+        vols = h.rt_ok("volume", "ls", "-q", "--store", store).out.split()
+        check(f"{cid}-leak" not in vols, f"{args}: no volume left\n{vols}")
+        check_eq(_containers_left(h), [], f"{args}: nothing left")
+    run_dir = h.mkdtemp("run")
+    r = _run(h, archive, "--rm", "-u", "0", "-v", f"{run_dir}:/run:ro,rslave,noexec", "-v", f"{h.tmp}:/mnt:bind", cid,
+             "sh", "-c", "cat /proc/1/cmdline | tr '\\0' ' '; grep ' /run ' /proc/mounts | cut -d' ' -f4")
+    check_eq(r.rc, 0, f"a read-only bind over /run\n{r!r}")
+    check(r.out.startswith("/dev/crun-lite-init -- "), f"the init is bound elsewhere\n{r!r}")
+    check("noexec" in r.out.split()[-1] and r.out.split()[-1].startswith("ro,"), f"the options reach the mount\n{r!r}")
+    check_eq(os.listdir(run_dir), [], "nothing made in the host's directory")
+
+
 def test_named_volumes(h):
     """-v NAME:DST: a volume that outlives the container, filled from the image once (unless
     nocopy), listed, inspected and removed by `volume`, refused while a container uses it."""
@@ -1486,7 +1517,8 @@ def test_mount_and_device_flags(h):
                         (["--mount", "type=bind,src=/tmp,dst=/x,volume-nocopy"], "volume-nocopy is for type=volume"),
                         (["--mount", "type=volume,src=/tmp,dst=/x"], "a volume's source is a volume name"),
                         (["--mount", "dst=/x,readonly=maybe"], "readonly wants true or false"),
-                        (["--mount", "dst=/x,bind-propagation=rshared"], "unsupported key `bind-propagation`"),
+                        (["--mount", "dst=/x,bind-propagation=rshared"],
+                         "bind-propagation and bind-nonrecursive are for type=bind"),
                         (["--mount", "type=tmpfs,dst=/"], "cannot mount a tmpfs over /"),
                         (["--device", "/etc/passwd"], "/etc/passwd is not a device"),
                         (["--device", nodev], f"{nodev} holds no device"),

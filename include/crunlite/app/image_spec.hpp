@@ -65,13 +65,18 @@ struct VolumeSpec {
     bool readonly = false;
     bool relabel = false;  // z or Z: SELinux relabeling, which needs a host without SELinux (none to do)
     bool copy = true;      // a volume: filled from the image when empty ("nocopy": not)
+    bool recursive = true;  // rbind (the default) or bind
+    std::vector<std::string> options;  // passed on to the mount: propagation, [no]exec, [no]suid, [no]dev
 };
 // -v as Docker and podman read it: SRC:DST[:OPT[,OPT]] binds SRC when it is
 // a path (absolute, or starting with "." and relative to `cwd`), else names a
 // volume; a lone DST is an anonymous volume.  DST is absolute (and comes
-// back cleaned); OPT is ro, rw,
-// z, Z, and for volumes copy or nocopy.
+// back cleaned); OPT is ro or rw, z or Z, for volumes copy or nocopy, bind or
+// rbind, a propagation ([r]shared, [r]slave, [r]private, [r]unbindable), [no]exec,
+// [no]suid and [no]dev: each of those kinds once.
 VolumeSpec parse_volume(const std::string& text, const std::string& cwd);
+// Whether `opt` is a mount propagation -v and --mount's bind-propagation take.
+bool is_propagation(const std::string& opt);
 // Whether `name` may name a volume: a letter or digit, then letters, digits, "_", "." or "-".
 bool valid_volume_name(const std::string& name);
 

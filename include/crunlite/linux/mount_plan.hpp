@@ -53,6 +53,9 @@ struct MountOp {
     std::vector<CgroupView> cgroup_v1;       // CgroupV1 only
     bool tmpcopyup = false;                  // tmpfs: copy what it covers into it (crun's extension)
     bool copyup = false;                     // bind: an empty source directory gets what it covers (ours)
+    // copyup where the destination is missing: the container process's owner (podman's) for the
+    // directory made there, and so for the empty source.
+    uint32_t copyup_uid = 0, copyup_gid = 0;
     int idmap_tree_fd = -1;                  // bind with idmap/ridmap: the detached, idmapped source tree
     size_t config_index = 0;                 // the config.mounts entry it comes from
     bool idmap = false;                      // bind with idmap/ridmap (needs idmap_tree_fd)

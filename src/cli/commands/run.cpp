@@ -62,14 +62,14 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
         ("user,u", po::value(&f.user), "USER[:GROUP] (name or id) instead of the image's USER")
         ("workdir,w", po::value(&f.workdir), "working directory instead of the image's WORKDIR")
         ("entrypoint", po::value(&f.entrypoint), "replace the image's ENTRYPOINT (and its CMD)")
-        ("volume,v", po::value(&o.volumes)->composing(), "bind a path, or mount a named volume, at DST: /SRC|./SRC|NAME:DST[:ro|rw|nocopy], or DST alone for an anonymous volume (repeatable)")
+        ("volume,v", po::value(&o.volumes)->composing(), "bind a path, or mount a named volume, at DST: /SRC|./SRC|NAME:DST[:OPTIONS] (ro, nocopy, bind, rslave, noexec, ...: man crun-lite-run), or DST alone for an anonymous volume (repeatable)")
         ("read-only", po::bool_switch(&o.read_only), "mount the root filesystem read-only")
         ("read-only-tmpfs", po::value(&f.read_only_tmpfs)->implicit_value("true"),
          "with --read-only: writable tmpfs on /tmp, /var/tmp and /run (true, the default, or false)")
         ("tmpfs", po::value(&o.tmpfs)->composing(),
          "mount a tmpfs: DST[:OPT[,OPT]], after rw,noexec,nosuid,nodev,tmpcopyup (podman's; notmpcopyup: start empty) (repeatable)")
         ("mount", po::value(&o.mounts)->composing(),
-         "type=bind|volume|tmpfs,src=SRC,dst=DST[,readonly][,volume-nocopy][,tmpfs-size=S][,tmpfs-mode=M] (Docker's) (repeatable)")
+         "type=bind|volume|tmpfs,src=SRC,dst=DST[,readonly][,bind-propagation=P][,volume-nocopy][,tmpfs-size=S][,tmpfs-mode=M] (Docker's) (repeatable)")
         ("device", po::value(&o.devices)->composing(), "add a host device: HOST[:CONTAINER][:PERMS] (r, w, m) (repeatable)")
         ("add-host", po::value(&o.add_hosts)->composing(), "add NAME:IP to /etc/hosts (repeatable)")
         ("dns", po::value(&o.dns.servers)->composing(), "nameserver for /etc/resolv.conf instead of the network's (repeatable)")

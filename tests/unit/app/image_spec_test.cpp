@@ -338,6 +338,20 @@ TEST_CASE("volumes: a name is a named volume, a lone destination an anonymous on
     CHECK_FALSE(app::valid_volume_name(std::string(256, 'a')));
 }
 
+TEST_CASE("volumes: bind or rbind, propagation, [no]exec, [no]suid, [no]dev; each kind once", "[image_spec][volume]") {
+    auto v = parse_volume("/a:/b:bind,rslave,noexec,nosuid,nodev,ro", "/");
+    CHECK((!v.recursive && v.readonly));
+    CHECK(v.options == std::vector<std::string>{"rslave", "noexec", "nosuid", "nodev"});
+    CHECK(parse_volume("/a:/b", "/").recursive);
+    CHECK(parse_volume("v:/b:exec,suid,dev,private", "/").options ==
+          std::vector<std::string>{"exec", "suid", "dev", "private"});
+    for (const char* text : {"/a:/b:ro,rw", "v:/b:copy,nocopy", "/a:/b:bind,rbind", "/a:/b:shared,rprivate",
+                             "/a:/b:exec,noexec", "/a:/b:z,Z", "/a:/b:ro,ro"}) {
+        INFO(text);
+        CHECK_THROWS_WITH(parse_volume(text, "/"), Catch::Contains(text) && Catch::Contains(" only"));
+    }
+}
+
 TEST_CASE("bad volumes are errors naming the volume", "[image_spec][volume]") {
     CHECK_THROWS_WITH(parse_volume("/a:/b:rx", "/"), Catch::Contains("/a:/b:rx"));
     CHECK_THROWS_WITH(parse_volume("/a:/b:rx", "/"), Catch::Contains("rx"));

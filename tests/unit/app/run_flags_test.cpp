@@ -147,6 +147,9 @@ TEST_CASE("--mount: Docker's keys to -v's and --tmpfs's mounts", "[run_flags]") 
     CHECK(app::parse_mount("type=tmpfs,dst=/t,notmpcopyup", "/cwd").tmpfs->options == Strings{"rw", "noexec", "nosuid", "nodev"});
     CHECK(app::parse_mount("type=tmpfs,dst=/t,tmpcopyup=false", "/cwd").tmpfs->options.back() == "nodev");
     CHECK(app::parse_mount("dst=//v/", "/cwd").volume->destination == "/v");
+    m = app::parse_mount("type=bind,src=/a,dst=/b,readonly,rw,bind-propagation=rslave,bind-nonrecursive,"
+                         "relabel=private", "/cwd");
+    CHECK((!m.volume->readonly && !m.volume->recursive && m.volume->relabel && m.volume->options == Strings{"rslave"}));
     for (auto [text, words] : std::vector<std::pair<const char*, const char*>>{
              {"type=bind,dst=/x", "a bind needs a source"},
              {"type=bind,src=name,dst=/x", "a bind's source is a path"},
@@ -163,7 +166,11 @@ TEST_CASE("--mount: Docker's keys to -v's and --tmpfs's mounts", "[run_flags]") 
              {"dst=relative", "destination must be absolute"},
              {"type=tmpfs,dst=/t,tmpfs-size=-1", "invalid value in `size=-1`"},
              {"type=tmpfs,dst=/dev", "/dev is the runtime's own mount"},
-             {"dst=/v,notmpcopyup", "notmpcopyup is for type=tmpfs"}}) {
+             {"dst=/v,notmpcopyup", "notmpcopyup is for type=tmpfs"},
+             {"type=bind,src=/a,dst=/x,bind-propagation=up", "bind-propagation `up`: want [r]shared"},
+             {"src=v,dst=/x,bind-propagation=shared", "bind-propagation and bind-nonrecursive are for type=bind"},
+             {"type=bind,src=/a,dst=/x,relabel=z", "relabel `z`: want shared or private"},
+             {"type=tmpfs,dst=/x,relabel=shared", "relabel is for type=bind and type=volume"}}) {
         INFO(text);
         const char* mount = text;
         CHECK_THAT(error_of([mount] { app::parse_mount(mount, "/cwd"); }), Catch::Contains(words));

@@ -230,7 +230,12 @@ TEST_CASE("tmpcopyup is planned for tmpfs and refused elsewhere; device paths ma
     CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("mounts[0].options: tmpcopyup is for tmpfs"));
     // copyup (ours) is the bind's counterpart.
     c.mounts[0] = {"/etc", "", "/x", {"rbind", "copyup"}, {}, {}};
-    CHECK(linux::plan_mounts(c, input()).mounts[0].copyup);
+    c.process.emplace();
+    c.process->user.uid = 1000;
+    c.process->user.gid = 100;
+    plan = linux::plan_mounts(c, input());
+    CHECK(plan.mounts[0].copyup);
+    CHECK((plan.mounts[0].copyup_uid == 1000 && plan.mounts[0].copyup_gid == 100));
     c.mounts[0] = {"/etc", "tmpfs", "tmpfs", {"copyup"}, {}, {}};
     CHECK_THROWS_WITH(linux::plan_mounts(c, input()), Catch::Contains("mounts[0].options: copyup is for bind mounts"));
     c.mounts.clear();
