@@ -68,11 +68,13 @@ bool record_exit(const state::Store& store, const state::State& st, int status) 
 }
 
 // Releases the container after a failed `created` hook: it never ran.
-void abandon(const state::Store& store, Created& c) {
+// A container made again from its stopped state (`replace_stopped`) stays, stopped.
+void abandon(const state::Store& store, Created& c, bool replace_stopped) {
     kill_and_wait(store, c.st);
     c.launched.process.wait();  // our child: no zombie left
     detail::destroy_cgroups(c.st);
-    store.remove(c.st.id);
+    if (!replace_stopped) store.remove(c.st.id);
+    else ::unlink(store.fifo_path(c.st.id).c_str());  // of the init that never started
 }
 
 Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool foreground,
@@ -88,7 +90,7 @@ Created create_and_hook(const Context& ctx, const CreateOptions& opts, bool fore
                 c.launched.userns.reset();
             }
         } catch (...) {
-            abandon(state::Store(ctx.root), c);
+            abandon(state::Store(ctx.root), c, opts.replace_stopped);
             throw;
         }
     }

@@ -1149,7 +1149,17 @@ def test_publish_a_free_port_and_list_it(h):
     check_eq(h.container_ids(), [cid], "no state of the refused containers")
     h.rt_ok("stop", cid)
     check_eq(h.rt_ok("port", cid).out, "", "a stopped container publishes nothing")
-    h.rt_ok("rm", cid)
+    # Its host port taken meanwhile: `start` fails, and the container stays, stopped (podman's).
+    with socket.socket() as busy:
+        busy.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # past the served connections' TIME_WAIT
+        busy.bind(("127.0.0.1", hosts[0]))
+        busy.listen()
+        r = h.rt("start", cid)
+    check(r.rc != 0 and f"host port {hosts[0]} (tcp) on 127.0.0.1 is already in use" in r.err, f"start\n{r!r}")
+    check_eq(h.state(cid)["status"], "stopped", "the container stays")
+    h.rt_ok("start", cid)
+    check_eq(h.state(cid)["status"], "running", "started once the port is free")
+    h.rt_ok("rm", "-f", cid)
 
 
 def _web_archive(h, cmd=("busybox", "httpd", "-f", "-p", "8080", "-h", "/www")):
