@@ -30,9 +30,23 @@ bool container_dir_live(const std::string& dir) {
     return container_dir_held(dir);
 }
 
+namespace {
+// A lock taken to test it is dropped with its fd (a directory's fd of its own).
+bool held(int dir_fd) { return ::flock(dir_fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK; }
+}  // namespace
+
 bool container_dir_held(const std::string& dir) {
     sys::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-    return fd && ::flock(fd.get(), LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK;
+    return fd && held(fd.get());
+}
+
+bool await_container_dir_released(int dir_fd, int timeout_ms) {
+    for (int waited = 0; held(dir_fd); waited += 10) {
+        if (waited >= timeout_ms) return false;
+        ::usleep(10'000);
+    }
+    ::flock(dir_fd, LOCK_UN);
+    return true;
 }
 
 std::map<std::string, std::string> ContainerDirs::images_in_use() const {

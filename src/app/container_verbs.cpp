@@ -149,6 +149,21 @@ void stop_container(const runtime::Context& ctx, const state::State& st, int tim
 
 }  // namespace
 
+namespace {
+
+// The directory whose lock a container's monitor (or foreground run) holds while it lives.
+sys::UniqueFd monitor_lock_dir(const state::State& st) {
+    return sys::UniqueFd(::open(st.bundle.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+}
+
+// Until the monitor has ended the network helper (its host ports free again) and exited.
+void await_monitor(const sys::UniqueFd& dir, const std::string& id) {
+    if (dir && !await_container_dir_released(dir.get(), 5000))
+        log::warn(id + ": its monitor has not exited yet: its published ports may be busy for a moment");
+}
+
+}  // namespace
+
 void stop(const runtime::Context& ctx, const std::string& id, std::optional<int> timeout) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
@@ -157,6 +172,7 @@ void stop(const runtime::Context& ctx, const std::string& id, std::optional<int>
     // Asked first: an exit from here on is not restarted, nor is one whose
     // restart is waiting (its backoff wakes up and ends the loop).
     if (image) update_restart_record(ctx, id, [](RestartRecord& r) { r.stop_requested = true; });
+    sys::UniqueFd dir = image ? monitor_lock_dir(st) : sys::UniqueFd();  // before --rm's monitor removes it
     stop_container(ctx, store.load(id), timeout_s);  // loaded again: a restart may have made a new init
     if (!image) return;
     // A restart that was waiting its backoff: until the monitor ended the loop.
@@ -174,6 +190,19 @@ void stop(const runtime::Context& ctx, const std::string& id, std::optional<int>
     }
     // A restart decided just before our request may have started an init after we stopped.
     if (store.exists(id)) stop_container(ctx, store.load(id), timeout_s);
+    await_monitor(dir, id);
+}
+
+void remove(const runtime::Context& ctx, const std::string& id, bool force) {
+    sys::UniqueFd dir;
+    try {
+        state::State st = state::Store(ctx.root).load(id);
+        if (st.annotations.count(kImageAnnotation)) dir = monitor_lock_dir(st);
+    } catch (const Error&) {
+        // No state: runtime::remove says what there is to say.
+    }
+    runtime::remove(ctx, id, force);
+    await_monitor(dir, id);
 }
 
 off_t tail_offset(int fd, int64_t lines) {

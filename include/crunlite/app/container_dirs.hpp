@@ -51,5 +51,10 @@ bool container_dir_live(const std::string& dir);
 // Whether a process holds the directory's lock: its creator, or the monitor of
 // `run -d` for as long as it lives.
 bool container_dir_held(const std::string& dir);
+// Waits, at most `timeout_ms`, until nothing holds the lock of the directory
+// `dir_fd` (opened before the directory may be removed): the container's monitor,
+// or its foreground run, has ended its network helper (whose host ports are
+// free then) and exited.  False when the time passed first.
+bool await_container_dir_released(int dir_fd, int timeout_ms);
 
 }  // namespace crunlite::app

@@ -8,6 +8,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/app/container_dirs.hpp"
+#include "crunlite/app/image_run.hpp"
 #include "crunlite/app/image_store.hpp"
 #include "crunlite/app/restart.hpp"
 #include "crunlite/state/store.hpp"
@@ -65,7 +66,7 @@ int cmd_rm(const Global& g, const std::vector<std::string>& args) {
                 throw Error(EBUSY, "cannot remove a restarting container: stop it first, or use --force");
             // delete's work: state, cgroups, hooks, the image container's directory;
             // with --force also what an aborted create left of a container without state.
-            if (existed || force) runtime::remove(ctx, id, force);
+            if (existed || force) app::remove(ctx, id, force);
             bool dead = !existed && remove_dead_image_container(ctx, store_root, id);
             if (!existed && !dead && !force) throw Error(ENOENT, "container does not exist");
             if (existed || dead) std::cout << id << std::endl;
