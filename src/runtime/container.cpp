@@ -329,7 +329,7 @@ void update(const Context& ctx, const std::string& id, const spec::Resources& re
 std::string stats_json(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
-    if (store.status(st) == state::Status::Stopped) throw Error(EINVAL, "container not running");
+    if (store.status(st) == state::Status::Stopped) throw Error(EINVAL, "container with id " + id + " is not running");
     // Without a cgroup (rootless, none delegated), runc's zeros: nothing is counted.
     return cgroup::stats_json(detail::cgroup_paths(st), id);
 }
@@ -337,9 +337,13 @@ std::string stats_json(const Context& ctx, const std::string& id) {
 std::vector<int> container_pids(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
-    if (store.status(st) == state::Status::Stopped) return {};
     std::vector<int> out;
-    for (pid_t p : cgroup::pids(require_cgroup(st))) out.push_back(p);
+    try {
+        // Stopped too, as runc's: what its cgroup still holds (an init that shared our pid namespace left them).
+        for (pid_t p : cgroup::pids(require_cgroup(st))) out.push_back(p);
+    } catch (const Error&) {
+        if (store.status(st) != state::Status::Stopped) throw;
+    }
     return out;
 }
 

@@ -235,6 +235,20 @@ def test_kill_all_and_ps(h):
     check(wait_until(lambda: h.state(cid)["status"] == "stopped", 10), "stopped after kill --all")
     for p in pids + [epid]:
         check(wait_until(lambda: not harness.pid_alive(p) or _zombie(p), 5), f"pid {p} gone")
+    check_eq(h.rt_ok("ps", "--format", "json", cid).json(), [], "a stopped container's empty cgroup")
+    # An init without a pid namespace of its own leaves its children when it ends: ps still
+    # lists what the cgroup holds, as runc's.
+    b = h.bundle(["/probe", "sleep", "60"])
+    b.linux["namespaces"] = [n for n in b.linux["namespaces"] if n["type"] != "pid"]
+    b.save()
+    cid = h.new_id("cg")
+    h.rt_ok("run", "--detach", "--bundle", b.path, cid)
+    h.rt_ok("exec", "--detach", "--pid-file", os.path.join(h.tmp, "e2.pid"), cid, "/probe", "sleep", "60")
+    epid = int(open(os.path.join(h.tmp, "e2.pid")).read())
+    h.rt_ok("kill", cid, "KILL")
+    check(wait_until(lambda: h.state(cid)["status"] == "stopped", 10), "the init ended")
+    check_eq(h.rt_ok("ps", "--format", "json", cid).json(), [epid], "ps lists what the stopped container left")
+    h.rt_ok("delete", "--force", cid)
 
 
 def test_delete_leaves_another_containers_processes_alone(h):
@@ -375,7 +389,8 @@ def _events_until_deleted(h, p, cid, watch):
 def test_events_stream_reports_oom(h):
     """runc's `events ID`: {"type":"oom","id":ID} as soon as the OOM killer ends a
     process of the container, whatever the interval; the first stats one interval
-    after the start, not at it; the stream ends when the container stops."""
+    after the start, not at it; the stream ends when the container's memory cgroup
+    goes (v1, at delete) or empties (v2)."""
     _needs_cgroups(h)
     b, cid, pid = _detached(h, ["/probe", "sleep", "60"], {"memory": {"limit": 32 << 20}})
     cg = _cgroup_lines(pid)
@@ -411,6 +426,11 @@ def test_events_stream_interval(h):
         time.sleep(1)
         check_eq(_spawned_output(p), "", "nothing before the first interval")
         check(wait_until(lambda: _spawned_output(p).count("\n") >= 2, timeout=5), "stats after 1.5 s and 3 s")
+        if "memory" in _cgroup_lines(pid):  # v1's memory cgroup: runc's stream goes on until it is removed
+            h.rt_ok("kill", cid, "KILL")
+            check(wait_until(lambda: h.state(cid)["status"] == "stopped", 10), "stopped")
+            seen = _spawned_output(p).count("\n")
+            check(wait_until(lambda: _spawned_output(p).count("\n") > seen, timeout=5), "stats of a stopped container")
     lines = _events_until_deleted(h, p, cid, watch)
     check(len(lines) >= 2 and all((e["type"], e["id"]) == ("stats", cid) and "data" in e for e in lines),
           f"stats events: {lines}")

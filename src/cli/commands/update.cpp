@@ -163,8 +163,9 @@ int stream_events(const runtime::Context& ctx, const std::vector<std::string>& i
 // runc's `events ID`: a stats object each `every` (the first after one), and
 // {"type":"oom","id":ID} as soon as the kernel's OOM killer ends a process of
 // the container (runc watches memory.oom_control or memory.events; the
-// counter polled here is those files'), one per kill; until the container
-// stops.
+// counter polled here is those files'), one per kill; until, as runc's, the
+// container's memory cgroup goes (v1: at delete, a stopped one's cgroup still
+// counted) or empties (v2: when it stops).
 int follow_events(const runtime::Context& ctx, const std::string& id, std::chrono::nanoseconds every) {
     using Clock = std::chrono::steady_clock;
     constexpr auto kPoll = std::chrono::milliseconds(100);
@@ -179,16 +180,15 @@ int follow_events(const runtime::Context& ctx, const std::string& id, std::chron
         std::this_thread::sleep_until(std::min(next, Clock::now() + kPoll));
         for (uint64_t now = cgroup::oom_kills(cg); kills < now; ++kills) std::cout << oom << "\n";
         std::cout.flush();
-        // Ends, like runc, when the container is gone or stopped.
-        if (!store.exists(id) || store.status(st) == state::Status::Stopped) return 0;
+        if (!store.exists(id) || (!cg.v1.count("memory") && store.status(st) == state::Status::Stopped)) return 0;
         if (Clock::now() < next) continue;
         // As Go's ticker: ticks missed (a stopped process) are dropped, not caught up.
         next += every;
         if (next <= Clock::now()) next = Clock::now() + every;
         try {
-            std::cout << runtime::stats_json(ctx, id) << std::endl;
+            std::cout << cgroup::stats_json(cg, id) << std::endl;
         } catch (const Error&) {
-            return 0;
+            return 0;  // its cgroup removed: deleted
         }
     }
 }

@@ -116,6 +116,18 @@ TEST_CASE("a resource of 0 is not set, as runc reads it (update's template is al
     CHECK(plan_resources(r, [&](const std::string&) { return true; }).empty());
 }
 
+TEST_CASE("memory.swappiness: 0-100, or -1 (as a uint64) for none, as runc takes it", "[cgroup]") {
+    spec::Resources r;
+    r.memory = spec::Resources::Memory{};
+    auto v1 = [](const std::string&) { return false; };
+    r.memory->swappiness = 100;
+    CHECK(plan_resources(r, v1).size() == 1);
+    r.memory->swappiness = ~uint64_t{0};
+    CHECK(plan_resources(r, v1).empty());
+    r.memory->swappiness = 200;
+    CHECK_THROWS_WITH(plan_resources(r, v1), "invalid memory swappiness value: 200 (valid range is 0-100)");
+}
+
 TEST_CASE("resources on a hybrid host go to v1 files", "[cgroup]") {
     spec::Resources r;
     r.memory = spec::Resources::Memory{};
