@@ -94,7 +94,6 @@ std::vector<HierarchyDir> v1_hierarchy_dirs(const Layout& layout, const Paths& p
         if (same == out.end()) out.push_back({last(h->second.mount), dir, {controller}});
         else same->controllers.push_back(controller);
     }
-    if (!out.empty() && !paths.unified.empty()) out.push_back({last(layout.unified.mount), paths.unified, {}});
     return out;
 }
 

@@ -34,9 +34,10 @@ Paths own_paths(const Layout& layout);
 
 // The container's v1 directories by hierarchy, for a `cgroup` mount inside it
 // (runc's view on v1 and hybrid hosts): `name` is the hierarchy mount's last
-// component ("memory", "cpu,cpuacct"), `controllers` those co-mounted there;
-// on hybrid hosts also the cgroup2 one ("unified", no controllers).  Empty
-// when the container has no v1 directory (pure v2 hosts).  Pure.
+// component ("memory", "cpu,cpuacct"), `controllers` those co-mounted there.
+// Not a hybrid host's cgroup2 one, as runc's: systemd in the container would take
+// that for a hybrid host's, and fail to make its cgroups there.  Empty when the
+// container has no v1 directory (pure v2 hosts).  Pure.
 struct HierarchyDir {
     std::string name, dir;
     std::vector<std::string> controllers;

@@ -326,8 +326,7 @@ TEST_CASE("a cgroup mount's v1 view: one directory per hierarchy, co-mounted con
     std::vector<HierarchyDir> want = {
         {"cpu,cpuacct", "/sys/fs/cgroup/cpu,cpuacct/c1", {"cpu", "cpuacct"}},
         {"memory", "/sys/fs/cgroup/memory/process_api/abc/c1", {"memory"}},
-        {"unified", "/sys/fs/cgroup/unified/c1", {}},
-    };
+    };  // not the cgroup2 one (runc's view)
     CHECK(v1_hierarchy_dirs(l, p) == want);
     // Pure v2: nothing (the mount is cgroup2).
     Paths v2;

@@ -215,7 +215,7 @@ TEST_CASE("hybrid root: one directory per hierarchy, cpuset inherited, v1 files"
         CHECK(get(f.dir(d) + "/cpuset.mems") == "0");
     }
     auto dirs = v1_hierarchy_dirs(f.layout, p);
-    REQUIRE(dirs.size() == 6);  // cpu,cpuacct cpuset freezer memory pids unified
+    REQUIRE(dirs.size() == 5);  // cpu,cpuacct cpuset freezer memory pids
     CHECK(dirs[0] == HierarchyDir{"cpu,cpuacct", p.v1.at("cpu"), {"cpu", "cpuacct"}});
     for (const auto& d : dirs) CHECK(fs::is_directory(d.dir));
 }
@@ -419,7 +419,7 @@ TEST_CASE("plan: the container's cgroups from a host's layout, before anything i
         l.resources->pids_limit.reset();
         p = cgroup::plan(host(f.layout), l, "c1", false, "config.json");
         CHECK(p.paths.v1.at("memory") == f.dir("memory/user/abc/pod/c1"));
-        REQUIRE(p.view.size() == 3);  // devices, memory, unified
+        REQUIRE(p.view.size() == 2);  // devices, memory
         for (const auto& h : p.view) CHECK(h.controllers.empty());  // each named after its only controller
         CHECK(std::any_of(p.writes.begin(), p.writes.end(), [](const Write& w) { return w.file == "devices.deny"; }));
         CHECK(p.device_program.empty());
@@ -432,8 +432,7 @@ TEST_CASE("plan: the container's cgroups from a host's layout, before anything i
         p = cgroup::plan(nowhere, l, "c1", true, "config.json");
         CHECK(p.paths.empty());
         CHECK(p.view == std::vector<HierarchyDir>{{"devices", f.dir("devices"), {}},
-                                                   {"memory", f.dir("memory/user/abc"), {}},
-                                                   {"unified", f.dir("unified"), {}}});
+                                                   {"memory", f.dir("memory/user/abc"), {}}});
     }
 }
 
