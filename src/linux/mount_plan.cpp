@@ -262,6 +262,18 @@ void plan_finish(MountPlan& plan, const spec::Config& config) {
 
 }  // namespace
 
+std::string proc_mount_problem(const std::string& dest, bool source_is_proc) {
+    static const char* const kLxcfsFiles[] = {
+        "/proc/cpuinfo", "/proc/diskstats", "/proc/meminfo", "/proc/stat",    "/proc/swaps",
+        "/proc/uptime",  "/proc/loadavg",   "/proc/slabinfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"};
+    if (dest == "/proc")
+        return source_is_proc ? "" : quote(dest) + " cannot be mounted because it is not of type proc";
+    if (dest.rfind("/proc/", 0) != 0) return "";
+    for (const char* file : kLxcfsFiles)
+        if (dest == file) return "";
+    return quote(dest) + " cannot be mounted because it is inside /proc";
+}
+
 MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input) {
     MountPlan plan;
     plan_root(plan, config, input);

@@ -2,9 +2,12 @@
 
 #include <fcntl.h>
 #include <sched.h>
+#include <limits.h>
+#include <linux/magic.h>
 #include <linux/mount.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/statvfs.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -187,16 +190,39 @@ void finish_mount(sys::Kernel& k, int root_fd, const MountOp& op, int covered) {
             throw_errno("set propagation of " + what);
 }
 
+// Where the fd `fd` leads, as the kernel names it.
+std::string path_of(int fd) {
+    char buf[PATH_MAX];
+    ssize_t n = ::readlink(sys::fd_path(fd).c_str(), buf, sizeof buf);
+    if (n < 0) throw_errno("readlink " + sys::fd_path(fd));
+    return std::string(buf, static_cast<size_t>(n));
+}
+
 // Mounts `op` at its destination inside `root_fd`.
 void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op, CopyableMounts& copyable) {
     std::string fs_data = filesystem_data(root_fd, op);
     std::string source = op.source_fd >= 0 ? sys::fd_path(op.source_fd) : op.source;
     bool dir_target = op.kind != MountKind::Bind || is_directory(source);
     bool made = op.copyup && !sys::open_in_root_if_exists(root_fd, op.destination, O_PATH);
+    // Nothing but proc on /proc, little beneath it (runc's): checked before anything is made there.
+    bool guarded = op.kind == MountKind::Bind ||
+                   (op.kind == MountKind::Filesystem && op.fstype != "proc" && op.fstype != "sysfs" &&
+                    op.fstype != "mqueue" && op.fstype != "tmpfs");
+    auto check_proc_mount = [&](const std::string& dest) {
+        struct statfs fs;
+        bool source_is_proc = dest == "/proc" && op.kind == MountKind::Bind && ::statfs(source.c_str(), &fs) == 0 &&
+                              fs.f_type == PROC_SUPER_MAGIC;
+        if (std::string why = proc_mount_problem(dest, source_is_proc); !why.empty()) throw Error(EPERM, why);
+    };
+    if (guarded) check_proc_mount(absolute_path(op.destination));
     // A file made to mount on is 0755 (less the umask), as runc's: buildah commits it,
     // so the image's layer is the same whichever runtime ran the step.
     sys::UniqueFd target = dir_target ? sys::mkdir_all_in_root(root_fd, op.destination, 0755)
                                       : sys::touch_in_root(root_fd, op.destination, 0755);
+    if (guarded) {  // and again as resolved, through whatever symlinks the root has
+        std::string root_path = path_of(root_fd), at = path_of(target.get());
+        check_proc_mount(at.size() > root_path.size() ? at.substr(root_path.size()) : "/");
+    }
     // What copy_up gives an empty source: a directory the root lacked is the process's, as podman's volumes.
     if (made && dir_target && k.fchownat(target.get(), "", op.copyup_uid, op.copyup_gid, AT_EMPTY_PATH) < 0 &&
         errno != EINVAL)  // an id not mapped: the process cannot be it either (its setuid fails)

@@ -551,6 +551,32 @@ def test_bad_mounts_fail_before_any_fork(h):
         check(not os.path.exists(os.path.join(h.root, cid)), "no state left")
 
 
+def test_mounts_on_proc_are_guarded(h):
+    """runc's guard (CVE-2019-16884, CVE-2019-19921): on /proc only a procfs, beneath it
+    only the files lxcfs emulates; a symlink of the root that leads there is followed first.
+    Nothing is left behind."""
+    b = h.bundle(["cat", "/proc/cpuinfo"])
+    base = list(b.config["mounts"])
+    src = h.mkdtemp("src")
+    os.symlink("/proc/sys", os.path.join(b.path, "rootfs", "sneaky"))
+    for dest, words in (("/proc", "`/proc` cannot be mounted because it is not of type proc"),
+                        ("/proc/sys", "`/proc/sys` cannot be mounted because it is inside /proc"),
+                        ("/sneaky", "`/proc/sys` cannot be mounted because it is inside /proc")):
+        b.config["mounts"] = base + [{"destination": dest, "type": "bind", "source": src, "options": ["rbind"]}]
+        b.save()
+        cid = h.new_id("proc")
+        r = h.rt("run", "--bundle", b.path, cid)
+        check(r.rc != 0 and words in r.err, f"a bind on {dest} refused\n{r!r}")
+        check_eq(h.rt("state", cid).rc, 1, "no state left")
+    with open(os.path.join(src, "cpuinfo"), "w") as f:
+        f.write("lxcfs's\n")
+    b.config["mounts"] = base + [{"destination": "/proc/cpuinfo", "type": "bind", "source": src + "/cpuinfo",
+                                  "options": ["rbind", "ro"]}]
+    b.save()
+    r = h.run_bundle(b)
+    check_eq((r.rc, r.out), (0, "lxcfs's\n"), f"a file lxcfs emulates may be bound\n{r!r}")
+
+
 def test_mount_destination_through_a_dangling_symlink(h):
     """A destination that is a dangling symlink inside the root is created where
     it points, inside the root (as runc); never outside it."""

@@ -154,4 +154,10 @@ MountPlan plan_mounts(const spec::Config& config, const MountPlanInput& input);
 // Error naming the mount when an idmap mount has no tree.
 void attach_sources(MountPlan& plan, const std::vector<int>& bind_source_fds, const std::vector<int>& idmap_tree_fds);
 
+// runc's guard (CVE-2019-16884, CVE-2019-19921) for a mount that is not a proc,
+// sysfs, mqueue, tmpfs or cgroup one: at `dest` (as resolved in the root) /proc
+// only when the source is itself a procfs (`source_is_proc`), and beneath /proc
+// only the files lxcfs emulates.  "" when allowed, else runc's error.  Pure.
+std::string proc_mount_problem(const std::string& dest, bool source_is_proc);
+
 }  // namespace crunlite::linux

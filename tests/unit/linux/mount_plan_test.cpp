@@ -294,3 +294,14 @@ TEST_CASE("the plan carries what stage-2 sets after the mounts: masks, read-only
     CHECK(plain.masked_paths.empty());
     CHECK(plain.sysctl.empty());
 }
+
+TEST_CASE("mounts on /proc and beneath it, as runc guards them", "[mount_plan]") {
+    CHECK(linux::proc_mount_problem("/proc", true).empty());
+    CHECK(linux::proc_mount_problem("/proc", false) == "`/proc` cannot be mounted because it is not of type proc");
+    CHECK(linux::proc_mount_problem("/proc/sys", false) == "`/proc/sys` cannot be mounted because it is inside /proc");
+    CHECK_FALSE(linux::proc_mount_problem("/proc/self/attr/exec", true).empty());
+    for (const char* lxcfs : {"/proc/cpuinfo", "/proc/meminfo", "/proc/net/dev", "/proc/sys/kernel/ns_last_pid"})
+        CHECK(linux::proc_mount_problem(lxcfs, false).empty());
+    CHECK(linux::proc_mount_problem("/procx", false).empty());
+    CHECK(linux::proc_mount_problem("/srv/proc/sys", false).empty());
+}
