@@ -53,9 +53,11 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
                             sys::UniqueFd pty) {
     FinalProcess out;
     out.env = proc.env;
-    // runc's rule: a process without HOME gets its passwd entry's, else "/".
-    if (std::none_of(out.env.begin(), out.env.end(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; }))
-        out.env.push_back("HOME=" + linux::container_home(proc.user.uid));
+    // runc's rule: a process without HOME, or with an empty one (podman's exec -u of a uid
+    // without a passwd entry sends "HOME="), gets its passwd entry's, else "/".
+    auto home = std::find_if(out.env.rbegin(), out.env.rend(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; });
+    if (home == out.env.rend()) out.env.push_back("HOME=" + linux::container_home(proc.user.uid));
+    else if (*home == "HOME=") *home += linux::container_home(proc.user.uid);
     // The pty comes from the container's devpts; its master goes to the parent.
     // An exec'd process makes its own here and waits until the parent has handed
     // the master on (console socket, or our terminal's size copied in): conmon

@@ -83,8 +83,8 @@ def test_args_path_lookup_and_argv(h):
 
 
 def test_home_from_passwd_when_env_has_none(h):
-    """runc's rule: without HOME in process.env, the uid's passwd home, else "/"
-    (run and exec)."""
+    """runc's rule: without HOME in process.env, or with an empty one (podman's exec -u of
+    a uid without an entry sends "HOME="), the uid's passwd home, else "/" (run and exec)."""
     b = h.bundle()
     if h.rootless:
         _multi_mapping(h, b)
@@ -102,6 +102,8 @@ def test_home_from_passwd_when_env_has_none(h):
     h.rt_ok("start", cid)
     r = h.rt("exec", "--user", "1000:1000", cid, "/probe", "env-get", "HOME")
     check_eq((r.rc, r.out), (0, "/home\n"), f"exec HOME\n{r!r}")
+    r = h.rt("exec", "--user", "4242", "--env", "HOME=", cid, "/probe", "env-get", "HOME")
+    check_eq((r.rc, r.out), (0, "/\n"), f"exec with an empty HOME\n{r!r}")
     h.rt("delete", "--force", cid)
 
 
