@@ -55,7 +55,8 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
     out.env = proc.env;
     // runc's rule: a process without HOME, or with an empty one (podman's exec -u of a uid
     // without a passwd entry sends "HOME="), gets its passwd entry's, else "/".
-    auto home = std::find_if(out.env.rbegin(), out.env.rend(), [](const std::string& e) { return e.rfind("HOME=", 0) == 0; });
+    auto is_home = [](const std::string& e) { return e.rfind("HOME=", 0) == 0; };
+    auto home = std::find_if(out.env.rbegin(), out.env.rend(), is_home);
     if (home == out.env.rend()) out.env.push_back("HOME=" + linux::container_home(proc.user.uid));
     else if (*home == "HOME=") *home += linux::container_home(proc.user.uid);
     // The pty comes from the container's devpts; its master goes to the parent.
