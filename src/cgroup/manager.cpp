@@ -220,26 +220,30 @@ std::vector<std::string> dirs(const Paths& paths) {
     return out;
 }
 
+// Either freezer: the v1 one where the container has it (as runc's on hybrid
+// hosts, where tools read freezer.state), else cgroup2's; one frozen by the
+// other (an earlier crun-lite, another tool) counts too.
 bool frozen(const Paths& paths) {
+    auto v1 = paths.v1.find("freezer");
     try {
-        if (!paths.unified.empty()) {
-            std::string events = read_file(paths.unified + "/cgroup.events");
-            return events.find("frozen 1") != std::string::npos;
-        }
-        if (auto it = paths.v1.find("freezer"); it != paths.v1.end())
-            return trim(read_file(it->second + "/freezer.state")) == "FROZEN";
+        if (v1 != paths.v1.end() && trim(read_file(v1->second + "/freezer.state")) == "FROZEN") return true;
+    } catch (const Error&) {
+    }
+    try {
+        if (!paths.unified.empty())
+            return read_file(paths.unified + "/cgroup.events").find("frozen 1") != std::string::npos;
     } catch (const Error&) {
     }
     return false;
 }
 
 void freeze(const Paths& paths, bool freeze_it, sys::Kernel& k) {
-    if (!paths.unified.empty() && ::access((paths.unified + "/cgroup.freeze").c_str(), F_OK) == 0)
-        write_in(k, paths.unified, "cgroup.freeze", freeze_it ? "1" : "0");
-    else if (auto it = paths.v1.find("freezer"); it != paths.v1.end())
-        write_in(k, it->second, "freezer.state", freeze_it ? "FROZEN" : "THAWED");
-    else
-        throw Error(ENOTSUP, "the container has no freezer cgroup");
+    auto v1 = paths.v1.find("freezer");
+    bool v2 = !paths.unified.empty() && ::access((paths.unified + "/cgroup.freeze").c_str(), F_OK) == 0;
+    if (v1 != paths.v1.end()) write_in(k, v1->second, "freezer.state", freeze_it ? "FROZEN" : "THAWED");
+    else if (!v2) throw Error(ENOTSUP, "the container has no freezer cgroup");
+    // Thawing: cgroup2's too, whichever froze it.
+    if (v2 && (v1 == paths.v1.end() || !freeze_it)) write_in(k, paths.unified, "cgroup.freeze", freeze_it ? "1" : "0");
     for (int i = 0; i < 200 && frozen(paths) != freeze_it; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(5));
     if (frozen(paths) != freeze_it) throw Error(EBUSY, freeze_it ? "freezing timed out" : "thawing timed out");
 }

@@ -259,7 +259,7 @@ TEST_CASE("a sub-cgroup made without parents never brings back a container's rem
     for (const auto& d : dirs(p)) CHECK_FALSE(fs::exists(d));
 }
 
-TEST_CASE("freeze through cgroup.freeze, else the v1 freezer", "[manager]") {
+TEST_CASE("freeze through the v1 freezer (runc's on hybrid hosts), else cgroup.freeze", "[manager]") {
     FakeHybrid f;
     FakeKernel k;
     Paths p = plan_paths(f.layout, anywhere, "", "c1");
@@ -272,11 +272,22 @@ TEST_CASE("freeze through cgroup.freeze, else the v1 freezer", "[manager]") {
     freeze(v1_only, false);
     CHECK(get(p.v1.at("freezer") + "/freezer.state") == "THAWED");
     CHECK_FALSE(frozen(v1_only));
-    // v2: the kernel reports the state in cgroup.events; here the test does.
+    // Both: the v1 freezer freezes; thawing thaws cgroup2's too (whichever froze it).
     put(p.unified + "/cgroup.freeze");
-    put(p.unified + "/cgroup.events", "populated 1\nfrozen 1\n");
     freeze(p, true);
+    CHECK(get(p.v1.at("freezer") + "/freezer.state") == "FROZEN");
+    CHECK(get(p.unified + "/cgroup.freeze").empty());
+    put(p.v1.at("freezer") + "/freezer.state", "THAWED");
+    // v2 alone: the kernel reports the state in cgroup.events; here the test does.
+    put(p.unified + "/cgroup.events", "populated 1\nfrozen 1\n");
+    Paths v2_only = p;
+    v2_only.v1.erase("freezer");
+    freeze(v2_only, true);
     CHECK(get(p.unified + "/cgroup.freeze") == "1");
+    CHECK(frozen(p));  // frozen by cgroup2's: frozen, whichever freezer is asked
+    put(p.unified + "/cgroup.events", "populated 1\nfrozen 0\n");
+    freeze(p, false);
+    CHECK(get(p.unified + "/cgroup.freeze") == "0");
     CHECK(get(p.v1.at("freezer") + "/freezer.state") == "THAWED");
     Paths no_freezer;
     no_freezer.v1["memory"] = p.v1.at("memory");
