@@ -293,7 +293,8 @@ void exec_process(const std::string& path, const std::vector<std::string>& args,
     for (const auto& e : env) envp.push_back(const_cast<char*>(e.c_str()));
     envp.push_back(nullptr);
     ::execve(path.c_str(), argv.data(), envp.data());
-    throw_errno("exec " + quote(path));
+    int err = errno;
+    throw Error(err, sys_error(err, "exec " + quote(path)).message(), Error::Kind::ExecFailed);
 }
 
 }  // namespace crunlite::linux

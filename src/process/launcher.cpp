@@ -602,12 +602,20 @@ Launched launch_exec(const ExecRequest& req) {
         send_seccomp_listener(*req.config, req.container_id, req.bundle, req.init_pid, listener);
     });
     // The socket closes when the process execs; before that it may report an error.
+    // A failed execve is the process's own: it exits 1, for our caller to wait for (runc's).
     Message msg;
+    std::string exec_failure;
     if (parent_end.receive(msg)) {
-        if (msg.type == MsgType::Error) parent_end.rethrow(msg);
-        throw Error(EPROTO, "exec: unexpected sync message");
+        if (msg.type != MsgType::Error) throw Error(EPROTO, "exec: unexpected sync message");
+        try {
+            parent_end.rethrow(msg);
+        } catch (const Error& e) {
+            if (e.kind() != Error::Kind::ExecFailed) throw;
+            exec_failure = e.message();
+        }
     }
     Launched out = launched(child);
+    out.exec_failure = std::move(exec_failure);
     out.pty_master = std::move(pty_master);
     return out;
 }

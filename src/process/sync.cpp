@@ -82,7 +82,7 @@ void SyncSocket::rethrow(const Message& error) {
     auto kind = crunlite::Error::Kind::Other;
     if (!head.empty() && !std::isdigit(static_cast<unsigned char>(head.back()))) {
         using K = crunlite::Error::Kind;
-        for (K k : {K::CommandNotFound, K::CommandNotExecutable})
+        for (K k : {K::CommandNotFound, K::CommandNotExecutable, K::ExecFailed})
             if (head.back() == static_cast<char>(k)) kind = k;
         head.pop_back();
     }

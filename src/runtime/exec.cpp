@@ -212,6 +212,7 @@ int exec(const Context& ctx, const ExecOptions& o) {
     };
     process::Launched launched = with_context("exec failed: unable to start container process", [&] { return process::launch_exec(req); });
     if (!o.pid_file.empty()) detail::write_pid_file(o.pid_file, launched.process.pid());
+    if (!launched.exec_failure.empty()) log::error(launched.exec_failure);  // its exit status follows
     // Detached: when we exit, the process goes to our caller's subreaper (conmon,
     // the containerd shim), which waits for it, as with runc.
     if (o.detach) {

@@ -225,6 +225,16 @@ def test_exec_errors(h):
     r = h.rt_fail("exec", cid, "/no/such/binary", expect="no such file or directory")
     check_eq(r.rc, 255, "exec of a missing binary")
     check_eq(h.rt("exec", cid, "sh", "-c", "exit 1").rc, 1, "the process's own status")
+    # Found, but its execve fails (not an ELF, a missing #! interpreter): the process's own
+    # failure, which exits 1 saying why, as runc's.
+    rootfs = os.path.join(b.path, "rootfs")
+    for name, text, words in (("garbage", "garbage\n", "exec `/garbage`: exec format error"),
+                              ("badinterp", "#!/nonexistent\n", "exec `/badinterp`: no such file or directory")):
+        with open(os.path.join(rootfs, name), "w") as f:
+            f.write(text)
+        os.chmod(os.path.join(rootfs, name), 0o755)
+        r = h.rt("exec", cid, "/" + name)
+        check(r.rc == 1 and words in r.err and "exec failed" not in r.err, f"exec /{name}\n{r!r}")
     check_eq(h.rt_fail("exec", "--no-such-option", cid, "true", expect="unrecognised option").rc, 1, "a bad option")
     # runc's -g takes int64s: anything else is a usage error, exit 1; "/" is the container's own cgroup.
     r = h.rt_fail("exec", "-g", "abc", cid, "true", expect='invalid value "abc" for flag -g: strconv.ParseInt')

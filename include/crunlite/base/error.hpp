@@ -25,7 +25,9 @@ public:
     // What failed, where a caller answers it apart: a container's command that
     // is not found, or not executable (an image run exits 127 or 126 for them,
     // as Docker's and podman's run do).
-    enum class Kind : char { Other = 'o', CommandNotFound = 'f', CommandNotExecutable = 'x' };
+    // ExecFailed: the process's own execve failed, once its command was found
+    // (ENOEXEC, a missing interpreter): its failure, not the runtime's (runc's exit 1).
+    enum class Kind : char { Other = 'o', CommandNotFound = 'f', CommandNotExecutable = 'x', ExecFailed = 'e' };
 
     Error(int code, std::string message, Kind kind = Kind::Other)
         : code_(code), kind_(kind), message_(std::move(message)) {}

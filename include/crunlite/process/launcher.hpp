@@ -128,6 +128,8 @@ struct Launched {
     sys::UniqueFd pty_master;  // with process.terminal: the master of the process's pty
     sys::UniqueFd netns, userns;  // with want_namespace_fds: the init's namespaces
     bool init_commits = false;    // the init puts its state in place itself (LaunchRequest::state_handoff)
+    // exec: the process's execve failed (Error::Kind::ExecFailed), and it exits 1: why, to report.
+    std::string exec_failure;
 };
 
 // `exec`: a new process in a running container.
