@@ -116,6 +116,9 @@ int main_impl(int argc, char** argv) {
     if (g.systemd_cgroup) g.cgroup_manager = "systemd";
     for (const auto& c : commands())
         if (verb == c.name) return c.run(g, verb_args);
+    // runc's, which need CRIU: refused in plain words (containerd's `ctr task checkpoint` says them).
+    if (verb == "checkpoint" || verb == "restore")
+        throw Error(ENOTSUP, verb + " is not supported: crun-lite has no CRIU support");
     // Exit 3, as runc's (its "No help topic" error).
     return report_error(Error(EINVAL, "unknown command " + verb), 3);
 }
