@@ -115,7 +115,8 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, con
                          const std::string& dir, const std::string& network, spec::SpecOptions& s) {
     std::string hosts = "127.0.0.1\tlocalhost\n::1\tlocalhost ip6-localhost ip6-loopback\n";
     NetworkEtc net = network_etc(network);
-    hosts += net.host_addr + "\t" + s.hostname + "\n";
+    // The container's name too, where the host name is only its first 12 characters (podman's).
+    hosts += net.host_addr + "\t" + s.hostname + (o.id != s.hostname ? " " + o.id : "") + "\n";
     // The host's network: its names too (Docker's and podman's).
     if (network == "host" && exists("/etc/hosts")) hosts = read_file("/etc/hosts");
     std::string resolv = net.nameserver.empty() ? "" : "nameserver " + net.nameserver + "\n";

@@ -384,10 +384,14 @@ def test_named_volumes(h):
     check_eq(len(vol("create").out.strip()), 64, "volume create: a random name")
     check_eq(vol("create", "bad/name").rc, 1, "volume create: a bad name")
     vol("prune")
-    # What another filesystem holds is not the image's: a volume on /proc's gets nothing.
+    # What another filesystem holds is not the image's: a volume on sysfs's gets nothing.
+    r = _run(h, archive, "--rm", "-u", "0", "-v", "sysvol:/sys/kernel/mm", cid, "true")
+    check_eq((r.rc, os.listdir(os.path.join(store, "volumes", "sysvol", "_data"))), (0, []),
+             f"nothing of sysfs copied\n{r!r}")
+    # Beneath /proc nothing may be mounted (runc's guard); the volume made for it goes again.
     r = _run(h, archive, "--rm", "-u", "0", "-v", "procvol:/proc/sys/kernel/random", cid, "true")
-    check_eq((r.rc, os.listdir(os.path.join(store, "volumes", "procvol", "_data"))), (0, []),
-             f"nothing of procfs copied\n{r!r}")
+    check(r.rc != 0 and "cannot be mounted because it is inside /proc" in r.err, f"a volume inside /proc\n{r!r}")
+    check("procvol" not in os.listdir(os.path.join(store, "volumes")), "the volume made for it is removed")
     # --read-only: a volume on /etc goes under the container's own /etc files, one on /tmp replaces the tmpfs.
     r = _run(h, archive, "--rm", "--read-only", "-u", "0", "-v", "/etc", "-v", "/tmp", "--hostname", "vh", cid, "sh", "-c",
              "cat /etc/hostname; grep -c ' /tmp ' /proc/mounts; grep ' /tmp ' /proc/mounts | cut -d' ' -f3")
@@ -1076,7 +1080,7 @@ def test_publish_port_through_slirp4netns(h):
     check(harness.wait_until(served, timeout=15), "the published port answers")
     check_eq(body, "served by busybox httpd\n", "HTTP through the published port")
     hosts = h.rt_ok("exec", cid, "cat", "/etc/hosts", "/etc/resolv.conf").out
-    check_in(f"10.0.2.100\t{cid[:12]}", hosts, "/etc/hosts names the container")
+    check_in(f"10.0.2.100\t{cid[:12]} {cid}\n", hosts, "/etc/hosts names the container: host name and name")
     check_in("nameserver 10.0.2.3", hosts, "resolv.conf points at slirp4netns's DNS")
     h.rt_ok("stop", cid)
     h.rt_ok("delete", cid)
@@ -1687,7 +1691,7 @@ def test_etc_files_in_the_upper_layer_or_bind_mounted(h):
     r = _run(h, archive, "--rm", "--hostname", "webhost", cid, "sh", "-c", show)
     check_eq(r.rc, 0, f"run\n{r!r}")
     check_in("127.0.0.1\tlocalhost", r.out, "hosts")
-    check_in("\twebhost\n", r.out, "hosts names the container")
+    check_in(f"\twebhost {cid}\n", r.out, "hosts names the container: host name and name (podman's)")
     lines = r.out.split("\n")
     check_in("webhost", lines, "hostname")
     check(any(l.startswith("resolv=") and l[7:].isdigit() and int(l[7:]) > 0 for l in lines),
@@ -1721,7 +1725,7 @@ def test_etc_files_in_the_upper_layer_or_bind_mounted(h):
     os.chmod(os.path.dirname(path), 0o755)
     r = _run(h, path, "--rm", "--hostname", "webhost", cid, "sh", "-c", show + "; readlink /etc")
     check_eq(r.rc, 0, f"run with /etc a symlink\n{r!r}")
-    check_in("\twebhost\n", r.out, "hosts through the symlink")
+    check_in(f"\twebhost {cid}\n", r.out, "hosts through the symlink")
     check_in("mounts=3", r.out.split("\n"), "/etc a symlink: three bind mounts")
     check_in("usr/etc", r.out, "/etc is still the image's symlink")
     check_eq(_containers_left(h), [], "nothing left")
