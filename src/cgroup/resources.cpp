@@ -62,7 +62,8 @@ void plan_memory_v1(Planner& p, const spec::Resources::Memory& m) {
     if (m.swap) p.add("memory", "memory.memsw.limit_in_bytes", std::to_string(*m.swap)).reorder = true;
     // As runc: -1 (as the uint64 it is in the spec) leaves it; above 100 the kernel would refuse it.
     if (m.swappiness && *m.swappiness > 100 && *m.swappiness != ~uint64_t{0})
-        throw Error(EINVAL, "invalid memory swappiness value: " + std::to_string(*m.swappiness) + " (valid range is 0-100)");
+        throw Error(EINVAL,
+                    "invalid memory swappiness value: " + std::to_string(*m.swappiness) + " (valid range is 0-100)");
     if (m.swappiness && *m.swappiness <= 100) p.add("memory", "memory.swappiness", std::to_string(*m.swappiness));
     if (m.disable_oom_killer) p.add("memory", "memory.oom_control", *m.disable_oom_killer ? "1" : "0");
     if (m.kernel_tcp) p.add("memory", "memory.kmem.tcp.limit_in_bytes", std::to_string(*m.kernel_tcp));

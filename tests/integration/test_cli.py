@@ -24,8 +24,8 @@ def test_help_every_command(h):
     r = h.rt_fail("no-such-verb", expect="unknown command no-such-verb", root=False)
     check_eq(r.rc, 3, "an unknown command's exit code (runc's)")
     for verb in ("checkpoint", "restore"):  # runc's, which need CRIU: refused in plain words
-        r = h.rt_fail(verb, "--image-path", "/x", "c1", expect=f"{verb} is not supported: crun-lite has no CRIU support",
-                      root=False)
+        r = h.rt_fail(verb, "--image-path", "/x", "c1", root=False,
+                      expect=f"{verb} is not supported: crun-lite has no CRIU support")
         check_eq(r.rc, 1, f"{verb}: an error, not an unknown command")
     h.rt_fail("run", "--no-such-flag", "x", expect="--no-such-flag")
     h.rt_fail("state", expect="requires a container id")

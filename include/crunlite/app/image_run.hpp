@@ -103,12 +103,12 @@ void starting(const state::State& st);
 // SIGTERM), then SIGKILL after `timeout_s` (nullopt: the container's
 // --stop-timeout, else 10).  Recorded first in restart.json: the container is
 // not restarted (restart.hpp), and a restart waiting its backoff is called off
-// (we return once it is).
-// Both return once the container's monitor has exited (its network helper gone, the
-// host ports it published free again), for at most 5 s.
+// (we return once it is), and once its monitor has exited (its network helper
+// gone, the host ports it published free again), for at most 5 s.
 void stop(const runtime::Context& ctx, const std::string& id, std::optional<int> timeout_s);
 
-// rm: runtime::remove (delete), then, for an image container, as stop.
+// rm: runtime::remove (delete), then, for an image container, waits for its
+// monitor as stop does.
 void remove(const runtime::Context& ctx, const std::string& id, bool force);
 
 // logs: the detached container's captured output (its last `tail` lines when
