@@ -518,6 +518,13 @@ def test_update_resources_takes_runcs_fields_only(h):
         tcp = f"{mem}/memory.kmem.tcp.limit_in_bytes"
         if os.path.exists(tcp):
             check(int(open(tcp).read()) != 1 << 30, "kernelTCP is not written")
+    # runc's other flags: kernel memory warned of and ignored; Intel RDT's schemas refused.
+    r = h.rt_ok("update", "--kernel-memory", "10m", "--kernel-memory-tcp", "10m", cid)
+    check_in("Kernel memory settings are ignored", r.err, "runc's warning for --kernel-memory")
+    if not os.path.exists("/sys/fs/resctrl/schemata"):
+        h.rt_fail("update", "--l3-cache-schema", "L3:0=f", cid, expect="Intel RDT/CAT: l3 cache schema is not enabled")
+        h.rt_fail("update", "--mem-bw-schema", "MB:0=50", cid,
+                  expect="Intel RDT/MBA: memory bandwidth schema is not enabled")
 
 
 def test_device_rules(h):

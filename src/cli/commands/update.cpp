@@ -62,7 +62,7 @@ spec::Resources runc_update_fields(const spec::Resources& given) {
 }  // namespace
 
 int cmd_update(const Global& g, const std::vector<std::string>& args) {
-    std::string resources_file, memory, reservation, swap, cpus, mems;
+    std::string resources_file, memory, reservation, swap, cpus, mems, kernel, kernel_tcp, l3_schema, mem_bw_schema;
     int64_t pids = 0, quota = 0, rt_runtime = 0;
     uint64_t period = 0, shares = 0, rt_period = 0;
     uint16_t blkio_weight = 0;
@@ -80,9 +80,22 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
         ("cpu-rt-runtime", po::value(&rt_runtime), "realtime runtime in microseconds")
         ("cpuset-cpus", po::value(&cpus), "CPUs allowed (0-3, 0,1)")
         ("cpuset-mems", po::value(&mems), "memory nodes allowed")
-        ("blkio-weight", po::value(&blkio_weight), "block IO weight (10-1000)");
+        ("blkio-weight", po::value(&blkio_weight), "block IO weight (10-1000)")
+        ("kernel-memory", po::value(&kernel), "obsolete, ignored (runc's)")
+        ("kernel-memory-tcp", po::value(&kernel_tcp), "obsolete, ignored (runc's)")
+        ("l3-cache-schema", po::value(&l3_schema), "Intel RDT/CAT: not supported")
+        ("mem-bw-schema", po::value(&mem_bw_schema), "Intel RDT/MBA: not supported");
     std::string id;
     auto vm = parse_id_args("update", opts, args, id);
+    // runc's words: without RDT on the host its schemas are "not enabled"; with it, crun-lite has none.
+    bool resctrl = ::access("/sys/fs/resctrl/schemata", F_OK) == 0;
+    if (!l3_schema.empty())
+        throw Error(ENOTSUP, resctrl ? "update: --l3-cache-schema: Intel RDT is not supported by crun-lite"
+                                     : "Intel RDT/CAT: l3 cache schema is not enabled");
+    if (!mem_bw_schema.empty())
+        throw Error(ENOTSUP, resctrl ? "update: --mem-bw-schema: Intel RDT is not supported by crun-lite"
+                                     : "Intel RDT/MBA: memory bandwidth schema is not enabled");
+    if (!kernel.empty() || !kernel_tcp.empty()) log::warn("Kernel memory settings are ignored and will be removed");
 
     spec::Resources r;
     if (!resources_file.empty()) {
