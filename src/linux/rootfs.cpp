@@ -27,6 +27,7 @@
 #include "crunlite/sys/kernel.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "copy_up.hpp"
+#include "rootfs_parts.hpp"
 
 namespace crunlite::linux {
 namespace {
@@ -48,7 +49,8 @@ unsigned long mount_flags_of(sys::Kernel& k, const std::string& path) {
     return out;
 }
 
-// MS_REMOUNT|MS_BIND of `path`; in a user namespace retried with the locked flags.
+}  // namespace
+
 void remount_bind(sys::Kernel& k, const std::string& path, unsigned long flags, const std::string& what) {
     if (k.mount(nullptr, path.c_str(), nullptr, flags, nullptr) == 0) return;
     if (errno != EPERM) throw_errno("remount " + what);
@@ -57,6 +59,8 @@ void remount_bind(sys::Kernel& k, const std::string& path, unsigned long flags, 
     if (locked & (MS_NOATIME | MS_RELATIME)) flags &= ~(MS_NOATIME | MS_RELATIME | MS_STRICTATIME);
     if (k.mount(nullptr, path.c_str(), nullptr, flags | locked, nullptr) < 0) throw_errno("remount " + what);
 }
+
+namespace {
 
 bool is_directory(const std::string& host_path) {
     struct stat st;
@@ -198,8 +202,9 @@ std::string path_of(int fd) {
     return std::string(buf, static_cast<size_t>(n));
 }
 
-// Mounts `op` at its destination inside `root_fd`.
-void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op, CopyableMounts& copyable) {
+// Mounts `op` at its destination inside `root_fd`, which the kernel names `root_path`.
+void apply_mount(sys::Kernel& k, int root_fd, const std::string& root_path, const MountOp& op,
+                 CopyableMounts& copyable) {
     std::string fs_data = filesystem_data(root_fd, op);
     std::string source = op.source_fd >= 0 ? sys::fd_path(op.source_fd) : op.source;
     bool dir_target = op.kind != MountKind::Bind || is_directory(source);
@@ -220,7 +225,7 @@ void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op, CopyableMounts&
     sys::UniqueFd target = dir_target ? sys::mkdir_all_in_root(root_fd, op.destination, 0755)
                                       : sys::touch_in_root(root_fd, op.destination, 0755);
     if (guarded) {  // and again as resolved, through whatever symlinks the root has
-        std::string root_path = path_of(root_fd), at = path_of(target.get());
+        std::string at = path_of(target.get());
         check_proc_mount(at.size() > root_path.size() ? at.substr(root_path.size()) : "/");
     }
     // What copy_up gives an empty source: a directory the root lacked is the process's, as podman's volumes.
@@ -242,62 +247,6 @@ void apply_mount(sys::Kernel& k, int root_fd, const MountOp& op, CopyableMounts&
         sys::UniqueFd mounted = sys::open_in_root(root_fd, op.destination, O_PATH);
         copyable.insert(sys::mount_id(mounted.get(), op.destination));
     }
-}
-
-// The directories of the device nodes inside the root, each looked up (and
-// made) once: the default nodes and the links all go in /dev.
-class DeviceDirs {
-public:
-    explicit DeviceDirs(int root_fd) : root_fd_(root_fd) {}
-    int get(const std::string& dir) {
-        auto it = dirs_.find(dir);
-        if (it == dirs_.end()) it = dirs_.emplace(dir, sys::mkdir_all_in_root(root_fd_, dir, 0755)).first;
-        return it->second.get();
-    }
-
-private:
-    int root_fd_;
-    std::map<std::string, sys::UniqueFd> dirs_;
-};
-
-void create_device(sys::Kernel& k, int root_fd, const DeviceNode& dev, bool mknod, DeviceDirs& dirs) {
-    std::string what = "device " + quote(dev.path);
-    size_t slash = dev.path.rfind('/');
-    int parent = dirs.get(dev.path.substr(0, slash == 0 ? 1 : slash));
-    if (!mknod) {
-        // In a user namespace mknod is refused: bind the host's node instead.
-        sys::UniqueFd target = sys::touch_in_root(root_fd, dev.path, 0755, parent);
-        if (k.mount(dev.path.c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND, nullptr) < 0)
-            throw_errno("bind host " + what);
-        return;
-    }
-    // O_PATH fds cannot be used with mknodat; open the directory for real.
-    sys::UniqueFd dir(::openat(parent, ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
-    if (!dir) throw_errno("open parent of " + what);
-    std::string name = dev.path.substr(slash + 1);
-    mode_t type = dev.type == 'b' ? S_IFBLK : dev.type == 'p' ? S_IFIFO : S_IFCHR;
-    dev_t rdev = makedev(static_cast<unsigned>(dev.major), static_cast<unsigned>(dev.minor));
-    ::unlinkat(dir.get(), name.c_str(), 0);
-    if (k.mknodat(dir.get(), name.c_str(), type | (dev.mode & 07777), rdev) < 0) throw_errno("mknod " + what);
-    // mknod applies the umask; set the exact mode and owner.
-    if (::fchmodat(dir.get(), name.c_str(), dev.mode & 07777, 0) < 0) throw_errno("chmod " + what);
-    if (k.fchownat(dir.get(), name.c_str(), dev.uid, dev.gid, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("chown " + what);
-}
-
-void create_dev_symlinks(sys::Kernel& k, DeviceDirs& dirs) {
-    sys::UniqueFd dev(::openat(dirs.get("/dev"), ".", O_DIRECTORY | O_RDONLY | O_CLOEXEC));
-    if (!dev) throw_errno("open /dev in rootfs");
-    const std::pair<const char*, const char*> links[] = {
-        {"/proc/self/fd", "fd"},     {"/proc/self/fd/0", "stdin"}, {"/proc/self/fd/1", "stdout"},
-        {"/proc/self/fd/2", "stderr"}, {"pts/ptmx", "ptmx"},
-    };
-    for (auto [target, name] : links) {
-        if (std::string(name) == "ptmx") ::unlinkat(dev.get(), name, 0);
-        if (k.symlinkat(target, dev.get(), name) < 0 && errno != EEXIST)
-            throw_errno(std::string("symlink /dev/") + name);
-    }
-    if (k.access("/proc/kcore", F_OK) == 0 && k.symlinkat("/proc/kcore", dev.get(), "core") < 0 && errno != EEXIST)
-        throw_errno("symlink /dev/core");
 }
 
 void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mount_namespace, bool shared_root) {
@@ -382,154 +331,6 @@ void make_readonly(sys::Kernel& k, const ListedPath& in, const std::string& path
                  "readonly path " + quote(path));
 }
 
-// The root fuse-overlayfs runs in: a tmpfs at `scratch` holding, read-only,
-// the host's program directories (/usr, /lib*, /bin, ... and ld.so.cache), the
-// layers read-only, the container's ovl/ (upper and work), /dev/null and a proc
-// of the container's pid namespace -- nothing else of the host, and no old
-// root above it (pivot_root and detach).  The daemon lives in
-// the container's pid namespace as root: a container root with CAP_SYS_PTRACE
-// can reach its root through /proc/PID/root, so that must not be the host's.
-// Runs in the forked child, inside its own mount namespace; throws on errors.
-void confine_fuse_daemon(sys::Kernel& k, const std::string& scratch, const std::vector<std::string>& lowers,
-                         const std::vector<std::string>& writable) {
-    if (k.unshare(CLONE_NEWNS) < 0) throw_errno("unshare mount namespace");
-    if (k.mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0) throw_errno("make / private");
-    struct Source {
-        std::string path;
-        sys::UniqueFd fd;
-        bool readonly;
-        std::string target;  // a symlink's: recreated, not bound
-    };
-    // Opened before the tmpfs covers anything (a store may live under the scratch's parent).
-    std::vector<Source> sources;
-    auto add = [&](const std::string& path, bool readonly) {
-        struct stat st;
-        if (::lstat(path.c_str(), &st) < 0) return;
-        Source src{path, {}, readonly, {}};
-        if (S_ISLNK(st.st_mode)) {
-            char buf[4096];
-            ssize_t n = ::readlink(path.c_str(), buf, sizeof buf - 1);
-            if (n < 0) return;
-            src.target.assign(buf, static_cast<size_t>(n));
-        } else {
-            src.fd = sys::UniqueFd(::open(path.c_str(), O_PATH | O_CLOEXEC));
-            if (!src.fd) throw_errno("open " + quote(path));
-        }
-        sources.push_back(std::move(src));
-    };
-    for (const char* p : {"/usr", "/bin", "/sbin", "/lib", "/lib64", "/lib32", "/libx32", "/etc/ld.so.cache", "/dev/null"})
-        add(p, true);
-    for (const auto& l : lowers) add(l, true);
-    for (const auto& w : writable) add(w, false);
-
-    if (::mkdir(scratch.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("create " + quote(scratch));
-    if (k.mount("tmpfs", scratch.c_str(), "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-        throw_errno("mount tmpfs on " + quote(scratch));
-    sys::UniqueFd root(::open(scratch.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!root) throw_errno("open " + quote(scratch));
-    for (const auto& src : sources) {
-        std::string parent = src.path.substr(0, src.path.rfind('/'));
-        if (!parent.empty()) sys::mkdir_all_in_root(root.get(), parent, 0755);
-        std::string dest = scratch + src.path;
-        if (!src.target.empty()) {
-            if (::symlink(src.target.c_str(), dest.c_str()) < 0 && errno != EEXIST) throw_errno("symlink " + quote(dest));
-            continue;
-        }
-        struct stat st;
-        ::fstat(src.fd.get(), &st);
-        sys::UniqueFd target = S_ISDIR(st.st_mode) ? sys::mkdir_all_in_root(root.get(), src.path, 0755)
-                                                   : sys::touch_in_root(root.get(), src.path, 0644);
-        // Host directories recursively; the container's own directory alone (it
-        // holds the scratch and the FUSE mount itself).
-        unsigned long rec = src.readonly ? MS_REC : 0;
-        if (k.mount(sys::fd_path(src.fd.get()).c_str(), sys::fd_path(target.get()).c_str(), nullptr, MS_BIND | rec,
-                    nullptr) < 0)
-            throw_errno("bind " + quote(src.path) + " for fuse-overlayfs");
-        if (src.readonly) remount_bind(k, dest, MS_BIND | MS_REMOUNT | MS_RDONLY, quote(src.path) + " for fuse-overlayfs");
-    }
-    sys::mkdir_all_in_root(root.get(), "/proc", 0555);
-    if (k.mount("proc", (scratch + "/proc").c_str(), "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, nullptr) < 0)
-        throw_errno("mount proc for fuse-overlayfs");
-    // pivot_root, not chroot: a process that walks ".." through /proc/PID/root
-    // of a chrooted process gets above its chroot; after this there is no above.
-    if (k.chdir(scratch.c_str()) < 0) throw_errno("chdir " + quote(scratch));
-    if (k.pivot_root(".", ".") < 0) throw_errno("pivot_root into " + quote(scratch));
-    if (k.umount2(".", MNT_DETACH) < 0) throw_errno("detach the old root");
-    if (k.chdir("/") < 0) throw_errno("chdir /");
-}
-
-// Mounts fuse-overlayfs on the rootfs.  We make the FUSE mount ourselves (with
-// an fd of /dev/fuse) and hand the fd to fuse-overlayfs as "/dev/fd/N", which
-// libfuse serves without mounting anything.  The daemon runs in a mount
-// namespace of its own, in a root of its own (confine_fuse_daemon): pivot_root
-// moves every process of our namespace whose root is the old "/" onto the new
-// root, which is the daemon's own mount (its next absolute lookup would wait on
-// itself), and detaching the old root would take its /proc away.  It
-// daemonizes once it serves: the daemon stays in the container's pid namespace
-// (a child of its init, which leaves it alone: see crun-lite-init) until the
-// container ends.  Its messages come back through a pipe, which the daemon
-// closes (it redirects its stdio).
-void mount_fuse_overlay(sys::Kernel& k, const MountPlan& plan) {
-    std::string program = sys::find_on_path("fuse-overlayfs");
-    if (program.empty()) throw Error(ENOENT, "fuse-overlayfs is not installed");
-    // The kernel's userxattr has no meaning to fuse-overlayfs (it reads user.overlay.* itself).
-    std::vector<std::string> opts, lowers, writable;
-    for (const auto& o : split(plan.rootfs_overlay, ',')) {
-        if (o == "userxattr") continue;
-        opts.push_back(o);
-        std::string value = o.substr(o.find('=') + 1);
-        if (o.rfind("lowerdir=", 0) == 0) lowers = split(value, ':');
-        else writable.push_back(value);
-    }
-    // fuse-overlayfs renames from workdir into upperdir: one mount must hold both.
-    if (writable.size() == 2 && writable[0].substr(0, writable[0].rfind('/')) == writable[1].substr(0, writable[1].rfind('/')))
-        writable = {writable[0].substr(0, writable[0].rfind('/'))};
-    std::string options = join(opts, ",");
-
-    sys::UniqueFd fuse(::open("/dev/fuse", O_RDWR | O_CLOEXEC));
-    if (!fuse) throw_errno("open /dev/fuse");
-    std::string data = "fd=" + std::to_string(fuse.get()) + ",rootmode=40000,user_id=0,group_id=0,allow_other,default_permissions";
-    if (k.mount("fuse-overlayfs", plan.rootfs.c_str(), "fuse.fuse-overlayfs", MS_NODEV, data.c_str()) < 0)
-        throw_errno("mount fuse on " + quote(plan.rootfs));
-
-    sys::Pipe messages = sys::Pipe::make();
-    std::string mountpoint = "/dev/fd/" + std::to_string(fuse.get());
-    sys::Child daemon = sys::Child::fork("fork fuse-overlayfs", [&] {
-        try {
-            ::dup2(messages.write.get(), 1);
-            ::dup2(messages.write.get(), 2);
-            confine_fuse_daemon(k, plan.rootfs + ".fuse", lowers, writable);
-            // Nothing of ours but stdio and the FUSE fd reaches it.
-            sys::close_range_cloexec(3);
-            ::fcntl(fuse.get(), F_SETFD, 0);
-            ::execl(program.c_str(), "fuse-overlayfs", "-o", options.c_str(), mountpoint.c_str(), nullptr);
-            throw_errno("exec " + program);
-        } catch (const std::exception& e) {
-            ::dprintf(2, "%s", e.what());
-        }
-        return 127;
-    });
-    messages.write.reset();
-    std::string out = sys::read_to_end(messages.read.get(), 4096);
-    int status = daemon.wait();
-    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
-        throw Error(EIO, "fuse-overlayfs on " + quote(plan.rootfs) + " failed: " + trim(out));
-}
-
-// The image's overlay on the rootfs: the kernel's, or fuse-overlayfs where the
-// kernel refuses an unprivileged overlay (before 5.11: EPERM) or lacks it.
-void mount_overlay(sys::Kernel& k, const MountPlan& plan) {
-    if (plan.overlay_driver != OverlayDriver::Fuse) {
-        if (k.mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) == 0) return;
-        int err = errno;
-        bool refused = err == EPERM || err == EINVAL || err == ENODEV || err == EOPNOTSUPP;
-        if (plan.overlay_driver == OverlayDriver::Native || !refused || sys::find_on_path("fuse-overlayfs").empty())
-            throw sys_error(err, "mount overlay on " + quote(plan.rootfs) + " (" + plan.rootfs_overlay + ")");
-        log::debug(std::string("kernel overlay refused (") + std::strerror(err) + "): using fuse-overlayfs");
-    }
-    mount_fuse_overlay(k, plan);
-}
-
 }  // namespace
 
 std::vector<sys::UniqueFd> clone_idmapped_sources(const spec::Config& config, const std::string& bundle,
@@ -583,13 +384,10 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     CopyableMounts copyable;
     if (std::any_of(plan.mounts.begin(), plan.mounts.end(), [](const MountOp& op) { return op.copyup; }))
         copyable.insert(sys::mount_id(root.get(), plan.rootfs));
-    for (const auto& op : plan.mounts) apply_mount(k, root.get(), op, copyable);
+    std::string root_path = path_of(root.get());
+    for (const auto& op : plan.mounts) apply_mount(k, root.get(), root_path, op, copyable);
     // 4. /dev nodes and symlinks, unless /dev is the host's.
-    if (plan.setup_dev) {
-        DeviceDirs dirs(root.get());
-        for (const auto& dev : plan.devices) create_device(k, root.get(), dev, plan.mknod, dirs);
-        create_dev_symlinks(k, dirs);
-    }
+    if (plan.setup_dev) create_devices(k, root.get(), plan.devices, plan.mknod);
     // 5. The working directory, inside whatever mounts now cover its path.
     if (!plan.cwd.empty())
         with_context("process.cwd " + quote(plan.cwd), [&] { sys::mkdir_all_in_root(root.get(), plan.cwd, 0755); });

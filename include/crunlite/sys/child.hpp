@@ -11,7 +11,7 @@
 // equally safe while unreaped; sites that poll it call require_pidfd().
 //
 // Here, in sys and not process, because linux/ forks too (netdev.cpp,
-// rootfs.cpp).  Not used by crun-lite-init (src/init/init.cpp): a static
+// overlay_mount.cpp).  Not used by crun-lite-init (src/init/init.cpp): a static
 // binary that includes no crun-lite header and is built without exceptions.
 //
 // fork() and vfork() are for a single-threaded caller (every fork site is one; the
