@@ -165,7 +165,8 @@ Resources parse_resources_value(const Value& v) {
         cpu.idle = opt_int64(*c, "idle");
         r.cpu = cpu;
     }
-    if (auto p = v.find("pids")) r.pids_limit = p->at("limit").as_int64();
+    // runtime-spec requires pids.limit; runc reads an absent one as 0 (unchanged, for update).
+    if (auto p = v.find("pids")) r.pids_limit = opt_int64(*p, "limit");
     if (auto b = v.find("blockIO")) {
         Resources::BlockIO io;
         io.weight = opt_uint16(*b, "weight");

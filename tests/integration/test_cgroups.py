@@ -338,6 +338,8 @@ def test_update_changes_live_limits(h):
     r = h.rt("update", "--memory", "0", "--pids-limit", "0", "--cpu-share", "0", cid)
     check_eq(r.rc, 0, f"update flags of 0\n{r!r}")
     check_eq((open(pids_max).read().strip(), open(shares).read().strip()), ("11", "256"), "nothing changed")
+    r = h.rt("update", "--resources", "-", cid, input='{"pids": {}, "memory": {}}')
+    check_eq((r.rc, open(pids_max).read().strip()), (0, "11"), f"pids without a limit: unchanged (runc)\n{r!r}")
     h.rt_fail("update", "--memory", "lots", cid, expect="--memory")
     with open(res, "w") as f:
         f.write('{"pids": {"limit": "many"}}')
