@@ -118,8 +118,10 @@ void plan_root(MountPlan& plan, const spec::Config& config, const MountPlanInput
     plan.mknod = input.can_mknod;
     if (config.process) plan.cwd = config.process->cwd;
     plan.own_mount_namespace = config.linux && config.linux->find_namespace("mount");
-    if (auto it = config.annotations.find(kRootfsOverlayAnnotation); it != config.annotations.end())
+    if (auto it = config.annotations.find(kRootfsOverlayAnnotation); it != config.annotations.end()) {
         plan.rootfs_overlay = checked_overlay_options(it->second, plan.overlay_driver);
+        if (config.process) plan.cwd_owner.emplace(config.process->user.uid, config.process->user.gid);
+    }
     if (!plan.own_mount_namespace) {
         if (config.root.readonly)
             throw Error(EINVAL, "root.readonly: needs a mount namespace of its own (it would remount the caller's)");

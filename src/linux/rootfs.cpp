@@ -389,8 +389,15 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     // 4. /dev nodes and symlinks, unless /dev is the host's.
     if (plan.setup_dev) create_devices(k, root.get(), plan.devices, plan.mknod);
     // 5. The working directory, inside whatever mounts now cover its path.
-    if (!plan.cwd.empty())
-        with_context("process.cwd " + quote(plan.cwd), [&] { sys::mkdir_all_in_root(root.get(), plan.cwd, 0755); });
+    if (!plan.cwd.empty()) {
+        with_context("process.cwd " + quote(plan.cwd), [&] {
+            bool made = plan.cwd_owner && !sys::open_in_root_if_exists(root.get(), plan.cwd, O_PATH);
+            sys::UniqueFd cwd = sys::mkdir_all_in_root(root.get(), plan.cwd, 0755);
+            if (made && k.fchownat(cwd.get(), "", plan.cwd_owner->first, plan.cwd_owner->second, AT_EMPTY_PATH) < 0 &&
+                errno != EINVAL)  // an id not mapped: the process cannot be it either
+                throw_errno("chown to the process's user");
+        });
+    }
     if (before_pivot) before_pivot();
     // 6. Switch root.
     pivot(k, plan.rootfs, no_pivot, plan.own_mount_namespace, plan.shared_root);

@@ -115,6 +115,11 @@ def test_image_user_env_workdir_and_overrides(h):
     check_eq((r.rc, r.out.strip()), (0, "1001"), f"-u ''\n{r!r}")
     r = _run(h, archive, "--rm", "-u", "root", "-w", "/tmp", cid)
     check_eq(r.out.strip(), "default", "the image's Cmd")
+    # A WORKDIR the image lacks is made the user's, as podman's; one it has stays as it is.
+    r = _run(h, archive, "--rm", "-u", "4242:4343", cid, "sh", "-c", "stat -c %u:%g:%a . && touch made")
+    check_eq((r.rc, r.out.strip()), (0, "4242:4343:755"), f"the missing WORKDIR is the user's\n{r!r}")
+    r = _run(h, archive, "--rm", "-u", "4242:4343", "-w", "/etc", cid, "sh", "-c", "stat -c %u:%g .")
+    check_eq((r.rc, r.out.strip()), (0, "0:0"), f"an existing -w keeps its owner\n{r!r}")
 
 
 def test_unknown_user_and_bad_flags_leave_nothing(h):

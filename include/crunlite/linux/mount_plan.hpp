@@ -4,7 +4,9 @@
 #pragma once
 
 #include <cstdint>
+#include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "crunlite/spec/config.hpp"
@@ -121,6 +123,9 @@ struct MountPlan {
     bool mknod = true;                      // create nodes with mknod (else bind host nodes)
     std::vector<DeviceNode> devices;        // default devices then linux.devices
     std::string cwd;                        // process.cwd: created (0755) if missing, as runc does
+    // An image's container (the overlay annotation): a cwd made is the process
+    // user's, as podman makes a missing WORKDIR; a bundle's stays root's (runc).
+    std::optional<std::pair<uint32_t, uint32_t>> cwd_owner;
 
     // After pivot_root (finish_rootfs), each path resolved inside the new root;
     // a missing one is skipped.

@@ -141,11 +141,18 @@ TEST_CASE("the rootfs overlay annotation is copied to the plan; without it the r
     CHECK(plain.rootfs_overlay.empty());
 
     auto c = base_config();
+    c.process.emplace();
+    c.process->user.uid = 1000;
+    c.process->user.gid = 1001;
     const std::string opts = "lowerdir=/img/l2:/img/l1,upperdir=/run/c/upper,workdir=/run/c/work";
     c.annotations[linux::kRootfsOverlayAnnotation] = opts;
     auto plan = linux::plan_mounts(c, input());
     CHECK(plan.rootfs_overlay == opts);
     CHECK(plan.rootfs == "/b/rootfs");
+    // An image's cwd, made, is the process user's (podman's WORKDIR); a bundle's stays root's (runc's).
+    CHECK_FALSE(plain.cwd_owner);
+    REQUIRE(plan.cwd_owner);
+    CHECK(*plan.cwd_owner == std::pair<uint32_t, uint32_t>(1000, 1001));
 
     c.annotations[linux::kRootfsOverlayAnnotation] = opts + ",userxattr";
     CHECK(linux::plan_mounts(c, input()).rootfs_overlay == opts + ",userxattr");
