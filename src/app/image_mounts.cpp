@@ -122,9 +122,8 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, con
     std::string resolv = net.nameserver.empty() ? "" : "nameserver " + net.nameserver + "\n";
     if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
     for (const auto& text : o.add_hosts) hosts += hosts_entry(text);
-    resolv = resolv_conf(resolv, o.dns);
-    std::vector<std::pair<const char*, std::string>> files = {
-        {"hosts", hosts}, {"hostname", s.hostname + "\n"}, {"resolv.conf", resolv}};
+    std::vector<std::pair<const char*, std::string>> files = {{"hosts", hosts}, {"hostname", s.hostname + "\n"}};
+    if (!keeps_image_resolv_conf(o.dns)) files.emplace_back("resolv.conf", resolv_conf(resolv, o.dns));
     // With --read-only they stay writable (as Docker's): bind mounts then.
     if (o.read_only || !write_etc_into_upper(layers, dir + "/ovl/upper", files)) {
         for (const auto& [name, text] : files) {

@@ -211,6 +211,13 @@ std::string hosts_entry(const std::string& text) {
     return ip + "\t" + name + "\n";
 }
 
+bool keeps_image_resolv_conf(const DnsFlags& dns) {
+    if (std::find(dns.servers.begin(), dns.servers.end(), "none") == dns.servers.end()) return false;
+    if (dns.servers.size() > 1 || !dns.search.empty() || !dns.options.empty())
+        throw Error(EINVAL, "--dns none writes no resolv.conf: it takes no other --dns, --dns-search or --dns-option");
+    return true;
+}
+
 std::string resolv_conf(const std::string& base, const DnsFlags& dns) {
     if (dns.empty()) return base;
     for (const auto& s : dns.servers)

@@ -1394,6 +1394,22 @@ def test_rm_removes_containers_and_their_files(h):
     h.rt_fail("rm", "../x", expect="invalid id")
 
 
+def test_dns_none_keeps_the_images_resolv_conf(h):
+    """--dns none (podman's): no resolv.conf written, the image's stays; alone only."""
+    archive = _archive(h, BASE, extra_layers=[_files(("etc/resolv.conf", "nameserver 203.0.113.9\n"))])
+    cid = h.new_id("img")
+    for ro in ([], ["--read-only"]):
+        r = _run(h, archive, "--rm", *ro, "--dns", "none", cid, "cat", "/etc/resolv.conf")
+        check_eq((r.rc, r.out), (0, "nameserver 203.0.113.9\n"), f"--dns none {ro}\n{r!r}")
+    r = _run(h, archive, "--rm", "--dns", "192.0.2.53", cid, "cat", "/etc/resolv.conf")
+    check_eq((r.rc, r.out), (0, "nameserver 192.0.2.53\n"), f"--dns replaces it\n{r!r}")
+    for args in (["--dns", "none", "--dns", "192.0.2.53"], ["--dns", "none", "--dns-search", "x.example"]):
+        r = _run(h, archive, *args, cid, "true")
+        check_eq(r.rc, 125, f"{args}\n{r!r}")
+        check_in("--dns none writes no resolv.conf", r.err, f"the error for {args}")
+    check_eq(_containers_left(h), [], "no container directory left")
+
+
 def test_docker_run_flags(h):
     """Docker's and podman's flags for what the image does not say: --tmpfs (podman's
     defaults, tmpcopyup), --add-host, --dns*, --ulimit, --sysctl, --group-add, --shm-size,

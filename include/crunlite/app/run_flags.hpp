@@ -54,6 +54,9 @@ struct DnsFlags {
 // replaced by the flags that are given (Docker's: --dns-search . means none).
 // A --dns that is not an IP address is an error.
 std::string resolv_conf(const std::string& base, const DnsFlags& dns);
+// `--dns none` (podman's): no resolv.conf is written, the image's stays.  With
+// another --dns, a --dns-search or a --dns-option it is an error.
+bool keeps_image_resolv_conf(const DnsFlags& dns);
 
 // --ulimit NAME=SOFT[:HARD] as Docker's: NAME one of core, cpu, data, fsize,
 // locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime,

@@ -81,6 +81,14 @@ TEST_CASE("--dns, --dns-search, --dns-option replace their lines of the base res
                Catch::Contains("--dns `dns.example`: not an IP address"));
     CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{}, {"a b"}, {}}); }), Catch::Contains("--dns-search"));
     CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{}, {}, {""}}); }), Catch::Contains("--dns-option"));
+    // --dns none: the image's resolv.conf, alone.
+    CHECK_FALSE(app::keeps_image_resolv_conf(DnsFlags{}));
+    CHECK_FALSE(app::keeps_image_resolv_conf(DnsFlags{{"192.0.2.1"}, {}, {}}));
+    CHECK(app::keeps_image_resolv_conf(DnsFlags{{"none"}, {}, {}}));
+    for (const DnsFlags& mixed : {DnsFlags{{"none", "192.0.2.1"}, {}, {}}, DnsFlags{{"none"}, {"x.example"}, {}},
+                                  DnsFlags{{"none"}, {}, {"ndots:1"}}})
+        CHECK_THAT(error_of([&] { app::keeps_image_resolv_conf(mixed); }),
+                   Catch::Contains("--dns none writes no resolv.conf"));
 }
 
 TEST_CASE("--ulimit NAME=SOFT[:HARD] as Docker's", "[run_flags]") {
