@@ -131,16 +131,31 @@ sys::UniqueFd mapped_user_namespace(const std::vector<spec::IdMapping>& uids, co
                                     const std::string& where) {
     uid_t euid = ::geteuid();
     gid_t egid = ::getegid();
-    std::string user = user_name_of(euid);
-    bool privileged = euid == 0 && sys::in_initial_userns();
-    auto subuids = privileged ? std::vector<spec::SubIdRange>{} : read_subids("/etc/subuid", user, euid);
-    auto subgids = privileged ? std::vector<spec::SubIdRange>{} : read_subids("/etc/subgid", user, euid);
-    process::IdMapAction uid_map = to_action(with_context(where + ".uidMappings", [&] {
-        return spec::plan_id_mappings(uids, euid, subuids, privileged, user, "/etc/subuid");
-    }), uids);
-    process::IdMapAction gid_map = to_action(with_context(where + ".gidMappings", [&] {
-        return spec::plan_id_mappings(gids, egid, subgids, privileged, user, "/etc/subgid");
-    }), gids);
+    bool initial = sys::in_initial_userns();
+    process::IdMapAction uid_map, gid_map;
+    if (euid == 0 && !initial) {
+        // Root in someone else's user namespace (rootless podman's): any ids it
+        // maps, written by us, as plan_user_namespace does for the container's.
+        auto mapped = [&](const std::vector<spec::IdMapping>& maps, const char* file, const char* field) {
+            with_context(where + field, [&] {
+                spec::check_ids_mapped(maps, spec::parse_id_map_inside(read_file(file)), file);
+            });
+            return to_action(spec::IdMapPlan{}, maps);
+        };
+        uid_map = mapped(uids, "/proc/self/uid_map", ".uidMappings");
+        gid_map = mapped(gids, "/proc/self/gid_map", ".gidMappings");
+    } else {
+        std::string user = user_name_of(euid);
+        bool privileged = euid == 0;
+        auto subuids = privileged ? std::vector<spec::SubIdRange>{} : read_subids("/etc/subuid", user, euid);
+        auto subgids = privileged ? std::vector<spec::SubIdRange>{} : read_subids("/etc/subgid", user, euid);
+        uid_map = to_action(with_context(where + ".uidMappings", [&] {
+            return spec::plan_id_mappings(uids, euid, subuids, privileged, user, "/etc/subuid");
+        }), uids);
+        gid_map = to_action(with_context(where + ".gidMappings", [&] {
+            return spec::plan_id_mappings(gids, egid, subgids, privileged, user, "/etc/subgid");
+        }), gids);
+    }
 
     sys::Pipe ready = sys::Pipe::make(), hold = sys::Pipe::make();
     // Holds the namespace until the parent has its fd (EOF on `hold`); killed

@@ -625,6 +625,23 @@ def test_bind_source_only_the_caller_can_reach(h):
     check_eq((r.rc, r.out), (0, "reached\n"), f"bind source reachable only by the caller\n{r!r}")
 
 
+def _idmap_as_nested_root(h, b, src):
+    """Root in a user namespace of the caller's (rootless podman's): the mount maps
+    ids that namespace has, on a filesystem it owns (a tmpfs of its own)."""
+    if not (h.subuid and shutil.which("newuidmap")):
+        skip("no /etc/subuid range or newuidmap: no user namespace with more than one id")
+    b.config["linux"]["namespaces"] = [n for n in b.config["linux"]["namespaces"] if n["type"] != "user"]
+    for key in ("uidMappings", "gidMappings"):
+        b.config["linux"].pop(key)
+        b.config["mounts"][-1][key] = [{"containerID": 0, "hostID": 5, "size": 10}]
+    b.save()
+    script = (f"mount -t tmpfs t {shlex.quote(src)} && touch {shlex.quote(src)}/f && chown 5:6 {shlex.quote(src)}/f && "
+              + shlex.join(h.rt_argv("--cgroup-manager", "disabled", "run", "--bundle", b.path, h.new_id())))
+    r = h.cmd(["unshare", "--user", "--map-root-user", "--map-auto", "--mount", "sh", "-c", script])
+    # As on the host (2001:3002 above): the owners on disk, 5:6, through the mapping.
+    check_eq((r.rc, r.out), (0, "10:11\n"), f"idmapped mount as root of a nested user namespace\n{r!r}")
+
+
 def test_idmapped_bind_mounts(h):
     """idmap/ridmap with mounts[].uidMappings/gidMappings (runtime-spec 1.2): the
     source's owners appear through the mapping.  As root on the host's
@@ -646,6 +663,7 @@ def test_idmapped_bind_mounts(h):
         b.save()
         h.rt_fail("run", "--bundle", b.path, h.new_id(), expect="idmapped mount")
         check_eq(h.container_ids(), [], "nothing left behind")
+        _idmap_as_nested_root(h, b, src)
         return
     os.chown(f, 1, 2)
     r = h.run_bundle(b)
