@@ -11,9 +11,12 @@ namespace crunlite::json {
 namespace {
 
 // The length of the valid UTF-8 sequence at s[i], 0 when it is not one
-// (overlong forms, surrogates and values above U+10FFFF are invalid too).
+// (overlong forms, surrogates and values above U+10FFFF are invalid too), or
+// when it is a NUL: our reader refuses "\u0000" (json.cpp), so what we write
+// (a probe's output in health.json, say) must not hold one.
 size_t utf8_sequence(std::string_view s, size_t i) {
     auto c = static_cast<unsigned char>(s[i]);
+    if (c == 0) return 0;
     if (c < 0x80) return 1;
     size_t len = (c >> 5) == 0x6 ? 2 : (c >> 4) == 0xe ? 3 : (c >> 3) == 0x1e ? 4 : 0;
     if (len == 0 || i + len > s.size()) return 0;
@@ -35,7 +38,7 @@ bool is_utf8(std::string_view s) {
     return true;
 }
 
-// `s` with every invalid UTF-8 sequence replaced by U+FFFD.
+// `s` with every invalid UTF-8 sequence (and NUL) replaced by U+FFFD.
 std::string valid_utf8(std::string_view s) {
     std::string out;
     out.reserve(s.size() + 8);

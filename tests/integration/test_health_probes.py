@@ -136,6 +136,18 @@ def test_health_cmd_json_array_runs_without_a_shell(h):
             check_eq(h.container_ids(), [], f"{flags}: nothing made")
 
 
+def test_binary_probe_output_is_kept_readable(h):
+    """A probe that prints a NUL or bytes that are not UTF-8: its output is kept with
+    U+FFFD for them, and health.json stays readable (inspect, --wait-healthy)."""
+    archive = _image(h)
+    cid = h.new_id("bin")
+    cmd = json.dumps(["/bin/busybox", "printf", "a\\000b\\377c"])
+    r = _run(h, archive, "-d", "--health-cmd", cmd, *FAST, "--wait-healthy=30s", cid)
+    check_eq(r.rc, 0, f"healthy, whatever the probe printed\n{r!r}")
+    check_eq(_health(h, cid)["Log"][-1]["Output"], "a\ufffdb\ufffdc", "NUL and \\377 as U+FFFD")
+    h.rt_ok("delete", "--force", cid)
+
+
 def test_tcp_probe_follows_the_server(h):
     """--health-tcp: refused while nothing listens, healthy once the server runs, refused
     again when it is killed; the container runs throughout."""

@@ -87,7 +87,7 @@ TEST_CASE("writer: compact, pretty, no escaped solidus", "[json]") {
     CHECK(p.result() == "{\n  \"a\": 1\n}");
 }
 
-TEST_CASE("writer: valid UTF-8 goes out as it is, each invalid sequence as U+FFFD", "[json]") {
+TEST_CASE("writer: valid UTF-8 goes out as it is, each invalid sequence (and NUL) as U+FFFD", "[json]") {
     auto out = [](std::string_view s) {
         json::Writer w(false);
         w.begin_array().string(s).end_array();
@@ -98,6 +98,10 @@ TEST_CASE("writer: valid UTF-8 goes out as it is, each invalid sequence as U+FFF
     CHECK(out("a\xc3") == "[\"a\xef\xbf\xbd\"]");                          // cut short
     CHECK(out("\xc0\xaf") == "[\"\xef\xbf\xbd\xef\xbf\xbd\"]");           // overlong '/'
     CHECK(out("\xed\xa0\x80") == "[\"\xef\xbf\xbd\xef\xbf\xbd\xef\xbf\xbd\"]");  // a surrogate
+    // A NUL too (a probe's binary output): what we write, our reader must read.
+    std::string written = out(std::string_view("a\0b", 3));
+    CHECK(written == "[\"a\xef\xbf\xbd" "b\"]");
+    CHECK(json::parse(written, "w").root().as_string_array() == std::vector<std::string>{"a\xef\xbf\xbd" "b"});
 }
 
 TEST_CASE("a \\u0000 (NUL) in a key or a string is refused, naming where", "[json]") {
