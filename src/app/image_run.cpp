@@ -12,11 +12,13 @@
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
+#include <cstring>
 #include <iostream>
 
 #include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
+#include "crunlite/base/sha256.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/image/merged_view.hpp"
 #include "crunlite/image/store.hpp"
@@ -300,6 +302,14 @@ void plan_rootfs(const runtime::Context& ctx, const ImageRunOptions& o, const im
     }
 }
 
+// The container's cgroup.  Its id alone (the runtime's default) would be one
+// cgroup for two containers of one name under two --root dirs (two test
+// suites): one's stop or pause would reach the other's processes.
+std::string cgroups_path_of(const runtime::Context& ctx, const std::string& id) {
+    std::string root = sha256_digest(absolute_path(ctx.root)).substr(std::strlen("sha256:"), 8);
+    return (ctx.cgroup_manager == "systemd" ? ":crun-lite:" : "crun-lite-") + id + "-" + root;
+}
+
 void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, const image::Store& store,
           const image::StoredImage& img, Prepared& p) {
     image::ImageConfig ic = image::parse_image_config(img.config_json, "image " + img.id + " config");
@@ -339,6 +349,7 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     ImageLayers layers(store, img);
     UserMounts mounts = user_mounts(o);
     plan_process(ctx, o, mounts, layers, ic, p.app.network, s);
+    s.cgroups_path = cgroups_path_of(ctx, o.id);
     plan_confinement(o, p.app.network, s);
     plan_devices(ctx, o, s);
     plan_rootfs(ctx, o, store, img, ic, p.dir, s);

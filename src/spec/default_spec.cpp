@@ -119,6 +119,7 @@ void write_linux(json::Writer& w, const SpecOptions& o, bool netns) {
         w.key("gidMappings");
         mappings(w, o.gid_mappings.empty() ? std::vector<IdMapping>{{0, o.caller_gid, 1}} : o.gid_mappings);
     }
+    if (!o.cgroups_path.empty()) w.key("cgroupsPath").string(o.cgroups_path);
     write_resources(w, o);
     if (!o.devices.empty()) {
         w.key("devices").begin_array();

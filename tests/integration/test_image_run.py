@@ -263,6 +263,27 @@ def test_volume_read_only_and_confinement(h):
     h.rt_ok("delete", "--force", cid)
 
 
+def test_one_name_under_two_roots_is_two_containers(h):
+    """Two test suites, each with its --root, may name a container alike: each gets its own
+    cgroup, so one's stop, pause or ps never reaches the other's processes."""
+    archive = _archive(h, BASE)
+    cid = h.new_id("img")
+    other = ["--root", h.mkdtemp("root2")]
+    r = _run(h, archive, "-d", cid, "sleep", "100")
+    check_eq(r.rc, 0, f"run -d in the first root\n{r!r}")
+    r = h.cmd([h.bin, *other, "run", "--image", "docker-archive:" + archive, "--store", h.mkdtemp("store2"),
+               "--network", "none", "-d", cid, "sleep", "100"])
+    check_eq(r.rc, 0, f"run -d of the same name in a second root\n{r!r}")
+    pid = _inspect(h, cid)["State"]["Pid"]
+    with open(f"/proc/{pid}/cgroup") as f:
+        mine = f.read()
+    check(f"/crun-lite-{cid}-" in mine or os.getuid() != 0, f"the container's cgroup is named for it: {mine}")
+    r = h.cmd([h.bin, *other, "delete", "--force", cid])
+    check_eq(r.rc, 0, f"delete --force in the second root\n{r!r}")
+    check_eq(_inspect(h, cid)["State"]["Status"], "running", "the first root's container runs on")
+    h.rt_ok("delete", "--force", cid)
+
+
 def _volume_image(h):
     """BASE with Volumes /data (app's, 0750, empty) and /seed (a file), and /opt/cfg (a file)."""
     def add(t):

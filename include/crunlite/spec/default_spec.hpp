@@ -47,6 +47,7 @@ struct SpecOptions {
     std::vector<DeviceCgroup> device_rules;  // allowed after the default deny (root only)
     std::map<std::string, std::string> annotations;
     std::map<std::string, std::string> sysctl;  // linux.sysctl
+    std::string cgroups_path;                   // linux.cgroupsPath; "": none (the runtime's default)
     // linux.resources limits; 0: none.  cpu_quota uses a 100000 us period.
     int64_t memory_limit = 0, pids_limit = 0, cpu_quota = 0;
 };
