@@ -522,10 +522,8 @@ bool start_again(const runtime::Context& ctx, const std::string& id) {
     try {
         int64_t now = realtime_ns();
         update_restart_record(ctx, id, [&](RestartRecord& r) {
-            RestartRecord fresh;  // the count stays; no exit, request or error of the runs before
-            fresh.restart_count = r.restart_count;
-            fresh.started_ns = now;
-            r = fresh;
+            r = RestartRecord{};  // counted afresh (Docker's and podman's); no exit, request or error before
+            r.started_ns = now;
         });
         detail::record_run_start(st.bundle, p.app, now);
         ::unlink(health_path.c_str());  // the healthcheck starts afresh, as after a restart

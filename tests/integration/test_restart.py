@@ -346,6 +346,11 @@ def test_create_then_start_restarts_by_the_policy(h):
           30, "two restarts, then stopped")
     check_eq((_inspect(h, cid)["State"]["ExitCode"], h.rt_ok("logs", cid).out), (3, "ran\nran\nran\n"),
              "three runs, the last exit recorded")
+    # A start by hand counts afresh (Docker's and podman's): the policy's two restarts again.
+    h.rt_ok("start", cid)
+    _wait(lambda: h.rt_ok("logs", cid).out == "ran\n" * 6 and _inspect(h, cid)["State"]["Status"] == "stopped",
+          30, "started by hand: three more runs")
+    check_eq(_inspect(h, cid)["RestartCount"], 2, "the count started again from 0")
     h.rt_ok("rm", cid)
     # Killed before its start: stopped, not restarted (the policy applies from start on); a start runs it.
     h.rt_ok(*create, "--restart", "always", cid, "sleep", "100")
