@@ -391,7 +391,9 @@ int healthcheck_run(const runtime::Context& ctx, const std::string& id) {
     HealthState st = probe(ctx, c);
     const ProbeResult& last = st.log.back();
     if (last.exit_code == 0) return 0;
-    if (!last.output.empty()) std::cout << last.output << (last.output.back() == '\n' ? "" : "\n");
+    // podman's: the status (unhealthy, or starting in the start period) on stdout; the probe's output on stderr.
+    if (!last.output.empty()) std::cerr << last.output << (last.output.back() == '\n' ? "" : "\n");
+    std::cout << st.status << "\n";
     return 1;
 }
 

@@ -97,7 +97,8 @@ def test_http_probe_of_an_image_without_a_shell(h):
     hs = _wait_health(h, cid, "unhealthy", "HTTP 404")
     check_eq(hs["Log"][-1]["ExitCode"], 1, "a 404 is exit code 1")
     r = h.rt("healthcheck", "run", cid)
-    check_eq((r.rc, r.out.strip()), (1, "HTTP 404"), f"healthcheck run: unhealthy, with the status\n{r!r}")
+    check_eq((r.rc, r.out, r.err), (1, "unhealthy\n", "HTTP 404\n"),
+             f"healthcheck run: podman's status on stdout, the probe's output on stderr\n{r!r}")
     h.rt_ok("delete", "--force", cid)
 
     # A port nobody listens on.
@@ -105,7 +106,7 @@ def test_http_probe_of_an_image_without_a_shell(h):
     check_eq(_run(h, archive, "-d", "--health-http", "http://127.0.0.1:3999/", *FAST, closed).rc, 0, "run -d")
     _wait_health(h, closed, "unhealthy", "connect: Connection refused")
     r = h.rt("healthcheck", "run", closed)
-    check_eq((r.rc, r.out.strip()), (1, "connect: Connection refused"), f"healthcheck run: closed port\n{r!r}")
+    check_eq((r.rc, r.err.strip()), (1, "connect: Connection refused"), f"healthcheck run: closed port\n{r!r}")
     h.rt_ok("delete", "--force", closed)
 
 
@@ -159,7 +160,7 @@ def test_tcp_probe_follows_the_server(h):
     check_eq(hs["Log"][-1]["Output"], f"connect: Connection refused (127.0.0.1:{PORT}, [::1]:{PORT})",
              "both loopback addresses were tried")
     r = h.rt("healthcheck", "run", cid)
-    check_eq((r.rc, r.out.strip()), (1, hs["Log"][-1]["Output"]), f"healthcheck run: nothing listens\n{r!r}")
+    check_eq((r.rc, r.err.strip()), (1, hs["Log"][-1]["Output"]), f"healthcheck run: nothing listens\n{r!r}")
     hc = _inspect(h, cid)["Healthcheck"]
     check_eq((hc["Kind"], hc["Port"]), ("tcp", PORT), f"inspect's Healthcheck: {hc}")
 
@@ -175,7 +176,7 @@ def test_tcp_probe_follows_the_server(h):
     _wait_health(h, cid, "unhealthy", "Connection refused")
     r = h.rt("healthcheck", "run", cid)
     check_eq(r.rc, 1, f"healthcheck run: the server was killed\n{r!r}")
-    check_in("connect: Connection refused", r.out, "healthcheck run prints why")
+    check_in("connect: Connection refused", r.err, "healthcheck run prints why")
     check_eq(h.rt_ok("state", cid).json()["status"], "running", "an unhealthy container keeps running")
     h.rt_ok("delete", "--force", cid)
 
@@ -320,7 +321,7 @@ def test_http_probe_runs_confined_in_the_network_namespace(h):
         if p.poll() is None:
             p.kill()
             p.wait()
-    check_eq((res.rc, res.out.strip()), (1, "Health check exceeded timeout (3s)"), f"healthcheck run\n{res!r}")
+    check_eq((res.rc, res.err.strip()), (1, "Health check exceeded timeout (3s)"), f"healthcheck run\n{res!r}")
     hs = _health(h, cid)
     check_eq((hs["Log"][-1]["ExitCode"], hs["Log"][-1]["Output"]), (-1, "Health check exceeded timeout (3s)"),
              "the timeout in the log")
@@ -338,7 +339,7 @@ def test_probe_of_a_paused_container_fails(h):
         h.rt_ok("delete", "--force", cid)
         harness.skip(f"pause needs a freezer cgroup this mode lacks: {r.err.strip()}")
     r = h.rt("healthcheck", "run", cid)
-    check_eq((r.rc, r.out.strip()), (1, "healthcheck: cannot probe a paused container"), f"healthcheck run\n{r!r}")
+    check_eq((r.rc, r.err.strip()), (1, "healthcheck: cannot probe a paused container"), f"healthcheck run\n{r!r}")
     check_eq(_health(h, cid)["Log"][-1]["ExitCode"], 125, "recorded as a probe that could not run")
     h.rt_ok("resume", cid)
     check_eq(h.rt("healthcheck", "run", cid).rc, 0, "resumed: probed again, and the server answers")

@@ -901,7 +901,8 @@ def test_healthcheck_transitions_and_timeout(h):
     check(len(hs["Log"]) <= 5, "at most 5 results kept")
     r = h.rt("healthcheck", "run", cid)
     check_eq(r.rc, 1, f"healthcheck run: unhealthy\n{r!r}")
-    check_in("No such file", r.out, "healthcheck run prints the probe's output")
+    check_in("No such file", r.err, "healthcheck run prints the probe's output")
+    check_eq(r.out, "unhealthy\n", "and the status, as podman's")
     check_eq(h.rt_ok("state", cid).json()["status"], "running", "state")
     h.rt_ok("delete", "--force", cid)
     # A probe running past its timeout fails.
