@@ -27,7 +27,6 @@ extern char** environ;
 namespace crunlite::image {
 namespace {
 
-constexpr size_t kMaxLayers = 500;        // overlayfs stacks ~500 lower dirs at most
 constexpr size_t kMaxHelperError = 8192;  // what we read of the helper's stderr
 constexpr size_t kMaxRequest = 60 * 1024;  // fits a pipe's buffer: written before the spawn
 constexpr size_t kPullJobs = 3;            // blobs downloaded at once (containerd's default)

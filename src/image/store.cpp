@@ -178,6 +178,9 @@ StoredImage Store::commit(const Parts& parts, const Progress& progress) {
     if (config.diff_ids.size() != parts.layers.size())
         throw Error(EINVAL, parts.label + ": the config lists " + std::to_string(config.diff_ids.size()) +
                                 " layers, the manifest " + std::to_string(parts.layers.size()));
+    if (parts.layers.size() > kMaxLayers)
+        throw Error(EINVAL, parts.label + ": " + std::to_string(parts.layers.size()) + " layers, more than " +
+                                std::to_string(kMaxLayers) + " (the most overlayfs stacks)");
     std::vector<std::string> chains = chain_ids(config.diff_ids);
     std::vector<std::string> added;  // layers this import stored: a failed one removes them
     StoredImage img;

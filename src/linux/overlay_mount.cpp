@@ -1,6 +1,7 @@
 // The image's overlay on the rootfs: the kernel's overlayfs, or fuse-overlayfs
 // in a root of its own.
 #include <fcntl.h>
+#include <linux/mount.h>
 #include <sched.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
@@ -14,6 +15,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/sys/child.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/syscalls.hpp"
 #include "rootfs_parts.hpp"
 
 namespace crunlite::linux {
@@ -157,15 +159,48 @@ void mount_fuse_overlay(sys::Kernel& k, const MountPlan& plan) {
         throw Error(EIO, "fuse-overlayfs on " + quote(plan.rootfs) + " failed: " + trim(out));
 }
 
+// mount(2) copies at most a page of options: the rest is cut off, and the
+// overlay misses layers (ENOENT for a path cut short).  Longer options (an
+// image of ~40 layers and more) go to fsconfig one at a time, each layer with
+// lowerdir+ (Linux 6.8).  Returns mount(2)'s result.
+constexpr size_t kMountDataMax = 4095;
+
+int mount_overlay_by_fsconfig(const MountPlan& plan) {
+    sys::UniqueFd fs(sys::fsopen_cloexec("overlay"));
+    if (!fs) return -1;
+    for (const auto& o : split(plan.rootfs_overlay, ',')) {
+        size_t eq = o.find('=');
+        std::string key = o.substr(0, eq), value = eq == std::string::npos ? "" : o.substr(eq + 1);
+        if (eq == std::string::npos) {
+            if (sys::fsconfig_flag(fs.get(), key.c_str()) < 0) return -1;
+        } else if (key == "lowerdir") {
+            for (const auto& layer : split(value, ':'))
+                if (sys::fsconfig_string(fs.get(), "lowerdir+", layer.c_str()) < 0) return -1;
+        } else if (sys::fsconfig_string(fs.get(), key.c_str(), value.c_str()) < 0) {
+            return -1;
+        }
+    }
+    if (sys::fsconfig_create(fs.get()) < 0) return -1;
+    sys::UniqueFd mnt(sys::fsmount_cloexec(fs.get(), 0));
+    if (!mnt) return -1;
+    return sys::move_mount(mnt.get(), "", AT_FDCWD, plan.rootfs.c_str(), MOVE_MOUNT_F_EMPTY_PATH);
+}
+
 }  // namespace
 
 void mount_overlay(sys::Kernel& k, const MountPlan& plan) {
     if (plan.overlay_driver != OverlayDriver::Fuse) {
-        if (k.mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str()) == 0) return;
+        bool long_options = plan.rootfs_overlay.size() > kMountDataMax;
+        int rc = long_options ? mount_overlay_by_fsconfig(plan)
+                              : k.mount("overlay", plan.rootfs.c_str(), "overlay", 0, plan.rootfs_overlay.c_str());
+        if (rc == 0) return;
         int err = errno;
         bool refused = err == EPERM || err == EINVAL || err == ENODEV || err == EOPNOTSUPP;
         if (plan.overlay_driver == OverlayDriver::Native || !refused || sys::find_on_path("fuse-overlayfs").empty())
-            throw sys_error(err, "mount overlay on " + quote(plan.rootfs) + " (" + plan.rootfs_overlay + ")");
+            throw sys_error(err, "mount overlay on " + quote(plan.rootfs) +
+                                     (long_options ? " (options of " + std::to_string(plan.rootfs_overlay.size()) +
+                                                         " bytes, each layer by fsconfig lowerdir+, Linux 6.8)"
+                                                   : " (" + plan.rootfs_overlay + ")"));
         log::debug(std::string("kernel overlay refused (") + std::strerror(err) + "): using fuse-overlayfs");
     }
     mount_fuse_overlay(k, plan);

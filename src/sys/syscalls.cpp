@@ -260,6 +260,11 @@ int fsconfig_string(int fs_fd, const char* key, const char* value) {
     return static_cast<int>(::syscall(SYS_fsconfig, fs_fd, kSetString, key, value, 0));
 }
 
+int fsconfig_flag(int fs_fd, const char* key) {
+    constexpr unsigned kSetFlag = 0;  // FSCONFIG_SET_FLAG
+    return static_cast<int>(::syscall(SYS_fsconfig, fs_fd, kSetFlag, key, nullptr, 0));
+}
+
 int fsconfig_create(int fs_fd) {
     constexpr unsigned kCmdCreate = 6;  // FSCONFIG_CMD_CREATE
     return static_cast<int>(::syscall(SYS_fsconfig, fs_fd, kCmdCreate, nullptr, nullptr, 0));

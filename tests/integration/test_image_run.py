@@ -6,6 +6,7 @@ init as PID 1, stop, logs, inspect, healthchecks, port publishing, and clean fai
 
 import json
 import os
+import re
 import shlex
 import socket
 import time
@@ -261,6 +262,21 @@ def test_volume_read_only_and_confinement(h):
     check_eq((res["memory"]["limit"], res["pids"]["limit"], res["cpu"]["quota"], res["cpu"]["period"]),
              (64 << 20, 50, 150000, 100000), "--memory, --pids-limit, --cpus in the config")
     h.rt_ok("delete", "--force", cid)
+
+
+def test_many_layers(h):
+    """An image of 60 layers: more overlay options than mount(2) takes (a page), given to
+    the kernel one layer at a time; more than overlayfs stacks (500) is refused at import."""
+    layers = [_files((f"l{i}", f"{i}\n")) for i in range(60)]
+    archive = _archive(h, BASE, extra_layers=layers)
+    r = _run(h, archive, "--rm", h.new_id("img"), "cat", "/l0", "/l59", "/etc/passwd")
+    kernel = tuple(int(x) for x in re.match(r"(\d+)\.(\d+)", os.uname().release).groups())
+    if r.rc != 0 and "lowerdir+" in r.err and kernel < (6, 8):
+        harness.skip(f"Linux {os.uname().release} has no fsconfig lowerdir+ (6.8)")
+    check_eq((r.rc, r.out.split("\n")[:2]), (0, ["0", "59"]), f"every layer in the root\n{r!r}")
+    archive = _archive(h, BASE, extra_layers=[_files((f"m{i}", "")) for i in range(500)])
+    r = h.rt("image", "load", "--store", _store(h), "docker-archive:" + archive)
+    check(r.rc != 0 and "502 layers, more than 500" in r.err, f"502 layers refused\n{r!r}")
 
 
 def test_one_name_under_two_roots_is_two_containers(h):

@@ -53,6 +53,9 @@
 
 namespace crunlite::image {
 
+// The most layers an image may have: overlayfs stacks at most 500 lower dirs.
+inline constexpr size_t kMaxLayers = 500;
+
 // The image architecture of this build ("amd64", "arm64").
 std::string host_arch();
 

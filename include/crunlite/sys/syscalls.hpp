@@ -103,6 +103,7 @@ int move_mount(int from_dirfd, const char* from_path, int to_dirfd, const char* 
 // on exec) with MOUNT_ATTR_* flags: a detached mount's fd.  -1 and errno on failure.
 int fsopen_cloexec(const char* fs);
 int fsconfig_string(int fs_fd, const char* key, const char* value);
+int fsconfig_flag(int fs_fd, const char* key);  // FSCONFIG_SET_FLAG: an option without a value
 int fsconfig_create(int fs_fd);
 int fsmount_cloexec(int fs_fd, unsigned attrs);
 int close_range_cloexec(unsigned first);
