@@ -252,15 +252,21 @@ void plan_confinement(const ImageRunOptions& o, const std::string& network, spec
 
 // 3. The directory: the overlay of the image's layers and its annotations.
 void plan_rootfs(const runtime::Context& ctx, const ImageRunOptions& o, const image::Store& store,
-                 const image::StoredImage& img, const image::ImageConfig& ic, const std::string& dir,
-                 spec::SpecOptions& s) {
+                 const image::StoredImage& img, const ImageLayers& layers, const image::ImageConfig& ic,
+                 const std::string& dir, spec::SpecOptions& s) {
     // upper/ and work/ share ovl/, the only directory of ours a fuse-overlayfs
     // daemon gets to see (never config.json, which exec reads).
     for (const char* sub : {"rootfs", "ovl", "ovl/upper", "ovl/work"})
         if (::mkdir((dir + "/" + sub).c_str(), 0755) < 0) throw_errno("create " + quote(dir + "/" + sub));
     ::chmod(dir.c_str(), 0711);  // the user namespace's root must reach rootfs/ and ovl/
     std::vector<std::string> lower;
-    for (auto it = img.layers.rbegin(); it != img.layers.rend(); ++it) lower.push_back(store.layer_dir(*it));
+    // A layer whose root is opaque (".wh..wh..opq" at its top) hides every layer
+    // below, as the merged view reads it; overlayfs ignores the mark on a lower
+    // directory's root, so those layers are left out.
+    for (size_t l = img.layers.size(); l-- > 0;) {
+        lower.push_back(store.layer_dir(img.layers[l]));
+        if (image::layer_dir_entry(layers.root(l), "/").kind == image::LayerEntry::OpaqueDirectory) break;
+    }
     if (lower.empty()) {  // overlay wants a lower dir; an image without layers has an empty root
         ::mkdir((dir + "/empty").c_str(), 0755);
         lower.push_back(dir + "/empty");
@@ -352,7 +358,7 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     s.cgroups_path = cgroups_path_of(ctx, o.id);
     plan_confinement(o, p.app.network, s);
     plan_devices(ctx, o, s);
-    plan_rootfs(ctx, o, store, img, ic, p.dir, s);
+    plan_rootfs(ctx, o, store, img, layers, ic, p.dir, s);
     plan_etc_and_mounts(o, mounts, layers, p.dir, p.app.network, s);
     plan_volumes(mounts, ic, p.store_root, p.dir, p.volumes, s);
     plan_init(o, mounts, ic, s);

@@ -152,12 +152,16 @@ private:
         }
         if (type == AE_IFDIR) {
             struct stat st;
-            if (::fstatat(dir.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode))
+            bool whited_out = false;  // by this layer: the directory replaces the lower ones' (opaque)
+            if (::fstatat(dir.get(), base.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0 && !S_ISDIR(st.st_mode)) {
+                whited_out = S_ISCHR(st.st_mode) && st.st_rdev == makedev(0, 0);
                 remove_entry(dir.get(), base);
+            }
             if (::mkdirat(dir.get(), base.c_str(), 0700) < 0 && errno != EEXIST) throw_errno("mkdir");
             sys::UniqueFd d(sys::open_beneath(dir.get(), base, O_RDONLY | O_DIRECTORY));
             if (!d) throw_errno("open directory");
             metadata(d.get(), e);
+            if (whited_out) make_opaque(d.get());
             set_dir_times(parts, e);
             return;
         }
@@ -224,15 +228,30 @@ private:
         if (::chmod(path.c_str(), archive_entry_perm(e)) < 0) throw_errno("chmod node");
     }
 
+    void make_opaque(int dir) {
+        const char* key = o_.user_xattrs ? "user.overlay.opaque" : "trusted.overlay.opaque";
+        if (::fsetxattr(dir, key, "y", 1, 0) < 0) throw_errno(std::string("set ") + key);
+    }
+
+    // A whiteout hides what the layers below hold, never this layer's own entries
+    // (OCI image-spec): an entry of this layer stays, a directory made opaque; a
+    // directory this layer makes after its whiteout is opaque too (see unpack).
     void whiteout(int dir, const std::string& base) {
         if (base == ".wh..wh..opq") {
-            const char* key = o_.user_xattrs ? "user.overlay.opaque" : "trusted.overlay.opaque";
-            if (::fsetxattr(dir, key, "y", 1, 0) < 0) throw_errno(std::string("set ") + key);
+            make_opaque(dir);
             return;
         }
         std::string target = base.substr(4);
         if (target.empty() || target == "." || target == "..") throw Error(EINVAL, "invalid whiteout");
-        remove_entry(dir, target);
+        struct stat st;
+        if (::fstatat(dir, target.c_str(), &st, AT_SYMLINK_NOFOLLOW) == 0) {
+            if (S_ISDIR(st.st_mode)) {
+                sys::UniqueFd d(sys::open_beneath(dir, target, O_RDONLY | O_DIRECTORY));
+                if (!d) throw_errno("open directory");
+                make_opaque(d.get());
+            }
+            return;
+        }
         if (::mknodat(dir, target.c_str(), S_IFCHR | 0, makedev(0, 0)) < 0) throw_errno("create whiteout");
     }
 

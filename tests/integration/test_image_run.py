@@ -264,6 +264,29 @@ def test_volume_read_only_and_confinement(h):
     h.rt_ok("delete", "--force", cid)
 
 
+def test_whiteouts_hide_lower_layers_only(h):
+    """OCI whiteouts: a whiteout hides what the layers below hold, never its own layer's
+    entries (a directory made again after it is opaque); a layer whose root is opaque
+    hides every layer below, in the container as in the runtime's reading of the image."""
+    low = _files(("d/", None), ("d/deleted", "old"))
+    for what, layer in (("the directory made again after its whiteout",
+                         _files((".wh.d", ""), ("d/", None), ("d/new", "1"))),
+                        ("the directory made before its whiteout", _files(("d/", None), ("d/new", "1"), (".wh.d", "")))):
+        r = _run(h, _archive(h, BASE, extra_layers=[low, layer]), "--rm", h.new_id("img"), "ls", "/d")
+        check_eq((r.rc, r.out), (0, "new\n"), f"{what}: its own file, not the lower layer's\n{r!r}")
+    bb = harness.busybox_layer(h)
+
+    def opaque_root(t):
+        import tarfile
+        t.addfile(tarfile.TarInfo(".wh..wh..opq"))
+        bb(t)
+    r = _run(h, _archive(h, dict(BASE, User=""), extra_layers=[opaque_root]), "--rm", h.new_id("img"),
+             "sh", "-c", "cat /etc/passwd; id -u")
+    check_eq((r.rc, r.out), (0, "0\n"), f"an opaque root hides the layers below (their /etc/passwd)\n{r!r}")
+    r = _run(h, _archive(h, BASE, extra_layers=[opaque_root]), "--rm", h.new_id("img"), "true")
+    check_in("unable to find user app", r.err, "the image's USER is looked up in the same files")
+
+
 def test_many_layers(h):
     """An image of 60 layers: more overlay options than mount(2) takes (a page), given to
     the kernel one layer at a time; more than overlayfs stacks (500) is refused at import."""

@@ -11,7 +11,11 @@
 //
 // Whiteouts become what overlayfs reads: ".wh.NAME" -> a 0/0 character device
 // NAME; ".wh..wh..opq" -> the opaque xattr on its directory (trusted.overlay.*
-// as root, user.overlay.* rootless, for `-o userxattr`).  Xattrs of the image in
+// as root, user.overlay.* rootless, for `-o userxattr`).  As the OCI image-spec
+// says, a whiteout hides only the layers below: an entry of its own layer stays
+// (a directory then opaque), and a directory the layer makes after its whiteout
+// is opaque.  A layer whose root is opaque hides every layer below it: the
+// container's overlay leaves those out (app/image_run.cpp).  Xattrs of the image in
 // those namespaces are escaped (trusted.overlay.X -> trusted.overlay.overlay.X)
 // so a layer cannot forge overlay metadata.
 //

@@ -149,8 +149,7 @@ TEST_CASE("files, directories, symlinks, hard links and metadata", "[layer]") {
 
 TEST_CASE("whiteouts and opaque directories become overlayfs's", "[layer]") {
     TempDir d;
-    unpack(d, tar({{"gone-file", '0', "old"}, {"dir/", '5', "", "", 0755}, {"dir/.wh..wh..opq", '0', ""},
-                   {".wh.gone-file", '0', ""}}));
+    unpack(d, tar({{"dir/", '5', "", "", 0755}, {"dir/.wh..wh..opq", '0', ""}, {".wh.gone-file", '0', ""}}));
     struct stat st = lstat_of(d.at("gone-file"));
     CHECK(S_ISCHR(st.st_mode));
     CHECK(st.st_rdev == makedev(0, 0));
@@ -161,14 +160,32 @@ TEST_CASE("whiteouts and opaque directories become overlayfs's", "[layer]") {
     CHECK(::access(d.at("dir/.wh..wh..opq").c_str(), F_OK) != 0);
 }
 
-TEST_CASE("a later entry replaces a directory tree (file or whiteout in its place)", "[layer]") {
+TEST_CASE("a later entry replaces a directory tree", "[layer]") {
     TempDir d;
     // Directory times are set last; the replaced "a/b" is gone by then and skipped,
     // and nothing resurrects it.
-    unpack(d, tar({{"a/", '5', "", "", 0755}, {"a/b/", '5', "", "", 0755}, {"a", '0', "file now"},
-                   {"w/", '5', "", "", 0755}, {"w/x/", '5', "", "", 0755}, {".wh.w", '0', ""}}));
+    unpack(d, tar({{"a/", '5', "", "", 0755}, {"a/b/", '5', "", "", 0755}, {"a", '0', "file now"}}));
     CHECK(S_ISREG(lstat_of(d.at("a")).st_mode));
-    CHECK(S_ISCHR(lstat_of(d.at("w")).st_mode));  // the whiteout, not a directory again
+}
+
+TEST_CASE("a whiteout hides the layers below, never its own layer's entries (OCI)", "[layer]") {
+    TempDir d;
+    char v[8] = {};
+    const char* key = ::geteuid() == 0 ? "trusted.overlay.opaque" : "user.overlay.opaque";
+    // Entries before their whiteout stay; a directory becomes opaque (the lower one's files go).
+    unpack(d, tar({{"w/", '5', "", "", 0755}, {"w/x", '0', "mine"}, {".wh.w", '0', ""}, {"f", '0', "mine"},
+                   {".wh.f", '0', ""}}));
+    CHECK(S_ISDIR(lstat_of(d.at("w")).st_mode));
+    CHECK(S_ISREG(lstat_of(d.at("w/x")).st_mode));
+    CHECK(::getxattr(d.at("w").c_str(), key, v, sizeof v) == 1);
+    CHECK(S_ISREG(lstat_of(d.at("f")).st_mode));
+    // A directory made after its whiteout replaces the lower one: opaque; a file simply replaces it.
+    TempDir e;
+    unpack(e, tar({{".wh.d", '0', ""}, {"d/", '5', "", "", 0755}, {"d/new", '0', "1"}, {".wh.g", '0', ""},
+                   {"g", '0', "new"}}));
+    CHECK(S_ISDIR(lstat_of(e.at("d")).st_mode));
+    CHECK(::getxattr(e.at("d").c_str(), key, v, sizeof v) == 1);
+    CHECK(S_ISREG(lstat_of(e.at("g")).st_mode));
 }
 
 TEST_CASE("image xattrs cannot forge overlay metadata", "[layer]") {
