@@ -271,7 +271,8 @@ def test_whiteouts_hide_lower_layers_only(h):
     low = _files(("d/", None), ("d/deleted", "old"))
     for what, layer in (("the directory made again after its whiteout",
                          _files((".wh.d", ""), ("d/", None), ("d/new", "1"))),
-                        ("the directory made before its whiteout", _files(("d/", None), ("d/new", "1"), (".wh.d", "")))):
+                        ("the directory made before its whiteout",
+                         _files(("d/", None), ("d/new", "1"), (".wh.d", "")))):
         r = _run(h, _archive(h, BASE, extra_layers=[low, layer]), "--rm", h.new_id("img"), "ls", "/d")
         check_eq((r.rc, r.out), (0, "new\n"), f"{what}: its own file, not the lower layer's\n{r!r}")
     bb = harness.busybox_layer(h)
