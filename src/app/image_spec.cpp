@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cctype>
 #include <set>
+#include <unordered_map>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
@@ -47,16 +48,24 @@ bool valid_env_name(const std::string& name) {
     });
 }
 
-// Sets `entry` in `env`, replacing an entry of the same name in place.
-void set_env(std::vector<std::string>& env, const std::string& entry) {
-    std::string name = env_name(entry);
-    for (auto& e : env)
-        if (env_name(e) == name) {
-            e = entry;
-            return;
-        }
-    env.push_back(entry);
-}
+// An environment being built: a later entry of a name replaces the earlier in
+// its place.  Indexed: an image's Env may hold 100,000 entries.
+class EnvBuilder {
+public:
+    explicit EnvBuilder(std::vector<std::string> env) : env_(std::move(env)) {
+        for (size_t i = 0; i < env_.size(); ++i) at_.emplace(env_name(env_[i]), i);
+    }
+    void set(const std::string& entry) {
+        auto [it, fresh] = at_.emplace(env_name(entry), env_.size());
+        if (fresh) env_.push_back(entry);
+        else env_[it->second] = entry;
+    }
+    std::vector<std::string> take() { return std::move(env_); }
+
+private:
+    std::vector<std::string> env_;
+    std::unordered_map<std::string, size_t> at_;
+};
 
 std::string cap_name(const std::string& text) {
     std::string up = ascii_upper(text);
@@ -174,26 +183,29 @@ std::vector<std::string> process_args(const image::ImageConfig& config, const st
 std::vector<std::string> merge_env(const std::vector<std::string>& image_env, const std::vector<std::string>& overrides,
                                    const std::string& hostname, const std::string& home,
                                    const std::vector<std::string>& host_env) {
-    std::vector<std::string> env = {"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                                    "HOSTNAME=" + hostname, "HOME=" + home};
+    EnvBuilder env({"PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", "HOSTNAME=" + hostname,
+                    "HOME=" + home});
+    constexpr size_t kMaxArgString = 32 * 4096;  // the kernel's MAX_ARG_STRLEN: a longer one fails execve
     for (size_t i = 0; i < image_env.size(); ++i) {
         const std::string& e = image_env[i];
         // The image's own (hostile) entries: refused here, naming them, rather than by
         // the generated config.json's check, which names a file the user never wrote.
+        std::string where = "image config: config.Env[" + std::to_string(i) + "]: ";
+        if (e.size() >= kMaxArgString)
+            throw Error(E2BIG, where + "an entry of " + std::to_string(e.size()) + " bytes, more than a program takes");
         if (e.find('=') == std::string::npos || !valid_env_name(env_name(e)))
-            throw Error(EINVAL, "image config: config.Env[" + std::to_string(i) + "]: " + quote(e) +
-                                    " is not NAME=VALUE");
-        set_env(env, e);
+            throw Error(EINVAL, where + quote(e) + " is not NAME=VALUE");
+        env.set(e);
     }
     for (const auto& e : overrides) {
         if (e.find('=') != std::string::npos) {
-            set_env(env, e);
+            env.set(e);
             continue;
         }
         for (const auto& h : host_env)
-            if (env_name(h) == e && h.size() > e.size()) set_env(env, h);
+            if (env_name(h) == e && h.size() > e.size()) env.set(h);
     }
-    return env;
+    return env.take();
 }
 
 void check_env_flags(const std::vector<std::string>& env) {

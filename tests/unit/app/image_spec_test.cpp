@@ -236,6 +236,19 @@ TEST_CASE("an image Env entry that is not NAME=VALUE is refused, naming it", "[i
     CHECK_THROWS_WITH(merge_env({"A=1", "NOEQUALS"}, {}, "h", "/", {}),
                       "image config: config.Env[1]: `NOEQUALS` is not NAME=VALUE");
     CHECK_THROWS_WITH(merge_env({"=x"}, {}, "h", "/", {}), Catch::Contains("config.Env[0]: `=x`"));
+    // An entry no program could be given (the kernel's MAX_ARG_STRLEN, 128 KiB).
+    CHECK_THROWS_WITH(merge_env({"A=1", "BIG=" + std::string(128 * 1024, 'x')}, {}, "h", "/", {}),
+                      Catch::Contains("config.Env[1]: an entry of 131076 bytes, more than a program takes"));
+}
+
+TEST_CASE("an image Env of 200,000 entries merges in linear time, a later name in its place", "[image_spec][env]") {
+    Strings image;
+    for (int i = 0; i < 200'000; ++i) image.push_back("V" + std::to_string(i % 100'000) + "=" + std::to_string(i));
+    auto env = merge_env(image, {"V5=flag"}, "h", "/", {});
+    REQUIRE(env.size() == 3 + 100'000);
+    CHECK(env[3] == "V0=100000");
+    CHECK(env[3 + 5] == "V5=flag");
+    CHECK(env.back() == "V99999=199999");
 }
 
 TEST_CASE("-e overrides the image's Env in place, in order", "[image_spec][env]") {
