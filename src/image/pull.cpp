@@ -19,6 +19,7 @@
 #include "crunlite/image/stream.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/interrupt.hpp"
 #include "crunlite/base/helpers.hpp"
 #include "crunlite_build_config.h"
 
@@ -60,6 +61,10 @@ public:
         int rc = ::posix_spawn(&pid_, path.c_str(), &fa, nullptr, argv, environ);
         posix_spawn_file_actions_destroy(&fa);
         if (rc != 0) throw sys_error(rc, "run the pull helper " + quote(path));
+        // SIGINT or SIGTERM sent to us alone (not our process group, as Ctrl-C
+        // is) ends it too: a stalled transfer would hold the import until its
+        // --stall-timeout.
+        forward_ = std::make_unique<sys::ForwardInterrupts>(pid_);
     }
     ~Helper() {
         out_.reset();
@@ -117,6 +122,7 @@ public:
         ::kill(pid_, SIGKILL);  // a no-op unless it outlived the timeout
         int status = reap();
         if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return std::nullopt;
+        if (WIFSIGNALED(status)) sys::throw_if_interrupted();  // the signal it was sent, named
         message = trim(message);
         size_t sp = message.find(' ');
         auto code = parse_int(message.substr(0, sp));
@@ -141,6 +147,7 @@ private:
 
     pid_t pid_ = -1;
     sys::UniqueFd out_, err_;
+    std::unique_ptr<sys::ForwardInterrupts> forward_;
 };
 
 // The fields every request has: where, who, how.

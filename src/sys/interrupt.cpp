@@ -17,7 +17,10 @@ namespace {
 constexpr int kSignals[] = {SIGINT, SIGTERM, SIGHUP};
 
 std::atomic<int> caught{0};
-std::atomic<int> forward_to{-1};  // a pidfd: never a pid that was reaped and reused
+// Children that get the signal too: pidfds (never a pid that was reaped and
+// reused), -1 for a free slot.  A pull runs a helper per blob, three at once.
+constexpr size_t kForwardSlots = 8;
+std::atomic<int> forward_to[kForwardSlots] = {-1, -1, -1, -1, -1, -1, -1, -1};
 int depth = 0;                    // Interruptibles alive (the main thread makes them)
 struct sigaction before[std::size(kSignals)];
 
@@ -25,7 +28,8 @@ void on_signal(int sig) {  // async-signal-safe: atomics and system calls
     int saved = errno;
     int none = 0;
     caught.compare_exchange_strong(none, sig);
-    if (int fd = forward_to.load(); fd >= 0) pidfd_send_signal(fd, sig);
+    for (auto& slot : forward_to)
+        if (int fd = slot.load(); fd >= 0) pidfd_send_signal(fd, sig);
     errno = saved;
 }
 
@@ -58,11 +62,25 @@ void throw_if_interrupted() {
 
 int interrupted_by() { return caught.load(); }
 
-// A child forked after the signal came has the flag already.
-ForwardInterrupts::ForwardInterrupts(pid_t child) { forward_to = pidfd_open(child, 0); }
+// A child forked after the signal came has the flag already (or, spawned, is
+// told below); one past the slots is not told (documented in the header).
+ForwardInterrupts::ForwardInterrupts(pid_t child) {
+    int fd = pidfd_open(child, 0);
+    if (fd < 0) return;
+    for (size_t i = 0; i < kForwardSlots; ++i) {
+        int free = -1;
+        if (forward_to[i].compare_exchange_strong(free, fd)) {
+            slot_ = static_cast<int>(i);
+            if (int sig = caught.load()) pidfd_send_signal(fd, sig);  // it came before we listed the child
+            return;
+        }
+    }
+    ::close(fd);
+}
 
 ForwardInterrupts::~ForwardInterrupts() {
-    int fd = forward_to.exchange(-1);
+    if (slot_ < 0) return;
+    int fd = forward_to[slot_].exchange(-1);
     if (fd >= 0) ::close(fd);
 }
 

@@ -1031,6 +1031,28 @@ def test_trickling_server(h):
     check(r.elapsed < 30, f"abandoned after the stall timeout, not at the end ({r.elapsed:.1f}s)")
 
 
+def test_interrupting_a_stalled_pull(h):
+    """SIGINT or SIGTERM sent to the pull alone (not its process group, as Ctrl-C is) ends a
+    transfer that stalls at once, not at --stall-timeout, saying so; nothing is kept."""
+    import signal
+    h._store_for = None
+    layout, _ = _layout(h, layers=[harness.busybox_layer(h), _files(("big.bin", "y" * 300000))])
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with FakeRegistry(h, "trickle", layout) as fake:
+            p = h.spawn(h.rt_argv("image", "pull", "--store", _store(h), "--cert-dir", _certs(h), "--stall-timeout",
+                                  "60", f"docker://{fake.host}/bad:1", root=False))
+            check(harness.wait_until(lambda: fake.hits.get(f"/v2/bad/blobs/{fake.layer}"), 20, 0.05),
+                  "the blob is being fetched")
+            t0 = time.monotonic()
+            os.kill(p.pid, sig)
+            r = h.finish(p, timeout=30)
+            elapsed = time.monotonic() - t0
+        check_eq(r.rc, -sig, f"ended by {sig.name}\n{r!r}")
+        check_in(f"interrupted by {sig.name}", r.err, "the error says why")
+        check(elapsed < 10, f"at once, not at the stall timeout ({elapsed:.1f}s)")
+    _nothing_left(h, "interrupted pulls")
+
+
 def test_bad_references_and_options(h):
     empty = os.path.join(h.tmp, "empty-registries.conf")
     open(empty, "w").close()

@@ -24,14 +24,18 @@ void throw_if_interrupted();
 // The signal that interrupted the work, or 0.
 int interrupted_by();
 
-// A child doing the work for us (the import in a user namespace) gets the
-// signal too while this lives.
+// A child doing the work for us (the import in a user namespace, a pull's
+// helper) gets the signal too while this lives, and at once when the signal
+// came already.  At most 8 children at a time: a ninth is not told.
 class ForwardInterrupts {
 public:
     explicit ForwardInterrupts(pid_t child);
     ~ForwardInterrupts();
     ForwardInterrupts(const ForwardInterrupts&) = delete;
     ForwardInterrupts& operator=(const ForwardInterrupts&) = delete;
+
+private:
+    int slot_ = -1;
 };
 
 }  // namespace crunlite::sys
