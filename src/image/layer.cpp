@@ -11,6 +11,7 @@
 
 #include <cstring>
 #include <memory>
+#include <optional>
 #include <vector>
 
 #include "crunlite/base/error.hpp"
@@ -71,6 +72,7 @@ std::string escaped_xattr(const std::string& name) {
 struct DirTimes {
     std::vector<std::string> parts;
     timespec times[2];
+    std::optional<mode_t> mode;  // set last too: one that locks its owner out (0550) would refuse the children
 };
 
 class Unpacker {
@@ -95,12 +97,15 @@ public:
 
     // Directory times last: creating children changed them.  A directory a later
     // entry replaced or whited out (dir "a/b", then file "a") is simply gone:
-    // looked up without creating anything, and skipped.
+    // looked up without creating anything, and skipped.  The deepest first, so
+    // a mode set here never locks out a directory still to do.
     void finish() {
         for (auto it = dirs_.rbegin(); it != dirs_.rend(); ++it) {
             sys::UniqueFd d(it->parts.empty() ? ::fcntl(root_, F_DUPFD_CLOEXEC, 0)
                                               : sys::open_beneath(root_, join(it->parts, "/"), O_RDONLY | O_DIRECTORY));
-            if (d) ::futimens(d.get(), it->times);
+            if (!d) continue;
+            if (it->mode && ::fchmod(d.get(), *it->mode) < 0) throw_errno("chmod " + quote(join(it->parts, "/")));
+            ::futimens(d.get(), it->times);
         }
     }
 
@@ -162,7 +167,15 @@ private:
             if (!d) throw_errno("open directory");
             metadata(d.get(), e);
             if (whited_out) make_opaque(d.get());
-            set_dir_times(parts, e);
+            // Without privilege (an import with no subordinate ids) a directory
+            // its owner may not write or search (0550: Fedora's /root) would
+            // refuse the entries in it: it gets its mode last (finish).
+            std::optional<mode_t> mode;
+            if (!o_.set_owners && (archive_entry_perm(e) & 0700) != 0700) {
+                mode = archive_entry_perm(e);
+                if (::fchmod(d.get(), *mode | 0700) < 0) throw_errno("chmod");
+            }
+            set_dir_times(parts, e, mode);
             return;
         }
         remove_entry(dir.get(), base);
@@ -294,9 +307,9 @@ private:
         }
     }
 
-    void set_dir_times(const std::vector<std::string>& parts, archive_entry* e) {
+    void set_dir_times(const std::vector<std::string>& parts, archive_entry* e, std::optional<mode_t> mode = {}) {
         DirTimes t{parts, {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
-                           {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}}};
+                           {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}}, mode};
         dirs_.push_back(std::move(t));
     }
 

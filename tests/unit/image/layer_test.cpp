@@ -94,10 +94,11 @@ struct TempDir {
     std::string at(const std::string& p) const { return path + "/layer/" + p; }
 };
 
-image::UnpackStats unpack(const TempDir& d, const std::string& stream, image::LayerLimits limits = {}) {
+image::UnpackStats unpack(const TempDir& d, const std::string& stream, image::LayerLimits limits = {},
+                          bool unprivileged = ::geteuid() != 0) {
     sys::UniqueFd root(::open((d.path + "/layer").c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
     size_t pos = 0;
-    image::UnpackOptions o = ::geteuid() == 0 ? image::UnpackOptions{} : image::UnpackOptions::unprivileged();
+    image::UnpackOptions o = unprivileged ? image::UnpackOptions::unprivileged() : image::UnpackOptions{};
     o.limits = limits;
     o.name = "layer test";
     return image::unpack_layer(root.get(), [&](void* buf, size_t len) {
@@ -158,6 +159,19 @@ TEST_CASE("whiteouts and opaque directories become overlayfs's", "[layer]") {
     CHECK(::getxattr(d.at("dir").c_str(), key, v, sizeof v) == 1);
     CHECK(v[0] == 'y');
     CHECK(::access(d.at("dir/.wh..wh..opq").c_str(), F_OK) != 0);
+}
+
+TEST_CASE("without privilege a directory its owner may not write gets its mode last", "[layer]") {
+    TempDir d;
+    // Fedora's /root (0550), and a directory of mode 0 holding a directory.
+    unpack(d, tar({{"root/", '5', "", "", 0550}, {"root/.bashrc", '0', "#"}, {"locked/", '5', "", "", 0},
+                   {"locked/in/", '5', "", "", 0755}, {"locked/in/f", '0', "x"}}), {}, true);
+    CHECK((lstat_of(d.at("root")).st_mode & 07777) == 0550);
+    CHECK((lstat_of(d.at("locked")).st_mode & 07777) == 0);
+    ::chmod(d.at("locked").c_str(), 0700);  // for the checks and TempDir's rm -rf
+    ::chmod(d.at("root").c_str(), 0700);
+    CHECK(lstat_of(d.at("locked/in/f")).st_size == 1);
+    CHECK(lstat_of(d.at("root/.bashrc")).st_size == 1);
 }
 
 TEST_CASE("a later entry replaces a directory tree", "[layer]") {
