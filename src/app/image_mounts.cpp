@@ -167,6 +167,14 @@ void plan_volumes(const UserMounts& mounts, const image::ImageConfig& ic, const 
         struct stat st;
         if (v.kind == VolumeSpec::Kind::Bind && ::stat(v.source.c_str(), &st) < 0) throw_errno(what + ": " + v.source);
     }
+    for (const auto& v : ic.volumes) {
+        // An empty volume over what the runtime mounts or writes there would hide it: said, naming the Volume.
+        std::string place = clean(v), what = "the image's Volume " + quote(v);
+        if (runtime_mount_point(place) || place.starts_with("/proc/") || place.starts_with("/sys/"))
+            throw Error(EINVAL, what + ": " + place + " is the runtime's own mount");
+        if (place == "/etc/hosts" || place == "/etc/hostname" || place == "/etc/resolv.conf")
+            throw Error(EINVAL, what + ": " + place + " is a file crun-lite writes for the container");
+    }
     for (const auto& v : ic.volumes)
         if (!tmpfs.count(clean(v)) &&
             std::none_of(given.begin(), given.end(), [&](auto& g) { return clean(g.first.destination) == clean(v); })) {

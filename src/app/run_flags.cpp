@@ -68,13 +68,6 @@ std::string tmpfs_option_problem(const std::string& opt) {
     return "invalid value in " + quote(opt);
 }
 
-// The runtime's own mounts: a tmpfs there would hide what they hold.
-bool runtime_mount_point(const std::string& dst) {
-    for (const char* own : {"/proc", "/sys", "/sys/fs/cgroup", "/dev", "/dev/pts", "/dev/mqueue"})
-        if (dst == own) return true;
-    return false;
-}
-
 // A tmpfs at `dst`: rw, noexec, nosuid, nodev, then `opts`, then tmpcopyup
 // (unless `copy` is false or an option says notmpcopyup); `what` names the flag.
 spec::Mount tmpfs_mount(const std::string& dst, const std::vector<std::string>& opts, bool copy, const std::string& what) {
@@ -97,6 +90,12 @@ spec::Mount tmpfs_mount(const std::string& dst, const std::vector<std::string>& 
 }
 
 }  // namespace
+
+bool runtime_mount_point(const std::string& dst) {
+    for (const char* own : {"/proc", "/sys", "/sys/fs/cgroup", "/dev", "/dev/pts", "/dev/mqueue"})
+        if (dst == own) return true;
+    return false;
+}
 
 spec::Mount parse_tmpfs(const std::string& text) {
     size_t colon = text.find(':');

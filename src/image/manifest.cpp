@@ -88,9 +88,11 @@ Descriptor select_manifest(const std::vector<Descriptor>& entries, const Platfor
     for (const auto* d : candidates)
         if (d->platform && platform_matches(*d->platform, want)) return *d;
     if (candidates.size() == 1 && !candidates[0]->platform) return *candidates[0];
-    std::string offered;
-    for (const auto* d : candidates)
-        offered += (offered.empty() ? "" : ", ") + (d->platform ? platform_name(*d->platform) : "no platform");
+    std::string offered;  // the first 10: an index may list thousands
+    for (size_t i = 0; i < std::min<size_t>(candidates.size(), 10); ++i)
+        offered += (offered.empty() ? "" : ", ") +
+                   (candidates[i]->platform ? platform_name(*candidates[i]->platform) : "no platform");
+    if (candidates.size() > 10) offered += " and " + std::to_string(candidates.size() - 10) + " more";
     throw Error(ENOENT, source + ": no image for " + platform_name(want) +
                             (offered.empty() ? " (the index lists none)" : " (it has: " + offered + ")"));
 }

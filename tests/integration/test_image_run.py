@@ -176,7 +176,10 @@ def test_unknown_user_and_bad_flags_leave_nothing(h):
     # The image's Volumes as -v's destinations: absolute, not /, no "..".
     for vol, words in (("/", "config.Volumes: key `/`: a volume cannot be /"),
                        ("data", "key `data`: a volume path must be absolute"),
-                       ("/a/../..", "key `/a/../..`: a volume path must not hold . or ..")):
+                       ("/a/../..", "key `/a/../..`: a volume path must not hold . or .."),
+                       ("/dev", "the image's Volume `/dev`: /dev is the runtime's own mount"),
+                       ("/proc/sys", "the image's Volume `/proc/sys`: /proc/sys is the runtime's own mount"),
+                       ("/etc/hosts/", "the image's Volume `/etc/hosts/`: /etc/hosts is a file crun-lite writes")):
         r = _run(h, _archive(h, dict(BASE, Volumes={vol: {}})), "-u", "app", cid)
         check_eq(r.rc, 125, f"image Volume {vol!r}\n{r!r}")
         check_in(words, r.err, f"the error for the image Volume {vol!r}")

@@ -58,6 +58,10 @@ std::string resolv_conf(const std::string& base, const DnsFlags& dns);
 // another --dns, a --dns-search or a --dns-option it is an error.
 bool keeps_image_resolv_conf(const DnsFlags& dns);
 
+// The runtime's own mounts (/proc, /sys, /dev, ...): a tmpfs or an empty volume
+// there would hide what they hold.  `dst` is clean (absolute_path).
+bool runtime_mount_point(const std::string& dst);
+
 // --ulimit NAME=SOFT[:HARD] as Docker's: NAME one of core, cpu, data, fsize,
 // locks, memlock, msgqueue, nice, nofile, nproc, rss, rtprio, rttime,
 // sigpending, stack, as; -1 is unlimited; no HARD: HARD = SOFT.

@@ -30,6 +30,10 @@ TEST_CASE("an index picks the host platform and skips attestations", "[manifest]
     CHECK(select_manifest(entries, {"linux", "arm64", "v8"}, "index.json").digest == kA);
     CHECK_THROWS_WITH(select_manifest(entries, {"linux", "s390x", ""}, "index.json"),
                       "index.json: no image for linux/s390x (it has: linux/arm64/v8, linux/amd64)");
+    // An index of thousands is named by its first ten.
+    std::vector<Descriptor> many(5000, entries[0]);
+    CHECK_THROWS_WITH(select_manifest(many, {"linux", "s390x", ""}, "index.json"),
+                      Catch::EndsWith("linux/arm64/v8 and 4990 more)"));
     // A single entry without a platform (docker save's index) is taken as is.
     auto one = parse_index(R"({"manifests":[)" + entry(kA, "") + "]}", "i");
     CHECK(select_manifest(one, {"linux", "amd64", ""}, "i").digest == kA);
