@@ -361,6 +361,7 @@ StoredImage import(Store& store, const Resolved& r, const Store::Progress& progr
     } catch (const Error& e) {
         std::lock_guard g(mu);
         if (helper_error) throw *helper_error;
+        if (e.message().starts_with(where)) throw;  // the helper's own error names them already
         throw e.with_context(where);
     }
 }

@@ -916,6 +916,7 @@ def _bad(h, mode, expect, *extra):
     r = _fake_pull(h, mode, *extra)
     check(r.rc != 0, f"{mode}: the pull must fail\n{r!r}")
     check_in(f"registry {r.fake.host}: repository bad", r.err, f"{mode}: names registry and repository")
+    check_eq(r.err.count(f"registry {r.fake.host}:"), 1, f"{mode}: and names them once\n{r.err}")
     for e in expect:
         check_in(e, r.err, f"{mode}: the error")
     _nothing_left(h, mode)
