@@ -300,7 +300,10 @@ std::string inspect_json(const runtime::Context& ctx, const std::string& id) {
     // Docker's times, its zero time for none: this run's start, the last exit.
     constexpr const char* kZeroTime = "0001-01-01T00:00:00Z";
     bool started = status != state::Status::Created && c.app.started_ns > 0;  // (0: an older crun-lite's app.json)
-    w.key("StartedAt").string(started ? rfc3339_utc(c.app.started_ns) : kZeroTime);
+    // The first run's start is taken before its state is made: never shown before Created
+    // (both RFC 3339 in UTC with nanoseconds, so they compare as strings).
+    std::string started_at = started ? std::max(rfc3339_utc(c.app.started_ns), c.st.created) : kZeroTime;
+    w.key("StartedAt").string(started_at);
     w.key("FinishedAt").string(finished.empty() ? kZeroTime : finished);
     w.end_object();
     std::string state_obj = w.result();

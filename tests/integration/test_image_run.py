@@ -700,10 +700,11 @@ def test_foreground_exit_code_in_inspect(h):
     before = _now_rfc3339()
     r = _run(h, archive, cid, "sh", "-c", "exit 44")
     check_eq(r.rc, 44, f"the foreground run's status\n{r!r}")
-    info = _inspect(h, cid)["State"]
+    whole = _inspect(h, cid)
+    info = whole["State"]
     check_eq((info["Status"], info.get("ExitCode"), info["Running"]), ("stopped", 44, False), "inspect")
-    check(before <= info["StartedAt"] <= info["FinishedAt"] <= _now_rfc3339(),
-          f"StartedAt and FinishedAt (from the die event) in order: {before} {info}")
+    check(before <= whole["Created"] <= info["StartedAt"] <= info["FinishedAt"] <= _now_rfc3339(),
+          f"Created, StartedAt and FinishedAt (from the die event) in order: {before} {whole}")
     check_eq(h.rt_ok("wait", cid).out.strip(), "44", "wait")
     h.rt_ok("rm", cid)
 
