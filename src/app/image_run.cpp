@@ -150,8 +150,8 @@ namespace {
 
 // The network mode (app/slirp.hpp): as given, else pasta or slirp4netns when
 // ports are published or the caller is rootless, else none.
-std::string resolve_network(const ImageRunOptions& o, bool rootless, bool creating) {
-    return resolve_network_mode(o.network, !o.publish.empty(), rootless, creating);
+std::string resolve_network(const ImageRunOptions& o, bool publishing, bool rootless, bool creating) {
+    return resolve_network_mode(o.network, publishing, rootless, creating);
 }
 
 struct Prepared {
@@ -331,7 +331,15 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     p.app.stop_timeout_s = o.stop_timeout.value_or(10);
     for (const auto& text : o.publish)
         for (auto& port : parse_ports(text)) p.ports.push_back(port);
-    p.app.network = resolve_network(o, ctx.rootless, creating);
+    for (const auto& e : o.expose) {  // the image's ExposedPorts from here on (its annotation too)
+        if (!image::parse_exposed_port(e))
+            throw Error(EINVAL, "--expose " + quote(e) + ": want PORT[-PORT][/tcp|udp|sctp]");
+        if (std::find(ic.exposed_ports.begin(), ic.exposed_ports.end(), e) == ic.exposed_ports.end())
+            ic.exposed_ports.push_back(e);
+    }
+    if (o.publish_all)
+        for (auto& port : publish_all(ic.exposed_ports, p.ports)) p.ports.push_back(port);
+    p.app.network = resolve_network(o, !o.publish.empty() || o.publish_all, ctx.rootless, creating);
     p.app.health = health_config(ic.healthcheck, o.health, ic.labels);
     if (p.app.health && p.app.health->kind == ProbeKind::Http) find_health_helper();  // before anything starts
     if (o.on_failure && !p.app.health)

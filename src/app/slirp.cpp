@@ -9,6 +9,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cctype>
 #include <cstdio>
 #include <optional>
@@ -18,6 +19,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
 #include "crunlite/app/pasta.hpp"
+#include "crunlite/image/manifest.hpp"
 #include "crunlite/state/store.hpp"
 #include "crunlite/sys/child.hpp"
 #include "crunlite/sys/syscalls.hpp"
@@ -129,6 +131,32 @@ std::vector<PortMap> parse_ports(const std::string& text) {
     std::vector<PortMap> out;
     for (size_t i = 0; i < containers.size(); ++i)
         out.push_back(parse_one((last == std::string::npos ? "" : prefix + hosts[i] + ":") + containers[i] + proto, text));
+    return out;
+}
+
+std::vector<PortMap> publish_all(const std::vector<std::string>& exposed, const std::vector<PortMap>& published) {
+    constexpr size_t kMax = 1024;  // as a -p range: each port is a forward held open
+    std::vector<PortMap> out;
+    auto mapped = [&](const PortMap& p) {
+        auto same = [&](const PortMap& q) { return q.container == p.container && q.proto == p.proto; };
+        return std::any_of(published.begin(), published.end(), same) || std::any_of(out.begin(), out.end(), same);
+    };
+    for (const auto& key : exposed) {
+        auto e = image::parse_exposed_port(key);
+        if (!e) throw Error(EINVAL, "-P: exposed port " + quote(key) + ": want PORT[-PORT][/tcp|udp|sctp]");
+        if (e->proto == "sctp") {
+            log::warn("-P: " + key + " not published: pasta and slirp4netns forward tcp and udp only");
+            continue;
+        }
+        for (int port = e->first; port <= e->last; ++port) {
+            PortMap p;
+            p.proto = e->proto;
+            p.container = port;
+            if (mapped(p)) continue;
+            if (out.size() == kMax) throw Error(EINVAL, "-P: more than " + std::to_string(kMax) + " exposed ports");
+            out.push_back(p);
+        }
+    }
     return out;
 }
 

@@ -36,16 +36,6 @@ bool is_attestation(const Descriptor& d) {
 // Reads a Go duration in nanoseconds as Docker stores it (an integer).
 int64_t nanoseconds(const json::Value& hc, const char* key) { return hc.get_int64_or(key, 0); }
 
-// An ExposedPorts key: "8080/tcp", "53/udp", "80" (tcp), "7000-7010/tcp".
-bool valid_exposed_port(const std::string& key) {
-    size_t slash = key.find('/');
-    std::string ports = key.substr(0, slash), proto = slash == std::string::npos ? "tcp" : key.substr(slash + 1);
-    size_t dash = ports.find('-');
-    auto first = parse_uint(ports.substr(0, dash));
-    auto last = dash == std::string::npos ? first : parse_uint(ports.substr(dash + 1));
-    return first && last && *first >= 1 && *first <= *last && *last <= 65535 &&
-           (proto == "tcp" || proto == "udp" || proto == "sctp");
-}
 
 // Why a Volumes key cannot be a mount point in the container ("" when it can):
 // an absolute path, not "/", without "." or ".." components.
@@ -59,6 +49,17 @@ std::string volume_path_problem(const std::string& path) {
 }
 
 }  // namespace
+
+std::optional<ExposedPorts> parse_exposed_port(const std::string& key) {
+    size_t slash = key.find('/');
+    std::string ports = key.substr(0, slash), proto = slash == std::string::npos ? "tcp" : key.substr(slash + 1);
+    size_t dash = ports.find('-');
+    auto first = parse_uint(ports.substr(0, dash));
+    auto last = dash == std::string::npos ? first : parse_uint(ports.substr(dash + 1));
+    if (!first || !last || *first < 1 || *first > *last || *last > 65535) return std::nullopt;
+    if (proto != "tcp" && proto != "udp" && proto != "sctp") return std::nullopt;
+    return ExposedPorts{static_cast<int>(*first), static_cast<int>(*last), proto};
+}
 
 bool is_index(const std::string& mt) {
     return mt == "application/vnd.oci.image.index.v1+json" ||
@@ -124,7 +125,7 @@ ImageConfig parse_image_config(std::string_view text, const std::string& source)
         c.labels = cfg->get_string_map_or("Labels");
         if (auto ports = cfg->find("ExposedPorts"))
             for (const auto& [k, v] : ports->members()) {
-                if (!valid_exposed_port(k)) ports->fail("key " + quote(k) + ": want PORT[-PORT][/tcp|udp|sctp], PORT 1-65535");
+                if (!parse_exposed_port(k)) ports->fail("key " + quote(k) + ": want PORT[-PORT][/tcp|udp|sctp], PORT 1-65535");
                 c.exposed_ports.push_back(k);
             }
         if (auto vols = cfg->find("Volumes"))

@@ -1130,6 +1130,35 @@ def _needs_slirp4netns():
         harness.skip("/dev/net/tun is not usable by unprivileged users (mode 0666 needed for slirp4netns)")
 
 
+def test_publish_all_exposed_ports(h):
+    """-P publishes each exposed port (the image's, --expose's) no -p maps, on a free port of
+    every host address; so the test runs it in a network namespace of its own."""
+    _needs_slirp4netns()
+    www = _files(("www/", None), ("www/index.html", "all\n"))
+    archive = _archive(h, dict(BASE, User="", ExposedPorts={"8080/tcp": {}, "9/sctp": {}},
+                               Cmd=["busybox", "httpd", "-f", "-p", "8080", "-h", "/www"]), extra_layers=[www])
+    cid = h.new_id("img")
+    run = h.rt_argv("run", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "slirp4netns",
+                    "-d", "-P", "--expose", "5353/udp", "-p", "127.0.0.1::5353/udp", cid)
+    port = h.rt_argv("port", cid)
+    wget = ["sh", "-c", 'for i in $(seq 50); do wget -qO- "http://127.0.0.1:$1/index.html" && exit; sleep 0.2; done',
+            "wget"]
+    script = (f"ip link set lo up && {shlex.join(run)} >/dev/null && {shlex.join(port)} && "
+              f"{shlex.join(wget)} $({shlex.join(port)} 8080/tcp | cut -d: -f2); "
+              f"{shlex.join(h.rt_argv('delete', '--force', cid))}")
+    unshare = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user", "--net"]
+    r = h.cmd(unshare + ["sh", "-c", script], timeout=60)
+    if r.rc != 0 and os.geteuid() != 0 and "unshare" in r.err:
+        harness.skip(f"no network namespace of our own: {r.err.strip()}")
+    lines = r.out.splitlines()
+    check_eq(len(lines), 3, f"the two ports, then the page\n{r!r}")
+    check(re.fullmatch(r"5353/udp -> 127\.0\.0\.1:\d+", lines[0]) is not None, f"-p stays as given: {lines}")
+    check(re.fullmatch(r"8080/tcp -> 0\.0\.0\.0:\d+", lines[1]) is not None, f"-P: the image's port: {lines}")
+    check_eq(lines[2], "all", "served through the port -P published")
+    check_in("9/sctp not published", r.err, "sctp is skipped with a warning")
+    check_eq(_containers_left(h), [], "nothing left")
+
+
 def test_publish_port_through_slirp4netns(h):
     _needs_slirp4netns()
     www = _files(("www/", None), ("www/index.html", "served by busybox httpd\n"))

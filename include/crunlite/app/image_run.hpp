@@ -44,6 +44,8 @@ struct ImageRunOptions {
     std::string id;          // container id
     bool detach = false, remove = false, tty = false;
     std::vector<std::string> env, env_files, volumes, cap_add, cap_drop, publish;
+    bool publish_all = false;           // -P: the image's ExposedPorts and --expose, on free host ports
+    std::vector<std::string> expose;    // --expose PORT[-PORT][/PROTO]: added to the image's ExposedPorts
     std::optional<std::string> user, workdir, entrypoint, hostname;
     std::vector<std::string> args;  // after the image: replaces Cmd
     bool read_only = false;

@@ -33,6 +33,13 @@ PortMap parse_port(const std::string& text);
 // each other) or [IP::]C1-C2 (free host ports), one PortMap per port.
 std::vector<PortMap> parse_ports(const std::string& text);
 
+// -P (Docker's and podman's --publish-all): a free host port on every address
+// for each port of `exposed` (ExposedPorts keys: the image's and --expose's)
+// that `published` (-p) does not map already.  sctp is skipped with a warning
+// (pasta and slirp4netns forward tcp and udp).  Throws Error naming -P past
+// 1024 ports.
+std::vector<PortMap> publish_all(const std::vector<std::string>& exposed, const std::vector<PortMap>& published);
+
 // "-p 127.0.0.1:8080:3000/udp" as given back in messages.
 std::string port_flag(const PortMap& p);
 

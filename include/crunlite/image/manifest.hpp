@@ -60,6 +60,14 @@ struct Healthcheck {
     int retries = 0;
 };
 
+// An ExposedPorts key ("8080/tcp", "53/udp", "80": tcp, "7000-7010/tcp"), or
+// nullopt when it is not one.
+struct ExposedPorts {
+    int first = 0, last = 0;
+    std::string proto;
+};
+std::optional<ExposedPorts> parse_exposed_port(const std::string& key);
+
 struct ImageConfig {
     Platform platform;
     std::vector<std::string> diff_ids;

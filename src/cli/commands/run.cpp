@@ -99,6 +99,10 @@ void add_image_options(po::options_description& opts, ImageFlags& f, bool run) {
          "none, host, pasta or slirp4netns (default, rootless or with -p: pasta, else slirp4netns, when installed; else none)")
         ("publish,p", po::value(&o.publish)->composing(),
          "[IP:][HOST:]CONTAINER[/tcp|udp], IP6 as [::1]; no HOST: a free port (see `crun-lite port`) (repeatable)")
+        ("publish-all,P", po::bool_switch(&o.publish_all),
+         "publish every exposed port (the image's and --expose's) on a free host port")
+        ("expose", po::value(&o.expose)->composing(),
+         "PORT[-PORT][/tcp|udp|sctp]: add to the image's exposed ports (repeatable)")
         ("health-cmd", po::value(&f.health_cmd), "healthcheck command (run with /bin/sh -c, or a JSON array as podman's; none: no healthcheck)")
         ("health-http", po::value(&f.health_http),
          "healthcheck: a GET of this URL to the container itself (http[s]://localhost:PORT/PATH; or 127.0.0.1, [::1]), healthy on 2xx/3xx")

@@ -484,13 +484,20 @@ TEST_CASE("-p: [IP:]HOST:CONTAINER[/PROTO]", "[slirp]") {
     CHECK(crunlite::app::parse_port("53:53/Udp").proto == "udp");
 }
 
+namespace {
+
+// Port maps as "ADDR|HOST|CONTAINER/PROTO".
+Strings text(const std::vector<crunlite::app::PortMap>& v) {
+    Strings out;
+    for (const auto& p : v)
+        out.push_back(p.host_addr + "|" + std::to_string(p.host) + "|" + std::to_string(p.container) + "/" + p.proto);
+    return out;
+}
+
+}  // namespace
+
 TEST_CASE("-p ranges as Docker's: one port map per port", "[slirp]") {
     using crunlite::app::parse_ports;
-    auto text = [](const std::vector<crunlite::app::PortMap>& v) {
-        std::vector<std::string> out;
-        for (const auto& p : v) out.push_back(p.host_addr + "|" + std::to_string(p.host) + "|" + std::to_string(p.container) + "/" + p.proto);
-        return out;
-    };
     CHECK(text(parse_ports("8080:80")) == Strings{"0.0.0.0|8080|80/tcp"});
     CHECK(text(parse_ports("18094-18095:80-81")) == Strings{"0.0.0.0|18094|80/tcp", "0.0.0.0|18095|81/tcp"});
     CHECK(text(parse_ports("127.0.0.1:9000-9001:90-91/UDP")) == Strings{"127.0.0.1|9000|90/udp", "127.0.0.1|9001|91/udp"});
@@ -509,6 +516,16 @@ TEST_CASE("-p ranges as Docker's: one port map per port", "[slirp]") {
     CHECK_THROWS_WITH(parse_ports("8000-8001:"), Catch::Contains("want [IP:][HOST1-HOST2:]C1-C2"));
     CHECK_THROWS_WITH(parse_ports("1-65535"), Catch::Contains("a range of at most 1024 ports"));
     CHECK(parse_ports("1000-2023").size() == 1024);
+}
+
+TEST_CASE("-P: a free host port for each exposed port no -p maps", "[slirp]") {
+    using crunlite::app::publish_all;
+    auto published = crunlite::app::parse_ports("127.0.0.1:8080:80");
+    CHECK(text(publish_all({"80/tcp", "80/udp", "3000", "7000-7001/tcp", "9/sctp", "3000/tcp"}, published)) ==
+          Strings{"0.0.0.0|0|80/udp", "0.0.0.0|0|3000/tcp", "0.0.0.0|0|7000/tcp", "0.0.0.0|0|7001/tcp"});
+    CHECK(publish_all({}, {}).empty());
+    CHECK_THROWS_WITH(publish_all({"1-2000"}, {}), "-P: more than 1024 exposed ports");
+    CHECK_THROWS_WITH(publish_all({"80/icmp"}, {}), Catch::Contains("-P: exposed port `80/icmp`"));
 }
 
 TEST_CASE("-p without a host port asks for a free one", "[slirp]") {
