@@ -14,6 +14,7 @@
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/fd.hpp"
 
 namespace crunlite::cgroup {
 
@@ -218,6 +219,16 @@ std::vector<std::string> dirs(const Paths& paths) {
     std::vector<std::string> out = v1_dirs(paths);
     if (!paths.unified.empty()) out.insert(out.begin(), paths.unified);
     return out;
+}
+
+size_t processes_in(const Paths& paths) {
+    std::string first = !paths.unified.empty() ? paths.unified : paths.v1.empty() ? "" : paths.v1.begin()->second;
+    if (first.empty()) return 0;
+    // No exception for the common case, a cgroup still to make: a start pays for none.
+    sys::UniqueFd fd(::open((first + "/cgroup.procs").c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd) return 0;
+    std::string pids = sys::read_to_end(fd.get(), 1 << 20);
+    return static_cast<size_t>(std::count(pids.begin(), pids.end(), '\n'));
 }
 
 // Either freezer: the v1 one where the container has it (as runc's on hybrid

@@ -157,6 +157,9 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
                 if (d != c.plan.cgroups.paths.unified) write_file(d + "/cgroup.procs", std::to_string(pid));
         };
     } else {
+        // runc's warning (1.1): the container shares that cgroup's limits, and its kill at delete.
+        if (size_t n = cgroup::processes_in(cg))
+            log::warn("container's cgroup is not empty: " + std::to_string(n) + " process(es) found");
         cgroup::make(c.plan.cgroups);
         req.cgroup_unified = cg.unified;
         req.cgroup_v1_dirs = cgroup::v1_dirs(cg);

@@ -263,12 +263,15 @@ def test_delete_leaves_another_containers_processes_alone(h):
     _needs_cgroups(h)
     shared = h.new_id("cg-shared")
     ids = []
-    for args in (["/probe", "sleep", "1"], ["/probe", "sleep", "60"]):
+    for args in (["/probe", "sleep", "3"], ["/probe", "sleep", "60"]):
         b = h.bundle(args)
         b.linux["cgroupsPath"] = shared
         b.save()
         ids.append(h.new_id("cg"))
-        h.rt_ok("run", "--detach", "--bundle", b.path, ids[-1])
+        r = h.rt_ok("run", "--detach", "--bundle", b.path, ids[-1])
+        # runc's warning for the second, whose cgroup holds the first's process.
+        check_eq("container's cgroup is not empty: 1 process(es) found" in r.err, len(ids) == 2,
+                 f"the warning for a cgroup with processes in it, and only then\n{r!r}")
     short, long = ids
     check(wait_until(lambda: h.state(short)["status"] == "stopped", 10), "the short one ended")
     h.rt_ok("delete", short)

@@ -90,6 +90,10 @@ std::vector<std::string> dirs(const Paths& paths);
 // from inside (process/launcher.hpp; the unified one it is born in).
 std::vector<std::string> v1_dirs(const Paths& paths);
 
+// The processes already in the first directory of `paths` (the unified one
+// where there is one), 0 where it does not exist: runc checks that one only.
+size_t processes_in(const Paths& paths);
+
 // Freezes or thaws (v2 cgroup.freeze, else the v1 freezer) and waits until done.
 // Throws Error(ENOTSUP) when the container has no freezer.
 void freeze(const Paths& paths, bool frozen, sys::Kernel& k = sys::host_kernel());
