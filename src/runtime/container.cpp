@@ -55,9 +55,10 @@ pid_t live_pid(const state::Store& store, const state::State& st, state::Status&
     return status == state::Status::Stopped ? 0 : st.pid;
 }
 
-// Signals every process of the container: with its own pid namespace, every
-// process whose pid namespace is the init's; otherwise the init's descendants.
-void signal_all(const state::State& st, int sig) {
+// The processes of a container without a cgroup: with its own pid namespace,
+// every process whose pid namespace is the init's; otherwise the init and its
+// descendants.
+std::vector<pid_t> processes_by_namespace(const state::State& st) {
     std::string init_ns;
     char buf[128];
     ssize_t n = ::readlink(("/proc/" + std::to_string(st.pid) + "/ns/pid").c_str(), buf, sizeof buf);
@@ -79,7 +80,7 @@ void signal_all(const state::State& st, int sig) {
             for (auto [pid, ppid] : parent_of)
                 if (ppid == targets[i]) targets.push_back(pid);
     }
-    for (pid_t pid : targets) ::kill(pid, sig);
+    return targets;
 }
 
 // Signals every process of the container: through its cgroup when it has one
@@ -87,7 +88,8 @@ void signal_all(const state::State& st, int sig) {
 void signal_everything(const state::State& st, int sig) {
     cgroup::Paths cg = detail::cgroup_paths(st);
     if (!cg.empty()) cgroup::kill_all(cg, sig);
-    else signal_all(st, sig);
+    else
+        for (pid_t pid : processes_by_namespace(st)) ::kill(pid, sig);
 }
 
 // `kill --all` of a stopped container, as runc: whatever its cgroup still holds (children
@@ -338,11 +340,18 @@ std::vector<int> container_pids(const Context& ctx, const std::string& id) {
     state::Store store(ctx.root);
     state::State st = store.load(id);
     std::vector<int> out;
+    cgroup::Paths cg = detail::cgroup_paths(st);
+    bool stopped = store.status(st) == state::Status::Stopped;
+    // Without a cgroup (rootless, none delegated), as signals find them: by its
+    // pid namespace.  runc's ps has only the cgroup.
+    if (cg.empty() && !stopped)
+        for (pid_t p : processes_by_namespace(st)) out.push_back(p);
+    if (cg.empty()) return out;
     try {
         // Stopped too, as runc's: what its cgroup still holds (an init that shared our pid namespace left them).
-        for (pid_t p : cgroup::pids(require_cgroup(st))) out.push_back(p);
+        for (pid_t p : cgroup::pids(cg)) out.push_back(p);
     } catch (const Error&) {
-        if (store.status(st) != state::Status::Stopped) throw;
+        if (!stopped) throw;
     }
     return out;
 }

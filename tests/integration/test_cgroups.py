@@ -599,6 +599,11 @@ def test_cgroup_manager_disabled(h):
     pid = h.state(cid)["pid"]
     check_eq(_cgroup_lines(pid), own, "no cgroup of its own with --cgroup-manager disabled")
     h.rt_fail("pause", cid, expect="has no cgroup")
+    # ps finds them as signals do: by the container's pid namespace, not our cgroup's other processes.
+    pid_file = os.path.join(h.tmp, "e.pid")
+    h.rt_ok("exec", "-d", "--pid-file", pid_file, cid, "/probe", "sleep", "30")
+    epid = int(open(pid_file).read())
+    check_eq(sorted(h.rt_ok("ps", "--format", "json", cid).json()), sorted([pid, epid]), "ps without a cgroup")
     # runc's stats of a container without a cgroup (rootless, none delegated): zeros.
     data = json.loads(h.rt_ok("events", "--stats", cid).out)["data"]
     check_eq(data["cpu"], {"usage": {"kernel": 0, "user": 0}, "throttling": {}}, "no CPU counted")
