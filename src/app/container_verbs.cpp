@@ -169,6 +169,9 @@ void stop(const runtime::Context& ctx, const std::string& id, std::optional<int>
     state::State st = store.load(id);
     bool image = st.annotations.count(kImageAnnotation) > 0;
     int timeout_s = timeout.value_or(image ? parse_app(st.bundle + "/app.json").stop_timeout_s : 10);
+    // A created image container is left as it is, as Docker's and podman's stop leaves one:
+    // nothing of it has run, so there is no exit to make up.
+    if (image && runtime::live_status(store, st) == state::Status::Created) return;
     // Asked first: an exit from here on is not restarted, nor is one whose
     // restart is waiting (its backoff wakes up and ends the loop).
     if (image) update_restart_record(ctx, id, [](RestartRecord& r) { r.stop_requested = true; });

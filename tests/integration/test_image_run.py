@@ -841,6 +841,10 @@ def test_stop_signal_from_image_and_create_start(h):
              "StopSignal as an annotation")
     check_eq((info["State"]["StartedAt"], info["State"]["FinishedAt"]),
              ("0001-01-01T00:00:00Z", "0001-01-01T00:00:00Z"), "created: Docker's zero times")
+    # stop leaves a created container as it is (Docker's, podman's): no exit is made up.
+    h.rt_ok("stop", "-t", "1", cid)
+    check_eq((h.rt_ok("state", cid).json()["status"], _inspect(h, cid)["State"].get("ExitCode", 0)), ("created", 0),
+             "stop of a created container")
     time.sleep(1.1)
     before = _now_rfc3339()
     h.rt_ok("start", cid)
