@@ -136,17 +136,17 @@ template <typename Next>
 // A created container's init waits for `start` as PID 1 of its pid namespace,
 // which ignores every signal it has no handler for: `kill ID TERM` did nothing
 // (podman stop of a created container waited its whole timeout).  runc's waiting
-// init dies of such a signal; so does ours, with 128 + the signal as its status.
-// execve resets these handlers: the container's process starts with the defaults.
+// init (Go's runtime) dies of HUP, INT, TERM and of QUIT, ILL, TRAP, ABRT,
+// STKFLT and SYS, and takes any other without effect; so does ours, with 128 +
+// the signal as its status.  execve resets these handlers: the container's
+// process starts with the defaults.
 void die_of_signals_while_created() {
     struct sigaction sa;
     std::memset(&sa, 0, sizeof sa);
     sa.sa_handler = [](int sig) { ::_exit(128 + sig); };
     sigfillset(&sa.sa_mask);
-    // Signals whose default is not death: nothing to stand in for.
-    constexpr int kNoDeath[] = {SIGKILL, SIGSTOP, SIGCHLD, SIGCONT, SIGURG, SIGWINCH, SIGTSTP, SIGTTIN, SIGTTOU};
-    for (int sig = 1; sig < NSIG; ++sig)
-        if (std::find(std::begin(kNoDeath), std::end(kNoDeath), sig) == std::end(kNoDeath)) ::sigaction(sig, &sa, nullptr);
+    for (int sig : {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGSTKFLT, SIGSYS})
+        ::sigaction(sig, &sa, nullptr);
 }
 
 // Stage-2: the container init.  Never returns (exec or _exit).  It waits for

@@ -271,13 +271,22 @@ def test_kill_created(h):
     """A created container dies of a signal as runc's does (PID 1 of its pid namespace, it
     would otherwise ignore all but SIGKILL): podman stop of a created container waited
     its whole timeout.  One started later runs with the signals' defaults."""
-    for sig in ("TERM", "USR1", "HUP"):
+    for sig in ("TERM", "INT", "HUP", "QUIT"):
         cid = h.create(h.bundle(SLEEP))
         pid = h.state(cid)["pid"]
         h.rt_ok("kill", cid, sig)
         h.wait_status(cid, "stopped")
         check(wait_until(lambda: not pid_alive(pid), 5), f"created process alive after kill {sig}")
         h.rt_ok("delete", cid)
+    # The others runc's init (Go's runtime) takes without effect: still created, and it starts.
+    cid = h.create(h.bundle(["/probe", "exit", "0"]))
+    for sig in ("USR1", "USR2", "ALRM", "PIPE", "34"):
+        h.rt_ok("kill", cid, sig)
+    time.sleep(0.3)
+    check_eq(h.state(cid)["status"], "created", "USR1, USR2, ALRM, PIPE, 34: still created")
+    h.rt_ok("start", cid)
+    h.wait_status(cid, "stopped")
+    h.rt_ok("delete", cid)
     # Right after create returns (the init may not have its handlers yet: held, not lost).
     for _ in range(5):
         cid = h.create(h.bundle(SLEEP))
