@@ -227,8 +227,20 @@ void kill(const Context& ctx, const std::string& id, const std::string& signal, 
         if (all && signal_leftovers(st, sig)) return;
         throw Error(ESRCH, "container not running");
     }
+    // As runc: a paused container is thawed after a SIGKILL (the v1 freezer holds
+    // a frozen task until then: delete would find it still paused), and after
+    // any signal to all (runc freezes, signals and thaws).
+    cgroup::Paths cg = detail::cgroup_paths(st);
+    bool thaw = (all || sig == SIGKILL) && !cg.empty() && live_status(store, st) == state::Status::Paused;
     if (all) signal_everything(st, sig);
     if (sys::pidfd_send_signal(pidfd.get(), sig) < 0 && !(all && errno == ESRCH)) throw_errno("kill container init");
+    if (thaw) {
+        try {
+            cgroup::freeze(cg, false);
+        } catch (const Error& e) {
+            log::debug("thaw " + st.id + ": " + e.what());
+        }
+    }
 }
 
 void remove(const Context& ctx, const std::string& id, bool force) {

@@ -207,6 +207,14 @@ def test_pause_resume(h):
     h.rt_ok("delete", "--force", cid)
     check(not harness.pid_alive(pid), "the frozen init is dead after delete --force")
     check_eq(h.container_ids(), [], "state removed")
+    # As runc: kill KILL of a paused container thaws it, so that it dies (containerd's shim
+    # sends kill --all 9, then delete); a signal to --all thaws it too.
+    for args, after in ((["KILL"], "stopped"), (["--all", "KILL"], "stopped"), (["--all", "TERM"], "running")):
+        b, cid, pid = _detached(h, ["sh", "-c", script])  # (sh as PID 1 has no TERM handler: it runs on)
+        h.rt_ok("pause", cid)
+        h.rt_ok("kill", cid, *args)
+        check(wait_until(lambda: h.state(cid)["status"] == after, 10), f"kill {args} of a paused container: {after}")
+        h.rt_ok("delete", "--force", cid)
     # As runc: a created container pauses, and resumes created; then it starts.
     b = h.bundle(["/probe", "sleep", "30"])
     cid = h.create(b)
