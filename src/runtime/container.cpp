@@ -193,6 +193,7 @@ int parse_signal(const std::string& text) {
         const char* abbrev = sigabbrev_np(sig);
         if (abbrev && name == abbrev) return sig;
     }
+    if (name == "IO") return SIGIO;  // glibc names it POLL; runc (Go) IO
     // Real-time signals: RTMIN, RTMIN+N, RTMAX, RTMAX-N.
     if (name.rfind("RTMIN", 0) == 0 || name.rfind("RTMAX", 0) == 0) {
         bool min = name.compare(0, 5, "RTMIN") == 0;
@@ -209,7 +210,7 @@ int parse_signal(const std::string& text) {
             if (sig >= SIGRTMIN && sig <= SIGRTMAX) return static_cast<int>(sig);
         }
     }
-    throw Error(EINVAL, "unknown signal " + quote(text));
+    throw Error(EINVAL, "unknown signal \"" + text + "\"");  // runc's words
 }
 
 void kill(const Context& ctx, const std::string& id, const std::string& signal, bool all) {

@@ -149,8 +149,9 @@ int exec(const Context& ctx, const ExecOptions& o) {
     // sends `--process F --console-socket S` with "terminal": true in F).
     if (process.terminal && o.detach && o.console_socket.empty())
         throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
-    if (!process.terminal && !o.console_socket.empty())
-        throw Error(EINVAL, "cannot use console socket if crun-lite will not allocate tty");
+    if (!o.console_socket.empty() && (!process.terminal || !o.detach))
+        throw Error(EINVAL, "cannot use console socket if crun-lite will not detach or allocate tty");
+    if (o.preserve_fds < 0) throw Error(EINVAL, "--preserve-fds must not be negative");
     bool apparmor = !process.apparmor_profile.empty() && linux::apparmor_enabled();
     if (!process.apparmor_profile.empty() && !apparmor)
         log::warn("exec: apparmor profile " + quote(process.apparmor_profile) +

@@ -24,8 +24,9 @@ void check_config(spec::Config& config, const std::string& config_path, const Cr
     // runc's rules and words: a pty needs someone to hold its master.
     if (config.process->terminal && opts.console_socket.empty() && !foreground)
         throw Error(EINVAL, "cannot allocate tty if crun-lite will detach without setting console socket");
-    if (!config.process->terminal && !opts.console_socket.empty())
-        throw Error(EINVAL, "cannot use console socket if crun-lite will not allocate tty");
+    if (!opts.console_socket.empty() && (!config.process->terminal || foreground))
+        throw Error(EINVAL, "cannot use console socket if crun-lite will not detach or allocate tty");
+    if (opts.preserve_fds < 0) throw Error(EINVAL, "--preserve-fds must not be negative");
     if (!config.linux->net_devices.empty() && host.euid != 0)  // moving needs CAP_NET_ADMIN over the host's netns
         throw Error(EPERM, config_path + ": linux.netDevices: not supported rootless: moving a host network device "
                                          "needs CAP_NET_ADMIN in the host's network namespace (run as root)");

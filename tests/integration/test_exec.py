@@ -312,6 +312,11 @@ def _talk(master, send, until, timeout=10):
 def test_exec_tty_with_console_socket(h):
     b, cid = _running(h)
     path, fetch = _console_socket(h)
+    # runc's: a console socket only for a detached pty.
+    for flags in (["--tty"], ["--detach"]):
+        h.rt_fail("exec", *flags, "--console-socket", path, cid, "true",
+                  expect="cannot use console socket if crun-lite will not detach or allocate tty")
+    h.rt_fail("exec", "--preserve-fds", "-2", cid, "true", expect="--preserve-fds must not be negative")
     r = h.rt("exec", "--tty", "--detach", "--console-socket", path, cid, "sh")
     check_eq(r.rc, 0, f"exec --tty --console-socket\n{r!r}")
     master = fetch()
@@ -382,7 +387,15 @@ def test_create_with_terminal_and_console_socket(h):
     b.process["terminal"] = False
     b.save()
     h.rt_fail("create", "--console-socket", path, "--bundle", b.path, h.new_id("tty"),
-              expect="will not allocate tty")
+              expect="cannot use console socket if crun-lite will not detach or allocate tty")
+    # Nor in the foreground (runc's: only a detached pty needs one); negative --preserve-fds is no count.
+    b.process["terminal"] = True
+    b.save()
+    before = h.container_ids()
+    h.rt_fail("run", "--console-socket", path, "--bundle", b.path, h.new_id("tty"),
+              expect="will not detach or allocate tty")
+    h.rt_fail("run", "--preserve-fds", "-1", "--bundle", b.path, h.new_id("tty"), expect="--preserve-fds")
+    check_eq(h.container_ids(), before, "nothing made")
 
 
 def test_run_foreground_terminal_proxy(h):

@@ -751,7 +751,7 @@ def test_stop_signal_and_stop_timeout_flags(h):
     check(1 <= took < 6, f"stop waited --stop-timeout 1, not 10 ({took:.1f}s)")
     check_eq(_inspect(h, slow)["State"].get("ExitCode"), 137, "then SIGKILL")
     h.rt_ok("rm", sig, slow)
-    for flag, value, want in (("--stop-signal", "SIGNOPE", "run: --stop-signal: unknown signal `SIGNOPE`"),
+    for flag, value, want in (("--stop-signal", "SIGNOPE", "run: --stop-signal: unknown signal \"SIGNOPE\""),
                               ("--stop-timeout", "-1", "--stop-timeout must not be negative")):
         r = _run(h, archive, "--rm", flag, value, sig, "true")
         check(r.rc == 125 and want in r.err, f"{flag} {value}\n{r!r}")
