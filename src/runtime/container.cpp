@@ -245,6 +245,7 @@ void kill(const Context& ctx, const std::string& id, const std::string& signal, 
 }
 
 void remove(const Context& ctx, const std::string& id, bool force) {
+    state::validate_id(id);  // runc's error for a bad id, not "does not exist"
     state::Store store(ctx.root);
     if (!store.exists(id)) {
         // runc: --force succeeds, removing what an aborted create may have left:

@@ -41,7 +41,9 @@ bool valid_id(std::string_view id) {
 }
 
 void validate_id(const std::string& id) {
-    if (!valid_id(id)) throw Error(EINVAL, "invalid id format: " + id);
+    // runc's words, and the id.
+    if (id.empty()) throw Error(EINVAL, "container id cannot be empty");
+    if (!valid_id(id)) throw Error(EINVAL, "invalid container ID format: " + quote(id));
 }
 
 void Store::create_dir(const std::string& id) const {

@@ -255,6 +255,10 @@ def test_runc_argument_order_repeats_and_help(h):
     r = h.cmd([h.bin, "help", "kill"])
     check_eq(r.rc, 0, f"help kill\n{r!r}")
     check_in("Usage: " + h.bin_name + " kill", r.out, "help VERB: the verb's help")
+    # runc's words for a bad id, whatever the verb.
+    for verb in (["state"], ["delete"], ["delete", "--force"], ["create", "-b", b.path]):
+        h.rt_fail(*verb, "bad/id", expect="invalid container ID format: `bad/id`")
+        h.rt_fail(*verb, "", expect="container id cannot be empty")
 
 
 def test_man_page_matches_help(h):

@@ -277,7 +277,7 @@ def test_usage_errors(h):
                         (["--timeout", "-1s", cid], "wait: --timeout: invalid duration `-1s`"),
                         (["--timeout", cid], "requires at least one container id"),
                         ([], "requires at least one container id"),
-                        (["../x"], "invalid id format: ../x"),
+                        (["../x"], "invalid container ID format: `../x`"),
                         (["--latest", cid], "unrecognised option '--latest'")):
         r = _wait(h, *args)
         check_eq((r.rc, r.out), (125, ""), f"wait {args}\n{r!r}")

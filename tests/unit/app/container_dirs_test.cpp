@@ -98,8 +98,8 @@ TEST_CASE("container dirs: a pin of a missing image writes nothing; bad ids are 
     std::ifstream state(dirs.dir("c1") + "/state");
     std::string text((std::istreambuf_iterator<char>(state)), std::istreambuf_iterator<char>());
     CHECK(text == t.state_root + "/c1\n");  // the state path, and no image
-    CHECK_THROWS_WITH(dirs.create(store, "../x", t.state_root + "/x"), Contains("invalid id format: ../x"));
-    CHECK_THROWS_WITH(dirs.remove_dead(store, ".."), Contains("invalid id format"));
+    CHECK_THROWS_WITH(dirs.create(store, "../x", t.state_root + "/x"), Contains("invalid container ID format: `../x`"));
+    CHECK_THROWS_WITH(dirs.remove_dead(store, ".."), Contains("invalid container ID format"));
     CHECK_FALSE(fs::exists(t.root + "/x"));
 }
 
