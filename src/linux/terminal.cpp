@@ -89,6 +89,13 @@ bool write_all(int fd, const char* buf, size_t len) {
 }  // namespace
 
 TerminalProxy::TerminalProxy(sys::UniqueFd master) : master_(std::move(master)) {
+    // As runc's: the pty sends "\n" as it is (ONLCR off), so output captured from
+    // us (run -t > file) has the program's line ends, not "\r\n".
+    termios pty;
+    if (::tcgetattr(master_.get(), &pty) == 0) {
+        pty.c_oflag &= ~static_cast<tcflag_t>(ONLCR);
+        ::tcsetattr(master_.get(), TCSANOW, &pty);
+    }
     if (!::isatty(STDIN_FILENO)) return;
     if (::tcgetattr(STDIN_FILENO, &saved_) == 0) {
         termios raw = saved_;

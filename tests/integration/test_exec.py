@@ -417,6 +417,12 @@ def test_run_foreground_terminal_proxy(h):
         _, status = os.waitpid(pid, 0)
         os.close(master)
     check_eq(os.waitstatus_to_exitcode(status), 3, "exit status through the proxy")
+    # Captured output keeps the program's line ends, as runc's (its pty has no ONLCR): no "\r\n".
+    b = h.bundle(["sh", "-c", "echo OUT; stty -a 2>/dev/null | grep -o -- '-onlcr'"])
+    b.process["terminal"] = True
+    b.save()
+    r = h.rt("run", "--bundle", b.path, h.new_id("proxy"))
+    check_eq((r.rc, r.out), (0, "OUT\n-onlcr\n"), f"run -t > file\n{r!r}")
 
 
 if __name__ == "__main__":
