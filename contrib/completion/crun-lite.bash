@@ -43,10 +43,12 @@ _crun_lite() {
             [[ ${COMP_WORDS[j]} != -* ]] && { sub=${COMP_WORDS[j]}; break; }
         done
         if [[ -z $sub ]]; then
+            # healthcheck's one (its --help has no Commands: list); image's alias import.
             local subs="run"
-            [[ $verb == image ]] && subs="import "
-            [[ $verb != healthcheck ]] && subs+=$(crun-lite "$verb" --help 2>/dev/null |
+            [[ $verb == image ]] && subs="import"
+            [[ $verb != healthcheck ]] && subs+=" "$(crun-lite "$verb" --help 2>/dev/null |
                 sed -n '/^Commands:/,/^$/s/^  \([a-z]\+\) .*/\1/p')
+            [[ $verb == volume ]] && subs=${subs#run }
             mapfile -t COMPREPLY < <(compgen -W "$subs" -- "$cur")
             return
         fi

@@ -1,5 +1,7 @@
 #include "crunlite/image/manifest.hpp"
 
+#include <algorithm>
+
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
@@ -89,6 +91,9 @@ Descriptor select_manifest(const std::vector<Descriptor>& entries, const Platfor
     for (const auto* d : candidates)
         if (d->platform && platform_matches(*d->platform, want)) return *d;
     if (candidates.size() == 1 && !candidates[0]->platform) return *candidates[0];
+    if (!candidates.empty() && std::none_of(candidates.begin(), candidates.end(), [](auto* d) { return d->platform; }))
+        throw Error(ENOENT, source + ": " + std::to_string(candidates.size()) +
+                                " images, none for a platform: name one by its tag (oci:DIR:TAG)");
     std::string offered;  // the first 10: an index may list thousands
     for (size_t i = 0; i < std::min<size_t>(candidates.size(), 10); ++i)
         offered += (offered.empty() ? "" : ", ") +

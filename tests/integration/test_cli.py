@@ -424,6 +424,8 @@ def test_bash_completion(h):
     check_eq(complete("crun-lite", "image", "load", "--max-"), ["--max-entries", "--max-layer-size", "--max-ratio"], "image load options")
     check_eq(complete("crun-lite", "healthcheck", ""), ["run"], "healthcheck run")
     check_eq(complete("crun-lite", "volume", "p"), ["prune"], "volume subcommands")
+    check_eq(complete("crun-lite", "volume", ""), ["create", "inspect", "ls", "prune", "rm"], "every volume subcommand")
+    check_eq(complete("crun-lite", "image", "i"), ["import", "inspect"], "image's import alias")
     check_eq(complete("crun-lite", "volume", "ls", "--"), ["--format", "--quiet", "--store"], "volume ls options")
 
 

@@ -34,6 +34,10 @@ TEST_CASE("an index picks the host platform and skips attestations", "[manifest]
     std::vector<Descriptor> many(5000, entries[0]);
     CHECK_THROWS_WITH(select_manifest(many, {"linux", "s390x", ""}, "index.json"),
                       Catch::EndsWith("linux/arm64/v8 and 4990 more)"));
+    // Several without a platform (an OCI layout of several images): a tag says which.
+    auto two = parse_index(R"({"manifests":[)" + entry(kA, "") + "," + entry(kB, "") + "]}", "i");
+    CHECK_THROWS_WITH(select_manifest(two, {"linux", "amd64", ""}, "i"),
+                      "i: 2 images, none for a platform: name one by its tag (oci:DIR:TAG)");
     // A single entry without a platform (docker save's index) is taken as is.
     auto one = parse_index(R"({"manifests":[)" + entry(kA, "") + "]}", "i");
     CHECK(select_manifest(one, {"linux", "amd64", ""}, "i").digest == kA);
