@@ -1490,7 +1490,7 @@ def test_rm_removes_containers_and_their_files(h):
     r = h.rt("rm", "--store", _store(h), dead)
     check_eq((r.rc, r.out.split()), (0, [dead]), f"rm --store removes the dead directory\n{r!r}")
     check_eq(_containers_left(h), [], "nothing left in the store")
-    h.rt_fail("rm", "../x", expect="invalid id")
+    h.rt_fail("rm", "../x", expect="invalid container ID format: `../x`")
 
 
 def test_dns_none_keeps_the_images_resolv_conf(h):
