@@ -65,6 +65,7 @@ public:
         // is) ends it too: a stalled transfer would hold the import until its
         // --stall-timeout.
         forward_ = std::make_unique<sys::ForwardInterrupts>(pid_);
+        if (int sig = sys::interrupted_by()) ::kill(pid_, sig);  // it came before the helper was listed
     }
     ~Helper() {
         out_.reset();

@@ -109,6 +109,7 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     bool got = ours.receive(msg);
     if (!got || msg.type != process::MsgType::MapRequest) {
         child.wait();
+        sys::throw_if_interrupted();  // the signal we forwarded ended it: that is the reason
         std::string why = got && msg.type == process::MsgType::Error ? msg.payload.substr(msg.payload.find(' ') + 1) : "";
         throw Error(EPERM, "could not create a user namespace for the import" + (why.empty() ? "" : ": " + why));
     }
@@ -124,6 +125,7 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     int status = child.wait();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
     if (got && msg.type == process::MsgType::Error) process::SyncSocket::rethrow(msg);
+    sys::throw_if_interrupted();
     throw Error(EIO, "the import in a user namespace failed (status " + std::to_string(status) + ")");
 }
 

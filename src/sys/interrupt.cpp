@@ -62,8 +62,9 @@ void throw_if_interrupted() {
 
 int interrupted_by() { return caught.load(); }
 
-// A child forked after the signal came has the flag already (or, spawned, is
-// told below); one past the slots is not told (documented in the header).
+// A child forked after the signal came has the flag already: its work (the
+// cleanup of an interrupted import, say) is not cut short.  One past the slots
+// is not told (documented in the header).
 ForwardInterrupts::ForwardInterrupts(pid_t child) {
     int fd = pidfd_open(child, 0);
     if (fd < 0) return;
@@ -71,7 +72,6 @@ ForwardInterrupts::ForwardInterrupts(pid_t child) {
         int free = -1;
         if (forward_to[i].compare_exchange_strong(free, fd)) {
             slot_ = static_cast<int>(i);
-            if (int sig = caught.load()) pidfd_send_signal(fd, sig);  // it came before we listed the child
             return;
         }
     }

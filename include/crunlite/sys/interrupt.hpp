@@ -25,8 +25,8 @@ void throw_if_interrupted();
 int interrupted_by();
 
 // A child doing the work for us (the import in a user namespace, a pull's
-// helper) gets the signal too while this lives, and at once when the signal
-// came already.  At most 8 children at a time: a ninth is not told.
+// helper) gets the signal too while this lives (one that came before is not
+// sent again).  At most 8 children at a time: a ninth is not told.
 class ForwardInterrupts {
 public:
     explicit ForwardInterrupts(pid_t child);
