@@ -55,6 +55,22 @@ process::IdMapAction to_action(const spec::IdMapPlan& plan, const std::vector<sp
     return a;
 }
 
+// The ids our own user namespace has (its /proc/self/uid_map and gid_map, as
+// seen from inside): what root in someone else's user namespace may map.
+SubIdRanges ranges_of_our_namespace() {
+    return SubIdRanges{spec::parse_id_map_inside(read_file("/proc/self/uid_map")),
+                       spec::parse_id_map_inside(read_file("/proc/self/gid_map"))};
+}
+
+// A map root in someone else's user namespace (rootless podman's) writes
+// itself, as runc does: of ids `ours` (ranges_of_our_namespace) has.
+process::IdMapAction map_of_nested_root(const std::vector<spec::IdMapping>& maps,
+                                        const std::vector<spec::SubIdRange>& ours, const char* file,
+                                        const std::string& field) {
+    with_context(field, [&] { spec::check_ids_mapped(maps, ours, file); });
+    return to_action(spec::IdMapPlan{}, maps);
+}
+
 }  // namespace
 
 RootlessMappings rootless_mappings() {
@@ -135,17 +151,10 @@ sys::UniqueFd mapped_user_namespace(const std::vector<spec::IdMapping>& uids, co
     gid_t egid = ::getegid();
     bool initial = sys::in_initial_userns();
     process::IdMapAction uid_map, gid_map;
-    if (euid == 0 && !initial) {
-        // Root in someone else's user namespace (rootless podman's): any ids it
-        // maps, written by us, as plan_user_namespace does for the container's.
-        auto mapped = [&](const std::vector<spec::IdMapping>& maps, const char* file, const char* field) {
-            with_context(where + field, [&] {
-                spec::check_ids_mapped(maps, spec::parse_id_map_inside(read_file(file)), file);
-            });
-            return to_action(spec::IdMapPlan{}, maps);
-        };
-        uid_map = mapped(uids, "/proc/self/uid_map", ".uidMappings");
-        gid_map = mapped(gids, "/proc/self/gid_map", ".gidMappings");
+    if (euid == 0 && !initial) {  // as plan_user_namespace does for the container's
+        SubIdRanges ours = ranges_of_our_namespace();
+        uid_map = map_of_nested_root(uids, ours.uids, "/proc/self/uid_map", where + ".uidMappings");
+        gid_map = map_of_nested_root(gids, ours.gids, "/proc/self/gid_map", where + ".gidMappings");
     } else {
         std::string user = user_name_of(euid);
         bool privileged = euid == 0;
@@ -247,13 +256,10 @@ UserNamespacePlan plan_user_namespace(spec::Config& config, bool rootless, const
     out.new_userns = true;
     if (euid == 0 && !host.initial_userns) {
         // Root in someone else's user namespace (rootless podman's): any ids it
-        // maps (host.subids()), written by us, as runc does; the init reads setgroups.
-        with_context("linux.uidMappings",
-                     [&] { spec::check_ids_mapped(lnx.uid_mappings, host.subids().uids, "/proc/self/uid_map"); });
-        with_context("linux.gidMappings",
-                     [&] { spec::check_ids_mapped(lnx.gid_mappings, host.subids().gids, "/proc/self/gid_map"); });
-        out.uid_map = to_action(spec::IdMapPlan{}, lnx.uid_mappings);
-        out.gid_map = to_action(spec::IdMapPlan{}, lnx.gid_mappings);
+        // maps (host.subids()), written by us; the init reads setgroups.
+        const SubIdRanges& ours = host.subids();
+        out.uid_map = map_of_nested_root(lnx.uid_mappings, ours.uids, "/proc/self/uid_map", "linux.uidMappings");
+        out.gid_map = map_of_nested_root(lnx.gid_mappings, ours.gids, "/proc/self/gid_map", "linux.gidMappings");
         return out;
     }
     bool privileged = euid == 0 && !rootless && host.initial_userns;
@@ -301,10 +307,7 @@ HostFacts read_host_facts(const Context& ctx) {
     host.user_name = user_name_of(host.euid);
     host.read_apparmor = linux::apparmor_enabled;
     if (host.euid == 0 && !host.initial_userns)
-        host.read_subids = [] {
-            return SubIdRanges{spec::parse_id_map_inside(read_file("/proc/self/uid_map")),
-                               spec::parse_id_map_inside(read_file("/proc/self/gid_map"))};
-        };
+        host.read_subids = ranges_of_our_namespace;
     else if (!(host.euid == 0 && host.initial_userns && !ctx.rootless))
         host.read_subids = [user = host.user_name, euid = host.euid] {
             return SubIdRanges{read_subids("/etc/subuid", user, euid), read_subids("/etc/subgid", user, euid)};
