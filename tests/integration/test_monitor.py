@@ -227,14 +227,15 @@ def test_a_probe_leaves_nothing_behind(h):
     r = images._run(h, archive, "-d", "--health-cmd", "setsid sleep 1000 & echo probed", "--health-interval", "1h",
                     cid)
     check_eq(r.rc, 0, f"run -d\n{r!r}")
-    if h.rt("ps", cid).rc != 0:
+    with open(os.path.join(h.root, cid, "state.json")) as f:
+        st = json.load(f)
+    cgroup = st["cgroup_unified"]
+    if not cgroup and not st["cgroup_v1"]:  # `ps` works without one, by the pid namespace
         harness.skip("the container has no cgroup here (rootless without a delegated cgroup)")
     before = h.rt_ok("ps", "--format", "json", cid).json()  # crun-lite-init and sleep
     h.rt_ok("healthcheck", "run", cid)
     check_eq(_health(h, cid)["Log"][-1]["Output"].strip(), "probed", "the probe ran")
     check_eq(h.rt_ok("ps", "--format", "json", cid).json(), before, "the container's processes after the probe")
-    with open(os.path.join(h.root, cid, "state.json")) as f:
-        cgroup = json.load(f)["cgroup_unified"]
     if cgroup:
         check_eq([d for d in os.listdir(cgroup) if d.startswith("crun-lite-exec-")], [], "the probe's cgroup is gone")
     h.rt_ok("delete", "--force", cid)
