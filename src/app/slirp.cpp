@@ -3,7 +3,9 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
+#include <sched.h>
 #include <signal.h>
+#include <sys/mount.h>
 #include <sys/socket.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -12,6 +14,7 @@
 #include <algorithm>
 #include <cctype>
 #include <cstdio>
+#include <cstring>
 #include <optional>
 
 #include "crunlite/base/error.hpp"
@@ -322,6 +325,16 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
     std::string log_path = bundle + "/slirp4netns.log";
     sys::Child child = sys::Child::fork("fork slirp4netns", [&]() -> int {
         if (::fchdir(bundle_fd.get()) < 0) ::_exit(127);
+        // Its sandbox makes only its own root private before it pivots and detaches the
+        // old one: every mount below a shared one would be unmounted in our mount
+        // namespace too (ip netns's, /dev/shm's on a systemd host).  So it gets a copy,
+        // private throughout, to do that in.
+        if (!rootless && (::unshare(CLONE_NEWNS) < 0 || ::mount(nullptr, "/", nullptr, MS_REC | MS_PRIVATE, nullptr) < 0)) {
+            std::string why = "crun-lite: a private mount namespace for its sandbox: " + std::string(std::strerror(errno));
+            sys::UniqueFd log(::open(log_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600));
+            [[maybe_unused]] ssize_t n = log ? ::write(log.get(), why.data(), why.size()) : 0;
+            ::_exit(127);
+        }
         exec_network_helper({exit_pipe.read.get(), ready_pipe.write.get(), netns, userns}, log_path, std::move(args));
     });
     ready_pipe.write.reset();

@@ -1163,6 +1163,26 @@ def test_publish_all_exposed_ports(h):
     check_eq(_containers_left(h), [], "nothing left")
 
 
+def test_slirp4netns_sandbox_leaves_our_mounts(h):
+    """As root slirp4netns runs sandboxed: it pivots and detaches its old root, which it made
+    private alone.  It gets a mount namespace of its own, private throughout, so that mounts
+    below a shared one stay in ours (those of `ip netns`, of /dev/shm on a systemd host).
+    The shared tmpfs and its submount are made in a mount namespace of the test's own."""
+    _needs_slirp4netns()
+    if h.rootless:
+        harness.skip("rootless slirp4netns runs without its sandbox")
+    archive = _archive(h, dict(BASE, User=""))
+    cid = h.new_id("img")
+    top = os.path.join(h.tmp, "shared-top")
+    run = h.rt_argv("run", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "slirp4netns",
+                    "--rm", cid, "true")
+    script = (f"set -e; mkdir -p {top}; mount -t tmpfs top {top}; mount --make-shared {top}; mkdir {top}/sub; "
+              f"mount -t tmpfs sub {top}/sub; {shlex.join(run)}; grep -c ' {top}/sub ' /proc/self/mountinfo")
+    r = h.cmd(["unshare", "-m", "--propagation", "shared", "sh", "-c", script], timeout=60)
+    check_eq(r.out.strip(), "1", f"the submount of a shared mount is still there\n{r!r}")
+    check_eq(_containers_left(h), [], "nothing left")
+
+
 def test_publish_port_through_slirp4netns(h):
     _needs_slirp4netns()
     www = _files(("www/", None), ("www/index.html", "served by busybox httpd\n"))
