@@ -150,8 +150,9 @@ namespace {
 
 // The network mode (app/slirp.hpp): as given, else pasta or slirp4netns when
 // ports are published or the caller is rootless, else none.
-std::string resolve_network(const ImageRunOptions& o, bool publishing, bool rootless, bool creating) {
-    return resolve_network_mode(o.network, publishing, rootless, creating);
+std::string resolve_network(const ImageRunOptions& o, bool rootless, bool creating) {
+    std::string publish_flag = !o.publish.empty() ? "-p" : o.publish_all ? "-P" : "";
+    return resolve_network_mode(o.network, publish_flag, rootless, creating);
 }
 
 struct Prepared {
@@ -339,7 +340,7 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
     }
     if (o.publish_all)
         for (auto& port : publish_all(ic.exposed_ports, p.ports)) p.ports.push_back(port);
-    p.app.network = resolve_network(o, !o.publish.empty() || o.publish_all, ctx.rootless, creating);
+    p.app.network = resolve_network(o, ctx.rootless, creating);
     p.app.health = health_config(ic.healthcheck, o.health, ic.labels);
     if (p.app.health && p.app.health->kind == ProbeKind::Http) find_health_helper();  // before anything starts
     if (o.on_failure && !p.app.health)

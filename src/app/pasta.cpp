@@ -64,6 +64,13 @@ std::vector<std::string> pasta_args(const std::vector<PortMap>& ports, int netns
 
 NetHelper start_pasta(int netns, int userns, bool rootless, const std::string& bundle, std::vector<PortMap> ports) {
     pick_host_ports(ports);
+    // pasta takes a host port once per protocol, whatever the address ("Overlapping port specifier").
+    for (size_t i = 0; i < ports.size(); ++i)
+        for (size_t j = 0; j < i; ++j)
+            if (ports[j].proto == ports[i].proto && ports[j].host == ports[i].host)
+                throw Error(EINVAL, port_flag(ports[i]) + ": pasta publishes host port " + std::to_string(ports[i].host) +
+                                        " (" + ports[i].proto + ") on one address only (also " + port_flag(ports[j]) +
+                                        "); --network slirp4netns takes both");
     sys::Pipe ready = sys::Pipe::make();
     // In pasta: 3 the network namespace, 4 the user namespace (rootless), 5
     // the pipe it writes its pid to once ready (-P /proc/self/fd/5).

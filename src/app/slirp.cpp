@@ -175,6 +175,14 @@ std::string port_flag(const PortMap& p) {
 void pick_host_ports(std::vector<PortMap>& ports) {
     // Every socket stays bound until all are picked, so two picks differ.
     std::vector<sys::UniqueFd> held;
+    auto same = [](const PortMap& a, const PortMap& b) {
+        return a.proto == b.proto && a.host_addr == b.host_addr && a.host == b.host && a.container == b.container;
+    };
+    // A fixed mapping given twice is one (as podman takes it).
+    for (size_t i = 1; i < ports.size(); ++i)
+        if (ports[i].host && std::any_of(ports.begin(), ports.begin() + static_cast<ptrdiff_t>(i),
+                                         [&](const PortMap& q) { return same(q, ports[i]); }))
+            ports.erase(ports.begin() + static_cast<ptrdiff_t>(i--));
     for (size_t i = 0; i < ports.size(); ++i) {
         PortMap& p = ports[i];
         std::string flag = port_flag(p);
@@ -368,7 +376,9 @@ Slirp start_slirp(int netns, int userns, bool rootless, const std::string& bundl
 
 bool is_user_network(const std::string& mode) { return mode == "slirp4netns" || mode == "pasta"; }
 
-std::string resolve_network_mode(const std::string& requested, bool publishing, bool rootless, bool creating) {
+std::string resolve_network_mode(const std::string& requested, const std::string& publish_flag, bool rootless,
+                                 bool creating) {
+    bool publishing = !publish_flag.empty();
     // PATH is searched only where the answer matters: not for --network none or host
     // (22 access() calls on this host's PATH).
     std::optional<bool> pasta, slirp;
@@ -379,13 +389,15 @@ std::string resolve_network_mode(const std::string& requested, bool publishing, 
     if (mode.empty()) mode = !creating && (rootless || publishing) && !user_mode().empty() ? user_mode() : "none";
     if (mode != "none" && mode != "host" && !is_user_network(mode))
         throw Error(EINVAL, "--network: unknown mode " + quote(mode) + " (want none, host, pasta or slirp4netns)");
-    if ((is_user_network(mode) || publishing) && creating)
-        throw Error(EINVAL, "create --image: --network " + (is_user_network(mode) ? mode : user_mode().empty() ? "pasta" : user_mode()) +
-                                " and -p need `run` (its monitor keeps the network helper)");
+    if ((is_user_network(mode) || publishing) && creating) {
+        std::string helper = is_user_network(mode) ? mode : user_mode().empty() ? "pasta" : user_mode();
+        throw Error(EINVAL, "create --image: --network " + helper + " and " + (publishing ? publish_flag : "-p") +
+                                " need `run` (its monitor keeps the network helper)");
+    }
     if (mode == "pasta" && !have_pasta()) throw Error(ENOENT, "--network pasta: pasta is not installed (Debian: passt)");
     if (mode == "slirp4netns" && !have_slirp()) throw Error(ENOENT, "--network slirp4netns: slirp4netns is not installed");
     if (publishing && !is_user_network(mode))
-        throw Error(EINVAL, std::string("-p needs --network pasta or slirp4netns") +
+        throw Error(EINVAL, publish_flag + " needs --network pasta or slirp4netns" +
                                 (user_mode().empty() ? ", and neither is installed" : " (the network is " + mode + ")"));
     if (rootless && mode == "none" && requested.empty() && !creating)
         log::info("neither pasta nor slirp4netns is installed: the container has no network (--network none)");

@@ -1268,6 +1268,13 @@ def test_publish_a_free_port_and_list_it(h):
     r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", "127.0.0.1:8080:80", "-p", "127.0.0.1:8080:81", other)
     check_in("host port 8080 (tcp) is published twice", r.err, "the same host port twice")
     check_eq(_containers_left(h), [cid], "the refused containers left nothing")
+    # The same mapping twice is one, as podman takes it.
+    dup = _free_port()
+    r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", f"127.0.0.1:{dup}:8080", "-p", f"127.0.0.1:{dup}:8080",
+             other)
+    check_eq(r.rc, 0, f"run with a mapping given twice\n{r!r}")
+    check_eq(h.rt_ok("port", other).out, f"8080/tcp -> 127.0.0.1:{dup}\n", "published once")
+    h.rt_ok("rm", "-f", other)
     # Docker's ranges: a port map per port.
     r = _run(h, archive, "-d", "--network", "slirp4netns", "-p", "127.0.0.1::8080-8081/udp", other)
     check_eq(r.rc, 0, f"run -p with a range\n{r!r}")
@@ -1389,6 +1396,12 @@ def test_pasta_publishes_ports_ipv4_and_ipv6(h):
         taken = busy.getsockname()[1]
         r = _run(h, archive, "-d", "--network", "pasta", "-p", f"127.0.0.1:{taken}:8080", h.new_id("img"))
     check_in(f"host port {taken} (tcp) on 127.0.0.1 is already in use", r.err, f"a taken port\n{r!r}")
+    # pasta takes a host port on one address only: refused in words, before it starts.
+    free = _free_port()
+    r = _run(h, archive, "-d", "--network", "pasta", "-p", f"127.0.0.1:{free}:8080", "-p", f"127.0.0.2:{free}:8080",
+             h.new_id("img"))
+    check_in(f"-p 127.0.0.2:{free}:8080: pasta publishes host port {free} (tcp) on one address only", r.err,
+             f"one host port on two addresses\n{r!r}")
     h.rt_ok("rm", "-f", cid)
     check_eq((_containers_left(h), h.container_ids()), ([], []), "nothing left")
 
@@ -1460,6 +1473,8 @@ def test_network_defaults_and_refusals(h):
     h.rt_ok("rm", "-f", cid)
     r = _run(h, archive, "-d", "-p", "127.0.0.1::80", cid)
     check_in("-p needs --network pasta or slirp4netns", r.err, "-p with --network none")
+    r = _run(h, archive, "-d", "-P", "--network", "host", cid)
+    check_in("-P needs --network pasta or slirp4netns (the network is host)", r.err, "-P names itself")
     r = _run(h, archive, "-d", "--network", "vde", cid)
     check_in("want none, host, pasta or slirp4netns", r.err, "an unknown network")
     r = h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "pasta", cid)

@@ -79,11 +79,12 @@ using Slirp = NetHelper;
 // The network of an image container: `requested` (--network: none, host,
 // slirp4netns, pasta; "" for the default), checked against what is installed.
 // The default is a user-mode network when the caller is rootless or publishes
-// ports (`publishing`), else none: pasta where installed (the faster one,
-// contrib/bench/net-bench.sh), else slirp4netns.  `creating` (create --image,
-// which has no monitor to keep a helper alive) allows none and host only.
-// Throws Error naming the flag.
-std::string resolve_network_mode(const std::string& requested, bool publishing, bool rootless, bool creating);
+// ports (`publish_flag`: "-p" or "-P", the flag that does; "" for none), else
+// none: pasta where installed (the faster one, contrib/bench/net-bench.sh), else
+// slirp4netns.  `creating` (create --image, which has no monitor to keep a helper
+// alive) allows none and host only.  Throws Error naming the flag.
+std::string resolve_network_mode(const std::string& requested, const std::string& publish_flag, bool rootless,
+                                 bool creating);
 bool is_user_network(const std::string& mode);
 
 // What the container's /etc/hosts and /etc/resolv.conf say in `mode`: the
