@@ -117,11 +117,13 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, con
     NetworkEtc net = network_etc(network);
     // The container's name too, where the host name is only its first 12 characters (podman's).
     hosts += net.host_addr + "\t" + s.hostname + (o.id != s.hostname ? " " + o.id : "") + "\n";
-    // The host's network: its names too (Docker's and podman's).
+    // The host's network: its names too (Docker's and podman's).  Else the host's address
+    // the container reaches it at, where there is one: podman's name for it and Docker's.
     if (network == "host" && exists("/etc/hosts")) hosts = read_file("/etc/hosts");
+    else if (!net.host_gateway.empty()) hosts += net.host_gateway + "\thost.containers.internal host.docker.internal\n";
     std::string resolv = net.nameserver.empty() ? "" : "nameserver " + net.nameserver + "\n";
     if (resolv.empty() && exists("/etc/resolv.conf")) resolv = read_file("/etc/resolv.conf");
-    for (const auto& text : o.add_hosts) hosts += hosts_entry(text);
+    for (const auto& text : o.add_hosts) hosts += hosts_entry(text, net.host_gateway);
     std::vector<std::pair<const char*, std::string>> files = {{"hosts", hosts}, {"hostname", s.hostname + "\n"}};
     if (!keeps_image_resolv_conf(o.dns)) files.emplace_back("resolv.conf", resolv_conf(resolv, o.dns));
     // With --read-only they stay writable (as Docker's): bind mounts then.

@@ -196,16 +196,18 @@ DeviceFlag parse_device(const std::string& text) {
     return d;
 }
 
-std::string hosts_entry(const std::string& text) {
+std::string hosts_entry(const std::string& text, const std::string& gateway) {
     size_t colon = text.find(':');
     std::string name = text.substr(0, colon);
     std::string ip = colon == std::string::npos ? "" : text.substr(colon + 1);
     if (ip.size() > 2 && ip.front() == '[' && ip.back() == ']') ip = ip.substr(1, ip.size() - 2);
     if (colon == std::string::npos || has_blank(name))
         throw Error(EINVAL, "--add-host " + quote(text) + ": want NAME:IP");
-    if (ip == "host-gateway")
-        throw Error(ENOTSUP, "--add-host " + quote(text) + ": host-gateway is not supported (pasta and slirp4netns run "
-                                                          "without a gateway address that leads to the host)");
+    if (ip == "host-gateway" && gateway.empty())
+        throw Error(ENOTSUP, "--add-host " + quote(text) + ": host-gateway needs --network slirp4netns or host, and an "
+                                                          "IPv4 address of the host (with pasta the host's addresses "
+                                                          "are the container's own)");
+    if (ip == "host-gateway") ip = gateway;
     if (!is_ip(ip)) throw Error(EINVAL, "--add-host " + quote(text) + ": " + quote(ip) + " is not an IP address");
     return ip + "\t" + name + "\n";
 }

@@ -2,6 +2,8 @@
 
 #include <arpa/inet.h>
 #include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <sched.h>
 #include <signal.h>
@@ -404,8 +406,29 @@ std::string resolve_network_mode(const std::string& requested, const std::string
     return mode;
 }
 
+namespace {
+
+// The first IPv4 address of an interface that is up, other than loopback; "" for none.
+std::string first_host_ipv4() {
+    struct ifaddrs* all = nullptr;
+    if (::getifaddrs(&all) < 0) return "";
+    std::string out;
+    for (const struct ifaddrs* a = all; a && out.empty(); a = a->ifa_next) {
+        if (!a->ifa_addr || a->ifa_addr->sa_family != AF_INET || !(a->ifa_flags & IFF_UP) || (a->ifa_flags & IFF_LOOPBACK))
+            continue;
+        char text[INET_ADDRSTRLEN];
+        if (::inet_ntop(AF_INET, &reinterpret_cast<const sockaddr_in*>(a->ifa_addr)->sin_addr, text, sizeof text))
+            out = text;
+    }
+    ::freeifaddrs(all);
+    return out;
+}
+
+}  // namespace
+
 NetworkEtc network_etc(const std::string& mode) {
     NetworkEtc e;
+    if (mode == "slirp4netns" || mode == "host") e.host_gateway = first_host_ipv4();
     if (mode == "slirp4netns") {
         e.host_addr = kSlirpGuestAddr;
         e.nameserver = "10.0.2.3";

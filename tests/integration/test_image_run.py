@@ -1163,6 +1163,34 @@ def test_publish_all_exposed_ports(h):
     check_eq(_containers_left(h), [], "nothing left")
 
 
+def test_host_containers_internal_leads_to_the_host(h):
+    """With slirp4netns, host.containers.internal (and host.docker.internal, and --add-host's
+    host-gateway) name the host's first IPv4 address, which leads to the host (podman's).  The
+    "host" is a network namespace of the test's own, with that address on a veth interface,
+    where the test serves a page."""
+    _needs_slirp4netns()
+    archive = _archive(h, dict(BASE, User=""))
+    cid = h.new_id("img")
+    run = h.rt_argv("run", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "slirp4netns",
+                    "--rm", "--add-host", "gw:host-gateway", cid, "sh", "-c",
+                    "grep -E 'internal|gw' /etc/hosts; busybox wget -qO- http://host.containers.internal:8000/page")
+    script = ("set -e; ip link set lo up; ip link add d0 type veth peer name d1; ip addr add 192.0.2.1/24 dev d0; "
+              "ip link set d0 up; mkdir -p web; echo from-the-host > web/page; "
+              "python3 -m http.server --bind 192.0.2.1 --directory web 8000 >/dev/null 2>&1 & server=$!; "
+              "for i in $(seq 50); do python3 -c 'import socket; socket.create_connection((\"192.0.2.1\", 8000))' "
+              f"2>/dev/null && break; sleep 0.1; done; {shlex.join(run)}; kill $server")
+    unshare = ["unshare", "--net"] if os.geteuid() == 0 else ["unshare", "--user", "--map-root-user", "--net"]
+    r = h.cmd(unshare + ["sh", "-c", script], timeout=60, cwd=h.tmp)
+    if r.rc != 0 and os.geteuid() != 0 and "unshare" in r.err:
+        harness.skip(f"no network namespace of our own: {r.err.strip()}")
+    check_eq(r.out.splitlines(), ["192.0.2.1\thost.containers.internal host.docker.internal", "192.0.2.1\tgw",
+                                  "from-the-host"], f"the names, and the page served on the host\n{r!r}")
+    r = _run(h, archive, "--network", "pasta" if harness._which("pasta") else "none", "--rm", "--add-host",
+             "gw:host-gateway", cid, "true")
+    check_in("host-gateway needs --network slirp4netns or host", r.err, f"no way to the host\n{r!r}")
+    check_eq(_containers_left(h), [], "nothing left")
+
+
 def test_slirp4netns_sandbox_leaves_our_mounts(h):
     """As root slirp4netns runs sandboxed: it pivots and detaches its old root, which it made
     private alone.  It gets a mount namespace of its own, private throughout, so that mounts

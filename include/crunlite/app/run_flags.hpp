@@ -42,8 +42,9 @@ struct DeviceFlag {
 DeviceFlag parse_device(const std::string& text);
 
 // --add-host NAME:IP (IPv6 unbracketed or in brackets): the /etc/hosts line
-// "IP\tNAME\n".
-std::string hosts_entry(const std::string& text);
+// "IP\tNAME\n".  IP may be Docker's host-gateway: `gateway`, the host's address
+// the container reaches it at (NetworkEtc), refused when that is "".
+std::string hosts_entry(const std::string& text, const std::string& gateway);
 
 struct DnsFlags {
     std::vector<std::string> servers, search, options;  // --dns, --dns-search, --dns-option

@@ -88,11 +88,15 @@ std::string resolve_network_mode(const std::string& requested, const std::string
 bool is_user_network(const std::string& mode);
 
 // What the container's /etc/hosts and /etc/resolv.conf say in `mode`: the
-// address its host name resolves to, and its nameserver ("": the host's
-// resolv.conf as it is).
+// address its host name resolves to, its nameserver ("": the host's
+// resolv.conf as it is), and the host's address the container reaches the host
+// at, host.containers.internal and --add-host's host-gateway (podman's: the
+// host's first IPv4 address other than loopback; with slirp4netns and host
+// only: pasta gives the container the host's addresses, none has no way out).
 struct NetworkEtc {
     std::string host_addr = "127.0.1.1";
     std::string nameserver;
+    std::string host_gateway;  // "": none
 };
 NetworkEtc network_etc(const std::string& mode);
 

@@ -58,14 +58,16 @@ TEST_CASE("--tmpfs: podman's defaults, then the options given, tmpcopyup unless 
 }
 
 TEST_CASE("--add-host: NAME:IP, IPv6 bare or bracketed", "[run_flags]") {
-    CHECK(app::hosts_entry("db:10.0.0.1") == "10.0.0.1\tdb\n");
-    CHECK(app::hosts_entry("v6:fd00::1") == "fd00::1\tv6\n");
-    CHECK(app::hosts_entry("v6:[::1]") == "::1\tv6\n");
-    CHECK_THAT(error_of([] { app::hosts_entry("db"); }), Catch::Contains("want NAME:IP"));
-    CHECK_THAT(error_of([] { app::hosts_entry(":10.0.0.1"); }), Catch::Contains("want NAME:IP"));
-    CHECK_THAT(error_of([] { app::hosts_entry("a b:10.0.0.1"); }), Catch::Contains("want NAME:IP"));
-    CHECK_THAT(error_of([] { app::hosts_entry("db:10.0.0"); }), Catch::Contains("`10.0.0` is not an IP address"));
-    CHECK_THAT(error_of([] { app::hosts_entry("db:host-gateway"); }), Catch::Contains("host-gateway is not supported"));
+    CHECK(app::hosts_entry("db:10.0.0.1", "") == "10.0.0.1\tdb\n");
+    CHECK(app::hosts_entry("v6:fd00::1", "") == "fd00::1\tv6\n");
+    CHECK(app::hosts_entry("v6:[::1]", "") == "::1\tv6\n");
+    CHECK_THAT(error_of([] { app::hosts_entry("db", ""); }), Catch::Contains("want NAME:IP"));
+    CHECK_THAT(error_of([] { app::hosts_entry(":10.0.0.1", ""); }), Catch::Contains("want NAME:IP"));
+    CHECK_THAT(error_of([] { app::hosts_entry("a b:10.0.0.1", ""); }), Catch::Contains("want NAME:IP"));
+    CHECK_THAT(error_of([] { app::hosts_entry("db:10.0.0", ""); }), Catch::Contains("`10.0.0` is not an IP address"));
+    CHECK_THAT(error_of([] { app::hosts_entry("db:host-gateway", ""); }),
+               Catch::Contains("host-gateway needs --network slirp4netns or host"));
+    CHECK(app::hosts_entry("db:host-gateway", "192.0.2.7") == "192.0.2.7\tdb\n");
 }
 
 TEST_CASE("--dns, --dns-search, --dns-option replace their lines of the base resolv.conf", "[run_flags]") {
