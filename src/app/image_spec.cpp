@@ -105,16 +105,18 @@ ContainerUser resolve_user(const std::string& user, const std::optional<std::str
     std::optional<uint32_t> number = id_number(name);
     bool found = false;
     if (passwd) {
+        // Fields left off the end are empty, a gid 0 (as runc's and Docker's reader takes
+        // them: hand-written files in scratch images often end at the home directory).
         for (const auto& f : entries(*passwd)) {
-            if (f.size() < 7) continue;
+            if (f.size() < 3) continue;
             bool match = number ? id_number(f[2]) == number : f[0] == name;
             if (!match) continue;
             auto uid = id_number(f[2]);
-            auto gid = id_number(f[3]);
+            auto gid = f.size() > 3 && !f[3].empty() ? id_number(f[3]) : std::optional<uint32_t>(0);
             if (!uid || !gid) continue;
             out.uid = *uid;
             out.gid = *gid;
-            out.home = f[5].empty() ? "/" : f[5];
+            out.home = f.size() > 5 && !f[5].empty() ? f[5] : "/";
             user_name = f[0];
             found = true;
             break;
@@ -171,6 +173,8 @@ std::vector<std::string> process_args(const image::ImageConfig& config, const st
     } else {
         out = config.entrypoint;
     }
+    // [""] is none: Containerfiles reset an inherited one with ENTRYPOINT [""] (Docker's rule).
+    if (out.size() == 1 && out[0].empty()) out.clear();
     const std::vector<std::string>& tail = !args.empty() || entrypoint ? args : config.cmd;
     out.insert(out.end(), tail.begin(), tail.end());
     if (out.empty())

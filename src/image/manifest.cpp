@@ -40,12 +40,10 @@ int64_t nanoseconds(const json::Value& hc, const char* key) { return hc.get_int6
 
 
 // Why a Volumes key cannot be a mount point in the container ("" when it can):
-// an absolute path, not "/", without "." or ".." components.
+// an absolute path, not "/" once cleaned (see volume_path), without NUL.
 std::string volume_path_problem(const std::string& path) {
     if (path.empty() || path[0] != '/') return "a volume path must be absolute";
-    if (path.find_first_not_of('/') == std::string::npos) return "a volume cannot be /";
-    for (const auto& part : split(path, '/'))
-        if (part == "." || part == "..") return "a volume path must not hold . or ..";
+    if (absolute_path(path) == "/") return "a volume cannot be /";
     if (path.find('\0') != std::string::npos) return "a volume path must not hold NUL";
     return "";
 }
@@ -136,7 +134,9 @@ ImageConfig parse_image_config(std::string_view text, const std::string& source)
         if (auto vols = cfg->find("Volumes"))
             for (const auto& [k, v] : vols->members()) {
                 if (std::string why = volume_path_problem(k); !why.empty()) vols->fail("key " + quote(k) + ": " + why);
-                c.volumes.push_back(k);
+                // Cleaned, as Docker and podman mount it: /data/./x is /data/x, /a/../b is /b.
+                std::string path = absolute_path(k);
+                if (std::find(c.volumes.begin(), c.volumes.end(), path) == c.volumes.end()) c.volumes.push_back(path);
             }
         if (auto hc = cfg->find("Healthcheck")) {
             Healthcheck h;

@@ -54,9 +54,9 @@ bool has_name(const StoredImage& img, const std::string& name) {
 }
 
 // 1. The exact name.  2. A short name under the registries buildah, podman
-// and docker write into archives ("app:1" is "localhost/app:1" or
-// "docker.io/library/app:1"); two different images that way are ambiguous.
-// 3. An id or a unique id prefix.  An id ("sha256:<hex>", or 64 hex digits) is
+// and docker write into archives ("app:1" is "localhost/app:1", else
+// "docker.io/app:1", else "docker.io/library/app:1": podman's order, local
+// builds first).  3. An id or a unique id prefix.  An id ("sha256:<hex>", or 64 hex digits) is
 // never looked up as a name; a name that is also an id prefix ("cafe") must
 // not stand for another image than that id's.  `by_name`: the image that has a
 // name; `by_id_prefix`: the images whose id hex starts so.
@@ -74,12 +74,20 @@ StoredImage resolve(const std::string& ref, const std::function<std::optional<St
         if (auto img = by_name(want)) add(std::move(*img));
         else
             for (const char* prefix : {"localhost/", "docker.io/", "docker.io/library/"})
-                if (auto img = by_name(prefix + want)) add(std::move(*img));
+                if (auto img = by_name(prefix + want)) {
+                    add(std::move(*img));
+                    break;
+                }
     }
     if (hex.size() >= 4 && hex.find_first_not_of("0123456789abcdef") == std::string::npos)
         for (auto& img : by_id_prefix(hex)) add(std::move(img));
     if (matches.size() == 1) return matches[0];
-    if (matches.size() > 1) throw Error(EINVAL, "image " + quote(ref) + " is ambiguous");
+    if (matches.size() > 1) {
+        std::vector<std::string> which;
+        for (const auto& m : matches)
+            which.push_back((m.names.empty() ? "" : m.names[0] + " ") + "(" + m.id.substr(0, 19) + ")");
+        throw Error(EINVAL, "image " + quote(ref) + " is ambiguous: it names " + join(which, " and "));
+    }
     throw Error(ENOENT, "image " + quote(ref) + " is not in the store");
 }
 

@@ -170,7 +170,7 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
     for (const auto& e : env)
         if (e.rfind("PATH=", 0) == 0) path_var = e.substr(5);
     bool found = false;  // but not executable: 126, as podman's (the message stays runc's)
-    for (const auto& dir : split(path_var, ':')) {
+    for (const auto& dir : arg0.empty() ? std::vector<std::string>{} : split(path_var, ':')) {
         std::string candidate = (dir.empty() ? "." : dir) + "/" + arg0;
         if (is_executable(candidate, err)) return candidate;
         found = found || std::abs(err) == EACCES;

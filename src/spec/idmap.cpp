@@ -38,7 +38,9 @@ std::string passwd_home(std::string_view content, uint32_t uid) {
     std::string uid_text = std::to_string(uid);
     for (std::string_view line : split_view(content, '\n')) {
         auto fields = split_view(line, ':');
-        if (fields.size() >= 6 && fields[2] == uid_text) return fields[5].empty() ? "/" : std::string(fields[5]);
+        // A line cut short has no home: "/" (as runc reads it).
+        if (fields.size() >= 3 && fields[2] == uid_text)
+            return fields.size() < 6 || fields[5].empty() ? "/" : std::string(fields[5]);
     }
     return "/";
 }

@@ -123,6 +123,17 @@ def test_image_user_env_workdir_and_overrides(h):
     check_eq((r.rc, r.out.strip()), (0, "0:0"), f"an existing -w keeps its owner\n{r!r}")
 
 
+def test_entrypoint_reset_and_a_passwd_line_cut_short(h):
+    """ENTRYPOINT [""] resets the base image's (Docker's rule); a hand-written passwd line
+    without its shell field still names the user (as runc's and Docker's reader)."""
+    passwd = _files(("etc/passwd", PASSWD + "svc:x:1700:1700::/home/svc\n"))
+    archive = _archive(h, dict(BASE, User="svc", WorkingDir="", Entrypoint=[""],
+                               Cmd=["sh", "-c", "echo $(id -u):$(id -g) $HOME"]), extra_layers=[passwd])
+    r = _run(h, archive, "--rm", h.new_id("img"))
+    check_eq((r.rc, r.out.strip()), (0, "1700:1700 /home/svc"), f"the Cmd, as svc\n{r!r}")
+    check_eq(_containers_left(h), [], "nothing left")
+
+
 def test_unknown_user_and_bad_flags_leave_nothing(h):
     archive = _archive(h, dict(BASE, User="nobody"))
     cid = h.new_id("img")

@@ -103,6 +103,21 @@ TEST_CASE("a passwd entry with an empty home directory gets /", "[image_spec][us
     CHECK(u.additional_gids == Gids{1002});
 }
 
+TEST_CASE("a passwd line cut short takes empty fields and gid 0 for those left off", "[image_spec][user]") {
+    const std::string passwd = "svc:x:1700:1700::/home/svc\nbare:x:1800\ngidless:x:1900:\nbadgid:x:2100:x:::\n";
+    auto u = resolve_user("svc", passwd, std::nullopt);
+    CHECK(u.uid == 1700);
+    CHECK(u.gid == 1700);
+    CHECK(u.home == "/home/svc");
+    u = resolve_user("bare", passwd, std::nullopt);
+    CHECK(u.uid == 1800);
+    CHECK(u.gid == 0);
+    CHECK(u.home == "/");
+    CHECK(resolve_user("1900", passwd, std::nullopt).gid == 0);
+    // A gid that is there but no number is no entry.
+    CHECK_THROWS_WITH(resolve_user("badgid", passwd, std::nullopt), Catch::Contains("unable to find user badgid"));
+}
+
 TEST_CASE("an explicit group by name replaces the primary and supplementary groups", "[image_spec][user]") {
     auto u = resolve_user("nextjs:web", kPasswd, kGroup);
     CHECK(u.uid == 1001);
@@ -182,6 +197,15 @@ TEST_CASE("process args are the image's Entrypoint followed by its Cmd", "[image
     image::ImageConfig entry_only;
     entry_only.entrypoint = {"/app", "--serve"};
     CHECK(process_args(entry_only, std::nullopt, {}) == Strings{"/app", "--serve"});
+}
+
+TEST_CASE("an image Entrypoint of [\"\"] is none (a Containerfile's reset of the base's)", "[image_spec][args]") {
+    image::ImageConfig c;
+    c.entrypoint = {""};
+    c.cmd = {"echo", "hello"};
+    CHECK(process_args(c, std::nullopt, {}) == Strings{"echo", "hello"});
+    CHECK(process_args(c, std::nullopt, {"id"}) == Strings{"id"});
+    CHECK(process_args(c, std::string(R"([""])"), {"id"}) == Strings{"id"});
 }
 
 TEST_CASE("args after the image replace Cmd but keep Entrypoint", "[image_spec][args]") {

@@ -106,4 +106,5 @@ TEST_CASE("find_executable: a command not found, or not executable, says which",
     CHECK(kind_of(t.path + "/data") == Error::Kind::CommandNotExecutable);
     CHECK(kind_of(t.path) == Error::Kind::CommandNotExecutable);  // a directory
     CHECK(kind_of("data") == Error::Kind::CommandNotExecutable);  // found in PATH, not executable
+    CHECK(kind_of("") == Error::Kind::CommandNotFound);  // not PATH's directories (Go's LookPath)
 }

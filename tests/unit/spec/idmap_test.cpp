@@ -82,11 +82,12 @@ TEST_CASE("user names come from passwd content, else the number", "[idmap]") {
 
 TEST_CASE("HOME comes from the uid's passwd entry, else /", "[idmap]") {
     const char* passwd = "root:x:0:0:root:/root:/bin/bash\nalice:x:1000:1000::/home/alice:/bin/sh\n"
-                         "bob:x:1002:1002::::\nshort:x:1003:1003\n";
+                         "bob:x:1002:1002::::\nshort:x:1003:1003\nnoshell:x:1004:1004::/home/noshell\n";
     CHECK(passwd_home(passwd, 0) == "/root");
     CHECK(passwd_home(passwd, 1000) == "/home/alice");
     CHECK(passwd_home(passwd, 1001) == "/");  // no entry
     CHECK(passwd_home(passwd, 1002) == "/");  // empty home field
-    CHECK(passwd_home(passwd, 1003) == "/");  // malformed line
+    CHECK(passwd_home(passwd, 1003) == "/");  // cut short before the home
+    CHECK(passwd_home(passwd, 1004) == "/home/noshell");  // cut short after it
     CHECK(passwd_home("", 0) == "/");
 }
