@@ -221,6 +221,9 @@ def test_go_flag_forms(h):
     h.wait_status(cid, "running")
     r = h.rt("exec", "-t=false", "--detach=false", cid, "echo", "-d=true")
     check_eq((r.rc, r.out.strip()), (0, "-d=true"), f"exec with Go forms; the command's words kept\n{r!r}")
+    # "--opt=" is an empty value (Go's and podman's), "-u=" too: no next word taken for it.
+    r = h.rt("exec", "--cwd=", "-u=", cid, "echo", "empty")
+    check_eq((r.rc, r.out.strip()), (0, "empty"), f"exec --cwd= -u=\n{r!r}")
     h.rt_ok("kill", "--all=true", cid, "KILL")
     h.wait_status(cid, "stopped")
     h.rt_ok("delete", cid)

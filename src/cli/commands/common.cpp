@@ -180,6 +180,12 @@ size_t split_options(const po::options_description& opts, const std::vector<std:
                 if (*on) own.push_back(a.substr(0, value_at));
                 continue;
             }
+        // "--user=" is an empty value, as Go and podman take it (boost wants one after "=").
+        if (d && d->semantic()->max_tokens() > 0 && value_at != std::string::npos && value_at + 1 == a.size()) {
+            own.push_back(a.substr(0, value_at));
+            own.push_back("");
+            continue;
+        }
         // Go's "-b=DIR" is "-b DIR".
         if (!is_long && value_at == 2 && d && d->semantic()->max_tokens() > 0) a.erase(2, 1);
         own.push_back(a);
