@@ -89,9 +89,16 @@ std::vector<std::string> test_argv(const std::vector<std::string>& test, const s
     throw Error(EINVAL, what + ": unknown form " + quote(test[0]) + " (want CMD, CMD-SHELL or NONE)");
 }
 
+// What ends an error about the image's Healthcheck: how to run the image anyway.
+constexpr const char* kImageHealthHint = " (--no-healthcheck runs the image without it, --health-cmd replaces it)";
+
 // The image's Healthcheck test, in argv form; false for none (or NONE).
 bool image_test(const std::vector<std::string>& test, HealthConfig& c) {
-    c.test = test_argv(test, "the image config's config.Healthcheck.Test");
+    try {
+        c.test = test_argv(test, "the image config's config.Healthcheck.Test");
+    } catch (const Error& e) {
+        throw Error(e.code(), e.message() + kImageHealthHint);
+    }
     return !c.test.empty();
 }
 
@@ -254,8 +261,20 @@ std::optional<HealthConfig> health_config(const std::optional<image::Healthcheck
         c.startup = sp;
     }
     // An interval of 0 (--health-interval disable) is podman's: no timer.
-    if ((c.interval_ns != 0 && c.interval_ns < 1'000'000) || c.timeout_ns < 1'000'000 || c.start_interval_ns < 1'000'000)
-        throw Error(EINVAL, "healthcheck: interval (unless 0: disabled), timeout and start interval must be at least 1ms");
+    const struct {
+        int64_t ns;
+        bool flag, zero_ok;
+        const char *name, *key;
+    } durations[] = {
+        {c.interval_ns, o.interval_ns.has_value(), true, "--health-interval", "Interval"},
+        {c.timeout_ns, o.timeout_ns.has_value(), false, "--health-timeout", "Timeout"},
+        {c.start_interval_ns, o.start_interval_ns.has_value(), false, "--health-start-interval", "StartInterval"}};
+    for (const auto& d : durations) {
+        if (d.ns >= 1'000'000 || (d.ns == 0 && d.zero_ok)) continue;
+        std::string what = d.flag ? d.name : "the image's config.Healthcheck." + std::string(d.key);
+        throw Error(EINVAL, what + ": must be at least 1ms" + (d.zero_ok ? " (or 0: disabled)" : "") +
+                                (d.flag ? "" : kImageHealthHint));
+    }
     if (c.retries < 1) throw Error(EINVAL, "healthcheck: retries must be at least 1");
     return c;
 }

@@ -90,7 +90,13 @@ TEST_CASE("an interval of 0 (--health-interval disable) is no timer, never stale
     st.log.push_back({"2020-01-01T00:00:00Z", "2020-01-01T00:00:01Z", 0, ""});
     CHECK_FALSE(health_stale(st, *c, 0, 4'000'000'000'000'000'000));  // a century later
     o.interval_ns = 500'000;  // below 1ms
-    CHECK_THROWS_WITH(health_config(h, o), Catch::Contains("at least 1ms"));
+    CHECK_THROWS_WITH(health_config(h, o), Catch::Contains("--health-interval: must be at least 1ms (or 0: disabled)"));
+    // The image's, named with what runs it anyway.
+    h.timeout_ns = 1;
+    CHECK_THROWS_WITH(health_config(h, {}), Catch::Contains("the image's config.Healthcheck.Timeout: must be at least "
+                                                            "1ms (--no-healthcheck runs the image without it"));
+    CHECK_THROWS_WITH(health_config(check_of({"CMD"}), {}),
+                      Catch::Contains("CMD needs a command (--no-healthcheck runs the image without it"));
 }
 
 TEST_CASE("CMD-SHELL runs through /bin/sh -c; CMD is exec'd without its marker", "[health]") {
