@@ -43,6 +43,7 @@ void resolve_exec_user(const runtime::Context& ctx, runtime::ExecOptions& o) {
     });
     ContainerUser u = with_context("--user", [&] { return resolve_user(o.user, passwd, group); });
     o.user = std::to_string(u.uid) + ":" + std::to_string(u.gid);
+    o.own_groups = true;
     if (o.additional_gids.empty())
         for (uint32_t g : u.additional_gids) o.additional_gids.push_back(std::to_string(g));
     if (std::none_of(o.env.begin(), o.env.end(), [](auto& e) { return e.rfind("HOME=", 0) == 0; }))

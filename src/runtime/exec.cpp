@@ -24,9 +24,11 @@
 namespace crunlite::runtime {
 namespace {
 
+// A uid or gid of -u or -g: runc's (Go's) number, a leading "+" allowed, in runc's range.
 uint32_t parse_id(const std::string& text, const std::string& what) {
-    auto v = parse_uint(text);
-    if (!v || *v > UINT32_MAX) throw Error(EINVAL, what + ": " + quote(text) + " is not a numeric id");
+    auto v = parse_uint(!text.empty() && text[0] == '+' ? text.substr(1) : text);
+    if (!v) throw Error(EINVAL, what + ": " + quote(text) + " is not a numeric id");
+    if (*v > spec::kMaxProcessId) throw Error(EINVAL, "unable to setup user: " + std::string(spec::kProcessIdRange));
     return static_cast<uint32_t>(*v);
 }
 
@@ -77,10 +79,9 @@ spec::Process exec_process_spec(const spec::Process& base, const ExecOptions& o)
         p.user.uid = parse_id(o.user.substr(0, colon), "--user");
         if (colon != std::string::npos) p.user.gid = parse_id(o.user.substr(colon + 1), "--user");
     }
-    if (!o.additional_gids.empty()) {
-        p.user.additional_gids.clear();
-        for (const auto& g : o.additional_gids) p.user.additional_gids.push_back(parse_id(g, "--additional-gids"));
-    }
+    // Added to the container's, as runc's; or a user's own (podman's exec -u).
+    if (o.own_groups) p.user.additional_gids.clear();
+    for (const auto& g : o.additional_gids) p.user.additional_gids.push_back(parse_id(g, "--additional-gids"));
     if (!o.caps.empty()) {
         if (!p.capabilities) p.capabilities.emplace();
         auto& c = *p.capabilities;

@@ -58,15 +58,22 @@ Capabilities parse_capabilities(const Value& v) {
     return c;
 }
 
+// A uid or gid a process takes: runc's range, else (uint32_t)-1 would leave root's in place.
+uint32_t process_id(const Value& v) {
+    uint32_t id = v.as_uint32();
+    if (id > kMaxProcessId) v.fail(kProcessIdRange);
+    return id;
+}
+
 Process parse_process_value(const Value& v) {
     Process p;
     p.terminal = v.get_bool_or("terminal", false);
     if (auto cs = v.find("consoleSize")) p.console_size = ConsoleSize{cs->at("height").as_uint32(), cs->at("width").as_uint32()};
     if (auto u = v.find("user")) {
-        p.user.uid = u->at("uid").as_uint32();
-        p.user.gid = u->at("gid").as_uint32();
+        p.user.uid = process_id(u->at("uid"));
+        p.user.gid = process_id(u->at("gid"));
         p.user.umask = opt_uint32(*u, "umask");
-        p.user.additional_gids = parse_list<uint32_t>(*u, "additionalGids", [](const Value& e) { return e.as_uint32(); });
+        p.user.additional_gids = parse_list<uint32_t>(*u, "additionalGids", process_id);
     }
     p.args = v.get_string_array_or("args");
     p.env = v.get_string_array_or("env");

@@ -128,6 +128,29 @@ def test_container_starts_with_default_signals(h):
     check_in("SigBlk:\t0000000000000000", r.out, "exec: nothing blocked")
 
 
+def test_user_ids_beyond_runc_range_are_refused(h):
+    """uid and gid are runc's int32s: (uint32)-1 in config.json, a --process file or -u would
+    reach setresuid as "leave unchanged", and the process would keep the runtime's root."""
+    b = h.bundle(["/probe", "report"])
+    b.process["user"] = {"uid": 4294967295, "gid": 0}
+    b.save()
+    r = h.rt("run", "--bundle", b.path, h.new_id("ids"))
+    check(r.rc == 1 and "process.user.uid: uids and gids must be in range 0-2147483647" in r.err, f"run\n{r!r}")
+    check_eq(h.container_ids(), [], "nothing left")
+    b, cid = _running(h)
+    for user in ("4294967295", "0:4294967295", "2147483648"):
+        r = h.rt("exec", "-u", user, cid, "/probe", "report")
+        check_eq((r.rc, r.out), (255, ""), f"exec -u {user}\n{r!r}")
+        check_in("exec failed: unable to setup user: uids and gids must be in range 0-2147483647", r.err, "runc's words")
+    proc = dict(b.config["process"], args=["/probe", "report"], user={"uid": 0, "gid": 4294967295})
+    path = os.path.join(h.tmp, "ids.json")
+    with open(path, "w") as f:
+        json.dump(proc, f)
+    r = h.rt("exec", "--process", path, cid)
+    check(r.rc == 255 and "user.gid: uids and gids must be in range" in r.err, f"exec --process\n{r!r}")
+    h.rt_ok("delete", "--force", cid)
+
+
 def test_exec_user_and_exit_status(h):
     b, cid = _running(h)
     if h.rootless:
@@ -138,6 +161,12 @@ def test_exec_user_and_exit_status(h):
         r = h.rt("exec", "--user", "1000:1000", "--additional-gids", "5", cid, "/probe", "report")
         rep = r.json()
         check_eq((rep["uid"], rep["gid"], rep["groups"]), (1000, 1000, [5]), "exec --user/--additional-gids")
+        # Go's numbers take a "+"; -g adds to the container's groups (runc's).
+        b.process["user"] = {"uid": 0, "gid": 0, "additionalGids": [11, 12]}
+        b.save()
+        r = h.rt("exec", "-u", "+5:+6", "-g", "+7", "-g", "99", cid, "/probe", "report")
+        rep = r.json()
+        check_eq((rep["uid"], rep["gid"], sorted(rep["groups"])), (5, 6, [7, 11, 12, 99]), f"-u +5:+6 -g\n{r!r}")
     r = h.rt("exec", cid, "sh", "-c", "exit 7")
     check_eq(r.rc, 7, f"exit status propagated\n{r!r}")
     r = h.rt("exec", cid, "/probe", "kill-self", "TERM")

@@ -174,7 +174,8 @@ struct ExecOptions {
     std::vector<std::string> env;             // --env KEY=VALUE, added to the container's env
     std::string cwd;                          // --cwd
     std::string user;                         // --user UID[:GID]
-    std::vector<std::string> additional_gids;  // --additional-gids
+    std::vector<std::string> additional_gids;  // --additional-gids: added to the container's (runc's)
+    bool own_groups = false;                   // additional_gids replace the container's (an image user's)
     std::vector<std::string> caps;            // --cap: added to bounding/effective/permitted
     std::string apparmor;                     // --apparmor (warned: not supported)
     std::vector<std::string> cgroups;         // --cgroup [CONTROLLER:]PATH: existing sub-cgroups to join

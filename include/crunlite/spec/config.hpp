@@ -21,6 +21,11 @@ struct IdMapping {
     bool operator==(const IdMapping&) const = default;
 };
 
+// The largest uid or gid a process may take (runc's: Go's int32).  Above it
+// lies (uint32_t)-1, which setresuid and setgroups take as "leave unchanged".
+inline constexpr uint32_t kMaxProcessId = 2147483647;
+inline constexpr const char* kProcessIdRange = "uids and gids must be in range 0-2147483647";
+
 struct User {
     uint32_t uid = 0;
     uint32_t gid = 0;

@@ -37,7 +37,7 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
     // runc's -g is an int64 flag: a value that is not one is a usage error (exit 1), before
     // the container is looked at.
     for (const auto& gid : o.additional_gids)
-        if (!parse_int(gid)) {
+        if (!parse_int(!gid.empty() && gid[0] == '+' ? gid.substr(1) : gid)) {
             bool long_form = std::any_of(own.begin(), own.end(), [](const std::string& w) { return w.rfind("--additional-gids", 0) == 0; });
             bool digits = !gid.empty() && gid.find_first_not_of("0123456789", gid[0] == '-' || gid[0] == '+') == std::string::npos;
             std::string q = "\"" + gid + "\"";

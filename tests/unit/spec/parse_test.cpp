@@ -137,6 +137,13 @@ TEST_CASE("wrong types name the JSON path", "[parse]") {
                       "c.json: process.user.uid: expected an unsigned 32-bit integer, got a string");
     CHECK_THROWS_WITH(spec::parse_config(R"({"ociVersion":"1.0.0","linux":{"uidMappings":[{"containerID":0,"hostID":-1,"size":1}]}})", "c"),
                       Catch::Contains("linux.uidMappings[0].hostID: expected an unsigned 32-bit integer, got -1"));
+    // A process's ids in runc's range: (uint32)-1 would leave the runtime's in place.
+    for (const char* user : {R"({"uid":4294967295,"gid":0})", R"({"uid":0,"gid":2147483648})",
+                             R"({"uid":0,"gid":0,"additionalGids":[1,4294967295]})"})
+        CHECK_THROWS_WITH(spec::parse_config(R"({"ociVersion":"1.0.0","process":{"user":)" + std::string(user) + "}}", "c"),
+                          Catch::Contains("uids and gids must be in range 0-2147483647"));
+    CHECK(spec::parse_config(R"({"ociVersion":"1.0.0","process":{"user":{"uid":2147483647,"gid":0}}})", "c")
+              .process->user.uid == 2147483647);
     CHECK_THROWS_WITH(spec::parse_config(R"({"ociVersion":"1.0.0","mounts":[{"type":"tmpfs"}]})", "c"),
                       "c: mounts[0].destination: required field is missing");
     CHECK_THROWS_WITH(spec::parse_config(R"({"ociVersion":"1.0.0","hooks":{"poststop":[{"path":"/x","timeout":0}]}})", "c"),
