@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <charconv>
 #include <cstdlib>
 #include <cctype>
 #include <memory>
@@ -276,14 +277,28 @@ void set_personality(unsigned long domain) {
 }
 
 void join_session_keyring(const std::string& name) {
-    constexpr long kJoinSessionKeyring = 1;  // KEYCTL_JOIN_SESSION_KEYRING
-    if (::syscall(SYS_keyctl, kJoinSessionKeyring, name.c_str(), 0, 0, 0) < 0) {
+    constexpr long kJoinSessionKeyring = 1, kSetPerm = 5, kDescribe = 6;  // KEYCTL_*
+    long key = ::syscall(SYS_keyctl, kJoinSessionKeyring, name.c_str(), 0, 0, 0);
+    if (key < 0) {
         if (errno == ENOSYS) {
             log::debug("no kernel keyring support: session keyring not created");
             return;
         }
         throw_errno("join session keyring " + quote(name));
     }
+    // Searchable by its user too, as runc makes it: "type;uid;gid;perm;description".
+    char text[256];
+    long n = ::syscall(SYS_keyctl, kDescribe, key, text, sizeof text - 1, 0);
+    if (n < 0) throw_errno("describe session keyring " + quote(name));
+    text[std::min<size_t>(static_cast<size_t>(n), sizeof text - 1)] = '\0';
+    auto fields = split_view(text, ';');
+    uint32_t perm = 0;
+    if (fields.size() < 4 ||
+        std::from_chars(fields[3].data(), fields[3].data() + fields[3].size(), perm, 16).ec != std::errc{})
+        throw Error(EINVAL, "session keyring " + quote(name) + ": no permissions in " + quote(text));
+    constexpr uint32_t kUserSearch = 0x080000;  // KEY_USR_SEARCH
+    if (::syscall(SYS_keyctl, kSetPerm, key, static_cast<unsigned long>(perm | kUserSearch), 0, 0) < 0)
+        throw_errno("make session keyring " + quote(name) + " searchable");
 }
 
 void exec_process(const std::string& path, const std::vector<std::string>& args, const std::vector<std::string>& env) {

@@ -172,6 +172,8 @@ def test_session_keyring(h):
     r = h.run_bundle(b, cid=cid)
     check_eq(r.rc, 0, f"run\n{r!r}")
     check_in(f"_ses.{cid}", r.out, "a session keyring named after the container")
+    perm = int([l for l in r.out.splitlines() if f"_ses.{cid}" in l][0].split()[4], 16)
+    check(perm & 0x080000, f"searchable by its user, as runc makes it: {perm:08x}")
     r = h.run_bundle(b, cid=h.new_id("nokeys"), extra=["--no-new-keyring"])
     check_eq(r.rc, 0, f"run --no-new-keyring\n{r!r}")
     check("_ses.crlt-nokeys" not in r.out, f"--no-new-keyring made no keyring:\n{r.out}")
