@@ -50,9 +50,15 @@ void create_device(sys::Kernel& k, int root_fd, const DeviceNode& dev, bool mkno
     dev_t rdev = makedev(static_cast<unsigned>(dev.major), static_cast<unsigned>(dev.minor));
     ::unlinkat(dir.get(), name.c_str(), 0);
     if (k.mknodat(dir.get(), name.c_str(), type | (dev.mode & 07777), rdev) < 0) throw_errno("mknod " + what);
-    // mknod applies the umask; set the exact mode and owner.
-    if (::fchmodat(dir.get(), name.c_str(), dev.mode & 07777, 0) < 0) throw_errno("chmod " + what);
-    if (k.fchownat(dir.get(), name.c_str(), dev.uid, dev.gid, AT_SYMLINK_NOFOLLOW) < 0) throw_errno("chown " + what);
+    // mknod applies the umask; set the exact mode and owner, of the node held (never by
+    // name: whoever may write this /dev could swap in a symlink to a host file meanwhile,
+    // which chmod would follow).  The mode first: a chown after it clears set-id bits.
+    sys::UniqueFd node(::openat(dir.get(), name.c_str(), O_PATH | O_NOFOLLOW | O_CLOEXEC));
+    struct stat st;
+    if (!node || ::fstat(node.get(), &st) < 0) throw_errno("open " + what);
+    if (S_ISLNK(st.st_mode)) throw Error(ELOOP, what + ": replaced by a symbolic link while it was made");
+    if (::chmod(sys::fd_path(node.get()).c_str(), dev.mode & 07777) < 0) throw_errno("chmod " + what);
+    if (k.fchownat(node.get(), "", dev.uid, dev.gid, AT_EMPTY_PATH) < 0) throw_errno("chown " + what);
 }
 
 void create_dev_symlinks(sys::Kernel& k, DeviceDirs& dirs) {

@@ -312,6 +312,40 @@ def test_non_root_user_keeps_exactly_its_caps(h):
         check_eq(r["caps"][k], "0000000000000000", f"{k} without capabilities")
 
 
+def test_device_nodes_are_never_chmodded_through_a_symlink(h):
+    """Where /dev is the rootfs's own directory (no tmpfs on it), whoever may write it can swap
+    a device node's name for a symlink between its mknod and its chmod: the mode and owner are
+    set on the node made, never by name, so the run fails rather than a host file's mode change.
+    The runs go on until one has met the swap in that window (about 1 in 150 here)."""
+    if h.rootless:
+        skip("mknod needs root (a user namespace binds the host's nodes instead)")
+    import subprocess
+    b = h.bundle(["/probe", "exit", "0"])
+    b.config["mounts"] = [m for m in b.config["mounts"] if not m["destination"].startswith("/dev")]
+    b.config["root"]["readonly"] = False
+    b.save()
+    victim = os.path.join(h.tmp, "victim")
+    with open(victim, "w") as f:
+        f.write("host file\n")
+    os.chmod(victim, 0o644)
+    swapper = subprocess.Popen([h.probe, "swap-symlink", os.path.join(b.rootfs, "dev"), "tty", victim])
+    met, runs = False, 0
+    try:
+        while not met and runs < 2000:
+            runs += 1
+            cid = h.new_id("race")
+            r = h.rt("run", "--bundle", b.path, cid)
+            met = "device `/dev/tty`: replaced by a symbolic link while it was made" in r.err
+            h.rt("delete", "--force", cid)
+            mode = os.stat(victim).st_mode & 0o7777
+            check_eq(oct(mode), oct(0o644), f"the host file's mode, after {runs} runs raced")
+    finally:
+        swapper.kill()
+        swapper.wait()
+    if not met:
+        skip(f"in {runs} runs the swap never came between a mknod and its chmod")
+
+
 def test_init_runs_from_a_sealed_non_dumpable_copy(h):
     """While `create` holds the init, /proc/<init>/exe is unwritable even for the host's root
     (as root: the binary through a read-only overlay with no upper layer, else a sealed memfd
