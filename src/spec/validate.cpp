@@ -148,6 +148,11 @@ private:
             if (!kNamespaceTypes.count(t)) fail(where + ".type", "unknown namespace type " + quote(t));
             if (!seen.insert(t).second) fail(where + ".type", "duplicate namespace " + quote(t));
         }
+        // Masks are mounts: without a mount namespace of its own they would cover the
+        // caller's /proc and /sys, and stay after delete (runc's words).
+        if (!has_ns("mount") && (!l.masked_paths.empty() || !l.readonly_paths.empty()))
+            fail(l.masked_paths.empty() ? "linux.readonlyPaths" : "linux.maskedPaths",
+                 "unable to restrict sys entries without a private MNT namespace");
         check_mappings(l.uid_mappings, "linux.uidMappings");
         check_mappings(l.gid_mappings, "linux.gidMappings");
         bool userns = new_ns("user");

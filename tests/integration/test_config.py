@@ -956,6 +956,20 @@ def test_masked_and_readonly_paths_without_proc(h):
     check_eq(r.out.split(), ["0", "rc=1"], "masked /sys/firmware empty, /etc read-only")
 
 
+def test_masks_without_a_mount_namespace_are_refused(h):
+    """Masks are mounts: without a mount namespace of the container's own they would cover the
+    caller's /proc and /sys and stay after delete, so they are refused with runc's words."""
+    b = h.bundle()
+    b.linux["namespaces"] = [n for n in b.linux["namespaces"] if n["type"] != "mount"]
+    b.linux["maskedPaths"] = ["/proc/kcore"]
+    r = h.run_bundle(b)
+    check(r.rc != 0, f"refused\n{r!r}")
+    check_in("linux.maskedPaths: unable to restrict sys entries without a private MNT namespace", r.err, "runc's words")
+    with open("/proc/self/mountinfo") as f:
+        check_eq([l for l in f if b.path in l], [], "no mount made in the caller's namespace")
+    check_eq(h.container_ids(), [], "nothing left")
+
+
 def test_sysctl(h):
     b = h.bundle()
     b.linux["sysctl"] = {"net.ipv4.ip_forward": "1"}

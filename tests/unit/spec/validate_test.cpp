@@ -88,6 +88,19 @@ TEST_CASE("each rule names the path", "[validate]") {
     expect_error(c, "linux.devices[0].type: must be c, b, u or p, got `x`");
 }
 
+TEST_CASE("masked and read-only paths need a mount namespace (runc's rule)", "[validate]") {
+    auto c = good();
+    c.linux->namespaces.erase(c.linux->namespaces.begin() + 1);  // mount
+    CHECK_NOTHROW(spec::validate(c, "c"));
+    c.linux->masked_paths = {"/proc/kcore"};
+    expect_error(c, "linux.maskedPaths: unable to restrict sys entries without a private MNT namespace");
+    c.linux->masked_paths.clear();
+    c.linux->readonly_paths = {"/proc/sys"};
+    expect_error(c, "linux.readonlyPaths: unable to restrict sys entries without a private MNT namespace");
+    c.linux->namespaces.push_back({"mount", "/proc/1/ns/mnt"});  // joined by path: allowed, as runc
+    CHECK_NOTHROW(spec::validate(c, "c"));
+}
+
 TEST_CASE("hostname and sysctl need their namespaces", "[validate]") {
     auto c = good();
     c.linux->namespaces.erase(c.linux->namespaces.begin() + 2);  // uts
