@@ -292,7 +292,8 @@ namespace {
 std::string systemd_manager_of(const Context& ctx) {
     if (!ctx.rootless && ::access("/run/systemd/system", F_OK) != 0)
         throw Error(ENOTSUP, "systemd cgroup manager requested, but systemd is not running on this host (PID 1 is "
-                             "not systemd); use --cgroup-manager cgroupfs or disabled");
+                             "not systemd); use --cgroup-manager cgroupfs or disabled (containerd: "
+                             "SystemdCgroup = false; podman: --cgroup-manager cgroupfs)");
     return systemd_manager_cgroup(ctx.rootless);
 }
 
