@@ -40,7 +40,8 @@ int64_t nanoseconds(const json::Value& hc, const char* key) { return hc.get_int6
 
 
 // Why a Volumes key cannot be a mount point in the container ("" when it can):
-// an absolute path, not "/" once cleaned (see volume_path), without NUL.
+// an absolute path, not "/" once cleaned (absolute_path: ".", ".." and "//"
+// taken lexically, as Docker and podman clean it), without NUL.
 std::string volume_path_problem(const std::string& path) {
     if (path.empty() || path[0] != '/') return "a volume path must be absolute";
     if (absolute_path(path) == "/") return "a volume cannot be /";

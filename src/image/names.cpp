@@ -56,10 +56,11 @@ bool has_name(const StoredImage& img, const std::string& name) {
 // 1. The exact name.  2. A short name under the registries buildah, podman
 // and docker write into archives ("app:1" is "localhost/app:1", else
 // "docker.io/app:1", else "docker.io/library/app:1": podman's order, local
-// builds first).  3. An id or a unique id prefix.  An id ("sha256:<hex>", or 64 hex digits) is
-// never looked up as a name; a name that is also an id prefix ("cafe") must
-// not stand for another image than that id's.  `by_name`: the image that has a
-// name; `by_id_prefix`: the images whose id hex starts so.
+// builds first).  3. An id or a unique id prefix.  An id ("sha256:<hex>", or
+// 64 hex digits) is never looked up as a name; a name that is also an id
+// prefix ("cafe") must not stand for another image than that id's.
+// `by_name`: the image that has a name; `by_id_prefix`: the images whose id
+// hex starts so.
 StoredImage resolve(const std::string& ref, const std::function<std::optional<StoredImage>(const std::string&)>& by_name,
                     const std::function<std::vector<StoredImage>(const std::string&)>& by_id_prefix) {
     bool id_form = ref.rfind("sha256:", 0) == 0;
