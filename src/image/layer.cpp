@@ -9,6 +9,7 @@
 #include <sys/xattr.h>
 #include <unistd.h>
 
+#include <array>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -23,19 +24,27 @@
 namespace crunlite::image {
 namespace {
 
-// The components of an entry name: "./a//b/" -> {a, b}; refuses "..", absolute
-// names and overlong paths.
+// The components of an entry name, cleaned as Go's filepath.Clean (Docker's and
+// podman's): "./a//b/" -> {a, b}, "a/b/../c" -> {a, c}; refuses absolute names,
+// a ".." above the layer's root and overlong paths.
 std::vector<std::string> components(const std::string& name, size_t max_path) {
     if (name.size() > max_path) throw Error(ENAMETOOLONG, "path longer than " + std::to_string(max_path));
     if (!name.empty() && name[0] == '/') throw Error(EINVAL, "absolute path");
     std::vector<std::string> out;
     for (auto& part : split(name, '/')) {
         if (part.empty() || part == ".") continue;
-        if (part == "..") throw Error(EINVAL, "path leaves the layer");
-        out.push_back(part);
+        if (part != "..") out.push_back(part);
+        else if (out.empty()) throw Error(EINVAL, "path leaves the layer");
+        else out.pop_back();
     }
     return out;
 }
+
+// A failure of the layer's reader (decompression, I/O): its message names the
+// stream already, so it passes the entry's and the layer's context unchanged.
+struct ReadFailure {
+    Error error;
+};
 
 // The directory holding the entry: every parent component is a real directory
 // of the layer (created if missing), never a symlink.
@@ -78,7 +87,7 @@ struct DirTimes {
 class Unpacker {
 public:
     // `read_error`: what the read callback caught, which libarchive cannot carry.
-    Unpacker(int root, const UnpackOptions& o, const std::string& read_error)
+    Unpacker(int root, const UnpackOptions& o, const std::optional<Error>& read_error)
         : root_(root), o_(o), read_error_(read_error) {}
 
     void entry(archive* a, archive_entry* e, UnpackStats& stats) {
@@ -189,6 +198,13 @@ private:
                     ::fchownat(dir.get(), base.c_str(), static_cast<uid_t>(archive_entry_uid(e)),
                                static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) < 0)
                     throw_errno("chown symlink");
+                // Through the directory's fd: the last component is not followed.
+                std::string path = "/proc/self/fd/" + std::to_string(dir.get()) + "/" + base;
+                xattrs(e, [&](const char* n, const void* v, size_t len) {
+                    return ::lsetxattr(path.c_str(), n, v, len, 0);
+                });
+                if (::utimensat(dir.get(), base.c_str(), entry_times(e).data(), AT_SYMLINK_NOFOLLOW) < 0)
+                    throw_errno("set times");
                 break;
             }
             case AE_IFIFO:
@@ -216,12 +232,13 @@ private:
                 done += static_cast<size_t>(n);
             }
         }
-        if (r != ARCHIVE_EOF) throw Error(EIO, "read data: " + archive_error(a));
+        if (r != ARCHIVE_EOF) {
+            if (read_error_) throw ReadFailure{*read_error_};
+            throw Error(EIO, "read data: " + archive_error(a));
+        }
         if (::ftruncate(f.get(), static_cast<off_t>(size)) < 0) throw_errno("truncate");  // sparse tails
         metadata(f.get(), e);
-        timespec times[2] = {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
-                             {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}};
-        ::futimens(f.get(), times);
+        ::futimens(f.get(), entry_times(e).data());
     }
 
     void special(archive_entry* e, int dir, const std::string& base, mode_t type) {
@@ -239,6 +256,8 @@ private:
             ::chown(path.c_str(), static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))) < 0)
             throw_errno("chown node");
         if (::chmod(path.c_str(), archive_entry_perm(e)) < 0) throw_errno("chmod node");
+        xattrs(e, [&](const char* n, const void* v, size_t len) { return ::setxattr(path.c_str(), n, v, len, 0); });
+        if (::utimensat(AT_FDCWD, path.c_str(), entry_times(e).data(), 0) < 0) throw_errno("set times");
     }
 
     void make_opaque(int dir) {
@@ -293,35 +312,48 @@ private:
             throw_errno("chown");
         }
         if (::fchmod(fd, archive_entry_perm(e)) < 0) throw_errno("chmod");
+        xattrs(e, [&](const char* n, const void* v, size_t len) { return ::fsetxattr(fd, n, v, len, 0); });
+    }
+
+    // The entry's xattrs, each given to `set` (name, value, size; -1 and errno on failure).
+    template <typename Set>
+    void xattrs(archive_entry* e, Set&& set) {
         const char* xname;
         const void* value;
         size_t size;
         for (archive_entry_xattr_reset(e); archive_entry_xattr_next(e, &xname, &value, &size) == ARCHIVE_OK;) {
             if (size > o_.limits.max_xattr) throw Error(EFBIG, "xattr " + quote(xname) + " too large");
             std::string n = escaped_xattr(xname);
-            if (::fsetxattr(fd, n.c_str(), value, size, 0) < 0) {
-                // trusted.* needs real root, security.* may be refused: not fatal then.
-                if ((!o_.device_nodes || o_.user_xattrs) && (errno == EPERM || errno == ENOTSUP)) continue;
+            if (set(n.c_str(), value, size) < 0) {
+                // trusted.* needs real root, security.* may be refused: not fatal then.  The
+                // kernel takes no user.* on a symbolic link or a device node (EPERM) at all.
+                mode_t type = archive_entry_filetype(e);
+                bool user_on_special = n.rfind("user.", 0) == 0 && errno == EPERM && type != AE_IFREG && type != AE_IFDIR;
+                if (user_on_special || ((!o_.device_nodes || o_.user_xattrs) && (errno == EPERM || errno == ENOTSUP)))
+                    continue;
                 throw_errno("set xattr " + quote(n));
             }
         }
     }
 
-    void set_dir_times(const std::vector<std::string>& parts, archive_entry* e, std::optional<mode_t> mode = {}) {
-        DirTimes t{parts, {{archive_entry_atime(e), archive_entry_atime_nsec(e)},
-                           {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}}, mode};
-        dirs_.push_back(std::move(t));
+    static std::array<timespec, 2> entry_times(archive_entry* e) {
+        return {{{archive_entry_atime(e), archive_entry_atime_nsec(e)},
+                 {archive_entry_mtime(e), archive_entry_mtime_nsec(e)}}};
     }
 
-    std::string archive_error(archive* a) const {
-        if (!read_error_.empty()) return read_error_;
+    void set_dir_times(const std::vector<std::string>& parts, archive_entry* e, std::optional<mode_t> mode = {}) {
+        auto t = entry_times(e);
+        dirs_.push_back(DirTimes{parts, {t[0], t[1]}, mode});
+    }
+
+    static std::string archive_error(archive* a) {
         const char* e = archive_error_string(a);
         return e ? e : "unknown error";
     }
 
     int root_;
     const UnpackOptions& o_;
-    const std::string& read_error_;
+    const std::optional<Error>& read_error_;
     std::vector<DirTimes> dirs_;
     std::vector<std::string> cached_;  // the directory entry_parent() keeps open
     sys::UniqueFd cached_fd_;
@@ -330,7 +362,7 @@ private:
 struct ReadContext {
     const ReadFn* read = nullptr;
     std::vector<char> buf = std::vector<char>(128 * 1024);
-    std::string error;
+    std::optional<Error> error;
 };
 
 la_ssize_t read_callback(archive*, void* data, const void** out) {
@@ -339,37 +371,44 @@ la_ssize_t read_callback(archive*, void* data, const void** out) {
         *out = ctx->buf.data();
         return static_cast<la_ssize_t>((*ctx->read)(ctx->buf.data(), ctx->buf.size()));
     } catch (const Error& e) {
-        ctx->error = e.message();
+        ctx->error = e;
         return -1;
     }
+}
+
+// The layer's entries, with its name (o.name) before every error but the reader's.
+UnpackStats unpack_named(int root_fd, const ReadFn& read, const UnpackOptions& o) {
+    std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
+    if (!a) throw Error(ENOMEM, "archive_read_new");
+    archive_read_support_format_tar(a.get());
+    archive_read_support_format_gnutar(a.get());
+    ReadContext ctx;
+    ctx.read = &read;
+    auto check = [&](int r) {
+        if (r == ARCHIVE_OK || r == ARCHIVE_WARN || r == ARCHIVE_EOF) return r;
+        if (ctx.error) throw ReadFailure{*ctx.error};  // a read error (corrupt compression, I/O) as itself
+        const char* e = archive_error_string(a.get());
+        throw Error(EIO, std::string("not a valid tar stream: ") + (e ? e : "unknown error"));
+    };
+    return with_context(o.name.empty() ? std::string("layer") : o.name, [&] {
+        check(archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr));
+        UnpackStats stats;
+        Unpacker u(root_fd, o, ctx.error);
+        archive_entry* e;
+        while (check(archive_read_next_header(a.get(), &e)) != ARCHIVE_EOF) u.entry(a.get(), e, stats);
+        u.finish();
+        return stats;
+    });
 }
 
 }  // namespace
 
 UnpackStats unpack_layer(int root_fd, const ReadFn& read, const UnpackOptions& o) {
-    return with_context(o.name.empty() ? std::string("layer") : o.name, [&] {
-        std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
-        if (!a) throw Error(ENOMEM, "archive_read_new");
-        archive_read_support_format_tar(a.get());
-        archive_read_support_format_gnutar(a.get());
-        ReadContext ctx;
-        ctx.read = &read;
-        auto invalid = [&] {
-            // A read error (corrupt compression, I/O) is reported as itself.
-            if (!ctx.error.empty()) return Error(EIO, ctx.error);
-            const char* e = archive_error_string(a.get());
-            return Error(EIO, std::string("not a valid tar stream: ") + (e ? e : "unknown error"));
-        };
-        if (archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr) != ARCHIVE_OK) throw invalid();
-        UnpackStats stats;
-        Unpacker u(root_fd, o, ctx.error);
-        archive_entry* e;
-        int r;
-        while ((r = archive_read_next_header(a.get(), &e)) == ARCHIVE_OK || r == ARCHIVE_WARN) u.entry(a.get(), e, stats);
-        if (r != ARCHIVE_EOF) throw invalid();
-        u.finish();
-        return stats;
-    });
+    try {
+        return unpack_named(root_fd, read, o);
+    } catch (const ReadFailure& f) {
+        throw f.error;
+    }
 }
 
 }  // namespace crunlite::image

@@ -201,15 +201,14 @@ StoredImage Store::commit(const Parts& parts, const Progress& progress) {
     return img;
 }
 
-// Stores layer i (missing from the store) and returns its directory: read and
-// unpacked into tmp/ in one pass, its digest, size and diff_id verified, then
-// renamed into place.  `cancelled` ends the read early (another layer failed).
-std::string Store::store_layer(const Parts& parts, size_t i, const ImageConfig& config,
-                               const std::vector<std::string>& chains, const Progress& progress,
-                               const std::atomic<bool>& cancelled) {
-    std::string dest = root_ + "/layers/" + hex_of(chains[i]);
+// Stages layer i (missing from the store) as <stage>/<hex>: read and unpacked
+// into tmp/ in one pass, its digest, size and diff_id verified, then renamed
+// there.  `cancelled` ends the read early (another layer failed).
+void Store::store_layer(const Parts& parts, size_t i, const ImageConfig& config, const std::vector<std::string>& chains,
+                        const std::string& stage, const Progress& progress, const std::atomic<bool>& cancelled) {
+    std::string dest = stage + "/" + hex_of(chains[i]);
     const std::optional<Descriptor>& desc = parts.layers[i];
-    std::string what = "layer " + (desc ? desc->digest : parts.layer_paths.at(i));
+    std::string what = parts.label + ": layer " + (desc ? desc->digest : parts.layer_paths.at(i));
     uint64_t size = desc ? static_cast<uint64_t>(desc->size) : 0;
     TempDir tmp(root_ + "/tmp");
     make_dir(tmp.path() + "/diff", 0755);
@@ -254,7 +253,6 @@ std::string Store::store_layer(const Parts& parts, size_t i, const ImageConfig& 
     if (::rename(tmp.path().c_str(), dest.c_str()) < 0) throw_errno("store " + what);
     tmp.release();
     if (progress.done) progress.done(config.diff_ids[i], stream.compressed_size(), false);
-    return dest;
 }
 
 StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, const ImageConfig& config,
@@ -280,15 +278,16 @@ StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, con
     }
     // Up to parts.jobs layers at once, each by its own worker; the first
     // failure cancels the others (parts.cancel ends their reads) and is thrown.
+    // They wait in tmp/ until all are there: an import killed before then
+    // leaves no layer that no image has, only tmp/, which the next one empties.
+    TempDir stage(root_ + "/tmp");
     std::atomic<size_t> next{0};
     std::atomic<bool> cancelled{false};
     std::exception_ptr failure;
     auto worker = [&] {
         for (size_t k; !cancelled && (k = next++) < missing.size();) {
             try {
-                std::string dir = store_layer(parts, missing[k], config, chains, progress, cancelled);
-                std::lock_guard g(mu);
-                added.push_back(dir);
+                store_layer(parts, missing[k], config, chains, stage.path(), progress, cancelled);
             } catch (...) {
                 std::lock_guard g(mu);
                 if (!failure) {
@@ -311,6 +310,12 @@ StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, con
     worker();
     for (auto& t : threads) t.join();
     if (failure) std::rethrow_exception(failure);
+    for (size_t i : missing) {
+        std::string hex = hex_of(chains[i]), dest = root_ + "/layers/" + hex;
+        if (::rename((stage.path() + "/" + hex).c_str(), dest.c_str()) < 0)
+            throw_errno("store layer " + config.diff_ids[i]);
+        added.push_back(dest);
+    }
 
     std::string id = sha256_digest(parts.config_json);
     std::string dir = root_ + "/images/" + hex_of(id);

@@ -131,7 +131,7 @@ struct LayerStream::Impl {
                 inflateReset(&z);
                 z_member_done = false;
             }
-            if (!fill()) fail("truncated gzip stream");
+            if (!fill()) fail("truncated gzip stream (or corrupt: it ends early)");
             z.next_in = in.data() + in_pos;
             z.avail_in = static_cast<uInt>(in_len - in_pos);
             z.next_out = out;
@@ -148,7 +148,7 @@ struct LayerStream::Impl {
     size_t read_zstd(unsigned char* out, size_t len) {
         for (;;) {
             if (!fill()) {
-                if (!zstd_frame_done) fail("truncated zstd stream");
+                if (!zstd_frame_done) fail("truncated zstd stream (or corrupt: it ends early)");
                 return 0;
             }
             ZSTD_inBuffer ib{in.data() + in_pos, in_len - in_pos, 0};

@@ -363,25 +363,33 @@ def test_five_layers_unpacked_at_once_stack_in_order(h):
              "a whited out then re-added, b whited out, d opaque above x, c from the top")
 
 
-def test_a_killed_import_leaves_no_half_layer(h):
+def test_a_killed_import_leaves_no_layer_without_an_image(h):
+    """Layers wait in tmp/ until every layer of the import is there: one killed
+    outright (SIGKILL) after its first layer was done leaves nothing in layers/,
+    and the next import empties tmp/."""
+    import glob
     import signal
     archive = os.path.join(h.tmp, "big.tar")
     big = [(f"data/f{i}", "file", "x" * (1 << 20)) for i in range(40)]
-    harness.make_oci_archive(h, archive, "big", compress=True, layers=[_entries(("data", "dir", ""), *big)])
+    harness.make_oci_archive(h, archive, "big", compress=True,
+                             layers=[_entries(("small", "file", "s")), _entries(("data", "dir", ""), *big)])
+    tmp = os.path.join(_store(h), "tmp")
     p = h.spawn(h.rt_argv("image", "load", "--store", _store(h), archive, root=False))
-    harness.wait_until(lambda: os.path.isdir(os.path.join(_store(h), "tmp")) and
-                       os.listdir(os.path.join(_store(h), "tmp")), 10, 0.005)
+    # The small layer is done (staged with its layer.json) while the big one still unpacks.
+    harness.wait_until(lambda: glob.glob(os.path.join(tmp, "*", "*", "layer.json")), 20, 0.002)
     os.kill(p.pid, signal.SIGKILL)
     h.finish(p)
-    for layer in _layer_dirs(h):  # whatever made it is complete
-        info = os.path.join(_store(h), "layers", layer, "layer.json")
-        check(os.path.exists(info), f"layer {layer} without its layer.json")
-    r = _image(h, "load", "--format", "json", archive)
+    check_eq(_layer_dirs(h), [], "no layer in layers/ without its image")
+    other = os.path.join(h.tmp, "other.tar")
+    harness.make_oci_archive(h, other, "other", layers=[_entries(("o", "file", "o"))])
+    r = _image(h, "load", "--format", "json", other)
     check_eq(r.rc, 0, f"a later load works\n{r!r}")
-    check_eq(len(os.listdir(os.path.join(_store(h), "layers", r.json()["layers"][0].split(":")[1], "diff", "data"))),
+    check_eq(os.listdir(tmp), [], "it removed the killed import's work")
+    check_eq(_layer_dirs(h), [layer.split(":")[1] for layer in r.json()["layers"]], "only its own layer stored")
+    r = _image(h, "load", "--format", "json", archive)
+    check_eq(r.rc, 0, f"the killed image loads\n{r!r}")
+    check_eq(len(os.listdir(os.path.join(_store(h), "layers", r.json()["layers"][1].split(":")[1], "diff", "data"))),
              40, "the layer is whole")
-    check_eq(_image(h, "prune").rc, 0, "prune")
-    check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "prune removed the killed import's work")
 
 
 def test_an_interrupted_import_cleans_up_then_ends_by_the_signal(h):

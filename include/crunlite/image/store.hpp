@@ -163,8 +163,8 @@ private:
     StoredImage commit(const Parts& parts, const Progress& progress);
     StoredImage store_image(const Parts& parts, const Progress& progress, const ImageConfig& config,
                               const std::vector<std::string>& chains, std::vector<std::string>& added);
-    std::string store_layer(const Parts& parts, size_t i, const ImageConfig& config, const std::vector<std::string>& chains,
-                            const Progress& progress, const std::atomic<bool>& cancelled);
+    void store_layer(const Parts& parts, size_t i, const ImageConfig& config, const std::vector<std::string>& chains,
+                     const std::string& stage, const Progress& progress, const std::atomic<bool>& cancelled);
     void clear_tmp() const;
     // The image <root>/images/<hex>, or nullopt when it is gone; `layer_sizes`
     // caches the sizes of layers read (chain id -> bytes); config_json is read
