@@ -252,9 +252,9 @@ void unpack_archive(const std::string& file, const std::string& dir) {
 
 }  // namespace
 
+// Without the store's lock until commit: a compressed archive is unpacked
+// into a tmp/ directory of its own, which no other import removes.
 StoredImage Store::load(const std::string& source, const std::string& name, const Progress& progress) {
-    sys::UniqueFd lock = this->lock();
-    clear_tmp();
     // transport:path[:tag]
     std::string transport, path = source, tag;
     for (const char* t : {"oci-archive:", "docker-archive:", "oci:"})

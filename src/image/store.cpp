@@ -42,9 +42,22 @@ void make_dir(const std::string& path, mode_t mode) {
 bool exists(const std::string& path) { return ::access(path.c_str(), F_OK) == 0; }
 
 TempDir::TempDir(const std::string& tmp_root) {
-    std::string t = tmp_root + "/work-XXXXXX";
-    if (!::mkdtemp(t.data())) throw_errno("create a work directory in " + quote(tmp_root));
-    path_ = t;
+    for (;;) {
+        std::string t = tmp_root + "/work-XXXXXX";
+        if (!::mkdtemp(t.data())) throw_errno("create a work directory in " + quote(tmp_root));
+        // Another import's clear_tmp may take it between mkdtemp and our lock:
+        // then it is gone (or being removed: flock waits) and we make another.
+        sys::UniqueFd fd(::open(t.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (!fd && errno == ENOENT) continue;
+        if (!fd) throw_errno("open " + quote(t));
+        if (::flock(fd.get(), LOCK_EX) < 0) throw_errno("lock " + quote(t));
+        struct stat held, now;
+        if (::fstat(fd.get(), &held) < 0) throw_errno("stat " + quote(t));
+        if (::lstat(t.c_str(), &now) < 0 || now.st_ino != held.st_ino || now.st_dev != held.st_dev) continue;
+        path_ = t;
+        lock_ = std::move(fd);
+        return;
+    }
 }
 
 TempDir::~TempDir() {
@@ -161,18 +174,22 @@ private:
     const Store& store_;
 };
 
-StoredImage Store::import(const Parts& parts, const Progress& progress) {
-    sys::UniqueFd lock = this->lock();
-    clear_tmp();
-    return commit(parts, progress);
-}
+StoredImage Store::import(const Parts& parts, const Progress& progress) { return commit(parts, progress); }
 
-// Work left in tmp/ by an import or removal that was killed: under the lock
-// nothing else is at work there.
+// Work left in tmp/ by an import or removal that was killed: what no process
+// holds (TempDir's flock).  Imports run side by side, each in its own.
 void Store::clear_tmp() const {
-    for (const auto& t : list_dir(root_ + "/tmp")) remove_tree(root_ + "/tmp/" + t);
+    for (const auto& t : list_dir(root_ + "/tmp")) {
+        std::string path = root_ + "/tmp/" + t;
+        sys::UniqueFd held(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
+        if (held && ::flock(held.get(), LOCK_EX | LOCK_NB) < 0) continue;  // at work
+        remove_tree(path);  // still locked by us while it goes
+    }
 }
 
+// The store's lock is held to find what is missing and to store the result,
+// not while layers are read and unpacked (a pull's transfers): other imports,
+// removals and runs go on meanwhile.
 StoredImage Store::commit(const Parts& parts, const Progress& progress) {
     ImageConfig config = parse_image_config(parts.config_json, parts.label + ": image config " + sha256_digest(parts.config_json));
     if (config.diff_ids.size() != parts.layers.size())
@@ -182,11 +199,29 @@ StoredImage Store::commit(const Parts& parts, const Progress& progress) {
         throw Error(EINVAL, parts.label + ": " + std::to_string(parts.layers.size()) + " layers, more than " +
                                 std::to_string(kMaxLayers) + " (the most overlayfs stacks)");
     std::vector<std::string> chains = chain_ids(config.diff_ids);
+    std::vector<size_t> missing;
+    std::optional<TempDir> stage;  // the missing layers wait here until all are done
+    {
+        sys::UniqueFd lock = this->lock();
+        clear_tmp();
+        for (size_t i = 0; i < chains.size(); ++i)
+            if (!exists(root_ + "/layers/" + hex_of(chains[i]))) missing.push_back(i);
+        stage.emplace(root_ + "/tmp");
+    }
+    if (progress.done)  // the layers shared with an image we have
+        for (size_t i = 0, k = 0; i < chains.size(); ++i) {
+            if (k < missing.size() && missing[k] == i) ++k;
+            else if (const auto& d = parts.layers[i]) progress.done(config.diff_ids[i], static_cast<uint64_t>(d->size), true);
+            else progress.done(config.diff_ids[i], 0, true);
+        }
+    stage_layers(parts, progress, config, chains, missing, stage->path());
+
+    sys::UniqueFd lock = this->lock();
     std::vector<std::string> added;  // layers this import stored: a failed one removes them
     StoredImage img;
     SummaryRefresh refresh(*this);  // written again once a failure's layers are gone too
     try {
-        img = store_image(parts, progress, config, chains, added);
+        img = store_image(parts, config, chains, missing, stage->path(), added);
     } catch (...) {
         for (const auto& dir : added) {
             try {
@@ -210,7 +245,7 @@ void Store::store_layer(const Parts& parts, size_t i, const ImageConfig& config,
     const std::optional<Descriptor>& desc = parts.layers[i];
     std::string what = parts.label + ": layer " + (desc ? desc->digest : parts.layer_paths.at(i));
     uint64_t size = desc ? static_cast<uint64_t>(desc->size) : 0;
-    TempDir tmp(root_ + "/tmp");
+    TempDir tmp(stage);
     make_dir(tmp.path() + "/diff", 0755);
     BlobInput blob = parts.open_layer(i);
     LayerStream stream(blob.fd.get(), what, blob.offset, blob.length);
@@ -255,8 +290,12 @@ void Store::store_layer(const Parts& parts, size_t i, const ImageConfig& config,
     if (progress.done) progress.done(config.diff_ids[i], stream.compressed_size(), false);
 }
 
-StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, const ImageConfig& config,
-                                 const std::vector<std::string>& chains, std::vector<std::string>& added) {
+// Unpacks the `missing` layers into `stage`: up to parts.jobs at once, each by
+// its own worker; the first failure cancels the others (parts.cancel ends their
+// reads) and is thrown.
+void Store::stage_layers(const Parts& parts, const Progress& unlocked, const ImageConfig& config,
+                         const std::vector<std::string>& chains, const std::vector<size_t>& missing,
+                         const std::string& stage) {
     // Progress is heard from every worker: one at a time.
     std::mutex mu;
     Progress progress;
@@ -270,24 +309,13 @@ StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, con
             std::lock_guard g(mu);
             unlocked.done(l, s, skipped);
         };
-    std::vector<size_t> missing;
-    for (size_t i = 0; i < chains.size(); ++i) {
-        if (!exists(root_ + "/layers/" + hex_of(chains[i]))) missing.push_back(i);
-        else if (progress.done)  // shared with an image we have
-            progress.done(config.diff_ids[i], parts.layers[i] ? static_cast<uint64_t>(parts.layers[i]->size) : 0, true);
-    }
-    // Up to parts.jobs layers at once, each by its own worker; the first
-    // failure cancels the others (parts.cancel ends their reads) and is thrown.
-    // They wait in tmp/ until all are there: an import killed before then
-    // leaves no layer that no image has, only tmp/, which the next one empties.
-    TempDir stage(root_ + "/tmp");
     std::atomic<size_t> next{0};
     std::atomic<bool> cancelled{false};
     std::exception_ptr failure;
     auto worker = [&] {
         for (size_t k; !cancelled && (k = next++) < missing.size();) {
             try {
-                store_layer(parts, missing[k], config, chains, stage.path(), progress, cancelled);
+                store_layer(parts, missing[k], config, chains, stage, progress, cancelled);
             } catch (...) {
                 std::lock_guard g(mu);
                 if (!failure) {
@@ -310,10 +338,22 @@ StoredImage Store::store_image(const Parts& parts, const Progress& unlocked, con
     worker();
     for (auto& t : threads) t.join();
     if (failure) std::rethrow_exception(failure);
-    for (size_t i : missing) {
+}
+
+// Under the lock: the staged layers into layers/ (one another import stored
+// meanwhile is kept, ours dropped), then the image.
+StoredImage Store::store_image(const Parts& parts, const ImageConfig& config, const std::vector<std::string>& chains,
+                               const std::vector<size_t>& missing, const std::string& stage,
+                               std::vector<std::string>& added) {
+    for (size_t i = 0, k = 0; i < chains.size(); ++i) {
         std::string hex = hex_of(chains[i]), dest = root_ + "/layers/" + hex;
-        if (::rename((stage.path() + "/" + hex).c_str(), dest.c_str()) < 0)
-            throw_errno("store layer " + config.diff_ids[i]);
+        bool staged = k < missing.size() && missing[k] == i;
+        k += staged;
+        if (exists(dest)) continue;
+        if (!staged)
+            throw Error(EAGAIN, parts.label + ": layer " + config.diff_ids[i] +
+                                    " was removed (image rm or prune) while the import ran: import it again");
+        if (::rename((stage + "/" + hex).c_str(), dest.c_str()) < 0) throw_errno("store layer " + config.diff_ids[i]);
         added.push_back(dest);
     }
 

@@ -24,7 +24,8 @@ void make_dir(const std::string& path, mode_t mode);
 
 bool exists(const std::string& path);
 
-// A directory under tmp/ that is removed unless kept.
+// A directory under tmp/ that is removed unless kept.  It is flocked while it
+// lives: Store::clear_tmp removes only work no process holds (a killed one's).
 class TempDir {
 public:
     explicit TempDir(const std::string& tmp_root);
@@ -34,6 +35,7 @@ public:
 
 private:
     std::string path_;
+    sys::UniqueFd lock_;
 };
 
 sys::UniqueFd open_dir(const std::string& path);

@@ -892,6 +892,31 @@ def test_killed_pull_leaves_nothing_half_done(h):
         check_eq(os.listdir(tmp), [], "prune removed the killed pull's work")
 
 
+def test_a_slow_pull_holds_up_no_other_image_command(h):
+    """The store's lock is not held while a pull's layers stream in: a load, an image rm and
+    a prune of the same store finish meanwhile (prune leaving the pull's work alone), and
+    the pull then completes."""
+    layout, _ = _layout(h, layers=[harness.busybox_layer(h), _bytes_file("random.bin", os.urandom(1 << 20))])
+    archive = os.path.join(h.tmp, "other.tar")
+    harness.make_oci_archive(h, archive, "other", layers=[_files(("o", "o"))])
+    with FakeRegistry(h, "slow-once", layout) as fake:
+        p = h.spawn(h.rt_argv("image", "pull", "--store", _store(h), "--cert-dir", _certs(h), "--format", "json",
+                              f"docker://{fake.host}/bad:1", root=False))
+        check(harness.wait_until(lambda: fake.hits.get(f"/v2/bad/blobs/{fake.layer}"), 20, 0.01),
+              "the slow layer is being fetched")
+        r = h.rt("image", "load", "--store", _store(h), "--format", "json", archive, root=False, timeout=4)
+        check_eq(r.rc, 0, f"image load during the pull\n{r!r}")
+        for args in (["rm", r.json()["id"]], ["prune"]):
+            r = h.rt("image", *args, "--store", _store(h), root=False, timeout=4)
+            check_eq(r.rc, 0, f"image {args[0]} during the pull\n{r!r}")
+        check(p.poll() is None, "all done while the pull still ran")
+        r = h.finish(p)
+        check_eq(r.rc, 0, f"the pull\n{r!r}")
+        layer = os.path.join(_store(h), "layers", r.json()["layers"][1].split(":")[1])
+        check_eq(os.path.getsize(os.path.join(layer, "diff", "random.bin")), 1 << 20, "the layer is whole")
+        check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left")
+
+
 def _bytes_file(name, data):
     def add(t):
         import io

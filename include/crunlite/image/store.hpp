@@ -157,14 +157,19 @@ public:
     const std::string& root() const { return root_; }
 
 private:
-    // Under the lock: the layers the store lacks, then the image; a failure
-    // removes the layers it stored.  store_image does the work, collecting the
-    // layer directories it stores in `added`.
+    // The layers the store lacks, unpacked into a directory of tmp/ without the
+    // lock (stage_layers, store_layer), then under it moved into layers/ with
+    // the image written (store_image, which collects the layer directories it
+    // stores in `added`); a failure removes them.
     StoredImage commit(const Parts& parts, const Progress& progress);
-    StoredImage store_image(const Parts& parts, const Progress& progress, const ImageConfig& config,
-                              const std::vector<std::string>& chains, std::vector<std::string>& added);
+    void stage_layers(const Parts& parts, const Progress& progress, const ImageConfig& config,
+                      const std::vector<std::string>& chains, const std::vector<size_t>& missing,
+                      const std::string& stage);
     void store_layer(const Parts& parts, size_t i, const ImageConfig& config, const std::vector<std::string>& chains,
                      const std::string& stage, const Progress& progress, const std::atomic<bool>& cancelled);
+    StoredImage store_image(const Parts& parts, const ImageConfig& config, const std::vector<std::string>& chains,
+                            const std::vector<size_t>& missing, const std::string& stage,
+                            std::vector<std::string>& added);
     void clear_tmp() const;
     // The image <root>/images/<hex>, or nullopt when it is gone; `layer_sizes`
     // caches the sizes of layers read (chain id -> bytes); config_json is read
