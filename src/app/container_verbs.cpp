@@ -393,7 +393,11 @@ HealthState probe(const runtime::Context& ctx, const ImageContainer& c) {
 int healthcheck_run(const runtime::Context& ctx, const std::string& id) {
     ImageContainer c = load_image_container(ctx, id);
     if (!c.app.health) throw Error(EINVAL, "container " + id + " has no healthcheck");
-    if (state::Store(ctx.root).status(c.st) != state::Status::Running) throw Error(EINVAL, "container not running");
+    // A paused one is probed, as the monitor's tick may be: the probe that could not run is
+    // logged and changes nothing (crun-lite-healthcheck(1)).
+    state::Status status = runtime::live_status(state::Store(ctx.root), c.st);
+    if (status != state::Status::Running && status != state::Status::Paused)
+        throw Error(EINVAL, "container " + id + " is not running");
     HealthState st = probe(ctx, c);
     const ProbeResult& last = st.log.back();
     if (last.exit_code == 0) return 0;

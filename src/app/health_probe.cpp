@@ -131,6 +131,13 @@ ProbeResult run_exec_probe(const runtime::Context& ctx, const std::string& id, c
     ProbeResult r;
     r.start = rfc3339_utc_now();
     int64_t started = monotonic_ms(), timeout_ms = config.timeout_ns / 1'000'000;
+    state::Store store(ctx.root);
+    if (runtime::live_status(store, store.load(id)) == state::Status::Paused) {  // as network_target says it
+        r.exit_code = 125;
+        r.output = "healthcheck: cannot probe a paused container";
+        r.end = rfc3339_utc_now();
+        return r;
+    }
     Running p = start([&] {
         runtime::ExecOptions opts;
         opts.id = id;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cctype>
 #include <cmath>
 #include <cstdio>
 #include <cstring>
@@ -394,6 +395,9 @@ void discard(Prepared& p) {
 
 Prepared prepare(const runtime::Context& ctx, const ImageRunOptions& o, bool creating) {
     state::validate_id(o.id);
+    // podman's and Docker's names: one starting with "-" or "." would read as an option, or hide.
+    if (!std::isalnum(static_cast<unsigned char>(o.id[0])))
+        throw Error(EINVAL, "invalid container name " + quote(o.id) + ": it must start with a letter or a digit");
     std::string store_root = image::store_root(o.store_root, ctx.rootless);
     image::Store store(store_root, image::UnpackOptions{});
     ContainerDirs dirs(store_root);

@@ -786,6 +786,7 @@ def test_stop_several_at_once_and_a_paused_one(h):
     r = h.rt("stop", "-t", "20", *ids, "no-such-container")
     took = time.monotonic() - t0
     check_eq(r.rc, 1, f"one of them does not exist\n{r!r}")
+    check_eq(sorted(r.out.split()), sorted(ids), "each stopped one printed, as Docker and podman print them")
     check_in("stop no-such-container: ", r.err, "the error names it")
     check(took < 15, f"stopped in parallel, the paused one by its handler ({took:.1f}s)")
     for cid in ids:
@@ -903,7 +904,8 @@ def test_logs_capture_detached_output(h):
     check_eq(h.rt_ok("logs", "--tail", "1", follow).out, "second\n", "logs --tail 1")
     check_eq(h.rt_ok("logs", "-n", "5", follow).out, "first\nsecond\n", "more lines than the log has")
     check_eq(h.rt_ok("logs", "--tail", "0", follow).out, "", "--tail 0")
-    h.rt_fail("logs", "--tail", "-1", follow, expect="want a number of lines or all")
+    check_eq(h.rt_ok("logs", "--tail", "-1", follow).out, "first\nsecond\n", "--tail -1: all, as podman's")
+    h.rt_fail("logs", "--tail", "x", follow, expect="want a number of lines or all")
     tailed = h.new_id("img")
     _run(h, archive, "-d", tailed, "sh", "-c", "echo one; echo two; sleep 1; echo three")
     harness.wait_until(lambda: "two" in h.rt_ok("logs", tailed).out, 10)
@@ -1025,6 +1027,11 @@ def test_healthcheck_run_enters_from_the_sealed_copy(h):
     h.rt_ok("delete", "--force", cid)
 
 
+def _ok_out(r):
+    check_eq(r.rc, 0, f"succeeds\n{r!r}")
+    return r.out
+
+
 def test_wait_healthy(h):
     archive = _archive(h, dict(BASE, Cmd=["sleep", "3600"]))
     cid = h.new_id("img")
@@ -1043,6 +1050,23 @@ def test_wait_healthy(h):
     check(r.rc != 0 and "no healthcheck" in r.err, f"--wait-healthy without a healthcheck\n{r!r}")
     r = h.rt("healthcheck", "run", none)
     check_eq(r.rc, 125, f"healthcheck run without a healthcheck is an error (125, as podman)\n{r!r}")
+    # Docker's and podman's run -d and create: the id on stdout, for id=$(run -d ...).
+    check_eq(_ok_out(_run(h, archive, "-d", "--health-cmd", "true", "--name", "printed", "sleep", "100")),
+             "printed\n", "run -d prints the id")
+    check_eq(_ok_out(h.rt("create", "--image", "docker-archive:" + archive, "--store", _store(h), "--network", "none",
+                          "--health-cmd", "true", "--name", "made", "sleep", "100")), "made\n", "create too")
+    r = h.rt("healthcheck", "run", "made")
+    check(r.rc == 125 and "container made is not running" in r.err, f"healthcheck run of a created one\n{r!r}")
+    if h.rt("pause", "printed").rc == 0:  # rootless without a delegated cgroup nothing can be paused
+        r = h.rt("healthcheck", "run", "printed")
+        check_eq((r.rc, r.err.strip()), (1, "healthcheck: cannot probe a paused container"),
+                 f"an exec probe of a paused one, as a network probe\n{r!r}")
+    for name in ("printed", "made"):
+        h.rt_ok("delete", "--force", name)
+    for bad in ("-x", ".hidden", "_u"):
+        r = _run(h, archive, "-d", "--name", bad, "true")
+        check(r.rc != 0 and f"invalid container name `{bad}`: it must start with a letter or a digit" in r.err,
+              f"--name {bad}\n{r!r}")
     # The timeout takes "=": a duration after a bare --wait-healthy is not a container id.
     r = _run(h, archive, "-d", "--health-cmd", "true", "--wait-healthy", "5s", "--name", none)
     check(r.rc != 0 and "--wait-healthy takes its timeout as --wait-healthy=5s" in r.err, f"--wait-healthy 5s\n{r!r}")

@@ -41,8 +41,10 @@ int cmd_stop(const Global& g, const std::vector<std::string>& args) {
     std::optional<int> timeout;
     if (vm.count("time")) timeout = seconds;
     runtime::Context ctx = g.context();
+    // Each id once stopped, as Docker and podman print them.
     if (ids.size() == 1) {
         naming(ctx, ids[0], [&] { app::stop(ctx, ids[0], timeout); });
+        std::cout << ids[0] << std::endl;
         return 0;
     }
     std::vector<sys::Child> children;
@@ -50,6 +52,7 @@ int cmd_stop(const Global& g, const std::vector<std::string>& args) {
         children.push_back(sys::Child::fork("stop " + id, [&] {
             try {
                 naming(ctx, id, [&] { app::stop(ctx, id, timeout); });
+                std::cout << id << std::endl;
                 return 0;
             } catch (const Error& e) {
                 return report_error(e.with_context("stop " + id), 1);
@@ -74,7 +77,8 @@ int cmd_logs(const Global& g, const std::vector<std::string>& args) {
     std::optional<int64_t> lines;
     if (tail != "all") {
         lines = parse_int(tail);
-        if (!lines || *lines < 0) throw Error(EINVAL, "logs: --tail: want a number of lines or all, got " + quote(tail));
+        if (!lines) throw Error(EINVAL, "logs: --tail: want a number of lines or all, got " + quote(tail));
+        if (*lines < 0) lines.reset();  // podman's -1: all
     }
     naming(g.context(), id, [&] { app::logs(g.context(), id, follow, lines); });
     return 0;

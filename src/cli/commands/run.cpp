@@ -344,6 +344,7 @@ int run_image(const Global& g, const std::vector<std::string>& args, ImageFlags&
     int64_t wait_ns = f.wait_healthy.empty() ? 0 : app::parse_duration(f.wait_healthy, "run: --wait-healthy");
     runtime::Context ctx = g.context();
     int code = with_cidfile(f.cidfile, f.o.id, [&] { return app::run_image(ctx, f.o); });
+    if (detach) std::cout << f.o.id << std::endl;  // Docker's and podman's: id=$(run -d ...)
     return f.wait_healthy.empty() ? code : app::wait_healthy(ctx, f.o.id, wait_ns);
 }
 
@@ -361,6 +362,7 @@ int cmd_create(const Global& g, const std::vector<std::string>& args) {
             // healthcheck's restarts need the monitor's ticks, which start with run -d only.
             app::check_restart_flags({}, f.o.on_failure, f.o.health, false, false, "create");
             with_cidfile(f.cidfile, f.o.id, [&] { app::create_from_image(g.context(), f.o); });
+            std::cout << f.o.id << std::endl;
         });
     } else {
         runtime::create(g.context(), o);
