@@ -31,7 +31,7 @@ std::string existing_ancestor(std::string dir) {
 }
 
 void write_in(sys::Kernel& k, const std::string& dir, const std::string& file, const std::string& value) {
-    with_context("cgroup " + quote(dir + "/" + file), [&] { k.write_file(dir + "/" + file, value); });
+    k.write_file(dir + "/" + file, value);  // its error names the file
 }
 
 // mkdir -p below an existing ancestor; returns the directories it created,
@@ -156,7 +156,18 @@ void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k
         std::string enable;
         for (const auto& c : unified_controllers_needed(writes)) enable += (enable.empty() ? "+" : " +") + c;
         if (!enable.empty())
-            for (const auto& d : chain) write_in(k, d, "cgroup.subtree_control", enable);
+            for (const auto& d : chain) {
+                try {
+                    write_in(k, d, "cgroup.subtree_control", enable);
+                } catch (const Error& e) {
+                    std::string fields;
+                    for (const auto& w : writes)
+                        if (w.v2 && !w.controller.empty() && fields.find(w.field) == std::string::npos)
+                            fields += (fields.empty() ? "" : ", ") + w.field;
+                    throw Error(e.code(), (fields.empty() ? "" : fields + ": ") + "the controllers " + enable +
+                                              " cannot be enabled for the container's cgroup: " + e.message());
+                }
+            }
     }
     std::set<std::string> done;
     for (const auto& [controller, dir] : paths.v1) {
@@ -194,18 +205,34 @@ void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k)
     // A value the kernel refuses for the order it comes in (Write::reorder: a
     // v1 memory limit above the current memsw limit) is tried again once the
     // others are written, as runc orders that pair.
+    // An error names the config's field and value, then the file.
+    auto named = [](const Write& w, const Error& e) {
+        return w.field.empty() ? e : Error(e.code(), w.field + " " + quote(w.value) + ": " + e.message());
+    };
     std::vector<const Write*> again;
+    auto write_again = [&] {
+        for (const Write* w : again) {
+            try {
+                write_in(k, dir_for(paths, *w), w->file, w->value);
+            } catch (const Error& e) {
+                throw named(*w, e);
+            }
+        }
+        again.clear();
+    };
     for (const auto& w : writes) {
+        // Before the next controller's: a failure leaves the other controllers as they were (runc's order).
+        if (!again.empty() && again.front()->controller != w.controller) write_again();
         try {
             write_in(k, dir_for(paths, w), w.file, w.value);
         } catch (const Error& e) {
             if (w.reorder && e.code() == EINVAL) again.push_back(&w);
             else if (e.code() == EBUSY && w.file == "memory.limit_in_bytes")
-                throw memory_busy(dir_for(paths, w), w.value);
-            else if (!(w.optional && e.code() == ENOENT)) throw;
+                throw named(w, memory_busy(dir_for(paths, w), w.value));
+            else if (!(w.optional && e.code() == ENOENT)) throw named(w, e);
         }
     }
-    for (const Write* w : again) write_in(k, dir_for(paths, *w), w->file, w->value);
+    write_again();
 }
 
 std::vector<std::string> v1_dirs(const Paths& paths) {
@@ -322,9 +349,9 @@ void destroy(const Paths& paths, bool kill_tasks, sys::Kernel& k) {
     }
     for (const auto& d : dirs) {
         // rmdir fails with EBUSY until exiting tasks are gone.
-        for (int i = 0; i < 200; ++i) {
+        for (int i = 0;; ++i) {
             if (k.rmdir(d.c_str()) == 0 || errno == ENOENT) break;
-            if (errno != EBUSY) {
+            if (errno != EBUSY || i == 200) {  // still busy after 1 s: a process from outside is in it
                 log::warn("remove cgroup " + quote(d) + ": " + std::strerror(errno));
                 break;
             }

@@ -211,8 +211,8 @@ StoredImage Store::commit(const Parts& parts, const Progress& progress) {
     if (progress.done)  // the layers shared with an image we have
         for (size_t i = 0, k = 0; i < chains.size(); ++i) {
             if (k < missing.size() && missing[k] == i) ++k;
-            else if (const auto& d = parts.layers[i]) progress.done(config.diff_ids[i], static_cast<uint64_t>(d->size), true);
-            else progress.done(config.diff_ids[i], 0, true);
+            else progress.done(config.diff_ids[i], parts.layers[i] ? static_cast<uint64_t>(parts.layers[i]->size) : 0,
+                               true);
         }
     stage_layers(parts, progress, config, chains, missing, stage->path());
 

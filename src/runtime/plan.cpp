@@ -103,6 +103,9 @@ void plan_cgroups_and_mounts(ContainerPlan& p, const CreateOptions& opts, const 
         p.cgroups = cgroup::plan(*host.cgroups, *config.linux, opts.id, ctx.rootless, p.config_path);
         for (const auto& w : p.cgroups.warnings) log::warn(w);
         if (p.cgroups.paths.empty()) log::debug("no writable cgroup: the container runs in the caller's cgroup");
+    } else if (const auto& r = config.linux->resources) {
+        if (auto fields = cgroup::limit_fields(*r); !fields.empty())
+            log::warn(join(fields, ", ") + " not applied: --cgroup-manager disabled makes no cgroup");
     }
     linux::MountPlanInput in;
     in.bundle = p.bundle;

@@ -282,8 +282,9 @@ def test_delete_leaves_another_containers_processes_alone(h):
                  f"the warning for a cgroup with processes in it, and only then\n{r!r}")
     short, long = ids
     check(wait_until(lambda: h.state(short)["status"] == "stopped", 10), "the short one ended")
-    h.rt_ok("delete", short)
+    r = h.rt_ok("delete", short)
     check_eq(h.state(long)["status"], "running", "the other container of the cgroup runs on")
+    check_in("remove cgroup", r.err, f"the cgroup it could not remove (still busy) is said, as runc says it\n{r!r}")
     h.rt_ok("delete", "--force", long)
     for bad in ("/", "."):
         b = h.bundle(["/probe", "true"])
@@ -352,6 +353,8 @@ def test_update_changes_live_limits(h):
     r = h.rt("update", "--resources", "-", cid, input='{"pids": {}, "memory": {}}')
     check_eq((r.rc, open(pids_max).read().strip()), (0, "11"), f"pids without a limit: unchanged (runc)\n{r!r}")
     h.rt_fail("update", "--memory", "lots", cid, expect="--memory")
+    for flag in ("--cpu-period", "--cpu-share", "--cpu-rt-period"):  # unsigned: -1 is not 2^64-1
+        h.rt_fail("update", flag, "-1", cid, expect=f"update: {flag}: want 0 or more, got -1")
     with open(res, "w") as f:
         f.write('{"pids": {"limit": "many"}}')
     h.rt_fail("update", "--resources", res, cid, expect="pids.limit")
@@ -602,8 +605,12 @@ def test_device_rules_on_a_pure_v2_host(h):
 def test_cgroup_manager_disabled(h):
     own = _cgroup_lines(os.getpid())
     b = h.bundle(["/probe", "sleep", "30"])
+    b.linux["resources"] = {"pids": {"limit": 50}, "devices": [{"allow": False, "access": "rwm"}]}
+    b.save()
     cid = h.new_id("nocg")
-    h.rt_ok("--cgroup-manager", "disabled", "run", "--detach", "--bundle", b.path, cid, root=True)
+    r = h.rt_ok("--cgroup-manager", "disabled", "run", "--detach", "--bundle", b.path, cid, root=True)
+    check_in("linux.resources.pids.limit not applied: --cgroup-manager disabled makes no cgroup", r.err,
+             "the limit dropped is named (the device rules are not limits)")
     pid = h.state(cid)["pid"]
     check_eq(_cgroup_lines(pid), own, "no cgroup of its own with --cgroup-manager disabled")
     h.rt_fail("pause", cid, expect="has no cgroup")
@@ -625,6 +632,15 @@ def test_bad_resources_fail_cleanly(h):
     b.linux["resources"] = {"memory": {"limit": 64 << 20, "swap": 32 << 20}, "unified": {"bogus": "1"}}
     b.save()
     h.rt_fail("run", "--bundle", b.path, h.new_id("badres"), expect="linux.resources")
+    check_eq(h.container_ids(), [], "nothing left")
+    # A core file that is no limit: cgroup.procs would move any process (the host's PID 1) in.
+    b.linux["resources"] = {"unified": {"cgroup.procs": "1"}}
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id("badres"), expect="linux.resources.unified.cgroup.procs: not a limit")
+    # A value the kernel refuses names its field and value, then the file.
+    b.linux["resources"] = {"cpu": {"cpus": "99999"}}
+    b.save()
+    h.rt_fail("run", "--bundle", b.path, h.new_id("badres"), expect="linux.resources.cpu.cpus `99999`: write `")
     check_eq(h.container_ids(), [], "nothing left")
 
 

@@ -7,6 +7,7 @@
 
 #include <functional>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include "crunlite/spec/config.hpp"
@@ -20,7 +21,11 @@ struct Write {
     std::string value;       // "67108864"
     bool optional = false;   // a file the kernel may lack (memsw without swap accounting): skipped then
     bool reorder = false;    // refused for its order (v1 memory above memsw): written again after the rest
-    bool operator==(const Write&) const = default;
+    std::string field = {};  // where the value comes from, for errors: "linux.resources.memory.limit"
+    bool operator==(const Write& o) const {  // the write itself: `field` only names it
+        return std::tie(controller, v2, file, value, optional, reorder) ==
+               std::tie(o.controller, o.v2, o.file, o.value, o.optional, o.reorder);
+    }
 };
 
 // v2 controller names: "memory", "pids", "cpu", "cpuset", "io", "hugetlb".  v1
@@ -29,6 +34,10 @@ struct Write {
 // naming the field for values that cannot be expressed (e.g. memory.swap below
 // memory.limit).
 std::vector<Write> plan_resources(const spec::Resources& r, const std::function<bool(const std::string&)>& on_v2);
+
+// The fields of `r` that set a limit ("linux.resources.memory.limit", ...; devices
+// aside): what is not applied where no cgroup is made.
+std::vector<std::string> limit_fields(const spec::Resources& r);
 
 // Device access rules for the v1 devices controller, in order: the configured
 // linux.resources.devices, then runc's allowed devices (mknod of any node, the

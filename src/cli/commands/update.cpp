@@ -64,7 +64,7 @@ spec::Resources runc_update_fields(const spec::Resources& given) {
 int cmd_update(const Global& g, const std::vector<std::string>& args) {
     std::string resources_file, memory, reservation, swap, cpus, mems, kernel, kernel_tcp, l3_schema, mem_bw_schema;
     int64_t pids = 0, quota = 0, rt_runtime = 0;
-    uint64_t period = 0, shares = 0, rt_period = 0;
+    int64_t period = 0, shares = 0, rt_period = 0;  // unsigned; read signed, so that -1 is refused, not 2^64-1
     uint16_t blkio_weight = 0;
     po::options_description opts("Options");
     opts.add_options()
@@ -125,11 +125,15 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
     if (!memory.empty()) memory_part().limit = parse_size("update: --memory", memory);
     if (!reservation.empty()) memory_part().reservation = parse_size("update: --memory-reservation", reservation);
     if (!swap.empty()) memory_part().swap = parse_size("update: --memory-swap", swap);
+    auto unsigned_flag = [&](const char* name, int64_t v) {
+        if (v < 0) throw Error(EINVAL, std::string("update: --") + name + ": want 0 or more, got " + std::to_string(v));
+        return static_cast<uint64_t>(v);
+    };
     if (vm.count("pids-limit")) r.pids_limit = pids;
-    if (vm.count("cpu-period")) cpu_part().period = period;
+    if (vm.count("cpu-period")) cpu_part().period = unsigned_flag("cpu-period", period);
     if (vm.count("cpu-quota")) cpu_part().quota = quota;
-    if (vm.count("cpu-share")) cpu_part().shares = shares;
-    if (vm.count("cpu-rt-period")) cpu_part().realtime_period = rt_period;
+    if (vm.count("cpu-share")) cpu_part().shares = unsigned_flag("cpu-share", shares);
+    if (vm.count("cpu-rt-period")) cpu_part().realtime_period = unsigned_flag("cpu-rt-period", rt_period);
     if (vm.count("cpu-rt-runtime")) cpu_part().realtime_runtime = rt_runtime;
     if (vm.count("cpuset-cpus")) cpu_part().cpus = cpus;
     if (vm.count("cpuset-mems")) cpu_part().mems = mems;

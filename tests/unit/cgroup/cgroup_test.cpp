@@ -171,6 +171,33 @@ TEST_CASE("resources that cannot be expressed are errors naming the field", "[cg
                       Catch::Contains("linux.resources.unified.memory.max"));
     u.unified = {{"../../etc", "x"}};
     CHECK_THROWS_WITH(plan_resources(u, [](const std::string&) { return true; }), Catch::Contains("invalid key"));
+    // The core files that are not limits are the runtime's: cgroup.procs would move any process in.
+    for (const char* key : {"cgroup.procs", "cgroup.threads", "cgroup.freeze", "cgroup.kill", "cgroup.subtree_control",
+                            "cgroup.type"}) {
+        u.unified = {{key, "1"}};
+        CHECK_THROWS_WITH(plan_resources(u, [](const std::string&) { return true; }),
+                          Catch::Contains(std::string("linux.resources.unified.") + key + ": not a limit"));
+    }
+    u.unified = {{"cgroup.max.depth", "3"}, {"cgroup.max.descendants", "10"}};
+    auto w = plan_resources(u, [](const std::string&) { return true; });
+    REQUIRE(w.size() == 2);
+    CHECK(w[0].field == "linux.resources.unified.cgroup.max.depth");
+}
+
+TEST_CASE("the limits a config sets, by field, for where no cgroup is made", "[cgroup]") {
+    spec::Resources r;
+    CHECK(limit_fields(r).empty());
+    r.devices.push_back({false, "a", std::nullopt, std::nullopt, "rwm"});  // not a limit
+    r.pids_limit = 0;  // runc's "not set"
+    CHECK(limit_fields(r).empty());
+    r.memory = spec::Resources::Memory{};
+    r.memory->limit = 64 << 20;
+    r.memory->swap = 128 << 20;
+    r.pids_limit = 10;
+    r.unified["memory.high"] = "1G";
+    CHECK(limit_fields(r) == std::vector<std::string>{"linux.resources.memory.limit", "linux.resources.memory.swap",
+                                                      "linux.resources.pids.limit",
+                                                      "linux.resources.unified.memory.high"});
 }
 
 TEST_CASE("every resource field reaches a cgroup file, or is refused naming it", "[cgroup]") {

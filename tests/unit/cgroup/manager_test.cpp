@@ -341,21 +341,43 @@ TEST_CASE("destroy removes the container's directories, sub-cgroups first; missi
     CHECK_NOTHROW(destroy(p, true));
 }
 
+TEST_CASE("a write refused for its order is retried before the next controller's: a failure stops there",
+          "[manager]") {
+    FakeHybrid f;
+    struct Refusing : FakeKernel {  // a memory limit above the memsw limit, as v1 refuses it
+        void write_file(const std::string& path, std::string_view data) override {
+            if (path.size() > 22 && path.compare(path.size() - 22, 22, "/memory.limit_in_bytes") == 0)
+                throw sys_error(EINVAL, "write " + quote(path));
+            FakeKernel::write_file(path, data);
+        }
+    } k;
+    Paths p = plan_paths(f.layout, anywhere, "pod/c1", "c1");
+    create(p, {}, k);
+    spec::Resources r = limits();  // memory.limit 64 MiB, pids.limit 100
+    CHECK_THROWS_WITH(apply(p, plan_resources(r, on_v2(f.layout)), k),
+                      Catch::StartsWith("linux.resources.memory.limit `67108864`: write `") &&
+                          Contains("invalid argument"));
+    CHECK(get(p.v1.at("pids") + "/pids.max").empty());  // runc's order: nothing after the failure
+}
+
 TEST_CASE("cgroup errors name the file", "[manager]") {
     FakeV2 f;
     FakeKernel k;
     Paths p = plan_paths(f.layout, anywhere, "", "c1");
     create(p, {}, k);
-    CHECK_THROWS_WITH(apply(p, {{"io", true, "io.max", "8:0 rbps=1"}}),
-                      Contains("cgroup `" + p.unified + "/io.max`") && Contains("no such file"));
+    Write throttle{"io", true, "io.max", "8:0 rbps=1"};
+    throttle.field = "linux.resources.blockIO.throttleReadBpsDevice[0]";
+    CHECK_THROWS_WITH(apply(p, {throttle}),
+                      Catch::StartsWith("linux.resources.blockIO.throttleReadBpsDevice[0] `8:0 rbps=1`: ") &&
+                          Contains("`" + p.unified + "/io.max`") && Contains("no such file"));
     fs::remove(p.unified + "/pids.max");
     fs::create_directory(p.unified + "/pids.max");  // cannot be written, even by root
     CHECK_THROWS_WITH(apply(p, {{"pids", true, "pids.max", "10"}}),
-                      Contains("cgroup `" + p.unified + "/pids.max`") && Contains("is a directory"));
+                      Contains("`" + p.unified + "/pids.max`") && Contains("is a directory"));
     CHECK_THROWS_WITH(apply(p, {{"blkio", false, "blkio.weight", "10"}}), Contains("blkio is not available"));
     fs::remove(f.root + "/user.slice/cgroup.subtree_control");
     CHECK_THROWS_WITH(create(plan_paths(f.layout, anywhere, "", "c2"), {{"memory", true, "memory.max", "1"}}, k),
-                      Contains("cgroup `" + f.root + "/user.slice/cgroup.subtree_control`"));
+                      Contains("`" + f.root + "/user.slice/cgroup.subtree_control`"));
     put(f.root + "/user.slice/blocker");
     Paths bad;
     bad.unified = f.root + "/user.slice/blocker/c3";
