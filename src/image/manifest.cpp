@@ -107,6 +107,11 @@ Manifest parse_manifest(std::string_view text, const std::string& source) {
     json::Value root = doc.root();
     Manifest m;
     m.config = read_descriptor(root.at("config"));
+    // An artifact (a Helm chart, a signature...) has a config of its own kind: not an image to run.
+    const std::string& ct = m.config.media_type;
+    if (!ct.empty() && ct != "application/vnd.oci.image.config.v1+json" &&
+        ct != "application/vnd.docker.container.image.v1+json")
+        throw Error(EINVAL, source + ": config media type " + quote(ct) + " is not a container image's (an artifact?)");
     for (const auto& l : root.at("layers").elements()) m.layers.push_back(read_descriptor(l));
     return m;
 }

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -183,6 +184,14 @@ std::string default_cert_dir(const std::string& registry) {
     return "";
 }
 
+// A login key as podman takes it: "https://HOST/" is HOST.
+std::string login_key(std::string key) {
+    for (const char* scheme : {"https://", "http://"})
+        if (key.rfind(scheme, 0) == 0) key.erase(0, std::strlen(scheme));
+    while (!key.empty() && key.back() == '/') key.pop_back();
+    return key;
+}
+
 // The registry of a login key, checked as a reference would be.
 Reference login_target(const std::string& key) {
     if (key.empty() || key.find("://") != std::string::npos)
@@ -207,7 +216,8 @@ void save_auth_file(const std::string& file, const std::string& key, const std::
 
 }  // namespace
 
-void login(const std::string& key, const Credentials& creds, const PullOptions& o, const std::string& authfile) {
+void login(const std::string& given, const Credentials& creds, const PullOptions& o, const std::string& authfile) {
+    std::string key = login_key(given);
     Reference r = login_target(key);
     json::Writer w(false);
     w.begin_object().key("op").string("login");
@@ -219,7 +229,8 @@ void login(const std::string& key, const Credentials& creds, const PullOptions& 
     save_auth_file(authfile.empty() ? default_login_file() : authfile, key, creds, nullptr);
 }
 
-bool logout(const std::string& key, const std::string& authfile) {
+bool logout(const std::string& given, const std::string& authfile) {
+    std::string key = login_key(given);
     login_target(key);
     std::string file = authfile.empty() ? default_login_file() : authfile;
     if (::access(file.c_str(), F_OK) != 0) return false;

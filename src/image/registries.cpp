@@ -217,8 +217,15 @@ Reference resolve_short_name(std::string_view name, const RegistriesConf& conf) 
         log::debug("short name " + quote(name) + ": alias " + a->second);
         return parse_reference(std::string(kRegistryTransport) + a->second + suffix);
     }
-    // Check the name itself before naming candidates.
-    parse_reference("docker://registry.invalid/" + std::string(name));
+    // Check the name itself before naming candidates (under a placeholder registry, not shown).
+    try {
+        parse_reference("docker://registry.invalid/" + std::string(name));
+    } catch (const Error& e) {
+        std::string msg = e.message(), placeholder = quote("docker://registry.invalid/" + std::string(name));
+        if (size_t at = msg.find(placeholder); at != std::string::npos)
+            msg.replace(at, placeholder.size(), quote(name));
+        throw Error(e.code(), msg);
+    }
     if (conf.search.empty())
         throw Error(ENOENT, "short name " + quote(name) + ": no unqualified-search-registries to resolve it in (" + files +
                                 "): give the full name, HOST/NAME[:TAG]");

@@ -44,6 +44,19 @@ size_t on_header(char* data, size_t size, size_t n, void* user) {
     std::string value = trim(line.substr(colon + 1));
     if (name == "www-authenticate" && t->response.www_authenticate.size() < 16) t->response.www_authenticate.push_back(value);
     t->response.headers[name] = value;
+    // A body announced larger than the limit fails now, not after a stall waiting for it.
+    if (name == "content-length" && success(t->status)) {
+        char* end = nullptr;
+        errno = 0;
+        unsigned long long announced = std::strtoull(value.c_str(), &end, 10);
+        size_t had = t->response.streamed + t->response.body.size();
+        if (end != value.c_str() && *end == '\0' &&
+            (errno == ERANGE || announced > t->limit - std::min(t->limit, had))) {
+            t->error = std::make_exception_ptr(Error(EFBIG, t->what + ": larger than " + std::to_string(t->limit) +
+                                                                " bytes (Content-Length " + value + ")"));
+            return 0;  // aborts the transfer
+        }
+    }
     return size * n;
 }
 

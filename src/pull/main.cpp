@@ -427,8 +427,9 @@ int op_blob(const Request& req, const HttpOptions& options) {
         if (from > 0) headers.push_back("Range: bytes=" + std::to_string(from) + "-");
         Response r;
         try {
-            // The sink enforces the size (no cap here: a longer blob gets the sink's message).
-            r = reg.get("blobs/" + req.digest, headers, std::numeric_limits<size_t>::max() / 2, what, sink);
+            // The blob's size caps the response (a 200 to a Range request is the whole blob
+            // again); a Content-Length above it fails at once.
+            r = reg.get("blobs/" + req.digest, headers, static_cast<size_t>(size), what, sink);
         } catch (const Error& e) {
             if (e.code() == ECONNRESET && sent > 0 && sent < size && attempt < kMaxResumes) continue;
             throw;

@@ -445,8 +445,13 @@ def test_login_and_logout(h):
         h._store_for = None
         r = _pull(h, f"docker://{breg.host}/app:1", "--cert-dir", _certs(h), "--authfile", authfile)
         check(r.rc != 0 and "give --creds or log in" in r.err, f"logged out: authentication required\n{r!r}")
-        r = h.rt("image", "login", "--authfile", authfile, "-u", USER, "-p", "x", "https://x.example", root=False)
-        check(r.rc != 0 and "HOST[:PORT]" in r.err, f"a URL is not a registry\n{r!r}")
+        # podman's: https://HOST/ is HOST; another scheme is no registry.
+        r = h.rt("image", "login", "--authfile", authfile, "--cert-dir", _certs(h), "-u", USER, "-p", PASSWORD,
+                 f"https://{breg.host}/", root=False)
+        check_eq(r.rc, 0, f"login https://HOST/\n{r!r}")
+        check(breg.host in json.load(open(authfile))["auths"], "recorded under HOST")
+        r = h.rt("image", "login", "--authfile", authfile, "-u", USER, "-p", "x", "ftp://x.example", root=False)
+        check(r.rc != 0 and "HOST[:PORT]" in r.err, f"an ftp URL is not a registry\n{r!r}")
 
 
 def _multi_layout(h):
@@ -525,6 +530,11 @@ def test_pull_multi_platform_index(h):
         _nothing_left(h, "no platform")
         r = _pull(h, ref, "--platform", "linux")
         check(r.rc != 0 and "OS/ARCH" in r.err, f"a malformed --platform\n{r!r}")
+        # A single-platform image is pulled whatever --platform says, with podman's warning.
+        reg.push(_layout(h)[0], "1", "single:1")
+        r = _pull(h, f"docker://{reg.host}/single:1", "--cert-dir", _certs(h), "--platform", f"linux/{other}")
+        check_eq(r.rc, 0, f"pull --platform of a single-platform image\n{r!r}")
+        check_in(f"is for linux/{host_arch}, not the linux/{other} asked for", r.err, "the warning")
 
 
 def test_run_image_from_registry(h):
@@ -666,6 +676,9 @@ class FakeRegistry:
         if mode == "big-config":
             m["config"]["size"] = 9 << 20
             self.manifest = json.dumps(m).encode()
+        if mode == "artifact":  # a Helm chart's manifest, say
+            m["config"]["mediaType"] = "application/vnd.cncf.helm.config.v1+json"
+            self.manifest = json.dumps(m).encode()
         fake = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
@@ -748,6 +761,17 @@ class FakeRegistry:
                         return self.send(200, data + b"x" * 100)
                     if mode == "too-short":
                         return self.send(200, data[:-10])
+                    if mode == "huge-length":  # announces 2^50 bytes, sends the blob, then waits
+                        self.send_response(200)
+                        self.send_header("Content-Length", str(1 << 50))
+                        self.end_headers()
+                        try:
+                            self.wfile.write(data)
+                            self.wfile.flush()
+                            time.sleep(20)
+                        except OSError:
+                            pass
+                        return
                     if mode.startswith("drop-once") and n == 1:  # half, then the connection drops
                         self.send_response(200)
                         self.send_header("Content-Length", str(len(data)))
@@ -1009,11 +1033,19 @@ def test_dropped_connection_resumes(h):
 def test_wrong_digest_size_and_content_digest(h):
     r = _bad(h, "wrong-digest", ["digest mismatch"])
     check_in(r.fake.layer, r.err, "names the layer's digest")
-    r = _bad(h, "too-long", ["more than the blob's"])
+    r = _bad(h, "too-long", ["larger than"])
     check_in(r.fake.layer, r.err, "names the blob")
+    # A Content-Length above the blob's size fails at once, not after a stall waiting for the bytes.
+    r = _bad(h, "huge-length", ["larger than", "(Content-Length 1125899906842624)"])
+    check_in(r.fake.layer, r.err, "names the blob")
+    check(r.elapsed < 10, f"at once, not after --stall-timeout ({r.elapsed:.1f} s)")
     r = _bad(h, "too-short", ["of the blob's"])
     check_in(r.fake.layer, r.err, "names the blob")
     _bad(h, "wrong-content-digest", ["Docker-Content-Digest", "does not match"])
+
+
+def test_an_artifact_is_not_an_image(h):
+    _bad(h, "artifact", ["config media type `application/vnd.cncf.helm.config.v1+json` is not a container image's"])
 
 
 def test_oversized_documents(h):
@@ -1086,10 +1118,13 @@ def test_bad_references_and_options(h):
     for ref, want in (("docker://", "no image name"), ("docker://Host:99999/a", "invalid registry"),
                       ("docker://127.0.0.1:5000/a@sha256:12", "digest"),
                       ("app:1", "short name `app:1`: no unqualified-search-registries"),
-                      ("docker://127.0.0.1:5000/a:-bad", "invalid tag"), ("Bad/Name", "invalid")):
+                      ("docker://127.0.0.1:5000/a:-bad", "invalid tag"), ("Bad/Name", "invalid"),
+                      ("", "invalid image reference ``: no image name"),
+                      (":v1", "invalid image reference `:v1`: no image name")):
         r = h.rt("image", "pull", "--store", _store(h), ref, root=False, env=env)
         check(r.rc != 0, f"{ref}: refused\n{r!r}")
         check_in(want, r.err, f"{ref}: the error")
+        check("registry.invalid" not in r.err, f"{ref}: no placeholder registry shown\n{r!r}")
     r = h.rt("image", "pull", "--store", _store(h), "--tls-verify=maybe", "docker://127.0.0.1:1/a", root=False)
     check(r.rc != 0 and "--tls-verify" in r.err, f"a bad --tls-verify\n{r!r}")
     r = h.rt("image", "pull", "--store", _store(h), "--creds", ":x", "docker://127.0.0.1:1/a", root=False)

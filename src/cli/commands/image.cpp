@@ -8,7 +8,9 @@
 
 #include "../command.hpp"
 #include "crunlite/base/error.hpp"
+#include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/image/manifest.hpp"
 #include "crunlite/image/reference.hpp"
 #include "crunlite/image/store.hpp"
 #include "crunlite/json/json.hpp"
@@ -285,8 +287,16 @@ int cmd_image(const Global& g, const std::vector<std::string>& args) {
     bool show = !f.quiet && f.format != "json" && ::isatty(STDERR_FILENO);
     if (verb == "pull") {
         image::PullOptions options = pull_options(f.pull, "image pull");
-        print_image(app::pull_image(ctx, root, image::parse_pull_reference(f.ref), options, limits, progress(show)),
-                    "Pulled", f);
+        image::StoredImage img =
+            app::pull_image(ctx, root, image::parse_pull_reference(f.ref), options, limits, progress(show));
+        // podman's warning: a single-platform image is pulled whatever its platform.
+        image::Platform want = options.platform.value_or(image::host_platform());
+        image::Platform got = image::parse_image_config(img.config_json, "image " + img.id + " config").platform;
+        bool other_os = !got.os.empty() && got.os != want.os;
+        if (other_os || (!got.architecture.empty() && got.architecture != want.architecture))
+            log::warn("image " + quote(f.ref) + " is for " + image::platform_name(got) + ", not the " +
+                      image::platform_name(want) + " asked for");
+        print_image(img, "Pulled", f);
         return 0;
     }
     app::with_image_store(ctx, root, limits, [&](image::Store& store) { run_store_verb(store, verb, f, show); });

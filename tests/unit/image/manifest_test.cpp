@@ -57,6 +57,14 @@ TEST_CASE("manifests and bad descriptors", "[manifest]") {
     CHECK_THROWS_WITH(parse_manifest(R"({"config":{"digest":")" + kA + R"(","size":2},"layers":[],"layers":[]})",
                                      "m.json"),
                       Catch::Contains("duplicate key"));
+    auto config_of_type = [&](const std::string& type) {
+        return parse_manifest(
+            R"({"config":{"mediaType":")" + type + R"(","digest":")" + kA + R"(","size":2},"layers":[]})", "m.json");
+    };
+    CHECK_NOTHROW(config_of_type("application/vnd.oci.image.config.v1+json"));
+    CHECK_NOTHROW(config_of_type("application/vnd.docker.container.image.v1+json"));
+    CHECK_THROWS_WITH(config_of_type("application/vnd.cncf.helm.config.v1+json"),
+                      Catch::Contains("m.json: config media type `application/vnd.cncf.helm.config.v1+json` is not"));
 }
 
 TEST_CASE("image config: the runtime stage's user, command and healthcheck", "[manifest]") {
