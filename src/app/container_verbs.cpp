@@ -226,7 +226,61 @@ off_t tail_offset(int fd, int64_t lines) {
     return 0;
 }
 
-void logs(const runtime::Context& ctx, const std::string& id, bool follow, std::optional<int64_t> tail) {
+std::optional<LogRecord> parse_log_record(std::string_view line) {
+    // "TIME STREAM F|P TEXT", TIME "2026-12-07T15:04:05.123456789Z" (crun-lite-monitor's).
+    size_t sp1 = line.find(' ');
+    if (sp1 == std::string_view::npos || sp1 < 20 || line[sp1 - 1] != 'Z' || line[10] != 'T') return std::nullopt;
+    std::string_view rest = line.substr(sp1 + 1);
+    LogRecord r;
+    if (rest.rfind("stdout ", 0) == 0) r.err = false;
+    else if (rest.rfind("stderr ", 0) == 0) r.err = true;
+    else return std::nullopt;
+    rest.remove_prefix(7);
+    if (rest.size() < 2 || (rest[0] != 'F' && rest[0] != 'P') || rest[1] != ' ') return std::nullopt;
+    auto time = state::parse_event_time(std::string(line.substr(0, sp1)));
+    if (!time) return std::nullopt;
+    r.time_ns = *time;
+    r.stamp = line.substr(0, sp1);
+    r.partial = rest[0] == 'P';
+    r.text = rest.substr(2);
+    return r;
+}
+
+namespace {
+
+// Prints one line of the log as `o` asks: a record's text on its stream (with
+// its time, -t), a line that is none (a watcher's message) on stderr.
+class LogPrinter {
+public:
+    explicit LogPrinter(const LogOptions& o) : o_(o) {}
+    void line(std::string_view text) {
+        auto r = parse_log_record(text);
+        if (!r) {  // not a record: shown as it is, on stderr, its time unknown (not filtered)
+            std::cerr << text << '\n';
+            return;
+        }
+        if ((o_.since_ns && r->time_ns < *o_.since_ns) || (o_.until_ns && r->time_ns > *o_.until_ns)) return;
+        std::ostream& out = r->err ? std::cerr : std::cout;
+        // A line logged in parts: the time before its first part only.
+        bool& open = r->err ? err_open_ : out_open_;
+        if (o_.timestamps && !open) out << r->stamp << ' ';
+        out << r->text;
+        if (!r->partial) out << '\n';
+        open = r->partial;
+    }
+    void flush() {
+        std::cout.flush();
+        std::cerr.flush();
+    }
+
+private:
+    const LogOptions& o_;
+    bool out_open_ = false, err_open_ = false;
+};
+
+}  // namespace
+
+void logs(const runtime::Context& ctx, const std::string& id, const LogOptions& o) {
     state::Store store(ctx.root);
     ImageContainer c = load_image_container(ctx, id);
     std::string path = c.st.bundle + "/ctr.log";
@@ -235,16 +289,35 @@ void logs(const runtime::Context& ctx, const std::string& id, bool follow, std::
         if (errno == ENOENT) throw Error(ENOENT, "container " + id + " has no log (it was not run detached)");
         throw_errno("open " + quote(path));
     }
-    if (tail && ::lseek(fd.get(), tail_offset(fd.get(), *tail), SEEK_SET) < 0) throw_errno("seek " + quote(path));
+    if (o.tail && ::lseek(fd.get(), tail_offset(fd.get(), *o.tail), SEEK_SET) < 0) throw_errno("seek " + quote(path));
+    LogPrinter printer(o);
+    std::string pending;  // a line not yet ended
     char buf[65536];
+    int64_t stopped_at = 0;
     for (;;) {
-        // Decided before reading, so the last read has all a stopped container wrote.
-        bool last = !follow || !store.exists(id) || store.status(c.st) == state::Status::Stopped;
+        // Decided before reading, so the last read has all a stopped container wrote:
+        // its monitor has logged it all once the exit is recorded (or, should none
+        // come, a second after).
+        bool gone = !store.exists(id);
+        bool stopped = !gone && store.status(c.st) == state::Status::Stopped;
+        if (stopped && !stopped_at) stopped_at = monotonic_ms();
+        bool settled = !stopped || store.exit_status(id) || monotonic_ms() - stopped_at > 1000;
+        bool last = settled && (!o.follow || gone || stopped);
         ssize_t n;
-        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) std::cout.write(buf, n);
-        std::cout.flush();
-        if (last) return;
-        ::usleep(100'000);
+        while ((n = ::read(fd.get(), buf, sizeof buf)) > 0) {
+            pending.append(buf, static_cast<size_t>(n));
+            size_t start = 0;
+            for (size_t nl; (nl = pending.find('\n', start)) != std::string::npos; start = nl + 1)
+                printer.line(std::string_view(pending).substr(start, nl - start));
+            pending.erase(0, start);
+        }
+        if (last) {
+            if (!pending.empty()) printer.line(pending);
+            printer.flush();
+            return;
+        }
+        printer.flush();
+        ::usleep(settled ? 100'000 : 20'000);
     }
 }
 

@@ -61,6 +61,10 @@ po::variables_map parse_ids_args(const std::string& verb, const po::options_desc
 // ("update: --memory").
 int64_t parse_size(const std::string& what, const std::string& text);
 
+// --since/--until (events, logs): a Unix timestamp, an RFC 3339 time, or a
+// duration before now ("10m"), in ns since the epoch.  Throws naming `flag`.
+int64_t parse_time_flag(const std::string& text, const std::string& flag);
+
 // Splits `args` where options end: at "--" or at the first word that is not
 // an option or an option's value (runc's rule for "exec ID ls -la").  The
 // options go to `own`; returns the index of the first remaining word.  When

@@ -1,7 +1,8 @@
 // crun-lite-monitor: what stays of a detached container's monitor once the
 // container has started (`run -d`, docs/design.md "A small monitor").
 //
-//   crun-lite-monitor -i ID -p PID -s START [-t MS] [-r] [-k PID]... [-n FD] [-u FD] -- RUNTIME [GLOBAL OPTIONS...]
+//   crun-lite-monitor -i ID -p PID -s START [-t MS] [-r] [-k PID]... [-n FD] [-u FD] [-L FD -O FD -E FD]
+//                     -- RUNTIME [GLOBAL OPTIONS...]
 //   crun-lite-monitor -w -i ID -p PID -s START -t MS -- RUNTIME [GLOBAL OPTIONS...]
 //
 // The `run -d` monitor (a fork of crun-lite: it created and started the
@@ -24,6 +25,16 @@
 // the container's life so that a restarted init joins them (and the helpers
 // keep serving it); they are only passed on.
 //
+// With -L, -O and -E (a detached image container's log) we relay what the
+// container writes: -O and -E are the read ends of the pipes that are its
+// stdout and stderr (our own fds 1 and 2 are their write ends, so that a
+// restarted init, and the runtime we run, write there too), -L the log file
+// (ctr.log, O_APPEND).  Each line goes to the log as the CRI's log format has
+// it (what podman's k8s-file driver writes): "TIME STREAM F|P TEXT\n", TIME
+// RFC 3339 UTC with nanoseconds, F a full line, P part of a longer one (16 KiB
+// at most a record).  Our own messages go to the log directly, never through
+// a pipe we read (a full pipe would block us).
+//
 // With -w (watch) the init is not our child (a foreground `run`, or `create
 // --image` whose init the caller's subreaper inherits): we only run the ticks,
 // until the init exits (its pidfd says so), and record nothing.
@@ -38,15 +49,18 @@
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <climits>
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 
 namespace {
 
@@ -65,6 +79,7 @@ struct Options {
     const char* netns_fd = nullptr;
     const char* userns_fd = nullptr;
     char start_buf[24] = {};  // a restarted init's start time (start_time points here then)
+    int log = -1, out = -1, err = -1;  // -L, -O, -E
     char** runtime = nullptr;  // RUNTIME [GLOBAL OPTIONS...], null-terminated (argv's tail)
     int n_runtime = 0;
 };
@@ -72,9 +87,74 @@ struct Options {
 [[noreturn]] void usage(const char* msg) {
     std::fprintf(stderr,
                  "crun-lite-monitor: %s\nusage: crun-lite-monitor [-w] -i ID -p PID -s START [-t MS] [-r] "
-                 "[-k PID]... [-n FD] [-u FD] -- RUNTIME [GLOBAL OPTIONS...]\n",
+                 "[-k PID]... [-n FD] [-u FD] [-L FD -O FD -E FD] -- RUNTIME [GLOBAL OPTIONS...]\n",
                  msg);
     std::exit(125);
+}
+
+// The log records (see the header comment).
+int log_fd = -1;  // -L; -1: our messages go to stderr
+
+void write_record(const char* stream, const char* text, size_t len, bool partial) {
+    timespec ts;
+    ::clock_gettime(CLOCK_REALTIME, &ts);
+    tm t;
+    ::gmtime_r(&ts.tv_sec, &t);
+    char head[64];
+    size_t n = std::strftime(head, sizeof head, "%Y-%m-%dT%H:%M:%S", &t);
+    n += static_cast<size_t>(std::snprintf(head + n, sizeof head - n, ".%09ldZ %s %c ", ts.tv_nsec, stream,
+                                           partial ? 'P' : 'F'));
+    iovec parts[3] = {{head, n}, {const_cast<char*>(text), len}, {const_cast<char*>("\n"), 1}};
+    // One writev: O_APPEND keeps each record whole among the log's other writers.
+    while (::writev(log_fd, parts, 3) < 0 && errno == EINTR) {}
+}
+
+// Our own message, as the runtime's look ("crun-lite-monitor: ..."): a stderr record, or stderr.
+void say(const char* what, const char* detail) {
+    char text[512];
+    int n = std::snprintf(text, sizeof text, "crun-lite-monitor: %s%s%s", what, detail ? ": " : "",
+                          detail ? detail : "");
+    if (n < 0) return;
+    size_t len = std::min(static_cast<size_t>(n), sizeof text - 1);
+    if (log_fd >= 0) write_record("stderr", text, len, false);
+    else std::fprintf(stderr, "%s\n", text);
+}
+
+// One of the container's streams: the pipe's read end and the line being gathered.
+struct Stream {
+    const char* name;
+    int fd = -1;
+    char buf[16384] = {};
+    size_t len = 0;
+};
+
+// Reads what `s` has (the pipe is non-blocking) and logs each full line; a line
+// longer than the buffer goes in parts.  `all`: the rest too, as a part (the
+// init exited: what it wrote last is not held back).  A bounded amount a call:
+// a container that never stops writing does not keep us from our children.
+void relay(Stream& s, bool all) {
+    if (s.fd < 0) return;
+    for (size_t budget = all ? 1 << 20 : 256 << 10; budget > 0;) {
+        ssize_t n = ::read(s.fd, s.buf + s.len, sizeof s.buf - s.len);
+        if (n < 0 && errno == EINTR) continue;
+        if (n > 0) {
+            s.len += static_cast<size_t>(n);
+            budget -= std::min(budget, static_cast<size_t>(n));
+        }
+        size_t start = 0;
+        for (char* nl; (nl = static_cast<char*>(std::memchr(s.buf + start, '\n', s.len - start)));) {
+            size_t end = static_cast<size_t>(nl - s.buf);
+            write_record(s.name, s.buf + start, end - start, false);
+            start = end + 1;
+        }
+        std::memmove(s.buf, s.buf + start, s.len - start);
+        s.len -= start;
+        if (s.len == sizeof s.buf || (all && s.len > 0 && n <= 0)) {
+            write_record(s.name, s.buf, s.len, true);
+            s.len = 0;
+        }
+        if (n <= 0) return;  // drained (EAGAIN), or every writer gone
+    }
 }
 
 long number(const char* text, const char* what) {
@@ -88,7 +168,7 @@ long number(const char* text, const char* what) {
 Options parse(int argc, char** argv) {
     Options o;
     int c;
-    while ((c = ::getopt(argc, argv, "+i:p:s:t:rk:wn:u:")) != -1) {
+    while ((c = ::getopt(argc, argv, "+i:p:s:t:rk:wn:u:L:O:E:")) != -1) {
         switch (c) {
             case 'i': o.id = optarg; break;
             case 'p': o.init = static_cast<pid_t>(number(optarg, "-p: not a pid")); break;
@@ -98,6 +178,9 @@ Options parse(int argc, char** argv) {
             case 'w': o.watch = true; break;
             case 'n': number(optarg, "-n: not an fd"); o.netns_fd = optarg; break;
             case 'u': number(optarg, "-u: not an fd"); o.userns_fd = optarg; break;
+            case 'L': o.log = static_cast<int>(number(optarg, "-L: not an fd")); break;
+            case 'O': o.out = static_cast<int>(number(optarg, "-O: not an fd")); break;
+            case 'E': o.err = static_cast<int>(number(optarg, "-E: not an fd")); break;
             case 'k':
                 if (o.n_helpers == kMaxHelpers) usage("too many -k");
                 o.helpers[o.n_helpers++] = static_cast<pid_t>(number(optarg, "-k: not a pid"));
@@ -107,6 +190,8 @@ Options parse(int argc, char** argv) {
     }
     if (!o.id || o.init <= 0 || !o.start_time) usage("-i, -p and -s are required");
     if (o.watch && (o.remove || o.n_helpers > 0 || o.first_tick_ms < 0)) usage("-w takes -t, and neither -r nor -k");
+    if ((o.log >= 0) != (o.out >= 0) || (o.log >= 0) != (o.err >= 0) || (o.watch && o.log >= 0))
+        usage("-L, -O and -E go together, and not with -w");
     if (optind >= argc) usage("no runtime command after --");
     o.runtime = argv + optind;
     o.n_runtime = argc - optind;
@@ -121,13 +206,19 @@ long long now_ms() {
 }
 
 // Forks `RUNTIME [GLOBAL...] extra...`; with `out`, its stdout goes to a pipe
-// whose read end is stored there.  Returns the child's pid, or -1.
-pid_t spawn(const Options& o, const char* const* extra, int* out) {
+// whose read end is stored there; `report_fd` then passes the pipe as
+// "--report-fd N" instead, its stdout staying ours (a restarted init's).
+// Returns the child's pid, or -1.
+pid_t spawn(const Options& o, const char* const* extra, int* out, bool report_fd = false) {
     int fds[2] = {-1, -1};
     if (out && ::pipe2(fds, O_CLOEXEC) < 0) return -1;
     pid_t pid = ::fork();
     if (pid == 0) {
-        if (out) ::dup2(fds[1], STDOUT_FILENO);  // dup2 clears CLOEXEC on the copy
+        char report[16] = "";
+        if (out && report_fd)
+            std::snprintf(report, sizeof report, "%d", ::fcntl(fds[1], F_DUPFD, 3));  // a copy without CLOEXEC
+        else if (out)
+            ::dup2(fds[1], STDOUT_FILENO);  // dup2 clears CLOEXEC on the copy
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -137,9 +228,10 @@ pid_t spawn(const Options& o, const char* const* extra, int* out) {
         int n = 0;
         for (int i = 0; i < o.n_runtime; ++i) args[n++] = o.runtime[i];
         for (; *extra; ++extra) args[n++] = *extra;
+        if (report[0]) args[n++] = "--report-fd", args[n++] = report;
         args[n] = nullptr;
         ::execv(args[0], const_cast<char* const*>(args));
-        std::fprintf(stderr, "crun-lite-monitor: exec %s: %s\n", args[0], std::strerror(errno));
+        say(args[0], std::strerror(errno));
         ::_exit(127);
     }
     if (out) {
@@ -199,9 +291,9 @@ pid_t run_exited(const Options& o, int status, Tick& t) {
     if (o.netns_fd) args[n++] = "--netns-fd", args[n++] = o.netns_fd;
     if (o.userns_fd) args[n++] = "--userns-fd", args[n++] = o.userns_fd;
     args[n] = nullptr;
-    t.pid = spawn(o, args, &t.out);
+    t.pid = spawn(o, args, &t.out, true);
     if (t.pid < 0) {
-        std::perror("crun-lite-monitor: fork");
+        say("fork", std::strerror(errno));
         t = Tick{};
         return -1;
     }
@@ -247,9 +339,18 @@ int main(int argc, char** argv) {
     sigemptyset(&chld);
     sigaddset(&chld, SIGCHLD);
     ::sigprocmask(SIG_BLOCK, &chld, nullptr);
+    // The log's fds are ours alone: not the runtime's we run, nor a restarted init's.
+    static Stream out{"stdout"}, err{"stderr"};  // static: their buffers cost pages only once written
+    out.fd = o.out;
+    err.fd = o.err;
+    if (o.log >= 0) {
+        log_fd = o.log;
+        for (int fd : {o.log, o.out, o.err}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
+        for (int fd : {o.out, o.err}) ::fcntl(fd, F_SETFL, O_NONBLOCK);
+    }
     int sfd = ::signalfd(-1, &chld, SFD_CLOEXEC | SFD_NONBLOCK);
     if (sfd < 0) {
-        std::perror("crun-lite-monitor: signalfd");
+        say("signalfd", std::strerror(errno));
         return 1;
     }
     int init_fd = o.watch ? open_pidfd(o.init) : -1;
@@ -265,6 +366,9 @@ int main(int argc, char** argv) {
         while ((pid = ::waitpid(-1, &status, WNOHANG)) > 0) {
             if (pid == o.init && !init_done) {
                 init_done = true;
+                // All it wrote is in the log before its exit is recorded (logs reads until then).
+                relay(out, true);
+                relay(err, true);
                 exit_cmd = run_exited(o, status, exited);
             } else if (pid == tick.pid) {
                 long next = tick_delay(tick, interval);
@@ -282,7 +386,11 @@ int main(int argc, char** argv) {
             }
         }
         // Nothing left to reap; watching, also the init gone.
-        if (pid < 0 && errno == ECHILD && (!o.watch || init_done)) break;
+        if (pid < 0 && errno == ECHILD && (!o.watch || init_done)) {
+            relay(out, true);
+            relay(err, true);
+            break;
+        }
         if (init_done && exit_cmd <= 0 && o.n_helpers > 0) {
             // The container is gone (and recorded): its network helpers go too.
             for (int i = 0; i < o.n_helpers; ++i) ::kill(o.helpers[i], SIGTERM);
@@ -297,18 +405,20 @@ int main(int argc, char** argv) {
             }
             continue;
         }
-        pollfd fds[4] = {{sfd, POLLIN, 0}, {tick.out, POLLIN, 0}, {init_done ? -1 : init_fd, POLLIN, 0},
-                         {exited.out, POLLIN, 0}};
+        pollfd fds[6] = {{sfd, POLLIN, 0},      {tick.out, POLLIN, 0}, {init_done ? -1 : init_fd, POLLIN, 0},
+                         {exited.out, POLLIN, 0}, {out.fd, POLLIN, 0},  {err.fd, POLLIN, 0}};
         long long wait = due < 0 || tick.pid != 0 || init_done ? -1 : due - now_ms();
         if (wait > INT_MAX) wait = INT_MAX;
         if (wait < -1) wait = 0;
-        if (::poll(fds, 4, static_cast<int>(wait)) < 0 && errno != EINTR) {
-            std::perror("crun-lite-monitor: poll");
+        if (::poll(fds, 6, static_cast<int>(wait)) < 0 && errno != EINTR) {
+            say("poll", std::strerror(errno));
             return 1;
         }
         if (fds[1].revents) read_tick(tick);
         if (fds[3].revents) read_tick(exited);
         if (fds[2].revents) init_done = true;  // watching: the init exited
+        if (fds[4].revents) relay(out, false);
+        if (fds[5].revents) relay(err, false);
         signalfd_siginfo si;
         while (::read(sfd, &si, sizeof si) > 0) {}
     }

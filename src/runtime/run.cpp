@@ -153,12 +153,31 @@ std::vector<std::string> monitor_args(const Context& ctx, const state::State& st
     throw_errno("exec crun-lite-monitor");
 }
 
+// A detached image container's output: pipes that crun-lite-monitor relays to
+// its log, a record a line (-L, -O, -E).  The monitor's fds 1 and 2 are their
+// write ends, which the container inherits, and a restarted one after it.
+struct LogPipes {
+    sys::UniqueFd log, out, err;  // the log file; the read ends
+};
+
+LogPipes open_log_pipes(const std::string& path) {
+    LogPipes l;
+    l.log.reset(::open(path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600));
+    if (!l.log) throw_errno("open log " + quote(path));
+    for (auto [fd, read] : {std::pair{STDOUT_FILENO, &l.out}, std::pair{STDERR_FILENO, &l.err}}) {
+        sys::Pipe p = sys::Pipe::make("pipe for the log");
+        if (::dup2(p.write.get(), fd) < 0) throw_errno("dup2 the log's pipe");
+        *read = std::move(p.read);
+    }
+    return l;
+}
+
 // The detached monitor, once the container started, becomes crun-lite-monitor
 // (monitor/monitor.cpp): same pid, so the init stays its child, and the fds
 // `kept` names stay open.  Does not return; if the exec fails, the container
 // cannot be watched and is removed.
 [[noreturn]] void become_small_monitor(const Context& ctx, const sys::UniqueFd& monitor, Created& c, bool keep,
-                                       const RunHooks& hooks) {
+                                       const RunHooks& hooks, const std::optional<LogPipes>& logs) {
     std::vector<std::string> options;
     if (hooks.first_tick_ms >= 0) options.insert(options.end(), {"-t", std::to_string(hooks.first_tick_ms)});
     if (!keep) options.push_back("-r");
@@ -176,6 +195,11 @@ std::vector<std::string> monitor_args(const Context& ctx, const state::State& st
             options.insert(options.end(), {flag, std::to_string(fd->get())});
         }
     }
+    if (logs)
+        for (auto [flag, fd] : {std::pair{"-L", logs->log.get()}, {"-O", logs->out.get()}, {"-E", logs->err.get()}}) {
+            kept.fds.push_back(fd);
+            options.insert(options.end(), {flag, std::to_string(fd)});
+        }
     std::vector<std::string> args = monitor_args(ctx, c.st, options);
     for (int fd : kept.fds) ::fcntl(fd, F_SETFD, 0);
     // The init is reaped by crun-lite-monitor now, not by this process's owners.
@@ -221,16 +245,13 @@ int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const
         if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != caller) ::_exit(1);
         ::setsid();
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
-        // The container gets the log file as stdout/stderr; the monitor keeps
-        // nothing of the caller's stdio open (our own messages go to the log too).
+        // The container's output goes to its log (through the pipes); the monitor
+        // keeps nothing of the caller's stdio open (our own messages go to the log too).
         int devnull = ::open("/dev/null", O_RDWR | O_CLOEXEC);
+        std::optional<LogPipes> logs;
         if (!hooks.log_path.empty()) {
-            int log = ::open(hooks.log_path.c_str(), O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
-            if (log < 0) throw_errno("open log " + quote(hooks.log_path));
+            logs = open_log_pipes(hooks.log_path);
             ::dup2(devnull, 0);
-            ::dup2(log, 1);
-            ::dup2(log, 2);
-            ::close(log);
         }
         Created c = create_and_hook(ctx, opts, false, hooks);
         if (hooks.start) start_created(store, c.st, c.hooks.poststart, c.started);
@@ -243,7 +264,7 @@ int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const
         sync.close();
         if (hooks.log_path.empty())
             for (int fd = 0; fd < 3; ++fd) ::dup2(devnull, fd);
-        become_small_monitor(ctx, small_monitor, c, keep, hooks);
+        become_small_monitor(ctx, small_monitor, c, keep, hooks, logs);
     } catch (const Error& e) {
         sync.send_error(e);
         return 1;

@@ -887,11 +887,27 @@ def test_stop_signal_from_image_and_create_start(h):
 def test_logs_capture_detached_output(h):
     archive = _archive(h, BASE)
     cid = h.new_id("img")
-    _run(h, archive, "-d", cid, "sh", "-c", "echo to-stdout; echo to-stderr >&2")
+    t0 = time.time()
+    _run(h, archive, "-d", cid, "sh", "-c", "echo to-stdout; echo to-stderr >&2; printf 'no newline'")
     h.wait_status(cid, "stopped")
-    out = h.rt_ok("logs", cid).out
-    check_in("to-stdout", out, "stdout in the log")
-    check_in("to-stderr", out, "stderr in the log")
+    # Docker's and podman's: each stream on its own, a last line without its newline kept.
+    r = h.rt_ok("logs", cid)
+    check_eq((r.out, r.err), ("to-stdout\nno newline", "to-stderr\n"), "stdout's on stdout, stderr's on stderr")
+    # -t: each line after its time, RFC 3339 in UTC with nanoseconds.
+    stamped = h.rt_ok("logs", "-t", cid).out.split("\n")[0]
+    check(re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{9}Z to-stdout", stamped), f"logs -t: {stamped!r}")
+    logged = time.mktime(time.strptime(stamped[:19], "%Y-%m-%dT%H:%M:%S")) - time.timezone
+    check(t0 - 2 <= logged <= time.time() + 1, f"the time it was logged: {stamped!r}")
+    # --since and --until: a time, a timestamp or a duration before now.
+    check_eq(h.rt_ok("logs", "--since", "1m", cid).out, "to-stdout\nno newline", "--since 1m")
+    check_eq(h.rt_ok("logs", "--until", "2000-01-01T00:00:00Z", cid).out, "", "--until a time before")
+    check_eq(h.rt_ok("logs", "--since", str(int(time.time()) + 60), cid).out, "", "--since a time after")
+    h.rt_fail("logs", "--since", "yesterday", cid, expect="logs: --since: invalid time `yesterday`")
+    # The log holds CRI records (podman's k8s-file format), one a line.
+    with open(os.path.join(_store(h), "containers", cid, "ctr.log")) as f:
+        records = f.read().splitlines()
+    check_eq([r.split(" ", 1)[1] for r in records], ["stdout F to-stdout", "stderr F to-stderr", "stdout P no newline"],
+             "TIME STREAM F|P TEXT")
     for verb in (["logs"], ["stop"], ["inspect"], ["port"], ["healthcheck", "run"]):
         r = h.rt(*verb, "no-such-container")
         check(r.rc != 0 and "container no-such-container does not exist" in r.err, f"{verb}: the container named\n{r!r}")
@@ -916,6 +932,25 @@ def test_logs_capture_detached_output(h):
     _run(h, archive, "-d", "--rm", gone, "sleep", "0.3")
     check(harness.wait_until(lambda: gone not in h.container_ids() and gone not in _containers_left(h), 10),
           "run -d --rm: the container and its directory are removed once it exits")
+
+
+def test_logs_keep_bursts_and_long_lines_whole(h):
+    """A burst larger than the pipes, and a line longer than a record (logged in parts),
+    come back from logs as written."""
+    archive = _archive(h, BASE)
+    cid = h.new_id("img")
+    script = ("i=0; while [ $i -lt 3000 ]; do echo line$i; echo err$i >&2; i=$((i+1)); done; "
+              "head -c 40000 /dev/zero | tr '\\0' x; echo; echo end")
+    _run(h, archive, "-d", cid, "sh", "-c", script)
+    h.wait_status(cid, "stopped")
+    r = h.rt_ok("logs", cid)
+    want = "".join(f"line{i}\n" for i in range(3000)) + "x" * 40000 + "\nend\n"
+    check_eq((len(r.out), r.out == want), (len(want), True), "stdout whole, in order")
+    check_eq(r.err, "".join(f"err{i}\n" for i in range(3000)), "stderr whole, in order")
+    with open(os.path.join(_store(h), "containers", cid, "ctr.log")) as f:
+        kinds = [line.split(" ", 3)[2] for line in f if " stdout " in line]
+    check_eq(kinds.count("P"), 2, "the long line in parts: two of 16 KiB, then the rest")
+    h.rt_ok("delete", cid)
 
 
 def test_health_start_period_begins_at_start(h):

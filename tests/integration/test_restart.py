@@ -329,7 +329,7 @@ def test_a_failed_restart_says_why_and_keeps_the_last_run(h):
     check_eq((state["ExitCode"], _inspect(h, cid)["RestartCount"]), (4, 0), "the last run's exit; no restart made")
     check(state["StartedAt"] < state["FinishedAt"], f"the last run's times: {state}")
     check_eq(h.rt_ok("wait", "--timeout", "2s", cid).out.strip(), "4", "wait: the last run's exit")
-    check_in(f"container {cid} not restarted: ", h.rt_ok("logs", cid).out, "the log says why")
+    check_in(f"container {cid} not restarted: ", h.rt_ok("logs", cid).err, "the log says why, on stderr")
     h.rt_ok("rm", cid)
     check_eq((h.container_ids(), _containers_left(h)), ([], []), "nothing left")
 

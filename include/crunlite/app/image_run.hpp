@@ -10,7 +10,7 @@
 //   hosts, hostname, resolv.conf   bind-mounted over /etc/...
 //   app.json      what the runtime verbs need later: image, stop signal,
 //                 healthcheck, network, restart policy, health-on-failure action
-//   ctr.log       stdout+stderr of a detached container (`logs`)
+//   ctr.log       stdout and stderr of a detached container, CRI log records (`logs`)
 //   health.json   healthcheck status (health.hpp)
 //   restart.json  restart count, the last exit, stop and restart requests (restart.hpp)
 //   image, state, lock   for the image store: which image it pins, where its
@@ -113,9 +113,27 @@ void stop(const runtime::Context& ctx, const std::string& id, std::optional<int>
 // monitor as stop does.
 void remove(const runtime::Context& ctx, const std::string& id, bool force);
 
-// logs: the detached container's captured output (its last `tail` lines when
-// given); with `follow`, keeps printing until the container stops.
-void logs(const runtime::Context& ctx, const std::string& id, bool follow, std::optional<int64_t> tail = {});
+// A record of ctr.log, as crun-lite-monitor writes them: "TIME STREAM F|P TEXT"
+// (the CRI's log format); nullopt for a line that is none.  Pure.
+struct LogRecord {
+    std::string_view stamp;  // "2026-12-07T15:04:05.123456789Z"
+    int64_t time_ns = 0;
+    bool err = false;      // stderr, else stdout
+    bool partial = false;  // P: the line goes on in the next record of its stream
+    std::string_view text;
+};
+std::optional<LogRecord> parse_log_record(std::string_view line);
+
+struct LogOptions {
+    bool follow = false;             // keep printing until the container stops
+    std::optional<int64_t> tail;     // the last lines only
+    bool timestamps = false;         // each line after its time
+    std::optional<int64_t> since_ns, until_ns;  // the records of that time only
+};
+
+// logs: the detached container's captured output, stdout's on stdout and
+// stderr's on stderr, as `o` asks.
+void logs(const runtime::Context& ctx, const std::string& id, const LogOptions& o);
 
 // Where the last `lines` lines of the file `fd` start (a final newline ends
 // the last line); 0 when it has fewer.

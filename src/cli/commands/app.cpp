@@ -67,20 +67,24 @@ int cmd_stop(const Global& g, const std::vector<std::string>& args) {
 }
 
 int cmd_logs(const Global& g, const std::vector<std::string>& args) {
-    bool follow = false;
-    std::string tail = "all";
+    app::LogOptions o;
+    std::string tail = "all", since, until;
     po::options_description opts("Options");
-    opts.add_options()("follow,f", po::bool_switch(&follow), "keep printing until the container stops")(
-        "tail,n", po::value(&tail), "print only the last N lines (default all)");
+    opts.add_options()("follow,f", po::bool_switch(&o.follow), "keep printing until the container stops")(
+        "tail,n", po::value(&tail), "print only the last N lines (default all)")(
+        "timestamps,t", po::bool_switch(&o.timestamps), "print each line after the time it was logged")(
+        "since", po::value(&since), "lines logged from this time (a timestamp, RFC 3339, or 10m ago)")(
+        "until", po::value(&until), "lines logged until this time");
     std::string id;
     parse_id_args("logs", opts, args, id);
-    std::optional<int64_t> lines;
     if (tail != "all") {
-        lines = parse_int(tail);
-        if (!lines) throw Error(EINVAL, "logs: --tail: want a number of lines or all, got " + quote(tail));
-        if (*lines < 0) lines.reset();  // podman's -1: all
+        o.tail = parse_int(tail);
+        if (!o.tail) throw Error(EINVAL, "logs: --tail: want a number of lines or all, got " + quote(tail));
+        if (*o.tail < 0) o.tail.reset();  // podman's -1: all
     }
-    naming(g.context(), id, [&] { app::logs(g.context(), id, follow, lines); });
+    if (!since.empty()) o.since_ns = parse_time_flag(since, "logs: --since");
+    if (!until.empty()) o.until_ns = parse_time_flag(until, "logs: --until");
+    naming(g.context(), id, [&] { app::logs(g.context(), id, o); });
     return 0;
 }
 

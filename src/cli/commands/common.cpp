@@ -5,10 +5,13 @@
 #include <string_view>
 
 #include "../command.hpp"
+#include "crunlite/app/image_spec.hpp"
+#include "crunlite/base/clock.hpp"
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
 #include "crunlite/json/template.hpp"
+#include "crunlite/state/events.hpp"
 
 namespace crunlite::cli {
 
@@ -120,6 +123,16 @@ int report_error(const Error& e, int exit_code) {
     // on, naming the runtime first themselves.
     if (log::logging_to_file()) std::cerr << e.message() << "\n";
     return exit_code;
+}
+
+int64_t parse_time_flag(const std::string& text, const std::string& flag) {
+    if (auto t = state::parse_event_time(text)) return *t;
+    try {
+        return realtime_ns() - app::parse_duration(text, flag);
+    } catch (const Error&) {
+        throw Error(EINVAL, flag + ": invalid time " + quote(text) +
+                                ": want a Unix timestamp, an RFC 3339 time or a duration (10m)");
+    }
 }
 
 int64_t parse_size(const std::string& what, const std::string& text) {

@@ -27,12 +27,12 @@ namespace {
 constexpr const char* kUsage =
     "Usage: crun-lite monitor tick CONTAINER_ID\n"
     "       crun-lite monitor exited CONTAINER_ID --pid PID --start-time T --status S [--rm]\n"
-    "                                [--netns-fd FD] [--userns-fd FD]\n\n"
+    "                                [--netns-fd FD] [--userns-fd FD] [--report-fd FD]\n\n"
     "Internal: what crun-lite-monitor, the process that watches a detached container,\n"
     "has the runtime do (a healthcheck tick; the record of the container's exit, and its restart).\n";
 
 int exited(const Global& g, const std::vector<std::string>& args) {
-    int pid = 0, status = 0, netns_fd = -1, userns_fd = -1;
+    int pid = 0, status = 0, netns_fd = -1, userns_fd = -1, report_fd = -1;
     uint64_t start_time = 0;
     bool remove = false;
     po::options_description opts("Options");
@@ -42,14 +42,19 @@ int exited(const Global& g, const std::vector<std::string>& args) {
         ("status", po::value(&status)->required(), "its wait status")
         ("rm", po::bool_switch(&remove), "delete the container")
         ("netns-fd", po::value(&netns_fd), "an inherited fd of the container's network namespace (restarts join it)")
-        ("userns-fd", po::value(&userns_fd), "an inherited fd of its user namespace (rootless restarts join it)");
+        ("userns-fd", po::value(&userns_fd), "an inherited fd of its user namespace (rootless restarts join it)")
+        ("report-fd", po::value(&report_fd), "where to print a restarted init (default: stdout)");
     std::string id;
     parse_id_args("monitor exited", opts, args, id);
     runtime::Context ctx = g.context();
-    // A restarted init gets our stderr (the container's log) as its stdout
-    // too; what we print goes to the monitor's pipe.
-    int out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
-    if (out < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) throw_errno("monitor exited: dup stdout");
+    // A restarted init gets our stdout and stderr (the pipes to the container's
+    // log); what we print goes to the monitor's pipe, --report-fd.  Without it
+    // (a monitor of an older crun-lite) that pipe is our stdout, and the init
+    // gets our stderr for both.
+    int out = report_fd;
+    if (out >= 0 ? ::fcntl(out, F_SETFD, FD_CLOEXEC) < 0
+                 : (out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
+        throw_errno("monitor exited: the report's fd");
     std::optional<app::Restarted> r = app::container_exited(ctx, id, pid, start_time, status, remove, netns_fd, userns_fd);
     if (r) {
         std::string line = std::to_string(r->pid) + " " + std::to_string(r->start_time) + " " +

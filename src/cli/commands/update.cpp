@@ -149,24 +149,13 @@ int cmd_update(const Global& g, const std::vector<std::string>& args) {
 
 namespace {
 
-// --since/--until: a timestamp, an RFC 3339 time, or a duration before now.
-int64_t event_time(const std::string& text, const std::string& flag) {
-    if (auto t = state::parse_event_time(text)) return *t;
-    try {
-        return realtime_ns() - app::parse_duration(text, flag);
-    } catch (const Error&) {
-        throw Error(EINVAL, flag + ": invalid time " + quote(text) +
-                                ": want a Unix timestamp, an RFC 3339 time or a duration (10m)");
-    }
-}
-
 // Docker's `events --format json`: the lifecycle and health events of `ids`
 // (all when empty), one JSON object per line, from `since` (default: now) on,
 // followed until `until` (default: never).
 int stream_events(const runtime::Context& ctx, const std::vector<std::string>& ids, const std::string& since,
                   const std::string& until) {
-    int64_t from = since.empty() ? realtime_ns() : event_time(since, "events: --since");
-    int64_t to = until.empty() ? 0 : event_time(until, "events: --until");
+    int64_t from = since.empty() ? realtime_ns() : parse_time_flag(since, "events: --since");
+    int64_t to = until.empty() ? 0 : parse_time_flag(until, "events: --until");
     uint64_t offset = 0;
     for (bool first = true;; first = false) {
         for (const auto& e : state::read_events(ctx.root, from, to, ids, offset, first))
