@@ -58,9 +58,10 @@ void run_one(const spec::Hook& hook, const std::string& state) {
     std::vector<char*> argv, envp;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    std::vector<std::string> env = hook.env;
+    std::vector<std::string> env = hook.env.value_or(std::vector<std::string>{});
     for (auto& e : env) envp.push_back(e.data());
     envp.push_back(nullptr);
+    char** environment = hook.env ? envp.data() : environ;  // none given: ours, as runc's
 
     using sys::Pipe;
     const char* pipe_context = "pipe for hook";
@@ -69,7 +70,7 @@ void run_one(const spec::Hook& hook, const std::string& state) {
     // Killed (with its process group) and reaped on every way out but a
     // normal exit.
     sys::Child child = sys::Child::fork("fork", [&]() -> int {
-        exec_hook(argv.data(), envp.data(), hook.path.c_str(), in.read.get(), out.write.get(), err.write.get(),
+        exec_hook(argv.data(), environment, hook.path.c_str(), in.read.get(), out.write.get(), err.write.get(),
                   report.write.get());
     }, sys::Child::Kill::Group);
     in.read.reset();

@@ -125,13 +125,24 @@ std::optional<int> reaped_exit_code(const state::State& st, int pidfd) {
 
 namespace detail {
 
-// The hooks of a container's config.json; none when it cannot be read any more
-// (the bundle was removed before `delete`).
-spec::Hooks config_hooks(const state::State& st) {
+void keep_hooks(const state::Store& store, const std::string& id, const spec::Hooks& hooks) {
+    std::string path = store.dir(id) + "/" + kHooksFile;
+    if (hooks.poststart.empty() && hooks.poststop.empty()) {
+        if (::unlink(path.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + quote(path));
+        return;
+    }
+    spec::Hooks kept;
+    kept.poststart = hooks.poststart;
+    kept.poststop = hooks.poststop;
+    write_file_atomic(path, spec::hooks_json(kept), 0600);
+}
+
+spec::Hooks config_hooks(const state::Store& store, const state::State& st) {
+    std::string path = store.dir(st.id) + "/" + kHooksFile;
     try {
-        return spec::parse_config(read_file(st.config_path), st.config_path).hooks;
+        return spec::parse_hooks(read_file(path), path);
     } catch (const Error& e) {
-        log::debug("hooks of " + st.id + " not run: " + e.message());
+        if (e.code() != ENOENT) log::warn("hooks of " + st.id + " not run: " + e.message());
         return {};
     }
 }
@@ -276,7 +287,7 @@ void remove(const Context& ctx, const std::string& id, bool force) {
         }
     }
     detail::destroy_cgroups(st);
-    remove_stopped(store, st, config_hooks(st).poststop);
+    remove_stopped(store, st, config_hooks(store, st).poststop);
 }
 
 namespace {

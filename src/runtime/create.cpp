@@ -138,6 +138,7 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     } else if (!store.exists(opts.id)) {
         throw Error(ENOENT, "container does not exist");
     }
+    detail::keep_hooks(store, opts.id, c.plan.config.hooks);
     st.cgroup_unified = cg.unified;
     st.cgroup_v1 = cg.v1;
     if (const auto& unit = c.plan.cgroups.systemd) {
@@ -279,7 +280,7 @@ void start(const Context& ctx, const std::string& id, const std::function<void(c
         default: throw Error(EINVAL, "cannot start an already running container");
     }
     if (starting) starting(st);
-    start_created(store, st, config_hooks(st).poststart);
+    start_created(store, st, config_hooks(store, st).poststart);
 }
 
 }  // namespace crunlite::runtime

@@ -73,7 +73,12 @@ Created create_container(const Context& ctx, const CreateOptions& opts, bool for
                          bool namespace_fds = false, bool start_now = false);
 
 // The hooks of a container's config.json; none when it cannot be read any more.
-spec::Hooks config_hooks(const state::State& st);
+// The poststart and poststop hooks as config.json had them at create, kept in the
+// state directory (runtime-spec: later changes to config.json must not affect the
+// container); none when it has none.
+constexpr const char* kHooksFile = "hooks.json";
+void keep_hooks(const state::Store& store, const std::string& id, const spec::Hooks& hooks);
+spec::Hooks config_hooks(const state::Store& store, const state::State& st);
 
 // Releases a created container (unless `started` at once) and runs its poststart hooks.
 void start_created(const state::Store& store, const state::State& st, const std::vector<spec::Hook>& poststart,

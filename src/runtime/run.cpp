@@ -125,7 +125,7 @@ void after_exit(const Context& ctx, const state::Store& store, const state::Stat
         sys::UniqueFd lock = store.lock(st.id);
         if (same_container(store, st)) {
             detail::destroy_cgroups(st);
-            remove_stopped(store, st, detail::config_hooks(st).poststop);
+            remove_stopped(store, st, detail::config_hooks(store, st).poststop);
         }
     } catch (const Error& e) {
         log::debug("container " + st.id + " not removed after exit: " + e.message());

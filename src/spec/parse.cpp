@@ -111,13 +111,24 @@ Hook parse_hook(const Value& v) {
     Hook h;
     h.path = v.get_string("path");
     h.args = v.get_string_array_or("args");
-    h.env = v.get_string_array_or("env");
+    if (v.find("env")) h.env = v.get_string_array_or("env");
     if (auto t = v.find("timeout")) {
         int64_t secs = t->as_int64();
         if (secs <= 0) t->fail("must be > 0");
         h.timeout = static_cast<int>(secs);
     }
     return h;
+}
+
+Hooks parse_hooks_value(const Value& h) {
+    Hooks out;
+    out.prestart = parse_list<Hook>(h, "prestart", parse_hook);
+    out.create_runtime = parse_list<Hook>(h, "createRuntime", parse_hook);
+    out.create_container = parse_list<Hook>(h, "createContainer", parse_hook);
+    out.start_container = parse_list<Hook>(h, "startContainer", parse_hook);
+    out.poststart = parse_list<Hook>(h, "poststart", parse_hook);
+    out.poststop = parse_list<Hook>(h, "poststop", parse_hook);
+    return out;
 }
 
 Mount parse_mount(const Value& v) {
@@ -295,14 +306,7 @@ Config parse_config(std::string_view text, const std::string& source) {
     c.hostname = v.get_string_or("hostname", "");
     c.domainname = v.get_string_or("domainname", "");
     c.mounts = parse_list<Mount>(v, "mounts", parse_mount);
-    if (auto h = v.find("hooks")) {
-        c.hooks.prestart = parse_list<Hook>(*h, "prestart", parse_hook);
-        c.hooks.create_runtime = parse_list<Hook>(*h, "createRuntime", parse_hook);
-        c.hooks.create_container = parse_list<Hook>(*h, "createContainer", parse_hook);
-        c.hooks.start_container = parse_list<Hook>(*h, "startContainer", parse_hook);
-        c.hooks.poststart = parse_list<Hook>(*h, "poststart", parse_hook);
-        c.hooks.poststop = parse_list<Hook>(*h, "poststop", parse_hook);
-    }
+    if (auto h = v.find("hooks")) c.hooks = parse_hooks_value(*h);
     c.annotations = v.get_string_map_or("annotations");
     if (auto l = v.find("linux")) c.linux = parse_linux(*l);
     return c;
@@ -311,6 +315,30 @@ Config parse_config(std::string_view text, const std::string& source) {
 Process parse_process(std::string_view text, const std::string& source) {
     json::Document doc = json::parse(text, source);
     return parse_process_value(doc.root());
+}
+
+Hooks parse_hooks(std::string_view text, const std::string& source) {
+    json::Document doc = json::parse(text, source);
+    return parse_hooks_value(doc.root());
+}
+
+std::string hooks_json(const Hooks& hooks) {
+    json::Writer w(false);
+    w.begin_object();
+    for (auto [name, list] : {std::pair{"prestart", &hooks.prestart}, {"createRuntime", &hooks.create_runtime},
+                              {"createContainer", &hooks.create_container}, {"startContainer", &hooks.start_container},
+                              {"poststart", &hooks.poststart}, {"poststop", &hooks.poststop}}) {
+        if (list->empty()) continue;
+        w.key(name).begin_array();
+        for (const auto& h : *list) {
+            w.begin_object().key("path").string(h.path).key("args").string_array(h.args);
+            if (h.env) w.key("env").string_array(*h.env);
+            if (h.timeout) w.key("timeout").integer(*h.timeout);
+            w.end_object();
+        }
+        w.end_array();
+    }
+    return w.end_object().result();
 }
 
 Resources parse_resources(std::string_view text, const std::string& source) {

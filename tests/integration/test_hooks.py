@@ -81,6 +81,31 @@ def test_every_hook_runs_at_its_point(h):
     check_eq(json.load(open(f"{log_dir}/poststop.json"))["status"], "stopped", "poststop state")
 
 
+def test_hooks_are_those_of_create(h):
+    """runtime-spec: changes to config.json after create do not affect the container: start
+    and delete run the poststart and poststop hooks it had then, even with config.json
+    rewritten or gone.  A hook without env gets the runtime's environment (runc's)."""
+    log_dir = h.mkdtemp("hooks")
+    os.chmod(log_dir, 0o777)
+    b = h.bundle(["/probe", "sleep", "30"])
+    b.config["hooks"] = {k: [_recorder(log_dir, k)] for k in ("poststart", "poststop")}
+    plain = _recorder(log_dir, "prestart")
+    del plain["env"]
+    b.config["hooks"]["prestart"] = [plain]
+    b.save()
+    cid = h.new_id("kept")
+    h.rt_ok("create", "--bundle", b.path, cid, env=dict(os.environ, CRUNLITE_TEST_MARK="from-the-runtime"))
+    check_in("CRUNLITE_TEST_MARK=from-the-runtime", open(f"{log_dir}/prestart.env").read().split("\n"),
+             "a hook without env inherits the runtime's environment")
+    b.config["hooks"] = {k: [_recorder(log_dir, "edited-" + k)] for k in ("poststart", "poststop")}
+    b.save()
+    h.rt_ok("start", cid)
+    os.rename(os.path.join(b.path, "config.json"), os.path.join(b.path, "moved.json"))
+    h.rt_ok("delete", "--force", cid)
+    check_eq(open(f"{log_dir}/order").read().split(), ["prestart", "poststart", "poststop"],
+             "the hooks of create, not the edited ones")
+
+
 def wait_for_file(path):
     return harness.wait_until(lambda: os.path.exists(path) and os.path.getsize(path) > 0, 10)
 

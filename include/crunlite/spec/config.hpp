@@ -116,7 +116,8 @@ struct Mount {
 struct Hook {
     std::string path;
     std::vector<std::string> args;
-    std::vector<std::string> env;
+    // None given: the runtime's own environment (runc's, as Go's exec.Cmd with a nil Env).
+    std::optional<std::vector<std::string>> env;
     std::optional<int> timeout;  // seconds, > 0
     bool operator==(const Hook&) const = default;
 };

@@ -24,6 +24,12 @@ namespace crunlite::spec {
 // A whole config.json; `source` names it in errors ("/b/config.json").
 Config parse_config(std::string_view text, const std::string& source);
 
+// A hooks object alone, and one written back (what create keeps of the poststart and
+// poststop hooks for start and delete: runtime-spec, later changes to config.json
+// must not affect the container).  hooks_json(parse_hooks(t)) is t's hooks, normalised.
+Hooks parse_hooks(std::string_view text, const std::string& source);
+std::string hooks_json(const Hooks& hooks);
+
 // A process object alone (`exec --process FILE`); paths have no "process." prefix.
 Process parse_process(std::string_view text, const std::string& source);
 

@@ -97,8 +97,11 @@ TEST_CASE("a full config parses into every field", "[parse]") {
     CHECK(c.mounts[1].uid_mappings[0].host_id == 1000);
     CHECK(c.hooks.prestart.size() == 1);
     CHECK(*c.hooks.create_runtime[0].timeout == 5);
-    CHECK(c.hooks.create_runtime[0].env[0] == "K=V");
+    CHECK(c.hooks.create_runtime[0].env == std::vector<std::string>{"K=V"});
+    CHECK_FALSE(c.hooks.prestart[0].env);  // none given: the runtime's own (runc's)
     CHECK(c.hooks.poststop[0].path == "/e");
+    // What create keeps of them, read back the same.
+    CHECK(spec::parse_hooks(spec::hooks_json(c.hooks), "hooks.json") == c.hooks);
     CHECK(c.annotations.at("k") == "v");
     REQUIRE(c.linux);
     const auto& l = *c.linux;
