@@ -275,6 +275,19 @@ bool frozen(const Paths& paths) {
     return false;
 }
 
+bool frozen_already(const Paths& paths) {
+    auto first_word = [](const std::string& file) {
+        sys::UniqueFd fd(::open(file.c_str(), O_RDONLY | O_CLOEXEC));
+        return fd ? trim(sys::read_to_end(fd.get(), 64)) : std::string();
+    };
+    auto v1 = paths.v1.find("freezer");
+    if (v1 != paths.v1.end()) {
+        std::string state = first_word(v1->second + "/freezer.state");
+        if (state == "FROZEN" || state == "FREEZING") return true;
+    }
+    return !paths.unified.empty() && first_word(paths.unified + "/cgroup.freeze") == "1";
+}
+
 void freeze(const Paths& paths, bool freeze_it, sys::Kernel& k) {
     auto v1 = paths.v1.find("freezer");
     bool v2 = !paths.unified.empty() && ::access((paths.unified + "/cgroup.freeze").c_str(), F_OK) == 0;

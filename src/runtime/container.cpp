@@ -230,13 +230,15 @@ void kill(const Context& ctx, const std::string& id, const std::string& signal, 
     state::Store store(ctx.root);
     state::State st = store.load(id);
     state::Status status;
+    // A stopped container's --all succeeds as runc's, signalling what its cgroup still
+    // holds; without one, what a pid namespace held ended with the init.
     if (!live_pid(store, st, status)) {
-        if (all && signal_leftovers(st, sig)) return;
+        if (all && (signal_leftovers(st, sig) || st.pid_namespace)) return;
         throw Error(ESRCH, "container not running");
     }
     sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
     if (!pidfd || store.status(st) == state::Status::Stopped) {
-        if (all && signal_leftovers(st, sig)) return;
+        if (all && (signal_leftovers(st, sig) || st.pid_namespace)) return;
         throw Error(ESRCH, "container not running");
     }
     // As runc: a paused container is thawed after a SIGKILL (the v1 freezer holds

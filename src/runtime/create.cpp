@@ -145,6 +145,9 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
         st.systemd_unit = unit->name;
         st.systemd_user = unit->user;
     }
+    // runc's refusal, before the cgroup is ours to undo: an init put in a frozen one hangs.
+    if (!c.plan.cgroups.systemd && cgroup::frozen_already(cg))
+        throw Error(EBUSY, "container's cgroup unexpectedly frozen");
     // Intent first: killed from here on, the record tells `delete --force` which cgroups to remove.
     if (!cg.empty()) store.save_cgroup_intent(st);
     tx.own_cgroup(st);

@@ -626,6 +626,36 @@ def test_cgroup_manager_disabled(h):
     check_eq((data["pids"], data["blkio"]), ({}, {}), "no pids or I/O counted")
 
 
+def test_a_frozen_cgroup_is_refused_at_create(h):
+    """runc's refusal: an init put in a cgroup that is already frozen would hang in its first
+    step.  create fails at once, leaving the cgroup as it was and no container."""
+    _needs_cgroups(h)
+    freezer = _cgroup_lines(os.getpid()).get("freezer")
+    if freezer is None:
+        skip("no v1 freezer hierarchy here")
+    name = h.new_id("frozen")
+    d = f"/sys/fs/cgroup/freezer{freezer.rstrip('/')}/{name}"
+    try:
+        os.mkdir(d)
+        with open(d + "/freezer.state", "w") as f:
+            f.write("FROZEN")
+    except OSError as e:
+        skip(f"cannot make a frozen freezer cgroup here: {e}")
+    try:
+        b = h.bundle(["/probe", "true"])
+        b.linux["cgroupsPath"] = name
+        b.save()
+        cid = h.new_id("frozen")
+        r = h.rt("create", "--bundle", b.path, cid, timeout=20)
+        check(r.rc != 0 and "container's cgroup unexpectedly frozen" in r.err, f"refused at once\n{r!r}")
+        check_eq((h.container_ids(), open(d + "/freezer.state").read().strip()), ([], "FROZEN"),
+                 "no container; the cgroup untouched")
+    finally:
+        with open(d + "/freezer.state", "w") as f:
+            f.write("THAWED")
+        os.rmdir(d)
+
+
 def test_bad_resources_fail_cleanly(h):
     _needs_cgroups(h)
     b = h.bundle(["/probe", "exit", "0"])

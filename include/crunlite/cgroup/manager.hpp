@@ -98,6 +98,10 @@ size_t processes_in(const Paths& paths);
 // Throws Error(ENOTSUP) when the container has no freezer.
 void freeze(const Paths& paths, bool frozen, sys::Kernel& k = sys::host_kernel());
 bool frozen(const Paths& paths);
+// Whether an existing cgroup of `paths` is frozen or being frozen (v1 FROZEN or
+// FREEZING, cgroup.freeze 1): a container put in it would hang at its first step.
+// No cgroup yet is not frozen (and costs no exception).
+bool frozen_already(const Paths& paths);
 
 // Every pid in the container's cgroup (v2 if present, else a v1 hierarchy).
 std::vector<pid_t> pids(const Paths& paths);
