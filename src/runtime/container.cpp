@@ -125,10 +125,10 @@ std::optional<int> reaped_exit_code(const state::State& st, int pidfd) {
 
 namespace detail {
 
-void keep_hooks(const state::Store& store, const std::string& id, const spec::Hooks& hooks) {
+void keep_hooks(const state::Store& store, const std::string& id, const spec::Hooks& hooks, bool again) {
     std::string path = store.dir(id) + "/" + kHooksFile;
     if (hooks.poststart.empty() && hooks.poststop.empty()) {
-        if (::unlink(path.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + quote(path));
+        if (again && ::unlink(path.c_str()) < 0 && errno != ENOENT) throw_errno("remove " + quote(path));
         return;
     }
     spec::Hooks kept;

@@ -77,7 +77,8 @@ Created create_container(const Context& ctx, const CreateOptions& opts, bool for
 // state directory (runtime-spec: later changes to config.json must not affect the
 // container); none when it has none.
 constexpr const char* kHooksFile = "hooks.json";
-void keep_hooks(const state::Store& store, const std::string& id, const spec::Hooks& hooks);
+// `again`: the directory is an earlier run's (a restart), whose hooks file may be there.
+void keep_hooks(const state::Store& store, const std::string& id, const spec::Hooks& hooks, bool again);
 spec::Hooks config_hooks(const state::Store& store, const state::State& st);
 
 // Releases a created container (unless `started` at once) and runs its poststart hooks.
