@@ -1,5 +1,6 @@
 #include "crunlite/spec/parse.hpp"
 
+#include "crunlite/base/strings.hpp"
 #include "crunlite/json/json.hpp"
 
 namespace crunlite::spec {
@@ -110,6 +111,8 @@ Process parse_process_value(const Value& v) {
 Hook parse_hook(const Value& v) {
     Hook h;
     h.path = v.get_string("path");
+    // runtime-spec: "path MUST be absolute" (runc would run a relative one from the bundle).
+    if (h.path.empty() || h.path[0] != '/') v.at("path").fail("must be an absolute path, got " + quote(h.path));
     h.args = v.get_string_array_or("args");
     if (v.find("env")) h.env = v.get_string_array_or("env");
     if (auto t = v.find("timeout")) {

@@ -151,6 +151,8 @@ TEST_CASE("wrong types name the JSON path", "[parse]") {
                       "c: mounts[0].destination: required field is missing");
     CHECK_THROWS_WITH(spec::parse_config(R"({"ociVersion":"1.0.0","hooks":{"poststop":[{"path":"/x","timeout":0}]}})", "c"),
                       "c: hooks.poststop[0].timeout: must be > 0");
+    CHECK_THROWS_WITH(spec::parse_config(R"({"ociVersion":"1.0.0","hooks":{"prestart":[{"path":"./rel.sh"}]}})", "c"),
+                      "c: hooks.prestart[0].path: must be an absolute path, got `./rel.sh`");
     CHECK_THROWS_WITH(spec::parse_config(R"({"ociVersion":1})", "c"), "c: ociVersion: expected a string, got a number");
     CHECK_THROWS_WITH(spec::parse_config(R"([])", "c"), Catch::Contains("expected an object"));
     CHECK_THROWS_WITH(spec::parse_config(R"({"ociVersion":"1.0.0","process":{"args":["a"],"args":["b"]}})", "c"),
