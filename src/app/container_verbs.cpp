@@ -298,7 +298,15 @@ void logs(const runtime::Context& ctx, const std::string& id, const LogOptions& 
         // Decided before reading, so the last read has all a stopped container wrote:
         // its monitor has logged it all once the exit is recorded (or, should none
         // come, a second after).
+        // Read again each time: a restarted container has another init.
         bool gone = !store.exists(id);
+        if (!gone) {
+            try {
+                c.st = store.load(id);
+            } catch (const Error&) {
+                gone = true;
+            }
+        }
         bool stopped = !gone && store.status(c.st) == state::Status::Stopped;
         if (stopped && !stopped_at) stopped_at = monotonic_ms();
         bool settled = !stopped || store.exit_status(id) || monotonic_ms() - stopped_at > 1000;

@@ -160,11 +160,11 @@ void create(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k
                 try {
                     write_in(k, d, "cgroup.subtree_control", enable);
                 } catch (const Error& e) {
-                    std::string fields;
+                    std::set<std::string> fields;
                     for (const auto& w : writes)
-                        if (w.v2 && !w.controller.empty() && fields.find(w.field) == std::string::npos)
-                            fields += (fields.empty() ? "" : ", ") + w.field;
-                    throw Error(e.code(), (fields.empty() ? "" : fields + ": ") + "the controllers " + enable +
+                        if (w.v2 && !w.controller.empty()) fields.insert(w.field);
+                    std::string named = join(std::vector<std::string>(fields.begin(), fields.end()), ", ");
+                    throw Error(e.code(), (named.empty() ? "" : named + ": ") + "the controllers " + enable +
                                               " cannot be enabled for the container's cgroup: " + e.message());
                 }
             }

@@ -326,11 +326,11 @@ private:
             std::string n = escaped_xattr(xname);
             if (set(n.c_str(), value, size) < 0) {
                 // trusted.* needs real root, security.* may be refused: not fatal then.  The
-                // kernel takes no user.* on a symbolic link or a device node (EPERM) at all.
+                // kernel takes no user.* on a symbolic link or a device node, and file systems
+                // may take nothing there: skipped, as podman skips them.
                 mode_t type = archive_entry_filetype(e);
-                bool user_on_special = n.rfind("user.", 0) == 0 && errno == EPERM && type != AE_IFREG && type != AE_IFDIR;
-                if (user_on_special || ((!o_.device_nodes || o_.user_xattrs) && (errno == EPERM || errno == ENOTSUP)))
-                    continue;
+                bool special = type != AE_IFREG && type != AE_IFDIR;
+                if ((special || !o_.device_nodes || o_.user_xattrs) && (errno == EPERM || errno == ENOTSUP)) continue;
                 throw_errno("set xattr " + quote(n));
             }
         }

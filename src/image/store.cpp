@@ -182,7 +182,8 @@ void Store::clear_tmp() const {
     for (const auto& t : list_dir(root_ + "/tmp")) {
         std::string path = root_ + "/tmp/" + t;
         sys::UniqueFd held(::open(path.c_str(), O_RDONLY | O_DIRECTORY | O_NOFOLLOW | O_CLOEXEC));
-        if (held && ::flock(held.get(), LOCK_EX | LOCK_NB) < 0) continue;  // at work
+        if (!held && errno != ENOENT && errno != ENOTDIR && errno != ELOOP) continue;  // unknown: left alone
+        if (held && ::flock(held.get(), LOCK_EX | LOCK_NB) < 0) continue;               // at work
         remove_tree(path);  // still locked by us while it goes
     }
 }

@@ -105,8 +105,12 @@ void write_record(const char* stream, const char* text, size_t len, bool partial
     n += static_cast<size_t>(std::snprintf(head + n, sizeof head - n, ".%09ldZ %s %c ", ts.tv_nsec, stream,
                                            partial ? 'P' : 'F'));
     iovec parts[3] = {{head, n}, {const_cast<char*>(text), len}, {const_cast<char*>("\n"), 1}};
-    // One writev: O_APPEND keeps each record whole among the log's other writers.
-    while (::writev(log_fd, parts, 3) < 0 && errno == EINTR) {}
+    // One writev: O_APPEND keeps each record whole among the log's other writers.  A short
+    // write (a full disk) ends the record cut, on a line of its own, so the next one is whole.
+    ssize_t w;
+    while ((w = ::writev(log_fd, parts, 3)) < 0 && errno == EINTR) {}
+    if (w > 0 && static_cast<size_t>(w) < n + len + 1)
+        while (::write(log_fd, "\n", 1) < 0 && errno == EINTR) {}
 }
 
 // Our own message, as the runtime's look ("crun-lite-monitor: ..."): a stderr record, or stderr.
@@ -129,9 +133,10 @@ struct Stream {
 };
 
 // Reads what `s` has (the pipe is non-blocking) and logs each full line; a line
-// longer than the buffer goes in parts.  `all`: the rest too, as a part (the
-// init exited: what it wrote last is not held back).  A bounded amount a call:
-// a container that never stops writing does not keep us from our children.
+// longer than the buffer, or one the pipe holds only the start of (a prompt, a
+// progress bar), goes in parts (P), as conmon logs them.  `all`: up to 1 MiB
+// (the init exited), else 256 KiB: a container that never stops writing does
+// not keep us from our children.
 void relay(Stream& s, bool all) {
     if (s.fd < 0) return;
     for (size_t budget = all ? 1 << 20 : 256 << 10; budget > 0;) {
@@ -149,7 +154,7 @@ void relay(Stream& s, bool all) {
         }
         std::memmove(s.buf, s.buf + start, s.len - start);
         s.len -= start;
-        if (s.len == sizeof s.buf || (all && s.len > 0 && n <= 0)) {
+        if (s.len == sizeof s.buf || (s.len > 0 && n <= 0)) {
             write_record(s.name, s.buf, s.len, true);
             s.len = 0;
         }
@@ -215,10 +220,11 @@ pid_t spawn(const Options& o, const char* const* extra, int* out, bool report_fd
     pid_t pid = ::fork();
     if (pid == 0) {
         char report[16] = "";
-        if (out && report_fd)
-            std::snprintf(report, sizeof report, "%d", ::fcntl(fds[1], F_DUPFD, 3));  // a copy without CLOEXEC
+        int copy = out && report_fd ? ::fcntl(fds[1], F_DUPFD, 3) : -1;  // a copy without CLOEXEC
+        if (copy >= 0)
+            std::snprintf(report, sizeof report, "%d", copy);
         else if (out)
-            ::dup2(fds[1], STDOUT_FILENO);  // dup2 clears CLOEXEC on the copy
+            ::dup2(fds[1], STDOUT_FILENO);  // dup2 clears CLOEXEC on the copy (the report on stdout then)
         sigset_t none;
         sigemptyset(&none);
         ::sigprocmask(SIG_SETMASK, &none, nullptr);
@@ -334,6 +340,7 @@ int main(int argc, char** argv) {
     Options o = parse(argc, argv);
     ::signal(SIGHUP, SIG_IGN);
     ::signal(SIGPIPE, SIG_IGN);
+    ::signal(SIGXFSZ, SIG_IGN);  // a log past RLIMIT_FSIZE: short writes, not our end
     ::prctl(PR_SET_CHILD_SUBREAPER, 1);
     sigset_t chld;
     sigemptyset(&chld);
@@ -343,6 +350,10 @@ int main(int argc, char** argv) {
     static Stream out{"stdout"}, err{"stderr"};  // static: their buffers cost pages only once written
     out.fd = o.out;
     err.fd = o.err;
+    auto drain = [] {
+        relay(out, true);
+        relay(err, true);
+    };
     if (o.log >= 0) {
         log_fd = o.log;
         for (int fd : {o.log, o.out, o.err}) ::fcntl(fd, F_SETFD, FD_CLOEXEC);
@@ -367,8 +378,7 @@ int main(int argc, char** argv) {
             if (pid == o.init && !init_done) {
                 init_done = true;
                 // All it wrote is in the log before its exit is recorded (logs reads until then).
-                relay(out, true);
-                relay(err, true);
+                drain();
                 exit_cmd = run_exited(o, status, exited);
             } else if (pid == tick.pid) {
                 long next = tick_delay(tick, interval);
@@ -387,8 +397,7 @@ int main(int argc, char** argv) {
         }
         // Nothing left to reap; watching, also the init gone.
         if (pid < 0 && errno == ECHILD && (!o.watch || init_done)) {
-            relay(out, true);
-            relay(err, true);
+            drain();
             break;
         }
         if (init_done && exit_cmd <= 0 && o.n_helpers > 0) {

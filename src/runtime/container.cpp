@@ -138,8 +138,9 @@ void keep_hooks(const state::Store& store, const std::string& id, const spec::Ho
 }
 
 spec::Hooks config_hooks(const state::Store& store, const state::State& st) {
-    std::string path = store.dir(st.id) + "/" + kHooksFile;
+    std::string path = st.hooks_kept ? store.dir(st.id) + "/" + kHooksFile : st.config_path;
     try {
+        if (!st.hooks_kept) return spec::parse_config(read_file(path), path).hooks;
         return spec::parse_hooks(read_file(path), path);
     } catch (const Error& e) {
         if (e.code() != ENOENT) log::warn("hooks of " + st.id + " not run: " + e.message());

@@ -139,6 +139,7 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
         throw Error(ENOENT, "container does not exist");
     }
     detail::keep_hooks(store, opts.id, c.plan.config.hooks, opts.replace_stopped);
+    st.hooks_kept = true;
     st.cgroup_unified = cg.unified;
     st.cgroup_v1 = cg.v1;
     if (const auto& unit = c.plan.cgroups.systemd) {

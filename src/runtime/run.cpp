@@ -252,6 +252,9 @@ int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const
         if (!hooks.log_path.empty()) {
             logs = open_log_pipes(hooks.log_path);
             ::dup2(devnull, 0);
+            // Our own messages to the file itself: nothing reads the pipes until we are
+            // crun-lite-monitor, and a full one would block us (logs shows them as stderr's).
+            log::configure(hooks.log_path, log::Format::Text, log::debug_enabled());
         }
         Created c = create_and_hook(ctx, opts, false, hooks);
         if (hooks.start) start_created(store, c.st, c.hooks.poststart, c.started);

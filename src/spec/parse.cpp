@@ -114,7 +114,7 @@ Hook parse_hook(const Value& v) {
     // runtime-spec: "path MUST be absolute" (runc would run a relative one from the bundle).
     if (h.path.empty() || h.path[0] != '/') v.at("path").fail("must be an absolute path, got " + quote(h.path));
     h.args = v.get_string_array_or("args");
-    if (v.find("env")) h.env = v.get_string_array_or("env");
+    if (auto env = v.find("env"); env && !env->is_null()) h.env = v.get_string_array_or("env");
     if (auto t = v.find("timeout")) {
         int64_t secs = t->as_int64();
         if (secs <= 0) t->fail("must be > 0");

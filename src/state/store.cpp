@@ -132,6 +132,7 @@ State Store::load(const std::string& id) const {
     st.owned_bundle = v.get_bool_or("owned_bundle", false);
     st.pid_namespace = v.get_bool_or("pid_namespace", true);
     st.rootless = v.get_bool_or("rootless", false);
+    st.hooks_kept = v.get_bool_or("hooks_kept", false);
     st.setgroups = v.find_bool("setgroups");
     read_cgroup_fields(v, st);
     return st;
@@ -184,6 +185,7 @@ PendingSave Store::save_ahead(const State& st) const {
     w.key("owned_bundle").boolean(st.owned_bundle);
     w.key("pid_namespace").boolean(st.pid_namespace);
     w.key("rootless").boolean(st.rootless);
+    if (st.hooks_kept) w.key("hooks_kept").boolean(true);
     if (st.setgroups) w.key("setgroups").boolean(*st.setgroups);
     write_cgroup_fields(w, st);
     w.end_object();

@@ -44,6 +44,9 @@ struct State {
     bool owned_bundle = false;  // the bundle goes with the container (run --image made it)
     bool pid_namespace = true;   // a pid namespace was made for it (not one joined by path)
     bool rootless = false;
+    // create kept the poststart and poststop hooks in hooks.json (none there: none); a
+    // container of an older crun-lite has its config.json's.
+    bool hooks_kept = false;
     // Whether the container's user namespace allows setgroups, when create
     // knew (runtime::UserNamespacePlan): `exec` then need not ask /proc.
     std::optional<bool> setgroups;

@@ -52,9 +52,12 @@ int exited(const Global& g, const std::vector<std::string>& args) {
     // (a monitor of an older crun-lite) that pipe is our stdout, and the init
     // gets our stderr for both.
     int out = report_fd;
-    if (out >= 0 ? ::fcntl(out, F_SETFD, FD_CLOEXEC) < 0
-                 : (out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3)) < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0)
-        throw_errno("monitor exited: the report's fd");
+    if (out >= 0) {
+        if (::fcntl(out, F_SETFD, FD_CLOEXEC) < 0) throw_errno("monitor exited: --report-fd");
+    } else {
+        out = ::fcntl(STDOUT_FILENO, F_DUPFD_CLOEXEC, 3);
+        if (out < 0 || ::dup2(STDERR_FILENO, STDOUT_FILENO) < 0) throw_errno("monitor exited: dup stdout");
+    }
     std::optional<app::Restarted> r = app::container_exited(ctx, id, pid, start_time, status, remove, netns_fd, userns_fd);
     if (r) {
         std::string line = std::to_string(r->pid) + " " + std::to_string(r->start_time) + " " +
