@@ -299,13 +299,11 @@ void logs(const runtime::Context& ctx, const std::string& id, const LogOptions& 
         // its monitor has logged it all once the exit is recorded (or, should none
         // come, a second after).
         // Read again each time: a restarted container has another init.
-        bool gone = !store.exists(id);
-        if (!gone) {
-            try {
-                c.st = store.load(id);
-            } catch (const Error&) {
-                gone = true;
-            }
+        bool gone = false;
+        try {
+            c.st = store.load(id);
+        } catch (const Error&) {
+            gone = true;  // deleted
         }
         bool stopped = !gone && store.status(c.st) == state::Status::Stopped;
         if (stopped && !stopped_at) stopped_at = monotonic_ms();
