@@ -252,7 +252,7 @@ void unpack_archive(const std::string& file, const std::string& dir) {
 
 }  // namespace
 
-// Without the store's lock until commit: a compressed archive is unpacked
+// Without the store's lock until import commits: a compressed archive is unpacked
 // into a tmp/ directory of its own, which no other import removes.
 StoredImage Store::load(const std::string& source, const std::string& name, const Progress& progress) {
     // transport:path[:tag]
@@ -310,7 +310,7 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
     parts.names = name.empty() ? plan.names : std::vector<std::string>{name};
     parts.source = source;
     parts.label = quote(path);
-    return commit(parts, progress);
+    return import(parts, progress);
 }
 
 }  // namespace crunlite::image

@@ -199,7 +199,7 @@ private:
                                static_cast<gid_t>(archive_entry_gid(e)), AT_SYMLINK_NOFOLLOW) < 0)
                     throw_errno("chown symlink");
                 // Through the directory's fd: the last component is not followed.
-                std::string path = "/proc/self/fd/" + std::to_string(dir.get()) + "/" + base;
+                std::string path = sys::fd_path(dir.get()) + "/" + base;
                 xattrs(e, [&](const char* n, const void* v, size_t len) {
                     return ::lsetxattr(path.c_str(), n, v, len, 0);
                 });
@@ -251,7 +251,7 @@ private:
         if (::mknodat(dir, base.c_str(), kind | 0600, dev) < 0) throw_errno("mknod");
         sys::UniqueFd f(sys::open_beneath(dir, base, O_PATH));
         if (!f) throw_errno("open node");
-        std::string path = "/proc/self/fd/" + std::to_string(f.get());
+        std::string path = sys::fd_path(f.get());
         if (o_.set_owners &&
             ::chown(path.c_str(), static_cast<uid_t>(archive_entry_uid(e)), static_cast<gid_t>(archive_entry_gid(e))) < 0)
             throw_errno("chown node");
@@ -298,7 +298,7 @@ private:
         if (::fstat(t.get(), &st) < 0) throw_errno("stat hard link target");
         if (S_ISDIR(st.st_mode)) throw Error(EPERM, "hard link to a directory");
         remove_entry(dir, base);
-        std::string path = "/proc/self/fd/" + std::to_string(t.get());
+        std::string path = sys::fd_path(t.get());
         if (::linkat(AT_FDCWD, path.c_str(), dir, base.c_str(), AT_SYMLINK_FOLLOW) < 0) throw_errno("link");
     }
 

@@ -174,8 +174,6 @@ private:
     const Store& store_;
 };
 
-StoredImage Store::import(const Parts& parts, const Progress& progress) { return commit(parts, progress); }
-
 // Work left in tmp/ by an import or removal that was killed: what no process
 // holds (TempDir's flock).  Imports run side by side, each in its own.
 void Store::clear_tmp() const {
@@ -191,7 +189,7 @@ void Store::clear_tmp() const {
 // The store's lock is held to find what is missing and to store the result,
 // not while layers are read and unpacked (a pull's transfers): other imports,
 // removals and runs go on meanwhile.
-StoredImage Store::commit(const Parts& parts, const Progress& progress) {
+StoredImage Store::import(const Parts& parts, const Progress& progress) {
     ImageConfig config = parse_image_config(parts.config_json, parts.label + ": image config " + sha256_digest(parts.config_json));
     if (config.diff_ids.size() != parts.layers.size())
         throw Error(EINVAL, parts.label + ": the config lists " + std::to_string(config.diff_ids.size()) +

@@ -157,11 +157,10 @@ public:
     const std::string& root() const { return root_; }
 
 private:
-    // The layers the store lacks, unpacked into a directory of tmp/ without the
-    // lock (stage_layers, store_layer), then under it moved into layers/ with
-    // the image written (store_image, which collects the layer directories it
-    // stores in `added`); a failure removes them.
-    StoredImage commit(const Parts& parts, const Progress& progress);
+    // import's steps: the layers the store lacks, unpacked into a directory of
+    // tmp/ without the lock (stage_layers, store_layer), then under it moved into
+    // layers/ with the image written (store_image, which collects the layer
+    // directories it stores in `added`); a failure removes them.
     void stage_layers(const Parts& parts, const Progress& progress, const ImageConfig& config,
                       const std::vector<std::string>& chains, const std::vector<size_t>& missing,
                       const std::string& stage);
