@@ -3,6 +3,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include "crunlite/base/strings.hpp"
 #include "crunlite/sys/child.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/interrupt.hpp"
 
 namespace crunlite::process {
 namespace {
@@ -28,6 +30,8 @@ constexpr size_t kCaptureLimit = 64 * 1024;
     ::sigprocmask(SIG_SETMASK, &none, nullptr);
     ::signal(SIGPIPE, SIG_DFL);
     ::setpgid(0, 0);  // its own group, so a timeout kills what it started too
+    // Not outliving whoever waits for it (a runtime killed outright, an init killed with its create).
+    ::prctl(PR_SET_PDEATHSIG, SIGKILL);
     if (::dup2(in, 0) < 0 || ::dup2(out, 1) < 0 || ::dup2(err, 2) < 0) {
         int e = errno;
         [[maybe_unused]] ssize_t w = ::write(report, &e, sizeof e);
@@ -99,6 +103,7 @@ void run_one(const spec::Hook& hook, const std::string& state) {
         int wait_ms = deadline < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - monotonic_ms()));
         int n = ::poll(fds, 4, wait_ms);
         if (n < 0 && errno != EINTR) throw_errno("poll hook");
+        if (n < 0) sys::throw_if_interrupted();  // the hook's group is killed on the way out
         if (n == 0) throw Error(ETIMEDOUT, "timed out after " + std::to_string(*hook.timeout) + "s");
         if (fds[1].revents) {
             ssize_t w = ::write(in.write.get(), state.data() + written, state.size() - written);

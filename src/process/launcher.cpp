@@ -29,6 +29,7 @@
 #include "crunlite/linux/terminal.hpp"
 #include "crunlite/linux/sched.hpp"
 #include "crunlite/sys/child.hpp"
+#include "crunlite/sys/interrupt.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "final_process.hpp"
 
@@ -46,6 +47,7 @@ using detail::setgroups_allowed;
 // reported to the parent, then the child exits.  The only way out of a stage.
 template <typename Body>
 [[noreturn]] void child_main(const SyncSocket& sync, Body body) {
+    sys::Interruptible::restore_in_child();  // create's: a signal to the init is the init's
     auto report = [&](const Error& e) {
         // Nobody to tell (a started init whose `create` has exited): the
         // process's stderr, where runc's init says it too (containerd's log).
@@ -557,7 +559,7 @@ Launched launch(const LaunchRequest& req) {
     // (its end of the socket closes then) or failed, without waking us before.
     if (init_commits) {
         struct pollfd hangup = {parent_end.fd(), POLLRDHUP, 0};
-        while (::poll(&hangup, 1, -1) < 0 && errno == EINTR) {}
+        while (::poll(&hangup, 1, -1) < 0 && errno == EINTR) sys::throw_if_interrupted();
     }
     auto keep_pty = [](sys::UniqueFd&) {};  // sent on to --console-socket once Ready
     sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, keep_pty, [&](int listener) {

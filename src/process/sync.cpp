@@ -6,6 +6,7 @@
 #include <cctype>
 
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/interrupt.hpp"
 #include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::process {
@@ -58,6 +59,7 @@ bool SyncSocket::receive(Message& out) const {
     // read Ignored) leaves ECONNRESET, which the kernel reports once, ahead of
     // what the peer sent before it closed (its Error): read on.
     if (n < 0 && errno == ECONNRESET) n = sys::recv_with_fd(fd_.get(), buf, sizeof buf, out.fd);
+    if (n < 0 && errno == EINTR) sys::throw_if_interrupted();
     if (n < 0) throw_errno("receive sync message");
     if (n == 0) return false;
     out.type = static_cast<MsgType>(buf[0]);

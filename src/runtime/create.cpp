@@ -24,6 +24,7 @@
 #include "crunlite/runtime/plan.hpp"
 #include "crunlite/runtime/user_namespace.hpp"
 #include "crunlite/spec/parse.hpp"
+#include "crunlite/sys/interrupt.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "internal.hpp"
 
@@ -127,6 +128,10 @@ void prepare_launch(const Context& ctx, const CreateOptions& opts, bool namespac
 // records its state.  On failure the transaction undoes all of it.  `start_now`:
 // no exec.fifo; the init is started as soon as the state is recorded.
 Created launch_planned(const CreateOptions& opts, const state::Store& store, CreatePlan& c, bool start_now) {
+    // SIGINT, SIGTERM or SIGHUP (a hook that hangs, say) until the state is
+    // recorded: undone as any failure, then main ends us by that signal.
+    // Outermost, so the undoing is not cut short by a second one.
+    sys::Interruptible interruptible;
     process::LaunchRequest& req = c.req;
     state::State& st = c.plan.st;
     const cgroup::Paths& cg = c.plan.cgroups.paths;
@@ -194,6 +199,8 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
         try {
             return process::launch(req);
         } catch (const Error& e) {
+            // An init that died of the same Ctrl-C only "exited early": say why.
+            if (e.code() != EINTR) sys::throw_if_interrupted();
             // A setup the kernel's OOM killer ended only "exited early": say why.
             if (e.code() == EPIPE && cgroup::oom_kills(cg) > 0)
                 throw Error(ENOMEM, e.message() + ": the kernel's OOM killer ended it (linux.resources.memory.limit " +
@@ -208,6 +215,7 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     pid_t pid = launched.process.pid();
     log::debug("container " + opts.id + ": init pid " + std::to_string(pid) + (start_now ? ", starting" : ", blocked on exec.fifo"));
     if (!saved) throw Error(EIO, "the container's state was not written");  // launch calls while_init_sets_up
+    sys::throw_if_interrupted();  // the last moment it can be undone
     if (launched.init_commits)
         saved->adopt();  // in place, and the init started: launch returned once it exec'd
     else

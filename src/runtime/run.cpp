@@ -238,11 +238,13 @@ int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const
                  const sys::UniqueFd& small_monitor, process::SyncSocket& sync, pid_t caller) {
     state::Store store(ctx.root);
     try {
-        // Until the container has started, the monitor dies with its caller: a
-        // `run -d` killed half-way leaves what a killed `create` leaves (which
-        // `delete --force` removes), not a container coming up after its caller
-        // is gone and after the caller's cleanup has run.
-        if (::prctl(PR_SET_PDEATHSIG, SIGKILL) != 0 || ::getppid() != caller) ::_exit(1);
+        // Until the container has started, the monitor dies with its caller, not
+        // leaving a container coming up after its caller is gone and after the
+        // caller's cleanup has run.  SIGTERM: while the create waits (a hook, the
+        // init's setup) it is undone, as a `create` interrupted; a `run -d` killed
+        // at another moment leaves what a killed `create` leaves (which `delete
+        // --force` removes).
+        if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != caller) ::_exit(1);
         ::setsid();
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
         // The container's output goes to its log (through the pipes); the monitor

@@ -33,6 +33,10 @@ void on_signal(int sig) {  // async-signal-safe: atomics and system calls
     errno = saved;
 }
 
+void restore_handlers() noexcept {
+    for (size_t i = 0; i < std::size(kSignals); ++i) ::sigaction(kSignals[i], &before[i], nullptr);
+}
+
 }  // namespace
 
 Interruptible::Interruptible() {
@@ -51,8 +55,11 @@ Interruptible::Interruptible() {
 }
 
 Interruptible::~Interruptible() {
-    if (--depth) return;
-    for (size_t i = 0; i < std::size(kSignals); ++i) ::sigaction(kSignals[i], &before[i], nullptr);
+    if (!--depth) restore_handlers();
+}
+
+void Interruptible::restore_in_child() noexcept {
+    if (depth) restore_handlers();
 }
 
 void throw_if_interrupted() {

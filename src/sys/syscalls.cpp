@@ -17,6 +17,7 @@
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/strings.hpp"
+#include "crunlite/sys/interrupt.hpp"
 
 namespace crunlite::sys {
 
@@ -312,7 +313,8 @@ ssize_t send_with_fd(int sock, const void* data, size_t len, int fd) {
 ssize_t recv_with_fd(int sock, void* buf, size_t len, UniqueFd& fd) {
     FdMessage m(buf, len);
     ssize_t n;
-    while ((n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR) {}
+    // An interruption (sys::Interruptible) ends the wait: EINTR.
+    while ((n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR && !interrupted_by()) {}
     if (n < 0) return n;
     for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c; c = CMSG_NXTHDR(&m.msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {

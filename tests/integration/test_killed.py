@@ -13,7 +13,7 @@ import subprocess
 import time
 
 import harness
-from harness import check, check_eq, wait_until
+from harness import check, check_eq, check_in, wait_until
 
 POINTS_MS = [i * 0.5 for i in range(40)] + list(range(20, 300, 5))
 # CRUNLITE_KILL_EVERY=N keeps every Nth point (contrib/test.sh's sanitizer pass:
@@ -144,6 +144,39 @@ def test_killed_exec(h):
     check_eq(h.finish(p).rc, 0, "delete --force")
     check(wait_until(lambda: harness.footprint(h) == before, 10),
           f"after delete --force: {harness.footprint(h)}, before the container: {before}")
+
+
+def test_interrupted_create(h):
+    """SIGTERM, SIGINT or SIGHUP while `create`, `run` or `run -d` waits for a
+    hook (the runtime's createRuntime, or the init's createContainer) undoes
+    the create as any failure does: the hook's processes, the init, cgroups and
+    state go.  The error names the signal, the runtime ends by it, and the id
+    can be created again."""
+    marks = h.mkdtemp("marks")
+    os.chmod(marks, 0o777)  # the createContainer hook runs as the container's root
+    h.rt_ok("list")  # the state root exists before the first count
+    before = harness.footprint(h)
+    for kind in ("createRuntime", "createContainer"):
+        for verb, sig in ((["create"], signal.SIGTERM), (["run"], signal.SIGINT), (["run", "-d"], signal.SIGHUP)):
+            what = f"{' '.join(verb)} interrupted by {sig.name} in a {kind} hook"
+            mark = os.path.join(marks, f"{kind}-{sig.name}")
+            b = h.bundle(["sleep", "30"])
+            b.config["hooks"] = {kind: [{"path": "/bin/sh", "args": ["sh", "-c", f"touch {mark}; exec sleep 30"]}]}
+            b.save()
+            cid = h.new_id("int")
+            p = h.spawn(h.rt_argv(*verb, "--bundle", b.path, cid))
+            check(wait_until(lambda: os.path.exists(mark), 10), f"{what}: the hook ran")
+            p.send_signal(sig)
+            r = h.finish(p, timeout=10)
+            check_eq(r.rc, -sig, f"{what}: ended by the signal\n{r!r}")
+            if verb != ["run", "-d"]:  # its monitor is the one interrupted (by its parent's death)
+                check_in(f"interrupted by {sig.name}", r.err, what)
+            check(wait_until(lambda: harness.footprint(h) == before, 10),
+                  f"{what}: {harness.footprint(h)}, before: {before}")
+            b.config["hooks"] = {}
+            b.save()
+            h.rt_ok("create", "--bundle", b.path, cid)
+            h.rt_ok("delete", "--force", cid)
 
 
 def _image_archive(h):

@@ -1,7 +1,8 @@
 // SIGINT, SIGTERM and SIGHUP during work that must clean up after itself (an
 // image import: its work directories, half-unpacked layers, a container's
-// directory).  While an Interruptible lives they set a flag instead of ending
-// the process; the work checks it between reads (throw_if_interrupted) and
+// directory; a create: its hooks, init, cgroups and state directory).  While an
+// Interruptible lives they set a flag instead of ending the process; the work
+// checks it between reads and waits (throw_if_interrupted) and
 // unwinds as from any error, and main re-raises the signal once everything is
 // cleaned up, so the caller sees the status it expects (130 for Ctrl-C).
 #pragma once
@@ -16,6 +17,11 @@ public:
     ~Interruptible();  // restores what was there before
     Interruptible(const Interruptible&) = delete;
     Interruptible& operator=(const Interruptible&) = delete;
+
+    // In a child forked while one lives, before it goes its own way (a
+    // container's init): the handlers that were there before, so a signal
+    // sent to the child is its own, not a flag nobody reads.  Async-signal-safe.
+    static void restore_in_child() noexcept;
 };
 
 // Throws Error(EINTR, "interrupted by SIGINT") once such a signal came.
