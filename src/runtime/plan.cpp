@@ -27,6 +27,13 @@ void check_config(spec::Config& config, const std::string& config_path, const Cr
     if (!opts.console_socket.empty() && (!config.process->terminal || foreground))
         throw Error(EINVAL, "cannot use console socket if crun-lite will not detach or allocate tty");
     if (opts.preserve_fds < 0) throw Error(EINVAL, "--preserve-fds must not be negative");
+    // runc's rule and words: a network namespace joined by path may be the caller's own.
+    const spec::Namespace* netns = config.linux->find_namespace("network");
+    if (netns && !netns->path.empty() && host.is_own_netns && host.is_own_netns(netns->path))
+        for (const auto& [key, value] : config.linux->sysctl)
+            if (spec::sysctl_namespace(key) == "network")
+                throw Error(EINVAL, config_path + ": linux.sysctl." + key + ": sysctl \"" + key +
+                                        "\" not allowed in host network namespace");
     if (!config.linux->net_devices.empty() && host.euid != 0)  // moving needs CAP_NET_ADMIN over the host's netns
         throw Error(EPERM, config_path + ": linux.netDevices: not supported rootless: moving a host network device "
                                          "needs CAP_NET_ADMIN in the host's network namespace (run as root)");

@@ -9,6 +9,7 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -307,6 +308,11 @@ HostFacts read_host_facts(const Context& ctx) {
     host.initial_userns = sys::in_initial_userns();
     host.user_name = user_name_of(host.euid);
     host.read_apparmor = linux::apparmor_enabled;
+    host.is_own_netns = [](const std::string& path) {
+        struct stat theirs, ours;
+        return ::stat(path.c_str(), &theirs) == 0 && ::stat("/proc/self/ns/net", &ours) == 0 &&
+               theirs.st_dev == ours.st_dev && theirs.st_ino == ours.st_ino;
+    };
     if (host.euid == 0 && !host.initial_userns)
         host.read_subids = ranges_of_our_namespace;
     else if (!(host.euid == 0 && host.initial_userns && !ctx.rootless))

@@ -105,9 +105,11 @@ constexpr int kMaxLinks = 40;
 static UniqueFd mkdir_all_in_root(int root_fd, const std::string& path, mode_t mode, int links) {
     if (UniqueFd fd = open_in_root_if_exists(root_fd, path, O_PATH | O_DIRECTORY)) return fd;
     auto [parent, name] = split_last(path);
-    if (name.empty() || name == "." || name == "..")
-        throw Error(EINVAL, "mkdir " + quote(path) + " in rootfs: invalid path");
+    if (name.empty()) throw Error(EINVAL, "mkdir " + quote(path) + " in rootfs: invalid path");
     UniqueFd parent_fd = mkdir_all_in_root(root_fd, parent, mode, links);
+    // `/x/y/../z` with no x yet: x/y made, then `..` is resolved in the root, after
+    // the links of what it follows (runc's securejoin), never above the root.
+    if (name == "." || name == "..") return open_in_root(root_fd, path, O_PATH | O_DIRECTORY);
     // mkdirat() on a single name never follows a symlink in that last component.
     if (::mkdirat(parent_fd.get(), name.c_str(), mode) < 0) {
         if (errno != EEXIST) throw_errno("mkdir " + quote(path) + " in rootfs");

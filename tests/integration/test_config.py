@@ -582,7 +582,8 @@ def test_mounts_on_proc_are_guarded(h):
 def test_mount_destination_through_a_dangling_symlink(h):
     """A destination that is a dangling symlink inside the root is created where
     it points, inside the root (as runc); never outside it."""
-    b = h.bundle(["sh", "-c", "ls -d /real/dir /real/file; readlink /link-dir"])
+    b = h.bundle(["sh", "-c", "ls -d /real/dir /real/file; readlink /link-dir; "
+                  "grep -oE ' /(z|a/c|y/f) ' /proc/self/mountinfo"])
     rootfs = os.path.join(b.path, "rootfs")
     os.symlink("/real/dir", os.path.join(rootfs, "link-dir"))
     os.symlink("../../real/file", os.path.join(rootfs, "link-file"))  # ".." stops at the root
@@ -590,9 +591,15 @@ def test_mount_destination_through_a_dangling_symlink(h):
     open(os.path.join(src, "f"), "w").close()
     b.add_mount("/link-dir", "tmpfs", "tmpfs", ["size=1m"])
     b.add_mount("/link-file", "bind", os.path.join(src, "f"), ["bind"])
+    # ".." after directories not made yet: they are made, then ".." is followed (runc's securejoin).
+    b.add_mount("/x/y/../../z", "tmpfs", "tmpfs", ["size=1m"])
+    b.add_mount("/a/b/../c", "tmpfs", "tmpfs", ["size=1m"])
+    b.add_mount("/n/../../../y/f", "bind", os.path.join(src, "f"), ["bind"])
     r = h.run_bundle(b)
-    check_eq((r.rc, r.out.split()), (0, ["/real/dir", "/real/file", "/real/dir"]), f"created in the root\n{r!r}")
+    check_eq((r.rc, r.out.split()), (0, ["/real/dir", "/real/file", "/real/dir", "/z", "/a/c", "/y/f"]),
+             f"created in the root\n{r!r}")
     check(os.path.isdir(os.path.join(rootfs, "real", "dir")), "the directory is in root.path")
+    check(os.path.isdir(os.path.join(rootfs, "x", "y")), "x/y made on the way to z")
 
 
 def test_bind_source_only_the_caller_can_reach(h):
@@ -846,8 +853,11 @@ def test_linux_devices(h):
         want = ("char", 1, 3)
     b = h.bundle(["/probe", "stat", dev["path"]])
     b.linux["devices"] = [dict(dev, path=dev["path"] + "/")]  # a trailing "/" names the same node (runc)
+    # A second entry of the same path is not made: the first is (runc's mknod of it fails).
+    b.linux["devices"].append(dict(dev, minor=5))
     r = h.run_bundle(b)
     check_eq(r.rc, 0, f"probe stat\n{r!r}")
+    check_in("is an earlier entry's path: that one is made", r.err, "a warning for the second entry")
     st = r.json()[0]
     check_eq((st.get("type"), st.get("major"), st.get("minor")), want, dev["path"])
     if not h.rootless:
@@ -989,6 +999,15 @@ def test_sysctl(h):
     b2.remove_mount("/sys")
     b2.linux["sysctl"] = {"net.ipv4.ip_forward": "1"}
     h.rt_fail("run", "--bundle", b2.save().path, h.new_id("sysctlnonet"))
+    # Nor in the caller's own network namespace joined by path (runc's words); the host's value stays.
+    before = open("/proc/sys/net/ipv4/ping_group_range").read()
+    b2.remove_namespace("network")
+    b2.linux["namespaces"].append({"type": "network", "path": f"/proc/{os.getpid()}/ns/net"})
+    b2.linux["sysctl"] = {"net.ipv4.ping_group_range": "0 5"}
+    h.rt_fail("run", "--bundle", b2.save().path, h.new_id("sysctlhostnet"),
+              expect='linux.sysctl.net.ipv4.ping_group_range: sysctl "net.ipv4.ping_group_range" not allowed in '
+                     'host network namespace')
+    check_eq(open("/proc/sys/net/ipv4/ping_group_range").read(), before, "the host's sysctl")
 
 
 def _run_with_fds(h, b, cid, extra, env_listen=False, listen_pid="$$"):

@@ -43,6 +43,10 @@ struct HostFacts {
     mutable std::optional<bool> apparmor;
     std::function<bool()> read_apparmor;
 
+    // Whether a namespace file is our own network namespace (the caller's, which
+    // a config joining it by path must not change the sysctls of).  Tests set it.
+    std::function<bool(const std::string&)> is_own_netns;
+
     bool apparmor_enabled() const {
         if (!apparmor) apparmor = read_apparmor && read_apparmor();
         return *apparmor;

@@ -116,6 +116,15 @@ TEST_CASE("devices: defaults, config additions and replacements; host /dev disab
     CHECK(plan.devices.back().path == "/dev/fuse");
     CHECK(plan.devices.back().major == 10);
 
+    // Of two config entries with one path, the first is made (as runc's mknod).
+    c.linux->devices.push_back({"c", "/dev/fuse", 1, 5, 0600, 0, 0});
+    c.linux->devices.push_back({"c", "/dev/null", 1, 7, 0600, 0, 0});
+    plan = linux::plan_mounts(c, input(false));
+    REQUIRE(plan.devices.size() == linux::default_devices().size() + 1);
+    CHECK(plan.devices[0].minor == 3);
+    CHECK(plan.devices.back().major == 10);
+    c.linux->devices.resize(2);
+
     c.mounts.push_back({"/dev", "bind", "/dev", {"rbind"}, {}, {}});
     plan = linux::plan_mounts(c, input());
     CHECK_FALSE(plan.setup_dev);

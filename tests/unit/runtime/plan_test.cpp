@@ -190,6 +190,17 @@ TEST_CASE("plan: config errors surface from the plan, naming the entry", "[plan]
     c = config();
     c.linux->personality = spec::Personality{"LINUX64", {}};
     CHECK_THROWS_WITH(plan(c, runtime::HostFacts{}), Contains("/b/config.json: linux.personality.domain"));
+
+    // A net.* sysctl in the caller's own network namespace joined by path: runc's refusal.
+    c = config();
+    c.linux->namespaces.push_back({"network", "/proc/42/ns/net"});
+    c.linux->sysctl["net.ipv4.ping_group_range"] = "0 5";
+    runtime::HostFacts host;
+    host.is_own_netns = [](const std::string& path) { return path == "/proc/42/ns/net"; };
+    CHECK_THROWS_WITH(plan(c, host), Contains("/b/config.json: linux.sysctl.net.ipv4.ping_group_range: sysctl "
+                                              "\"net.ipv4.ping_group_range\" not allowed in host network namespace"));
+    host.is_own_netns = [](const std::string&) { return false; };  // another container's
+    CHECK_NOTHROW(plan(c, host));
 }
 
 TEST_CASE("plan: the init's process setup, with the kernel's capabilities and the session keyring", "[plan]") {
