@@ -235,6 +235,7 @@ void plan_confinement(const ImageRunOptions& o, const std::string& network, spec
     s.cpu_quota = static_cast<int64_t>(std::llround(o.cpus * 100000));
     s.network_namespace = network != "host";
     s.root_readonly = o.read_only;
+    s.proc_options = {"nosuid", "noexec", "nodev"};  // Docker's and podman's (readonlyPaths' binds keep them)
     for (const auto& text : o.ulimits) set_rlimit(s.rlimits, parse_ulimit(text));
     for (const auto& text : o.sysctls) {
         auto [key, value] = parse_sysctl(text, network == "host");

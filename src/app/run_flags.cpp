@@ -26,6 +26,20 @@ bool has_blank(const std::string& text) {
            });
 }
 
+// A domain name as resolv.conf's search takes it (podman's check): labels of
+// letters, digits, "-" and "_", not starting or ending with "-", with an
+// optional final dot.
+bool is_domain(const std::string& name) {
+    std::string n = name.size() > 1 && name.back() == '.' ? name.substr(0, name.size() - 1) : name;
+    if (n.empty() || n.size() > 253) return false;
+    for (const auto& label : split(n, '.')) {
+        if (label.empty() || label.size() > 63 || label.front() == '-' || label.back() == '-') return false;
+        for (char c : label)
+            if (!std::isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') return false;
+    }
+    return true;
+}
+
 // The words after `keyword` on the lines of `conf` starting with it.
 std::vector<std::string> conf_words(const std::string& conf, const std::string& keyword) {
     std::vector<std::string> out;
@@ -224,7 +238,7 @@ std::string resolv_conf(const std::string& base, const DnsFlags& dns) {
     for (const auto& s : dns.servers)
         if (!is_ip(s)) throw Error(EINVAL, "--dns " + quote(s) + ": not an IP address");
     for (const auto& s : dns.search)
-        if (has_blank(s)) throw Error(EINVAL, "--dns-search " + quote(s) + ": not a domain");
+        if (s != "." && !is_domain(s)) throw Error(EINVAL, "--dns-search " + quote(s) + ": not a domain");
     for (const auto& s : dns.options)
         if (has_blank(s)) throw Error(EINVAL, "--dns-option " + quote(s) + ": empty or blank");
     std::vector<std::string> servers = dns.servers.empty() ? conf_words(base, "nameserver") : dns.servers;
@@ -235,6 +249,16 @@ std::string resolv_conf(const std::string& base, const DnsFlags& dns) {
     for (const auto& s : servers) out += "nameserver " + s + "\n";
     if (!search.empty()) out += "search " + join(search, " ") + "\n";
     if (!options.empty()) out += "options " + join(options, " ") + "\n";
+    return out;
+}
+
+std::string network_resolv_conf(const std::string& host, const std::string& nameserver) {
+    std::string out = "nameserver " + nameserver + "\n";
+    for (const auto& s : conf_words(host, "nameserver"))
+        if (s != nameserver && s.rfind("127.", 0) != 0 && s != "::1") out += "nameserver " + s + "\n";
+    for (const char* keyword : {"search", "options"})
+        if (auto words = conf_words(host, keyword); !words.empty())
+            out += std::string(keyword) + " " + join(words, " ") + "\n";
     return out;
 }
 

@@ -89,7 +89,8 @@ PortMap parse_one(const std::string& text, const std::string& shown) {
     };
     if (parts.empty() || parts.size() > 3) throw bad("want [IP:][HOST_PORT:]CONTAINER_PORT[/PROTO]");
     p.container = port(parts.back());
-    if (parts.size() >= 2 && !(parts.size() == 3 && parts[1].empty())) p.host = port(parts[parts.size() - 2]);
+    // An empty host port (`IP::C`, podman's `:C`): a free one.
+    if (parts.size() >= 2 && !parts[parts.size() - 2].empty()) p.host = port(parts[parts.size() - 2]);
     if (parts.size() == 3) {
         p.host_addr = parts[0];
         sockaddr_storage sa;

@@ -69,7 +69,7 @@ void write_mounts(json::Writer& w, const SpecOptions& o, bool netns) {
             if (m.destination == dest) return;
         write_mount(w, dest, type, source, opts);
     };
-    mount("/proc", "proc", "proc", {});
+    mount("/proc", "proc", "proc", o.proc_options);
     mount("/dev", "tmpfs", "tmpfs", {"nosuid", "strictatime", "mode=755", "size=65536k"});
     std::vector<std::string> pts = {"nosuid", "noexec", "newinstance", "ptmxmode=0666", "mode=0620"};
     if (tty_gid) pts.push_back("gid=5");

@@ -1200,6 +1200,20 @@ def test_fuse_overlayfs_root(h):
     check_in("--overlay: unknown driver", r.err, "an unknown driver")
 
 
+def _network_resolv_conf(nameserver):
+    """What a network with its own DNS forwarder writes (podman's): its
+    nameserver, then the host's that are not loopback, its search and options."""
+    lines = [line.split() for line in open("/etc/resolv.conf") if line.split()]
+    out = [f"nameserver {nameserver}"]
+    out += [f"nameserver {w[1]}" for w in lines if w[0] == "nameserver" and len(w) > 1
+            and not w[1].startswith("127.") and w[1] not in ("::1", nameserver)]
+    for keyword in ("search", "options"):
+        words = [x for w in lines if w[0] == keyword for x in w[1:]]
+        if words:
+            out.append(f"{keyword} {' '.join(words)}")
+    return "\n".join(out) + "\n"
+
+
 def _free_port():
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -1310,9 +1324,10 @@ def test_publish_port_through_slirp4netns(h):
             return False
     check(harness.wait_until(served, timeout=15), "the published port answers")
     check_eq(body, "served by busybox httpd\n", "HTTP through the published port")
-    hosts = h.rt_ok("exec", cid, "cat", "/etc/hosts", "/etc/resolv.conf").out
+    hosts = h.rt_ok("exec", cid, "cat", "/etc/hosts").out
     check_in(f"10.0.2.100\t{cid[:12]} {cid}\n", hosts, "/etc/hosts names the container: host name and name")
-    check_in("nameserver 10.0.2.3", hosts, "resolv.conf points at slirp4netns's DNS")
+    check_eq(h.rt_ok("exec", cid, "cat", "/etc/resolv.conf").out, _network_resolv_conf("10.0.2.3"),
+             "resolv.conf: slirp4netns's DNS first, then the host's")
     h.rt_ok("stop", cid)
     h.rt_ok("delete", cid)
     check_eq(_containers_left(h), [], "nothing left")
@@ -1481,7 +1496,8 @@ def test_pasta_publishes_ports_ipv4_and_ipv6(h):
     host_v6 = _global_ipv6(open("/proc/net/if_inet6").read())
     if host_v6:
         check(set(_global_ipv6(inside)) & set(host_v6), f"the container has the host's IPv6 address {host_v6}:\n{inside}")
-    check_in(f"nameserver 169.254.1.1", h.rt_ok("exec", cid, "cat", "/etc/resolv.conf").out, "DNS through pasta")
+    check_eq(h.rt_ok("exec", cid, "cat", "/etc/resolv.conf").out, _network_resolv_conf("169.254.1.1"),
+             "DNS through pasta first, then the host's")
     pasta = [p for p in harness.descendants() if harness.proc_cmdline(p)[:1] == ["pasta"]]
     check_eq(len(pasta), 1, "one pasta, kept by the monitor")
     h.rt_ok("stop", cid)
@@ -1648,6 +1664,9 @@ def test_dns_none_keeps_the_images_resolv_conf(h):
         r = _run(h, archive, *args, cid, "true")
         check_eq(r.rc, 125, f"{args}\n{r!r}")
         check_in("--dns none writes no resolv.conf", r.err, f"the error for {args}")
+    r = _run(h, archive, "--dns-search", "-bad", cid, "true")  # podman's refusal
+    check_eq(r.rc, 125, f"--dns-search -bad\n{r!r}")
+    check_in("--dns-search `-bad`: not a domain", r.err, "the error for --dns-search -bad")
     check_eq(_containers_left(h), [], "no container directory left")
 
 
@@ -1755,6 +1774,17 @@ def test_docker_run_flags(h):
         check(not os.path.exists(cidfile), f"{args}: the --cidfile made is removed")
     check_eq(_containers_left(h), [], "no container directory left")
     check_eq(h.container_ids(), [], "no state left")
+
+
+def test_proc_is_nosuid_nodev_noexec(h):
+    """/proc of an image container is mounted as Docker's and podman's: nosuid,
+    nodev, noexec, and so are readonlyPaths' binds of it (/proc/sys)."""
+    archive = _archive(h, BASE)
+    r = _run(h, archive, "--rm", h.new_id("img"), "cat", "/proc/self/mountinfo")
+    check_eq(r.rc, 0, f"run\n{r!r}")
+    options = {f[4]: set(f[5].split(",")) for f in (line.split() for line in r.out.splitlines())}
+    for place in ("/proc", "/proc/sys"):
+        check({"nosuid", "nodev", "noexec"} <= options.get(place, set()), f"{place}: {options.get(place)}")
 
 
 def test_mount_and_device_flags(h):

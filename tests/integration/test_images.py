@@ -59,9 +59,11 @@ def test_load_oci_archive_ls_inspect_rm(h):
     harness.make_oci_archive(h, archive, "1.0", compress=True, config=cfg,
                              layers=[harness.busybox_layer(h),
                                      _entries(("app", "dir", ""), ("app/index.js", "file", "console.log(1)\n"))])
-    r = _image(h, "load", "--name", "example/app:1.0", "--format", "json", archive)
+    r = _image(h, "load", "--name", "example/app:1.0", "--format", "json", "-i", archive)  # podman's -i
     check_eq(r.rc, 0, f"image load\n{r!r}")
     loaded = r.json()
+    r = _image(h, "load", "-i", archive, archive)
+    check_eq((r.rc, r.err), (1, "crun-lite: image load: give SRC or --input, not both\n"), f"SRC twice\n{r!r}")
     check_eq(loaded["names"], ["example/app:1.0"], "name")
     check_eq(len(loaded["layers"]), 2, "two layers")
     layers = _layer_dirs(h)

@@ -41,6 +41,7 @@ struct SpecOptions {
     // Own network namespace; default: as root yes, rootless no (as runc spec).
     std::optional<bool> network_namespace;
     std::vector<Mount> extra_mounts;  // after the default ones
+    std::vector<std::string> proc_options;  // /proc's: none, as runc spec's (an image's: Docker's)
     std::string shm_size = "65536k";  // /dev/shm's size= option
     bool allow_fuse_device = false;   // device rule for /dev/fuse (a root fuse-overlayfs rootfs)
     std::vector<Device> devices;             // linux.devices

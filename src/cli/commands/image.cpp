@@ -187,7 +187,8 @@ StoreFlags parse_store_flags(const std::string& verb, const std::string& typed, 
     opts.add_options()("store", po::value(&f.store_dir), "image store directory");
     if (verb == "pull") add_pull_options(opts, f.pull);
     if (verb == "load")
-        opts.add_options()("name", po::value(&f.name), "NAME:TAG to give the image");
+        opts.add_options()("name", po::value(&f.name), "NAME:TAG to give the image")(
+            "input,i", po::value<std::string>(), "the archive to load: SRC, as podman's and Docker's flag");
     if (verb == "load" || verb == "pull")
         opts.add_options()(
             "quiet,q", po::bool_switch(&f.quiet), "print only the image id")(
@@ -209,7 +210,12 @@ StoreFlags parse_store_flags(const std::string& verb, const std::string& typed, 
         "image " + typed + " [options]" + (verb == "load" ? " SRC" : pos.max_total_count() ? " REF" : "");
     if (verb == "pull") usage = "image pull [options] [docker://][HOST[:PORT]/]NAME[:TAG|@DIGEST]";
     auto vm = parse_args("image " + verb, usage, opts, hidden, pos, rest);
-    if (pos.max_total_count() && !vm.count("ref")) throw Error(EINVAL, "image " + verb + ": an image is required");
+    if (vm.count("input")) {
+        if (vm.count("ref")) throw Error(EINVAL, "image " + verb + ": give SRC or --input, not both");
+        f.ref = vm["input"].as<std::string>();
+    } else if (pos.max_total_count() && !vm.count("ref")) {
+        throw Error(EINVAL, "image " + verb + ": an image is required");
+    }
     if (verb == "inspect" && vm.count("format")) f.tmpl = vm["format"].as<std::string>();
     else if (f.format != "table" && f.format != "json")
         throw Error(EINVAL, "image " + verb + ": invalid format " + quote(f.format) + ": want table or json");

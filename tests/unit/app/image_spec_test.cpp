@@ -501,7 +501,7 @@ TEST_CASE("-p: [IP:]HOST:CONTAINER[/PROTO]", "[slirp]") {
     CHECK((p.host == 8080 && p.container == 3000 && p.proto == "tcp" && p.host_addr == "0.0.0.0"));
     p = crunlite::app::parse_port("127.0.0.1:53:5353/udp");
     CHECK((p.host == 53 && p.container == 5353 && p.proto == "udp" && p.host_addr == "127.0.0.1"));
-    for (const char* bad : {"", "0:80", "8080:65536", "a:b", "1:2:3:4", "80:80/sctp", "80:80/", ":80", "0",
+    for (const char* bad : {"", "0:80", "8080:65536", "a:b", "1:2:3:4", "80:80/sctp", "80:80/", "0",
                             "localhost:80:80", "::1:80:80", "[::1]:80", "[::1:80:80", "[1.2.3.4]:80:80", "1.2.3:80:80"})
         CHECK_THROWS_AS(crunlite::app::parse_port(bad), crunlite::Error);
     CHECK(crunlite::app::parse_port("8080:80/TCP").proto == "tcp");  // any case, as podman
@@ -559,6 +559,9 @@ TEST_CASE("-p without a host port asks for a free one", "[slirp]") {
     CHECK((p.host == 0 && p.container == 53 && p.proto == "udp" && p.host_addr == "127.0.0.1"));
     CHECK(crunlite::app::port_flag(p) == "-p 127.0.0.1::53/udp");
     CHECK(crunlite::app::port_flag(crunlite::app::parse_port("3000")) == "-p 3000");
+    p = crunlite::app::parse_port(":8080");  // podman's
+    CHECK((p.host == 0 && p.container == 8080 && p.host_addr == "0.0.0.0"));
+    CHECK_THROWS_WITH(crunlite::app::parse_port("x:8080"), Catch::Contains("invalid port `x`"));
 }
 
 TEST_CASE("-p with an IPv6 address in brackets", "[slirp]") {

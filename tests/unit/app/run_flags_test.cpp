@@ -79,9 +79,22 @@ TEST_CASE("--dns, --dns-search, --dns-option replace their lines of the base res
     CHECK(app::resolv_conf(base, DnsFlags{{}, {"."}, {"edns0", "rotate"}}) ==
           "nameserver 10.0.0.2\nnameserver 10.0.0.3\noptions edns0 rotate\n");
     CHECK(app::resolv_conf("", DnsFlags{{}, {"x.example"}, {}}) == "search x.example\n");
+    // A network's own forwarder first, then what of the host's the container reaches, as podman's.
+    const std::string host = "nameserver 127.0.0.53\nnameserver ::1\nnameserver 10.0.0.3\nsearch corp.example\n"
+                             "options edns0 trust-ad\n";
+    CHECK(app::network_resolv_conf(host, "10.0.2.3") ==
+          "nameserver 10.0.2.3\nnameserver 10.0.0.3\nsearch corp.example\noptions edns0 trust-ad\n");
+    CHECK(app::network_resolv_conf("", "169.254.1.1") == "nameserver 169.254.1.1\n");
+    CHECK(app::resolv_conf(app::network_resolv_conf(host, "10.0.2.3"), DnsFlags{{"1.1.1.1"}, {}, {}}) ==
+          "nameserver 1.1.1.1\nsearch corp.example\noptions edns0 trust-ad\n");
     CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{"dns.example"}, {}, {}}); }),
                Catch::Contains("--dns `dns.example`: not an IP address"));
     CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{}, {"a b"}, {}}); }), Catch::Contains("--dns-search"));
+    for (const char* bad : {"-bad", "a..b", "a-.example", "ex ample", ".a"})
+        CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{}, {bad}, {}}); }),
+                   Catch::Contains("--dns-search `" + std::string(bad) + "`: not a domain"));
+    CHECK(app::resolv_conf("", DnsFlags{{}, {"corp.example.", "x_y.example"}, {}}) ==
+          "search corp.example. x_y.example\n");
     CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{}, {}, {""}}); }), Catch::Contains("--dns-option"));
     // --dns none: the image's resolv.conf, alone.
     CHECK_FALSE(app::keeps_image_resolv_conf(DnsFlags{}));
