@@ -122,8 +122,18 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     });
     theirs.close();
     sys::ForwardInterrupts forward(child.pid());  // an interrupted caller's work unwinds in the child
+    // ... and says how it ended: an interruption does not end our wait for it.
+    auto receive = [&ours = ours](process::Message& m) {
+        for (;;) {
+            try {
+                return ours.receive(m);
+            } catch (const Error& e) {
+                if (e.code() != EINTR) throw;
+            }
+        }
+    };
     process::Message msg;
-    bool got = ours.receive(msg);
+    bool got = receive(msg);
     if (!got || msg.type != process::MsgType::MapRequest) {
         child.wait();
         sys::throw_if_interrupted();  // the signal we forwarded ended it: that is the reason
@@ -138,7 +148,7 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     } catch (const Error& e) {
         throw sys_error(e.code(), "start the import");
     }
-    got = ours.receive(msg);
+    got = receive(msg);
     int status = child.wait();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
     if (got && msg.type == process::MsgType::Error) process::SyncSocket::rethrow(msg);
