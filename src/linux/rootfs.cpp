@@ -312,7 +312,7 @@ void mask_path(sys::Kernel& k, const ListedPath& in, const std::string& path) {
     struct stat st;
     if (::fstat(fd.get(), &st) < 0) throw_errno("stat masked path " + quote(path));
     std::string target = in.target(fd, path);
-    int rc = S_ISDIR(st.st_mode) ? k.mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, "size=0k")
+    int rc = S_ISDIR(st.st_mode) ? k.mount("tmpfs", target.c_str(), "tmpfs", MS_RDONLY, nullptr)
                                  : k.mount("/dev/null", target.c_str(), nullptr, MS_BIND, nullptr);
     if (rc < 0) throw_errno("mask " + quote(path));
 }
