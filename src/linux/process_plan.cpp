@@ -74,13 +74,14 @@ ProcessPlan plan_process(const spec::Process& proc, const std::vector<std::strin
         if (resource < 0) throw Error(EINVAL, "process.rlimits: unknown rlimit " + quote(rl.type));
         p.rlimits.push_back({rl.type, resource, rl.soft, rl.hard});
     }
+    // No process.capabilities is no capability, in every set, as runc gives it:
+    // not the ones the runtime holds (every one, as root).
     if (const auto& c = proc.capabilities) {
-        p.caps.emplace();
-        p.caps->bounding = cap_values(c->bounding, "bounding", cap_last_cap);
-        p.caps->effective = cap_values(c->effective, "effective", cap_last_cap);
-        p.caps->permitted = cap_values(c->permitted, "permitted", cap_last_cap);
-        p.caps->inheritable = cap_values(c->inheritable, "inheritable", cap_last_cap);
-        p.caps->ambient = cap_values(c->ambient, "ambient", cap_last_cap);
+        p.caps.bounding = cap_values(c->bounding, "bounding", cap_last_cap);
+        p.caps.effective = cap_values(c->effective, "effective", cap_last_cap);
+        p.caps.permitted = cap_values(c->permitted, "permitted", cap_last_cap);
+        p.caps.inheritable = cap_values(c->inheritable, "inheritable", cap_last_cap);
+        p.caps.ambient = cap_values(c->ambient, "ambient", cap_last_cap);
     }
     p.no_new_privileges = proc.no_new_privileges;
     p.oom_score_adj = proc.oom_score_adj;

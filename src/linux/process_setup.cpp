@@ -199,17 +199,15 @@ void set_capability_sets(const std::vector<int>& permitted, const std::vector<in
 
 }  // namespace
 
-CapsetCall set_user_and_capabilities(const spec::User& user, const CapabilitySets* caps, bool setgroups_allowed,
+CapsetCall set_user_and_capabilities(const spec::User& user, const CapabilitySets& caps, bool setgroups_allowed,
                                      bool keep_sys_admin) {
-    if (caps) {
-        // 1. The bounding set can only shrink, and only while we hold CAP_SETPCAP.
-        //    (It limits what exec grants, not what we hold now.)
-        for (cap_value_t c = 0; c <= cap_max_bits() - 1; ++c)
-            if (!contains(caps->bounding, c) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
-                throw_errno("drop capability " + std::string(cap_to_name(c)) + " from the bounding set");
-        // 2. Keep the permitted set across the uid change below.
-        check(::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl PR_SET_KEEPCAPS");
-    }
+    // 1. The bounding set can only shrink, and only while we hold CAP_SETPCAP.
+    //    (It limits what exec grants, not what we hold now.)
+    for (cap_value_t c = 0; c <= cap_max_bits() - 1; ++c)
+        if (!contains(caps.bounding, c) && ::prctl(PR_CAPBSET_DROP, c, 0, 0, 0) < 0 && errno != EINVAL)
+            throw_errno("drop capability " + std::string(cap_to_name(c)) + " from the bounding set");
+    // 2. Keep the permitted set across the uid change below.
+    check(::prctl(PR_SET_KEEPCAPS, 1, 0, 0, 0), "prctl PR_SET_KEEPCAPS");
     // 3. Groups before gid before uid: after setresuid we may no longer change them.
     if (setgroups_allowed) {
         std::vector<gid_t> groups(user.additional_gids.begin(), user.additional_gids.end());
@@ -219,16 +217,22 @@ CapsetCall set_user_and_capabilities(const spec::User& user, const CapabilitySet
                            "(a single-id mapping, or a joined namespace that denies it); "
                            "configure a gid mapping with newgidmap");
     }
-    if (::setresgid(user.gid, user.gid, user.gid) < 0) throw_errno("setgid " + std::to_string(user.gid));
-    if (::setresuid(user.uid, user.uid, user.uid) < 0) throw_errno("setuid " + std::to_string(user.uid));
+    // EINVAL: an id the user namespace does not map (runc's words).
+    auto id_error = [](const char* which, unsigned id) {
+        int e = errno;
+        std::string what = std::string("set") + which + " " + std::to_string(id);
+        if (e != EINVAL) return sys_error(e, what);
+        return Error(EINVAL, what + ": cannot set " + which + " to unmapped user in user namespace");
+    };
+    if (::setresgid(user.gid, user.gid, user.gid) < 0) throw id_error("gid", user.gid);
+    if (::setresuid(user.uid, user.uid, user.uid) < 0) throw id_error("uid", user.uid);
     CapsetCall drop;
-    if (!caps) return drop;
     check(::prctl(PR_SET_KEEPCAPS, 0, 0, 0, 0), "prctl PR_SET_KEEPCAPS");
     // 4. The configured permitted/effective/inheritable sets, plus CAP_SYS_ADMIN
     //    while a seccomp filter without no_new_privs is still to be loaded.
-    const std::vector<int>& permitted = caps->permitted;
-    const std::vector<int>& effective = caps->effective;
-    const std::vector<int>& inheritable = caps->inheritable;
+    const std::vector<int>& permitted = caps.permitted;
+    const std::vector<int>& effective = caps.effective;
+    const std::vector<int>& inheritable = caps.inheritable;
     if (keep_sys_admin && !(contains(permitted, CAP_SYS_ADMIN) && contains(effective, CAP_SYS_ADMIN))) {
         auto with_admin = [](std::vector<int> v) {
             if (!contains(v, CAP_SYS_ADMIN)) v.push_back(CAP_SYS_ADMIN);
@@ -252,7 +256,7 @@ CapsetCall set_user_and_capabilities(const spec::User& user, const CapabilitySet
     // inheritable ones, so the rest is only said at debug level: runc says
     // nothing, and a warning would land in the process's own stderr.
     check(::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_CLEAR_ALL, 0, 0, 0), "clear ambient capabilities");
-    for (int c : caps->ambient)
+    for (int c : caps.ambient)
         if (::prctl(PR_CAP_AMBIENT, PR_CAP_AMBIENT_RAISE, c, 0, 0) < 0) {
             if (errno != EPERM) throw_errno("raise ambient capability " + std::string(cap_to_name(c)));
             log::debug("process.capabilities.ambient: " + std::string(cap_to_name(c)) +

@@ -89,7 +89,6 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
     if (!proc.terminal) linux::give_stdio_to(proc.user.uid);
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: keep it until then.
     bool filter_needs_admin = seccomp && !proc.no_new_privileges;
-    const linux::CapabilitySets* caps = proc.caps ? &*proc.caps : nullptr;
     if (!proc.apparmor_profile.empty()) linux::apply_apparmor_profile(proc.apparmor_profile);
     // Loads the filter now; a NOTIFY listener goes to the parent at once.
     auto load_now = [&] {
@@ -97,10 +96,7 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
         if (listener) sync.send_fd(MsgType::SeccompFd, listener.get());
         out.seccomp_loaded = true;
     };
-    // With no capabilities configured a non-root user keeps none: load the filter first.
-    if (filter_needs_admin && !caps && proc.user.uid != 0) load_now();
-    out.drop_sys_admin = linux::set_user_and_capabilities(proc.user, caps, setgroups_allowed,
-                                                          filter_needs_admin && !out.seccomp_loaded);
+    out.drop_sys_admin = linux::set_user_and_capabilities(proc.user, proc.caps, setgroups_allowed, filter_needs_admin);
     if (!cwd_entered) linux::enter_cwd(proc.cwd);
     out.exe = linux::find_executable(proc.args.at(0), out.env);
     if (proc.init_command) linux::find_executable(proc.args.at(proc.init_command), out.env);

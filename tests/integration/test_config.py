@@ -226,6 +226,23 @@ def test_capabilities(h):
     for k in ("CapEff", "CapPrm", "CapBnd"):
         check_eq(r["caps"][k], want, f"reduced {k}")
 
+    # No process.capabilities is none at all (runc's), not the runtime's own; exec gets the same.
+    del b.process["capabilities"]
+    for uid in (0,) if h.rootless else (0, 1000):  # (rootless: one id mapped)
+        b.process["user"] = {"uid": uid, "gid": uid}
+        r = h.report(b)
+        for k in ("CapInh", "CapEff", "CapPrm", "CapBnd", "CapAmb"):
+            check_eq(r["caps"][k], "0000000000000000", f"uid {uid}, no process.capabilities: {k}")
+    b.process["user"] = {"uid": 0, "gid": 0}
+    b.set_args("sleep", "30").save()
+    cid = h.new_id("nocaps")
+    h.rt_ok("run", "-d", "--bundle", b.path, cid)
+    try:
+        r = h.rt("exec", cid, "grep", "-E", "^Cap(Eff|Bnd)", "/proc/self/status")
+        check_eq(r.out.split(), ["CapEff:", "0000000000000000", "CapBnd:", "0000000000000000"], f"exec\n{r!r}")
+    finally:
+        h.rt("delete", "--force", cid)
+
 
 def test_ambient_capabilities(h):
     b = h.bundle()

@@ -157,6 +157,10 @@ def test_exec_user_and_exit_status(h):
         # A single-id mapping: only uid 0 exists inside.
         r = h.rt("exec", "--user", "0:0", cid, "/probe", "report")
         check_eq((r.rc, r.json()["uid"]), (0, 0), f"exec --user 0:0\n{r!r}")
+        for user, why in (("1000", "setuid 1000: cannot set uid to unmapped user in user namespace"),
+                          ("0:1000", "setgid 1000: cannot set gid to unmapped user in user namespace")):
+            r = h.rt("exec", "--user", user, cid, "true")
+            check(r.rc != 0 and why in r.err, f"exec --user {user}: runc's words\n{r!r}")
     else:
         r = h.rt("exec", "--user", "1000:1000", "--additional-gids", "5", cid, "/probe", "report")
         rep = r.json()
@@ -442,6 +446,8 @@ def test_run_foreground_terminal_proxy(h):
         out += _talk(master, b"hello\r", b"got-hello", timeout=10)
         check_in(b"24 99", out, "window size mirrored into the container's pty")
         check_in(b"got-hello", out, "input reached the process")
+        # Our terminal keeps its output processing (runc's raw mode): "\n" shows as "\r\n".
+        check_in(b"/dev/pts/0\r\n", out, "new lines start at the left")
     finally:
         _, status = os.waitpid(pid, 0)
         os.close(master)

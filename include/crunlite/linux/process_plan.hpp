@@ -40,7 +40,7 @@ struct ProcessPlan {
     bool terminal = false;
     std::optional<spec::ConsoleSize> console_size;
     std::vector<ResourceLimit> rlimits;
-    std::optional<CapabilitySets> caps;  // absent: the process keeps the capabilities it has
+    CapabilitySets caps;  // process.capabilities absent: none at all (runc's)
     bool no_new_privileges = false;
     std::string apparmor_profile;  // applied before execve; set only where AppArmor is enabled
     std::optional<int> oom_score_adj;

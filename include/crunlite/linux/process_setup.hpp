@@ -61,7 +61,7 @@ std::string find_executable(const std::string& arg0, const std::vector<std::stri
 
 // Switches to user.uid/gid/additionalGids and leaves exactly the configured
 // capability sets (bounding, permitted, effective, inheritable, ambient).
-// `caps` absent keeps whatever the process has.  `setgroups_allowed` is false in a
+// `setgroups_allowed` is false in a
 // user namespace whose setgroups file says "deny" (single-id rootless mapping).
 // `keep_sys_admin`: a seccomp filter without no_new_privs is still to be loaded,
 // which needs CAP_SYS_ADMIN; it is then kept permitted and effective beyond the
@@ -75,7 +75,7 @@ struct CapsetCall {
     Data data[2];
     void run() const;  // nothing when not pending; throws Error on failure
 };
-CapsetCall set_user_and_capabilities(const spec::User& user, const CapabilitySets* caps, bool setgroups_allowed,
+CapsetCall set_user_and_capabilities(const spec::User& user, const CapabilitySets& caps, bool setgroups_allowed,
                                      bool keep_sys_admin = false);
 
 // linux.personality, planned (PER_LINUX or PER_LINUX32).

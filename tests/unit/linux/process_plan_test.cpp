@@ -37,10 +37,9 @@ TEST_CASE("plan_process: names become the numbers the kernel takes; defaults fil
     CHECK(p.umask == 022);
     REQUIRE(p.rlimits.size() == 1);
     CHECK(p.rlimits[0] == linux::ResourceLimit{"RLIMIT_NOFILE", RLIMIT_NOFILE, 1024, 4096});
-    REQUIRE(p.caps);
-    CHECK(p.caps->bounding == std::vector<int>{10, 5});  // CAP_NET_BIND_SERVICE, CAP_KILL
-    CHECK(p.caps->ambient == std::vector<int>{10});
-    CHECK(p.caps->effective.empty());
+    CHECK(p.caps.bounding == std::vector<int>{10, 5});  // CAP_NET_BIND_SERVICE, CAP_KILL
+    CHECK(p.caps.ambient == std::vector<int>{10});
+    CHECK(p.caps.effective.empty());
     CHECK(p.no_new_privileges);
     CHECK(p.oom_score_adj == 100);
     CHECK_FALSE(p.personality);
@@ -50,7 +49,9 @@ TEST_CASE("plan_process: names become the numbers the kernel takes; defaults fil
     proc.capabilities.reset();
     p = linux::plan_process(proc, {}, 40);
     CHECK(p.umask == 077);
-    CHECK_FALSE(p.caps);  // absent: the process keeps what it has
+    // Absent: none at all, as runc (not the runtime's own).
+    CHECK((p.caps.bounding.empty() && p.caps.permitted.empty() && p.caps.effective.empty() &&
+           p.caps.inheritable.empty() && p.caps.ambient.empty()));
 }
 
 TEST_CASE("plan_process: a bad name is an error naming the entry", "[process_plan]") {

@@ -211,7 +211,7 @@ TEST_CASE("plan: the init's process setup, with the kernel's capabilities and th
     runtime::HostFacts old_kernel;
     old_kernel.cap_last_cap = 38;  // knows no CAP_BPF: left out, as runc does
     auto p = plan(c, old_kernel);
-    CHECK(p.process.caps->bounding == std::vector<int>{0});
+    CHECK(p.process.caps.bounding == std::vector<int>{0});
     CHECK(p.process.personality == 0x0008UL);  // PER_LINUX32
     CHECK(p.process.session_keyring == "_ses.c1");
     CHECK(p.process.args == std::vector<std::string>{"sh"});
@@ -219,7 +219,7 @@ TEST_CASE("plan: the init's process setup, with the kernel's capabilities and th
     runtime::CreateOptions opts;
     opts.no_new_keyring = true;
     CHECK(plan(c, runtime::HostFacts{}, false, opts).process.session_keyring.empty());
-    CHECK(plan(c, runtime::HostFacts{}).process.caps->bounding == std::vector<int>{0, 39});
+    CHECK(plan(c, runtime::HostFacts{}).process.caps.bounding == std::vector<int>{0, 39});
 }
 
 TEST_CASE("plan: process.apparmorProfile is applied only where AppArmor is enabled", "[plan]") {
