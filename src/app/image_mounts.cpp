@@ -122,7 +122,8 @@ void plan_etc_and_mounts(const ImageRunOptions& o, const UserMounts& mounts, con
     if (network == "host" && exists("/etc/hosts")) hosts = read_file("/etc/hosts");
     else if (!net.host_gateway.empty()) hosts += net.host_gateway + "\thost.containers.internal host.docker.internal\n";
     std::string resolv = exists("/etc/resolv.conf") ? read_file("/etc/resolv.conf") : "";
-    if (!net.nameserver.empty()) resolv = network_resolv_conf(resolv, net.nameserver);
+    // (slirp4netns runs without IPv6.)
+    if (!net.nameserver.empty()) resolv = network_resolv_conf(resolv, net.nameserver, network != "slirp4netns");
     for (const auto& text : o.add_hosts) hosts += hosts_entry(text, net.host_gateway);
     std::vector<std::pair<const char*, std::string>> files = {{"hosts", hosts}, {"hostname", s.hostname + "\n"}};
     if (!keeps_image_resolv_conf(o.dns)) files.emplace_back("resolv.conf", resolv_conf(resolv, o.dns));

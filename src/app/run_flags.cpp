@@ -252,13 +252,19 @@ std::string resolv_conf(const std::string& base, const DnsFlags& dns) {
     return out;
 }
 
-std::string network_resolv_conf(const std::string& host, const std::string& nameserver) {
+std::string network_resolv_conf(const std::string& host, const std::string& nameserver, bool ipv6) {
     std::string out = "nameserver " + nameserver + "\n";
-    for (const auto& s : conf_words(host, "nameserver"))
-        if (s != nameserver && s.rfind("127.", 0) != 0 && s != "::1") out += "nameserver " + s + "\n";
-    for (const char* keyword : {"search", "options"})
-        if (auto words = conf_words(host, keyword); !words.empty())
-            out += std::string(keyword) + " " + join(words, " ") + "\n";
+    for (const auto& s : conf_words(host, "nameserver")) {
+        bool v6 = s.find(':') != std::string::npos;
+        if (s != nameserver && s.rfind("127.", 0) != 0 && s != "::1" && (ipv6 || !v6))
+            out += "nameserver " + s + "\n";
+    }
+    // The last search line is the one the resolver takes; options add up.
+    std::string search;
+    for (const auto& line : split(host, '\n'))
+        if (auto words = conf_words(line, "search"); !words.empty()) search = "search " + join(words, " ") + "\n";
+    out += search;
+    if (auto options = conf_words(host, "options"); !options.empty()) out += "options " + join(options, " ") + "\n";
     return out;
 }
 

@@ -100,9 +100,9 @@ TerminalProxy::TerminalProxy(sys::UniqueFd master) : master_(std::move(master)) 
     if (::tcgetattr(STDIN_FILENO, &saved_) == 0) {
         termios raw = saved_;
         ::cfmakeraw(&raw);
-        // Output processing stays as it was (runc's raw mode keeps OPOST): the
-        // caller's terminal turns the program's "\n" into "\r\n", or lines would
-        // start where the last one ended.
+        // Output processing stays as it was (as containerd/console's raw mode, which
+        // runc uses): the caller's terminal turns "\n" into "\r\n" where the
+        // program's pty does not (ONLCR off above, or turned off by the program).
         raw.c_oflag |= saved_.c_oflag & OPOST;
         raw_ = ::tcsetattr(STDIN_FILENO, TCSANOW, &raw) == 0;
     }

@@ -90,12 +90,6 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
     // Without no_new_privs, loading a filter needs CAP_SYS_ADMIN: keep it until then.
     bool filter_needs_admin = seccomp && !proc.no_new_privileges;
     if (!proc.apparmor_profile.empty()) linux::apply_apparmor_profile(proc.apparmor_profile);
-    // Loads the filter now; a NOTIFY listener goes to the parent at once.
-    auto load_now = [&] {
-        sys::UniqueFd listener = linux::load_filter(*seccomp);
-        if (listener) sync.send_fd(MsgType::SeccompFd, listener.get());
-        out.seccomp_loaded = true;
-    };
     out.drop_sys_admin = linux::set_user_and_capabilities(proc.user, proc.caps, setgroups_allowed, filter_needs_admin);
     if (!cwd_entered) linux::enter_cwd(proc.cwd);
     out.exe = linux::find_executable(proc.args.at(0), out.env);
@@ -104,8 +98,9 @@ FinalProcess finish_process(const linux::ProcessPlan& proc, const linux::Seccomp
     ::prctl(PR_SET_PDEATHSIG, 0);
     // A NOTIFY listener goes to the parent before Ready, so `create` can pass it
     // to listenerPath; any notified call we make from then on waits for its supervisor.
-    if (seccomp && seccomp->notify && !out.seccomp_loaded) {
-        load_now();
+    if (seccomp && seccomp->notify) {
+        if (sys::UniqueFd listener = linux::load_filter(*seccomp)) sync.send_fd(MsgType::SeccompFd, listener.get());
+        out.seccomp_loaded = true;
         out.drop_sys_admin.run();
         out.drop_sys_admin.pending = false;
     }

@@ -95,6 +95,7 @@ void run_one(const spec::Hook& hook, const std::string& state) {
     int64_t deadline = hook.timeout ? monotonic_ms() + int64_t{*hook.timeout} * 1000 : -1;
     bool exited = false;
     while (!exited) {
+        sys::throw_if_interrupted();  // the hook's group is killed on the way out
         if (written == state.size()) in.write.reset();  // EOF for the hook
         pollfd fds[4] = {{child.pidfd(), POLLIN, 0},
                          {in.write ? in.write.get() : -1, POLLOUT, 0},
@@ -103,7 +104,6 @@ void run_one(const spec::Hook& hook, const std::string& state) {
         int wait_ms = deadline < 0 ? -1 : static_cast<int>(std::max<int64_t>(0, deadline - monotonic_ms()));
         int n = ::poll(fds, 4, wait_ms);
         if (n < 0 && errno != EINTR) throw_errno("poll hook");
-        if (n < 0) sys::throw_if_interrupted();  // the hook's group is killed on the way out
         if (n == 0) throw Error(ETIMEDOUT, "timed out after " + std::to_string(*hook.timeout) + "s");
         if (fds[1].revents) {
             ssize_t w = ::write(in.write.get(), state.data() + written, state.size() - written);

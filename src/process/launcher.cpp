@@ -559,7 +559,8 @@ Launched launch(const LaunchRequest& req) {
     // (its end of the socket closes then) or failed, without waking us before.
     if (init_commits) {
         struct pollfd hangup = {parent_end.fd(), POLLRDHUP, 0};
-        while (::poll(&hangup, 1, -1) < 0 && errno == EINTR) sys::throw_if_interrupted();
+        do sys::throw_if_interrupted();  // (the init has not exec'd: undone, as any create)
+        while (::poll(&hangup, 1, -1) < 0 && errno == EINTR);
     }
     auto keep_pty = [](sys::UniqueFd&) {};  // sent on to --console-socket once Ready
     sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, keep_pty, [&](int listener) {

@@ -52,13 +52,13 @@ bool SyncSocket::send_error(const crunlite::Error& e) const noexcept {
     return n >= 0;
 }
 
-bool SyncSocket::receive(Message& out) const {
+bool SyncSocket::receive(Message& out, bool to_the_end) const {
     char buf[65536];
-    ssize_t n = sys::recv_with_fd(fd_.get(), buf, sizeof buf, out.fd);
+    ssize_t n = sys::recv_with_fd(fd_.get(), buf, sizeof buf, out.fd, !to_the_end);
     // A peer that exits with our messages unread (an init that failed before it
     // read Ignored) leaves ECONNRESET, which the kernel reports once, ahead of
     // what the peer sent before it closed (its Error): read on.
-    if (n < 0 && errno == ECONNRESET) n = sys::recv_with_fd(fd_.get(), buf, sizeof buf, out.fd);
+    if (n < 0 && errno == ECONNRESET) n = sys::recv_with_fd(fd_.get(), buf, sizeof buf, out.fd, !to_the_end);
     if (n < 0 && errno == EINTR) sys::throw_if_interrupted();
     if (n < 0) throw_errno("receive sync message");
     if (n == 0) return false;

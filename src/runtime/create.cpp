@@ -215,7 +215,9 @@ Created launch_planned(const CreateOptions& opts, const state::Store& store, Cre
     pid_t pid = launched.process.pid();
     log::debug("container " + opts.id + ": init pid " + std::to_string(pid) + (start_now ? ", starting" : ", blocked on exec.fifo"));
     if (!saved) throw Error(EIO, "the container's state was not written");  // launch calls while_init_sets_up
-    sys::throw_if_interrupted();  // the last moment it can be undone
+    // The last moment to undo it, unless the init has started already (run's):
+    // then the caller deals with the signal (sys::take_interruption).
+    if (!launched.init_commits) sys::throw_if_interrupted();
     if (launched.init_commits)
         saved->adopt();  // in place, and the init started: launch returned once it exec'd
     else

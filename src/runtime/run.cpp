@@ -26,6 +26,7 @@
 #include "crunlite/process/sync.hpp"
 #include "crunlite/state/events.hpp"
 #include "crunlite/sys/child.hpp"
+#include "crunlite/sys/interrupt.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "crunlite_build_config.h"
 #include "internal.hpp"
@@ -244,6 +245,11 @@ int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const
         // init's setup) it is undone, as a `create` interrupted; a `run -d` killed
         // at another moment leaves what a killed `create` leaves (which `delete
         // --force` removes).
+        sigset_t term;
+        sigemptyset(&term);
+        sigaddset(&term, SIGTERM);
+        ::sigprocmask(SIG_UNBLOCK, &term, nullptr);
+        ::signal(SIGTERM, SIG_DFL);  // (not as the caller may have it: ignored)
         if (::prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || ::getppid() != caller) ::_exit(1);
         ::setsid();
         ::prctl(PR_SET_CHILD_SUBREAPER, 1);
@@ -259,6 +265,13 @@ int monitor_main(const Context& ctx, const CreateOptions& opts, bool keep, const
             log::configure(hooks.log_path, log::Format::Text, log::debug_enabled());
         }
         Created c = create_and_hook(ctx, opts, false, hooks);
+        if (sys::take_interruption()) {
+            // The caller died once the create could no longer be undone: nobody
+            // waits for this container, which goes as if undone.
+            kill_and_wait(store, c.st);
+            after_exit(ctx, store, c.st, SIGKILL, false);
+            ::_exit(1);
+        }
         if (hooks.start) start_created(store, c.st, c.hooks.poststart, c.started);
         ::prctl(PR_SET_PDEATHSIG, 0);
         try {
@@ -290,6 +303,8 @@ int run(const Context& ctx, const CreateOptions& opts, bool detach, bool keep, c
         // Found first: without it nothing is made.
         std::string watcher = hooks.first_tick_ms >= 0 ? find_monitor() : "";
         Created c = create_and_hook(ctx, opts, true, hooks);
+        // A signal that came once the init had started: the container's, as any after.
+        if (int sig = sys::take_interruption()) ::kill(c.st.pid, sig);
         std::optional<linux::TerminalProxy> tty;
         if (c.launched.pty_master) tty.emplace(std::move(c.launched.pty_master));
         start_created(store, c.st, c.hooks.poststart, c.started);

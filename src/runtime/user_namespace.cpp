@@ -108,7 +108,8 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
             check(::unshare(CLONE_NEWUSER), "unshare user namespace");
             theirs.send(process::MsgType::MapRequest);
             process::Message msg;
-            if (!theirs.receive(msg) || msg.type != process::MsgType::MapDone) return 1;  // maps written
+            // (To the end: a signal forwarded meanwhile is the body's to see.)
+            if (!theirs.receive(msg, true) || msg.type != process::MsgType::MapDone) return 1;  // maps written
             check(::setresgid(0, 0, 0), "setgid 0 in the user namespace");
             check(::setresuid(0, 0, 0), "setuid 0 in the user namespace");
             body();
@@ -123,17 +124,8 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     theirs.close();
     sys::ForwardInterrupts forward(child.pid());  // an interrupted caller's work unwinds in the child
     // ... and says how it ended: an interruption does not end our wait for it.
-    auto receive = [&ours = ours](process::Message& m) {
-        for (;;) {
-            try {
-                return ours.receive(m);
-            } catch (const Error& e) {
-                if (e.code() != EINTR) throw;
-            }
-        }
-    };
     process::Message msg;
-    bool got = receive(msg);
+    bool got = ours.receive(msg, true);
     if (!got || msg.type != process::MsgType::MapRequest) {
         child.wait();
         sys::throw_if_interrupted();  // the signal we forwarded ended it: that is the reason
@@ -146,9 +138,10 @@ bool run_in_rootless_userns(const std::function<void()>& body) {
     try {
         ours.send(process::MsgType::MapDone);
     } catch (const Error& e) {
+        sys::throw_if_interrupted();  // it ended by the signal we forwarded
         throw sys_error(e.code(), "start the import");
     }
-    got = receive(msg);
+    got = ours.receive(msg, true);
     int status = child.wait();
     if (WIFEXITED(status) && WEXITSTATUS(status) == 0) return true;
     if (got && msg.type == process::MsgType::Error) process::SyncSocket::rethrow(msg);

@@ -69,6 +69,8 @@ void throw_if_interrupted() {
 
 int interrupted_by() { return caught.load(); }
 
+int take_interruption() { return caught.exchange(0); }
+
 // A child forked after the signal came has the flag already: its work (the
 // cleanup of an interrupted import, say) is not cut short.  One past the slots
 // is not told (documented in the header).

@@ -312,11 +312,15 @@ ssize_t send_with_fd(int sock, const void* data, size_t len, int fd) {
     return n;
 }
 
-ssize_t recv_with_fd(int sock, void* buf, size_t len, UniqueFd& fd) {
+ssize_t recv_with_fd(int sock, void* buf, size_t len, UniqueFd& fd, bool interruptible) {
     FdMessage m(buf, len);
     ssize_t n;
-    // An interruption (sys::Interruptible) ends the wait: EINTR.
-    while ((n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR && !interrupted_by()) {}
+    if (interruptible && interrupted_by()) {  // one that came before we block
+        errno = EINTR;
+        return -1;
+    }
+    while ((n = ::recvmsg(sock, &m.msg, MSG_CMSG_CLOEXEC)) < 0 && errno == EINTR &&
+           !(interruptible && interrupted_by())) {}
     if (n < 0) return n;
     for (cmsghdr* c = CMSG_FIRSTHDR(&m.msg); c; c = CMSG_NXTHDR(&m.msg, c)) {
         if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {

@@ -1200,17 +1200,20 @@ def test_fuse_overlayfs_root(h):
     check_in("--overlay: unknown driver", r.err, "an unknown driver")
 
 
-def _network_resolv_conf(nameserver):
+def _network_resolv_conf(nameserver, ipv6):
     """What a network with its own DNS forwarder writes (podman's): its
-    nameserver, then the host's that are not loopback, its search and options."""
+    nameserver, then the host's that are not loopback (IPv6 ones with `ipv6`),
+    the last search line and the options."""
     lines = [line.split() for line in open("/etc/resolv.conf") if line.split()]
     out = [f"nameserver {nameserver}"]
     out += [f"nameserver {w[1]}" for w in lines if w[0] == "nameserver" and len(w) > 1
-            and not w[1].startswith("127.") and w[1] not in ("::1", nameserver)]
-    for keyword in ("search", "options"):
-        words = [x for w in lines if w[0] == keyword for x in w[1:]]
-        if words:
-            out.append(f"{keyword} {' '.join(words)}")
+            and not w[1].startswith("127.") and w[1] not in ("::1", nameserver) and (ipv6 or ":" not in w[1])]
+    searches = [w[1:] for w in lines if w[0] == "search" and len(w) > 1]
+    if searches:
+        out.append(f"search {' '.join(searches[-1])}")
+    options = [x for w in lines if w[0] == "options" for x in w[1:]]
+    if options:
+        out.append(f"options {' '.join(options)}")
     return "\n".join(out) + "\n"
 
 
@@ -1326,7 +1329,7 @@ def test_publish_port_through_slirp4netns(h):
     check_eq(body, "served by busybox httpd\n", "HTTP through the published port")
     hosts = h.rt_ok("exec", cid, "cat", "/etc/hosts").out
     check_in(f"10.0.2.100\t{cid[:12]} {cid}\n", hosts, "/etc/hosts names the container: host name and name")
-    check_eq(h.rt_ok("exec", cid, "cat", "/etc/resolv.conf").out, _network_resolv_conf("10.0.2.3"),
+    check_eq(h.rt_ok("exec", cid, "cat", "/etc/resolv.conf").out, _network_resolv_conf("10.0.2.3", False),
              "resolv.conf: slirp4netns's DNS first, then the host's")
     h.rt_ok("stop", cid)
     h.rt_ok("delete", cid)
@@ -1496,7 +1499,7 @@ def test_pasta_publishes_ports_ipv4_and_ipv6(h):
     host_v6 = _global_ipv6(open("/proc/net/if_inet6").read())
     if host_v6:
         check(set(_global_ipv6(inside)) & set(host_v6), f"the container has the host's IPv6 address {host_v6}:\n{inside}")
-    check_eq(h.rt_ok("exec", cid, "cat", "/etc/resolv.conf").out, _network_resolv_conf("169.254.1.1"),
+    check_eq(h.rt_ok("exec", cid, "cat", "/etc/resolv.conf").out, _network_resolv_conf("169.254.1.1", True),
              "DNS through pasta first, then the host's")
     pasta = [p for p in harness.descendants() if harness.proc_cmdline(p)[:1] == ["pasta"]]
     check_eq(len(pasta), 1, "one pasta, kept by the monitor")

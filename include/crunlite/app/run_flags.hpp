@@ -57,8 +57,9 @@ struct DnsFlags {
 std::string resolv_conf(const std::string& base, const DnsFlags& dns);
 // The base resolv.conf of a network with its own DNS forwarder (slirp4netns,
 // pasta): `nameserver` first, then the host's (`host`, its resolv.conf) that
-// the container can reach (not loopback), its search and options (podman's).
-std::string network_resolv_conf(const std::string& host, const std::string& nameserver);
+// the container can reach (not loopback; IPv6 ones only with `ipv6`), its
+// search and options (podman's).
+std::string network_resolv_conf(const std::string& host, const std::string& nameserver, bool ipv6);
 // `--dns none` (podman's): no resolv.conf is written, the image's stays.  With
 // another --dns, a --dns-search or a --dns-option it is an error.
 bool keeps_image_resolv_conf(const DnsFlags& dns);

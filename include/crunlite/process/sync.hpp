@@ -73,8 +73,10 @@ public:
     // Sends an Error message carrying `e`; never throws (used on the way to _exit).
     // Returns false when it could not be sent (the parent is gone).
     bool send_error(const crunlite::Error& e) const noexcept;
-    // Receives one message; returns false on EOF (peer closed).  Throws on errors.
-    bool receive(Message& out) const;
+    // Receives one message; returns false on EOF (peer closed).  Throws on errors,
+    // and (unless `to_the_end`) Error(EINTR) once an interruption came
+    // (sys::Interruptible): also one that came before the call.
+    bool receive(Message& out, bool to_the_end = false) const;
     // Receives one message and requires it to be `type`; an Error message is
     // rethrown as the Error it carries, EOF is reported as `what` ending early.
     std::string expect(MsgType type, const std::string& what) const;

@@ -30,6 +30,10 @@ void throw_if_interrupted();
 // The signal that interrupted the work, or 0.
 int interrupted_by();
 
+// The same, forgotten: a signal that came too late to undo the work (the
+// container started), which the caller passes on instead.
+int take_interruption();
+
 // A child doing the work for us (the import in a user namespace, a pull's
 // helper) gets the signal too while this lives (one that came before is not
 // sent again).  At most 8 children at a time: a ninth is not told.

@@ -112,8 +112,10 @@ int close_range_cloexec(unsigned first);
 // EINTR).  Returns the bytes sent or -1 with errno set.
 ssize_t send_with_fd(int sock, const void* data, size_t len, int fd);
 // recvmsg(2) into buf; an fd that came with the message is stored in `fd`
-// (close-on-exec).  Returns the bytes received (0 at EOF) or -1 with errno set.
-ssize_t recv_with_fd(int sock, void* buf, size_t len, UniqueFd& fd);
+// (close-on-exec).  Returns the bytes received (0 at EOF) or -1 with errno set:
+// EINTR once an interruption came (sys::Interruptible) when `interruptible`,
+// else a signal never ends the wait.
+ssize_t recv_with_fd(int sock, void* buf, size_t len, UniqueFd& fd, bool interruptible = true);
 
 // Start time of `pid` in clock ticks since boot (field 22 of /proc/PID/stat) and
 // its state letter; returns false when the process does not exist.  Together with

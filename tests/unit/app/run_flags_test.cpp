@@ -80,12 +80,15 @@ TEST_CASE("--dns, --dns-search, --dns-option replace their lines of the base res
           "nameserver 10.0.0.2\nnameserver 10.0.0.3\noptions edns0 rotate\n");
     CHECK(app::resolv_conf("", DnsFlags{{}, {"x.example"}, {}}) == "search x.example\n");
     // A network's own forwarder first, then what of the host's the container reaches, as podman's.
-    const std::string host = "nameserver 127.0.0.53\nnameserver ::1\nnameserver 10.0.0.3\nsearch corp.example\n"
-                             "options edns0 trust-ad\n";
-    CHECK(app::network_resolv_conf(host, "10.0.2.3") ==
+    const std::string host = "nameserver 127.0.0.53\nnameserver ::1\nnameserver 10.0.0.3\nnameserver 2001:db8::53\n"
+                             "search old.example\nsearch corp.example\noptions edns0\noptions trust-ad\n";
+    CHECK(app::network_resolv_conf(host, "10.0.2.3", false) ==
           "nameserver 10.0.2.3\nnameserver 10.0.0.3\nsearch corp.example\noptions edns0 trust-ad\n");
-    CHECK(app::network_resolv_conf("", "169.254.1.1") == "nameserver 169.254.1.1\n");
-    CHECK(app::resolv_conf(app::network_resolv_conf(host, "10.0.2.3"), DnsFlags{{"1.1.1.1"}, {}, {}}) ==
+    CHECK(app::network_resolv_conf(host, "169.254.1.1", true) ==
+          "nameserver 169.254.1.1\nnameserver 10.0.0.3\nnameserver 2001:db8::53\nsearch corp.example\n"
+          "options edns0 trust-ad\n");
+    CHECK(app::network_resolv_conf("", "169.254.1.1", true) == "nameserver 169.254.1.1\n");
+    CHECK(app::resolv_conf(app::network_resolv_conf(host, "10.0.2.3", false), DnsFlags{{"1.1.1.1"}, {}, {}}) ==
           "nameserver 1.1.1.1\nsearch corp.example\noptions edns0 trust-ad\n");
     CHECK_THAT(error_of([&] { app::resolv_conf(base, DnsFlags{{"dns.example"}, {}, {}}); }),
                Catch::Contains("--dns `dns.example`: not an IP address"));
