@@ -4,6 +4,7 @@
 #include <sys/mount.h>
 
 #include <algorithm>
+#include <set>
 
 #include "crunlite/base/error.hpp"
 #include "crunlite/base/log.hpp"
@@ -237,23 +238,20 @@ DeviceNode plan_device(size_t i, const spec::Device& d) {
 void plan_devices(MountPlan& plan, const spec::Config& config) {
     plan.devices = default_devices();
     if (!config.linux) return;
-    std::vector<bool> from_config(plan.devices.size(), false);
+    std::set<std::string> given;
     for (size_t i = 0; i < config.linux->devices.size(); ++i) {
         DeviceNode node = plan_device(i, config.linux->devices[i]);
-        // A config entry replaces a default device of the same path; of two
-        // config entries, the first is made (runc's mknod of the second fails).
-        auto same = std::find_if(plan.devices.begin(), plan.devices.end(),
-                                 [&](const DeviceNode& d) { return d.path == node.path; });
-        if (same == plan.devices.end()) {
-            plan.devices.push_back(node);
-            from_config.push_back(true);
-        } else if (auto ours = from_config.begin() + (same - plan.devices.begin()); !*ours) {
-            *same = node;
-            *ours = true;
-        } else {
+        // Of two config entries with one path, the first is made (runc's mknod of the second fails).
+        if (!given.insert(node.path).second) {
             log::warn("linux.devices[" + std::to_string(i) + "]: " + quote(node.path) +
                       " is an earlier entry's path: that one is made");
+            continue;
         }
+        // A config entry replaces a default device of the same path.
+        auto same = std::find_if(plan.devices.begin(), plan.devices.end(),
+                                 [&](const DeviceNode& d) { return d.path == node.path; });
+        if (same == plan.devices.end()) plan.devices.push_back(node);
+        else *same = node;
     }
 }
 
