@@ -424,8 +424,16 @@ def test_an_interrupted_import_cleans_up_then_ends_by_the_signal(h):
         check_eq(os.listdir(containers) if os.path.isdir(containers) else [], [], "no container directory left")
         check_eq(h.rt("list", "-q").out.split(), [], "no state left")
 
+    before = set(harness.descendants())
     r = interrupt(h.rt_argv(*run), signal.SIGKILL)
     check_eq(os.listdir(containers), ["big"], "SIGKILL leaves the container's directory")
+    # Rootless, the import's child holds the directory's flock (an inherited fd)
+    # until its parent-death SIGKILL has landed too: a killed run is over then.
+
+    def children_gone():
+        harness.reap()  # (an orphan comes to us: a subreaper)
+        return set(harness.descendants()) <= before
+    check(harness.wait_until(children_gone, 5), "the killed run's children exit")
     r = h.rt(*run)
     check_eq(r.rc, 0, f"the next run of that name\n{r!r}")
     check_eq(os.listdir(containers), [], "removed it (not moved aside)")
