@@ -21,14 +21,17 @@ std::vector<std::string> state_lines(const std::string& dir) { return split(trim
 
 }  // namespace
 
-bool container_dir_live(const std::string& dir) {
+namespace {
+bool has_state(const std::string& dir) {
     try {
-        if (state::state_in(state_lines(dir).at(0))) return true;
+        return state::state_in(state_lines(dir).at(0));
     } catch (const Error&) {
-        // No state path yet: being created, or left over.
+        return false;  // no state path yet: being created, or left over
     }
-    return container_dir_held(dir);
 }
+}  // namespace
+
+bool container_dir_live(const std::string& dir) { return has_state(dir) || container_dir_held(dir); }
 
 namespace {
 // A lock taken to test it is dropped with its fd (a directory's fd of its own).
@@ -88,7 +91,16 @@ sys::UniqueFd ContainerDirs::create(const image::Store& store, const std::string
     ::mkdir(root_.c_str(), 0700);
     if (::mkdir(d.c_str(), 0700) < 0) {
         if (errno != EEXIST) throw_errno("create " + quote(d));
-        if (container_dir_live(d)) throw Error(EEXIST, "container with given ID already exists");
+        // A run killed outright (SIGKILL) leaves children that die with it (their
+        // parent-death signal); the rootless import's, which inherited the locked
+        // fd, holds the lock until its own SIGKILL has landed, a few ms later.  A
+        // held directory without state is given a second for that.
+        auto released = [&] {
+            sys::UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
+            return fd && await_container_dir_released(fd.get(), 1000);
+        };
+        if (has_state(d) || (container_dir_held(d) && (!released() || has_state(d))))
+            throw Error(EEXIST, "container with given ID already exists");
         // A dead container's (its state is gone: a run killed before it cleaned
         // up): removed, or, when files of subordinate ids remain that only a user
         // namespace of the caller's can remove, moved aside for prune (it runs

@@ -427,16 +427,44 @@ def test_an_interrupted_import_cleans_up_then_ends_by_the_signal(h):
     before = set(harness.descendants())
     r = interrupt(h.rt_argv(*run), signal.SIGKILL)
     check_eq(os.listdir(containers), ["big"], "SIGKILL leaves the container's directory")
-    # Rootless, the import's child holds the directory's flock (an inherited fd)
-    # until its parent-death SIGKILL has landed too: a killed run is over then.
+    # At once: rootless, the import's child may still hold the directory's flock
+    # (an inherited fd) until its own parent-death SIGKILL lands; the next run
+    # waits for that rather than say the name is taken.
+    r = h.rt(*run)
+    check_eq(r.rc, 0, f"the next run of that name\n{r!r}")
+    check_eq(os.listdir(containers), [], "removed it (not moved aside)")
 
     def children_gone():
         harness.reap()  # (an orphan comes to us: a subreaper)
         return set(harness.descendants()) <= before
     check(harness.wait_until(children_gone, 5), "the killed run's children exit")
-    r = h.rt(*run)
-    check_eq(r.rc, 0, f"the next run of that name\n{r!r}")
-    check_eq(os.listdir(containers), [], "removed it (not moved aside)")
+
+
+def test_a_name_being_made_is_taken(h):
+    """While a run of a name imports its image (its directory held, no state yet),
+    another run of that name says the name is taken, after at most a second's
+    grace (a killed run's children may hold the directory that long)."""
+    import signal
+    import time
+    archive = os.path.join(h.tmp, "slow.tar")
+    layers = [_entries(*[(f"l{n}f{i}", "file", "x" * (1 << 20)) for i in range(24)]) for n in range(3)]
+    harness.make_oci_archive(h, archive, "slow", compress=True, layers=[harness.busybox_layer(h)] + layers)
+    tmp = os.path.join(_store(h), "tmp")
+    run = ["run", "--rm", "--network", "none", "--store", _store(h), "--image", archive, "same", "/bin/echo", "ok"]
+    first = h.spawn(h.rt_argv(*run))
+    try:
+        harness.wait_until(lambda: os.path.isdir(tmp) and os.listdir(tmp), 20, 0.002)
+        os.kill(first.pid, signal.SIGSTOP)  # held mid-import, for as long as the test needs
+        started = time.monotonic()
+        r = h.rt(*run)
+        waited = time.monotonic() - started
+        check(r.rc != 0, f"a second run of a name being made must fail\n{r!r}")
+        check_in("already exists", r.err, "says the name is taken")
+        check(0.9 <= waited < 10, f"after the grace (waited {waited:.2f} s)")
+    finally:
+        os.kill(first.pid, signal.SIGCONT)
+    r = h.finish(first)
+    check_eq(r.rc, 0, f"the first run goes on\n{r!r}")
 
 
 def test_a_failed_import_keeps_no_layer(h):

@@ -36,7 +36,8 @@ public:
     // Makes <id>/ under `store`'s lock (a dead one of the same id is moved aside
     // for prune), flocked, with its state path recorded; returns the locked
     // directory, to hold until the container's state exists.  Throws
-    // Error(EEXIST, "container with given ID already exists") for a live one.
+    // Error(EEXIST, "container with given ID already exists") for a live one
+    // (one held without state: after a second's grace, for a killed run's children).
     sys::UniqueFd create(const image::Store& store, const std::string& id, const std::string& state_dir) const;
     // Removes <id>/ of a dead container under `store`'s lock; false when there is
     // none.  Throws Error(EBUSY) for a live one.
