@@ -134,15 +134,16 @@ void plan_root(MountPlan& plan, const spec::Config& config, const MountPlanInput
                                     "]: needs a mount namespace of its own");
     }
 
-    // "/" becomes a slave first so nothing we mount propagates back to the host;
-    // a private rootfsPropagation asks for no propagation in either direction; a
-    // shared one keeps the host's peer groups, as runc does (see shared_root).
-    // The rootfs mount itself gets the asked propagation after pivot_root, not
-    // its submounts: each mount's own propagation options stand.
+    // "/" becomes an rslave first so nothing we mount propagates back to the
+    // host (rprivate: no propagation in either direction).  As runc, the asked
+    // flag goes on "/" as it is: rshared, or a flag for "/" alone, leaves the
+    // mounts below it the host's peers (see host_peers).  The rootfs mount
+    // itself gets the asked propagation after pivot_root, not its submounts:
+    // each mount's own propagation options stand.
     std::string root_prop = config.linux ? config.linux->rootfs_propagation : "";
     unsigned long wanted = propagation_flag(root_prop);
-    plan.shared_root = (wanted & MS_SHARED) != 0 && plan.own_mount_namespace;
-    plan.root_propagation = plan.shared_root      ? wanted
+    plan.host_peers = plan.own_mount_namespace && wanted && ((wanted & MS_SHARED) || !(wanted & MS_REC));
+    plan.root_propagation = plan.host_peers      ? wanted
                             : (wanted & MS_PRIVATE) ? (MS_PRIVATE | MS_REC)
                                                     : (MS_SLAVE | MS_REC);
     plan.final_root_propagation = wanted & ~static_cast<unsigned long>(MS_REC);

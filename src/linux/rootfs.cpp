@@ -249,14 +249,14 @@ void apply_mount(sys::Kernel& k, int root_fd, const std::string& root_path, cons
     }
 }
 
-void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mount_namespace, bool shared_root) {
+void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mount_namespace, bool host_peers) {
     if (k.chdir(rootfs.c_str()) < 0) throw_errno("chdir to rootfs " + quote(rootfs));
     if (!own_mount_namespace) {
         // The caller's mount namespace: neither move nor detach anything in it.
         if (k.chroot(".") < 0) throw_errno("chroot");
     } else if (no_pivot) {
-        // A shared "/" would propagate the move to the host's peers.
-        if (shared_root && k.mount(nullptr, "/", nullptr, MS_PRIVATE, nullptr) < 0) throw_errno("make / private");
+        // A "/" with the host's peers would propagate the move to them.
+        if (host_peers && k.mount(nullptr, "/", nullptr, MS_PRIVATE, nullptr) < 0) throw_errno("make / private");
         if (k.mount(rootfs.c_str(), "/", nullptr, MS_MOVE, nullptr) < 0) throw_errno("move rootfs to /");
         if (k.chroot(".") < 0) throw_errno("chroot");
     } else {
@@ -265,11 +265,11 @@ void pivot(sys::Kernel& k, const std::string& rootfs, bool no_pivot, bool own_mo
         // The old root is already rslave or rprivate (step 1 of prepare_rootfs), so
         // detaching it cannot propagate to the host.  (runc makes "." rslave here
         // again, but mount(2) resolves "." to the new root, not the old one on top
-        // of it, which would undo the container's own rshared mounts.)  A shared
-        // root (rootfsPropagation shared) still has the host's peers: the old
-        // tree, through an fd of it, becomes rslave first.
+        // of it, which would undo the container's own rshared mounts.)  A tree
+        // with the host's peers (MountPlan::host_peers) becomes rslave first,
+        // through an fd of the old root.
         sys::UniqueFd old_root;
-        if (shared_root) {
+        if (host_peers) {
             old_root.reset(::open("/", O_PATH | O_DIRECTORY | O_CLOEXEC));
             if (!old_root) throw_errno("open the old root");
         }
@@ -363,8 +363,8 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     //    mount namespace of our own, "/" is the caller's: left as it is.)
     if (plan.own_mount_namespace && k.mount(nullptr, "/", nullptr, plan.root_propagation, nullptr) < 0)
         throw_errno("set propagation of /");
-    //    A shared "/" (see MountPlan::shared_root): the rootfs gets a private parent.
-    if (plan.shared_root) {
+    //    Mounts that keep the host's peers (MountPlan::host_peers): the rootfs gets a private parent.
+    if (plan.host_peers) {
         std::string holder = sys::mount_point_of(plan.rootfs);
         if (k.mount(nullptr, holder.c_str(), nullptr, MS_PRIVATE, nullptr) < 0)
             throw_errno("make " + quote(holder) + ", which holds the rootfs, private");
@@ -400,7 +400,7 @@ void prepare_rootfs(const MountPlan& plan, bool no_pivot, const std::function<vo
     }
     if (before_pivot) before_pivot();
     // 6. Switch root.
-    pivot(k, plan.rootfs, no_pivot, plan.own_mount_namespace, plan.shared_root);
+    pivot(k, plan.rootfs, no_pivot, plan.own_mount_namespace, plan.host_peers);
 }
 
 void finish_rootfs(const MountPlan& plan, sys::Kernel& k, const std::string& root) {

@@ -904,31 +904,37 @@ def test_rshared_mounts_reach_the_host(h):
     Kubernetes Bidirectional volume): a mount the container makes there shows on the host's
     side, as with runc; an rprivate mount beside it stays private; none of the runtime's own
     mounts (root, /proc, /dev) leaks, and detaching the old root unmounts nothing outside.
-    The "host" is a private mount namespace of the test's own."""
+    So too with a rootfsPropagation for "/" alone (private, slave): runc applies it to "/"
+    alone, and the mounts below keep the host's peers.  An rslave root makes the rshared
+    mount a peer group of its own: nothing reaches the host.  The "host" is a private mount
+    namespace of the test's own."""
     if h.rootless:
         skip("needs real root: a rootless container's mounts cannot propagate to the caller's namespace")
     if not shutil.which("unshare"):
         skip("unshare is not installed (Debian: util-linux)")
-    share = h.mkdtemp("bidir")
-    b = h.bundle(["sh", "-c", "mount -t tmpfs ctr-x /x && mount -t tmpfs ctr-y /y && echo mounted"])
-    b.process["capabilities"] = {k: ["CAP_SYS_ADMIN"] for k in ("bounding", "effective", "permitted")}
-    b.linux["rootfsPropagation"] = "rshared"
-    b.add_mount("/x", "bind", share + "/shared", ["rbind", "rshared"])
-    b.add_mount("/y", "bind", share + "/priv", ["rbind", "rprivate"])
-    b.save()
-    cid = h.new_id("bidir")
-    run = " ".join(shlex.quote(a) for a in h.rt_argv("run", "--bundle", b.path, cid))
-    script = (f"set -e; mount -t tmpfs outer {share}; mount --make-rshared {share}; "
-              f"mkdir {share}/shared {share}/priv; before=$(wc -l < /proc/self/mountinfo); {run}; "
-              f"echo mounts $before $(wc -l < /proc/self/mountinfo); "
-              f"awk '{{print $5, $9, $10}}' /proc/self/mountinfo | grep -E '^{share}/|{b.path}' || true")
-    r = h.cmd(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
-    check_eq(r.rc, 0, f"run in a namespace of our own\n{r!r}")
-    lines = r.out.strip().split("\n")
-    check_eq(lines[0], "mounted", f"the container mounted both\n{r!r}")
-    before, after = lines[1].split()[1:]
-    check_eq(int(after), int(before) + 1, f"one mount more outside, the container's /x, nothing less\n{r!r}")
-    check_eq(lines[2:], [f"{share}/shared tmpfs ctr-x"], f"only /x reached the host side\n{r!r}")
+    for prop, reaches in (("rshared", True), ("private", True), ("slave", True), ("rslave", False)):
+        share = h.mkdtemp("bidir")
+        b = h.bundle(["sh", "-c", "mount -t tmpfs ctr-x /x && mount -t tmpfs ctr-y /y && echo mounted"])
+        b.process["capabilities"] = {k: ["CAP_SYS_ADMIN"] for k in ("bounding", "effective", "permitted")}
+        b.linux["rootfsPropagation"] = prop
+        b.add_mount("/x", "bind", share + "/shared", ["rbind", "rshared"])
+        b.add_mount("/y", "bind", share + "/priv", ["rbind", "rprivate"])
+        b.save()
+        cid = h.new_id("bidir")
+        run = " ".join(shlex.quote(a) for a in h.rt_argv("run", "--bundle", b.path, cid))
+        script = (f"set -e; mount -t tmpfs outer {share}; mount --make-rshared {share}; "
+                  f"mkdir {share}/shared {share}/priv; before=$(wc -l < /proc/self/mountinfo); {run}; "
+                  f"echo mounts $before $(wc -l < /proc/self/mountinfo); "
+                  f"awk '{{print $5, $9, $10}}' /proc/self/mountinfo | grep -E '^{share}/|{b.path}' || true")
+        r = h.cmd(["unshare", "-m", "--propagation", "private", "sh", "-c", script])
+        check_eq(r.rc, 0, f"{prop}: run in a namespace of our own\n{r!r}")
+        lines = r.out.strip().split("\n")
+        check_eq(lines[0], "mounted", f"{prop}: the container mounted both\n{r!r}")
+        before, after = lines[1].split()[1:]
+        check_eq(int(after), int(before) + reaches,
+                 f"{prop}: {int(reaches)} mount more outside (the container's /x), nothing less\n{r!r}")
+        check_eq(lines[2:], [f"{share}/shared tmpfs ctr-x"] if reaches else [],
+                 f"{prop}: only /x reached the host side\n{r!r}")
 
 
 def test_seccomp_from_config(h):

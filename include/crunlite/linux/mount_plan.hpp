@@ -111,12 +111,13 @@ struct MountPlan {
     // chroot, and the mounts stay in that namespace after the container (as runc).
     bool own_mount_namespace = true;
     unsigned long root_propagation = 0;     // applied to "/" first (MS_SLAVE|MS_REC by default)
-    // rootfsPropagation shared or rshared: "/" keeps the host's peer groups (a
+    // rootfsPropagation rshared, or one for "/" alone (shared, private, slave,
+    // unbindable): the mounts below "/" keep the host's peer groups, as runc's (a
     // bind of a shared host mount stays its peer, as Kubernetes' Bidirectional
     // volumes need), so the mount holding the rootfs is made private before the
     // rootfs is mounted, and the old root rslave before it is detached: nothing
     // of the runtime's own reaches the host.
-    bool shared_root = false;
+    bool host_peers = false;
     unsigned long final_root_propagation = 0;  // linux.rootfsPropagation for "/" alone, after pivot_root; 0 = none
     std::vector<MountOp> mounts;
     bool setup_dev = true;                  // /dev not bind-mounted: create nodes and symlinks

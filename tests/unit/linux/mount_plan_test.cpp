@@ -39,17 +39,31 @@ TEST_CASE("rootfs path resolves against the bundle; / becomes a slave by default
     CHECK(plan.rootfs == "/abs/root");
     CHECK(plan.root_propagation == (MS_PRIVATE | MS_REC));
     CHECK(plan.final_root_propagation == MS_PRIVATE);  // "/" alone: each mount keeps its own
-    CHECK_FALSE(plan.shared_root);
+    CHECK_FALSE(plan.host_peers);
     // Shared: the host's peer groups are kept (runc's), the rootfs gets a private parent.
     c.linux->rootfs_propagation = "rshared";
     plan = linux::plan_mounts(c, input());
     CHECK(plan.root_propagation == (MS_SHARED | MS_REC));
-    CHECK(plan.shared_root);
+    CHECK(plan.host_peers);
     CHECK(plan.final_root_propagation == MS_SHARED);
-    c.linux->rootfs_propagation = "slave";
+    // A flag for "/" alone (runc's): the mounts below keep the host's peer groups too.
+    using Flag = std::pair<const char*, unsigned long>;
+    for (auto [name, flag] : {Flag{"slave", MS_SLAVE}, Flag{"private", MS_PRIVATE}, Flag{"unbindable", MS_UNBINDABLE}}) {
+        c.linux->rootfs_propagation = name;
+        plan = linux::plan_mounts(c, input());
+        CHECK(plan.root_propagation == flag);
+        CHECK(plan.host_peers);
+        CHECK(plan.final_root_propagation == flag);
+    }
+    c.linux->rootfs_propagation = "rslave";
     plan = linux::plan_mounts(c, input());
     CHECK(plan.root_propagation == (MS_SLAVE | MS_REC));
-    CHECK_FALSE(plan.shared_root);
+    CHECK_FALSE(plan.host_peers);
+    c.linux->rootfs_propagation = "runbindable";
+    plan = linux::plan_mounts(c, input());
+    CHECK(plan.root_propagation == (MS_SLAVE | MS_REC));
+    CHECK(plan.final_root_propagation == MS_UNBINDABLE);
+    CHECK_FALSE(plan.host_peers);
 }
 
 TEST_CASE("bind mounts: recursion, remount flags, relative sources", "[mount_plan]") {
