@@ -1,7 +1,7 @@
 // The last steps of every container process, the init's (stage-2) and exec's,
 // once its namespaces and root are in place; and the two facts they need from
 // the runtime: the signals it ignores and whether setgroups is allowed.
-// Internal to src/process (launcher.cpp).
+// Internal to src/process (launcher.cpp, exec_launch.cpp).
 #pragma once
 
 #include <cstdint>

@@ -5,21 +5,13 @@
 #include <sched.h>
 #include <signal.h>
 #include <sys/prctl.h>
-#include <sys/socket.h>
-#include <sys/stat.h>
-#include <sys/un.h>
-#include <sys/syscall.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <cstring>
 #include <optional>
 
 #include "crunlite/base/error.hpp"
-#include "crunlite/base/log.hpp"
 #include "crunlite/base/strings.hpp"
-#include "crunlite/json/json.hpp"
 #include "crunlite/process/hooks.hpp"
 #include "crunlite/linux/mount_plan.hpp"
 #include "crunlite/linux/namespaces.hpp"
@@ -32,108 +24,12 @@
 #include "crunlite/sys/interrupt.hpp"
 #include "crunlite/sys/syscalls.hpp"
 #include "final_process.hpp"
+#include "stages.hpp"
 
 namespace crunlite::process {
 namespace {
 
-using detail::exec_final;
-using detail::FinalProcess;
-using detail::finish_process;
-using detail::ignored_signals;
-using detail::setgroups_allowed;
-
-
-// Runs a child stage: `body` ends in exec or _exit; any error it throws is
-// reported to the parent, then the child exits.  The only way out of a stage.
-template <typename Body>
-[[noreturn]] void child_main(const SyncSocket& sync, Body body) {
-    sys::Interruptible::restore_in_child();  // create's: a signal to the init is the init's
-    auto report = [&](const Error& e) {
-        // Nobody to tell (a started init whose `create` has exited): the
-        // process's stderr, where runc's init says it too (containerd's log).
-        if (!sync.send_error(e)) {
-            std::string line = "crun-lite: " + e.message() + "\n";
-            [[maybe_unused]] ssize_t n = ::write(STDERR_FILENO, line.data(), line.size());
-        }
-    };
-    try {
-        body();
-    } catch (const Error& e) {
-        report(e);
-    } catch (const std::exception& e) {
-        report(Error(e.what()));
-    }
-    ::_exit(1);
-}
-
-// A stage-1's last step: clones the next stage as our parent's child
-// (CLONE_PARENT: the runtime parent's, so a descendant of its caller), which
-// runs `next` (never returning), reports its pid and exits.  With `gate`, the
-// next stage sends nothing on `sync` before our Pid (without one it first
-// waits for a message the parent sends after reading Pid): it holds a pipe
-// we close once Pid is out (SyncSocket::hold_sends_until_eof).
-template <typename Next>
-[[noreturn]] void clone_next_stage(const SyncSocket& sync, bool gate, const char* what, Next next) {
-    sys::Pipe pid_sent;
-    if (gate) pid_sent = sys::Pipe::make(std::string("pipe to ") + what);
-    long pid = ::syscall(SYS_clone, CLONE_PARENT | SIGCHLD, nullptr, nullptr, nullptr, nullptr);
-    if (pid < 0) throw_errno(std::string("clone ") + what);
-    if (pid == 0) {
-        pid_sent.write.reset();
-        if (pid_sent.read) sync.hold_sends_until_eof(std::move(pid_sent.read));
-        next();
-    }
-    sync.send(MsgType::Pid, std::to_string(pid));
-    pid_sent.write.reset();
-    ::_exit(0);
-}
-
-// exec's clone_next_stage when the new process may share our memory until it
-// execs (sys::clone_sharing_memory, as sys::Child::vfork; we wait meanwhile): no
-// copy of the page tables is made, faulted in again and torn down at its
-// execve.  It reports its own pid first: the kernel writes it, numbered in
-// our pid namespace (the parent's), to `pid` before the process runs
-// (CLONE_PARENT_SETTID), so nothing it sends can precede its Pid.  Not when
-// the process waits for the parent before it execs: a seccomp listener the
-// parent must hand on first (its execve may be a notified call), as the
-// parent waits for us.
-template <typename Next>
-[[noreturn]] void clone_next_stage_sharing_memory(const SyncSocket& sync, const char* what, Next next) {
-    struct Args {
-        const SyncSocket& sync;
-        Next& next;
-        volatile pid_t pid;
-        cpu_set_t affinity;
-        bool pinned;
-    } args{sync, next, 0, {}, false};
-    // Started on our CPU, which idles while we wait for it: the kernel would
-    // start it on another, idle one (it counts the parent suspended in vfork as
-    // load on ours), which must wake up first (~40 us here) and has none of our
-    // cache.  Our CPU set is narrowed to this CPU for the clone and the new
-    // process restores the one it inherits first thing (our own ends with us).
-    // Without both calls (more CPUs than a cpu_set_t holds), it goes where the kernel puts it.
-    if (::sched_getaffinity(0, sizeof args.affinity, &args.affinity) == 0) {
-        cpu_set_t here;
-        CPU_ZERO(&here);
-        int cpu = ::sched_getcpu();
-        if (cpu >= 0 && cpu < CPU_SETSIZE) {
-            CPU_SET(cpu, &here);
-            args.pinned = ::sched_setaffinity(0, sizeof here, &here) == 0;
-        }
-    }
-    auto run = [](void* arg) -> int {
-        auto& a = *static_cast<Args*>(arg);
-        child_main(a.sync, [&] {
-            if (a.pinned) check(::sched_setaffinity(0, sizeof a.affinity, &a.affinity), "restore the CPU affinity");
-            a.sync.send(MsgType::Pid, std::to_string(a.pid));
-            a.next();
-        });
-    };
-    pid_t pid = sys::clone_sharing_memory(run, &args, CLONE_PARENT | CLONE_PARENT_SETTID | SIGCHLD,
-                                          const_cast<pid_t*>(&args.pid));
-    if (pid < 0) throw_errno(std::string("clone ") + what);
-    ::_exit(0);  // it has exec'd or exited
-}
+using namespace detail;
 
 // A created container's init waits for `start` as PID 1 of its pid namespace,
 // which ignores every signal it has no handler for: `kill ID TERM` did nothing
@@ -236,54 +132,6 @@ void die_of_signals_while_created() {
     });
 }
 
-// `exec`, stage-2: already in every namespace of the container (pid included:
-// we are a child of the process that joined it).  Never returns.
-[[noreturn]] void exec_stage2(const ExecRequest& req, const SyncSocket& sync, uint64_t ignored) {
-    child_main(sync, [&] {
-        ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        ::setsid();
-        FinalProcess fp = finish_process(*req.process, req.seccomp, sync, setgroups_allowed(req.setgroups_allowed),
-                                         req.preserve_fds, ignored);
-        // process.execCPUAffinity.final: the last change before execve and the filter.
-        if (auto& aff = req.process->exec_cpu_affinity) linux::set_final_cpu_affinity(*aff);
-        // After the credential switch, which would clear it.
-        if (req.kill_with_parent) ::prctl(PR_SET_PDEATHSIG, SIGKILL);
-        exec_final(*req.process, req.seccomp, fp);
-    });
-}
-
-// `exec`, stage-1: joins the init's namespaces through its pidfd (one setns for
-// all, so the kernel orders user namespace first), then forks stage-2 as a
-// sibling (CLONE_PARENT), which lands in the container's pid namespace.
-[[noreturn]] void exec_stage1(const ExecRequest& req, const SyncSocket& sync, bool born_in_cgroup, uint64_t ignored) {
-    child_main(sync, [&] {
-        // process.execCPUAffinity.initial first, before the cgroup; stage-2 inherits it.
-        if (auto& aff = req.process->exec_cpu_affinity) linux::set_initial_cpu_affinity(*aff);
-        if (auto adj = req.process->oom_score_adj) linux::set_oom_score_adj(*adj);  // the container's, as runc's exec
-        check(::prctl(PR_SET_DUMPABLE, 0, 0, 0, 0), "prctl PR_SET_DUMPABLE");
-        if (req.place_stage1) sync.expect(MsgType::Go, "join the container's cgroup");
-        linux::enter_cgroups(born_in_cgroup ? "" : req.cgroup_unified, req.cgroup_v1_dirs);
-        // The namespaces the container was created with are not ours: only the
-        // others are compared.  Should one be ours after all (our caller entered
-        // it, or config.json changed since create), setns refuses the set and
-        // changes nothing (EINVAL for a user namespace that is ours, EPERM for
-        // another we lack the privilege over): compare them all then.
-        int known_new = linux::new_namespace_flags(req.config->linux->namespaces);
-        int flags = linux::differing_namespaces(req.init_pid, known_new);
-        if (flags && sys::host_kernel().setns(req.init_pidfd, flags) < 0) {
-            if (!known_new || (errno != EPERM && errno != EINVAL)) throw_errno("join the container's namespaces");
-            flags = linux::differing_namespaces(req.init_pid);
-            if (flags && sys::host_kernel().setns(req.init_pidfd, flags) < 0) throw_errno("join the container's namespaces");
-        }
-        auto next = [&] { exec_stage2(req, sync, ignored); };
-        // A process with a terminal waits for us before it execs (finish_process):
-        // it must not hold us suspended meanwhile.
-        if (sys::Child::vfork_shares_memory && !(req.seccomp && req.seccomp->notify) && !req.process->terminal)
-            clone_next_stage_sharing_memory(sync, "exec process", next);
-        clone_next_stage(sync, true, "exec process", next);
-    });
-}
-
 // Stage-1: namespaces.  Never returns.
 [[noreturn]] void stage1(const LaunchRequest& req, const SyncSocket& sync, int fifo_fd, bool born_in_cgroup, bool maps_itself,
                          bool wait_for_go) {
@@ -368,105 +216,10 @@ bool fits_one_clone(const LaunchRequest& req, bool maps_itself, bool wait_for_go
     });
 }
 
-// Connects to linux.seccomp.listenerPath and sends the container process state
-// with the listener fd attached (runtime-spec config-linux "listenerPath").
-void send_seccomp_listener(const spec::Config& config, const std::string& id, const std::string& bundle,
-                           pid_t init_pid, int listener) {
-    const spec::Seccomp& sc = *config.linux->seccomp;
-    std::string where = "linux.seccomp.listenerPath " + quote(sc.listener_path);
-    json::Writer w(false);
-    w.begin_object();
-    w.key("ociVersion").string(config.oci_version);
-    w.key("fds").string_array({"seccompFd"});
-    w.key("pid").integer(init_pid);
-    w.key("metadata").string(sc.listener_metadata);
-    w.key("state").begin_object();
-    w.key("ociVersion").string(config.oci_version);
-    w.key("id").string(id);
-    w.key("status").string("creating");
-    w.key("pid").integer(init_pid);
-    w.key("bundle").string(bundle);
-    w.key("annotations").begin_object();
-    for (const auto& [k, v] : config.annotations) w.key(k).string(v);
-    w.end_object();
-    w.end_object();
-    w.end_object();
-    std::string text = w.result();
-
-    sys::UniqueFd sock(::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0));
-    if (!sock) throw_errno("socket for " + where);
-    sockaddr_un addr{};
-    addr.sun_family = AF_UNIX;
-    if (sc.listener_path.size() >= sizeof addr.sun_path) throw Error(ENAMETOOLONG, where + ": path too long");
-    std::memcpy(addr.sun_path, sc.listener_path.c_str(), sc.listener_path.size() + 1);
-    if (::connect(sock.get(), reinterpret_cast<sockaddr*>(&addr), sizeof addr) < 0) throw_errno("connect to " + where);
-    if (sys::send_with_fd(sock.get(), text.data(), text.size(), listener) != static_cast<ssize_t>(text.size()))
-        throw_errno("send the seccomp listener to " + where);
-}
-
-// The fds a container process sends before it is ready, in this order: the pty
-// master (process.terminal), which goes to `on_pty` at once (it may take it),
-// then the seccomp listener (NOTIFY rules), which goes to `on_listener` at once.
-// Returns the pty master, if any is left.
-template <typename OnPty, typename OnListener>
-sys::UniqueFd receive_setup_fds(const SyncSocket& sync, const linux::ProcessPlan& proc, const linux::SeccompProgram* seccomp,
-                                OnPty on_pty, OnListener on_listener) {
-    sys::UniqueFd master;
-    if (proc.terminal) {
-        master = sync.expect_fd(MsgType::Pty, "set up the terminal");
-        on_pty(master);
-    }
-    if (seccomp && seccomp->notify) {
-        sys::UniqueFd listener = sync.expect_fd(MsgType::SeccompFd, "load seccomp filter");
-        on_listener(listener.get());
-    }
-    return master;
-}
-
-// The cgroup v2 directory a stage-1 is born in, opened (none for "").
-sys::UniqueFd open_cgroup(const std::string& dir) {
-    if (dir.empty()) return {};
-    sys::UniqueFd fd(::open(dir.c_str(), O_PATH | O_DIRECTORY | O_CLOEXEC));
-    if (!fd) throw_errno("open cgroup " + quote(dir));
-    return fd;
-}
-
-// Starts a stage-1 running `body`: born in the cgroup v2 directory `cgroup_dir`
-// when there is one (sys::Child::fork_into_cgroup; `born` says whether it was),
-// else sharing our memory (vfork) when `may_share_memory`, else forked.
-template <typename Body>
-sys::Child start_stage1(const std::string& cgroup_dir, bool may_share_memory, bool& born, Body& body) {
-    if (sys::UniqueFd cgroup = open_cgroup(cgroup_dir)) {
-        int fd = cgroup.get();
-        return sys::Child::fork_into_cgroup("enter cgroup " + quote(cgroup_dir), fd, born, [&]() -> int {
-            ::close(fd);
-            return body();
-        });
-    }
-    return may_share_memory ? sys::Child::vfork("fork", body) : sys::Child::fork("fork", body);
-}
-
-// Stage-1 reports the pid of the process it cloned (our child, by CLONE_PARENT)
-// and exits: reap stage-1, own the child (killed and reaped if the launch
-// fails from here on), pinned by its pidfd.
-sys::Child take_child(const SyncSocket& sync, sys::Child& stage1, const std::string& what) {
-    sys::Child child = sys::Child::adopt(static_cast<pid_t>(parse_int(sync.expect(MsgType::Pid, what)).value_or(0)));
-    stage1.wait();
-    child.require_pidfd("pidfd_open " + std::to_string(child.pid()));
-    return child;
-}
-
 // Whether the init may be lent a CPU: not when it may start fuse-overlayfs for
 // its rootfs (an overlay the kernel may refuse), whose daemon would keep the loan.
 bool may_lend_cpu(const linux::MountPlan& plan) {
     return plan.rootfs_overlay.empty() || plan.overlay_driver == linux::OverlayDriver::Native;
-}
-
-// The launched process, handed over to the caller.
-Launched launched(sys::Child& child) {
-    Launched out;
-    out.process = std::move(child);
-    return out;
 }
 
 }  // namespace
@@ -573,53 +326,6 @@ Launched launch(const LaunchRequest& req) {
     out.netns = std::move(netns);
     out.userns = std::move(userns);
     out.init_commits = init_commits;
-    return out;
-}
-
-Launched launch_exec(const ExecRequest& req) {
-    auto [parent_end, child_end] = SyncSocket::make_pair();
-    bool born_in_cgroup = false;
-    uint64_t ignored = ignored_signals();
-    auto body = [&, &parent_end = parent_end, &child_end = child_end]() -> int {
-        ::close(parent_end.fd());  // by number: under vfork, parent_end is still ours
-        exec_stage1(req, child_end, born_in_cgroup, ignored);
-    };
-    // Stage-1 and the new process are killed and reaped if anything below throws.
-    // Stage-1 only joins, clones and reports, so it shares our memory (vfork),
-    // unless it is to be born in a cgroup v2 directory (the grace period that
-    // spares costs more than vfork saves), or must wait for us to place it in
-    // the systemd unit's cgroup first.
-    sys::Child stage1_child = req.place_stage1 ? sys::Child::fork("fork", body) : start_stage1(req.cgroup_unified, true, born_in_cgroup, body);
-    child_end.close();
-    if (req.place_stage1) {
-        req.place_stage1(stage1_child.pid());
-        parent_end.send(MsgType::Go);
-    }
-    sys::Child child = take_child(parent_end, stage1_child, "join the container");
-    // The process waits for Go once its master is handed on (finish_process).
-    auto hand_over = [&req, &parent_end = parent_end](sys::UniqueFd& master) {
-        if (req.pty_ready) req.pty_ready(master);
-        parent_end.send(MsgType::Go);
-    };
-    sys::UniqueFd pty_master = receive_setup_fds(parent_end, *req.process, req.seccomp, hand_over, [&](int listener) {
-        send_seccomp_listener(*req.config, req.container_id, req.bundle, req.init_pid, listener);
-    });
-    // The socket closes when the process execs; before that it may report an error.
-    // A failed execve is the process's own: it exits 1, for our caller to wait for (runc's).
-    Message msg;
-    std::string exec_failure;
-    if (parent_end.receive(msg)) {
-        if (msg.type != MsgType::Error) throw Error(EPROTO, "exec: unexpected sync message");
-        try {
-            parent_end.rethrow(msg);
-        } catch (const Error& e) {
-            if (e.kind() != Error::Kind::ExecFailed) throw;
-            exec_failure = e.message();
-        }
-    }
-    Launched out = launched(child);
-    out.exec_failure = std::move(exec_failure);
-    out.pty_master = std::move(pty_master);
     return out;
 }
 
