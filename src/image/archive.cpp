@@ -138,7 +138,20 @@ struct Plan {
     std::vector<std::string> layer_blobs;           // paths relative to the source
     std::vector<std::optional<Descriptor>> layer_descs;  // OCI: digest and size to check
     std::vector<std::string> names;
+    std::string digest;  // OCI: the digest of the index.json entry loaded
 };
+
+// A name given to what is loaded: checked, and one with a digest ("app@sha256:...")
+// only for the manifest (or index) of that digest: a name that vouches for other
+// content would stand in for the image a registry verified (`run --image app@DIGEST`).
+// `digest` is the loaded image's (a docker archive has none).
+void check_loaded_name(const std::string& name, const std::string& digest) {
+    std::string named = check_image_name(name).digest;
+    if (named.empty() || named == digest) return;
+    throw Error(EINVAL, "invalid image name " + quote(name) + ": " +
+                            (digest.empty() ? "a docker archive has no manifest digest to vouch for (use a tag)"
+                                            : "its digest is not the loaded image's (" + digest + ")"));
+}
 
 std::string read_blob(const Source& src, const std::string& path, const std::optional<Descriptor>& d) {
     std::string text = src.read(path, "blob");
@@ -172,18 +185,23 @@ Plan plan_oci(const Source& src, const std::string& tag) {
         if ((key == "io.containerd.image.name" || key == "org.opencontainers.image.ref.name") &&
             (name.find(':') != std::string::npos || name.find('/') != std::string::npos)) {
             with_context("index.json: manifest " + chosen.digest + ": annotation " + key,
-                         [&] { check_image_name(name); });
+                         [&] { check_loaded_name(name, chosen.digest); });
             names.push_back(name);
         }
     }
+    std::string digest = chosen.digest;
     // Nested indexes (buildx, multi-platform) down to one manifest.
     for (int depth = 0; is_index(chosen.media_type); ++depth) {
         if (depth > 8) throw Error(ELOOP, "index.json: indexes nested too deeply");
         std::string text = read_blob(src, blob_path(chosen.digest), chosen);
         chosen = select_manifest(parse_index(text, chosen.digest), Platform{"linux", host_arch(), ""}, chosen.digest);
     }
+    if (!chosen.media_type.empty() && !is_manifest(chosen.media_type))
+        throw Error(EINVAL, "manifest " + chosen.digest + ": media type " + quote(chosen.media_type) +
+                                " is neither an image index's nor an image manifest's");
     Manifest m = parse_manifest(read_blob(src, blob_path(chosen.digest), chosen), chosen.digest);
     Plan p;
+    p.digest = std::move(digest);
     p.config_json = read_blob(src, blob_path(m.config.digest), m.config);
     for (const auto& l : m.layers) {
         check_layer_media_type(l, "manifest " + chosen.digest + ": layer " + l.digest);
@@ -229,7 +247,7 @@ Plan plan_docker(const Source& src, const std::string& tag) {
     }
     for (size_t i = 0; i < img->repo_tags.size(); ++i)
         with_context("manifest.json: [" + std::to_string(img - images.data()) + "].RepoTags[" + std::to_string(i) + "]",
-                     [&] { check_image_name(img->repo_tags[i]); });
+                     [&] { check_loaded_name(img->repo_tags[i], ""); });
     p.names = img->repo_tags;
     return p;
 }
@@ -307,6 +325,7 @@ StoredImage Store::load(const std::string& source, const std::string& name, cons
         return with_context(quote(path), [&] { return src.open(plan.layer_blobs[i], "layer"); });
     };
     parts.jobs = load_jobs();  // local files: as many as the CPUs can unpack
+    if (!name.empty()) with_context("--name", [&] { check_loaded_name(name, plan.digest); });
     parts.names = name.empty() ? plan.names : std::vector<std::string>{name};
     parts.source = source;
     parts.label = quote(path);

@@ -67,6 +67,10 @@ bool is_index(const std::string& mt) {
            mt == "application/vnd.docker.distribution.manifest.list.v2+json";
 }
 
+bool is_manifest(const std::string& mt) {
+    return mt == "application/vnd.oci.image.manifest.v1+json" || mt == "application/vnd.docker.distribution.manifest.v2+json";
+}
+
 std::vector<Descriptor> parse_index(std::string_view text, const std::string& source) {
     json::Document doc = json::parse(text, source);
     std::vector<Descriptor> out;

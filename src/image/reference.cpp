@@ -137,7 +137,7 @@ Reference parse_reference(std::string_view text) {
     return parse_name(text.substr(kRegistryTransport.size()), bad);
 }
 
-void check_image_name(std::string_view name) {
+Reference check_image_name(std::string_view name) {
     auto bad = [&](const std::string& why) { return Error(EINVAL, "invalid image name " + quote(name) + ": " + why); };
     // "sha256:<hex>" parses as the name "sha256" tagged <hex>: refused first.
     if (name.rfind("sha256:", 0) == 0) throw bad("an image id, not a name");
@@ -146,6 +146,7 @@ void check_image_name(std::string_view name) {
     if (r.registry == "docker.io" && repo.rfind("library/", 0) == 0) repo.remove_prefix(8);
     if (repo.size() == 64 && repo.find_first_not_of("0123456789abcdef") == std::string_view::npos)
         throw bad("64 hex digits are an image id, not a name");
+    return r;
 }
 
 Platform parse_platform(std::string_view text) {

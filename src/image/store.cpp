@@ -358,8 +358,10 @@ StoredImage Store::store_image(const Parts& parts, const ImageConfig& config, co
 
     std::string id = sha256_digest(parts.config_json);
     std::string dir = root_ + "/images/" + hex_of(id);
-    std::vector<std::string> names = parts.names;
-    for (auto& n : names) n = normalize_name(n);
+    std::vector<std::string> names;  // normalized, each once (an archive may repeat one)
+    for (const auto& n : parts.names)
+        if (std::string norm = normalize_name(n); std::find(names.begin(), names.end(), norm) == names.end())
+            names.push_back(std::move(norm));
     ensure_index();
     // A name belongs to one image: take it from any other.  The new image and
     // its names' links come first, so that a reader (or a crash) between the

@@ -371,7 +371,7 @@ int op_manifest(const Request& req, const HttpOptions& options) {
             throw Error(EINVAL, what + ": size " + std::to_string(body.size()) + ", the index says " + std::to_string(chosen.size));
         digest = chosen.digest;
     }
-    if (mt != "application/vnd.oci.image.manifest.v1+json" && mt != "application/vnd.docker.distribution.manifest.v2+json")
+    if (!image::is_manifest(mt))
         throw Error(EINVAL, what + ": unsupported manifest media type " + quote(mt));
     image::Manifest m = image::parse_manifest(body, what);
 

@@ -1038,7 +1038,8 @@ def applet_image(h, repo_tag, applets, config):
 
 def make_docker_archive(h, path, repo_tag, layers=None, config=None, platform=None):
     """A `docker save` archive of the pre-25 kind: manifest.json, <hex>.json, <id>/layer.tar.
-    `platform`: (os, architecture), default this machine's."""
+    `repo_tag`: its RepoTags' one name, or a list of them; `platform`: (os, architecture),
+    default this machine's."""
     import hashlib
     d = h.mkdtemp("docker")
     entries, diff_ids = [], []
@@ -1059,7 +1060,8 @@ def make_docker_archive(h, path, repo_tag, layers=None, config=None, platform=No
     with open(os.path.join(d, name), "wb") as f:
         f.write(data)
     with open(os.path.join(d, "manifest.json"), "w") as f:
-        json.dump([{"Config": name, "RepoTags": [repo_tag], "Layers": entries}], f)
+        tags = repo_tag if isinstance(repo_tag, list) else [repo_tag]
+        json.dump([{"Config": name, "RepoTags": tags, "Layers": entries}], f)
     with tarfile.open(path, "w") as t:
         t.add(d, arcname=".")
     return cfg

@@ -467,6 +467,57 @@ def test_a_name_being_made_is_taken(h):
     check_eq(r.rc, 0, f"the first run goes on\n{r!r}")
 
 
+def test_names_vouch_only_for_their_own_content(h):
+    """A name with a digest ("app@sha256:...") stands for what a registry verified: an
+    archive (its RepoTags, its ref.name annotation) or --name may give one only to the
+    manifest of that digest, else `run --image app@DIGEST` would run other content.  A
+    repeated name is kept once; an index entry that is no manifest is refused."""
+    fake = "sha256:" + "c" * 64
+    docker = os.path.join(h.tmp, "docker.tar")
+    harness.make_docker_archive(h, docker, [f"docker.io/library/alpine@{fake}"])
+    r = _image(h, "load", "-i", docker)
+    check(r.rc != 0, f"a docker archive cannot name its image by a digest\n{r!r}")
+    check_in("RepoTags[0]", r.err, "names the entry")
+    check_in("no manifest digest", r.err, "says why")
+    oci = os.path.join(h.tmp, "oci.tar")
+    harness.make_oci_archive(h, oci, f"docker.io/library/alpine@{fake}")
+    r = _image(h, "load", "-i", oci)
+    check(r.rc != 0, f"an OCI archive cannot name its image by another digest\n{r!r}")
+    check_in("is not the loaded image's", r.err, "says why")
+    check_eq(json.loads(_image(h, "ls", "--format", "json").out), [], "nothing stored")
+
+    seen = {}
+
+    def entry_digest(layout, descs):
+        with open(os.path.join(layout, "index.json")) as f:
+            seen["digest"] = json.load(f)["manifests"][0]["digest"]
+    harness.make_oci_archive(h, oci, "qa/ok:1", tamper=entry_digest)
+    r = _image(h, "load", "-i", oci, "--name", f"qa/x@{fake}")
+    check(r.rc != 0 and "--name" in r.err, f"--name with another digest\n{r!r}")
+    check_eq(_image(h, "load", "-i", oci, "--name", f"qa/x@{seen['digest']}").rc, 0, "--name with its own digest")
+    r = h.rt("run", "--rm", "--network", "none", "--store", _store(h), "--image", f"qa/x@{seen['digest']}",
+             h.new_id("dg"), "/bin/echo", "ok")
+    check_eq((r.rc, r.out), (0, "ok\n"), f"runs by that digest\n{r!r}")
+
+    harness.make_docker_archive(h, docker, ["qa/a:1", "qa/b:2", "qa/a:1"])
+    r = _image(h, "load", "-i", docker)
+    check_eq(r.rc, 0, f"load\n{r!r}")
+    names = [i["names"] for i in json.loads(_image(h, "ls", "--format", "json").out) if "qa/b:2" in i["names"]][0]
+    check_eq(sorted(n for n in names if n.startswith("qa/a")), ["qa/a:1"], f"each name once: {names}")
+
+    def weird(layout, descs):
+        path = os.path.join(layout, "index.json")
+        with open(path) as f:
+            index = json.load(f)
+        index["manifests"][0]["mediaType"] = "application/x-weird"
+        with open(path, "w") as f:
+            json.dump(index, f)
+    harness.make_oci_archive(h, oci, "qa/weird:1", tamper=weird)
+    r = _image(h, "load", "-i", oci)
+    check(r.rc != 0, f"an index entry of an unknown media type\n{r!r}")
+    check_in("application/x-weird", r.err, "names the media type")
+
+
 def test_a_failed_import_keeps_no_layer(h):
     """A load whose second layer is corrupt removes the first, which it had
     stored and verified: nothing of a failed import stays in the store."""

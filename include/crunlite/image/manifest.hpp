@@ -29,6 +29,8 @@ std::vector<Descriptor> parse_index(std::string_view text, const std::string& so
 
 // True for media types of an index (OCI or Docker manifest list).
 bool is_index(const std::string& media_type);
+// True for media types of an image manifest (OCI or Docker v2 schema 2).
+bool is_manifest(const std::string& media_type);
 
 // Whether an image for `have` serves a request for `want`: the same os and
 // architecture, and the same variant when both name one.

@@ -39,8 +39,9 @@ Reference parse_reference(std::string_view text);
 // Checks a name the store is to give an image ("app:1", "localhost/app",
 // "HOST:PORT/team/app@sha256:..."), read from an archive or given by the user:
 // the grammar above, and not an id ("sha256:..." or 64 hex digits), which would
-// stand for another image's id.  Throws Error(EINVAL) naming the name and why.
-void check_image_name(std::string_view name);
+// stand for another image's id.  Throws Error(EINVAL) naming the name and why;
+// returns it parsed.
+Reference check_image_name(std::string_view name);
 
 // "os/arch[/variant]" (--platform); "linux/arm64/v8".  The names uname and distributions
 // use stand for the OCI ones, as podman takes them: x86_64 and x86-64 amd64, aarch64 arm64,
