@@ -114,7 +114,11 @@ Verdict decide(const std::vector<WaitCondition>& conditions, const Observation& 
             possible = !stopped;  // stopped without a record: nobody will write one
         } else if (c == WaitCondition::Running) {
             reached = !stopped && o.status == state::Status::Running;
-        } else if (!stopped) {
+        } else if (stopped) {
+            // It stopped unhealthy (the status inspect shows, as --health-on-failure
+            // stop and kill leave it): that was reached.  Stopped is never healthy.
+            reached = c == WaitCondition::Unhealthy && o.health && o.health->status == "unhealthy";
+        } else {
             std::string want = c == WaitCondition::Healthy ? "healthy" : "unhealthy";
             // A status nothing updates any more (its monitor is gone) is no answer.
             reached = o.health && !o.health_stale && o.health->status == want;

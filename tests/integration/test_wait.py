@@ -92,7 +92,8 @@ def test_several_ids_in_the_order_given(h):
 
 def test_image_conditions(h):
     """Every condition on an image container with a healthcheck: running, healthy (after a
-    timeout while starting), unhealthy, then stopped and exited with the code inspect shows."""
+    timeout while starting), unhealthy, then stopped and exited with the code inspect shows;
+    stopped, it is still unhealthy (as inspect shows), never running or healthy."""
     cid = _run_image(h, _image(h, dict(BASE, Healthcheck=HEALTH)), h.new_id("img"))
     r = _wait(h, "--condition", "running", cid)
     check_eq((r.rc, _lines(r)), (0, ["-1"]), f"running: -1, as podman prints for such conditions\n{r!r}")
@@ -120,10 +121,13 @@ def test_image_conditions(h):
     check_eq((r.rc, _lines(r)), (0, [str(code)]), f"stopped: the exit code inspect shows\n{r!r}")
     r = _wait(h, "--condition", "exited", cid)
     check_eq((r.rc, _lines(r)), (0, [str(code)]), f"exited\n{r!r}")
-    for cond in ("running", "healthy", "unhealthy"):
+    for cond in ("running", "healthy"):
         r = _wait(h, "--condition", cond, cid)
         check_eq((r.rc, r.out), (1, ""), f"{cond} after the stop cannot happen\n{r!r}")
         check_in(f"container {cid} exited with code {code} before it was {cond}", r.err, f"{cond}: the reason")
+    check_eq(h.rt_ok("inspect", cid).json()["State"]["Health"]["Status"], "unhealthy", "it stopped unhealthy")
+    r = _wait(h, "--condition", "unhealthy", cid)
+    check_eq((r.rc, _lines(r)), (0, ["-1"]), f"unhealthy, as inspect says\n{r!r}")
 
 
 def test_any_of_several_conditions(h):

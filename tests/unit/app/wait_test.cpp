@@ -152,6 +152,13 @@ TEST_CASE("wait unhealthy: a healthy container may still turn unhealthy", "[app]
     CHECK(v.exit_code == -1);
     CHECK(decide({kUnhealthy}, seen(Status::Running)).reason == "has no healthcheck (waiting for unhealthy)");
     CHECK(decide({kUnhealthy}, seen(Status::Stopped, 1)).reason == "exited with code 1 before it was unhealthy");
+    // Stopped unhealthy (--health-on-failure stop, or killed): reached, as inspect shows it.
+    v = decide({kUnhealthy}, with_health(seen(Status::Stopped, 143), "unhealthy", 1, "x"));
+    CHECK(v.kind == Verdict::Reached);
+    CHECK(v.exit_code == -1);
+    v = decide({kHealthy}, with_health(seen(Status::Stopped, 0), "healthy"));
+    CHECK(v.kind == Verdict::Impossible);  // a stopped container is never healthy
+    CHECK(v.reason == "exited with code 0 before it was healthy");
 }
 
 TEST_CASE("wait with several conditions: any reached; impossible only when all are", "[app][wait]") {
