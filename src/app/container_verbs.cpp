@@ -455,16 +455,20 @@ void act_on_failure(const runtime::Context& ctx, const ImageContainer& c, Health
 // One probe of `c`, recorded; a change of its status to healthy or unhealthy
 // is an event ("health_status: healthy", Docker's) and, to unhealthy, the
 // --health-on-failure action's cue; a failed startup probe restarts it.
-HealthState probe(const runtime::Context& ctx, const ImageContainer& c) {
+// nullopt: it stopped meanwhile (probe_and_record).
+std::optional<HealthState> probe(const runtime::Context& ctx, const ImageContainer& c) {
     std::optional<HealthState> before = health_of(ctx, c.st.id);
     StartupOutcome startup = StartupOutcome::Continue;
-    HealthState after = probe_and_record(ctx, c.st.id, c.st.bundle, *c.app.health, c.app.started_ns, &startup);
+    std::optional<HealthState> recorded =
+        probe_and_record(ctx, c.st.id, c.st.bundle, *c.app.health, c.app.started_ns, &startup);
+    if (!recorded) return std::nullopt;
+    const HealthState& after = *recorded;
     bool changed = !before || before->status != after.status;
     if (after.status != "starting" && changed)
         state::append_event(ctx.root, state::container_event(c.st, "health_status: " + after.status));
     if (startup == StartupOutcome::Failed) act_on_failure(ctx, c, HealthAction::Restart, "startup");
     else if (after.status == "unhealthy" && changed) act_on_failure(ctx, c, c.app.on_failure, "health");
-    return after;
+    return recorded;
 }
 
 }  // namespace
@@ -477,12 +481,13 @@ int healthcheck_run(const runtime::Context& ctx, const std::string& id) {
     state::Status status = runtime::live_status(state::Store(ctx.root), c.st);
     if (status != state::Status::Running && status != state::Status::Paused)
         throw Error(EINVAL, "container " + id + " is not running");
-    HealthState st = probe(ctx, c);
-    const ProbeResult& last = st.log.back();
+    std::optional<HealthState> st = probe(ctx, c);
+    if (!st) throw Error(EINVAL, "container " + id + " is not running");  // it stopped as it was probed
+    const ProbeResult& last = st->log.back();
     if (last.exit_code == 0) return 0;
     // podman's: the status (unhealthy, or starting in the start period) on stdout; the probe's output on stderr.
     if (!last.output.empty()) std::cerr << last.output << (last.output.back() == '\n' ? "" : "\n");
-    std::cout << st.status << "\n";
+    std::cout << st->status << "\n";
     return 1;
 }
 
@@ -504,8 +509,9 @@ int64_t health_tick(const runtime::Context& ctx, const std::string& id) {
         default: return -1;
     }
     try {
-        HealthState st = probe(ctx, c);
-        return next_probe_delay(st, hc, in_start_period(hc, c.app.started_ns)) / 1'000'000;
+        std::optional<HealthState> st = probe(ctx, c);
+        if (!st) return -1;  // stopped
+        return next_probe_delay(*st, hc, in_start_period(hc, c.app.started_ns)) / 1'000'000;
     } catch (const Error& e) {
         log::warn("healthcheck of " + id + ": " + e.message());
         return hc.interval_ns / 1'000'000;

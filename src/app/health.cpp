@@ -1,6 +1,7 @@
 #include "crunlite/app/health.hpp"
 
 #include <fcntl.h>
+#include <poll.h>
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -15,6 +16,7 @@
 #include "crunlite/json/json.hpp"
 #include "crunlite/state/events.hpp"
 #include "crunlite/sys/fd.hpp"
+#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::app {
 namespace {
@@ -465,20 +467,28 @@ void append_to_log_destination(const std::string& dir, const std::string& id, co
         log::warn("healthcheck of " + id + ": cannot append to " + quote(path) + ": " + std::strerror(errno));
 }
 
-// Whether container `id` is paused (false when it is gone).
-bool container_paused(const runtime::Context& ctx, const std::string& id) {
+// Container `id`'s status after a failed probe (stopped when it is gone).  A
+// probe that could not run (125) may have met an init that is exiting: its
+// namespaces are gone before it is a zombie.  Such an init gets 250 ms to end.
+state::Status status_after_failure(const runtime::Context& ctx, const std::string& id, int exit_code) {
     try {
         state::Store store(ctx.root);
-        return runtime::live_status(store, store.load(id)) == state::Status::Paused;
+        state::State st = store.load(id);
+        state::Status s = runtime::live_status(store, st);
+        if (s != state::Status::Running || exit_code != 125) return s;
+        sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
+        pollfd exited = {pidfd.get(), POLLIN, 0};
+        if (pidfd && ::poll(&exited, 1, 250) == 0) return s;  // still running
+        return runtime::live_status(store, st);
     } catch (const Error&) {
-        return false;  // deleted meanwhile
+        return state::Status::Stopped;  // deleted meanwhile
     }
 }
 
 }  // namespace
 
-HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
-                             const HealthConfig& config, int64_t started_ns, StartupOutcome* startup) {
+std::optional<HealthState> probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
+                                            const HealthConfig& config, int64_t started_ns, StartupOutcome* startup) {
     std::string path = bundle + "/health.json";
     HealthState seen;
     if (::access(path.c_str(), F_OK) == 0) seen = parse_health_json(read_file(path), path);
@@ -492,8 +502,11 @@ HealthState probe_and_record(const runtime::Context& ctx, const std::string& id,
     ProbeResult result = run_probe(ctx, id, probed);
     // A probe that failed on a paused container (exec refuses one) is logged but
     // says nothing of its health: unhealthy would set off --health-on-failure and
-    // undo the pause (podman's status stays too).
-    bool paused = result.exit_code != 0 && container_paused(ctx, id);
+    // undo the pause (podman's status stays too).  One that failed as the
+    // container stopped says nothing either: it would count an exit as a failure.
+    state::Status now = result.exit_code != 0 ? status_after_failure(ctx, id, result.exit_code) : state::Status::Running;
+    if (now != state::Status::Running && now != state::Status::Paused) return std::nullopt;
+    bool paused = now == state::Status::Paused;
     bool in_start = in_start_period(config, started_ns);
     sys::UniqueFd lock(::open((bundle + "/health.lock").c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0600));
     if (!lock) throw_errno("open " + quote(bundle + "/health.lock"));

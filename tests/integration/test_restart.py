@@ -285,8 +285,34 @@ def test_health_on_failure_actions(h):
     _wait(lambda: _inspect(h, s)["State"]["Status"] == "stopped", 20, "stop: stopped")
     time.sleep(1)
     check_eq(_inspect(h, s)["RestartCount"], 0, "stop: never restarted (even with always)")
+    r = h.rt("wait", "--condition", "unhealthy", "--timeout", "0", s)
+    check_eq(r.rc, 0, f"stop: it stopped unhealthy, as inspect says, and wait agrees\n{r!r}")
     _wait(lambda: _inspect(h, r)["RestartCount"] >= 1, 20, "restart: restarted without a policy")
     h.rt_ok("stop", r)
+
+
+def test_an_exit_during_a_probe_is_no_failure(h):
+    """A probe that starts as the container exits finds no init to join: that says
+    nothing of its health (Docker drops such a result).  Containers that exit 0 while
+    probed every 200 ms with one retry end neither unhealthy nor restarted by
+    --health-on-failure restart (their policy is no), whatever the probes met."""
+    archive = _image(h)
+    ids = [h.new_id(f"px{i}") for i in range(6)]
+    for i, cid in enumerate(ids):
+        _run(h, archive, cid, "--health-cmd", "true", "--health-interval", "200ms", "--health-retries", "1",
+             "--health-on-failure", "restart", cid, "sh", "-c", f"sleep 0.{3 + i}; exit 0")
+    for cid in ids:
+        _wait(lambda: h.rt("wait", "--timeout", "0", cid).rc == 0, 20, f"{cid} exits")
+    time.sleep(0.5)  # a probe, or a restart, that would come late
+    for cid in ids:
+        info = _inspect(h, cid)
+        health = info["State"].get("Health", {})
+        check_eq((info["State"]["Status"], info["State"]["ExitCode"], info["RestartCount"]), ("stopped", 0, 0),
+                 f"{cid}: exited 0, not restarted: {info['State']}")
+        check(health.get("Status") != "unhealthy" and health.get("FailingStreak", 0) == 0,
+              f"{cid}: no failure counted: {health}")
+        check(all(entry["ExitCode"] == 0 for entry in health.get("Log", [])), f"{cid}: no failed probe logged: {health}")
+        h.rt_ok("rm", cid)
 
 
 def test_startup_probe_hands_over_and_restarts(h):

@@ -186,8 +186,11 @@ HealthConfig parse_health_config(const json::Value& value);
 // With a startup probe due (in_startup) that probe runs instead, and
 // `startup`, when given, gets its outcome.  A probe that failed on a paused
 // container is logged and changes nothing else (no streak, status or startup).
-HealthState probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
-                             const HealthConfig& config, int64_t started_ns, StartupOutcome* startup = nullptr);
+// One that failed as the container stopped (its exec found no init to join) is
+// dropped, as Docker drops a result that comes after the stop: nullopt.
+std::optional<HealthState> probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
+                                            const HealthConfig& config, int64_t started_ns,
+                                            StartupOutcome* startup = nullptr);
 
 // One probe of container `id`, not recorded (health_probe.cpp; runs in the
 // monitor or `healthcheck run`, forking a child for the probe):
