@@ -351,6 +351,8 @@ void fill(const runtime::Context& ctx, const ImageRunOptions& o, bool creating, 
                                 "--health-http or --health-tcp was given)");
     p.app.restart = o.restart;
     p.app.on_failure = o.on_failure.value_or(HealthAction::None);
+    if (o.require_healthcheck && !p.app.health && o.health.disable)
+        throw Error(EINVAL, "--wait-healthy: the healthcheck is turned off (--no-healthcheck or --health-cmd none)");
     if (o.require_healthcheck && !p.app.health)
         throw Error(EINVAL, std::string("--wait-healthy: the image has no healthcheck (and no --health-cmd, "
                                         "--health-http or --health-tcp was given)") +

@@ -1089,7 +1089,9 @@ def test_wait_healthy(h):
     check_eq(_inspect(h, cid)["State"]["Health"]["Status"], "healthy", "inspect says healthy")
     none = h.new_id("img")
     r = _run(h, archive, "-d", "--no-healthcheck", "--wait-healthy", none)
-    check(r.rc != 0 and "no healthcheck" in r.err, f"--wait-healthy without a healthcheck\n{r!r}")
+    check(r.rc != 0 and "healthcheck is turned off" in r.err, f"--wait-healthy with the healthcheck off\n{r!r}")
+    r = _run(h, archive, "-d", "--wait-healthy", none)
+    check(r.rc != 0 and "image has no healthcheck" in r.err, f"--wait-healthy without a healthcheck\n{r!r}")
     r = h.rt("healthcheck", "run", none)
     check_eq(r.rc, 125, f"healthcheck run without a healthcheck is an error (125, as podman)\n{r!r}")
     # Docker's and podman's run -d and create: the id on stdout, for id=$(run -d ...).
