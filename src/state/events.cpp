@@ -76,12 +76,20 @@ std::optional<int64_t> parse_event_time(const std::string& text) {
         frac.resize(9, '0');
         return ns + static_cast<int64_t>(*parse_uint(frac));
     }
-    // RFC 3339: YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm).
+    // RFC 3339, YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm), and Docker's shorter
+    // forms: the time cut after the hour or minute, or absent; without a zone, local.
     struct tm tm = {};
-    const char* rest = ::strptime(text.c_str(), "%Y-%m-%dT%H:%M:%S", &tm);
+    const char* rest = ::strptime(text.c_str(), "%Y-%m-%d", &tm);
     if (!rest) return std::nullopt;
+    bool seconds = false;
+    if (*rest == 'T') {
+        rest = ::strptime(rest + 1, "%H", &tm);
+        if (rest && *rest == ':') rest = ::strptime(rest + 1, "%M", &tm);
+        if (rest && *rest == ':' && (rest = ::strptime(rest + 1, "%S", &tm))) seconds = true;
+        if (!rest) return std::nullopt;
+    }
     int64_t frac_ns = 0;
-    if (*rest == '.') {
+    if (*rest == '.' && seconds) {
         std::string digits;
         for (++rest; *rest >= '0' && *rest <= '9'; ++rest) digits += *rest;
         if (digits.empty() || digits.size() > 9) return std::nullopt;
@@ -93,6 +101,10 @@ std::optional<int64_t> parse_event_time(const std::string& text) {
         int hh = 0, mm = 0;
         if (std::strlen(rest) != 6 || std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) return std::nullopt;
         offset = (*rest == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
+    } else if (*rest == '\0') {
+        tm.tm_isdst = -1;  // local time
+        time_t local = ::mktime(&tm);
+        return local == -1 ? std::nullopt : std::optional<int64_t>(static_cast<int64_t>(local) * 1'000'000'000 + frac_ns);
     } else if (std::string_view(rest) != "Z") {
         return std::nullopt;
     }

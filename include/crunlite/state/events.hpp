@@ -43,8 +43,10 @@ std::optional<Event> parse_event(std::string_view line);
 
 // `events --since/--until` times, as Docker takes them: a Unix timestamp
 // ("1764745200", "1764745200.5") or an RFC 3339 time ("2026-12-03T07:00:00Z",
-// "...T08:00:00.25+01:00"), in ns; nullopt for anything else (the caller then
-// tries a duration before now, "10m").  Pure.
+// "...T08:00:00.25+01:00"), also cut after the hour or minute or without the
+// time ("2026-12-03"), in local time without a zone; in ns; nullopt for
+// anything else (the caller then tries a duration before now, "10m").  Pure
+// but for the local time zone.
 std::optional<int64_t> parse_event_time(const std::string& text);
 
 // Appends `e` (time_ns 0: now) to `root`'s log.  Never throws: an event that

@@ -131,7 +131,7 @@ int64_t parse_time_flag(const std::string& text, const std::string& flag) {
         return realtime_ns() - app::parse_duration(text, flag);
     } catch (const Error&) {
         throw Error(EINVAL, flag + ": invalid time " + quote(text) +
-                                ": want a Unix timestamp, an RFC 3339 time or a duration (10m)");
+                                ": want a Unix timestamp, an RFC 3339 time (local without a zone) or a duration (10m)");
     }
 }
 

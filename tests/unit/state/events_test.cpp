@@ -57,8 +57,25 @@ TEST_CASE("events: --since/--until times", "[events]") {
     CHECK(state::parse_event_time("2026-12-03T08:00:00.5+01:00") == 1'796'281'200'500'000'000);
     CHECK(state::parse_event_time("2026-12-03T07:30:00+00:30") == 1'796'281'200'000'000'000);
     CHECK(state::parse_event_time("2026-12-03T06:30:00-00:30") == 1'796'281'200'000'000'000);
+    CHECK(state::parse_event_time("2026-12-03T07:00Z") == 1'796'281'200'000'000'000);  // Docker's shorter forms
+    CHECK(state::parse_event_time("2026-12-03T08+01:00") == 1'796'281'200'000'000'000);
+    {
+        // No zone: local time (Docker's and podman's).
+        const char* tz = std::getenv("TZ");
+        std::string saved = tz ? tz : "";
+        ::setenv("TZ", "UTC-1", 1);  // POSIX: one hour east of UTC
+        ::tzset();
+        CHECK(state::parse_event_time("2026-12-03T08:00:00") == 1'796'281'200'000'000'000);
+        CHECK(state::parse_event_time("2026-12-03T08:00") == 1'796'281'200'000'000'000);
+        CHECK(state::parse_event_time("2026-12-03T08:00:00.5") == 1'796'281'200'500'000'000);
+        CHECK(state::parse_event_time("2026-12-03") == 1'796'281'200'000'000'000 - 8 * 3'600'000'000'000);
+        if (tz) ::setenv("TZ", saved.c_str(), 1);
+        else ::unsetenv("TZ");
+        ::tzset();
+    }
     CHECK_FALSE(state::parse_event_time("10m"));
-    CHECK_FALSE(state::parse_event_time("2026-12-03T07:00:00"));  // no zone
+    CHECK_FALSE(state::parse_event_time("2026-12-03T08:00.5"));  // a fraction needs the seconds
+    CHECK_FALSE(state::parse_event_time("2026-12-03 08:00:00"));
     CHECK_FALSE(state::parse_event_time("2026-12-03T07:00:00+0100"));
     CHECK_FALSE(state::parse_event_time("1764745200."));
     CHECK_FALSE(state::parse_event_time(""));
