@@ -203,8 +203,9 @@ Error memory_busy(const std::string& dir, const std::string& limit) {
 
 void apply(const Paths& paths, const std::vector<Write>& writes, sys::Kernel& k) {
     // A value the kernel refuses for the order it comes in (Write::reorder: a
-    // v1 memory limit above the current memsw limit) is tried again once the
-    // others are written, as runc orders that pair.
+    // v1 memory limit above the current memsw limit, a cfs period the old quota
+    // does not fit) is tried again once the others are written, as runc orders
+    // those pairs.
     // An error names the config's field and value, then the file.
     auto named = [](const Write& w, const Error& e) {
         return w.field.empty() ? e : Error(e.code(), w.field + " " + quote(w.value) + ": " + e.message());

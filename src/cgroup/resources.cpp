@@ -113,7 +113,10 @@ void plan_cpu_v1(Planner& p, const spec::Resources::Cpu& c) {
     if (c.shares && *c.shares > 262144)
         throw Error(EINVAL, "linux.resources.cpu.shares: the maximum allowed cpu-shares is 262144");
     if (c.shares) p.add("cpu.shares", "cpu", "cpu.shares", std::to_string(*c.shares));
-    if (c.period) p.add("cpu.period", "cpu", "cpu.cfs_period_us", std::to_string(*c.period));
+    // A shorter period with the old quota may exceed the parent's quota (EINVAL):
+    // with a new quota too, the period is written again after it, as runc does.
+    if (c.period)
+        p.add("cpu.period", "cpu", "cpu.cfs_period_us", std::to_string(*c.period)).reorder = c.quota.has_value();
     if (c.quota) p.add("cpu.quota", "cpu", "cpu.cfs_quota_us", std::to_string(*c.quota));
     if (c.realtime_period) p.add("cpu.realtimePeriod", "cpu", "cpu.rt_period_us", std::to_string(*c.realtime_period));
     if (c.realtime_runtime)

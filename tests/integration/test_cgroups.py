@@ -458,6 +458,40 @@ def test_events_stream_interval(h):
           f"stats events: {lines}")
 
 
+def test_update_shorter_cpu_period_under_a_parent_quota(h):
+    """v1: a shorter period with the old quota would exceed the parent's quota, which the
+    kernel refuses; with a new quota too, runc writes the period again after it."""
+    _needs_cgroups(h)
+    parent = h.new_id("cg-quota")
+    b = h.bundle(["/probe", "sleep", "30"])
+    b.linux["cgroupsPath"] = parent + "/c"
+    b.linux["resources"] = {"cpu": {"quota": 40000, "period": 100000}}
+    b.save()
+    cid = h.new_id("cg")
+    h.rt_ok("run", "--detach", "--bundle", b.path, cid)
+    cg = _cgroup_lines(h.state(cid)["pid"])
+    cpu_ctrl = next((c for c in cg if "cpu" in c.split(",") and c != "cpuset"), None)
+    try:
+        if cpu_ctrl is None:
+            skip("no cgroup v1 cpu controller (the kernel's check is v1's cfs quota)")
+        cpu_dir = "/sys/fs/cgroup/" + cpu_ctrl.split(",")[0] + cg[cpu_ctrl]
+        with open(os.path.dirname(cpu_dir) + "/cpu.cfs_quota_us", "w") as f:
+            f.write("50000")  # the parent's: half a CPU per 100 ms
+        r = h.rt("update", "--cpu-period", "50000", "--cpu-quota", "20000", cid)
+        check_eq(r.rc, 0, f"update to 20000/50000 (40000/50000 on the way would exceed the parent's)\n{r!r}")
+        got = [open(f"{cpu_dir}/cpu.cfs_{f}_us").read().strip() for f in ("quota", "period")]
+        check_eq(got, ["20000", "50000"], "quota and period")
+        r = h.rt("update", "--cpu-period", "10000", cid)
+        check(r.rc != 0 and "linux.resources.cpu.period" in r.err, f"alone, it stays refused\n{r!r}")
+    finally:
+        h.rt_ok("delete", "--force", cid)
+        for ctrl, path in cg.items():  # the parent, which delete leaves (it is not the container's)
+            mount = ctrl.split(",")[0].removeprefix("name=") or "unified"
+            d = f"/sys/fs/cgroup/{mount}{os.path.dirname(path)}"
+            if os.path.basename(d) == parent and os.path.isdir(d):
+                os.rmdir(d)
+
+
 def test_update_memory_below_what_cannot_be_reclaimed(h):
     """v1 refuses a memory limit below what it cannot reclaim (20 MiB in a tmpfs,
     and no swap to take them): runc's words, with the usage."""

@@ -20,7 +20,8 @@ struct Write {
     std::string file;        // "memory.max"
     std::string value;       // "67108864"
     bool optional = false;   // a file the kernel may lack (memsw without swap accounting): skipped then
-    bool reorder = false;    // refused for its order (v1 memory above memsw): written again after the rest
+    bool reorder = false;    // refused for its order (v1 memory above memsw, a period the old quota
+                             // does not fit): written again after the rest of its controller
     std::string field = {};  // where the value comes from, for errors: "linux.resources.memory.limit"
     bool operator==(const Write& o) const {  // the write itself: `field` only names it
         return std::tie(controller, v2, file, value, optional, reorder) ==

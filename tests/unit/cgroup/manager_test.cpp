@@ -13,6 +13,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -358,6 +359,36 @@ TEST_CASE("a write refused for its order is retried before the next controller's
                       Catch::StartsWith("linux.resources.memory.limit `67108864`: write `") &&
                           Contains("invalid argument"));
     CHECK(get(p.v1.at("pids") + "/pids.max").empty());  // runc's order: nothing after the failure
+}
+
+TEST_CASE("v1: a cfs period the old quota does not fit is written again after the new quota", "[manager]") {
+    FakeHybrid f;
+    struct Cfs : FakeKernel {  // the parent's 50000/100000: a child's quota/period may not exceed 0.5
+        std::string quota = "40000", period = "100000";
+        void write_file(const std::string& path, std::string_view data) override {
+            auto ends = [&](const char* name) { return path.size() > std::strlen(name) && path.ends_with(name); };
+            std::string q = ends("/cpu.cfs_quota_us") ? std::string(data) : quota;
+            std::string per = ends("/cpu.cfs_period_us") ? std::string(data) : period;
+            if ((ends("/cpu.cfs_quota_us") || ends("/cpu.cfs_period_us")) && std::stol(q) * 2 > std::stol(per))
+                throw sys_error(EINVAL, "write " + quote(path));
+            quota = q;
+            period = per;
+            FakeKernel::write_file(path, data);
+        }
+    } k;
+    Paths p = plan_paths(f.layout, anywhere, "pod/c1", "c1");
+    create(p, {}, k);
+    for (const char* file : {"/cpu.cfs_quota_us", "/cpu.cfs_period_us"}) put(p.v1.at("cpu") + file);
+    spec::Resources r;
+    r.cpu.emplace();
+    r.cpu->period = 50000;  // 40000/50000 would exceed the parent's: refused first
+    r.cpu->quota = 20000;
+    CHECK_NOTHROW(apply(p, plan_resources(r, on_v2(f.layout)), k));
+    CHECK((k.quota == "20000" && k.period == "50000"));
+    r.cpu->quota.reset();
+    r.cpu->period = 10000;  // 20000/10000 with no new quota: refused, and said so
+    CHECK_THROWS_WITH(apply(p, plan_resources(r, on_v2(f.layout)), k),
+                      Catch::StartsWith("linux.resources.cpu.period `10000`: write `") && Contains("invalid argument"));
 }
 
 TEST_CASE("cgroup errors name the file", "[manager]") {
