@@ -130,6 +130,24 @@ Paths sub_cgroups(const Paths& container, const std::vector<std::string>& specs)
 
 bool host_may_create(const std::string& dir) { return writable_dir(existing_ancestor(parent_of(dir))); }
 
+std::string common_ancestor(const Hierarchy& h, const std::string& dir) {
+    std::string_view rest = std::string_view(dir).substr(std::min(dir.size(), h.mount.size()));
+    std::vector<std::string> theirs = split(rest, '/'), ours = split(h.own, '/');
+    std::string common = h.mount;
+    for (size_t i = 0; i < theirs.size() && i < ours.size() && theirs[i] == ours[i]; ++i)
+        if (!theirs[i].empty()) common += "/" + theirs[i];
+    return common;
+}
+
+MayCreate host_may_create_and_join(const Layout& layout) {
+    if (!layout.has_unified) return host_may_create;
+    return [unified = layout.unified](const std::string& dir) {
+        if (!host_may_create(dir)) return false;
+        bool in_unified = dir.rfind(unified.mount + "/", 0) == 0;
+        return !in_unified || ::access((common_ancestor(unified, dir) + "/cgroup.procs").c_str(), W_OK) == 0;
+    };
+}
+
 Paths plan_paths(const Layout& layout, const MayCreate& may_create, const std::string& cgroups_path,
                  const std::string& id) {
     Paths p;

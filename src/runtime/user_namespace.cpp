@@ -324,7 +324,8 @@ HostFacts read_host_facts(const Context& ctx) {
         };
     if (ctx.cgroup_manager != "disabled") {
         auto layout = cgroup::parse_layout(read_file("/proc/self/mountinfo"), read_file("/proc/self/cgroup"));
-        host.cgroups = cgroup::HostCgroups{layout, cgroup::v2_controllers(layout), cgroup::host_may_create, {}};
+        host.cgroups = cgroup::HostCgroups{layout, cgroup::v2_controllers(layout),
+                                             cgroup::host_may_create_and_join(layout), {}};
         if (ctx.cgroup_manager == "systemd") host.cgroups->systemd_manager_cgroup = systemd_manager_of(ctx);
     }
     // systemd's socket activation: the fds are ours only when LISTEN_PID says so

@@ -62,6 +62,16 @@ using MayCreate = std::function<bool(const std::string& dir)>;
 // False rootless without delegation.
 bool host_may_create(const std::string& dir);
 
+// cgroup2 moves a process (or starts one in a cgroup) only for a writer of the
+// cgroup.procs of the common ancestor of where it is and where it goes: that
+// ancestor's directory, for a process in `h.own` and the container's `dir`.  Pure.
+std::string common_ancestor(const Hierarchy& h, const std::string& dir);
+
+// host_may_create, and in cgroup2 (`unified`, when it has one) the common
+// ancestor's cgroup.procs writable too: a rootless caller in the root of a
+// hybrid host's cgroup2 cannot join a subtree delegated there (runc leaves it).
+MayCreate host_may_create_and_join(const Layout& layout);
+
 // Where the container's cgroups go.  Hierarchies where `may_create` refuses
 // the container's directory are left out.  Pure but for what may_create reads.
 Paths plan_paths(const Layout& layout, const MayCreate& may_create, const std::string& cgroups_path,

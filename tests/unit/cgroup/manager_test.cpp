@@ -174,6 +174,17 @@ std::string unprivileged(const std::function<std::string()>& f) {
 
 }  // namespace
 
+TEST_CASE("cgroup2: the common ancestor whose cgroup.procs a move into the container's cgroup needs", "[manager]") {
+    Hierarchy root{"/sys/fs/cgroup/unified", "/"};
+    CHECK(common_ancestor(root, "/sys/fs/cgroup/unified/a/b/c") == "/sys/fs/cgroup/unified");
+    Hierarchy nested{"/sys/fs/cgroup", "/user.slice/user-1001.slice/app.scope"};
+    CHECK(common_ancestor(nested, "/sys/fs/cgroup/user.slice/user-1001.slice/app.scope/c1") ==
+          "/sys/fs/cgroup/user.slice/user-1001.slice/app.scope");
+    CHECK(common_ancestor(nested, "/sys/fs/cgroup/user.slice/user-1001.slice/other/c1") ==
+          "/sys/fs/cgroup/user.slice/user-1001.slice");
+    CHECK(common_ancestor(nested, "/sys/fs/cgroup/user.slices/c1") == "/sys/fs/cgroup");  // whole components only
+}
+
 TEST_CASE("v2 root: the container's cgroup, its parents' subtree_control, v2 files", "[manager]") {
     FakeV2 f;
     FakeKernel k;
