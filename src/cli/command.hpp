@@ -45,8 +45,13 @@ po::variables_map parse_args(const std::string& verb, const std::string& usage, 
                              const po::options_description& hidden, const po::positional_options_description& pos,
                              const std::vector<std::string>& args);
 
+// runc's words for a wrong number of arguments: "\"state\" requires exactly 1
+// argument(s)"; `rule` is "exactly 1", "a minimum of 1" or "a maximum of 2".
+// (parse_args says it for too many, from the positional description.)
+Error arguments_error(const std::string& verb, const std::string& rule);
+
 // The required ID argument, with runc's message when missing.
-std::string require_id(const po::variables_map& vm, const std::string& verb);
+std::string require_id(const po::variables_map& vm, const std::string& verb, const std::string& rule = "exactly 1");
 
 // parse_args for the common "VERB [options] CONTAINER_ID" shape; sets `id`.
 po::variables_map parse_id_args(const std::string& verb, const po::options_description& opts,

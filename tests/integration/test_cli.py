@@ -28,8 +28,17 @@ def test_help_every_command(h):
                       expect=f"{verb} is not supported: crun-lite has no CRIU support")
         check_eq(r.rc, 1, f"{verb}: an error, not an unknown command")
     h.rt_fail("run", "--no-such-flag", "x", expect="--no-such-flag")
-    h.rt_fail("state", expect="requires a container id")
-    h.rt_fail("kill", "a", "TERM", "extra", expect="too many")
+    # runc's words for the number of arguments.
+    for argv, words in ((["state"], '"state" requires exactly 1 argument(s)'),
+                        (["state", "a", "b"], '"state" requires exactly 1 argument(s)'),
+                        (["delete", "a", "b"], '"delete" requires exactly 1 argument(s)'),
+                        (["events", "--stats", "a", "b"], '"events" requires exactly 1 argument(s)'),
+                        (["kill"], '"kill" requires a minimum of 1 argument(s)'),
+                        (["kill", "a", "TERM", "extra"], '"kill" requires a maximum of 2 argument(s)'),
+                        (["ps"], '"ps" requires a minimum of 1 argument(s)'),
+                        (["exec"], '"exec" requires a minimum of 1 argument(s)')):
+        r = h.rt_fail(*argv, expect=words)
+        check_eq(r.rc, 1, f"{argv}: exit status 1, as runc's")
 
 
 def test_help_without_duplicates(h):
@@ -252,7 +261,7 @@ def test_runc_argument_order_repeats_and_help(h):
     h.rt_ok("delete", cid)
     r = h.cmd([h.bin, "--root", "/nonexistent-root", "--root", h.root, "list", "-q"])
     check_eq((r.rc, r.out), (0, ""), f"a global option given twice: the last\n{r!r}")
-    h.rt_fail("run", cid, "extra", "-b", b.path, expect="too many")
+    h.rt_fail("run", cid, "extra", "-b", b.path, expect='"run" requires exactly 1 argument(s)')
     for argv in ([], ["help"], ["h"]):
         r = h.cmd([h.bin, *argv])
         check_eq(r.rc, 0, f"crun-lite {argv}: help\n{r!r}")

@@ -187,7 +187,7 @@ def test_events_usage_errors(h):
     h.rt_fail("events", "--format", "yaml", expect="only json")
     h.rt_fail("events", "--format", "json", "--since", "yesterday", expect="--since")
     h.rt_fail("events", "--since", "10m", "x", expect="need --format json")
-    h.rt_fail("events", expect="requires a container id")
+    h.rt_fail("events", expect="requires exactly 1 argument(s)")
 
 
 def test_health_log_limits_and_destination(h):

@@ -79,14 +79,21 @@ po::variables_map parse_args(const std::string& verb, const std::string& usage, 
             throw HelpShown{};
         }
         po::notify(vm);
+    } catch (const po::too_many_positional_options_error&) {
+        unsigned most = pos.max_total_count();
+        throw arguments_error(verb, most == 1 ? "exactly 1" : "a maximum of " + std::to_string(most));
     } catch (const po::error& e) {
         throw Error(EINVAL, verb + ": " + e.what());
     }
     return vm;
 }
 
-std::string require_id(const po::variables_map& vm, const std::string& verb) {
-    if (!vm.count("id")) throw Error(EINVAL, verb + ": \"" + verb + "\" requires a container id argument");
+Error arguments_error(const std::string& verb, const std::string& rule) {
+    return Error(EINVAL, "\"" + verb + "\" requires " + rule + " argument(s)");
+}
+
+std::string require_id(const po::variables_map& vm, const std::string& verb, const std::string& rule) {
+    if (!vm.count("id")) throw arguments_error(verb, rule);
     return vm["id"].as<std::string>();
 }
 

@@ -44,7 +44,7 @@ int cmd_exec(const Global& g, const std::vector<std::string>& args) {
             throw Error(EINVAL, "invalid value " + q + " for flag -" + (long_form ? "additional-gids" : "g") +
                                     ": strconv.ParseInt: parsing " + q + (digits ? ": value out of range" : ": invalid syntax"));
         }
-    if (i >= args.size()) throw Error(EINVAL, "exec: \"exec\" requires a container id argument");
+    if (i >= args.size()) throw arguments_error("exec", "a minimum of 1");
     o.id = args[i];
     o.args.assign(args.begin() + static_cast<long>(i) + 1, args.end());
     if (!process_label.empty())

@@ -12,7 +12,7 @@ int cmd_kill(const Global& g, const std::vector<std::string>& args) {
     po::positional_options_description pos;
     pos.add("id", 1).add("signal", 1);
     auto vm = parse_args("kill", "kill [options] CONTAINER_ID [SIGNAL]  (default SIGTERM)", opts, hidden, pos, args);
-    runtime::kill(g.context(), require_id(vm, "kill"), signal, all);
+    runtime::kill(g.context(), require_id(vm, "kill", "a minimum of 1"), signal, all);
     return 0;
 }
 

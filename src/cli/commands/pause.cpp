@@ -50,7 +50,7 @@ int cmd_ps(const Global& g, const std::vector<std::string>& args) {
     std::vector<std::string> own;
     size_t i = split_options(opts, args, own);
     parse_args("ps", "ps [options] CONTAINER_ID [ps options]", opts, hidden, {}, own);
-    if (i >= args.size()) throw Error(EINVAL, "ps: \"ps\" requires a container id argument");
+    if (i >= args.size()) throw arguments_error("ps", "a minimum of 1");
     std::vector<int> pids = runtime::container_pids(g.context(), args[i]);
     std::vector<std::string> given(args.begin() + static_cast<long>(i) + 1, args.end());
     if (format == "json") {

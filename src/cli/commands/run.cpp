@@ -299,7 +299,7 @@ bool parse_run_args(const std::string& verb, const std::vector<std::string>& arg
     }
     if (std::string name = given_option(vm, image_desc, {"image"}); !name.empty())
         throw Error(EINVAL, verb + ": --" + name + " needs --image");
-    if (rest.empty()) throw Error(EINVAL, verb + ": \"" + verb + "\" requires a container id argument");
+    if (rest.empty()) throw arguments_error(verb, "exactly 1");
     bundle_opts.id = rest[0];
     return false;
 }

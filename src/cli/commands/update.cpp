@@ -223,7 +223,7 @@ int cmd_events(const Global& g, const std::vector<std::string>& args) {
         return stream_events(g.context(), ids, since, until);
     }
     if (!since.empty() || !until.empty()) throw Error(EINVAL, "events: --since and --until need --format json");
-    if (ids.size() != 1) throw Error(EINVAL, "events: \"events\" requires a container id argument");
+    if (ids.size() != 1) throw arguments_error("events", "exactly 1");
     const std::string& id = ids[0];
     // A Go duration, as runc's flag: a number alone is not one (but 0).
     if (interval != "0" && parse_uint(interval))
