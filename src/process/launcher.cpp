@@ -34,16 +34,17 @@ using namespace detail;
 // A created container's init waits for `start` as PID 1 of its pid namespace,
 // which ignores every signal it has no handler for: `kill ID TERM` did nothing
 // (podman stop of a created container waited its whole timeout).  runc's waiting
-// init (Go's runtime) dies of HUP, INT, TERM and of QUIT, ILL, TRAP, ABRT,
-// STKFLT and SYS, and takes any other without effect; so does ours, with 128 +
-// the signal as its status.  execve resets these handlers: the container's
-// process starts with the defaults.
+// init (Go's runtime) dies of HUP, INT, TERM, of QUIT, ILL, TRAP, ABRT, STKFLT
+// and SYS, and of SEGV, BUS and FPE sent by kill (a crash to Go), and takes any
+// other without effect; so does ours, with 128 + the signal as its status.
+// execve resets these handlers: the container's process starts with the defaults.
 void die_of_signals_while_created() {
     struct sigaction sa;
     std::memset(&sa, 0, sizeof sa);
     sa.sa_handler = [](int sig) { ::_exit(128 + sig); };
     sigfillset(&sa.sa_mask);
-    for (int sig : {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGSTKFLT, SIGSYS})
+    for (int sig :
+         {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGSTKFLT, SIGSYS, SIGSEGV, SIGBUS, SIGFPE})
         ::sigaction(sig, &sa, nullptr);
 }
 

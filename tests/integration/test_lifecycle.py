@@ -274,7 +274,7 @@ def test_kill_created(h):
     """A created container dies of a signal as runc's does (PID 1 of its pid namespace, it
     would otherwise ignore all but SIGKILL): podman stop of a created container waited
     its whole timeout.  One started later runs with the signals' defaults."""
-    for sig in ("TERM", "INT", "HUP", "QUIT"):
+    for sig in ("TERM", "INT", "HUP", "QUIT", "SEGV", "BUS", "FPE"):
         cid = h.create(h.bundle(SLEEP))
         pid = h.state(cid)["pid"]
         h.rt_ok("kill", cid, sig)
