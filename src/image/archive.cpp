@@ -81,7 +81,7 @@ public:
         }
         sys::UniqueFd fd(sys::open_inside(fd_.get(), rel, O_RDONLY | O_NONBLOCK | O_NOCTTY));
         if (!fd) {
-            if (errno == EXDEV) throw sys_error(errno, what + " " + quote(rel) + " leads out of the archive");
+            if (errno == EXDEV) throw Error(EXDEV, what + " " + quote(rel) + " leads out of the archive");
             throw_errno(what + " " + quote(rel));
         }
         struct stat st;
@@ -260,7 +260,7 @@ void unpack_archive(const std::string& file, const std::string& dir) {
     limit_stream(s, LayerLimits{});
     sys::UniqueFd root = open_dir(dir);
     UnpackOptions o = UnpackOptions::unprivileged();  // blobs only: no owners, no devices
-    o.name = file;
+    o.unit = "archive";  // (named by the caller's context)
     ReadAhead ahead([&](void* b, size_t n) { return s.read(b, n); });  // decompressing beside the unpacking
     unpack_layer(root.get(), [&](void* b, size_t n) {
         sys::throw_if_interrupted();

@@ -26,15 +26,15 @@ namespace {
 
 // The components of an entry name, cleaned as Go's filepath.Clean (Docker's and
 // podman's): "./a//b/" -> {a, b}, "a/b/../c" -> {a, c}; refuses absolute names,
-// a ".." above the layer's root and overlong paths.
-std::vector<std::string> components(const std::string& name, size_t max_path) {
+// a ".." above the root of the tar (`unit`: "layer") and overlong paths.
+std::vector<std::string> components(const std::string& name, size_t max_path, const char* unit) {
     if (name.size() > max_path) throw Error(ENAMETOOLONG, "path longer than " + std::to_string(max_path));
     if (!name.empty() && name[0] == '/') throw Error(EINVAL, "absolute path");
     std::vector<std::string> out;
     for (auto& part : split(name, '/')) {
         if (part.empty() || part == ".") continue;
         if (part != "..") out.push_back(part);
-        else if (out.empty()) throw Error(EINVAL, "path leaves the layer");
+        else if (out.empty()) throw Error(EINVAL, std::string("path leaves the ") + unit);
         else out.pop_back();
     }
     return out;
@@ -144,7 +144,7 @@ private:
     void unpack(archive* a, archive_entry* e, const std::string& name, UnpackStats& stats) {
         if (++stats.entries > o_.limits.max_entries)
             throw Error(EFBIG, "more than " + std::to_string(o_.limits.max_entries) + " entries");
-        std::vector<std::string> parts = components(name, o_.limits.max_path);
+        std::vector<std::string> parts = components(name, o_.limits.max_path, o_.unit);
         mode_t type = archive_entry_filetype(e);
         const char* hardlink = archive_entry_hardlink(e);
         if (parts.empty()) {
@@ -288,8 +288,8 @@ private:
     }
 
     void link(int dir, const std::string& base, const char* target_name) {
-        std::vector<std::string> target = with_context("hard link target " + quote(target_name),
-                                                       [&] { return components(target_name, o_.limits.max_path); });
+        std::vector<std::string> target = with_context(
+            "hard link target " + quote(target_name), [&] { return components(target_name, o_.limits.max_path, o_.unit); });
         if (target.empty()) throw Error(EINVAL, "hard link to the layer root");
         sys::UniqueFd t = with_context("hard link target " + quote(target_name),
                                        [&] { return open_existing(target, O_PATH | O_NOFOLLOW); });
@@ -376,7 +376,7 @@ la_ssize_t read_callback(archive*, void* data, const void** out) {
     }
 }
 
-// The layer's entries, with its name (o.name) before every error but the reader's.
+// The layer's entries, with its name (o.name, when given) before every error but the reader's.
 UnpackStats unpack_named(int root_fd, const ReadFn& read, const UnpackOptions& o) {
     std::unique_ptr<archive, int (*)(archive*)> a(archive_read_new(), archive_read_free);
     if (!a) throw Error(ENOMEM, "archive_read_new");
@@ -390,7 +390,7 @@ UnpackStats unpack_named(int root_fd, const ReadFn& read, const UnpackOptions& o
         const char* e = archive_error_string(a.get());
         throw Error(EIO, std::string("not a valid tar stream: ") + (e ? e : "unknown error"));
     };
-    return with_context(o.name.empty() ? std::string("layer") : o.name, [&] {
+    auto entries = [&] {
         check(archive_read_open(a.get(), &ctx, nullptr, read_callback, nullptr));
         UnpackStats stats;
         Unpacker u(root_fd, o, ctx.error);
@@ -398,7 +398,8 @@ UnpackStats unpack_named(int root_fd, const ReadFn& read, const UnpackOptions& o
         while (check(archive_read_next_header(a.get(), &e)) != ARCHIVE_EOF) u.entry(a.get(), e, stats);
         u.finish();
         return stats;
-    });
+    };
+    return o.name.empty() ? entries() : with_context(o.name, entries);
 }
 
 }  // namespace

@@ -619,6 +619,7 @@ def _refused(h, archive, expect, *flags):
     check_eq(_layer_dirs(h), [], "no layer kept")
     check_eq(os.listdir(os.path.join(_store(h), "tmp")), [], "no work left in tmp/")
     check_eq(json.loads(_image(h, "ls", "--format", "json").out), [], "no image kept")
+    return r
 
 
 def test_hostile_and_corrupt_archives(h):
@@ -734,6 +735,17 @@ def test_archives_read_in_place_or_unpacked_when_compressed(h):
         ti = tarfile.TarInfo("blobs/../../escape")
         out.addfile(ti)
     _refused(h, bad, "path leaves the archive")
+    # Compressed, the archive is unpacked first: the same words, the archive named once.
+    r = _refused(h, _gzipped(h, bad), "entry `blobs/../../escape`: path leaves the archive")
+    check_eq(r.err.count(os.path.basename(bad)), 1, f"the archive named once\n{r!r}")
+
+
+def _gzipped(h, path):
+    import gzip
+    out = path + ".gz"
+    with open(path, "rb") as f, gzip.open(out, "wb") as g:
+        g.write(f.read())
+    return out
 
 
 def test_archive_blobs_are_read_safely(h):
@@ -752,6 +764,8 @@ def test_archive_blobs_are_read_safely(h):
     for target in ("/etc/shadow", "/dev/zero"):
         harness.make_oci_archive(h, bad, "x", tamper=blob_to(target))
         _refused(h, bad, "leads out of the archive")
+        r = _refused(h, _gzipped(h, bad), "leads out of the archive")  # unpacked first, then opened beneath it
+        check("cross-device" not in r.err, f"no errno of how it was found\n{r!r}")
 
     def fifo_layer(layout, descs):
         blob = os.path.join(layout, "blobs", "sha256", descs[0]["digest"].split(":")[1])

@@ -46,7 +46,8 @@ struct UnpackOptions {
     bool device_nodes = true;  // create char/block nodes (never in a user namespace: skipped, debug line)
     bool user_xattrs = false;  // overlay metadata as user.overlay.* (rootless overlay, -o userxattr)
     LayerLimits limits;
-    std::string name;          // names the layer in errors ("layer sha256:ab12...")
+    std::string name;          // names the layer in errors ("layer sha256:ab12..."), if given
+    const char* unit = "layer";  // what the tar is, in errors ("path leaves the layer")
 
     // The options for an unprivileged caller: no owners (they would all be the
     // caller's anyway), no devices, user xattrs.
