@@ -118,8 +118,8 @@ struct LayerStream::Impl {
             throw Error(EFBIG, name + ": decompresses to more than " + std::to_string(max_bytes) + " bytes");
         if (max_ratio && total > ratio_floor && total / std::max<uint64_t>(compressed.size(), 1) > max_ratio)
             throw Error(EFBIG, name + ": decompresses to more than " + std::to_string(max_ratio) +
-                                   " times its compressed size (" + std::to_string(compressed.size()) +
-                                   " bytes); see --max-ratio");
+                                   " times its compressed size (" + std::to_string(total) + " bytes from the first " +
+                                   std::to_string(compressed.size()) + " compressed); see --max-ratio");
         return n;
     }
 
