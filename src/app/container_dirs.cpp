@@ -19,9 +19,6 @@ constexpr const char* kAsidePrefix = "@dead-";
 // <dir>/state's lines: the state path first, then each image pinned (the last counts).
 std::vector<std::string> state_lines(const std::string& dir) { return split(trim(read_file(dir + "/state")), '\n'); }
 
-}  // namespace
-
-namespace {
 bool has_state(const std::string& dir) {
     try {
         return state::state_in(state_lines(dir).at(0));
@@ -29,14 +26,13 @@ bool has_state(const std::string& dir) {
         return false;  // no state path yet: being created, or left over
     }
 }
+
+// A lock taken to test it is dropped with its fd (a directory's fd of its own).
+bool held(int dir_fd) { return ::flock(dir_fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK; }
+
 }  // namespace
 
 bool container_dir_live(const std::string& dir) { return has_state(dir) || container_dir_held(dir); }
-
-namespace {
-// A lock taken to test it is dropped with its fd (a directory's fd of its own).
-bool held(int dir_fd) { return ::flock(dir_fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK; }
-}  // namespace
 
 bool container_dir_held(const std::string& dir) {
     sys::UniqueFd fd(::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
@@ -91,22 +87,25 @@ sys::UniqueFd ContainerDirs::create(const image::Store& store, const std::string
     ::mkdir(root_.c_str(), 0700);
     if (::mkdir(d.c_str(), 0700) < 0) {
         if (errno != EEXIST) throw_errno("create " + quote(d));
+        auto taken = [] { return Error(EEXIST, "container with given ID already exists"); };
+        if (has_state(d)) throw taken();
         // A run killed outright (SIGKILL) leaves children that die with it (their
         // parent-death signal); the rootless import's, which inherited the locked
         // fd, holds the lock until its own SIGKILL has landed, a few ms later.  A
-        // held directory without state is given a second for that.
-        auto released = [&] {
-            sys::UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC));
-            return fd && await_container_dir_released(fd.get(), 1000);
-        };
-        if (has_state(d) || (container_dir_held(d) && (!released() || has_state(d))))
-            throw Error(EEXIST, "container with given ID already exists");
+        // held directory without state is given a second for that, without the
+        // store's lock, which a creator still at work needs to go on.
+        if (sys::UniqueFd fd(::open(d.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC)); fd && held(fd.get())) {
+            store_lock.reset();
+            bool released = await_container_dir_released(fd.get(), 1000);
+            store_lock = store.lock();
+            if (!released || container_dir_live(d)) throw taken();
+        }
         // A dead container's (its state is gone: a run killed before it cleaned
         // up): removed, or, when files of subordinate ids remain that only a user
         // namespace of the caller's can remove, moved aside for prune (it runs
         // there).  Without its state path it stays dead once this id's new state exists.
         ::unlink((d + "/state").c_str());
-        if (sys::remove_tree(d) < 0) {
+        if (::access(d.c_str(), F_OK) == 0 && sys::remove_tree(d) < 0) {
             std::string aside = dir(kAsidePrefix + id + "-" + std::to_string(::getpid()));
             if (::rename(d.c_str(), aside.c_str()) < 0) throw_errno("move aside " + quote(d));
         }

@@ -441,31 +441,35 @@ def test_an_interrupted_import_cleans_up_then_ends_by_the_signal(h):
 
 
 def test_a_name_being_made_is_taken(h):
-    """While a run of a name imports its image (its directory held, no state yet),
-    another run of that name says the name is taken, after at most a second's
-    grace (a killed run's children may hold the directory that long)."""
-    import signal
+    """While another run holds a name's directory (still making the container: no state
+    yet), a run of that name says the name is taken, after at most a second's grace (a
+    killed run's children may hold the directory that long); once it is let go, the
+    directory is dead and the run takes it."""
+    import fcntl
     import time
-    archive = os.path.join(h.tmp, "slow.tar")
-    layers = [_entries(*[(f"l{n}f{i}", "file", "x" * (1 << 20)) for i in range(24)]) for n in range(3)]
-    harness.make_oci_archive(h, archive, "slow", compress=True, layers=[harness.busybox_layer(h)] + layers)
-    tmp = os.path.join(_store(h), "tmp")
+    archive = os.path.join(h.tmp, "img.tar")
+    harness.make_oci_archive(h, archive, "img")
     run = ["run", "--rm", "--network", "none", "--store", _store(h), "--image", archive, "same", "/bin/echo", "ok"]
-    first = h.spawn(h.rt_argv(*run))
+    check_eq(h.rt(*run).out, "ok\n", "a first run (it makes the store's containers/)")
+    containers = os.path.join(_store(h), "containers")
+    held = os.path.join(containers, "same")
+    os.mkdir(held, 0o700)
+    owner = os.stat(containers)
+    os.chown(held, owner.st_uid, owner.st_gid)
+    fd = os.open(held, os.O_RDONLY | os.O_DIRECTORY)
     try:
-        harness.wait_until(lambda: os.path.isdir(tmp) and os.listdir(tmp), 20, 0.002)
-        os.kill(first.pid, signal.SIGSTOP)  # held mid-import, for as long as the test needs
+        fcntl.flock(fd, fcntl.LOCK_EX)  # as the run making it holds it
         started = time.monotonic()
         r = h.rt(*run)
         waited = time.monotonic() - started
-        check(r.rc != 0, f"a second run of a name being made must fail\n{r!r}")
+        check(r.rc != 0, f"a run of a name being made must fail\n{r!r}")
         check_in("already exists", r.err, "says the name is taken")
         check(0.9 <= waited < 10, f"after the grace (waited {waited:.2f} s)")
+        check(os.path.isdir(held), "the other's directory is left alone")
     finally:
-        os.kill(first.pid, signal.SIGCONT)
-    r = h.finish(first)
-    check_eq(r.rc, 0, f"the first run goes on\n{r!r}")
-
+        os.close(fd)
+    r = h.rt(*run)
+    check_eq((r.rc, r.out), (0, "ok\n"), f"let go without state, it is dead: the run takes it\n{r!r}")
 
 def test_names_vouch_only_for_their_own_content(h):
     """A name with a digest ("app@sha256:...") stands for what a registry verified: an
