@@ -510,7 +510,9 @@ int64_t health_tick(const runtime::Context& ctx, const std::string& id) {
     }
     try {
         std::optional<HealthState> st = probe(ctx, c);
-        if (!st) return -1;  // stopped
+        // Stopped as it was probed: the monitor takes no tick result once the init
+        // is gone, and a restarted init's ticks go on from the interval.
+        if (!st) return hc.interval_ns / 1'000'000;
         return next_probe_delay(*st, hc, in_start_period(hc, c.app.started_ns)) / 1'000'000;
     } catch (const Error& e) {
         log::warn("healthcheck of " + id + ": " + e.message());

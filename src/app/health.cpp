@@ -468,15 +468,16 @@ void append_to_log_destination(const std::string& dir, const std::string& id, co
 }
 
 // Container `id`'s status after a failed probe (stopped when it is gone).  A
-// probe that could not run (125) may have met an init that is exiting: its
-// namespaces are gone before it is a zombie.  Such an init gets 250 ms to end.
+// probe that could not run (125), or was killed (137: its pid namespace torn
+// down), may have met an init that is exiting: its namespaces are gone before
+// it is a zombie.  Such an init gets 250 ms to end.
 state::Status status_after_failure(const runtime::Context& ctx, const std::string& id, int exit_code) {
     try {
         state::Store store(ctx.root);
         state::State st = store.load(id);
         state::Status s = runtime::live_status(store, st);
-        if (s != state::Status::Running || exit_code != 125) return s;
-        sys::UniqueFd pidfd(sys::pidfd_open(st.pid, 0));
+        if (s != state::Status::Running || (exit_code != 125 && exit_code != 137)) return s;
+        sys::UniqueFd pidfd = runtime::open_init_pidfd(st);
         pollfd exited = {pidfd.get(), POLLIN, 0};
         if (pidfd && ::poll(&exited, 1, 250) == 0) return s;  // still running
         return runtime::live_status(store, st);
@@ -487,8 +488,9 @@ state::Status status_after_failure(const runtime::Context& ctx, const std::strin
 
 }  // namespace
 
-std::optional<HealthState> probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
-                                            const HealthConfig& config, int64_t started_ns, StartupOutcome* startup) {
+std::optional<HealthState> probe_and_record(const runtime::Context& ctx, const std::string& id,
+                                            const std::string& bundle, const HealthConfig& config, int64_t started_ns,
+                                            StartupOutcome* startup) {
     std::string path = bundle + "/health.json";
     HealthState seen;
     if (::access(path.c_str(), F_OK) == 0) seen = parse_health_json(read_file(path), path);
@@ -504,7 +506,8 @@ std::optional<HealthState> probe_and_record(const runtime::Context& ctx, const s
     // says nothing of its health: unhealthy would set off --health-on-failure and
     // undo the pause (podman's status stays too).  One that failed as the
     // container stopped says nothing either: it would count an exit as a failure.
-    state::Status now = result.exit_code != 0 ? status_after_failure(ctx, id, result.exit_code) : state::Status::Running;
+    state::Status now =
+        result.exit_code != 0 ? status_after_failure(ctx, id, result.exit_code) : state::Status::Running;
     if (now != state::Status::Running && now != state::Status::Paused) return std::nullopt;
     bool paused = now == state::Status::Paused;
     bool in_start = in_start_period(config, started_ns);

@@ -107,6 +107,13 @@ Verdict decide(const std::vector<WaitCondition>& conditions, const Observation& 
     if (stopped && !o.exit_code && !o.exit_overdue) return v;  // the exit record is due
     if (o.exists && o.restarting) return v;                    // running again soon
     bool waiting = false;
+    // Stopped, and that is asked for: the exit code, whatever else it still is (unhealthy).
+    bool stop_asked = std::find(conditions.begin(), conditions.end(), WaitCondition::Stopped) != conditions.end();
+    if (stopped && o.exit_code && stop_asked) {
+        v.kind = Verdict::Reached;
+        v.exit_code = *o.exit_code;
+        return v;
+    }
     for (WaitCondition c : conditions) {
         bool reached = false, possible = !stopped;
         if (c == WaitCondition::Stopped) {
@@ -171,14 +178,6 @@ struct Watch {
     Observation last;
     WaitOutcome outcome;
 };
-
-// A pidfd of the container's process, when it is still the process `st` names.
-sys::UniqueFd open_pidfd(const state::State& st) {
-    sys::UniqueFd fd(sys::pidfd_open(st.pid, 0));
-    sys::ProcStat ps;
-    if (fd && (!sys::read_proc_stat(st.pid, ps) || ps.start_time != st.start_time)) fd.reset();
-    return fd;
-}
 
 // The polling side of wait_for: observes the containers, sleeps between polls.
 class Waiter {
@@ -273,7 +272,7 @@ Observation Waiter::observe(Watch& w, int64_t now) {
             if (w.stopped_since < 0) w.stopped_since = now;
             o.exit_overdue = now - w.stopped_since >= kExitRecordGrace_ns;
         } else if (!w.pidfd && !w.exit_noticed) {
-            w.pidfd = open_pidfd(st);
+            w.pidfd = runtime::open_init_pidfd(st);
         }
         if (record) {
             const RestartRecord& r = *record;

@@ -131,6 +131,13 @@ void note_inherited_fds() {
     detail::first_unopened_fd = fd;
 }
 
+sys::UniqueFd open_init_pidfd(const state::State& st) {
+    sys::UniqueFd fd(sys::pidfd_open(st.pid, 0));
+    sys::ProcStat ps;
+    if (fd && (!sys::read_proc_stat(st.pid, ps) || ps.start_time != st.start_time)) fd.reset();
+    return fd;
+}
+
 state::Status live_status(const state::Store& store, const state::State& st) {
     state::Status s = store.status(st);
     if ((s == state::Status::Running || s == state::Status::Created) && cgroup::frozen(detail::cgroup_paths(st)))

@@ -285,8 +285,8 @@ def test_health_on_failure_actions(h):
     _wait(lambda: _inspect(h, s)["State"]["Status"] == "stopped", 20, "stop: stopped")
     time.sleep(1)
     check_eq(_inspect(h, s)["RestartCount"], 0, "stop: never restarted (even with always)")
-    r = h.rt("wait", "--condition", "unhealthy", "--timeout", "0", s)
-    check_eq(r.rc, 0, f"stop: it stopped unhealthy, as inspect says, and wait agrees\n{r!r}")
+    w = h.rt("wait", "--condition", "unhealthy", "--timeout", "0", s)
+    check_eq(w.rc, 0, f"stop: it stopped unhealthy, as inspect says, and wait agrees\n{w!r}")
     _wait(lambda: _inspect(h, r)["RestartCount"] >= 1, 20, "restart: restarted without a policy")
     h.rt_ok("stop", r)
 
@@ -311,7 +311,8 @@ def test_an_exit_during_a_probe_is_no_failure(h):
                  f"{cid}: exited 0, not restarted: {info['State']}")
         check(health.get("Status") != "unhealthy" and health.get("FailingStreak", 0) == 0,
               f"{cid}: no failure counted: {health}")
-        check(all(entry["ExitCode"] == 0 for entry in health.get("Log", [])), f"{cid}: no failed probe logged: {health}")
+        check(all(entry["ExitCode"] == 0 for entry in health.get("Log", [])),
+              f"{cid}: no failed probe logged: {health}")
         h.rt_ok("rm", cid)
 
 

@@ -188,8 +188,8 @@ HealthConfig parse_health_config(const json::Value& value);
 // container is logged and changes nothing else (no streak, status or startup).
 // One that failed as the container stopped (its exec found no init to join) is
 // dropped, as Docker drops a result that comes after the stop: nullopt.
-std::optional<HealthState> probe_and_record(const runtime::Context& ctx, const std::string& id, const std::string& bundle,
-                                            const HealthConfig& config, int64_t started_ns,
+std::optional<HealthState> probe_and_record(const runtime::Context& ctx, const std::string& id,
+                                            const std::string& bundle, const HealthConfig& config, int64_t started_ns,
                                             StartupOutcome* startup = nullptr);
 
 // One probe of container `id`, not recorded (health_probe.cpp; runs in the

@@ -164,6 +164,9 @@ std::string state_json(const Context& ctx, const std::string& id);
 
 // The store's status of `st`, refined: a running container whose cgroup is frozen is paused.
 state::Status live_status(const state::Store& store, const state::State& st);
+// A pidfd of the container's init, when it is still the process `st` names (its
+// start time checked once the pidfd pins it); none when it is gone.
+sys::UniqueFd open_init_pidfd(const state::State& st);
 // list: table, json or ids only, written to `os`.
 void list(const Context& ctx, const std::string& format, bool quiet, std::ostream& os);
 

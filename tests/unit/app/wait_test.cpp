@@ -156,6 +156,10 @@ TEST_CASE("wait unhealthy: a healthy container may still turn unhealthy", "[app]
     v = decide({kUnhealthy}, with_health(seen(Status::Stopped, 143), "unhealthy", 1, "x"));
     CHECK(v.kind == Verdict::Reached);
     CHECK(v.exit_code == -1);
+    for (const auto& asked : {Conditions{kUnhealthy, kStopped}, Conditions{kStopped, kUnhealthy}}) {
+        v = decide(asked, with_health(seen(Status::Stopped, 143), "unhealthy"));
+        CHECK((v.kind == Verdict::Reached && v.exit_code == 143));  // stopped wins, in either order
+    }
     v = decide({kHealthy}, with_health(seen(Status::Stopped, 0), "healthy"));
     CHECK(v.kind == Verdict::Impossible);  // a stopped container is never healthy
     CHECK(v.reason == "exited with code 0 before it was healthy");
