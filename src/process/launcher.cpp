@@ -36,12 +36,20 @@ using namespace detail;
 // (podman stop of a created container waited its whole timeout).  runc's waiting
 // init (Go's runtime) dies of HUP, INT, TERM, of QUIT, ILL, TRAP, ABRT, STKFLT
 // and SYS, and of SEGV, BUS and FPE sent by kill (a crash to Go), and takes any
-// other without effect; so does ours, with 128 + the signal as its status.
-// execve resets these handlers: the container's process starts with the defaults.
+// other without effect; so does ours, with 128 + the signal as its status.  A
+// fault of our own (SEGV, BUS, FPE, ILL... from the kernel) is not a kill: the
+// default action comes back and the faulting instruction, run again, ends us
+// with it (and a core).  execve resets these handlers: the container's process
+// starts with the defaults.
 void die_of_signals_while_created() {
     struct sigaction sa;
     std::memset(&sa, 0, sizeof sa);
-    sa.sa_handler = [](int sig) { ::_exit(128 + sig); };
+    sa.sa_sigaction = [](int sig, siginfo_t* info, void*) {
+        bool fault = sig == SIGSEGV || sig == SIGBUS || sig == SIGFPE || sig == SIGILL || sig == SIGTRAP;
+        if (!fault || info->si_code <= 0) ::_exit(128 + sig);  // sent (kill, tgkill, sigqueue), or not a fault
+        ::signal(sig, SIG_DFL);
+    };
+    sa.sa_flags = SA_SIGINFO;
     sigfillset(&sa.sa_mask);
     for (int sig :
          {SIGHUP, SIGINT, SIGTERM, SIGQUIT, SIGILL, SIGTRAP, SIGABRT, SIGSTKFLT, SIGSYS, SIGSEGV, SIGBUS, SIGFPE})
