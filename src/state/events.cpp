@@ -77,35 +77,68 @@ std::optional<int64_t> parse_event_time(const std::string& text) {
         return ns + static_cast<int64_t>(*parse_uint(frac));
     }
     // RFC 3339, YYYY-MM-DDTHH:MM:SS[.frac](Z|+hh:mm|-hh:mm), and Docker's shorter
-    // forms: the time cut after the hour or minute, or absent; without a zone, local.
+    // forms: the time cut after the hour or minute, or absent; without a zone,
+    // local.  Each field has its digits exactly and is in range (no day 31 of June).
+    std::string_view t = text;
+    size_t at = 0;
+    auto field = [&](size_t width, int low, int high) -> std::optional<int> {
+        if (t.size() - at < width) return std::nullopt;
+        int v = 0;
+        for (size_t i = 0; i < width; ++i, ++at) {
+            if (t[at] < '0' || t[at] > '9') return std::nullopt;
+            v = v * 10 + (t[at] - '0');
+        }
+        return v >= low && v <= high ? std::optional<int>(v) : std::nullopt;
+    };
+    auto sep = [&](char c) { return at < t.size() && t[at] == c ? (++at, true) : false; };
     struct tm tm = {};
-    const char* rest = ::strptime(text.c_str(), "%Y-%m-%d", &tm);
-    if (!rest) return std::nullopt;
+    auto year = field(4, 1970, 9999);
+    auto month = year && sep('-') ? field(2, 1, 12) : std::nullopt;
+    static const int kDays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+    auto day = month && sep('-') ? field(2, 1, kDays[*month - 1]) : std::nullopt;
+    if (!day || (*month == 2 && *day == 29 && !(*year % 4 == 0 && (*year % 100 != 0 || *year % 400 == 0))))
+        return std::nullopt;
+    tm.tm_year = *year - 1900, tm.tm_mon = *month - 1, tm.tm_mday = *day;
     bool seconds = false;
-    if (*rest == 'T') {
-        rest = ::strptime(rest + 1, "%H", &tm);
-        if (rest && *rest == ':') rest = ::strptime(rest + 1, "%M", &tm);
-        if (rest && *rest == ':' && (rest = ::strptime(rest + 1, "%S", &tm))) seconds = true;
-        if (!rest) return std::nullopt;
+    if (sep('T')) {
+        auto hour = field(2, 0, 23);
+        if (!hour) return std::nullopt;
+        tm.tm_hour = *hour;
+        if (sep(':')) {
+            auto minute = field(2, 0, 59);
+            if (!minute) return std::nullopt;
+            tm.tm_min = *minute;
+            if (sep(':')) {
+                auto second = field(2, 0, 59);
+                if (!second) return std::nullopt;
+                tm.tm_sec = *second;
+                seconds = true;
+            }
+        }
     }
     int64_t frac_ns = 0;
-    if (*rest == '.' && seconds) {
-        std::string digits;
-        for (++rest; *rest >= '0' && *rest <= '9'; ++rest) digits += *rest;
+    if (seconds && sep('.')) {
+        size_t from = at;
+        while (at < t.size() && t[at] >= '0' && t[at] <= '9') ++at;
+        std::string digits(t.substr(from, at - from));
         if (digits.empty() || digits.size() > 9) return std::nullopt;
         digits.resize(9, '0');
         frac_ns = static_cast<int64_t>(*parse_uint(digits));
     }
-    int64_t offset = 0;
-    if (*rest == '+' || *rest == '-') {
-        int hh = 0, mm = 0;
-        if (std::strlen(rest) != 6 || std::sscanf(rest + 1, "%2d:%2d", &hh, &mm) != 2) return std::nullopt;
-        offset = (*rest == '+' ? 1 : -1) * (hh * 3600 + mm * 60);
-    } else if (*rest == '\0') {
-        tm.tm_isdst = -1;  // local time
+    if (at == t.size()) {  // no zone: local time
+        tm.tm_isdst = -1;
         time_t local = ::mktime(&tm);
-        return local == -1 ? std::nullopt : std::optional<int64_t>(static_cast<int64_t>(local) * 1'000'000'000 + frac_ns);
-    } else if (std::string_view(rest) != "Z") {
+        if (local == -1) return std::nullopt;
+        return static_cast<int64_t>(local) * 1'000'000'000 + frac_ns;
+    }
+    int64_t offset = 0;
+    if (t[at] == '+' || t[at] == '-') {
+        int sign = t[at++] == '+' ? 1 : -1;
+        auto hh = field(2, 0, 23);
+        auto mm = hh && sep(':') ? field(2, 0, 59) : std::nullopt;
+        if (!mm || at != t.size()) return std::nullopt;
+        offset = sign * (*hh * 3600 + *mm * 60);
+    } else if (t.substr(at) != "Z") {
         return std::nullopt;
     }
     return (static_cast<int64_t>(::timegm(&tm)) - offset) * 1'000'000'000 + frac_ns;

@@ -77,6 +77,12 @@ TEST_CASE("events: --since/--until times", "[events]") {
     CHECK_FALSE(state::parse_event_time("2026-12-03T08:00.5"));  // a fraction needs the seconds
     CHECK_FALSE(state::parse_event_time("2026-12-03 08:00:00"));
     CHECK_FALSE(state::parse_event_time("2026-12-03T07:00:00+0100"));
+    // Each field with its digits exactly, in range.
+    for (const char* bad : {"2026-1-3", " 2026-12-03", "2026-12-03T 8:00Z", "2026-02-31", "2026-02-29",
+                            "2026-12-03T08:00:60Z", "2026-12-03T24:00Z", "2026-12-03T08:00Z ", "2026-12-03T08:00+-1:00",
+                            "2026-12-03T08:", "2026-12-03T08 Z", "2026-12-03T08:00:00.Z"})
+        CHECK_FALSE(state::parse_event_time(bad));
+    CHECK(state::parse_event_time("2028-02-29T00:00Z"));  // a leap year
     CHECK_FALSE(state::parse_event_time("1764745200."));
     CHECK_FALSE(state::parse_event_time(""));
 }
