@@ -36,7 +36,8 @@ def test_help_every_command(h):
                         (["kill"], '"kill" requires a minimum of 1 argument(s)'),
                         (["kill", "a", "TERM", "extra"], '"kill" requires a maximum of 2 argument(s)'),
                         (["ps"], '"ps" requires a minimum of 1 argument(s)'),
-                        (["exec"], '"exec" requires a minimum of 1 argument(s)')):
+                        (["exec"], '"exec" requires a minimum of 1 argument(s)'),
+                        (["list", "a"], '"list" requires exactly 0 argument(s)')):
         r = h.rt_fail(*argv, expect=words)
         check_eq(r.rc, 1, f"{argv}: exit status 1, as runc's")
 

@@ -279,8 +279,8 @@ def test_usage_errors(h):
                         (["--interval", "soon", cid], "wait: --interval: invalid duration `soon`"),
                         (["--interval", "0", cid], "wait: --interval `0`: must be positive"),
                         (["--timeout", "-1s", cid], "wait: --timeout: invalid duration `-1s`"),
-                        (["--timeout", cid], "requires at least one container id"),
-                        ([], "requires at least one container id"),
+                        (["--timeout", cid], "requires a minimum of 1 argument(s)"),
+                        ([], "requires a minimum of 1 argument(s)"),
                         (["../x"], "invalid container ID format: `../x`"),
                         (["--latest", cid], "unrecognised option '--latest'")):
         r = _wait(h, *args)

@@ -80,8 +80,8 @@ po::variables_map parse_args(const std::string& verb, const std::string& usage, 
         }
         po::notify(vm);
     } catch (const po::too_many_positional_options_error&) {
-        unsigned most = pos.max_total_count();
-        throw arguments_error(verb, most == 1 ? "exactly 1" : "a maximum of " + std::to_string(most));
+        std::string most = std::to_string(pos.max_total_count());
+        throw arguments_error(verb, pos.max_total_count() <= 1 ? "exactly " + most : "a maximum of " + most);
     } catch (const po::error& e) {
         throw Error(EINVAL, verb + ": " + e.what());
     }
@@ -120,7 +120,7 @@ po::variables_map parse_ids_args(const std::string& verb, const po::options_desc
     po::positional_options_description pos;
     pos.add("id", -1);
     po::variables_map vm = parse_args(verb, verb + " [options] CONTAINER_ID...", opts, hidden, pos, args);
-    if (ids.empty()) throw Error(EINVAL, verb + ": \"" + verb + "\" requires at least one container id argument");
+    if (ids.empty()) throw arguments_error(verb, "a minimum of 1");
     return vm;
 }
 
