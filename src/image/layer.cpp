@@ -288,8 +288,9 @@ private:
     }
 
     void link(int dir, const std::string& base, const char* target_name) {
-        std::vector<std::string> target = with_context(
-            "hard link target " + quote(target_name), [&] { return components(target_name, o_.limits.max_path, o_.unit); });
+        std::vector<std::string> target = with_context("hard link target " + quote(target_name), [&] {
+            return components(target_name, o_.limits.max_path, o_.unit);
+        });
         if (target.empty()) throw Error(EINVAL, "hard link to the layer root");
         sys::UniqueFd t = with_context("hard link target " + quote(target_name),
                                        [&] { return open_existing(target, O_PATH | O_NOFOLLOW); });

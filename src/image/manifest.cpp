@@ -68,7 +68,8 @@ bool is_index(const std::string& mt) {
 }
 
 bool is_manifest(const std::string& mt) {
-    return mt == "application/vnd.oci.image.manifest.v1+json" || mt == "application/vnd.docker.distribution.manifest.v2+json";
+    return mt == "application/vnd.oci.image.manifest.v1+json" ||
+           mt == "application/vnd.docker.distribution.manifest.v2+json";
 }
 
 std::vector<Descriptor> parse_index(std::string_view text, const std::string& source) {

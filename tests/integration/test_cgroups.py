@@ -486,7 +486,8 @@ def test_update_shorter_cpu_period_under_a_parent_quota(h):
     finally:
         h.rt_ok("delete", "--force", cid)
         for ctrl, path in cg.items():  # the parent, which delete leaves (it is not the container's)
-            mount = ctrl.split(",")[0].removeprefix("name=") or "unified"
+            v2 = "unified" if os.path.isdir("/sys/fs/cgroup/unified") else ""  # hybrid, or v2 alone
+            mount = ctrl.split(",")[0].removeprefix("name=") or v2
             d = f"/sys/fs/cgroup/{mount}{os.path.dirname(path)}"
             if os.path.basename(d) == parent and os.path.isdir(d):
                 os.rmdir(d)

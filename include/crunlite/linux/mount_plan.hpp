@@ -115,8 +115,11 @@ struct MountPlan {
     // unbindable): the mounts below "/" keep the host's peer groups, as runc's (a
     // bind of a shared host mount stays its peer, as Kubernetes' Bidirectional
     // volumes need), so the mount holding the rootfs is made private before the
-    // rootfs is mounted, and the old root rslave before it is detached: nothing
-    // of the runtime's own reaches the host.
+    // rootfs is mounted, and the old root rslave before it is detached: the
+    // rootfs and what the runtime mounts on it stay off the host.  As with runc,
+    // what it mounts inside a bind of a shared host mount that keeps its peers
+    // (maskedPaths in a /sys bound from the host, the console in its /dev) reaches
+    // that mount's peers; rootless, none: a new user namespace makes them slaves.
     bool host_peers = false;
     unsigned long final_root_propagation = 0;  // linux.rootfsPropagation for "/" alone, after pivot_root; 0 = none
     std::vector<MountOp> mounts;

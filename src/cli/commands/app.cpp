@@ -73,7 +73,8 @@ int cmd_logs(const Global& g, const std::vector<std::string>& args) {
     opts.add_options()("follow,f", po::bool_switch(&o.follow), "keep printing until the container stops")(
         "tail,n", po::value(&tail), "print only the last N lines (default all)")(
         "timestamps,t", po::bool_switch(&o.timestamps), "print each line after the time it was logged")(
-        "since", po::value(&since), "lines logged from this time (a timestamp, RFC 3339, or a duration before now: 10m)")(
+        "since", po::value(&since),
+        "lines logged from this time (a timestamp, RFC 3339, or a duration before now: 10m)")(
         "until", po::value(&until), "lines logged until this time");
     std::string id;
     parse_id_args("logs", opts, args, id);

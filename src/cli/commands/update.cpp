@@ -209,7 +209,8 @@ int cmd_events(const Global& g, const std::vector<std::string>& args) {
         ("stats", po::bool_switch(&stats), "print one stats object and exit")
         ("interval", po::value(&interval), "time between stats objects (default 5s)")
         ("format", po::value(&format), "json: lifecycle and health events of the IDs (all without IDs), as Docker's")
-        ("since", po::value(&since), "with --format json: events from this time (a timestamp, RFC 3339, or a duration before now: 10m)")
+        ("since", po::value(&since),
+         "with --format json: events from this time (a timestamp, RFC 3339, or a duration before now: 10m)")
         ("until", po::value(&until), "with --format json: stop at this time");
     po::options_description hidden;
     std::vector<std::string> ids;

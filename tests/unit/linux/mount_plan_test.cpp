@@ -48,7 +48,8 @@ TEST_CASE("rootfs path resolves against the bundle; / becomes a slave by default
     CHECK(plan.final_root_propagation == MS_SHARED);
     // A flag for "/" alone (runc's): the mounts below keep the host's peer groups too.
     using Flag = std::pair<const char*, unsigned long>;
-    for (auto [name, flag] : {Flag{"slave", MS_SLAVE}, Flag{"private", MS_PRIVATE}, Flag{"unbindable", MS_UNBINDABLE}}) {
+    for (auto [name, flag] :
+         {Flag{"slave", MS_SLAVE}, Flag{"private", MS_PRIVATE}, Flag{"unbindable", MS_UNBINDABLE}}) {
         c.linux->rootfs_propagation = name;
         plan = linux::plan_mounts(c, input());
         CHECK(plan.root_propagation == flag);
