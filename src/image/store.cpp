@@ -216,6 +216,20 @@ StoredImage Store::import(const Parts& parts, const Progress& progress) {
     stage_layers(parts, progress, config, chains, missing, stage->path());
 
     sys::UniqueFd lock = this->lock();
+    // A layer it found stored may be gone by now (an image rm or prune between
+    // the two holds of the lock): staged now, under the lock, so that none can
+    // go again.  None of these was read in the first pass.
+    std::vector<size_t> gone;
+    for (size_t i = 0, k = 0; i < chains.size(); ++i) {
+        if (k < missing.size() && missing[k] == i) ++k;
+        else if (!exists(root_ + "/layers/" + hex_of(chains[i]))) gone.push_back(i);
+    }
+    if (!gone.empty()) {
+        log::debug(parts.label + ": " + std::to_string(gone.size()) + " layer(s) removed meanwhile: read again");
+        stage_layers(parts, progress, config, chains, gone, stage->path());
+        missing.insert(missing.end(), gone.begin(), gone.end());
+        std::sort(missing.begin(), missing.end());
+    }
     std::vector<std::string> added;  // layers this import stored: a failed one removes them
     StoredImage img;
     SummaryRefresh refresh(*this);  // written again once a failure's layers are gone too

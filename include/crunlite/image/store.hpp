@@ -160,7 +160,8 @@ private:
     // import's steps: the layers the store lacks, unpacked into a directory of
     // tmp/ without the lock (stage_layers, store_layer), then under it moved into
     // layers/ with the image written (store_image, which collects the layer
-    // directories it stores in `added`); a failure removes them.
+    // directories it stores in `added`); a failure removes them.  A layer that was
+    // stored at first and removed meanwhile is staged under the lock first.
     void stage_layers(const Parts& parts, const Progress& progress, const ImageConfig& config,
                       const std::vector<std::string>& chains, const std::vector<size_t>& missing,
                       const std::string& stage);
