@@ -16,7 +16,6 @@
 #include "crunlite/json/json.hpp"
 #include "crunlite/state/events.hpp"
 #include "crunlite/sys/fd.hpp"
-#include "crunlite/sys/syscalls.hpp"
 
 namespace crunlite::app {
 namespace {
